@@ -1,0 +1,27 @@
+//! Compiles `weft/v1/*.proto` with protox (no system protoc), generates prost
+//! messages and tonic stubs, and writes the *encoded* descriptor set, which
+//! keeps custom options such as `google.api.http` for reflection and REST.
+
+use std::{env, fs, path::PathBuf};
+
+use prost::Message;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let root = PathBuf::from(env::var("CARGO_MANIFEST_DIR")?);
+    let mut files: Vec<PathBuf> = fs::read_dir(root.join("weft/v1"))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.extension().is_some_and(|ext| ext == "proto"))
+        .collect();
+    files.sort();
+    println!("cargo:rerun-if-changed=weft");
+    println!("cargo:rerun-if-changed=google");
+
+    let descriptors = protox::compile(&files, [&root])?;
+    let out = PathBuf::from(env::var("OUT_DIR")?);
+    fs::write(out.join("weft_descriptor.bin"), descriptors.encode_to_vec())?;
+
+    tonic_prost_build::configure()
+        .generate_default_stubs(true)
+        .compile_fds(descriptors)?;
+    Ok(())
+}
