@@ -1,1 +1,91 @@
-//! Rust client for Weft.
+//! `weft-sdk`: a Rust client for the Weft workflow engine.
+//!
+//! A thin layer over the generated tonic clients: [`Weft::connect`] opens
+//! one HTTP/2 channel and hands out a client per service, all sharing it.
+//! The generated messages are re-exported as [`pb`].
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), weft_sdk::Error> {
+//! let weft = weft_sdk::Weft::connect("http://127.0.0.1:7070").await?;
+//! let workflows = weft.workflows().list_workflows(weft_sdk::pb::ListWorkflowsRequest::default()).await?;
+//! println!("{} workflows", workflows.into_inner().total);
+//! # Ok(()) }
+//! ```
+
+use tonic::transport::{Channel, Endpoint};
+
+pub use weft_proto::v1 as pb;
+
+use pb::approval_service_client::ApprovalServiceClient;
+use pb::run_service_client::RunServiceClient;
+use pb::schedule_service_client::ScheduleServiceClient;
+use pb::template_service_client::TemplateServiceClient;
+use pb::trigger_service_client::TriggerServiceClient;
+use pb::worker_service_client::WorkerServiceClient;
+use pb::workflow_service_client::WorkflowServiceClient;
+
+/// Why a client could not be built or a call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The endpoint URL is malformed or the connection failed.
+    #[error("cannot connect to weft: {0}")]
+    Connect(#[from] tonic::transport::Error),
+    /// The server answered with an error status.
+    #[error("weft answered {}: {}", .0.code(), .0.message())]
+    Status(#[from] tonic::Status),
+}
+
+/// A connection to one Weft server.
+#[derive(Clone, Debug)]
+pub struct Weft {
+    channel: Channel,
+}
+
+impl Weft {
+    /// Connects to `url` (`http://host:port`) eagerly, so a wrong address
+    /// fails here rather than at the first call.
+    pub async fn connect(url: impl Into<String>) -> Result<Self, Error> {
+        let channel = Endpoint::from_shared(url.into())?.connect().await?;
+        Ok(Self { channel })
+    }
+
+    /// A client over an existing channel.
+    pub fn from_channel(channel: Channel) -> Self {
+        Self { channel }
+    }
+
+    /// Workflow definitions and versions.
+    pub fn workflows(&self) -> WorkflowServiceClient<Channel> {
+        WorkflowServiceClient::new(self.channel.clone())
+    }
+
+    /// Runs and their events.
+    pub fn runs(&self) -> RunServiceClient<Channel> {
+        RunServiceClient::new(self.channel.clone())
+    }
+
+    /// The worker task queue.
+    pub fn workers(&self) -> WorkerServiceClient<Channel> {
+        WorkerServiceClient::new(self.channel.clone())
+    }
+
+    /// Human approvals.
+    pub fn approvals(&self) -> ApprovalServiceClient<Channel> {
+        ApprovalServiceClient::new(self.channel.clone())
+    }
+
+    /// Cron schedules.
+    pub fn schedules(&self) -> ScheduleServiceClient<Channel> {
+        ScheduleServiceClient::new(self.channel.clone())
+    }
+
+    /// Workflow templates.
+    pub fn templates(&self) -> TemplateServiceClient<Channel> {
+        TemplateServiceClient::new(self.channel.clone())
+    }
+
+    /// Deploy, arm and fire webhook triggers.
+    pub fn triggers(&self) -> TriggerServiceClient<Channel> {
+        TriggerServiceClient::new(self.channel.clone())
+    }
+}

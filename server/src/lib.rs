@@ -1,1 +1,81 @@
-//! weft-server
+//! `weft-server`: the Weft workflow engine as a library, with a thin `weft`
+//! binary on top.
+//!
+//! # Layout
+//!
+//! - [`config`]: layered configuration (defaults, TOML, env, flags).
+//! - [`api`]: the gRPC services, gRPC-web, reflection and health; the only
+//!   code that knows tonic. It calls the engine.
+//! - [`engine`]: definitions compiled to DAGs, the workflow catalog, and
+//!   (later) the run scheduler. It calls the store.
+//! - [`expr`]: JSONPath, condition expressions and `{{ }}` templates, parsed
+//!   once and capped in size and depth.
+//! - [`store`]: the `Store` trait and its SQLite implementation; the only
+//!   code that knows SQL.
+//! - [`model`]: domain types shared by all layers.
+//!
+//! [`run`] is the one entry point: `main` calls it with a bound listener and
+//! a shutdown signal, and so do the end-to-end tests, on port 0.
+
+pub mod api;
+pub mod config;
+pub mod engine;
+pub mod expr;
+pub mod model;
+pub mod store;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+
+pub use config::Config;
+
+use crate::engine::WorkflowCatalog;
+use crate::store::sqlite::SqliteStore;
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The database URL names a store this build cannot open.
+    #[error("unsupported database URL '{0}': use sqlite:<file> (the Postgres store is not available yet)")]
+    UnsupportedDatabase(String),
+    /// The store could not be opened or migrated.
+    #[error("cannot open the store: {0}")]
+    Store(#[from] store::StoreError),
+    /// Reflection descriptors could not be loaded.
+    #[error("cannot build the reflection service: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
+    /// Serving failed.
+    #[error("server I/O error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Opens the store named by the configuration.
+async fn open_store(url: &str) -> Result<SqliteStore, ServeError> {
+    if url.starts_with("postgres:")
+        || url.starts_with("postgresql:")
+        || url.contains("://") && !url.starts_with("sqlite:")
+    {
+        return Err(ServeError::UnsupportedDatabase(url.to_string()));
+    }
+    Ok(SqliteStore::open(url).await?)
+}
+
+/// Serves gRPC, gRPC-web, reflection and health on `listener` until
+/// `shutdown` completes, then drains connections and closes the store.
+/// Migrations run before the first request is accepted.
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let store = open_store(&config.database_url).await?;
+    let catalog = WorkflowCatalog::new(Arc::new(store.clone()));
+    let router = api::router(api::ApiContext { catalog, max_message_bytes: config.max_message_bytes }).await?;
+    tracing::info!(address = %listener.local_addr()?, database = %config.database_url, "weft is serving");
+    let served = axum::serve(listener, router).with_graceful_shutdown(shutdown).await;
+    store.close().await;
+    tracing::info!("weft stopped");
+    Ok(served?)
+}

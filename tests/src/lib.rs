@@ -1,1 +1,94 @@
-//! End-to-end test support.
+//! Test support for the end-to-end suite: a real `weft` server, started
+//! in-process through [`weft_server::run`] on `127.0.0.1:0` with its own
+//! SQLite file, reached over real sockets.
+
+pub mod http1;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use weft_sdk::Weft;
+use weft_server::Config;
+
+/// A running server and how to stop it.
+pub struct TestServer {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Its SQLite file.
+    pub database: PathBuf,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<Result<(), weft_server::ServeError>>>,
+}
+
+impl TestServer {
+    /// Starts a server on a fresh database inside `dir`.
+    pub async fn start(dir: &Path) -> Self {
+        Self::start_on(dir.join("weft.db"), Config::default()).await
+    }
+
+    /// Starts a server on `database` with `config` (its listen address and
+    /// database URL are replaced).
+    pub async fn start_on(database: PathBuf, mut config: Config) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
+        let addr = listener.local_addr().expect("local address");
+        config.listen = addr;
+        config.database_url = format!("sqlite://{}", database.display());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(weft_server::run(listener, config, async {
+            let _ = stopped.await;
+        }));
+        Self { addr, database, stop: Some(stop), task: Some(task) }
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// A connected SDK client.
+    pub async fn client(&self) -> Weft {
+        // The listener is bound before `start` returns, so the first
+        // connection succeeds; migrations finish before requests are served.
+        Weft::connect(self.url()).await.expect("connect to the test server")
+    }
+
+    /// Stops the server gracefully and waits until it has closed the store.
+    pub async fn stop(mut self) {
+        self.shutdown().await;
+    }
+
+    async fn shutdown(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.expect("server task").expect("server stopped cleanly");
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// A minimal valid definition with `n` agent steps chained one after another.
+pub fn chain_workflow(name: &str, n: usize) -> weft_sdk::pb::Workflow {
+    let steps = (0..n)
+        .map(|i| weft_sdk::pb::Step {
+            id: format!("s{i}"),
+            r#type: "agent".into(),
+            agent: "worker".into(),
+            task: format!("Step {i} for {{{{ input.company }}}}"),
+            depends_on: if i == 0 { vec![] } else { vec![format!("s{}", i - 1)] },
+            ..Default::default()
+        })
+        .collect();
+    weft_sdk::pb::Workflow { name: name.into(), steps, ..Default::default() }
+}

@@ -1,0 +1,83 @@
+//! The only place that builds a `tonic::Status`.
+//!
+//! Every error carries `google.rpc.ErrorInfo` with an UPPER_SNAKE reason
+//! (`WORKFLOW_NOT_FOUND`, `VALIDATION_ERROR`, …) in domain `weft.dev`, so
+//! REST clients can be given the documented `error_code`. Definition problems
+//! travel as `google.rpc.BadRequest` field violations. A database failure is
+//! logged in full and reported as UNAVAILABLE or INTERNAL without its text.
+
+use std::collections::HashMap;
+
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
+
+use crate::engine::EngineError;
+use crate::engine::compile::Problem;
+use crate::store::StoreError;
+
+/// Domain of every `ErrorInfo` Weft sends.
+pub const ERROR_DOMAIN: &str = "weft.dev";
+
+fn with_reason(code: Code, message: impl Into<String>, reason: &str) -> Status {
+    Status::with_error_details(code, message, ErrorDetails::with_error_info(reason, ERROR_DOMAIN, HashMap::new()))
+}
+
+/// INVALID_ARGUMENT naming one request field.
+pub fn invalid_argument(field: &str, message: impl Into<String>) -> Status {
+    let message = message.into();
+    let mut details = ErrorDetails::with_error_info("INVALID_ARGUMENT", ERROR_DOMAIN, HashMap::new());
+    details.add_bad_request_violation(field, message.clone());
+    Status::with_error_details(Code::InvalidArgument, format!("{field}: {message}"), details)
+}
+
+/// INVALID_ARGUMENT listing every problem of a definition as a field
+/// violation (`field` is the problem's path, `reason` its code).
+pub fn invalid_definition(problems: &[Problem]) -> Status {
+    let mut details = ErrorDetails::with_error_info("VALIDATION_ERROR", ERROR_DOMAIN, HashMap::new());
+    let violations: Vec<FieldViolation> = problems
+        .iter()
+        .map(|p| {
+            let mut violation = FieldViolation::new(p.field.clone(), p.message.clone());
+            violation.reason = p.code.as_str().to_string();
+            violation
+        })
+        .collect();
+    details.set_bad_request(violations);
+    let summary = match problems {
+        [only] => only.message.clone(),
+        _ => format!(
+            "the workflow definition has {} problems: {}",
+            problems.len(),
+            problems.iter().map(|p| p.message.as_str()).collect::<Vec<_>>().join("; ")
+        ),
+    };
+    Status::with_error_details(Code::InvalidArgument, summary, details)
+}
+
+/// UNIMPLEMENTED for an RPC whose behaviour arrives with a later issue.
+pub fn unimplemented(rpc: &str) -> Status {
+    with_reason(Code::Unimplemented, format!("{rpc} is not implemented yet"), "NOT_IMPLEMENTED")
+}
+
+impl From<EngineError> for Status {
+    fn from(err: EngineError) -> Self {
+        match err {
+            EngineError::NotFound { what, reason } => with_reason(Code::NotFound, format!("{what} not found"), reason),
+            EngineError::InvalidDefinition(problems) => invalid_definition(&problems),
+            EngineError::InvalidArgument { field, message } => invalid_argument(&field, message),
+            EngineError::Aborted(message) => with_reason(Code::Aborted, message, "CONFLICT"),
+            EngineError::Store(store) => store_failure(store),
+        }
+    }
+}
+
+fn store_failure(err: StoreError) -> Status {
+    tracing::error!(error = %err, "store failure");
+    match err {
+        StoreError::Database(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed) => {
+            with_reason(Code::Unavailable, "the database is unavailable; retry later", "UNAVAILABLE")
+        }
+        StoreError::NotFound { what } => with_reason(Code::NotFound, format!("{what} not found"), "NOT_FOUND"),
+        _ => with_reason(Code::Internal, "internal storage error", "INTERNAL"),
+    }
+}

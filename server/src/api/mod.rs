@@ -1,0 +1,102 @@
+//! The gRPC surface: one module per service, plus what every service shares
+//! (status building, conversions, descriptors, the message size limit).
+//!
+//! [`router`] assembles gRPC (HTTP/2), gRPC-web (HTTP/1.1, any origin through
+//! CORS), server reflection v1 and v1alpha, and `grpc.health.v1` into one
+//! axum router served on one port.
+
+pub mod convert;
+pub mod descriptors;
+pub mod error;
+mod message_limit;
+mod page_token;
+mod unbuilt;
+mod workflows;
+
+use std::time::Duration;
+
+use http::{HeaderName, Method};
+use tonic::service::Routes;
+use tonic_web::GrpcWebLayer;
+use tower::Layer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use weft_proto::v1::approval_service_server::ApprovalServiceServer;
+use weft_proto::v1::run_service_server::RunServiceServer;
+use weft_proto::v1::schedule_service_server::ScheduleServiceServer;
+use weft_proto::v1::template_service_server::TemplateServiceServer;
+use weft_proto::v1::trigger_service_server::TriggerServiceServer;
+use weft_proto::v1::worker_service_server::WorkerServiceServer;
+use weft_proto::v1::workflow_service_server::WorkflowServiceServer;
+
+use crate::engine::WorkflowCatalog;
+
+pub use workflows::WorkflowApi;
+
+/// What the api layer needs from the rest of the server.
+pub struct ApiContext {
+    /// Workflow definitions.
+    pub catalog: WorkflowCatalog,
+    /// Largest request message, bytes.
+    pub max_message_bytes: usize,
+}
+
+/// Fully qualified names of the services Weft serves, for health and docs.
+pub const SERVICE_NAMES: &[&str] = &[
+    "weft.v1.WorkflowService",
+    "weft.v1.RunService",
+    "weft.v1.WorkerService",
+    "weft.v1.ApprovalService",
+    "weft.v1.ScheduleService",
+    "weft.v1.TemplateService",
+    "weft.v1.TriggerService",
+];
+
+/// Headers a browser gRPC-web client sends and must be allowed to read.
+fn cors() -> CorsLayer {
+    let allowed: Vec<HeaderName> = ["content-type", "x-grpc-web", "x-user-agent", "grpc-timeout", "authorization"]
+        .into_iter()
+        .map(HeaderName::from_static)
+        .collect();
+    let exposed: Vec<HeaderName> =
+        ["grpc-status", "grpc-message", "grpc-status-details-bin"].into_iter().map(HeaderName::from_static).collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::mirror_request())
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE, Method::OPTIONS])
+        .allow_headers(allowed)
+        .expose_headers(exposed)
+        .max_age(Duration::from_secs(24 * 60 * 60))
+}
+
+/// The router of every gRPC and gRPC-web service.
+pub async fn router(context: ApiContext) -> Result<axum::Router, tonic_reflection::server::Error> {
+    let limit = context.max_message_bytes;
+    let web = GrpcWebLayer::new();
+
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(weft_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let (health_reporter, health) = tonic_health::server::health_reporter();
+    for name in SERVICE_NAMES {
+        health_reporter.set_service_status(*name, tonic_health::ServingStatus::Serving).await;
+    }
+
+    let workflows = WorkflowServiceServer::new(WorkflowApi::new(context.catalog)).max_decoding_message_size(limit);
+    let routes = Routes::new(web.layer(workflows))
+        .add_service(web.layer(RunServiceServer::new(unbuilt::UnbuiltRuns).max_decoding_message_size(limit)))
+        .add_service(web.layer(WorkerServiceServer::new(unbuilt::UnbuiltWorkers).max_decoding_message_size(limit)))
+        .add_service(web.layer(ApprovalServiceServer::new(unbuilt::UnbuiltApprovals).max_decoding_message_size(limit)))
+        .add_service(web.layer(ScheduleServiceServer::new(unbuilt::UnbuiltSchedules).max_decoding_message_size(limit)))
+        .add_service(web.layer(TemplateServiceServer::new(unbuilt::UnbuiltTemplates).max_decoding_message_size(limit)))
+        .add_service(web.layer(TriggerServiceServer::new(unbuilt::UnbuiltTriggers).max_decoding_message_size(limit)))
+        .add_service(web.layer(health))
+        .add_service(web.layer(reflection().build_v1()?))
+        .add_service(web.layer(reflection().build_v1alpha()?))
+        .prepare();
+
+    Ok(routes
+        .into_axum_router()
+        .layer(axum::middleware::from_fn(move |request, next| message_limit::enforce(limit, request, next)))
+        .layer(cors()))
+}

@@ -1,0 +1,313 @@
+//! `weft.v1.WorkflowService`: checks each request, calls the workflow
+//! catalog, and shapes the response.
+
+use tonic::{Request, Response, Status};
+use weft_proto::v1 as pb;
+use weft_proto::v1::workflow_service_server::WorkflowService;
+
+use crate::api::{convert, error, page_token};
+use crate::engine::WorkflowCatalog;
+use crate::engine::compile::Problem;
+use crate::engine::workflows::{ListQuery, WorkflowDraft, WorkflowPatch};
+use crate::model::{DEFAULT_TENANT, Definition};
+
+/// Default and largest page of ListWorkflows.
+const DEFAULT_PAGE_SIZE: u32 = 50;
+const MAX_PAGE_SIZE: u32 = 200;
+
+/// The WorkflowService implementation.
+pub struct WorkflowApi {
+    catalog: WorkflowCatalog,
+}
+
+impl WorkflowApi {
+    /// A service over `catalog`.
+    pub fn new(catalog: WorkflowCatalog) -> Self {
+        Self { catalog }
+    }
+}
+
+fn required_id(id: &str, field: &str) -> Result<(), Status> {
+    if id.trim().is_empty() {
+        return Err(error::invalid_argument(field, "is required"));
+    }
+    if id.len() > 128 {
+        return Err(error::invalid_argument(field, "is longer than 128 characters"));
+    }
+    Ok(())
+}
+
+fn required_version(version: u32, field: &str) -> Result<(), Status> {
+    if version == 0 { Err(error::invalid_argument(field, "is required and starts at 1")) } else { Ok(()) }
+}
+
+fn problems_to_pb(problems: &[Problem]) -> pb::ValidateWorkflowResponse {
+    pb::ValidateWorkflowResponse {
+        valid: problems.is_empty(),
+        errors: problems.iter().map(|p| p.message.clone()).collect(),
+        problems: problems
+            .iter()
+            .map(|p| pb::DefinitionProblem {
+                step_id: p.step_id.clone(),
+                field: p.field.clone(),
+                code: p.code.as_str().to_string(),
+                message: p.message.clone(),
+            })
+            .collect(),
+    }
+}
+
+/// lowerCamelCase of a field mask path (`input_schema` -> `inputSchema`).
+fn camel_case(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    let mut upper = false;
+    for c in path.chars() {
+        if c == '_' {
+            upper = true;
+        } else if upper {
+            out.extend(c.to_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Definition fields a flat or nested workflow sets to a non-default value:
+/// the implied update mask.
+fn fields_set(workflow: &pb::Workflow) -> Vec<String> {
+    let mut fields = Vec::new();
+    let mut add = |name: &str, set: bool| {
+        if set {
+            fields.push(name.to_string());
+        }
+    };
+    match &workflow.definition {
+        Some(d) => {
+            add("name", !d.name.is_empty());
+            add("description", !d.description.is_empty());
+            add("steps", !d.steps.is_empty());
+            add("inputSchema", d.input_schema.is_some());
+            add("outputSchema", d.output_schema.is_some());
+            add("policy", d.policy.is_some());
+            add("onFailure", d.on_failure != 0);
+            add("retries", d.retries != 0);
+            add("timeout", d.timeout != 0);
+        }
+        None => {
+            let w = workflow;
+            add("name", !w.name.is_empty());
+            add("description", !w.description.is_empty());
+            add("steps", !w.steps.is_empty());
+            add("inputSchema", w.input_schema.is_some());
+            add("outputSchema", w.output_schema.is_some());
+            add("policy", w.policy.is_some());
+            add("onFailure", w.on_failure != 0);
+            add("retries", w.retries != 0);
+            add("timeout", w.timeout != 0);
+            add("states", !w.states.is_empty());
+            add("functions", !w.functions.is_empty());
+            add("blocks", !w.blocks.is_empty());
+            add("edges", !w.edges.is_empty());
+        }
+    }
+    fields
+}
+
+#[tonic::async_trait]
+impl WorkflowService for WorkflowApi {
+    async fn create_workflow(
+        &self,
+        request: Request<pb::CreateWorkflowRequest>,
+    ) -> Result<Response<pb::CreateWorkflowResponse>, Status> {
+        let request = request.into_inner();
+        let workflow = request.workflow.ok_or_else(|| error::invalid_argument("workflow", "is required"))?;
+        let draft = WorkflowDraft {
+            definition: convert::definition_from_pb(&workflow)?,
+            tags: workflow.tags,
+            trigger_type: workflow.trigger_type,
+            status: convert::status_from_pb(workflow.status)?,
+            change_summary: workflow.change_summary,
+            request_id: Some(request.request_id).filter(|r| !r.is_empty()),
+        };
+        let created = convert::workflow_to_pb(&self.catalog.create(DEFAULT_TENANT, draft).await?);
+        Ok(Response::new(pb::CreateWorkflowResponse { id: created.id.clone(), workflow: Some(created) }))
+    }
+
+    async fn get_workflow(
+        &self,
+        request: Request<pb::GetWorkflowRequest>,
+    ) -> Result<Response<pb::GetWorkflowResponse>, Status> {
+        let id = request.into_inner().id;
+        required_id(&id, "id")?;
+        let workflow = self.catalog.get(DEFAULT_TENANT, &id).await?;
+        Ok(Response::new(pb::GetWorkflowResponse { workflow: Some(convert::workflow_to_pb(&workflow)) }))
+    }
+
+    async fn list_workflows(
+        &self,
+        request: Request<pb::ListWorkflowsRequest>,
+    ) -> Result<Response<pb::ListWorkflowsResponse>, Status> {
+        let request = request.into_inner();
+        let status = convert::status_from_pb(request.status)?;
+        let size = match (request.page_size, request.limit) {
+            (0, 0) => DEFAULT_PAGE_SIZE,
+            (0, limit) => limit,
+            (size, _) => size,
+        }
+        .min(MAX_PAGE_SIZE);
+        let fingerprint = format!("{}|{}|{}", request.status, request.tag, request.trigger_type);
+        let after = if request.page_token.is_empty() {
+            None
+        } else {
+            Some(page_token::decode(&request.page_token, &fingerprint)?)
+        };
+        let query = ListQuery {
+            status,
+            tag: Some(request.tag).filter(|t| !t.is_empty()),
+            trigger_type: Some(request.trigger_type).filter(|t| !t.is_empty()),
+            after,
+            offset: request.offset,
+            limit: size,
+        };
+        let page = self.catalog.list(DEFAULT_TENANT, &query).await?;
+        let next_page_token = match page.workflows.last() {
+            Some(last) if page.has_more => page_token::encode(&(last.created_at_ms, last.id.clone()), &fingerprint),
+            _ => String::new(),
+        };
+        Ok(Response::new(pb::ListWorkflowsResponse {
+            workflows: page.workflows.iter().map(convert::workflow_to_pb).collect(),
+            next_page_token,
+            total: page.total,
+        }))
+    }
+
+    async fn update_workflow(
+        &self,
+        request: Request<pb::UpdateWorkflowRequest>,
+    ) -> Result<Response<pb::UpdateWorkflowResponse>, Status> {
+        let request = request.into_inner();
+        let workflow = request.workflow.ok_or_else(|| error::invalid_argument("workflow", "is required"))?;
+        required_id(&workflow.id, "workflow.id")?;
+        let mask: Vec<String> =
+            request.update_mask.map(|m| m.paths.iter().map(|p| camel_case(p)).collect()).unwrap_or_default();
+        let explicit = !mask.is_empty();
+        let (mut fields, mut tags, mut trigger_type) = (Vec::new(), None, None);
+        for path in if explicit { mask } else { fields_set(&workflow) } {
+            match path.as_str() {
+                "tags" => tags = Some(workflow.tags.clone()),
+                "triggerType" => trigger_type = Some(workflow.trigger_type.clone()),
+                _ => fields.push(path),
+            }
+        }
+        if !explicit {
+            if !workflow.tags.is_empty() {
+                tags = Some(workflow.tags.clone());
+            }
+            if !workflow.trigger_type.is_empty() {
+                trigger_type = Some(workflow.trigger_type.clone());
+            }
+        }
+        if fields.is_empty() && tags.is_none() && trigger_type.is_none() {
+            return Err(error::invalid_argument("workflow", "no fields to update"));
+        }
+        let patch = WorkflowPatch {
+            values: convert::definition_from_pb(&workflow)?,
+            fields,
+            tags,
+            trigger_type,
+            change_summary: workflow.change_summary.clone(),
+            expected_version: Some(request.expected_version).filter(|v| *v != 0),
+        };
+        let updated = self.catalog.update(DEFAULT_TENANT, &workflow.id, patch).await?;
+        Ok(Response::new(pb::UpdateWorkflowResponse { workflow: Some(convert::workflow_to_pb(&updated)) }))
+    }
+
+    async fn delete_workflow(
+        &self,
+        request: Request<pb::DeleteWorkflowRequest>,
+    ) -> Result<Response<pb::DeleteWorkflowResponse>, Status> {
+        let id = request.into_inner().id;
+        required_id(&id, "id")?;
+        self.catalog.delete(DEFAULT_TENANT, &id).await?;
+        Ok(Response::new(pb::DeleteWorkflowResponse { success: true, message: "Workflow deleted successfully".into() }))
+    }
+
+    async fn set_workflow_status(
+        &self,
+        request: Request<pb::SetWorkflowStatusRequest>,
+    ) -> Result<Response<pb::SetWorkflowStatusResponse>, Status> {
+        let request = request.into_inner();
+        required_id(&request.id, "id")?;
+        let status = convert::status_from_pb(request.status)?
+            .ok_or_else(|| error::invalid_argument("status", "must be one of draft, active, paused, archived"))?;
+        let workflow = self.catalog.set_status(DEFAULT_TENANT, &request.id, status).await?;
+        Ok(Response::new(pb::SetWorkflowStatusResponse { workflow: Some(convert::workflow_to_pb(&workflow)) }))
+    }
+
+    async fn validate_workflow(
+        &self,
+        request: Request<pb::ValidateWorkflowRequest>,
+    ) -> Result<Response<pb::ValidateWorkflowResponse>, Status> {
+        let request = request.into_inner();
+        let definition: Definition = match (&request.definition, &request.workflow) {
+            (Some(nested), _) => convert::definition_from_nested(nested)?,
+            (None, Some(workflow)) => convert::definition_from_pb(workflow)?,
+            (None, None) => return Err(error::invalid_argument("definition", "is required")),
+        };
+        Ok(Response::new(problems_to_pb(&self.catalog.validate(definition))))
+    }
+
+    async fn list_workflow_versions(
+        &self,
+        request: Request<pb::ListWorkflowVersionsRequest>,
+    ) -> Result<Response<pb::ListWorkflowVersionsResponse>, Status> {
+        let id = request.into_inner().id;
+        required_id(&id, "id")?;
+        let versions = self.catalog.versions(DEFAULT_TENANT, &id).await?;
+        Ok(Response::new(pb::ListWorkflowVersionsResponse {
+            versions: versions.iter().map(convert::version_to_pb).collect(),
+        }))
+    }
+
+    async fn get_workflow_version(
+        &self,
+        request: Request<pb::GetWorkflowVersionRequest>,
+    ) -> Result<Response<pb::GetWorkflowVersionResponse>, Status> {
+        let request = request.into_inner();
+        required_id(&request.id, "id")?;
+        required_version(request.version, "version")?;
+        let workflow = self.catalog.get_version(DEFAULT_TENANT, &request.id, request.version).await?;
+        Ok(Response::new(pb::GetWorkflowVersionResponse { workflow: Some(convert::workflow_to_pb(&workflow)) }))
+    }
+
+    async fn diff_workflow_versions(
+        &self,
+        request: Request<pb::DiffWorkflowVersionsRequest>,
+    ) -> Result<Response<pb::DiffWorkflowVersionsResponse>, Status> {
+        let request = request.into_inner();
+        required_id(&request.id, "id")?;
+        required_version(request.v1, "v1")?;
+        required_version(request.v2, "v2")?;
+        let diff = self.catalog.diff(DEFAULT_TENANT, &request.id, request.v1, request.v2).await?;
+        Ok(Response::new(pb::DiffWorkflowVersionsResponse {
+            diff: diff.patch.0.iter().map(convert::patch_operation_to_pb).collect(),
+            summary: diff.summary,
+            v1: request.v1,
+            v2: request.v2,
+        }))
+    }
+
+    async fn rollback_workflow(
+        &self,
+        request: Request<pb::RollbackWorkflowRequest>,
+    ) -> Result<Response<pb::RollbackWorkflowResponse>, Status> {
+        let request = request.into_inner();
+        required_id(&request.id, "id")?;
+        required_version(request.version, "version")?;
+        let workflow =
+            self.catalog.rollback(DEFAULT_TENANT, &request.id, request.version, request.change_summary).await?;
+        Ok(Response::new(pb::RollbackWorkflowResponse { workflow: Some(convert::workflow_to_pb(&workflow)) }))
+    }
+}

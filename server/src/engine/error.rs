@@ -1,0 +1,55 @@
+//! Errors of the engine, each of which the api layer maps to one status.
+
+use crate::engine::compile::Problem;
+use crate::store::StoreError;
+
+/// Why an engine operation did not happen. Nothing was changed when one is
+/// returned.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The named thing does not exist.
+    #[error("{what} not found")]
+    NotFound {
+        /// e.g. "workflow 'wf_…'".
+        what: String,
+        /// UPPER_SNAKE reason, e.g. `WORKFLOW_NOT_FOUND`.
+        reason: &'static str,
+    },
+    /// A definition failed validation; every problem is listed.
+    #[error("the workflow definition is invalid ({} problems)", .0.len())]
+    InvalidDefinition(Vec<Problem>),
+    /// A request field is malformed.
+    #[error("{field}: {message}")]
+    InvalidArgument {
+        /// Field path, e.g. `update_mask.paths[0]`.
+        field: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// A precondition given by the caller no longer holds (e.g. an expected
+    /// version that is not the latest).
+    #[error("{0}")]
+    Aborted(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for EngineError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::NotFound { what } => {
+                let reason = if what.starts_with("version") { "VERSION_NOT_FOUND" } else { "WORKFLOW_NOT_FOUND" };
+                EngineError::NotFound { what, reason }
+            }
+            other => EngineError::Store(other),
+        }
+    }
+}
+
+impl EngineError {
+    /// An `InvalidArgument` for one field.
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::InvalidArgument { field: field.into(), message: message.into() }
+    }
+}

@@ -1,0 +1,10 @@
+//! Resource ids: a type prefix plus a lower-case ULID, so ids sort by
+//! creation time and say what they name (`wf_01jd…`, `wfrun_01jd…`).
+
+/// Prefix of workflow ids.
+pub const WORKFLOW_PREFIX: &str = "wf_";
+
+/// A new workflow id, `wf_` and 26 lower-case Crockford base32 characters.
+pub fn new_workflow_id() -> String {
+    format!("{WORKFLOW_PREFIX}{}", ulid::Ulid::new().to_string().to_lowercase())
+}

@@ -1,0 +1,14 @@
+//! Domain types of Weft, free of protocol and storage concerns.
+//!
+//! `api` converts `weft.v1` messages to and from these types, `store` persists
+//! them, and the engine works on them. Nothing here knows tonic or SQL.
+
+pub mod definition;
+pub mod ids;
+pub mod workflow;
+
+pub use definition::{Definition, StepDef};
+pub use workflow::{Workflow, WorkflowStatus, WorkflowVersionInfo};
+
+/// The tenant every request belongs to until authentication lands.
+pub const DEFAULT_TENANT: &str = "default";

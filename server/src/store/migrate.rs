@@ -1,0 +1,31 @@
+//! Schema migrations, embedded in the binary so `weft serve` migrates on
+//! start wherever it runs, without a migrations folder beside it.
+
+use std::borrow::Cow;
+
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::{AssertSqlSafe, SqlSafeStr};
+
+/// Migrations of the SQLite store, in order.
+const SQLITE: &[(i64, &str, &str)] = &[(1, "workflows", include_str!("../../migrations/sqlite/0001_workflows.sql"))];
+
+/// The migrator of the SQLite store.
+pub fn sqlite() -> Migrator {
+    build(SQLITE)
+}
+
+fn build(scripts: &'static [(i64, &'static str, &'static str)]) -> Migrator {
+    let migrations = scripts
+        .iter()
+        .map(|(version, description, sql)| {
+            Migration::new(
+                *version,
+                Cow::Borrowed(*description),
+                MigrationType::Simple,
+                AssertSqlSafe(*sql).into_sql_str(),
+                false,
+            )
+        })
+        .collect();
+    Migrator::with_migrations(migrations)
+}
