@@ -13,6 +13,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .filter(|path| path.extension().is_some_and(|ext| ext == "proto"))
         .collect();
     files.sort();
+    // Served by reflection so tools such as grpcurl can decode the error
+    // details (ErrorInfo, BadRequest) that every Weft error carries.
+    files.push(root.join("google/rpc/error_details.proto"));
     println!("cargo:rerun-if-changed=weft");
     println!("cargo:rerun-if-changed=google");
 

@@ -62,6 +62,8 @@ async fn main() -> anyhow::Result<()> {
     let config = Config::load(config.as_deref(), |name| std::env::var(name).ok(), Overrides { listen, database_url })?;
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_new(&config.log).context("invalid log filter")?)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let listener =
         TcpListener::bind(config.listen).await.with_context(|| format!("cannot listen on {}", config.listen))?;

@@ -513,3 +513,30 @@ async fn data_survives_a_server_restart_on_the_same_file() {
         .versions;
     assert_eq!(versions.len(), 2);
 }
+
+#[tokio::test]
+async fn a_ten_thousand_step_dag_validates_and_its_cycle_is_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let client = server.client().await;
+    let chain = chain_workflow("big", 10_000);
+    let valid = client
+        .workflows()
+        .validate_workflow(pb::ValidateWorkflowRequest { workflow: Some(chain.clone()), definition: None })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(valid.valid, "{:?}", valid.errors.first());
+
+    let mut cycle = chain;
+    cycle.steps[0].depends_on = vec!["s9999".into()];
+    let invalid = client
+        .workflows()
+        .validate_workflow(pb::ValidateWorkflowRequest { workflow: Some(cycle), definition: None })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(invalid.problems.len(), 1, "{:?}", invalid.errors);
+    assert_eq!(invalid.problems[0].code, "CYCLE");
+    assert!(invalid.errors[0].starts_with("Cycle detected: s0 → s1"), "{}", invalid.errors[0]);
+}
