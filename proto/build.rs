@@ -19,9 +19,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed=weft");
     println!("cargo:rerun-if-changed=google");
 
-    let descriptors = protox::compile(&files, [&root])?;
+    // The encoded set, straight from protox, keeps custom options such as
+    // google.api.http; decoding into prost_types would drop them.
+    let encoded = protox::Compiler::new([&root])?
+        .include_imports(true)
+        .include_source_info(true)
+        .open_files(&files)?
+        .encode_file_descriptor_set();
     let out = PathBuf::from(env::var("OUT_DIR")?);
-    fs::write(out.join("weft_descriptor.bin"), descriptors.encode_to_vec())?;
+    fs::write(out.join("weft_descriptor.bin"), &encoded)?;
+    let descriptors = prost_types::FileDescriptorSet::decode(encoded.as_slice())?;
 
     tonic_prost_build::configure().generate_default_stubs(true).compile_fds(descriptors)?;
     Ok(())

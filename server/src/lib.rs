@@ -6,6 +6,8 @@
 //! - [`config`]: layered configuration (defaults, TOML, env, flags).
 //! - [`api`]: the gRPC services, gRPC-web, reflection and health; the only
 //!   code that knows tonic. It calls the engine.
+//! - [`gateway`]: REST/JSON, SSE and OpenAPI, driven by the proto's
+//!   `google.api.http` annotations; it calls the gRPC services in-process.
 //! - [`engine`]: definitions compiled to DAGs, the workflow catalog, and
 //!   (later) the run scheduler. It calls the store.
 //! - [`expr`]: JSONPath, condition expressions and `{{ }}` templates, parsed
@@ -21,6 +23,7 @@ pub mod api;
 pub mod config;
 pub mod engine;
 pub mod expr;
+pub mod gateway;
 pub mod model;
 pub mod store;
 
@@ -43,6 +46,9 @@ pub enum ServeError {
     /// The store could not be opened or migrated.
     #[error("cannot open the store: {0}")]
     Store(#[from] store::StoreError),
+    /// The REST bindings are inconsistent.
+    #[error(transparent)]
+    Gateway(#[from] gateway::GatewayError),
     /// Reflection descriptors could not be loaded.
     #[error("cannot build the reflection service: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
@@ -62,7 +68,7 @@ async fn open_store(url: &str) -> Result<SqliteStore, ServeError> {
     Ok(SqliteStore::open(url).await?)
 }
 
-/// Serves gRPC, gRPC-web, reflection and health on `listener` until
+/// Serves gRPC, gRPC-web, REST, reflection and health on `listener` until
 /// `shutdown` completes, then drains connections and closes the store.
 /// Migrations run before the first request is accepted.
 pub async fn run(
@@ -72,7 +78,8 @@ pub async fn run(
 ) -> Result<(), ServeError> {
     let store = open_store(&config.database_url).await?;
     let catalog = WorkflowCatalog::new(Arc::new(store.clone()));
-    let router = api::router(api::ApiContext { catalog, max_message_bytes: config.max_message_bytes }).await?;
+    let grpc = api::router(api::ApiContext { catalog, max_message_bytes: config.max_message_bytes }).await?;
+    let router = gateway::router(grpc, config.max_message_bytes)?.layer(api::cors());
     tracing::info!(address = %listener.local_addr()?, database = %config.database_url, "weft is serving");
     let served = axum::serve(listener, router).with_graceful_shutdown(shutdown).await;
     store.close().await;

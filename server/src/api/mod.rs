@@ -1,9 +1,9 @@
 //! The gRPC surface: one module per service, plus what every service shares
 //! (status building, conversions, descriptors, the message size limit).
 //!
-//! [`router`] assembles gRPC (HTTP/2), gRPC-web (HTTP/1.1, any origin through
-//! CORS), server reflection v1 and v1alpha, and `grpc.health.v1` into one
-//! axum router served on one port.
+//! [`router`] assembles gRPC (HTTP/2), gRPC-web (HTTP/1.1), server reflection
+//! v1 and v1alpha, and `grpc.health.v1` into one axum router; the REST
+//! gateway becomes its fallback and [`cors`] wraps both, on one port.
 
 pub mod convert;
 pub mod descriptors;
@@ -51,8 +51,9 @@ pub const SERVICE_NAMES: &[&str] = &[
     "weft.v1.TriggerService",
 ];
 
-/// Headers a browser gRPC-web client sends and must be allowed to read.
-fn cors() -> CorsLayer {
+/// CORS for browsers on other origins: gRPC-web and REST alike. Allows the
+/// headers a gRPC-web client sends and exposes the status trailers it reads.
+pub fn cors() -> CorsLayer {
     let allowed: Vec<HeaderName> = ["content-type", "x-grpc-web", "x-user-agent", "grpc-timeout", "authorization"]
         .into_iter()
         .map(HeaderName::from_static)
@@ -67,7 +68,8 @@ fn cors() -> CorsLayer {
         .max_age(Duration::from_secs(24 * 60 * 60))
 }
 
-/// The router of every gRPC and gRPC-web service.
+/// The router of every gRPC and gRPC-web service, with the message size
+/// limit; CORS is added by the caller around everything it serves.
 pub async fn router(context: ApiContext) -> Result<axum::Router, tonic_reflection::server::Error> {
     let limit = context.max_message_bytes;
     let web = GrpcWebLayer::new();
@@ -97,6 +99,5 @@ pub async fn router(context: ApiContext) -> Result<axum::Router, tonic_reflectio
 
     Ok(routes
         .into_axum_router()
-        .layer(axum::middleware::from_fn(move |request, next| message_limit::enforce(limit, request, next)))
-        .layer(cors()))
+        .layer(axum::middleware::from_fn(move |request, next| message_limit::enforce(limit, request, next))))
 }

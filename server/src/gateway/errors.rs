@@ -1,0 +1,72 @@
+//! REST error bodies: a `google.rpc.Status` in JSON (`code`, `message`,
+//! `details`) that also carries the documented `error` (the message) and
+//! `error_code` (UPPER_SNAKE, from the `ErrorInfo` reason), so clients
+//! written against any documented shape can read it.
+
+use axum::Json;
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use prost_reflect::DynamicMessage;
+use serde_json::{Value, json};
+use tonic::Code;
+
+use super::{json as rest_json, status};
+use crate::api::descriptors::pool;
+use crate::api::error::ERROR_DOMAIN;
+
+/// The `details` of a `grpc-status-details-bin` value, as JSON (`Any`s
+/// resolved through the descriptor pool, `@type` included).
+fn details_json(details_bin: &str) -> Vec<Value> {
+    let engine = base64::engine::general_purpose::STANDARD_NO_PAD;
+    let Ok(bytes) = engine.decode(details_bin.trim_end_matches('=')) else { return Vec::new() };
+    let Some(descriptor) = pool().get_message_by_name("google.rpc.Status") else { return Vec::new() };
+    let Ok(status) = DynamicMessage::decode(descriptor, bytes.as_slice()) else { return Vec::new() };
+    match rest_json::to_json(&status).get("details") {
+        Some(Value::Array(items)) => items.clone(),
+        _ => Vec::new(),
+    }
+}
+
+fn reason_of(details: &[Value]) -> Option<String> {
+    details
+        .iter()
+        .find(|d| d.get("@type").and_then(Value::as_str).is_some_and(|t| t.ends_with("google.rpc.ErrorInfo")))
+        .and_then(|d| d.get("reason"))
+        .and_then(Value::as_str)
+        .map(str::to_string)
+}
+
+/// The response for a gRPC error (`details_bin` is the raw
+/// `grpc-status-details-bin` header, if any).
+pub fn from_grpc(code: Code, message: &str, details_bin: Option<&str>) -> Response {
+    let details = details_bin.map(details_json).unwrap_or_default();
+    let reason = reason_of(&details);
+    let http = status::error_status(code, reason.as_deref());
+    let error_code = reason.unwrap_or_else(|| status::default_error_code(code).to_string());
+    let body = json!({
+        "code": code as i32,
+        "message": message,
+        "details": details,
+        "error": message,
+        "error_code": error_code,
+    });
+    (http, Json(body)).into_response()
+}
+
+/// An error found by the gateway itself (no route, malformed JSON, body too
+/// large), with an `ErrorInfo` detail carrying `reason`.
+pub fn gateway(code: Code, reason: &str, message: impl Into<String>, http: Option<http::StatusCode>) -> Response {
+    let message = message.into();
+    let body = json!({
+        "code": code as i32,
+        "message": message,
+        "details": [{
+            "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+            "reason": reason,
+            "domain": ERROR_DOMAIN,
+        }],
+        "error": message,
+        "error_code": reason,
+    });
+    (http.unwrap_or_else(|| status::error_status(code, Some(reason))), Json(body)).into_response()
+}

@@ -1,0 +1,133 @@
+//! The REST/JSON gateway, driven entirely by the `google.api.http`
+//! annotations of `weft.v1`: adding an annotated RPC is all it takes to
+//! expose it. No route is written by hand.
+//!
+//! A request is matched against the [`routes::RouteTable`], turned into the
+//! RPC's request message ([`transcode`]), and sent in-process through the
+//! same router gRPC clients use, so REST and gRPC share every check. Unary
+//! answers come back as JSON ([`json`]), streams as SSE or NDJSON
+//! ([`stream`]), errors as `google.rpc.Status` JSON ([`errors`]), and
+//! `GET /openapi.json` describes it all ([`openapi`]).
+
+mod errors;
+pub mod json;
+mod openapi;
+pub mod routes;
+mod status;
+mod stream;
+mod transcode;
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::{Json, Router};
+use http::{Method, StatusCode};
+use prost_reflect::{DynamicMessage, Kind, MessageDescriptor};
+use serde_json::Value;
+use tonic::Code;
+
+use crate::api::descriptors::pool;
+use routes::RouteTable;
+
+/// Why the gateway could not be built.
+#[derive(Debug, thiserror::Error)]
+#[error("the REST bindings of weft.v1 are inconsistent:\n{}", .0.join("\n"))]
+pub struct GatewayError(pub Vec<String>);
+
+struct Gateway {
+    table: RouteTable,
+    grpc: Router,
+    body_limit: usize,
+    openapi: Value,
+}
+
+/// JSON key of `field` (a proto field name) in messages of `descriptor`.
+fn json_field_name(descriptor: &MessageDescriptor, field: &str) -> String {
+    descriptor.get_field_by_name(field).map(|f| f.json_name().to_string()).unwrap_or_else(|| field.to_string())
+}
+
+/// The REST body of a unary answer: the whole message, or the
+/// `response_body` field (its default value when unset).
+fn response_json(route: &routes::Route, message: &DynamicMessage) -> Value {
+    let json = json::to_json(message);
+    let Some(field_name) = &route.response_body else { return json };
+    let descriptor = route.method.output();
+    let key = json_field_name(&descriptor, field_name);
+    if let Some(value) = json.get(&key) {
+        return value.clone();
+    }
+    match descriptor.get_field_by_name(field_name) {
+        Some(field) if field.is_list() => Value::Array(Vec::new()),
+        Some(field) if field.is_map() || matches!(field.kind(), Kind::Message(_)) => Value::Object(Default::default()),
+        Some(field) => json::to_json(&DynamicMessage::new(descriptor.clone()))
+            .get(field.json_name())
+            .cloned()
+            .unwrap_or(Value::Null),
+        None => Value::Null,
+    }
+}
+
+async fn handle(State(gateway): State<Arc<Gateway>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    if parts.method == Method::GET && parts.uri.path() == "/openapi.json" {
+        return Json(gateway.openapi.clone()).into_response();
+    }
+    let (route, path_values) = match gateway.table.find(&parts.method, parts.uri.path()) {
+        Ok(found) => found,
+        Err(routes::RouteMiss::WrongMethod) => {
+            let message = format!("{} is not allowed on {}", parts.method, parts.uri.path());
+            return errors::gateway(
+                Code::Unimplemented,
+                "METHOD_NOT_ALLOWED",
+                message,
+                Some(StatusCode::METHOD_NOT_ALLOWED),
+            );
+        }
+        Err(routes::RouteMiss::NoPath) => {
+            let message = format!("no route for {} {}", parts.method, parts.uri.path());
+            return errors::gateway(Code::NotFound, "ROUTE_NOT_FOUND", message, None);
+        }
+    };
+    let body = match axum::body::to_bytes(body, gateway.body_limit).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            let message = format!("the request body is over the {}-byte limit", gateway.body_limit);
+            return errors::gateway(
+                Code::ResourceExhausted,
+                "BODY_TOO_LARGE",
+                message,
+                Some(StatusCode::PAYLOAD_TOO_LARGE),
+            );
+        }
+    };
+    let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+    let last_event_id = if route.is_streaming() { header("last-event-id") } else { None };
+    let message = match transcode::request_message(route, &body, &path_values, parts.uri.query(), last_event_id) {
+        Ok(message) => message,
+        Err((reason, message)) => return errors::gateway(Code::InvalidArgument, reason, message, None),
+    };
+    let response = transcode::call(&gateway.grpc, route, &message, &parts.headers).await;
+    if route.is_streaming() {
+        return stream::respond(route, response, stream::StreamFormat::from_accept(header("accept")));
+    }
+    match transcode::unary_result(response).await {
+        Ok(bytes) => match DynamicMessage::decode(route.method.output(), bytes.as_ref()) {
+            Ok(answer) => (status::success_status(&route.method), Json(response_json(route, &answer))).into_response(),
+            Err(e) => errors::gateway(Code::Internal, "INTERNAL", format!("undecodable answer: {e}"), None),
+        },
+        Err(status) => errors::from_grpc(status.code, &status.message, status.details_bin.as_deref()),
+    }
+}
+
+/// `grpc` with the REST gateway as its fallback: every path that is not a
+/// gRPC method is matched against the annotations. Fails at start when two
+/// bindings conflict or a template is malformed.
+pub fn router(grpc: Router, body_limit: usize) -> Result<Router, GatewayError> {
+    let table = RouteTable::from_pool(pool()).map_err(GatewayError)?;
+    let openapi = openapi::document(&table);
+    let gateway = Arc::new(Gateway { table, grpc: grpc.clone(), body_limit, openapi });
+    let rest: Router = Router::new().fallback(handle).with_state(gateway);
+    Ok(grpc.fallback_service(rest.into_service::<Body>()))
+}

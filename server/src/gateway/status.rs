@@ -1,0 +1,64 @@
+//! HTTP status codes of the REST surface: the standard gRPC-to-HTTP mapping,
+//! the documented exceptions (422 for an input failing the workflow's
+//! inputSchema), and the success codes (201 create, 202 asynchronous start).
+
+use http::StatusCode;
+use prost_reflect::MethodDescriptor;
+use tonic::Code;
+
+/// Status of a successful call of `method`: 201 for creates (`Create…`,
+/// `InstallTemplate`), 202 for asynchronous run starts, else 200.
+pub fn success_status(method: &MethodDescriptor) -> StatusCode {
+    let name = method.name();
+    if name == "StartRun" {
+        StatusCode::ACCEPTED
+    } else if name.starts_with("Create") || name == "InstallTemplate" {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    }
+}
+
+/// HTTP status of a gRPC error, refined by its `ErrorInfo` reason.
+pub fn error_status(code: Code, reason: Option<&str>) -> StatusCode {
+    if reason == Some("INPUT_SCHEMA_VIOLATION") {
+        return StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    match code {
+        Code::Ok => StatusCode::OK,
+        Code::Cancelled => StatusCode::from_u16(499).expect("499 is a valid status"),
+        Code::Unknown | Code::Internal | Code::DataLoss => StatusCode::INTERNAL_SERVER_ERROR,
+        Code::InvalidArgument | Code::FailedPrecondition | Code::OutOfRange => StatusCode::BAD_REQUEST,
+        Code::DeadlineExceeded => StatusCode::GATEWAY_TIMEOUT,
+        Code::NotFound => StatusCode::NOT_FOUND,
+        Code::AlreadyExists | Code::Aborted => StatusCode::CONFLICT,
+        Code::PermissionDenied => StatusCode::FORBIDDEN,
+        Code::Unauthenticated => StatusCode::UNAUTHORIZED,
+        Code::ResourceExhausted => StatusCode::TOO_MANY_REQUESTS,
+        Code::Unimplemented => StatusCode::NOT_IMPLEMENTED,
+        Code::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+    }
+}
+
+/// Documented `error_code` when the server gave no reason: the code's name.
+pub fn default_error_code(code: Code) -> &'static str {
+    match code {
+        Code::Ok => "OK",
+        Code::Cancelled => "CANCELLED",
+        Code::Unknown => "UNKNOWN",
+        Code::InvalidArgument => "INVALID_ARGUMENT",
+        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
+        Code::NotFound => "NOT_FOUND",
+        Code::AlreadyExists => "ALREADY_EXISTS",
+        Code::PermissionDenied => "PERMISSION_DENIED",
+        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
+        Code::FailedPrecondition => "FAILED_PRECONDITION",
+        Code::Aborted => "ABORTED",
+        Code::OutOfRange => "OUT_OF_RANGE",
+        Code::Unimplemented => "UNIMPLEMENTED",
+        Code::Internal => "INTERNAL",
+        Code::Unavailable => "UNAVAILABLE",
+        Code::DataLoss => "DATA_LOSS",
+        Code::Unauthenticated => "UNAUTHENTICATED",
+    }
+}

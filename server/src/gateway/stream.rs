@@ -1,0 +1,179 @@
+//! Server-streaming RPCs over HTTP: Server-Sent Events (`text/event-stream`)
+//! or newline-delimited JSON (`application/x-ndjson`), chosen by Accept.
+//!
+//! Each message is one SSE event whose `id:` is the run event sequence (so a
+//! browser reconnecting with Last-Event-ID resumes exactly) and whose
+//! `event:` is the event type, spelled `step.started` on `/v1` routes and
+//! `step_started` on `/api` routes. A comment keeps idle connections alive
+//! every 15 seconds. The HTTP stream ends when the RPC's stream ends; an
+//! error after the first event arrives as an `error` event.
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use bytes::{Bytes, BytesMut};
+use futures_util::{Stream, StreamExt, stream};
+use http_body_util::BodyExt;
+use prost_reflect::DynamicMessage;
+use serde_json::{Value, json};
+use tonic::Code;
+
+use super::routes::{PathFamily, Route};
+use super::transcode::{GrpcStatus, take_frames};
+use super::{errors, json as rest_json};
+
+/// Interval of the SSE keep-alive comment.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+/// How the client asked to receive the stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamFormat {
+    /// `text/event-stream` (the default).
+    Sse,
+    /// `application/x-ndjson`.
+    Ndjson,
+}
+
+impl StreamFormat {
+    /// The format named by an Accept header.
+    pub fn from_accept(accept: Option<&str>) -> Self {
+        match accept {
+            Some(a) if a.contains("application/x-ndjson") && !a.contains("text/event-stream") => Self::Ndjson,
+            _ => Self::Sse,
+        }
+    }
+}
+
+/// One item of the stream: a message as REST JSON, or the final error.
+enum Item {
+    Message(Value),
+    Error(GrpcStatus),
+}
+
+struct Reader {
+    body: Body,
+    buffer: BytesMut,
+    ready: VecDeque<Item>,
+    done: bool,
+    route: Route,
+}
+
+fn shape(route: &Route, frame: &Bytes) -> Item {
+    match DynamicMessage::decode(route.method.output(), frame.as_ref()) {
+        Ok(message) => {
+            let json = rest_json::to_json(&message);
+            let selected = match &route.response_body {
+                Some(field) => json.get(super::json_field_name(&route.method.output(), field)).cloned(),
+                None => Some(json),
+            };
+            Item::Message(selected.unwrap_or(Value::Object(Default::default())))
+        }
+        Err(e) => Item::Error(GrpcStatus {
+            code: Code::Internal,
+            message: format!("undecodable stream message: {e}"),
+            details_bin: None,
+        }),
+    }
+}
+
+async fn next_item(mut reader: Reader) -> Option<(Item, Reader)> {
+    loop {
+        if let Some(item) = reader.ready.pop_front() {
+            return Some((item, reader));
+        }
+        if reader.done {
+            return None;
+        }
+        match reader.body.frame().await {
+            Some(Ok(frame)) => {
+                if let Some(trailers) = frame.trailers_ref() {
+                    reader.done = true;
+                    if let Some(status) = GrpcStatus::from_headers(trailers).filter(|s| s.code != Code::Ok) {
+                        reader.ready.push_back(Item::Error(status));
+                    }
+                } else if let Ok(data) = frame.into_data() {
+                    reader.buffer.extend_from_slice(&data);
+                    match take_frames(&mut reader.buffer) {
+                        Ok(frames) => {
+                            let items: Vec<Item> = frames.iter().map(|f| shape(&reader.route, f)).collect();
+                            reader.ready.extend(items);
+                        }
+                        Err(message) => {
+                            reader.done = true;
+                            reader.ready.push_back(Item::Error(GrpcStatus {
+                                code: Code::Internal,
+                                message,
+                                details_bin: None,
+                            }));
+                        }
+                    }
+                }
+            }
+            Some(Err(e)) => {
+                reader.done = true;
+                let message = format!("the stream broke: {e}");
+                reader.ready.push_back(Item::Error(GrpcStatus { code: Code::Unavailable, message, details_bin: None }));
+            }
+            None => reader.done = true,
+        }
+    }
+}
+
+fn items(route: &Route, body: Body) -> impl Stream<Item = Item> + Send + 'static {
+    let reader = Reader { body, buffer: BytesMut::new(), ready: VecDeque::new(), done: false, route: route.clone() };
+    stream::unfold(reader, next_item)
+}
+
+fn error_json(status: &GrpcStatus) -> Value {
+    json!({"type": "error", "code": status.code as i32, "message": status.message, "error": status.message})
+}
+
+fn sse_event(family: PathFamily, item: Item) -> Event {
+    match item {
+        Item::Message(value) => {
+            let mut event = Event::default();
+            if let Some(kind) = value.get("type").and_then(Value::as_str) {
+                let name = if family == PathFamily::Api { kind.replace('.', "_") } else { kind.to_string() };
+                event = event.event(name);
+            }
+            if let Some(sequence) = value.get("sequence").and_then(Value::as_u64) {
+                event = event.id(sequence.to_string());
+            }
+            event.data(value.to_string())
+        }
+        Item::Error(status) => Event::default().event("error").data(error_json(&status).to_string()),
+    }
+}
+
+/// The HTTP response for a streaming RPC's gRPC response.
+pub fn respond(route: &Route, response: http::Response<Body>, format: StreamFormat) -> Response {
+    if let Some(status) = GrpcStatus::from_headers(response.headers()).filter(|s| s.code != Code::Ok) {
+        return errors::from_grpc(status.code, &status.message, status.details_bin.as_deref());
+    }
+    let family = route.family;
+    let items = items(route, response.into_body());
+    match format {
+        StreamFormat::Sse => {
+            let events = items.map(move |item| Ok::<Event, Infallible>(sse_event(family, item)));
+            Sse::new(events).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)).into_response()
+        }
+        StreamFormat::Ndjson => {
+            let lines = items.map(|item| {
+                let value = match item {
+                    Item::Message(value) => value,
+                    Item::Error(status) => error_json(&status),
+                };
+                Ok::<Bytes, Infallible>(Bytes::from(format!("{value}\n")))
+            });
+            let mut response = Body::from_stream(lines).into_response();
+            response
+                .headers_mut()
+                .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/x-ndjson"));
+            response
+        }
+    }
+}
