@@ -16,6 +16,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Served by reflection so tools such as grpcurl can decode the error
     // details (ErrorInfo, BadRequest) that every Weft error carries.
     files.push(root.join("google/rpc/error_details.proto"));
+    // The REST gateway decodes grpc-status-details-bin as a google.rpc.Status.
+    files.push(root.join("google/rpc/status.proto"));
     println!("cargo:rerun-if-changed=weft");
     println!("cargo:rerun-if-changed=google");
 

@@ -95,3 +95,23 @@ pub fn grpc_frame(message: &[u8]) -> Vec<u8> {
     frame.extend_from_slice(message);
     frame
 }
+
+/// A JSON request; the answer's body parsed as JSON (`Value::Null` when empty).
+pub async fn json(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
+    let response =
+        request(addr, method, path, &[("content-type", "application/json")], &bytes).await.expect("HTTP request");
+    let value = if response.body.is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::from_slice(&response.body).unwrap_or_else(|e| {
+            panic!("{method} {path}: body is not JSON ({e}): {}", String::from_utf8_lossy(&response.body))
+        })
+    };
+    (response.status, value)
+}

@@ -79,7 +79,7 @@ async fn bad_requests_get_precise_codes_and_change_nothing() {
     let invalid = [
         w.create_workflow(pb::CreateWorkflowRequest::default()).await.unwrap_err(),
         w.create_workflow(pb::CreateWorkflowRequest {
-            workflow: Some(pb::Workflow { name: "no steps".into(), ..Default::default() }),
+            workflow: Some(pb::Workflow { name: String::new(), ..chain_workflow("unnamed", 1) }),
             request_id: String::new(),
         })
         .await

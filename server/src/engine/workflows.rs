@@ -109,10 +109,19 @@ fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
+/// Whether a definition has no steps in any dialect yet.
+fn is_empty(definition: &Definition) -> bool {
+    definition.steps.is_empty() && definition.states.is_empty() && definition.blocks.is_empty()
+}
+
 /// Normalizes a definition and checks it, returning it or every problem.
-fn checked(mut definition: Definition) -> Result<Definition, EngineError> {
+/// `allow_empty` accepts a definition with no steps at all (a new draft).
+fn checked(mut definition: Definition, allow_empty: bool) -> Result<Definition, EngineError> {
     let mut problems = compile::normalize(&mut definition);
     problems.extend(compile::validate(&definition));
+    if allow_empty {
+        problems.retain(|p| p.code != ProblemCode::EmptyDefinition);
+    }
     let workflow_problem =
         |field: &str, code, message: String| Problem { step_id: String::new(), field: field.into(), code, message };
     if definition.name.trim().is_empty() {
@@ -137,20 +146,25 @@ impl WorkflowCatalog {
     /// Every problem of a definition, without storing anything. Empty when
     /// the definition is valid.
     pub fn validate(&self, definition: Definition) -> Vec<Problem> {
-        match checked(definition) {
+        match checked(definition, false) {
             Ok(_) => Vec::new(),
             Err(EngineError::InvalidDefinition(problems)) => problems,
             Err(_) => unreachable!("checked only reports definition problems"),
         }
     }
 
-    /// Creates a workflow at version 1.
+    /// Creates a workflow at version 1. A workflow created with no steps
+    /// at all is a draft to be filled in by updates (the graph dialect
+    /// creates first and saves its graph afterwards); its status defaults to
+    /// draft instead of active.
     pub async fn create(&self, tenant: &str, draft: WorkflowDraft) -> Result<Workflow, EngineError> {
         check_tags(&draft.tags)?;
-        let definition = checked(draft.definition)?;
+        let empty = is_empty(&draft.definition);
+        let definition = checked(draft.definition, true)?;
+        let default_status = if empty { WorkflowStatus::Draft } else { WorkflowStatus::Active };
         let new = NewWorkflow {
             id: ids::new_workflow_id(),
-            status: draft.status.unwrap_or(WorkflowStatus::Active),
+            status: draft.status.unwrap_or(default_status),
             trigger_type: if draft.trigger_type.is_empty() { "manual".into() } else { draft.trigger_type },
             tags: draft.tags,
             change_summary: if draft.change_summary.is_empty() {
@@ -220,7 +234,8 @@ impl WorkflowCatalog {
             };
             Ok(NewVersion {
                 based_on: latest.version,
-                definition: checked(definition)?,
+                // A draft created empty may stay empty until its steps arrive.
+                definition: checked(definition, is_empty(&latest.definition))?,
                 change_summary: summary,
                 tags: patch.tags.clone(),
                 trigger_type: patch.trigger_type.clone(),

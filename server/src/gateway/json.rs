@@ -101,6 +101,37 @@ pub fn to_json(message: &DynamicMessage) -> Value {
     json
 }
 
+/// Like [`to_json`], but the message's own scalar and list fields are
+/// written even when they hold their default (`"valid": false`,
+/// `"total": 0`, `"errors": []`), as the documented answers show them.
+/// Nested messages keep defaults omitted, so a step shows only its fields.
+pub fn to_json_with_top_level_defaults(message: &DynamicMessage) -> Value {
+    let mut json = to_json(message);
+    let descriptor = message.descriptor();
+    let Value::Object(object) = &mut json else { return json };
+    let defaults = to_json_all_fields(&DynamicMessage::new(descriptor.clone()));
+    for field in descriptor.fields() {
+        let key = field.json_name();
+        let is_message = matches!(field.kind(), Kind::Message(_)) && !field.is_list() && !field.is_map();
+        if object.contains_key(key) || is_message || field.containing_oneof().is_some() {
+            continue;
+        }
+        if let Some(value) = defaults.get(key) {
+            object.insert(key.to_string(), value.clone());
+        }
+    }
+    json
+}
+
+fn to_json_all_fields(message: &DynamicMessage) -> Value {
+    let options = SerializeOptions::new().stringify_64_bit_integers(false).skip_default_fields(false);
+    let mut json = message
+        .serialize_with_options(serde_json::value::Serializer, &options)
+        .expect("protobuf messages always serialize to JSON");
+    rewrite_enums(&mut json, &message.descriptor(), true);
+    json
+}
+
 /// REST JSON into a message of `descriptor`: either enum spelling, camelCase
 /// or snake_case keys. Unknown fields are an error naming the field.
 pub fn from_json(descriptor: &MessageDescriptor, mut json: Value) -> Result<DynamicMessage, String> {

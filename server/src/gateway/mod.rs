@@ -51,7 +51,7 @@ fn json_field_name(descriptor: &MessageDescriptor, field: &str) -> String {
 /// The REST body of a unary answer: the whole message, or the
 /// `response_body` field (its default value when unset).
 fn response_json(route: &routes::Route, message: &DynamicMessage) -> Value {
-    let json = json::to_json(message);
+    let json = json::to_json_with_top_level_defaults(message);
     let Some(field_name) = &route.response_body else { return json };
     let descriptor = route.method.output();
     let key = json_field_name(&descriptor, field_name);

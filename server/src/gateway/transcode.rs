@@ -173,7 +173,9 @@ pub async fn call(
     frame.extend_from_slice(&[0]);
     frame.extend_from_slice(&(payload.len() as u32).to_be_bytes());
     frame.extend_from_slice(&payload);
+    // HTTP/2 because tonic-web hands only HTTP/2 requests of plain gRPC on.
     let mut request = http::Request::post(&route.grpc_path)
+        .version(http::Version::HTTP_2)
         .header("content-type", "application/grpc")
         .header("te", "trailers")
         .body(Body::from(frame.freeze()))

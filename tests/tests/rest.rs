@@ -1,0 +1,415 @@
+//! The REST/JSON gateway against a live server: the documented curl
+//! examples of each path family, parity with gRPC, and every annotated
+//! route answering rather than 404.
+
+use http::Method;
+use prost::Message;
+use serde_json::{Value, json};
+use weft_sdk::pb;
+use weft_server::api::descriptors::pool;
+use weft_server::gateway::json::{to_json, to_json_with_top_level_defaults};
+use weft_server::gateway::routes::{RouteTable, Segment};
+use weft_tests::http1::{self, request};
+use weft_tests::{TestServer, chain_workflow};
+
+/// A gRPC answer in the gateway's JSON form, for comparing with REST: a
+/// whole response shows its own default fields, a selected resource does not.
+fn as_rest_json<M: Message>(full_name: &str, message: &M) -> Value {
+    let descriptor = pool().get_message_by_name(full_name).unwrap();
+    let dynamic = prost_reflect::DynamicMessage::decode(descriptor, message.encode_to_vec().as_slice()).unwrap();
+    if full_name.ends_with("Response") { to_json_with_top_level_defaults(&dynamic) } else { to_json(&dynamic) }
+}
+
+#[tokio::test]
+async fn v1_examples_answer_with_documented_codes_and_shapes() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let addr = server.addr;
+
+    let (status, created) = http1::json(
+        addr,
+        "POST",
+        "/v1/workflows",
+        Some(json!({
+            "name": "lead-enrichment",
+            "steps": [{ "id": "scrape", "type": "agent", "agent": "web-researcher", "task": "Scrape {{ input.website }}" }]
+        })),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().unwrap().to_string();
+    assert!(id.starts_with("wf_"));
+    assert_eq!(created["version"], 1);
+    assert_eq!(created["status"], "active");
+    assert_eq!(created["steps"][0]["type"], "agent");
+    assert!(created.get("createdAt").is_some());
+
+    let (status, list) = http1::json(addr, "GET", "/v1/workflows", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(list.as_array().expect("/v1 lists are bare arrays").len(), 1);
+
+    let (status, renamed) =
+        http1::json(addr, "PATCH", &format!("/v1/workflows/{id}"), Some(json!({"name": "lead-enrichment-v2"}))).await;
+    assert_eq!(status, 200, "{renamed}");
+    assert_eq!(renamed["version"], 2);
+    assert_eq!(renamed["steps"], created["steps"]);
+
+    let (status, missing) = http1::json(addr, "GET", "/v1/workflows/wf_nope", None).await;
+    assert_eq!(status, 404);
+    assert_eq!(missing["error_code"], "WORKFLOW_NOT_FOUND");
+    assert_eq!(missing["code"], 5);
+    assert!(missing["error"].as_str().unwrap().contains("wf_nope"));
+    assert_eq!(missing["details"][0]["@type"], "type.googleapis.com/google.rpc.ErrorInfo");
+
+    let (status, deleted) = http1::json(addr, "DELETE", &format!("/v1/workflows/{id}"), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(deleted["success"], true);
+}
+
+#[tokio::test]
+async fn api_examples_answer_with_documented_codes_and_shapes() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let addr = server.addr;
+    let definition = json!({
+        "name": "Fetch and notify",
+        "steps": [
+            { "id": "fetch", "type": "http_request", "config": { "method": "GET", "url": "https://api.example.com/data" } },
+            { "id": "notify", "type": "agent_task", "config": { "agent_id": "agent_123", "goal": "Summarize" }, "depends_on": ["fetch"] }
+        ]
+    });
+    let (status, created) = http1::json(
+        addr,
+        "POST",
+        "/api/workflows",
+        Some(json!({ "definition": definition, "trigger_type": "manual", "tags": ["notifications"] })),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().unwrap().to_string();
+    assert_eq!(created["workflow"]["id"], id.as_str());
+    assert_eq!(created["workflow"]["steps"][1]["dependsOn"], json!(["fetch"]));
+
+    let (status, listed) =
+        http1::json(addr, "GET", "/api/workflows?status=active&tag=notifications&limit=10", None).await;
+    assert_eq!(status, 200, "{listed}");
+    assert_eq!(listed["total"], 1);
+    assert_eq!(listed["workflows"][0]["id"], id.as_str());
+
+    let mut changed = definition.clone();
+    changed["steps"][0]["config"]["url"] = json!("https://new-url.com");
+    let (status, updated) = http1::json(
+        addr,
+        "PUT",
+        &format!("/api/workflows/{id}"),
+        Some(json!({ "definition": changed, "change_summary": "Fixed URL" })),
+    )
+    .await;
+    assert_eq!(status, 200, "{updated}");
+    assert_eq!(updated["version"], 2);
+
+    let (_, versions) = http1::json(addr, "GET", &format!("/api/workflows/{id}/versions"), None).await;
+    assert_eq!(versions["versions"][0]["version"], 2);
+    assert_eq!(versions["versions"][0]["changeSummary"], "Fixed URL");
+    let (status, v1) = http1::json(addr, "GET", &format!("/api/workflows/{id}/versions/1"), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(v1["version"], 1);
+    let (status, diff) = http1::json(addr, "GET", &format!("/api/workflows/{id}/diff?v1=1&v2=2"), None).await;
+    assert_eq!(status, 200, "{diff}");
+    assert_eq!(diff["v1"], 1);
+    assert_eq!(diff["v2"], 2);
+    assert_eq!(diff["diff"][0]["op"], "replace");
+    assert_eq!(diff["diff"][0]["path"], "/steps/0/url");
+    assert_eq!(diff["summary"], "Modified 1 step");
+
+    let (status, paused) =
+        http1::json(addr, "PATCH", &format!("/api/workflows/{id}/status"), Some(json!({"status": "paused"}))).await;
+    assert_eq!(status, 200, "{paused}");
+    assert_eq!(paused["status"], "paused");
+
+    let (status, rolled) =
+        http1::json(addr, "POST", &format!("/api/workflows/{id}/rollback"), Some(json!({"version": 1}))).await;
+    assert_eq!(status, 200);
+    assert_eq!(rolled["version"], 3);
+
+    let (status, valid) = http1::json(
+        addr,
+        "POST",
+        "/api/workflows/validate",
+        Some(json!({ "definition": { "name": "x", "steps": [
+            { "id": "step_a", "type": "agent", "agent": "w", "task": "t", "dependsOn": ["step_b"] },
+            { "id": "step_b", "type": "agent", "agent": "w", "task": "t", "dependsOn": ["step_a"] },
+            { "id": "notify", "type": "agent", "agent": "w", "task": "t", "dependsOn": ["fetch"] }
+        ]}})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(valid["valid"], false);
+    let errors: Vec<&str> = valid["errors"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    assert!(errors.contains(&"Step 'notify' depends on 'fetch' which doesn't exist"), "{errors:?}");
+    assert!(errors.iter().any(|e| e.starts_with("Cycle detected: step_a → step_b → step_a")), "{errors:?}");
+
+    // The graph dialect: create with a name only, then save blocks and edges.
+    let (status, bare) = http1::json(addr, "POST", "/api/workflows", Some(json!({"name": "My Workflow"}))).await;
+    assert_eq!(status, 201, "{bare}");
+    assert_eq!(bare["workflow"]["status"], "draft");
+    let graph_id = bare["id"].as_str().unwrap();
+    let (status, graph) = http1::json(
+        addr,
+        "PUT",
+        &format!("/api/workflows/{graph_id}/graph"),
+        Some(json!({
+            "blocks": [
+                { "id": "start", "type": "starter", "config": {}, "position": {"x": 0, "y": 0} },
+                { "id": "out", "type": "response", "config": {}, "position": {"x": 300, "y": 0} }
+            ],
+            "edges": [{ "source": "start", "target": "out" }]
+        })),
+    )
+    .await;
+    assert_eq!(status, 200, "{graph}");
+    assert_eq!(graph["blocks"][1]["position"]["x"], 300.0);
+    assert_eq!(graph["steps"][1]["dependsOn"], json!(["start"]));
+
+    let (status, refused) = http1::json(
+        addr,
+        "PUT",
+        &format!("/api/workflows/{graph_id}/graph"),
+        Some(json!({ "blocks": [{ "id": "start", "type": "starter" }], "edges": [{ "source": "start", "target": "ghost" }] })),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(refused["error_code"], "VALIDATION_ERROR");
+}
+
+#[tokio::test]
+async fn state_machine_examples_answer_with_documented_shapes() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let addr = server.addr;
+    let states = json!({
+        "initial": { "type": "task", "task": "validateCustomerData", "next": "createAccount" },
+        "createAccount": { "type": "task", "task": "createCustomerAccount", "next": "complete" },
+        "complete": { "type": "succeed" }
+    });
+    let (status, created) = http1::json(
+        addr,
+        "POST",
+        "/workflows",
+        Some(json!({
+            "name": "Customer Onboarding",
+            "description": "Workflow for onboarding new customers",
+            "states": states,
+            "functions": ["validateCustomerData", "createCustomerAccount"]
+        })),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().unwrap();
+    let (status, fetched) = http1::json(addr, "GET", &format!("/workflows/{id}"), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(fetched["states"], states);
+    assert_eq!(fetched["description"], "Workflow for onboarding new customers");
+    let (status, deleted) = http1::json(addr, "DELETE", &format!("/workflows/{id}"), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(deleted, json!({"success": true, "message": "Workflow deleted successfully"}));
+}
+
+#[tokio::test]
+async fn rest_and_grpc_return_the_same_result_for_the_same_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let client = server.client().await;
+    let mut workflows = client.workflows();
+    let wf = workflows
+        .create_workflow(pb::CreateWorkflowRequest {
+            workflow: Some(chain_workflow("parity", 2)),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .workflow
+        .unwrap();
+    let id = wf.id.clone();
+    workflows
+        .update_workflow(pb::UpdateWorkflowRequest {
+            workflow: Some(pb::Workflow { id: id.clone(), description: "v2".into(), ..Default::default() }),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+
+    let get = workflows.get_workflow(pb::GetWorkflowRequest { id: id.clone() }).await.unwrap().into_inner();
+    let list = workflows.list_workflows(pb::ListWorkflowsRequest::default()).await.unwrap().into_inner();
+    let versions = workflows
+        .list_workflow_versions(pb::ListWorkflowVersionsRequest { id: id.clone() })
+        .await
+        .unwrap()
+        .into_inner();
+    let version = workflows
+        .get_workflow_version(pb::GetWorkflowVersionRequest { id: id.clone(), version: 1 })
+        .await
+        .unwrap()
+        .into_inner();
+    let diff = workflows
+        .diff_workflow_versions(pb::DiffWorkflowVersionsRequest { id: id.clone(), v1: 1, v2: 2 })
+        .await
+        .unwrap()
+        .into_inner();
+
+    let cases: Vec<(String, Value)> = vec![
+        (format!("/v1/workflows/{id}"), as_rest_json("weft.v1.Workflow", get.workflow.as_ref().unwrap())),
+        (format!("/api/workflows/{id}"), as_rest_json("weft.v1.Workflow", get.workflow.as_ref().unwrap())),
+        (format!("/workflows/{id}"), as_rest_json("weft.v1.Workflow", get.workflow.as_ref().unwrap())),
+        ("/api/workflows".into(), as_rest_json("weft.v1.ListWorkflowsResponse", &list)),
+        ("/v1/workflows".into(), as_rest_json("weft.v1.ListWorkflowsResponse", &list)["workflows"].clone()),
+        (format!("/v1/workflows/{id}/versions"), as_rest_json("weft.v1.ListWorkflowVersionsResponse", &versions)),
+        (
+            format!("/api/workflows/{id}/versions/1"),
+            as_rest_json("weft.v1.Workflow", version.workflow.as_ref().unwrap()),
+        ),
+        (format!("/v1/workflows/{id}/diff?v1=1&v2=2"), as_rest_json("weft.v1.DiffWorkflowVersionsResponse", &diff)),
+    ];
+    for (path, expected) in cases {
+        let (status, got) = http1::json(server.addr, "GET", &path, None).await;
+        assert_eq!(status, 200, "{path}: {got}");
+        assert_eq!(got, expected, "{path}");
+    }
+}
+
+/// A concrete path for a route template: variables become sample values.
+fn sample_path(route: &weft_server::gateway::routes::Route) -> String {
+    let mut path = String::new();
+    for segment in &route.segments {
+        path.push('/');
+        match segment {
+            Segment::Literal(text) => path.push_str(text),
+            Segment::Variable(field) if field.ends_with("version") => path.push('1'),
+            Segment::Variable(_) => path.push_str("sample_1"),
+        }
+    }
+    if let Some(verb) = &route.verb {
+        path.push(':');
+        path.push_str(verb);
+    }
+    path
+}
+
+#[tokio::test]
+async fn every_annotated_route_reaches_its_rpc() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let table = RouteTable::from_pool(pool()).unwrap();
+    assert!(table.routes().len() > 60, "only {} routes", table.routes().len());
+    for route in table.routes() {
+        let path = sample_path(route);
+        let body = if route.http_method == Method::GET || route.http_method == Method::DELETE {
+            None
+        } else {
+            Some(json!({}))
+        };
+        let (status, answer) = http1::json(server.addr, route.http_method.as_str(), &path, body).await;
+        let service = route.method.parent_service().name();
+        assert_ne!(answer["error_code"], "ROUTE_NOT_FOUND", "{} {path}", route.http_method);
+        assert_ne!(status, 405, "{} {path}", route.http_method);
+        if service != "WorkflowService" {
+            assert_eq!(
+                status,
+                501,
+                "{} {path} ({}) should be UNIMPLEMENTED: {answer}",
+                route.http_method,
+                route.method.name()
+            );
+            assert_eq!(answer["code"], 12);
+        } else {
+            assert!([200, 201, 400, 404].contains(&status), "{} {path}: {status} {answer}", route.http_method);
+        }
+    }
+}
+
+#[tokio::test]
+async fn malformed_requests_get_clear_400s_and_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let addr = server.addr;
+
+    let response =
+        request(addr, "POST", "/v1/workflows", &[("content-type", "application/json")], b"{\"name\": ").await.unwrap();
+    assert_eq!(response.status, 400);
+    let body: Value = serde_json::from_slice(&response.body).unwrap();
+    assert_eq!(body["error_code"], "MALFORMED_JSON");
+    assert!(body["message"].as_str().unwrap().contains("line 1 column"), "{body}");
+
+    let (status, unknown) = http1::json(addr, "POST", "/v1/workflows", Some(json!({"name": "x", "stepz": []}))).await;
+    assert_eq!(status, 400);
+    assert!(unknown["message"].as_str().unwrap().contains("stepz"), "{unknown}");
+
+    let (status, query) = http1::json(addr, "GET", "/v1/workflows?colour=blue", None).await;
+    assert_eq!(status, 400);
+    assert!(query["message"].as_str().unwrap().contains("colour"), "{query}");
+
+    let (status, bad_enum) = http1::json(addr, "GET", "/api/workflows?status=sleeping", None).await;
+    assert_eq!(status, 400, "{bad_enum}");
+
+    let (status, no_route) = http1::json(addr, "GET", "/v1/nothing/here", None).await;
+    assert_eq!(status, 404);
+    assert_eq!(no_route["error_code"], "ROUTE_NOT_FOUND");
+
+    let (status, _) = http1::json(addr, "PUT", "/v1/workflows", Some(json!({}))).await;
+    assert_eq!(status, 405);
+
+    let big = format!("{{\"name\": \"{}\"}}", "x".repeat(5 * 1024 * 1024));
+    let response =
+        request(addr, "POST", "/v1/workflows", &[("content-type", "application/json")], big.as_bytes()).await.unwrap();
+    assert_eq!(response.status, 413);
+
+    let (_, list) = http1::json(addr, "GET", "/api/workflows", None).await;
+    assert_eq!(list["total"], 0, "nothing was stored: {list}");
+}
+
+#[tokio::test]
+async fn streams_answer_errors_as_json_before_the_first_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let response = request(
+        server.addr,
+        "GET",
+        "/v1/workflows/runs/wfrun_1/stream",
+        &[("accept", "text/event-stream"), ("last-event-id", "3")],
+        b"",
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.status, 501, "StreamRunEvents arrives with the engine");
+    let body: Value = serde_json::from_slice(&response.body).unwrap();
+    assert_eq!(body["error_code"], "UNIMPLEMENTED");
+
+    let bad_cursor = request(
+        server.addr,
+        "GET",
+        "/v1/workflows/runs/wfrun_1/stream",
+        &[("accept", "text/event-stream"), ("last-event-id", "three")],
+        b"",
+    )
+    .await
+    .unwrap();
+    assert_eq!(bad_cursor.status, 400);
+}
+
+#[tokio::test]
+async fn rest_preflight_from_a_browser_origin_is_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let response = request(
+        server.addr,
+        "OPTIONS",
+        "/v1/workflows",
+        &[("origin", "http://localhost:3000"), ("access-control-request-method", "POST")],
+        b"",
+    )
+    .await
+    .unwrap();
+    assert!(response.status == 200 || response.status == 204);
+    assert_eq!(response.header("access-control-allow-origin"), Some("http://localhost:3000"));
+}
