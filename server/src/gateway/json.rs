@@ -107,28 +107,26 @@ pub fn to_json(message: &DynamicMessage) -> Value {
 /// Nested messages keep defaults omitted, so a step shows only its fields.
 pub fn to_json_with_top_level_defaults(message: &DynamicMessage) -> Value {
     let mut json = to_json(message);
-    let descriptor = message.descriptor();
     let Value::Object(object) = &mut json else { return json };
-    let defaults = to_json_all_fields(&DynamicMessage::new(descriptor.clone()));
-    for field in descriptor.fields() {
-        let key = field.json_name();
-        let is_message = matches!(field.kind(), Kind::Message(_)) && !field.is_list() && !field.is_map();
-        if object.contains_key(key) || is_message || field.containing_oneof().is_some() {
+    for field in message.descriptor().fields() {
+        if field.containing_oneof().is_some() || object.contains_key(field.json_name()) {
             continue;
         }
-        if let Some(value) = defaults.get(key) {
-            object.insert(key.to_string(), value.clone());
-        }
+        let default = if field.is_map() {
+            Value::Object(Default::default())
+        } else if field.is_list() {
+            Value::Array(Vec::new())
+        } else {
+            match field.kind() {
+                Kind::Bool => Value::Bool(false),
+                Kind::String => Value::String(String::new()),
+                Kind::Double | Kind::Float => Value::from(0.0),
+                Kind::Message(_) | Kind::Enum(_) | Kind::Bytes => continue,
+                _ => Value::from(0),
+            }
+        };
+        object.insert(field.json_name().to_string(), default);
     }
-    json
-}
-
-fn to_json_all_fields(message: &DynamicMessage) -> Value {
-    let options = SerializeOptions::new().stringify_64_bit_integers(false).skip_default_fields(false);
-    let mut json = message
-        .serialize_with_options(serde_json::value::Serializer, &options)
-        .expect("protobuf messages always serialize to JSON");
-    rewrite_enums(&mut json, &message.descriptor(), true);
     json
 }
 
