@@ -79,9 +79,11 @@ async fn main() {
     let dir = tempfile::tempdir().expect("temp dir");
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("address");
-    let mut config = weft_server::Config::default();
-    config.database_url = format!("sqlite://{}", dir.path().join("bench.db").display());
-    config.log = "warn".into();
+    let config = weft_server::Config {
+        database_url: format!("sqlite://{}", dir.path().join("bench.db").display()),
+        log: "warn".into(),
+        ..weft_server::Config::default()
+    };
     tokio::spawn(weft_server::run(listener, config, std::future::pending()));
 
     let weft = weft_sdk::Weft::connect(format!("http://{addr}")).await.expect("connect");

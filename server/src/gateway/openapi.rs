@@ -1,8 +1,749 @@
-//! Placeholder until the OpenAPI generator lands (being written now).
+//! The OpenAPI 3.1 description of the REST surface, generated from the same
+//! descriptor pool and `google.api.http` annotations the gateway routes by,
+//! so it can never drift from what is served.
+//!
+//! - One path item per path shape. Template variables become parameter names
+//!   with dots replaced by underscores (`{workflow.id}` -> `{workflow_id}`);
+//!   templates that differ only in variable names (which OpenAPI treats as
+//!   the same path) share one key, named after the first of them. Custom
+//!   verbs stay literal (`/v1/workflows:validate`).
+//! - One operation per binding: `Service_Method`, then `Service_Method_2`,
+//!   `_3`… for the additional bindings, tagged with the service name.
+//! - Path variables are required path parameters; when the body is not `*`,
+//!   every remaining top-level field with a scalar JSON form is a query
+//!   parameter under its JSON name.
+//! - Schemas follow the REST JSON conventions of [`super::json`]: camelCase
+//!   keys (`json_name` honoured), enums as their lower-case short names,
+//!   64-bit integers as numbers, well-known types in their JSON form.
+//!   Messages and enums are components keyed by full name
+//!   (`weft.v1.Workflow`); recursive messages refer to themselves.
+//! - Success status from [`super::status::success_status`]; every error is
+//!   the `Error` schema under `default`. Server-streaming RPCs answer
+//!   `text/event-stream` or `application/x-ndjson`.
+//! - Descriptions come from the proto comments (source info kept by protox).
 
-use super::routes::RouteTable;
+use std::collections::{BTreeMap, HashMap};
 
-/// The OpenAPI document of every route.
-pub fn document(_table: &RouteTable) -> serde_json::Value {
-    serde_json::json!({"openapi": "3.1.0"})
+use http::Method;
+use prost_reflect::{EnumDescriptor, FieldDescriptor, FileDescriptor, Kind, MessageDescriptor};
+use serde_json::{Map, Value, json};
+
+use super::json::enum_value_json_name;
+use super::routes::{BodyMapping, Route, RouteTable, Segment};
+use super::status::success_status;
+
+/// Where component schemas live.
+const SCHEMAS: &str = "#/components/schemas/";
+/// Name of the error body schema.
+const ERROR_SCHEMA: &str = "Error";
+
+const INFO_DESCRIPTION: &str = "\
+The REST/JSON surface of Weft, transcoded from the gRPC API (`weft.v1`) and \
+generated from its `google.api.http` annotations.
+
+- JSON is protobuf's canonical mapping with lowerCamelCase keys; snake_case \
+keys are accepted on input. Fields at their default value are omitted.
+- Enum values are written in their documented short lower-case form \
+(`running`, `active`); the protobuf spelling (`RUN_STATUS_RUNNING`) is \
+accepted on input.
+- 64-bit integers are JSON numbers.
+- Errors are a `google.rpc.Status` (`code`, `message`, `details`) that also \
+carries `error` (the message) and `error_code` (the `ErrorInfo` reason, or \
+the gRPC code's name).
+- Server-streaming methods answer Server-Sent Events (`text/event-stream`, \
+`id: <sequence>`, resumable with `Last-Event-ID`) or NDJSON \
+(`application/x-ndjson`), chosen by the Accept header.";
+
+/// OpenAPI 3.1 document of every REST route, generated from the descriptors
+/// and annotations (never hand-written).
+pub fn document(table: &RouteTable) -> Value {
+    let mut builder = Builder::default();
+    let mut paths = Map::new();
+    // Path shape -> (path key, parameter names in template order).
+    let mut keys: HashMap<String, (String, Vec<String>)> = HashMap::new();
+    let mut bindings: HashMap<String, usize> = HashMap::new();
+    let mut tags: Vec<Value> = Vec::new();
+
+    for route in table.routes() {
+        let Some(method) = operation_method(&route.http_method) else { continue };
+        let service = route.method.parent_service();
+        let base_id = format!("{}_{}", service.name(), route.method.name());
+        let nth = bindings.entry(base_id.clone()).or_insert(0);
+        *nth += 1;
+        let operation_id = if *nth == 1 { base_id } else { format!("{base_id}_{nth}") };
+        if !tags.iter().any(|t| t["name"] == service.name()) {
+            let mut tag = json!({"name": service.name()});
+            if let Some(text) = builder.comments.get(&service.parent_file(), service.path()) {
+                tag["description"] = Value::String(text);
+            }
+            tags.push(tag);
+        }
+
+        let (key, names) = keys.entry(shape(route)).or_insert_with(|| path_key(route)).clone();
+        let operation = builder.operation(route, &names, operation_id);
+        let item = paths.entry(key).or_insert_with(|| Value::Object(Map::new()));
+        item[method] = operation;
+    }
+
+    let mut schemas = Map::new();
+    schemas.insert(ERROR_SCHEMA.to_string(), error_schema());
+    schemas.extend(builder.schemas);
+
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Weft API",
+            "version": "v1",
+            "description": INFO_DESCRIPTION,
+        },
+        "servers": [{"url": "/"}],
+        "tags": tags,
+        "paths": paths,
+        "components": {"schemas": schemas},
+    })
+}
+
+/// The path item key of an HTTP method; `None` for methods OpenAPI cannot
+/// describe.
+fn operation_method(method: &Method) -> Option<&'static str> {
+    Some(match *method {
+        Method::GET => "get",
+        Method::PUT => "put",
+        Method::POST => "post",
+        Method::DELETE => "delete",
+        Method::PATCH => "patch",
+        Method::HEAD => "head",
+        Method::OPTIONS => "options",
+        Method::TRACE => "trace",
+        _ => return None,
+    })
+}
+
+/// Literals, variable slots and verb: templates with the same shape are the
+/// same OpenAPI path whatever their variable names.
+fn shape(route: &Route) -> String {
+    let parts: Vec<&str> = route
+        .segments
+        .iter()
+        .map(|s| match s {
+            Segment::Literal(text) => text.as_str(),
+            Segment::Variable(_) => "{}",
+        })
+        .collect();
+    format!("/{}{}", parts.join("/"), route.verb.as_ref().map(|v| format!(":{v}")).unwrap_or_default())
+}
+
+/// The OpenAPI path of a template and its parameter names:
+/// `/v1/workflows/{workflow.id}` -> `/v1/workflows/{workflow_id}`.
+fn path_key(route: &Route) -> (String, Vec<String>) {
+    let mut names: Vec<String> = Vec::new();
+    let mut parts = Vec::new();
+    for segment in &route.segments {
+        match segment {
+            Segment::Literal(text) => parts.push(text.clone()),
+            Segment::Variable(field) => {
+                let base = field.replace('.', "_");
+                let mut name = base.clone();
+                let mut n = 1;
+                while names.contains(&name) {
+                    n += 1;
+                    name = format!("{base}_{n}");
+                }
+                parts.push(format!("{{{name}}}"));
+                names.push(name);
+            }
+        }
+    }
+    let verb = route.verb.as_ref().map(|v| format!(":{v}")).unwrap_or_default();
+    (format!("/{}{verb}", parts.join("/")), names)
+}
+
+/// The field a dotted path (`workflow.id`) names in `message`.
+fn resolve_field(message: &MessageDescriptor, path: &str) -> Option<FieldDescriptor> {
+    let mut current = message.clone();
+    let mut parts = path.split('.').peekable();
+    while let Some(part) = parts.next() {
+        let field = current.get_field_by_name(part)?;
+        if parts.peek().is_none() {
+            return Some(field);
+        }
+        match field.kind() {
+            Kind::Message(inner) if !field.is_list() && !field.is_map() => current = inner,
+            _ => return None,
+        }
+    }
+    None
+}
+
+/// The body of every error response.
+fn error_schema() -> Value {
+    json!({
+        "type": "object",
+        "description": "An error: a google.rpc.Status (`code`, `message`, `details`) that also carries \
+            the documented `error` and `error_code`.",
+        "properties": {
+            "code": {"type": "integer", "description": "The gRPC status code (5 for NOT_FOUND)."},
+            "message": {"type": "string", "description": "What went wrong, for people."},
+            "details": {
+                "type": "array",
+                "description": "Typed details (google.rpc.ErrorInfo, google.rpc.BadRequest…), each with its `@type`.",
+                "items": {"type": "object"},
+            },
+            "error": {"type": "string", "description": "Same as `message`."},
+            "error_code": {
+                "type": "string",
+                "description": "UPPER_SNAKE reason from the ErrorInfo detail (`INPUT_SCHEMA_VIOLATION`, \
+                    `EXECUTION_TIMEOUT`…), else the gRPC code's name (`NOT_FOUND`).",
+            },
+        },
+        "required": ["code", "message"],
+    })
+}
+
+/// Leading comments of the descriptors, by file and source path.
+#[derive(Default)]
+struct Comments {
+    by_file: HashMap<String, HashMap<Vec<i32>, String>>,
+}
+
+impl Comments {
+    fn get(&mut self, file: &FileDescriptor, path: &[i32]) -> Option<String> {
+        let comments = self.by_file.entry(file.name().to_string()).or_insert_with(|| {
+            let mut map = HashMap::new();
+            if let Some(info) = &file.file_descriptor_proto().source_code_info {
+                for location in &info.location {
+                    if let Some(text) = location.leading_comments.as_deref().and_then(clean_comment) {
+                        map.insert(location.path.clone(), text);
+                    }
+                }
+            }
+            map
+        });
+        comments.get(path).cloned()
+    }
+}
+
+/// A proto comment as Markdown: one leading space per line removed, outer
+/// blank lines dropped.
+fn clean_comment(raw: &str) -> Option<String> {
+    let lines: Vec<&str> = raw.lines().map(|l| l.strip_prefix(' ').unwrap_or(l).trim_end()).collect();
+    let text = lines.join("\n").trim().to_string();
+    (!text.is_empty()).then_some(text)
+}
+
+/// The first sentence of a comment's first paragraph, on one line.
+fn summary(text: &str) -> String {
+    let paragraph = text.split("\n\n").next().unwrap_or(text).split_whitespace().collect::<Vec<_>>().join(" ");
+    match paragraph.find(". ") {
+        Some(end) => paragraph[..=end].to_string(),
+        None => paragraph,
+    }
+}
+
+/// Builds operations and collects the component schemas they refer to.
+#[derive(Default)]
+struct Builder {
+    schemas: BTreeMap<String, Value>,
+    comments: Comments,
+}
+
+impl Builder {
+    fn operation(&mut self, route: &Route, names: &[String], operation_id: String) -> Value {
+        let rpc = &route.method;
+        let input = rpc.input();
+        let mut operation = Map::new();
+        operation.insert("operationId".into(), operation_id.into());
+        operation.insert("tags".into(), json!([rpc.parent_service().name()]));
+        if let Some(text) = self.comments.get(&rpc.parent_file(), rpc.path()) {
+            operation.insert("summary".into(), summary(&text).into());
+            operation.insert("description".into(), text.into());
+        }
+        operation.insert("x-grpc-method".into(), route.grpc_path.clone().into());
+
+        let path_fields: Vec<&str> = route.path_fields().collect();
+        let mut parameters = Vec::new();
+        for (field_path, name) in path_fields.iter().zip(names) {
+            parameters.push(self.path_parameter(&input, field_path, name));
+        }
+        if route.body != BodyMapping::Whole {
+            for field in input.fields() {
+                let bound = path_fields.iter().any(|p| *p == field.name());
+                let in_body = matches!(&route.body, BodyMapping::Field(f) if f == field.name());
+                if bound || in_body || !is_query_field(&field) {
+                    continue;
+                }
+                let mut parameter = json!({
+                    "name": field.json_name(),
+                    "in": "query",
+                    "required": false,
+                    "schema": self.field_schema(&field),
+                });
+                if let Some(text) = self.comments.get(&field.parent_file(), field.path()) {
+                    parameter["description"] = text.into();
+                }
+                parameters.push(parameter);
+            }
+        }
+        if !parameters.is_empty() {
+            operation.insert("parameters".into(), parameters.into());
+        }
+
+        match &route.body {
+            BodyMapping::None => {}
+            BodyMapping::Whole => {
+                let top_level_bound: Vec<&str> = path_fields.iter().copied().filter(|p| !p.contains('.')).collect();
+                let schema = if top_level_bound.is_empty() {
+                    self.message_ref(&input)
+                } else {
+                    self.object_schema(&input, &top_level_bound)
+                };
+                operation.insert(
+                    "requestBody".into(),
+                    json!({"required": false, "content": {"application/json": {"schema": schema}}}),
+                );
+            }
+            BodyMapping::Field(name) => {
+                let schema = match input.get_field_by_name(name) {
+                    Some(field) => self.field_schema(&field),
+                    None => json!({}),
+                };
+                let mut body = json!({"required": true, "content": {"application/json": {"schema": schema}}});
+                if let Some(text) = input
+                    .get_field_by_name(name)
+                    .and_then(|field| self.comments.get(&field.parent_file(), field.path()))
+                {
+                    body["description"] = text.into();
+                }
+                operation.insert("requestBody".into(), body);
+            }
+        }
+
+        let output = rpc.output();
+        let body_schema = match route.response_body.as_deref().and_then(|f| output.get_field_by_name(f)) {
+            Some(field) => self.field_schema(&field),
+            None => self.message_ref(&output),
+        };
+        let status = success_status(rpc);
+        let content = if route.is_streaming() {
+            json!({
+                "text/event-stream": {
+                    "schema": {
+                        "type": "string",
+                        "description": "Server-Sent Events: one `data:` line per message holding its JSON \
+                            (the x-item-schema), with `id: <sequence>` for run events.",
+                    },
+                    "x-item-schema": body_schema.clone(),
+                },
+                "application/x-ndjson": {
+                    "schema": {
+                        "type": "string",
+                        "description": "Newline-delimited JSON: one message (the x-item-schema) per line.",
+                    },
+                    "x-item-schema": body_schema,
+                },
+            })
+        } else {
+            json!({"application/json": {"schema": body_schema}})
+        };
+        let description = status.canonical_reason().unwrap_or("Success");
+        operation.insert(
+            "responses".into(),
+            json!({
+                status.as_str(): {"description": description, "content": content},
+                "default": {
+                    "description": "Error",
+                    "content": {"application/json": {"schema": {"$ref": format!("{SCHEMAS}{ERROR_SCHEMA}")}}},
+                },
+            }),
+        );
+        Value::Object(operation)
+    }
+
+    fn path_parameter(&mut self, input: &MessageDescriptor, field_path: &str, name: &str) -> Value {
+        let field = resolve_field(input, field_path);
+        let mut schema = match &field {
+            Some(field) if !field.is_list() && !field.is_map() => self.kind_schema(&field.kind()),
+            _ => json!({"type": "string"}),
+        };
+        if schema.get("type") == Some(&json!("string")) {
+            schema["minLength"] = 1.into();
+        }
+        let mut parameter = json!({"name": name, "in": "path", "required": true, "schema": schema});
+        let mut description =
+            field.as_ref().and_then(|f| self.comments.get(&f.parent_file(), f.path())).unwrap_or_default();
+        if field_path.replace('.', "_") != name {
+            // A template sharing its path key with another one binds its own field.
+            description = format!("Binds `{field_path}`. {description}").trim_end().to_string();
+        }
+        if !description.is_empty() {
+            parameter["description"] = description.into();
+        }
+        parameter
+    }
+
+    /// `{"$ref": …}` to a message's component (built on first use), or the
+    /// inline JSON form of a well-known type.
+    fn message_ref(&mut self, message: &MessageDescriptor) -> Value {
+        if let Some(schema) = well_known(message) {
+            return schema;
+        }
+        let name = message.full_name().to_string();
+        if !self.schemas.contains_key(&name) {
+            // Placeholder first, so a message that contains itself stops here.
+            self.schemas.insert(name.clone(), Value::Null);
+            let schema = self.object_schema(message, &[]);
+            self.schemas.insert(name.clone(), schema);
+        }
+        json!({"$ref": format!("{SCHEMAS}{name}")})
+    }
+
+    fn enum_ref(&mut self, descriptor: &EnumDescriptor) -> Value {
+        if descriptor.full_name() == "google.protobuf.NullValue" {
+            return json!({"type": "null"});
+        }
+        let name = descriptor.full_name().to_string();
+        if !self.schemas.contains_key(&name) {
+            let mut values = Vec::new();
+            let mut lines = Vec::new();
+            for value in descriptor.values() {
+                if value.number() == 0 && value.name().ends_with("_UNSPECIFIED") {
+                    continue;
+                }
+                let short = enum_value_json_name(descriptor, value.name());
+                let text = self.comments.get(&descriptor.parent_file(), value.path());
+                lines.push(match text {
+                    Some(text) => format!("- `{short}`: {}", text.split_whitespace().collect::<Vec<_>>().join(" ")),
+                    None => format!("- `{short}`"),
+                });
+                values.push(Value::String(short));
+            }
+            let mut description = self.comments.get(&descriptor.parent_file(), descriptor.path()).unwrap_or_default();
+            if !description.is_empty() {
+                description.push_str("\n\n");
+            }
+            description.push_str("Written in the short lower-case form; the protobuf name (e.g. `");
+            description.push_str(descriptor.values().nth(1).map(|v| v.name().to_string()).unwrap_or_default().as_str());
+            description.push_str("`) is also accepted on input.\n\n");
+            description.push_str(&lines.join("\n"));
+            self.schemas.insert(name.clone(), json!({"type": "string", "enum": values, "description": description}));
+        }
+        json!({"$ref": format!("{SCHEMAS}{name}")})
+    }
+
+    /// An object schema of `message`'s fields by JSON name, leaving out the
+    /// fields named in `without` (bound by the path).
+    fn object_schema(&mut self, message: &MessageDescriptor, without: &[&str]) -> Value {
+        let mut properties = Map::new();
+        for field in message.fields() {
+            if without.contains(&field.name()) {
+                continue;
+            }
+            let mut schema = self.field_schema(&field);
+            if let Some(text) = self.comments.get(&field.parent_file(), field.path()) {
+                schema["description"] = text.into();
+            }
+            properties.insert(field.json_name().to_string(), schema);
+        }
+        let mut schema = json!({"type": "object"});
+        if let Some(text) = self.comments.get(&message.parent_file(), message.path()) {
+            schema["description"] = text.into();
+        }
+        schema["properties"] = Value::Object(properties);
+        schema["additionalProperties"] = false.into();
+        schema
+    }
+
+    /// The schema of a field's value: maps as objects, repeated fields as
+    /// arrays, else its kind.
+    fn field_schema(&mut self, field: &FieldDescriptor) -> Value {
+        if field.is_map() {
+            let Kind::Message(entry) = field.kind() else { return json!({"type": "object"}) };
+            let value = self.kind_schema(&entry.map_entry_value_field().kind());
+            json!({"type": "object", "additionalProperties": value})
+        } else if field.is_list() {
+            json!({"type": "array", "items": self.kind_schema(&field.kind())})
+        } else {
+            self.kind_schema(&field.kind())
+        }
+    }
+
+    fn kind_schema(&mut self, kind: &Kind) -> Value {
+        match kind {
+            Kind::Double => json!({"type": "number", "format": "double"}),
+            Kind::Float => json!({"type": "number", "format": "float"}),
+            Kind::Int32 | Kind::Sint32 | Kind::Sfixed32 => {
+                json!({"type": "integer", "format": "int32", "minimum": i32::MIN, "maximum": i32::MAX})
+            }
+            Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 => {
+                json!({"type": "integer", "format": "int64", "minimum": i64::MIN, "maximum": i64::MAX})
+            }
+            Kind::Uint32 | Kind::Fixed32 => json!({"type": "integer", "minimum": 0, "maximum": u32::MAX}),
+            Kind::Uint64 | Kind::Fixed64 => json!({"type": "integer", "minimum": 0, "maximum": u64::MAX}),
+            Kind::Bool => json!({"type": "boolean"}),
+            Kind::String => json!({"type": "string"}),
+            Kind::Bytes => json!({"type": "string", "format": "byte", "contentEncoding": "base64"}),
+            Kind::Enum(descriptor) => self.enum_ref(descriptor),
+            Kind::Message(message) => self.message_ref(message),
+        }
+    }
+}
+
+/// Whether a request field can come from the query string: its JSON form is
+/// a scalar (or a list of scalars).
+fn is_query_field(field: &FieldDescriptor) -> bool {
+    if field.is_map() {
+        return false;
+    }
+    match field.kind() {
+        Kind::Message(message) => !field.is_list() && scalar_well_known(&message),
+        _ => true,
+    }
+}
+
+/// Well-known message types written as one JSON scalar.
+fn scalar_well_known(message: &MessageDescriptor) -> bool {
+    well_known(message).is_some_and(|schema| {
+        matches!(schema.get("type").and_then(Value::as_str), Some("string" | "integer" | "number" | "boolean"))
+    })
+}
+
+/// The JSON form of the well-known types; `None` for any other message.
+fn well_known(message: &MessageDescriptor) -> Option<Value> {
+    let name = message.full_name().strip_prefix("google.protobuf.")?;
+    Some(match name {
+        "Timestamp" => json!({"type": "string", "format": "date-time"}),
+        "Duration" => json!({"type": "string", "pattern": "^-?[0-9]+(\\.[0-9]{1,9})?s$"}),
+        "FieldMask" => json!({"type": "string", "description": "Comma-separated field paths."}),
+        "Struct" => json!({"type": "object"}),
+        "Value" => json!({}),
+        "ListValue" => json!({"type": "array"}),
+        "Empty" => json!({"type": "object"}),
+        "Any" => json!({"type": "object", "properties": {"@type": {"type": "string"}}, "required": ["@type"]}),
+        "DoubleValue" => json!({"type": "number", "format": "double"}),
+        "FloatValue" => json!({"type": "number", "format": "float"}),
+        "Int64Value" => json!({"type": "integer", "format": "int64"}),
+        "UInt64Value" => json!({"type": "integer", "minimum": 0}),
+        "Int32Value" => json!({"type": "integer", "format": "int32"}),
+        "UInt32Value" => json!({"type": "integer", "minimum": 0, "maximum": u32::MAX}),
+        "BoolValue" => json!({"type": "boolean"}),
+        "StringValue" => json!({"type": "string"}),
+        "BytesValue" => json!({"type": "string", "format": "byte", "contentEncoding": "base64"}),
+        _ => json!({}),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::descriptors::pool;
+
+    fn table() -> RouteTable {
+        RouteTable::from_pool(pool()).expect("the API's bindings do not conflict")
+    }
+
+    fn operations(doc: &Value) -> Vec<(&str, &str, &Value)> {
+        let mut all = Vec::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, operation) in item.as_object().unwrap() {
+                all.push((path.as_str(), method.as_str(), operation));
+            }
+        }
+        all
+    }
+
+    fn operation<'a>(doc: &'a Value, path: &str, method: &str) -> &'a Value {
+        let found = &doc["paths"][path][method];
+        assert!(found.is_object(), "no {method} {path} in {:?}", doc["paths"].as_object().unwrap().keys());
+        found
+    }
+
+    /// `/v1/workflows/{workflow.id}` -> `/v1/workflows/{}`.
+    fn anonymous(template: &str) -> String {
+        let mut out = String::new();
+        let mut inside = false;
+        for c in template.chars() {
+            match c {
+                '{' => {
+                    inside = true;
+                    out.push_str("{}");
+                }
+                '}' => inside = false,
+                _ if inside => {}
+                _ => out.push(c),
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn every_route_appears_once_with_a_unique_operation_id() {
+        let table = table();
+        let doc = document(&table);
+        assert_eq!(doc["openapi"], "3.1.0");
+        let all = operations(&doc);
+        assert_eq!(all.len(), table.routes().len());
+        let mut ids: Vec<&str> = all.iter().map(|(_, _, op)| op["operationId"].as_str().unwrap()).collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), all.len(), "operationIds are unique");
+        for route in table.routes() {
+            let method = route.http_method.as_str().to_ascii_lowercase();
+            let found = all.iter().any(|(path, m, op)| {
+                *m == method && anonymous(path) == anonymous(&route.template) && op["x-grpc-method"] == route.grpc_path
+            });
+            assert!(found, "{} {} ({}) is documented", route.http_method, route.template, route.grpc_path);
+            let service = route.method.parent_service();
+            assert!(all.iter().any(|(_, _, op)| op["tags"][0] == service.name()));
+        }
+        assert!(ids.contains(&"WorkflowService_GetWorkflow"));
+        assert!(ids.contains(&"WorkflowService_GetWorkflow_2"));
+        assert!(ids.contains(&"WorkflowService_GetWorkflow_3"));
+        assert!(doc["paths"]["/v1/workflows:validate"]["post"].is_object(), "custom verbs stay literal");
+    }
+
+    #[test]
+    fn every_path_variable_is_a_required_path_parameter() {
+        let doc = document(&table());
+        for (path, method, op) in operations(&doc) {
+            let variables: Vec<&str> = path.split('{').skip(1).map(|rest| rest.split('}').next().unwrap()).collect();
+            for variable in &variables {
+                assert!(!variable.contains('.'), "{path}: legal parameter name");
+                let parameter = op["parameters"]
+                    .as_array()
+                    .and_then(|ps| ps.iter().find(|p| p["in"] == "path" && p["name"] == *variable))
+                    .unwrap_or_else(|| panic!("{method} {path} documents {{{variable}}}"));
+                assert_eq!(parameter["required"], true);
+            }
+            let declared = op["parameters"].as_array().map_or(0, |ps| ps.iter().filter(|p| p["in"] == "path").count());
+            assert_eq!(declared, variables.len(), "{method} {path}");
+        }
+        let get = operation(&doc, "/v1/workflows/{id}", "get");
+        assert_eq!(get["parameters"][0]["schema"]["type"], "string");
+        let version = operation(&doc, "/v1/workflows/{id}/versions/{version}", "get");
+        assert_eq!(version["parameters"][1]["schema"]["type"], "integer");
+        assert_eq!(version["parameters"][1]["schema"]["minimum"], 0);
+        // UpdateWorkflow binds workflow.id; GetWorkflow's template has the same shape.
+        let update = operation(&doc, "/v1/workflows/{id}", "patch");
+        assert_eq!(update["operationId"], "WorkflowService_UpdateWorkflow");
+        assert!(update["parameters"][0]["description"].as_str().unwrap().contains("workflow.id"));
+    }
+
+    #[test]
+    fn query_parameters_are_the_remaining_scalar_fields() {
+        let doc = document(&table());
+        let list = operation(&doc, "/v1/workflows", "get");
+        let names: Vec<&str> =
+            list["parameters"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+        assert_eq!(names, ["pageSize", "pageToken", "status", "tag", "triggerType", "limit", "offset"]);
+        let status_ref = list["parameters"][2]["schema"]["$ref"].as_str().unwrap();
+        assert_eq!(status_ref, "#/components/schemas/weft.v1.WorkflowStatus");
+        let status = &doc["components"]["schemas"]["weft.v1.WorkflowStatus"];
+        assert_eq!(status["enum"], json!(["draft", "active", "paused", "archived"]));
+
+        let create = operation(&doc, "/v1/workflows", "post");
+        let names: Vec<&str> =
+            create["parameters"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+        assert_eq!(names, ["requestId"], "the body field and path fields are not query parameters");
+        assert_eq!(
+            create["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/weft.v1.Workflow"
+        );
+
+        let status = operation(&doc, "/v1/workflows/{id}/status", "patch");
+        let body = &status["requestBody"]["content"]["application/json"]["schema"];
+        assert!(body["properties"]["status"].is_object());
+        assert!(body["properties"].get("id").is_none(), "path-bound fields leave the `*` body");
+        assert_eq!(status["parameters"].as_array().unwrap().len(), 1, "a `*` body takes no query parameters");
+    }
+
+    #[test]
+    fn success_statuses_and_response_bodies_follow_the_annotations() {
+        let doc = document(&table());
+        let create = operation(&doc, "/v1/workflows", "post");
+        assert_eq!(
+            create["responses"]["201"]["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/weft.v1.Workflow"
+        );
+        let api_create = operation(&doc, "/api/workflows", "post");
+        assert_eq!(
+            api_create["responses"]["201"]["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/weft.v1.CreateWorkflowResponse"
+        );
+        let list = operation(&doc, "/v1/workflows", "get");
+        let schema = &list["responses"]["200"]["content"]["application/json"]["schema"];
+        assert_eq!(schema["type"], "array");
+        assert_eq!(schema["items"]["$ref"], "#/components/schemas/weft.v1.Workflow");
+        let start = operation(&doc, "/v1/workflows/{workflow_id}/runs", "post");
+        assert!(start["responses"]["202"].is_object());
+        let (_, _, stream) = operations(&doc)
+            .into_iter()
+            .find(|(_, _, op)| op["operationId"] == "RunService_StreamRunEvents")
+            .expect("the stream route");
+        let content = &stream["responses"]["200"]["content"];
+        assert!(content["text/event-stream"].is_object() && content["application/x-ndjson"].is_object());
+        assert_eq!(content["text/event-stream"]["x-item-schema"]["$ref"], "#/components/schemas/weft.v1.RunEvent");
+    }
+
+    #[test]
+    fn every_operation_documents_the_error_schema() {
+        let doc = document(&table());
+        for (path, method, op) in operations(&doc) {
+            assert_eq!(
+                op["responses"]["default"]["content"]["application/json"]["schema"]["$ref"],
+                "#/components/schemas/Error",
+                "{method} {path}"
+            );
+        }
+        let error = &doc["components"]["schemas"]["Error"];
+        for key in ["code", "message", "details", "error", "error_code"] {
+            assert!(error["properties"][key].is_object(), "Error.{key}");
+        }
+    }
+
+    fn collect_refs<'a>(value: &'a Value, refs: &mut Vec<&'a str>) {
+        match value {
+            Value::Object(object) => {
+                if let Some(Value::String(target)) = object.get("$ref") {
+                    refs.push(target);
+                }
+                object.values().for_each(|v| collect_refs(v, refs));
+            }
+            Value::Array(items) => items.iter().for_each(|v| collect_refs(v, refs)),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn every_ref_resolves_and_schemas_are_complete() {
+        let doc = document(&table());
+        let schemas = doc["components"]["schemas"].as_object().unwrap();
+        let mut refs = Vec::new();
+        collect_refs(&doc, &mut refs);
+        assert!(!refs.is_empty());
+        for target in refs {
+            let name = target.strip_prefix(SCHEMAS).unwrap_or_else(|| panic!("{target} points into components"));
+            assert!(schemas.contains_key(name), "{target} resolves");
+        }
+        for (name, schema) in schemas {
+            assert!(schema.is_object(), "{name} was built");
+            assert!(!name.starts_with("google.protobuf."), "{name}: well-known types are inline");
+        }
+        // Recursion goes through $ref.
+        let step = &schemas["weft.v1.Step"];
+        assert_eq!(step["properties"]["steps"]["items"]["$ref"], "#/components/schemas/weft.v1.Step");
+        assert_eq!(step["properties"]["step"]["$ref"], "#/components/schemas/weft.v1.Step");
+        // JSON names, well-known types, 64-bit integers, maps.
+        let workflow = &schemas["weft.v1.Workflow"];
+        assert_eq!(workflow["properties"]["createdAt"]["format"], "date-time");
+        assert_eq!(workflow["properties"]["inputSchema"]["type"], "object");
+        assert_eq!(workflow["properties"]["onFailure"]["$ref"], "#/components/schemas/weft.v1.FailureMode");
+        assert_eq!(
+            workflow["properties"]["states"]["additionalProperties"]["$ref"],
+            "#/components/schemas/weft.v1.MachineState"
+        );
+        assert!(workflow["properties"].get("create_time").is_none());
+        assert_eq!(schemas["weft.v1.Money"]["properties"]["amount"]["type"], "integer");
+        assert_eq!(step["properties"]["inputMap"]["additionalProperties"]["type"], "string");
+        assert!(workflow["description"].as_str().is_some_and(|d| d.contains("versioned DAG")), "comments are kept");
+    }
 }
