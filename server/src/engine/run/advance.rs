@@ -1,0 +1,343 @@
+//! Driving a run forward inside one transition: which pending steps are
+//! ready or skipped, starting them, and finishing the run when nothing is
+//! left to wait for.
+//!
+//! Readiness of a pending step (its gate):
+//! - a sub-step of a parallel step waits for its parent to start, and is
+//!   skipped when the parent is skipped, failed or cancelled;
+//! - branch edges (`onTrue`/`onFalse`/`onTimeout`): when the step is a
+//!   target of branches, at least one of them must be taken, else it is
+//!   skipped;
+//! - `dependsOn`: every dependency must be finished. The step is skipped
+//!   when *all* of them were skipped (skips propagate), or when *any* failed
+//!   with no recovery (dependents of a failed step never run). A mix of
+//!   completed and skipped dependencies runs the step: that is how branches
+//!   join again after a condition.
+//! - A failed step whose failure was routed (goto) counts as whatever its
+//!   recovery step becomes: dependents wait for the recovery step and run
+//!   when it completes.
+
+use std::sync::Arc;
+
+use petgraph::graph::NodeIndex;
+use serde_json::{Map, Value, json};
+
+use super::document;
+use super::instance::Instance;
+use super::outcome::{Effect, EventType, TaskDispatch};
+use super::status::{RunStatus, StepStatus};
+use super::transition::Tx;
+use crate::engine::compile::{EdgeKind, StepKind};
+
+/// What a pending step's gate says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Gate {
+    Wait,
+    Skip,
+    Open,
+}
+
+/// What a dependency amounts to for the steps waiting on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum DepOutcome {
+    Wait,
+    Done,
+    /// Skipped or cancelled.
+    Dead,
+    /// Failed with no recovery.
+    Failed,
+}
+
+impl Tx<'_> {
+    /// Visits queued nodes until nothing changes; then, when nothing is in
+    /// flight, skips dormant goto targets and finishes the run.
+    pub(super) fn advance(&mut self) {
+        loop {
+            while let Some(node) = self.work.pop_first() {
+                if self.run.status.is_terminal() {
+                    self.work.clear();
+                    return;
+                }
+                self.visit(node);
+            }
+            if self.run.status.is_terminal() || self.run.active > 0 {
+                return;
+            }
+            if !self.skip_unrouted_dormant() {
+                self.finish_run();
+                return;
+            }
+        }
+    }
+
+    fn visit(&mut self, node: NodeIndex) {
+        if self.run.in_template(node) {
+            return;
+        }
+        let inst = Instance::step(node);
+        match (self.run.status_of(inst), self.run.kind(node)) {
+            (StepStatus::Pending, _) => match self.gate(node) {
+                Gate::Wait => {}
+                Gate::Skip => self.skip(inst),
+                Gate::Open => self.start(inst),
+            },
+            (StepStatus::Running, StepKind::Parallel) => self.check_parallel(node),
+            (StepStatus::Running, StepKind::Map) => self.pump_map(node),
+            _ => {}
+        }
+    }
+
+    fn gate(&self, node: NodeIndex) -> Gate {
+        if let Some(parent) = self.wf.step(node).and_then(|s| s.parent()) {
+            match self.run.status_of(Instance::step(parent)) {
+                StepStatus::Running => {}
+                status if status.is_terminal() => return Gate::Skip,
+                _ => return Gate::Wait,
+            }
+        }
+        let (mut branches, mut taken) = (0, 0);
+        let (mut done, mut dead, mut failed) = (0, 0, 0);
+        for (u, kind) in self.wf.predecessors(node) {
+            match kind {
+                EdgeKind::DependsOn => match self.dep_outcome(u) {
+                    DepOutcome::Wait => return Gate::Wait,
+                    DepOutcome::Done => done += 1,
+                    DepOutcome::Dead => dead += 1,
+                    DepOutcome::Failed => failed += 1,
+                },
+                EdgeKind::OnTrue | EdgeKind::OnFalse | EdgeKind::OnTimeout => {
+                    let record = self.run.record(Instance::step(u));
+                    let status = record.map_or(StepStatus::Pending, |r| r.status);
+                    if !status.is_terminal() {
+                        return Gate::Wait;
+                    }
+                    branches += 1;
+                    // A wait step's timeout branch is taken by a Resume
+                    // timeout, which does not exist yet: never taken here.
+                    let want = match kind {
+                        EdgeKind::OnTrue => Some(true),
+                        EdgeKind::OnFalse => Some(false),
+                        _ => None,
+                    };
+                    if status == StepStatus::Completed && want.is_some() && record.and_then(|r| r.branch) == want {
+                        taken += 1;
+                    }
+                }
+                // Sub-steps start with their parent, checked above; a parent
+                // waits for its sub-steps as a running step, not as a gate.
+                EdgeKind::SubStepDone | EdgeKind::ParentStart => {}
+            }
+        }
+        if self.run.dormant.binary_search(&node).is_ok() && !self.run.steps[node.index()].routed {
+            return Gate::Wait;
+        }
+        if (branches > 0 && taken == 0) || failed > 0 || (done == 0 && dead > 0) {
+            return Gate::Skip;
+        }
+        Gate::Open
+    }
+
+    /// What step `u` amounts to for its dependents.
+    pub(super) fn dep_outcome(&self, u: NodeIndex) -> DepOutcome {
+        let mut at = self.run.template_owner(u).unwrap_or(u);
+        // Goto chains are followed at most once per step, so a route back
+        // to an earlier failed step cannot loop.
+        for _ in 0..=self.wf.len() {
+            match self.run.status_of(Instance::step(at)) {
+                StepStatus::Completed => return DepOutcome::Done,
+                StepStatus::Skipped | StepStatus::Cancelled => return DepOutcome::Dead,
+                StepStatus::Failed => match self.wf.step(at).and_then(|s| s.failure_goto()) {
+                    Some(target) => at = target,
+                    None => return DepOutcome::Failed,
+                },
+                _ => return DepOutcome::Wait,
+            }
+        }
+        DepOutcome::Failed
+    }
+
+    pub(super) fn skip(&mut self, inst: Instance) {
+        self.step_event(inst, StepStatus::Skipped, EventType::StepSkipped);
+        self.touch(inst.node);
+    }
+
+    /// Goto targets never routed to are skipped once nothing else can
+    /// happen. True when one was.
+    fn skip_unrouted_dormant(&mut self) -> bool {
+        let mut skipped = false;
+        for node in self.run.dormant.clone() {
+            let inst = Instance::step(node);
+            if self.run.status_of(inst) == StepStatus::Pending && !self.run.steps[node.index()].routed {
+                self.skip(inst);
+                skipped = true;
+            }
+        }
+        skipped
+    }
+
+    /// Begins an attempt: counts it, stamps the start and emits
+    /// step.started on the first one.
+    pub(super) fn begin(&mut self, inst: Instance, status: StepStatus) {
+        let now = self.now_ms;
+        let Some(record) = self.run.record_mut(inst) else { return };
+        record.attempts += 1;
+        let first = record.started_ms.is_none();
+        record.started_ms.get_or_insert(now);
+        self.run.set_status(inst, status);
+        if first {
+            self.emit(EventType::StepStarted, Some(inst), status.as_str());
+        }
+    }
+
+    /// Starts a ready instance: pure steps are computed now, the rest
+    /// become effects.
+    pub(super) fn start(&mut self, inst: Instance) {
+        match self.run.kind(inst.node) {
+            StepKind::Transform => {
+                self.begin(inst, StepStatus::Running);
+                let wf = Arc::clone(&self.wf);
+                let output = match wf.step(inst.node) {
+                    Some(step) => self.with_item(inst, |doc| document::resolve(step.output(), doc)),
+                    None => Value::Object(Map::new()),
+                };
+                self.complete(inst, output, None);
+            }
+            StepKind::Condition => {
+                self.begin(inst, StepStatus::Running);
+                let wf = Arc::clone(&self.wf);
+                let step = wf.step(inst.node);
+                let result =
+                    step.and_then(|s| s.condition()).is_some_and(|c| self.with_item(inst, |doc| c.evaluate(doc)));
+                if let Some(record) = self.run.record_mut(inst) {
+                    record.branch = Some(result);
+                }
+                self.complete(inst, json!({ "result": result }), None);
+            }
+            StepKind::Parallel => {
+                self.begin(inst, StepStatus::Running);
+                self.touch(inst.node);
+                self.work.insert(inst.node);
+            }
+            StepKind::Map => self.start_map(inst.node),
+            StepKind::Loop => {
+                self.begin(inst, StepStatus::Running);
+                let message =
+                    format!("step '{}' is a loop, which this engine does not run yet", self.run.id(inst.node));
+                self.step_failed(inst, message);
+            }
+            StepKind::Delay => {
+                self.begin(inst, StepStatus::Waiting);
+                let seconds = self.wf.step_def(inst.node).map_or(0, |d| i64::from(d.duration));
+                let step = self.run.key(inst);
+                self.out.effects.push(Effect::ArmTimer { step, due_ms: self.now_ms.saturating_add(seconds * 1000) });
+            }
+            _ => {
+                self.begin(inst, StepStatus::Running);
+                self.dispatch(inst);
+            }
+        }
+    }
+
+    /// Emits the task of the current attempt of external work, with its
+    /// inputs resolved and its task rendered now.
+    pub(super) fn dispatch(&mut self, inst: Instance) {
+        let wf = Arc::clone(&self.wf);
+        let Some(step) = wf.step(inst.node) else { return };
+        let (task, input) =
+            self.with_item(inst, |doc| (step.task().map(|t| t.render(doc)), document::resolve(step.input_map(), doc)));
+        let agent = self.wf.step_def(inst.node).map(|d| d.agent.clone()).filter(|a| !a.is_empty());
+        let attempt = self.run.record(inst).map_or(1, |r| r.attempts);
+        let dispatch = TaskDispatch { step: self.run.key(inst), attempt, kind: step.kind(), agent, task, input };
+        self.out.effects.push(Effect::DispatchTask(dispatch));
+    }
+
+    /// Evaluates `f` against the document as `inst` sees it: with the map
+    /// item bound under the map's `as` name for a map item.
+    pub(super) fn with_item<R>(&mut self, inst: Instance, f: impl FnOnce(&Value) -> R) -> R {
+        let Some(index) = inst.item else { return f(&self.run.document) };
+        let map_node = self.wf.step(inst.node).and_then(|s| s.parent());
+        let name = map_node.and_then(|m| self.wf.step_def(m)).map_or("item", |d| d.as_name.as_str());
+        let name = if name.is_empty() { "item" } else { name };
+        let item = self.run.maps.get_mut(&inst.node).and_then(|m| m.items.get_mut(index)).map(Value::take);
+        let (result, item) = document::with_binding(&mut self.run.document, name, item.unwrap_or(Value::Null), f);
+        if let Some(slot) = self.run.maps.get_mut(&inst.node).and_then(|m| m.items.get_mut(index)) {
+            *slot = item;
+        }
+        result
+    }
+
+    /// Ends a run with nothing left in flight: Partial when a failure was
+    /// not recovered, else Completed, or Failed when the output does not
+    /// match the workflow's outputSchema.
+    fn finish_run(&mut self) {
+        // Nothing is in flight and no route can change, so a step still
+        // pending can never start (e.g. a goto target inside a parallel
+        // that never started).
+        let wf = Arc::clone(&self.wf);
+        for &node in wf.topological_order() {
+            if !self.run.in_template(node) && self.run.status_of(Instance::step(node)) == StepStatus::Pending {
+                self.step_event(Instance::step(node), StepStatus::Skipped, EventType::StepSkipped);
+            }
+        }
+        let first_failed = self.first_unrecovered_failure();
+        let output = self.run_output();
+        let violation = match self.wf.output_schema() {
+            Some(schema) if first_failed.is_none() => schema.iter_errors(&output).next().map(|e| e.to_string()),
+            _ => None,
+        };
+        if let Some(violation) = violation {
+            return self.fail_run(format!("the run output does not match outputSchema: {violation}"));
+        }
+        let (status, event_type) = match first_failed {
+            Some(_) => (RunStatus::Partial, EventType::RunPartial),
+            None => (RunStatus::Completed, EventType::RunCompleted),
+        };
+        self.run.status = status;
+        self.run.completed_ms = Some(self.now_ms);
+        self.run.output = Some(output.clone());
+        self.run.can_retry_from = first_failed.clone();
+        let total = self.run.total_cost_cents;
+        let event = self.emit(event_type, None, status.as_str());
+        event.output = Some(output);
+        event.total_cost_cents = Some(total);
+        event.can_retry_from = first_failed;
+    }
+
+    /// Id of the first step, in topological order, that failed and was not
+    /// recovered by a goto route.
+    pub(super) fn first_unrecovered_failure(&self) -> Option<String> {
+        self.wf
+            .topological_order()
+            .iter()
+            .find(|&&v| {
+                self.run.status_of(Instance::step(v)) == StepStatus::Failed && self.dep_outcome(v) == DepOutcome::Failed
+            })
+            .map(|&v| self.run.id(v).to_owned())
+    }
+
+    /// The output of the top-level steps nothing waits for: that step's
+    /// output when there is one, else an object of the completed ones by id.
+    fn run_output(&self) -> Value {
+        let sinks: Vec<NodeIndex> = self
+            .wf
+            .steps()
+            .filter(|(v, s)| {
+                s.parent().is_none()
+                    && !self.wf.successors(*v).any(|(_, kind)| {
+                        matches!(kind, EdgeKind::DependsOn | EdgeKind::OnTrue | EdgeKind::OnFalse | EdgeKind::OnTimeout)
+                    })
+            })
+            .map(|(v, _)| v)
+            .collect();
+        let completed = |v: NodeIndex| {
+            let inst = Instance::step(v);
+            (self.run.status_of(inst) == StepStatus::Completed).then(|| self.run.output_of(inst)).flatten()
+        };
+        match sinks.as_slice() {
+            [one] => completed(*one).cloned().unwrap_or(Value::Null),
+            many => Value::Object(
+                many.iter().filter_map(|&v| Some((self.run.id(v).to_owned(), completed(v)?.clone()))).collect(),
+            ),
+        }
+    }
+}

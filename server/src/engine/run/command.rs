@@ -1,0 +1,110 @@
+//! What happens to a run ([`Command`]), and why a command is refused
+//! ([`TransitionError`]). Time always comes in with the command, so the
+//! transition stays a pure function of state and command.
+//!
+//! Commands still to come, which fit the same shape: `Resume` (a wait
+//! event), `Decide` (an approval), `LeaseExpired` (a worker vanished:
+//! handled like a retryable `StepFailed`) and `PlanSpliced` (a planner's
+//! steps joined to the DAG).
+
+use serde_json::Value;
+
+use super::status::{RunStatus, StepStatus};
+
+/// Something that happens to a run. Step commands name an instance by key:
+/// the step id, or `<sub-step id>[<index>]` for a map item.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// Starts a Pending run.
+    Start {
+        /// The run input, visible as `$.input`.
+        input: Value,
+        /// Initial shared state, visible as `$.state`; null means `{}`.
+        shared_state: Value,
+        /// Milliseconds since the epoch.
+        now_ms: i64,
+    },
+    /// A worker finished an attempt of external work.
+    StepSucceeded {
+        /// Instance key.
+        step: String,
+        /// The attempt the worker ran; only the current one is accepted.
+        attempt: u32,
+        /// The step's output, visible as `$.<id>.output`.
+        output: Value,
+        /// What the attempt cost, in cents.
+        cost_cents: i64,
+        /// Milliseconds since the epoch.
+        now_ms: i64,
+    },
+    /// A worker gave up on an attempt of external work.
+    StepFailed {
+        /// Instance key.
+        step: String,
+        /// The attempt the worker ran; only the current one is accepted.
+        attempt: u32,
+        /// The error, in words.
+        error: String,
+        /// False when trying again cannot help; no retry is made.
+        retryable: bool,
+        /// What the attempt cost, in cents (failed work is paid for too).
+        cost_cents: i64,
+        /// Milliseconds since the epoch.
+        now_ms: i64,
+    },
+    /// The timer of a delay step (or delay map item) is due.
+    TimerFired {
+        /// Instance key.
+        step: String,
+        /// Milliseconds since the epoch.
+        now_ms: i64,
+    },
+    /// Stops the run, keeping completed outputs.
+    Cancel {
+        /// Why, as given to CancelRun.
+        reason: String,
+        /// Milliseconds since the epoch.
+        now_ms: i64,
+    },
+}
+
+/// Why a command was refused. A refused command changes nothing.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TransitionError {
+    /// The run reached a terminal status.
+    #[error("the run is {status} and accepts no more commands")]
+    Finished {
+        /// Its terminal status.
+        status: RunStatus,
+    },
+    /// `Start` on a run that has started.
+    #[error("the run has already started")]
+    AlreadyStarted,
+    /// A step command before `Start`.
+    #[error("the run has not started")]
+    NotStarted,
+    /// No instance with this key exists (yet) in the run.
+    #[error("the run has no step instance '{0}'")]
+    UnknownStep(String),
+    /// The instance is not in the state the command needs, e.g. a second
+    /// completion of a step that already completed.
+    #[error("step '{step}' is {status}, not {expected}")]
+    NotInFlight {
+        /// Instance key.
+        step: String,
+        /// Its status.
+        status: StepStatus,
+        /// What the command needs: "running external work" or "waiting on a timer".
+        expected: &'static str,
+    },
+    /// A completion or failure of an attempt that is no longer current.
+    #[error("attempt {attempt} of step '{step}' is stale; the current attempt is {current}")]
+    StaleAttempt {
+        /// Instance key.
+        step: String,
+        /// The attempt the command reports.
+        attempt: u32,
+        /// The current attempt.
+        current: u32,
+    },
+}

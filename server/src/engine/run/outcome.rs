@@ -1,0 +1,137 @@
+//! What a transition produces: events to record (and later publish) and
+//! effects to release after the commit.
+//!
+//! There is no separate "rows" type: the rows a writer stores are derived
+//! from the events (one `run_events` row each) and from the state after the
+//! transition (the run row, and a step row for every instance an event
+//! names, read with [`RunState::step`](super::RunState::step)).
+
+use serde_json::Value;
+
+use crate::engine::compile::StepKind;
+
+/// The type of a [`RunEvent`], as the API names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EventType {
+    /// "run.started".
+    RunStarted,
+    /// "step.started": an instance began its first attempt.
+    StepStarted,
+    /// "step.retrying": an attempt failed and the next one was dispatched.
+    StepRetrying,
+    /// "step.completed".
+    StepCompleted,
+    /// "step.failed": failed for good (after retries).
+    StepFailed,
+    /// "step.skipped".
+    StepSkipped,
+    /// "step.cancelled": stopped because the run was cancelled or failed.
+    StepCancelled,
+    /// "run.completed".
+    RunCompleted,
+    /// "run.failed".
+    RunFailed,
+    /// "run.partial".
+    RunPartial,
+    /// "run.cancelled".
+    RunCancelled,
+}
+
+impl EventType {
+    /// The dotted name the API writes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::RunStarted => "run.started",
+            Self::StepStarted => "step.started",
+            Self::StepRetrying => "step.retrying",
+            Self::StepCompleted => "step.completed",
+            Self::StepFailed => "step.failed",
+            Self::StepSkipped => "step.skipped",
+            Self::StepCancelled => "step.cancelled",
+            Self::RunCompleted => "run.completed",
+            Self::RunFailed => "run.failed",
+            Self::RunPartial => "run.partial",
+            Self::RunCancelled => "run.cancelled",
+        }
+    }
+}
+
+/// One change in a run's life. Sequences are consecutive per run from 1.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunEvent {
+    /// Position in the run, starting at 1 with no gaps.
+    pub sequence: u64,
+    /// What happened.
+    pub event_type: EventType,
+    /// Instance key for step.* events.
+    pub step_id: Option<String>,
+    /// Status after the change: the step's for step.*, the run's for run.*.
+    pub status: &'static str,
+    /// step.completed: the step's output; run.completed/partial: the run's.
+    pub output: Option<Value>,
+    /// step.failed, step.retrying, run.failed: the error.
+    pub error: Option<String>,
+    /// step.completed, step.failed, step.retrying: the attempt's cost in cents.
+    pub cost_cents: Option<i64>,
+    /// Terminal run.* events: the run's total cost in cents.
+    pub total_cost_cents: Option<i64>,
+    /// run.partial and run.failed: the step to retry from.
+    pub can_retry_from: Option<String>,
+    /// Anything else, e.g. `{"reason": …}` for run.cancelled, `{"attempt": n}`
+    /// for step.retrying.
+    pub data: Option<Value>,
+    /// When the command that caused it happened, ms since the epoch.
+    pub now_ms: i64,
+}
+
+/// External work handed to a worker (or an in-process executor).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskDispatch {
+    /// Instance key.
+    pub step: String,
+    /// The attempt, from 1; completions must carry it back.
+    pub attempt: u32,
+    /// The step type (agent, planner, script, webhook, http_request,
+    /// approval, wait, …).
+    pub kind: StepKind,
+    /// The agent name, for agent and planner steps.
+    pub agent: Option<String>,
+    /// The task template rendered against the run state document.
+    pub task: Option<String>,
+    /// `inputMap` resolved against the document: an object, a path that
+    /// matches nothing giving null.
+    pub input: Value,
+}
+
+/// Something to do once the transition's rows are committed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Queue a task for a worker.
+    DispatchTask(TaskDispatch),
+    /// Fire `TimerFired { step }` at `due_ms`.
+    ArmTimer {
+        /// Instance key.
+        step: String,
+        /// Due time, ms since the epoch.
+        due_ms: i64,
+    },
+    /// Withdraw the task of an instance that was cancelled.
+    CancelTask {
+        /// Instance key.
+        step: String,
+    },
+    /// Delete the timer of a delay that was cancelled.
+    CancelTimer {
+        /// Instance key.
+        step: String,
+    },
+}
+
+/// Everything one transition produced.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Outcome {
+    /// Events, in sequence order.
+    pub events: Vec<RunEvent>,
+    /// Effects, in the order they were decided.
+    pub effects: Vec<Effect>,
+}

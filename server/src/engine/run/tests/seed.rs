@@ -1,0 +1,107 @@
+//! The documented lead pipeline, start to finish.
+
+use serde_json::{Value, json};
+
+use super::*;
+
+/// The "Complete example" of the documented step JSON.
+fn lead_pipeline() -> Value {
+    json!({
+        "name": "lead-pipeline",
+        "inputSchema": {"type": "object", "required": ["company", "website"], "properties": {
+            "company": {"type": "string"}, "website": {"type": "string", "format": "uri"}}},
+        "policy": {"allowTools": ["web_search", "http_get"], "requireApprovalFor": ["update_crm"],
+                   "maxTotalCost": {"amount": 1000, "currency": "usd"}},
+        "steps": [
+            {"id": "research", "type": "parallel", "steps": [
+                {"id": "twitter", "type": "agent", "agent": "social-agent", "task": "Twitter for {{ input.company }}"},
+                {"id": "linkedin", "type": "agent", "agent": "social-agent", "task": "LinkedIn for {{ input.company }}"},
+                {"id": "news", "type": "agent", "agent": "news-agent", "task": "Recent news for {{ input.company }}"}
+            ]},
+            {"id": "reshape", "type": "transform", "dependsOn": ["research"], "output": {
+                "twitter": "$.twitter.output", "linkedin": "$.linkedin.output",
+                "news": "$.news.output.articles", "company": "$.input.company"}},
+            {"id": "score-news", "type": "map", "dependsOn": ["reshape"], "over": "$.reshape.output.news",
+             "as": "article", "concurrency": 3, "step": {
+                "id": "score-article", "type": "agent", "agent": "relevance-scorer",
+                "task": "Rate relevance of this article for ICP fit: {{ article.title }}",
+                "inputMap": {"article": "$.article"}}},
+            {"id": "score", "type": "agent", "agent": "lead-scorer", "dependsOn": ["score-news"],
+             "task": "Score this lead 0-100 for ICP fit",
+             "inputMap": {"twitter": "$.reshape.output.twitter", "linkedin": "$.reshape.output.linkedin",
+                          "newsScores": "$.score-news.output", "company": "$.input.company"},
+             "onStepFailure": {"action": "goto", "target": "fallback-score"}},
+            {"id": "fallback-score", "type": "agent", "agent": "lead-scorer-lite",
+             "task": "Minimal score based only on LinkedIn data",
+             "inputMap": {"linkedin": "$.reshape.output.linkedin"}},
+            {"id": "route", "type": "condition", "dependsOn": ["score"],
+             "expression": "$.score.output.score >= 70",
+             "onTrue": {"next": "approve-crm"}, "onFalse": {"next": "archive"}},
+            {"id": "approve-crm", "type": "approval", "action": "update_crm", "timeout": "4h", "defaultAction": "deny"},
+            {"id": "archive", "type": "agent", "agent": "archiver", "task": "Archive this lead with ICP miss reason",
+             "inputMap": {"lead": "$.reshape.output", "score": "$.score.output"}}
+        ]
+    })
+}
+
+#[test]
+fn seed_lead_pipeline_runs_to_completion() {
+    let mut h = Harness::started(lead_pipeline(), json!({"company": "Stripe", "website": "https://stripe.com"}));
+    assert_eq!(h.keys(), ["linkedin", "news", "twitter"], "the research fans out; the fallback waits");
+    assert_eq!(h.task("twitter").task.as_deref(), Some("Twitter for Stripe"));
+    h.try_succeed("twitter", json!({"handle": "@stripe"}), 40).expect("twitter");
+    h.try_succeed("linkedin", json!({"url": "in/stripe"}), 35).expect("linkedin");
+    let articles = json!([{"title": "Stripe raises"}, {"title": "Stripe ships"}, {"title": "Stripe hires"},
+        {"title": "Stripe expands"}]);
+    h.try_succeed("news", json!({"articles": articles}), 25).expect("news");
+    assert_eq!(h.output("reshape").expect("reshape ran")["news"], articles);
+    assert_eq!(h.keys(), ["score-article[0]", "score-article[1]", "score-article[2]"], "concurrency 3");
+    assert_eq!(
+        h.task("score-article[1]").task.as_deref(),
+        Some("Rate relevance of this article for ICP fit: Stripe ships")
+    );
+    for key in ["score-article[2]", "score-article[0]", "score-article[3]", "score-article[1]"] {
+        let title = h.task(key).input["article"]["title"].clone();
+        h.try_succeed(key, json!({"title": title, "relevance": 0.9}), 5).expect("item");
+    }
+    assert_eq!(h.output("score-news").expect("map output")[3]["title"], json!("Stripe expands"));
+    let score_input = h.task("score").input.clone();
+    assert_eq!(score_input["company"], json!("Stripe"));
+    assert_eq!(score_input["newsScores"].as_array().map(Vec::len), Some(4));
+    h.try_succeed("score", json!({"score": 82}), 50).expect("score");
+    assert_eq!(h.output("route"), Some(json!({"result": true})));
+    assert_eq!(h.status("archive"), StepStatus::Skipped);
+    let approval = h.task("approve-crm").clone();
+    assert_eq!(approval.kind, crate::engine::compile::StepKind::Approval);
+    h.succeed("approve-crm", json!({"decision": "approve"}));
+
+    assert_eq!(h.run.status(), RunStatus::Completed);
+    assert_eq!(h.status("fallback-score"), StepStatus::Skipped);
+    assert_eq!(h.run.output(), Some(&json!({"approve-crm": {"decision": "approve"}})));
+    assert_eq!(h.run.total_cost_cents(), 40 + 35 + 25 + 4 * 5 + 50);
+    let last = h.events.last().expect("events");
+    assert_eq!((last.event_type, last.total_cost_cents), (EventType::RunCompleted, Some(170)));
+    let sequences: Vec<u64> = h.events.iter().map(|e| e.sequence).collect();
+    assert_eq!(sequences, (1..=h.events.len() as u64).collect::<Vec<_>>());
+    let started = h.trace().iter().filter(|t| t.starts_with("step.started")).count();
+    let finished =
+        h.trace().iter().filter(|t| t.starts_with("step.completed") || t.starts_with("step.skipped")).count();
+    assert_eq!(finished, h.run.steps().len(), "every instance ends once");
+    assert_eq!(started + 2, finished, "archive and fallback-score are skipped without starting");
+}
+
+#[test]
+fn seed_lead_pipeline_falls_back_when_the_scorer_fails() {
+    let mut h = Harness::started(lead_pipeline(), json!({"company": "Stripe", "website": "https://stripe.com"}));
+    for key in ["twitter", "linkedin"] {
+        h.succeed(key, json!({}));
+    }
+    h.succeed("news", json!({"articles": []}));
+    h.fail("score", "scorer down", false);
+    assert_eq!(h.task("fallback-score").agent.as_deref(), Some("lead-scorer-lite"));
+    h.succeed("fallback-score", json!({"score": 40}));
+    // The route reads `$.score.output`, which the failed scorer never wrote.
+    assert_eq!(h.output("route"), Some(json!({"result": false})));
+    h.succeed("archive", json!({"archived": true}));
+    assert_eq!(h.run.status(), RunStatus::Completed);
+}

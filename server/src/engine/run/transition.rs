@@ -1,0 +1,249 @@
+//! [`transition`]: applies one command to a run. Commands are checked
+//! before anything changes, so a refused command leaves the state as it
+//! was; an accepted one is applied in full, pure steps included.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use petgraph::graph::NodeIndex;
+use serde_json::{Value, json};
+
+use super::command::{Command, TransitionError};
+use super::document;
+use super::instance::Instance;
+use super::outcome::{EventType, Outcome, RunEvent};
+use super::state::RunState;
+use super::status::{RunStatus, StepStatus};
+use crate::engine::compile::{CompiledWorkflow, StepKind};
+
+/// Applies `command` to `run` and says what to record and what to do.
+///
+/// Deterministic: the same state and command always give the same state,
+/// events and effects. Pure steps that become ready (transform, condition,
+/// the structure of parallel and map) are computed within the call, so the
+/// returned state only waits on external work, timers or nothing.
+///
+/// Fails, changing nothing, when the run is terminal, not started (step
+/// commands) or already started (`Start`), when the instance is unknown or
+/// not in flight, or when the attempt is not the current one.
+pub fn transition(run: &mut RunState, command: Command) -> Result<Outcome, TransitionError> {
+    match command {
+        Command::Start { input, shared_state, now_ms } => {
+            match run.status {
+                RunStatus::Pending => {}
+                status if status.is_terminal() => return Err(TransitionError::Finished { status }),
+                _ => return Err(TransitionError::AlreadyStarted),
+            }
+            let mut tx = Tx::new(run, now_ms);
+            tx.start_run(input, shared_state);
+            Ok(tx.out)
+        }
+        Command::StepSucceeded { step, attempt, output, cost_cents, now_ms } => {
+            let inst = accept_attempt(run, &step, attempt)?;
+            let mut tx = Tx::new(run, now_ms);
+            tx.add_cost(inst, cost_cents);
+            tx.complete(inst, output, Some(cost_cents));
+            tx.advance();
+            Ok(tx.out)
+        }
+        Command::StepFailed { step, attempt, error, retryable, cost_cents, now_ms } => {
+            let inst = accept_attempt(run, &step, attempt)?;
+            let mut tx = Tx::new(run, now_ms);
+            tx.add_cost(inst, cost_cents);
+            tx.attempt_failed(inst, error, retryable, cost_cents);
+            tx.advance();
+            Ok(tx.out)
+        }
+        Command::TimerFired { step, now_ms } => {
+            let inst = find_live(run, &step)?;
+            let status = run.status_of(inst);
+            if status != StepStatus::Waiting || run.kind(inst.node) != StepKind::Delay {
+                return Err(TransitionError::NotInFlight { step, status, expected: "waiting on a timer" });
+            }
+            let mut tx = Tx::new(run, now_ms);
+            tx.complete(inst, json!({}), None);
+            tx.advance();
+            Ok(tx.out)
+        }
+        Command::Cancel { reason, now_ms } => {
+            if run.status.is_terminal() {
+                return Err(TransitionError::Finished { status: run.status });
+            }
+            let mut tx = Tx::new(run, now_ms);
+            tx.cancel_run(reason);
+            Ok(tx.out)
+        }
+    }
+}
+
+/// The instance `key` names, in a started, live run.
+fn find_live(run: &RunState, key: &str) -> Result<Instance, TransitionError> {
+    match run.status {
+        RunStatus::Pending => return Err(TransitionError::NotStarted),
+        status if status.is_terminal() => return Err(TransitionError::Finished { status }),
+        _ => {}
+    }
+    run.locate(key).ok_or_else(|| TransitionError::UnknownStep(key.to_owned()))
+}
+
+/// The instance a worker reports on, when it runs external work at `attempt`.
+fn accept_attempt(run: &RunState, key: &str, attempt: u32) -> Result<Instance, TransitionError> {
+    let inst = find_live(run, key)?;
+    let status = run.status_of(inst);
+    if status != StepStatus::Running || !is_external(run.kind(inst.node)) {
+        let expected = "running external work";
+        return Err(TransitionError::NotInFlight { step: key.to_owned(), status, expected });
+    }
+    let current = run.record(inst).map_or(0, |r| r.attempts);
+    if attempt != current {
+        return Err(TransitionError::StaleAttempt { step: key.to_owned(), attempt, current });
+    }
+    Ok(inst)
+}
+
+/// Step types whose work happens outside the transition, as a task.
+pub(super) fn is_external(kind: StepKind) -> bool {
+    !matches!(
+        kind,
+        StepKind::Transform
+            | StepKind::Condition
+            | StepKind::Parallel
+            | StepKind::Map
+            | StepKind::Loop
+            | StepKind::Delay
+    )
+}
+
+/// One transition in progress: the run, what it has produced so far, and
+/// the nodes whose readiness must be looked at again.
+pub(super) struct Tx<'r> {
+    pub(super) run: &'r mut RunState,
+    /// A second handle on the workflow, so steps can be read while the run
+    /// is changed.
+    pub(super) wf: Arc<CompiledWorkflow>,
+    pub(super) now_ms: i64,
+    pub(super) out: Outcome,
+    /// Nodes to visit, lowest index first, so the order is deterministic.
+    pub(super) work: BTreeSet<NodeIndex>,
+}
+
+impl<'r> Tx<'r> {
+    fn new(run: &'r mut RunState, now_ms: i64) -> Self {
+        let wf = Arc::clone(&run.workflow);
+        Self { run, wf, now_ms, out: Outcome::default(), work: BTreeSet::new() }
+    }
+
+    /// Records an event with the next sequence number; the caller fills in
+    /// the fields that apply.
+    pub(super) fn emit(
+        &mut self,
+        event_type: EventType,
+        step: Option<Instance>,
+        status: &'static str,
+    ) -> &mut RunEvent {
+        let sequence = self.run.next_sequence;
+        self.run.next_sequence += 1;
+        let step_id = step.map(|inst| self.run.key(inst));
+        self.out.events.push(RunEvent {
+            sequence,
+            event_type,
+            step_id,
+            status,
+            output: None,
+            error: None,
+            cost_cents: None,
+            total_cost_cents: None,
+            can_retry_from: None,
+            data: None,
+            now_ms: self.now_ms,
+        });
+        self.out.events.last_mut().expect("an event was just pushed")
+    }
+
+    /// Changes an instance's status and emits the matching step event.
+    pub(super) fn step_event(&mut self, inst: Instance, status: StepStatus, event_type: EventType) -> &mut RunEvent {
+        self.run.set_status(inst, status);
+        if status.is_terminal() {
+            let now = self.now_ms;
+            if let Some(record) = self.run.record_mut(inst) {
+                record.completed_ms = Some(now);
+            }
+        }
+        self.emit(event_type, Some(inst), status.as_str())
+    }
+
+    fn add_cost(&mut self, inst: Instance, cost_cents: i64) {
+        if let Some(record) = self.run.record_mut(inst) {
+            record.cost_cents = record.cost_cents.saturating_add(cost_cents);
+        }
+        self.run.total_cost_cents = self.run.total_cost_cents.saturating_add(cost_cents);
+    }
+
+    /// Queues every node that may become ready, skipped or complete
+    /// because `node` changed: what waits for it, and its sub-steps.
+    /// A recovery step (goto target) stands in for the failed steps routed
+    /// to it, so what waits for those is queued as well.
+    pub(super) fn touch(&mut self, node: NodeIndex) {
+        self.work.extend(self.wf.successors(node).map(|(v, _)| v));
+        if let Some(step) = self.wf.step(node) {
+            self.work.extend(step.children().iter().copied());
+        }
+        let mut recovered = vec![node];
+        let mut seen = BTreeSet::new();
+        while let Some(target) = recovered.pop() {
+            if !self.run.steps.get(target.index()).is_some_and(|r| r.routed) || !seen.insert(target) {
+                continue;
+            }
+            for (v, step) in self.wf.steps() {
+                if step.failure_goto() == Some(target) && self.run.status_of(Instance::step(v)) == StepStatus::Failed {
+                    self.work.extend(self.wf.successors(v).map(|(w, _)| w));
+                    recovered.push(v);
+                }
+            }
+        }
+    }
+
+    fn start_run(&mut self, input: Value, shared_state: Value) {
+        self.run.status = RunStatus::Running;
+        self.run.started_ms = Some(self.now_ms);
+        self.run.document = document::initial(input, shared_state);
+        self.emit(EventType::RunStarted, None, RunStatus::Running.as_str());
+        self.work.extend(self.wf.topological_order().iter().copied());
+        self.advance();
+    }
+
+    /// Marks an instance completed with `output` and lets what waits for
+    /// it proceed.
+    pub(super) fn complete(&mut self, inst: Instance, output: Value, cost_cents: Option<i64>) {
+        let event = self.step_event(inst, StepStatus::Completed, EventType::StepCompleted);
+        event.output = Some(output.clone());
+        event.cost_cents = cost_cents;
+        let id = self.run.id(inst.node).to_owned();
+        if let Some(def) = self.wf.step_def(inst.node)
+            && !def.state_writes.is_empty()
+        {
+            document::write_state(&mut self.run.document, &def.state_writes, &output);
+        }
+        match inst.item {
+            None => {
+                document::set_output(&mut self.run.document, &id, output);
+                self.touch(inst.node);
+            }
+            Some(i) => self.item_finished(inst.node, i, Some(output)),
+        }
+    }
+
+    /// Bookkeeping of a map item that completed (with its output) or
+    /// failed: frees its slot and has the map looked at again.
+    pub(super) fn item_finished(&mut self, template: NodeIndex, index: usize, output: Option<Value>) {
+        if let Some(map) = self.run.maps.get_mut(&template) {
+            map.in_flight = map.in_flight.saturating_sub(1);
+            if let Some(run) = map.runs.get_mut(index) {
+                run.output = output;
+            }
+        }
+        if let Some(map_node) = self.wf.step(template).and_then(|s| s.parent()) {
+            self.work.insert(map_node);
+        }
+    }
+}
