@@ -34,7 +34,7 @@ use tokio::net::TcpListener;
 
 pub use config::Config;
 
-use crate::engine::WorkflowCatalog;
+use crate::engine::{EngineError, RunEngine, WorkflowCatalog};
 use crate::store::sqlite::SqliteStore;
 
 /// Why the server could not start or stopped with an error.
@@ -46,6 +46,9 @@ pub enum ServeError {
     /// The store could not be opened or migrated.
     #[error("cannot open the store: {0}")]
     Store(#[from] store::StoreError),
+    /// Unfinished runs could not be recovered.
+    #[error("cannot recover runs: {0}")]
+    Recovery(#[from] EngineError),
     /// The REST bindings are inconsistent.
     #[error(transparent)]
     Gateway(#[from] gateway::GatewayError),
@@ -77,8 +80,14 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let store = open_store(&config.database_url).await?;
-    let catalog = WorkflowCatalog::new(Arc::new(store.clone()));
-    let grpc = api::router(api::ApiContext { catalog, max_message_bytes: config.max_message_bytes }).await?;
+    let shared: Arc<dyn store::Store> = Arc::new(store.clone());
+    let catalog = WorkflowCatalog::new(shared.clone());
+    // Recovery (replaying unfinished runs, re-arming timers) happens here,
+    // before the listener accepts the first request.
+    let runs = RunEngine::open(shared, catalog.clone()).await?;
+    let grpc =
+        api::router(api::ApiContext { catalog, runs: runs.clone(), max_message_bytes: config.max_message_bytes })
+            .await?;
     let router = gateway::router(grpc, config.max_message_bytes)?.layer(api::cors());
     tracing::info!(address = %listener.local_addr()?, database = %config.database_url, "weft is serving");
     // Without TCP_NODELAY, small HTTP/2 frames wait on delayed ACKs and a
@@ -88,7 +97,16 @@ pub async fn run(
             tracing::warn!(error = %err, "cannot set TCP_NODELAY");
         }
     });
-    let served = axum::serve(listener, router).with_graceful_shutdown(shutdown).await;
+    let closer = runs.clone();
+    let served = axum::serve(listener, router)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            // Event streams of live runs would otherwise hold the drain open.
+            closer.close_streams();
+        })
+        .await;
+    // The writer finishes the commit in hand before the store closes.
+    runs.shutdown().await;
     store.close().await;
     tracing::info!("weft stopped");
     Ok(served?)

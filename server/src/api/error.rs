@@ -54,6 +54,27 @@ pub fn invalid_definition(problems: &[Problem]) -> Status {
     Status::with_error_details(Code::InvalidArgument, summary, details)
 }
 
+/// INVALID_ARGUMENT with reason `INPUT_SCHEMA_VIOLATION` (which the REST
+/// gateway answers with 422) and one field violation per schema error.
+pub fn input_schema_violation(violations: &[(String, String)]) -> Status {
+    let mut details = ErrorDetails::with_error_info("INPUT_SCHEMA_VIOLATION", ERROR_DOMAIN, HashMap::new());
+    // JSON pointer "/company/name" becomes the field path "input.company.name".
+    let fields: Vec<FieldViolation> = violations
+        .iter()
+        .map(|(path, message)| FieldViolation::new(format!("input{}", path.replace('/', ".")), message.clone()))
+        .collect();
+    details.set_bad_request(fields);
+    let summary = format!(
+        "the input does not match the workflow's inputSchema: {}",
+        violations
+            .iter()
+            .map(|(p, m)| format!("{}: {m}", if p.is_empty() { "input" } else { p }))
+            .collect::<Vec<_>>()
+            .join("; ")
+    );
+    Status::with_error_details(Code::InvalidArgument, summary, details)
+}
+
 /// UNIMPLEMENTED for an RPC whose behaviour arrives with a later issue.
 pub fn unimplemented(rpc: &str) -> Status {
     with_reason(Code::Unimplemented, format!("{rpc} is not implemented yet"), "NOT_IMPLEMENTED")
@@ -66,6 +87,16 @@ impl From<EngineError> for Status {
             EngineError::InvalidDefinition(problems) => invalid_definition(&problems),
             EngineError::InvalidArgument { field, message } => invalid_argument(&field, message),
             EngineError::Aborted(message) => with_reason(Code::Aborted, message, "CONFLICT"),
+            EngineError::FailedPrecondition { message, reason } => {
+                with_reason(Code::FailedPrecondition, message, reason)
+            }
+            EngineError::InputSchema(violations) => input_schema_violation(&violations),
+            EngineError::Timeout { message, run_id } => {
+                let metadata = HashMap::from([("runId".to_string(), run_id)]);
+                let details = ErrorDetails::with_error_info("EXECUTION_TIMEOUT", ERROR_DOMAIN, metadata);
+                Status::with_error_details(Code::DeadlineExceeded, message, details)
+            }
+            EngineError::Unavailable(message) => with_reason(Code::Unavailable, message, "UNAVAILABLE"),
             EngineError::Store(store) => store_failure(store),
         }
     }

@@ -6,10 +6,12 @@
 //! gateway becomes its fallback and [`cors`] wraps both, on one port.
 
 pub mod convert;
+pub mod convert_runs;
 pub mod descriptors;
 pub mod error;
 mod message_limit;
 mod page_token;
+mod runs;
 mod unbuilt;
 mod workflows;
 
@@ -28,14 +30,17 @@ use weft_proto::v1::trigger_service_server::TriggerServiceServer;
 use weft_proto::v1::worker_service_server::WorkerServiceServer;
 use weft_proto::v1::workflow_service_server::WorkflowServiceServer;
 
-use crate::engine::WorkflowCatalog;
+use crate::engine::{RunEngine, WorkflowCatalog};
 
+pub use runs::RunApi;
 pub use workflows::WorkflowApi;
 
 /// What the api layer needs from the rest of the server.
 pub struct ApiContext {
     /// Workflow definitions.
     pub catalog: WorkflowCatalog,
+    /// Runs.
+    pub runs: RunEngine,
     /// Largest request message, bytes.
     pub max_message_bytes: usize,
 }
@@ -86,7 +91,7 @@ pub async fn router(context: ApiContext) -> Result<axum::Router, tonic_reflectio
 
     let workflows = WorkflowServiceServer::new(WorkflowApi::new(context.catalog)).max_decoding_message_size(limit);
     let routes = Routes::new(web.layer(workflows))
-        .add_service(web.layer(RunServiceServer::new(unbuilt::UnbuiltRuns).max_decoding_message_size(limit)))
+        .add_service(web.layer(RunServiceServer::new(RunApi::new(context.runs)).max_decoding_message_size(limit)))
         .add_service(web.layer(WorkerServiceServer::new(unbuilt::UnbuiltWorkers).max_decoding_message_size(limit)))
         .add_service(web.layer(ApprovalServiceServer::new(unbuilt::UnbuiltApprovals).max_decoding_message_size(limit)))
         .add_service(web.layer(ScheduleServiceServer::new(unbuilt::UnbuiltSchedules).max_decoding_message_size(limit)))

@@ -6,15 +6,10 @@
 //! module when its issue lands.
 
 use weft_proto::v1::approval_service_server::ApprovalService;
-use weft_proto::v1::run_service_server::RunService;
 use weft_proto::v1::schedule_service_server::ScheduleService;
 use weft_proto::v1::template_service_server::TemplateService;
 use weft_proto::v1::trigger_service_server::TriggerService;
 use weft_proto::v1::worker_service_server::WorkerService;
-
-/// RunService: runs arrive with the engine issue.
-pub struct UnbuiltRuns;
-impl RunService for UnbuiltRuns {}
 
 /// WorkerService: the task queue arrives with the workers issue.
 pub struct UnbuiltWorkers;

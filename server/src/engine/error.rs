@@ -30,6 +30,31 @@ pub enum EngineError {
     /// version that is not the latest).
     #[error("{0}")]
     Aborted(String),
+    /// The target is not in a state that allows the operation (a paused
+    /// workflow, a finished run).
+    #[error("{message}")]
+    FailedPrecondition {
+        /// What is wrong, in words.
+        message: String,
+        /// UPPER_SNAKE reason, e.g. `RUN_NOT_ACTIVE`.
+        reason: &'static str,
+    },
+    /// A run input failed the workflow's inputSchema; one (path, message)
+    /// per violation.
+    #[error("the input does not match the workflow's inputSchema ({} violations)", .0.len())]
+    InputSchema(Vec<(String, String)>),
+    /// A synchronous execution did not finish in time.
+    #[error("{message}")]
+    Timeout {
+        /// What happened, in words.
+        message: String,
+        /// The run, which goes on unless it was cancelled.
+        run_id: String,
+    },
+    /// The run scheduler cannot take the request now (stopping, or a
+    /// commit failed); retrying later may succeed.
+    #[error("{0}")]
+    Unavailable(&'static str),
     /// The store failed.
     #[error(transparent)]
     Store(StoreError),
@@ -39,7 +64,13 @@ impl From<StoreError> for EngineError {
     fn from(err: StoreError) -> Self {
         match err {
             StoreError::NotFound { what } => {
-                let reason = if what.starts_with("version") { "VERSION_NOT_FOUND" } else { "WORKFLOW_NOT_FOUND" };
+                let reason = if what.starts_with("version") {
+                    "VERSION_NOT_FOUND"
+                } else if what.starts_with("run") {
+                    "RUN_NOT_FOUND"
+                } else {
+                    "WORKFLOW_NOT_FOUND"
+                };
                 EngineError::NotFound { what, reason }
             }
             other => EngineError::Store(other),
@@ -51,5 +82,11 @@ impl EngineError {
     /// An `InvalidArgument` for one field.
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self::InvalidArgument { field: field.into(), message: message.into() }
+    }
+}
+
+impl From<crate::engine::run::TransitionError> for EngineError {
+    fn from(err: crate::engine::run::TransitionError) -> Self {
+        Self::FailedPrecondition { message: err.to_string(), reason: "RUN_NOT_ACTIVE" }
     }
 }

@@ -4,6 +4,8 @@
 //!   problem at once.
 //! - [`workflows`] manages definitions and their version history.
 //! - [`run`] is the pure run state machine: `transition(state, command)`.
+//! - [`scheduler`] is the one writer: it applies commands to live runs and
+//!   commits them in groups; [`runs`] is what the api layer calls.
 //!
 //! The engine calls the store and is called by the api layer; it knows
 //! neither tonic nor SQL.
@@ -11,7 +13,11 @@
 pub mod compile;
 mod error;
 pub mod run;
+mod run_events;
+pub mod runs;
+pub mod scheduler;
 pub mod workflows;
 
 pub use error::EngineError;
+pub use runs::RunEngine;
 pub use workflows::WorkflowCatalog;

@@ -8,3 +8,11 @@ pub const WORKFLOW_PREFIX: &str = "wf_";
 pub fn new_workflow_id() -> String {
     format!("{WORKFLOW_PREFIX}{}", ulid::Ulid::new().to_string().to_lowercase())
 }
+
+/// Prefix of run ids.
+pub const RUN_PREFIX: &str = "wfrun_";
+
+/// A new run id, `wfrun_` and 26 lower-case Crockford base32 characters.
+pub fn new_run_id() -> String {
+    format!("{RUN_PREFIX}{}", ulid::Ulid::new().to_string().to_lowercase())
+}

@@ -5,9 +5,11 @@
 
 pub mod definition;
 pub mod ids;
+pub mod run;
 pub mod workflow;
 
 pub use definition::{Definition, StepDef};
+pub use run::{EventRecord, RunRecord, StepRecord, TaskRecord, TimerRecord};
 pub use workflow::{Workflow, WorkflowStatus, WorkflowVersionInfo};
 
 /// The tenant every request belongs to until authentication lands.

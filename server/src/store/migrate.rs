@@ -7,7 +7,10 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::{AssertSqlSafe, SqlSafeStr};
 
 /// Migrations of the SQLite store, in order.
-const SQLITE: &[(i64, &str, &str)] = &[(1, "workflows", include_str!("../../migrations/sqlite/0001_workflows.sql"))];
+const SQLITE: &[(i64, &str, &str)] = &[
+    (1, "workflows", include_str!("../../migrations/sqlite/0001_workflows.sql")),
+    (2, "runs", include_str!("../../migrations/sqlite/0002_runs.sql")),
+];
 
 /// The migrator of the SQLite store.
 pub fn sqlite() -> Migrator {

@@ -6,13 +6,18 @@
 
 mod error;
 mod migrate;
+mod runs;
 pub mod sqlite;
+mod sqlite_runs;
 
 use async_trait::async_trait;
 
-use crate::model::{Definition, Workflow, WorkflowStatus, WorkflowVersionInfo};
+use crate::model::{
+    Definition, EventRecord, RunRecord, StepRecord, TimerRecord, Workflow, WorkflowStatus, WorkflowVersionInfo,
+};
 
 pub use error::StoreError;
+pub use runs::{OpenRun, RunBatch, RunPage, RunQuery};
 
 /// A workflow to create at version 1.
 #[derive(Debug, Clone)]
@@ -116,4 +121,39 @@ pub trait Store: Send + Sync + 'static {
 
     /// Every version of a workflow, newest first.
     async fn list_workflow_versions(&self, tenant: &str, id: &str) -> Result<Vec<WorkflowVersionInfo>, StoreError>;
+
+    /// Writes one group commit of the run writer in one transaction: all of
+    /// it or none of it.
+    async fn commit_runs(&self, batch: &RunBatch) -> Result<(), StoreError>;
+
+    /// A run and its step rows in list order.
+    async fn get_run(&self, tenant: &str, id: &str) -> Result<(RunRecord, Vec<StepRecord>), StoreError>;
+
+    /// A page of runs, newest first.
+    async fn list_runs(&self, tenant: &str, query: &RunQuery) -> Result<RunPage, StoreError>;
+
+    /// At most `limit` events of a run with a sequence above `after`, in
+    /// order. Empty for an unknown run.
+    async fn list_run_events(
+        &self,
+        tenant: &str,
+        run_id: &str,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<EventRecord>, StoreError>;
+
+    /// Deletes a run with its steps, events, commands, timers and tasks.
+    async fn delete_run(&self, tenant: &str, id: &str) -> Result<(), StoreError>;
+
+    /// The run an idempotency key was given to after `since_ms`, if any.
+    async fn find_idempotent_run(&self, tenant: &str, key: &str, since_ms: i64) -> Result<Option<String>, StoreError>;
+
+    /// Every unfinished run with its commands, for recovery.
+    async fn load_open_runs(&self) -> Result<Vec<OpenRun>, StoreError>;
+
+    /// Every armed timer, for recovery.
+    async fn list_timers(&self) -> Result<Vec<TimerRecord>, StoreError>;
+
+    /// How many tasks of a run wait in the outbox.
+    async fn count_tasks(&self, run_id: &str) -> Result<u32, StoreError>;
 }

@@ -9,8 +9,13 @@ use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 
-use super::{NewVersion, NewWorkflow, Store, StoreError, WorkflowPage, WorkflowQuery, migrate};
-use crate::model::{Definition, Workflow, WorkflowStatus, WorkflowVersionInfo};
+use super::{
+    NewVersion, NewWorkflow, OpenRun, RunBatch, RunPage, RunQuery, Store, StoreError, WorkflowPage, WorkflowQuery,
+    migrate, sqlite_runs,
+};
+use crate::model::{
+    Definition, EventRecord, RunRecord, StepRecord, TimerRecord, Workflow, WorkflowStatus, WorkflowVersionInfo,
+};
 
 /// How long a create's request id stays a deduplication key.
 const REQUEST_ID_TTL_MS: i64 = 24 * 60 * 60 * 1000;
@@ -325,5 +330,47 @@ impl Store for SqliteStore {
                 })
             })
             .collect()
+    }
+
+    async fn commit_runs(&self, batch: &RunBatch) -> Result<(), StoreError> {
+        sqlite_runs::commit(&self.pool, batch).await
+    }
+
+    async fn get_run(&self, tenant: &str, id: &str) -> Result<(RunRecord, Vec<StepRecord>), StoreError> {
+        sqlite_runs::get_run(&self.pool, tenant, id).await
+    }
+
+    async fn list_runs(&self, tenant: &str, query: &RunQuery) -> Result<RunPage, StoreError> {
+        sqlite_runs::list_runs(&self.pool, tenant, query).await
+    }
+
+    async fn list_run_events(
+        &self,
+        tenant: &str,
+        run_id: &str,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<EventRecord>, StoreError> {
+        sqlite_runs::list_events(&self.pool, tenant, run_id, after, limit).await
+    }
+
+    async fn delete_run(&self, tenant: &str, id: &str) -> Result<(), StoreError> {
+        sqlite_runs::delete_run(&self.pool, tenant, id).await
+    }
+
+    async fn find_idempotent_run(&self, tenant: &str, key: &str, since_ms: i64) -> Result<Option<String>, StoreError> {
+        sqlite_runs::find_idempotent(&self.pool, tenant, key, since_ms).await
+    }
+
+    async fn load_open_runs(&self) -> Result<Vec<OpenRun>, StoreError> {
+        sqlite_runs::load_open_runs(&self.pool).await
+    }
+
+    async fn list_timers(&self) -> Result<Vec<TimerRecord>, StoreError> {
+        sqlite_runs::list_timers(&self.pool).await
+    }
+
+    async fn count_tasks(&self, run_id: &str) -> Result<u32, StoreError> {
+        sqlite_runs::count_tasks(&self.pool, run_id).await
     }
 }

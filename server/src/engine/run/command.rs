@@ -7,13 +7,18 @@
 //! handled like a retryable `StepFailed`) and `PlanSpliced` (a planner's
 //! steps joined to the DAG).
 
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::status::{RunStatus, StepStatus};
 
 /// Something that happens to a run. Step commands name an instance by key:
 /// the step id, or `<sub-step id>[<index>]` for a map item.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// Serializable because the writer stores every accepted command: replaying
+/// them from a new `RunState` rebuilds the run after a restart.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum Command {
     /// Starts a Pending run.
     Start {

@@ -1,0 +1,164 @@
+//! Conversions of runs, step runs and run events between the domain
+//! records and `weft.v1` messages.
+
+use prost_types::value::Kind;
+use serde_json::{Map, Number, Value};
+use weft_proto::v1 as pb;
+
+use crate::api::convert::{timestamp, value_to_pb};
+use crate::api::error;
+use crate::model::{EventRecord, RunRecord, StepRecord};
+
+/// A `google.protobuf.Value` as JSON. Whole numbers within f64's exact
+/// range become JSON integers, so `3` stays `3`.
+pub fn value_from_pb(value: &prost_types::Value) -> Value {
+    match &value.kind {
+        None | Some(Kind::NullValue(_)) => Value::Null,
+        Some(Kind::BoolValue(b)) => Value::Bool(*b),
+        Some(Kind::NumberValue(n)) => {
+            if n.fract() == 0.0 && n.abs() < 9_007_199_254_740_992.0 {
+                Value::Number(Number::from(*n as i64))
+            } else {
+                Number::from_f64(*n).map(Value::Number).unwrap_or(Value::Null)
+            }
+        }
+        Some(Kind::StringValue(s)) => Value::String(s.clone()),
+        Some(Kind::ListValue(list)) => Value::Array(list.values.iter().map(value_from_pb).collect()),
+        Some(Kind::StructValue(s)) => struct_from_pb(s),
+    }
+}
+
+/// A `google.protobuf.Struct` as a JSON object.
+pub fn struct_from_pb(value: &prost_types::Struct) -> Value {
+    Value::Object(value.fields.iter().map(|(k, v)| (k.clone(), value_from_pb(v))).collect::<Map<_, _>>())
+}
+
+fn struct_to_pb(value: &Value) -> Option<prost_types::Struct> {
+    match value_to_pb(value).kind {
+        Some(Kind::StructValue(s)) => Some(s),
+        _ => None,
+    }
+}
+
+fn money(cents: i64) -> pb::Money {
+    pb::Money { amount: cents, currency: "usd".into() }
+}
+
+/// Lower-case run status as the enum.
+pub fn run_status_to_pb(status: &str) -> pb::RunStatus {
+    match status {
+        "pending" => pb::RunStatus::Pending,
+        "running" => pb::RunStatus::Running,
+        "paused" => pb::RunStatus::Paused,
+        "completed" => pb::RunStatus::Completed,
+        "failed" => pb::RunStatus::Failed,
+        "partial" => pb::RunStatus::Partial,
+        "cancelled" => pb::RunStatus::Cancelled,
+        _ => pb::RunStatus::Unspecified,
+    }
+}
+
+/// A status filter as the lower-case stored status; `None` for UNSPECIFIED.
+pub fn run_status_from_pb(status: i32) -> Result<Option<String>, tonic::Status> {
+    match pb::RunStatus::try_from(status) {
+        Ok(pb::RunStatus::Unspecified) => Ok(None),
+        Ok(known) => Ok(Some(known.as_str_name().trim_start_matches("RUN_STATUS_").to_ascii_lowercase())),
+        Err(_) => Err(error::invalid_argument("status", format!("unknown run status {status}"))),
+    }
+}
+
+fn step_status_to_pb(status: &str) -> pb::StepStatus {
+    match status {
+        "pending" => pb::StepStatus::Pending,
+        "ready" => pb::StepStatus::Ready,
+        "running" => pb::StepStatus::Running,
+        "paused" => pb::StepStatus::Paused,
+        "waiting" => pb::StepStatus::Waiting,
+        "completed" => pb::StepStatus::Completed,
+        "failed" => pb::StepStatus::Failed,
+        "skipped" => pb::StepStatus::Skipped,
+        "cancelled" => pb::StepStatus::Cancelled,
+        _ => pb::StepStatus::Unspecified,
+    }
+}
+
+/// Whole seconds from `start` to `end`, or to `now_ms` while not ended.
+fn seconds(start: Option<i64>, end: Option<i64>, now_ms: i64) -> u32 {
+    match start {
+        Some(start) => ((end.unwrap_or(now_ms) - start).max(0) / 1000) as u32,
+        None => 0,
+    }
+}
+
+fn step_to_pb(step: &StepRecord, now_ms: i64) -> pb::StepRun {
+    pb::StepRun {
+        id: step.key.clone(),
+        r#type: step.kind.clone(),
+        status: step_status_to_pb(&step.status) as i32,
+        attempts: step.attempts,
+        output: step.output.as_ref().map(value_to_pb),
+        error: step.error.clone().unwrap_or_default(),
+        cost: Some(money(step.cost_cents)),
+        duration: seconds(step.started_ms, step.completed_ms, now_ms),
+        parent_id: step.parent_id.clone().unwrap_or_default(),
+        item_index: step.item_index,
+        start_time: step.started_ms.map(timestamp),
+        complete_time: step.completed_ms.map(timestamp),
+    }
+}
+
+/// A run (with its steps, when read) as `weft.v1.Run`.
+pub fn run_to_pb(run: &RunRecord, steps: &[StepRecord], now_ms: i64) -> pb::Run {
+    let error = match (run.status.as_str(), &run.error) {
+        ("failed", Some(message)) => Some(pb::RunError {
+            code: "STEP_FAILED".into(),
+            message: message.clone(),
+            step_id: run.can_retry_from.clone().unwrap_or_default(),
+        }),
+        _ => None,
+    };
+    pb::Run {
+        id: run.id.clone(),
+        workflow_id: run.workflow_id.clone(),
+        workflow_version: run.workflow_version,
+        user_id: run.user_id.clone(),
+        status: run_status_to_pb(&run.status) as i32,
+        input: run.input.as_ref().filter(|i| !i.is_null()).map(value_to_pb),
+        output: run.output.as_ref().map(value_to_pb),
+        shared_state: run.shared_state.as_ref().and_then(struct_to_pb),
+        steps: steps.iter().map(|s| step_to_pb(s, now_ms)).collect(),
+        cost: Some(money(run.cost_cents)),
+        duration: seconds(run.started_ms, run.completed_ms, now_ms),
+        can_retry_from: run.can_retry_from.clone().unwrap_or_default(),
+        pending_action: None,
+        error,
+        cancel_reason: run.cancel_reason.clone().unwrap_or_default(),
+        trigger: run.trigger.clone(),
+        idempotency_key: run.idempotency_key.clone(),
+        retry_of_run_id: String::new(),
+        current_step: String::new(),
+        create_time: Some(timestamp(run.created_ms)),
+        start_time: run.started_ms.map(timestamp),
+        complete_time: run.completed_ms.map(timestamp),
+    }
+}
+
+/// A recorded event as `weft.v1.RunEvent`.
+pub fn event_to_pb(event: &EventRecord) -> pb::RunEvent {
+    pb::RunEvent {
+        run_id: event.run_id.clone(),
+        sequence: event.sequence,
+        r#type: event.event_type.clone(),
+        step_id: event.step_id.clone().unwrap_or_default(),
+        status: event.status.clone(),
+        output: event.output.as_ref().map(value_to_pb),
+        error: event.error.clone().unwrap_or_default(),
+        cost: event.cost_cents.map(money),
+        total_cost: event.total_cost_cents.map(money),
+        can_retry_from: event.can_retry_from.clone().unwrap_or_default(),
+        action: String::new(),
+        duration_seconds: 0,
+        data: event.data.as_ref().and_then(struct_to_pb),
+        create_time: Some(timestamp(event.created_ms)),
+    }
+}

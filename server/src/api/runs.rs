@@ -1,0 +1,294 @@
+//! `weft.v1.RunService`: checks each request, calls the run engine, and
+//! shapes the response. DeleteRun refuses a live run (FAILED_PRECONDITION)
+//! instead of cancelling it implicitly: deleting is not a way to stop work.
+
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio_stream::StreamExt;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::codegen::BoxStream;
+use tonic::{Request, Response, Status};
+use weft_proto::v1 as pb;
+use weft_proto::v1::run_service_server::RunService;
+
+use crate::api::convert_runs::{event_to_pb, run_status_from_pb, run_to_pb, struct_from_pb, value_from_pb};
+use crate::api::{error, page_token};
+use crate::engine::RunEngine;
+use crate::engine::runs::{RunDetail, StartRun};
+use crate::engine::scheduler::now_ms;
+use crate::model::DEFAULT_TENANT;
+use crate::store::RunQuery;
+
+/// Default and largest page of ListRuns.
+const DEFAULT_PAGE_SIZE: u32 = 50;
+const MAX_PAGE_SIZE: u32 = 200;
+/// Default and largest page of ListRunEvents.
+const DEFAULT_EVENT_PAGE: u32 = 100;
+const MAX_EVENT_PAGE: u32 = 1000;
+/// Default and longest wait of ExecuteWorkflow, seconds (per the proto).
+const DEFAULT_EXECUTE_SECONDS: u32 = 120;
+const MAX_EXECUTE_SECONDS: u32 = 900;
+/// Longest idempotency key, user id or trigger label.
+const MAX_LABEL_CHARS: usize = 256;
+
+/// The RunService implementation.
+pub struct RunApi {
+    runs: RunEngine,
+}
+
+impl RunApi {
+    /// A service over `runs`.
+    pub fn new(runs: RunEngine) -> Self {
+        Self { runs }
+    }
+}
+
+fn required_id(id: &str, field: &str) -> Result<(), Status> {
+    if id.trim().is_empty() {
+        return Err(error::invalid_argument(field, "is required"));
+    }
+    if id.len() > 128 {
+        return Err(error::invalid_argument(field, "is longer than 128 characters"));
+    }
+    Ok(())
+}
+
+fn label(value: String, field: &str) -> Result<String, Status> {
+    if value.chars().count() > MAX_LABEL_CHARS {
+        return Err(error::invalid_argument(field, format!("is longer than {MAX_LABEL_CHARS} characters")));
+    }
+    Ok(value)
+}
+
+/// The fields StartRun and ExecuteWorkflow share.
+pub(crate) struct StartFields {
+    pub workflow_id: String,
+    pub user_id: String,
+    pub input: Option<prost_types::Value>,
+    pub input_data: Option<prost_types::Value>,
+    pub variables: Option<prost_types::Value>,
+    pub idempotency_key: String,
+    pub version: u32,
+    pub shared_state: Option<prost_types::Struct>,
+    pub trigger: String,
+}
+
+/// Checks a start request: the input comes from exactly one of `input`,
+/// `input_data` and `variables` (documented aliases of one another).
+pub(crate) fn start_request(fields: StartFields) -> Result<StartRun, Status> {
+    required_id(&fields.workflow_id, "workflow_id")?;
+    let given: Vec<(&str, &prost_types::Value)> = [
+        ("input", fields.input.as_ref()),
+        ("input_data", fields.input_data.as_ref()),
+        ("variables", fields.variables.as_ref()),
+    ]
+    .into_iter()
+    .filter_map(|(name, value)| value.map(|v| (name, v)))
+    .collect();
+    let input = match given.as_slice() {
+        [] => Value::Null,
+        [(_, value)] => value_from_pb(value),
+        [_, (second, _), ..] => {
+            return Err(error::invalid_argument(second, "give the input once: input, input_data or variables"));
+        }
+    };
+    Ok(StartRun {
+        workflow_id: fields.workflow_id,
+        version: Some(fields.version).filter(|v| *v > 0),
+        input,
+        shared_state: fields.shared_state.as_ref().map(struct_from_pb).unwrap_or(Value::Null),
+        user_id: label(fields.user_id, "user_id")?,
+        trigger: label(fields.trigger, "trigger")?,
+        idempotency_key: label(fields.idempotency_key, "idempotency_key")?,
+    })
+}
+
+fn run_pb((run, steps): &RunDetail) -> pb::Run {
+    run_to_pb(run, steps, now_ms())
+}
+
+#[tonic::async_trait]
+impl RunService for RunApi {
+    async fn start_run(&self, request: Request<pb::StartRunRequest>) -> Result<Response<pb::StartRunResponse>, Status> {
+        let r = request.into_inner();
+        let start = start_request(StartFields {
+            workflow_id: r.workflow_id,
+            user_id: r.user_id,
+            input: r.input,
+            input_data: r.input_data,
+            variables: r.variables,
+            idempotency_key: r.idempotency_key,
+            version: r.version,
+            shared_state: r.shared_state,
+            trigger: r.trigger,
+        })?;
+        let detail = self.runs.start(DEFAULT_TENANT, start).await?;
+        let run = run_pb(&detail);
+        Ok(Response::new(pb::StartRunResponse { run_id: run.id.clone(), run: Some(run) }))
+    }
+
+    async fn get_run(&self, request: Request<pb::GetRunRequest>) -> Result<Response<pb::GetRunResponse>, Status> {
+        let request = request.into_inner();
+        required_id(&request.run_id, "run_id")?;
+        let detail = self.runs.get(DEFAULT_TENANT, &request.run_id).await?;
+        Ok(Response::new(pb::GetRunResponse { run: Some(run_pb(&detail)) }))
+    }
+
+    async fn list_runs(&self, request: Request<pb::ListRunsRequest>) -> Result<Response<pb::ListRunsResponse>, Status> {
+        let request = request.into_inner();
+        let status = run_status_from_pb(request.status)?;
+        let size = match (request.page_size, request.limit) {
+            (0, 0) => DEFAULT_PAGE_SIZE,
+            (0, limit) => limit,
+            (size, _) => size,
+        }
+        .min(MAX_PAGE_SIZE);
+        let fingerprint = format!("{}|{}|{}", request.workflow_id, request.status, request.user_id);
+        let after = if request.page_token.is_empty() {
+            None
+        } else {
+            Some(page_token::decode(&request.page_token, &fingerprint)?)
+        };
+        let query = RunQuery {
+            workflow_id: Some(request.workflow_id).filter(|w| !w.is_empty()),
+            status,
+            user_id: Some(request.user_id).filter(|u| !u.is_empty()),
+            after,
+            offset: request.offset,
+            limit: size,
+        };
+        let page = self.runs.list(DEFAULT_TENANT, &query).await?;
+        let next_page_token = match page.runs.last() {
+            Some(last) if page.has_more => page_token::encode(&(last.created_ms, last.id.clone()), &fingerprint),
+            _ => String::new(),
+        };
+        let now = now_ms();
+        Ok(Response::new(pb::ListRunsResponse {
+            runs: page.runs.iter().map(|run| run_to_pb(run, &[], now)).collect(),
+            next_page_token,
+            total: page.total,
+        }))
+    }
+
+    async fn cancel_run(
+        &self,
+        request: Request<pb::CancelRunRequest>,
+    ) -> Result<Response<pb::CancelRunResponse>, Status> {
+        let request = request.into_inner();
+        required_id(&request.run_id, "run_id")?;
+        let reason = label(request.reason, "reason")?;
+        let detail = self.runs.cancel(DEFAULT_TENANT, &request.run_id, reason).await?;
+        Ok(Response::new(pb::CancelRunResponse { run: Some(run_pb(&detail)) }))
+    }
+
+    async fn delete_run(
+        &self,
+        request: Request<pb::DeleteRunRequest>,
+    ) -> Result<Response<pb::DeleteRunResponse>, Status> {
+        let request = request.into_inner();
+        required_id(&request.run_id, "run_id")?;
+        self.runs.delete(DEFAULT_TENANT, &request.run_id).await?;
+        Ok(Response::new(pb::DeleteRunResponse { success: true, message: format!("run '{}' deleted", request.run_id) }))
+    }
+
+    async fn pause_run(&self, _: Request<pb::PauseRunRequest>) -> Result<Response<pb::PauseRunResponse>, Status> {
+        Err(error::unimplemented("PauseRun"))
+    }
+
+    async fn resume_run(&self, _: Request<pb::ResumeRunRequest>) -> Result<Response<pb::ResumeRunResponse>, Status> {
+        Err(error::unimplemented("ResumeRun"))
+    }
+
+    async fn retry_run_from(
+        &self,
+        _: Request<pb::RetryRunFromRequest>,
+    ) -> Result<Response<pb::RetryRunFromResponse>, Status> {
+        Err(error::unimplemented("RetryRunFrom"))
+    }
+
+    async fn estimate_run(
+        &self,
+        _: Request<pb::EstimateRunRequest>,
+    ) -> Result<Response<pb::EstimateRunResponse>, Status> {
+        Err(error::unimplemented("EstimateRun"))
+    }
+
+    async fn stream_run_events(
+        &self,
+        request: Request<pb::StreamRunEventsRequest>,
+    ) -> Result<Response<BoxStream<pb::StreamRunEventsResponse>>, Status> {
+        let request = request.into_inner();
+        required_id(&request.run_id, "run_id")?;
+        let events = self.runs.stream_events(DEFAULT_TENANT, &request.run_id, request.after_sequence).await?;
+        let stream = ReceiverStream::new(events).map(|item| {
+            item.map(|event| pb::StreamRunEventsResponse { event: Some(event_to_pb(&event)) }).map_err(Status::from)
+        });
+        Ok(Response::new(Box::pin(stream)))
+    }
+
+    async fn list_run_events(
+        &self,
+        request: Request<pb::ListRunEventsRequest>,
+    ) -> Result<Response<pb::ListRunEventsResponse>, Status> {
+        let request = request.into_inner();
+        required_id(&request.run_id, "run_id")?;
+        let size = match request.page_size {
+            0 => DEFAULT_EVENT_PAGE,
+            size => size.min(MAX_EVENT_PAGE),
+        };
+        // The token holds the last sequence served, bound to the run.
+        let after = if request.page_token.is_empty() {
+            request.after_sequence
+        } else {
+            let (sequence, _) = page_token::decode(&request.page_token, &request.run_id)?;
+            u64::try_from(sequence).map_err(|_| error::invalid_argument("page_token", "is malformed"))?
+        };
+        let mut events = self.runs.events(DEFAULT_TENANT, &request.run_id, after, size + 1).await?;
+        let has_more = events.len() > size as usize;
+        events.truncate(size as usize);
+        let next_page_token = match events.last() {
+            Some(last) if has_more => page_token::encode(&(last.sequence as i64, String::new()), &request.run_id),
+            _ => String::new(),
+        };
+        Ok(Response::new(pb::ListRunEventsResponse {
+            events: events.iter().map(event_to_pb).collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn execute_workflow(
+        &self,
+        request: Request<pb::ExecuteWorkflowRequest>,
+    ) -> Result<Response<pb::ExecuteWorkflowResponse>, Status> {
+        let r = request.into_inner();
+        let timeout = match r.timeout_seconds {
+            0 => DEFAULT_EXECUTE_SECONDS,
+            seconds => seconds.min(MAX_EXECUTE_SECONDS),
+        };
+        let start = start_request(StartFields {
+            workflow_id: r.workflow_id,
+            user_id: r.user_id,
+            input: r.input,
+            input_data: r.input_data,
+            variables: r.variables,
+            idempotency_key: r.idempotency_key,
+            version: r.version,
+            shared_state: r.shared_state,
+            trigger: r.trigger,
+        })?;
+        let detail = self
+            .runs
+            .execute(DEFAULT_TENANT, start, Duration::from_secs(u64::from(timeout)), r.cancel_on_timeout)
+            .await?;
+        let run = run_pb(&detail);
+        Ok(Response::new(pb::ExecuteWorkflowResponse { output: run.output.clone(), run: Some(run) }))
+    }
+
+    async fn execute_workflow_stream(
+        &self,
+        _: Request<pb::ExecuteWorkflowStreamRequest>,
+    ) -> Result<Response<BoxStream<pb::ExecuteWorkflowStreamResponse>>, Status> {
+        Err(error::unimplemented("ExecuteWorkflowStream"))
+    }
+}

@@ -1,0 +1,187 @@
+//! Following runs: event streams that replay from the store and then tail
+//! the writer's live events without gap or duplicate, and waiting for a run
+//! to finish (synchronous execution).
+//!
+//! A stream subscribes to live events *before* it reads the store, so an
+//! event committed in between is seen either way; live events at or below
+//! the last sequence sent are skipped. A subscriber that lags behind the
+//! broadcast buffer, or sees a gap, goes back to the store.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{broadcast, mpsc, watch};
+
+use crate::engine::EngineError;
+use crate::engine::runs::{RunDetail, RunEngine, StartRun};
+use crate::model::EventRecord;
+use crate::store::Store;
+
+/// Events read from the store per query while replaying.
+const REPLAY_PAGE: u32 = 500;
+/// Events buffered between the follower task and a slow client.
+const STREAM_BUFFER: usize = 64;
+
+fn is_live(status: &str) -> bool {
+    matches!(status, "pending" | "running" | "paused")
+}
+
+/// Why a follower stopped reading live events.
+enum Follow {
+    /// The client went away, the run ended, or the server is stopping.
+    Done,
+    /// Events may have been missed: read the store again.
+    Reread,
+}
+
+struct Follower {
+    store: Arc<dyn Store>,
+    tenant: String,
+    run_id: String,
+    last: u64,
+    out: mpsc::Sender<Result<EventRecord, EngineError>>,
+    closing: watch::Receiver<bool>,
+}
+
+impl Follower {
+    /// Sends stored events after `last`; true when the terminal one was sent
+    /// or the client is gone.
+    async fn replay(&mut self) -> bool {
+        loop {
+            let page = self.store.list_run_events(&self.tenant, &self.run_id, self.last, REPLAY_PAGE).await;
+            let events = match page {
+                Ok(events) => events,
+                Err(err) => {
+                    let _ = self.out.send(Err(err.into())).await;
+                    return true;
+                }
+            };
+            let full = events.len() as u32 == REPLAY_PAGE;
+            for event in events {
+                if self.send(event).await {
+                    return true;
+                }
+            }
+            if !full {
+                return false;
+            }
+        }
+    }
+
+    /// Sends one event; true when the stream is over.
+    async fn send(&mut self, event: EventRecord) -> bool {
+        self.last = event.sequence;
+        let terminal = event.is_terminal();
+        self.out.send(Ok(event)).await.is_err() || terminal
+    }
+
+    async fn follow(&mut self, live: &mut broadcast::Receiver<Arc<EventRecord>>) -> Follow {
+        loop {
+            let received = tokio::select! {
+                received = live.recv() => received,
+                _ = self.out.closed() => return Follow::Done,
+                _ = self.closing.changed() => return Follow::Done,
+            };
+            match received {
+                Ok(event) if event.run_id != self.run_id || event.sequence <= self.last => {}
+                Ok(event) if event.sequence > self.last + 1 => return Follow::Reread,
+                Ok(event) => {
+                    if self.send(event.as_ref().clone()).await {
+                        return Follow::Done;
+                    }
+                }
+                Err(broadcast::error::RecvError::Lagged(_)) => return Follow::Reread,
+                Err(broadcast::error::RecvError::Closed) => return Follow::Done,
+            }
+        }
+    }
+}
+
+impl RunEngine {
+    /// The events of a run after `after`: stored ones first, then live ones
+    /// as they are committed; ends after the terminal event (at once after
+    /// the replay for a finished run). NotFound for an unknown run.
+    pub async fn stream_events(
+        &self,
+        tenant: &str,
+        run_id: &str,
+        after: u64,
+    ) -> Result<mpsc::Receiver<Result<EventRecord, EngineError>>, EngineError> {
+        let mut live = self.subscribe();
+        let (run, _) = self.get(tenant, run_id).await?;
+        let (out, receiver) = mpsc::channel(STREAM_BUFFER);
+        let mut follower = Follower {
+            store: self.store().clone(),
+            tenant: tenant.to_string(),
+            run_id: run_id.to_string(),
+            last: after,
+            out,
+            closing: self.closing(),
+        };
+        let finished = !is_live(&run.status);
+        tokio::spawn(async move {
+            loop {
+                // A run finished before we looked has every event stored.
+                if follower.replay().await || finished {
+                    return;
+                }
+                match follower.follow(&mut live).await {
+                    Follow::Done => return,
+                    Follow::Reread => live = live.resubscribe(),
+                }
+            }
+        });
+        Ok(receiver)
+    }
+
+    /// Starts a run and waits until it finishes or `timeout` passes; on
+    /// timeout the run goes on, or is cancelled with `cancel_on_timeout`.
+    pub async fn execute(
+        &self,
+        tenant: &str,
+        request: StartRun,
+        timeout: Duration,
+        cancel_on_timeout: bool,
+    ) -> Result<RunDetail, EngineError> {
+        // Subscribed before the start, so the terminal event cannot slip by.
+        let mut live = self.subscribe();
+        let started = self.start(tenant, request).await?;
+        let run_id = started.0.id.clone();
+        if !is_live(&started.0.status) {
+            return Ok(started);
+        }
+        let wait = async {
+            loop {
+                match live.recv().await {
+                    Ok(event) if event.run_id == run_id && event.is_terminal() => return Ok(()),
+                    Ok(_) => {}
+                    Err(broadcast::error::RecvError::Lagged(_)) => {
+                        live = live.resubscribe();
+                        if !is_live(&self.get(tenant, &run_id).await?.0.status) {
+                            return Ok(());
+                        }
+                    }
+                    Err(broadcast::error::RecvError::Closed) => {
+                        return Err(EngineError::Unavailable("the server is stopping; follow the run by id"));
+                    }
+                }
+            }
+        };
+        match tokio::time::timeout(timeout, wait).await {
+            Ok(result) => {
+                result?;
+                self.get(tenant, &run_id).await
+            }
+            Err(_) => {
+                if cancel_on_timeout {
+                    // It may have finished meanwhile; then there is nothing to cancel.
+                    let _ = self.cancel(tenant, &run_id, "execution timeout".into()).await;
+                }
+                Err(EngineError::Timeout {
+                    message: format!("run '{run_id}' did not finish within {} s", timeout.as_secs()),
+                    run_id,
+                })
+            }
+        }
+    }
+}

@@ -1,0 +1,220 @@
+//! Runs as the api layer sees them: starting a run (resolving and checking
+//! the workflow version and the input), reading, listing, cancelling and
+//! deleting runs, and their events. Changes go through the
+//! [`RunScheduler`]; reads go to the store, which holds every committed
+//! change by the time the scheduler answers.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use serde_json::Value;
+use tokio::sync::{broadcast, watch};
+
+use crate::engine::compile::{self, CompiledWorkflow};
+use crate::engine::run::Command;
+use crate::engine::scheduler::{CommandRefusal, NewRun, RunScheduler, now_ms};
+use crate::engine::{EngineError, WorkflowCatalog};
+use crate::model::{EventRecord, RunRecord, StepRecord, WorkflowStatus, ids};
+use crate::store::{RunPage, RunQuery, Store};
+
+/// Compiled versions kept; the cache is cleared when it fills (versions are
+/// immutable, so an entry never goes stale).
+const CACHE_CAPACITY: usize = 256;
+
+/// A run with its step rows.
+pub type RunDetail = (RunRecord, Vec<StepRecord>);
+
+/// What a client asks a run to start with.
+#[derive(Debug, Clone, Default)]
+pub struct StartRun {
+    /// `wf_…`.
+    pub workflow_id: String,
+    /// Pinned version; `None` means the latest.
+    pub version: Option<u32>,
+    /// The input; null when none was given.
+    pub input: Value,
+    /// Initial shared state; null means `{}`.
+    pub shared_state: Value,
+    /// End user, or empty.
+    pub user_id: String,
+    /// What starts it; empty means "manual".
+    pub trigger: String,
+    /// Idempotency key, or empty.
+    pub idempotency_key: String,
+}
+
+/// Runs over one store and one scheduler.
+#[derive(Clone)]
+pub struct RunEngine {
+    store: Arc<dyn Store>,
+    catalog: WorkflowCatalog,
+    scheduler: RunScheduler,
+    compiled: CompileCache,
+    /// Set when the server stops serving, so open event streams end and
+    /// graceful shutdown does not wait on them.
+    closing: Arc<watch::Sender<bool>>,
+}
+
+/// (tenant, workflow id, version).
+type VersionKey = (String, String, u32);
+
+/// Compiled workflow versions by (tenant, id, version).
+#[derive(Clone)]
+struct CompileCache {
+    catalog: WorkflowCatalog,
+    entries: Arc<Mutex<HashMap<VersionKey, Arc<CompiledWorkflow>>>>,
+}
+
+impl CompileCache {
+    /// The compiled form of a workflow version, from the cache or compiled now.
+    async fn get(&self, tenant: &str, id: &str, version: u32) -> Result<Arc<CompiledWorkflow>, EngineError> {
+        let key = (tenant.to_string(), id.to_string(), version);
+        if let Some(hit) = self.entries.lock().expect("compile cache").get(&key) {
+            return Ok(hit.clone());
+        }
+        let workflow = self.catalog.get_version(tenant, id, version).await?;
+        let compiled = Arc::new(compile::compile(&workflow.definition).map_err(EngineError::InvalidDefinition)?);
+        let mut entries = self.entries.lock().expect("compile cache");
+        if entries.len() >= CACHE_CAPACITY {
+            entries.clear();
+        }
+        entries.insert(key, compiled.clone());
+        Ok(compiled)
+    }
+}
+
+impl RunEngine {
+    /// Recovers unfinished runs from the store and starts the scheduler.
+    pub async fn open(store: Arc<dyn Store>, catalog: WorkflowCatalog) -> Result<Self, EngineError> {
+        let cache = CompileCache { catalog: catalog.clone(), entries: Arc::default() };
+        let mut recovered = Vec::new();
+        for open in store.load_open_runs().await? {
+            let run = &open.run;
+            match cache.get(&run.tenant_id, &run.workflow_id, run.workflow_version).await {
+                Ok(workflow) => recovered.push((open, workflow)),
+                Err(err) => tracing::error!(run = %run.id, error = %err, "cannot recover run: its workflow is gone"),
+            }
+        }
+        let timers = store.list_timers().await?;
+        let scheduler = RunScheduler::spawn(store.clone(), recovered, timers);
+        let (closing, _) = watch::channel(false);
+        Ok(Self { store, catalog, scheduler, compiled: cache, closing: Arc::new(closing) })
+    }
+
+    /// Ends every open event stream; called when the server stops accepting
+    /// requests.
+    pub fn close_streams(&self) {
+        let _ = self.closing.send(true);
+    }
+
+    pub(crate) fn closing(&self) -> watch::Receiver<bool> {
+        self.closing.subscribe()
+    }
+
+    pub(crate) fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Stops the scheduler after its current commit.
+    pub async fn shutdown(&self) {
+        self.scheduler.shutdown().await;
+    }
+
+    /// Starts a run, or returns the run an idempotency key already named.
+    pub async fn start(&self, tenant: &str, request: StartRun) -> Result<RunDetail, EngineError> {
+        let workflow = match request.version {
+            Some(version) => self.catalog.get_version(tenant, &request.workflow_id, version).await?,
+            None => self.catalog.get(tenant, &request.workflow_id).await?,
+        };
+        if matches!(workflow.status, WorkflowStatus::Paused | WorkflowStatus::Archived) {
+            return Err(EngineError::FailedPrecondition {
+                message: format!("workflow '{}' is {} and starts no runs", workflow.id, workflow.status.as_str()),
+                reason: "WORKFLOW_NOT_ACTIVE",
+            });
+        }
+        let compiled = self.compiled.get(tenant, &workflow.id, workflow.version).await?;
+        if let Some(schema) = compiled.input_schema() {
+            let violations: Vec<(String, String)> =
+                schema.iter_errors(&request.input).map(|e| (e.instance_path().to_string(), e.to_string())).collect();
+            if !violations.is_empty() {
+                return Err(EngineError::InputSchema(violations));
+            }
+        }
+        let new = NewRun {
+            id: ids::new_run_id(),
+            tenant: tenant.to_string(),
+            workflow_id: workflow.id,
+            workflow_version: workflow.version,
+            workflow: compiled,
+            user_id: request.user_id,
+            trigger: if request.trigger.is_empty() { "manual".into() } else { request.trigger },
+            idempotency_key: request.idempotency_key,
+            input: request.input,
+            shared_state: request.shared_state,
+            now_ms: now_ms(),
+        };
+        let reply = self.scheduler.start(new).await?;
+        self.get(tenant, &reply.run_id).await
+    }
+
+    /// A run with its steps.
+    pub async fn get(&self, tenant: &str, run_id: &str) -> Result<RunDetail, EngineError> {
+        Ok(self.store.get_run(tenant, run_id).await?)
+    }
+
+    /// A page of runs, newest first.
+    pub async fn list(&self, tenant: &str, query: &RunQuery) -> Result<RunPage, EngineError> {
+        Ok(self.store.list_runs(tenant, query).await?)
+    }
+
+    /// Cancels a live run; a finished one is refused with FailedPrecondition.
+    pub async fn cancel(&self, tenant: &str, run_id: &str, reason: String) -> Result<RunDetail, EngineError> {
+        let reason = if reason.is_empty() { "cancelled by request".to_string() } else { reason };
+        match self.scheduler.command(tenant, run_id, Command::Cancel { reason, now_ms: now_ms() }).await {
+            Ok(()) => self.get(tenant, run_id).await,
+            Err(CommandRefusal::Refused(err)) => Err(err.into()),
+            Err(CommandRefusal::Unavailable) => Err(EngineError::Unavailable("the run scheduler is busy; retry later")),
+            Err(CommandRefusal::NotLive) => {
+                let (run, _) = self.get(tenant, run_id).await?;
+                Err(EngineError::FailedPrecondition {
+                    message: format!("run '{run_id}' is {} and cannot be cancelled", run.status),
+                    reason: "RUN_NOT_ACTIVE",
+                })
+            }
+        }
+    }
+
+    /// Deletes a finished run. A live run is refused with FailedPrecondition
+    /// rather than cancelled implicitly: deleting is not a way to stop work.
+    pub async fn delete(&self, tenant: &str, run_id: &str) -> Result<(), EngineError> {
+        let (run, _) = self.get(tenant, run_id).await?;
+        if matches!(run.status.as_str(), "pending" | "running" | "paused") {
+            return Err(EngineError::FailedPrecondition {
+                message: format!("run '{run_id}' is {}; cancel it before deleting it", run.status),
+                reason: "RUN_ACTIVE",
+            });
+        }
+        Ok(self.store.delete_run(tenant, run_id).await?)
+    }
+
+    /// At most `limit` events after `after`; NotFound for an unknown run.
+    pub async fn events(
+        &self,
+        tenant: &str,
+        run_id: &str,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<EventRecord>, EngineError> {
+        let events = self.store.list_run_events(tenant, run_id, after, limit).await?;
+        if events.is_empty() {
+            // Distinguish "no more events" from "no such run".
+            self.get(tenant, run_id).await?;
+        }
+        Ok(events)
+    }
+
+    /// Every event committed from now on (all runs; filter by run id).
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<EventRecord>> {
+        self.scheduler.subscribe()
+    }
+}

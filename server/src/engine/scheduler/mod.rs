@@ -1,0 +1,215 @@
+//! The run scheduler: one writer task owning every live run, fed commands
+//! over a channel, committing them in groups (ENGINE.md §3), plus the timer
+//! loop. Callers get an answer only after their command is committed;
+//! events are published to subscribers at the same moment.
+//!
+//! # Layout
+//!
+//! - `writer.rs`: the writer loop, group commit, and what it releases after.
+//! - `rows.rs`: rows derived from a run's state, events and effects.
+//! - `timers.rs`: the timer loop.
+
+mod rows;
+mod timers;
+mod writer;
+
+use std::collections::HashMap;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::Value;
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+
+pub use rows::RunMeta;
+
+use crate::engine::EngineError;
+use crate::engine::compile::CompiledWorkflow;
+use crate::engine::run::{Command, RunState, TransitionError, transition};
+use crate::model::{EventRecord, TimerRecord};
+use crate::store::{OpenRun, Store};
+
+/// Commands waiting for the writer before senders wait too.
+const QUEUE: usize = 4096;
+/// Events a slow subscriber may fall behind before it must re-read the store.
+const EVENT_BUFFER: usize = 4096;
+
+/// Milliseconds since the epoch.
+pub fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+/// A run to create and start.
+pub struct NewRun {
+    /// Fresh `wfrun_…` id.
+    pub id: String,
+    /// Owning tenant.
+    pub tenant: String,
+    /// `wf_…`.
+    pub workflow_id: String,
+    /// Pinned version.
+    pub workflow_version: u32,
+    /// The compiled version.
+    pub workflow: Arc<CompiledWorkflow>,
+    /// End user, or empty.
+    pub user_id: String,
+    /// What started it.
+    pub trigger: String,
+    /// Idempotency key, or empty.
+    pub idempotency_key: String,
+    /// Input (already checked against inputSchema).
+    pub input: Value,
+    /// Initial shared state.
+    pub shared_state: Value,
+    /// Now, ms since the epoch.
+    pub now_ms: i64,
+}
+
+/// The answer to a start, once committed.
+#[derive(Debug, Clone)]
+pub struct StartReply {
+    /// The run: the new one, or the one the idempotency key already named.
+    pub run_id: String,
+    /// Whether the idempotency key returned an earlier run.
+    pub existing: bool,
+}
+
+/// Why the writer did not apply a command.
+#[derive(Debug)]
+pub enum CommandRefusal {
+    /// The run is not live in this writer: finished, or unknown.
+    NotLive,
+    /// `transition` refused it; nothing changed.
+    Refused(TransitionError),
+    /// The commit failed; nothing changed.
+    Unavailable,
+}
+
+/// What the writer is asked to do.
+pub(crate) enum Request {
+    Start(NewRun, oneshot::Sender<Result<StartReply, EngineError>>),
+    Command {
+        tenant: String,
+        run_id: String,
+        command: Command,
+        /// `None` for fire-and-forget commands (timers).
+        reply: Option<oneshot::Sender<Result<(), CommandRefusal>>>,
+    },
+}
+
+/// Counters of the writer, for benchmarks and metrics.
+#[derive(Debug, Default)]
+pub struct SchedulerStats {
+    /// Group commits written.
+    pub commits: AtomicU64,
+    /// Commands accepted and committed (each one transition).
+    pub commands: AtomicU64,
+}
+
+/// A handle on the writer; cheap to clone.
+#[derive(Clone)]
+pub struct RunScheduler {
+    stats: Arc<SchedulerStats>,
+    requests: mpsc::Sender<Request>,
+    events: broadcast::Sender<Arc<EventRecord>>,
+    shutdown: Arc<watch::Sender<bool>>,
+    tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
+}
+
+/// Rebuilds a run by replaying its commands; `None` (logged) if the stored
+/// commands do not replay, which would mean the data is damaged.
+fn replay(open: OpenRun, workflow: Arc<CompiledWorkflow>) -> Option<writer::Live> {
+    let run = open.run;
+    let mut state = RunState::new(run.id.clone(), run.workflow_id.clone(), run.workflow_version, workflow);
+    for (i, json) in open.commands.iter().enumerate() {
+        let applied = serde_json::from_str::<Command>(json)
+            .map_err(|e| e.to_string())
+            .and_then(|command| transition(&mut state, command).map_err(|e| e.to_string()));
+        if let Err(err) = applied {
+            tracing::error!(run = %run.id, command = i + 1, error = %err, "run does not replay; left out of recovery");
+            return None;
+        }
+    }
+    let meta = RunMeta {
+        tenant: run.tenant_id,
+        user_id: run.user_id,
+        trigger: run.trigger,
+        idempotency_key: run.idempotency_key,
+        input: run.input.unwrap_or(Value::Null),
+        created_ms: run.created_ms,
+    };
+    Some(writer::Live { state, meta, commands: open.commands.len() as u32 })
+}
+
+impl RunScheduler {
+    /// Starts the writer and the timer loop with the runs recovered from
+    /// the store (each with its compiled workflow) and the armed timers.
+    pub fn spawn(
+        store: Arc<dyn Store>,
+        recovered: Vec<(OpenRun, Arc<CompiledWorkflow>)>,
+        timers: Vec<TimerRecord>,
+    ) -> Self {
+        let (requests, receiver) = mpsc::channel(QUEUE);
+        let (events, _) = broadcast::channel(EVENT_BUFFER);
+        let (shutdown, stop) = watch::channel(false);
+        let (arm, arms) = mpsc::unbounded_channel();
+        let mut runs = HashMap::new();
+        for (open, workflow) in recovered {
+            if let Some(live) = replay(open, workflow) {
+                runs.insert(live.state.run_id().to_string(), live);
+            }
+        }
+        tracing::info!(runs = runs.len(), timers = timers.len(), "run scheduler recovered");
+        for timer in timers {
+            let _ = arm.send(timer);
+        }
+        let stats = Arc::new(SchedulerStats::default());
+        let writer = writer::Writer { store, runs, events: events.clone(), timers: arm, stats: stats.clone() };
+        let tasks = vec![
+            tokio::spawn(writer.run(receiver, stop.clone())),
+            tokio::spawn(timers::run(arms, requests.clone(), stop)),
+        ];
+        Self { stats, requests, events, shutdown: Arc::new(shutdown), tasks: Arc::new(Mutex::new(tasks)) }
+    }
+
+    /// The writer's counters.
+    pub fn stats(&self) -> &SchedulerStats {
+        &self.stats
+    }
+
+    /// Creates and starts a run; answers once it is committed.
+    pub async fn start(&self, new: NewRun) -> Result<StartReply, EngineError> {
+        let (reply, answer) = oneshot::channel();
+        self.requests.send(Request::Start(new, reply)).await.map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+
+    /// Applies a command to a live run; answers once it is committed.
+    pub async fn command(&self, tenant: &str, run_id: &str, command: Command) -> Result<(), CommandRefusal> {
+        let (reply, answer) = oneshot::channel();
+        let request =
+            Request::Command { tenant: tenant.to_string(), run_id: run_id.to_string(), command, reply: Some(reply) };
+        self.requests.send(request).await.map_err(|_| CommandRefusal::Unavailable)?;
+        answer.await.unwrap_or(Err(CommandRefusal::Unavailable))
+    }
+
+    /// Every committed event from now on, of every run (filter by run id).
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<EventRecord>> {
+        self.events.subscribe()
+    }
+
+    /// Stops the writer (after the batch in hand is committed) and the
+    /// timer loop, and waits for both.
+    pub async fn shutdown(&self) {
+        let _ = self.shutdown.send(true);
+        let tasks: Vec<JoinHandle<()>> = std::mem::take(&mut *self.tasks.lock().expect("scheduler task list"));
+        for task in tasks {
+            let _ = task.await;
+        }
+    }
+}
+
+fn stopped() -> EngineError {
+    EngineError::Unavailable("the run scheduler is stopping; retry later")
+}

@@ -1,0 +1,112 @@
+//! Rows the writer stores, derived from a run's state after a transition
+//! and from the events and effects the transition produced.
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+use crate::engine::run::{RunEvent, RunState, TaskDispatch};
+use crate::model::{EventRecord, RunRecord, StepRecord, TaskRecord};
+
+/// What a run was started with that the pure state does not keep.
+#[derive(Debug, Clone)]
+pub struct RunMeta {
+    /// Owning tenant.
+    pub tenant: String,
+    /// End user, or empty.
+    pub user_id: String,
+    /// What started it.
+    pub trigger: String,
+    /// Idempotency key, or empty.
+    pub idempotency_key: String,
+    /// The input as given.
+    pub input: Value,
+    /// Accepted, ms since the epoch.
+    pub created_ms: i64,
+}
+
+/// The run row as the state stands.
+pub fn run_record(state: &RunState, meta: &RunMeta) -> RunRecord {
+    let (workflow_id, workflow_version) = state.workflow();
+    let (started_ms, completed_ms) = state.times_ms();
+    RunRecord {
+        id: state.run_id().to_string(),
+        tenant_id: meta.tenant.clone(),
+        workflow_id: workflow_id.to_string(),
+        workflow_version,
+        user_id: meta.user_id.clone(),
+        status: state.status().as_str().to_string(),
+        input: Some(meta.input.clone()),
+        output: state.output().cloned(),
+        shared_state: state.document().get("state").cloned(),
+        error: state.error().map(str::to_string),
+        cancel_reason: state.cancel_reason().map(str::to_string),
+        can_retry_from: state.can_retry_from().map(str::to_string),
+        cost_cents: state.total_cost_cents(),
+        trigger: meta.trigger.clone(),
+        idempotency_key: meta.idempotency_key.clone(),
+        created_ms: meta.created_ms,
+        started_ms,
+        completed_ms,
+    }
+}
+
+/// Step rows of the instances in `keys` (every instance when `keys` is
+/// `None`), with their position in the run's step list.
+pub fn step_records(state: &RunState, keys: Option<&BTreeSet<String>>) -> Vec<StepRecord> {
+    state
+        .steps()
+        .into_iter()
+        .enumerate()
+        .filter(|(_, view)| keys.is_none_or(|keys| keys.contains(&view.key)))
+        .map(|(position, view)| StepRecord {
+            run_id: state.run_id().to_string(),
+            position: position as u32,
+            step_id: view.step_id.to_string(),
+            kind: view.kind.as_str().to_string(),
+            parent_id: view.parent_id.map(str::to_string),
+            item_index: view.item_index,
+            status: view.status.as_str().to_string(),
+            attempts: view.attempts,
+            output: view.output.cloned(),
+            error: view.error.map(str::to_string),
+            cost_cents: view.cost_cents,
+            started_ms: view.started_ms,
+            completed_ms: view.completed_ms,
+            key: view.key,
+        })
+        .collect()
+}
+
+/// The stored form of an event.
+pub fn event_record(run_id: &str, event: &RunEvent) -> EventRecord {
+    EventRecord {
+        run_id: run_id.to_string(),
+        sequence: event.sequence,
+        event_type: event.event_type.as_str().to_string(),
+        step_id: event.step_id.clone(),
+        status: event.status.to_string(),
+        output: event.output.clone(),
+        error: event.error.clone(),
+        cost_cents: event.cost_cents,
+        total_cost_cents: event.total_cost_cents,
+        can_retry_from: event.can_retry_from.clone(),
+        data: event.data.clone(),
+        created_ms: event.now_ms,
+    }
+}
+
+/// The outbox row of a dispatched task.
+pub fn task_record(run_id: &str, tenant: &str, task: &TaskDispatch, now_ms: i64) -> TaskRecord {
+    TaskRecord {
+        run_id: run_id.to_string(),
+        step_key: task.step.clone(),
+        tenant_id: tenant.to_string(),
+        attempt: task.attempt,
+        kind: task.kind.as_str().to_string(),
+        agent: task.agent.clone(),
+        task: task.task.clone(),
+        input: task.input.clone(),
+        created_ms: now_ms,
+    }
+}

@@ -1,0 +1,328 @@
+//! The one writer: owns every live [`RunState`], applies commands with
+//! `transition`, and commits everything a batch of commands produced in
+//! one store transaction before anything leaves the process (replies,
+//! published events, armed timers).
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+
+use super::rows::{self, RunMeta};
+use super::{CommandRefusal, NewRun, Request, StartReply, now_ms};
+use crate::engine::EngineError;
+use crate::engine::run::{Command, Effect, Outcome, RunState, transition};
+use crate::model::{EventRecord, TimerRecord};
+use crate::store::{RunBatch, Store};
+
+/// Most commands applied in one group commit.
+const MAX_BATCH: usize = 512;
+
+/// How long an idempotency key names its run.
+const IDEMPOTENCY_TTL_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// A run in memory: its state, what started it, and how many commands it
+/// has accepted (the position of the next one).
+pub(super) struct Live {
+    pub(super) state: RunState,
+    pub(super) meta: RunMeta,
+    pub(super) commands: u32,
+}
+
+type StartSender = oneshot::Sender<Result<StartReply, EngineError>>;
+type CommandSender = oneshot::Sender<Result<(), CommandRefusal>>;
+
+/// An answer held back until the batch is committed.
+enum Reply {
+    Start(StartSender, StartReply),
+    Command(Option<CommandSender>),
+}
+
+/// What one batch accumulates; keyed maps keep the last row of a key.
+#[derive(Default)]
+struct Pending {
+    /// Run id → instance keys to write (`None`: every instance, new run).
+    touched: HashMap<String, Option<BTreeSet<String>>>,
+    events: Vec<EventRecord>,
+    commands: Vec<(String, u32, String)>,
+    timers: HashMap<(String, String), Option<TimerRecord>>,
+    tasks: HashMap<(String, String), Option<crate::model::TaskRecord>>,
+    idempotency: HashMap<(String, String), (String, i64)>,
+    replies: Vec<Reply>,
+}
+
+pub(super) struct Writer {
+    pub(super) store: Arc<dyn Store>,
+    pub(super) runs: HashMap<String, Live>,
+    pub(super) events: broadcast::Sender<Arc<EventRecord>>,
+    pub(super) timers: mpsc::UnboundedSender<TimerRecord>,
+    pub(super) stats: Arc<super::SchedulerStats>,
+}
+
+impl Writer {
+    /// Serves requests until shutdown or until every sender is gone.
+    pub(super) async fn run(mut self, mut requests: mpsc::Receiver<Request>, mut shutdown: watch::Receiver<bool>) {
+        loop {
+            let first = tokio::select! {
+                request = requests.recv() => match request { Some(r) => r, None => break },
+                _ = shutdown.changed() => break,
+            };
+            let mut batch = vec![first];
+            while batch.len() < MAX_BATCH {
+                match requests.try_recv() {
+                    Ok(request) => batch.push(request),
+                    Err(_) => break,
+                }
+            }
+            self.apply_batch(batch).await;
+        }
+    }
+
+    /// Applies a batch and commits it; used by the loop and by benchmarks.
+    pub(super) async fn apply_batch(&mut self, batch: Vec<Request>) {
+        let mut pending = Pending::default();
+        for request in batch {
+            match request {
+                Request::Start(new, reply) => self.start(new, reply, &mut pending).await,
+                Request::Command { tenant, run_id, command, reply } => {
+                    self.command(&tenant, &run_id, command, reply, &mut pending)
+                }
+            }
+        }
+        self.commit(pending).await;
+    }
+
+    async fn start(&mut self, new: NewRun, reply: StartSender, pending: &mut Pending) {
+        if !new.idempotency_key.is_empty() {
+            let key = (new.tenant.clone(), new.idempotency_key.clone());
+            if let Some((run_id, _)) = pending.idempotency.get(&key) {
+                let reply_value = StartReply { run_id: run_id.clone(), existing: true };
+                pending.replies.push(Reply::Start(reply, reply_value));
+                return;
+            }
+            // Checked here, in the single writer, so two concurrent starts
+            // with one key cannot both create a run.
+            match self.store.find_idempotent_run(&key.0, &key.1, new.now_ms - IDEMPOTENCY_TTL_MS).await {
+                Ok(Some(run_id)) => {
+                    pending.replies.push(Reply::Start(reply, StartReply { run_id, existing: true }));
+                    return;
+                }
+                Ok(None) => {}
+                Err(err) => {
+                    let _ = reply.send(Err(err.into()));
+                    return;
+                }
+            }
+            pending.idempotency.insert(key, (new.id.clone(), new.now_ms));
+        }
+        let mut state = RunState::new(new.id.clone(), new.workflow_id, new.workflow_version, new.workflow);
+        let command = Command::Start { input: new.input.clone(), shared_state: new.shared_state, now_ms: new.now_ms };
+        let meta = RunMeta {
+            tenant: new.tenant,
+            user_id: new.user_id,
+            trigger: new.trigger,
+            idempotency_key: new.idempotency_key,
+            input: new.input,
+            created_ms: new.now_ms,
+        };
+        let json = serde_json::to_string(&command).expect("commands always serialize");
+        match transition(&mut state, command) {
+            Ok(outcome) => {
+                let id = new.id;
+                self.runs.insert(id.clone(), Live { state, meta, commands: 0 });
+                pending.touched.insert(id.clone(), None);
+                self.record(&id, json, &outcome, None, pending);
+                pending.replies.push(Reply::Start(reply, StartReply { run_id: id, existing: false }));
+            }
+            Err(err) => {
+                let _ = reply.send(Err(err.into()));
+            }
+        }
+    }
+
+    fn command(
+        &mut self,
+        tenant: &str,
+        run_id: &str,
+        command: Command,
+        reply: Option<CommandSender>,
+        pending: &mut Pending,
+    ) {
+        let Some(live) = self.runs.get_mut(run_id).filter(|live| live.meta.tenant == tenant) else {
+            if let Some(reply) = reply {
+                let _ = reply.send(Err(CommandRefusal::NotLive));
+            }
+            return;
+        };
+        // A finished step's task leaves the outbox; a fired timer is spent.
+        let consumed = match &command {
+            Command::StepSucceeded { step, .. } | Command::StepFailed { step, .. } => Some((true, step.clone())),
+            Command::TimerFired { step, .. } => Some((false, step.clone())),
+            _ => None,
+        };
+        let json = serde_json::to_string(&command).expect("commands always serialize");
+        match transition(&mut live.state, command) {
+            Ok(outcome) => {
+                if let Some((task, step)) = consumed {
+                    let key = (run_id.to_string(), step);
+                    if task {
+                        pending.tasks.insert(key, None);
+                    } else {
+                        pending.timers.insert(key, None);
+                    }
+                }
+                let keys: BTreeSet<String> = outcome.events.iter().filter_map(|e| e.step_id.clone()).collect();
+                self.record(run_id, json, &outcome, Some(keys), pending);
+                pending.replies.push(Reply::Command(reply));
+            }
+            Err(err) => {
+                if let Some(reply) = reply {
+                    let _ = reply.send(Err(CommandRefusal::Refused(err)));
+                }
+            }
+        }
+    }
+
+    /// Adds an accepted command's rows to the batch.
+    fn record(
+        &mut self,
+        run_id: &str,
+        json: String,
+        outcome: &Outcome,
+        keys: Option<BTreeSet<String>>,
+        p: &mut Pending,
+    ) {
+        let live = self.runs.get_mut(run_id).expect("recorded runs are live");
+        live.commands += 1;
+        p.commands.push((run_id.to_string(), live.commands, json));
+        if let Some(keys) = keys {
+            // A new run (`None`) is written whole anyway.
+            if let Some(existing) = p.touched.entry(run_id.to_string()).or_insert_with(|| Some(BTreeSet::new())) {
+                existing.extend(keys);
+            }
+        }
+        let now = outcome.events.last().map(|e| e.now_ms).unwrap_or_else(now_ms);
+        p.events.extend(outcome.events.iter().map(|e| rows::event_record(run_id, e)));
+        let tenant = live.meta.tenant.clone();
+        for effect in &outcome.effects {
+            match effect {
+                Effect::DispatchTask(task) => {
+                    let row = rows::task_record(run_id, &tenant, task, now);
+                    p.tasks.insert((run_id.to_string(), task.step.clone()), Some(row));
+                }
+                Effect::CancelTask { step } => {
+                    p.tasks.insert((run_id.to_string(), step.clone()), None);
+                }
+                Effect::ArmTimer { step, due_ms } => {
+                    let row = TimerRecord {
+                        run_id: run_id.to_string(),
+                        step_key: step.clone(),
+                        tenant_id: tenant.clone(),
+                        due_ms: *due_ms,
+                    };
+                    p.timers.insert((run_id.to_string(), step.clone()), Some(row));
+                }
+                Effect::CancelTimer { step } => {
+                    p.timers.insert((run_id.to_string(), step.clone()), None);
+                }
+            }
+        }
+    }
+
+    /// Writes the batch, then releases replies, events and timers; on a
+    /// failed write, refuses every caller and rebuilds the touched runs
+    /// from what the store holds.
+    async fn commit(&mut self, p: Pending) {
+        if p.replies.is_empty() {
+            return;
+        }
+        let mut batch = RunBatch::default();
+        for (run_id, keys) in &p.touched {
+            let live = &self.runs[run_id];
+            batch.runs.push(rows::run_record(&live.state, &live.meta));
+            batch.steps.extend(rows::step_records(&live.state, keys.as_ref()));
+        }
+        batch.events = p.events;
+        batch.commands = p.commands;
+        let mut armed = Vec::new();
+        for (key, timer) in p.timers {
+            match timer {
+                Some(timer) => {
+                    armed.push(timer.clone());
+                    batch.timers.push(timer);
+                }
+                None => batch.timers_done.push(key),
+            }
+        }
+        for (key, task) in p.tasks {
+            match task {
+                Some(task) => batch.tasks.push(task),
+                None => batch.tasks_done.push(key),
+            }
+        }
+        batch.idempotency = p.idempotency.into_iter().map(|((t, k), (run, ms))| (t, k, run, ms)).collect();
+
+        if let Err(err) = self.store.commit_runs(&batch).await {
+            tracing::error!(error = %err, commands = batch.commands.len(), "run commit failed");
+            for reply in p.replies {
+                match reply {
+                    Reply::Start(tx, _) => {
+                        let _ = tx.send(Err(EngineError::Unavailable("the run could not be stored; retry later")));
+                    }
+                    Reply::Command(Some(tx)) => {
+                        let _ = tx.send(Err(CommandRefusal::Unavailable));
+                    }
+                    Reply::Command(None) => {}
+                }
+            }
+            self.rebuild(p.touched.keys().cloned().collect()).await;
+            return;
+        }
+
+        self.stats.commits.fetch_add(1, Ordering::Relaxed);
+        self.stats.commands.fetch_add(batch.commands.len() as u64, Ordering::Relaxed);
+        for reply in p.replies {
+            match reply {
+                Reply::Start(tx, value) => {
+                    let _ = tx.send(Ok(value));
+                }
+                Reply::Command(Some(tx)) => {
+                    let _ = tx.send(Ok(()));
+                }
+                Reply::Command(None) => {}
+            }
+        }
+        for event in batch.events {
+            // No subscriber is not an error.
+            let _ = self.events.send(Arc::new(event));
+        }
+        for timer in armed {
+            let _ = self.timers.send(timer);
+        }
+        // Finished runs accept no more commands; the store answers for them.
+        self.runs.retain(|_, live| !live.state.status().is_terminal());
+    }
+
+    /// Drops runs whose in-memory state ran ahead of a failed commit and
+    /// reloads the ones the store still has open.
+    async fn rebuild(&mut self, run_ids: Vec<String>) {
+        let previous: HashMap<String, Arc<crate::engine::compile::CompiledWorkflow>> = run_ids
+            .iter()
+            .filter_map(|id| self.runs.remove(id).map(|live| (id.clone(), live.state.compiled().clone())))
+            .collect();
+        let open = match self.store.load_open_runs().await {
+            Ok(open) => open,
+            Err(err) => {
+                tracing::error!(error = %err, "cannot reload runs after a failed commit; they resume at restart");
+                return;
+            }
+        };
+        for open in open.into_iter().filter(|o| previous.contains_key(&o.run.id)) {
+            let workflow = previous[&open.run.id].clone();
+            if let Some(live) = super::replay(open, workflow) {
+                self.runs.insert(live.state.run_id().to_string(), live);
+            }
+        }
+    }
+}

@@ -1,0 +1,162 @@
+//! Runs as the store keeps them and the api shows them: the run row, its
+//! step rows, its events, and the outbox rows (tasks, timers) the run
+//! writer commits with them.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// One run, as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunRecord {
+    /// `wfrun_…`.
+    pub id: String,
+    /// Owning tenant.
+    pub tenant_id: String,
+    /// `wf_…`.
+    pub workflow_id: String,
+    /// The pinned version.
+    pub workflow_version: u32,
+    /// End user given at start, or empty.
+    pub user_id: String,
+    /// Lower-case run status ("running").
+    pub status: String,
+    /// Input given at start.
+    pub input: Option<Value>,
+    /// Output once completed.
+    pub output: Option<Value>,
+    /// Shared state bag as it stands.
+    pub shared_state: Option<Value>,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// Why it was cancelled.
+    pub cancel_reason: Option<String>,
+    /// First failed step, for partial and failed runs.
+    pub can_retry_from: Option<String>,
+    /// Total cost so far, cents.
+    pub cost_cents: i64,
+    /// What started it ("manual" by default).
+    pub trigger: String,
+    /// Idempotency key given at start, or empty.
+    pub idempotency_key: String,
+    /// Accepted, ms since the epoch.
+    pub created_ms: i64,
+    /// First step started.
+    pub started_ms: Option<i64>,
+    /// Reached a terminal status.
+    pub completed_ms: Option<i64>,
+}
+
+/// One step instance of a run, as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepRecord {
+    /// Owning run.
+    pub run_id: String,
+    /// Instance key: step id, or `<sub-step>[<i>]`.
+    pub key: String,
+    /// Position in the run's step list (definition order, children after
+    /// their parent), so reads list steps the way the engine does.
+    pub position: u32,
+    /// Step id as defined.
+    pub step_id: String,
+    /// Step type ("agent").
+    pub kind: String,
+    /// Parallel or map parent.
+    pub parent_id: Option<String>,
+    /// Map item index.
+    pub item_index: Option<u32>,
+    /// Lower-case step status.
+    pub status: String,
+    /// Attempts started.
+    pub attempts: u32,
+    /// Output once completed.
+    pub output: Option<Value>,
+    /// Error of the last failed attempt.
+    pub error: Option<String>,
+    /// Cost of all attempts, cents.
+    pub cost_cents: i64,
+    /// First attempt started.
+    pub started_ms: Option<i64>,
+    /// Reached a terminal status.
+    pub completed_ms: Option<i64>,
+}
+
+/// One recorded event of a run; stored as JSON, streamed by sequence.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventRecord {
+    /// Owning run.
+    pub run_id: String,
+    /// Position in the run from 1, no gaps.
+    pub sequence: u64,
+    /// Dotted type ("step.completed").
+    #[serde(rename = "type")]
+    pub event_type: String,
+    /// Instance key for step.* events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step_id: Option<String>,
+    /// Status after the change.
+    pub status: String,
+    /// Step or run output.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<Value>,
+    /// Error text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The attempt's cost, cents.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_cents: Option<i64>,
+    /// The run's total cost, cents (terminal events).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_cost_cents: Option<i64>,
+    /// Step to retry from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub can_retry_from: Option<String>,
+    /// Anything else.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<Value>,
+    /// Commit time of the change, ms since the epoch.
+    pub created_ms: i64,
+}
+
+impl EventRecord {
+    /// Whether this event ends its run (and so its stream).
+    pub fn is_terminal(&self) -> bool {
+        matches!(self.event_type.as_str(), "run.completed" | "run.failed" | "run.partial" | "run.cancelled")
+    }
+}
+
+/// A task for a worker: the durable form of a DispatchTask effect.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskRecord {
+    /// Owning run.
+    pub run_id: String,
+    /// Instance key.
+    pub step_key: String,
+    /// Owning tenant.
+    pub tenant_id: String,
+    /// Attempt, from 1.
+    pub attempt: u32,
+    /// Step type.
+    pub kind: String,
+    /// Agent name, for agent and planner steps.
+    pub agent: Option<String>,
+    /// Rendered task text.
+    pub task: Option<String>,
+    /// Resolved input.
+    pub input: Value,
+    /// Written, ms since the epoch.
+    pub created_ms: i64,
+}
+
+/// An armed timer of a delay step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimerRecord {
+    /// Owning run.
+    pub run_id: String,
+    /// Instance key.
+    pub step_key: String,
+    /// Owning tenant.
+    pub tenant_id: String,
+    /// Due, ms since the epoch.
+    pub due_ms: i64,
+}

@@ -1,0 +1,75 @@
+//! What the store is given and answers about runs: one group commit of the
+//! run writer ([`RunBatch`]), listing filters and pages, and the open runs
+//! recovery replays.
+
+use crate::model::{EventRecord, RunRecord, StepRecord, TaskRecord, TimerRecord};
+
+/// Everything one group commit writes, one multi-row statement per table.
+/// Rows of a key appear at most once in each list (the writer keeps the
+/// last version), so statement order within the commit does not matter.
+#[derive(Debug, Clone, Default)]
+pub struct RunBatch {
+    /// Run rows to insert or update.
+    pub runs: Vec<RunRecord>,
+    /// Step rows to insert or update.
+    pub steps: Vec<StepRecord>,
+    /// New events.
+    pub events: Vec<EventRecord>,
+    /// Accepted commands: (run id, position from 1, command JSON).
+    pub commands: Vec<(String, u32, String)>,
+    /// Timers armed.
+    pub timers: Vec<TimerRecord>,
+    /// Timers fired or cancelled: (run id, step key).
+    pub timers_done: Vec<(String, String)>,
+    /// Tasks queued (or re-queued for another attempt).
+    pub tasks: Vec<TaskRecord>,
+    /// Tasks finished or withdrawn: (run id, step key).
+    pub tasks_done: Vec<(String, String)>,
+    /// Idempotency keys taken: (tenant, key, run id, ms).
+    pub idempotency: Vec<(String, String, String, i64)>,
+}
+
+impl RunBatch {
+    /// Whether nothing is to be written.
+    pub fn is_empty(&self) -> bool {
+        self.runs.is_empty() && self.events.is_empty() && self.commands.is_empty()
+    }
+}
+
+/// Filters and page position of a run listing.
+#[derive(Debug, Clone, Default)]
+pub struct RunQuery {
+    /// Only runs of this workflow.
+    pub workflow_id: Option<String>,
+    /// Only this lower-case status.
+    pub status: Option<String>,
+    /// Only runs for this end user.
+    pub user_id: Option<String>,
+    /// Resume after this (created ms, id) position, newest first.
+    pub after: Option<(i64, String)>,
+    /// Rows to skip, when `after` is `None`.
+    pub offset: u32,
+    /// Most rows to return.
+    pub limit: u32,
+}
+
+/// One page of runs.
+#[derive(Debug, Clone)]
+pub struct RunPage {
+    /// The rows, newest first.
+    pub runs: Vec<RunRecord>,
+    /// Rows matching the filters, across pages.
+    pub total: u32,
+    /// Whether rows follow this page.
+    pub has_more: bool,
+}
+
+/// A run that was not finished when the process stopped, with the commands
+/// that built it, in order (JSON, as written).
+#[derive(Debug, Clone)]
+pub struct OpenRun {
+    /// The run row.
+    pub run: RunRecord,
+    /// Its accepted commands.
+    pub commands: Vec<String>,
+}

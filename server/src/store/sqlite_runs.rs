@@ -1,0 +1,403 @@
+//! The SQLite side of runs: the run writer's group commit (one `BEGIN
+//! IMMEDIATE` transaction, one multi-row statement per table, chunked under
+//! SQLite's bound-variable limit) and the reads of runs, steps and events.
+
+use serde_json::Value;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
+
+use super::StoreError;
+use super::runs::{OpenRun, RunBatch, RunPage, RunQuery};
+use crate::model::{EventRecord, RunRecord, StepRecord, TimerRecord};
+
+/// SQLite refuses statements with more bound variables than this (32766
+/// since 3.32); rows are chunked to stay under it.
+const MAX_VARIABLES: usize = 32_000;
+
+const RUN_COLUMNS: &str = "id, tenant_id, workflow_id, workflow_version, user_id, status, input, output, \
+     shared_state, error, cancel_reason, can_retry_from, cost_cents, trigger_label, idempotency_key, \
+     created_at, started_at, completed_at";
+
+fn json_text(value: &Option<Value>) -> Option<String> {
+    value.as_ref().map(|v| v.to_string())
+}
+
+fn json_column(row: &SqliteRow, column: &str) -> Result<Option<Value>, StoreError> {
+    let text: Option<String> = row.try_get(column)?;
+    text.map(|t| serde_json::from_str(&t).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))).transpose()
+}
+
+fn run_from_row(row: &SqliteRow) -> Result<RunRecord, StoreError> {
+    Ok(RunRecord {
+        id: row.try_get("id")?,
+        tenant_id: row.try_get("tenant_id")?,
+        workflow_id: row.try_get("workflow_id")?,
+        workflow_version: row.try_get::<i64, _>("workflow_version")? as u32,
+        user_id: row.try_get("user_id")?,
+        status: row.try_get("status")?,
+        input: json_column(row, "input")?,
+        output: json_column(row, "output")?,
+        shared_state: json_column(row, "shared_state")?,
+        error: row.try_get("error")?,
+        cancel_reason: row.try_get("cancel_reason")?,
+        can_retry_from: row.try_get("can_retry_from")?,
+        cost_cents: row.try_get("cost_cents")?,
+        trigger: row.try_get("trigger_label")?,
+        idempotency_key: row.try_get("idempotency_key")?,
+        created_ms: row.try_get("created_at")?,
+        started_ms: row.try_get("started_at")?,
+        completed_ms: row.try_get("completed_at")?,
+    })
+}
+
+fn step_from_row(row: &SqliteRow) -> Result<StepRecord, StoreError> {
+    Ok(StepRecord {
+        run_id: row.try_get("run_id")?,
+        key: row.try_get("key")?,
+        position: row.try_get::<i64, _>("position")? as u32,
+        step_id: row.try_get("step_id")?,
+        kind: row.try_get("kind")?,
+        parent_id: row.try_get("parent_id")?,
+        item_index: row.try_get::<Option<i64>, _>("item_index")?.map(|i| i as u32),
+        status: row.try_get("status")?,
+        attempts: row.try_get::<i64, _>("attempts")? as u32,
+        output: json_column(row, "output")?,
+        error: row.try_get("error")?,
+        cost_cents: row.try_get("cost_cents")?,
+        started_ms: row.try_get("started_at")?,
+        completed_ms: row.try_get("completed_at")?,
+    })
+}
+
+/// Runs one multi-row statement per chunk of `rows`.
+async fn insert_rows<T>(
+    tx: &mut sqlx::SqliteConnection,
+    head: &str,
+    columns: usize,
+    tail: &str,
+    rows: &[T],
+    mut bind: impl FnMut(&mut sqlx::query_builder::Separated<'_, Sqlite, &'static str>, &T),
+) -> Result<(), StoreError> {
+    for chunk in rows.chunks((MAX_VARIABLES / columns).max(1)) {
+        let mut builder = QueryBuilder::<Sqlite>::new(head);
+        builder.push_values(chunk, |mut b, row| bind(&mut b, row));
+        builder.push(tail);
+        builder.build().execute(&mut *tx).await?;
+    }
+    Ok(())
+}
+
+/// Deletes rows keyed by (run id, step key) with one statement per chunk.
+async fn delete_keys(
+    tx: &mut sqlx::SqliteConnection,
+    table: &str,
+    keys: &[(String, String)],
+) -> Result<(), StoreError> {
+    for chunk in keys.chunks(MAX_VARIABLES / 2) {
+        let mut builder = QueryBuilder::<Sqlite>::new(format!("DELETE FROM {table} WHERE (run_id, step_key) IN ("));
+        builder.push_values(chunk, |mut b, (run, key)| {
+            b.push_bind(run.clone()).push_bind(key.clone());
+        });
+        builder.push(")");
+        builder.build().execute(&mut *tx).await?;
+    }
+    Ok(())
+}
+
+/// Writes one group commit atomically.
+pub(super) async fn commit(pool: &SqlitePool, batch: &RunBatch) -> Result<(), StoreError> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    insert_rows(
+        &mut tx,
+        &format!("INSERT INTO runs ({RUN_COLUMNS}) "),
+        18,
+        " ON CONFLICT (id) DO UPDATE SET status = excluded.status, output = excluded.output, \
+          shared_state = excluded.shared_state, error = excluded.error, cancel_reason = excluded.cancel_reason, \
+          can_retry_from = excluded.can_retry_from, cost_cents = excluded.cost_cents, \
+          started_at = excluded.started_at, completed_at = excluded.completed_at",
+        &batch.runs,
+        |b, r| {
+            b.push_bind(r.id.clone())
+                .push_bind(r.tenant_id.clone())
+                .push_bind(r.workflow_id.clone())
+                .push_bind(i64::from(r.workflow_version))
+                .push_bind(r.user_id.clone())
+                .push_bind(r.status.clone())
+                .push_bind(json_text(&r.input))
+                .push_bind(json_text(&r.output))
+                .push_bind(json_text(&r.shared_state))
+                .push_bind(r.error.clone())
+                .push_bind(r.cancel_reason.clone())
+                .push_bind(r.can_retry_from.clone())
+                .push_bind(r.cost_cents)
+                .push_bind(r.trigger.clone())
+                .push_bind(r.idempotency_key.clone())
+                .push_bind(r.created_ms)
+                .push_bind(r.started_ms)
+                .push_bind(r.completed_ms);
+        },
+    )
+    .await?;
+    insert_rows(
+        &mut tx,
+        "INSERT INTO run_steps (run_id, key, position, step_id, kind, parent_id, item_index, status, attempts, \
+         output, error, cost_cents, started_at, completed_at) ",
+        14,
+        " ON CONFLICT (run_id, key) DO UPDATE SET position = excluded.position, status = excluded.status, \
+          attempts = excluded.attempts, output = excluded.output, error = excluded.error, \
+          cost_cents = excluded.cost_cents, started_at = excluded.started_at, completed_at = excluded.completed_at",
+        &batch.steps,
+        |b, s| {
+            b.push_bind(s.run_id.clone())
+                .push_bind(s.key.clone())
+                .push_bind(i64::from(s.position))
+                .push_bind(s.step_id.clone())
+                .push_bind(s.kind.clone())
+                .push_bind(s.parent_id.clone())
+                .push_bind(s.item_index.map(i64::from))
+                .push_bind(s.status.clone())
+                .push_bind(i64::from(s.attempts))
+                .push_bind(json_text(&s.output))
+                .push_bind(s.error.clone())
+                .push_bind(s.cost_cents)
+                .push_bind(s.started_ms)
+                .push_bind(s.completed_ms);
+        },
+    )
+    .await?;
+    insert_rows(
+        &mut tx,
+        "INSERT INTO run_events (run_id, sequence, type, payload, created_at) ",
+        5,
+        "",
+        &batch.events,
+        |b, e| {
+            let payload = serde_json::to_string(e).expect("events always serialize");
+            b.push_bind(e.run_id.clone())
+                .push_bind(e.sequence as i64)
+                .push_bind(e.event_type.clone())
+                .push_bind(payload)
+                .push_bind(e.created_ms);
+        },
+    )
+    .await?;
+    insert_rows(&mut tx, "INSERT INTO run_commands (run_id, seq, command) ", 3, "", &batch.commands, |b, c| {
+        b.push_bind(c.0.clone()).push_bind(i64::from(c.1)).push_bind(c.2.clone());
+    })
+    .await?;
+    delete_keys(&mut tx, "timers", &batch.timers_done).await?;
+    insert_rows(
+        &mut tx,
+        "INSERT INTO timers (run_id, step_key, tenant_id, due_at) ",
+        4,
+        " ON CONFLICT (run_id, step_key) DO UPDATE SET due_at = excluded.due_at",
+        &batch.timers,
+        |b, t| {
+            b.push_bind(t.run_id.clone())
+                .push_bind(t.step_key.clone())
+                .push_bind(t.tenant_id.clone())
+                .push_bind(t.due_ms);
+        },
+    )
+    .await?;
+    delete_keys(&mut tx, "tasks", &batch.tasks_done).await?;
+    insert_rows(
+        &mut tx,
+        "INSERT INTO tasks (run_id, step_key, tenant_id, attempt, kind, agent, task, input, created_at) ",
+        9,
+        " ON CONFLICT (run_id, step_key) DO UPDATE SET attempt = excluded.attempt, task = excluded.task, \
+          input = excluded.input, created_at = excluded.created_at",
+        &batch.tasks,
+        |b, t| {
+            b.push_bind(t.run_id.clone())
+                .push_bind(t.step_key.clone())
+                .push_bind(t.tenant_id.clone())
+                .push_bind(i64::from(t.attempt))
+                .push_bind(t.kind.clone())
+                .push_bind(t.agent.clone())
+                .push_bind(t.task.clone())
+                .push_bind(t.input.to_string())
+                .push_bind(t.created_ms);
+        },
+    )
+    .await?;
+    // An expired key (older than its TTL) is taken over by the new run.
+    insert_rows(
+        &mut tx,
+        "INSERT INTO run_idempotency (tenant_id, idempotency_key, run_id, created_at) ",
+        4,
+        " ON CONFLICT (tenant_id, idempotency_key) DO UPDATE SET run_id = excluded.run_id, \
+          created_at = excluded.created_at",
+        &batch.idempotency,
+        |b, i| {
+            b.push_bind(i.0.clone()).push_bind(i.1.clone()).push_bind(i.2.clone()).push_bind(i.3);
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// A run and its steps in list order.
+pub(super) async fn get_run(
+    pool: &SqlitePool,
+    tenant: &str,
+    id: &str,
+) -> Result<(RunRecord, Vec<StepRecord>), StoreError> {
+    let sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE tenant_id = ?1 AND id = ?2");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(tenant).bind(id).fetch_optional(pool).await?;
+    let run = match row {
+        Some(row) => run_from_row(&row)?,
+        None => return Err(StoreError::NotFound { what: format!("run '{id}'") }),
+    };
+    let rows = sqlx::query("SELECT * FROM run_steps WHERE run_id = ?1 ORDER BY position, key")
+        .bind(id)
+        .fetch_all(pool)
+        .await?;
+    let steps = rows.iter().map(step_from_row).collect::<Result<Vec<_>, _>>()?;
+    Ok((run, steps))
+}
+
+/// A page of runs, newest first.
+pub(super) async fn list_runs(pool: &SqlitePool, tenant: &str, query: &RunQuery) -> Result<RunPage, StoreError> {
+    const FILTER: &str = "tenant_id = ?1 AND (?2 IS NULL OR workflow_id = ?2) AND (?3 IS NULL OR status = ?3) \
+         AND (?4 IS NULL OR user_id = ?4)";
+    let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM runs WHERE {FILTER}")))
+        .bind(tenant)
+        .bind(query.workflow_id.as_deref())
+        .bind(query.status.as_deref())
+        .bind(query.user_id.as_deref())
+        .fetch_one(pool)
+        .await?;
+    let (after_ms, after_id) = match &query.after {
+        Some((ms, id)) => (Some(*ms), Some(id.as_str())),
+        None => (None, None),
+    };
+    let sql = format!(
+        "SELECT {RUN_COLUMNS} FROM runs WHERE {FILTER} \
+           AND (?5 IS NULL OR created_at < ?5 OR (created_at = ?5 AND id < ?6)) \
+         ORDER BY created_at DESC, id DESC LIMIT ?7 OFFSET ?8"
+    );
+    // One row more than asked tells whether another page follows.
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(tenant)
+        .bind(query.workflow_id.as_deref())
+        .bind(query.status.as_deref())
+        .bind(query.user_id.as_deref())
+        .bind(after_ms)
+        .bind(after_id)
+        .bind(i64::from(query.limit) + 1)
+        .bind(if query.after.is_some() { 0 } else { i64::from(query.offset) })
+        .fetch_all(pool)
+        .await?;
+    let mut runs = rows.iter().map(run_from_row).collect::<Result<Vec<_>, _>>()?;
+    let has_more = runs.len() > query.limit as usize;
+    runs.truncate(query.limit as usize);
+    Ok(RunPage { runs, total: total as u32, has_more })
+}
+
+/// Events of a run after `after`, in order, at most `limit`.
+pub(super) async fn list_events(
+    pool: &SqlitePool,
+    tenant: &str,
+    run_id: &str,
+    after: u64,
+    limit: u32,
+) -> Result<Vec<EventRecord>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT e.payload FROM run_events e JOIN runs r ON r.id = e.run_id AND r.tenant_id = ?1 \
+         WHERE e.run_id = ?2 AND e.sequence > ?3 ORDER BY e.sequence LIMIT ?4",
+    )
+    .bind(tenant)
+    .bind(run_id)
+    .bind(after as i64)
+    .bind(i64::from(limit))
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let payload: String = row.try_get("payload")?;
+            serde_json::from_str(&payload).map_err(|e| StoreError::Corrupt(format!("event of {run_id}: {e}")))
+        })
+        .collect()
+}
+
+/// Deletes a run and everything recorded about it.
+pub(super) async fn delete_run(pool: &SqlitePool, tenant: &str, id: &str) -> Result<(), StoreError> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let deleted = sqlx::query("DELETE FROM runs WHERE tenant_id = ?1 AND id = ?2")
+        .bind(tenant)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    if deleted == 0 {
+        return Err(StoreError::NotFound { what: format!("run '{id}'") });
+    }
+    for table in ["run_steps", "run_events", "run_commands", "timers", "tasks", "run_idempotency"] {
+        sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE run_id = ?1")))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The run an idempotency key named since `since_ms`, if any.
+pub(super) async fn find_idempotent(
+    pool: &SqlitePool,
+    tenant: &str,
+    key: &str,
+    since_ms: i64,
+) -> Result<Option<String>, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT run_id FROM run_idempotency WHERE tenant_id = ?1 AND idempotency_key = ?2 AND created_at > ?3",
+    )
+    .bind(tenant)
+    .bind(key)
+    .bind(since_ms)
+    .fetch_optional(pool)
+    .await?)
+}
+
+/// Every run not in a terminal status, with its commands.
+pub(super) async fn load_open_runs(pool: &SqlitePool) -> Result<Vec<OpenRun>, StoreError> {
+    let sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE status IN ('pending', 'running', 'paused')");
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(pool).await?;
+    let mut open = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let run = run_from_row(row)?;
+        let commands: Vec<String> =
+            sqlx::query_scalar("SELECT command FROM run_commands WHERE run_id = ?1 ORDER BY seq")
+                .bind(&run.id)
+                .fetch_all(pool)
+                .await?;
+        open.push(OpenRun { run, commands });
+    }
+    Ok(open)
+}
+
+/// Every armed timer.
+pub(super) async fn list_timers(pool: &SqlitePool) -> Result<Vec<TimerRecord>, StoreError> {
+    let rows =
+        sqlx::query("SELECT run_id, step_key, tenant_id, due_at FROM timers ORDER BY due_at").fetch_all(pool).await?;
+    rows.iter()
+        .map(|row| {
+            Ok(TimerRecord {
+                run_id: row.try_get("run_id")?,
+                step_key: row.try_get("step_key")?,
+                tenant_id: row.try_get("tenant_id")?,
+                due_ms: row.try_get("due_at")?,
+            })
+        })
+        .collect()
+}
+
+/// How many tasks a run has queued (for tests and diagnostics until
+/// workers lease them).
+pub(super) async fn count_tasks(pool: &SqlitePool, run_id: &str) -> Result<u32, StoreError> {
+    let n: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM tasks WHERE run_id = ?1").bind(run_id).fetch_one(pool).await?;
+    Ok(n as u32)
+}

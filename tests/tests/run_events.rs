@@ -1,0 +1,227 @@
+//! Run events end to end: the gRPC stream replays stored events and then
+//! tails live ones, closing after the terminal event; ListRunEvents pages;
+//! REST SSE, including a client that drops halfway and resumes with
+//! Last-Event-ID; and ExecuteWorkflow, synchronous with a timeout.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tonic::Code;
+use tonic_types::StatusExt;
+use weft_sdk::pb;
+use weft_tests::{TestServer, http1};
+
+async fn create_workflow(server: &TestServer, delay_seconds: u32) -> String {
+    let definition = json!({
+        "name": "delayed",
+        "steps": [
+            {"id": "first", "type": "transform", "output": {"n": "$.input.n"}},
+            {"id": "pause", "type": "delay", "duration": delay_seconds, "dependsOn": ["first"]},
+            {"id": "last", "type": "transform", "dependsOn": ["pause"], "output": {"n": "$.first.output.n"}}
+        ]
+    });
+    let (status, created) = http1::json(server.addr, "POST", "/v1/workflows", Some(definition)).await;
+    assert_eq!(status, 201, "{created}");
+    created["id"].as_str().unwrap().to_string()
+}
+
+async fn start(client: &weft_sdk::Weft, workflow_id: &str) -> String {
+    let request = pb::StartRunRequest {
+        workflow_id: workflow_id.into(),
+        input: Some(weft_server::api::convert::value_to_pb(&json!({"n": 7}))),
+        ..Default::default()
+    };
+    client.runs().start_run(request).await.unwrap().into_inner().run_id
+}
+
+async fn stream_all(client: &weft_sdk::Weft, run_id: &str, after: u64) -> Vec<pb::RunEvent> {
+    let request = pb::StreamRunEventsRequest { run_id: run_id.into(), after_sequence: after };
+    let mut stream = client.runs().stream_run_events(request).await.unwrap().into_inner();
+    let mut events = Vec::new();
+    let deadline = Duration::from_secs(15);
+    while let Some(message) = tokio::time::timeout(deadline, stream.message()).await.expect("stream closes").unwrap() {
+        events.push(message.event.unwrap());
+    }
+    events
+}
+
+fn sequences(events: &[pb::RunEvent]) -> Vec<u64> {
+    events.iter().map(|e| e.sequence).collect()
+}
+
+#[tokio::test]
+async fn grpc_stream_replays_then_tails_and_closes_after_completion() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let client = server.client().await;
+    let workflow_id = create_workflow(&server, 1).await;
+    let run_id = start(&client, &workflow_id).await;
+
+    let events = stream_all(&client, &run_id, 0).await;
+    let n = events.len() as u64;
+    assert_eq!(sequences(&events), (1..=n).collect::<Vec<_>>(), "no gap, no duplicate");
+    assert_eq!(events[0].r#type, "run.started");
+    assert_eq!(events.last().unwrap().r#type, "run.completed", "the stream closes after the terminal event");
+    assert_eq!(events.last().unwrap().status, "completed");
+    assert!(events.iter().any(|e| e.r#type == "step.completed" && e.step_id == "pause"), "tailed live");
+    assert!(events.iter().all(|e| e.run_id == run_id && e.create_time.is_some()));
+
+    // A finished run replays from the cursor and closes at once.
+    let tail = stream_all(&client, &run_id, 2).await;
+    assert_eq!(sequences(&tail), (3..=n).collect::<Vec<_>>());
+
+    // The same events, paged.
+    let mut paged = Vec::new();
+    let mut token = String::new();
+    loop {
+        let page = client
+            .runs()
+            .list_run_events(pb::ListRunEventsRequest {
+                run_id: run_id.clone(),
+                page_size: 2,
+                page_token: token.clone(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        paged.extend(page.events);
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    assert_eq!(paged, events);
+
+    let missing = client
+        .runs()
+        .stream_run_events(pb::StreamRunEventsRequest { run_id: "wfrun_nope".into(), after_sequence: 0 })
+        .await
+        .unwrap_err();
+    assert_eq!(missing.code(), Code::NotFound);
+    let empty = client.runs().list_run_events(pb::ListRunEventsRequest::default()).await.unwrap_err();
+    assert_eq!(empty.code(), Code::InvalidArgument);
+}
+
+/// `id:` values of an SSE body, in order.
+fn sse_ids(text: &str) -> Vec<u64> {
+    text.lines()
+        .filter_map(|line| line.trim_end_matches('\r').strip_prefix("id:"))
+        .map(|v| v.trim().parse().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn sse_delivers_every_event_and_resumes_after_last_event_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let client = server.client().await;
+    let workflow_id = create_workflow(&server, 2).await;
+    let run_id = start(&client, &workflow_id).await;
+    let path = format!("/v1/workflows/runs/{run_id}/stream");
+
+    // Read the first events of the live run, then drop the connection.
+    let mut socket = TcpStream::connect(server.addr).await.unwrap();
+    let head = format!("GET {path} HTTP/1.1\r\nHost: {}\r\nAccept: text/event-stream\r\n\r\n", server.addr);
+    socket.write_all(head.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    let mut buffer = [0u8; 4096];
+    while sse_ids(&String::from_utf8_lossy(&raw)).len() < 2 {
+        let read = tokio::time::timeout(Duration::from_secs(5), socket.read(&mut buffer)).await.unwrap().unwrap();
+        assert!(read > 0, "stream ended early: {}", String::from_utf8_lossy(&raw));
+        raw.extend_from_slice(&buffer[..read]);
+    }
+    let text = String::from_utf8_lossy(&raw).to_string();
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    let first = sse_ids(&text);
+    drop(socket);
+
+    // Resume where we stopped; this stream runs to the end of the run.
+    let last = first.last().unwrap().to_string();
+    let response = http1::request(
+        server.addr,
+        "GET",
+        &path,
+        &[("accept", "text/event-stream"), ("last-event-id", last.as_str())],
+        b"",
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.status, 200);
+    let body = String::from_utf8(response.body).unwrap();
+    assert!(body.contains("event: run.completed"), "{body}");
+    let mut all = first.clone();
+    all.extend(sse_ids(&body));
+    let n = all.len() as u64;
+    assert_eq!(all, (1..=n).collect::<Vec<_>>(), "the union has no gap and no duplicate: {first:?} then {body}");
+    let stored = client
+        .runs()
+        .list_run_events(pb::ListRunEventsRequest { run_id, page_size: 1000, ..Default::default() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(stored.events.len() as u64, n);
+}
+
+#[tokio::test]
+async fn execute_waits_for_the_run_and_times_out_with_execution_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let client = server.client().await;
+    let quick = create_workflow(&server, 1).await;
+    let slow = create_workflow(&server, 5).await;
+    let input = Some(weft_server::api::convert::value_to_pb(&json!({"n": 3})));
+
+    let done = client
+        .runs()
+        .execute_workflow(pb::ExecuteWorkflowRequest {
+            workflow_id: quick.clone(),
+            input: input.clone(),
+            timeout_seconds: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let run = done.run.unwrap();
+    assert_eq!(run.status, pb::RunStatus::Completed as i32);
+    assert_eq!(done.output, run.output);
+    assert!(run.output.is_some());
+
+    let started = std::time::Instant::now();
+    let timed_out = client
+        .runs()
+        .execute_workflow(pb::ExecuteWorkflowRequest {
+            workflow_id: slow.clone(),
+            input: input.clone(),
+            timeout_seconds: 1,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(4));
+    assert_eq!(timed_out.code(), Code::DeadlineExceeded);
+    let info = timed_out.get_error_details().error_info().cloned().unwrap();
+    assert_eq!(info.reason, "EXECUTION_TIMEOUT");
+    let run_id = info.metadata.get("runId").cloned().unwrap();
+    let run = client.runs().get_run(pb::GetRunRequest { run_id }).await.unwrap().into_inner().run.unwrap();
+    assert_eq!(run.status, pb::RunStatus::Running as i32, "the run goes on");
+
+    let (status, body) = http1::json(
+        server.addr,
+        "POST",
+        &format!("/v1/workflows/{slow}:execute"),
+        Some(json!({"input": {"n": 1}, "timeoutSeconds": 1, "cancelOnTimeout": true})),
+    )
+    .await;
+    assert_eq!(status, 504, "{body}");
+    assert_eq!(body["error_code"], "EXECUTION_TIMEOUT");
+    let (status, body) =
+        http1::json(server.addr, "POST", &format!("/v1/workflows/{quick}:execute"), Some(json!({"input": {"n": 2}})))
+            .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["run"]["status"], "completed", "{body}");
+    let _: &Value = &body;
+}

@@ -1,0 +1,374 @@
+//! RunService end to end over real sockets: runs of pure steps, conditions
+//! and delays to completion; agent steps parked with a task in the outbox
+//! and cancelled; idempotency; input schema checks (gRPC and REST 422);
+//! refused requests that change nothing; and a delay that survives a
+//! restart and fires once.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tonic::Code;
+use tonic_types::StatusExt;
+use weft_sdk::pb;
+use weft_server::store::Store;
+use weft_server::store::sqlite::SqliteStore;
+use weft_tests::{TestServer, chain_workflow, http1};
+
+/// Creates a workflow from its REST JSON and returns its id.
+async fn create_workflow(server: &TestServer, definition: Value) -> String {
+    let (status, created) = http1::json(server.addr, "POST", "/v1/workflows", Some(definition)).await;
+    assert_eq!(status, 201, "{created}");
+    created["id"].as_str().unwrap().to_string()
+}
+
+fn start(workflow_id: &str, input: Value) -> pb::StartRunRequest {
+    pb::StartRunRequest {
+        workflow_id: workflow_id.into(),
+        input: Some(weft_server::api::convert::value_to_pb(&input)),
+        ..Default::default()
+    }
+}
+
+async fn get(client: &weft_sdk::Weft, run_id: &str) -> pb::Run {
+    client.runs().get_run(pb::GetRunRequest { run_id: run_id.into() }).await.unwrap().into_inner().run.unwrap()
+}
+
+/// Polls until the run leaves pending/running, at most `secs` seconds.
+async fn wait_finished(client: &weft_sdk::Weft, run_id: &str, secs: u64) -> pb::Run {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        let run = get(client, run_id).await;
+        let live = [pb::RunStatus::Pending as i32, pb::RunStatus::Running as i32];
+        if !live.contains(&run.status) {
+            return run;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "run {run_id} did not finish: {run:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn step<'a>(run: &'a pb::Run, id: &str) -> &'a pb::StepRun {
+    run.steps.iter().find(|s| s.id == id).unwrap_or_else(|| panic!("no step {id} in {run:?}"))
+}
+
+fn json_of(value: &Option<prost_types::Value>) -> Value {
+    weft_server::api::convert_runs::value_from_pb(value.as_ref().expect("value set"))
+}
+
+fn branching_with_delay(delay_seconds: u32) -> Value {
+    json!({
+        "name": "score-router",
+        "steps": [
+            {"id": "check", "type": "condition", "expression": "$.input.score >= 70",
+             "onTrue": {"next": "high"}, "onFalse": {"next": "low"}},
+            {"id": "high", "type": "transform", "output": {"tier": "$.input.score"}},
+            {"id": "low", "type": "transform", "output": {"tier": "$.input.score"}},
+            {"id": "pause", "type": "delay", "duration": delay_seconds, "dependsOn": ["high"]},
+            {"id": "done", "type": "transform", "dependsOn": ["pause"], "output": {"tier": "$.high.output.tier"}}
+        ]
+    })
+}
+
+#[tokio::test]
+async fn transforms_condition_and_delay_run_to_completed() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let client = server.client().await;
+    let workflow_id = create_workflow(&server, branching_with_delay(1)).await;
+
+    let started = client.runs().start_run(start(&workflow_id, json!({"score": 82}))).await.unwrap().into_inner();
+    let run = started.run.unwrap();
+    assert_eq!(started.run_id, run.id);
+    assert!(run.id.starts_with("wfrun_") && run.id.len() == 6 + 26, "{}", run.id);
+    assert_eq!(run.status, pb::RunStatus::Running as i32, "waiting on the delay");
+    assert_eq!(step(&run, "pause").status, pb::StepStatus::Waiting as i32);
+    assert_eq!(run.workflow_version, 1);
+
+    let run = wait_finished(&client, &run.id, 10).await;
+    assert_eq!(run.status, pb::RunStatus::Completed as i32, "{run:?}");
+    assert_eq!(step(&run, "check").status, pb::StepStatus::Completed as i32);
+    assert_eq!(json_of(&step(&run, "check").output), json!({"result": true}));
+    assert_eq!(json_of(&step(&run, "high").output), json!({"tier": 82}));
+    assert_eq!(step(&run, "low").status, pb::StepStatus::Skipped as i32, "branch not taken");
+    assert!(step(&run, "low").output.is_none());
+    assert_eq!(step(&run, "pause").status, pb::StepStatus::Completed as i32);
+    assert_eq!(json_of(&step(&run, "done").output), json!({"tier": 82}));
+    assert_eq!(json_of(&run.output), json!({"done": {"tier": 82}}), "outputs of the leaves, skipped ones left out");
+    assert!(run.complete_time.is_some() && run.start_time.is_some());
+    let names: Vec<&str> = run.steps.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(names, ["check", "high", "low", "pause", "done"], "definition order");
+
+    let listed = client
+        .runs()
+        .list_runs(pb::ListRunsRequest { workflow_id: workflow_id.clone(), ..Default::default() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.total, 1);
+    assert_eq!(listed.runs[0].id, run.id);
+
+    // A finished run can be deleted; then it is gone.
+    client.runs().delete_run(pb::DeleteRunRequest { run_id: run.id.clone() }).await.unwrap();
+    let gone = client.runs().get_run(pb::GetRunRequest { run_id: run.id.clone() }).await.unwrap_err();
+    assert_eq!(gone.code(), Code::NotFound);
+}
+
+#[tokio::test]
+async fn all_pure_run_is_completed_when_start_returns() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let client = server.client().await;
+    let workflow_id = create_workflow(&server, branching_with_delay(1)).await;
+    // Score below 70: "high" is skipped, so the delay and "done" are too.
+    let run = client.runs().start_run(start(&workflow_id, json!({"score": 12}))).await.unwrap().into_inner();
+    let run = run.run.unwrap();
+    assert_eq!(run.status, pb::RunStatus::Completed as i32, "{run:?}");
+    assert_eq!(step(&run, "pause").status, pb::StepStatus::Skipped as i32);
+    assert_eq!(json_of(&step(&run, "low").output), json!({"tier": 12}));
+}
+
+#[tokio::test]
+async fn agent_step_waits_with_a_task_and_cancel_stops_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let client = server.client().await;
+    let workflow = client
+        .workflows()
+        .create_workflow(pb::CreateWorkflowRequest {
+            workflow: Some(chain_workflow("agents", 2)),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .workflow
+        .unwrap();
+
+    let run = client.runs().start_run(start(&workflow.id, json!({"company": "Stripe"}))).await.unwrap().into_inner();
+    let run = run.run.unwrap();
+    assert_eq!(run.status, pb::RunStatus::Running as i32);
+    assert_eq!(step(&run, "s0").status, pb::StepStatus::Running as i32);
+    assert_eq!(step(&run, "s0").attempts, 1);
+    assert_eq!(step(&run, "s1").status, pb::StepStatus::Pending as i32);
+
+    let store = SqliteStore::open(&format!("sqlite://{}", server.database.display())).await.unwrap();
+    assert_eq!(store.count_tasks(&run.id).await.unwrap(), 1, "the task is in the outbox");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(get(&client, &run.id).await.status, pb::RunStatus::Running as i32, "no worker yet: it stays running");
+
+    let refused = client.runs().delete_run(pb::DeleteRunRequest { run_id: run.id.clone() }).await.unwrap_err();
+    assert_eq!(refused.code(), Code::FailedPrecondition, "a live run is not deleted");
+
+    let cancelled = client
+        .runs()
+        .cancel_run(pb::CancelRunRequest { run_id: run.id.clone(), reason: "changed my mind".into() })
+        .await
+        .unwrap()
+        .into_inner()
+        .run
+        .unwrap();
+    assert_eq!(cancelled.status, pb::RunStatus::Cancelled as i32);
+    assert_eq!(cancelled.cancel_reason, "changed my mind");
+    assert_eq!(step(&cancelled, "s0").status, pb::StepStatus::Cancelled as i32);
+    assert_eq!(store.count_tasks(&run.id).await.unwrap(), 0, "the task was withdrawn");
+
+    let again = client
+        .runs()
+        .cancel_run(pb::CancelRunRequest { run_id: run.id.clone(), reason: "again".into() })
+        .await
+        .unwrap_err();
+    assert_eq!(again.code(), Code::FailedPrecondition);
+    let after = get(&client, &run.id).await;
+    assert_eq!(after.cancel_reason, "changed my mind", "a refused cancel changes nothing");
+    store.close().await;
+}
+
+#[tokio::test]
+async fn idempotency_key_returns_the_same_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let client = server.client().await;
+    let workflow_id = create_workflow(&server, branching_with_delay(30)).await;
+    let mut request = start(&workflow_id, json!({"score": 90}));
+    request.idempotency_key = "order-42".into();
+    let first = client.runs().start_run(request.clone()).await.unwrap().into_inner();
+    let second = client.runs().start_run(request.clone()).await.unwrap().into_inner();
+    assert_eq!(first.run_id, second.run_id);
+    assert_eq!(second.run.unwrap().idempotency_key, "order-42");
+
+    // Concurrent starts with one new key create one run.
+    request.idempotency_key = "order-43".into();
+    let starts = (0..8).map(|_| {
+        let client = client.clone();
+        let request = request.clone();
+        tokio::spawn(async move { client.runs().start_run(request).await.unwrap().into_inner().run_id })
+    });
+    let mut ids = Vec::new();
+    for handle in starts {
+        ids.push(handle.await.unwrap());
+    }
+    ids.dedup();
+    assert_eq!(ids.len(), 1, "{ids:?}");
+
+    let listed = client
+        .runs()
+        .list_runs(pb::ListRunsRequest { workflow_id: workflow_id.clone(), ..Default::default() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.total, 2);
+}
+
+#[tokio::test]
+async fn input_failing_the_schema_is_refused_over_grpc_and_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let client = server.client().await;
+    let workflow_id = create_workflow(
+        &server,
+        json!({
+            "name": "typed",
+            "inputSchema": {"type": "object", "required": ["company"],
+                            "properties": {"company": {"type": "string"}}},
+            "steps": [{"id": "echo", "type": "transform", "output": {"c": "$.input.company"}}]
+        }),
+    )
+    .await;
+
+    let refused = client.runs().start_run(start(&workflow_id, json!({"company": 5}))).await.unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument);
+    let details = refused.get_error_details();
+    assert_eq!(details.error_info().unwrap().reason, "INPUT_SCHEMA_VIOLATION");
+    let violations = &details.bad_request().unwrap().field_violations;
+    assert_eq!(violations.len(), 1, "{violations:?}");
+    assert_eq!(violations[0].field, "input.company");
+
+    let (status, body) =
+        http1::json(server.addr, "POST", &format!("/v1/workflows/{workflow_id}/runs"), Some(json!({"input": {}})))
+            .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error_code"], "INPUT_SCHEMA_VIOLATION");
+
+    let (status, body) = http1::json(
+        server.addr,
+        "POST",
+        &format!("/v1/workflows/{workflow_id}/runs"),
+        Some(json!({"input": {"company": "Stripe"}})),
+    )
+    .await;
+    assert!(status == 200 || status == 201 || status == 202, "{status} {body}");
+    assert_eq!(body["status"], "completed", "{body}");
+    assert_eq!(body["output"], json!({"c": "Stripe"}));
+
+    let listed =
+        client.runs().list_runs(pb::ListRunsRequest { workflow_id, ..Default::default() }).await.unwrap().into_inner();
+    assert_eq!(listed.total, 1, "refused starts stored nothing");
+}
+
+#[tokio::test]
+async fn bad_requests_are_refused_and_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let client = server.client().await;
+    let mut runs = client.runs();
+
+    let code = |r: Result<tonic::Response<pb::StartRunResponse>, tonic::Status>| r.unwrap_err().code();
+    assert_eq!(code(runs.start_run(start("", json!({}))).await), Code::InvalidArgument);
+    assert_eq!(code(runs.start_run(start("wf_nope", json!({}))).await), Code::NotFound);
+    let workflow_id = create_workflow(&server, branching_with_delay(1)).await;
+    let mut twice = start(&workflow_id, json!({"score": 1}));
+    twice.variables = twice.input.clone();
+    assert_eq!(code(runs.start_run(twice).await), Code::InvalidArgument, "input given twice");
+    let mut pinned = start(&workflow_id, json!({"score": 1}));
+    pinned.version = 7;
+    assert_eq!(code(runs.start_run(pinned).await), Code::NotFound, "no version 7");
+
+    let (status, _) =
+        http1::json(server.addr, "POST", &format!("/v1/workflows/{workflow_id}/pause"), Some(json!({}))).await;
+    if status == 200 {
+        let paused = runs.start_run(start(&workflow_id, json!({"score": 1}))).await.unwrap_err();
+        assert_eq!(paused.code(), Code::FailedPrecondition, "a paused workflow starts no runs");
+    }
+
+    let get_err = runs.get_run(pb::GetRunRequest { run_id: String::new() }).await.unwrap_err();
+    assert_eq!(get_err.code(), Code::InvalidArgument);
+    let get_err = runs.get_run(pb::GetRunRequest { run_id: "wfrun_nope".into() }).await.unwrap_err();
+    assert_eq!(get_err.code(), Code::NotFound);
+    assert_eq!(get_err.get_error_details().error_info().unwrap().reason, "RUN_NOT_FOUND");
+    let cancel_err = runs.cancel_run(pb::CancelRunRequest { run_id: "wfrun_nope".into(), reason: String::new() }).await;
+    assert_eq!(cancel_err.unwrap_err().code(), Code::NotFound);
+    let cancel_err = runs.cancel_run(pb::CancelRunRequest { run_id: " ".into(), reason: String::new() }).await;
+    assert_eq!(cancel_err.unwrap_err().code(), Code::InvalidArgument);
+    let delete_err = runs.delete_run(pb::DeleteRunRequest { run_id: "wfrun_nope".into() }).await.unwrap_err();
+    assert_eq!(delete_err.code(), Code::NotFound);
+    let bad_token =
+        runs.list_runs(pb::ListRunsRequest { page_token: "garbage".into(), ..Default::default() }).await.unwrap_err();
+    assert_eq!(bad_token.code(), Code::InvalidArgument);
+
+    let listed = runs.list_runs(pb::ListRunsRequest::default()).await.unwrap().into_inner();
+    assert_eq!(listed.total, 0, "nothing was started");
+}
+
+#[tokio::test]
+async fn list_pages_newest_first_without_gaps() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let client = server.client().await;
+    let workflow_id = create_workflow(&server, branching_with_delay(1)).await;
+    let mut started = Vec::new();
+    for i in 0..5 {
+        let run = client.runs().start_run(start(&workflow_id, json!({"score": i}))).await.unwrap().into_inner();
+        started.push(run.run_id);
+    }
+    let mut seen = Vec::new();
+    let mut token = String::new();
+    loop {
+        let page = client
+            .runs()
+            .list_runs(pb::ListRunsRequest { page_size: 2, page_token: token.clone(), ..Default::default() })
+            .await
+            .unwrap()
+            .into_inner();
+        seen.extend(page.runs.into_iter().map(|r| r.id));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    started.reverse();
+    assert_eq!(seen, started, "newest first, each once");
+}
+
+#[tokio::test]
+async fn a_delay_survives_a_restart_and_fires_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("weft.db");
+    let server = TestServer::start_on(database.clone(), weft_server::Config::default()).await;
+    let workflow_id = create_workflow(&server, branching_with_delay(2)).await;
+    let run_id = {
+        let client = server.client().await;
+        client.runs().start_run(start(&workflow_id, json!({"score": 99}))).await.unwrap().into_inner().run_id
+    };
+    server.stop().await;
+
+    let server = TestServer::start_on(database.clone(), weft_server::Config::default()).await;
+    let client = server.client().await;
+    let run = get(&client, &run_id).await;
+    assert_eq!(run.status, pb::RunStatus::Running as i32, "still waiting after the restart");
+    assert_eq!(step(&run, "pause").status, pb::StepStatus::Waiting as i32);
+    let run = wait_finished(&client, &run_id, 10).await;
+    assert_eq!(run.status, pb::RunStatus::Completed as i32, "{run:?}");
+    assert_eq!(json_of(&run.output), json!({"done": {"tier": 99}}));
+
+    // Give a duplicate firing the chance to happen, then count.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let store = SqliteStore::open(&format!("sqlite://{}", database.display())).await.unwrap();
+    let events = store.list_run_events("default", &run_id, 0, 1000).await.unwrap();
+    let fired =
+        events.iter().filter(|e| e.event_type == "step.completed" && e.step_id.as_deref() == Some("pause")).count();
+    assert_eq!(fired, 1, "{events:?}");
+    let sequences: Vec<u64> = events.iter().map(|e| e.sequence).collect();
+    assert_eq!(sequences, (1..=events.len() as u64).collect::<Vec<_>>(), "no gap, no duplicate");
+    assert!(store.list_timers().await.unwrap().is_empty(), "the timer row is spent");
+    store.close().await;
+}
