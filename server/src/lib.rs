@@ -8,8 +8,9 @@
 //!   code that knows tonic. It calls the engine.
 //! - [`gateway`]: REST/JSON, SSE and OpenAPI, driven by the proto's
 //!   `google.api.http` annotations; it calls the gRPC services in-process.
-//! - [`engine`]: definitions compiled to DAGs, the workflow catalog, and
-//!   (later) the run scheduler. It calls the store.
+//! - [`engine`]: definitions compiled to DAGs, the workflow catalog, the
+//!   pure run core and the run scheduler (one writer, group commit). It
+//!   calls the store.
 //! - [`expr`]: JSONPath, condition expressions and `{{ }}` templates, parsed
 //!   once and capped in size and depth.
 //! - [`store`]: the `Store` trait and its SQLite implementation; the only

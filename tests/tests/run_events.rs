@@ -225,3 +225,17 @@ async fn execute_waits_for_the_run_and_times_out_with_execution_timeout() {
     assert_eq!(body["run"]["status"], "completed", "{body}");
     let _: &Value = &body;
 }
+
+#[tokio::test]
+async fn stopping_the_server_ends_open_streams() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let client = server.client().await;
+    let workflow_id = create_workflow(&server, 60).await;
+    let run_id = start(&client, &workflow_id).await;
+    let request = pb::StreamRunEventsRequest { run_id, after_sequence: 0 };
+    let mut stream = client.runs().stream_run_events(request).await.unwrap().into_inner();
+    assert!(stream.message().await.unwrap().is_some(), "the replay arrives");
+    // A live stream must not hold the graceful drain open.
+    tokio::time::timeout(Duration::from_secs(10), server.stop()).await.expect("the server stops with a stream open");
+}

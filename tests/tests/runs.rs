@@ -195,6 +195,10 @@ async fn idempotency_key_returns_the_same_run() {
     let second = client.runs().start_run(request.clone()).await.unwrap().into_inner();
     assert_eq!(first.run_id, second.run_id);
     assert_eq!(second.run.unwrap().idempotency_key, "order-42");
+    let mut other = start(&workflow_id, json!({"score": 1}));
+    other.idempotency_key = "order-42".into();
+    let third = client.runs().start_run(other).await.unwrap().into_inner();
+    assert_eq!(third.run_id, first.run_id, "the key wins whatever the other fields say");
 
     // Concurrent starts with one new key create one run.
     request.idempotency_key = "order-43".into();

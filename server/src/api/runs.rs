@@ -29,8 +29,10 @@ const MAX_EVENT_PAGE: u32 = 1000;
 /// Default and longest wait of ExecuteWorkflow, seconds (per the proto).
 const DEFAULT_EXECUTE_SECONDS: u32 = 120;
 const MAX_EXECUTE_SECONDS: u32 = 900;
-/// Longest idempotency key, user id or trigger label.
+/// Longest idempotency key, user id or cancel reason.
 const MAX_LABEL_CHARS: usize = 256;
+/// Longest trigger label.
+const MAX_TRIGGER_CHARS: usize = 64;
 
 /// The RunService implementation.
 pub struct RunApi {
@@ -52,6 +54,13 @@ fn required_id(id: &str, field: &str) -> Result<(), Status> {
         return Err(error::invalid_argument(field, "is longer than 128 characters"));
     }
     Ok(())
+}
+
+fn trigger(value: String) -> Result<String, Status> {
+    if value.chars().count() > MAX_TRIGGER_CHARS {
+        return Err(error::invalid_argument("trigger", format!("is longer than {MAX_TRIGGER_CHARS} characters")));
+    }
+    Ok(value)
 }
 
 fn label(value: String, field: &str) -> Result<String, Status> {
@@ -99,7 +108,7 @@ pub(crate) fn start_request(fields: StartFields) -> Result<StartRun, Status> {
         input,
         shared_state: fields.shared_state.as_ref().map(struct_from_pb).unwrap_or(Value::Null),
         user_id: label(fields.user_id, "user_id")?,
-        trigger: label(fields.trigger, "trigger")?,
+        trigger: trigger(fields.trigger)?,
         idempotency_key: label(fields.idempotency_key, "idempotency_key")?,
     })
 }

@@ -150,9 +150,15 @@ impl RunEngine {
         if !is_live(&started.0.status) {
             return Ok(started);
         }
+        let mut closing = self.closing();
         let wait = async {
             loop {
-                match live.recv().await {
+                let received = tokio::select! {
+                    received = live.recv() => received,
+                    // A waiting call must not hold the graceful drain open.
+                    _ = closing.changed() => return Err(EngineError::Unavailable("the server is stopping; follow the run by id")),
+                };
+                match received {
                     Ok(event) if event.run_id == run_id && event.is_terminal() => return Ok(()),
                     Ok(_) => {}
                     Err(broadcast::error::RecvError::Lagged(_)) => {

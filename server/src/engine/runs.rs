@@ -12,7 +12,7 @@ use tokio::sync::{broadcast, watch};
 
 use crate::engine::compile::{self, CompiledWorkflow};
 use crate::engine::run::Command;
-use crate::engine::scheduler::{CommandRefusal, NewRun, RunScheduler, now_ms};
+use crate::engine::scheduler::{CommandRefusal, IDEMPOTENCY_TTL_MS, NewRun, RunScheduler, now_ms};
 use crate::engine::{EngineError, WorkflowCatalog};
 use crate::model::{EventRecord, RunRecord, StepRecord, WorkflowStatus, ids};
 use crate::store::{RunPage, RunQuery, Store};
@@ -122,6 +122,15 @@ impl RunEngine {
 
     /// Starts a run, or returns the run an idempotency key already named.
     pub async fn start(&self, tenant: &str, request: StartRun) -> Result<RunDetail, EngineError> {
+        // A known key returns its run "whatever the other fields say", so it
+        // is looked up before the workflow and input are checked. The writer
+        // checks again, atomically, for concurrent first uses of a key.
+        if !request.idempotency_key.is_empty() {
+            let since = now_ms() - IDEMPOTENCY_TTL_MS;
+            if let Some(run_id) = self.store.find_idempotent_run(tenant, &request.idempotency_key, since).await? {
+                return self.get(tenant, &run_id).await;
+            }
+        }
         let workflow = match request.version {
             Some(version) => self.catalog.get_version(tenant, &request.workflow_id, version).await?,
             None => self.catalog.get(tenant, &request.workflow_id).await?,
@@ -134,8 +143,11 @@ impl RunEngine {
         }
         let compiled = self.compiled.get(tenant, &workflow.id, workflow.version).await?;
         if let Some(schema) = compiled.input_schema() {
+            // No input is checked as an empty object, as the API documents.
+            let empty = Value::Object(Default::default());
+            let checked = if request.input.is_null() { &empty } else { &request.input };
             let violations: Vec<(String, String)> =
-                schema.iter_errors(&request.input).map(|e| (e.instance_path().to_string(), e.to_string())).collect();
+                schema.iter_errors(checked).map(|e| (e.instance_path().to_string(), e.to_string())).collect();
             if !violations.is_empty() {
                 return Err(EngineError::InputSchema(violations));
             }

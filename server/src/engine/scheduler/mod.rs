@@ -35,6 +35,9 @@ const QUEUE: usize = 4096;
 /// Events a slow subscriber may fall behind before it must re-read the store.
 const EVENT_BUFFER: usize = 4096;
 
+/// How long an idempotency key names its run.
+pub const IDEMPOTENCY_TTL_MS: i64 = 24 * 60 * 60 * 1000;
+
 /// Milliseconds since the epoch.
 pub fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
@@ -105,6 +108,8 @@ pub struct SchedulerStats {
     pub commits: AtomicU64,
     /// Commands accepted and committed (each one transition).
     pub commands: AtomicU64,
+    /// Time spent in the store's commit, microseconds.
+    pub commit_micros: AtomicU64,
 }
 
 /// A handle on the writer; cheap to clone.

@@ -10,7 +10,7 @@ use std::sync::atomic::Ordering;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use super::rows::{self, RunMeta};
-use super::{CommandRefusal, NewRun, Request, StartReply, now_ms};
+use super::{CommandRefusal, IDEMPOTENCY_TTL_MS, NewRun, Request, StartReply, now_ms};
 use crate::engine::EngineError;
 use crate::engine::run::{Command, Effect, Outcome, RunState, transition};
 use crate::model::{EventRecord, TimerRecord};
@@ -18,9 +18,6 @@ use crate::store::{RunBatch, Store};
 
 /// Most commands applied in one group commit.
 const MAX_BATCH: usize = 512;
-
-/// How long an idempotency key names its run.
-const IDEMPOTENCY_TTL_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// A run in memory: its state, what started it, and how many commands it
 /// has accepted (the position of the next one).
@@ -79,7 +76,7 @@ impl Writer {
         }
     }
 
-    /// Applies a batch and commits it; used by the loop and by benchmarks.
+    /// Applies a batch of requests in order and commits what they produced.
     pub(super) async fn apply_batch(&mut self, batch: Vec<Request>) {
         let mut pending = Pending::default();
         for request in batch {
@@ -263,7 +260,10 @@ impl Writer {
         }
         batch.idempotency = p.idempotency.into_iter().map(|((t, k), (run, ms))| (t, k, run, ms)).collect();
 
-        if let Err(err) = self.store.commit_runs(&batch).await {
+        let writing = std::time::Instant::now();
+        let written = self.store.commit_runs(&batch).await;
+        self.stats.commit_micros.fetch_add(writing.elapsed().as_micros() as u64, Ordering::Relaxed);
+        if let Err(err) = written {
             tracing::error!(error = %err, commands = batch.commands.len(), "run commit failed");
             for reply in p.replies {
                 match reply {
@@ -323,6 +323,15 @@ impl Writer {
             if let Some(live) = super::replay(open, workflow) {
                 self.runs.insert(live.state.run_id().to_string(), live);
             }
+        }
+        // A timer consumed by the failed batch still has its row: arm it again.
+        match self.store.list_timers().await {
+            Ok(timers) => {
+                for timer in timers.into_iter().filter(|t| previous.contains_key(&t.run_id)) {
+                    let _ = self.timers.send(timer);
+                }
+            }
+            Err(err) => tracing::error!(error = %err, "cannot re-arm timers after a failed commit"),
         }
     }
 }
