@@ -1,5 +1,5 @@
-//! REST versus gRPC for the same read: `GetWorkflow` over gRPC (tonic, one
-//! HTTP/2 channel) and `GET /v1/workflows/{id}` over REST (HTTP/1.1
+//! REST versus gRPC for the same read: `GetRun` over gRPC (tonic, one
+//! HTTP/2 channel) and `GET /v1/workflows/runs/{runId}` over REST (HTTP/1.1
 //! keep-alive pool), each driven by CONCURRENCY closed-loop clients for
 //! DURATION against an in-process server on loopback. Reports throughput and
 //! latency percentiles; the REST path should reach at least 70% of gRPC's
@@ -19,6 +19,10 @@ use weft_sdk::pb;
 
 /// Clients of the throughput runs; latency runs use one client.
 const CONCURRENCY: usize = 16;
+
+/// The allocator the `weft` binary uses, so the figures are the server's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const WARM_UP: Duration = Duration::from_secs(1);
 const DURATION: Duration = Duration::from_secs(5);
 
@@ -87,12 +91,13 @@ async fn main() {
     tokio::spawn(weft_server::run(listener, config, std::future::pending()));
 
     let weft = weft_sdk::Weft::connect(format!("http://{addr}")).await.expect("connect");
+    // A finished run of a 10-step transform chain: GetRun answers with its
+    // ten step results, input and output.
     let steps = (0..10)
         .map(|i| pb::Step {
             id: format!("s{i}"),
-            r#type: "agent".into(),
-            agent: "worker".into(),
-            task: format!("step {i} of {{{{ input.company }}}}"),
+            r#type: "transform".into(),
+            output: [("company".to_string(), "$.input.company".to_string())].into(),
             depends_on: if i == 0 { vec![] } else { vec![format!("s{}", i - 1)] },
             ..Default::default()
         })
@@ -105,25 +110,39 @@ async fn main() {
         })
         .await
         .expect("create");
-    let id = created.into_inner().id;
+    let workflow_id = created.into_inner().id;
+    let company = prost_types::Value { kind: Some(prost_types::value::Kind::StringValue("acme".into())) };
+    let input = prost_types::Value {
+        kind: Some(prost_types::value::Kind::StructValue(prost_types::Struct {
+            fields: [("company".to_string(), company)].into(),
+        })),
+    };
+    let started = weft
+        .runs()
+        .start_run(pb::StartRunRequest { workflow_id, input: Some(input), ..Default::default() })
+        .await
+        .expect("start run")
+        .into_inner();
+    let id = started.run_id;
 
     println!(
-        "weft gateway bench: GetWorkflow (gRPC) vs GET /v1/workflows/{{id}} (REST) of a 10-step workflow, {}s after {}s warm-up, {} cores",
+        "weft gateway bench: GetRun (gRPC) vs GET /v1/workflows/runs/{{runId}} (REST) of a finished 10-step run, {}s after {}s warm-up, {} cores",
         DURATION.as_secs(),
         WARM_UP.as_secs(),
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0)
     );
 
+    let weft_for_sse = weft.clone();
     let grpc_id = id.clone();
     let grpc_call = move || {
-        let mut client = weft.workflows();
-        let id = grpc_id.clone();
+        let mut client = weft.runs();
+        let run_id = grpc_id.clone();
         async move {
-            client.get_workflow(pb::GetWorkflowRequest { id }).await.expect("gRPC GetWorkflow");
+            client.get_run(pb::GetRunRequest { run_id }).await.expect("gRPC GetRun");
         }
     };
     let http: Client<_, Empty<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
-    let uri: http::Uri = format!("http://{addr}/v1/workflows/{id}").parse().expect("uri");
+    let uri: http::Uri = format!("http://{addr}/v1/workflows/runs/{id}").parse().expect("uri");
     let rest_call = move || {
         let http = http.clone();
         let uri = uri.clone();
@@ -139,4 +158,76 @@ async fn main() {
     let grpc_rate = drive(CONCURRENCY, grpc_call).await.print(&format!("gRPC, {CONCURRENCY} clients"));
     let rest_rate = drive(CONCURRENCY, rest_call).await.print(&format!("REST, {CONCURRENCY} clients"));
     println!("REST/gRPC throughput at {CONCURRENCY} clients: {:.0}%", 100.0 * rest_rate / grpc_rate);
+
+    sse_delivery(addr, &weft_for_sse).await;
+}
+
+/// How long after a committing call returns its event reaches an SSE
+/// client: an agent run waits on its task, a client follows its stream over
+/// REST, and CancelRun (answered only after the cancel is committed) ends
+/// it. Measured from just before CancelRun is sent, so the figure is an
+/// upper bound on commit-to-delivery.
+async fn sse_delivery(addr: std::net::SocketAddr, weft: &weft_sdk::Weft) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    const ROUNDS: usize = 200;
+    let agent = pb::Step {
+        id: "wait".into(),
+        r#type: "agent".into(),
+        agent: "nobody".into(),
+        task: "never answered".into(),
+        ..Default::default()
+    };
+    let workflow_id = weft
+        .workflows()
+        .create_workflow(pb::CreateWorkflowRequest {
+            workflow: Some(pb::Workflow { name: "sse".into(), steps: vec![agent], ..Default::default() }),
+            request_id: String::new(),
+        })
+        .await
+        .expect("create")
+        .into_inner()
+        .id;
+    let mut latencies_us = Vec::with_capacity(ROUNDS);
+    for _ in 0..ROUNDS {
+        let run_id = weft
+            .runs()
+            .start_run(pb::StartRunRequest { workflow_id: workflow_id.clone(), ..Default::default() })
+            .await
+            .expect("start")
+            .into_inner()
+            .run_id;
+        let mut socket = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        socket.set_nodelay(true).expect("nodelay");
+        let head = format!(
+            "GET /v1/workflows/runs/{run_id}/stream HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\n\r\n"
+        );
+        socket.write_all(head.as_bytes()).await.expect("write");
+        let mut seen = String::new();
+        let mut buffer = [0u8; 8192];
+        // The replay of what happened so far arrives first.
+        while !seen.contains("event: step.started") {
+            let n = socket.read(&mut buffer).await.expect("read");
+            seen.push_str(&String::from_utf8_lossy(&buffer[..n]));
+        }
+        let began = Instant::now();
+        weft.runs()
+            .cancel_run(pb::CancelRunRequest { run_id: run_id.clone(), ..Default::default() })
+            .await
+            .expect("cancel");
+        while !seen.contains("event: run.cancelled") {
+            let n = socket.read(&mut buffer).await.expect("read");
+            assert!(n > 0, "stream ended before run.cancelled");
+            seen.push_str(&String::from_utf8_lossy(&buffer[..n]));
+        }
+        latencies_us.push(began.elapsed().as_micros() as u64);
+    }
+    latencies_us.sort_unstable();
+    let at = |q: f64| latencies_us[((latencies_us.len() - 1) as f64 * q) as usize] as f64 / 1000.0;
+    println!(
+        "SSE delivery, CancelRun sent -> run.cancelled read ({ROUNDS} runs): p50 {:.3} ms   p90 {:.3} ms   p99 {:.3} ms",
+        at(0.5),
+        at(0.9),
+        at(0.99)
+    );
 }
