@@ -11,6 +11,7 @@ pub mod descriptors;
 pub mod error;
 mod message_limit;
 mod page_token;
+mod request_checks;
 mod runs;
 mod unbuilt;
 mod workflows;

@@ -13,6 +13,7 @@ use weft_proto::v1 as pb;
 use weft_proto::v1::run_service_server::RunService;
 
 use crate::api::convert_runs::{event_to_pb, run_status_from_pb, run_to_pb, struct_from_pb, value_from_pb};
+use crate::api::request_checks::required_id;
 use crate::api::{error, page_token};
 use crate::engine::RunEngine;
 use crate::engine::runs::{RunDetail, StartRun};
@@ -44,16 +45,6 @@ impl RunApi {
     pub fn new(runs: RunEngine) -> Self {
         Self { runs }
     }
-}
-
-fn required_id(id: &str, field: &str) -> Result<(), Status> {
-    if id.trim().is_empty() {
-        return Err(error::invalid_argument(field, "is required"));
-    }
-    if id.len() > 128 {
-        return Err(error::invalid_argument(field, "is longer than 128 characters"));
-    }
-    Ok(())
 }
 
 fn trigger(value: String) -> Result<String, Status> {

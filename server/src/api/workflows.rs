@@ -5,6 +5,7 @@ use tonic::{Request, Response, Status};
 use weft_proto::v1 as pb;
 use weft_proto::v1::workflow_service_server::WorkflowService;
 
+use crate::api::request_checks::{required_id, required_version};
 use crate::api::{convert, error, page_token};
 use crate::engine::WorkflowCatalog;
 use crate::engine::compile::Problem;
@@ -25,20 +26,6 @@ impl WorkflowApi {
     pub fn new(catalog: WorkflowCatalog) -> Self {
         Self { catalog }
     }
-}
-
-fn required_id(id: &str, field: &str) -> Result<(), Status> {
-    if id.trim().is_empty() {
-        return Err(error::invalid_argument(field, "is required"));
-    }
-    if id.len() > 128 {
-        return Err(error::invalid_argument(field, "is longer than 128 characters"));
-    }
-    Ok(())
-}
-
-fn required_version(version: u32, field: &str) -> Result<(), Status> {
-    if version == 0 { Err(error::invalid_argument(field, "is required and starts at 1")) } else { Ok(()) }
 }
 
 fn problems_to_pb(problems: &[Problem]) -> pb::ValidateWorkflowResponse {

@@ -12,6 +12,8 @@
 
 pub mod compile;
 mod error;
+#[cfg(test)]
+mod fixtures;
 pub mod run;
 mod run_events;
 pub mod runs;
