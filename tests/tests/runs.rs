@@ -200,9 +200,9 @@ async fn idempotency_key_returns_the_same_run() {
     let third = client.runs().start_run(other).await.unwrap().into_inner();
     assert_eq!(third.run_id, first.run_id, "the key wins whatever the other fields say");
 
-    // Concurrent starts with one new key create one run.
+    // Fifty concurrent starts with one new key create one run.
     request.idempotency_key = "order-43".into();
-    let starts = (0..8).map(|_| {
+    let starts = (0..50).map(|_| {
         let client = client.clone();
         let request = request.clone();
         tokio::spawn(async move { client.runs().start_run(request).await.unwrap().into_inner().run_id })
@@ -375,4 +375,39 @@ async fn a_delay_survives_a_restart_and_fires_once() {
     assert_eq!(sequences, (1..=events.len() as u64).collect::<Vec<_>>(), "no gap, no duplicate");
     assert!(store.list_timers().await.unwrap().is_empty(), "the timer row is spent");
     store.close().await;
+}
+
+#[tokio::test]
+async fn a_run_pinned_to_an_old_version_runs_that_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let client = server.client().await;
+    let version_of = |label: &str| json!({"name": "pinned", "steps": [{"id": "mark", "type": "transform", "output": {"label": label}}]});
+    let workflow_id = create_workflow(&server, version_of("$.input.v1")).await;
+    let (status, updated) = weft_tests::http1::json(
+        server.addr,
+        "PATCH",
+        &format!("/v1/workflows/{workflow_id}"),
+        Some(json!({"steps": version_of("$.input.v2")["steps"]})),
+    )
+    .await;
+    assert_eq!(status, 200, "{updated}");
+    assert_eq!(updated["version"], 2);
+
+    let input = json!({"v1": "from version 1", "v2": "from version 2"});
+    let mut pinned = start(&workflow_id, input.clone());
+    pinned.version = 1;
+    let old = client.runs().start_run(pinned).await.unwrap().into_inner().run.unwrap();
+    let latest = client.runs().start_run(start(&workflow_id, input)).await.unwrap().into_inner().run.unwrap();
+    assert_eq!(old.workflow_version, 1);
+    assert_eq!(latest.workflow_version, 2);
+    let old = wait_finished(&client, &old.id, 10).await;
+    let latest = wait_finished(&client, &latest.id, 10).await;
+    assert_eq!(json_of(&step(&old, "mark").output)["label"], "from version 1");
+    assert_eq!(json_of(&step(&latest, "mark").output)["label"], "from version 2");
+
+    let mut missing = start(&workflow_id, json!({}));
+    missing.version = 9;
+    let err = client.runs().start_run(missing).await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::NotFound);
 }
