@@ -104,6 +104,24 @@ pub(crate) fn start_request(fields: StartFields) -> Result<StartRun, Status> {
     })
 }
 
+/// The run-start fields that StartRunRequest and ExecuteWorkflowRequest
+/// share, moved out of either request (two generated types, one shape).
+macro_rules! start_fields {
+    ($request:ident) => {
+        StartFields {
+            workflow_id: $request.workflow_id,
+            user_id: $request.user_id,
+            input: $request.input,
+            input_data: $request.input_data,
+            variables: $request.variables,
+            idempotency_key: $request.idempotency_key,
+            version: $request.version,
+            shared_state: $request.shared_state,
+            trigger: $request.trigger,
+        }
+    };
+}
+
 fn run_pb((run, steps): &RunDetail) -> pb::Run {
     run_to_pb(run, steps, now_ms())
 }
@@ -112,17 +130,7 @@ fn run_pb((run, steps): &RunDetail) -> pb::Run {
 impl RunService for RunApi {
     async fn start_run(&self, request: Request<pb::StartRunRequest>) -> Result<Response<pb::StartRunResponse>, Status> {
         let r = request.into_inner();
-        let start = start_request(StartFields {
-            workflow_id: r.workflow_id,
-            user_id: r.user_id,
-            input: r.input,
-            input_data: r.input_data,
-            variables: r.variables,
-            idempotency_key: r.idempotency_key,
-            version: r.version,
-            shared_state: r.shared_state,
-            trigger: r.trigger,
-        })?;
+        let start = start_request(start_fields!(r))?;
         let detail = self.runs.start(DEFAULT_TENANT, start).await?;
         let run = run_pb(&detail);
         Ok(Response::new(pb::StartRunResponse { run_id: run.id.clone(), run: Some(run) }))
@@ -266,17 +274,7 @@ impl RunService for RunApi {
             0 => DEFAULT_EXECUTE_SECONDS,
             seconds => seconds.min(MAX_EXECUTE_SECONDS),
         };
-        let start = start_request(StartFields {
-            workflow_id: r.workflow_id,
-            user_id: r.user_id,
-            input: r.input,
-            input_data: r.input_data,
-            variables: r.variables,
-            idempotency_key: r.idempotency_key,
-            version: r.version,
-            shared_state: r.shared_state,
-            trigger: r.trigger,
-        })?;
+        let start = start_request(start_fields!(r))?;
         let detail = self
             .runs
             .execute(DEFAULT_TENANT, start, Duration::from_secs(u64::from(timeout)), r.cancel_on_timeout)
