@@ -23,10 +23,11 @@ use petgraph::graph::NodeIndex;
 use serde_json::{Map, Value, json};
 
 use super::document;
+use super::error_code::ErrorCode;
 use super::instance::Instance;
 use super::outcome::{Effect, EventType, TaskDispatch};
 use super::status::{RunStatus, StepStatus};
-use super::transition::Tx;
+use super::transition::{Tx, is_external};
 use crate::engine::compile::{EdgeKind, StepKind};
 
 /// What a pending step's gate says.
@@ -79,6 +80,9 @@ impl Tx<'_> {
             (StepStatus::Pending, _) => match self.gate(node) {
                 Gate::Wait => {}
                 Gate::Skip => self.skip(inst),
+                // Ready, unless a writer of one of its shared-state keys
+                // is in flight; that writer's end queues it again.
+                Gate::Open if self.write_blocked(inst) => {}
                 Gate::Open => self.start(inst),
             },
             (StepStatus::Running, StepKind::Parallel) => self.check_parallel(node),
@@ -190,9 +194,17 @@ impl Tx<'_> {
     }
 
     /// Starts a ready instance: pure steps are computed now, the rest
-    /// become effects.
+    /// become effects. An `inputMap` query that selects nothing fails the
+    /// step as it starts (external work checks it as it is dispatched).
     pub(super) fn start(&mut self, inst: Instance) {
-        match self.run.kind(inst.node) {
+        let kind = self.run.kind(inst.node);
+        if !is_external(kind)
+            && let Err(message) = self.resolve_input(inst)
+        {
+            self.begin(inst, StepStatus::Running);
+            return self.step_failed_as(inst, ErrorCode::InputMapEmpty, message);
+        }
+        match kind {
             StepKind::Transform => {
                 self.begin(inst, StepStatus::Running);
                 let wf = Arc::clone(&self.wf);
@@ -223,7 +235,7 @@ impl Tx<'_> {
                 self.begin(inst, StepStatus::Running);
                 let message =
                     format!("step '{}' is a loop, which this engine does not run yet", self.run.id(inst.node));
-                self.step_failed(inst, message);
+                self.step_failed_as(inst, ErrorCode::StepUnimplemented, message);
             }
             StepKind::Delay => {
                 self.begin(inst, StepStatus::Waiting);
@@ -239,16 +251,63 @@ impl Tx<'_> {
     }
 
     /// Emits the task of the current attempt of external work, with its
-    /// inputs resolved and its task rendered now.
+    /// inputs resolved and its task rendered now; fails the step instead
+    /// when an `inputMap` query selects nothing.
     pub(super) fn dispatch(&mut self, inst: Instance) {
         let wf = Arc::clone(&self.wf);
         let Some(step) = wf.step(inst.node) else { return };
-        let (task, input) =
-            self.with_item(inst, |doc| (step.task().map(|t| t.render(doc)), document::resolve(step.input_map(), doc)));
+        let input = match self.resolve_input(inst) {
+            Ok(input) => input,
+            Err(message) => return self.step_failed_as(inst, ErrorCode::InputMapEmpty, message),
+        };
+        let task = self.with_item(inst, |doc| step.task().map(|t| t.render(doc)));
         let agent = self.wf.step_def(inst.node).map(|d| d.agent.clone()).filter(|a| !a.is_empty());
         let attempt = self.run.record(inst).map_or(1, |r| r.attempts);
         let dispatch = TaskDispatch { step: self.run.key(inst), attempt, kind: step.kind(), agent, task, input };
         self.out.effects.push(Effect::DispatchTask(dispatch));
+    }
+
+    /// The step's `inputMap` resolved as `inst` sees the document, or a
+    /// message naming the step, the key and the query that selected nothing.
+    ///
+    /// A query into a step that ended without an output (skipped, or
+    /// failed and routed on) gives null rather than an error: the DAG made
+    /// it absent, and joins after a condition or a goto read "whichever
+    /// branch ran" that way. Anything else missing is a mistake to report.
+    fn resolve_input(&mut self, inst: Instance) -> Result<Value, String> {
+        let wf = Arc::clone(&self.wf);
+        let Some(step) = wf.step(inst.node) else { return Ok(Value::Object(Map::new())) };
+        if step.input_map().is_empty() {
+            return Ok(Value::Object(Map::new()));
+        }
+        let def = wf.step_def(inst.node);
+        let source = |at: usize| {
+            let key = step.input_map().get(at).map_or("", |(key, _)| key.as_str());
+            (key, def.and_then(|d| d.input_map.get(key)).map_or("", String::as_str))
+        };
+        let strict = self.with_item(inst, |doc| document::resolve_strict(step.input_map(), doc, |_| false));
+        if strict.is_ok() {
+            return strict.map_err(|_| String::new());
+        }
+        // Only a query that selected nothing pays for this second pass.
+        let run = &*self.run;
+        let absent_by_design: Vec<bool> = (0..step.input_map().len())
+            .map(|at| {
+                document::root_name(source(at).1).and_then(|name| wf.node(name)).is_some_and(|v| {
+                    !run.in_template(v)
+                        && matches!(run.status_of(Instance::step(v)), StepStatus::Skipped | StepStatus::Failed)
+                })
+            })
+            .collect();
+        self.with_item(inst, |doc| document::resolve_strict(step.input_map(), doc, |at| absent_by_design[at])).map_err(
+            |at| {
+                let (key, query) = source(at);
+                format!(
+                    "step '{}': inputMap key '{key}' ({query}) selected nothing in the run state",
+                    self.run.key(inst)
+                )
+            },
+        )
     }
 
     /// Evaluates `f` against the document as `inst` sees it: with the map
@@ -286,7 +345,8 @@ impl Tx<'_> {
             _ => None,
         };
         if let Some(violation) = violation {
-            return self.fail_run(format!("the run output does not match outputSchema: {violation}"));
+            let message = format!("the run output does not match outputSchema: {violation}");
+            return self.fail_run(ErrorCode::OutputSchemaViolation, message);
         }
         let (status, event_type) = match first_failed {
             Some(_) => (RunStatus::Partial, EventType::RunPartial),
@@ -296,11 +356,14 @@ impl Tx<'_> {
         self.run.completed_ms = Some(self.now_ms);
         self.run.output = Some(output.clone());
         self.run.can_retry_from = first_failed.clone();
+        self.disarm_run_timer();
         let total = self.run.total_cost_cents;
+        let duration_ms = self.run_duration_ms();
         let event = self.emit(event_type, None, status.as_str());
         event.output = Some(output);
         event.total_cost_cents = Some(total);
         event.can_retry_from = first_failed;
+        event.duration_ms = duration_ms;
     }
 
     /// Id of the first step, in topological order, that failed and was not

@@ -29,6 +29,22 @@ pub enum Command {
         /// Milliseconds since the epoch.
         now_ms: i64,
     },
+    /// Starts a Pending run made by RetryRunFrom: like `Start`, but the
+    /// `reused` steps are completed at once with the outputs they had in
+    /// the source run (no step.started, no work), so only the retried step
+    /// and what follows it run.
+    StartFrom {
+        /// The source run's input.
+        input: Value,
+        /// Initial shared state; null means `{}`.
+        shared_state: Value,
+        /// Where the run comes from, recorded on run.started.
+        origin: RetryOrigin,
+        /// Completed steps upstream of the retried one, in topological order.
+        reused: Vec<ReusedStep>,
+        /// Milliseconds since the epoch.
+        now_ms: i64,
+    },
     /// A worker finished an attempt of external work.
     StepSucceeded {
         /// Instance key.
@@ -57,9 +73,10 @@ pub enum Command {
         /// Milliseconds since the epoch.
         now_ms: i64,
     },
-    /// The timer of a delay step (or delay map item) is due.
+    /// The timer of a delay step (or delay map item) is due, or, keyed
+    /// [`RUN_TIMER_KEY`], the run's own timeout.
     TimerFired {
-        /// Instance key.
+        /// Instance key, or [`RUN_TIMER_KEY`].
         step: String,
         /// Milliseconds since the epoch.
         now_ms: i64,
@@ -72,6 +89,30 @@ pub enum Command {
         now_ms: i64,
     },
 }
+
+/// The run and step a retry run re-runs from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RetryOrigin {
+    /// The source run.
+    pub run_id: String,
+    /// The step the retry runs again from.
+    pub step_id: String,
+}
+
+/// A step a retry run takes over from its source run instead of running.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReusedStep {
+    /// Step id (a top-level step or a parallel sub-step, never a map item).
+    pub step: String,
+    /// Its output in the source run.
+    pub output: Value,
+}
+
+/// Instance key of the run's own timer (the workflow `timeout`); `@` never
+/// occurs in a step id, so it cannot name a step.
+pub const RUN_TIMER_KEY: &str = "@run";
 
 /// Why a command was refused. A refused command changes nothing.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

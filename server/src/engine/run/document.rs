@@ -35,6 +35,48 @@ pub(super) fn resolve(named: &[(String, Path)], doc: &Value) -> Value {
     Value::Object(named.iter().map(|(key, path)| (key.clone(), select(path, doc))).collect())
 }
 
+/// Like [`resolve`], for `inputMap`: a query that selects nothing is an
+/// error (the index of its entry) unless `absent_ok(index)` says the value
+/// is missing by design, when it is null. A query that selects an explicit
+/// null selected something.
+pub(super) fn resolve_strict(
+    named: &[(String, Path)],
+    doc: &Value,
+    absent_ok: impl Fn(usize) -> bool,
+) -> Result<Value, usize> {
+    let mut out = Map::with_capacity(named.len());
+    for (at, (key, path)) in named.iter().enumerate() {
+        let selected = if path.is_singular() {
+            path.first(doc).cloned()
+        } else {
+            match path.query(doc).as_slice() {
+                [] => None,
+                [one] => Some((*one).clone()),
+                many => Some(Value::Array(many.iter().map(|v| (*v).clone()).collect())),
+            }
+        };
+        let value = match selected {
+            Some(value) => value,
+            None if absent_ok(at) => Value::Null,
+            None => return Err(at),
+        };
+        out.insert(key.clone(), value);
+    }
+    Ok(Value::Object(out))
+}
+
+/// The first name of a query written `$.name…` or `$['name']…`: the step
+/// (or `input`, `state`, a map binding) it reads from.
+pub(super) fn root_name(query: &str) -> Option<&str> {
+    let rest = query.trim().strip_prefix('$')?;
+    if let Some(dotted) = rest.strip_prefix('.') {
+        let end = dotted.find(['.', '[']).unwrap_or(dotted.len());
+        return Some(&dotted[..end]).filter(|n| !n.is_empty());
+    }
+    let quoted = rest.strip_prefix("['").or_else(|| rest.strip_prefix("[\""))?;
+    quoted.find(['\'', '"']).map(|end| &quoted[..end])
+}
+
 /// Records a completed step's output as `$.<id>.output`.
 pub(super) fn set_output(doc: &mut Value, id: &str, output: Value) {
     if let Some(doc) = doc.as_object_mut() {

@@ -9,6 +9,8 @@
 use petgraph::graph::NodeIndex;
 use serde_json::json;
 
+use super::command::RUN_TIMER_KEY;
+use super::error_code::ErrorCode;
 use super::instance::Instance;
 use super::outcome::{Effect, EventType};
 use super::status::{RunStatus, StepStatus};
@@ -39,7 +41,7 @@ impl Tx<'_> {
             self.dispatch(inst);
             return;
         }
-        self.step_failed_with_cost(inst, error, Some(cost_cents));
+        self.step_failed_with_cost(inst, ErrorCode::StepFailed, error, Some(cost_cents));
     }
 
     /// Extra attempts a step gets: its own `retries`, or the run-level
@@ -50,20 +52,27 @@ impl Tx<'_> {
         if own == 0 && def.on_failure.as_deref() == Some("retry") { def.retries } else { own }
     }
 
-    /// Fails an instance for good and routes the failure.
+    /// Fails an instance for good (STEP_FAILED) and routes the failure.
     pub(super) fn step_failed(&mut self, inst: Instance, error: String) {
-        self.step_failed_with_cost(inst, error, None);
+        self.step_failed_with_cost(inst, ErrorCode::StepFailed, error, None);
     }
 
-    fn step_failed_with_cost(&mut self, inst: Instance, error: String, cost_cents: Option<i64>) {
+    /// Fails an instance for good with `code` and routes the failure.
+    pub(super) fn step_failed_as(&mut self, inst: Instance, code: ErrorCode, error: String) {
+        self.step_failed_with_cost(inst, code, error, None);
+    }
+
+    fn step_failed_with_cost(&mut self, inst: Instance, code: ErrorCode, error: String, cost_cents: Option<i64>) {
         if let Some(record) = self.run.record_mut(inst) {
             record.error = Some(error.clone().into());
+            record.error_code = Some(code);
         }
         let event = self.step_event(inst, StepStatus::Failed, EventType::StepFailed);
         event.error = Some(error.clone());
         event.cost_cents = cost_cents;
+        event.data = Some(json!({ "code": code.as_str() }));
         if let Some(index) = inst.item {
-            return self.item_failed(inst.node, index, &error);
+            return self.item_failed(inst.node, index, code, &error);
         }
         match self.route(inst.node) {
             Route::Goto(target) => {
@@ -72,7 +81,7 @@ impl Tx<'_> {
                 self.touch(inst.node);
             }
             Route::Continue => self.touch(inst.node),
-            Route::Stop => self.fail_run(error),
+            Route::Stop => self.fail_run(code, error),
         }
     }
 
@@ -90,7 +99,7 @@ impl Tx<'_> {
 
     /// A map item failed for good: the other items are cancelled and the
     /// map step fails.
-    fn item_failed(&mut self, template: NodeIndex, index: usize, error: &str) {
+    fn item_failed(&mut self, template: NodeIndex, index: usize, code: ErrorCode, error: &str) {
         self.item_finished(template, index, None);
         let count = self.run.maps.get(&template).map_or(0, |m| m.runs.len());
         for other in 0..count {
@@ -98,7 +107,7 @@ impl Tx<'_> {
         }
         let Some(map_node) = self.wf.step(template).and_then(|s| s.parent()) else { return };
         let message = format!("item {index} of map step '{}' failed: {error}", self.run.id(map_node));
-        self.step_failed(Instance::step(map_node), message);
+        self.step_failed_as(Instance::step(map_node), code, message);
     }
 
     /// Cancels an unfinished instance, withdrawing its task or timer.
@@ -134,19 +143,34 @@ impl Tx<'_> {
     }
 
     /// A failure with nowhere to go: everything unfinished is cancelled
-    /// and the run fails.
-    pub(super) fn fail_run(&mut self, error: String) {
+    /// and the run fails with `code`.
+    pub(super) fn fail_run(&mut self, code: ErrorCode, error: String) {
         self.cancel_everything();
+        // The run timer that fired is spent already; any other is withdrawn.
+        if code != ErrorCode::RunTimeout {
+            self.disarm_run_timer();
+        }
         let retry_from = self.first_unrecovered_failure();
         self.run.status = RunStatus::Failed;
         self.run.completed_ms = Some(self.now_ms);
         self.run.error = Some(error.clone());
+        self.run.error_code = Some(code);
         self.run.can_retry_from = retry_from.clone();
         let total = self.run.total_cost_cents;
+        let duration_ms = self.run_duration_ms();
         let event = self.emit(EventType::RunFailed, None, RunStatus::Failed.as_str());
         event.error = Some(error);
         event.total_cost_cents = Some(total);
         event.can_retry_from = retry_from;
+        event.duration_ms = duration_ms;
+        event.data = Some(json!({ "code": code.as_str() }));
+    }
+
+    /// Withdraws the run's timeout timer, when the workflow set one.
+    pub(super) fn disarm_run_timer(&mut self) {
+        if self.wf.definition().timeout > 0 {
+            self.out.effects.push(Effect::CancelTimer { step: RUN_TIMER_KEY.to_owned() });
+        }
     }
 
     /// `Cancel`: everything unfinished is cancelled; completed outputs stay.
@@ -155,9 +179,12 @@ impl Tx<'_> {
         self.run.status = RunStatus::Cancelled;
         self.run.completed_ms = Some(self.now_ms);
         self.run.cancel_reason = Some(reason.clone());
+        self.disarm_run_timer();
         let total = self.run.total_cost_cents;
+        let duration_ms = self.run_duration_ms();
         let event = self.emit(EventType::RunCancelled, None, RunStatus::Cancelled.as_str());
         event.total_cost_cents = Some(total);
+        event.duration_ms = duration_ms;
         event.data = Some(json!({ "reason": reason }));
     }
 }

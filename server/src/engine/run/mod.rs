@@ -14,22 +14,29 @@
 //! - `advance.rs`: readiness, skips, starting steps, finishing the run.
 //! - `pure_steps.rs`: parallel completion and map items.
 //! - `failure.rs`: retries, failure routes, failing and cancelling the run.
+//! - `error_code.rs`: [`ErrorCode`], why a step or a run failed.
+//! - `reuse.rs`: a retry run taking over its source run's outputs.
+//! - `state_guard.rs`: writers of one shared-state key never in flight together.
 
 mod advance;
 mod command;
 mod document;
+mod error_code;
 mod failure;
 mod instance;
 mod outcome;
 mod pure_steps;
+mod reuse;
 mod state;
+mod state_guard;
 mod status;
 mod transition;
 
 #[cfg(test)]
 mod tests;
 
-pub use command::{Command, TransitionError};
+pub use command::{Command, RUN_TIMER_KEY, RetryOrigin, ReusedStep, TransitionError};
+pub use error_code::ErrorCode;
 pub use outcome::{Effect, EventType, Outcome, RunEvent, TaskDispatch};
 pub use state::{RunState, StepView};
 pub use status::{RunStatus, StepStatus};

@@ -80,6 +80,9 @@ pub struct RunEvent {
     /// Anything else, e.g. `{"reason": …}` for run.cancelled, `{"attempt": n}`
     /// for step.retrying.
     pub data: Option<Value>,
+    /// step.completed and step.failed: how long the step took from its
+    /// first start; terminal run.* events: how long the run took. In ms.
+    pub duration_ms: Option<i64>,
     /// When the command that caused it happened, ms since the epoch.
     pub now_ms: i64,
 }
@@ -98,8 +101,8 @@ pub struct TaskDispatch {
     pub agent: Option<String>,
     /// The task template rendered against the run state document.
     pub task: Option<String>,
-    /// `inputMap` resolved against the document: an object, a path that
-    /// matches nothing giving null.
+    /// `inputMap` resolved against the document, an object. (A query that
+    /// selects nothing fails the step instead of being dispatched.)
     pub input: Value,
 }
 

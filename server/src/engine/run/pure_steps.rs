@@ -1,7 +1,8 @@
 //! The structural steps computed inside a transition: a parallel step
 //! completing once its sub-steps have, and a map step queueing its items,
-//! keeping at most `concurrency` of them in flight and collecting their
-//! outputs in input order. (Transform and condition are one-liners in
+//! keeping at most `concurrency` of them in flight (and at most one when
+//! its sub-step writes shared state) and collecting their outputs in input
+//! order. (Transform and condition are one-liners in
 //! `advance.rs`.)
 
 use std::sync::Arc;
@@ -11,6 +12,7 @@ use serde_json::{Map, Value};
 
 use super::advance::DepOutcome;
 use super::document;
+use super::error_code::ErrorCode;
 use super::instance::Instance;
 use super::state::{ItemRun, MapRun, StepRecord};
 use super::status::StepStatus;
@@ -37,7 +39,9 @@ impl Tx<'_> {
         let inst = Instance::step(node);
         if let Some(child) = failed {
             let message = format!("sub-step '{}' of parallel step '{}' failed", self.run.id(child), step.id());
-            return self.step_failed(inst, message);
+            // The parallel step fails for the reason its sub-step did.
+            let code = self.run.record(Instance::step(child)).and_then(|r| r.error_code).unwrap_or_default();
+            return self.step_failed_as(inst, code, message);
         }
         let mut output = Map::new();
         for &child in step.children() {
@@ -68,7 +72,7 @@ impl Tx<'_> {
                 "map step '{id}' runs a {} step per item, which this engine does not run yet",
                 template_kind.as_str()
             );
-            return self.step_failed(inst, message);
+            return self.step_failed_as(inst, ErrorCode::StepUnimplemented, message);
         }
         let items = match document::select(over, &self.run.document) {
             Value::Array(items) => items,
@@ -100,6 +104,12 @@ impl Tx<'_> {
                 break;
             }
             let index = map.next;
+            // Items of a sub-step that writes shared state go one at a time,
+            // in order: the item in flight wakes the map when it ends.
+            if self.write_blocked(Instance::item(template, index)) {
+                break;
+            }
+            let map = self.run.maps.get_mut(&template).expect("looked up just above");
             map.next += 1;
             map.in_flight += 1;
             self.start(Instance::item(template, index));

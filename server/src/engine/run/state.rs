@@ -2,12 +2,13 @@
 //! that many parked runs fit in memory. Step outputs live once, in the run
 //! state document; per-step records hold only status and bookkeeping.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use petgraph::graph::NodeIndex;
 use serde_json::Value;
 
+use super::error_code::ErrorCode;
 use super::instance::Instance;
 use super::status::{RunStatus, StepStatus};
 use crate::engine::compile::{CompiledWorkflow, EdgeKind, StepKind};
@@ -27,6 +28,8 @@ pub(super) struct StepRecord {
     pub(super) completed_ms: Option<i64>,
     /// Error of the last failed attempt.
     pub(super) error: Option<Box<str>>,
+    /// Why it failed for good.
+    pub(super) error_code: Option<ErrorCode>,
 }
 
 /// One map item: its record, and its output once completed (map item
@@ -71,6 +74,7 @@ pub struct RunState {
     pub(super) next_sequence: u64,
     pub(super) output: Option<Value>,
     pub(super) error: Option<String>,
+    pub(super) error_code: Option<ErrorCode>,
     pub(super) can_retry_from: Option<String>,
     pub(super) cancel_reason: Option<String>,
     pub(super) total_cost_cents: i64,
@@ -81,6 +85,10 @@ pub struct RunState {
     pub(super) active: u32,
     /// Goto targets with no dependencies: they start only when routed to.
     pub(super) dormant: Vec<NodeIndex>,
+    /// Instances in flight (running, waiting or paused, not parallel or
+    /// map) whose step declares stateWrites: another writer of one of
+    /// their keys may not start until they finish.
+    pub(super) writing: BTreeSet<Instance>,
 }
 
 /// One step instance as the API shows it; what a `step_runs` row holds.
@@ -133,6 +141,7 @@ impl RunState {
             next_sequence: 1,
             output: None,
             error: None,
+            error_code: None,
             can_retry_from: None,
             cancel_reason: None,
             total_cost_cents: 0,
@@ -140,6 +149,7 @@ impl RunState {
             completed_ms: None,
             active: 0,
             dormant,
+            writing: BTreeSet::new(),
         }
     }
 
@@ -181,6 +191,16 @@ impl RunState {
     /// Why the run failed, once Failed.
     pub fn error(&self) -> Option<&str> {
         self.error.as_deref()
+    }
+
+    /// Why the run failed, as a stable code, once Failed.
+    pub fn error_code(&self) -> Option<ErrorCode> {
+        self.error_code
+    }
+
+    /// Keys of the instances in flight that write shared state, in order.
+    pub fn writers_in_flight(&self) -> Vec<String> {
+        self.writing.iter().map(|&inst| self.key(inst)).collect()
     }
 
     /// First failed step in topological order, once Partial or Failed.
@@ -289,7 +309,8 @@ impl RunState {
         self.record(inst).map_or(StepStatus::Pending, |r| r.status)
     }
 
-    /// Changes an instance's status, keeping the active count right.
+    /// Changes an instance's status, keeping the active count and the
+    /// set of shared-state writers in flight right.
     pub(super) fn set_status(&mut self, inst: Instance, status: StepStatus) {
         let Some(record) = self.record_mut(inst) else { return };
         let was_active = record.status.is_active();
@@ -298,6 +319,15 @@ impl RunState {
             (false, true) => self.active += 1,
             (true, false) => self.active = self.active.saturating_sub(1),
             _ => {}
+        }
+        let in_flight = matches!(status, StepStatus::Running | StepStatus::Waiting | StepStatus::Paused);
+        // Parallel and map steps write their state only as they complete,
+        // after their children: they never hold a key while children run.
+        let structural = matches!(self.kind(inst.node), StepKind::Parallel | StepKind::Map);
+        if in_flight && !structural && self.workflow.step_def(inst.node).is_some_and(|d| !d.state_writes.is_empty()) {
+            self.writing.insert(inst);
+        } else if !in_flight {
+            self.writing.remove(&inst);
         }
     }
 

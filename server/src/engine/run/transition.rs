@@ -8,10 +8,12 @@ use std::sync::Arc;
 use petgraph::graph::NodeIndex;
 use serde_json::{Value, json};
 
-use super::command::{Command, TransitionError};
+use super::command::{Command, RUN_TIMER_KEY, TransitionError};
+use super::command::{RetryOrigin, ReusedStep};
 use super::document;
+use super::error_code::ErrorCode;
 use super::instance::Instance;
-use super::outcome::{EventType, Outcome, RunEvent};
+use super::outcome::{Effect, EventType, Outcome, RunEvent};
 use super::state::RunState;
 use super::status::{RunStatus, StepStatus};
 use crate::engine::compile::{CompiledWorkflow, StepKind};
@@ -29,13 +31,26 @@ use crate::engine::compile::{CompiledWorkflow, StepKind};
 pub fn transition(run: &mut RunState, command: Command) -> Result<Outcome, TransitionError> {
     match command {
         Command::Start { input, shared_state, now_ms } => {
+            check_pending(run)?;
+            let mut tx = Tx::new(run, now_ms);
+            tx.start_run(input, shared_state, None, &[]);
+            Ok(tx.out)
+        }
+        Command::StartFrom { input, shared_state, origin, reused, now_ms } => {
+            check_pending(run)?;
+            let mut tx = Tx::new(run, now_ms);
+            tx.start_run(input, shared_state, Some(&origin), &reused);
+            Ok(tx.out)
+        }
+        Command::TimerFired { step, now_ms } if step == RUN_TIMER_KEY => {
             match run.status {
-                RunStatus::Pending => {}
+                RunStatus::Pending => return Err(TransitionError::NotStarted),
                 status if status.is_terminal() => return Err(TransitionError::Finished { status }),
-                _ => return Err(TransitionError::AlreadyStarted),
+                _ => {}
             }
             let mut tx = Tx::new(run, now_ms);
-            tx.start_run(input, shared_state);
+            let seconds = tx.wf.definition().timeout;
+            tx.fail_run(ErrorCode::RunTimeout, format!("the run did not finish within its timeout of {seconds} s"));
             Ok(tx.out)
         }
         Command::StepSucceeded { step, attempt, output, cost_cents, now_ms } => {
@@ -73,6 +88,15 @@ pub fn transition(run: &mut RunState, command: Command) -> Result<Outcome, Trans
             tx.cancel_run(reason);
             Ok(tx.out)
         }
+    }
+}
+
+/// `Start` and `StartFrom` need a run that has not started.
+fn check_pending(run: &RunState) -> Result<(), TransitionError> {
+    match run.status {
+        RunStatus::Pending => Ok(()),
+        status if status.is_terminal() => Err(TransitionError::Finished { status }),
+        _ => Err(TransitionError::AlreadyStarted),
     }
 }
 
@@ -155,21 +179,38 @@ impl<'r> Tx<'r> {
             total_cost_cents: None,
             can_retry_from: None,
             data: None,
+            duration_ms: None,
             now_ms: self.now_ms,
         });
         self.out.events.last_mut().expect("an event was just pushed")
     }
 
-    /// Changes an instance's status and emits the matching step event.
+    /// Changes an instance's status and emits the matching step event;
+    /// step.completed and step.failed carry how long the step took.
     pub(super) fn step_event(&mut self, inst: Instance, status: StepStatus, event_type: EventType) -> &mut RunEvent {
+        let was_writing = self.run.writing.contains(&inst);
         self.run.set_status(inst, status);
+        if was_writing && !self.run.writing.contains(&inst) {
+            self.wake_writers(inst.node);
+        }
+        let mut duration_ms = None;
         if status.is_terminal() {
             let now = self.now_ms;
             if let Some(record) = self.run.record_mut(inst) {
                 record.completed_ms = Some(now);
+                if matches!(status, StepStatus::Completed | StepStatus::Failed) {
+                    duration_ms = record.started_ms.map(|started| (now - started).max(0));
+                }
             }
         }
-        self.emit(event_type, Some(inst), status.as_str())
+        let event = self.emit(event_type, Some(inst), status.as_str());
+        event.duration_ms = duration_ms;
+        event
+    }
+
+    /// How long the run has taken, for its terminal event.
+    pub(super) fn run_duration_ms(&self) -> Option<i64> {
+        self.run.started_ms.map(|started| (self.now_ms - started).max(0))
     }
 
     fn add_cost(&mut self, inst: Instance, cost_cents: i64) {
@@ -203,11 +244,24 @@ impl<'r> Tx<'r> {
         }
     }
 
-    fn start_run(&mut self, input: Value, shared_state: Value) {
+    /// Starts the run: arms its timeout, takes over the outputs a retry
+    /// reuses, then runs whatever is ready.
+    fn start_run(&mut self, input: Value, shared_state: Value, origin: Option<&RetryOrigin>, reused: &[ReusedStep]) {
         self.run.status = RunStatus::Running;
         self.run.started_ms = Some(self.now_ms);
         self.run.document = document::initial(input, shared_state);
-        self.emit(EventType::RunStarted, None, RunStatus::Running.as_str());
+        let event = self.emit(EventType::RunStarted, None, RunStatus::Running.as_str());
+        if let Some(origin) = origin {
+            event.data = Some(json!({ "retryOf": origin.run_id, "retryFrom": origin.step_id }));
+        }
+        let timeout = self.wf.definition().timeout;
+        if timeout > 0 {
+            let due_ms = self.now_ms.saturating_add(i64::from(timeout) * 1000);
+            self.out.effects.push(Effect::ArmTimer { step: RUN_TIMER_KEY.to_owned(), due_ms });
+        }
+        if let Some(origin) = origin {
+            self.reuse(origin, reused);
+        }
         self.work.extend(self.wf.topological_order().iter().copied());
         self.advance();
     }

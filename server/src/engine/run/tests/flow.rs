@@ -69,15 +69,15 @@ fn parallel_children_are_addressable_and_parent_waits_for_all() {
         {"id": "research", "type": "parallel", "steps": [
             {"id": "twitter", "type": "agent", "agent": "social", "task": "Twitter for {{ input.company }}"},
             {"id": "news", "type": "agent", "agent": "news", "task": "News for {{ input.company }}",
-             "inputMap": {"company": "$.input.company", "nothing": "$.input.nope"}},
+             "inputMap": {"company": "$.input.company", "note": "$.input.note"}},
         ]},
         transform("reshape", &["research"], json!({"handle": "$.twitter.output.handle", "all": "$.research.output"})),
     ]});
-    let mut h = Harness::started(def, json!({"company": "Stripe"}));
+    let mut h = Harness::started(def, json!({"company": "Stripe", "note": null}));
     assert_eq!(h.keys(), ["news", "twitter"]);
     assert_eq!(h.task("twitter").task.as_deref(), Some("Twitter for Stripe"));
     assert_eq!(h.task("twitter").agent.as_deref(), Some("social"));
-    assert_eq!(h.task("news").input, json!({"company": "Stripe", "nothing": null}));
+    assert_eq!(h.task("news").input, json!({"company": "Stripe", "note": null}), "an explicit null was selected");
     assert_eq!(h.status("research"), StepStatus::Running);
     h.succeed("twitter", json!({"handle": "@stripe"}));
     assert_eq!(h.status("research"), StepStatus::Running, "the parent waits for every sub-step");
@@ -249,5 +249,6 @@ fn output_failing_the_output_schema_fails_the_run() {
     assert_eq!(h.run.status(), RunStatus::Failed);
     let error = h.run.error().expect("an error");
     assert!(error.contains("outputSchema"), "{error}");
+    assert_eq!(h.run.error_code(), Some(ErrorCode::OutputSchemaViolation));
     assert_eq!(h.events.last().map(|e| e.event_type), Some(EventType::RunFailed));
 }

@@ -2,11 +2,14 @@
 //! drive it: commands in, events and effects out, a test standing in for
 //! workers and the timer loop.
 
+mod data;
 mod failures;
 mod flow;
 mod map;
 mod orders;
+mod retry;
 mod seed;
+mod timing;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -1,0 +1,41 @@
+//! [`ErrorCode`]: why a step or a run failed, as a stable UPPER_SNAKE code
+//! clients can branch on (`Run.error.code`, and `data.code` of step.failed
+//! and run.failed events), beside the message written for people.
+
+use std::fmt;
+
+/// Why a step or a run failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum ErrorCode {
+    /// The step's own work failed (a worker's error, a failed map item or
+    /// parallel sub-step, a map `over` that is not an array).
+    #[default]
+    StepFailed,
+    /// An `inputMap` query selected nothing in the run state document.
+    InputMapEmpty,
+    /// The run's output did not match the workflow's `outputSchema`.
+    OutputSchemaViolation,
+    /// The run passed the workflow's `timeout`.
+    RunTimeout,
+    /// The step type (or shape) is not run by this engine yet.
+    StepUnimplemented,
+}
+
+impl ErrorCode {
+    /// The code as the API writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::StepFailed => "STEP_FAILED",
+            Self::InputMapEmpty => "INPUT_MAP_EMPTY",
+            Self::OutputSchemaViolation => "OUTPUT_SCHEMA_VIOLATION",
+            Self::RunTimeout => "RUN_TIMEOUT",
+            Self::StepUnimplemented => "STEP_UNIMPLEMENTED",
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
