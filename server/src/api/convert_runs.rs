@@ -111,7 +111,8 @@ fn step_to_pb(step: &StepRecord, now_ms: i64) -> pb::StepRun {
 pub fn run_to_pb(run: &RunRecord, steps: &[StepRecord], now_ms: i64) -> pb::Run {
     let error = match (run.status.as_str(), &run.error) {
         ("failed", Some(message)) => Some(pb::RunError {
-            code: "STEP_FAILED".into(),
+            // Runs stored before codes were recorded failed at a step.
+            code: run.error_code.clone().unwrap_or_else(|| "STEP_FAILED".into()),
             message: message.clone(),
             step_id: run.can_retry_from.clone().unwrap_or_default(),
         }),
@@ -135,7 +136,7 @@ pub fn run_to_pb(run: &RunRecord, steps: &[StepRecord], now_ms: i64) -> pb::Run 
         cancel_reason: run.cancel_reason.clone().unwrap_or_default(),
         trigger: run.trigger.clone(),
         idempotency_key: run.idempotency_key.clone(),
-        retry_of_run_id: String::new(),
+        retry_of_run_id: run.retry_of_run_id.clone().unwrap_or_default(),
         current_step: String::new(),
         create_time: Some(timestamp(run.created_ms)),
         start_time: run.started_ms.map(timestamp),
@@ -157,7 +158,7 @@ pub fn event_to_pb(event: &EventRecord) -> pb::RunEvent {
         total_cost: event.total_cost_cents.map(money),
         can_retry_from: event.can_retry_from.clone().unwrap_or_default(),
         action: String::new(),
-        duration_seconds: 0,
+        duration_seconds: event.duration_ms.map_or(0, |ms| (ms.max(0) / 1000) as u32),
         data: event.data.as_ref().and_then(struct_to_pb),
         create_time: Some(timestamp(event.created_ms)),
     }

@@ -1,6 +1,8 @@
 //! `weft.v1.RunService`: checks each request, calls the run engine, and
 //! shapes the response. DeleteRun refuses a live run (FAILED_PRECONDITION)
 //! instead of cancelling it implicitly: deleting is not a way to stop work.
+//! ExecuteWorkflowStream reports start failures (unknown workflow, input
+//! failing the schema) as the call's status, before any event is sent.
 
 use std::time::Duration;
 
@@ -122,6 +124,16 @@ macro_rules! start_fields {
     };
 }
 
+/// The wait of ExecuteWorkflow and ExecuteWorkflowStream: 0 means the
+/// default, and longer waits are lowered to the most allowed.
+fn execute_timeout(seconds: u32) -> Duration {
+    let seconds = match seconds {
+        0 => DEFAULT_EXECUTE_SECONDS,
+        seconds => seconds.min(MAX_EXECUTE_SECONDS),
+    };
+    Duration::from_secs(u64::from(seconds))
+}
+
 fn run_pb((run, steps): &RunDetail) -> pb::Run {
     run_to_pb(run, steps, now_ms())
 }
@@ -210,9 +222,13 @@ impl RunService for RunApi {
 
     async fn retry_run_from(
         &self,
-        _: Request<pb::RetryRunFromRequest>,
+        request: Request<pb::RetryRunFromRequest>,
     ) -> Result<Response<pb::RetryRunFromResponse>, Status> {
-        Err(error::unimplemented("RetryRunFrom"))
+        let request = request.into_inner();
+        required_id(&request.run_id, "run_id")?;
+        let step_id = label(request.step_id, "step_id")?;
+        let detail = self.runs.retry_from(DEFAULT_TENANT, &request.run_id, step_id.trim()).await?;
+        Ok(Response::new(pb::RetryRunFromResponse { run: Some(run_pb(&detail)) }))
     }
 
     async fn estimate_run(
@@ -270,23 +286,25 @@ impl RunService for RunApi {
         request: Request<pb::ExecuteWorkflowRequest>,
     ) -> Result<Response<pb::ExecuteWorkflowResponse>, Status> {
         let r = request.into_inner();
-        let timeout = match r.timeout_seconds {
-            0 => DEFAULT_EXECUTE_SECONDS,
-            seconds => seconds.min(MAX_EXECUTE_SECONDS),
-        };
+        let timeout = execute_timeout(r.timeout_seconds);
         let start = start_request(start_fields!(r))?;
-        let detail = self
-            .runs
-            .execute(DEFAULT_TENANT, start, Duration::from_secs(u64::from(timeout)), r.cancel_on_timeout)
-            .await?;
+        let detail = self.runs.execute(DEFAULT_TENANT, start, timeout, r.cancel_on_timeout).await?;
         let run = run_pb(&detail);
         Ok(Response::new(pb::ExecuteWorkflowResponse { output: run.output.clone(), run: Some(run) }))
     }
 
     async fn execute_workflow_stream(
         &self,
-        _: Request<pb::ExecuteWorkflowStreamRequest>,
+        request: Request<pb::ExecuteWorkflowStreamRequest>,
     ) -> Result<Response<BoxStream<pb::ExecuteWorkflowStreamResponse>>, Status> {
-        Err(error::unimplemented("ExecuteWorkflowStream"))
+        let r = request.into_inner();
+        let timeout = execute_timeout(r.timeout_seconds);
+        let start = start_request(start_fields!(r))?;
+        let events = self.runs.execute_stream(DEFAULT_TENANT, start, timeout, r.cancel_on_timeout).await?;
+        let stream = ReceiverStream::new(events).map(|item| {
+            item.map(|event| pb::ExecuteWorkflowStreamResponse { event: Some(event_to_pb(&event)) })
+                .map_err(Status::from)
+        });
+        Ok(Response::new(Box::pin(stream)))
     }
 }

@@ -5,7 +5,9 @@
 //! - [`workflows`] manages definitions and their version history.
 //! - [`run`] is the pure run state machine: `transition(state, command)`.
 //! - [`scheduler`] is the one writer: it applies commands to live runs and
-//!   commits them in groups; [`runs`] is what the api layer calls.
+//!   commits them in groups; [`runs`] is what the api layer calls, with
+//!   event streams and execution in `run_events.rs` and RetryRunFrom in
+//!   `retry_runs.rs`.
 //!
 //! The engine calls the store and is called by the api layer; it knows
 //! neither tonic nor SQL.
@@ -14,6 +16,7 @@ pub mod compile;
 mod error;
 #[cfg(test)]
 mod fixtures;
+mod retry_runs;
 pub mod run;
 mod run_events;
 pub mod runs;

@@ -1,6 +1,7 @@
 //! Following runs: event streams that replay from the store and then tail
-//! the writer's live events without gap or duplicate, and waiting for a run
-//! to finish (synchronous execution).
+//! the writer's live events without gap or duplicate, and starting a run to
+//! follow it: waiting for it to finish (synchronous execution) or streaming
+//! its events as it goes (streamed execution).
 //!
 //! A stream subscribes to live events *before* it reads the store, so an
 //! event committed in between is seen either way; live events at or below
@@ -128,6 +129,52 @@ impl RunEngine {
                 match follower.follow(&mut live).await {
                     Follow::Done => return,
                     Follow::Reread => live = live.resubscribe(),
+                }
+            }
+        });
+        Ok(receiver)
+    }
+
+    /// Starts a run and streams its events from the first one until its
+    /// terminal event; when `timeout` passes first, the stream ends with a
+    /// Timeout error, and the run goes on unless `cancel_on_timeout`. An
+    /// idempotency key naming an earlier run streams that run's events
+    /// from the start. Start failures (unknown workflow, input failing the
+    /// schema) are returned before any stream exists.
+    pub async fn execute_stream(
+        &self,
+        tenant: &str,
+        request: StartRun,
+        timeout: Duration,
+        cancel_on_timeout: bool,
+    ) -> Result<mpsc::Receiver<Result<EventRecord, EngineError>>, EngineError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let (run, _) = self.start(tenant, request).await?;
+        let mut events = self.stream_events(tenant, &run.id, 0).await?;
+        let (out, receiver) = mpsc::channel(STREAM_BUFFER);
+        let engine = self.clone();
+        let tenant = tenant.to_string();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    item = events.recv() => match item {
+                        Some(item) => {
+                            if out.send(item).await.is_err() {
+                                return;
+                            }
+                        }
+                        None => return,
+                    },
+                    _ = tokio::time::sleep_until(deadline) => {
+                        if cancel_on_timeout {
+                            // It may have finished meanwhile; then there is nothing to cancel.
+                            let _ = engine.cancel(&tenant, &run.id, "execution timeout".into()).await;
+                        }
+                        let message = format!("run '{}' did not finish within {} s", run.id, timeout.as_secs());
+                        let _ = out.send(Err(EngineError::Timeout { message, run_id: run.id })).await;
+                        return;
+                    }
+                    _ = out.closed() => return,
                 }
             }
         });

@@ -115,6 +115,20 @@ impl RunEngine {
         &self.store
     }
 
+    pub(crate) fn scheduler(&self) -> &RunScheduler {
+        &self.scheduler
+    }
+
+    /// The compiled form of a workflow version (cached).
+    pub(crate) async fn compiled(
+        &self,
+        tenant: &str,
+        id: &str,
+        version: u32,
+    ) -> Result<Arc<CompiledWorkflow>, EngineError> {
+        self.compiled.get(tenant, id, version).await
+    }
+
     /// Stops the scheduler after its current commit.
     pub async fn shutdown(&self) {
         self.scheduler.shutdown().await;

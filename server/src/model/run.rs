@@ -28,6 +28,8 @@ pub struct RunRecord {
     pub shared_state: Option<Value>,
     /// Why it failed.
     pub error: Option<String>,
+    /// Why it failed, as a stable UPPER_SNAKE code ("STEP_FAILED").
+    pub error_code: Option<String>,
     /// Why it was cancelled.
     pub cancel_reason: Option<String>,
     /// First failed step, for partial and failed runs.
@@ -38,6 +40,8 @@ pub struct RunRecord {
     pub trigger: String,
     /// Idempotency key given at start, or empty.
     pub idempotency_key: String,
+    /// For a run made by RetryRunFrom: the run whose outputs it reuses.
+    pub retry_of_run_id: Option<String>,
     /// Accepted, ms since the epoch.
     pub created_ms: i64,
     /// First step started.
@@ -114,6 +118,10 @@ pub struct EventRecord {
     /// Anything else.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<Value>,
+    /// How long the step (step.completed/failed) or the run (terminal
+    /// events) took, ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<i64>,
     /// Commit time of the change, ms since the epoch.
     pub created_ms: i64,
 }

@@ -16,7 +16,7 @@ const MAX_VARIABLES: usize = 32_000;
 
 const RUN_COLUMNS: &str = "id, tenant_id, workflow_id, workflow_version, user_id, status, input, output, \
      shared_state, error, cancel_reason, can_retry_from, cost_cents, trigger_label, idempotency_key, \
-     created_at, started_at, completed_at";
+     created_at, started_at, completed_at, retry_of_run_id, error_code";
 
 fn json_text(value: &Option<Value>) -> Option<String> {
     value.as_ref().map(|v| v.to_string())
@@ -39,11 +39,13 @@ fn run_from_row(row: &SqliteRow) -> Result<RunRecord, StoreError> {
         output: json_column(row, "output")?,
         shared_state: json_column(row, "shared_state")?,
         error: row.try_get("error")?,
+        error_code: row.try_get("error_code")?,
         cancel_reason: row.try_get("cancel_reason")?,
         can_retry_from: row.try_get("can_retry_from")?,
         cost_cents: row.try_get("cost_cents")?,
         trigger: row.try_get("trigger_label")?,
         idempotency_key: row.try_get("idempotency_key")?,
+        retry_of_run_id: row.try_get("retry_of_run_id")?,
         created_ms: row.try_get("created_at")?,
         started_ms: row.try_get("started_at")?,
         completed_ms: row.try_get("completed_at")?,
@@ -110,9 +112,10 @@ pub(super) async fn commit(pool: &SqlitePool, batch: &RunBatch) -> Result<(), St
     insert_rows(
         &mut tx,
         &format!("INSERT INTO runs ({RUN_COLUMNS}) "),
-        18,
+        20,
         " ON CONFLICT (id) DO UPDATE SET status = excluded.status, output = excluded.output, \
-          shared_state = excluded.shared_state, error = excluded.error, cancel_reason = excluded.cancel_reason, \
+          shared_state = excluded.shared_state, error = excluded.error, error_code = excluded.error_code, \
+          cancel_reason = excluded.cancel_reason, \
           can_retry_from = excluded.can_retry_from, cost_cents = excluded.cost_cents, \
           started_at = excluded.started_at, completed_at = excluded.completed_at",
         &batch.runs,
@@ -134,7 +137,9 @@ pub(super) async fn commit(pool: &SqlitePool, batch: &RunBatch) -> Result<(), St
                 .push_bind(r.idempotency_key.clone())
                 .push_bind(r.created_ms)
                 .push_bind(r.started_ms)
-                .push_bind(r.completed_ms);
+                .push_bind(r.completed_ms)
+                .push_bind(r.retry_of_run_id.clone())
+                .push_bind(r.error_code.clone());
         },
     )
     .await?;

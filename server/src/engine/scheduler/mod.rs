@@ -26,7 +26,7 @@ pub use rows::RunMeta;
 
 use crate::engine::EngineError;
 use crate::engine::compile::CompiledWorkflow;
-use crate::engine::run::{Command, RunState, TransitionError, transition};
+use crate::engine::run::{Command, RetryOrigin, ReusedStep, RunState, TransitionError, transition};
 use crate::model::{EventRecord, TimerRecord};
 use crate::store::{OpenRun, Store};
 
@@ -69,6 +69,15 @@ pub struct NewRun {
     pub now_ms: i64,
 }
 
+/// What a run made by RetryRunFrom takes over from its source run.
+#[derive(Debug, Clone)]
+pub struct RetrySeed {
+    /// The source run and the step to re-run from.
+    pub origin: RetryOrigin,
+    /// Completed upstream steps and their outputs, in topological order.
+    pub reused: Vec<ReusedStep>,
+}
+
 /// The answer to a start, once committed.
 #[derive(Debug, Clone)]
 pub struct StartReply {
@@ -91,7 +100,7 @@ pub enum CommandRefusal {
 
 /// What the writer is asked to do.
 pub(crate) enum Request {
-    Start(NewRun, oneshot::Sender<Result<StartReply, EngineError>>),
+    Start(NewRun, Option<RetrySeed>, oneshot::Sender<Result<StartReply, EngineError>>),
     Command {
         tenant: String,
         run_id: String,
@@ -142,6 +151,7 @@ fn replay(open: OpenRun, workflow: Arc<CompiledWorkflow>) -> Option<writer::Live
         trigger: run.trigger,
         idempotency_key: run.idempotency_key,
         input: run.input.unwrap_or(Value::Null),
+        retry_of_run_id: run.retry_of_run_id,
         created_ms: run.created_ms,
     };
     Some(writer::Live { state, meta, commands: open.commands.len() as u32 })
@@ -185,8 +195,18 @@ impl RunScheduler {
 
     /// Creates and starts a run; answers once it is committed.
     pub async fn start(&self, new: NewRun) -> Result<StartReply, EngineError> {
+        self.send_start(new, None).await
+    }
+
+    /// Creates and starts a retry run that takes over `seed`'s outputs;
+    /// answers once it is committed.
+    pub async fn start_from(&self, new: NewRun, seed: RetrySeed) -> Result<StartReply, EngineError> {
+        self.send_start(new, Some(seed)).await
+    }
+
+    async fn send_start(&self, new: NewRun, seed: Option<RetrySeed>) -> Result<StartReply, EngineError> {
         let (reply, answer) = oneshot::channel();
-        self.requests.send(Request::Start(new, reply)).await.map_err(|_| stopped())?;
+        self.requests.send(Request::Start(new, seed, reply)).await.map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
     }
 

@@ -21,6 +21,8 @@ pub struct RunMeta {
     pub idempotency_key: String,
     /// The input as given.
     pub input: Value,
+    /// For a retry run: the source run.
+    pub retry_of_run_id: Option<String>,
     /// Accepted, ms since the epoch.
     pub created_ms: i64,
 }
@@ -40,11 +42,13 @@ pub fn run_record(state: &RunState, meta: &RunMeta) -> RunRecord {
         output: state.output().cloned(),
         shared_state: state.document().get("state").cloned(),
         error: state.error().map(str::to_string),
+        error_code: state.error_code().map(|c| c.as_str().to_string()),
         cancel_reason: state.cancel_reason().map(str::to_string),
         can_retry_from: state.can_retry_from().map(str::to_string),
         cost_cents: state.total_cost_cents(),
         trigger: meta.trigger.clone(),
         idempotency_key: meta.idempotency_key.clone(),
+        retry_of_run_id: meta.retry_of_run_id.clone(),
         created_ms: meta.created_ms,
         started_ms,
         completed_ms,
@@ -92,6 +96,7 @@ pub fn event_record(run_id: &str, event: &RunEvent) -> EventRecord {
         total_cost_cents: event.total_cost_cents,
         can_retry_from: event.can_retry_from.clone(),
         data: event.data.clone(),
+        duration_ms: event.duration_ms,
         created_ms: event.now_ms,
     }
 }

@@ -10,7 +10,7 @@ use std::sync::atomic::Ordering;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use super::rows::{self, RunMeta};
-use super::{CommandRefusal, IDEMPOTENCY_TTL_MS, NewRun, Request, StartReply, now_ms};
+use super::{CommandRefusal, IDEMPOTENCY_TTL_MS, NewRun, Request, RetrySeed, StartReply, now_ms};
 use crate::engine::EngineError;
 use crate::engine::run::{Command, Effect, Outcome, RunState, transition};
 use crate::model::{EventRecord, TimerRecord};
@@ -81,7 +81,7 @@ impl Writer {
         let mut pending = Pending::default();
         for request in batch {
             match request {
-                Request::Start(new, reply) => self.start(new, reply, &mut pending).await,
+                Request::Start(new, seed, reply) => self.start(new, seed, reply, &mut pending).await,
                 Request::Command { tenant, run_id, command, reply } => {
                     self.command(&tenant, &run_id, command, reply, &mut pending)
                 }
@@ -90,7 +90,7 @@ impl Writer {
         self.commit(pending).await;
     }
 
-    async fn start(&mut self, new: NewRun, reply: StartSender, pending: &mut Pending) {
+    async fn start(&mut self, new: NewRun, seed: Option<RetrySeed>, reply: StartSender, pending: &mut Pending) {
         if !new.idempotency_key.is_empty() {
             let key = (new.tenant.clone(), new.idempotency_key.clone());
             if let Some((run_id, _)) = pending.idempotency.get(&key) {
@@ -114,13 +114,24 @@ impl Writer {
             pending.idempotency.insert(key, (new.id.clone(), new.now_ms));
         }
         let mut state = RunState::new(new.id.clone(), new.workflow_id, new.workflow_version, new.workflow);
-        let command = Command::Start { input: new.input.clone(), shared_state: new.shared_state, now_ms: new.now_ms };
+        let retry_of_run_id = seed.as_ref().map(|s| s.origin.run_id.clone());
+        let command = match seed {
+            None => Command::Start { input: new.input.clone(), shared_state: new.shared_state, now_ms: new.now_ms },
+            Some(RetrySeed { origin, reused }) => Command::StartFrom {
+                input: new.input.clone(),
+                shared_state: new.shared_state,
+                origin,
+                reused,
+                now_ms: new.now_ms,
+            },
+        };
         let meta = RunMeta {
             tenant: new.tenant,
             user_id: new.user_id,
             trigger: new.trigger,
             idempotency_key: new.idempotency_key,
             input: new.input,
+            retry_of_run_id,
             created_ms: new.now_ms,
         };
         let json = serde_json::to_string(&command).expect("commands always serialize");

@@ -1,0 +1,232 @@
+//! RetryRunFrom end to end: a partial run retried from its canRetryFrom and
+//! a cancelled run retried from the step it stopped at. The new run takes
+//! over the upstream outputs without running those steps (no step.started
+//! in its log, zero attempts) and runs the chosen step again; bad requests
+//! are refused with the right codes and change nothing.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tonic::Code;
+use tonic_types::StatusExt;
+use weft_sdk::pb;
+use weft_tests::{TestServer, http1};
+
+async fn create_workflow(server: &TestServer, definition: Value) -> String {
+    let (status, created) = http1::json(server.addr, "POST", "/v1/workflows", Some(definition)).await;
+    assert_eq!(status, 201, "{created}");
+    created["id"].as_str().unwrap().to_string()
+}
+
+async fn start(client: &weft_sdk::Weft, workflow_id: &str, input: Value) -> pb::Run {
+    let request = pb::StartRunRequest {
+        workflow_id: workflow_id.into(),
+        input: Some(weft_server::api::convert::value_to_pb(&input)),
+        ..Default::default()
+    };
+    client.runs().start_run(request).await.unwrap().into_inner().run.unwrap()
+}
+
+async fn get(client: &weft_sdk::Weft, run_id: &str) -> pb::Run {
+    client.runs().get_run(pb::GetRunRequest { run_id: run_id.into() }).await.unwrap().into_inner().run.unwrap()
+}
+
+async fn wait_finished(client: &weft_sdk::Weft, run_id: &str) -> pb::Run {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let run = get(client, run_id).await;
+        if ![pb::RunStatus::Pending as i32, pb::RunStatus::Running as i32].contains(&run.status) {
+            return run;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "run {run_id} did not finish: {run:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// "type stepId" of every event of a run, in sequence order.
+async fn trace(client: &weft_sdk::Weft, run_id: &str) -> Vec<String> {
+    let request = pb::ListRunEventsRequest { run_id: run_id.into(), page_size: 1000, ..Default::default() };
+    let events = client.runs().list_run_events(request).await.unwrap().into_inner().events;
+    events.iter().map(|e| format!("{} {}", e.r#type, e.step_id).trim_end().to_string()).collect()
+}
+
+fn step<'a>(run: &'a pb::Run, id: &str) -> &'a pb::StepRun {
+    run.steps.iter().find(|s| s.id == id).unwrap_or_else(|| panic!("no step {id} in {run:?}"))
+}
+
+fn json_of(value: &Option<prost_types::Value>) -> Value {
+    weft_server::api::convert_runs::value_from_pb(value.as_ref().expect("value set"))
+}
+
+async fn retry(client: &weft_sdk::Weft, run_id: &str, step_id: &str) -> Result<pb::Run, tonic::Status> {
+    let request = pb::RetryRunFromRequest { run_id: run_id.into(), step_id: step_id.into() };
+    Ok(client.runs().retry_run_from(request).await?.into_inner().run.unwrap())
+}
+
+/// A → B → C, plus an independent `side` step; C's inputMap reads
+/// `$.input.flag`, which the input lacks, so C fails and, under
+/// onFailure "continue", the run ends partial with canRetryFrom C.
+fn partial_chain() -> Value {
+    json!({
+        "name": "partial-chain",
+        "onFailure": "continue",
+        "steps": [
+            {"id": "a", "type": "transform", "output": {"n": "$.input.n"}},
+            {"id": "b", "type": "transform", "dependsOn": ["a"], "output": {"twice": "$.a.output.n", "from": "$.a.output"}},
+            {"id": "c", "type": "transform", "dependsOn": ["b"], "inputMap": {"flag": "$.input.flag"},
+             "output": {"b": "$.b.output.twice"}},
+            {"id": "side", "type": "transform", "output": {"n": "$.input.n"}}
+        ]
+    })
+}
+
+#[tokio::test]
+async fn retry_from_a_partial_run_reuses_a_and_b_and_runs_c_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let client = server.client().await;
+    let workflow_id = create_workflow(&server, partial_chain()).await;
+
+    let source = start(&client, &workflow_id, json!({"n": 7})).await;
+    assert_eq!(source.status, pb::RunStatus::Partial as i32, "{source:?}");
+    assert_eq!(source.can_retry_from, "c");
+    let c = step(&source, "c");
+    assert!(c.error.contains("'flag'") && c.error.contains("$.input.flag"), "a clear inputMap error: {}", c.error);
+
+    // No step id: the run's canRetryFrom.
+    let retried = retry(&client, &source.id, "").await.unwrap();
+    assert_ne!(retried.id, source.id);
+    assert_eq!(retried.retry_of_run_id, source.id);
+    assert_eq!(retried.trigger, "retry");
+    assert_eq!(retried.workflow_version, source.workflow_version);
+    assert_eq!(retried.input, source.input);
+    for id in ["a", "b", "side"] {
+        let (old, new) = (step(&source, id), step(&retried, id));
+        assert_eq!(new.status, pb::StepStatus::Completed as i32, "{id} reused");
+        assert_eq!(new.output, old.output, "{id} keeps its original output");
+        assert_eq!(new.attempts, 0, "{id} did not run in the new run");
+        assert!(new.start_time.is_none(), "{id} never started in the new run");
+    }
+    let events = trace(&client, &retried.id).await;
+    for id in ["a", "b", "side"] {
+        assert!(!events.contains(&format!("step.started {id}")), "{id} did not run again: {events:?}");
+        assert!(events.contains(&format!("step.completed {id}")), "{events:?}");
+    }
+    assert!(events.contains(&"step.started c".to_string()), "c ran again: {events:?}");
+    assert!(events.contains(&"step.failed c".to_string()), "with the same input it fails the same way");
+    assert_eq!(step(&retried, "c").attempts, 1);
+    assert_eq!(retried.status, pb::RunStatus::Partial as i32);
+    assert_eq!(retried.can_retry_from, "c");
+
+    // The source run is untouched.
+    assert_eq!(get(&client, &source.id).await, source);
+}
+
+#[tokio::test]
+async fn retry_from_a_cancelled_run_runs_the_step_to_completion_over_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let client = server.client().await;
+    let workflow_id = create_workflow(
+        &server,
+        json!({
+            "name": "cancel-then-retry",
+            "steps": [
+                {"id": "a", "type": "transform", "output": {"n": "$.input.n"}},
+                {"id": "b", "type": "transform", "dependsOn": ["a"], "output": {"m": "$.a.output.n"},
+                 "stateWrites": ["m"]},
+                {"id": "c", "type": "delay", "duration": 1, "dependsOn": ["b"]},
+                {"id": "d", "type": "transform", "dependsOn": ["c"],
+                 "output": {"a": "$.a.output.n", "m": "$.state.m", "campaign": "$.state.campaign"}}
+            ]
+        }),
+    )
+    .await;
+    let request = pb::StartRunRequest {
+        workflow_id: workflow_id.clone(),
+        input: Some(weft_server::api::convert::value_to_pb(&json!({"n": 3}))),
+        shared_state: match weft_server::api::convert::value_to_pb(&json!({"campaign": "q2"})).kind {
+            Some(prost_types::value::Kind::StructValue(s)) => Some(s),
+            _ => None,
+        },
+        ..Default::default()
+    };
+    let source = client.runs().start_run(request).await.unwrap().into_inner().run.unwrap();
+    assert_eq!(step(&source, "c").status, pb::StepStatus::Waiting as i32);
+    let cancel = pb::CancelRunRequest { run_id: source.id.clone(), reason: "not now".into() };
+    let source = client.runs().cancel_run(cancel).await.unwrap().into_inner().run.unwrap();
+    assert_eq!(source.status, pb::RunStatus::Cancelled as i32);
+
+    let (status, body) = http1::json(
+        server.addr,
+        "POST",
+        &format!("/v1/workflows/runs/{}/retry", source.id),
+        Some(json!({"stepId": "c"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["retryOfRunId"], source.id.as_str(), "the bare run: {body}");
+    let retried = wait_finished(&client, body["id"].as_str().unwrap()).await;
+    assert_eq!(retried.status, pb::RunStatus::Completed as i32, "{retried:?}");
+    assert_eq!(json_of(&step(&retried, "d").output), json!({"a": 3, "m": 3, "campaign": "q2"}));
+    assert_eq!(step(&retried, "a").attempts, 0);
+    assert_eq!(step(&retried, "c").attempts, 1, "the delay ran again");
+    let events = trace(&client, &retried.id).await;
+    assert_eq!(
+        events,
+        [
+            "run.started",
+            "step.completed a",
+            "step.completed b",
+            "step.started c",
+            "step.completed c",
+            "step.started d",
+            "step.completed d",
+            "run.completed"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn retry_refuses_unknown_runs_unknown_steps_and_live_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let client = server.client().await;
+
+    let unknown = retry(&client, "wfrun_nope", "c").await.unwrap_err();
+    assert_eq!(unknown.code(), Code::NotFound);
+    assert_eq!(unknown.get_error_details().error_info().unwrap().reason, "RUN_NOT_FOUND");
+    assert_eq!(retry(&client, "", "c").await.unwrap_err().code(), Code::InvalidArgument);
+
+    let partial = create_workflow(&server, partial_chain()).await;
+    let source = start(&client, &partial, json!({"n": 1})).await;
+    let bad_step = retry(&client, &source.id, "nope").await.unwrap_err();
+    assert_eq!(bad_step.code(), Code::InvalidArgument);
+    assert!(bad_step.message().contains("'nope'"), "{}", bad_step.message());
+    let violations = bad_step.get_error_details().bad_request().unwrap().field_violations.clone();
+    assert_eq!(violations[0].field, "step_id");
+
+    let live =
+        create_workflow(&server, json!({"name": "slow", "steps": [{"id": "wait", "type": "delay", "duration": 60}]}))
+            .await;
+    let running = start(&client, &live, json!({})).await;
+    let refused = retry(&client, &running.id, "wait").await.unwrap_err();
+    assert_eq!(refused.code(), Code::FailedPrecondition, "{refused:?}");
+    assert_eq!(refused.get_error_details().error_info().unwrap().reason, "RUN_NOT_RETRYABLE");
+
+    let done = create_workflow(
+        &server,
+        json!({"name": "done", "steps": [
+            {"id": "each", "type": "map", "over": "$.input.xs", "as": "x",
+             "step": {"id": "double", "type": "transform", "output": {"x": "$.x"}}}
+        ]}),
+    )
+    .await;
+    let completed = start(&client, &done, json!({"xs": [1, 2]})).await;
+    assert_eq!(completed.status, pb::RunStatus::Completed as i32);
+    let refused = retry(&client, &completed.id, "each").await.unwrap_err();
+    assert_eq!(refused.code(), Code::FailedPrecondition, "a completed run has nothing to retry");
+
+    let listed = client.runs().list_runs(pb::ListRunsRequest::default()).await.unwrap().into_inner();
+    assert_eq!(listed.total, 3, "refused retries started nothing");
+}
