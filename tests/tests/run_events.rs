@@ -1,7 +1,8 @@
 //! Run events end to end: the gRPC stream replays stored events and then
 //! tails live ones, closing after the terminal event; ListRunEvents pages;
 //! REST SSE, including a client that drops halfway and resumes with
-//! Last-Event-ID; and ExecuteWorkflow, synchronous with a timeout.
+//! Last-Event-ID; ExecuteWorkflow, synchronous with a timeout; and
+//! ExecuteWorkflowStream over gRPC and as SSE on both REST paths.
 
 use std::time::Duration;
 
@@ -238,4 +239,157 @@ async fn stopping_the_server_ends_open_streams() {
     assert!(stream.message().await.unwrap().is_some(), "the replay arrives");
     // A live stream must not hold the graceful drain open.
     tokio::time::timeout(Duration::from_secs(10), server.stop()).await.expect("the server stops with a stream open");
+}
+
+async fn execute_stream(
+    client: &weft_sdk::Weft,
+    request: pb::ExecuteWorkflowStreamRequest,
+) -> (Vec<pb::RunEvent>, Option<tonic::Status>) {
+    let mut stream = client.runs().execute_workflow_stream(request).await.unwrap().into_inner();
+    let mut events = Vec::new();
+    loop {
+        match tokio::time::timeout(Duration::from_secs(15), stream.message()).await.expect("stream ends") {
+            Ok(Some(message)) => events.push(message.event.unwrap()),
+            Ok(None) => return (events, None),
+            Err(status) => return (events, Some(status)),
+        }
+    }
+}
+
+#[tokio::test]
+async fn execute_stream_starts_a_run_and_streams_it_to_the_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let client = server.client().await;
+    let workflow_id = create_workflow(&server, 1).await;
+    let request = pb::ExecuteWorkflowStreamRequest {
+        workflow_id: workflow_id.clone(),
+        variables: Some(weft_server::api::convert::value_to_pb(&json!({"n": 4}))),
+        ..Default::default()
+    };
+    let (events, error) = execute_stream(&client, request).await;
+    assert!(error.is_none(), "{error:?}");
+    let n = events.len() as u64;
+    assert_eq!(sequences(&events), (1..=n).collect::<Vec<_>>(), "every event once, in order");
+    assert_eq!(events[0].r#type, "run.started");
+    let last = events.last().unwrap();
+    assert_eq!((last.r#type.as_str(), last.status.as_str()), ("run.completed", "completed"));
+    let output = weft_server::api::convert_runs::value_from_pb(last.output.as_ref().unwrap());
+    assert_eq!(output, json!({"n": 4}));
+    assert!(last.duration_seconds >= 1, "the run took the 1 s delay: {last:?}");
+    let pause = events.iter().find(|e| e.r#type == "step.completed" && e.step_id == "pause").unwrap();
+    assert!(pause.duration_seconds >= 1, "{pause:?}");
+    let run_id = &events[0].run_id;
+    assert!(events.iter().all(|e| &e.run_id == run_id));
+    let stored = client
+        .runs()
+        .list_run_events(pb::ListRunEventsRequest { run_id: run_id.clone(), page_size: 1000, ..Default::default() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(stored.events, events, "the stream is the run's log");
+}
+
+#[tokio::test]
+async fn execute_stream_ends_with_execution_timeout_and_refuses_bad_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let client = server.client().await;
+    let slow = create_workflow(&server, 5).await;
+    let request = pb::ExecuteWorkflowStreamRequest {
+        workflow_id: slow.clone(),
+        input: Some(weft_server::api::convert::value_to_pb(&json!({"n": 1}))),
+        timeout_seconds: 1,
+        cancel_on_timeout: true,
+        ..Default::default()
+    };
+    let started = std::time::Instant::now();
+    let (events, error) = execute_stream(&client, request).await;
+    assert!(started.elapsed() < Duration::from_secs(4));
+    let error = error.expect("the stream ends with the timeout");
+    assert_eq!(error.code(), Code::DeadlineExceeded);
+    let info = error.get_error_details().error_info().cloned().unwrap();
+    assert_eq!(info.reason, "EXECUTION_TIMEOUT");
+    assert_eq!(info.metadata.get("runId"), Some(&events[0].run_id));
+    assert!(events.iter().any(|e| e.r#type == "step.started" && e.step_id == "pause"), "{events:?}");
+    let run_id = events[0].run_id.clone();
+    let run = client.runs().get_run(pb::GetRunRequest { run_id }).await.unwrap().into_inner().run.unwrap();
+    assert_eq!(run.status, pb::RunStatus::Cancelled as i32, "cancel_on_timeout");
+
+    let unknown = client
+        .runs()
+        .execute_workflow_stream(pb::ExecuteWorkflowStreamRequest {
+            workflow_id: "wf_nope".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.code(), Code::NotFound);
+
+    let (status, created) = http1::json(
+        server.addr,
+        "POST",
+        "/v1/workflows",
+        Some(json!({"name": "typed", "inputSchema": {"type": "object", "required": ["n"],
+                    "properties": {"n": {"type": "integer"}}},
+                    "steps": [{"id": "echo", "type": "transform", "output": {"n": "$.input.n"}}]})),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let typed = created["id"].as_str().unwrap().to_string();
+    let bad = client
+        .runs()
+        .execute_workflow_stream(pb::ExecuteWorkflowStreamRequest {
+            workflow_id: typed.clone(),
+            input: Some(weft_server::api::convert::value_to_pb(&json!({"n": "seven"}))),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(bad.code(), Code::InvalidArgument);
+    assert_eq!(bad.get_error_details().error_info().unwrap().reason, "INPUT_SCHEMA_VIOLATION");
+
+    let (status, body) = http1::json(
+        server.addr,
+        "POST",
+        &format!("/api/workflows/{typed}/execute/stream"),
+        Some(json!({"variables": {"n": "seven"}})),
+    )
+    .await;
+    assert_eq!(status, 422, "{body}");
+    let (status, _) =
+        http1::json(server.addr, "POST", "/api/workflows/wf_nope/execute/stream", Some(json!({"variables": {}}))).await;
+    assert_eq!(status, 404);
+
+    let listed = client.runs().list_runs(pb::ListRunsRequest::default()).await.unwrap().into_inner();
+    assert_eq!(listed.total, 1, "only the timed-out run was started");
+}
+
+#[tokio::test]
+async fn execute_stream_over_rest_is_sse_on_both_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let workflow_id = create_workflow(&server, 1).await;
+
+    let body = br#"{"variables": {"n": 9}}"#;
+    let headers = [("accept", "text/event-stream"), ("content-type", "application/json")];
+    let path = format!("/api/workflows/{workflow_id}/execute/stream");
+    let response = http1::request(server.addr, "POST", &path, &headers, body).await.unwrap();
+    assert_eq!(response.status, 200);
+    assert!(response.header("content-type").is_some_and(|c| c.starts_with("text/event-stream")));
+    let text = String::from_utf8(response.body).unwrap();
+    let ids = sse_ids(&text);
+    assert_eq!(ids, (1..=ids.len() as u64).collect::<Vec<_>>(), "{text}");
+    assert!(text.contains("event: run_started") && text.contains("event: run_completed"), "/api names: {text}");
+
+    let path = format!("/v1/workflows/{workflow_id}:executeStream");
+    let response = http1::request(server.addr, "POST", &path, &headers, br#"{"input": {"n": 9}}"#).await.unwrap();
+    assert_eq!(response.status, 200);
+    let text = String::from_utf8(response.body).unwrap();
+    assert!(text.contains("event: run.completed"), "{text}");
+    let last = text.lines().filter_map(|l| l.strip_prefix("data:")).last().unwrap();
+    let last: Value = serde_json::from_str(last.trim()).unwrap();
+    assert_eq!(last["type"], "run.completed");
+    // The gateway writes protobuf numbers as doubles (9.0): compare as such.
+    assert_eq!(last["output"]["n"].as_f64(), Some(9.0), "{last}");
 }
