@@ -1,8 +1,9 @@
 //! RunService end to end over real sockets: runs of pure steps, conditions
 //! and delays to completion; agent steps parked with a task in the outbox
 //! and cancelled; idempotency; input schema checks (gRPC and REST 422);
-//! refused requests that change nothing; and a delay that survives a
-//! restart and fires once.
+//! refused requests that change nothing; a delay that survives a restart
+//! and fires once; inputMap queries that select nothing; distinct run error
+//! codes; and shared state that survives a restart.
 
 use std::time::Duration;
 
@@ -410,4 +411,115 @@ async fn a_run_pinned_to_an_old_version_runs_that_version() {
     missing.version = 9;
     let err = client.runs().start_run(missing).await.unwrap_err();
     assert_eq!(err.code(), tonic::Code::NotFound);
+}
+
+#[tokio::test]
+async fn input_map_selecting_nothing_fails_the_step_with_input_map_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let client = server.client().await;
+    let workflow_id = create_workflow(
+        &server,
+        json!({"name": "strict-input", "steps": [
+            {"id": "pick", "type": "transform", "inputMap": {"email": "$.input.contact.email"},
+             "output": {"name": "$.input.name"}},
+            {"id": "after", "type": "transform", "dependsOn": ["pick"], "output": {"n": "$.pick.output.name"}}
+        ]}),
+    )
+    .await;
+    let run = client.runs().start_run(start(&workflow_id, json!({"name": "Ada"}))).await.unwrap().into_inner();
+    let run = run.run.unwrap();
+    assert_eq!(run.status, pb::RunStatus::Failed as i32, "{run:?}");
+    let error = run.error.clone().expect("run error");
+    assert_eq!(error.code, "INPUT_MAP_EMPTY");
+    assert_eq!(error.step_id, "pick");
+    let pick = step(&run, "pick");
+    assert_eq!(pick.status, pb::StepStatus::Failed as i32);
+    for part in ["'pick'", "'email'", "$.input.contact.email", "selected nothing"] {
+        assert!(pick.error.contains(part), "{} names {part}", pick.error);
+    }
+    assert_eq!(step(&run, "after").status, pb::StepStatus::Cancelled as i32);
+    let events = client
+        .runs()
+        .list_run_events(pb::ListRunEventsRequest { run_id: run.id.clone(), ..Default::default() })
+        .await
+        .unwrap()
+        .into_inner()
+        .events;
+    let failed = events.iter().find(|e| e.r#type == "step.failed").expect("step.failed");
+    assert_eq!(failed.step_id, "pick");
+    assert_eq!(failed.error, pick.error);
+    let data = weft_server::api::convert_runs::struct_from_pb(failed.data.as_ref().unwrap());
+    assert_eq!(data, json!({"code": "INPUT_MAP_EMPTY"}));
+
+    // With the key present, the same workflow completes.
+    let input = json!({"name": "Ada", "contact": {"email": "ada@example.com"}});
+    let ok = client.runs().start_run(start(&workflow_id, input)).await.unwrap().into_inner().run.unwrap();
+    assert_eq!(ok.status, pb::RunStatus::Completed as i32);
+}
+
+#[tokio::test]
+async fn failed_runs_carry_distinct_error_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let client = server.client().await;
+    let schema = create_workflow(
+        &server,
+        json!({"name": "schema", "outputSchema": {"type": "object", "required": ["score"]},
+               "steps": [{"id": "out", "type": "transform", "output": {"other": "$.input.x"}}]}),
+    )
+    .await;
+    let run = client.runs().start_run(start(&schema, json!({"x": 1}))).await.unwrap().into_inner().run.unwrap();
+    let error = run.error.expect("failed");
+    assert_eq!((error.code.as_str(), error.step_id.as_str()), ("OUTPUT_SCHEMA_VIOLATION", ""));
+
+    let timed = create_workflow(
+        &server,
+        json!({"name": "timed", "timeout": 1, "steps": [{"id": "wait", "type": "delay", "duration": 30}]}),
+    )
+    .await;
+    let run = client.runs().start_run(start(&timed, json!({}))).await.unwrap().into_inner().run.unwrap();
+    let run = wait_finished(&client, &run.id, 10).await;
+    assert_eq!(run.status, pb::RunStatus::Failed as i32, "{run:?}");
+    assert_eq!(run.error.as_ref().map(|e| e.code.as_str()), Some("RUN_TIMEOUT"));
+    assert_eq!(step(&run, "wait").status, pb::StepStatus::Cancelled as i32);
+    assert!(run.duration >= 1, "{run:?}");
+}
+
+#[tokio::test]
+async fn shared_state_written_before_a_restart_is_read_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("weft.db");
+    let server = TestServer::start_on(database.clone(), weft_server::Config::default()).await;
+    let workflow_id = create_workflow(
+        &server,
+        json!({"name": "stateful", "steps": [
+            {"id": "writer", "type": "transform", "output": {"company": "$.input.company"}, "stateWrites": ["company"]},
+            {"id": "pause", "type": "delay", "duration": 1, "dependsOn": ["writer"]},
+            {"id": "reader", "type": "transform", "dependsOn": ["pause"], "stateReads": ["company", "campaign"],
+             "output": {"company": "$.state.company", "campaign": "$.state.campaign"}}
+        ]}),
+    )
+    .await;
+    let mut request = start(&workflow_id, json!({"company": "Acme"}));
+    request.shared_state = match weft_server::api::convert::value_to_pb(&json!({"campaign": "q2"})).kind {
+        Some(prost_types::value::Kind::StructValue(s)) => Some(s),
+        _ => None,
+    };
+    let run_id = {
+        let client = server.client().await;
+        let run = client.runs().start_run(request).await.unwrap().into_inner().run.unwrap();
+        let state = weft_server::api::convert_runs::struct_from_pb(run.shared_state.as_ref().unwrap());
+        assert_eq!(state, json!({"campaign": "q2", "company": "Acme"}), "the write is in the state at once");
+        run.id
+    };
+    server.stop().await;
+
+    let server = TestServer::start_on(database, weft_server::Config::default()).await;
+    let client = server.client().await;
+    let run = wait_finished(&client, &run_id, 10).await;
+    assert_eq!(run.status, pb::RunStatus::Completed as i32, "{run:?}");
+    assert_eq!(json_of(&step(&run, "reader").output), json!({"company": "Acme", "campaign": "q2"}));
+    let state = weft_server::api::convert_runs::struct_from_pb(run.shared_state.as_ref().unwrap());
+    assert_eq!(state, json!({"campaign": "q2", "company": "Acme"}));
 }
