@@ -174,12 +174,12 @@ async fn services_still_to_come_answer_unimplemented() {
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start(dir.path()).await;
     let client = server.client().await;
-    let retry = client
+    let estimate = client
         .runs()
-        .retry_run_from(pb::RetryRunFromRequest { run_id: "wfrun_x".into(), step_id: "s".into() })
+        .estimate_run(pb::EstimateRunRequest { workflow_id: "wf_x".into(), ..Default::default() })
         .await
         .unwrap_err();
-    assert_eq!(retry.code(), Code::Unimplemented);
+    assert_eq!(estimate.code(), Code::Unimplemented);
     let workers = client.workers().list_workers(pb::ListWorkersRequest::default()).await.unwrap_err();
     assert_eq!(workers.code(), Code::Unimplemented);
 }
