@@ -387,7 +387,7 @@ async fn execute_stream_over_rest_is_sse_on_both_paths() {
     assert_eq!(response.status, 200);
     let text = String::from_utf8(response.body).unwrap();
     assert!(text.contains("event: run.completed"), "{text}");
-    let last = text.lines().filter_map(|l| l.strip_prefix("data:")).last().unwrap();
+    let last = text.lines().filter_map(|l| l.strip_prefix("data:")).next_back().unwrap();
     let last: Value = serde_json::from_str(last.trim()).unwrap();
     assert_eq!(last["type"], "run.completed");
     // The gateway writes protobuf numbers as doubles (9.0): compare as such.
