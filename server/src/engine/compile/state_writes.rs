@@ -1,5 +1,8 @@
 //! Shared-state writers that could run at the same time: two steps writing
-//! one key with no path between them in the DAG.
+//! one key with no path between them in the DAG (a step and the goto
+//! target of its failure route are ordered too). Instances of one step
+//! (map items) are serialized at run time instead; see
+//! `run/state_guard.rs`.
 //!
 //! Writers of a key are sorted in topological order; all of them are ordered
 //! iff each one reaches the next (reachability is transitive), so only
@@ -49,7 +52,7 @@ pub(crate) fn report_conflicts(
         steps.sort_unstable_by_key(|&s| position[s]);
         for pair in steps.windows(2) {
             let (first, second) = (pair[0], pair[1]);
-            if search.reaches(first, second) {
+            if search.reaches(first, second) || recovers(index, first, second) || recovers(index, second, first) {
                 continue;
             }
             let message = format!(
@@ -63,6 +66,18 @@ pub(crate) fn report_conflicts(
             problems.push(Problem::new(step_id, field, ProblemCode::ConflictingStateWrites, message));
         }
     }
+}
+
+/// True when entry `recovery` is the goto target of entry `failing`'s
+/// failure route. Routes are not graph edges, yet they order the two: the
+/// recovery runs only after the failing step failed, and a failed step
+/// writes nothing.
+fn recovers(index: &StepIndex<'_>, failing: usize, recovery: usize) -> bool {
+    index.entries[failing]
+        .step
+        .on_step_failure
+        .as_ref()
+        .is_some_and(|r| r.action == "goto" && r.target == index.entries[recovery].step.id)
 }
 
 /// Depth-first reachability with a reusable visited set.

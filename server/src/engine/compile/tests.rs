@@ -259,6 +259,20 @@ fn unordered_writers_of_one_state_key_conflict() {
 }
 
 #[test]
+fn a_step_and_its_goto_recovery_may_write_one_key() {
+    // The recovery runs only once the step failed, and a failed step
+    // writes nothing: they are never in flight together.
+    let def = definition(json!({"steps": [
+        {"id": "score", "agent": "x", "task": "t", "stateWrites": ["score"],
+         "onStepFailure": {"action": "goto", "target": "fallback"}},
+        {"id": "fallback", "agent": "x", "task": "t", "stateWrites": ["score"]},
+        {"id": "other", "agent": "x", "task": "t", "stateWrites": ["score"]},
+    ]}));
+    let problems = validate(&def);
+    assert_eq!(codes(&problems), [ProblemCode::ConflictingStateWrites], "only 'other' is unordered: {problems:?}");
+}
+
+#[test]
 fn ids_must_be_well_formed_unreserved_and_unique() {
     let long = "x".repeat(MAX_ID_LEN + 1);
     let def = definition(json!({"steps": [
