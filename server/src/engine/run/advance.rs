@@ -267,49 +267,6 @@ impl Tx<'_> {
         self.out.effects.push(Effect::DispatchTask(dispatch));
     }
 
-    /// The step's `inputMap` resolved as `inst` sees the document, or a
-    /// message naming the step, the key and the query that selected nothing.
-    ///
-    /// A query into a step that ended without an output (skipped, or
-    /// failed and routed on) gives null rather than an error: the DAG made
-    /// it absent, and joins after a condition or a goto read "whichever
-    /// branch ran" that way. Anything else missing is a mistake to report.
-    fn resolve_input(&mut self, inst: Instance) -> Result<Value, String> {
-        let wf = Arc::clone(&self.wf);
-        let Some(step) = wf.step(inst.node) else { return Ok(Value::Object(Map::new())) };
-        if step.input_map().is_empty() {
-            return Ok(Value::Object(Map::new()));
-        }
-        let def = wf.step_def(inst.node);
-        let source = |at: usize| {
-            let key = step.input_map().get(at).map_or("", |(key, _)| key.as_str());
-            (key, def.and_then(|d| d.input_map.get(key)).map_or("", String::as_str))
-        };
-        let strict = self.with_item(inst, |doc| document::resolve_strict(step.input_map(), doc, |_| false));
-        if strict.is_ok() {
-            return strict.map_err(|_| String::new());
-        }
-        // Only a query that selected nothing pays for this second pass.
-        let run = &*self.run;
-        let absent_by_design: Vec<bool> = (0..step.input_map().len())
-            .map(|at| {
-                document::root_name(source(at).1).and_then(|name| wf.node(name)).is_some_and(|v| {
-                    !run.in_template(v)
-                        && matches!(run.status_of(Instance::step(v)), StepStatus::Skipped | StepStatus::Failed)
-                })
-            })
-            .collect();
-        self.with_item(inst, |doc| document::resolve_strict(step.input_map(), doc, |at| absent_by_design[at])).map_err(
-            |at| {
-                let (key, query) = source(at);
-                format!(
-                    "step '{}': inputMap key '{key}' ({query}) selected nothing in the run state",
-                    self.run.key(inst)
-                )
-            },
-        )
-    }
-
     /// Evaluates `f` against the document as `inst` sees it: with the map
     /// item bound under the map's `as` name for a map item.
     pub(super) fn with_item<R>(&mut self, inst: Instance, f: impl FnOnce(&Value) -> R) -> R {

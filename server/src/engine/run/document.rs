@@ -19,13 +19,18 @@ pub(super) fn initial(input: Value, shared_state: Value) -> Value {
 /// What a path selects, as one value: nothing gives null, one value gives
 /// itself, several (a wildcard or filter) give an array of them.
 pub(super) fn select(path: &Path, doc: &Value) -> Value {
+    selected(path, doc).unwrap_or(Value::Null)
+}
+
+/// What a path selects, as in [`select`], or `None` when it selects nothing.
+fn selected(path: &Path, doc: &Value) -> Option<Value> {
     if path.is_singular() {
-        return path.first(doc).cloned().unwrap_or(Value::Null);
+        return path.first(doc).cloned();
     }
     match path.query(doc).as_slice() {
-        [] => Value::Null,
-        [one] => (*one).clone(),
-        many => Value::Array(many.iter().map(|v| (*v).clone()).collect()),
+        [] => None,
+        [one] => Some((*one).clone()),
+        many => Some(Value::Array(many.iter().map(|v| (*v).clone()).collect())),
     }
 }
 
@@ -46,16 +51,7 @@ pub(super) fn resolve_strict(
 ) -> Result<Value, usize> {
     let mut out = Map::with_capacity(named.len());
     for (at, (key, path)) in named.iter().enumerate() {
-        let selected = if path.is_singular() {
-            path.first(doc).cloned()
-        } else {
-            match path.query(doc).as_slice() {
-                [] => None,
-                [one] => Some((*one).clone()),
-                many => Some(Value::Array(many.iter().map(|v| (*v).clone()).collect())),
-            }
-        };
-        let value = match selected {
+        let value = match selected(path, doc) {
             Some(value) => value,
             None if absent_ok(at) => Value::Null,
             None => return Err(at),

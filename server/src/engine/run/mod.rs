@@ -10,6 +10,7 @@
 //! - `command.rs`: [`Command`] and [`TransitionError`].
 //! - `outcome.rs`: [`RunEvent`], [`Effect`], [`Outcome`].
 //! - `document.rs`: the run state document paths are evaluated against.
+//! - `input_map.rs`: resolving a step's `inputMap`, strictly.
 //! - `transition.rs`: [`transition`], checking commands before applying them.
 //! - `advance.rs`: readiness, skips, starting steps, finishing the run.
 //! - `pure_steps.rs`: parallel completion and map items.
@@ -23,6 +24,7 @@ mod command;
 mod document;
 mod error_code;
 mod failure;
+mod input_map;
 mod instance;
 mod outcome;
 mod pure_steps;

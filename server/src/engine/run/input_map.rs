@@ -1,0 +1,57 @@
+//! A step's `inputMap`, resolved as it starts (or as its work is
+//! dispatched): every query must select something, or the step fails with
+//! INPUT_MAP_EMPTY and a message naming the step, the key and the query.
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+use super::document;
+use super::instance::Instance;
+use super::status::StepStatus;
+use super::transition::Tx;
+
+impl Tx<'_> {
+    /// The step's `inputMap` resolved as `inst` sees the document, or a
+    /// message naming the step, the key and the query that selected nothing.
+    ///
+    /// A query into a step that ended without an output (skipped, or
+    /// failed and routed on) gives null rather than an error: the DAG made
+    /// it absent, and joins after a condition or a goto read "whichever
+    /// branch ran" that way. Anything else missing is a mistake to report.
+    pub(super) fn resolve_input(&mut self, inst: Instance) -> Result<Value, String> {
+        let wf = Arc::clone(&self.wf);
+        let Some(step) = wf.step(inst.node) else { return Ok(Value::Object(Map::new())) };
+        if step.input_map().is_empty() {
+            return Ok(Value::Object(Map::new()));
+        }
+        let def = wf.step_def(inst.node);
+        let source = |at: usize| {
+            let key = step.input_map().get(at).map_or("", |(key, _)| key.as_str());
+            (key, def.and_then(|d| d.input_map.get(key)).map_or("", String::as_str))
+        };
+        let strict = self.with_item(inst, |doc| document::resolve_strict(step.input_map(), doc, |_| false));
+        if let Ok(input) = strict {
+            return Ok(input);
+        }
+        // Only a query that selected nothing pays for this second pass.
+        let run = &*self.run;
+        let absent_by_design: Vec<bool> = (0..step.input_map().len())
+            .map(|at| {
+                document::root_name(source(at).1).and_then(|name| wf.node(name)).is_some_and(|v| {
+                    !run.in_template(v)
+                        && matches!(run.status_of(Instance::step(v)), StepStatus::Skipped | StepStatus::Failed)
+                })
+            })
+            .collect();
+        self.with_item(inst, |doc| document::resolve_strict(step.input_map(), doc, |at| absent_by_design[at])).map_err(
+            |at| {
+                let (key, query) = source(at);
+                format!(
+                    "step '{}': inputMap key '{key}' ({query}) selected nothing in the run state",
+                    self.run.key(inst)
+                )
+            },
+        )
+    }
+}
