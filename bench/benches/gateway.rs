@@ -153,6 +153,14 @@ async fn main() {
         }
     };
 
+    // `-- rest` or `-- grpc` runs one side alone (for profiling).
+    let only: Option<String> = std::env::args().skip(1).find(|a| a == "rest" || a == "grpc");
+    if let Some(side) = only {
+        let mut report =
+            if side == "rest" { drive(CONCURRENCY, rest_call).await } else { drive(CONCURRENCY, grpc_call).await };
+        report.print(&format!("{side}, {CONCURRENCY} clients"));
+        return;
+    }
     drive(1, grpc_call.clone()).await.print("gRPC, 1 client");
     drive(1, rest_call.clone()).await.print("REST, 1 client");
     let grpc_rate = drive(CONCURRENCY, grpc_call).await.print(&format!("gRPC, {CONCURRENCY} clients"));

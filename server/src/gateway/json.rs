@@ -3,9 +3,7 @@
 //! (`running`, `active`, `stop`) and read in either spelling, and 64-bit
 //! integers are written as numbers.
 
-use prost_reflect::{
-    DynamicMessage, EnumDescriptor, FieldDescriptor, Kind, MessageDescriptor, ReflectMessage, SerializeOptions,
-};
+use prost_reflect::{DynamicMessage, EnumDescriptor, FieldDescriptor, Kind, MessageDescriptor};
 use serde_json::Value;
 
 /// `RunStatus` -> `RUN_STATUS_`, the prefix every value of the enum carries.
@@ -21,11 +19,35 @@ fn enum_prefix(descriptor: &EnumDescriptor) -> String {
     prefix
 }
 
+/// `RUN_STATUS_RUNNING` without the prefix its enum `RunStatus` gives every
+/// value (`RUNNING`); the whole name when it lacks the prefix. Compares as
+/// it goes, so the hot answer path allocates nothing.
+pub fn strip_enum_prefix<'a>(enum_name: &str, value_name: &'a str) -> &'a str {
+    let bytes = value_name.as_bytes();
+    let mut at = 0;
+    let mut matches = |expected: u8| {
+        let ok = bytes.get(at) == Some(&expected);
+        at += 1;
+        ok
+    };
+    for (i, c) in enum_name.bytes().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 && !matches(b'_') {
+            return value_name;
+        }
+        if !matches(c.to_ascii_uppercase()) {
+            return value_name;
+        }
+    }
+    if !matches(b'_') {
+        return value_name;
+    }
+    &value_name[at..]
+}
+
 /// The documented spelling of an enum value: `RUN_STATUS_RUNNING` ->
 /// `running`.
 pub fn enum_value_json_name(descriptor: &EnumDescriptor, proto_name: &str) -> String {
-    let prefix = enum_prefix(descriptor);
-    proto_name.strip_prefix(&prefix).unwrap_or(proto_name).to_ascii_lowercase()
+    strip_enum_prefix(descriptor.name(), proto_name).to_ascii_lowercase()
 }
 
 /// The proto name for a value written either way (`running` or
@@ -46,10 +68,9 @@ fn field_by_json_key(message: &MessageDescriptor, key: &str) -> Option<FieldDesc
     message.get_field_by_json_name(key).or_else(|| message.get_field_by_name(key))
 }
 
-/// Rewrites enum values of `json` (shaped as `message`) between spellings:
-/// `to_short` writes the documented form, otherwise the proto form is
-/// restored so the protobuf JSON parser accepts it.
-fn rewrite_enums(json: &mut Value, message: &MessageDescriptor, to_short: bool) {
+/// Rewrites the enum values of `json` (shaped as `message`) to their proto
+/// names, so the protobuf JSON parser accepts the documented spelling.
+fn rewrite_enums(json: &mut Value, message: &MessageDescriptor) {
     let Value::Object(object) = json else { return };
     for (key, value) in object.iter_mut() {
         let Some(field) = field_by_json_key(message, key) else { continue };
@@ -57,83 +78,50 @@ fn rewrite_enums(json: &mut Value, message: &MessageDescriptor, to_short: bool) 
             let Kind::Message(entry) = field.kind() else { continue };
             let Some(entry_value) = entry.get_field_by_name("value") else { continue };
             if let Value::Object(entries) = value {
-                entries.values_mut().for_each(|item| rewrite_value(&entry_value.kind(), item, to_short));
+                entries.values_mut().for_each(|item| rewrite_value(&entry_value.kind(), item));
             }
         } else if field.is_list() {
             if let Value::Array(items) = value {
-                items.iter_mut().for_each(|item| rewrite_value(&field.kind(), item, to_short));
+                items.iter_mut().for_each(|item| rewrite_value(&field.kind(), item));
             }
         } else {
-            rewrite_value(&field.kind(), value, to_short);
+            rewrite_value(&field.kind(), value);
         }
     }
 }
 
 /// Rewrites one value of type `kind`: an enum string, or the enums inside a
 /// (non well-known) message.
-fn rewrite_value(kind: &Kind, value: &mut Value, to_short: bool) {
+fn rewrite_value(kind: &Kind, value: &mut Value) {
     match kind {
         Kind::Enum(descriptor) => {
             if let Value::String(text) = value {
-                let rewritten = if to_short {
-                    Some(enum_value_json_name(descriptor, text))
-                } else {
-                    enum_value_proto_name(descriptor, text)
-                };
-                if let Some(rewritten) = rewritten {
+                if let Some(rewritten) = enum_value_proto_name(descriptor, text) {
                     *text = rewritten;
                 }
             }
         }
-        Kind::Message(inner) if !is_well_known(inner) => rewrite_enums(value, inner, to_short),
+        Kind::Message(inner) if !is_well_known(inner) => rewrite_enums(value, inner),
         _ => {}
     }
 }
 
-/// A message as REST JSON: camelCase, defaults omitted, enums documented
-/// spelling, 64-bit integers as numbers.
+/// A message as REST JSON (see [`super::json_write`]) in `Value` form, for
+/// the few places that look inside an answer (stream events, error details).
 pub fn to_json(message: &DynamicMessage) -> Value {
-    let options = SerializeOptions::new().stringify_64_bit_integers(false);
-    let mut json = message
-        .serialize_with_options(serde_json::value::Serializer, &options)
-        .expect("protobuf messages always serialize to JSON");
-    rewrite_enums(&mut json, &message.descriptor(), true);
-    json
+    serde_json::from_slice(&super::json_write::to_bytes(message, false)).expect("the JSON writer writes valid JSON")
 }
 
-/// Like [`to_json`], but the message's own scalar and list fields are
-/// written even when they hold their default (`"valid": false`,
-/// `"total": 0`, `"errors": []`), as the documented answers show them.
-/// Nested messages keep defaults omitted, so a step shows only its fields.
+/// Like [`to_json`], with the message's own unset scalar, list and map
+/// fields written as their defaults, the way unary answers are sent.
 pub fn to_json_with_top_level_defaults(message: &DynamicMessage) -> Value {
-    let mut json = to_json(message);
-    let Value::Object(object) = &mut json else { return json };
-    for field in message.descriptor().fields() {
-        if field.containing_oneof().is_some() || object.contains_key(field.json_name()) {
-            continue;
-        }
-        let default = if field.is_map() {
-            Value::Object(Default::default())
-        } else if field.is_list() {
-            Value::Array(Vec::new())
-        } else {
-            match field.kind() {
-                Kind::Bool => Value::Bool(false),
-                Kind::String => Value::String(String::new()),
-                Kind::Double | Kind::Float => Value::from(0.0),
-                Kind::Message(_) | Kind::Enum(_) | Kind::Bytes => continue,
-                _ => Value::from(0),
-            }
-        };
-        object.insert(field.json_name().to_string(), default);
-    }
-    json
+    serde_json::from_slice(&super::json_write::to_bytes(message, true)).expect("the JSON writer writes valid JSON")
 }
 
 /// REST JSON into a message of `descriptor`: either enum spelling, camelCase
 /// or snake_case keys. Unknown fields are an error naming the field.
 pub fn from_json(descriptor: &MessageDescriptor, mut json: Value) -> Result<DynamicMessage, String> {
-    rewrite_enums(&mut json, descriptor, false);
+    rewrite_enums(&mut json, descriptor);
     DynamicMessage::deserialize(descriptor.clone(), json).map_err(|e| e.to_string())
 }
 
@@ -158,6 +146,14 @@ mod tests {
         let err = from_json(&descriptor, serde_json::json!({"nmae": "x"})).unwrap_err();
         assert!(err.contains("nmae"), "{err}");
         assert!(from_json(&descriptor, serde_json::json!({"status": "sleeping"})).is_err());
+    }
+
+    #[test]
+    fn enum_prefixes_are_stripped_only_when_whole() {
+        assert_eq!(strip_enum_prefix("RunStatus", "RUN_STATUS_RUNNING"), "RUNNING");
+        assert_eq!(strip_enum_prefix("RunStatus", "RUN_STATUSX"), "RUN_STATUSX");
+        assert_eq!(strip_enum_prefix("RunStatus", "RUN_STAT"), "RUN_STAT");
+        assert_eq!(strip_enum_prefix("FailureMode", "FAILURE_MODE_STOP"), "STOP");
     }
 
     #[test]

@@ -11,6 +11,7 @@
 
 mod errors;
 pub mod json;
+mod json_write;
 mod openapi;
 pub mod routes;
 mod status;
@@ -24,7 +25,7 @@ use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use http::{Method, StatusCode};
-use prost_reflect::{DynamicMessage, Kind, MessageDescriptor};
+use prost_reflect::{DynamicMessage, MessageDescriptor};
 use serde_json::Value;
 use tonic::Code;
 
@@ -48,25 +49,25 @@ fn json_field_name(descriptor: &MessageDescriptor, field: &str) -> String {
     descriptor.get_field_by_name(field).map(|f| f.json_name().to_string()).unwrap_or_else(|| field.to_string())
 }
 
-/// The REST body of a unary answer: the whole message, or the
-/// `response_body` field (its default value when unset).
-fn response_json(route: &routes::Route, message: &DynamicMessage) -> Value {
-    let json = json::to_json_with_top_level_defaults(message);
-    let Some(field_name) = &route.response_body else { return json };
-    let descriptor = route.method.output();
-    let key = json_field_name(&descriptor, field_name);
-    if let Some(value) = json.get(&key) {
-        return value.clone();
+/// The REST body of a unary answer: the whole message with its top-level
+/// defaults, or the `response_body` field (its default value when unset).
+fn response_body(route: &routes::Route, message: &DynamicMessage) -> Vec<u8> {
+    let field = route.response_body.as_ref().and_then(|name| route.method.output().get_field_by_name(name));
+    match field {
+        Some(field) => {
+            let mut out = Vec::with_capacity(4096);
+            json_write::write_field(&mut out, message, &field);
+            out
+        }
+        None => json_write::to_bytes(message, true),
     }
-    match descriptor.get_field_by_name(field_name) {
-        Some(field) if field.is_list() => Value::Array(Vec::new()),
-        Some(field) if field.is_map() || matches!(field.kind(), Kind::Message(_)) => Value::Object(Default::default()),
-        Some(field) => json::to_json(&DynamicMessage::new(descriptor.clone()))
-            .get(field.json_name())
-            .cloned()
-            .unwrap_or(Value::Null),
-        None => Value::Null,
-    }
+}
+
+fn json_response(status: StatusCode, body: Vec<u8>) -> Response {
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = status;
+    response.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+    response
 }
 
 async fn handle(State(gateway): State<Arc<Gateway>>, request: Request) -> Response {
@@ -114,7 +115,7 @@ async fn handle(State(gateway): State<Arc<Gateway>>, request: Request) -> Respon
     }
     match transcode::unary_result(response).await {
         Ok(bytes) => match DynamicMessage::decode(route.method.output(), bytes.as_ref()) {
-            Ok(answer) => (status::success_status(&route.method), Json(response_json(route, &answer))).into_response(),
+            Ok(answer) => json_response(status::success_status(&route.method), response_body(route, &answer)),
             Err(e) => errors::gateway(Code::Internal, "INTERNAL", format!("undecodable answer: {e}"), None),
         },
         Err(status) => errors::from_grpc(status.code, &status.message, status.details_bin.as_deref()),
