@@ -95,10 +95,10 @@ fn rewrite_enums(json: &mut Value, message: &MessageDescriptor) {
 fn rewrite_value(kind: &Kind, value: &mut Value) {
     match kind {
         Kind::Enum(descriptor) => {
-            if let Value::String(text) = value {
-                if let Some(rewritten) = enum_value_proto_name(descriptor, text) {
-                    *text = rewritten;
-                }
+            if let Value::String(text) = value
+                && let Some(rewritten) = enum_value_proto_name(descriptor, text)
+            {
+                *text = rewritten;
             }
         }
         Kind::Message(inner) if !is_well_known(inner) => rewrite_enums(value, inner),
