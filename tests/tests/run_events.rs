@@ -390,6 +390,35 @@ async fn execute_stream_over_rest_is_sse_on_both_paths() {
     let last = text.lines().filter_map(|l| l.strip_prefix("data:")).next_back().unwrap();
     let last: Value = serde_json::from_str(last.trim()).unwrap();
     assert_eq!(last["type"], "run.completed");
-    // The gateway writes protobuf numbers as doubles (9.0): compare as such.
-    assert_eq!(last["output"]["n"].as_f64(), Some(9.0), "{last}");
+    assert_eq!(last["output"]["n"], 9, "whole numbers are written as integers: {last}");
+}
+
+#[tokio::test]
+async fn an_sse_stream_ending_in_a_timeout_sends_the_documented_error_body() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let slow = create_workflow(&server, 5).await;
+    let headers = [("accept", "text/event-stream"), ("content-type", "application/json")];
+    let path = format!("/api/workflows/{slow}/execute/stream");
+    let body = br#"{"variables": {"n": 1}, "timeoutSeconds": 1}"#;
+    let response = http1::request(server.addr, "POST", &path, &headers, body).await.unwrap();
+    assert_eq!(response.status, 200, "the stream had started before the timeout");
+    let text = String::from_utf8(response.body).unwrap();
+    assert!(text.contains("event: step_started"), "{text}");
+    let (event, data) = text
+        .split("\n\n")
+        .filter(|block| !block.trim().is_empty())
+        .map(|block| {
+            let event = block.lines().find_map(|l| l.strip_prefix("event: ")).unwrap_or_default().to_string();
+            let data = block.lines().find_map(|l| l.strip_prefix("data: ")).unwrap_or_default().to_string();
+            (event, data)
+        })
+        .last()
+        .unwrap();
+    assert_eq!(event, "error", "{text}");
+    let error: Value = serde_json::from_str(&data).unwrap();
+    assert_eq!(error["type"], "error");
+    assert_eq!(error["error_code"], "EXECUTION_TIMEOUT", "{error}");
+    assert_eq!(error["code"], 4, "DEADLINE_EXCEEDED");
+    assert!(error["details"].as_array().is_some_and(|d| !d.is_empty()), "{error}");
 }

@@ -36,9 +36,9 @@ fn reason_of(details: &[Value]) -> Option<String> {
         .map(str::to_string)
 }
 
-/// The response for a gRPC error (`details_bin` is the raw
+/// The JSON body and HTTP status of a gRPC error (`details_bin` is the raw
 /// `grpc-status-details-bin` header, if any).
-pub fn from_grpc(code: Code, message: &str, details_bin: Option<&str>) -> Response {
+pub fn status_json(code: Code, message: &str, details_bin: Option<&str>) -> (http::StatusCode, Value) {
     let details = details_bin.map(details_json).unwrap_or_default();
     let reason = reason_of(&details);
     let http = status::error_status(code, reason.as_deref());
@@ -50,6 +50,12 @@ pub fn from_grpc(code: Code, message: &str, details_bin: Option<&str>) -> Respon
         "error": message,
         "error_code": error_code,
     });
+    (http, body)
+}
+
+/// The response for a gRPC error.
+pub fn from_grpc(code: Code, message: &str, details_bin: Option<&str>) -> Response {
+    let (http, body) = status_json(code, message, details_bin);
     (http, Json(body)).into_response()
 }
 

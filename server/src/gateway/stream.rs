@@ -128,8 +128,13 @@ fn items(route: &Route, body: Body) -> impl Stream<Item = Item> + Send + 'static
     stream::unfold(reader, next_item)
 }
 
+/// An error that ends a stream after its first event: the same body a
+/// unary error has (`code`, `message`, `details`, `error`, `error_code`),
+/// with `"type": "error"` so it reads like the other stream items.
 fn error_json(status: &GrpcStatus) -> Value {
-    json!({"type": "error", "code": status.code as i32, "message": status.message, "error": status.message})
+    let (_, mut body) = errors::status_json(status.code, &status.message, status.details_bin.as_deref());
+    body["type"] = json!("error");
+    body
 }
 
 fn sse_event(family: PathFamily, item: Item) -> Event {
