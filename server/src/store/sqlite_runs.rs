@@ -366,19 +366,30 @@ pub(super) async fn find_idempotent(
     .await?)
 }
 
-/// Every run not in a terminal status, with its commands.
+/// Every run not in a terminal status, with its commands: two queries in
+/// all, however many runs are open (recovery after a crash with thousands
+/// of parked runs must not pay a round trip per run).
 pub(super) async fn load_open_runs(pool: &SqlitePool) -> Result<Vec<OpenRun>, StoreError> {
-    let sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE status IN ('pending', 'running', 'paused')");
+    const OPEN: &str = "status IN ('pending', 'running', 'paused')";
+    let sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE {OPEN}");
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(pool).await?;
     let mut open = Vec::with_capacity(rows.len());
+    let mut index = std::collections::HashMap::with_capacity(rows.len());
     for row in &rows {
         let run = run_from_row(row)?;
-        let commands: Vec<String> =
-            sqlx::query_scalar("SELECT command FROM run_commands WHERE run_id = ?1 ORDER BY seq")
-                .bind(&run.id)
-                .fetch_all(pool)
-                .await?;
-        open.push(OpenRun { run, commands });
+        index.insert(run.id.clone(), open.len());
+        open.push(OpenRun { run, commands: Vec::new() });
+    }
+    let sql = format!(
+        "SELECT c.run_id, c.command FROM run_commands c JOIN runs r ON r.id = c.run_id \
+         WHERE r.{OPEN} ORDER BY c.run_id, c.seq"
+    );
+    let mut commands = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch(pool);
+    while let Some(row) = futures_util::TryStreamExt::try_next(&mut commands).await? {
+        let run_id: String = row.try_get("run_id")?;
+        if let Some(&i) = index.get(&run_id) {
+            open[i].commands.push(row.try_get("command")?);
+        }
     }
     Ok(open)
 }
