@@ -16,3 +16,19 @@ pub const RUN_PREFIX: &str = "wfrun_";
 pub fn new_run_id() -> String {
     format!("{RUN_PREFIX}{}", ulid::Ulid::new().to_string().to_lowercase())
 }
+
+/// Prefix of task ids.
+pub const TASK_PREFIX: &str = "task_";
+
+/// A new task id, `task_` and 26 lower-case Crockford base32 characters.
+pub fn new_task_id() -> String {
+    format!("{TASK_PREFIX}{}", ulid::Ulid::new().to_string().to_lowercase())
+}
+
+/// Prefix of server-assigned worker ids.
+pub const WORKER_PREFIX: &str = "wkr_";
+
+/// A new worker id, `wkr_` and 26 lower-case Crockford base32 characters.
+pub fn new_worker_id() -> String {
+    format!("{WORKER_PREFIX}{}", ulid::Ulid::new().to_string().to_lowercase())
+}

@@ -136,6 +136,8 @@ impl EventRecord {
 /// A task for a worker: the durable form of a DispatchTask effect.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TaskRecord {
+    /// `task_…`; kept by every later attempt of the same step instance.
+    pub task_id: String,
     /// Owning run.
     pub run_id: String,
     /// Instance key.

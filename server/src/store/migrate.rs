@@ -11,6 +11,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (1, "workflows", include_str!("../../migrations/sqlite/0001_workflows.sql")),
     (2, "runs", include_str!("../../migrations/sqlite/0002_runs.sql")),
     (3, "run retry and error code", include_str!("../../migrations/sqlite/0003_run_retry_and_error_code.sql")),
+    (4, "task leases", include_str!("../../migrations/sqlite/0004_task_leases.sql")),
 ];
 
 /// The migrator of the SQLite store.

@@ -9,6 +9,8 @@ mod migrate;
 mod runs;
 pub mod sqlite;
 mod sqlite_runs;
+mod sqlite_tasks;
+mod tasks;
 
 use async_trait::async_trait;
 
@@ -18,6 +20,7 @@ use crate::model::{
 
 pub use error::StoreError;
 pub use runs::{OpenRun, RunBatch, RunPage, RunQuery};
+pub use tasks::{ExpiredLease, LeasedTask, TaskClaim, TaskLease, TaskStatus};
 
 /// A workflow to create at version 1.
 #[derive(Debug, Clone)]
@@ -154,6 +157,40 @@ pub trait Store: Send + Sync + 'static {
     /// Every armed timer, for recovery.
     async fn list_timers(&self) -> Result<Vec<TimerRecord>, StoreError>;
 
-    /// How many tasks of a run wait in the outbox.
+    /// How many tasks of a run are queued or leased.
     async fn count_tasks(&self, run_id: &str) -> Result<u32, StoreError>;
+
+    /// Atomically claims the oldest queued task matching `claim` under a
+    /// new lease (the next fencing token); `None` when there is none.
+    async fn claim_task(&self, claim: &TaskClaim<'_>) -> Result<Option<LeasedTask>, StoreError>;
+
+    /// A task's lease state; `None` for an unknown id.
+    async fn get_task(&self, tenant: &str, task_id: &str) -> Result<Option<TaskLease>, StoreError>;
+
+    /// Moves the deadline of a live lease (this token, leased, not yet
+    /// expired at `now_ms`) to `deadline_ms` and records the cost so far.
+    /// The new deadline, or `None` when the lease is not live; then nothing
+    /// changed.
+    async fn extend_lease(
+        &self,
+        tenant: &str,
+        task_id: &str,
+        token: u64,
+        deadline_ms: i64,
+        cost_so_far_cents: i64,
+        now_ms: i64,
+    ) -> Result<Option<i64>, StoreError>;
+
+    /// At most `limit` leases expired at `now_ms`, every tenant.
+    async fn expired_leases(&self, now_ms: i64, limit: u32) -> Result<Vec<ExpiredLease>, StoreError>;
+
+    /// The earliest deadline of any live lease.
+    async fn next_lease_deadline(&self) -> Result<Option<i64>, StoreError>;
+
+    /// Cancels a lease nothing can take back any more (its run is over),
+    /// unless its token changed meanwhile.
+    async fn withdraw_lease(&self, task_id: &str, token: u64) -> Result<(), StoreError>;
+
+    /// Live leases per worker id of a tenant.
+    async fn leases_by_owner(&self, tenant: &str) -> Result<Vec<(String, u32)>, StoreError>;
 }

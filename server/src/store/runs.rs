@@ -23,8 +23,10 @@ pub struct RunBatch {
     pub timers_done: Vec<(String, String)>,
     /// Tasks queued (or re-queued for another attempt).
     pub tasks: Vec<TaskRecord>,
-    /// Tasks finished or withdrawn: (run id, step key).
+    /// Tasks whose step took an outcome: (run id, step key).
     pub tasks_done: Vec<(String, String)>,
+    /// Tasks withdrawn because their step was cancelled: (run id, step key).
+    pub tasks_cancelled: Vec<(String, String)>,
     /// Idempotency keys taken: (tenant, key, run id, ms).
     pub idempotency: Vec<(String, String, String, i64)>,
 }

@@ -10,8 +10,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Row, SqlitePool};
 
 use super::{
-    NewVersion, NewWorkflow, OpenRun, RunBatch, RunPage, RunQuery, Store, StoreError, WorkflowPage, WorkflowQuery,
-    migrate, sqlite_runs,
+    ExpiredLease, LeasedTask, NewVersion, NewWorkflow, OpenRun, RunBatch, RunPage, RunQuery, Store, StoreError,
+    TaskClaim, TaskLease, WorkflowPage, WorkflowQuery, migrate, sqlite_runs, sqlite_tasks,
 };
 use crate::model::{
     Definition, EventRecord, RunRecord, StepRecord, TimerRecord, Workflow, WorkflowStatus, WorkflowVersionInfo,
@@ -371,6 +371,42 @@ impl Store for SqliteStore {
     }
 
     async fn count_tasks(&self, run_id: &str) -> Result<u32, StoreError> {
-        sqlite_runs::count_tasks(&self.pool, run_id).await
+        sqlite_tasks::count_open(&self.pool, run_id).await
+    }
+
+    async fn claim_task(&self, claim: &TaskClaim<'_>) -> Result<Option<LeasedTask>, StoreError> {
+        sqlite_tasks::claim(&self.pool, claim).await
+    }
+
+    async fn get_task(&self, tenant: &str, task_id: &str) -> Result<Option<TaskLease>, StoreError> {
+        sqlite_tasks::get(&self.pool, tenant, task_id).await
+    }
+
+    async fn extend_lease(
+        &self,
+        tenant: &str,
+        task_id: &str,
+        token: u64,
+        deadline_ms: i64,
+        cost_so_far_cents: i64,
+        now_ms: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        sqlite_tasks::extend(&self.pool, tenant, task_id, token, deadline_ms, cost_so_far_cents, now_ms).await
+    }
+
+    async fn expired_leases(&self, now_ms: i64, limit: u32) -> Result<Vec<ExpiredLease>, StoreError> {
+        sqlite_tasks::expired(&self.pool, now_ms, limit).await
+    }
+
+    async fn next_lease_deadline(&self) -> Result<Option<i64>, StoreError> {
+        sqlite_tasks::next_deadline(&self.pool).await
+    }
+
+    async fn withdraw_lease(&self, task_id: &str, token: u64) -> Result<(), StoreError> {
+        sqlite_tasks::withdraw(&self.pool, task_id, token).await
+    }
+
+    async fn leases_by_owner(&self, tenant: &str) -> Result<Vec<(String, u32)>, StoreError> {
+        sqlite_tasks::leases_by_owner(&self.pool, tenant).await
     }
 }

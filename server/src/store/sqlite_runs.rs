@@ -205,27 +205,7 @@ pub(super) async fn commit(pool: &SqlitePool, batch: &RunBatch) -> Result<(), St
         },
     )
     .await?;
-    delete_keys(&mut tx, "tasks", &batch.tasks_done).await?;
-    insert_rows(
-        &mut tx,
-        "INSERT INTO tasks (run_id, step_key, tenant_id, attempt, kind, agent, task, input, created_at) ",
-        9,
-        " ON CONFLICT (run_id, step_key) DO UPDATE SET attempt = excluded.attempt, task = excluded.task, \
-          input = excluded.input, created_at = excluded.created_at",
-        &batch.tasks,
-        |b, t| {
-            b.push_bind(t.run_id.clone())
-                .push_bind(t.step_key.clone())
-                .push_bind(t.tenant_id.clone())
-                .push_bind(i64::from(t.attempt))
-                .push_bind(t.kind.clone())
-                .push_bind(t.agent.clone())
-                .push_bind(t.task.clone())
-                .push_bind(t.input.to_string())
-                .push_bind(t.created_ms);
-        },
-    )
-    .await?;
+    super::sqlite_tasks::write(&mut tx, batch).await?;
     // An expired key (older than its TTL) is taken over by the new run.
     insert_rows(
         &mut tx,
@@ -408,12 +388,4 @@ pub(super) async fn list_timers(pool: &SqlitePool) -> Result<Vec<TimerRecord>, S
             })
         })
         .collect()
-}
-
-/// How many tasks a run has queued (for tests and diagnostics until
-/// workers lease them).
-pub(super) async fn count_tasks(pool: &SqlitePool, run_id: &str) -> Result<u32, StoreError> {
-    let n: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM tasks WHERE run_id = ?1").bind(run_id).fetch_one(pool).await?;
-    Ok(n as u32)
 }

@@ -3,9 +3,8 @@
 //! transition stays a pure function of state and command.
 //!
 //! Commands still to come, which fit the same shape: `Resume` (a wait
-//! event), `Decide` (an approval), `LeaseExpired` (a worker vanished:
-//! handled like a retryable `StepFailed`) and `PlanSpliced` (a planner's
-//! steps joined to the DAG).
+//! event), `Decide` (an approval) and `PlanSpliced` (a planner's steps
+//! joined to the DAG).
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -69,6 +68,32 @@ pub enum Command {
         /// False when trying again cannot help; no retry is made.
         retryable: bool,
         /// What the attempt cost, in cents (failed work is paid for too).
+        cost_cents: i64,
+        /// Milliseconds since the epoch.
+        now_ms: i64,
+    },
+    /// The lease of an attempt ran out with no word from its worker:
+    /// handled like a retryable failure, except that a step with no retries
+    /// left fails with LEASE_EXPIRED.
+    LeaseExpired {
+        /// Instance key.
+        step: String,
+        /// The attempt whose lease ran out; only the current one is accepted.
+        attempt: u32,
+        /// Milliseconds since the epoch.
+        now_ms: i64,
+    },
+    /// A worker completed an attempt with an output the server will not
+    /// keep (too large, or not JSON): the step fails for good with
+    /// OUTPUT_INVALID, since repeating the same work would give the same.
+    OutputRejected {
+        /// Instance key.
+        step: String,
+        /// The attempt the worker ran; only the current one is accepted.
+        attempt: u32,
+        /// Why the output was refused, in words.
+        error: String,
+        /// What the attempt cost, in cents.
         cost_cents: i64,
         /// Milliseconds since the epoch.
         now_ms: i64,

@@ -19,6 +19,10 @@ pub enum ErrorCode {
     RunTimeout,
     /// The step type (or shape) is not run by this engine yet.
     StepUnimplemented,
+    /// A worker's lease ran out and the step had no retries left.
+    LeaseExpired,
+    /// A worker's output was refused: over the size cap or not JSON.
+    OutputInvalid,
 }
 
 impl ErrorCode {
@@ -30,6 +34,8 @@ impl ErrorCode {
             Self::OutputSchemaViolation => "OUTPUT_SCHEMA_VIOLATION",
             Self::RunTimeout => "RUN_TIMEOUT",
             Self::StepUnimplemented => "STEP_UNIMPLEMENTED",
+            Self::LeaseExpired => "LEASE_EXPIRED",
+            Self::OutputInvalid => "OUTPUT_INVALID",
         }
     }
 }

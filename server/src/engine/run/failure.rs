@@ -28,6 +28,19 @@ impl Tx<'_> {
     /// A worker reported a failed attempt: dispatch the next attempt when
     /// the error is retryable and attempts remain, else fail the step.
     pub(super) fn attempt_failed(&mut self, inst: Instance, error: String, retryable: bool, cost_cents: i64) {
+        self.attempt_failed_as(inst, ErrorCode::StepFailed, error, retryable, cost_cents);
+    }
+
+    /// [`Self::attempt_failed`], failing the step with `code` when no
+    /// attempt follows.
+    pub(super) fn attempt_failed_as(
+        &mut self,
+        inst: Instance,
+        code: ErrorCode,
+        error: String,
+        retryable: bool,
+        cost_cents: i64,
+    ) {
         let attempts = self.run.record(inst).map_or(0, |r| r.attempts);
         if retryable && attempts < self.retries(inst.node).saturating_add(1) {
             if let Some(record) = self.run.record_mut(inst) {
@@ -41,7 +54,7 @@ impl Tx<'_> {
             self.dispatch(inst);
             return;
         }
-        self.step_failed_with_cost(inst, ErrorCode::StepFailed, error, Some(cost_cents));
+        self.step_failed_with_cost(inst, code, error, Some(cost_cents));
     }
 
     /// Extra attempts a step gets: its own `retries`, or the run-level

@@ -69,6 +69,22 @@ pub fn transition(run: &mut RunState, command: Command) -> Result<Outcome, Trans
             tx.advance();
             Ok(tx.out)
         }
+        Command::LeaseExpired { step, attempt, now_ms } => {
+            let inst = accept_attempt(run, &step, attempt)?;
+            let mut tx = Tx::new(run, now_ms);
+            let error = format!("the worker's lease on attempt {attempt} ran out without a heartbeat");
+            tx.attempt_failed_as(inst, ErrorCode::LeaseExpired, error, true, 0);
+            tx.advance();
+            Ok(tx.out)
+        }
+        Command::OutputRejected { step, attempt, error, cost_cents, now_ms } => {
+            let inst = accept_attempt(run, &step, attempt)?;
+            let mut tx = Tx::new(run, now_ms);
+            tx.add_cost(inst, cost_cents);
+            tx.attempt_failed_as(inst, ErrorCode::OutputInvalid, error, false, cost_cents);
+            tx.advance();
+            Ok(tx.out)
+        }
         Command::TimerFired { step, now_ms } => {
             let inst = find_live(run, &step)?;
             let status = run.status_of(inst);

@@ -8,8 +8,10 @@
 //! - `writer.rs`: the writer loop, group commit, and what it releases after.
 //! - `rows.rs`: rows derived from a run's state, events and effects.
 //! - `timers.rs`: the timer loop.
+//! - `signals.rs`: wake-ups for workers long-polling the task queue.
 
 mod rows;
+mod signals;
 mod timers;
 mod writer;
 
@@ -23,6 +25,7 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 pub use rows::RunMeta;
+pub use signals::TaskSignals;
 
 use crate::engine::EngineError;
 use crate::engine::compile::CompiledWorkflow;
@@ -129,6 +132,7 @@ pub struct RunScheduler {
     events: broadcast::Sender<Arc<EventRecord>>,
     shutdown: Arc<watch::Sender<bool>>,
     tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
+    signals: TaskSignals,
 }
 
 /// Rebuilds a run by replaying its commands; `None` (logged) if the stored
@@ -180,12 +184,25 @@ impl RunScheduler {
             let _ = arm.send(timer);
         }
         let stats = Arc::new(SchedulerStats::default());
-        let writer = writer::Writer { store, runs, events: events.clone(), timers: arm, stats: stats.clone() };
+        let signals = TaskSignals::default();
+        let writer = writer::Writer {
+            store,
+            runs,
+            events: events.clone(),
+            timers: arm,
+            stats: stats.clone(),
+            signals: signals.clone(),
+        };
         let tasks = vec![
             tokio::spawn(writer.run(receiver, stop.clone())),
             tokio::spawn(timers::run(arms, requests.clone(), stop)),
         ];
-        Self { stats, requests, events, shutdown: Arc::new(shutdown), tasks: Arc::new(Mutex::new(tasks)) }
+        Self { stats, requests, events, shutdown: Arc::new(shutdown), tasks: Arc::new(Mutex::new(tasks)), signals }
+    }
+
+    /// Wake-ups rung after each commit that queued tasks.
+    pub fn task_signals(&self) -> &TaskSignals {
+        &self.signals
     }
 
     /// The writer's counters.

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 
 use crate::engine::run::{RunEvent, RunState, TaskDispatch};
-use crate::model::{EventRecord, RunRecord, StepRecord, TaskRecord};
+use crate::model::{EventRecord, RunRecord, StepRecord, TaskRecord, ids};
 
 /// What a run was started with that the pure state does not keep.
 #[derive(Debug, Clone)]
@@ -101,9 +101,12 @@ pub fn event_record(run_id: &str, event: &RunEvent) -> EventRecord {
     }
 }
 
-/// The outbox row of a dispatched task.
+/// The queue row of a dispatched task.
 pub fn task_record(run_id: &str, tenant: &str, task: &TaskDispatch, now_ms: i64) -> TaskRecord {
     TaskRecord {
+        // A re-queued attempt keeps the id already stored (the upsert does
+        // not touch it), so this one only names a step's first task.
+        task_id: ids::new_task_id(),
         run_id: run_id.to_string(),
         step_key: task.step.clone(),
         tenant_id: tenant.to_string(),

@@ -10,10 +10,10 @@ use std::sync::atomic::Ordering;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use super::rows::{self, RunMeta};
-use super::{CommandRefusal, IDEMPOTENCY_TTL_MS, NewRun, Request, RetrySeed, StartReply, now_ms};
+use super::{CommandRefusal, IDEMPOTENCY_TTL_MS, NewRun, Request, RetrySeed, StartReply, TaskSignals, now_ms};
 use crate::engine::EngineError;
 use crate::engine::run::{Command, Effect, Outcome, RunState, transition};
-use crate::model::{EventRecord, TimerRecord};
+use crate::model::{EventRecord, TaskRecord, TimerRecord};
 use crate::store::{RunBatch, Store};
 
 /// Most commands applied in one group commit.
@@ -36,6 +36,16 @@ enum Reply {
     Command(Option<CommandSender>),
 }
 
+/// What a batch does to a step's task row.
+enum TaskChange {
+    /// Queue it (a first or a later attempt).
+    Queue(Box<TaskRecord>),
+    /// The step took the attempt's outcome.
+    Done,
+    /// The step was cancelled.
+    Cancel,
+}
+
 /// What one batch accumulates; keyed maps keep the last row of a key.
 #[derive(Default)]
 struct Pending {
@@ -44,7 +54,7 @@ struct Pending {
     events: Vec<EventRecord>,
     commands: Vec<(String, u32, String)>,
     timers: HashMap<(String, String), Option<TimerRecord>>,
-    tasks: HashMap<(String, String), Option<crate::model::TaskRecord>>,
+    tasks: HashMap<(String, String), TaskChange>,
     idempotency: HashMap<(String, String), (String, i64)>,
     replies: Vec<Reply>,
 }
@@ -55,6 +65,7 @@ pub(super) struct Writer {
     pub(super) events: broadcast::Sender<Arc<EventRecord>>,
     pub(super) timers: mpsc::UnboundedSender<TimerRecord>,
     pub(super) stats: Arc<super::SchedulerStats>,
+    pub(super) signals: TaskSignals,
 }
 
 impl Writer {
@@ -165,7 +176,10 @@ impl Writer {
         };
         // A finished step's task leaves the outbox; a fired timer is spent.
         let consumed = match &command {
-            Command::StepSucceeded { step, .. } | Command::StepFailed { step, .. } => Some((true, step.clone())),
+            Command::StepSucceeded { step, .. }
+            | Command::StepFailed { step, .. }
+            | Command::LeaseExpired { step, .. }
+            | Command::OutputRejected { step, .. } => Some((true, step.clone())),
             Command::TimerFired { step, .. } => Some((false, step.clone())),
             _ => None,
         };
@@ -175,7 +189,7 @@ impl Writer {
                 if let Some((task, step)) = consumed {
                     let key = (run_id.to_string(), step);
                     if task {
-                        pending.tasks.insert(key, None);
+                        pending.tasks.insert(key, TaskChange::Done);
                     } else {
                         pending.timers.insert(key, None);
                     }
@@ -217,10 +231,10 @@ impl Writer {
             match effect {
                 Effect::DispatchTask(task) => {
                     let row = rows::task_record(run_id, &tenant, task, now);
-                    p.tasks.insert((run_id.to_string(), task.step.clone()), Some(row));
+                    p.tasks.insert((run_id.to_string(), task.step.clone()), TaskChange::Queue(Box::new(row)));
                 }
                 Effect::CancelTask { step } => {
-                    p.tasks.insert((run_id.to_string(), step.clone()), None);
+                    p.tasks.insert((run_id.to_string(), step.clone()), TaskChange::Cancel);
                 }
                 Effect::ArmTimer { step, due_ms } => {
                     let row = TimerRecord {
@@ -263,10 +277,11 @@ impl Writer {
                 None => batch.timers_done.push(key),
             }
         }
-        for (key, task) in p.tasks {
-            match task {
-                Some(task) => batch.tasks.push(task),
-                None => batch.tasks_done.push(key),
+        for (key, change) in p.tasks {
+            match change {
+                TaskChange::Queue(task) => batch.tasks.push(*task),
+                TaskChange::Done => batch.tasks_done.push(key),
+                TaskChange::Cancel => batch.tasks_cancelled.push(key),
             }
         }
         batch.idempotency = p.idempotency.into_iter().map(|((t, k), (run, ms))| (t, k, run, ms)).collect();
@@ -310,6 +325,11 @@ impl Writer {
         }
         for timer in armed {
             let _ = self.timers.send(timer);
+        }
+        for task in &batch.tasks {
+            if let Some(agent) = &task.agent {
+                self.signals.ring(&task.tenant_id, agent);
+            }
         }
         // Finished runs accept no more commands; the store answers for them.
         self.runs.retain(|_, live| !live.state.status().is_terminal());

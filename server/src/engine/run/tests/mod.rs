@@ -5,6 +5,7 @@
 mod data;
 mod failures;
 mod flow;
+mod leases;
 mod map;
 mod orders;
 mod retry;

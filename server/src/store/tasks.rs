@@ -1,0 +1,130 @@
+//! What the store is given and answers about the task queue: a claim by a
+//! worker, the lease it gets, the lease state a later call is checked
+//! against, and the expired leases the sweeper hands back to the writer.
+
+use serde_json::Value;
+
+/// Where a task is in its life. A row is kept after its step finishes so
+/// that a late call about it can be told why it is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskStatus {
+    /// Waiting for a worker.
+    Queued,
+    /// Held by a worker under a lease.
+    Leased,
+    /// Its step took the outcome (completed, failed, or another attempt).
+    Done,
+    /// Withdrawn: the run was cancelled or failed, or a lease outlived it.
+    Cancelled,
+}
+
+impl TaskStatus {
+    /// The stored spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Leased => "leased",
+            Self::Done => "done",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    /// Reads the stored spelling.
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "queued" => Self::Queued,
+            "leased" => Self::Leased,
+            "done" => Self::Done,
+            "cancelled" => Self::Cancelled,
+            _ => return None,
+        })
+    }
+}
+
+/// A worker asking for the oldest queued task of some agents.
+#[derive(Debug, Clone)]
+pub struct TaskClaim<'a> {
+    /// Tenant the worker belongs to.
+    pub tenant: &'a str,
+    /// Agent names it takes tasks for; never empty.
+    pub agents: &'a [String],
+    /// Step kinds it may be given (e.g. only "agent").
+    pub kinds: &'a [&'static str],
+    /// The claiming worker, recorded as the lease owner.
+    pub worker_id: &'a str,
+    /// Now, ms since the epoch.
+    pub now_ms: i64,
+    /// Lease length, ms.
+    pub lease_ms: i64,
+}
+
+/// A task claimed under a fresh lease, with what the worker needs to run it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeasedTask {
+    /// `task_…`.
+    pub task_id: String,
+    /// Owning run.
+    pub run_id: String,
+    /// Instance key of the step.
+    pub step_key: String,
+    /// The run's workflow.
+    pub workflow_id: String,
+    /// The run's pinned version.
+    pub workflow_version: u32,
+    /// End user of the run, or empty.
+    pub user_id: String,
+    /// When the run started, ms since the epoch.
+    pub run_started_ms: Option<i64>,
+    /// Attempt, from 1.
+    pub attempt: u32,
+    /// Step type.
+    pub kind: String,
+    /// Agent name.
+    pub agent: String,
+    /// Rendered task text.
+    pub task: Option<String>,
+    /// Resolved inputMap.
+    pub input: Value,
+    /// Fencing token of this lease.
+    pub lease_token: u64,
+    /// End of the lease, ms since the epoch.
+    pub lease_deadline_ms: i64,
+}
+
+/// A task's row as later calls about its lease are checked against.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskLease {
+    /// `task_…`.
+    pub task_id: String,
+    /// Owning run.
+    pub run_id: String,
+    /// Instance key of the step.
+    pub step_key: String,
+    /// Attempt, from 1.
+    pub attempt: u32,
+    /// Where the task is.
+    pub status: TaskStatus,
+    /// The latest lease's token (0: never leased).
+    pub lease_token: u64,
+    /// End of the current lease, while leased.
+    pub lease_deadline_ms: Option<i64>,
+    /// The worker holding the current lease, while leased.
+    pub lease_owner: Option<String>,
+}
+
+/// A lease whose deadline passed, for the sweeper.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpiredLease {
+    /// `task_…`.
+    pub task_id: String,
+    /// Owning tenant.
+    pub tenant_id: String,
+    /// Owning run.
+    pub run_id: String,
+    /// Instance key of the step.
+    pub step_key: String,
+    /// The attempt the lease was for.
+    pub attempt: u32,
+    /// Its token.
+    pub lease_token: u64,
+}
