@@ -327,10 +327,26 @@ impl Builder {
         let content = if route.is_streaming() {
             json!({
                 "text/event-stream": {
+                    // OpenAPI 3.1 has `schema` describe each event of a
+                    // sequential media type (3.2 calls it itemSchema).
                     "schema": {
-                        "type": "string",
-                        "description": "Server-Sent Events: one `data:` line per message holding its JSON \
-                            (the x-item-schema), with `id: <sequence>` for run events.",
+                        "type": "object",
+                        "description": "One Server-Sent Event per message: `data:` holds its JSON (the \
+                            x-item-schema), `id:` the run event sequence, `event:` its type; a stream that \
+                            fails after its first event ends with an `error` event holding the Error body.",
+                        "properties": {
+                            "event": {"type": "string"},
+                            "id": {"type": "string"},
+                            "retry": {"type": "integer"},
+                            "data": {
+                                "type": "string",
+                                "contentMediaType": "application/json",
+                                "contentSchema": {
+                                    "anyOf": [body_schema.clone(), {"$ref": format!("#/components/schemas/{ERROR_SCHEMA}")}]
+                                },
+                            },
+                        },
+                        "required": ["data"],
                     },
                     "x-item-schema": body_schema.clone(),
                 },
