@@ -23,6 +23,9 @@ pub struct Config {
     pub max_message_bytes: usize,
     /// Tracing filter, `RUST_LOG` syntax. Default `info`; env `WEFT_LOG`.
     pub log: String,
+    /// Length of a worker's task lease, in milliseconds; a heartbeat extends
+    /// it by as much. Default 60000; env `WEFT_TASK_LEASE_MS`.
+    pub task_lease_ms: u64,
 }
 
 impl Default for Config {
@@ -32,6 +35,7 @@ impl Default for Config {
             database_url: "sqlite:weft.db".into(),
             max_message_bytes: 4 * 1024 * 1024,
             log: "info".into(),
+            task_lease_ms: 60_000,
         }
     }
 }
@@ -118,6 +122,13 @@ impl Config {
                 reason: e.to_string(),
             })?;
         }
+        if let Some(value) = env("WEFT_TASK_LEASE_MS") {
+            config.task_lease_ms = value.parse().map_err(|e: std::num::ParseIntError| ConfigError::Env {
+                name: "WEFT_TASK_LEASE_MS",
+                value: value.clone(),
+                reason: e.to_string(),
+            })?;
+        }
         if let Some(value) = env("WEFT_LOG") {
             config.log = value;
         }
@@ -137,6 +148,12 @@ impl Config {
             return Err(ConfigError::Invalid {
                 name: "max_message_bytes",
                 reason: "must be between 1 KiB and 64 MiB".into(),
+            });
+        }
+        if !(100..=24 * 60 * 60 * 1000).contains(&self.task_lease_ms) {
+            return Err(ConfigError::Invalid {
+                name: "task_lease_ms",
+                reason: "must be between 100 ms and 24 h".into(),
             });
         }
         if self.database_url.trim().is_empty() {

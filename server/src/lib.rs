@@ -35,7 +35,7 @@ use tokio::net::TcpListener;
 
 pub use config::Config;
 
-use crate::engine::{EngineError, RunEngine, WorkflowCatalog};
+use crate::engine::{EngineError, RunEngine, TaskQueue, WorkflowCatalog};
 use crate::store::sqlite::SqliteStore;
 
 /// Why the server could not start or stopped with an error.
@@ -86,9 +86,14 @@ pub async fn run(
     // Recovery (replaying unfinished runs, re-arming timers) happens here,
     // before the listener accepts the first request.
     let runs = RunEngine::open(shared, catalog.clone()).await?;
-    let grpc =
-        api::router(api::ApiContext { catalog, runs: runs.clone(), max_message_bytes: config.max_message_bytes })
-            .await?;
+    let tasks = TaskQueue::open(runs.clone(), std::time::Duration::from_millis(config.task_lease_ms));
+    let context = api::ApiContext {
+        catalog,
+        runs: runs.clone(),
+        tasks: tasks.clone(),
+        max_message_bytes: config.max_message_bytes,
+    };
+    let grpc = api::router(context).await?;
     let router = gateway::router(grpc, config.max_message_bytes)?.layer(api::cors());
     tracing::info!(address = %listener.local_addr()?, database = %config.database_url, "weft is serving");
     // Without TCP_NODELAY, small HTTP/2 frames wait on delayed ACKs and a
@@ -106,7 +111,9 @@ pub async fn run(
             closer.close_streams();
         })
         .await;
-    // The writer finishes the commit in hand before the store closes.
+    // The sweeper sends to the writer, so it stops first; the writer
+    // finishes the commit in hand before the store closes.
+    tasks.shutdown().await;
     runs.shutdown().await;
     store.close().await;
     tracing::info!("weft stopped");

@@ -87,6 +87,7 @@ impl From<EngineError> for Status {
             EngineError::InvalidDefinition(problems) => invalid_definition(&problems),
             EngineError::InvalidArgument { field, message } => invalid_argument(&field, message),
             EngineError::Aborted(message) => with_reason(Code::Aborted, message, "CONFLICT"),
+            EngineError::StaleLease(message) => with_reason(Code::Aborted, message, "LEASE_STALE"),
             EngineError::FailedPrecondition { message, reason } => {
                 with_reason(Code::FailedPrecondition, message, reason)
             }

@@ -7,6 +7,7 @@
 
 pub mod convert;
 pub mod convert_runs;
+pub mod convert_workers;
 pub mod descriptors;
 pub mod error;
 mod message_limit;
@@ -14,6 +15,7 @@ mod page_token;
 mod request_checks;
 mod runs;
 mod unbuilt;
+mod workers;
 mod workflows;
 
 use std::time::Duration;
@@ -31,9 +33,10 @@ use weft_proto::v1::trigger_service_server::TriggerServiceServer;
 use weft_proto::v1::worker_service_server::WorkerServiceServer;
 use weft_proto::v1::workflow_service_server::WorkflowServiceServer;
 
-use crate::engine::{RunEngine, WorkflowCatalog};
+use crate::engine::{RunEngine, TaskQueue, WorkflowCatalog};
 
 pub use runs::RunApi;
+pub use workers::WorkerApi;
 pub use workflows::WorkflowApi;
 
 /// What the api layer needs from the rest of the server.
@@ -42,6 +45,8 @@ pub struct ApiContext {
     pub catalog: WorkflowCatalog,
     /// Runs.
     pub runs: RunEngine,
+    /// The task queue workers poll.
+    pub tasks: TaskQueue,
     /// Largest request message, bytes.
     pub max_message_bytes: usize,
 }
@@ -93,7 +98,9 @@ pub async fn router(context: ApiContext) -> Result<axum::Router, tonic_reflectio
     let workflows = WorkflowServiceServer::new(WorkflowApi::new(context.catalog)).max_decoding_message_size(limit);
     let routes = Routes::new(web.layer(workflows))
         .add_service(web.layer(RunServiceServer::new(RunApi::new(context.runs)).max_decoding_message_size(limit)))
-        .add_service(web.layer(WorkerServiceServer::new(unbuilt::UnbuiltWorkers).max_decoding_message_size(limit)))
+        .add_service(
+            web.layer(WorkerServiceServer::new(WorkerApi::new(context.tasks)).max_decoding_message_size(limit)),
+        )
         .add_service(web.layer(ApprovalServiceServer::new(unbuilt::UnbuiltApprovals).max_decoding_message_size(limit)))
         .add_service(web.layer(ScheduleServiceServer::new(unbuilt::UnbuiltSchedules).max_decoding_message_size(limit)))
         .add_service(web.layer(TemplateServiceServer::new(unbuilt::UnbuiltTemplates).max_decoding_message_size(limit)))

@@ -9,11 +9,6 @@ use weft_proto::v1::approval_service_server::ApprovalService;
 use weft_proto::v1::schedule_service_server::ScheduleService;
 use weft_proto::v1::template_service_server::TemplateService;
 use weft_proto::v1::trigger_service_server::TriggerService;
-use weft_proto::v1::worker_service_server::WorkerService;
-
-/// WorkerService: the task queue arrives with the workers issue.
-pub struct UnbuiltWorkers;
-impl WorkerService for UnbuiltWorkers {}
 
 /// ApprovalService: arrives with the approvals issue.
 pub struct UnbuiltApprovals;

@@ -30,6 +30,10 @@ pub enum EngineError {
     /// version that is not the latest).
     #[error("{0}")]
     Aborted(String),
+    /// A worker's lease token is not the current one (an older lease, or an
+    /// expired lease whose attempt was given up); nothing changed.
+    #[error("{0}")]
+    StaleLease(String),
     /// The target is not in a state that allows the operation (a paused
     /// workflow, a finished run).
     #[error("{message}")]

@@ -8,6 +8,8 @@
 //!   commits them in groups; [`runs`] is what the api layer calls, with
 //!   event streams and execution in `run_events.rs` and RetryRunFrom in
 //!   `retry_runs.rs`.
+//! - [`tasks`] is the task queue workers claim from under leases, and
+//!   [`workers`] the registry of workers and the agents they serve.
 //!
 //! The engine calls the store and is called by the api layer; it knows
 //! neither tonic nor SQL.
@@ -21,8 +23,11 @@ pub mod run;
 mod run_events;
 pub mod runs;
 pub mod scheduler;
+pub mod tasks;
+pub mod workers;
 pub mod workflows;
 
 pub use error::EngineError;
 pub use runs::RunEngine;
+pub use tasks::TaskQueue;
 pub use workflows::WorkflowCatalog;

@@ -1,0 +1,254 @@
+//! `weft.v1.WorkerService`: checks each worker request, calls the task
+//! queue, and shapes the answer. CheckToolUse answers UNIMPLEMENTED until
+//! policies are enforced at the server.
+//!
+//! Refusals: NOT_FOUND for an unknown worker or task; ABORTED (LEASE_STALE)
+//! for a lease token that is not current; FAILED_PRECONDITION for a task
+//! already finished (TASK_ALREADY_FINISHED) or cancelled (TASK_CANCELLED);
+//! INVALID_ARGUMENT for malformed input. None of them changes anything,
+//! except an output over the cap or not JSON, which fails the step.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use tonic::{Request, Response, Status};
+use weft_proto::v1 as pb;
+use weft_proto::v1::worker_service_server::WorkerService;
+
+use crate::api::convert_workers::{cents, cost_hint_from_pb, output_from_pb, task_to_pb, worker_to_pb};
+use crate::api::request_checks::required_id;
+use crate::api::{error, page_token};
+use crate::engine::TaskQueue;
+use crate::engine::scheduler::now_ms;
+use crate::engine::workers::WorkerRegistration;
+use crate::model::DEFAULT_TENANT;
+
+/// Default and longest PollTask wait, seconds (per the proto).
+const DEFAULT_WAIT_SECONDS: u32 = 30;
+const MAX_WAIT_SECONDS: u32 = 60;
+/// Default and largest page of ListWorkers.
+const DEFAULT_PAGE_SIZE: u32 = 50;
+const MAX_PAGE_SIZE: u32 = 200;
+/// Most agents one worker registers, and the longest agent name.
+const MAX_AGENTS: usize = 100;
+const MAX_AGENT_CHARS: usize = 128;
+/// Longest display name and failure text.
+const MAX_NAME_CHARS: usize = 200;
+const MAX_ERROR_CHARS: usize = 8192;
+/// Most concurrency a worker may declare.
+const MAX_CONCURRENCY: u32 = 10_000;
+
+/// The WorkerService implementation.
+pub struct WorkerApi {
+    tasks: TaskQueue,
+}
+
+impl WorkerApi {
+    /// A service over `tasks`.
+    pub fn new(tasks: TaskQueue) -> Self {
+        Self { tasks }
+    }
+}
+
+/// A chosen worker id: 1-128 characters of `[A-Za-z0-9_.-]`.
+fn check_worker_id(id: &str) -> Result<(), Status> {
+    let valid = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-');
+    if id.len() > 128 || !id.chars().all(valid) {
+        return Err(error::invalid_argument("worker_id", "must be 1-128 characters of A-Z, a-z, 0-9, '_', '.', '-'"));
+    }
+    Ok(())
+}
+
+/// Agent names: present, not blank, bounded; duplicates are dropped.
+fn check_agents(agents: Vec<String>, field: &str, required: bool) -> Result<Vec<String>, Status> {
+    if required && agents.is_empty() {
+        return Err(error::invalid_argument(field, "must name at least one agent"));
+    }
+    if agents.len() > MAX_AGENTS {
+        return Err(error::invalid_argument(field, format!("names more than {MAX_AGENTS} agents")));
+    }
+    let mut seen = HashSet::new();
+    let mut unique = Vec::with_capacity(agents.len());
+    for (i, agent) in agents.into_iter().enumerate() {
+        if agent.trim().is_empty() {
+            return Err(error::invalid_argument(&format!("{field}[{i}]"), "must not be empty"));
+        }
+        if agent.chars().count() > MAX_AGENT_CHARS {
+            return Err(error::invalid_argument(
+                &format!("{field}[{i}]"),
+                format!("is longer than {MAX_AGENT_CHARS} characters"),
+            ));
+        }
+        if seen.insert(agent.clone()) {
+            unique.push(agent);
+        }
+    }
+    Ok(unique)
+}
+
+/// INVALID_ARGUMENT unless a lease token was given (tokens start at 1).
+fn check_token(token: u64) -> Result<(), Status> {
+    if token == 0 {
+        Err(error::invalid_argument("lease_token", "is required (the Task's lease_token)"))
+    } else {
+        Ok(())
+    }
+}
+
+#[tonic::async_trait]
+impl WorkerService for WorkerApi {
+    async fn register_worker(
+        &self,
+        request: Request<pb::RegisterWorkerRequest>,
+    ) -> Result<Response<pb::RegisterWorkerResponse>, Status> {
+        let r = request.into_inner();
+        if !r.worker_id.is_empty() {
+            check_worker_id(&r.worker_id)?;
+        }
+        if r.name.chars().count() > MAX_NAME_CHARS {
+            return Err(error::invalid_argument("name", format!("is longer than {MAX_NAME_CHARS} characters")));
+        }
+        let agents = check_agents(r.agents, "agents", true)?;
+        if r.concurrency > MAX_CONCURRENCY {
+            return Err(error::invalid_argument("concurrency", format!("must be at most {MAX_CONCURRENCY}")));
+        }
+        let mut cost_hints = Vec::with_capacity(r.cost_hints.len());
+        for (i, hint) in r.cost_hints.iter().enumerate() {
+            let field = format!("cost_hints[{i}]");
+            if !agents.contains(&hint.agent) {
+                return Err(error::invalid_argument(&format!("{field}.agent"), "must be one of the worker's agents"));
+            }
+            let min = cents(hint.min_cost.as_ref(), &format!("{field}.min_cost"))?;
+            let max = cents(hint.max_cost.as_ref(), &format!("{field}.max_cost"))?;
+            if max < min {
+                return Err(error::invalid_argument(&format!("{field}.max_cost"), "must not be below min_cost"));
+            }
+            cost_hints.push(cost_hint_from_pb(hint));
+        }
+        let registration = WorkerRegistration {
+            worker_id: r.worker_id,
+            name: r.name,
+            agents,
+            concurrency: r.concurrency.max(1),
+            cost_hints,
+        };
+        let worker_id = self.tasks.workers().register(DEFAULT_TENANT, registration, now_ms());
+        let lease_seconds = u32::try_from((self.tasks.lease_ms() + 999) / 1000).unwrap_or(u32::MAX).max(1);
+        Ok(Response::new(pb::RegisterWorkerResponse { worker_id, lease_seconds }))
+    }
+
+    async fn poll_task(&self, request: Request<pb::PollTaskRequest>) -> Result<Response<pb::PollTaskResponse>, Status> {
+        let r = request.into_inner();
+        required_id(&r.worker_id, "worker_id")?;
+        let agents = check_agents(r.agents, "agents", false)?;
+        let seconds = match r.wait_seconds {
+            0 => DEFAULT_WAIT_SECONDS,
+            s => s.min(MAX_WAIT_SECONDS),
+        };
+        let polled =
+            self.tasks.poll(DEFAULT_TENANT, &r.worker_id, agents, Duration::from_secs(u64::from(seconds))).await?;
+        Ok(Response::new(pb::PollTaskResponse { task: polled.as_ref().map(task_to_pb) }))
+    }
+
+    async fn heartbeat(
+        &self,
+        request: Request<pb::HeartbeatRequest>,
+    ) -> Result<Response<pb::HeartbeatResponse>, Status> {
+        let r = request.into_inner();
+        required_id(&r.task_id, "task_id")?;
+        check_token(r.lease_token)?;
+        let cost = cents(r.cost_so_far.as_ref(), "cost_so_far")?;
+        let reply = self.tasks.heartbeat(DEFAULT_TENANT, &r.task_id, r.lease_token, cost).await?;
+        Ok(Response::new(pb::HeartbeatResponse {
+            lease_expire_time: reply.lease_deadline_ms.map(crate::api::convert::timestamp),
+            cancelled: reply.cancelled,
+            paused: false,
+        }))
+    }
+
+    async fn complete_task(
+        &self,
+        request: Request<pb::CompleteTaskRequest>,
+    ) -> Result<Response<pb::CompleteTaskResponse>, Status> {
+        let r = request.into_inner();
+        required_id(&r.task_id, "task_id")?;
+        check_token(r.lease_token)?;
+        let cost = cents(r.cost.as_ref(), "cost")?;
+        if r.state_writes.as_ref().is_some_and(|s| !s.fields.is_empty()) {
+            // Shared state is written from the output by the step's stateWrites for now.
+            return Err(error::unimplemented("CompleteTask with state_writes"));
+        }
+        let output = output_from_pb(r.output.as_ref());
+        self.tasks.complete(DEFAULT_TENANT, &r.task_id, r.lease_token, output, cost).await?;
+        Ok(Response::new(pb::CompleteTaskResponse {}))
+    }
+
+    async fn fail_task(&self, request: Request<pb::FailTaskRequest>) -> Result<Response<pb::FailTaskResponse>, Status> {
+        let r = request.into_inner();
+        required_id(&r.task_id, "task_id")?;
+        check_token(r.lease_token)?;
+        let cost = cents(r.cost.as_ref(), "cost")?;
+        if r.error.trim().is_empty() {
+            return Err(error::invalid_argument("error", "is required: say what went wrong"));
+        }
+        if r.error.chars().count() > MAX_ERROR_CHARS {
+            return Err(error::invalid_argument("error", format!("is longer than {MAX_ERROR_CHARS} characters")));
+        }
+        let upper_snake = |c: char| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_';
+        if r.error_code.len() > 64 || !r.error_code.chars().all(upper_snake) {
+            return Err(error::invalid_argument("error_code", "must be at most 64 characters of UPPER_SNAKE_CASE"));
+        }
+        // The worker's code leads the step's error text, where people and
+        // clients read it.
+        let message = if r.error_code.is_empty() { r.error } else { format!("{}: {}", r.error_code, r.error) };
+        let will_retry = self.tasks.fail(DEFAULT_TENANT, &r.task_id, r.lease_token, message, r.retryable, cost).await?;
+        Ok(Response::new(pb::FailTaskResponse { will_retry }))
+    }
+
+    async fn check_tool_use(
+        &self,
+        _request: Request<pb::CheckToolUseRequest>,
+    ) -> Result<Response<pb::CheckToolUseResponse>, Status> {
+        Err(error::unimplemented("CheckToolUse"))
+    }
+
+    async fn list_workers(
+        &self,
+        request: Request<pb::ListWorkersRequest>,
+    ) -> Result<Response<pb::ListWorkersResponse>, Status> {
+        let r = request.into_inner();
+        let size = match r.page_size {
+            0 => DEFAULT_PAGE_SIZE,
+            n => n.min(MAX_PAGE_SIZE),
+        } as usize;
+        let fingerprint = format!("agent={}", r.agent);
+        let after = if r.page_token.is_empty() { None } else { Some(page_token::decode(&r.page_token, &fingerprint)?) };
+        let agent = (!r.agent.is_empty()).then_some(r.agent.as_str());
+        let listed = self.tasks.workers().list(DEFAULT_TENANT, agent, now_ms());
+        // Most recently seen first: a row follows the token's position when
+        // it was seen earlier, or at the same time with a greater id.
+        let rest: Vec<_> = listed
+            .into_iter()
+            .filter(|entry| match &after {
+                None => true,
+                Some((ms, id)) => {
+                    entry.last_seen_ms < *ms || (entry.last_seen_ms == *ms && entry.registration.worker_id > *id)
+                }
+            })
+            .collect();
+        let in_flight: HashMap<String, u32> =
+            self.tasks.in_flight(DEFAULT_TENANT).await.map_err(Status::from)?.into_iter().collect();
+        let page: Vec<_> = rest.iter().take(size).collect();
+        let next_page_token = match page.last() {
+            Some(last) if rest.len() > size => {
+                page_token::encode(&(last.last_seen_ms, last.registration.worker_id.clone()), &fingerprint)
+            }
+            _ => String::new(),
+        };
+        let workers = page
+            .iter()
+            .map(|entry| worker_to_pb(entry, in_flight.get(&entry.registration.worker_id).copied().unwrap_or_default()))
+            .collect();
+        Ok(Response::new(pb::ListWorkersResponse { workers, next_page_token }))
+    }
+}

@@ -1,0 +1,166 @@
+//! Calls a worker makes under a lease: Heartbeat (extends it in the store),
+//! CompleteTask and FailTask (commands through the run writer).
+//!
+//! Every call is checked against the task's row first: an unknown id is
+//! NotFound; a token that is not the current lease's (an older lease, or a
+//! lease that expired and whose task went back to the queue) is
+//! StaleLease (ABORTED); a task already finished or cancelled is
+//! FailedPrecondition. The writer then fences again by attempt, so a
+//! completion racing an expiry or a second completion changes nothing.
+
+use super::TaskQueue;
+use super::output::{self, TaskOutput};
+use crate::engine::EngineError;
+use crate::engine::run::{Command, TransitionError};
+use crate::engine::scheduler::{CommandRefusal, now_ms};
+use crate::store::{TaskLease, TaskStatus};
+
+/// The answer to a heartbeat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeartbeatReply {
+    /// New end of the lease, ms since the epoch; `None` when cancelled.
+    pub lease_deadline_ms: Option<i64>,
+    /// The run was cancelled (or the step withdrawn): stop, report nothing.
+    pub cancelled: bool,
+}
+
+fn not_found(task_id: &str) -> EngineError {
+    EngineError::NotFound { what: format!("task '{task_id}'"), reason: "TASK_NOT_FOUND" }
+}
+
+fn stale(task_id: &str, token: u64, lease: &TaskLease) -> EngineError {
+    EngineError::StaleLease(format!(
+        "lease token {token} of task '{task_id}' is not current (the current lease is {}, {}); \
+         the attempt was given up",
+        lease.lease_token,
+        lease.status.as_str()
+    ))
+}
+
+fn finished(task_id: &str) -> EngineError {
+    EngineError::FailedPrecondition {
+        message: format!("task '{task_id}' was already completed or failed; nothing changed"),
+        reason: "TASK_ALREADY_FINISHED",
+    }
+}
+
+fn cancelled(task_id: &str) -> EngineError {
+    EngineError::FailedPrecondition {
+        message: format!("task '{task_id}' was cancelled (its run was cancelled or failed); nothing changed"),
+        reason: "TASK_CANCELLED",
+    }
+}
+
+impl TaskQueue {
+    /// The task's row, refused unless `token` names its live lease.
+    async fn live_lease(&self, tenant: &str, task_id: &str, token: u64) -> Result<TaskLease, EngineError> {
+        let lease = self.runs.store().get_task(tenant, task_id).await?.ok_or_else(|| not_found(task_id))?;
+        if lease.lease_token != token {
+            return Err(stale(task_id, token, &lease));
+        }
+        match lease.status {
+            TaskStatus::Leased => Ok(lease),
+            TaskStatus::Queued => Err(stale(task_id, token, &lease)),
+            TaskStatus::Done => Err(finished(task_id)),
+            TaskStatus::Cancelled => Err(cancelled(task_id)),
+        }
+    }
+
+    /// Extends a live lease by the lease length and records the cost so
+    /// far. A cancelled task answers `cancelled` rather than an error, so
+    /// the worker learns to stop.
+    pub async fn heartbeat(
+        &self,
+        tenant: &str,
+        task_id: &str,
+        token: u64,
+        cost_so_far_cents: i64,
+    ) -> Result<HeartbeatReply, EngineError> {
+        let lease = match self.live_lease(tenant, task_id, token).await {
+            Ok(lease) => lease,
+            Err(EngineError::FailedPrecondition { reason: "TASK_CANCELLED", .. }) => {
+                return Ok(HeartbeatReply { lease_deadline_ms: None, cancelled: true });
+            }
+            Err(err) => return Err(err),
+        };
+        let now = now_ms();
+        if let Some(owner) = &lease.lease_owner {
+            self.workers.touch(tenant, owner, now);
+        }
+        let deadline = now.saturating_add(self.lease_ms);
+        match self.runs.store().extend_lease(tenant, task_id, token, deadline, cost_so_far_cents, now).await? {
+            Some(deadline) => Ok(HeartbeatReply { lease_deadline_ms: Some(deadline), cancelled: false }),
+            // The deadline passed before this heartbeat: the sweeper owns
+            // the attempt now, whatever the row says this instant.
+            None => Err(EngineError::StaleLease(format!(
+                "the lease of task '{task_id}' expired before this heartbeat; the attempt was given up"
+            ))),
+        }
+    }
+
+    /// Completes the leased attempt with `output` and its cost. An output
+    /// that is over [`output::MAX_OUTPUT_BYTES`] or not JSON fails the step
+    /// (OUTPUT_INVALID) and the call answers InvalidArgument saying so.
+    pub async fn complete(
+        &self,
+        tenant: &str,
+        task_id: &str,
+        token: u64,
+        output: TaskOutput,
+        cost_cents: i64,
+    ) -> Result<(), EngineError> {
+        let lease = self.live_lease(tenant, task_id, token).await?;
+        let (step, attempt, now_ms) = (lease.step_key.clone(), lease.attempt, now_ms());
+        match output::check(output) {
+            Ok(output) => {
+                let command = Command::StepSucceeded { step, attempt, output, cost_cents, now_ms };
+                self.apply(tenant, &lease, command).await
+            }
+            Err(error) => {
+                let command = Command::OutputRejected { step, attempt, error: error.clone(), cost_cents, now_ms };
+                self.apply(tenant, &lease, command).await?;
+                Err(EngineError::invalid("output", format!("{error}; the step failed with OUTPUT_INVALID")))
+            }
+        }
+    }
+
+    /// Fails the leased attempt. True when another attempt was queued.
+    pub async fn fail(
+        &self,
+        tenant: &str,
+        task_id: &str,
+        token: u64,
+        error: String,
+        retryable: bool,
+        cost_cents: i64,
+    ) -> Result<bool, EngineError> {
+        let lease = self.live_lease(tenant, task_id, token).await?;
+        let command = Command::StepFailed {
+            step: lease.step_key.clone(),
+            attempt: lease.attempt,
+            error,
+            retryable,
+            cost_cents,
+            now_ms: now_ms(),
+        };
+        self.apply(tenant, &lease, command).await?;
+        // Committed before the answer, so the row says whether a next
+        // attempt exists (it may already be leased again).
+        let after = self.runs.store().get_task(tenant, task_id).await?;
+        Ok(after.is_some_and(|row| row.attempt > lease.attempt))
+    }
+
+    /// Sends a lease's command to the writer and explains a refusal.
+    async fn apply(&self, tenant: &str, lease: &TaskLease, command: Command) -> Result<(), EngineError> {
+        let task_id = &lease.task_id;
+        match self.runs.scheduler().command(tenant, &lease.run_id, command).await {
+            Ok(()) => Ok(()),
+            Err(CommandRefusal::Refused(TransitionError::StaleAttempt { .. })) => Err(EngineError::StaleLease(
+                format!("the lease of task '{task_id}' was given up before this call; nothing changed"),
+            )),
+            Err(CommandRefusal::Refused(TransitionError::NotInFlight { .. })) => Err(finished(task_id)),
+            Err(CommandRefusal::Refused(_) | CommandRefusal::NotLive) => Err(cancelled(task_id)),
+            Err(CommandRefusal::Unavailable) => Err(EngineError::Unavailable("the run scheduler is busy; retry later")),
+        }
+    }
+}

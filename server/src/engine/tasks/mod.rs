@@ -1,0 +1,174 @@
+//! The task queue as workers see it: claiming the oldest task of their
+//! agents under a lease (long-polling until one is committed), and what a
+//! claimed task carries. Lease calls (heartbeat, complete, fail) are in
+//! `lease.rs`, the output checks in `output.rs`, and the sweeper that turns
+//! expired leases into `LeaseExpired` commands in `sweeper.rs`.
+//!
+//! Claims and heartbeats are single store operations; completions and
+//! failures are commands through the run writer, so the step's outcome and
+//! the task row change commit together.
+
+mod lease;
+mod output;
+mod sweeper;
+
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
+
+pub use lease::HeartbeatReply;
+pub use output::{MAX_OUTPUT_BYTES, TaskOutput};
+
+use crate::engine::scheduler::now_ms;
+use crate::engine::workers::WorkerRegistry;
+use crate::engine::{EngineError, RunEngine};
+use crate::model::definition::Policy;
+use crate::store::{LeasedTask, TaskClaim};
+
+/// Step kinds workers are handed. Planner (splicing its plan) and script
+/// tasks stay queued until those step types are built.
+const SERVED_KINDS: &[&str] = &["agent"];
+
+/// A task claimed by a worker, with what it needs beyond the row.
+#[derive(Debug, Clone)]
+pub struct PolledTask {
+    /// The claimed row and its lease.
+    pub leased: LeasedTask,
+    /// The workflow's policy, when it has one.
+    pub policy: Option<Policy>,
+    /// When the run's timeout fails it (and so the attempt), ms since the
+    /// epoch; `None` without a timeout.
+    pub deadline_ms: Option<i64>,
+}
+
+/// The task queue over one run engine; cheap to clone.
+#[derive(Clone)]
+pub struct TaskQueue {
+    runs: RunEngine,
+    workers: WorkerRegistry,
+    lease_ms: i64,
+    /// Rung after each claim, so an idle sweeper looks at the new deadline.
+    lease_made: Arc<Notify>,
+    stop: Arc<watch::Sender<bool>>,
+    sweeper: Arc<Mutex<Option<JoinHandle<()>>>>,
+}
+
+impl TaskQueue {
+    /// A queue over `runs` handing out leases of `lease`; starts the
+    /// sweeper, which first returns the leases that expired while the
+    /// server was down.
+    pub fn open(runs: RunEngine, lease: Duration) -> Self {
+        let lease_made = Arc::new(Notify::new());
+        let (stop, stopped) = watch::channel(false);
+        let sweeper =
+            tokio::spawn(sweeper::run(runs.store().clone(), runs.scheduler().clone(), lease_made.clone(), stopped));
+        Self {
+            runs,
+            workers: WorkerRegistry::default(),
+            lease_ms: lease.as_millis().clamp(1, i64::MAX as u128) as i64,
+            lease_made,
+            stop: Arc::new(stop),
+            sweeper: Arc::new(Mutex::new(Some(sweeper))),
+        }
+    }
+
+    /// The registered workers.
+    pub fn workers(&self) -> &WorkerRegistry {
+        &self.workers
+    }
+
+    /// Length of a lease, ms.
+    pub fn lease_ms(&self) -> i64 {
+        self.lease_ms
+    }
+
+    /// Live leases per worker id.
+    pub async fn in_flight(&self, tenant: &str) -> Result<Vec<(String, u32)>, EngineError> {
+        Ok(self.runs.store().leases_by_owner(tenant).await?)
+    }
+
+    /// Stops the sweeper and waits for it.
+    pub async fn shutdown(&self) {
+        let _ = self.stop.send(true);
+        let handle = self.sweeper.lock().expect("sweeper handle").take();
+        if let Some(handle) = handle {
+            let _ = handle.await;
+        }
+    }
+
+    /// Claims the oldest queued task of `agents` (all the worker's agents
+    /// when empty) for a registered worker, waiting up to `wait` for one to
+    /// be committed. `None` when none came in time or the server is
+    /// stopping. NotFound for an unknown worker; InvalidArgument for an
+    /// agent the worker did not register.
+    pub async fn poll(
+        &self,
+        tenant: &str,
+        worker_id: &str,
+        agents: Vec<String>,
+        wait: Duration,
+    ) -> Result<Option<PolledTask>, EngineError> {
+        let registered = self.workers.touch(tenant, worker_id, now_ms()).ok_or_else(|| EngineError::NotFound {
+            what: format!("worker '{worker_id}' (register it again)"),
+            reason: "WORKER_NOT_FOUND",
+        })?;
+        let agents = if agents.is_empty() { registered.clone() } else { agents };
+        if let Some(stranger) = agents.iter().find(|a| !registered.contains(a)) {
+            return Err(EngineError::invalid("agents", format!("agent '{stranger}' is not registered by this worker")));
+        }
+        let signals = self.runs.scheduler().task_signals();
+        let bells: Vec<Arc<Notify>> = agents.iter().map(|agent| signals.bell(tenant, agent)).collect();
+        let mut closing = self.runs.closing();
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            // Registered before the claim, so a task committed between an
+            // empty claim and the wait still wakes this poll.
+            let mut rings: Vec<Pin<Box<tokio::sync::futures::Notified<'_>>>> =
+                bells.iter().map(|bell| Box::pin(bell.notified())).collect();
+            for ring in &mut rings {
+                ring.as_mut().enable();
+            }
+            let claim = TaskClaim {
+                tenant,
+                agents: &agents,
+                kinds: SERVED_KINDS,
+                worker_id,
+                now_ms: now_ms(),
+                lease_ms: self.lease_ms,
+            };
+            if let Some(leased) = self.runs.store().claim_task(&claim).await? {
+                self.lease_made.notify_one();
+                return self.describe(tenant, leased).await.map(Some);
+            }
+            if tokio::time::Instant::now() >= deadline || *closing.borrow() {
+                return Ok(None);
+            }
+            // After a wake-up or the deadline, claim once more before giving up.
+            let rung = async {
+                if rings.is_empty() {
+                    std::future::pending::<()>().await;
+                }
+                futures_util::future::select_all(rings).await;
+            };
+            tokio::select! {
+                _ = rung => {}
+                _ = tokio::time::sleep_until(deadline) => {}
+                _ = closing.changed() => {}
+            }
+        }
+    }
+
+    /// Adds the workflow's policy and the run's deadline to a claimed task.
+    async fn describe(&self, tenant: &str, leased: LeasedTask) -> Result<PolledTask, EngineError> {
+        let workflow = self.runs.compiled(tenant, &leased.workflow_id, leased.workflow_version).await?;
+        let definition = workflow.definition();
+        let deadline_ms = match (leased.run_started_ms, definition.timeout) {
+            (Some(started), timeout) if timeout > 0 => Some(started.saturating_add(i64::from(timeout) * 1000)),
+            _ => None,
+        };
+        Ok(PolledTask { policy: definition.policy.clone(), deadline_ms, leased })
+    }
+}

@@ -1,0 +1,74 @@
+//! The lease sweeper: sleeps until the earliest lease deadline (or until a
+//! claim makes a new lease), then hands each expired lease to the writer
+//! as `LeaseExpired`, which queues the next attempt or fails the step with
+//! LEASE_EXPIRED. Deadlines are in the store, so leases that ran out while
+//! the server was down are swept at start.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{Notify, watch};
+
+use crate::engine::run::Command;
+use crate::engine::scheduler::{CommandRefusal, RunScheduler, now_ms};
+use crate::store::Store;
+
+/// Longest sleep: a safety net, since claims wake the sweeper anyway.
+const IDLE: Duration = Duration::from_secs(5);
+/// Pause after a store error before trying again.
+const BACKOFF: Duration = Duration::from_secs(1);
+/// Expired leases handled per round.
+const ROUND: u32 = 256;
+
+pub(super) async fn run(
+    store: Arc<dyn Store>,
+    scheduler: RunScheduler,
+    lease_made: Arc<Notify>,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        let sleep = match sweep(store.as_ref(), &scheduler).await {
+            Ok(true) => Duration::ZERO,
+            Ok(false) => match store.next_lease_deadline().await {
+                Ok(Some(due)) => Duration::from_millis((due - now_ms()).clamp(0, IDLE.as_millis() as i64) as u64),
+                Ok(None) => IDLE,
+                Err(err) => {
+                    tracing::error!(error = %err, "cannot read lease deadlines");
+                    BACKOFF
+                }
+            },
+            Err(()) => BACKOFF,
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(sleep) => {}
+            _ = lease_made.notified() => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+/// Hands one round of expired leases to the writer. `Ok(true)` when the
+/// round was full and more may be waiting.
+async fn sweep(store: &dyn Store, scheduler: &RunScheduler) -> Result<bool, ()> {
+    let now = now_ms();
+    let expired = store.expired_leases(now, ROUND).await.map_err(|err| {
+        tracing::error!(error = %err, "cannot read expired leases");
+    })?;
+    for lease in &expired {
+        let command = Command::LeaseExpired { step: lease.step_key.clone(), attempt: lease.attempt, now_ms: now };
+        match scheduler.command(&lease.tenant_id, &lease.run_id, command).await {
+            Ok(()) => tracing::info!(task = %lease.task_id, attempt = lease.attempt, "lease expired"),
+            // A completion won the race (the row is done already) or the
+            // run is over: nothing will take this lease back, so withdraw it
+            // rather than find it again every round.
+            Err(CommandRefusal::Refused(_) | CommandRefusal::NotLive) => {
+                if let Err(err) = store.withdraw_lease(&lease.task_id, lease.lease_token).await {
+                    tracing::error!(task = %lease.task_id, error = %err, "cannot withdraw a dead lease");
+                    return Err(());
+                }
+            }
+            Err(CommandRefusal::Unavailable) => return Err(()),
+        }
+    }
+    Ok(expired.len() as u32 == ROUND)
+}

@@ -1,0 +1,506 @@
+//! WorkerService end to end over real sockets: an agent run completed by a
+//! worker through poll and complete (gRPC and REST); a worker that stops
+//! heartbeating loses its lease to a second worker, also across a restart;
+//! stale tokens, unknown tasks and double completions refused with nothing
+//! changed; outputs over the cap or not JSON fail the step; cancel reaches
+//! the worker's heartbeat; a waiting poll wakes as soon as a run starts;
+//! and bad input to every RPC.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tonic::Code;
+use tonic_types::StatusExt;
+use weft_sdk::{Weft, pb};
+use weft_server::Config;
+use weft_server::api::convert::value_to_pb;
+use weft_server::api::convert_runs::value_from_pb;
+use weft_tests::{TestServer, http1};
+
+/// Lease length the tests run with, so an expiry takes well under a second.
+const LEASE_MS: u64 = 400;
+
+async fn start_server(dir: &std::path::Path) -> TestServer {
+    TestServer::start_on(dir.join("weft.db"), Config { task_lease_ms: LEASE_MS, ..Config::default() }).await
+}
+
+/// One agent step `research` served by agent "researcher", with `retries`.
+fn research_workflow(retries: u32) -> Value {
+    json!({
+        "name": "research",
+        "timeout": 600,
+        "policy": {"denyTools": ["shell_exec"], "maxTotalCost": {"amount": 500, "currency": "usd"}},
+        "steps": [
+            {"id": "research", "type": "agent", "agent": "researcher", "retries": retries,
+             "task": "Research {{ input.company }}", "inputMap": {"company": "$.input.company"}},
+            {"id": "shape", "type": "transform", "dependsOn": ["research"],
+             "output": {"summary": "$.research.output.summary"}}
+        ]
+    })
+}
+
+async fn create(server: &TestServer, definition: Value) -> String {
+    let (status, created) = http1::json(server.addr, "POST", "/v1/workflows", Some(definition)).await;
+    assert_eq!(status, 201, "{created}");
+    created["id"].as_str().unwrap().to_string()
+}
+
+async fn start_run(client: &Weft, workflow_id: &str) -> String {
+    let request = pb::StartRunRequest {
+        workflow_id: workflow_id.into(),
+        input: Some(value_to_pb(&json!({"company": "Stripe"}))),
+        ..Default::default()
+    };
+    client.runs().start_run(request).await.unwrap().into_inner().run.unwrap().id
+}
+
+async fn get_run(client: &Weft, run_id: &str) -> pb::Run {
+    client.runs().get_run(pb::GetRunRequest { run_id: run_id.into() }).await.unwrap().into_inner().run.unwrap()
+}
+
+fn step<'a>(run: &'a pb::Run, id: &str) -> &'a pb::StepRun {
+    run.steps.iter().find(|s| s.id == id).unwrap_or_else(|| panic!("no step {id} in {run:?}"))
+}
+
+async fn event_types(client: &Weft, run_id: &str) -> Vec<String> {
+    let request = pb::ListRunEventsRequest { run_id: run_id.into(), ..Default::default() };
+    let events = client.runs().list_run_events(request).await.unwrap().into_inner().events;
+    events.into_iter().map(|e| format!("{} {}", e.r#type, e.step_id)).collect()
+}
+
+async fn register(client: &Weft, worker_id: &str) {
+    let request = pb::RegisterWorkerRequest {
+        worker_id: worker_id.into(),
+        name: "test-host".into(),
+        agents: vec!["researcher".into()],
+        concurrency: 4,
+        cost_hints: vec![pb::AgentCostHint {
+            agent: "researcher".into(),
+            min_cost: Some(usd(5)),
+            max_cost: Some(usd(20)),
+        }],
+    };
+    let answer = client.workers().register_worker(request).await.unwrap().into_inner();
+    assert_eq!(answer.worker_id, worker_id);
+    assert_eq!(answer.lease_seconds, 1, "400 ms rounds up to one second");
+}
+
+async fn poll(client: &Weft, worker_id: &str, wait_seconds: u32) -> Option<pb::Task> {
+    let request = pb::PollTaskRequest { worker_id: worker_id.into(), agents: vec![], wait_seconds };
+    client.workers().poll_task(request).await.unwrap().into_inner().task
+}
+
+fn usd(cents: i64) -> pb::Money {
+    pb::Money { amount: cents, currency: "usd".into() }
+}
+
+fn complete(task: &pb::Task, output: Value, cost: i64) -> pb::CompleteTaskRequest {
+    pb::CompleteTaskRequest {
+        task_id: task.task_id.clone(),
+        lease_token: task.lease_token,
+        output: Some(value_to_pb(&output)),
+        cost: Some(usd(cost)),
+        state_writes: None,
+    }
+}
+
+fn heartbeat(task: &pb::Task, token: u64) -> pb::HeartbeatRequest {
+    pb::HeartbeatRequest { task_id: task.task_id.clone(), lease_token: token, cost_so_far: Some(usd(1)) }
+}
+
+fn reason(status: &tonic::Status) -> String {
+    status.get_details_error_info().map(|info| info.reason).unwrap_or_default()
+}
+
+/// Waits until the run leaves running, at most 5 s.
+async fn wait_finished(client: &Weft, run_id: &str) -> pb::Run {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let run = get_run(client, run_id).await;
+        if run.status != pb::RunStatus::Running as i32 && run.status != pb::RunStatus::Pending as i32 {
+            return run;
+        }
+        assert!(Instant::now() < deadline, "run did not finish: {run:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn agent_run_completes_through_poll_and_complete_with_output_and_cost() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_server(dir.path()).await;
+    let client = server.client().await;
+    let workflow_id = create(&server, research_workflow(0)).await;
+    register(&client, "w1").await;
+    let run_id = start_run(&client, &workflow_id).await;
+
+    let task = poll(&client, "w1", 5).await.expect("a task is waiting");
+    assert!(task.task_id.starts_with("task_") && task.task_id.len() == 31, "{}", task.task_id);
+    assert_eq!((task.run_id.as_str(), task.workflow_id.as_str()), (run_id.as_str(), workflow_id.as_str()));
+    assert_eq!((task.step_id.as_str(), task.agent.as_str(), task.kind.as_str()), ("research", "researcher", "agent"));
+    assert_eq!(task.task, "Research Stripe", "the template is rendered");
+    let input = value_from_pb(&prost_types::Value {
+        kind: Some(prost_types::value::Kind::StructValue(task.input.clone().unwrap())),
+    });
+    assert_eq!(input, json!({"company": "Stripe"}));
+    assert_eq!(task.attempt, 1);
+    assert!(task.lease_token >= 1);
+    assert!(task.lease_expire_time.is_some() && task.deadline.is_some(), "lease end and run deadline are set");
+    let policy = task.policy.clone().expect("the workflow's policy travels with the task");
+    assert_eq!(policy.deny_tools, ["shell_exec"]);
+    assert_eq!(policy.max_total_cost.unwrap().amount, 500);
+
+    let beat = client.workers().heartbeat(heartbeat(&task, task.lease_token)).await.unwrap().into_inner();
+    assert!(!beat.cancelled && beat.lease_expire_time.is_some());
+    client.workers().complete_task(complete(&task, json!({"summary": "payments"}), 12)).await.unwrap();
+
+    let run = wait_finished(&client, &run_id).await;
+    assert_eq!(run.status, pb::RunStatus::Completed as i32, "{run:?}");
+    let research = step(&run, "research");
+    assert_eq!(value_from_pb(research.output.as_ref().unwrap()), json!({"summary": "payments"}));
+    assert_eq!(research.cost.as_ref().unwrap().amount, 12);
+    assert_eq!(run.cost.as_ref().unwrap().amount, 12, "the run's cost totals its steps");
+    assert_eq!(value_from_pb(run.output.as_ref().unwrap()), json!({"summary": "payments"}));
+
+    let listed = client.workers().list_workers(pb::ListWorkersRequest::default()).await.unwrap().into_inner();
+    assert_eq!(listed.workers.len(), 1);
+    let worker = &listed.workers[0];
+    assert_eq!((worker.worker_id.as_str(), worker.agents.as_slice()), ("w1", &["researcher".to_string()][..]));
+    assert_eq!((worker.concurrency, worker.in_flight), (4, 0));
+    assert!(worker.last_poll_time.is_some() && worker.register_time.is_some());
+    assert_eq!(worker.cost_hints[0].max_cost.as_ref().unwrap().amount, 20);
+}
+
+#[tokio::test]
+async fn rest_worker_polls_and_completes_a_task() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_server(dir.path()).await;
+    let client = server.client().await;
+    let workflow_id = create(&server, research_workflow(0)).await;
+    let (status, registered) = http1::json(
+        server.addr,
+        "POST",
+        "/v1/workers:register",
+        Some(json!({"workerId": "rest-1", "agents": ["researcher"]})),
+    )
+    .await;
+    assert_eq!(status, 200, "{registered}");
+    let run_id = start_run(&client, &workflow_id).await;
+
+    let (status, polled) =
+        http1::json(server.addr, "POST", "/v1/workers/rest-1/tasks:poll", Some(json!({"waitSeconds": 5}))).await;
+    assert_eq!(status, 200, "{polled}");
+    let task = &polled["task"];
+    assert_eq!(task["task"], "Research Stripe");
+    assert_eq!(task["input"], json!({"company": "Stripe"}));
+    let path = format!("/v1/tasks/{}:complete", task["taskId"].as_str().unwrap());
+    let body = json!({"leaseToken": task["leaseToken"], "output": {"summary": "rest"}, "cost": {"amount": 3}});
+    let (status, answer) = http1::json(server.addr, "POST", &path, Some(body.clone())).await;
+    assert_eq!(status, 200, "{answer}");
+    let run = wait_finished(&client, &run_id).await;
+    assert_eq!(run.status, pb::RunStatus::Completed as i32);
+    assert_eq!(run.cost.unwrap().amount, 3);
+
+    let (status, again) = http1::json(server.addr, "POST", &path, Some(body)).await;
+    assert_eq!((status, again["error_code"].as_str()), (400, Some("TASK_ALREADY_FINISHED")), "{again}");
+}
+
+#[tokio::test]
+async fn a_killed_worker_loses_its_lease_and_a_second_worker_completes_the_task_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_server(dir.path()).await;
+    let client = server.client().await;
+    let workflow_id = create(&server, research_workflow(1)).await;
+    register(&client, "doomed").await;
+    register(&client, "rescuer").await;
+    let run_id = start_run(&client, &workflow_id).await;
+
+    let first = poll(&client, "doomed", 5).await.expect("first attempt");
+    assert_eq!(first.attempt, 1);
+    // "doomed" now stops heartbeating; "rescuer" waits for the task to return.
+    let waited = Instant::now();
+    let second = poll(&client, "rescuer", 10).await.expect("the expired task is handed out again");
+    assert!(waited.elapsed() < Duration::from_secs(3), "expiry took {:?}", waited.elapsed());
+    assert_eq!((second.task_id.as_str(), second.attempt), (first.task_id.as_str(), 2));
+    assert!(second.lease_token > first.lease_token, "tokens only grow");
+
+    let late = client.workers().complete_task(complete(&first, json!({"summary": "late"}), 1)).await.unwrap_err();
+    assert_eq!((late.code(), reason(&late).as_str()), (Code::Aborted, "LEASE_STALE"), "{late:?}");
+    let late_beat = client.workers().heartbeat(heartbeat(&first, first.lease_token)).await.unwrap_err();
+    assert_eq!(late_beat.code(), Code::Aborted);
+
+    client.workers().complete_task(complete(&second, json!({"summary": "rescued"}), 9)).await.unwrap();
+    let run = wait_finished(&client, &run_id).await;
+    assert_eq!(run.status, pb::RunStatus::Completed as i32, "{run:?}");
+    let research = step(&run, "research");
+    assert_eq!(value_from_pb(research.output.as_ref().unwrap()), json!({"summary": "rescued"}));
+    assert_eq!(research.attempts, 2);
+    let events = event_types(&client, &run_id).await;
+    assert_eq!(events.iter().filter(|e| *e == "step.completed research").count(), 1, "{events:?}");
+    assert!(events.contains(&"step.retrying research".to_string()), "{events:?}");
+}
+
+#[tokio::test]
+async fn a_lease_that_runs_out_while_the_server_is_down_is_swept_after_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("weft.db");
+    let config = Config { task_lease_ms: LEASE_MS, ..Config::default() };
+    let server = TestServer::start_on(database.clone(), config.clone()).await;
+    let client = server.client().await;
+    let workflow_id = create(&server, research_workflow(0)).await;
+    register(&client, "w1").await;
+    let run_id = start_run(&client, &workflow_id).await;
+    let task = poll(&client, "w1", 5).await.expect("a task");
+    server.stop().await;
+
+    tokio::time::sleep(Duration::from_millis(LEASE_MS + 200)).await;
+    let server = TestServer::start_on(database, config).await;
+    let client = server.client().await;
+    let run = wait_finished(&client, &run_id).await;
+    assert_eq!(run.status, pb::RunStatus::Failed as i32, "no retries left: {run:?}");
+    assert_eq!(run.error.as_ref().unwrap().code, "LEASE_EXPIRED", "{run:?}");
+    assert!(step(&run, "research").error.contains("lease"), "{run:?}");
+    let late = client.workers().complete_task(complete(&task, json!({}), 0)).await.unwrap_err();
+    assert_eq!(late.code(), Code::FailedPrecondition, "the step is over: {late:?}");
+}
+
+#[tokio::test]
+async fn stale_tokens_unknown_tasks_and_double_completions_are_refused_and_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_server(dir.path()).await;
+    let client = server.client().await;
+    let workflow_id = create(&server, research_workflow(0)).await;
+    register(&client, "w1").await;
+    let run_id = start_run(&client, &workflow_id).await;
+    let task = poll(&client, "w1", 5).await.unwrap();
+    let before = event_types(&client, &run_id).await;
+    let mut stale = complete(&task, json!({"summary": "x"}), 1);
+    stale.lease_token += 1;
+    let refused = client.workers().complete_task(stale).await.unwrap_err();
+    assert_eq!((refused.code(), reason(&refused).as_str()), (Code::Aborted, "LEASE_STALE"));
+    let refused = client.workers().heartbeat(heartbeat(&task, task.lease_token + 7)).await.unwrap_err();
+    assert_eq!(refused.code(), Code::Aborted);
+    let mut unknown = complete(&task, json!({}), 1);
+    unknown.task_id = "task_00000000000000000000000000".into();
+    let missing = client.workers().complete_task(unknown).await.unwrap_err();
+    assert_eq!((missing.code(), reason(&missing).as_str()), (Code::NotFound, "TASK_NOT_FOUND"));
+    let fail = pb::FailTaskRequest {
+        task_id: task.task_id.clone(),
+        lease_token: task.lease_token + 1,
+        error: "boom".into(),
+        ..Default::default()
+    };
+    assert_eq!(client.workers().fail_task(fail).await.unwrap_err().code(), Code::Aborted);
+    assert_eq!(event_types(&client, &run_id).await, before, "nothing was recorded");
+    assert_eq!(step(&get_run(&client, &run_id).await, "research").status, pb::StepStatus::Running as i32);
+
+    client.workers().complete_task(complete(&task, json!({"summary": "once"}), 4)).await.unwrap();
+    let finished = event_types(&client, &run_id).await;
+    let twice = client.workers().complete_task(complete(&task, json!({"summary": "twice"}), 4)).await.unwrap_err();
+    assert_eq!((twice.code(), reason(&twice).as_str()), (Code::FailedPrecondition, "TASK_ALREADY_FINISHED"));
+    let fail_after = pb::FailTaskRequest {
+        task_id: task.task_id.clone(),
+        lease_token: task.lease_token,
+        error: "too late".into(),
+        ..Default::default()
+    };
+    assert_eq!(client.workers().fail_task(fail_after).await.unwrap_err().code(), Code::FailedPrecondition);
+    assert_eq!(event_types(&client, &run_id).await, finished, "the second completion changed nothing");
+    let run = get_run(&client, &run_id).await;
+    assert_eq!(value_from_pb(step(&run, "research").output.as_ref().unwrap()), json!({"summary": "once"}));
+    assert_eq!(run.cost.unwrap().amount, 4);
+}
+
+#[tokio::test]
+async fn failures_retry_within_retries_then_fail_the_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_server(dir.path()).await;
+    let client = server.client().await;
+    let workflow_id = create(&server, research_workflow(1)).await;
+    register(&client, "w1").await;
+    let run_id = start_run(&client, &workflow_id).await;
+    let fail = |task: &pb::Task| pb::FailTaskRequest {
+        task_id: task.task_id.clone(),
+        lease_token: task.lease_token,
+        error: "rate limited".into(),
+        retryable: true,
+        cost: Some(usd(2)),
+        error_code: "RATE_LIMITED".into(),
+    };
+    let first = poll(&client, "w1", 5).await.unwrap();
+    assert!(client.workers().fail_task(fail(&first)).await.unwrap().into_inner().will_retry);
+    let second = poll(&client, "w1", 5).await.unwrap();
+    assert_eq!(second.attempt, 2);
+    assert!(!client.workers().fail_task(fail(&second)).await.unwrap().into_inner().will_retry);
+    let run = wait_finished(&client, &run_id).await;
+    assert_eq!(run.status, pb::RunStatus::Failed as i32);
+    assert_eq!(step(&run, "research").error, "RATE_LIMITED: rate limited");
+    assert_eq!(run.cost.unwrap().amount, 4, "failed attempts are paid for too");
+}
+
+#[tokio::test]
+async fn outputs_over_the_cap_or_not_json_fail_the_step_and_end_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_server(dir.path()).await;
+    let client = server.client().await;
+    let workflow_id = create(&server, research_workflow(3)).await;
+    register(&client, "w1").await;
+
+    let run_id = start_run(&client, &workflow_id).await;
+    let task = poll(&client, "w1", 5).await.unwrap();
+    let huge = json!({"summary": "x".repeat(weft_server::engine::tasks::MAX_OUTPUT_BYTES)});
+    let refused = client.workers().complete_task(complete(&task, huge, 1)).await.unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument);
+    assert!(refused.message().contains("over the cap"), "{}", refused.message());
+    let run = wait_finished(&client, &run_id).await;
+    assert_eq!(run.status, pb::RunStatus::Failed as i32, "retries do not apply to a refused output");
+    assert_eq!(run.error.as_ref().unwrap().code, "OUTPUT_INVALID");
+    assert!(step(&run, "research").error.contains("over the cap"), "{run:?}");
+
+    let run_id = start_run(&client, &workflow_id).await;
+    let task = poll(&client, "w1", 5).await.unwrap();
+    let mut nan = complete(&task, json!({}), 0);
+    nan.output = Some(prost_types::Value { kind: Some(prost_types::value::Kind::NumberValue(f64::NAN)) });
+    let refused = client.workers().complete_task(nan).await.unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument);
+    let run = wait_finished(&client, &run_id).await;
+    assert_eq!(run.status, pb::RunStatus::Failed as i32);
+    assert!(step(&run, "research").error.contains("not JSON"), "{run:?}");
+}
+
+#[tokio::test]
+async fn cancel_reaches_the_worker_through_its_next_heartbeat() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_server(dir.path()).await;
+    let client = server.client().await;
+    let workflow_id = create(&server, research_workflow(0)).await;
+    register(&client, "w1").await;
+    let run_id = start_run(&client, &workflow_id).await;
+    let task = poll(&client, "w1", 5).await.unwrap();
+    let request = pb::CancelRunRequest { run_id: run_id.clone(), reason: "not needed".into() };
+    client.runs().cancel_run(request).await.unwrap();
+
+    let beat = client.workers().heartbeat(heartbeat(&task, task.lease_token)).await.unwrap().into_inner();
+    assert!(beat.cancelled, "{beat:?}");
+    let events = event_types(&client, &run_id).await;
+    let refused = client.workers().complete_task(complete(&task, json!({"summary": "x"}), 1)).await.unwrap_err();
+    assert_eq!((refused.code(), reason(&refused).as_str()), (Code::FailedPrecondition, "TASK_CANCELLED"));
+    let run = get_run(&client, &run_id).await;
+    assert_eq!(run.status, pb::RunStatus::Cancelled as i32);
+    assert_eq!(step(&run, "research").status, pb::StepStatus::Cancelled as i32);
+    assert_eq!(event_types(&client, &run_id).await, events, "the refused completion changed nothing");
+}
+
+#[tokio::test]
+async fn a_waiting_poll_wakes_as_soon_as_a_run_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_server(dir.path()).await;
+    let client = server.client().await;
+    let workflow_id = create(&server, research_workflow(0)).await;
+    register(&client, "w1").await;
+    assert!(poll(&client, "w1", 1).await.is_none(), "nothing queued: the poll times out empty");
+
+    let mut latencies = Vec::new();
+    for _ in 0..5 {
+        let waiting = tokio::spawn({
+            let client = client.clone();
+            async move {
+                let task = poll(&client, "w1", 20).await;
+                (task, Instant::now())
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let started = Instant::now();
+        let run_id = start_run(&client, &workflow_id).await;
+        let (task, received) = waiting.await.unwrap();
+        assert_eq!(task.expect("woken with the task").run_id, run_id);
+        latencies.push(received.duration_since(started));
+    }
+    latencies.sort();
+    eprintln!("start-to-received latencies: {latencies:?}");
+    assert!(latencies[2] < Duration::from_secs(1), "the poll must wake on the commit, not time out: {latencies:?}");
+}
+
+#[tokio::test]
+async fn bad_worker_requests_get_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_server(dir.path()).await;
+    let client = server.client().await;
+    let mut workers = client.workers();
+    let invalid = |status: tonic::Status, field: &str| {
+        assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+        let violations = status.get_details_bad_request().map(|b| b.field_violations).unwrap_or_default();
+        assert!(violations.iter().any(|v| v.field.starts_with(field)), "{field}: {status:?}");
+    };
+
+    let register = |worker_id: &str, agents: &[&str]| pb::RegisterWorkerRequest {
+        worker_id: worker_id.into(),
+        agents: agents.iter().map(|a| a.to_string()).collect(),
+        ..Default::default()
+    };
+    invalid(workers.register_worker(register("w1", &[])).await.unwrap_err(), "agents");
+    invalid(workers.register_worker(register("w1", &[" "])).await.unwrap_err(), "agents[0]");
+    invalid(workers.register_worker(register("bad id!", &["a"])).await.unwrap_err(), "worker_id");
+    let mut hinted = register("w1", &["a"]);
+    hinted.cost_hints = vec![pb::AgentCostHint { agent: "a".into(), min_cost: Some(usd(5)), max_cost: Some(usd(1)) }];
+    invalid(workers.register_worker(hinted.clone()).await.unwrap_err(), "cost_hints[0].max_cost");
+    hinted.cost_hints = vec![pb::AgentCostHint { agent: "other".into(), min_cost: None, max_cost: None }];
+    invalid(workers.register_worker(hinted.clone()).await.unwrap_err(), "cost_hints[0].agent");
+    hinted.cost_hints = vec![pb::AgentCostHint { agent: "a".into(), min_cost: Some(usd(-1)), max_cost: None }];
+    invalid(workers.register_worker(hinted).await.unwrap_err(), "cost_hints[0].min_cost");
+    let assigned = workers.register_worker(register("", &["a"])).await.unwrap().into_inner().worker_id;
+    assert!(assigned.starts_with("wkr_"), "{assigned}");
+
+    let poll = |worker_id: &str, agents: &[&str]| pb::PollTaskRequest {
+        worker_id: worker_id.into(),
+        agents: agents.iter().map(|a| a.to_string()).collect(),
+        wait_seconds: 1,
+    };
+    invalid(workers.poll_task(poll("", &[])).await.unwrap_err(), "worker_id");
+    let unknown = workers.poll_task(poll("nobody", &[])).await.unwrap_err();
+    assert_eq!((unknown.code(), reason(&unknown).as_str()), (Code::NotFound, "WORKER_NOT_FOUND"));
+    invalid(workers.poll_task(poll(&assigned, &["b"])).await.unwrap_err(), "agents");
+
+    let beat = |task_id: &str, token: u64, cost: i64| pb::HeartbeatRequest {
+        task_id: task_id.into(),
+        lease_token: token,
+        cost_so_far: Some(usd(cost)),
+    };
+    invalid(workers.heartbeat(beat("", 1, 0)).await.unwrap_err(), "task_id");
+    invalid(workers.heartbeat(beat("task_x", 0, 0)).await.unwrap_err(), "lease_token");
+    invalid(workers.heartbeat(beat("task_x", 1, -5)).await.unwrap_err(), "cost_so_far");
+    assert_eq!(workers.heartbeat(beat("task_x", 1, 0)).await.unwrap_err().code(), Code::NotFound);
+
+    let done = |task_id: &str, token: u64| pb::CompleteTaskRequest {
+        task_id: task_id.into(),
+        lease_token: token,
+        ..Default::default()
+    };
+    invalid(workers.complete_task(done("", 1)).await.unwrap_err(), "task_id");
+    invalid(workers.complete_task(done("task_x", 0)).await.unwrap_err(), "lease_token");
+    let mut euros = done("task_x", 1);
+    euros.cost = Some(pb::Money { amount: 1, currency: "eur".into() });
+    invalid(workers.complete_task(euros).await.unwrap_err(), "cost");
+    let mut writes = done("task_x", 1);
+    writes.state_writes =
+        Some(prost_types::Struct { fields: [("k".to_string(), value_to_pb(&json!(1)))].into_iter().collect() });
+    assert_eq!(workers.complete_task(writes).await.unwrap_err().code(), Code::Unimplemented);
+
+    let fail = |error: &str, code: &str| pb::FailTaskRequest {
+        task_id: "task_x".into(),
+        lease_token: 1,
+        error: error.into(),
+        error_code: code.into(),
+        ..Default::default()
+    };
+    invalid(workers.fail_task(fail("", "")).await.unwrap_err(), "error");
+    invalid(workers.fail_task(fail("boom", "not snake")).await.unwrap_err(), "error_code");
+    assert_eq!(workers.fail_task(fail("boom", "")).await.unwrap_err().code(), Code::NotFound);
+
+    let list = pb::ListWorkersRequest { page_token: "garbage".into(), ..Default::default() };
+    invalid(workers.list_workers(list).await.unwrap_err(), "page_token");
+    let page = workers.list_workers(pb::ListWorkersRequest { page_size: 1, ..Default::default() }).await.unwrap();
+    let page = page.into_inner();
+    assert_eq!(page.workers.len(), 1);
+    assert!(page.next_page_token.is_empty(), "one worker registered, one page");
+}
