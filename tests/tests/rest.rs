@@ -279,6 +279,76 @@ async fn rest_and_grpc_return_the_same_result_for_the_same_call() {
 }
 
 /// A concrete path for a route template: variables become sample values.
+#[tokio::test]
+async fn rest_and_grpc_return_the_same_runs_and_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let client = server.client().await;
+    let (status, created) = http1::json(
+        server.addr,
+        "POST",
+        "/v1/workflows",
+        Some(json!({"name": "parity-runs", "steps": [
+            {"id": "pick", "type": "transform", "output": {"company": "$.input.company", "n": "$.input.n"}},
+            {"id": "gate", "type": "condition", "dependsOn": ["pick"], "expression": "$.pick.output.n > 2",
+             "onTrue": {"next": "big"}, "onFalse": {"next": "small"}},
+            {"id": "big", "type": "transform", "dependsOn": ["gate"], "output": {"size": "$.pick.output.n"}},
+            {"id": "small", "type": "transform", "dependsOn": ["gate"], "output": {"size": "$.pick.output.n"}}
+        ]})),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let wf = created["id"].as_str().unwrap().to_string();
+    let (status, executed) = http1::json(
+        server.addr,
+        "POST",
+        &format!("/v1/workflows/{wf}:execute"),
+        Some(json!({"input": {"company": "acme", "n": 3}})),
+    )
+    .await;
+    assert_eq!(status, 200, "{executed}");
+    let run_id = executed["run"]["id"].as_str().unwrap().to_string();
+    assert_eq!(executed["run"]["status"], "completed");
+    assert_eq!(executed["output"], json!({"big": {"size": 3}}), "whole numbers stay whole: {executed}");
+
+    let mut runs = client.runs();
+    let get = runs.get_run(pb::GetRunRequest { run_id: run_id.clone() }).await.unwrap().into_inner();
+    let list = runs
+        .list_runs(pb::ListRunsRequest { workflow_id: wf.clone(), ..Default::default() })
+        .await
+        .unwrap()
+        .into_inner();
+    let events = runs
+        .list_run_events(pb::ListRunEventsRequest { run_id: run_id.clone(), ..Default::default() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(events.events.iter().any(|e| e.r#type == "step.skipped"), "the branch not taken is in the log");
+    let run = as_rest_json("weft.v1.Run", get.run.as_ref().unwrap());
+    assert_eq!(run["steps"].as_array().map(Vec::len), Some(4), "{run}");
+    let listed = as_rest_json("weft.v1.ListRunsResponse", &list);
+    let cases: Vec<(String, Value)> = vec![
+        (format!("/v1/workflows/runs/{run_id}"), run.clone()),
+        (format!("/v1/workflow-runs/{run_id}"), run.clone()),
+        (format!("/workflows/executions/{run_id}"), run.clone()),
+        (format!("/api/workflows/runs/{run_id}"), as_rest_json("weft.v1.GetRunResponse", &get)),
+        (format!("/v1/workflows/{wf}/runs"), listed["runs"].clone()),
+        ("/v1/workflow-runs".into(), listed.clone()),
+        (format!("/api/workflows/{wf}/runs"), listed.clone()),
+        (format!("/api/workflows/{wf}/executions"), listed),
+        (format!("/v1/workflows/runs/{run_id}/events"), as_rest_json("weft.v1.ListRunEventsResponse", &events)),
+        (
+            format!("/api/workflows/{wf}/executions/{run_id}/logs"),
+            as_rest_json("weft.v1.ListRunEventsResponse", &events),
+        ),
+    ];
+    for (path, expected) in cases {
+        let (status, got) = http1::json(server.addr, "GET", &path, None).await;
+        assert_eq!(status, 200, "{path}: {got}");
+        assert_eq!(got, expected, "{path}");
+    }
+}
+
 fn sample_path(route: &weft_server::gateway::routes::Route) -> String {
     let mut path = String::new();
     for segment in &route.segments {
