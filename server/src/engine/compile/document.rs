@@ -72,7 +72,10 @@ fn compile_schema(field: &str, schema: &Value, problems: &mut Vec<Problem>) -> O
         problems.push(invalid(reason));
         return None;
     }
-    match jsonschema::validator_for(schema) {
+    // Formats (`email`, `date-time`, `uri`, …) are only annotations under
+    // draft 2020-12 unless asked for; users who write them expect them
+    // checked.
+    match jsonschema::options().should_validate_formats(true).build(schema) {
         Ok(validator) => Some(validator),
         Err(e) => {
             problems.push(invalid(e.to_string()));

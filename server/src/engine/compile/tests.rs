@@ -506,3 +506,19 @@ fn ten_thousand_step_chain_compiles_in_order() {
     assert!(order.iter().enumerate().all(|(i, v)| v.index() == i));
     assert_eq!(workflow.roots().collect::<Vec<_>>(), [NodeIndex::new(0)]);
 }
+
+#[test]
+fn schema_formats_are_checked_not_just_annotations() {
+    let workflow = compiled(json!({
+        "name": "formats",
+        "inputSchema": {"type": "object", "properties": {
+            "email": {"type": "string", "format": "email"},
+            "when": {"type": "string", "format": "date-time"}
+        }},
+        "steps": [agent("a")]
+    }));
+    let schema = workflow.input_schema().expect("the input schema compiled");
+    assert!(schema.is_valid(&json!({"email": "ada@example.com", "when": "2026-11-22T01:02:03Z"})));
+    assert!(!schema.is_valid(&json!({"email": "not an address"})));
+    assert!(!schema.is_valid(&json!({"when": "yesterday"})));
+}
