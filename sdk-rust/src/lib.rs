@@ -2,7 +2,10 @@
 //!
 //! A thin layer over the generated tonic clients: [`Weft::connect`] opens
 //! one HTTP/2 channel and hands out a client per service, all sharing it.
-//! The generated messages are re-exported as [`pb`].
+//! The generated messages are re-exported as [`pb`]. On top:
+//! - [`builder`]: the typed workflow builder (`workflow("name").step(..).build()`);
+//! - [`Weft::stream_run`]: a run's events as a resumable `Stream`;
+//! - [`json`]: `serde_json` to and from protobuf's `Value`/`Struct`.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), weft_sdk::Error> {
@@ -11,6 +14,10 @@
 //! println!("{} workflows", workflows.into_inner().total);
 //! # Ok(()) }
 //! ```
+
+pub mod builder;
+pub mod json;
+mod stream;
 
 use tonic::transport::{Channel, Endpoint};
 
