@@ -5,6 +5,8 @@
 //! The generated messages are re-exported as [`pb`]. On top:
 //! - [`builder`]: the typed workflow builder (`workflow("name").step(..).build()`);
 //! - [`Weft::stream_run`]: a run's events as a resumable `Stream`;
+//! - [`worker`]: serve agents with async handlers (leases, heartbeats,
+//!   cancellation and graceful shutdown handled);
 //! - [`json`]: `serde_json` to and from protobuf's `Value`/`Struct`.
 //!
 //! ```no_run
@@ -18,6 +20,7 @@
 pub mod builder;
 pub mod json;
 mod stream;
+pub mod worker;
 
 use tonic::transport::{Channel, Endpoint};
 

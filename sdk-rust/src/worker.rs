@@ -1,0 +1,369 @@
+//! The worker runtime: serve agents from Rust with plain async functions.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), weft_sdk::Error> {
+//! use weft_sdk::worker::{Outcome, Worker};
+//! let weft = weft_sdk::Weft::connect("http://127.0.0.1:7070").await?;
+//! Worker::new(&weft)
+//!     .agent("web-researcher", |task| async move {
+//!         let site = task.input()["website"].clone();
+//!         Ok(Outcome::new(serde_json::json!({"site": site})).cost(3, "usd"))
+//!     })
+//!     .concurrency(8)
+//!     .run(async { tokio::signal::ctrl_c().await.ok(); })
+//!     .await
+//! # }
+//! ```
+//!
+//! What it does for a handler:
+//! - registers the worker and its agents, then keeps up to `concurrency`
+//!   tasks in flight, each claimed by a long poll as soon as a slot is free;
+//! - heartbeats every task (a third of the lease by default) so its lease
+//!   holds while the handler works;
+//! - tells the handler when the run was cancelled or the lease was lost
+//!   ([`TaskContext::cancelled`]), and then drops the handler's future if
+//!   it does not return by itself: nothing more is reported for that task;
+//! - completes or fails the task with the handler's answer;
+//! - on shutdown stops claiming, lets the tasks in flight finish, and
+//!   returns.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::sync::{Semaphore, watch};
+use tonic::Code;
+
+use crate::json::{from_proto_struct, to_proto_value};
+use crate::{Error, Weft, pb};
+
+/// How long one poll waits on the server for a task.
+const POLL_WAIT_SECONDS: u32 = 20;
+/// How long a handler told of a cancel may take to return by itself.
+const CANCEL_GRACE: Duration = Duration::from_secs(5);
+/// Pause after a failed poll before the next, so a down server is not hammered.
+const POLL_BACKOFF: Duration = Duration::from_millis(500);
+
+/// What a handler answers for a task that worked.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    output: Value,
+    cost: Option<pb::Money>,
+}
+
+impl Outcome {
+    /// The step's output, seen by later steps as `$.<step>.output`.
+    pub fn new(output: Value) -> Self {
+        Self { output, cost: None }
+    }
+
+    /// What the attempt cost, in the currency's minor unit (cents).
+    pub fn cost(mut self, cents: i64, currency: &str) -> Self {
+        self.cost = Some(pb::Money { amount: cents, currency: currency.into() });
+        self
+    }
+}
+
+/// What a handler answers for a task that failed.
+#[derive(Debug, Clone)]
+pub struct TaskError {
+    message: String,
+    retryable: bool,
+    code: String,
+}
+
+impl TaskError {
+    /// A failure another attempt might not have (the step's retries apply).
+    pub fn retryable(message: impl Into<String>) -> Self {
+        Self { message: message.into(), retryable: true, code: String::new() }
+    }
+
+    /// A failure no retry can fix: the step fails now.
+    pub fn permanent(message: impl Into<String>) -> Self {
+        Self { message: message.into(), retryable: false, code: String::new() }
+    }
+
+    /// An UPPER_SNAKE code leading the step's error (`TOOL_ERROR: …`).
+    pub fn code(mut self, code: impl Into<String>) -> Self {
+        self.code = code.into();
+        self
+    }
+}
+
+impl<E: std::error::Error> From<E> for TaskError {
+    /// Any error a handler `?`s is a retryable failure with its message.
+    fn from(error: E) -> Self {
+        Self::retryable(error.to_string())
+    }
+}
+
+/// One claimed task, as a handler sees it.
+#[derive(Debug, Clone)]
+pub struct TaskContext {
+    task: Arc<pb::Task>,
+    input: Arc<Value>,
+    cancelled: watch::Receiver<bool>,
+}
+
+impl TaskContext {
+    /// The task as the server sent it (ids, attempt, policy, lease, …).
+    pub fn task(&self) -> &pb::Task {
+        &self.task
+    }
+
+    /// The rendered task text.
+    pub fn text(&self) -> &str {
+        &self.task.task
+    }
+
+    /// The step's inputMap values, as a JSON object.
+    pub fn input(&self) -> &Value {
+        &self.input
+    }
+
+    /// True once the run was cancelled or the lease was lost.
+    pub fn is_cancelled(&self) -> bool {
+        *self.cancelled.borrow()
+    }
+
+    /// Resolves when the run is cancelled or the lease is lost; select on
+    /// it to stop long work cleanly.
+    pub async fn cancelled(&self) {
+        let mut receiver = self.cancelled.clone();
+        let _ = receiver.wait_for(|cancelled| *cancelled).await;
+    }
+}
+
+type HandlerFuture = Pin<Box<dyn Future<Output = Result<Outcome, TaskError>> + Send>>;
+type Handler = Arc<dyn Fn(TaskContext) -> HandlerFuture + Send + Sync>;
+
+/// A worker: agents and their handlers, then [`Worker::run`].
+#[must_use = "a worker does nothing until .run() is awaited"]
+pub struct Worker {
+    weft: Weft,
+    worker_id: String,
+    name: String,
+    handlers: HashMap<String, Handler>,
+    cost_hints: Vec<pb::AgentCostHint>,
+    concurrency: usize,
+    heartbeat_every: Option<Duration>,
+}
+
+impl Worker {
+    /// A worker with no agents yet, concurrency 1, a server-assigned id.
+    pub fn new(weft: &Weft) -> Self {
+        Self {
+            weft: weft.clone(),
+            worker_id: String::new(),
+            name: String::new(),
+            handlers: HashMap::new(),
+            cost_hints: Vec::new(),
+            concurrency: 1,
+            heartbeat_every: None,
+        }
+    }
+
+    /// A stable worker id, so a restarted process keeps its identity.
+    pub fn id(mut self, worker_id: impl Into<String>) -> Self {
+        self.worker_id = worker_id.into();
+        self
+    }
+
+    /// A display name (e.g. the host name), shown by ListWorkers.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// Serves `agent` with `handler`.
+    pub fn agent<F, Fut>(mut self, agent: impl Into<String>, handler: F) -> Self
+    where
+        F: Fn(TaskContext) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Outcome, TaskError>> + Send + 'static,
+    {
+        let handler: Handler = Arc::new(move |context| Box::pin(handler(context)));
+        self.handlers.insert(agent.into(), handler);
+        self
+    }
+
+    /// Expected cost of one call of `agent`, for estimates (cents).
+    pub fn cost_hint(mut self, agent: impl Into<String>, min_cents: i64, max_cents: i64, currency: &str) -> Self {
+        let money = |amount| Some(pb::Money { amount, currency: currency.into() });
+        self.cost_hints.push(pb::AgentCostHint {
+            agent: agent.into(),
+            min_cost: money(min_cents),
+            max_cost: money(max_cents),
+        });
+        self
+    }
+
+    /// Most tasks in flight at once (default 1).
+    pub fn concurrency(mut self, n: usize) -> Self {
+        self.concurrency = n.max(1);
+        self
+    }
+
+    /// Heartbeat interval; default a third of the server's lease.
+    pub fn heartbeat_every(mut self, interval: Duration) -> Self {
+        self.heartbeat_every = Some(interval);
+        self
+    }
+
+    /// Registers, then serves tasks until `shutdown` resolves; then lets the
+    /// tasks in flight finish and returns. Fails only if registration does.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), Error> {
+        let agents: Vec<String> = self.handlers.keys().cloned().collect();
+        let registered = self
+            .weft
+            .workers()
+            .register_worker(pb::RegisterWorkerRequest {
+                worker_id: self.worker_id.clone(),
+                name: self.name.clone(),
+                agents,
+                concurrency: self.concurrency as u32,
+                cost_hints: self.cost_hints.clone(),
+            })
+            .await?
+            .into_inner();
+        let lease = Duration::from_secs(u64::from(registered.lease_seconds.max(1)));
+        let shared = Arc::new(Shared {
+            weft: self.weft,
+            worker_id: registered.worker_id,
+            handlers: self.handlers,
+            heartbeat_every: self.heartbeat_every.unwrap_or(lease / 3),
+        });
+        let slots = Arc::new(Semaphore::new(self.concurrency));
+        let (stop_tx, stop_rx) = watch::channel(false);
+        // One poller per slot, at most 8: enough to keep slots full without
+        // holding dozens of idle long polls open.
+        let pollers: Vec<_> = (0..self.concurrency.min(8))
+            .map(|_| tokio::spawn(poll_loop(shared.clone(), slots.clone(), stop_rx.clone())))
+            .collect();
+        shutdown.await;
+        let _ = stop_tx.send(true);
+        for poller in pollers {
+            let _ = poller.await;
+        }
+        // Every slot back means every task in flight has finished.
+        let _all = slots.acquire_many(self.concurrency as u32).await;
+        Ok(())
+    }
+}
+
+struct Shared {
+    weft: Weft,
+    worker_id: String,
+    handlers: HashMap<String, Handler>,
+    heartbeat_every: Duration,
+}
+
+async fn poll_loop(shared: Arc<Shared>, slots: Arc<Semaphore>, mut stop: watch::Receiver<bool>) {
+    loop {
+        let permit = tokio::select! {
+            permit = slots.clone().acquire_owned() => match permit { Ok(p) => p, Err(_) => return },
+            _ = stop.wait_for(|s| *s) => return,
+        };
+        let request = pb::PollTaskRequest {
+            worker_id: shared.worker_id.clone(),
+            agents: Vec::new(),
+            wait_seconds: POLL_WAIT_SECONDS,
+        };
+        let mut client = shared.weft.workers();
+        let polled = tokio::select! {
+            polled = client.poll_task(request) => polled,
+            _ = stop.wait_for(|s| *s) => return,
+        };
+        match polled {
+            Ok(response) => {
+                if let Some(task) = response.into_inner().task {
+                    let shared = shared.clone();
+                    tokio::spawn(async move {
+                        execute(shared, task).await;
+                        drop(permit);
+                    });
+                }
+            }
+            Err(status) => {
+                tracing::warn!(code = ?status.code(), message = status.message(), "poll failed");
+                tokio::time::sleep(POLL_BACKOFF).await;
+            }
+        }
+    }
+}
+
+/// Runs one task: its handler, heartbeats beside it, then the report.
+async fn execute(shared: Arc<Shared>, task: pb::Task) {
+    let (cancel_tx, cancel_rx) = watch::channel(false);
+    let input = task.input.as_ref().map(from_proto_struct).unwrap_or_else(|| Value::Object(Default::default()));
+    let (task_id, token) = (task.task_id.clone(), task.lease_token);
+    let Some(handler) = shared.handlers.get(&task.agent).cloned() else {
+        let error = TaskError::permanent(format!("this worker has no handler for agent '{}'", task.agent));
+        report(&shared, &task_id, token, Err(error)).await;
+        return;
+    };
+    let context = TaskContext { task: Arc::new(task), input: Arc::new(input), cancelled: cancel_rx };
+    let heartbeats = heartbeat_loop(&shared, &task_id, token, &cancel_tx);
+    let work = handler(context);
+    tokio::pin!(work);
+    tokio::select! {
+        result = &mut work => report(&shared, &task_id, token, result).await,
+        // Cancelled or lease lost: the handler has been told; give it a
+        // moment to stop by itself, then drop it. Its answer no longer counts.
+        _ = heartbeats => {
+            let _ = tokio::time::timeout(CANCEL_GRACE, &mut work).await;
+        }
+    }
+}
+
+/// Heartbeats until the run is cancelled or the lease is lost (then flags
+/// `cancel` and returns); otherwise never returns.
+async fn heartbeat_loop(shared: &Shared, task_id: &str, token: u64, cancel: &watch::Sender<bool>) {
+    let mut client = shared.weft.workers();
+    loop {
+        tokio::time::sleep(shared.heartbeat_every).await;
+        let request = pb::HeartbeatRequest { task_id: task_id.into(), lease_token: token, cost_so_far: None };
+        match client.heartbeat(request).await {
+            Ok(answer) if answer.get_ref().cancelled => break,
+            Ok(_) => {}
+            // The lease moved on (expired, or the task finished elsewhere).
+            Err(status) if matches!(status.code(), Code::Aborted | Code::FailedPrecondition | Code::NotFound) => break,
+            Err(status) => tracing::warn!(task_id, code = ?status.code(), "heartbeat failed; retrying"),
+        }
+    }
+    let _ = cancel.send(true);
+}
+
+/// Sends the handler's answer. A refusal (lease lost, run cancelled) is
+/// logged: the server already decided what became of the task.
+async fn report(shared: &Shared, task_id: &str, token: u64, result: Result<Outcome, TaskError>) {
+    let mut client = shared.weft.workers();
+    let sent = match result {
+        Ok(outcome) => client
+            .complete_task(pb::CompleteTaskRequest {
+                task_id: task_id.into(),
+                lease_token: token,
+                output: Some(to_proto_value(&outcome.output)),
+                cost: outcome.cost,
+                state_writes: None,
+            })
+            .await
+            .map(|_| ()),
+        Err(error) => client
+            .fail_task(pb::FailTaskRequest {
+                task_id: task_id.into(),
+                lease_token: token,
+                error: error.message,
+                retryable: error.retryable,
+                cost: None,
+                error_code: error.code,
+            })
+            .await
+            .map(|_| ()),
+    };
+    if let Err(status) = sent {
+        tracing::warn!(task_id, code = ?status.code(), message = status.message(), "the task's answer was refused");
+    }
+}

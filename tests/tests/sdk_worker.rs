@@ -1,0 +1,159 @@
+//! The Rust SDK's worker runtime against a live server: handlers complete
+//! agent steps with output and cost, failures reach the step, a cancelled
+//! run reaches its handler through the heartbeat, and shutdown lets the
+//! task in flight finish.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use serde_json::json;
+use tokio::sync::oneshot;
+use weft_sdk::builder::{agent, workflow};
+use weft_sdk::json::{from_proto_value, to_proto_value};
+use weft_sdk::pb;
+use weft_sdk::worker::{Outcome, TaskError, Worker};
+use weft_tests::TestServer;
+
+async fn create(weft: &weft_sdk::Weft, definition: pb::Workflow) -> String {
+    weft.workflows()
+        .create_workflow(pb::CreateWorkflowRequest { workflow: Some(definition), request_id: String::new() })
+        .await
+        .unwrap()
+        .into_inner()
+        .id
+}
+
+async fn start(weft: &weft_sdk::Weft, workflow_id: &str, input: serde_json::Value) -> String {
+    weft.runs()
+        .start_run(pb::StartRunRequest {
+            workflow_id: workflow_id.into(),
+            input: Some(to_proto_value(&input)),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .run_id
+}
+
+/// Polls GetRun until the run leaves pending/running, for up to 10 s.
+async fn finished(weft: &weft_sdk::Weft, run_id: &str) -> pb::Run {
+    for _ in 0..200 {
+        let run = weft.runs().get_run(pb::GetRunRequest { run_id: run_id.into() }).await.unwrap().into_inner().run;
+        let run = run.unwrap();
+        if ![pb::RunStatus::Pending as i32, pb::RunStatus::Running as i32].contains(&run.status) {
+            return run;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("run {run_id} did not finish");
+}
+
+fn step<'a>(run: &'a pb::Run, id: &str) -> &'a pb::StepRun {
+    run.steps.iter().find(|s| s.id == id).unwrap_or_else(|| panic!("no step {id}"))
+}
+
+#[tokio::test]
+async fn handlers_complete_a_chain_with_outputs_and_costs() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let weft = server.client().await;
+    let definition = workflow("sdk-chain")
+        .step(agent("first", "adder", "add one to {{ input.n }}").input_map("n", "$.input.n"))
+        .step(agent("second", "adder", "add one again").depends_on(["first"]).input_map("n", "$.first.output.n"))
+        .build();
+    let workflow_id = create(&weft, definition).await;
+    let (stop, stopped) = oneshot::channel::<()>();
+    let worker = Worker::new(&weft)
+        .agent("adder", |task| async move {
+            let n = task.input()["n"].as_i64().ok_or_else(|| TaskError::permanent("n is not a number"))?;
+            Ok(Outcome::new(json!({"n": n + 1, "said": task.text()})).cost(5, "usd"))
+        })
+        .concurrency(4);
+    let running = tokio::spawn(worker.run(async move {
+        let _ = stopped.await;
+    }));
+
+    let run_id = start(&weft, &workflow_id, json!({"n": 40})).await;
+    let run = finished(&weft, &run_id).await;
+    assert_eq!(run.status, pb::RunStatus::Completed as i32, "{run:?}");
+    let second = step(&run, "second");
+    assert_eq!(from_proto_value(second.output.as_ref().unwrap()), json!({"n": 42, "said": "add one again"}));
+    assert_eq!(second.cost.as_ref().map(|c| c.amount), Some(5));
+    assert_eq!(from_proto_value(step(&run, "first").output.as_ref().unwrap())["said"], "add one to 40");
+
+    // A handler's error fails the step with its code and message.
+    let bad = start(&weft, &workflow_id, json!({"n": "forty"})).await;
+    let run = finished(&weft, &bad).await;
+    assert_eq!(run.status, pb::RunStatus::Failed as i32);
+    assert!(step(&run, "first").error.contains("n is not a number"), "{:?}", step(&run, "first"));
+
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), running).await.expect("the worker stops").unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn a_cancelled_run_reaches_its_handler_and_shutdown_waits_for_work_in_flight() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let weft = server.client().await;
+    let slow = create(&weft, workflow("sdk-slow").step(agent("wait", "waiter", "wait for cancel")).build()).await;
+    let quick = create(&weft, workflow("sdk-quick").step(agent("nap", "napper", "nap")).build()).await;
+
+    let saw_cancel = Arc::new(AtomicBool::new(false));
+    let seen = saw_cancel.clone();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let (claimed_tx, claimed) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let napping = claimed_tx.clone();
+    let worker = Worker::new(&weft)
+        .agent("waiter", move |task| {
+            let seen = seen.clone();
+            let claimed = claimed_tx.clone();
+            async move {
+                claimed.send(task.task().run_id.clone()).unwrap();
+                tokio::select! {
+                    _ = task.cancelled() => seen.store(true, Ordering::SeqCst),
+                    _ = tokio::time::sleep(Duration::from_secs(30)) => {}
+                }
+                Ok(Outcome::new(json!("should not be reported")))
+            }
+        })
+        .agent("napper", move |task| {
+            let claimed = napping.clone();
+            async move {
+                claimed.send(task.task().run_id.clone()).unwrap();
+                tokio::time::sleep(Duration::from_millis(700)).await;
+                Ok(Outcome::new(json!({"rested": true})))
+            }
+        })
+        .concurrency(2)
+        .heartbeat_every(Duration::from_millis(100));
+    let running = tokio::spawn(worker.run(async move {
+        let _ = stopped.await;
+    }));
+    let mut claimed = claimed;
+
+    let run_id = start(&weft, &slow, json!({})).await;
+    assert_eq!(claimed.recv().await.unwrap(), run_id);
+    weft.runs().cancel_run(pb::CancelRunRequest { run_id: run_id.clone(), reason: "enough".into() }).await.unwrap();
+    for _ in 0..50 {
+        if saw_cancel.load(Ordering::SeqCst) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(saw_cancel.load(Ordering::SeqCst), "the handler learned of the cancel through a heartbeat");
+    let run = finished(&weft, &run_id).await;
+    assert_eq!(run.status, pb::RunStatus::Cancelled as i32);
+    assert!(step(&run, "wait").output.is_none(), "nothing was reported after the cancel");
+
+    // Shutdown while a task is in flight: run() returns only once it is done.
+    let nap = start(&weft, &quick, json!({})).await;
+    assert_eq!(claimed.recv().await.unwrap(), nap);
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), running).await.expect("the worker stops").unwrap().unwrap();
+    let run = finished(&weft, &nap).await;
+    assert_eq!(run.status, pb::RunStatus::Completed as i32, "the task in flight finished before shutdown");
+    assert_eq!(from_proto_value(step(&run, "nap").output.as_ref().unwrap()), json!({"rested": true}));
+}
