@@ -1,0 +1,200 @@
+//! The complete lead pipeline of the workflow documents, driven from Rust:
+//! create it with the typed builder, estimate it, run it, print its events
+//! as they stream, decide the CRM approval through the API if the run
+//! pauses there, and exit 0 only if the run completed.
+//!
+//! ```sh
+//! cargo run -p weft-sdk --example worker &      # serves the agents
+//! cargo run -p weft-sdk --example lead_pipeline -- Stripe https://stripe.com
+//! ```
+//!
+//! Reads the server address from `WEFT_URL` (default `http://127.0.0.1:7070`).
+
+use std::process::ExitCode;
+
+use futures_util::StreamExt;
+use serde_json::json;
+use weft_sdk::builder::{Policy, agent, approval, condition, map, parallel, transform, workflow};
+use weft_sdk::json::{from_proto_value, to_proto_value};
+use weft_sdk::{Weft, pb};
+
+fn lead_pipeline() -> pb::Workflow {
+    workflow("lead-pipeline")
+        .input_schema(json!({"type": "object", "required": ["company", "website"], "properties": {
+            "company": {"type": "string"}, "website": {"type": "string", "format": "uri"}}}))
+        .policy(
+            Policy::new()
+                .allow_tools(["web_search", "http_get"])
+                .require_approval_for(["update_crm"])
+                .max_total_cost(1000, "usd"),
+        )
+        // Parallel social and news research.
+        .step(parallel(
+            "research",
+            [
+                agent("twitter", "social-agent", "Twitter for {{ input.company }}"),
+                agent("linkedin", "social-agent", "LinkedIn for {{ input.company }}"),
+                agent("news", "news-agent", "Recent news for {{ input.company }}"),
+            ],
+        ))
+        // A clean shape for the scorers: no agent, no cost.
+        .transform(
+            transform("reshape")
+                .depends_on(["research"])
+                .output("twitter", "$.twitter.output")
+                .output("linkedin", "$.linkedin.output")
+                .output("news", "$.news.output.articles")
+                .output("company", "$.input.company"),
+        )
+        // Score every article, three at a time.
+        .step(
+            map(
+                "score-news",
+                "$.reshape.output.news",
+                "article",
+                agent(
+                    "score-article",
+                    "relevance-scorer",
+                    "Rate relevance of this article for ICP fit: {{ article.title }}",
+                )
+                .input_map("article", "$.article"),
+            )
+            .depends_on(["reshape"])
+            .concurrency(3),
+        )
+        .step(
+            agent("score", "lead-scorer", "Score this lead 0-100 for ICP fit")
+                .depends_on(["score-news"])
+                .input_map("twitter", "$.reshape.output.twitter")
+                .input_map("linkedin", "$.reshape.output.linkedin")
+                .input_map("newsScores", "$.score-news.output")
+                .input_map("company", "$.input.company")
+                .on_failure_goto("fallback-score"),
+        )
+        .step(
+            agent("fallback-score", "lead-scorer-lite", "Minimal score based only on LinkedIn data")
+                .input_map("linkedin", "$.reshape.output.linkedin"),
+        )
+        .condition(
+            condition("route", "$.score.output.score >= 70")
+                .depends_on(["score"])
+                .on_true("approve-crm")
+                .on_false("archive"),
+        )
+        .step(approval("approve-crm", "update_crm").timeout("4h").default_action("deny"))
+        .step(
+            agent("archive", "archiver", "Archive this lead with ICP miss reason")
+                .input_map("lead", "$.reshape.output")
+                .input_map("score", "$.score.output"),
+        )
+        .build()
+}
+
+fn money(cost: &Option<pb::Money>) -> String {
+    match cost {
+        Some(m) => format!("{} {} cents", m.amount, m.currency),
+        None => "0".into(),
+    }
+}
+
+/// Approves every pending approval of the run, through ApprovalService.
+async fn approve_pending(weft: &Weft, run_id: &str) -> Result<(), weft_sdk::Error> {
+    let pending = weft
+        .approvals()
+        .list_approvals(pb::ListApprovalsRequest { run_id: run_id.into(), ..Default::default() })
+        .await?
+        .into_inner();
+    for approval in pending.approvals {
+        println!("  approving {} ({})", approval.id, approval.action);
+        weft.approvals()
+            .decide_approval(pb::DecideApprovalRequest {
+                approval_id: approval.id,
+                option: "approve".into(),
+                comment: "approved by the lead_pipeline example".into(),
+                decided_by: "lead_pipeline example".into(),
+                ..Default::default()
+            })
+            .await?;
+    }
+    Ok(())
+}
+
+async fn run() -> Result<bool, weft_sdk::Error> {
+    let url = std::env::var("WEFT_URL").unwrap_or_else(|_| "http://127.0.0.1:7070".into());
+    let mut args = std::env::args().skip(1);
+    let company = args.next().unwrap_or_else(|| "Stripe".into());
+    let website = args.next().unwrap_or_else(|| "https://stripe.com".into());
+    let weft = Weft::connect(url).await?;
+
+    let created = weft
+        .workflows()
+        .create_workflow(pb::CreateWorkflowRequest { workflow: Some(lead_pipeline()), request_id: String::new() })
+        .await?
+        .into_inner();
+    let version = created.workflow.as_ref().map(|w| w.version).unwrap_or_default();
+    println!("created {} version {version}", created.id);
+
+    let input = json!({"company": company, "website": website});
+    let estimate = weft
+        .runs()
+        .estimate_run(pb::EstimateRunRequest {
+            workflow_id: created.id.clone(),
+            input: Some(to_proto_value(&input)),
+            version: 0,
+        })
+        .await?
+        .into_inner();
+    println!(
+        "estimate: {}..{} agent calls, cost {} to {}",
+        estimate.agent_calls_min,
+        estimate.agent_calls_max,
+        money(&estimate.min_cost),
+        money(&estimate.max_cost)
+    );
+
+    let started = weft
+        .runs()
+        .start_run(pb::StartRunRequest {
+            workflow_id: created.id.clone(),
+            user_id: "user_456".into(),
+            input: Some(to_proto_value(&input)),
+            ..Default::default()
+        })
+        .await?
+        .into_inner();
+    println!("run {} started", started.run_id);
+
+    let mut events = Box::pin(weft.stream_run(started.run_id.clone(), 0));
+    while let Some(event) = events.next().await {
+        let event = event?;
+        let step = if event.step_id.is_empty() { String::new() } else { format!(" {}", event.step_id) };
+        println!("  #{} {}{step}", event.sequence, event.r#type);
+        if event.r#type == "approval.pending" {
+            approve_pending(&weft, &started.run_id).await?;
+        }
+    }
+
+    let run = weft
+        .runs()
+        .get_run(pb::GetRunRequest { run_id: started.run_id.clone() })
+        .await?
+        .into_inner()
+        .run
+        .unwrap_or_default();
+    let status = pb::RunStatus::try_from(run.status).map(|s| s.as_str_name()).unwrap_or("unknown");
+    let output = run.output.as_ref().map(from_proto_value).unwrap_or_default();
+    println!("run {status}, total cost {}, output {output}", money(&run.cost));
+    Ok(run.status == pb::RunStatus::Completed as i32)
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    match run().await {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(error) => {
+            eprintln!("lead_pipeline: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,92 @@
+//! A worker serving every agent of the lead pipeline example with
+//! deterministic answers, so the pipeline can run end to end without a
+//! model. Reads the server address from `WEFT_URL` (default
+//! `http://127.0.0.1:7070`) and runs until Ctrl-C or SIGTERM.
+//!
+//! ```sh
+//! cargo run -p weft-sdk --example worker
+//! ```
+//!
+//! The lead scorer gives 82 to every company except those whose name
+//! contains "tiny" (35), so both routes of the pipeline can be exercised.
+
+use serde_json::{Value, json};
+use weft_sdk::worker::{Outcome, TaskContext, TaskError, Worker};
+
+type Answer = Result<Outcome, TaskError>;
+
+/// The subject of a task text such as "Twitter for Stripe".
+fn subject(task: &TaskContext) -> String {
+    task.text().rsplit(" for ").next().unwrap_or_default().trim().to_string()
+}
+
+async fn social(task: TaskContext) -> Answer {
+    let company = subject(&task);
+    let handle = format!("@{}", company.to_lowercase().replace(' ', ""));
+    Ok(Outcome::new(json!({"company": company, "handle": handle, "followers": 1200})).cost(4, "usd"))
+}
+
+async fn news(task: TaskContext) -> Answer {
+    let company = subject(&task);
+    let articles: Vec<Value> = ["raises a round", "launches a product", "hires a CFO"]
+        .iter()
+        .map(|what| json!({"title": format!("{company} {what}"), "url": "https://news.example.com/1"}))
+        .collect();
+    Ok(Outcome::new(json!({"articles": articles})).cost(6, "usd"))
+}
+
+async fn relevance(task: TaskContext) -> Answer {
+    let title = task.input()["article"]["title"].as_str().unwrap_or_default().to_string();
+    let relevance = if title.contains("raises") { 0.9 } else { 0.4 };
+    Ok(Outcome::new(json!({"title": title, "relevance": relevance})).cost(2, "usd"))
+}
+
+async fn score(task: TaskContext) -> Answer {
+    let company = task.input()["company"].as_str().unwrap_or_default().to_lowercase();
+    let score = if company.contains("tiny") { 35 } else { 82 };
+    Ok(Outcome::new(json!({"score": score, "reason": "deterministic example scorer"})).cost(10, "usd"))
+}
+
+async fn score_lite(_task: TaskContext) -> Answer {
+    Ok(Outcome::new(json!({"score": 50})).cost(3, "usd"))
+}
+
+async fn archive(task: TaskContext) -> Answer {
+    let score = task.input()["score"]["score"].clone();
+    Ok(Outcome::new(json!({"archived": true, "score": score})).cost(1, "usd"))
+}
+
+#[tokio::main]
+async fn main() -> Result<(), weft_sdk::Error> {
+    let url = std::env::var("WEFT_URL").unwrap_or_else(|_| "http://127.0.0.1:7070".into());
+    let weft = weft_sdk::Weft::connect(url.clone()).await?;
+    println!("serving the lead pipeline's agents for {url}");
+    Worker::new(&weft)
+        .name("example-worker")
+        .agent("social-agent", social)
+        .agent("news-agent", news)
+        .agent("relevance-scorer", relevance)
+        .agent("lead-scorer", score)
+        .agent("lead-scorer-lite", score_lite)
+        .agent("archiver", archive)
+        .cost_hint("social-agent", 2, 5, "usd")
+        .cost_hint("news-agent", 4, 8, "usd")
+        .cost_hint("relevance-scorer", 1, 3, "usd")
+        .cost_hint("lead-scorer", 8, 15, "usd")
+        .cost_hint("lead-scorer-lite", 2, 4, "usd")
+        .cost_hint("archiver", 1, 1, "usd")
+        .concurrency(8)
+        .run(shutdown())
+        .await?;
+    println!("worker stopped");
+    Ok(())
+}
+
+/// Ctrl-C or SIGTERM.
+async fn shutdown() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
