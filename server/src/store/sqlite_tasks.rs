@@ -129,6 +129,7 @@ fn lease_from_row(row: &SqliteRow) -> Result<TaskLease, StoreError> {
             .ok_or_else(|| StoreError::Corrupt(format!("task {task_id} has unknown status '{status}'")))?,
         run_id: row.try_get("run_id")?,
         step_key: row.try_get("step_key")?,
+        kind: row.try_get("kind")?,
         attempt: row.try_get::<i64, _>("attempt")? as u32,
         lease_token: row.try_get::<i64, _>("lease_token")? as u64,
         lease_deadline_ms: row.try_get("lease_deadline")?,
@@ -140,7 +141,7 @@ fn lease_from_row(row: &SqliteRow) -> Result<TaskLease, StoreError> {
 /// A task's lease state, or `None` for an unknown id.
 pub(super) async fn get(pool: &SqlitePool, tenant: &str, task_id: &str) -> Result<Option<TaskLease>, StoreError> {
     let row = sqlx::query(
-        "SELECT task_id, run_id, step_key, attempt, status, lease_token, lease_deadline, lease_owner FROM tasks \
+        "SELECT task_id, run_id, step_key, kind, attempt, status, lease_token, lease_deadline, lease_owner FROM tasks \
          WHERE tenant_id = ?1 AND task_id = ?2",
     )
     .bind(tenant)

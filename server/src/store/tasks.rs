@@ -100,6 +100,8 @@ pub struct TaskLease {
     pub run_id: String,
     /// Instance key of the step.
     pub step_key: String,
+    /// The step type: "agent", "planner", ….
+    pub kind: String,
     /// Attempt, from 1.
     pub attempt: u32,
     /// Where the task is.

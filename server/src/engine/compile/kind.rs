@@ -104,6 +104,11 @@ pub(crate) fn set_specific_fields(step: &StepDef) -> impl Iterator<Item = &'stat
     SPECIFIC_FIELDS.iter().filter(|(_, is_set)| is_set(step)).map(|(name, _)| *name)
 }
 
+/// JSON names of every type-specific field.
+pub(crate) fn specific_field_names() -> impl Iterator<Item = &'static str> {
+    SPECIFIC_FIELDS.iter().map(|(name, _)| *name)
+}
+
 type FieldProbe = (&'static str, fn(&StepDef) -> bool);
 
 const SPECIFIC_FIELDS: &[FieldProbe] = &[

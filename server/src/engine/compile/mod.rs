@@ -12,6 +12,7 @@
 //! - `graph.rs`, `cycle.rs`, `state_writes.rs`: the DAG, cycle reports,
 //!   unordered shared-state writers.
 //! - `compiled.rs`: [`CompiledWorkflow`], what the engine runs from.
+//! - `plan.rs`: a planner's output checked and merged into a run's DAG.
 
 mod checks;
 mod compiled;
@@ -24,6 +25,7 @@ mod index;
 mod kind;
 mod normalize;
 mod path;
+mod plan;
 mod problem;
 mod state_writes;
 mod type_checks;
@@ -40,6 +42,7 @@ pub use duration::{DurationError, MAX_DURATION, parse_duration};
 pub use graph::EdgeKind;
 pub use kind::StepKind;
 pub use normalize::normalize;
+pub use plan::{Splice, splice_plan};
 pub use problem::{Problem, ProblemCode};
 pub use type_checks::{HTTP_METHODS, MAX_CONCURRENCY, MAX_LOOP_ITERATIONS, MAX_URL_LEN, SCRIPT_LANGUAGES};
 

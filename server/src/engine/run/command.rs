@@ -3,8 +3,9 @@
 //! transition stays a pure function of state and command.
 //!
 //! Commands still to come, which fit the same shape: `Resume` (a wait
-//! event), `Decide` (an approval) and `PlanSpliced` (a planner's steps
-//! joined to the DAG).
+//! event) and `Decide` (an approval). A planner's splice is no command of
+//! its own: its `StepSucceeded` carries the plan, checked and spliced by
+//! the transition, so replaying that one command rebuilds the spliced DAG.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -44,7 +45,9 @@ pub enum Command {
         /// Milliseconds since the epoch.
         now_ms: i64,
     },
-    /// A worker finished an attempt of external work.
+    /// A worker finished an attempt of external work. For a planner step
+    /// the output is a plan: valid, its steps are spliced into the DAG;
+    /// invalid, the attempt fails with PLAN_INVALID.
     StepSucceeded {
         /// Instance key.
         step: String,

@@ -23,6 +23,9 @@ pub enum ErrorCode {
     LeaseExpired,
     /// A worker's output was refused: over the size cap or not JSON.
     OutputInvalid,
+    /// A planner's output is not a valid plan (not `{steps: [...]}`, or
+    /// steps that do not fit the run's DAG).
+    PlanInvalid,
 }
 
 impl ErrorCode {
@@ -36,6 +39,7 @@ impl ErrorCode {
             Self::StepUnimplemented => "STEP_UNIMPLEMENTED",
             Self::LeaseExpired => "LEASE_EXPIRED",
             Self::OutputInvalid => "OUTPUT_INVALID",
+            Self::PlanInvalid => "PLAN_INVALID",
         }
     }
 }

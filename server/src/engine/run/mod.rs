@@ -17,6 +17,7 @@
 //! - `failure.rs`: retries, failure routes, failing and cancelling the run.
 //! - `error_code.rs`: [`ErrorCode`], why a step or a run failed.
 //! - `reuse.rs`: a retry run taking over its source run's outputs.
+//! - `splice.rs`: a planner's plan checked and spliced into the live DAG.
 //! - `state_guard.rs`: writers of one shared-state key never in flight together.
 
 mod advance;
@@ -29,6 +30,7 @@ mod instance;
 mod outcome;
 mod pure_steps;
 mod reuse;
+mod splice;
 mod state;
 mod state_guard;
 mod status;

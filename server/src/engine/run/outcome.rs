@@ -27,6 +27,9 @@ pub enum EventType {
     StepSkipped,
     /// "step.cancelled": stopped because the run was cancelled or failed.
     StepCancelled,
+    /// "plan.spliced": a planner's steps joined the DAG; `data.steps`
+    /// lists their ids.
+    PlanSpliced,
     /// "run.completed".
     RunCompleted,
     /// "run.failed".
@@ -48,6 +51,7 @@ impl EventType {
             Self::StepFailed => "step.failed",
             Self::StepSkipped => "step.skipped",
             Self::StepCancelled => "step.cancelled",
+            Self::PlanSpliced => "plan.spliced",
             Self::RunCompleted => "run.completed",
             Self::RunFailed => "run.failed",
             Self::RunPartial => "run.partial",

@@ -89,6 +89,18 @@ pub struct RunState {
     /// map) whose step declares stateWrites: another writer of one of
     /// their keys may not start until they finish.
     pub(super) writing: BTreeSet<Instance>,
+    /// Set once a planner spliced steps in; `None` keeps unspliced runs small.
+    pub(super) splices: Option<Box<Splices>>,
+}
+
+/// What planners changed in a run's DAG.
+#[derive(Debug, Clone)]
+pub(super) struct Splices {
+    /// The workflow version as compiled, before any splice: what a replay
+    /// of the run's commands starts from.
+    pub(super) version: Arc<CompiledWorkflow>,
+    /// Spliced top-level step → the planner that added it.
+    pub(super) added_by: BTreeMap<NodeIndex, NodeIndex>,
 }
 
 /// One step instance as the API shows it; what a `step_runs` row holds.
@@ -150,6 +162,7 @@ impl RunState {
             active: 0,
             dormant,
             writing: BTreeSet::new(),
+            splices: None,
         }
     }
 
@@ -163,9 +176,16 @@ impl RunState {
         (&self.workflow_id, self.workflow_version)
     }
 
-    /// The compiled workflow the run executes.
+    /// The compiled workflow the run executes, with any steps planners
+    /// spliced in.
     pub fn compiled(&self) -> &Arc<CompiledWorkflow> {
         &self.workflow
+    }
+
+    /// The workflow version the run started on, before any splice: what
+    /// replaying its commands must start from.
+    pub fn version_workflow(&self) -> &Arc<CompiledWorkflow> {
+        self.splices.as_ref().map_or(&self.workflow, |s| &s.version)
     }
 
     /// The run status.
@@ -331,6 +351,11 @@ impl RunState {
         }
     }
 
+    /// The planner that spliced in top-level step `node`, if one did.
+    pub(super) fn added_by(&self, node: NodeIndex) -> Option<NodeIndex> {
+        self.splices.as_ref()?.added_by.get(&node).copied()
+    }
+
     /// The output of a completed instance.
     pub(super) fn output_of(&self, inst: Instance) -> Option<&Value> {
         match inst.item {
@@ -346,7 +371,7 @@ impl RunState {
             key: self.key(inst),
             step_id: self.id(inst.node),
             kind: self.kind(inst.node),
-            parent_id: step.and_then(|s| s.parent()).map(|p| self.id(p)),
+            parent_id: step.and_then(|s| s.parent()).or_else(|| self.added_by(inst.node)).map(|p| self.id(p)),
             item_index: inst.item.and_then(|i| u32::try_from(i).ok()),
             status: record.map_or(StepStatus::Pending, |r| r.status),
             attempts: record.map_or(0, |r| r.attempts),
@@ -361,7 +386,7 @@ impl RunState {
 
 /// Top-level goto targets that nothing else leads to: they would otherwise
 /// start with the run, so they wait until a failure routes to them.
-fn dormant_goto_targets(workflow: &CompiledWorkflow) -> Vec<NodeIndex> {
+pub(super) fn dormant_goto_targets(workflow: &CompiledWorkflow) -> Vec<NodeIndex> {
     let mut dormant: Vec<NodeIndex> = workflow
         .steps()
         .filter_map(|(_, s)| s.failure_goto())

@@ -57,7 +57,11 @@ pub fn transition(run: &mut RunState, command: Command) -> Result<Outcome, Trans
             let inst = accept_attempt(run, &step, attempt)?;
             let mut tx = Tx::new(run, now_ms);
             tx.add_cost(inst, cost_cents);
-            tx.complete(inst, output, Some(cost_cents));
+            if tx.run.kind(inst.node) == StepKind::Planner {
+                tx.apply_plan(inst, output, cost_cents);
+            } else {
+                tx.complete(inst, output, Some(cost_cents));
+            }
             tx.advance();
             Ok(tx.out)
         }

@@ -12,7 +12,7 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use super::rows::{self, RunMeta};
 use super::{CommandRefusal, IDEMPOTENCY_TTL_MS, NewRun, Request, RetrySeed, StartReply, TaskSignals, now_ms};
 use crate::engine::EngineError;
-use crate::engine::run::{Command, Effect, Outcome, RunState, transition};
+use crate::engine::run::{Command, Effect, EventType, Outcome, RunState, transition};
 use crate::model::{EventRecord, TaskRecord, TimerRecord};
 use crate::store::{RunBatch, Store};
 
@@ -194,6 +194,11 @@ impl Writer {
                         pending.timers.insert(key, None);
                     }
                 }
+                // Spliced steps have no event of their own until they start,
+                // yet GetRun lists them: write every instance of the run.
+                if outcome.events.iter().any(|e| e.event_type == EventType::PlanSpliced) {
+                    pending.touched.insert(run_id.to_string(), None);
+                }
                 let keys: BTreeSet<String> = outcome.events.iter().filter_map(|e| e.step_id.clone()).collect();
                 self.record(run_id, json, &outcome, Some(keys), pending);
                 pending.replies.push(Reply::Command(reply));
@@ -340,7 +345,7 @@ impl Writer {
     async fn rebuild(&mut self, run_ids: Vec<String>) {
         let previous: HashMap<String, Arc<crate::engine::compile::CompiledWorkflow>> = run_ids
             .iter()
-            .filter_map(|id| self.runs.remove(id).map(|live| (id.clone(), live.state.compiled().clone())))
+            .filter_map(|id| self.runs.remove(id).map(|live| (id.clone(), live.state.version_workflow().clone())))
             .collect();
         let open = match self.store.load_open_runs().await {
             Ok(open) => open,

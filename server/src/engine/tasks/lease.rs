@@ -114,7 +114,8 @@ impl TaskQueue {
         match output::check(output) {
             Ok(output) => {
                 let command = Command::StepSucceeded { step, attempt, output, cost_cents, now_ms };
-                self.apply(tenant, &lease, command).await
+                self.apply(tenant, &lease, command).await?;
+                if lease.kind == "planner" { self.plan_verdict(tenant, &lease).await } else { Ok(()) }
             }
             Err(error) => {
                 let command = Command::OutputRejected { step, attempt, error: error.clone(), cost_cents, now_ms };
@@ -122,6 +123,24 @@ impl TaskQueue {
                 Err(EngineError::invalid("output", format!("{error}; the step failed with OUTPUT_INVALID")))
             }
         }
+    }
+
+    /// After a planner's completion was committed: InvalidArgument with
+    /// the plan's problems when the plan was refused (the step failed, or
+    /// its next attempt was queued), so the worker learns why.
+    async fn plan_verdict(&self, tenant: &str, lease: &TaskLease) -> Result<(), EngineError> {
+        let (_, steps) = self.runs.store().get_run(tenant, &lease.run_id).await?;
+        let Some(step) = steps.iter().find(|s| s.key == lease.step_key) else { return Ok(()) };
+        if step.status == "completed" {
+            return Ok(());
+        }
+        let error = step.error.clone().unwrap_or_else(|| "the plan was refused".to_owned());
+        let after = if step.status == "failed" {
+            "the step failed with PLAN_INVALID".to_owned()
+        } else {
+            format!("attempt {} of the step was queued", lease.attempt + 1)
+        };
+        Err(EngineError::invalid("output", format!("{error}; {after}")))
     }
 
     /// Fails the leased attempt. True when another attempt was queued.

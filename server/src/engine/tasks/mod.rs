@@ -28,9 +28,10 @@ use crate::engine::{EngineError, RunEngine};
 use crate::model::definition::Policy;
 use crate::store::{LeasedTask, TaskClaim};
 
-/// Step kinds workers are handed. Planner (splicing its plan) and script
-/// tasks stay queued until those step types are built.
-const SERVED_KINDS: &[&str] = &["agent"];
+/// Step kinds workers are handed: agents, and planners (agents whose
+/// output is a plan the run splices in). Script tasks stay queued until
+/// that step type is built.
+const SERVED_KINDS: &[&str] = &["agent", "planner"];
 
 /// A task claimed by a worker, with what it needs beyond the row.
 #[derive(Debug, Clone)]

@@ -10,6 +10,7 @@ mod map;
 mod orders;
 mod retry;
 mod seed;
+mod splice;
 mod timing;
 
 use std::collections::BTreeMap;
