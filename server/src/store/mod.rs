@@ -20,7 +20,7 @@ use crate::model::{
 
 pub use error::StoreError;
 pub use runs::{OpenRun, RunBatch, RunPage, RunQuery};
-pub use tasks::{ExpiredLease, LeasedTask, TaskClaim, TaskLease, TaskStatus};
+pub use tasks::{ClaimRequest, ExpiredLease, LeasedTask, TaskClaim, TaskLease, TaskStatus};
 
 /// A workflow to create at version 1.
 #[derive(Debug, Clone)]
@@ -126,8 +126,11 @@ pub trait Store: Send + Sync + 'static {
     async fn list_workflow_versions(&self, tenant: &str, id: &str) -> Result<Vec<WorkflowVersionInfo>, StoreError>;
 
     /// Writes one group commit of the run writer in one transaction: all of
-    /// it or none of it.
-    async fn commit_runs(&self, batch: &RunBatch) -> Result<(), StoreError>;
+    /// it or none of it. Then makes the batch's task claims in the same
+    /// transaction, each taking the oldest queued task matching it under a
+    /// new lease (the next fencing token); answers one entry per claim, in
+    /// order, `None` where nothing matched.
+    async fn commit_runs(&self, batch: &RunBatch) -> Result<Vec<Option<LeasedTask>>, StoreError>;
 
     /// A run and its step rows in list order.
     async fn get_run(&self, tenant: &str, id: &str) -> Result<(RunRecord, Vec<StepRecord>), StoreError>;
@@ -159,10 +162,6 @@ pub trait Store: Send + Sync + 'static {
 
     /// How many tasks of a run are queued or leased.
     async fn count_tasks(&self, run_id: &str) -> Result<u32, StoreError>;
-
-    /// Atomically claims the oldest queued task matching `claim` under a
-    /// new lease (the next fencing token); `None` when there is none.
-    async fn claim_task(&self, claim: &TaskClaim<'_>) -> Result<Option<LeasedTask>, StoreError>;
 
     /// A task's lease state; `None` for an unknown id.
     async fn get_task(&self, tenant: &str, task_id: &str) -> Result<Option<TaskLease>, StoreError>;

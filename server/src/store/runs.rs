@@ -29,6 +29,9 @@ pub struct RunBatch {
     pub tasks_cancelled: Vec<(String, String)>,
     /// Idempotency keys taken: (tenant, key, run id, ms).
     pub idempotency: Vec<(String, String, String, i64)>,
+    /// Workers' claims, made after the rows above are written (so a task
+    /// queued by this batch can be claimed by it), in order.
+    pub claims: Vec<super::ClaimRequest>,
 }
 
 impl RunBatch {

@@ -11,7 +11,7 @@ use sqlx::{Row, SqlitePool};
 
 use super::{
     ExpiredLease, LeasedTask, NewVersion, NewWorkflow, OpenRun, RunBatch, RunPage, RunQuery, Store, StoreError,
-    TaskClaim, TaskLease, WorkflowPage, WorkflowQuery, migrate, sqlite_runs, sqlite_tasks,
+    TaskLease, WorkflowPage, WorkflowQuery, migrate, sqlite_runs, sqlite_tasks,
 };
 use crate::model::{
     Definition, EventRecord, RunRecord, StepRecord, TimerRecord, Workflow, WorkflowStatus, WorkflowVersionInfo,
@@ -332,7 +332,7 @@ impl Store for SqliteStore {
             .collect()
     }
 
-    async fn commit_runs(&self, batch: &RunBatch) -> Result<(), StoreError> {
+    async fn commit_runs(&self, batch: &RunBatch) -> Result<Vec<Option<LeasedTask>>, StoreError> {
         sqlite_runs::commit(&self.pool, batch).await
     }
 
@@ -372,10 +372,6 @@ impl Store for SqliteStore {
 
     async fn count_tasks(&self, run_id: &str) -> Result<u32, StoreError> {
         sqlite_tasks::count_open(&self.pool, run_id).await
-    }
-
-    async fn claim_task(&self, claim: &TaskClaim<'_>) -> Result<Option<LeasedTask>, StoreError> {
-        sqlite_tasks::claim(&self.pool, claim).await
     }
 
     async fn get_task(&self, tenant: &str, task_id: &str) -> Result<Option<TaskLease>, StoreError> {

@@ -6,8 +6,8 @@ use serde_json::Value;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
-use super::StoreError;
 use super::runs::{OpenRun, RunBatch, RunPage, RunQuery};
+use super::{LeasedTask, StoreError};
 use crate::model::{EventRecord, RunRecord, StepRecord, TimerRecord};
 
 /// SQLite refuses statements with more bound variables than this (32766
@@ -107,7 +107,7 @@ async fn delete_keys(
 }
 
 /// Writes one group commit atomically.
-pub(super) async fn commit(pool: &SqlitePool, batch: &RunBatch) -> Result<(), StoreError> {
+pub(super) async fn commit(pool: &SqlitePool, batch: &RunBatch) -> Result<Vec<Option<LeasedTask>>, StoreError> {
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     insert_rows(
         &mut tx,
@@ -219,8 +219,12 @@ pub(super) async fn commit(pool: &SqlitePool, batch: &RunBatch) -> Result<(), St
         },
     )
     .await?;
+    let mut claimed = Vec::with_capacity(batch.claims.len());
+    for claim in &batch.claims {
+        claimed.push(super::sqlite_tasks::claim(&mut tx, &claim.as_claim()).await?);
+    }
     tx.commit().await?;
-    Ok(())
+    Ok(claimed)
 }
 
 /// A run and its steps in list order.

@@ -66,9 +66,9 @@ pub(super) async fn write(tx: &mut SqliteConnection, batch: &RunBatch) -> Result
     Ok(())
 }
 
-/// Claims the oldest queued task of the claim's agents and kinds, if any.
-pub(super) async fn claim(pool: &SqlitePool, claim: &TaskClaim<'_>) -> Result<Option<LeasedTask>, StoreError> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+/// Claims the oldest queued task of the claim's agents and kinds, if any,
+/// inside the writer's transaction `tx`.
+pub(super) async fn claim(tx: &mut SqliteConnection, claim: &TaskClaim<'_>) -> Result<Option<LeasedTask>, StoreError> {
     let mut builder =
         QueryBuilder::<Sqlite>::new("UPDATE tasks SET status = 'leased', lease_token = lease_token + 1, ");
     builder.push("lease_owner = ").push_bind(claim.worker_id);
@@ -89,10 +89,7 @@ pub(super) async fn claim(pool: &SqlitePool, claim: &TaskClaim<'_>) -> Result<Op
         ") ORDER BY created_at, task_id LIMIT 1) \
          RETURNING task_id, run_id, step_key, attempt, kind, agent, task, input, lease_token, lease_deadline",
     );
-    let Some(row) = builder.build().fetch_optional(&mut *tx).await? else {
-        tx.rollback().await?;
-        return Ok(None);
-    };
+    let Some(row) = builder.build().fetch_optional(&mut *tx).await? else { return Ok(None) };
     let run_id: String = row.try_get("run_id")?;
     let run = sqlx::query("SELECT workflow_id, workflow_version, user_id, started_at FROM runs WHERE id = ?1")
         .bind(&run_id)
@@ -117,7 +114,6 @@ pub(super) async fn claim(pool: &SqlitePool, claim: &TaskClaim<'_>) -> Result<Op
         task_id,
         run_id,
     };
-    tx.commit().await?;
     Ok(Some(leased))
 }
 

@@ -58,6 +58,39 @@ pub struct TaskClaim<'a> {
     pub lease_ms: i64,
 }
 
+/// A [`TaskClaim`] that owns its fields, to travel to the run writer, which
+/// makes claims inside its group commit (ENGINE.md §4: on SQLite the writer
+/// itself takes tasks off the queue).
+#[derive(Debug, Clone)]
+pub struct ClaimRequest {
+    /// Tenant the worker belongs to.
+    pub tenant: String,
+    /// Agent names it takes tasks for; never empty.
+    pub agents: Vec<String>,
+    /// Step kinds it may be given.
+    pub kinds: &'static [&'static str],
+    /// The claiming worker, recorded as the lease owner.
+    pub worker_id: String,
+    /// Now, ms since the epoch.
+    pub now_ms: i64,
+    /// Lease length, ms.
+    pub lease_ms: i64,
+}
+
+impl ClaimRequest {
+    /// The borrowed form the store's queries take.
+    pub fn as_claim(&self) -> TaskClaim<'_> {
+        TaskClaim {
+            tenant: &self.tenant,
+            agents: &self.agents,
+            kinds: self.kinds,
+            worker_id: &self.worker_id,
+            now_ms: self.now_ms,
+            lease_ms: self.lease_ms,
+        }
+    }
+}
+
 /// A task claimed under a fresh lease, with what the worker needs to run it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LeasedTask {

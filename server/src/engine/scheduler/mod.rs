@@ -31,7 +31,7 @@ use crate::engine::EngineError;
 use crate::engine::compile::CompiledWorkflow;
 use crate::engine::run::{Command, RetryOrigin, ReusedStep, RunState, TransitionError, transition};
 use crate::model::{EventRecord, TimerRecord};
-use crate::store::{OpenRun, Store};
+use crate::store::{ClaimRequest, LeasedTask, OpenRun, Store};
 
 /// Commands waiting for the writer before senders wait too.
 const QUEUE: usize = 4096;
@@ -111,6 +111,8 @@ pub(crate) enum Request {
         /// `None` for fire-and-forget commands (timers).
         reply: Option<oneshot::Sender<Result<(), CommandRefusal>>>,
     },
+    /// A worker's claim, made in the writer's next group commit.
+    Claim(ClaimRequest, oneshot::Sender<Result<Option<LeasedTask>, EngineError>>),
 }
 
 /// Counters of the writer, for benchmarks and metrics.
@@ -234,6 +236,16 @@ impl RunScheduler {
             Request::Command { tenant: tenant.to_string(), run_id: run_id.to_string(), command, reply: Some(reply) };
         self.requests.send(request).await.map_err(|_| CommandRefusal::Unavailable)?;
         answer.await.unwrap_or(Err(CommandRefusal::Unavailable))
+    }
+
+    /// Claims the oldest queued task matching `claim` under a new lease.
+    /// The claim is made and committed by the writer with its next group
+    /// commit, so claims share fsyncs with everything else being written
+    /// instead of paying one each.
+    pub async fn claim(&self, claim: ClaimRequest) -> Result<Option<LeasedTask>, EngineError> {
+        let (reply, answer) = oneshot::channel();
+        self.requests.send(Request::Claim(claim, reply)).await.map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
     }
 
     /// Every committed event from now on, of every run (filter by run id).

@@ -14,7 +14,7 @@ use super::{CommandRefusal, IDEMPOTENCY_TTL_MS, NewRun, Request, RetrySeed, Star
 use crate::engine::EngineError;
 use crate::engine::run::{Command, Effect, EventType, Outcome, RunState, transition};
 use crate::model::{EventRecord, TaskRecord, TimerRecord};
-use crate::store::{RunBatch, Store};
+use crate::store::{ClaimRequest, LeasedTask, RunBatch, Store};
 
 /// Most commands applied in one group commit.
 const MAX_BATCH: usize = 512;
@@ -28,6 +28,7 @@ pub(super) struct Live {
 }
 
 type StartSender = oneshot::Sender<Result<StartReply, EngineError>>;
+type ClaimSender = oneshot::Sender<Result<Option<LeasedTask>, EngineError>>;
 type CommandSender = oneshot::Sender<Result<(), CommandRefusal>>;
 
 /// An answer held back until the batch is committed.
@@ -57,6 +58,7 @@ struct Pending {
     tasks: HashMap<(String, String), TaskChange>,
     idempotency: HashMap<(String, String), (String, i64)>,
     replies: Vec<Reply>,
+    claims: Vec<(ClaimRequest, ClaimSender)>,
 }
 
 pub(super) struct Writer {
@@ -96,6 +98,7 @@ impl Writer {
                 Request::Command { tenant, run_id, command, reply } => {
                     self.command(&tenant, &run_id, command, reply, &mut pending)
                 }
+                Request::Claim(claim, reply) => pending.claims.push((claim, reply)),
             }
         }
         self.commit(pending).await;
@@ -261,7 +264,7 @@ impl Writer {
     /// failed write, refuses every caller and rebuilds the touched runs
     /// from what the store holds.
     async fn commit(&mut self, p: Pending) {
-        if p.replies.is_empty() {
+        if p.replies.is_empty() && p.claims.is_empty() {
             return;
         }
         let mut batch = RunBatch::default();
@@ -290,27 +293,26 @@ impl Writer {
             }
         }
         batch.idempotency = p.idempotency.into_iter().map(|((t, k), (run, ms))| (t, k, run, ms)).collect();
+        let (claims, claimers): (Vec<ClaimRequest>, Vec<ClaimSender>) = p.claims.into_iter().unzip();
+        batch.claims = claims;
 
         let writing = std::time::Instant::now();
         let written = self.store.commit_runs(&batch).await;
         self.stats.commit_micros.fetch_add(writing.elapsed().as_micros() as u64, Ordering::Relaxed);
-        if let Err(err) = written {
-            tracing::error!(error = %err, commands = batch.commands.len(), "run commit failed");
-            for reply in p.replies {
-                match reply {
-                    Reply::Start(tx, _) => {
-                        let _ = tx.send(Err(EngineError::Unavailable("the run could not be stored; retry later")));
-                    }
-                    Reply::Command(Some(tx)) => {
-                        let _ = tx.send(Err(CommandRefusal::Unavailable));
-                    }
-                    Reply::Command(None) => {}
+        let claimed = match written {
+            Ok(claimed) => claimed,
+            Err(err) => {
+                tracing::error!(error = %err, commands = batch.commands.len(), "run commit failed");
+                for claimer in claimers {
+                    let _ = claimer.send(Err(EngineError::Unavailable("the task queue could not be written; retry")));
                 }
+                self.fail_batch(p.replies, p.touched.keys().cloned().collect()).await;
+                return;
             }
-            self.rebuild(p.touched.keys().cloned().collect()).await;
-            return;
+        };
+        for (claimer, leased) in claimers.into_iter().zip(claimed) {
+            let _ = claimer.send(Ok(leased));
         }
-
         self.stats.commits.fetch_add(1, Ordering::Relaxed);
         self.stats.commands.fetch_add(batch.commands.len() as u64, Ordering::Relaxed);
         for reply in p.replies {
@@ -338,6 +340,23 @@ impl Writer {
         }
         // Finished runs accept no more commands; the store answers for them.
         self.runs.retain(|_, live| !live.state.status().is_terminal());
+    }
+
+    /// After a failed commit: refuses every caller of the batch and rebuilds
+    /// the runs it touched from what the store holds.
+    async fn fail_batch(&mut self, replies: Vec<Reply>, touched: Vec<String>) {
+        for reply in replies {
+            match reply {
+                Reply::Start(tx, _) => {
+                    let _ = tx.send(Err(EngineError::Unavailable("the run could not be stored; retry later")));
+                }
+                Reply::Command(Some(tx)) => {
+                    let _ = tx.send(Err(CommandRefusal::Unavailable));
+                }
+                Reply::Command(None) => {}
+            }
+        }
+        self.rebuild(touched).await;
     }
 
     /// Drops runs whose in-memory state ran ahead of a failed commit and

@@ -4,9 +4,11 @@
 //! `lease.rs`, the output checks in `output.rs`, and the sweeper that turns
 //! expired leases into `LeaseExpired` commands in `sweeper.rs`.
 //!
-//! Claims and heartbeats are single store operations; completions and
-//! failures are commands through the run writer, so the step's outcome and
-//! the task row change commit together.
+//! Claims are made by the run writer inside its group commit (ENGINE.md §4),
+//! so they share fsyncs with the completions that free the next steps;
+//! completions and failures are commands through the same writer, so the
+//! step's outcome and the task row change commit together. Heartbeats are
+//! single store operations.
 
 mod lease;
 mod output;
@@ -26,7 +28,7 @@ use crate::engine::scheduler::now_ms;
 use crate::engine::workers::WorkerRegistry;
 use crate::engine::{EngineError, RunEngine};
 use crate::model::definition::Policy;
-use crate::store::{LeasedTask, TaskClaim};
+use crate::store::{ClaimRequest, LeasedTask};
 
 /// Step kinds workers are handed: agents, and planners (agents whose
 /// output is a plan the run splices in). Script tasks stay queued until
@@ -132,15 +134,15 @@ impl TaskQueue {
             for ring in &mut rings {
                 ring.as_mut().enable();
             }
-            let claim = TaskClaim {
-                tenant,
-                agents: &agents,
+            let claim = ClaimRequest {
+                tenant: tenant.to_string(),
+                agents: agents.clone(),
                 kinds: SERVED_KINDS,
-                worker_id,
+                worker_id: worker_id.to_string(),
                 now_ms: now_ms(),
                 lease_ms: self.lease_ms,
             };
-            if let Some(leased) = self.runs.store().claim_task(&claim).await? {
+            if let Some(leased) = self.runs.scheduler().claim(claim).await? {
                 self.lease_made.notify_one();
                 return self.describe(tenant, leased).await.map(Some);
             }
