@@ -180,6 +180,6 @@ async fn services_still_to_come_answer_unimplemented() {
         .await
         .unwrap_err();
     assert_eq!(estimate.code(), Code::Unimplemented);
-    let tool = client.workers().check_tool_use(pb::CheckToolUseRequest::default()).await.unwrap_err();
-    assert_eq!(tool.code(), Code::Unimplemented);
+    let approvals = client.approvals().list_approvals(pb::ListApprovalsRequest::default()).await.unwrap_err();
+    assert_eq!(approvals.code(), Code::Unimplemented);
 }

@@ -107,6 +107,25 @@ fn step_to_pb(step: &StepRecord, now_ms: i64) -> pb::StepRun {
     }
 }
 
+/// A paused run's pending action, stored as the JSON the engine wrote.
+fn pending_action_to_pb(action: &Value) -> pb::PendingAction {
+    let text = |key: &str| action.get(key).and_then(Value::as_str).unwrap_or_default().to_string();
+    pb::PendingAction {
+        step: text("step"),
+        r#type: text("type"),
+        message: text("message"),
+        options: action
+            .get("options")
+            .and_then(Value::as_array)
+            .map(|o| o.iter().filter_map(Value::as_str).map(str::to_string).collect())
+            .unwrap_or_default(),
+        event: text("event"),
+        approval_id: text("approvalId"),
+        tool: text("tool"),
+        expire_time: None,
+    }
+}
+
 /// A run (with its steps, when read) as `weft.v1.Run`.
 pub fn run_to_pb(run: &RunRecord, steps: &[StepRecord], now_ms: i64) -> pb::Run {
     let error = match (run.status.as_str(), &run.error) {
@@ -131,7 +150,7 @@ pub fn run_to_pb(run: &RunRecord, steps: &[StepRecord], now_ms: i64) -> pb::Run 
         cost: Some(money(run.cost_cents)),
         duration: seconds(run.started_ms, run.completed_ms, now_ms),
         can_retry_from: run.can_retry_from.clone().unwrap_or_default(),
-        pending_action: None,
+        pending_action: run.pending_action.as_ref().map(pending_action_to_pb),
         error,
         cancel_reason: run.cancel_reason.clone().unwrap_or_default(),
         trigger: run.trigger.clone(),
@@ -157,7 +176,7 @@ pub fn event_to_pb(event: &EventRecord) -> pb::RunEvent {
         cost: event.cost_cents.map(money),
         total_cost: event.total_cost_cents.map(money),
         can_retry_from: event.can_retry_from.clone().unwrap_or_default(),
-        action: String::new(),
+        action: event.action.clone().unwrap_or_default(),
         duration_seconds: event.duration_ms.map_or(0, |ms| (ms.max(0) / 1000) as u32),
         data: event.data.as_ref().and_then(struct_to_pb),
         create_time: Some(timestamp(event.created_ms)),

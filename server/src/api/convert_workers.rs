@@ -11,7 +11,7 @@ use crate::api::convert::{timestamp, value_to_pb};
 use crate::api::convert_runs::value_from_pb;
 use crate::api::descriptors::json_to_message;
 use crate::api::error;
-use crate::engine::tasks::{PolledTask, TaskOutput};
+use crate::engine::tasks::{PolledTask, TaskOutput, ToolAnswer};
 use crate::engine::workers::{AgentCostHint, WorkerEntry};
 use crate::model::definition::{Money, Policy};
 
@@ -133,4 +133,14 @@ pub fn worker_to_pb(entry: &WorkerEntry, in_flight: u32) -> pb::WorkerInfo {
         last_poll_time: Some(timestamp(entry.last_seen_ms)),
         register_time: Some(timestamp(entry.registered_ms)),
     }
+}
+
+/// The answer to CheckToolUse.
+pub fn tool_answer_to_pb(answer: ToolAnswer) -> pb::CheckToolUseResponse {
+    let (decision, reason, approval_id) = match answer {
+        ToolAnswer::Allow { reason, approval_id } => (pb::ToolDecision::Allow, reason, approval_id.unwrap_or_default()),
+        ToolAnswer::Deny { reason, approval_id } => (pb::ToolDecision::Deny, reason, approval_id.unwrap_or_default()),
+        ToolAnswer::Pending { reason, approval_id } => (pb::ToolDecision::RequireApproval, reason, approval_id),
+    };
+    pb::CheckToolUseResponse { decision: decision as i32, reason, approval_id }
 }

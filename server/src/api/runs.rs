@@ -17,9 +17,9 @@ use weft_proto::v1::run_service_server::RunService;
 use crate::api::convert_runs::{event_to_pb, run_status_from_pb, run_to_pb, struct_from_pb, value_from_pb};
 use crate::api::request_checks::required_id;
 use crate::api::{error, page_token};
-use crate::engine::RunEngine;
 use crate::engine::runs::{RunDetail, StartRun};
 use crate::engine::scheduler::now_ms;
+use crate::engine::{ResumeForm, RunEngine};
 use crate::model::DEFAULT_TENANT;
 use crate::store::RunQuery;
 
@@ -216,8 +216,30 @@ impl RunService for RunApi {
         Err(error::unimplemented("PauseRun"))
     }
 
-    async fn resume_run(&self, _: Request<pb::ResumeRunRequest>) -> Result<Response<pb::ResumeRunResponse>, Status> {
-        Err(error::unimplemented("ResumeRun"))
+    async fn resume_run(
+        &self,
+        request: Request<pb::ResumeRunRequest>,
+    ) -> Result<Response<pb::ResumeRunResponse>, Status> {
+        let r = request.into_inner();
+        required_id(&r.run_id, "run_id")?;
+        let target = r.input.and_then(|i| i.resume);
+        let forms = [!r.event.is_empty(), target.is_some(), !r.from_step.is_empty()];
+        if forms.iter().filter(|&&given| given).count() > 1 {
+            return Err(error::invalid_argument("event", "give at most one of event, input.resume and from_step"));
+        }
+        let form = match target {
+            Some(target) => {
+                required_id(&target.step, "input.resume.step")?;
+                let Some(input) = target.input.as_ref() else {
+                    return Err(error::invalid_argument("input.resume.input", "is required: the answer"));
+                };
+                ResumeForm::Answer { step: target.step, input: value_from_pb(input) }
+            }
+            None if !r.event.is_empty() => ResumeForm::Event(r.event),
+            None => ResumeForm::Continue,
+        };
+        let detail = self.runs.resume(DEFAULT_TENANT, &r.run_id, form).await?;
+        Ok(Response::new(pb::ResumeRunResponse { run: Some(run_pb(&detail)) }))
     }
 
     async fn retry_run_from(

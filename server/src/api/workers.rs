@@ -1,6 +1,6 @@
 //! `weft.v1.WorkerService`: checks each worker request, calls the task
-//! queue, and shapes the answer. CheckToolUse answers UNIMPLEMENTED until
-//! policies are enforced at the server.
+//! queue, and shapes the answer. CheckToolUse applies the workflow policy
+//! at the server (see `engine::tasks::policy`).
 //!
 //! Refusals: NOT_FOUND for an unknown worker or task; ABORTED (LEASE_STALE)
 //! for a lease token that is not current; FAILED_PRECONDITION for a task
@@ -15,11 +15,14 @@ use tonic::{Request, Response, Status};
 use weft_proto::v1 as pb;
 use weft_proto::v1::worker_service_server::WorkerService;
 
-use crate::api::convert_workers::{cents, cost_hint_from_pb, output_from_pb, task_to_pb, worker_to_pb};
+use crate::api::convert_workers::{
+    cents, cost_hint_from_pb, output_from_pb, task_to_pb, tool_answer_to_pb, worker_to_pb,
+};
 use crate::api::request_checks::required_id;
 use crate::api::{error, page_token};
 use crate::engine::TaskQueue;
 use crate::engine::scheduler::now_ms;
+use crate::engine::tasks::ToolUse;
 use crate::engine::workers::WorkerRegistration;
 use crate::model::DEFAULT_TENANT;
 
@@ -162,7 +165,7 @@ impl WorkerService for WorkerApi {
         Ok(Response::new(pb::HeartbeatResponse {
             lease_expire_time: reply.lease_deadline_ms.map(crate::api::convert::timestamp),
             cancelled: reply.cancelled,
-            paused: false,
+            paused: reply.paused,
         }))
     }
 
@@ -207,9 +210,28 @@ impl WorkerService for WorkerApi {
 
     async fn check_tool_use(
         &self,
-        _request: Request<pb::CheckToolUseRequest>,
+        request: Request<pb::CheckToolUseRequest>,
     ) -> Result<Response<pb::CheckToolUseResponse>, Status> {
-        Err(error::unimplemented("CheckToolUse"))
+        let r = request.into_inner();
+        required_id(&r.task_id, "task_id")?;
+        check_token(r.lease_token)?;
+        if r.tool.trim().is_empty() {
+            return Err(error::invalid_argument("tool", "is required: name the tool as the policy lists it"));
+        }
+        if r.tool.chars().count() > MAX_AGENT_CHARS {
+            return Err(error::invalid_argument("tool", format!("is longer than {MAX_AGENT_CHARS} characters")));
+        }
+        if !r.approval_id.is_empty() {
+            required_id(&r.approval_id, "approval_id")?;
+        }
+        let ask = ToolUse {
+            arguments: r.arguments.as_ref().map_or(serde_json::Value::Null, crate::api::convert_runs::struct_from_pb),
+            approval_id: (!r.approval_id.is_empty()).then_some(r.approval_id),
+            wait: Duration::from_secs(u64::from(r.wait_seconds.min(MAX_WAIT_SECONDS))),
+            tool: r.tool,
+        };
+        let answer = self.tasks.check_tool_use(DEFAULT_TENANT, &r.task_id, r.lease_token, ask).await?;
+        Ok(Response::new(tool_answer_to_pb(answer)))
     }
 
     async fn list_workers(

@@ -6,8 +6,8 @@
 //! - [`run`] is the pure run state machine: `transition(state, command)`.
 //! - [`scheduler`] is the one writer: it applies commands to live runs and
 //!   commits them in groups; [`runs`] is what the api layer calls, with
-//!   event streams and execution in `run_events.rs` and RetryRunFrom in
-//!   `retry_runs.rs`.
+//!   event streams and execution in `run_events.rs`, RetryRunFrom in
+//!   `retry_runs.rs` and ResumeRun in `resume_runs.rs`.
 //! - [`tasks`] is the task queue workers claim from under leases, and
 //!   [`workers`] the registry of workers and the agents they serve.
 //!
@@ -18,6 +18,7 @@ pub mod compile;
 mod error;
 #[cfg(test)]
 mod fixtures;
+mod resume_runs;
 mod retry_runs;
 pub mod run;
 mod run_events;
@@ -28,6 +29,7 @@ pub mod workers;
 pub mod workflows;
 
 pub use error::EngineError;
+pub use resume_runs::ResumeForm;
 pub use runs::RunEngine;
 pub use tasks::TaskQueue;
 pub use workflows::WorkflowCatalog;

@@ -32,3 +32,11 @@ pub const WORKER_PREFIX: &str = "wkr_";
 pub fn new_worker_id() -> String {
     format!("{WORKER_PREFIX}{}", ulid::Ulid::new().to_string().to_lowercase())
 }
+
+/// Prefix of approval ids.
+pub const APPROVAL_PREFIX: &str = "appr_";
+
+/// A new approval id, `appr_` and 26 lower-case Crockford base32 characters.
+pub fn new_approval_id() -> String {
+    format!("{APPROVAL_PREFIX}{}", ulid::Ulid::new().to_string().to_lowercase())
+}

@@ -3,11 +3,13 @@
 //! `api` converts `weft.v1` messages to and from these types, `store` persists
 //! them, and the engine works on them. Nothing here knows tonic or SQL.
 
+pub mod approval;
 pub mod definition;
 pub mod ids;
 pub mod run;
 pub mod workflow;
 
+pub use approval::{ApprovalDecision, ApprovalRecord};
 pub use definition::{Definition, StepDef};
 pub use run::{EventRecord, RunRecord, StepRecord, TaskRecord, TimerRecord};
 pub use workflow::{Workflow, WorkflowStatus, WorkflowVersionInfo};

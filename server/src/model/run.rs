@@ -34,6 +34,9 @@ pub struct RunRecord {
     pub cancel_reason: Option<String>,
     /// First failed step, for partial and failed runs.
     pub can_retry_from: Option<String>,
+    /// What a paused run waits for (`PendingAction` as JSON); `None`
+    /// unless paused.
+    pub pending_action: Option<Value>,
     /// Total cost so far, cents.
     pub cost_cents: i64,
     /// What started it ("manual" by default).
@@ -115,6 +118,9 @@ pub struct EventRecord {
     /// Step to retry from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub can_retry_from: Option<String>,
+    /// approval.*: the action awaiting a decision.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
     /// Anything else.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<Value>,

@@ -8,6 +8,7 @@ mod error;
 mod migrate;
 mod runs;
 pub mod sqlite;
+mod sqlite_approvals;
 mod sqlite_runs;
 mod sqlite_tasks;
 mod tasks;
@@ -15,7 +16,8 @@ mod tasks;
 use async_trait::async_trait;
 
 use crate::model::{
-    Definition, EventRecord, RunRecord, StepRecord, TimerRecord, Workflow, WorkflowStatus, WorkflowVersionInfo,
+    ApprovalRecord, Definition, EventRecord, RunRecord, StepRecord, TimerRecord, Workflow, WorkflowStatus,
+    WorkflowVersionInfo,
 };
 
 pub use error::StoreError;
@@ -192,4 +194,7 @@ pub trait Store: Send + Sync + 'static {
 
     /// Live leases per worker id of a tenant.
     async fn leases_by_owner(&self, tenant: &str) -> Result<Vec<(String, u32)>, StoreError>;
+
+    /// One approval; `None` for an unknown id.
+    async fn get_approval(&self, tenant: &str, id: &str) -> Result<Option<ApprovalRecord>, StoreError>;
 }

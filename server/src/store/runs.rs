@@ -2,7 +2,7 @@
 //! run writer ([`RunBatch`]), listing filters and pages, and the open runs
 //! recovery replays.
 
-use crate::model::{EventRecord, RunRecord, StepRecord, TaskRecord, TimerRecord};
+use crate::model::{ApprovalDecision, ApprovalRecord, EventRecord, RunRecord, StepRecord, TaskRecord, TimerRecord};
 
 /// Everything one group commit writes, one multi-row statement per table.
 /// Rows of a key appear at most once in each list (the writer keeps the
@@ -29,6 +29,10 @@ pub struct RunBatch {
     pub tasks_cancelled: Vec<(String, String)>,
     /// Idempotency keys taken: (tenant, key, run id, ms).
     pub idempotency: Vec<(String, String, String, i64)>,
+    /// Approvals opened.
+    pub approvals_opened: Vec<ApprovalRecord>,
+    /// Decisions on open approvals (written after the openings).
+    pub approvals_decided: Vec<ApprovalDecision>,
     /// Workers' claims, made after the rows above are written (so a task
     /// queued by this batch can be claimed by it), in order.
     pub claims: Vec<super::ClaimRequest>,

@@ -405,4 +405,8 @@ impl Store for SqliteStore {
     async fn leases_by_owner(&self, tenant: &str) -> Result<Vec<(String, u32)>, StoreError> {
         sqlite_tasks::leases_by_owner(&self.pool, tenant).await
     }
+
+    async fn get_approval(&self, tenant: &str, id: &str) -> Result<Option<crate::model::ApprovalRecord>, StoreError> {
+        super::sqlite_approvals::get(&self.pool, tenant, id).await
+    }
 }

@@ -16,7 +16,7 @@ const MAX_VARIABLES: usize = 32_000;
 
 const RUN_COLUMNS: &str = "id, tenant_id, workflow_id, workflow_version, user_id, status, input, output, \
      shared_state, error, cancel_reason, can_retry_from, cost_cents, trigger_label, idempotency_key, \
-     created_at, started_at, completed_at, retry_of_run_id, error_code";
+     created_at, started_at, completed_at, retry_of_run_id, error_code, pending_action";
 
 fn json_text(value: &Option<Value>) -> Option<String> {
     value.as_ref().map(|v| v.to_string())
@@ -42,6 +42,7 @@ fn run_from_row(row: &SqliteRow) -> Result<RunRecord, StoreError> {
         error_code: row.try_get("error_code")?,
         cancel_reason: row.try_get("cancel_reason")?,
         can_retry_from: row.try_get("can_retry_from")?,
+        pending_action: json_column(row, "pending_action")?,
         cost_cents: row.try_get("cost_cents")?,
         trigger: row.try_get("trigger_label")?,
         idempotency_key: row.try_get("idempotency_key")?,
@@ -112,8 +113,9 @@ pub(super) async fn commit(pool: &SqlitePool, batch: &RunBatch) -> Result<Vec<Op
     insert_rows(
         &mut tx,
         &format!("INSERT INTO runs ({RUN_COLUMNS}) "),
-        20,
+        21,
         " ON CONFLICT (id) DO UPDATE SET status = excluded.status, output = excluded.output, \
+          pending_action = excluded.pending_action, \
           shared_state = excluded.shared_state, error = excluded.error, error_code = excluded.error_code, \
           cancel_reason = excluded.cancel_reason, \
           can_retry_from = excluded.can_retry_from, cost_cents = excluded.cost_cents, \
@@ -139,7 +141,8 @@ pub(super) async fn commit(pool: &SqlitePool, batch: &RunBatch) -> Result<Vec<Op
                 .push_bind(r.started_ms)
                 .push_bind(r.completed_ms)
                 .push_bind(r.retry_of_run_id.clone())
-                .push_bind(r.error_code.clone());
+                .push_bind(r.error_code.clone())
+                .push_bind(json_text(&r.pending_action));
         },
     )
     .await?;
@@ -206,6 +209,7 @@ pub(super) async fn commit(pool: &SqlitePool, batch: &RunBatch) -> Result<Vec<Op
     )
     .await?;
     super::sqlite_tasks::write(&mut tx, batch).await?;
+    super::sqlite_approvals::write(&mut tx, batch).await?;
     // An expired key (older than its TTL) is taken over by the new run.
     insert_rows(
         &mut tx,
@@ -323,7 +327,7 @@ pub(super) async fn delete_run(pool: &SqlitePool, tenant: &str, id: &str) -> Res
     if deleted == 0 {
         return Err(StoreError::NotFound { what: format!("run '{id}'") });
     }
-    for table in ["run_steps", "run_events", "run_commands", "timers", "tasks", "run_idempotency"] {
+    for table in ["run_steps", "run_events", "run_commands", "timers", "tasks", "run_idempotency", "approvals"] {
         sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE run_id = ?1")))
             .bind(id)
             .execute(&mut *tx)

@@ -130,6 +130,10 @@ fn lease_from_row(row: &SqliteRow) -> Result<TaskLease, StoreError> {
         lease_token: row.try_get::<i64, _>("lease_token")? as u64,
         lease_deadline_ms: row.try_get("lease_deadline")?,
         lease_owner: row.try_get("lease_owner")?,
+        workflow_id: row.try_get::<Option<String>, _>("workflow_id")?.unwrap_or_default(),
+        workflow_version: row.try_get::<Option<i64>, _>("workflow_version")?.unwrap_or_default() as u32,
+        step_status: row.try_get::<Option<String>, _>("step_status")?.unwrap_or_default(),
+        step_cost_cents: row.try_get::<Option<i64>, _>("step_cost")?.unwrap_or_default(),
         task_id,
     })
 }
@@ -137,8 +141,11 @@ fn lease_from_row(row: &SqliteRow) -> Result<TaskLease, StoreError> {
 /// A task's lease state, or `None` for an unknown id.
 pub(super) async fn get(pool: &SqlitePool, tenant: &str, task_id: &str) -> Result<Option<TaskLease>, StoreError> {
     let row = sqlx::query(
-        "SELECT task_id, run_id, step_key, kind, attempt, status, lease_token, lease_deadline, lease_owner FROM tasks \
-         WHERE tenant_id = ?1 AND task_id = ?2",
+        "SELECT t.task_id, t.run_id, t.step_key, t.kind, t.attempt, t.status, t.lease_token, t.lease_deadline, \
+         t.lease_owner, s.status AS step_status, s.cost_cents AS step_cost, r.workflow_id, r.workflow_version \
+         FROM tasks t LEFT JOIN run_steps s ON s.run_id = t.run_id AND s.key = t.step_key \
+         LEFT JOIN runs r ON r.id = t.run_id \
+         WHERE t.tenant_id = ?1 AND t.task_id = ?2",
     )
     .bind(tenant)
     .bind(task_id)

@@ -145,6 +145,14 @@ pub struct TaskLease {
     pub lease_deadline_ms: Option<i64>,
     /// The worker holding the current lease, while leased.
     pub lease_owner: Option<String>,
+    /// The run's workflow and pinned version.
+    pub workflow_id: String,
+    /// See `workflow_id`.
+    pub workflow_version: u32,
+    /// The step's status ("running", "paused", …), as last committed.
+    pub step_status: String,
+    /// The step's recorded cost (finished attempts), cents.
+    pub step_cost_cents: i64,
 }
 
 /// A lease whose deadline passed, for the sweeper.

@@ -3,9 +3,11 @@
 //! transition stays a pure function of state and command.
 //!
 //! Commands still to come, which fit the same shape: `Resume` (a wait
-//! event) and `Decide` (an approval). A planner's splice is no command of
-//! its own: its `StepSucceeded` carries the plan, checked and spliced by
-//! the transition, so replaying that one command rebuilds the spliced DAG.
+//! event) and `Decide` (an approval step). A planner's splice is no
+//! command of its own: its `StepSucceeded` carries the plan, checked and
+//! spliced by the transition, so replaying that one command rebuilds the
+//! spliced DAG. Step pauses (tool approvals, cost ceilings) and their
+//! answers are `ToolApprovalRequested`, `CostReported` and `Answer`.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -109,6 +111,49 @@ pub enum Command {
         /// Milliseconds since the epoch.
         now_ms: i64,
     },
+    /// A worker asked to use a tool the policy lists in
+    /// `requireApprovalFor`: the step pauses until a person answers
+    /// (approval.pending). The caller checked the policy.
+    ToolApprovalRequested {
+        /// Instance key.
+        step: String,
+        /// The attempt asking; only the current one is accepted.
+        attempt: u32,
+        /// `appr_…`, made by the caller so that a replay gives the same id.
+        approval_id: String,
+        /// The tool's name.
+        tool: String,
+        /// What the agent wants to call it with (an object, or null).
+        arguments: Value,
+        /// Milliseconds since the epoch.
+        now_ms: i64,
+    },
+    /// A worker reported what a running attempt has cost so far (a
+    /// heartbeat over a ceiling): over `maxTotalCost` the run is cancelled,
+    /// over `maxCostPerStep` the step pauses (step.cost_exceeded). Refused
+    /// with [`TransitionError::WithinCaps`] when neither applies.
+    CostReported {
+        /// Instance key.
+        step: String,
+        /// The attempt reporting; only the current one is accepted.
+        attempt: u32,
+        /// The attempt's cost so far, in cents.
+        cost_cents: i64,
+        /// Milliseconds since the epoch.
+        now_ms: i64,
+    },
+    /// A person answered a paused step (ResumeRun's step form): "approve"
+    /// or "reject" a tool use, "continue" or "cancel" past a cost ceiling.
+    Answer {
+        /// Instance key of the paused step.
+        step: String,
+        /// The option chosen, lower-case.
+        option: String,
+        /// Who answered, as recorded on the decision.
+        decided_by: String,
+        /// Milliseconds since the epoch.
+        now_ms: i64,
+    },
     /// Stops the run, keeping completed outputs.
     Cancel {
         /// Why, as given to CancelRun.
@@ -170,6 +215,33 @@ pub enum TransitionError {
         status: StepStatus,
         /// What the command needs: "running external work" or "waiting on a timer".
         expected: &'static str,
+    },
+    /// An answer for a step that is not paused (or not by a gate that
+    /// takes answers).
+    #[error("step '{step}' is {status}, not waiting for an answer")]
+    NotPaused {
+        /// Instance key.
+        step: String,
+        /// Its status.
+        status: StepStatus,
+    },
+    /// An answer that is not one of the pending action's options.
+    #[error("'{option}' is not an answer step '{step}' takes; expected one of {}", options.join(", "))]
+    BadAnswer {
+        /// Instance key.
+        step: String,
+        /// The option given.
+        option: String,
+        /// The options offered.
+        options: Vec<&'static str>,
+    },
+    /// A cost report that passes no ceiling (none set, under it, the
+    /// step's ceiling was waived, or the step is paused already): nothing
+    /// to record.
+    #[error("the cost reported for step '{step}' passes no ceiling")]
+    WithinCaps {
+        /// Instance key.
+        step: String,
     },
     /// A completion or failure of an attempt that is no longer current.
     #[error("attempt {attempt} of step '{step}' is stale; the current attempt is {current}")]

@@ -132,6 +132,7 @@ impl Tx<'_> {
         let kind = self.run.kind(inst.node);
         let key = self.run.key(inst);
         match status {
+            StepStatus::Paused => self.cancel_paused(inst),
             StepStatus::Running if is_external(kind) => self.out.effects.push(Effect::CancelTask { step: key }),
             StepStatus::Waiting if kind == StepKind::Delay => self.out.effects.push(Effect::CancelTimer { step: key }),
             _ => {}

@@ -14,6 +14,8 @@
 //! - `transition.rs`: [`transition`], checking commands before applying them.
 //! - `advance.rs`: readiness, skips, starting steps, finishing the run.
 //! - `pure_steps.rs`: parallel completion and map items.
+//! - `pause.rs`: step pauses (tool approvals, cost ceilings) and answers.
+//! - `cost_cap.rs`: the policy's cost ceilings.
 //! - `failure.rs`: retries, failure routes, failing and cancelling the run.
 //! - `error_code.rs`: [`ErrorCode`], why a step or a run failed.
 //! - `reuse.rs`: a retry run taking over its source run's outputs.
@@ -22,12 +24,14 @@
 
 mod advance;
 mod command;
+mod cost_cap;
 mod document;
 mod error_code;
 mod failure;
 mod input_map;
 mod instance;
 mod outcome;
+mod pause;
 mod pure_steps;
 mod reuse;
 mod splice;
@@ -42,6 +46,7 @@ mod tests;
 pub use command::{Command, RUN_TIMER_KEY, RetryOrigin, ReusedStep, TransitionError};
 pub use error_code::ErrorCode;
 pub use outcome::{Effect, EventType, Outcome, RunEvent, TaskDispatch};
+pub use pause::PendingAction;
 pub use state::{RunState, StepView};
 pub use status::{RunStatus, StepStatus};
 pub use transition::transition;

@@ -38,6 +38,18 @@ pub enum EventType {
     RunPartial,
     /// "run.cancelled".
     RunCancelled,
+    /// "step.cost_exceeded": a step passed the policy's maxCostPerStep.
+    StepCostExceeded,
+    /// "approval.pending": a tool use waits for a person's decision.
+    ApprovalPending,
+    /// "approval.decided": that decision was taken.
+    ApprovalDecided,
+    /// "step.resumed": a paused step goes on after a "continue" answer.
+    StepResumed,
+    /// "run.paused": the first open pause of the run.
+    RunPaused,
+    /// "run.resumed": the last open pause was closed.
+    RunResumed,
 }
 
 impl EventType {
@@ -56,6 +68,12 @@ impl EventType {
             Self::RunFailed => "run.failed",
             Self::RunPartial => "run.partial",
             Self::RunCancelled => "run.cancelled",
+            Self::StepCostExceeded => "step.cost_exceeded",
+            Self::ApprovalPending => "approval.pending",
+            Self::ApprovalDecided => "approval.decided",
+            Self::StepResumed => "step.resumed",
+            Self::RunPaused => "run.paused",
+            Self::RunResumed => "run.resumed",
         }
     }
 }
@@ -81,6 +99,8 @@ pub struct RunEvent {
     pub total_cost_cents: Option<i64>,
     /// run.partial and run.failed: the step to retry from.
     pub can_retry_from: Option<String>,
+    /// approval.*: the action awaiting a decision (the tool name).
+    pub action: Option<String>,
     /// Anything else, e.g. `{"reason": …}` for run.cancelled, `{"attempt": n}`
     /// for step.retrying.
     pub data: Option<Value>,

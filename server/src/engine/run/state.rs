@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use super::error_code::ErrorCode;
 use super::instance::Instance;
+use super::pause::{PendingAction, StepPause};
 use super::status::{RunStatus, StepStatus};
 use crate::engine::compile::{CompiledWorkflow, EdgeKind, StepKind};
 
@@ -91,6 +92,11 @@ pub struct RunState {
     pub(super) writing: BTreeSet<Instance>,
     /// Set once a planner spliced steps in; `None` keeps unspliced runs small.
     pub(super) splices: Option<Box<Splices>>,
+    /// Paused instances and what each waits for; the run is Paused while
+    /// this is not empty.
+    pub(super) pauses: BTreeMap<Instance, StepPause>,
+    /// Instances whose maxCostPerStep was waived by a "continue" answer.
+    pub(super) cost_waived: BTreeSet<Instance>,
 }
 
 /// What planners changed in a run's DAG.
@@ -163,6 +169,8 @@ impl RunState {
             dormant,
             writing: BTreeSet::new(),
             splices: None,
+            pauses: BTreeMap::new(),
+            cost_waived: BTreeSet::new(),
         }
     }
 
@@ -236,6 +244,12 @@ impl RunState {
     /// Sum of every step's reported cost, in cents.
     pub fn total_cost_cents(&self) -> i64 {
         self.total_cost_cents
+    }
+
+    /// What the run waits for while Paused: the first paused step's gate.
+    pub fn pending_action(&self) -> Option<PendingAction> {
+        let (&inst, pause) = self.pauses.iter().next()?;
+        Some(pause.pending_action(self.key(inst)))
     }
 
     /// When the run started and ended, ms since the epoch.

@@ -14,6 +14,7 @@ use super::document;
 use super::error_code::ErrorCode;
 use super::instance::Instance;
 use super::outcome::{Effect, EventType, Outcome, RunEvent};
+use super::pause::normalize_option;
 use super::state::RunState;
 use super::status::{RunStatus, StepStatus};
 use crate::engine::compile::{CompiledWorkflow, StepKind};
@@ -57,25 +58,33 @@ pub fn transition(run: &mut RunState, command: Command) -> Result<Outcome, Trans
             let inst = accept_attempt(run, &step, attempt)?;
             let mut tx = Tx::new(run, now_ms);
             tx.add_cost(inst, cost_cents);
-            if tx.run.kind(inst.node) == StepKind::Planner {
-                tx.apply_plan(inst, output, cost_cents);
+            if tx.run.total_over_cap(0).is_some() {
+                // The work is done and paid for: keep it, then stop the run.
+                tx.take_output(inst, output, cost_cents);
+                tx.enforce_total_cap();
+            } else if let Some((cost, limit)) = tx.run.step_over_cap(inst, 0) {
+                tx.pause_over_cost(inst, cost, limit, Some(output));
             } else {
-                tx.complete(inst, output, Some(cost_cents));
+                tx.take_output(inst, output, cost_cents);
+                tx.advance();
             }
-            tx.advance();
             Ok(tx.out)
         }
         Command::StepFailed { step, attempt, error, retryable, cost_cents, now_ms } => {
             let inst = accept_attempt(run, &step, attempt)?;
             let mut tx = Tx::new(run, now_ms);
             tx.add_cost(inst, cost_cents);
-            tx.attempt_failed(inst, error, retryable, cost_cents);
-            tx.advance();
+            if !tx.enforce_total_cap() {
+                tx.attempt_failed(inst, error, retryable, cost_cents);
+                tx.advance();
+            }
             Ok(tx.out)
         }
         Command::LeaseExpired { step, attempt, now_ms } => {
-            let inst = accept_attempt(run, &step, attempt)?;
+            // A worker may vanish while its step is paused, too.
+            let inst = accept_attempt_in(run, &step, attempt, &[StepStatus::Running, StepStatus::Paused])?;
             let mut tx = Tx::new(run, now_ms);
+            tx.lease_lost_while_paused(inst);
             let error = format!("the worker's lease on attempt {attempt} ran out without a heartbeat");
             tx.attempt_failed_as(inst, ErrorCode::LeaseExpired, error, true, 0);
             tx.advance();
@@ -85,8 +94,10 @@ pub fn transition(run: &mut RunState, command: Command) -> Result<Outcome, Trans
             let inst = accept_attempt(run, &step, attempt)?;
             let mut tx = Tx::new(run, now_ms);
             tx.add_cost(inst, cost_cents);
-            tx.attempt_failed_as(inst, ErrorCode::OutputInvalid, error, false, cost_cents);
-            tx.advance();
+            if !tx.enforce_total_cap() {
+                tx.attempt_failed_as(inst, ErrorCode::OutputInvalid, error, false, cost_cents);
+                tx.advance();
+            }
             Ok(tx.out)
         }
         Command::TimerFired { step, now_ms } => {
@@ -98,6 +109,41 @@ pub fn transition(run: &mut RunState, command: Command) -> Result<Outcome, Trans
             let mut tx = Tx::new(run, now_ms);
             tx.complete(inst, json!({}), None);
             tx.advance();
+            Ok(tx.out)
+        }
+        Command::ToolApprovalRequested { step, attempt, approval_id, tool, arguments, now_ms } => {
+            let inst = accept_attempt(run, &step, attempt)?;
+            let mut tx = Tx::new(run, now_ms);
+            tx.request_tool_approval(inst, approval_id, tool, arguments);
+            Ok(tx.out)
+        }
+        Command::CostReported { step, attempt, cost_cents, now_ms } => {
+            let inst = accept_attempt(run, &step, attempt)?;
+            if run.total_over_cap(cost_cents).is_some() {
+                let mut tx = Tx::new(run, now_ms);
+                // The attempt ends here: what it spent is the step's cost.
+                tx.add_cost(inst, cost_cents);
+                tx.enforce_total_cap();
+                return Ok(tx.out);
+            }
+            let Some((cost, limit)) = run.step_over_cap(inst, cost_cents) else {
+                return Err(TransitionError::WithinCaps { step });
+            };
+            let mut tx = Tx::new(run, now_ms);
+            tx.pause_over_cost(inst, cost, limit, None);
+            Ok(tx.out)
+        }
+        Command::Answer { step, option, decided_by, now_ms } => {
+            let inst = find_live(run, &step)?;
+            let Some(pause) = run.pauses.get(&inst) else {
+                return Err(TransitionError::NotPaused { step, status: run.status_of(inst) });
+            };
+            let option = normalize_option(&option);
+            if !pause.options().contains(&option.as_str()) {
+                return Err(TransitionError::BadAnswer { step, option, options: pause.options().to_vec() });
+            }
+            let mut tx = Tx::new(run, now_ms);
+            tx.answer(inst, &option, &decided_by);
             Ok(tx.out)
         }
         Command::Cancel { reason, now_ms } => {
@@ -132,9 +178,19 @@ fn find_live(run: &RunState, key: &str) -> Result<Instance, TransitionError> {
 
 /// The instance a worker reports on, when it runs external work at `attempt`.
 fn accept_attempt(run: &RunState, key: &str, attempt: u32) -> Result<Instance, TransitionError> {
+    accept_attempt_in(run, key, attempt, &[StepStatus::Running])
+}
+
+/// [`accept_attempt`], with the instance in one of `statuses`.
+fn accept_attempt_in(
+    run: &RunState,
+    key: &str,
+    attempt: u32,
+    statuses: &[StepStatus],
+) -> Result<Instance, TransitionError> {
     let inst = find_live(run, key)?;
     let status = run.status_of(inst);
-    if status != StepStatus::Running || !is_external(run.kind(inst.node)) {
+    if !statuses.contains(&status) || !is_external(run.kind(inst.node)) {
         let expected = "running external work";
         return Err(TransitionError::NotInFlight { step: key.to_owned(), status, expected });
     }
@@ -198,6 +254,7 @@ impl<'r> Tx<'r> {
             cost_cents: None,
             total_cost_cents: None,
             can_retry_from: None,
+            action: None,
             data: None,
             duration_ms: None,
             now_ms: self.now_ms,
@@ -233,7 +290,7 @@ impl<'r> Tx<'r> {
         self.run.started_ms.map(|started| (self.now_ms - started).max(0))
     }
 
-    fn add_cost(&mut self, inst: Instance, cost_cents: i64) {
+    pub(super) fn add_cost(&mut self, inst: Instance, cost_cents: i64) {
         if let Some(record) = self.run.record_mut(inst) {
             record.cost_cents = record.cost_cents.saturating_add(cost_cents);
         }
@@ -284,6 +341,16 @@ impl<'r> Tx<'r> {
         }
         self.work.extend(self.wf.topological_order().iter().copied());
         self.advance();
+    }
+
+    /// Takes a worker's output for an instance: a planner's plan is checked
+    /// and spliced, any other step completes with it.
+    pub(super) fn take_output(&mut self, inst: Instance, output: Value, cost_cents: i64) {
+        if self.run.kind(inst.node) == StepKind::Planner {
+            self.apply_plan(inst, output, cost_cents);
+        } else {
+            self.complete(inst, output, Some(cost_cents));
+        }
     }
 
     /// Marks an instance completed with `output` and lets what waits for

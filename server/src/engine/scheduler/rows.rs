@@ -5,8 +5,8 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use crate::engine::run::{RunEvent, RunState, TaskDispatch};
-use crate::model::{EventRecord, RunRecord, StepRecord, TaskRecord, ids};
+use crate::engine::run::{EventType, RunEvent, RunState, TaskDispatch};
+use crate::model::{ApprovalDecision, ApprovalRecord, EventRecord, RunRecord, StepRecord, TaskRecord, ids};
 
 /// What a run was started with that the pure state does not keep.
 #[derive(Debug, Clone)]
@@ -45,6 +45,7 @@ pub fn run_record(state: &RunState, meta: &RunMeta) -> RunRecord {
         error_code: state.error_code().map(|c| c.as_str().to_string()),
         cancel_reason: state.cancel_reason().map(str::to_string),
         can_retry_from: state.can_retry_from().map(str::to_string),
+        pending_action: state.pending_action().and_then(|p| serde_json::to_value(p).ok()),
         cost_cents: state.total_cost_cents(),
         trigger: meta.trigger.clone(),
         idempotency_key: meta.idempotency_key.clone(),
@@ -95,6 +96,7 @@ pub fn event_record(run_id: &str, event: &RunEvent) -> EventRecord {
         cost_cents: event.cost_cents,
         total_cost_cents: event.total_cost_cents,
         can_retry_from: event.can_retry_from.clone(),
+        action: event.action.clone(),
         data: event.data.clone(),
         duration_ms: event.duration_ms,
         created_ms: event.now_ms,
@@ -116,5 +118,61 @@ pub fn task_record(run_id: &str, tenant: &str, task: &TaskDispatch, now_ms: i64)
         task: task.task.clone(),
         input: task.input.clone(),
         created_ms: now_ms,
+    }
+}
+
+/// What an approval event does to the approvals table.
+pub enum ApprovalChange {
+    /// approval.pending: a new row.
+    Open(Box<ApprovalRecord>),
+    /// approval.decided: the decision on it.
+    Decide(ApprovalDecision),
+}
+
+/// The approvals row change an event reports, if it is an approval event.
+pub fn approval_change(run_id: &str, tenant: &str, event: &RunEvent) -> Option<ApprovalChange> {
+    let data = event.data.as_ref()?;
+    let text = |key: &str| data.get(key).and_then(Value::as_str).unwrap_or_default().to_string();
+    let id = text("approvalId");
+    match event.event_type {
+        EventType::ApprovalPending => Some(ApprovalChange::Open(Box::new(ApprovalRecord {
+            id,
+            tenant_id: tenant.to_string(),
+            run_id: run_id.to_string(),
+            step_key: event.step_id.clone().unwrap_or_default(),
+            kind: text("kind"),
+            action: event.action.clone().unwrap_or_default(),
+            tool: text("tool"),
+            arguments: data.get("arguments").cloned().unwrap_or(Value::Null),
+            message: text("message"),
+            options: data
+                .get("options")
+                .and_then(Value::as_array)
+                .map(|o| o.iter().filter_map(Value::as_str).map(str::to_string).collect())
+                .unwrap_or_default(),
+            status: "pending".to_string(),
+            decision: String::new(),
+            option: String::new(),
+            decided_by: String::new(),
+            created_ms: event.now_ms,
+            decided_ms: None,
+        }))),
+        EventType::ApprovalDecided => {
+            let decision = text("decision");
+            let status = match decision.as_str() {
+                "approve" => "approved",
+                "deny" => "denied",
+                _ => "expired",
+            };
+            Some(ApprovalChange::Decide(ApprovalDecision {
+                id,
+                status: status.to_string(),
+                decision,
+                option: text("option"),
+                decided_by: text("decidedBy"),
+                decided_ms: event.now_ms,
+            }))
+        }
+        _ => None,
     }
 }

@@ -57,6 +57,7 @@ struct Pending {
     timers: HashMap<(String, String), Option<TimerRecord>>,
     tasks: HashMap<(String, String), TaskChange>,
     idempotency: HashMap<(String, String), (String, i64)>,
+    approvals: Vec<rows::ApprovalChange>,
     replies: Vec<Reply>,
     claims: Vec<(ClaimRequest, ClaimSender)>,
 }
@@ -235,6 +236,7 @@ impl Writer {
         let now = outcome.events.last().map(|e| e.now_ms).unwrap_or_else(now_ms);
         p.events.extend(outcome.events.iter().map(|e| rows::event_record(run_id, e)));
         let tenant = live.meta.tenant.clone();
+        p.approvals.extend(outcome.events.iter().filter_map(|e| rows::approval_change(run_id, &tenant, e)));
         for effect in &outcome.effects {
             match effect {
                 Effect::DispatchTask(task) => {
@@ -290,6 +292,12 @@ impl Writer {
                 TaskChange::Queue(task) => batch.tasks.push(*task),
                 TaskChange::Done => batch.tasks_done.push(key),
                 TaskChange::Cancel => batch.tasks_cancelled.push(key),
+            }
+        }
+        for change in p.approvals {
+            match change {
+                rows::ApprovalChange::Open(approval) => batch.approvals_opened.push(*approval),
+                rows::ApprovalChange::Decide(decision) => batch.approvals_decided.push(decision),
             }
         }
         batch.idempotency = p.idempotency.into_iter().map(|((t, k), (run, ms))| (t, k, run, ms)).collect();

@@ -1,5 +1,6 @@
-//! Calls a worker makes under a lease: Heartbeat (extends it in the store),
-//! CompleteTask and FailTask (commands through the run writer).
+//! Calls a worker makes under a lease: Heartbeat (extends it in the store,
+//! and reports a cost over a ceiling to the run writer), CompleteTask and
+//! FailTask (commands through the run writer).
 //!
 //! Every call is checked against the task's row first: an unknown id is
 //! NotFound; a token that is not the current lease's (an older lease, or a
@@ -10,6 +11,7 @@
 
 use super::TaskQueue;
 use super::output::{self, TaskOutput};
+use super::policy::check_currency;
 use crate::engine::EngineError;
 use crate::engine::run::{Command, TransitionError};
 use crate::engine::scheduler::{CommandRefusal, now_ms};
@@ -22,6 +24,9 @@ pub struct HeartbeatReply {
     pub lease_deadline_ms: Option<i64>,
     /// The run was cancelled (or the step withdrawn): stop, report nothing.
     pub cancelled: bool,
+    /// The step is paused (a tool approval, a cost ceiling): hold, keep
+    /// heartbeating.
+    pub paused: bool,
 }
 
 fn not_found(task_id: &str) -> EngineError {
@@ -35,6 +40,15 @@ fn stale(task_id: &str, token: u64, lease: &TaskLease) -> EngineError {
         lease.lease_token,
         lease.status.as_str()
     ))
+}
+
+fn paused(step: &str) -> EngineError {
+    EngineError::FailedPrecondition {
+        message: format!(
+            "step '{step}' is paused (a tool approval or a cost ceiling); hold until Heartbeat says paused=false"
+        ),
+        reason: "STEP_PAUSED",
+    }
 }
 
 fn finished(task_id: &str) -> EngineError {
@@ -53,7 +67,7 @@ fn cancelled(task_id: &str) -> EngineError {
 
 impl TaskQueue {
     /// The task's row, refused unless `token` names its live lease.
-    async fn live_lease(&self, tenant: &str, task_id: &str, token: u64) -> Result<TaskLease, EngineError> {
+    pub(super) async fn live_lease(&self, tenant: &str, task_id: &str, token: u64) -> Result<TaskLease, EngineError> {
         let lease = self.runs.store().get_task(tenant, task_id).await?.ok_or_else(|| not_found(task_id))?;
         if lease.lease_token != token {
             return Err(stale(task_id, token, &lease));
@@ -76,25 +90,72 @@ impl TaskQueue {
         token: u64,
         cost_so_far_cents: i64,
     ) -> Result<HeartbeatReply, EngineError> {
+        let cancelled = HeartbeatReply { lease_deadline_ms: None, cancelled: true, paused: false };
         let lease = match self.live_lease(tenant, task_id, token).await {
             Ok(lease) => lease,
-            Err(EngineError::FailedPrecondition { reason: "TASK_CANCELLED", .. }) => {
-                return Ok(HeartbeatReply { lease_deadline_ms: None, cancelled: true });
-            }
+            Err(EngineError::FailedPrecondition { reason: "TASK_CANCELLED", .. }) => return Ok(cancelled),
             Err(err) => return Err(err),
         };
+        let policy = self.policy_of(tenant, &lease).await?;
+        check_currency(policy.as_ref(), cost_so_far_cents, "cost_so_far")?;
         let now = now_ms();
         if let Some(owner) = &lease.lease_owner {
             self.workers.touch(tenant, owner, now);
         }
         let deadline = now.saturating_add(self.lease_ms);
-        match self.runs.store().extend_lease(tenant, task_id, token, deadline, cost_so_far_cents, now).await? {
-            Some(deadline) => Ok(HeartbeatReply { lease_deadline_ms: Some(deadline), cancelled: false }),
+        let Some(deadline) =
+            self.runs.store().extend_lease(tenant, task_id, token, deadline, cost_so_far_cents, now).await?
+        else {
             // The deadline passed before this heartbeat: the sweeper owns
             // the attempt now, whatever the row says this instant.
-            None => Err(EngineError::StaleLease(format!(
+            return Err(EngineError::StaleLease(format!(
                 "the lease of task '{task_id}' expired before this heartbeat; the attempt was given up"
-            ))),
+            )));
+        };
+        let mut reply = HeartbeatReply { lease_deadline_ms: Some(deadline), cancelled: false, paused: false };
+        if lease.step_status == "paused" {
+            reply.paused = true;
+            return Ok(reply);
+        }
+        // Only a cost that may pass a ceiling goes to the writer; the core
+        // decides (and refuses a report that passes none, changing nothing).
+        let caps = policy.as_ref().map(|p| (p.max_cost_per_step.as_ref(), p.max_total_cost.as_ref()));
+        let may_pass = match caps {
+            Some((per_step, total)) => {
+                cost_so_far_cents > 0
+                    && (total.is_some()
+                        || per_step.is_some_and(|c| lease.step_cost_cents.saturating_add(cost_so_far_cents) > c.amount))
+            }
+            None => false,
+        };
+        if !may_pass {
+            return Ok(reply);
+        }
+        let command = Command::CostReported {
+            step: lease.step_key.clone(),
+            attempt: lease.attempt,
+            cost_cents: cost_so_far_cents,
+            now_ms: now,
+        };
+        match self.runs.scheduler().command(tenant, &lease.run_id, command).await {
+            Ok(()) => {
+                // Committed: the step paused, or the run was cancelled (and
+                // the task with it).
+                let row = self.runs.store().get_task(tenant, task_id).await?;
+                if row.is_some_and(|r| r.status == TaskStatus::Cancelled) {
+                    return Ok(cancelled);
+                }
+                reply.paused = true;
+                Ok(reply)
+            }
+            Err(CommandRefusal::Refused(TransitionError::WithinCaps { .. })) => Ok(reply),
+            Err(CommandRefusal::Refused(TransitionError::NotInFlight { status, .. }))
+                if status.as_str() == "paused" =>
+            {
+                reply.paused = true;
+                Ok(reply)
+            }
+            Err(refusal) => Err(self.refusal(task_id, refusal)),
         }
     }
 
@@ -109,7 +170,7 @@ impl TaskQueue {
         output: TaskOutput,
         cost_cents: i64,
     ) -> Result<(), EngineError> {
-        let lease = self.live_lease(tenant, task_id, token).await?;
+        let lease = self.reportable_lease(tenant, task_id, token, cost_cents).await?;
         let (step, attempt, now_ms) = (lease.step_key.clone(), lease.attempt, now_ms());
         match output::check(output) {
             Ok(output) => {
@@ -153,7 +214,7 @@ impl TaskQueue {
         retryable: bool,
         cost_cents: i64,
     ) -> Result<bool, EngineError> {
-        let lease = self.live_lease(tenant, task_id, token).await?;
+        let lease = self.reportable_lease(tenant, task_id, token, cost_cents).await?;
         let command = Command::StepFailed {
             step: lease.step_key.clone(),
             attempt: lease.attempt,
@@ -169,17 +230,46 @@ impl TaskQueue {
         Ok(after.is_some_and(|row| row.attempt > lease.attempt))
     }
 
+    /// A live lease whose step may take an outcome with `cost_cents`: not
+    /// paused, and the cost in the ceilings' currency.
+    async fn reportable_lease(
+        &self,
+        tenant: &str,
+        task_id: &str,
+        token: u64,
+        cost_cents: i64,
+    ) -> Result<TaskLease, EngineError> {
+        let lease = self.live_lease(tenant, task_id, token).await?;
+        if lease.step_status == "paused" {
+            return Err(paused(&lease.step_key));
+        }
+        let policy = self.policy_of(tenant, &lease).await?;
+        check_currency(policy.as_ref(), cost_cents, "cost")?;
+        Ok(lease)
+    }
+
     /// Sends a lease's command to the writer and explains a refusal.
     async fn apply(&self, tenant: &str, lease: &TaskLease, command: Command) -> Result<(), EngineError> {
-        let task_id = &lease.task_id;
         match self.runs.scheduler().command(tenant, &lease.run_id, command).await {
             Ok(()) => Ok(()),
-            Err(CommandRefusal::Refused(TransitionError::StaleAttempt { .. })) => Err(EngineError::StaleLease(
-                format!("the lease of task '{task_id}' was given up before this call; nothing changed"),
+            Err(refusal) => Err(self.refusal(&lease.task_id, refusal)),
+        }
+    }
+
+    /// What a refused command about a task means to its worker.
+    pub(super) fn refusal(&self, task_id: &str, refusal: CommandRefusal) -> EngineError {
+        match refusal {
+            CommandRefusal::Refused(TransitionError::StaleAttempt { .. }) => EngineError::StaleLease(format!(
+                "the lease of task '{task_id}' was given up before this call; nothing changed"
             )),
-            Err(CommandRefusal::Refused(TransitionError::NotInFlight { .. })) => Err(finished(task_id)),
-            Err(CommandRefusal::Refused(_) | CommandRefusal::NotLive) => Err(cancelled(task_id)),
-            Err(CommandRefusal::Unavailable) => Err(EngineError::Unavailable("the run scheduler is busy; retry later")),
+            CommandRefusal::Refused(TransitionError::NotInFlight { status, step, .. })
+                if status.as_str() == "paused" =>
+            {
+                paused(&step)
+            }
+            CommandRefusal::Refused(TransitionError::NotInFlight { .. }) => finished(task_id),
+            CommandRefusal::Refused(_) | CommandRefusal::NotLive => cancelled(task_id),
+            CommandRefusal::Unavailable => EngineError::Unavailable("the run scheduler is busy; retry later"),
         }
     }
 }

@@ -1,7 +1,8 @@
 //! The task queue as workers see it: claiming the oldest task of their
 //! agents under a lease (long-polling until one is committed), and what a
 //! claimed task carries. Lease calls (heartbeat, complete, fail) are in
-//! `lease.rs`, the output checks in `output.rs`, and the sweeper that turns
+//! `lease.rs`, the output checks in `output.rs`, the policy (CheckToolUse,
+//! cost currency) in `policy.rs`, and the sweeper that turns
 //! expired leases into `LeaseExpired` commands in `sweeper.rs`.
 //!
 //! Claims are made by the run writer inside its group commit (ENGINE.md §4),
@@ -12,6 +13,7 @@
 
 mod lease;
 mod output;
+mod policy;
 mod sweeper;
 
 use std::pin::Pin;
@@ -23,6 +25,7 @@ use tokio::task::JoinHandle;
 
 pub use lease::HeartbeatReply;
 pub use output::{MAX_OUTPUT_BYTES, TaskOutput};
+pub use policy::{ToolAnswer, ToolUse};
 
 use crate::engine::scheduler::now_ms;
 use crate::engine::workers::WorkerRegistry;

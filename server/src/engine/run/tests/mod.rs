@@ -8,6 +8,7 @@ mod flow;
 mod leases;
 mod map;
 mod orders;
+mod policy;
 mod retry;
 mod seed;
 mod splice;

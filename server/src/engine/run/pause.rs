@@ -1,0 +1,248 @@
+//! Step pauses: a step that waits for a person before it goes on, and the
+//! answers that end the wait.
+//!
+//! Two gates pause a step: a tool use that needs approval (the worker
+//! holds, asking CheckToolUse again), and a cost over `maxCostPerStep`
+//! (reported by a heartbeat, or by a completion whose output is then held
+//! back until the answer, so no dependent starts on an over-budget
+//! result). A pause is per step: independent branches keep going, and the
+//! run shows Paused, with the first paused step's pending action, while
+//! any pause is open. Its last answer makes the run Running again.
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::instance::Instance;
+use super::outcome::{Effect, EventType};
+use super::status::{RunStatus, StepStatus};
+use super::transition::Tx;
+
+/// Answers a tool approval takes. "deny" is read as "reject".
+pub(super) const TOOL_OPTIONS: &[&str] = &["approve", "reject"];
+/// Answers a cost ceiling takes.
+pub(super) const COST_OPTIONS: &[&str] = &["continue", "cancel"];
+
+/// Why one step instance is paused.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum StepPause {
+    /// A tool use waits for approval.
+    ToolApproval {
+        /// `appr_…`.
+        approval_id: String,
+        /// The tool asked for.
+        tool: String,
+    },
+    /// The step's cost passed `maxCostPerStep`.
+    CostExceeded {
+        /// The step's cost when it passed, cents.
+        cost_cents: i64,
+        /// The ceiling, cents.
+        limit_cents: i64,
+        /// A completion over the ceiling: its output, kept back until a
+        /// "continue" completes the step with it. `None` for a heartbeat,
+        /// whose worker still holds the attempt.
+        held: Option<Value>,
+    },
+}
+
+/// What a paused run waits for, as GetRun shows it (`pendingAction`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PendingAction {
+    /// Instance key of the paused step.
+    pub step: String,
+    /// "tool_approval" or "cost_exceeded".
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// Text for the person who answers.
+    pub message: String,
+    /// The answers ResumeRun accepts.
+    pub options: Vec<&'static str>,
+    /// For "tool_approval": the approval's id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approval_id: Option<String>,
+    /// For "tool_approval": the tool.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool: Option<String>,
+}
+
+impl StepPause {
+    /// The answers this pause accepts.
+    pub(super) fn options(&self) -> &'static [&'static str] {
+        match self {
+            Self::ToolApproval { .. } => TOOL_OPTIONS,
+            Self::CostExceeded { .. } => COST_OPTIONS,
+        }
+    }
+
+    pub(super) fn pending_action(&self, step: String) -> PendingAction {
+        match self {
+            Self::ToolApproval { approval_id, tool } => PendingAction {
+                message: format!("Step '{step}' asks to use tool '{tool}', which needs approval. Approve?"),
+                step,
+                kind: "tool_approval",
+                options: TOOL_OPTIONS.to_vec(),
+                approval_id: Some(approval_id.clone()),
+                tool: Some(tool.clone()),
+            },
+            Self::CostExceeded { cost_cents, limit_cents, .. } => PendingAction {
+                message: format!(
+                    "Step '{step}' has cost {cost_cents} cents, over maxCostPerStep {limit_cents}. \
+                     Continue without a ceiling for this step, or cancel the run?"
+                ),
+                step,
+                kind: "cost_exceeded",
+                options: COST_OPTIONS.to_vec(),
+                approval_id: None,
+                tool: None,
+            },
+        }
+    }
+}
+
+/// The option as the core reads it: lower-case, "deny" meaning "reject".
+pub(super) fn normalize_option(option: &str) -> String {
+    match option.trim().to_ascii_lowercase().as_str() {
+        "deny" => "reject".to_owned(),
+        other => other.to_owned(),
+    }
+}
+
+impl Tx<'_> {
+    /// Pauses a running instance; the run pauses with its first pause.
+    fn open_pause(&mut self, inst: Instance, pause: StepPause) {
+        self.run.set_status(inst, StepStatus::Paused);
+        self.run.pauses.insert(inst, pause);
+        if self.run.status == RunStatus::Running {
+            self.run.status = RunStatus::Paused;
+            self.emit(EventType::RunPaused, None, RunStatus::Paused.as_str());
+        }
+    }
+
+    /// Ends an instance's pause, leaving it Running; the run runs again
+    /// when no pause is left.
+    fn close_pause(&mut self, inst: Instance) -> Option<StepPause> {
+        let pause = self.run.pauses.remove(&inst)?;
+        self.run.set_status(inst, StepStatus::Running);
+        if self.run.pauses.is_empty() && self.run.status == RunStatus::Paused {
+            self.run.status = RunStatus::Running;
+            self.emit(EventType::RunResumed, None, RunStatus::Running.as_str());
+        }
+        Some(pause)
+    }
+
+    /// A tool use needs approval: the step pauses (approval.pending).
+    pub(super) fn request_tool_approval(&mut self, inst: Instance, approval_id: String, tool: String, args: Value) {
+        let pause = StepPause::ToolApproval { approval_id: approval_id.clone(), tool: tool.clone() };
+        let message = pause.pending_action(self.run.key(inst)).message;
+        self.run.set_status(inst, StepStatus::Paused);
+        let event = self.emit(EventType::ApprovalPending, Some(inst), StepStatus::Paused.as_str());
+        event.action = Some(tool.clone());
+        event.data = Some(json!({
+            "approvalId": approval_id,
+            "kind": "tool_use",
+            "tool": tool,
+            "arguments": args,
+            "message": message,
+            "options": TOOL_OPTIONS,
+        }));
+        self.open_pause(inst, pause);
+    }
+
+    /// The step's cost passed `maxCostPerStep`: it pauses
+    /// (step.cost_exceeded), holding back `held`, a completion's output.
+    pub(super) fn pause_over_cost(&mut self, inst: Instance, cost_cents: i64, limit_cents: i64, held: Option<Value>) {
+        let source = if held.is_some() { "completion" } else { "heartbeat" };
+        let currency = self.cap_currency();
+        let total = self.run.total_cost_cents;
+        let step = self.run.key(inst);
+        self.run.set_status(inst, StepStatus::Paused);
+        let event = self.emit(EventType::StepCostExceeded, Some(inst), StepStatus::Paused.as_str());
+        event.cost_cents = Some(cost_cents);
+        event.total_cost_cents = Some(total);
+        event.data = Some(json!({
+            "step": step,
+            "cost": cost_cents,
+            "limit": limit_cents,
+            "currency": currency,
+            "reportedBy": source,
+        }));
+        self.open_pause(inst, StepPause::CostExceeded { cost_cents, limit_cents, held });
+    }
+
+    /// Applies a checked answer to a paused instance.
+    pub(super) fn answer(&mut self, inst: Instance, option: &str, decided_by: &str) {
+        let Some(pause) = self.run.pauses.get(&inst).cloned() else { return };
+        match pause {
+            StepPause::ToolApproval { approval_id, tool } => {
+                let decision = if option == "approve" { "approve" } else { "deny" };
+                let event = self.emit(EventType::ApprovalDecided, Some(inst), StepStatus::Running.as_str());
+                event.action = Some(tool);
+                event.data = Some(json!({
+                    "approvalId": approval_id,
+                    "decision": decision,
+                    "option": option,
+                    "decidedBy": decided_by,
+                }));
+                self.close_pause(inst);
+            }
+            StepPause::CostExceeded { cost_cents, limit_cents, held } => {
+                if option != "continue" {
+                    let currency = self.cap_currency();
+                    let reason = format!(
+                        "cost cap: step '{}' cost {cost_cents} {currency} cents over maxCostPerStep {limit_cents}; \
+                         cancelled by {decided_by}",
+                        self.run.key(inst)
+                    );
+                    return self.cancel_run(reason);
+                }
+                self.run.cost_waived.insert(inst);
+                // A held output is taken right after, with its own event.
+                let event = self.emit(EventType::StepResumed, Some(inst), StepStatus::Running.as_str());
+                event.data = Some(json!({ "option": option, "decidedBy": decided_by }));
+                self.close_pause(inst);
+                if let Some(output) = held {
+                    let cost = self.run.record(inst).map_or(0, |r| r.cost_cents);
+                    self.take_output(inst, output, cost);
+                    self.advance();
+                }
+            }
+        }
+    }
+
+    /// Ends the pause of an instance that stops for another reason (its
+    /// run ends, or its lease ran out), leaving its status to the caller:
+    /// an open approval is closed as expired, so it is never left pending.
+    pub(super) fn withdraw_pause(&mut self, inst: Instance, why: &str) -> Option<StepPause> {
+        let pause = self.run.pauses.remove(&inst)?;
+        if let StepPause::ToolApproval { approval_id, tool } = &pause {
+            let event = self.emit(EventType::ApprovalDecided, Some(inst), StepStatus::Paused.as_str());
+            event.action = Some(tool.clone());
+            event.data = Some(json!({
+                "approvalId": approval_id,
+                "decision": "expired",
+                "option": "",
+                "decidedBy": why,
+            }));
+        }
+        Some(pause)
+    }
+
+    /// A paused instance's lease ran out: the pause ends (the run runs
+    /// again when it was the last) and the attempt is handled as lost.
+    pub(super) fn lease_lost_while_paused(&mut self, inst: Instance) {
+        if let Some(pause) = self.withdraw_pause(inst, "system:lease_expired") {
+            self.run.pauses.insert(inst, pause);
+            self.close_pause(inst);
+        }
+    }
+
+    /// Withdraws the task of a paused instance being cancelled, when it
+    /// still has one (a completion held over its ceiling has none).
+    pub(super) fn cancel_paused(&mut self, inst: Instance) {
+        let pause = self.withdraw_pause(inst, "system:run_ended");
+        if !matches!(pause, Some(StepPause::CostExceeded { held: Some(_), .. })) {
+            self.out.effects.push(Effect::CancelTask { step: self.run.key(inst) });
+        }
+    }
+}
