@@ -1,7 +1,7 @@
 //! The complete lead pipeline of the workflow documents, driven from Rust:
 //! create it with the typed builder, estimate it, run it, print its events
-//! as they stream, decide the CRM approval through the API if the run
-//! pauses there, and exit 0 only if the run completed.
+//! as they stream, approve the CRM update through the API when the run
+//! pauses for it, and exit 0 only if the run completed.
 //!
 //! ```sh
 //! cargo run -p weft-sdk --example worker &      # serves the agents
@@ -97,25 +97,22 @@ fn money(cost: &Option<pb::Money>) -> String {
     }
 }
 
-/// Approves every pending approval of the run, through ApprovalService.
+/// Approves what the run is waiting on (its pending action), answering
+/// the paused step through ResumeRun as the person "lead_pipeline example".
 async fn approve_pending(weft: &Weft, run_id: &str) -> Result<(), weft_sdk::Error> {
-    let pending = weft
-        .approvals()
-        .list_approvals(pb::ListApprovalsRequest { run_id: run_id.into(), ..Default::default() })
-        .await?
-        .into_inner();
-    for approval in pending.approvals {
-        println!("  approving {} ({})", approval.id, approval.action);
-        weft.approvals()
-            .decide_approval(pb::DecideApprovalRequest {
-                approval_id: approval.id,
-                option: "approve".into(),
-                comment: "approved by the lead_pipeline example".into(),
-                decided_by: "lead_pipeline example".into(),
-                ..Default::default()
-            })
-            .await?;
-    }
+    let run = weft.runs().get_run(pb::GetRunRequest { run_id: run_id.into() }).await?.into_inner().run;
+    let Some(pending) = run.and_then(|r| r.pending_action) else { return Ok(()) };
+    println!("  approving {} on step {} ({})", pending.r#type, pending.step, pending.message);
+    let answer = json!({"option": "approve", "decidedBy": "lead_pipeline example"});
+    weft.runs()
+        .resume_run(pb::ResumeRunRequest {
+            run_id: run_id.into(),
+            input: Some(pb::ResumeInput {
+                resume: Some(pb::ResumeTarget { step: pending.step, input: Some(to_proto_value(&answer)) }),
+            }),
+            ..Default::default()
+        })
+        .await?;
     Ok(())
 }
 

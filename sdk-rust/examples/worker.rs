@@ -9,6 +9,8 @@
 //!
 //! The lead scorer gives 82 to every company except those whose name
 //! contains "tiny" (35), so both routes of the pipeline can be exercised.
+//! The archiver asks to use the `update_crm` tool, which the pipeline's
+//! policy puts behind a person's approval.
 
 use serde_json::{Value, json};
 use weft_sdk::worker::{Outcome, TaskContext, TaskError, Worker};
@@ -51,9 +53,17 @@ async fn score_lite(_task: TaskContext) -> Answer {
     Ok(Outcome::new(json!({"score": 50})).cost(3, "usd"))
 }
 
+/// Records the miss in the CRM: `update_crm` needs a person's approval
+/// under the pipeline's policy, so the step pauses until it is decided.
 async fn archive(task: TaskContext) -> Answer {
     let score = task.input()["score"]["score"].clone();
-    Ok(Outcome::new(json!({"archived": true, "score": score})).cost(1, "usd"))
+    let company = task.input()["lead"]["company"].clone();
+    let verdict = task
+        .check_tool("update_crm", json!({"company": company, "status": "archived"}))
+        .await
+        .map_err(|e| TaskError::retryable(e.to_string()))?;
+    Ok(Outcome::new(json!({"archived": true, "score": score, "crm": verdict.allowed, "why": verdict.reason}))
+        .cost(1, "usd"))
 }
 
 #[tokio::main]

@@ -31,6 +31,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -42,6 +43,8 @@ use crate::{Error, Weft, pb};
 
 /// How long one poll waits on the server for a task.
 const POLL_WAIT_SECONDS: u32 = 20;
+/// How long one CheckToolUse waits on the server for an approval decision.
+const APPROVAL_WAIT_SECONDS: u32 = 30;
 /// How long a handler told of a cancel may take to return by itself.
 const CANCEL_GRACE: Duration = Duration::from_secs(5);
 /// Pause after a failed poll before the next, so a down server is not hammered.
@@ -106,6 +109,26 @@ pub struct TaskContext {
     task: Arc<pb::Task>,
     input: Arc<Value>,
     cancelled: watch::Receiver<bool>,
+    progress: Arc<Progress>,
+    weft: Weft,
+}
+
+/// What the heartbeats carry to the server and bring back.
+#[derive(Debug, Default)]
+struct Progress {
+    /// Cost so far, cents (usd), sent with every heartbeat.
+    cost_cents: AtomicI64,
+    /// The last heartbeat said the step or run is paused.
+    paused: AtomicBool,
+}
+
+/// The server's answer to [`TaskContext::check_tool`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolVerdict {
+    /// Whether the agent may use the tool now.
+    pub allowed: bool,
+    /// Why, in words (the policy rule, or who approved or rejected it).
+    pub reason: String,
 }
 
 impl TaskContext {
@@ -134,6 +157,49 @@ impl TaskContext {
     pub async fn cancelled(&self) {
         let mut receiver = self.cancelled.clone();
         let _ = receiver.wait_for(|cancelled| *cancelled).await;
+    }
+
+    /// Reports what the attempt has cost so far (cents, usd); the next
+    /// heartbeat carries it, so the workflow's cost ceilings apply while the
+    /// agent works, not only at the end.
+    pub fn report_cost(&self, cents: i64) {
+        self.progress.cost_cents.store(cents, Ordering::Relaxed);
+    }
+
+    /// True while the last heartbeat said the step is paused (a cost
+    /// ceiling, a pending approval): hold at a safe point.
+    pub fn is_paused(&self) -> bool {
+        self.progress.paused.load(Ordering::Relaxed)
+    }
+
+    /// Asks the server whether the agent may use `tool` now, applying the
+    /// workflow's policy. A tool that needs approval pauses the step until a
+    /// person decides; this waits for that decision (or the run's cancel).
+    pub async fn check_tool(&self, tool: &str, arguments: Value) -> Result<ToolVerdict, Error> {
+        let mut client = self.weft.workers();
+        let mut request = pb::CheckToolUseRequest {
+            task_id: self.task.task_id.clone(),
+            lease_token: self.task.lease_token,
+            tool: tool.into(),
+            arguments: crate::json::object_to_proto_struct(&arguments),
+            approval_id: String::new(),
+            wait_seconds: 0,
+        };
+        loop {
+            let asked = client.check_tool_use(request.clone());
+            let answer = tokio::select! {
+                answer = asked => answer?.into_inner(),
+                _ = self.cancelled() => return Ok(ToolVerdict { allowed: false, reason: "the run was cancelled".into() }),
+            };
+            match pb::ToolDecision::try_from(answer.decision) {
+                Ok(pb::ToolDecision::Allow) => return Ok(ToolVerdict { allowed: true, reason: answer.reason }),
+                Ok(pb::ToolDecision::RequireApproval) => {
+                    request.approval_id = answer.approval_id;
+                    request.wait_seconds = APPROVAL_WAIT_SECONDS;
+                }
+                _ => return Ok(ToolVerdict { allowed: false, reason: answer.reason }),
+            }
+        }
     }
 }
 
@@ -304,8 +370,15 @@ async fn execute(shared: Arc<Shared>, task: pb::Task) {
         report(&shared, &task_id, token, Err(error)).await;
         return;
     };
-    let context = TaskContext { task: Arc::new(task), input: Arc::new(input), cancelled: cancel_rx };
-    let heartbeats = heartbeat_loop(&shared, &task_id, token, &cancel_tx);
+    let progress = Arc::new(Progress::default());
+    let context = TaskContext {
+        task: Arc::new(task),
+        input: Arc::new(input),
+        cancelled: cancel_rx,
+        progress: progress.clone(),
+        weft: shared.weft.clone(),
+    };
+    let heartbeats = heartbeat_loop(&shared, &task_id, token, &progress, &cancel_tx);
     let work = handler(context);
     tokio::pin!(work);
     tokio::select! {
@@ -320,14 +393,16 @@ async fn execute(shared: Arc<Shared>, task: pb::Task) {
 
 /// Heartbeats until the run is cancelled or the lease is lost (then flags
 /// `cancel` and returns); otherwise never returns.
-async fn heartbeat_loop(shared: &Shared, task_id: &str, token: u64, cancel: &watch::Sender<bool>) {
+async fn heartbeat_loop(shared: &Shared, task_id: &str, token: u64, progress: &Progress, cancel: &watch::Sender<bool>) {
     let mut client = shared.weft.workers();
     loop {
         tokio::time::sleep(shared.heartbeat_every).await;
-        let request = pb::HeartbeatRequest { task_id: task_id.into(), lease_token: token, cost_so_far: None };
+        let cents = progress.cost_cents.load(Ordering::Relaxed);
+        let cost_so_far = (cents > 0).then(|| pb::Money { amount: cents, currency: "usd".into() });
+        let request = pb::HeartbeatRequest { task_id: task_id.into(), lease_token: token, cost_so_far };
         match client.heartbeat(request).await {
             Ok(answer) if answer.get_ref().cancelled => break,
-            Ok(_) => {}
+            Ok(answer) => progress.paused.store(answer.get_ref().paused, Ordering::Relaxed),
             // The lease moved on (expired, or the task finished elsewhere).
             Err(status) if matches!(status.code(), Code::Aborted | Code::FailedPrecondition | Code::NotFound) => break,
             Err(status) => tracing::warn!(task_id, code = ?status.code(), "heartbeat failed; retrying"),
