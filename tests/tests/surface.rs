@@ -174,12 +174,6 @@ async fn services_still_to_come_answer_unimplemented() {
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start(dir.path()).await;
     let client = server.client().await;
-    let estimate = client
-        .runs()
-        .estimate_run(pb::EstimateRunRequest { workflow_id: "wf_x".into(), ..Default::default() })
-        .await
-        .unwrap_err();
-    assert_eq!(estimate.code(), Code::Unimplemented);
     let approvals = client.approvals().list_approvals(pb::ListApprovalsRequest::default()).await.unwrap_err();
     assert_eq!(approvals.code(), Code::Unimplemented);
 }

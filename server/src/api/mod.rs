@@ -6,6 +6,7 @@
 //! gateway becomes its fallback and [`cors`] wraps both, on one port.
 
 pub mod convert;
+pub mod convert_estimate;
 pub mod convert_runs;
 pub mod convert_workers;
 pub mod descriptors;
@@ -97,7 +98,12 @@ pub async fn router(context: ApiContext) -> Result<axum::Router, tonic_reflectio
 
     let workflows = WorkflowServiceServer::new(WorkflowApi::new(context.catalog)).max_decoding_message_size(limit);
     let routes = Routes::new(web.layer(workflows))
-        .add_service(web.layer(RunServiceServer::new(RunApi::new(context.runs)).max_decoding_message_size(limit)))
+        .add_service(
+            web.layer(
+                RunServiceServer::new(RunApi::new(context.runs, context.tasks.workers().clone()))
+                    .max_decoding_message_size(limit),
+            ),
+        )
         .add_service(
             web.layer(WorkerServiceServer::new(WorkerApi::new(context.tasks)).max_decoding_message_size(limit)),
         )

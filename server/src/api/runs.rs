@@ -14,11 +14,13 @@ use tonic::{Request, Response, Status};
 use weft_proto::v1 as pb;
 use weft_proto::v1::run_service_server::RunService;
 
+use crate::api::convert_estimate::estimate_to_pb;
 use crate::api::convert_runs::{event_to_pb, run_status_from_pb, run_to_pb, struct_from_pb, value_from_pb};
 use crate::api::request_checks::required_id;
 use crate::api::{error, page_token};
 use crate::engine::runs::{RunDetail, StartRun};
 use crate::engine::scheduler::now_ms;
+use crate::engine::workers::WorkerRegistry;
 use crate::engine::{ResumeForm, RunEngine};
 use crate::model::DEFAULT_TENANT;
 use crate::store::RunQuery;
@@ -40,12 +42,14 @@ const MAX_TRIGGER_CHARS: usize = 64;
 /// The RunService implementation.
 pub struct RunApi {
     runs: RunEngine,
+    /// Registered workers, whose cost hints price EstimateRun.
+    workers: WorkerRegistry,
 }
 
 impl RunApi {
-    /// A service over `runs`.
-    pub fn new(runs: RunEngine) -> Self {
-        Self { runs }
+    /// A service over `runs`, pricing estimates with `workers`' hints.
+    pub fn new(runs: RunEngine, workers: WorkerRegistry) -> Self {
+        Self { runs, workers }
     }
 }
 
@@ -255,9 +259,15 @@ impl RunService for RunApi {
 
     async fn estimate_run(
         &self,
-        _: Request<pb::EstimateRunRequest>,
+        request: Request<pb::EstimateRunRequest>,
     ) -> Result<Response<pb::EstimateRunResponse>, Status> {
-        Err(error::unimplemented("EstimateRun"))
+        let request = request.into_inner();
+        required_id(&request.workflow_id, "workflow_id")?;
+        let input = request.input.as_ref().map(value_from_pb).unwrap_or(Value::Null);
+        let version = Some(request.version).filter(|v| *v > 0);
+        let hints = self.workers.cost_hints(DEFAULT_TENANT, now_ms());
+        let estimate = self.runs.estimate(DEFAULT_TENANT, &request.workflow_id, version, input, &hints).await?;
+        Ok(Response::new(estimate_to_pb(&estimate)))
     }
 
     async fn stream_run_events(

@@ -8,6 +8,7 @@
 //!   commits them in groups; [`runs`] is what the api layer calls, with
 //!   event streams and execution in `run_events.rs`, RetryRunFrom in
 //!   `retry_runs.rs` and ResumeRun in `resume_runs.rs`.
+//! - [`estimate`] prices a run for a sample input by a dry pass.
 //! - [`tasks`] is the task queue workers claim from under leases, and
 //!   [`workers`] the registry of workers and the agents they serve.
 //!
@@ -16,6 +17,7 @@
 
 pub mod compile;
 mod error;
+pub mod estimate;
 #[cfg(test)]
 mod fixtures;
 mod resume_runs;

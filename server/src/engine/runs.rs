@@ -83,6 +83,15 @@ impl CompileCache {
     }
 }
 
+/// Checks a run's input against the workflow's inputSchema; InputSchema
+/// lists every violation.
+pub(crate) fn check_input(workflow: &CompiledWorkflow, input: &Value) -> Result<(), EngineError> {
+    let Some(schema) = workflow.input_schema() else { return Ok(()) };
+    let violations: Vec<(String, String)> =
+        schema.iter_errors(input).map(|e| (e.instance_path().to_string(), e.to_string())).collect();
+    if violations.is_empty() { Ok(()) } else { Err(EngineError::InputSchema(violations)) }
+}
+
 impl RunEngine {
     /// Recovers unfinished runs from the store and starts the scheduler.
     pub async fn open(store: Arc<dyn Store>, catalog: WorkflowCatalog) -> Result<Self, EngineError> {
@@ -109,6 +118,10 @@ impl RunEngine {
 
     pub(crate) fn closing(&self) -> watch::Receiver<bool> {
         self.closing.subscribe()
+    }
+
+    pub(crate) fn catalog(&self) -> &WorkflowCatalog {
+        &self.catalog
     }
 
     pub(crate) fn store(&self) -> &Arc<dyn Store> {
@@ -156,16 +169,9 @@ impl RunEngine {
             });
         }
         let compiled = self.compiled.get(tenant, &workflow.id, workflow.version).await?;
-        if let Some(schema) = compiled.input_schema() {
-            // No input is checked as an empty object, as the API documents.
-            let empty = Value::Object(Default::default());
-            let checked = if request.input.is_null() { &empty } else { &request.input };
-            let violations: Vec<(String, String)> =
-                schema.iter_errors(checked).map(|e| (e.instance_path().to_string(), e.to_string())).collect();
-            if !violations.is_empty() {
-                return Err(EngineError::InputSchema(violations));
-            }
-        }
+        // No input is checked as an empty object, as the API documents.
+        let empty = Value::Object(Default::default());
+        check_input(&compiled, if request.input.is_null() { &empty } else { &request.input })?;
         let new = NewRun {
             id: ids::new_run_id(),
             tenant: tenant.to_string(),

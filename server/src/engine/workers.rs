@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use crate::engine::estimate::CostHint;
 use crate::model::definition::Money;
 use crate::model::ids;
 
@@ -102,6 +103,31 @@ impl WorkerRegistry {
     }
 }
 
+impl WorkerRegistry {
+    /// The cost hints of the tenant's workers by agent, for estimates.
+    /// Several workers hinting at one agent widen its range: the lowest
+    /// minimum and the highest maximum (of hints in the first currency seen,
+    /// workers taken by id).
+    pub fn cost_hints(&self, tenant: &str, now_ms: i64) -> HashMap<String, CostHint> {
+        let mut workers = self.list(tenant, None, now_ms);
+        workers.sort_by(|a, b| a.registration.worker_id.cmp(&b.registration.worker_id));
+        let mut hints: HashMap<String, CostHint> = HashMap::new();
+        for hint in workers.iter().flat_map(|w| &w.registration.cost_hints) {
+            let currency = hint.min.currency.to_lowercase();
+            let entry = hints.entry(hint.agent.clone()).or_insert_with(|| CostHint {
+                min: hint.min.amount,
+                max: hint.max.amount,
+                currency: currency.clone(),
+            });
+            if entry.currency == currency {
+                entry.min = entry.min.min(hint.min.amount);
+                entry.max = entry.max.max(hint.max.amount);
+            }
+        }
+        hints
+    }
+}
+
 fn forget_silent(entries: &mut HashMap<(String, String), WorkerEntry>, now_ms: i64) {
     entries.retain(|_, entry| now_ms - entry.last_seen_ms < FORGET_AFTER_MS);
 }
@@ -130,6 +156,22 @@ mod tests {
         assert_eq!(registry.list("t", Some("y"), 3_000).len(), 1);
         assert!(registry.list("other", None, 3_000).is_empty(), "tenants do not see each other's workers");
         assert_eq!(registry.touch("t", "b", 2_000 + FORGET_AFTER_MS), None, "silent for too long");
+    }
+
+    #[test]
+    fn hints_of_several_workers_widen_an_agents_range() {
+        let registry = WorkerRegistry::default();
+        let money = |amount| Money { amount, currency: "usd".into() };
+        let hint = |min, max| AgentCostHint { agent: "x".into(), min: money(min), max: money(max) };
+        let mut a = registration("a", &["x"]);
+        a.cost_hints = vec![hint(5, 20)];
+        let mut b = registration("b", &["x"]);
+        b.cost_hints = vec![hint(3, 10)];
+        registry.register("t", a, 1);
+        registry.register("t", b, 1);
+        let hints = registry.cost_hints("t", 2);
+        assert_eq!(hints["x"], CostHint { min: 3, max: 20, currency: "usd".into() });
+        assert!(registry.cost_hints("other", 2).is_empty());
     }
 
     #[test]
