@@ -1,0 +1,71 @@
+//! The Rust SDK's examples, run as users run them: the `worker` example
+//! serves the lead pipeline's agents, and `lead_pipeline` creates, estimates,
+//! runs and streams the documented pipeline against a live server, approves
+//! the CRM update the archiver asks for, and exits 0 only when the run
+//! completed. Then the worker stops cleanly on SIGTERM.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::process::Command;
+use weft_tests::TestServer;
+
+/// The example `name`, built (or found up to date) by cargo first: `cargo
+/// test` of this crate alone does not build another package's examples,
+/// and a stale binary would test old code.
+fn example(name: &str) -> PathBuf {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let built =
+        std::process::Command::new(cargo).args(["build", "-p", "weft-sdk", "--examples"]).status().expect("cargo runs");
+    assert!(built.success(), "building the SDK examples failed");
+    let exe = std::env::current_exe().expect("test binary path");
+    let profile_dir = exe.parent().and_then(|deps| deps.parent()).expect("target/<profile>");
+    profile_dir.join("examples").join(name)
+}
+
+#[tokio::test]
+async fn the_worker_and_lead_pipeline_examples_run_the_documented_pipeline() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let url = server.url();
+
+    let mut worker = Command::new(example("worker"))
+        .env("WEFT_URL", &url)
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the worker example starts");
+
+    // "Tiny Corp" scores under 70, so the run takes the archive route.
+    let pipeline = Command::new(example("lead_pipeline"))
+        .env("WEFT_URL", &url)
+        .args(["Tiny Corp", "https://tiny.example.com"])
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(60), pipeline)
+        .await
+        .expect("the pipeline example finishes within a minute")
+        .expect("the pipeline example runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "lead_pipeline failed:\n{stdout}\n{stderr}");
+    assert!(stdout.contains("estimate:"), "{stdout}");
+    assert!(stdout.contains("step.completed score-news"), "{stdout}");
+    assert!(stdout.contains("step.skipped approve-crm"), "{stdout}");
+    assert!(stdout.contains("approval.pending archive"), "the CRM update waits for a person: {stdout}");
+    assert!(stdout.contains("approving tool_approval on step archive"), "{stdout}");
+    assert!(stdout.contains("step.completed archive"), "{stdout}");
+    assert!(stdout.contains(r#""crm":true"#), "the approval reached the worker: {stdout}");
+    assert!(stdout.contains("run.completed"), "{stdout}");
+    assert!(stdout.contains("run RUN_STATUS_COMPLETED"), "{stdout}");
+
+    let pid = worker.id().expect("the worker is running").to_string();
+    let signalled = std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(signalled.success());
+    let status = tokio::time::timeout(Duration::from_secs(10), worker.wait())
+        .await
+        .expect("the worker stops on SIGTERM")
+        .unwrap();
+    assert!(status.success(), "the worker exits 0 after a graceful stop: {status}");
+}
