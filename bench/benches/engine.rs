@@ -1,35 +1,73 @@
-//! Benchmark of the run engine: the pure `transition` in process (a chain
-//! of transforms computed inside one Start; a 100-agent fan-out completed
-//! one step at a time), then the one writer against SQLite (WAL,
-//! synchronous=FULL): closed-loop clients each starting a run with one
-//! agent step and completing it, reporting transitions/s, commits/s and
-//! transitions per commit (group commit at work).
+//! Benchmark of the run engine against issue #4's speed targets, through
+//! the real scheduler and a SQLite file (WAL, synchronous=FULL), plus the
+//! disk's own commit rate so the gap to the limit is visible.
 //!
-//! Run with `cargo bench -p weft-bench --bench engine`. Plain `main`
-//! (`harness = false`) so it needs no benchmarking crate.
+//! Cases (each can be run alone by naming it, or part of its name, after
+//! `--`; a full run does them all in this order):
+//!
+//! - `parked`: 10,000 runs started through `RunEngine::start` and parked on a
+//!   one-hour delay; VmRSS before and after. Then a fresh process (this
+//!   binary again) recovers them from the same file with `RunEngine::open`:
+//!   time and RSS. Runs first so the RSS is not inflated by earlier cases.
+//! - `disk`: raw sqlx on a SQLite file, same options as the store: single-row
+//!   commits/s and rows/s at 100 rows per commit.
+//! - `pure`: `transition` alone (a chain of 10 transforms computed inside one
+//!   Start; a 100-agent fan-out completed one step at a time).
+//! - `chain-latency` / `fanout-latency`: sequential runs of a 10-transform
+//!   chain and of a 100-wide transform fan-out/fan-in, timed from
+//!   `RunScheduler::start` to the run's committed `run.completed` event
+//!   arriving on a subscription; p50/p90/p99.
+//! - `chain-throughput`: 1,000 concurrent closed-loop clients, each starting
+//!   10-transform chains back to back; runs/s, step transitions/s (counted
+//!   from the committed events), commits/s, transitions per commit.
+//! - `writer`: closed-loop clients starting a run of one agent step plus a
+//!   transform and completing the agent step (two commands per run).
+//!
+//! Run with `cargo bench -p weft-bench --bench engine [-- CASE]`. Plain
+//! `main` (`harness = false`) so it needs no benchmarking crate.
 
 use std::hint::black_box;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 use weft_server::engine::compile::{CompiledWorkflow, compile};
 use weft_server::engine::run::{Command, RunState, transition};
-use weft_server::engine::scheduler::{NewRun, RunScheduler};
+use weft_server::engine::runs::StartRun;
+use weft_server::engine::scheduler::{NewRun, RunScheduler, SchedulerStats, now_ms};
+use weft_server::engine::workflows::WorkflowDraft;
+use weft_server::engine::{RunEngine, WorkflowCatalog};
 use weft_server::model::definition::Definition;
 use weft_server::model::ids;
-use weft_server::store::Store;
 use weft_server::store::sqlite::SqliteStore;
+use weft_server::store::{RunQuery, Store};
 
+// The `weft` binary's allocator, so RSS and allocation costs match it.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// Length of each throughput case.
 const MEASURE: Duration = Duration::from_secs(3);
+/// Sequential runs timed per latency case, after `WARM_UP` untimed ones.
+const LATENCY_RUNS: usize = 500;
+const WARM_UP: usize = 50;
+/// Runs parked on a delay for the memory and recovery case.
+const PARKED: usize = 10_000;
+/// Concurrent starters while parking runs (the API's callers, in effect).
+const PARKING_CLIENTS: usize = 64;
+/// Set in the child process that recovers the parked runs: the database path.
+const RECOVER_ENV: &str = "WEFT_BENCH_RECOVER";
+const TENANT: &str = "default";
 
 fn workflow(value: Value) -> Arc<CompiledWorkflow> {
     let definition: Definition = serde_json::from_value(value).expect("definition");
     Arc::new(compile(&definition).expect("valid definition"))
 }
 
-fn chain(n: usize) -> Arc<CompiledWorkflow> {
+fn chain_definition(n: usize) -> Value {
     let steps: Vec<Value> = (0..n)
         .map(|i| {
             let deps: Vec<String> = if i == 0 { vec![] } else { vec![format!("t{}", i - 1)] };
@@ -37,16 +75,98 @@ fn chain(n: usize) -> Arc<CompiledWorkflow> {
             json!({"id": format!("t{i}"), "type": "transform", "dependsOn": deps, "output": {"n": from}})
         })
         .collect();
-    workflow(json!({"name": "chain", "steps": steps}))
+    json!({"name": "chain", "steps": steps})
 }
 
-fn fan_out(n: usize) -> Arc<CompiledWorkflow> {
+/// One source transform, `n` transforms that each depend on it, one join
+/// that depends on all of them: every step pure.
+fn fan_out_transforms(n: usize) -> Arc<CompiledWorkflow> {
+    let mut steps = vec![json!({"id": "source", "type": "transform", "output": {"n": "$.input.n"}})];
+    steps.extend((0..n).map(|i| {
+        json!({"id": format!("b{i}"), "type": "transform", "dependsOn": ["source"], "output": {"n": "$.source.output.n"}})
+    }));
+    let deps: Vec<String> = (0..n).map(|i| format!("b{i}")).collect();
+    steps.push(json!({"id": "join", "type": "transform", "dependsOn": deps,
+                      "output": {"first": "$.b0.output.n", "last": format!("$.b{}.output.n", n - 1)}}));
+    workflow(json!({"name": "fan-out-transforms", "steps": steps}))
+}
+
+fn fan_out_agents(n: usize) -> Arc<CompiledWorkflow> {
     let mut steps: Vec<Value> = (0..n)
         .map(|i| json!({"id": format!("a{i}"), "type": "agent", "agent": "w", "task": "Item {{ input.n }}"}))
         .collect();
     let deps: Vec<String> = (0..n).map(|i| format!("a{i}")).collect();
     steps.push(json!({"id": "join", "type": "transform", "dependsOn": deps, "output": {"first": "$.a0.output"}}));
     workflow(json!({"name": "fan-out", "steps": steps}))
+}
+
+fn new_run(flow: &Arc<CompiledWorkflow>) -> NewRun {
+    NewRun {
+        id: ids::new_run_id(),
+        tenant: TENANT.into(),
+        workflow_id: "wf_bench".into(),
+        workflow_version: 1,
+        workflow: flow.clone(),
+        user_id: String::new(),
+        trigger: "bench".into(),
+        idempotency_key: String::new(),
+        input: json!({"n": 1}),
+        shared_state: Value::Null,
+        now_ms: now_ms(),
+    }
+}
+
+async fn open_store(path: &std::path::Path) -> SqliteStore {
+    SqliteStore::open(&format!("sqlite://{}", path.display())).await.expect("store")
+}
+
+/// A second pool on the store's file, for counting what was committed.
+async fn raw_pool(path: &std::path::Path) -> SqlitePool {
+    let options = SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full)
+        .busy_timeout(Duration::from_secs(10));
+    SqlitePoolOptions::new().max_connections(1).connect_with(options).await.expect("raw pool")
+}
+
+/// Resident set size of this process, bytes.
+fn rss_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).expect("VmRSS line");
+    line.split_whitespace().nth(1).and_then(|kb| kb.parse::<u64>().ok()).expect("VmRSS in kB") * 1024
+}
+
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
+
+/// The value at quantile `q` of sorted samples.
+fn quantile(sorted: &[Duration], q: f64) -> Duration {
+    sorted[((sorted.len() as f64 * q).ceil() as usize).clamp(1, sorted.len()) - 1]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// Writer counters at one instant, to take differences over a window.
+#[derive(Clone, Copy)]
+struct Counters {
+    commits: u64,
+    commands: u64,
+    commit_micros: u64,
+}
+
+impl Counters {
+    fn read(stats: &SchedulerStats) -> Self {
+        Self {
+            commits: stats.commits.load(Ordering::Relaxed),
+            commands: stats.commands.load(Ordering::Relaxed),
+            commit_micros: stats.commit_micros.load(Ordering::Relaxed),
+        }
+    }
 }
 
 /// Runs `body` repeatedly for MEASURE; returns (iterations, elapsed).
@@ -61,7 +181,7 @@ fn repeat(mut body: impl FnMut()) -> (u64, Duration) {
 }
 
 fn pure_transitions() {
-    let chain10 = chain(10);
+    let chain10 = workflow(chain_definition(10));
     let (runs, elapsed) = repeat(|| {
         let mut run = RunState::new("wfrun_bench", "wf_bench", 1, chain10.clone());
         let start = Command::Start { input: json!({"n": 1}), shared_state: Value::Null, now_ms: 1 };
@@ -70,7 +190,7 @@ fn pure_transitions() {
     let per_s = runs as f64 / elapsed.as_secs_f64();
     println!("pure, chain of 10 transforms: {per_s:>10.0} transitions/s ({:.0} steps/s)", per_s * 10.0);
 
-    let fan = fan_out(100);
+    let fan = fan_out_agents(100);
     let (runs, elapsed) = repeat(|| {
         let mut run = RunState::new("wfrun_bench", "wf_bench", 1, fan.clone());
         let start = Command::Start { input: json!({"n": 1}), shared_state: Value::Null, now_ms: 1 };
@@ -90,11 +210,134 @@ fn pure_transitions() {
     println!("pure, fan-out of 100 agents:  {per_s:>10.0} transitions/s");
 }
 
+/// Sequential runs of `flow`, each timed from the start request to its
+/// `run.completed` event (published only after the commit that holds it).
+async fn latency(label: &str, flow: Arc<CompiledWorkflow>) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = open_store(&dir.path().join("bench.db")).await;
+    let scheduler = RunScheduler::spawn(Arc::new(store.clone()), Vec::new(), Vec::new());
+    let mut events = scheduler.subscribe();
+    let mut acked = Vec::with_capacity(LATENCY_RUNS);
+    let mut done = Vec::with_capacity(LATENCY_RUNS);
+    for i in 0..WARM_UP + LATENCY_RUNS {
+        let new = new_run(&flow);
+        let run_id = new.id.clone();
+        let started = Instant::now();
+        scheduler.start(new).await.expect("start");
+        let ack = started.elapsed();
+        let terminal = loop {
+            let event = events.recv().await.expect("event stream");
+            if event.run_id == run_id && event.event_type.starts_with("run.") && event.event_type != "run.started" {
+                break event.event_type.clone();
+            }
+        };
+        let end = started.elapsed();
+        assert_eq!(terminal, "run.completed", "{label} run {run_id} ended {terminal}");
+        if i >= WARM_UP {
+            acked.push(ack);
+            done.push(end);
+        }
+    }
+    acked.sort();
+    done.sort();
+    let stats = Counters::read(scheduler.stats());
+    println!(
+        "{label}: start→run.completed p50 {:.3} ms, p90 {:.3} ms, p99 {:.3} ms, max {:.3} ms \
+         (start answered p50 {:.3} ms); {:.2} ms/commit over {} runs",
+        ms(quantile(&done, 0.5)),
+        ms(quantile(&done, 0.9)),
+        ms(quantile(&done, 0.99)),
+        ms(*done.last().expect("samples")),
+        ms(quantile(&acked, 0.5)),
+        stats.commit_micros as f64 / 1e3 / stats.commits.max(1) as f64,
+        LATENCY_RUNS,
+    );
+    scheduler.shutdown().await;
+    store.close().await;
+}
+
+/// `clients` closed-loop starters of 10-transform chains for MEASURE.
+async fn chain_throughput(clients: usize) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("bench.db");
+    let store = open_store(&path).await;
+    let scheduler = RunScheduler::spawn(Arc::new(store.clone()), Vec::new(), Vec::new());
+    let flow = workflow(chain_definition(10));
+    let measuring = Arc::new(AtomicBool::new(false));
+    let stop = Arc::new(AtomicBool::new(false));
+    let answered = Arc::new(AtomicU64::new(0));
+    let tasks: Vec<_> = (0..clients)
+        .map(|_| {
+            let (scheduler, flow) = (scheduler.clone(), flow.clone());
+            let (measuring, stop, answered) = (measuring.clone(), stop.clone(), answered.clone());
+            tokio::spawn(async move {
+                while !stop.load(Ordering::Relaxed) {
+                    scheduler.start(new_run(&flow)).await.expect("start");
+                    if measuring.load(Ordering::Relaxed) {
+                        answered.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            })
+        })
+        .collect();
+    // One second to fill the queue, so the window sees the steady state.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let before = Counters::read(scheduler.stats());
+    measuring.store(true, Ordering::Relaxed);
+    let started = Instant::now();
+    tokio::time::sleep(MEASURE).await;
+    measuring.store(false, Ordering::Relaxed);
+    let elapsed = started.elapsed().as_secs_f64();
+    let after = Counters::read(scheduler.stats());
+    stop.store(true, Ordering::Relaxed);
+    for task in tasks {
+        task.await.expect("client");
+    }
+    scheduler.shutdown().await;
+    store.close().await;
+
+    // Step transitions as committed: every step.* event in the file, per
+    // finished run (each chain run commits 10 step.started + 10 step.completed).
+    let pool = raw_pool(&path).await;
+    let runs: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM runs").fetch_one(&pool).await.expect("count");
+    let completed: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM runs WHERE status = 'completed'")
+        .fetch_one(&pool)
+        .await
+        .expect("count");
+    assert_eq!(runs, completed, "every chain run completes");
+    let step_events: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM run_events WHERE type IN ('step.started', 'step.completed')")
+            .fetch_one(&pool)
+            .await
+            .expect("count");
+    let all_events: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM run_events").fetch_one(&pool).await.expect("count");
+    pool.close().await;
+    let per_run = step_events as f64 / runs as f64;
+    let runs_per_s = answered.load(Ordering::Relaxed) as f64 / elapsed;
+    let commits = (after.commits - before.commits) as f64;
+    let commands = (after.commands - before.commands) as f64;
+    let in_commit = (after.commit_micros - before.commit_micros) as f64 / 1e6;
+    println!(
+        "chain throughput, {clients} clients: {runs_per_s:>7.0} runs/s, {:>7.0} steps completed/s, \
+         {:>7.0} step transitions/s ({per_run:.0} per run: step.started + step.completed), {:>5.1} commits/s, \
+         {:>5.1} runs/commit = {:>6.0} step transitions/commit, {:>6.2} ms/commit, {:>3.0}% in commit; \
+         {} runs, {} events committed",
+        runs_per_s * 10.0,
+        runs_per_s * per_run,
+        commits / elapsed,
+        commands / commits.max(1.0),
+        commands / commits.max(1.0) * per_run,
+        in_commit * 1e3 / commits.max(1.0),
+        in_commit / elapsed * 100.0,
+        runs,
+        all_events,
+    );
+}
+
 async fn writer(clients: usize) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = SqliteStore::open(&format!("sqlite://{}", dir.path().join("bench.db").display())).await.expect("store");
-    let shared: Arc<dyn Store> = Arc::new(store.clone());
-    let scheduler = RunScheduler::spawn(shared, Vec::new(), Vec::new());
+    let store = open_store(&dir.path().join("bench.db")).await;
+    let scheduler = RunScheduler::spawn(Arc::new(store.clone()), Vec::new(), Vec::new());
     let flow = workflow(json!({"name": "one-agent", "steps": [
         {"id": "work", "type": "agent", "agent": "w", "task": "Work on {{ input.n }}"},
         {"id": "after", "type": "transform", "dependsOn": ["work"], "output": {"r": "$.work.output"}}
@@ -108,28 +351,15 @@ async fn writer(clients: usize) {
             tokio::spawn(async move {
                 let mut transitions = 0u64;
                 while Instant::now() < deadline {
-                    let new = NewRun {
-                        id: ids::new_run_id(),
-                        tenant: "default".into(),
-                        workflow_id: "wf_bench".into(),
-                        workflow_version: 1,
-                        workflow: flow.clone(),
-                        user_id: String::new(),
-                        trigger: "bench".into(),
-                        idempotency_key: String::new(),
-                        input: json!({"n": 1}),
-                        shared_state: Value::Null,
-                        now_ms: weft_server::engine::scheduler::now_ms(),
-                    };
-                    let run_id = scheduler.start(new).await.expect("start").run_id;
+                    let run_id = scheduler.start(new_run(&flow)).await.expect("start").run_id;
                     let done = Command::StepSucceeded {
                         step: "work".into(),
                         attempt: 1,
                         output: json!({"ok": true}),
                         cost_cents: 1,
-                        now_ms: weft_server::engine::scheduler::now_ms(),
+                        now_ms: now_ms(),
                     };
-                    scheduler.command("default", &run_id, done).await.expect("complete");
+                    scheduler.command(TENANT, &run_id, done).await.expect("complete");
                     transitions += 2;
                 }
                 transitions
@@ -141,26 +371,181 @@ async fn writer(clients: usize) {
         transitions += task.await.expect("client");
     }
     let elapsed = started.elapsed().as_secs_f64();
-    let commits = scheduler.stats().commits.load(Ordering::Relaxed);
-    let committed = scheduler.stats().commands.load(Ordering::Relaxed);
-    let in_commit = scheduler.stats().commit_micros.load(Ordering::Relaxed) as f64 / 1e6;
+    let stats = Counters::read(scheduler.stats());
+    let in_commit = stats.commit_micros as f64 / 1e6;
     println!(
         "writer, {clients:>3} clients: {:>8.0} transitions/s, {:>6.0} commits/s, {:>6.1} transitions/commit, \
          {:>5.2} ms/commit, {:>3.0}% of the time in commit",
         transitions as f64 / elapsed,
-        commits as f64 / elapsed,
-        committed as f64 / commits.max(1) as f64,
-        in_commit * 1e3 / commits.max(1) as f64,
+        stats.commits as f64 / elapsed,
+        stats.commands as f64 / stats.commits.max(1) as f64,
+        in_commit * 1e3 / stats.commits.max(1) as f64,
         in_commit / elapsed * 100.0
     );
     scheduler.shutdown().await;
     store.close().await;
 }
 
+/// Parks PARKED runs on a one-hour delay through the API's engine, then has
+/// a fresh process recover them from the same file.
+async fn parked() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("bench.db");
+    let store = open_store(&path).await;
+    let shared: Arc<dyn Store> = Arc::new(store.clone());
+    let catalog = WorkflowCatalog::new(shared.clone());
+    let definition: Definition = serde_json::from_value(json!({"name": "parked", "steps": [
+        {"id": "wait", "type": "delay", "duration": 3600},
+        {"id": "after", "type": "transform", "dependsOn": ["wait"], "output": {"n": "$.input.n"}}
+    ]}))
+    .expect("definition");
+    let created = catalog.create(TENANT, WorkflowDraft { definition, ..Default::default() }).await.expect("create");
+    let engine = RunEngine::open(shared, catalog).await.expect("engine");
+    // Compile the version once, so the figure below is the runs, not the cache.
+    let start = || StartRun { workflow_id: created.id.clone(), input: json!({"n": 1}), ..Default::default() };
+    engine.start(TENANT, start()).await.expect("first start");
+    let before = rss_bytes();
+    let started = Instant::now();
+    let next = Arc::new(AtomicU64::new(1));
+    let tasks: Vec<_> = (0..PARKING_CLIENTS)
+        .map(|_| {
+            let (engine, next, request) = (engine.clone(), next.clone(), start());
+            tokio::spawn(async move {
+                while next.fetch_add(1, Ordering::Relaxed) < PARKED as u64 {
+                    let (run, _) = engine.start(TENANT, request.clone()).await.expect("start");
+                    assert_eq!(run.status, "running");
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("starter");
+    }
+    let elapsed = started.elapsed();
+    let after = rss_bytes();
+    println!(
+        "parked: {PARKED} runs on a 1 h delay started in {:.2} s ({:.0} runs/s, {PARKING_CLIENTS} concurrent \
+         RunEngine::start callers); RSS {:.1} MiB before, {:.1} MiB after: {:.1} MiB for the runs, {:.0} bytes/run",
+        elapsed.as_secs_f64(),
+        PARKED as f64 / elapsed.as_secs_f64(),
+        mib(before),
+        mib(after),
+        mib(after.saturating_sub(before)),
+        after.saturating_sub(before) as f64 / PARKED as f64,
+    );
+    engine.shutdown().await;
+    store.close().await;
+
+    // Recovery in a fresh process, as after a crash: its RSS holds only what
+    // recovery builds, not what this process's allocator kept.
+    let exe = std::env::current_exe().expect("own path");
+    let status = std::process::Command::new(exe).env(RECOVER_ENV, &path).status().expect("recovery process");
+    assert!(status.success(), "recovery process failed: {status}");
+}
+
+/// The child process of `parked`: opens the file and times recovery.
+async fn recover(path: std::path::PathBuf) {
+    let before = rss_bytes();
+    let store = open_store(&path).await;
+    let shared: Arc<dyn Store> = Arc::new(store.clone());
+    let opened = rss_bytes();
+    let started = Instant::now();
+    let engine = RunEngine::open(shared.clone(), WorkflowCatalog::new(shared.clone())).await.expect("recover");
+    let recovery = started.elapsed();
+    let after = rss_bytes();
+    // The loader alone, a second time (the file is in the OS cache both times).
+    let loading = Instant::now();
+    black_box(shared.load_open_runs().await.expect("load"));
+    let load_time = loading.elapsed();
+    // The recovered runs are live: a command to one is accepted.
+    let page = engine
+        .list(TENANT, &RunQuery { status: Some("running".into()), limit: 1, ..Default::default() })
+        .await
+        .expect("list");
+    let sample = &page.runs[0].id;
+    engine.cancel(TENANT, sample, "bench".into()).await.expect("a recovered run is live");
+    println!(
+        "recovery: {} open runs; RunEngine::open (load_open_runs: 2 queries, replay, timers, spawn) {:.0} ms, \
+         load_open_runs alone {:.0} ms; RSS {:.1} MiB before the store, {:.1} MiB with it open, \
+         {:.1} MiB recovered ({:.0} bytes/run)",
+        page.total,
+        ms(recovery),
+        ms(load_time),
+        mib(before),
+        mib(opened),
+        mib(after),
+        after.saturating_sub(opened) as f64 / page.total.max(1) as f64,
+    );
+    engine.shutdown().await;
+    store.close().await;
+}
+
+/// The disk's limit: commits of one row, and of 100 rows, on a bare table.
+async fn disk() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let pool = raw_pool(&dir.path().join("disk.db")).await;
+    sqlx::query("CREATE TABLE t (id INTEGER PRIMARY KEY, run_id TEXT NOT NULL, payload TEXT NOT NULL)")
+        .execute(&pool)
+        .await
+        .expect("table");
+    // About the size of a stored step event.
+    let payload = "x".repeat(200);
+    for rows_per_commit in [1usize, 100] {
+        let started = Instant::now();
+        let mut commits = 0u64;
+        while started.elapsed() < MEASURE {
+            let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.expect("begin");
+            let mut builder = QueryBuilder::<Sqlite>::new("INSERT INTO t (run_id, payload) ");
+            builder.push_values(0..rows_per_commit, |mut b, _| {
+                b.push_bind("wfrun_01JD0000000000000000000000").push_bind(payload.clone());
+            });
+            builder.build().execute(&mut *tx).await.expect("insert");
+            tx.commit().await.expect("commit");
+            commits += 1;
+        }
+        let elapsed = started.elapsed().as_secs_f64();
+        println!(
+            "disk, {rows_per_commit:>3} rows/commit: {:>7.0} commits/s, {:>8.0} rows/s, {:.3} ms/commit",
+            commits as f64 / elapsed,
+            (commits * rows_per_commit as u64) as f64 / elapsed,
+            elapsed * 1e3 / commits as f64,
+        );
+    }
+    let rows: i64 = sqlx::query("SELECT COUNT(*) FROM t").fetch_one(&pool).await.expect("count").get(0);
+    black_box(rows);
+    pool.close().await;
+}
+
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
-    pure_transitions();
-    for clients in [1, 16, 128, 512] {
-        writer(clients).await;
+    if let Some(path) = std::env::var_os(RECOVER_ENV) {
+        recover(path.into()).await;
+        return;
+    }
+    // `cargo bench` passes `--bench`; the first other argument filters cases.
+    let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    let wanted = |case: &str| filter.as_deref().is_none_or(|f| case.contains(f));
+    if wanted("parked") {
+        parked().await;
+    }
+    if wanted("disk") {
+        disk().await;
+    }
+    if wanted("pure") {
+        pure_transitions();
+    }
+    if wanted("chain-latency") {
+        latency("chain of 10 transforms", workflow(chain_definition(10))).await;
+    }
+    if wanted("fanout-latency") {
+        latency("fan-out of 100 transforms + join", fan_out_transforms(100)).await;
+    }
+    if wanted("chain-throughput") {
+        chain_throughput(1000).await;
+    }
+    if wanted("writer") {
+        for clients in [1, 16, 128, 512] {
+            writer(clients).await;
+        }
     }
 }
