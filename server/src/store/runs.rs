@@ -36,6 +36,9 @@ pub struct RunBatch {
     /// Workers' claims, made after the rows above are written (so a task
     /// queued by this batch can be claimed by it), in order.
     pub claims: Vec<super::ClaimRequest>,
+    /// Leases handed back to the queue before the claims are made, because
+    /// the poll they were made for left before its answer: (task id, token).
+    pub releases: Vec<(String, u64)>,
 }
 
 impl RunBatch {

@@ -223,6 +223,9 @@ pub(super) async fn commit(pool: &SqlitePool, batch: &RunBatch) -> Result<Vec<Op
         },
     )
     .await?;
+    for (task_id, token) in &batch.releases {
+        super::sqlite_tasks::release(&mut tx, task_id, *token).await?;
+    }
     let mut claimed = Vec::with_capacity(batch.claims.len());
     for claim in &batch.claims {
         claimed.push(super::sqlite_tasks::claim(&mut tx, &claim.as_claim()).await?);

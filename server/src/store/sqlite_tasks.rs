@@ -117,6 +117,21 @@ pub(super) async fn claim(tx: &mut SqliteConnection, claim: &TaskClaim<'_>) -> R
     Ok(Some(leased))
 }
 
+/// Hands a lease back to the queue, as if never claimed (same attempt; the
+/// token stays spent, so it can never complete), when the poll it was made
+/// for left before hearing of it.
+pub(super) async fn release(tx: &mut SqliteConnection, task_id: &str, token: u64) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE tasks SET status = 'queued', lease_owner = NULL, lease_deadline = NULL \
+         WHERE task_id = ?1 AND lease_token = ?2 AND status = 'leased'",
+    )
+    .bind(task_id)
+    .bind(token as i64)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
 fn lease_from_row(row: &SqliteRow) -> Result<TaskLease, StoreError> {
     let task_id: String = row.try_get("task_id")?;
     let status: String = row.try_get("status")?;

@@ -8,10 +8,10 @@
 //! - `writer.rs`: the writer loop, group commit, and what it releases after.
 //! - `rows.rs`: rows derived from a run's state, events and effects.
 //! - `timers.rs`: the timer loop.
-//! - `signals.rs`: wake-ups for workers long-polling the task queue.
+//! - `claims.rs`: workers' claims parked until a matching task is queued.
 
+mod claims;
 mod rows;
-mod signals;
 mod timers;
 mod writer;
 
@@ -25,7 +25,6 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 pub use rows::RunMeta;
-pub use signals::TaskSignals;
 
 use crate::engine::EngineError;
 use crate::engine::compile::CompiledWorkflow;
@@ -111,8 +110,9 @@ pub(crate) enum Request {
         /// `None` for fire-and-forget commands (timers).
         reply: Option<oneshot::Sender<Result<(), CommandRefusal>>>,
     },
-    /// A worker's claim, made in the writer's next group commit.
-    Claim(ClaimRequest, oneshot::Sender<Result<Option<LeasedTask>, EngineError>>),
+    /// A worker's claim, made in the writer's next group commit, or parked
+    /// until a matching task is queued or the given time (ms) passes.
+    Claim(ClaimRequest, i64, claims::ClaimSender),
 }
 
 /// Counters of the writer, for benchmarks and metrics.
@@ -134,7 +134,6 @@ pub struct RunScheduler {
     events: broadcast::Sender<Arc<EventRecord>>,
     shutdown: Arc<watch::Sender<bool>>,
     tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
-    signals: TaskSignals,
 }
 
 /// Rebuilds a run by replaying its commands; `None` (logged) if the stored
@@ -186,25 +185,19 @@ impl RunScheduler {
             let _ = arm.send(timer);
         }
         let stats = Arc::new(SchedulerStats::default());
-        let signals = TaskSignals::default();
         let writer = writer::Writer {
             store,
             runs,
             events: events.clone(),
             timers: arm,
             stats: stats.clone(),
-            signals: signals.clone(),
+            parked: claims::ParkedClaims::default(),
         };
         let tasks = vec![
             tokio::spawn(writer.run(receiver, stop.clone())),
             tokio::spawn(timers::run(arms, requests.clone(), stop)),
         ];
-        Self { stats, requests, events, shutdown: Arc::new(shutdown), tasks: Arc::new(Mutex::new(tasks)), signals }
-    }
-
-    /// Wake-ups rung after each commit that queued tasks.
-    pub fn task_signals(&self) -> &TaskSignals {
-        &self.signals
+        Self { stats, requests, events, shutdown: Arc::new(shutdown), tasks: Arc::new(Mutex::new(tasks)) }
     }
 
     /// The writer's counters.
@@ -238,13 +231,15 @@ impl RunScheduler {
         answer.await.unwrap_or(Err(CommandRefusal::Unavailable))
     }
 
-    /// Claims the oldest queued task matching `claim` under a new lease.
-    /// The claim is made and committed by the writer with its next group
-    /// commit, so claims share fsyncs with everything else being written
-    /// instead of paying one each.
-    pub async fn claim(&self, claim: ClaimRequest) -> Result<Option<LeasedTask>, EngineError> {
+    /// Claims the oldest queued task matching `claim` under a new lease,
+    /// waiting until `until_ms` for one to be queued (`None` then). The
+    /// writer makes the claim inside a group commit: at once when a task is
+    /// there, else in the commit that queues a matching task, so claims
+    /// share fsyncs with everything else and a parked poll hears of its
+    /// task as soon as that commit is done. Dropping the future gives up.
+    pub async fn claim(&self, claim: ClaimRequest, until_ms: i64) -> Result<Option<LeasedTask>, EngineError> {
         let (reply, answer) = oneshot::channel();
-        self.requests.send(Request::Claim(claim, reply)).await.map_err(|_| stopped())?;
+        self.requests.send(Request::Claim(claim, until_ms, reply)).await.map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
     }
 

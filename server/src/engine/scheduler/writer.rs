@@ -9,12 +9,13 @@ use std::sync::atomic::Ordering;
 
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
+use super::claims::{Claimable, ParkedClaims, Waiting};
 use super::rows::{self, RunMeta};
-use super::{CommandRefusal, IDEMPOTENCY_TTL_MS, NewRun, Request, RetrySeed, StartReply, TaskSignals, now_ms};
+use super::{CommandRefusal, IDEMPOTENCY_TTL_MS, NewRun, Request, RetrySeed, StartReply, now_ms};
 use crate::engine::EngineError;
 use crate::engine::run::{Command, Effect, EventType, Outcome, RunState, transition};
 use crate::model::{EventRecord, TaskRecord, TimerRecord};
-use crate::store::{ClaimRequest, LeasedTask, RunBatch, Store};
+use crate::store::{ClaimRequest, RunBatch, Store};
 
 /// Most commands applied in one group commit.
 const MAX_BATCH: usize = 512;
@@ -28,7 +29,6 @@ pub(super) struct Live {
 }
 
 type StartSender = oneshot::Sender<Result<StartReply, EngineError>>;
-type ClaimSender = oneshot::Sender<Result<Option<LeasedTask>, EngineError>>;
 type CommandSender = oneshot::Sender<Result<(), CommandRefusal>>;
 
 /// An answer held back until the batch is committed.
@@ -59,7 +59,7 @@ struct Pending {
     idempotency: HashMap<(String, String), (String, i64)>,
     approvals: Vec<rows::ApprovalChange>,
     replies: Vec<Reply>,
-    claims: Vec<(ClaimRequest, ClaimSender)>,
+    claims: Vec<Waiting>,
 }
 
 pub(super) struct Writer {
@@ -68,7 +68,7 @@ pub(super) struct Writer {
     pub(super) events: broadcast::Sender<Arc<EventRecord>>,
     pub(super) timers: mpsc::UnboundedSender<TimerRecord>,
     pub(super) stats: Arc<super::SchedulerStats>,
-    pub(super) signals: TaskSignals,
+    pub(super) parked: ParkedClaims,
 }
 
 impl Writer {
@@ -87,6 +87,11 @@ impl Writer {
                 }
             }
             self.apply_batch(batch).await;
+            // A lease whose poll left before its answer goes back to the
+            // queue now, not when the next request happens to come.
+            while self.parked.has_releases() {
+                self.apply_batch(Vec::new()).await;
+            }
         }
     }
 
@@ -99,7 +104,7 @@ impl Writer {
                 Request::Command { tenant, run_id, command, reply } => {
                     self.command(&tenant, &run_id, command, reply, &mut pending)
                 }
-                Request::Claim(claim, reply) => pending.claims.push((claim, reply)),
+                Request::Claim(claim, until_ms, reply) => pending.claims.push(Waiting { claim, reply, until_ms }),
             }
         }
         self.commit(pending).await;
@@ -266,7 +271,9 @@ impl Writer {
     /// failed write, refuses every caller and rebuilds the touched runs
     /// from what the store holds.
     async fn commit(&mut self, p: Pending) {
-        if p.replies.is_empty() && p.claims.is_empty() {
+        let now = now_ms();
+        self.parked.expire(now);
+        if p.replies.is_empty() && p.claims.is_empty() && !self.parked.has_releases() {
             return;
         }
         let mut batch = RunBatch::default();
@@ -301,8 +308,22 @@ impl Writer {
             }
         }
         batch.idempotency = p.idempotency.into_iter().map(|((t, k), (run, ms))| (t, k, run, ms)).collect();
-        let (claims, claimers): (Vec<ClaimRequest>, Vec<ClaimSender>) = p.claims.into_iter().unzip();
-        batch.claims = claims;
+        // Claims are tried after the batch's rows are written: the fresh
+        // ones, then parked ones for each task this batch makes claimable.
+        let releases = self.parked.take_releases();
+        let mut tried = p.claims;
+        {
+            let claimable: Vec<Claimable<'_>> = batch
+                .tasks
+                .iter()
+                .map(|t| (t.tenant_id.as_str(), t.agent.as_deref().unwrap_or_default(), t.kind.as_str()))
+                .chain(releases.iter().map(|(tenant, l)| (tenant.as_str(), l.agent.as_str(), l.kind.as_str())))
+                .collect();
+            tried.extend(self.parked.take_matching(&claimable));
+        }
+        // A parked claim was asked for long ago: its lease starts now.
+        batch.claims = tried.iter().map(|w| ClaimRequest { now_ms: now, ..w.claim.clone() }).collect();
+        batch.releases = releases.iter().map(|(_, l)| (l.task_id.clone(), l.lease_token)).collect();
 
         let writing = std::time::Instant::now();
         let written = self.store.commit_runs(&batch).await;
@@ -311,16 +332,12 @@ impl Writer {
             Ok(claimed) => claimed,
             Err(err) => {
                 tracing::error!(error = %err, commands = batch.commands.len(), "run commit failed");
-                for claimer in claimers {
-                    let _ = claimer.send(Err(EngineError::Unavailable("the task queue could not be written; retry")));
-                }
+                self.parked.refuse(tried, releases);
                 self.fail_batch(p.replies, p.touched.keys().cloned().collect()).await;
                 return;
             }
         };
-        for (claimer, leased) in claimers.into_iter().zip(claimed) {
-            let _ = claimer.send(Ok(leased));
-        }
+        self.parked.settle(tried, claimed, now);
         self.stats.commits.fetch_add(1, Ordering::Relaxed);
         self.stats.commands.fetch_add(batch.commands.len() as u64, Ordering::Relaxed);
         for reply in p.replies {
@@ -340,11 +357,6 @@ impl Writer {
         }
         for timer in armed {
             let _ = self.timers.send(timer);
-        }
-        for task in &batch.tasks {
-            if let Some(agent) = &task.agent {
-                self.signals.ring(&task.tenant_id, agent);
-            }
         }
         // Finished runs accept no more commands; the store answers for them.
         self.runs.retain(|_, live| !live.state.status().is_terminal());

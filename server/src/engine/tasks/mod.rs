@@ -16,7 +16,6 @@ mod output;
 mod policy;
 mod sweeper;
 
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -125,45 +124,31 @@ impl TaskQueue {
         if let Some(stranger) = agents.iter().find(|a| !registered.contains(a)) {
             return Err(EngineError::invalid("agents", format!("agent '{stranger}' is not registered by this worker")));
         }
-        let signals = self.runs.scheduler().task_signals();
-        let bells: Vec<Arc<Notify>> = agents.iter().map(|agent| signals.bell(tenant, agent)).collect();
-        let mut closing = self.runs.closing();
         let deadline = tokio::time::Instant::now() + wait;
-        loop {
-            // Registered before the claim, so a task committed between an
-            // empty claim and the wait still wakes this poll.
-            let mut rings: Vec<Pin<Box<tokio::sync::futures::Notified<'_>>>> =
-                bells.iter().map(|bell| Box::pin(bell.notified())).collect();
-            for ring in &mut rings {
-                ring.as_mut().enable();
-            }
-            let claim = ClaimRequest {
-                tenant: tenant.to_string(),
-                agents: agents.clone(),
-                kinds: SERVED_KINDS,
-                worker_id: worker_id.to_string(),
-                now_ms: now_ms(),
-                lease_ms: self.lease_ms,
-            };
-            if let Some(leased) = self.runs.scheduler().claim(claim).await? {
+        let claim = ClaimRequest {
+            tenant: tenant.to_string(),
+            agents,
+            kinds: SERVED_KINDS,
+            worker_id: worker_id.to_string(),
+            now_ms: now_ms(),
+            lease_ms: self.lease_ms,
+        };
+        let until_ms = now_ms().saturating_add(wait.as_millis().min(i64::MAX as u128) as i64);
+        let mut closing = self.runs.closing();
+        // The writer answers when it claimed a task for this poll, at once
+        // or in the commit that queues one; giving up drops the answer,
+        // which the writer sees before claiming.
+        let claimed = tokio::select! {
+            claimed = self.runs.scheduler().claim(claim, until_ms) => claimed?,
+            _ = tokio::time::sleep_until(deadline) => None,
+            _ = closing.wait_for(|closing| *closing) => None,
+        };
+        match claimed {
+            Some(leased) => {
                 self.lease_made.notify_one();
-                return self.describe(tenant, leased).await.map(Some);
+                self.describe(tenant, leased).await.map(Some)
             }
-            if tokio::time::Instant::now() >= deadline || *closing.borrow() {
-                return Ok(None);
-            }
-            // After a wake-up or the deadline, claim once more before giving up.
-            let rung = async {
-                if rings.is_empty() {
-                    std::future::pending::<()>().await;
-                }
-                futures_util::future::select_all(rings).await;
-            };
-            tokio::select! {
-                _ = rung => {}
-                _ = tokio::time::sleep_until(deadline) => {}
-                _ = closing.changed() => {}
-            }
+            None => Ok(None),
         }
     }
 

@@ -1,0 +1,176 @@
+//! Workers' claims waiting in the writer for a task to be queued.
+//!
+//! A poll that finds no task parks its claim here instead of sleeping on a
+//! signal and asking again. When a later batch queues a task the claim
+//! matches, the writer makes the claim in that same commit and answers the
+//! waiting poll directly: the step that became ready and its lease share
+//! one fsync, and the worker hears of it as soon as that commit is done.
+//!
+//! A poll that gave up (its deadline passed, its client went away) drops
+//! its receiver; the writer notices before claiming for it. If a claim
+//! still lands for a poll gone in the meantime, the lease is released back
+//! to the queue in the writer's next commit rather than left to expire.
+
+use tokio::sync::oneshot;
+
+use crate::engine::EngineError;
+use crate::store::{ClaimRequest, LeasedTask};
+
+/// Where a claim's answer goes.
+pub(super) type ClaimSender = oneshot::Sender<Result<Option<LeasedTask>, EngineError>>;
+
+/// One claim, fresh or parked.
+pub(super) struct Waiting {
+    pub(super) claim: ClaimRequest,
+    pub(super) reply: ClaimSender,
+    /// When the poll stops waiting, ms since the epoch.
+    pub(super) until_ms: i64,
+}
+
+impl Waiting {
+    fn wants(&self, tenant: &str, agent: &str, kind: &str) -> bool {
+        self.claim.tenant == tenant && self.claim.kinds.contains(&kind) && self.claim.agents.iter().any(|a| a == agent)
+    }
+}
+
+/// A task that became claimable in a batch: (tenant, agent, kind).
+pub(super) type Claimable<'a> = (&'a str, &'a str, &'a str);
+
+/// The parked claims, and leases to hand back to the queue.
+#[derive(Default)]
+pub(super) struct ParkedClaims {
+    waiting: Vec<Waiting>,
+    /// (tenant, lease) to hand back.
+    releases: Vec<(String, LeasedTask)>,
+}
+
+impl ParkedClaims {
+    /// Answers the claims whose poll has given up or whose time is over.
+    pub(super) fn expire(&mut self, now_ms: i64) {
+        let (keep, done): (Vec<Waiting>, Vec<Waiting>) =
+            std::mem::take(&mut self.waiting).into_iter().partition(|w| w.until_ms > now_ms && !w.reply.is_closed());
+        self.waiting = keep;
+        for gone in done {
+            let _ = gone.reply.send(Ok(None));
+        }
+    }
+
+    /// Takes out one parked claim per claimable task it matches, oldest
+    /// claim first, to be tried in the coming commit.
+    pub(super) fn take_matching(&mut self, claimable: &[Claimable<'_>]) -> Vec<Waiting> {
+        let mut chosen = Vec::new();
+        for &(tenant, agent, kind) in claimable {
+            if let Some(i) = self.waiting.iter().position(|w| w.wants(tenant, agent, kind)) {
+                chosen.push(self.waiting.remove(i));
+            }
+        }
+        chosen
+    }
+
+    /// Leases to hand back in the coming commit, with what they were for.
+    pub(super) fn take_releases(&mut self) -> Vec<(String, LeasedTask)> {
+        std::mem::take(&mut self.releases)
+    }
+
+    /// Whether leases wait to be handed back (the writer commits again at
+    /// once rather than waiting for the next request).
+    pub(super) fn has_releases(&self) -> bool {
+        !self.releases.is_empty()
+    }
+
+    /// After the commit: answers the claims that got a task, parks again
+    /// the ones that did not (while their poll waits), and keeps the leases
+    /// whose poll left before the answer, to release them.
+    pub(super) fn settle(&mut self, tried: Vec<Waiting>, claimed: Vec<Option<LeasedTask>>, now_ms: i64) {
+        for (waiting, leased) in tried.into_iter().zip(claimed) {
+            match leased {
+                Some(leased) => {
+                    let tenant = waiting.claim.tenant;
+                    if let Err(Ok(Some(unsent))) = waiting.reply.send(Ok(Some(leased))) {
+                        self.releases.push((tenant, unsent));
+                    }
+                }
+                None if waiting.until_ms > now_ms && !waiting.reply.is_closed() => self.waiting.push(waiting),
+                None => {
+                    let _ = waiting.reply.send(Ok(None));
+                }
+            }
+        }
+    }
+
+    /// After a failed commit: every claim tried is refused (the polls
+    /// retry), and the releases go back for the next commit.
+    pub(super) fn refuse(&mut self, tried: Vec<Waiting>, releases: Vec<(String, LeasedTask)>) {
+        for waiting in tried {
+            let _ = waiting.reply.send(Err(EngineError::Unavailable("the task queue could not be written; retry")));
+        }
+        self.releases.extend(releases);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn waiting(agent: &str, until_ms: i64) -> (Waiting, oneshot::Receiver<Result<Option<LeasedTask>, EngineError>>) {
+        let (reply, answer) = oneshot::channel();
+        let claim = ClaimRequest {
+            tenant: "t".into(),
+            agents: vec![agent.into()],
+            kinds: &["agent"],
+            worker_id: "w".into(),
+            now_ms: 0,
+            lease_ms: 1000,
+        };
+        (Waiting { claim, reply, until_ms }, answer)
+    }
+
+    fn leased(task_id: &str) -> LeasedTask {
+        LeasedTask {
+            task_id: task_id.into(),
+            run_id: "r".into(),
+            step_key: "s".into(),
+            workflow_id: "wf".into(),
+            workflow_version: 1,
+            user_id: String::new(),
+            run_started_ms: None,
+            attempt: 1,
+            kind: "agent".into(),
+            agent: "a".into(),
+            task: None,
+            input: serde_json::Value::Null,
+            lease_token: 7,
+            lease_deadline_ms: 1000,
+        }
+    }
+
+    #[test]
+    fn one_parked_claim_is_tried_per_matching_task_oldest_first() {
+        let mut parked = ParkedClaims::default();
+        let (first, _a) = waiting("a", 100);
+        let (second, _b) = waiting("a", 100);
+        let (other, _c) = waiting("b", 100);
+        parked.waiting.extend([first, second, other]);
+        let tried = parked.take_matching(&[("t", "a", "agent")]);
+        assert_eq!(tried.len(), 1);
+        assert_eq!(parked.waiting.len(), 2, "the second 'a' claim and the 'b' claim stay parked");
+        assert!(parked.take_matching(&[("other-tenant", "a", "agent"), ("t", "a", "planner")]).is_empty());
+    }
+
+    #[test]
+    fn a_lease_whose_poll_left_is_released_and_unlucky_claims_park_again() {
+        let mut parked = ParkedClaims::default();
+        let (gone, answer) = waiting("a", 100);
+        drop(answer);
+        let (unlucky, mut still_waiting) = waiting("a", 100);
+        parked.settle(vec![gone, unlucky], vec![Some(leased("task_1")), None], 50);
+        let releases = parked.take_releases();
+        assert_eq!(releases.len(), 1);
+        assert_eq!((releases[0].0.as_str(), releases[0].1.task_id.as_str()), ("t", "task_1"));
+        assert_eq!(parked.waiting.len(), 1, "a claim that found nothing waits on");
+        assert!(still_waiting.try_recv().is_err(), "and has not been answered");
+        parked.expire(100);
+        assert!(parked.waiting.is_empty());
+        assert!(matches!(still_waiting.try_recv(), Ok(Ok(None))), "its time over, it is told 'no task'");
+    }
+}
