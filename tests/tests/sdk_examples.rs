@@ -8,8 +8,18 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
+use serde_json::Value;
 use tokio::process::Command;
-use weft_tests::TestServer;
+use weft_tests::{TestServer, http1, lead_pipeline_json};
+
+/// A stored workflow without what differs between two creations.
+fn definition_of(mut stored: Value) -> Value {
+    let object = stored.as_object_mut().expect("a workflow is an object");
+    for key in ["id", "createdAt", "updatedAt"] {
+        object.remove(key);
+    }
+    stored
+}
 
 /// The example `name`, built (or found up to date) by cargo first: `cargo
 /// test` of this crate alone does not build another package's examples,
@@ -51,6 +61,16 @@ async fn the_worker_and_lead_pipeline_examples_run_the_documented_pipeline() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "lead_pipeline failed:\n{stdout}\n{stderr}");
     assert!(stdout.contains("estimate:"), "{stdout}");
+
+    // The example's builder stored exactly what the documented JSON stores.
+    let built_id = stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("created ")?.split_whitespace().next())
+        .expect("the example names the workflow it created");
+    let (status, documented) = http1::json(server.addr, "POST", "/v1/workflows", Some(lead_pipeline_json())).await;
+    assert_eq!(status, 201, "{documented}");
+    let (_, built) = http1::json(server.addr, "GET", &format!("/v1/workflows/{built_id}"), None).await;
+    assert_eq!(definition_of(built), definition_of(documented));
     assert!(stdout.contains("step.completed score-news"), "{stdout}");
     assert!(stdout.contains("step.skipped approve-crm"), "{stdout}");
     assert!(stdout.contains("approval.pending archive"), "the CRM update waits for a person: {stdout}");

@@ -1,4 +1,5 @@
-//! Definitions shared by the engine's unit tests (compiler and run core).
+//! Documented example definitions, shared by the engine's unit tests and
+//! the end-to-end tests, so every test means the same pipeline.
 
 use serde_json::{Value, json};
 

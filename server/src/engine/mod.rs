@@ -18,8 +18,7 @@
 pub mod compile;
 mod error;
 pub mod estimate;
-#[cfg(test)]
-mod fixtures;
+pub mod fixtures;
 mod resume_runs;
 mod retry_runs;
 pub mod run;
