@@ -25,7 +25,7 @@ use weft_tests::http1;
 
 /// Services whose RPCs are implemented; the others answer UNIMPLEMENTED
 /// (501), which `not_a_server_error` would report.
-const IMPLEMENTED_TAGS: &[&str] = &["WorkflowService", "RunService"];
+const IMPLEMENTED_TAGS: &[&str] = &["WorkflowService", "RunService", "ApprovalService"];
 
 /// Operations of those services that are still UNIMPLEMENTED (pause comes
 /// with the human-in-the-loop issue).

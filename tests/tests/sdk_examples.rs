@@ -2,7 +2,8 @@
 //! serves the lead pipeline's agents, and `lead_pipeline` creates, estimates,
 //! runs and streams the documented pipeline against a live server, approves
 //! the CRM update the archiver asks for, and exits 0 only when the run
-//! completed. Then the worker stops cleanly on SIGTERM.
+//! completed; a second company takes the approval-step route instead. Then
+//! the worker stops cleanly on SIGTERM.
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -78,6 +79,26 @@ async fn the_worker_and_lead_pipeline_examples_run_the_documented_pipeline() {
     assert!(stdout.contains("step.completed archive"), "{stdout}");
     assert!(stdout.contains(r#""crm":true"#), "the approval reached the worker: {stdout}");
     assert!(stdout.contains("run.completed"), "{stdout}");
+    assert!(stdout.contains("run RUN_STATUS_COMPLETED"), "{stdout}");
+
+    // "Stripe" scores 82, so the run takes the approval route: the example
+    // approves the approval step the same way, through ResumeRun.
+    let pipeline = Command::new(example("lead_pipeline"))
+        .env("WEFT_URL", &url)
+        .args(["Stripe", "https://stripe.com"])
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(60), pipeline)
+        .await
+        .expect("the pipeline example finishes within a minute")
+        .expect("the pipeline example runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "lead_pipeline (Stripe) failed:\n{stdout}\n{stderr}");
+    assert!(stdout.contains("approval.pending approve-crm"), "{stdout}");
+    assert!(stdout.contains("approving approval on step approve-crm"), "{stdout}");
+    assert!(stdout.contains("step.completed approve-crm"), "{stdout}");
+    assert!(stdout.contains("step.skipped archive"), "{stdout}");
     assert!(stdout.contains("run RUN_STATUS_COMPLETED"), "{stdout}");
 
     let pid = worker.id().expect("the worker is running").to_string();

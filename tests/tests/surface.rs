@@ -174,6 +174,6 @@ async fn services_still_to_come_answer_unimplemented() {
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start(dir.path()).await;
     let client = server.client().await;
-    let approvals = client.approvals().list_approvals(pb::ListApprovalsRequest::default()).await.unwrap_err();
-    assert_eq!(approvals.code(), Code::Unimplemented);
+    let schedules = client.schedules().list_schedules(pb::ListSchedulesRequest::default()).await.unwrap_err();
+    assert_eq!(schedules.code(), Code::Unimplemented);
 }

@@ -33,7 +33,7 @@ pub fn struct_from_pb(value: &prost_types::Struct) -> Value {
     Value::Object(value.fields.iter().map(|(k, v)| (k.clone(), value_from_pb(v))).collect::<Map<_, _>>())
 }
 
-fn struct_to_pb(value: &Value) -> Option<prost_types::Struct> {
+pub fn struct_to_pb(value: &Value) -> Option<prost_types::Struct> {
     match value_to_pb(value).kind {
         Some(Kind::StructValue(s)) => Some(s),
         _ => None,

@@ -5,6 +5,7 @@
 //! v1 and v1alpha, and `grpc.health.v1` into one axum router; the REST
 //! gateway becomes its fallback and [`cors`] wraps both, on one port.
 
+mod approvals;
 pub mod convert;
 pub mod convert_estimate;
 pub mod convert_runs;
@@ -36,6 +37,7 @@ use weft_proto::v1::workflow_service_server::WorkflowServiceServer;
 
 use crate::engine::{RunEngine, TaskQueue, WorkflowCatalog};
 
+pub use approvals::ApprovalApi;
 pub use runs::RunApi;
 pub use workers::WorkerApi;
 pub use workflows::WorkflowApi;
@@ -96,6 +98,8 @@ pub async fn router(context: ApiContext) -> Result<axum::Router, tonic_reflectio
         health_reporter.set_service_status(*name, tonic_health::ServingStatus::Serving).await;
     }
 
+    // Approvals are decided through the run writer, like any run command.
+    let approvals = context.runs.clone();
     let workflows = WorkflowServiceServer::new(WorkflowApi::new(context.catalog)).max_decoding_message_size(limit);
     let routes = Routes::new(web.layer(workflows))
         .add_service(
@@ -107,7 +111,9 @@ pub async fn router(context: ApiContext) -> Result<axum::Router, tonic_reflectio
         .add_service(
             web.layer(WorkerServiceServer::new(WorkerApi::new(context.tasks)).max_decoding_message_size(limit)),
         )
-        .add_service(web.layer(ApprovalServiceServer::new(unbuilt::UnbuiltApprovals).max_decoding_message_size(limit)))
+        .add_service(
+            web.layer(ApprovalServiceServer::new(ApprovalApi::new(approvals)).max_decoding_message_size(limit)),
+        )
         .add_service(web.layer(ScheduleServiceServer::new(unbuilt::UnbuiltSchedules).max_decoding_message_size(limit)))
         .add_service(web.layer(TemplateServiceServer::new(unbuilt::UnbuiltTemplates).max_decoding_message_size(limit)))
         .add_service(web.layer(TriggerServiceServer::new(unbuilt::UnbuiltTriggers).max_decoding_message_size(limit)))

@@ -5,14 +5,9 @@
 //! looking absent. Each type is replaced by a real implementation in its own
 //! module when its issue lands.
 
-use weft_proto::v1::approval_service_server::ApprovalService;
 use weft_proto::v1::schedule_service_server::ScheduleService;
 use weft_proto::v1::template_service_server::TemplateService;
 use weft_proto::v1::trigger_service_server::TriggerService;
-
-/// ApprovalService: arrives with the approvals issue.
-pub struct UnbuiltApprovals;
-impl ApprovalService for UnbuiltApprovals {}
 
 /// ScheduleService: cron schedules arrive later.
 pub struct UnbuiltSchedules;

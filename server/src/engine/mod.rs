@@ -15,6 +15,7 @@
 //! The engine calls the store and is called by the api layer; it knows
 //! neither tonic nor SQL.
 
+pub mod approvals;
 pub mod compile;
 mod error;
 pub mod estimate;

@@ -1,10 +1,12 @@
-//! ResumeRun, as far as runs pause today: a step paused by a tool approval
-//! or a cost ceiling is answered with the step form (`input.resume`).
+//! ResumeRun, as far as runs pause today: a step paused by an approval
+//! (an approval step or a tool use) or a cost ceiling is answered with the
+//! step form (`input.resume`).
 //!
-//! Until the approval API exists, this is how a tool approval is decided:
+//! Besides ApprovalService, this is how an approval is decided:
 //! `{"input": {"resume": {"step": "<step>", "input": "approve"}}}` (or
 //! "reject"), or an object `{"option": "reject", "decidedBy": "alice"}` to
-//! name who decided (default "anonymous": there is no authentication yet).
+//! name who decided (default "anonymous": there is no authentication yet),
+//! with an optional `"comment"` kept on the approval.
 //! A cost ceiling takes "continue" (the ceiling no longer applies to that
 //! step) or "cancel" (the run is cancelled).
 //!
@@ -86,7 +88,9 @@ impl RunEngine {
             }
         };
         let (option, decided_by) = read_answer(&input)?;
-        let command = Command::Answer { step: step.clone(), option, decided_by, now_ms: now_ms() };
+        let comment = input.get("comment").and_then(Value::as_str).unwrap_or_default().to_owned();
+        let command =
+            Command::Answer { step: step.clone(), option, decided_by, comment, approval_id: None, now_ms: now_ms() };
         match self.scheduler().command(tenant, run_id, command).await {
             Ok(()) => self.get(tenant, run_id).await,
             Err(CommandRefusal::Refused(err @ TransitionError::BadAnswer { .. })) => {

@@ -1,5 +1,5 @@
 //! Approvals as the store keeps them: a request for a person's decision
-//! (today a tool use under `requireApprovalFor`), written by the run writer
+//! (an approval step, or a tool use under `requireApprovalFor`), written by the run writer
 //! from the approval.pending and approval.decided events of the same commit.
 
 use serde_json::Value;
@@ -15,7 +15,9 @@ pub struct ApprovalRecord {
     pub run_id: String,
     /// Instance key of the paused step.
     pub step_key: String,
-    /// "tool_use" (or "step" once approval steps exist).
+    /// Workflow of the run, read with the run; empty when writing.
+    pub workflow_id: String,
+    /// "tool_use" or "step".
     pub kind: String,
     /// What is to be approved: the tool name for a tool use.
     pub action: String,
@@ -27,14 +29,20 @@ pub struct ApprovalRecord {
     pub message: String,
     /// Choices offered.
     pub options: Vec<String>,
-    /// "pending", "approved", "denied" or "expired".
+    /// "pending", "approved", "denied", "escalated" or "expired".
     pub status: String,
-    /// "approve", "deny" or "expired"; empty while pending.
+    /// "approve", "deny", "escalate" or "expired"; empty while pending.
     pub decision: String,
     /// The option chosen, as answered; empty while pending.
     pub option: String,
     /// Who decided; empty while pending.
     pub decided_by: String,
+    /// The approver's comment; empty when none.
+    pub comment: String,
+    /// For a step: "approve" or "deny", applied on timeout; empty otherwise.
+    pub default_action: String,
+    /// When the timeout applies, ms since the epoch; `None` without one.
+    pub expires_ms: Option<i64>,
     /// Opened, ms since the epoch.
     pub created_ms: i64,
     /// Decided, ms since the epoch.
@@ -46,14 +54,46 @@ pub struct ApprovalRecord {
 pub struct ApprovalDecision {
     /// `appr_…`.
     pub id: String,
-    /// "approved", "denied" or "expired".
+    /// "approved", "denied", "escalated" or "expired".
     pub status: String,
-    /// "approve", "deny" or "expired".
+    /// "approve", "deny", "escalate" or "expired".
     pub decision: String,
     /// The option chosen.
     pub option: String,
     /// Who decided.
     pub decided_by: String,
+    /// The approver's comment; empty when none.
+    pub comment: String,
     /// Decided, ms since the epoch.
     pub decided_ms: i64,
+}
+
+/// Which approvals ListApprovals wants, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct ApprovalQuery {
+    /// Only approvals of this run.
+    pub run_id: Option<String>,
+    /// Only approvals of runs of this workflow.
+    pub workflow_id: Option<String>,
+    /// Only approvals for this action (or tool).
+    pub action: Option<String>,
+    /// Only this status ("pending", …).
+    pub status: Option<String>,
+    /// Only this kind ("step" or "tool_use").
+    pub kind: Option<String>,
+    /// Resume after this (created ms, id) position.
+    pub after: Option<(i64, String)>,
+    /// Most rows to return.
+    pub limit: u32,
+}
+
+/// One page of approvals.
+#[derive(Debug, Clone)]
+pub struct ApprovalPage {
+    /// The rows, newest first.
+    pub approvals: Vec<ApprovalRecord>,
+    /// Rows matching the filters, across pages.
+    pub total: u32,
+    /// Whether rows follow this page.
+    pub has_more: bool,
 }

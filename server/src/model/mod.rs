@@ -9,7 +9,7 @@ pub mod ids;
 pub mod run;
 pub mod workflow;
 
-pub use approval::{ApprovalDecision, ApprovalRecord};
+pub use approval::{ApprovalDecision, ApprovalPage, ApprovalQuery, ApprovalRecord};
 pub use definition::{Definition, StepDef};
 pub use run::{EventRecord, RunRecord, StepRecord, TaskRecord, TimerRecord};
 pub use workflow::{Workflow, WorkflowStatus, WorkflowVersionInfo};

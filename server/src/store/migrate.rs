@@ -13,6 +13,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (3, "run retry and error code", include_str!("../../migrations/sqlite/0003_run_retry_and_error_code.sql")),
     (4, "task leases", include_str!("../../migrations/sqlite/0004_task_leases.sql")),
     (5, "pauses and approvals", include_str!("../../migrations/sqlite/0005_pauses_and_approvals.sql")),
+    (6, "approval decisions", include_str!("../../migrations/sqlite/0006_approval_decisions.sql")),
 ];
 
 /// The migrator of the SQLite store.

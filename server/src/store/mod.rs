@@ -16,8 +16,8 @@ mod tasks;
 use async_trait::async_trait;
 
 use crate::model::{
-    ApprovalRecord, Definition, EventRecord, RunRecord, StepRecord, TimerRecord, Workflow, WorkflowStatus,
-    WorkflowVersionInfo,
+    ApprovalPage, ApprovalQuery, ApprovalRecord, Definition, EventRecord, RunRecord, StepRecord, TimerRecord, Workflow,
+    WorkflowStatus, WorkflowVersionInfo,
 };
 
 pub use error::StoreError;
@@ -197,4 +197,7 @@ pub trait Store: Send + Sync + 'static {
 
     /// One approval; `None` for an unknown id.
     async fn get_approval(&self, tenant: &str, id: &str) -> Result<Option<ApprovalRecord>, StoreError>;
+
+    /// A page of approvals, newest first.
+    async fn list_approvals(&self, tenant: &str, query: &ApprovalQuery) -> Result<ApprovalPage, StoreError>;
 }

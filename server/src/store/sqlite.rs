@@ -409,4 +409,12 @@ impl Store for SqliteStore {
     async fn get_approval(&self, tenant: &str, id: &str) -> Result<Option<crate::model::ApprovalRecord>, StoreError> {
         super::sqlite_approvals::get(&self.pool, tenant, id).await
     }
+
+    async fn list_approvals(
+        &self,
+        tenant: &str,
+        query: &crate::model::ApprovalQuery,
+    ) -> Result<crate::model::ApprovalPage, StoreError> {
+        super::sqlite_approvals::list(&self.pool, tenant, query).await
+    }
 }

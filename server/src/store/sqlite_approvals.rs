@@ -1,12 +1,12 @@
 //! The SQLite side of approvals: rows opened and decided in a run writer's
-//! group commit, and the read a worker's CheckToolUse makes.
+//! group commit, and the reads of CheckToolUse and the approval API.
 
 use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 
 use super::StoreError;
 use super::runs::RunBatch;
-use crate::model::ApprovalRecord;
+use crate::model::{ApprovalPage, ApprovalQuery, ApprovalRecord};
 
 /// Rows per multi-row statement, well under SQLite's bound-variable limit.
 const CHUNK: usize = 1_000;
@@ -18,7 +18,7 @@ pub(super) async fn write(tx: &mut SqliteConnection, batch: &RunBatch) -> Result
     for chunk in batch.approvals_opened.chunks(CHUNK) {
         let mut builder = QueryBuilder::<Sqlite>::new(
             "INSERT INTO approvals (id, tenant_id, run_id, step_key, kind, action, tool, arguments, message, \
-             options, status, created_at) ",
+             options, status, default_action, expires_at, created_at) ",
         );
         builder.push_values(chunk, |mut b, a| {
             let options = serde_json::to_string(&a.options).expect("strings serialize");
@@ -33,6 +33,8 @@ pub(super) async fn write(tx: &mut SqliteConnection, batch: &RunBatch) -> Result
                 .push_bind(a.message.clone())
                 .push_bind(options)
                 .push_bind(a.status.clone())
+                .push_bind(a.default_action.clone())
+                .push_bind(a.expires_ms)
                 .push_bind(a.created_ms);
         });
         // A replayed commit after a failed one may meet its own row.
@@ -42,8 +44,8 @@ pub(super) async fn write(tx: &mut SqliteConnection, batch: &RunBatch) -> Result
     // Decisions are rare (a person's answer): one statement each is fine.
     for d in &batch.approvals_decided {
         sqlx::query(
-            "UPDATE approvals SET status = ?2, decision = ?3, option = ?4, decided_by = ?5, decided_at = ?6 \
-             WHERE id = ?1",
+            "UPDATE approvals SET status = ?2, decision = ?3, option = ?4, decided_by = ?5, decided_at = ?6, \
+             comment = ?7 WHERE id = ?1",
         )
         .bind(&d.id)
         .bind(&d.status)
@@ -51,11 +53,17 @@ pub(super) async fn write(tx: &mut SqliteConnection, batch: &RunBatch) -> Result
         .bind(&d.option)
         .bind(&d.decided_by)
         .bind(d.decided_ms)
+        .bind(&d.comment)
         .execute(&mut *tx)
         .await?;
     }
     Ok(())
 }
+
+/// Approvals with their run's workflow (a run's rows go with the run, so
+/// the join always finds it; LEFT keeps an approval readable regardless).
+const SELECT: &str =
+    "SELECT a.*, COALESCE(r.workflow_id, '') AS workflow_id FROM approvals a LEFT JOIN runs r ON r.id = a.run_id";
 
 fn approval_from_row(row: &SqliteRow) -> Result<ApprovalRecord, StoreError> {
     let id: String = row.try_get("id")?;
@@ -65,6 +73,7 @@ fn approval_from_row(row: &SqliteRow) -> Result<ApprovalRecord, StoreError> {
     Ok(ApprovalRecord {
         tenant_id: row.try_get("tenant_id")?,
         run_id: row.try_get("run_id")?,
+        workflow_id: row.try_get("workflow_id")?,
         step_key: row.try_get("step_key")?,
         kind: row.try_get("kind")?,
         action: row.try_get("action")?,
@@ -76,6 +85,9 @@ fn approval_from_row(row: &SqliteRow) -> Result<ApprovalRecord, StoreError> {
         decision: row.try_get("decision")?,
         option: row.try_get("option")?,
         decided_by: row.try_get("decided_by")?,
+        comment: row.try_get("comment")?,
+        default_action: row.try_get("default_action")?,
+        expires_ms: row.try_get("expires_at")?,
         created_ms: row.try_get("created_at")?,
         decided_ms: row.try_get("decided_at")?,
         id,
@@ -84,10 +96,44 @@ fn approval_from_row(row: &SqliteRow) -> Result<ApprovalRecord, StoreError> {
 
 /// One approval of a tenant, or `None`.
 pub(super) async fn get(pool: &SqlitePool, tenant: &str, id: &str) -> Result<Option<ApprovalRecord>, StoreError> {
-    let row = sqlx::query("SELECT * FROM approvals WHERE tenant_id = ?1 AND id = ?2")
-        .bind(tenant)
-        .bind(id)
-        .fetch_optional(pool)
-        .await?;
+    let mut query = QueryBuilder::<Sqlite>::new(SELECT);
+    query.push(" WHERE a.tenant_id = ").push_bind(tenant.to_owned()).push(" AND a.id = ").push_bind(id.to_owned());
+    let row = query.build().fetch_optional(pool).await?;
     row.as_ref().map(approval_from_row).transpose()
+}
+
+/// A page of a tenant's approvals matching `query`, newest first.
+pub(super) async fn list(pool: &SqlitePool, tenant: &str, query: &ApprovalQuery) -> Result<ApprovalPage, StoreError> {
+    fn filters(b: &mut QueryBuilder<Sqlite>, tenant: &str, q: &ApprovalQuery) {
+        b.push(" WHERE a.tenant_id = ").push_bind(tenant.to_owned());
+        let columns = [
+            ("a.run_id", &q.run_id),
+            ("r.workflow_id", &q.workflow_id),
+            ("a.action", &q.action),
+            ("a.status", &q.status),
+            ("a.kind", &q.kind),
+        ];
+        for (column, value) in columns {
+            if let Some(value) = value {
+                b.push(format!(" AND {column} = ")).push_bind(value.clone());
+            }
+        }
+    }
+    let mut count = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM approvals a LEFT JOIN runs r ON r.id = a.run_id");
+    filters(&mut count, tenant, query);
+    let total: i64 = count.build_query_scalar().fetch_one(pool).await?;
+
+    let mut page = QueryBuilder::<Sqlite>::new(SELECT);
+    filters(&mut page, tenant, query);
+    if let Some((created, id)) = &query.after {
+        page.push(" AND (a.created_at < ").push_bind(*created);
+        page.push(" OR (a.created_at = ").push_bind(*created).push(" AND a.id < ").push_bind(id.clone()).push("))");
+    }
+    // One more than asked says whether another page follows.
+    page.push(" ORDER BY a.created_at DESC, a.id DESC LIMIT ").push_bind(i64::from(query.limit) + 1);
+    let rows = page.build().fetch_all(pool).await?;
+    let mut approvals = rows.iter().map(approval_from_row).collect::<Result<Vec<_>, _>>()?;
+    let has_more = approvals.len() > query.limit as usize;
+    approvals.truncate(query.limit as usize);
+    Ok(ApprovalPage { approvals, total: u32::try_from(total).unwrap_or(u32::MAX), has_more })
 }

@@ -237,6 +237,7 @@ impl Tx<'_> {
                     format!("step '{}' is a loop, which this engine does not run yet", self.run.id(inst.node));
                 self.step_failed_as(inst, ErrorCode::StepUnimplemented, message);
             }
+            StepKind::Approval => self.open_step_approval(inst),
             StepKind::Delay => {
                 self.begin(inst, StepStatus::Waiting);
                 let seconds = self.wf.step_def(inst.node).map_or(0, |d| i64::from(d.duration));

@@ -151,6 +151,15 @@ pub enum Command {
         option: String,
         /// Who answered, as recorded on the decision.
         decided_by: String,
+        /// The approver's comment, kept for audit; empty when none.
+        /// Defaulted so commands stored before it existed still replay.
+        #[serde(default)]
+        comment: String,
+        /// The approval answered, when the caller named one (the approval
+        /// API): refused unless it is the one the step waits on, so a
+        /// decision on an old approval never answers a newer pause.
+        #[serde(default)]
+        approval_id: Option<String>,
         /// Milliseconds since the epoch.
         now_ms: i64,
     },
@@ -233,7 +242,7 @@ pub enum TransitionError {
         /// The option given.
         option: String,
         /// The options offered.
-        options: Vec<&'static str>,
+        options: Vec<String>,
     },
     /// A cost report that passes no ceiling (none set, under it, the
     /// step's ceiling was waived, or the step is paused already): nothing

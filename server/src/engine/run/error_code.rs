@@ -26,6 +26,8 @@ pub enum ErrorCode {
     /// A planner's output is not a valid plan (not `{steps: [...]}`, or
     /// steps that do not fit the run's DAG).
     PlanInvalid,
+    /// An approval step was denied (or its timeout applied a deny).
+    ApprovalDenied,
 }
 
 impl ErrorCode {
@@ -40,6 +42,7 @@ impl ErrorCode {
             Self::LeaseExpired => "LEASE_EXPIRED",
             Self::OutputInvalid => "OUTPUT_INVALID",
             Self::PlanInvalid => "PLAN_INVALID",
+            Self::ApprovalDenied => "APPROVAL_DENIED",
         }
     }
 }

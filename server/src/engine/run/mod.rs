@@ -15,6 +15,7 @@
 //! - `advance.rs`: readiness, skips, starting steps, finishing the run.
 //! - `pure_steps.rs`: parallel completion and map items.
 //! - `pause.rs`: step pauses (tool approvals, cost ceilings) and answers.
+//! - `approval_step.rs`: approval steps, their decisions and timeouts.
 //! - `cost_cap.rs`: the policy's cost ceilings.
 //! - `failure.rs`: retries, failure routes, failing and cancelling the run.
 //! - `error_code.rs`: [`ErrorCode`], why a step or a run failed.
@@ -23,6 +24,7 @@
 //! - `state_guard.rs`: writers of one shared-state key never in flight together.
 
 mod advance;
+mod approval_step;
 mod command;
 mod cost_cap;
 mod document;

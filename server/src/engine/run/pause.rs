@@ -8,6 +8,9 @@
 //! result). A pause is per step: independent branches keep going, and the
 //! run shows Paused, with the first paused step's pending action, while
 //! any pause is open. Its last answer makes the run Running again.
+//!
+//! An `approval` step is a pause of its own (see `approval_step.rs`): it
+//! opens as it starts, with the step's options.
 
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -32,6 +35,22 @@ pub(super) enum StepPause {
         /// The tool asked for.
         tool: String,
     },
+    /// An approval step waits for its decision.
+    StepApproval {
+        /// `appr_…`, derived from the run and the step (see
+        /// [`super::approval_step::step_approval_id`]).
+        approval_id: String,
+        /// The step's `action`.
+        action: String,
+        /// Text for the approver.
+        message: String,
+        /// Choices offered, lower-case.
+        options: Vec<String>,
+        /// The option applied when the timeout fires: "approve" or "reject".
+        default_option: String,
+        /// Whether a timer was armed for the timeout.
+        timed: bool,
+    },
     /// The step's cost passed `maxCostPerStep`.
     CostExceeded {
         /// The step's cost when it passed, cents.
@@ -51,14 +70,14 @@ pub(super) enum StepPause {
 pub struct PendingAction {
     /// Instance key of the paused step.
     pub step: String,
-    /// "tool_approval" or "cost_exceeded".
+    /// "tool_approval", "approval" or "cost_exceeded".
     #[serde(rename = "type")]
     pub kind: &'static str,
     /// Text for the person who answers.
     pub message: String,
     /// The answers ResumeRun accepts.
-    pub options: Vec<&'static str>,
-    /// For "tool_approval": the approval's id.
+    pub options: Vec<String>,
+    /// For "tool_approval" and "approval": the approval's id.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub approval_id: Option<String>,
     /// For "tool_approval": the tool.
@@ -68,10 +87,27 @@ pub struct PendingAction {
 
 impl StepPause {
     /// The answers this pause accepts.
-    pub(super) fn options(&self) -> &'static [&'static str] {
+    pub(super) fn options(&self) -> Vec<String> {
+        let fixed = |o: &[&str]| o.iter().map(|s| (*s).to_owned()).collect();
         match self {
-            Self::ToolApproval { .. } => TOOL_OPTIONS,
-            Self::CostExceeded { .. } => COST_OPTIONS,
+            Self::ToolApproval { .. } => fixed(TOOL_OPTIONS),
+            Self::StepApproval { options, .. } => options.clone(),
+            Self::CostExceeded { .. } => fixed(COST_OPTIONS),
+        }
+    }
+
+    /// Whether `option` (as normalized) is one this pause takes. "deny"
+    /// and "reject" stand for each other, whichever the step offers.
+    pub(super) fn takes(&self, option: &str) -> bool {
+        let options = self.options();
+        options.iter().any(|o| o == option || (option == "reject" && o == "deny"))
+    }
+
+    /// The approval this pause is, if it is one.
+    pub(super) fn approval_id(&self) -> Option<&str> {
+        match self {
+            Self::ToolApproval { approval_id, .. } | Self::StepApproval { approval_id, .. } => Some(approval_id),
+            Self::CostExceeded { .. } => None,
         }
     }
 
@@ -81,9 +117,17 @@ impl StepPause {
                 message: format!("Step '{step}' asks to use tool '{tool}', which needs approval. Approve?"),
                 step,
                 kind: "tool_approval",
-                options: TOOL_OPTIONS.to_vec(),
+                options: self.options(),
                 approval_id: Some(approval_id.clone()),
                 tool: Some(tool.clone()),
+            },
+            Self::StepApproval { approval_id, message, options, .. } => PendingAction {
+                step,
+                kind: "approval",
+                message: message.clone(),
+                options: options.clone(),
+                approval_id: Some(approval_id.clone()),
+                tool: None,
             },
             Self::CostExceeded { cost_cents, limit_cents, .. } => PendingAction {
                 message: format!(
@@ -92,7 +136,7 @@ impl StepPause {
                 ),
                 step,
                 kind: "cost_exceeded",
-                options: COST_OPTIONS.to_vec(),
+                options: self.options(),
                 approval_id: None,
                 tool: None,
             },
@@ -110,7 +154,7 @@ pub(super) fn normalize_option(option: &str) -> String {
 
 impl Tx<'_> {
     /// Pauses a running instance; the run pauses with its first pause.
-    fn open_pause(&mut self, inst: Instance, pause: StepPause) {
+    pub(super) fn open_pause(&mut self, inst: Instance, pause: StepPause) {
         self.run.set_status(inst, StepStatus::Paused);
         self.run.pauses.insert(inst, pause);
         if self.run.status == RunStatus::Running {
@@ -121,7 +165,7 @@ impl Tx<'_> {
 
     /// Ends an instance's pause, leaving it Running; the run runs again
     /// when no pause is left.
-    fn close_pause(&mut self, inst: Instance) -> Option<StepPause> {
+    pub(super) fn close_pause(&mut self, inst: Instance) -> Option<StepPause> {
         let pause = self.run.pauses.remove(&inst)?;
         self.run.set_status(inst, StepStatus::Running);
         if self.run.pauses.is_empty() && self.run.status == RunStatus::Paused {
@@ -171,9 +215,10 @@ impl Tx<'_> {
     }
 
     /// Applies a checked answer to a paused instance.
-    pub(super) fn answer(&mut self, inst: Instance, option: &str, decided_by: &str) {
+    pub(super) fn answer(&mut self, inst: Instance, option: &str, decided_by: &str, comment: &str) {
         let Some(pause) = self.run.pauses.get(&inst).cloned() else { return };
         match pause {
+            StepPause::StepApproval { .. } => self.decide_step_approval(inst, option, decided_by, comment, false),
             StepPause::ToolApproval { approval_id, tool } => {
                 let decision = if option == "approve" { "approve" } else { "deny" };
                 let event = self.emit(EventType::ApprovalDecided, Some(inst), StepStatus::Running.as_str());
@@ -183,6 +228,7 @@ impl Tx<'_> {
                     "decision": decision,
                     "option": option,
                     "decidedBy": decided_by,
+                    "comment": comment,
                 }));
                 self.close_pause(inst);
             }
@@ -215,7 +261,12 @@ impl Tx<'_> {
     /// an open approval is closed as expired, so it is never left pending.
     pub(super) fn withdraw_pause(&mut self, inst: Instance, why: &str) -> Option<StepPause> {
         let pause = self.run.pauses.remove(&inst)?;
-        if let StepPause::ToolApproval { approval_id, tool } = &pause {
+        let subject = match &pause {
+            StepPause::ToolApproval { approval_id, tool } => Some((approval_id, tool)),
+            StepPause::StepApproval { approval_id, action, .. } => Some((approval_id, action)),
+            StepPause::CostExceeded { .. } => None,
+        };
+        if let Some((approval_id, tool)) = subject {
             let event = self.emit(EventType::ApprovalDecided, Some(inst), StepStatus::Paused.as_str());
             event.action = Some(tool.clone());
             event.data = Some(json!({
@@ -241,8 +292,15 @@ impl Tx<'_> {
     /// still has one (a completion held over its ceiling has none).
     pub(super) fn cancel_paused(&mut self, inst: Instance) {
         let pause = self.withdraw_pause(inst, "system:run_ended");
-        if !matches!(pause, Some(StepPause::CostExceeded { held: Some(_), .. })) {
-            self.out.effects.push(Effect::CancelTask { step: self.run.key(inst) });
+        match pause {
+            // An approval step has no task, only its timer, if any.
+            Some(StepPause::StepApproval { timed, .. }) => {
+                if timed {
+                    self.out.effects.push(Effect::CancelTimer { step: self.run.key(inst) });
+                }
+            }
+            Some(StepPause::CostExceeded { held: Some(_), .. }) => {}
+            _ => self.out.effects.push(Effect::CancelTask { step: self.run.key(inst) }),
         }
     }
 }

@@ -14,7 +14,7 @@ use super::document;
 use super::error_code::ErrorCode;
 use super::instance::Instance;
 use super::outcome::{Effect, EventType, Outcome, RunEvent};
-use super::pause::normalize_option;
+use super::pause::{StepPause, normalize_option};
 use super::state::RunState;
 use super::status::{RunStatus, StepStatus};
 use crate::engine::compile::{CompiledWorkflow, StepKind};
@@ -103,6 +103,12 @@ pub fn transition(run: &mut RunState, command: Command) -> Result<Outcome, Trans
         Command::TimerFired { step, now_ms } => {
             let inst = find_live(run, &step)?;
             let status = run.status_of(inst);
+            let approval = matches!(run.pauses.get(&inst), Some(StepPause::StepApproval { timed: true, .. }));
+            if approval {
+                let mut tx = Tx::new(run, now_ms);
+                tx.expire_step_approval(inst);
+                return Ok(tx.out);
+            }
             if status != StepStatus::Waiting || run.kind(inst.node) != StepKind::Delay {
                 return Err(TransitionError::NotInFlight { step, status, expected: "waiting on a timer" });
             }
@@ -133,17 +139,20 @@ pub fn transition(run: &mut RunState, command: Command) -> Result<Outcome, Trans
             tx.pause_over_cost(inst, cost, limit, None);
             Ok(tx.out)
         }
-        Command::Answer { step, option, decided_by, now_ms } => {
+        Command::Answer { step, option, decided_by, comment, approval_id, now_ms } => {
             let inst = find_live(run, &step)?;
             let Some(pause) = run.pauses.get(&inst) else {
                 return Err(TransitionError::NotPaused { step, status: run.status_of(inst) });
             };
+            if approval_id.is_some() && approval_id.as_deref() != pause.approval_id() {
+                return Err(TransitionError::NotPaused { step, status: run.status_of(inst) });
+            }
             let option = normalize_option(&option);
-            if !pause.options().contains(&option.as_str()) {
-                return Err(TransitionError::BadAnswer { step, option, options: pause.options().to_vec() });
+            if !pause.takes(&option) {
+                return Err(TransitionError::BadAnswer { step, option, options: pause.options() });
             }
             let mut tx = Tx::new(run, now_ms);
-            tx.answer(inst, &option, &decided_by);
+            tx.answer(inst, &option, &decided_by, &comment);
             Ok(tx.out)
         }
         Command::Cancel { reason, now_ms } => {
@@ -211,6 +220,7 @@ pub(super) fn is_external(kind: StepKind) -> bool {
             | StepKind::Map
             | StepKind::Loop
             | StepKind::Delay
+            | StepKind::Approval
     )
 }
 

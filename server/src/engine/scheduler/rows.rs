@@ -139,6 +139,7 @@ pub fn approval_change(run_id: &str, tenant: &str, event: &RunEvent) -> Option<A
             id,
             tenant_id: tenant.to_string(),
             run_id: run_id.to_string(),
+            workflow_id: String::new(),
             step_key: event.step_id.clone().unwrap_or_default(),
             kind: text("kind"),
             action: event.action.clone().unwrap_or_default(),
@@ -154,14 +155,22 @@ pub fn approval_change(run_id: &str, tenant: &str, event: &RunEvent) -> Option<A
             decision: String::new(),
             option: String::new(),
             decided_by: String::new(),
+            comment: String::new(),
+            default_action: text("defaultAction"),
+            expires_ms: data.get("expiresAt").and_then(Value::as_i64),
             created_ms: event.now_ms,
             decided_ms: None,
         }))),
         EventType::ApprovalDecided => {
             let decision = text("decision");
+            // A timeout's default action is recorded as the decision, with
+            // the approval itself marked expired.
+            let expired = data.get("expired").and_then(Value::as_bool).unwrap_or(false);
             let status = match decision.as_str() {
+                _ if expired => "expired",
                 "approve" => "approved",
                 "deny" => "denied",
+                "escalate" => "escalated",
                 _ => "expired",
             };
             Some(ApprovalChange::Decide(ApprovalDecision {
@@ -170,6 +179,7 @@ pub fn approval_change(run_id: &str, tenant: &str, event: &RunEvent) -> Option<A
                 decision,
                 option: text("option"),
                 decided_by: text("decidedBy"),
+                comment: text("comment"),
                 decided_ms: event.now_ms,
             }))
         }

@@ -2,6 +2,7 @@
 //! drive it: commands in, events and effects out, a test standing in for
 //! workers and the timer loop.
 
+mod approval_step;
 mod data;
 mod failures;
 mod flow;

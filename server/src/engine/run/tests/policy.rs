@@ -15,7 +15,14 @@ fn chain(policy: Value) -> Value {
 }
 
 fn answer(h: &mut Harness, step: &str, option: &str) -> Result<Outcome, TransitionError> {
-    h.apply(Command::Answer { step: step.into(), option: option.into(), decided_by: "alice".into(), now_ms: 3_000 })
+    h.apply(Command::Answer {
+        step: step.into(),
+        option: option.into(),
+        decided_by: "alice".into(),
+        comment: String::new(),
+        approval_id: None,
+        now_ms: 3_000,
+    })
 }
 
 fn ask_tool(h: &mut Harness, step: &str) -> Outcome {
@@ -157,7 +164,14 @@ fn pauses_and_answers_replay_to_the_same_state() {
             now_ms: 2_000,
         },
         Command::CostReported { step: "a".into(), attempt: 1, cost_cents: 5, now_ms: 1 },
-        Command::Answer { step: "a".into(), option: "approve".into(), decided_by: "alice".into(), now_ms: 3_000 },
+        Command::Answer {
+            step: "a".into(),
+            option: "approve".into(),
+            decided_by: "alice".into(),
+            comment: String::new(),
+            approval_id: None,
+            now_ms: 3_000,
+        },
     ];
     for command in commands {
         let text = serde_json::to_string(&command).unwrap();

@@ -32,13 +32,23 @@ fn seed_lead_pipeline_runs_to_completion() {
     h.try_succeed("score", json!({"score": 82}), 50).expect("score");
     assert_eq!(h.output("route"), Some(json!({"result": true})));
     assert_eq!(h.status("archive"), StepStatus::Skipped);
-    let approval = h.task("approve-crm").clone();
-    assert_eq!(approval.kind, crate::engine::compile::StepKind::Approval);
-    h.succeed("approve-crm", json!({"decision": "approve"}));
+    // The approval step pauses the run (no task) until a person decides.
+    assert_eq!((h.status("approve-crm"), h.run.status()), (StepStatus::Paused, RunStatus::Paused));
+    assert!(h.timers.contains_key("approve-crm"), "its 4h timeout is armed");
+    let answer = Command::Answer {
+        step: "approve-crm".into(),
+        option: "approve".into(),
+        decided_by: "alice".into(),
+        comment: String::new(),
+        approval_id: None,
+        now_ms: h.now_ms,
+    };
+    h.apply(answer).expect("the decision is accepted");
 
     assert_eq!(h.run.status(), RunStatus::Completed);
     assert_eq!(h.status("fallback-score"), StepStatus::Skipped);
-    assert_eq!(h.run.output(), Some(&json!({"approve-crm": {"decision": "approve"}})));
+    let decided = json!({"approve-crm": {"decision": "approve", "decidedBy": "alice"}});
+    assert_eq!(h.run.output(), Some(&decided));
     assert_eq!(h.run.total_cost_cents(), 40 + 35 + 25 + 4 * 5 + 50);
     let last = h.events.last().expect("events");
     assert_eq!((last.event_type, last.total_cost_cents), (EventType::RunCompleted, Some(170)));

@@ -1,0 +1,7 @@
+-- Approval steps: the approver's comment is kept for audit, and the
+-- default action and expiry are shown while an approval waits, so an
+-- approver knows what happens if nobody decides.
+
+ALTER TABLE approvals ADD COLUMN comment TEXT NOT NULL DEFAULT '';
+ALTER TABLE approvals ADD COLUMN default_action TEXT NOT NULL DEFAULT '';
+ALTER TABLE approvals ADD COLUMN expires_at INTEGER;

@@ -1,0 +1,137 @@
+//! Approval steps: the step pauses as it starts (approval.pending, with a
+//! timer for its `timeout`), and its decision, or the default action when
+//! the timer fires first, completes it or, denied, fails it with
+//! APPROVAL_DENIED so its onStepFailure route applies. The pause itself is
+//! the shared step-pause machinery of `pause.rs`.
+
+use serde_json::json;
+
+use super::error_code::ErrorCode;
+use super::instance::Instance;
+use super::outcome::{Effect, EventType};
+use super::pause::{StepPause, TOOL_OPTIONS};
+use super::status::StepStatus;
+use super::transition::Tx;
+
+/// What a decision on a step approval amounts to, from the option
+/// chosen: "approve", "deny" or "escalate"; any other offered option
+/// approves, and is kept as chosen so the workflow can branch on it.
+pub(super) fn decision_of(option: &str) -> &'static str {
+    match option {
+        "reject" | "deny" => "deny",
+        "escalate" => "escalate",
+        _ => "approve",
+    }
+}
+
+/// The id of an approval step's approval. Derived, not drawn at random,
+/// because the transition must replay to the same state: FNV-1a (128-bit,
+/// a fixed algorithm, so ids stay the same across builds) over the run id
+/// and the instance key, written like the other ids.
+pub(super) fn step_approval_id(run_id: &str, key: &str) -> String {
+    const OFFSET: u128 = 0x6c62_272e_07bb_0142_62b8_2175_6295_c58d;
+    const PRIME: u128 = 0x0000_0000_0100_0000_0000_0000_0000_013b;
+    let mut hash = OFFSET;
+    for byte in run_id.bytes().chain([b'/']).chain(key.bytes()) {
+        hash ^= u128::from(byte);
+        hash = hash.wrapping_mul(PRIME);
+    }
+    format!("{}{}", crate::model::ids::APPROVAL_PREFIX, ulid::Ulid::from(hash).to_string().to_lowercase())
+}
+
+impl Tx<'_> {
+    /// An approval step starts: it pauses (approval.pending) until
+    /// decided, with a timer for its timeout when it has one.
+    pub(super) fn open_step_approval(&mut self, inst: Instance) {
+        let wf = std::sync::Arc::clone(&self.wf);
+        let def = wf.step_def(inst.node);
+        let action = def.map(|d| d.action.clone()).unwrap_or_default();
+        let message = def.map(|d| d.message.clone()).filter(|m| !m.is_empty());
+        let message = message.unwrap_or_else(|| format!("Approve {action}?"));
+        let mut options: Vec<String> =
+            def.map(|d| d.options.iter().map(|o| o.trim().to_ascii_lowercase()).collect()).unwrap_or_default();
+        if options.is_empty() {
+            options = TOOL_OPTIONS.iter().map(|o| (*o).to_owned()).collect();
+        }
+        let default_action = def.map(|d| d.default_action.trim().to_ascii_lowercase()).unwrap_or_default();
+        let default_option = if default_action == "approve" { "approve" } else { "reject" }.to_owned();
+        let timeout = wf.step(inst.node).and_then(|s| s.timeout());
+        let key = self.run.key(inst);
+        let approval_id = step_approval_id(self.run.run_id(), &key);
+        let expires_ms =
+            timeout.map(|t| self.now_ms.saturating_add(i64::try_from(t.as_millis()).unwrap_or(i64::MAX / 2)));
+        self.begin(inst, StepStatus::Running);
+        self.run.set_status(inst, StepStatus::Paused);
+        let event = self.emit(EventType::ApprovalPending, Some(inst), StepStatus::Paused.as_str());
+        event.action = Some(action.clone());
+        event.data = Some(json!({
+            "approvalId": approval_id,
+            "kind": "step",
+            "message": message,
+            "options": options,
+            "defaultAction": if default_option == "approve" { "approve" } else { "deny" },
+            "expiresAt": expires_ms,
+        }));
+        if let Some(due_ms) = expires_ms {
+            self.out.effects.push(Effect::ArmTimer { step: key, due_ms });
+        }
+        let timed = expires_ms.is_some();
+        self.open_pause(inst, StepPause::StepApproval { approval_id, action, message, options, default_option, timed });
+    }
+
+    /// An approval step's timer fired while it still waits: its default
+    /// action is the decision, by "system:timeout".
+    pub(super) fn expire_step_approval(&mut self, inst: Instance) {
+        let Some(StepPause::StepApproval { default_option, .. }) = self.run.pauses.get(&inst).cloned() else {
+            return;
+        };
+        self.decide_step_approval(inst, &default_option, "system:timeout", "", true);
+    }
+
+    /// Closes an approval step's pause with `option`: approve and escalate
+    /// (and custom options) complete the step, a denial fails it with
+    /// APPROVAL_DENIED so its onStepFailure route applies.
+    pub(super) fn decide_step_approval(
+        &mut self,
+        inst: Instance,
+        option: &str,
+        decided_by: &str,
+        comment: &str,
+        expired: bool,
+    ) {
+        let Some(StepPause::StepApproval { approval_id, action, timed, .. }) = self.run.pauses.get(&inst).cloned()
+        else {
+            return;
+        };
+        let decision = decision_of(option);
+        let event = self.emit(EventType::ApprovalDecided, Some(inst), StepStatus::Running.as_str());
+        event.action = Some(action.clone());
+        event.data = Some(json!({
+            "approvalId": approval_id,
+            "decision": decision,
+            "option": option,
+            "decidedBy": decided_by,
+            "comment": comment,
+            "expired": expired,
+        }));
+        if timed && !expired {
+            self.out.effects.push(Effect::CancelTimer { step: self.run.key(inst) });
+        }
+        self.close_pause(inst);
+        if decision == "deny" {
+            let step = self.run.key(inst);
+            let message = format!("approval of '{action}' at step '{step}' was denied by {decided_by}");
+            self.step_failed_as(inst, ErrorCode::ApprovalDenied, message);
+        } else {
+            let mut output = json!({ "decision": decision, "decidedBy": decided_by });
+            if !comment.is_empty() {
+                output["comment"] = json!(comment);
+            }
+            if option != decision {
+                output["option"] = json!(option);
+            }
+            self.complete(inst, output, None);
+        }
+        self.advance();
+    }
+}
