@@ -152,6 +152,11 @@ async fn agent_run_completes_through_poll_and_complete_with_output_and_cost() {
 
     let beat = client.workers().heartbeat(heartbeat(&task, task.lease_token)).await.unwrap().into_inner();
     assert!(!beat.cancelled && beat.lease_expire_time.is_some());
+    // state_writes on a live lease: not built yet, and nothing changes.
+    let mut writes = complete(&task, json!({"summary": "ignored"}), 1);
+    writes.state_writes =
+        Some(prost_types::Struct { fields: [("k".to_string(), value_to_pb(&json!(1)))].into_iter().collect() });
+    assert_eq!(client.workers().complete_task(writes).await.unwrap_err().code(), Code::Unimplemented);
     client.workers().complete_task(complete(&task, json!({"summary": "payments"}), 12)).await.unwrap();
 
     let run = wait_finished(&client, &run_id).await;
@@ -484,7 +489,8 @@ async fn bad_worker_requests_get_clear_errors() {
     let mut writes = done("task_x", 1);
     writes.state_writes =
         Some(prost_types::Struct { fields: [("k".to_string(), value_to_pb(&json!(1)))].into_iter().collect() });
-    assert_eq!(workers.complete_task(writes).await.unwrap_err().code(), Code::Unimplemented);
+    let refused = workers.complete_task(writes).await.unwrap_err();
+    assert_eq!(refused.code(), Code::NotFound, "an unknown task is told so before a field not built yet");
 
     let fail = |error: &str, code: &str| pb::FailTaskRequest {
         task_id: "task_x".into(),

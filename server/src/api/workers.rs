@@ -178,7 +178,9 @@ impl WorkerService for WorkerApi {
         check_token(r.lease_token)?;
         let cost = cents(r.cost.as_ref(), "cost")?;
         if r.state_writes.as_ref().is_some_and(|s| !s.fields.is_empty()) {
-            // Shared state is written from the output by the step's stateWrites for now.
+            // Shared state is written from the output by the step's stateWrites
+            // for now. An unknown or stale task is still told so first.
+            self.tasks.check_lease(DEFAULT_TENANT, &r.task_id, r.lease_token).await?;
             return Err(error::unimplemented("CompleteTask with state_writes"));
         }
         let output = output_from_pb(r.output.as_ref());

@@ -66,6 +66,13 @@ fn cancelled(task_id: &str) -> EngineError {
 }
 
 impl TaskQueue {
+    /// Refuses a call about `task_id` unless `token` names its live lease
+    /// (NotFound, stale or finished), changing nothing: the API asks this
+    /// first, so a bad task id is told so before a field not built yet.
+    pub async fn check_lease(&self, tenant: &str, task_id: &str, token: u64) -> Result<(), EngineError> {
+        self.live_lease(tenant, task_id, token).await.map(|_| ())
+    }
+
     /// The task's row, refused unless `token` names its live lease.
     pub(super) async fn live_lease(&self, tenant: &str, task_id: &str, token: u64) -> Result<TaskLease, EngineError> {
         let lease = self.runs.store().get_task(tenant, task_id).await?.ok_or_else(|| not_found(task_id))?;
