@@ -35,6 +35,24 @@ fn example(name: &str) -> PathBuf {
     profile_dir.join("examples").join(name)
 }
 
+/// Runs the `lead_pipeline` example for one company; it must exit 0 within
+/// a minute. Returns what it printed.
+async fn run_pipeline(url: &str, company: &str, website: &str) -> String {
+    let pipeline = Command::new(example("lead_pipeline"))
+        .env("WEFT_URL", url)
+        .args([company, website])
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(60), pipeline)
+        .await
+        .expect("the pipeline example finishes within a minute")
+        .expect("the pipeline example runs");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "lead_pipeline ({company}) failed:\n{stdout}\n{stderr}");
+    stdout
+}
+
 #[tokio::test]
 async fn the_worker_and_lead_pipeline_examples_run_the_documented_pipeline() {
     let dir = tempfile::tempdir().unwrap();
@@ -49,18 +67,7 @@ async fn the_worker_and_lead_pipeline_examples_run_the_documented_pipeline() {
         .expect("the worker example starts");
 
     // "Tiny Corp" scores under 70, so the run takes the archive route.
-    let pipeline = Command::new(example("lead_pipeline"))
-        .env("WEFT_URL", &url)
-        .args(["Tiny Corp", "https://tiny.example.com"])
-        .kill_on_drop(true)
-        .output();
-    let output = tokio::time::timeout(Duration::from_secs(60), pipeline)
-        .await
-        .expect("the pipeline example finishes within a minute")
-        .expect("the pipeline example runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "lead_pipeline failed:\n{stdout}\n{stderr}");
+    let stdout = run_pipeline(&url, "Tiny Corp", "https://tiny.example.com").await;
     assert!(stdout.contains("estimate:"), "{stdout}");
 
     // The example's builder stored exactly what the documented JSON stores.
@@ -83,18 +90,7 @@ async fn the_worker_and_lead_pipeline_examples_run_the_documented_pipeline() {
 
     // "Stripe" scores 82, so the run takes the approval route: the example
     // approves the approval step the same way, through ResumeRun.
-    let pipeline = Command::new(example("lead_pipeline"))
-        .env("WEFT_URL", &url)
-        .args(["Stripe", "https://stripe.com"])
-        .kill_on_drop(true)
-        .output();
-    let output = tokio::time::timeout(Duration::from_secs(60), pipeline)
-        .await
-        .expect("the pipeline example finishes within a minute")
-        .expect("the pipeline example runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "lead_pipeline (Stripe) failed:\n{stdout}\n{stderr}");
+    let stdout = run_pipeline(&url, "Stripe", "https://stripe.com").await;
     assert!(stdout.contains("approval.pending approve-crm"), "{stdout}");
     assert!(stdout.contains("approving approval on step approve-crm"), "{stdout}");
     assert!(stdout.contains("step.completed approve-crm"), "{stdout}");
