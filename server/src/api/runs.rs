@@ -239,7 +239,10 @@ impl RunService for RunApi {
                 };
                 ResumeForm::Answer { step: target.step, input: value_from_pb(input) }
             }
-            None if !r.event.is_empty() => ResumeForm::Event(r.event),
+            None if !r.event.is_empty() => {
+                let payload = r.payload.as_ref().map_or(serde_json::Value::Null, value_from_pb);
+                ResumeForm::Event { event: r.event, payload }
+            }
             None => ResumeForm::Continue,
         };
         let detail = self.runs.resume(DEFAULT_TENANT, &r.run_id, form).await?;

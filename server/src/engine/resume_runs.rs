@@ -10,9 +10,10 @@
 //! A cost ceiling takes "continue" (the ceiling no longer applies to that
 //! step) or "cancel" (the run is cancelled).
 //!
-//! The other forms (a wait event, continuing a PauseRun) reach runs that
-//! are paused only by step gates, so they are FAILED_PRECONDITION: the run
-//! waits for something else than what was sent.
+//! The event form (`event`, `payload`) completes the wait step paused for
+//! that event with the payload as its output; no step waiting for it is
+//! FAILED_PRECONDITION, and nothing changes. Continuing a PauseRun reaches
+//! runs paused only by step gates, so it is FAILED_PRECONDITION too.
 
 use serde_json::Value;
 
@@ -29,8 +30,13 @@ const MAX_DECIDED_BY_CHARS: usize = 256;
 /// What a ResumeRun request carries, in domain terms.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ResumeForm {
-    /// A named event for a wait step.
-    Event(String),
+    /// A named event for a wait step, with its payload (the step's output).
+    Event {
+        /// The event's name.
+        event: String,
+        /// The payload; null when none was sent.
+        payload: Value,
+    },
     /// An answer to a paused step.
     Answer {
         /// The paused step's key.
@@ -81,7 +87,8 @@ impl RunEngine {
         let waits_for = waits_for.unwrap_or_default().to_owned();
         let (step, input) = match form {
             ResumeForm::Answer { step, input } => (step, input),
-            ResumeForm::Event(_) | ResumeForm::Continue => {
+            ResumeForm::Event { event, payload } => return self.deliver_event(tenant, run_id, event, payload).await,
+            ResumeForm::Continue => {
                 return Err(not_paused(format!(
                     "run '{run_id}' waits for an answer to step '{waits_for}'; send input.resume with that step"
                 )));
@@ -98,6 +105,27 @@ impl RunEngine {
             }
             Err(CommandRefusal::Refused(TransitionError::NotPaused { .. } | TransitionError::UnknownStep(_))) => {
                 Err(not_paused(format!("step '{step}' of run '{run_id}' is not paused; it waits for '{waits_for}'")))
+            }
+            Err(CommandRefusal::Refused(err)) => Err(err.into()),
+            Err(CommandRefusal::NotLive) => Err(not_paused(format!("run '{run_id}' is no longer paused"))),
+            Err(CommandRefusal::Unavailable) => Err(EngineError::Unavailable("the run scheduler is busy; retry later")),
+        }
+    }
+
+    /// Delivers `event` to the run's wait step paused for it; refused,
+    /// changing nothing, when no step waits for that event.
+    async fn deliver_event(
+        &self,
+        tenant: &str,
+        run_id: &str,
+        event: String,
+        payload: Value,
+    ) -> Result<RunDetail, EngineError> {
+        let command = Command::Event { event: event.clone(), payload, now_ms: now_ms() };
+        match self.scheduler().command(tenant, run_id, command).await {
+            Ok(()) => self.get(tenant, run_id).await,
+            Err(CommandRefusal::Refused(TransitionError::NoWait { .. })) => {
+                Err(not_paused(format!("run '{run_id}' has no step waiting for event '{event}'")))
             }
             Err(CommandRefusal::Refused(err)) => Err(err.into()),
             Err(CommandRefusal::NotLive) => Err(not_paused(format!("run '{run_id}' is no longer paused"))),

@@ -116,10 +116,10 @@ impl Tx<'_> {
                         return Gate::Wait;
                     }
                     branches += 1;
-                    // A wait step's timeout branch is taken by a Resume
-                    // timeout, which does not exist yet: never taken here.
+                    // A wait step's timeout branch is taken when its timer
+                    // fired first (its branch is then true).
                     let want = match kind {
-                        EdgeKind::OnTrue => Some(true),
+                        EdgeKind::OnTrue | EdgeKind::OnTimeout => Some(true),
                         EdgeKind::OnFalse => Some(false),
                         _ => None,
                     };
@@ -148,6 +148,14 @@ impl Tx<'_> {
         // to an earlier failed step cannot loop.
         for _ in 0..=self.wf.len() {
             match self.run.status_of(Instance::step(at)) {
+                // A wait step that timed out took its onTimeout branch:
+                // what depends on it is the other branch, not taken.
+                StepStatus::Completed
+                    if self.run.kind(at) == StepKind::Wait
+                        && self.run.record(Instance::step(at)).and_then(|r| r.branch) == Some(true) =>
+                {
+                    return DepOutcome::Dead;
+                }
                 StepStatus::Completed => return DepOutcome::Done,
                 StepStatus::Skipped | StepStatus::Cancelled => return DepOutcome::Dead,
                 StepStatus::Failed => match self.wf.step(at).and_then(|s| s.failure_goto()) {
@@ -238,6 +246,7 @@ impl Tx<'_> {
                 self.step_failed_as(inst, ErrorCode::StepUnimplemented, message);
             }
             StepKind::Approval => self.open_step_approval(inst),
+            StepKind::Wait => self.open_wait(inst),
             StepKind::Delay => {
                 self.begin(inst, StepStatus::Waiting);
                 let seconds = self.wf.step_def(inst.node).map_or(0, |d| i64::from(d.duration));

@@ -2,8 +2,7 @@
 //! ([`TransitionError`]). Time always comes in with the command, so the
 //! transition stays a pure function of state and command.
 //!
-//! Commands still to come, which fit the same shape: `Resume` (a wait
-//! event) and `Decide` (an approval step). A planner's splice is no
+//! A wait step's event is `Event`. A planner's splice is no
 //! command of its own: its `StepSucceeded` carries the plan, checked and
 //! spliced by the transition, so replaying that one command rebuilds the
 //! spliced DAG. Step pauses (tool approvals, cost ceilings) and their
@@ -163,6 +162,16 @@ pub enum Command {
         /// Milliseconds since the epoch.
         now_ms: i64,
     },
+    /// An event arrived (ResumeRun's event form): the wait step paused
+    /// for it completes with the payload as its output.
+    Event {
+        /// The event's name.
+        event: String,
+        /// The step's output, visible as `$.<id>.output`.
+        payload: Value,
+        /// Milliseconds since the epoch.
+        now_ms: i64,
+    },
     /// Stops the run, keeping completed outputs.
     Cancel {
         /// Why, as given to CancelRun.
@@ -233,6 +242,12 @@ pub enum TransitionError {
         step: String,
         /// Its status.
         status: StepStatus,
+    },
+    /// An event no wait step of the run waits for.
+    #[error("no step of the run waits for event '{event}'")]
+    NoWait {
+        /// The event's name.
+        event: String,
     },
     /// An answer that is not one of the pending action's options.
     #[error("'{option}' is not an answer step '{step}' takes; expected one of {}", options.join(", "))]

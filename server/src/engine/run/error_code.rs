@@ -28,6 +28,8 @@ pub enum ErrorCode {
     PlanInvalid,
     /// An approval step was denied (or its timeout applied a deny).
     ApprovalDenied,
+    /// A wait step's timeout passed before its event, with no onTimeout.
+    WaitTimeout,
 }
 
 impl ErrorCode {
@@ -43,6 +45,7 @@ impl ErrorCode {
             Self::OutputInvalid => "OUTPUT_INVALID",
             Self::PlanInvalid => "PLAN_INVALID",
             Self::ApprovalDenied => "APPROVAL_DENIED",
+            Self::WaitTimeout => "WAIT_TIMEOUT",
         }
     }
 }

@@ -41,6 +41,7 @@ mod state;
 mod state_guard;
 mod status;
 mod transition;
+mod wait_step;
 
 #[cfg(test)]
 mod tests;

@@ -10,7 +10,8 @@
 //! any pause is open. Its last answer makes the run Running again.
 //!
 //! An `approval` step is a pause of its own (see `approval_step.rs`): it
-//! opens as it starts, with the step's options.
+//! opens as it starts, with the step's options. So is a `wait` step (see
+//! `wait_step.rs`), answered by its named event instead of an option.
 
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -51,6 +52,13 @@ pub(super) enum StepPause {
         /// Whether a timer was armed for the timeout.
         timed: bool,
     },
+    /// A wait step waits for its named event.
+    Event {
+        /// The event's name.
+        event: String,
+        /// Whether a timer was armed for the timeout.
+        timed: bool,
+    },
     /// The step's cost passed `maxCostPerStep`.
     CostExceeded {
         /// The step's cost when it passed, cents.
@@ -83,6 +91,9 @@ pub struct PendingAction {
     /// For "tool_approval": the tool.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tool: Option<String>,
+    /// For "event": the event's name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event: Option<String>,
 }
 
 impl StepPause {
@@ -93,6 +104,7 @@ impl StepPause {
             Self::ToolApproval { .. } => fixed(TOOL_OPTIONS),
             Self::StepApproval { options, .. } => options.clone(),
             Self::CostExceeded { .. } => fixed(COST_OPTIONS),
+            Self::Event { .. } => Vec::new(),
         }
     }
 
@@ -107,7 +119,7 @@ impl StepPause {
     pub(super) fn approval_id(&self) -> Option<&str> {
         match self {
             Self::ToolApproval { approval_id, .. } | Self::StepApproval { approval_id, .. } => Some(approval_id),
-            Self::CostExceeded { .. } => None,
+            Self::CostExceeded { .. } | Self::Event { .. } => None,
         }
     }
 
@@ -120,6 +132,7 @@ impl StepPause {
                 options: self.options(),
                 approval_id: Some(approval_id.clone()),
                 tool: Some(tool.clone()),
+                event: None,
             },
             Self::StepApproval { approval_id, message, options, .. } => PendingAction {
                 step,
@@ -128,6 +141,7 @@ impl StepPause {
                 options: options.clone(),
                 approval_id: Some(approval_id.clone()),
                 tool: None,
+                event: None,
             },
             Self::CostExceeded { cost_cents, limit_cents, .. } => PendingAction {
                 message: format!(
@@ -139,6 +153,16 @@ impl StepPause {
                 options: self.options(),
                 approval_id: None,
                 tool: None,
+                event: None,
+            },
+            Self::Event { event, .. } => PendingAction {
+                message: format!("Step '{step}' waits for event '{event}'; deliver it with ResumeRun's event form."),
+                step,
+                kind: "event",
+                options: Vec::new(),
+                approval_id: None,
+                tool: None,
+                event: Some(event.clone()),
             },
         }
     }
@@ -218,6 +242,8 @@ impl Tx<'_> {
     pub(super) fn answer(&mut self, inst: Instance, option: &str, decided_by: &str, comment: &str) {
         let Some(pause) = self.run.pauses.get(&inst).cloned() else { return };
         match pause {
+            // Takes no options, so no answer is ever checked through.
+            StepPause::Event { .. } => {}
             StepPause::StepApproval { .. } => self.decide_step_approval(inst, option, decided_by, comment, false),
             StepPause::ToolApproval { approval_id, tool } => {
                 let decision = if option == "approve" { "approve" } else { "deny" };
@@ -264,7 +290,7 @@ impl Tx<'_> {
         let subject = match &pause {
             StepPause::ToolApproval { approval_id, tool } => Some((approval_id, tool)),
             StepPause::StepApproval { approval_id, action, .. } => Some((approval_id, action)),
-            StepPause::CostExceeded { .. } => None,
+            StepPause::CostExceeded { .. } | StepPause::Event { .. } => None,
         };
         if let Some((approval_id, tool)) = subject {
             let event = self.emit(EventType::ApprovalDecided, Some(inst), StepStatus::Paused.as_str());
@@ -294,7 +320,7 @@ impl Tx<'_> {
         let pause = self.withdraw_pause(inst, "system:run_ended");
         match pause {
             // An approval step has no task, only its timer, if any.
-            Some(StepPause::StepApproval { timed, .. }) => {
+            Some(StepPause::StepApproval { timed, .. } | StepPause::Event { timed, .. }) => {
                 if timed {
                     self.out.effects.push(Effect::CancelTimer { step: self.run.key(inst) });
                 }

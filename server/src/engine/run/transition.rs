@@ -109,6 +109,11 @@ pub fn transition(run: &mut RunState, command: Command) -> Result<Outcome, Trans
                 tx.expire_step_approval(inst);
                 return Ok(tx.out);
             }
+            if matches!(run.pauses.get(&inst), Some(StepPause::Event { timed: true, .. })) {
+                let mut tx = Tx::new(run, now_ms);
+                tx.expire_wait(inst);
+                return Ok(tx.out);
+            }
             if status != StepStatus::Waiting || run.kind(inst.node) != StepKind::Delay {
                 return Err(TransitionError::NotInFlight { step, status, expected: "waiting on a timer" });
             }
@@ -153,6 +158,23 @@ pub fn transition(run: &mut RunState, command: Command) -> Result<Outcome, Trans
             }
             let mut tx = Tx::new(run, now_ms);
             tx.answer(inst, &option, &decided_by, &comment);
+            Ok(tx.out)
+        }
+        Command::Event { event, payload, now_ms } => {
+            match run.status {
+                RunStatus::Pending => return Err(TransitionError::NotStarted),
+                status if status.is_terminal() => return Err(TransitionError::Finished { status }),
+                _ => {}
+            }
+            let waiting = run.pauses.iter().find_map(|(inst, pause)| match pause {
+                StepPause::Event { event: name, .. } if *name == event => Some(*inst),
+                _ => None,
+            });
+            let Some(inst) = waiting else {
+                return Err(TransitionError::NoWait { event });
+            };
+            let mut tx = Tx::new(run, now_ms);
+            tx.deliver_event(inst, payload);
             Ok(tx.out)
         }
         Command::Cancel { reason, now_ms } => {
@@ -221,6 +243,7 @@ pub(super) fn is_external(kind: StepKind) -> bool {
             | StepKind::Loop
             | StepKind::Delay
             | StepKind::Approval
+            | StepKind::Wait
     )
 }
 

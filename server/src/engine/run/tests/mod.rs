@@ -14,6 +14,7 @@ mod retry;
 mod seed;
 mod splice;
 mod timing;
+mod wait_step;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

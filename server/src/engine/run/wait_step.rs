@@ -1,0 +1,66 @@
+//! Wait steps: the step pauses as it starts, waiting for its named event
+//! (pendingAction type "event"), with a timer for its `timeout`. The event
+//! (ResumeRun's event form, [`super::Command::Event`]) completes it with
+//! the event's payload as its output. The timer firing first completes it
+//! with output null and takes its `onTimeout` branch, so the steps that
+//! depend on it are skipped; without `onTimeout` it fails with
+//! WAIT_TIMEOUT, so its onStepFailure route applies. The pause itself is
+//! the shared step-pause machinery of `pause.rs`.
+
+use serde_json::Value;
+
+use super::error_code::ErrorCode;
+use super::instance::Instance;
+use super::outcome::Effect;
+use super::pause::StepPause;
+use super::status::StepStatus;
+use super::transition::Tx;
+
+impl Tx<'_> {
+    /// A wait step starts: it pauses until its event arrives, with a
+    /// timer for its timeout when it has one.
+    pub(super) fn open_wait(&mut self, inst: Instance) {
+        let wf = std::sync::Arc::clone(&self.wf);
+        let event = wf.step_def(inst.node).map(|d| d.event.clone()).unwrap_or_default();
+        let timeout = wf.step(inst.node).and_then(|s| s.timeout());
+        let due_ms = timeout.map(|t| self.now_ms.saturating_add(i64::try_from(t.as_millis()).unwrap_or(i64::MAX / 2)));
+        self.begin(inst, StepStatus::Running);
+        if let Some(due_ms) = due_ms {
+            self.out.effects.push(Effect::ArmTimer { step: self.run.key(inst), due_ms });
+        }
+        self.open_pause(inst, StepPause::Event { event, timed: due_ms.is_some() });
+    }
+
+    /// The event a wait step waits for arrived: the step completes with
+    /// the payload as its output.
+    pub(super) fn deliver_event(&mut self, inst: Instance, payload: Value) {
+        let Some(StepPause::Event { timed, .. }) = self.close_pause(inst) else { return };
+        if timed {
+            self.out.effects.push(Effect::CancelTimer { step: self.run.key(inst) });
+        }
+        if let Some(record) = self.run.record_mut(inst) {
+            record.branch = Some(false);
+        }
+        self.complete(inst, payload, None);
+        self.advance();
+    }
+
+    /// A wait step's timer fired before its event: it completes with
+    /// output null down its `onTimeout` branch, or fails with
+    /// WAIT_TIMEOUT when it has none.
+    pub(super) fn expire_wait(&mut self, inst: Instance) {
+        let Some(StepPause::Event { event, .. }) = self.close_pause(inst) else { return };
+        let routed =
+            self.wf.step_def(inst.node).and_then(|d| d.on_timeout.as_ref()).is_some_and(|b| !b.next.is_empty());
+        if routed {
+            if let Some(record) = self.run.record_mut(inst) {
+                record.branch = Some(true);
+            }
+            self.complete(inst, Value::Null, None);
+        } else {
+            let message = format!("step '{}' timed out waiting for event '{event}'", self.run.key(inst));
+            self.step_failed_as(inst, ErrorCode::WaitTimeout, message);
+        }
+        self.advance();
+    }
+}

@@ -1,0 +1,146 @@
+//! Wait steps end to end: an event delivered by ResumeRun (after a restart
+//! during the wait) completes the step with its payload, wrong events and
+//! runs that are not waiting are refused without changing anything, and a
+//! timeout takes the onTimeout branch.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tonic::Code;
+use weft_sdk::pb;
+use weft_server::api::convert::value_to_pb;
+use weft_tests::{TestServer, http1};
+
+async fn create_workflow(server: &TestServer, definition: Value) -> String {
+    let (status, created) = http1::json(server.addr, "POST", "/v1/workflows", Some(definition)).await;
+    assert_eq!(status, 201, "{created}");
+    created["id"].as_str().unwrap().to_string()
+}
+
+async fn start(client: &weft_sdk::Weft, workflow_id: &str) -> pb::Run {
+    let request = pb::StartRunRequest {
+        workflow_id: workflow_id.into(),
+        input: Some(value_to_pb(&json!({"order": "o-1"}))),
+        ..Default::default()
+    };
+    client.runs().start_run(request).await.unwrap().into_inner().run.unwrap()
+}
+
+async fn get(client: &weft_sdk::Weft, run_id: &str) -> pb::Run {
+    client.runs().get_run(pb::GetRunRequest { run_id: run_id.into() }).await.unwrap().into_inner().run.unwrap()
+}
+
+/// Polls until the run's status is one of `statuses`, at most `secs` seconds.
+async fn wait_for(client: &weft_sdk::Weft, run_id: &str, statuses: &[pb::RunStatus], secs: u64) -> pb::Run {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        let run = get(client, run_id).await;
+        if statuses.iter().any(|s| *s as i32 == run.status) {
+            return run;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "run {run_id} did not reach {statuses:?}: {run:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn events(client: &weft_sdk::Weft, run_id: &str) -> Vec<pb::RunEvent> {
+    let request = pb::ListRunEventsRequest { run_id: run_id.into(), ..Default::default() };
+    client.runs().list_run_events(request).await.unwrap().into_inner().events
+}
+
+async fn resume(client: &weft_sdk::Weft, run_id: &str, event: &str, payload: Value) -> Result<pb::Run, tonic::Status> {
+    let request = pb::ResumeRunRequest {
+        run_id: run_id.into(),
+        event: event.into(),
+        payload: Some(value_to_pb(&payload)),
+        ..Default::default()
+    };
+    client.runs().resume_run(request).await.map(|r| r.into_inner().run.unwrap())
+}
+
+fn step<'a>(run: &'a pb::Run, id: &str) -> &'a pb::StepRun {
+    run.steps.iter().find(|s| s.id == id).unwrap_or_else(|| panic!("no step {id} in {run:?}"))
+}
+
+fn json_of(value: &Option<prost_types::Value>) -> Value {
+    weft_server::api::convert_runs::value_from_pb(value.as_ref().expect("value set"))
+}
+
+/// A wait for a payment, a shipment that reads its payload, and a
+/// fallback for a payment that never comes.
+fn payment(timeout: &str) -> Value {
+    json!({"name": "await-payment", "steps": [
+        {"id": "pay", "type": "wait", "event": "payment.confirmed", "timeout": timeout,
+         "onTimeout": {"next": "remind"}},
+        {"id": "ship", "type": "transform", "dependsOn": ["pay"],
+         "output": {"amount": "$.pay.output.amount", "order": "$.input.order"}},
+        {"id": "remind", "type": "transform", "output": {"order": "$.input.order"}}
+    ]})
+}
+
+#[tokio::test]
+async fn an_event_resumes_the_wait_with_its_payload_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("weft.db");
+    let server = TestServer::start_on(database.clone(), weft_server::Config::default()).await;
+    let run_id = {
+        let client = server.client().await;
+        let workflow_id = create_workflow(&server, payment("1h")).await;
+        let run = start(&client, &workflow_id).await;
+        let run = wait_for(&client, &run.id, &[pb::RunStatus::Paused], 10).await;
+        let pending = run.pending_action.expect("a pending action");
+        assert_eq!((pending.r#type.as_str(), pending.event.as_str()), ("event", "payment.confirmed"));
+        assert_eq!(pending.step, "pay");
+        run.id
+    };
+    server.stop().await;
+
+    let server = TestServer::start_on(database, weft_server::Config::default()).await;
+    let client = server.client().await;
+    wait_for(&client, &run_id, &[pb::RunStatus::Paused], 10).await;
+    resume(&client, &run_id, "payment.confirmed", json!({"amount": 42})).await.expect("the event is taken");
+    let run = wait_for(&client, &run_id, &[pb::RunStatus::Completed, pb::RunStatus::Failed], 10).await;
+    assert_eq!(run.status, pb::RunStatus::Completed as i32, "{run:?}");
+    assert_eq!(json_of(&step(&run, "pay").output), json!({"amount": 42}));
+    assert_eq!(json_of(&step(&run, "ship").output), json!({"amount": 42, "order": "o-1"}));
+    assert_eq!(step(&run, "remind").status, pb::StepStatus::Skipped as i32, "{run:?}");
+}
+
+#[tokio::test]
+async fn a_wrong_event_or_a_run_not_waiting_is_refused_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let client = server.client().await;
+    let workflow_id = create_workflow(&server, payment("1h")).await;
+    let run = start(&client, &workflow_id).await;
+    wait_for(&client, &run.id, &[pb::RunStatus::Paused], 10).await;
+
+    let before = events(&client, &run.id).await;
+    let wrong = resume(&client, &run.id, "payment.failed", json!({})).await.unwrap_err();
+    assert_eq!(wrong.code(), Code::FailedPrecondition, "{wrong:?}");
+    assert_eq!(events(&client, &run.id).await, before, "a wrong event changes nothing");
+    assert_eq!(get(&client, &run.id).await.status, pb::RunStatus::Paused as i32);
+
+    resume(&client, &run.id, "payment.confirmed", json!({"amount": 1})).await.expect("the event is taken");
+    wait_for(&client, &run.id, &[pb::RunStatus::Completed], 10).await;
+    let before = events(&client, &run.id).await;
+    let again = resume(&client, &run.id, "payment.confirmed", json!({"amount": 2})).await.unwrap_err();
+    assert_eq!(again.code(), Code::FailedPrecondition, "{again:?}");
+    assert_eq!(events(&client, &run.id).await, before, "a run not waiting changes nothing");
+    assert_eq!(json_of(&step(&get(&client, &run.id).await, "pay").output), json!({"amount": 1}));
+}
+
+#[tokio::test]
+async fn a_wait_that_times_out_takes_its_on_timeout_branch() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let client = server.client().await;
+    let workflow_id = create_workflow(&server, payment("1s")).await;
+    let run = start(&client, &workflow_id).await;
+    let run = wait_for(&client, &run.id, &[pb::RunStatus::Completed, pb::RunStatus::Failed], 10).await;
+    assert_eq!(run.status, pb::RunStatus::Completed as i32, "{run:?}");
+    assert_eq!(step(&run, "pay").status, pb::StepStatus::Completed as i32, "{run:?}");
+    assert_eq!(json_of(&step(&run, "pay").output), Value::Null);
+    assert_eq!(step(&run, "ship").status, pb::StepStatus::Skipped as i32, "{run:?}");
+    assert_eq!(json_of(&step(&run, "remind").output), json!({"order": "o-1"}));
+}
