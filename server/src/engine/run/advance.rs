@@ -239,10 +239,13 @@ impl Tx<'_> {
                 self.work.insert(inst.node);
             }
             StepKind::Map => self.start_map(inst.node),
-            StepKind::Loop => {
+            // Not built yet: the run fails clearly rather than queueing work
+            // that nothing would ever take (no worker serves these kinds).
+            StepKind::Loop | StepKind::Webhook | StepKind::HttpRequest | StepKind::Script => {
                 self.begin(inst, StepStatus::Running);
+                let kind = self.run.kind(inst.node).as_str();
                 let message =
-                    format!("step '{}' is a loop, which this engine does not run yet", self.run.id(inst.node));
+                    format!("step '{}' is a {kind} step, which this engine does not run yet", self.run.id(inst.node));
                 self.step_failed_as(inst, ErrorCode::StepUnimplemented, message);
             }
             StepKind::Approval => self.open_step_approval(inst),
