@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tonic::Code;
 use weft_sdk::pb;
+use weft_tests::runs::{get_run, json_of, step, wait_for};
 use weft_tests::{TestServer, http1};
 
 async fn create_workflow(server: &TestServer, definition: Value) -> String {
@@ -23,31 +24,6 @@ async fn start(client: &weft_sdk::Weft, workflow_id: &str) -> pb::Run {
         ..Default::default()
     };
     client.runs().start_run(request).await.unwrap().into_inner().run.unwrap()
-}
-
-async fn get(client: &weft_sdk::Weft, run_id: &str) -> pb::Run {
-    client.runs().get_run(pb::GetRunRequest { run_id: run_id.into() }).await.unwrap().into_inner().run.unwrap()
-}
-
-/// Polls until the run's status is one of `statuses`, at most `secs` seconds.
-async fn wait_for(client: &weft_sdk::Weft, run_id: &str, statuses: &[pb::RunStatus], secs: u64) -> pb::Run {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
-    loop {
-        let run = get(client, run_id).await;
-        if statuses.iter().any(|s| *s as i32 == run.status) {
-            return run;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "run {run_id} did not reach {statuses:?}: {run:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-fn step<'a>(run: &'a pb::Run, id: &str) -> &'a pb::StepRun {
-    run.steps.iter().find(|s| s.id == id).unwrap_or_else(|| panic!("no step {id} in {run:?}"))
-}
-
-fn json_of(value: &Option<prost_types::Value>) -> Value {
-    weft_server::api::convert_runs::value_from_pb(value.as_ref().expect("value set"))
 }
 
 /// An approval gate before a send, with a fallback for a denial.
@@ -222,7 +198,7 @@ async fn bad_decisions_change_nothing() {
     let invalid = decide(&approval.id, "maybe");
     assert_eq!(client.approvals().decide_approval(invalid).await.unwrap_err().code(), Code::InvalidArgument);
     assert_eq!(pending_approval(&client, &run.id).await, approval, "a refused decision changes nothing");
-    assert_eq!(get(&client, &run.id).await.status, pb::RunStatus::Paused as i32);
+    assert_eq!(get_run(&client, &run.id).await.status, pb::RunStatus::Paused as i32);
 
     client.approvals().decide_approval(decide(&approval.id, "approve")).await.unwrap();
     let first = client.approvals().get_approval(pb::GetApprovalRequest { approval_id: approval.id.clone() }).await;

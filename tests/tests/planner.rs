@@ -5,13 +5,12 @@
 //! planner with PLAN_INVALID listing every problem and tells the worker;
 //! and a spliced run survives a restart and completes.
 
-use std::time::{Duration, Instant};
-
 use serde_json::{Value, json};
 use tonic::Code;
 use weft_sdk::{Weft, pb};
 use weft_server::api::convert::value_to_pb;
 use weft_server::api::convert_runs::value_from_pb;
+use weft_tests::runs::{events, get_run, step, wait_finished};
 use weft_tests::{TestServer, http1};
 
 /// A planner, then a transform that reads what the plan produces.
@@ -79,31 +78,6 @@ fn complete(task: &pb::Task, output: Value) -> pb::CompleteTaskRequest {
     }
 }
 
-async fn get_run(client: &Weft, run_id: &str) -> pb::Run {
-    client.runs().get_run(pb::GetRunRequest { run_id: run_id.into() }).await.unwrap().into_inner().run.unwrap()
-}
-
-async fn wait_finished(client: &Weft, run_id: &str) -> pb::Run {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let run = get_run(client, run_id).await;
-        if run.status != pb::RunStatus::Running as i32 && run.status != pb::RunStatus::Pending as i32 {
-            return run;
-        }
-        assert!(Instant::now() < deadline, "run did not finish: {run:?}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-async fn events(client: &Weft, run_id: &str) -> Vec<pb::RunEvent> {
-    let request = pb::ListRunEventsRequest { run_id: run_id.into(), ..Default::default() };
-    client.runs().list_run_events(request).await.unwrap().into_inner().events
-}
-
-fn step<'a>(run: &'a pb::Run, id: &str) -> &'a pb::StepRun {
-    run.steps.iter().find(|s| s.id == id).unwrap_or_else(|| panic!("no step {id} in {run:?}"))
-}
-
 /// Serves the two researcher tasks the valid plan dispatches.
 async fn serve_research(client: &Weft) {
     for _ in 0..2 {
@@ -135,7 +109,7 @@ async fn a_plan_is_spliced_after_the_planner_and_runs_to_completion() {
     assert_eq!(step(&during, "report").status, pb::StepStatus::Pending as i32, "waits for the plan");
 
     serve_research(&client).await;
-    let run = wait_finished(&client, &run_id).await;
+    let run = wait_finished(&client, &run_id, 5).await;
     assert_eq!(run.status, pb::RunStatus::Completed as i32, "{run:?}");
     let report = value_from_pb(step(&run, "report").output.as_ref().unwrap());
     assert_eq!(report, json!({"summary": {"facts": ["founded 2010"]}, "company": "Stripe"}));
@@ -175,7 +149,7 @@ async fn an_invalid_plan_fails_the_planner_with_plan_invalid_listing_every_probl
     assert_eq!(refused.code(), Code::InvalidArgument, "{refused:?}");
     assert!(refused.message().contains("PLAN_INVALID"), "{}", refused.message());
 
-    let run = wait_finished(&client, &run_id).await;
+    let run = wait_finished(&client, &run_id, 5).await;
     assert_eq!(run.status, pb::RunStatus::Failed as i32);
     let error = run.error.as_ref().expect("run error");
     assert_eq!((error.code.as_str(), error.step_id.as_str()), ("PLAN_INVALID", "plan"));
@@ -206,7 +180,7 @@ async fn an_output_that_is_no_plan_fails_the_planner_clearly() {
     let refused = client.workers().complete_task(complete(&task, json!({"plan": "research them"}))).await.unwrap_err();
     assert_eq!(refused.code(), Code::InvalidArgument);
     assert!(refused.message().contains("{\"steps\": [step definitions]}"), "{}", refused.message());
-    let run = wait_finished(&client, &run_id).await;
+    let run = wait_finished(&client, &run_id, 5).await;
     assert_eq!(run.error.as_ref().map(|e| e.code.as_str()), Some("PLAN_INVALID"), "{run:?}");
     assert_eq!(step(&run, "plan").status, pb::StepStatus::Failed as i32);
     let again = client.workers().complete_task(complete(&task, valid_plan())).await.unwrap_err();
@@ -232,7 +206,7 @@ async fn a_spliced_run_survives_a_restart_and_completes() {
     let recovered = get_run(&client, &run_id).await;
     assert_eq!(step(&recovered, "dig").parent_id, "plan");
     serve_research(&client).await;
-    let run = wait_finished(&client, &run_id).await;
+    let run = wait_finished(&client, &run_id, 5).await;
     assert_eq!(run.status, pb::RunStatus::Completed as i32, "{run:?}");
     assert_eq!(step(&run, "summarize").status, pb::StepStatus::Completed as i32);
     let spliced = events(&client, &run_id).await.iter().filter(|e| e.r#type == "plan.spliced").count();

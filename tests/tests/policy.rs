@@ -14,6 +14,7 @@ use tonic_types::StatusExt;
 use weft_sdk::{Weft, pb};
 use weft_server::Config;
 use weft_server::api::convert::value_to_pb;
+use weft_tests::runs::{events, get_run};
 use weft_tests::{TestServer, http1};
 
 /// The policy of the documented lead pipeline, plus a denied tool and
@@ -102,15 +103,6 @@ async fn complete(client: &Weft, task: &pb::Task, cost: i64) -> Result<(), tonic
         state_writes: None,
     };
     client.workers().complete_task(request).await.map(|_| ())
-}
-
-async fn get_run(client: &Weft, run_id: &str) -> pb::Run {
-    client.runs().get_run(pb::GetRunRequest { run_id: run_id.into() }).await.unwrap().into_inner().run.unwrap()
-}
-
-async fn events(client: &Weft, run_id: &str) -> Vec<pb::RunEvent> {
-    let request = pb::ListRunEventsRequest { run_id: run_id.into(), ..Default::default() };
-    client.runs().list_run_events(request).await.unwrap().into_inner().events
 }
 
 async fn resume(client: &Weft, run_id: &str, step: &str, answer: Value) -> Result<pb::Run, tonic::Status> {

@@ -4,12 +4,11 @@
 //! in its log, zero attempts) and runs the chosen step again; bad requests
 //! are refused with the right codes and change nothing.
 
-use std::time::Duration;
-
 use serde_json::{Value, json};
 use tonic::Code;
 use tonic_types::StatusExt;
 use weft_sdk::pb;
+use weft_tests::runs::{get_run, json_of, step, wait_finished};
 use weft_tests::{TestServer, http1};
 
 async fn create_workflow(server: &TestServer, definition: Value) -> String {
@@ -27,35 +26,11 @@ async fn start(client: &weft_sdk::Weft, workflow_id: &str, input: Value) -> pb::
     client.runs().start_run(request).await.unwrap().into_inner().run.unwrap()
 }
 
-async fn get(client: &weft_sdk::Weft, run_id: &str) -> pb::Run {
-    client.runs().get_run(pb::GetRunRequest { run_id: run_id.into() }).await.unwrap().into_inner().run.unwrap()
-}
-
-async fn wait_finished(client: &weft_sdk::Weft, run_id: &str) -> pb::Run {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let run = get(client, run_id).await;
-        if ![pb::RunStatus::Pending as i32, pb::RunStatus::Running as i32].contains(&run.status) {
-            return run;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "run {run_id} did not finish: {run:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 /// "type stepId" of every event of a run, in sequence order.
 async fn trace(client: &weft_sdk::Weft, run_id: &str) -> Vec<String> {
     let request = pb::ListRunEventsRequest { run_id: run_id.into(), page_size: 1000, ..Default::default() };
     let events = client.runs().list_run_events(request).await.unwrap().into_inner().events;
     events.iter().map(|e| format!("{} {}", e.r#type, e.step_id).trim_end().to_string()).collect()
-}
-
-fn step<'a>(run: &'a pb::Run, id: &str) -> &'a pb::StepRun {
-    run.steps.iter().find(|s| s.id == id).unwrap_or_else(|| panic!("no step {id} in {run:?}"))
-}
-
-fn json_of(value: &Option<prost_types::Value>) -> Value {
-    weft_server::api::convert_runs::value_from_pb(value.as_ref().expect("value set"))
 }
 
 async fn retry(client: &weft_sdk::Weft, run_id: &str, step_id: &str) -> Result<pb::Run, tonic::Status> {
@@ -119,7 +94,7 @@ async fn retry_from_a_partial_run_reuses_a_and_b_and_runs_c_again() {
     assert_eq!(retried.can_retry_from, "c");
 
     // The source run is untouched.
-    assert_eq!(get(&client, &source.id).await, source);
+    assert_eq!(get_run(&client, &source.id).await, source);
 }
 
 #[tokio::test]
@@ -166,7 +141,7 @@ async fn retry_from_a_cancelled_run_runs_the_step_to_completion_over_rest() {
     .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["retryOfRunId"], source.id.as_str(), "the bare run: {body}");
-    let retried = wait_finished(&client, body["id"].as_str().unwrap()).await;
+    let retried = wait_finished(&client, body["id"].as_str().unwrap(), 10).await;
     assert_eq!(retried.status, pb::RunStatus::Completed as i32, "{retried:?}");
     assert_eq!(json_of(&step(&retried, "d").output), json!({"a": 3, "m": 3, "campaign": "q2"}));
     assert_eq!(step(&retried, "a").attempts, 0);

@@ -13,6 +13,7 @@ use tonic_types::StatusExt;
 use weft_sdk::pb;
 use weft_server::store::Store;
 use weft_server::store::sqlite::SqliteStore;
+use weft_tests::runs::{get_run, json_of, step, wait_finished};
 use weft_tests::{TestServer, chain_workflow, http1};
 
 /// Creates a workflow from its REST JSON and returns its id.
@@ -28,32 +29,6 @@ fn start(workflow_id: &str, input: Value) -> pb::StartRunRequest {
         input: Some(weft_server::api::convert::value_to_pb(&input)),
         ..Default::default()
     }
-}
-
-async fn get(client: &weft_sdk::Weft, run_id: &str) -> pb::Run {
-    client.runs().get_run(pb::GetRunRequest { run_id: run_id.into() }).await.unwrap().into_inner().run.unwrap()
-}
-
-/// Polls until the run leaves pending/running, at most `secs` seconds.
-async fn wait_finished(client: &weft_sdk::Weft, run_id: &str, secs: u64) -> pb::Run {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
-    loop {
-        let run = get(client, run_id).await;
-        let live = [pb::RunStatus::Pending as i32, pb::RunStatus::Running as i32];
-        if !live.contains(&run.status) {
-            return run;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "run {run_id} did not finish: {run:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-fn step<'a>(run: &'a pb::Run, id: &str) -> &'a pb::StepRun {
-    run.steps.iter().find(|s| s.id == id).unwrap_or_else(|| panic!("no step {id} in {run:?}"))
-}
-
-fn json_of(value: &Option<prost_types::Value>) -> Value {
-    weft_server::api::convert_runs::value_from_pb(value.as_ref().expect("value set"))
 }
 
 fn branching_with_delay(delay_seconds: u32) -> Value {
@@ -155,7 +130,11 @@ async fn agent_step_waits_with_a_task_and_cancel_stops_it() {
     let store = SqliteStore::open(&format!("sqlite://{}", server.database.display())).await.unwrap();
     assert_eq!(store.count_tasks(&run.id).await.unwrap(), 1, "the task is in the outbox");
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(get(&client, &run.id).await.status, pb::RunStatus::Running as i32, "no worker yet: it stays running");
+    assert_eq!(
+        get_run(&client, &run.id).await.status,
+        pb::RunStatus::Running as i32,
+        "no worker yet: it stays running"
+    );
 
     let refused = client.runs().delete_run(pb::DeleteRunRequest { run_id: run.id.clone() }).await.unwrap_err();
     assert_eq!(refused.code(), Code::FailedPrecondition, "a live run is not deleted");
@@ -179,7 +158,7 @@ async fn agent_step_waits_with_a_task_and_cancel_stops_it() {
         .await
         .unwrap_err();
     assert_eq!(again.code(), Code::FailedPrecondition);
-    let after = get(&client, &run.id).await;
+    let after = get_run(&client, &run.id).await;
     assert_eq!(after.cancel_reason, "changed my mind", "a refused cancel changes nothing");
     store.close().await;
 }
@@ -358,7 +337,7 @@ async fn a_delay_survives_a_restart_and_fires_once() {
 
     let server = TestServer::start_on(database.clone(), weft_server::Config::default()).await;
     let client = server.client().await;
-    let run = get(&client, &run_id).await;
+    let run = get_run(&client, &run_id).await;
     assert_eq!(run.status, pb::RunStatus::Running as i32, "still waiting after the restart");
     assert_eq!(step(&run, "pause").status, pb::StepStatus::Waiting as i32);
     let run = wait_finished(&client, &run_id, 10).await;

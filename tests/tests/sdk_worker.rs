@@ -14,6 +14,7 @@ use weft_sdk::json::{from_proto_value, to_proto_value};
 use weft_sdk::pb;
 use weft_sdk::worker::{Outcome, TaskError, Worker};
 use weft_tests::TestServer;
+use weft_tests::runs::{step, wait_finished};
 
 async fn create(weft: &weft_sdk::Weft, definition: pb::Workflow) -> String {
     weft.workflows()
@@ -35,23 +36,6 @@ async fn start(weft: &weft_sdk::Weft, workflow_id: &str, input: serde_json::Valu
         .unwrap()
         .into_inner()
         .run_id
-}
-
-/// Polls GetRun until the run leaves pending/running, for up to 10 s.
-async fn finished(weft: &weft_sdk::Weft, run_id: &str) -> pb::Run {
-    for _ in 0..200 {
-        let run = weft.runs().get_run(pb::GetRunRequest { run_id: run_id.into() }).await.unwrap().into_inner().run;
-        let run = run.unwrap();
-        if ![pb::RunStatus::Pending as i32, pb::RunStatus::Running as i32].contains(&run.status) {
-            return run;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("run {run_id} did not finish");
-}
-
-fn step<'a>(run: &'a pb::Run, id: &str) -> &'a pb::StepRun {
-    run.steps.iter().find(|s| s.id == id).unwrap_or_else(|| panic!("no step {id}"))
 }
 
 #[tokio::test]
@@ -76,7 +60,7 @@ async fn handlers_complete_a_chain_with_outputs_and_costs() {
     }));
 
     let run_id = start(&weft, &workflow_id, json!({"n": 40})).await;
-    let run = finished(&weft, &run_id).await;
+    let run = wait_finished(&weft, &run_id, 10).await;
     assert_eq!(run.status, pb::RunStatus::Completed as i32, "{run:?}");
     let second = step(&run, "second");
     assert_eq!(from_proto_value(second.output.as_ref().unwrap()), json!({"n": 42, "said": "add one again"}));
@@ -85,7 +69,7 @@ async fn handlers_complete_a_chain_with_outputs_and_costs() {
 
     // A handler's error fails the step with its code and message.
     let bad = start(&weft, &workflow_id, json!({"n": "forty"})).await;
-    let run = finished(&weft, &bad).await;
+    let run = wait_finished(&weft, &bad, 10).await;
     assert_eq!(run.status, pb::RunStatus::Failed as i32);
     assert!(step(&run, "first").error.contains("n is not a number"), "{:?}", step(&run, "first"));
 
@@ -144,7 +128,7 @@ async fn a_cancelled_run_reaches_its_handler_and_shutdown_waits_for_work_in_flig
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(saw_cancel.load(Ordering::SeqCst), "the handler learned of the cancel through a heartbeat");
-    let run = finished(&weft, &run_id).await;
+    let run = wait_finished(&weft, &run_id, 10).await;
     assert_eq!(run.status, pb::RunStatus::Cancelled as i32);
     assert!(step(&run, "wait").output.is_none(), "nothing was reported after the cancel");
 
@@ -153,7 +137,7 @@ async fn a_cancelled_run_reaches_its_handler_and_shutdown_waits_for_work_in_flig
     assert_eq!(claimed.recv().await.unwrap(), nap);
     stop.send(()).unwrap();
     tokio::time::timeout(Duration::from_secs(5), running).await.expect("the worker stops").unwrap().unwrap();
-    let run = finished(&weft, &nap).await;
+    let run = wait_finished(&weft, &nap, 10).await;
     assert_eq!(run.status, pb::RunStatus::Completed as i32, "the task in flight finished before shutdown");
     assert_eq!(from_proto_value(step(&run, "nap").output.as_ref().unwrap()), json!({"rested": true}));
 }

@@ -3,12 +3,11 @@
 //! runs that are not waiting are refused without changing anything, and a
 //! timeout takes the onTimeout branch.
 
-use std::time::Duration;
-
 use serde_json::{Value, json};
 use tonic::Code;
 use weft_sdk::pb;
 use weft_server::api::convert::value_to_pb;
+use weft_tests::runs::{events, get_run, json_of, step, wait_for};
 use weft_tests::{TestServer, http1};
 
 async fn create_workflow(server: &TestServer, definition: Value) -> String {
@@ -26,28 +25,6 @@ async fn start(client: &weft_sdk::Weft, workflow_id: &str) -> pb::Run {
     client.runs().start_run(request).await.unwrap().into_inner().run.unwrap()
 }
 
-async fn get(client: &weft_sdk::Weft, run_id: &str) -> pb::Run {
-    client.runs().get_run(pb::GetRunRequest { run_id: run_id.into() }).await.unwrap().into_inner().run.unwrap()
-}
-
-/// Polls until the run's status is one of `statuses`, at most `secs` seconds.
-async fn wait_for(client: &weft_sdk::Weft, run_id: &str, statuses: &[pb::RunStatus], secs: u64) -> pb::Run {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
-    loop {
-        let run = get(client, run_id).await;
-        if statuses.iter().any(|s| *s as i32 == run.status) {
-            return run;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "run {run_id} did not reach {statuses:?}: {run:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-async fn events(client: &weft_sdk::Weft, run_id: &str) -> Vec<pb::RunEvent> {
-    let request = pb::ListRunEventsRequest { run_id: run_id.into(), ..Default::default() };
-    client.runs().list_run_events(request).await.unwrap().into_inner().events
-}
-
 async fn resume(client: &weft_sdk::Weft, run_id: &str, event: &str, payload: Value) -> Result<pb::Run, tonic::Status> {
     let request = pb::ResumeRunRequest {
         run_id: run_id.into(),
@@ -56,14 +33,6 @@ async fn resume(client: &weft_sdk::Weft, run_id: &str, event: &str, payload: Val
         ..Default::default()
     };
     client.runs().resume_run(request).await.map(|r| r.into_inner().run.unwrap())
-}
-
-fn step<'a>(run: &'a pb::Run, id: &str) -> &'a pb::StepRun {
-    run.steps.iter().find(|s| s.id == id).unwrap_or_else(|| panic!("no step {id} in {run:?}"))
-}
-
-fn json_of(value: &Option<prost_types::Value>) -> Value {
-    weft_server::api::convert_runs::value_from_pb(value.as_ref().expect("value set"))
 }
 
 /// A wait for a payment, a shipment that reads its payload, and a
@@ -119,7 +88,7 @@ async fn a_wrong_event_or_a_run_not_waiting_is_refused_and_changes_nothing() {
     let wrong = resume(&client, &run.id, "payment.failed", json!({})).await.unwrap_err();
     assert_eq!(wrong.code(), Code::FailedPrecondition, "{wrong:?}");
     assert_eq!(events(&client, &run.id).await, before, "a wrong event changes nothing");
-    assert_eq!(get(&client, &run.id).await.status, pb::RunStatus::Paused as i32);
+    assert_eq!(get_run(&client, &run.id).await.status, pb::RunStatus::Paused as i32);
 
     resume(&client, &run.id, "payment.confirmed", json!({"amount": 1})).await.expect("the event is taken");
     wait_for(&client, &run.id, &[pb::RunStatus::Completed], 10).await;
@@ -127,7 +96,7 @@ async fn a_wrong_event_or_a_run_not_waiting_is_refused_and_changes_nothing() {
     let again = resume(&client, &run.id, "payment.confirmed", json!({"amount": 2})).await.unwrap_err();
     assert_eq!(again.code(), Code::FailedPrecondition, "{again:?}");
     assert_eq!(events(&client, &run.id).await, before, "a run not waiting changes nothing");
-    assert_eq!(json_of(&step(&get(&client, &run.id).await, "pay").output), json!({"amount": 1}));
+    assert_eq!(json_of(&step(&get_run(&client, &run.id).await, "pay").output), json!({"amount": 1}));
 }
 
 #[tokio::test]

@@ -15,6 +15,7 @@ use weft_sdk::{Weft, pb};
 use weft_server::Config;
 use weft_server::api::convert::value_to_pb;
 use weft_server::api::convert_runs::value_from_pb;
+use weft_tests::runs::{get_run, step, wait_finished};
 use weft_tests::{TestServer, http1};
 
 /// Lease length the tests run with, so an expiry takes well under a second.
@@ -52,14 +53,6 @@ async fn start_run(client: &Weft, workflow_id: &str) -> String {
         ..Default::default()
     };
     client.runs().start_run(request).await.unwrap().into_inner().run.unwrap().id
-}
-
-async fn get_run(client: &Weft, run_id: &str) -> pb::Run {
-    client.runs().get_run(pb::GetRunRequest { run_id: run_id.into() }).await.unwrap().into_inner().run.unwrap()
-}
-
-fn step<'a>(run: &'a pb::Run, id: &str) -> &'a pb::StepRun {
-    run.steps.iter().find(|s| s.id == id).unwrap_or_else(|| panic!("no step {id} in {run:?}"))
 }
 
 async fn event_types(client: &Weft, run_id: &str) -> Vec<String> {
@@ -112,19 +105,6 @@ fn reason(status: &tonic::Status) -> String {
     status.get_details_error_info().map(|info| info.reason).unwrap_or_default()
 }
 
-/// Waits until the run leaves running, at most 5 s.
-async fn wait_finished(client: &Weft, run_id: &str) -> pb::Run {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let run = get_run(client, run_id).await;
-        if run.status != pb::RunStatus::Running as i32 && run.status != pb::RunStatus::Pending as i32 {
-            return run;
-        }
-        assert!(Instant::now() < deadline, "run did not finish: {run:?}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 #[tokio::test]
 async fn agent_run_completes_through_poll_and_complete_with_output_and_cost() {
     let dir = tempfile::tempdir().unwrap();
@@ -159,7 +139,7 @@ async fn agent_run_completes_through_poll_and_complete_with_output_and_cost() {
     assert_eq!(client.workers().complete_task(writes).await.unwrap_err().code(), Code::Unimplemented);
     client.workers().complete_task(complete(&task, json!({"summary": "payments"}), 12)).await.unwrap();
 
-    let run = wait_finished(&client, &run_id).await;
+    let run = wait_finished(&client, &run_id, 5).await;
     assert_eq!(run.status, pb::RunStatus::Completed as i32, "{run:?}");
     let research = step(&run, "research");
     assert_eq!(value_from_pb(research.output.as_ref().unwrap()), json!({"summary": "payments"}));
@@ -202,7 +182,7 @@ async fn rest_worker_polls_and_completes_a_task() {
     let body = json!({"leaseToken": task["leaseToken"], "output": {"summary": "rest"}, "cost": {"amount": 3}});
     let (status, answer) = http1::json(server.addr, "POST", &path, Some(body.clone())).await;
     assert_eq!(status, 200, "{answer}");
-    let run = wait_finished(&client, &run_id).await;
+    let run = wait_finished(&client, &run_id, 5).await;
     assert_eq!(run.status, pb::RunStatus::Completed as i32);
     assert_eq!(run.cost.unwrap().amount, 3);
 
@@ -235,7 +215,7 @@ async fn a_killed_worker_loses_its_lease_and_a_second_worker_completes_the_task_
     assert_eq!(late_beat.code(), Code::Aborted);
 
     client.workers().complete_task(complete(&second, json!({"summary": "rescued"}), 9)).await.unwrap();
-    let run = wait_finished(&client, &run_id).await;
+    let run = wait_finished(&client, &run_id, 5).await;
     assert_eq!(run.status, pb::RunStatus::Completed as i32, "{run:?}");
     let research = step(&run, "research");
     assert_eq!(value_from_pb(research.output.as_ref().unwrap()), json!({"summary": "rescued"}));
@@ -261,7 +241,7 @@ async fn a_lease_that_runs_out_while_the_server_is_down_is_swept_after_restart()
     tokio::time::sleep(Duration::from_millis(LEASE_MS + 200)).await;
     let server = TestServer::start_on(database, config).await;
     let client = server.client().await;
-    let run = wait_finished(&client, &run_id).await;
+    let run = wait_finished(&client, &run_id, 5).await;
     assert_eq!(run.status, pb::RunStatus::Failed as i32, "no retries left: {run:?}");
     assert_eq!(run.error.as_ref().unwrap().code, "LEASE_EXPIRED", "{run:?}");
     assert!(step(&run, "research").error.contains("lease"), "{run:?}");
@@ -337,7 +317,7 @@ async fn failures_retry_within_retries_then_fail_the_step() {
     let second = poll(&client, "w1", 5).await.unwrap();
     assert_eq!(second.attempt, 2);
     assert!(!client.workers().fail_task(fail(&second)).await.unwrap().into_inner().will_retry);
-    let run = wait_finished(&client, &run_id).await;
+    let run = wait_finished(&client, &run_id, 5).await;
     assert_eq!(run.status, pb::RunStatus::Failed as i32);
     assert_eq!(step(&run, "research").error, "RATE_LIMITED: rate limited");
     assert_eq!(run.cost.unwrap().amount, 4, "failed attempts are paid for too");
@@ -357,7 +337,7 @@ async fn outputs_over_the_cap_or_not_json_fail_the_step_and_end_the_run() {
     let refused = client.workers().complete_task(complete(&task, huge, 1)).await.unwrap_err();
     assert_eq!(refused.code(), Code::InvalidArgument);
     assert!(refused.message().contains("over the cap"), "{}", refused.message());
-    let run = wait_finished(&client, &run_id).await;
+    let run = wait_finished(&client, &run_id, 5).await;
     assert_eq!(run.status, pb::RunStatus::Failed as i32, "retries do not apply to a refused output");
     assert_eq!(run.error.as_ref().unwrap().code, "OUTPUT_INVALID");
     assert!(step(&run, "research").error.contains("over the cap"), "{run:?}");
@@ -368,7 +348,7 @@ async fn outputs_over_the_cap_or_not_json_fail_the_step_and_end_the_run() {
     nan.output = Some(prost_types::Value { kind: Some(prost_types::value::Kind::NumberValue(f64::NAN)) });
     let refused = client.workers().complete_task(nan).await.unwrap_err();
     assert_eq!(refused.code(), Code::InvalidArgument);
-    let run = wait_finished(&client, &run_id).await;
+    let run = wait_finished(&client, &run_id, 5).await;
     assert_eq!(run.status, pb::RunStatus::Failed as i32);
     assert!(step(&run, "research").error.contains("not JSON"), "{run:?}");
 }
