@@ -23,6 +23,12 @@ pub enum StoreError {
     /// The database failed (I/O, lock timeout, lost connection).
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// A failure of the connection the run writer commits through.
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// The store was closed (the server is stopping).
+    #[error("the store is closed")]
+    Closed,
     /// Migrations failed at start.
     #[error("migration error: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),

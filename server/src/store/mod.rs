@@ -9,6 +9,7 @@ mod migrate;
 mod runs;
 pub mod sqlite;
 mod sqlite_approvals;
+mod sqlite_commit;
 mod sqlite_runs;
 mod sqlite_tasks;
 mod tasks;

@@ -3,12 +3,14 @@
 //! read lock, and a busy timeout so they queue instead of failing.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 
+use super::sqlite_commit::CommitThread;
 use super::{
     ExpiredLease, LeasedTask, NewVersion, NewWorkflow, OpenRun, RunBatch, RunPage, RunQuery, Store, StoreError,
     TaskLease, WorkflowPage, WorkflowQuery, migrate, sqlite_runs, sqlite_tasks,
@@ -33,6 +35,8 @@ macro_rules! workflow_columns {
 #[derive(Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// The run writer's commits, on a connection and thread of their own.
+    commits: Arc<CommitThread>,
 }
 
 impl SqliteStore {
@@ -46,13 +50,19 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
-        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
+        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options.clone()).await?;
         migrate::sqlite().run(&pool).await?;
-        Ok(Self { pool })
+        let file = options.get_filename();
+        if file.as_os_str() == ":memory:" {
+            return Err(StoreError::Corrupt("an in-memory SQLite database cannot be shared; give a file path".into()));
+        }
+        let commits = Arc::new(CommitThread::open(file)?);
+        Ok(Self { pool, commits })
     }
 
     /// Closes every connection, checkpointing the WAL.
     pub async fn close(&self) {
+        self.commits.close().await;
         self.pool.close().await;
     }
 
@@ -333,7 +343,7 @@ impl Store for SqliteStore {
     }
 
     async fn commit_runs(&self, batch: &RunBatch) -> Result<Vec<Option<LeasedTask>>, StoreError> {
-        sqlite_runs::commit(&self.pool, batch).await
+        self.commits.commit(batch.clone()).await
     }
 
     async fn get_run(&self, tenant: &str, id: &str) -> Result<(RunRecord, Vec<StepRecord>), StoreError> {

@@ -1,64 +1,12 @@
-//! The SQLite side of approvals: rows opened and decided in a run writer's
-//! group commit, and the reads of CheckToolUse and the approval API.
+//! The SQLite side of approvals: the reads of CheckToolUse and the
+//! approval API (rows are opened and decided in the run writer's commits,
+//! `sqlite_commit.rs`).
 
 use sqlx::sqlite::SqliteRow;
-use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
+use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
 use super::StoreError;
-use super::runs::RunBatch;
 use crate::model::{ApprovalPage, ApprovalQuery, ApprovalRecord};
-
-/// Rows per multi-row statement, well under SQLite's bound-variable limit.
-const CHUNK: usize = 1_000;
-
-/// Writes the approvals of one group commit, inside its transaction:
-/// openings first, so an approval opened and decided in one batch ends
-/// decided.
-pub(super) async fn write(tx: &mut SqliteConnection, batch: &RunBatch) -> Result<(), StoreError> {
-    for chunk in batch.approvals_opened.chunks(CHUNK) {
-        let mut builder = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO approvals (id, tenant_id, run_id, step_key, kind, action, tool, arguments, message, \
-             options, status, default_action, expires_at, created_at) ",
-        );
-        builder.push_values(chunk, |mut b, a| {
-            let options = serde_json::to_string(&a.options).expect("strings serialize");
-            b.push_bind(a.id.clone())
-                .push_bind(a.tenant_id.clone())
-                .push_bind(a.run_id.clone())
-                .push_bind(a.step_key.clone())
-                .push_bind(a.kind.clone())
-                .push_bind(a.action.clone())
-                .push_bind(a.tool.clone())
-                .push_bind(a.arguments.to_string())
-                .push_bind(a.message.clone())
-                .push_bind(options)
-                .push_bind(a.status.clone())
-                .push_bind(a.default_action.clone())
-                .push_bind(a.expires_ms)
-                .push_bind(a.created_ms);
-        });
-        // A replayed commit after a failed one may meet its own row.
-        builder.push(" ON CONFLICT (id) DO NOTHING");
-        builder.build().execute(&mut *tx).await?;
-    }
-    // Decisions are rare (a person's answer): one statement each is fine.
-    for d in &batch.approvals_decided {
-        sqlx::query(
-            "UPDATE approvals SET status = ?2, decision = ?3, option = ?4, decided_by = ?5, decided_at = ?6, \
-             comment = ?7 WHERE id = ?1",
-        )
-        .bind(&d.id)
-        .bind(&d.status)
-        .bind(&d.decision)
-        .bind(&d.option)
-        .bind(&d.decided_by)
-        .bind(d.decided_ms)
-        .bind(&d.comment)
-        .execute(&mut *tx)
-        .await?;
-    }
-    Ok(())
-}
 
 /// Approvals with their run's workflow (a run's rows go with the run, so
 /// the join always finds it; LEFT keeps an approval readable regardless).

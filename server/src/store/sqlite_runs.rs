@@ -1,26 +1,18 @@
-//! The SQLite side of runs: the run writer's group commit (one `BEGIN
-//! IMMEDIATE` transaction, one multi-row statement per table, chunked under
-//! SQLite's bound-variable limit) and the reads of runs, steps and events.
+//! The SQLite side of runs: the reads of runs, steps and events, deletion,
+//! and what recovery loads. The run writer's group commit is in
+//! `sqlite_commit.rs`.
 
 use serde_json::Value;
 use sqlx::sqlite::SqliteRow;
-use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
+use sqlx::{Row, SqlitePool};
 
-use super::runs::{OpenRun, RunBatch, RunPage, RunQuery};
-use super::{LeasedTask, StoreError};
+use super::StoreError;
+use super::runs::{OpenRun, RunPage, RunQuery};
 use crate::model::{EventRecord, RunRecord, StepRecord, TimerRecord};
-
-/// SQLite refuses statements with more bound variables than this (32766
-/// since 3.32); rows are chunked to stay under it.
-const MAX_VARIABLES: usize = 32_000;
 
 const RUN_COLUMNS: &str = "id, tenant_id, workflow_id, workflow_version, user_id, status, input, output, \
      shared_state, error, cancel_reason, can_retry_from, cost_cents, trigger_label, idempotency_key, \
      created_at, started_at, completed_at, retry_of_run_id, error_code, pending_action";
-
-fn json_text(value: &Option<Value>) -> Option<String> {
-    value.as_ref().map(|v| v.to_string())
-}
 
 fn json_column(row: &SqliteRow, column: &str) -> Result<Option<Value>, StoreError> {
     let text: Option<String> = row.try_get(column)?;
@@ -70,168 +62,6 @@ fn step_from_row(row: &SqliteRow) -> Result<StepRecord, StoreError> {
         started_ms: row.try_get("started_at")?,
         completed_ms: row.try_get("completed_at")?,
     })
-}
-
-/// Runs one multi-row statement per chunk of `rows`.
-async fn insert_rows<T>(
-    tx: &mut sqlx::SqliteConnection,
-    head: &str,
-    columns: usize,
-    tail: &str,
-    rows: &[T],
-    mut bind: impl FnMut(&mut sqlx::query_builder::Separated<'_, Sqlite, &'static str>, &T),
-) -> Result<(), StoreError> {
-    for chunk in rows.chunks((MAX_VARIABLES / columns).max(1)) {
-        let mut builder = QueryBuilder::<Sqlite>::new(head);
-        builder.push_values(chunk, |mut b, row| bind(&mut b, row));
-        builder.push(tail);
-        builder.build().execute(&mut *tx).await?;
-    }
-    Ok(())
-}
-
-/// Deletes rows keyed by (run id, step key) with one statement per chunk.
-async fn delete_keys(
-    tx: &mut sqlx::SqliteConnection,
-    table: &str,
-    keys: &[(String, String)],
-) -> Result<(), StoreError> {
-    for chunk in keys.chunks(MAX_VARIABLES / 2) {
-        let mut builder = QueryBuilder::<Sqlite>::new(format!("DELETE FROM {table} WHERE (run_id, step_key) IN ("));
-        builder.push_values(chunk, |mut b, (run, key)| {
-            b.push_bind(run.clone()).push_bind(key.clone());
-        });
-        builder.push(")");
-        builder.build().execute(&mut *tx).await?;
-    }
-    Ok(())
-}
-
-/// Writes one group commit atomically.
-pub(super) async fn commit(pool: &SqlitePool, batch: &RunBatch) -> Result<Vec<Option<LeasedTask>>, StoreError> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    insert_rows(
-        &mut tx,
-        &format!("INSERT INTO runs ({RUN_COLUMNS}) "),
-        21,
-        " ON CONFLICT (id) DO UPDATE SET status = excluded.status, output = excluded.output, \
-          pending_action = excluded.pending_action, \
-          shared_state = excluded.shared_state, error = excluded.error, error_code = excluded.error_code, \
-          cancel_reason = excluded.cancel_reason, \
-          can_retry_from = excluded.can_retry_from, cost_cents = excluded.cost_cents, \
-          started_at = excluded.started_at, completed_at = excluded.completed_at",
-        &batch.runs,
-        |b, r| {
-            b.push_bind(r.id.clone())
-                .push_bind(r.tenant_id.clone())
-                .push_bind(r.workflow_id.clone())
-                .push_bind(i64::from(r.workflow_version))
-                .push_bind(r.user_id.clone())
-                .push_bind(r.status.clone())
-                .push_bind(json_text(&r.input))
-                .push_bind(json_text(&r.output))
-                .push_bind(json_text(&r.shared_state))
-                .push_bind(r.error.clone())
-                .push_bind(r.cancel_reason.clone())
-                .push_bind(r.can_retry_from.clone())
-                .push_bind(r.cost_cents)
-                .push_bind(r.trigger.clone())
-                .push_bind(r.idempotency_key.clone())
-                .push_bind(r.created_ms)
-                .push_bind(r.started_ms)
-                .push_bind(r.completed_ms)
-                .push_bind(r.retry_of_run_id.clone())
-                .push_bind(r.error_code.clone())
-                .push_bind(json_text(&r.pending_action));
-        },
-    )
-    .await?;
-    insert_rows(
-        &mut tx,
-        "INSERT INTO run_steps (run_id, key, position, step_id, kind, parent_id, item_index, status, attempts, \
-         output, error, cost_cents, started_at, completed_at) ",
-        14,
-        " ON CONFLICT (run_id, key) DO UPDATE SET position = excluded.position, status = excluded.status, \
-          attempts = excluded.attempts, output = excluded.output, error = excluded.error, \
-          cost_cents = excluded.cost_cents, started_at = excluded.started_at, completed_at = excluded.completed_at",
-        &batch.steps,
-        |b, s| {
-            b.push_bind(s.run_id.clone())
-                .push_bind(s.key.clone())
-                .push_bind(i64::from(s.position))
-                .push_bind(s.step_id.clone())
-                .push_bind(s.kind.clone())
-                .push_bind(s.parent_id.clone())
-                .push_bind(s.item_index.map(i64::from))
-                .push_bind(s.status.clone())
-                .push_bind(i64::from(s.attempts))
-                .push_bind(json_text(&s.output))
-                .push_bind(s.error.clone())
-                .push_bind(s.cost_cents)
-                .push_bind(s.started_ms)
-                .push_bind(s.completed_ms);
-        },
-    )
-    .await?;
-    insert_rows(
-        &mut tx,
-        "INSERT INTO run_events (run_id, sequence, type, payload, created_at) ",
-        5,
-        "",
-        &batch.events,
-        |b, e| {
-            let payload = serde_json::to_string(e).expect("events always serialize");
-            b.push_bind(e.run_id.clone())
-                .push_bind(e.sequence as i64)
-                .push_bind(e.event_type.clone())
-                .push_bind(payload)
-                .push_bind(e.created_ms);
-        },
-    )
-    .await?;
-    insert_rows(&mut tx, "INSERT INTO run_commands (run_id, seq, command) ", 3, "", &batch.commands, |b, c| {
-        b.push_bind(c.0.clone()).push_bind(i64::from(c.1)).push_bind(c.2.clone());
-    })
-    .await?;
-    delete_keys(&mut tx, "timers", &batch.timers_done).await?;
-    insert_rows(
-        &mut tx,
-        "INSERT INTO timers (run_id, step_key, tenant_id, due_at) ",
-        4,
-        " ON CONFLICT (run_id, step_key) DO UPDATE SET due_at = excluded.due_at",
-        &batch.timers,
-        |b, t| {
-            b.push_bind(t.run_id.clone())
-                .push_bind(t.step_key.clone())
-                .push_bind(t.tenant_id.clone())
-                .push_bind(t.due_ms);
-        },
-    )
-    .await?;
-    super::sqlite_tasks::write(&mut tx, batch).await?;
-    super::sqlite_approvals::write(&mut tx, batch).await?;
-    // An expired key (older than its TTL) is taken over by the new run.
-    insert_rows(
-        &mut tx,
-        "INSERT INTO run_idempotency (tenant_id, idempotency_key, run_id, created_at) ",
-        4,
-        " ON CONFLICT (tenant_id, idempotency_key) DO UPDATE SET run_id = excluded.run_id, \
-          created_at = excluded.created_at",
-        &batch.idempotency,
-        |b, i| {
-            b.push_bind(i.0.clone()).push_bind(i.1.clone()).push_bind(i.2.clone()).push_bind(i.3);
-        },
-    )
-    .await?;
-    for (task_id, token) in &batch.releases {
-        super::sqlite_tasks::release(&mut tx, task_id, *token).await?;
-    }
-    let mut claimed = Vec::with_capacity(batch.claims.len());
-    for claim in &batch.claims {
-        claimed.push(super::sqlite_tasks::claim(&mut tx, &claim.as_claim()).await?);
-    }
-    tx.commit().await?;
-    Ok(claimed)
 }
 
 /// A run and its steps in list order.
