@@ -1,0 +1,35 @@
+/**
+ * JSON to and from protobuf's `google.protobuf.Value` (Struct fields are
+ * already plain `JsonObject`s in the generated code), and money.
+ */
+import { create, fromJson, toJson, type JsonObject, type JsonValue } from "@bufbuild/protobuf";
+import { ValueSchema, type Value } from "@bufbuild/protobuf/wkt";
+import { MoneySchema, type Money } from "./gen/weft/v1/common_pb.js";
+
+export type { JsonObject, JsonValue };
+
+/** A JSON value as a protobuf `Value`. */
+export function toValue(json: JsonValue): Value {
+  return fromJson(ValueSchema, json);
+}
+
+/** A protobuf `Value` as JSON (`null` when unset). */
+export function fromValue(value: Value | undefined): JsonValue {
+  return value === undefined ? null : toJson(ValueSchema, value);
+}
+
+/** Money as written by users: whole minor units (cents) and a currency. */
+export interface MoneyInit {
+  amount: number | bigint;
+  currency: string;
+}
+
+/** A {@link MoneyInit} as the `Money` message. */
+export function toMoney(money: MoneyInit): Money {
+  return create(MoneySchema, { amount: BigInt(money.amount), currency: money.currency });
+}
+
+/** "12 usd cents"-style text for logs; "0" when unset. */
+export function formatMoney(money: Money | undefined): string {
+  return money ? `${money.amount} ${money.currency} cents` : "0";
+}

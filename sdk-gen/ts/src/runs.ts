@@ -1,0 +1,217 @@
+/**
+ * `weft.runs`: one run at a time (read, list, cancel, retry, resume,
+ * delete, events) and {@link Runs.stream}, a run's events as an
+ * `AsyncIterable` that survives a dropped connection: it remembers the last
+ * sequence it handed out and asks again from there, with no gap and no
+ * duplicate (as the Rust SDK's `stream_run`).
+ */
+import { Code, ConnectError, type Client } from "@connectrpc/connect";
+import type { JsonObject, JsonValue } from "@bufbuild/protobuf";
+import type { Run, RunEvent } from "./gen/weft/v1/run_pb.js";
+import { RunStatus } from "./gen/weft/v1/run_pb.js";
+import type { EstimateRunResponse, RunService } from "./gen/weft/v1/run_service_pb.js";
+import { toWeftError, typed } from "./errors.js";
+import { toValue } from "./json.js";
+
+/** The event types the engine emits; more may come, so ignore unknown ones. */
+export type RunEventType =
+  | "run.started"
+  | "step.started"
+  | "step.completed"
+  | "step.failed"
+  | "step.retrying"
+  | "step.skipped"
+  | "step.cancelled"
+  | "step.cost_exceeded"
+  | "step.resumed"
+  | "approval.pending"
+  | "approval.decided"
+  | "run.paused"
+  | "run.resumed"
+  | "plan.spliced"
+  | "run.completed"
+  | "run.failed"
+  | "run.partial"
+  | "run.cancelled"
+  | (string & {});
+
+/** One event of a run's stream (`event.type`, `event.stepId`, `event.cost`…). */
+export type StreamEvent = Omit<RunEvent, "type"> & { readonly type: RunEventType };
+
+/** Run statuses, as the documents write them. */
+export type RunStatusName = "pending" | "running" | "paused" | "completed" | "failed" | "partial" | "cancelled";
+
+const STATUSES: Record<RunStatusName, RunStatus> = {
+  pending: RunStatus.PENDING,
+  running: RunStatus.RUNNING,
+  paused: RunStatus.PAUSED,
+  completed: RunStatus.COMPLETED,
+  failed: RunStatus.FAILED,
+  partial: RunStatus.PARTIAL,
+  cancelled: RunStatus.CANCELLED,
+};
+
+/** The lower-case name of a run status ("completed"). */
+export function runStatusName(status: RunStatus): RunStatusName | "unspecified" {
+  const found = (Object.keys(STATUSES) as RunStatusName[]).find((name) => STATUSES[name] === status);
+  return found ?? "unspecified";
+}
+
+/** Options of a new run. */
+export interface RunOptions {
+  /** End user the run acts for. */
+  userId?: string;
+  /** Run input, checked against the workflow's inputSchema. */
+  input?: JsonValue;
+  /** Same key within 24 hours: the existing run is returned. */
+  idempotencyKey?: string;
+  /** Pin the run to this version (default: the latest). */
+  version?: number;
+  /** Initial shared state bag. */
+  sharedState?: JsonObject;
+  /** What started the run (default "manual"). */
+  trigger?: string;
+}
+
+/** Filters of {@link Runs.list}. */
+export interface ListRunsOptions {
+  status?: RunStatusName;
+  userId?: string;
+  limit?: number;
+  offset?: number;
+}
+
+/** What to deliver to a paused run: a wait step's event, or a step's decision. */
+export type ResumeOptions =
+  | { event: string; payload?: JsonValue }
+  | { step: string; input?: JsonValue };
+
+/** Options of {@link Runs.stream}. */
+export interface StreamOptions {
+  /** Only events after this sequence (default 0: from the start). */
+  afterSequence?: bigint | number;
+  /** Stops the stream (the iterator then ends quietly). */
+  signal?: AbortSignal;
+}
+
+/** Reconnections tried in a row before the error is thrown. */
+const MAX_RECONNECTS = 5;
+
+export class Runs {
+  constructor(private readonly client: Client<typeof RunService>) {}
+
+  /** Starts a run of `workflowId`; returns at once (the run goes on). */
+  async start(workflowId: string, options: RunOptions = {}): Promise<Run> {
+    const response = await typed(
+      this.client.startRun({
+        workflowId,
+        userId: options.userId ?? "",
+        ...(options.input !== undefined && { input: toValue(options.input) }),
+        idempotencyKey: options.idempotencyKey ?? "",
+        version: options.version ?? 0,
+        ...(options.sharedState && { sharedState: options.sharedState }),
+        trigger: options.trigger ?? "",
+      }),
+    );
+    return required(response.run, "StartRun");
+  }
+
+  /** Current status, per-step results, cost of a run. */
+  async get(runId: string): Promise<Run> {
+    return required((await typed(this.client.getRun({ runId }))).run, "GetRun");
+  }
+
+  /** Runs of a workflow, newest first. */
+  async list(workflowId: string, options: ListRunsOptions = {}): Promise<Run[]> {
+    const response = await typed(
+      this.client.listRuns({
+        workflowId,
+        status: options.status ? STATUSES[options.status] : RunStatus.UNSPECIFIED,
+        userId: options.userId ?? "",
+        limit: options.limit ?? 0,
+        offset: options.offset ?? 0,
+      }),
+    );
+    return response.runs;
+  }
+
+  /** Cancels a live run (a finished one: FailedPreconditionError). */
+  async cancel(runId: string, reason = ""): Promise<Run> {
+    return required((await typed(this.client.cancelRun({ runId, reason }))).run, "CancelRun");
+  }
+
+  /** A new run that reuses every completed output upstream of `stepId`. */
+  async retryFrom(runId: string, stepId: string): Promise<Run> {
+    return required((await typed(this.client.retryRunFrom({ runId, stepId }))).run, "RetryRunFrom");
+  }
+
+  /** Delivers a wait step's event, or decides a paused step (approval). */
+  async resume(runId: string, options: ResumeOptions): Promise<Run> {
+    const request =
+      "event" in options
+        ? { runId, event: options.event, ...(options.payload !== undefined && { payload: toValue(options.payload) }) }
+        : {
+            runId,
+            input: { resume: { step: options.step, ...(options.input !== undefined && { input: toValue(options.input) }) } },
+          };
+    return required((await typed(this.client.resumeRun(request))).run, "ResumeRun");
+  }
+
+  /** Deletes a finished run. */
+  async delete(runId: string): Promise<void> {
+    await typed(this.client.deleteRun({ runId }));
+  }
+
+  /** The events recorded so far (one page), oldest first. */
+  async events(runId: string, afterSequence: bigint | number = 0): Promise<RunEvent[]> {
+    return (await typed(this.client.listRunEvents({ runId, afterSequence: BigInt(afterSequence) }))).events;
+  }
+
+  /** Dry-pass cost estimate of a run of `workflowId` for `input`. */
+  async estimate(workflowId: string, options: { input?: JsonValue; version?: number } = {}): Promise<EstimateRunResponse> {
+    return typed(
+      this.client.estimateRun({
+        workflowId,
+        ...(options.input !== undefined && { input: toValue(options.input) }),
+        version: options.version ?? 0,
+      }),
+    );
+  }
+
+  /**
+   * The run's events after `afterSequence`, then live ones as they are
+   * committed, ending after the run's terminal event. A dropped connection
+   * is resumed from the last event received; a refusal (unknown run, …)
+   * throws the typed error.
+   */
+  async *stream(runId: string, options: StreamOptions = {}): AsyncGenerator<StreamEvent, void, undefined> {
+    let after = BigInt(options.afterSequence ?? 0);
+    let reconnects = 0;
+    for (;;) {
+      try {
+        const events = this.client.streamRunEvents({ runId, afterSequence: after }, { signal: options.signal });
+        for await (const message of events) {
+          reconnects = 0;
+          const event = message.event;
+          if (!event) continue;
+          if (event.sequence > after) after = event.sequence;
+          yield event;
+        }
+        return;
+      } catch (thrown) {
+        if (options.signal?.aborted) return;
+        const error = ConnectError.from(thrown);
+        const transient = error.code === Code.Unavailable || error.code === Code.Unknown;
+        if (!transient || reconnects >= MAX_RECONNECTS) throw toWeftError(thrown);
+        reconnects += 1;
+        await new Promise((resolve) => setTimeout(resolve, 50 << reconnects));
+      }
+    }
+  }
+}
+
+/** A response's required message (the server always sets it). */
+export function required<T>(value: T | undefined, rpc: string): T {
+  if (value === undefined) throw new Error(`weft: ${rpc} answered without its message`);
+  return value;
+}

@@ -1,0 +1,266 @@
+/**
+ * The worker runtime: serve agents with plain async functions.
+ *
+ * ```ts
+ * const worker = new Worker(weft, { name: "box-1", concurrency: 8 })
+ *   .agent("web-researcher", async (task) => ({ output: { site: task.input.website }, cost: 3 }));
+ * const stop = new AbortController();
+ * await worker.run(stop.signal); // until stop.abort()
+ * ```
+ *
+ * Like the Rust runtime it registers the worker, keeps up to `concurrency`
+ * tasks in flight (each claimed by a long poll as a slot frees), heartbeats
+ * every task (a third of the lease) so the lease holds, aborts
+ * `task.signal` when the run is cancelled or the lease is lost (the
+ * handler's answer then no longer counts), completes or fails the task with
+ * the handler's answer, and on shutdown stops claiming, lets the tasks in
+ * flight finish, and resolves.
+ */
+import type { JsonObject, JsonValue } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import type { Task } from "./gen/weft/v1/worker_pb.js";
+import { ToolDecision } from "./gen/weft/v1/worker_pb.js";
+import type { Weft } from "./client.js";
+import { toWeftError } from "./errors.js";
+import { toMoney, toValue, type MoneyInit } from "./json.js";
+
+/** How long one poll waits on the server for a task. */
+const POLL_WAIT_SECONDS = 20;
+/** How long one CheckToolUse waits on the server for an approval decision. */
+const APPROVAL_WAIT_SECONDS = 30;
+/** Pause after a failed poll, so a down server is not hammered. */
+const POLL_BACKOFF_MS = 500;
+
+/** What a handler answers for a task that worked. */
+export interface TaskResult {
+  /** The step's output, seen by later steps as `$.<step>.output`. */
+  output: JsonValue;
+  /** What the attempt cost: cents of usd, or an amount and currency. */
+  cost?: number | MoneyInit;
+  /** Shared-state keys the step writes (declared in `stateWrites`). */
+  stateWrites?: JsonObject;
+}
+
+/** Throw this from a handler to fail the task with a code or without retry. */
+export class TaskError extends Error {
+  constructor(
+    message: string,
+    /** Whether another attempt might work (the step's retries apply). */
+    readonly retryable = true,
+    /** UPPER_SNAKE code leading the step's error (`TOOL_ERROR: …`). */
+    readonly code = "",
+  ) {
+    super(message);
+    this.name = "TaskError";
+  }
+}
+
+/** The server's answer to {@link TaskContext.checkTool}. */
+export interface ToolVerdict {
+  allowed: boolean;
+  reason: string;
+}
+
+/** One claimed task, as a handler sees it. */
+export interface TaskContext {
+  /** The task as the server sent it (ids, attempt, policy, lease, …). */
+  readonly task: Task;
+  /** The rendered task text. */
+  readonly text: string;
+  /** The step's inputMap values. */
+  readonly input: JsonObject;
+  /** Aborted when the run is cancelled or the lease is lost. */
+  readonly signal: AbortSignal;
+  /** True while the last heartbeat said the step is paused. */
+  readonly paused: boolean;
+  /** Cost so far (cents, usd), carried by the next heartbeat. */
+  reportCost(cents: number): void;
+  /** Asks whether the agent may use `tool` now; waits out an approval. */
+  checkTool(tool: string, args?: JsonObject): Promise<ToolVerdict>;
+}
+
+/** A handler: answer a task, or throw (a {@link TaskError} or anything). */
+export type Handler = (task: TaskContext) => Promise<TaskResult>;
+
+/** Options of a {@link Worker}. */
+export interface WorkerOptions {
+  /** A stable id, so a restarted process keeps its identity. */
+  id?: string;
+  /** A display name, shown by ListWorkers. */
+  name?: string;
+  /** Most tasks in flight at once (default 1). */
+  concurrency?: number;
+  /** Heartbeat interval; default a third of the server's lease. */
+  heartbeatMs?: number;
+}
+
+export class Worker {
+  readonly #weft: Weft;
+  readonly #options: WorkerOptions;
+  readonly #handlers = new Map<string, Handler>();
+  readonly #hints: { agent: string; minCost: MoneyInit; maxCost: MoneyInit }[] = [];
+
+  constructor(weft: Weft, options: WorkerOptions = {}) {
+    this.#weft = weft;
+    this.#options = options;
+  }
+
+  /** Serves `agent` with `handler`. */
+  agent(agent: string, handler: Handler): this {
+    this.#handlers.set(agent, handler);
+    return this;
+  }
+
+  /** Expected cost of one call of `agent` (cents), for estimates. */
+  costHint(agent: string, minCents: number, maxCents: number, currency = "usd"): this {
+    this.#hints.push({ agent, minCost: { amount: minCents, currency }, maxCost: { amount: maxCents, currency } });
+    return this;
+  }
+
+  /**
+   * Registers, then serves tasks until `signal` aborts; then lets the tasks
+   * in flight finish and resolves. Rejects only if registration fails.
+   */
+  async run(signal: AbortSignal): Promise<void> {
+    const workers = this.#weft.raw.workers;
+    const concurrency = Math.max(1, this.#options.concurrency ?? 1);
+    let registered;
+    try {
+      registered = await workers.registerWorker({
+        workerId: this.#options.id ?? "",
+        name: this.#options.name ?? "",
+        agents: [...this.#handlers.keys()],
+        concurrency,
+        costHints: this.#hints.map((h) => ({ agent: h.agent, minCost: toMoney(h.minCost), maxCost: toMoney(h.maxCost) })),
+      });
+    } catch (thrown) {
+      throw toWeftError(thrown);
+    }
+    const workerId = registered.workerId;
+    const heartbeatMs = this.#options.heartbeatMs ?? (Math.max(1, registered.leaseSeconds) * 1000) / 3;
+    const inFlight = new Set<Promise<void>>();
+    const pollers = Math.min(concurrency, 8);
+
+    const pollLoop = async (): Promise<void> => {
+      while (!signal.aborted) {
+        while (inFlight.size >= concurrency && !signal.aborted) await Promise.race(inFlight);
+        if (signal.aborted) return;
+        try {
+          const { task } = await workers.pollTask({ workerId, waitSeconds: POLL_WAIT_SECONDS }, { signal });
+          if (!task) continue;
+          const running: Promise<void> = this.#execute(task, heartbeatMs).finally(() => inFlight.delete(running));
+          inFlight.add(running);
+        } catch (thrown) {
+          if (signal.aborted) return;
+          console.warn(`weft worker: poll failed: ${toWeftError(thrown).message}`);
+          await sleep(POLL_BACKOFF_MS);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: pollers }, pollLoop));
+    await Promise.all(inFlight);
+  }
+
+  /** Runs one task: its handler, heartbeats beside it, then the report. */
+  async #execute(task: Task, heartbeatMs: number): Promise<void> {
+    const workers = this.#weft.raw.workers;
+    const { taskId, leaseToken } = task;
+    const handler = this.#handlers.get(task.agent);
+    if (!handler) {
+      await this.#report(task, Promise.reject(new TaskError(`this worker has no handler for agent '${task.agent}'`, false)));
+      return;
+    }
+    const lost = new AbortController();
+    let costCents = 0;
+    let paused = false;
+    const beat = setInterval(() => {
+      const costSoFar = costCents > 0 ? toMoney({ amount: Math.round(costCents), currency: "usd" }) : undefined;
+      workers.heartbeat({ taskId, leaseToken, ...(costSoFar && { costSoFar }) }).then(
+        (answer) => {
+          if (answer.cancelled) lost.abort(new Error("the run was cancelled"));
+          paused = answer.paused;
+        },
+        (thrown: unknown) => {
+          const code = ConnectError.from(thrown).code;
+          if (code === Code.Aborted || code === Code.FailedPrecondition || code === Code.NotFound) {
+            lost.abort(new Error("the task's lease was lost"));
+          }
+        },
+      );
+    }, heartbeatMs);
+    const context: TaskContext = {
+      task,
+      text: task.task,
+      input: task.input ?? {},
+      signal: lost.signal,
+      get paused() {
+        return paused;
+      },
+      reportCost: (cents) => {
+        costCents = cents;
+      },
+      checkTool: (tool, args) => this.#checkTool(task, tool, args ?? {}, lost.signal),
+    };
+    try {
+      const answer = handler(context);
+      // Cancelled or lease lost: the answer no longer counts.
+      const stopped = new Promise<"stopped">((resolve) => lost.signal.addEventListener("abort", () => resolve("stopped")));
+      const first = await Promise.race([answer.then(() => "done" as const, () => "done" as const), stopped]);
+      if (first === "stopped") return;
+      await this.#report(task, answer);
+    } finally {
+      clearInterval(beat);
+    }
+  }
+
+  async #checkTool(task: Task, tool: string, args: JsonObject, signal: AbortSignal): Promise<ToolVerdict> {
+    let approvalId = "";
+    let waitSeconds = 0;
+    for (;;) {
+      let answer;
+      try {
+        answer = await this.#weft.raw.workers.checkToolUse(
+          { taskId: task.taskId, leaseToken: task.leaseToken, tool, arguments: args, approvalId, waitSeconds },
+          { signal },
+        );
+      } catch (thrown) {
+        if (signal.aborted) return { allowed: false, reason: "the run was cancelled" };
+        throw toWeftError(thrown);
+      }
+      if (answer.decision === ToolDecision.ALLOW) return { allowed: true, reason: answer.reason };
+      if (answer.decision !== ToolDecision.REQUIRE_APPROVAL) return { allowed: false, reason: answer.reason };
+      approvalId = answer.approvalId;
+      waitSeconds = APPROVAL_WAIT_SECONDS;
+    }
+  }
+
+  /** Sends the handler's answer; a refusal (lease lost) is only logged. */
+  async #report(task: Task, answer: Promise<TaskResult>): Promise<void> {
+    const workers = this.#weft.raw.workers;
+    const { taskId, leaseToken } = task;
+    try {
+      let result: TaskResult;
+      try {
+        result = await answer;
+      } catch (thrown) {
+        const error = thrown instanceof TaskError ? thrown : new TaskError(thrown instanceof Error ? thrown.message : String(thrown));
+        await workers.failTask({ taskId, leaseToken, error: error.message, retryable: error.retryable, errorCode: error.code });
+        return;
+      }
+      const cost = result.cost === undefined ? undefined : toMoney(typeof result.cost === "number" ? { amount: result.cost, currency: "usd" } : result.cost);
+      await workers.completeTask({
+        taskId,
+        leaseToken,
+        output: toValue(result.output),
+        ...(cost && { cost }),
+        ...(result.stateWrites && { stateWrites: result.stateWrites }),
+      });
+    } catch (thrown) {
+      console.warn(`weft worker: the answer to task ${taskId} was refused: ${toWeftError(thrown).message}`);
+    }
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
