@@ -125,7 +125,7 @@ export class Workflows {
     return this.runs.estimate(workflowId, options);
   }
 
-  /** The version history, oldest first. */
+  /** The version history, newest first. */
   async versions(workflowId: string): Promise<WorkflowVersion[]> {
     return (await typed(this.client.listWorkflowVersions({ id: workflowId }))).versions;
   }

@@ -1,0 +1,31 @@
+/** Shared by the Node tests: the live server (WEFT_URL, set by scripts/test-sdks). */
+import { Weft, workflow, type WorkflowBuilder, type StreamEvent } from "@weft/sdk";
+
+export function serverUrl(): string {
+  const url = process.env.WEFT_URL;
+  if (!url) throw new Error("WEFT_URL is not set: run the SDK tests through scripts/test-sdks");
+  return url;
+}
+
+export function client(): Weft {
+  return new Weft({ baseUrl: serverUrl(), transport: "grpc", apiKey: "test-key" });
+}
+
+/** A unique name, so reruns against one server never collide. */
+export function unique(prefix: string): string {
+  return `${prefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
+/** A workflow of one transform: it completes without any worker. */
+export function pureWorkflow(name = unique("pure")): WorkflowBuilder {
+  return workflow(name)
+    .inputSchema({ type: "object", required: ["company"], properties: { company: { type: "string" } } })
+    .transform({ id: "shape", output: { company: "$.input.company", site: "$.input.website" } });
+}
+
+/** Every event of a run's stream, to its end. */
+export async function collect(events: AsyncIterable<StreamEvent>): Promise<StreamEvent[]> {
+  const all: StreamEvent[] = [];
+  for await (const event of events) all.push(event);
+  return all;
+}
