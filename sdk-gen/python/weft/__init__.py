@@ -1,0 +1,70 @@
+"""``weft``: the Python client of the Weft workflow engine.
+
+- :class:`Weft` (sync) and :class:`AsyncWeft` (asyncio): ``workflows``,
+  ``runs``, ``approvals``, ``schedules``, over gRPC;
+- :func:`workflow`: the typed builder;
+- :class:`Worker`: serve agents with plain or async functions;
+- typed errors (:class:`NotFoundError`, :class:`InvalidArgumentError`, ...).
+
+The generated messages and stubs are under ``weft.v1``.
+"""
+
+from weft._json import JSON, format_money, from_struct, from_value, to_money, to_struct, to_value
+from weft._requests import run_status_name
+from weft.aio import AsyncWeft, AsyncWorkflowHandle
+from weft.builder import WorkflowBuilder, to_policy, to_step, workflow
+from weft.client import Weft, WorkflowHandle
+from weft.errors import (
+    AbortedError,
+    AlreadyExistsError,
+    CancelledError,
+    DeadlineExceededError,
+    FailedPreconditionError,
+    FieldViolation,
+    InvalidArgumentError,
+    NotFoundError,
+    PermissionError_,
+    ResourceExhaustedError,
+    UnavailableError,
+    UnimplementedError,
+    WeftError,
+)
+from weft.worker import Outcome, RunningWorker, TaskContext, TaskError, ToolVerdict, Worker
+
+__all__ = [
+    "JSON",
+    "AbortedError",
+    "AlreadyExistsError",
+    "AsyncWeft",
+    "AsyncWorkflowHandle",
+    "CancelledError",
+    "DeadlineExceededError",
+    "FailedPreconditionError",
+    "FieldViolation",
+    "InvalidArgumentError",
+    "NotFoundError",
+    "Outcome",
+    "PermissionError_",
+    "ResourceExhaustedError",
+    "RunningWorker",
+    "TaskContext",
+    "TaskError",
+    "ToolVerdict",
+    "UnavailableError",
+    "UnimplementedError",
+    "Weft",
+    "WeftError",
+    "Worker",
+    "WorkflowBuilder",
+    "WorkflowHandle",
+    "format_money",
+    "from_struct",
+    "from_value",
+    "run_status_name",
+    "to_money",
+    "to_policy",
+    "to_step",
+    "to_struct",
+    "to_value",
+    "workflow",
+]

@@ -1,0 +1,409 @@
+"""The worker runtime: serve agents with plain functions, async or not.
+
+    from weft import AsyncWeft, Outcome, Worker
+
+    async def research(task):
+        return Outcome({"site": task.input["website"]}, cost=3)
+
+    async def main():
+        async with AsyncWeft(base_url="http://127.0.0.1:7070") as client:
+            stop = asyncio.Event()
+            await Worker(client, concurrency=8).agent("web-researcher", research).serve(stop)
+
+Like the Rust runtime it registers the worker, keeps up to ``concurrency``
+tasks in flight (each claimed by a long poll as a slot frees), heartbeats
+every task (a third of the lease) so the lease holds, sets
+``task.cancelled`` when the run is cancelled or the lease is lost (then
+gives the handler a grace period and cancels it; its answer no longer
+counts), completes or fails the task with the handler's answer, and on
+shutdown stops claiming, lets the tasks in flight finish, and returns.
+
+A handler returns an :class:`Outcome`, or any JSON value (the output, no
+cost); raising :class:`TaskError` fails the task with a code or without
+retry, raising anything else fails it retryably. Plain (non-async)
+handlers run in a thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import signal
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Set, Union
+
+import grpc
+
+from weft._json import JSON, MoneyLike, from_struct, to_money, to_struct, to_value
+from weft.aio import AsyncWeft
+from weft.errors import WeftError
+from weft.v1 import common_pb2, worker_pb2, worker_service_pb2 as pb
+
+log = logging.getLogger("weft.worker")
+
+#: How long one poll waits on the server for a task.
+POLL_WAIT_SECONDS = 20
+#: How long one CheckToolUse waits on the server for an approval decision.
+APPROVAL_WAIT_SECONDS = 30
+#: How long a handler told of a cancel may take to return by itself.
+CANCEL_GRACE_SECONDS = 5.0
+#: Pause after a failed poll, so a down server is not hammered.
+POLL_BACKOFF_SECONDS = 0.5
+
+
+@dataclass
+class Outcome:
+    """What a handler answers for a task that worked."""
+
+    #: The step's output, seen by later steps as ``$.<step>.output``.
+    output: JSON
+    #: What the attempt cost: cents of usd, or ``{"amount", "currency"}``.
+    cost: Optional[MoneyLike] = None
+    #: Shared-state keys the step writes (declared in ``stateWrites``).
+    state_writes: Optional[Mapping[str, Any]] = None
+
+
+class TaskError(Exception):
+    """Raise to fail a task with a code, or without retry."""
+
+    def __init__(self, message: str, *, retryable: bool = True, code: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.retryable = retryable
+        self.code = code
+
+
+@dataclass(frozen=True)
+class ToolVerdict:
+    """The server's answer to :meth:`TaskContext.check_tool`."""
+
+    allowed: bool
+    reason: str
+
+
+@dataclass
+class TaskContext:
+    """One claimed task, as a handler sees it."""
+
+    #: The task as the server sent it (ids, attempt, policy, lease, ...).
+    task: worker_pb2.Task
+    #: The step's inputMap values.
+    input: Dict[str, Any]
+    #: Set when the run is cancelled or the lease is lost.
+    cancelled: asyncio.Event
+    _client: AsyncWeft
+    _loop: asyncio.AbstractEventLoop
+    _cost_cents: int = 0
+    _paused: bool = False
+
+    @property
+    def text(self) -> str:
+        """The rendered task text."""
+        return self.task.task
+
+    @property
+    def is_cancelled(self) -> bool:
+        return self.cancelled.is_set()
+
+    @property
+    def is_paused(self) -> bool:
+        """True while the last heartbeat said the step is paused."""
+        return self._paused
+
+    def report_cost(self, cents: int) -> None:
+        """Cost so far (cents, usd), carried by the next heartbeat."""
+        self._cost_cents = cents
+
+    async def check_tool(self, tool: str, arguments: Optional[Mapping[str, Any]] = None) -> ToolVerdict:
+        """Asks whether the agent may use ``tool`` now, applying the workflow's
+        policy; a tool that needs approval waits for a person's decision."""
+        request = pb.CheckToolUseRequest(
+            task_id=self.task.task_id, lease_token=self.task.lease_token, tool=tool
+        )
+        if arguments:
+            request.arguments.CopyFrom(to_struct(arguments))
+        while True:
+            asked = asyncio.ensure_future(
+                self._client._call(self._client.workers.CheckToolUse, request, timeout=APPROVAL_WAIT_SECONDS + 10)
+            )
+            stopped = asyncio.ensure_future(self.cancelled.wait())
+            done, _ = await asyncio.wait({asked, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            if asked not in done:
+                asked.cancel()
+                return ToolVerdict(False, "the run was cancelled")
+            stopped.cancel()
+            answer = asked.result()
+            if answer.decision == worker_pb2.TOOL_DECISION_ALLOW:
+                return ToolVerdict(True, answer.reason)
+            if answer.decision != worker_pb2.TOOL_DECISION_REQUIRE_APPROVAL:
+                return ToolVerdict(False, answer.reason)
+            request.approval_id = answer.approval_id
+            request.wait_seconds = APPROVAL_WAIT_SECONDS
+
+    def check_tool_sync(self, tool: str, arguments: Optional[Mapping[str, Any]] = None) -> ToolVerdict:
+        """:meth:`check_tool` for plain handlers (they run in a thread)."""
+        return asyncio.run_coroutine_threadsafe(self.check_tool(tool, arguments), self._loop).result()
+
+
+Handler = Callable[[TaskContext], Union[Awaitable[Any], Any]]
+
+
+class Worker:
+    """Agents and their handlers, then :meth:`serve` (or :meth:`run`)."""
+
+    def __init__(
+        self,
+        client: Union[AsyncWeft, str],
+        *,
+        name: str = "",
+        worker_id: str = "",
+        concurrency: int = 1,
+        heartbeat_every: Optional[float] = None,
+    ) -> None:
+        """``client`` is an :class:`AsyncWeft` or a base URL (a client is then
+        made inside the worker's loop)."""
+        self._client = client
+        self._name = name
+        self._worker_id = worker_id
+        self._concurrency = max(1, concurrency)
+        self._heartbeat_every = heartbeat_every
+        self._handlers: Dict[str, Handler] = {}
+        self._hints: List[worker_pb2.AgentCostHint] = []
+
+    def agent(self, agent: str, handler: Handler) -> Worker:
+        """Serves ``agent`` with ``handler``."""
+        self._handlers[agent] = handler
+        return self
+
+    def cost_hint(self, agent: str, min_cents: int, max_cents: int, currency: str = "usd") -> Worker:
+        """Expected cost of one call of ``agent``, for estimates."""
+        self._hints.append(
+            worker_pb2.AgentCostHint(
+                agent=agent,
+                min_cost=common_pb2.Money(amount=min_cents, currency=currency),
+                max_cost=common_pb2.Money(amount=max_cents, currency=currency),
+            )
+        )
+        return self
+
+    def run(self) -> None:
+        """Serves until Ctrl-C or SIGTERM (blocking; makes its own event loop)."""
+
+        async def main() -> None:
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            await self.serve(stop)
+
+        asyncio.run(main())
+
+    def start(self) -> RunningWorker:
+        """Serves in a background thread (its own event loop), for code that
+        uses the sync client; :meth:`RunningWorker.stop` shuts it down.
+        ``client`` must then be a base URL: an AsyncWeft belongs to one loop."""
+        if isinstance(self._client, AsyncWeft):
+            raise TypeError("Worker.start() needs a base URL; an AsyncWeft is bound to its own event loop")
+        return RunningWorker(self)
+
+    async def serve(self, stop: asyncio.Event) -> None:
+        """Registers, then serves tasks until ``stop`` is set; then lets the
+        tasks in flight finish and returns. Raises only if registration fails."""
+        client = self._client if isinstance(self._client, AsyncWeft) else AsyncWeft(self._client)
+        try:
+            await self._serve(client, stop)
+        finally:
+            if client is not self._client:
+                await client.close()
+
+    async def _serve(self, client: AsyncWeft, stop: asyncio.Event) -> None:
+        registered = await client._call(
+            client.workers.RegisterWorker,
+            pb.RegisterWorkerRequest(
+                worker_id=self._worker_id,
+                name=self._name,
+                agents=list(self._handlers),
+                concurrency=self._concurrency,
+                cost_hints=self._hints,
+            ),
+        )
+        heartbeat_every = self._heartbeat_every or max(1, registered.lease_seconds) / 3
+        slots = asyncio.Semaphore(self._concurrency)
+        in_flight: Set["asyncio.Task[None]"] = set()
+
+        async def poll_loop() -> None:
+            while not stop.is_set():
+                await slots.acquire()
+                if stop.is_set():
+                    slots.release()
+                    return
+                polled = asyncio.ensure_future(
+                    client._call(
+                        client.workers.PollTask,
+                        pb.PollTaskRequest(worker_id=registered.worker_id, wait_seconds=POLL_WAIT_SECONDS),
+                        timeout=POLL_WAIT_SECONDS + 10,
+                    )
+                )
+                stopping = asyncio.ensure_future(stop.wait())
+                done, _ = await asyncio.wait({polled, stopping}, return_when=asyncio.FIRST_COMPLETED)
+                stopping.cancel()
+                if polled not in done:
+                    polled.cancel()
+                    slots.release()
+                    return
+                try:
+                    response = polled.result()
+                except WeftError as error:
+                    slots.release()
+                    log.warning("poll failed: %s", error)
+                    await asyncio.sleep(POLL_BACKOFF_SECONDS)
+                    continue
+                if not response.HasField("task"):
+                    slots.release()
+                    continue
+                job = asyncio.ensure_future(self._execute(client, response.task, heartbeat_every))
+                in_flight.add(job)
+
+                def finished(done_job: "asyncio.Task[None]") -> None:
+                    in_flight.discard(done_job)
+                    slots.release()
+
+                job.add_done_callback(finished)
+
+        await asyncio.gather(*(poll_loop() for _ in range(min(self._concurrency, 8))))
+        if in_flight:
+            await asyncio.gather(*in_flight, return_exceptions=True)
+
+    async def _execute(self, client: AsyncWeft, task: worker_pb2.Task, heartbeat_every: float) -> None:
+        """Runs one task: its handler, heartbeats beside it, then the report."""
+        handler = self._handlers.get(task.agent)
+        if handler is None:
+            await self._fail(client, task, TaskError(f"this worker has no handler for agent '{task.agent}'", retryable=False))
+            return
+        context = TaskContext(
+            task=task,
+            input=from_struct(task.input) if task.HasField("input") else {},
+            cancelled=asyncio.Event(),
+            _client=client,
+            _loop=asyncio.get_running_loop(),
+        )
+
+        async def call() -> Any:
+            if inspect.iscoroutinefunction(handler):
+                return await handler(context)
+            result = await asyncio.to_thread(handler, context)
+            return await result if inspect.isawaitable(result) else result
+
+        work = asyncio.ensure_future(call())
+        beats = asyncio.ensure_future(self._heartbeats(client, task, context, heartbeat_every))
+        done, _ = await asyncio.wait({work, beats}, return_when=asyncio.FIRST_COMPLETED)
+        if work not in done:
+            # Cancelled or lease lost: the handler was told; give it a moment
+            # to stop by itself, then cancel it. Its answer no longer counts.
+            try:
+                await asyncio.wait_for(work, CANCEL_GRACE_SECONDS)
+            except BaseException:
+                pass
+            return
+        beats.cancel()
+        error = work.exception()
+        if error is not None:
+            await self._fail(client, task, error)
+            return
+        result = work.result()
+        outcome = result if isinstance(result, Outcome) else Outcome(result)
+        request = pb.CompleteTaskRequest(task_id=task.task_id, lease_token=task.lease_token)
+        request.output.CopyFrom(to_value(outcome.output))
+        if outcome.cost is not None:
+            request.cost.CopyFrom(to_money(outcome.cost))
+        if outcome.state_writes is not None:
+            request.state_writes.CopyFrom(to_struct(outcome.state_writes))
+        try:
+            await client._call(client.workers.CompleteTask, request)
+        except WeftError as refused:
+            log.warning("the answer to task %s was refused: %s", task.task_id, refused)
+
+    async def _fail(self, client: AsyncWeft, task: worker_pb2.Task, error: BaseException) -> None:
+        failure = error if isinstance(error, TaskError) else TaskError(str(error) or type(error).__name__)
+        request = pb.FailTaskRequest(
+            task_id=task.task_id,
+            lease_token=task.lease_token,
+            error=failure.message,
+            retryable=failure.retryable,
+            error_code=failure.code,
+        )
+        try:
+            await client._call(client.workers.FailTask, request)
+        except WeftError as refused:
+            log.warning("the failure of task %s was refused: %s", task.task_id, refused)
+
+    async def _heartbeats(
+        self, client: AsyncWeft, task: worker_pb2.Task, context: TaskContext, every: float
+    ) -> None:
+        """Heartbeats until the run is cancelled or the lease is lost, then
+        sets ``context.cancelled`` and returns; otherwise runs until cancelled."""
+        lost = (grpc.StatusCode.ABORTED, grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.NOT_FOUND)
+        while True:
+            await asyncio.sleep(every)
+            request = pb.HeartbeatRequest(task_id=task.task_id, lease_token=task.lease_token)
+            if context._cost_cents > 0:
+                request.cost_so_far.CopyFrom(common_pb2.Money(amount=context._cost_cents, currency="usd"))
+            try:
+                answer = await client._call(client.workers.Heartbeat, request)
+            except WeftError as error:
+                if error.code in lost:
+                    break
+                log.warning("heartbeat of task %s failed; retrying: %s", task.task_id, error)
+                continue
+            if answer.cancelled:
+                break
+            context._paused = answer.paused
+        context.cancelled.set()
+
+
+class RunningWorker:
+    """A :class:`Worker` serving in a background thread."""
+
+    def __init__(self, worker: Worker) -> None:
+        self._ready = threading.Event()
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._stop: Optional[asyncio.Event] = None
+        self._error: Optional[BaseException] = None
+
+        async def main() -> None:
+            self._loop = asyncio.get_running_loop()
+            self._stop = asyncio.Event()
+            self._ready.set()
+            await worker.serve(self._stop)
+
+        def target() -> None:
+            try:
+                asyncio.run(main())
+            except BaseException as error:  # surfaced by stop()
+                self._error = error
+                self._ready.set()
+
+        self._thread = threading.Thread(target=target, name="weft-worker", daemon=True)
+        self._thread.start()
+        self._ready.wait()
+
+    def stop(self) -> None:
+        """Stops claiming, waits for the tasks in flight, and joins the thread;
+        raises what made the worker fail, if anything did."""
+        if self._loop is not None and self._stop is not None and not self._loop.is_closed():
+            stop = self._stop
+            try:
+                self._loop.call_soon_threadsafe(stop.set)
+            except RuntimeError:  # the loop already ended
+                pass
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+    def __enter__(self) -> RunningWorker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
