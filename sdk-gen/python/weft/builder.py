@@ -42,9 +42,17 @@ def to_step(spec: Mapping[str, Any]) -> step_pb2.Step:
     """
     step = step_pb2.Step()
     json_format.ParseDict(dict(spec), step)
+    _default_types(step)
+    return step
+
+
+def _default_types(step: step_pb2.Step) -> None:
     if not step.type:
         step.type = "agent"
-    return step
+    for branch in step.steps:
+        _default_types(branch)
+    if step.HasField("step"):
+        _default_types(step.step)
 
 
 def to_policy(
