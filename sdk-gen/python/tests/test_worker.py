@@ -88,3 +88,32 @@ def test_a_cancelled_run_tells_the_handler(url: str) -> None:
             assert run_status_name(client.workflows.get_run(run.id).status) == "cancelled"
         finally:
             running.stop()
+
+
+def test_a_worker_never_holds_more_tasks_than_its_concurrency(url: str) -> None:
+    agent = unique("busy-agent")
+    state = {"active": 0, "most": 0}
+
+    async def busy(task: TaskContext) -> Outcome:
+        state["active"] += 1
+        state["most"] = max(state["most"], state["active"])
+        await asyncio.sleep(0.15)
+        state["active"] -= 1
+        return Outcome({"ok": True})
+
+    async def scenario() -> None:
+        async with AsyncWeft(base_url=url) as client:
+            stop = asyncio.Event()
+            serving = asyncio.ensure_future(Worker(client, concurrency=2).agent(agent, busy).serve(stop))
+            try:
+                branches = [{"id": f"b{i}", "agent": agent, "task": "work"} for i in range(6)]
+                wf = await client.workflows.create(workflow(unique("fan")).step({"id": "fan", "type": "parallel", "steps": branches}))
+                run = await wf.run(input={})
+                events = [e async for e in client.workflows.stream_run(run.id)]
+                assert events[-1].type == "run.completed"
+                assert state["most"] == 2
+            finally:
+                stop.set()
+                await asyncio.wait_for(serving, 30)
+
+    asyncio.run(scenario())

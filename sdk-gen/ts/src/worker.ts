@@ -141,16 +141,39 @@ export class Worker {
     const inFlight = new Set<Promise<void>>();
     const pollers = Math.min(concurrency, 8);
 
+    // A slot is taken before polling and given back when the poll brings
+    // nothing or the task is done, so pollers never claim more than
+    // `concurrency` tasks between them.
+    let free = concurrency;
+    const waiting: (() => void)[] = [];
+    const wakeAll = () => waiting.splice(0).forEach((wake) => wake());
+    signal.addEventListener("abort", wakeAll, { once: true });
+    const acquire = async (): Promise<boolean> => {
+      while (free === 0 && !signal.aborted) await new Promise<void>((wake) => waiting.push(wake));
+      if (signal.aborted) return false;
+      free -= 1;
+      return true;
+    };
+    const release = () => {
+      free += 1;
+      waiting.shift()?.();
+    };
+
     const pollLoop = async (): Promise<void> => {
-      while (!signal.aborted) {
-        while (inFlight.size >= concurrency && !signal.aborted) await Promise.race(inFlight);
-        if (signal.aborted) return;
+      while (await acquire()) {
         try {
           const { task } = await workers.pollTask({ workerId, waitSeconds: POLL_WAIT_SECONDS }, { signal });
-          if (!task) continue;
-          const running: Promise<void> = this.#execute(task, heartbeatMs).finally(() => inFlight.delete(running));
+          if (!task) {
+            release();
+            continue;
+          }
+          const running: Promise<void> = this.#execute(task, heartbeatMs).finally(() => {
+            inFlight.delete(running);
+            release();
+          });
           inFlight.add(running);
         } catch (thrown) {
+          release();
           if (signal.aborted) return;
           console.warn(`weft worker: poll failed: ${toWeftError(thrown).message}`);
           await sleep(POLL_BACKOFF_MS);
@@ -158,7 +181,7 @@ export class Worker {
       }
     };
     await Promise.all(Array.from({ length: pollers }, pollLoop));
-    await Promise.all(inFlight);
+    await Promise.allSettled(inFlight);
   }
 
   /** Runs one task: its handler, heartbeats beside it, then the report. */
@@ -202,7 +225,8 @@ export class Worker {
       checkTool: (tool, args) => this.#checkTool(task, tool, args ?? {}, lost.signal),
     };
     try {
-      const answer = handler(context);
+      // A handler that throws before its first await still fails the task.
+      const answer = Promise.resolve().then(() => handler(context));
       // Cancelled or lease lost: the answer no longer counts.
       const stopped = new Promise<"stopped">((resolve) => lost.signal.addEventListener("abort", () => resolve("stopped")));
       const first = await Promise.race([answer.then(() => "done" as const, () => "done" as const), stopped]);

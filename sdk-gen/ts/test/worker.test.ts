@@ -49,3 +49,31 @@ test("a worker serves agent steps; a TaskError fails the run; retryFrom runs it 
     await worker;
   }
 });
+
+test("a worker never holds more tasks than its concurrency, and uses all of it", async () => {
+  const weft = client();
+  const agent = unique("busy-agent");
+  let active = 0;
+  let most = 0;
+  const stop = new AbortController();
+  const worker = new Worker(weft, { concurrency: 2 })
+    .agent(agent, async () => {
+      active += 1;
+      most = Math.max(most, active);
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      active -= 1;
+      return { output: { ok: true } };
+    })
+    .run(stop.signal);
+  try {
+    const branches = Array.from({ length: 6 }, (_, i) => ({ id: `b${i}`, agent, task: "work" }));
+    const wf = await weft.workflows.create(workflow(unique("fan")).step({ id: "fan", type: "parallel", steps: branches }));
+    const run = await wf.run({ input: {} });
+    const events = await collect(weft.workflows.streamRun(run.id));
+    assert.equal(events.at(-1)?.type, "run.completed");
+    assert.equal(most, 2);
+  } finally {
+    stop.abort();
+    await worker;
+  }
+});
