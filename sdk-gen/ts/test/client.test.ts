@@ -11,12 +11,13 @@ import {
   NotFoundError,
   RunStatus,
   UnimplementedError,
+  Weft,
   WeftError,
   fromValue,
   runStatusName,
   workflow,
 } from "@weft/sdk";
-import { client, collect, pureWorkflow, unique } from "./helpers.js";
+import { client, collect, pureWorkflow, serverUrl, unique } from "./helpers.js";
 
 test("workflows: create, get, list, update, versions, diff, rollback, delete", async () => {
   const weft = client();
@@ -152,4 +153,15 @@ test("approvals: an approval step pauses the run until decided through the API",
   const done = await weft.workflows.getRun(run.id);
   assert.equal(runStatusName(done.status), "completed");
   await assert.rejects(weft.approvals.get("apr_nope"), NotFoundError);
+});
+
+test("the same client over gRPC-web from Node (HTTP/1.1)", async () => {
+  const weft = new Weft({ baseUrl: serverUrl(), transport: "grpc-web" });
+  const wf = await weft.workflows.create(pureWorkflow());
+  const run = await wf.run({ input: { company: "Acme" } });
+  const events = await collect(weft.workflows.streamRun(run.id));
+  assert.equal(events.at(-1)?.type, "run.completed");
+  const missing = await weft.workflows.get("wf_missing").catch((e: unknown) => e);
+  assert.ok(missing instanceof NotFoundError);
+  assert.equal(missing.reason, "WORKFLOW_NOT_FOUND");
 });
