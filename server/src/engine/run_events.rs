@@ -190,8 +190,6 @@ impl RunEngine {
         timeout: Duration,
         cancel_on_timeout: bool,
     ) -> Result<RunDetail, EngineError> {
-        // Subscribed before the start, so the terminal event cannot slip by.
-        let mut live = self.subscribe();
         let started = self.start(tenant, request).await?;
         let run_id = started.0.id.clone();
         if !is_live(&started.0.status) {
@@ -200,31 +198,22 @@ impl RunEngine {
         let mut closing = self.closing();
         let wait = async {
             loop {
-                let received = tokio::select! {
-                    received = live.recv() => received,
+                tokio::select! {
+                    () = self.scheduler().finished(&run_id) => {}
                     // A waiting call must not hold the graceful drain open.
                     _ = closing.changed() => return Err(EngineError::Unavailable("the server is stopping; follow the run by id")),
-                };
-                match received {
-                    Ok(event) if event.run_id == run_id && event.is_terminal() => return Ok(()),
-                    Ok(_) => {}
-                    Err(broadcast::error::RecvError::Lagged(_)) => {
-                        live = live.resubscribe();
-                        if !is_live(&self.get(tenant, &run_id).await?.0.status) {
-                            return Ok(());
-                        }
-                    }
-                    Err(broadcast::error::RecvError::Closed) => {
-                        return Err(EngineError::Unavailable("the server is stopping; follow the run by id"));
-                    }
                 }
+                let detail = self.get(tenant, &run_id).await?;
+                if !is_live(&detail.0.status) {
+                    return Ok(detail);
+                }
+                // Only a failed commit (the writer reloads the run) gets
+                // here with the run still open: look again shortly.
+                tokio::time::sleep(Duration::from_millis(50)).await;
             }
         };
         match tokio::time::timeout(timeout, wait).await {
-            Ok(result) => {
-                result?;
-                self.get(tenant, &run_id).await
-            }
+            Ok(result) => result,
             Err(_) => {
                 if cancel_on_timeout {
                     // It may have finished meanwhile; then there is nothing to cancel.

@@ -113,6 +113,9 @@ pub(crate) enum Request {
     /// A worker's claim, made in the writer's next group commit, or parked
     /// until a matching task is queued or the given time (ms) passes.
     Claim(ClaimRequest, i64, claims::ClaimSender),
+    /// Tell the sender when this run finishes (dropped at once if the run
+    /// is not live).
+    WatchFinish(String, oneshot::Sender<()>),
 }
 
 /// Counters of the writer, for benchmarks and metrics.
@@ -159,7 +162,7 @@ fn replay(open: OpenRun, workflow: Arc<CompiledWorkflow>) -> Option<writer::Live
         retry_of_run_id: run.retry_of_run_id,
         created_ms: run.created_ms,
     };
-    Some(writer::Live { state, meta, commands: open.commands.len() as u32 })
+    Some(writer::Live { state, meta, commands: open.commands.len() as u32, watchers: Vec::new() })
 }
 
 impl RunScheduler {
@@ -220,6 +223,17 @@ impl RunScheduler {
         let (reply, answer) = oneshot::channel();
         self.requests.send(Request::Start(new, seed, reply)).await.map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
+    }
+
+    /// Resolves when the run `run_id` leaves the writer: it finished (and
+    /// that is committed), or it was not live when asked, or a failed
+    /// commit made the writer forget it. The caller reads the store to
+    /// learn which; one waiter per run, not one woken by every event.
+    pub async fn finished(&self, run_id: &str) {
+        let (watcher, fired) = oneshot::channel();
+        if self.requests.send(Request::WatchFinish(run_id.to_string(), watcher)).await.is_ok() {
+            let _ = fired.await;
+        }
     }
 
     /// Applies a command to a live run; answers once it is committed.

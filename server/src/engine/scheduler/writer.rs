@@ -26,6 +26,9 @@ pub(super) struct Live {
     pub(super) state: RunState,
     pub(super) meta: RunMeta,
     pub(super) commands: u32,
+    /// Told when the run leaves the writer (it finished); dropped unsent
+    /// when a failed commit throws the run's memory away.
+    pub(super) watchers: Vec<oneshot::Sender<()>>,
 }
 
 type StartSender = oneshot::Sender<Result<StartReply, EngineError>>;
@@ -105,6 +108,13 @@ impl Writer {
                     self.command(&tenant, &run_id, command, reply, &mut pending)
                 }
                 Request::Claim(claim, until_ms, reply) => pending.claims.push(Waiting { claim, reply, until_ms }),
+                // Answered at once (dropped) when the run is not live: it
+                // finished already, or never was.
+                Request::WatchFinish(run_id, watcher) => {
+                    if let Some(live) = self.runs.get_mut(&run_id) {
+                        live.watchers.push(watcher);
+                    }
+                }
             }
         }
         self.commit(pending).await;
@@ -158,7 +168,7 @@ impl Writer {
         match transition(&mut state, command) {
             Ok(outcome) => {
                 let id = new.id;
-                self.runs.insert(id.clone(), Live { state, meta, commands: 0 });
+                self.runs.insert(id.clone(), Live { state, meta, commands: 0, watchers: Vec::new() });
                 pending.touched.insert(id.clone(), None);
                 self.record(&id, json, &outcome, None, pending);
                 pending.replies.push(Reply::Start(reply, StartReply { run_id: id, existing: false }));
@@ -359,7 +369,15 @@ impl Writer {
             let _ = self.timers.send(timer);
         }
         // Finished runs accept no more commands; the store answers for them.
-        self.runs.retain(|_, live| !live.state.status().is_terminal());
+        self.runs.retain(|_, live| {
+            if !live.state.status().is_terminal() {
+                return true;
+            }
+            for watcher in live.watchers.drain(..) {
+                let _ = watcher.send(());
+            }
+            false
+        });
     }
 
     /// After a failed commit: refuses every caller of the batch and rebuilds
