@@ -216,8 +216,12 @@ impl RunService for RunApi {
         Ok(Response::new(pb::DeleteRunResponse { success: true, message: format!("run '{}' deleted", request.run_id) }))
     }
 
-    async fn pause_run(&self, _: Request<pb::PauseRunRequest>) -> Result<Response<pb::PauseRunResponse>, Status> {
-        Err(error::unimplemented("PauseRun"))
+    async fn pause_run(&self, request: Request<pb::PauseRunRequest>) -> Result<Response<pb::PauseRunResponse>, Status> {
+        let request = request.into_inner();
+        required_id(&request.run_id, "run_id")?;
+        let reason = label(request.reason, "reason")?;
+        let detail = self.runs.pause(DEFAULT_TENANT, &request.run_id, reason.trim().to_owned()).await?;
+        Ok(Response::new(pb::PauseRunResponse { run: Some(run_pb(&detail)) }))
     }
 
     async fn resume_run(
@@ -243,7 +247,10 @@ impl RunService for RunApi {
                 let payload = r.payload.as_ref().map_or(serde_json::Value::Null, value_from_pb);
                 ResumeForm::Event { event: r.event, payload }
             }
-            None => ResumeForm::Continue,
+            None => {
+                let from_step = label(r.from_step, "from_step")?.trim().to_owned();
+                ResumeForm::Continue { from_step: Some(from_step).filter(|s| !s.is_empty()) }
+            }
         };
         let detail = self.runs.resume(DEFAULT_TENANT, &r.run_id, form).await?;
         Ok(Response::new(pb::ResumeRunResponse { run: Some(run_pb(&detail)) }))

@@ -18,7 +18,7 @@ use petgraph::graph::NodeIndex;
 use serde_json::Value;
 
 use crate::engine::EngineError;
-use crate::engine::compile::CompiledWorkflow;
+use crate::engine::compile::{CompiledWorkflow, StepKind};
 use crate::engine::run::{RetryOrigin, ReusedStep};
 use crate::engine::runs::{RunDetail, RunEngine};
 use crate::engine::scheduler::{NewRun, RetrySeed, now_ms};
@@ -87,12 +87,12 @@ impl RunEngine {
     }
 }
 
-/// The map step whose per-item sub-step `node` is (or is inside), by id.
+/// The map or loop step whose per-item sub-step `node` is (or is inside), by id.
 fn map_owner(workflow: &CompiledWorkflow, node: NodeIndex) -> Option<String> {
     let mut owner = None;
     let mut at = node;
     while let Some(parent) = workflow.step(at).and_then(|s| s.parent()) {
-        if workflow.step(parent).is_some_and(|s| s.kind() == crate::engine::compile::StepKind::Map) {
+        if workflow.step(parent).is_some_and(|s| matches!(s.kind(), StepKind::Map | StepKind::Loop)) {
             owner = Some(parent);
         }
         at = parent;

@@ -186,6 +186,12 @@ pub struct StepDef {
     /// Loop iteration cap.
     #[serde(skip_serializing_if = "is_zero")]
     pub max_iterations: u32,
+    /// Loop: repeat while this condition holds (checked before each iteration).
+    #[serde(rename = "while", alias = "whileCondition", skip_serializing_if = "String::is_empty")]
+    pub while_condition: String,
+    /// Loop: repeat until this condition holds (checked after each iteration).
+    #[serde(rename = "until", alias = "untilCondition", skip_serializing_if = "String::is_empty")]
+    pub until_condition: String,
     /// Wait event name.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub event: String,

@@ -26,6 +26,7 @@ fn lease_from_row(row: &SqliteRow) -> Result<TaskLease, StoreError> {
         workflow_version: row.try_get::<Option<i64>, _>("workflow_version")?.unwrap_or_default() as u32,
         step_status: row.try_get::<Option<String>, _>("step_status")?.unwrap_or_default(),
         step_cost_cents: row.try_get::<Option<i64>, _>("step_cost")?.unwrap_or_default(),
+        run_held: row.try_get::<Option<bool>, _>("run_held")?.unwrap_or_default(),
         task_id,
     })
 }
@@ -34,7 +35,8 @@ fn lease_from_row(row: &SqliteRow) -> Result<TaskLease, StoreError> {
 pub(super) async fn get(pool: &SqlitePool, tenant: &str, task_id: &str) -> Result<Option<TaskLease>, StoreError> {
     let row = sqlx::query(
         "SELECT t.task_id, t.run_id, t.step_key, t.kind, t.attempt, t.status, t.lease_token, t.lease_deadline, \
-         t.lease_owner, s.status AS step_status, s.cost_cents AS step_cost, r.workflow_id, r.workflow_version \
+         t.lease_owner, s.status AS step_status, s.cost_cents AS step_cost, r.workflow_id, r.workflow_version, \
+         (r.status = 'paused' AND json_extract(r.pending_action, '$.type') = 'manual') AS run_held \
          FROM tasks t LEFT JOIN run_steps s ON s.run_id = t.run_id AND s.key = t.step_key \
          LEFT JOIN runs r ON r.id = t.run_id \
          WHERE t.tenant_id = ?1 AND t.task_id = ?2",

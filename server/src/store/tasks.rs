@@ -153,6 +153,9 @@ pub struct TaskLease {
     pub step_status: String,
     /// The step's recorded cost (finished attempts), cents.
     pub step_cost_cents: i64,
+    /// The run is held by PauseRun (status paused, pending action type
+    /// "manual"), as last committed.
+    pub run_held: bool,
 }
 
 /// A lease whose deadline passed, for the sweeper.

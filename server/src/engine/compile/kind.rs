@@ -92,7 +92,7 @@ impl StepKind {
             Self::HttpRequest => &["url", "method", "headers", "body"],
             Self::Transform => &["output"],
             Self::Map => &["over", "as", "concurrency", "step"],
-            Self::Loop => &["over", "as", "steps", "maxIterations"],
+            Self::Loop => &["over", "while", "until", "as", "steps", "step", "maxIterations"],
             Self::Wait => &["event", "onTimeout"],
             Self::Script => &["language", "script"],
         }
@@ -134,6 +134,8 @@ const SPECIFIC_FIELDS: &[FieldProbe] = &[
     ("concurrency", |s| s.concurrency != 0),
     ("step", |s| s.step.is_some()),
     ("maxIterations", |s| s.max_iterations != 0),
+    ("while", |s| !s.while_condition.is_empty()),
+    ("until", |s| !s.until_condition.is_empty()),
     ("event", |s| !s.event.is_empty()),
     ("onTimeout", |s| s.on_timeout.is_some()),
     ("language", |s| !s.language.is_empty()),

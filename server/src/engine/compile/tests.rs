@@ -312,7 +312,7 @@ fn required_fields_are_reported_per_type() {
         (json!({"id": "s", "type": "http_request"}), vec!["url"]),
         (json!({"id": "s", "type": "transform"}), vec!["output"]),
         (json!({"id": "s", "type": "map"}), vec!["over", "step"]),
-        (json!({"id": "s", "type": "loop"}), vec!["over", "steps"]),
+        (json!({"id": "s", "type": "loop"}), vec!["over", "step"]),
         (json!({"id": "s", "type": "wait"}), vec!["event"]),
         (json!({"id": "s", "type": "script"}), vec!["language", "script"]),
     ];

@@ -193,8 +193,41 @@ impl StepCheck<'_, '_> {
     }
 
     fn loop_(&mut self, kind: StepKind) {
-        self.over(kind);
-        self.require(kind, "steps", self.step.steps.is_empty(), "the body to run per item");
+        let step = self.step;
+        let drivers = [("over", &step.over), ("while", &step.while_condition), ("until", &step.until_condition)];
+        let given: Vec<&str> = drivers.iter().filter(|(_, v)| !v.is_empty()).map(|(name, _)| *name).collect();
+        match given.as_slice() {
+            [] => self.require(kind, "over", true, "the array to iterate, or a `while` or `until` condition"),
+            [_] => {}
+            [_, second, ..] => {
+                let message = format!("{} gives several of over, while and until; give exactly one", self.label());
+                self.report(second, ProblemCode::InvalidField, message);
+            }
+        }
+        if !step.over.is_empty() {
+            self.out.over = self.path("over", &step.over);
+        }
+        for (field, source) in [("while", &step.while_condition), ("until", &step.until_condition)] {
+            if source.is_empty() {
+                continue;
+            }
+            match parse_condition(source) {
+                Ok(condition) => self.out.condition = Some(condition),
+                Err(e) => {
+                    let message = format!("{} has an invalid `{field}` condition: {e}", self.label());
+                    self.report(field, ProblemCode::InvalidExpression, message);
+                }
+            }
+        }
+        let bodies = step.steps.len() + usize::from(step.step.is_some());
+        self.require(kind, "step", bodies == 0, "the body to run per iteration");
+        if bodies > 1 {
+            let message = format!(
+                "{} has {bodies} body steps; a loop runs one sub-step per iteration (give `step`, or one `steps` entry)",
+                self.label()
+            );
+            self.report("steps", ProblemCode::InvalidField, message);
+        }
         if self.step.max_iterations > MAX_LOOP_ITERATIONS {
             let message = format!(
                 "{} allows {} iterations; the limit is {MAX_LOOP_ITERATIONS}",

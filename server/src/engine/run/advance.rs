@@ -53,6 +53,12 @@ impl Tx<'_> {
     /// Visits queued nodes until nothing changes; then, when nothing is in
     /// flight, skips dormant goto targets and finishes the run.
     pub(super) fn advance(&mut self) {
+        // A held run starts nothing and does not finish; ending the hold
+        // looks at every step again.
+        if self.run.hold.is_some() {
+            self.work.clear();
+            return;
+        }
         loop {
             while let Some(node) = self.work.pop_first() {
                 if self.run.status.is_terminal() {
@@ -87,6 +93,7 @@ impl Tx<'_> {
             },
             (StepStatus::Running, StepKind::Parallel) => self.check_parallel(node),
             (StepStatus::Running, StepKind::Map) => self.pump_map(node),
+            (StepStatus::Running, StepKind::Loop) => self.pump_loop(node),
             _ => {}
         }
     }
@@ -239,9 +246,10 @@ impl Tx<'_> {
                 self.work.insert(inst.node);
             }
             StepKind::Map => self.start_map(inst.node),
+            StepKind::Loop => self.start_loop(inst.node),
             // Not built yet: the run fails clearly rather than queueing work
             // that nothing would ever take (no worker serves these kinds).
-            StepKind::Loop | StepKind::Webhook | StepKind::HttpRequest | StepKind::Script => {
+            StepKind::Webhook | StepKind::HttpRequest | StepKind::Script => {
                 self.begin(inst, StepStatus::Running);
                 let kind = self.run.kind(inst.node).as_str();
                 let message =

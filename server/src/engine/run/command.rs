@@ -172,6 +172,27 @@ pub enum Command {
         /// Milliseconds since the epoch.
         now_ms: i64,
     },
+    /// PauseRun: the run holds. No step starts (nor a retry of one)
+    /// until [`Command::Continue`]; what is in flight finishes and is
+    /// recorded. Refused unless the run is Running.
+    Pause {
+        /// Why, as given to PauseRun; shown in the pending action.
+        reason: String,
+        /// Milliseconds since the epoch.
+        now_ms: i64,
+    },
+    /// ResumeRun on a run held by PauseRun: the hold ends and whatever
+    /// became ready meanwhile starts. With `from_step`, that step and
+    /// everything it leads to are first put back to pending (their
+    /// outputs dropped) and run again. Refused unless the run is held, or
+    /// (with `from_step`) paused.
+    Continue {
+        /// The step to run again from; `None` continues where it stopped.
+        #[serde(default)]
+        from_step: Option<String>,
+        /// Milliseconds since the epoch.
+        now_ms: i64,
+    },
     /// Stops the run, keeping completed outputs.
     Cancel {
         /// Why, as given to CancelRun.
@@ -242,6 +263,27 @@ pub enum TransitionError {
         step: String,
         /// Its status.
         status: StepStatus,
+    },
+    /// PauseRun on a run that is not Running (paused already, or finished).
+    #[error("the run is {status}; only a running run can be paused")]
+    NotRunning {
+        /// Its status.
+        status: RunStatus,
+    },
+    /// A plain ResumeRun on a run that PauseRun did not pause (it waits
+    /// for a step's answer or event instead).
+    #[error("the run is {status} but was not paused by PauseRun")]
+    NotHeld {
+        /// Its status.
+        status: RunStatus,
+    },
+    /// `from_step` names a step that cannot be run again in this run.
+    #[error("cannot resume from step '{step}': {why}")]
+    BadRewind {
+        /// The step named.
+        step: String,
+        /// Why not, in words.
+        why: String,
     },
     /// An event no wait step of the run waits for.
     #[error("no step of the run waits for event '{event}'")]

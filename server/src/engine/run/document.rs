@@ -82,6 +82,13 @@ pub(super) fn set_output(doc: &mut Value, id: &str, output: Value) {
     }
 }
 
+/// Drops a step's output (ResumeRun `from_step` runs it again).
+pub(super) fn remove_output(doc: &mut Value, id: &str) {
+    if let Some(doc) = doc.as_object_mut() {
+        doc.remove(id);
+    }
+}
+
 /// Applies a completed step's `stateWrites`: each listed key the output
 /// object has is copied into `$.state`. Keys the output lacks are left as
 /// they were.

@@ -30,6 +30,8 @@ pub enum ErrorCode {
     ApprovalDenied,
     /// A wait step's timeout passed before its event, with no onTimeout.
     WaitTimeout,
+    /// A loop would have run more than its `maxIterations`.
+    LoopLimit,
 }
 
 impl ErrorCode {
@@ -46,6 +48,7 @@ impl ErrorCode {
             Self::PlanInvalid => "PLAN_INVALID",
             Self::ApprovalDenied => "APPROVAL_DENIED",
             Self::WaitTimeout => "WAIT_TIMEOUT",
+            Self::LoopLimit => "LOOP_LIMIT",
         }
     }
 }

@@ -51,7 +51,9 @@ impl Tx<'_> {
             event.error = Some(error);
             event.cost_cents = Some(cost_cents);
             event.data = Some(json!({ "attempt": attempts + 1 }));
-            self.dispatch(inst);
+            if !self.defer_retry(inst) {
+                self.dispatch(inst);
+            }
             return;
         }
         self.step_failed_with_cost(inst, code, error, Some(cost_cents));
@@ -119,7 +121,8 @@ impl Tx<'_> {
             self.cancel_instance(Instance::item(template, other));
         }
         let Some(map_node) = self.wf.step(template).and_then(|s| s.parent()) else { return };
-        let message = format!("item {index} of map step '{}' failed: {error}", self.run.id(map_node));
+        let kind = self.run.kind(map_node).as_str();
+        let message = format!("item {index} of {kind} step '{}' failed: {error}", self.run.id(map_node));
         self.step_failed_as(Instance::step(map_node), code, message);
     }
 
@@ -133,7 +136,10 @@ impl Tx<'_> {
         let key = self.run.key(inst);
         match status {
             StepStatus::Paused => self.cancel_paused(inst),
-            StepStatus::Running if is_external(kind) => self.out.effects.push(Effect::CancelTask { step: key }),
+            // A retry kept back by a hold has no task to withdraw.
+            StepStatus::Running if is_external(kind) && !self.retry_deferred(inst) => {
+                self.out.effects.push(Effect::CancelTask { step: key })
+            }
             StepStatus::Waiting if kind == StepKind::Delay => self.out.effects.push(Effect::CancelTimer { step: key }),
             _ => {}
         }
@@ -154,6 +160,7 @@ impl Tx<'_> {
             }
         }
         self.work.clear();
+        self.run.hold = None;
     }
 
     /// A failure with nowhere to go: everything unfinished is cancelled

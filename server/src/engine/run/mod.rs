@@ -14,7 +14,10 @@
 //! - `transition.rs`: [`transition`], checking commands before applying them.
 //! - `advance.rs`: readiness, skips, starting steps, finishing the run.
 //! - `pure_steps.rs`: parallel completion and map items.
+//! - `loop_step.rs`: loop steps, a map whose next item is decided as the last ends.
 //! - `pause.rs`: step pauses (tool approvals, cost ceilings) and answers.
+//! - `run_hold.rs`: PauseRun's run-level hold and the plain ResumeRun.
+//! - `rewind.rs`: ResumeRun `from_step`, running a step of a live run again.
 //! - `approval_step.rs`: approval steps, their decisions and timeouts.
 //! - `cost_cap.rs`: the policy's cost ceilings.
 //! - `failure.rs`: retries, failure routes, failing and cancelling the run.
@@ -32,10 +35,13 @@ mod error_code;
 mod failure;
 mod input_map;
 mod instance;
+mod loop_step;
 mod outcome;
 mod pause;
 mod pure_steps;
 mod reuse;
+mod rewind;
+mod run_hold;
 mod splice;
 mod state;
 mod state_guard;
@@ -48,6 +54,7 @@ mod tests;
 
 pub use command::{Command, RUN_TIMER_KEY, RetryOrigin, ReusedStep, TransitionError};
 pub use error_code::ErrorCode;
+pub use loop_step::DEFAULT_LOOP_ITERATIONS;
 pub use outcome::{Effect, EventType, Outcome, RunEvent, TaskDispatch};
 pub use pause::PendingAction;
 pub use state::{RunState, StepView};

@@ -48,8 +48,11 @@ pub enum EventType {
     StepResumed,
     /// "run.paused": the first open pause of the run.
     RunPaused,
-    /// "run.resumed": the last open pause was closed.
+    /// "run.resumed": the last open pause was closed, or PauseRun's hold ended.
     RunResumed,
+    /// "step.reset": ResumeRun `from_step` put the step back to pending
+    /// to run it again.
+    StepReset,
 }
 
 impl EventType {
@@ -74,6 +77,7 @@ impl EventType {
             Self::StepResumed => "step.resumed",
             Self::RunPaused => "run.paused",
             Self::RunResumed => "run.resumed",
+            Self::StepReset => "step.reset",
         }
     }
 }

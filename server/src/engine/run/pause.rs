@@ -78,7 +78,7 @@ pub(super) enum StepPause {
 pub struct PendingAction {
     /// Instance key of the paused step.
     pub step: String,
-    /// "tool_approval", "approval" or "cost_exceeded".
+    /// "tool_approval", "approval", "event", "cost_exceeded" or "manual".
     #[serde(rename = "type")]
     pub kind: &'static str,
     /// Text for the person who answers.
@@ -94,6 +94,26 @@ pub struct PendingAction {
     /// For "event": the event's name.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub event: Option<String>,
+}
+
+impl PendingAction {
+    /// What a run held by PauseRun waits for: a plain ResumeRun.
+    pub(super) fn manual(reason: &str) -> Self {
+        let message = if reason.is_empty() {
+            "Paused by PauseRun; continue it with ResumeRun.".to_owned()
+        } else {
+            format!("Paused by PauseRun: {reason}. Continue it with ResumeRun.")
+        };
+        Self {
+            step: String::new(),
+            kind: "manual",
+            message,
+            options: Vec::new(),
+            approval_id: None,
+            tool: None,
+            event: None,
+        }
+    }
 }
 
 impl StepPause {
@@ -192,7 +212,7 @@ impl Tx<'_> {
     pub(super) fn close_pause(&mut self, inst: Instance) -> Option<StepPause> {
         let pause = self.run.pauses.remove(&inst)?;
         self.run.set_status(inst, StepStatus::Running);
-        if self.run.pauses.is_empty() && self.run.status == RunStatus::Paused {
+        if self.run.pauses.is_empty() && self.run.hold.is_none() && self.run.status == RunStatus::Paused {
             self.run.status = RunStatus::Running;
             self.emit(EventType::RunResumed, None, RunStatus::Running.as_str());
         }

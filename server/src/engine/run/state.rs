@@ -97,6 +97,20 @@ pub struct RunState {
     pub(super) pauses: BTreeMap<Instance, StepPause>,
     /// Instances whose maxCostPerStep was waived by a "continue" answer.
     pub(super) cost_waived: BTreeSet<Instance>,
+    /// Set while PauseRun holds the run (see `run_hold.rs`).
+    pub(super) hold: Option<Box<Hold>>,
+}
+
+/// A run held by PauseRun.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(super) struct Hold {
+    /// Why, as given to PauseRun.
+    pub(super) reason: String,
+    /// When the hold began, ms since the epoch.
+    pub(super) since_ms: i64,
+    /// Instances whose next attempt is due but not dispatched: a retry
+    /// waits for the hold to end like any new work.
+    pub(super) retries: BTreeSet<Instance>,
 }
 
 /// What planners changed in a run's DAG.
@@ -171,6 +185,7 @@ impl RunState {
             splices: None,
             pauses: BTreeMap::new(),
             cost_waived: BTreeSet::new(),
+            hold: None,
         }
     }
 
@@ -247,7 +262,11 @@ impl RunState {
     }
 
     /// What the run waits for while Paused: the first paused step's gate.
+    /// A run held by PauseRun waits for ResumeRun first.
     pub fn pending_action(&self) -> Option<PendingAction> {
+        if let Some(hold) = &self.hold {
+            return Some(PendingAction::manual(&hold.reason));
+        }
         let (&inst, pause) = self.pauses.iter().next()?;
         Some(pause.pending_action(self.key(inst)))
     }
@@ -307,13 +326,13 @@ impl RunState {
         self.workflow.step(node).map_or(StepKind::Agent, |s| s.kind())
     }
 
-    /// The map step whose per-item template contains `node` (outermost
-    /// first), if any: such nodes are never run as themselves.
+    /// The map or loop step whose per-item template contains `node`
+    /// (outermost first), if any: such nodes are never run as themselves.
     pub(super) fn template_owner(&self, node: NodeIndex) -> Option<NodeIndex> {
         let mut owner = None;
         let mut at = node;
         while let Some(parent) = self.workflow.step(at).and_then(|s| s.parent()) {
-            if self.kind(parent) == StepKind::Map {
+            if matches!(self.kind(parent), StepKind::Map | StepKind::Loop) {
                 owner = Some(parent);
             }
             at = parent;
@@ -357,7 +376,7 @@ impl RunState {
         let in_flight = matches!(status, StepStatus::Running | StepStatus::Waiting | StepStatus::Paused);
         // Parallel and map steps write their state only as they complete,
         // after their children: they never hold a key while children run.
-        let structural = matches!(self.kind(inst.node), StepKind::Parallel | StepKind::Map);
+        let structural = matches!(self.kind(inst.node), StepKind::Parallel | StepKind::Map | StepKind::Loop);
         if in_flight && !structural && self.workflow.step_def(inst.node).is_some_and(|d| !d.state_writes.is_empty()) {
             self.writing.insert(inst);
         } else if !in_flight {

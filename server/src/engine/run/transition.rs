@@ -177,6 +177,39 @@ pub fn transition(run: &mut RunState, command: Command) -> Result<Outcome, Trans
             tx.deliver_event(inst, payload);
             Ok(tx.out)
         }
+        Command::Pause { reason, now_ms } => {
+            match run.status {
+                RunStatus::Running => {}
+                RunStatus::Pending => return Err(TransitionError::NotStarted),
+                status => return Err(TransitionError::NotRunning { status }),
+            }
+            let mut tx = Tx::new(run, now_ms);
+            tx.hold(reason);
+            Ok(tx.out)
+        }
+        Command::Continue { from_step, now_ms } => {
+            match run.status {
+                RunStatus::Pending => return Err(TransitionError::NotStarted),
+                status if status.is_terminal() => return Err(TransitionError::Finished { status }),
+                _ => {}
+            }
+            let rewind = match from_step {
+                Some(step) => Some(run.check_rewind(&step)?),
+                None if run.hold.is_none() => return Err(TransitionError::NotHeld { status: run.status }),
+                None => None,
+            };
+            let mut tx = Tx::new(run, now_ms);
+            if let Some(plan) = rewind {
+                tx.rewind(plan);
+            }
+            if tx.run.hold.is_some() {
+                tx.release();
+            } else {
+                tx.revisit_all();
+                tx.advance();
+            }
+            Ok(tx.out)
+        }
         Command::Cancel { reason, now_ms } => {
             if run.status.is_terminal() {
                 return Err(TransitionError::Finished { status: run.status });

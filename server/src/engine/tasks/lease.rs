@@ -24,8 +24,8 @@ pub struct HeartbeatReply {
     pub lease_deadline_ms: Option<i64>,
     /// The run was cancelled (or the step withdrawn): stop, report nothing.
     pub cancelled: bool,
-    /// The step is paused (a tool approval, a cost ceiling): hold, keep
-    /// heartbeating.
+    /// The step is paused (a tool approval, a cost ceiling) or its run is
+    /// held by PauseRun: hold, keep heartbeating.
     pub paused: bool,
 }
 
@@ -120,7 +120,8 @@ impl TaskQueue {
             )));
         };
         let mut reply = HeartbeatReply { lease_deadline_ms: Some(deadline), cancelled: false, paused: false };
-        if lease.step_status == "paused" {
+        // PauseRun holds every task of the run; a step gate holds its own.
+        if lease.step_status == "paused" || lease.run_held {
             reply.paused = true;
             return Ok(reply);
         }

@@ -134,24 +134,11 @@ fn stop_mode_fails_the_run_and_cancels_in_flight_steps() {
 }
 
 #[test]
-fn loop_steps_fail_clearly_until_supported() {
-    let def = json!({"onFailure": "continue", "steps": [
-        {"id": "each", "type": "loop", "over": "$.input.xs", "steps": [agent("body", &[])]},
-    ]});
-    let h = Harness::started(def, json!({"xs": [1]}));
-    let error = h.run.step("each").and_then(|s| s.error.map(str::to_owned)).expect("loop error");
-    assert!(error.contains("loop"), "{error}");
-    assert_eq!(h.status("body"), StepStatus::Skipped);
-    assert_eq!(h.run.status(), RunStatus::Partial);
-}
-
-#[test]
 fn step_types_not_built_yet_fail_the_run_clearly_instead_of_waiting_forever() {
     for (kind, extra) in [
         ("webhook", json!({"url": "https://example.com/hook"})),
         ("http_request", json!({"url": "https://example.com", "method": "GET"})),
         ("script", json!({"language": "python", "script": "print(1)"})),
-        ("loop", json!({"over": "$.input.items", "maxIterations": 3, "steps": [agent("each", &[])]})),
     ] {
         let mut step = json!({"id": "outside", "type": kind});
         step.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
