@@ -226,3 +226,46 @@ async fn resume_run_step_answer_decides_an_approval_step() {
     let run = wait_for(&client, &run.id, &[pb::RunStatus::Completed, pb::RunStatus::Failed], 10).await;
     assert_eq!(json_of(&step(&run, "send").output), json!({"by": "carol"}));
 }
+
+#[tokio::test]
+async fn resume_run_step_answer_outside_the_options_or_a_plain_resume_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let client = server.client().await;
+    let workflow_id = create_workflow(
+        &server,
+        json!({"name": "route", "steps": [
+            {"id": "approval", "type": "approval", "action": "route_lead", "message": "Route to enterprise sales team?",
+             "options": ["approve", "reject", "escalate"]},
+            {"id": "after", "type": "transform", "dependsOn": ["approval"], "output": {"o": "$.approval.output.decision"}}
+        ]}),
+    )
+    .await;
+    let run = start(&client, &workflow_id).await;
+    wait_for(&client, &run.id, &[pb::RunStatus::Paused], 10).await;
+    let before = weft_tests::runs::events(&client, &run.id).await;
+    let path = format!("/v1/workflow-runs/{}/resume", run.id);
+
+    let body = json!({"input": {"resume": {"step": "approval", "input": "maybe"}}});
+    let (status, refused) = http1::json(server.addr, "POST", &path, Some(body)).await;
+    assert_eq!(status, 400, "{refused}");
+    let message = refused["message"].as_str().unwrap();
+    assert!(message.contains("approve, reject, escalate"), "the error names the options: {message}");
+
+    let plain = pb::ResumeRunRequest { run_id: run.id.clone(), ..Default::default() };
+    let refused = client.runs().resume_run(plain).await.unwrap_err();
+    assert_eq!(refused.code(), Code::FailedPrecondition, "a plain resume does not answer a step: {refused:?}");
+    assert!(refused.message().contains("approval"), "{refused:?}");
+    let pause = pb::PauseRunRequest { run_id: run.id.clone(), reason: String::new() };
+    let paused = client.runs().pause_run(pause).await.unwrap_err();
+    assert_eq!(paused.code(), Code::FailedPrecondition, "a paused run cannot be paused again");
+
+    assert_eq!(weft_tests::runs::events(&client, &run.id).await, before, "nothing changed");
+    assert_eq!(pending_approval(&client, &run.id).await.status, pb::ApprovalStatus::Pending as i32);
+
+    let body = json!({"input": {"resume": {"step": "approval", "input": "escalate"}}});
+    let (status, resumed) = http1::json(server.addr, "POST", &path, Some(body)).await;
+    assert_eq!(status, 200, "{resumed}");
+    let run = wait_for(&client, &run.id, &[pb::RunStatus::Completed, pb::RunStatus::Failed], 10).await;
+    assert_eq!(json_of(&step(&run, "after").output), json!({"o": "escalate"}));
+}

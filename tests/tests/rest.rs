@@ -397,6 +397,7 @@ async fn every_annotated_route_reaches_its_rpc() {
                     "ExecuteWorkflowStream",
                     "RetryRunFrom",
                     "ResumeRun",
+                    "PauseRun",
                     "EstimateRun",
                 ]
                 .contains(&route.method.name()))

@@ -113,3 +113,32 @@ async fn a_wait_that_times_out_takes_its_on_timeout_branch() {
     assert_eq!(step(&run, "ship").status, pb::StepStatus::Skipped as i32, "{run:?}");
     assert_eq!(json_of(&step(&run, "remind").output), json!({"order": "o-1"}));
 }
+
+#[tokio::test]
+async fn the_event_form_and_a_plain_resume_refuse_a_run_paused_by_pause_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let client = server.client().await;
+    let definition = json!({"name": "slow", "steps": [
+        {"id": "work", "type": "agent", "agent": "nobody", "task": "t"},
+        {"id": "pay", "type": "wait", "event": "payment.confirmed", "dependsOn": ["work"]}
+    ]});
+    let workflow_id = create_workflow(&server, definition).await;
+    let run = start(&client, &workflow_id).await;
+    let pause = pb::PauseRunRequest { run_id: run.id.clone(), reason: "hold".into() };
+    client.runs().pause_run(pause).await.expect("a running run pauses");
+    let before = events(&client, &run.id).await;
+    let refused = resume(&client, &run.id, "payment.confirmed", json!({})).await.unwrap_err();
+    assert_eq!(refused.code(), Code::FailedPrecondition, "no step waits for the event yet: {refused:?}");
+    let both = pb::ResumeRunRequest {
+        run_id: run.id.clone(),
+        event: "x".into(),
+        from_step: "work".into(),
+        ..Default::default()
+    };
+    assert_eq!(client.runs().resume_run(both).await.unwrap_err().code(), Code::InvalidArgument);
+    assert_eq!(events(&client, &run.id).await, before, "refused resumes change nothing");
+    let plain = pb::ResumeRunRequest { run_id: run.id.clone(), ..Default::default() };
+    let run = client.runs().resume_run(plain).await.expect("a plain resume continues it").into_inner().run.unwrap();
+    assert_eq!(run.status, pb::RunStatus::Running as i32);
+}
