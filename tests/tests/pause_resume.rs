@@ -242,3 +242,29 @@ async fn resuming_a_failed_run_starts_a_new_run_from_its_checkpoint_or_the_named
     assert_eq!(step(&named, "prep").status, pb::StepStatus::Completed as i32);
     assert!(step(&named, "prep").attempts >= 1, "prep ran again");
 }
+
+#[tokio::test]
+async fn bad_pause_requests_get_clear_errors_and_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let client = server.client().await;
+    let workflow_id = create(&server, research()).await;
+    let run_id = start(&client, &workflow_id).await;
+    let before = events(&client, &run_id).await;
+
+    let empty = pause(&client, "", "").await.unwrap_err();
+    assert_eq!(empty.code(), Code::InvalidArgument, "{empty:?}");
+    assert!(empty.message().contains("run_id"), "{empty:?}");
+    let unknown = pause(&client, "wfrun_nope", "").await.unwrap_err();
+    assert_eq!(unknown.code(), Code::NotFound, "{unknown:?}");
+    let long = pause(&client, &run_id, &"x".repeat(300)).await.unwrap_err();
+    assert_eq!(long.code(), Code::InvalidArgument, "{long:?}");
+    assert!(long.message().contains("reason"), "{long:?}");
+    let (status, body) = http1::json(server.addr, "POST", "/v1/workflows/runs/wfrun_nope/pause", Some(json!({}))).await;
+    assert_eq!(status, 404, "{body}");
+    let running = resume(&client, &run_id, "").await.unwrap_err();
+    assert_eq!(running.code(), Code::FailedPrecondition, "a running run is not paused: {running:?}");
+
+    assert_eq!(events(&client, &run_id).await, before, "refused calls change nothing");
+    assert_eq!(get_run(&client, &run_id).await.status, pb::RunStatus::Running as i32);
+}
