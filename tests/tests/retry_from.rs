@@ -205,3 +205,29 @@ async fn retry_refuses_unknown_runs_unknown_steps_and_live_runs() {
     let listed = client.runs().list_runs(pb::ListRunsRequest::default()).await.unwrap().into_inner();
     assert_eq!(listed.total, 3, "refused retries started nothing");
 }
+
+#[tokio::test]
+async fn a_retry_reusing_a_timed_out_wait_takes_its_timeout_branch_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let client = server.client().await;
+    // The wait times out; its onTimeout step reads an input the run lacks,
+    // so it fails and the run ends partial with canRetryFrom "remind".
+    let definition = json!({"name": "late-payment", "onFailure": "continue", "steps": [
+        {"id": "pay", "type": "wait", "event": "paid", "timeout": "1s", "onTimeout": {"next": "remind"}},
+        {"id": "ship", "type": "transform", "dependsOn": ["pay"], "output": {"p": "$.pay.output"}},
+        {"id": "remind", "type": "transform", "inputMap": {"to": "$.input.email"}, "output": {"to": "$.input.email"}}
+    ]});
+    let workflow_id = create_workflow(&server, definition).await;
+    let source = start(&client, &workflow_id, json!({})).await;
+    let ended = [pb::RunStatus::Partial, pb::RunStatus::Failed, pb::RunStatus::Completed];
+    let source = weft_tests::runs::wait_for(&client, &source.id, &ended, 10).await;
+    assert_eq!(source.status, pb::RunStatus::Partial as i32, "{source:?}");
+    assert_eq!(step(&source, "ship").status, pb::StepStatus::Skipped as i32);
+
+    let retried = retry(&client, &source.id, "remind").await.expect("retry accepted");
+    let retried = weft_tests::runs::wait_for(&client, &retried.id, &ended, 10).await;
+    assert_eq!(step(&retried, "pay").attempts, 0, "the wait is reused, not waited again");
+    assert_eq!(step(&retried, "remind").status, pb::StepStatus::Failed as i32, "the timeout branch runs again");
+    assert_eq!(step(&retried, "ship").status, pb::StepStatus::Skipped as i32, "the event branch stays untaken");
+}

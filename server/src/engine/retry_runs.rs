@@ -10,7 +10,8 @@
 //! left it, so the writes of the reused steps are in it already. Reused
 //! steps are COMPLETED with zero attempts, zero cost, no startedAt, and a
 //! step.completed event marked `{"reused": true}`; they never get
-//! step.started.
+//! step.started. A reused condition or wait step keeps the branch it took
+//! (a wait's timeout is read from its step.completed event).
 
 use std::collections::HashSet;
 
@@ -67,7 +68,8 @@ impl RunEngine {
             let message = format!("step '{step_id}' runs once per item of map step '{map}'; retry from '{map}'");
             return Err(EngineError::invalid("step_id", message));
         }
-        let reused = reusable(&workflow, node, &steps);
+        let mut reused = reusable(&workflow, node, &steps);
+        self.mark_timed_out_waits(tenant, run_id, &workflow, &mut reused).await?;
         let new = NewRun {
             id: ids::new_run_id(),
             tenant: tenant.to_string(),
@@ -86,6 +88,46 @@ impl RunEngine {
         self.get(tenant, &reply.run_id).await
     }
 }
+
+impl RunEngine {
+    /// Marks the reused wait steps that took their onTimeout branch in the
+    /// source run, read from their step.completed events (`data.timedOut`):
+    /// their null output alone cannot tell a timeout from an empty event.
+    async fn mark_timed_out_waits(
+        &self,
+        tenant: &str,
+        run_id: &str,
+        workflow: &CompiledWorkflow,
+        reused: &mut [ReusedStep],
+    ) -> Result<(), EngineError> {
+        let is_wait =
+            |id: &str| workflow.node(id).and_then(|v| workflow.step(v)).is_some_and(|s| s.kind() == StepKind::Wait);
+        let mut unknown: HashSet<String> =
+            reused.iter().filter(|r| r.output.is_null() && is_wait(&r.step)).map(|r| r.step.clone()).collect();
+        let mut after = 0;
+        while !unknown.is_empty() {
+            let page = self.events(tenant, run_id, after, EVENT_PAGE).await?;
+            for event in &page {
+                let Some(step) = event.step_id.as_deref().filter(|s| unknown.contains(*s)) else { continue };
+                if event.event_type == "step.completed" {
+                    let timed_out = event.data.as_ref().and_then(|d| d.get("timedOut")).and_then(Value::as_bool);
+                    if let Some(r) = reused.iter_mut().find(|r| r.step == step) {
+                        r.timed_out = timed_out == Some(true);
+                    }
+                    unknown.remove(&step.to_owned());
+                }
+            }
+            match page.last() {
+                Some(last) if page.len() == EVENT_PAGE as usize => after = last.sequence,
+                _ => break,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Events read per page while looking for reused waits' outcomes.
+const EVENT_PAGE: u32 = 1000;
 
 /// The map or loop step whose per-item sub-step `node` is (or is inside), by id.
 fn map_owner(workflow: &CompiledWorkflow, node: NodeIndex) -> Option<String> {
@@ -126,8 +168,11 @@ fn reusable(workflow: &CompiledWorkflow, from: NodeIndex, steps: &[StepRecord]) 
             // Map items (`id[i]`) have keys other than their step id and
             // are never reused on their own: their map's output carries them.
             let row = steps.iter().find(|s| s.key == id && s.item_index.is_none())?;
-            (row.status == "completed")
-                .then(|| ReusedStep { step: id.to_string(), output: row.output.clone().unwrap_or(Value::Null) })
+            (row.status == "completed").then(|| ReusedStep {
+                step: id.to_string(),
+                output: row.output.clone().unwrap_or(Value::Null),
+                timed_out: false,
+            })
         })
         .collect()
 }

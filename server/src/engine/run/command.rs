@@ -220,6 +220,11 @@ pub struct ReusedStep {
     pub step: String,
     /// Its output in the source run.
     pub output: Value,
+    /// For a wait step: whether it took its `onTimeout` branch in the
+    /// source run (its output, null, cannot tell a timeout from an event
+    /// with no payload). Defaulted so commands stored before it replay.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub timed_out: bool,
 }
 
 /// Instance key of the run's own timer (the workflow `timeout`); `@` never

@@ -1,7 +1,8 @@
 //! The start of a retry run: the steps it reuses are completed at once
 //! with their outputs from the source run, without step.started and
 //! without doing their work, so what waits for them proceeds as if they
-//! had just run.
+//! had just run. A reused condition or wait step keeps the branch it
+//! took in the source run.
 
 use serde_json::{Value, json};
 
@@ -26,11 +27,15 @@ impl Tx<'_> {
             if self.run.status_of(inst) != StepStatus::Pending {
                 continue;
             }
-            if self.run.kind(node) == StepKind::Condition
-                && let Some(record) = self.run.record_mut(inst)
-            {
-                // A reused condition keeps the branch it took.
-                record.branch = step.output.get("result").and_then(Value::as_bool);
+            // A reused condition or wait keeps the branch it took: what
+            // waits on it proceeds down the same branch as in the source.
+            let branch = match self.run.kind(node) {
+                StepKind::Condition => step.output.get("result").and_then(Value::as_bool),
+                StepKind::Wait => Some(step.timed_out),
+                _ => None,
+            };
+            if let Some(record) = self.run.record_mut(inst) {
+                record.branch = branch;
             }
             let event = self.step_event(inst, StepStatus::Completed, EventType::StepCompleted);
             event.output = Some(step.output.clone());

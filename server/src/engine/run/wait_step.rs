@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::error_code::ErrorCode;
 use super::instance::Instance;
-use super::outcome::Effect;
+use super::outcome::{Effect, EventType};
 use super::pause::StepPause;
 use super::status::StepStatus;
 use super::transition::Tx;
@@ -57,6 +57,12 @@ impl Tx<'_> {
                 record.branch = Some(true);
             }
             self.complete(inst, Value::Null, None);
+            // Marked, so a retry run reusing this step takes the same branch
+            // (the null output alone cannot tell).
+            let completed = self.out.events.iter_mut().rev().find(|e| e.event_type == EventType::StepCompleted);
+            if let Some(event) = completed {
+                event.data = Some(serde_json::json!({ "timedOut": true }));
+            }
         } else {
             let message = format!("step '{}' timed out waiting for event '{event}'", self.run.key(inst));
             self.step_failed_as(inst, ErrorCode::WaitTimeout, message);

@@ -19,7 +19,10 @@ fn start_from(h: &mut Harness, step: &str, reused: &[(&str, Value)]) -> Outcome 
         input: json!({}),
         shared_state: json!({"k": 1}),
         origin: RetryOrigin { run_id: "wfrun_source".into(), step_id: step.into() },
-        reused: reused.iter().map(|(s, o)| ReusedStep { step: (*s).into(), output: o.clone() }).collect(),
+        reused: reused
+            .iter()
+            .map(|(s, o)| ReusedStep { step: (*s).into(), output: o.clone(), timed_out: false })
+            .collect(),
         now_ms: 5,
     };
     h.apply(command).expect("start from is accepted")
@@ -59,7 +62,7 @@ fn a_reused_condition_keeps_its_branch() {
         input: json!({"n": 5}),
         shared_state: Value::Null,
         origin: RetryOrigin { run_id: "wfrun_source".into(), step_id: "no".into() },
-        reused: vec![ReusedStep { step: "check".into(), output: json!({"result": false}) }],
+        reused: vec![ReusedStep { step: "check".into(), output: json!({"result": false}), timed_out: false }],
         now_ms: 5,
     };
     h.apply(command).expect("accepted");
@@ -80,4 +83,39 @@ fn start_from_is_refused_on_a_started_run() {
     };
     assert_eq!(h.apply(again), Err(TransitionError::AlreadyStarted));
     assert_eq!(h.keys(), ["a"], "nothing reused: everything runs");
+}
+
+#[test]
+fn a_reused_wait_keeps_the_branch_it_took() {
+    let def = json!({"steps": [
+        {"id": "pay", "type": "wait", "event": "paid", "timeout": "1h", "onTimeout": {"next": "remind"}},
+        {"id": "ship", "type": "agent", "agent": "w", "task": "ship", "dependsOn": ["pay"]},
+        {"id": "remind", "type": "agent", "agent": "w", "task": "remind"},
+    ]});
+    for (timed_out, runs, skipped) in [(true, "remind", "ship"), (false, "ship", "remind")] {
+        let mut h = Harness::new(workflow(def.clone()));
+        let command = Command::StartFrom {
+            input: json!({}),
+            shared_state: Value::Null,
+            origin: RetryOrigin { run_id: "wfrun_source".into(), step_id: runs.into() },
+            reused: vec![ReusedStep { step: "pay".into(), output: Value::Null, timed_out }],
+            now_ms: 5,
+        };
+        h.apply(command).expect("accepted");
+        assert_eq!(h.keys(), [runs], "timed_out {timed_out}");
+        assert_eq!(h.status(skipped), StepStatus::Skipped, "timed_out {timed_out}");
+    }
+}
+
+#[test]
+fn a_wait_that_times_out_marks_its_completion() {
+    let def = json!({"steps": [
+        {"id": "pay", "type": "wait", "event": "paid", "timeout": "1s", "onTimeout": {"next": "remind"}},
+        {"id": "remind", "type": "transform", "output": {"was": "$.pay.output"}},
+    ]});
+    let mut h = Harness::started(def, json!({}));
+    h.fire("pay");
+    let completed =
+        h.events.iter().find(|e| e.step_id.as_deref() == Some("pay") && e.event_type == EventType::StepCompleted);
+    assert_eq!(completed.and_then(|e| e.data.clone()), Some(json!({"timedOut": true})));
 }
