@@ -114,7 +114,7 @@ impl RunEngine {
                     if let Some(r) = reused.iter_mut().find(|r| r.step == step) {
                         r.timed_out = timed_out == Some(true);
                     }
-                    unknown.remove(&step.to_owned());
+                    unknown.remove(step);
                 }
             }
             match page.last() {

@@ -19,7 +19,7 @@ fn a_list_loop_runs_one_iteration_at_a_time_and_keeps_every_output() {
     let mut h = Harness::started(over_loop(10), json!({"xs": ["a", "b", "c"]}));
     for (i, x) in ["a", "b", "c"].iter().enumerate() {
         let key = format!("work[{i}]");
-        assert_eq!(h.keys(), [key.clone()], "one iteration in flight");
+        assert_eq!(h.keys(), std::slice::from_ref(&key), "one iteration in flight");
         assert_eq!(h.task(&key).input, json!({"x": x}));
         assert_eq!(h.task(&key).task.as_deref(), Some(format!("do {x}").as_str()));
         h.succeed(&key, json!({"done": x}));
