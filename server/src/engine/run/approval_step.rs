@@ -57,7 +57,13 @@ impl Tx<'_> {
         let default_option = if default_action == "approve" { "approve" } else { "reject" }.to_owned();
         let timeout = wf.step(inst.node).and_then(|s| s.timeout());
         let key = self.run.key(inst);
-        let approval_id = step_approval_id(self.run.run_id(), &key);
+        // A step run again (ResumeRun from_step) asks anew: a fresh approval,
+        // since the earlier one stays decided (expired) for audit.
+        let attempt = self.run.record(inst).map_or(0, |r| r.attempts) + 1;
+        let approval_id = match attempt {
+            1 => step_approval_id(self.run.run_id(), &key),
+            n => step_approval_id(self.run.run_id(), &format!("{key}#{n}")),
+        };
         let expires_ms =
             timeout.map(|t| self.now_ms.saturating_add(i64::try_from(t.as_millis()).unwrap_or(i64::MAX / 2)));
         self.begin(inst, StepStatus::Running);

@@ -145,3 +145,24 @@ fn a_hold_survives_a_replay_of_the_commands() {
     assert_eq!(replayed.status(), RunStatus::Paused);
     assert_eq!(replayed.pending_action().map(|p| p.kind), Some("manual"));
 }
+
+#[test]
+fn from_step_on_a_run_paused_at_an_approval_asks_again_with_a_new_approval() {
+    let def = json!({"steps": [
+        {"id": "draft", "type": "transform", "output": {"to": "$.input.to"}},
+        {"id": "ok", "type": "approval", "action": "send", "dependsOn": ["draft"]},
+    ]});
+    let mut h = Harness::started(def, json!({"to": "a"}));
+    let first = h.run.pending_action().unwrap().approval_id.unwrap();
+    resume(&mut h, Some("draft")).expect("from_step on a gate-paused run");
+    let second = h.run.pending_action().unwrap().approval_id.unwrap();
+    assert_ne!(first, second, "the rerun asks with a new approval");
+    assert_eq!(h.run.status(), RunStatus::Paused);
+    let trace = h.trace();
+    let expired = trace.iter().position(|t| t == "approval.decided ok").expect("the old approval closes");
+    let reset = trace.iter().rposition(|t| t == "step.reset ok").unwrap();
+    let resumed = trace.iter().rposition(|t| t == "run.resumed").unwrap();
+    let asked = trace.iter().rposition(|t| t == "approval.pending ok").unwrap();
+    assert!(expired < reset && reset < resumed && resumed < asked, "{trace:?}");
+    assert!(trace.contains(&"step.completed draft".to_owned()));
+}
