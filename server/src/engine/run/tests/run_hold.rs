@@ -166,3 +166,39 @@ fn from_step_on_a_run_paused_at_an_approval_asks_again_with_a_new_approval() {
     assert!(expired < reset && reset < resumed && resumed < asked, "{trace:?}");
     assert!(trace.contains(&"step.completed draft".to_owned()));
 }
+
+#[test]
+fn a_step_gate_opened_and_answered_while_held_leaves_the_run_held() {
+    let def = json!({"policy": {"requireApprovalFor": ["send_email"]}, "steps": [
+        {"id": "a", "type": "agent", "agent": "w", "task": "a"},
+        {"id": "b", "type": "transform", "dependsOn": ["a"], "output": {"a": "$.a.output"}},
+    ]});
+    let mut h = Harness::started(def, json!({}));
+    pause(&mut h, "").unwrap();
+    let now_ms = h.now_ms;
+    let ask = Command::ToolApprovalRequested {
+        step: "a".into(),
+        attempt: 1,
+        approval_id: "appr_1".into(),
+        tool: "send_email".into(),
+        arguments: Value::Null,
+        now_ms,
+    };
+    h.apply(ask).expect("an in-flight step may still ask");
+    assert_eq!(h.run.pending_action().unwrap().kind, "manual", "the hold is what the run waits for first");
+    assert_eq!(h.trace().iter().filter(|t| *t == "run.paused").count(), 1, "no second run.paused");
+    let answer = Command::Answer {
+        step: "a".into(),
+        option: "approve".into(),
+        decided_by: "alice".into(),
+        comment: String::new(),
+        approval_id: None,
+        now_ms,
+    };
+    h.apply(answer).expect("the gate is answered");
+    assert_eq!(h.run.status(), RunStatus::Paused, "still held");
+    assert!(!h.trace().contains(&"run.resumed".to_owned()));
+    resume(&mut h, None).unwrap();
+    h.succeed("a", json!(1));
+    assert_eq!(h.run.status(), RunStatus::Completed);
+}
