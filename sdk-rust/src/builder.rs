@@ -221,6 +221,40 @@ pub fn map(
     builder
 }
 
+/// A `loop` step running `body` once per item of the array at `over`, one
+/// item at a time, the item bound to `as_name`; its output is the array of
+/// the iterations' outputs. Bound it with [`StepBuilder::max_iterations`].
+pub fn loop_over(
+    id: impl Into<String>,
+    over: impl Into<String>,
+    as_name: impl Into<String>,
+    body: impl Into<pb::Step>,
+) -> StepBuilder {
+    let mut builder = step(id, "loop");
+    builder.0.over = over.into();
+    builder.0.r#as = as_name.into();
+    builder.0.step = Some(Box::new(body.into()));
+    builder
+}
+
+/// A `loop` step running `body` again while `condition` holds (checked
+/// before each iteration).
+pub fn loop_while(id: impl Into<String>, condition: impl Into<String>, body: impl Into<pb::Step>) -> StepBuilder {
+    let mut builder = step(id, "loop");
+    builder.0.while_condition = condition.into();
+    builder.0.step = Some(Box::new(body.into()));
+    builder
+}
+
+/// A `loop` step running `body` until `condition` holds (checked after each
+/// iteration, so the body runs at least once).
+pub fn loop_until(id: impl Into<String>, condition: impl Into<String>, body: impl Into<pb::Step>) -> StepBuilder {
+    let mut builder = step(id, "loop");
+    builder.0.until_condition = condition.into();
+    builder.0.step = Some(Box::new(body.into()));
+    builder
+}
+
 /// A `delay` step: a durable timer of `seconds`.
 pub fn delay(id: impl Into<String>, seconds: u32) -> StepBuilder {
     let mut builder = step(id, "delay");
@@ -313,6 +347,13 @@ impl StepBuilder {
     /// Map items in flight at once.
     pub fn concurrency(mut self, n: u32) -> Self {
         self.0.concurrency = n;
+        self
+    }
+
+    /// Most iterations a loop may run (default 1000); past it the step
+    /// fails with LOOP_LIMIT.
+    pub fn max_iterations(mut self, n: u32) -> Self {
+        self.0.max_iterations = n;
         self
     }
 

@@ -136,3 +136,26 @@ async fn a_loop_with_several_drivers_or_no_body_is_refused_on_save() {
     let list = client.workflows().list_workflows(pb::ListWorkflowsRequest::default()).await.unwrap().into_inner();
     assert!(list.workflows.is_empty(), "nothing was stored");
 }
+
+#[tokio::test]
+async fn an_until_loop_built_with_the_sdk_stops_when_its_body_says_done() {
+    use weft_sdk::builder::{loop_until, transform, workflow};
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let client = server.client().await;
+    // No `as`: the iteration index is bound as `item`.
+    let body = transform("check").output("i", "$.item").output("target", "$.input.target");
+    let definition = workflow("poll")
+        .step(loop_until("poll", "$.check.output.i == $.input.target", body).max_iterations(10))
+        .build();
+    let request = pb::CreateWorkflowRequest { workflow: Some(definition), ..Default::default() };
+    let created = client.workflows().create_workflow(request).await.expect("a valid loop").into_inner();
+    let workflow_id = created.workflow.expect("the workflow").id;
+    let run_id = start(&client, &workflow_id, json!({"target": 2})).await;
+    let run = wait_for(&client, &run_id, &[pb::RunStatus::Completed, pb::RunStatus::Failed], 10).await;
+    assert_eq!(run.status, pb::RunStatus::Completed as i32, "{run:?}");
+    let outputs = json_of(&step(&run, "poll").output);
+    assert_eq!(outputs, json!([{"i": 0, "target": 2}, {"i": 1, "target": 2}, {"i": 2, "target": 2}]));
+    let (_, rest) = http1::json(server.addr, "GET", &format!("/v1/workflows/{workflow_id}"), None).await;
+    assert_eq!(rest["steps"][0]["until"], "$.check.output.i == $.input.target", "written `until` in JSON: {rest}");
+}
