@@ -114,9 +114,6 @@ impl Pass<'_> {
             StepKind::Planner => {
                 self.notes[v.index()] = Some("planner output unknown: the steps it splices in are not counted".into());
             }
-            StepKind::Loop => {
-                self.notes[v.index()] = Some("loop steps do not run on this server yet: nothing counted".into());
-            }
             _ => {}
         }
     }
@@ -142,9 +139,6 @@ impl Pass<'_> {
         if let Some(parent) = self.wf.step(v).and_then(|s| s.parent()) {
             let parent_reach = self.reach_of(parent);
             reach = reach.min(parent_reach);
-            if self.wf.step(parent).is_some_and(|p| p.kind() == StepKind::Loop) {
-                reach = Reach::Never;
-            }
         }
         self.reach[v.index()] = Some(reach);
         reach
@@ -191,7 +185,7 @@ impl Pass<'_> {
         let mut owner = None;
         let mut at = v;
         while let Some(parent) = self.wf.step(at).and_then(|s| s.parent()) {
-            if self.wf.step(parent).is_some_and(|p| p.kind() == StepKind::Map) {
+            if self.wf.step(parent).is_some_and(|p| matches!(p.kind(), StepKind::Map | StepKind::Loop)) {
                 owner = Some(parent);
             }
             at = parent;
@@ -215,6 +209,7 @@ impl Pass<'_> {
                 let (lo, hi) = self.times_of(parent);
                 let (items_lo, items_hi) = match self.wf.step(parent).map(|p| p.kind()) {
                     Some(StepKind::Map) => self.items(parent),
+                    Some(StepKind::Loop) => self.iterations(parent),
                     _ => (1, 1),
                 };
                 (lo.saturating_mul(items_lo), hi.saturating_mul(items_hi))
@@ -246,6 +241,31 @@ impl Pass<'_> {
         };
         self.notes[m.index()] = Some(note);
         (count, count)
+    }
+}
+
+impl Pass<'_> {
+    /// How many iterations a loop runs: a list loop as many as its items
+    /// (none when they pass maxIterations: the step fails first); a
+    /// condition loop from none (`while`) or one (`until`) up to its
+    /// maxIterations, since the sample input cannot run the condition.
+    fn iterations(&mut self, m: NodeIndex) -> (u64, u64) {
+        let def = self.wf.step_def(m);
+        let limit = match def.map_or(0, |d| d.max_iterations) {
+            0 => u64::from(crate::engine::run::DEFAULT_LOOP_ITERATIONS),
+            n => u64::from(n.min(crate::engine::compile::MAX_LOOP_ITERATIONS)),
+        };
+        let (field, min) = match def {
+            Some(d) if !d.while_condition.is_empty() => ("while", 0),
+            Some(d) if !d.until_condition.is_empty() => ("until", 1),
+            _ => {
+                let (lo, hi) = self.items(m);
+                return if lo > limit { (0, 0) } else { (lo, hi.min(limit)) };
+            }
+        };
+        let note = format!("its `{field}` condition decides at run time: {min} to {limit} iterations assumed");
+        self.notes[m.index()] = Some(note);
+        (min, limit)
     }
 }
 

@@ -92,3 +92,18 @@ fn planners_are_called_once_and_say_their_plan_is_not_counted() {
     assert_eq!((e.calls_min, e.calls_max, e.min_cost, e.max_cost), (1, 1, 7, 9));
     assert!(step(&e, "plan").note.contains("not counted"));
 }
+
+#[test]
+fn loops_count_their_iterations() {
+    let def = compiled(json!({"steps": [
+        {"id": "each", "type": "loop", "over": "$.input.xs", "maxIterations": 5,
+         "step": {"id": "body", "type": "agent", "agent": "w", "task": "t"}},
+        {"id": "poll", "type": "loop", "until": "$.check.output.done == true", "maxIterations": 4,
+         "step": {"id": "check", "type": "agent", "agent": "w", "task": "t"}},
+    ]}));
+    let found = estimate(&def, &json!({"xs": [1, 2, 3]}), &hints(&[("w", 1, 2)]));
+    let calls = |id: &str| (step(&found, id).calls_min, step(&found, id).calls_max);
+    assert_eq!(calls("body"), (3, 3), "one iteration per item");
+    assert_eq!(calls("check"), (1, 4), "an until loop runs at least once, at most maxIterations");
+    assert!(step(&found, "poll").note.contains("1 to 4 iterations"), "{}", step(&found, "poll").note);
+}
