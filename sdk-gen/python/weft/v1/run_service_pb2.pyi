@@ -470,9 +470,10 @@ class ResumeRunRequest(google.protobuf.message.Message):
     FAILED_PRECONDITION when no step of the run waits for it.
     """
     from_step: builtins.str
-    """For a run paused by PauseRun: run this step again, and the steps after
-    it, instead of continuing where the run stopped. Its upstream outputs
-    are kept. Empty: continue where it stopped.
+    """Run this step again, and the steps after it, instead of continuing
+    where the run stopped. Its upstream outputs are kept. Empty: continue
+    where it stopped (a paused run) or from the last checkpoint (a failed,
+    partial or cancelled run). See ResumeRun.
     """
     @property
     def payload(self) -> google.protobuf.struct_pb2.Value:
@@ -509,7 +510,9 @@ class ResumeRunResponse(google.protobuf.message.Message):
     RUN_FIELD_NUMBER: builtins.int
     @property
     def run(self) -> weft.v1.run_pb2.Run:
-        """The run after the call, usually RUNNING again."""
+        """The run after the call, usually RUNNING again; for a finished run
+        resumed from a step, the new run (its `retryOfRunId` names the old).
+        """
 
     def __init__(
         self,

@@ -161,9 +161,15 @@ class RunServiceServicer(object):
         raise NotImplementedError('Method not implemented!')
 
     def PauseRun(self, request, context):
-        """Suspends a running run: no new step starts, and workers holding its
-        tasks see `paused` on their next heartbeat. ResumeRun without arguments
-        continues it. FAILED_PRECONDITION unless the run is PENDING or RUNNING.
+        """Suspends a running run: no new step, map or loop item, or retry
+        starts; work already in flight finishes and is recorded, and workers
+        holding its tasks see `paused` on their next heartbeat. The run is
+        PAUSED with pending action type "manual" (event run.paused), durably:
+        a restart keeps it paused. ResumeRun without arguments continues it
+        (run.resumed) and starts what became ready meanwhile. The run's own
+        timeout still applies. FAILED_PRECONDITION (RUN_NOT_RUNNING), changing
+        nothing, unless the run is RUNNING (already paused, by PauseRun or a
+        step gate, or finished).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -176,12 +182,21 @@ class RunServiceServicer(object):
         waiting for it;
         * `input.resume` (`step` + `input`): answers the paused step named by
         `step` (approval, confirmation, tool approval, cost ceiling);
-        * `from_step`, or nothing: continues a run paused by PauseRun, from
-        the named step or from where it stopped.
-        FAILED_PRECONDITION when the run is not PAUSED, or waits for something
-        else than what was sent (another event name, another step, or a step
-        gate when nothing was sent). INVALID_ARGUMENT when several forms are
-        given, or `input` is not one of the pending action's options.
+        * `from_step`, or nothing: continues a run paused by PauseRun from
+        where it stopped; with `from_step`, a paused run first runs that
+        step and every step it leads to again, in the same run (events
+        step.reset). A FAILED, PARTIAL or CANCELLED run resumes as a new
+        run (RetryRunFrom) from `from_step`, or from its last checkpoint
+        when omitted: its `canRetryFrom`, or for a cancelled run the first
+        step, in dependency order, that the cancel stopped.
+        FAILED_PRECONDITION when the run is running or completed, or waits for
+        something else than what was sent (another event name, another step,
+        or a step gate when nothing was sent), or `from_step` cannot be rerun
+        in place (a run with spliced steps, or a map or loop with items: use
+        RetryRunFrom). INVALID_ARGUMENT when several forms are given, `input`
+        is not one of the pending action's options (the message names them),
+        or `from_step` names no step of the run. A refused call changes
+        nothing.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -15,7 +15,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x12weft/v1/step.proto\x12\x07weft.v1\x1a\x1cgoogle/protobuf/struct.proto\"\xec\n\n\x04Step\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n\x04type\x18\x02 \x01(\tR\x04type\x12\x1d\n\ndepends_on\x18\x03 \x03(\tR\tdependsOn\x12\x38\n\tinput_map\x18\x04 \x03(\x0b\x32\x1b.weft.v1.Step.InputMapEntryR\x08inputMap\x12\x41\n\x0fon_step_failure\x18\x05 \x01(\x0b\x32\x19.weft.v1.StepFailureRouteR\ronStepFailure\x12\x1f\n\x0bstate_reads\x18\x06 \x03(\tR\nstateReads\x12!\n\x0cstate_writes\x18\x07 \x03(\tR\x0bstateWrites\x12\x18\n\x07retries\x18\x08 \x01(\rR\x07retries\x12\x18\n\x07timeout\x18\t \x01(\tR\x07timeout\x12\x14\n\x05\x61gent\x18\x14 \x01(\tR\x05\x61gent\x12\x12\n\x04task\x18\x15 \x01(\tR\x04task\x12#\n\x05steps\x18\x16 \x03(\x0b\x32\r.weft.v1.StepR\x05steps\x12\x1e\n\nexpression\x18\x17 \x01(\tR\nexpression\x12(\n\x07on_true\x18\x18 \x01(\x0b\x32\x0f.weft.v1.BranchR\x06onTrue\x12*\n\x08on_false\x18\x19 \x01(\x0b\x32\x0f.weft.v1.BranchR\x07onFalse\x12\x1a\n\x08\x64uration\x18\x1a \x01(\rR\x08\x64uration\x12\x16\n\x06\x61\x63tion\x18\x1b \x01(\tR\x06\x61\x63tion\x12%\n\x0e\x64\x65\x66\x61ult_action\x18\x1c \x01(\tR\rdefaultAction\x12\x18\n\x07message\x18\x1d \x01(\tR\x07message\x12\x18\n\x07options\x18\x1e \x03(\tR\x07options\x12\x10\n\x03url\x18\x1f \x01(\tR\x03url\x12\x16\n\x06method\x18  \x01(\tR\x06method\x12\x34\n\x07headers\x18! \x03(\x0b\x32\x1a.weft.v1.Step.HeadersEntryR\x07headers\x12*\n\x11wait_for_callback\x18\" \x01(\x08R\x0fwaitForCallback\x12*\n\x04\x62ody\x18# \x01(\x0b\x32\x16.google.protobuf.ValueR\x04\x62ody\x12\x31\n\x06output\x18$ \x03(\x0b\x32\x19.weft.v1.Step.OutputEntryR\x06output\x12\x12\n\x04over\x18% \x01(\tR\x04over\x12\x0e\n\x02\x61s\x18& \x01(\tR\x02\x61s\x12 \n\x0b\x63oncurrency\x18\' \x01(\rR\x0b\x63oncurrency\x12!\n\x04step\x18( \x01(\x0b\x32\r.weft.v1.StepR\x04step\x12%\n\x0emax_iterations\x18) \x01(\rR\rmaxIterations\x12\x14\n\x05\x65vent\x18* \x01(\tR\x05\x65vent\x12.\n\non_timeout\x18+ \x01(\x0b\x32\x0f.weft.v1.BranchR\tonTimeout\x12\x1a\n\x08language\x18, \x01(\tR\x08language\x12\x16\n\x06script\x18- \x01(\tR\x06script\x12/\n\x06\x63onfig\x18\x32 \x01(\x0b\x32\x17.google.protobuf.StructR\x06\x63onfig\x1a;\n\rInputMapEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\x1a:\n\x0cHeadersEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\x1a\x39\n\x0bOutputEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"\x1c\n\x06\x42ranch\x12\x12\n\x04next\x18\x01 \x01(\tR\x04next\"B\n\x10StepFailureRoute\x12\x16\n\x06\x61\x63tion\x18\x01 \x01(\tR\x06\x61\x63tion\x12\x16\n\x06target\x18\x02 \x01(\tR\x06target\"J\n\x0cMachineState\x12\x12\n\x04type\x18\x01 \x01(\tR\x04type\x12\x12\n\x04task\x18\x02 \x01(\tR\x04task\x12\x12\n\x04next\x18\x03 \x01(\tR\x04next\"\x90\x01\n\x05\x42lock\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n\x04type\x18\x02 \x01(\tR\x04type\x12/\n\x06\x63onfig\x18\x03 \x01(\x0b\x32\x17.google.protobuf.StructR\x06\x63onfig\x12\x32\n\x08position\x18\x04 \x01(\x0b\x32\x16.weft.v1.BlockPositionR\x08position\"+\n\rBlockPosition\x12\x0c\n\x01x\x18\x01 \x01(\x01R\x01x\x12\x0c\n\x01y\x18\x02 \x01(\x01R\x01y\"6\n\x04\x45\x64ge\x12\x16\n\x06source\x18\x01 \x01(\tR\x06source\x12\x16\n\x06target\x18\x02 \x01(\tR\x06targetb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x12weft/v1/step.proto\x12\x07weft.v1\x1a\x1cgoogle/protobuf/struct.proto\"\xac\x0b\n\x04Step\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n\x04type\x18\x02 \x01(\tR\x04type\x12\x1d\n\ndepends_on\x18\x03 \x03(\tR\tdependsOn\x12\x38\n\tinput_map\x18\x04 \x03(\x0b\x32\x1b.weft.v1.Step.InputMapEntryR\x08inputMap\x12\x41\n\x0fon_step_failure\x18\x05 \x01(\x0b\x32\x19.weft.v1.StepFailureRouteR\ronStepFailure\x12\x1f\n\x0bstate_reads\x18\x06 \x03(\tR\nstateReads\x12!\n\x0cstate_writes\x18\x07 \x03(\tR\x0bstateWrites\x12\x18\n\x07retries\x18\x08 \x01(\rR\x07retries\x12\x18\n\x07timeout\x18\t \x01(\tR\x07timeout\x12\x14\n\x05\x61gent\x18\x14 \x01(\tR\x05\x61gent\x12\x12\n\x04task\x18\x15 \x01(\tR\x04task\x12#\n\x05steps\x18\x16 \x03(\x0b\x32\r.weft.v1.StepR\x05steps\x12\x1e\n\nexpression\x18\x17 \x01(\tR\nexpression\x12(\n\x07on_true\x18\x18 \x01(\x0b\x32\x0f.weft.v1.BranchR\x06onTrue\x12*\n\x08on_false\x18\x19 \x01(\x0b\x32\x0f.weft.v1.BranchR\x07onFalse\x12\x1a\n\x08\x64uration\x18\x1a \x01(\rR\x08\x64uration\x12\x16\n\x06\x61\x63tion\x18\x1b \x01(\tR\x06\x61\x63tion\x12%\n\x0e\x64\x65\x66\x61ult_action\x18\x1c \x01(\tR\rdefaultAction\x12\x18\n\x07message\x18\x1d \x01(\tR\x07message\x12\x18\n\x07options\x18\x1e \x03(\tR\x07options\x12\x10\n\x03url\x18\x1f \x01(\tR\x03url\x12\x16\n\x06method\x18  \x01(\tR\x06method\x12\x34\n\x07headers\x18! \x03(\x0b\x32\x1a.weft.v1.Step.HeadersEntryR\x07headers\x12*\n\x11wait_for_callback\x18\" \x01(\x08R\x0fwaitForCallback\x12*\n\x04\x62ody\x18# \x01(\x0b\x32\x16.google.protobuf.ValueR\x04\x62ody\x12\x31\n\x06output\x18$ \x03(\x0b\x32\x19.weft.v1.Step.OutputEntryR\x06output\x12\x12\n\x04over\x18% \x01(\tR\x04over\x12\x0e\n\x02\x61s\x18& \x01(\tR\x02\x61s\x12 \n\x0b\x63oncurrency\x18\' \x01(\rR\x0b\x63oncurrency\x12!\n\x04step\x18( \x01(\x0b\x32\r.weft.v1.StepR\x04step\x12%\n\x0emax_iterations\x18) \x01(\rR\rmaxIterations\x12\x1e\n\x0fwhile_condition\x18< \x01(\tR\x05while\x12\x1e\n\x0funtil_condition\x18= \x01(\tR\x05until\x12\x14\n\x05\x65vent\x18* \x01(\tR\x05\x65vent\x12.\n\non_timeout\x18+ \x01(\x0b\x32\x0f.weft.v1.BranchR\tonTimeout\x12\x1a\n\x08language\x18, \x01(\tR\x08language\x12\x16\n\x06script\x18- \x01(\tR\x06script\x12/\n\x06\x63onfig\x18\x32 \x01(\x0b\x32\x17.google.protobuf.StructR\x06\x63onfig\x1a;\n\rInputMapEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\x1a:\n\x0cHeadersEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\x1a\x39\n\x0bOutputEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"\x1c\n\x06\x42ranch\x12\x12\n\x04next\x18\x01 \x01(\tR\x04next\"B\n\x10StepFailureRoute\x12\x16\n\x06\x61\x63tion\x18\x01 \x01(\tR\x06\x61\x63tion\x12\x16\n\x06target\x18\x02 \x01(\tR\x06target\"J\n\x0cMachineState\x12\x12\n\x04type\x18\x01 \x01(\tR\x04type\x12\x12\n\x04task\x18\x02 \x01(\tR\x04task\x12\x12\n\x04next\x18\x03 \x01(\tR\x04next\"\x90\x01\n\x05\x42lock\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n\x04type\x18\x02 \x01(\tR\x04type\x12/\n\x06\x63onfig\x18\x03 \x01(\x0b\x32\x17.google.protobuf.StructR\x06\x63onfig\x12\x32\n\x08position\x18\x04 \x01(\x0b\x32\x16.weft.v1.BlockPositionR\x08position\"+\n\rBlockPosition\x12\x0c\n\x01x\x18\x01 \x01(\x01R\x01x\x12\x0c\n\x01y\x18\x02 \x01(\x01R\x01y\"6\n\x04\x45\x64ge\x12\x16\n\x06source\x18\x01 \x01(\tR\x06source\x12\x16\n\x06target\x18\x02 \x01(\tR\x06targetb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -29,23 +29,23 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _globals['_STEP_OUTPUTENTRY']._options = None
   _globals['_STEP_OUTPUTENTRY']._serialized_options = b'8\001'
   _globals['_STEP']._serialized_start=62
-  _globals['_STEP']._serialized_end=1450
-  _globals['_STEP_INPUTMAPENTRY']._serialized_start=1272
-  _globals['_STEP_INPUTMAPENTRY']._serialized_end=1331
-  _globals['_STEP_HEADERSENTRY']._serialized_start=1333
-  _globals['_STEP_HEADERSENTRY']._serialized_end=1391
-  _globals['_STEP_OUTPUTENTRY']._serialized_start=1393
-  _globals['_STEP_OUTPUTENTRY']._serialized_end=1450
-  _globals['_BRANCH']._serialized_start=1452
-  _globals['_BRANCH']._serialized_end=1480
-  _globals['_STEPFAILUREROUTE']._serialized_start=1482
-  _globals['_STEPFAILUREROUTE']._serialized_end=1548
-  _globals['_MACHINESTATE']._serialized_start=1550
-  _globals['_MACHINESTATE']._serialized_end=1624
-  _globals['_BLOCK']._serialized_start=1627
-  _globals['_BLOCK']._serialized_end=1771
-  _globals['_BLOCKPOSITION']._serialized_start=1773
-  _globals['_BLOCKPOSITION']._serialized_end=1816
-  _globals['_EDGE']._serialized_start=1818
-  _globals['_EDGE']._serialized_end=1872
+  _globals['_STEP']._serialized_end=1514
+  _globals['_STEP_INPUTMAPENTRY']._serialized_start=1336
+  _globals['_STEP_INPUTMAPENTRY']._serialized_end=1395
+  _globals['_STEP_HEADERSENTRY']._serialized_start=1397
+  _globals['_STEP_HEADERSENTRY']._serialized_end=1455
+  _globals['_STEP_OUTPUTENTRY']._serialized_start=1457
+  _globals['_STEP_OUTPUTENTRY']._serialized_end=1514
+  _globals['_BRANCH']._serialized_start=1516
+  _globals['_BRANCH']._serialized_end=1544
+  _globals['_STEPFAILUREROUTE']._serialized_start=1546
+  _globals['_STEPFAILUREROUTE']._serialized_end=1612
+  _globals['_MACHINESTATE']._serialized_start=1614
+  _globals['_MACHINESTATE']._serialized_end=1688
+  _globals['_BLOCK']._serialized_start=1691
+  _globals['_BLOCK']._serialized_end=1835
+  _globals['_BLOCKPOSITION']._serialized_start=1837
+  _globals['_BLOCKPOSITION']._serialized_end=1880
+  _globals['_EDGE']._serialized_start=1882
+  _globals['_EDGE']._serialized_end=1936
 # @@protoc_insertion_point(module_scope)

@@ -110,6 +110,8 @@ class Step(google.protobuf.message.Message):
     CONCURRENCY_FIELD_NUMBER: builtins.int
     STEP_FIELD_NUMBER: builtins.int
     MAX_ITERATIONS_FIELD_NUMBER: builtins.int
+    WHILE_CONDITION_FIELD_NUMBER: builtins.int
+    UNTIL_CONDITION_FIELD_NUMBER: builtins.int
     EVENT_FIELD_NUMBER: builtins.int
     ON_TIMEOUT_FIELD_NUMBER: builtins.int
     LANGUAGE_FIELD_NUMBER: builtins.int
@@ -192,12 +194,30 @@ class Step(google.protobuf.message.Message):
     """--- map, loop ------------------------------------------------------------
 
     JSONPath to the array to iterate, e.g. `$.scrape.output.leads`. Required
-    for "map" and "loop". A value that is not an array fails the step.
+    for "map"; for "loop", one of `over`, `while` and `until`. A value that
+    is not an array fails the step.
     """
     concurrency: builtins.int
     """Most items of a "map" in flight at once. Default 1, at most 1000."""
     max_iterations: builtins.int
-    """Upper bound on "loop" iterations. Default 1000."""
+    """Upper bound on "loop" iterations. Default 1000, at most 100000. A loop
+    that would run more (a longer `over` array, or a `while`/`until`
+    condition that still asks for another iteration) fails with error code
+    LOOP_LIMIT, after keeping the iterations it ran.
+    """
+    while_condition: builtins.str
+    """For "loop": repeat the body while this condition expression (same
+    syntax as a condition step's `expression`) is true, checked before each
+    iteration. While the loop runs, `$.<loopId>.output` is the array of
+    the outputs of the iterations so far, and the `as` binding (default
+    "item") is the 0-based iteration index. Give exactly one of `over`,
+    `while` and `until`. Written `while` in JSON.
+    """
+    until_condition: builtins.str
+    """For "loop": repeat the body until this condition expression is true,
+    checked after each iteration (the body runs at least once). Sees the
+    same document as `while`. Written `until` in JSON.
+    """
     event: builtins.str
     """--- wait -----------------------------------------------------------------
 
@@ -253,8 +273,9 @@ class Step(google.protobuf.message.Message):
 
         Sub-steps. For "parallel" they all start together and each is addressable
         by its own id; steps depending on the parallel step wait for all of
-        them. For "loop" they form the body run once per item. Required
-        (non-empty) for both.
+        them. For "loop" the single sub-step is the body run once per
+        iteration (`step` may be given instead, as for "map"). Required for
+        "parallel".
         """
 
     @property
@@ -288,7 +309,9 @@ class Step(google.protobuf.message.Message):
     @property
     def step(self) -> global___Step:
         """The sub-step a "map" runs once per item. Required for "map". Its output
-        array keeps the input order.
+        array keeps the input order. For "loop", the body (or one `steps`
+        entry): iterations run one at a time, and the loop's output is the
+        array of their outputs in order.
         """
 
     @property
@@ -341,6 +364,8 @@ class Step(google.protobuf.message.Message):
         concurrency: builtins.int = ...,
         step: global___Step | None = ...,
         max_iterations: builtins.int = ...,
+        while_condition: builtins.str = ...,
+        until_condition: builtins.str = ...,
         event: builtins.str = ...,
         on_timeout: global___Branch | None = ...,
         language: builtins.str = ...,
@@ -348,7 +373,7 @@ class Step(google.protobuf.message.Message):
         config: google.protobuf.struct_pb2.Struct | None = ...,
     ) -> None: ...
     def HasField(self, field_name: typing.Literal["body", b"body", "config", b"config", "on_false", b"on_false", "on_step_failure", b"on_step_failure", "on_timeout", b"on_timeout", "on_true", b"on_true", "step", b"step"]) -> builtins.bool: ...
-    def ClearField(self, field_name: typing.Literal["action", b"action", "agent", b"agent", "as", b"as", "body", b"body", "concurrency", b"concurrency", "config", b"config", "default_action", b"default_action", "depends_on", b"depends_on", "duration", b"duration", "event", b"event", "expression", b"expression", "headers", b"headers", "id", b"id", "input_map", b"input_map", "language", b"language", "max_iterations", b"max_iterations", "message", b"message", "method", b"method", "on_false", b"on_false", "on_step_failure", b"on_step_failure", "on_timeout", b"on_timeout", "on_true", b"on_true", "options", b"options", "output", b"output", "over", b"over", "retries", b"retries", "script", b"script", "state_reads", b"state_reads", "state_writes", b"state_writes", "step", b"step", "steps", b"steps", "task", b"task", "timeout", b"timeout", "type", b"type", "url", b"url", "wait_for_callback", b"wait_for_callback"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["action", b"action", "agent", b"agent", "as", b"as", "body", b"body", "concurrency", b"concurrency", "config", b"config", "default_action", b"default_action", "depends_on", b"depends_on", "duration", b"duration", "event", b"event", "expression", b"expression", "headers", b"headers", "id", b"id", "input_map", b"input_map", "language", b"language", "max_iterations", b"max_iterations", "message", b"message", "method", b"method", "on_false", b"on_false", "on_step_failure", b"on_step_failure", "on_timeout", b"on_timeout", "on_true", b"on_true", "options", b"options", "output", b"output", "over", b"over", "retries", b"retries", "script", b"script", "state_reads", b"state_reads", "state_writes", b"state_writes", "step", b"step", "steps", b"steps", "task", b"task", "timeout", b"timeout", "type", b"type", "until_condition", b"until_condition", "url", b"url", "wait_for_callback", b"wait_for_callback", "while_condition", b"while_condition"]) -> None: ...
 
 global___Step = Step
 

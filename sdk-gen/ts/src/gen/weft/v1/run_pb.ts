@@ -407,7 +407,8 @@ export type RunError = Message<"weft.v1.RunError"> & {
    * `RUN_TIMEOUT` (the workflow's `timeout` passed),
    * `OUTPUT_SCHEMA_VIOLATION`, `STEP_UNIMPLEMENTED` (a step type this
    * server does not run yet), `PLAN_INVALID`, `APPROVAL_DENIED`,
-   * `EVENT_TIMEOUT`, `LEASE_EXPIRED`. step.failed and run.failed events carry
+   * `EVENT_TIMEOUT`, `LEASE_EXPIRED`, `LOOP_LIMIT` (a loop would pass its
+   * maxIterations). step.failed and run.failed events carry
    * the same code as `data.code`.
    *
    * @generated from field: string code = 1;
@@ -467,7 +468,7 @@ export type RunEvent = Message<"weft.v1.RunEvent"> & {
   /**
    * Event type, dotted: "run.started", "step.started", "step.completed",
    * "step.failed", "step.retrying", "step.skipped", "step.cancelled",
-   * "step.cost_exceeded", "step.resumed", "approval.pending",
+   * "step.cost_exceeded", "step.resumed", "step.reset", "approval.pending",
    * "approval.decided", "run.paused", "run.resumed", "plan.spliced",
    * "run.completed", "run.failed", "run.partial", "run.cancelled". The
    * `/api` SSE routes write the same names with underscores
@@ -551,8 +552,11 @@ export type RunEvent = Message<"weft.v1.RunEvent"> & {
 
   /**
    * Anything else the event carries, e.g. `{"approvalId": …, "decision":
-   * …}` for approval.*, `{"steps": [ids…]}` for plan.spliced, `{"event": …}`
-   * for run.resumed, `{"reason": …}` for run.cancelled.
+   * …}` for approval.*, `{"steps": [ids…]}` for plan.spliced, `{"type":
+   * "manual", "reason": …}` for a PauseRun's run.paused, `{"type":
+   * "manual", "heldMs": …}` or `{"fromStep": …}` for the run.resumed that
+   * ends it, `{"fromStep": …}` for step.reset, `{"reason": …}` for
+   * run.cancelled.
    *
    * @generated from field: google.protobuf.Struct data = 13;
    */

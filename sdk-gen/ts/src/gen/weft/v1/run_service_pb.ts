@@ -546,9 +546,10 @@ export type ResumeRunRequest = Message<"weft.v1.ResumeRunRequest"> & {
   input?: ResumeInput | undefined;
 
   /**
-   * For a run paused by PauseRun: run this step again, and the steps after
-   * it, instead of continuing where the run stopped. Its upstream outputs
-   * are kept. Empty: continue where it stopped.
+   * Run this step again, and the steps after it, instead of continuing
+   * where the run stopped. Its upstream outputs are kept. Empty: continue
+   * where it stopped (a paused run) or from the last checkpoint (a failed,
+   * partial or cancelled run). See ResumeRun.
    *
    * @generated from field: string from_step = 5;
    */
@@ -570,7 +571,8 @@ export const ResumeRunRequestSchema: GenMessage<ResumeRunRequest> = /*@__PURE__*
  */
 export type ResumeRunResponse = Message<"weft.v1.ResumeRunResponse"> & {
   /**
-   * The run after the call, usually RUNNING again.
+   * The run after the call, usually RUNNING again; for a finished run
+   * resumed from a step, the new run (its `retryOfRunId` names the old).
    *
    * @generated from field: weft.v1.Run run = 1;
    */
@@ -1279,9 +1281,15 @@ export const RunService: GenService<{
     output: typeof DeleteRunResponseSchema;
   },
   /**
-   * Suspends a running run: no new step starts, and workers holding its
-   * tasks see `paused` on their next heartbeat. ResumeRun without arguments
-   * continues it. FAILED_PRECONDITION unless the run is PENDING or RUNNING.
+   * Suspends a running run: no new step, map or loop item, or retry
+   * starts; work already in flight finishes and is recorded, and workers
+   * holding its tasks see `paused` on their next heartbeat. The run is
+   * PAUSED with pending action type "manual" (event run.paused), durably:
+   * a restart keeps it paused. ResumeRun without arguments continues it
+   * (run.resumed) and starts what became ready meanwhile. The run's own
+   * timeout still applies. FAILED_PRECONDITION (RUN_NOT_RUNNING), changing
+   * nothing, unless the run is RUNNING (already paused, by PauseRun or a
+   * step gate, or finished).
    *
    * @generated from rpc weft.v1.RunService.PauseRun
    */
@@ -1297,12 +1305,21 @@ export const RunService: GenService<{
    *     waiting for it;
    *   * `input.resume` (`step` + `input`): answers the paused step named by
    *     `step` (approval, confirmation, tool approval, cost ceiling);
-   *   * `from_step`, or nothing: continues a run paused by PauseRun, from
-   *     the named step or from where it stopped.
-   * FAILED_PRECONDITION when the run is not PAUSED, or waits for something
-   * else than what was sent (another event name, another step, or a step
-   * gate when nothing was sent). INVALID_ARGUMENT when several forms are
-   * given, or `input` is not one of the pending action's options.
+   *   * `from_step`, or nothing: continues a run paused by PauseRun from
+   *     where it stopped; with `from_step`, a paused run first runs that
+   *     step and every step it leads to again, in the same run (events
+   *     step.reset). A FAILED, PARTIAL or CANCELLED run resumes as a new
+   *     run (RetryRunFrom) from `from_step`, or from its last checkpoint
+   *     when omitted: its `canRetryFrom`, or for a cancelled run the first
+   *     step, in dependency order, that the cancel stopped.
+   * FAILED_PRECONDITION when the run is running or completed, or waits for
+   * something else than what was sent (another event name, another step,
+   * or a step gate when nothing was sent), or `from_step` cannot be rerun
+   * in place (a run with spliced steps, or a map or loop with items: use
+   * RetryRunFrom). INVALID_ARGUMENT when several forms are given, `input`
+   * is not one of the pending action's options (the message names them),
+   * or `from_step` names no step of the run. A refused call changes
+   * nothing.
    *
    * @generated from rpc weft.v1.RunService.ResumeRun
    */

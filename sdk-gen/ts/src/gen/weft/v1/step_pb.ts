@@ -12,7 +12,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file weft/v1/step.proto.
  */
 export const file_weft_v1_step: GenFile = /*@__PURE__*/
-  fileDesc("ChJ3ZWZ0L3YxL3N0ZXAucHJvdG8SB3dlZnQudjEi/gcKBFN0ZXASCgoCaWQYASABKAkSDAoEdHlwZRgCIAEoCRISCgpkZXBlbmRzX29uGAMgAygJEi4KCWlucHV0X21hcBgEIAMoCzIbLndlZnQudjEuU3RlcC5JbnB1dE1hcEVudHJ5EjIKD29uX3N0ZXBfZmFpbHVyZRgFIAEoCzIZLndlZnQudjEuU3RlcEZhaWx1cmVSb3V0ZRITCgtzdGF0ZV9yZWFkcxgGIAMoCRIUCgxzdGF0ZV93cml0ZXMYByADKAkSDwoHcmV0cmllcxgIIAEoDRIPCgd0aW1lb3V0GAkgASgJEg0KBWFnZW50GBQgASgJEgwKBHRhc2sYFSABKAkSHAoFc3RlcHMYFiADKAsyDS53ZWZ0LnYxLlN0ZXASEgoKZXhwcmVzc2lvbhgXIAEoCRIgCgdvbl90cnVlGBggASgLMg8ud2VmdC52MS5CcmFuY2gSIQoIb25fZmFsc2UYGSABKAsyDy53ZWZ0LnYxLkJyYW5jaBIQCghkdXJhdGlvbhgaIAEoDRIOCgZhY3Rpb24YGyABKAkSFgoOZGVmYXVsdF9hY3Rpb24YHCABKAkSDwoHbWVzc2FnZRgdIAEoCRIPCgdvcHRpb25zGB4gAygJEgsKA3VybBgfIAEoCRIOCgZtZXRob2QYICABKAkSKwoHaGVhZGVycxghIAMoCzIaLndlZnQudjEuU3RlcC5IZWFkZXJzRW50cnkSGQoRd2FpdF9mb3JfY2FsbGJhY2sYIiABKAgSJAoEYm9keRgjIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZRIpCgZvdXRwdXQYJCADKAsyGS53ZWZ0LnYxLlN0ZXAuT3V0cHV0RW50cnkSDAoEb3ZlchglIAEoCRIKCgJhcxgmIAEoCRITCgtjb25jdXJyZW5jeRgnIAEoDRIbCgRzdGVwGCggASgLMg0ud2VmdC52MS5TdGVwEhYKDm1heF9pdGVyYXRpb25zGCkgASgNEg0KBWV2ZW50GCogASgJEiMKCm9uX3RpbWVvdXQYKyABKAsyDy53ZWZ0LnYxLkJyYW5jaBIQCghsYW5ndWFnZRgsIAEoCRIOCgZzY3JpcHQYLSABKAkSJwoGY29uZmlnGDIgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBovCg1JbnB1dE1hcEVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEaLgoMSGVhZGVyc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEaLQoLT3V0cHV0RW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASIWCgZCcmFuY2gSDAoEbmV4dBgBIAEoCSIyChBTdGVwRmFpbHVyZVJvdXRlEg4KBmFjdGlvbhgBIAEoCRIOCgZ0YXJnZXQYAiABKAkiOAoMTWFjaGluZVN0YXRlEgwKBHR5cGUYASABKAkSDAoEdGFzaxgCIAEoCRIMCgRuZXh0GAMgASgJInQKBUJsb2NrEgoKAmlkGAEgASgJEgwKBHR5cGUYAiABKAkSJwoGY29uZmlnGAMgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIoCghwb3NpdGlvbhgEIAEoCzIWLndlZnQudjEuQmxvY2tQb3NpdGlvbiIlCg1CbG9ja1Bvc2l0aW9uEgkKAXgYASABKAESCQoBeRgCIAEoASImCgRFZGdlEg4KBnNvdXJjZRgBIAEoCRIOCgZ0YXJnZXQYAiABKAliBnByb3RvMw", [file_google_protobuf_struct]);
+  fileDesc("ChJ3ZWZ0L3YxL3N0ZXAucHJvdG8SB3dlZnQudjEivggKBFN0ZXASCgoCaWQYASABKAkSDAoEdHlwZRgCIAEoCRISCgpkZXBlbmRzX29uGAMgAygJEi4KCWlucHV0X21hcBgEIAMoCzIbLndlZnQudjEuU3RlcC5JbnB1dE1hcEVudHJ5EjIKD29uX3N0ZXBfZmFpbHVyZRgFIAEoCzIZLndlZnQudjEuU3RlcEZhaWx1cmVSb3V0ZRITCgtzdGF0ZV9yZWFkcxgGIAMoCRIUCgxzdGF0ZV93cml0ZXMYByADKAkSDwoHcmV0cmllcxgIIAEoDRIPCgd0aW1lb3V0GAkgASgJEg0KBWFnZW50GBQgASgJEgwKBHRhc2sYFSABKAkSHAoFc3RlcHMYFiADKAsyDS53ZWZ0LnYxLlN0ZXASEgoKZXhwcmVzc2lvbhgXIAEoCRIgCgdvbl90cnVlGBggASgLMg8ud2VmdC52MS5CcmFuY2gSIQoIb25fZmFsc2UYGSABKAsyDy53ZWZ0LnYxLkJyYW5jaBIQCghkdXJhdGlvbhgaIAEoDRIOCgZhY3Rpb24YGyABKAkSFgoOZGVmYXVsdF9hY3Rpb24YHCABKAkSDwoHbWVzc2FnZRgdIAEoCRIPCgdvcHRpb25zGB4gAygJEgsKA3VybBgfIAEoCRIOCgZtZXRob2QYICABKAkSKwoHaGVhZGVycxghIAMoCzIaLndlZnQudjEuU3RlcC5IZWFkZXJzRW50cnkSGQoRd2FpdF9mb3JfY2FsbGJhY2sYIiABKAgSJAoEYm9keRgjIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZRIpCgZvdXRwdXQYJCADKAsyGS53ZWZ0LnYxLlN0ZXAuT3V0cHV0RW50cnkSDAoEb3ZlchglIAEoCRIKCgJhcxgmIAEoCRITCgtjb25jdXJyZW5jeRgnIAEoDRIbCgRzdGVwGCggASgLMg0ud2VmdC52MS5TdGVwEhYKDm1heF9pdGVyYXRpb25zGCkgASgNEh4KD3doaWxlX2NvbmRpdGlvbhg8IAEoCVIFd2hpbGUSHgoPdW50aWxfY29uZGl0aW9uGD0gASgJUgV1bnRpbBINCgVldmVudBgqIAEoCRIjCgpvbl90aW1lb3V0GCsgASgLMg8ud2VmdC52MS5CcmFuY2gSEAoIbGFuZ3VhZ2UYLCABKAkSDgoGc2NyaXB0GC0gASgJEicKBmNvbmZpZxgyIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QaLwoNSW5wdXRNYXBFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBGi4KDEhlYWRlcnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBGi0KC091dHB1dEVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiFgoGQnJhbmNoEgwKBG5leHQYASABKAkiMgoQU3RlcEZhaWx1cmVSb3V0ZRIOCgZhY3Rpb24YASABKAkSDgoGdGFyZ2V0GAIgASgJIjgKDE1hY2hpbmVTdGF0ZRIMCgR0eXBlGAEgASgJEgwKBHRhc2sYAiABKAkSDAoEbmV4dBgDIAEoCSJ0CgVCbG9jaxIKCgJpZBgBIAEoCRIMCgR0eXBlGAIgASgJEicKBmNvbmZpZxgDIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSKAoIcG9zaXRpb24YBCABKAsyFi53ZWZ0LnYxLkJsb2NrUG9zaXRpb24iJQoNQmxvY2tQb3NpdGlvbhIJCgF4GAEgASgBEgkKAXkYAiABKAEiJgoERWRnZRIOCgZzb3VyY2UYASABKAkSDgoGdGFyZ2V0GAIgASgJYgZwcm90bzM", [file_google_protobuf_struct]);
 
 /**
  * One step of a workflow: a node of the DAG.
@@ -133,8 +133,9 @@ export type Step = Message<"weft.v1.Step"> & {
   /**
    * Sub-steps. For "parallel" they all start together and each is addressable
    * by its own id; steps depending on the parallel step wait for all of
-   * them. For "loop" they form the body run once per item. Required
-   * (non-empty) for both.
+   * them. For "loop" the single sub-step is the body run once per
+   * iteration (`step` may be given instead, as for "map"). Required for
+   * "parallel".
    *
    * @generated from field: repeated weft.v1.Step steps = 22;
    */
@@ -250,7 +251,8 @@ export type Step = Message<"weft.v1.Step"> & {
 
   /**
    * JSONPath to the array to iterate, e.g. `$.scrape.output.leads`. Required
-   * for "map" and "loop". A value that is not an array fails the step.
+   * for "map"; for "loop", one of `over`, `while` and `until`. A value that
+   * is not an array fails the step.
    *
    * @generated from field: string over = 37;
    */
@@ -273,18 +275,44 @@ export type Step = Message<"weft.v1.Step"> & {
 
   /**
    * The sub-step a "map" runs once per item. Required for "map". Its output
-   * array keeps the input order.
+   * array keeps the input order. For "loop", the body (or one `steps`
+   * entry): iterations run one at a time, and the loop's output is the
+   * array of their outputs in order.
    *
    * @generated from field: weft.v1.Step step = 40;
    */
   step?: Step | undefined;
 
   /**
-   * Upper bound on "loop" iterations. Default 1000.
+   * Upper bound on "loop" iterations. Default 1000, at most 100000. A loop
+   * that would run more (a longer `over` array, or a `while`/`until`
+   * condition that still asks for another iteration) fails with error code
+   * LOOP_LIMIT, after keeping the iterations it ran.
    *
    * @generated from field: uint32 max_iterations = 41;
    */
   maxIterations: number;
+
+  /**
+   * For "loop": repeat the body while this condition expression (same
+   * syntax as a condition step's `expression`) is true, checked before each
+   * iteration. While the loop runs, `$.<loopId>.output` is the array of
+   * the outputs of the iterations so far, and the `as` binding (default
+   * "item") is the 0-based iteration index. Give exactly one of `over`,
+   * `while` and `until`. Written `while` in JSON.
+   *
+   * @generated from field: string while_condition = 60 [json_name = "while"];
+   */
+  whileCondition: string;
+
+  /**
+   * For "loop": repeat the body until this condition expression is true,
+   * checked after each iteration (the body runs at least once). Sees the
+   * same document as `while`. Written `until` in JSON.
+   *
+   * @generated from field: string until_condition = 61 [json_name = "until"];
+   */
+  untilCondition: string;
 
   /**
    * Name of the external event a "wait" step suspends for, e.g.
