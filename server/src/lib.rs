@@ -26,6 +26,7 @@ pub mod engine;
 pub mod expr;
 pub mod gateway;
 pub mod model;
+pub mod outbound;
 pub mod store;
 
 use std::future::Future;
