@@ -26,6 +26,80 @@ pub struct Config {
     /// Length of a worker's task lease, in milliseconds; a heartbeat extends
     /// it by as much. Default 60000; env `WEFT_TASK_LEASE_MS`.
     pub task_lease_ms: u64,
+    /// Outbound HTTP of webhook and http_request steps (`[outbound]`).
+    pub outbound: OutboundSettings,
+    /// Webhook signatures and callbacks (`[webhook]`).
+    pub webhook: WebhookSettings,
+    /// Script steps (`[script]`).
+    pub script: ScriptSettings,
+}
+
+/// Limits of outbound HTTP requests.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OutboundSettings {
+    /// Networks (CIDR) requests may reach although the SSRF rules forbid
+    /// them (loopback, private, link-local, …). Default none; env
+    /// `WEFT_OUTBOUND_ALLOW`, comma-separated.
+    pub allow_networks: Vec<String>,
+    /// Whole-request timeout, ms. Default 30000; env `WEFT_OUTBOUND_TIMEOUT_MS`.
+    pub request_timeout_ms: u64,
+    /// Largest response body read, bytes; larger fails the attempt.
+    /// Default 1 MiB (an output is capped at 1 MiB anyway).
+    pub max_response_bytes: usize,
+}
+
+impl Default for OutboundSettings {
+    fn default() -> Self {
+        Self { allow_networks: Vec::new(), request_timeout_ms: 30_000, max_response_bytes: 1024 * 1024 }
+    }
+}
+
+/// How webhooks are signed and called back.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhookSettings {
+    /// The HMAC-SHA256 key of `Weft-Signature` headers, both ways. When
+    /// unset, one is generated on first start and kept in the database.
+    /// Env `WEFT_WEBHOOK_SECRET`.
+    pub secret: Option<String>,
+    /// Base URL receivers reach this server at, for callback URLs. Default
+    /// `http://<listen address>`; env `WEFT_PUBLIC_URL`.
+    pub public_url: Option<String>,
+    /// How long a webhook waits for its callback when the step sets no
+    /// `timeout`, ms. Default 1 h.
+    pub callback_timeout_ms: Option<u64>,
+}
+
+/// Whether and how script steps run.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ScriptSettings {
+    /// Off by default: a script runs arbitrary code on this host. Env
+    /// `WEFT_SCRIPT_ENABLED=true`.
+    pub enabled: bool,
+    /// Interpreters scripts may use (`shell` runs `sh`, `python` runs
+    /// `python3`). Default `["sh", "python3"]`.
+    pub interpreters: Vec<String>,
+    /// Wall-clock limit of one run, ms, when the step sets no `timeout`.
+    /// Default 60000.
+    pub timeout_ms: u64,
+    /// Address-space limit of the interpreter, MiB. Default 1024.
+    pub memory_limit_mb: u64,
+    /// Most bytes kept of stdout and of stderr each. Default 1 MiB.
+    pub max_output_bytes: usize,
+}
+
+impl Default for ScriptSettings {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            interpreters: vec!["sh".into(), "python3".into()],
+            timeout_ms: 60_000,
+            memory_limit_mb: 1024,
+            max_output_bytes: 1024 * 1024,
+        }
+    }
 }
 
 impl Default for Config {
@@ -36,6 +110,9 @@ impl Default for Config {
             max_message_bytes: 4 * 1024 * 1024,
             log: "info".into(),
             task_lease_ms: 60_000,
+            outbound: OutboundSettings::default(),
+            webhook: WebhookSettings::default(),
+            script: ScriptSettings::default(),
         }
     }
 }
@@ -129,6 +206,31 @@ impl Config {
                 reason: e.to_string(),
             })?;
         }
+        if let Some(value) = env("WEFT_OUTBOUND_ALLOW") {
+            config.outbound.allow_networks =
+                value.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect();
+        }
+        if let Some(value) = env("WEFT_OUTBOUND_TIMEOUT_MS") {
+            config.outbound.request_timeout_ms = value.parse().map_err(|e: std::num::ParseIntError| {
+                ConfigError::Env { name: "WEFT_OUTBOUND_TIMEOUT_MS", value: value.clone(), reason: e.to_string() }
+            })?;
+        }
+        if let Some(value) = env("WEFT_WEBHOOK_SECRET") {
+            config.webhook.secret = Some(value);
+        }
+        if let Some(value) = env("WEFT_PUBLIC_URL") {
+            config.webhook.public_url = Some(value);
+        }
+        if let Some(value) = env("WEFT_SCRIPT_ENABLED") {
+            config.script.enabled = match value.as_str() {
+                "true" | "1" => true,
+                "false" | "0" => false,
+                _ => {
+                    let reason = "expected true or false".to_owned();
+                    return Err(ConfigError::Env { name: "WEFT_SCRIPT_ENABLED", value, reason });
+                }
+            };
+        }
         if let Some(value) = env("WEFT_LOG") {
             config.log = value;
         }
@@ -155,6 +257,34 @@ impl Config {
                 name: "task_lease_ms",
                 reason: "must be between 100 ms and 24 h".into(),
             });
+        }
+        if let Err(reason) = crate::outbound::AllowList::parse(&self.outbound.allow_networks) {
+            return Err(ConfigError::Invalid { name: "outbound.allow_networks", reason });
+        }
+        if !(100..=10 * 60 * 1000).contains(&self.outbound.request_timeout_ms) {
+            let reason = "must be between 100 ms and 10 min".into();
+            return Err(ConfigError::Invalid { name: "outbound.request_timeout_ms", reason });
+        }
+        if !(1024..=64 * 1024 * 1024).contains(&self.outbound.max_response_bytes) {
+            let reason = "must be between 1 KiB and 64 MiB".into();
+            return Err(ConfigError::Invalid { name: "outbound.max_response_bytes", reason });
+        }
+        if self.webhook.secret.as_ref().is_some_and(|s| s.len() < 16) {
+            let reason = "must be at least 16 characters".into();
+            return Err(ConfigError::Invalid { name: "webhook.secret", reason });
+        }
+        if let Some(url) = &self.webhook.public_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            let reason = "must be an absolute http:// or https:// URL".into();
+            return Err(ConfigError::Invalid { name: "webhook.public_url", reason });
+        }
+        if self.script.interpreters.iter().any(|i| i.trim().is_empty()) {
+            return Err(ConfigError::Invalid { name: "script.interpreters", reason: "has an empty name".into() });
+        }
+        if self.script.timeout_ms == 0 || self.script.memory_limit_mb < 16 || self.script.max_output_bytes == 0 {
+            let reason = "timeout_ms and max_output_bytes must be above 0, memory_limit_mb at least 16".into();
+            return Err(ConfigError::Invalid { name: "script", reason });
         }
         if self.database_url.trim().is_empty() {
             return Err(ConfigError::Invalid { name: "database_url", reason: "must not be empty".into() });
@@ -194,6 +324,28 @@ mod tests {
         assert_eq!(config.listen.to_string(), "127.0.0.1:3000", "flag beats env");
         assert_eq!(config.database_url, "sqlite:env.db", "env beats file");
         assert_eq!(config.log, "debug", "file beats default");
+    }
+
+    #[test]
+    fn outbound_webhook_and_script_settings_load_from_file_and_env() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("weft.toml");
+        std::fs::write(&file, "[script]\nenabled = true\ninterpreters = [\"sh\"]\n[webhook]\npublic_url = \"https://weft.example\"\n")
+            .unwrap();
+        let env = |name: &str| match name {
+            "WEFT_OUTBOUND_ALLOW" => Some("127.0.0.0/8, ::1/128".to_string()),
+            "WEFT_WEBHOOK_SECRET" => Some("0123456789abcdef".to_string()),
+            _ => None,
+        };
+        let config = Config::load(Some(&file), env, Overrides::default()).unwrap();
+        assert_eq!(config.outbound.allow_networks, ["127.0.0.0/8", "::1/128"]);
+        assert_eq!(config.webhook.secret.as_deref(), Some("0123456789abcdef"));
+        assert_eq!(config.webhook.public_url.as_deref(), Some("https://weft.example"));
+        assert!(config.script.enabled);
+        assert_eq!(config.script.interpreters, ["sh"]);
+        let bad = |name: &str| (name == "WEFT_OUTBOUND_ALLOW").then(|| "10.0.0.0/99".to_string());
+        let err = Config::load(None, bad, Overrides::default()).unwrap_err();
+        assert!(err.to_string().contains("outbound.allow_networks"), "{err}");
     }
 
     #[test]

@@ -57,6 +57,9 @@ pub enum ServeError {
     /// Reflection descriptors could not be loaded.
     #[error("cannot build the reflection service: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
+    /// The outbound HTTP client could not be built.
+    #[error("{0}")]
+    Outbound(String),
     /// Serving failed.
     #[error("server I/O error: {0}")]
     Io(#[from] std::io::Error),
@@ -73,6 +76,33 @@ async fn open_store(url: &str) -> Result<SqliteStore, ServeError> {
     Ok(SqliteStore::open(url).await?)
 }
 
+/// What the built-in executor of webhook, http_request and script steps
+/// is given: the guarded client, the secret, where callbacks come back.
+fn builtin_settings(
+    config: &Config,
+    listener: &TcpListener,
+    secret: &outbound::Secret,
+) -> Result<engine::builtin::BuiltinSettings, ServeError> {
+    let allow = outbound::AllowList::parse(&config.outbound.allow_networks).map_err(ServeError::Outbound)?;
+    let client = outbound::OutboundClient::new(outbound::ClientLimits {
+        allow,
+        timeout: std::time::Duration::from_millis(config.outbound.request_timeout_ms),
+        max_response_bytes: config.outbound.max_response_bytes,
+    })
+    .map_err(ServeError::Outbound)?;
+    let public_url = match &config.webhook.public_url {
+        Some(url) => url.trim_end_matches('/').to_owned(),
+        None => format!("http://{}", listener.local_addr()?),
+    };
+    Ok(engine::builtin::BuiltinSettings {
+        client,
+        secret: secret.clone(),
+        public_url,
+        callback_timeout: std::time::Duration::from_millis(config.webhook.callback_timeout_ms.unwrap_or(3_600_000)),
+        script: config.script.clone(),
+    })
+}
+
 /// Serves gRPC, gRPC-web, REST, reflection and health on `listener` until
 /// `shutdown` completes, then drains connections and closes the store.
 /// Migrations run before the first request is accepted.
@@ -86,8 +116,11 @@ pub async fn run(
     let catalog = WorkflowCatalog::new(shared.clone());
     // Recovery (replaying unfinished runs, re-arming timers) happens here,
     // before the listener accepts the first request.
-    let runs = RunEngine::open(shared, catalog.clone()).await?;
+    let runs = RunEngine::open(shared.clone(), catalog.clone()).await?;
     let tasks = TaskQueue::open(runs.clone(), std::time::Duration::from_millis(config.task_lease_ms));
+    let secret = engine::builtin::webhook_secret(shared.as_ref(), config.webhook.secret.as_deref()).await?;
+    let builtin = engine::builtin::BuiltinExecutor::start(tasks.clone(), builtin_settings(&config, &listener, &secret)?);
+    let callbacks = engine::builtin::CallbackReceiver::new(tasks.clone(), secret);
     let context = api::ApiContext {
         catalog,
         runs: runs.clone(),
@@ -95,7 +128,7 @@ pub async fn run(
         max_message_bytes: config.max_message_bytes,
     };
     let grpc = api::router(context).await?;
-    let router = gateway::router(grpc, config.max_message_bytes)?.layer(api::cors());
+    let router = gateway::router(grpc, config.max_message_bytes, callbacks)?.layer(api::cors());
     tracing::info!(address = %listener.local_addr()?, database = %config.database_url, "weft is serving");
     // Without TCP_NODELAY, small HTTP/2 frames wait on delayed ACKs and a
     // unary gRPC call takes ~40 ms instead of well under one.
@@ -114,6 +147,7 @@ pub async fn run(
         .await;
     // The sweeper sends to the writer, so it stops first; the writer
     // finishes the commit in hand before the store closes.
+    builtin.shutdown().await;
     tasks.shutdown().await;
     runs.shutdown().await;
     store.close().await;

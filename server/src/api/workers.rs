@@ -76,6 +76,12 @@ fn check_agents(agents: Vec<String>, field: &str, required: bool) -> Result<Vec<
         if agent.trim().is_empty() {
             return Err(error::invalid_argument(&format!("{field}[{i}]"), "must not be empty"));
         }
+        if agent.starts_with(crate::engine::run::BUILTIN_PREFIX) {
+            return Err(error::invalid_argument(
+                &format!("{field}[{i}]"),
+                "names starting with 'weft:' are reserved for the server's built-in executors",
+            ));
+        }
         if agent.chars().count() > MAX_AGENT_CHARS {
             return Err(error::invalid_argument(
                 &format!("{field}[{i}]"),

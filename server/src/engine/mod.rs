@@ -16,6 +16,7 @@
 //! neither tonic nor SQL.
 
 pub mod approvals;
+pub mod builtin;
 pub mod compile;
 mod error;
 pub mod estimate;

@@ -7,8 +7,11 @@
 //! same router gRPC clients use, so REST and gRPC share every check. Unary
 //! answers come back as JSON ([`json`]), streams as SSE or NDJSON
 //! ([`stream`]), errors as `google.rpc.Status` JSON ([`errors`]), and
-//! `GET /openapi.json` describes it all ([`openapi`]).
+//! `GET /openapi.json` describes it all ([`openapi`]). The one exception
+//! is `POST /v1/callbacks/{token}` ([`callback`]), whose signature covers
+//! the raw body.
 
+mod callback;
 mod errors;
 pub mod json;
 mod json_write;
@@ -23,6 +26,7 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
+use axum::routing::post;
 use axum::{Json, Router};
 use http::{Method, StatusCode};
 use prost_reflect::{DynamicMessage, MessageDescriptor};
@@ -30,6 +34,7 @@ use serde_json::Value;
 use tonic::Code;
 
 use crate::api::descriptors::pool;
+use crate::engine::builtin::CallbackReceiver;
 use routes::RouteTable;
 
 /// Why the gateway could not be built.
@@ -125,10 +130,11 @@ async fn handle(State(gateway): State<Arc<Gateway>>, request: Request) -> Respon
 /// `grpc` with the REST gateway as its fallback: every path that is not a
 /// gRPC method is matched against the annotations. Fails at start when two
 /// bindings conflict or a template is malformed.
-pub fn router(grpc: Router, body_limit: usize) -> Result<Router, GatewayError> {
+pub fn router(grpc: Router, body_limit: usize, callbacks: CallbackReceiver) -> Result<Router, GatewayError> {
     let table = RouteTable::from_pool(pool()).map_err(GatewayError)?;
     let openapi = openapi::document(&table);
     let gateway = Arc::new(Gateway { table, grpc: grpc.clone(), body_limit, openapi });
-    let rest: Router = Router::new().fallback(handle).with_state(gateway);
+    let callback: Router = Router::new().route(callback::PATH, post(callback::handle)).with_state(callbacks);
+    let rest: Router = Router::new().fallback(handle).with_state(gateway).merge(callback);
     Ok(grpc.fallback_service(rest.into_service::<Body>()))
 }

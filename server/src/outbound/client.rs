@@ -94,6 +94,12 @@ pub struct OutboundClient {
     limits: Arc<ClientLimits>,
 }
 
+impl std::fmt::Debug for OutboundClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OutboundClient").field("limits", &self.limits).finish()
+    }
+}
+
 static CRYPTO: Once = Once::new();
 
 impl OutboundClient {

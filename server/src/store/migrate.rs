@@ -14,6 +14,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (4, "task leases", include_str!("../../migrations/sqlite/0004_task_leases.sql")),
     (5, "pauses and approvals", include_str!("../../migrations/sqlite/0005_pauses_and_approvals.sql")),
     (6, "approval decisions", include_str!("../../migrations/sqlite/0006_approval_decisions.sql")),
+    (7, "server secrets", include_str!("../../migrations/sqlite/0007_server_secrets.sql")),
 ];
 
 /// The migrator of the SQLite store.

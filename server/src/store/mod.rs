@@ -201,4 +201,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// A page of approvals, newest first.
     async fn list_approvals(&self, tenant: &str, query: &ApprovalQuery) -> Result<ApprovalPage, StoreError>;
+
+    /// The secret kept under `name`: `candidate` is stored when there is
+    /// none yet, and whichever value is stored is returned (a race between
+    /// two starts keeps one value).
+    async fn server_secret(&self, name: &str, candidate: &str, now_ms: i64) -> Result<String, StoreError>;
 }

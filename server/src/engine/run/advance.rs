@@ -25,6 +25,7 @@ use serde_json::{Map, Value, json};
 use super::document;
 use super::error_code::ErrorCode;
 use super::instance::Instance;
+use super::outbound_step::builtin_agent;
 use super::outcome::{Effect, EventType, TaskDispatch};
 use super::status::{RunStatus, StepStatus};
 use super::transition::{Tx, is_external};
@@ -247,15 +248,6 @@ impl Tx<'_> {
             }
             StepKind::Map => self.start_map(inst.node),
             StepKind::Loop => self.start_loop(inst.node),
-            // Not built yet: the run fails clearly rather than queueing work
-            // that nothing would ever take (no worker serves these kinds).
-            StepKind::Webhook | StepKind::HttpRequest | StepKind::Script => {
-                self.begin(inst, StepStatus::Running);
-                let kind = self.run.kind(inst.node).as_str();
-                let message =
-                    format!("step '{}' is a {kind} step, which this engine does not run yet", self.run.id(inst.node));
-                self.step_failed_as(inst, ErrorCode::StepUnimplemented, message);
-            }
             StepKind::Approval => self.open_step_approval(inst),
             StepKind::Wait => self.open_wait(inst),
             StepKind::Delay => {
@@ -281,8 +273,15 @@ impl Tx<'_> {
             Ok(input) => input,
             Err(message) => return self.step_failed_as(inst, ErrorCode::InputMapEmpty, message),
         };
-        let task = self.with_item(inst, |doc| step.task().map(|t| t.render(doc)));
-        let agent = self.wf.step_def(inst.node).map(|d| d.agent.clone()).filter(|a| !a.is_empty());
+        // Webhook, http_request and script tasks are the server's own: a
+        // reserved agent name, and the request or program as the task.
+        let (task, agent) = match builtin_agent(step.kind()) {
+            Some(agent) => (Some(self.builtin_spec(inst)), Some(agent.to_owned())),
+            None => (
+                self.with_item(inst, |doc| step.task().map(|t| t.render(doc))),
+                self.wf.step_def(inst.node).map(|d| d.agent.clone()).filter(|a| !a.is_empty()),
+            ),
+        };
         let attempt = self.run.record(inst).map_or(1, |r| r.attempts);
         let dispatch = TaskDispatch { step: self.run.key(inst), attempt, kind: step.kind(), agent, task, input };
         self.out.effects.push(Effect::DispatchTask(dispatch));

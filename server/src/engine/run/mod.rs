@@ -24,6 +24,7 @@
 //! - `error_code.rs`: [`ErrorCode`], why a step or a run failed.
 //! - `reuse.rs`: a retry run taking over its source run's outputs.
 //! - `splice.rs`: a planner's plan checked and spliced into the live DAG.
+//! - `outbound_step.rs`: the spec a webhook, http_request or script task carries.
 //! - `state_guard.rs`: writers of one shared-state key never in flight together.
 
 mod advance;
@@ -36,6 +37,7 @@ mod failure;
 mod input_map;
 mod instance;
 mod loop_step;
+mod outbound_step;
 mod outcome;
 mod pause;
 mod pure_steps;
@@ -55,6 +57,7 @@ mod tests;
 pub use command::{Command, RUN_TIMER_KEY, RetryOrigin, ReusedStep, TransitionError};
 pub use error_code::ErrorCode;
 pub use loop_step::DEFAULT_LOOP_ITERATIONS;
+pub use outbound_step::{BUILTIN_PREFIX, builtin_agent};
 pub use outcome::{Effect, EventType, Outcome, RunEvent, TaskDispatch};
 pub use pause::PendingAction;
 pub use state::{RunState, StepView};

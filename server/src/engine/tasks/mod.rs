@@ -33,8 +33,9 @@ use crate::model::definition::Policy;
 use crate::store::{ClaimRequest, LeasedTask};
 
 /// Step kinds workers are handed: agents, and planners (agents whose
-/// output is a plan the run splices in). Script tasks stay queued until
-/// that step type is built.
+/// output is a plan the run splices in). Webhook, http_request and script
+/// tasks are claimed only by the server's built-in executor
+/// ([`TaskQueue::claim_builtin`]).
 const SERVED_KINDS: &[&str] = &["agent", "planner"];
 
 /// A task claimed by a worker, with what it needs beyond the row.
@@ -150,6 +151,54 @@ impl TaskQueue {
             }
             None => Ok(None),
         }
+    }
+
+    /// Claims the oldest queued task of `kinds` under the reserved `agent`
+    /// for the built-in executor (lease owner `owner`), waiting up to `wait`.
+    /// `None` when none came in time or the server is stopping.
+    pub async fn claim_builtin(
+        &self,
+        tenant: &str,
+        kinds: &'static [&'static str],
+        agent: &str,
+        owner: &str,
+        wait: Duration,
+    ) -> Result<Option<LeasedTask>, EngineError> {
+        let claim = ClaimRequest {
+            tenant: tenant.to_string(),
+            agents: vec![agent.to_string()],
+            kinds,
+            worker_id: owner.to_string(),
+            now_ms: now_ms(),
+            lease_ms: self.lease_ms,
+        };
+        let until_ms = now_ms().saturating_add(wait.as_millis().min(i64::MAX as u128) as i64);
+        let mut closing = self.runs.closing();
+        let claimed = tokio::select! {
+            claimed = self.runs.scheduler().claim(claim, until_ms) => claimed?,
+            _ = tokio::time::sleep(wait) => None,
+            _ = closing.wait_for(|closing| *closing) => None,
+        };
+        if claimed.is_some() {
+            self.lease_made.notify_one();
+        }
+        Ok(claimed)
+    }
+
+    /// Moves the end of a live lease to `deadline_ms` (a webhook waiting
+    /// for its callback holds its lease that long). False when the lease
+    /// is no longer live.
+    pub async fn hold_lease(
+        &self,
+        tenant: &str,
+        task_id: &str,
+        token: u64,
+        deadline_ms: i64,
+    ) -> Result<bool, EngineError> {
+        let now = now_ms();
+        let held = self.runs.store().extend_lease(tenant, task_id, token, deadline_ms, 0, now).await?;
+        self.lease_made.notify_one();
+        Ok(held.is_some())
     }
 
     /// Adds the workflow's policy and the run's deadline to a claimed task.

@@ -1,0 +1,77 @@
+//! Callbacks to webhooks that wait for one (`POST /v1/callbacks/{token}`).
+//! Three checks, each refusing with nothing changed: the token must carry
+//! this server's signature (else it is unknown); the request must carry a
+//! `Weft-Signature` over its body by the shared secret, at most five
+//! minutes old; and the token's lease must still be live. The last makes a
+//! token single-use: the callback completes the task, so the same token a
+//! second time finds the task done; a token of an attempt that timed out
+//! or was retried names a lease that is gone.
+
+use super::TaskQueue;
+use crate::engine::EngineError;
+use crate::engine::tasks::{MAX_OUTPUT_BYTES, TaskOutput};
+use crate::engine::scheduler::now_ms;
+use crate::model::DEFAULT_TENANT;
+use crate::outbound::{Secret, SignatureError};
+
+/// Why a callback was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum CallbackError {
+    /// Not a token this server signed.
+    #[error("unknown callback token (it was not issued by this server, or was altered)")]
+    UnknownToken,
+    /// The body's signature is missing, wrong or too old.
+    #[error("{0}; the callback was refused")]
+    Signature(SignatureError),
+    /// The body is not JSON.
+    #[error("the callback body is not JSON: {0}")]
+    NotJson(String),
+    /// The body is over the output cap.
+    #[error("the callback body is {0} bytes; at most {MAX_OUTPUT_BYTES} are accepted")]
+    TooLarge(usize),
+    /// The token was used, or its attempt ended (timed out, retried, the
+    /// run cancelled).
+    #[error("this callback token was already used or its attempt has ended ({0}); nothing changed")]
+    Spent(String),
+    /// The engine could not take it now.
+    #[error(transparent)]
+    Engine(EngineError),
+}
+
+/// Takes callbacks; cheap to clone.
+#[derive(Clone)]
+pub struct CallbackReceiver {
+    tasks: TaskQueue,
+    secret: Secret,
+}
+
+impl CallbackReceiver {
+    /// A receiver completing tasks of `tasks`, checking with `secret`.
+    pub fn new(tasks: TaskQueue, secret: Secret) -> Self {
+        Self { tasks, secret }
+    }
+
+    /// Checks a callback and completes the waiting step with its JSON body
+    /// (an empty body is `{}`).
+    pub async fn deliver(&self, token: &str, signature: Option<&str>, body: &[u8]) -> Result<(), CallbackError> {
+        let (task_id, lease) =
+            self.secret.open_callback_token(DEFAULT_TENANT, token).ok_or(CallbackError::UnknownToken)?;
+        self.secret.verify(signature, body, now_ms() / 1000).map_err(CallbackError::Signature)?;
+        if body.len() > MAX_OUTPUT_BYTES {
+            return Err(CallbackError::TooLarge(body.len()));
+        }
+        let output = if body.iter().all(u8::is_ascii_whitespace) {
+            serde_json::json!({})
+        } else {
+            serde_json::from_slice(body).map_err(|e| CallbackError::NotJson(e.to_string()))?
+        };
+        match self.tasks.complete(DEFAULT_TENANT, &task_id, lease, TaskOutput::Json(output), 0).await {
+            Ok(()) => Ok(()),
+            Err(err @ (EngineError::StaleLease(_) | EngineError::FailedPrecondition { .. })) => {
+                Err(CallbackError::Spent(err.to_string()))
+            }
+            Err(EngineError::NotFound { .. }) => Err(CallbackError::UnknownToken),
+            Err(err) => Err(CallbackError::Engine(err)),
+        }
+    }
+}

@@ -1,0 +1,63 @@
+//! http_request steps: the step's method (default GET), URL, headers and
+//! `body` (its `{{ }}` placeholders rendered when the attempt was
+//! dispatched; a string is sent as text, anything else as JSON). The
+//! output is `{statusCode, headers, body}`, the body parsed when it is
+//! JSON. An answer of 400 or more fails the attempt (retryable for 408,
+//! 429 and 5xx). The client's timeout and response size cap apply.
+
+use serde_json::{Map, Value, json};
+
+use super::webhook::{failed_request, snippet};
+use super::{Finish, Job, json_or_text};
+use crate::outbound::OutboundRequest;
+
+pub(super) async fn run(job: &Job) -> Finish {
+    let spec = &job.spec;
+    let method = if spec.method.is_empty() { "GET".to_owned() } else { spec.method.clone() };
+    let mut headers: Vec<(String, String)> = spec.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let has_type = headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type"));
+    let body = match &spec.body {
+        None | Some(Value::Null) => None,
+        Some(Value::String(text)) => {
+            if !has_type {
+                headers.push(("content-type".into(), "text/plain; charset=utf-8".into()));
+            }
+            Some(text.clone().into_bytes())
+        }
+        Some(value) => {
+            if !has_type {
+                headers.push(("content-type".into(), "application/json".into()));
+            }
+            Some(serde_json::to_vec(value).unwrap_or_default())
+        }
+    };
+    let request = OutboundRequest { method, url: spec.url.clone(), headers, body };
+    let mut cancelled = job.cancelled.clone();
+    let response = tokio::select! {
+        response = job.settings.client.send(request) => response,
+        _ = cancelled.wait_for(|c| *c) => return Finish::Abandoned,
+    };
+    let response = match response {
+        Ok(response) => response,
+        Err(err) => return failed_request(err),
+    };
+    let status = response.status;
+    if status >= 400 {
+        let retryable = status == 408 || status == 429 || status >= 500;
+        let error = format!("the server answered HTTP {status}{}", snippet(&response.body));
+        return Finish::Failed { error, retryable };
+    }
+    let mut headers = Map::new();
+    for (name, value) in response.headers {
+        match headers.get_mut(&name) {
+            Some(Value::String(joined)) => {
+                joined.push_str(", ");
+                joined.push_str(&value);
+            }
+            _ => {
+                headers.insert(name, Value::String(value));
+            }
+        }
+    }
+    Finish::Done(json!({ "statusCode": status, "headers": headers, "body": json_or_text(&response.body) }))
+}

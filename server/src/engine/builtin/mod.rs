@@ -1,0 +1,264 @@
+//! The built-in executor: the server runs webhook, http_request and script
+//! steps itself, as tasks of the same durable queue workers use. It claims
+//! them under reserved agent names (`weft:webhook`, …) that no worker can
+//! register, and reports through the same lease calls, so retries (the
+//! attempt number), crash recovery (an expired lease is retried) and
+//! cancellation (a withdrawn task) work as they do for agents.
+//!
+//! One claim loop per kind; each claimed task runs in its own tokio task,
+//! at most [`MAX_IN_FLIGHT`] per kind, while a keep-alive heartbeats its
+//! lease and notices a cancelled run. The kinds' own logic is in
+//! `webhook.rs`, `http_request.rs` and `script.rs`; callbacks to waiting
+//! webhooks arrive through `callback.rs`.
+//!
+//! The executor owns no worker registration, so `ListWorkers` never shows
+//! it; its leases are owned by [`OWNER`].
+
+mod callback;
+mod http_request;
+mod script;
+mod webhook;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::Value;
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinHandle;
+
+pub use callback::{CallbackError, CallbackReceiver};
+
+use crate::config::ScriptSettings;
+use crate::engine::TaskQueue;
+use crate::engine::tasks::TaskOutput;
+use crate::model::DEFAULT_TENANT;
+use crate::outbound::{OutboundClient, Secret};
+use crate::store::LeasedTask;
+
+/// Lease owner of every built-in claim.
+pub const OWNER: &str = "weft:builtin";
+/// Most tasks of one kind running at once.
+pub const MAX_IN_FLIGHT: usize = 64;
+/// How long one claim waits for a task before asking again.
+const CLAIM_WAIT: Duration = Duration::from_secs(30);
+
+/// What the executor needs beyond the queue.
+#[derive(Debug, Clone)]
+pub struct BuiltinSettings {
+    /// The SSRF-guarded HTTP client.
+    pub client: OutboundClient,
+    /// Key of `Weft-Signature` and callback tokens.
+    pub secret: Secret,
+    /// Base URL of callback URLs, without a trailing slash.
+    pub public_url: String,
+    /// How long a webhook waits for its callback when the step sets no timeout.
+    pub callback_timeout: Duration,
+    /// Script steps' switch and limits.
+    pub script: ScriptSettings,
+}
+
+/// The fields of a built-in task's spec (the task text, written by the
+/// engine as the attempt was dispatched).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub(crate) struct TaskSpec {
+    pub url: String,
+    pub method: String,
+    pub headers: std::collections::BTreeMap<String, String>,
+    pub wait_for_callback: bool,
+    pub body: Option<Value>,
+    pub timeout_ms: Option<u64>,
+    pub language: String,
+    pub script: String,
+}
+
+/// How an attempt ended, as the executor reports it.
+#[derive(Debug)]
+pub(crate) enum Finish {
+    /// Completed with this output.
+    Done(Value),
+    /// Failed; `retryable` lets the step's retries apply.
+    Failed { error: String, retryable: bool },
+    /// The webhook was accepted and waits for its callback until
+    /// `deadline_ms`; nothing to report now.
+    AwaitCallback { deadline_ms: i64 },
+    /// The run was cancelled (or the lease lost): report nothing.
+    Abandoned,
+}
+
+/// One claimed task with what running it needs.
+pub(crate) struct Job {
+    pub leased: LeasedTask,
+    pub spec: TaskSpec,
+    pub settings: Arc<BuiltinSettings>,
+    /// Turns true when the task was cancelled or its lease lost.
+    pub cancelled: watch::Receiver<bool>,
+}
+
+impl Job {
+    /// The key every delivery of this step carries, whatever the attempt.
+    pub fn idempotency_key(&self) -> String {
+        format!("{}:{}", self.leased.run_id, self.leased.step_key)
+    }
+}
+
+/// The running executor.
+pub struct BuiltinExecutor {
+    stop: watch::Sender<bool>,
+    loops: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl BuiltinExecutor {
+    /// Starts one claim loop per kind.
+    pub fn start(tasks: TaskQueue, settings: BuiltinSettings) -> Self {
+        let settings = Arc::new(settings);
+        let (stop, stopped) = watch::channel(false);
+        let kinds: [(&'static [&'static str], &'static str); 3] = [
+            (&["webhook"], "weft:webhook"),
+            (&["http_request"], "weft:http_request"),
+            (&["script"], "weft:script"),
+        ];
+        let loops = kinds
+            .into_iter()
+            .map(|(kinds, agent)| {
+                tokio::spawn(claim_loop(tasks.clone(), settings.clone(), kinds, agent, stopped.clone()))
+            })
+            .collect();
+        Self { stop, loops: Mutex::new(loops) }
+    }
+
+    /// Stops claiming and waits for the loops (tasks in hand are dropped;
+    /// their leases expire and they are retried after a restart).
+    pub async fn shutdown(&self) {
+        let _ = self.stop.send(true);
+        let loops = std::mem::take(&mut *self.loops.lock().expect("builtin loops"));
+        for handle in loops {
+            handle.abort();
+            let _ = handle.await;
+        }
+    }
+}
+
+async fn claim_loop(
+    tasks: TaskQueue,
+    settings: Arc<BuiltinSettings>,
+    kinds: &'static [&'static str],
+    agent: &'static str,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let slots = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
+    loop {
+        let Ok(permit) = slots.clone().acquire_owned().await else { return };
+        let claimed = tokio::select! {
+            claimed = tasks.claim_builtin(DEFAULT_TENANT, kinds, agent, OWNER, CLAIM_WAIT) => claimed,
+            _ = stopped.wait_for(|s| *s) => return,
+        };
+        match claimed {
+            Ok(Some(leased)) => {
+                let (tasks, settings) = (tasks.clone(), settings.clone());
+                tokio::spawn(async move {
+                    run_task(tasks, settings, leased).await;
+                    drop(permit);
+                });
+            }
+            Ok(None) => {
+                if *stopped.borrow() {
+                    return;
+                }
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, agent, "built-in executor cannot claim; retrying in 1 s");
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = stopped.wait_for(|s| *s) => return,
+                }
+            }
+        }
+    }
+}
+
+/// Runs one task under a keep-alive and reports how it ended.
+async fn run_task(tasks: TaskQueue, settings: Arc<BuiltinSettings>, leased: LeasedTask) {
+    let (task_id, token) = (leased.task_id.clone(), leased.lease_token);
+    let spec = match leased.task.as_deref().map(serde_json::from_str::<TaskSpec>) {
+        Some(Ok(spec)) => spec,
+        _ => {
+            let error = "the task's spec is missing or unreadable".to_owned();
+            report(&tasks, &task_id, token, Finish::Failed { error, retryable: false }).await;
+            return;
+        }
+    };
+    let (cancel, cancelled) = watch::channel(false);
+    let keepalive = tokio::spawn(keep_alive(tasks.clone(), task_id.clone(), token, cancel));
+    let job = Job { leased, spec, settings, cancelled };
+    let finish = match job.leased.kind.as_str() {
+        "webhook" => webhook::run(&job).await,
+        "http_request" => http_request::run(&job).await,
+        "script" => script::run(&job).await,
+        other => Finish::Failed { error: format!("no built-in executor runs '{other}' tasks"), retryable: false },
+    };
+    keepalive.abort();
+    match finish {
+        Finish::AwaitCallback { deadline_ms } => webhook::await_callback(&tasks, &job, deadline_ms).await,
+        finish => report(&tasks, &task_id, token, finish).await,
+    }
+}
+
+/// Heartbeats the lease every third of its length; flags a cancelled run
+/// or a lost lease.
+async fn keep_alive(tasks: TaskQueue, task_id: String, token: u64, cancel: watch::Sender<bool>) {
+    let every = Duration::from_millis((tasks.lease_ms() / 3).clamp(50, 10_000) as u64);
+    loop {
+        tokio::time::sleep(every).await;
+        match tasks.heartbeat(DEFAULT_TENANT, &task_id, token, 0).await {
+            Ok(reply) if !reply.cancelled => {}
+            Ok(_) | Err(_) => {
+                let _ = cancel.send(true);
+                return;
+            }
+        }
+    }
+}
+
+/// Completes or fails the attempt. A refusal (the run was cancelled, the
+/// lease given up) changes nothing and is only logged.
+pub(crate) async fn report(tasks: &TaskQueue, task_id: &str, token: u64, finish: Finish) {
+    let result = match finish {
+        Finish::Done(output) => tasks.complete(DEFAULT_TENANT, task_id, token, TaskOutput::Json(output), 0).await,
+        Finish::Failed { error, retryable } => {
+            tasks.fail(DEFAULT_TENANT, task_id, token, error, retryable, 0).await.map(|_| ())
+        }
+        Finish::AwaitCallback { .. } | Finish::Abandoned => Ok(()),
+    };
+    if let Err(err) = result {
+        tracing::debug!(task_id, error = %err, "built-in task outcome not taken");
+    }
+}
+
+/// The webhook secret: the configured one, else the one kept in the
+/// store, made from 32 random bytes on the first start.
+pub async fn webhook_secret(
+    store: &dyn crate::store::Store,
+    configured: Option<&str>,
+) -> Result<Secret, crate::store::StoreError> {
+    if let Some(secret) = configured {
+        return Ok(Secret::new(secret));
+    }
+    let mut bytes = [0u8; 32];
+    let random = std::fs::File::open("/dev/urandom").and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes));
+    if let Err(err) = random {
+        return Err(crate::store::StoreError::Corrupt(format!("cannot read /dev/urandom for a webhook secret: {err}")));
+    }
+    let candidate = hex::encode(bytes);
+    let kept = store.server_secret("webhook_secret", &candidate, crate::engine::scheduler::now_ms()).await?;
+    Ok(Secret::new(&kept))
+}
+
+/// `body` as JSON when it parses, else as text (lossy UTF-8).
+pub(crate) fn json_or_text(body: &[u8]) -> Value {
+    if body.is_empty() {
+        return Value::Null;
+    }
+    serde_json::from_slice(body).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into_owned()))
+}

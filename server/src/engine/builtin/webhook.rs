@@ -1,0 +1,129 @@
+//! Webhook steps: POST (or the step's method) the step's input — its
+//! resolved `inputMap` — as JSON, signed with `Weft-Signature` and carrying
+//! an `Idempotency-Key` that is the same on every attempt of the step.
+//!
+//! Without `waitForCallback` a 2xx completes the step (output
+//! `{statusCode, body}`). With it, the request also carries
+//! `Weft-Callback-Url`, whose single-use signed token names this attempt's
+//! lease; after a 2xx the lease is held until the step's timeout (default
+//! from config) and the step completes when the callback arrives
+//! (`callback.rs`), its JSON body as the output. If none arrives in time
+//! the attempt fails (retryable, so the step's retries re-send it). After a
+//! restart the held lease still expires at that time, and the attempt is
+//! retried or failed as an expired lease.
+//!
+//! A non-2xx answer fails the attempt: retryable for 408, 429 and 5xx, not
+//! for other codes (the receiver refused this body; sending it again will
+//! not help).
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::{Finish, Job, json_or_text, report};
+use crate::engine::TaskQueue;
+use crate::engine::scheduler::now_ms;
+use crate::model::DEFAULT_TENANT;
+use crate::outbound::{OutboundError, OutboundRequest, SIGNATURE_HEADER};
+
+/// The header naming the callback URL.
+pub const CALLBACK_HEADER: &str = "weft-callback-url";
+/// Headers the step may not set: Weft's own.
+const RESERVED_HEADERS: [&str; 6] =
+    [SIGNATURE_HEADER, "idempotency-key", CALLBACK_HEADER, "weft-run-id", "weft-step-id", "weft-attempt"];
+/// How long a held lease outlives the callback deadline, so the executor's
+/// own timeout (with its clear message) fires first.
+const HOLD_GRACE_MS: i64 = 5_000;
+
+pub(super) async fn run(job: &Job) -> Finish {
+    let spec = &job.spec;
+    let leased = &job.leased;
+    let method = if spec.method.is_empty() { "POST".to_owned() } else { spec.method.clone() };
+    let body = match method.as_str() {
+        "GET" | "HEAD" => Vec::new(),
+        _ => serde_json::to_vec(&leased.input).unwrap_or_default(),
+    };
+    let now_secs = now_ms() / 1000;
+    let mut headers: Vec<(String, String)> = spec
+        .headers
+        .iter()
+        .filter(|(name, _)| !RESERVED_HEADERS.contains(&name.to_ascii_lowercase().as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    if !body.is_empty() && !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type")) {
+        headers.push(("content-type".into(), "application/json".into()));
+    }
+    headers.push((SIGNATURE_HEADER.into(), job.settings.secret.sign(now_secs, &body)));
+    headers.push(("idempotency-key".into(), job.idempotency_key()));
+    headers.push(("weft-run-id".into(), leased.run_id.clone()));
+    headers.push(("weft-step-id".into(), leased.step_key.clone()));
+    headers.push(("weft-attempt".into(), leased.attempt.to_string()));
+    if spec.wait_for_callback {
+        let token = job.settings.secret.callback_token(DEFAULT_TENANT, &leased.task_id, leased.lease_token);
+        headers.push((CALLBACK_HEADER.into(), format!("{}/v1/callbacks/{token}", job.settings.public_url)));
+    }
+    let request = OutboundRequest { method, url: spec.url.clone(), headers, body: Some(body) };
+    let mut cancelled = job.cancelled.clone();
+    let response = tokio::select! {
+        response = job.settings.client.send(request) => response,
+        _ = cancelled.wait_for(|c| *c) => return Finish::Abandoned,
+    };
+    let response = match response {
+        Ok(response) => response,
+        Err(err) => return failed_request(err),
+    };
+    let status = response.status;
+    if !(200..300).contains(&status) {
+        let retryable = status == 408 || status == 429 || status >= 500;
+        let error = format!("the webhook receiver answered HTTP {status}{}", snippet(&response.body));
+        return Finish::Failed { error, retryable };
+    }
+    if spec.wait_for_callback {
+        let timeout = spec.timeout_ms.map_or(job.settings.callback_timeout, Duration::from_millis);
+        let deadline_ms = now_ms().saturating_add(timeout.as_millis().min(i64::MAX as u128) as i64);
+        return Finish::AwaitCallback { deadline_ms };
+    }
+    Finish::Done(json!({ "statusCode": status, "body": json_or_text(&response.body) }))
+}
+
+/// Holds the lease past `deadline_ms` and fails the attempt at that time
+/// unless the callback (or a cancel) ended it first.
+pub(super) async fn await_callback(tasks: &TaskQueue, job: &Job, deadline_ms: i64) {
+    let (task_id, token) = (job.leased.task_id.as_str(), job.leased.lease_token);
+    match tasks.hold_lease(DEFAULT_TENANT, task_id, token, deadline_ms.saturating_add(HOLD_GRACE_MS)).await {
+        Ok(true) => {}
+        // The callback came before the answer did, or the run was cancelled.
+        Ok(false) | Err(_) => return,
+    }
+    // Looks every few seconds whether the callback came, so this task does
+    // not linger until the deadline.
+    loop {
+        let left = deadline_ms - now_ms();
+        if left <= 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(left.clamp(1, 2_000) as u64)).await;
+        if tasks.check_lease(DEFAULT_TENANT, task_id, token).await.is_err() {
+            return;
+        }
+    }
+    let waited = job.spec.timeout_ms.map_or(job.settings.callback_timeout, Duration::from_millis);
+    let error = format!("no callback arrived within {}", humantime::format_duration(waited));
+    report(tasks, task_id, token, Finish::Failed { error, retryable: true }).await;
+}
+
+/// An attempt whose request got no answer: a refused address will be
+/// refused again, so only transport trouble and timeouts are retryable.
+pub(super) fn failed_request(err: OutboundError) -> Finish {
+    let retryable = matches!(err, OutboundError::Timeout { .. } | OutboundError::Transport { .. });
+    Finish::Failed { error: err.to_string(), retryable }
+}
+
+/// The start of a refusing answer's body, for the error message.
+pub(super) fn snippet(body: &[u8]) -> String {
+    if body.is_empty() {
+        return String::new();
+    }
+    let text = String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned();
+    format!(": {}", text.trim())
+}
