@@ -3,6 +3,7 @@
 //! SQLite file, reached over real sockets.
 
 pub mod http1;
+pub mod receiver;
 pub mod runs;
 
 use std::net::SocketAddr;

@@ -248,6 +248,12 @@ impl Tx<'_> {
             }
             StepKind::Map => self.start_map(inst.node),
             StepKind::Loop => self.start_loop(inst.node),
+            // A webhook that waits for its callback shows as waiting from
+            // the start: its outcome comes from outside, not from its task.
+            StepKind::Webhook if self.wf.step_def(inst.node).is_some_and(|d| d.wait_for_callback) => {
+                self.begin(inst, StepStatus::Waiting);
+                self.dispatch(inst);
+            }
             StepKind::Approval => self.open_step_approval(inst),
             StepKind::Wait => self.open_wait(inst),
             StepKind::Delay => {

@@ -137,7 +137,7 @@ impl Tx<'_> {
         match status {
             StepStatus::Paused => self.cancel_paused(inst),
             // A retry kept back by a hold has no task to withdraw.
-            StepStatus::Running if is_external(kind) && !self.retry_deferred(inst) => {
+            StepStatus::Running | StepStatus::Waiting if is_external(kind) && !self.retry_deferred(inst) => {
                 self.out.effects.push(Effect::CancelTask { step: key })
             }
             StepStatus::Waiting if kind == StepKind::Delay => self.out.effects.push(Effect::CancelTimer { step: key }),

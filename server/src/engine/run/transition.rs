@@ -82,7 +82,8 @@ pub fn transition(run: &mut RunState, command: Command) -> Result<Outcome, Trans
         }
         Command::LeaseExpired { step, attempt, now_ms } => {
             // A worker may vanish while its step is paused, too.
-            let inst = accept_attempt_in(run, &step, attempt, &[StepStatus::Running, StepStatus::Paused])?;
+            let inst =
+                accept_attempt_in(run, &step, attempt, &[StepStatus::Running, StepStatus::Paused, StepStatus::Waiting])?;
             let mut tx = Tx::new(run, now_ms);
             tx.lease_lost_while_paused(inst);
             let error = format!("the worker's lease on attempt {attempt} ran out without a heartbeat");
@@ -241,8 +242,9 @@ fn find_live(run: &RunState, key: &str) -> Result<Instance, TransitionError> {
 }
 
 /// The instance a worker reports on, when it runs external work at `attempt`.
+/// (External work is Waiting only for a webhook awaiting its callback.)
 fn accept_attempt(run: &RunState, key: &str, attempt: u32) -> Result<Instance, TransitionError> {
-    accept_attempt_in(run, key, attempt, &[StepStatus::Running])
+    accept_attempt_in(run, key, attempt, &[StepStatus::Running, StepStatus::Waiting])
 }
 
 /// [`accept_attempt`], with the instance in one of `statuses`.

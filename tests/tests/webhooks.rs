@@ -1,0 +1,294 @@
+//! Webhook steps end to end, against a local receiver that checks every
+//! request's `Weft-Signature` independently: fire-and-forget completes on a
+//! 2xx with the signed inputMap body, a retry after a 500 carries the same
+//! Idempotency-Key, a 4xx is not retried, and a webhook that waits for its
+//! callback completes with the callback's body, after tampered, stale,
+//! forged and repeated callbacks were refused without changing anything.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use weft_sdk::pb;
+use weft_server::Config;
+use weft_server::api::convert::value_to_pb;
+use weft_tests::receiver::{Answer, Receiver, now_secs, sign, verify_signature};
+use weft_tests::runs::{get_run, json_of, step, wait_finished};
+use weft_tests::{TestServer, http1};
+
+const SECRET: &str = "test-webhook-secret-0123456789";
+
+fn config() -> Config {
+    let mut config = Config::default();
+    config.outbound.allow_networks = vec!["127.0.0.0/8".into()];
+    config.webhook.secret = Some(SECRET.into());
+    config
+}
+
+async fn server(dir: &std::path::Path) -> TestServer {
+    TestServer::start_on(dir.join("weft.db"), config()).await
+}
+
+async fn create(server: &TestServer, definition: Value) -> String {
+    let (status, created) = http1::json(server.addr, "POST", "/v1/workflows", Some(definition)).await;
+    assert_eq!(status, 201, "{created}");
+    created["id"].as_str().unwrap().to_string()
+}
+
+async fn start(client: &weft_sdk::Weft, workflow_id: &str, input: Value) -> String {
+    let request = pb::StartRunRequest {
+        workflow_id: workflow_id.into(),
+        input: Some(value_to_pb(&input)),
+        ..Default::default()
+    };
+    client.runs().start_run(request).await.unwrap().into_inner().run.unwrap().id
+}
+
+fn notify(url: &str, extra: Value) -> Value {
+    let mut step = json!({
+        "id": "notify", "type": "webhook", "url": url, "method": "POST",
+        "inputMap": {"lead": "$.input.lead"}, "headers": {"X-Source": "weft"}
+    });
+    step.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+    json!({"name": "notify-crm", "steps": [step]})
+}
+
+#[tokio::test]
+async fn a_fire_and_forget_webhook_posts_the_signed_input_and_completes_on_2xx() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = server(dir.path()).await;
+    let client = server.client().await;
+    let receiver = Receiver::start(vec![Answer::json(200, json!({"received": true}))]).await;
+    let workflow = create(&server, notify(&receiver.url("/lead-created"), json!({"waitForCallback": false}))).await;
+    let run_id = start(&client, &workflow, json!({"lead": {"name": "Acme"}})).await;
+
+    let run = wait_finished(&client, &run_id, 10).await;
+    assert_eq!(run.status, pb::RunStatus::Completed as i32, "{run:?}");
+    let notify = step(&run, "notify");
+    assert_eq!(json_of(&notify.output), json!({"statusCode": 200, "body": {"received": true}}));
+
+    let received = receiver.received();
+    assert_eq!(received.len(), 1);
+    let request = &received[0];
+    assert_eq!(request.method, "POST");
+    assert_eq!(request.path, "/lead-created");
+    assert_eq!(request.json(), json!({"lead": {"name": "Acme"}}));
+    assert_eq!(request.header("x-source"), Some("weft"));
+    assert_eq!(request.header("content-type"), Some("application/json"));
+    assert_eq!(request.header("idempotency-key"), Some(format!("{run_id}:notify").as_str()));
+    assert_eq!(request.header("weft-callback-url"), None, "no callback without waitForCallback");
+    let signed_at = verify_signature(SECRET, request.header("weft-signature").unwrap(), &request.body).unwrap();
+    assert!((now_secs() - signed_at).abs() < 60);
+    assert!(verify_signature("another-secret", request.header("weft-signature").unwrap(), &request.body).is_err());
+}
+
+#[tokio::test]
+async fn every_retry_of_a_webhook_carries_the_same_idempotency_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = server(dir.path()).await;
+    let client = server.client().await;
+    let receiver = Receiver::start(vec![Answer::text(500, "try later"), Answer::json(200, json!({"n": 2}))]).await;
+    let workflow = create(&server, notify(&receiver.url("/hook"), json!({"retries": 2}))).await;
+    let run_id = start(&client, &workflow, json!({"lead": "acme"})).await;
+
+    let run = wait_finished(&client, &run_id, 10).await;
+    assert_eq!(run.status, pb::RunStatus::Completed as i32, "{run:?}");
+    assert_eq!(step(&run, "notify").attempts, 2);
+    let received = receiver.received();
+    assert_eq!(received.len(), 2, "one failed delivery, one retry");
+    let keys: Vec<_> = received.iter().map(|r| r.header("idempotency-key").unwrap().to_owned()).collect();
+    assert_eq!(keys, [format!("{run_id}:notify"), format!("{run_id}:notify")]);
+    let attempts: Vec<_> = received.iter().map(|r| r.header("weft-attempt").unwrap().to_owned()).collect();
+    assert_eq!(attempts, ["1", "2"]);
+    for request in &received {
+        verify_signature(SECRET, request.header("weft-signature").unwrap(), &request.body).unwrap();
+        assert_eq!(request.json(), json!({"lead": "acme"}));
+    }
+}
+
+#[tokio::test]
+async fn a_webhook_refused_with_a_4xx_fails_without_a_retry() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = server(dir.path()).await;
+    let client = server.client().await;
+    let receiver = Receiver::start(vec![Answer::text(422, "bad lead")]).await;
+    let workflow = create(&server, notify(&receiver.url("/hook"), json!({"retries": 3}))).await;
+    let run_id = start(&client, &workflow, json!({"lead": "acme"})).await;
+
+    let run = wait_finished(&client, &run_id, 10).await;
+    let notify = step(&run, "notify");
+    assert_eq!(notify.status, pb::StepStatus::Failed as i32, "{run:?}");
+    assert_eq!(notify.attempts, 1);
+    assert_eq!(notify.error, "the webhook receiver answered HTTP 422: bad lead");
+    assert_eq!(receiver.received().len(), 1);
+}
+
+/// Posts a callback to `url` (an absolute callback URL from the server).
+async fn call_back(server: &TestServer, url: &str, signature: Option<String>, body: &[u8]) -> http1::Http1Response {
+    let path = url.strip_prefix(&server.url()).expect("a callback URL on the server");
+    let mut headers = vec![("content-type", "application/json")];
+    let signature = signature.unwrap_or_default();
+    if !signature.is_empty() {
+        headers.push(("weft-signature", signature.as_str()));
+    }
+    http1::request(server.addr, "POST", path, &headers, body).await.unwrap()
+}
+
+fn error_code(response: &http1::Http1Response) -> String {
+    let body: Value = serde_json::from_slice(&response.body).unwrap();
+    body["error_code"].as_str().unwrap_or_default().to_owned()
+}
+
+#[tokio::test]
+async fn a_webhook_waits_for_its_signed_callback_and_refuses_tampered_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = server(dir.path()).await;
+    let client = server.client().await;
+    let receiver = Receiver::start(vec![Answer::text(202, "")]).await;
+    let definition = json!({"name": "enrich-and-wait", "steps": [
+        {"id": "notify", "type": "webhook", "url": receiver.url("/enrich"), "waitForCallback": true,
+         "timeout": "60s", "inputMap": {"lead": "$.input.lead"}},
+        {"id": "use", "type": "transform", "dependsOn": ["notify"], "output": {"score": "$.notify.output.score"}}
+    ]});
+    let workflow = create(&server, definition).await;
+    let run_id = start(&client, &workflow, json!({"lead": "acme"})).await;
+
+    let request = receiver.wait_for(1, 10).await.remove(0);
+    verify_signature(SECRET, request.header("weft-signature").unwrap(), &request.body).unwrap();
+    let callback = request.header("weft-callback-url").expect("a callback URL").to_owned();
+    assert!(callback.starts_with(&format!("{}/v1/callbacks/", server.url())), "{callback}");
+    let waiting = wait_step_status(&client, &run_id, "notify", pb::StepStatus::Waiting).await;
+    assert_eq!(waiting.status, pb::RunStatus::Running as i32);
+
+    let body = br#"{"score": 91}"#;
+    let now = now_secs();
+    // Refused, each changing nothing: no signature, a signature by another
+    // key, a body other than the one signed, a signature 6 minutes old, a
+    // token altered by one character, and a body that is not JSON.
+    let refusals = [
+        (None, body.to_vec(), callback.clone(), 401, "CALLBACK_SIGNATURE_INVALID"),
+        (Some(sign("not-the-secret", now, body)), body.to_vec(), callback.clone(), 401, "CALLBACK_SIGNATURE_INVALID"),
+        (Some(sign(SECRET, now, body)), br#"{"score": 99}"#.to_vec(), callback.clone(), 401, "CALLBACK_SIGNATURE_INVALID"),
+        (Some(sign(SECRET, now - 360, body)), body.to_vec(), callback.clone(), 401, "CALLBACK_SIGNATURE_INVALID"),
+        (Some(sign(SECRET, now, body)), body.to_vec(), tamper(&callback), 404, "CALLBACK_TOKEN_UNKNOWN"),
+        (Some(sign(SECRET, now, b"not json")), b"not json".to_vec(), callback.clone(), 400, "CALLBACK_BODY_INVALID"),
+    ];
+    for (signature, body, url, status, code) in refusals {
+        let response = call_back(&server, &url, signature, &body).await;
+        assert_eq!(response.status, status, "{}", String::from_utf8_lossy(&response.body));
+        assert_eq!(error_code(&response), code);
+    }
+    let stale = call_back(&server, &callback, Some(sign(SECRET, now - 360, body)), body).await;
+    assert!(String::from_utf8_lossy(&stale.body).contains("at most 300 s is accepted"));
+    let run = get_run(&client, &run_id).await;
+    assert_eq!(run.status, pb::RunStatus::Running as i32, "nothing changed: {run:?}");
+    assert_eq!(step(&run, "notify").status, pb::StepStatus::Waiting as i32);
+
+    let accepted = call_back(&server, &callback, Some(sign(SECRET, now_secs(), body)), body).await;
+    assert_eq!(accepted.status, 202, "{}", String::from_utf8_lossy(&accepted.body));
+    let run = wait_finished(&client, &run_id, 10).await;
+    assert_eq!(run.status, pb::RunStatus::Completed as i32, "{run:?}");
+    assert_eq!(json_of(&step(&run, "notify").output), json!({"score": 91}));
+    assert_eq!(json_of(&step(&run, "use").output), json!({"score": 91}));
+
+    // The token is single-use.
+    let other = br#"{"score": 5}"#;
+    let again = call_back(&server, &callback, Some(sign(SECRET, now_secs(), other)), other).await;
+    assert_eq!(again.status, 409, "{}", String::from_utf8_lossy(&again.body));
+    assert_eq!(error_code(&again), "CALLBACK_TOKEN_USED");
+    assert_eq!(json_of(&step(&get_run(&client, &run_id).await, "notify").output), json!({"score": 91}));
+    assert_eq!(receiver.received().len(), 1, "the webhook was sent once");
+}
+
+#[tokio::test]
+async fn a_webhook_whose_callback_never_comes_fails_at_its_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = server(dir.path()).await;
+    let client = server.client().await;
+    let receiver = Receiver::start(vec![]).await;
+    let workflow =
+        create(&server, notify(&receiver.url("/hook"), json!({"waitForCallback": true, "timeout": "1s"}))).await;
+    let run_id = start(&client, &workflow, json!({"lead": "acme"})).await;
+
+    let run = wait_finished(&client, &run_id, 15).await;
+    let notify = step(&run, "notify");
+    assert_eq!(notify.status, pb::StepStatus::Failed as i32, "{run:?}");
+    assert_eq!(notify.error, "no callback arrived within 1s");
+    let callback = receiver.received()[0].header("weft-callback-url").unwrap().to_owned();
+    let body = br#"{"late": true}"#;
+    let late = call_back(&server, &callback, Some(sign(SECRET, now_secs(), body)), body).await;
+    assert_eq!(late.status, 409, "a late callback is refused: {}", String::from_utf8_lossy(&late.body));
+}
+
+#[tokio::test]
+async fn a_callback_after_a_restart_completes_the_waiting_webhook() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("weft.db");
+    let receiver = Receiver::start(vec![]).await;
+    let server = TestServer::start_on(database.clone(), config()).await;
+    let (run_id, callback) = {
+        let client = server.client().await;
+        let workflow =
+            create(&server, notify(&receiver.url("/hook"), json!({"waitForCallback": true, "timeout": "1h"}))).await;
+        let run_id = start(&client, &workflow, json!({"lead": "acme"})).await;
+        let request = receiver.wait_for(1, 10).await.remove(0);
+        wait_step_status(&client, &run_id, "notify", pb::StepStatus::Waiting).await;
+        (run_id, request.header("weft-callback-url").unwrap().to_owned())
+    };
+    server.stop().await;
+    let server = TestServer::start_on(database, config()).await;
+    let client = server.client().await;
+    // The new server listens on another port; the token is what matters.
+    let path = &callback[callback.find("/v1/callbacks/").unwrap()..];
+    let body = br#"{"after": "restart"}"#;
+    let signature = sign(SECRET, now_secs(), body);
+    let headers = [("content-type", "application/json"), ("weft-signature", signature.as_str())];
+    let response = http1::request(server.addr, "POST", path, &headers, body).await.unwrap();
+    assert_eq!(response.status, 202, "{}", String::from_utf8_lossy(&response.body));
+    let run = wait_finished(&client, &run_id, 10).await;
+    assert_eq!(json_of(&step(&run, "notify").output), json!({"after": "restart"}));
+    assert_eq!(receiver.received().len(), 1, "not sent again after the restart");
+}
+
+#[tokio::test]
+async fn a_webhook_without_a_url_is_refused_at_create_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = server(dir.path()).await;
+    let definition = json!({"name": "no-url", "steps": [{"id": "notify", "type": "webhook", "method": "POST"}]});
+    let (status, body) = http1::json(server.addr, "POST", "/v1/workflows", Some(definition)).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["message"].as_str().unwrap().contains("needs 'url'"), "{body}");
+    let (_, listed) = http1::json(server.addr, "GET", "/v1/workflows", None).await;
+    assert_eq!(listed, json!([]), "nothing was stored");
+}
+
+#[tokio::test]
+async fn workers_cannot_register_the_reserved_builtin_agents() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = server(dir.path()).await;
+    let client = server.client().await;
+    let request = pb::RegisterWorkerRequest { agents: vec!["weft:webhook".into()], ..Default::default() };
+    let err = client.workers().register_worker(request).await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument);
+    assert!(err.message().contains("reserved"), "{}", err.message());
+    let listed = client.workers().list_workers(pb::ListWorkersRequest::default()).await.unwrap().into_inner();
+    assert!(listed.workers.is_empty(), "nothing registered, and the built-in executor is not listed");
+}
+
+fn tamper(url: &str) -> String {
+    let mut chars: Vec<char> = url.chars().collect();
+    let last = chars.len() - 1;
+    chars[last] = if chars[last] == '0' { '1' } else { '0' };
+    chars.into_iter().collect()
+}
+
+async fn wait_step_status(client: &weft_sdk::Weft, run_id: &str, id: &str, status: pb::StepStatus) -> pb::Run {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let run = get_run(client, run_id).await;
+        if run.steps.iter().any(|s| s.id == id && s.status == status as i32) {
+            return run;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "step {id} never reached {status:?}: {run:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
