@@ -64,12 +64,12 @@ pub enum OutboundError {
     #[error("cannot send the request: {0}")]
     Invalid(String),
     /// No answer within the timeout.
-    #[error("no answer from {url} within {secs} s")]
+    #[error("no answer from {url} within {after}")]
     Timeout {
         /// The URL.
         url: String,
-        /// The timeout, seconds.
-        secs: u64,
+        /// The timeout, written like "30s" or "300ms".
+        after: String,
     },
     /// The body is over the cap.
     #[error("the response body is over the {limit}-byte limit")]
@@ -196,7 +196,8 @@ impl OutboundClient {
             return OutboundError::Refused(refusal);
         }
         if error.is_timeout() {
-            return OutboundError::Timeout { url: url.to_owned(), secs: self.limits.timeout.as_secs() };
+            let after = humantime::format_duration(self.limits.timeout).to_string();
+            return OutboundError::Timeout { url: url.to_owned(), after };
         }
         OutboundError::Transport { url: url.to_owned(), message: chain(&error) }
     }

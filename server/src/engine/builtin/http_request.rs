@@ -8,7 +8,7 @@
 use serde_json::{Map, Value, json};
 
 use super::webhook::{failed_request, snippet};
-use super::{Finish, Job, json_or_text};
+use super::{Finish, Job, json_or_text, whole_numbers};
 use crate::outbound::OutboundRequest;
 
 pub(super) async fn run(job: &Job) -> Finish {
@@ -28,7 +28,7 @@ pub(super) async fn run(job: &Job) -> Finish {
             if !has_type {
                 headers.push(("content-type".into(), "application/json".into()));
             }
-            Some(serde_json::to_vec(value).unwrap_or_default())
+            Some(serde_json::to_vec(&whole_numbers(value.clone())).unwrap_or_default())
         }
     };
     let request = OutboundRequest { method, url: spec.url.clone(), headers, body };

@@ -255,6 +255,30 @@ pub async fn webhook_secret(
     Ok(Secret::new(&kept))
 }
 
+/// `value` with whole-valued floats written as integers. Free-form JSON
+/// travels through `google.protobuf.Value`, whose numbers are doubles, so
+/// an input `3` arrives as `3.0`; what leaves the server (request bodies,
+/// a script's stdin) is written the way people wrote it.
+pub(crate) fn whole_numbers(mut value: Value) -> Value {
+    fn fix(value: &mut Value) {
+        match value {
+            Value::Number(n) => {
+                if let Some(f) = n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.007_199_254_740_992e15)
+                    && !n.is_i64()
+                    && !n.is_u64()
+                {
+                    *value = Value::from(f as i64);
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(fix),
+            Value::Object(map) => map.values_mut().for_each(fix),
+            _ => {}
+        }
+    }
+    fix(&mut value);
+    value
+}
+
 /// `body` as JSON when it parses, else as text (lossy UTF-8).
 pub(crate) fn json_or_text(body: &[u8]) -> Value {
     if body.is_empty() {

@@ -21,7 +21,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::process::Command;
 
-use super::{Finish, Job, json_or_text};
+use super::{Finish, Job, json_or_text, whole_numbers};
 
 /// The only environment a script sees.
 const MIN_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
@@ -103,7 +103,7 @@ async fn run_in(job: &Job, program: &Path, dir: &Path, file: &str) -> Finish {
         Err(err) => return trouble("cannot start the interpreter", err),
     };
     let pid = child.id().map(|p| p as libc::pid_t);
-    let input = serde_json::to_vec(&job.leased.input).unwrap_or_default();
+    let input = serde_json::to_vec(&whole_numbers(job.leased.input.clone())).unwrap_or_default();
     let mut stdin = child.stdin.take();
     let feed = async move {
         if let Some(stdin) = stdin.as_mut() {

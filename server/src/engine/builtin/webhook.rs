@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::{Finish, Job, json_or_text, report};
+use super::{Finish, Job, json_or_text, report, whole_numbers};
 use crate::engine::TaskQueue;
 use crate::engine::scheduler::now_ms;
 use crate::model::DEFAULT_TENANT;
@@ -41,7 +41,7 @@ pub(super) async fn run(job: &Job) -> Finish {
     let method = if spec.method.is_empty() { "POST".to_owned() } else { spec.method.clone() };
     let body = match method.as_str() {
         "GET" | "HEAD" => Vec::new(),
-        _ => serde_json::to_vec(&leased.input).unwrap_or_default(),
+        _ => serde_json::to_vec(&whole_numbers(leased.input.clone())).unwrap_or_default(),
     };
     let now_secs = now_ms() / 1000;
     let mut headers: Vec<(String, String)> = spec
