@@ -205,18 +205,24 @@ async fn run_task(tasks: TaskQueue, settings: Arc<BuiltinSettings>, leased: Leas
     }
 }
 
-/// Heartbeats the lease every third of its length; flags a cancelled run
-/// or a lost lease.
+/// Heartbeats the lease every third of its length, and looks twice a
+/// second whether the task is still live (a read), so a cancelled run
+/// stops its script or request promptly; flags a cancel or a lost lease.
 async fn keep_alive(tasks: TaskQueue, task_id: String, token: u64, cancel: watch::Sender<bool>) {
     let every = Duration::from_millis((tasks.lease_ms() / 3).clamp(50, 10_000) as u64);
+    let look = Duration::from_millis(500).min(every);
+    let mut next_beat = tokio::time::Instant::now() + every;
     loop {
-        tokio::time::sleep(every).await;
-        match tasks.heartbeat(DEFAULT_TENANT, &task_id, token, 0).await {
-            Ok(reply) if !reply.cancelled => {}
-            Ok(_) | Err(_) => {
-                let _ = cancel.send(true);
-                return;
-            }
+        tokio::time::sleep(look).await;
+        let live = if tokio::time::Instant::now() >= next_beat {
+            next_beat += every;
+            matches!(tasks.heartbeat(DEFAULT_TENANT, &task_id, token, 0).await, Ok(reply) if !reply.cancelled)
+        } else {
+            tasks.check_lease(DEFAULT_TENANT, &task_id, token).await.is_ok()
+        };
+        if !live {
+            let _ = cancel.send(true);
+            return;
         }
     }
 }
