@@ -330,8 +330,11 @@ mod tests {
     fn outbound_webhook_and_script_settings_load_from_file_and_env() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("weft.toml");
-        std::fs::write(&file, "[script]\nenabled = true\ninterpreters = [\"sh\"]\n[webhook]\npublic_url = \"https://weft.example\"\n")
-            .unwrap();
+        std::fs::write(
+            &file,
+            "[script]\nenabled = true\ninterpreters = [\"sh\"]\n[webhook]\npublic_url = \"https://weft.example\"\n",
+        )
+        .unwrap();
         let env = |name: &str| match name {
             "WEFT_OUTBOUND_ALLOW" => Some("127.0.0.0/8, ::1/128".to_string()),
             "WEFT_WEBHOOK_SECRET" => Some("0123456789abcdef".to_string()),

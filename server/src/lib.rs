@@ -119,7 +119,8 @@ pub async fn run(
     let runs = RunEngine::open(shared.clone(), catalog.clone()).await?;
     let tasks = TaskQueue::open(runs.clone(), std::time::Duration::from_millis(config.task_lease_ms));
     let secret = engine::builtin::webhook_secret(shared.as_ref(), config.webhook.secret.as_deref()).await?;
-    let builtin = engine::builtin::BuiltinExecutor::start(tasks.clone(), builtin_settings(&config, &listener, &secret)?);
+    let builtin =
+        engine::builtin::BuiltinExecutor::start(tasks.clone(), builtin_settings(&config, &listener, &secret)?);
     let callbacks = engine::builtin::CallbackReceiver::new(tasks.clone(), secret);
     let context = api::ApiContext {
         catalog,

@@ -43,7 +43,12 @@ impl Answer {
 
     /// A redirect to `location`.
     pub fn redirect(location: &str) -> Self {
-        Self { status: 302, headers: vec![("location".into(), location.into())], body: String::new(), delay: Duration::ZERO }
+        Self {
+            status: 302,
+            headers: vec![("location".into(), location.into())],
+            body: String::new(),
+            delay: Duration::ZERO,
+        }
     }
 
     /// The same answer after `delay`.
@@ -135,7 +140,13 @@ impl Drop for Receiver {
     }
 }
 
-async fn handle(State(shared): State<Arc<Shared>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+async fn handle(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let headers = headers
         .iter()
         .map(|(k, v)| (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))

@@ -114,7 +114,11 @@ async fn a_script_over_its_memory_limit_fails_saying_so() {
     let script = "block = bytearray(1024 * 1024 * 1024)\nprint('allocated')\n";
     let s = run_script(&server, "python", script, json!({}), "20s").await;
     assert_eq!(s.status, pb::StepStatus::Failed as i32, "{:?}", s.output);
-    assert!(s.error.starts_with("the script exited with status 1 (it ran out of memory: the limit is 256 MiB)"), "{}", s.error);
+    assert!(
+        s.error.starts_with("the script exited with status 1 (it ran out of memory: the limit is 256 MiB)"),
+        "{}",
+        s.error
+    );
     assert!(s.error.contains("MemoryError"), "{}", s.error);
 }
 

@@ -35,11 +35,8 @@ async fn create(server: &TestServer, definition: Value) -> String {
 }
 
 async fn start(client: &weft_sdk::Weft, workflow_id: &str, input: Value) -> String {
-    let request = pb::StartRunRequest {
-        workflow_id: workflow_id.into(),
-        input: Some(value_to_pb(&input)),
-        ..Default::default()
-    };
+    let request =
+        pb::StartRunRequest { workflow_id: workflow_id.into(), input: Some(value_to_pb(&input)), ..Default::default() };
     client.runs().start_run(request).await.unwrap().into_inner().run.unwrap().id
 }
 
@@ -167,7 +164,13 @@ async fn a_webhook_waits_for_its_signed_callback_and_refuses_tampered_ones() {
     let refusals = [
         (None, body.to_vec(), callback.clone(), 401, "CALLBACK_SIGNATURE_INVALID"),
         (Some(sign("not-the-secret", now, body)), body.to_vec(), callback.clone(), 401, "CALLBACK_SIGNATURE_INVALID"),
-        (Some(sign(SECRET, now, body)), br#"{"score": 99}"#.to_vec(), callback.clone(), 401, "CALLBACK_SIGNATURE_INVALID"),
+        (
+            Some(sign(SECRET, now, body)),
+            br#"{"score": 99}"#.to_vec(),
+            callback.clone(),
+            401,
+            "CALLBACK_SIGNATURE_INVALID",
+        ),
         (Some(sign(SECRET, now - 360, body)), body.to_vec(), callback.clone(), 401, "CALLBACK_SIGNATURE_INVALID"),
         (Some(sign(SECRET, now, body)), body.to_vec(), tamper(&callback), 404, "CALLBACK_TOKEN_UNKNOWN"),
         (Some(sign(SECRET, now, b"not json")), b"not json".to_vec(), callback.clone(), 400, "CALLBACK_BODY_INVALID"),

@@ -40,9 +40,7 @@ pub(super) async fn handle(
                     (Code::ResourceExhausted, "BODY_TOO_LARGE", StatusCode::PAYLOAD_TOO_LARGE)
                 }
                 CallbackError::Spent(_) => (Code::FailedPrecondition, "CALLBACK_TOKEN_USED", StatusCode::CONFLICT),
-                CallbackError::Engine(_) => {
-                    (Code::Unavailable, "UNAVAILABLE", StatusCode::SERVICE_UNAVAILABLE)
-                }
+                CallbackError::Engine(_) => (Code::Unavailable, "UNAVAILABLE", StatusCode::SERVICE_UNAVAILABLE),
             };
             errors::gateway(code, reason, message, Some(status))
         }

@@ -37,9 +37,11 @@ impl FromStr for Network {
         let base: IpAddr = addr.parse().map_err(|_| format!("'{text}' is not an IP network (e.g. 10.0.0.0/8)"))?;
         let max = if base.is_ipv4() { 32 } else { 128 };
         let prefix = match prefix {
-            Some(p) => p.parse::<u8>().ok().filter(|p| *p <= max).ok_or_else(|| {
-                format!("'{text}' has a prefix length that is not a number from 0 to {max}")
-            })?,
+            Some(p) => p
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= max)
+                .ok_or_else(|| format!("'{text}' has a prefix length that is not a number from 0 to {max}"))?,
             None => max,
         };
         Ok(Self { base, prefix })

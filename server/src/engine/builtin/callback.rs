@@ -9,8 +9,8 @@
 
 use super::TaskQueue;
 use crate::engine::EngineError;
-use crate::engine::tasks::{MAX_OUTPUT_BYTES, TaskOutput};
 use crate::engine::scheduler::now_ms;
+use crate::engine::tasks::{MAX_OUTPUT_BYTES, TaskOutput};
 use crate::model::DEFAULT_TENANT;
 use crate::outbound::{Secret, SignatureError};
 

@@ -114,11 +114,8 @@ impl BuiltinExecutor {
     pub fn start(tasks: TaskQueue, settings: BuiltinSettings) -> Self {
         let settings = Arc::new(settings);
         let (stop, stopped) = watch::channel(false);
-        let kinds: [(&'static [&'static str], &'static str); 3] = [
-            (&["webhook"], "weft:webhook"),
-            (&["http_request"], "weft:http_request"),
-            (&["script"], "weft:script"),
-        ];
+        let kinds: [(&'static [&'static str], &'static str); 3] =
+            [(&["webhook"], "weft:webhook"), (&["http_request"], "weft:http_request"), (&["script"], "weft:script")];
         let loops = kinds
             .into_iter()
             .map(|(kinds, agent)| {

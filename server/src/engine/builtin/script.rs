@@ -37,8 +37,7 @@ pub(super) async fn run(job: &Job) -> Finish {
     let refuse = |error: String| Finish::Failed { error, retryable: false };
     if !settings.enabled {
         return refuse(
-            "script steps are disabled on this server (set script.enabled = true, or WEFT_SCRIPT_ENABLED=true)"
-                .into(),
+            "script steps are disabled on this server (set script.enabled = true, or WEFT_SCRIPT_ENABLED=true)".into(),
         );
     }
     let (interpreter, file) = match job.spec.language.as_str() {
@@ -89,7 +88,8 @@ async fn run_in(job: &Job, program: &Path, dir: &Path, file: &str) -> Finish {
             if libc::setpgid(0, 0) != 0 {
                 return Err(std::io::Error::last_os_error());
             }
-            let memory = libc::rlimit { rlim_cur: memory_bytes as libc::rlim_t, rlim_max: memory_bytes as libc::rlim_t };
+            let memory =
+                libc::rlimit { rlim_cur: memory_bytes as libc::rlim_t, rlim_max: memory_bytes as libc::rlim_t };
             if libc::setrlimit(libc::RLIMIT_AS, &memory) != 0 {
                 return Err(std::io::Error::last_os_error());
             }
@@ -173,11 +173,11 @@ fn exit_error(status: std::process::ExitStatus, stderr: &[u8], memory_limit_mb: 
         (None, Some(signal)) => format!("was killed by signal {signal}"),
         _ => "ended abnormally".to_owned(),
     };
-    let memory = ["MemoryError", "Cannot allocate memory", "out of memory", "memory exhausted"]
-        .iter()
-        .any(|m| text.contains(m))
-        || matches!(status.signal(), Some(libc::SIGSEGV | libc::SIGABRT | libc::SIGBUS));
-    let hint = if memory { format!(" (it ran out of memory: the limit is {memory_limit_mb} MiB)") } else { String::new() };
+    let memory =
+        ["MemoryError", "Cannot allocate memory", "out of memory", "memory exhausted"].iter().any(|m| text.contains(m))
+            || matches!(status.signal(), Some(libc::SIGSEGV | libc::SIGABRT | libc::SIGBUS));
+    let hint =
+        if memory { format!(" (it ran out of memory: the limit is {memory_limit_mb} MiB)") } else { String::new() };
     if tail.is_empty() { format!("the script {how}{hint}") } else { format!("the script {how}{hint}: {tail}") }
 }
 

@@ -82,8 +82,12 @@ pub fn transition(run: &mut RunState, command: Command) -> Result<Outcome, Trans
         }
         Command::LeaseExpired { step, attempt, now_ms } => {
             // A worker may vanish while its step is paused, too.
-            let inst =
-                accept_attempt_in(run, &step, attempt, &[StepStatus::Running, StepStatus::Paused, StepStatus::Waiting])?;
+            let inst = accept_attempt_in(
+                run,
+                &step,
+                attempt,
+                &[StepStatus::Running, StepStatus::Paused, StepStatus::Waiting],
+            )?;
             let mut tx = Tx::new(run, now_ms);
             tx.lease_lost_while_paused(inst);
             let error = format!("the worker's lease on attempt {attempt} ran out without a heartbeat");
