@@ -133,20 +133,3 @@ fn stop_mode_fails_the_run_and_cancels_in_flight_steps() {
     assert_eq!(late, Err(TransitionError::Finished { status: RunStatus::Failed }));
 }
 
-#[test]
-fn step_types_not_built_yet_fail_the_run_clearly_instead_of_waiting_forever() {
-    for (kind, extra) in [
-        ("webhook", json!({"url": "https://example.com/hook"})),
-        ("http_request", json!({"url": "https://example.com", "method": "GET"})),
-        ("script", json!({"language": "python", "script": "print(1)"})),
-    ] {
-        let mut step = json!({"id": "outside", "type": kind});
-        step.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
-        let h = Harness::started(json!({"steps": [step]}), json!({"items": [1]}));
-        assert!(h.tasks.is_empty(), "{kind}: no task is queued that nothing would take");
-        let row = h.run.step("outside").expect("row");
-        assert_eq!(row.status, StepStatus::Failed, "{kind}");
-        assert!(row.error.is_some_and(|e| e.contains("does not run yet")), "{kind}");
-        assert_eq!(h.run.status(), RunStatus::Failed, "{kind}");
-    }
-}

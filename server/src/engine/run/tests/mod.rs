@@ -10,6 +10,7 @@ mod leases;
 mod loops;
 mod map;
 mod orders;
+mod outbound_steps;
 mod policy;
 mod retry;
 mod run_hold;
