@@ -74,6 +74,11 @@ async fn a_fire_and_forget_webhook_posts_the_signed_input_and_completes_on_2xx()
     assert_eq!(request.header("idempotency-key"), Some(format!("{run_id}:notify").as_str()));
     assert_eq!(request.header("weft-callback-url"), None, "no callback without waitForCallback");
     let signed_at = verify_signature(SECRET, request.header("weft-signature").unwrap(), &request.body).unwrap();
+    // The same MAC in the proto's header form.
+    let x_signature = request.header("x-weft-signature").unwrap().strip_prefix("sha256=").unwrap();
+    let x_timestamp = request.header("x-weft-timestamp").unwrap();
+    let as_v1 = format!("t={x_timestamp},v1={x_signature}");
+    assert_eq!(verify_signature(SECRET, &as_v1, &request.body), Ok(signed_at));
     assert!((now_secs() - signed_at).abs() < 60);
     assert!(verify_signature("another-secret", request.header("weft-signature").unwrap(), &request.body).is_err());
 }
@@ -243,10 +248,17 @@ async fn a_callback_after_a_restart_completes_the_waiting_webhook() {
     // The new server listens on another port; the token is what matters.
     let path = &callback[callback.find("/v1/callbacks/").unwrap()..];
     let body = br#"{"after": "restart"}"#;
-    let signature = sign(SECRET, now_secs(), body);
-    let headers = [("content-type", "application/json"), ("weft-signature", signature.as_str())];
+    // Signed in the proto's header form this time.
+    let t = now_secs();
+    let signature = sign(SECRET, t, body);
+    let x_signature = format!("sha256={}", signature.split("v1=").nth(1).unwrap());
+    let t = t.to_string();
+    let headers =
+        [("content-type", "application/json"), ("x-weft-signature", x_signature.as_str()), ("x-weft-timestamp", &t)];
     let response = http1::request(server.addr, "POST", path, &headers, body).await.unwrap();
     assert_eq!(response.status, 202, "{}", String::from_utf8_lossy(&response.body));
+    let answer: Value = serde_json::from_slice(&response.body).unwrap();
+    assert_eq!(answer, json!({"accepted": true, "duplicate": false, "runId": run_id, "stepId": "notify"}));
     let run = wait_finished(&client, &run_id, 10).await;
     assert_eq!(json_of(&step(&run, "notify").output), json!({"after": "restart"}));
     assert_eq!(receiver.received().len(), 1, "not sent again after the restart");

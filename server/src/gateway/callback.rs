@@ -1,8 +1,9 @@
 //! `POST /v1/callbacks/{token}`: where receivers of webhooks that wait for
-//! a callback answer. The one route not derived from a proto annotation:
-//! its signature covers the raw body bytes, which transcoding to a message
-//! and back would not preserve. Answers 202 with `{"accepted": true}`, or
-//! an error body like every other route's.
+//! a callback answer (TriggerService.DeliverCallback's REST binding, which
+//! `/openapi.json` describes from the proto). It is served here rather than
+//! transcoded: the signature covers the raw body bytes, which decoding into
+//! a message would not keep. Answers 202 with the DeliverCallbackResponse
+//! JSON, or an error body like every other route's.
 
 use axum::Json;
 use axum::body::Bytes;
@@ -13,8 +14,8 @@ use serde_json::json;
 use tonic::Code;
 
 use super::errors;
-use crate::engine::builtin::{CallbackError, CallbackReceiver};
-use crate::outbound::SIGNATURE_HEADER;
+use crate::engine::builtin::{Callback, CallbackError, CallbackReceiver};
+use crate::outbound::{SIGNATURE_HEADER, X_SIGNATURE_HEADER, X_TIMESTAMP_HEADER};
 
 /// The route's path, axum syntax.
 pub const PATH: &str = "/v1/callbacks/{token}";
@@ -25,9 +26,19 @@ pub(super) async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let signature = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok());
-    match receiver.deliver(&token, signature, &body).await {
-        Ok(()) => (StatusCode::ACCEPTED, Json(json!({ "accepted": true }))).into_response(),
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let callback = Callback {
+        token: &token,
+        signature: header(SIGNATURE_HEADER),
+        x_signature: header(X_SIGNATURE_HEADER),
+        x_timestamp: header(X_TIMESTAMP_HEADER),
+        body: &body,
+    };
+    match receiver.deliver(callback).await {
+        Ok((run_id, step_id)) => {
+            let answer = json!({"accepted": true, "duplicate": false, "runId": run_id, "stepId": step_id});
+            (StatusCode::ACCEPTED, Json(answer)).into_response()
+        }
         Err(err) => {
             let message = err.to_string();
             let (code, reason, status) = match err {

@@ -7,9 +7,9 @@
 //! same router gRPC clients use, so REST and gRPC share every check. Unary
 //! answers come back as JSON ([`json`]), streams as SSE or NDJSON
 //! ([`stream`]), errors as `google.rpc.Status` JSON ([`errors`]), and
-//! `GET /openapi.json` describes it all ([`openapi`]). The one exception
-//! is `POST /v1/callbacks/{token}` ([`callback`]), whose signature covers
-//! the raw body.
+//! `GET /openapi.json` describes it all ([`openapi`]). The one route served
+//! by hand is DeliverCallback's `POST /v1/callbacks/{token}` ([`callback`]):
+//! its signature covers the raw body, which transcoding would not keep.
 
 mod callback;
 mod errors;

@@ -1,14 +1,20 @@
-//! HMAC-SHA256 signatures, Stripe/Svix style: the `Weft-Signature` header
-//! `t=<unix seconds>,v1=<hex>` signs `"<t>.<body>"`, so a receiver can
-//! check both who sent a body and how old it is. The same code signs
-//! outbound webhooks and checks inbound callbacks, and signs the
-//! callback tokens that name a waiting step.
+//! HMAC-SHA256 signatures over `"<unix seconds>.<body>"`, so a receiver
+//! can check both who sent a body and how old it is. One MAC, written two
+//! ways: Stripe/Svix style as `Weft-Signature: t=<unix>,v1=<hex>`, and as
+//! the proto's TriggerService documents it, `X-Weft-Signature:
+//! sha256=<hex>` with `X-Weft-Timestamp: <unix>`. Outbound webhooks carry
+//! both; a callback may use either. The same code signs the callback
+//! tokens that name a waiting step.
 
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
-/// The signature header's name.
+/// The signature header's name (`t=<unix>,v1=<hex>`).
 pub const SIGNATURE_HEADER: &str = "weft-signature";
+/// The proto's signature header (`sha256=<hex>`).
+pub const X_SIGNATURE_HEADER: &str = "x-weft-signature";
+/// The proto's timestamp header (Unix seconds).
+pub const X_TIMESTAMP_HEADER: &str = "x-weft-timestamp";
 /// How far a signed timestamp may lie from now, either way, in seconds.
 pub const TOLERANCE_SECS: i64 = 5 * 60;
 
@@ -42,6 +48,33 @@ impl Secret {
     pub fn sign(&self, unix_secs: i64, body: &[u8]) -> String {
         let t = unix_secs.to_string();
         format!("t={t},v1={}", hex::encode(self.mac(&[t.as_bytes(), b".", body])))
+    }
+
+    /// The same signature as the proto's headers: (`X-Weft-Signature`,
+    /// `X-Weft-Timestamp`) values.
+    pub fn sign_x(&self, unix_secs: i64, body: &[u8]) -> (String, String) {
+        let t = unix_secs.to_string();
+        (format!("sha256={}", hex::encode(self.mac(&[t.as_bytes(), b".", body]))), t)
+    }
+
+    /// Checks whichever signature a request carries: `Weft-Signature`, or
+    /// else `X-Weft-Signature` with `X-Weft-Timestamp`.
+    pub fn verify_either(
+        &self,
+        weft_signature: Option<&str>,
+        x_signature: Option<&str>,
+        x_timestamp: Option<&str>,
+        body: &[u8],
+        now_secs: i64,
+    ) -> Result<(), SignatureError> {
+        match (weft_signature, x_signature) {
+            (None, Some(x)) => {
+                let hex = x.trim().strip_prefix("sha256=").ok_or(SignatureError::Malformed)?;
+                let t = x_timestamp.ok_or(SignatureError::Malformed)?.trim();
+                self.verify(Some(&format!("t={t},v1={hex}")), body, now_secs)
+            }
+            (header, _) => self.verify(header, body, now_secs),
+        }
     }
 
     /// Checks a header value against `body` at `now_secs`: one of its `v1`
@@ -100,7 +133,7 @@ impl Secret {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SignatureError {
     /// No header.
-    #[error("the Weft-Signature header is missing")]
+    #[error("the Weft-Signature header (or X-Weft-Signature with X-Weft-Timestamp) is missing")]
     Missing,
     /// Not `t=<unix>,v1=<hex>`.
     #[error("the Weft-Signature header is malformed; expected t=<unix seconds>,v1=<hex HMAC-SHA256>")]
@@ -135,6 +168,17 @@ mod tests {
         assert_eq!(Secret::new("other").verify(Some(&header), b"{\"a\":1}", 1_000), Err(SignatureError::Mismatch));
         assert_eq!(secret.verify(None, b"", 1_000), Err(SignatureError::Missing));
         assert_eq!(secret.verify(Some("v1=00"), b"", 1_000), Err(SignatureError::Malformed));
+    }
+
+    #[test]
+    fn the_proto_header_form_carries_the_same_signature() {
+        let secret = Secret::new("s3cret");
+        let (x_sig, x_ts) = secret.sign_x(1_000, b"{}");
+        assert_eq!(secret.sign(1_000, b"{}"), format!("t={x_ts},v1={}", x_sig.strip_prefix("sha256=").unwrap()));
+        assert_eq!(secret.verify_either(None, Some(&x_sig), Some(&x_ts), b"{}", 1_010), Ok(()));
+        assert_eq!(secret.verify_either(None, Some(&x_sig), Some("999"), b"{}", 1_010), Err(SignatureError::Mismatch));
+        assert_eq!(secret.verify_either(None, Some(&x_sig), None, b"{}", 1_010), Err(SignatureError::Malformed));
+        assert_eq!(secret.verify_either(None, None, None, b"{}", 1_010), Err(SignatureError::Missing));
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! Callbacks to webhooks that wait for one (`POST /v1/callbacks/{token}`).
 //! Three checks, each refusing with nothing changed: the token must carry
 //! this server's signature (else it is unknown); the request must carry a
-//! `Weft-Signature` over its body by the shared secret, at most five
-//! minutes old; and the token's lease must still be live. The last makes a
+//! signature over its body by the shared secret (`Weft-Signature`, or
+//! `X-Weft-Signature` with `X-Weft-Timestamp`), at most five minutes old; and the token's lease must still be live. The last makes a
 //! token single-use: the callback completes the task, so the same token a
 //! second time finds the task done; a token of an attempt that timed out
 //! or was retried names a lease that is gone.
@@ -38,6 +38,21 @@ pub enum CallbackError {
     Engine(EngineError),
 }
 
+/// One callback request, as received.
+#[derive(Debug, Clone, Copy)]
+pub struct Callback<'a> {
+    /// The token from the URL.
+    pub token: &'a str,
+    /// `Weft-Signature`.
+    pub signature: Option<&'a str>,
+    /// `X-Weft-Signature`.
+    pub x_signature: Option<&'a str>,
+    /// `X-Weft-Timestamp`.
+    pub x_timestamp: Option<&'a str>,
+    /// The raw body.
+    pub body: &'a [u8],
+}
+
 /// Takes callbacks; cheap to clone.
 #[derive(Clone)]
 pub struct CallbackReceiver {
@@ -52,21 +67,25 @@ impl CallbackReceiver {
     }
 
     /// Checks a callback and completes the waiting step with its JSON body
-    /// (an empty body is `{}`).
-    pub async fn deliver(&self, token: &str, signature: Option<&str>, body: &[u8]) -> Result<(), CallbackError> {
+    /// (an empty body is null). Answers the run id and step key.
+    pub async fn deliver(&self, callback: Callback<'_>) -> Result<(String, String), CallbackError> {
+        let Callback { token, signature, x_signature, x_timestamp, body } = callback;
         let (task_id, lease) =
             self.secret.open_callback_token(DEFAULT_TENANT, token).ok_or(CallbackError::UnknownToken)?;
-        self.secret.verify(signature, body, now_ms() / 1000).map_err(CallbackError::Signature)?;
+        let now = now_ms() / 1000;
+        self.secret.verify_either(signature, x_signature, x_timestamp, body, now).map_err(CallbackError::Signature)?;
         if body.len() > MAX_OUTPUT_BYTES {
             return Err(CallbackError::TooLarge(body.len()));
         }
         let output = if body.iter().all(u8::is_ascii_whitespace) {
-            serde_json::json!({})
+            serde_json::Value::Null
         } else {
             serde_json::from_slice(body).map_err(|e| CallbackError::NotJson(e.to_string()))?
         };
+        let row = self.tasks.task_row(DEFAULT_TENANT, &task_id).await.map_err(CallbackError::Engine)?;
+        let Some(row) = row else { return Err(CallbackError::UnknownToken) };
         match self.tasks.complete(DEFAULT_TENANT, &task_id, lease, TaskOutput::Json(output), 0).await {
-            Ok(()) => Ok(()),
+            Ok(()) => Ok((row.run_id, row.step_key)),
             Err(err @ (EngineError::StaleLease(_) | EngineError::FailedPrecondition { .. })) => {
                 Err(CallbackError::Spent(err.to_string()))
             }

@@ -27,7 +27,7 @@ use serde_json::Value;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
 
-pub use callback::{CallbackError, CallbackReceiver};
+pub use callback::{Callback, CallbackError, CallbackReceiver};
 
 use crate::config::ScriptSettings;
 use crate::engine::TaskQueue;

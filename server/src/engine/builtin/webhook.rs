@@ -1,6 +1,7 @@
 //! Webhook steps: POST (or the step's method) the step's input — its
-//! resolved `inputMap` — as JSON, signed with `Weft-Signature` and carrying
-//! an `Idempotency-Key` that is the same on every attempt of the step.
+//! resolved `inputMap` — as JSON, signed (`Weft-Signature`, and the same
+//! MAC as `X-Weft-Signature` + `X-Weft-Timestamp`) and carrying an
+//! `Idempotency-Key` that is the same on every attempt of the step.
 //!
 //! Without `waitForCallback` a 2xx completes the step (output
 //! `{statusCode, body}`). With it, the request also carries
@@ -24,13 +25,21 @@ use super::{Finish, Job, json_or_text, report, whole_numbers};
 use crate::engine::TaskQueue;
 use crate::engine::scheduler::now_ms;
 use crate::model::DEFAULT_TENANT;
-use crate::outbound::{OutboundError, OutboundRequest, SIGNATURE_HEADER};
+use crate::outbound::{OutboundError, OutboundRequest, SIGNATURE_HEADER, X_SIGNATURE_HEADER, X_TIMESTAMP_HEADER};
 
 /// The header naming the callback URL.
 pub const CALLBACK_HEADER: &str = "weft-callback-url";
 /// Headers the step may not set: Weft's own.
-const RESERVED_HEADERS: [&str; 6] =
-    [SIGNATURE_HEADER, "idempotency-key", CALLBACK_HEADER, "weft-run-id", "weft-step-id", "weft-attempt"];
+const RESERVED_HEADERS: [&str; 8] = [
+    SIGNATURE_HEADER,
+    X_SIGNATURE_HEADER,
+    X_TIMESTAMP_HEADER,
+    "idempotency-key",
+    CALLBACK_HEADER,
+    "weft-run-id",
+    "weft-step-id",
+    "weft-attempt",
+];
 /// How long a held lease outlives the callback deadline, so the executor's
 /// own timeout (with its clear message) fires first.
 const HOLD_GRACE_MS: i64 = 5_000;
@@ -54,6 +63,9 @@ pub(super) async fn run(job: &Job) -> Finish {
         headers.push(("content-type".into(), "application/json".into()));
     }
     headers.push((SIGNATURE_HEADER.into(), job.settings.secret.sign(now_secs, &body)));
+    let (x_signature, x_timestamp) = job.settings.secret.sign_x(now_secs, &body);
+    headers.push((X_SIGNATURE_HEADER.into(), x_signature));
+    headers.push((X_TIMESTAMP_HEADER.into(), x_timestamp));
     headers.push(("idempotency-key".into(), job.idempotency_key()));
     headers.push(("weft-run-id".into(), leased.run_id.clone()));
     headers.push(("weft-step-id".into(), leased.step_key.clone()));

@@ -185,6 +185,11 @@ impl TaskQueue {
         Ok(claimed)
     }
 
+    /// A task's row, whatever its state; `None` for an unknown id.
+    pub async fn task_row(&self, tenant: &str, task_id: &str) -> Result<Option<crate::store::TaskLease>, EngineError> {
+        Ok(self.runs.store().get_task(tenant, task_id).await?)
+    }
+
     /// Moves the end of a live lease to `deadline_ms` (a webhook waiting
     /// for its callback holds its lease that long). False when the lease
     /// is no longer live.
