@@ -16,6 +16,8 @@
 //! - [`store`]: the `Store` trait and its SQLite implementation; the only
 //!   code that knows SQL.
 //! - [`model`]: domain types shared by all layers.
+//! - [`outbound`]: SSRF rules, the guarded HTTP client and HMAC signatures
+//!   that webhook and http_request steps use.
 //!
 //! [`run`] is the one entry point: `main` calls it with a bound listener and
 //! a shutdown signal, and so do the end-to-end tests, on port 0.

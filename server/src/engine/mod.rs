@@ -11,6 +11,8 @@
 //! - [`estimate`] prices a run for a sample input by a dry pass.
 //! - [`tasks`] is the task queue workers claim from under leases, and
 //!   [`workers`] the registry of workers and the agents they serve.
+//! - [`builtin`] runs webhook, http_request and script tasks inside the
+//!   server, claimed from that queue, and takes webhook callbacks.
 //!
 //! The engine calls the store and is called by the api layer; it knows
 //! neither tonic nor SQL.

@@ -2,7 +2,7 @@
 //! a callback answer (TriggerService.DeliverCallback's REST binding, which
 //! `/openapi.json` describes from the proto). It is served here rather than
 //! transcoded: the signature covers the raw body bytes, which decoding into
-//! a message would not keep. Answers 202 with the DeliverCallbackResponse
+//! a message would not keep. Answers 200 with the DeliverCallbackResponse
 //! JSON, or an error body like every other route's.
 
 use axum::Json;
@@ -37,7 +37,7 @@ pub(super) async fn handle(
     match receiver.deliver(callback).await {
         Ok((run_id, step_id)) => {
             let answer = json!({"accepted": true, "duplicate": false, "runId": run_id, "stepId": step_id});
-            (StatusCode::ACCEPTED, Json(answer)).into_response()
+            (StatusCode::OK, Json(answer)).into_response()
         }
         Err(err) => {
             let message = err.to_string();

@@ -125,8 +125,9 @@ impl BuiltinExecutor {
         Self { stop, loops: Mutex::new(loops) }
     }
 
-    /// Stops claiming and waits for the loops (tasks in hand are dropped;
-    /// their leases expire and they are retried after a restart).
+    /// Stops claiming and waits for the loops. Tasks in hand are dropped
+    /// (a script's process group is killed); their leases expire and they
+    /// are retried after a restart, as a worker's would be.
     pub async fn shutdown(&self) {
         let _ = self.stop.send(true);
         let loops = std::mem::take(&mut *self.loops.lock().expect("builtin loops"));
@@ -145,7 +146,10 @@ async fn claim_loop(
     mut stopped: watch::Receiver<bool>,
 ) {
     let slots = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
+    // Tasks in hand; dropped (and so aborted) with this loop at shutdown.
+    let mut running = tokio::task::JoinSet::new();
     loop {
+        while running.try_join_next().is_some() {}
         let Ok(permit) = slots.clone().acquire_owned().await else { return };
         let claimed = tokio::select! {
             claimed = tasks.claim_builtin(DEFAULT_TENANT, kinds, agent, OWNER, CLAIM_WAIT) => claimed,
@@ -154,7 +158,7 @@ async fn claim_loop(
         match claimed {
             Ok(Some(leased)) => {
                 let (tasks, settings) = (tasks.clone(), settings.clone());
-                tokio::spawn(async move {
+                running.spawn(async move {
                     run_task(tasks, settings, leased).await;
                     drop(permit);
                 });

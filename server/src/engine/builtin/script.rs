@@ -103,6 +103,8 @@ async fn run_in(job: &Job, program: &Path, dir: &Path, file: &str) -> Finish {
         Err(err) => return trouble("cannot start the interpreter", err),
     };
     let pid = child.id().map(|p| p as libc::pid_t);
+    // Kills the group however this function ends, a dropped future included.
+    let _group = GroupGuard(pid);
     let input = serde_json::to_vec(&whole_numbers(job.leased.input.clone())).unwrap_or_default();
     let mut stdin = child.stdin.take();
     let feed = async move {
@@ -197,6 +199,15 @@ async fn capped<R: AsyncRead + Unpin>(reader: Option<R>, cap: usize) -> (Vec<u8>
                 over |= n > room;
             }
         }
+    }
+}
+
+/// Kills a child's process group when dropped.
+struct GroupGuard(Option<libc::pid_t>);
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        kill_group(self.0);
     }
 }
 

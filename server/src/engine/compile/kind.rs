@@ -28,7 +28,7 @@ pub enum StepKind {
     Wait,
     /// Makes one HTTP request.
     HttpRequest,
-    /// Runs a script in a worker's sandbox.
+    /// Runs a script in a child process of the server (when enabled).
     Script,
     /// Runs its sub-steps once per item of `over`.
     Loop,
