@@ -265,6 +265,32 @@ async fn a_callback_after_a_restart_completes_the_waiting_webhook() {
 }
 
 #[tokio::test]
+async fn a_callback_deadline_that_passes_while_the_server_is_down_fails_the_wait_after_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("weft.db");
+    let receiver = Receiver::start(vec![]).await;
+    let server = TestServer::start_on(database.clone(), config()).await;
+    let run_id = {
+        let client = server.client().await;
+        let workflow =
+            create(&server, notify(&receiver.url("/hook"), json!({"waitForCallback": true, "timeout": "2s"}))).await;
+        let run_id = start(&client, &workflow, json!({"lead": "acme"})).await;
+        wait_step_status(&client, &run_id, "notify", pb::StepStatus::Waiting).await;
+        receiver.wait_for(1, 10).await;
+        run_id
+    };
+    server.stop().await;
+    let server = TestServer::start_on(database, config()).await;
+    let client = server.client().await;
+    // The held lease ends 5 s after the 2 s deadline; the sweeper then fails
+    // the attempt, with no retries left.
+    let run = wait_finished(&client, &run_id, 20).await;
+    let notify = step(&run, "notify");
+    assert_eq!(notify.status, pb::StepStatus::Failed as i32, "{run:?}");
+    assert_eq!(notify.error, "no callback arrived for attempt 1 before its deadline");
+}
+
+#[tokio::test]
 async fn a_webhook_without_a_url_is_refused_at_create_time() {
     let dir = tempfile::tempdir().unwrap();
     let server = server(dir.path()).await;

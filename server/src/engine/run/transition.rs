@@ -88,9 +88,15 @@ pub fn transition(run: &mut RunState, command: Command) -> Result<Outcome, Trans
                 attempt,
                 &[StepStatus::Running, StepStatus::Paused, StepStatus::Waiting],
             )?;
+            // A waiting webhook holds its lease until its callback deadline;
+            // it expires here when the server restarted during the wait.
+            let error = if run.status_of(inst) == StepStatus::Waiting {
+                format!("no callback arrived for attempt {attempt} before its deadline")
+            } else {
+                format!("the worker's lease on attempt {attempt} ran out without a heartbeat")
+            };
             let mut tx = Tx::new(run, now_ms);
             tx.lease_lost_while_paused(inst);
-            let error = format!("the worker's lease on attempt {attempt} ran out without a heartbeat");
             tx.attempt_failed_as(inst, ErrorCode::LeaseExpired, error, true, 0);
             tx.advance();
             Ok(tx.out)
