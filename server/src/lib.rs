@@ -115,7 +115,7 @@ pub async fn run(
 ) -> Result<(), ServeError> {
     let store = open_store(&config.database_url).await?;
     let shared: Arc<dyn store::Store> = Arc::new(store.clone());
-    let catalog = WorkflowCatalog::new(shared.clone());
+    let catalog = WorkflowCatalog::new(shared.clone()).with_script_interpreters(config.script.interpreters.clone());
     // Recovery (replaying unfinished runs, re-arming timers) happens here,
     // before the listener accepts the first request.
     let runs = RunEngine::open(shared.clone(), catalog.clone()).await?;

@@ -144,6 +144,25 @@ async fn a_script_in_a_language_off_the_list_is_refused_at_create_time() {
     assert_eq!(listed, json!([]));
 }
 
+#[tokio::test]
+async fn a_script_whose_interpreter_the_server_does_not_allow_is_refused_at_create_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = enabled();
+    config.script.interpreters = vec!["sh".into()];
+    let server = TestServer::start_on(dir.path().join("weft.db"), config).await;
+    let definition = json!({"name": "py", "steps": [
+        {"id": "ok", "type": "script", "language": "shell", "script": "echo 1"},
+        {"id": "py", "type": "script", "language": "python", "script": "print(1)"}
+    ]});
+    let (status, body) = http1::json(server.addr, "POST", "/v1/workflows", Some(definition)).await;
+    assert_eq!(status, 400, "{body}");
+    let message = body["message"].as_str().unwrap();
+    assert!(message.contains("Step 'py' is in language 'python', whose interpreter 'python3'"), "{body}");
+    assert!(!message.contains("'ok'"), "{body}");
+    let (_, listed) = http1::json(server.addr, "GET", "/v1/workflows", None).await;
+    assert_eq!(listed, json!([]));
+}
+
 /// Waits until the process whose pid is in `pid_file` is gone (or a zombie).
 async fn assert_gone(pid_file: &Path) {
     let pid = std::fs::read_to_string(pid_file).unwrap().trim().to_owned();

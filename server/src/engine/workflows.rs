@@ -93,6 +93,8 @@ pub type ListQuery = WorkflowQuery;
 #[derive(Clone)]
 pub struct WorkflowCatalog {
     store: Arc<dyn Store>,
+    /// Interpreters script steps may use on this server (config).
+    script_interpreters: Arc<Vec<String>>,
 }
 
 fn check_tags(tags: &[String]) -> Result<(), EngineError> {
@@ -116,9 +118,10 @@ fn is_empty(definition: &Definition) -> bool {
 
 /// Normalizes a definition and checks it, returning it or every problem.
 /// `allow_empty` accepts a definition with no steps at all (a new draft).
-fn checked(mut definition: Definition, allow_empty: bool) -> Result<Definition, EngineError> {
+fn checked(mut definition: Definition, allow_empty: bool, interpreters: &[String]) -> Result<Definition, EngineError> {
     let mut problems = compile::normalize(&mut definition);
     problems.extend(compile::validate(&definition));
+    problems.extend(script_problems(&definition, interpreters));
     if allow_empty {
         problems.retain(|p| p.code != ProblemCode::EmptyDefinition);
     }
@@ -137,16 +140,47 @@ fn checked(mut definition: Definition, allow_empty: bool) -> Result<Definition, 
     if problems.is_empty() { Ok(definition) } else { Err(EngineError::InvalidDefinition(problems)) }
 }
 
+/// Script steps whose language needs an interpreter this server does not
+/// allow: refused when the definition is written rather than when it runs.
+fn script_problems(definition: &Definition, interpreters: &[String]) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    definition.walk_steps(&mut |step, path| {
+        if step.kind != "script" {
+            return;
+        }
+        let Some(interpreter) = crate::engine::builtin::interpreter_of(&step.language) else { return };
+        if !interpreters.iter().any(|i| i == interpreter) {
+            let message = format!(
+                "Step '{}' is in language '{}', whose interpreter '{interpreter}' this server does not allow \
+                 (script.interpreters is [{}]).",
+                step.id,
+                step.language,
+                interpreters.join(", ")
+            );
+            let field = format!("{path}.language");
+            problems.push(Problem { step_id: step.id.clone(), field, code: ProblemCode::InvalidField, message });
+        }
+    });
+    problems
+}
+
 impl WorkflowCatalog {
-    /// A catalog over `store`.
+    /// A catalog over `store`, allowing the default script interpreters.
     pub fn new(store: Arc<dyn Store>) -> Self {
-        Self { store }
+        let interpreters = crate::config::ScriptSettings::default().interpreters;
+        Self { store, script_interpreters: Arc::new(interpreters) }
+    }
+
+    /// The same catalog allowing only `interpreters` for script steps.
+    pub fn with_script_interpreters(mut self, interpreters: Vec<String>) -> Self {
+        self.script_interpreters = Arc::new(interpreters);
+        self
     }
 
     /// Every problem of a definition, without storing anything. Empty when
     /// the definition is valid.
     pub fn validate(&self, definition: Definition) -> Vec<Problem> {
-        match checked(definition, false) {
+        match checked(definition, false, &self.script_interpreters) {
             Ok(_) => Vec::new(),
             Err(EngineError::InvalidDefinition(problems)) => problems,
             Err(_) => unreachable!("checked only reports definition problems"),
@@ -160,7 +194,7 @@ impl WorkflowCatalog {
     pub async fn create(&self, tenant: &str, draft: WorkflowDraft) -> Result<Workflow, EngineError> {
         check_tags(&draft.tags)?;
         let empty = is_empty(&draft.definition);
-        let definition = checked(draft.definition, true)?;
+        let definition = checked(draft.definition, true, &self.script_interpreters)?;
         let default_status = if empty { WorkflowStatus::Draft } else { WorkflowStatus::Active };
         let new = NewWorkflow {
             id: ids::new_workflow_id(),
@@ -235,7 +269,7 @@ impl WorkflowCatalog {
             Ok(NewVersion {
                 based_on: latest.version,
                 // A draft created empty may stay empty until its steps arrive.
-                definition: checked(definition, is_empty(&latest.definition))?,
+                definition: checked(definition, is_empty(&latest.definition), &self.script_interpreters)?,
                 change_summary: summary,
                 tags: patch.tags.clone(),
                 trigger_type: patch.trigger_type.clone(),

@@ -243,6 +243,15 @@ pub(crate) async fn report(tasks: &TaskQueue, task_id: &str, token: u64, finish:
     }
 }
 
+/// The interpreter a script step's `language` runs with.
+pub fn interpreter_of(language: &str) -> Option<&'static str> {
+    match language {
+        "shell" => Some("sh"),
+        "python" => Some("python3"),
+        _ => None,
+    }
+}
+
 /// The webhook secret: the configured one, else the one kept in the
 /// store, made from 32 random bytes on the first start.
 pub async fn webhook_secret(

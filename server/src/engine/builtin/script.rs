@@ -40,11 +40,10 @@ pub(super) async fn run(job: &Job) -> Finish {
             "script steps are disabled on this server (set script.enabled = true, or WEFT_SCRIPT_ENABLED=true)".into(),
         );
     }
-    let (interpreter, file) = match job.spec.language.as_str() {
-        "shell" => ("sh", "script.sh"),
-        "python" => ("python3", "script.py"),
-        other => return refuse(format!("no interpreter runs language '{other}'")),
+    let Some(interpreter) = super::interpreter_of(&job.spec.language) else {
+        return refuse(format!("no interpreter runs language '{}'", job.spec.language));
     };
+    let file = if interpreter == "sh" { "script.sh" } else { "script.py" };
     if !settings.interpreters.iter().any(|i| i == interpreter) {
         return refuse(format!(
             "interpreter '{interpreter}' is not allowed on this server (script.interpreters is {:?})",
