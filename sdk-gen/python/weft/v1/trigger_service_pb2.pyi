@@ -370,7 +370,7 @@ class DeliverCallbackResponse(google.protobuf.message.Message):
     accepted: builtins.bool
     """Always true on success."""
     duplicate: builtins.bool
-    """True when this body had already been delivered; nothing changed."""
+    """Always false: a repeated callback is refused (see DeliverCallback)."""
     run_id: builtins.str
     """Run the callback belongs to."""
     step_id: builtins.str

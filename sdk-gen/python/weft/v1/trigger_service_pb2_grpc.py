@@ -132,13 +132,18 @@ class TriggerServiceServicer(object):
 
     def DeliverCallback(self, request, context):
         """A callback that completes a webhook step with `waitForCallback`. The
-        receiver of the step's delivery calls the single-use callback URL it was
-        given; the token in the URL is signed by the server and names the run,
-        step and attempt, so it is the credential. The JSON body becomes the
-        step's output. Callers may deliver at least once: a repeat with the same
-        body is answered OK with `duplicate` set and changes nothing; a
-        different body after the first is FAILED_PRECONDITION, as is a callback
-        for a step that no longer waits (run cancelled, step timed out).
+        receiver of the step's delivery calls the callback URL it was given in
+        the delivery's `Weft-Callback-Url` header; the token in the URL is
+        signed by the server and names the step's attempt. The request must be
+        signed like the delivery was, over its raw body and at most 5 minutes
+        old (`Weft-Signature: t=<unix>,v1=<hex>`, or `X-Weft-Signature` with
+        `X-Weft-Timestamp`), else UNAUTHENTICATED. The JSON body becomes the
+        step's output (null for an empty body). The token is single-use: a
+        second callback, or one for an attempt that ended (timed out, retried,
+        run cancelled), is FAILED_PRECONDITION (HTTP 409) and changes nothing;
+        a token this server did not issue is NOT_FOUND. Served at its REST
+        binding only, because the signature covers the raw body bytes; over
+        gRPC it answers UNIMPLEMENTED.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
