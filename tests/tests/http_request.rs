@@ -124,6 +124,20 @@ async fn a_slow_server_fails_the_step_at_the_request_timeout() {
 }
 
 #[tokio::test]
+async fn the_steps_own_timeout_bounds_its_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start_on(dir.path().join("weft.db"), config()).await;
+    let receiver = Receiver::start(vec![Answer::text(200, "late").after(Duration::from_secs(3))]).await;
+    let url = receiver.url("/slow");
+    let definition =
+        json!({"name": "slow", "steps": [{"id": "slow", "type": "http_request", "url": url, "timeout": "1s"}]});
+    let run = run_one(&server, definition, json!({})).await;
+    let slow = step(&run, "slow");
+    assert_eq!(slow.status, pb::StepStatus::Failed as i32, "{run:?}");
+    assert_eq!(slow.error, format!("no answer from {url} within 1s"));
+}
+
+#[tokio::test]
 async fn an_http_request_with_a_bad_method_is_refused_at_create_time() {
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start_on(dir.path().join("weft.db"), config()).await;

@@ -41,6 +41,8 @@ pub struct OutboundRequest {
     pub headers: Vec<(String, String)>,
     /// The body, if any.
     pub body: Option<Vec<u8>>,
+    /// A whole-request timeout for this request instead of the client's.
+    pub timeout: Option<Duration>,
 }
 
 /// The answer, its body capped.
@@ -169,8 +171,10 @@ impl OutboundClient {
         if let Some(body) = request.body {
             builder = builder.body(body);
         }
+        let timeout = request.timeout.unwrap_or(self.limits.timeout);
+        builder = builder.timeout(timeout);
         let shown = url.to_string();
-        let mut response = builder.send().await.map_err(|e| self.failure(&shown, e))?;
+        let mut response = builder.send().await.map_err(|e| self.failure(&shown, timeout, e))?;
         let limit = self.limits.max_response_bytes;
         if response.content_length().is_some_and(|n| n > limit as u64) {
             return Err(OutboundError::TooLarge { limit });
@@ -182,7 +186,7 @@ impl OutboundClient {
             .map(|(k, v)| (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
             .collect();
         let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| self.failure(&shown, e))? {
+        while let Some(chunk) = response.chunk().await.map_err(|e| self.failure(&shown, timeout, e))? {
             if body.len() + chunk.len() > limit {
                 return Err(OutboundError::TooLarge { limit });
             }
@@ -191,12 +195,12 @@ impl OutboundClient {
         Ok(OutboundResponse { status, headers, body })
     }
 
-    fn failure(&self, url: &str, error: reqwest::Error) -> OutboundError {
+    fn failure(&self, url: &str, timeout: Duration, error: reqwest::Error) -> OutboundError {
         if let Some(refusal) = find_refusal(&error) {
             return OutboundError::Refused(refusal);
         }
         if error.is_timeout() {
-            let after = humantime::format_duration(self.limits.timeout).to_string();
+            let after = humantime::format_duration(timeout).to_string();
             return OutboundError::Timeout { url: url.to_owned(), after };
         }
         OutboundError::Transport { url: url.to_owned(), message: chain(&error) }
@@ -385,6 +389,6 @@ mod tests {
     }
 
     fn get(url: &str) -> OutboundRequest {
-        OutboundRequest { method: "GET".into(), url: url.into(), headers: vec![], body: None }
+        OutboundRequest { method: "GET".into(), url: url.into(), headers: vec![], body: None, timeout: None }
     }
 }

@@ -3,7 +3,8 @@
 //! dispatched; a string is sent as text, anything else as JSON). The
 //! output is `{statusCode, headers, body}`, the body parsed when it is
 //! JSON. An answer of 400 or more fails the attempt (retryable for 408,
-//! 429 and 5xx). The client's timeout and response size cap apply.
+//! 429 and 5xx). The step's `timeout` bounds the request (else the
+//! client's), and the client's response size cap applies.
 
 use serde_json::{Map, Value, json};
 
@@ -31,7 +32,8 @@ pub(super) async fn run(job: &Job) -> Finish {
             Some(serde_json::to_vec(&whole_numbers(value.clone())).unwrap_or_default())
         }
     };
-    let request = OutboundRequest { method, url: spec.url.clone(), headers, body };
+    let timeout = spec.timeout_ms.map(std::time::Duration::from_millis);
+    let request = OutboundRequest { method, url: spec.url.clone(), headers, body, timeout };
     let mut cancelled = job.cancelled.clone();
     let response = tokio::select! {
         response = job.settings.client.send(request) => response,

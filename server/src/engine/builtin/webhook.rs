@@ -74,7 +74,10 @@ pub(super) async fn run(job: &Job) -> Finish {
         let token = job.settings.secret.callback_token(DEFAULT_TENANT, &leased.task_id, leased.lease_token);
         headers.push((CALLBACK_HEADER.into(), format!("{}/v1/callbacks/{token}", job.settings.public_url)));
     }
-    let request = OutboundRequest { method, url: spec.url.clone(), headers, body: Some(body) };
+    // A webhook's timeout is its callback's when it waits for one, else
+    // the request's.
+    let timeout = if spec.wait_for_callback { None } else { spec.timeout_ms.map(Duration::from_millis) };
+    let request = OutboundRequest { method, url: spec.url.clone(), headers, body: Some(body), timeout };
     let mut cancelled = job.cancelled.clone();
     let response = tokio::select! {
         response = job.settings.client.send(request) => response,
