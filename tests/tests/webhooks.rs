@@ -166,6 +166,9 @@ async fn a_webhook_waits_for_its_signed_callback_and_refuses_tampered_ones() {
     // Refused, each changing nothing: no signature, a signature by another
     // key, a body other than the one signed, a signature 6 minutes old, a
     // token altered by one character, and a body that is not JSON.
+    let path = callback.strip_prefix(&server.url()).unwrap();
+    let get = http1::request(server.addr, "GET", path, &[], b"").await.unwrap();
+    assert_eq!((get.status, error_code(&get)), (405, "METHOD_NOT_ALLOWED".to_owned()));
     let refusals = [
         (None, body.to_vec(), callback.clone(), 401, "CALLBACK_SIGNATURE_INVALID"),
         (Some(sign("not-the-secret", now, body)), body.to_vec(), callback.clone(), 401, "CALLBACK_SIGNATURE_INVALID"),

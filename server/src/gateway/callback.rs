@@ -20,6 +20,12 @@ use crate::outbound::{SIGNATURE_HEADER, X_SIGNATURE_HEADER, X_TIMESTAMP_HEADER};
 /// The route's path, axum syntax.
 pub const PATH: &str = "/v1/callbacks/{token}";
 
+/// Any method but POST: 405 with the usual error body.
+pub(super) async fn wrong_method(method: http::Method) -> Response {
+    let message = format!("{method} is not allowed on a callback URL; use POST");
+    errors::gateway(Code::Unimplemented, "METHOD_NOT_ALLOWED", message, Some(StatusCode::METHOD_NOT_ALLOWED))
+}
+
 pub(super) async fn handle(
     State(receiver): State<CallbackReceiver>,
     Path(token): Path<String>,

@@ -134,7 +134,9 @@ pub fn router(grpc: Router, body_limit: usize, callbacks: CallbackReceiver) -> R
     let table = RouteTable::from_pool(pool()).map_err(GatewayError)?;
     let openapi = openapi::document(&table);
     let gateway = Arc::new(Gateway { table, grpc: grpc.clone(), body_limit, openapi });
-    let callback: Router = Router::new().route(callback::PATH, post(callback::handle)).with_state(callbacks);
+    let callback: Router = Router::new()
+        .route(callback::PATH, post(callback::handle).fallback(callback::wrong_method))
+        .with_state(callbacks);
     let rest: Router = Router::new().fallback(handle).with_state(gateway).merge(callback);
     Ok(grpc.fallback_service(rest.into_service::<Body>()))
 }
