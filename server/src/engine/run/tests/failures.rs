@@ -132,4 +132,3 @@ fn stop_mode_fails_the_run_and_cancels_in_flight_steps() {
         h.apply(Command::StepSucceeded { step: "b".into(), attempt: 1, output: json!(1), cost_cents: 0, now_ms: 1 });
     assert_eq!(late, Err(TransitionError::Finished { status: RunStatus::Failed }));
 }
-
