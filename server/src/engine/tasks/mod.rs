@@ -69,8 +69,13 @@ impl TaskQueue {
     pub fn open(runs: RunEngine, lease: Duration) -> Self {
         let lease_made = Arc::new(Notify::new());
         let (stop, stopped) = watch::channel(false);
-        let sweeper =
-            tokio::spawn(sweeper::run(runs.store().clone(), runs.scheduler().clone(), lease_made.clone(), stopped));
+        let sweeper = tokio::spawn(sweeper::run(
+            runs.store().clone(),
+            runs.scheduler().clone(),
+            lease.as_millis() as i64,
+            lease_made.clone(),
+            stopped,
+        ));
         Self {
             runs,
             workers: WorkerRegistry::default(),
