@@ -14,9 +14,10 @@ pub struct Config {
     /// Address to serve gRPC, gRPC-web and REST on. Default
     /// `127.0.0.1:7070`; env `WEFT_LISTEN`.
     pub listen: SocketAddr,
-    /// Store location: `sqlite:weft.db`, `sqlite:///abs/path.db`, or a bare
-    /// file path. Default `sqlite:weft.db` in the working directory; env
-    /// `WEFT_DATABASE_URL`.
+    /// Store location: `sqlite:weft.db`, `sqlite:///abs/path.db`, a bare
+    /// file path, or `postgres://user@host:port/database` (migrated on
+    /// start, in the connection's schema). Default `sqlite:weft.db` in the
+    /// working directory; env `WEFT_DATABASE_URL`.
     pub database_url: String,
     /// Largest request message accepted, in bytes; larger ones get
     /// RESOURCE_EXHAUSTED. Default 4 MiB; env `WEFT_MAX_MESSAGE_BYTES`.

@@ -13,8 +13,8 @@
 //!   calls the store.
 //! - [`expr`]: JSONPath, condition expressions and `{{ }}` templates, parsed
 //!   once and capped in size and depth.
-//! - [`store`]: the `Store` trait and its SQLite implementation; the only
-//!   code that knows SQL.
+//! - [`store`]: the `Store` trait and its SQLite and Postgres
+//!   implementations; the only code that knows SQL.
 //! - [`model`]: domain types shared by all layers.
 //! - [`outbound`]: SSRF rules, the guarded HTTP client and HMAC signatures
 //!   that webhook and http_request steps use.
@@ -39,13 +39,13 @@ use tokio::net::TcpListener;
 pub use config::Config;
 
 use crate::engine::{EngineError, RunEngine, TaskQueue, WorkflowCatalog};
-use crate::store::sqlite::SqliteStore;
+use crate::store::OpenStore;
 
 /// Why the server could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     /// The database URL names a store this build cannot open.
-    #[error("unsupported database URL '{0}': use sqlite:<file> (the Postgres store is not available yet)")]
+    #[error("unsupported database URL '{0}': use sqlite:<file> or postgres://user@host:port/database")]
     UnsupportedDatabase(String),
     /// The store could not be opened or migrated.
     #[error("cannot open the store: {0}")]
@@ -68,14 +68,11 @@ pub enum ServeError {
 }
 
 /// Opens the store named by the configuration.
-async fn open_store(url: &str) -> Result<SqliteStore, ServeError> {
-    if url.starts_with("postgres:")
-        || url.starts_with("postgresql:")
-        || url.contains("://") && !url.starts_with("sqlite:")
-    {
-        return Err(ServeError::UnsupportedDatabase(url.to_string()));
+async fn open_store(url: &str) -> Result<OpenStore, ServeError> {
+    match OpenStore::open(url).await {
+        Some(opened) => Ok(opened?),
+        None => Err(ServeError::UnsupportedDatabase(url.to_string())),
     }
-    Ok(SqliteStore::open(url).await?)
 }
 
 /// What the built-in executor of webhook, http_request and script steps
@@ -114,7 +111,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let store = open_store(&config.database_url).await?;
-    let shared: Arc<dyn store::Store> = Arc::new(store.clone());
+    let shared: Arc<dyn store::Store> = store.shared();
     let catalog = WorkflowCatalog::new(shared.clone()).with_script_interpreters(config.script.interpreters.clone());
     // Recovery (replaying unfinished runs, re-arming timers) happens here,
     // before the listener accepts the first request.
@@ -132,7 +129,7 @@ pub async fn run(
     };
     let grpc = api::router(context).await?;
     let router = gateway::router(grpc, config.max_message_bytes, callbacks)?.layer(api::cors());
-    tracing::info!(address = %listener.local_addr()?, database = %config.database_url, "weft is serving");
+    tracing::info!(address = %listener.local_addr()?, database = %store::redacted_url(&config.database_url), "weft is serving");
     // Without TCP_NODELAY, small HTTP/2 frames wait on delayed ACKs and a
     // unary gRPC call takes ~40 ms instead of well under one.
     let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {

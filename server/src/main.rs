@@ -32,7 +32,8 @@ enum Command {
         /// Address to listen on [default: 127.0.0.1:7070; env: WEFT_LISTEN].
         #[arg(long, value_name = "ADDR")]
         listen: Option<std::net::SocketAddr>,
-        /// Store URL [default: sqlite:weft.db; env: WEFT_DATABASE_URL].
+        /// Store URL: sqlite:<file> or postgres://user@host:port/db
+        /// [default: sqlite:weft.db; env: WEFT_DATABASE_URL].
         #[arg(long, value_name = "URL")]
         database_url: Option<String>,
     },

@@ -17,9 +17,25 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (7, "server secrets", include_str!("../../migrations/sqlite/0007_server_secrets.sql")),
 ];
 
+/// Migrations of the Postgres store, numbered as their SQLite twins: the
+/// same version is the same schema change on both.
+const POSTGRES: &[(i64, &str, &str)] = &[
+    (1, "workflows", include_str!("../../migrations/postgres/0001_workflows.sql")),
+    (2, "runs", include_str!("../../migrations/postgres/0002_runs.sql")),
+    (3, "run retry and error code", include_str!("../../migrations/postgres/0003_run_retry_and_error_code.sql")),
+    (4, "task leases", include_str!("../../migrations/postgres/0004_task_leases.sql")),
+    (5, "pauses and approvals", include_str!("../../migrations/postgres/0005_pauses_and_approvals.sql")),
+    (6, "approval decisions", include_str!("../../migrations/postgres/0006_approval_decisions.sql")),
+];
+
 /// The migrator of the SQLite store.
 pub fn sqlite() -> Migrator {
     build(SQLITE)
+}
+
+/// The migrator of the Postgres store.
+pub fn postgres() -> Migrator {
+    build(POSTGRES)
 }
 
 fn build(scripts: &'static [(i64, &'static str, &'static str)]) -> Migrator {
@@ -36,4 +52,15 @@ fn build(scripts: &'static [(i64, &'static str, &'static str)]) -> Migrator {
         })
         .collect();
     Migrator::with_migrations(migrations)
+}
+
+#[cfg(test)]
+mod tests {
+    /// A migration added to one store and not the other would let the two
+    /// schemas drift apart silently.
+    #[test]
+    fn both_stores_have_the_same_migrations() {
+        let names = |m: &[(i64, &str, &str)]| m.iter().map(|(v, d, _)| (*v, *d)).collect::<Vec<_>>();
+        assert_eq!(names(super::SQLITE), names(super::POSTGRES));
+    }
 }

@@ -1,11 +1,17 @@
-//! Durable storage behind one trait, [`Store`], that SQLite implements now
-//! and Postgres will implement with the same contract.
+//! Durable storage behind one trait, [`Store`], that SQLite and Postgres
+//! implement with the same contract (the `store_contract` tests hold both
+//! to it). [`OpenStore::open`] picks one from the database URL.
 //!
 //! The store speaks domain types (`crate::model`) and never tonic; the
 //! engine decides, the store remembers. Every method is scoped to a tenant.
 
 mod error;
 mod migrate;
+mod open;
+pub mod postgres;
+mod postgres_approvals;
+mod postgres_runs;
+mod postgres_tasks;
 mod runs;
 pub mod sqlite;
 mod sqlite_approvals;
@@ -22,6 +28,7 @@ use crate::model::{
 };
 
 pub use error::StoreError;
+pub use open::{OpenStore, StoreKind, redacted_url};
 pub use runs::{OpenRun, RunBatch, RunPage, RunQuery};
 pub use tasks::{ClaimRequest, ExpiredLease, LeasedTask, TaskClaim, TaskLease, TaskStatus};
 

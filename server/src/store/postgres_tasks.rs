@@ -1,0 +1,272 @@
+//! The Postgres side of the task queue: the task rows of a group commit
+//! (queued, done, cancelled), a claim inside the writer's transaction,
+//! heartbeats that extend a live lease, and the expired leases the sweeper
+//! hands back to the writer.
+//!
+//! Every change to a lease is conditional on its token, as on SQLite. The
+//! claim skips rows another transaction holds (`FOR UPDATE SKIP LOCKED`), so
+//! it never waits on, or double-claims, a task being claimed elsewhere.
+
+use serde_json::Value;
+use sqlx::postgres::PgRow;
+use sqlx::{PgConnection, PgPool, Row};
+
+use super::StoreError;
+use super::postgres_runs::{column, key_columns};
+use super::runs::RunBatch;
+use super::tasks::{ExpiredLease, LeasedTask, TaskClaim, TaskLease, TaskStatus};
+
+/// Sets `status` on the tasks keyed (run id, step key); the lease is over.
+async fn set_status(tx: &mut PgConnection, status: TaskStatus, keys: &[(String, String)]) -> Result<(), StoreError> {
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let (runs, steps) = key_columns(keys);
+    sqlx::query(
+        "UPDATE tasks SET status = $1, lease_owner = NULL, lease_deadline = NULL \
+         FROM UNNEST($2::text[], $3::text[]) AS k(run_id, step_key) \
+         WHERE tasks.run_id = k.run_id AND tasks.step_key = k.step_key",
+    )
+    .bind(status.as_str())
+    .bind(runs)
+    .bind(steps)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// Writes the task rows of one group commit, inside its transaction. A
+/// task queued again (the next attempt) keeps its id and its last token, so
+/// its next lease gets a higher one.
+pub(super) async fn write(tx: &mut PgConnection, batch: &RunBatch) -> Result<(), StoreError> {
+    set_status(tx, TaskStatus::Done, &batch.tasks_done).await?;
+    set_status(tx, TaskStatus::Cancelled, &batch.tasks_cancelled).await?;
+    let tasks = &batch.tasks;
+    if tasks.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO tasks (task_id, run_id, step_key, tenant_id, attempt, kind, agent, task, input, created_at) \
+         SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], \
+             $7::text[], $8::text[], $9::text[], $10::bigint[]) \
+         ON CONFLICT (run_id, step_key) DO UPDATE SET attempt = excluded.attempt, task = excluded.task, \
+           input = excluded.input, created_at = excluded.created_at, status = 'queued', lease_owner = NULL, \
+           lease_deadline = NULL, cost_so_far = 0",
+    )
+    .bind(column(tasks, |t| t.task_id.as_str()))
+    .bind(column(tasks, |t| t.run_id.as_str()))
+    .bind(column(tasks, |t| t.step_key.as_str()))
+    .bind(column(tasks, |t| t.tenant_id.as_str()))
+    .bind(column(tasks, |t| i64::from(t.attempt)))
+    .bind(column(tasks, |t| t.kind.as_str()))
+    .bind(column(tasks, |t| t.agent.as_deref()))
+    .bind(column(tasks, |t| t.task.as_deref()))
+    .bind(column(tasks, |t| t.input.to_string()))
+    .bind(column(tasks, |t| t.created_ms))
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// Claims the oldest queued task of the claim's agents and kinds, if any,
+/// inside the writer's transaction `tx`: one round trip, the run's columns
+/// joined in.
+pub(super) async fn claim(tx: &mut PgConnection, claim: &TaskClaim<'_>) -> Result<Option<LeasedTask>, StoreError> {
+    let row = sqlx::query(
+        "WITH picked AS ( \
+             SELECT run_id, step_key FROM tasks \
+             WHERE status = 'queued' AND tenant_id = $1 AND agent = ANY($2::text[]) AND kind = ANY($3::text[]) \
+             ORDER BY created_at, task_id LIMIT 1 FOR UPDATE SKIP LOCKED), \
+         leased AS ( \
+             UPDATE tasks t SET status = 'leased', lease_token = t.lease_token + 1, lease_owner = $4, \
+                 lease_deadline = $5, cost_so_far = 0 \
+             FROM picked WHERE t.run_id = picked.run_id AND t.step_key = picked.step_key \
+             RETURNING t.task_id, t.run_id, t.step_key, t.attempt, t.kind, t.agent, t.task, t.input, \
+                 t.lease_token, t.lease_deadline) \
+         SELECT l.*, r.id AS found_run, r.workflow_id, r.workflow_version, r.user_id, r.started_at \
+         FROM leased l LEFT JOIN runs r ON r.id = l.run_id",
+    )
+    .bind(claim.tenant)
+    .bind(claim.agents)
+    .bind(claim.kinds)
+    .bind(claim.worker_id)
+    .bind(claim.now_ms.saturating_add(claim.lease_ms))
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    // SQLite reads the run with fetch_one; a task without its run is the
+    // same error here.
+    if row.try_get::<Option<String>, _>("found_run")?.is_none() {
+        return Err(sqlx::Error::RowNotFound.into());
+    }
+    let input: String = row.try_get("input")?;
+    let task_id: String = row.try_get("task_id")?;
+    Ok(Some(LeasedTask {
+        input: serde_json::from_str::<Value>(&input)
+            .map_err(|e| StoreError::Corrupt(format!("input of task {task_id}: {e}")))?,
+        run_id: row.try_get("run_id")?,
+        step_key: row.try_get("step_key")?,
+        workflow_id: row.try_get("workflow_id")?,
+        workflow_version: row.try_get::<i64, _>("workflow_version")? as u32,
+        user_id: row.try_get("user_id")?,
+        run_started_ms: row.try_get("started_at")?,
+        attempt: row.try_get::<i64, _>("attempt")? as u32,
+        kind: row.try_get("kind")?,
+        agent: row.try_get::<Option<String>, _>("agent")?.unwrap_or_default(),
+        task: row.try_get("task")?,
+        lease_token: row.try_get::<i64, _>("lease_token")? as u64,
+        lease_deadline_ms: row.try_get("lease_deadline")?,
+        task_id,
+    }))
+}
+
+/// Hands leases back to the queue, as if never claimed (same attempt; the
+/// token stays spent, so it can never complete), when the poll they were
+/// made for left before hearing of them. One statement for all of them.
+pub(super) async fn release(tx: &mut PgConnection, leases: &[(String, u64)]) -> Result<(), StoreError> {
+    if leases.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "UPDATE tasks SET status = 'queued', lease_owner = NULL, lease_deadline = NULL \
+         FROM UNNEST($1::text[], $2::bigint[]) AS l(task_id, token) \
+         WHERE tasks.task_id = l.task_id AND tasks.lease_token = l.token AND tasks.status = 'leased'",
+    )
+    .bind(column(leases, |l| l.0.as_str()))
+    .bind(column(leases, |l| l.1 as i64))
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+fn lease_from_row(row: &PgRow) -> Result<TaskLease, StoreError> {
+    let task_id: String = row.try_get("task_id")?;
+    let status: String = row.try_get("status")?;
+    Ok(TaskLease {
+        status: TaskStatus::parse(&status)
+            .ok_or_else(|| StoreError::Corrupt(format!("task {task_id} has unknown status '{status}'")))?,
+        run_id: row.try_get("run_id")?,
+        step_key: row.try_get("step_key")?,
+        kind: row.try_get("kind")?,
+        attempt: row.try_get::<i64, _>("attempt")? as u32,
+        lease_token: row.try_get::<i64, _>("lease_token")? as u64,
+        lease_deadline_ms: row.try_get("lease_deadline")?,
+        lease_owner: row.try_get("lease_owner")?,
+        workflow_id: row.try_get::<Option<String>, _>("workflow_id")?.unwrap_or_default(),
+        workflow_version: row.try_get::<Option<i64>, _>("workflow_version")?.unwrap_or_default() as u32,
+        step_status: row.try_get::<Option<String>, _>("step_status")?.unwrap_or_default(),
+        step_cost_cents: row.try_get::<Option<i64>, _>("step_cost")?.unwrap_or_default(),
+        task_id,
+    })
+}
+
+/// A task's lease state, or `None` for an unknown id.
+pub(super) async fn get(pool: &PgPool, tenant: &str, task_id: &str) -> Result<Option<TaskLease>, StoreError> {
+    let row = sqlx::query(
+        "SELECT t.task_id, t.run_id, t.step_key, t.kind, t.attempt, t.status, t.lease_token, t.lease_deadline, \
+         t.lease_owner, s.status AS step_status, s.cost_cents AS step_cost, r.workflow_id, r.workflow_version \
+         FROM tasks t LEFT JOIN run_steps s ON s.run_id = t.run_id AND s.key = t.step_key \
+         LEFT JOIN runs r ON r.id = t.run_id \
+         WHERE t.tenant_id = $1 AND t.task_id = $2",
+    )
+    .bind(tenant)
+    .bind(task_id)
+    .fetch_optional(pool)
+    .await?;
+    row.as_ref().map(lease_from_row).transpose()
+}
+
+/// Moves a live lease's deadline and records the cost so far; `None` when
+/// the lease is not live (other token, not leased, or already expired).
+pub(super) async fn extend(
+    pool: &PgPool,
+    tenant: &str,
+    task_id: &str,
+    token: u64,
+    deadline_ms: i64,
+    cost_so_far_cents: i64,
+    now_ms: i64,
+) -> Result<Option<i64>, StoreError> {
+    let deadline: Option<Option<i64>> = sqlx::query_scalar(
+        "UPDATE tasks SET lease_deadline = $4, cost_so_far = $5 \
+         WHERE tenant_id = $1 AND task_id = $2 AND lease_token = $3 AND status = 'leased' AND lease_deadline > $6 \
+         RETURNING lease_deadline",
+    )
+    .bind(tenant)
+    .bind(task_id)
+    .bind(token as i64)
+    .bind(deadline_ms)
+    .bind(cost_so_far_cents)
+    .bind(now_ms)
+    .fetch_optional(pool)
+    .await?;
+    Ok(deadline.flatten())
+}
+
+/// At most `limit` leases whose deadline is at or before `now_ms`, oldest first.
+pub(super) async fn expired(pool: &PgPool, now_ms: i64, limit: u32) -> Result<Vec<ExpiredLease>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT task_id, tenant_id, run_id, step_key, attempt, lease_token FROM tasks \
+         WHERE status = 'leased' AND lease_deadline <= $1 ORDER BY lease_deadline LIMIT $2",
+    )
+    .bind(now_ms)
+    .bind(i64::from(limit))
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(ExpiredLease {
+                task_id: row.try_get("task_id")?,
+                tenant_id: row.try_get("tenant_id")?,
+                run_id: row.try_get("run_id")?,
+                step_key: row.try_get("step_key")?,
+                attempt: row.try_get::<i64, _>("attempt")? as u32,
+                lease_token: row.try_get::<i64, _>("lease_token")? as u64,
+            })
+        })
+        .collect()
+}
+
+/// The earliest deadline of a live lease.
+pub(super) async fn next_deadline(pool: &PgPool) -> Result<Option<i64>, StoreError> {
+    Ok(sqlx::query_scalar("SELECT MIN(lease_deadline) FROM tasks WHERE status = 'leased'").fetch_one(pool).await?)
+}
+
+/// Withdraws a lease the run no longer wants, unless the token changed
+/// meanwhile.
+pub(super) async fn withdraw(pool: &PgPool, task_id: &str, token: u64) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE tasks SET status = 'cancelled', lease_owner = NULL, lease_deadline = NULL \
+         WHERE task_id = $1 AND lease_token = $2 AND status = 'leased'",
+    )
+    .bind(task_id)
+    .bind(token as i64)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Live leases per worker of a tenant: (worker id, count).
+pub(super) async fn leases_by_owner(pool: &PgPool, tenant: &str) -> Result<Vec<(String, u32)>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT lease_owner, COUNT(*) AS n FROM tasks WHERE status = 'leased' AND tenant_id = $1 GROUP BY lease_owner",
+    )
+    .bind(tenant)
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let owner: Option<String> = row.try_get("lease_owner")?;
+            Ok((owner.unwrap_or_default(), row.try_get::<i64, _>("n")? as u32))
+        })
+        .collect()
+}
+
+/// How many tasks of a run wait for a worker or are held by one.
+pub(super) async fn count_open(pool: &PgPool, run_id: &str) -> Result<u32, StoreError> {
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tasks WHERE run_id = $1 AND status IN ('queued', 'leased')")
+        .bind(run_id)
+        .fetch_one(pool)
+        .await?;
+    Ok(n as u32)
+}
