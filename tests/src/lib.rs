@@ -1,10 +1,12 @@
 //! Test support for the end-to-end suite: a real `weft` server, started
 //! in-process through [`weft_server::run`] on `127.0.0.1:0` with its own
-//! SQLite file, reached over real sockets.
+//! database (a SQLite file, or a Postgres schema when `WEFT_TEST_STORE=postgres`;
+//! see [`store`]), reached over real sockets.
 
 pub mod http1;
 pub mod receiver;
 pub mod runs;
+pub mod store;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -20,7 +22,9 @@ use weft_server::Config;
 pub struct TestServer {
     /// Where it listens.
     pub addr: SocketAddr,
-    /// Its SQLite file.
+    /// Names its data: the SQLite file, or the key of its Postgres schema
+    /// (see [`store`]). Starting another server on the same path reopens
+    /// the same data.
     pub database: PathBuf,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<Result<(), weft_server::ServeError>>>,
@@ -33,12 +37,12 @@ impl TestServer {
     }
 
     /// Starts a server on `database` with `config` (its listen address and
-    /// database URL are replaced).
+    /// database URL are replaced; the URL follows the suite's store).
     pub async fn start_on(database: PathBuf, mut config: Config) -> Self {
+        config.database_url = store::TestStore::from_env().url_for(&database).await;
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
         let addr = listener.local_addr().expect("local address");
         config.listen = addr;
-        config.database_url = format!("sqlite://{}", database.display());
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(weft_server::run(listener, config, async {
             let _ = stopped.await;

@@ -11,8 +11,7 @@ use serde_json::{Value, json};
 use tonic::Code;
 use tonic_types::StatusExt;
 use weft_sdk::pb;
-use weft_server::store::Store;
-use weft_server::store::sqlite::SqliteStore;
+use weft_tests::store::open_store;
 use weft_tests::runs::{get_run, json_of, step, wait_finished};
 use weft_tests::{TestServer, chain_workflow, http1};
 
@@ -127,7 +126,8 @@ async fn agent_step_waits_with_a_task_and_cancel_stops_it() {
     assert_eq!(step(&run, "s0").attempts, 1);
     assert_eq!(step(&run, "s1").status, pb::StepStatus::Pending as i32);
 
-    let store = SqliteStore::open(&format!("sqlite://{}", server.database.display())).await.unwrap();
+    let opened = open_store(&server.database).await;
+    let store = opened.shared();
     assert_eq!(store.count_tasks(&run.id).await.unwrap(), 1, "the task is in the outbox");
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(
@@ -160,7 +160,7 @@ async fn agent_step_waits_with_a_task_and_cancel_stops_it() {
     assert_eq!(again.code(), Code::FailedPrecondition);
     let after = get_run(&client, &run.id).await;
     assert_eq!(after.cancel_reason, "changed my mind", "a refused cancel changes nothing");
-    store.close().await;
+    opened.close().await;
 }
 
 #[tokio::test]
@@ -346,7 +346,8 @@ async fn a_delay_survives_a_restart_and_fires_once() {
 
     // Give a duplicate firing the chance to happen, then count.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let store = SqliteStore::open(&format!("sqlite://{}", database.display())).await.unwrap();
+    let opened = open_store(&database).await;
+    let store = opened.shared();
     let events = store.list_run_events("default", &run_id, 0, 1000).await.unwrap();
     let fired =
         events.iter().filter(|e| e.event_type == "step.completed" && e.step_id.as_deref() == Some("pause")).count();
@@ -354,7 +355,7 @@ async fn a_delay_survives_a_restart_and_fires_once() {
     let sequences: Vec<u64> = events.iter().map(|e| e.sequence).collect();
     assert_eq!(sequences, (1..=events.len() as u64).collect::<Vec<_>>(), "no gap, no duplicate");
     assert!(store.list_timers().await.unwrap().is_empty(), "the timer row is spent");
-    store.close().await;
+    opened.close().await;
 }
 
 #[tokio::test]

@@ -1,0 +1,189 @@
+//! Which store the end-to-end suite runs on, switched by the environment so
+//! every test runs on both without being copied:
+//!
+//! - `WEFT_TEST_STORE` unset or `sqlite`: each server gets its own SQLite
+//!   file (the default).
+//! - `WEFT_TEST_STORE=postgres` with `WEFT_TEST_DATABASE_URL`: each server
+//!   gets its own fresh schema `weft_t_<secs>_<random>` in that database,
+//!   reached through `options=-csearch_path=<schema>` in its URL.
+//!
+//! A test names its database by a file path either way (`dir/weft.db`);
+//! on Postgres the path maps to one schema for the life of the test
+//! process, so a restart on "the same file" reuses the same schema.
+//! Schemas are left behind when a test ends (a restart may still need
+//! them) and dropped by the first server of a later test process once they
+//! are more than [`STALE_AFTER`] old.
+//!
+//! An unreachable database is a failure with a clear message, never a
+//! silent pass on SQLite.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use sqlx::Connection;
+use sqlx::postgres::PgConnection;
+use tokio::sync::OnceCell;
+use weft_server::store::OpenStore;
+
+/// Environment variable choosing the store: `sqlite` (default) or `postgres`.
+pub const STORE_VAR: &str = "WEFT_TEST_STORE";
+/// Environment variable holding the Postgres URL tests may use.
+pub const DATABASE_VAR: &str = "WEFT_TEST_DATABASE_URL";
+/// Schemas older than this are left over from earlier test processes.
+pub const STALE_AFTER: Duration = Duration::from_secs(3 * 60 * 60);
+/// Prefix of every schema the suite creates.
+const SCHEMA_PREFIX: &str = "weft_t_";
+
+/// The store the suite runs servers on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TestStore {
+    /// A SQLite file per server.
+    Sqlite,
+    /// A fresh schema per server in the database at this URL.
+    Postgres(String),
+}
+
+impl TestStore {
+    /// The store chosen by `WEFT_TEST_STORE`; panics with the reason when
+    /// Postgres is asked for without a URL, or the variable is misspelt.
+    pub fn from_env() -> Self {
+        match std::env::var(STORE_VAR).ok().as_deref().map(str::trim) {
+            None | Some("") | Some("sqlite") => Self::Sqlite,
+            Some("postgres") => match postgres_url() {
+                Some(url) => Self::Postgres(url),
+                None => panic!("{STORE_VAR}=postgres needs {DATABASE_VAR}=postgres://user@host:port/database"),
+            },
+            Some(other) => panic!("{STORE_VAR}={other} names no store: use sqlite or postgres"),
+        }
+    }
+
+    /// Whether servers run on Postgres.
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, Self::Postgres(_))
+    }
+
+    /// The database URL of a server whose data is named `database`: the
+    /// file itself on SQLite, its schema on Postgres (created on first use).
+    pub async fn url_for(&self, database: &Path) -> String {
+        match self {
+            Self::Sqlite => format!("sqlite://{}", database.display()),
+            Self::Postgres(base) => {
+                let schema = schema_for(base, database).await;
+                schema_url(base, &schema)
+            }
+        }
+    }
+}
+
+/// `WEFT_TEST_DATABASE_URL`, if set and not blank.
+pub fn postgres_url() -> Option<String> {
+    std::env::var(DATABASE_VAR).ok().filter(|url| !url.trim().is_empty())
+}
+
+/// Whether this runs under CI (`CI=true`), where a missing database fails.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// For tests that need Postgres whatever the suite's store: the database
+/// URL, or `None` after printing that the test was skipped. Under CI a
+/// missing or unreachable database fails the test instead.
+pub async fn postgres_or_skip(test: &str) -> Option<String> {
+    let Some(url) = postgres_url() else {
+        assert!(!in_ci(), "{test}: {DATABASE_VAR} is not set; CI must provide Postgres");
+        skipped(&format!("{test}: {DATABASE_VAR} is not set, so its Postgres half did not run"));
+        return None;
+    };
+    match PgConnection::connect(&url).await {
+        Ok(conn) => {
+            let _ = conn.close().await;
+            Some(url)
+        }
+        Err(err) if !in_ci() => {
+            skipped(&format!("{test}: cannot reach {DATABASE_VAR} ({err}), so its Postgres half did not run"));
+            None
+        }
+        Err(err) => panic!("{test}: cannot reach {DATABASE_VAR}={url}: {err}"),
+    }
+}
+
+/// Says a test was skipped where a developer sees it: straight to stderr,
+/// which the test harness does not capture (it captures `eprintln!`).
+fn skipped(why: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "SKIPPED {why}");
+}
+
+/// A fresh schema in the database at `base` (also dropping stale ones the
+/// first time in this process), and the URL that connects into it.
+pub async fn fresh_schema_url(base: &str) -> String {
+    let schema = create_schema(base).await;
+    schema_url(base, &schema)
+}
+
+/// Opens the store of a server whose data is named `database`, on the
+/// suite's store, for tests that look at what was stored.
+pub async fn open_store(database: &Path) -> OpenStore {
+    let url = TestStore::from_env().url_for(database).await;
+    OpenStore::open(&url).await.expect("a test URL names a store").expect("open the test store")
+}
+
+/// `base` with `search_path` set to `schema` for every connection.
+fn schema_url(base: &str, schema: &str) -> String {
+    let separator = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{separator}options=-csearch_path%3D{schema}")
+}
+
+/// Schema of each database path seen in this process.
+static SCHEMAS: Mutex<Option<HashMap<PathBuf, String>>> = Mutex::new(None);
+
+async fn schema_for(base: &str, database: &Path) -> String {
+    if let Some(schema) = SCHEMAS.lock().unwrap().get_or_insert_with(HashMap::new).get(database) {
+        return schema.clone();
+    }
+    let schema = create_schema(base).await;
+    SCHEMAS.lock().unwrap().get_or_insert_with(HashMap::new).insert(database.to_owned(), schema.clone());
+    schema
+}
+
+async fn create_schema(base: &str) -> String {
+    static SWEPT: OnceCell<()> = OnceCell::const_new();
+    let mut conn = PgConnection::connect(base)
+        .await
+        .unwrap_or_else(|err| panic!("{STORE_VAR}=postgres but {DATABASE_VAR}={base} is unreachable: {err}"));
+    SWEPT.get_or_init(|| drop_stale_schemas(base)).await;
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+    let mut random = std::collections::hash_map::RandomState::new().build_hasher();
+    random.write_u128(now.as_nanos());
+    let schema = format!("{SCHEMA_PREFIX}{}_{:016x}", now.as_secs(), random.finish());
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+        .execute(&mut conn)
+        .await
+        .unwrap_or_else(|err| panic!("cannot create schema {schema}: {err}"));
+    let _ = conn.close().await;
+    schema
+}
+
+/// Drops the schemas earlier test processes left, once they are stale (a
+/// test process running beside this one keeps its young schemas).
+async fn drop_stale_schemas(base: &str) {
+    let Ok(mut conn) = PgConnection::connect(base).await else { return };
+    let cutoff = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().saturating_sub(STALE_AFTER).as_secs();
+    let names: Vec<String> =
+        sqlx::query_scalar("SELECT nspname::text FROM pg_namespace WHERE nspname LIKE 'weft\\_t\\_%'")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap_or_default();
+    for name in names {
+        let created = name.strip_prefix(SCHEMA_PREFIX).and_then(|rest| rest.split('_').next()?.parse::<u64>().ok());
+        if created.is_some_and(|secs| secs < cutoff) {
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA IF EXISTS {name} CASCADE")))
+                .execute(&mut conn)
+                .await;
+        }
+    }
+    let _ = conn.close().await;
+}

@@ -1,0 +1,430 @@
+//! The Store contract, asserted the same way against SQLite and Postgres:
+//! each check is one function over `Arc<dyn Store>`, run once per store.
+//! The Postgres half needs `WEFT_TEST_DATABASE_URL` (a fresh schema per
+//! check); outside CI it prints that it was skipped when the database is
+//! missing, under CI it fails.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use weft_server::model::{
+    ApprovalDecision, ApprovalQuery, ApprovalRecord, Definition, EventRecord, RunRecord, StepRecord, TaskRecord,
+    TimerRecord, WorkflowStatus,
+};
+use weft_server::store::{
+    ClaimRequest, NewVersion, NewWorkflow, OpenStore, RunBatch, RunQuery, Store, StoreError, TaskStatus,
+    WorkflowQuery,
+};
+use weft_tests::store::{fresh_schema_url, postgres_or_skip};
+
+const T: &str = "default";
+
+/// Runs `check` on a fresh SQLite file, then on a fresh Postgres schema.
+async fn on_both_stores<F, Fut>(name: &str, check: F)
+where
+    F: Fn(Arc<dyn Store>) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = OpenStore::open(&format!("sqlite://{}", dir.path().join("c.db").display())).await.unwrap().unwrap();
+    check(sqlite.shared()).await;
+    sqlite.close().await;
+
+    let Some(base) = postgres_or_skip(name).await else { return };
+    let postgres = OpenStore::open(&fresh_schema_url(&base).await).await.unwrap().unwrap();
+    assert!(matches!(postgres, OpenStore::Postgres(_)));
+    check(postgres.shared()).await;
+    postgres.close().await;
+}
+
+fn run(id: &str, status: &str, created_ms: i64) -> RunRecord {
+    RunRecord {
+        id: id.into(),
+        tenant_id: T.into(),
+        workflow_id: "wf_1".into(),
+        workflow_version: 1,
+        user_id: "u1".into(),
+        status: status.into(),
+        // Keys out of alphabetical order: both stores must keep the order.
+        input: Some(json!({"zeta": 1, "alpha": {"y": [1, 2.5, "x"], "b": null}})),
+        output: None,
+        shared_state: None,
+        error: None,
+        error_code: None,
+        cancel_reason: None,
+        can_retry_from: None,
+        pending_action: None,
+        cost_cents: 0,
+        trigger: "manual".into(),
+        idempotency_key: String::new(),
+        retry_of_run_id: None,
+        created_ms,
+        started_ms: Some(created_ms),
+        completed_ms: None,
+    }
+}
+
+fn step(run_id: &str, key: &str, position: u32, status: &str) -> StepRecord {
+    StepRecord {
+        run_id: run_id.into(),
+        key: key.into(),
+        position,
+        step_id: key.into(),
+        kind: "agent".into(),
+        parent_id: None,
+        item_index: None,
+        status: status.into(),
+        attempts: 1,
+        output: None,
+        error: None,
+        cost_cents: 0,
+        started_ms: Some(1),
+        completed_ms: None,
+    }
+}
+
+fn event(run_id: &str, sequence: u64, event_type: &str) -> EventRecord {
+    EventRecord {
+        run_id: run_id.into(),
+        sequence,
+        event_type: event_type.into(),
+        step_id: None,
+        status: "running".into(),
+        output: Some(json!({"b": 1, "a": 2})),
+        error: None,
+        cost_cents: None,
+        total_cost_cents: None,
+        can_retry_from: None,
+        action: None,
+        data: None,
+        duration_ms: None,
+        created_ms: sequence as i64,
+    }
+}
+
+fn task(run_id: &str, key: &str, agent: &str, created_ms: i64) -> TaskRecord {
+    TaskRecord {
+        task_id: format!("task_{run_id}_{key}"),
+        run_id: run_id.into(),
+        step_key: key.into(),
+        tenant_id: T.into(),
+        attempt: 1,
+        kind: "agent".into(),
+        agent: Some(agent.into()),
+        task: Some(format!("do {key}")),
+        input: json!({"q": key, "n": 1}),
+        created_ms,
+    }
+}
+
+fn claim(agent: &str, now_ms: i64) -> ClaimRequest {
+    ClaimRequest {
+        tenant: T.into(),
+        agents: vec![agent.into()],
+        kinds: &["agent"],
+        worker_id: "w1".into(),
+        now_ms,
+        lease_ms: 1_000,
+    }
+}
+
+fn text(value: &Option<Value>) -> String {
+    value.as_ref().map(Value::to_string).unwrap_or_default()
+}
+
+#[tokio::test]
+async fn commit_runs_writes_all_of_a_batch_and_reads_it_back_unchanged() {
+    on_both_stores("commit_runs_writes_all_of_a_batch_and_reads_it_back_unchanged", |store| async move {
+        let mut batch = RunBatch {
+            runs: vec![run("wfrun_a", "running", 10), run("wfrun_b", "running", 20)],
+            steps: vec![step("wfrun_a", "s2", 2, "pending"), step("wfrun_a", "s1", 1, "running")],
+            events: (1..=3).map(|s| event("wfrun_a", s, "step.started")).collect(),
+            commands: vec![("wfrun_a".into(), 1, "{\"start\":1}".into()), ("wfrun_a".into(), 2, "{\"b\":2}".into())],
+            timers: vec![TimerRecord { run_id: "wfrun_a".into(), step_key: "s2".into(), tenant_id: T.into(), due_ms: 99 }],
+            tasks: vec![task("wfrun_a", "s1", "writer", 5)],
+            idempotency: vec![(T.into(), "key-1".into(), "wfrun_a".into(), 10)],
+            ..RunBatch::default()
+        };
+        assert_eq!(store.commit_runs(&batch).await.unwrap(), Vec::<Option<_>>::new());
+
+        let (read, steps) = store.get_run(T, "wfrun_a").await.unwrap();
+        assert_eq!(read, batch.runs[0]);
+        assert_eq!(text(&read.input), r#"{"zeta":1,"alpha":{"y":[1,2.5,"x"],"b":null}}"#, "key order survives");
+        assert_eq!(steps.iter().map(|s| s.key.as_str()).collect::<Vec<_>>(), ["s1", "s2"], "position order");
+        let events = store.list_run_events(T, "wfrun_a", 1, 10).await.unwrap();
+        assert_eq!(events, batch.events[1..].to_vec());
+        assert_eq!(text(&events[0].output), r#"{"b":1,"a":2}"#);
+        assert_eq!(store.list_run_events(T, "wfrun_a", 0, 2).await.unwrap().len(), 2, "limit");
+        assert!(store.list_run_events("other", "wfrun_a", 0, 10).await.unwrap().is_empty(), "tenant scoped");
+        assert_eq!(store.list_timers().await.unwrap(), batch.timers);
+        assert_eq!(store.count_tasks("wfrun_a").await.unwrap(), 1);
+        assert_eq!(store.find_idempotent_run(T, "key-1", 9).await.unwrap().as_deref(), Some("wfrun_a"));
+        assert_eq!(store.find_idempotent_run(T, "key-1", 10).await.unwrap(), None, "outside the window");
+        let open = store.load_open_runs().await.unwrap();
+        let a = open.iter().find(|o| o.run.id == "wfrun_a").unwrap();
+        assert_eq!(a.commands, ["{\"start\":1}", "{\"b\":2}"]);
+
+        // The next commit updates rows in place and spends the timer and task.
+        let mut done = run("wfrun_a", "completed", 10);
+        done.output = Some(json!({"z": true, "a": [3, 2, 1]}));
+        done.completed_ms = Some(50);
+        let mut finished = step("wfrun_a", "s1", 1, "completed");
+        finished.output = Some(json!({"k": "v"}));
+        batch = RunBatch {
+            runs: vec![done.clone()],
+            steps: vec![finished.clone()],
+            events: vec![event("wfrun_a", 4, "run.completed")],
+            commands: vec![("wfrun_a".into(), 3, "{}".into())],
+            timers_done: vec![("wfrun_a".into(), "s2".into())],
+            tasks_done: vec![("wfrun_a".into(), "s1".into())],
+            ..RunBatch::default()
+        };
+        store.commit_runs(&batch).await.unwrap();
+        let (read, steps) = store.get_run(T, "wfrun_a").await.unwrap();
+        assert_eq!(read, done);
+        assert_eq!(steps[0], finished);
+        assert!(store.list_timers().await.unwrap().is_empty());
+        assert_eq!(store.count_tasks("wfrun_a").await.unwrap(), 0);
+        assert!(store.load_open_runs().await.unwrap().iter().all(|o| o.run.id != "wfrun_a"), "finished");
+
+        // A failing batch leaves nothing behind: event 4 exists already.
+        let failing = RunBatch {
+            runs: vec![run("wfrun_c", "running", 30)],
+            events: vec![event("wfrun_a", 4, "duplicate")],
+            ..RunBatch::default()
+        };
+        assert!(matches!(store.commit_runs(&failing).await, Err(StoreError::Database(_))));
+        assert!(matches!(store.get_run(T, "wfrun_c").await, Err(StoreError::NotFound { .. })));
+
+        let page = store.list_runs(T, &RunQuery { limit: 1, ..RunQuery::default() }).await.unwrap();
+        assert_eq!((page.runs[0].id.as_str(), page.total, page.has_more), ("wfrun_b", 2, true), "newest first");
+        let after = RunQuery { limit: 5, after: Some((20, "wfrun_b".into())), ..RunQuery::default() };
+        let page = store.list_runs(T, &after).await.unwrap();
+        assert_eq!((page.runs.len(), page.runs[0].id.as_str(), page.has_more), (1, "wfrun_a", false));
+        store.delete_run(T, "wfrun_a").await.unwrap();
+        assert!(matches!(store.delete_run(T, "wfrun_a").await, Err(StoreError::NotFound { .. })));
+        assert!(store.list_run_events(T, "wfrun_a", 0, 10).await.unwrap().is_empty());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn leases_are_fenced_by_their_token_and_stale_tokens_change_nothing() {
+    on_both_stores("leases_are_fenced_by_their_token_and_stale_tokens_change_nothing", |store| async move {
+        let batch = RunBatch {
+            runs: vec![run("wfrun_l", "running", 1)],
+            tasks: vec![task("wfrun_l", "late", "a", 20), task("wfrun_l", "early", "a", 10)],
+            claims: vec![claim("a", 100), claim("nobody", 100)],
+            ..RunBatch::default()
+        };
+        let claimed = store.commit_runs(&batch).await.unwrap();
+        let first = claimed[0].clone().expect("a task for agent a");
+        assert_eq!(claimed[1], None, "no task for that agent");
+        assert_eq!((first.step_key.as_str(), first.lease_token, first.lease_deadline_ms), ("early", 1, 1_100));
+        assert_eq!((first.workflow_id.as_str(), first.user_id.as_str()), ("wf_1", "u1"));
+        assert_eq!(first.input, json!({"q": "early", "n": 1}));
+
+        let id = first.task_id.as_str();
+        assert_eq!(store.extend_lease(T, id, 0, 5_000, 7, 200).await.unwrap(), None, "stale token");
+        assert_eq!(store.extend_lease(T, id, 1, 5_000, 7, 2_000).await.unwrap(), None, "already expired");
+        assert_eq!(store.extend_lease("other", id, 1, 5_000, 7, 200).await.unwrap(), None, "other tenant");
+        assert_eq!(store.extend_lease(T, id, 1, 5_000, 7, 200).await.unwrap(), Some(5_000));
+        let lease = store.get_task(T, id).await.unwrap().unwrap();
+        assert_eq!((lease.status, lease.lease_token, lease.lease_deadline_ms), (TaskStatus::Leased, 1, Some(5_000)));
+        assert_eq!(lease.lease_owner.as_deref(), Some("w1"));
+        assert_eq!(store.get_task("other", id).await.unwrap(), None);
+        assert_eq!(store.leases_by_owner(T).await.unwrap(), [("w1".to_string(), 1)]);
+        assert_eq!(store.next_lease_deadline().await.unwrap(), Some(5_000));
+        assert!(store.expired_leases(4_999, 10).await.unwrap().is_empty());
+        let expired = store.expired_leases(5_000, 10).await.unwrap();
+        assert_eq!((expired.len(), expired[0].lease_token), (1, 1));
+
+        // A release or withdrawal with a stale token is ignored.
+        let stale = RunBatch { releases: vec![(id.to_string(), 0)], ..RunBatch::default() };
+        store.commit_runs(&stale).await.unwrap();
+        store.withdraw_lease(id, 0).await.unwrap();
+        assert_eq!(store.get_task(T, id).await.unwrap().unwrap().status, TaskStatus::Leased);
+
+        // Released with its token, the task is claimed again with a higher one.
+        let again = RunBatch {
+            releases: vec![(id.to_string(), 1)],
+            claims: vec![claim("a", 300)],
+            ..RunBatch::default()
+        };
+        let reclaimed = store.commit_runs(&again).await.unwrap()[0].clone().unwrap();
+        assert_eq!((reclaimed.task_id.as_str(), reclaimed.lease_token), (id, 2));
+        assert_eq!(store.extend_lease(T, id, 1, 9_000, 0, 300).await.unwrap(), None, "the old token is dead");
+
+        store.withdraw_lease(id, 2).await.unwrap();
+        let lease = store.get_task(T, id).await.unwrap().unwrap();
+        assert_eq!((lease.status, lease.lease_owner), (TaskStatus::Cancelled, None));
+        assert_eq!(store.next_lease_deadline().await.unwrap(), None);
+
+        // The next attempt keeps the id and the last token; the older task
+        // still queued is claimed first.
+        let mut retry = task("wfrun_l", "early", "a", 400);
+        retry.attempt = 2;
+        let requeue =
+            RunBatch { tasks: vec![retry], claims: vec![claim("a", 500), claim("a", 500)], ..RunBatch::default() };
+        let claimed = store.commit_runs(&requeue).await.unwrap();
+        let older = claimed[0].clone().unwrap();
+        assert_eq!((older.step_key.as_str(), older.lease_token), ("late", 1));
+        let next = claimed[1].clone().unwrap();
+        assert_eq!((next.task_id.as_str(), next.attempt, next.lease_token), (id, 2, 3));
+    })
+    .await;
+}
+
+fn approval(id: &str, run_id: &str, created_ms: i64, action: &str) -> ApprovalRecord {
+    ApprovalRecord {
+        id: id.into(),
+        tenant_id: T.into(),
+        run_id: run_id.into(),
+        step_key: "ask".into(),
+        workflow_id: String::new(),
+        kind: "step".into(),
+        action: action.into(),
+        tool: String::new(),
+        arguments: json!({"y": 1, "x": 2}),
+        message: "please".into(),
+        options: vec!["approve".into(), "reject".into()],
+        status: "pending".into(),
+        decision: String::new(),
+        option: String::new(),
+        decided_by: String::new(),
+        comment: String::new(),
+        default_action: "reject".into(),
+        expires_ms: Some(9_999),
+        created_ms,
+        decided_ms: None,
+    }
+}
+
+#[tokio::test]
+async fn approvals_page_newest_first_with_filters_and_decisions() {
+    on_both_stores("approvals_page_newest_first_with_filters_and_decisions", |store| async move {
+        let opened: Vec<_> = (1..=5)
+            .map(|i| approval(&format!("appr_{i}"), "wfrun_p", i * 10, if i % 2 == 0 { "send" } else { "pay" }))
+            .collect();
+        let batch = RunBatch {
+            runs: vec![run("wfrun_p", "paused", 1)],
+            approvals_opened: opened.clone(),
+            approvals_decided: vec![ApprovalDecision {
+                id: "appr_5".into(),
+                status: "approved".into(),
+                decision: "approve".into(),
+                option: "approve".into(),
+                decided_by: "ann".into(),
+                comment: "ok".into(),
+                decided_ms: 60,
+            }],
+            ..RunBatch::default()
+        };
+        store.commit_runs(&batch).await.unwrap();
+        // Replaying the openings (after a failed commit) keeps the decision.
+        let replay = RunBatch { approvals_opened: opened.clone(), ..RunBatch::default() };
+        store.commit_runs(&replay).await.unwrap();
+
+        let decided = store.get_approval(T, "appr_5").await.unwrap().unwrap();
+        assert_eq!((decided.status.as_str(), decided.decided_by.as_str()), ("approved", "ann"));
+        assert_eq!((decided.workflow_id.as_str(), decided.decided_ms), ("wf_1", Some(60)));
+        assert_eq!(decided.arguments.to_string(), r#"{"y":1,"x":2}"#);
+        assert_eq!(store.get_approval("other", "appr_5").await.unwrap(), None);
+
+        let mut query = ApprovalQuery { limit: 2, ..ApprovalQuery::default() };
+        let mut seen = Vec::new();
+        loop {
+            let page = store.list_approvals(T, &query).await.unwrap();
+            assert_eq!(page.total, 5);
+            seen.extend(page.approvals.iter().map(|a| a.id.clone()));
+            if !page.has_more {
+                break;
+            }
+            let last = page.approvals.last().unwrap();
+            query.after = Some((last.created_ms, last.id.clone()));
+        }
+        assert_eq!(seen, ["appr_5", "appr_4", "appr_3", "appr_2", "appr_1"]);
+
+        let sends = ApprovalQuery { action: Some("send".into()), limit: 10, ..ApprovalQuery::default() };
+        let page = store.list_approvals(T, &sends).await.unwrap();
+        assert_eq!((page.total, page.approvals.len(), page.has_more), (2, 2, false));
+        let pending = ApprovalQuery {
+            status: Some("pending".into()),
+            workflow_id: Some("wf_1".into()),
+            limit: 10,
+            ..ApprovalQuery::default()
+        };
+        assert_eq!(store.list_approvals(T, &pending).await.unwrap().total, 4);
+    })
+    .await;
+}
+
+fn definition(name: &str) -> Definition {
+    let schema = json!({"type": "object", "properties": {"zeta": {"type": "string"}, "alpha": {"type": "number"}}});
+    serde_json::from_value(json!({"name": name, "inputSchema": schema, "steps": [{"id": "a", "type": "transform"}]}))
+        .unwrap()
+}
+
+fn new_workflow(id: &str, now_ms: i64, tags: &[&str], request_id: Option<&str>) -> NewWorkflow {
+    NewWorkflow {
+        id: id.into(),
+        status: WorkflowStatus::Active,
+        trigger_type: "manual".into(),
+        tags: tags.iter().map(|t| t.to_string()).collect(),
+        change_summary: "first".into(),
+        definition: definition(id),
+        request_id: request_id.map(str::to_owned),
+        now_ms,
+    }
+}
+
+#[tokio::test]
+async fn workflows_version_atomically_and_page_by_tag() {
+    on_both_stores("workflows_version_atomically_and_page_by_tag", |store| async move {
+        let first = store.create_workflow(T, new_workflow("wf_a", 10, &["x", "y"], Some("req"))).await.unwrap();
+        let same = store.create_workflow(T, new_workflow("wf_other", 11, &[], Some("req"))).await.unwrap();
+        assert_eq!(same, first, "one workflow per request id");
+        assert_eq!(serde_json::to_string(&first.definition).unwrap(), serde_json::to_string(&definition("wf_a")).unwrap());
+        store.create_workflow(T, new_workflow("wf_b", 20, &["y"], None)).await.unwrap();
+        store.create_workflow(T, new_workflow("wf_c", 30, &["y"], None)).await.unwrap();
+        store.set_workflow_status(T, "wf_c", WorkflowStatus::Archived, 31).await.unwrap();
+
+        let next = |based_on| NewVersion {
+            based_on,
+            definition: definition("v2"),
+            change_summary: "second".into(),
+            tags: Some(vec!["z".into()]),
+            trigger_type: None,
+            now_ms: 40,
+        };
+        let v2 = store.append_workflow_version(T, "wf_a", next(1)).await.unwrap();
+        assert_eq!((v2.version, v2.tags.clone()), (2, vec!["z".to_string()]));
+        assert!(matches!(
+            store.append_workflow_version(T, "wf_a", next(1)).await,
+            Err(StoreError::VersionConflict { latest: 2 })
+        ));
+        assert!(matches!(store.append_workflow_version(T, "wf_none", next(1)).await, Err(StoreError::NotFound { .. })));
+        assert_eq!(store.get_workflow_version(T, "wf_a", 1).await.unwrap().definition, definition("wf_a"));
+        assert!(matches!(store.get_workflow_version(T, "wf_a", 3).await, Err(StoreError::NotFound { .. })));
+        let versions = store.list_workflow_versions(T, "wf_a").await.unwrap();
+        assert_eq!(versions.iter().map(|v| v.version).collect::<Vec<_>>(), [2, 1]);
+
+        let tagged = |after| WorkflowQuery { tag: Some("y".into()), limit: 1, after, ..WorkflowQuery::default() };
+        let page = store.list_workflows(T, &tagged(None)).await.unwrap();
+        assert_eq!((page.workflows[0].id.as_str(), page.total, page.has_more), ("wf_b", 1, false), "archived hidden");
+        let all = WorkflowQuery { limit: 10, ..WorkflowQuery::default() };
+        let ids: Vec<_> = store.list_workflows(T, &all).await.unwrap().workflows.into_iter().map(|w| w.id).collect();
+        assert_eq!(ids, ["wf_b", "wf_a"]);
+        let archived = WorkflowQuery { status: Some(WorkflowStatus::Archived), limit: 10, ..WorkflowQuery::default() };
+        assert_eq!(store.list_workflows(T, &archived).await.unwrap().total, 1);
+
+        store.delete_workflow(T, "wf_a").await.unwrap();
+        assert!(matches!(store.get_workflow(T, "wf_a").await, Err(StoreError::NotFound { .. })));
+        assert!(matches!(store.delete_workflow(T, "wf_a").await, Err(StoreError::NotFound { .. })));
+        // The request id's workflow is gone, so the token is spent.
+        let fresh = store.create_workflow(T, new_workflow("wf_d", 50, &[], Some("req"))).await.unwrap();
+        assert_eq!(fresh.id, "wf_d");
+    })
+    .await;
+}
