@@ -428,3 +428,44 @@ async fn workflows_version_atomically_and_page_by_tag() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn text_with_nul_and_control_characters_round_trips_and_filters() {
+    on_both_stores("text_with_nul_and_control_characters_round_trips_and_filters", |store| async move {
+        const ODD: &str = "a\0b\u{1}0c\u{1}\u{1}\0";
+        let mut odd = run("wfrun_nul", "running", 5);
+        odd.user_id = ODD.into();
+        odd.trigger = format!("trigger {ODD}");
+        odd.error = Some(ODD.into());
+        odd.input = Some(json!({ODD: ODD}));
+        let mut task = task("wfrun_nul", "s\0", ODD, 1);
+        task.task = Some(ODD.into());
+        let batch = RunBatch {
+            runs: vec![odd.clone()],
+            steps: vec![step("wfrun_nul", "s\0", 1, "running")],
+            tasks: vec![task],
+            idempotency: vec![(T.into(), ODD.into(), "wfrun_nul".into(), 5)],
+            claims: vec![claim(ODD, 10)],
+            ..RunBatch::default()
+        };
+        let leased = store.commit_runs(&batch).await.unwrap()[0].clone().expect("claimed by its NUL agent name");
+        assert_eq!((leased.agent.as_str(), leased.task.as_deref(), leased.step_key.as_str()), (ODD, Some(ODD), "s\0"));
+        let (read, steps) = store.get_run(T, "wfrun_nul").await.unwrap();
+        assert_eq!(read, odd);
+        assert_eq!(steps[0].key, "s\0");
+        let by_user = RunQuery { user_id: Some(ODD.into()), limit: 5, ..RunQuery::default() };
+        assert_eq!(store.list_runs(T, &by_user).await.unwrap().total, 1);
+        let other_user = RunQuery { user_id: Some("a".into()), limit: 5, ..RunQuery::default() };
+        assert_eq!(store.list_runs(T, &other_user).await.unwrap().total, 0);
+        assert_eq!(store.find_idempotent_run(T, ODD, 0).await.unwrap().as_deref(), Some("wfrun_nul"));
+        assert!(matches!(store.get_run(T, "wfrun_\0").await, Err(StoreError::NotFound { .. })));
+
+        let mut flow = new_workflow("wf_nul", 1, &[ODD], Some(ODD));
+        flow.change_summary = ODD.into();
+        let created = store.create_workflow(T, flow).await.unwrap();
+        assert_eq!((created.tags.as_slice(), created.change_summary.as_str()), ([ODD.to_string()].as_slice(), ODD));
+        let tagged = WorkflowQuery { tag: Some(ODD.into()), limit: 5, ..WorkflowQuery::default() };
+        assert_eq!(store.list_workflows(T, &tagged).await.unwrap().total, 1);
+    })
+    .await;
+}

@@ -12,6 +12,7 @@ pub mod postgres;
 mod postgres_approvals;
 mod postgres_runs;
 mod postgres_tasks;
+mod postgres_text;
 mod runs;
 pub mod sqlite;
 mod sqlite_approvals;

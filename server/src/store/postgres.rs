@@ -21,6 +21,7 @@ use super::{
     ExpiredLease, LeasedTask, NewVersion, NewWorkflow, OpenRun, RunBatch, RunPage, RunQuery, Store, StoreError,
     TaskLease, WorkflowPage, WorkflowQuery, migrate, postgres_approvals, postgres_runs, postgres_tasks,
 };
+use super::postgres_text::{RowText, nul_safe, nul_safe_opt, restore};
 use crate::model::{
     ApprovalPage, ApprovalQuery, ApprovalRecord, Definition, EventRecord, RunRecord, StepRecord, TimerRecord,
     Workflow, WorkflowStatus, WorkflowVersionInfo,
@@ -70,20 +71,21 @@ impl PostgresStore {
 }
 
 fn workflow_from_row(row: &PgRow) -> Result<Workflow, StoreError> {
-    let status: String = row.try_get("status")?;
-    let tags: serde_json::Value = row.try_get("tags")?;
+    let status = row.text("status")?;
+    let tags: Vec<String> = serde_json::from_value(row.try_get("tags")?)
+        .map_err(|e| StoreError::Corrupt(format!("tags of a workflow: {e}")))?;
     let definition: String = row.try_get("definition")?;
-    let id: String = row.try_get("id")?;
+    let id = row.text("id")?;
     Ok(Workflow {
         status: WorkflowStatus::parse(&status)
             .ok_or_else(|| StoreError::Corrupt(format!("workflow {id} has unknown status '{status}'")))?,
-        tags: serde_json::from_value(tags).map_err(|e| StoreError::Corrupt(format!("tags of {id}: {e}")))?,
+        tags: tags.into_iter().map(restore).collect(),
         definition: serde_json::from_str::<Definition>(&definition)
             .map_err(|e| StoreError::Corrupt(format!("definition of {id}: {e}")))?,
-        trigger_type: row.try_get("trigger_type")?,
+        trigger_type: row.text("trigger_type")?,
         latest_version: row.try_get::<i64, _>("latest_version")? as u32,
         version: row.try_get::<i64, _>("version")? as u32,
-        change_summary: row.try_get("change_summary")?,
+        change_summary: row.text("change_summary")?,
         created_at_ms: row.try_get("created_at")?,
         updated_at_ms: row.try_get("version_created_at")?,
         id,
@@ -94,8 +96,9 @@ fn to_json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).expect("domain values always serialize")
 }
 
+/// Tags as JSONB holds them: JSONB refuses `\u0000` even escaped.
 fn tags_json(tags: &[String]) -> serde_json::Value {
-    serde_json::Value::from(tags.to_vec())
+    tags.iter().map(|tag| serde_json::Value::from(nul_safe(tag).into_owned())).collect()
 }
 
 async fn fetch_version<'e, E>(executor: E, tenant: &str, id: &str, version: Option<u32>) -> Result<Workflow, StoreError>
@@ -109,7 +112,7 @@ where
            ON v.tenant_id = w.tenant_id AND v.workflow_id = w.id AND v.version = COALESCE($3, w.latest_version) \
          WHERE w.tenant_id = $1 AND w.id = $2"
     );
-    let row = sqlx::query(SQL).bind(tenant).bind(id).bind(version.map(i64::from)).fetch_optional(executor).await?;
+    let row = sqlx::query(SQL).bind(nul_safe(tenant)).bind(nul_safe(id)).bind(version.map(i64::from)).fetch_optional(executor).await?;
     match row {
         Some(row) => workflow_from_row(&row),
         None => Err(match version {
@@ -127,20 +130,20 @@ impl Store for PostgresStore {
             // Two creates with one request id must not both miss each other:
             // the second waits here until the first commits, then finds it.
             sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1 || chr(31) || $2, 0))")
-                .bind(tenant)
-                .bind(request_id)
+                .bind(nul_safe(tenant))
+                .bind(nul_safe(request_id))
                 .execute(&mut *tx)
                 .await?;
             let earlier: Option<String> = sqlx::query_scalar(
                 "SELECT workflow_id FROM workflow_create_requests \
                  WHERE tenant_id = $1 AND request_id = $2 AND created_at > $3",
             )
-            .bind(tenant)
-            .bind(request_id)
+            .bind(nul_safe(tenant))
+            .bind(nul_safe(request_id))
             .bind(new.now_ms - REQUEST_ID_TTL_MS)
             .fetch_optional(&mut *tx)
             .await?;
-            if let Some(existing) = earlier {
+            if let Some(existing) = earlier.map(restore) {
                 // The first create may have been deleted since; then the token is spent.
                 match fetch_version(&mut *tx, tenant, &existing, Some(1)).await {
                     Ok(found) => return Ok(found),
@@ -153,9 +156,9 @@ impl Store for PostgresStore {
                  VALUES ($1, $2, $3, $4) \
                  ON CONFLICT (tenant_id, request_id) DO UPDATE SET workflow_id = $3, created_at = $4",
             )
-            .bind(tenant)
-            .bind(request_id)
-            .bind(&new.id)
+            .bind(nul_safe(tenant))
+            .bind(nul_safe(request_id))
+            .bind(nul_safe(&new.id))
             .bind(new.now_ms)
             .execute(&mut *tx)
             .await?;
@@ -164,10 +167,10 @@ impl Store for PostgresStore {
             "INSERT INTO workflows (tenant_id, id, status, trigger_type, tags, latest_version, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, 1, $6, $6)",
         )
-        .bind(tenant)
-        .bind(&new.id)
+        .bind(nul_safe(tenant))
+        .bind(nul_safe(&new.id))
         .bind(new.status.as_str())
-        .bind(&new.trigger_type)
+        .bind(nul_safe(&new.trigger_type))
         .bind(tags_json(&new.tags))
         .bind(new.now_ms)
         .execute(&mut *tx)
@@ -176,10 +179,10 @@ impl Store for PostgresStore {
             "INSERT INTO workflow_versions (tenant_id, workflow_id, version, definition, change_summary, created_at) \
              VALUES ($1, $2, 1, $3, $4, $5)",
         )
-        .bind(tenant)
-        .bind(&new.id)
+        .bind(nul_safe(tenant))
+        .bind(nul_safe(&new.id))
         .bind(to_json(&new.definition))
-        .bind(&new.change_summary)
+        .bind(nul_safe(&new.change_summary))
         .bind(new.now_ms)
         .execute(&mut *tx)
         .await?;
@@ -209,10 +212,10 @@ impl Store for PostgresStore {
         let status = query.status.map(WorkflowStatus::as_str);
         let total: i64 =
             sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM workflows w WHERE {FILTER}")))
-                .bind(tenant)
+                .bind(nul_safe(tenant))
                 .bind(status)
-                .bind(query.tag.as_deref())
-                .bind(query.trigger_type.as_deref())
+                .bind(nul_safe_opt(query.tag.as_deref()))
+                .bind(nul_safe_opt(query.trigger_type.as_deref()))
                 .fetch_one(&self.pool)
                 .await?;
         let (after_ms, after_id) = match &query.after {
@@ -229,12 +232,12 @@ impl Store for PostgresStore {
         );
         // One row more than asked tells whether another page follows.
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(tenant)
+            .bind(nul_safe(tenant))
             .bind(status)
-            .bind(query.tag.as_deref())
-            .bind(query.trigger_type.as_deref())
+            .bind(nul_safe_opt(query.tag.as_deref()))
+            .bind(nul_safe_opt(query.trigger_type.as_deref()))
             .bind(after_ms)
-            .bind(after_id)
+            .bind(nul_safe_opt(after_id))
             .bind(i64::from(query.limit) + 1)
             .bind(if query.after.is_some() { 0 } else { i64::from(query.offset) })
             .fetch_all(&self.pool)
@@ -251,8 +254,8 @@ impl Store for PostgresStore {
         // this one wrote, and answer VersionConflict (not a key violation).
         let latest: Option<i64> =
             sqlx::query_scalar("SELECT latest_version FROM workflows WHERE tenant_id = $1 AND id = $2 FOR UPDATE")
-                .bind(tenant)
-                .bind(id)
+                .bind(nul_safe(tenant))
+                .bind(nul_safe(id))
                 .fetch_optional(&mut *tx)
                 .await?;
         let latest = latest.ok_or_else(|| StoreError::workflow_not_found(id))? as u32;
@@ -264,11 +267,11 @@ impl Store for PostgresStore {
             "INSERT INTO workflow_versions (tenant_id, workflow_id, version, definition, change_summary, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6)",
         )
-        .bind(tenant)
-        .bind(id)
+        .bind(nul_safe(tenant))
+        .bind(nul_safe(id))
         .bind(i64::from(version))
         .bind(to_json(&next.definition))
-        .bind(&next.change_summary)
+        .bind(nul_safe(&next.change_summary))
         .bind(next.now_ms)
         .execute(&mut *tx)
         .await?;
@@ -277,12 +280,12 @@ impl Store for PostgresStore {
                  tags = COALESCE($5, tags), trigger_type = COALESCE($6, trigger_type) \
              WHERE tenant_id = $1 AND id = $2",
         )
-        .bind(tenant)
-        .bind(id)
+        .bind(nul_safe(tenant))
+        .bind(nul_safe(id))
         .bind(i64::from(version))
         .bind(next.now_ms)
         .bind(next.tags.as_deref().map(tags_json))
-        .bind(next.trigger_type.as_deref())
+        .bind(nul_safe_opt(next.trigger_type.as_deref()))
         .execute(&mut *tx)
         .await?;
         let written = fetch_version(&mut *tx, tenant, id, None).await?;
@@ -299,8 +302,8 @@ impl Store for PostgresStore {
     ) -> Result<Workflow, StoreError> {
         let mut tx = self.pool.begin().await?;
         let changed = sqlx::query("UPDATE workflows SET status = $3, updated_at = $4 WHERE tenant_id = $1 AND id = $2")
-            .bind(tenant)
-            .bind(id)
+            .bind(nul_safe(tenant))
+            .bind(nul_safe(id))
             .bind(status.as_str())
             .bind(now_ms)
             .execute(&mut *tx)
@@ -316,8 +319,8 @@ impl Store for PostgresStore {
 
     async fn delete_workflow(&self, tenant: &str, id: &str) -> Result<(), StoreError> {
         let deleted = sqlx::query("DELETE FROM workflows WHERE tenant_id = $1 AND id = $2")
-            .bind(tenant)
-            .bind(id)
+            .bind(nul_safe(tenant))
+            .bind(nul_safe(id))
             .execute(&self.pool)
             .await?
             .rows_affected();
@@ -333,8 +336,8 @@ impl Store for PostgresStore {
                ON v.tenant_id = w.tenant_id AND v.workflow_id = w.id \
              WHERE w.tenant_id = $1 AND w.id = $2 ORDER BY v.version DESC",
         )
-        .bind(tenant)
-        .bind(id)
+        .bind(nul_safe(tenant))
+        .bind(nul_safe(id))
         .fetch_all(&self.pool)
         .await?;
         if rows.is_empty() {
@@ -344,7 +347,7 @@ impl Store for PostgresStore {
             .map(|row| {
                 Ok(WorkflowVersionInfo {
                     version: row.try_get::<i64, _>("version")? as u32,
-                    change_summary: row.try_get("change_summary")?,
+                    change_summary: row.text("change_summary")?,
                     created_at_ms: row.try_get("created_at")?,
                 })
             })

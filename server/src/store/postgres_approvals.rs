@@ -7,6 +7,7 @@ use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder, Row};
 
 use super::StoreError;
 use super::postgres_runs::column;
+use super::postgres_text::{RowText, nul_safe};
 use super::runs::RunBatch;
 use crate::model::{ApprovalPage, ApprovalQuery, ApprovalRecord};
 
@@ -25,18 +26,18 @@ pub(super) async fn write(tx: &mut PgConnection, batch: &RunBatch) -> Result<(),
                  $14::bigint[]) \
              ON CONFLICT (id) DO NOTHING",
         )
-        .bind(column(opened, |a| a.id.as_str()))
-        .bind(column(opened, |a| a.tenant_id.as_str()))
-        .bind(column(opened, |a| a.run_id.as_str()))
-        .bind(column(opened, |a| a.step_key.as_str()))
-        .bind(column(opened, |a| a.kind.as_str()))
-        .bind(column(opened, |a| a.action.as_str()))
-        .bind(column(opened, |a| a.tool.as_str()))
+        .bind(column(opened, |a| nul_safe(a.id.as_str())))
+        .bind(column(opened, |a| nul_safe(a.tenant_id.as_str())))
+        .bind(column(opened, |a| nul_safe(a.run_id.as_str())))
+        .bind(column(opened, |a| nul_safe(a.step_key.as_str())))
+        .bind(column(opened, |a| nul_safe(a.kind.as_str())))
+        .bind(column(opened, |a| nul_safe(a.action.as_str())))
+        .bind(column(opened, |a| nul_safe(a.tool.as_str())))
         .bind(column(opened, |a| a.arguments.to_string()))
-        .bind(column(opened, |a| a.message.as_str()))
+        .bind(column(opened, |a| nul_safe(a.message.as_str())))
         .bind(column(opened, |a| serde_json::to_string(&a.options).expect("strings serialize")))
-        .bind(column(opened, |a| a.status.as_str()))
-        .bind(column(opened, |a| a.default_action.as_str()))
+        .bind(column(opened, |a| nul_safe(a.status.as_str())))
+        .bind(column(opened, |a| nul_safe(a.default_action.as_str())))
         .bind(column(opened, |a| a.expires_ms))
         .bind(column(opened, |a| a.created_ms))
         .execute(&mut *tx)
@@ -48,13 +49,13 @@ pub(super) async fn write(tx: &mut PgConnection, batch: &RunBatch) -> Result<(),
             "UPDATE approvals SET status = $2, decision = $3, option = $4, decided_by = $5, decided_at = $6, \
              comment = $7 WHERE id = $1",
         )
-        .bind(&d.id)
-        .bind(&d.status)
-        .bind(&d.decision)
-        .bind(&d.option)
-        .bind(&d.decided_by)
+        .bind(nul_safe(&d.id))
+        .bind(nul_safe(&d.status))
+        .bind(nul_safe(&d.decision))
+        .bind(nul_safe(&d.option))
+        .bind(nul_safe(&d.decided_by))
         .bind(d.decided_ms)
-        .bind(&d.comment)
+        .bind(nul_safe(&d.comment))
         .execute(&mut *tx)
         .await?;
     }
@@ -67,27 +68,27 @@ const SELECT: &str =
     "SELECT a.*, COALESCE(r.workflow_id, '') AS workflow_id FROM approvals a LEFT JOIN runs r ON r.id = a.run_id";
 
 fn approval_from_row(row: &PgRow) -> Result<ApprovalRecord, StoreError> {
-    let id: String = row.try_get("id")?;
+    let id = row.text("id")?;
     let corrupt = |what: &str, e: serde_json::Error| StoreError::Corrupt(format!("{what} of approval {id}: {e}"));
     let arguments: String = row.try_get("arguments")?;
     let options: String = row.try_get("options")?;
     Ok(ApprovalRecord {
-        tenant_id: row.try_get("tenant_id")?,
-        run_id: row.try_get("run_id")?,
-        workflow_id: row.try_get("workflow_id")?,
-        step_key: row.try_get("step_key")?,
-        kind: row.try_get("kind")?,
-        action: row.try_get("action")?,
-        tool: row.try_get("tool")?,
+        tenant_id: row.text("tenant_id")?,
+        run_id: row.text("run_id")?,
+        workflow_id: row.text("workflow_id")?,
+        step_key: row.text("step_key")?,
+        kind: row.text("kind")?,
+        action: row.text("action")?,
+        tool: row.text("tool")?,
         arguments: serde_json::from_str(&arguments).map_err(|e| corrupt("arguments", e))?,
-        message: row.try_get("message")?,
+        message: row.text("message")?,
         options: serde_json::from_str(&options).map_err(|e| corrupt("options", e))?,
-        status: row.try_get("status")?,
-        decision: row.try_get("decision")?,
-        option: row.try_get("option")?,
-        decided_by: row.try_get("decided_by")?,
-        comment: row.try_get("comment")?,
-        default_action: row.try_get("default_action")?,
+        status: row.text("status")?,
+        decision: row.text("decision")?,
+        option: row.text("option")?,
+        decided_by: row.text("decided_by")?,
+        comment: row.text("comment")?,
+        default_action: row.text("default_action")?,
         expires_ms: row.try_get("expires_at")?,
         created_ms: row.try_get("created_at")?,
         decided_ms: row.try_get("decided_at")?,
@@ -98,14 +99,14 @@ fn approval_from_row(row: &PgRow) -> Result<ApprovalRecord, StoreError> {
 /// One approval of a tenant, or `None`.
 pub(super) async fn get(pool: &PgPool, tenant: &str, id: &str) -> Result<Option<ApprovalRecord>, StoreError> {
     let sql = format!("{SELECT} WHERE a.tenant_id = $1 AND a.id = $2");
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(tenant).bind(id).fetch_optional(pool).await?;
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(nul_safe(tenant)).bind(nul_safe(id)).fetch_optional(pool).await?;
     row.as_ref().map(approval_from_row).transpose()
 }
 
 /// A page of a tenant's approvals matching `query`, newest first.
 pub(super) async fn list(pool: &PgPool, tenant: &str, query: &ApprovalQuery) -> Result<ApprovalPage, StoreError> {
     fn filters(b: &mut QueryBuilder<Postgres>, tenant: &str, q: &ApprovalQuery) {
-        b.push(" WHERE a.tenant_id = ").push_bind(tenant.to_owned());
+        b.push(" WHERE a.tenant_id = ").push_bind(nul_safe(tenant).into_owned());
         let columns = [
             ("a.run_id", &q.run_id),
             ("r.workflow_id", &q.workflow_id),
@@ -115,7 +116,7 @@ pub(super) async fn list(pool: &PgPool, tenant: &str, query: &ApprovalQuery) -> 
         ];
         for (column, value) in columns {
             if let Some(value) = value {
-                b.push(format!(" AND {column} = ")).push_bind(value.clone());
+                b.push(format!(" AND {column} = ")).push_bind(nul_safe(value).into_owned());
             }
         }
     }
@@ -128,7 +129,7 @@ pub(super) async fn list(pool: &PgPool, tenant: &str, query: &ApprovalQuery) -> 
     filters(&mut page, tenant, query);
     if let Some((created, id)) = &query.after {
         page.push(" AND (a.created_at < ").push_bind(*created);
-        page.push(" OR (a.created_at = ").push_bind(*created).push(" AND a.id < ").push_bind(id.clone()).push("))");
+        page.push(" OR (a.created_at = ").push_bind(*created).push(" AND a.id < ").push_bind(nul_safe(id).into_owned()).push("))");
     }
     // One more than asked says whether another page follows.
     page.push(" ORDER BY a.created_at DESC, a.id DESC LIMIT ").push_bind(i64::from(query.limit) + 1);

@@ -7,10 +7,13 @@
 //! the same for every batch, so it is prepared once per connection, and no
 //! batch can reach Postgres's 65,535 bound-parameter limit.
 
+use std::borrow::Cow;
+
 use serde_json::Value;
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, PgPool, Row};
 
+use super::postgres_text::{RowText, nul_safe, nul_safe_opt};
 use super::runs::{OpenRun, RunBatch, RunPage, RunQuery};
 use super::{LeasedTask, StoreError};
 use crate::model::{EventRecord, RunRecord, StepRecord, TimerRecord};
@@ -30,24 +33,24 @@ fn json_column(row: &PgRow, column: &str) -> Result<Option<Value>, StoreError> {
 
 fn run_from_row(row: &PgRow) -> Result<RunRecord, StoreError> {
     Ok(RunRecord {
-        id: row.try_get("id")?,
-        tenant_id: row.try_get("tenant_id")?,
-        workflow_id: row.try_get("workflow_id")?,
+        id: row.text("id")?,
+        tenant_id: row.text("tenant_id")?,
+        workflow_id: row.text("workflow_id")?,
         workflow_version: row.try_get::<i64, _>("workflow_version")? as u32,
-        user_id: row.try_get("user_id")?,
-        status: row.try_get("status")?,
+        user_id: row.text("user_id")?,
+        status: row.text("status")?,
         input: json_column(row, "input")?,
         output: json_column(row, "output")?,
         shared_state: json_column(row, "shared_state")?,
-        error: row.try_get("error")?,
-        error_code: row.try_get("error_code")?,
-        cancel_reason: row.try_get("cancel_reason")?,
-        can_retry_from: row.try_get("can_retry_from")?,
+        error: row.opt_text("error")?,
+        error_code: row.opt_text("error_code")?,
+        cancel_reason: row.opt_text("cancel_reason")?,
+        can_retry_from: row.opt_text("can_retry_from")?,
         pending_action: json_column(row, "pending_action")?,
         cost_cents: row.try_get("cost_cents")?,
-        trigger: row.try_get("trigger_label")?,
-        idempotency_key: row.try_get("idempotency_key")?,
-        retry_of_run_id: row.try_get("retry_of_run_id")?,
+        trigger: row.text("trigger_label")?,
+        idempotency_key: row.text("idempotency_key")?,
+        retry_of_run_id: row.opt_text("retry_of_run_id")?,
         created_ms: row.try_get("created_at")?,
         started_ms: row.try_get("started_at")?,
         completed_ms: row.try_get("completed_at")?,
@@ -56,17 +59,17 @@ fn run_from_row(row: &PgRow) -> Result<RunRecord, StoreError> {
 
 fn step_from_row(row: &PgRow) -> Result<StepRecord, StoreError> {
     Ok(StepRecord {
-        run_id: row.try_get("run_id")?,
-        key: row.try_get("key")?,
+        run_id: row.text("run_id")?,
+        key: row.text("key")?,
         position: row.try_get::<i64, _>("position")? as u32,
-        step_id: row.try_get("step_id")?,
-        kind: row.try_get("kind")?,
-        parent_id: row.try_get("parent_id")?,
+        step_id: row.text("step_id")?,
+        kind: row.text("kind")?,
+        parent_id: row.opt_text("parent_id")?,
         item_index: row.try_get::<Option<i64>, _>("item_index")?.map(|i| i as u32),
-        status: row.try_get("status")?,
+        status: row.text("status")?,
         attempts: row.try_get::<i64, _>("attempts")? as u32,
         output: json_column(row, "output")?,
-        error: row.try_get("error")?,
+        error: row.opt_text("error")?,
         cost_cents: row.try_get("cost_cents")?,
         started_ms: row.try_get("started_at")?,
         completed_ms: row.try_get("completed_at")?,
@@ -79,8 +82,8 @@ pub(super) fn column<'a, T, U>(rows: &'a [T], get: impl Fn(&'a T) -> U) -> Vec<U
 }
 
 /// Splits (run id, step key) pairs into the two arrays a keyed statement takes.
-pub(super) fn key_columns(keys: &[(String, String)]) -> (Vec<&str>, Vec<&str>) {
-    keys.iter().map(|(run, key)| (run.as_str(), key.as_str())).unzip()
+pub(super) fn key_columns(keys: &[(String, String)]) -> (Vec<Cow<'_, str>>, Vec<Cow<'_, str>>) {
+    keys.iter().map(|(run, key)| (nul_safe(run), nul_safe(key))).unzip()
 }
 
 async fn write_runs(tx: &mut PgConnection, runs: &[RunRecord]) -> Result<(), StoreError> {
@@ -101,26 +104,26 @@ async fn write_runs(tx: &mut PgConnection, runs: &[RunRecord]) -> Result<(), Sto
            started_at = excluded.started_at, completed_at = excluded.completed_at"
     );
     sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(column(runs, |r| r.id.as_str()))
-        .bind(column(runs, |r| r.tenant_id.as_str()))
-        .bind(column(runs, |r| r.workflow_id.as_str()))
+        .bind(column(runs, |r| nul_safe(r.id.as_str())))
+        .bind(column(runs, |r| nul_safe(r.tenant_id.as_str())))
+        .bind(column(runs, |r| nul_safe(r.workflow_id.as_str())))
         .bind(column(runs, |r| i64::from(r.workflow_version)))
-        .bind(column(runs, |r| r.user_id.as_str()))
-        .bind(column(runs, |r| r.status.as_str()))
+        .bind(column(runs, |r| nul_safe(r.user_id.as_str())))
+        .bind(column(runs, |r| nul_safe(r.status.as_str())))
         .bind(column(runs, |r| json_text(&r.input)))
         .bind(column(runs, |r| json_text(&r.output)))
         .bind(column(runs, |r| json_text(&r.shared_state)))
-        .bind(column(runs, |r| r.error.as_deref()))
-        .bind(column(runs, |r| r.cancel_reason.as_deref()))
-        .bind(column(runs, |r| r.can_retry_from.as_deref()))
+        .bind(column(runs, |r| nul_safe_opt(r.error.as_deref())))
+        .bind(column(runs, |r| nul_safe_opt(r.cancel_reason.as_deref())))
+        .bind(column(runs, |r| nul_safe_opt(r.can_retry_from.as_deref())))
         .bind(column(runs, |r| r.cost_cents))
-        .bind(column(runs, |r| r.trigger.as_str()))
-        .bind(column(runs, |r| r.idempotency_key.as_str()))
+        .bind(column(runs, |r| nul_safe(r.trigger.as_str())))
+        .bind(column(runs, |r| nul_safe(r.idempotency_key.as_str())))
         .bind(column(runs, |r| r.created_ms))
         .bind(column(runs, |r| r.started_ms))
         .bind(column(runs, |r| r.completed_ms))
-        .bind(column(runs, |r| r.retry_of_run_id.as_deref()))
-        .bind(column(runs, |r| r.error_code.as_deref()))
+        .bind(column(runs, |r| nul_safe_opt(r.retry_of_run_id.as_deref())))
+        .bind(column(runs, |r| nul_safe_opt(r.error_code.as_deref())))
         .bind(column(runs, |r| json_text(&r.pending_action)))
         .execute(&mut *tx)
         .await?;
@@ -141,17 +144,17 @@ async fn write_steps(tx: &mut PgConnection, steps: &[StepRecord]) -> Result<(), 
            attempts = excluded.attempts, output = excluded.output, error = excluded.error, \
            cost_cents = excluded.cost_cents, started_at = excluded.started_at, completed_at = excluded.completed_at",
     )
-    .bind(column(steps, |s| s.run_id.as_str()))
-    .bind(column(steps, |s| s.key.as_str()))
+    .bind(column(steps, |s| nul_safe(s.run_id.as_str())))
+    .bind(column(steps, |s| nul_safe(s.key.as_str())))
     .bind(column(steps, |s| i64::from(s.position)))
-    .bind(column(steps, |s| s.step_id.as_str()))
-    .bind(column(steps, |s| s.kind.as_str()))
-    .bind(column(steps, |s| s.parent_id.as_deref()))
+    .bind(column(steps, |s| nul_safe(s.step_id.as_str())))
+    .bind(column(steps, |s| nul_safe(s.kind.as_str())))
+    .bind(column(steps, |s| nul_safe_opt(s.parent_id.as_deref())))
     .bind(column(steps, |s| s.item_index.map(i64::from)))
-    .bind(column(steps, |s| s.status.as_str()))
+    .bind(column(steps, |s| nul_safe(s.status.as_str())))
     .bind(column(steps, |s| i64::from(s.attempts)))
     .bind(column(steps, |s| json_text(&s.output)))
-    .bind(column(steps, |s| s.error.as_deref()))
+    .bind(column(steps, |s| nul_safe_opt(s.error.as_deref())))
     .bind(column(steps, |s| s.cost_cents))
     .bind(column(steps, |s| s.started_ms))
     .bind(column(steps, |s| s.completed_ms))
@@ -168,9 +171,9 @@ async fn write_events(tx: &mut PgConnection, events: &[EventRecord]) -> Result<(
         "INSERT INTO run_events (run_id, sequence, type, payload, created_at) \
          SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[], $5::bigint[])",
     )
-    .bind(column(events, |e| e.run_id.as_str()))
+    .bind(column(events, |e| nul_safe(e.run_id.as_str())))
     .bind(column(events, |e| e.sequence as i64))
-    .bind(column(events, |e| e.event_type.as_str()))
+    .bind(column(events, |e| nul_safe(e.event_type.as_str())))
     .bind(column(events, |e| serde_json::to_string(e).expect("events always serialize")))
     .bind(column(events, |e| e.created_ms))
     .execute(&mut *tx)
@@ -185,9 +188,9 @@ async fn write_commands(tx: &mut PgConnection, commands: &[(String, u32, String)
     sqlx::query(
         "INSERT INTO run_commands (run_id, seq, command) SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[])",
     )
-    .bind(column(commands, |c| c.0.as_str()))
+    .bind(column(commands, |c| nul_safe(c.0.as_str())))
     .bind(column(commands, |c| i64::from(c.1)))
-    .bind(column(commands, |c| c.2.as_str()))
+    .bind(column(commands, |c| nul_safe(c.2.as_str())))
     .execute(&mut *tx)
     .await?;
     Ok(())
@@ -214,9 +217,9 @@ async fn write_timers(
              SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[]) \
              ON CONFLICT (run_id, step_key) DO UPDATE SET due_at = excluded.due_at",
         )
-        .bind(column(armed, |t| t.run_id.as_str()))
-        .bind(column(armed, |t| t.step_key.as_str()))
-        .bind(column(armed, |t| t.tenant_id.as_str()))
+        .bind(column(armed, |t| nul_safe(t.run_id.as_str())))
+        .bind(column(armed, |t| nul_safe(t.step_key.as_str())))
+        .bind(column(armed, |t| nul_safe(t.tenant_id.as_str())))
         .bind(column(armed, |t| t.due_ms))
         .execute(&mut *tx)
         .await?;
@@ -235,9 +238,9 @@ async fn write_idempotency(tx: &mut PgConnection, keys: &[(String, String, Strin
          ON CONFLICT (tenant_id, idempotency_key) DO UPDATE SET run_id = excluded.run_id, \
            created_at = excluded.created_at",
     )
-    .bind(column(keys, |i| i.0.as_str()))
-    .bind(column(keys, |i| i.1.as_str()))
-    .bind(column(keys, |i| i.2.as_str()))
+    .bind(column(keys, |i| nul_safe(i.0.as_str())))
+    .bind(column(keys, |i| nul_safe(i.1.as_str())))
+    .bind(column(keys, |i| nul_safe(i.2.as_str())))
     .bind(column(keys, |i| i.3))
     .execute(&mut *tx)
     .await?;
@@ -268,13 +271,13 @@ pub(super) async fn commit(pool: &PgPool, batch: &RunBatch) -> Result<Vec<Option
 /// A run and its steps in list order.
 pub(super) async fn get_run(pool: &PgPool, tenant: &str, id: &str) -> Result<(RunRecord, Vec<StepRecord>), StoreError> {
     let sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE tenant_id = $1 AND id = $2");
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(tenant).bind(id).fetch_optional(pool).await?;
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(nul_safe(tenant)).bind(nul_safe(id)).fetch_optional(pool).await?;
     let run = match row {
         Some(row) => run_from_row(&row)?,
         None => return Err(StoreError::NotFound { what: format!("run '{id}'") }),
     };
     let rows = sqlx::query("SELECT * FROM run_steps WHERE run_id = $1 ORDER BY position, key")
-        .bind(id)
+        .bind(nul_safe(id))
         .fetch_all(pool)
         .await?;
     let steps = rows.iter().map(step_from_row).collect::<Result<Vec<_>, _>>()?;
@@ -286,10 +289,10 @@ pub(super) async fn list_runs(pool: &PgPool, tenant: &str, query: &RunQuery) -> 
     const FILTER: &str = "tenant_id = $1 AND ($2::text IS NULL OR workflow_id = $2) \
          AND ($3::text IS NULL OR status = $3) AND ($4::text IS NULL OR user_id = $4)";
     let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM runs WHERE {FILTER}")))
-        .bind(tenant)
-        .bind(query.workflow_id.as_deref())
-        .bind(query.status.as_deref())
-        .bind(query.user_id.as_deref())
+        .bind(nul_safe(tenant))
+        .bind(nul_safe_opt(query.workflow_id.as_deref()))
+        .bind(nul_safe_opt(query.status.as_deref()))
+        .bind(nul_safe_opt(query.user_id.as_deref()))
         .fetch_one(pool)
         .await?;
     let (after_ms, after_id) = match &query.after {
@@ -303,12 +306,12 @@ pub(super) async fn list_runs(pool: &PgPool, tenant: &str, query: &RunQuery) -> 
     );
     // One row more than asked tells whether another page follows.
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(tenant)
-        .bind(query.workflow_id.as_deref())
-        .bind(query.status.as_deref())
-        .bind(query.user_id.as_deref())
+        .bind(nul_safe(tenant))
+        .bind(nul_safe_opt(query.workflow_id.as_deref()))
+        .bind(nul_safe_opt(query.status.as_deref()))
+        .bind(nul_safe_opt(query.user_id.as_deref()))
         .bind(after_ms)
-        .bind(after_id)
+        .bind(nul_safe_opt(after_id))
         .bind(i64::from(query.limit) + 1)
         .bind(if query.after.is_some() { 0 } else { i64::from(query.offset) })
         .fetch_all(pool)
@@ -331,8 +334,8 @@ pub(super) async fn list_events(
         "SELECT e.payload FROM run_events e JOIN runs r ON r.id = e.run_id AND r.tenant_id = $1 \
          WHERE e.run_id = $2 AND e.sequence > $3 ORDER BY e.sequence LIMIT $4",
     )
-    .bind(tenant)
-    .bind(run_id)
+    .bind(nul_safe(tenant))
+    .bind(nul_safe(run_id))
     .bind(after as i64)
     .bind(i64::from(limit))
     .fetch_all(pool)
@@ -349,8 +352,8 @@ pub(super) async fn list_events(
 pub(super) async fn delete_run(pool: &PgPool, tenant: &str, id: &str) -> Result<(), StoreError> {
     let mut tx = pool.begin().await?;
     let deleted = sqlx::query("DELETE FROM runs WHERE tenant_id = $1 AND id = $2")
-        .bind(tenant)
-        .bind(id)
+        .bind(nul_safe(tenant))
+        .bind(nul_safe(id))
         .execute(&mut *tx)
         .await?
         .rows_affected();
@@ -359,7 +362,7 @@ pub(super) async fn delete_run(pool: &PgPool, tenant: &str, id: &str) -> Result<
     }
     for table in ["run_steps", "run_events", "run_commands", "timers", "tasks", "run_idempotency", "approvals"] {
         sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE run_id = $1")))
-            .bind(id)
+            .bind(nul_safe(id))
             .execute(&mut *tx)
             .await?;
     }
@@ -374,14 +377,15 @@ pub(super) async fn find_idempotent(
     key: &str,
     since_ms: i64,
 ) -> Result<Option<String>, StoreError> {
-    Ok(sqlx::query_scalar(
+    let found: Option<String> = sqlx::query_scalar(
         "SELECT run_id FROM run_idempotency WHERE tenant_id = $1 AND idempotency_key = $2 AND created_at > $3",
     )
-    .bind(tenant)
-    .bind(key)
+    .bind(nul_safe(tenant))
+    .bind(nul_safe(key))
     .bind(since_ms)
     .fetch_optional(pool)
-    .await?)
+    .await?;
+    Ok(found.map(super::postgres_text::restore))
 }
 
 /// Every run not in a terminal status, with its commands: two queries in
@@ -403,9 +407,9 @@ pub(super) async fn load_open_runs(pool: &PgPool) -> Result<Vec<OpenRun>, StoreE
     );
     let mut commands = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch(pool);
     while let Some(row) = futures_util::TryStreamExt::try_next(&mut commands).await? {
-        let run_id: String = row.try_get("run_id")?;
+        let run_id: String = row.text("run_id")?;
         if let Some(&i) = index.get(&run_id) {
-            open[i].commands.push(row.try_get("command")?);
+            open[i].commands.push(row.text("command")?);
         }
     }
     Ok(open)
@@ -418,9 +422,9 @@ pub(super) async fn list_timers(pool: &PgPool) -> Result<Vec<TimerRecord>, Store
     rows.iter()
         .map(|row| {
             Ok(TimerRecord {
-                run_id: row.try_get("run_id")?,
-                step_key: row.try_get("step_key")?,
-                tenant_id: row.try_get("tenant_id")?,
+                run_id: row.text("run_id")?,
+                step_key: row.text("step_key")?,
+                tenant_id: row.text("tenant_id")?,
                 due_ms: row.try_get("due_at")?,
             })
         })

@@ -13,6 +13,7 @@ use sqlx::{PgConnection, PgPool, Row};
 
 use super::StoreError;
 use super::postgres_runs::{column, key_columns};
+use super::postgres_text::{RowText, nul_safe, nul_safe_opt};
 use super::runs::RunBatch;
 use super::tasks::{ExpiredLease, LeasedTask, TaskClaim, TaskLease, TaskStatus};
 
@@ -53,14 +54,14 @@ pub(super) async fn write(tx: &mut PgConnection, batch: &RunBatch) -> Result<(),
            input = excluded.input, created_at = excluded.created_at, status = 'queued', lease_owner = NULL, \
            lease_deadline = NULL, cost_so_far = 0",
     )
-    .bind(column(tasks, |t| t.task_id.as_str()))
-    .bind(column(tasks, |t| t.run_id.as_str()))
-    .bind(column(tasks, |t| t.step_key.as_str()))
-    .bind(column(tasks, |t| t.tenant_id.as_str()))
+    .bind(column(tasks, |t| nul_safe(t.task_id.as_str())))
+    .bind(column(tasks, |t| nul_safe(t.run_id.as_str())))
+    .bind(column(tasks, |t| nul_safe(t.step_key.as_str())))
+    .bind(column(tasks, |t| nul_safe(t.tenant_id.as_str())))
     .bind(column(tasks, |t| i64::from(t.attempt)))
-    .bind(column(tasks, |t| t.kind.as_str()))
-    .bind(column(tasks, |t| t.agent.as_deref()))
-    .bind(column(tasks, |t| t.task.as_deref()))
+    .bind(column(tasks, |t| nul_safe(t.kind.as_str())))
+    .bind(column(tasks, |t| nul_safe_opt(t.agent.as_deref())))
+    .bind(column(tasks, |t| nul_safe_opt(t.task.as_deref())))
     .bind(column(tasks, |t| t.input.to_string()))
     .bind(column(tasks, |t| t.created_ms))
     .execute(&mut *tx)
@@ -86,10 +87,10 @@ pub(super) async fn claim(tx: &mut PgConnection, claim: &TaskClaim<'_>) -> Resul
          SELECT l.*, r.id AS found_run, r.workflow_id, r.workflow_version, r.user_id, r.started_at \
          FROM leased l LEFT JOIN runs r ON r.id = l.run_id",
     )
-    .bind(claim.tenant)
-    .bind(claim.agents)
+    .bind(nul_safe(claim.tenant))
+    .bind(claim.agents.iter().map(|a| nul_safe(a)).collect::<Vec<_>>())
     .bind(claim.kinds)
-    .bind(claim.worker_id)
+    .bind(nul_safe(claim.worker_id))
     .bind(claim.now_ms.saturating_add(claim.lease_ms))
     .fetch_optional(&mut *tx)
     .await?;
@@ -100,20 +101,20 @@ pub(super) async fn claim(tx: &mut PgConnection, claim: &TaskClaim<'_>) -> Resul
         return Err(sqlx::Error::RowNotFound.into());
     }
     let input: String = row.try_get("input")?;
-    let task_id: String = row.try_get("task_id")?;
+    let task_id = row.text("task_id")?;
     Ok(Some(LeasedTask {
         input: serde_json::from_str::<Value>(&input)
             .map_err(|e| StoreError::Corrupt(format!("input of task {task_id}: {e}")))?,
-        run_id: row.try_get("run_id")?,
-        step_key: row.try_get("step_key")?,
-        workflow_id: row.try_get("workflow_id")?,
+        run_id: row.text("run_id")?,
+        step_key: row.text("step_key")?,
+        workflow_id: row.text("workflow_id")?,
         workflow_version: row.try_get::<i64, _>("workflow_version")? as u32,
-        user_id: row.try_get("user_id")?,
+        user_id: row.text("user_id")?,
         run_started_ms: row.try_get("started_at")?,
         attempt: row.try_get::<i64, _>("attempt")? as u32,
-        kind: row.try_get("kind")?,
-        agent: row.try_get::<Option<String>, _>("agent")?.unwrap_or_default(),
-        task: row.try_get("task")?,
+        kind: row.text("kind")?,
+        agent: row.opt_text("agent")?.unwrap_or_default(),
+        task: row.opt_text("task")?,
         lease_token: row.try_get::<i64, _>("lease_token")? as u64,
         lease_deadline_ms: row.try_get("lease_deadline")?,
         task_id,
@@ -132,7 +133,7 @@ pub(super) async fn release(tx: &mut PgConnection, leases: &[(String, u64)]) -> 
          FROM UNNEST($1::text[], $2::bigint[]) AS l(task_id, token) \
          WHERE tasks.task_id = l.task_id AND tasks.lease_token = l.token AND tasks.status = 'leased'",
     )
-    .bind(column(leases, |l| l.0.as_str()))
+    .bind(column(leases, |l| nul_safe(l.0.as_str())))
     .bind(column(leases, |l| l.1 as i64))
     .execute(&mut *tx)
     .await?;
@@ -140,21 +141,21 @@ pub(super) async fn release(tx: &mut PgConnection, leases: &[(String, u64)]) -> 
 }
 
 fn lease_from_row(row: &PgRow) -> Result<TaskLease, StoreError> {
-    let task_id: String = row.try_get("task_id")?;
-    let status: String = row.try_get("status")?;
+    let task_id = row.text("task_id")?;
+    let status = row.text("status")?;
     Ok(TaskLease {
         status: TaskStatus::parse(&status)
             .ok_or_else(|| StoreError::Corrupt(format!("task {task_id} has unknown status '{status}'")))?,
-        run_id: row.try_get("run_id")?,
-        step_key: row.try_get("step_key")?,
-        kind: row.try_get("kind")?,
+        run_id: row.text("run_id")?,
+        step_key: row.text("step_key")?,
+        kind: row.text("kind")?,
         attempt: row.try_get::<i64, _>("attempt")? as u32,
         lease_token: row.try_get::<i64, _>("lease_token")? as u64,
         lease_deadline_ms: row.try_get("lease_deadline")?,
-        lease_owner: row.try_get("lease_owner")?,
-        workflow_id: row.try_get::<Option<String>, _>("workflow_id")?.unwrap_or_default(),
+        lease_owner: row.opt_text("lease_owner")?,
+        workflow_id: row.opt_text("workflow_id")?.unwrap_or_default(),
         workflow_version: row.try_get::<Option<i64>, _>("workflow_version")?.unwrap_or_default() as u32,
-        step_status: row.try_get::<Option<String>, _>("step_status")?.unwrap_or_default(),
+        step_status: row.opt_text("step_status")?.unwrap_or_default(),
         step_cost_cents: row.try_get::<Option<i64>, _>("step_cost")?.unwrap_or_default(),
         task_id,
     })
@@ -169,8 +170,8 @@ pub(super) async fn get(pool: &PgPool, tenant: &str, task_id: &str) -> Result<Op
          LEFT JOIN runs r ON r.id = t.run_id \
          WHERE t.tenant_id = $1 AND t.task_id = $2",
     )
-    .bind(tenant)
-    .bind(task_id)
+    .bind(nul_safe(tenant))
+    .bind(nul_safe(task_id))
     .fetch_optional(pool)
     .await?;
     row.as_ref().map(lease_from_row).transpose()
@@ -192,8 +193,8 @@ pub(super) async fn extend(
          WHERE tenant_id = $1 AND task_id = $2 AND lease_token = $3 AND status = 'leased' AND lease_deadline > $6 \
          RETURNING lease_deadline",
     )
-    .bind(tenant)
-    .bind(task_id)
+    .bind(nul_safe(tenant))
+    .bind(nul_safe(task_id))
     .bind(token as i64)
     .bind(deadline_ms)
     .bind(cost_so_far_cents)
@@ -216,10 +217,10 @@ pub(super) async fn expired(pool: &PgPool, now_ms: i64, limit: u32) -> Result<Ve
     rows.iter()
         .map(|row| {
             Ok(ExpiredLease {
-                task_id: row.try_get("task_id")?,
-                tenant_id: row.try_get("tenant_id")?,
-                run_id: row.try_get("run_id")?,
-                step_key: row.try_get("step_key")?,
+                task_id: row.text("task_id")?,
+                tenant_id: row.text("tenant_id")?,
+                run_id: row.text("run_id")?,
+                step_key: row.text("step_key")?,
                 attempt: row.try_get::<i64, _>("attempt")? as u32,
                 lease_token: row.try_get::<i64, _>("lease_token")? as u64,
             })
@@ -239,7 +240,7 @@ pub(super) async fn withdraw(pool: &PgPool, task_id: &str, token: u64) -> Result
         "UPDATE tasks SET status = 'cancelled', lease_owner = NULL, lease_deadline = NULL \
          WHERE task_id = $1 AND lease_token = $2 AND status = 'leased'",
     )
-    .bind(task_id)
+    .bind(nul_safe(task_id))
     .bind(token as i64)
     .execute(pool)
     .await?;
@@ -251,12 +252,12 @@ pub(super) async fn leases_by_owner(pool: &PgPool, tenant: &str) -> Result<Vec<(
     let rows = sqlx::query(
         "SELECT lease_owner, COUNT(*) AS n FROM tasks WHERE status = 'leased' AND tenant_id = $1 GROUP BY lease_owner",
     )
-    .bind(tenant)
+    .bind(nul_safe(tenant))
     .fetch_all(pool)
     .await?;
     rows.iter()
         .map(|row| {
-            let owner: Option<String> = row.try_get("lease_owner")?;
+            let owner: Option<String> = row.opt_text("lease_owner")?;
             Ok((owner.unwrap_or_default(), row.try_get::<i64, _>("n")? as u32))
         })
         .collect()
@@ -265,7 +266,7 @@ pub(super) async fn leases_by_owner(pool: &PgPool, tenant: &str) -> Result<Vec<(
 /// How many tasks of a run wait for a worker or are held by one.
 pub(super) async fn count_open(pool: &PgPool, run_id: &str) -> Result<u32, StoreError> {
     let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tasks WHERE run_id = $1 AND status IN ('queued', 'leased')")
-        .bind(run_id)
+        .bind(nul_safe(run_id))
         .fetch_one(pool)
         .await?;
     Ok(n as u32)
