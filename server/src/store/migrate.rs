@@ -60,7 +60,9 @@ mod tests {
     /// schemas drift apart silently.
     #[test]
     fn both_stores_have_the_same_migrations() {
-        let names = |m: &[(i64, &str, &str)]| m.iter().map(|(v, d, _)| (*v, *d)).collect::<Vec<_>>();
+        fn names(m: &'static [(i64, &'static str, &'static str)]) -> Vec<(i64, &'static str)> {
+            m.iter().map(|(v, d, _)| (*v, *d)).collect()
+        }
         assert_eq!(names(super::SQLITE), names(super::POSTGRES));
     }
 }
