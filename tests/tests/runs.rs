@@ -11,8 +11,8 @@ use serde_json::{Value, json};
 use tonic::Code;
 use tonic_types::StatusExt;
 use weft_sdk::pb;
-use weft_tests::store::open_store;
 use weft_tests::runs::{get_run, json_of, step, wait_finished};
+use weft_tests::store::open_store;
 use weft_tests::{TestServer, chain_workflow, http1};
 
 /// Creates a workflow from its REST JSON and returns its id.

@@ -13,8 +13,7 @@ use weft_server::model::{
     TimerRecord, WorkflowStatus,
 };
 use weft_server::store::{
-    ClaimRequest, NewVersion, NewWorkflow, OpenStore, RunBatch, RunQuery, Store, StoreError, TaskStatus,
-    WorkflowQuery,
+    ClaimRequest, NewVersion, NewWorkflow, OpenStore, RunBatch, RunQuery, Store, StoreError, TaskStatus, WorkflowQuery,
 };
 use weft_tests::store::{fresh_schema_url, postgres_or_skip};
 
@@ -141,7 +140,12 @@ async fn commit_runs_writes_all_of_a_batch_and_reads_it_back_unchanged() {
             steps: vec![step("wfrun_a", "s2", 2, "pending"), step("wfrun_a", "s1", 1, "running")],
             events: (1..=3).map(|s| event("wfrun_a", s, "step.started")).collect(),
             commands: vec![("wfrun_a".into(), 1, "{\"start\":1}".into()), ("wfrun_a".into(), 2, "{\"b\":2}".into())],
-            timers: vec![TimerRecord { run_id: "wfrun_a".into(), step_key: "s2".into(), tenant_id: T.into(), due_ms: 99 }],
+            timers: vec![TimerRecord {
+                run_id: "wfrun_a".into(),
+                step_key: "s2".into(),
+                tenant_id: T.into(),
+                due_ms: 99,
+            }],
             tasks: vec![task("wfrun_a", "s1", "writer", 5)],
             idempotency: vec![(T.into(), "key-1".into(), "wfrun_a".into(), 10)],
             ..RunBatch::default()
@@ -247,11 +251,8 @@ async fn leases_are_fenced_by_their_token_and_stale_tokens_change_nothing() {
         assert_eq!(store.get_task(T, id).await.unwrap().unwrap().status, TaskStatus::Leased);
 
         // Released with its token, the task is claimed again with a higher one.
-        let again = RunBatch {
-            releases: vec![(id.to_string(), 1)],
-            claims: vec![claim("a", 300)],
-            ..RunBatch::default()
-        };
+        let again =
+            RunBatch { releases: vec![(id.to_string(), 1)], claims: vec![claim("a", 300)], ..RunBatch::default() };
         let reclaimed = store.commit_runs(&again).await.unwrap()[0].clone().unwrap();
         assert_eq!((reclaimed.task_id.as_str(), reclaimed.lease_token), (id, 2));
         assert_eq!(store.extend_lease(T, id, 1, 9_000, 0, 300).await.unwrap(), None, "the old token is dead");
@@ -385,7 +386,10 @@ async fn workflows_version_atomically_and_page_by_tag() {
         let first = store.create_workflow(T, new_workflow("wf_a", 10, &["x", "y"], Some("req"))).await.unwrap();
         let same = store.create_workflow(T, new_workflow("wf_other", 11, &[], Some("req"))).await.unwrap();
         assert_eq!(same, first, "one workflow per request id");
-        assert_eq!(serde_json::to_string(&first.definition).unwrap(), serde_json::to_string(&definition("wf_a")).unwrap());
+        assert_eq!(
+            serde_json::to_string(&first.definition).unwrap(),
+            serde_json::to_string(&definition("wf_a")).unwrap()
+        );
         store.create_workflow(T, new_workflow("wf_b", 20, &["y"], None)).await.unwrap();
         store.create_workflow(T, new_workflow("wf_c", 30, &["y"], None)).await.unwrap();
         store.set_workflow_status(T, "wf_c", WorkflowStatus::Archived, 31).await.unwrap();

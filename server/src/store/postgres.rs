@@ -17,14 +17,14 @@ use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{PgPool, Postgres, Row};
 
+use super::postgres_text::{RowText, nul_safe, nul_safe_opt, restore};
 use super::{
     ExpiredLease, LeasedTask, NewVersion, NewWorkflow, OpenRun, RunBatch, RunPage, RunQuery, Store, StoreError,
     TaskLease, WorkflowPage, WorkflowQuery, migrate, postgres_approvals, postgres_runs, postgres_tasks,
 };
-use super::postgres_text::{RowText, nul_safe, nul_safe_opt, restore};
 use crate::model::{
-    ApprovalPage, ApprovalQuery, ApprovalRecord, Definition, EventRecord, RunRecord, StepRecord, TimerRecord,
-    Workflow, WorkflowStatus, WorkflowVersionInfo,
+    ApprovalPage, ApprovalQuery, ApprovalRecord, Definition, EventRecord, RunRecord, StepRecord, TimerRecord, Workflow,
+    WorkflowStatus, WorkflowVersionInfo,
 };
 
 /// How long a create's request id stays a deduplication key.
@@ -112,7 +112,12 @@ where
            ON v.tenant_id = w.tenant_id AND v.workflow_id = w.id AND v.version = COALESCE($3, w.latest_version) \
          WHERE w.tenant_id = $1 AND w.id = $2"
     );
-    let row = sqlx::query(SQL).bind(nul_safe(tenant)).bind(nul_safe(id)).bind(version.map(i64::from)).fetch_optional(executor).await?;
+    let row = sqlx::query(SQL)
+        .bind(nul_safe(tenant))
+        .bind(nul_safe(id))
+        .bind(version.map(i64::from))
+        .fetch_optional(executor)
+        .await?;
     match row {
         Some(row) => workflow_from_row(&row),
         None => Err(match version {

@@ -99,7 +99,8 @@ fn approval_from_row(row: &PgRow) -> Result<ApprovalRecord, StoreError> {
 /// One approval of a tenant, or `None`.
 pub(super) async fn get(pool: &PgPool, tenant: &str, id: &str) -> Result<Option<ApprovalRecord>, StoreError> {
     let sql = format!("{SELECT} WHERE a.tenant_id = $1 AND a.id = $2");
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(nul_safe(tenant)).bind(nul_safe(id)).fetch_optional(pool).await?;
+    let row =
+        sqlx::query(sqlx::AssertSqlSafe(sql)).bind(nul_safe(tenant)).bind(nul_safe(id)).fetch_optional(pool).await?;
     row.as_ref().map(approval_from_row).transpose()
 }
 
@@ -129,7 +130,11 @@ pub(super) async fn list(pool: &PgPool, tenant: &str, query: &ApprovalQuery) -> 
     filters(&mut page, tenant, query);
     if let Some((created, id)) = &query.after {
         page.push(" AND (a.created_at < ").push_bind(*created);
-        page.push(" OR (a.created_at = ").push_bind(*created).push(" AND a.id < ").push_bind(nul_safe(id).into_owned()).push("))");
+        page.push(" OR (a.created_at = ")
+            .push_bind(*created)
+            .push(" AND a.id < ")
+            .push_bind(nul_safe(id).into_owned())
+            .push("))");
     }
     // One more than asked says whether another page follows.
     page.push(" ORDER BY a.created_at DESC, a.id DESC LIMIT ").push_bind(i64::from(query.limit) + 1);

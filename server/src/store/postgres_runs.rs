@@ -203,13 +203,11 @@ async fn write_timers(
 ) -> Result<(), StoreError> {
     if !done.is_empty() {
         let (runs, keys) = key_columns(done);
-        sqlx::query(
-            "DELETE FROM timers WHERE (run_id, step_key) IN (SELECT * FROM UNNEST($1::text[], $2::text[]))",
-        )
-        .bind(runs)
-        .bind(keys)
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query("DELETE FROM timers WHERE (run_id, step_key) IN (SELECT * FROM UNNEST($1::text[], $2::text[]))")
+            .bind(runs)
+            .bind(keys)
+            .execute(&mut *tx)
+            .await?;
     }
     if !armed.is_empty() {
         sqlx::query(
@@ -271,7 +269,8 @@ pub(super) async fn commit(pool: &PgPool, batch: &RunBatch) -> Result<Vec<Option
 /// A run and its steps in list order.
 pub(super) async fn get_run(pool: &PgPool, tenant: &str, id: &str) -> Result<(RunRecord, Vec<StepRecord>), StoreError> {
     let sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE tenant_id = $1 AND id = $2");
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(nul_safe(tenant)).bind(nul_safe(id)).fetch_optional(pool).await?;
+    let row =
+        sqlx::query(sqlx::AssertSqlSafe(sql)).bind(nul_safe(tenant)).bind(nul_safe(id)).fetch_optional(pool).await?;
     let run = match row {
         Some(row) => run_from_row(&row)?,
         None => return Err(StoreError::NotFound { what: format!("run '{id}'") }),
