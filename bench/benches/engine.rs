@@ -25,6 +25,11 @@
 //!
 //! Run with `cargo bench -p weft-bench --bench engine [-- CASE]`. Plain
 //! `main` (`harness = false`) so it needs no benchmarking crate.
+//!
+//! `-- --database-url postgres://…` (or `WEFT_BENCH_DATABASE_URL`) runs the
+//! engine cases on Postgres instead, each in a fresh schema `weft_bench_…`
+//! of that database (dropped by the next Postgres run); `disk` measures
+//! SQLite only and is skipped there.
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -42,8 +47,7 @@ use weft_server::engine::workflows::WorkflowDraft;
 use weft_server::engine::{RunEngine, WorkflowCatalog};
 use weft_server::model::definition::Definition;
 use weft_server::model::ids;
-use weft_server::store::sqlite::SqliteStore;
-use weft_server::store::{RunQuery, Store};
+use weft_server::store::{OpenStore, RunQuery, Store};
 
 // The `weft` binary's allocator, so RSS and allocation costs match it.
 #[global_allocator]
@@ -60,6 +64,8 @@ const PARKED: usize = 10_000;
 const PARKING_CLIENTS: usize = 64;
 /// Set in the child process that recovers the parked runs: the database path.
 const RECOVER_ENV: &str = "WEFT_BENCH_RECOVER";
+/// A Postgres URL to run on instead of SQLite files (also `--database-url`).
+const DATABASE_ENV: &str = "WEFT_BENCH_DATABASE_URL";
 const TENANT: &str = "default";
 
 fn workflow(value: Value) -> Arc<CompiledWorkflow> {
@@ -116,8 +122,61 @@ fn new_run(flow: &Arc<CompiledWorkflow>) -> NewRun {
     }
 }
 
-async fn open_store(path: &std::path::Path) -> SqliteStore {
-    SqliteStore::open(&format!("sqlite://{}", path.display())).await.expect("store")
+/// The Postgres database of this run, if any: `--database-url URL` or
+/// `WEFT_BENCH_DATABASE_URL`.
+fn postgres_base() -> Option<String> {
+    let mut args = std::env::args().skip_while(|a| a != "--database-url");
+    args.nth(1).or_else(|| std::env::var(DATABASE_ENV).ok()).filter(|url| !url.trim().is_empty())
+}
+
+/// The database URL of a case whose SQLite file would be `path`: that file,
+/// or on Postgres a schema named after it (so the recovery child process,
+/// given the same path, opens the same schema).
+async fn database_url(path: &std::path::Path) -> String {
+    let Some(base) = postgres_base() else { return format!("sqlite://{}", path.display()) };
+    let mut hash = std::hash::DefaultHasher::new();
+    std::hash::Hash::hash(path, &mut hash);
+    let schema = format!("weft_bench_{:016x}", std::hash::Hasher::finish(&hash));
+    let pool = sqlx::PgPool::connect(&base).await.expect("connect to the bench database");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA IF NOT EXISTS {schema}")))
+        .execute(&pool)
+        .await
+        .expect("create the bench schema");
+    pool.close().await;
+    let separator = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{separator}options=-csearch_path%3D{schema}")
+}
+
+/// Drops the schemas of earlier Postgres runs.
+async fn drop_bench_schemas(base: &str) {
+    let pool = sqlx::PgPool::connect(base).await.expect("connect to the bench database");
+    let names: Vec<String> =
+        sqlx::query_scalar("SELECT nspname::text FROM pg_namespace WHERE nspname LIKE 'weft\\_bench\\_%'")
+            .fetch_all(&pool)
+            .await
+            .expect("list schemas");
+    for name in names {
+        sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {name} CASCADE"))).execute(&pool).await.expect("drop");
+    }
+    pool.close().await;
+}
+
+async fn open_store(path: &std::path::Path) -> OpenStore {
+    OpenStore::open(&database_url(path).await).await.expect("a store URL").expect("store")
+}
+
+/// `SELECT COUNT(*) …` on the case's database, whichever store it is.
+async fn count(path: &std::path::Path, sql: &'static str) -> i64 {
+    if postgres_base().is_none() {
+        let pool = raw_pool(path).await;
+        let n = sqlx::query_scalar(sql).fetch_one(&pool).await.expect("count");
+        pool.close().await;
+        return n;
+    }
+    let pool = sqlx::PgPool::connect(&database_url(path).await).await.expect("connect");
+    let n = sqlx::query_scalar(sql).fetch_one(&pool).await.expect("count");
+    pool.close().await;
+    n
 }
 
 /// A second pool on the store's file, for counting what was committed.
@@ -215,7 +274,7 @@ fn pure_transitions() {
 async fn latency(label: &str, flow: Arc<CompiledWorkflow>) {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = open_store(&dir.path().join("bench.db")).await;
-    let scheduler = RunScheduler::spawn(Arc::new(store.clone()), Vec::new(), Vec::new());
+    let scheduler = RunScheduler::spawn(store.shared(), Vec::new(), Vec::new());
     let mut events = scheduler.subscribe();
     let mut acked = Vec::with_capacity(LATENCY_RUNS);
     let mut done = Vec::with_capacity(LATENCY_RUNS);
@@ -261,7 +320,7 @@ async fn chain_throughput(clients: usize) {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("bench.db");
     let store = open_store(&path).await;
-    let scheduler = RunScheduler::spawn(Arc::new(store.clone()), Vec::new(), Vec::new());
+    let scheduler = RunScheduler::spawn(store.shared(), Vec::new(), Vec::new());
     let flow = workflow(chain_definition(10));
     let measuring = Arc::new(AtomicBool::new(false));
     let stop = Arc::new(AtomicBool::new(false));
@@ -298,20 +357,12 @@ async fn chain_throughput(clients: usize) {
 
     // Step transitions as committed: every step.* event in the file, per
     // finished run (each chain run commits 10 step.started + 10 step.completed).
-    let pool = raw_pool(&path).await;
-    let runs: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM runs").fetch_one(&pool).await.expect("count");
-    let completed: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM runs WHERE status = 'completed'")
-        .fetch_one(&pool)
-        .await
-        .expect("count");
+    let runs = count(&path, "SELECT COUNT(*) FROM runs").await;
+    let completed = count(&path, "SELECT COUNT(*) FROM runs WHERE status = 'completed'").await;
     assert_eq!(runs, completed, "every chain run completes");
-    let step_events: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM run_events WHERE type IN ('step.started', 'step.completed')")
-            .fetch_one(&pool)
-            .await
-            .expect("count");
-    let all_events: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM run_events").fetch_one(&pool).await.expect("count");
-    pool.close().await;
+    let step_events =
+        count(&path, "SELECT COUNT(*) FROM run_events WHERE type IN ('step.started', 'step.completed')").await;
+    let all_events = count(&path, "SELECT COUNT(*) FROM run_events").await;
     let per_run = step_events as f64 / runs as f64;
     let runs_per_s = answered.load(Ordering::Relaxed) as f64 / elapsed;
     let commits = (after.commits - before.commits) as f64;
@@ -337,7 +388,7 @@ async fn chain_throughput(clients: usize) {
 async fn writer(clients: usize) {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = open_store(&dir.path().join("bench.db")).await;
-    let scheduler = RunScheduler::spawn(Arc::new(store.clone()), Vec::new(), Vec::new());
+    let scheduler = RunScheduler::spawn(store.shared(), Vec::new(), Vec::new());
     let flow = workflow(json!({"name": "one-agent", "steps": [
         {"id": "work", "type": "agent", "agent": "w", "task": "Work on {{ input.n }}"},
         {"id": "after", "type": "transform", "dependsOn": ["work"], "output": {"r": "$.work.output"}}
@@ -392,7 +443,7 @@ async fn parked() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("bench.db");
     let store = open_store(&path).await;
-    let shared: Arc<dyn Store> = Arc::new(store.clone());
+    let shared: Arc<dyn Store> = store.shared();
     let catalog = WorkflowCatalog::new(shared.clone());
     let definition: Definition = serde_json::from_value(json!({"name": "parked", "steps": [
         {"id": "wait", "type": "delay", "duration": 3600},
@@ -439,7 +490,12 @@ async fn parked() {
     // Recovery in a fresh process, as after a crash: its RSS holds only what
     // recovery builds, not what this process's allocator kept.
     let exe = std::env::current_exe().expect("own path");
-    let status = std::process::Command::new(exe).env(RECOVER_ENV, &path).status().expect("recovery process");
+    let mut child = std::process::Command::new(exe);
+    child.env(RECOVER_ENV, &path);
+    if let Some(base) = postgres_base() {
+        child.env(DATABASE_ENV, base);
+    }
+    let status = child.status().expect("recovery process");
     assert!(status.success(), "recovery process failed: {status}");
 }
 
@@ -447,7 +503,7 @@ async fn parked() {
 async fn recover(path: std::path::PathBuf) {
     let before = rss_bytes();
     let store = open_store(&path).await;
-    let shared: Arc<dyn Store> = Arc::new(store.clone());
+    let shared: Arc<dyn Store> = store.shared();
     let opened = rss_bytes();
     let started = Instant::now();
     let engine = RunEngine::open(shared.clone(), WorkflowCatalog::new(shared.clone())).await.expect("recover");
@@ -522,14 +578,31 @@ async fn main() {
         recover(path.into()).await;
         return;
     }
-    // `cargo bench` passes `--bench`; the first other argument filters cases.
-    let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    // `cargo bench` passes `--bench`; the first other argument (not the
+    // value of --database-url) filters cases.
+    let mut args = std::env::args().skip(1);
+    let mut filter: Option<String> = None;
+    while let Some(arg) = args.next() {
+        if arg == "--database-url" {
+            args.next();
+        } else if !arg.starts_with('-') && filter.is_none() {
+            filter = Some(arg);
+        }
+    }
     let wanted = |case: &str| filter.as_deref().is_none_or(|f| case.contains(f));
+    if let Some(base) = postgres_base() {
+        drop_bench_schemas(&base).await;
+        println!("store: Postgres ({})", weft_server::store::redacted_url(&base));
+    }
     if wanted("parked") {
         parked().await;
     }
     if wanted("disk") {
-        disk().await;
+        if postgres_base().is_some() {
+            println!("disk: skipped (it measures a SQLite file)");
+        } else {
+            disk().await;
+        }
     }
     if wanted("pure") {
         pure_transitions();
