@@ -47,6 +47,13 @@ pub enum ServeError {
     /// The database URL names a store this build cannot open.
     #[error("unsupported database URL '{0}': use sqlite:<file> or postgres://user@host:port/database")]
     UnsupportedDatabase(String),
+    /// Another `weft` process serves this Postgres database (schema) already;
+    /// several replicas on one database are not supported yet.
+    #[error(
+        "another weft process is serving {0} already; several replicas on one database are not supported yet \
+         (stop the other one, or give this one its own database or schema)"
+    )]
+    DatabaseInUse(String),
     /// The store could not be opened or migrated.
     #[error("cannot open the store: {0}")]
     Store(#[from] store::StoreError),
@@ -111,6 +118,10 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let store = open_store(&config.database_url).await?;
+    if !store.claim_serving().await? {
+        store.close().await;
+        return Err(ServeError::DatabaseInUse(store::redacted_url(&config.database_url)));
+    }
     let shared: Arc<dyn store::Store> = store.shared();
     let catalog = WorkflowCatalog::new(shared.clone()).with_script_interpreters(config.script.interpreters.clone());
     // Recovery (replaying unfinished runs, re-arming timers) happens here,

@@ -60,6 +60,17 @@ impl OpenStore {
         })
     }
 
+    /// Claims the database for this serving process; `false` when another
+    /// `weft` serves it already (Postgres). A SQLite file is claimed by
+    /// nothing here: two processes on one file is a deployment error the
+    /// file's locks make slow, not silent.
+    pub async fn claim_serving(&self) -> Result<bool, StoreError> {
+        match self {
+            Self::Sqlite(_) => Ok(true),
+            Self::Postgres(store) => store.claim_serving().await,
+        }
+    }
+
     /// The store behind the trait the engine speaks.
     pub fn shared(&self) -> Arc<dyn Store> {
         match self {

@@ -11,11 +11,13 @@
 //! `postgres_runs`, `postgres_tasks` and `postgres_approvals`.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
-use sqlx::{PgPool, Postgres, Row};
+use sqlx::{Connection, PgConnection, PgPool, Postgres, Row};
+use tokio::sync::Mutex;
 
 use super::postgres_text::{RowText, nul_safe, nul_safe_opt, restore};
 use super::{
@@ -47,6 +49,8 @@ macro_rules! workflow_columns {
 #[derive(Clone)]
 pub struct PostgresStore {
     pool: PgPool,
+    /// The connection holding the serving lock, once taken.
+    serving: Arc<Mutex<Option<PgConnection>>>,
 }
 
 impl PostgresStore {
@@ -61,11 +65,39 @@ impl PostgresStore {
             .connect_with(options)
             .await?;
         migrate::postgres().run(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self { pool, serving: Arc::default() })
     }
 
-    /// Closes every connection.
+    /// Claims this database (its schema) for one serving process, until
+    /// [`close`](Self::close) or the process ends: `false` when another
+    /// process holds it. Each process recovers and runs every open run it
+    /// finds, so two on one schema would run the same steps twice; until
+    /// several replicas share work safely, the second one must not start.
+    /// A session advisory lock on a connection of its own, so Postgres
+    /// releases it when the process dies.
+    pub async fn claim_serving(&self) -> Result<bool, StoreError> {
+        let mut held = self.serving.lock().await;
+        if held.is_some() {
+            return Ok(true);
+        }
+        let mut conn = self.pool.acquire().await?.detach();
+        let taken: bool =
+            sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtextextended('weft serving ' || current_schema(), 0))")
+                .fetch_one(&mut conn)
+                .await?;
+        if taken {
+            *held = Some(conn);
+        } else {
+            let _ = conn.close().await;
+        }
+        Ok(taken)
+    }
+
+    /// Closes every connection, giving up the serving lock.
     pub async fn close(&self) {
+        if let Some(conn) = self.serving.lock().await.take() {
+            let _ = conn.close().await;
+        }
         self.pool.close().await;
     }
 }
