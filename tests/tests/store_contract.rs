@@ -262,6 +262,13 @@ async fn leases_are_fenced_by_their_token_and_stale_tokens_change_nothing() {
         assert_eq!((lease.status, lease.lease_owner), (TaskStatus::Cancelled, None));
         assert_eq!(store.next_lease_deadline().await.unwrap(), None);
 
+        // A run held by PauseRun shows on its tasks' lease state.
+        assert!(!store.get_task(T, id).await.unwrap().unwrap().run_held);
+        let mut held = run("wfrun_l", "paused", 1);
+        held.pending_action = Some(json!({"type": "manual", "reason": "hold \0 on"}));
+        store.commit_runs(&RunBatch { runs: vec![held], ..RunBatch::default() }).await.unwrap();
+        assert!(store.get_task(T, id).await.unwrap().unwrap().run_held);
+
         // The next attempt keeps the id and the last token; the older task
         // still queued is claimed first.
         let mut retry = task("wfrun_l", "early", "a", 400);
@@ -426,6 +433,10 @@ async fn workflows_version_atomically_and_page_by_tag() {
         store.delete_workflow(T, "wf_a").await.unwrap();
         assert!(matches!(store.get_workflow(T, "wf_a").await, Err(StoreError::NotFound { .. })));
         assert!(matches!(store.delete_workflow(T, "wf_a").await, Err(StoreError::NotFound { .. })));
+        // A server secret is written once; later candidates get the first.
+        assert_eq!(store.server_secret("webhook", "first", 1).await.unwrap(), "first");
+        assert_eq!(store.server_secret("webhook", "second", 2).await.unwrap(), "first");
+
         // The request id's workflow is gone, so the token is spent.
         let fresh = store.create_workflow(T, new_workflow("wf_d", 50, &[], Some("req"))).await.unwrap();
         assert_eq!(fresh.id, "wf_d");

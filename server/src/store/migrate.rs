@@ -26,6 +26,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (4, "task leases", include_str!("../../migrations/postgres/0004_task_leases.sql")),
     (5, "pauses and approvals", include_str!("../../migrations/postgres/0005_pauses_and_approvals.sql")),
     (6, "approval decisions", include_str!("../../migrations/postgres/0006_approval_decisions.sql")),
+    (7, "server secrets", include_str!("../../migrations/postgres/0007_server_secrets.sql")),
 ];
 
 /// The migrator of the SQLite store.

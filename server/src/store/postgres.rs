@@ -433,6 +433,20 @@ impl Store for PostgresStore {
         postgres_tasks::count_open(&self.pool, run_id).await
     }
 
+    async fn server_secret(&self, name: &str, candidate: &str, now_ms: i64) -> Result<String, StoreError> {
+        sqlx::query("INSERT INTO server_secrets (name, value, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+            .bind(nul_safe(name))
+            .bind(nul_safe(candidate))
+            .bind(now_ms)
+            .execute(&self.pool)
+            .await?;
+        let row = sqlx::query("SELECT value FROM server_secrets WHERE name = $1")
+            .bind(nul_safe(name))
+            .fetch_one(&self.pool)
+            .await?;
+        row.text("value")
+    }
+
     async fn get_task(&self, tenant: &str, task_id: &str) -> Result<Option<TaskLease>, StoreError> {
         postgres_tasks::get(&self.pool, tenant, task_id).await
     }

@@ -140,6 +140,19 @@ pub(super) async fn release(tx: &mut PgConnection, leases: &[(String, u64)]) -> 
     Ok(())
 }
 
+/// Whether the task's run is held by PauseRun: paused, waiting for a
+/// "manual" resume. Read in Rust, not with `->>` in SQL: Postgres's JSON
+/// functions refuse a document holding `\u0000` anywhere in it.
+fn run_held(row: &PgRow) -> Result<bool, StoreError> {
+    if row.opt_text("run_status")?.as_deref() != Some("paused") {
+        return Ok(false);
+    }
+    let Some(pending) = row.try_get::<Option<String>, _>("pending_action")? else { return Ok(false) };
+    let pending: Value =
+        serde_json::from_str(&pending).map_err(|e| StoreError::Corrupt(format!("pending action: {e}")))?;
+    Ok(pending.get("type").and_then(Value::as_str) == Some("manual"))
+}
+
 fn lease_from_row(row: &PgRow) -> Result<TaskLease, StoreError> {
     let task_id = row.text("task_id")?;
     let status = row.text("status")?;
@@ -157,6 +170,7 @@ fn lease_from_row(row: &PgRow) -> Result<TaskLease, StoreError> {
         workflow_version: row.try_get::<Option<i64>, _>("workflow_version")?.unwrap_or_default() as u32,
         step_status: row.opt_text("step_status")?.unwrap_or_default(),
         step_cost_cents: row.try_get::<Option<i64>, _>("step_cost")?.unwrap_or_default(),
+        run_held: run_held(row)?,
         task_id,
     })
 }
@@ -165,7 +179,8 @@ fn lease_from_row(row: &PgRow) -> Result<TaskLease, StoreError> {
 pub(super) async fn get(pool: &PgPool, tenant: &str, task_id: &str) -> Result<Option<TaskLease>, StoreError> {
     let row = sqlx::query(
         "SELECT t.task_id, t.run_id, t.step_key, t.kind, t.attempt, t.status, t.lease_token, t.lease_deadline, \
-         t.lease_owner, s.status AS step_status, s.cost_cents AS step_cost, r.workflow_id, r.workflow_version \
+         t.lease_owner, s.status AS step_status, s.cost_cents AS step_cost, r.workflow_id, r.workflow_version, \
+         r.status AS run_status, r.pending_action \
          FROM tasks t LEFT JOIN run_steps s ON s.run_id = t.run_id AND s.key = t.step_key \
          LEFT JOIN runs r ON r.id = t.run_id \
          WHERE t.tenant_id = $1 AND t.task_id = $2",
