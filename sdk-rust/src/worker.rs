@@ -110,6 +110,7 @@ impl<E: std::error::Error> From<E> for TaskError {
 pub struct TaskContext {
     task: Arc<pb::Task>,
     input: Arc<Value>,
+    state: Arc<Value>,
     cancelled: watch::Receiver<bool>,
     progress: Arc<Progress>,
     weft: Weft,
@@ -147,6 +148,12 @@ impl TaskContext {
     /// The step's inputMap values, as a JSON object.
     pub fn input(&self) -> &Value {
         &self.input
+    }
+
+    /// The shared-state keys the step declares (stateReads, stateWrites)
+    /// with their values when the task was handed out, as a JSON object.
+    pub fn state(&self) -> &Value {
+        &self.state
     }
 
     /// True once the run was cancelled or the lease was lost.
@@ -370,6 +377,7 @@ async fn poll_loop(shared: Arc<Shared>, slots: Arc<Semaphore>, mut stop: watch::
 async fn execute(shared: Arc<Shared>, task: pb::Task) {
     let (cancel_tx, cancel_rx) = watch::channel(false);
     let input = task.input.as_ref().map(from_proto_struct).unwrap_or_else(|| Value::Object(Default::default()));
+    let state = task.state.as_ref().map(from_proto_struct).unwrap_or_else(|| Value::Object(Default::default()));
     let (task_id, token) = (task.task_id.clone(), task.lease_token);
     let Some(handler) = shared.handlers.get(&task.agent).cloned() else {
         let error = TaskError::permanent(format!("this worker has no handler for agent '{}'", task.agent));
@@ -380,6 +388,7 @@ async fn execute(shared: Arc<Shared>, task: pb::Task) {
     let context = TaskContext {
         task: Arc::new(task),
         input: Arc::new(input),
+        state: Arc::new(state),
         cancelled: cancel_rx,
         progress: progress.clone(),
         weft: shared.weft.clone(),

@@ -44,15 +44,22 @@ async fn handlers_complete_a_chain_with_outputs_and_costs() {
     let server = TestServer::start(dir.path()).await;
     let weft = server.client().await;
     let definition = workflow("sdk-chain")
-        .step(agent("first", "adder", "add one to {{ input.n }}").input_map("n", "$.input.n"))
-        .step(agent("second", "adder", "add one again").depends_on(["first"]).input_map("n", "$.first.output.n"))
+        .step(agent("first", "adder", "add one to {{ input.n }}").input_map("n", "$.input.n").state_writes(["said"]))
+        .step(
+            agent("second", "adder", "add one again")
+                .depends_on(["first"])
+                .input_map("n", "$.first.output.n")
+                .state_reads(["said"]),
+        )
         .build();
     let workflow_id = create(&weft, definition).await;
     let (stop, stopped) = oneshot::channel::<()>();
     let worker = Worker::new(&weft)
         .agent("adder", |task| async move {
             let n = task.input()["n"].as_i64().ok_or_else(|| TaskError::permanent("n is not a number"))?;
-            Ok(Outcome::new(json!({"n": n + 1, "said": task.text()})).cost(5, "usd"))
+            // `second` reads the shared key `first` wrote from its output.
+            let before = task.state().get("said").cloned().unwrap_or(json!("none"));
+            Ok(Outcome::new(json!({"n": n + 1, "said": task.text(), "before": before})).cost(5, "usd"))
         })
         .concurrency(4);
     let running = tokio::spawn(worker.run(async move {
@@ -63,9 +70,14 @@ async fn handlers_complete_a_chain_with_outputs_and_costs() {
     let run = wait_finished(&weft, &run_id, 10).await;
     assert_eq!(run.status, pb::RunStatus::Completed as i32, "{run:?}");
     let second = step(&run, "second");
-    assert_eq!(from_proto_value(second.output.as_ref().unwrap()), json!({"n": 42, "said": "add one again"}));
+    assert_eq!(
+        from_proto_value(second.output.as_ref().unwrap()),
+        json!({"n": 42, "said": "add one again", "before": "add one to 40"}),
+        "the handler sees the shared state its step declares"
+    );
     assert_eq!(second.cost.as_ref().map(|c| c.amount), Some(5));
-    assert_eq!(from_proto_value(step(&run, "first").output.as_ref().unwrap())["said"], "add one to 40");
+    let first = from_proto_value(step(&run, "first").output.as_ref().unwrap());
+    assert_eq!((&first["said"], &first["before"]), (&json!("add one to 40"), &json!(null)), "unset keys are null");
 
     // A handler's error fails the step with its code and message.
     let bad = start(&weft, &workflow_id, json!({"n": "forty"})).await;

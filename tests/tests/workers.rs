@@ -124,6 +124,7 @@ async fn agent_run_completes_through_poll_and_complete_with_output_and_cost() {
     });
     assert_eq!(input, json!({"company": "Stripe"}));
     assert_eq!(task.attempt, 1);
+    assert!(task.state.is_none(), "a step that declares no shared-state keys gets none");
     assert!(task.lease_token >= 1);
     assert!(task.lease_expire_time.is_some() && task.deadline.is_some(), "lease end and run deadline are set");
     let policy = task.policy.clone().expect("the workflow's policy travels with the task");
@@ -154,6 +155,32 @@ async fn agent_run_completes_through_poll_and_complete_with_output_and_cost() {
     assert_eq!((worker.concurrency, worker.in_flight), (4, 0));
     assert!(worker.last_poll_time.is_some() && worker.register_time.is_some());
     assert_eq!(worker.cost_hints[0].max_cost.as_ref().unwrap().amount, 20);
+}
+
+#[tokio::test]
+async fn a_task_carries_the_shared_state_keys_its_step_declares() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_server(dir.path()).await;
+    let client = server.client().await;
+    let workflow_id = create(
+        &server,
+        json!({"name": "stateful-agent", "steps": [
+            {"id": "note", "type": "transform", "output": {"company": "$.input.company"}, "stateWrites": ["company"]},
+            {"id": "research", "type": "agent", "agent": "researcher", "task": "Research", "dependsOn": ["note"],
+             "stateReads": ["company", "region"], "stateWrites": ["summary"]}
+        ]}),
+    )
+    .await;
+    register(&client, "w1").await;
+    let run_id = start_run(&client, &workflow_id).await;
+    let task = poll(&client, "w1", 5).await.expect("a task is waiting");
+    let state = value_from_pb(&prost_types::Value {
+        kind: Some(prost_types::value::Kind::StructValue(task.state.clone().expect("the task carries state"))),
+    });
+    assert_eq!(state, json!({"company": "Stripe", "region": null, "summary": null}), "declared keys, unset ones null");
+    client.workers().complete_task(complete(&task, json!({"summary": "payments"}), 0)).await.unwrap();
+    let run = wait_finished(&client, &run_id, 5).await;
+    assert_eq!(run.status, pb::RunStatus::Completed as i32, "{run:?}");
 }
 
 #[tokio::test]

@@ -100,7 +100,10 @@ pub fn task_to_pb(polled: &PolledTask) -> pb::Task {
         kind: task.kind.clone(),
         task: task.task.clone().unwrap_or_default(),
         input,
-        state: None,
+        state: task.shared_state.as_ref().and_then(|s| match value_to_pb(s).kind {
+            Some(Kind::StructValue(s)) => Some(s),
+            _ => None,
+        }),
         attempt: task.attempt,
         deadline: polled.deadline_ms.map(timestamp),
         lease_token: task.lease_token,

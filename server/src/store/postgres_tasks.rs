@@ -118,6 +118,7 @@ pub(super) async fn claim(tx: &mut PgConnection, claim: &TaskClaim<'_>) -> Resul
         lease_token: row.try_get::<i64, _>("lease_token")? as u64,
         lease_deadline_ms: row.try_get("lease_deadline")?,
         task_id,
+        shared_state: None,
     }))
 }
 

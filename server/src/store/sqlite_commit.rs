@@ -350,5 +350,6 @@ fn claim_one(tx: &Transaction<'_>, claim: &TaskClaim<'_>) -> Result<Option<Lease
         lease_deadline_ms: lease_deadline,
         task_id,
         run_id,
+        shared_state: None,
     }))
 }

@@ -122,6 +122,10 @@ pub struct LeasedTask {
     pub lease_token: u64,
     /// End of the lease, ms since the epoch.
     pub lease_deadline_ms: i64,
+    /// The shared-state keys the step declares (stateReads and
+    /// stateWrites) with their values when the lease was made. Not stored:
+    /// the run writer fills it from the live run after its commit.
+    pub shared_state: Option<Value>,
 }
 
 /// A task's row as later calls about its lease are checked against.

@@ -180,8 +180,9 @@ class Task(google.protobuf.message.Message):
 
     @property
     def state(self) -> google.protobuf.struct_pb2.Struct:
-        """Shared-state values of the keys the step declares in stateReads (and
-        stateWrites). Not filled in yet: always empty.
+        """Shared-state values of the keys the step declares in stateReads and
+        stateWrites, as they were when this lease was made (null for a key
+        not written yet). Empty when the step declares none.
         """
 
     @property

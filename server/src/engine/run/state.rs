@@ -295,6 +295,23 @@ impl RunState {
         views
     }
 
+    /// The shared-state keys the instance `key` declares (stateReads and
+    /// stateWrites) with their current values (null when unset); `None`
+    /// when it declares none or is unknown.
+    pub fn declared_state(&self, key: &str) -> Option<Value> {
+        let def = self.workflow.step_def(self.locate(key)?.node)?;
+        let keys: Vec<&String> = def.state_reads.iter().chain(&def.state_writes).collect();
+        if keys.is_empty() {
+            return None;
+        }
+        let state = self.document.get("state");
+        let values = keys
+            .into_iter()
+            .map(|k| (k.clone(), state.and_then(|s| s.get(k)).cloned().unwrap_or(Value::Null)))
+            .collect::<serde_json::Map<_, _>>();
+        Some(Value::Object(values))
+    }
+
     /// The instance a key names, when it exists in this run.
     pub(super) fn locate(&self, key: &str) -> Option<Instance> {
         if let Some((id, index)) = key.strip_suffix(']').and_then(|k| k.rsplit_once('[')) {

@@ -141,6 +141,7 @@ mod tests {
             input: serde_json::Value::Null,
             lease_token: 7,
             lease_deadline_ms: 1000,
+            shared_state: None,
         }
     }
 

@@ -338,7 +338,7 @@ impl Writer {
         let writing = std::time::Instant::now();
         let written = self.store.commit_runs(&batch).await;
         self.stats.commit_micros.fetch_add(writing.elapsed().as_micros() as u64, Ordering::Relaxed);
-        let claimed = match written {
+        let mut claimed = match written {
             Ok(claimed) => claimed,
             Err(err) => {
                 tracing::error!(error = %err, commands = batch.commands.len(), "run commit failed");
@@ -347,6 +347,11 @@ impl Writer {
                 return;
             }
         };
+        for leased in claimed.iter_mut().flatten() {
+            if let Some(live) = self.runs.get(&leased.run_id) {
+                leased.shared_state = live.state.declared_state(&leased.step_key);
+            }
+        }
         self.parked.settle(tried, claimed, now);
         self.stats.commits.fetch_add(1, Ordering::Relaxed);
         self.stats.commands.fetch_add(batch.commands.len() as u64, Ordering::Relaxed);

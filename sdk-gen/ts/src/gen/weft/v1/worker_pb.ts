@@ -126,8 +126,9 @@ export type Task = Message<"weft.v1.Task"> & {
   input?: JsonObject | undefined;
 
   /**
-   * Shared-state values of the keys the step declares in stateReads (and
-   * stateWrites). Not filled in yet: always empty.
+   * Shared-state values of the keys the step declares in stateReads and
+   * stateWrites, as they were when this lease was made (null for a key
+   * not written yet). Empty when the step declares none.
    *
    * @generated from field: google.protobuf.Struct state = 9;
    */
