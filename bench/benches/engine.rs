@@ -261,6 +261,7 @@ fn pure_transitions() {
                 output: json!({"i": i}),
                 cost_cents: 1,
                 now_ms: 2,
+                state_writes: None,
             };
             black_box(transition(&mut run, done).expect("complete"));
         }
@@ -409,6 +410,7 @@ async fn writer(clients: usize) {
                         output: json!({"ok": true}),
                         cost_cents: 1,
                         now_ms: now_ms(),
+                        state_writes: None,
                     };
                     scheduler.command(TENANT, &run_id, done).await.expect("complete");
                     transitions += 2;

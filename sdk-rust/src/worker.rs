@@ -38,7 +38,7 @@ use serde_json::Value;
 use tokio::sync::{Semaphore, watch};
 use tonic::Code;
 
-use crate::json::{from_proto_struct, to_proto_value};
+use crate::json::{from_proto_struct, to_proto_struct, to_proto_value};
 use crate::{Error, Weft, pb};
 
 /// How long one poll waits on the server for a task.
@@ -57,12 +57,20 @@ const POLL_BACKOFF: Duration = Duration::from_millis(500);
 pub struct Outcome {
     output: Value,
     cost: Option<pb::Money>,
+    state: serde_json::Map<String, Value>,
 }
 
 impl Outcome {
     /// The step's output, seen by later steps as `$.<step>.output`.
     pub fn new(output: Value) -> Self {
-        Self { output, cost: None }
+        Self { output, cost: None, state: serde_json::Map::new() }
+    }
+
+    /// Writes a shared-state key (one the step declares in `stateWrites`),
+    /// winning over the output's value for that key.
+    pub fn state(mut self, key: impl Into<String>, value: Value) -> Self {
+        self.state.insert(key.into(), value);
+        self
     }
 
     /// What the attempt cost, in the currency's minor unit (cents).
@@ -427,7 +435,8 @@ async fn heartbeat_loop(shared: &Shared, task_id: &str, token: u64, progress: &P
 }
 
 /// Sends the handler's answer. A refusal (lease lost, run cancelled) is
-/// logged: the server already decided what became of the task.
+/// logged: the server already decided what became of the task; an answer
+/// refused as invalid fails the task with the reason.
 async fn report(shared: &Shared, task_id: &str, token: u64, result: Result<Outcome, TaskError>) {
     let mut client = shared.weft.workers();
     let sent = match result {
@@ -437,7 +446,7 @@ async fn report(shared: &Shared, task_id: &str, token: u64, result: Result<Outco
                 lease_token: token,
                 output: Some(to_proto_value(&outcome.output)),
                 cost: outcome.cost,
-                state_writes: None,
+                state_writes: (!outcome.state.is_empty()).then(|| to_proto_struct(&outcome.state)),
             })
             .await
             .map(|_| ()),
@@ -455,5 +464,25 @@ async fn report(shared: &Shared, task_id: &str, token: u64, result: Result<Outco
     };
     if let Err(status) = sent {
         tracing::warn!(task_id, code = ?status.code(), message = status.message(), "the task's answer was refused");
+        // A completion the server refused as invalid (say, a state write to
+        // a key the step does not declare) leaves the attempt open; fail it
+        // with the reason rather than let it sit until the lease runs out.
+        // When the server already failed the step (an invalid output), this
+        // is refused in turn, and changes nothing.
+        if status.code() == tonic::Code::InvalidArgument {
+            let failed = client
+                .fail_task(pb::FailTaskRequest {
+                    task_id: task_id.into(),
+                    lease_token: token,
+                    error: format!("the completion was refused: {}", status.message()),
+                    retryable: false,
+                    cost: None,
+                    error_code: "COMPLETION_REFUSED".into(),
+                })
+                .await;
+            if let Err(status) = failed {
+                tracing::debug!(task_id, code = ?status.code(), "the refused completion's step was already decided");
+            }
+        }
     }
 }

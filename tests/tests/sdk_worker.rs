@@ -59,7 +59,12 @@ async fn handlers_complete_a_chain_with_outputs_and_costs() {
             let n = task.input()["n"].as_i64().ok_or_else(|| TaskError::permanent("n is not a number"))?;
             // `second` reads the shared key `first` wrote from its output.
             let before = task.state().get("said").cloned().unwrap_or(json!("none"));
-            Ok(Outcome::new(json!({"n": n + 1, "said": task.text(), "before": before})).cost(5, "usd"))
+            let outcome = Outcome::new(json!({"n": n + 1, "said": task.text(), "before": before})).cost(5, "usd");
+            // Only `first` declares the key; `n: 0` writes it from `second`
+            // too, which the server refuses and the worker turns into a
+            // failure of that step.
+            let writer = task.task().step_id == "first" || n == 1;
+            Ok(if writer { outcome.state("said", json!(format!("{} (explicit)", task.text()))) } else { outcome })
         })
         .concurrency(4);
     let running = tokio::spawn(worker.run(async move {
@@ -72,12 +77,19 @@ async fn handlers_complete_a_chain_with_outputs_and_costs() {
     let second = step(&run, "second");
     assert_eq!(
         from_proto_value(second.output.as_ref().unwrap()),
-        json!({"n": 42, "said": "add one again", "before": "add one to 40"}),
+        json!({"n": 42, "said": "add one again", "before": "add one to 40 (explicit)"}),
         "the handler sees the shared state its step declares"
     );
     assert_eq!(second.cost.as_ref().map(|c| c.amount), Some(5));
     let first = from_proto_value(step(&run, "first").output.as_ref().unwrap());
     assert_eq!((&first["said"], &first["before"]), (&json!("add one to 40"), &json!(null)), "unset keys are null");
+
+    // A state write the step does not declare fails that step, saying why.
+    let refused = start(&weft, &workflow_id, json!({"n": 0})).await;
+    let run = wait_finished(&weft, &refused, 10).await;
+    assert_eq!(run.status, pb::RunStatus::Failed as i32, "{run:?}");
+    let error = &step(&run, "second").error;
+    assert!(error.contains("COMPLETION_REFUSED") && error.contains("stateWrites"), "{error}");
 
     // A handler's error fails the step with its code and message.
     let bad = start(&weft, &workflow_id, json!({"n": "forty"})).await;

@@ -133,11 +133,13 @@ async fn agent_run_completes_through_poll_and_complete_with_output_and_cost() {
 
     let beat = client.workers().heartbeat(heartbeat(&task, task.lease_token)).await.unwrap().into_inner();
     assert!(!beat.cancelled && beat.lease_expire_time.is_some());
-    // state_writes on a live lease: not built yet, and nothing changes.
+    // state_writes naming a key the step does not declare: refused, and
+    // the lease stays live (the completion below is accepted).
     let mut writes = complete(&task, json!({"summary": "ignored"}), 1);
-    writes.state_writes =
-        Some(prost_types::Struct { fields: [("k".to_string(), value_to_pb(&json!(1)))].into_iter().collect() });
-    assert_eq!(client.workers().complete_task(writes).await.unwrap_err().code(), Code::Unimplemented);
+    writes.state_writes = Some(state_struct(json!({"k": 1})));
+    let refused = client.workers().complete_task(writes).await.unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument, "{refused:?}");
+    assert!(refused.message().contains("does not declare [\"k\"] in stateWrites"), "{}", refused.message());
     client.workers().complete_task(complete(&task, json!({"summary": "payments"}), 12)).await.unwrap();
 
     let run = wait_finished(&client, &run_id, 5).await;
@@ -178,9 +180,23 @@ async fn a_task_carries_the_shared_state_keys_its_step_declares() {
         kind: Some(prost_types::value::Kind::StructValue(task.state.clone().expect("the task carries state"))),
     });
     assert_eq!(state, json!({"company": "Stripe", "region": null, "summary": null}), "declared keys, unset ones null");
-    client.workers().complete_task(complete(&task, json!({"summary": "payments"}), 0)).await.unwrap();
+    // Explicit writes win over the output's value for the same key.
+    let mut done = complete(&task, json!({"summary": "from the output"}), 0);
+    done.state_writes = Some(state_struct(json!({"summary": "explicit"})));
+    client.workers().complete_task(done).await.unwrap();
     let run = wait_finished(&client, &run_id, 5).await;
     assert_eq!(run.status, pb::RunStatus::Completed as i32, "{run:?}");
+    let shared = value_from_pb(&prost_types::Value {
+        kind: Some(prost_types::value::Kind::StructValue(run.shared_state.clone().expect("shared state"))),
+    });
+    assert_eq!(shared, json!({"company": "Stripe", "summary": "explicit"}));
+}
+
+fn state_struct(value: Value) -> prost_types::Struct {
+    match value_to_pb(&value).kind {
+        Some(prost_types::value::Kind::StructValue(s)) => s,
+        _ => panic!("an object"),
+    }
 }
 
 #[tokio::test]

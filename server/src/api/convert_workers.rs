@@ -73,6 +73,19 @@ pub fn output_from_pb(output: Option<&prost_types::Value>) -> TaskOutput {
     }
 }
 
+/// CompleteTask's `state_writes` as a JSON object; a number JSON cannot
+/// hold is InvalidArgument naming where it is.
+pub fn state_writes_from_pb(writes: &prost_types::Struct) -> Result<serde_json::Map<String, Value>, Status> {
+    let value = prost_types::Value { kind: Some(Kind::StructValue(writes.clone())) };
+    if let Some(where_) = non_finite(&value, "state_writes") {
+        return Err(error::invalid_argument("state_writes", format!("holds a number JSON cannot: {where_}")));
+    }
+    match value_from_pb(&value) {
+        Value::Object(map) => Ok(map),
+        _ => Ok(serde_json::Map::new()),
+    }
+}
+
 fn policy_to_pb(policy: &Policy) -> Option<pb::WorkflowPolicy> {
     let json = serde_json::to_value(policy).ok()?;
     match json_to_message("weft.v1.WorkflowPolicy", json) {

@@ -16,7 +16,7 @@ use weft_proto::v1 as pb;
 use weft_proto::v1::worker_service_server::WorkerService;
 
 use crate::api::convert_workers::{
-    cents, cost_hint_from_pb, output_from_pb, task_to_pb, tool_answer_to_pb, worker_to_pb,
+    cents, cost_hint_from_pb, output_from_pb, state_writes_from_pb, task_to_pb, tool_answer_to_pb, worker_to_pb,
 };
 use crate::api::request_checks::required_id;
 use crate::api::{error, page_token};
@@ -183,14 +183,12 @@ impl WorkerService for WorkerApi {
         required_id(&r.task_id, "task_id")?;
         check_token(r.lease_token)?;
         let cost = cents(r.cost.as_ref(), "cost")?;
-        if r.state_writes.as_ref().is_some_and(|s| !s.fields.is_empty()) {
-            // Shared state is written from the output by the step's stateWrites
-            // for now. An unknown or stale task is still told so first.
-            self.tasks.check_lease(DEFAULT_TENANT, &r.task_id, r.lease_token).await?;
-            return Err(error::unimplemented("CompleteTask with state_writes"));
-        }
+        let state_writes = match r.state_writes.as_ref().filter(|s| !s.fields.is_empty()) {
+            None => None,
+            Some(writes) => Some(state_writes_from_pb(writes)?),
+        };
         let output = output_from_pb(r.output.as_ref());
-        self.tasks.complete(DEFAULT_TENANT, &r.task_id, r.lease_token, output, cost).await?;
+        self.tasks.complete_with_state(DEFAULT_TENANT, &r.task_id, r.lease_token, output, cost, state_writes).await?;
         Ok(Response::new(pb::CompleteTaskResponse {}))
     }
 

@@ -252,8 +252,11 @@ class CompleteTaskRequest(google.protobuf.message.Message):
 
     @property
     def state_writes(self) -> google.protobuf.struct_pb2.Struct:
-        """New values for shared-state keys. Not accepted yet (UNIMPLEMENTED when
-        set): a step's stateWrites are taken from its output.
+        """New values for shared-state keys, written when the step completes.
+        Every key must be one the step declares in stateWrites
+        (INVALID_ARGUMENT naming the others; nothing changes and the attempt
+        stays open). A key given here wins over the output's value for it;
+        declared keys not given here are still taken from the output.
         """
 
     def __init__(

@@ -60,6 +60,12 @@ pub enum Command {
         cost_cents: i64,
         /// Milliseconds since the epoch.
         now_ms: i64,
+        /// Shared-state values the worker wrote explicitly (CompleteTask's
+        /// `state_writes`); every key must be one of the step's
+        /// `stateWrites`, and they win over values taken from the output.
+        /// Defaulted so commands stored before it replay.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        state_writes: Option<serde_json::Map<String, Value>>,
     },
     /// A worker gave up on an attempt of external work.
     StepFailed {
@@ -268,6 +274,17 @@ pub enum TransitionError {
         step: String,
         /// Its status.
         status: StepStatus,
+    },
+    /// A completion's explicit state writes name keys the step does not
+    /// declare in `stateWrites`.
+    #[error("step '{step}' does not declare {keys:?} in stateWrites (it declares {declared:?})")]
+    UndeclaredStateWrites {
+        /// Instance key.
+        step: String,
+        /// The keys not declared.
+        keys: Vec<String>,
+        /// What the step declares.
+        declared: Vec<String>,
     },
     /// PauseRun on a run that is not Running (paused already, or finished).
     #[error("the run is {status}; only a running run can be paused")]

@@ -69,6 +69,8 @@ pub(super) enum StepPause {
         /// "continue" completes the step with it. `None` for a heartbeat,
         /// whose worker still holds the attempt.
         held: Option<Value>,
+        /// The held completion's explicit state writes.
+        held_writes: Option<serde_json::Map<String, Value>>,
     },
 }
 
@@ -255,7 +257,8 @@ impl Tx<'_> {
             "currency": currency,
             "reportedBy": source,
         }));
-        self.open_pause(inst, StepPause::CostExceeded { cost_cents, limit_cents, held });
+        let held_writes = if held.is_some() { self.take_state_writes(inst) } else { None };
+        self.open_pause(inst, StepPause::CostExceeded { cost_cents, limit_cents, held, held_writes });
     }
 
     /// Applies a checked answer to a paused instance.
@@ -278,7 +281,7 @@ impl Tx<'_> {
                 }));
                 self.close_pause(inst);
             }
-            StepPause::CostExceeded { cost_cents, limit_cents, held } => {
+            StepPause::CostExceeded { cost_cents, limit_cents, held, held_writes } => {
                 if option != "continue" {
                     let currency = self.cap_currency();
                     let reason = format!(
@@ -295,6 +298,7 @@ impl Tx<'_> {
                 self.close_pause(inst);
                 if let Some(output) = held {
                     let cost = self.run.record(inst).map_or(0, |r| r.cost_cents);
+                    self.state_writes = held_writes.map(|writes| (inst, writes));
                     self.take_output(inst, output, cost);
                     self.advance();
                 }

@@ -54,9 +54,17 @@ pub fn transition(run: &mut RunState, command: Command) -> Result<Outcome, Trans
             tx.fail_run(ErrorCode::RunTimeout, format!("the run did not finish within its timeout of {seconds} s"));
             Ok(tx.out)
         }
-        Command::StepSucceeded { step, attempt, output, cost_cents, now_ms } => {
+        Command::StepSucceeded { step, attempt, output, cost_cents, now_ms, state_writes } => {
             let inst = accept_attempt(run, &step, attempt)?;
+            if let Some(writes) = &state_writes {
+                let declared = run.workflow.step_def(inst.node).map(|d| d.state_writes.clone()).unwrap_or_default();
+                let keys: Vec<String> = writes.keys().filter(|k| !declared.contains(k)).cloned().collect();
+                if !keys.is_empty() {
+                    return Err(TransitionError::UndeclaredStateWrites { step, keys, declared });
+                }
+            }
             let mut tx = Tx::new(run, now_ms);
+            tx.state_writes = state_writes.map(|writes| (inst, writes));
             tx.add_cost(inst, cost_cents);
             if tx.run.total_over_cap(0).is_some() {
                 // The work is done and paid for: keep it, then stop the run.
@@ -303,12 +311,17 @@ pub(super) struct Tx<'r> {
     pub(super) out: Outcome,
     /// Nodes to visit, lowest index first, so the order is deterministic.
     pub(super) work: BTreeSet<NodeIndex>,
+    /// Explicit state writes of the completion being applied, for its
+    /// instance: taken by that instance's `complete` (or held with its
+    /// output by a cost pause), never by another step completing later in
+    /// the same transition.
+    pub(super) state_writes: Option<(Instance, serde_json::Map<String, Value>)>,
 }
 
 impl<'r> Tx<'r> {
     fn new(run: &'r mut RunState, now_ms: i64) -> Self {
         let wf = Arc::clone(&run.workflow);
-        Self { run, wf, now_ms, out: Outcome::default(), work: BTreeSet::new() }
+        Self { run, wf, now_ms, out: Outcome::default(), work: BTreeSet::new(), state_writes: None }
     }
 
     /// Records an event with the next sequence number; the caller fills in
@@ -431,6 +444,15 @@ impl<'r> Tx<'r> {
         }
     }
 
+    /// The explicit state writes of the completion being applied, if they
+    /// are `inst`'s.
+    pub(super) fn take_state_writes(&mut self, inst: Instance) -> Option<serde_json::Map<String, Value>> {
+        match &self.state_writes {
+            Some((owner, _)) if *owner == inst => self.state_writes.take().map(|(_, writes)| writes),
+            _ => None,
+        }
+    }
+
     /// Marks an instance completed with `output` and lets what waits for
     /// it proceed.
     pub(super) fn complete(&mut self, inst: Instance, output: Value, cost_cents: Option<i64>) {
@@ -442,6 +464,10 @@ impl<'r> Tx<'r> {
             && !def.state_writes.is_empty()
         {
             document::write_state(&mut self.run.document, &def.state_writes, &output);
+        }
+        if let Some(writes) = self.take_state_writes(inst) {
+            let keys: Vec<String> = writes.keys().cloned().collect();
+            document::write_state(&mut self.run.document, &keys, &Value::Object(writes));
         }
         match inst.item {
             None => {

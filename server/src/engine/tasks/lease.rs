@@ -178,11 +178,26 @@ impl TaskQueue {
         output: TaskOutput,
         cost_cents: i64,
     ) -> Result<(), EngineError> {
+        self.complete_with_state(tenant, task_id, token, output, cost_cents, None).await
+    }
+
+    /// [`Self::complete`] with explicit shared-state writes, which must name
+    /// keys the step declares in `stateWrites` (InvalidArgument otherwise,
+    /// nothing changed) and win over values taken from the output.
+    pub async fn complete_with_state(
+        &self,
+        tenant: &str,
+        task_id: &str,
+        token: u64,
+        output: TaskOutput,
+        cost_cents: i64,
+        state_writes: Option<serde_json::Map<String, serde_json::Value>>,
+    ) -> Result<(), EngineError> {
         let lease = self.reportable_lease(tenant, task_id, token, cost_cents).await?;
         let (step, attempt, now_ms) = (lease.step_key.clone(), lease.attempt, now_ms());
         match output::check(output) {
             Ok(output) => {
-                let command = Command::StepSucceeded { step, attempt, output, cost_cents, now_ms };
+                let command = Command::StepSucceeded { step, attempt, output, cost_cents, now_ms, state_writes };
                 self.apply(tenant, &lease, command).await?;
                 if lease.kind == "planner" { self.plan_verdict(tenant, &lease).await } else { Ok(()) }
             }
@@ -276,6 +291,9 @@ impl TaskQueue {
                 paused(&step)
             }
             CommandRefusal::Refused(TransitionError::NotInFlight { .. }) => finished(task_id),
+            CommandRefusal::Refused(refused @ TransitionError::UndeclaredStateWrites { .. }) => {
+                EngineError::invalid("state_writes", format!("{refused}; nothing changed"))
+            }
             CommandRefusal::Refused(_) | CommandRefusal::NotLive => cancelled(task_id),
             CommandRefusal::Unavailable => EngineError::Unavailable("the run scheduler is busy; retry later"),
         }

@@ -104,6 +104,7 @@ fn state_writes_reach_later_reads_and_replay_rebuilds_them() {
         output: json!({"company": "Acme", "unlisted": 1}),
         cost_cents: 0,
         now_ms: 2,
+        state_writes: None,
     };
     commands.push(done.clone());
     h.apply(done).expect("writer done");
@@ -118,6 +119,48 @@ fn state_writes_reach_later_reads_and_replay_rebuilds_them() {
     }
     assert_eq!(replayed.document()["state"], h.run.document()["state"]);
     assert_eq!(replayed.status(), RunStatus::Running, "parked on the delay, as before the restart");
+}
+
+#[test]
+fn explicit_state_writes_win_over_the_output_and_undeclared_keys_change_nothing() {
+    let def = json!({"steps": [
+        {"id": "writer", "type": "agent", "agent": "w", "task": "t", "stateWrites": ["company", "tier"]},
+        {"id": "reader", "type": "transform", "dependsOn": ["writer"], "stateReads": ["company", "tier"],
+         "output": {"company": "$.state.company", "tier": "$.state.tier"}},
+        {"id": "wait", "type": "delay", "duration": 60, "dependsOn": ["reader"]},
+    ]});
+    let wf = workflow(def);
+    let mut h = Harness::new(wf.clone());
+    let start = Command::Start { input: json!({}), shared_state: json!({}), now_ms: 1 };
+    h.apply(start.clone()).expect("start");
+    let writes = |pairs: Value| pairs.as_object().cloned();
+    let done = |state_writes| Command::StepSucceeded {
+        step: "writer".into(),
+        attempt: 1,
+        output: json!({"company": "from output", "tier": "gold"}),
+        cost_cents: 0,
+        now_ms: 2,
+        state_writes,
+    };
+    let refused = h.apply(done(writes(json!({"company": "Acme", "region": "eu"}))));
+    assert!(
+        matches!(&refused, Err(TransitionError::UndeclaredStateWrites { keys, .. }) if keys == &["region"]),
+        "{refused:?}"
+    );
+    assert_eq!(h.status("writer"), StepStatus::Running, "a refused completion changes nothing");
+    assert_eq!(h.run.document()["state"], json!({}));
+
+    let accepted = done(writes(json!({"company": "Acme"})));
+    h.apply(accepted.clone()).expect("declared keys are accepted");
+    assert_eq!(h.output("writer"), Some(json!({"company": "from output", "tier": "gold"})), "the output is as sent");
+    assert_eq!(h.output("reader"), Some(json!({"company": "Acme", "tier": "gold"})), "explicit wins, output fills");
+
+    let mut replayed = RunState::new("wfrun_test", "wf_test", 1, wf);
+    for command in [start, accepted] {
+        let json = serde_json::to_string(&command).expect("serializes");
+        transition(&mut replayed, serde_json::from_str(&json).expect("deserializes")).expect("replays");
+    }
+    assert_eq!(replayed.document()["state"], h.run.document()["state"], "replay rebuilds the explicit writes");
 }
 
 #[test]

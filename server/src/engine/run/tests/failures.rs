@@ -23,6 +23,7 @@ fn retryable_failure_redispatches_until_retries_run_out() {
         output: json!(1),
         cost_cents: 0,
         now_ms: 1,
+        state_writes: None,
     });
     assert!(matches!(stale, Err(TransitionError::StaleAttempt { attempt: 1, current: 2, .. })));
     h.fail("flaky", "timeout 2", true);
@@ -128,7 +129,13 @@ fn stop_mode_fails_the_run_and_cancels_in_flight_steps() {
     assert_eq!(h.run.can_retry_from(), Some("a"));
     let types: Vec<&str> = outcome.events.iter().map(|e| e.event_type.as_str()).collect();
     assert_eq!(types, ["step.failed", "step.cancelled", "step.cancelled", "step.cancelled", "run.failed"]);
-    let late =
-        h.apply(Command::StepSucceeded { step: "b".into(), attempt: 1, output: json!(1), cost_cents: 0, now_ms: 1 });
+    let late = h.apply(Command::StepSucceeded {
+        step: "b".into(),
+        attempt: 1,
+        output: json!(1),
+        cost_cents: 0,
+        now_ms: 1,
+        state_writes: None,
+    });
     assert_eq!(late, Err(TransitionError::Finished { status: RunStatus::Failed }));
 }

@@ -146,8 +146,14 @@ fn snapshot(h: &Harness) -> (RunStatus, u64, Value, String, i64) {
 fn stale_or_duplicate_completion_is_refused_and_changes_nothing() {
     let def = json!({"steps": [agent("a", &[]), agent("b", &["a"])]});
     let mut h = Harness::new(workflow(def));
-    let early =
-        h.apply(Command::StepSucceeded { step: "a".into(), attempt: 1, output: json!(1), cost_cents: 0, now_ms: 1 });
+    let early = h.apply(Command::StepSucceeded {
+        step: "a".into(),
+        attempt: 1,
+        output: json!(1),
+        cost_cents: 0,
+        now_ms: 1,
+        state_writes: None,
+    });
     assert_eq!(early, Err(TransitionError::NotStarted));
     h.start(json!({}));
     let again = h.apply(Command::Start { input: json!({}), shared_state: Value::Null, now_ms: 2 });
@@ -157,8 +163,14 @@ fn stale_or_duplicate_completion_is_refused_and_changes_nothing() {
 
     let duplicate = h.try_succeed("a", json!({"v": 2}), 5);
     assert!(matches!(duplicate, Err(TransitionError::NotInFlight { status: StepStatus::Completed, .. })));
-    let stale =
-        h.apply(Command::StepSucceeded { step: "b".into(), attempt: 7, output: json!(2), cost_cents: 5, now_ms: 9 });
+    let stale = h.apply(Command::StepSucceeded {
+        step: "b".into(),
+        attempt: 7,
+        output: json!(2),
+        cost_cents: 5,
+        now_ms: 9,
+        state_writes: None,
+    });
     assert!(matches!(stale, Err(TransitionError::StaleAttempt { attempt: 7, current: 1, .. })));
     let stale_failure = h.apply(Command::StepFailed {
         step: "b".into(),
@@ -188,10 +200,24 @@ fn event_sequences_are_consecutive() {
     let def =
         json!({"steps": [agent("a", &[]), agent("b", &[]), transform("t", &["a", "b"], json!({"a": "$.a.output"}))]});
     let mut h = Harness::started(def, json!({}));
-    h.apply(Command::StepSucceeded { step: "b".into(), attempt: 1, output: json!(2), cost_cents: 30, now_ms: 50 })
-        .expect("b completes");
-    h.apply(Command::StepSucceeded { step: "a".into(), attempt: 1, output: json!(1), cost_cents: 12, now_ms: 60 })
-        .expect("a completes");
+    h.apply(Command::StepSucceeded {
+        step: "b".into(),
+        attempt: 1,
+        output: json!(2),
+        cost_cents: 30,
+        now_ms: 50,
+        state_writes: None,
+    })
+    .expect("b completes");
+    h.apply(Command::StepSucceeded {
+        step: "a".into(),
+        attempt: 1,
+        output: json!(1),
+        cost_cents: 12,
+        now_ms: 60,
+        state_writes: None,
+    })
+    .expect("a completes");
     let sequences: Vec<u64> = h.events.iter().map(|e| e.sequence).collect();
     assert_eq!(sequences, (1..=sequences.len() as u64).collect::<Vec<_>>());
     assert_eq!(

@@ -131,7 +131,8 @@ impl Harness {
     ) -> Result<Outcome, TransitionError> {
         let attempt = self.tasks.get(key).map_or(1, |t| t.attempt);
         let now_ms = self.tick();
-        let command = Command::StepSucceeded { step: key.to_owned(), attempt, output, cost_cents, now_ms };
+        let command =
+            Command::StepSucceeded { step: key.to_owned(), attempt, output, cost_cents, now_ms, state_writes: None };
         let outcome = self.apply(command)?;
         self.tasks.remove(key);
         Ok(outcome)

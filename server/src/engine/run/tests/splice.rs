@@ -92,8 +92,14 @@ fn an_output_that_is_no_plan_fails_the_planner_or_retries_it() {
     assert_eq!(again, Some(2), "a planner asked again may answer with a plan");
     assert_eq!(h.trace().last().map(String::as_str), Some("step.retrying plan"));
     let now_ms = h.now_ms + 10;
-    let command =
-        Command::StepSucceeded { step: "plan".into(), attempt: 2, output: json!(["x"]), cost_cents: 0, now_ms };
+    let command = Command::StepSucceeded {
+        step: "plan".into(),
+        attempt: 2,
+        output: json!(["x"]),
+        cost_cents: 0,
+        now_ms,
+        state_writes: None,
+    };
     h.apply(command).expect("second answer accepted");
     assert_eq!(h.status("plan"), StepStatus::Failed);
     let error = h.run.step("plan").and_then(|s| s.error).unwrap_or_default().to_owned();
@@ -105,8 +111,14 @@ fn a_spliced_run_replays_to_the_same_state() {
     let mut h = Harness::started(planned(), json!({"company": "Acme"}));
     let mut commands =
         vec![Command::Start { input: json!({"company": "Acme"}), shared_state: Value::Null, now_ms: 1_010 }];
-    let plan =
-        Command::StepSucceeded { step: "plan".into(), attempt: 1, output: plan_output(), cost_cents: 3, now_ms: 2 };
+    let plan = Command::StepSucceeded {
+        step: "plan".into(),
+        attempt: 1,
+        output: plan_output(),
+        cost_cents: 3,
+        now_ms: 2,
+        state_writes: None,
+    };
     h.apply(plan.clone()).expect("plan accepted");
     commands.push(plan);
 

@@ -13,8 +13,14 @@ fn step_and_run_events_carry_their_durations() {
     ]});
     let mut h = Harness::new(workflow(def));
     h.apply(Command::Start { input: json!({}), shared_state: json!(null), now_ms: 1_000 }).expect("start");
-    let done =
-        Command::StepSucceeded { step: "work".into(), attempt: 1, output: json!({}), cost_cents: 0, now_ms: 3_500 };
+    let done = Command::StepSucceeded {
+        step: "work".into(),
+        attempt: 1,
+        output: json!({}),
+        cost_cents: 0,
+        now_ms: 3_500,
+        state_writes: None,
+    };
     h.apply(done).expect("done");
     let find = |kind: EventType, step: Option<&str>| {
         h.events.iter().find(|e| e.event_type == kind && e.step_id.as_deref() == step).expect("event").duration_ms

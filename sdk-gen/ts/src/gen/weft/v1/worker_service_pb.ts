@@ -287,8 +287,11 @@ export type CompleteTaskRequest = Message<"weft.v1.CompleteTaskRequest"> & {
   cost?: Money | undefined;
 
   /**
-   * New values for shared-state keys. Not accepted yet (UNIMPLEMENTED when
-   * set): a step's stateWrites are taken from its output.
+   * New values for shared-state keys, written when the step completes.
+   * Every key must be one the step declares in stateWrites
+   * (INVALID_ARGUMENT naming the others; nothing changes and the attempt
+   * stays open). A key given here wins over the output's value for it;
+   * declared keys not given here are still taken from the output.
    *
    * @generated from field: google.protobuf.Struct state_writes = 5;
    */
