@@ -61,7 +61,13 @@ impl CommitThread {
             .spawn(move || {
                 let mut conn = conn;
                 while let Ok(job) = inbox.recv() {
-                    let written = write(&mut conn, &job.batch);
+                    // A panic while writing rolls the transaction back as it
+                    // unwinds; it fails this batch, not every later one.
+                    let written =
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| write(&mut conn, &job.batch)))
+                            .unwrap_or_else(|_| {
+                                Err(StoreError::Corrupt("the commit thread panicked writing a batch".into()))
+                            });
                     let _ = job.reply.send(written);
                 }
             })
