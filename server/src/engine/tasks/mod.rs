@@ -19,7 +19,7 @@ mod sweeper;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::{Notify, watch};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use lease::HeartbeatReply;
@@ -31,6 +31,7 @@ use crate::engine::workers::WorkerRegistry;
 use crate::engine::{EngineError, RunEngine};
 use crate::model::definition::Policy;
 use crate::store::{ClaimRequest, LeasedTask};
+use sweeper::NewDeadlines;
 
 /// Step kinds workers are handed: agents, and planners (agents whose
 /// output is a plan the run splices in). Webhook, http_request and script
@@ -56,8 +57,8 @@ pub struct TaskQueue {
     runs: RunEngine,
     workers: WorkerRegistry,
     lease_ms: i64,
-    /// Rung after each claim, so an idle sweeper looks at the new deadline.
-    lease_made: Arc<Notify>,
+    /// Told each new lease deadline, so the sweeper wakes for it.
+    deadlines: Arc<NewDeadlines>,
     stop: Arc<watch::Sender<bool>>,
     sweeper: Arc<Mutex<Option<JoinHandle<()>>>>,
 }
@@ -67,20 +68,15 @@ impl TaskQueue {
     /// sweeper, which first returns the leases that expired while the
     /// server was down.
     pub fn open(runs: RunEngine, lease: Duration) -> Self {
-        let lease_made = Arc::new(Notify::new());
+        let deadlines = Arc::new(NewDeadlines::new());
         let (stop, stopped) = watch::channel(false);
-        let sweeper = tokio::spawn(sweeper::run(
-            runs.store().clone(),
-            runs.scheduler().clone(),
-            lease.as_millis() as i64,
-            lease_made.clone(),
-            stopped,
-        ));
+        let sweeper =
+            tokio::spawn(sweeper::run(runs.store().clone(), runs.scheduler().clone(), deadlines.clone(), stopped));
         Self {
             runs,
             workers: WorkerRegistry::default(),
             lease_ms: lease.as_millis().clamp(1, i64::MAX as u128) as i64,
-            lease_made,
+            deadlines,
             stop: Arc::new(stop),
             sweeper: Arc::new(Mutex::new(Some(sweeper))),
         }
@@ -130,30 +126,8 @@ impl TaskQueue {
         if let Some(stranger) = agents.iter().find(|a| !registered.contains(a)) {
             return Err(EngineError::invalid("agents", format!("agent '{stranger}' is not registered by this worker")));
         }
-        let deadline = tokio::time::Instant::now() + wait;
-        let claim = ClaimRequest {
-            tenant: tenant.to_string(),
-            agents,
-            kinds: SERVED_KINDS,
-            worker_id: worker_id.to_string(),
-            now_ms: now_ms(),
-            lease_ms: self.lease_ms,
-        };
-        let until_ms = now_ms().saturating_add(wait.as_millis().min(i64::MAX as u128) as i64);
-        let mut closing = self.runs.closing();
-        // The writer answers when it claimed a task for this poll, at once
-        // or in the commit that queues one; giving up drops the answer,
-        // which the writer sees before claiming.
-        let claimed = tokio::select! {
-            claimed = self.runs.scheduler().claim(claim, until_ms) => claimed?,
-            _ = tokio::time::sleep_until(deadline) => None,
-            _ = closing.wait_for(|closing| *closing) => None,
-        };
-        match claimed {
-            Some(leased) => {
-                self.lease_made.notify_one();
-                self.describe(tenant, leased).await.map(Some)
-            }
+        match self.claim_waiting(tenant, agents, SERVED_KINDS, worker_id, wait).await? {
+            Some(leased) => self.describe(tenant, leased).await.map(Some),
             None => Ok(None),
         }
     }
@@ -169,9 +143,25 @@ impl TaskQueue {
         owner: &str,
         wait: Duration,
     ) -> Result<Option<LeasedTask>, EngineError> {
+        self.claim_waiting(tenant, vec![agent.to_string()], kinds, owner, wait).await
+    }
+
+    /// Claims the oldest queued task of `agents` and `kinds` for `owner`,
+    /// waiting up to `wait`; `None` when none came in time or the server
+    /// is stopping. The writer answers when it claimed a task for this
+    /// call, at once or in the commit that queues one; giving up drops the
+    /// answer, which the writer sees before claiming.
+    async fn claim_waiting(
+        &self,
+        tenant: &str,
+        agents: Vec<String>,
+        kinds: &'static [&'static str],
+        owner: &str,
+        wait: Duration,
+    ) -> Result<Option<LeasedTask>, EngineError> {
         let claim = ClaimRequest {
             tenant: tenant.to_string(),
-            agents: vec![agent.to_string()],
+            agents,
             kinds,
             worker_id: owner.to_string(),
             now_ms: now_ms(),
@@ -184,8 +174,8 @@ impl TaskQueue {
             _ = tokio::time::sleep(wait) => None,
             _ = closing.wait_for(|closing| *closing) => None,
         };
-        if claimed.is_some() {
-            self.lease_made.notify_one();
+        if let Some(leased) = &claimed {
+            self.deadlines.tell(leased.lease_deadline_ms);
         }
         Ok(claimed)
     }
@@ -207,7 +197,9 @@ impl TaskQueue {
     ) -> Result<bool, EngineError> {
         let now = now_ms();
         let held = self.runs.store().extend_lease(tenant, task_id, token, deadline_ms, 0, now).await?;
-        self.lease_made.notify_one();
+        if let Some(deadline) = held {
+            self.deadlines.tell(deadline);
+        }
         Ok(held.is_some())
     }
 

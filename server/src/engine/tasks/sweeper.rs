@@ -1,10 +1,11 @@
-//! The lease sweeper: sleeps until the earliest lease deadline (a claim
-//! may bring it forward), then hands each expired lease to the writer
+//! The lease sweeper: sleeps until the earliest lease deadline (a new or
+//! moved lease may bring it forward), then hands each expired lease to the writer
 //! as `LeaseExpired`, which queues the next attempt or fails the step with
 //! LEASE_EXPIRED. Deadlines are in the store, so leases that ran out while
 //! the server was down are swept at start.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use tokio::sync::{Notify, watch};
@@ -20,11 +21,36 @@ const BACKOFF: Duration = Duration::from_secs(1);
 /// Expired leases handled per round.
 const ROUND: u32 = 256;
 
+/// Lease deadlines set since the sweeper last looked: the earliest of
+/// them, and a bell. Claims come by thousands a second under load, so the
+/// sweeper is told each deadline rather than asking the store again.
+pub(super) struct NewDeadlines {
+    earliest: AtomicI64,
+    bell: Notify,
+}
+
+impl NewDeadlines {
+    pub(super) fn new() -> Self {
+        Self { earliest: AtomicI64::new(i64::MAX), bell: Notify::new() }
+    }
+
+    /// A lease now ends at `deadline_ms` (a claim, or a lease held longer).
+    pub(super) fn tell(&self, deadline_ms: i64) {
+        self.earliest.fetch_min(deadline_ms, Ordering::SeqCst);
+        self.bell.notify_one();
+    }
+
+    /// Waits for a told deadline; the earliest told since the last call.
+    async fn next(&self) -> i64 {
+        self.bell.notified().await;
+        self.earliest.swap(i64::MAX, Ordering::SeqCst)
+    }
+}
+
 pub(super) async fn run(
     store: Arc<dyn Store>,
     scheduler: RunScheduler,
-    lease_ms: i64,
-    lease_made: Arc<Notify>,
+    deadlines: Arc<NewDeadlines>,
     mut stop: watch::Receiver<bool>,
 ) {
     loop {
@@ -41,14 +67,13 @@ pub(super) async fn run(
             },
             Err(()) => now_ms() + BACKOFF.as_millis() as i64,
         };
-        // A new lease ends `lease_ms` from now: it can only bring the next
-        // look forward, and that needs no query (claims come by thousands
-        // a second under load; the store is asked once per sweep instead).
+        // A told deadline can only bring the next look forward; the store
+        // is asked once per sweep.
         loop {
             let sleep = Duration::from_millis((due - now_ms()).max(0) as u64);
             tokio::select! {
                 _ = tokio::time::sleep(sleep) => break,
-                _ = lease_made.notified() => due = due.min(now_ms().saturating_add(lease_ms)),
+                told = deadlines.next() => due = due.min(told),
                 _ = stop.changed() => return,
             }
         }
@@ -79,4 +104,22 @@ async fn sweep(store: &dyn Store, scheduler: &RunScheduler) -> Result<bool, ()> 
         }
     }
     Ok(expired.len() as u32 == ROUND)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::NewDeadlines;
+
+    #[tokio::test]
+    async fn the_sweeper_hears_the_earliest_deadline_told_whatever_the_order() {
+        let deadlines = NewDeadlines::new();
+        // A claim's lease, then a webhook holding its lease to a sooner
+        // callback deadline: the sooner one decides when to look.
+        deadlines.tell(60_000);
+        deadlines.tell(1_500);
+        deadlines.tell(30_000);
+        assert_eq!(deadlines.next().await, 1_500);
+        deadlines.tell(90_000);
+        assert_eq!(deadlines.next().await, 90_000, "what was heard is not heard again");
+    }
 }
