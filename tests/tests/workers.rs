@@ -14,7 +14,7 @@ use tonic_types::StatusExt;
 use weft_sdk::{Weft, pb};
 use weft_server::Config;
 use weft_server::api::convert::value_to_pb;
-use weft_server::api::convert_runs::value_from_pb;
+use weft_server::api::convert_runs::{struct_from_pb, struct_to_pb, value_from_pb};
 use weft_tests::runs::{get_run, step, wait_finished};
 use weft_tests::{TestServer, http1};
 
@@ -119,9 +119,7 @@ async fn agent_run_completes_through_poll_and_complete_with_output_and_cost() {
     assert_eq!((task.run_id.as_str(), task.workflow_id.as_str()), (run_id.as_str(), workflow_id.as_str()));
     assert_eq!((task.step_id.as_str(), task.agent.as_str(), task.kind.as_str()), ("research", "researcher", "agent"));
     assert_eq!(task.task, "Research Stripe", "the template is rendered");
-    let input = value_from_pb(&prost_types::Value {
-        kind: Some(prost_types::value::Kind::StructValue(task.input.clone().unwrap())),
-    });
+    let input = struct_from_pb(task.input.as_ref().unwrap());
     assert_eq!(input, json!({"company": "Stripe"}));
     assert_eq!(task.attempt, 1);
     assert!(task.state.is_none(), "a step that declares no shared-state keys gets none");
@@ -136,7 +134,7 @@ async fn agent_run_completes_through_poll_and_complete_with_output_and_cost() {
     // state_writes naming a key the step does not declare: refused, and
     // the lease stays live (the completion below is accepted).
     let mut writes = complete(&task, json!({"summary": "ignored"}), 1);
-    writes.state_writes = Some(state_struct(json!({"k": 1})));
+    writes.state_writes = struct_to_pb(&json!({"k": 1}));
     let refused = client.workers().complete_task(writes).await.unwrap_err();
     assert_eq!(refused.code(), Code::InvalidArgument, "{refused:?}");
     assert!(refused.message().contains("does not declare [\"k\"] in stateWrites"), "{}", refused.message());
@@ -176,27 +174,16 @@ async fn a_task_carries_the_shared_state_keys_its_step_declares() {
     register(&client, "w1").await;
     let run_id = start_run(&client, &workflow_id).await;
     let task = poll(&client, "w1", 5).await.expect("a task is waiting");
-    let state = value_from_pb(&prost_types::Value {
-        kind: Some(prost_types::value::Kind::StructValue(task.state.clone().expect("the task carries state"))),
-    });
+    let state = struct_from_pb(task.state.as_ref().expect("the task carries state"));
     assert_eq!(state, json!({"company": "Stripe", "region": null, "summary": null}), "declared keys, unset ones null");
     // Explicit writes win over the output's value for the same key.
     let mut done = complete(&task, json!({"summary": "from the output"}), 0);
-    done.state_writes = Some(state_struct(json!({"summary": "explicit"})));
+    done.state_writes = struct_to_pb(&json!({"summary": "explicit"}));
     client.workers().complete_task(done).await.unwrap();
     let run = wait_finished(&client, &run_id, 5).await;
     assert_eq!(run.status, pb::RunStatus::Completed as i32, "{run:?}");
-    let shared = value_from_pb(&prost_types::Value {
-        kind: Some(prost_types::value::Kind::StructValue(run.shared_state.clone().expect("shared state"))),
-    });
+    let shared = struct_from_pb(run.shared_state.as_ref().expect("shared state"));
     assert_eq!(shared, json!({"company": "Stripe", "summary": "explicit"}));
-}
-
-fn state_struct(value: Value) -> prost_types::Struct {
-    match value_to_pb(&value).kind {
-        Some(prost_types::value::Kind::StructValue(s)) => s,
-        _ => panic!("an object"),
-    }
 }
 
 #[tokio::test]

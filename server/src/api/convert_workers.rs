@@ -7,8 +7,8 @@ use serde_json::Value;
 use tonic::Status;
 use weft_proto::v1 as pb;
 
-use crate::api::convert::{timestamp, value_to_pb};
-use crate::api::convert_runs::value_from_pb;
+use crate::api::convert::timestamp;
+use crate::api::convert_runs::{struct_to_pb, value_from_pb};
 use crate::api::descriptors::json_to_message;
 use crate::api::error;
 use crate::engine::tasks::{PolledTask, TaskOutput, ToolAnswer};
@@ -80,10 +80,7 @@ pub fn state_writes_from_pb(writes: &prost_types::Struct) -> Result<serde_json::
     if let Some(where_) = non_finite(&value, "state_writes") {
         return Err(error::invalid_argument("state_writes", format!("holds a number JSON cannot: {where_}")));
     }
-    match value_from_pb(&value) {
-        Value::Object(map) => Ok(map),
-        _ => Ok(serde_json::Map::new()),
-    }
+    Ok(writes.fields.iter().map(|(key, value)| (key.clone(), value_from_pb(value))).collect())
 }
 
 fn policy_to_pb(policy: &Policy) -> Option<pb::WorkflowPolicy> {
@@ -100,10 +97,6 @@ fn policy_to_pb(policy: &Policy) -> Option<pb::WorkflowPolicy> {
 /// A claimed task as handed to its worker.
 pub fn task_to_pb(polled: &PolledTask) -> pb::Task {
     let task = &polled.leased;
-    let input = match value_to_pb(&task.input).kind {
-        Some(Kind::StructValue(s)) => Some(s),
-        _ => None,
-    };
     pb::Task {
         task_id: task.task_id.clone(),
         run_id: task.run_id.clone(),
@@ -112,11 +105,8 @@ pub fn task_to_pb(polled: &PolledTask) -> pb::Task {
         agent: task.agent.clone(),
         kind: task.kind.clone(),
         task: task.task.clone().unwrap_or_default(),
-        input,
-        state: task.shared_state.as_ref().and_then(|s| match value_to_pb(s).kind {
-            Some(Kind::StructValue(s)) => Some(s),
-            _ => None,
-        }),
+        input: struct_to_pb(&task.input),
+        state: task.shared_state.as_ref().and_then(struct_to_pb),
         attempt: task.attempt,
         deadline: polled.deadline_ms.map(timestamp),
         lease_token: task.lease_token,
