@@ -343,6 +343,10 @@ impl Store for SqliteStore {
     }
 
     async fn commit_runs(&self, batch: &RunBatch) -> Result<Vec<Option<LeasedTask>>, StoreError> {
+        // The commit thread needs the batch for as long as it writes. The
+        // clone stands in for the per-value copies sqlx's binds made before
+        // (rusqlite binds by reference), so the commit copies no more than
+        // it did; the writer keeps its batch to publish the events.
         self.commits.commit(batch.clone()).await
     }
 
