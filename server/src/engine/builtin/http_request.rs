@@ -8,7 +8,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::webhook::{failed_request, snippet};
+use super::webhook::{retryable_status, send, snippet};
 use super::{Finish, Job, json_or_text, whole_numbers};
 use crate::outbound::OutboundRequest;
 
@@ -34,18 +34,13 @@ pub(super) async fn run(job: &Job) -> Finish {
     };
     let timeout = spec.timeout_ms.map(std::time::Duration::from_millis);
     let request = OutboundRequest { method, url: spec.url.clone(), headers, body, timeout };
-    let mut cancelled = job.cancelled.clone();
-    let response = tokio::select! {
-        response = job.settings.client.send(request) => response,
-        _ = cancelled.wait_for(|c| *c) => return Finish::Abandoned,
-    };
-    let response = match response {
+    let response = match send(job, request).await {
         Ok(response) => response,
-        Err(err) => return failed_request(err),
+        Err(finish) => return finish,
     };
     let status = response.status;
     if status >= 400 {
-        let retryable = status == 408 || status == 429 || status >= 500;
+        let retryable = retryable_status(status);
         let error = format!("the server answered HTTP {status}{}", snippet(&response.body));
         return Finish::Failed { error, retryable };
     }

@@ -25,7 +25,9 @@ use super::{Finish, Job, json_or_text, report, whole_numbers};
 use crate::engine::TaskQueue;
 use crate::engine::scheduler::now_ms;
 use crate::model::DEFAULT_TENANT;
-use crate::outbound::{OutboundError, OutboundRequest, SIGNATURE_HEADER, X_SIGNATURE_HEADER, X_TIMESTAMP_HEADER};
+use crate::outbound::{
+    OutboundError, OutboundRequest, OutboundResponse, SIGNATURE_HEADER, X_SIGNATURE_HEADER, X_TIMESTAMP_HEADER,
+};
 
 /// The header naming the callback URL.
 pub const CALLBACK_HEADER: &str = "weft-callback-url";
@@ -78,18 +80,13 @@ pub(super) async fn run(job: &Job) -> Finish {
     // the request's.
     let timeout = if spec.wait_for_callback { None } else { spec.timeout_ms.map(Duration::from_millis) };
     let request = OutboundRequest { method, url: spec.url.clone(), headers, body: Some(body), timeout };
-    let mut cancelled = job.cancelled.clone();
-    let response = tokio::select! {
-        response = job.settings.client.send(request) => response,
-        _ = cancelled.wait_for(|c| *c) => return Finish::Abandoned,
-    };
-    let response = match response {
+    let response = match send(job, request).await {
         Ok(response) => response,
-        Err(err) => return failed_request(err),
+        Err(finish) => return finish,
     };
     let status = response.status;
     if !(200..300).contains(&status) {
-        let retryable = status == 408 || status == 429 || status >= 500;
+        let retryable = retryable_status(status);
         let error = format!("the webhook receiver answered HTTP {status}{}", snippet(&response.body));
         return Finish::Failed { error, retryable };
     }
@@ -127,9 +124,25 @@ pub(super) async fn await_callback(tasks: &TaskQueue, job: &Job, deadline_ms: i6
     report(tasks, task_id, token, Finish::Failed { error, retryable: true }).await;
 }
 
+/// Sends the attempt's request unless its run is cancelled first: the
+/// answer, or the attempt's outcome when there is none.
+pub(super) async fn send(job: &Job, request: OutboundRequest) -> Result<OutboundResponse, Finish> {
+    let mut cancelled = job.cancelled.clone();
+    tokio::select! {
+        response = job.settings.client.send(request) => response.map_err(failed_request),
+        _ = cancelled.wait_for(|c| *c) => Err(Finish::Abandoned),
+    }
+}
+
+/// A refusing status another attempt may not meet: a timeout, a rate
+/// limit, a server error.
+pub(super) fn retryable_status(status: u16) -> bool {
+    status == 408 || status == 429 || status >= 500
+}
+
 /// An attempt whose request got no answer: a refused address will be
 /// refused again, so only transport trouble and timeouts are retryable.
-pub(super) fn failed_request(err: OutboundError) -> Finish {
+fn failed_request(err: OutboundError) -> Finish {
     let retryable = matches!(err, OutboundError::Timeout { .. } | OutboundError::Transport { .. });
     Finish::Failed { error: err.to_string(), retryable }
 }
