@@ -497,10 +497,16 @@ async fn bad_worker_requests_get_clear_errors() {
     euros.cost = Some(pb::Money { amount: 1, currency: "eur".into() });
     invalid(workers.complete_task(euros).await.unwrap_err(), "cost");
     let mut writes = done("task_x", 1);
-    writes.state_writes =
-        Some(prost_types::Struct { fields: [("k".to_string(), value_to_pb(&json!(1)))].into_iter().collect() });
+    writes.state_writes = struct_to_pb(&json!({"k": 1}));
     let refused = workers.complete_task(writes).await.unwrap_err();
-    assert_eq!(refused.code(), Code::NotFound, "an unknown task is told so before a field not built yet");
+    assert_eq!(refused.code(), Code::NotFound, "an unknown task is told so, whatever it would write");
+    let mut not_json = done("task_x", 1);
+    not_json.state_writes = Some(prost_types::Struct {
+        fields: [("k".to_string(), prost_types::Value { kind: Some(prost_types::value::Kind::NumberValue(f64::NAN)) })]
+            .into_iter()
+            .collect(),
+    });
+    invalid(workers.complete_task(not_json).await.unwrap_err(), "state_writes");
 
     let fail = |error: &str, code: &str| pb::FailTaskRequest {
         task_id: "task_x".into(),
