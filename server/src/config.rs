@@ -33,6 +33,30 @@ pub struct Config {
     pub webhook: WebhookSettings,
     /// Script steps (`[script]`).
     pub script: ScriptSettings,
+    /// Several replicas on one Postgres database (`[cluster]`).
+    pub cluster: ClusterSettings,
+}
+
+/// How replicas sharing a Postgres database divide the runs. SQLite has
+/// one replica and ignores these.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClusterSettings {
+    /// How long a replica holds its partitions without renewing them, ms;
+    /// a replica that dies (or stalls) this long has its runs and timers
+    /// taken over. Renewed every third of it. Default 10000; env
+    /// `WEFT_PARTITION_LEASE_MS`.
+    pub partition_lease_ms: u64,
+    /// Whether replicas wake each other with LISTEN/NOTIFY. Polling runs
+    /// either way, so with it off everything still happens, only later.
+    /// Default true; env `WEFT_NOTIFY`.
+    pub notify: bool,
+}
+
+impl Default for ClusterSettings {
+    fn default() -> Self {
+        Self { partition_lease_ms: 10_000, notify: true }
+    }
 }
 
 /// Limits of outbound HTTP requests.
@@ -114,6 +138,7 @@ impl Default for Config {
             outbound: OutboundSettings::default(),
             webhook: WebhookSettings::default(),
             script: ScriptSettings::default(),
+            cluster: ClusterSettings::default(),
         }
     }
 }
@@ -229,6 +254,21 @@ impl Config {
                 _ => {
                     let reason = "expected true or false".to_owned();
                     return Err(ConfigError::Env { name: "WEFT_SCRIPT_ENABLED", value, reason });
+                }
+            };
+        }
+        if let Some(value) = env("WEFT_PARTITION_LEASE_MS") {
+            config.cluster.partition_lease_ms = value.parse().map_err(|e: std::num::ParseIntError| {
+                ConfigError::Env { name: "WEFT_PARTITION_LEASE_MS", value: value.clone(), reason: e.to_string() }
+            })?;
+        }
+        if let Some(value) = env("WEFT_NOTIFY") {
+            config.cluster.notify = match value.as_str() {
+                "true" | "1" => true,
+                "false" | "0" => false,
+                _ => {
+                    let reason = "expected true or false".to_owned();
+                    return Err(ConfigError::Env { name: "WEFT_NOTIFY", value, reason });
                 }
             };
         }

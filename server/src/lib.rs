@@ -47,13 +47,6 @@ pub enum ServeError {
     /// The database URL names a store this build cannot open.
     #[error("unsupported database URL '{0}': use sqlite:<file> or postgres://user@host:port/database")]
     UnsupportedDatabase(String),
-    /// Another `weft` process serves this Postgres database (schema) already;
-    /// several replicas on one database are not supported yet.
-    #[error(
-        "another weft process is serving {0} already; several replicas on one database are not supported yet \
-         (stop the other one, or give this one its own database or schema)"
-    )]
-    DatabaseInUse(String),
     /// The store could not be opened or migrated.
     #[error("cannot open the store: {0}")]
     Store(#[from] store::StoreError),
@@ -118,15 +111,26 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let store = open_store(&config.database_url).await?;
-    if !store.claim_serving().await? {
-        store.close().await;
-        return Err(ServeError::DatabaseInUse(store::redacted_url(&config.database_url)));
-    }
     let shared: Arc<dyn store::Store> = store.shared();
     let catalog = WorkflowCatalog::new(shared.clone()).with_script_interpreters(config.script.interpreters.clone());
     // Recovery (replaying unfinished runs, re-arming timers) happens here,
-    // before the listener accepts the first request.
-    let runs = RunEngine::open(shared.clone(), catalog.clone()).await?;
+    // before the listener accepts the first request. On Postgres this is
+    // one replica of possibly several: it recovers the runs of the
+    // partitions it takes.
+    let (runs, replica) = match store.cluster(config.cluster.notify).await {
+        None => (RunEngine::open(shared.clone(), catalog.clone()).await?, String::new()),
+        Some(cluster) => {
+            let link = Arc::new(engine::cluster::ClusterLink {
+                store: cluster,
+                replica: engine::cluster::new_replica_id(),
+                held: Default::default(),
+                notify: config.cluster.notify,
+                lease_ms: config.cluster.partition_lease_ms.clamp(100, i64::MAX as u64) as i64,
+            });
+            let replica = link.replica.clone();
+            (RunEngine::open_shared(shared.clone(), catalog.clone(), link).await?, replica)
+        }
+    };
     let tasks = TaskQueue::open(runs.clone(), std::time::Duration::from_millis(config.task_lease_ms));
     let secret = engine::builtin::webhook_secret(shared.as_ref(), config.webhook.secret.as_deref()).await?;
     let builtin =
@@ -140,7 +144,12 @@ pub async fn run(
     };
     let grpc = api::router(context).await?;
     let router = gateway::router(grpc, config.max_message_bytes, callbacks)?.layer(api::cors());
-    tracing::info!(address = %listener.local_addr()?, database = %store::redacted_url(&config.database_url), "weft is serving");
+    tracing::info!(
+        address = %listener.local_addr()?,
+        database = %store::redacted_url(&config.database_url),
+        replica = %replica,
+        "weft is serving"
+    );
     // Without TCP_NODELAY, small HTTP/2 frames wait on delayed ACKs and a
     // unary gRPC call takes ~40 ms instead of well under one.
     let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {

@@ -107,7 +107,8 @@ fn store_failure(err: StoreError) -> Status {
     tracing::error!(error = %err, "store failure");
     match err {
         StoreError::Database(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed)
-        | StoreError::Closed => {
+        | StoreError::Closed
+        | StoreError::Fenced(_) => {
             with_reason(Code::Unavailable, "the database is unavailable; retry later", "UNAVAILABLE")
         }
         StoreError::NotFound { what } => with_reason(Code::NotFound, format!("{what} not found"), "NOT_FOUND"),

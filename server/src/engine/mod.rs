@@ -11,6 +11,8 @@
 //! - [`estimate`] prices a run for a sample input by a dry pass.
 //! - [`tasks`] is the task queue workers claim from under leases, and
 //!   [`workers`] the registry of workers and the agents they serve.
+//! - [`cluster`] lets several replicas share runs on one Postgres database:
+//!   partition ownership, the inbox for commands, wake-ups.
 //! - [`builtin`] runs webhook, http_request and script tasks inside the
 //!   server, claimed from that queue, and takes webhook callbacks.
 //!
@@ -19,6 +21,7 @@
 
 pub mod approvals;
 pub mod builtin;
+pub mod cluster;
 pub mod compile;
 mod error;
 pub mod estimate;

@@ -7,6 +7,11 @@
 //! event committed in between is seen either way; live events at or below
 //! the last sequence sent are skipped. A subscriber that lags behind the
 //! broadcast buffer, or sees a gap, goes back to the store.
+//!
+//! With several replicas, a run's events may be committed by another
+//! replica, whose live events never reach this one: the follower reads the
+//! store again when that replica's commit notice arrives, and every
+//! [`TAIL_POLL`] anyway (the store is the truth; the notice only hurries).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,12 +21,15 @@ use tokio::sync::{broadcast, mpsc, watch};
 use crate::engine::EngineError;
 use crate::engine::runs::{RunDetail, RunEngine, StartRun};
 use crate::model::EventRecord;
-use crate::store::Store;
+use crate::store::{Notice, Store};
 
 /// Events read from the store per query while replaying.
 const REPLAY_PAGE: u32 = 500;
 /// Events buffered between the follower task and a slow client.
 const STREAM_BUFFER: usize = 64;
+/// With several replicas: how long a follower waits without a live event
+/// before it reads the store again.
+const TAIL_POLL: Duration = Duration::from_millis(500);
 
 fn is_live(status: &str) -> bool {
     matches!(status, "pending" | "running" | "paused")
@@ -42,6 +50,28 @@ struct Follower {
     last: u64,
     out: mpsc::Sender<Result<EventRecord, EngineError>>,
     closing: watch::Receiver<bool>,
+    /// Several replicas: other replicas' commit notices, and this one's id.
+    notices: Option<(broadcast::Receiver<Notice>, String)>,
+}
+
+/// Waits until another replica says it committed events of `run_id` (or
+/// notices may have been lost), or `TAIL_POLL` passes; never returns on a
+/// single replica.
+async fn remote_events(notices: &mut Option<(broadcast::Receiver<Notice>, String)>, run_id: &str) {
+    let Some((notices, replica)) = notices else { return std::future::pending().await };
+    let poll = tokio::time::sleep(TAIL_POLL);
+    tokio::pin!(poll);
+    loop {
+        tokio::select! {
+            notice = notices.recv() => match notice {
+                Ok(Notice::Events { replica: from, run_id: run }) if from != *replica && run == run_id => return,
+                Ok(Notice::Lost) | Err(broadcast::error::RecvError::Lagged(_)) => return,
+                Ok(_) => {}
+                Err(broadcast::error::RecvError::Closed) => return (&mut poll).await,
+            },
+            _ = &mut poll => return,
+        }
+    }
 }
 
 impl Follower {
@@ -82,6 +112,7 @@ impl Follower {
                 received = live.recv() => received,
                 _ = self.out.closed() => return Follow::Done,
                 _ = self.closing.changed() => return Follow::Done,
+                _ = remote_events(&mut self.notices, &self.run_id) => return Follow::Reread,
             };
             match received {
                 Ok(event) if event.run_id != self.run_id || event.sequence <= self.last => {}
@@ -109,6 +140,7 @@ impl RunEngine {
         after: u64,
     ) -> Result<mpsc::Receiver<Result<EventRecord, EngineError>>, EngineError> {
         let mut live = self.subscribe();
+        let notices = self.scheduler().cluster().map(|link| (link.store.notices(), link.replica.clone()));
         let (run, _) = self.get(tenant, run_id).await?;
         let (out, receiver) = mpsc::channel(STREAM_BUFFER);
         let mut follower = Follower {
@@ -118,6 +150,7 @@ impl RunEngine {
             last: after,
             out,
             closing: self.closing(),
+            notices,
         };
         let finished = !is_live(&run.status);
         tokio::spawn(async move {

@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use serde_json::Value;
 use tokio::sync::{broadcast, watch};
 
+use crate::engine::cluster::{self, ClusterLink};
 use crate::engine::compile::{self, CompiledWorkflow};
 use crate::engine::run::Command;
 use crate::engine::scheduler::{CommandRefusal, IDEMPOTENCY_TTL_MS, NewRun, RunScheduler, now_ms};
@@ -53,6 +54,16 @@ pub struct RunEngine {
     /// Set when the server stops serving, so open event streams end and
     /// graceful shutdown does not wait on them.
     closing: Arc<watch::Sender<bool>>,
+    /// Several replicas: the partition loop, the inbox pump and the claim
+    /// wake-ups, stopped before the writer.
+    background: Arc<Background>,
+}
+
+/// Tasks that run beside the writer, and how to stop them.
+#[derive(Default)]
+struct Background {
+    stop: Option<watch::Sender<bool>>,
+    tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
 /// (tenant, workflow id, version).
@@ -107,7 +118,39 @@ impl RunEngine {
         let timers = store.list_timers().await?;
         let scheduler = RunScheduler::spawn(store.clone(), recovered, timers);
         let (closing, _) = watch::channel(false);
-        Ok(Self { store, catalog, scheduler, compiled: cache, closing: Arc::new(closing) })
+        Ok(Self { store, catalog, scheduler, compiled: cache, closing: Arc::new(closing), background: Arc::default() })
+    }
+
+    /// One replica of several on a shared database: starts a writer that
+    /// holds nothing, takes its share of partitions (recovering their runs)
+    /// before answering, and keeps the partition loop, the inbox pump and
+    /// the claim wake-ups running beside it.
+    pub async fn open_shared(
+        store: Arc<dyn Store>,
+        catalog: WorkflowCatalog,
+        link: Arc<ClusterLink>,
+    ) -> Result<Self, EngineError> {
+        let compiled = CompileCache { catalog: catalog.clone(), entries: Arc::default() };
+        let scheduler = RunScheduler::spawn_shared(store.clone(), link.clone());
+        let (closing, _) = watch::channel(false);
+        let (stop, stopped) = watch::channel(false);
+        let engine = Self {
+            store,
+            catalog,
+            scheduler,
+            compiled,
+            closing: Arc::new(closing),
+            background: Arc::new(Background { stop: Some(stop), tasks: Mutex::default() }),
+        };
+        cluster::partitions::round(&engine, &link).await?;
+        tracing::info!(replica = %link.replica, partitions = link.held.len(), "replica joined");
+        let tasks = vec![
+            tokio::spawn(cluster::partitions::run(engine.clone(), link.clone(), stopped.clone())),
+            tokio::spawn(cluster::inbox::pump(engine.clone(), link.clone(), stopped.clone())),
+            tokio::spawn(cluster::wakeups::run(engine.scheduler.clone(), link, stopped)),
+        ];
+        *engine.background.tasks.lock().expect("background tasks") = tasks;
+        Ok(engine)
     }
 
     /// Ends every open event stream; called when the server stops accepting
@@ -142,9 +185,24 @@ impl RunEngine {
         self.compiled.get(tenant, id, version).await
     }
 
-    /// Stops the scheduler after its current commit.
+    /// Stops the replica's background tasks, then the scheduler after its
+    /// current commit; a replica of several then gives its partitions up,
+    /// so the others take them at once rather than after the lease.
     pub async fn shutdown(&self) {
+        if let Some(stop) = &self.background.stop {
+            let _ = stop.send(true);
+        }
+        let tasks = std::mem::take(&mut *self.background.tasks.lock().expect("background tasks"));
+        for task in tasks {
+            let _ = task.await;
+        }
         self.scheduler.shutdown().await;
+        if let Some(link) = self.scheduler.cluster() {
+            match link.store.leave(&link.replica).await {
+                Ok(()) => tracing::info!(replica = %link.replica, "replica left; its partitions are free"),
+                Err(err) => tracing::warn!(error = %err, "cannot give partitions up; they free when the lease ends"),
+            }
+        }
     }
 
     /// Starts a run, or returns the run an idempotency key already named.

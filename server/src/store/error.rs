@@ -26,6 +26,10 @@ pub enum StoreError {
     /// A failure of the connection the run writer commits through.
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// The group commit was decided under partition leases this replica no
+    /// longer holds (another replica took them over): nothing was written.
+    #[error("partitions {0:?} are owned by another replica now; nothing was written")]
+    Fenced(Vec<u16>),
     /// The store was closed (the server is stopping).
     #[error("the store is closed")]
     Closed,

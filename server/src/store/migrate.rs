@@ -15,6 +15,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (5, "pauses and approvals", include_str!("../../migrations/sqlite/0005_pauses_and_approvals.sql")),
     (6, "approval decisions", include_str!("../../migrations/sqlite/0006_approval_decisions.sql")),
     (7, "server secrets", include_str!("../../migrations/sqlite/0007_server_secrets.sql")),
+    (8, "replicas", include_str!("../../migrations/sqlite/0008_replicas.sql")),
 ];
 
 /// Migrations of the Postgres store, numbered as their SQLite twins: the
@@ -27,6 +28,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (5, "pauses and approvals", include_str!("../../migrations/postgres/0005_pauses_and_approvals.sql")),
     (6, "approval decisions", include_str!("../../migrations/postgres/0006_approval_decisions.sql")),
     (7, "server secrets", include_str!("../../migrations/postgres/0007_server_secrets.sql")),
+    (8, "replicas", include_str!("../../migrations/postgres/0008_replicas.sql")),
 ];
 
 /// The migrator of the SQLite store.

@@ -5,11 +5,14 @@
 //! The store speaks domain types (`crate::model`) and never tonic; the
 //! engine decides, the store remembers. Every method is scoped to a tenant.
 
+pub mod cluster;
 mod error;
 mod migrate;
 mod open;
 pub mod postgres;
 mod postgres_approvals;
+mod postgres_cluster;
+mod postgres_listen;
 mod postgres_runs;
 mod postgres_tasks;
 mod postgres_text;
@@ -28,6 +31,7 @@ use crate::model::{
     WorkflowStatus, WorkflowVersionInfo,
 };
 
+pub use cluster::{ClusterStore, Fence, InboxEntry, Notice, PartitionLease, partition_of};
 pub use error::StoreError;
 pub use open::{OpenStore, StoreKind, redacted_url};
 pub use runs::{OpenRun, RunBatch, RunPage, RunQuery};

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use super::postgres::PostgresStore;
 use super::sqlite::SqliteStore;
-use super::{Store, StoreError};
+use super::{ClusterStore, Store, StoreError};
 
 /// The kind of store a database URL names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,14 +60,16 @@ impl OpenStore {
         })
     }
 
-    /// Claims the database for this serving process; `false` when another
-    /// `weft` serves it already (Postgres). A SQLite file is claimed by
-    /// nothing here: two processes on one file is a deployment error the
-    /// file's locks make slow, not silent.
-    pub async fn claim_serving(&self) -> Result<bool, StoreError> {
+    /// What several replicas share, for a store that several replicas can
+    /// share (Postgres); `None` for SQLite, whose one replica owns every
+    /// run. Starts listening for other replicas unless `notify` is false.
+    pub async fn cluster(&self, notify: bool) -> Option<Arc<dyn ClusterStore>> {
         match self {
-            Self::Sqlite(_) => Ok(true),
-            Self::Postgres(store) => store.claim_serving().await,
+            Self::Sqlite(_) => None,
+            Self::Postgres(store) => {
+                store.start_listening(notify).await;
+                Some(Arc::new(store.clone()))
+            }
         }
     }
 

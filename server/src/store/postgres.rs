@@ -16,9 +16,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
-use sqlx::{Connection, PgConnection, PgPool, Postgres, Row};
-use tokio::sync::Mutex;
+use sqlx::{PgPool, Postgres, Row};
+use std::sync::atomic::{AtomicBool, Ordering};
+use tokio::sync::{Mutex, broadcast, watch};
 
+use super::cluster::Notice;
 use super::postgres_text::{RowText, nul_safe, nul_safe_opt, restore};
 use super::{
     ExpiredLease, LeasedTask, NewVersion, NewWorkflow, OpenRun, RunBatch, RunPage, RunQuery, Store, StoreError,
@@ -31,6 +33,9 @@ use crate::model::{
 
 /// How long a create's request id stays a deduplication key.
 const REQUEST_ID_TTL_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// Notices a slow subscriber may fall behind before it polls instead.
+const NOTICE_BUFFER: usize = 4096;
 
 /// Connections per process: the run writer holds one per commit, reads and
 /// heartbeats share the rest.
@@ -49,8 +54,19 @@ macro_rules! workflow_columns {
 #[derive(Clone)]
 pub struct PostgresStore {
     pool: PgPool,
-    /// The connection holding the serving lock, once taken.
-    serving: Arc<Mutex<Option<PgConnection>>>,
+    listen: Arc<Listening>,
+}
+
+/// Notices between replicas: whether they are on, and what is heard.
+struct Listening {
+    /// How to connect, for the listening connection.
+    options: PgConnectOptions,
+    /// Whether to NOTIFY and LISTEN (polling runs either way).
+    notify: AtomicBool,
+    /// What the listening connection hears.
+    notices: broadcast::Sender<Notice>,
+    /// Stops the listening task.
+    stop: Mutex<Option<watch::Sender<bool>>>,
 }
 
 impl PostgresStore {
@@ -62,41 +78,46 @@ impl PostgresStore {
         let pool = PgPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
             .acquire_timeout(Duration::from_secs(10))
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
         migrate::postgres().run(&pool).await?;
-        Ok(Self { pool, serving: Arc::default() })
+        let (notices, _) = broadcast::channel(NOTICE_BUFFER);
+        let listen = Listening { options, notify: AtomicBool::new(true), notices, stop: Mutex::default() };
+        Ok(Self { pool, listen: Arc::new(listen) })
     }
 
-    /// Claims this database (its schema) for one serving process, until
-    /// [`close`](Self::close) or the process ends: `false` when another
-    /// process holds it. Each process recovers and runs every open run it
-    /// finds, so two on one schema would run the same steps twice; until
-    /// several replicas share work safely, the second one must not start.
-    /// A session advisory lock on a connection of its own, so Postgres
-    /// releases it when the process dies.
-    pub async fn claim_serving(&self) -> Result<bool, StoreError> {
-        let mut held = self.serving.lock().await;
-        if held.is_some() {
-            return Ok(true);
-        }
-        let mut conn = self.pool.acquire().await?.detach();
-        let taken: bool =
-            sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtextextended('weft serving ' || current_schema(), 0))")
-                .fetch_one(&mut conn)
-                .await?;
-        if taken {
-            *held = Some(conn);
-        } else {
-            let _ = conn.close().await;
-        }
-        Ok(taken)
+    pub(super) fn pool(&self) -> &PgPool {
+        &self.pool
     }
 
-    /// Closes every connection, giving up the serving lock.
+    /// Whether commits and inbox posts NOTIFY other replicas.
+    pub(super) fn notifying(&self) -> bool {
+        self.listen.notify.load(Ordering::Relaxed)
+    }
+
+    pub(super) fn subscribe_notices(&self) -> broadcast::Receiver<Notice> {
+        self.listen.notices.subscribe()
+    }
+
+    /// Starts listening for other replicas' notifications, or, with
+    /// `notify` false, turns NOTIFY and LISTEN off (replicas then learn of
+    /// each other's work by polling alone).
+    pub async fn start_listening(&self, notify: bool) {
+        self.listen.notify.store(notify, Ordering::Relaxed);
+        let mut listening = self.listen.stop.lock().await;
+        if !notify || listening.is_some() {
+            return;
+        }
+        let (stop, stopped) = watch::channel(false);
+        let (options, notices) = (self.listen.options.clone(), self.listen.notices.clone());
+        tokio::spawn(super::postgres_listen::run(options, notices, stopped));
+        *listening = Some(stop);
+    }
+
+    /// Stops listening and closes every connection.
     pub async fn close(&self) {
-        if let Some(conn) = self.serving.lock().await.take() {
-            let _ = conn.close().await;
+        if let Some(stop) = self.listen.stop.lock().await.take() {
+            let _ = stop.send(true);
         }
         self.pool.close().await;
     }
@@ -422,11 +443,11 @@ impl Store for PostgresStore {
     }
 
     async fn load_open_runs(&self) -> Result<Vec<OpenRun>, StoreError> {
-        postgres_runs::load_open_runs(&self.pool).await
+        postgres_runs::load_open_runs(&self.pool, None).await
     }
 
     async fn list_timers(&self) -> Result<Vec<TimerRecord>, StoreError> {
-        postgres_runs::list_timers(&self.pool).await
+        postgres_runs::list_timers(&self.pool, None).await
     }
 
     async fn count_tasks(&self, run_id: &str) -> Result<u32, StoreError> {
@@ -464,11 +485,11 @@ impl Store for PostgresStore {
     }
 
     async fn expired_leases(&self, now_ms: i64, limit: u32) -> Result<Vec<ExpiredLease>, StoreError> {
-        postgres_tasks::expired(&self.pool, now_ms, limit).await
+        postgres_tasks::expired(&self.pool, now_ms, limit, None).await
     }
 
     async fn next_lease_deadline(&self) -> Result<Option<i64>, StoreError> {
-        postgres_tasks::next_deadline(&self.pool).await
+        postgres_tasks::next_deadline(&self.pool, None).await
     }
 
     async fn withdraw_lease(&self, task_id: &str, token: u64) -> Result<(), StoreError> {

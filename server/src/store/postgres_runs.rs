@@ -249,6 +249,9 @@ async fn write_idempotency(tx: &mut PgConnection, keys: &[(String, String, Strin
 /// transaction.
 pub(super) async fn commit(pool: &PgPool, batch: &RunBatch) -> Result<Vec<Option<LeasedTask>>, StoreError> {
     let mut tx = pool.begin().await?;
+    if let Some(fence) = &batch.fence {
+        super::postgres_cluster::check_fence(&mut tx, fence).await?;
+    }
     write_runs(&mut tx, &batch.runs).await?;
     write_steps(&mut tx, &batch.steps).await?;
     write_events(&mut tx, &batch.events).await?;
@@ -261,6 +264,10 @@ pub(super) async fn commit(pool: &PgPool, batch: &RunBatch) -> Result<Vec<Option
     let mut claimed = Vec::with_capacity(batch.claims.len());
     for claim in &batch.claims {
         claimed.push(super::postgres_tasks::claim(&mut tx, &claim.as_claim()).await?);
+    }
+    super::postgres_cluster::answer_in_commit(&mut tx, &batch.inbox_done).await?;
+    if batch.notify {
+        super::postgres_cluster::notify_in_commit(&mut tx, batch).await?;
     }
     tx.commit().await?;
     Ok(claimed)
@@ -387,12 +394,17 @@ pub(super) async fn find_idempotent(
     Ok(found.map(super::postgres_text::restore))
 }
 
-/// Every run not in a terminal status, with its commands: two queries in
-/// all, however many runs are open.
-pub(super) async fn load_open_runs(pool: &PgPool) -> Result<Vec<OpenRun>, StoreError> {
+/// Every run not in a terminal status (of `partitions`, when given), with
+/// its commands: two queries in all, however many runs are open.
+pub(super) async fn load_open_runs(pool: &PgPool, partitions: Option<&[u16]>) -> Result<Vec<OpenRun>, StoreError> {
+    use super::postgres_tasks::{in_partitions, partition_ids};
     const OPEN: &str = "status IN ('pending', 'running', 'paused')";
-    let sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE {OPEN}");
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(pool).await?;
+    let sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE {OPEN} {}", in_partitions("id", partitions, 1));
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    if let Some(partitions) = partitions {
+        query = query.bind(partition_ids(partitions));
+    }
+    let rows = query.fetch_all(pool).await?;
     let mut open = Vec::with_capacity(rows.len());
     let mut index = std::collections::HashMap::with_capacity(rows.len());
     for row in &rows {
@@ -402,9 +414,14 @@ pub(super) async fn load_open_runs(pool: &PgPool) -> Result<Vec<OpenRun>, StoreE
     }
     let sql = format!(
         "SELECT c.run_id, c.command FROM run_commands c JOIN runs r ON r.id = c.run_id \
-         WHERE r.{OPEN} ORDER BY c.run_id, c.seq"
+         WHERE r.{OPEN} {} ORDER BY c.run_id, c.seq",
+        in_partitions("r.id", partitions, 1)
     );
-    let mut commands = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch(pool);
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    if let Some(partitions) = partitions {
+        query = query.bind(partition_ids(partitions));
+    }
+    let mut commands = query.fetch(pool);
     while let Some(row) = futures_util::TryStreamExt::try_next(&mut commands).await? {
         let run_id: String = row.text("run_id")?;
         if let Some(&i) = index.get(&run_id) {
@@ -414,10 +431,18 @@ pub(super) async fn load_open_runs(pool: &PgPool) -> Result<Vec<OpenRun>, StoreE
     Ok(open)
 }
 
-/// Every armed timer.
-pub(super) async fn list_timers(pool: &PgPool) -> Result<Vec<TimerRecord>, StoreError> {
-    let rows =
-        sqlx::query("SELECT run_id, step_key, tenant_id, due_at FROM timers ORDER BY due_at").fetch_all(pool).await?;
+/// Every armed timer (of runs of `partitions`, when given).
+pub(super) async fn list_timers(pool: &PgPool, partitions: Option<&[u16]>) -> Result<Vec<TimerRecord>, StoreError> {
+    use super::postgres_tasks::{in_partitions, partition_ids};
+    let sql = format!(
+        "SELECT run_id, step_key, tenant_id, due_at FROM timers WHERE true {} ORDER BY due_at",
+        in_partitions("run_id", partitions, 1)
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    if let Some(partitions) = partitions {
+        query = query.bind(partition_ids(partitions));
+    }
+    let rows = query.fetch_all(pool).await?;
     rows.iter()
         .map(|row| {
             Ok(TimerRecord {

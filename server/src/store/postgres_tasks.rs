@@ -221,15 +221,22 @@ pub(super) async fn extend(
 }
 
 /// At most `limit` leases whose deadline is at or before `now_ms`, oldest first.
-pub(super) async fn expired(pool: &PgPool, now_ms: i64, limit: u32) -> Result<Vec<ExpiredLease>, StoreError> {
-    let rows = sqlx::query(
+pub(super) async fn expired(
+    pool: &PgPool,
+    now_ms: i64,
+    limit: u32,
+    partitions: Option<&[u16]>,
+) -> Result<Vec<ExpiredLease>, StoreError> {
+    let sql = format!(
         "SELECT task_id, tenant_id, run_id, step_key, attempt, lease_token FROM tasks \
-         WHERE status = 'leased' AND lease_deadline <= $1 ORDER BY lease_deadline LIMIT $2",
-    )
-    .bind(now_ms)
-    .bind(i64::from(limit))
-    .fetch_all(pool)
-    .await?;
+         WHERE status = 'leased' AND lease_deadline <= $1 {} ORDER BY lease_deadline LIMIT $2",
+        in_partitions("run_id", partitions, 3)
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now_ms).bind(i64::from(limit));
+    if let Some(partitions) = partitions {
+        query = query.bind(partition_ids(partitions));
+    }
+    let rows = query.fetch_all(pool).await?;
     rows.iter()
         .map(|row| {
             Ok(ExpiredLease {
@@ -244,9 +251,30 @@ pub(super) async fn expired(pool: &PgPool, now_ms: i64, limit: u32) -> Result<Ve
         .collect()
 }
 
-/// The earliest deadline of a live lease.
-pub(super) async fn next_deadline(pool: &PgPool) -> Result<Option<i64>, StoreError> {
-    Ok(sqlx::query_scalar("SELECT MIN(lease_deadline) FROM tasks WHERE status = 'leased'").fetch_one(pool).await?)
+/// The earliest deadline of a live lease (of tasks of `partitions`).
+pub(super) async fn next_deadline(pool: &PgPool, partitions: Option<&[u16]>) -> Result<Option<i64>, StoreError> {
+    let sql = format!(
+        "SELECT MIN(lease_deadline) FROM tasks WHERE status = 'leased' {}",
+        in_partitions("run_id", partitions, 1)
+    );
+    let mut query = sqlx::query_scalar(sqlx::AssertSqlSafe(sql));
+    if let Some(partitions) = partitions {
+        query = query.bind(partition_ids(partitions));
+    }
+    Ok(query.fetch_one(pool).await?)
+}
+
+/// `AND <partition of column> = ANY($n)` when `partitions` is given.
+pub(super) fn in_partitions(column: &str, partitions: Option<&[u16]>, n: usize) -> String {
+    match partitions {
+        Some(_) => format!("AND {} = ANY(${n}::int[])", super::cluster::partition_sql(column)),
+        None => String::new(),
+    }
+}
+
+/// Partition ids as Postgres binds them.
+pub(super) fn partition_ids(partitions: &[u16]) -> Vec<i32> {
+    partitions.iter().map(|&p| i32::from(p)).collect()
 }
 
 /// Withdraws a lease the run no longer wants, unless the token changed

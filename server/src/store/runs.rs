@@ -39,6 +39,14 @@ pub struct RunBatch {
     /// Leases handed back to the queue before the claims are made, because
     /// the poll they were made for left before its answer: (task id, token).
     pub releases: Vec<(String, u64)>,
+    /// Several replicas only: the partition leases the batch was decided
+    /// under; nothing is written unless all are still held.
+    pub fence: Option<super::Fence>,
+    /// Inbox messages this batch applied, answered in the same commit so
+    /// a message takes effect once: (row id, answer JSON).
+    pub inbox_done: Vec<(i64, String)>,
+    /// Whether to wake other replicas (NOTIFY) about what this batch did.
+    pub notify: bool,
 }
 
 impl RunBatch {

@@ -238,7 +238,10 @@ pub struct ReusedStep {
 pub const RUN_TIMER_KEY: &str = "@run";
 
 /// Why a command was refused. A refused command changes nothing.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Serializable because a replica answers a command another replica
+/// forwarded to it with the refusal itself.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[serde(tag = "refusal", rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum TransitionError {
     /// The run reached a terminal status.
     #[error("the run is {status} and accepts no more commands")]
@@ -264,7 +267,7 @@ pub enum TransitionError {
         /// Its status.
         status: StepStatus,
         /// What the command needs: "running external work" or "waiting on a timer".
-        expected: &'static str,
+        expected: std::borrow::Cow<'static, str>,
     },
     /// An answer for a step that is not paused (or not by a gate that
     /// takes answers).

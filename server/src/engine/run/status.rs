@@ -4,7 +4,8 @@
 use std::fmt;
 
 /// Lifecycle status of a run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum RunStatus {
     /// Created; `Start` has not been applied yet.
     #[default]
@@ -51,7 +52,8 @@ impl fmt::Display for RunStatus {
 }
 
 /// Status of one step instance (a step, a parallel sub-step, or one map item).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum StepStatus {
     /// Some dependency has not finished.
     #[default]

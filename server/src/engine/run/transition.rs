@@ -134,7 +134,7 @@ pub fn transition(run: &mut RunState, command: Command) -> Result<Outcome, Trans
                 return Ok(tx.out);
             }
             if status != StepStatus::Waiting || run.kind(inst.node) != StepKind::Delay {
-                return Err(TransitionError::NotInFlight { step, status, expected: "waiting on a timer" });
+                return Err(TransitionError::NotInFlight { step, status, expected: "waiting on a timer".into() });
             }
             let mut tx = Tx::new(run, now_ms);
             tx.complete(inst, json!({}), None);
@@ -276,7 +276,7 @@ fn accept_attempt_in(
     let status = run.status_of(inst);
     if !statuses.contains(&status) || !is_external(run.kind(inst.node)) {
         let expected = "running external work";
-        return Err(TransitionError::NotInFlight { step: key.to_owned(), status, expected });
+        return Err(TransitionError::NotInFlight { step: key.to_owned(), status, expected: expected.into() });
     }
     let current = run.record(inst).map_or(0, |r| r.attempts);
     if attempt != current {

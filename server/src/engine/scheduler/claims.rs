@@ -67,6 +67,20 @@ impl ParkedClaims {
         chosen
     }
 
+    /// Takes out parked claims to try again because another replica
+    /// queued tasks: up to `count` matching (tenant, agent, kind), or every
+    /// claim when that is not known (`None`, or a count of `u32::MAX`).
+    pub(super) fn take_for_recheck(&mut self, matching: Option<(String, String, String, u32)>) -> Vec<Waiting> {
+        match matching {
+            Some((tenant, agent, kind, count)) if count != u32::MAX => {
+                let count = (count as usize).min(self.waiting.len());
+                let wanted = vec![(tenant.as_str(), agent.as_str(), kind.as_str()); count];
+                self.take_matching(&wanted)
+            }
+            _ => std::mem::take(&mut self.waiting),
+        }
+    }
+
     /// Leases to hand back in the coming commit, with what they were for.
     pub(super) fn take_releases(&mut self) -> Vec<(String, LeasedTask)> {
         std::mem::take(&mut self.releases)

@@ -27,6 +27,7 @@ use tokio::task::JoinHandle;
 pub use rows::RunMeta;
 
 use crate::engine::EngineError;
+use crate::engine::cluster::{ClusterLink, inbox};
 use crate::engine::compile::CompiledWorkflow;
 use crate::engine::run::{Command, RetryOrigin, ReusedStep, RunState, TransitionError, transition};
 use crate::model::{EventRecord, TimerRecord};
@@ -100,16 +101,54 @@ pub enum CommandRefusal {
     Unavailable,
 }
 
+/// The writer's answer to a command: applied, refused, or for a run whose
+/// partition another replica holds (the command comes back to be sent on).
+pub(crate) enum Routed {
+    Refusal(CommandRefusal),
+    Elsewhere(Box<Command>),
+}
+
+/// The writer's answer to a start that did not start here: it failed, or
+/// the run belongs in a partition another replica holds.
+pub(crate) enum StartRouted {
+    Failed(EngineError),
+    Elsewhere(Box<NewRun>, Option<RetrySeed>, u16),
+}
+
+/// Open runs and timers of partitions this replica just took, for the
+/// writer to take in.
+pub(crate) struct Adoption {
+    pub(crate) leases: Vec<crate::store::PartitionLease>,
+    pub(crate) runs: Vec<(OpenRun, Arc<CompiledWorkflow>)>,
+    pub(crate) timers: Vec<TimerRecord>,
+}
+
 /// What the writer is asked to do.
 pub(crate) enum Request {
-    Start(NewRun, Option<RetrySeed>, oneshot::Sender<Result<StartReply, EngineError>>),
+    /// A run to create; `inbox` names the message it came in, if any.
+    Start {
+        new: NewRun,
+        seed: Option<RetrySeed>,
+        reply: oneshot::Sender<Result<StartReply, StartRouted>>,
+        inbox: Option<i64>,
+    },
     Command {
         tenant: String,
         run_id: String,
         command: Command,
         /// `None` for fire-and-forget commands (timers).
-        reply: Option<oneshot::Sender<Result<(), CommandRefusal>>>,
+        reply: Option<oneshot::Sender<Result<(), Routed>>>,
+        /// The inbox message it came in, answered in the same commit.
+        inbox: Option<i64>,
     },
+    /// Take in the runs of partitions just taken.
+    Adopt(Adoption, oneshot::Sender<()>),
+    /// Let go of the runs of these partitions (handed back, or lost).
+    Drop(Vec<u16>, oneshot::Sender<()>),
+    /// Try parked claims again: those matching (tenant, agent, kind) up to
+    /// a count, or all of them (`None`), because another replica queued
+    /// tasks (or may have).
+    Recheck(Option<(String, String, String, u32)>),
     /// A worker's claim, made in the writer's next group commit, or parked
     /// until a matching task is queued or the given time (ms) passes.
     Claim(ClaimRequest, i64, claims::ClaimSender),
@@ -133,6 +172,8 @@ pub struct SchedulerStats {
 #[derive(Clone)]
 pub struct RunScheduler {
     stats: Arc<SchedulerStats>,
+    /// Several replicas: where commands for runs held elsewhere go.
+    cluster: Option<Arc<ClusterLink>>,
     requests: mpsc::Sender<Request>,
     events: broadcast::Sender<Arc<EventRecord>>,
     shutdown: Arc<watch::Sender<bool>>,
@@ -173,6 +214,21 @@ impl RunScheduler {
         recovered: Vec<(OpenRun, Arc<CompiledWorkflow>)>,
         timers: Vec<TimerRecord>,
     ) -> Self {
+        Self::spawn_with(store, recovered, timers, None)
+    }
+
+    /// Starts a writer that holds no partition yet, for one replica of
+    /// several; partitions come in through [`Self::adopt`].
+    pub(crate) fn spawn_shared(store: Arc<dyn Store>, link: Arc<ClusterLink>) -> Self {
+        Self::spawn_with(store, Vec::new(), Vec::new(), Some(link))
+    }
+
+    fn spawn_with(
+        store: Arc<dyn Store>,
+        recovered: Vec<(OpenRun, Arc<CompiledWorkflow>)>,
+        timers: Vec<TimerRecord>,
+        cluster: Option<Arc<ClusterLink>>,
+    ) -> Self {
         let (requests, receiver) = mpsc::channel(QUEUE);
         let (events, _) = broadcast::channel(EVENT_BUFFER);
         let (shutdown, stop) = watch::channel(false);
@@ -195,12 +251,13 @@ impl RunScheduler {
             timers: arm,
             stats: stats.clone(),
             parked: claims::ParkedClaims::default(),
+            cluster: cluster.clone(),
         };
         let tasks = vec![
             tokio::spawn(writer.run(receiver, stop.clone())),
             tokio::spawn(timers::run(arms, requests.clone(), stop)),
         ];
-        Self { stats, requests, events, shutdown: Arc::new(shutdown), tasks: Arc::new(Mutex::new(tasks)) }
+        Self { stats, cluster, requests, events, shutdown: Arc::new(shutdown), tasks: Arc::new(Mutex::new(tasks)) }
     }
 
     /// The writer's counters.
@@ -220,9 +277,28 @@ impl RunScheduler {
     }
 
     async fn send_start(&self, new: NewRun, seed: Option<RetrySeed>) -> Result<StartReply, EngineError> {
+        match self.start_here(new, seed, None).await {
+            Ok(reply) => Ok(reply),
+            Err(StartRouted::Failed(err)) => Err(err),
+            Err(StartRouted::Elsewhere(new, seed, partition)) => match &self.cluster {
+                Some(link) => inbox::forward_start(link, partition, &new, seed).await,
+                None => Err(stopped()),
+            },
+        }
+    }
+
+    /// Asks this replica's writer to start a run; `inbox` names the message
+    /// it came in, answered in the start's commit.
+    pub(crate) async fn start_here(
+        &self,
+        new: NewRun,
+        seed: Option<RetrySeed>,
+        inbox: Option<i64>,
+    ) -> Result<StartReply, StartRouted> {
         let (reply, answer) = oneshot::channel();
-        self.requests.send(Request::Start(new, seed, reply)).await.map_err(|_| stopped())?;
-        answer.await.map_err(|_| stopped())?
+        let request = Request::Start { new, seed, reply, inbox };
+        self.requests.send(request).await.map_err(|_| StartRouted::Failed(stopped()))?;
+        answer.await.map_err(|_| StartRouted::Failed(stopped()))?
     }
 
     /// Resolves when the run `run_id` leaves the writer: it finished (and
@@ -236,13 +312,68 @@ impl RunScheduler {
         }
     }
 
-    /// Applies a command to a live run; answers once it is committed.
+    /// Applies a command to a live run; answers once it is committed. A run
+    /// another replica holds gets the command through the inbox, and the
+    /// answer is the owner's.
     pub async fn command(&self, tenant: &str, run_id: &str, command: Command) -> Result<(), CommandRefusal> {
+        match self.command_here(tenant, run_id, command, None).await {
+            Ok(()) => Ok(()),
+            Err(Routed::Refusal(refusal)) => Err(refusal),
+            Err(Routed::Elsewhere(command)) => match &self.cluster {
+                Some(link) => inbox::forward_command(link, tenant, run_id, *command).await,
+                None => Err(CommandRefusal::NotLive),
+            },
+        }
+    }
+
+    /// Asks this replica's writer to apply a command; `inbox` names the
+    /// message it came in, answered in the command's commit.
+    pub(crate) async fn command_here(
+        &self,
+        tenant: &str,
+        run_id: &str,
+        command: Command,
+        inbox: Option<i64>,
+    ) -> Result<(), Routed> {
         let (reply, answer) = oneshot::channel();
-        let request =
-            Request::Command { tenant: tenant.to_string(), run_id: run_id.to_string(), command, reply: Some(reply) };
-        self.requests.send(request).await.map_err(|_| CommandRefusal::Unavailable)?;
-        answer.await.unwrap_or(Err(CommandRefusal::Unavailable))
+        let request = Request::Command {
+            tenant: tenant.to_string(),
+            run_id: run_id.to_string(),
+            command,
+            reply: Some(reply),
+            inbox,
+        };
+        let unavailable = || Routed::Refusal(CommandRefusal::Unavailable);
+        self.requests.send(request).await.map_err(|_| unavailable())?;
+        answer.await.unwrap_or(Err(unavailable()))
+    }
+
+    /// Hands the writer the runs of partitions just taken; answers once
+    /// it holds them.
+    pub(crate) async fn adopt(&self, adoption: Adoption) {
+        let (done, adopted) = oneshot::channel();
+        if self.requests.send(Request::Adopt(adoption, done)).await.is_ok() {
+            let _ = adopted.await;
+        }
+    }
+
+    /// Makes the writer let go of these partitions' runs; answers once it
+    /// no longer applies commands to them.
+    pub(crate) async fn drop_partitions(&self, partitions: Vec<u16>) {
+        let (done, dropped) = oneshot::channel();
+        if self.requests.send(Request::Drop(partitions, done)).await.is_ok() {
+            let _ = dropped.await;
+        }
+    }
+
+    /// Retries parked claims in the writer's next commit.
+    pub(crate) async fn recheck(&self, matching: Option<(String, String, String, u32)>) {
+        let _ = self.requests.send(Request::Recheck(matching)).await;
+    }
+
+    /// The replica link, when this is one replica of several.
+    pub(crate) fn cluster(&self) -> Option<&Arc<ClusterLink>> {
+        self.cluster.as_ref()
     }
 
     /// Claims the oldest queued task matching `claim` under a new lease,

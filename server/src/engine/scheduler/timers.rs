@@ -40,7 +40,7 @@ pub(super) async fn run(
                     due.remove(&first);
                     let (_, run_id, step, tenant) = first;
                     let command = Command::TimerFired { step, now_ms: now };
-                    if requests.send(Request::Command { tenant, run_id, command, reply: None }).await.is_err() {
+                    if requests.send(Request::Command { tenant, run_id, command, reply: None, inbox: None }).await.is_err() {
                         return;
                     }
                 }

@@ -11,11 +11,17 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use super::claims::{Claimable, ParkedClaims, Waiting};
 use super::rows::{self, RunMeta};
-use super::{CommandRefusal, IDEMPOTENCY_TTL_MS, NewRun, Request, RetrySeed, StartReply, now_ms};
+use super::{
+    Adoption, CommandRefusal, IDEMPOTENCY_TTL_MS, NewRun, Request, RetrySeed, Routed, StartReply, StartRouted, now_ms,
+};
 use crate::engine::EngineError;
+use crate::engine::cluster::{ClusterLink, Held, inbox};
 use crate::engine::run::{Command, Effect, EventType, Outcome, RunState, transition};
+use crate::model::ids;
 use crate::model::{EventRecord, TaskRecord, TimerRecord};
+use crate::store::cluster::partition_of_key;
 use crate::store::{ClaimRequest, RunBatch, Store};
+use crate::store::{Fence, PartitionLease, StoreError, partition_of};
 
 /// Most commands applied in one group commit.
 const MAX_BATCH: usize = 512;
@@ -31,8 +37,8 @@ pub(super) struct Live {
     pub(super) watchers: Vec<oneshot::Sender<()>>,
 }
 
-type StartSender = oneshot::Sender<Result<StartReply, EngineError>>;
-type CommandSender = oneshot::Sender<Result<(), CommandRefusal>>;
+type StartSender = oneshot::Sender<Result<StartReply, StartRouted>>;
+type CommandSender = oneshot::Sender<Result<(), Routed>>;
 
 /// An answer held back until the batch is committed.
 enum Reply {
@@ -63,6 +69,8 @@ struct Pending {
     approvals: Vec<rows::ApprovalChange>,
     replies: Vec<Reply>,
     claims: Vec<Waiting>,
+    /// Inbox messages applied: (row id, answer JSON).
+    inbox_done: Vec<(i64, String)>,
 }
 
 pub(super) struct Writer {
@@ -72,6 +80,8 @@ pub(super) struct Writer {
     pub(super) timers: mpsc::UnboundedSender<TimerRecord>,
     pub(super) stats: Arc<super::SchedulerStats>,
     pub(super) parked: ParkedClaims,
+    /// Several replicas: the partitions held, and where to fence commits.
+    pub(super) cluster: Option<Arc<ClusterLink>>,
 }
 
 impl Writer {
@@ -103,9 +113,9 @@ impl Writer {
         let mut pending = Pending::default();
         for request in batch {
             match request {
-                Request::Start(new, seed, reply) => self.start(new, seed, reply, &mut pending).await,
-                Request::Command { tenant, run_id, command, reply } => {
-                    self.command(&tenant, &run_id, command, reply, &mut pending)
+                Request::Start { new, seed, reply, inbox } => self.start(new, seed, reply, inbox, &mut pending).await,
+                Request::Command { tenant, run_id, command, reply, inbox } => {
+                    self.command(&tenant, &run_id, command, reply, inbox, &mut pending)
                 }
                 Request::Claim(claim, until_ms, reply) => pending.claims.push(Waiting { claim, reply, until_ms }),
                 // Answered at once (dropped) when the run is not live: it
@@ -115,29 +125,87 @@ impl Writer {
                         live.watchers.push(watcher);
                     }
                 }
+                Request::Recheck(matching) => pending.claims.extend(self.parked.take_for_recheck(matching)),
+                // What is decided so far is committed under the partitions
+                // held so far; then the set changes.
+                Request::Adopt(adoption, done) => {
+                    self.commit(std::mem::take(&mut pending)).await;
+                    self.adopt(adoption);
+                    let _ = done.send(());
+                }
+                Request::Drop(partitions, done) => {
+                    self.commit(std::mem::take(&mut pending)).await;
+                    self.let_go(&partitions);
+                    let _ = done.send(());
+                }
             }
         }
         self.commit(pending).await;
     }
 
-    async fn start(&mut self, new: NewRun, seed: Option<RetrySeed>, reply: StartSender, pending: &mut Pending) {
+    /// Takes in the runs and timers of partitions just taken.
+    fn adopt(&mut self, adoption: Adoption) {
+        let Some(link) = &self.cluster else { return };
+        let runs = adoption.runs.len();
+        for (open, workflow) in adoption.runs {
+            if let Some(live) = super::replay(open, workflow) {
+                self.runs.insert(live.state.run_id().to_string(), live);
+            }
+        }
+        for timer in adoption.timers {
+            let _ = self.timers.send(timer);
+        }
+        link.held.insert(&adoption.leases);
+        let ids: Vec<u16> = adoption.leases.iter().map(|l| l.id).collect();
+        tracing::info!(partitions = ?ids, runs, "took in partitions");
+    }
+
+    /// Forgets the runs of partitions handed back or lost; commands for
+    /// them go to their new owner from now on.
+    fn let_go(&mut self, partitions: &[u16]) {
+        let Some(link) = &self.cluster else { return };
+        link.held.remove(partitions);
+        let before = self.runs.len();
+        self.runs.retain(|id, _| !partitions.contains(&partition_of(id)));
+        tracing::info!(partitions = ?partitions, runs = before - self.runs.len(), "let go of partitions");
+    }
+
+    async fn start(
+        &mut self,
+        mut new: NewRun,
+        seed: Option<RetrySeed>,
+        reply: StartSender,
+        inbox: Option<i64>,
+        pending: &mut Pending,
+    ) {
+        if let Some(link) = &self.cluster {
+            let keyed = (!new.idempotency_key.is_empty()).then(|| partition_of_key(&new.tenant, &new.idempotency_key));
+            if let Err(partition) = place(&link.held, &mut new.id, keyed) {
+                let _ = reply.send(Err(StartRouted::Elsewhere(Box::new(new), seed, partition)));
+                return;
+            }
+        }
         if !new.idempotency_key.is_empty() {
             let key = (new.tenant.clone(), new.idempotency_key.clone());
             if let Some((run_id, _)) = pending.idempotency.get(&key) {
                 let reply_value = StartReply { run_id: run_id.clone(), existing: true };
+                answer_inbox(pending, inbox, &reply_value);
                 pending.replies.push(Reply::Start(reply, reply_value));
                 return;
             }
             // Checked here, in the single writer, so two concurrent starts
-            // with one key cannot both create a run.
+            // with one key cannot both create a run (with several replicas,
+            // every start with one key goes to the holder of its partition).
             match self.store.find_idempotent_run(&key.0, &key.1, new.now_ms - IDEMPOTENCY_TTL_MS).await {
                 Ok(Some(run_id)) => {
-                    pending.replies.push(Reply::Start(reply, StartReply { run_id, existing: true }));
+                    let reply_value = StartReply { run_id, existing: true };
+                    answer_inbox(pending, inbox, &reply_value);
+                    pending.replies.push(Reply::Start(reply, reply_value));
                     return;
                 }
                 Ok(None) => {}
                 Err(err) => {
-                    let _ = reply.send(Err(err.into()));
+                    let _ = reply.send(Err(StartRouted::Failed(err.into())));
                     return;
                 }
             }
@@ -171,10 +239,12 @@ impl Writer {
                 self.runs.insert(id.clone(), Live { state, meta, commands: 0, watchers: Vec::new() });
                 pending.touched.insert(id.clone(), None);
                 self.record(&id, json, &outcome, None, pending);
-                pending.replies.push(Reply::Start(reply, StartReply { run_id: id, existing: false }));
+                let reply_value = StartReply { run_id: id, existing: false };
+                answer_inbox(pending, inbox, &reply_value);
+                pending.replies.push(Reply::Start(reply, reply_value));
             }
             Err(err) => {
-                let _ = reply.send(Err(err.into()));
+                let _ = reply.send(Err(StartRouted::Failed(err.into())));
             }
         }
     }
@@ -185,11 +255,17 @@ impl Writer {
         run_id: &str,
         command: Command,
         reply: Option<CommandSender>,
+        inbox: Option<i64>,
         pending: &mut Pending,
     ) {
         let Some(live) = self.runs.get_mut(run_id).filter(|live| live.meta.tenant == tenant) else {
+            let elsewhere = self.cluster.as_ref().is_some_and(|link| !link.held.holds_run(run_id));
             if let Some(reply) = reply {
-                let _ = reply.send(Err(CommandRefusal::NotLive));
+                let _ = reply.send(Err(if elsewhere {
+                    Routed::Elsewhere(Box::new(command))
+                } else {
+                    Routed::Refusal(CommandRefusal::NotLive)
+                }));
             }
             return;
         };
@@ -220,11 +296,14 @@ impl Writer {
                 }
                 let keys: BTreeSet<String> = outcome.events.iter().filter_map(|e| e.step_id.clone()).collect();
                 self.record(run_id, json, &outcome, Some(keys), pending);
+                if let Some(id) = inbox {
+                    pending.inbox_done.push((id, inbox::applied()));
+                }
                 pending.replies.push(Reply::Command(reply));
             }
             Err(err) => {
                 if let Some(reply) = reply {
-                    let _ = reply.send(Err(CommandRefusal::Refused(err)));
+                    let _ = reply.send(Err(Routed::Refusal(CommandRefusal::Refused(err))));
                 }
             }
         }
@@ -318,6 +397,16 @@ impl Writer {
             }
         }
         batch.idempotency = p.idempotency.into_iter().map(|((t, k), (run, ms))| (t, k, run, ms)).collect();
+        if let Some(link) = &self.cluster {
+            let partitions: BTreeSet<u16> = p.touched.keys().map(|id| partition_of(id)).collect();
+            let partitions = partitions
+                .into_iter()
+                .filter_map(|id| link.held.epoch(id).map(|epoch| PartitionLease { id, epoch }))
+                .collect();
+            batch.fence = Some(Fence { replica: link.replica.clone(), partitions });
+            batch.notify = link.notify;
+        }
+        batch.inbox_done = p.inbox_done;
         // Claims are tried after the batch's rows are written: the fresh
         // ones, then parked ones for each task this batch makes claimable.
         let releases = self.parked.take_releases();
@@ -341,7 +430,14 @@ impl Writer {
         let mut claimed = match written {
             Ok(claimed) => claimed,
             Err(err) => {
-                tracing::error!(error = %err, commands = batch.commands.len(), "run commit failed");
+                if let StoreError::Fenced(lost) = &err {
+                    // Another replica holds these partitions now: what was
+                    // decided here under them must not be written.
+                    tracing::warn!(partitions = ?lost, "partitions were taken over; the batch decided under them is dropped");
+                    self.let_go(lost);
+                } else {
+                    tracing::error!(error = %err, commands = batch.commands.len(), "run commit failed");
+                }
                 self.parked.refuse(tried, releases);
                 self.fail_batch(p.replies, p.touched.keys().cloned().collect()).await;
                 return;
@@ -391,10 +487,11 @@ impl Writer {
         for reply in replies {
             match reply {
                 Reply::Start(tx, _) => {
-                    let _ = tx.send(Err(EngineError::Unavailable("the run could not be stored; retry later")));
+                    let err = EngineError::Unavailable("the run could not be stored; retry later");
+                    let _ = tx.send(Err(StartRouted::Failed(err)));
                 }
                 Reply::Command(Some(tx)) => {
-                    let _ = tx.send(Err(CommandRefusal::Unavailable));
+                    let _ = tx.send(Err(Routed::Refusal(CommandRefusal::Unavailable)));
                 }
                 Reply::Command(None) => {}
             }
@@ -409,7 +506,21 @@ impl Writer {
             .iter()
             .filter_map(|id| self.runs.remove(id).map(|live| (id.clone(), live.state.version_workflow().clone())))
             .collect();
-        let open = match self.store.load_open_runs().await {
+        // With several replicas, only the partitions still held are read
+        // (a run of a partition lost meanwhile is its new owner's now).
+        let partitions: Option<Vec<u16>> = self.cluster.as_ref().map(|link| {
+            let held = link.held.ids();
+            let wanted: BTreeSet<u16> =
+                previous.keys().map(|id| partition_of(id)).filter(|p| held.contains(p)).collect();
+            wanted.into_iter().collect()
+        });
+        let (open, timers) = match (&self.cluster, &partitions) {
+            (Some(link), Some(partitions)) => {
+                (link.store.load_open_runs_in(partitions).await, link.store.timers_in(partitions).await)
+            }
+            _ => (self.store.load_open_runs().await, self.store.list_timers().await),
+        };
+        let open = match open {
             Ok(open) => open,
             Err(err) => {
                 tracing::error!(error = %err, "cannot reload runs after a failed commit; they resume at restart");
@@ -423,7 +534,7 @@ impl Writer {
             }
         }
         // A timer consumed by the failed batch still has its row: arm it again.
-        match self.store.list_timers().await {
+        match timers {
             Ok(timers) => {
                 for timer in timers.into_iter().filter(|t| previous.contains_key(&t.run_id)) {
                     let _ = self.timers.send(timer);
@@ -431,5 +542,39 @@ impl Writer {
             }
             Err(err) => tracing::error!(error = %err, "cannot re-arm timers after a failed commit"),
         }
+    }
+}
+
+/// Puts a new run in a partition this replica holds: the one its
+/// idempotency key names (`keyed`), else any, drawing fresh ids until one
+/// falls in a held partition (a run id is random, so ~64/held draws). The
+/// partition that must start it instead, when it is not held here.
+fn place(held: &Held, run_id: &mut String, keyed: Option<u16>) -> Result<(), u16> {
+    const DRAWS: usize = 100_000;
+    let wanted = |p: u16| match keyed {
+        Some(k) => p == k,
+        None => held.epoch(p).is_some(),
+    };
+    if let Some(k) = keyed
+        && held.epoch(k).is_none()
+    {
+        return Err(k);
+    }
+    if held.is_empty() {
+        return Err(partition_of(run_id));
+    }
+    for _ in 0..DRAWS {
+        if wanted(partition_of(run_id)) {
+            return Ok(());
+        }
+        *run_id = ids::new_run_id();
+    }
+    Err(partition_of(run_id))
+}
+
+/// Answers the inbox message a start came in, in the start's commit.
+fn answer_inbox(pending: &mut Pending, inbox: Option<i64>, reply: &StartReply) {
+    if let Some(id) = inbox {
+        pending.inbox_done.push((id, inbox::started(reply)));
     }
 }

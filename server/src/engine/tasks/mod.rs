@@ -180,6 +180,27 @@ impl TaskQueue {
         Ok(claimed)
     }
 
+    /// The shared-state keys a task's step declares, with their committed
+    /// values; `None` when it declares none.
+    async fn stored_state(
+        &self,
+        tenant: &str,
+        workflow: &crate::engine::compile::CompiledWorkflow,
+        leased: &LeasedTask,
+    ) -> Result<Option<serde_json::Value>, EngineError> {
+        // A map item's key is `step[i]`; its declarations are the step's.
+        let step = leased.step_key.split('[').next().unwrap_or_default();
+        let Some(def) = workflow.node(step).and_then(|node| workflow.step_def(node)) else { return Ok(None) };
+        let keys: Vec<&String> = def.state_reads.iter().chain(&def.state_writes).collect();
+        if keys.is_empty() {
+            return Ok(None);
+        }
+        let (run, _) = self.runs.get(tenant, &leased.run_id).await?;
+        let state = run.shared_state.unwrap_or_default();
+        let values = keys.into_iter().map(|k| (k.clone(), state.get(k).cloned().unwrap_or_default())).collect();
+        Ok(Some(serde_json::Value::Object(values)))
+    }
+
     /// A task's row, whatever its state; `None` for an unknown id.
     pub async fn task_row(&self, tenant: &str, task_id: &str) -> Result<Option<crate::store::TaskLease>, EngineError> {
         Ok(self.runs.store().get_task(tenant, task_id).await?)
@@ -203,9 +224,14 @@ impl TaskQueue {
         Ok(held.is_some())
     }
 
-    /// Adds the workflow's policy and the run's deadline to a claimed task.
-    async fn describe(&self, tenant: &str, leased: LeasedTask) -> Result<PolledTask, EngineError> {
+    /// Adds the workflow's policy and the run's deadline to a claimed task,
+    /// and the declared shared state of a run another replica holds (the
+    /// writer adds it for runs held here).
+    async fn describe(&self, tenant: &str, mut leased: LeasedTask) -> Result<PolledTask, EngineError> {
         let workflow = self.runs.compiled(tenant, &leased.workflow_id, leased.workflow_version).await?;
+        if leased.shared_state.is_none() && self.runs.scheduler().cluster().is_some() {
+            leased.shared_state = self.stored_state(tenant, &workflow, &leased).await?;
+        }
         let definition = workflow.definition();
         let deadline_ms = match (leased.run_started_ms, definition.timeout) {
             (Some(started), timeout) if timeout > 0 => Some(started.saturating_add(i64::from(timeout) * 1000)),

@@ -2,7 +2,9 @@
 //! moved lease may bring it forward), then hands each expired lease to the writer
 //! as `LeaseExpired`, which queues the next attempt or fails the step with
 //! LEASE_EXPIRED. Deadlines are in the store, so leases that ran out while
-//! the server was down are swept at start.
+//! the server was down are swept at start. With several replicas, each
+//! sweeps the tasks of the partitions it holds, so a dead replica's leases
+//! are swept by whoever takes its partitions.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -12,7 +14,7 @@ use tokio::sync::{Notify, watch};
 
 use crate::engine::run::Command;
 use crate::engine::scheduler::{CommandRefusal, RunScheduler, now_ms};
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 
 /// Longest sleep: a safety net (leases are tracked, not polled).
 const IDLE: Duration = Duration::from_secs(5);
@@ -57,7 +59,7 @@ pub(super) async fn run(
         // When to look next, ms since the epoch.
         let mut due = match sweep(store.as_ref(), &scheduler).await {
             Ok(true) => now_ms(),
-            Ok(false) => match store.next_lease_deadline().await {
+            Ok(false) => match next_deadline(store.as_ref(), &scheduler).await {
                 Ok(Some(due)) => due.min(now_ms() + IDLE.as_millis() as i64),
                 Ok(None) => now_ms() + IDLE.as_millis() as i64,
                 Err(err) => {
@@ -80,11 +82,29 @@ pub(super) async fn run(
     }
 }
 
+/// The earliest lease deadline of the tasks this replica sweeps.
+async fn next_deadline(store: &dyn Store, scheduler: &RunScheduler) -> Result<Option<i64>, StoreError> {
+    match scheduler.cluster() {
+        None => store.next_lease_deadline().await,
+        Some(link) => {
+            let held = link.held.ids();
+            if held.is_empty() { Ok(None) } else { link.store.next_lease_deadline_in(&held).await }
+        }
+    }
+}
+
 /// Hands one round of expired leases to the writer. `Ok(true)` when the
 /// round was full and more may be waiting.
 async fn sweep(store: &dyn Store, scheduler: &RunScheduler) -> Result<bool, ()> {
     let now = now_ms();
-    let expired = store.expired_leases(now, ROUND).await.map_err(|err| {
+    let expired = match scheduler.cluster() {
+        None => store.expired_leases(now, ROUND).await,
+        Some(link) => {
+            let held = link.held.ids();
+            if held.is_empty() { Ok(Vec::new()) } else { link.store.expired_leases_in(&held, now, ROUND).await }
+        }
+    };
+    let expired = expired.map_err(|err| {
         tracing::error!(error = %err, "cannot read expired leases");
     })?;
     for lease in &expired {

@@ -1,0 +1,286 @@
+//! The Postgres side of several replicas: partition leases with epochs,
+//! the replicas table, the inbox, and what a group commit adds when it is
+//! fenced (the epoch check, inbox answers, NOTIFY).
+//!
+//! Lease times are the database's clock, not the replicas', so replicas
+//! with skewed clocks still agree on when a lease ran out.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use sqlx::{PgConnection, Row};
+use tokio::sync::broadcast;
+
+use super::cluster::{ClusterStore, Fence, InboxEntry, Notice, PartitionLease};
+use super::postgres::PostgresStore;
+use super::postgres_text::{RowText, nul_safe};
+use super::runs::RunBatch;
+use super::{ExpiredLease, OpenRun, StoreError, postgres_runs, postgres_tasks};
+use crate::model::TimerRecord;
+
+/// Now on the database's clock, ms since the epoch.
+const NOW_MS: &str = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
+
+/// Notification channels (see [`Notice`]).
+pub(super) const INBOX_CHANNEL: &str = "weft_inbox";
+pub(super) const INBOX_DONE_CHANNEL: &str = "weft_inbox_done";
+pub(super) const TASKS_CHANNEL: &str = "weft_tasks";
+pub(super) const EVENTS_CHANNEL: &str = "weft_events";
+
+/// Refuses the commit unless the replica still holds every partition at
+/// the epoch the batch was decided under. The rows stay share-locked to
+/// the end of the transaction, so a takeover (which updates them) waits
+/// for this commit rather than slipping in between the check and it.
+pub(super) async fn check_fence(tx: &mut PgConnection, fence: &Fence) -> Result<(), StoreError> {
+    if fence.partitions.is_empty() {
+        return Ok(());
+    }
+    let held: Vec<i16> = sqlx::query_scalar(
+        "SELECT id FROM partitions WHERE owner = $1 \
+         AND (id, epoch) IN (SELECT * FROM UNNEST($2::smallint[], $3::bigint[])) FOR SHARE",
+    )
+    .bind(&fence.replica)
+    .bind(fence.partitions.iter().map(|p| p.id as i16).collect::<Vec<_>>())
+    .bind(fence.partitions.iter().map(|p| p.epoch).collect::<Vec<_>>())
+    .fetch_all(&mut *tx)
+    .await?;
+    if held.len() == fence.partitions.len() {
+        return Ok(());
+    }
+    let lost = fence.partitions.iter().map(|p| p.id).filter(|id| !held.contains(&(*id as i16))).collect();
+    Err(StoreError::Fenced(lost))
+}
+
+/// Answers the inbox messages a batch applied, in its transaction.
+pub(super) async fn answer_in_commit(tx: &mut PgConnection, done: &[(i64, String)]) -> Result<(), StoreError> {
+    if done.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "UPDATE inbox SET result = d.result FROM UNNEST($1::bigint[], $2::text[]) AS d(id, result) \
+         WHERE inbox.id = d.id AND inbox.result IS NULL",
+    )
+    .bind(done.iter().map(|d| d.0).collect::<Vec<_>>())
+    .bind(done.iter().map(|d| nul_safe(d.1.as_str())).collect::<Vec<_>>())
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// Wakes other replicas about what a batch did: events of its runs, tasks
+/// queued (or handed back), inbox messages answered. Delivered by Postgres
+/// at commit, and only then. One statement for all of them.
+pub(super) async fn notify_in_commit(tx: &mut PgConnection, batch: &RunBatch) -> Result<(), StoreError> {
+    let replica = batch.fence.as_ref().map(|f| f.replica.as_str()).unwrap_or_default();
+    let mut channels: Vec<&str> = Vec::new();
+    let mut payloads: Vec<String> = Vec::new();
+    let runs: std::collections::BTreeSet<&str> = batch.events.iter().map(|e| e.run_id.as_str()).collect();
+    for run in runs {
+        channels.push(EVENTS_CHANNEL);
+        payloads.push(serde_json::json!([replica, run]).to_string());
+    }
+    let mut queued: BTreeMap<(&str, &str, &str), u32> = BTreeMap::new();
+    for task in &batch.tasks {
+        *queued.entry((&task.tenant_id, task.agent.as_deref().unwrap_or_default(), &task.kind)).or_default() += 1;
+    }
+    for ((tenant, agent, kind), count) in queued {
+        channels.push(TASKS_CHANNEL);
+        payloads.push(serde_json::json!([replica, tenant, agent, kind, count]).to_string());
+    }
+    if !batch.releases.is_empty() {
+        // Handed-back leases do not say their agent here: wake every claim.
+        channels.push(TASKS_CHANNEL);
+        payloads.push(serde_json::json!([replica]).to_string());
+    }
+    for (id, _) in &batch.inbox_done {
+        channels.push(INBOX_DONE_CHANNEL);
+        payloads.push(id.to_string());
+    }
+    if channels.is_empty() {
+        return Ok(());
+    }
+    sqlx::query("SELECT pg_notify(c, p) FROM UNNEST($1::text[], $2::text[]) AS n(c, p)")
+        .bind(channels)
+        .bind(payloads.iter().map(|p| nul_safe(p.as_str())).collect::<Vec<_>>())
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
+
+fn leases(rows: Vec<(i16, i64)>) -> Vec<PartitionLease> {
+    rows.into_iter().map(|(id, epoch)| PartitionLease { id: id as u16, epoch }).collect()
+}
+
+#[async_trait]
+impl ClusterStore for PostgresStore {
+    async fn heartbeat_replica(&self, replica: &str, lease_ms: i64) -> Result<u32, StoreError> {
+        let sql = format!(
+            "WITH seen AS (INSERT INTO replicas (id, seen_until, started_at) VALUES ($1, {NOW_MS} + $2, {NOW_MS}) \
+               ON CONFLICT (id) DO UPDATE SET seen_until = excluded.seen_until RETURNING id), \
+             forgotten AS (DELETE FROM replicas WHERE seen_until < {NOW_MS} - 600000) \
+             SELECT 1 + COUNT(*) FROM replicas WHERE seen_until >= {NOW_MS} AND id <> $1"
+        );
+        let live: i64 =
+            sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).bind(replica).bind(lease_ms).fetch_one(self.pool()).await?;
+        Ok(live.clamp(1, i64::from(u32::MAX)) as u32)
+    }
+
+    async fn leave(&self, replica: &str) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await?;
+        sqlx::query("UPDATE partitions SET owner = NULL, lease_until = 0 WHERE owner = $1")
+            .bind(replica)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM replicas WHERE id = $1").bind(replica).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn renew_partitions(&self, replica: &str, lease_ms: i64) -> Result<Vec<PartitionLease>, StoreError> {
+        let sql = format!("UPDATE partitions SET lease_until = {NOW_MS} + $2 WHERE owner = $1 RETURNING id, epoch");
+        let rows: Vec<(i16, i64)> =
+            sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(replica).bind(lease_ms).fetch_all(self.pool()).await?;
+        Ok(leases(rows))
+    }
+
+    async fn acquire_partitions(
+        &self,
+        replica: &str,
+        max: u32,
+        lease_ms: i64,
+    ) -> Result<Vec<PartitionLease>, StoreError> {
+        if max == 0 {
+            return Ok(Vec::new());
+        }
+        // Free partitions first, then those whose owner stopped renewing;
+        // rows another replica is taking right now are skipped, not waited on.
+        let sql = format!(
+            "UPDATE partitions p SET owner = $1, epoch = p.epoch + 1, lease_until = {NOW_MS} + $3 \
+             FROM (SELECT id FROM partitions \
+                   WHERE (owner IS NULL OR lease_until < {NOW_MS}) AND owner IS DISTINCT FROM $1 \
+                   ORDER BY owner NULLS FIRST, id LIMIT $2 FOR UPDATE SKIP LOCKED) f \
+             WHERE p.id = f.id RETURNING p.id, p.epoch"
+        );
+        let rows: Vec<(i16, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(replica)
+            .bind(i64::from(max))
+            .bind(lease_ms)
+            .fetch_all(self.pool())
+            .await?;
+        Ok(leases(rows))
+    }
+
+    async fn release_partitions(&self, replica: &str, partitions: &[u16]) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE partitions SET owner = NULL, lease_until = 0 WHERE owner = $1 AND id = ANY($2::smallint[])",
+        )
+        .bind(replica)
+        .bind(partitions.iter().map(|&p| p as i16).collect::<Vec<_>>())
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    async fn load_open_runs_in(&self, partitions: &[u16]) -> Result<Vec<OpenRun>, StoreError> {
+        postgres_runs::load_open_runs(self.pool(), Some(partitions)).await
+    }
+
+    async fn timers_in(&self, partitions: &[u16]) -> Result<Vec<TimerRecord>, StoreError> {
+        postgres_runs::list_timers(self.pool(), Some(partitions)).await
+    }
+
+    async fn expired_leases_in(
+        &self,
+        partitions: &[u16],
+        now_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<ExpiredLease>, StoreError> {
+        postgres_tasks::expired(self.pool(), now_ms, limit, Some(partitions)).await
+    }
+
+    async fn next_lease_deadline_in(&self, partitions: &[u16]) -> Result<Option<i64>, StoreError> {
+        postgres_tasks::next_deadline(self.pool(), Some(partitions)).await
+    }
+
+    async fn post_inbox(
+        &self,
+        partition: u16,
+        tenant: &str,
+        run_id: &str,
+        body: &str,
+        now_ms: i64,
+    ) -> Result<i64, StoreError> {
+        let notify = if self.notifying() { "SELECT pg_notify($6, $1::text) FROM posted" } else { "SELECT 0" };
+        let sql = format!(
+            "WITH posted AS (INSERT INTO inbox (partition, tenant_id, run_id, body, created_at) \
+               VALUES ($1, $2, $3, $4, $5) RETURNING id), woken AS ({notify}) SELECT id FROM posted, woken"
+        );
+        let id: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .bind(partition as i16)
+            .bind(nul_safe(tenant))
+            .bind(nul_safe(run_id))
+            .bind(nul_safe(body))
+            .bind(now_ms)
+            .bind(INBOX_CHANNEL)
+            .fetch_one(self.pool())
+            .await?;
+        Ok(id)
+    }
+
+    async fn pending_inbox(&self, partitions: &[u16], limit: u32) -> Result<Vec<InboxEntry>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, tenant_id, run_id, body FROM inbox WHERE result IS NULL AND partition = ANY($1::smallint[]) \
+             ORDER BY id LIMIT $2",
+        )
+        .bind(partitions.iter().map(|&p| p as i16).collect::<Vec<_>>())
+        .bind(i64::from(limit))
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(InboxEntry {
+                    id: row.try_get("id")?,
+                    tenant: row.text("tenant_id")?,
+                    run_id: row.text("run_id")?,
+                    body: row.text("body")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn answer_inbox(&self, id: i64, result: &str) -> Result<(), StoreError> {
+        let notify = if self.notifying() { "SELECT pg_notify($3, $1::text) FROM answered" } else { "SELECT 0" };
+        let sql = format!(
+            "WITH answered AS (UPDATE inbox SET result = $2 WHERE id = $1 AND result IS NULL RETURNING id), \
+             woken AS ({notify}) SELECT COUNT(*) FROM answered, woken"
+        );
+        let _: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .bind(nul_safe(result))
+            .bind(INBOX_DONE_CHANNEL)
+            .fetch_one(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    async fn take_inbox_answer(&self, id: i64) -> Result<Option<String>, StoreError> {
+        let answer: Option<String> =
+            sqlx::query_scalar("DELETE FROM inbox WHERE id = $1 AND result IS NOT NULL RETURNING result")
+                .bind(id)
+                .fetch_optional(self.pool())
+                .await?;
+        Ok(answer.map(super::postgres_text::restore))
+    }
+
+    async fn purge_inbox(&self, before_ms: i64) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM inbox WHERE result IS NOT NULL AND created_at < $1")
+            .bind(before_ms)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    fn notices(&self) -> broadcast::Receiver<Notice> {
+        self.subscribe_notices()
+    }
+}
