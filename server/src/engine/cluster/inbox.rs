@@ -275,7 +275,8 @@ async fn handle(engine: &RunEngine, link: &ClusterLink, entry: InboxEntry) {
     match message {
         Message::Command { command } => {
             match scheduler.command_here(&entry.tenant, &entry.run_id, *command, Some(entry.id)).await {
-                Ok(()) | Err(Routed::Elsewhere(_)) | Err(Routed::Refusal(CommandRefusal::Unavailable)) => {}
+                // Unanswered, the message waits for whoever holds its partition.
+                Ok(()) | Err(Routed::Elsewhere(_) | Routed::Moved | Routed::Refusal(CommandRefusal::Unavailable)) => {}
                 Err(Routed::Refusal(CommandRefusal::Refused(error))) => {
                     answer_now(link, entry.id, &Answer::Refused { error }).await
                 }
@@ -306,7 +307,7 @@ async fn handle(engine: &RunEngine, link: &ClusterLink, entry: InboxEntry) {
                 now_ms: start.now_ms,
             };
             match scheduler.start_here(new, seed, Some(entry.id)).await {
-                Ok(_) | Err(StartRouted::Elsewhere(..)) => {}
+                Ok(_) | Err(StartRouted::Elsewhere(..) | StartRouted::Moved) => {}
                 Err(StartRouted::Failed(err)) => {
                     answer_now(link, entry.id, &Answer::Failed { message: err.to_string() }).await
                 }

@@ -112,6 +112,15 @@ impl ParkedClaims {
         }
     }
 
+    /// After a commit dropped because partitions moved to another replica:
+    /// nothing was written, so the claims tried wait on as if they had
+    /// found nothing, and the releases go back for the next commit.
+    pub(super) fn repark(&mut self, tried: Vec<Waiting>, releases: Vec<(String, LeasedTask)>, now_ms: i64) {
+        let nothing = tried.iter().map(|_| None).collect();
+        self.settle(tried, nothing, now_ms);
+        self.releases.extend(releases);
+    }
+
     /// After a failed commit: every claim tried is refused (the polls
     /// retry), and the releases go back for the next commit.
     pub(super) fn refuse(&mut self, tried: Vec<Waiting>, releases: Vec<(String, LeasedTask)>) {

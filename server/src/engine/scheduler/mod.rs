@@ -47,6 +47,7 @@ pub fn now_ms() -> i64 {
 }
 
 /// A run to create and start.
+#[derive(Clone)]
 pub struct NewRun {
     /// Fresh `wfrun_…` id.
     pub id: String,
@@ -106,13 +107,23 @@ pub enum CommandRefusal {
 pub(crate) enum Routed {
     Refusal(CommandRefusal),
     Elsewhere(Box<Command>),
+    /// The batch it was decided in was dropped because another replica
+    /// took one of its partitions meanwhile: nothing was written, and
+    /// asking again reaches the new owner.
+    Moved,
 }
+
+/// How often a command or start whose batch was dropped for a moved
+/// partition is asked again before the caller hears UNAVAILABLE.
+const MOVED_RETRIES: u32 = 3;
 
 /// The writer's answer to a start that did not start here: it failed, or
 /// the run belongs in a partition another replica holds.
 pub(crate) enum StartRouted {
     Failed(EngineError),
     Elsewhere(Box<NewRun>, Option<RetrySeed>, u16),
+    /// As [`Routed::Moved`]: nothing was written; ask again.
+    Moved,
 }
 
 /// Open runs and timers of partitions this replica just took, for the
@@ -276,14 +287,25 @@ impl RunScheduler {
         self.send_start(new, Some(seed)).await
     }
 
-    async fn send_start(&self, new: NewRun, seed: Option<RetrySeed>) -> Result<StartReply, EngineError> {
-        match self.start_here(new, seed, None).await {
-            Ok(reply) => Ok(reply),
-            Err(StartRouted::Failed(err)) => Err(err),
-            Err(StartRouted::Elsewhere(new, seed, partition)) => match &self.cluster {
-                Some(link) => inbox::forward_start(link, partition, &new, seed).await,
-                None => Err(stopped()),
-            },
+    async fn send_start(&self, mut new: NewRun, mut seed: Option<RetrySeed>) -> Result<StartReply, EngineError> {
+        let mut moves = 0;
+        loop {
+            // Only a replica among several can see its batch dropped.
+            let spare = (self.cluster.is_some() && moves < MOVED_RETRIES).then(|| (new.clone(), seed.clone()));
+            match self.start_here(new, seed, None).await {
+                Ok(reply) => return Ok(reply),
+                Err(StartRouted::Failed(err)) => return Err(err),
+                Err(StartRouted::Elsewhere(new, seed, partition)) => {
+                    return match &self.cluster {
+                        Some(link) => inbox::forward_start(link, partition, &new, seed).await,
+                        None => Err(stopped()),
+                    };
+                }
+                Err(StartRouted::Moved) => match spare {
+                    Some(again) => (new, seed, moves) = (again.0, again.1, moves + 1),
+                    None => return Err(moved()),
+                },
+            }
         }
     }
 
@@ -315,14 +337,25 @@ impl RunScheduler {
     /// Applies a command to a live run; answers once it is committed. A run
     /// another replica holds gets the command through the inbox, and the
     /// answer is the owner's.
-    pub async fn command(&self, tenant: &str, run_id: &str, command: Command) -> Result<(), CommandRefusal> {
-        match self.command_here(tenant, run_id, command, None).await {
-            Ok(()) => Ok(()),
-            Err(Routed::Refusal(refusal)) => Err(refusal),
-            Err(Routed::Elsewhere(command)) => match &self.cluster {
-                Some(link) => inbox::forward_command(link, tenant, run_id, *command).await,
-                None => Err(CommandRefusal::NotLive),
-            },
+    pub async fn command(&self, tenant: &str, run_id: &str, mut command: Command) -> Result<(), CommandRefusal> {
+        let mut moves = 0;
+        loop {
+            // Only a replica among several can see its batch dropped.
+            let spare = (self.cluster.is_some() && moves < MOVED_RETRIES).then(|| command.clone());
+            match self.command_here(tenant, run_id, command, None).await {
+                Ok(()) => return Ok(()),
+                Err(Routed::Refusal(refusal)) => return Err(refusal),
+                Err(Routed::Elsewhere(command)) => {
+                    return match &self.cluster {
+                        Some(link) => inbox::forward_command(link, tenant, run_id, *command).await,
+                        None => Err(CommandRefusal::NotLive),
+                    };
+                }
+                Err(Routed::Moved) => match spare {
+                    Some(again) => (command, moves) = (again, moves + 1),
+                    None => return Err(CommandRefusal::Unavailable),
+                },
+            }
         }
     }
 
@@ -406,4 +439,8 @@ impl RunScheduler {
 
 fn stopped() -> EngineError {
     EngineError::Unavailable("the run scheduler is stopping; retry later")
+}
+
+fn moved() -> EngineError {
+    EngineError::Unavailable("the run's partition kept moving between replicas; retry")
 }

@@ -430,16 +430,20 @@ impl Writer {
         let mut claimed = match written {
             Ok(claimed) => claimed,
             Err(err) => {
-                if let StoreError::Fenced(lost) = &err {
+                let moved = if let StoreError::Fenced(lost) = &err {
                     // Another replica holds these partitions now: what was
-                    // decided here under them must not be written.
+                    // decided here under them must not be written. Callers
+                    // ask again and reach the new owner; claims wait on.
                     tracing::warn!(partitions = ?lost, "partitions were taken over; the batch decided under them is dropped");
                     self.let_go(lost);
+                    self.parked.repark(tried, releases, now);
+                    true
                 } else {
                     tracing::error!(error = %err, commands = batch.commands.len(), "run commit failed");
-                }
-                self.parked.refuse(tried, releases);
-                self.fail_batch(p.replies, p.touched.keys().cloned().collect()).await;
+                    self.parked.refuse(tried, releases);
+                    false
+                };
+                self.fail_batch(p.replies, p.touched.keys().cloned().collect(), moved).await;
                 return;
             }
         };
@@ -481,14 +485,21 @@ impl Writer {
         });
     }
 
-    /// After a failed commit: refuses every caller of the batch and rebuilds
-    /// the runs it touched from what the store holds.
-    async fn fail_batch(&mut self, replies: Vec<Reply>, touched: Vec<String>) {
+    /// After a failed commit: refuses every caller of the batch (or, when
+    /// the batch was dropped for `moved` partitions, tells them to ask
+    /// again) and rebuilds the runs it touched from what the store holds.
+    async fn fail_batch(&mut self, replies: Vec<Reply>, touched: Vec<String>, moved: bool) {
         for reply in replies {
             match reply {
+                Reply::Start(tx, _) if moved => {
+                    let _ = tx.send(Err(StartRouted::Moved));
+                }
                 Reply::Start(tx, _) => {
                     let err = EngineError::Unavailable("the run could not be stored; retry later");
                     let _ = tx.send(Err(StartRouted::Failed(err)));
+                }
+                Reply::Command(Some(tx)) if moved => {
+                    let _ = tx.send(Err(Routed::Moved));
                 }
                 Reply::Command(Some(tx)) => {
                     let _ = tx.send(Err(Routed::Refusal(CommandRefusal::Unavailable)));
