@@ -1,0 +1,210 @@
+//! Support for the tests that run several `weft` processes on one Postgres
+//! schema: a fresh schema per test, child processes that can be killed,
+//! stopped and resumed by signal, and a look at who holds the partitions.
+//!
+//! Postgres-only. Without `WEFT_TEST_DATABASE_URL` a test says it was
+//! skipped; under `CI=true` that (or an unreachable database) fails it.
+
+#![allow(dead_code)] // each test binary uses a different part of this module
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use sqlx::Connection;
+use sqlx::postgres::PgConnection;
+
+/// The Postgres URL the tests may create schemas in, or `None` after
+/// saying the test was skipped. Under CI a missing or unreachable
+/// database panics instead.
+pub async fn postgres_or_skip(test: &str) -> Option<String> {
+    let in_ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+    let url = std::env::var("WEFT_TEST_DATABASE_URL").ok().filter(|url| !url.trim().is_empty());
+    let Some(url) = url else {
+        assert!(!in_ci, "{test}: WEFT_TEST_DATABASE_URL is not set; CI must provide Postgres");
+        let _ = writeln!(std::io::stderr(), "SKIPPED {test}: WEFT_TEST_DATABASE_URL is not set");
+        return None;
+    };
+    match PgConnection::connect(&url).await {
+        Ok(conn) => {
+            let _ = conn.close().await;
+            Some(url)
+        }
+        Err(err) if !in_ci => {
+            let _ = writeln!(std::io::stderr(), "SKIPPED {test}: cannot reach WEFT_TEST_DATABASE_URL ({err})");
+            None
+        }
+        Err(err) => panic!("{test}: cannot reach WEFT_TEST_DATABASE_URL={url}: {err}"),
+    }
+}
+
+/// A schema of its own for one test, dropped when the test passes (a
+/// failed test leaves it for a look; the suite's own sweep of `weft_t_`
+/// schemas removes it hours later).
+pub struct Schema {
+    base: String,
+    pub name: String,
+    /// `base` with every connection's `search_path` set to the schema.
+    pub url: String,
+}
+
+impl Schema {
+    pub async fn create(base: &str, test: &str) -> Self {
+        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
+        let name = format!("weft_t_{}_{test}_{}", nanos / 1_000_000_000, nanos % 1_000_000_000);
+        let mut conn = PgConnection::connect(base).await.expect("connect to Postgres");
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {name}")))
+            .execute(&mut conn)
+            .await
+            .expect("create the schema");
+        let separator = if base.contains('?') { '&' } else { '?' };
+        let url = format!("{base}{separator}options=-csearch_path%3D{name}");
+        Self { base: base.to_owned(), name, url }
+    }
+
+    /// A connection into the schema, for looking at what was stored.
+    pub async fn connect(&self) -> PgConnection {
+        PgConnection::connect(&self.url).await.expect("connect into the schema")
+    }
+
+    /// Drops the schema; call at the end of a passing test.
+    pub async fn drop(self) {
+        let mut conn = PgConnection::connect(&self.base).await.expect("connect to Postgres");
+        let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {} CASCADE", self.name))).execute(&mut conn).await;
+    }
+
+    /// Replica id → partitions it holds, as the table says now.
+    pub async fn owners(&self) -> HashMap<String, i64> {
+        let mut conn = self.connect().await;
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT owner, COUNT(*) FROM partitions WHERE owner IS NOT NULL GROUP BY owner")
+                .fetch_all(&mut conn)
+                .await
+                .expect("read the partitions");
+        rows.into_iter().collect()
+    }
+}
+
+/// A `weft serve` child process on a schema. Dropping it resumes and kills
+/// the process, so a failing test leaves nothing behind.
+pub struct Weft {
+    child: Child,
+    /// `http://127.0.0.1:<port>`.
+    pub url: String,
+    /// The replica id the process logged when it began serving.
+    pub replica: String,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Weft {
+    /// Starts `weft serve` on `database_url` with extra environment, and
+    /// waits until it logs that it serves.
+    pub fn start(database_url: &str, env: &[(&str, &str)]) -> Self {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_weft"));
+        command
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env("WEFT_DATABASE_URL", database_url)
+            .env("WEFT_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let mut child = command.spawn().expect("spawn weft");
+        // Read the log on a thread of its own: the serving line is awaited
+        // with a deadline, and the rest is kept for failure messages (and
+        // drained, so the child never blocks on a full pipe).
+        let stderr = child.stderr.take().unwrap();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (serving_tx, serving_rx) = std::sync::mpsc::channel();
+        let keep = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if line.contains("weft is serving") {
+                    let _ = serving_tx.send(line.clone());
+                }
+                keep.lock().unwrap().push(line);
+            }
+        });
+        let serving = serving_rx.recv_timeout(Duration::from_secs(60)).unwrap_or_else(|_| {
+            let _ = child.kill();
+            panic!("weft did not report serving within 60 s: {:#?}", log.lock().unwrap())
+        });
+        let field = |name: &str| {
+            serving
+                .split_whitespace()
+                .find_map(|part| part.strip_prefix(name))
+                .unwrap_or_else(|| panic!("the serving line names {name}: {serving}"))
+                .to_string()
+        };
+        let (addr, replica) = (field("address="), field("replica="));
+        Self { child, url: format!("http://{addr}"), replica, log }
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    /// SIGKILL: the process dies without a word to anyone.
+    pub fn kill(&mut self) {
+        self.signal(libc::SIGKILL);
+        let _ = self.child.wait();
+    }
+
+    /// SIGSTOP: the process freezes; its sockets stay open, its leases run out.
+    pub fn freeze(&self) {
+        self.signal(libc::SIGSTOP);
+    }
+
+    /// SIGCONT after [`Self::freeze`].
+    pub fn thaw(&self) {
+        self.signal(libc::SIGCONT);
+    }
+
+    fn signal(&self, signal: i32) {
+        // SAFETY: kill(2) on our own child's pid; no memory is involved.
+        let status = unsafe { libc::kill(self.pid(), signal) };
+        assert_eq!(status, 0, "signal {signal} to weft {}", self.pid());
+    }
+
+    /// Log lines that match `needle`.
+    pub fn log_lines(&self, needle: &str) -> Vec<String> {
+        self.log.lock().unwrap().iter().filter(|line| line.contains(needle)).cloned().collect()
+    }
+
+    /// The last lines of the log, for a failure message.
+    pub fn log_tail(&self, lines: usize) -> String {
+        let log = self.log.lock().unwrap();
+        log[log.len().saturating_sub(lines)..].join("\n")
+    }
+}
+
+impl Drop for Weft {
+    fn drop(&mut self) {
+        // SAFETY: as in `signal`; a stopped child must be resumed to die.
+        unsafe {
+            libc::kill(self.pid(), libc::SIGCONT);
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Polls `check` every 20 ms until it answers true or `limit` passes;
+/// answers how long it took, or `None` on timeout.
+pub async fn time_until<F, Fut>(limit: Duration, mut check: F) -> Option<Duration>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = std::time::Instant::now();
+    while started.elapsed() < limit {
+        if check().await {
+            return Some(started.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    None
+}
