@@ -50,8 +50,9 @@ pub(super) async fn run(
         };
         tokio::select! {
             ended = listening => {
-                if let Err(err) = ended {
-                    tracing::warn!(error = %err, "the LISTEN connection dropped; listening again (polling covers the gap)");
+                match ended {
+                    Err(err) => tracing::warn!(error = %err, "the LISTEN connection failed; listening again (polling covers the gap)"),
+                    Ok(()) => tracing::warn!("the LISTEN connection closed; listening again (polling covers the gap)"),
                 }
                 let _ = notices.send(Notice::Lost);
             }

@@ -1,0 +1,194 @@
+//! NOTIFY only wakes replicas early; nothing waits on it. Two `weft`
+//! processes share a schema, runs are started on one and served by a
+//! worker connected only to the other, so every step crosses replicas
+//! (the claim wakes on a task queued elsewhere, the completion travels
+//! through the inbox, the follower's stream tails the owner's commits).
+//! Once with the LISTEN connections killed again and again, once with
+//! NOTIFY turned off: every run completes either way.
+
+mod cluster_support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{Duration, Instant};
+
+use cluster_support::{Schema, Weft, postgres_or_skip, time_until};
+use serde_json::json;
+use sqlx::Connection;
+use sqlx::postgres::PgConnection;
+use tokio::sync::Mutex;
+use weft_sdk::builder::{agent, workflow};
+use weft_sdk::json::to_proto_value;
+use weft_sdk::pb;
+
+const RUNS: usize = 60;
+
+/// The two tests run one at a time: the killer ends every `weft-listen`
+/// connection of the database, whichever test's it is.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::const_new(());
+
+/// Two replicas with short leases and NOTIFY as given.
+fn two_replicas(schema: &Schema, notify: bool) -> (Weft, Weft) {
+    let notify = notify.to_string();
+    let env = [("WEFT_PARTITION_LEASE_MS", "2000"), ("WEFT_TASK_LEASE_MS", "5000"), ("WEFT_NOTIFY", notify.as_str())];
+    (Weft::start(&schema.url, &env), Weft::start(&schema.url, &env))
+}
+
+/// Serves `steps` agent steps through `url` only; answers how many it served.
+async fn serve_through(url: String, steps: usize, limit: Duration) -> usize {
+    let client = weft_sdk::Weft::connect(url).await.unwrap();
+    let register = pb::RegisterWorkerRequest {
+        worker_id: "listen-test".into(),
+        agents: vec!["echo".into()],
+        ..Default::default()
+    };
+    client.workers().register_worker(register).await.unwrap();
+    let until = Instant::now() + limit;
+    let mut served = 0;
+    while served < steps && Instant::now() < until {
+        let poll = pb::PollTaskRequest { worker_id: "listen-test".into(), wait_seconds: 1, ..Default::default() };
+        let Some(task) = client.workers().poll_task(poll).await.expect("poll").into_inner().task else { continue };
+        let complete = pb::CompleteTaskRequest {
+            task_id: task.task_id,
+            lease_token: task.lease_token,
+            output: Some(to_proto_value(&json!({"step": task.step_id}))),
+            ..Default::default()
+        };
+        client.workers().complete_task(complete).await.expect("a live lease completes across replicas");
+        served += 1;
+    }
+    served
+}
+
+/// Starts RUNS two-step runs through `starter`, serves them through
+/// `server` only, and answers the run ids once all have finished (or the
+/// time ran out), with the sequences of one run's stream on `server`.
+async fn cross_replica_runs(starter: &Weft, server: &Weft) -> (Vec<String>, Vec<u64>) {
+    let client = weft_sdk::Weft::connect(starter.url.clone()).await.unwrap();
+    let definition = workflow("listen")
+        .step(agent("first", "echo", "One"))
+        .step(agent("second", "echo", "Two").depends_on(["first"]))
+        .build();
+    let create = pb::CreateWorkflowRequest { workflow: Some(definition), ..Default::default() };
+    let workflow_id = client.workflows().create_workflow(create).await.unwrap().into_inner().id;
+    let worker = tokio::spawn(serve_through(server.url.clone(), RUNS * 2, Duration::from_secs(90)));
+    let mut runs = Vec::new();
+    for _ in 0..RUNS {
+        let start = pb::StartRunRequest { workflow_id: workflow_id.clone(), ..Default::default() };
+        runs.push(client.runs().start_run(start).await.unwrap().into_inner().run.unwrap().id);
+    }
+    // A stream through the serving replica of a run the other one holds.
+    let follower = weft_sdk::Weft::connect(server.url.clone()).await.unwrap();
+    let request = pb::StreamRunEventsRequest { run_id: runs[RUNS - 1].clone(), ..Default::default() };
+    let mut stream = follower.runs().stream_run_events(request).await.unwrap().into_inner();
+    let mut sequences = Vec::new();
+    while let Ok(Some(Ok(message))) =
+        tokio::time::timeout(Duration::from_secs(60), stream.message()).await.map(|m| m.transpose())
+    {
+        sequences.push(message.event.expect("an event").sequence);
+    }
+    assert_eq!(worker.await.unwrap(), RUNS * 2, "every step was served through the other replica");
+    (runs, sequences)
+}
+
+async fn completed(schema: &Schema, runs: &[String]) -> usize {
+    let mut conn = schema.connect().await;
+    let done: Vec<String> =
+        sqlx::query_scalar("SELECT id FROM runs WHERE status = 'completed'").fetch_all(&mut conn).await.unwrap();
+    runs.iter().filter(|id| done.contains(id)).count()
+}
+
+fn assert_gapless(sequences: &[u64]) {
+    assert!(sequences.len() >= 6, "start, two steps started and done, completion: {sequences:?}");
+    assert_eq!(sequences, (1..=sequences.len() as u64).collect::<Vec<_>>(), "in order, without gaps");
+}
+
+/// Prints where `cargo test` does not capture it.
+fn report(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "listen: {line}");
+}
+
+/// How many `weft-listen` connections the database has now.
+async fn listeners(conn: &mut PgConnection) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM pg_stat_activity WHERE application_name = 'weft-listen'")
+        .fetch_one(conn)
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_complete_while_the_listen_connections_are_killed_again_and_again() {
+    let name = "runs_complete_while_the_listen_connections_are_killed";
+    let Some(base) = postgres_or_skip(name).await else { return };
+    let _alone = ONE_AT_A_TIME.lock().await;
+    let schema = Schema::create(&base, "listen").await;
+    let (a, b) = two_replicas(&schema, true);
+    let mut admin = PgConnection::connect(&base).await.unwrap();
+    assert!(
+        time_until(Duration::from_secs(10), || async {
+            listeners(&mut PgConnection::connect(&base).await.unwrap()).await >= 2
+        })
+        .await
+        .is_some(),
+        "each replica listens"
+    );
+
+    // Kill every LISTEN connection every 300 ms while the runs go on.
+    let killed = Arc::new(AtomicI64::new(0));
+    let killing = tokio::spawn({
+        let (base, killed) = (base.clone(), killed.clone());
+        async move {
+            let mut conn = PgConnection::connect(&base).await.unwrap();
+            loop {
+                let ended: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM (SELECT pg_terminate_backend(pid) AS ended FROM pg_stat_activity \
+                     WHERE application_name = 'weft-listen') AS t WHERE ended",
+                )
+                .fetch_one(&mut conn)
+                .await
+                .unwrap();
+                killed.fetch_add(ended, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+        }
+    });
+    let began = Instant::now();
+    let (runs, sequences) = cross_replica_runs(&a, &b).await;
+    let all_done = time_until(Duration::from_secs(30), || async { completed(&schema, &runs).await == RUNS }).await;
+    killing.abort();
+    assert!(all_done.is_some(), "{} of {RUNS} runs completed", completed(&schema, &runs).await);
+    assert_gapless(&sequences);
+    // The replicas listen again once left alone.
+    let relistened = time_until(Duration::from_secs(10), || async {
+        listeners(&mut PgConnection::connect(&base).await.unwrap()).await >= 2
+    })
+    .await;
+    assert!(relistened.is_some(), "both replicas listen again: {}", listeners(&mut admin).await);
+    let killed = killed.load(Ordering::SeqCst);
+    assert!(killed >= 4, "LISTEN connections were killed again and again ({killed} times)");
+    let heard = a.log_lines("listening again").len() + b.log_lines("listening again").len();
+    assert!(heard >= 2, "the replicas noticed their LISTEN connections go ({heard} times of {killed})");
+    report(&format!("{RUNS} cross-replica runs with LISTEN killed {killed} times: {} ms", began.elapsed().as_millis()));
+    drop((a, b));
+    schema.drop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_complete_with_notify_turned_off() {
+    let name = "runs_complete_with_notify_turned_off";
+    let Some(base) = postgres_or_skip(name).await else { return };
+    let _alone = ONE_AT_A_TIME.lock().await;
+    let schema = Schema::create(&base, "quiet").await;
+    let (a, b) = two_replicas(&schema, false);
+    let mut admin = PgConnection::connect(&base).await.unwrap();
+    assert_eq!(listeners(&mut admin).await, 0, "with WEFT_NOTIFY=false no replica listens");
+    let began = Instant::now();
+    let (runs, sequences) = cross_replica_runs(&a, &b).await;
+    let all_done = time_until(Duration::from_secs(30), || async { completed(&schema, &runs).await == RUNS }).await;
+    assert!(all_done.is_some(), "{} of {RUNS} runs completed", completed(&schema, &runs).await);
+    assert_gapless(&sequences);
+    report(&format!("{RUNS} cross-replica runs with NOTIFY off: {} ms", began.elapsed().as_millis()));
+    drop((a, b));
+    schema.drop().await;
+}
