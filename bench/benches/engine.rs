@@ -39,6 +39,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
+use weft_server::engine::cluster::open_engine;
 use weft_server::engine::compile::{CompiledWorkflow, compile};
 use weft_server::engine::run::{Command, RunState, transition};
 use weft_server::engine::runs::StartRun;
@@ -67,6 +68,8 @@ const RECOVER_ENV: &str = "WEFT_BENCH_RECOVER";
 /// A Postgres URL to run on instead of SQLite files (also `--database-url`).
 const DATABASE_ENV: &str = "WEFT_BENCH_DATABASE_URL";
 const TENANT: &str = "default";
+/// `weft serve`'s default partition lease, for the Postgres cases.
+const PARTITION_LEASE_MS: u64 = 10_000;
 
 fn workflow(value: Value) -> Arc<CompiledWorkflow> {
     let definition: Definition = serde_json::from_value(value).expect("definition");
@@ -159,6 +162,15 @@ async fn drop_bench_schemas(base: &str) {
         sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {name} CASCADE"))).execute(&pool).await.expect("drop");
     }
     pool.close().await;
+}
+
+/// The engine as `weft serve` opens it on the case's store (on Postgres, a
+/// replica holding every partition: fenced commits, NOTIFY), and its writer.
+async fn open_scheduler(store: &OpenStore) -> (RunEngine, RunScheduler) {
+    let catalog = WorkflowCatalog::new(store.shared());
+    let (engine, _) = open_engine(store, catalog, true, PARTITION_LEASE_MS).await.expect("engine");
+    let scheduler = engine.scheduler().clone();
+    (engine, scheduler)
 }
 
 async fn open_store(path: &std::path::Path) -> OpenStore {
@@ -275,7 +287,7 @@ fn pure_transitions() {
 async fn latency(label: &str, flow: Arc<CompiledWorkflow>) {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = open_store(&dir.path().join("bench.db")).await;
-    let scheduler = RunScheduler::spawn(store.shared(), Vec::new(), Vec::new());
+    let (engine, scheduler) = open_scheduler(&store).await;
     let mut events = scheduler.subscribe();
     let mut acked = Vec::with_capacity(LATENCY_RUNS);
     let mut done = Vec::with_capacity(LATENCY_RUNS);
@@ -312,7 +324,7 @@ async fn latency(label: &str, flow: Arc<CompiledWorkflow>) {
         stats.commit_micros as f64 / 1e3 / stats.commits.max(1) as f64,
         LATENCY_RUNS,
     );
-    scheduler.shutdown().await;
+    engine.shutdown().await;
     store.close().await;
 }
 
@@ -321,7 +333,7 @@ async fn chain_throughput(clients: usize) {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("bench.db");
     let store = open_store(&path).await;
-    let scheduler = RunScheduler::spawn(store.shared(), Vec::new(), Vec::new());
+    let (engine, scheduler) = open_scheduler(&store).await;
     let flow = workflow(chain_definition(10));
     let measuring = Arc::new(AtomicBool::new(false));
     let stop = Arc::new(AtomicBool::new(false));
@@ -353,7 +365,7 @@ async fn chain_throughput(clients: usize) {
     for task in tasks {
         task.await.expect("client");
     }
-    scheduler.shutdown().await;
+    engine.shutdown().await;
     store.close().await;
 
     // Step transitions as committed: every step.* event in the file, per
@@ -389,7 +401,7 @@ async fn chain_throughput(clients: usize) {
 async fn writer(clients: usize) {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = open_store(&dir.path().join("bench.db")).await;
-    let scheduler = RunScheduler::spawn(store.shared(), Vec::new(), Vec::new());
+    let (engine, scheduler) = open_scheduler(&store).await;
     let flow = workflow(json!({"name": "one-agent", "steps": [
         {"id": "work", "type": "agent", "agent": "w", "task": "Work on {{ input.n }}"},
         {"id": "after", "type": "transform", "dependsOn": ["work"], "output": {"r": "$.work.output"}}
@@ -435,7 +447,7 @@ async fn writer(clients: usize) {
         in_commit * 1e3 / stats.commits.max(1) as f64,
         in_commit / elapsed * 100.0
     );
-    scheduler.shutdown().await;
+    engine.shutdown().await;
     store.close().await;
 }
 
@@ -453,7 +465,7 @@ async fn parked() {
     ]}))
     .expect("definition");
     let created = catalog.create(TENANT, WorkflowDraft { definition, ..Default::default() }).await.expect("create");
-    let engine = RunEngine::open(shared, catalog).await.expect("engine");
+    let (engine, _) = open_engine(&store, catalog, true, PARTITION_LEASE_MS).await.expect("engine");
     // Compile the version once, so the figure below is the runs, not the cache.
     let start = || StartRun { workflow_id: created.id.clone(), input: json!({"n": 1}), ..Default::default() };
     engine.start(TENANT, start()).await.expect("first start");
@@ -508,7 +520,8 @@ async fn recover(path: std::path::PathBuf) {
     let shared: Arc<dyn Store> = store.shared();
     let opened = rss_bytes();
     let started = Instant::now();
-    let engine = RunEngine::open(shared.clone(), WorkflowCatalog::new(shared.clone())).await.expect("recover");
+    let catalog = WorkflowCatalog::new(shared.clone());
+    let (engine, _) = open_engine(&store, catalog, true, PARTITION_LEASE_MS).await.expect("recover");
     let recovery = started.elapsed();
     let after = rss_bytes();
     // The loader alone, a second time (the file is in the OS cache both times).

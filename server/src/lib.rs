@@ -38,7 +38,7 @@ use tokio::net::TcpListener;
 
 pub use config::Config;
 
-use crate::engine::{EngineError, RunEngine, TaskQueue, WorkflowCatalog};
+use crate::engine::{EngineError, TaskQueue, WorkflowCatalog};
 use crate::store::OpenStore;
 
 /// Why the server could not start or stopped with an error.
@@ -117,20 +117,9 @@ pub async fn run(
     // before the listener accepts the first request. On Postgres this is
     // one replica of possibly several: it recovers the runs of the
     // partitions it takes.
-    let (runs, replica) = match store.cluster(config.cluster.notify).await {
-        None => (RunEngine::open(shared.clone(), catalog.clone()).await?, String::new()),
-        Some(cluster) => {
-            let link = Arc::new(engine::cluster::ClusterLink {
-                store: cluster,
-                replica: engine::cluster::new_replica_id(),
-                held: Default::default(),
-                notify: config.cluster.notify,
-                lease_ms: config.cluster.partition_lease_ms.clamp(100, i64::MAX as u64) as i64,
-            });
-            let replica = link.replica.clone();
-            (RunEngine::open_shared(shared.clone(), catalog.clone(), link).await?, replica)
-        }
-    };
+    let (runs, replica) =
+        engine::cluster::open_engine(&store, catalog.clone(), config.cluster.notify, config.cluster.partition_lease_ms)
+            .await?;
     let tasks = TaskQueue::open(runs.clone(), std::time::Duration::from_millis(config.task_lease_ms));
     let secret = engine::builtin::webhook_secret(shared.as_ref(), config.webhook.secret.as_deref()).await?;
     let builtin =

@@ -171,7 +171,9 @@ impl RunEngine {
         &self.store
     }
 
-    pub(crate) fn scheduler(&self) -> &RunScheduler {
+    /// The run writer underneath: for benchmarks and embedders that drive
+    /// it directly.
+    pub fn scheduler(&self) -> &RunScheduler {
         &self.scheduler
     }
 

@@ -21,7 +21,8 @@ pub(crate) mod wakeups;
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
-use crate::store::{ClusterStore, PartitionLease, partition_of};
+use crate::engine::{EngineError, RunEngine, WorkflowCatalog};
+use crate::store::{ClusterStore, OpenStore, PartitionLease, partition_of};
 
 /// The partitions this replica's writer holds, with their epochs. Only the
 /// writer changes it (when it takes in or lets go of a partition's runs);
@@ -89,4 +90,31 @@ pub struct ClusterLink {
 pub fn new_replica_id() -> String {
     let host = std::env::var("HOSTNAME").ok().filter(|h| !h.is_empty()).unwrap_or_else(|| "weft".to_owned());
     format!("{host}-{}-{}", std::process::id(), &ulid::Ulid::new().to_string()[20..].to_lowercase())
+}
+
+/// Opens the run engine as `weft serve` does on `store`: on SQLite the one
+/// writer owning every run; on Postgres one replica among several, which
+/// takes its share of the partitions (and recovers their runs) before
+/// answering. Answers the engine and the replica id (empty on SQLite).
+pub async fn open_engine(
+    store: &OpenStore,
+    catalog: WorkflowCatalog,
+    notify: bool,
+    partition_lease_ms: u64,
+) -> Result<(RunEngine, String), EngineError> {
+    let shared = store.shared();
+    match store.cluster(notify).await {
+        None => Ok((RunEngine::open(shared, catalog).await?, String::new())),
+        Some(cluster) => {
+            let link = Arc::new(ClusterLink {
+                store: cluster,
+                replica: new_replica_id(),
+                held: Held::default(),
+                notify,
+                lease_ms: partition_lease_ms.clamp(100, i64::MAX as u64) as i64,
+            });
+            let replica = link.replica.clone();
+            Ok((RunEngine::open_shared(shared, catalog, link).await?, replica))
+        }
+    }
 }
