@@ -84,6 +84,8 @@ pub struct ClusterLink {
     pub notify: bool,
     /// How long a partition lease lasts without renewal, ms.
     pub lease_ms: i64,
+    /// Rung after partitions were taken in, for the lease sweeper.
+    pub taken: Arc<tokio::sync::Notify>,
 }
 
 /// A fresh replica id: readable in logs and unique per process start.
@@ -112,6 +114,7 @@ pub async fn open_engine(
                 held: Held::default(),
                 notify,
                 lease_ms: partition_lease_ms.clamp(100, i64::MAX as u64) as i64,
+                taken: Arc::default(),
             });
             let replica = link.replica.clone();
             Ok((RunEngine::open_shared(shared, catalog, link).await?, replica))

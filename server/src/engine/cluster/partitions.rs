@@ -94,5 +94,9 @@ async fn adopt(engine: &RunEngine, link: &ClusterLink, leases: Vec<PartitionLeas
         }
     }
     engine.scheduler().adopt(Adoption { leases, runs, timers }).await;
+    // Their task leases may have run out already (a dead or stalled
+    // replica's workers): the sweeper looks now rather than at its next
+    // deadline, which it knew only for this replica's partitions.
+    link.taken.notify_one();
     Ok(())
 }
