@@ -19,6 +19,7 @@ use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, watch};
 
 use crate::engine::EngineError;
+use crate::engine::cluster::notice_or_deadline;
 use crate::engine::runs::{RunDetail, RunEngine, StartRun};
 use crate::model::EventRecord;
 use crate::store::{Notice, Store};
@@ -59,19 +60,8 @@ struct Follower {
 /// single replica.
 async fn remote_events(notices: &mut Option<(broadcast::Receiver<Notice>, String)>, run_id: &str) {
     let Some((notices, replica)) = notices else { return std::future::pending().await };
-    let poll = tokio::time::sleep(TAIL_POLL);
-    tokio::pin!(poll);
-    loop {
-        tokio::select! {
-            notice = notices.recv() => match notice {
-                Ok(Notice::Events { replica: from, run_id: run }) if from != *replica && run == run_id => return,
-                Ok(Notice::Lost) | Err(broadcast::error::RecvError::Lagged(_)) => return,
-                Ok(_) => {}
-                Err(broadcast::error::RecvError::Closed) => return (&mut poll).await,
-            },
-            _ = &mut poll => return,
-        }
-    }
+    let from_elsewhere = |notice: &Notice| matches!(notice, Notice::Events { replica: from, run_id: run } if from != replica && run == run_id);
+    notice_or_deadline(notices, tokio::time::Instant::now() + TAIL_POLL, from_elsewhere).await
 }
 
 impl Follower {

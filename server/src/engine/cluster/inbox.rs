@@ -17,9 +17,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use tokio::sync::{broadcast, watch};
+use tokio::sync::watch;
 
-use super::ClusterLink;
+use super::{ClusterLink, notice_or_deadline};
 use crate::engine::EngineError;
 use crate::engine::run::{Command, RetryOrigin, ReusedStep, TransitionError};
 use crate::engine::runs::RunEngine;
@@ -188,20 +188,7 @@ async fn post_and_wait(
         if wake > deadline {
             return Err(unavailable);
         }
-        loop {
-            tokio::select! {
-                notice = notices.recv() => match notice {
-                    Ok(Notice::InboxDone(done)) if done == id => break,
-                    Ok(Notice::Lost) | Err(broadcast::error::RecvError::Lagged(_)) => break,
-                    Ok(_) => continue,
-                    Err(broadcast::error::RecvError::Closed) => {
-                        tokio::time::sleep_until(wake).await;
-                        break;
-                    }
-                },
-                _ = tokio::time::sleep_until(wake) => break,
-            }
-        }
+        notice_or_deadline(&mut notices, wake, |notice| matches!(notice, Notice::InboxDone(done) if *done == id)).await;
         pause = (pause * 2).min(ANSWER_POLL_MAX);
     }
 }
@@ -240,20 +227,10 @@ pub(crate) async fn pump(engine: RunEngine, link: Arc<ClusterLink>, mut stop: wa
             }
         }
         let wake = tokio::time::Instant::now() + PUMP_POLL;
-        loop {
-            tokio::select! {
-                notice = notices.recv() => match notice {
-                    Ok(Notice::Inbox(partition)) if link.held.epoch(partition).is_some() => break,
-                    Ok(Notice::Lost) | Err(broadcast::error::RecvError::Lagged(_)) => break,
-                    Ok(_) => continue,
-                    Err(broadcast::error::RecvError::Closed) => {
-                        tokio::time::sleep_until(wake).await;
-                        break;
-                    }
-                },
-                _ = tokio::time::sleep_until(wake) => break,
-                _ = stop.changed() => return,
-            }
+        let for_held = |notice: &Notice| matches!(notice, Notice::Inbox(p) if link.held.epoch(*p).is_some());
+        tokio::select! {
+            _ = notice_or_deadline(&mut notices, wake, for_held) => {}
+            _ = stop.changed() => return,
         }
     }
 }

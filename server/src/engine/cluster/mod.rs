@@ -22,7 +22,9 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
 use crate::engine::{EngineError, RunEngine, WorkflowCatalog};
-use crate::store::{ClusterStore, OpenStore, PartitionLease, partition_of};
+use tokio::sync::broadcast;
+
+use crate::store::{ClusterStore, Notice, OpenStore, PartitionLease, partition_of};
 
 /// The partitions this replica's writer holds, with their epochs. Only the
 /// writer changes it (when it takes in or lets go of a partition's runs);
@@ -86,6 +88,27 @@ pub struct ClusterLink {
     pub lease_ms: i64,
     /// Rung after partitions were taken in, for the lease sweeper.
     pub taken: Arc<tokio::sync::Notify>,
+}
+
+/// Waits until a notice that `wanted` picks arrives, notices may have been
+/// lost (the LISTEN connection came back, or this receiver fell behind), or
+/// `until` passes. Notices only hurry a look the caller makes anyway.
+pub(crate) async fn notice_or_deadline(
+    notices: &mut broadcast::Receiver<Notice>,
+    until: tokio::time::Instant,
+    wanted: impl Fn(&Notice) -> bool,
+) {
+    loop {
+        tokio::select! {
+            notice = notices.recv() => match notice {
+                Ok(notice) if wanted(&notice) => return,
+                Ok(Notice::Lost) | Err(broadcast::error::RecvError::Lagged(_)) => return,
+                Ok(_) => {}
+                Err(broadcast::error::RecvError::Closed) => return tokio::time::sleep_until(until).await,
+            },
+            _ = tokio::time::sleep_until(until) => return,
+        }
+    }
 }
 
 /// A fresh replica id: readable in logs and unique per process start.
