@@ -171,13 +171,11 @@ impl ClusterStore for PostgresStore {
     }
 
     async fn release_partitions(&self, replica: &str, partitions: &[u16]) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE partitions SET owner = NULL, lease_until = 0 WHERE owner = $1 AND id = ANY($2::smallint[])",
-        )
-        .bind(replica)
-        .bind(partitions.iter().map(|&p| p as i16).collect::<Vec<_>>())
-        .execute(self.pool())
-        .await?;
+        sqlx::query("UPDATE partitions SET owner = NULL, lease_until = 0 WHERE owner = $1 AND id = ANY($2::int[])")
+            .bind(replica)
+            .bind(postgres_tasks::partition_ids(partitions))
+            .execute(self.pool())
+            .await?;
         Ok(())
     }
 
@@ -229,10 +227,10 @@ impl ClusterStore for PostgresStore {
 
     async fn pending_inbox(&self, partitions: &[u16], limit: u32) -> Result<Vec<InboxEntry>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, tenant_id, run_id, body FROM inbox WHERE result IS NULL AND partition = ANY($1::smallint[]) \
+            "SELECT id, tenant_id, run_id, body FROM inbox WHERE result IS NULL AND partition = ANY($1::int[]) \
              ORDER BY id LIMIT $2",
         )
-        .bind(partitions.iter().map(|&p| p as i16).collect::<Vec<_>>())
+        .bind(postgres_tasks::partition_ids(partitions))
         .bind(i64::from(limit))
         .fetch_all(self.pool())
         .await?;
