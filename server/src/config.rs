@@ -191,6 +191,29 @@ pub enum ConfigError {
     },
 }
 
+/// The variable `name` parsed as a `T`, if set; a value that does not
+/// parse is an error naming the variable.
+fn env_parsed<T>(env: &impl Fn(&str) -> Option<String>, name: &'static str) -> Result<Option<T>, ConfigError>
+where
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    env(name)
+        .map(|value| value.parse().map_err(|e: T::Err| ConfigError::Env { name, reason: e.to_string(), value }))
+        .transpose()
+}
+
+/// The variable `name` as a flag (`true`/`1`, `false`/`0`), if set.
+fn env_flag(env: &impl Fn(&str) -> Option<String>, name: &'static str) -> Result<Option<bool>, ConfigError> {
+    env(name)
+        .map(|value| match value.as_str() {
+            "true" | "1" => Ok(true),
+            "false" | "0" => Ok(false),
+            _ => Err(ConfigError::Env { name, value, reason: "expected true or false".to_owned() }),
+        })
+        .transpose()
+}
+
 impl Config {
     /// Loads the layers: defaults, `file` (if given), the environment as
     /// read by `env`, then `overrides`.
@@ -208,38 +231,24 @@ impl Config {
             }
             None => Config::default(),
         };
-        if let Some(value) = env("WEFT_LISTEN") {
-            config.listen = value.parse().map_err(|e: std::net::AddrParseError| ConfigError::Env {
-                name: "WEFT_LISTEN",
-                value: value.clone(),
-                reason: e.to_string(),
-            })?;
+        if let Some(listen) = env_parsed(&env, "WEFT_LISTEN")? {
+            config.listen = listen;
         }
         if let Some(value) = env("WEFT_DATABASE_URL") {
             config.database_url = value;
         }
-        if let Some(value) = env("WEFT_MAX_MESSAGE_BYTES") {
-            config.max_message_bytes = value.parse().map_err(|e: std::num::ParseIntError| ConfigError::Env {
-                name: "WEFT_MAX_MESSAGE_BYTES",
-                value: value.clone(),
-                reason: e.to_string(),
-            })?;
+        if let Some(bytes) = env_parsed(&env, "WEFT_MAX_MESSAGE_BYTES")? {
+            config.max_message_bytes = bytes;
         }
-        if let Some(value) = env("WEFT_TASK_LEASE_MS") {
-            config.task_lease_ms = value.parse().map_err(|e: std::num::ParseIntError| ConfigError::Env {
-                name: "WEFT_TASK_LEASE_MS",
-                value: value.clone(),
-                reason: e.to_string(),
-            })?;
+        if let Some(ms) = env_parsed(&env, "WEFT_TASK_LEASE_MS")? {
+            config.task_lease_ms = ms;
         }
         if let Some(value) = env("WEFT_OUTBOUND_ALLOW") {
             config.outbound.allow_networks =
                 value.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect();
         }
-        if let Some(value) = env("WEFT_OUTBOUND_TIMEOUT_MS") {
-            config.outbound.request_timeout_ms = value.parse().map_err(|e: std::num::ParseIntError| {
-                ConfigError::Env { name: "WEFT_OUTBOUND_TIMEOUT_MS", value: value.clone(), reason: e.to_string() }
-            })?;
+        if let Some(ms) = env_parsed(&env, "WEFT_OUTBOUND_TIMEOUT_MS")? {
+            config.outbound.request_timeout_ms = ms;
         }
         if let Some(value) = env("WEFT_WEBHOOK_SECRET") {
             config.webhook.secret = Some(value);
@@ -247,30 +256,14 @@ impl Config {
         if let Some(value) = env("WEFT_PUBLIC_URL") {
             config.webhook.public_url = Some(value);
         }
-        if let Some(value) = env("WEFT_SCRIPT_ENABLED") {
-            config.script.enabled = match value.as_str() {
-                "true" | "1" => true,
-                "false" | "0" => false,
-                _ => {
-                    let reason = "expected true or false".to_owned();
-                    return Err(ConfigError::Env { name: "WEFT_SCRIPT_ENABLED", value, reason });
-                }
-            };
+        if let Some(enabled) = env_flag(&env, "WEFT_SCRIPT_ENABLED")? {
+            config.script.enabled = enabled;
         }
-        if let Some(value) = env("WEFT_PARTITION_LEASE_MS") {
-            config.cluster.partition_lease_ms = value.parse().map_err(|e: std::num::ParseIntError| {
-                ConfigError::Env { name: "WEFT_PARTITION_LEASE_MS", value: value.clone(), reason: e.to_string() }
-            })?;
+        if let Some(ms) = env_parsed(&env, "WEFT_PARTITION_LEASE_MS")? {
+            config.cluster.partition_lease_ms = ms;
         }
-        if let Some(value) = env("WEFT_NOTIFY") {
-            config.cluster.notify = match value.as_str() {
-                "true" | "1" => true,
-                "false" | "0" => false,
-                _ => {
-                    let reason = "expected true or false".to_owned();
-                    return Err(ConfigError::Env { name: "WEFT_NOTIFY", value, reason });
-                }
-            };
+        if let Some(notify) = env_flag(&env, "WEFT_NOTIFY")? {
+            config.cluster.notify = notify;
         }
         if let Some(value) = env("WEFT_LOG") {
             config.log = value;
@@ -390,6 +383,31 @@ mod tests {
         let bad = |name: &str| (name == "WEFT_OUTBOUND_ALLOW").then(|| "10.0.0.0/99".to_string());
         let err = Config::load(None, bad, Overrides::default()).unwrap_err();
         assert!(err.to_string().contains("outbound.allow_networks"), "{err}");
+    }
+
+    #[test]
+    fn cluster_settings_load_from_file_and_env_and_bad_values_name_their_variable() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("weft.toml");
+        std::fs::write(&file, "[cluster]\npartition_lease_ms = 3000\nnotify = false\n").unwrap();
+        let config = Config::load(Some(&file), no_env, Overrides::default()).unwrap();
+        assert_eq!(config.cluster, ClusterSettings { partition_lease_ms: 3000, notify: false });
+        let env = |name: &str| match name {
+            "WEFT_PARTITION_LEASE_MS" => Some("4500".to_string()),
+            "WEFT_NOTIFY" => Some("1".to_string()),
+            _ => None,
+        };
+        let config = Config::load(Some(&file), env, Overrides::default()).unwrap();
+        assert_eq!(config.cluster, ClusterSettings { partition_lease_ms: 4500, notify: true }, "env beats file");
+        for (variable, value) in [("WEFT_NOTIFY", "maybe"), ("WEFT_PARTITION_LEASE_MS", "soon")] {
+            let env = |name: &str| (name == variable).then(|| value.to_string());
+            match Config::load(None, env, Overrides::default()) {
+                Err(ConfigError::Env { name, value: shown, .. }) => {
+                    assert_eq!((name, shown.as_str()), (variable, value))
+                }
+                other => panic!("{variable}={value}: {other:?}"),
+            }
+        }
     }
 
     #[test]
