@@ -60,9 +60,22 @@ async fn serve_through(url: String, steps: usize, limit: Duration) -> usize {
     served
 }
 
-/// Starts RUNS two-step runs through `starter`, serves them through
-/// `server` only, and answers the run ids once all have finished (or the
-/// time ran out), with the sequences of one run's stream on `server`.
+/// Starts RUNS two-step runs through `starter` and serves them through
+/// `server` only; asserts that every run completed and that a stream on
+/// `server` of a run `starter` holds saw every event in order. Answers how
+/// long it all took.
+async fn runs_across(schema: &Schema, starter: &Weft, server: &Weft) -> Duration {
+    let began = Instant::now();
+    let (runs, sequences) = cross_replica_runs(starter, server).await;
+    let all_done = time_until(Duration::from_secs(30), || async { completed(schema, &runs).await == RUNS }).await;
+    assert!(all_done.is_some(), "{} of {RUNS} runs completed", completed(schema, &runs).await);
+    assert!(sequences.len() >= 6, "start, two steps started and done, completion: {sequences:?}");
+    assert_eq!(sequences, (1..=sequences.len() as u64).collect::<Vec<_>>(), "in order, without gaps");
+    began.elapsed()
+}
+
+/// Starts the runs, serves them, and answers the run ids once every step
+/// was served, with the sequences of the last run's stream on `server`.
 async fn cross_replica_runs(starter: &Weft, server: &Weft) -> (Vec<String>, Vec<u64>) {
     let client = weft_sdk::Weft::connect(starter.url.clone()).await.unwrap();
     let definition = workflow("listen")
@@ -98,15 +111,8 @@ async fn completed(schema: &Schema, runs: &[String]) -> usize {
     runs.iter().filter(|id| done.contains(id)).count()
 }
 
-fn assert_gapless(sequences: &[u64]) {
-    assert!(sequences.len() >= 6, "start, two steps started and done, completion: {sequences:?}");
-    assert_eq!(sequences, (1..=sequences.len() as u64).collect::<Vec<_>>(), "in order, without gaps");
-}
-
-/// Prints where `cargo test` does not capture it.
 fn report(line: &str) {
-    use std::io::Write;
-    let _ = writeln!(std::io::stderr(), "listen: {line}");
+    cluster_support::report("listen", line);
 }
 
 /// How many `weft-listen` connections the database has now.
@@ -153,12 +159,8 @@ async fn runs_complete_while_the_listen_connections_are_killed_again_and_again()
             }
         }
     });
-    let began = Instant::now();
-    let (runs, sequences) = cross_replica_runs(&a, &b).await;
-    let all_done = time_until(Duration::from_secs(30), || async { completed(&schema, &runs).await == RUNS }).await;
+    let took = runs_across(&schema, &a, &b).await;
     killing.abort();
-    assert!(all_done.is_some(), "{} of {RUNS} runs completed", completed(&schema, &runs).await);
-    assert_gapless(&sequences);
     // The replicas listen again once left alone.
     let relistened = time_until(Duration::from_secs(10), || async {
         listeners(&mut PgConnection::connect(&base).await.unwrap()).await >= 2
@@ -169,7 +171,7 @@ async fn runs_complete_while_the_listen_connections_are_killed_again_and_again()
     assert!(killed >= 4, "LISTEN connections were killed again and again ({killed} times)");
     let heard = a.log_lines("listening again").len() + b.log_lines("listening again").len();
     assert!(heard >= 2, "the replicas noticed their LISTEN connections go ({heard} times of {killed})");
-    report(&format!("{RUNS} cross-replica runs with LISTEN killed {killed} times: {} ms", began.elapsed().as_millis()));
+    report(&format!("{RUNS} cross-replica runs with LISTEN killed {killed} times: {} ms", took.as_millis()));
     drop((a, b));
     schema.drop().await;
 }
@@ -183,12 +185,8 @@ async fn runs_complete_with_notify_turned_off() {
     let (a, b) = two_replicas(&schema, false);
     let mut admin = PgConnection::connect(&base).await.unwrap();
     assert_eq!(listeners(&mut admin).await, 0, "with WEFT_NOTIFY=false no replica listens");
-    let began = Instant::now();
-    let (runs, sequences) = cross_replica_runs(&a, &b).await;
-    let all_done = time_until(Duration::from_secs(30), || async { completed(&schema, &runs).await == RUNS }).await;
-    assert!(all_done.is_some(), "{} of {RUNS} runs completed", completed(&schema, &runs).await);
-    assert_gapless(&sequences);
-    report(&format!("{RUNS} cross-replica runs with NOTIFY off: {} ms", began.elapsed().as_millis()));
+    let took = runs_across(&schema, &a, &b).await;
+    report(&format!("{RUNS} cross-replica runs with NOTIFY off: {} ms", took.as_millis()));
     drop((a, b));
     schema.drop().await;
 }

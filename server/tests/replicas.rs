@@ -11,7 +11,6 @@
 mod cluster_support;
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -78,9 +77,8 @@ impl Ledger {
     }
 }
 
-/// Prints where `cargo test` does not capture it: the figures this test reports.
 fn report(line: &str) {
-    let _ = writeln!(std::io::stderr(), "replicas: {line}");
+    cluster_support::report("replicas", line);
 }
 
 /// A lease that runs out fails the attempt, so the agent steps allow

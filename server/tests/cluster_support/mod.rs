@@ -192,6 +192,12 @@ impl Drop for Weft {
     }
 }
 
+/// Prints a figure the test reports where `cargo test` does not capture
+/// it (stderr directly), prefixed with the test file's name.
+pub fn report(file: &str, line: &str) {
+    let _ = writeln!(std::io::stderr(), "{file}: {line}");
+}
+
 /// Polls `check` every 20 ms until it answers true or `limit` passes;
 /// answers how long it took, or `None` on timeout.
 pub async fn time_until<F, Fut>(limit: Duration, mut check: F) -> Option<Duration>
