@@ -13,6 +13,7 @@ use weft_server::Config;
 use weft_server::api::convert::value_to_pb;
 use weft_tests::receiver::{Answer, Receiver, now_secs, sign, verify_signature};
 use weft_tests::runs::{get_run, json_of, step, wait_finished};
+use weft_tests::store::open_store;
 use weft_tests::{TestServer, http1};
 
 const SECRET: &str = "test-webhook-secret-0123456789";
@@ -282,6 +283,7 @@ async fn a_callback_deadline_that_passes_while_the_server_is_down_fails_the_wait
         receiver.wait_for(1, 10).await;
         run_id
     };
+    wait_lease_held_until_callback_deadline(&database).await;
     server.stop().await;
     let server = TestServer::start_on(database, config()).await;
     let client = server.client().await;
@@ -291,6 +293,24 @@ async fn a_callback_deadline_that_passes_while_the_server_is_down_fails_the_wait
     let notify = step(&run, "notify");
     assert_eq!(notify.status, pb::StepStatus::Failed as i32, "{run:?}");
     assert_eq!(notify.error, "no callback arrived for attempt 1 before its deadline");
+}
+
+/// Waits until the executor has stored the held lease (callback deadline
+/// plus grace, well short of the 60 s claim lease). The receiver sees the
+/// request before the executor reads the answer and holds the lease; a
+/// stop in between leaves the claim lease, which would expire long after
+/// this test's patience.
+async fn wait_lease_held_until_callback_deadline(database: &std::path::Path) {
+    let store = open_store(database).await.shared();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let now_ms = now_secs() * 1000;
+        match store.next_lease_deadline().await.unwrap() {
+            Some(lease_ends) if lease_ends < now_ms + 30_000 => return,
+            other => assert!(tokio::time::Instant::now() < deadline, "the lease was never held: {other:?}"),
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 #[tokio::test]
