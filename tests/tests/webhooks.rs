@@ -295,6 +295,38 @@ async fn a_callback_deadline_that_passes_while_the_server_is_down_fails_the_wait
     assert_eq!(notify.error, "no callback arrived for attempt 1 before its deadline");
 }
 
+#[tokio::test]
+async fn a_stop_before_the_answer_is_read_still_waits_out_the_callback_deadline_after_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("weft.db");
+    let mut config = config();
+    config.outbound.request_timeout_ms = 2_000;
+    // The receiver keeps the request open past the stop: the server never
+    // reads its answer, yet the receiver holds a callback token.
+    let receiver = Receiver::start(vec![Answer::json(200, json!({"ok": true})).after(Duration::from_secs(30))]).await;
+    let server = TestServer::start_on(database.clone(), config.clone()).await;
+    let run_id = {
+        let client = server.client().await;
+        let workflow =
+            create(&server, notify(&receiver.url("/hook"), json!({"waitForCallback": true, "timeout": "2s"}))).await;
+        let run_id = start(&client, &workflow, json!({"lead": "acme"})).await;
+        receiver.wait_for(1, 10).await;
+        run_id
+    };
+    let sent = tokio::time::Instant::now();
+    server.stop().await;
+    let server = TestServer::start_on(database, config).await;
+    let client = server.client().await;
+    // Held before sending: the request timeout (2 s), the callback timeout
+    // (2 s) and the grace (5 s). The 60 s claim lease would outlast this wait.
+    let run = wait_finished(&client, &run_id, 20).await;
+    let notify = step(&run, "notify");
+    assert_eq!(notify.status, pb::StepStatus::Failed as i32, "{run:?}");
+    assert_eq!(notify.error, "no callback arrived for attempt 1 before its deadline");
+    assert!(sent.elapsed() >= Duration::from_secs(4), "failed before its callback could have been due: {run:?}");
+    assert_eq!(receiver.received().len(), 1, "not sent again");
+}
+
 /// Waits until the executor has stored the held lease (callback deadline
 /// plus grace, well short of the 60 s claim lease). The receiver sees the
 /// request before the executor reads the answer and holds the lease; a

@@ -191,8 +191,14 @@ async fn run_task(tasks: TaskQueue, settings: Arc<BuiltinSettings>, leased: Leas
         }
     };
     let (cancel, cancelled) = watch::channel(false);
-    let keepalive = tokio::spawn(keep_alive(tasks.clone(), task_id.clone(), token, cancel));
     let job = Job { leased, spec, settings, cancelled };
+    // A webhook awaiting its callback holds its lease through the send,
+    // so its keep-alive must not heartbeat (that would shorten the hold).
+    let holds = job.leased.kind == "webhook" && job.spec.wait_for_callback;
+    if holds && !webhook::hold_through_send(&tasks, &job).await {
+        return;
+    }
+    let keepalive = tokio::spawn(keep_alive(tasks.clone(), task_id.clone(), token, cancel, !holds));
     let finish = match job.leased.kind.as_str() {
         "webhook" => webhook::run(&job).await,
         "http_request" => http_request::run(&job).await,
@@ -206,16 +212,17 @@ async fn run_task(tasks: TaskQueue, settings: Arc<BuiltinSettings>, leased: Leas
     }
 }
 
-/// Heartbeats the lease every third of its length, and looks twice a
-/// second whether the task is still live (a read), so a cancelled run
-/// stops its script or request promptly; flags a cancel or a lost lease.
-async fn keep_alive(tasks: TaskQueue, task_id: String, token: u64, cancel: watch::Sender<bool>) {
+/// Heartbeats the lease every third of its length (unless `heartbeats` is
+/// off: the lease is held long enough already), and looks twice a second
+/// whether the task is still live (a read), so a cancelled run stops its
+/// script or request promptly; flags a cancel or a lost lease.
+async fn keep_alive(tasks: TaskQueue, task_id: String, token: u64, cancel: watch::Sender<bool>, heartbeats: bool) {
     let every = Duration::from_millis((tasks.lease_ms() / 3).clamp(50, 10_000) as u64);
     let look = Duration::from_millis(500).min(every);
     let mut next_beat = tokio::time::Instant::now() + every;
     loop {
         tokio::time::sleep(look).await;
-        let live = if tokio::time::Instant::now() >= next_beat {
+        let live = if heartbeats && tokio::time::Instant::now() >= next_beat {
             next_beat += every;
             matches!(tasks.heartbeat(DEFAULT_TENANT, &task_id, token, 0).await, Ok(reply) if !reply.cancelled)
         } else {

@@ -9,9 +9,11 @@
 //! lease; after a 2xx the lease is held until the step's timeout (default
 //! from config) and the step completes when the callback arrives
 //! (`callback.rs`), its JSON body as the output. If none arrives in time
-//! the attempt fails (retryable, so the step's retries re-send it). After a
-//! restart the held lease still expires at that time, and the attempt is
-//! retried or failed as an expired lease.
+//! the attempt fails (retryable, so the step's retries re-send it). The
+//! lease is held before the request leaves, as long as the request and the
+//! callback together may take, so after a stop or crash at any point the
+//! stored lease outlasts the callback deadline; after a restart it expires
+//! then, and the attempt is retried or failed as an expired lease.
 //!
 //! A non-2xx answer fails the attempt: retryable for 408, 429 and 5xx, not
 //! for other codes (the receiver refused this body; sending it again will
@@ -91,11 +93,36 @@ pub(super) async fn run(job: &Job) -> Finish {
         return Finish::Failed { error, retryable };
     }
     if spec.wait_for_callback {
-        let timeout = spec.timeout_ms.map_or(job.settings.callback_timeout, Duration::from_millis);
-        let deadline_ms = now_ms().saturating_add(timeout.as_millis().min(i64::MAX as u128) as i64);
+        let deadline_ms = now_ms().saturating_add(millis(callback_timeout(job)));
         return Finish::AwaitCallback { deadline_ms };
     }
     Finish::Done(json!({ "statusCode": status, "body": json_or_text(&response.body) }))
+}
+
+/// How long a webhook waits for its callback: the step's timeout, else
+/// the configured default.
+fn callback_timeout(job: &Job) -> Duration {
+    job.spec.timeout_ms.map_or(job.settings.callback_timeout, Duration::from_millis)
+}
+
+fn millis(duration: Duration) -> i64 {
+    duration.as_millis().min(i64::MAX as u128) as i64
+}
+
+/// Before a webhook that waits for its callback sends: holds the lease
+/// until the latest its callback deadline can fall (the whole request
+/// timeout, then the callback timeout, then the grace). The receiver may
+/// hold a callback token from the moment the request leaves, so a server
+/// that stops or dies before it reads the answer must not leave the
+/// shorter claim lease behind: after a restart the attempt would fail,
+/// and be sent again, while its callback was still due. The lease is
+/// moved back to the real deadline once the answer is read. False when
+/// the lease is no longer live.
+pub(super) async fn hold_through_send(tasks: &TaskQueue, job: &Job) -> bool {
+    let longest = job.settings.client.limits().timeout + callback_timeout(job);
+    let until = now_ms().saturating_add(millis(longest)).saturating_add(HOLD_GRACE_MS);
+    let (task_id, token) = (job.leased.task_id.as_str(), job.leased.lease_token);
+    matches!(tasks.hold_lease(DEFAULT_TENANT, task_id, token, until).await, Ok(true))
 }
 
 /// Holds the lease past `deadline_ms` and fails the attempt at that time
@@ -119,8 +146,7 @@ pub(super) async fn await_callback(tasks: &TaskQueue, job: &Job, deadline_ms: i6
             return;
         }
     }
-    let waited = job.spec.timeout_ms.map_or(job.settings.callback_timeout, Duration::from_millis);
-    let error = format!("no callback arrived within {}", humantime::format_duration(waited));
+    let error = format!("no callback arrived within {}", humantime::format_duration(callback_timeout(job)));
     report(tasks, task_id, token, Finish::Failed { error, retryable: true }).await;
 }
 
