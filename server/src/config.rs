@@ -292,6 +292,13 @@ impl Config {
                 reason: "must be between 100 ms and 24 h".into(),
             });
         }
+        // Renewed every third of a lease: under 300 ms a slow commit could
+        // cost a healthy replica its partitions; over 10 min a dead
+        // replica's runs would stall that long.
+        if !(300..=10 * 60 * 1000).contains(&self.cluster.partition_lease_ms) {
+            let reason = "must be between 300 ms and 10 min".into();
+            return Err(ConfigError::Invalid { name: "cluster.partition_lease_ms", reason });
+        }
         if let Err(reason) = crate::outbound::AllowList::parse(&self.outbound.allow_networks) {
             return Err(ConfigError::Invalid { name: "outbound.allow_networks", reason });
         }
@@ -407,6 +414,11 @@ mod tests {
                 }
                 other => panic!("{variable}={value}: {other:?}"),
             }
+        }
+        for ms in ["50", "86400000"] {
+            let env = |name: &str| (name == "WEFT_PARTITION_LEASE_MS").then(|| ms.to_string());
+            let err = Config::load(None, env, Overrides::default()).unwrap_err();
+            assert!(err.to_string().contains("cluster.partition_lease_ms"), "{ms}: {err}");
         }
     }
 
