@@ -45,6 +45,11 @@ async fn outbound_steps_refuse_forbidden_addresses_naming_the_rule() {
             format!("http://[::ffff:127.0.0.1]:{port}/"),
             "refused: ::ffff:127.0.0.1 is an IPv6 address embedding a forbidden IPv4 address".to_owned(),
         ),
+        (
+            "webhook",
+            format!("http://[::ffff:0:127.0.0.1]:{port}/"),
+            "refused: ::ffff:0:7f00:1 is an IPv6 address embedding a forbidden IPv4 address".to_owned(),
+        ),
         ("http_request", format!("http://localhost:{port}/"), "refused: localhost resolves to ".to_owned()),
         ("webhook", "http://10.0.0.1/hook".to_owned(), "refused: 10.0.0.1 is a private address (RFC 1918)".to_owned()),
         (

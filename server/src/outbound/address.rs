@@ -102,7 +102,8 @@ pub fn check(ip: IpAddr, allow: &AllowList) -> Result<(), Refusal> {
 }
 
 /// The rule that forbids `ip`, if any. Addresses that embed an IPv4
-/// address (IPv4-mapped, IPv4-compatible, NAT64, 6to4) are judged by it.
+/// address (IPv4-mapped, IPv4-translated, IPv4-compatible, NAT64, 6to4)
+/// are judged by it.
 pub fn forbidden(ip: IpAddr) -> Option<&'static str> {
     match ip {
         IpAddr::V4(v4) => forbidden_v4(v4),
@@ -153,13 +154,20 @@ fn forbidden_v6(ip: Ipv6Addr) -> Option<&'static str> {
 }
 
 /// The IPv4 address an IPv6 address carries: `::ffff:a.b.c.d` (mapped),
-/// `::a.b.c.d` (compatible, deprecated), `64:ff9b::a.b.c.d` (NAT64) and
+/// `::ffff:0:a.b.c.d` (translated, RFC 2765 SIIT), `::a.b.c.d`
+/// (compatible, deprecated), `64:ff9b::a.b.c.d` (NAT64) and
 /// `2002:AABB:CCDD::` (6to4).
 fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
     let s = ip.segments();
     let tail = Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8);
     if let Some(v4) = ip.to_ipv4_mapped() {
         return Some(v4);
+    }
+    // A stateless translator (SIIT) forwards ::ffff:0:0:0/96 to the IPv4
+    // address in its last 32 bits, so it reaches that host like the mapped
+    // form does.
+    if s[..6] == [0, 0, 0, 0, 0xffff, 0] {
+        return Some(tail);
     }
     if s[..6] == [0; 6] && (s[6] != 0 || s[7] > 1) {
         return Some(tail);
@@ -228,10 +236,21 @@ mod tests {
 
     #[test]
     fn ipv6_forms_embedding_a_forbidden_ipv4_are_refused() {
-        for ip in ["::ffff:127.0.0.1", "::ffff:10.1.2.3", "::127.0.0.1", "64:ff9b::a9fe:a9fe", "2002:7f00:1::"] {
+        let embedding = [
+            "::ffff:127.0.0.1",
+            "::ffff:10.1.2.3",
+            "::ffff:0:127.0.0.1",
+            "::ffff:0:a9fe:a9fe",
+            "::ffff:0:0:0",
+            "::127.0.0.1",
+            "64:ff9b::a9fe:a9fe",
+            "2002:7f00:1::",
+        ];
+        for ip in embedding {
             assert_eq!(rule(ip), Some("an IPv6 address embedding a forbidden IPv4 address"), "{ip}");
         }
         assert_eq!(rule("::ffff:8.8.8.8"), None);
+        assert_eq!(rule("::ffff:0:8.8.8.8"), None, "a translated public address is public");
     }
 
     #[test]
