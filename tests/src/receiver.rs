@@ -167,11 +167,20 @@ async fn handle(
     response
 }
 
-/// Checks a `Weft-Signature` value over `body` with `secret`, written
-/// independently of the server's code: `t=<unix>,v1=<hex HMAC-SHA256 of
-/// "<t>.<body>">`. Returns the signed time.
-pub fn verify_signature(secret: &str, header: &str, body: &[u8]) -> Result<i64, String> {
+/// HMAC-SHA256 of `parts` with `secret`, hex.
+fn hmac_hex(secret: &str, parts: &[&[u8]]) -> String {
     use hmac::{KeyInit, Mac};
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    for part in parts {
+        mac.update(part);
+    }
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// Checks a delivery's `Weft-Signature` value over `body` with `secret`,
+/// written independently of the server's code: `t=<unix>,v1=<hex
+/// HMAC-SHA256 of "weft-delivery.v1\n<t>\n<body>">`. Returns the signed time.
+pub fn verify_delivery(secret: &str, header: &str, body: &[u8]) -> Result<i64, String> {
     let mut t = None;
     let mut v1 = None;
     for part in header.split(',') {
@@ -182,20 +191,21 @@ pub fn verify_signature(secret: &str, header: &str, body: &[u8]) -> Result<i64, 
         }
     }
     let (t, v1) = (t.ok_or("no t=")?, v1.ok_or("no v1=")?);
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-    mac.update(format!("{t}.").as_bytes());
-    mac.update(body);
-    let expected = hex::encode(mac.finalize().into_bytes());
+    let expected = hmac_hex(secret, &[b"weft-delivery.v1\n", t.to_string().as_bytes(), b"\n", body]);
     if expected == v1 { Ok(t) } else { Err(format!("signature mismatch: {v1} != {expected}")) }
 }
 
-/// A `Weft-Signature` value over `body` with `secret` at `t`.
-pub fn sign(secret: &str, t: i64, body: &[u8]) -> String {
-    use hmac::{KeyInit, Mac};
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-    mac.update(format!("{t}.").as_bytes());
-    mac.update(body);
-    format!("t={t},v1={}", hex::encode(mac.finalize().into_bytes()))
+/// The `Weft-Signature` value a receiver sends with a callback of `body`
+/// to the callback URL ending in `token`, signed with `secret` at `t`:
+/// HMAC-SHA256 of `"weft-callback.v1\n<token>\n<t>\n<body>"`.
+pub fn sign_callback(secret: &str, token: &str, t: i64, body: &[u8]) -> String {
+    let mac = hmac_hex(secret, &[b"weft-callback.v1\n", token.as_bytes(), b"\n", t.to_string().as_bytes(), b"\n", body]);
+    format!("t={t},v1={mac}")
+}
+
+/// The token of a callback URL: its last path segment.
+pub fn callback_token(url: &str) -> &str {
+    url.rsplit('/').next().unwrap_or_default()
 }
 
 /// Now, Unix seconds.

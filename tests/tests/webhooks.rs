@@ -3,7 +3,9 @@
 //! 2xx with the signed inputMap body, a retry after a 500 carries the same
 //! Idempotency-Key, a 4xx is not retried, and a webhook that waits for its
 //! callback completes with the callback's body, after tampered, stale,
-//! forged and repeated callbacks were refused without changing anything.
+//! forged and repeated callbacks were refused without changing anything —
+//! among them a delivery's own signature posted back, and a callback
+//! signed for another run's token.
 
 use std::time::Duration;
 
@@ -11,7 +13,7 @@ use serde_json::{Value, json};
 use weft_sdk::pb;
 use weft_server::Config;
 use weft_server::api::convert::value_to_pb;
-use weft_tests::receiver::{Answer, Receiver, now_secs, sign, verify_signature};
+use weft_tests::receiver::{Answer, Receiver, callback_token, now_secs, sign_callback, verify_delivery};
 use weft_tests::runs::{get_run, json_of, step, wait_finished};
 use weft_tests::store::open_store;
 use weft_tests::{TestServer, http1};
@@ -74,14 +76,14 @@ async fn a_fire_and_forget_webhook_posts_the_signed_input_and_completes_on_2xx()
     assert_eq!(request.header("content-type"), Some("application/json"));
     assert_eq!(request.header("idempotency-key"), Some(format!("{run_id}:notify").as_str()));
     assert_eq!(request.header("weft-callback-url"), None, "no callback without waitForCallback");
-    let signed_at = verify_signature(SECRET, request.header("weft-signature").unwrap(), &request.body).unwrap();
+    let signed_at = verify_delivery(SECRET, request.header("weft-signature").unwrap(), &request.body).unwrap();
     // The same MAC in the proto's header form.
     let x_signature = request.header("x-weft-signature").unwrap().strip_prefix("sha256=").unwrap();
     let x_timestamp = request.header("x-weft-timestamp").unwrap();
     let as_v1 = format!("t={x_timestamp},v1={x_signature}");
-    assert_eq!(verify_signature(SECRET, &as_v1, &request.body), Ok(signed_at));
+    assert_eq!(verify_delivery(SECRET, &as_v1, &request.body), Ok(signed_at));
     assert!((now_secs() - signed_at).abs() < 60);
-    assert!(verify_signature("another-secret", request.header("weft-signature").unwrap(), &request.body).is_err());
+    assert!(verify_delivery("another-secret", request.header("weft-signature").unwrap(), &request.body).is_err());
 }
 
 #[tokio::test]
@@ -103,7 +105,7 @@ async fn every_retry_of_a_webhook_carries_the_same_idempotency_key() {
     let attempts: Vec<_> = received.iter().map(|r| r.header("weft-attempt").unwrap().to_owned()).collect();
     assert_eq!(attempts, ["1", "2"]);
     for request in &received {
-        verify_signature(SECRET, request.header("weft-signature").unwrap(), &request.body).unwrap();
+        verify_delivery(SECRET, request.header("weft-signature").unwrap(), &request.body).unwrap();
         assert_eq!(request.json(), json!({"lead": "acme"}));
     }
 }
@@ -156,7 +158,7 @@ async fn a_webhook_waits_for_its_signed_callback_and_refuses_tampered_ones() {
     let run_id = start(&client, &workflow, json!({"lead": "acme"})).await;
 
     let request = receiver.wait_for(1, 10).await.remove(0);
-    verify_signature(SECRET, request.header("weft-signature").unwrap(), &request.body).unwrap();
+    verify_delivery(SECRET, request.header("weft-signature").unwrap(), &request.body).unwrap();
     let callback = request.header("weft-callback-url").expect("a callback URL").to_owned();
     assert!(callback.starts_with(&format!("{}/v1/callbacks/", server.url())), "{callback}");
     let waiting = wait_step_status(&client, &run_id, "notify", pb::StepStatus::Waiting).await;
@@ -164,6 +166,8 @@ async fn a_webhook_waits_for_its_signed_callback_and_refuses_tampered_ones() {
 
     let body = br#"{"score": 91}"#;
     let now = now_secs();
+    let token = callback_token(&callback).to_owned();
+    let sign = |secret: &str, t: i64, body: &[u8]| sign_callback(secret, &token, t, body);
     // Refused, each changing nothing: no signature, a signature by another
     // key, a body other than the one signed, a signature 6 minutes old, a
     // token altered by one character, and a body that is not JSON.
@@ -211,6 +215,82 @@ async fn a_webhook_waits_for_its_signed_callback_and_refuses_tampered_ones() {
     assert_eq!(receiver.received().len(), 1, "the webhook was sent once");
 }
 
+/// Posts `body` to `url` with the given headers.
+async fn post_with(server: &TestServer, url: &str, headers: &[(&str, &str)], body: &[u8]) -> http1::Http1Response {
+    let path = url.strip_prefix(&server.url()).expect("a callback URL on the server");
+    http1::request(server.addr, "POST", path, headers, body).await.unwrap()
+}
+
+fn message(response: &http1::Http1Response) -> String {
+    let body: Value = serde_json::from_slice(&response.body).unwrap();
+    body["message"].as_str().unwrap_or_default().to_owned()
+}
+
+#[tokio::test]
+async fn a_delivery_signature_or_a_callback_for_another_token_is_refused_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = server(dir.path()).await;
+    let client = server.client().await;
+    let receiver = Receiver::start(vec![Answer::text(202, ""), Answer::text(202, "")]).await;
+    let workflow =
+        create(&server, notify(&receiver.url("/hook"), json!({"waitForCallback": true, "timeout": "60s"}))).await;
+    let first = start(&client, &workflow, json!({"lead": "acme"})).await;
+    let second = start(&client, &workflow, json!({"lead": "globex"})).await;
+    let deliveries = receiver.wait_for(2, 10).await;
+    let delivery_of = |run_id: &str| {
+        deliveries.iter().find(|r| r.header("weft-run-id") == Some(run_id)).expect("a delivery per run").clone()
+    };
+    let (to_first, to_second) = (delivery_of(&first), delivery_of(&second));
+    let first_url = to_first.header("weft-callback-url").unwrap().to_owned();
+    let second_url = to_second.header("weft-callback-url").unwrap().to_owned();
+    wait_step_status(&client, &first, "notify", pb::StepStatus::Waiting).await;
+    wait_step_status(&client, &second, "notify", pb::StepStatus::Waiting).await;
+
+    // Replay 1: the delivery's own signature and body, posted back to its
+    // callback URL, in either header form.
+    let echoed = [
+        vec![("content-type", "application/json"), ("weft-signature", to_first.header("weft-signature").unwrap())],
+        vec![
+            ("content-type", "application/json"),
+            ("x-weft-signature", to_first.header("x-weft-signature").unwrap()),
+            ("x-weft-timestamp", to_first.header("x-weft-timestamp").unwrap()),
+        ],
+    ];
+    for headers in &echoed {
+        let response = post_with(&server, &first_url, headers, &to_first.body).await;
+        assert_eq!(response.status, 401, "{}", String::from_utf8_lossy(&response.body));
+        assert_eq!(error_code(&response), "CALLBACK_SIGNATURE_INVALID");
+        assert!(message(&response).contains("delivery signature"), "{}", message(&response));
+    }
+
+    // Replay 2: a callback correctly signed for the first run's token,
+    // posted to the second run's callback URL.
+    let body = br#"{"score": 91}"#;
+    let for_first = sign_callback(SECRET, callback_token(&first_url), now_secs(), body);
+    let replayed = call_back(&server, &second_url, Some(for_first.clone()), body).await;
+    assert_eq!(replayed.status, 401, "{}", String::from_utf8_lossy(&replayed.body));
+    assert_eq!(error_code(&replayed), "CALLBACK_SIGNATURE_INVALID");
+    assert!(message(&replayed).contains("does not match this callback"), "{}", message(&replayed));
+
+    for run_id in [&first, &second] {
+        let run = get_run(&client, run_id).await;
+        assert_eq!(run.status, pb::RunStatus::Running as i32, "nothing changed: {run:?}");
+        assert_eq!(step(&run, "notify").status, pb::StepStatus::Waiting as i32, "{run:?}");
+    }
+
+    // Each run's own correctly signed callback still completes it.
+    let accepted = call_back(&server, &first_url, Some(for_first), body).await;
+    assert_eq!(accepted.status, 200, "{}", String::from_utf8_lossy(&accepted.body));
+    let other = br#"{"score": 12}"#;
+    let for_second = sign_callback(SECRET, callback_token(&second_url), now_secs(), other);
+    let accepted = call_back(&server, &second_url, Some(for_second), other).await;
+    assert_eq!(accepted.status, 200, "{}", String::from_utf8_lossy(&accepted.body));
+    let run = wait_finished(&client, &first, 10).await;
+    assert_eq!(json_of(&step(&run, "notify").output), json!({"score": 91}));
+    let run = wait_finished(&client, &second, 10).await;
+    assert_eq!(json_of(&step(&run, "notify").output), json!({"score": 12}));
+}
+
 #[tokio::test]
 async fn a_webhook_whose_callback_never_comes_fails_at_its_timeout() {
     let dir = tempfile::tempdir().unwrap();
@@ -227,7 +307,7 @@ async fn a_webhook_whose_callback_never_comes_fails_at_its_timeout() {
     assert_eq!(notify.error, "no callback arrived within 1s");
     let callback = receiver.received()[0].header("weft-callback-url").unwrap().to_owned();
     let body = br#"{"late": true}"#;
-    let late = call_back(&server, &callback, Some(sign(SECRET, now_secs(), body)), body).await;
+    let late = call_back(&server, &callback, Some(sign_callback(SECRET, callback_token(&callback), now_secs(), body)), body).await;
     assert_eq!(late.status, 409, "a late callback is refused: {}", String::from_utf8_lossy(&late.body));
 }
 
@@ -254,7 +334,7 @@ async fn a_callback_after_a_restart_completes_the_waiting_webhook() {
     let body = br#"{"after": "restart"}"#;
     // Signed in the proto's header form this time.
     let t = now_secs();
-    let signature = sign(SECRET, t, body);
+    let signature = sign_callback(SECRET, callback_token(&callback), t, body);
     let x_signature = format!("sha256={}", signature.split("v1=").nth(1).unwrap());
     let t = t.to_string();
     let headers =

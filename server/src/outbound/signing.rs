@@ -1,10 +1,19 @@
-//! HMAC-SHA256 signatures over `"<unix seconds>.<body>"`, so a receiver
-//! can check both who sent a body and how old it is. One MAC, written two
+//! HMAC-SHA256 signatures, one construction per direction so that a
+//! signature made for one can never pass as the other:
+//!
+//! - a **delivery** (Weft to a receiver) signs
+//!   `"weft-delivery.v1\n<unix seconds>\n<body>"`;
+//! - a **callback** (a receiver answering `POST /v1/callbacks/<token>`)
+//!   signs `"weft-callback.v1\n<token>\n<unix seconds>\n<body>"`.
+//!
+//! The label keeps a delivery's own signature from being posted back as
+//! its callback (a receiver must hold the secret to answer), and the token
+//! keeps a callback signed for one step from completing another. The
+//! timestamp bounds replays to [`TOLERANCE_SECS`]. Each MAC is written two
 //! ways: Stripe/Svix style as `Weft-Signature: t=<unix>,v1=<hex>`, and as
-//! the proto's TriggerService documents it, `X-Weft-Signature:
-//! sha256=<hex>` with `X-Weft-Timestamp: <unix>`. Outbound webhooks carry
-//! both; a callback may use either. The same code signs the callback
-//! tokens that name a waiting step.
+//! `X-Weft-Signature: sha256=<hex>` with `X-Weft-Timestamp: <unix>`.
+//! Deliveries carry both; a callback may use either. The same secret also
+//! signs the callback tokens that name a waiting step, under a third label.
 
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
@@ -17,8 +26,22 @@ pub const X_SIGNATURE_HEADER: &str = "x-weft-signature";
 pub const X_TIMESTAMP_HEADER: &str = "x-weft-timestamp";
 /// How far a signed timestamp may lie from now, either way, in seconds.
 pub const TOLERANCE_SECS: i64 = 5 * 60;
+/// What a delivery's MAC starts with.
+const DELIVERY_LABEL: &[u8] = b"weft-delivery.v1\n";
+/// What a callback's MAC starts with.
+const CALLBACK_LABEL: &[u8] = b"weft-callback.v1\n";
 
 type HmacSha256 = Hmac<Sha256>;
+
+/// What a signature vouches for: the direction, and for a callback the
+/// token it answers.
+#[derive(Debug, Clone, Copy)]
+enum Signed<'a> {
+    /// A request Weft sends to a receiver.
+    Delivery,
+    /// A receiver's callback to the URL holding `token`.
+    Callback { token: &'a str },
+}
 
 /// The shared webhook secret; Debug never shows it.
 #[derive(Clone)]
@@ -28,6 +51,12 @@ impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Secret(…)")
     }
+}
+
+/// A parsed signature header: the signed time and every `v1` value.
+struct Header<'h> {
+    t: i64,
+    signatures: Vec<&'h str>,
 }
 
 impl Secret {
@@ -44,64 +73,71 @@ impl Secret {
         mac.finalize().into_bytes().into()
     }
 
-    /// The header value signing `body` at `unix_secs`.
-    pub fn sign(&self, unix_secs: i64, body: &[u8]) -> String {
-        let t = unix_secs.to_string();
-        format!("t={t},v1={}", hex::encode(self.mac(&[t.as_bytes(), b".", body])))
+    /// The MAC of `body` signed at `t` for `what`.
+    fn message_mac(&self, what: Signed<'_>, t: i64, body: &[u8]) -> [u8; 32] {
+        let t = t.to_string();
+        match what {
+            Signed::Delivery => self.mac(&[DELIVERY_LABEL, t.as_bytes(), b"\n", body]),
+            Signed::Callback { token } => {
+                self.mac(&[CALLBACK_LABEL, token.as_bytes(), b"\n", t.as_bytes(), b"\n", body])
+            }
+        }
     }
 
-    /// The same signature as the proto's headers: (`X-Weft-Signature`,
+    /// The `Weft-Signature` value of a delivery of `body` at `unix_secs`.
+    pub fn sign_delivery(&self, unix_secs: i64, body: &[u8]) -> String {
+        format!("t={unix_secs},v1={}", hex::encode(self.message_mac(Signed::Delivery, unix_secs, body)))
+    }
+
+    /// The same delivery signature as the proto's headers: (`X-Weft-Signature`,
     /// `X-Weft-Timestamp`) values.
-    pub fn sign_x(&self, unix_secs: i64, body: &[u8]) -> (String, String) {
-        let t = unix_secs.to_string();
-        (format!("sha256={}", hex::encode(self.mac(&[t.as_bytes(), b".", body]))), t)
+    pub fn sign_delivery_x(&self, unix_secs: i64, body: &[u8]) -> (String, String) {
+        let mac = self.message_mac(Signed::Delivery, unix_secs, body);
+        (format!("sha256={}", hex::encode(mac)), unix_secs.to_string())
     }
 
-    /// Checks whichever signature a request carries: `Weft-Signature`, or
-    /// else `X-Weft-Signature` with `X-Weft-Timestamp`.
-    pub fn verify_either(
+    /// The `Weft-Signature` value of a callback of `body` to `token` at
+    /// `unix_secs`, as a receiver makes it.
+    pub fn sign_callback(&self, token: &str, unix_secs: i64, body: &[u8]) -> String {
+        format!("t={unix_secs},v1={}", hex::encode(self.message_mac(Signed::Callback { token }, unix_secs, body)))
+    }
+
+    /// Checks a callback to `token`: whichever signature it carries
+    /// (`Weft-Signature`, or else `X-Weft-Signature` with
+    /// `X-Weft-Timestamp`) must be the callback MAC over this token, its
+    /// timestamp and `body`, signed within [`TOLERANCE_SECS`] of now.
+    pub fn verify_callback(
         &self,
+        token: &str,
         weft_signature: Option<&str>,
         x_signature: Option<&str>,
         x_timestamp: Option<&str>,
         body: &[u8],
         now_secs: i64,
     ) -> Result<(), SignatureError> {
-        match (weft_signature, x_signature) {
+        let header = match (weft_signature, x_signature) {
             (None, Some(x)) => {
                 let hex = x.trim().strip_prefix("sha256=").ok_or(SignatureError::Malformed)?;
                 let t = x_timestamp.ok_or(SignatureError::Malformed)?.trim();
-                self.verify(Some(&format!("t={t},v1={hex}")), body, now_secs)
+                let t = t.parse::<i64>().map_err(|_| SignatureError::Malformed)?;
+                Header { t, signatures: vec![hex] }
             }
-            (header, _) => self.verify(header, body, now_secs),
+            (header, _) => parse(header.ok_or(SignatureError::Missing)?)?,
+        };
+        let matches = |what| {
+            let expected = self.message_mac(what, header.t, body);
+            header.signatures.iter().any(|s| hex::decode(s).is_ok_and(|s| constant_time_eq(&s, &expected)))
+        };
+        if !matches(Signed::Callback { token }) {
+            // Named, so a receiver echoing the delivery's headers learns why.
+            return Err(if matches(Signed::Delivery) {
+                SignatureError::DeliverySignature
+            } else {
+                SignatureError::Mismatch
+            });
         }
-    }
-
-    /// Checks a header value against `body` at `now_secs`: one of its `v1`
-    /// signatures must match and its `t` must be within
-    /// [`TOLERANCE_SECS`] of now.
-    pub fn verify(&self, header: Option<&str>, body: &[u8], now_secs: i64) -> Result<(), SignatureError> {
-        let header = header.ok_or(SignatureError::Missing)?;
-        let mut t = None;
-        let mut signatures = Vec::new();
-        for part in header.split(',') {
-            match part.trim().split_once('=') {
-                Some(("t", value)) => t = value.parse::<i64>().ok(),
-                Some(("v1", value)) => signatures.push(value),
-                _ => {}
-            }
-        }
-        let t = t.ok_or(SignatureError::Malformed)?;
-        if signatures.is_empty() {
-            return Err(SignatureError::Malformed);
-        }
-        let expected = self.mac(&[t.to_string().as_bytes(), b".", body]);
-        let matches = signatures.iter().any(|s| hex::decode(s).is_ok_and(|s| constant_time_eq(&s, &expected)));
-        if !matches {
-            return Err(SignatureError::Mismatch);
-        }
-        if (now_secs - t).abs() > TOLERANCE_SECS {
-            return Err(SignatureError::Expired { age_secs: now_secs - t });
+        if (now_secs - header.t).abs() > TOLERANCE_SECS {
+            return Err(SignatureError::Expired { age_secs: now_secs - header.t });
         }
         Ok(())
     }
@@ -129,7 +165,25 @@ impl Secret {
     }
 }
 
-/// Why a signature header was refused.
+/// Parses `t=<unix>,v1=<hex>[,v1=<hex>…]`.
+fn parse(header: &str) -> Result<Header<'_>, SignatureError> {
+    let mut t = None;
+    let mut signatures = Vec::new();
+    for part in header.split(',') {
+        match part.trim().split_once('=') {
+            Some(("t", value)) => t = value.parse::<i64>().ok(),
+            Some(("v1", value)) => signatures.push(value),
+            _ => {}
+        }
+    }
+    let t = t.ok_or(SignatureError::Malformed)?;
+    if signatures.is_empty() {
+        return Err(SignatureError::Malformed);
+    }
+    Ok(Header { t, signatures })
+}
+
+/// Why a callback's signature was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SignatureError {
     /// No header.
@@ -138,9 +192,16 @@ pub enum SignatureError {
     /// Not `t=<unix>,v1=<hex>`.
     #[error("the Weft-Signature header is malformed; expected t=<unix seconds>,v1=<hex HMAC-SHA256>")]
     Malformed,
-    /// No signature matches the body.
-    #[error("the Weft-Signature does not match the body")]
+    /// No signature matches this token, timestamp and body.
+    #[error(
+        "the Weft-Signature does not match this callback; sign HMAC-SHA256(secret, \"weft-callback.v1\\n<token>\\n<t>\\n<body>\") with the token of this callback URL"
+    )]
     Mismatch,
+    /// The signature is a delivery's: a receiver echoed what it was sent.
+    #[error(
+        "the Weft-Signature is a delivery signature (weft-delivery.v1), not a callback's; sign HMAC-SHA256(secret, \"weft-callback.v1\\n<token>\\n<t>\\n<body>\")"
+    )]
+    DeliverySignature,
     /// Signed too long ago (or too far ahead).
     #[error("the Weft-Signature timestamp is {age_secs} s from now; at most 300 s is accepted")]
     Expired {
@@ -157,40 +218,72 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 mod tests {
     use super::*;
 
+    const TOKEN: &str = "task_1.7.abcd";
+
+    fn verify(secret: &Secret, token: &str, header: &str, body: &[u8], now: i64) -> Result<(), SignatureError> {
+        secret.verify_callback(token, Some(header), None, None, body, now)
+    }
+
     #[test]
-    fn a_signature_verifies_within_five_minutes_only() {
+    fn a_callback_signature_verifies_within_five_minutes_only() {
         let secret = Secret::new("s3cret");
-        let header = secret.sign(1_000, b"{\"a\":1}");
+        let header = secret.sign_callback(TOKEN, 1_000, b"{\"a\":1}");
         assert!(header.starts_with("t=1000,v1="));
-        assert_eq!(secret.verify(Some(&header), b"{\"a\":1}", 1_100), Ok(()));
-        assert_eq!(secret.verify(Some(&header), b"{\"a\":2}", 1_100), Err(SignatureError::Mismatch));
-        assert_eq!(secret.verify(Some(&header), b"{\"a\":1}", 1_301), Err(SignatureError::Expired { age_secs: 301 }));
-        assert_eq!(Secret::new("other").verify(Some(&header), b"{\"a\":1}", 1_000), Err(SignatureError::Mismatch));
-        assert_eq!(secret.verify(None, b"", 1_000), Err(SignatureError::Missing));
-        assert_eq!(secret.verify(Some("v1=00"), b"", 1_000), Err(SignatureError::Malformed));
+        assert_eq!(verify(&secret, TOKEN, &header, b"{\"a\":1}", 1_100), Ok(()));
+        assert_eq!(verify(&secret, TOKEN, &header, b"{\"a\":2}", 1_100), Err(SignatureError::Mismatch));
+        assert_eq!(verify(&secret, TOKEN, &header, b"{\"a\":1}", 1_301), Err(SignatureError::Expired { age_secs: 301 }));
+        assert_eq!(verify(&Secret::new("other"), TOKEN, &header, b"{\"a\":1}", 1_000), Err(SignatureError::Mismatch));
+        assert_eq!(secret.verify_callback(TOKEN, None, None, None, b"", 1_000), Err(SignatureError::Missing));
+        assert_eq!(verify(&secret, TOKEN, "v1=00", b"", 1_000), Err(SignatureError::Malformed));
+    }
+
+    #[test]
+    fn a_callback_signature_is_bound_to_its_token() {
+        let secret = Secret::new("s3cret");
+        let header = secret.sign_callback(TOKEN, 1_000, b"{}");
+        assert_eq!(verify(&secret, "task_2.7.ef01", &header, b"{}", 1_000), Err(SignatureError::Mismatch));
+    }
+
+    #[test]
+    fn a_delivery_signature_never_passes_as_a_callback() {
+        let secret = Secret::new("s3cret");
+        let delivery = secret.sign_delivery(1_000, b"{}");
+        assert_eq!(verify(&secret, TOKEN, &delivery, b"{}", 1_000), Err(SignatureError::DeliverySignature));
+        let (x_sig, x_ts) = secret.sign_delivery_x(1_000, b"{}");
+        let refused = secret.verify_callback(TOKEN, None, Some(&x_sig), Some(&x_ts), b"{}", 1_000);
+        assert_eq!(refused, Err(SignatureError::DeliverySignature));
+        assert_ne!(delivery, secret.sign_callback(TOKEN, 1_000, b"{}"));
     }
 
     #[test]
     fn the_proto_header_form_carries_the_same_signature() {
         let secret = Secret::new("s3cret");
-        let (x_sig, x_ts) = secret.sign_x(1_000, b"{}");
-        assert_eq!(secret.sign(1_000, b"{}"), format!("t={x_ts},v1={}", x_sig.strip_prefix("sha256=").unwrap()));
-        assert_eq!(secret.verify_either(None, Some(&x_sig), Some(&x_ts), b"{}", 1_010), Ok(()));
-        assert_eq!(secret.verify_either(None, Some(&x_sig), Some("999"), b"{}", 1_010), Err(SignatureError::Mismatch));
-        assert_eq!(secret.verify_either(None, Some(&x_sig), None, b"{}", 1_010), Err(SignatureError::Malformed));
-        assert_eq!(secret.verify_either(None, None, None, b"{}", 1_010), Err(SignatureError::Missing));
+        let (x_sig, x_ts) = secret.sign_delivery_x(1_000, b"{}");
+        assert_eq!(
+            secret.sign_delivery(1_000, b"{}"),
+            format!("t={x_ts},v1={}", x_sig.strip_prefix("sha256=").unwrap())
+        );
+        let callback = secret.sign_callback(TOKEN, 1_000, b"{}");
+        let x_sig = format!("sha256={}", callback.split("v1=").nth(1).unwrap());
+        let x = |sig: Option<&str>, ts: Option<&str>| secret.verify_callback(TOKEN, None, sig, ts, b"{}", 1_010);
+        assert_eq!(x(Some(&x_sig), Some("1000")), Ok(()));
+        assert_eq!(x(Some(&x_sig), Some("999")), Err(SignatureError::Mismatch));
+        assert_eq!(x(Some(&x_sig), None), Err(SignatureError::Malformed));
+        assert_eq!(x(None, None), Err(SignatureError::Missing));
     }
 
     #[test]
-    fn a_known_vector_matches() {
-        // HMAC-SHA256("key", "1.{}"), computed independently.
-        let header = Secret::new("key").sign(1, b"{}");
-        let expected = {
+    fn known_vectors_match() {
+        // HMAC-SHA256("key", …) over the documented strings, computed
+        // independently of the code under test.
+        let hmac = |message: &[u8]| {
             let mut mac = HmacSha256::new_from_slice(b"key").unwrap();
-            mac.update(b"1.{}");
+            mac.update(message);
             hex::encode(mac.finalize().into_bytes())
         };
-        assert_eq!(header, format!("t=1,v1={expected}"));
+        let secret = Secret::new("key");
+        assert_eq!(secret.sign_delivery(1, b"{}"), format!("t=1,v1={}", hmac(b"weft-delivery.v1\n1\n{}")));
+        assert_eq!(secret.sign_callback("tok", 1, b"{}"), format!("t=1,v1={}", hmac(b"weft-callback.v1\ntok\n1\n{}")));
     }
 
     #[test]

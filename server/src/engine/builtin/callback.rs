@@ -1,8 +1,11 @@
 //! Callbacks to webhooks that wait for one (`POST /v1/callbacks/{token}`).
 //! Three checks, each refusing with nothing changed: the token must carry
 //! this server's signature (else it is unknown); the request must carry a
-//! signature over its body by the shared secret (`Weft-Signature`, or
-//! `X-Weft-Signature` with `X-Weft-Timestamp`), at most five minutes old; and the token's lease must still be live. The last makes a
+//! callback signature by the shared secret over this token, its timestamp
+//! and its body (`Weft-Signature`, or `X-Weft-Signature` with
+//! `X-Weft-Timestamp`; see `outbound::signing`), at most five minutes old,
+//! so neither a delivery's own signature nor a callback signed for another
+//! token passes; and the token's lease must still be live. The last makes a
 //! token single-use: the callback completes the task, so the same token a
 //! second time finds the task done; a token of an attempt that timed out
 //! or was retried names a lease that is gone.
@@ -20,7 +23,8 @@ pub enum CallbackError {
     /// Not a token this server signed.
     #[error("unknown callback token (it was not issued by this server, or was altered)")]
     UnknownToken,
-    /// The body's signature is missing, wrong or too old.
+    /// The signature is missing, wrong (another token, body or
+    /// direction) or too old.
     #[error("{0}; the callback was refused")]
     Signature(SignatureError),
     /// The body is not JSON.
@@ -73,7 +77,9 @@ impl CallbackReceiver {
         let (task_id, lease) =
             self.secret.open_callback_token(DEFAULT_TENANT, token).ok_or(CallbackError::UnknownToken)?;
         let now = now_ms() / 1000;
-        self.secret.verify_either(signature, x_signature, x_timestamp, body, now).map_err(CallbackError::Signature)?;
+        self.secret
+            .verify_callback(token, signature, x_signature, x_timestamp, body, now)
+            .map_err(CallbackError::Signature)?;
         if body.len() > MAX_OUTPUT_BYTES {
             return Err(CallbackError::TooLarge(body.len()));
         }

@@ -1,6 +1,7 @@
 //! Webhook steps: POST (or the step's method) the step's input — its
-//! resolved `inputMap` — as JSON, signed (`Weft-Signature`, and the same
-//! MAC as `X-Weft-Signature` + `X-Weft-Timestamp`) and carrying an
+//! resolved `inputMap` — as JSON, with a delivery signature
+//! (`Weft-Signature`, and the same MAC as `X-Weft-Signature` +
+//! `X-Weft-Timestamp`; a callback must be signed differently) and carrying an
 //! `Idempotency-Key` that is the same on every attempt of the step.
 //!
 //! Without `waitForCallback` a 2xx completes the step (output
@@ -66,8 +67,8 @@ pub(super) async fn run(job: &Job) -> Finish {
     if !body.is_empty() && !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type")) {
         headers.push(("content-type".into(), "application/json".into()));
     }
-    headers.push((SIGNATURE_HEADER.into(), job.settings.secret.sign(now_secs, &body)));
-    let (x_signature, x_timestamp) = job.settings.secret.sign_x(now_secs, &body);
+    headers.push((SIGNATURE_HEADER.into(), job.settings.secret.sign_delivery(now_secs, &body)));
+    let (x_signature, x_timestamp) = job.settings.secret.sign_delivery_x(now_secs, &body);
     headers.push((X_SIGNATURE_HEADER.into(), x_signature));
     headers.push((X_TIMESTAMP_HEADER.into(), x_timestamp));
     headers.push(("idempotency-key".into(), job.idempotency_key()));
