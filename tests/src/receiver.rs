@@ -199,7 +199,8 @@ pub fn verify_delivery(secret: &str, header: &str, body: &[u8]) -> Result<i64, S
 /// to the callback URL ending in `token`, signed with `secret` at `t`:
 /// HMAC-SHA256 of `"weft-callback.v1\n<token>\n<t>\n<body>"`.
 pub fn sign_callback(secret: &str, token: &str, t: i64, body: &[u8]) -> String {
-    let mac = hmac_hex(secret, &[b"weft-callback.v1\n", token.as_bytes(), b"\n", t.to_string().as_bytes(), b"\n", body]);
+    let mac =
+        hmac_hex(secret, &[b"weft-callback.v1\n", token.as_bytes(), b"\n", t.to_string().as_bytes(), b"\n", body]);
     format!("t={t},v1={mac}")
 }
 

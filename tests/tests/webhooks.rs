@@ -307,7 +307,9 @@ async fn a_webhook_whose_callback_never_comes_fails_at_its_timeout() {
     assert_eq!(notify.error, "no callback arrived within 1s");
     let callback = receiver.received()[0].header("weft-callback-url").unwrap().to_owned();
     let body = br#"{"late": true}"#;
-    let late = call_back(&server, &callback, Some(sign_callback(SECRET, callback_token(&callback), now_secs(), body)), body).await;
+    let late =
+        call_back(&server, &callback, Some(sign_callback(SECRET, callback_token(&callback), now_secs(), body)), body)
+            .await;
     assert_eq!(late.status, 409, "a late callback is refused: {}", String::from_utf8_lossy(&late.body));
 }
 

@@ -231,7 +231,10 @@ mod tests {
         assert!(header.starts_with("t=1000,v1="));
         assert_eq!(verify(&secret, TOKEN, &header, b"{\"a\":1}", 1_100), Ok(()));
         assert_eq!(verify(&secret, TOKEN, &header, b"{\"a\":2}", 1_100), Err(SignatureError::Mismatch));
-        assert_eq!(verify(&secret, TOKEN, &header, b"{\"a\":1}", 1_301), Err(SignatureError::Expired { age_secs: 301 }));
+        assert_eq!(
+            verify(&secret, TOKEN, &header, b"{\"a\":1}", 1_301),
+            Err(SignatureError::Expired { age_secs: 301 })
+        );
         assert_eq!(verify(&Secret::new("other"), TOKEN, &header, b"{\"a\":1}", 1_000), Err(SignatureError::Mismatch));
         assert_eq!(secret.verify_callback(TOKEN, None, None, None, b"", 1_000), Err(SignatureError::Missing));
         assert_eq!(verify(&secret, TOKEN, "v1=00", b"", 1_000), Err(SignatureError::Malformed));
