@@ -114,6 +114,7 @@ fn task(run_id: &str, key: &str, agent: &str, created_ms: i64) -> TaskRecord {
         task: Some(format!("do {key}")),
         input: json!({"q": key, "n": 1}),
         created_ms,
+        timeout_ms: None,
     }
 }
 
@@ -280,6 +281,55 @@ async fn leases_are_fenced_by_their_token_and_stale_tokens_change_nothing() {
         assert_eq!((older.step_key.as_str(), older.lease_token), ("late", 1));
         let next = claimed[1].clone().unwrap();
         assert_eq!((next.task_id.as_str(), next.attempt, next.lease_token), (id, 2, 3));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_step_timeout_caps_every_lease_of_its_attempt_and_marks_the_lease_it_ends() {
+    on_both_stores("a_step_timeout_caps_every_lease_of_its_attempt_and_marks_the_lease_it_ends", |store| async move {
+        let mut timed = task("wfrun_t", "slow", "a", 10);
+        timed.timeout_ms = Some(300);
+        let batch = RunBatch {
+            runs: vec![run("wfrun_t", "running", 1)],
+            tasks: vec![timed.clone(), task("wfrun_t", "free", "a", 20)],
+            claims: vec![claim("a", 100), claim("a", 100)],
+            ..RunBatch::default()
+        };
+        let claimed = store.commit_runs(&batch).await.unwrap();
+        let slow = claimed[0].clone().unwrap();
+        assert_eq!((slow.lease_deadline_ms, slow.attempt_deadline_ms), (400, Some(400)), "claim at 100 + 300");
+        let free = claimed[1].clone().unwrap();
+        assert_eq!((free.lease_deadline_ms, free.attempt_deadline_ms), (1_100, None), "no timeout, a full lease");
+
+        let id = slow.task_id.as_str();
+        assert_eq!(store.extend_lease(T, id, 1, 5_000, 0, 200).await.unwrap(), Some(400), "never past the deadline");
+        let lease = store.get_task(T, id).await.unwrap().unwrap();
+        assert_eq!((lease.attempt_deadline_ms, lease.timeout_ms, lease.timed_out_token), (Some(400), Some(300), None));
+        assert_eq!(store.extend_lease(T, &free.task_id, 1, 5_000, 0, 200).await.unwrap(), Some(5_000));
+
+        let expired = store.expired_leases(400, 10).await.unwrap();
+        assert_eq!(expired.len(), 1);
+        assert_eq!((expired[0].task_id.as_str(), expired[0].timed_out_after_ms), (id, Some(300)));
+
+        // The writer ends the timed-out lease and queues attempt 2 in one
+        // batch; the old token is remembered, the next claim gets a fresh
+        // deadline.
+        timed.attempt = 2;
+        let retry = RunBatch {
+            tasks: vec![timed],
+            tasks_timed_out: vec![("wfrun_t".into(), "slow".into())],
+            claims: vec![claim("a", 1_000)],
+            ..RunBatch::default()
+        };
+        let again = store.commit_runs(&retry).await.unwrap()[0].clone().unwrap();
+        assert_eq!((again.attempt, again.lease_token, again.attempt_deadline_ms), (2, 2, Some(1_300)));
+        let lease = store.get_task(T, id).await.unwrap().unwrap();
+        assert_eq!((lease.timed_out_token, lease.lease_token), (Some(1), 2));
+        // A lease that ran out on its own (no timeout) is not a timeout.
+        let lost = store.expired_leases(5_000, 10).await.unwrap();
+        let lost: Vec<_> = lost.iter().map(|l| (l.task_id.as_str(), l.timed_out_after_ms)).collect();
+        assert_eq!(lost, [(id, Some(300)), (free.task_id.as_str(), None)]);
     })
     .await;
 }

@@ -4,7 +4,9 @@
 //! stale tokens, unknown tasks and double completions refused with nothing
 //! changed; outputs over the cap or not JSON fail the step; cancel reaches
 //! the worker's heartbeat; a waiting poll wakes as soon as a run starts;
-//! and bad input to every RPC.
+//! bad input to every RPC; and a step's `timeout` ends an attempt whose
+//! worker keeps heartbeating (STEP_TIMEOUT, retried with a fresh deadline,
+//! kept across a restart).
 
 use std::time::{Duration, Instant};
 
@@ -525,4 +527,131 @@ async fn bad_worker_requests_get_clear_errors() {
     let page = page.into_inner();
     assert_eq!(page.workers.len(), 1);
     assert!(page.next_page_token.is_empty(), "one worker registered, one page");
+}
+
+/// A lease far longer than the step timeouts below, so only the step's
+/// `timeout` can end an attempt that keeps heartbeating.
+const LONG_LEASE_MS: u64 = 10_000;
+
+/// One agent step `research` with `timeout: "1s"` and `retries`.
+fn timed_workflow(retries: u32) -> Value {
+    json!({
+        "name": "timed-research",
+        "steps": [{"id": "research", "type": "agent", "agent": "researcher", "timeout": "1s", "retries": retries,
+                   "task": "Research {{ input.company }}"}]
+    })
+}
+
+async fn register_researcher(client: &Weft, worker_id: &str) {
+    let request = pb::RegisterWorkerRequest {
+        worker_id: worker_id.into(),
+        agents: vec!["researcher".into()],
+        concurrency: 1,
+        ..Default::default()
+    };
+    client.workers().register_worker(request).await.unwrap();
+}
+
+fn ms(time: &Option<prost_types::Timestamp>) -> i64 {
+    let time = time.as_ref().expect("a timestamp");
+    time.seconds * 1000 + i64::from(time.nanos) / 1_000_000
+}
+
+/// Heartbeats `task` every 300 ms until a heartbeat answers `cancelled`
+/// (at most 10 s): no heartbeat extends the lease past the task's
+/// deadline. Returns how long after the poll answered that took.
+async fn heartbeat_until_cancelled(client: &Weft, task: &pb::Task, polled: Instant) -> Duration {
+    let deadline = ms(&task.deadline);
+    assert!(ms(&task.lease_expire_time) <= deadline, "the first lease already ends by the deadline: {task:?}");
+    loop {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let beat = client.workers().heartbeat(heartbeat(task, task.lease_token)).await.unwrap().into_inner();
+        if beat.cancelled {
+            return polled.elapsed();
+        }
+        assert!(ms(&beat.lease_expire_time) <= deadline, "a heartbeat extended the lease past the deadline: {beat:?}");
+        assert!(polled.elapsed() < Duration::from_secs(10), "the 1 s step timeout never cancelled the attempt");
+    }
+}
+
+#[tokio::test]
+async fn a_step_timeout_ends_a_heartbeating_attempt_and_the_retry_gets_a_fresh_deadline() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config { task_lease_ms: LONG_LEASE_MS, ..Config::default() };
+    let server = TestServer::start_on(dir.path().join("weft.db"), config).await;
+    let client = server.client().await;
+    let workflow_id = create(&server, timed_workflow(1)).await;
+    register_researcher(&client, "w1").await;
+    let run_id = start_run(&client, &workflow_id).await;
+
+    let first = poll(&client, "w1", 5).await.expect("attempt 1");
+    let polled = Instant::now();
+    assert_eq!(first.attempt, 1);
+    let deadline = ms(&first.deadline);
+    assert_eq!(deadline, ms(&first.lease_expire_time), "the lease ends at the step timeout's deadline: {first:?}");
+    let took = heartbeat_until_cancelled(&client, &first, polled).await;
+    assert!(took >= Duration::from_millis(600), "cancelled before its 1 s were up: {took:?}");
+
+    // The timed-out lease stays refused, saying why.
+    let beat = client.workers().heartbeat(heartbeat(&first, first.lease_token)).await.unwrap().into_inner();
+    assert!(beat.cancelled, "later heartbeats keep answering cancelled: {beat:?}");
+    let late = client.workers().complete_task(complete(&first, json!({"summary": "late"}), 1)).await.unwrap_err();
+    assert_eq!((late.code(), reason(&late).as_str()), (Code::FailedPrecondition, "STEP_TIMEOUT"), "{late:?}");
+    assert!(late.message().contains("timeout of 1s"), "{late:?}");
+
+    let second = poll(&client, "w1", 10).await.expect("attempt 2 is offered");
+    assert_eq!((second.task_id.as_str(), second.attempt), (first.task_id.as_str(), 2));
+    assert!(ms(&second.deadline) >= deadline + 500, "a fresh deadline: {second:?} after {first:?}");
+    client.workers().complete_task(complete(&second, json!({"summary": "in time"}), 2)).await.unwrap();
+    let run = wait_finished(&client, &run_id, 10).await;
+    assert_eq!(run.status, pb::RunStatus::Completed as i32, "{run:?}");
+    let research = step(&run, "research");
+    assert_eq!(
+        (research.attempts, value_from_pb(research.output.as_ref().unwrap())),
+        (2, json!({"summary": "in time"}))
+    );
+    let events = event_types(&client, &run_id).await;
+    assert!(events.contains(&"step.retrying research".to_string()), "{events:?}");
+}
+
+#[tokio::test]
+async fn a_step_timeout_with_no_retries_fails_the_run_with_step_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config { task_lease_ms: LONG_LEASE_MS, ..Config::default() };
+    let server = TestServer::start_on(dir.path().join("weft.db"), config).await;
+    let client = server.client().await;
+    let workflow_id = create(&server, timed_workflow(0)).await;
+    register_researcher(&client, "w1").await;
+    let run_id = start_run(&client, &workflow_id).await;
+
+    let task = poll(&client, "w1", 5).await.expect("a task");
+    heartbeat_until_cancelled(&client, &task, Instant::now()).await;
+    let run = wait_finished(&client, &run_id, 10).await;
+    assert_eq!(run.status, pb::RunStatus::Failed as i32, "{run:?}");
+    assert_eq!(run.error.as_ref().unwrap().code, "STEP_TIMEOUT", "{run:?}");
+    assert_eq!(step(&run, "research").error, "attempt 1 passed the step's timeout of 1s");
+    let beat = client.workers().heartbeat(heartbeat(&task, task.lease_token)).await.unwrap().into_inner();
+    assert!(beat.cancelled, "{beat:?}");
+}
+
+#[tokio::test]
+async fn a_step_deadline_that_passes_while_the_server_is_down_fails_the_attempt_after_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("weft.db");
+    // A lease of a minute: only the stored step deadline can end it soon.
+    let config = Config { task_lease_ms: 60_000, ..Config::default() };
+    let server = TestServer::start_on(database.clone(), config.clone()).await;
+    let client = server.client().await;
+    let workflow_id = create(&server, timed_workflow(0)).await;
+    register_researcher(&client, "w1").await;
+    let run_id = start_run(&client, &workflow_id).await;
+    poll(&client, "w1", 5).await.expect("a task");
+    server.stop().await;
+
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    let server = TestServer::start_on(database, config).await;
+    let client = server.client().await;
+    let run = wait_finished(&client, &run_id, 15).await;
+    assert_eq!(run.status, pb::RunStatus::Failed as i32, "{run:?}");
+    assert_eq!(run.error.as_ref().unwrap().code, "STEP_TIMEOUT", "{run:?}");
 }

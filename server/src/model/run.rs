@@ -162,6 +162,9 @@ pub struct TaskRecord {
     pub input: Value,
     /// Written, ms since the epoch.
     pub created_ms: i64,
+    /// The step's `timeout` for a worker's attempt (agent, planner), ms:
+    /// each claim's lease ends by claim time + this. `None`: no timeout.
+    pub timeout_ms: Option<i64>,
 }
 
 /// An armed timer of a delay step.

@@ -36,10 +36,29 @@ async fn set_status(tx: &mut PgConnection, status: TaskStatus, keys: &[(String, 
     Ok(())
 }
 
+/// Keeps the token of the lease the step's timeout ended, before the
+/// lease itself ends, so its late calls are told why.
+async fn mark_timed_out(tx: &mut PgConnection, keys: &[(String, String)]) -> Result<(), StoreError> {
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let (runs, steps) = key_columns(keys);
+    sqlx::query(
+        "UPDATE tasks SET timed_out_token = lease_token FROM UNNEST($1::text[], $2::text[]) AS k(run_id, step_key) \
+         WHERE tasks.run_id = k.run_id AND tasks.step_key = k.step_key AND tasks.status = 'leased'",
+    )
+    .bind(runs)
+    .bind(steps)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
 /// Writes the task rows of one group commit, inside its transaction. A
 /// task queued again (the next attempt) keeps its id and its last token, so
 /// its next lease gets a higher one.
 pub(super) async fn write(tx: &mut PgConnection, batch: &RunBatch) -> Result<(), StoreError> {
+    mark_timed_out(tx, &batch.tasks_timed_out).await?;
     set_status(tx, TaskStatus::Done, &batch.tasks_done).await?;
     set_status(tx, TaskStatus::Cancelled, &batch.tasks_cancelled).await?;
     let tasks = &batch.tasks;
@@ -47,12 +66,13 @@ pub(super) async fn write(tx: &mut PgConnection, batch: &RunBatch) -> Result<(),
         return Ok(());
     }
     sqlx::query(
-        "INSERT INTO tasks (task_id, run_id, step_key, tenant_id, attempt, kind, agent, task, input, created_at) \
+        "INSERT INTO tasks (task_id, run_id, step_key, tenant_id, attempt, kind, agent, task, input, created_at, \
+             timeout_ms) \
          SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], \
-             $7::text[], $8::text[], $9::text[], $10::bigint[]) \
+             $7::text[], $8::text[], $9::text[], $10::bigint[], $11::bigint[]) \
          ON CONFLICT (run_id, step_key) DO UPDATE SET attempt = excluded.attempt, task = excluded.task, \
            input = excluded.input, created_at = excluded.created_at, status = 'queued', lease_owner = NULL, \
-           lease_deadline = NULL, cost_so_far = 0",
+           lease_deadline = NULL, cost_so_far = 0, timeout_ms = excluded.timeout_ms, attempt_deadline = NULL",
     )
     .bind(column(tasks, |t| nul_safe(t.task_id.as_str())))
     .bind(column(tasks, |t| nul_safe(t.run_id.as_str())))
@@ -64,6 +84,7 @@ pub(super) async fn write(tx: &mut PgConnection, batch: &RunBatch) -> Result<(),
     .bind(column(tasks, |t| nul_safe_opt(t.task.as_deref())))
     .bind(column(tasks, |t| t.input.to_string()))
     .bind(column(tasks, |t| t.created_ms))
+    .bind(column(tasks, |t| t.timeout_ms))
     .execute(&mut *tx)
     .await?;
     Ok(())
@@ -80,10 +101,11 @@ pub(super) async fn claim(tx: &mut PgConnection, claim: &TaskClaim<'_>) -> Resul
              ORDER BY created_at, task_id LIMIT 1 FOR UPDATE SKIP LOCKED), \
          leased AS ( \
              UPDATE tasks t SET status = 'leased', lease_token = t.lease_token + 1, lease_owner = $4, \
-                 lease_deadline = $5, cost_so_far = 0 \
+                 attempt_deadline = $6 + t.timeout_ms, lease_deadline = LEAST($5, $6 + t.timeout_ms), \
+                 cost_so_far = 0 \
              FROM picked WHERE t.run_id = picked.run_id AND t.step_key = picked.step_key \
              RETURNING t.task_id, t.run_id, t.step_key, t.attempt, t.kind, t.agent, t.task, t.input, \
-                 t.lease_token, t.lease_deadline) \
+                 t.lease_token, t.lease_deadline, t.attempt_deadline) \
          SELECT l.*, r.id AS found_run, r.workflow_id, r.workflow_version, r.user_id, r.started_at \
          FROM leased l LEFT JOIN runs r ON r.id = l.run_id",
     )
@@ -92,6 +114,7 @@ pub(super) async fn claim(tx: &mut PgConnection, claim: &TaskClaim<'_>) -> Resul
     .bind(claim.kinds)
     .bind(nul_safe(claim.worker_id))
     .bind(claim.now_ms.saturating_add(claim.lease_ms))
+    .bind(claim.now_ms)
     .fetch_optional(&mut *tx)
     .await?;
     let Some(row) = row else { return Ok(None) };
@@ -117,6 +140,7 @@ pub(super) async fn claim(tx: &mut PgConnection, claim: &TaskClaim<'_>) -> Resul
         task: row.opt_text("task")?,
         lease_token: row.try_get::<i64, _>("lease_token")? as u64,
         lease_deadline_ms: row.try_get("lease_deadline")?,
+        attempt_deadline_ms: row.try_get("attempt_deadline")?,
         task_id,
         shared_state: None,
     }))
@@ -167,6 +191,9 @@ fn lease_from_row(row: &PgRow) -> Result<TaskLease, StoreError> {
         lease_token: row.try_get::<i64, _>("lease_token")? as u64,
         lease_deadline_ms: row.try_get("lease_deadline")?,
         lease_owner: row.opt_text("lease_owner")?,
+        attempt_deadline_ms: row.try_get("attempt_deadline")?,
+        timeout_ms: row.try_get("timeout_ms")?,
+        timed_out_token: row.try_get::<Option<i64>, _>("timed_out_token")?.map(|t| t as u64),
         workflow_id: row.opt_text("workflow_id")?.unwrap_or_default(),
         workflow_version: row.try_get::<Option<i64>, _>("workflow_version")?.unwrap_or_default() as u32,
         step_status: row.opt_text("step_status")?.unwrap_or_default(),
@@ -180,8 +207,8 @@ fn lease_from_row(row: &PgRow) -> Result<TaskLease, StoreError> {
 pub(super) async fn get(pool: &PgPool, tenant: &str, task_id: &str) -> Result<Option<TaskLease>, StoreError> {
     let row = sqlx::query(
         "SELECT t.task_id, t.run_id, t.step_key, t.kind, t.attempt, t.status, t.lease_token, t.lease_deadline, \
-         t.lease_owner, s.status AS step_status, s.cost_cents AS step_cost, r.workflow_id, r.workflow_version, \
-         r.status AS run_status, r.pending_action \
+         t.lease_owner, t.attempt_deadline, t.timeout_ms, t.timed_out_token, s.status AS step_status, \
+         s.cost_cents AS step_cost, r.workflow_id, r.workflow_version, r.status AS run_status, r.pending_action \
          FROM tasks t LEFT JOIN run_steps s ON s.run_id = t.run_id AND s.key = t.step_key \
          LEFT JOIN runs r ON r.id = t.run_id \
          WHERE t.tenant_id = $1 AND t.task_id = $2",
@@ -193,8 +220,9 @@ pub(super) async fn get(pool: &PgPool, tenant: &str, task_id: &str) -> Result<Op
     row.as_ref().map(lease_from_row).transpose()
 }
 
-/// Moves a live lease's deadline and records the cost so far; `None` when
-/// the lease is not live (other token, not leased, or already expired).
+/// Moves a live lease's deadline, never past its attempt's deadline, and
+/// records the cost so far; `None` when the lease is not live (other
+/// token, not leased, or already expired).
 pub(super) async fn extend(
     pool: &PgPool,
     tenant: &str,
@@ -205,7 +233,7 @@ pub(super) async fn extend(
     now_ms: i64,
 ) -> Result<Option<i64>, StoreError> {
     let deadline: Option<Option<i64>> = sqlx::query_scalar(
-        "UPDATE tasks SET lease_deadline = $4, cost_so_far = $5 \
+        "UPDATE tasks SET lease_deadline = LEAST($4, attempt_deadline), cost_so_far = $5 \
          WHERE tenant_id = $1 AND task_id = $2 AND lease_token = $3 AND status = 'leased' AND lease_deadline > $6 \
          RETURNING lease_deadline",
     )
@@ -228,7 +256,8 @@ pub(super) async fn expired(
     partitions: Option<&[u16]>,
 ) -> Result<Vec<ExpiredLease>, StoreError> {
     let sql = format!(
-        "SELECT task_id, tenant_id, run_id, step_key, attempt, lease_token FROM tasks \
+        "SELECT task_id, tenant_id, run_id, step_key, attempt, lease_token, \
+         CASE WHEN lease_deadline >= attempt_deadline THEN timeout_ms END AS timed_out_after FROM tasks \
          WHERE status = 'leased' AND lease_deadline <= $1 {} ORDER BY lease_deadline LIMIT $2",
         in_partitions("run_id", partitions, 3)
     );
@@ -246,6 +275,7 @@ pub(super) async fn expired(
                 step_key: row.text("step_key")?,
                 attempt: row.try_get::<i64, _>("attempt")? as u32,
                 lease_token: row.try_get::<i64, _>("lease_token")? as u64,
+                timed_out_after_ms: row.try_get("timed_out_after")?,
             })
         })
         .collect()

@@ -27,6 +27,10 @@ pub struct RunBatch {
     pub tasks_done: Vec<(String, String)>,
     /// Tasks withdrawn because their step was cancelled: (run id, step key).
     pub tasks_cancelled: Vec<(String, String)>,
+    /// Tasks whose current lease the step's timeout ended: (run id, step
+    /// key). Its token is kept (before the lease ends as `tasks_done` or a
+    /// re-queue says), so that lease's late calls are told why.
+    pub tasks_timed_out: Vec<(String, String)>,
     /// Idempotency keys taken: (tenant, key, run id, ms).
     pub idempotency: Vec<(String, String, String, i64)>,
     /// Approvals opened.

@@ -226,6 +226,13 @@ fn write_timers(tx: &Transaction<'_>, batch: &RunBatch) -> Result<(), StoreError
 /// The task rows of the batch. A task queued again (the next attempt)
 /// keeps its id and its last token, so its next lease gets a higher one.
 fn write_tasks(tx: &Transaction<'_>, batch: &RunBatch) -> Result<(), StoreError> {
+    // Before the lease ends below: it keeps the token that timed out.
+    let mut timed_out = tx.prepare_cached(
+        "UPDATE tasks SET timed_out_token = lease_token WHERE run_id = ?1 AND step_key = ?2 AND status = 'leased'",
+    )?;
+    for (run, key) in &batch.tasks_timed_out {
+        timed_out.execute(params![run, key])?;
+    }
     let mut finish = tx.prepare_cached(
         "UPDATE tasks SET status = ?3, lease_owner = NULL, lease_deadline = NULL WHERE run_id = ?1 AND step_key = ?2",
     )?;
@@ -236,11 +243,11 @@ fn write_tasks(tx: &Transaction<'_>, batch: &RunBatch) -> Result<(), StoreError>
         finish.execute(params![run, key, "cancelled"])?;
     }
     let mut queue = tx.prepare_cached(
-        "INSERT INTO tasks (task_id, run_id, step_key, tenant_id, attempt, kind, agent, task, input, created_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
+        "INSERT INTO tasks (task_id, run_id, step_key, tenant_id, attempt, kind, agent, task, input, created_at, \
+         timeout_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) \
          ON CONFLICT (run_id, step_key) DO UPDATE SET attempt = excluded.attempt, task = excluded.task, \
          input = excluded.input, created_at = excluded.created_at, status = 'queued', lease_owner = NULL, \
-         lease_deadline = NULL, cost_so_far = 0",
+         lease_deadline = NULL, cost_so_far = 0, timeout_ms = excluded.timeout_ms, attempt_deadline = NULL",
     )?;
     for t in &batch.tasks {
         queue.execute(params![
@@ -254,6 +261,7 @@ fn write_tasks(tx: &Transaction<'_>, batch: &RunBatch) -> Result<(), StoreError>
             t.task,
             t.input.to_string(),
             t.created_ms,
+            t.timeout_ms,
         ])?;
     }
     Ok(())
@@ -300,16 +308,23 @@ fn write_approvals(tx: &Transaction<'_>, batch: &RunBatch) -> Result<(), StoreEr
 fn claim_one(tx: &Transaction<'_>, claim: &TaskClaim<'_>) -> Result<Option<LeasedTask>, StoreError> {
     let agents = vec!["?"; claim.agents.len()].join(", ");
     let kinds = vec!["?"; claim.kinds.len()].join(", ");
+    // A step timeout starts its attempt's clock here; the lease never
+    // outlives it.
     let sql = format!(
-        "UPDATE tasks SET status = 'leased', lease_token = lease_token + 1, lease_owner = ?, lease_deadline = ?, \
+        "UPDATE tasks SET status = 'leased', lease_token = lease_token + 1, lease_owner = ?, \
+         attempt_deadline = ? + timeout_ms, lease_deadline = MIN(?, COALESCE(? + timeout_ms, ?)), \
          cost_so_far = 0 WHERE (run_id, step_key) = (SELECT run_id, step_key FROM tasks \
          WHERE status = 'queued' AND tenant_id = ? AND agent IN ({agents}) AND kind IN ({kinds}) \
          ORDER BY created_at, task_id LIMIT 1) \
-         RETURNING task_id, run_id, step_key, attempt, kind, agent, task, input, lease_token, lease_deadline"
+         RETURNING task_id, run_id, step_key, attempt, kind, agent, task, input, lease_token, lease_deadline, \
+         attempt_deadline"
     );
     let deadline = claim.now_ms.saturating_add(claim.lease_ms);
-    let mut values: Vec<rusqlite::types::Value> = Vec::with_capacity(3 + claim.agents.len() + claim.kinds.len());
+    let mut values: Vec<rusqlite::types::Value> = Vec::with_capacity(7 + claim.agents.len() + claim.kinds.len());
     values.push(claim.worker_id.to_owned().into());
+    values.push(claim.now_ms.into());
+    values.push(deadline.into());
+    values.push(claim.now_ms.into());
     values.push(deadline.into());
     values.push(claim.tenant.to_owned().into());
     values.extend(claim.agents.iter().map(|a| a.clone().into()));
@@ -328,10 +343,13 @@ fn claim_one(tx: &Transaction<'_>, claim: &TaskClaim<'_>) -> Result<Option<Lease
                 row.get::<_, String>("input")?,
                 row.get::<_, i64>("lease_token")?,
                 row.get::<_, i64>("lease_deadline")?,
+                row.get::<_, Option<i64>>("attempt_deadline")?,
             ))
         })
         .optional()?;
-    let Some((task_id, run_id, step_key, attempt, kind, agent, task, input, token, lease_deadline)) = row else {
+    let Some((task_id, run_id, step_key, attempt, kind, agent, task, input, token, lease_deadline, attempt_deadline)) =
+        row
+    else {
         return Ok(None);
     };
     let mut run =
@@ -354,6 +372,7 @@ fn claim_one(tx: &Transaction<'_>, claim: &TaskClaim<'_>) -> Result<Option<Lease
         task,
         lease_token: token as u64,
         lease_deadline_ms: lease_deadline,
+        attempt_deadline_ms: attempt_deadline,
         task_id,
         run_id,
         shared_state: None,

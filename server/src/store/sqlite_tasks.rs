@@ -22,6 +22,9 @@ fn lease_from_row(row: &SqliteRow) -> Result<TaskLease, StoreError> {
         lease_token: row.try_get::<i64, _>("lease_token")? as u64,
         lease_deadline_ms: row.try_get("lease_deadline")?,
         lease_owner: row.try_get("lease_owner")?,
+        attempt_deadline_ms: row.try_get("attempt_deadline")?,
+        timeout_ms: row.try_get("timeout_ms")?,
+        timed_out_token: row.try_get::<Option<i64>, _>("timed_out_token")?.map(|t| t as u64),
         workflow_id: row.try_get::<Option<String>, _>("workflow_id")?.unwrap_or_default(),
         workflow_version: row.try_get::<Option<i64>, _>("workflow_version")?.unwrap_or_default() as u32,
         step_status: row.try_get::<Option<String>, _>("step_status")?.unwrap_or_default(),
@@ -35,7 +38,8 @@ fn lease_from_row(row: &SqliteRow) -> Result<TaskLease, StoreError> {
 pub(super) async fn get(pool: &SqlitePool, tenant: &str, task_id: &str) -> Result<Option<TaskLease>, StoreError> {
     let row = sqlx::query(
         "SELECT t.task_id, t.run_id, t.step_key, t.kind, t.attempt, t.status, t.lease_token, t.lease_deadline, \
-         t.lease_owner, s.status AS step_status, s.cost_cents AS step_cost, r.workflow_id, r.workflow_version, \
+         t.lease_owner, t.attempt_deadline, t.timeout_ms, t.timed_out_token, s.status AS step_status, \
+         s.cost_cents AS step_cost, r.workflow_id, r.workflow_version, \
          (r.status = 'paused' AND json_extract(r.pending_action, '$.type') = 'manual') AS run_held \
          FROM tasks t LEFT JOIN run_steps s ON s.run_id = t.run_id AND s.key = t.step_key \
          LEFT JOIN runs r ON r.id = t.run_id \
@@ -48,8 +52,9 @@ pub(super) async fn get(pool: &SqlitePool, tenant: &str, task_id: &str) -> Resul
     row.as_ref().map(lease_from_row).transpose()
 }
 
-/// Moves a live lease's deadline and records the cost so far; `None` when
-/// the lease is not live (other token, not leased, or already expired).
+/// Moves a live lease's deadline, never past its attempt's deadline, and
+/// records the cost so far; `None` when the lease is not live (other
+/// token, not leased, or already expired).
 pub(super) async fn extend(
     pool: &SqlitePool,
     tenant: &str,
@@ -60,7 +65,7 @@ pub(super) async fn extend(
     now_ms: i64,
 ) -> Result<Option<i64>, StoreError> {
     let deadline: Option<i64> = sqlx::query_scalar(
-        "UPDATE tasks SET lease_deadline = ?4, cost_so_far = ?5 \
+        "UPDATE tasks SET lease_deadline = MIN(?4, COALESCE(attempt_deadline, ?4)), cost_so_far = ?5 \
          WHERE tenant_id = ?1 AND task_id = ?2 AND lease_token = ?3 AND status = 'leased' AND lease_deadline > ?6 \
          RETURNING lease_deadline",
     )
@@ -78,7 +83,8 @@ pub(super) async fn extend(
 /// At most `limit` leases whose deadline is at or before `now_ms`, oldest first.
 pub(super) async fn expired(pool: &SqlitePool, now_ms: i64, limit: u32) -> Result<Vec<ExpiredLease>, StoreError> {
     let rows = sqlx::query(
-        "SELECT task_id, tenant_id, run_id, step_key, attempt, lease_token FROM tasks \
+        "SELECT task_id, tenant_id, run_id, step_key, attempt, lease_token, \
+         CASE WHEN lease_deadline >= attempt_deadline THEN timeout_ms END AS timed_out_after FROM tasks \
          WHERE status = 'leased' AND lease_deadline <= ?1 ORDER BY lease_deadline LIMIT ?2",
     )
     .bind(now_ms)
@@ -94,6 +100,7 @@ pub(super) async fn expired(pool: &SqlitePool, now_ms: i64, limit: u32) -> Resul
                 step_key: row.try_get("step_key")?,
                 attempt: row.try_get::<i64, _>("attempt")? as u32,
                 lease_token: row.try_get::<i64, _>("lease_token")? as u64,
+                timed_out_after_ms: row.try_get("timed_out_after")?,
             })
         })
         .collect()

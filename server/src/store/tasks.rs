@@ -122,6 +122,9 @@ pub struct LeasedTask {
     pub lease_token: u64,
     /// End of the lease, ms since the epoch.
     pub lease_deadline_ms: i64,
+    /// When the step's `timeout` ends this attempt (claim time + timeout),
+    /// ms since the epoch; the lease never outlives it. `None`: no timeout.
+    pub attempt_deadline_ms: Option<i64>,
     /// The shared-state keys the step declares (stateReads and
     /// stateWrites) with their values when the lease was made. Not stored:
     /// the run writer fills it from the live run after its commit.
@@ -149,6 +152,12 @@ pub struct TaskLease {
     pub lease_deadline_ms: Option<i64>,
     /// The worker holding the current lease, while leased.
     pub lease_owner: Option<String>,
+    /// When the step's `timeout` ends the current lease's attempt, ms.
+    pub attempt_deadline_ms: Option<i64>,
+    /// The step's `timeout`, ms, when it has one.
+    pub timeout_ms: Option<i64>,
+    /// The token of the last lease the step's timeout ended.
+    pub timed_out_token: Option<u64>,
     /// The run's workflow and pinned version.
     pub workflow_id: String,
     /// See `workflow_id`.
@@ -177,4 +186,7 @@ pub struct ExpiredLease {
     pub attempt: u32,
     /// Its token.
     pub lease_token: u64,
+    /// `Some(timeout)` when the lease ended at its attempt's deadline: the
+    /// step's `timeout` (ms) ran out, not the worker's heartbeats.
+    pub timed_out_after_ms: Option<i64>,
 }

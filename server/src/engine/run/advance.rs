@@ -289,7 +289,12 @@ impl Tx<'_> {
             ),
         };
         let attempt = self.run.record(inst).map_or(1, |r| r.attempts);
-        let dispatch = TaskDispatch { step: self.run.key(inst), attempt, kind: step.kind(), agent, task, input };
+        let timeout_ms = match step.kind() {
+            StepKind::Agent | StepKind::Planner => step.timeout().map(|t| t.as_millis().min(i64::MAX as u128) as i64),
+            _ => None,
+        };
+        let dispatch =
+            TaskDispatch { step: self.run.key(inst), attempt, kind: step.kind(), agent, task, input, timeout_ms };
         self.out.effects.push(Effect::DispatchTask(dispatch));
     }
 

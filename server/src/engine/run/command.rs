@@ -93,6 +93,19 @@ pub enum Command {
         /// Milliseconds since the epoch.
         now_ms: i64,
     },
+    /// A worker's attempt passed the step's `timeout` (counted from its
+    /// claim; the lease ended there): handled like a retryable failure,
+    /// except that a step with no retries left fails with STEP_TIMEOUT.
+    StepTimedOut {
+        /// Instance key.
+        step: String,
+        /// The attempt that timed out; only the current one is accepted.
+        attempt: u32,
+        /// The step's timeout, ms (for the error message).
+        timeout_ms: i64,
+        /// Milliseconds since the epoch.
+        now_ms: i64,
+    },
     /// A worker completed an attempt with an output the server will not
     /// keep (too large, or not JSON): the step fails for good with
     /// OUTPUT_INVALID, since repeating the same work would give the same.

@@ -21,6 +21,9 @@ pub enum ErrorCode {
     StepUnimplemented,
     /// A worker's lease ran out and the step had no retries left.
     LeaseExpired,
+    /// A worker's attempt passed the step's `timeout` and the step had no
+    /// retries left.
+    StepTimeout,
     /// A worker's output was refused: over the size cap or not JSON.
     OutputInvalid,
     /// A planner's output is not a valid plan (not `{steps: [...]}`, or
@@ -44,6 +47,7 @@ impl ErrorCode {
             Self::RunTimeout => "RUN_TIMEOUT",
             Self::StepUnimplemented => "STEP_UNIMPLEMENTED",
             Self::LeaseExpired => "LEASE_EXPIRED",
+            Self::StepTimeout => "STEP_TIMEOUT",
             Self::OutputInvalid => "OUTPUT_INVALID",
             Self::PlanInvalid => "PLAN_INVALID",
             Self::ApprovalDenied => "APPROVAL_DENIED",

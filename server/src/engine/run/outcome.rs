@@ -132,6 +132,10 @@ pub struct TaskDispatch {
     /// `inputMap` resolved against the document, an object. (A query that
     /// selects nothing fails the step instead of being dispatched.)
     pub input: Value,
+    /// The step's `timeout`, ms, for a worker's step (agent, planner): it
+    /// bounds each attempt from its claim. `None` without one, and for the
+    /// server's own steps, which enforce theirs themselves.
+    pub timeout_ms: Option<i64>,
 }
 
 /// Something to do once the transition's rows are committed.

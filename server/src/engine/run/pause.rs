@@ -329,10 +329,11 @@ impl Tx<'_> {
         Some(pause)
     }
 
-    /// A paused instance's lease ran out: the pause ends (the run runs
-    /// again when it was the last) and the attempt is handled as lost.
-    pub(super) fn lease_lost_while_paused(&mut self, inst: Instance) {
-        if let Some(pause) = self.withdraw_pause(inst, "system:lease_expired") {
+    /// A paused instance's lease ran out (or its attempt timed out; `by`
+    /// says which): the pause ends (the run runs again when it was the
+    /// last) and the attempt is handled as lost.
+    pub(super) fn lease_lost_while_paused(&mut self, inst: Instance, by: &str) {
+        if let Some(pause) = self.withdraw_pause(inst, by) {
             self.run.pauses.insert(inst, pause);
             self.close_pause(inst);
         }

@@ -104,8 +104,19 @@ pub fn transition(run: &mut RunState, command: Command) -> Result<Outcome, Trans
                 format!("the worker's lease on attempt {attempt} ran out without a heartbeat")
             };
             let mut tx = Tx::new(run, now_ms);
-            tx.lease_lost_while_paused(inst);
+            tx.lease_lost_while_paused(inst, "system:lease_expired");
             tx.attempt_failed_as(inst, ErrorCode::LeaseExpired, error, true, 0);
+            tx.advance();
+            Ok(tx.out)
+        }
+        Command::StepTimedOut { step, attempt, timeout_ms, now_ms } => {
+            // The clock runs from the claim, pauses included.
+            let inst = accept_attempt_in(run, &step, attempt, &[StepStatus::Running, StepStatus::Paused])?;
+            let timeout = humantime::format_duration(std::time::Duration::from_millis(timeout_ms.max(0) as u64));
+            let error = format!("attempt {attempt} passed the step's timeout of {timeout}");
+            let mut tx = Tx::new(run, now_ms);
+            tx.lease_lost_while_paused(inst, "system:step_timeout");
+            tx.attempt_failed_as(inst, ErrorCode::StepTimeout, error, true, 0);
             tx.advance();
             Ok(tx.out)
         }

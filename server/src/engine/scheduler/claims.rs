@@ -164,6 +164,7 @@ mod tests {
             input: serde_json::Value::Null,
             lease_token: 7,
             lease_deadline_ms: 1000,
+            attempt_deadline_ms: None,
             shared_state: None,
         }
     }

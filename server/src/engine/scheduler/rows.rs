@@ -118,6 +118,7 @@ pub fn task_record(run_id: &str, tenant: &str, task: &TaskDispatch, now_ms: i64)
         task: task.task.clone(),
         input: task.input.clone(),
         created_ms: now_ms,
+        timeout_ms: task.timeout_ms,
     }
 }
 

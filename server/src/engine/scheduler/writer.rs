@@ -65,6 +65,8 @@ struct Pending {
     commands: Vec<(String, u32, String)>,
     timers: HashMap<(String, String), Option<TimerRecord>>,
     tasks: HashMap<(String, String), TaskChange>,
+    /// Tasks whose lease the step's timeout ended: (run id, step key).
+    tasks_timed_out: Vec<(String, String)>,
     idempotency: HashMap<(String, String), (String, i64)>,
     approvals: Vec<rows::ApprovalChange>,
     replies: Vec<Reply>,
@@ -274,15 +276,20 @@ impl Writer {
             Command::StepSucceeded { step, .. }
             | Command::StepFailed { step, .. }
             | Command::LeaseExpired { step, .. }
+            | Command::StepTimedOut { step, .. }
             | Command::OutputRejected { step, .. } => Some((true, step.clone())),
             Command::TimerFired { step, .. } => Some((false, step.clone())),
             _ => None,
         };
+        let timed_out = matches!(&command, Command::StepTimedOut { .. });
         let json = serde_json::to_string(&command).expect("commands always serialize");
         match transition(&mut live.state, command) {
             Ok(outcome) => {
                 if let Some((task, step)) = consumed {
                     let key = (run_id.to_string(), step);
+                    if timed_out {
+                        pending.tasks_timed_out.push(key.clone());
+                    }
                     if task {
                         pending.tasks.insert(key, TaskChange::Done);
                     } else {
@@ -390,6 +397,7 @@ impl Writer {
                 TaskChange::Cancel => batch.tasks_cancelled.push(key),
             }
         }
+        batch.tasks_timed_out = p.tasks_timed_out;
         for change in p.approvals {
             match change {
                 rows::ApprovalChange::Open(approval) => batch.approvals_opened.push(*approval),

@@ -8,6 +8,11 @@
 //! StaleLease (ABORTED); a task already finished or cancelled is
 //! FailedPrecondition. The writer then fences again by attempt, so a
 //! completion racing an expiry or a second completion changes nothing.
+//!
+//! A step's `timeout` bounds each attempt from its claim: the store never
+//! extends a lease past that deadline, and once it passes the lease's
+//! calls are FailedPrecondition STEP_TIMEOUT (Heartbeat answers
+//! `cancelled`), before and after the sweeper fails the attempt.
 
 use super::TaskQueue;
 use super::output::{self, TaskOutput};
@@ -58,6 +63,24 @@ fn finished(task_id: &str) -> EngineError {
     }
 }
 
+fn timed_out(task_id: &str, lease: &TaskLease) -> EngineError {
+    let timeout = lease.timeout_ms.map_or_else(String::new, |ms| {
+        format!(" of {}", humantime::format_duration(std::time::Duration::from_millis(ms.max(0) as u64)))
+    });
+    EngineError::FailedPrecondition {
+        message: format!(
+            "this lease's attempt of task '{task_id}' passed the step's timeout{timeout} and was given up; stop \
+             work, nothing changed"
+        ),
+        reason: "STEP_TIMEOUT",
+    }
+}
+
+/// Whether a live lease's attempt deadline has passed at `now`.
+fn past_deadline(lease: &TaskLease, now: i64) -> bool {
+    lease.attempt_deadline_ms.is_some_and(|deadline| deadline <= now)
+}
+
 fn cancelled(task_id: &str) -> EngineError {
     EngineError::FailedPrecondition {
         message: format!("task '{task_id}' was cancelled (its run was cancelled or failed); nothing changed"),
@@ -76,10 +99,15 @@ impl TaskQueue {
     /// The task's row, refused unless `token` names its live lease.
     pub(super) async fn live_lease(&self, tenant: &str, task_id: &str, token: u64) -> Result<TaskLease, EngineError> {
         let lease = self.runs.store().get_task(tenant, task_id).await?.ok_or_else(|| not_found(task_id))?;
+        if lease.timed_out_token == Some(token) {
+            return Err(timed_out(task_id, &lease));
+        }
         if lease.lease_token != token {
             return Err(stale(task_id, token, &lease));
         }
         match lease.status {
+            // The sweeper fails it at its deadline; no call counts after.
+            TaskStatus::Leased if past_deadline(&lease, now_ms()) => Err(timed_out(task_id, &lease)),
             TaskStatus::Leased => Ok(lease),
             TaskStatus::Queued => Err(stale(task_id, token, &lease)),
             TaskStatus::Done => Err(finished(task_id)),
@@ -87,9 +115,10 @@ impl TaskQueue {
         }
     }
 
-    /// Extends a live lease by the lease length and records the cost so
-    /// far. A cancelled task answers `cancelled` rather than an error, so
-    /// the worker learns to stop.
+    /// Extends a live lease by the lease length (never past its attempt's
+    /// deadline) and records the cost so far. A cancelled task, or an
+    /// attempt past the step's timeout, answers `cancelled` rather than an
+    /// error, so the worker learns to stop.
     pub async fn heartbeat(
         &self,
         tenant: &str,
@@ -100,7 +129,9 @@ impl TaskQueue {
         let cancelled = HeartbeatReply { lease_deadline_ms: None, cancelled: true, paused: false };
         let lease = match self.live_lease(tenant, task_id, token).await {
             Ok(lease) => lease,
-            Err(EngineError::FailedPrecondition { reason: "TASK_CANCELLED", .. }) => return Ok(cancelled),
+            Err(EngineError::FailedPrecondition { reason: "TASK_CANCELLED" | "STEP_TIMEOUT", .. }) => {
+                return Ok(cancelled);
+            }
             Err(err) => return Err(err),
         };
         let policy = self.policy_of(tenant, &lease).await?;
@@ -113,6 +144,9 @@ impl TaskQueue {
         let Some(deadline) =
             self.runs.store().extend_lease(tenant, task_id, token, deadline, cost_so_far_cents, now).await?
         else {
+            if past_deadline(&lease, now) {
+                return Ok(cancelled);
+            }
             // The deadline passed before this heartbeat: the sweeper owns
             // the attempt now, whatever the row says this instant.
             return Err(EngineError::StaleLease(format!(

@@ -46,8 +46,9 @@ pub struct PolledTask {
     pub leased: LeasedTask,
     /// The workflow's policy, when it has one.
     pub policy: Option<Policy>,
-    /// When the run's timeout fails it (and so the attempt), ms since the
-    /// epoch; `None` without a timeout.
+    /// When the attempt ends whatever its heartbeats: the step's timeout
+    /// from the claim, or the run's timeout, whichever comes first; ms
+    /// since the epoch, `None` without either.
     pub deadline_ms: Option<i64>,
 }
 
@@ -233,10 +234,11 @@ impl TaskQueue {
             leased.shared_state = self.stored_state(tenant, &workflow, &leased).await?;
         }
         let definition = workflow.definition();
-        let deadline_ms = match (leased.run_started_ms, definition.timeout) {
+        let run_deadline_ms = match (leased.run_started_ms, definition.timeout) {
             (Some(started), timeout) if timeout > 0 => Some(started.saturating_add(i64::from(timeout) * 1000)),
             _ => None,
         };
+        let deadline_ms = run_deadline_ms.into_iter().chain(leased.attempt_deadline_ms).min();
         Ok(PolledTask { policy: definition.policy.clone(), deadline_ms, leased })
     }
 }

@@ -1,7 +1,9 @@
 //! The lease sweeper: sleeps until the earliest lease deadline (a new or
 //! moved lease may bring it forward), then hands each expired lease to the writer
 //! as `LeaseExpired`, which queues the next attempt or fails the step with
-//! LEASE_EXPIRED. Deadlines are in the store, so leases that ran out while
+//! LEASE_EXPIRED; a lease that ended at its attempt's deadline (the step's
+//! `timeout`, which a lease never outlives) goes as `StepTimedOut`, which
+//! fails the step with STEP_TIMEOUT instead. Deadlines are in the store, so leases that ran out while
 //! the server was down are swept at start. With several replicas, each
 //! sweeps the tasks of the partitions it holds, so a dead replica's leases
 //! are swept by whoever takes its partitions, as soon as it takes them.
@@ -112,8 +114,15 @@ async fn sweep(store: &dyn Store, scheduler: &RunScheduler) -> Result<bool, ()> 
         tracing::error!(error = %err, "cannot read expired leases");
     })?;
     for lease in &expired {
-        let command = Command::LeaseExpired { step: lease.step_key.clone(), attempt: lease.attempt, now_ms: now };
+        let (step, attempt) = (lease.step_key.clone(), lease.attempt);
+        let command = match lease.timed_out_after_ms {
+            Some(timeout_ms) => Command::StepTimedOut { step, attempt, timeout_ms, now_ms: now },
+            None => Command::LeaseExpired { step, attempt, now_ms: now },
+        };
         match scheduler.command(&lease.tenant_id, &lease.run_id, command).await {
+            Ok(()) if lease.timed_out_after_ms.is_some() => {
+                tracing::info!(task = %lease.task_id, attempt = lease.attempt, "attempt passed its step timeout")
+            }
             Ok(()) => tracing::info!(task = %lease.task_id, attempt = lease.attempt, "lease expired"),
             // A completion won the race (the row is done already) or the
             // run is over: nothing will take this lease back, so withdraw it

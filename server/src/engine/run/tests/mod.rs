@@ -16,6 +16,7 @@ mod retry;
 mod run_hold;
 mod seed;
 mod splice;
+mod step_timeout;
 mod timing;
 mod wait_step;
 
