@@ -27,9 +27,11 @@ class TriggerServiceStub:
     `<timestamp>.<raw request body>`, hex-encoded, sent as the header
     `X-Weft-Signature: sha256=<hex>`, with the Unix time in seconds in the
     header `X-Weft-Timestamp`. A timestamp more than 5 minutes away from the
-    server's clock (either way) is refused, which bounds replays. Weft signs
-    its own outbound webhook-step deliveries with the same scheme (and the
-    server's signing secret), so one routine verifies both directions.
+    server's clock (either way) is refused, which bounds replays. Webhook
+    steps use other constructions, one per direction, with the server's
+    webhook secret: a delivery signs `weft-delivery.v1\\n<t>\\n<body>` and its
+    callback must sign `weft-callback.v1\\n<token>\\n<t>\\n<body>`, so neither
+    passes for the other (see DeliverCallback).
     Errors: NOT_FOUND for an unknown workflow, webhook or callback;
     UNAUTHENTICATED for a missing or wrong signature or a stale timestamp;
     FAILED_PRECONDITION for a workflow that is not deployed or a webhook that
@@ -92,10 +94,13 @@ class TriggerServiceStub:
     """A callback that completes a webhook step with `waitForCallback`. The
     receiver of the step's delivery calls the callback URL it was given in
     the delivery's `Weft-Callback-Url` header; the token in the URL is
-    signed by the server and names the step's attempt. The request must be
-    signed like the delivery was, over its raw body and at most 5 minutes
-    old (`Weft-Signature: t=<unix>,v1=<hex>`, or `X-Weft-Signature` with
-    `X-Weft-Timestamp`), else UNAUTHENTICATED. The JSON body becomes the
+    signed by the server and names the step's attempt. The request must
+    carry a callback signature, at most 5 minutes old: HMAC-SHA256 with the
+    webhook secret over `weft-callback.v1\\n<token>\\n<unix seconds>\\n<raw
+    body>` (`Weft-Signature: t=<unix>,v1=<hex>`, or `X-Weft-Signature:
+    sha256=<hex>` with `X-Weft-Timestamp`), else UNAUTHENTICATED. The
+    delivery's own signature (`weft-delivery.v1\\n<t>\\n<body>`) and a
+    callback signed for another token are refused. The JSON body becomes the
     step's output (null for an empty body). The token is single-use: a
     second callback, or one for an attempt that ended (timed out, retried,
     run cancelled), is FAILED_PRECONDITION (HTTP 409) and changes nothing;
@@ -114,9 +119,11 @@ class TriggerServiceAsyncStub:
     `<timestamp>.<raw request body>`, hex-encoded, sent as the header
     `X-Weft-Signature: sha256=<hex>`, with the Unix time in seconds in the
     header `X-Weft-Timestamp`. A timestamp more than 5 minutes away from the
-    server's clock (either way) is refused, which bounds replays. Weft signs
-    its own outbound webhook-step deliveries with the same scheme (and the
-    server's signing secret), so one routine verifies both directions.
+    server's clock (either way) is refused, which bounds replays. Webhook
+    steps use other constructions, one per direction, with the server's
+    webhook secret: a delivery signs `weft-delivery.v1\\n<t>\\n<body>` and its
+    callback must sign `weft-callback.v1\\n<token>\\n<t>\\n<body>`, so neither
+    passes for the other (see DeliverCallback).
     Errors: NOT_FOUND for an unknown workflow, webhook or callback;
     UNAUTHENTICATED for a missing or wrong signature or a stale timestamp;
     FAILED_PRECONDITION for a workflow that is not deployed or a webhook that
@@ -178,10 +185,13 @@ class TriggerServiceAsyncStub:
     """A callback that completes a webhook step with `waitForCallback`. The
     receiver of the step's delivery calls the callback URL it was given in
     the delivery's `Weft-Callback-Url` header; the token in the URL is
-    signed by the server and names the step's attempt. The request must be
-    signed like the delivery was, over its raw body and at most 5 minutes
-    old (`Weft-Signature: t=<unix>,v1=<hex>`, or `X-Weft-Signature` with
-    `X-Weft-Timestamp`), else UNAUTHENTICATED. The JSON body becomes the
+    signed by the server and names the step's attempt. The request must
+    carry a callback signature, at most 5 minutes old: HMAC-SHA256 with the
+    webhook secret over `weft-callback.v1\\n<token>\\n<unix seconds>\\n<raw
+    body>` (`Weft-Signature: t=<unix>,v1=<hex>`, or `X-Weft-Signature:
+    sha256=<hex>` with `X-Weft-Timestamp`), else UNAUTHENTICATED. The
+    delivery's own signature (`weft-delivery.v1\\n<t>\\n<body>`) and a
+    callback signed for another token are refused. The JSON body becomes the
     step's output (null for an empty body). The token is single-use: a
     second callback, or one for an attempt that ended (timed out, retried,
     run cancelled), is FAILED_PRECONDITION (HTTP 409) and changes nothing;
@@ -200,9 +210,11 @@ class TriggerServiceServicer(metaclass=abc.ABCMeta):
     `<timestamp>.<raw request body>`, hex-encoded, sent as the header
     `X-Weft-Signature: sha256=<hex>`, with the Unix time in seconds in the
     header `X-Weft-Timestamp`. A timestamp more than 5 minutes away from the
-    server's clock (either way) is refused, which bounds replays. Weft signs
-    its own outbound webhook-step deliveries with the same scheme (and the
-    server's signing secret), so one routine verifies both directions.
+    server's clock (either way) is refused, which bounds replays. Webhook
+    steps use other constructions, one per direction, with the server's
+    webhook secret: a delivery signs `weft-delivery.v1\\n<t>\\n<body>` and its
+    callback must sign `weft-callback.v1\\n<token>\\n<t>\\n<body>`, so neither
+    passes for the other (see DeliverCallback).
     Errors: NOT_FOUND for an unknown workflow, webhook or callback;
     UNAUTHENTICATED for a missing or wrong signature or a stale timestamp;
     FAILED_PRECONDITION for a workflow that is not deployed or a webhook that
@@ -276,10 +288,13 @@ class TriggerServiceServicer(metaclass=abc.ABCMeta):
         """A callback that completes a webhook step with `waitForCallback`. The
         receiver of the step's delivery calls the callback URL it was given in
         the delivery's `Weft-Callback-Url` header; the token in the URL is
-        signed by the server and names the step's attempt. The request must be
-        signed like the delivery was, over its raw body and at most 5 minutes
-        old (`Weft-Signature: t=<unix>,v1=<hex>`, or `X-Weft-Signature` with
-        `X-Weft-Timestamp`), else UNAUTHENTICATED. The JSON body becomes the
+        signed by the server and names the step's attempt. The request must
+        carry a callback signature, at most 5 minutes old: HMAC-SHA256 with the
+        webhook secret over `weft-callback.v1\\n<token>\\n<unix seconds>\\n<raw
+        body>` (`Weft-Signature: t=<unix>,v1=<hex>`, or `X-Weft-Signature:
+        sha256=<hex>` with `X-Weft-Timestamp`), else UNAUTHENTICATED. The
+        delivery's own signature (`weft-delivery.v1\\n<t>\\n<body>`) and a
+        callback signed for another token are refused. The JSON body becomes the
         step's output (null for an empty body). The token is single-use: a
         second callback, or one for an attempt that ended (timed out, retried,
         run cancelled), is FAILED_PRECONDITION (HTTP 409) and changes nothing;

@@ -187,8 +187,10 @@ class Task(google.protobuf.message.Message):
 
     @property
     def deadline(self) -> google.protobuf.timestamp_pb2.Timestamp:
-        """When the run's timeout fails the run (and so this attempt), whatever
-        the lease says. Unset: the workflow has no timeout.
+        """When this attempt ends, whatever the lease says: the step's `timeout`
+        counted from this claim (the attempt then fails with STEP_TIMEOUT and
+        no heartbeat extends the lease past it), or the run's timeout,
+        whichever comes first. Unset: neither is set.
         """
 
     @property

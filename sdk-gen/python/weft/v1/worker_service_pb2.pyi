@@ -193,8 +193,8 @@ class HeartbeatResponse(google.protobuf.message.Message):
     CANCELLED_FIELD_NUMBER: builtins.int
     PAUSED_FIELD_NUMBER: builtins.int
     cancelled: builtins.bool
-    """The run was cancelled or the step no longer needs the result: stop
-    work, report nothing more. Later heartbeats keep answering true;
+    """The run was cancelled, the step no longer needs the result, or the
+    attempt passed the step's timeout: stop work, report nothing more. Later heartbeats keep answering true;
     CompleteTask and FailTask for this lease answer FAILED_PRECONDITION.
     """
     paused: builtins.bool

@@ -18,7 +18,10 @@ class WorkerServiceStub(object):
 
     A lease that runs out without a heartbeat gives the attempt up: the task
     is queued again with attempt + 1 while the step has retries left, else
-    the step fails with error code LEASE_EXPIRED.
+    the step fails with error code LEASE_EXPIRED. A step's `timeout` ends
+    each attempt at its Task.deadline the same way, heartbeats or not (error
+    code STEP_TIMEOUT); that lease's later calls are FAILED_PRECONDITION
+    (STEP_TIMEOUT) and its heartbeats answer cancelled.
     """
 
     def __init__(self, channel):
@@ -77,7 +80,10 @@ class WorkerServiceServicer(object):
 
     A lease that runs out without a heartbeat gives the attempt up: the task
     is queued again with attempt + 1 while the step has retries left, else
-    the step fails with error code LEASE_EXPIRED.
+    the step fails with error code LEASE_EXPIRED. A step's `timeout` ends
+    each attempt at its Task.deadline the same way, heartbeats or not (error
+    code STEP_TIMEOUT); that lease's later calls are FAILED_PRECONDITION
+    (STEP_TIMEOUT) and its heartbeats answer cancelled.
     """
 
     def RegisterWorker(self, request, context):
@@ -215,7 +221,10 @@ class WorkerService(object):
 
     A lease that runs out without a heartbeat gives the attempt up: the task
     is queued again with attempt + 1 while the step has retries left, else
-    the step fails with error code LEASE_EXPIRED.
+    the step fails with error code LEASE_EXPIRED. A step's `timeout` ends
+    each attempt at its Task.deadline the same way, heartbeats or not (error
+    code STEP_TIMEOUT); that lease's later calls are FAILED_PRECONDITION
+    (STEP_TIMEOUT) and its heartbeats answer cancelled.
     """
 
     @staticmethod

@@ -30,7 +30,10 @@ class WorkerServiceStub:
 
     A lease that runs out without a heartbeat gives the attempt up: the task
     is queued again with attempt + 1 while the step has retries left, else
-    the step fails with error code LEASE_EXPIRED.
+    the step fails with error code LEASE_EXPIRED. A step's `timeout` ends
+    each attempt at its Task.deadline the same way, heartbeats or not (error
+    code STEP_TIMEOUT); that lease's later calls are FAILED_PRECONDITION
+    (STEP_TIMEOUT) and its heartbeats answer cancelled.
     """
 
     def __init__(self, channel: typing.Union[grpc.Channel, grpc.aio.Channel]) -> None: ...
@@ -123,7 +126,10 @@ class WorkerServiceAsyncStub:
 
     A lease that runs out without a heartbeat gives the attempt up: the task
     is queued again with attempt + 1 while the step has retries left, else
-    the step fails with error code LEASE_EXPIRED.
+    the step fails with error code LEASE_EXPIRED. A step's `timeout` ends
+    each attempt at its Task.deadline the same way, heartbeats or not (error
+    code STEP_TIMEOUT); that lease's later calls are FAILED_PRECONDITION
+    (STEP_TIMEOUT) and its heartbeats answer cancelled.
     """
 
     RegisterWorker: grpc.aio.UnaryUnaryMultiCallable[
@@ -215,7 +221,10 @@ class WorkerServiceServicer(metaclass=abc.ABCMeta):
 
     A lease that runs out without a heartbeat gives the attempt up: the task
     is queued again with attempt + 1 while the step has retries left, else
-    the step fails with error code LEASE_EXPIRED.
+    the step fails with error code LEASE_EXPIRED. A step's `timeout` ends
+    each attempt at its Task.deadline the same way, heartbeats or not (error
+    code STEP_TIMEOUT); that lease's later calls are FAILED_PRECONDITION
+    (STEP_TIMEOUT) and its heartbeats answer cancelled.
     """
 
     @abc.abstractmethod

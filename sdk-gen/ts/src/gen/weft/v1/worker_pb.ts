@@ -143,8 +143,10 @@ export type Task = Message<"weft.v1.Task"> & {
   attempt: number;
 
   /**
-   * When the run's timeout fails the run (and so this attempt), whatever
-   * the lease says. Unset: the workflow has no timeout.
+   * When this attempt ends, whatever the lease says: the step's `timeout`
+   * counted from this claim (the attempt then fails with STEP_TIMEOUT and
+   * no heartbeat extends the lease past it), or the run's timeout,
+   * whichever comes first. Unset: neither is set.
    *
    * @generated from field: google.protobuf.Timestamp deadline = 11;
    */

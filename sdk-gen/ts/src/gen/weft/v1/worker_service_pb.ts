@@ -220,8 +220,8 @@ export type HeartbeatResponse = Message<"weft.v1.HeartbeatResponse"> & {
   leaseExpireTime?: Timestamp | undefined;
 
   /**
-   * The run was cancelled or the step no longer needs the result: stop
-   * work, report nothing more. Later heartbeats keep answering true;
+   * The run was cancelled, the step no longer needs the result, or the
+   * attempt passed the step's timeout: stop work, report nothing more. Later heartbeats keep answering true;
    * CompleteTask and FailTask for this lease answer FAILED_PRECONDITION.
    *
    * @generated from field: bool cancelled = 2;
@@ -573,7 +573,10 @@ export const ListWorkersResponseSchema: GenMessage<ListWorkersResponse> = /*@__P
  *
  * A lease that runs out without a heartbeat gives the attempt up: the task
  * is queued again with attempt + 1 while the step has retries left, else
- * the step fails with error code LEASE_EXPIRED.
+ * the step fails with error code LEASE_EXPIRED. A step's `timeout` ends
+ * each attempt at its Task.deadline the same way, heartbeats or not (error
+ * code STEP_TIMEOUT); that lease's later calls are FAILED_PRECONDITION
+ * (STEP_TIMEOUT) and its heartbeats answer cancelled.
  *
  * @generated from service weft.v1.WorkerService
  */
