@@ -407,7 +407,8 @@ export type RunError = Message<"weft.v1.RunError"> & {
    * `RUN_TIMEOUT` (the workflow's `timeout` passed),
    * `OUTPUT_SCHEMA_VIOLATION`, `STEP_UNIMPLEMENTED` (a step type this
    * server does not run yet), `PLAN_INVALID`, `APPROVAL_DENIED`,
-   * `EVENT_TIMEOUT`, `LEASE_EXPIRED`, `LOOP_LIMIT` (a loop would pass its
+   * `EVENT_TIMEOUT`, `LEASE_EXPIRED`, `STEP_TIMEOUT` (a worker's attempt
+   * passed its step's `timeout`), `LOOP_LIMIT` (a loop would pass its
    * maxIterations). step.failed and run.failed events carry
    * the same code as `data.code`.
    *
