@@ -2,8 +2,10 @@
 //! schema run 500 runs of a DAG (three agent steps and a one-second delay)
 //! served by workers connected to different replicas. Mid-way one replica
 //! is SIGKILLed and, once its partitions were taken over, another is
-//! SIGSTOPped for four partition leases while a worker of it holds a task,
-//! then resumed. Afterwards every run completed, every agent step's
+//! SIGSTOPped for four partition leases while a worker of it holds a task
+//! and its writer is in the middle of a fenced commit (the worst moment:
+//! that transaction locks partition rows a takeover must update), then
+//! resumed. Afterwards every run completed, every agent step's
 //! completion and every delay's firing is recorded exactly once, the
 //! frozen replica's late completions were refused, and the takeover times
 //! are printed (they go into bench/README.md).
@@ -221,7 +223,11 @@ async fn taken_over(schema: &Schema, gone: &Weft, survivors: &[&Weft], limit: Du
         if sampled.is_none_or(|at| at.elapsed() >= Duration::from_millis(250)) {
             sampled = Some(Instant::now());
             let sessions = sessions_report(schema, &gone.application).await;
-            trace.push(format!("{:>5} ms  {}\n{sessions}", began.elapsed().as_millis(), schema.partition_report().await));
+            trace.push(format!(
+                "{:>5} ms  {}\n{sessions}",
+                began.elapsed().as_millis(),
+                schema.partition_report().await
+            ));
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -311,14 +317,23 @@ async fn three_replicas_survive_a_kill_and_a_freeze_and_run_every_step_once() {
         b_taken.as_millis()
     ));
 
-    // Freeze C while one of its workers holds a task, for longer than a lease.
+    // Freeze C while one of its workers holds a task, for longer than a
+    // lease, in the middle of a commit: its partitions must still be taken
+    // over within about a lease (Postgres ends the stopped transaction).
     assert!(
         time_until(Duration::from_secs(30), || async { ledger.holding[C].load(Ordering::SeqCst) > 0 }).await.is_some(),
         "a worker of C held a task"
     );
     let held_by_c = schema.owners().await.get(&ids[C]).copied().unwrap_or(0);
-    replicas[C].freeze();
+    let caught = replicas[C].freeze_mid_transaction(&schema, 300).await;
     let frozen_at = Instant::now();
+    if caught.is_none() {
+        replicas[C].thaw();
+        panic!(
+            "C was never caught in the middle of a commit: {}",
+            sessions_report(&schema, &replicas[C].application).await
+        );
+    }
     let c_taken = taken_over(&schema, &replicas[C], &[&replicas[A]], FROZEN_FOR).await.unwrap_or_else(|trace| {
         replicas[C].thaw();
         panic!("the frozen replica's partitions were taken over while it was frozen:\n{trace}")
@@ -326,8 +341,10 @@ async fn three_replicas_survive_a_kill_and_a_freeze_and_run_every_step_once() {
     tokio::time::sleep(FROZEN_FOR.saturating_sub(frozen_at.elapsed())).await;
     replicas[C].thaw();
     report(&format!(
-        "SIGSTOP of C for {} ms; its {held_by_c} partitions taken over in {} ms",
+        "SIGSTOP of C for {} ms in a commit holding partition rows (caught at try {}); \
+         its {held_by_c} partitions taken over in {} ms",
         FROZEN_FOR.as_millis(),
+        caught.unwrap_or_default(),
         c_taken.as_millis()
     ));
     let rejoined = time_until(Duration::from_secs(30), || async {

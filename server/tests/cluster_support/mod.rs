@@ -166,6 +166,27 @@ pub async fn sessions_report(schema: &Schema, application: &str) -> String {
         .join("\n")
 }
 
+/// Whether a session of the `weft` process named `application`, owner
+/// `replica`, sits idle in a transaction while rows of the partitions it
+/// owns are locked (`FOR SHARE` by its fenced commit): frozen now, it would
+/// keep them locked for as long as it stays frozen. The rows are probed
+/// with `SKIP LOCKED`, which waits on nothing and holds nothing afterwards.
+pub async fn idle_holding_partitions(schema: &Schema, application: &str, replica: &str) -> bool {
+    let mut conn = schema.connect().await;
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM pg_stat_activity \
+                        WHERE application_name = $1 AND state = 'idle in transaction') \
+            AND (SELECT COUNT(*) FROM partitions WHERE owner = $2) > \
+                (SELECT COUNT(*) FROM (SELECT 1 FROM partitions WHERE owner = $2 \
+                                       FOR NO KEY UPDATE SKIP LOCKED) AS free)",
+    )
+    .bind(application)
+    .bind(replica)
+    .fetch_one(&mut conn)
+    .await
+    .expect("read pg_stat_activity and the partitions")
+}
+
 /// A `weft serve` child process on a schema. Dropping it resumes and kills
 /// the process, so a failing test leaves nothing behind.
 pub struct Weft {
@@ -258,6 +279,28 @@ impl Weft {
     /// SIGSTOP: the process freezes; its sockets stay open, its leases run out.
     pub fn freeze(&self) {
         self.signal(libc::SIGSTOP);
+    }
+
+    /// Freezes the process at a moment one of its Postgres sessions is idle
+    /// in a transaction holding `partitions` rows (in the middle of a
+    /// fenced group commit): tries up to `tries` times, thawing it again
+    /// after each miss (a stop of a few milliseconds, far below any lease).
+    /// Answers at which try it caught one, if it did; either way the
+    /// process is frozen.
+    pub async fn freeze_mid_transaction(&self, schema: &Schema, tries: usize) -> Option<usize> {
+        for attempt in 0..tries {
+            self.freeze();
+            if idle_holding_partitions(schema, &self.application, &self.replica).await {
+                return Some(attempt + 1);
+            }
+            if attempt + 1 == tries {
+                break;
+            }
+            self.thaw();
+            // Land at a different point of the next commit.
+            tokio::time::sleep(Duration::from_millis(1 + (attempt % 7) as u64)).await;
+        }
+        None
     }
 
     /// SIGCONT after [`Self::freeze`].

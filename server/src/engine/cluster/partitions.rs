@@ -38,7 +38,11 @@ pub(crate) async fn run(engine: RunEngine, link: Arc<ClusterLink>, mut stop: wat
         // so, it is the first thing to look at when a lease ran out.
         let took = began.elapsed();
         if took > every {
-            tracing::warn!(took_ms = took.as_millis() as u64, every_ms = every.as_millis() as u64, "slow partition round");
+            tracing::warn!(
+                took_ms = took.as_millis() as u64,
+                every_ms = every.as_millis() as u64,
+                "slow partition round"
+            );
         }
     }
 }
