@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use cluster_support::{Schema, Weft, postgres_or_skip, time_until};
 use serde_json::json;
 use sqlx::Connection;
-use sqlx::postgres::PgConnection;
+use sqlx::postgres::{PgConnectOptions, PgConnection};
 use weft_sdk::builder::{agent, workflow};
 use weft_sdk::json::to_proto_value;
 use weft_sdk::pb;
@@ -128,6 +128,13 @@ async fn sessions(conn: &mut PgConnection, names: &[String]) -> i64 {
         .unwrap()
 }
 
+/// A connection named as another Weft's LISTEN connection on the same
+/// server would be (the default name): the tests must leave it alone.
+async fn bystander(base: &str) -> PgConnection {
+    let options: PgConnectOptions = base.parse().expect("a Postgres URL");
+    PgConnection::connect_with(&options.application_name("weft-listen")).await.expect("connect a bystander")
+}
+
 /// Ends the connections named one of `names`; answers how many it ended.
 async fn kill_sessions(conn: &mut PgConnection, names: &[String]) -> i64 {
     sqlx::query_scalar(
@@ -148,6 +155,7 @@ async fn runs_complete_while_the_listen_connections_are_killed_again_and_again()
     let (a, b) = two_replicas(&schema, true);
     let names = listen_names(&[&a, &b]);
     let mut admin = PgConnection::connect(&base).await.unwrap();
+    let mut other = bystander(&base).await;
     assert!(
         time_until(Duration::from_secs(10), || async {
             sessions(&mut PgConnection::connect(&base).await.unwrap(), &names).await >= 2
@@ -178,6 +186,8 @@ async fn runs_complete_while_the_listen_connections_are_killed_again_and_again()
     })
     .await;
     assert!(relistened.is_some(), "both replicas listen again: {}", sessions(&mut admin, &names).await);
+    let survived = sqlx::query("SELECT 1").execute(&mut other).await;
+    assert!(survived.is_ok(), "another Weft's LISTEN connection was left alone: {survived:?}");
     let killed = killed.load(Ordering::SeqCst);
     assert!(killed >= 4, "LISTEN connections were killed again and again ({killed} times)");
     let heard = a.log_lines("listening again").len() + b.log_lines("listening again").len();
@@ -194,6 +204,7 @@ async fn runs_complete_with_notify_turned_off() {
     let schema = Schema::create(&base, "quiet").await;
     let (a, b) = two_replicas(&schema, false);
     let mut admin = PgConnection::connect(&base).await.unwrap();
+    let _other = bystander(&base).await;
     let names = listen_names(&[&a, &b]);
     assert_eq!(sessions(&mut admin, &names).await, 0, "with WEFT_NOTIFY=false no replica listens");
     // The replicas' other connections are there under their own name.

@@ -216,3 +216,42 @@ async fn drop_stale_schemas(base: &str) {
     }
     let _ = conn.close().await;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn exists(conn: &mut PgConnection, schema: &str) -> bool {
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)")
+            .bind(schema)
+            .fetch_one(conn)
+            .await
+            .unwrap()
+    }
+
+    /// The sweep drops this checkout's stale schemas and nobody else's: a
+    /// stale schema named as another checkout (or an older Weft, without a
+    /// tag) would have it stays.
+    #[tokio::test]
+    async fn the_sweep_drops_only_this_checkouts_stale_schemas() {
+        let Some(base) = postgres_or_skip("the_sweep_drops_only_this_checkouts_stale_schemas").await else { return };
+        let mut conn = PgConnection::connect(&base).await.unwrap();
+        let old = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().saturating_sub(STALE_AFTER * 2).as_secs();
+        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().subsec_nanos();
+        let own = format!("{}{old}_sweep{nanos}", own_prefix());
+        let untagged = format!("{SCHEMA_PREFIX}{old}_sweep{nanos}");
+        let foreign = format!("{SCHEMA_PREFIX}00000000_{old}_sweep{nanos}");
+        for schema in [&own, &untagged, &foreign] {
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&mut conn).await.unwrap();
+        }
+        drop_stale_schemas(&base).await;
+        let (own_left, untagged_left, foreign_left) =
+            (exists(&mut conn, &own).await, exists(&mut conn, &untagged).await, exists(&mut conn, &foreign).await);
+        for schema in [&own, &untagged, &foreign] {
+            let drop = format!("DROP SCHEMA IF EXISTS {schema} CASCADE");
+            sqlx::query(sqlx::AssertSqlSafe(drop)).execute(&mut conn).await.unwrap();
+        }
+        assert!(!own_left, "this checkout's stale schema {own} was dropped");
+        assert!(untagged_left && foreign_left, "schemas of others were left: {untagged_left} {foreign_left}");
+    }
+}
