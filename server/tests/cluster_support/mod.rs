@@ -144,12 +144,14 @@ impl Schema {
 /// rows waiting.
 pub async fn sessions_report(schema: &Schema, application: &str) -> String {
     let mut conn = schema.connect().await;
-    let rows: Vec<(i32, String, Option<i64>, Option<i64>, bool, String)> = sqlx::query_as(
-        "SELECT a.pid, COALESCE(a.state, '?'), \
-                (extract(epoch from clock_timestamp() - a.state_change) * 1000)::bigint, \
-                (extract(epoch from clock_timestamp() - a.xact_start) * 1000)::bigint, \
-                EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = a.pid AND l.relation = 'partitions'::regclass), \
-                left(regexp_replace(a.query, '\\s+', ' ', 'g'), 70) \
+    let lines: Vec<String> = sqlx::query_scalar(
+        "SELECT format('pid %s %s for %s ms, xact %s ms%s: %s', a.pid, a.state, \
+                  (extract(epoch from clock_timestamp() - a.state_change) * 1000)::bigint, \
+                  (extract(epoch from clock_timestamp() - a.xact_start) * 1000)::bigint, \
+                  CASE WHEN EXISTS (SELECT 1 FROM pg_locks l \
+                                    WHERE l.pid = a.pid AND l.relation = 'partitions'::regclass) \
+                       THEN ' LOCKS partitions' ELSE '' END, \
+                  left(regexp_replace(a.query, '\\s+', ' ', 'g'), 70)) \
          FROM pg_stat_activity a WHERE a.application_name IN ($1, $1 || '-listen') AND a.state <> 'idle' \
          ORDER BY a.pid",
     )
@@ -157,13 +159,7 @@ pub async fn sessions_report(schema: &Schema, application: &str) -> String {
     .fetch_all(&mut conn)
     .await
     .expect("read pg_stat_activity");
-    rows.iter()
-        .map(|(pid, state, since, xact, locks, query)| {
-            let locks = if *locks { " LOCKS partitions" } else { "" };
-            format!("pid {pid} {state} for {since:?} ms, xact {xact:?} ms{locks}: {query}")
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
+    lines.join("\n")
 }
 
 /// Whether a session of the `weft` process named `application`, owner
