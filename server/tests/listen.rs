@@ -5,6 +5,10 @@
 //! through the inbox, the follower's stream tails the owner's commits).
 //! Once with the LISTEN connections killed again and again, once with
 //! NOTIFY turned off: every run completes either way.
+//!
+//! The database may be shared: the tests count and kill only the LISTEN
+//! connections of the processes they started, found by their own
+//! `application_name`s, so both tests (and other users) can run alongside.
 
 mod cluster_support;
 
@@ -15,17 +19,12 @@ use std::time::{Duration, Instant};
 use cluster_support::{Schema, Weft, postgres_or_skip, time_until};
 use serde_json::json;
 use sqlx::Connection;
-use sqlx::postgres::PgConnection;
-use tokio::sync::Mutex;
+use sqlx::postgres::{PgConnectOptions, PgConnection};
 use weft_sdk::builder::{agent, workflow};
 use weft_sdk::json::to_proto_value;
 use weft_sdk::pb;
 
 const RUNS: usize = 60;
-
-/// The two tests run one at a time: the killer ends every `weft-listen`
-/// connection of the database, whichever test's it is.
-static ONE_AT_A_TIME: Mutex<()> = Mutex::const_new(());
 
 /// Two replicas with short leases and NOTIFY as given.
 fn two_replicas(schema: &Schema, notify: bool) -> (Weft, Weft) {
@@ -115,45 +114,65 @@ fn report(line: &str) {
     cluster_support::report("listen", line);
 }
 
-/// How many `weft-listen` connections the database has now.
-async fn listeners(conn: &mut PgConnection) -> i64 {
-    sqlx::query_scalar("SELECT COUNT(*) FROM pg_stat_activity WHERE application_name = 'weft-listen'")
+/// The `application_name`s of the LISTEN connections of `replicas`.
+fn listen_names(replicas: &[&Weft]) -> Vec<String> {
+    replicas.iter().map(|r| r.listen_application()).collect()
+}
+
+/// How many connections named one of `names` the database has now.
+async fn sessions(conn: &mut PgConnection, names: &[String]) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM pg_stat_activity WHERE application_name = ANY($1)")
+        .bind(names)
         .fetch_one(conn)
         .await
         .unwrap()
+}
+
+/// A connection named as another Weft's LISTEN connection on the same
+/// server would be (the default name): the tests must leave it alone.
+async fn bystander(base: &str) -> PgConnection {
+    let options: PgConnectOptions = base.parse().expect("a Postgres URL");
+    PgConnection::connect_with(&options.application_name("weft-listen")).await.expect("connect a bystander")
+}
+
+/// Ends the connections named one of `names`; answers how many it ended.
+async fn kill_sessions(conn: &mut PgConnection, names: &[String]) -> i64 {
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM (SELECT pg_terminate_backend(pid) AS ended FROM pg_stat_activity \
+         WHERE application_name = ANY($1)) AS t WHERE ended",
+    )
+    .bind(names)
+    .fetch_one(conn)
+    .await
+    .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn runs_complete_while_the_listen_connections_are_killed_again_and_again() {
     let name = "runs_complete_while_the_listen_connections_are_killed";
     let Some(base) = postgres_or_skip(name).await else { return };
-    let _alone = ONE_AT_A_TIME.lock().await;
     let schema = Schema::create(&base, "listen").await;
     let (a, b) = two_replicas(&schema, true);
+    let names = listen_names(&[&a, &b]);
     let mut admin = PgConnection::connect(&base).await.unwrap();
+    let mut other = bystander(&base).await;
     assert!(
         time_until(Duration::from_secs(10), || async {
-            listeners(&mut PgConnection::connect(&base).await.unwrap()).await >= 2
+            sessions(&mut PgConnection::connect(&base).await.unwrap(), &names).await >= 2
         })
         .await
         .is_some(),
         "each replica listens"
     );
 
-    // Kill every LISTEN connection every 300 ms while the runs go on.
+    // Kill both replicas' LISTEN connections every 300 ms while the runs go on.
     let killed = Arc::new(AtomicI64::new(0));
     let killing = tokio::spawn({
-        let (base, killed) = (base.clone(), killed.clone());
+        let (base, killed, names) = (base.clone(), killed.clone(), names.clone());
         async move {
             let mut conn = PgConnection::connect(&base).await.unwrap();
             loop {
-                let ended: i64 = sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM (SELECT pg_terminate_backend(pid) AS ended FROM pg_stat_activity \
-                     WHERE application_name = 'weft-listen') AS t WHERE ended",
-                )
-                .fetch_one(&mut conn)
-                .await
-                .unwrap();
+                let ended = kill_sessions(&mut conn, &names).await;
                 killed.fetch_add(ended, Ordering::SeqCst);
                 tokio::time::sleep(Duration::from_millis(300)).await;
             }
@@ -163,10 +182,12 @@ async fn runs_complete_while_the_listen_connections_are_killed_again_and_again()
     killing.abort();
     // The replicas listen again once left alone.
     let relistened = time_until(Duration::from_secs(10), || async {
-        listeners(&mut PgConnection::connect(&base).await.unwrap()).await >= 2
+        sessions(&mut PgConnection::connect(&base).await.unwrap(), &names).await >= 2
     })
     .await;
-    assert!(relistened.is_some(), "both replicas listen again: {}", listeners(&mut admin).await);
+    assert!(relistened.is_some(), "both replicas listen again: {}", sessions(&mut admin, &names).await);
+    let survived = sqlx::query("SELECT 1").execute(&mut other).await;
+    assert!(survived.is_ok(), "another Weft's LISTEN connection was left alone: {survived:?}");
     let killed = killed.load(Ordering::SeqCst);
     assert!(killed >= 4, "LISTEN connections were killed again and again ({killed} times)");
     let heard = a.log_lines("listening again").len() + b.log_lines("listening again").len();
@@ -180,11 +201,15 @@ async fn runs_complete_while_the_listen_connections_are_killed_again_and_again()
 async fn runs_complete_with_notify_turned_off() {
     let name = "runs_complete_with_notify_turned_off";
     let Some(base) = postgres_or_skip(name).await else { return };
-    let _alone = ONE_AT_A_TIME.lock().await;
     let schema = Schema::create(&base, "quiet").await;
     let (a, b) = two_replicas(&schema, false);
     let mut admin = PgConnection::connect(&base).await.unwrap();
-    assert_eq!(listeners(&mut admin).await, 0, "with WEFT_NOTIFY=false no replica listens");
+    let _other = bystander(&base).await;
+    let names = listen_names(&[&a, &b]);
+    assert_eq!(sessions(&mut admin, &names).await, 0, "with WEFT_NOTIFY=false no replica listens");
+    // The replicas' other connections are there under their own name.
+    let own = [a.application.clone(), b.application.clone()];
+    assert!(sessions(&mut admin, &own).await >= 2, "each replica's pool carries its application_name");
     let took = runs_across(&schema, &a, &b).await;
     report(&format!("{RUNS} cross-replica runs with NOTIFY off: {} ms", took.as_millis()));
     drop((a, b));

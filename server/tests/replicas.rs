@@ -2,8 +2,10 @@
 //! schema run 500 runs of a DAG (three agent steps and a one-second delay)
 //! served by workers connected to different replicas. Mid-way one replica
 //! is SIGKILLed and, once its partitions were taken over, another is
-//! SIGSTOPped for four partition leases while a worker of it holds a task,
-//! then resumed. Afterwards every run completed, every agent step's
+//! SIGSTOPped for four partition leases while a worker of it holds a task
+//! and its writer is in the middle of a fenced commit (the worst moment:
+//! that transaction locks partition rows a takeover must update), then
+//! resumed. Afterwards every run completed, every agent step's
 //! completion and every delay's firing is recorded exactly once, the
 //! frozen replica's late completions were refused, and the takeover times
 //! are printed (they go into bench/README.md).
@@ -15,7 +17,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use cluster_support::{Schema, Weft, postgres_or_skip, time_until};
+use cluster_support::{Schema, Weft, postgres_or_skip, sessions_report, time_until};
 use serde_json::{Value, json};
 use tonic::Code;
 use weft_sdk::builder::{agent, delay, transform, workflow};
@@ -206,6 +208,36 @@ async fn start_runs(urls: Arc<Vec<String>>, workflow_id: String, next: Arc<Atomi
     }
 }
 
+/// Waits up to `limit` until `gone` holds no partition; answers how long
+/// that took, or, on timeout, a trace of who held what every 250 ms (from
+/// the `partitions` table, on the database's clock) with `gone`'s busy
+/// Postgres sessions, and the survivors' partition log lines.
+async fn taken_over(schema: &Schema, gone: &Weft, survivors: &[&Weft], limit: Duration) -> Result<Duration, String> {
+    let began = Instant::now();
+    let mut trace = Vec::new();
+    let mut sampled: Option<Instant> = None;
+    while began.elapsed() < limit {
+        if !schema.owners().await.contains_key(&gone.replica) {
+            return Ok(began.elapsed());
+        }
+        if sampled.is_none_or(|at| at.elapsed() >= Duration::from_millis(250)) {
+            sampled = Some(Instant::now());
+            let sessions = sessions_report(schema, &gone.application).await;
+            trace.push(format!(
+                "{:>5} ms  {}\n{sessions}",
+                began.elapsed().as_millis(),
+                schema.partition_report().await
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let logs: Vec<String> = survivors
+        .iter()
+        .flat_map(|r| r.log_lines("partition").into_iter().map(move |line| format!("{}: {line}", r.replica)))
+        .collect();
+    Err(format!("{}\n--- survivors' partition log:\n{}", trace.join("\n"), logs.join("\n")))
+}
+
 /// `(run id, command)` of every stored command of type `kind`.
 async fn commands(schema: &Schema, kind: &str) -> Vec<(String, Value)> {
     let mut conn = schema.connect().await;
@@ -237,6 +269,8 @@ async fn three_replicas_survive_a_kill_and_a_freeze_and_run_every_step_once() {
     let env = [
         ("WEFT_PARTITION_LEASE_MS", PARTITION_LEASE_MS.to_string()),
         ("WEFT_TASK_LEASE_MS", TASK_LEASE_MS.to_string()),
+        // Each partition round, for the trace when a takeover is late.
+        ("WEFT_LOG", "info,weft_server::engine::cluster=debug".to_string()),
     ];
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let mut replicas: Vec<Weft> = (0..3).map(|_| Weft::start(&schema.url, &env)).collect();
@@ -272,9 +306,9 @@ async fn three_replicas_survive_a_kill_and_a_freeze_and_run_every_step_once() {
     assert!(time_until(Duration::from_secs(60), || async { ledger.accepted() >= fifth }).await.is_some());
     let held_by_b = schema.owners().await.get(&ids[B]).copied().unwrap_or(0);
     replicas[B].kill();
-    let b_taken = time_until(Duration::from_secs(30), || async { !schema.owners().await.contains_key(&ids[B]) })
+    let b_taken = taken_over(&schema, &replicas[B], &[&replicas[A], &replicas[C]], Duration::from_secs(30))
         .await
-        .expect("B's partitions were taken over");
+        .unwrap_or_else(|trace| panic!("B's partitions were taken over:\n{trace}"));
     report(&format!(
         "SIGKILL of B after {} of {} agent steps; its {held_by_b} partitions taken over in {} ms \
          (partition lease {PARTITION_LEASE_MS} ms)",
@@ -283,21 +317,34 @@ async fn three_replicas_survive_a_kill_and_a_freeze_and_run_every_step_once() {
         b_taken.as_millis()
     ));
 
-    // Freeze C while one of its workers holds a task, for longer than a lease.
+    // Freeze C while one of its workers holds a task, for longer than a
+    // lease, in the middle of a commit: its partitions must still be taken
+    // over within about a lease (Postgres ends the stopped transaction).
     assert!(
         time_until(Duration::from_secs(30), || async { ledger.holding[C].load(Ordering::SeqCst) > 0 }).await.is_some(),
         "a worker of C held a task"
     );
     let held_by_c = schema.owners().await.get(&ids[C]).copied().unwrap_or(0);
-    replicas[C].freeze();
+    let caught = replicas[C].freeze_mid_transaction(&schema, 300).await;
     let frozen_at = Instant::now();
-    let c_taken = time_until(FROZEN_FOR, || async { !schema.owners().await.contains_key(&ids[C]) }).await;
-    let c_taken = c_taken.expect("the frozen replica's partitions were taken over while it was frozen");
+    if caught.is_none() {
+        replicas[C].thaw();
+        panic!(
+            "C was never caught in the middle of a commit: {}",
+            sessions_report(&schema, &replicas[C].application).await
+        );
+    }
+    let c_taken = taken_over(&schema, &replicas[C], &[&replicas[A]], FROZEN_FOR).await.unwrap_or_else(|trace| {
+        replicas[C].thaw();
+        panic!("the frozen replica's partitions were taken over while it was frozen:\n{trace}")
+    });
     tokio::time::sleep(FROZEN_FOR.saturating_sub(frozen_at.elapsed())).await;
     replicas[C].thaw();
     report(&format!(
-        "SIGSTOP of C for {} ms; its {held_by_c} partitions taken over in {} ms",
+        "SIGSTOP of C for {} ms in a commit holding partition rows (caught at try {}); \
+         its {held_by_c} partitions taken over in {} ms",
         FROZEN_FOR.as_millis(),
+        caught.unwrap_or_default(),
         c_taken.as_millis()
     ));
     let rejoined = time_until(Duration::from_secs(30), || async {

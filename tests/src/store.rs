@@ -4,15 +4,19 @@
 //! - `WEFT_TEST_STORE` unset or `sqlite`: each server gets its own SQLite
 //!   file (the default).
 //! - `WEFT_TEST_STORE=postgres` with `WEFT_TEST_DATABASE_URL`: each server
-//!   gets its own fresh schema `weft_t_<secs>_<random>` in that database,
-//!   reached through `options=-csearch_path=<schema>` in its URL.
+//!   gets its own fresh schema `weft_t_<tag>_<secs>_<random>` in that
+//!   database, reached through `options=-csearch_path=<schema>` in its URL.
+//!   `<tag>` names this checkout on this host for this user
+//!   ([`checkout_tag`]).
 //!
 //! A test names its database by a file path either way (`dir/weft.db`);
 //! on Postgres the path maps to one schema for the life of the test
 //! process, so a restart on "the same file" reuses the same schema.
 //! Schemas are left behind when a test ends (a restart may still need
-//! them) and dropped by the first server of a later test process once they
-//! are more than [`STALE_AFTER`] old.
+//! them) and dropped by the first server of a later test process of the
+//! same checkout once they are more than [`STALE_AFTER`] old. The database
+//! may be shared: schemas with another tag (another user's, another
+//! checkout's) are never touched.
 //!
 //! An unreachable database is a failure with a clear message, never a
 //! silent pass on SQLite.
@@ -34,8 +38,29 @@ pub const STORE_VAR: &str = "WEFT_TEST_STORE";
 pub const DATABASE_VAR: &str = "WEFT_TEST_DATABASE_URL";
 /// Schemas older than this are left over from earlier test processes.
 pub const STALE_AFTER: Duration = Duration::from_secs(3 * 60 * 60);
-/// Prefix of every schema the suite creates.
+/// Prefix of every schema the suite creates (then [`checkout_tag`]).
 const SCHEMA_PREFIX: &str = "weft_t_";
+
+/// A short tag naming this checkout on this host for this user: the
+/// schemas it creates carry it, and the sweep drops only schemas with its
+/// own tag. `server/tests/cluster_support` computes the same, so the
+/// sweep also removes what failed multi-process tests left.
+pub fn checkout_tag() -> String {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap_or(Path::new("/"));
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let user = std::env::var("USER").unwrap_or_default();
+    // FNV-1a: stable across processes and Rust versions, unlike std's hasher.
+    let mut hash: u32 = 0x811c_9dc5;
+    for byte in format!("{}\n{}\n{}", root.display(), host.trim(), user).bytes() {
+        hash = (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193);
+    }
+    format!("{hash:08x}")
+}
+
+/// `weft_t_<tag>_`: the start of every schema this checkout creates.
+fn own_prefix() -> String {
+    format!("{SCHEMA_PREFIX}{}_", checkout_tag())
+}
 
 /// The store the suite runs servers on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -158,7 +183,7 @@ async fn create_schema(base: &str) -> String {
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
     let mut random = std::collections::hash_map::RandomState::new().build_hasher();
     random.write_u128(now.as_nanos());
-    let schema = format!("{SCHEMA_PREFIX}{}_{:016x}", now.as_secs(), random.finish());
+    let schema = format!("{}{}_{:016x}", own_prefix(), now.as_secs(), random.finish());
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
         .execute(&mut conn)
         .await
@@ -167,18 +192,22 @@ async fn create_schema(base: &str) -> String {
     schema
 }
 
-/// Drops the schemas earlier test processes left, once they are stale (a
-/// test process running beside this one keeps its young schemas).
+/// Drops the schemas earlier test processes of this checkout left, once
+/// they are stale (a test process running beside this one keeps its young
+/// schemas; other checkouts' and users' schemas are not ours to drop).
 async fn drop_stale_schemas(base: &str) {
     let Ok(mut conn) = PgConnection::connect(base).await else { return };
     let cutoff = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().saturating_sub(STALE_AFTER).as_secs();
-    let names: Vec<String> =
-        sqlx::query_scalar("SELECT nspname::text FROM pg_namespace WHERE nspname LIKE 'weft\\_t\\_%'")
-            .fetch_all(&mut conn)
-            .await
-            .unwrap_or_default();
+    let prefix = own_prefix();
+    // The tag is hex, so only the prefix's underscores need escaping.
+    let pattern = format!("{}%", prefix.replace('_', "\\_"));
+    let names: Vec<String> = sqlx::query_scalar("SELECT nspname::text FROM pg_namespace WHERE nspname LIKE $1")
+        .bind(pattern)
+        .fetch_all(&mut conn)
+        .await
+        .unwrap_or_default();
     for name in names {
-        let created = name.strip_prefix(SCHEMA_PREFIX).and_then(|rest| rest.split('_').next()?.parse::<u64>().ok());
+        let created = name.strip_prefix(&prefix).and_then(|rest| rest.split('_').next()?.parse::<u64>().ok());
         if created.is_some_and(|secs| secs < cutoff) {
             let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA IF EXISTS {name} CASCADE")))
                 .execute(&mut conn)
@@ -186,4 +215,43 @@ async fn drop_stale_schemas(base: &str) {
         }
     }
     let _ = conn.close().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn exists(conn: &mut PgConnection, schema: &str) -> bool {
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)")
+            .bind(schema)
+            .fetch_one(conn)
+            .await
+            .unwrap()
+    }
+
+    /// The sweep drops this checkout's stale schemas and nobody else's: a
+    /// stale schema named as another checkout (or an older Weft, without a
+    /// tag) would have it stays.
+    #[tokio::test]
+    async fn the_sweep_drops_only_this_checkouts_stale_schemas() {
+        let Some(base) = postgres_or_skip("the_sweep_drops_only_this_checkouts_stale_schemas").await else { return };
+        let mut conn = PgConnection::connect(&base).await.unwrap();
+        let old = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().saturating_sub(STALE_AFTER * 2).as_secs();
+        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().subsec_nanos();
+        let own = format!("{}{old}_sweep{nanos}", own_prefix());
+        let untagged = format!("{SCHEMA_PREFIX}{old}_sweep{nanos}");
+        let foreign = format!("{SCHEMA_PREFIX}00000000_{old}_sweep{nanos}");
+        for schema in [&own, &untagged, &foreign] {
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&mut conn).await.unwrap();
+        }
+        drop_stale_schemas(&base).await;
+        let (own_left, untagged_left, foreign_left) =
+            (exists(&mut conn, &own).await, exists(&mut conn, &untagged).await, exists(&mut conn, &foreign).await);
+        for schema in [&own, &untagged, &foreign] {
+            let drop = format!("DROP SCHEMA IF EXISTS {schema} CASCADE");
+            sqlx::query(sqlx::AssertSqlSafe(drop)).execute(&mut conn).await.unwrap();
+        }
+        assert!(!own_left, "this checkout's stale schema {own} was dropped");
+        assert!(untagged_left && foreign_left, "schemas of others were left: {untagged_left} {foreign_left}");
+    }
 }

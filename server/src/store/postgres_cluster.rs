@@ -27,28 +27,63 @@ pub(super) const INBOX_DONE_CHANNEL: &str = "weft_inbox_done";
 pub(super) const TASKS_CHANNEL: &str = "weft_tasks";
 pub(super) const EVENTS_CHANNEL: &str = "weft_events";
 
+/// The shortest a fenced commit's transaction may sit idle between two
+/// statements before Postgres ends it, whatever the replica's lease says.
+const MIN_IDLE_MS: i64 = 100;
+
+/// SQLSTATE of a session Postgres ended for idling in a transaction longer
+/// than `idle_in_transaction_session_timeout`.
+const IDLE_IN_TRANSACTION_TIMEOUT: &str = "25P03";
+
 /// Refuses the commit unless the replica still holds every partition at
 /// the epoch the batch was decided under. The rows stay share-locked to
 /// the end of the transaction, so a takeover (which updates them) waits
 /// for this commit rather than slipping in between the check and it.
+///
+/// The locks are why the same statement bounds how long the transaction
+/// may idle: by the time left until other replicas count this one dead
+/// (its `replicas.seen_until`, renewed with its partition leases), at
+/// least [`MIN_IDLE_MS`]. A replica stopped in the middle of a commit (a
+/// SIGSTOP, a VM pause, a starved runtime) would otherwise keep these rows,
+/// and the task rows its claims locked, for as long as it stays stopped:
+/// `SKIP LOCKED` takeovers pass over them long after its lease ran out.
+/// Postgres ends such a session instead, nothing of the batch is written,
+/// and [`outlived_lease`] reports it as fenced.
 pub(super) async fn check_fence(tx: &mut PgConnection, fence: &Fence) -> Result<(), StoreError> {
-    if fence.partitions.is_empty() {
-        return Ok(());
-    }
-    let held: Vec<i16> = sqlx::query_scalar(
-        "SELECT id FROM partitions WHERE owner = $1 \
-         AND (id, epoch) IN (SELECT * FROM UNNEST($2::smallint[], $3::bigint[])) FOR SHARE",
-    )
-    .bind(&fence.replica)
-    .bind(fence.partitions.iter().map(|p| p.id as i16).collect::<Vec<_>>())
-    .bind(fence.partitions.iter().map(|p| p.epoch).collect::<Vec<_>>())
-    .fetch_all(&mut *tx)
-    .await?;
+    // One statement, one round trip: a FROM-less SELECT evaluates both.
+    let sql = format!(
+        "SELECT ARRAY(SELECT id FROM partitions WHERE owner = $1 \
+           AND (id, epoch) IN (SELECT * FROM UNNEST($2::smallint[], $3::bigint[])) FOR SHARE), \
+         set_config('idle_in_transaction_session_timeout', GREATEST( \
+           COALESCE((SELECT seen_until FROM replicas WHERE id = $1), 0) - {NOW_MS}, {MIN_IDLE_MS})::text, true)"
+    );
+    let (held, _idle): (Vec<i16>, String) = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(&fence.replica)
+        .bind(fence.partitions.iter().map(|p| p.id as i16).collect::<Vec<_>>())
+        .bind(fence.partitions.iter().map(|p| p.epoch).collect::<Vec<_>>())
+        .fetch_one(&mut *tx)
+        .await?;
     if held.len() == fence.partitions.len() {
         return Ok(());
     }
     let lost = fence.partitions.iter().map(|p| p.id).filter(|id| !held.contains(&(*id as i16))).collect();
     Err(StoreError::Fenced(lost))
+}
+
+/// A fenced commit that failed because Postgres ended its session for
+/// idling past the bound [`check_fence`] set (the replica was stopped
+/// mid-commit for about a lease): nothing was written, and its partitions
+/// may have been taken over meanwhile, so it is reported as fenced on all
+/// of them. Any other outcome passes through.
+pub(super) fn outlived_lease<T>(written: Result<T, StoreError>, fence: Option<&Fence>) -> Result<T, StoreError> {
+    match (written, fence) {
+        (Err(StoreError::Database(sqlx::Error::Database(err))), Some(fence))
+            if err.code().as_deref() == Some(IDLE_IN_TRANSACTION_TIMEOUT) =>
+        {
+            Err(StoreError::Fenced(fence.partitions.iter().map(|p| p.id).collect()))
+        }
+        (written, _) => written,
+    }
 }
 
 /// Answers the inbox messages a batch applied, in its transaction.
@@ -280,5 +315,75 @@ impl ClusterStore for PostgresStore {
 
     fn notices(&self) -> broadcast::Receiver<Notice> {
         self.subscribe_notices()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+    use sqlx::Connection;
+
+    use super::*;
+
+    /// `WEFT_TEST_DATABASE_URL`, or `None` (the test is skipped) outside CI.
+    fn postgres_url(test: &str) -> Option<String> {
+        let url = std::env::var("WEFT_TEST_DATABASE_URL").ok().filter(|url| !url.trim().is_empty());
+        let in_ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+        assert!(url.is_some() || !in_ci, "{test}: WEFT_TEST_DATABASE_URL is not set; CI must provide Postgres");
+        if url.is_none() {
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr(), "SKIPPED {test}: WEFT_TEST_DATABASE_URL is not set");
+        }
+        url
+    }
+
+    /// A replica stopped in the middle of a fenced commit (here: a
+    /// transaction left idle after the fence check) must not keep its
+    /// partitions once its lease ran out. Postgres ends the transaction
+    /// after the time the replica had left, another replica takes the
+    /// partition, and the stopped commit, resumed, is reported as fenced.
+    #[tokio::test]
+    async fn a_commit_stopped_past_its_lease_lets_its_partitions_go() {
+        let Some(base) = postgres_url("a_commit_stopped_past_its_lease_lets_its_partitions_go") else { return };
+        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
+        let schema = format!("weft_t_{}_fence_{}", nanos / 1_000_000_000, nanos % 1_000_000_000);
+        let mut admin = PgConnection::connect(&base).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&mut admin).await.unwrap();
+        let separator = if base.contains('?') { '&' } else { '?' };
+        let store = PostgresStore::open(&format!("{base}{separator}options=-csearch_path%3D{schema}")).await.unwrap();
+
+        const LEASE_MS: i64 = 400;
+        store.heartbeat_replica("stopped", LEASE_MS).await.unwrap();
+        let held = store.acquire_partitions("stopped", 1, LEASE_MS).await.unwrap();
+        let fence = Fence { replica: "stopped".into(), partitions: held.clone() };
+        let mut tx = store.pool().begin().await.unwrap();
+        check_fence(&mut tx, &fence).await.expect("the partition is held");
+
+        // The transaction idles (its replica is stopped) while another
+        // replica waits for the lease to run out and takes the partition.
+        let began = Instant::now();
+        let taken = loop {
+            store.heartbeat_replica("alive", LEASE_MS).await.unwrap();
+            let taken = store.acquire_partitions("alive", 64, LEASE_MS).await.unwrap();
+            if taken.iter().any(|l| l.id == held[0].id) {
+                break Some(began.elapsed());
+            }
+            if began.elapsed() > Duration::from_millis(6 * LEASE_MS as u64) {
+                break None;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        assert!(taken.is_some(), "partition {} stayed locked by the stopped commit", held[0].id);
+
+        // Resumed, the stopped commit writes nothing and says it was fenced.
+        let resumed = sqlx::query("SELECT 1").execute(&mut *tx).await.map(|_| ()).map_err(StoreError::from);
+        match outlived_lease(resumed, Some(&fence)) {
+            Err(StoreError::Fenced(lost)) => assert_eq!(lost, vec![held[0].id]),
+            other => panic!("the resumed commit was fenced: {other:?}"),
+        }
+        drop(tx);
+        store.close().await;
+        sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE"))).execute(&mut admin).await.unwrap();
     }
 }

@@ -1,5 +1,6 @@
-//! LISTEN on one connection of its own (`application_name = weft-listen`),
-//! turning notifications from every replica into [`Notice`]s.
+//! LISTEN on one connection of its own (its `application_name` is the
+//! URL's with `-listen` added, `weft-listen` by default), turning
+//! notifications from every replica into [`Notice`]s.
 //!
 //! Nothing depends on a notice arriving: every waiter also polls. So when
 //! the connection drops the loop says [`Notice::Lost`] (waiters look at
@@ -13,9 +14,23 @@ use tokio::sync::{broadcast, watch};
 use super::cluster::Notice;
 use super::postgres_cluster::{EVENTS_CHANNEL, INBOX_CHANNEL, INBOX_DONE_CHANNEL, TASKS_CHANNEL};
 
-/// The application name of the listening connection, so operators (and
-/// tests) can tell it apart.
-pub const LISTEN_APPLICATION: &str = "weft-listen";
+/// Suffix of the listening connection's application name, so operators
+/// (and tests) can tell it apart from the pool's connections.
+const LISTEN_SUFFIX: &str = "-listen";
+
+/// The application name the listening connection extends when the URL
+/// (or `PGAPPNAME`) names none.
+const DEFAULT_APPLICATION: &str = "weft";
+
+/// The application name of the listening connection: the one the process's
+/// other connections carry (the URL's `application_name` or `PGAPPNAME`)
+/// with [`LISTEN_SUFFIX`] added, `weft-listen` when none is set. Several
+/// Weft deployments (or test processes) on one Postgres server tell their
+/// listeners apart this way.
+pub(super) fn listen_application(options: &PgConnectOptions) -> String {
+    let own = options.get_application_name().unwrap_or(DEFAULT_APPLICATION);
+    format!("{own}{LISTEN_SUFFIX}")
+}
 
 /// Pause before listening again after the connection dropped.
 const RECONNECT: Duration = Duration::from_millis(200);
@@ -26,11 +41,12 @@ pub(super) async fn run(
     notices: broadcast::Sender<Notice>,
     mut stop: watch::Receiver<bool>,
 ) {
+    let application = listen_application(&options);
     let pool = PgPoolOptions::new()
         .max_connections(1)
         .min_connections(0)
         .acquire_timeout(Duration::from_secs(5))
-        .connect_lazy_with(options.application_name(LISTEN_APPLICATION));
+        .connect_lazy_with(options.application_name(&application));
     loop {
         let listening = async {
             let mut listener = PgListener::connect_with(&pool).await?;
@@ -102,6 +118,15 @@ fn parse(channel: &str, payload: &str) -> Option<Notice> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_listening_connection_is_named_after_the_process() {
+        let named = |url: &str| listen_application(&url.parse::<PgConnectOptions>().unwrap());
+        assert_eq!(named("postgres://u@h/db?application_name=weft-t-7"), "weft-t-7-listen");
+        if std::env::var_os("PGAPPNAME").is_none() {
+            assert_eq!(named("postgres://u@h/db"), "weft-listen");
+        }
+    }
 
     #[test]
     fn payloads_become_notices_and_garbage_is_ignored() {

@@ -248,6 +248,10 @@ async fn write_idempotency(tx: &mut PgConnection, keys: &[(String, String, Strin
 /// Writes one group commit atomically, then makes its claims in the same
 /// transaction.
 pub(super) async fn commit(pool: &PgPool, batch: &RunBatch) -> Result<Vec<Option<LeasedTask>>, StoreError> {
+    super::postgres_cluster::outlived_lease(write_batch(pool, batch).await, batch.fence.as_ref())
+}
+
+async fn write_batch(pool: &PgPool, batch: &RunBatch) -> Result<Vec<Option<LeasedTask>>, StoreError> {
     let mut tx = pool.begin().await?;
     if let Some(fence) = &batch.fence {
         super::postgres_cluster::check_fence(&mut tx, fence).await?;

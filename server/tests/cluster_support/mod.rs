@@ -2,6 +2,13 @@
 //! schema: a fresh schema per test, child processes that can be killed,
 //! stopped and resumed by signal, and a look at who holds the partitions.
 //!
+//! The database may be shared with other users and other test processes,
+//! so everything here is named to be found again by its creator alone:
+//! each `weft` child connects with an `application_name` of its own
+//! ([`Weft::application`]), and schemas carry this checkout's
+//! [`checkout_tag`] (the end-to-end suite's sweep drops only stale
+//! schemas with its own tag).
+//!
 //! Postgres-only. Without `WEFT_TEST_DATABASE_URL` a test says it was
 //! skipped; under `CI=true` that (or an unreachable database) fails it.
 
@@ -10,6 +17,7 @@
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -40,9 +48,25 @@ pub async fn postgres_or_skip(test: &str) -> Option<String> {
     }
 }
 
+/// A short tag naming this checkout on this host for this user: the
+/// schemas it creates carry it, and sweeps drop only schemas with their
+/// own tag. The same function as `weft_tests::store::checkout_tag` (a
+/// crate the server's tests cannot use), so both sweeps agree.
+pub fn checkout_tag() -> String {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap_or(std::path::Path::new("/"));
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let user = std::env::var("USER").unwrap_or_default();
+    // FNV-1a: stable across processes and Rust versions, unlike std's hasher.
+    let mut hash: u32 = 0x811c_9dc5;
+    for byte in format!("{}\n{}\n{}", root.display(), host.trim(), user).bytes() {
+        hash = (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193);
+    }
+    format!("{hash:08x}")
+}
+
 /// A schema of its own for one test, dropped when the test passes (a
-/// failed test leaves it for a look; the suite's own sweep of `weft_t_`
-/// schemas removes it hours later).
+/// failed test leaves it for a look; the end-to-end suite's sweep of this
+/// checkout's `weft_t_<tag>_` schemas removes it hours later).
 pub struct Schema {
     base: String,
     pub name: String,
@@ -53,7 +77,7 @@ pub struct Schema {
 impl Schema {
     pub async fn create(base: &str, test: &str) -> Self {
         let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
-        let name = format!("weft_t_{}_{test}_{}", nanos / 1_000_000_000, nanos % 1_000_000_000);
+        let name = format!("weft_t_{}_{}_{test}_{}", checkout_tag(), nanos / 1_000_000_000, nanos % 1_000_000_000);
         let mut conn = PgConnection::connect(base).await.expect("connect to Postgres");
         sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {name}")))
             .execute(&mut conn)
@@ -85,6 +109,78 @@ impl Schema {
                 .expect("read the partitions");
         rows.into_iter().collect()
     }
+
+    /// One line on who holds what: per owner the partitions it holds,
+    /// their highest epoch and how long their leases still run on the
+    /// database's clock (negative: ran out that long ago), for a failure
+    /// message that says which partitions were stuck and why.
+    pub async fn partition_report(&self) -> String {
+        let mut conn = self.connect().await;
+        let rows: Vec<(String, i64, i64, i64, i64, String)> = sqlx::query_as(
+            "SELECT COALESCE(owner, '-'), COUNT(*), MAX(epoch), \
+                    MIN(lease_until - (extract(epoch from clock_timestamp()) * 1000)::bigint), \
+                    MAX(lease_until - (extract(epoch from clock_timestamp()) * 1000)::bigint), \
+                    string_agg(id::text, ',' ORDER BY id) \
+             FROM partitions GROUP BY owner ORDER BY owner",
+        )
+        .fetch_all(&mut conn)
+        .await
+        .expect("read the partitions");
+        rows.iter()
+            .map(|(owner, n, epoch, min, max, ids)| {
+                let ids = if *n <= 8 { format!(" [{ids}]") } else { String::new() };
+                format!("{owner}: {n}{ids} epoch<={epoch} lease {min}..{max} ms")
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
+/// The busy Postgres sessions of one `weft` process (found by its own
+/// `application_name`), one line each: state, how long in it, the open
+/// transaction's age, whether it locks `partitions` rows (`FOR SHARE` in a
+/// fenced commit, an update in a takeover) and the statement. A session
+/// idle in a transaction that locks partitions keeps a takeover of those
+/// rows waiting.
+pub async fn sessions_report(schema: &Schema, application: &str) -> String {
+    let mut conn = schema.connect().await;
+    let lines: Vec<String> = sqlx::query_scalar(
+        "SELECT format('pid %s %s for %s ms, xact %s ms%s: %s', a.pid, a.state, \
+                  (extract(epoch from clock_timestamp() - a.state_change) * 1000)::bigint, \
+                  (extract(epoch from clock_timestamp() - a.xact_start) * 1000)::bigint, \
+                  CASE WHEN EXISTS (SELECT 1 FROM pg_locks l \
+                                    WHERE l.pid = a.pid AND l.relation = 'partitions'::regclass) \
+                       THEN ' LOCKS partitions' ELSE '' END, \
+                  left(regexp_replace(a.query, '\\s+', ' ', 'g'), 70)) \
+         FROM pg_stat_activity a WHERE a.application_name IN ($1, $1 || '-listen') AND a.state <> 'idle' \
+         ORDER BY a.pid",
+    )
+    .bind(application)
+    .fetch_all(&mut conn)
+    .await
+    .expect("read pg_stat_activity");
+    lines.join("\n")
+}
+
+/// Whether a session of the `weft` process named `application`, owner
+/// `replica`, sits idle in a transaction while rows of the partitions it
+/// owns are locked (`FOR SHARE` by its fenced commit): frozen now, it would
+/// keep them locked for as long as it stays frozen. The rows are probed
+/// with `SKIP LOCKED`, which waits on nothing and holds nothing afterwards.
+pub async fn idle_holding_partitions(schema: &Schema, application: &str, replica: &str) -> bool {
+    let mut conn = schema.connect().await;
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM pg_stat_activity \
+                        WHERE application_name = $1 AND state = 'idle in transaction') \
+            AND (SELECT COUNT(*) FROM partitions WHERE owner = $2) > \
+                (SELECT COUNT(*) FROM (SELECT 1 FROM partitions WHERE owner = $2 \
+                                       FOR NO KEY UPDATE SKIP LOCKED) AS free)",
+    )
+    .bind(application)
+    .bind(replica)
+    .fetch_one(&mut conn)
+    .await
+    .expect("read pg_stat_activity and the partitions")
 }
 
 /// A `weft serve` child process on a schema. Dropping it resumes and kills
@@ -95,17 +191,35 @@ pub struct Weft {
     pub url: String,
     /// The replica id the process logged when it began serving.
     pub replica: String,
+    /// The `application_name` of the process's Postgres connections, unique
+    /// to it (its LISTEN connection adds `-listen`): what a test looks for
+    /// in `pg_stat_activity`, so it never sees other processes' sessions.
+    pub application: String,
     log: Arc<Mutex<Vec<String>>>,
+}
+
+/// A fresh `application_name` for one `weft` child: this test process's
+/// pid, a counter, and the clock, so test processes on different hosts
+/// sharing the database do not collide either.
+fn unique_application() -> String {
+    static STARTED: AtomicUsize = AtomicUsize::new(0);
+    let n = STARTED.fetch_add(1, Ordering::SeqCst);
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().subsec_nanos();
+    format!("weft-t-{}-{n}-{nanos:x}", std::process::id())
 }
 
 impl Weft {
     /// Starts `weft serve` on `database_url` with extra environment, and
-    /// waits until it logs that it serves.
+    /// waits until it logs that it serves. Its connections are named
+    /// [`Self::application`].
     pub fn start(database_url: &str, env: &[(&str, &str)]) -> Self {
+        let application = unique_application();
+        let separator = if database_url.contains('?') { '&' } else { '?' };
+        let database_url = format!("{database_url}{separator}application_name={application}");
         let mut command = Command::new(env!("CARGO_BIN_EXE_weft"));
         command
             .args(["serve", "--listen", "127.0.0.1:0"])
-            .env("WEFT_DATABASE_URL", database_url)
+            .env("WEFT_DATABASE_URL", &database_url)
             .env("WEFT_LOG", "info")
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
@@ -140,7 +254,12 @@ impl Weft {
                 .to_string()
         };
         let (addr, replica) = (field("address="), field("replica="));
-        Self { child, url: format!("http://{addr}"), replica, log }
+        Self { child, url: format!("http://{addr}"), replica, application, log }
+    }
+
+    /// The `application_name` of the process's LISTEN connection.
+    pub fn listen_application(&self) -> String {
+        format!("{}-listen", self.application)
     }
 
     pub fn pid(&self) -> i32 {
@@ -156,6 +275,28 @@ impl Weft {
     /// SIGSTOP: the process freezes; its sockets stay open, its leases run out.
     pub fn freeze(&self) {
         self.signal(libc::SIGSTOP);
+    }
+
+    /// Freezes the process at a moment one of its Postgres sessions is idle
+    /// in a transaction holding `partitions` rows (in the middle of a
+    /// fenced group commit): tries up to `tries` times, thawing it again
+    /// after each miss (a stop of a few milliseconds, far below any lease).
+    /// Answers at which try it caught one, if it did; either way the
+    /// process is frozen.
+    pub async fn freeze_mid_transaction(&self, schema: &Schema, tries: usize) -> Option<usize> {
+        for attempt in 0..tries {
+            self.freeze();
+            if idle_holding_partitions(schema, &self.application, &self.replica).await {
+                return Some(attempt + 1);
+            }
+            if attempt + 1 == tries {
+                break;
+            }
+            self.thaw();
+            // Land at a different point of the next commit.
+            tokio::time::sleep(Duration::from_millis(1 + (attempt % 7) as u64)).await;
+        }
+        None
     }
 
     /// SIGCONT after [`Self::freeze`].

@@ -30,8 +30,19 @@ pub(crate) async fn run(engine: RunEngine, link: Arc<ClusterLink>, mut stop: wat
             _ = tokio::time::sleep(every) => {}
             _ = stop.changed() => return,
         }
+        let began = std::time::Instant::now();
         if let Err(err) = round(&engine, &link).await {
             tracing::warn!(error = %err, "partition round failed; trying again");
+        }
+        // A round longer than the renewal interval eats into the lease: say
+        // so, it is the first thing to look at when a lease ran out.
+        let took = began.elapsed();
+        if took > every {
+            tracing::warn!(
+                took_ms = took.as_millis() as u64,
+                every_ms = every.as_millis() as u64,
+                "slow partition round"
+            );
         }
     }
 }
@@ -55,9 +66,17 @@ pub(crate) async fn round(engine: &RunEngine, link: &ClusterLink) -> Result<(), 
     }
     let share = PARTITIONS.div_ceil(alive.min(u32::from(PARTITIONS)) as u16) as usize;
     let holding = link.held.len();
+    tracing::debug!(alive, share, holding, renewed = renewed.len(), "partition round");
     if holding < share {
         let taken = store.acquire_partitions(&link.replica, (share - holding) as u32, link.lease_ms).await?;
+        if taken.len() < share - holding {
+            // The rest are held under live leases, or locked by a
+            // transaction of their owner (see `store::postgres_cluster`).
+            tracing::debug!(wanted = share - holding, taken = taken.len(), "fewer partitions free than the share");
+        }
         if !taken.is_empty() {
+            let ids: Vec<u16> = taken.iter().map(|l| l.id).collect();
+            tracing::info!(partitions = ?ids, alive, share, "took partitions");
             adopt(engine, link, taken).await?;
         }
     } else if holding > share {
@@ -73,6 +92,7 @@ pub(crate) async fn round(engine: &RunEngine, link: &ClusterLink) -> Result<(), 
 /// to the writer; on failure gives the partitions back for another try.
 async fn adopt(engine: &RunEngine, link: &ClusterLink, leases: Vec<PartitionLease>) -> Result<(), EngineError> {
     let ids: Vec<u16> = leases.iter().map(|l| l.id).collect();
+    let began = std::time::Instant::now();
     let loaded = async {
         let open = link.store.load_open_runs_in(&ids).await?;
         let timers = link.store.timers_in(&ids).await?;
@@ -93,7 +113,15 @@ async fn adopt(engine: &RunEngine, link: &ClusterLink, leases: Vec<PartitionLeas
             Err(err) => tracing::error!(run = %run.id, error = %err, "cannot take over run: its workflow is gone"),
         }
     }
+    let (run_count, timer_count) = (runs.len(), timers.len());
     engine.scheduler().adopt(Adoption { leases, runs, timers }).await;
+    tracing::debug!(
+        partitions = ids.len(),
+        runs = run_count,
+        timers = timer_count,
+        took_ms = began.elapsed().as_millis() as u64,
+        "adopted partitions"
+    );
     // Their task leases may have run out already (a dead or stalled
     // replica's workers): the sweeper looks now rather than at its next
     // deadline, which it knew only for this replica's partitions.
