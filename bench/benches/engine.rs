@@ -146,18 +146,26 @@ async fn database_url(path: &std::path::Path) -> String {
         .await
         .expect("create the bench schema");
     pool.close().await;
+    let mut created = CREATED_SCHEMAS.lock().expect("schema list");
+    if !created.contains(&schema) {
+        created.push(schema.clone());
+    }
+    drop(created);
     let separator = if base.contains('?') { '&' } else { '?' };
     format!("{base}{separator}options=-csearch_path%3D{schema}")
 }
 
-/// Drops the schemas of earlier Postgres runs.
-async fn drop_bench_schemas(base: &str) {
+/// The schemas this process created, dropped when it ends. Only its own:
+/// the Postgres server may hold other people's benches and tests.
+static CREATED_SCHEMAS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// Drops the schemas this run created.
+async fn drop_own_schemas(base: &str) {
+    let names = std::mem::take(&mut *CREATED_SCHEMAS.lock().expect("schema list"));
+    if names.is_empty() {
+        return;
+    }
     let pool = sqlx::PgPool::connect(base).await.expect("connect to the bench database");
-    let names: Vec<String> =
-        sqlx::query_scalar("SELECT nspname::text FROM pg_namespace WHERE nspname LIKE 'weft\\_bench\\_%'")
-            .fetch_all(&pool)
-            .await
-            .expect("list schemas");
     for name in names {
         sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {name} CASCADE"))).execute(&pool).await.expect("drop");
     }
@@ -606,7 +614,6 @@ async fn main() {
     }
     let wanted = |case: &str| filter.as_deref().is_none_or(|f| case.contains(f));
     if let Some(base) = postgres_base() {
-        drop_bench_schemas(&base).await;
         println!("store: Postgres ({})", weft_server::store::redacted_url(&base));
     }
     if wanted("parked") {
@@ -635,5 +642,8 @@ async fn main() {
         for clients in [1, 16, 128, 512] {
             writer(clients).await;
         }
+    }
+    if let Some(base) = postgres_base() {
+        drop_own_schemas(&base).await;
     }
 }
