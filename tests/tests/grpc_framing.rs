@@ -17,6 +17,8 @@ use tonic::codegen::Service;
 use tonic::transport::{Channel, Endpoint};
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
+use tonic_reflection::pb::v1::ServerReflectionRequest;
+use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
 use tonic_types::StatusExt;
 use weft_sdk::pb;
 use weft_tests::http1::{self, grpc_frame, grpc_web_frames};
@@ -185,7 +187,8 @@ impl Rng {
 }
 
 /// RPCs the fuzz loop aims at, each with a well-formed request that names
-/// nothing that exists (so a mutation that still decodes changes nothing).
+/// nothing that exists (so a mutation that still decodes changes nothing),
+/// and reflection's bidirectional stream, which is not read whole.
 fn targets() -> Vec<(&'static str, Vec<u8>)> {
     let input = prost_types::Value { kind: Some(prost_types::value::Kind::StringValue("acme".into())) };
     let mut invalid_workflow = chain_workflow("", 2);
@@ -215,6 +218,14 @@ fn targets() -> Vec<(&'static str, Vec<u8>)> {
             pb::StreamRunEventsRequest { run_id: "wfrun_fuzz_missing".into(), ..Default::default() }.encode_to_vec(),
         ),
         (HEALTH_CHECK, HealthCheckRequest { service: "weft.v1.RunService".into() }.encode_to_vec()),
+        (
+            "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+            ServerReflectionRequest {
+                host: String::new(),
+                message_request: Some(MessageRequest::ListServices(String::new())),
+            }
+            .encode_to_vec(),
+        ),
     ]
 }
 
@@ -359,6 +370,7 @@ async fn malformed_requests_are_invalid_argument_never_internal() {
     assert!(deep.len() < 4 * 1024 * 1024, "the 100k-deep Struct fits the message limit: {} bytes", deep.len());
     let answer = h2(&channel, START_RUN, &[], grpc_frame(&deep)).await;
     assert_invalid(&answer, "a Struct nested 100k deep", "MALFORMED_MESSAGE");
+    assert!(answer.status.unwrap().message().contains("100 messages deep"));
     let mut varint = start(vec![]);
     varint.extend_from_slice(&[0x28, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]);
     assert_invalid(&h2(&channel, START_RUN, &[], grpc_frame(&varint)).await, "an invalid varint", "MALFORMED_MESSAGE");
@@ -391,6 +403,16 @@ async fn malformed_requests_are_invalid_argument_never_internal() {
     oversized.extend_from_slice(&(5u32 * 1024 * 1024).to_be_bytes());
     let answer = h2(&channel, START_RUN, &[], oversized).await;
     assert_eq!(answer.code(), Some(Code::ResourceExhausted), "a message over the limit: {answer:?}");
+
+    // REST: the gateway encodes the JSON and calls gRPC in-process; a value
+    // nested past what protobuf decodes is the same mistake, and a 400.
+    let mut nested = serde_json::json!(1);
+    for _ in 0..60 {
+        nested = serde_json::json!({ "a": nested });
+    }
+    let path = format!("/v1/workflows/{}/runs", workflow.id);
+    let (status, body) = http1::json(server.addr, "POST", &path, Some(serde_json::json!({ "input": nested }))).await;
+    assert_eq!(status, 400, "a REST input nested 60 deep: {body}");
 
     // gRPC-web: the same mistakes in binary, and text that is not base64.
     let answer = web(&server, START_RUN, "application/grpc-web+proto", None, &truncated).await;

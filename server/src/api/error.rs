@@ -78,7 +78,22 @@ pub fn input_schema_violation(violations: &[(String, String)]) -> Status {
 /// INVALID_ARGUMENT, reason `MALFORMED_MESSAGE`: the request message is not
 /// valid protobuf (the server codec's answer; see `weft_proto::codec`).
 pub fn malformed_message(error: prost::DecodeError) -> Status {
-    let message = format!("the request message is not valid protobuf: {error}");
+    /// prost names every enclosing field of the problem: up to a hundred.
+    const KEEP: usize = 300;
+    let text = error.to_string();
+    let message = if text.ends_with("recursion limit reached") {
+        "the request message nests more than 100 messages deep, protobuf's recursion limit \
+         (a google.protobuf.Value takes two levels per JSON object or array)"
+            .to_string()
+    } else if text.len() > KEEP {
+        let mut start = text.len() - KEEP;
+        while !text.is_char_boundary(start) {
+            start += 1;
+        }
+        format!("the request message is not valid protobuf: …{}", &text[start..])
+    } else {
+        format!("the request message is not valid protobuf: {text}")
+    };
     with_reason(Code::InvalidArgument, message, "MALFORMED_MESSAGE")
 }
 
