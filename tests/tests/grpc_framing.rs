@@ -27,7 +27,7 @@ use weft_tests::{TestServer, chain_workflow};
 /// Requests of the fuzz loop over HTTP/2, and over gRPC-web.
 const H2_CASES: usize = 2_000;
 const WEB_CASES: usize = 300;
-const SEED: u64 = 0x5eed_f00d_15_06;
+const SEED: u64 = 0x5eed_f00d_1506;
 const START_RUN: &str = "/weft.v1.RunService/StartRun";
 const HEALTH_CHECK: &str = "/grpc.health.v1.Health/Check";
 const BASE64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
