@@ -1,6 +1,12 @@
 //! Compiles `weft/v1/*.proto` with protox (no system protoc), generates prost
 //! messages and tonic stubs, and writes the *encoded* descriptor set, which
 //! keeps custom options such as `google.api.http` for reflection and REST.
+//!
+//! Servers and clients are generated in two passes because they decode with
+//! different codecs: a server stub decodes a *request*, and an undecodable
+//! request is the client's mistake (INVALID_ARGUMENT, `codec::RequestCodec`);
+//! a client stub decodes a *response*, where gRPC's INTERNAL is right
+//! (`tonic_prost::ProstCodec`).
 
 use std::{env, fs, path::PathBuf};
 
@@ -32,6 +38,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     fs::write(out.join("weft_descriptor.bin"), &encoded)?;
     let descriptors = prost_types::FileDescriptorSet::decode(encoded.as_slice())?;
 
-    tonic_prost_build::configure().generate_default_stubs(true).compile_fds(descriptors)?;
+    // Messages and server stubs, in OUT_DIR.
+    tonic_prost_build::configure()
+        .build_client(false)
+        .generate_default_stubs(true)
+        .codec_path("crate::codec::RequestCodec")
+        .compile_fds(descriptors.clone())?;
+
+    // Client stubs only, in OUT_DIR/client: every message is the one
+    // generated above.
+    let clients = out.join("client");
+    fs::create_dir_all(&clients)?;
+    tonic_prost_build::configure()
+        .build_server(false)
+        .extern_path(".weft.v1", "crate::v1")
+        .extern_path(".google.api", "crate::google::api")
+        .out_dir(&clients)
+        .compile_fds(descriptors)?;
     Ok(())
 }

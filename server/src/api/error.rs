@@ -75,6 +75,41 @@ pub fn input_schema_violation(violations: &[(String, String)]) -> Status {
     Status::with_error_details(Code::InvalidArgument, summary, details)
 }
 
+/// INVALID_ARGUMENT, reason `MALFORMED_MESSAGE`: the request message is not
+/// valid protobuf (the server codec's answer; see `weft_proto::codec`).
+pub fn malformed_message(error: prost::DecodeError) -> Status {
+    /// prost names every enclosing field of the problem: up to a hundred.
+    const KEEP: usize = 300;
+    let text = error.to_string();
+    let message = if text.ends_with("recursion limit reached") {
+        "the request message nests more than 100 messages deep, protobuf's recursion limit \
+         (a google.protobuf.Value takes two levels per JSON object or array)"
+            .to_string()
+    } else if text.len() > KEEP {
+        let mut start = text.len() - KEEP;
+        while !text.is_char_boundary(start) {
+            start += 1;
+        }
+        format!("the request message is not valid protobuf: …{}", &text[start..])
+    } else {
+        format!("the request message is not valid protobuf: {text}")
+    };
+    with_reason(Code::InvalidArgument, message, "MALFORMED_MESSAGE")
+}
+
+/// INVALID_ARGUMENT, reason `MALFORMED_FRAME`: the request body is not one
+/// well-formed gRPC frame (or not base64, for gRPC-web-text).
+pub fn malformed_frame(message: impl Into<String>) -> Status {
+    with_reason(Code::InvalidArgument, message, "MALFORMED_FRAME")
+}
+
+/// RESOURCE_EXHAUSTED, reason `MESSAGE_TOO_LARGE`: the request message
+/// declares more bytes than the configured limit.
+pub fn message_too_large(length: usize, limit: usize) -> Status {
+    let message = format!("request message of {length} bytes is over the {limit}-byte limit");
+    with_reason(Code::ResourceExhausted, message, "MESSAGE_TOO_LARGE")
+}
+
 /// UNIMPLEMENTED for an RPC whose behaviour arrives with a later issue.
 pub fn unimplemented(rpc: &str) -> Status {
     with_reason(Code::Unimplemented, format!("{rpc} is not implemented yet"), "NOT_IMPLEMENTED")

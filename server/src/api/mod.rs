@@ -1,5 +1,6 @@
 //! The gRPC surface: one module per service, plus what every service shares
-//! (status building, conversions, descriptors, the message size limit).
+//! (status building, conversions, descriptors, the checks of request
+//! bodies: size, framing, gRPC-web-text).
 //!
 //! [`router`] assembles gRPC (HTTP/2), gRPC-web (HTTP/1.1), server reflection
 //! v1 and v1alpha, and `grpc.health.v1` into one axum router; the REST
@@ -12,11 +13,13 @@ pub mod convert_runs;
 pub mod convert_workers;
 pub mod descriptors;
 pub mod error;
-mod message_limit;
+mod frame_check;
 mod page_token;
 mod request_checks;
+mod request_frames;
 mod runs;
 mod unbuilt;
+mod web_text;
 mod workers;
 mod workflows;
 
@@ -82,11 +85,14 @@ pub fn cors() -> CorsLayer {
         .max_age(Duration::from_secs(24 * 60 * 60))
 }
 
-/// The router of every gRPC and gRPC-web service, with the message size
-/// limit; CORS is added by the caller around everything it serves.
+/// The router of every gRPC and gRPC-web service, behind the check of
+/// request bodies (message size, framing, base64; see `request_frames`);
+/// CORS is added by the caller around everything it serves.
 pub async fn router(context: ApiContext) -> Result<axum::Router, tonic_reflection::server::Error> {
     let limit = context.max_message_bytes;
     let web = GrpcWebLayer::new();
+    // The server stubs' codec answers an undecodable request with this.
+    weft_proto::codec::set_decode_error_status(error::malformed_message);
 
     let reflection = || {
         tonic_reflection::server::Builder::configure()
@@ -124,5 +130,5 @@ pub async fn router(context: ApiContext) -> Result<axum::Router, tonic_reflectio
 
     Ok(routes
         .into_axum_router()
-        .layer(axum::middleware::from_fn(move |request, next| message_limit::enforce(limit, request, next))))
+        .layer(axum::middleware::from_fn(move |request, next| request_frames::check(limit, request, next))))
 }
