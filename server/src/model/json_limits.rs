@@ -90,8 +90,9 @@ pub fn depth(value: &Value) -> usize {
     }
 }
 
-/// The first spot (depth-first, in order) where `value`, named `root`,
-/// nests deeper than [`MAX_JSON_DEPTH`]; `None` when it does not.
+/// Refuses `value`, named `root`, when it nests deeper than
+/// [`MAX_JSON_DEPTH`], naming the first spot (depth-first, in order) one
+/// level too deep.
 pub fn check_depth(value: &Value, root: &str) -> Result<(), JsonFault> {
     match too_deep_at(value, 1) {
         None => Ok(()),
