@@ -620,6 +620,22 @@ async fn a_poisoned_row_does_not_break_any_get_or_list() {
     )
     .await;
 
+    // A definition stored deeper than the limit is sent without its steps.
+    let deep_definition = json!({"name": "deep-def", "steps": [{"id": "send", "type": "http_request",
+        "method": "POST", "url": "http://127.0.0.1:9/x", "body": objects(40)}]});
+    poison(
+        &server,
+        "UPDATE workflow_versions SET definition = ?1 WHERE workflow_id = ?2",
+        "UPDATE workflow_versions SET definition = $1 WHERE workflow_id = $2",
+        &deep_definition.to_string(),
+        &workflow,
+    )
+    .await;
+    let read = client.workflows().get_workflow(pb::GetWorkflowRequest { id: workflow.clone() }).await;
+    let read = read.expect("GetWorkflow").into_inner().workflow.unwrap();
+    assert!(read.description.starts_with("[definition omitted"), "{read:?}");
+    assert_eq!((read.name.as_str(), read.steps.len()), ("deep-def", 0));
+
     let listed = client.runs().list_runs(pb::ListRunsRequest::default()).await.expect("ListRuns").into_inner();
     assert_eq!(listed.runs.len(), 4, "every run is listed");
     let (status, body) = http1::json(server.addr, "GET", "/v1/workflow-runs", None).await;
