@@ -436,8 +436,11 @@ async fn worker_outputs_and_state_writes_past_the_limit_fail_the_step_as_too_dee
             }
         }
         let run = if accepted { wait_finished(&client, &run_id, 10).await } else { get_run(&client, &run_id).await };
-        if !accepted {
-            let kept = run.shared_state.as_ref().and_then(|s| s.fields.get("k").cloned());
+        let kept = run.shared_state.as_ref().and_then(|s| s.fields.get("k").cloned());
+        if accepted {
+            // Kept, and sent back whole: the state object is one level deeper than its values.
+            assert_eq!(json_of(&kept), objects(depth), "state_writes {depth}");
+        } else {
             assert!(kept.is_none(), "state_writes {depth} are not kept");
             if run.status == pb::RunStatus::Running as i32 {
                 let cancel = pb::CancelRunRequest { run_id: run_id.clone(), reason: "done".into() };

@@ -14,7 +14,7 @@ use weft_proto::v1 as pb;
 use crate::api::descriptors::{json_to_message, message_to_json};
 use crate::api::error;
 use crate::api::request_checks::json_depth;
-use crate::model::json_limits::check_depth;
+use crate::model::json_limits::check_stored_depth;
 use crate::model::{Definition, Workflow, WorkflowStatus, WorkflowVersionInfo};
 
 /// Unix milliseconds as a protobuf timestamp.
@@ -104,7 +104,7 @@ pub fn workflow_to_pb(workflow: &Workflow) -> pb::Workflow {
     if let Some(object) = json.as_object_mut() {
         object.remove("onFailure");
     }
-    let mapped = check_depth(&json, "definition")
+    let mapped = check_stored_depth(&json, "definition")
         .map_err(|fault| fault.to_string())
         .and_then(|()| json_to_message::<pb::Workflow>("weft.v1.Workflow", json));
     let mut message = match mapped {

@@ -1,9 +1,10 @@
 //! Conversions of runs, step runs and run events between the domain
 //! records and `weft.v1` messages.
 //!
-//! Stored values are checked against the JSON nesting limit on the way out
-//! as well: a value deeper than it (written before the limit existed, or
-//! put into the database by hand) would make the whole response undecodable
+//! Stored values are checked on the way out as well: a value deeper than
+//! any the engine keeps now (`MAX_STORED_DEPTH`: written before the limit
+//! existed, or put into the database by hand) would make the whole response
+//! undecodable
 //! for every client, so it is replaced by a string that says so, and
 //! logged, instead of failing each read of the run or of any list holding
 //! it.
@@ -14,12 +15,12 @@ use weft_proto::v1 as pb;
 
 use crate::api::convert::{timestamp, value_to_pb};
 use crate::api::error;
-use crate::model::json_limits::check_depth;
+use crate::model::json_limits::check_stored_depth;
 use crate::model::{EventRecord, RunRecord, StepRecord};
 
 /// What a stored value too deep to send becomes, with why.
 fn omitted(run_id: &str, field: &str, value: &Value) -> Option<String> {
-    let fault = check_depth(value, field).err()?;
+    let fault = check_stored_depth(value, field).err()?;
     tracing::warn!(run_id, field, error = %fault, "a stored value is too deep to send; answering a marker instead");
     Some(format!("[value omitted: {fault}]"))
 }

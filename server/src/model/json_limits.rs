@@ -94,7 +94,23 @@ pub fn depth(value: &Value) -> usize {
 /// [`MAX_JSON_DEPTH`], naming the first spot (depth-first, in order) one
 /// level too deep.
 pub fn check_depth(value: &Value, root: &str) -> Result<(), JsonFault> {
-    match too_deep_at(value, 1) {
+    check_depth_at_most(value, root, MAX_JSON_DEPTH)
+}
+
+/// Deepest a stored value can be sent as: one level past
+/// [`MAX_JSON_DEPTH`], because the engine gathers accepted values under
+/// keys (a run output keyed by step id, shared state and event data keyed
+/// by name). The margin above is what makes this level fit.
+pub const MAX_STORED_DEPTH: usize = MAX_JSON_DEPTH + 1;
+
+/// Refuses a stored `value` deeper than [`MAX_STORED_DEPTH`], which no
+/// client could decode: such a value was kept before the limit existed.
+pub fn check_stored_depth(value: &Value, root: &str) -> Result<(), JsonFault> {
+    check_depth_at_most(value, root, MAX_STORED_DEPTH)
+}
+
+fn check_depth_at_most(value: &Value, root: &str, max: usize) -> Result<(), JsonFault> {
+    match too_deep_at(value, 1, max) {
         None => Ok(()),
         Some(mut segments) => {
             segments.reverse();
@@ -104,19 +120,19 @@ pub fn check_depth(value: &Value, root: &str) -> Result<(), JsonFault> {
 }
 
 /// Path segments (innermost first) to the first container at depth
-/// `MAX_JSON_DEPTH + 1`, when `value` sits at depth `level` if a container.
-/// Recursion stops one level past the limit, so it is bounded.
-fn too_deep_at(value: &Value, level: usize) -> Option<Vec<String>> {
+/// `max + 1`, when `value` sits at depth `level` if a container.
+/// Recursion stops one level past `max`, so it is bounded.
+fn too_deep_at(value: &Value, level: usize, max: usize) -> Option<Vec<String>> {
     let children: Box<dyn Iterator<Item = (String, &Value)>> = match value {
         Value::Array(items) => Box::new(items.iter().enumerate().map(|(i, v)| (format!("[{i}]"), v))),
         Value::Object(map) => Box::new(map.iter().map(|(k, v)| (segment(k), v))),
         _ => return None,
     };
-    if level > MAX_JSON_DEPTH {
+    if level > max {
         return Some(Vec::new());
     }
     for (name, child) in children {
-        if let Some(mut path) = too_deep_at(child, level + 1) {
+        if let Some(mut path) = too_deep_at(child, level + 1, max) {
             path.push(name);
             return Some(path);
         }

@@ -57,8 +57,8 @@ fn depth_counts_arrays_and_objects() {
 fn a_value_at_the_limit_decodes_in_the_deepest_messages() {
     assert!(every_message_round_trips(&objects(MAX_JSON_DEPTH)));
     // The margin: one more object (a run output keyed by step id) still fits.
-    assert!(every_message_round_trips(&objects(MAX_JSON_DEPTH + 1)));
-    assert!(every_message_round_trips(&arrays(MAX_JSON_DEPTH + 1)));
+    assert!(every_message_round_trips(&objects(MAX_STORED_DEPTH)));
+    assert!(every_message_round_trips(&arrays(MAX_STORED_DEPTH)));
     // The count above is prost's: at 32 plus that one level it breaks.
     assert!(!every_message_round_trips(&objects(33)));
 }
@@ -69,6 +69,8 @@ fn the_first_spot_too_deep_is_named() {
     let err = check_depth(&objects(MAX_JSON_DEPTH + 1), "input").unwrap_err();
     assert_eq!(err, JsonFault::TooDeep { path: format!("input{}", ".a".repeat(MAX_JSON_DEPTH)) });
     assert!(err.to_string().contains("nesting depth 31 > 30"), "{err}");
+    assert_eq!(check_stored_depth(&objects(MAX_STORED_DEPTH), "output"), Ok(()));
+    assert!(check_stored_depth(&objects(MAX_STORED_DEPTH + 1), "output").is_err());
     let err = check_depth(&json!({"ok": 1, "odd key": arrays(200)}), "output").unwrap_err();
     assert_eq!(err.path(), format!("output[\"odd key\"]{}", "[0]".repeat(MAX_JSON_DEPTH - 1)));
 }
