@@ -17,8 +17,10 @@
 //! `input`/`state` `Struct` → map entry), so a value of depth `d` needs
 //! `4 + 3d` levels. At 32 that is exactly 100, with no room left, and a run
 //! output made of several steps' outputs (one more object) would pass it.
-//! At 30 it is 94: one more object level (a run output keyed by step, a map
-//! step's array of item outputs) still fits, at 97. The test
+//! At 30 it is 94: one more object level still fits, at 97. That level is
+//! used: the engine keeps accepted values under keys (a run output keyed by
+//! step id, shared state and event data keyed by name), so reads send
+//! stored values up to [`MAX_STORED_DEPTH`]. The test
 //! `a_value_at_the_limit_decodes_in_the_deepest_messages` checks this with
 //! prost itself.
 
