@@ -7,7 +7,7 @@ use weft_proto::v1 as pb;
 use weft_proto::v1::approval_service_server::ApprovalService;
 
 use crate::api::convert::timestamp;
-use crate::api::convert_runs::struct_to_pb;
+use crate::api::convert_runs::stored_struct_to_pb;
 use crate::api::request_checks::required_id;
 use crate::api::{error, page_token};
 use crate::engine::RunEngine;
@@ -63,7 +63,11 @@ pub fn approval_to_pb(a: &ApprovalRecord) -> pb::Approval {
         kind: kind.into(),
         action: a.action.clone(),
         tool: a.tool.clone(),
-        tool_arguments: if a.kind == "step" { None } else { struct_to_pb(&a.arguments) },
+        tool_arguments: if a.kind == "step" {
+            None
+        } else {
+            stored_struct_to_pb(&a.arguments, &a.run_id, "tool_arguments")
+        },
         message: a.message.clone(),
         options: a.options.clone(),
         status: status_to_pb(&a.status).into(),

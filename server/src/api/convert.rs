@@ -2,6 +2,10 @@
 //! direction. Definitions cross through protobuf JSON: the domain
 //! definition is the documented step JSON, so the JSON mapping of the proto
 //! *is* the conversion, and a field added to both stays in step.
+//!
+//! A definition is stored and sent back, so it is held to the JSON nesting
+//! limit as it comes in; one stored before the limit that is deeper is
+//! sent without its steps rather than failing every read of it.
 
 use prost_types::Timestamp;
 use serde_json::Value;
@@ -9,6 +13,8 @@ use weft_proto::v1 as pb;
 
 use crate::api::descriptors::{json_to_message, message_to_json};
 use crate::api::error;
+use crate::api::request_checks::json_depth;
+use crate::model::json_limits::check_stored_depth;
 use crate::model::{Definition, Workflow, WorkflowStatus, WorkflowVersionInfo};
 
 /// Unix milliseconds as a protobuf timestamp.
@@ -59,6 +65,7 @@ fn failure_mode_to_pb(mode: Option<&str>) -> pb::FailureMode {
 /// Reads the definition fields of a message (`weft.v1.Workflow` or
 /// `weft.v1.WorkflowDefinition`) through its JSON form.
 fn definition_from_json(mut json: Value, on_failure: i32, field: &str) -> Result<Definition, tonic::Status> {
+    json_depth(&json, field)?;
     if let Some(object) = json.as_object_mut() {
         // The enum is mapped on its own: the domain writes "stop", not FAILURE_MODE_STOP.
         object.remove("onFailure");
@@ -97,8 +104,21 @@ pub fn workflow_to_pb(workflow: &Workflow) -> pb::Workflow {
     if let Some(object) = json.as_object_mut() {
         object.remove("onFailure");
     }
-    let mut message: pb::Workflow =
-        json_to_message("weft.v1.Workflow", json).expect("a stored definition maps onto weft.v1.Workflow");
+    let mapped = check_stored_depth(&json, "definition")
+        .map_err(|fault| fault.to_string())
+        .and_then(|()| json_to_message::<pb::Workflow>("weft.v1.Workflow", json));
+    let mut message = match mapped {
+        Ok(message) => message,
+        Err(why) => {
+            tracing::warn!(workflow_id = %workflow.id, version = workflow.version, error = %why,
+                "a stored definition cannot be sent; answering without its steps");
+            pb::Workflow {
+                name: workflow.definition.name.clone(),
+                description: format!("[definition omitted: {why}]"),
+                ..Default::default()
+            }
+        }
+    };
     message.id = workflow.id.clone();
     message.tags = workflow.tags.clone();
     message.status = status_to_pb(workflow.status) as i32;

@@ -1,5 +1,13 @@
 //! Conversions of runs, step runs and run events between the domain
 //! records and `weft.v1` messages.
+//!
+//! Stored values are checked on the way out as well: a value deeper than
+//! any the engine keeps now (`MAX_STORED_DEPTH`: written before the limit
+//! existed, or put into the database by hand) would make the whole response
+//! undecodable
+//! for every client, so it is replaced by a string that says so, and
+//! logged, instead of failing each read of the run or of any list holding
+//! it.
 
 use prost_types::value::Kind;
 use serde_json::{Map, Number, Value};
@@ -7,7 +15,33 @@ use weft_proto::v1 as pb;
 
 use crate::api::convert::{timestamp, value_to_pb};
 use crate::api::error;
+use crate::model::json_limits::check_stored_depth;
 use crate::model::{EventRecord, RunRecord, StepRecord};
+
+/// What a stored value too deep to send becomes, with why.
+fn omitted(run_id: &str, field: &str, value: &Value) -> Option<String> {
+    let fault = check_stored_depth(value, field).err()?;
+    tracing::warn!(run_id, field, error = %fault, "a stored value is too deep to send; answering a marker instead");
+    Some(format!("[value omitted: {fault}]"))
+}
+
+/// A stored value as `google.protobuf.Value`, or the marker string when it
+/// is too deep to send.
+pub fn stored_value_to_pb(value: &Value, run_id: &str, field: &str) -> prost_types::Value {
+    match omitted(run_id, field, value) {
+        Some(marker) => prost_types::Value { kind: Some(Kind::StringValue(marker)) },
+        None => value_to_pb(value),
+    }
+}
+
+/// A stored object as `google.protobuf.Struct`, or `{"omitted": marker}`
+/// when it is too deep to send; `None` when it is not an object.
+pub fn stored_struct_to_pb(value: &Value, run_id: &str, field: &str) -> Option<prost_types::Struct> {
+    match omitted(run_id, field, value) {
+        Some(marker) => struct_to_pb(&serde_json::json!({ "omitted": marker })),
+        None => struct_to_pb(value),
+    }
+}
 
 /// A `google.protobuf.Value` as JSON. Whole numbers within f64's exact
 /// range become JSON integers, so `3` stays `3`.
@@ -96,7 +130,7 @@ fn step_to_pb(step: &StepRecord, now_ms: i64) -> pb::StepRun {
         r#type: step.kind.clone(),
         status: step_status_to_pb(&step.status) as i32,
         attempts: step.attempts,
-        output: step.output.as_ref().map(value_to_pb),
+        output: step.output.as_ref().map(|v| stored_value_to_pb(v, &step.run_id, "steps.output")),
         error: step.error.clone().unwrap_or_default(),
         cost: Some(money(step.cost_cents)),
         duration: seconds(step.started_ms, step.completed_ms, now_ms),
@@ -143,9 +177,9 @@ pub fn run_to_pb(run: &RunRecord, steps: &[StepRecord], now_ms: i64) -> pb::Run 
         workflow_version: run.workflow_version,
         user_id: run.user_id.clone(),
         status: run_status_to_pb(&run.status) as i32,
-        input: run.input.as_ref().filter(|i| !i.is_null()).map(value_to_pb),
-        output: run.output.as_ref().map(value_to_pb),
-        shared_state: run.shared_state.as_ref().and_then(struct_to_pb),
+        input: run.input.as_ref().filter(|i| !i.is_null()).map(|v| stored_value_to_pb(v, &run.id, "input")),
+        output: run.output.as_ref().map(|v| stored_value_to_pb(v, &run.id, "output")),
+        shared_state: run.shared_state.as_ref().and_then(|v| stored_struct_to_pb(v, &run.id, "shared_state")),
         steps: steps.iter().map(|s| step_to_pb(s, now_ms)).collect(),
         cost: Some(money(run.cost_cents)),
         duration: seconds(run.started_ms, run.completed_ms, now_ms),
@@ -171,14 +205,14 @@ pub fn event_to_pb(event: &EventRecord) -> pb::RunEvent {
         r#type: event.event_type.clone(),
         step_id: event.step_id.clone().unwrap_or_default(),
         status: event.status.clone(),
-        output: event.output.as_ref().map(value_to_pb),
+        output: event.output.as_ref().map(|v| stored_value_to_pb(v, &event.run_id, "event.output")),
         error: event.error.clone().unwrap_or_default(),
         cost: event.cost_cents.map(money),
         total_cost: event.total_cost_cents.map(money),
         can_retry_from: event.can_retry_from.clone().unwrap_or_default(),
         action: event.action.clone().unwrap_or_default(),
         duration_seconds: event.duration_ms.map_or(0, |ms| (ms.max(0) / 1000) as u32),
-        data: event.data.as_ref().and_then(struct_to_pb),
+        data: event.data.as_ref().and_then(|v| stored_struct_to_pb(v, &event.run_id, "event.data")),
         create_time: Some(timestamp(event.created_ms)),
     }
 }

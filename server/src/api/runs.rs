@@ -16,7 +16,7 @@ use weft_proto::v1::run_service_server::RunService;
 
 use crate::api::convert_estimate::estimate_to_pb;
 use crate::api::convert_runs::{event_to_pb, run_status_from_pb, run_to_pb, struct_from_pb, value_from_pb};
-use crate::api::request_checks::required_id;
+use crate::api::request_checks::{json_depth, required_id};
 use crate::api::{error, page_token};
 use crate::engine::runs::{RunDetail, StartRun};
 use crate::engine::scheduler::now_ms;
@@ -94,16 +94,22 @@ pub(crate) fn start_request(fields: StartFields) -> Result<StartRun, Status> {
     .collect();
     let input = match given.as_slice() {
         [] => Value::Null,
-        [(_, value)] => value_from_pb(value),
+        [(name, value)] => {
+            let input = value_from_pb(value);
+            json_depth(&input, name)?;
+            input
+        }
         [_, (second, _), ..] => {
             return Err(error::invalid_argument(second, "give the input once: input, input_data or variables"));
         }
     };
+    let shared_state = fields.shared_state.as_ref().map(struct_from_pb).unwrap_or(Value::Null);
+    json_depth(&shared_state, "shared_state")?;
     Ok(StartRun {
         workflow_id: fields.workflow_id,
         version: Some(fields.version).filter(|v| *v > 0),
         input,
-        shared_state: fields.shared_state.as_ref().map(struct_from_pb).unwrap_or(Value::Null),
+        shared_state,
         user_id: label(fields.user_id, "user_id")?,
         trigger: trigger(fields.trigger)?,
         idempotency_key: label(fields.idempotency_key, "idempotency_key")?,
@@ -241,10 +247,13 @@ impl RunService for RunApi {
                 let Some(input) = target.input.as_ref() else {
                     return Err(error::invalid_argument("input.resume.input", "is required: the answer"));
                 };
-                ResumeForm::Answer { step: target.step, input: value_from_pb(input) }
+                let input = value_from_pb(input);
+                json_depth(&input, "input.resume.input")?;
+                ResumeForm::Answer { step: target.step, input }
             }
             None if !r.event.is_empty() => {
                 let payload = r.payload.as_ref().map_or(serde_json::Value::Null, value_from_pb);
+                json_depth(&payload, "payload")?;
                 ResumeForm::Event { event: r.event, payload }
             }
             None => {
@@ -274,6 +283,7 @@ impl RunService for RunApi {
         let request = request.into_inner();
         required_id(&request.workflow_id, "workflow_id")?;
         let input = request.input.as_ref().map(value_from_pb).unwrap_or(Value::Null);
+        json_depth(&input, "input")?;
         let version = Some(request.version).filter(|v| *v > 0);
         let hints = self.workers.cost_hints(DEFAULT_TENANT, now_ms());
         let estimate = self.runs.estimate(DEFAULT_TENANT, &request.workflow_id, version, input, &hints).await?;

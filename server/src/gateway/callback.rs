@@ -53,6 +53,7 @@ pub(super) async fn handle(
                     (Code::Unauthenticated, "CALLBACK_SIGNATURE_INVALID", StatusCode::UNAUTHORIZED)
                 }
                 CallbackError::NotJson(_) => (Code::InvalidArgument, "CALLBACK_BODY_INVALID", StatusCode::BAD_REQUEST),
+                CallbackError::Refused(_) => (Code::InvalidArgument, "CALLBACK_BODY_REFUSED", StatusCode::BAD_REQUEST),
                 CallbackError::TooLarge(_) => {
                     (Code::ResourceExhausted, "BODY_TOO_LARGE", StatusCode::PAYLOAD_TOO_LARGE)
                 }

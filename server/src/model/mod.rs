@@ -6,6 +6,7 @@
 pub mod approval;
 pub mod definition;
 pub mod ids;
+pub mod json_limits;
 pub mod run;
 pub mod workflow;
 

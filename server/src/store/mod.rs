@@ -23,6 +23,7 @@ mod sqlite_commit;
 mod sqlite_runs;
 mod sqlite_tasks;
 mod tasks;
+mod unreadable;
 
 use async_trait::async_trait;
 

@@ -22,6 +22,7 @@ use tokio::sync::{Mutex, broadcast, watch};
 
 use super::cluster::Notice;
 use super::postgres_text::{RowText, nul_safe, nul_safe_opt, restore};
+use super::unreadable::listed;
 use super::{
     ExpiredLease, LeasedTask, NewVersion, NewWorkflow, OpenRun, RunBatch, RunPage, RunQuery, Store, StoreError,
     TaskLease, WorkflowPage, WorkflowQuery, migrate, postgres_approvals, postgres_runs, postgres_tasks,
@@ -300,7 +301,12 @@ impl Store for PostgresStore {
             .bind(if query.after.is_some() { 0 } else { i64::from(query.offset) })
             .fetch_all(&self.pool)
             .await?;
-        let mut workflows = rows.iter().map(workflow_from_row).collect::<Result<Vec<_>, _>>()?;
+        let mut workflows: Vec<_> = rows
+            .iter()
+            .filter_map(|row| {
+                listed("workflow", &row.try_get::<String, _>("id").unwrap_or_default(), workflow_from_row(row))
+            })
+            .collect();
         let has_more = workflows.len() > query.limit as usize;
         workflows.truncate(query.limit as usize);
         Ok(WorkflowPage { workflows, total: total as u32, has_more })

@@ -15,6 +15,7 @@ use sqlx::{PgConnection, PgPool, Row};
 
 use super::postgres_text::{RowText, nul_safe, nul_safe_opt};
 use super::runs::{OpenRun, RunBatch, RunPage, RunQuery};
+use super::unreadable::{json_or_marker, listed};
 use super::{LeasedTask, StoreError};
 use crate::model::{EventRecord, RunRecord, StepRecord, TimerRecord};
 
@@ -28,7 +29,10 @@ fn json_text(value: &Option<Value>) -> Option<String> {
 
 fn json_column(row: &PgRow, column: &str) -> Result<Option<Value>, StoreError> {
     let text: Option<String> = row.try_get(column)?;
-    text.map(|t| serde_json::from_str(&t).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))).transpose()
+    Ok(text.map(|t| {
+        let id: String = row.try_get("id").or_else(|_| row.try_get("run_id")).unwrap_or_default();
+        json_or_marker(&t, column, &id)
+    }))
 }
 
 fn run_from_row(row: &PgRow) -> Result<RunRecord, StoreError> {
@@ -326,7 +330,10 @@ pub(super) async fn list_runs(pool: &PgPool, tenant: &str, query: &RunQuery) -> 
         .bind(if query.after.is_some() { 0 } else { i64::from(query.offset) })
         .fetch_all(pool)
         .await?;
-    let mut runs = rows.iter().map(run_from_row).collect::<Result<Vec<_>, _>>()?;
+    let mut runs: Vec<RunRecord> = rows
+        .iter()
+        .filter_map(|row| listed("run", &row.try_get::<String, _>("id").unwrap_or_default(), run_from_row(row)))
+        .collect();
     let has_more = runs.len() > query.limit as usize;
     runs.truncate(query.limit as usize);
     Ok(RunPage { runs, total: total as u32, has_more })
@@ -350,12 +357,11 @@ pub(super) async fn list_events(
     .bind(i64::from(limit))
     .fetch_all(pool)
     .await?;
-    rows.iter()
-        .map(|row| {
-            let payload: String = row.try_get("payload")?;
-            serde_json::from_str(&payload).map_err(|e| StoreError::Corrupt(format!("event of {run_id}: {e}")))
-        })
-        .collect()
+    let read = |row: &PgRow| -> Result<EventRecord, StoreError> {
+        let payload: String = row.try_get("payload")?;
+        serde_json::from_str(&payload).map_err(|e| StoreError::Corrupt(format!("event of {run_id}: {e}")))
+    };
+    Ok(rows.iter().filter_map(|row| listed("event of run", run_id, read(row))).collect())
 }
 
 /// Deletes a run and everything recorded about it.

@@ -11,6 +11,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Row, SqlitePool};
 
 use super::sqlite_commit::CommitThread;
+use super::unreadable::listed;
 use super::{
     ExpiredLease, LeasedTask, NewVersion, NewWorkflow, OpenRun, RunBatch, RunPage, RunQuery, Store, StoreError,
     TaskLease, WorkflowPage, WorkflowQuery, migrate, sqlite_runs, sqlite_tasks,
@@ -230,7 +231,12 @@ impl Store for SqliteStore {
             .bind(if query.after.is_some() { 0 } else { i64::from(query.offset) })
             .fetch_all(&self.pool)
             .await?;
-        let mut workflows = rows.iter().map(workflow_from_row).collect::<Result<Vec<_>, _>>()?;
+        let mut workflows: Vec<_> = rows
+            .iter()
+            .filter_map(|row| {
+                listed("workflow", &row.try_get::<String, _>("id").unwrap_or_default(), workflow_from_row(row))
+            })
+            .collect();
         let has_more = workflows.len() > query.limit as usize;
         workflows.truncate(query.limit as usize);
         Ok(WorkflowPage { workflows, total: total as u32, has_more })

@@ -6,6 +6,7 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
 use super::StoreError;
+use super::unreadable::listed;
 use crate::model::{ApprovalPage, ApprovalQuery, ApprovalRecord};
 
 /// Approvals with their run's workflow (a run's rows go with the run, so
@@ -80,7 +81,12 @@ pub(super) async fn list(pool: &SqlitePool, tenant: &str, query: &ApprovalQuery)
     // One more than asked says whether another page follows.
     page.push(" ORDER BY a.created_at DESC, a.id DESC LIMIT ").push_bind(i64::from(query.limit) + 1);
     let rows = page.build().fetch_all(pool).await?;
-    let mut approvals = rows.iter().map(approval_from_row).collect::<Result<Vec<_>, _>>()?;
+    let mut approvals: Vec<_> = rows
+        .iter()
+        .filter_map(|row| {
+            listed("approval", &row.try_get::<String, _>("id").unwrap_or_default(), approval_from_row(row))
+        })
+        .collect();
     let has_more = approvals.len() > query.limit as usize;
     approvals.truncate(query.limit as usize);
     Ok(ApprovalPage { approvals, total: u32::try_from(total).unwrap_or(u32::MAX), has_more })

@@ -15,6 +15,7 @@ use crate::engine::EngineError;
 use crate::engine::scheduler::now_ms;
 use crate::engine::tasks::{MAX_OUTPUT_BYTES, TaskOutput};
 use crate::model::DEFAULT_TENANT;
+use crate::model::json_limits;
 use crate::outbound::{Secret, SignatureError};
 
 /// Why a callback was refused.
@@ -30,6 +31,10 @@ pub enum CallbackError {
     /// The body is not JSON.
     #[error("the callback body is not JSON: {0}")]
     NotJson(String),
+    /// The body is JSON Weft will not keep (nested too deep, or an integer
+    /// beyond ±2^53); the step failed saying so.
+    #[error("the callback body was refused: {0}")]
+    Refused(String),
     /// The body is over the output cap.
     #[error("the callback body is {0} bytes; at most {MAX_OUTPUT_BYTES} are accepted")]
     TooLarge(usize),
@@ -84,14 +89,24 @@ impl CallbackReceiver {
             return Err(CallbackError::TooLarge(body.len()));
         }
         let output = if body.iter().all(u8::is_ascii_whitespace) {
-            serde_json::Value::Null
+            TaskOutput::Json(serde_json::Value::Null)
         } else {
-            serde_json::from_slice(body).map_err(|e| CallbackError::NotJson(e.to_string()))?
+            // Too deep, or an integer that would change: the step fails
+            // (OUTPUT_TOO_DEEP, OUTPUT_NUMBER_TOO_LARGE) and the body is not kept.
+            match json_limits::parse_network(body, "output") {
+                Ok(Some(value)) => TaskOutput::Json(value),
+                Ok(None) => {
+                    let err = serde_json::from_slice::<serde_json::Value>(body).err();
+                    return Err(CallbackError::NotJson(err.map(|e| e.to_string()).unwrap_or_default()));
+                }
+                Err(fault) => TaskOutput::Refused(fault),
+            }
         };
         let row = self.tasks.task_row(DEFAULT_TENANT, &task_id).await.map_err(CallbackError::Engine)?;
         let Some(row) = row else { return Err(CallbackError::UnknownToken) };
-        match self.tasks.complete(DEFAULT_TENANT, &task_id, lease, TaskOutput::Json(output), 0).await {
+        match self.tasks.complete(DEFAULT_TENANT, &task_id, lease, output, 0).await {
             Ok(()) => Ok((row.run_id, row.step_key)),
+            Err(EngineError::InvalidArgument { message, .. }) => Err(CallbackError::Refused(message)),
             Err(err @ (EngineError::StaleLease(_) | EngineError::FailedPrecondition { .. })) => {
                 Err(CallbackError::Spent(err.to_string()))
             }

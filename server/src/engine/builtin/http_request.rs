@@ -56,5 +56,8 @@ pub(super) async fn run(job: &Job) -> Finish {
             }
         }
     }
-    Finish::Done(json!({ "statusCode": status, "headers": headers, "body": json_or_text(&response.body) }))
+    match json_or_text(&response.body, "output.body") {
+        Ok(body) => Finish::Done(json!({ "statusCode": status, "headers": headers, "body": body })),
+        Err(fault) => Finish::Refused(fault),
+    }
 }

@@ -33,6 +33,7 @@ use crate::config::ScriptSettings;
 use crate::engine::TaskQueue;
 use crate::engine::tasks::TaskOutput;
 use crate::model::DEFAULT_TENANT;
+use crate::model::json_limits::{self, JsonFault};
 use crate::outbound::{OutboundClient, Secret};
 use crate::store::LeasedTask;
 
@@ -78,6 +79,9 @@ pub(crate) struct TaskSpec {
 pub(crate) enum Finish {
     /// Completed with this output.
     Done(Value),
+    /// Completed with a body Weft will not keep (too deep, or an integer
+    /// that would change): the step fails with the fault's code.
+    Refused(JsonFault),
     /// Failed; `retryable` lets the step's retries apply.
     Failed { error: String, retryable: bool },
     /// The webhook was accepted and waits for its callback until
@@ -240,6 +244,7 @@ async fn keep_alive(tasks: TaskQueue, task_id: String, token: u64, cancel: watch
 pub(crate) async fn report(tasks: &TaskQueue, task_id: &str, token: u64, finish: Finish) {
     let result = match finish {
         Finish::Done(output) => tasks.complete(DEFAULT_TENANT, task_id, token, TaskOutput::Json(output), 0).await,
+        Finish::Refused(fault) => tasks.complete(DEFAULT_TENANT, task_id, token, TaskOutput::Refused(fault), 0).await,
         Finish::Failed { error, retryable } => {
             tasks.fail(DEFAULT_TENANT, task_id, token, error, retryable, 0).await.map(|_| ())
         }
@@ -302,10 +307,14 @@ pub(crate) fn whole_numbers(mut value: Value) -> Value {
     value
 }
 
-/// `body` as JSON when it parses, else as text (lossy UTF-8).
-pub(crate) fn json_or_text(body: &[u8]) -> Value {
+/// `body` as JSON when it parses, else as text (lossy UTF-8). JSON that
+/// nests deeper than the limit, or holds an integer beyond ±2^53, is
+/// refused (named from `root`, e.g. `output.body`) rather than kept
+/// changed or read as text: a number never changes silently.
+pub(crate) fn json_or_text(body: &[u8], root: &str) -> Result<Value, JsonFault> {
     if body.is_empty() {
-        return Value::Null;
+        return Ok(Value::Null);
     }
-    serde_json::from_slice(body).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into_owned()))
+    Ok(json_limits::parse_network(body, root)?
+        .unwrap_or_else(|| Value::String(String::from_utf8_lossy(body).into_owned())))
 }

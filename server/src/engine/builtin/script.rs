@@ -157,10 +157,13 @@ async fn run_in(job: &Job, program: &Path, dir: &Path, file: &str) -> Finish {
     if !status.success() {
         return Finish::Failed { error: exit_error(status, &stderr, settings.memory_limit_mb), retryable: true };
     }
-    Finish::Done(match json_or_text(&stdout) {
-        serde_json::Value::String(text) => serde_json::Value::String(text.trim_end_matches('\n').to_owned()),
-        other => other,
-    })
+    match json_or_text(&stdout, "output") {
+        Ok(serde_json::Value::String(text)) => {
+            Finish::Done(serde_json::Value::String(text.trim_end_matches('\n').to_owned()))
+        }
+        Ok(other) => Finish::Done(other),
+        Err(fault) => Finish::Refused(fault),
+    }
 }
 
 /// Why a script that exited badly failed, naming the memory limit when

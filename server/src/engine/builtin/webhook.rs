@@ -97,7 +97,10 @@ pub(super) async fn run(job: &Job) -> Finish {
         let deadline_ms = now_ms().saturating_add(millis(callback_timeout(job)));
         return Finish::AwaitCallback { deadline_ms };
     }
-    Finish::Done(json!({ "statusCode": status, "body": json_or_text(&response.body) }))
+    match json_or_text(&response.body, "output.body") {
+        Ok(body) => Finish::Done(json!({ "statusCode": status, "body": body })),
+        Err(fault) => Finish::Refused(fault),
+    }
 }
 
 /// How long a webhook waits for its callback: the step's timeout, else

@@ -215,10 +215,10 @@ impl Tx<'_> {
     pub(super) fn start(&mut self, inst: Instance) {
         let kind = self.run.kind(inst.node);
         if !is_external(kind)
-            && let Err(message) = self.resolve_input(inst)
+            && let Err((code, message)) = self.resolve_input(inst)
         {
             self.begin(inst, StepStatus::Running);
-            return self.step_failed_as(inst, ErrorCode::InputMapEmpty, message);
+            return self.step_failed_as(inst, code, message);
         }
         match kind {
             StepKind::Transform => {
@@ -277,7 +277,7 @@ impl Tx<'_> {
         let Some(step) = wf.step(inst.node) else { return };
         let input = match self.resolve_input(inst) {
             Ok(input) => input,
-            Err(message) => return self.step_failed_as(inst, ErrorCode::InputMapEmpty, message),
+            Err((code, message)) => return self.step_failed_as(inst, code, message),
         };
         // Webhook, http_request and script tasks are the server's own: a
         // reserved agent name, and the request or program as the task.

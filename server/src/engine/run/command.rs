@@ -11,6 +11,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::error_code::OutputFault;
 use super::status::{RunStatus, StepStatus};
 
 /// Something that happens to a run. Step commands name an instance by key:
@@ -107,8 +108,10 @@ pub enum Command {
         now_ms: i64,
     },
     /// A worker completed an attempt with an output the server will not
-    /// keep (too large, or not JSON): the step fails for good with
-    /// OUTPUT_INVALID, since repeating the same work would give the same.
+    /// keep (too large, not JSON, too deep, an integer that would change):
+    /// the step fails for good with the fault's code (OUTPUT_INVALID,
+    /// OUTPUT_TOO_DEEP, OUTPUT_NUMBER_TOO_LARGE), since repeating the same
+    /// work would give the same. The output itself is not recorded.
     OutputRejected {
         /// Instance key.
         step: String,
@@ -116,6 +119,9 @@ pub enum Command {
         attempt: u32,
         /// Why the output was refused, in words.
         error: String,
+        /// Which rule it broke; defaulted so commands stored before it replay.
+        #[serde(default)]
+        fault: OutputFault,
         /// What the attempt cost, in cents.
         cost_cents: i64,
         /// Milliseconds since the epoch.

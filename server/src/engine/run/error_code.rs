@@ -4,6 +4,8 @@
 
 use std::fmt;
 
+use serde::{Deserialize, Serialize};
+
 /// Why a step or a run failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum ErrorCode {
@@ -35,6 +37,14 @@ pub enum ErrorCode {
     WaitTimeout,
     /// A loop would have run more than its `maxIterations`.
     LoopLimit,
+    /// An output (a worker's, a response or callback body, or one the
+    /// engine built from others) nests deeper than the JSON limit.
+    OutputTooDeep,
+    /// A response or callback body holds an integer beyond ±2^53, which
+    /// would silently change; it is refused, not rounded.
+    OutputNumberTooLarge,
+    /// A step's resolved `inputMap` nests deeper than the JSON limit.
+    InputTooDeep,
 }
 
 impl ErrorCode {
@@ -53,6 +63,9 @@ impl ErrorCode {
             Self::ApprovalDenied => "APPROVAL_DENIED",
             Self::WaitTimeout => "WAIT_TIMEOUT",
             Self::LoopLimit => "LOOP_LIMIT",
+            Self::OutputTooDeep => "OUTPUT_TOO_DEEP",
+            Self::OutputNumberTooLarge => "OUTPUT_NUMBER_TOO_LARGE",
+            Self::InputTooDeep => "INPUT_TOO_DEEP",
         }
     }
 }
@@ -60,5 +73,30 @@ impl ErrorCode {
 impl fmt::Display for ErrorCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// Why an output was refused before it became a step's output; recorded
+/// with the `OutputRejected` command so a replay fails the step the same way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum OutputFault {
+    /// Over the size cap, or not JSON (OUTPUT_INVALID).
+    #[default]
+    Invalid,
+    /// Nested deeper than the JSON limit (OUTPUT_TOO_DEEP).
+    TooDeep,
+    /// An integer beyond ±2^53 (OUTPUT_NUMBER_TOO_LARGE).
+    NumberTooLarge,
+}
+
+impl OutputFault {
+    /// The code the step fails with.
+    pub fn code(self) -> ErrorCode {
+        match self {
+            Self::Invalid => ErrorCode::OutputInvalid,
+            Self::TooDeep => ErrorCode::OutputTooDeep,
+            Self::NumberTooLarge => ErrorCode::OutputNumberTooLarge,
+        }
     }
 }

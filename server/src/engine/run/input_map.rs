@@ -1,12 +1,16 @@
 //! A step's `inputMap`, resolved as it starts (or as its work is
 //! dispatched): every query must select something, or the step fails with
-//! INPUT_MAP_EMPTY and a message naming the step, the key and the query.
+//! INPUT_MAP_EMPTY and a message naming the step, the key and the query;
+//! and what it selects must nest within the JSON limit (INPUT_TOO_DEEP).
 
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
+use crate::model::json_limits::check_depth;
+
 use super::document;
+use super::error_code::ErrorCode;
 use super::instance::Instance;
 use super::status::StepStatus;
 use super::transition::Tx;
@@ -19,7 +23,7 @@ impl Tx<'_> {
     /// failed and routed on) gives null rather than an error: the DAG made
     /// it absent, and joins after a condition or a goto read "whichever
     /// branch ran" that way. Anything else missing is a mistake to report.
-    pub(super) fn resolve_input(&mut self, inst: Instance) -> Result<Value, String> {
+    pub(super) fn resolve_input(&mut self, inst: Instance) -> Result<Value, (ErrorCode, String)> {
         let wf = Arc::clone(&self.wf);
         let Some(step) = wf.step(inst.node) else { return Ok(Value::Object(Map::new())) };
         if step.input_map().is_empty() {
@@ -32,7 +36,7 @@ impl Tx<'_> {
         };
         let strict = self.with_item(inst, |doc| document::resolve_strict(step.input_map(), doc, |_| false));
         if let Ok(input) = strict {
-            return Ok(input);
+            return self.within_depth(inst, input);
         }
         // Only a query that selected nothing pays for this second pass.
         let run = &*self.run;
@@ -44,14 +48,29 @@ impl Tx<'_> {
                 })
             })
             .collect();
-        self.with_item(inst, |doc| document::resolve_strict(step.input_map(), doc, |at| absent_by_design[at])).map_err(
-            |at| {
+        let input = self
+            .with_item(inst, |doc| document::resolve_strict(step.input_map(), doc, |at| absent_by_design[at]))
+            .map_err(|at| {
                 let (key, query) = source(at);
-                format!(
+                let message = format!(
                     "step '{}': inputMap key '{key}' ({query}) selected nothing in the run state",
                     self.run.key(inst)
-                )
-            },
-        )
+                );
+                (ErrorCode::InputMapEmpty, message)
+            })?;
+        self.within_depth(inst, input)
+    }
+
+    /// `input` when each of its values nests within the JSON limit. A query
+    /// can gather stored values into something deeper (`$`, `$..*`), which
+    /// no worker could decode from its task: the step fails with
+    /// INPUT_TOO_DEEP instead.
+    fn within_depth(&self, inst: Instance, input: Value) -> Result<Value, (ErrorCode, String)> {
+        for (key, value) in input.as_object().into_iter().flatten() {
+            if let Err(fault) = check_depth(value, &format!("input.{key}")) {
+                return Err((ErrorCode::InputTooDeep, format!("step '{}': inputMap {fault}", self.run.key(inst))));
+            }
+        }
+        Ok(input)
     }
 }

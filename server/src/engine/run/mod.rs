@@ -55,7 +55,7 @@ mod wait_step;
 mod tests;
 
 pub use command::{Command, RUN_TIMER_KEY, RetryOrigin, ReusedStep, TransitionError};
-pub use error_code::ErrorCode;
+pub use error_code::{ErrorCode, OutputFault};
 pub use loop_step::DEFAULT_LOOP_ITERATIONS;
 pub use outbound_step::{BUILTIN_PREFIX, builtin_agent};
 pub use outcome::{Effect, EventType, Outcome, RunEvent, TaskDispatch};

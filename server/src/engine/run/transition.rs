@@ -18,6 +18,7 @@ use super::pause::{StepPause, normalize_option};
 use super::state::RunState;
 use super::status::{RunStatus, StepStatus};
 use crate::engine::compile::{CompiledWorkflow, StepKind};
+use crate::model::json_limits::check_depth;
 
 /// Applies `command` to `run` and says what to record and what to do.
 ///
@@ -120,12 +121,12 @@ pub fn transition(run: &mut RunState, command: Command) -> Result<Outcome, Trans
             tx.advance();
             Ok(tx.out)
         }
-        Command::OutputRejected { step, attempt, error, cost_cents, now_ms } => {
+        Command::OutputRejected { step, attempt, error, fault, cost_cents, now_ms } => {
             let inst = accept_attempt(run, &step, attempt)?;
             let mut tx = Tx::new(run, now_ms);
             tx.add_cost(inst, cost_cents);
             if !tx.enforce_total_cap() {
-                tx.attempt_failed_as(inst, ErrorCode::OutputInvalid, error, false, cost_cents);
+                tx.attempt_failed_as(inst, fault.code(), error, false, cost_cents);
                 tx.advance();
             }
             Ok(tx.out)
@@ -466,7 +467,19 @@ impl<'r> Tx<'r> {
 
     /// Marks an instance completed with `output` and lets what waits for
     /// it proceed.
+    ///
+    /// Every output passes here, including those the engine builds (a
+    /// transform's, a map's array of item outputs, a parallel's object), so
+    /// one nested deeper than the JSON limit fails the step with
+    /// OUTPUT_TOO_DEEP instead of being kept. (Outputs from workers and the
+    /// network were checked before their command, so they are never stored.)
+    /// The run output, gathering sink outputs by step id, is at most one
+    /// level deeper, which the limit's margin allows for.
     pub(super) fn complete(&mut self, inst: Instance, output: Value, cost_cents: Option<i64>) {
+        if let Err(fault) = check_depth(&output, "output") {
+            let message = format!("the output of step '{}' was refused: {fault}", self.run.key(inst));
+            return self.step_failed_as(inst, ErrorCode::OutputTooDeep, message);
+        }
         let event = self.step_event(inst, StepStatus::Completed, EventType::StepCompleted);
         event.output = Some(output.clone());
         event.cost_cents = cost_cents;

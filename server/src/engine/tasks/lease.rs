@@ -203,7 +203,9 @@ impl TaskQueue {
 
     /// Completes the leased attempt with `output` and its cost. An output
     /// that is over [`output::MAX_OUTPUT_BYTES`] or not JSON fails the step
-    /// (OUTPUT_INVALID) and the call answers InvalidArgument saying so.
+    /// (OUTPUT_INVALID), one nested too deep (or with too deep a state
+    /// write) fails it with OUTPUT_TOO_DEEP, and the call answers
+    /// InvalidArgument saying so; the output is not stored.
     pub async fn complete(
         &self,
         tenant: &str,
@@ -229,16 +231,17 @@ impl TaskQueue {
     ) -> Result<(), EngineError> {
         let lease = self.reportable_lease(tenant, task_id, token, cost_cents).await?;
         let (step, attempt, now_ms) = (lease.step_key.clone(), lease.attempt, now_ms());
-        match output::check(output) {
+        match output::check(output, state_writes.as_ref()) {
             Ok(output) => {
                 let command = Command::StepSucceeded { step, attempt, output, cost_cents, now_ms, state_writes };
                 self.apply(tenant, &lease, command).await?;
                 if lease.kind == "planner" { self.plan_verdict(tenant, &lease).await } else { Ok(()) }
             }
-            Err(error) => {
-                let command = Command::OutputRejected { step, attempt, error: error.clone(), cost_cents, now_ms };
+            Err(output::Rejection { fault, message }) => {
+                let error = message.clone();
+                let command = Command::OutputRejected { step, attempt, error, fault, cost_cents, now_ms };
                 self.apply(tenant, &lease, command).await?;
-                Err(EngineError::invalid("output", format!("{error}; the step failed with OUTPUT_INVALID")))
+                Err(EngineError::invalid("output", format!("{message}; the step failed with {}", fault.code())))
             }
         }
     }

@@ -20,7 +20,7 @@ use crate::engine::EngineError;
 use crate::engine::run::{Command, TransitionError};
 use crate::engine::scheduler::{CommandRefusal, now_ms};
 use crate::model::definition::Policy;
-use crate::model::{ApprovalRecord, ids};
+use crate::model::{ApprovalRecord, ids, json_limits};
 use crate::store::TaskLease;
 
 /// The only currency workers report costs in (see `api::convert_workers`).
@@ -155,6 +155,10 @@ impl TaskQueue {
         let ToolUse { tool, arguments, approval_id, wait } = ask;
         let tool = tool.as_str();
         let lease = self.live_lease(tenant, task_id, token).await?;
+        // Kept on the approval and shown in its event: held to the JSON
+        // nesting limit like any value, refused before anything is written.
+        json_limits::check_depth(&arguments, "arguments")
+            .map_err(|fault| EngineError::invalid(fault.path(), fault.description()))?;
         if let Some(id) = approval_id.as_deref() {
             return self.approval_outcome(tenant, &lease, tool, id, wait).await;
         }

@@ -42,6 +42,7 @@ fn a_rejected_output_fails_the_step_for_good_and_keeps_the_cost() {
         step: "a".into(),
         attempt: 1,
         error: "the output is too large".into(),
+        fault: crate::engine::run::OutputFault::Invalid,
         cost_cents: 7,
         now_ms: 2_000,
     };

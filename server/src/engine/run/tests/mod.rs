@@ -4,6 +4,7 @@
 
 mod approval_step;
 mod data;
+mod depth;
 mod failures;
 mod flow;
 mod leases;
