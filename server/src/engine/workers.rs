@@ -358,6 +358,33 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_tenant_holds_at_most_max_workers_and_a_known_one_registers_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let registry = registry(&dir).await;
+        let url = format!("sqlite://{}", dir.path().join("w.db").display());
+        let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url).await.unwrap();
+        // MAX_WORKERS live workers in one statement (registering each would
+        // cost a commit apiece).
+        let fill = format!(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {MAX_WORKERS}) \
+             INSERT INTO workers (tenant_id, id, registration, registered_at, last_seen) \
+             SELECT 't', 'w' || i, '{{\"name\":\"\",\"agents\":[\"x\"],\"concurrency\":1,\"costHints\":[]}}', 1000, 1000 FROM n"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(fill)).execute(&mut conn).await.unwrap();
+        let refused = registry.register("t", registration("one-more", &["x"]), 2_000).await.unwrap_err();
+        match refused {
+            EngineError::FailedPrecondition { reason, message } => {
+                assert_eq!(reason, "WORKER_LIMIT_REACHED");
+                assert!(message.contains("10000 workers"), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(registry.touch("t", "one-more", 2_000).await.unwrap(), None, "nothing was stored");
+        registry.register("t", registration("w7", &["y"]), 2_000).await.expect("a known worker registers again");
+        registry.register("other", registration("one-more", &["x"]), 2_000).await.expect("per tenant");
+    }
+
+    #[tokio::test]
     async fn an_empty_id_is_assigned() {
         let dir = tempfile::tempdir().unwrap();
         let registry = registry(&dir).await;
