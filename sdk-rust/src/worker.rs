@@ -323,7 +323,8 @@ impl Worker {
     }
 
     /// Registers, then serves tasks until `shutdown` resolves; then lets the
-    /// tasks in flight finish and returns. Fails only if registration does.
+    /// tasks in flight finish and returns. Fails only if the first
+    /// registration does (later ones are retried with backoff).
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), Error> {
         let mut registration = pb::RegisterWorkerRequest {
             worker_id: self.worker_id,
