@@ -60,6 +60,8 @@ const CANCEL_GRACE: Duration = Duration::from_secs(5);
 /// hammered: doubling from the first to the longest.
 const BACKOFF_FIRST: Duration = Duration::from_millis(200);
 const BACKOFF_LONGEST: Duration = Duration::from_secs(5);
+/// Least time between two registrations of one worker.
+const MIN_REGISTRATION_GAP: Duration = Duration::from_secs(1);
 /// Pauses between tries of an answer the server did not take because it
 /// was unreachable: doubling from the first to the longest, within the lease.
 const ANSWER_RETRY_FIRST: Duration = Duration::from_millis(100);
@@ -345,7 +347,7 @@ impl Worker {
             lease,
             registration,
             registrations: AtomicU64::new(1),
-            registering: tokio::sync::Mutex::new(()),
+            registering: tokio::sync::Mutex::new(Instant::now()),
         });
         let slots = Arc::new(Semaphore::new(self.concurrency));
         let (stop_tx, stop_rx) = watch::channel(false);
@@ -382,8 +384,8 @@ struct Shared {
     /// registers again only if none did since its poll went out.
     registrations: AtomicU64,
     /// Held while registering again, so pollers told NOT_FOUND together
-    /// register once.
-    registering: tokio::sync::Mutex<()>,
+    /// register once; holds when the last registration went through.
+    registering: tokio::sync::Mutex<Instant>,
 }
 
 /// The `n`th pause (from 1) doubling from `first` up to `longest`.
@@ -453,9 +455,14 @@ async fn poll_loop(shared: Arc<Shared>, slots: Arc<Semaphore>, mut stop: watch::
 /// works. Does nothing when another poller registered meanwhile. False
 /// when the worker stops first.
 async fn register_again(shared: &Shared, seen: u64, stop: &mut watch::Receiver<bool>) -> bool {
-    let _registering = shared.registering.lock().await;
+    let mut last = shared.registering.lock().await;
     if shared.registrations.load(Ordering::Acquire) != seen {
         return true;
+    }
+    // A server that keeps forgetting the worker (say, a replica whose
+    // clock is far off) must not turn this into a busy loop.
+    if !pause_unless_stopped(MIN_REGISTRATION_GAP.saturating_sub(last.elapsed()), stop).await {
+        return false;
     }
     tracing::warn!(worker_id = shared.worker_id, "the server does not know this worker (any more); registering again");
     let mut failures = 0;
@@ -465,6 +472,7 @@ async fn register_again(shared: &Shared, seen: u64, stop: &mut watch::Receiver<b
         }
         match shared.weft.workers().register_worker(shared.registration.clone()).await {
             Ok(_) => {
+                *last = Instant::now();
                 shared.registrations.fetch_add(1, Ordering::AcqRel);
                 return true;
             }

@@ -59,6 +59,8 @@ CANCEL_GRACE_SECONDS = 5.0
 #: hammered: doubling from the first to the longest.
 BACKOFF_FIRST_SECONDS = 0.2
 BACKOFF_LONGEST_SECONDS = 5.0
+#: Least time between two registrations of one worker, seconds.
+MIN_REGISTRATION_GAP_SECONDS = 1.0
 #: Pauses between tries of an answer the server did not take because it was
 #: unreachable: doubling from the first to the longest, within the lease.
 ANSWER_RETRY_FIRST_SECONDS = 0.1
@@ -261,6 +263,7 @@ class Worker:
         # the lock makes pollers told together register once.
         registrations = [1]
         registering = asyncio.Lock()
+        registered_at = [time.monotonic()]
 
         async def pause(seconds: float) -> bool:
             """Sleeps unless ``stop`` is set first; False when it is."""
@@ -275,6 +278,10 @@ class Worker:
                 if registrations[0] != seen:
                     return True
                 log.warning("the server does not know worker %s (any more); registering again", registration.worker_id)
+                # A server that keeps forgetting the worker (say, a replica
+                # whose clock is far off) must not turn this into a busy loop.
+                if not await pause(max(0.0, registered_at[0] + MIN_REGISTRATION_GAP_SECONDS - time.monotonic())):
+                    return False
                 failures = 0
                 while not stop.is_set():
                     try:
@@ -285,6 +292,7 @@ class Worker:
                         if not await pause(_backoff(failures, BACKOFF_FIRST_SECONDS, BACKOFF_LONGEST_SECONDS)):
                             return False
                         continue
+                    registered_at[0] = time.monotonic()
                     registrations[0] += 1
                     return True
                 return False

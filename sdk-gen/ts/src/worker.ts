@@ -35,6 +35,8 @@ const APPROVAL_WAIT_SECONDS = 30;
 /** Pauses after failed polls or registrations, so a down server is not hammered: doubling from the first to the longest. */
 const BACKOFF_FIRST_MS = 200;
 const BACKOFF_LONGEST_MS = 5_000;
+/** Least time between two registrations of one worker. */
+const MIN_REGISTRATION_GAP_MS = 1_000;
 /** Pauses between tries of an answer the server did not take because it was unreachable: doubling, within the lease. */
 const ANSWER_RETRY_FIRST_MS = 100;
 const ANSWER_RETRY_LONGEST_MS = 2_000;
@@ -158,13 +160,18 @@ export class Worker {
     // together share one registration.
     let registrations = 1;
     let registering: Promise<void> | undefined;
+    let registeredAt = performance.now();
     const registerAgain = (seen: number): Promise<void> => {
       if (registrations !== seen) return Promise.resolve();
       registering ??= (async () => {
         console.warn(`weft worker: the server does not know worker ${workerId} (any more); registering again`);
+        // A server that keeps forgetting the worker (say, a replica whose
+        // clock is far off) must not turn this into a busy loop.
+        await sleep(Math.max(0, registeredAt + MIN_REGISTRATION_GAP_MS - performance.now()), signal);
         for (let failures = 1; !signal.aborted; failures++) {
           try {
             await workers.registerWorker(registration, { signal });
+            registeredAt = performance.now();
             registrations += 1;
             return;
           } catch (thrown) {
