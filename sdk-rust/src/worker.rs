@@ -23,7 +23,13 @@
 //! - tells the handler when the run was cancelled or the lease was lost
 //!   ([`TaskContext::cancelled`]), and then drops the handler's future if
 //!   it does not return by itself: nothing more is reported for that task;
-//! - completes or fails the task with the handler's answer;
+//! - completes or fails the task with the handler's answer, trying again
+//!   while the server is unreachable (restarting, failing over) for as long
+//!   as the lease would hold, so a restart costs neither the result nor a
+//!   re-execution;
+//! - registers again by itself, with backoff, when the server answers a
+//!   poll with NOT_FOUND for this worker (a server on a fresh database, or
+//!   one that forgot a worker silent too long), and keeps serving;
 //! - on shutdown stops claiming, lets the tasks in flight finish, and
 //!   returns.
 
@@ -31,8 +37,9 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
-use std::time::Duration;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tokio::sync::{Semaphore, watch};
@@ -41,16 +48,24 @@ use tonic::Code;
 use crate::json::{from_proto_struct, to_proto_struct, to_proto_value};
 use crate::{Error, Weft, pb};
 
-/// How long one poll waits on the server for a task.
 /// Most concurrent long polls of one worker (one per slot up to this).
 const MAX_POLLERS: usize = 64;
+/// How long one poll waits on the server for a task.
 const POLL_WAIT_SECONDS: u32 = 20;
 /// How long one CheckToolUse waits on the server for an approval decision.
 const APPROVAL_WAIT_SECONDS: u32 = 30;
 /// How long a handler told of a cancel may take to return by itself.
 const CANCEL_GRACE: Duration = Duration::from_secs(5);
-/// Pause after a failed poll before the next, so a down server is not hammered.
-const POLL_BACKOFF: Duration = Duration::from_millis(500);
+/// Pauses after failed polls or registrations, so a down server is not
+/// hammered: doubling from the first to the longest.
+const BACKOFF_FIRST: Duration = Duration::from_millis(200);
+const BACKOFF_LONGEST: Duration = Duration::from_secs(5);
+/// Least time between two registrations of one worker.
+const MIN_REGISTRATION_GAP: Duration = Duration::from_secs(1);
+/// Pauses between tries of an answer the server did not take because it
+/// was unreachable: doubling from the first to the longest, within the lease.
+const ANSWER_RETRY_FIRST: Duration = Duration::from_millis(100);
+const ANSWER_RETRY_LONGEST: Duration = Duration::from_secs(2);
 
 /// What a handler answers for a task that worked.
 #[derive(Debug, Clone)]
@@ -125,12 +140,26 @@ pub struct TaskContext {
 }
 
 /// What the heartbeats carry to the server and bring back.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Progress {
     /// Cost so far, cents (usd), sent with every heartbeat.
     cost_cents: AtomicI64,
     /// The last heartbeat said the step or run is paused.
     paused: AtomicBool,
+    /// Until when the lease holds, on this machine's clock: a lease
+    /// length after the claim or the last heartbeat the server took.
+    lease_until: Mutex<Instant>,
+}
+
+impl Progress {
+    /// A task claimed at `sent` (when the poll went out) under `lease`.
+    fn new(sent: Instant, lease: Duration) -> Self {
+        Self { cost_cents: AtomicI64::new(0), paused: AtomicBool::new(false), lease_until: Mutex::new(sent + lease) }
+    }
+
+    fn lease_until(&self) -> Instant {
+        *self.lease_until.lock().expect("lease time")
+    }
 }
 
 /// The server's answer to [`TaskContext::check_tool`].
@@ -296,27 +325,29 @@ impl Worker {
     }
 
     /// Registers, then serves tasks until `shutdown` resolves; then lets the
-    /// tasks in flight finish and returns. Fails only if registration does.
+    /// tasks in flight finish and returns. Fails only if the first
+    /// registration does (later ones are retried with backoff).
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), Error> {
-        let agents: Vec<String> = self.handlers.keys().cloned().collect();
-        let registered = self
-            .weft
-            .workers()
-            .register_worker(pb::RegisterWorkerRequest {
-                worker_id: self.worker_id.clone(),
-                name: self.name.clone(),
-                agents,
-                concurrency: self.concurrency as u32,
-                cost_hints: self.cost_hints.clone(),
-            })
-            .await?
-            .into_inner();
+        let mut registration = pb::RegisterWorkerRequest {
+            worker_id: self.worker_id,
+            name: self.name,
+            agents: self.handlers.keys().cloned().collect(),
+            concurrency: self.concurrency as u32,
+            cost_hints: self.cost_hints,
+        };
+        let registered = self.weft.workers().register_worker(registration.clone()).await?.into_inner();
         let lease = Duration::from_secs(u64::from(registered.lease_seconds.max(1)));
+        // Registering again keeps the id, the server-assigned one included.
+        registration.worker_id = registered.worker_id.clone();
         let shared = Arc::new(Shared {
             weft: self.weft,
             worker_id: registered.worker_id,
             handlers: self.handlers,
             heartbeat_every: self.heartbeat_every.unwrap_or(lease / 3),
+            lease,
+            registration,
+            registrations: AtomicU64::new(1),
+            registering: tokio::sync::Mutex::new(Instant::now()),
         });
         let slots = Arc::new(Semaphore::new(self.concurrency));
         let (stop_tx, stop_rx) = watch::channel(false);
@@ -345,9 +376,33 @@ struct Shared {
     worker_id: String,
     handlers: HashMap<String, Handler>,
     heartbeat_every: Duration,
+    /// The lease length the server gave at registration.
+    lease: Duration,
+    /// What to register again with.
+    registration: pb::RegisterWorkerRequest,
+    /// How many registrations went through: a poller told NOT_FOUND
+    /// registers again only if none did since its poll went out.
+    registrations: AtomicU64,
+    /// Held while registering again, so pollers told NOT_FOUND together
+    /// register once; holds when the last registration went through.
+    registering: tokio::sync::Mutex<Instant>,
+}
+
+/// The `n`th pause (from 1) doubling from `first` up to `longest`.
+fn backoff(n: u32, first: Duration, longest: Duration) -> Duration {
+    first.saturating_mul(1 << n.saturating_sub(1).min(16)).min(longest)
+}
+
+/// Sleeps `pause` unless the worker stops first; false when it stops.
+async fn pause_unless_stopped(pause: Duration, stop: &mut watch::Receiver<bool>) -> bool {
+    tokio::select! {
+        _ = tokio::time::sleep(pause) => true,
+        _ = stop.wait_for(|s| *s) => false,
+    }
 }
 
 async fn poll_loop(shared: Arc<Shared>, slots: Arc<Semaphore>, mut stop: watch::Receiver<bool>) {
+    let mut failures = 0;
     loop {
         let permit = tokio::select! {
             permit = slots.clone().acquire_owned() => match permit { Ok(p) => p, Err(_) => return },
@@ -358,41 +413,93 @@ async fn poll_loop(shared: Arc<Shared>, slots: Arc<Semaphore>, mut stop: watch::
             agents: Vec::new(),
             wait_seconds: POLL_WAIT_SECONDS,
         };
+        let registrations = shared.registrations.load(Ordering::Acquire);
         let mut client = shared.weft.workers();
+        let sent = Instant::now();
         let polled = tokio::select! {
             polled = client.poll_task(request) => polled,
             _ = stop.wait_for(|s| *s) => return,
         };
         match polled {
             Ok(response) => {
+                failures = 0;
                 if let Some(task) = response.into_inner().task {
                     let shared = shared.clone();
                     tokio::spawn(async move {
-                        execute(shared, task).await;
+                        execute(shared, task, sent).await;
                         drop(permit);
                     });
                 }
             }
+            // The only thing a poll can find missing is this worker.
+            Err(status) if status.code() == Code::NotFound => {
+                drop(permit);
+                if !register_again(&shared, registrations, &mut stop).await {
+                    return;
+                }
+            }
             Err(status) => {
+                drop(permit);
+                failures += 1;
                 tracing::warn!(code = ?status.code(), message = status.message(), "poll failed");
-                tokio::time::sleep(POLL_BACKOFF).await;
+                if !pause_unless_stopped(backoff(failures, BACKOFF_FIRST, BACKOFF_LONGEST), &mut stop).await {
+                    return;
+                }
             }
         }
     }
 }
 
-/// Runs one task: its handler, heartbeats beside it, then the report.
-async fn execute(shared: Arc<Shared>, task: pb::Task) {
+/// Registers the worker again after a poll sent when `seen` registrations
+/// had gone through was told NOT_FOUND; retries with backoff until it
+/// works. Does nothing when another poller registered meanwhile. False
+/// when the worker stops first.
+async fn register_again(shared: &Shared, seen: u64, stop: &mut watch::Receiver<bool>) -> bool {
+    let mut last = shared.registering.lock().await;
+    if shared.registrations.load(Ordering::Acquire) != seen {
+        return true;
+    }
+    // A server that keeps forgetting the worker (say, a replica whose
+    // clock is far off) must not turn this into a busy loop.
+    if !pause_unless_stopped(MIN_REGISTRATION_GAP.saturating_sub(last.elapsed()), stop).await {
+        return false;
+    }
+    tracing::warn!(worker_id = shared.worker_id, "the server does not know this worker (any more); registering again");
+    let mut failures = 0;
+    loop {
+        if *stop.borrow() {
+            return false;
+        }
+        match shared.weft.workers().register_worker(shared.registration.clone()).await {
+            Ok(_) => {
+                *last = Instant::now();
+                shared.registrations.fetch_add(1, Ordering::AcqRel);
+                return true;
+            }
+            Err(status) => {
+                failures += 1;
+                tracing::warn!(code = ?status.code(), message = status.message(), "registering again failed");
+                if !pause_unless_stopped(backoff(failures, BACKOFF_FIRST, BACKOFF_LONGEST), stop).await {
+                    return false;
+                }
+            }
+        }
+    }
+}
+
+/// Runs one task, claimed by a poll sent at `sent`: its handler,
+/// heartbeats beside it, then the report.
+async fn execute(shared: Arc<Shared>, task: pb::Task, sent: Instant) {
     let (cancel_tx, cancel_rx) = watch::channel(false);
     let input = task.input.as_ref().map(from_proto_struct).unwrap_or_else(|| Value::Object(Default::default()));
     let state = task.state.as_ref().map(from_proto_struct).unwrap_or_else(|| Value::Object(Default::default()));
     let (task_id, token) = (task.task_id.clone(), task.lease_token);
+    let progress = Arc::new(Progress::new(sent, shared.lease));
     let Some(handler) = shared.handlers.get(&task.agent).cloned() else {
         let error = TaskError::permanent(format!("this worker has no handler for agent '{}'", task.agent));
-        report(&shared, &task_id, token, Err(error)).await;
+        report(&shared, &task_id, token, progress.lease_until(), Err(error)).await;
         return;
     };
-    let progress = Arc::new(Progress::default());
     let context = TaskContext {
         task: Arc::new(task),
         input: Arc::new(input),
@@ -405,7 +512,7 @@ async fn execute(shared: Arc<Shared>, task: pb::Task) {
     let work = handler(context);
     tokio::pin!(work);
     tokio::select! {
-        result = &mut work => report(&shared, &task_id, token, result).await,
+        result = &mut work => report(&shared, &task_id, token, progress.lease_until(), result).await,
         // Cancelled or lease lost: the handler has been told; give it a
         // moment to stop by itself, then drop it. Its answer no longer counts.
         _ = heartbeats => {
@@ -423,9 +530,13 @@ async fn heartbeat_loop(shared: &Shared, task_id: &str, token: u64, progress: &P
         let cents = progress.cost_cents.load(Ordering::Relaxed);
         let cost_so_far = (cents > 0).then(|| pb::Money { amount: cents, currency: "usd".into() });
         let request = pb::HeartbeatRequest { task_id: task_id.into(), lease_token: token, cost_so_far };
+        let sent = Instant::now();
         match client.heartbeat(request).await {
             Ok(answer) if answer.get_ref().cancelled => break,
-            Ok(answer) => progress.paused.store(answer.get_ref().paused, Ordering::Relaxed),
+            Ok(answer) => {
+                progress.paused.store(answer.get_ref().paused, Ordering::Relaxed);
+                *progress.lease_until.lock().expect("lease time") = sent + shared.lease;
+            }
             // The lease moved on (expired, or the task finished elsewhere).
             Err(status) if matches!(status.code(), Code::Aborted | Code::FailedPrecondition | Code::NotFound) => break,
             Err(status) => tracing::warn!(task_id, code = ?status.code(), "heartbeat failed; retrying"),
@@ -434,33 +545,73 @@ async fn heartbeat_loop(shared: &Shared, task_id: &str, token: u64, progress: &P
     let _ = cancel.send(true);
 }
 
-/// Sends the handler's answer. A refusal (lease lost, run cancelled) is
-/// logged: the server already decided what became of the task; an answer
-/// refused as invalid fails the task with the reason.
-async fn report(shared: &Shared, task_id: &str, token: u64, result: Result<Outcome, TaskError>) {
-    let mut client = shared.weft.workers();
+/// Whether a call may not have reached the server, or the server could
+/// not take it: it was unreachable, restarting, or failing over.
+fn transient(status: &tonic::Status) -> bool {
+    matches!(status.code(), Code::Unavailable | Code::Unknown | Code::DeadlineExceeded)
+}
+
+/// Makes a call with `send`, again after each transient failure (with
+/// backoff) while the lease would still hold at the next try. Sending an
+/// answer twice is harmless: the second is refused as already finished.
+async fn deliver<F, Fut>(task_id: &str, lease_until: Instant, mut send: F) -> Result<(), tonic::Status>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<(), tonic::Status>>,
+{
+    let mut failures = 0;
+    loop {
+        match send().await {
+            Err(status) if transient(&status) => {
+                failures += 1;
+                let pause = backoff(failures, ANSWER_RETRY_FIRST, ANSWER_RETRY_LONGEST);
+                if Instant::now() + pause >= lease_until {
+                    return Err(status);
+                }
+                tracing::warn!(task_id, code = ?status.code(), "the server did not take the answer; trying again");
+                tokio::time::sleep(pause).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Sends the handler's answer, trying again while the server is
+/// unreachable and the lease (until `lease_until`) holds. A refusal (lease
+/// lost, run cancelled) is logged: the server already decided what became
+/// of the task; an answer refused as invalid fails the task with the reason.
+async fn report(shared: &Shared, task_id: &str, token: u64, lease_until: Instant, result: Result<Outcome, TaskError>) {
+    let client = shared.weft.workers();
     let sent = match result {
-        Ok(outcome) => client
-            .complete_task(pb::CompleteTaskRequest {
+        Ok(outcome) => {
+            let request = pb::CompleteTaskRequest {
                 task_id: task_id.into(),
                 lease_token: token,
                 output: Some(to_proto_value(&outcome.output)),
                 cost: outcome.cost,
                 state_writes: (!outcome.state.is_empty()).then(|| to_proto_struct(&outcome.state)),
+            };
+            deliver(task_id, lease_until, || {
+                let (mut client, request) = (client.clone(), request.clone());
+                async move { client.complete_task(request).await.map(|_| ()) }
             })
             .await
-            .map(|_| ()),
-        Err(error) => client
-            .fail_task(pb::FailTaskRequest {
+        }
+        Err(error) => {
+            let request = pb::FailTaskRequest {
                 task_id: task_id.into(),
                 lease_token: token,
                 error: error.message,
                 retryable: error.retryable,
                 cost: None,
                 error_code: error.code,
+            };
+            deliver(task_id, lease_until, || {
+                let (mut client, request) = (client.clone(), request.clone());
+                async move { client.fail_task(request).await.map(|_| ()) }
             })
             .await
-            .map(|_| ()),
+        }
     };
     if let Err(status) = sent {
         tracing::warn!(task_id, code = ?status.code(), message = status.message(), "the task's answer was refused");
@@ -470,16 +621,19 @@ async fn report(shared: &Shared, task_id: &str, token: u64, result: Result<Outco
         // When the server already failed the step (an invalid output), this
         // is refused in turn, and changes nothing.
         if status.code() == tonic::Code::InvalidArgument {
-            let failed = client
-                .fail_task(pb::FailTaskRequest {
-                    task_id: task_id.into(),
-                    lease_token: token,
-                    error: format!("the completion was refused: {}", status.message()),
-                    retryable: false,
-                    cost: None,
-                    error_code: "COMPLETION_REFUSED".into(),
-                })
-                .await;
+            let request = pb::FailTaskRequest {
+                task_id: task_id.into(),
+                lease_token: token,
+                error: format!("the completion was refused: {}", status.message()),
+                retryable: false,
+                cost: None,
+                error_code: "COMPLETION_REFUSED".into(),
+            };
+            let failed = deliver(task_id, lease_until, || {
+                let (mut client, request) = (client.clone(), request.clone());
+                async move { client.fail_task(request).await.map(|_| ()) }
+            })
+            .await;
             if let Err(status) = failed {
                 tracing::debug!(task_id, code = ?status.code(), "the refused completion's step was already decided");
             }

@@ -15,8 +15,13 @@ tasks in flight (each claimed by a long poll as a slot frees), heartbeats
 every task (a third of the lease) so the lease holds, sets
 ``task.cancelled`` when the run is cancelled or the lease is lost (then
 gives the handler a grace period and cancels it; its answer no longer
-counts), completes or fails the task with the handler's answer, and on
-shutdown stops claiming, lets the tasks in flight finish, and returns.
+counts), completes or fails the task with the handler's answer (trying
+again while the server is unreachable, for as long as the lease would
+hold, so a restart costs neither the result nor a re-execution), registers
+again by itself with backoff when a poll is told NOT_FOUND for this worker
+(a server on a fresh database, or one that forgot a worker silent too
+long), and on shutdown stops claiming, lets the tasks in flight finish,
+and returns.
 
 A handler returns an :class:`Outcome`, or any JSON value (the output, no
 cost); raising :class:`TaskError` fails the task with a code or without
@@ -31,14 +36,15 @@ import inspect
 import logging
 import signal
 import threading
+import time
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Set, Union
+from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Set, TypeVar, Union
 
 import grpc
 
 from weft._json import JSON, MoneyLike, from_struct, to_money, to_struct, to_value
 from weft.aio import AsyncWeft
-from weft.errors import WeftError
+from weft.errors import NotFoundError, WeftError
 from weft.v1 import common_pb2, worker_pb2, worker_service_pb2 as pb
 
 log = logging.getLogger("weft.worker")
@@ -49,8 +55,24 @@ POLL_WAIT_SECONDS = 20
 APPROVAL_WAIT_SECONDS = 30
 #: How long a handler told of a cancel may take to return by itself.
 CANCEL_GRACE_SECONDS = 5.0
-#: Pause after a failed poll, so a down server is not hammered.
-POLL_BACKOFF_SECONDS = 0.5
+#: Pauses after failed polls or registrations, so a down server is not
+#: hammered: doubling from the first to the longest.
+BACKOFF_FIRST_SECONDS = 0.2
+BACKOFF_LONGEST_SECONDS = 5.0
+#: Least time between two registrations of one worker, seconds.
+MIN_REGISTRATION_GAP_SECONDS = 1.0
+#: Pauses between tries of an answer the server did not take because it was
+#: unreachable: doubling from the first to the longest, within the lease.
+ANSWER_RETRY_FIRST_SECONDS = 0.1
+ANSWER_RETRY_LONGEST_SECONDS = 2.0
+#: Status codes of a call that may not have reached the server, or that the
+#: server could not take: it was unreachable, restarting, or failing over.
+TRANSIENT = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.UNKNOWN, grpc.StatusCode.DEADLINE_EXCEEDED)
+
+
+def _backoff(n: int, first: float, longest: float) -> float:
+    """The ``n``th pause (from 1), doubling from ``first`` up to ``longest``."""
+    return float(min(longest, first * 2 ** min(max(n - 1, 0), 16)))
 
 
 @dataclass
@@ -97,6 +119,9 @@ class TaskContext:
     _loop: asyncio.AbstractEventLoop
     _cost_cents: int = 0
     _paused: bool = False
+    #: Until when the lease holds (``time.monotonic()``): a lease length
+    #: after the claim or the last heartbeat the server took.
+    _lease_until: float = 0.0
 
     @property
     def text(self) -> str:
@@ -219,26 +244,68 @@ class Worker:
                 await client.close()
 
     async def _serve(self, client: AsyncWeft, stop: asyncio.Event) -> None:
-        registered = await client._call(
-            client.workers.RegisterWorker,
-            pb.RegisterWorkerRequest(
-                worker_id=self._worker_id,
-                name=self._name,
-                agents=list(self._handlers),
-                concurrency=self._concurrency,
-                cost_hints=self._hints,
-            ),
+        registration = pb.RegisterWorkerRequest(
+            worker_id=self._worker_id,
+            name=self._name,
+            agents=list(self._handlers),
+            concurrency=self._concurrency,
+            cost_hints=self._hints,
         )
-        heartbeat_every = self._heartbeat_every or max(1, registered.lease_seconds) / 3
+        registered = await client._call(client.workers.RegisterWorker, registration)
+        # Registering again keeps the id, the server-assigned one included.
+        registration.worker_id = registered.worker_id
+        lease = float(max(1, registered.lease_seconds))
+        heartbeat_every = self._heartbeat_every or lease / 3
         slots = asyncio.Semaphore(self._concurrency)
         in_flight: Set["asyncio.Task[None]"] = set()
+        # How many registrations went through: a poller told NOT_FOUND
+        # registers again only if none did since its poll went out, and
+        # the lock makes pollers told together register once.
+        registrations = [1]
+        registering = asyncio.Lock()
+        registered_at = [time.monotonic()]
+
+        async def pause(seconds: float) -> bool:
+            """Sleeps unless ``stop`` is set first; False when it is."""
+            try:
+                await asyncio.wait_for(stop.wait(), seconds)
+                return False
+            except asyncio.TimeoutError:
+                return True
+
+        async def register_again(seen: int) -> bool:
+            async with registering:
+                if registrations[0] != seen:
+                    return True
+                log.warning("the server does not know worker %s (any more); registering again", registration.worker_id)
+                # A server that keeps forgetting the worker (say, a replica
+                # whose clock is far off) must not turn this into a busy loop.
+                if not await pause(max(0.0, registered_at[0] + MIN_REGISTRATION_GAP_SECONDS - time.monotonic())):
+                    return False
+                failures = 0
+                while not stop.is_set():
+                    try:
+                        await client._call(client.workers.RegisterWorker, registration)
+                    except WeftError as error:
+                        failures += 1
+                        log.warning("registering again failed: %s", error)
+                        if not await pause(_backoff(failures, BACKOFF_FIRST_SECONDS, BACKOFF_LONGEST_SECONDS)):
+                            return False
+                        continue
+                    registered_at[0] = time.monotonic()
+                    registrations[0] += 1
+                    return True
+                return False
 
         async def poll_loop() -> None:
+            failures = 0
             while not stop.is_set():
                 await slots.acquire()
                 if stop.is_set():
                     slots.release()
                     return
+                seen = registrations[0]
+                sent = time.monotonic()
                 polled = asyncio.ensure_future(
                     client._call(
                         client.workers.PollTask,
@@ -255,15 +322,24 @@ class Worker:
                     return
                 try:
                     response = polled.result()
+                except NotFoundError:
+                    # The only thing a poll can find missing is this worker.
+                    slots.release()
+                    if not await register_again(seen):
+                        return
+                    continue
                 except WeftError as error:
                     slots.release()
+                    failures += 1
                     log.warning("poll failed: %s", error)
-                    await asyncio.sleep(POLL_BACKOFF_SECONDS)
+                    if not await pause(_backoff(failures, BACKOFF_FIRST_SECONDS, BACKOFF_LONGEST_SECONDS)):
+                        return
                     continue
+                failures = 0
                 if not response.HasField("task"):
                     slots.release()
                     continue
-                job = asyncio.ensure_future(self._execute(client, response.task, heartbeat_every))
+                job = asyncio.ensure_future(self._execute(client, response.task, heartbeat_every, sent + lease, lease))
                 in_flight.add(job)
 
                 def finished(done_job: "asyncio.Task[None]") -> None:
@@ -276,11 +352,16 @@ class Worker:
         if in_flight:
             await asyncio.gather(*in_flight, return_exceptions=True)
 
-    async def _execute(self, client: AsyncWeft, task: worker_pb2.Task, heartbeat_every: float) -> None:
-        """Runs one task: its handler, heartbeats beside it, then the report."""
+    async def _execute(
+        self, client: AsyncWeft, task: worker_pb2.Task, heartbeat_every: float, lease_until: float, lease: float
+    ) -> None:
+        """Runs one task, whose lease holds until ``lease_until`` (monotonic
+        time) unless heartbeats extend it by ``lease``: its handler,
+        heartbeats beside it, then the report."""
         handler = self._handlers.get(task.agent)
         if handler is None:
-            await self._fail(client, task, TaskError(f"this worker has no handler for agent '{task.agent}'", retryable=False))
+            missing = TaskError(f"this worker has no handler for agent '{task.agent}'", retryable=False)
+            await self._fail(client, task, missing, lease_until)
             return
         context = TaskContext(
             task=task,
@@ -288,6 +369,7 @@ class Worker:
             cancelled=asyncio.Event(),
             _client=client,
             _loop=asyncio.get_running_loop(),
+            _lease_until=lease_until,
         )
 
         async def call() -> Any:
@@ -297,7 +379,7 @@ class Worker:
             return await result if inspect.isawaitable(result) else result
 
         work = asyncio.ensure_future(call())
-        beats = asyncio.ensure_future(self._heartbeats(client, task, context, heartbeat_every))
+        beats = asyncio.ensure_future(self._heartbeats(client, task, context, heartbeat_every, lease))
         done, _ = await asyncio.wait({work, beats}, return_when=asyncio.FIRST_COMPLETED)
         if work not in done:
             # Cancelled or lease lost: the handler was told; give it a moment
@@ -310,7 +392,7 @@ class Worker:
         beats.cancel()
         error = work.exception()
         if error is not None:
-            await self._fail(client, task, error)
+            await self._fail(client, task, error, context._lease_until)
             return
         result = work.result()
         outcome = result if isinstance(result, Outcome) else Outcome(result)
@@ -321,11 +403,11 @@ class Worker:
         if outcome.state_writes is not None:
             request.state_writes.CopyFrom(to_struct(outcome.state_writes))
         try:
-            await client._call(client.workers.CompleteTask, request)
+            await _deliver(task.task_id, context._lease_until, lambda: client._call(client.workers.CompleteTask, request))
         except WeftError as refused:
             log.warning("the answer to task %s was refused: %s", task.task_id, refused)
 
-    async def _fail(self, client: AsyncWeft, task: worker_pb2.Task, error: BaseException) -> None:
+    async def _fail(self, client: AsyncWeft, task: worker_pb2.Task, error: BaseException, lease_until: float) -> None:
         failure = error if isinstance(error, TaskError) else TaskError(str(error) or type(error).__name__)
         request = pb.FailTaskRequest(
             task_id=task.task_id,
@@ -335,12 +417,12 @@ class Worker:
             error_code=failure.code,
         )
         try:
-            await client._call(client.workers.FailTask, request)
+            await _deliver(task.task_id, lease_until, lambda: client._call(client.workers.FailTask, request))
         except WeftError as refused:
             log.warning("the failure of task %s was refused: %s", task.task_id, refused)
 
     async def _heartbeats(
-        self, client: AsyncWeft, task: worker_pb2.Task, context: TaskContext, every: float
+        self, client: AsyncWeft, task: worker_pb2.Task, context: TaskContext, every: float, lease: float
     ) -> None:
         """Heartbeats until the run is cancelled or the lease is lost, then
         sets ``context.cancelled`` and returns; otherwise runs until cancelled."""
@@ -350,6 +432,7 @@ class Worker:
             request = pb.HeartbeatRequest(task_id=task.task_id, lease_token=task.lease_token)
             if context._cost_cents > 0:
                 request.cost_so_far.CopyFrom(common_pb2.Money(amount=context._cost_cents, currency="usd"))
+            sent = time.monotonic()
             try:
                 answer = await client._call(client.workers.Heartbeat, request)
             except WeftError as error:
@@ -360,7 +443,30 @@ class Worker:
             if answer.cancelled:
                 break
             context._paused = answer.paused
+            context._lease_until = sent + lease
         context.cancelled.set()
+
+
+_Sent = TypeVar("_Sent")
+
+
+async def _deliver(task_id: str, lease_until: float, send: Callable[[], Awaitable[_Sent]]) -> _Sent:
+    """Makes a call with ``send``, again after each transient failure (with
+    backoff) while the lease would still hold at the next try. Sending an
+    answer twice is harmless: the second is refused as already finished."""
+    failures = 0
+    while True:
+        try:
+            return await send()
+        except WeftError as error:
+            if error.code not in TRANSIENT:
+                raise
+            failures += 1
+            wait = _backoff(failures, ANSWER_RETRY_FIRST_SECONDS, ANSWER_RETRY_LONGEST_SECONDS)
+            if time.monotonic() + wait >= lease_until:
+                raise
+            log.warning("the server did not take the answer to task %s; trying again: %s", task_id, error)
+            await asyncio.sleep(wait)
 
 
 class RunningWorker:

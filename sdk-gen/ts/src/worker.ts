@@ -13,8 +13,12 @@
  * every task (a third of the lease) so the lease holds, aborts
  * `task.signal` when the run is cancelled or the lease is lost (the
  * handler's answer then no longer counts), completes or fails the task with
- * the handler's answer, and on shutdown stops claiming, lets the tasks in
- * flight finish, and resolves.
+ * the handler's answer (trying again while the server is unreachable, for
+ * as long as the lease would hold, so a restart costs neither the result nor
+ * a re-execution), registers again by itself with backoff when a poll is
+ * told NOT_FOUND for this worker (a server on a fresh database, or one that
+ * forgot a worker silent too long), and on shutdown stops claiming, lets the
+ * tasks in flight finish, and resolves.
  */
 import type { JsonObject, JsonValue } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
@@ -28,8 +32,16 @@ import { toMoney, toValue, type MoneyInit } from "./json.js";
 const POLL_WAIT_SECONDS = 20;
 /** How long one CheckToolUse waits on the server for an approval decision. */
 const APPROVAL_WAIT_SECONDS = 30;
-/** Pause after a failed poll, so a down server is not hammered. */
-const POLL_BACKOFF_MS = 500;
+/** Pauses after failed polls or registrations, so a down server is not hammered: doubling from the first to the longest. */
+const BACKOFF_FIRST_MS = 200;
+const BACKOFF_LONGEST_MS = 5_000;
+/** Least time between two registrations of one worker. */
+const MIN_REGISTRATION_GAP_MS = 1_000;
+/** Pauses between tries of an answer the server did not take because it was unreachable: doubling, within the lease. */
+const ANSWER_RETRY_FIRST_MS = 100;
+const ANSWER_RETRY_LONGEST_MS = 2_000;
+/** Codes of a call that may not have reached the server, or that it could not take: unreachable, restarting, failing over. */
+const TRANSIENT: readonly Code[] = [Code.Unavailable, Code.Unknown, Code.DeadlineExceeded];
 
 /** What a handler answers for a task that worked. */
 export interface TaskResult {
@@ -124,20 +136,55 @@ export class Worker {
   async run(signal: AbortSignal): Promise<void> {
     const workers = this.#weft.raw.workers;
     const concurrency = Math.max(1, this.#options.concurrency ?? 1);
+    const registration = {
+      workerId: this.#options.id ?? "",
+      name: this.#options.name ?? "",
+      agents: [...this.#handlers.keys()],
+      concurrency,
+      costHints: this.#hints.map((h) => ({ agent: h.agent, minCost: toMoney(h.minCost), maxCost: toMoney(h.maxCost) })),
+    };
     let registered;
     try {
-      registered = await workers.registerWorker({
-        workerId: this.#options.id ?? "",
-        name: this.#options.name ?? "",
-        agents: [...this.#handlers.keys()],
-        concurrency,
-        costHints: this.#hints.map((h) => ({ agent: h.agent, minCost: toMoney(h.minCost), maxCost: toMoney(h.maxCost) })),
-      });
+      registered = await workers.registerWorker(registration);
     } catch (thrown) {
       throw toWeftError(thrown);
     }
     const workerId = registered.workerId;
-    const heartbeatMs = this.#options.heartbeatMs ?? (Math.max(1, registered.leaseSeconds) * 1000) / 3;
+    // Registering again keeps the id, the server-assigned one included.
+    registration.workerId = workerId;
+    const leaseMs = Math.max(1, registered.leaseSeconds) * 1000;
+    const heartbeatMs = this.#options.heartbeatMs ?? leaseMs / 3;
+
+    // How many registrations went through: a poller told NOT_FOUND registers
+    // again only if none did since its poll went out, and pollers told
+    // together share one registration.
+    let registrations = 1;
+    let registering: Promise<void> | undefined;
+    let registeredAt = performance.now();
+    const registerAgain = (seen: number): Promise<void> => {
+      if (registrations !== seen) return Promise.resolve();
+      registering ??= (async () => {
+        console.warn(`weft worker: the server does not know worker ${workerId} (any more); registering again`);
+        // A server that keeps forgetting the worker (say, a replica whose
+        // clock is far off) must not turn this into a busy loop.
+        await sleep(Math.max(0, registeredAt + MIN_REGISTRATION_GAP_MS - performance.now()), signal);
+        for (let failures = 1; !signal.aborted; failures++) {
+          try {
+            await workers.registerWorker(registration, { signal });
+            registeredAt = performance.now();
+            registrations += 1;
+            return;
+          } catch (thrown) {
+            if (signal.aborted) return;
+            console.warn(`weft worker: registering again failed: ${toWeftError(thrown).message}`);
+            await sleep(backoff(failures, BACKOFF_FIRST_MS, BACKOFF_LONGEST_MS), signal);
+          }
+        }
+      })().finally(() => {
+        registering = undefined;
+      });
+      return registering;
+    };
     const inFlight = new Set<Promise<void>>();
     const pollers = Math.min(concurrency, 8);
 
@@ -160,14 +207,18 @@ export class Worker {
     };
 
     const pollLoop = async (): Promise<void> => {
+      let failures = 0;
       while (await acquire()) {
+        const seen = registrations;
+        const sent = performance.now();
         try {
           const { task } = await workers.pollTask({ workerId, waitSeconds: POLL_WAIT_SECONDS }, { signal });
+          failures = 0;
           if (!task) {
             release();
             continue;
           }
-          const running: Promise<void> = this.#execute(task, heartbeatMs).finally(() => {
+          const running: Promise<void> = this.#execute(task, heartbeatMs, sent + leaseMs, leaseMs).finally(() => {
             inFlight.delete(running);
             release();
           });
@@ -175,8 +226,15 @@ export class Worker {
         } catch (thrown) {
           release();
           if (signal.aborted) return;
-          console.warn(`weft worker: poll failed: ${toWeftError(thrown).message}`);
-          await sleep(POLL_BACKOFF_MS);
+          const error = toWeftError(thrown);
+          // The only thing a poll can find missing is this worker.
+          if (error.code === Code.NotFound) {
+            await registerAgain(seen);
+            continue;
+          }
+          failures += 1;
+          console.warn(`weft worker: poll failed: ${error.message}`);
+          await sleep(backoff(failures, BACKOFF_FIRST_MS, BACKOFF_LONGEST_MS), signal);
         }
       }
     };
@@ -184,13 +242,17 @@ export class Worker {
     await Promise.allSettled(inFlight);
   }
 
-  /** Runs one task: its handler, heartbeats beside it, then the report. */
-  async #execute(task: Task, heartbeatMs: number): Promise<void> {
+  /**
+   * Runs one task, whose lease holds until `leaseUntil` (`performance.now()`
+   * time) unless heartbeats extend it by `leaseMs`: its handler, heartbeats
+   * beside it, then the report.
+   */
+  async #execute(task: Task, heartbeatMs: number, leaseUntil: number, leaseMs: number): Promise<void> {
     const workers = this.#weft.raw.workers;
     const { taskId, leaseToken } = task;
     const handler = this.#handlers.get(task.agent);
     if (!handler) {
-      await this.#report(task, Promise.reject(new TaskError(`this worker has no handler for agent '${task.agent}'`, false)));
+      await this.#report(task, Promise.reject(new TaskError(`this worker has no handler for agent '${task.agent}'`, false)), leaseUntil);
       return;
     }
     const lost = new AbortController();
@@ -198,10 +260,12 @@ export class Worker {
     let paused = false;
     const beat = setInterval(() => {
       const costSoFar = costCents > 0 ? toMoney({ amount: Math.round(costCents), currency: "usd" }) : undefined;
+      const sent = performance.now();
       workers.heartbeat({ taskId, leaseToken, ...(costSoFar && { costSoFar }) }).then(
         (answer) => {
           if (answer.cancelled) lost.abort(new Error("the run was cancelled"));
           paused = answer.paused;
+          leaseUntil = Math.max(leaseUntil, sent + leaseMs);
         },
         (thrown: unknown) => {
           const code = ConnectError.from(thrown).code;
@@ -231,7 +295,7 @@ export class Worker {
       const stopped = new Promise<"stopped">((resolve) => lost.signal.addEventListener("abort", () => resolve("stopped")));
       const first = await Promise.race([answer.then(() => "done" as const, () => "done" as const), stopped]);
       if (first === "stopped") return;
-      await this.#report(task, answer);
+      await this.#report(task, answer, leaseUntil);
     } finally {
       clearInterval(beat);
     }
@@ -258,8 +322,12 @@ export class Worker {
     }
   }
 
-  /** Sends the handler's answer; a refusal (lease lost) is only logged. */
-  async #report(task: Task, answer: Promise<TaskResult>): Promise<void> {
+  /**
+   * Sends the handler's answer, trying again while the server is unreachable
+   * and the lease (until `leaseUntil`) holds; a refusal (lease lost) is only
+   * logged.
+   */
+  async #report(task: Task, answer: Promise<TaskResult>, leaseUntil: number): Promise<void> {
     const workers = this.#weft.raw.workers;
     const { taskId, leaseToken } = task;
     try {
@@ -268,23 +336,59 @@ export class Worker {
         result = await answer;
       } catch (thrown) {
         const error = thrown instanceof TaskError ? thrown : new TaskError(thrown instanceof Error ? thrown.message : String(thrown));
-        await workers.failTask({ taskId, leaseToken, error: error.message, retryable: error.retryable, errorCode: error.code });
+        const failure = { taskId, leaseToken, error: error.message, retryable: error.retryable, errorCode: error.code };
+        await deliver(taskId, leaseUntil, () => workers.failTask(failure));
         return;
       }
       const cost = result.cost === undefined ? undefined : toMoney(typeof result.cost === "number" ? { amount: result.cost, currency: "usd" } : result.cost);
-      await workers.completeTask({
+      const completion = {
         taskId,
         leaseToken,
         output: toValue(result.output),
         ...(cost && { cost }),
         ...(result.stateWrites && { stateWrites: result.stateWrites }),
-      });
+      };
+      await deliver(taskId, leaseUntil, () => workers.completeTask(completion));
     } catch (thrown) {
       console.warn(`weft worker: the answer to task ${taskId} was refused: ${toWeftError(thrown).message}`);
     }
   }
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+/**
+ * Makes a call with `send`, again after each transient failure (with
+ * backoff) while the lease would still hold at the next try. Sending an
+ * answer twice is harmless: the second is refused as already finished.
+ */
+async function deliver<T>(taskId: string, leaseUntil: number, send: () => Promise<T>): Promise<T> {
+  for (let failures = 1; ; failures++) {
+    try {
+      return await send();
+    } catch (thrown) {
+      const code = ConnectError.from(thrown).code;
+      const wait = backoff(failures, ANSWER_RETRY_FIRST_MS, ANSWER_RETRY_LONGEST_MS);
+      if (!TRANSIENT.includes(code) || performance.now() + wait >= leaseUntil) throw thrown;
+      console.warn(`weft worker: the server did not take the answer to task ${taskId}; trying again: ${toWeftError(thrown).message}`);
+      await sleep(wait);
+    }
+  }
+}
+
+/** The `n`th pause (from 1), doubling from `first` up to `longest`, ms. */
+function backoff(n: number, first: number, longest: number): number {
+  return Math.min(longest, first * 2 ** Math.min(Math.max(n - 1, 0), 16));
+}
+
+/** Sleeps `ms`, or less when `signal` aborts first. */
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done, { once: true });
+  });
 }

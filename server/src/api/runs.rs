@@ -285,7 +285,7 @@ impl RunService for RunApi {
         let input = request.input.as_ref().map(value_from_pb).unwrap_or(Value::Null);
         json_depth(&input, "input")?;
         let version = Some(request.version).filter(|v| *v > 0);
-        let hints = self.workers.cost_hints(DEFAULT_TENANT, now_ms());
+        let hints = self.workers.cost_hints(DEFAULT_TENANT, now_ms()).await?;
         let estimate = self.runs.estimate(DEFAULT_TENANT, &request.workflow_id, version, input, &hints).await?;
         Ok(Response::new(estimate_to_pb(&estimate)))
     }

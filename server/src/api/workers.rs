@@ -141,7 +141,7 @@ impl WorkerService for WorkerApi {
             concurrency: r.concurrency.max(1),
             cost_hints,
         };
-        let worker_id = self.tasks.workers().register(DEFAULT_TENANT, registration, now_ms());
+        let worker_id = self.tasks.workers().register(DEFAULT_TENANT, registration, now_ms()).await?;
         let lease_seconds = u32::try_from((self.tasks.lease_ms() + 999) / 1000).unwrap_or(u32::MAX).max(1);
         Ok(Response::new(pb::RegisterWorkerResponse { worker_id, lease_seconds }))
     }
@@ -252,7 +252,7 @@ impl WorkerService for WorkerApi {
         let fingerprint = format!("agent={}", r.agent);
         let after = if r.page_token.is_empty() { None } else { Some(page_token::decode(&r.page_token, &fingerprint)?) };
         let agent = (!r.agent.is_empty()).then_some(r.agent.as_str());
-        let listed = self.tasks.workers().list(DEFAULT_TENANT, agent, now_ms());
+        let listed = self.tasks.workers().list(DEFAULT_TENANT, agent, now_ms()).await?;
         // Most recently seen first: a row follows the token's position when
         // it was seen earlier, or at the same time with a greater id.
         let rest: Vec<_> = listed

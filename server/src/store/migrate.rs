@@ -17,6 +17,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (7, "server secrets", include_str!("../../migrations/sqlite/0007_server_secrets.sql")),
     (8, "replicas", include_str!("../../migrations/sqlite/0008_replicas.sql")),
     (9, "step timeouts", include_str!("../../migrations/sqlite/0009_step_timeouts.sql")),
+    (10, "workers", include_str!("../../migrations/sqlite/0010_workers.sql")),
 ];
 
 /// Migrations of the Postgres store, numbered as their SQLite twins: the
@@ -31,6 +32,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (7, "server secrets", include_str!("../../migrations/postgres/0007_server_secrets.sql")),
     (8, "replicas", include_str!("../../migrations/postgres/0008_replicas.sql")),
     (9, "step timeouts", include_str!("../../migrations/postgres/0009_step_timeouts.sql")),
+    (10, "workers", include_str!("../../migrations/postgres/0010_workers.sql")),
 ];
 
 /// The migrator of the SQLite store.

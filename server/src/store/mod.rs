@@ -16,14 +16,17 @@ mod postgres_listen;
 mod postgres_runs;
 mod postgres_tasks;
 mod postgres_text;
+mod postgres_workers;
 mod runs;
 pub mod sqlite;
 mod sqlite_approvals;
 mod sqlite_commit;
 mod sqlite_runs;
 mod sqlite_tasks;
+mod sqlite_workers;
 mod tasks;
 mod unreadable;
+pub mod workers;
 
 use async_trait::async_trait;
 
@@ -37,6 +40,7 @@ pub use error::StoreError;
 pub use open::{OpenStore, StoreKind, redacted_url};
 pub use runs::{OpenRun, RunBatch, RunPage, RunQuery};
 pub use tasks::{ClaimRequest, ExpiredLease, LeasedTask, TaskClaim, TaskLease, TaskStatus};
+pub use workers::{WorkerRecord, WorkerStore};
 
 /// A workflow to create at version 1.
 #[derive(Debug, Clone)]
@@ -106,9 +110,9 @@ pub struct WorkflowPage {
     pub has_more: bool,
 }
 
-/// Persistence of Weft's state.
+/// Persistence of Weft's state (worker registrations: [`WorkerStore`]).
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: WorkerStore + Send + Sync + 'static {
     /// Creates a workflow at version 1 (or returns the one an earlier call
     /// with the same `request_id` created).
     async fn create_workflow(&self, tenant: &str, new: NewWorkflow) -> Result<Workflow, StoreError>;

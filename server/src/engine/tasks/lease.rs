@@ -138,7 +138,8 @@ impl TaskQueue {
         check_currency(policy.as_ref(), cost_so_far_cents, "cost_so_far")?;
         let now = now_ms();
         if let Some(owner) = &lease.lease_owner {
-            self.workers.touch(tenant, owner, now);
+            // Only a sighting: a worker forgotten meanwhile learns so on its next poll.
+            let _ = self.workers.touch(tenant, owner, now).await;
         }
         let deadline = now.saturating_add(self.lease_ms);
         let Some(deadline) =

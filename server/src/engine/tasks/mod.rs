@@ -74,8 +74,8 @@ impl TaskQueue {
         let sweeper =
             tokio::spawn(sweeper::run(runs.store().clone(), runs.scheduler().clone(), deadlines.clone(), stopped));
         Self {
+            workers: WorkerRegistry::new(runs.store().clone()),
             runs,
-            workers: WorkerRegistry::default(),
             lease_ms: lease.as_millis().clamp(1, i64::MAX as u128) as i64,
             deadlines,
             stop: Arc::new(stop),
@@ -119,10 +119,11 @@ impl TaskQueue {
         agents: Vec<String>,
         wait: Duration,
     ) -> Result<Option<PolledTask>, EngineError> {
-        let registered = self.workers.touch(tenant, worker_id, now_ms()).ok_or_else(|| EngineError::NotFound {
-            what: format!("worker '{worker_id}' (register it again)"),
-            reason: "WORKER_NOT_FOUND",
-        })?;
+        let registered =
+            self.workers.touch(tenant, worker_id, now_ms()).await?.ok_or_else(|| EngineError::NotFound {
+                what: format!("worker '{worker_id}' (register it again)"),
+                reason: "WORKER_NOT_FOUND",
+            })?;
         let agents = if agents.is_empty() { registered.clone() } else { agents };
         if let Some(stranger) = agents.iter().find(|a| !registered.contains(a)) {
             return Err(EngineError::invalid("agents", format!("agent '{stranger}' is not registered by this worker")));

@@ -1,0 +1,99 @@
+//! The SQLite side of worker registrations (see `workers.rs`). Each call
+//! is one statement in its own transaction, on the pool, beside the run
+//! writer's connection; the engine keeps them rare.
+
+use async_trait::async_trait;
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+
+use super::StoreError;
+use super::sqlite::SqliteStore;
+use super::workers::{WorkerRecord, WorkerStore, decode, encode, readable};
+
+const COLUMNS: &str = "id, registration, registered_at, last_seen";
+
+fn worker_from_row(row: &SqliteRow) -> Result<WorkerRecord, StoreError> {
+    let document: String = row.try_get("registration")?;
+    decode(row.try_get("id")?, &document, row.try_get("registered_at")?, row.try_get("last_seen")?)
+}
+
+#[async_trait]
+impl WorkerStore for SqliteStore {
+    async fn upsert_worker(&self, tenant: &str, worker: &WorkerRecord) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO workers (tenant_id, id, registration, registered_at, last_seen) VALUES (?1, ?2, ?3, ?4, ?5) \
+             ON CONFLICT (tenant_id, id) DO UPDATE SET registration = excluded.registration, \
+             registered_at = excluded.registered_at, last_seen = excluded.last_seen",
+        )
+        .bind(tenant)
+        .bind(&worker.worker_id)
+        .bind(encode(worker))
+        .bind(worker.registered_ms)
+        .bind(worker.last_seen_ms)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    async fn touch_worker(
+        &self,
+        tenant: &str,
+        worker_id: &str,
+        now_ms: i64,
+        seen_since_ms: i64,
+    ) -> Result<Option<WorkerRecord>, StoreError> {
+        let sql = format!(
+            "UPDATE workers SET last_seen = MAX(last_seen, ?3) \
+             WHERE tenant_id = ?1 AND id = ?2 AND last_seen >= ?4 RETURNING {COLUMNS}"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(tenant)
+            .bind(worker_id)
+            .bind(now_ms)
+            .bind(seen_since_ms)
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(worker_from_row).transpose()
+    }
+
+    async fn list_workers(
+        &self,
+        tenant: &str,
+        seen_since_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<WorkerRecord>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM workers WHERE tenant_id = ?1 AND last_seen >= ?2 \
+             ORDER BY last_seen DESC, id LIMIT ?3"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(tenant)
+            .bind(seen_since_ms)
+            .bind(i64::from(limit))
+            .fetch_all(self.pool())
+            .await?;
+        Ok(readable(rows.iter().map(worker_from_row).collect()))
+    }
+
+    async fn count_other_workers(&self, tenant: &str, worker_id: &str, seen_since_ms: i64) -> Result<u32, StoreError> {
+        let count: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM workers WHERE tenant_id = ?1 AND id <> ?2 AND last_seen >= ?3")
+                .bind(tenant)
+                .bind(worker_id)
+                .bind(seen_since_ms)
+                .fetch_one(self.pool())
+                .await?;
+        Ok(u32::try_from(count).unwrap_or(u32::MAX))
+    }
+
+    async fn prune_workers(&self, seen_before_ms: i64, limit: u32) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "DELETE FROM workers WHERE rowid IN (SELECT rowid FROM workers WHERE last_seen < ?1 LIMIT ?2) AND last_seen < ?1",
+        )
+        .bind(seen_before_ms)
+        .bind(i64::from(limit))
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected())
+    }
+}
