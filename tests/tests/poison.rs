@@ -15,7 +15,7 @@ use weft_sdk::{Weft, pb};
 use weft_server::Config;
 use weft_server::api::convert::value_to_pb;
 use weft_server::model::json_limits::MAX_JSON_DEPTH;
-use weft_tests::receiver::{Answer, Receiver, now_secs, sign};
+use weft_tests::receiver::{Answer, Receiver, callback_token, now_secs, sign_callback};
 use weft_tests::runs::{get_run, json_of, step, wait_finished, wait_for};
 use weft_tests::store::TestStore;
 use weft_tests::{TestServer, http1};
@@ -55,20 +55,13 @@ fn assert_refused(status: &tonic::Status, root: &str, what: &str) {
                 assert!(bad.field_violations[0].description.contains(&limit), "{what}: {:?}", bad.field_violations);
             }
         }
-        // TODO(helper E, issue #15 item 6): a message nested past prost's
-        // 100 levels fails to decode with INTERNAL today; tighten this to
-        // INVALID_ARGUMENT when that lands. Nothing is stored either way.
-        Code::Internal if status.message().contains("decode") => {}
         other => panic!("{what}: {other:?} {}", status.message()),
     }
 }
 
 /// Checks a REST refusal of a value too deep: a 4xx.
 fn assert_rest_refused(status: u16, body: &Value, what: &str) {
-    // TODO(helper E, issue #15 item 6): as above, a body nested past prost's
-    // limit is a decode failure, 500 today; it must become a 400.
-    let decode_failure = status == 500 && body.to_string().contains("decode");
-    assert!((400..500).contains(&status) || decode_failure, "{what}: {status} {body}");
+    assert!((400..500).contains(&status), "{what}: {status} {body}");
 }
 
 async fn create(server: &TestServer, definition: Value) -> String {
@@ -396,8 +389,8 @@ async fn worker_outputs_and_state_writes_past_the_limit_fail_the_step_as_too_dee
         }
         let status = answer.unwrap_err();
         assert_refused(&status, "output", &format!("CompleteTask {depth}"));
-        if status.code() == Code::InvalidArgument {
-            assert!(status.message().contains("OUTPUT_TOO_DEEP"), "{depth}: {}", status.message());
+        assert_eq!(status.code(), Code::InvalidArgument, "{depth}: {}", status.message());
+        if status.message().contains("OUTPUT_TOO_DEEP") {
             let run = wait_finished(&client, &run_id, 10).await;
             assert_eq!(run.status, pb::RunStatus::Failed as i32);
             assert_eq!(run.error.as_ref().map(|e| e.code.as_str()), Some("OUTPUT_TOO_DEEP"));
@@ -405,6 +398,8 @@ async fn worker_outputs_and_state_writes_past_the_limit_fail_the_step_as_too_dee
             assert_eq!(failure_code(&client, &run_id).await, "OUTPUT_TOO_DEEP");
         } else {
             // Too deep to decode: nothing reached the run, which is cancelled here.
+            let reason = status.get_details_error_info().map(|info| info.reason);
+            assert_eq!(reason.as_deref(), Some("MALFORMED_MESSAGE"), "{depth}: {}", status.message());
             let run = get_run(&client, &run_id).await;
             assert_eq!(step(&run, "think").status, pb::StepStatus::Running as i32, "{depth}");
             let cancel = pb::CancelRunRequest { run_id: run_id.clone(), reason: "done".into() };
@@ -534,7 +529,7 @@ async fn network_bodies_past_the_limit_or_with_inexact_integers_fail_the_step() 
         let delivery = hooks.wait_for(at + 1, 10).await.remove(at);
         let callback = delivery.header("weft-callback-url").expect("a callback URL").to_owned();
         let path = &callback[callback.find("/v1/callbacks/").unwrap()..];
-        let signature = sign(SECRET, now_secs(), body.as_bytes());
+        let signature = sign_callback(SECRET, callback_token(&callback), now_secs(), body.as_bytes());
         let headers = [("content-type", "application/json"), ("weft-signature", signature.as_str())];
         let mut answer = http1::request(server.addr, "POST", path, &headers, body.as_bytes()).await.unwrap();
         for _ in 0..50 {
