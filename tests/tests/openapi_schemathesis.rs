@@ -32,7 +32,7 @@ const IMPLEMENTED_TAGS: &[&str] = &["WorkflowService", "RunService", "ApprovalSe
 const UNBUILT_OPERATIONS: &str = "^(WorkerService_PollTask)(_[0-9]+)?$";
 
 /// Generated test cases per operation (fuzzing phase): about 30 s in all.
-const MAX_EXAMPLES: &str = "50";
+const MAX_EXAMPLES: &str = "25";
 
 /// Random fuzzing plus link-following sequences. The `coverage` phase (every
 /// boundary and invalid value of every field) is left out: on the deep
@@ -86,11 +86,13 @@ fn rich_workflow(name: &str) -> Value {
 }
 
 /// A workflow of transforms only: every run of it finishes inside its start,
-/// so generated synchronous executes and streams return at once.
+/// so generated synchronous executes and streams return at once. It has no
+/// `inputSchema`: a run input is checked against its workflow's own schema
+/// (422), which the API document cannot know, so the generated inputs go
+/// to a workflow that takes any input.
 fn quick_workflow() -> Value {
     json!({
         "name": "openapi-runs",
-        "inputSchema": {"type": "object", "properties": {"company": {"type": "string"}, "n": {"type": "integer"}}},
         "steps": [
             {"id": "pick", "type": "transform", "output": {"company": "$.input.company"}},
             {"id": "big", "type": "condition", "dependsOn": ["pick"], "expression": "$.input.n > 2",
@@ -152,7 +154,18 @@ async fn the_openapi_document_matches_the_live_gateway() {
         r#"
 [[operations]]
 include-method = "GET"
-parameters = {{ "path.id" = "{read}", "path.version" = 2, "query.v1" = 1, "query.v2" = 2, "path.workflow_id" = "{quick}", "path.run_id" = "{run_id}" }}
+parameters = {{ "path.id" = "{read}", "path.version" = 2, "query.v1" = 1, "query.v2" = 2, "path.workflow_id" = "{quick}", "path.run_id" = "{run_id}", "query.pageToken" = "" }}
+
+# Page tokens are opaque values the server issues (and binds to their
+# query): no schema generates a valid one, so lists start at the first page.
+
+# A definition is checked beyond its JSON shape (step types and their
+# fields, expressions, references between steps, cycles), and a worker's
+# cost hints must name its own agents: schema-valid bodies can still be
+# refused with 400 by these operations, and only by them.
+[[operations]]
+include-operation-id-regex = "^(WorkflowService_(CreateWorkflow|UpdateWorkflow)|WorkerService_RegisterWorker)(_[0-9]+)?$"
+checks = {{ positive_data_acceptance = {{ expected-statuses = ["2xx", "400", "404", "409"] }} }}
 
 [[operations]]
 include-method-regex = "^(POST|PUT|PATCH)$"
@@ -169,7 +182,7 @@ parameters = {{ "path.id" = "{write}", "path.workflow_id" = "{quick}", "path.run
         .arg("run")
         .arg(format!("{url}/openapi.json"))
         .args(["--url", &url])
-        .args(["--checks", "not_a_server_error,response_schema_conformance"])
+        .args(["--checks", "all"])
         .args(["--phases", PHASES])
         .args(["--max-examples", MAX_EXAMPLES])
         .args(["--request-timeout", "10"])

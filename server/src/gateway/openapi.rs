@@ -22,6 +22,8 @@
 //!   `text/event-stream` or `application/x-ndjson`.
 //! - Descriptions come from the proto comments (source info kept by protox).
 
+mod rules;
+
 use std::collections::{BTreeMap, HashMap};
 
 use http::Method;
@@ -31,6 +33,7 @@ use serde_json::{Map, Value, json};
 use super::json::enum_value_json_name;
 use super::routes::{BodyMapping, Route, RouteTable, Segment};
 use super::status::success_status;
+use rules::{body_rule, field_rule, id_schema, message_rule, required_fields};
 
 /// Where component schemas live.
 const SCHEMAS: &str = "#/components/schemas/";
@@ -200,6 +203,43 @@ fn error_schema() -> Value {
     })
 }
 
+/// An error response: the `Error` body.
+fn error_response(description: &str) -> Value {
+    json!({
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": format!("{SCHEMAS}{ERROR_SCHEMA}")}}},
+    })
+}
+
+/// The error statuses an operation answers besides `default`.
+fn error_responses(route: &Route) -> Vec<(&'static str, &'static str)> {
+    let mut codes = vec![
+        (
+            "400",
+            "The request is malformed: not JSON, an unknown field, a wrong type, a value outside a documented \
+             bound (nesting depth, integer range, length, count), or a definition with problems. The message \
+             names the field.",
+        ),
+        ("404", "No such resource, or no route for the path."),
+    ];
+    if route.http_method != Method::GET {
+        codes.push((
+            "409",
+            "The resource's state or version refuses the change (FAILED_PRECONDITION, ABORTED, ALREADY_EXISTS): \
+             a finished run cannot be cancelled, a stale expected version…",
+        ));
+    }
+    if route.body != BodyMapping::None {
+        codes.push(("413", "The request body is over the size limit."));
+    }
+    let starts_a_run = route.method.parent_service().name() == "RunService"
+        && route.method.input().get_field_by_name("input").is_some();
+    if starts_a_run {
+        codes.push(("422", "The run input does not match the workflow's `inputSchema`."));
+    }
+    codes
+}
+
 /// Leading comments of the descriptors, by file and source path.
 #[derive(Default)]
 struct Comments {
@@ -275,8 +315,8 @@ impl Builder {
                 let mut parameter = json!({
                     "name": field.json_name(),
                     "in": "query",
-                    "required": false,
-                    "schema": self.field_schema(&field),
+                    "required": required_fields(input.full_name()).contains(&field.name()),
+                    "schema": self.constrained_field_schema(&field),
                 });
                 if let Some(text) = self.comments.get(&field.parent_file(), field.path()) {
                     parameter["description"] = text.into();
@@ -297,16 +337,22 @@ impl Builder {
                 } else {
                     self.object_schema(&input, &top_level_bound)
                 };
+                // A body may be left out when the message requires nothing.
+                let required =
+                    !required_fields(input.full_name()).is_empty() || message_rule(input.full_name()).is_some();
                 operation.insert(
                     "requestBody".into(),
-                    json!({"required": false, "content": {"application/json": {"schema": schema}}}),
+                    json!({"required": required, "content": {"application/json": {"schema": schema}}}),
                 );
             }
             BodyMapping::Field(name) => {
-                let schema = match input.get_field_by_name(name) {
-                    Some(field) => self.field_schema(&field),
+                let mut schema = match input.get_field_by_name(name) {
+                    Some(field) => self.constrained_field_schema(&field),
                     None => json!({}),
                 };
+                if let Some(rule) = body_rule(rpc.name()) {
+                    constrain(&mut schema, rule);
+                }
                 let mut body = json!({"required": true, "content": {"application/json": {"schema": schema}}});
                 if let Some(text) = input
                     .get_field_by_name(name)
@@ -362,27 +408,26 @@ impl Builder {
             json!({"application/json": {"schema": body_schema}})
         };
         let description = status.canonical_reason().unwrap_or("Success");
-        operation.insert(
-            "responses".into(),
-            json!({
-                status.as_str(): {"description": description, "content": content},
-                "default": {
-                    "description": "Error",
-                    "content": {"application/json": {"schema": {"$ref": format!("{SCHEMAS}{ERROR_SCHEMA}")}}},
-                },
-            }),
-        );
+        let mut responses = Map::new();
+        responses.insert(status.as_str().into(), json!({"description": description, "content": content}));
+        for (code, text) in error_responses(route) {
+            responses.insert(code.into(), error_response(text));
+        }
+        responses.insert("default".into(), error_response("Any other error (gRPC code mapped to its HTTP status)."));
+        operation.insert("responses".into(), Value::Object(responses));
         Value::Object(operation)
     }
 
     fn path_parameter(&mut self, input: &MessageDescriptor, field_path: &str, name: &str) -> Value {
         let field = resolve_field(input, field_path);
         let mut schema = match &field {
-            Some(field) if !field.is_list() && !field.is_map() => self.kind_schema(&field.kind()),
+            Some(field) if !field.is_list() && !field.is_map() => self.constrained_field_schema(field),
             _ => json!({"type": "string"}),
         };
         if schema.get("type") == Some(&json!("string")) {
-            schema["minLength"] = 1.into();
+            // Every string path variable is an id, checked by
+            // `required_id`; callback tokens are longer and of their own form.
+            schema = if name == "token" { json!({"type": "string", "minLength": 1}) } else { id_schema() };
         }
         let mut parameter = json!({"name": name, "in": "path", "required": true, "schema": schema});
         let mut description =
@@ -454,7 +499,10 @@ impl Builder {
             if without.contains(&field.name()) {
                 continue;
             }
-            let mut schema = self.field_schema(&field);
+            let mut schema = self.constrained_field_schema(&field);
+            if !required_fields(message.full_name()).contains(&field.name()) {
+                schema = nullable(schema);
+            }
             if let Some(text) = self.comments.get(&field.parent_file(), field.path()) {
                 schema["description"] = text.into();
             }
@@ -465,7 +513,30 @@ impl Builder {
             schema["description"] = text.into();
         }
         schema["properties"] = Value::Object(properties);
+        // Unknown keys are refused (400 naming the key), so say so.
         schema["additionalProperties"] = false.into();
+        let required: Vec<Value> = required_fields(message.full_name())
+            .iter()
+            .filter(|name| !without.contains(name))
+            .filter_map(|name| message.get_field_by_name(name))
+            .map(|field| Value::String(field.json_name().to_string()))
+            .collect();
+        if !required.is_empty() {
+            schema["required"] = required.into();
+        }
+        if let Some(rule) = message_rule(message.full_name()) {
+            constrain(&mut schema, rule);
+        }
+        schema
+    }
+
+    /// [`Self::field_schema`] with the rules the request checks enforce on
+    /// this field ([`field_rule`]).
+    fn constrained_field_schema(&mut self, field: &FieldDescriptor) -> Value {
+        let mut schema = self.field_schema(field);
+        if let Some(rule) = field_rule(field.parent_message().full_name(), field.name()) {
+            constrain(&mut schema, rule);
+        }
         schema
     }
 
@@ -502,6 +573,41 @@ impl Builder {
             Kind::Message(message) => self.message_ref(message),
         }
     }
+}
+
+/// Adds the keywords of `rule` to `schema`: merged key by key into an
+/// inline schema (objects recursively, so `items` and `properties` gain
+/// keywords), beside a `$ref` through `allOf`.
+fn constrain(schema: &mut Value, rule: Value) {
+    if schema.get("$ref").is_some() {
+        *schema = json!({"allOf": [schema.take(), rule]});
+        return;
+    }
+    let (Value::Object(target), Value::Object(extra)) = (schema, rule) else { return };
+    for (key, value) in extra {
+        match target.get_mut(&key) {
+            Some(existing @ Value::Object(_)) if value.is_object() => constrain(existing, value),
+            _ => {
+                target.insert(key, value);
+            }
+        }
+    }
+}
+
+/// `schema` or `null`: protobuf's JSON mapping reads `null` as the field's
+/// default (unset), so the server accepts it for any field it does not
+/// require, and the document says so.
+fn nullable(mut schema: Value) -> Value {
+    let Some(object) = schema.as_object_mut() else { return schema };
+    if ["$ref", "allOf", "anyOf"].iter().any(|key| object.contains_key(*key)) {
+        return json!({"anyOf": [schema, {"type": "null"}]});
+    }
+    // `{}` (google.protobuf.Value) already takes null.
+    if let Some(Value::String(kind)) = object.get("type") {
+        let both = json!([kind, "null"]);
+        object.insert("type".into(), both);
+    }
+    schema
 }
 
 /// Whether a request field can come from the query string: its JSON form is
