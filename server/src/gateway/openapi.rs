@@ -743,7 +743,7 @@ mod tests {
         assert_eq!(get["parameters"][0]["schema"]["type"], "string");
         let version = operation(&doc, "/v1/workflows/{id}/versions/{version}", "get");
         assert_eq!(version["parameters"][1]["schema"]["type"], "integer");
-        assert_eq!(version["parameters"][1]["schema"]["minimum"], 0);
+        assert_eq!(version["parameters"][1]["schema"]["minimum"], 1, "versions start at 1");
         // UpdateWorkflow binds workflow.id; GetWorkflow's template has the same shape.
         let update = operation(&doc, "/v1/workflows/{id}", "patch");
         assert_eq!(update["operationId"], "WorkflowService_UpdateWorkflow");
@@ -767,7 +767,7 @@ mod tests {
             create["parameters"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
         assert_eq!(names, ["requestId"], "the body field and path fields are not query parameters");
         assert_eq!(
-            create["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+            create["requestBody"]["content"]["application/json"]["schema"]["allOf"][0]["$ref"],
             "#/components/schemas/weft.v1.Workflow"
         );
 
@@ -853,19 +853,108 @@ mod tests {
         // Recursion goes through $ref.
         let step = &schemas["weft.v1.Step"];
         assert_eq!(step["properties"]["steps"]["items"]["$ref"], "#/components/schemas/weft.v1.Step");
-        assert_eq!(step["properties"]["step"]["$ref"], "#/components/schemas/weft.v1.Step");
+        assert_eq!(step["properties"]["step"]["anyOf"][0]["$ref"], "#/components/schemas/weft.v1.Step");
         // JSON names, well-known types, 64-bit integers, maps.
         let workflow = &schemas["weft.v1.Workflow"];
         assert_eq!(workflow["properties"]["createdAt"]["format"], "date-time");
-        assert_eq!(workflow["properties"]["inputSchema"]["type"], "object");
-        assert_eq!(workflow["properties"]["onFailure"]["$ref"], "#/components/schemas/weft.v1.FailureMode");
+        assert_eq!(workflow["properties"]["inputSchema"]["type"], json!(["object", "null"]));
+        assert_eq!(workflow["properties"]["onFailure"]["anyOf"][0]["$ref"], "#/components/schemas/weft.v1.FailureMode");
         assert_eq!(
             workflow["properties"]["states"]["additionalProperties"]["$ref"],
             "#/components/schemas/weft.v1.MachineState"
         );
         assert!(workflow["properties"].get("create_time").is_none());
-        assert_eq!(schemas["weft.v1.Money"]["properties"]["amount"]["type"], "integer");
+        assert_eq!(schemas["weft.v1.Money"]["properties"]["amount"]["type"], json!(["integer", "null"]));
         assert_eq!(step["properties"]["inputMap"]["additionalProperties"]["type"], "string");
         assert!(workflow["description"].as_str().is_some_and(|d| d.contains("versioned DAG")), "comments are kept");
+    }
+
+    fn body<'a>(doc: &'a Value, path: &str, method: &str) -> &'a Value {
+        &operation(doc, path, method)["requestBody"]["content"]["application/json"]["schema"]
+    }
+
+    #[test]
+    fn required_fields_and_bounds_follow_the_request_checks() {
+        let doc = document(&table());
+        let schemas = &doc["components"]["schemas"];
+        // A `*` body whose message requires a field is itself required.
+        let status = operation(&doc, "/v1/workflows/{id}/status", "patch");
+        assert_eq!(status["requestBody"]["required"], true);
+        assert_eq!(body(&doc, "/v1/workflows/{id}/status", "patch")["required"], json!(["status"]));
+        let rollback = body(&doc, "/v1/workflows/{id}/rollback", "post");
+        assert_eq!(rollback["required"], json!(["version"]));
+        assert_eq!(rollback["properties"]["version"]["minimum"], 1);
+        // Not-required fields take null (unset in protobuf JSON); required ones do not.
+        assert_eq!(rollback["properties"]["changeSummary"]["type"], json!(["string", "null"]));
+        assert_eq!(rollback["properties"]["version"]["type"], "integer");
+        let diff = operation(&doc, "/v1/workflows/{id}/diff", "get");
+        let v1 = diff["parameters"].as_array().unwrap().iter().find(|p| p["name"] == "v1").unwrap();
+        assert_eq!((&v1["required"], &v1["schema"]["minimum"]), (&json!(true), &json!(1)));
+        // Path ids: what `required_id` accepts, in the form ids are issued.
+        let get = operation(&doc, "/v1/workflows/runs/{run_id}", "get");
+        let id = &get["parameters"][0]["schema"];
+        assert_eq!(
+            (&id["minLength"], &id["maxLength"], &id["pattern"]),
+            (&json!(1), &json!(128), &json!(rules::ID_PATTERN))
+        );
+        // A create needs a name and steps; an update (same message) does not.
+        let create = body(&doc, "/v1/workflows", "post");
+        assert_eq!(create["allOf"][1]["required"], json!(["name", "steps"]));
+        assert!(body(&doc, "/v1/workflows/{id}", "patch").get("allOf").is_none());
+        assert!(schemas["weft.v1.Workflow"].get("required").is_none());
+        // Workers.
+        let fail = &schemas["weft.v1.FailTaskRequest"];
+        assert!(fail.is_null(), "path-bound requests are inline");
+        let fail = body(&doc, "/v1/tasks/{task_id}:fail", "post");
+        assert_eq!(fail["required"], json!(["leaseToken", "error"]));
+        assert_eq!(fail["properties"]["leaseToken"]["minimum"], 1);
+        assert_eq!(fail["properties"]["error"]["maxLength"], 8192);
+        assert_eq!(fail["properties"]["cost"]["anyOf"][0]["allOf"][1]["properties"]["amount"]["minimum"], 0);
+        let register = body(&doc, "/v1/workers:register", "post");
+        let register = &schemas[register["$ref"].as_str().unwrap().strip_prefix(SCHEMAS).unwrap()];
+        assert_eq!(register["properties"]["agents"]["minItems"], 1);
+        assert_eq!(register["properties"]["agents"]["items"]["not"]["pattern"], "^weft:");
+    }
+
+    #[test]
+    fn fields_that_exclude_one_another_are_stated() {
+        let doc = document(&table());
+        let start = body(&doc, "/v1/workflows/{workflow_id}/runs", "post");
+        let pairs = start["not"]["anyOf"].as_array().unwrap();
+        assert!(pairs.contains(&json!({"required": ["input", "variables"]})), "{pairs:?}");
+        let resume = body(&doc, "/v1/workflows/runs/{run_id}/resume", "post");
+        assert_eq!(resume["not"]["anyOf"].as_array().unwrap().len(), 3);
+        let validate = body(&doc, "/v1/workflows:validate", "post");
+        let validate = &doc["components"]["schemas"][validate["$ref"].as_str().unwrap().strip_prefix(SCHEMAS).unwrap()];
+        assert_eq!(validate["anyOf"][0]["required"], json!(["definition"]));
+    }
+
+    #[test]
+    fn error_statuses_are_listed_where_they_can_occur() {
+        let doc = document(&table());
+        let get = &operation(&doc, "/v1/workflows/{id}", "get")["responses"];
+        assert!(get["400"].is_object() && get["404"].is_object());
+        assert!(get["409"].is_null() && get["413"].is_null(), "a read changes nothing and takes no body");
+        let start = &operation(&doc, "/v1/workflows/{workflow_id}/runs", "post")["responses"];
+        for code in ["400", "404", "409", "413", "422", "default"] {
+            assert_eq!(
+                start[code]["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/Error",
+                "{code}"
+            );
+        }
+        let create = &operation(&doc, "/v1/workflows", "post")["responses"];
+        assert!(create["422"].is_null(), "only run inputs are checked against a workflow's schema");
+    }
+
+    #[test]
+    fn constraints_merge_into_inline_schemas_and_wrap_refs() {
+        let mut inline = json!({"type": "array", "items": {"type": "string"}});
+        constrain(&mut inline, json!({"minItems": 1, "items": {"maxLength": 3}}));
+        assert_eq!(inline, json!({"type": "array", "minItems": 1, "items": {"type": "string", "maxLength": 3}}));
+        let mut reference = json!({"$ref": "#/components/schemas/weft.v1.Money"});
+        constrain(&mut reference, json!({"properties": {"amount": {"minimum": 0}}}));
+        assert_eq!(reference["allOf"][0]["$ref"], "#/components/schemas/weft.v1.Money");
+        assert_eq!(nullable(json!({})), json!({}), "google.protobuf.Value takes null already");
+        assert_eq!(nullable(json!({"type": "string"})), json!({"type": ["string", "null"]}));
     }
 }
