@@ -17,9 +17,15 @@
 //!   64-bit integers as numbers, well-known types in their JSON form.
 //!   Messages and enums are components keyed by full name
 //!   (`weft.v1.Workflow`); recursive messages refer to themselves.
+//! - What the request checks enforce beyond the types ([`rules`]):
+//!   required fields, bounds, id patterns, fields that exclude one another.
+//!   Objects refuse unknown keys (`additionalProperties: false`); a field
+//!   not required also takes `null`, which protobuf JSON reads as unset.
 //! - Success status from [`super::status::success_status`]; every error is
-//!   the `Error` schema under `default`. Server-streaming RPCs answer
-//!   `text/event-stream` or `application/x-ndjson`.
+//!   the `Error` schema, under the statuses the operation can answer (400,
+//!   404, 409 for writes, 413 with a body, 422 for run inputs) and
+//!   `default`. Server-streaming RPCs answer `text/event-stream` or
+//!   `application/x-ndjson`.
 //! - Descriptions come from the proto comments (source info kept by protox).
 
 mod rules;
