@@ -55,6 +55,8 @@ keys are accepted on input. Fields at their default value are omitted.
 - Enum values are written in their documented short lower-case form \
 (`running`, `active`); the protobuf spelling (`RUN_STATUS_RUNNING`) is \
 accepted on input.
+- `null` for a field the operation does not require means unset (its \
+default), as in protobuf JSON; unknown keys are refused.
 - 64-bit integers are JSON numbers.
 - Errors are a `google.rpc.Status` (`code`, `message`, `details`) that also \
 carries `error` (the message) and `error_code` (the `ErrorInfo` reason, or \
@@ -318,11 +320,16 @@ impl Builder {
                 if bound || in_body || !is_query_field(&field) {
                     continue;
                 }
+                let mut schema = self.constrained_field_schema(&field);
+                if matches!(field.kind(), Kind::Enum(_)) {
+                    // A query string is text: enum numbers are read only from JSON bodies.
+                    constrain(&mut schema, json!({"type": "string"}));
+                }
                 let mut parameter = json!({
                     "name": field.json_name(),
                     "in": "query",
                     "required": required_fields(input.full_name()).contains(&field.name()),
-                    "schema": self.constrained_field_schema(&field),
+                    "schema": schema,
                 });
                 if let Some(text) = self.comments.get(&field.parent_file(), field.path()) {
                     parameter["description"] = text.into();
@@ -490,9 +497,15 @@ impl Builder {
             }
             description.push_str("Written in the short lower-case form; the protobuf name (e.g. `");
             description.push_str(descriptor.values().nth(1).map(|v| v.name().to_string()).unwrap_or_default().as_str());
-            description.push_str("`) is also accepted on input.\n\n");
+            description.push_str("`) and the number are also accepted on input, as protobuf JSON reads them.\n\n");
             description.push_str(&lines.join("\n"));
-            self.schemas.insert(name.clone(), json!({"type": "string", "enum": values, "description": description}));
+            // What is read: the short names first (what is written), then
+            // the protobuf names and numbers; UNSPECIFIED (0) means unset.
+            let specified = || descriptor.values().filter(|v| !(v.number() == 0 && v.name().ends_with("_UNSPECIFIED")));
+            values.extend(specified().map(|v| Value::String(v.name().to_string())));
+            values.extend(specified().map(|v| Value::from(v.number())));
+            let schema = json!({"type": ["string", "integer"], "enum": values, "description": description});
+            self.schemas.insert(name.clone(), schema);
         }
         json!({"$ref": format!("{SCHEMAS}{name}")})
     }
@@ -763,10 +776,14 @@ mod tests {
         let names: Vec<&str> =
             list["parameters"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
         assert_eq!(names, ["pageSize", "pageToken", "status", "tag", "triggerType", "limit", "offset"]);
-        let status_ref = list["parameters"][2]["schema"]["$ref"].as_str().unwrap();
+        let status_ref = list["parameters"][2]["schema"]["allOf"][0]["$ref"].as_str().unwrap();
+        assert_eq!(list["parameters"][2]["schema"]["allOf"][1], json!({"type": "string"}), "no numbers in a query");
         assert_eq!(status_ref, "#/components/schemas/weft.v1.WorkflowStatus");
         let status = &doc["components"]["schemas"]["weft.v1.WorkflowStatus"];
-        assert_eq!(status["enum"], json!(["draft", "active", "paused", "archived"]));
+        assert_eq!(status["enum"].as_array().unwrap()[..4], ["draft", "active", "paused", "archived"]);
+        let accepted = status["enum"].as_array().unwrap();
+        assert!(accepted.contains(&json!("WORKFLOW_STATUS_PAUSED")) && accepted.contains(&json!(3)), "{accepted:?}");
+        assert!(!accepted.contains(&json!(0)), "unspecified is not a value");
 
         let create = operation(&doc, "/v1/workflows", "post");
         let names: Vec<&str> =
