@@ -39,6 +39,34 @@ const MAX_EXAMPLES: &str = "25";
 /// Workflow schema it makes about 30,000 requests, over 90 s on its own.
 const PHASES: &str = "examples,fuzzing,stateful";
 
+/// schemathesis hooks (a Python module it imports). JSON Schema cannot tell
+/// an integer literal from an integral float literal (`100000000000000000`
+/// from `1e17`), but the gateway refuses the first beyond ±2^53 inside
+/// free-form JSON (400 INTEGER_TOO_LARGE: a double would round it) and
+/// reads the second as the double it spells. The document cannot state
+/// that rule, so generated bodies keep their integers within ±2^53;
+/// `gateway_limits.rs` tests the refusal itself.
+const HOOKS: &str = r#"
+import schemathesis
+
+EXACT = 2 ** 53
+
+def _exact(value):
+    if isinstance(value, bool):
+        return True
+    if isinstance(value, int):
+        return -EXACT <= value <= EXACT
+    if isinstance(value, list):
+        return all(_exact(item) for item in value)
+    if isinstance(value, dict):
+        return all(_exact(item) for item in value.values())
+    return True
+
+@schemathesis.hook
+def filter_body(context, body):
+    return _exact(body)
+"#;
+
 fn schemathesis() -> Option<PathBuf> {
     if let Some(path) = std::env::var_os("WEFT_SCHEMATHESIS") {
         return Some(PathBuf::from(path));
@@ -175,8 +203,12 @@ parameters = {{ "path.id" = "{write}", "path.workflow_id" = "{quick}", "path.run
     let config_path = dir.path().join("schemathesis.toml");
     std::fs::write(&config_path, config).unwrap();
 
+    std::fs::write(dir.path().join("weft_schemathesis_hooks.py"), HOOKS).unwrap();
+
     let mut command = tokio::process::Command::new(&binary);
     command
+        .env("SCHEMATHESIS_HOOKS", "weft_schemathesis_hooks")
+        .env("PYTHONPATH", dir.path())
         .arg("--config-file")
         .arg(&config_path)
         .arg("run")

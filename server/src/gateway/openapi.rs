@@ -656,7 +656,11 @@ fn well_known(message: &MessageDescriptor) -> Option<Value> {
         "Duration" => json!({"type": "string", "pattern": "^-?[0-9]+(\\.[0-9]{1,9})?s$"}),
         "FieldMask" => json!({"type": "string", "description": "Comma-separated field paths."}),
         "Struct" => json!({"type": "object"}),
-        "Value" => json!({}),
+        // Any JSON. Not bounded here: the gateway refuses an integer
+        // literal beyond ±2^53 but reads `1e17` as a double, and JSON Schema
+        // cannot tell the two spellings apart.
+        "Value" => json!({"description": "Any JSON: arrays and objects nest at most 30 levels; an integer \
+            beyond ±2^53 goes as a string."}),
         "ListValue" => json!({"type": "array"}),
         "Empty" => json!({"type": "object"}),
         "Any" => json!({"type": "object", "properties": {"@type": {"type": "string"}}, "required": ["@type"]}),
