@@ -40,11 +40,12 @@ const MAX_EXAMPLES: &str = "25";
 const PHASES: &str = "examples,fuzzing,stateful";
 
 /// schemathesis hooks (a Python module it imports). JSON Schema cannot tell
-/// an integer literal from an integral float literal (`100000000000000000`
-/// from `1e17`), but the gateway refuses the first beyond ±2^53 inside
-/// free-form JSON (400 INTEGER_TOO_LARGE: a double would round it) and
-/// reads the second as the double it spells. The document cannot state
-/// that rule, so generated bodies keep their integers within ±2^53;
+/// an integer literal from a float literal of the same value
+/// (`100000000000000000` from `1e17`), but the gateway refuses the first
+/// beyond ±2^53 inside free-form JSON (400 INTEGER_TOO_LARGE: a double
+/// would round it), as it does `9007199254740993.0`, and reads the second
+/// as the double it spells. The document cannot state a rule about
+/// spelling, so generated bodies keep their whole numbers within ±2^53;
 /// `gateway_limits.rs` tests the refusal itself.
 const HOOKS: &str = r#"
 import schemathesis
@@ -56,6 +57,8 @@ def _exact(value):
         return True
     if isinstance(value, int):
         return -EXACT <= value <= EXACT
+    if isinstance(value, float):
+        return not value.is_integer() or -EXACT <= value <= EXACT
     if isinstance(value, list):
         return all(_exact(item) for item in value)
     if isinstance(value, dict):
