@@ -304,7 +304,7 @@ impl RouteTable {
                 _ => Some((route, bound)),
             };
         }
-        best.ok_or_else(|| if allowed.is_empty() { RouteMiss::NoPath } else { RouteMiss::WrongMethod(allowed) })
+        best.ok_or(if allowed.is_empty() { RouteMiss::NoPath } else { RouteMiss::WrongMethod(allowed) })
     }
 }
 
