@@ -219,7 +219,7 @@ async fn rest_worker_polls_and_completes_a_task() {
     assert_eq!(run.cost.unwrap().amount, 3);
 
     let (status, again) = http1::json(server.addr, "POST", &path, Some(body)).await;
-    assert_eq!((status, again["error_code"].as_str()), (400, Some("TASK_ALREADY_FINISHED")), "{again}");
+    assert_eq!((status, again["error_code"].as_str()), (409, Some("TASK_ALREADY_FINISHED")), "{again}");
 }
 
 #[tokio::test]

@@ -20,10 +20,13 @@ use crate::outbound::{SIGNATURE_HEADER, X_SIGNATURE_HEADER, X_TIMESTAMP_HEADER};
 /// The route's path, axum syntax.
 pub const PATH: &str = "/v1/callbacks/{token}";
 
-/// Any method but POST: 405 with the usual error body.
+/// Any method but POST: 405 with the usual error body and `Allow: POST`.
 pub(super) async fn wrong_method(method: http::Method) -> Response {
     let message = format!("{method} is not allowed on a callback URL; use POST");
-    errors::gateway(Code::Unimplemented, "METHOD_NOT_ALLOWED", message, Some(StatusCode::METHOD_NOT_ALLOWED))
+    let mut response =
+        errors::gateway(Code::Unimplemented, "METHOD_NOT_ALLOWED", message, Some(StatusCode::METHOD_NOT_ALLOWED));
+    response.headers_mut().insert(http::header::ALLOW, http::HeaderValue::from_static("POST"));
+    response
 }
 
 pub(super) async fn handle(

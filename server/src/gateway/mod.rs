@@ -82,14 +82,16 @@ async fn handle(State(gateway): State<Arc<Gateway>>, request: Request) -> Respon
     }
     let (route, path_values) = match gateway.table.find(&parts.method, parts.uri.path()) {
         Ok(found) => found,
-        Err(routes::RouteMiss::WrongMethod) => {
+        Err(miss @ routes::RouteMiss::WrongMethod(_)) => {
             let message = format!("{} is not allowed on {}", parts.method, parts.uri.path());
-            return errors::gateway(
+            let mut response = errors::gateway(
                 Code::Unimplemented,
                 "METHOD_NOT_ALLOWED",
                 message,
                 Some(StatusCode::METHOD_NOT_ALLOWED),
             );
+            response.headers_mut().extend(miss.allow_header().map(|allow| (http::header::ALLOW, allow)));
+            return response;
         }
         Err(routes::RouteMiss::NoPath) => {
             let message = format!("no route for {} {}", parts.method, parts.uri.path());

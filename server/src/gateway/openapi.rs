@@ -17,10 +17,18 @@
 //!   64-bit integers as numbers, well-known types in their JSON form.
 //!   Messages and enums are components keyed by full name
 //!   (`weft.v1.Workflow`); recursive messages refer to themselves.
+//! - What the request checks enforce beyond the types ([`rules`]):
+//!   required fields, bounds, id patterns, fields that exclude one another.
+//!   Objects refuse unknown keys (`additionalProperties: false`); a field
+//!   not required also takes `null`, which protobuf JSON reads as unset.
 //! - Success status from [`super::status::success_status`]; every error is
-//!   the `Error` schema under `default`. Server-streaming RPCs answer
-//!   `text/event-stream` or `application/x-ndjson`.
+//!   the `Error` schema, under the statuses the operation can answer (400,
+//!   404, 409 for writes, 413 with a body, 422 for run inputs) and
+//!   `default`. Server-streaming RPCs answer `text/event-stream` or
+//!   `application/x-ndjson`.
 //! - Descriptions come from the proto comments (source info kept by protox).
+
+mod rules;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -31,6 +39,7 @@ use serde_json::{Map, Value, json};
 use super::json::enum_value_json_name;
 use super::routes::{BodyMapping, Route, RouteTable, Segment};
 use super::status::success_status;
+use rules::{body_rule, field_rule, id_schema, message_rule, required_fields};
 
 /// Where component schemas live.
 const SCHEMAS: &str = "#/components/schemas/";
@@ -46,6 +55,8 @@ keys are accepted on input. Fields at their default value are omitted.
 - Enum values are written in their documented short lower-case form \
 (`running`, `active`); the protobuf spelling (`RUN_STATUS_RUNNING`) is \
 accepted on input.
+- `null` for a field the operation does not require means unset (its \
+default), as in protobuf JSON; unknown keys are refused.
 - 64-bit integers are JSON numbers.
 - Errors are a `google.rpc.Status` (`code`, `message`, `details`) that also \
 carries `error` (the message) and `error_code` (the `ErrorInfo` reason, or \
@@ -200,6 +211,43 @@ fn error_schema() -> Value {
     })
 }
 
+/// An error response: the `Error` body.
+fn error_response(description: &str) -> Value {
+    json!({
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": format!("{SCHEMAS}{ERROR_SCHEMA}")}}},
+    })
+}
+
+/// The error statuses an operation answers besides `default`.
+fn error_responses(route: &Route) -> Vec<(&'static str, &'static str)> {
+    let mut codes = vec![
+        (
+            "400",
+            "The request is malformed: not JSON, an unknown field, a wrong type, a value outside a documented \
+             bound (nesting depth, integer range, length, count), or a definition with problems. The message \
+             names the field.",
+        ),
+        ("404", "No such resource, or no route for the path."),
+    ];
+    if route.http_method != Method::GET {
+        codes.push((
+            "409",
+            "The resource's state or version refuses the change (FAILED_PRECONDITION, ABORTED, ALREADY_EXISTS): \
+             a finished run cannot be cancelled, a stale expected version…",
+        ));
+    }
+    if route.body != BodyMapping::None {
+        codes.push(("413", "The request body is over the size limit."));
+    }
+    let starts_a_run = route.method.parent_service().name() == "RunService"
+        && route.method.input().get_field_by_name("input").is_some();
+    if starts_a_run {
+        codes.push(("422", "The run input does not match the workflow's `inputSchema`."));
+    }
+    codes
+}
+
 /// Leading comments of the descriptors, by file and source path.
 #[derive(Default)]
 struct Comments {
@@ -272,11 +320,16 @@ impl Builder {
                 if bound || in_body || !is_query_field(&field) {
                     continue;
                 }
+                let mut schema = self.constrained_field_schema(&field);
+                if matches!(field.kind(), Kind::Enum(_)) {
+                    // A query string is text: enum numbers are read only from JSON bodies.
+                    constrain(&mut schema, json!({"type": "string"}));
+                }
                 let mut parameter = json!({
                     "name": field.json_name(),
                     "in": "query",
-                    "required": false,
-                    "schema": self.field_schema(&field),
+                    "required": required_fields(input.full_name()).contains(&field.name()),
+                    "schema": schema,
                 });
                 if let Some(text) = self.comments.get(&field.parent_file(), field.path()) {
                     parameter["description"] = text.into();
@@ -297,16 +350,22 @@ impl Builder {
                 } else {
                     self.object_schema(&input, &top_level_bound)
                 };
+                // A body may be left out when the message requires nothing.
+                let required =
+                    !required_fields(input.full_name()).is_empty() || message_rule(input.full_name()).is_some();
                 operation.insert(
                     "requestBody".into(),
-                    json!({"required": false, "content": {"application/json": {"schema": schema}}}),
+                    json!({"required": required, "content": {"application/json": {"schema": schema}}}),
                 );
             }
             BodyMapping::Field(name) => {
-                let schema = match input.get_field_by_name(name) {
-                    Some(field) => self.field_schema(&field),
+                let mut schema = match input.get_field_by_name(name) {
+                    Some(field) => self.constrained_field_schema(&field),
                     None => json!({}),
                 };
+                if let Some(rule) = body_rule(rpc.name()) {
+                    constrain(&mut schema, rule);
+                }
                 let mut body = json!({"required": true, "content": {"application/json": {"schema": schema}}});
                 if let Some(text) = input
                     .get_field_by_name(name)
@@ -362,27 +421,26 @@ impl Builder {
             json!({"application/json": {"schema": body_schema}})
         };
         let description = status.canonical_reason().unwrap_or("Success");
-        operation.insert(
-            "responses".into(),
-            json!({
-                status.as_str(): {"description": description, "content": content},
-                "default": {
-                    "description": "Error",
-                    "content": {"application/json": {"schema": {"$ref": format!("{SCHEMAS}{ERROR_SCHEMA}")}}},
-                },
-            }),
-        );
+        let mut responses = Map::new();
+        responses.insert(status.as_str().into(), json!({"description": description, "content": content}));
+        for (code, text) in error_responses(route) {
+            responses.insert(code.into(), error_response(text));
+        }
+        responses.insert("default".into(), error_response("Any other error (gRPC code mapped to its HTTP status)."));
+        operation.insert("responses".into(), Value::Object(responses));
         Value::Object(operation)
     }
 
     fn path_parameter(&mut self, input: &MessageDescriptor, field_path: &str, name: &str) -> Value {
         let field = resolve_field(input, field_path);
         let mut schema = match &field {
-            Some(field) if !field.is_list() && !field.is_map() => self.kind_schema(&field.kind()),
+            Some(field) if !field.is_list() && !field.is_map() => self.constrained_field_schema(field),
             _ => json!({"type": "string"}),
         };
         if schema.get("type") == Some(&json!("string")) {
-            schema["minLength"] = 1.into();
+            // Every string path variable is an id, checked by
+            // `required_id`; callback tokens are longer and of their own form.
+            schema = if name == "token" { json!({"type": "string", "minLength": 1}) } else { id_schema() };
         }
         let mut parameter = json!({"name": name, "in": "path", "required": true, "schema": schema});
         let mut description =
@@ -439,9 +497,15 @@ impl Builder {
             }
             description.push_str("Written in the short lower-case form; the protobuf name (e.g. `");
             description.push_str(descriptor.values().nth(1).map(|v| v.name().to_string()).unwrap_or_default().as_str());
-            description.push_str("`) is also accepted on input.\n\n");
+            description.push_str("`) and the number are also accepted on input, as protobuf JSON reads them.\n\n");
             description.push_str(&lines.join("\n"));
-            self.schemas.insert(name.clone(), json!({"type": "string", "enum": values, "description": description}));
+            // What is read: the short names first (what is written), then
+            // the protobuf names and numbers; UNSPECIFIED (0) means unset.
+            let specified = || descriptor.values().filter(|v| !(v.number() == 0 && v.name().ends_with("_UNSPECIFIED")));
+            values.extend(specified().map(|v| Value::String(v.name().to_string())));
+            values.extend(specified().map(|v| Value::from(v.number())));
+            let schema = json!({"type": ["string", "integer"], "enum": values, "description": description});
+            self.schemas.insert(name.clone(), schema);
         }
         json!({"$ref": format!("{SCHEMAS}{name}")})
     }
@@ -454,7 +518,10 @@ impl Builder {
             if without.contains(&field.name()) {
                 continue;
             }
-            let mut schema = self.field_schema(&field);
+            let mut schema = self.constrained_field_schema(&field);
+            if !required_fields(message.full_name()).contains(&field.name()) {
+                schema = nullable(schema);
+            }
             if let Some(text) = self.comments.get(&field.parent_file(), field.path()) {
                 schema["description"] = text.into();
             }
@@ -465,7 +532,30 @@ impl Builder {
             schema["description"] = text.into();
         }
         schema["properties"] = Value::Object(properties);
+        // Unknown keys are refused (400 naming the key), so say so.
         schema["additionalProperties"] = false.into();
+        let required: Vec<Value> = required_fields(message.full_name())
+            .iter()
+            .filter(|name| !without.contains(name))
+            .filter_map(|name| message.get_field_by_name(name))
+            .map(|field| Value::String(field.json_name().to_string()))
+            .collect();
+        if !required.is_empty() {
+            schema["required"] = required.into();
+        }
+        if let Some(rule) = message_rule(message.full_name()) {
+            constrain(&mut schema, rule);
+        }
+        schema
+    }
+
+    /// [`Self::field_schema`] with the rules the request checks enforce on
+    /// this field ([`field_rule`]).
+    fn constrained_field_schema(&mut self, field: &FieldDescriptor) -> Value {
+        let mut schema = self.field_schema(field);
+        if let Some(rule) = field_rule(field.parent_message().full_name(), field.name()) {
+            constrain(&mut schema, rule);
+        }
         schema
     }
 
@@ -504,6 +594,41 @@ impl Builder {
     }
 }
 
+/// Adds the keywords of `rule` to `schema`: merged key by key into an
+/// inline schema (objects recursively, so `items` and `properties` gain
+/// keywords), beside a `$ref` through `allOf`.
+fn constrain(schema: &mut Value, rule: Value) {
+    if schema.get("$ref").is_some() {
+        *schema = json!({"allOf": [schema.take(), rule]});
+        return;
+    }
+    let (Value::Object(target), Value::Object(extra)) = (schema, rule) else { return };
+    for (key, value) in extra {
+        match target.get_mut(&key) {
+            Some(existing @ Value::Object(_)) if value.is_object() => constrain(existing, value),
+            _ => {
+                target.insert(key, value);
+            }
+        }
+    }
+}
+
+/// `schema` or `null`: protobuf's JSON mapping reads `null` as the field's
+/// default (unset), so the server accepts it for any field it does not
+/// require, and the document says so.
+fn nullable(mut schema: Value) -> Value {
+    let Some(object) = schema.as_object_mut() else { return schema };
+    if ["$ref", "allOf", "anyOf"].iter().any(|key| object.contains_key(*key)) {
+        return json!({"anyOf": [schema, {"type": "null"}]});
+    }
+    // `{}` (google.protobuf.Value) already takes null.
+    if let Some(Value::String(kind)) = object.get("type") {
+        let both = json!([kind, "null"]);
+        object.insert("type".into(), both);
+    }
+    schema
+}
+
 /// Whether a request field can come from the query string: its JSON form is
 /// a scalar (or a list of scalars).
 fn is_query_field(field: &FieldDescriptor) -> bool {
@@ -531,7 +656,11 @@ fn well_known(message: &MessageDescriptor) -> Option<Value> {
         "Duration" => json!({"type": "string", "pattern": "^-?[0-9]+(\\.[0-9]{1,9})?s$"}),
         "FieldMask" => json!({"type": "string", "description": "Comma-separated field paths."}),
         "Struct" => json!({"type": "object"}),
-        "Value" => json!({}),
+        // Any JSON. Not bounded here: the gateway refuses an integer
+        // literal beyond ±2^53 but reads `1e17` as a double, and JSON Schema
+        // cannot tell the two spellings apart.
+        "Value" => json!({"description": "Any JSON: arrays and objects nest at most 30 levels; an integer \
+            beyond ±2^53 goes as a string."}),
         "ListValue" => json!({"type": "array"}),
         "Empty" => json!({"type": "object"}),
         "Any" => json!({"type": "object", "properties": {"@type": {"type": "string"}}, "required": ["@type"]}),
@@ -637,7 +766,7 @@ mod tests {
         assert_eq!(get["parameters"][0]["schema"]["type"], "string");
         let version = operation(&doc, "/v1/workflows/{id}/versions/{version}", "get");
         assert_eq!(version["parameters"][1]["schema"]["type"], "integer");
-        assert_eq!(version["parameters"][1]["schema"]["minimum"], 0);
+        assert_eq!(version["parameters"][1]["schema"]["minimum"], 1, "versions start at 1");
         // UpdateWorkflow binds workflow.id; GetWorkflow's template has the same shape.
         let update = operation(&doc, "/v1/workflows/{id}", "patch");
         assert_eq!(update["operationId"], "WorkflowService_UpdateWorkflow");
@@ -651,17 +780,21 @@ mod tests {
         let names: Vec<&str> =
             list["parameters"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
         assert_eq!(names, ["pageSize", "pageToken", "status", "tag", "triggerType", "limit", "offset"]);
-        let status_ref = list["parameters"][2]["schema"]["$ref"].as_str().unwrap();
+        let status_ref = list["parameters"][2]["schema"]["allOf"][0]["$ref"].as_str().unwrap();
+        assert_eq!(list["parameters"][2]["schema"]["allOf"][1], json!({"type": "string"}), "no numbers in a query");
         assert_eq!(status_ref, "#/components/schemas/weft.v1.WorkflowStatus");
         let status = &doc["components"]["schemas"]["weft.v1.WorkflowStatus"];
-        assert_eq!(status["enum"], json!(["draft", "active", "paused", "archived"]));
+        assert_eq!(status["enum"].as_array().unwrap()[..4], ["draft", "active", "paused", "archived"]);
+        let accepted = status["enum"].as_array().unwrap();
+        assert!(accepted.contains(&json!("WORKFLOW_STATUS_PAUSED")) && accepted.contains(&json!(3)), "{accepted:?}");
+        assert!(!accepted.contains(&json!(0)), "unspecified is not a value");
 
         let create = operation(&doc, "/v1/workflows", "post");
         let names: Vec<&str> =
             create["parameters"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
         assert_eq!(names, ["requestId"], "the body field and path fields are not query parameters");
         assert_eq!(
-            create["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+            create["requestBody"]["content"]["application/json"]["schema"]["allOf"][0]["$ref"],
             "#/components/schemas/weft.v1.Workflow"
         );
 
@@ -747,19 +880,108 @@ mod tests {
         // Recursion goes through $ref.
         let step = &schemas["weft.v1.Step"];
         assert_eq!(step["properties"]["steps"]["items"]["$ref"], "#/components/schemas/weft.v1.Step");
-        assert_eq!(step["properties"]["step"]["$ref"], "#/components/schemas/weft.v1.Step");
+        assert_eq!(step["properties"]["step"]["anyOf"][0]["$ref"], "#/components/schemas/weft.v1.Step");
         // JSON names, well-known types, 64-bit integers, maps.
         let workflow = &schemas["weft.v1.Workflow"];
         assert_eq!(workflow["properties"]["createdAt"]["format"], "date-time");
-        assert_eq!(workflow["properties"]["inputSchema"]["type"], "object");
-        assert_eq!(workflow["properties"]["onFailure"]["$ref"], "#/components/schemas/weft.v1.FailureMode");
+        assert_eq!(workflow["properties"]["inputSchema"]["type"], json!(["object", "null"]));
+        assert_eq!(workflow["properties"]["onFailure"]["anyOf"][0]["$ref"], "#/components/schemas/weft.v1.FailureMode");
         assert_eq!(
             workflow["properties"]["states"]["additionalProperties"]["$ref"],
             "#/components/schemas/weft.v1.MachineState"
         );
         assert!(workflow["properties"].get("create_time").is_none());
-        assert_eq!(schemas["weft.v1.Money"]["properties"]["amount"]["type"], "integer");
+        assert_eq!(schemas["weft.v1.Money"]["properties"]["amount"]["type"], json!(["integer", "null"]));
         assert_eq!(step["properties"]["inputMap"]["additionalProperties"]["type"], "string");
         assert!(workflow["description"].as_str().is_some_and(|d| d.contains("versioned DAG")), "comments are kept");
+    }
+
+    fn body<'a>(doc: &'a Value, path: &str, method: &str) -> &'a Value {
+        &operation(doc, path, method)["requestBody"]["content"]["application/json"]["schema"]
+    }
+
+    #[test]
+    fn required_fields_and_bounds_follow_the_request_checks() {
+        let doc = document(&table());
+        let schemas = &doc["components"]["schemas"];
+        // A `*` body whose message requires a field is itself required.
+        let status = operation(&doc, "/v1/workflows/{id}/status", "patch");
+        assert_eq!(status["requestBody"]["required"], true);
+        assert_eq!(body(&doc, "/v1/workflows/{id}/status", "patch")["required"], json!(["status"]));
+        let rollback = body(&doc, "/v1/workflows/{id}/rollback", "post");
+        assert_eq!(rollback["required"], json!(["version"]));
+        assert_eq!(rollback["properties"]["version"]["minimum"], 1);
+        // Not-required fields take null (unset in protobuf JSON); required ones do not.
+        assert_eq!(rollback["properties"]["changeSummary"]["type"], json!(["string", "null"]));
+        assert_eq!(rollback["properties"]["version"]["type"], "integer");
+        let diff = operation(&doc, "/v1/workflows/{id}/diff", "get");
+        let v1 = diff["parameters"].as_array().unwrap().iter().find(|p| p["name"] == "v1").unwrap();
+        assert_eq!((&v1["required"], &v1["schema"]["minimum"]), (&json!(true), &json!(1)));
+        // Path ids: what `required_id` accepts, in the form ids are issued.
+        let get = operation(&doc, "/v1/workflows/runs/{run_id}", "get");
+        let id = &get["parameters"][0]["schema"];
+        assert_eq!(
+            (&id["minLength"], &id["maxLength"], &id["pattern"]),
+            (&json!(1), &json!(128), &json!(rules::ID_PATTERN))
+        );
+        // A create needs a name and steps; an update (same message) does not.
+        let create = body(&doc, "/v1/workflows", "post");
+        assert_eq!(create["allOf"][1]["required"], json!(["name", "steps"]));
+        assert!(body(&doc, "/v1/workflows/{id}", "patch").get("allOf").is_none());
+        assert!(schemas["weft.v1.Workflow"].get("required").is_none());
+        // Workers.
+        let fail = &schemas["weft.v1.FailTaskRequest"];
+        assert!(fail.is_null(), "path-bound requests are inline");
+        let fail = body(&doc, "/v1/tasks/{task_id}:fail", "post");
+        assert_eq!(fail["required"], json!(["leaseToken", "error"]));
+        assert_eq!(fail["properties"]["leaseToken"]["minimum"], 1);
+        assert_eq!(fail["properties"]["error"]["maxLength"], 8192);
+        assert_eq!(fail["properties"]["cost"]["anyOf"][0]["allOf"][1]["properties"]["amount"]["minimum"], 0);
+        let register = body(&doc, "/v1/workers:register", "post");
+        let register = &schemas[register["$ref"].as_str().unwrap().strip_prefix(SCHEMAS).unwrap()];
+        assert_eq!(register["properties"]["agents"]["minItems"], 1);
+        assert_eq!(register["properties"]["agents"]["items"]["not"]["pattern"], "^weft:");
+    }
+
+    #[test]
+    fn fields_that_exclude_one_another_are_stated() {
+        let doc = document(&table());
+        let start = body(&doc, "/v1/workflows/{workflow_id}/runs", "post");
+        let pairs = start["not"]["anyOf"].as_array().unwrap();
+        assert!(pairs.contains(&json!({"required": ["input", "variables"]})), "{pairs:?}");
+        let resume = body(&doc, "/v1/workflows/runs/{run_id}/resume", "post");
+        assert_eq!(resume["not"]["anyOf"].as_array().unwrap().len(), 3);
+        let validate = body(&doc, "/v1/workflows:validate", "post");
+        let validate = &doc["components"]["schemas"][validate["$ref"].as_str().unwrap().strip_prefix(SCHEMAS).unwrap()];
+        assert_eq!(validate["anyOf"][0]["required"], json!(["definition"]));
+    }
+
+    #[test]
+    fn error_statuses_are_listed_where_they_can_occur() {
+        let doc = document(&table());
+        let get = &operation(&doc, "/v1/workflows/{id}", "get")["responses"];
+        assert!(get["400"].is_object() && get["404"].is_object());
+        assert!(get["409"].is_null() && get["413"].is_null(), "a read changes nothing and takes no body");
+        let start = &operation(&doc, "/v1/workflows/{workflow_id}/runs", "post")["responses"];
+        for code in ["400", "404", "409", "413", "422", "default"] {
+            assert_eq!(
+                start[code]["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/Error",
+                "{code}"
+            );
+        }
+        let create = &operation(&doc, "/v1/workflows", "post")["responses"];
+        assert!(create["422"].is_null(), "only run inputs are checked against a workflow's schema");
+    }
+
+    #[test]
+    fn constraints_merge_into_inline_schemas_and_wrap_refs() {
+        let mut inline = json!({"type": "array", "items": {"type": "string"}});
+        constrain(&mut inline, json!({"minItems": 1, "items": {"maxLength": 3}}));
+        assert_eq!(inline, json!({"type": "array", "minItems": 1, "items": {"type": "string", "maxLength": 3}}));
+        let mut reference = json!({"$ref": "#/components/schemas/weft.v1.Money"});
+        constrain(&mut reference, json!({"properties": {"amount": {"minimum": 0}}}));
+        assert_eq!(reference["allOf"][0]["$ref"], "#/components/schemas/weft.v1.Money");
+        assert_eq!(nullable(json!({})), json!({}), "google.protobuf.Value takes null already");
+        assert_eq!(nullable(json!({"type": "string"})), json!({"type": ["string", "null"]}));
     }
 }

@@ -120,12 +120,28 @@ impl Route {
 pub type Bindings = Vec<(String, String)>;
 
 /// Why no route answered a request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RouteMiss {
-    /// The path exists, for other HTTP methods (405).
-    WrongMethod,
+    /// The path exists, for other HTTP methods (405): these, in the order
+    /// the annotations declare them, each once. They make the `Allow`
+    /// header RFC 9110 requires on a 405.
+    WrongMethod(Vec<Method>),
     /// No route has this path (404).
     NoPath,
+}
+
+impl RouteMiss {
+    /// The `Allow` header value of a 405 (`GET, PATCH, DELETE`); `None`
+    /// for a missing path.
+    pub fn allow_header(&self) -> Option<http::HeaderValue> {
+        match self {
+            Self::WrongMethod(methods) => {
+                let list = methods.iter().map(Method::as_str).collect::<Vec<_>>().join(", ");
+                http::HeaderValue::from_str(&list).ok()
+            }
+            Self::NoPath => None,
+        }
+    }
 }
 
 /// Every REST route, ready to match.
@@ -270,14 +286,16 @@ impl RouteTable {
     pub fn find(&self, method: &Method, path: &str) -> Result<(&Route, Bindings), RouteMiss> {
         let (segments, verb) = split_path(path);
         let mut best: Option<(&Route, Bindings)> = None;
-        let mut path_exists = false;
+        let mut allowed: Vec<Method> = Vec::new();
         for route in &self.routes {
             let bound = route.bind(&segments, verb).or_else(|| {
                 // A colon inside the last segment that is not a known verb is part of the value.
                 verb.and(route.bind(&split_path_without_verb(path), None))
             });
             let Some(bound) = bound else { continue };
-            path_exists = true;
+            if !allowed.contains(&route.http_method) {
+                allowed.push(route.http_method.clone());
+            }
             if route.http_method != *method {
                 continue;
             }
@@ -286,7 +304,7 @@ impl RouteTable {
                 _ => Some((route, bound)),
             };
         }
-        best.ok_or(if path_exists { RouteMiss::WrongMethod } else { RouteMiss::NoPath })
+        best.ok_or(if allowed.is_empty() { RouteMiss::NoPath } else { RouteMiss::WrongMethod(allowed) })
     }
 }
 
@@ -362,8 +380,22 @@ mod tests {
     #[test]
     fn wrong_method_and_unknown_path_are_told_apart() {
         let t = table();
-        assert!(matches!(t.find(&Method::PUT, "/v1/workflows/runs/x/stream"), Err(RouteMiss::WrongMethod)));
-        assert!(matches!(t.find(&Method::GET, "/v2/nothing"), Err(RouteMiss::NoPath)));
+        let miss = t.find(&Method::PUT, "/v1/workflows/runs/x/stream").unwrap_err();
+        assert_eq!(miss, RouteMiss::WrongMethod(vec![Method::GET]));
+        assert_eq!(miss.allow_header().unwrap(), "GET");
+        assert_eq!(t.find(&Method::GET, "/v2/nothing").unwrap_err(), RouteMiss::NoPath);
+        assert_eq!(RouteMiss::NoPath.allow_header(), None);
+    }
+
+    #[test]
+    fn a_wrong_method_lists_every_method_of_the_path_once() {
+        let t = table();
+        // GET (GetWorkflow), PATCH (UpdateWorkflow), DELETE (DeleteWorkflow) share /v1/workflows/{id}.
+        let Err(miss) = t.find(&Method::PUT, "/v1/workflows/wf_1") else { panic!("PUT is not bound") };
+        let allow = miss.allow_header().unwrap();
+        let mut methods: Vec<&str> = allow.to_str().unwrap().split(", ").collect();
+        methods.sort_unstable();
+        assert_eq!(methods, ["DELETE", "GET", "PATCH"]);
     }
 
     #[test]

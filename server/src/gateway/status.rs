@@ -28,7 +28,12 @@ pub fn error_status(code: Code, reason: Option<&str>) -> StatusCode {
         Code::Ok => StatusCode::OK,
         Code::Cancelled => StatusCode::from_u16(499).expect("499 is a valid status"),
         Code::Unknown | Code::Internal | Code::DataLoss => StatusCode::INTERNAL_SERVER_ERROR,
-        Code::InvalidArgument | Code::FailedPrecondition | Code::OutOfRange => StatusCode::BAD_REQUEST,
+        Code::InvalidArgument | Code::OutOfRange => StatusCode::BAD_REQUEST,
+        // A well-formed request the resource's state refuses (cancelling a
+        // finished run, resuming one that is not paused): a conflict with
+        // the target's current state (RFC 9110 §15.5.10), not a malformed
+        // request, so that clients and the OpenAPI document tell them apart.
+        Code::FailedPrecondition => StatusCode::CONFLICT,
         Code::DeadlineExceeded => StatusCode::GATEWAY_TIMEOUT,
         Code::NotFound => StatusCode::NOT_FOUND,
         Code::AlreadyExists | Code::Aborted => StatusCode::CONFLICT,
