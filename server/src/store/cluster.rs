@@ -166,13 +166,38 @@ mod tests {
 
     #[test]
     fn partitions_spread_runs_and_keys_evenly_enough() {
-        let mut counts = [0u32; PARTITIONS as usize];
-        for _ in 0..6400 {
-            counts[partition_of(&crate::model::ids::new_run_id()) as usize] += 1;
+        let mut runs = [0u32; PARTITIONS as usize];
+        let mut keys = [0u32; PARTITIONS as usize];
+        for i in 0..6400 {
+            runs[partition_of(&crate::model::ids::new_run_id()) as usize] += 1;
+            keys[partition_of_key("t", &format!("key-{i}")) as usize] += 1;
         }
-        assert!(counts.iter().all(|&c| (40..200).contains(&c)), "{counts:?}");
-        assert_eq!(partition_of("wfrun_x"), partition_of("wfrun_x"));
-        assert_ne!(partition_of_key("t", "k1"), 64);
+        assert!(runs.iter().all(|&c| (40..200).contains(&c)), "{runs:?}");
+        assert!(keys.iter().all(|&c| (40..200).contains(&c)), "{keys:?}");
         assert_eq!(partition_sql("r.id"), "(get_byte(sha256(convert_to(r.id, 'UTF8')), 0) % 64)");
+    }
+
+    /// Replicas of two versions must agree on every partition during a
+    /// rolling upgrade: the values are pinned, computed independently
+    /// (Python's hashlib: `sha256(b"t\0k1").digest()[0] % 64`).
+    #[test]
+    fn partitions_are_pinned_across_versions() {
+        assert_eq!(partition_of("wfrun_x"), 27);
+        assert_eq!(partition_of("wfrun_01jq3c5m8x6y7z9a0b1c2d3e4f"), 54);
+        // Without the NUL between tenant and key, "t"+"k1" would hash as
+        // "tk1" (partition 58).
+        assert_eq!(partition_of_key("t", "k1"), 24);
+    }
+
+    /// The NUL between tenant and key keeps ("ab", "c") and ("a", "bc")
+    /// apart; hashed as one string they would always share a partition.
+    #[test]
+    fn tenant_and_key_do_not_run_together() {
+        let same = (0..256)
+            .filter(|i| {
+                partition_of_key(&format!("tenant{i}x"), "key") == partition_of_key(&format!("tenant{i}"), "xkey")
+            })
+            .count();
+        assert!(same < 32, "{same} of 256 split pairs share a partition");
     }
 }

@@ -386,4 +386,54 @@ mod tests {
         store.close().await;
         sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE"))).execute(&mut admin).await.unwrap();
     }
+
+    /// `PARTITION_SQL` (which the partition filters of takeover use) and
+    /// `partition_of` (which the writer routes by) must agree on every run
+    /// id, or a replica taking over a partition would adopt runs another
+    /// replica still writes. 1,000 ids: fresh run ids, one id per partition
+    /// (so every partition is compared), and ids outside ASCII (the SQL
+    /// hashes the UTF-8 bytes, like Rust). A plain SELECT: nothing is created.
+    #[tokio::test]
+    async fn the_sql_partition_hash_equals_partition_of() {
+        use super::super::cluster::{PARTITIONS, partition_of, partition_sql};
+
+        let Some(url) = postgres_url("the_sql_partition_hash_equals_partition_of") else { return };
+        let mut ids: Vec<String> = ["", "wfrun_", "wfrun_é", "wfrun_日本語", "wfrun_🦀", "WFRUN_UPPER", "a b\tc"]
+            .into_iter()
+            .map(String::from)
+            .chain(["x".repeat(1000), "ü".repeat(300)])
+            .collect();
+        let mut covered = vec![false; usize::from(PARTITIONS)];
+        for n in 0.. {
+            if covered.iter().all(|&c| c) {
+                break;
+            }
+            let id = format!("wfrun_cover_{n}");
+            let p = usize::from(partition_of(&id));
+            if !covered[p] {
+                covered[p] = true;
+                ids.push(id);
+            }
+        }
+        while ids.len() < 1000 {
+            ids.push(crate::model::ids::new_run_id());
+        }
+
+        let mut conn = PgConnection::connect(&url).await.unwrap();
+        let sql = format!(
+            "SELECT t.id, {} FROM unnest($1::text[]) WITH ORDINALITY AS t(id, n) ORDER BY t.n",
+            partition_sql("t.id")
+        );
+        let rows: Vec<(String, i32)> =
+            sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(&ids).fetch_all(&mut conn).await.unwrap();
+        assert_eq!(rows.len(), ids.len());
+        let mut seen = vec![false; usize::from(PARTITIONS)];
+        for ((id, sql_partition), sent) in rows.iter().zip(&ids) {
+            assert_eq!(id, sent, "rows come back in the order sent");
+            assert_eq!(*sql_partition, i32::from(partition_of(id)), "partition of {id:?}: SQL vs Rust");
+            seen[usize::try_from(*sql_partition).unwrap()] = true;
+        }
+        assert!(seen.iter().all(|&s| s), "every partition was compared");
+        conn.close().await.unwrap();
+    }
 }

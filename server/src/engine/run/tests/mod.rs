@@ -13,6 +13,7 @@ mod map;
 mod orders;
 mod outbound_steps;
 mod policy;
+mod properties;
 mod retry;
 mod run_hold;
 mod seed;
