@@ -94,7 +94,7 @@ fn write_well_known(out: &mut Vec<u8>, name: &str, message: &DynamicMessage) {
 /// value a double holds exactly.
 fn write_json_number(out: &mut Vec<u8>, value: f64) {
     const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
-    if value.fract() == 0.0 && value.abs() < EXACT {
+    if value.fract() == 0.0 && value.abs() <= EXACT {
         write_number(out, &(value as i64));
     } else {
         write_float(out, value);
