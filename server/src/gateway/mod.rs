@@ -4,8 +4,10 @@
 //!
 //! A request is matched against the [`routes::RouteTable`], turned into the
 //! RPC's request message ([`transcode`]), and sent in-process through the
-//! same router gRPC clients use, so REST and gRPC share every check. Unary
-//! answers come back as JSON ([`json`]), streams as SSE or NDJSON
+//! same router gRPC clients use, so REST and gRPC share every check. Bodies
+//! are read straight into protobuf ([`json_encode`]) and answers written
+//! straight from it ([`json_wire`]), large ones on a bounded blocking pool
+//! ([`offload`]); unary answers come back as JSON ([`json`]), streams as SSE or NDJSON
 //! ([`stream`]), errors as `google.rpc.Status` JSON ([`errors`]), and
 //! `GET /openapi.json` describes it all ([`openapi`]). The one route served
 //! by hand is DeliverCallback's `POST /v1/callbacks/{token}` ([`callback`]):
@@ -16,6 +18,7 @@ mod errors;
 pub mod json;
 mod json_encode;
 mod json_lex;
+mod json_wire;
 mod json_write;
 mod offload;
 mod openapi;
@@ -32,7 +35,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use http::{Method, StatusCode};
-use prost_reflect::{DynamicMessage, MessageDescriptor};
 use serde_json::Value;
 use tonic::Code;
 
@@ -55,23 +57,17 @@ struct Gateway {
     offload: offload::Offload,
 }
 
-/// JSON key of `field` (a proto field name) in messages of `descriptor`.
-fn json_field_name(descriptor: &MessageDescriptor, field: &str) -> String {
-    descriptor.get_field_by_name(field).map(|f| f.json_name().to_string()).unwrap_or_else(|| field.to_string())
-}
-
-/// The REST body of a unary answer: the whole message with its top-level
-/// defaults, or the `response_body` field (its default value when unset).
-fn response_body(route: &routes::Route, message: &DynamicMessage) -> Vec<u8> {
-    let field = route.response_body.as_ref().and_then(|name| route.method.output().get_field_by_name(name));
-    match field {
-        Some(field) => {
-            let mut out = Vec::with_capacity(4096);
-            json_write::write_field(&mut out, message, &field);
-            out
-        }
-        None => json_write::to_bytes(message, true),
+/// The REST body of a unary answer, written from its protobuf bytes: the
+/// whole message with its top-level defaults, or the `response_body` field
+/// (its default value when unset).
+fn unary_answer(route: &routes::Route, bytes: &[u8]) -> Result<Vec<u8>, json_wire::WireError> {
+    let descriptor = route.method.output();
+    let mut out = Vec::with_capacity(bytes.len() + 64);
+    match route.response_body.as_ref().and_then(|name| descriptor.get_field_by_name(name)) {
+        Some(field) => json_wire::write_field(&mut out, &descriptor, bytes, &field)?,
+        None => json_wire::write(&mut out, &descriptor, bytes, true)?,
     }
+    Ok(out)
 }
 
 fn json_response(status: StatusCode, body: Vec<u8>) -> Response {
@@ -141,17 +137,11 @@ async fn handle(State(gateway): State<Arc<Gateway>>, request: Request) -> Respon
             let written = gateway.offload.run(bytes.len(), move || unary_answer(&answering, &bytes)).await;
             match written {
                 Ok(body) => json_response(status::success_status(&route.method), body),
-                Err(e) => errors::gateway(Code::Internal, "INTERNAL", format!("undecodable answer: {e}"), None),
+                Err(e) => errors::gateway(Code::Internal, "INTERNAL", e.to_string(), None),
             }
         }
         Err(status) => errors::from_grpc(status.code, &status.message, status.details_bin.as_deref()),
     }
-}
-
-/// A unary answer's REST body from its protobuf bytes.
-fn unary_answer(route: &routes::Route, bytes: &[u8]) -> Result<Vec<u8>, prost::DecodeError> {
-    let answer = DynamicMessage::decode(route.method.output(), bytes)?;
-    Ok(response_body(route, &answer))
 }
 
 /// `grpc` with the REST gateway as its fallback: every path that is not a
