@@ -13,6 +13,10 @@
 //!   the limit (370,000 elements, 0.74 MB of JSON, 4.07 MB of protobuf), so
 //!   every request is accepted and a run is stored.
 //!
+//! Then sixteen concurrent `GET /v1/workflows/runs/{id}` of one such run
+//! (its input and the transform's output: 0.74 MB of JSON), the answer
+//! path.
+//!
 //! Server and clients share the process: its RSS includes the client's
 //! copies of the bodies (freed once sent).
 
@@ -61,17 +65,21 @@ fn int_array_body(elements: usize) -> Bytes {
     Bytes::from(body)
 }
 
-/// One burst of CONCURRENT bodies at once; returns (statuses, seconds).
-async fn burst(addr: std::net::SocketAddr, path: &str, body: &Bytes) -> (Vec<u16>, f64) {
+/// One burst of CONCURRENT requests at once (POST with `body`, or GET
+/// without); returns (statuses, seconds).
+async fn burst(addr: std::net::SocketAddr, path: &str, body: Option<&Bytes>) -> (Vec<u16>, f64) {
     let began = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..CONCURRENT {
         // A client each: one connection per request, like separate callers.
         let http: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
-        let request = http::Request::post(format!("http://{addr}{path}"))
-            .header("content-type", "application/json")
-            .body(Full::new(body.clone()))
-            .expect("request");
+        let request = match body {
+            Some(body) => http::Request::post(format!("http://{addr}{path}"))
+                .header("content-type", "application/json")
+                .body(Full::new(body.clone())),
+            None => http::Request::get(format!("http://{addr}{path}")).body(Full::new(Bytes::new())),
+        }
+        .expect("request");
         tasks.push(tokio::spawn(async move {
             let response = http.request(request).await.expect("REST StartRun");
             let status = response.status().as_u16();
@@ -115,12 +123,19 @@ pub async fn run(addr: std::net::SocketAddr, workflow_id: &str) {
     let small = Bytes::from_static(b"{\"input\": {\"ids\": [1, 2, 3]}}");
     let _ = burst_one(addr, &path, &small).await;
     let _ = burst_one(addr, &path, &flat).await;
-    let _ = burst_one(addr, &path, &largest).await;
+    let (status, started) = burst_one(addr, &path, &largest).await;
+    let run_id = String::from_utf8_lossy(&started)
+        .split('"')
+        .find(|part| part.starts_with("wfrun_"))
+        .map(str::to_string)
+        .unwrap_or_else(|| panic!("no run id in the {status} answer to the largest body"));
+    let run_path = format!("/v1/workflows/runs/{run_id}");
+    let _ = burst(addr, &run_path, None).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
 
     let before = rss();
     println!(
-        "gateway memory: {CONCURRENT} concurrent StartRun bodies x {ROUNDS} rounds each; flat {:.2} MB, largest {:.2} MB; RSS before {:.1} MB",
+        "gateway memory: {CONCURRENT} concurrent requests x {ROUNDS} rounds each; bodies: flat {:.2} MB, largest {:.2} MB; RSS before {:.1} MB",
         mb(flat.len() as u64),
         mb(largest.len() as u64),
         mb(before)
@@ -148,9 +163,11 @@ pub async fn run(addr: std::net::SocketAddr, workflow_id: &str) {
             (latencies, peak)
         })
     };
-    for (name, body) in [("flat", &flat), ("largest", &largest)] {
+    for (name, path, body) in
+        [("flat", &path, Some(&flat)), ("largest", &path, Some(&largest)), ("GET largest run", &run_path, None)]
+    {
         for round in 0..ROUNDS {
-            let (statuses, seconds) = burst(addr, &path, body).await;
+            let (statuses, seconds) = burst(addr, path, body).await;
             let mut counts = std::collections::BTreeMap::new();
             statuses.iter().for_each(|s| *counts.entry(*s).or_insert(0) += 1);
             println!("  {name} round {round}: statuses {counts:?} in {seconds:.2} s, RSS now {:.1} MB", mb(rss()));
@@ -180,7 +197,7 @@ pub async fn run(addr: std::net::SocketAddr, workflow_id: &str) {
     );
 }
 
-async fn burst_one(addr: std::net::SocketAddr, path: &str, body: &Bytes) -> u16 {
+async fn burst_one(addr: std::net::SocketAddr, path: &str, body: &Bytes) -> (u16, Bytes) {
     let http: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
     let request = http::Request::post(format!("http://{addr}{path}"))
         .header("content-type", "application/json")
@@ -188,6 +205,5 @@ async fn burst_one(addr: std::net::SocketAddr, path: &str, body: &Bytes) -> u16 
         .expect("request");
     let response = http.request(request).await.expect("REST StartRun");
     let status = response.status().as_u16();
-    response.into_body().collect().await.expect("answer");
-    status
+    (status, response.into_body().collect().await.expect("answer").to_bytes())
 }
