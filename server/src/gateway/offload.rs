@@ -51,3 +51,45 @@ impl Offload {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use super::*;
+
+    /// On a one-thread runtime, work that ran inline would run on the test's
+    /// own thread, one job at a time.
+    #[tokio::test]
+    async fn heavy_work_runs_off_the_workers_a_bounded_number_at_a_time() {
+        let offload = Offload::new();
+        let worker = std::thread::current().id();
+        let (running, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let jobs: Vec<_> = (0..12)
+            .map(|_| {
+                let (offload, running, most) = (offload.clone(), running.clone(), most.clone());
+                tokio::spawn(async move {
+                    offload
+                        .run(HEAVY_BYTES, move || {
+                            let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                            most.fetch_max(now, Ordering::SeqCst);
+                            std::thread::sleep(Duration::from_millis(20));
+                            running.fetch_sub(1, Ordering::SeqCst);
+                            std::thread::current().id()
+                        })
+                        .await
+                })
+            })
+            .collect();
+        for job in jobs {
+            assert_ne!(job.await.unwrap(), worker, "heavy work ran on the async worker");
+        }
+        let most = most.load(Ordering::SeqCst);
+        assert!(most <= offload.permits(), "{most} ran at once, over {}", offload.permits());
+        assert!(most >= 2, "the jobs ran one at a time");
+        let inline = offload.run(HEAVY_BYTES - 1, || std::thread::current().id()).await;
+        assert_eq!(inline, worker, "small work stays inline");
+    }
+}
