@@ -141,26 +141,38 @@ pub async fn run(addr: std::net::SocketAddr, workflow_id: &str) {
         mb(before)
     );
 
-    // The prober and the RSS sampler run through every burst.
+    // The prober and the RSS sampler run through every burst; the sampler
+    // is a plain thread, so a stalled runtime cannot stall it.
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sampler = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut peak = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                peak = peak.max(rss());
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            peak
+        })
+    };
     let probing = {
         let stop = stop.clone();
         tokio::spawn(async move {
-            let mut latencies = Vec::new();
-            let mut peak = 0u64;
+            let (mut latencies, mut failed) = (Vec::new(), 0);
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                 let began = Instant::now();
                 let answer = tokio::time::timeout(
-                    Duration::from_secs(10),
+                    Duration::from_secs(5),
                     health.check(HealthCheckRequest { service: String::new() }),
                 )
                 .await;
                 latencies.push(began.elapsed());
-                assert!(matches!(answer, Ok(Ok(_))), "health check failed: {answer:?}");
-                peak = peak.max(rss());
+                if !matches!(answer, Ok(Ok(_))) {
+                    failed += 1;
+                }
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
-            (latencies, peak)
+            (latencies, failed)
         })
     };
     for (name, path, body) in
@@ -174,11 +186,12 @@ pub async fn run(addr: std::net::SocketAddr, workflow_id: &str) {
         }
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let (mut latencies, peak) = probing.await.expect("prober");
+    let (mut latencies, failed) = probing.await.expect("prober");
+    let peak = sampler.join().expect("sampler");
     latencies.sort_unstable();
     let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q) as usize].as_secs_f64() * 1000.0;
     println!(
-        "  health check during the bursts ({} calls): p50 {:.2} ms   p99 {:.2} ms   max {:.2} ms",
+        "  health check during the bursts ({} calls, {failed} failed or over 5 s): p50 {:.2} ms   p99 {:.2} ms   max {:.2} ms",
         latencies.len(),
         at(0.5),
         at(0.99),
