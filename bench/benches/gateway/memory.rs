@@ -33,7 +33,7 @@ const CONCURRENT: usize = 16;
 const ROUNDS: usize = 2;
 const FLAT_BYTES: usize = 3_900_000;
 const LARGEST_ELEMENTS: usize = 370_000;
-/// How long after the last burst RSS is read again.
+/// How long after the warm-up, and after the last burst, RSS is read.
 const SETTLE: Duration = Duration::from_secs(5);
 
 /// This process's resident set, bytes (`VmRSS` of /proc/self/status).
@@ -131,7 +131,7 @@ pub async fn run(addr: std::net::SocketAddr, workflow_id: &str) {
         .unwrap_or_else(|| panic!("no run id in the {status} answer to the largest body"));
     let run_path = format!("/v1/workflows/runs/{run_id}");
     let _ = burst(addr, &run_path, None).await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    tokio::time::sleep(SETTLE).await;
 
     let before = rss();
     println!(
@@ -158,7 +158,7 @@ pub async fn run(addr: std::net::SocketAddr, workflow_id: &str) {
     let probing = {
         let stop = stop.clone();
         tokio::spawn(async move {
-            let (mut latencies, mut failed) = (Vec::new(), 0);
+            let mut calls: Vec<(Instant, Duration, bool)> = Vec::new();
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                 let began = Instant::now();
                 let answer = tokio::time::timeout(
@@ -166,37 +166,45 @@ pub async fn run(addr: std::net::SocketAddr, workflow_id: &str) {
                     health.check(HealthCheckRequest { service: String::new() }),
                 )
                 .await;
-                latencies.push(began.elapsed());
-                if !matches!(answer, Ok(Ok(_))) {
-                    failed += 1;
-                }
+                calls.push((began, began.elapsed(), matches!(answer, Ok(Ok(_)))));
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
-            (latencies, failed)
+            calls
         })
     };
+    let mut phases: Vec<(String, Instant, Instant)> = Vec::new();
     for (name, path, body) in
         [("flat", &path, Some(&flat)), ("largest", &path, Some(&largest)), ("GET largest run", &run_path, None)]
     {
+        let began = Instant::now();
         for round in 0..ROUNDS {
             let (statuses, seconds) = burst(addr, path, body).await;
             let mut counts = std::collections::BTreeMap::new();
             statuses.iter().for_each(|s| *counts.entry(*s).or_insert(0) += 1);
             println!("  {name} round {round}: statuses {counts:?} in {seconds:.2} s, RSS now {:.1} MB", mb(rss()));
         }
+        phases.push((name.to_string(), began, Instant::now()));
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let (mut latencies, failed) = probing.await.expect("prober");
+    let calls = probing.await.expect("prober");
     let peak = sampler.join().expect("sampler");
-    latencies.sort_unstable();
-    let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q) as usize].as_secs_f64() * 1000.0;
-    println!(
-        "  health check during the bursts ({} calls, {failed} failed or over 5 s): p50 {:.2} ms   p99 {:.2} ms   max {:.2} ms",
-        latencies.len(),
-        at(0.5),
-        at(0.99),
-        at(1.0)
-    );
+    for (name, from, to) in phases {
+        let mut latencies: Vec<Duration> =
+            calls.iter().filter(|(at, _, _)| *at >= from && *at < to).map(|(_, took, _)| *took).collect();
+        let failed = calls.iter().filter(|(at, _, ok)| *at >= from && *at < to && !ok).count();
+        if latencies.is_empty() {
+            continue;
+        }
+        latencies.sort_unstable();
+        let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q) as usize].as_secs_f64() * 1000.0;
+        println!(
+            "  health check during {name} ({} calls, {failed} failed or over 5 s): p50 {:.2} ms   p99 {:.2} ms   max {:.2} ms",
+            latencies.len(),
+            at(0.5),
+            at(0.99),
+            at(1.0)
+        );
+    }
     tokio::time::sleep(SETTLE).await;
     let after = rss();
     println!(
