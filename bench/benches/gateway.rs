@@ -7,6 +7,12 @@
 //!
 //! Run with `cargo bench -p weft-bench --bench gateway`. Client and server
 //! share the machine's cores, so absolute figures are a floor.
+//!
+//! `-- memory` runs only the maximum-size body part ([`memory`]) in a fresh
+//! process, so its RSS figures start from a quiet server.
+
+#[path = "gateway/memory.rs"]
+mod memory;
 
 use std::time::{Duration, Instant};
 
@@ -91,6 +97,22 @@ async fn main() {
     tokio::spawn(weft_server::run(listener, config, std::future::pending()));
 
     let weft = weft_sdk::Weft::connect(format!("http://{addr}")).await.expect("connect");
+    if std::env::args().skip(1).any(|a| a == "memory") {
+        let transform = pb::Step {
+            id: "t".into(),
+            r#type: "transform".into(),
+            output: [("n".to_string(), "$.input.ids[0]".to_string())].into(),
+            ..Default::default()
+        };
+        let workflow = pb::Workflow { name: "memory".into(), steps: vec![transform], ..Default::default() };
+        let created = weft
+            .workflows()
+            .create_workflow(pb::CreateWorkflowRequest { workflow: Some(workflow), request_id: String::new() })
+            .await
+            .expect("create");
+        memory::run(addr, &created.into_inner().id).await;
+        return;
+    }
     // A finished run of a 10-step transform chain: GetRun answers with its
     // ten step results, input and output.
     let steps = (0..10)

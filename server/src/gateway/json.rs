@@ -1,9 +1,12 @@
 //! The JSON conventions of the REST surface on top of protobuf's canonical
 //! mapping: enum values are written the way the documents write them
 //! (`running`, `active`, `stop`) and read in either spelling, and 64-bit
-//! integers are written as numbers.
+//! integers are written as numbers. Requests are read by
+//! [`super::json_encode`], answers written by [`super::json_write`].
 
-use prost_reflect::{DynamicMessage, EnumDescriptor, FieldDescriptor, Kind, MessageDescriptor};
+#[cfg(test)]
+use prost_reflect::MessageDescriptor;
+use prost_reflect::{DynamicMessage, EnumDescriptor};
 use serde_json::Value;
 
 /// `RunStatus` -> `RUN_STATUS_`, the prefix every value of the enum carries.
@@ -50,60 +53,14 @@ pub fn enum_value_json_name(descriptor: &EnumDescriptor, proto_name: &str) -> St
     strip_enum_prefix(descriptor.name(), proto_name).to_ascii_lowercase()
 }
 
-/// The proto name for a value written either way (`running` or
+/// The number of an enum value written either way (`running` or
 /// `RUN_STATUS_RUNNING`); `None` when it names no value.
-fn enum_value_proto_name(descriptor: &EnumDescriptor, written: &str) -> Option<String> {
-    if descriptor.get_value_by_name(written).is_some() {
-        return Some(written.to_string());
+pub fn enum_value_number(descriptor: &EnumDescriptor, written: &str) -> Option<i32> {
+    if let Some(value) = descriptor.get_value_by_name(written) {
+        return Some(value.number());
     }
     let candidate = format!("{}{}", enum_prefix(descriptor), written.to_ascii_uppercase());
-    descriptor.get_value_by_name(&candidate).map(|_| candidate)
-}
-
-fn is_well_known(descriptor: &MessageDescriptor) -> bool {
-    descriptor.full_name().starts_with("google.protobuf.")
-}
-
-fn field_by_json_key(message: &MessageDescriptor, key: &str) -> Option<FieldDescriptor> {
-    message.get_field_by_json_name(key).or_else(|| message.get_field_by_name(key))
-}
-
-/// Rewrites the enum values of `json` (shaped as `message`) to their proto
-/// names, so the protobuf JSON parser accepts the documented spelling.
-fn rewrite_enums(json: &mut Value, message: &MessageDescriptor) {
-    let Value::Object(object) = json else { return };
-    for (key, value) in object.iter_mut() {
-        let Some(field) = field_by_json_key(message, key) else { continue };
-        if field.is_map() {
-            let Kind::Message(entry) = field.kind() else { continue };
-            let Some(entry_value) = entry.get_field_by_name("value") else { continue };
-            if let Value::Object(entries) = value {
-                entries.values_mut().for_each(|item| rewrite_value(&entry_value.kind(), item));
-            }
-        } else if field.is_list() {
-            if let Value::Array(items) = value {
-                items.iter_mut().for_each(|item| rewrite_value(&field.kind(), item));
-            }
-        } else {
-            rewrite_value(&field.kind(), value);
-        }
-    }
-}
-
-/// Rewrites one value of type `kind`: an enum string, or the enums inside a
-/// (non well-known) message.
-fn rewrite_value(kind: &Kind, value: &mut Value) {
-    match kind {
-        Kind::Enum(descriptor) => {
-            if let Value::String(text) = value
-                && let Some(rewritten) = enum_value_proto_name(descriptor, text)
-            {
-                *text = rewritten;
-            }
-        }
-        Kind::Message(inner) if !is_well_known(inner) => rewrite_enums(value, inner),
-        _ => {}
-    }
+    descriptor.get_value_by_name(&candidate).map(|value| value.number())
 }
 
 /// A message as REST JSON (see [`super::json_write`]) in `Value` form, for
@@ -118,11 +75,16 @@ pub fn to_json_with_top_level_defaults(message: &DynamicMessage) -> Value {
     serde_json::from_slice(&super::json_write::to_bytes(message, true)).expect("the JSON writer writes valid JSON")
 }
 
-/// REST JSON into a message of `descriptor`: either enum spelling, camelCase
-/// or snake_case keys. Unknown fields are an error naming the field.
-pub fn from_json(descriptor: &MessageDescriptor, mut json: Value) -> Result<DynamicMessage, String> {
-    rewrite_enums(&mut json, descriptor);
-    DynamicMessage::deserialize(descriptor.clone(), json).map_err(|e| e.to_string())
+/// REST JSON into a message of `descriptor`, through the request encoder
+/// ([`super::json_encode`]): either enum spelling, camelCase or snake_case
+/// keys. Unknown fields are an error naming the field.
+#[cfg(test)]
+pub fn from_json(descriptor: &MessageDescriptor, json: Value) -> Result<DynamicMessage, String> {
+    let text = serde_json::to_vec(&json).map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    let target = super::json_encode::Target::Message(descriptor);
+    super::json_encode::encode(&mut out, 0, usize::MAX, &text, target).map_err(|e| e.message())?;
+    DynamicMessage::decode(descriptor.clone(), out.as_slice()).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

@@ -2,6 +2,11 @@
 //! surface's conventions applied on the way (documented enum spelling,
 //! 64-bit integers as numbers, optionally the top-level defaults).
 //!
+//! Answers are written from their protobuf bytes by [`super::json_wire`],
+//! which reuses the scalar writers here; this walk of a `DynamicMessage`
+//! serves the small messages the gateway decodes anyway (error details)
+//! and is the reference the wire writer is tested against.
+//!
 //! The answer path is the gateway's hot path: going through
 //! `serde_json::Value` and rewriting enums afterwards allocated a node per
 //! field and cost REST about a third of its throughput. Well-known types
@@ -16,13 +21,13 @@ use prost_reflect::{
 use super::json::strip_enum_prefix;
 
 /// Appends `text` as a JSON string.
-fn write_str(out: &mut Vec<u8>, text: &str) {
+pub(super) fn write_str(out: &mut Vec<u8>, text: &str) {
     serde_json::to_writer(&mut *out, text).expect("writing to a Vec cannot fail");
 }
 
 /// Appends an enum value: its documented spelling (`running`), or the bare
 /// number when the descriptor does not know it.
-fn write_enum(out: &mut Vec<u8>, descriptor: &EnumDescriptor, number: i32) {
+pub(super) fn write_enum(out: &mut Vec<u8>, descriptor: &EnumDescriptor, number: i32) {
     if descriptor.full_name() == "google.protobuf.NullValue" {
         out.extend_from_slice(b"null");
         return;
@@ -42,7 +47,7 @@ fn write_number<N: serde::Serialize>(out: &mut Vec<u8>, number: &N) {
     serde_json::to_writer(&mut *out, number).expect("an integer is valid JSON");
 }
 
-fn write_float(out: &mut Vec<u8>, value: f64) {
+pub(super) fn write_float(out: &mut Vec<u8>, value: f64) {
     if value.is_nan() {
         out.extend_from_slice(b"\"NaN\"");
     } else if value.is_infinite() {
@@ -92,9 +97,9 @@ fn write_well_known(out: &mut Vec<u8>, name: &str, message: &DynamicMessage) {
 
 /// A JSON number the way people write it: `9`, not `9.0`, for a whole
 /// value a double holds exactly.
-fn write_json_number(out: &mut Vec<u8>, value: f64) {
+pub(super) fn write_json_number(out: &mut Vec<u8>, value: f64) {
     const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
-    if value.fract() == 0.0 && value.abs() < EXACT {
+    if value.fract() == 0.0 && value.abs() <= EXACT {
         write_number(out, &(value as i64));
     } else {
         write_float(out, value);
@@ -172,7 +177,7 @@ fn write_map(out: &mut Vec<u8>, field: &FieldDescriptor, entries: &std::collecti
 /// The JSON a field holds when unset, for the fields the documented answers
 /// show anyway (`"valid": false`, `"total": 0`, `"errors": []`); `None` for
 /// messages, enums and bytes, which stay omitted.
-fn default_json(field: &FieldDescriptor) -> Option<&'static str> {
+pub(super) fn default_json(field: &FieldDescriptor) -> Option<&'static str> {
     if field.is_map() {
         return Some("{}");
     }
@@ -238,6 +243,9 @@ pub fn write_message_with(out: &mut Vec<u8>, message: &DynamicMessage, top_level
 
 /// Appends the value of one field of `message`, or its default when unset
 /// (`[]`, `{}`, `0`, `""`; `{}` for a message; the first value for an enum).
+/// Answers are written from their bytes by [`super::json_wire`]; this is
+/// the reference its tests compare with.
+#[cfg(test)]
 pub fn write_field(out: &mut Vec<u8>, message: &DynamicMessage, field: &FieldDescriptor) {
     if message.has_field(field) {
         write_value(out, field, &message.get_field(field));

@@ -4,8 +4,10 @@
 //!
 //! A request is matched against the [`routes::RouteTable`], turned into the
 //! RPC's request message ([`transcode`]), and sent in-process through the
-//! same router gRPC clients use, so REST and gRPC share every check. Unary
-//! answers come back as JSON ([`json`]), streams as SSE or NDJSON
+//! same router gRPC clients use, so REST and gRPC share every check. Bodies
+//! are read straight into protobuf ([`json_encode`]) and answers written
+//! straight from it ([`json_wire`]), large ones on a bounded blocking pool
+//! ([`offload`]); unary answers come back as JSON ([`json`]), streams as SSE or NDJSON
 //! ([`stream`]), errors as `google.rpc.Status` JSON ([`errors`]), and
 //! `GET /openapi.json` describes it all ([`openapi`]). The one route served
 //! by hand is DeliverCallback's `POST /v1/callbacks/{token}` ([`callback`]):
@@ -14,7 +16,11 @@
 mod callback;
 mod errors;
 pub mod json;
+mod json_encode;
+mod json_lex;
+mod json_wire;
 mod json_write;
+mod offload;
 mod openapi;
 pub mod routes;
 mod status;
@@ -29,7 +35,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use http::{Method, StatusCode};
-use prost_reflect::{DynamicMessage, MessageDescriptor};
 use serde_json::Value;
 use tonic::Code;
 
@@ -45,27 +50,24 @@ pub struct GatewayError(pub Vec<String>);
 struct Gateway {
     table: RouteTable,
     grpc: Router,
+    /// The largest body read, and the largest message it may encode to
+    /// (`max_message_bytes`).
     body_limit: usize,
     openapi: Value,
+    offload: offload::Offload,
 }
 
-/// JSON key of `field` (a proto field name) in messages of `descriptor`.
-fn json_field_name(descriptor: &MessageDescriptor, field: &str) -> String {
-    descriptor.get_field_by_name(field).map(|f| f.json_name().to_string()).unwrap_or_else(|| field.to_string())
-}
-
-/// The REST body of a unary answer: the whole message with its top-level
-/// defaults, or the `response_body` field (its default value when unset).
-fn response_body(route: &routes::Route, message: &DynamicMessage) -> Vec<u8> {
-    let field = route.response_body.as_ref().and_then(|name| route.method.output().get_field_by_name(name));
-    match field {
-        Some(field) => {
-            let mut out = Vec::with_capacity(4096);
-            json_write::write_field(&mut out, message, &field);
-            out
-        }
-        None => json_write::to_bytes(message, true),
+/// The REST body of a unary answer, written from its protobuf bytes: the
+/// whole message with its top-level defaults, or the `response_body` field
+/// (its default value when unset).
+fn unary_answer(route: &routes::Route, bytes: &[u8]) -> Result<Vec<u8>, json_wire::WireError> {
+    let descriptor = route.method.output();
+    let mut out = Vec::with_capacity(bytes.len() + 64);
+    match route.response_body.as_ref().and_then(|name| descriptor.get_field_by_name(name)) {
+        Some(field) => json_wire::write_field(&mut out, &descriptor, bytes, &field)?,
+        None => json_wire::write(&mut out, &descriptor, bytes, true)?,
     }
+    Ok(out)
 }
 
 fn json_response(status: StatusCode, body: Vec<u8>) -> Response {
@@ -98,10 +100,12 @@ async fn handle(State(gateway): State<Arc<Gateway>>, request: Request) -> Respon
             return errors::gateway(Code::NotFound, "ROUTE_NOT_FOUND", message, None);
         }
     };
-    let body = match axum::body::to_bytes(body, gateway.body_limit).await {
+    let limit = gateway.body_limit;
+    let body = match axum::body::to_bytes(body, limit).await {
         Ok(bytes) => bytes,
         Err(_) => {
-            let message = format!("the request body is over the {}-byte limit", gateway.body_limit);
+            let message =
+                format!("the request body is over the {limit}-byte limit (max_message_bytes, WEFT_MAX_MESSAGE_BYTES)");
             return errors::gateway(
                 Code::ResourceExhausted,
                 "BODY_TOO_LARGE",
@@ -110,21 +114,34 @@ async fn handle(State(gateway): State<Arc<Gateway>>, request: Request) -> Respon
             );
         }
     };
-    let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
-    let last_event_id = if route.is_streaming() { header("last-event-id") } else { None };
-    let message = match transcode::request_message(route, &body, &path_values, parts.uri.query(), last_event_id) {
-        Ok(message) => message,
-        Err((reason, message)) => return errors::gateway(Code::InvalidArgument, reason, message, None),
+    let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let request = transcode::RequestParts {
+        body,
+        path_values,
+        query: parts.uri.query().map(str::to_string),
+        last_event_id: if route.is_streaming() { header("last-event-id") } else { None },
     };
-    let response = transcode::call(&gateway.grpc, route, &message, &parts.headers).await;
+    let size = request.body.len();
+    let encoding = route.clone();
+    let frame = gateway.offload.run(size, move || transcode::request_frame(&encoding, &request, limit)).await;
+    let frame = match frame {
+        Ok(frame) => frame,
+        Err(refusal) => return errors::gateway(refusal.code, refusal.reason, refusal.message, refusal.http),
+    };
+    let response = transcode::call(&gateway.grpc, route, frame, &parts.headers).await;
     if route.is_streaming() {
-        return stream::respond(route, response, stream::StreamFormat::from_accept(header("accept")));
+        let accept = header("accept");
+        return stream::respond(route, response, stream::StreamFormat::from_accept(accept.as_deref()));
     }
     match transcode::unary_result(response).await {
-        Ok(bytes) => match DynamicMessage::decode(route.method.output(), bytes.as_ref()) {
-            Ok(answer) => json_response(status::success_status(&route.method), response_body(route, &answer)),
-            Err(e) => errors::gateway(Code::Internal, "INTERNAL", format!("undecodable answer: {e}"), None),
-        },
+        Ok(bytes) => {
+            let answering = route.clone();
+            let written = gateway.offload.run(bytes.len(), move || unary_answer(&answering, &bytes)).await;
+            match written {
+                Ok(body) => json_response(status::success_status(&route.method), body),
+                Err(e) => errors::gateway(Code::Internal, "INTERNAL", e.to_string(), None),
+            }
+        }
         Err(status) => errors::from_grpc(status.code, &status.message, status.details_bin.as_deref()),
     }
 }
@@ -135,7 +152,9 @@ async fn handle(State(gateway): State<Arc<Gateway>>, request: Request) -> Respon
 pub fn router(grpc: Router, body_limit: usize, callbacks: CallbackReceiver) -> Result<Router, GatewayError> {
     let table = RouteTable::from_pool(pool()).map_err(GatewayError)?;
     let openapi = openapi::document(&table);
-    let gateway = Arc::new(Gateway { table, grpc: grpc.clone(), body_limit, openapi });
+    let offload = offload::Offload::new();
+    tracing::debug!(permits = offload.permits(), "REST transcoding of large bodies runs on the blocking pool");
+    let gateway = Arc::new(Gateway { table, grpc: grpc.clone(), body_limit, openapi, offload });
     let callback: Router = Router::new()
         .route(callback::PATH, post(callback::handle).fallback(callback::wrong_method))
         .with_state(callbacks);

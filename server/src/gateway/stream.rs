@@ -18,13 +18,12 @@ use axum::response::{IntoResponse, Response};
 use bytes::{Bytes, BytesMut};
 use futures_util::{Stream, StreamExt, stream};
 use http_body_util::BodyExt;
-use prost_reflect::DynamicMessage;
 use serde_json::{Value, json};
 use tonic::Code;
 
 use super::routes::{PathFamily, Route};
 use super::transcode::{GrpcStatus, take_frames};
-use super::{errors, json as rest_json};
+use super::{errors, json_wire};
 
 /// Interval of the SSE keep-alive comment.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
@@ -48,10 +47,19 @@ impl StreamFormat {
     }
 }
 
-/// One item of the stream: a message as REST JSON, or the final error.
+/// One item of the stream: a message as REST JSON text, or the final error.
 enum Item {
-    Message(Value),
+    Message(String),
     Error(GrpcStatus),
+}
+
+/// The two fields of an event the SSE framing needs; the rest of the JSON
+/// is skipped, not built into a tree.
+#[derive(Debug, Default, serde::Deserialize)]
+struct EventHead {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    sequence: Option<u64>,
 }
 
 struct Reader {
@@ -63,21 +71,21 @@ struct Reader {
 }
 
 fn shape(route: &Route, frame: &Bytes) -> Item {
-    match DynamicMessage::decode(route.method.output(), frame.as_ref()) {
-        Ok(message) => {
-            let json = rest_json::to_json(&message);
-            let selected = match &route.response_body {
-                Some(field) => json.get(super::json_field_name(&route.method.output(), field)).cloned(),
-                None => Some(json),
-            };
-            Item::Message(selected.unwrap_or(Value::Object(Default::default())))
-        }
-        Err(e) => Item::Error(GrpcStatus {
-            code: Code::Internal,
-            message: format!("undecodable stream message: {e}"),
-            details_bin: None,
-        }),
+    let descriptor = route.method.output();
+    let mut out = Vec::with_capacity(frame.len() + 64);
+    let written = match route.response_body.as_ref().and_then(|name| descriptor.get_field_by_name(name)) {
+        Some(field) => json_wire::write_field(&mut out, &descriptor, frame, &field),
+        None => json_wire::write(&mut out, &descriptor, frame, false),
+    };
+    match written.map(|()| String::from_utf8(out)) {
+        Ok(Ok(json)) => Item::Message(json),
+        Ok(Err(_)) => Item::Error(internal("the JSON writer wrote invalid UTF-8".into())),
+        Err(e) => Item::Error(internal(e.to_string())),
     }
+}
+
+fn internal(message: String) -> GrpcStatus {
+    GrpcStatus { code: Code::Internal, message, details_bin: None }
 }
 
 async fn next_item(mut reader: Reader) -> Option<(Item, Reader)> {
@@ -139,16 +147,17 @@ fn error_json(status: &GrpcStatus) -> Value {
 
 fn sse_event(family: PathFamily, item: Item) -> Event {
     match item {
-        Item::Message(value) => {
+        Item::Message(json) => {
             let mut event = Event::default();
-            if let Some(kind) = value.get("type").and_then(Value::as_str) {
-                let name = if family == PathFamily::Api { kind.replace('.', "_") } else { kind.to_string() };
+            let head: EventHead = serde_json::from_str(&json).unwrap_or_default();
+            if let Some(kind) = head.kind {
+                let name = if family == PathFamily::Api { kind.replace('.', "_") } else { kind };
                 event = event.event(name);
             }
-            if let Some(sequence) = value.get("sequence").and_then(Value::as_u64) {
+            if let Some(sequence) = head.sequence {
                 event = event.id(sequence.to_string());
             }
-            event.data(value.to_string())
+            event.data(json)
         }
         Item::Error(status) => Event::default().event("error").data(error_json(&status).to_string()),
     }
@@ -168,11 +177,12 @@ pub fn respond(route: &Route, response: http::Response<Body>, format: StreamForm
         }
         StreamFormat::Ndjson => {
             let lines = items.map(|item| {
-                let value = match item {
-                    Item::Message(value) => value,
-                    Item::Error(status) => error_json(&status),
+                let mut line = match item {
+                    Item::Message(json) => json,
+                    Item::Error(status) => error_json(&status).to_string(),
                 };
-                Ok::<Bytes, Infallible>(Bytes::from(format!("{value}\n")))
+                line.push('\n');
+                Ok::<Bytes, Infallible>(Bytes::from(line))
             });
             let mut response = Body::from_stream(lines).into_response();
             response

@@ -6,17 +6,26 @@ use axum::body::Body;
 use bytes::{Buf, Bytes, BytesMut};
 use http::HeaderMap;
 use http_body_util::BodyExt;
-use prost::Message;
-use prost_reflect::{DynamicMessage, Kind, MessageDescriptor};
+use prost_reflect::{Kind, MessageDescriptor};
 use serde_json::{Map, Value};
 use tonic::Code;
 use tower::ServiceExt;
 
-use super::json as rest_json;
+use super::json_encode::{self, Target};
 use super::routes::{BodyMapping, Route, percent_decode};
 
-/// A request the gateway refuses before calling gRPC: (reason, message).
-pub type Refusal = (&'static str, String);
+/// A request the gateway refuses before calling gRPC.
+#[derive(Debug, Clone)]
+pub struct Refusal {
+    /// The gRPC code it stands for.
+    pub code: Code,
+    /// The `ErrorInfo` reason (`error_code`).
+    pub reason: &'static str,
+    /// What is wrong, naming the field or JSON path.
+    pub message: String,
+    /// The HTTP status when it is not the code's usual one (413).
+    pub http: Option<http::StatusCode>,
+}
 
 /// Request headers passed on to the gRPC call.
 const FORWARDED_HEADERS: &[&str] = &["authorization", "x-request-id", "x-weft-tenant"];
@@ -68,71 +77,111 @@ fn scalar_json(kind: &Kind, text: &str) -> Result<Value, String> {
     }
 }
 
-/// Builds the request message of `route` from its parts.
-pub fn request_message(
-    route: &Route,
-    body: &[u8],
-    path_values: &[(String, String)],
-    query: Option<&str>,
-    last_event_id: Option<&str>,
-) -> Result<DynamicMessage, Refusal> {
-    let descriptor = route.method.input();
-    let body_json: Option<Value> = if body.iter().all(u8::is_ascii_whitespace) {
-        None
-    } else {
-        Some(
-            serde_json::from_slice(body)
-                .map_err(|e| ("MALFORMED_JSON", format!("the request body is not valid JSON: {e}")))?,
-        )
-    };
-    let mut object = match (&route.body, body_json) {
-        (BodyMapping::None, Some(_)) => {
-            return Err((
-                "INVALID_ARGUMENT",
-                format!("{} {} takes no request body", route.http_method, route.template),
-            ));
-        }
-        (_, None) => Map::new(),
-        (BodyMapping::Whole, Some(Value::Object(map))) => map,
-        (BodyMapping::Whole, Some(_)) => {
-            return Err(("INVALID_ARGUMENT", "the request body must be a JSON object".into()));
-        }
-        (BodyMapping::Field(field), Some(value)) => Map::from_iter([(field.clone(), value)]),
-    };
-    for (field, value) in path_values {
-        let (kind, _) = field_kind(&descriptor, field)
-            .ok_or_else(|| ("INVALID_ARGUMENT", format!("path variable '{field}' names no request field")))?;
-        let value = scalar_json(&kind, value).map_err(|e| ("INVALID_ARGUMENT", format!("{field}: {e}")))?;
-        set_path(&mut object, field, value).map_err(|e| ("INVALID_ARGUMENT", e))?;
+/// The parts of an HTTP request that make the gRPC request message.
+#[derive(Debug, Clone)]
+pub struct RequestParts {
+    /// The body, as read (at most the body limit).
+    pub body: Bytes,
+    /// Path variables bound by the route.
+    pub path_values: Vec<(String, String)>,
+    /// The query string, if any.
+    pub query: Option<String>,
+    /// `Last-Event-ID`, for streams.
+    pub last_event_id: Option<String>,
+}
+
+fn invalid(message: impl Into<String>) -> Refusal {
+    Refusal { code: Code::InvalidArgument, reason: "INVALID_ARGUMENT", message: message.into(), http: None }
+}
+
+impl From<json_encode::EncodeError> for Refusal {
+    fn from(error: json_encode::EncodeError) -> Self {
+        let (code, http) = match error.problem {
+            json_encode::Problem::TooLarge { .. } => {
+                (Code::ResourceExhausted, Some(http::StatusCode::PAYLOAD_TOO_LARGE))
+            }
+            json_encode::Problem::Syntax { .. }
+            | json_encode::Problem::Mismatch(_)
+            | json_encode::Problem::TooDeep
+            | json_encode::Problem::InexactInteger(_)
+            | json_encode::Problem::OutOfRange(_) => (Code::InvalidArgument, None),
+        };
+        Refusal { code, reason: error.reason(), message: error.message(), http }
     }
-    if let Some(query) = query.filter(|q| !q.is_empty()) {
-        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query)
-            .map_err(|e| ("INVALID_ARGUMENT", format!("malformed query string: {e}")))?;
+}
+
+/// The gRPC request frame (the 5-byte prefix, then the message) of `route`
+/// from its parts, encoded straight from the JSON ([`json_encode`]); the
+/// message may not exceed `limit` bytes. Path variables, query parameters
+/// and `Last-Event-ID` are encoded after the body: protobuf merges them in,
+/// and a path variable wins over the same field in the body.
+pub fn request_frame(route: &Route, parts: &RequestParts, limit: usize) -> Result<Bytes, Refusal> {
+    let descriptor = route.method.input();
+    let body = parts.body.as_ref();
+    let mut out = Vec::with_capacity(5 + body.len().min(limit));
+    out.extend_from_slice(&[0; 5]);
+    if !body.iter().all(u8::is_ascii_whitespace) {
+        match &route.body {
+            BodyMapping::None => {
+                return Err(invalid(format!("{} {} takes no request body", route.http_method, route.template)));
+            }
+            BodyMapping::Whole => {
+                json_encode::encode(&mut out, 5, limit, body, Target::Message(&descriptor))?;
+            }
+            BodyMapping::Field(name) => {
+                let field = descriptor
+                    .get_field_by_name(name)
+                    .ok_or_else(|| invalid(format!("the body field '{name}' names no request field")))?;
+                json_encode::encode(&mut out, 5, limit, body, Target::Field(&field))?;
+            }
+        }
+    }
+    let extras = extra_fields(&descriptor, parts)?;
+    if !extras.is_empty() {
+        let text = serde_json::to_vec(&Value::Object(extras)).expect("a JSON map serializes");
+        json_encode::encode(&mut out, 5, limit, &text, Target::Message(&descriptor))?;
+    }
+    let len = u32::try_from(out.len() - 5).expect("the message limit is under 4 GiB");
+    out[1..5].copy_from_slice(&len.to_be_bytes());
+    Ok(Bytes::from(out))
+}
+
+/// Path variables, query parameters and `Last-Event-ID` as a JSON object
+/// of request fields (small: they come from the request line).
+fn extra_fields(descriptor: &MessageDescriptor, parts: &RequestParts) -> Result<Map<String, Value>, Refusal> {
+    let mut object = Map::new();
+    for (field, value) in &parts.path_values {
+        let (kind, _) = field_kind(descriptor, field)
+            .ok_or_else(|| invalid(format!("path variable '{field}' names no request field")))?;
+        let value = scalar_json(&kind, value).map_err(|e| invalid(format!("{field}: {e}")))?;
+        set_path(&mut object, field, value).map_err(invalid)?;
+    }
+    if let Some(query) = parts.query.as_deref().filter(|q| !q.is_empty()) {
+        let pairs: Vec<(String, String)> =
+            serde_urlencoded::from_str(query).map_err(|e| invalid(format!("malformed query string: {e}")))?;
         for (key, text) in pairs {
-            let (kind, repeated) = field_kind(&descriptor, &key)
-                .ok_or_else(|| ("INVALID_ARGUMENT", format!("unknown query parameter '{key}'")))?;
-            let value = scalar_json(&kind, &text).map_err(|e| ("INVALID_ARGUMENT", format!("{key}: {e}")))?;
+            let (kind, repeated) =
+                field_kind(descriptor, &key).ok_or_else(|| invalid(format!("unknown query parameter '{key}'")))?;
+            let value = scalar_json(&kind, &text).map_err(|e| invalid(format!("{key}: {e}")))?;
             if repeated {
                 let slot = object.entry(key.clone()).or_insert_with(|| Value::Array(Vec::new()));
                 match slot {
                     Value::Array(items) => items.push(value),
-                    _ => return Err(("INVALID_ARGUMENT", format!("'{key}' is given twice"))),
+                    _ => return Err(invalid(format!("'{key}' is given twice"))),
                 }
             } else {
-                set_path(&mut object, &key, value).map_err(|e| ("INVALID_ARGUMENT", e))?;
+                set_path(&mut object, &key, value).map_err(invalid)?;
             }
         }
     }
-    if let Some(id) = last_event_id
+    if let Some(id) = parts.last_event_id.as_deref()
         && descriptor.get_field_by_name("after_sequence").is_some()
     {
-        let sequence: u64 = id
-            .trim()
-            .parse()
-            .map_err(|_| ("INVALID_ARGUMENT", format!("Last-Event-ID '{id}' is not a sequence number")))?;
+        let sequence: u64 =
+            id.trim().parse().map_err(|_| invalid(format!("Last-Event-ID '{id}' is not a sequence number")))?;
         object.insert("afterSequence".into(), Value::String(sequence.to_string()));
     }
-    rest_json::from_json(&descriptor, Value::Object(object)).map_err(|e| ("INVALID_ARGUMENT", e))
+    Ok(object)
 }
 
 /// A gRPC status read from headers or trailers.
@@ -160,25 +209,16 @@ impl GrpcStatus {
     }
 }
 
-/// Calls `route`'s RPC on `grpc` with `message`; returns the response
-/// headers and body (a stream of gRPC frames ending in trailers).
-pub async fn call(
-    grpc: &axum::Router,
-    route: &Route,
-    message: &DynamicMessage,
-    incoming: &HeaderMap,
-) -> http::Response<Body> {
-    let payload = message.encode_to_vec();
-    let mut frame = BytesMut::with_capacity(payload.len() + 5);
-    frame.extend_from_slice(&[0]);
-    frame.extend_from_slice(&(payload.len() as u32).to_be_bytes());
-    frame.extend_from_slice(&payload);
+/// Calls `route`'s RPC on `grpc` with `frame` (from [`request_frame`]);
+/// returns the response headers and body (a stream of gRPC frames ending
+/// in trailers).
+pub async fn call(grpc: &axum::Router, route: &Route, frame: Bytes, incoming: &HeaderMap) -> http::Response<Body> {
     // HTTP/2 because tonic-web hands only HTTP/2 requests of plain gRPC on.
     let mut request = http::Request::post(&route.grpc_path)
         .version(http::Version::HTTP_2)
         .header("content-type", "application/grpc")
         .header("te", "trailers")
-        .body(Body::from(frame.freeze()))
+        .body(Body::from(frame))
         .expect("a static gRPC request is well-formed");
     for name in FORWARDED_HEADERS {
         if let Some(value) = incoming.get(*name) {
