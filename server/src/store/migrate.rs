@@ -16,6 +16,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (6, "approval decisions", include_str!("../../migrations/sqlite/0006_approval_decisions.sql")),
     (7, "server secrets", include_str!("../../migrations/sqlite/0007_server_secrets.sql")),
     (8, "replicas", include_str!("../../migrations/sqlite/0008_replicas.sql")),
+    (10, "retention", include_str!("../../migrations/sqlite/0010_retention.sql")),
 ];
 
 /// Migrations of the Postgres store, numbered as their SQLite twins: the
@@ -29,6 +30,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (6, "approval decisions", include_str!("../../migrations/postgres/0006_approval_decisions.sql")),
     (7, "server secrets", include_str!("../../migrations/postgres/0007_server_secrets.sql")),
     (8, "replicas", include_str!("../../migrations/postgres/0008_replicas.sql")),
+    (10, "retention", include_str!("../../migrations/postgres/0010_retention.sql")),
 ];
 
 /// The migrator of the SQLite store.

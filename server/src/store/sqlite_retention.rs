@@ -1,0 +1,173 @@
+//! Retention on SQLite: deletion batches, expired keys, tombstones and
+//! incremental vacuum, each one short IMMEDIATE transaction run on the
+//! commit thread between two group commits (see `sqlite_commit.rs`), so the
+//! run writer waits in its queue for at most one batch and never in the
+//! busy handler.
+//!
+//! A batch is bounded by rows: each table of a run is emptied with
+//! `DELETE … LIMIT`-style subqueries that take at most the rows left in the
+//! batch's budget, and the run row goes last, with its tombstone, once
+//! nothing else of it is left.
+
+use std::time::Instant;
+
+use rusqlite::{Connection, TransactionBehavior, params};
+
+use super::StoreError;
+use super::retention::{FINISHED_SQL, KeySweep, RunSweep, Swept};
+
+/// Candidate runs read per batch; the row budget usually ends it first.
+const CANDIDATES: u32 = 256;
+
+/// What belongs to a run, table by table, with the column that tells a
+/// run's rows apart (the rest of the primary key, or an indexed id).
+const CHILDREN: &[(&str, &str)] = &[
+    ("run_events", "sequence"),
+    ("run_steps", "key"),
+    ("run_commands", "seq"),
+    ("tasks", "step_key"),
+    ("timers", "step_key"),
+    ("approvals", "id"),
+];
+
+/// A finished run past its retention.
+struct Doomed {
+    id: String,
+    tenant: String,
+    idempotency_key: String,
+}
+
+/// Deletes one batch of finished runs past their retention, with every
+/// row recorded about them, leaving a tombstone per run.
+pub(super) fn sweep_runs(conn: &mut Connection, sweep: &RunSweep) -> Result<Swept, StoreError> {
+    let started = Instant::now();
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut doomed = Vec::new();
+    let mut full = false;
+    {
+        // The server's rule, then runs with their own; oldest first.
+        let own = tx.prepare_cached(&format!(
+            "SELECT id, tenant_id, idempotency_key FROM runs \
+             WHERE retention_ms IS NULL AND {FINISHED_SQL} AND completed_at < ?1 ORDER BY completed_at LIMIT ?2"
+        ))?;
+        let theirs = tx.prepare_cached(&format!(
+            "SELECT id, tenant_id, idempotency_key FROM runs \
+             WHERE retention_ms IS NOT NULL AND {FINISHED_SQL} AND completed_at + retention_ms < ?1 \
+             ORDER BY completed_at + retention_ms LIMIT ?2"
+        ))?;
+        let read =
+            |row: &rusqlite::Row<'_>| Ok(Doomed { id: row.get(0)?, tenant: row.get(1)?, idempotency_key: row.get(2)? });
+        for (mut query, before) in [(own, sweep.now_ms.saturating_sub(sweep.retention_ms)), (theirs, sweep.now_ms)] {
+            let found = query.query_map(params![before, CANDIDATES], read)?.collect::<Result<Vec<_>, _>>()?;
+            full |= found.len() as u32 >= CANDIDATES;
+            doomed.extend(found);
+        }
+    }
+    let mut budget = i64::from(sweep.max_rows.max(1));
+    let mut swept = Swept::default();
+    'runs: for run in &doomed {
+        for (table, column) in CHILDREN {
+            let deleted = tx
+                .prepare_cached(&format!(
+                    "DELETE FROM {table} WHERE run_id = ?1 AND {column} IN \
+                     (SELECT {column} FROM {table} WHERE run_id = ?1 LIMIT ?2)"
+                ))?
+                .execute(params![run.id, budget])? as i64;
+            budget -= deleted;
+            swept.rows += deleted as u32;
+            if budget <= 0 {
+                // This run's rows may go on past the budget: the next batch
+                // finishes it (its run row is still here, so it is found again).
+                swept.more = true;
+                break 'runs;
+            }
+        }
+        let keys = tx
+            .prepare_cached(
+                "DELETE FROM run_idempotency WHERE tenant_id = ?1 AND idempotency_key = ?2 AND run_id = ?3",
+            )?
+            .execute(params![run.tenant, run.idempotency_key, run.id])?;
+        tx.prepare_cached("DELETE FROM runs WHERE id = ?1")?.execute(params![run.id])?;
+        tx.prepare_cached(
+            "INSERT INTO run_tombstones (run_id, tenant_id, deleted_at) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (run_id) DO UPDATE SET deleted_at = excluded.deleted_at",
+        )?
+        .execute(params![run.id, run.tenant, sweep.now_ms])?;
+        swept.runs += 1;
+        swept.rows += 1 + keys as u32;
+        budget -= 1 + keys as i64;
+        if budget <= 0 {
+            swept.more = true;
+            break;
+        }
+    }
+    // A full list of candidates may have had more behind it.
+    swept.more |= full;
+    tx.commit()?;
+    swept.held = started.elapsed();
+    Ok(swept)
+}
+
+/// Deletes one batch of expired idempotency keys, create request ids and
+/// tombstones (at most `max_rows` of each).
+pub(super) fn sweep_keys(conn: &mut Connection, sweep: &KeySweep) -> Result<Swept, StoreError> {
+    let started = Instant::now();
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let limit = i64::from(sweep.max_rows.max(1));
+    let statements: [(&str, i64); 3] = [
+        (
+            "DELETE FROM run_idempotency WHERE created_at < ?1 AND (tenant_id, idempotency_key) IN \
+             (SELECT tenant_id, idempotency_key FROM run_idempotency WHERE created_at < ?1 ORDER BY created_at LIMIT ?2)",
+            sweep.keys_before_ms,
+        ),
+        (
+            "DELETE FROM workflow_create_requests WHERE rowid IN \
+             (SELECT rowid FROM workflow_create_requests WHERE created_at < ?1 ORDER BY created_at LIMIT ?2)",
+            sweep.keys_before_ms,
+        ),
+        (
+            "DELETE FROM run_tombstones WHERE run_id IN \
+             (SELECT run_id FROM run_tombstones WHERE deleted_at < ?1 ORDER BY deleted_at LIMIT ?2)",
+            sweep.tombstones_before_ms,
+        ),
+    ];
+    let mut swept = Swept::default();
+    for (sql, before) in statements {
+        let deleted = tx.prepare_cached(sql)?.execute(params![before, limit])? as u32;
+        swept.rows += deleted;
+        swept.more |= i64::from(deleted) >= limit;
+    }
+    tx.commit()?;
+    swept.held = started.elapsed();
+    Ok(swept)
+}
+
+/// Free pages kept for reuse rather than given back: churn under steady
+/// load reuses them at once, and returning them would only grow the file
+/// again. 2,048 pages of 4 KiB: 8 MiB.
+pub(super) const KEEP_FREE_PAGES: i64 = 2048;
+
+/// Most pages one vacuum step gives back.
+pub(super) const VACUUM_STEP_PAGES: i64 = 256;
+
+/// Gives back to the file system up to [`VACUUM_STEP_PAGES`] of the free
+/// pages beyond [`KEEP_FREE_PAGES`], in a file made with incremental
+/// auto-vacuum; answers the pages given back and whether more could be.
+pub(super) fn vacuum_step(conn: &mut Connection) -> Result<Swept, StoreError> {
+    let started = Instant::now();
+    let mode: i64 = conn.pragma_query_value(None, "auto_vacuum", |row| row.get(0))?;
+    let free: i64 = conn.pragma_query_value(None, "freelist_count", |row| row.get(0))?;
+    // 2 is INCREMENTAL; a file made before it (0, NONE) only reuses pages.
+    if mode != 2 || free <= KEEP_FREE_PAGES {
+        return Ok(Swept::default());
+    }
+    let pages = (free - KEEP_FREE_PAGES).min(VACUUM_STEP_PAGES);
+    conn.execute_batch(&format!("PRAGMA incremental_vacuum({pages})"))?;
+    let left: i64 = conn.pragma_query_value(None, "freelist_count", |row| row.get(0))?;
+    Ok(Swept {
+        runs: 0,
+        rows: (free - left).max(0) as u32,
+        more: left > KEEP_FREE_PAGES && left < free,
+        held: started.elapsed(),
+    })
+}

@@ -1,0 +1,159 @@
+//! WAL checkpoints beside the commits rather than inside them.
+//!
+//! SQLite's automatic checkpoint runs synchronously in whichever commit
+//! pushes the WAL past 1,000 pages; bench/README.md traced the fan-out p99
+//! tail to exactly those commits. Every connection of the store turns it
+//! off (`wal_autocheckpoint = 0`), and this thread, on a connection of its
+//! own, copies the WAL into the database with `wal_checkpoint(PASSIVE)`
+//! every [`EVERY`]: that takes no lock a commit waits for.
+//!
+//! A passive checkpoint alone lets the WAL grow under steady load: SQLite
+//! rewinds the WAL only when a write begins with every frame already
+//! copied, and with a commit always in flight that moment never comes. So
+//! once the WAL passes [`RESTART_PAGES`], a `wal_checkpoint(RESTART)` runs
+//! as a chore on the commit thread, between two batches; the passive
+//! checkpoints have already copied nearly everything, so it is short, and
+//! the next commit starts the WAL from its beginning. When the writer has
+//! been idle for [`IDLE`], a `TRUNCATE` checkpoint gives the WAL's disk
+//! space back.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use rusqlite::Connection;
+
+use super::StoreError;
+use super::sqlite_commit::Job;
+
+/// How often the WAL is copied into the database.
+pub(super) const EVERY: Duration = Duration::from_millis(100);
+
+/// WAL size, in pages, past which the WAL is rewound (about 4 MiB of 4 KiB
+/// pages, SQLite's own auto-checkpoint mark).
+pub(super) const RESTART_PAGES: i64 = 1000;
+
+/// How long the writer must have written nothing before the WAL file is
+/// truncated.
+pub(super) const IDLE: Duration = Duration::from_secs(1);
+
+/// Figures of the checkpoints made on the commit thread, for benchmarks.
+#[derive(Debug, Default)]
+pub struct CheckpointStats {
+    /// RESTART and TRUNCATE checkpoints run on the commit thread.
+    pub chores: AtomicU64,
+    /// Their total time on the commit thread, microseconds.
+    pub chore_micros: AtomicU64,
+    /// The longest of them, microseconds.
+    pub max_chore_micros: AtomicU64,
+    /// PASSIVE checkpoints run beside the commits.
+    pub passive: AtomicU64,
+}
+
+/// The checkpointing thread and how to stop it.
+pub(super) struct Checkpointer {
+    stop: Mutex<Option<mpsc::Sender<()>>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    stats: Arc<CheckpointStats>,
+}
+
+impl Checkpointer {
+    /// Starts checkpointing the database at `path`; `chores` reaches the
+    /// commit thread, `batches` counts its commits.
+    pub(super) fn start(path: &Path, chores: mpsc::Sender<Job>, batches: Arc<AtomicU64>) -> Result<Self, StoreError> {
+        let conn = Connection::open(path)?;
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        let stats = Arc::new(CheckpointStats::default());
+        let (stop, stopped) = mpsc::channel::<()>();
+        let shared = stats.clone();
+        let thread = std::thread::Builder::new()
+            .name("weft-sqlite-checkpoint".into())
+            .spawn(move || run(conn, stopped, chores, batches, shared))
+            .map_err(|e| StoreError::Corrupt(format!("cannot start the checkpoint thread: {e}")))?;
+        Ok(Self { stop: Mutex::new(Some(stop)), thread: Mutex::new(Some(thread)), stats })
+    }
+
+    pub(super) fn stats(&self) -> Arc<CheckpointStats> {
+        self.stats.clone()
+    }
+
+    /// Stops the thread and waits for it (it holds a way to the commit
+    /// thread, which must be gone before that thread can close).
+    pub(super) async fn stop(&self) {
+        drop(self.stop.lock().expect("checkpoint stop lock").take());
+        let thread = self.thread.lock().expect("checkpoint thread lock").take();
+        if let Some(thread) = thread {
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
+    }
+}
+
+/// The thread's loop: a passive checkpoint every [`EVERY`], and a rewind or
+/// truncation on the commit thread when the WAL calls for one.
+fn run(
+    conn: Connection,
+    stopped: mpsc::Receiver<()>,
+    chores: mpsc::Sender<Job>,
+    batches: Arc<AtomicU64>,
+    stats: Arc<CheckpointStats>,
+) {
+    let pending = Arc::new(AtomicBool::new(false));
+    let (mut seen, mut changed) = (batches.load(Ordering::Relaxed), Instant::now());
+    // The batch count at the last rewind: a WAL rewinds only at the next
+    // write, so until one comes another RESTART would do nothing.
+    let mut rewound_at = None;
+    loop {
+        match stopped.recv_timeout(EVERY) {
+            Err(RecvTimeoutError::Timeout) => {}
+            Ok(()) | Err(RecvTimeoutError::Disconnected) => return,
+        }
+        let wal_pages = match checkpoint(&conn, "PASSIVE") {
+            Ok(pages) => pages,
+            Err(err) => {
+                tracing::warn!(error = %err, "WAL checkpoint failed; trying again");
+                continue;
+            }
+        };
+        stats.passive.fetch_add(1, Ordering::Relaxed);
+        let now = batches.load(Ordering::Relaxed);
+        if now != seen {
+            (seen, changed) = (now, Instant::now());
+        }
+        let idle = changed.elapsed() >= IDLE;
+        let mode = match (idle, wal_pages) {
+            (_, 0) => continue,
+            (true, _) => "TRUNCATE",
+            (false, pages) if pages >= RESTART_PAGES && rewound_at != Some(now) => "RESTART",
+            (false, _) => continue,
+        };
+        // One chore at a time: the next look waits for it to be done.
+        if pending.swap(true, Ordering::AcqRel) {
+            continue;
+        }
+        rewound_at = Some(now);
+        let (done, stats) = (pending.clone(), stats.clone());
+        let chore = Job::Chore(Box::new(move |conn| {
+            let started = Instant::now();
+            if let Err(err) = checkpoint(conn, mode) {
+                tracing::warn!(error = %err, mode, "WAL checkpoint on the commit thread failed");
+            }
+            let micros = started.elapsed().as_micros() as u64;
+            stats.chores.fetch_add(1, Ordering::Relaxed);
+            stats.chore_micros.fetch_add(micros, Ordering::Relaxed);
+            stats.max_chore_micros.fetch_max(micros, Ordering::Relaxed);
+            done.store(false, Ordering::Release);
+        }));
+        if chores.send(chore).is_err() {
+            return;
+        }
+    }
+}
+
+/// Runs a checkpoint; answers the WAL's size in pages (0 once truncated or
+/// rewound).
+fn checkpoint(conn: &Connection, mode: &str) -> Result<i64, rusqlite::Error> {
+    conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |row| row.get::<_, i64>(1))
+}
