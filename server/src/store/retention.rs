@@ -28,8 +28,8 @@ pub struct RunSweep {
     pub retention_ms: i64,
     /// Most rows (of every table together) the batch deletes.
     pub max_rows: u32,
-    /// Several replicas: only runs of these partitions. `None`: every run
-    /// (SQLite's one replica holds them all).
+    /// Several replicas (Postgres): only runs of these partitions. `None`:
+    /// every run. SQLite, whose one replica holds them all, ignores it.
     pub partitions: Option<Vec<u16>>,
 }
 
