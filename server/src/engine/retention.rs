@@ -8,11 +8,12 @@
 //!   version it started on sets one (kept on the run row at start), else
 //!   the server's `[runs] retention` (default 30 days).
 //! - A pass runs every [`interval`] (a quarter of the server's retention,
-//!   between 250 ms and 1 min). It deletes in batches bounded by rows; the
-//!   bound adapts so that a batch holds SQLite's one writer (or a Postgres
-//!   transaction) about [`TARGET_HOLD`], and after each batch the sweeper
-//!   waits as long as the batch took, so the run writer keeps at least
-//!   half of the time.
+//!   between 250 ms and 1 min). It deletes in short batches: on SQLite a
+//!   batch starts no statement after [`MAX_HOLD`] on the writer's thread;
+//!   the rows per statement (and on Postgres the runs per batch) adapt so
+//!   that a batch holds about [`TARGET_HOLD`]. After each batch the
+//!   sweeper waits as long as the batch took, so the run writer keeps at
+//!   least half of the time.
 //! - Only finished runs are deleted, and a finished run is never in the
 //!   writer's memory (see `store::retention`).
 //! - With several replicas each deletes in the partitions it holds.
@@ -39,6 +40,10 @@ pub const TOMBSTONE_TTL: Duration = Duration::from_secs(7 * 24 * 60 * 60);
 
 /// How long one deletion batch should hold the writer.
 pub const TARGET_HOLD: Duration = Duration::from_millis(4);
+
+/// When a SQLite batch stops starting statements: with the last statement
+/// and the commit it stays near [`TARGET_HOLD`].
+pub const MAX_HOLD: Duration = Duration::from_millis(2);
 
 /// Bounds of a batch, in rows.
 const MIN_ROWS: u32 = 16;
@@ -173,8 +178,13 @@ impl Sweeper {
         let retention_ms = self.retention.as_millis().min(i64::MAX as u128) as i64;
         let (mut runs, mut rows, mut longest) = (0u64, 0u64, Duration::ZERO);
         loop {
-            let sweep =
-                RunSweep { now_ms: now_ms(), retention_ms, max_rows: self.size.0, partitions: partitions.clone() };
+            let sweep = RunSweep {
+                now_ms: now_ms(),
+                retention_ms,
+                max_rows: self.size.0,
+                max_hold: MAX_HOLD,
+                partitions: partitions.clone(),
+            };
             let swept = self.store.sweep_finished_runs(&sweep).await?;
             self.record(&swept, &mut runs, &mut rows, &mut longest);
             self.size.adapt(&swept);

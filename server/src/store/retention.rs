@@ -2,11 +2,12 @@
 //! (`engine::retention` decides when): one bounded batch of finished runs
 //! past their retention, one batch of expired keys and tombstones.
 //!
-//! A batch is bounded by rows, not runs, so one run with thousands of
-//! events cannot make a batch long: a run whose rows do not fit is deleted
-//! over several batches (its step, event and command rows first, its run
-//! row last, so it stays findable, finished and past retention until the
-//! end). Only runs in a finished status are ever touched: a run the writer
+//! A batch is bounded by time (SQLite: it starts no statement once it has
+//! held the writer for `max_hold`) and each statement by rows, so one run
+//! with thousands of events cannot make a batch long: a run whose rows do
+//! not fit is deleted over several batches (its step, event and command
+//! rows first, its run row last, so it stays findable, finished and past
+//! retention until the end). Only runs in a finished status are ever touched: a run the writer
 //! holds in memory is open in the store too (the writer drops a run from
 //! memory only after committing it finished, and a finished run never
 //! reopens), so it is never selected.
@@ -26,8 +27,12 @@ pub struct RunSweep {
     /// The server's retention, ms: runs without their own are deleted once
     /// finished longer ago than this.
     pub retention_ms: i64,
-    /// Most rows (of every table together) the batch deletes.
+    /// Most rows one statement deletes (SQLite); Postgres deletes
+    /// `max_rows / 32` runs per batch.
     pub max_rows: u32,
+    /// SQLite: the batch starts no statement after holding the writer this
+    /// long (at least one always runs).
+    pub max_hold: Duration,
     /// Several replicas (Postgres): only runs of these partitions. `None`:
     /// every run. SQLite, whose one replica holds them all, ignores it.
     pub partitions: Option<Vec<u16>>,

@@ -4,10 +4,11 @@
 //! run writer waits in its queue for at most one batch and never in the
 //! busy handler.
 //!
-//! A batch is bounded by rows: each table of a run is emptied with
-//! `DELETE … LIMIT`-style subqueries that take at most the rows left in the
-//! batch's budget, and the run row goes last, with its tombstone, once
-//! nothing else of it is left.
+//! A batch is bounded by time: it starts no statement once it has held the
+//! writer for the sweep's `max_hold`. Each table of a run is emptied by
+//! statements deleting at most `max_rows` rows each, and the run row goes
+//! last, with its tombstone, once nothing else of it is left; a run cut
+//! short is finished by the next batch.
 
 use std::time::Instant;
 
@@ -63,23 +64,28 @@ pub(super) fn sweep_runs(conn: &mut Connection, sweep: &RunSweep) -> Result<Swep
             doomed.extend(found);
         }
     }
-    let mut budget = i64::from(sweep.max_rows.max(1));
+    let chunk = i64::from(sweep.max_rows.max(1));
+    let deadline = started + sweep.max_hold;
     let mut swept = Swept::default();
-    'runs: for run in &doomed {
+    'runs: for (i, run) in doomed.iter().enumerate() {
         for (table, column) in CHILDREN {
-            let deleted = tx
-                .prepare_cached(&format!(
-                    "DELETE FROM {table} WHERE run_id = ?1 AND {column} IN \
-                     (SELECT {column} FROM {table} WHERE run_id = ?1 LIMIT ?2)"
-                ))?
-                .execute(params![run.id, budget])? as i64;
-            budget -= deleted;
-            swept.rows += deleted as u32;
-            if budget <= 0 {
-                // This run's rows may go on past the budget: the next batch
-                // finishes it (its run row is still here, so it is found again).
-                swept.more = true;
-                break 'runs;
+            loop {
+                if Instant::now() >= deadline && swept.rows > 0 {
+                    // The rest of this run, and the runs after it, wait
+                    // for the next batch (the run row is still here).
+                    swept.more = true;
+                    break 'runs;
+                }
+                let deleted = tx
+                    .prepare_cached(&format!(
+                        "DELETE FROM {table} WHERE run_id = ?1 AND {column} IN \
+                         (SELECT {column} FROM {table} WHERE run_id = ?1 LIMIT ?2)"
+                    ))?
+                    .execute(params![run.id, chunk])? as i64;
+                swept.rows += deleted as u32;
+                if deleted < chunk {
+                    break;
+                }
             }
         }
         let keys = tx
@@ -95,8 +101,7 @@ pub(super) fn sweep_runs(conn: &mut Connection, sweep: &RunSweep) -> Result<Swep
         .execute(params![run.id, run.tenant, sweep.now_ms])?;
         swept.runs += 1;
         swept.rows += 1 + keys as u32;
-        budget -= 1 + keys as i64;
-        if budget <= 0 {
+        if Instant::now() >= deadline && i + 1 < doomed.len() {
             swept.more = true;
             break;
         }
