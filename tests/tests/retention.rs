@@ -196,8 +196,8 @@ fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64
 }
 
-fn sweep(now_ms: i64, retention_ms: i64, max_rows: u32) -> RunSweep {
-    RunSweep { now_ms, retention_ms, max_rows, max_hold: Duration::from_secs(10), partitions: None }
+fn sweep(now_ms: i64, retention_ms: i64, max_runs: u32) -> RunSweep {
+    RunSweep { now_ms, retention_ms, max_runs, max_hold: Duration::from_secs(10), partitions: None }
 }
 
 #[tokio::test]
@@ -221,7 +221,7 @@ async fn a_batch_deletes_only_finished_runs_past_their_retention_with_every_row_
             store.commit_runs(&everything_of(run(id, status, completed, own), 5, now)).await.unwrap();
             assert_eq!(raw.rows_of(id).await, 1 + 3 + 5 + 3 + 1 + 1 + 1 + 1, "{id} written whole");
         }
-        let swept = store.sweep_finished_runs(&sweep(now, hour, 10_000)).await.unwrap();
+        let swept = store.sweep_finished_runs(&sweep(now, hour, 100)).await.unwrap();
         assert_eq!(swept.runs, 5, "{swept:?}");
         assert!(!swept.more, "{swept:?}");
         for (id, status, _, _, deleted) in cases {
@@ -235,7 +235,7 @@ async fn a_batch_deletes_only_finished_runs_past_their_retention_with_every_row_
                 assert!(store.run_tombstone(T, id).await.unwrap().is_none());
             }
         }
-        let again = store.sweep_finished_runs(&sweep(now, hour, 10_000)).await.unwrap();
+        let again = store.sweep_finished_runs(&sweep(now, hour, 100)).await.unwrap();
         assert_eq!((again.runs, again.rows, again.more), (0, 0, false), "nothing left to delete");
     })
     .await;
@@ -245,16 +245,17 @@ async fn a_batch_deletes_only_finished_runs_past_their_retention_with_every_row_
 async fn a_run_larger_than_a_batch_is_deleted_over_several_batches_within_the_row_bound() {
     on_both_stores("a_run_larger_than_a_batch_is_deleted_over_several_batches", |store, raw, postgres| async move {
         let now = now_ms();
-        store.commit_runs(&everything_of(run("wfrun_big", "completed", Some(1), None), 500, now)).await.unwrap();
+        store.commit_runs(&everything_of(run("wfrun_big", "completed", Some(1), None), 2_000, now)).await.unwrap();
         let mut batches = 0;
         loop {
             // With no time to spare, a SQLite batch runs one statement.
-            let one_statement = RunSweep { max_hold: Duration::ZERO, ..sweep(now, 1_000, 64) };
+            let one_statement = RunSweep { max_hold: Duration::ZERO, ..sweep(now, 1_000, 1) };
             let swept = store.sweep_finished_runs(&one_statement).await.unwrap();
             batches += 1;
             if !postgres {
-                // Postgres bounds batches by runs (one, here), SQLite by rows.
-                assert!(swept.rows <= 64 + 2, "{swept:?}");
+                // Postgres bounds batches by runs (one, here), SQLite by time
+                // and each statement by 512 rows.
+                assert!(swept.rows <= 512, "{swept:?}");
             }
             if swept.runs == 1 {
                 break;
@@ -263,7 +264,7 @@ async fn a_run_larger_than_a_batch_is_deleted_over_several_batches_within_the_ro
             assert!(store.get_run(T, "wfrun_big").await.is_ok(), "the run row goes last");
         }
         if !postgres {
-            assert!(batches >= 8, "500 events in batches of 64 rows took {batches}");
+            assert!(batches >= 4, "2,000 events, one statement of 512 rows per batch, took {batches}");
         }
         assert_eq!(raw.rows_of("wfrun_big").await, 0);
     })
@@ -284,7 +285,7 @@ async fn a_replica_deletes_only_in_the_partitions_it_holds() {
         let held: Vec<u16> = ids.iter().take(3).map(|id| partition_of(id)).collect();
         let mine: Vec<&String> = ids.iter().filter(|id| held.contains(&partition_of(id))).collect();
         let swept = store
-            .sweep_finished_runs(&RunSweep { partitions: Some(held.clone()), ..sweep(now, 1_000, 10_000) })
+            .sweep_finished_runs(&RunSweep { partitions: Some(held.clone()), ..sweep(now, 1_000, 100) })
             .await
             .unwrap();
         assert_eq!(swept.runs as usize, mine.len());

@@ -9,11 +9,11 @@
 //!   the server's `[runs] retention` (default 30 days).
 //! - A pass runs every [`interval`] (a quarter of the server's retention,
 //!   between 250 ms and 1 min). It deletes in short batches: on SQLite a
-//!   batch starts no statement after [`MAX_HOLD`] on the writer's thread;
-//!   the rows per statement (and on Postgres the runs per batch) adapt so
-//!   that a batch holds about [`TARGET_HOLD`]. After each batch the
-//!   sweeper waits as long as the batch took, so the run writer keeps at
-//!   least half of the time.
+//!   batch starts no statement after [`MAX_HOLD`] on the writer's thread
+//!   and a statement deletes at most 512 rows; on Postgres (no single
+//!   writer to hold up) a batch is one statement deleting at most
+//!   [`RUNS_PER_BATCH`] runs. After each batch the sweeper waits as long as
+//!   the batch took, so the run writer keeps at least half of the time.
 //! - Only finished runs are deleted, and a finished run is never in the
 //!   writer's memory (see `store::retention`).
 //! - With several replicas each deletes in the partitions it holds.
@@ -38,17 +38,16 @@ use crate::store::{KeySweep, RunSweep, Store, StoreError, Swept};
 /// How long a tombstone of a deleted run is kept.
 pub const TOMBSTONE_TTL: Duration = Duration::from_secs(7 * 24 * 60 * 60);
 
-/// How long one deletion batch should hold the writer.
-pub const TARGET_HOLD: Duration = Duration::from_millis(4);
-
-/// When a SQLite batch stops starting statements: with the last statement
-/// and the commit it stays near [`TARGET_HOLD`].
+/// When a SQLite batch stops starting statements: with the last one (at
+/// most 512 rows) and the commit, a batch holds the writer a few ms.
 pub const MAX_HOLD: Duration = Duration::from_millis(2);
 
-/// Bounds of a batch, in rows.
-const MIN_ROWS: u32 = 16;
-const MAX_ROWS: u32 = 8192;
-const START_ROWS: u32 = 256;
+/// Most runs of each rule one batch deletes. On SQLite the time bound
+/// ([`MAX_HOLD`]) usually ends a batch first.
+pub const RUNS_PER_BATCH: u32 = 64;
+
+/// Most keys (and of create request ids, of tombstones) one batch deletes.
+pub const KEYS_PER_BATCH: u32 = 1000;
 
 /// Most vacuum steps in one pass (each gives back at most 1 MiB).
 const MAX_VACUUM_STEPS: u32 = 64;
@@ -63,29 +62,6 @@ pub fn own_retention_ms(definition: &Definition) -> Option<i64> {
 /// How often a pass runs for a server retention of `retention`.
 pub fn interval(retention: Duration) -> Duration {
     (retention / 4).clamp(Duration::from_millis(250), Duration::from_secs(60))
-}
-
-/// The row bound of the next batch, adapted to how long batches hold.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BatchSize(pub u32);
-
-impl Default for BatchSize {
-    fn default() -> Self {
-        Self(START_ROWS)
-    }
-}
-
-impl BatchSize {
-    /// Halves the bound after a batch that held longer than
-    /// [`TARGET_HOLD`], doubles it after a full batch that held under half
-    /// of it.
-    pub fn adapt(&mut self, swept: &Swept) {
-        if swept.held > TARGET_HOLD {
-            self.0 = (self.0 / 2).max(MIN_ROWS);
-        } else if swept.more && swept.held < TARGET_HOLD / 2 {
-            self.0 = (self.0 * 2).min(MAX_ROWS);
-        }
-    }
 }
 
 /// Totals since the sweeper started, for logs, tests and benchmarks.
@@ -125,7 +101,7 @@ impl RetentionSweeper {
     pub fn start(store: Arc<dyn Store>, retention: Duration, held: Option<Held>) -> Self {
         let (stop, stopped) = watch::channel(false);
         let stats = Arc::new(RetentionStats::default());
-        let sweeper = Sweeper { store, retention, held, stats: stats.clone(), size: BatchSize::default() };
+        let sweeper = Sweeper { store, retention, held, stats: stats.clone() };
         let task = tokio::spawn(sweeper.run(stopped));
         Self { stop, task: Mutex::new(Some(task)), stats }
     }
@@ -150,11 +126,10 @@ struct Sweeper {
     retention: Duration,
     held: Option<Held>,
     stats: Arc<RetentionStats>,
-    size: BatchSize,
 }
 
 impl Sweeper {
-    async fn run(mut self, mut stopped: watch::Receiver<bool>) {
+    async fn run(self, mut stopped: watch::Receiver<bool>) {
         let every = interval(self.retention);
         loop {
             tokio::select! {
@@ -170,7 +145,7 @@ impl Sweeper {
 
     /// One pass: runs, then keys and tombstones, then free pages, each in
     /// batches until nothing is left or the sweeper is stopped.
-    async fn pass(&mut self, stopped: &watch::Receiver<bool>) -> Result<(), StoreError> {
+    async fn pass(&self, stopped: &watch::Receiver<bool>) -> Result<(), StoreError> {
         let partitions = self.held.as_ref().map(Held::ids);
         if partitions.as_ref().is_some_and(Vec::is_empty) {
             return Ok(());
@@ -181,13 +156,12 @@ impl Sweeper {
             let sweep = RunSweep {
                 now_ms: now_ms(),
                 retention_ms,
-                max_rows: self.size.0,
+                max_runs: RUNS_PER_BATCH,
                 max_hold: MAX_HOLD,
                 partitions: partitions.clone(),
             };
             let swept = self.store.sweep_finished_runs(&sweep).await?;
             self.record(&swept, &mut runs, &mut rows, &mut longest);
-            self.size.adapt(&swept);
             if !swept.more || !self.pause(&swept, stopped).await {
                 break;
             }
@@ -197,7 +171,7 @@ impl Sweeper {
             let sweep = KeySweep {
                 keys_before_ms: now - IDEMPOTENCY_TTL_MS,
                 tombstones_before_ms: now - TOMBSTONE_TTL.as_millis() as i64,
-                max_rows: self.size.0,
+                max_rows: KEYS_PER_BATCH,
                 partitions: partitions.clone(),
             };
             let swept = self.store.sweep_expired_keys(&sweep).await?;
@@ -263,29 +237,6 @@ pub(crate) async fn missing_run(store: &dyn Store, tenant: &str, run_id: &str, w
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn swept(held_ms: u64, more: bool) -> Swept {
-        Swept { runs: 1, rows: 10, more, held: Duration::from_millis(held_ms) }
-    }
-
-    #[test]
-    fn batch_size_halves_when_slow_and_doubles_when_fast_and_full() {
-        let mut size = BatchSize::default();
-        size.adapt(&swept(10, true));
-        assert_eq!(size, BatchSize(START_ROWS / 2));
-        size.adapt(&swept(1, true));
-        assert_eq!(size, BatchSize(START_ROWS));
-        size.adapt(&swept(1, false));
-        assert_eq!(size, BatchSize(START_ROWS), "a batch that emptied the backlog says nothing about speed");
-        for _ in 0..20 {
-            size.adapt(&swept(100, true));
-        }
-        assert_eq!(size, BatchSize(MIN_ROWS));
-        for _ in 0..20 {
-            size.adapt(&swept(0, true));
-        }
-        assert_eq!(size, BatchSize(MAX_ROWS));
-    }
 
     #[test]
     fn interval_is_a_quarter_of_retention_within_bounds() {

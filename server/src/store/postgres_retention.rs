@@ -17,13 +17,6 @@ use super::cluster::partition_sql;
 use super::postgres_tasks::partition_ids;
 use super::retention::{FINISHED_SQL, KeySweep, RunSweep, Swept};
 
-/// Rows a run is assumed to have, to turn a row budget into a number of
-/// runs (a 10-step chain has about 45).
-const ROWS_PER_RUN: u32 = 32;
-
-/// Most runs one batch deletes.
-const MAX_RUNS: u32 = 256;
-
 /// `($n::int[] IS NULL OR <partition of column> = ANY($n))`.
 fn in_partitions(column: &str, n: u8) -> String {
     format!("(${n}::int[] IS NULL OR {} = ANY(${n}::int[]))", partition_sql(column))
@@ -32,7 +25,7 @@ fn in_partitions(column: &str, n: u8) -> String {
 /// Deletes one batch of finished runs past their retention with all their
 /// rows, leaving a tombstone for each.
 pub(super) async fn sweep_runs(pool: &PgPool, sweep: &RunSweep) -> Result<Swept, StoreError> {
-    let runs = (sweep.max_rows / ROWS_PER_RUN).clamp(1, MAX_RUNS);
+    let runs = sweep.max_runs.max(1);
     let part = in_partitions("id", 4);
     let children = ["run_events", "run_steps", "run_commands", "tasks", "timers", "approvals"]
         .iter()

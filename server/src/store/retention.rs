@@ -27,11 +27,10 @@ pub struct RunSweep {
     /// The server's retention, ms: runs without their own are deleted once
     /// finished longer ago than this.
     pub retention_ms: i64,
-    /// Most rows one statement deletes (SQLite); Postgres deletes
-    /// `max_rows / 32` runs per batch.
-    pub max_rows: u32,
+    /// Most runs the batch deletes (per rule: the server's, a workflow's own).
+    pub max_runs: u32,
     /// SQLite: the batch starts no statement after holding the writer this
-    /// long (at least one always runs).
+    /// long (at least one always runs, deleting at most 512 rows).
     pub max_hold: Duration,
     /// Several replicas (Postgres): only runs of these partitions. `None`:
     /// every run. SQLite, whose one replica holds them all, ignores it.

@@ -6,7 +6,7 @@
 //!
 //! A batch is bounded by time: it starts no statement once it has held the
 //! writer for the sweep's `max_hold`. Each table of a run is emptied by
-//! statements deleting at most `max_rows` rows each, and the run row goes
+//! statements deleting at most [`CHUNK_ROWS`] rows each, and the run row goes
 //! last, with its tombstone, once nothing else of it is left; a run cut
 //! short is finished by the next batch.
 
@@ -17,8 +17,8 @@ use rusqlite::{Connection, TransactionBehavior, params};
 use super::StoreError;
 use super::retention::{FINISHED_SQL, KeySweep, RunSweep, Swept};
 
-/// Candidate runs read per batch; the row budget usually ends it first.
-const CANDIDATES: u32 = 256;
+/// Most rows one statement deletes: about a millisecond of work.
+pub(super) const CHUNK_ROWS: i64 = 512;
 
 /// What belongs to a run, table by table, with the column that tells a
 /// run's rows apart (the rest of the primary key, or an indexed id).
@@ -43,7 +43,7 @@ struct Doomed {
 pub(super) fn sweep_runs(conn: &mut Connection, sweep: &RunSweep) -> Result<Swept, StoreError> {
     let started = Instant::now();
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let mut doomed = Vec::new();
+    let (mut doomed, candidates) = (Vec::new(), sweep.max_runs.max(1));
     let mut full = false;
     {
         // The server's rule, then runs with their own; oldest first.
@@ -59,12 +59,12 @@ pub(super) fn sweep_runs(conn: &mut Connection, sweep: &RunSweep) -> Result<Swep
         let read =
             |row: &rusqlite::Row<'_>| Ok(Doomed { id: row.get(0)?, tenant: row.get(1)?, idempotency_key: row.get(2)? });
         for (mut query, before) in [(own, sweep.now_ms.saturating_sub(sweep.retention_ms)), (theirs, sweep.now_ms)] {
-            let found = query.query_map(params![before, CANDIDATES], read)?.collect::<Result<Vec<_>, _>>()?;
-            full |= found.len() as u32 >= CANDIDATES;
+            let found = query.query_map(params![before, candidates], read)?.collect::<Result<Vec<_>, _>>()?;
+            full |= found.len() as u32 >= candidates;
             doomed.extend(found);
         }
     }
-    let chunk = i64::from(sweep.max_rows.max(1));
+    let chunk = CHUNK_ROWS;
     let deadline = started + sweep.max_hold;
     let mut swept = Swept::default();
     'runs: for (i, run) in doomed.iter().enumerate() {
