@@ -31,6 +31,24 @@ const CHILDREN: &[(&str, &str)] = &[
     ("approvals", "id"),
 ];
 
+/// Finished runs past the server's retention, oldest first (?1: the
+/// cutoff, ?2: how many).
+fn server_rule_sql() -> String {
+    format!(
+        "SELECT id, tenant_id, idempotency_key FROM runs \
+         WHERE retention_ms IS NULL AND {FINISHED_SQL} AND completed_at < ?1 ORDER BY completed_at LIMIT ?2"
+    )
+}
+
+/// Finished runs past their own retention, oldest first (?1: now).
+fn own_rule_sql() -> String {
+    format!(
+        "SELECT id, tenant_id, idempotency_key FROM runs \
+         WHERE retention_ms IS NOT NULL AND {FINISHED_SQL} AND completed_at + retention_ms < ?1 \
+         ORDER BY completed_at + retention_ms LIMIT ?2"
+    )
+}
+
 /// A finished run past its retention.
 struct Doomed {
     id: String,
@@ -47,15 +65,8 @@ pub(super) fn sweep_runs(conn: &mut Connection, sweep: &RunSweep) -> Result<Swep
     let mut full = false;
     {
         // The server's rule, then runs with their own; oldest first.
-        let own = tx.prepare_cached(&format!(
-            "SELECT id, tenant_id, idempotency_key FROM runs \
-             WHERE retention_ms IS NULL AND {FINISHED_SQL} AND completed_at < ?1 ORDER BY completed_at LIMIT ?2"
-        ))?;
-        let theirs = tx.prepare_cached(&format!(
-            "SELECT id, tenant_id, idempotency_key FROM runs \
-             WHERE retention_ms IS NOT NULL AND {FINISHED_SQL} AND completed_at + retention_ms < ?1 \
-             ORDER BY completed_at + retention_ms LIMIT ?2"
-        ))?;
+        let own = tx.prepare_cached(&server_rule_sql())?;
+        let theirs = tx.prepare_cached(&own_rule_sql())?;
         let read =
             |row: &rusqlite::Row<'_>| Ok(Doomed { id: row.get(0)?, tenant: row.get(1)?, idempotency_key: row.get(2)? });
         for (mut query, before) in [(own, sweep.now_ms.saturating_sub(sweep.retention_ms)), (theirs, sweep.now_ms)] {
@@ -175,4 +186,31 @@ pub(super) fn vacuum_step(conn: &mut Connection) -> Result<Swept, StoreError> {
         more: left > KEEP_FREE_PAGES && left < free,
         held: started.elapsed(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A batch reads candidates by range scans of the 0010 indexes, not
+    /// by scanning every run.
+    #[tokio::test]
+    async fn deletion_batches_read_the_retention_indexes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("plan.db");
+        let store = super::super::sqlite::SqliteStore::open(path.to_str().unwrap()).await.unwrap();
+        store.close().await;
+        let conn = Connection::open(&path).unwrap();
+        let plan = |sql: &str| -> String {
+            let mut statement = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+            let rows = statement.query_map(params![1, 2], |row| row.get::<_, String>(3)).unwrap();
+            rows.map(Result::unwrap).collect::<Vec<_>>().join("; ")
+        };
+        assert!(plan(&server_rule_sql()).contains("USING INDEX runs_expiring ("), "{}", plan(&server_rule_sql()));
+        assert!(plan(&own_rule_sql()).contains("USING INDEX runs_expiring_own"), "{}", plan(&own_rule_sql()));
+        let events = "DELETE FROM run_events WHERE run_id = ?1 AND sequence IN \
+                      (SELECT sequence FROM run_events WHERE run_id = ?1 LIMIT ?2)";
+        assert!(!plan(events).contains("SCAN"), "{}", plan(events));
+        assert_eq!(conn.pragma_query_value(None, "auto_vacuum", |row| row.get::<_, i64>(0)).unwrap(), 2, "incremental");
+    }
 }

@@ -157,3 +157,72 @@ fn run(
 fn checkpoint(conn: &Connection, mode: &str) -> Result<i64, rusqlite::Error> {
     conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |row| row.get::<_, i64>(1))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::time::Duration;
+
+    use serde_json::json;
+
+    use super::{IDLE, RESTART_PAGES};
+    use crate::model::RunRecord;
+    use crate::store::sqlite::SqliteStore;
+    use crate::store::{RunBatch, Store};
+
+    fn run(i: usize) -> RunRecord {
+        RunRecord {
+            id: format!("wfrun_{i:026}"),
+            tenant_id: "default".into(),
+            workflow_id: "wf_x".into(),
+            workflow_version: 1,
+            user_id: String::new(),
+            status: "running".into(),
+            // About five pages a commit.
+            input: Some(json!({"pad": "x".repeat(16000)})),
+            output: None,
+            shared_state: None,
+            error: None,
+            error_code: None,
+            cancel_reason: None,
+            can_retry_from: None,
+            pending_action: None,
+            cost_cents: 0,
+            trigger: "manual".into(),
+            idempotency_key: String::new(),
+            retry_of_run_id: None,
+            created_ms: 1,
+            started_ms: None,
+            completed_ms: None,
+            retention_ms: None,
+        }
+    }
+
+    fn wal_bytes(db: &Path) -> u64 {
+        std::fs::metadata(db.with_extension("db-wal")).map(|m| m.len()).unwrap_or(0)
+    }
+
+    /// Commits one after another never leave the checkpointer a moment
+    /// with the whole WAL copied, so without the RESTART chore the WAL
+    /// would grow with every commit; idle, it is truncated.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_wal_rewinds_under_steady_commits_and_is_truncated_when_idle() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("wal.db");
+        let store = SqliteStore::open(db.to_str().unwrap()).await.unwrap();
+        let mut largest = 0;
+        // About 5 x RESTART_PAGES pages of WAL in all.
+        for i in 0..(RESTART_PAGES as usize) {
+            store.commit_runs(&RunBatch { runs: vec![run(i)], ..RunBatch::default() }).await.unwrap();
+            largest = largest.max(wal_bytes(&db));
+        }
+        let stats = store.checkpoint_stats();
+        assert!(stats.chores.load(std::sync::atomic::Ordering::Relaxed) >= 1, "{stats:?}");
+        // A rewind waits for the passive checkpoints and the chore queue:
+        // allow three times the mark, far under the ~20 MiB written.
+        assert!(largest < 3 * RESTART_PAGES as u64 * 4096, "the WAL reached {largest} bytes");
+        tokio::time::sleep(IDLE + Duration::from_millis(800)).await;
+        assert_eq!(wal_bytes(&db), 0, "an idle writer's WAL is truncated");
+        store.close().await;
+    }
+}
