@@ -99,6 +99,15 @@ impl SqliteStore {
         self.checkpoints.stats()
     }
 
+    /// Goes back to SQLite's own checkpoints inside commits (every 1,000
+    /// WAL pages) and stops the checkpoint thread: how this store worked
+    /// before, for benchmarks that compare the two.
+    #[doc(hidden)]
+    pub async fn checkpoint_inside_commits(&self) -> Result<(), StoreError> {
+        self.checkpoints.stop().await;
+        self.commits.run(|conn| Ok(conn.pragma_update(None, "wal_autocheckpoint", 1000)?)).await
+    }
+
     async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StoreError> {
         Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
     }
