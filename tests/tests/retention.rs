@@ -416,7 +416,7 @@ async fn with_a_retention_of_seconds_the_database_levels_off_and_only_old_runs_a
             let mut n = 0u64;
             while began.elapsed() < SOAK {
                 n += 1;
-                let key = if n % 4 == 0 { format!("k-{worker}-{n}") } else { String::new() };
+                let key = if n.is_multiple_of(4) { format!("k-{worker}-{n}") } else { String::new() };
                 let run = client.runs().start_run(start_request(&short, n, &key)).await.unwrap().into_inner();
                 assert_eq!(
                     run.run.unwrap().status,

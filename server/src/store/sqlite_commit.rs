@@ -43,7 +43,7 @@ type Reply = oneshot::Sender<Result<Vec<Option<LeasedTask>>, StoreError>>;
 /// Work for the commit thread.
 pub(super) enum Job {
     /// One batch to write and where its answer goes.
-    Batch { batch: RunBatch, reply: Reply },
+    Batch { batch: Box<RunBatch>, reply: Reply },
     /// Other work on the connection, which answers for itself.
     Chore(Box<dyn FnOnce(&mut Connection) + Send>),
 }
@@ -131,7 +131,7 @@ impl CommitThread {
     pub(super) async fn commit(&self, batch: RunBatch) -> Result<Vec<Option<LeasedTask>>, StoreError> {
         let (reply, answer) = oneshot::channel();
         let jobs = self.jobs.lock().expect("commit sender lock").clone().ok_or(StoreError::Closed)?;
-        jobs.send(Job::Batch { batch, reply }).map_err(|_| StoreError::Closed)?;
+        jobs.send(Job::Batch { batch: Box::new(batch), reply }).map_err(|_| StoreError::Closed)?;
         answer.await.map_err(|_| StoreError::Closed)?
     }
 
