@@ -213,4 +213,50 @@ mod tests {
         assert!(!plan(events).contains("SCAN"), "{}", plan(events));
         assert_eq!(conn.pragma_query_value(None, "auto_vacuum", |row| row.get::<_, i64>(0)).unwrap(), 2, "incremental");
     }
+
+    /// After retention frees pages, vacuum steps give back all but the
+    /// reserve, each step at most [`VACUUM_STEP_PAGES`].
+    #[tokio::test]
+    async fn freed_pages_beyond_the_reserve_go_back_to_the_file_system() {
+        use crate::store::{RunBatch, Store};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vacuum.db");
+        let store = super::super::sqlite::SqliteStore::open(path.to_str().unwrap()).await.unwrap();
+        // About 4,000 pages of finished runs.
+        let runs = (0..800)
+            .map(|i| {
+                let mut run = super::super::sqlite_wal::tests::run(i);
+                (run.status, run.completed_ms) = ("completed".into(), Some(1));
+                run
+            })
+            .collect();
+        store.commit_runs(&RunBatch { runs, ..RunBatch::default() }).await.unwrap();
+        let pages = |what: &str| {
+            let conn = Connection::open(&path).unwrap();
+            conn.pragma_query_value(None, what, |row| row.get::<_, i64>(0)).unwrap()
+        };
+        let before = pages("page_count");
+        let sweep = RunSweep {
+            now_ms: 10_000,
+            retention_ms: 1_000,
+            max_runs: 1_000,
+            max_hold: std::time::Duration::from_secs(60),
+            partitions: None,
+        };
+        assert_eq!(store.sweep_finished_runs(&sweep).await.unwrap().runs, 800);
+        assert!(pages("freelist_count") > KEEP_FREE_PAGES + VACUUM_STEP_PAGES, "{}", pages("freelist_count"));
+        let mut steps = 0;
+        loop {
+            let step = store.reclaim_space().await.unwrap();
+            assert!(i64::from(step.rows) <= VACUUM_STEP_PAGES, "{step:?}");
+            steps += 1;
+            if !step.more {
+                break;
+            }
+        }
+        assert!(steps > 1, "one step gives back at most {VACUUM_STEP_PAGES} pages");
+        assert!(pages("freelist_count") <= KEEP_FREE_PAGES, "{}", pages("freelist_count"));
+        assert!(pages("page_count") < before - 1_000, "{} pages of {before} left", pages("page_count"));
+        store.close().await;
+    }
 }

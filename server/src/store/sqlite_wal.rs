@@ -159,7 +159,7 @@ fn checkpoint(conn: &Connection, mode: &str) -> Result<i64, rusqlite::Error> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use std::path::Path;
     use std::time::Duration;
 
@@ -170,7 +170,8 @@ mod tests {
     use crate::store::sqlite::SqliteStore;
     use crate::store::{RunBatch, Store};
 
-    fn run(i: usize) -> RunRecord {
+    /// A running run of about five pages.
+    pub(in crate::store) fn run(i: usize) -> RunRecord {
         RunRecord {
             id: format!("wfrun_{i:026}"),
             tenant_id: "default".into(),
