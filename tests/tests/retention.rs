@@ -515,5 +515,9 @@ async fn a_bad_policy_retention_is_refused_naming_the_field() {
         http1::json(server.addr, "POST", "/v1/workflows", Some(chain("good", 1, json!({"retention": "12h"})))).await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["policy"]["retention"], "12h", "{body}");
+    // Empty, as a client echoing protobuf JSON's zero values sends it, is unset.
+    let (status, body) =
+        http1::json(server.addr, "POST", "/v1/workflows", Some(chain("echo", 1, json!({"retention": ""})))).await;
+    assert_eq!(status, 201, "{body}");
     server.stop().await;
 }

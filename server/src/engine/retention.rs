@@ -55,7 +55,7 @@ const MAX_VACUUM_STEPS: u32 = 64;
 /// A workflow's own retention of its runs, ms, if its policy sets one
 /// that parses (compilation refuses one that does not).
 pub fn own_retention_ms(definition: &Definition) -> Option<i64> {
-    let text = definition.policy.as_ref()?.retention.as_deref()?;
+    let text = definition.policy.as_ref()?.retention.as_deref().filter(|text| !text.is_empty())?;
     parse_duration(text).ok().map(|d| d.as_millis().min(i64::MAX as u128) as i64)
 }
 
@@ -255,5 +255,8 @@ mod tests {
         definition.policy =
             Some(crate::model::definition::Policy { retention: Some("90s".into()), ..Default::default() });
         assert_eq!(own_retention_ms(&definition), Some(90_000));
+        definition.policy =
+            Some(crate::model::definition::Policy { retention: Some(String::new()), ..Default::default() });
+        assert_eq!(own_retention_ms(&definition), None, "empty is unset, as protobuf JSON writes it");
     }
 }

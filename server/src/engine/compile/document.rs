@@ -47,7 +47,9 @@ pub(crate) fn check_document(def: &Definition, problems: &mut Vec<Problem>) -> S
                 report(field, ProblemCode::InvalidField, message);
             }
         }
-        if let Some(Err(e)) = policy.retention.as_deref().map(super::duration::parse_duration) {
+        // Empty is unset: protobuf JSON writes "" for a string not given.
+        let retention = policy.retention.as_deref().filter(|text| !text.is_empty());
+        if let Some(Err(e)) = retention.map(super::duration::parse_duration) {
             let message = format!("The definition's policy.retention: {e}");
             report("policy.retention", ProblemCode::InvalidField, message);
         }
