@@ -340,6 +340,16 @@ async fn latency_with(label: &str, flow: Arc<CompiledWorkflow>, auto_checkpoint:
         stats.commit_micros as f64 / 1e3 / stats.commits.max(1) as f64,
         LATENCY_RUNS,
     );
+    if let OpenStore::Sqlite(sqlite) = &store {
+        let c = sqlite.checkpoint_stats();
+        let chores = c.chores.load(Ordering::Relaxed);
+        println!(
+            "  checkpoints on the commit thread: {chores} (mean {:.3} ms, max {:.3} ms); passive beside it: {}",
+            c.chore_micros.load(Ordering::Relaxed) as f64 / 1e3 / chores.max(1) as f64,
+            c.max_chore_micros.load(Ordering::Relaxed) as f64 / 1e3,
+            c.passive.load(Ordering::Relaxed),
+        );
+    }
     engine.shutdown().await;
     store.close().await;
 }
@@ -653,7 +663,7 @@ async fn main() {
         }
     }
     if wanted("checkpoint") && postgres_base().is_none() {
-        for round in 1..=2 {
+        for round in 1..=3 {
             let fan = || fan_out_transforms(100);
             latency_with(&format!("fan-out, checkpoints inside commits (round {round})"), fan(), true).await;
             latency_with(&format!("fan-out, background checkpoints (round {round})"), fan(), false).await;

@@ -10,12 +10,15 @@
 //! A passive checkpoint alone lets the WAL grow under steady load: SQLite
 //! rewinds the WAL only when a write begins with every frame already
 //! copied, and with a commit always in flight that moment never comes. So
-//! once the WAL passes [`RESTART_PAGES`], a `wal_checkpoint(RESTART)` runs
-//! as a chore on the commit thread, between two batches; the passive
-//! checkpoints have already copied nearly everything, so it is short, and
-//! the next commit starts the WAL from its beginning. When the writer has
-//! been idle for [`IDLE`], a `TRUNCATE` checkpoint gives the WAL's disk
-//! space back.
+//! once the WAL passes [`RESTART_PAGES`], one more passive checkpoint runs
+//! as a chore on the commit thread, between two batches: it copies only
+//! what was committed since this thread's last checkpoint, and as no
+//! commit can come between it and the next, that next commit starts the
+//! WAL from its beginning. (A RESTART or TRUNCATE checkpoint there would
+//! wait for readers in the busy handler, holding up every commit.) When
+//! the writer has been idle for [`IDLE`], this thread truncates the WAL,
+//! giving its disk space back, unless a reader or writer is busy (it does
+//! not wait).
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -29,8 +32,9 @@ use rusqlite::Connection;
 use super::StoreError;
 use super::sqlite_commit::Job;
 
-/// How often the WAL is copied into the database.
-pub(super) const EVERY: Duration = Duration::from_millis(100);
+/// How often the WAL is copied into the database: often enough that the
+/// chore on the commit thread finds little left to copy.
+pub(super) const EVERY: Duration = Duration::from_millis(25);
 
 /// WAL size, in pages, past which the WAL is rewound (about 4 MiB of 4 KiB
 /// pages, SQLite's own auto-checkpoint mark).
@@ -43,7 +47,7 @@ pub(super) const IDLE: Duration = Duration::from_secs(1);
 /// Figures of the checkpoints made on the commit thread, for benchmarks.
 #[derive(Debug, Default)]
 pub struct CheckpointStats {
-    /// RESTART and TRUNCATE checkpoints run on the commit thread.
+    /// Checkpoints run on the commit thread to rewind the WAL.
     pub chores: AtomicU64,
     /// Their total time on the commit thread, microseconds.
     pub chore_micros: AtomicU64,
@@ -66,6 +70,8 @@ impl Checkpointer {
     pub(super) fn start(path: &Path, chores: mpsc::Sender<Job>, batches: Arc<AtomicU64>) -> Result<Self, StoreError> {
         let conn = Connection::open(path)?;
         conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        // Never wait: a truncation that finds anyone busy tries again later.
+        conn.busy_timeout(Duration::ZERO)?;
         let stats = Arc::new(CheckpointStats::default());
         let (stop, stopped) = mpsc::channel::<()>();
         let shared = stats.clone();
@@ -103,7 +109,7 @@ fn run(
     let pending = Arc::new(AtomicBool::new(false));
     let (mut seen, mut changed) = (batches.load(Ordering::Relaxed), Instant::now());
     // The batch count at the last rewind: a WAL rewinds only at the next
-    // write, so until one comes another RESTART would do nothing.
+    // write, so until one comes another chore would do nothing.
     let mut rewound_at = None;
     loop {
         match stopped.recv_timeout(EVERY) {
@@ -122,13 +128,16 @@ fn run(
         if now != seen {
             (seen, changed) = (now, Instant::now());
         }
-        let idle = changed.elapsed() >= IDLE;
-        let mode = match (idle, wal_pages) {
-            (_, 0) => continue,
-            (true, _) => "TRUNCATE",
-            (false, pages) if pages >= RESTART_PAGES && rewound_at != Some(now) => "RESTART",
-            (false, _) => continue,
-        };
+        if changed.elapsed() >= IDLE {
+            if wal_pages > 0 {
+                // Busy (a reader, a late writer) is fine: the next look tries again.
+                let _ = checkpoint(&conn, "TRUNCATE");
+            }
+            continue;
+        }
+        if wal_pages < RESTART_PAGES || rewound_at == Some(now) {
+            continue;
+        }
         // One chore at a time: the next look waits for it to be done.
         if pending.swap(true, Ordering::AcqRel) {
             continue;
@@ -137,8 +146,8 @@ fn run(
         let (done, stats) = (pending.clone(), stats.clone());
         let chore = Job::Chore(Box::new(move |conn| {
             let started = Instant::now();
-            if let Err(err) = checkpoint(conn, mode) {
-                tracing::warn!(error = %err, mode, "WAL checkpoint on the commit thread failed");
+            if let Err(err) = checkpoint(conn, "PASSIVE") {
+                tracing::warn!(error = %err, "WAL checkpoint on the commit thread failed");
             }
             let micros = started.elapsed().as_micros() as u64;
             stats.chores.fetch_add(1, Ordering::Relaxed);
