@@ -22,6 +22,13 @@
 //!   from the committed events), commits/s, transitions per commit.
 //! - `writer`: closed-loop clients starting a run of one agent step plus a
 //!   transform and completing the agent step (two commands per run).
+//! - `checkpoint`: the fan-out latency case twice on SQLite, with SQLite's
+//!   own WAL checkpoints inside commits (as before issue #15) and with the
+//!   store's background checkpoints.
+//! - `retention`: 5,000 finished 10-transform chains deleted by retention
+//!   batches as the server runs them; how long each batch holds the writer
+//!   (SQLite: on its commit thread), runs per batch, runs deleted per
+//!   second of holding.
 //!
 //! Run with `cargo bench -p weft-bench --bench engine [-- CASE]`. Plain
 //! `main` (`harness = false`) so it needs no benchmarking crate.
@@ -293,8 +300,17 @@ fn pure_transitions() {
 /// Sequential runs of `flow`, each timed from the start request to its
 /// `run.completed` event (published only after the commit that holds it).
 async fn latency(label: &str, flow: Arc<CompiledWorkflow>) {
+    latency_with(label, flow, false).await
+}
+
+/// [`latency`], with SQLite checkpointing inside commits when
+/// `auto_checkpoint` (SQLite only).
+async fn latency_with(label: &str, flow: Arc<CompiledWorkflow>, auto_checkpoint: bool) {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = open_store(&dir.path().join("bench.db")).await;
+    if let (true, OpenStore::Sqlite(sqlite)) = (auto_checkpoint, &store) {
+        sqlite.checkpoint_inside_commits().await.expect("auto-checkpoint on");
+    }
     let (engine, scheduler) = open_scheduler(&store).await;
     let mut events = scheduler.subscribe();
     let mut acked = Vec::with_capacity(LATENCY_RUNS);
@@ -332,6 +348,16 @@ async fn latency(label: &str, flow: Arc<CompiledWorkflow>) {
         stats.commit_micros as f64 / 1e3 / stats.commits.max(1) as f64,
         LATENCY_RUNS,
     );
+    if let OpenStore::Sqlite(sqlite) = &store {
+        let c = sqlite.checkpoint_stats();
+        let chores = c.chores.load(Ordering::Relaxed);
+        println!(
+            "  checkpoints on the commit thread: {chores} (mean {:.3} ms, max {:.3} ms); passive beside it: {}",
+            c.chore_micros.load(Ordering::Relaxed) as f64 / 1e3 / chores.max(1) as f64,
+            c.max_chore_micros.load(Ordering::Relaxed) as f64 / 1e3,
+            c.passive.load(Ordering::Relaxed),
+        );
+    }
     engine.shutdown().await;
     store.close().await;
 }
@@ -643,7 +669,79 @@ async fn main() {
             writer(clients).await;
         }
     }
+    if wanted("checkpoint") && postgres_base().is_none() {
+        for round in 1..=3 {
+            let fan = || fan_out_transforms(100);
+            latency_with(&format!("fan-out, checkpoints inside commits (round {round})"), fan(), true).await;
+            latency_with(&format!("fan-out, background checkpoints (round {round})"), fan(), false).await;
+        }
+    }
+    if wanted("retention") {
+        retention(5_000).await;
+    }
     if let Some(base) = postgres_base() {
         drop_own_schemas(&base).await;
     }
+}
+
+/// `runs` finished chains of 10 transforms, then deleted by retention
+/// batches exactly as the server's sweeper makes them.
+async fn retention(runs: usize) {
+    use weft_server::engine::retention::{MAX_HOLD, RUNS_PER_BATCH};
+    use weft_server::store::RunSweep;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("bench.db");
+    let store = open_store(&path).await;
+    let (engine, scheduler) = open_scheduler(&store).await;
+    let flow = workflow(chain_definition(10));
+    let mut starters = Vec::new();
+    for client in 0..64 {
+        let (scheduler, flow) = (scheduler.clone(), flow.clone());
+        starters.push(tokio::spawn(async move {
+            for _ in (client..runs).step_by(64) {
+                scheduler.start(new_run(&flow)).await.expect("start");
+            }
+        }));
+    }
+    for starter in starters {
+        starter.await.expect("starter");
+    }
+    let rows_before = count(&path, "SELECT COUNT(*) FROM run_events").await;
+    let shared = store.shared();
+    let (mut held, mut per_batch) = (Vec::new(), Vec::new());
+    let began = Instant::now();
+    loop {
+        let sweep = RunSweep {
+            // Everything finished is past a retention of 0 an hour from now.
+            now_ms: now_ms() + 3_600_000,
+            retention_ms: 0,
+            max_runs: RUNS_PER_BATCH,
+            max_hold: MAX_HOLD,
+            partitions: None,
+        };
+        let swept = shared.sweep_finished_runs(&sweep).await.expect("sweep");
+        held.push(swept.held);
+        per_batch.push(swept.runs);
+        if !swept.more {
+            break;
+        }
+    }
+    let elapsed = began.elapsed();
+    let deleted: u32 = per_batch.iter().sum();
+    let holding: Duration = held.iter().sum();
+    held.sort();
+    println!(
+        "retention: {deleted} runs ({rows_before} events) in {} batches, {:.1} runs/batch; hold per batch \
+         p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms; {:.0} runs/s of holding ({:.0} runs/s wall, no pauses)",
+        held.len(),
+        f64::from(deleted) / held.len() as f64,
+        ms(quantile(&held, 0.5)),
+        ms(quantile(&held, 0.99)),
+        ms(*held.last().expect("batches")),
+        f64::from(deleted) / holding.as_secs_f64(),
+        f64::from(deleted) / elapsed.as_secs_f64(),
+    );
+    assert_eq!(deleted as usize, runs, "every finished run is deleted");
+    engine.shutdown().await;
+    store.close().await;
 }

@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -35,6 +36,38 @@ pub struct Config {
     pub script: ScriptSettings,
     /// Several replicas on one Postgres database (`[cluster]`).
     pub cluster: ClusterSettings,
+    /// What is kept of runs (`[runs]`).
+    pub runs: RunSettings,
+}
+
+/// How long finished runs are kept.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RunSettings {
+    /// How long a finished run (completed, failed, partial or cancelled) is
+    /// kept after it finished, as a duration ("30d", "12h", "10s"); then it
+    /// is deleted in the background with its steps, events, tasks and
+    /// approvals. A workflow's `policy.retention` overrides it for its
+    /// runs. Between 1 s and 100 years; default 30 days; env
+    /// `WEFT_RUN_RETENTION`.
+    #[serde(deserialize_with = "duration_text")]
+    pub retention: Duration,
+}
+
+impl Default for RunSettings {
+    fn default() -> Self {
+        Self { retention: Duration::from_secs(30 * 24 * 60 * 60) }
+    }
+}
+
+/// Longest `[runs] retention`: 100 years, far from any overflow in ms.
+const MAX_RETENTION: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
+
+/// A duration written as text ("30d"), in a TOML file.
+fn duration_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let text = String::deserialize(d)?;
+    humantime::parse_duration(&text)
+        .map_err(|e| serde::de::Error::custom(format!("'{text}' is not a duration like \"30d\" or \"12h\": {e}")))
 }
 
 /// How replicas sharing a Postgres database divide the runs. SQLite has
@@ -139,6 +172,7 @@ impl Default for Config {
             webhook: WebhookSettings::default(),
             script: ScriptSettings::default(),
             cluster: ClusterSettings::default(),
+            runs: RunSettings::default(),
         }
     }
 }
@@ -265,6 +299,13 @@ impl Config {
         if let Some(notify) = env_flag(&env, "WEFT_NOTIFY")? {
             config.cluster.notify = notify;
         }
+        if let Some(value) = env("WEFT_RUN_RETENTION") {
+            config.runs.retention = humantime::parse_duration(&value).map_err(|e| ConfigError::Env {
+                name: "WEFT_RUN_RETENTION",
+                reason: format!("expected a duration like \"30d\" or \"12h\": {e}"),
+                value,
+            })?;
+        }
         if let Some(value) = env("WEFT_LOG") {
             config.log = value;
         }
@@ -326,6 +367,10 @@ impl Config {
         if self.script.timeout_ms == 0 || self.script.memory_limit_mb < 16 || self.script.max_output_bytes == 0 {
             let reason = "timeout_ms and max_output_bytes must be above 0, memory_limit_mb at least 16".into();
             return Err(ConfigError::Invalid { name: "script", reason });
+        }
+        if !(Duration::from_secs(1)..=MAX_RETENTION).contains(&self.runs.retention) {
+            let reason = "must be between 1s and 100 years (e.g. \"30d\")".into();
+            return Err(ConfigError::Invalid { name: "runs.retention", reason });
         }
         if self.database_url.trim().is_empty() {
             return Err(ConfigError::Invalid { name: "database_url", reason: "must not be empty".into() });
@@ -420,6 +465,35 @@ mod tests {
             let err = Config::load(None, env, Overrides::default()).unwrap_err();
             assert!(err.to_string().contains("cluster.partition_lease_ms"), "{ms}: {err}");
         }
+    }
+
+    #[test]
+    fn run_retention_loads_from_file_and_env_and_bad_values_name_the_setting() {
+        assert_eq!(Config::default().runs.retention, Duration::from_secs(30 * 86_400));
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("weft.toml");
+        std::fs::write(&file, "[runs]\nretention = \"12h\"\n").unwrap();
+        let config = Config::load(Some(&file), no_env, Overrides::default()).unwrap();
+        assert_eq!(config.runs.retention, Duration::from_secs(12 * 3600));
+        let env = |name: &str| (name == "WEFT_RUN_RETENTION").then(|| "10s".to_string());
+        let config = Config::load(Some(&file), env, Overrides::default()).unwrap();
+        assert_eq!(config.runs.retention, Duration::from_secs(10), "env beats file");
+
+        let env = |name: &str| (name == "WEFT_RUN_RETENTION").then(|| "soon".to_string());
+        match Config::load(None, env, Overrides::default()) {
+            Err(ConfigError::Env { name, value, .. }) => {
+                assert_eq!((name, value.as_str()), ("WEFT_RUN_RETENTION", "soon"))
+            }
+            other => panic!("{other:?}"),
+        }
+        for value in ["0s", "500ms", "200years"] {
+            let env = |name: &str| (name == "WEFT_RUN_RETENTION").then(|| value.to_string());
+            let err = Config::load(None, env, Overrides::default()).unwrap_err();
+            assert!(err.to_string().contains("runs.retention"), "{value}: {err}");
+        }
+        std::fs::write(&file, "[runs]\nretention = \"a month\"\n").unwrap();
+        let err = Config::load(Some(&file), no_env, Overrides::default()).unwrap_err();
+        assert!(err.to_string().contains("retention"), "{err}");
     }
 
     #[test]

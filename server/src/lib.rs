@@ -121,6 +121,8 @@ pub async fn run(
         engine::cluster::open_engine(&store, catalog.clone(), config.cluster.notify, config.cluster.partition_lease_ms)
             .await?;
     let tasks = TaskQueue::open(runs.clone(), std::time::Duration::from_millis(config.task_lease_ms));
+    let held = runs.scheduler().cluster().map(|link| link.held.clone());
+    let retention = engine::retention::RetentionSweeper::start(shared.clone(), config.runs.retention, held);
     let secret = engine::builtin::webhook_secret(shared.as_ref(), config.webhook.secret.as_deref()).await?;
     let builtin =
         engine::builtin::BuiltinExecutor::start(tasks.clone(), builtin_settings(&config, &listener, &secret)?);
@@ -158,6 +160,7 @@ pub async fn run(
     // finishes the commit in hand before the store closes.
     builtin.shutdown().await;
     tasks.shutdown().await;
+    retention.shutdown().await;
     runs.shutdown().await;
     store.close().await;
     tracing::info!("weft stopped");

@@ -61,6 +61,7 @@ fn run(id: &str, status: &str, created_ms: i64) -> RunRecord {
         created_ms,
         started_ms: Some(created_ms),
         completed_ms: None,
+        retention_ms: None,
     }
 }
 

@@ -15,6 +15,8 @@
 //!   partition ownership, the inbox for commands, wake-ups.
 //! - [`builtin`] runs webhook, http_request and script tasks inside the
 //!   server, claimed from that queue, and takes webhook callbacks.
+//! - [`retention`] deletes finished runs past their retention, and expired
+//!   keys, in the background.
 //!
 //! The engine calls the store and is called by the api layer; it knows
 //! neither tonic nor SQL.
@@ -27,6 +29,7 @@ mod error;
 pub mod estimate;
 pub mod fixtures;
 mod resume_runs;
+pub mod retention;
 mod retry_runs;
 pub mod run;
 mod run_events;

@@ -16,7 +16,7 @@ use crate::engine::run::Command;
 use crate::engine::scheduler::{CommandRefusal, IDEMPOTENCY_TTL_MS, NewRun, RunScheduler, now_ms};
 use crate::engine::{EngineError, WorkflowCatalog};
 use crate::model::{EventRecord, RunRecord, StepRecord, WorkflowStatus, ids};
-use crate::store::{RunPage, RunQuery, Store};
+use crate::store::{RunPage, RunQuery, Store, StoreError};
 
 /// Compiled versions kept; the cache is cleared when it fills (versions are
 /// immutable, so an entry never goes stale).
@@ -249,9 +249,14 @@ impl RunEngine {
         self.get(tenant, &reply.run_id).await
     }
 
-    /// A run with its steps.
+    /// A run with its steps; NotFound says so when retention deleted it.
     pub async fn get(&self, tenant: &str, run_id: &str) -> Result<RunDetail, EngineError> {
-        Ok(self.store.get_run(tenant, run_id).await?)
+        match self.store.get_run(tenant, run_id).await {
+            Err(StoreError::NotFound { what }) => {
+                Err(super::retention::missing_run(self.store.as_ref(), tenant, run_id, what).await)
+            }
+            found => Ok(found?),
+        }
     }
 
     /// A page of runs, newest first.

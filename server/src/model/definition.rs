@@ -270,6 +270,10 @@ pub struct Policy {
     /// Per-run cost ceiling.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_total_cost: Option<Money>,
+    /// How long this workflow's finished runs are kept ("7d"), instead of
+    /// the server's `[runs] retention`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retention: Option<String>,
 }
 
 /// A state of the state-machine dialect.

@@ -51,6 +51,10 @@ pub struct RunRecord {
     pub started_ms: Option<i64>,
     /// Reached a terminal status.
     pub completed_ms: Option<i64>,
+    /// How long the run is kept once finished, ms, when its workflow's
+    /// `policy.retention` says; `None` means the server's `[runs]
+    /// retention`. Written when the run starts, never changed.
+    pub retention_ms: Option<i64>,
 }
 
 /// One step instance of a run, as stored.

@@ -18,6 +18,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (8, "replicas", include_str!("../../migrations/sqlite/0008_replicas.sql")),
     (9, "step timeouts", include_str!("../../migrations/sqlite/0009_step_timeouts.sql")),
     (10, "workers", include_str!("../../migrations/sqlite/0010_workers.sql")),
+    (11, "retention", include_str!("../../migrations/sqlite/0011_retention.sql")),
 ];
 
 /// Migrations of the Postgres store, numbered as their SQLite twins: the
@@ -33,6 +34,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (8, "replicas", include_str!("../../migrations/postgres/0008_replicas.sql")),
     (9, "step timeouts", include_str!("../../migrations/postgres/0009_step_timeouts.sql")),
     (10, "workers", include_str!("../../migrations/postgres/0010_workers.sql")),
+    (11, "retention", include_str!("../../migrations/postgres/0011_retention.sql")),
 ];
 
 /// The migrator of the SQLite store.

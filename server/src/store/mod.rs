@@ -13,17 +13,21 @@ pub mod postgres;
 mod postgres_approvals;
 mod postgres_cluster;
 mod postgres_listen;
+mod postgres_retention;
 mod postgres_runs;
 mod postgres_tasks;
 mod postgres_text;
 mod postgres_workers;
+mod retention;
 mod runs;
 pub mod sqlite;
 mod sqlite_approvals;
 mod sqlite_commit;
+mod sqlite_retention;
 mod sqlite_runs;
 mod sqlite_tasks;
 mod sqlite_workers;
+mod sqlite_wal;
 mod tasks;
 mod unreadable;
 pub mod workers;
@@ -38,7 +42,9 @@ use crate::model::{
 pub use cluster::{ClusterStore, Fence, InboxEntry, Notice, PartitionLease, partition_of};
 pub use error::StoreError;
 pub use open::{OpenStore, StoreKind, redacted_url};
+pub use retention::{KeySweep, RunSweep, Swept};
 pub use runs::{OpenRun, RunBatch, RunPage, RunQuery};
+pub use sqlite_wal::CheckpointStats;
 pub use tasks::{ClaimRequest, ExpiredLease, LeasedTask, TaskClaim, TaskLease, TaskStatus};
 pub use workers::{WorkerRecord, WorkerStore};
 
@@ -218,6 +224,25 @@ pub trait Store: WorkerStore + Send + Sync + 'static {
 
     /// A page of approvals, newest first.
     async fn list_approvals(&self, tenant: &str, query: &ApprovalQuery) -> Result<ApprovalPage, StoreError>;
+
+    /// Deletes one bounded batch of finished runs past their retention
+    /// (the sweep's, or their workflow's own), with everything recorded
+    /// about them, leaving a tombstone for each. Never touches a run that
+    /// is not finished.
+    async fn sweep_finished_runs(&self, sweep: &RunSweep) -> Result<Swept, StoreError>;
+
+    /// Deletes one bounded batch of expired idempotency keys, create
+    /// request ids and old tombstones.
+    async fn sweep_expired_keys(&self, sweep: &KeySweep) -> Result<Swept, StoreError>;
+
+    /// When retention deleted a run (ms), if it did and its tombstone is
+    /// still kept.
+    async fn run_tombstone(&self, tenant: &str, id: &str) -> Result<Option<i64>, StoreError>;
+
+    /// Gives a bounded number of free pages back to the file system (SQLite
+    /// files with incremental auto-vacuum; `rows` counts pages). Nothing to
+    /// do on Postgres, whose autovacuum reclaims deleted rows.
+    async fn reclaim_space(&self) -> Result<Swept, StoreError>;
 
     /// The secret kept under `name`: `candidate` is stored when there is
     /// none yet, and whichever value is stored is returned (a race between

@@ -506,6 +506,22 @@ impl Store for PostgresStore {
         postgres_tasks::leases_by_owner(&self.pool, tenant).await
     }
 
+    async fn sweep_finished_runs(&self, sweep: &super::RunSweep) -> Result<super::Swept, StoreError> {
+        super::postgres_retention::sweep_runs(&self.pool, sweep).await
+    }
+
+    async fn sweep_expired_keys(&self, sweep: &super::KeySweep) -> Result<super::Swept, StoreError> {
+        super::postgres_retention::sweep_keys(&self.pool, sweep).await
+    }
+
+    async fn run_tombstone(&self, tenant: &str, id: &str) -> Result<Option<i64>, StoreError> {
+        super::postgres_retention::tombstone(&self.pool, tenant, id).await
+    }
+
+    async fn reclaim_space(&self) -> Result<super::Swept, StoreError> {
+        Ok(super::Swept::default())
+    }
+
     async fn get_approval(&self, tenant: &str, id: &str) -> Result<Option<ApprovalRecord>, StoreError> {
         postgres_approvals::get(&self.pool, tenant, id).await
     }

@@ -21,7 +21,7 @@ use crate::model::{EventRecord, RunRecord, StepRecord, TimerRecord};
 
 const RUN_COLUMNS: &str = "id, tenant_id, workflow_id, workflow_version, user_id, status, input, output, \
      shared_state, error, cancel_reason, can_retry_from, cost_cents, trigger_label, idempotency_key, \
-     created_at, started_at, completed_at, retry_of_run_id, error_code, pending_action";
+     created_at, started_at, completed_at, retry_of_run_id, error_code, pending_action, retention_ms";
 
 fn json_text(value: &Option<Value>) -> Option<String> {
     value.as_ref().map(|v| v.to_string())
@@ -58,6 +58,7 @@ fn run_from_row(row: &PgRow) -> Result<RunRecord, StoreError> {
         created_ms: row.try_get("created_at")?,
         started_ms: row.try_get("started_at")?,
         completed_ms: row.try_get("completed_at")?,
+        retention_ms: row.try_get("retention_ms")?,
     })
 }
 
@@ -99,7 +100,7 @@ async fn write_runs(tx: &mut PgConnection, runs: &[RunRecord]) -> Result<(), Sto
          SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], \
              $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::bigint[], \
              $14::text[], $15::text[], $16::bigint[], $17::bigint[], $18::bigint[], $19::text[], $20::text[], \
-             $21::text[]) \
+             $21::text[], $22::bigint[]) \
          ON CONFLICT (id) DO UPDATE SET status = excluded.status, output = excluded.output, \
            pending_action = excluded.pending_action, \
            shared_state = excluded.shared_state, error = excluded.error, error_code = excluded.error_code, \
@@ -129,6 +130,7 @@ async fn write_runs(tx: &mut PgConnection, runs: &[RunRecord]) -> Result<(), Sto
         .bind(column(runs, |r| nul_safe_opt(r.retry_of_run_id.as_deref())))
         .bind(column(runs, |r| nul_safe_opt(r.error_code.as_deref())))
         .bind(column(runs, |r| json_text(&r.pending_action)))
+        .bind(column(runs, |r| r.retention_ms))
         .execute(&mut *tx)
         .await?;
     Ok(())

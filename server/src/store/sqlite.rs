@@ -1,20 +1,30 @@
 //! The SQLite store: one file, WAL journal, synchronous=FULL, write
 //! transactions begun IMMEDIATE so two writers never deadlock upgrading a
 //! read lock, and a busy timeout so they queue instead of failing.
+//!
+//! No connection checkpoints the WAL on its own: `sqlite_wal.rs` does it
+//! beside the commits. New files are made with incremental auto-vacuum, so
+//! pages retention frees can be given back (`sqlite_retention.rs`); a file
+//! made before keeps reusing its free pages but never shrinks until it is
+//! vacuumed once by hand (README, "Retention").
 
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteAutoVacuum, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
 use sqlx::{Row, SqlitePool};
 
+use super::retention::{KeySweep, RunSweep, Swept};
 use super::sqlite_commit::CommitThread;
 use super::unreadable::listed;
+use super::sqlite_wal::{CheckpointStats, Checkpointer};
 use super::{
     ExpiredLease, LeasedTask, NewVersion, NewWorkflow, OpenRun, RunBatch, RunPage, RunQuery, Store, StoreError,
-    TaskLease, WorkflowPage, WorkflowQuery, migrate, sqlite_runs, sqlite_tasks,
+    TaskLease, WorkflowPage, WorkflowQuery, migrate, sqlite_retention, sqlite_runs, sqlite_tasks,
 };
 use crate::model::{
     Definition, EventRecord, RunRecord, StepRecord, TimerRecord, Workflow, WorkflowStatus, WorkflowVersionInfo,
@@ -38,6 +48,8 @@ pub struct SqliteStore {
     pool: SqlitePool,
     /// The run writer's commits, on a connection and thread of their own.
     commits: Arc<CommitThread>,
+    /// WAL checkpoints, beside the commits.
+    checkpoints: Arc<Checkpointer>,
 }
 
 impl SqliteStore {
@@ -50,25 +62,55 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10))
-            .foreign_keys(true);
+            .foreign_keys(true)
+            // Takes effect only in a new file (see the module header).
+            .auto_vacuum(SqliteAutoVacuum::Incremental)
+            .pragma("wal_autocheckpoint", "0")
+            // A WAL grown under a burst is cut back to 16 MiB when it rewinds.
+            .pragma("journal_size_limit", "16777216");
         let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options.clone()).await?;
         migrate::sqlite().run(&pool).await?;
         let file = options.get_filename();
         if file.as_os_str() == ":memory:" {
             return Err(StoreError::Corrupt("an in-memory SQLite database cannot be shared; give a file path".into()));
         }
+        let auto_vacuum: i64 = sqlx::query_scalar("PRAGMA auto_vacuum").fetch_one(&pool).await?;
+        if auto_vacuum != 2 {
+            tracing::info!(
+                file = %file.display(),
+                "this database was made without incremental auto-vacuum: space retention frees is reused \
+                 but the file does not shrink; see README, Retention, to convert it once"
+            );
+        }
         let commits = Arc::new(CommitThread::open(file)?);
-        Ok(Self { pool, commits })
+        let chores = commits.chores().ok_or(StoreError::Closed)?;
+        let checkpoints = Arc::new(Checkpointer::start(file, chores, commits.batches())?);
+        Ok(Self { pool, commits, checkpoints })
     }
 
     /// Closes every connection, checkpointing the WAL.
     pub async fn close(&self) {
+        self.checkpoints.stop().await;
         self.commits.close().await;
         self.pool.close().await;
     }
 
     pub(super) fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    /// Figures of the WAL checkpoints made on the commit thread.
+    pub fn checkpoint_stats(&self) -> Arc<CheckpointStats> {
+        self.checkpoints.stats()
+    }
+
+    /// Goes back to SQLite's own checkpoints inside commits (every 1,000
+    /// WAL pages) and stops the checkpoint thread: how this store worked
+    /// before, for benchmarks that compare the two.
+    #[doc(hidden)]
+    pub async fn checkpoint_inside_commits(&self) -> Result<(), StoreError> {
+        self.checkpoints.stop().await;
+        self.commits.run(|conn| Ok(conn.pragma_update(None, "wal_autocheckpoint", 1000)?)).await
     }
 
     async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StoreError> {
@@ -440,6 +482,28 @@ impl Store for SqliteStore {
 
     async fn leases_by_owner(&self, tenant: &str) -> Result<Vec<(String, u32)>, StoreError> {
         sqlite_tasks::leases_by_owner(&self.pool, tenant).await
+    }
+
+    async fn sweep_finished_runs(&self, sweep: &RunSweep) -> Result<Swept, StoreError> {
+        let sweep = sweep.clone();
+        self.commits.run(move |conn| sqlite_retention::sweep_runs(conn, &sweep)).await
+    }
+
+    async fn sweep_expired_keys(&self, sweep: &KeySweep) -> Result<Swept, StoreError> {
+        let sweep = sweep.clone();
+        self.commits.run(move |conn| sqlite_retention::sweep_keys(conn, &sweep)).await
+    }
+
+    async fn run_tombstone(&self, tenant: &str, id: &str) -> Result<Option<i64>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT deleted_at FROM run_tombstones WHERE run_id = ?1 AND tenant_id = ?2")
+            .bind(id)
+            .bind(tenant)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    async fn reclaim_space(&self) -> Result<Swept, StoreError> {
+        self.commits.run(sqlite_retention::vacuum_step).await
     }
 
     async fn get_approval(&self, tenant: &str, id: &str) -> Result<Option<crate::model::ApprovalRecord>, StoreError> {

@@ -14,10 +14,19 @@
 //! Everything else (reads, workflow writes, heartbeats) stays on the sqlx
 //! pool; both sides begin writes IMMEDIATE with a busy timeout, so they
 //! queue for SQLite's one write lock instead of failing.
+//!
+//! Housekeeping writes that would otherwise contend with the commits for
+//! that lock (retention's deletion batches, WAL restarts, incremental
+//! vacuum) run here too, as [`Job::Chore`]s between two batches: a commit
+//! then waits in the queue for a chore of a few milliseconds instead of
+//! sleeping in SQLite's busy handler. This connection never checkpoints
+//! on its own (`wal_autocheckpoint = 0`): `sqlite_wal.rs` does it beside
+//! the commits, not inside them.
 
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -31,16 +40,21 @@ use super::tasks::{LeasedTask, TaskClaim};
 
 type Reply = oneshot::Sender<Result<Vec<Option<LeasedTask>>, StoreError>>;
 
-/// One batch to write and where its answer goes.
-struct Job {
-    batch: RunBatch,
-    reply: Reply,
+/// Work for the commit thread.
+pub(super) enum Job {
+    /// One batch to write and where its answer goes.
+    Batch { batch: Box<RunBatch>, reply: Reply },
+    /// Other work on the connection, which answers for itself.
+    Chore(Box<dyn FnOnce(&mut Connection) + Send>),
 }
 
 /// The commit thread and the way to it.
 pub(super) struct CommitThread {
     jobs: Mutex<Option<mpsc::Sender<Job>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
+    /// Batches written so far, so the checkpointer can tell when the
+    /// writer is idle.
+    batches: Arc<AtomicU64>,
 }
 
 impl CommitThread {
@@ -53,33 +67,71 @@ impl CommitThread {
         // and foreign keys are each connection's own.
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", true)?;
+        // Checkpoints happen beside the commits (sqlite_wal.rs), not in them.
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
         // A claim's statement text varies with its agents; leave room.
         conn.set_prepared_statement_cache_capacity(64);
         let (jobs, inbox) = mpsc::channel::<Job>();
+        let batches = Arc::new(AtomicU64::new(0));
+        let counted = batches.clone();
         let thread = std::thread::Builder::new()
             .name("weft-sqlite-commit".into())
             .spawn(move || {
                 let mut conn = conn;
                 while let Ok(job) = inbox.recv() {
-                    // A panic while writing rolls the transaction back as it
-                    // unwinds; it fails this batch, not every later one.
-                    let written =
-                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| write(&mut conn, &job.batch)))
-                            .unwrap_or_else(|_| {
-                                Err(StoreError::Corrupt("the commit thread panicked writing a batch".into()))
-                            });
-                    let _ = job.reply.send(written);
+                    match job {
+                        Job::Batch { batch, reply } => {
+                            // A panic while writing rolls the transaction back as
+                            // it unwinds; it fails this batch, not every later one.
+                            let written =
+                                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| write(&mut conn, &batch)))
+                                    .unwrap_or_else(|_| {
+                                        Err(StoreError::Corrupt("the commit thread panicked writing a batch".into()))
+                                    });
+                            counted.fetch_add(1, Ordering::Relaxed);
+                            let _ = reply.send(written);
+                        }
+                        // A chore that panics drops its answer; the caller sees Closed.
+                        Job::Chore(chore) => {
+                            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| chore(&mut conn)));
+                        }
+                    }
                 }
             })
             .map_err(|e| StoreError::Corrupt(format!("cannot start the commit thread: {e}")))?;
-        Ok(Self { jobs: Mutex::new(Some(jobs)), thread: Mutex::new(Some(thread)) })
+        Ok(Self { jobs: Mutex::new(Some(jobs)), thread: Mutex::new(Some(thread)), batches })
+    }
+
+    /// How many batches the thread has written.
+    pub(super) fn batches(&self) -> Arc<AtomicU64> {
+        self.batches.clone()
+    }
+
+    /// A way to hand the thread chores from another thread; `None` once
+    /// closing. It keeps the thread alive: drop it before [`Self::close`].
+    pub(super) fn chores(&self) -> Option<mpsc::Sender<Job>> {
+        self.jobs.lock().expect("commit sender lock").clone()
+    }
+
+    /// Runs `chore` on the commit thread's connection, between batches.
+    pub(super) async fn run<T: Send + 'static>(
+        &self,
+        chore: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        let jobs = self.chores().ok_or(StoreError::Closed)?;
+        let job = Job::Chore(Box::new(move |conn| {
+            let _ = reply.send(chore(conn));
+        }));
+        jobs.send(job).map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
     }
 
     /// Writes `batch` in one transaction; the claims' leases, in order.
     pub(super) async fn commit(&self, batch: RunBatch) -> Result<Vec<Option<LeasedTask>>, StoreError> {
         let (reply, answer) = oneshot::channel();
         let jobs = self.jobs.lock().expect("commit sender lock").clone().ok_or(StoreError::Closed)?;
-        jobs.send(Job { batch, reply }).map_err(|_| StoreError::Closed)?;
+        jobs.send(Job::Batch { batch: Box::new(batch), reply }).map_err(|_| StoreError::Closed)?;
         answer.await.map_err(|_| StoreError::Closed)?
     }
 
@@ -135,8 +187,9 @@ fn write_runs(tx: &Transaction<'_>, batch: &RunBatch) -> Result<(), StoreError> 
     let mut runs = tx.prepare_cached(
         "INSERT INTO runs (id, tenant_id, workflow_id, workflow_version, user_id, status, input, output, \
          shared_state, error, cancel_reason, can_retry_from, cost_cents, trigger_label, idempotency_key, \
-         created_at, started_at, completed_at, retry_of_run_id, error_code, pending_action) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21) \
+         created_at, started_at, completed_at, retry_of_run_id, error_code, pending_action, retention_ms) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, \
+         ?22) \
          ON CONFLICT (id) DO UPDATE SET status = excluded.status, output = excluded.output, \
          pending_action = excluded.pending_action, shared_state = excluded.shared_state, error = excluded.error, \
          error_code = excluded.error_code, cancel_reason = excluded.cancel_reason, \
@@ -166,6 +219,7 @@ fn write_runs(tx: &Transaction<'_>, batch: &RunBatch) -> Result<(), StoreError> 
             r.retry_of_run_id,
             r.error_code,
             json_text(&r.pending_action),
+            r.retention_ms,
         ])?;
     }
     let mut steps = tx.prepare_cached(

@@ -13,7 +13,7 @@ use crate::model::{EventRecord, RunRecord, StepRecord, TimerRecord};
 
 const RUN_COLUMNS: &str = "id, tenant_id, workflow_id, workflow_version, user_id, status, input, output, \
      shared_state, error, cancel_reason, can_retry_from, cost_cents, trigger_label, idempotency_key, \
-     created_at, started_at, completed_at, retry_of_run_id, error_code, pending_action";
+     created_at, started_at, completed_at, retry_of_run_id, error_code, pending_action, retention_ms";
 
 fn json_column(row: &SqliteRow, column: &str) -> Result<Option<Value>, StoreError> {
     let text: Option<String> = row.try_get(column)?;
@@ -46,6 +46,7 @@ fn run_from_row(row: &SqliteRow) -> Result<RunRecord, StoreError> {
         created_ms: row.try_get("created_at")?,
         started_ms: row.try_get("started_at")?,
         completed_ms: row.try_get("completed_at")?,
+        retention_ms: row.try_get("retention_ms")?,
     })
 }
 

@@ -108,6 +108,15 @@ class WorkflowPolicy(google.protobuf.message.Message):
     REQUIRE_APPROVAL_FOR_FIELD_NUMBER: builtins.int
     MAX_COST_PER_STEP_FIELD_NUMBER: builtins.int
     MAX_TOTAL_COST_FIELD_NUMBER: builtins.int
+    RETENTION_FIELD_NUMBER: builtins.int
+    retention: builtins.str
+    """How long runs of this workflow are kept after they finish (completed,
+    failed, partial or cancelled), as a duration string: "12h", "7d". It
+    replaces the server's `[runs] retention` (default 30 days) for runs
+    started on this version; then the run and everything recorded about
+    it are deleted, and reading it answers NOT_FOUND saying it passed its
+    retention. Non-zero, at most 366 days. Empty: the server's setting.
+    """
     @property
     def allow_tools(self) -> google.protobuf.internal.containers.RepeatedScalarFieldContainer[builtins.str]:
         """Tools agents may use. Empty: every tool not denied."""
@@ -140,9 +149,10 @@ class WorkflowPolicy(google.protobuf.message.Message):
         require_approval_for: collections.abc.Iterable[builtins.str] | None = ...,
         max_cost_per_step: weft.v1.common_pb2.Money | None = ...,
         max_total_cost: weft.v1.common_pb2.Money | None = ...,
+        retention: builtins.str = ...,
     ) -> None: ...
     def HasField(self, field_name: typing.Literal["max_cost_per_step", b"max_cost_per_step", "max_total_cost", b"max_total_cost"]) -> builtins.bool: ...
-    def ClearField(self, field_name: typing.Literal["allow_tools", b"allow_tools", "deny_tools", b"deny_tools", "max_cost_per_step", b"max_cost_per_step", "max_total_cost", b"max_total_cost", "require_approval_for", b"require_approval_for"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["allow_tools", b"allow_tools", "deny_tools", b"deny_tools", "max_cost_per_step", b"max_cost_per_step", "max_total_cost", b"max_total_cost", "require_approval_for", b"require_approval_for", "retention", b"retention"]) -> None: ...
 
 global___WorkflowPolicy = WorkflowPolicy
 

@@ -47,6 +47,12 @@ pub(crate) fn check_document(def: &Definition, problems: &mut Vec<Problem>) -> S
                 report(field, ProblemCode::InvalidField, message);
             }
         }
+        // Empty is unset: protobuf JSON writes "" for a string not given.
+        let retention = policy.retention.as_deref().filter(|text| !text.is_empty());
+        if let Some(Err(e)) = retention.map(super::duration::parse_duration) {
+            let message = format!("The definition's policy.retention: {e}");
+            report("policy.retention", ProblemCode::InvalidField, message);
+        }
     }
     Schemas {
         input: def.input_schema.as_ref().and_then(|s| compile_schema("inputSchema", s, problems)),

@@ -53,6 +53,7 @@ pub fn run_record(state: &RunState, meta: &RunMeta) -> RunRecord {
         created_ms: meta.created_ms,
         started_ms,
         completed_ms,
+        retention_ms: crate::engine::retention::own_retention_ms(state.version_workflow().definition()),
     }
 }
 
