@@ -163,6 +163,7 @@ fn everything_of(record: RunRecord, events: u64, now_ms: i64) -> RunBatch {
             task: None,
             input: json!({}),
             created_ms: 1,
+            timeout_ms: None,
         }],
         idempotency: vec![(T.into(), record.idempotency_key.clone(), id.clone(), now_ms)],
         approvals_opened: vec![ApprovalRecord {

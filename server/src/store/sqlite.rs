@@ -20,8 +20,8 @@ use sqlx::{Row, SqlitePool};
 
 use super::retention::{KeySweep, RunSweep, Swept};
 use super::sqlite_commit::CommitThread;
-use super::unreadable::listed;
 use super::sqlite_wal::{CheckpointStats, Checkpointer};
+use super::unreadable::listed;
 use super::{
     ExpiredLease, LeasedTask, NewVersion, NewWorkflow, OpenRun, RunBatch, RunPage, RunQuery, Store, StoreError,
     TaskLease, WorkflowPage, WorkflowQuery, migrate, sqlite_retention, sqlite_runs, sqlite_tasks,
