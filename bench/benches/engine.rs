@@ -674,6 +674,9 @@ async fn main() {
             let fan = || fan_out_transforms(100);
             latency_with(&format!("fan-out, checkpoints inside commits (round {round})"), fan(), true).await;
             latency_with(&format!("fan-out, background checkpoints (round {round})"), fan(), false).await;
+            let chain = || workflow(chain_definition(10));
+            latency_with(&format!("chain, checkpoints inside commits (round {round})"), chain(), true).await;
+            latency_with(&format!("chain, background checkpoints (round {round})"), chain(), false).await;
         }
     }
     if wanted("retention") {
