@@ -110,6 +110,11 @@ pub fn message_too_large(length: usize, limit: usize) -> Status {
     with_reason(Code::ResourceExhausted, message, "MESSAGE_TOO_LARGE")
 }
 
+/// UNAVAILABLE: the server is stopping and took no more work.
+pub fn shutting_down() -> Status {
+    with_reason(Code::Unavailable, "the server is shutting down; retry on another replica or later", "UNAVAILABLE")
+}
+
 /// UNIMPLEMENTED for an RPC whose behaviour arrives with a later issue.
 pub fn unimplemented(rpc: &str) -> Status {
     with_reason(Code::Unimplemented, format!("{rpc} is not implemented yet"), "NOT_IMPLEMENTED")

@@ -22,6 +22,13 @@
 //! by its trailers. Reflection's bidirectional stream over HTTP/2 passes
 //! untouched: it cannot be read whole, and tonic-reflection ends the stream
 //! on a request it cannot decode instead of answering INTERNAL.
+//!
+//! A request of [`HEAVY_BYTES`] or more is served on tokio's blocking pool:
+//! decoding a message of a few MiB (hundreds of thousands of
+//! `google.protobuf.Value`s) and converting it takes tens of milliseconds of
+//! CPU that would otherwise hold an async worker, and a burst of them would
+//! starve health checks and small calls of every worker. On a thread of its
+//! own the work is preempted by the kernel instead.
 
 use std::convert::Infallible;
 
@@ -39,6 +46,10 @@ use tonic::Status;
 use super::error;
 use super::frame_check::{FrameProblem, HEADER_LEN, UnaryFrame};
 use super::web_text::TextDecoder;
+
+/// Requests whose body is at least this many bytes are served off the
+/// async workers.
+pub const HEAVY_BYTES: usize = 64 * 1024;
 
 /// Paths of the reflection services (bidirectional streams).
 const REFLECTION_PREFIX: &str = "/grpc.reflection.";
@@ -87,6 +98,10 @@ impl CheckedBody {
             all.extend_from_slice(chunk);
         }
         all.freeze().slice(HEADER_LEN..)
+    }
+
+    fn len(&self) -> usize {
+        self.chunks.iter().map(Bytes::len).sum()
     }
 
     fn into_body(self) -> Body {
@@ -181,5 +196,17 @@ pub async fn check(limit: usize, request: Request, next: Next) -> Response {
         parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/grpc-web+proto"));
         parts.headers.remove(header::CONTENT_LENGTH);
     }
-    next.run(Request::from_parts(parts, checked.into_body())).await
+    let heavy = checked.len() >= HEAVY_BYTES;
+    let request = Request::from_parts(parts, checked.into_body());
+    if !heavy {
+        return next.run(request).await;
+    }
+    // The service's future runs to its response head on a blocking thread;
+    // it awaits the engine through channels as it would on a worker.
+    let runtime = tokio::runtime::Handle::current();
+    match tokio::task::spawn_blocking(move || runtime.block_on(next.run(request))).await {
+        Ok(response) => response,
+        Err(failed) if failed.is_panic() => std::panic::resume_unwind(failed.into_panic()),
+        Err(_) => error::shutting_down().into_http(),
+    }
 }
