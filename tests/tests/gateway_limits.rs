@@ -201,3 +201,49 @@ async fn deep_bodies_are_400_not_a_crash() {
     let (status, _) = post(addr, &path, br#"{"input": {"ids": [1]}}"#).await;
     assert_eq!(status, 202);
 }
+
+/// Accepted bodies of a few MiB of protobuf are decoded and converted on
+/// the blocking pool, a few at a time (`api/request_frames.rs`), so a burst
+/// of them leaves the workers free for health checks. Served on the async
+/// workers, twelve of these held both for about a second at a time in a
+/// debug build; off them, the slowest check took under 100 ms.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accepted_large_bodies_leave_health_responsive() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let addr = server.addr;
+    let wf = workflow(addr).await;
+    let path = format!("/v1/workflows/{wf}/runs");
+    // 300,000 one-digit ints: 0.6 MB of JSON, about 3.3 MB of protobuf.
+    let body = std::sync::Arc::new(int_array_body(600_000));
+
+    let channel = tonic::transport::Endpoint::from_shared(server.url()).unwrap().connect().await.unwrap();
+    let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
+    let senders: Vec<_> = (0..12)
+        .map(|_| {
+            let (body, path) = (body.clone(), path.clone());
+            tokio::spawn(async move { post(addr, &path, &body).await })
+        })
+        .collect();
+    let mut checks = Vec::new();
+    while !senders.iter().all(|s| s.is_finished()) {
+        let began = Instant::now();
+        let answer = tokio::time::timeout(
+            Duration::from_secs(10),
+            health.check(tonic_health::pb::HealthCheckRequest { service: String::new() }),
+        )
+        .await;
+        assert!(matches!(answer, Ok(Ok(_))), "health check failed under load: {answer:?}");
+        checks.push(began.elapsed());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    for sender in senders {
+        let (status, answer) = sender.await.unwrap();
+        assert_eq!(status, 202, "{answer}");
+    }
+    assert_eq!(run_count(addr, &wf).await, 12);
+    checks.sort();
+    let slowest = *checks.last().expect("at least one health check");
+    println!("{} health checks during the burst, slowest {slowest:?}", checks.len());
+    assert!(slowest < Duration::from_millis(500), "a health check took {slowest:?} during the burst");
+}

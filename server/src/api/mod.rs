@@ -128,7 +128,8 @@ pub async fn router(context: ApiContext) -> Result<axum::Router, tonic_reflectio
         .add_service(web.layer(reflection().build_v1alpha()?))
         .prepare();
 
-    Ok(routes
-        .into_axum_router()
-        .layer(axum::middleware::from_fn(move |request, next| request_frames::check(limit, request, next))))
+    let heavy_requests = request_frames::HeavyRequests::new();
+    Ok(routes.into_axum_router().layer(axum::middleware::from_fn(move |request, next| {
+        request_frames::check(limit, heavy_requests.clone(), request, next)
+    })))
 }

@@ -28,9 +28,14 @@
 //! `google.protobuf.Value`s) and converting it takes tens of milliseconds of
 //! CPU that would otherwise hold an async worker, and a burst of them would
 //! starve health checks and small calls of every worker. On a thread of its
-//! own the work is preempted by the kernel instead.
+//! own the work is preempted by the kernel instead, and [`HeavyRequests`]
+//! lets only a few run at once, which also bounds the memory their decoded
+//! messages hold. ExecuteWorkflow and ExecuteWorkflowStream stay on the
+//! workers: they hold their call for the whole run, and would hold a
+//! permit as long.
 
 use std::convert::Infallible;
+use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::Request;
@@ -41,6 +46,7 @@ use futures_util::stream;
 use http::{HeaderMap, HeaderValue, Version, header};
 use http_body_util::{BodyExt, StreamBody};
 use prost::Message;
+use tokio::sync::Semaphore;
 use tonic::Status;
 
 use super::error;
@@ -50,6 +56,28 @@ use super::web_text::TextDecoder;
 /// Requests whose body is at least this many bytes are served off the
 /// async workers.
 pub const HEAVY_BYTES: usize = 64 * 1024;
+
+/// RPCs that wait for a whole run before answering, never served on the
+/// blocking pool (see the module docs).
+const WHOLE_RUN_PREFIX: &str = "/weft.v1.RunService/ExecuteWorkflow";
+
+/// The bound on requests of [`HEAVY_BYTES`] or more served at once.
+#[derive(Debug, Clone)]
+pub struct HeavyRequests(Arc<Semaphore>);
+
+impl HeavyRequests {
+    /// One at a time per CPU, at least two: the work is CPU-bound.
+    pub fn new() -> Self {
+        let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        Self(Arc::new(Semaphore::new(cpus.max(2))))
+    }
+}
+
+impl Default for HeavyRequests {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 
 /// Paths of the reflection services (bidirectional streams).
 const REFLECTION_PREFIX: &str = "/grpc.reflection.";
@@ -173,7 +201,7 @@ fn refuse(status: Status, wire: Wire, request_headers: &HeaderMap, path: &str) -
 
 /// Middleware: checks the request body (see the module docs), then passes
 /// the request on, or answers the refusal itself.
-pub async fn check(limit: usize, request: Request, next: Next) -> Response {
+pub async fn check(limit: usize, heavy_requests: HeavyRequests, request: Request, next: Next) -> Response {
     let Some(wire) = Wire::of(&request) else {
         return next.run(request).await;
     };
@@ -196,11 +224,14 @@ pub async fn check(limit: usize, request: Request, next: Next) -> Response {
         parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/grpc-web+proto"));
         parts.headers.remove(header::CONTENT_LENGTH);
     }
-    let heavy = checked.len() >= HEAVY_BYTES;
+    let heavy = checked.len() >= HEAVY_BYTES && !parts.uri.path().starts_with(WHOLE_RUN_PREFIX);
     let request = Request::from_parts(parts, checked.into_body());
     if !heavy {
         return next.run(request).await;
     }
+    let Ok(_permit) = heavy_requests.0.acquire_owned().await else {
+        return error::shutting_down().into_http();
+    };
     // The service's future runs to its response head on a blocking thread;
     // it awaits the engine through channels as it would on a worker.
     let runtime = tokio::runtime::Handle::current();
