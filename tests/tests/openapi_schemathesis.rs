@@ -233,6 +233,10 @@ parameters = {{ "path.id" = "{write}", "path.workflow_id" = "{quick}", "path.run
         command.args(["--include-tag", tag]);
     }
     command.args(["--exclude-operation-id-regex", UNBUILT_OPERATIONS]);
+    // A CI failure prints its seed; `WEFT_SCHEMATHESIS_SEED=<seed>` replays it.
+    if let Ok(seed) = std::env::var("WEFT_SCHEMATHESIS_SEED") {
+        command.args(["--seed", &seed]);
+    }
     // Whatever schemathesis or hypothesis writes stays in the temporary dir.
     command.current_dir(dir.path()).kill_on_drop(true);
 

@@ -443,6 +443,18 @@ async fn malformed_requests_get_clear_400s_and_change_nothing() {
 
     let (status, bad_enum) = http1::json(addr, "GET", "/api/workflows?status=sleeping", None).await;
     assert_eq!(status, 400, "{bad_enum}");
+    for query in ["/api/workflows?status=1", "/api/workflows?status=-297"] {
+        let (status, number) = http1::json(addr, "GET", query, None).await;
+        assert_eq!(status, 400, "{query}: {number}");
+    }
+    // Enums are spelled by name, as the OpenAPI document says; a number,
+    // known or not, is refused rather than validated or stored.
+    let (status, numeric) =
+        http1::json(addr, "POST", "/api/workflows/validate", Some(json!({"workflow": {"status": -297}}))).await;
+    assert_eq!(status, 400, "{numeric}");
+    assert!(numeric["message"].as_str().unwrap().contains("workflow.status"), "{numeric}");
+    let (status, numeric) = http1::json(addr, "POST", "/v1/workflows", Some(json!({"name": "x", "status": 1}))).await;
+    assert_eq!(status, 400, "{numeric}");
 
     let (status, no_route) = http1::json(addr, "GET", "/v1/nothing/here", None).await;
     assert_eq!(status, 404);

@@ -615,12 +615,14 @@ impl<'t> Encoder<'t, '_> {
                     EncodeError::mismatch(format!("'{}' is not a value of {}", quoted(&text), descriptor.name()))
                 })
             }
-            Next::Number => {
-                let number = self.lex.number()?;
-                let value = integer_text(number.text, &Kind::Int32).map_err(EncodeError::new)?;
-                Ok(value as i32)
-            }
-            _ => Err(EncodeError::mismatch(format!("expected a value of {}", descriptor.name()))),
+            // The documented shape spells enums by name; a bare number would
+            // slip past the OpenAPI document's string enums, and an unknown
+            // one would be stored as a value no reader can name.
+            _ => Err(EncodeError::mismatch(format!(
+                "expected the name of a {} value, such as '{}'",
+                descriptor.name(),
+                example_enum_name(descriptor)
+            ))),
         }
     }
 
@@ -842,6 +844,13 @@ fn decode_base64(text: &str) -> Result<Vec<u8>, String> {
     engine.decode(text).map_err(|e| format!("invalid base64: {e}"))
 }
 
+/// A value of `descriptor` in its documented spelling, for error messages:
+/// the first one past the `…_UNSPECIFIED` zero when there is one.
+fn example_enum_name(descriptor: &EnumDescriptor) -> String {
+    let value = descriptor.values().find(|value| value.number() != 0).or_else(|| descriptor.values().next());
+    value.map(|value| super::json::enum_value_json_name(descriptor, value.name())).unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use prost_reflect::{DeserializeOptions, DynamicMessage, ReflectMessage};
@@ -910,6 +919,13 @@ mod tests {
         let err = encoded("weft.v1.Workflow", r#"{"status": "sleeping"}"#).unwrap_err();
         assert_eq!(err.path(), "status");
         assert!(err.message().contains("'sleeping' is not a value of"), "{}", err.message());
+        // Numbers are not the documented spelling, known or not: the
+        // OpenAPI document promises names, and schemathesis holds us to it.
+        for body in [r#"{"status": -297}"#, r#"{"status": 1}"#, r#"{"onFailure": 2.5}"#] {
+            let err = encoded("weft.v1.Workflow", body).unwrap_err();
+            assert!(err.message().contains("expected the name of a"), "{body}: {}", err.message());
+        }
+        assert!(encoded("weft.v1.Step", r#"{"onTimeout": 2}"#).is_err(), "a number is not a Branch");
     }
 
     #[test]
