@@ -234,7 +234,7 @@ parameters = {{ "path.id" = "{write}", "path.workflow_id" = "{quick}", "path.run
     }
     command.args(["--exclude-operation-id-regex", UNBUILT_OPERATIONS]);
     // A CI failure prints its seed; `WEFT_SCHEMATHESIS_SEED=<seed>` replays it.
-    if let Ok(seed) = std::env::var("WEFT_SCHEMATHESIS_SEED") {
+    if let Some(seed) = std::env::var("WEFT_SCHEMATHESIS_SEED").ok().filter(|s| !s.is_empty()) {
         command.args(["--seed", &seed]);
     }
     // Whatever schemathesis or hypothesis writes stays in the temporary dir.

@@ -615,9 +615,23 @@ impl<'t> Encoder<'t, '_> {
                     EncodeError::mismatch(format!("'{}' is not a value of {}", quoted(&text), descriptor.name()))
                 })
             }
-            // The documented shape spells enums by name; a bare number would
-            // slip past the OpenAPI document's string enums, and an unknown
-            // one would be stored as a value no reader can name.
+            // Numbers are read as protobuf JSON reads them, but only those the
+            // OpenAPI document lists: a declared value other than the
+            // `…_UNSPECIFIED` zero. An undeclared one would be stored as a
+            // value no reader can name.
+            Next::Number => {
+                let number = self.lex.number()?;
+                let value = integer_text(number.text, &Kind::Int32).map_err(EncodeError::new)?;
+                let declared = i32::try_from(value).ok().filter(|&n| n != 0 && descriptor.get_value(n).is_some());
+                declared.ok_or_else(|| {
+                    EncodeError::mismatch(format!(
+                        "{} is not a value of {}; write its name, such as '{}'",
+                        number.text,
+                        descriptor.name(),
+                        example_enum_name(descriptor)
+                    ))
+                })
+            }
             _ => Err(EncodeError::mismatch(format!(
                 "expected the name of a {} value, such as '{}'",
                 descriptor.name(),
@@ -919,11 +933,19 @@ mod tests {
         let err = encoded("weft.v1.Workflow", r#"{"status": "sleeping"}"#).unwrap_err();
         assert_eq!(err.path(), "status");
         assert!(err.message().contains("'sleeping' is not a value of"), "{}", err.message());
-        // Numbers are not the documented spelling, known or not: the
-        // OpenAPI document promises names, and schemathesis holds us to it.
-        for body in [r#"{"status": -297}"#, r#"{"status": 1}"#, r#"{"onFailure": 2.5}"#] {
+        // Declared numbers are read, as the OpenAPI document says; zero
+        // (unspecified) and undeclared ones are refused by name.
+        assert_eq!(
+            encoded("weft.v1.Workflow", r#"{"status": 3}"#).unwrap(),
+            reference("weft.v1.Workflow", r#"{"status": "WORKFLOW_STATUS_PAUSED"}"#)
+        );
+        for body in [r#"{"status": -297}"#, r#"{"status": 0}"#, r#"{"status": 99}"#, r#"{"onFailure": 2.5}"#] {
             let err = encoded("weft.v1.Workflow", body).unwrap_err();
-            assert!(err.message().contains("expected the name of a"), "{body}: {}", err.message());
+            assert!(
+                err.message().contains("is not a value of") || err.message().contains("integer"),
+                "{body}: {}",
+                err.message()
+            );
         }
         assert!(encoded("weft.v1.Step", r#"{"onTimeout": 2}"#).is_err(), "a number is not a Branch");
     }
