@@ -1,67 +1,15 @@
 //! The JSON conventions of the REST surface on top of protobuf's canonical
 //! mapping: enum values are written the way the documents write them
-//! (`running`, `active`, `stop`) and read in either spelling, and 64-bit
-//! integers are written as numbers. Requests are read by
-//! [`super::json_encode`], answers written by [`super::json_write`].
+//! (`running`, `active`, `stop`, spelled by [`super::enum_names`]) and read
+//! in either spelling, and 64-bit integers are written as numbers. Requests
+//! are read by [`super::json_encode`], answers written by
+//! [`super::json_write`]; this module wraps them for the places that want a
+//! `serde_json::Value`.
 
+use prost_reflect::DynamicMessage;
 #[cfg(test)]
 use prost_reflect::MessageDescriptor;
-use prost_reflect::{DynamicMessage, EnumDescriptor};
 use serde_json::Value;
-
-/// `RunStatus` -> `RUN_STATUS_`, the prefix every value of the enum carries.
-fn enum_prefix(descriptor: &EnumDescriptor) -> String {
-    let mut prefix = String::new();
-    for (i, c) in descriptor.name().chars().enumerate() {
-        if c.is_uppercase() && i > 0 {
-            prefix.push('_');
-        }
-        prefix.extend(c.to_uppercase());
-    }
-    prefix.push('_');
-    prefix
-}
-
-/// `RUN_STATUS_RUNNING` without the prefix its enum `RunStatus` gives every
-/// value (`RUNNING`); the whole name when it lacks the prefix. Compares as
-/// it goes, so the hot answer path allocates nothing.
-pub fn strip_enum_prefix<'a>(enum_name: &str, value_name: &'a str) -> &'a str {
-    let bytes = value_name.as_bytes();
-    let mut at = 0;
-    let mut matches = |expected: u8| {
-        let ok = bytes.get(at) == Some(&expected);
-        at += 1;
-        ok
-    };
-    for (i, c) in enum_name.bytes().enumerate() {
-        if c.is_ascii_uppercase() && i > 0 && !matches(b'_') {
-            return value_name;
-        }
-        if !matches(c.to_ascii_uppercase()) {
-            return value_name;
-        }
-    }
-    if !matches(b'_') {
-        return value_name;
-    }
-    &value_name[at..]
-}
-
-/// The documented spelling of an enum value: `RUN_STATUS_RUNNING` ->
-/// `running`.
-pub fn enum_value_json_name(descriptor: &EnumDescriptor, proto_name: &str) -> String {
-    strip_enum_prefix(descriptor.name(), proto_name).to_ascii_lowercase()
-}
-
-/// The number of an enum value written either way (`running` or
-/// `RUN_STATUS_RUNNING`); `None` when it names no value.
-pub fn enum_value_number(descriptor: &EnumDescriptor, written: &str) -> Option<i32> {
-    if let Some(value) = descriptor.get_value_by_name(written) {
-        return Some(value.number());
-    }
-    let candidate = format!("{}{}", enum_prefix(descriptor), written.to_ascii_uppercase());
-    descriptor.get_value_by_name(&candidate).map(|value| value.number())
-}
 
 /// A message as REST JSON (see [`super::json_write`]) in `Value` form, for
 /// the few places that look inside an answer (stream events, error details).
@@ -108,14 +56,6 @@ mod tests {
         let err = from_json(&descriptor, serde_json::json!({"nmae": "x"})).unwrap_err();
         assert!(err.contains("nmae"), "{err}");
         assert!(from_json(&descriptor, serde_json::json!({"status": "sleeping"})).is_err());
-    }
-
-    #[test]
-    fn enum_prefixes_are_stripped_only_when_whole() {
-        assert_eq!(strip_enum_prefix("RunStatus", "RUN_STATUS_RUNNING"), "RUNNING");
-        assert_eq!(strip_enum_prefix("RunStatus", "RUN_STATUSX"), "RUN_STATUSX");
-        assert_eq!(strip_enum_prefix("RunStatus", "RUN_STAT"), "RUN_STAT");
-        assert_eq!(strip_enum_prefix("FailureMode", "FAILURE_MODE_STOP"), "STOP");
     }
 
     #[test]

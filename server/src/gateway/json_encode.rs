@@ -611,7 +611,7 @@ impl<'t> Encoder<'t, '_> {
         match self.lex.peek()? {
             Next::String => {
                 let text = self.lex.string()?;
-                super::json::enum_value_number(descriptor, &text).ok_or_else(|| {
+                super::enum_names::enum_value_number(descriptor, &text).ok_or_else(|| {
                     EncodeError::mismatch(format!("'{}' is not a value of {}", quoted(&text), descriptor.name()))
                 })
             }
@@ -862,7 +862,7 @@ fn decode_base64(text: &str) -> Result<Vec<u8>, String> {
 /// the first one past the `…_UNSPECIFIED` zero when there is one.
 fn example_enum_name(descriptor: &EnumDescriptor) -> String {
     let value = descriptor.values().find(|value| value.number() != 0).or_else(|| descriptor.values().next());
-    value.map(|value| super::json::enum_value_json_name(descriptor, value.name())).unwrap_or_default()
+    value.map(|value| super::enum_names::enum_value_json_name(descriptor, value.name())).unwrap_or_default()
 }
 
 #[cfg(test)]

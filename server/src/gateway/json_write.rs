@@ -18,7 +18,7 @@ use prost_reflect::{
     DynamicMessage, EnumDescriptor, FieldDescriptor, Kind, MapKey, ReflectMessage, SerializeOptions, Value,
 };
 
-use super::json::strip_enum_prefix;
+use super::enum_names::strip_enum_prefix;
 
 /// Appends `text` as a JSON string.
 pub(super) fn write_str(out: &mut Vec<u8>, text: &str) {

@@ -14,6 +14,7 @@
 //! its signature covers the raw body, which transcoding would not keep.
 
 mod callback;
+mod enum_names;
 mod errors;
 pub mod json;
 mod json_encode;

@@ -36,7 +36,7 @@ use http::Method;
 use prost_reflect::{EnumDescriptor, FieldDescriptor, FileDescriptor, Kind, MessageDescriptor};
 use serde_json::{Map, Value, json};
 
-use super::json::enum_value_json_name;
+use super::enum_names::enum_value_json_name;
 use super::routes::{BodyMapping, Route, RouteTable, Segment};
 use super::status::success_status;
 use rules::{body_rule, field_rule, id_schema, message_rule, required_fields};
@@ -90,7 +90,7 @@ pub fn document(table: &RouteTable) -> Value {
             tags.push(tag);
         }
 
-        let (key, names) = keys.entry(shape(route)).or_insert_with(|| path_key(route)).clone();
+        let (key, names) = keys.entry(route.path_shape()).or_insert_with(|| path_key(route)).clone();
         let operation = builder.operation(route, &names, operation_id);
         let item = paths.entry(key).or_insert_with(|| Value::Object(Map::new()));
         item[method] = operation;
@@ -128,20 +128,6 @@ fn operation_method(method: &Method) -> Option<&'static str> {
         Method::TRACE => "trace",
         _ => return None,
     })
-}
-
-/// Literals, variable slots and verb: templates with the same shape are the
-/// same OpenAPI path whatever their variable names.
-fn shape(route: &Route) -> String {
-    let parts: Vec<&str> = route
-        .segments
-        .iter()
-        .map(|s| match s {
-            Segment::Literal(text) => text.as_str(),
-            Segment::Variable(_) => "{}",
-        })
-        .collect();
-    format!("/{}{}", parts.join("/"), route.verb.as_ref().map(|v| format!(":{v}")).unwrap_or_default())
 }
 
 /// The OpenAPI path of a template and its parameter names:

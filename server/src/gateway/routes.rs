@@ -97,8 +97,10 @@ impl Route {
         Some(bound)
     }
 
-    /// Shape key for conflict detection: method, literals, variable slots, verb.
-    fn shape(&self) -> String {
+    /// Literals, variable slots and verb (`/v1/workflows/{}:validate`):
+    /// templates with the same path shape match the same paths whatever
+    /// their variable names, so they are one OpenAPI path.
+    pub(super) fn path_shape(&self) -> String {
         let parts: Vec<&str> = self
             .segments
             .iter()
@@ -107,12 +109,12 @@ impl Route {
                 Segment::Variable(_) => "{}",
             })
             .collect();
-        format!(
-            "{} /{}{}",
-            self.http_method,
-            parts.join("/"),
-            self.verb.as_ref().map(|v| format!(":{v}")).unwrap_or_default()
-        )
+        format!("/{}{}", parts.join("/"), self.verb.as_ref().map(|v| format!(":{v}")).unwrap_or_default())
+    }
+
+    /// Shape key for conflict detection: method and [`Self::path_shape`].
+    fn shape(&self) -> String {
+        format!("{} {}", self.http_method, self.path_shape())
     }
 }
 

@@ -7,9 +7,10 @@ use std::collections::HashSet;
 use std::fmt;
 use std::time::Duration;
 
+use super::StepKind;
 use super::duration::parse_duration;
+use super::fields::unused_fields;
 use super::index::StepIndex;
-use super::kind::{StepKind, set_specific_fields};
 use super::path::shorten;
 use super::problem::{Problem, ProblemCode};
 use crate::expr::{Condition, Path, Template, parse_path};
@@ -253,7 +254,7 @@ impl StepCheck<'_, '_> {
     /// Type-specific fields set on a type that ignores them are most likely
     /// mistakes (a typo in `type`, or a field meant for another step).
     fn unused_fields(&mut self, kind: StepKind) {
-        let unused: Vec<&str> = set_specific_fields(self.step).filter(|f| !kind.fields().contains(f)).collect();
+        let unused: Vec<&str> = unused_fields(self.step, kind).collect();
         for field in unused {
             let message = format!("{} sets '{field}', which a {} step does not use", self.label(), kind.as_str());
             self.report(field, ProblemCode::InvalidField, message);

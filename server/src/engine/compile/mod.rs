@@ -6,6 +6,8 @@
 //!
 //! - `normalize.rs`, `dialect.rs`: config objects, type aliases, the
 //!   `states` and `blocks` + `edges` dialects → canonical flat steps.
+//! - `kind.rs`, `fields.rs`: the step types, and the one table of step
+//!   fields (which type uses which, how a config key moves into one).
 //! - `index.rs`: the step tree flattened (preorder), ids resolved, size caps.
 //! - `checks.rs`, `type_checks.rs`, `document.rs`: field checks per step and
 //!   for the definition; expressions parsed here, once.
@@ -20,6 +22,7 @@ mod cycle;
 mod dialect;
 mod document;
 mod duration;
+mod fields;
 mod graph;
 mod index;
 mod kind;

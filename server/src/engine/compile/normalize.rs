@@ -1,8 +1,9 @@
 //! Normalization: every accepted way of writing a step becomes the canonical
 //! flat step. Nested `config` objects (camelCase or snake_case keys,
 //! `agent_id` → `agent`, `goal` → `task`) move into the flat fields, and type
-//! aliases (`""`, `"agent_task"`) become `"agent"`. The dialects (`states`,
-//! `blocks` + `edges`) are expanded in `dialect.rs`.
+//! aliases (`""`, `"agent_task"`) become `"agent"`. Which keys a config
+//! object may set, and how each moves, is the table in `fields.rs`. The
+//! dialects (`states`, `blocks` + `edges`) are expanded in `dialect.rs`.
 
 use std::fmt;
 
@@ -10,6 +11,7 @@ use serde_json::{Map, Value};
 
 use super::MAX_NESTING;
 use super::dialect;
+use super::fields::{Contradiction, Fill, config_field};
 use super::path::{Slot, StepPath, step_label};
 use super::problem::{Problem, ProblemCode};
 use crate::model::definition::{Definition, StepDef};
@@ -82,7 +84,7 @@ fn move_config(
     let mut leftover = Map::new();
     for (key, value) in config {
         let moved = match field_name(&key) {
-            Some(name) => move_value(step, name, value.clone()),
+            Some(field) => move_value(step, field, value.clone()),
             None => Err(", which matches no step field".to_owned()),
         };
         if let Err(why) = moved {
@@ -95,56 +97,11 @@ fn move_config(
     leftover
 }
 
-/// The flat field (JSON name) a config key means, or `None` if no field.
-fn field_name(key: &str) -> Option<&'static str> {
-    let camel = snake_to_camel(key);
-    let camel = match camel.as_str() {
-        "agentId" => "agent",
-        "goal" => "task",
-        other => other,
-    };
-    CONFIG_FIELDS.iter().copied().find(|f| *f == camel)
+/// The flat field a config key means, or `None` if no field a config
+/// object may set.
+fn field_name(key: &str) -> Option<(&'static str, Fill)> {
+    config_field(&snake_to_camel(key))
 }
-
-/// Every step field a config object may set: all but `id`, `type` and
-/// `config` itself.
-const CONFIG_FIELDS: &[&str] = &[
-    "dependsOn",
-    "inputMap",
-    "onStepFailure",
-    "stateReads",
-    "stateWrites",
-    "retries",
-    "timeout",
-    "agent",
-    "task",
-    "steps",
-    "expression",
-    "onTrue",
-    "onFalse",
-    "duration",
-    "action",
-    "defaultAction",
-    "message",
-    "options",
-    "url",
-    "method",
-    "headers",
-    "waitForCallback",
-    "body",
-    "output",
-    "over",
-    "as",
-    "concurrency",
-    "step",
-    "maxIterations",
-    "while",
-    "until",
-    "event",
-    "onTimeout",
-    "language",
-    "script",
-];
 
 fn snake_to_camel(key: &str) -> String {
     let mut out = String::with_capacity(key.len());
@@ -164,7 +121,7 @@ fn snake_to_camel(key: &str) -> String {
 
 /// Sets the field `name` from a config value, unless the value has the
 /// wrong type or contradicts a value the flat field already has.
-fn move_value(step: &mut StepDef, name: &'static str, value: Value) -> Result<(), String> {
+fn move_value(step: &mut StepDef, (name, fill): (&'static str, Fill), value: Value) -> Result<(), String> {
     // Clients of the config form write timeouts as a number of seconds.
     let value = match value {
         Value::Number(n) if name == "timeout" => Value::String(n.to_string()),
@@ -172,57 +129,7 @@ fn move_value(step: &mut StepDef, name: &'static str, value: Value) -> Result<()
     };
     let probe: StepDef = serde_json::from_value(Value::Object(Map::from_iter([(name.to_owned(), value)])))
         .map_err(|e| format!(" of the wrong type: {e}"))?;
-    let merged = match name {
-        "dependsOn" => merge(&mut step.depends_on, probe.depends_on),
-        "inputMap" => merge(&mut step.input_map, probe.input_map),
-        "onStepFailure" => merge(&mut step.on_step_failure, probe.on_step_failure),
-        "stateReads" => merge(&mut step.state_reads, probe.state_reads),
-        "stateWrites" => merge(&mut step.state_writes, probe.state_writes),
-        "retries" => merge(&mut step.retries, probe.retries),
-        "timeout" => merge(&mut step.timeout, probe.timeout),
-        "agent" => merge(&mut step.agent, probe.agent),
-        "task" => merge(&mut step.task, probe.task),
-        "steps" => merge(&mut step.steps, probe.steps),
-        "expression" => merge(&mut step.expression, probe.expression),
-        "onTrue" => merge(&mut step.on_true, probe.on_true),
-        "onFalse" => merge(&mut step.on_false, probe.on_false),
-        "duration" => merge(&mut step.duration, probe.duration),
-        "action" => merge(&mut step.action, probe.action),
-        "defaultAction" => merge(&mut step.default_action, probe.default_action),
-        "message" => merge(&mut step.message, probe.message),
-        "options" => merge(&mut step.options, probe.options),
-        "url" => merge(&mut step.url, probe.url),
-        "method" => merge(&mut step.method, probe.method),
-        "headers" => merge(&mut step.headers, probe.headers),
-        "waitForCallback" => merge(&mut step.wait_for_callback, probe.wait_for_callback),
-        "body" => merge(&mut step.body, probe.body),
-        "output" => merge(&mut step.output, probe.output),
-        "over" => merge(&mut step.over, probe.over),
-        "as" => merge(&mut step.as_name, probe.as_name),
-        "concurrency" => merge(&mut step.concurrency, probe.concurrency),
-        "step" => merge(&mut step.step, probe.step),
-        "maxIterations" => merge(&mut step.max_iterations, probe.max_iterations),
-        "while" => merge(&mut step.while_condition, probe.while_condition),
-        "until" => merge(&mut step.until_condition, probe.until_condition),
-        "event" => merge(&mut step.event, probe.event),
-        "onTimeout" => merge(&mut step.on_timeout, probe.on_timeout),
-        "language" => merge(&mut step.language, probe.language),
-        "script" => merge(&mut step.script, probe.script),
-        _ => Ok(()),
-    };
-    merged.map_err(|()| format!(", which contradicts the step's own '{name}' field"))
-}
-
-/// Fills an unset field; agreeing values are fine, differing ones are not.
-fn merge<T: PartialEq + Default>(slot: &mut T, value: T) -> Result<(), ()> {
-    if *slot == value {
-        Ok(())
-    } else if *slot == T::default() {
-        *slot = value;
-        Ok(())
-    } else {
-        Err(())
-    }
+    fill(step, probe).map_err(|Contradiction| format!(", which contradicts the step's own '{name}' field"))
 }
 
 #[cfg(test)]
@@ -307,9 +214,10 @@ mod tests {
     fn snake_case_keys_become_camel_case() {
         assert_eq!(snake_to_camel("wait_for_callback"), "waitForCallback");
         assert_eq!(snake_to_camel("max_iterations"), "maxIterations");
-        assert_eq!(field_name("agent_id"), Some("agent"));
-        assert_eq!(field_name("default_action"), Some("defaultAction"));
-        assert_eq!(field_name("id"), None);
-        assert_eq!(field_name("type"), None);
+        let name = |key| field_name(key).map(|(name, _)| name);
+        assert_eq!(name("agent_id"), Some("agent"));
+        assert_eq!(name("default_action"), Some("defaultAction"));
+        assert_eq!(name("id"), None);
+        assert_eq!(name("type"), None);
     }
 }

@@ -22,27 +22,12 @@ use std::collections::HashSet;
 
 use serde_json::{Map, Value};
 
-use super::kind::specific_field_names;
+use super::fields::is_plan_key;
 use super::normalize::normalize_step;
 use super::path::shorten;
 use super::problem::{Problem, ProblemCode};
 use super::{CompiledWorkflow, MAX_NESTING};
 use crate::model::definition::{Definition, StepDef};
-
-/// Fields every step type accepts, besides the type-specific ones.
-const SHARED_FIELDS: [&str; 11] = [
-    "id",
-    "type",
-    "dependsOn",
-    "depends_on",
-    "inputMap",
-    "onStepFailure",
-    "stateReads",
-    "stateWrites",
-    "retries",
-    "timeout",
-    "config",
-];
 
 /// A plan merged into a workflow.
 #[derive(Debug)]
@@ -135,7 +120,7 @@ fn read_plan(output: &Value, problems: &mut Vec<Problem>) -> Vec<StepDef> {
 /// sub-steps too.
 fn unknown_fields(fields: &Map<String, Value>, at: &str, depth: usize, problems: &mut Vec<Problem>) {
     for key in fields.keys() {
-        if !SHARED_FIELDS.contains(&key.as_str()) && !specific_field_names().any(|f| f == key) {
+        if !is_plan_key(key) {
             let message = format!("The plan's step at {at} has an unknown field '{}'", shorten(key));
             problems.push(Problem::new(id_of(fields), format!("{at}.{key}"), ProblemCode::InvalidField, message));
         }

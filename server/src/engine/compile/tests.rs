@@ -522,3 +522,154 @@ fn schema_formats_are_checked_not_just_annotations() {
     assert!(!schema.is_valid(&json!({"email": "not an address"})));
     assert!(!schema.is_valid(&json!({"when": "yesterday"})));
 }
+
+/// A step with every field of [`StepDef`] set to a non-default value.
+/// The literal names every field, so a new field must be added here, and
+/// the field tests below (and in `fields.rs`) then check it is listed.
+pub(super) fn every_field_set() -> StepDef {
+    use std::collections::BTreeMap;
+
+    use crate::model::definition::{Branch, FailureRoute};
+
+    let sub = || StepDef { id: "sub".into(), kind: "agent".into(), ..StepDef::default() };
+    StepDef {
+        id: "s".into(),
+        kind: "loop".into(),
+        depends_on: vec!["a".into()],
+        input_map: BTreeMap::from([("x".into(), "$.input.x".into())]),
+        on_step_failure: Some(FailureRoute { action: "goto".into(), target: "b".into() }),
+        state_reads: vec!["r".into()],
+        state_writes: vec!["w".into()],
+        retries: 1,
+        timeout: "1m".into(),
+        agent: "a".into(),
+        task: "t".into(),
+        steps: vec![sub()],
+        expression: "$.input.x > 1".into(),
+        on_true: Some(Branch { next: "c".into() }),
+        on_false: Some(Branch { next: "d".into() }),
+        duration: 5,
+        action: "approve".into(),
+        default_action: "reject".into(),
+        message: "m".into(),
+        options: vec!["yes".into()],
+        url: "https://e.example".into(),
+        method: "POST".into(),
+        headers: BTreeMap::from([("X".into(), "1".into())]),
+        wait_for_callback: true,
+        body: Some(json!({"k": 1})),
+        output: BTreeMap::from([("y".into(), "$.input.y".into())]),
+        over: "$.input.items".into(),
+        as_name: "item".into(),
+        concurrency: 2,
+        step: Some(Box::new(sub())),
+        max_iterations: 3,
+        while_condition: "$.input.x < 3".into(),
+        until_condition: "$.input.x > 3".into(),
+        event: "e".into(),
+        on_timeout: Some(Branch { next: "f".into() }),
+        language: "python".into(),
+        script: "print(1)".into(),
+        config: Some(serde_json::Map::from_iter([("k".into(), json!(1))])),
+    }
+}
+
+fn snake_case(camel: &str) -> String {
+    camel.chars().flat_map(|c| if c.is_uppercase() { vec!['_', c.to_ascii_lowercase()] } else { vec![c] }).collect()
+}
+
+#[test]
+fn a_plan_step_may_use_every_step_field_and_nothing_else() {
+    let base = compiled(json!({"steps": [{"id": "plan", "type": "planner", "agent": "p", "task": "t"}]}));
+    let Value::Object(mut step) = serde_json::to_value(every_field_set()).expect("serializes") else {
+        panic!("a step serializes to an object")
+    };
+    assert_eq!(step.len(), 38, "every field is set");
+    let refused = ["whileCondition", "untilCondition", "agentId", "goal", "agent_id", "input_map", "dependson"];
+    step.insert("depends_on".into(), json!(["a"]));
+    for key in refused {
+        step.insert(key.into(), json!("x"));
+    }
+    let problems = splice_plan(&base, "plan", &json!({"steps": [step]})).expect_err("unknown fields");
+    let unknown: Vec<&str> = problems
+        .iter()
+        .filter(|p| p.message.contains("has an unknown field"))
+        .map(|p| p.field.trim_start_matches("output.steps[0]."))
+        .collect();
+    assert_eq!(unknown, refused);
+}
+
+#[test]
+fn a_config_object_may_set_every_field_but_id_type_and_config() {
+    let full = serde_json::to_value(every_field_set()).expect("serializes");
+    for (key, value) in full.as_object().expect("an object") {
+        for written in [key.clone(), snake_case(key)] {
+            let mut def = definition(json!({"steps": [{"id": "s", "type": "agent", "config": {&written: value}}]}));
+            let problems = normalize(&mut def);
+            let moved = serde_json::to_value(&def.steps[0]).expect("serializes");
+            if ["id", "type", "config"].contains(&key.as_str()) {
+                let [problem] = &problems[..] else { panic!("{written}: {problems:#?}") };
+                assert_eq!(
+                    problem.message,
+                    format!("Step 's' has config key '{written}', which matches no step field")
+                );
+            } else {
+                assert_eq!(problems, [], "{written}");
+                assert_eq!(moved[key.as_str()], *value, "{written} moves into {key}");
+            }
+        }
+    }
+    for (alias, key) in [("agentId", "agent"), ("agent_id", "agent"), ("goal", "task"), ("depends_on", "dependsOn")] {
+        let mut def = definition(json!({"steps": [{"id": "s", "config": {alias: full[key]}}]}));
+        assert_eq!(normalize(&mut def), [], "{alias}");
+        assert_eq!(serde_json::to_value(&def.steps[0]).expect("serializes")[key], full[key], "{alias}");
+    }
+    for unknown in ["whileCondition", "while_condition", "untilCondition", "as_name", "kind"] {
+        let mut def = definition(json!({"steps": [{"id": "s", "config": {unknown: "x"}}]}));
+        let problems = normalize(&mut def);
+        assert!(problems[0].message.ends_with("which matches no step field"), "{unknown}: {problems:#?}");
+    }
+    let mut def =
+        definition(json!({"steps": [{"id": "s", "type": "delay", "duration": 4, "config": {"duration": 5}}]}));
+    let problems = normalize(&mut def);
+    assert!(problems[0].message.ends_with(", which contradicts the step's own 'duration' field"), "{problems:#?}");
+}
+
+#[test]
+fn each_type_refuses_the_fields_of_other_types() {
+    let uses: [(&str, &[&str]); 13] = [
+        ("agent", &["agent", "task"]),
+        ("planner", &["agent", "task"]),
+        ("parallel", &["steps"]),
+        ("condition", &["expression", "onTrue", "onFalse"]),
+        ("delay", &["duration"]),
+        ("approval", &["action", "defaultAction", "message", "options"]),
+        ("webhook", &["url", "method", "headers", "waitForCallback"]),
+        ("http_request", &["url", "method", "headers", "body"]),
+        ("transform", &["output"]),
+        ("map", &["over", "as", "concurrency", "step"]),
+        ("loop", &["steps", "over", "as", "step", "maxIterations", "while", "until"]),
+        ("wait", &["event", "onTimeout"]),
+        ("script", &["language", "script"]),
+    ];
+    let shared = ["id", "type", "dependsOn", "inputMap", "onStepFailure", "stateReads", "stateWrites", "retries"];
+    let full = serde_json::to_value(every_field_set()).expect("serializes");
+    let specific: Vec<&str> = full
+        .as_object()
+        .expect("an object")
+        .keys()
+        .map(String::as_str)
+        .filter(|k| !shared.contains(k) && !["timeout", "config"].contains(k))
+        .collect();
+    for (kind, used) in uses {
+        let step = StepDef { kind: kind.into(), config: None, ..every_field_set() };
+        let problems = validate(&Definition { steps: vec![step], ..Definition::default() });
+        let refused: Vec<&str> = problems
+            .iter()
+            .filter(|p| p.message.contains(&format!("which a {kind} step does not use")))
+            .map(|p| p.field.trim_start_matches("steps[0]."))
+            .collect();
+        let expected: Vec<&str> = specific.iter().copied().filter(|f| !used.contains(f)).collect();
+        assert_eq!(refused, expected, "{kind}");
+    }
+}
