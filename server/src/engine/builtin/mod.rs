@@ -342,3 +342,16 @@ pub(crate) fn json_or_text(body: &[u8], root: &str) -> Result<Value, JsonFault> 
     Ok(json_limits::parse_network(body, root)?
         .unwrap_or_else(|| Value::String(String::from_utf8_lossy(body).into_owned())))
 }
+
+#[cfg(test)]
+mod kind_tests {
+    use super::*;
+
+    #[test]
+    fn every_type_with_a_reserved_agent_has_a_claim_loop() {
+        for kind in StepKind::ALL {
+            let claimed = BUILTIN_KINDS.iter().any(|(kinds, k)| *k == kind && kinds == &[kind.as_str()]);
+            assert_eq!(claimed, kind.builtin_agent().is_some(), "{kind:?}");
+        }
+    }
+}

@@ -135,7 +135,7 @@ impl Tx<'_> {
                     let want = match kind {
                         EdgeKind::OnTrue | EdgeKind::OnTimeout => Some(true),
                         EdgeKind::OnFalse => Some(false),
-                        _ => None,
+                        EdgeKind::DependsOn | EdgeKind::SubStepDone | EdgeKind::ParentStart => None,
                     };
                     if status == StepStatus::Completed && want.is_some() && record.and_then(|r| r.branch) == want {
                         taken += 1;

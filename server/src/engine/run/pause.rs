@@ -368,7 +368,10 @@ impl Tx<'_> {
                 }
             }
             Some(StepPause::CostExceeded { held: Some(_), .. }) => {}
-            _ => self.out.effects.push(Effect::CancelTask { step: self.run.key(inst) }),
+            // A tool use or a heartbeat over its ceiling: the worker holds a task.
+            Some(StepPause::ToolApproval { .. } | StepPause::CostExceeded { held: None, .. }) | None => {
+                self.out.effects.push(Effect::CancelTask { step: self.run.key(inst) })
+            }
         }
     }
 }
