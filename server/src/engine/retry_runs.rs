@@ -134,7 +134,7 @@ fn map_owner(workflow: &CompiledWorkflow, node: NodeIndex) -> Option<String> {
     let mut owner = None;
     let mut at = node;
     while let Some(parent) = workflow.step(at).and_then(|s| s.parent()) {
-        if workflow.step(parent).is_some_and(|s| matches!(s.kind(), StepKind::Map | StepKind::Loop)) {
+        if workflow.step(parent).is_some_and(|s| s.kind().iterates()) {
             owner = Some(parent);
         }
         at = parent;

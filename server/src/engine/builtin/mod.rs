@@ -32,8 +32,8 @@ pub use callback::{Callback, CallbackError, CallbackReceiver};
 use crate::config::ScriptSettings;
 use crate::engine::TaskQueue;
 use crate::engine::tasks::TaskOutput;
-use crate::model::DEFAULT_TENANT;
 use crate::model::json_limits::{self, JsonFault};
+use crate::model::{DEFAULT_TENANT, StepKind};
 use crate::outbound::{OutboundClient, Secret};
 use crate::store::LeasedTask;
 
@@ -107,6 +107,15 @@ impl Job {
     }
 }
 
+/// The types the server runs itself (those with a
+/// [`StepKind::builtin_agent`]), each with the kind list its claim loop
+/// asks for.
+const BUILTIN_KINDS: [(&[&str], StepKind); 3] = [
+    (&[StepKind::Webhook.as_str()], StepKind::Webhook),
+    (&[StepKind::HttpRequest.as_str()], StepKind::HttpRequest),
+    (&[StepKind::Script.as_str()], StepKind::Script),
+];
+
 /// The running executor.
 pub struct BuiltinExecutor {
     stop: watch::Sender<bool>,
@@ -118,10 +127,9 @@ impl BuiltinExecutor {
     pub fn start(tasks: TaskQueue, settings: BuiltinSettings) -> Self {
         let settings = Arc::new(settings);
         let (stop, stopped) = watch::channel(false);
-        let kinds: [(&'static [&'static str], &'static str); 3] =
-            [(&["webhook"], "weft:webhook"), (&["http_request"], "weft:http_request"), (&["script"], "weft:script")];
-        let loops = kinds
+        let loops = BUILTIN_KINDS
             .into_iter()
+            .filter_map(|(kinds, kind)| Some((kinds, kind.builtin_agent()?)))
             .map(|(kinds, agent)| {
                 tokio::spawn(claim_loop(tasks.clone(), settings.clone(), kinds, agent, stopped.clone()))
             })
@@ -198,16 +206,32 @@ async fn run_task(tasks: TaskQueue, settings: Arc<BuiltinSettings>, leased: Leas
     let job = Job { leased, spec, settings, cancelled };
     // A webhook awaiting its callback holds its lease through the send,
     // so its keep-alive must not heartbeat (that would shorten the hold).
-    let holds = job.leased.kind == "webhook" && job.spec.wait_for_callback;
+    let kind = StepKind::from_name(&job.leased.kind);
+    let holds = kind == Some(StepKind::Webhook) && job.spec.wait_for_callback;
     if holds && !webhook::hold_through_send(&tasks, &job).await {
         return;
     }
     let keepalive = tokio::spawn(keep_alive(tasks.clone(), task_id.clone(), token, cancel, !holds));
-    let finish = match job.leased.kind.as_str() {
-        "webhook" => webhook::run(&job).await,
-        "http_request" => http_request::run(&job).await,
-        "script" => script::run(&job).await,
-        other => Finish::Failed { error: format!("no built-in executor runs '{other}' tasks"), retryable: false },
+    let finish = match kind {
+        Some(StepKind::Webhook) => webhook::run(&job).await,
+        Some(StepKind::HttpRequest) => http_request::run(&job).await,
+        Some(StepKind::Script) => script::run(&job).await,
+        Some(
+            StepKind::Agent
+            | StepKind::Parallel
+            | StepKind::Condition
+            | StepKind::Delay
+            | StepKind::Approval
+            | StepKind::Transform
+            | StepKind::Map
+            | StepKind::Planner
+            | StepKind::Wait
+            | StepKind::Loop,
+        )
+        | None => {
+            let error = format!("no built-in executor runs '{}' tasks", job.leased.kind);
+            Finish::Failed { error, retryable: false }
+        }
     };
     keepalive.abort();
     match finish {
@@ -317,4 +341,17 @@ pub(crate) fn json_or_text(body: &[u8], root: &str) -> Result<Value, JsonFault> 
     }
     Ok(json_limits::parse_network(body, root)?
         .unwrap_or_else(|| Value::String(String::from_utf8_lossy(body).into_owned())))
+}
+
+#[cfg(test)]
+mod kind_tests {
+    use super::*;
+
+    #[test]
+    fn every_type_with_a_reserved_agent_has_a_claim_loop() {
+        for kind in StepKind::ALL {
+            let claimed = BUILTIN_KINDS.iter().any(|(kinds, k)| *k == kind && kinds == &[kind.as_str()]);
+            assert_eq!(claimed, kind.builtin_agent().is_some(), "{kind:?}");
+        }
+    }
 }

@@ -12,6 +12,7 @@ use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeRef;
 
 use super::checks::CheckedStep;
+use super::compiled_kind::{CompiledKind, Shared};
 use super::graph::{EdgeKind, StepGraph};
 use super::kind::StepKind;
 use super::path::Slot;
@@ -36,6 +37,8 @@ pub struct CompiledWorkflow {
 pub struct CompiledStep {
     id: String,
     kind: StepKind,
+    data: CompiledKind,
+    shared: Shared,
     parent: Option<NodeIndex>,
     slot: Slot,
     children: Vec<NodeIndex>,
@@ -68,30 +71,50 @@ impl CompiledWorkflow {
     pub(crate) fn assemble(definition: Definition, parts: Parts) -> Self {
         let Parts { graph, order, shape, checked, input_schema, output_schema } = parts;
         let node = NodeIndex::new;
+        // Each node's definition; parents come before their sub-steps. (A
+        // valid definition has a step at every slot; the fallback is never
+        // read.)
+        let fallback = StepDef::default();
+        let mut defs: Vec<&StepDef> = Vec::with_capacity(shape.len());
+        for &(parent, slot) in &shape {
+            let def = match (parent, slot) {
+                (None, Slot::Top(i)) => definition.steps.get(i),
+                (Some(p), Slot::Child(i)) => defs.get(p).and_then(|d| d.steps.get(i)),
+                (Some(p), Slot::Sub) => defs.get(p).and_then(|d| d.step.as_deref()),
+                _ => None,
+            };
+            defs.push(def.unwrap_or(&fallback));
+        }
         let mut steps: Vec<CompiledStep> = checked
             .into_iter()
             .zip(&shape)
+            .zip(&defs)
             .enumerate()
-            .map(|(i, (c, &(parent, slot)))| CompiledStep {
-                id: graph[node(i)].clone(),
+            .map(|(i, ((c, &(parent, slot)), def))| {
                 // Only valid definitions are assembled, so every type is known.
-                kind: c.kind.unwrap_or(StepKind::Agent),
-                parent: parent.map(node),
-                slot,
-                children: Vec::new(),
-                map_step: None,
-                depends_on: c.deps.into_iter().map(node).collect(),
-                on_true: c.on_true.map(node),
-                on_false: c.on_false.map(node),
-                on_timeout: c.on_timeout.map(node),
-                failure_goto: c.goto.map(node),
-                input_map: c.input_map,
-                output: c.output,
-                over: c.over,
-                condition: c.condition,
-                task: c.task,
-                body_templates: c.body,
-                timeout: c.timeout,
+                let kind = c.kind.unwrap_or(StepKind::Agent);
+                CompiledStep {
+                    id: graph[node(i)].clone(),
+                    kind,
+                    data: CompiledKind::of(kind, def),
+                    shared: Shared::of(def),
+                    parent: parent.map(node),
+                    slot,
+                    children: Vec::new(),
+                    map_step: None,
+                    depends_on: c.deps.into_iter().map(node).collect(),
+                    on_true: c.on_true.map(node),
+                    on_false: c.on_false.map(node),
+                    on_timeout: c.on_timeout.map(node),
+                    failure_goto: c.goto.map(node),
+                    input_map: c.input_map,
+                    output: c.output,
+                    over: c.over,
+                    condition: c.condition,
+                    task: c.task,
+                    body_templates: c.body,
+                    timeout: c.timeout,
+                }
             })
             .collect();
         for (i, &(parent, slot)) in shape.iter().enumerate() {
@@ -197,6 +220,17 @@ impl CompiledStep {
     /// The step type.
     pub fn kind(&self) -> StepKind {
         self.kind
+    }
+
+    /// The step type with the fields it uses, typed.
+    pub fn data(&self) -> &CompiledKind {
+        &self.data
+    }
+
+    /// The shared fields the run core reads (retries, failure route,
+    /// shared-state keys, `inputMap` sources).
+    pub fn shared(&self) -> &Shared {
+        &self.shared
     }
 
     /// The parallel, loop or map step this is a sub-step of.

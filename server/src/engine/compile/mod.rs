@@ -18,6 +18,7 @@
 
 mod checks;
 mod compiled;
+mod compiled_kind;
 mod cycle;
 mod dialect;
 mod document;
@@ -40,6 +41,7 @@ use std::collections::HashSet;
 
 pub use checks::{MAX_ID_LEN, MAX_RETRIES, RESERVED_IDS};
 pub use compiled::{CompiledStep, CompiledWorkflow};
+pub use compiled_kind::{CompiledKind, FailureAction, LoopDriver, Request, Shared};
 pub use document::MAX_SCHEMA_DEPTH;
 pub use duration::{DurationError, MAX_DURATION, parse_duration};
 pub use graph::EdgeKind;

@@ -24,7 +24,7 @@ use serde_json::Value;
 
 use self::shape::{Reach, dry_pass};
 use crate::engine::EngineError;
-use crate::engine::compile::{CompiledWorkflow, StepKind};
+use crate::engine::compile::{CompiledKind, CompiledWorkflow, StepKind};
 use crate::engine::runs::{RunEngine, check_input};
 
 /// Items assumed at most for a map whose `over` array the sample input
@@ -108,12 +108,22 @@ pub fn estimate(workflow: &CompiledWorkflow, input: &Value, hints: &HashMap<Stri
         let reach = shape.reach[v.index()];
         let (lo, hi) = shape.times[v.index()];
         let mut notes: Vec<String> = shape.notes[v.index()].iter().cloned().collect();
-        let calls_agents = matches!(step.kind(), StepKind::Agent | StepKind::Planner);
-        let agent = if calls_agents {
-            workflow.step_def(v).map(|d| d.agent.clone()).unwrap_or_default()
-        } else {
-            String::new()
+        let agent = match step.data() {
+            CompiledKind::Agent { agent } | CompiledKind::Planner { agent } => Some(agent.clone().unwrap_or_default()),
+            CompiledKind::Parallel
+            | CompiledKind::Condition
+            | CompiledKind::Delay { .. }
+            | CompiledKind::Approval { .. }
+            | CompiledKind::Webhook { .. }
+            | CompiledKind::HttpRequest { .. }
+            | CompiledKind::Script { .. }
+            | CompiledKind::Transform
+            | CompiledKind::Map { .. }
+            | CompiledKind::Loop { .. }
+            | CompiledKind::Wait { .. } => None,
         };
+        let calls_agents = agent.is_some();
+        let agent = agent.unwrap_or_default();
         let (calls_min, calls_max) = match reach {
             _ if !calls_agents => (0, 0),
             Reach::Never => (0, 0),

@@ -14,7 +14,7 @@ use serde_json::{Map, Value, json};
 
 use super::UNRESOLVED_MAP_ITEMS;
 use super::roots::roots;
-use crate::engine::compile::{CompiledWorkflow, EdgeKind, StepKind};
+use crate::engine::compile::{CompiledKind, CompiledWorkflow, EdgeKind, LoopDriver, StepKind};
 
 /// Whether a step runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -114,7 +114,20 @@ impl Pass<'_> {
             StepKind::Planner => {
                 self.notes[v.index()] = Some("planner output unknown: the steps it splices in are not counted".into());
             }
-            _ => {}
+            // A transform or condition the sample input cannot compute, and
+            // the types whose output the estimate never learns.
+            StepKind::Transform
+            | StepKind::Condition
+            | StepKind::Agent
+            | StepKind::Parallel
+            | StepKind::Delay
+            | StepKind::Approval
+            | StepKind::Webhook
+            | StepKind::Map
+            | StepKind::Wait
+            | StepKind::HttpRequest
+            | StepKind::Script
+            | StepKind::Loop => {}
         }
     }
 
@@ -185,7 +198,7 @@ impl Pass<'_> {
         let mut owner = None;
         let mut at = v;
         while let Some(parent) = self.wf.step(at).and_then(|s| s.parent()) {
-            if self.wf.step(parent).is_some_and(|p| matches!(p.kind(), StepKind::Map | StepKind::Loop)) {
+            if self.wf.step(parent).is_some_and(|p| p.kind().iterates()) {
                 owner = Some(parent);
             }
             at = parent;
@@ -210,7 +223,21 @@ impl Pass<'_> {
                 let (items_lo, items_hi) = match self.wf.step(parent).map(|p| p.kind()) {
                     Some(StepKind::Map) => self.items(parent),
                     Some(StepKind::Loop) => self.iterations(parent),
-                    _ => (1, 1),
+                    // A parallel's sub-steps run once with it.
+                    Some(
+                        StepKind::Agent
+                        | StepKind::Parallel
+                        | StepKind::Condition
+                        | StepKind::Delay
+                        | StepKind::Approval
+                        | StepKind::Webhook
+                        | StepKind::Transform
+                        | StepKind::Planner
+                        | StepKind::Wait
+                        | StepKind::HttpRequest
+                        | StepKind::Script,
+                    )
+                    | None => (1, 1),
                 };
                 (lo.saturating_mul(items_lo), hi.saturating_mul(items_hi))
             }
@@ -250,15 +277,17 @@ impl Pass<'_> {
     /// condition loop from none (`while`) or one (`until`) up to its
     /// maxIterations, since the sample input cannot run the condition.
     fn iterations(&mut self, m: NodeIndex) -> (u64, u64) {
-        let def = self.wf.step_def(m);
-        let limit = match def.map_or(0, |d| d.max_iterations) {
+        let Some(CompiledKind::Loop { driver, max_iterations, .. }) = self.wf.step(m).map(|s| s.data()) else {
+            return (1, 1);
+        };
+        let limit = match *max_iterations {
             0 => u64::from(crate::engine::run::DEFAULT_LOOP_ITERATIONS),
             n => u64::from(n.min(crate::engine::compile::MAX_LOOP_ITERATIONS)),
         };
-        let (field, min) = match def {
-            Some(d) if !d.while_condition.is_empty() => ("while", 0),
-            Some(d) if !d.until_condition.is_empty() => ("until", 1),
-            _ => {
+        let (field, min) = match driver {
+            LoopDriver::While => ("while", 0),
+            LoopDriver::Until => ("until", 1),
+            LoopDriver::Over => {
                 let (lo, hi) = self.items(m);
                 return if lo > limit { (0, 0) } else { (lo, hi.min(limit)) };
             }

@@ -20,16 +20,17 @@
 use std::sync::Arc;
 
 use petgraph::graph::NodeIndex;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
+use super::command::{RUN_TIMER_KEY, RetryOrigin, ReusedStep};
 use super::document;
 use super::error_code::ErrorCode;
 use super::instance::Instance;
-use super::outbound_step::builtin_agent;
 use super::outcome::{Effect, EventType, TaskDispatch};
 use super::status::{RunStatus, StepStatus};
-use super::transition::{Tx, is_external};
-use crate::engine::compile::{EdgeKind, StepKind};
+use super::steps::TaskParts;
+use super::tx::Tx;
+use crate::engine::compile::EdgeKind;
 
 /// What a pending step's gate says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,8 +84,8 @@ impl Tx<'_> {
             return;
         }
         let inst = Instance::step(node);
-        match (self.run.status_of(inst), self.run.kind(node)) {
-            (StepStatus::Pending, _) => match self.gate(node) {
+        match self.run.status_of(inst) {
+            StepStatus::Pending => match self.gate(node) {
                 Gate::Wait => {}
                 Gate::Skip => self.skip(inst),
                 // Ready, unless a writer of one of its shared-state keys
@@ -92,10 +93,15 @@ impl Tx<'_> {
                 Gate::Open if self.write_blocked(inst) => {}
                 Gate::Open => self.start(inst),
             },
-            (StepStatus::Running, StepKind::Parallel) => self.check_parallel(node),
-            (StepStatus::Running, StepKind::Map) => self.pump_map(node),
-            (StepStatus::Running, StepKind::Loop) => self.pump_loop(node),
-            _ => {}
+            // A structural step may finish, or start more items.
+            StepStatus::Running => self.revisit_running(node),
+            StepStatus::Ready
+            | StepStatus::Paused
+            | StepStatus::Waiting
+            | StepStatus::Completed
+            | StepStatus::Failed
+            | StepStatus::Skipped
+            | StepStatus::Cancelled => {}
         }
     }
 
@@ -129,7 +135,7 @@ impl Tx<'_> {
                     let want = match kind {
                         EdgeKind::OnTrue | EdgeKind::OnTimeout => Some(true),
                         EdgeKind::OnFalse => Some(false),
-                        _ => None,
+                        EdgeKind::DependsOn | EdgeKind::SubStepDone | EdgeKind::ParentStart => None,
                     };
                     if status == StepStatus::Completed && want.is_some() && record.and_then(|r| r.branch) == want {
                         taken += 1;
@@ -158,12 +164,7 @@ impl Tx<'_> {
             match self.run.status_of(Instance::step(at)) {
                 // A wait step that timed out took its onTimeout branch:
                 // what depends on it is the other branch, not taken.
-                StepStatus::Completed
-                    if self.run.kind(at) == StepKind::Wait
-                        && self.run.record(Instance::step(at)).and_then(|r| r.branch) == Some(true) =>
-                {
-                    return DepOutcome::Dead;
-                }
+                StepStatus::Completed if self.took_timeout_branch(at) => return DepOutcome::Dead,
                 StepStatus::Completed => return DepOutcome::Done,
                 StepStatus::Skipped | StepStatus::Cancelled => return DepOutcome::Dead,
                 StepStatus::Failed => match self.wf.step(at).and_then(|s| s.failure_goto()) {
@@ -210,91 +211,31 @@ impl Tx<'_> {
     }
 
     /// Starts a ready instance: pure steps are computed now, the rest
-    /// become effects. An `inputMap` query that selects nothing fails the
-    /// step as it starts (external work checks it as it is dispatched).
+    /// become effects (each type's start is in `steps/`). An `inputMap`
+    /// query that selects nothing fails the step as it starts (external
+    /// work checks it as it is dispatched).
     pub(super) fn start(&mut self, inst: Instance) {
-        let kind = self.run.kind(inst.node);
-        if !is_external(kind)
+        if !self.run.kind(inst.node).is_external()
             && let Err((code, message)) = self.resolve_input(inst)
         {
             self.begin(inst, StepStatus::Running);
             return self.step_failed_as(inst, code, message);
         }
-        match kind {
-            StepKind::Transform => {
-                self.begin(inst, StepStatus::Running);
-                let wf = Arc::clone(&self.wf);
-                let output = match wf.step(inst.node) {
-                    Some(step) => self.with_item(inst, |doc| document::resolve(step.output(), doc)),
-                    None => Value::Object(Map::new()),
-                };
-                self.complete(inst, output, None);
-            }
-            StepKind::Condition => {
-                self.begin(inst, StepStatus::Running);
-                let wf = Arc::clone(&self.wf);
-                let step = wf.step(inst.node);
-                let result =
-                    step.and_then(|s| s.condition()).is_some_and(|c| self.with_item(inst, |doc| c.evaluate(doc)));
-                if let Some(record) = self.run.record_mut(inst) {
-                    record.branch = Some(result);
-                }
-                self.complete(inst, json!({ "result": result }), None);
-            }
-            StepKind::Parallel => {
-                self.begin(inst, StepStatus::Running);
-                self.touch(inst.node);
-                self.work.insert(inst.node);
-            }
-            StepKind::Map => self.start_map(inst.node),
-            StepKind::Loop => self.start_loop(inst.node),
-            // A webhook that waits for its callback shows as waiting from
-            // the start: its outcome comes from outside, not from its task.
-            StepKind::Webhook if self.wf.step_def(inst.node).is_some_and(|d| d.wait_for_callback) => {
-                self.begin(inst, StepStatus::Waiting);
-                self.dispatch(inst);
-            }
-            StepKind::Approval => self.open_step_approval(inst),
-            StepKind::Wait => self.open_wait(inst),
-            StepKind::Delay => {
-                self.begin(inst, StepStatus::Waiting);
-                let seconds = self.wf.step_def(inst.node).map_or(0, |d| i64::from(d.duration));
-                let step = self.run.key(inst);
-                self.out.effects.push(Effect::ArmTimer { step, due_ms: self.now_ms.saturating_add(seconds * 1000) });
-            }
-            _ => {
-                self.begin(inst, StepStatus::Running);
-                self.dispatch(inst);
-            }
-        }
+        self.start_step(inst);
     }
 
     /// Emits the task of the current attempt of external work, with its
     /// inputs resolved and its task rendered now; fails the step instead
     /// when an `inputMap` query selects nothing.
     pub(super) fn dispatch(&mut self, inst: Instance) {
-        let wf = Arc::clone(&self.wf);
-        let Some(step) = wf.step(inst.node) else { return };
         let input = match self.resolve_input(inst) {
             Ok(input) => input,
             Err((code, message)) => return self.step_failed_as(inst, code, message),
         };
-        // Webhook, http_request and script tasks are the server's own: a
-        // reserved agent name, and the request or program as the task.
-        let (task, agent) = match builtin_agent(step.kind()) {
-            Some(agent) => (Some(self.builtin_spec(inst)), Some(agent.to_owned())),
-            None => (
-                self.with_item(inst, |doc| step.task().map(|t| t.render(doc))),
-                self.wf.step_def(inst.node).map(|d| d.agent.clone()).filter(|a| !a.is_empty()),
-            ),
-        };
+        let kind = self.run.kind(inst.node);
+        let TaskParts { task, agent, timeout_ms } = self.task_parts(inst);
         let attempt = self.run.record(inst).map_or(1, |r| r.attempts);
-        let timeout_ms = match step.kind() {
-            StepKind::Agent | StepKind::Planner => step.timeout().map(|t| t.as_millis().min(i64::MAX as u128) as i64),
-            _ => None,
-        };
-        let dispatch =
-            TaskDispatch { step: self.run.key(inst), attempt, kind: step.kind(), agent, task, input, timeout_ms };
+        let dispatch = TaskDispatch { step: self.run.key(inst), attempt, kind, agent, task, input, timeout_ms };
         self.out.effects.push(Effect::DispatchTask(dispatch));
     }
 
@@ -302,15 +243,43 @@ impl Tx<'_> {
     /// item bound under the map's `as` name for a map item.
     pub(super) fn with_item<R>(&mut self, inst: Instance, f: impl FnOnce(&Value) -> R) -> R {
         let Some(index) = inst.item else { return f(&self.run.document) };
-        let map_node = self.wf.step(inst.node).and_then(|s| s.parent());
-        let name = map_node.and_then(|m| self.wf.step_def(m)).map_or("item", |d| d.as_name.as_str());
-        let name = if name.is_empty() { "item" } else { name };
+        let wf = Arc::clone(&self.wf);
+        let map_node = wf.step(inst.node).and_then(|s| s.parent());
+        let name = map_node.and_then(|m| wf.step(m)).and_then(|m| m.data().item_name()).unwrap_or("item");
         let item = self.run.maps.get_mut(&inst.node).and_then(|m| m.items.get_mut(index)).map(Value::take);
         let (result, item) = document::with_binding(&mut self.run.document, name, item.unwrap_or(Value::Null), f);
         if let Some(slot) = self.run.maps.get_mut(&inst.node).and_then(|m| m.items.get_mut(index)) {
             *slot = item;
         }
         result
+    }
+
+    /// Starts the run: arms its timeout, takes over the outputs a retry
+    /// reuses, then runs whatever is ready.
+    pub(super) fn start_run(
+        &mut self,
+        input: Value,
+        shared_state: Value,
+        origin: Option<&RetryOrigin>,
+        reused: &[ReusedStep],
+    ) {
+        self.run.status = RunStatus::Running;
+        self.run.started_ms = Some(self.now_ms);
+        self.run.document = document::initial(input, shared_state);
+        let event = self.emit(EventType::RunStarted, None, RunStatus::Running.as_str());
+        if let Some(origin) = origin {
+            event.data = Some(json!({ "retryOf": origin.run_id, "retryFrom": origin.step_id }));
+        }
+        let timeout = self.wf.definition().timeout;
+        if timeout > 0 {
+            let due_ms = self.now_ms.saturating_add(i64::from(timeout) * 1000);
+            self.out.effects.push(Effect::ArmTimer { step: RUN_TIMER_KEY.to_owned(), due_ms });
+        }
+        if let Some(origin) = origin {
+            self.reuse(origin, reused);
+        }
+        self.work.extend(self.wf.topological_order().iter().copied());
+        self.advance();
     }
 
     /// Ends a run with nothing left in flight: Partial when a failure was

@@ -16,7 +16,7 @@
 
 use super::instance::Instance;
 use super::state::RunState;
-use super::transition::Tx;
+use super::tx::Tx;
 
 /// Currency of costs when the policy names none.
 const DEFAULT_CURRENCY: &str = "usd";

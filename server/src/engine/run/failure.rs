@@ -14,8 +14,8 @@ use super::error_code::ErrorCode;
 use super::instance::Instance;
 use super::outcome::{Effect, EventType};
 use super::status::{RunStatus, StepStatus};
-use super::transition::{Tx, is_external};
-use crate::engine::compile::StepKind;
+use super::tx::Tx;
+use crate::engine::compile::FailureAction;
 
 /// Where a final failure goes.
 enum Route {
@@ -62,7 +62,7 @@ impl Tx<'_> {
     /// Extra attempts a step gets: its own `retries`, or the run-level
     /// `retries` when the run's onFailure is "retry" and the step sets none.
     fn retries(&self, node: NodeIndex) -> u32 {
-        let own = self.wf.step_def(node).map_or(0, |d| d.retries);
+        let own = self.wf.step(node).map_or(0, |s| s.shared().retries);
         let def = self.wf.definition();
         if own == 0 && def.on_failure.as_deref() == Some("retry") { def.retries } else { own }
     }
@@ -102,11 +102,10 @@ impl Tx<'_> {
 
     fn route(&self, node: NodeIndex) -> Route {
         let step = self.wf.step(node);
-        let action = self.wf.step_def(node).and_then(|d| d.on_step_failure.as_ref()).map(|r| r.action.as_str());
-        match (action, step.and_then(|s| s.failure_goto())) {
-            (Some("goto"), Some(target)) => Route::Goto(target),
-            (Some("continue"), _) => Route::Continue,
-            (Some(_), _) => Route::Stop,
+        match (step.and_then(|s| s.shared().failure_action), step.and_then(|s| s.failure_goto())) {
+            (Some(FailureAction::Goto), Some(target)) => Route::Goto(target),
+            (Some(FailureAction::Continue), _) => Route::Continue,
+            (Some(FailureAction::Goto | FailureAction::Stop), _) => Route::Stop,
             (None, _) if self.wf.definition().on_failure.as_deref() == Some("continue") => Route::Continue,
             (None, _) => Route::Stop,
         }
@@ -128,21 +127,10 @@ impl Tx<'_> {
 
     /// Cancels an unfinished instance, withdrawing its task or timer.
     fn cancel_instance(&mut self, inst: Instance) {
-        let status = self.run.status_of(inst);
-        if status.is_terminal() {
+        if self.run.status_of(inst).is_terminal() {
             return;
         }
-        let kind = self.run.kind(inst.node);
-        let key = self.run.key(inst);
-        match status {
-            StepStatus::Paused => self.cancel_paused(inst),
-            // A retry kept back by a hold has no task to withdraw.
-            StepStatus::Running | StepStatus::Waiting if is_external(kind) && !self.retry_deferred(inst) => {
-                self.out.effects.push(Effect::CancelTask { step: key })
-            }
-            StepStatus::Waiting if kind == StepKind::Delay => self.out.effects.push(Effect::CancelTimer { step: key }),
-            _ => {}
-        }
+        self.withdraw(inst);
         self.step_event(inst, StepStatus::Cancelled, EventType::StepCancelled);
     }
 

@@ -13,7 +13,7 @@ use super::document;
 use super::error_code::ErrorCode;
 use super::instance::Instance;
 use super::status::StepStatus;
-use super::transition::Tx;
+use super::tx::Tx;
 
 impl Tx<'_> {
     /// The step's `inputMap` resolved as `inst` sees the document, or a
@@ -29,10 +29,9 @@ impl Tx<'_> {
         if step.input_map().is_empty() {
             return Ok(Value::Object(Map::new()));
         }
-        let def = wf.step_def(inst.node);
         let source = |at: usize| {
             let key = step.input_map().get(at).map_or("", |(key, _)| key.as_str());
-            (key, def.and_then(|d| d.input_map.get(key)).map_or("", String::as_str))
+            (key, step.shared().input_sources.get(key).map_or("", String::as_str))
         };
         let strict = self.with_item(inst, |doc| document::resolve_strict(step.input_map(), doc, |_| false));
         if let Ok(input) = strict {

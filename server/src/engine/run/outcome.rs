@@ -1,12 +1,15 @@
 //! What a transition produces: events to record (and later publish) and
 //! effects to release after the commit.
 //!
-//! There is no separate "rows" type: the rows a writer stores are derived
-//! from the events (one `run_events` row each) and from the state after the
-//! transition (the run row, and a step row for every instance an event
-//! names, read with [`RunState::step`](super::RunState::step)).
+//! The rows a writer stores are derived from the events (one `run_events`
+//! row each), from the state after the transition (the run row, and a step
+//! row for every instance an event names, read with
+//! [`RunState::step`](super::RunState::step)), and from the effects (task,
+//! timer and approval rows). An approval's effect and its event's `data`
+//! are built from the same struct, so the row and the event cannot
+//! disagree.
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::engine::compile::StepKind;
 
@@ -160,6 +163,160 @@ pub enum Effect {
         /// Instance key.
         step: String,
     },
+    /// Insert an approval row (its approval.pending event carries the same).
+    ApprovalOpened(ApprovalOpened),
+    /// Record the decision on an approval (as its approval.decided event).
+    ApprovalDecided(ApprovalDecided),
+}
+
+/// An approval opened: a tool use or an approval step waits for a person.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApprovalOpened {
+    /// `appr_…`.
+    pub approval_id: String,
+    /// Instance key of the paused step.
+    pub step: String,
+    /// The action awaiting a decision: the tool, or the step's `action`.
+    pub action: String,
+    /// Text for the approver.
+    pub message: String,
+    /// The answers it takes.
+    pub options: Vec<String>,
+    /// What asks.
+    pub subject: ApprovalSubject,
+}
+
+/// What asks for an approval.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ApprovalSubject {
+    /// A worker's tool use.
+    ToolUse {
+        /// The tool.
+        tool: String,
+        /// Its arguments.
+        arguments: Value,
+    },
+    /// An approval step.
+    Step {
+        /// Applied when the timeout fires first.
+        default_action: Decision,
+        /// When the timeout fires, ms since the epoch; `None` without one.
+        expires_ms: Option<i64>,
+    },
+}
+
+impl ApprovalOpened {
+    /// "tool_use" or "step", as the approval row and the event name it.
+    pub fn kind(&self) -> &'static str {
+        match self.subject {
+            ApprovalSubject::ToolUse { .. } => "tool_use",
+            ApprovalSubject::Step { .. } => "step",
+        }
+    }
+
+    /// The `data` of its approval.pending event.
+    pub fn data(&self) -> Value {
+        match &self.subject {
+            ApprovalSubject::ToolUse { tool, arguments } => json!({
+                "approvalId": self.approval_id,
+                "kind": self.kind(),
+                "tool": tool,
+                "arguments": arguments,
+                "message": self.message,
+                "options": self.options,
+            }),
+            ApprovalSubject::Step { default_action, expires_ms } => json!({
+                "approvalId": self.approval_id,
+                "kind": self.kind(),
+                "message": self.message,
+                "options": self.options,
+                "defaultAction": default_action.as_str(),
+                "expiresAt": expires_ms,
+            }),
+        }
+    }
+}
+
+/// What a decision on an approval amounts to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Go ahead.
+    Approve,
+    /// Refused.
+    Deny,
+    /// Handed up (an approval step completes with it).
+    Escalate,
+    /// Nobody decided: the step stopped for another reason.
+    Expired,
+}
+
+impl Decision {
+    /// The name events and rows carry.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Approve => "approve",
+            Self::Deny => "deny",
+            Self::Escalate => "escalate",
+            Self::Expired => "expired",
+        }
+    }
+
+    /// The approval's status after this decision.
+    fn status(self) -> &'static str {
+        match self {
+            Self::Approve => "approved",
+            Self::Deny => "denied",
+            Self::Escalate => "escalated",
+            Self::Expired => "expired",
+        }
+    }
+}
+
+/// The decision on an open approval.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApprovalDecided {
+    /// `appr_…`.
+    pub approval_id: String,
+    /// Instance key of the step.
+    pub step: String,
+    /// The action that was awaiting it.
+    pub action: String,
+    /// What it amounts to.
+    pub decision: Decision,
+    /// The option chosen ("" when nobody chose).
+    pub option: String,
+    /// Who decided, or `system:…`.
+    pub decided_by: String,
+    /// The decider's comment; `None` where no answer was given.
+    pub comment: Option<String>,
+    /// For an approval step: whether its timeout took the decision (the
+    /// approval is then expired, its default action applied).
+    pub expired: Option<bool>,
+}
+
+impl ApprovalDecided {
+    /// The approval's status after it: "approved", "denied", "escalated"
+    /// or "expired" (a timeout's default action included).
+    pub fn status(&self) -> &'static str {
+        if self.expired == Some(true) { "expired" } else { self.decision.status() }
+    }
+
+    /// The `data` of its approval.decided event.
+    pub fn data(&self) -> Value {
+        let mut data = json!({
+            "approvalId": self.approval_id,
+            "decision": self.decision.as_str(),
+            "option": self.option,
+            "decidedBy": self.decided_by,
+        });
+        if let Some(comment) = &self.comment {
+            data["comment"] = json!(comment);
+        }
+        if let Some(expired) = self.expired {
+            data["expired"] = json!(expired);
+        }
+        data
+    }
 }
 
 /// Everything one transition produced.

@@ -9,17 +9,17 @@
 //! run shows Paused, with the first paused step's pending action, while
 //! any pause is open. Its last answer makes the run Running again.
 //!
-//! An `approval` step is a pause of its own (see `approval_step.rs`): it
+//! An `approval` step is a pause of its own (see `steps/approval.rs`): it
 //! opens as it starts, with the step's options. So is a `wait` step (see
-//! `wait_step.rs`), answered by its named event instead of an option.
+//! `steps/wait.rs`), answered by its named event instead of an option.
 
 use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::instance::Instance;
-use super::outcome::{Effect, EventType};
+use super::outcome::{ApprovalDecided, ApprovalOpened, ApprovalSubject, Decision, Effect, EventType};
 use super::status::{RunStatus, StepStatus};
-use super::transition::Tx;
+use super::tx::Tx;
 
 /// Answers a tool approval takes. "deny" is read as "reject".
 pub(super) const TOOL_OPTIONS: &[&str] = &["approve", "reject"];
@@ -39,7 +39,7 @@ pub(super) enum StepPause {
     /// An approval step waits for its decision.
     StepApproval {
         /// `appr_…`, derived from the run and the step (see
-        /// [`super::approval_step::step_approval_id`]).
+        /// `steps/approval.rs`).
         approval_id: String,
         /// The step's `action`.
         action: String,
@@ -221,21 +221,33 @@ impl Tx<'_> {
         Some(pause)
     }
 
+    /// Records an approval opening: its approval.pending event (the step
+    /// shows paused) and the row to insert, from the same struct.
+    pub(super) fn approval_opened(&mut self, inst: Instance, opened: ApprovalOpened) {
+        let event = self.emit(EventType::ApprovalPending, Some(inst), StepStatus::Paused.as_str());
+        event.action = Some(opened.action.clone());
+        event.data = Some(opened.data());
+        self.out.effects.push(Effect::ApprovalOpened(opened));
+    }
+
+    /// Records a decision on an approval: its approval.decided event, with
+    /// the step's status `status`, and the row change, from the same struct.
+    pub(super) fn approval_decided(&mut self, inst: Instance, decided: ApprovalDecided, status: StepStatus) {
+        let event = self.emit(EventType::ApprovalDecided, Some(inst), status.as_str());
+        event.action = Some(decided.action.clone());
+        event.data = Some(decided.data());
+        self.out.effects.push(Effect::ApprovalDecided(decided));
+    }
+
     /// A tool use needs approval: the step pauses (approval.pending).
     pub(super) fn request_tool_approval(&mut self, inst: Instance, approval_id: String, tool: String, args: Value) {
         let pause = StepPause::ToolApproval { approval_id: approval_id.clone(), tool: tool.clone() };
         let message = pause.pending_action(self.run.key(inst)).message;
         self.run.set_status(inst, StepStatus::Paused);
-        let event = self.emit(EventType::ApprovalPending, Some(inst), StepStatus::Paused.as_str());
-        event.action = Some(tool.clone());
-        event.data = Some(json!({
-            "approvalId": approval_id,
-            "kind": "tool_use",
-            "tool": tool,
-            "arguments": args,
-            "message": message,
-            "options": TOOL_OPTIONS,
-        }));
+        let options = TOOL_OPTIONS.iter().map(|o| (*o).to_owned()).collect();
+        let subject = ApprovalSubject::ToolUse { tool: tool.clone(), arguments: args };
+        let step = self.run.key(inst);
+        self.approval_opened(inst, ApprovalOpened { approval_id, step, action: tool, message, options, subject });
         self.open_pause(inst, pause);
     }
 
@@ -269,16 +281,18 @@ impl Tx<'_> {
             StepPause::Event { .. } => {}
             StepPause::StepApproval { .. } => self.decide_step_approval(inst, option, decided_by, comment, false),
             StepPause::ToolApproval { approval_id, tool } => {
-                let decision = if option == "approve" { "approve" } else { "deny" };
-                let event = self.emit(EventType::ApprovalDecided, Some(inst), StepStatus::Running.as_str());
-                event.action = Some(tool);
-                event.data = Some(json!({
-                    "approvalId": approval_id,
-                    "decision": decision,
-                    "option": option,
-                    "decidedBy": decided_by,
-                    "comment": comment,
-                }));
+                let decision = if option == "approve" { Decision::Approve } else { Decision::Deny };
+                let decided = ApprovalDecided {
+                    approval_id,
+                    step: self.run.key(inst),
+                    action: tool,
+                    decision,
+                    option: option.to_owned(),
+                    decided_by: decided_by.to_owned(),
+                    comment: Some(comment.to_owned()),
+                    expired: None,
+                };
+                self.approval_decided(inst, decided, StepStatus::Running);
                 self.close_pause(inst);
             }
             StepPause::CostExceeded { cost_cents, limit_cents, held, held_writes } => {
@@ -316,15 +330,18 @@ impl Tx<'_> {
             StepPause::StepApproval { approval_id, action, .. } => Some((approval_id, action)),
             StepPause::CostExceeded { .. } | StepPause::Event { .. } => None,
         };
-        if let Some((approval_id, tool)) = subject {
-            let event = self.emit(EventType::ApprovalDecided, Some(inst), StepStatus::Paused.as_str());
-            event.action = Some(tool.clone());
-            event.data = Some(json!({
-                "approvalId": approval_id,
-                "decision": "expired",
-                "option": "",
-                "decidedBy": why,
-            }));
+        if let Some((approval_id, action)) = subject {
+            let decided = ApprovalDecided {
+                approval_id: approval_id.clone(),
+                step: self.run.key(inst),
+                action: action.clone(),
+                decision: Decision::Expired,
+                option: String::new(),
+                decided_by: why.to_owned(),
+                comment: None,
+                expired: None,
+            };
+            self.approval_decided(inst, decided, StepStatus::Paused);
         }
         Some(pause)
     }
@@ -351,7 +368,10 @@ impl Tx<'_> {
                 }
             }
             Some(StepPause::CostExceeded { held: Some(_), .. }) => {}
-            _ => self.out.effects.push(Effect::CancelTask { step: self.run.key(inst) }),
+            // A tool use or a heartbeat over its ceiling: the worker holds a task.
+            Some(StepPause::ToolApproval { .. } | StepPause::CostExceeded { held: None, .. }) | None => {
+                self.out.effects.push(Effect::CancelTask { step: self.run.key(inst) })
+            }
         }
     }
 }

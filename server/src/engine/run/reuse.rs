@@ -4,15 +4,14 @@
 //! had just run. A reused condition or wait step keeps the branch it
 //! took in the source run.
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::command::{RetryOrigin, ReusedStep};
 use super::document;
 use super::instance::Instance;
 use super::outcome::EventType;
 use super::status::StepStatus;
-use super::transition::Tx;
-use crate::engine::compile::StepKind;
+use super::tx::Tx;
 
 impl Tx<'_> {
     /// Completes every reused step with its source output. Their shared
@@ -29,11 +28,7 @@ impl Tx<'_> {
             }
             // A reused condition or wait keeps the branch it took: what
             // waits on it proceeds down the same branch as in the source.
-            let branch = match self.run.kind(node) {
-                StepKind::Condition => step.output.get("result").and_then(Value::as_bool),
-                StepKind::Wait => Some(step.timed_out),
-                _ => None,
-            };
+            let branch = self.reused_branch(node, step);
             if let Some(record) = self.run.record_mut(inst) {
                 record.branch = branch;
             }

@@ -22,11 +22,10 @@ use serde_json::json;
 use super::command::TransitionError;
 use super::document;
 use super::instance::Instance;
-use super::outcome::{Effect, EventType};
+use super::outcome::EventType;
 use super::state::RunState;
 use super::status::{RunStatus, StepStatus};
-use super::transition::{Tx, is_external};
-use crate::engine::compile::StepKind;
+use super::tx::Tx;
 
 /// The steps a checked `from_step` resets, in topological order.
 #[derive(Debug, Clone, PartialEq)]
@@ -62,9 +61,7 @@ impl RunState {
             self.workflow.topological_order().iter().copied().filter(|v| downstream.contains(v)).collect();
         for &v in &reset {
             let items = self.workflow.step(v).and_then(|s| s.map_step().or_else(|| s.children().first().copied()));
-            if matches!(self.kind(v), StepKind::Map | StepKind::Loop)
-                && items.is_some_and(|t| self.maps.contains_key(&t))
-            {
+            if self.kind(v).iterates() && items.is_some_and(|t| self.maps.contains_key(&t)) {
                 let why = format!("step '{}' has run items already; retry the run with RetryRunFrom", self.id(v));
                 return Err(bad(why));
             }
@@ -79,19 +76,10 @@ impl Tx<'_> {
         let reset: BTreeSet<NodeIndex> = plan.reset.iter().copied().collect();
         for &node in &plan.reset {
             let inst = Instance::step(node);
-            let status = self.run.status_of(inst);
-            let kind = self.run.kind(node);
-            match status {
-                StepStatus::Pending => continue,
-                StepStatus::Paused => self.cancel_paused(inst),
-                StepStatus::Running if is_external(kind) && !self.retry_deferred(inst) => {
-                    self.out.effects.push(Effect::CancelTask { step: self.run.key(inst) });
-                }
-                StepStatus::Waiting if kind == StepKind::Delay => {
-                    self.out.effects.push(Effect::CancelTimer { step: self.run.key(inst) });
-                }
-                _ => {}
+            if self.run.status_of(inst) == StepStatus::Pending {
+                continue;
             }
+            self.withdraw(inst);
             if let Some(hold) = self.run.hold.as_mut() {
                 hold.retries.remove(&inst);
             }

@@ -17,7 +17,7 @@ use super::instance::Instance;
 use super::outcome::EventType;
 use super::state::Hold;
 use super::status::{RunStatus, StepStatus};
-use super::transition::{Tx, is_external};
+use super::tx::Tx;
 
 impl Tx<'_> {
     /// Holds a Running run (checked by the caller).
@@ -40,7 +40,7 @@ impl Tx<'_> {
             event.data = Some(json!({ "type": "manual", "heldMs": held_ms }));
         }
         for inst in hold.retries {
-            if self.run.status_of(inst) == StepStatus::Running && is_external(self.run.kind(inst.node)) {
+            if self.run.status_of(inst) == StepStatus::Running && self.run.kind(inst.node).is_external() {
                 self.dispatch(inst);
             }
         }

@@ -299,8 +299,8 @@ impl RunState {
     /// stateWrites) with their current values (null when unset); `None`
     /// when it declares none or is unknown.
     pub fn declared_state(&self, key: &str) -> Option<Value> {
-        let def = self.workflow.step_def(self.locate(key)?.node)?;
-        let keys: Vec<&String> = def.state_reads.iter().chain(&def.state_writes).collect();
+        let shared = self.workflow.step(self.locate(key)?.node)?.shared();
+        let keys: Vec<&String> = shared.state_reads.iter().chain(&shared.state_writes).collect();
         if keys.is_empty() {
             return None;
         }
@@ -349,7 +349,7 @@ impl RunState {
         let mut owner = None;
         let mut at = node;
         while let Some(parent) = self.workflow.step(at).and_then(|s| s.parent()) {
-            if matches!(self.kind(parent), StepKind::Map | StepKind::Loop) {
+            if self.kind(parent).iterates() {
                 owner = Some(parent);
             }
             at = parent;
@@ -393,8 +393,9 @@ impl RunState {
         let in_flight = matches!(status, StepStatus::Running | StepStatus::Waiting | StepStatus::Paused);
         // Parallel and map steps write their state only as they complete,
         // after their children: they never hold a key while children run.
-        let structural = matches!(self.kind(inst.node), StepKind::Parallel | StepKind::Map | StepKind::Loop);
-        if in_flight && !structural && self.workflow.step_def(inst.node).is_some_and(|d| !d.state_writes.is_empty()) {
+        let structural = self.kind(inst.node).is_structural();
+        let writes = self.workflow.step(inst.node).is_some_and(|s| !s.shared().state_writes.is_empty());
+        if in_flight && !structural && writes {
             self.writing.insert(inst);
         } else if !in_flight {
             self.writing.remove(&inst);

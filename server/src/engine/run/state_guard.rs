@@ -11,32 +11,36 @@
 use petgraph::graph::NodeIndex;
 
 use super::instance::Instance;
-use super::transition::Tx;
+use super::tx::Tx;
 
 impl Tx<'_> {
+    /// The shared-state keys `node` declares it writes.
+    fn writes_of(&self, node: NodeIndex) -> Option<&[String]> {
+        self.wf.step(node).map(|s| s.shared().state_writes.as_slice())
+    }
+
     /// True when `inst` writes a key that an instance in flight writes too.
     pub(super) fn write_blocked(&self, inst: Instance) -> bool {
         if self.run.writing.is_empty() {
             return false;
         }
-        let Some(keys) = self.wf.step_def(inst.node).map(|d| &d.state_writes).filter(|k| !k.is_empty()) else {
+        let Some(keys) = self.writes_of(inst.node).filter(|k| !k.is_empty()) else {
             return false;
         };
         self.run.writing.iter().any(|&other| {
-            other != inst
-                && self.wf.step_def(other.node).is_some_and(|d| d.state_writes.iter().any(|k| keys.contains(k)))
+            other != inst && self.writes_of(other.node).is_some_and(|w| w.iter().any(|k| keys.contains(k)))
         })
     }
 
     /// A writer of `node`'s keys finished: queue every step that writes one
     /// of them (a map sub-step through its map, which starts queued items).
     pub(super) fn wake_writers(&mut self, node: NodeIndex) {
-        let Some(keys) = self.wf.step_def(node).map(|d| d.state_writes.clone()) else { return };
+        let Some(keys) = self.writes_of(node).map(<[String]>::to_vec) else { return };
         let waiting: Vec<NodeIndex> = self
             .wf
             .steps()
             .map(|(v, _)| v)
-            .filter(|&v| self.wf.step_def(v).is_some_and(|d| d.state_writes.iter().any(|k| keys.contains(k))))
+            .filter(|&v| self.writes_of(v).is_some_and(|w| w.iter().any(|k| keys.contains(k))))
             .collect();
         for v in waiting {
             match self.run.template_owner(v) {

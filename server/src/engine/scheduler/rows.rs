@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use crate::engine::run::{EventType, RunEvent, RunState, TaskDispatch};
+use crate::engine::run::{ApprovalDecided, ApprovalOpened, ApprovalSubject, RunEvent, RunState, TaskDispatch};
 use crate::model::{ApprovalDecision, ApprovalRecord, EventRecord, RunRecord, StepRecord, TaskRecord, ids};
 
 /// What a run was started with that the pure state does not keep.
@@ -123,68 +123,55 @@ pub fn task_record(run_id: &str, tenant: &str, task: &TaskDispatch, now_ms: i64)
     }
 }
 
-/// What an approval event does to the approvals table.
+/// What an approval effect does to the approvals table.
 pub enum ApprovalChange {
-    /// approval.pending: a new row.
+    /// A new row.
     Open(Box<ApprovalRecord>),
-    /// approval.decided: the decision on it.
+    /// The decision on it.
     Decide(ApprovalDecision),
 }
 
-/// The approvals row change an event reports, if it is an approval event.
-pub fn approval_change(run_id: &str, tenant: &str, event: &RunEvent) -> Option<ApprovalChange> {
-    let data = event.data.as_ref()?;
-    let text = |key: &str| data.get(key).and_then(Value::as_str).unwrap_or_default().to_string();
-    let id = text("approvalId");
-    match event.event_type {
-        EventType::ApprovalPending => Some(ApprovalChange::Open(Box::new(ApprovalRecord {
-            id,
-            tenant_id: tenant.to_string(),
-            run_id: run_id.to_string(),
-            workflow_id: String::new(),
-            step_key: event.step_id.clone().unwrap_or_default(),
-            kind: text("kind"),
-            action: event.action.clone().unwrap_or_default(),
-            tool: text("tool"),
-            arguments: data.get("arguments").cloned().unwrap_or(Value::Null),
-            message: text("message"),
-            options: data
-                .get("options")
-                .and_then(Value::as_array)
-                .map(|o| o.iter().filter_map(Value::as_str).map(str::to_string).collect())
-                .unwrap_or_default(),
-            status: "pending".to_string(),
-            decision: String::new(),
-            option: String::new(),
-            decided_by: String::new(),
-            comment: String::new(),
-            default_action: text("defaultAction"),
-            expires_ms: data.get("expiresAt").and_then(Value::as_i64),
-            created_ms: event.now_ms,
-            decided_ms: None,
-        }))),
-        EventType::ApprovalDecided => {
-            let decision = text("decision");
-            // A timeout's default action is recorded as the decision, with
-            // the approval itself marked expired.
-            let expired = data.get("expired").and_then(Value::as_bool).unwrap_or(false);
-            let status = match decision.as_str() {
-                _ if expired => "expired",
-                "approve" => "approved",
-                "deny" => "denied",
-                "escalate" => "escalated",
-                _ => "expired",
-            };
-            Some(ApprovalChange::Decide(ApprovalDecision {
-                id,
-                status: status.to_string(),
-                decision,
-                option: text("option"),
-                decided_by: text("decidedBy"),
-                comment: text("comment"),
-                decided_ms: event.now_ms,
-            }))
+/// The approvals row an opened approval inserts.
+pub fn approval_opened(run_id: &str, tenant: &str, opened: &ApprovalOpened, now_ms: i64) -> ApprovalRecord {
+    let (tool, arguments, default_action, expires_ms) = match &opened.subject {
+        ApprovalSubject::ToolUse { tool, arguments } => (tool.clone(), arguments.clone(), String::new(), None),
+        ApprovalSubject::Step { default_action, expires_ms } => {
+            (String::new(), Value::Null, default_action.as_str().to_string(), *expires_ms)
         }
-        _ => None,
+    };
+    ApprovalRecord {
+        id: opened.approval_id.clone(),
+        tenant_id: tenant.to_string(),
+        run_id: run_id.to_string(),
+        workflow_id: String::new(),
+        step_key: opened.step.clone(),
+        kind: opened.kind().to_string(),
+        action: opened.action.clone(),
+        tool,
+        arguments,
+        message: opened.message.clone(),
+        options: opened.options.clone(),
+        status: "pending".to_string(),
+        decision: String::new(),
+        option: String::new(),
+        decided_by: String::new(),
+        comment: String::new(),
+        default_action,
+        expires_ms,
+        created_ms: now_ms,
+        decided_ms: None,
+    }
+}
+
+/// The decision a decided approval records.
+pub fn approval_decided(decided: &ApprovalDecided, now_ms: i64) -> ApprovalDecision {
+    ApprovalDecision {
+        id: decided.approval_id.clone(),
+        status: decided.status().to_string(),
+        decision: decided.decision.as_str().to_string(),
+        option: decided.option.clone(),
+        decided_by: decided.decided_by.clone(),
+        comment: decided.comment.clone().unwrap_or_default(),
+        decided_ms: now_ms,
     }
 }

@@ -337,7 +337,6 @@ impl Writer {
         let now = outcome.events.last().map(|e| e.now_ms).unwrap_or_else(now_ms);
         p.events.extend(outcome.events.iter().map(|e| rows::event_record(run_id, e)));
         let tenant = live.meta.tenant.clone();
-        p.approvals.extend(outcome.events.iter().filter_map(|e| rows::approval_change(run_id, &tenant, e)));
         for effect in &outcome.effects {
             match effect {
                 Effect::DispatchTask(task) => {
@@ -358,6 +357,13 @@ impl Writer {
                 }
                 Effect::CancelTimer { step } => {
                     p.timers.insert((run_id.to_string(), step.clone()), None);
+                }
+                Effect::ApprovalOpened(opened) => {
+                    let row = rows::approval_opened(run_id, &tenant, opened, now);
+                    p.approvals.push(rows::ApprovalChange::Open(Box::new(row)));
+                }
+                Effect::ApprovalDecided(decided) => {
+                    p.approvals.push(rows::ApprovalChange::Decide(rows::approval_decided(decided, now)));
                 }
             }
         }

@@ -81,3 +81,39 @@ fn the_timer_applies_the_default_action_and_replays_the_same() {
     });
     assert!(matches!(stale.unwrap_err(), TransitionError::NotPaused { .. }), "another approval's decision");
 }
+
+#[test]
+fn approval_rows_travel_as_effects_that_agree_with_their_events() {
+    let mut h = Harness::started(gated("4h", "approve"), json!({}));
+    let opened: Vec<ApprovalOpened> = h
+        .effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::ApprovalOpened(opened) => Some(opened.clone()),
+            _ => None,
+        })
+        .collect();
+    let [opened] = opened.as_slice() else { panic!("one approval opened: {:?}", h.effects) };
+    let pending = h.events.iter().find(|e| e.event_type == EventType::ApprovalPending).expect("approval.pending");
+    assert_eq!(pending.data.as_ref(), Some(&opened.data()), "the event's data is the effect's");
+    assert_eq!(pending.action.as_deref(), Some(opened.action.as_str()));
+    assert_eq!(Some(opened.approval_id.clone()), h.run.pending_action().unwrap().approval_id);
+    assert_eq!((opened.step.as_str(), opened.kind()), ("gate", "step"));
+    let due = h.timers["gate"];
+    assert_eq!(opened.subject, ApprovalSubject::Step { default_action: Decision::Approve, expires_ms: Some(due) });
+
+    // The timer decides: the default action applies, the approval expires.
+    let outcome = h.fire("gate");
+    let decided = outcome.effects.iter().find_map(|e| match e {
+        Effect::ApprovalDecided(decided) => Some(decided),
+        _ => None,
+    });
+    let decided = decided.expect("the decision is an effect");
+    let event = outcome.events.iter().find(|e| e.event_type == EventType::ApprovalDecided).expect("approval.decided");
+    assert_eq!(event.data.as_ref(), Some(&decided.data()));
+    assert_eq!((decided.decision, decided.status()), (Decision::Approve, "expired"));
+    assert_eq!(
+        (decided.approval_id.as_str(), decided.decided_by.as_str()),
+        (opened.approval_id.as_str(), "system:timeout")
+    );
+}

@@ -202,3 +202,45 @@ fn a_step_gate_opened_and_answered_while_held_leaves_the_run_held() {
     h.succeed("a", json!(1));
     assert_eq!(h.run.status(), RunStatus::Completed);
 }
+
+#[test]
+fn from_step_withdraws_a_webhook_waiting_for_its_callback_and_dispatches_it_afresh() {
+    let mut h = Harness::started(
+        json!({"steps": [
+            {"id": "a", "type": "agent", "agent": "w", "task": "a"},
+            {"id": "hook", "type": "webhook", "url": "https://hooks.example.com/x", "waitForCallback": true,
+             "dependsOn": ["a"]},
+        ]}),
+        json!({}),
+    );
+    h.succeed("a", json!({"n": 1}));
+    assert_eq!(h.status("hook"), StepStatus::Waiting);
+    assert_eq!(h.task("hook").attempt, 1);
+    pause(&mut h, "").unwrap();
+
+    let outcome = resume(&mut h, Some("a")).expect("from_step on a held run");
+    assert!(
+        outcome.effects.contains(&Effect::CancelTask { step: "hook".into() }),
+        "the waiting webhook's task is withdrawn: {:?}",
+        outcome.effects
+    );
+    assert_eq!(h.status("hook"), StepStatus::Pending);
+    assert!(!h.tasks.contains_key("hook"), "no task of the old attempt is left in flight");
+    // A callback for the withdrawn attempt is fenced off.
+    let now_ms = h.now_ms + 1;
+    let stale = Command::StepSucceeded {
+        step: "hook".into(),
+        attempt: 1,
+        output: json!({}),
+        cost_cents: 0,
+        now_ms,
+        state_writes: None,
+    };
+    assert!(h.apply(stale).is_err(), "the old attempt's callback is refused");
+
+    h.succeed("a", json!({"n": 2}));
+    assert_eq!(h.status("hook"), StepStatus::Waiting, "run again, waiting for a fresh callback");
+    assert_eq!(h.task("hook").attempt, 2, "dispatched afresh, at the next attempt");
+    h.succeed("hook", json!({"ok": true}));
+    assert_eq!(h.run.status(), RunStatus::Completed);
+}

@@ -7,22 +7,31 @@
 //! WAIT_TIMEOUT, so its onStepFailure route applies. The pause itself is
 //! the shared step-pause machinery of `pause.rs`.
 
+use petgraph::graph::NodeIndex;
 use serde_json::Value;
 
-use super::error_code::ErrorCode;
-use super::instance::Instance;
-use super::outcome::{Effect, EventType};
-use super::pause::StepPause;
-use super::status::StepStatus;
-use super::transition::Tx;
+use crate::engine::compile::{CompiledKind, CompiledStep, StepKind};
+
+use crate::engine::run::error_code::ErrorCode;
+use crate::engine::run::instance::Instance;
+use crate::engine::run::outcome::{Effect, EventType};
+use crate::engine::run::pause::StepPause;
+use crate::engine::run::status::StepStatus;
+use crate::engine::run::tx::Tx;
 
 impl Tx<'_> {
+    /// Whether `node` is a wait step that timed out down its onTimeout
+    /// branch: what depends on it is then the branch not taken.
+    pub(in crate::engine::run) fn took_timeout_branch(&self, node: NodeIndex) -> bool {
+        self.run.kind(node) == StepKind::Wait
+            && self.run.record(Instance::step(node)).and_then(|r| r.branch) == Some(true)
+    }
+
     /// A wait step starts: it pauses until its event arrives, with a
     /// timer for its timeout when it has one.
-    pub(super) fn open_wait(&mut self, inst: Instance) {
-        let wf = std::sync::Arc::clone(&self.wf);
-        let event = wf.step_def(inst.node).map(|d| d.event.clone()).unwrap_or_default();
-        let timeout = wf.step(inst.node).and_then(|s| s.timeout());
+    pub(super) fn open_wait(&mut self, inst: Instance, step: &CompiledStep, event: &str) {
+        let event = event.to_owned();
+        let timeout = step.timeout();
         let due_ms = timeout.map(|t| self.now_ms.saturating_add(i64::try_from(t.as_millis()).unwrap_or(i64::MAX / 2)));
         self.begin(inst, StepStatus::Running);
         if let Some(due_ms) = due_ms {
@@ -33,7 +42,7 @@ impl Tx<'_> {
 
     /// The event a wait step waits for arrived: the step completes with
     /// the payload as its output.
-    pub(super) fn deliver_event(&mut self, inst: Instance, payload: Value) {
+    pub(in crate::engine::run) fn deliver_event(&mut self, inst: Instance, payload: Value) {
         let Some(StepPause::Event { timed, .. }) = self.close_pause(inst) else { return };
         if timed {
             self.out.effects.push(Effect::CancelTimer { step: self.run.key(inst) });
@@ -50,8 +59,8 @@ impl Tx<'_> {
     /// WAIT_TIMEOUT when it has none.
     pub(super) fn expire_wait(&mut self, inst: Instance) {
         let Some(StepPause::Event { event, .. }) = self.close_pause(inst) else { return };
-        let routed =
-            self.wf.step_def(inst.node).and_then(|d| d.on_timeout.as_ref()).is_some_and(|b| !b.next.is_empty());
+        let data = self.wf.step(inst.node).map(|s| s.data());
+        let routed = matches!(data, Some(CompiledKind::Wait { on_timeout: true, .. }));
         if routed {
             if let Some(record) = self.run.record_mut(inst) {
                 record.branch = Some(true);

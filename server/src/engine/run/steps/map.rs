@@ -1,63 +1,24 @@
-//! The structural steps computed inside a transition: a parallel step
-//! completing once its sub-steps have, and a map step queueing its items,
-//! keeping at most `concurrency` of them in flight (and at most one when
-//! its sub-step writes shared state) and collecting their outputs in input
-//! order. (Transform and condition are one-liners in
-//! `advance.rs`.)
+//! Map steps: one item instance `<subStepId>[i]` per element of `over`,
+//! queued as the map starts, at most `concurrency` of them in flight (and
+//! at most one when the sub-step writes shared state), their outputs
+//! collected in input order. A failed item fails the map (`failure.rs`).
 
 use std::sync::Arc;
 
 use petgraph::graph::NodeIndex;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use super::advance::DepOutcome;
-use super::document;
-use super::error_code::ErrorCode;
-use super::instance::Instance;
-use super::state::{ItemRun, MapRun, StepRecord};
-use super::status::StepStatus;
-use super::transition::Tx;
-use crate::engine::compile::StepKind;
+use crate::engine::run::document;
+use crate::engine::run::error_code::ErrorCode;
+use crate::engine::run::instance::Instance;
+use crate::engine::run::state::{ItemRun, MapRun, StepRecord};
+use crate::engine::run::status::StepStatus;
+use crate::engine::run::tx::Tx;
 
 impl Tx<'_> {
-    /// Completes a running parallel step once no sub-step is unfinished:
-    /// its output is an object of its completed sub-steps' outputs by id.
-    /// Fails it when a sub-step failed with no recovery.
-    pub(super) fn check_parallel(&mut self, node: NodeIndex) {
-        let wf = Arc::clone(&self.wf);
-        let Some(step) = wf.step(node) else { return };
-        let mut failed = None;
-        for &child in step.children() {
-            match self.dep_outcome(child) {
-                DepOutcome::Wait => return,
-                DepOutcome::Failed => {
-                    failed.get_or_insert(child);
-                }
-                DepOutcome::Done | DepOutcome::Dead => {}
-            }
-        }
-        let inst = Instance::step(node);
-        if let Some(child) = failed {
-            let message = format!("sub-step '{}' of parallel step '{}' failed", self.run.id(child), step.id());
-            // The parallel step fails for the reason its sub-step did.
-            let code = self.run.record(Instance::step(child)).and_then(|r| r.error_code).unwrap_or_default();
-            return self.step_failed_as(inst, code, message);
-        }
-        let mut output = Map::new();
-        for &child in step.children() {
-            let child_inst = Instance::step(child);
-            if self.run.status_of(child_inst) == StepStatus::Completed
-                && let Some(value) = self.run.output_of(child_inst)
-            {
-                output.insert(self.run.id(child).to_owned(), value.clone());
-            }
-        }
-        self.complete(inst, Value::Object(output), None);
-    }
-
     /// Starts a map step: resolves `over`, which must be an array, and
     /// queues one item per element.
-    pub(super) fn start_map(&mut self, node: NodeIndex) {
+    pub(super) fn start_map(&mut self, node: NodeIndex, source: &str, concurrency: u32) {
         let inst = Instance::step(node);
         self.begin(inst, StepStatus::Running);
         let id = self.run.id(node).to_owned();
@@ -67,7 +28,7 @@ impl Tx<'_> {
             return self.step_failed(inst, format!("map step '{id}' has no `over` path or no sub-step"));
         };
         let template_kind = self.run.kind(template);
-        if matches!(template_kind, StepKind::Parallel | StepKind::Map | StepKind::Loop) {
+        if template_kind.is_structural() {
             let message = format!(
                 "map step '{id}' runs a {} step per item, which this engine does not run yet",
                 template_kind.as_str()
@@ -77,7 +38,6 @@ impl Tx<'_> {
         let items = match document::select(over, &self.run.document) {
             Value::Array(items) => items,
             other => {
-                let source = self.wf.step_def(node).map_or("", |d| d.over.as_str());
                 let message = format!(
                     "map step '{id}' needs an array to iterate, but `over` ({source}) resolved to {}",
                     document::describe(&other)
@@ -85,7 +45,6 @@ impl Tx<'_> {
                 return self.step_failed(inst, message);
             }
         };
-        let concurrency = self.wf.step_def(node).map_or(1, |d| d.concurrency.max(1));
         let queued =
             ItemRun { record: StepRecord { status: StepStatus::Ready, ..StepRecord::default() }, output: None };
         let runs = vec![queued; items.len()];

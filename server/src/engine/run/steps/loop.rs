@@ -26,49 +26,42 @@ use std::sync::Arc;
 use petgraph::graph::NodeIndex;
 use serde_json::Value;
 
-use super::document;
-use super::error_code::ErrorCode;
-use super::instance::Instance;
-use super::state::{ItemRun, MapRun, StepRecord};
-use super::status::StepStatus;
-use super::transition::Tx;
-use crate::engine::compile::{CompiledStep, MAX_LOOP_ITERATIONS, StepKind};
+use crate::engine::compile::{CompiledKind, CompiledStep, LoopDriver, MAX_LOOP_ITERATIONS};
+use crate::engine::run::document;
+use crate::engine::run::error_code::ErrorCode;
+use crate::engine::run::instance::Instance;
+use crate::engine::run::state::{ItemRun, MapRun, StepRecord};
+use crate::engine::run::status::StepStatus;
+use crate::engine::run::tx::Tx;
 
 /// Iterations a loop may run when it sets no `maxIterations`.
 pub const DEFAULT_LOOP_ITERATIONS: u32 = 1000;
 
-/// What decides whether a loop runs another iteration.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Driver {
-    Over,
-    While,
-    Until,
-}
-
 /// The body of a loop step: its `step`, or its one `steps` entry.
-pub(super) fn loop_body(step: &CompiledStep) -> Option<NodeIndex> {
+fn loop_body(step: &CompiledStep) -> Option<NodeIndex> {
     step.map_step().or_else(|| step.children().first().copied())
 }
 
-impl Tx<'_> {
-    fn driver(&self, node: NodeIndex) -> Driver {
-        match self.wf.step_def(node) {
-            Some(d) if !d.while_condition.is_empty() => Driver::While,
-            Some(d) if !d.until_condition.is_empty() => Driver::Until,
-            _ => Driver::Over,
-        }
+/// The iterations a loop may run: its `maxIterations`, capped, or the default.
+fn loop_limit(max_iterations: u32) -> u32 {
+    match max_iterations {
+        0 => DEFAULT_LOOP_ITERATIONS,
+        n => n.min(MAX_LOOP_ITERATIONS),
     }
+}
 
-    fn loop_limit(&self, node: NodeIndex) -> u32 {
-        match self.wf.step_def(node).map_or(0, |d| d.max_iterations) {
-            0 => DEFAULT_LOOP_ITERATIONS,
-            n => n.min(MAX_LOOP_ITERATIONS),
-        }
+impl Tx<'_> {
+    /// A loop step's driver, iteration limit and `as` name.
+    fn loop_fields(&self, node: NodeIndex) -> Option<(LoopDriver, u32, &str)> {
+        let CompiledKind::Loop { driver, max_iterations, as_name, .. } = self.wf.step(node)?.data() else {
+            return None;
+        };
+        Some((*driver, loop_limit(*max_iterations), as_name.as_str()))
     }
 
     /// Starts a loop step: checks its body, resolves `over` for a list
     /// loop, and has its first iteration decided.
-    pub(super) fn start_loop(&mut self, node: NodeIndex) {
+    pub(super) fn start_loop(&mut self, node: NodeIndex, driver: LoopDriver, source: &str, max_iterations: u32) {
         let inst = Instance::step(node);
         self.begin(inst, StepStatus::Running);
         let id = self.run.id(node).to_owned();
@@ -78,19 +71,18 @@ impl Tx<'_> {
             return self.step_failed(inst, format!("loop step '{id}' has no body step"));
         };
         let body_kind = self.run.kind(body);
-        if matches!(body_kind, StepKind::Parallel | StepKind::Map | StepKind::Loop) {
+        if body_kind.is_structural() {
             let message = format!(
                 "loop step '{id}' runs a {} step per iteration, which this engine does not run yet",
                 body_kind.as_str()
             );
             return self.step_failed_as(inst, ErrorCode::StepUnimplemented, message);
         }
-        let limit = self.loop_limit(node);
-        let items = match (self.driver(node), step.over()) {
-            (Driver::Over, Some(over)) => match document::select(over, &self.run.document) {
+        let limit = loop_limit(max_iterations);
+        let items = match (driver, step.over()) {
+            (LoopDriver::Over, Some(over)) => match document::select(over, &self.run.document) {
                 Value::Array(items) => items,
                 other => {
-                    let source = self.wf.step_def(node).map_or("", |d| d.over.as_str());
                     let message = format!(
                         "loop step '{id}' needs an array to iterate, but `over` ({source}) resolved to {}",
                         document::describe(&other)
@@ -98,8 +90,8 @@ impl Tx<'_> {
                     return self.step_failed(inst, message);
                 }
             },
-            (Driver::Over, None) => return self.step_failed(inst, format!("loop step '{id}' has no `over` path")),
-            _ => Vec::new(),
+            (LoopDriver::Over, None) => return self.step_failed(inst, format!("loop step '{id}' has no `over` path")),
+            (LoopDriver::While | LoopDriver::Until, _) => Vec::new(),
         };
         if items.len() > limit as usize {
             let message = format!(
@@ -120,6 +112,7 @@ impl Tx<'_> {
     /// then starts the next iteration or completes (or fails) the loop.
     pub(super) fn pump_loop(&mut self, node: NodeIndex) {
         let wf = Arc::clone(&self.wf);
+        let Some((driver, limit, _)) = self.loop_fields(node) else { return };
         let Some(body) = wf.step(node).and_then(loop_body) else { return };
         let Some(map) = self.run.maps.get(&body) else { return };
         if map.in_flight > 0 {
@@ -134,19 +127,17 @@ impl Tx<'_> {
             document::set_output(&mut self.run.document, &body_id, last);
         }
         document::set_output(&mut self.run.document, &id, outputs.clone());
-        let driver = self.driver(node);
         let another = match driver {
-            Driver::Over => done < queued,
-            Driver::While => self.loop_condition(node, done),
-            Driver::Until => done == 0 || !self.loop_condition(node, done - 1),
+            LoopDriver::Over => done < queued,
+            LoopDriver::While => self.loop_condition(node, done),
+            LoopDriver::Until => done == 0 || !self.loop_condition(node, done - 1),
         };
         let inst = Instance::step(node);
         if !another {
             return self.complete(inst, outputs, None);
         }
-        let limit = self.loop_limit(node);
         if done >= limit as usize {
-            let field = if driver == Driver::While { "while" } else { "until" };
+            let field = if driver == LoopDriver::While { "while" } else { "until" };
             let message =
                 format!("loop step '{id}' ran its maxIterations {limit} and its `{field}` condition asks for more");
             return self.step_failed_as(inst, ErrorCode::LoopLimit, message);
@@ -157,7 +148,7 @@ impl Tx<'_> {
             return;
         }
         let Some(map) = self.run.maps.get_mut(&body) else { return };
-        if driver != Driver::Over {
+        if driver != LoopDriver::Over {
             map.items.push(Value::from(done as u64));
             map.runs.push(ItemRun {
                 record: StepRecord { status: StepStatus::Ready, ..StepRecord::default() },
@@ -176,9 +167,8 @@ impl Tx<'_> {
     fn loop_condition(&mut self, node: NodeIndex, index: usize) -> bool {
         let wf = Arc::clone(&self.wf);
         let Some(condition) = wf.step(node).and_then(|s| s.condition()) else { return false };
-        let name = wf.step_def(node).map_or("", |d| d.as_name.as_str());
-        let name = if name.is_empty() { "item" } else { name };
-        let (result, _) = document::with_binding(&mut self.run.document, name, Value::from(index as u64), |doc| {
+        let name = self.loop_fields(node).map_or("item", |(_, _, name)| name).to_owned();
+        let (result, _) = document::with_binding(&mut self.run.document, &name, Value::from(index as u64), |doc| {
             condition.evaluate(doc)
         });
         result

@@ -15,13 +15,13 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use super::error_code::ErrorCode;
-use super::instance::Instance;
-use super::outcome::EventType;
-use super::state::{Splices, StepRecord, dormant_goto_targets};
-use super::status::StepStatus;
-use super::transition::Tx;
 use crate::engine::compile::{Problem, splice_plan};
+use crate::engine::run::error_code::ErrorCode;
+use crate::engine::run::instance::Instance;
+use crate::engine::run::outcome::EventType;
+use crate::engine::run::state::{Splices, StepRecord, dormant_goto_targets};
+use crate::engine::run::status::StepStatus;
+use crate::engine::run::tx::Tx;
 
 /// Problems written out in the error message; `data.problems` has more.
 const PROBLEMS_IN_MESSAGE: usize = 20;

@@ -6,21 +6,22 @@
 
 use serde_json::json;
 
-use super::error_code::ErrorCode;
-use super::instance::Instance;
-use super::outcome::{Effect, EventType};
-use super::pause::{StepPause, TOOL_OPTIONS};
-use super::status::StepStatus;
-use super::transition::Tx;
+use crate::engine::compile::CompiledStep;
+use crate::engine::run::error_code::ErrorCode;
+use crate::engine::run::instance::Instance;
+use crate::engine::run::outcome::{ApprovalDecided, ApprovalOpened, ApprovalSubject, Decision, Effect};
+use crate::engine::run::pause::{StepPause, TOOL_OPTIONS};
+use crate::engine::run::status::StepStatus;
+use crate::engine::run::tx::Tx;
 
 /// What a decision on a step approval amounts to, from the option
 /// chosen: "approve", "deny" or "escalate"; any other offered option
 /// approves, and is kept as chosen so the workflow can branch on it.
-pub(super) fn decision_of(option: &str) -> &'static str {
+fn decision_of(option: &str) -> Decision {
     match option {
-        "reject" | "deny" => "deny",
-        "escalate" => "escalate",
-        _ => "approve",
+        "reject" | "deny" => Decision::Deny,
+        "escalate" => Decision::Escalate,
+        _ => Decision::Approve,
     }
 }
 
@@ -28,7 +29,7 @@ pub(super) fn decision_of(option: &str) -> &'static str {
 /// because the transition must replay to the same state: FNV-1a (128-bit,
 /// a fixed algorithm, so ids stay the same across builds) over the run id
 /// and the instance key, written like the other ids.
-pub(super) fn step_approval_id(run_id: &str, key: &str) -> String {
+fn step_approval_id(run_id: &str, key: &str) -> String {
     const OFFSET: u128 = 0x6c62_272e_07bb_0142_62b8_2175_6295_c58d;
     const PRIME: u128 = 0x0000_0000_0100_0000_0000_0000_0000_013b;
     let mut hash = OFFSET;
@@ -42,20 +43,23 @@ pub(super) fn step_approval_id(run_id: &str, key: &str) -> String {
 impl Tx<'_> {
     /// An approval step starts: it pauses (approval.pending) until
     /// decided, with a timer for its timeout when it has one.
-    pub(super) fn open_step_approval(&mut self, inst: Instance) {
-        let wf = std::sync::Arc::clone(&self.wf);
-        let def = wf.step_def(inst.node);
-        let action = def.map(|d| d.action.clone()).unwrap_or_default();
-        let message = def.map(|d| d.message.clone()).filter(|m| !m.is_empty());
-        let message = message.unwrap_or_else(|| format!("Approve {action}?"));
-        let mut options: Vec<String> =
-            def.map(|d| d.options.iter().map(|o| o.trim().to_ascii_lowercase()).collect()).unwrap_or_default();
+    pub(super) fn open_step_approval(
+        &mut self,
+        inst: Instance,
+        step: &CompiledStep,
+        action: &str,
+        message: Option<&str>,
+        options: &[String],
+        default_approves: bool,
+    ) {
+        let action = action.to_owned();
+        let message = message.map_or_else(|| format!("Approve {action}?"), str::to_owned);
+        let mut options = options.to_vec();
         if options.is_empty() {
             options = TOOL_OPTIONS.iter().map(|o| (*o).to_owned()).collect();
         }
-        let default_action = def.map(|d| d.default_action.trim().to_ascii_lowercase()).unwrap_or_default();
-        let default_option = if default_action == "approve" { "approve" } else { "reject" }.to_owned();
-        let timeout = wf.step(inst.node).and_then(|s| s.timeout());
+        let default_option = if default_approves { "approve" } else { "reject" }.to_owned();
+        let timeout = step.timeout();
         let key = self.run.key(inst);
         // A step run again (ResumeRun from_step) asks anew: a fresh approval,
         // since the earlier one stays decided (expired) for audit.
@@ -68,16 +72,16 @@ impl Tx<'_> {
             timeout.map(|t| self.now_ms.saturating_add(i64::try_from(t.as_millis()).unwrap_or(i64::MAX / 2)));
         self.begin(inst, StepStatus::Running);
         self.run.set_status(inst, StepStatus::Paused);
-        let event = self.emit(EventType::ApprovalPending, Some(inst), StepStatus::Paused.as_str());
-        event.action = Some(action.clone());
-        event.data = Some(json!({
-            "approvalId": approval_id,
-            "kind": "step",
-            "message": message,
-            "options": options,
-            "defaultAction": if default_option == "approve" { "approve" } else { "deny" },
-            "expiresAt": expires_ms,
-        }));
+        let default_action = if default_approves { Decision::Approve } else { Decision::Deny };
+        let opened = ApprovalOpened {
+            approval_id: approval_id.clone(),
+            step: key.clone(),
+            action: action.clone(),
+            message: message.clone(),
+            options: options.clone(),
+            subject: ApprovalSubject::Step { default_action, expires_ms },
+        };
+        self.approval_opened(inst, opened);
         if let Some(due_ms) = expires_ms {
             self.out.effects.push(Effect::ArmTimer { step: key, due_ms });
         }
@@ -97,7 +101,7 @@ impl Tx<'_> {
     /// Closes an approval step's pause with `option`: approve and escalate
     /// (and custom options) complete the step, a denial fails it with
     /// APPROVAL_DENIED so its onStepFailure route applies.
-    pub(super) fn decide_step_approval(
+    pub(in crate::engine::run) fn decide_step_approval(
         &mut self,
         inst: Instance,
         option: &str,
@@ -110,30 +114,31 @@ impl Tx<'_> {
             return;
         };
         let decision = decision_of(option);
-        let event = self.emit(EventType::ApprovalDecided, Some(inst), StepStatus::Running.as_str());
-        event.action = Some(action.clone());
-        event.data = Some(json!({
-            "approvalId": approval_id,
-            "decision": decision,
-            "option": option,
-            "decidedBy": decided_by,
-            "comment": comment,
-            "expired": expired,
-        }));
+        let decided = ApprovalDecided {
+            approval_id,
+            step: self.run.key(inst),
+            action: action.clone(),
+            decision,
+            option: option.to_owned(),
+            decided_by: decided_by.to_owned(),
+            comment: Some(comment.to_owned()),
+            expired: Some(expired),
+        };
+        self.approval_decided(inst, decided, StepStatus::Running);
         if timed && !expired {
             self.out.effects.push(Effect::CancelTimer { step: self.run.key(inst) });
         }
         self.close_pause(inst);
-        if decision == "deny" {
+        if decision == Decision::Deny {
             let step = self.run.key(inst);
             let message = format!("approval of '{action}' at step '{step}' was denied by {decided_by}");
             self.step_failed_as(inst, ErrorCode::ApprovalDenied, message);
         } else {
-            let mut output = json!({ "decision": decision, "decidedBy": decided_by });
+            let mut output = json!({ "decision": decision.as_str(), "decidedBy": decided_by });
             if !comment.is_empty() {
                 output["comment"] = json!(comment);
             }
-            if option != decision {
+            if option != decision.as_str() {
                 output["option"] = json!(option);
             }
             self.complete(inst, output, None);
