@@ -18,7 +18,6 @@ mod writer;
 use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
@@ -27,7 +26,7 @@ use tokio::task::JoinHandle;
 pub use rows::RunMeta;
 
 use crate::engine::EngineError;
-use crate::engine::cluster::{ClusterLink, inbox};
+use crate::engine::cluster::link::ClusterLink;
 use crate::engine::compile::CompiledWorkflow;
 use crate::engine::run::{Command, RetryOrigin, ReusedStep, RunState, TransitionError, transition};
 use crate::model::{EventRecord, TimerRecord};
@@ -41,10 +40,8 @@ const EVENT_BUFFER: usize = 4096;
 /// How long an idempotency key names its run.
 pub const IDEMPOTENCY_TTL_MS: i64 = 24 * 60 * 60 * 1000;
 
-/// Milliseconds since the epoch.
-pub fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
-}
+/// Milliseconds since the epoch, from the engine's one clock.
+pub use crate::engine::clock::now_ms;
 
 /// A run to create and start.
 #[derive(Clone)]
@@ -276,35 +273,38 @@ impl RunScheduler {
         &self.stats
     }
 
-    /// Creates and starts a run; answers once it is committed.
+    /// Creates and starts a run in this replica's writer; answers once it
+    /// is committed. A run whose partition another replica holds is not
+    /// started (UNAVAILABLE): [`crate::engine::RunEngine`] forwards those.
     pub async fn start(&self, new: NewRun) -> Result<StartReply, EngineError> {
-        self.send_start(new, None).await
+        local_start(self.route_start(new, None).await)
     }
 
-    /// Creates and starts a retry run that takes over `seed`'s outputs;
-    /// answers once it is committed.
+    /// Creates and starts a retry run that takes over `seed`'s outputs in
+    /// this replica's writer; answers once it is committed.
     pub async fn start_from(&self, new: NewRun, seed: RetrySeed) -> Result<StartReply, EngineError> {
-        self.send_start(new, Some(seed)).await
+        local_start(self.route_start(new, Some(seed)).await)
     }
 
-    async fn send_start(&self, mut new: NewRun, mut seed: Option<RetrySeed>) -> Result<StartReply, EngineError> {
+    /// Asks this replica's writer to start a run, asking again when its
+    /// batch was dropped for a moved partition; a start for a partition held
+    /// elsewhere comes back as [`StartRouted::Elsewhere`] for the caller to
+    /// forward.
+    pub(crate) async fn route_start(
+        &self,
+        mut new: NewRun,
+        mut seed: Option<RetrySeed>,
+    ) -> Result<StartReply, StartRouted> {
         let mut moves = 0;
         loop {
             // Only a replica among several can see its batch dropped.
             let spare = (self.cluster.is_some() && moves < MOVED_RETRIES).then(|| (new.clone(), seed.clone()));
             match self.start_here(new, seed, None).await {
-                Ok(reply) => return Ok(reply),
-                Err(StartRouted::Failed(err)) => return Err(err),
-                Err(StartRouted::Elsewhere(new, seed, partition)) => {
-                    return match &self.cluster {
-                        Some(link) => inbox::forward_start(link, partition, &new, seed).await,
-                        None => Err(stopped()),
-                    };
-                }
                 Err(StartRouted::Moved) => match spare {
                     Some(again) => (new, seed, moves) = (again.0, again.1, moves + 1),
-                    None => return Err(moved()),
+                    None => return Err(StartRouted::Moved),
                 },
+                answered @ (Ok(_) | Err(StartRouted::Failed(_) | StartRouted::Elsewhere(..))) => return answered,
             }
         }
     }
@@ -334,27 +334,33 @@ impl RunScheduler {
         }
     }
 
-    /// Applies a command to a live run; answers once it is committed. A run
-    /// another replica holds gets the command through the inbox, and the
-    /// answer is the owner's.
-    pub async fn command(&self, tenant: &str, run_id: &str, mut command: Command) -> Result<(), CommandRefusal> {
+    /// Applies a command to a run live in this replica's writer; answers
+    /// once it is committed. A run another replica holds is NotLive here:
+    /// [`crate::engine::RunEngine::command`] forwards those.
+    pub async fn command(&self, tenant: &str, run_id: &str, command: Command) -> Result<(), CommandRefusal> {
+        match self.route_command(tenant, run_id, command).await {
+            Ok(()) => Ok(()),
+            Err(Routed::Refusal(refusal)) => Err(refusal),
+            Err(Routed::Elsewhere(_)) => Err(CommandRefusal::NotLive),
+            Err(Routed::Moved) => Err(CommandRefusal::Unavailable),
+        }
+    }
+
+    /// Asks this replica's writer to apply a command, asking again when its
+    /// batch was dropped for a moved partition; a command for a run held
+    /// elsewhere comes back as [`Routed::Elsewhere`] for the caller to
+    /// forward.
+    pub(crate) async fn route_command(&self, tenant: &str, run_id: &str, mut command: Command) -> Result<(), Routed> {
         let mut moves = 0;
         loop {
             // Only a replica among several can see its batch dropped.
             let spare = (self.cluster.is_some() && moves < MOVED_RETRIES).then(|| command.clone());
             match self.command_here(tenant, run_id, command, None).await {
-                Ok(()) => return Ok(()),
-                Err(Routed::Refusal(refusal)) => return Err(refusal),
-                Err(Routed::Elsewhere(command)) => {
-                    return match &self.cluster {
-                        Some(link) => inbox::forward_command(link, tenant, run_id, *command).await,
-                        None => Err(CommandRefusal::NotLive),
-                    };
-                }
                 Err(Routed::Moved) => match spare {
                     Some(again) => (command, moves) = (again, moves + 1),
-                    None => return Err(CommandRefusal::Unavailable),
+                    None => return Err(Routed::Moved),
                 },
+                answered @ (Ok(()) | Err(Routed::Refusal(_) | Routed::Elsewhere(_))) => return answered,
             }
         }
     }
@@ -437,10 +443,21 @@ impl RunScheduler {
     }
 }
 
-fn stopped() -> EngineError {
+/// A start answered here, for callers that do not forward: a partition held
+/// elsewhere is as unavailable as a stopped writer.
+fn local_start(routed: Result<StartReply, StartRouted>) -> Result<StartReply, EngineError> {
+    match routed {
+        Ok(reply) => Ok(reply),
+        Err(StartRouted::Failed(err)) => Err(err),
+        Err(StartRouted::Elsewhere(..)) => Err(stopped()),
+        Err(StartRouted::Moved) => Err(moved()),
+    }
+}
+
+pub(crate) fn stopped() -> EngineError {
     EngineError::Unavailable("the run scheduler is stopping; retry later")
 }
 
-fn moved() -> EngineError {
+pub(crate) fn moved() -> EngineError {
     EngineError::Unavailable("the run's partition kept moving between replicas; retry")
 }

@@ -15,7 +15,8 @@ use super::{
     Adoption, CommandRefusal, IDEMPOTENCY_TTL_MS, NewRun, Request, RetrySeed, Routed, StartReply, StartRouted, now_ms,
 };
 use crate::engine::EngineError;
-use crate::engine::cluster::{ClusterLink, Held, inbox};
+use crate::engine::cluster::link::{ClusterLink, Held};
+use crate::engine::cluster::messages;
 use crate::engine::run::{Command, Effect, EventType, Outcome, RunState, transition};
 use crate::model::ids;
 use crate::model::{EventRecord, TaskRecord, TimerRecord};
@@ -304,7 +305,7 @@ impl Writer {
                 let keys: BTreeSet<String> = outcome.events.iter().filter_map(|e| e.step_id.clone()).collect();
                 self.record(run_id, json, &outcome, Some(keys), pending);
                 if let Some(id) = inbox {
-                    pending.inbox_done.push((id, inbox::applied()));
+                    pending.inbox_done.push((id, messages::applied()));
                 }
                 pending.replies.push(Reply::Command(reply));
             }
@@ -594,6 +595,6 @@ fn place(held: &Held, run_id: &mut String, keyed: Option<u16>) -> Result<(), u16
 /// Answers the inbox message a start came in, in the start's commit.
 fn answer_inbox(pending: &mut Pending, inbox: Option<i64>, reply: &StartReply) {
     if let Some(id) = inbox {
-        pending.inbox_done.push((id, inbox::started(reply)));
+        pending.inbox_done.push((id, messages::started(&reply.run_id, reply.existing)));
     }
 }

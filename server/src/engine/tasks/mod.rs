@@ -26,7 +26,7 @@ pub use lease::HeartbeatReply;
 pub use output::{MAX_OUTPUT_BYTES, TaskOutput};
 pub use policy::{ToolAnswer, ToolUse};
 
-use crate::engine::scheduler::now_ms;
+use crate::engine::clock::now_ms;
 use crate::engine::workers::WorkerRegistry;
 use crate::engine::{EngineError, RunEngine};
 use crate::model::definition::Policy;
@@ -71,8 +71,7 @@ impl TaskQueue {
     pub fn open(runs: RunEngine, lease: Duration) -> Self {
         let deadlines = Arc::new(NewDeadlines::new());
         let (stop, stopped) = watch::channel(false);
-        let sweeper =
-            tokio::spawn(sweeper::run(runs.store().clone(), runs.scheduler().clone(), deadlines.clone(), stopped));
+        let sweeper = tokio::spawn(sweeper::run(runs.store().clone(), runs.clone(), deadlines.clone(), stopped));
         Self {
             workers: WorkerRegistry::new(runs.store().clone()),
             runs,
