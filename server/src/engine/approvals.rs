@@ -124,6 +124,7 @@ impl RunEngine {
                 Err(not_pending(id, if now.status == "pending" { "closed" } else { &now.status }))
             }
             Err(CommandRefusal::Unavailable) => Err(EngineError::Unavailable("the run scheduler is busy; retry later")),
+            Err(CommandRefusal::Internal) => Err(crate::engine::scheduler::internal()),
         }
     }
 }

@@ -33,6 +33,10 @@ pub(crate) async fn command(
         Ok(Answer::Applied) => Ok(()),
         Ok(Answer::Refused { error }) => Err(CommandRefusal::Refused(error)),
         Ok(Answer::NotLive) => Err(CommandRefusal::NotLive),
+        Ok(Answer::Failed { message }) => {
+            tracing::error!(%message, "a forwarded command failed on the replica holding its run");
+            Err(CommandRefusal::Internal)
+        }
         Ok(other) => {
             tracing::error!(answer = ?other, "an inbox command was answered as a start");
             Err(CommandRefusal::Unavailable)

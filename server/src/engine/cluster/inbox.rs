@@ -2,10 +2,10 @@
 //! posted by another replica.
 //!
 //! The replica that received the call posts a message for the run's
-//! partition and waits for its answer (`forward.rs`). The holder's pump reads the
-//! messages of its partitions and hands each to its writer, which answers
-//! it in the commit that applies it, so a message takes effect once, even
-//! when the holder dies right after. A refusal changes nothing and is
+//! partition and waits for its answer (`forward.rs`). The holder's pump
+//! reads the messages of its partitions and hands each to its writer, which
+//! answers it in the commit that applies it, so a message takes effect
+//! once, even when the holder dies right after. A refusal changes nothing and is
 //! answered on its own. A message whose partition moves before it is
 //! applied waits for the next holder.
 //!
@@ -97,6 +97,10 @@ async fn handle(engine: &RunEngine, link: &ClusterLink, entry: InboxEntry) {
                     answer_now(link, entry.id, &Answer::Refused { error }).await
                 }
                 Err(Routed::Refusal(CommandRefusal::NotLive)) => answer_now(link, entry.id, &Answer::NotLive).await,
+                Err(Routed::Refusal(CommandRefusal::Internal)) => {
+                    let answer = Answer::Failed { message: "the command panicked the run's transition".into() };
+                    answer_now(link, entry.id, &answer).await
+                }
             }
         }
         Message::Start { start } => {

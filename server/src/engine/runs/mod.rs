@@ -321,6 +321,7 @@ impl RunEngine {
             Ok(()) => self.get(tenant, run_id).await,
             Err(CommandRefusal::Refused(err)) => Err(err.into()),
             Err(CommandRefusal::Unavailable) => Err(EngineError::Unavailable("the run scheduler is busy; retry later")),
+            Err(CommandRefusal::Internal) => Err(crate::engine::scheduler::internal()),
             Err(CommandRefusal::NotLive) => {
                 let (run, _) = self.get(tenant, run_id).await?;
                 Err(EngineError::FailedPrecondition {

@@ -108,6 +108,7 @@ impl RunEngine {
             Err(CommandRefusal::Refused(err)) => Err(err.into()),
             Err(CommandRefusal::NotLive) => Err(refused(self.get(tenant, run_id).await?.0.status)),
             Err(CommandRefusal::Unavailable) => Err(EngineError::Unavailable("the run scheduler is busy; retry later")),
+            Err(CommandRefusal::Internal) => Err(crate::engine::scheduler::internal()),
         }
     }
 
@@ -163,6 +164,7 @@ impl RunEngine {
             Err(CommandRefusal::Refused(err)) => Err(err.into()),
             Err(CommandRefusal::NotLive) => Err(not_paused(format!("run '{run_id}' is no longer paused"))),
             Err(CommandRefusal::Unavailable) => Err(EngineError::Unavailable("the run scheduler is busy; retry later")),
+            Err(CommandRefusal::Internal) => Err(crate::engine::scheduler::internal()),
         }
     }
 
@@ -190,6 +192,7 @@ impl RunEngine {
             Err(CommandRefusal::Refused(err)) => Err(err.into()),
             Err(CommandRefusal::NotLive) => Err(not_paused(format!("run '{run_id}' is no longer paused"))),
             Err(CommandRefusal::Unavailable) => Err(EngineError::Unavailable("the run scheduler is busy; retry later")),
+            Err(CommandRefusal::Internal) => Err(crate::engine::scheduler::internal()),
         }
     }
 
@@ -229,6 +232,7 @@ impl RunEngine {
             Err(CommandRefusal::Refused(err)) => Err(err.into()),
             Err(CommandRefusal::NotLive) => Err(not_paused(format!("run '{run_id}' is no longer paused"))),
             Err(CommandRefusal::Unavailable) => Err(EngineError::Unavailable("the run scheduler is busy; retry later")),
+            Err(CommandRefusal::Internal) => Err(crate::engine::scheduler::internal()),
         }
     }
 }

@@ -97,6 +97,9 @@ pub enum CommandRefusal {
     Refused(TransitionError),
     /// The commit failed; nothing changed.
     Unavailable,
+    /// The transition panicked (a bug); nothing changed, and the run was
+    /// rebuilt from what is stored.
+    Internal,
 }
 
 /// The writer's answer to a command: applied, refused, or for a run whose
@@ -186,22 +189,25 @@ pub struct RunScheduler {
     events: broadcast::Sender<Arc<EventRecord>>,
     shutdown: Arc<watch::Sender<bool>>,
     tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
+    /// Turns `true` when the writer task ends, however it ends.
+    writer_ended: watch::Receiver<bool>,
+}
+
+/// Says the writer ended when dropped: at the end of its task, or while a
+/// panic unwinds out of it.
+struct EndedGuard(watch::Sender<bool>);
+
+impl Drop for EndedGuard {
+    fn drop(&mut self) {
+        self.0.send_replace(true);
+    }
 }
 
 /// Rebuilds a run by replaying its commands; `None` (logged) if the stored
 /// commands do not replay, which would mean the data is damaged.
 fn replay(open: OpenRun, workflow: Arc<CompiledWorkflow>) -> Option<writer::Live> {
     let run = open.run;
-    let mut state = RunState::new(run.id.clone(), run.workflow_id.clone(), run.workflow_version, workflow);
-    for (i, json) in open.commands.iter().enumerate() {
-        let applied = serde_json::from_str::<Command>(json)
-            .map_err(|e| e.to_string())
-            .and_then(|command| transition(&mut state, command).map_err(|e| e.to_string()));
-        if let Err(err) = applied {
-            tracing::error!(run = %run.id, command = i + 1, error = %err, "run does not replay; left out of recovery");
-            return None;
-        }
-    }
+    let state = RunState::new(run.id.clone(), run.workflow_id.clone(), run.workflow_version, workflow);
     let meta = RunMeta {
         tenant: run.tenant_id,
         user_id: run.user_id,
@@ -211,7 +217,25 @@ fn replay(open: OpenRun, workflow: Arc<CompiledWorkflow>) -> Option<writer::Live
         retry_of_run_id: run.retry_of_run_id,
         created_ms: run.created_ms,
     };
-    Some(writer::Live { state, meta, commands: open.commands.len() as u32, watchers: Vec::new() })
+    let live = writer::Live { state, meta, commands: 0, watchers: Vec::new() };
+    replay_onto(live, &open.commands.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
+/// Applies commands (as stored, JSON) to a run in order, counting them;
+/// `None` (logged) if one does not replay.
+fn replay_onto(mut live: writer::Live, commands: &[&str]) -> Option<writer::Live> {
+    for json in commands {
+        let applied = serde_json::from_str::<Command>(json)
+            .map_err(|e| e.to_string())
+            .and_then(|command| transition(&mut live.state, command).map_err(|e| e.to_string()));
+        if let Err(err) = applied {
+            let (run, command) = (live.state.run_id(), live.commands + 1);
+            tracing::error!(run = %run, command, error = %err, "run does not replay; left out of recovery");
+            return None;
+        }
+        live.commands += 1;
+    }
+    Some(live)
 }
 
 impl RunScheduler {
@@ -261,11 +285,32 @@ impl RunScheduler {
             parked: claims::ParkedClaims::default(),
             cluster: cluster.clone(),
         };
+        let (ended, writer_ended) = watch::channel(false);
+        let stop_writer = stop.clone();
         let tasks = vec![
-            tokio::spawn(writer.run(receiver, stop.clone())),
+            tokio::spawn(async move {
+                let _ended = EndedGuard(ended);
+                writer.run(receiver, stop_writer).await;
+            }),
             tokio::spawn(timers::run(arms, requests.clone(), stop)),
         ];
-        Self { stats, cluster, requests, events, shutdown: Arc::new(shutdown), tasks: Arc::new(Mutex::new(tasks)) }
+        Self {
+            stats,
+            cluster,
+            requests,
+            events,
+            shutdown: Arc::new(shutdown),
+            tasks: Arc::new(Mutex::new(tasks)),
+            writer_ended,
+        }
+    }
+
+    /// Resolves when the writer task has ended: at shutdown, or (a bug)
+    /// when something outside a single transition panicked in it. Until
+    /// then it never resolves.
+    pub async fn writer_stopped(&self) {
+        let mut ended = self.writer_ended.clone();
+        let _ = ended.wait_for(|ended| *ended).await;
     }
 
     /// The writer's counters.
@@ -452,6 +497,12 @@ fn local_start(routed: Result<StartReply, StartRouted>) -> Result<StartReply, En
         Err(StartRouted::Elsewhere(..)) => Err(stopped()),
         Err(StartRouted::Moved) => Err(moved()),
     }
+}
+
+/// What a caller hears when its request panicked the core (a bug): the
+/// writer refused it and rebuilt the run.
+pub(crate) fn internal() -> EngineError {
+    EngineError::Internal("the run could not apply this request; it was rebuilt, nothing changed")
 }
 
 pub(crate) fn stopped() -> EngineError {

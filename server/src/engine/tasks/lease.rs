@@ -335,6 +335,7 @@ impl TaskQueue {
             }
             CommandRefusal::Refused(_) | CommandRefusal::NotLive => cancelled(task_id),
             CommandRefusal::Unavailable => EngineError::Unavailable("the run scheduler is busy; retry later"),
+            CommandRefusal::Internal => crate::engine::scheduler::internal(),
         }
     }
 }

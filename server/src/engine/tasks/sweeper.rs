@@ -135,7 +135,9 @@ async fn sweep(store: &dyn Store, runs: &RunEngine) -> Result<bool, ()> {
                     return Err(());
                 }
             }
-            Err(CommandRefusal::Unavailable) => return Err(()),
+            // Tried again after a pause: the writer is busy, or the run's
+            // transition panicked and was rebuilt.
+            Err(CommandRefusal::Unavailable | CommandRefusal::Internal) => return Err(()),
         }
     }
     Ok(expired.len() as u32 == ROUND)
