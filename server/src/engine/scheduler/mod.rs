@@ -12,6 +12,8 @@
 
 mod claims;
 mod rows;
+#[cfg(test)]
+mod tests;
 mod timers;
 mod writer;
 
