@@ -143,7 +143,9 @@ pub async fn run(
         health: health.clone(),
     };
     let grpc = api::router(context).await?;
-    let router = gateway::router(grpc, config.max_message_bytes, callbacks)?.layer(api::cors());
+    let router = gateway::router(grpc, config.max_message_bytes, callbacks)?
+        .layer(api::cors())
+        .layer(axum::middleware::from_fn(request_span));
     tracing::info!(
         address = %listener.local_addr()?,
         database = %store::redacted_url(&config.database_url),
@@ -193,4 +195,12 @@ pub async fn run(
         return Err(ServeError::WriterStopped);
     }
     Ok(())
+}
+
+/// A span per request (gRPC, gRPC-web or REST), named by its path; the
+/// handlers of calls about one run add a span with its `run_id` inside.
+async fn request_span(request: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    use tracing::Instrument;
+    let span = tracing::info_span!("request", method = %request.method(), path = %request.uri().path());
+    next.run(request).instrument(span).await
 }

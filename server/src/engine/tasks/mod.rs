@@ -152,6 +152,11 @@ impl TaskQueue {
     /// is stopping. The writer answers when it claimed a task for this
     /// call, at once or in the commit that queues one; giving up drops the
     /// answer, which the writer sees before claiming.
+    #[tracing::instrument(
+        name = "task_claim",
+        skip_all,
+        fields(owner = %owner, run_id = tracing::field::Empty, task_id = tracing::field::Empty)
+    )]
     async fn claim_waiting(
         &self,
         tenant: &str,
@@ -177,6 +182,9 @@ impl TaskQueue {
         };
         if let Some(leased) = &claimed {
             self.deadlines.tell(leased.lease_deadline_ms);
+            let span = tracing::Span::current();
+            span.record("run_id", leased.run_id.as_str());
+            span.record("task_id", leased.task_id.as_str());
         }
         Ok(claimed)
     }

@@ -81,7 +81,13 @@ impl Store for FaultyStore {
         self.inner.append_workflow_version(tenant, id, next).await
     }
 
-    async fn set_workflow_status(&self, tenant: &str, id: &str, status: WorkflowStatus, now_ms: i64,) -> Result<Workflow, StoreError> {
+    async fn set_workflow_status(
+        &self,
+        tenant: &str,
+        id: &str,
+        status: WorkflowStatus,
+        now_ms: i64,
+    ) -> Result<Workflow, StoreError> {
         self.reachable()?;
         self.inner.set_workflow_status(tenant, id, status, now_ms).await
     }
@@ -111,7 +117,13 @@ impl Store for FaultyStore {
         self.inner.list_runs(tenant, query).await
     }
 
-    async fn list_run_events(&self, tenant: &str, run_id: &str, after: u64, limit: u32,) -> Result<Vec<EventRecord>, StoreError> {
+    async fn list_run_events(
+        &self,
+        tenant: &str,
+        run_id: &str,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<EventRecord>, StoreError> {
         self.reachable()?;
         self.inner.list_run_events(tenant, run_id, after, limit).await
     }
@@ -146,7 +158,15 @@ impl Store for FaultyStore {
         self.inner.get_task(tenant, task_id).await
     }
 
-    async fn extend_lease(&self, tenant: &str, task_id: &str, token: u64, deadline_ms: i64, cost_so_far_cents: i64, now_ms: i64,) -> Result<Option<i64>, StoreError> {
+    async fn extend_lease(
+        &self,
+        tenant: &str,
+        task_id: &str,
+        token: u64,
+        deadline_ms: i64,
+        cost_so_far_cents: i64,
+        now_ms: i64,
+    ) -> Result<Option<i64>, StoreError> {
         self.reachable()?;
         self.inner.extend_lease(tenant, task_id, token, deadline_ms, cost_so_far_cents, now_ms).await
     }
@@ -228,12 +248,23 @@ impl WorkerStore for FaultyStore {
         self.inner.upsert_worker(tenant, worker).await
     }
 
-    async fn touch_worker(&self, tenant: &str, worker_id: &str, now_ms: i64, seen_since_ms: i64,) -> Result<Option<WorkerRecord>, StoreError> {
+    async fn touch_worker(
+        &self,
+        tenant: &str,
+        worker_id: &str,
+        now_ms: i64,
+        seen_since_ms: i64,
+    ) -> Result<Option<WorkerRecord>, StoreError> {
         self.reachable()?;
         self.inner.touch_worker(tenant, worker_id, now_ms, seen_since_ms).await
     }
 
-    async fn list_workers(&self, tenant: &str, seen_since_ms: i64, limit: u32) -> Result<Vec<WorkerRecord>, StoreError> {
+    async fn list_workers(
+        &self,
+        tenant: &str,
+        seen_since_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<WorkerRecord>, StoreError> {
         self.reachable()?;
         self.inner.list_workers(tenant, seen_since_ms, limit).await
     }
