@@ -5,10 +5,16 @@
 //!
 //! # Layout
 //!
-//! - `writer.rs`: the writer loop, group commit, and what it releases after.
+//! - `writer/`: the writer loop, group commit, and what it releases after;
+//!   rebuilding runs after a failed commit or a panic in one transition.
 //! - `rows.rs`: rows derived from a run's state, events and effects.
 //! - `timers.rs`: the timer loop.
 //! - `claims.rs`: workers' claims parked until a matching task is queued.
+//! - `tests/`: the writer under faults, over a store that fails on demand.
+//!
+//! The writer answers a command for a run another replica holds with
+//! [`Routed::Elsewhere`]; forwarding it is the run facade's business
+//! (`engine::runs`), so this module never reaches the cluster inbox.
 
 mod claims;
 mod rows;

@@ -182,3 +182,30 @@ async fn health_is_not_serving_while_the_store_is_unreachable() {
     stop.send(true).unwrap();
     probe.await.unwrap();
 }
+
+#[tokio::test]
+async fn timers_fire_on_paused_time_without_sleeping() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = faulty_store(&dir).await;
+    let definition: Definition = serde_json::from_value(json!({"name": "waits-an-hour", "steps": [
+        {"id": "pay", "type": "wait", "event": "paid", "timeout": "1h"}
+    ]}))
+    .unwrap();
+    let workflow = Arc::new(compile(&definition).unwrap());
+    let real = std::time::Instant::now();
+    // Paused once the store is open: from here the engine's clock and its
+    // timer loop move only with tokio's time, which jumps ahead while the
+    // run waits on nothing else.
+    tokio::time::pause();
+    let scheduler = RunScheduler::spawn(store.clone(), Vec::new(), Vec::new());
+    let started = now_ms();
+    let a = scheduler.start(new_run(&workflow)).await.unwrap().run_id;
+    scheduler.finished(&a).await;
+    let waited = now_ms() - started;
+    tokio::time::resume();
+    assert!(waited >= 3_600_000, "the timeout fired after {waited} ms of engine time");
+    assert!(real.elapsed() < Duration::from_secs(60), "an hour of engine time took {:?}", real.elapsed());
+    let status = status(&store, &a).await;
+    assert_ne!(status, "running", "the wait timed out and the run ended");
+    scheduler.shutdown().await;
+}
