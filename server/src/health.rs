@@ -107,7 +107,9 @@ pub async fn probe_store(health: Health, store: Arc<dyn Store>, mut stop: watch:
         // One indexed read, tenant-free: the earliest lease deadline.
         let answered = tokio::time::timeout(PROBE_TIMEOUT, store.next_lease_deadline()).await;
         let reachable = matches!(answered, Ok(Ok(_)));
-        if reachable != !health.conditions().store_unreachable {
+        // Said once per change, not every probe.
+        let was_reachable = !health.conditions().store_unreachable;
+        if reachable != was_reachable {
             match &answered {
                 Ok(Ok(_)) => tracing::info!("the store answers again; serving"),
                 Ok(Err(err)) => tracing::error!(error = %err, "the store does not answer; not serving"),
