@@ -29,7 +29,6 @@ pub(crate) mod wakeups;
 
 use std::sync::Arc;
 
-pub(crate) use link::notice_or_deadline;
 pub use link::{ClusterLink, Held};
 
 use crate::engine::{EngineError, RunEngine, WorkflowCatalog};

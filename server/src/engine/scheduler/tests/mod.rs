@@ -209,3 +209,20 @@ async fn timers_fire_on_paused_time_without_sleeping() {
     assert_ne!(status, "running", "the wait timed out and the run ended");
     scheduler.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_end_of_the_writer_is_seen_even_when_it_panics() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = faulty_store(&dir).await;
+    let scheduler = RunScheduler::spawn(store.clone(), Vec::new(), Vec::new());
+    let a = scheduler.start(new_run(&waiting_workflow())).await.unwrap().run_id;
+    let stopped = scheduler.writer_stopped();
+    tokio::pin!(stopped);
+    assert!(tokio::time::timeout(Duration::from_millis(50), &mut stopped).await.is_err(), "the writer is running");
+
+    test_hooks::kill_writer_on(&a);
+    let refused = scheduler.command(TENANT, &a, cancel()).await;
+    assert!(matches!(refused, Err(CommandRefusal::Unavailable)), "{refused:?}");
+    tokio::time::timeout(Duration::from_secs(10), stopped).await.expect("the writer's end is seen");
+    scheduler.shutdown().await;
+}

@@ -166,6 +166,8 @@ impl Writer {
                     self.start(new, seed, reply, inbox, known.as_ref(), &mut pending).await
                 }
                 Request::Command { tenant, run_id, command, reply, inbox } => {
+                    #[cfg(test)]
+                    test_hooks::kill_if_marked(&run_id);
                     if let Err(Panicked(message)) = self.command(&tenant, &run_id, command, reply, inbox, &mut pending)
                     {
                         tracing::error!(run = %run_id, panic = %message, "a transition panicked; the command is refused and the run rebuilt");

@@ -1,7 +1,8 @@
 //! Test-only: makes a chosen transition of a marked run panic, to prove a
-//! panic in the core is confined to its command and its run.
+//! panic in the core is confined to its command and its run; or makes the
+//! writer itself panic outside any transition, to prove its end is seen.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
 /// Runs with a transition to panic in: how many of their transitions go
@@ -33,5 +34,22 @@ pub(super) fn panic_if_marked(run_id: &str) {
     };
     if due {
         panic!("test hook: transition of {run_id} panics");
+    }
+}
+
+/// Runs a command for which kills the writer (outside any transition).
+static KILLERS: Mutex<Option<HashSet<String>>> = Mutex::new(None);
+
+/// The writer panics, outside `catch_unwind`, when it next takes a command
+/// for `run_id`.
+pub(crate) fn kill_writer_on(run_id: &str) {
+    KILLERS.lock().unwrap().get_or_insert_with(HashSet::new).insert(run_id.to_string());
+}
+
+/// Panics if a command for `run_id` was made to kill the writer.
+pub(super) fn kill_if_marked(run_id: &str) {
+    let marked = KILLERS.lock().unwrap().as_mut().is_some_and(|k| k.remove(run_id));
+    if marked {
+        panic!("test hook: the writer dies on a command for {run_id}");
     }
 }
