@@ -27,6 +27,7 @@ pub mod config;
 pub mod engine;
 pub mod expr;
 pub mod gateway;
+pub mod health;
 pub mod model;
 pub mod outbound;
 pub mod store;
@@ -65,6 +66,10 @@ pub enum ServeError {
     /// Serving failed.
     #[error("server I/O error: {0}")]
     Io(#[from] std::io::Error),
+    /// The run writer ended while serving (a bug); the server drained and
+    /// stops, so a supervisor restarts it and recovery replays its runs.
+    #[error("the run writer stopped; restart the server to recover its runs")]
+    WriterStopped,
 }
 
 /// Opens the store named by the configuration.
@@ -127,14 +132,20 @@ pub async fn run(
     let builtin =
         engine::builtin::BuiltinExecutor::start(tasks.clone(), builtin_settings(&config, &listener, &secret)?);
     let callbacks = engine::builtin::CallbackReceiver::new(tasks.clone(), secret);
+    let health = health::Health::new();
+    let (stop_probe, probe_stopped) = tokio::sync::watch::channel(false);
+    let probe = tokio::spawn(health::probe_store(health.clone(), shared.clone(), probe_stopped));
     let context = api::ApiContext {
         catalog,
         runs: runs.clone(),
         tasks: tasks.clone(),
         max_message_bytes: config.max_message_bytes,
+        health: health.clone(),
     };
     let grpc = api::router(context).await?;
-    let router = gateway::router(grpc, config.max_message_bytes, callbacks)?.layer(api::cors());
+    let router = gateway::router(grpc, config.max_message_bytes, callbacks)?
+        .layer(api::cors())
+        .layer(axum::middleware::from_fn(request_span));
     tracing::info!(
         address = %listener.local_addr()?,
         database = %store::redacted_url(&config.database_url),
@@ -149,20 +160,47 @@ pub async fn run(
         }
     });
     let closer = runs.clone();
-    let served = axum::serve(listener, router)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
+    let writer_died = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let drain = {
+        let (health, writer_died) = (health.clone(), writer_died.clone());
+        async move {
+            tokio::select! {
+                () = shutdown => {}
+                // A writer that ends before shutdown leaves a server that
+                // reads but refuses every write: stop serving and exit.
+                () = closer.scheduler().writer_stopped() => {
+                    tracing::error!("the run writer stopped; draining and exiting so the server is restarted");
+                    writer_died.store(true, std::sync::atomic::Ordering::SeqCst);
+                    health.set_writer_stopped();
+                }
+            }
+            health.set_draining();
             // Event streams of live runs would otherwise hold the drain open.
             closer.close_streams();
-        })
-        .await;
+        }
+    };
+    let served = axum::serve(listener, router).with_graceful_shutdown(drain).await;
     // The sweeper sends to the writer, so it stops first; the writer
     // finishes the commit in hand before the store closes.
     builtin.shutdown().await;
     tasks.shutdown().await;
     retention.shutdown().await;
     runs.shutdown().await;
+    let _ = stop_probe.send(true);
+    let _ = probe.await;
     store.close().await;
     tracing::info!("weft stopped");
-    Ok(served?)
+    served?;
+    if writer_died.load(std::sync::atomic::Ordering::SeqCst) {
+        return Err(ServeError::WriterStopped);
+    }
+    Ok(())
+}
+
+/// A span per request (gRPC, gRPC-web or REST), named by its path; the
+/// handlers of calls about one run add a span with its `run_id` inside.
+async fn request_span(request: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    use tracing::Instrument;
+    let span = tracing::info_span!("request", method = %request.method(), path = %request.uri().path());
+    next.run(request).instrument(span).await
 }

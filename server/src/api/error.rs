@@ -138,6 +138,7 @@ impl From<EngineError> for Status {
                 Status::with_error_details(Code::DeadlineExceeded, message, details)
             }
             EngineError::Unavailable(message) => with_reason(Code::Unavailable, message, "UNAVAILABLE"),
+            EngineError::Internal(message) => with_reason(Code::Internal, message, "INTERNAL"),
             EngineError::Store(store) => store_failure(store),
         }
     }

@@ -55,6 +55,8 @@ pub struct ApiContext {
     pub tasks: TaskQueue,
     /// Largest request message, bytes.
     pub max_message_bytes: usize,
+    /// What grpc.health.v1 reports for every service.
+    pub health: crate::health::Health,
 }
 
 /// Fully qualified names of the services Weft serves, for health and docs.
@@ -103,6 +105,7 @@ pub async fn router(context: ApiContext) -> Result<axum::Router, tonic_reflectio
     for name in SERVICE_NAMES {
         health_reporter.set_service_status(*name, tonic_health::ServingStatus::Serving).await;
     }
+    tokio::spawn(context.health.report(health_reporter, SERVICE_NAMES));
 
     // Approvals are decided through the run writer, like any run command.
     let approvals = context.runs.clone();

@@ -158,6 +158,7 @@ impl RunService for RunApi {
         Ok(Response::new(pb::StartRunResponse { run_id: run.id.clone(), run: Some(run) }))
     }
 
+    #[tracing::instrument(name = "rpc", skip_all, fields(run_id = %request.get_ref().run_id))]
     async fn get_run(&self, request: Request<pb::GetRunRequest>) -> Result<Response<pb::GetRunResponse>, Status> {
         let request = request.into_inner();
         required_id(&request.run_id, "run_id")?;
@@ -201,6 +202,7 @@ impl RunService for RunApi {
         }))
     }
 
+    #[tracing::instrument(name = "rpc", skip_all, fields(run_id = %request.get_ref().run_id))]
     async fn cancel_run(
         &self,
         request: Request<pb::CancelRunRequest>,
@@ -212,6 +214,7 @@ impl RunService for RunApi {
         Ok(Response::new(pb::CancelRunResponse { run: Some(run_pb(&detail)) }))
     }
 
+    #[tracing::instrument(name = "rpc", skip_all, fields(run_id = %request.get_ref().run_id))]
     async fn delete_run(
         &self,
         request: Request<pb::DeleteRunRequest>,
@@ -222,6 +225,7 @@ impl RunService for RunApi {
         Ok(Response::new(pb::DeleteRunResponse { success: true, message: format!("run '{}' deleted", request.run_id) }))
     }
 
+    #[tracing::instrument(name = "rpc", skip_all, fields(run_id = %request.get_ref().run_id))]
     async fn pause_run(&self, request: Request<pb::PauseRunRequest>) -> Result<Response<pb::PauseRunResponse>, Status> {
         let request = request.into_inner();
         required_id(&request.run_id, "run_id")?;
@@ -230,6 +234,7 @@ impl RunService for RunApi {
         Ok(Response::new(pb::PauseRunResponse { run: Some(run_pb(&detail)) }))
     }
 
+    #[tracing::instrument(name = "rpc", skip_all, fields(run_id = %request.get_ref().run_id))]
     async fn resume_run(
         &self,
         request: Request<pb::ResumeRunRequest>,
@@ -265,6 +270,7 @@ impl RunService for RunApi {
         Ok(Response::new(pb::ResumeRunResponse { run: Some(run_pb(&detail)) }))
     }
 
+    #[tracing::instrument(name = "rpc", skip_all, fields(run_id = %request.get_ref().run_id))]
     async fn retry_run_from(
         &self,
         request: Request<pb::RetryRunFromRequest>,
@@ -290,6 +296,7 @@ impl RunService for RunApi {
         Ok(Response::new(estimate_to_pb(&estimate)))
     }
 
+    #[tracing::instrument(name = "rpc", skip_all, fields(run_id = %request.get_ref().run_id))]
     async fn stream_run_events(
         &self,
         request: Request<pb::StreamRunEventsRequest>,
@@ -303,6 +310,7 @@ impl RunService for RunApi {
         Ok(Response::new(Box::pin(stream)))
     }
 
+    #[tracing::instrument(name = "rpc", skip_all, fields(run_id = %request.get_ref().run_id))]
     async fn list_run_events(
         &self,
         request: Request<pb::ListRunEventsRequest>,

@@ -113,7 +113,7 @@ impl RunEngine {
             approval_id: Some(id.to_owned()),
             now_ms: now_ms(),
         };
-        match self.scheduler().command(tenant, &approval.run_id, command).await {
+        match self.command(tenant, &approval.run_id, command).await {
             Ok(()) => self.approval(tenant, id).await,
             Err(CommandRefusal::Refused(err @ TransitionError::BadAnswer { .. })) => {
                 Err(EngineError::invalid("option", err.to_string()))
@@ -124,6 +124,7 @@ impl RunEngine {
                 Err(not_pending(id, if now.status == "pending" { "closed" } else { &now.status }))
             }
             Err(CommandRefusal::Unavailable) => Err(EngineError::Unavailable("the run scheduler is busy; retry later")),
+            Err(CommandRefusal::Internal) => Err(crate::engine::scheduler::internal()),
         }
     }
 }

@@ -59,6 +59,10 @@ pub enum EngineError {
     /// commit failed); retrying later may succeed.
     #[error("{0}")]
     Unavailable(&'static str),
+    /// A bug stopped the request (a panic the writer caught); nothing
+    /// changed.
+    #[error("{0}")]
+    Internal(&'static str),
     /// The store failed.
     #[error(transparent)]
     Store(StoreError),

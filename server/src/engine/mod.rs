@@ -5,9 +5,10 @@
 //! - [`workflows`] manages definitions and their version history.
 //! - [`run`] is the pure run state machine: `transition(state, command)`.
 //! - [`scheduler`] is the one writer: it applies commands to live runs and
-//!   commits them in groups; [`runs`] is what the api layer calls, with
-//!   event streams and execution in `run_events.rs`, RetryRunFrom in
-//!   `retry_runs.rs` and ResumeRun in `resume_runs.rs`.
+//!   commits them in groups; [`runs`] is what the api layer calls (and
+//!   where a command for a run another replica holds is forwarded), with
+//!   event streams and execution, RetryRunFrom and ResumeRun beside it.
+//! - [`clock`] is the one clock the engine reads, which tests can pause.
 //! - [`estimate`] prices a run for a sample input by a dry pass.
 //! - [`tasks`] is the task queue workers claim from under leases, and
 //!   [`workers`] the registry of workers and the agents they serve.
@@ -23,16 +24,14 @@
 
 pub mod approvals;
 pub mod builtin;
+pub mod clock;
 pub mod cluster;
 pub mod compile;
 mod error;
 pub mod estimate;
 pub mod fixtures;
-mod resume_runs;
 pub mod retention;
-mod retry_runs;
 pub mod run;
-mod run_events;
 pub mod runs;
 pub mod scheduler;
 pub mod tasks;
@@ -40,7 +39,7 @@ pub mod workers;
 pub mod workflows;
 
 pub use error::EngineError;
-pub use resume_runs::ResumeForm;
+pub use runs::ResumeForm;
 pub use runs::RunEngine;
 pub use tasks::TaskQueue;
 pub use workflows::WorkflowCatalog;

@@ -7,9 +7,9 @@
 //! consecutive version numbers with no gap and no duplicate.
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::engine::EngineError;
+use crate::engine::clock::now_ms;
 use crate::engine::compile::{self, Problem, ProblemCode};
 use crate::model::{Definition, StepDef, Workflow, WorkflowStatus, WorkflowVersionInfo, ids};
 use crate::store::{NewVersion, NewWorkflow, Store, StoreError, WorkflowPage, WorkflowQuery};
@@ -105,10 +105,6 @@ fn check_tags(tags: &[String]) -> Result<(), EngineError> {
         Some(i) => Err(EngineError::invalid(format!("tags[{i}]"), format!("a tag is 1 to {MAX_TAG_CHARS} characters"))),
         None => Ok(()),
     }
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 /// Whether a definition has no steps in any dialect yet.

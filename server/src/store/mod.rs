@@ -32,6 +32,8 @@ mod tasks;
 mod unreadable;
 pub mod workers;
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 
 use crate::model::{
@@ -180,8 +182,35 @@ pub trait Store: WorkerStore + Send + Sync + 'static {
     /// The run an idempotency key was given to after `since_ms`, if any.
     async fn find_idempotent_run(&self, tenant: &str, key: &str, since_ms: i64) -> Result<Option<String>, StoreError>;
 
+    /// The runs each (tenant, idempotency key) was given to after
+    /// `since_ms`; keys given to none are absent. The writer asks once per
+    /// batch, not once per keyed start.
+    // lead: replaced by the store helper's one-query impl at merge
+    async fn find_idempotent_runs(
+        &self,
+        keys: &[(String, String)],
+        since_ms: i64,
+    ) -> Result<HashMap<(String, String), String>, StoreError> {
+        let mut found = HashMap::new();
+        for (tenant, key) in keys {
+            if let Some(run_id) = self.find_idempotent_run(tenant, key, since_ms).await? {
+                found.insert((tenant.clone(), key.clone()), run_id);
+            }
+        }
+        Ok(found)
+    }
+
     /// Every unfinished run with its commands, for recovery.
     async fn load_open_runs(&self) -> Result<Vec<OpenRun>, StoreError>;
+
+    /// The unfinished runs among `ids`, with their commands: what the writer
+    /// rebuilds after a failed commit or a panic in one transition.
+    // lead: wants a one-query impl per store (`WHERE id IN (…)`); this
+    // default reads every open run and keeps the wanted ones.
+    async fn load_open_runs_for(&self, ids: &[String]) -> Result<Vec<OpenRun>, StoreError> {
+        let wanted: std::collections::HashSet<&str> = ids.iter().map(String::as_str).collect();
+        Ok(self.load_open_runs().await?.into_iter().filter(|open| wanted.contains(open.run.id.as_str())).collect())
+    }
 
     /// Every armed timer, for recovery.
     async fn list_timers(&self) -> Result<Vec<TimerRecord>, StoreError>;

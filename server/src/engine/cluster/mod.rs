@@ -6,110 +6,33 @@
 //!   cannot commit stale decisions. `partitions.rs` takes, renews, shares
 //!   out and hands back partitions, loading a partition's open runs and
 //!   timers into the writer when it takes one (recovery, per partition).
-//! - A command for a run held elsewhere goes through the inbox
-//!   (`inbox.rs`): posted by the replica that received it, applied by the
-//!   owner, answered in the owner's commit, so it takes effect once.
+//! - A command for a run held elsewhere goes through the inbox: the run
+//!   facade posts it (`forward.rs`), the owner's pump applies it
+//!   (`inbox.rs`) and answers in the owner's commit, so it takes effect
+//!   once. The messages and answers are in the leaf `messages.rs`, which
+//!   the writer encodes without knowing the pump.
+//! - `link.rs` is what all of them share: the partitions held, the store's
+//!   cluster side. The writer and the facade import only the leaves
+//!   (`link`, `messages`, `forward`); the loops import the facade, and
+//!   [`open_engine`] starts them, so no import goes round in a circle.
 //! - `wakeups.rs` turns other replicas' notices into early retries of
 //!   parked task claims; polling covers every lost notice.
 //!
 //! SQLite runs none of this: its one replica holds every partition.
 
+pub(crate) mod forward;
 pub(crate) mod inbox;
+pub(crate) mod link;
+pub(crate) mod messages;
 pub(crate) mod partitions;
 pub(crate) mod wakeups;
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
+
+pub use link::{ClusterLink, Held};
 
 use crate::engine::{EngineError, RunEngine, WorkflowCatalog};
-use tokio::sync::broadcast;
-
-use crate::store::{ClusterStore, Notice, OpenStore, PartitionLease, partition_of};
-
-/// The partitions this replica's writer holds, with their epochs. Only the
-/// writer changes it (when it takes in or lets go of a partition's runs);
-/// the inbox pump, the sweeper and the partition loop read it.
-#[derive(Clone, Default)]
-pub struct Held(Arc<RwLock<BTreeMap<u16, i64>>>);
-
-impl Held {
-    /// The partitions held, in order.
-    pub fn ids(&self) -> Vec<u16> {
-        self.0.read().expect("held partitions").keys().copied().collect()
-    }
-
-    /// The epoch a partition is held at, if held.
-    pub fn epoch(&self, partition: u16) -> Option<i64> {
-        self.0.read().expect("held partitions").get(&partition).copied()
-    }
-
-    /// Whether the run's partition is held.
-    pub fn holds_run(&self, run_id: &str) -> bool {
-        self.epoch(partition_of(run_id)).is_some()
-    }
-
-    /// How many partitions are held.
-    pub fn len(&self) -> usize {
-        self.0.read().expect("held partitions").len()
-    }
-
-    /// Whether none is held.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    pub(crate) fn insert(&self, leases: &[PartitionLease]) {
-        let mut held = self.0.write().expect("held partitions");
-        for lease in leases {
-            held.insert(lease.id, lease.epoch);
-        }
-    }
-
-    pub(crate) fn remove(&self, partitions: &[u16]) {
-        let mut held = self.0.write().expect("held partitions");
-        for partition in partitions {
-            held.remove(partition);
-        }
-    }
-}
-
-/// What a replica shares with the others: the store's cluster side, its
-/// own id, and the partitions it holds.
-pub struct ClusterLink {
-    /// Partition leases, replicas, the inbox, notices.
-    pub store: Arc<dyn ClusterStore>,
-    /// This replica's id (the owner column of its partitions).
-    pub replica: String,
-    /// The partitions its writer holds.
-    pub held: Held,
-    /// Whether commits NOTIFY other replicas.
-    pub notify: bool,
-    /// How long a partition lease lasts without renewal, ms.
-    pub lease_ms: i64,
-    /// Rung after partitions were taken in, for the lease sweeper.
-    pub taken: Arc<tokio::sync::Notify>,
-}
-
-/// Waits until a notice that `wanted` picks arrives, notices may have been
-/// lost (the LISTEN connection came back, or this receiver fell behind), or
-/// `until` passes. Notices only hurry a look the caller makes anyway.
-pub(crate) async fn notice_or_deadline(
-    notices: &mut broadcast::Receiver<Notice>,
-    until: tokio::time::Instant,
-    wanted: impl Fn(&Notice) -> bool,
-) {
-    loop {
-        tokio::select! {
-            notice = notices.recv() => match notice {
-                Ok(notice) if wanted(&notice) => return,
-                Ok(Notice::Lost) | Err(broadcast::error::RecvError::Lagged(_)) => return,
-                Ok(_) => {}
-                Err(broadcast::error::RecvError::Closed) => return tokio::time::sleep_until(until).await,
-            },
-            _ = tokio::time::sleep_until(until) => return,
-        }
-    }
-}
+use crate::store::OpenStore;
 
 /// A fresh replica id: readable in logs and unique per process start.
 pub fn new_replica_id() -> String {
@@ -140,7 +63,26 @@ pub async fn open_engine(
                 taken: Arc::default(),
             });
             let replica = link.replica.clone();
-            Ok((RunEngine::open_shared(shared, catalog, link).await?, replica))
+            let engine = RunEngine::open_shared(shared, catalog, link.clone());
+            join(&engine, link).await?;
+            Ok((engine, replica))
         }
     }
+}
+
+/// Takes this replica's share of the partitions (recovering their runs)
+/// before answering, then keeps the partition loop, the inbox pump and the
+/// claim wake-ups running beside the writer; the engine stops them before
+/// its writer at shutdown.
+async fn join(engine: &RunEngine, link: Arc<ClusterLink>) -> Result<(), EngineError> {
+    partitions::round(engine, &link).await?;
+    tracing::info!(replica = %link.replica, partitions = link.held.len(), "replica joined");
+    let stopped = engine.background_stop();
+    let tasks = vec![
+        tokio::spawn(partitions::run(engine.clone(), link.clone(), stopped.clone())),
+        tokio::spawn(inbox::pump(engine.clone(), link.clone(), stopped.clone())),
+        tokio::spawn(wakeups::run(engine.scheduler().clone(), link, stopped)),
+    ];
+    engine.keep_background(tasks);
+    Ok(())
 }

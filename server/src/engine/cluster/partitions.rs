@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use super::ClusterLink;
+use super::link::ClusterLink;
 use crate::engine::EngineError;
 use crate::engine::runs::RunEngine;
 use crate::engine::scheduler::Adoption;

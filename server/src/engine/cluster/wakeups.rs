@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use tokio::sync::{broadcast, watch};
 
-use super::ClusterLink;
+use super::link::ClusterLink;
 use crate::engine::scheduler::RunScheduler;
 use crate::store::Notice;
 

@@ -5,20 +5,27 @@
 //!
 //! # Layout
 //!
-//! - `writer.rs`: the writer loop, group commit, and what it releases after.
+//! - `writer/`: the writer loop, group commit, and what it releases after;
+//!   rebuilding runs after a failed commit or a panic in one transition.
 //! - `rows.rs`: rows derived from a run's state, events and effects.
 //! - `timers.rs`: the timer loop.
 //! - `claims.rs`: workers' claims parked until a matching task is queued.
+//! - `tests/`: the writer under faults, over a store that fails on demand.
+//!
+//! The writer answers a command for a run another replica holds with
+//! [`Routed::Elsewhere`]; forwarding it is the run facade's business
+//! (`engine::runs`), so this module never reaches the cluster inbox.
 
 mod claims;
 mod rows;
+#[cfg(test)]
+mod tests;
 mod timers;
 mod writer;
 
 use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
@@ -27,7 +34,7 @@ use tokio::task::JoinHandle;
 pub use rows::RunMeta;
 
 use crate::engine::EngineError;
-use crate::engine::cluster::{ClusterLink, inbox};
+use crate::engine::cluster::link::ClusterLink;
 use crate::engine::compile::CompiledWorkflow;
 use crate::engine::run::{Command, RetryOrigin, ReusedStep, RunState, TransitionError, transition};
 use crate::model::{EventRecord, TimerRecord};
@@ -41,10 +48,8 @@ const EVENT_BUFFER: usize = 4096;
 /// How long an idempotency key names its run.
 pub const IDEMPOTENCY_TTL_MS: i64 = 24 * 60 * 60 * 1000;
 
-/// Milliseconds since the epoch.
-pub fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
-}
+/// Milliseconds since the epoch, from the engine's one clock.
+pub use crate::engine::clock::now_ms;
 
 /// A run to create and start.
 #[derive(Clone)]
@@ -100,6 +105,9 @@ pub enum CommandRefusal {
     Refused(TransitionError),
     /// The commit failed; nothing changed.
     Unavailable,
+    /// The transition panicked (a bug); nothing changed, and the run was
+    /// rebuilt from what is stored.
+    Internal,
 }
 
 /// The writer's answer to a command: applied, refused, or for a run whose
@@ -189,22 +197,25 @@ pub struct RunScheduler {
     events: broadcast::Sender<Arc<EventRecord>>,
     shutdown: Arc<watch::Sender<bool>>,
     tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
+    /// Turns `true` when the writer task ends, however it ends.
+    writer_ended: watch::Receiver<bool>,
+}
+
+/// Says the writer ended when dropped: at the end of its task, or while a
+/// panic unwinds out of it.
+struct EndedGuard(watch::Sender<bool>);
+
+impl Drop for EndedGuard {
+    fn drop(&mut self) {
+        self.0.send_replace(true);
+    }
 }
 
 /// Rebuilds a run by replaying its commands; `None` (logged) if the stored
 /// commands do not replay, which would mean the data is damaged.
 fn replay(open: OpenRun, workflow: Arc<CompiledWorkflow>) -> Option<writer::Live> {
     let run = open.run;
-    let mut state = RunState::new(run.id.clone(), run.workflow_id.clone(), run.workflow_version, workflow);
-    for (i, json) in open.commands.iter().enumerate() {
-        let applied = serde_json::from_str::<Command>(json)
-            .map_err(|e| e.to_string())
-            .and_then(|command| transition(&mut state, command).map_err(|e| e.to_string()));
-        if let Err(err) = applied {
-            tracing::error!(run = %run.id, command = i + 1, error = %err, "run does not replay; left out of recovery");
-            return None;
-        }
-    }
+    let state = RunState::new(run.id.clone(), run.workflow_id.clone(), run.workflow_version, workflow);
     let meta = RunMeta {
         tenant: run.tenant_id,
         user_id: run.user_id,
@@ -214,7 +225,25 @@ fn replay(open: OpenRun, workflow: Arc<CompiledWorkflow>) -> Option<writer::Live
         retry_of_run_id: run.retry_of_run_id,
         created_ms: run.created_ms,
     };
-    Some(writer::Live { state, meta, commands: open.commands.len() as u32, watchers: Vec::new() })
+    let live = writer::Live { state, meta, commands: 0, watchers: Vec::new() };
+    replay_onto(live, &open.commands.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
+/// Applies commands (as stored, JSON) to a run in order, counting them;
+/// `None` (logged) if one does not replay.
+fn replay_onto(mut live: writer::Live, commands: &[&str]) -> Option<writer::Live> {
+    for json in commands {
+        let applied = serde_json::from_str::<Command>(json)
+            .map_err(|e| e.to_string())
+            .and_then(|command| transition(&mut live.state, command).map_err(|e| e.to_string()));
+        if let Err(err) = applied {
+            let (run, command) = (live.state.run_id(), live.commands + 1);
+            tracing::error!(run = %run, command, error = %err, "run does not replay; left out of recovery");
+            return None;
+        }
+        live.commands += 1;
+    }
+    Some(live)
 }
 
 impl RunScheduler {
@@ -264,11 +293,32 @@ impl RunScheduler {
             parked: claims::ParkedClaims::default(),
             cluster: cluster.clone(),
         };
+        let (ended, writer_ended) = watch::channel(false);
+        let stop_writer = stop.clone();
         let tasks = vec![
-            tokio::spawn(writer.run(receiver, stop.clone())),
+            tokio::spawn(async move {
+                let _ended = EndedGuard(ended);
+                writer.run(receiver, stop_writer).await;
+            }),
             tokio::spawn(timers::run(arms, requests.clone(), stop)),
         ];
-        Self { stats, cluster, requests, events, shutdown: Arc::new(shutdown), tasks: Arc::new(Mutex::new(tasks)) }
+        Self {
+            stats,
+            cluster,
+            requests,
+            events,
+            shutdown: Arc::new(shutdown),
+            tasks: Arc::new(Mutex::new(tasks)),
+            writer_ended,
+        }
+    }
+
+    /// Resolves when the writer task has ended: at shutdown, or (a bug)
+    /// when something outside a single transition panicked in it. Until
+    /// then it never resolves.
+    pub async fn writer_stopped(&self) {
+        let mut ended = self.writer_ended.clone();
+        let _ = ended.wait_for(|ended| *ended).await;
     }
 
     /// The writer's counters.
@@ -276,35 +326,38 @@ impl RunScheduler {
         &self.stats
     }
 
-    /// Creates and starts a run; answers once it is committed.
+    /// Creates and starts a run in this replica's writer; answers once it
+    /// is committed. A run whose partition another replica holds is not
+    /// started (UNAVAILABLE): [`crate::engine::RunEngine`] forwards those.
     pub async fn start(&self, new: NewRun) -> Result<StartReply, EngineError> {
-        self.send_start(new, None).await
+        local_start(self.route_start(new, None).await)
     }
 
-    /// Creates and starts a retry run that takes over `seed`'s outputs;
-    /// answers once it is committed.
+    /// Creates and starts a retry run that takes over `seed`'s outputs in
+    /// this replica's writer; answers once it is committed.
     pub async fn start_from(&self, new: NewRun, seed: RetrySeed) -> Result<StartReply, EngineError> {
-        self.send_start(new, Some(seed)).await
+        local_start(self.route_start(new, Some(seed)).await)
     }
 
-    async fn send_start(&self, mut new: NewRun, mut seed: Option<RetrySeed>) -> Result<StartReply, EngineError> {
+    /// Asks this replica's writer to start a run, asking again when its
+    /// batch was dropped for a moved partition; a start for a partition held
+    /// elsewhere comes back as [`StartRouted::Elsewhere`] for the caller to
+    /// forward.
+    pub(crate) async fn route_start(
+        &self,
+        mut new: NewRun,
+        mut seed: Option<RetrySeed>,
+    ) -> Result<StartReply, StartRouted> {
         let mut moves = 0;
         loop {
             // Only a replica among several can see its batch dropped.
             let spare = (self.cluster.is_some() && moves < MOVED_RETRIES).then(|| (new.clone(), seed.clone()));
             match self.start_here(new, seed, None).await {
-                Ok(reply) => return Ok(reply),
-                Err(StartRouted::Failed(err)) => return Err(err),
-                Err(StartRouted::Elsewhere(new, seed, partition)) => {
-                    return match &self.cluster {
-                        Some(link) => inbox::forward_start(link, partition, &new, seed).await,
-                        None => Err(stopped()),
-                    };
-                }
                 Err(StartRouted::Moved) => match spare {
                     Some(again) => (new, seed, moves) = (again.0, again.1, moves + 1),
-                    None => return Err(moved()),
+                    None => return Err(StartRouted::Moved),
                 },
+                answered @ (Ok(_) | Err(StartRouted::Failed(_) | StartRouted::Elsewhere(..))) => return answered,
             }
         }
     }
@@ -334,27 +387,33 @@ impl RunScheduler {
         }
     }
 
-    /// Applies a command to a live run; answers once it is committed. A run
-    /// another replica holds gets the command through the inbox, and the
-    /// answer is the owner's.
-    pub async fn command(&self, tenant: &str, run_id: &str, mut command: Command) -> Result<(), CommandRefusal> {
+    /// Applies a command to a run live in this replica's writer; answers
+    /// once it is committed. A run another replica holds is NotLive here:
+    /// [`crate::engine::RunEngine::command`] forwards those.
+    pub async fn command(&self, tenant: &str, run_id: &str, command: Command) -> Result<(), CommandRefusal> {
+        match self.route_command(tenant, run_id, command).await {
+            Ok(()) => Ok(()),
+            Err(Routed::Refusal(refusal)) => Err(refusal),
+            Err(Routed::Elsewhere(_)) => Err(CommandRefusal::NotLive),
+            Err(Routed::Moved) => Err(CommandRefusal::Unavailable),
+        }
+    }
+
+    /// Asks this replica's writer to apply a command, asking again when its
+    /// batch was dropped for a moved partition; a command for a run held
+    /// elsewhere comes back as [`Routed::Elsewhere`] for the caller to
+    /// forward.
+    pub(crate) async fn route_command(&self, tenant: &str, run_id: &str, mut command: Command) -> Result<(), Routed> {
         let mut moves = 0;
         loop {
             // Only a replica among several can see its batch dropped.
             let spare = (self.cluster.is_some() && moves < MOVED_RETRIES).then(|| command.clone());
             match self.command_here(tenant, run_id, command, None).await {
-                Ok(()) => return Ok(()),
-                Err(Routed::Refusal(refusal)) => return Err(refusal),
-                Err(Routed::Elsewhere(command)) => {
-                    return match &self.cluster {
-                        Some(link) => inbox::forward_command(link, tenant, run_id, *command).await,
-                        None => Err(CommandRefusal::NotLive),
-                    };
-                }
                 Err(Routed::Moved) => match spare {
                     Some(again) => (command, moves) = (again, moves + 1),
-                    None => return Err(CommandRefusal::Unavailable),
+                    None => return Err(Routed::Moved),
                 },
+                answered @ (Ok(()) | Err(Routed::Refusal(_) | Routed::Elsewhere(_))) => return answered,
             }
         }
     }
@@ -437,10 +496,27 @@ impl RunScheduler {
     }
 }
 
-fn stopped() -> EngineError {
+/// A start answered here, for callers that do not forward: a partition held
+/// elsewhere is as unavailable as a stopped writer.
+fn local_start(routed: Result<StartReply, StartRouted>) -> Result<StartReply, EngineError> {
+    match routed {
+        Ok(reply) => Ok(reply),
+        Err(StartRouted::Failed(err)) => Err(err),
+        Err(StartRouted::Elsewhere(..)) => Err(stopped()),
+        Err(StartRouted::Moved) => Err(moved()),
+    }
+}
+
+/// What a caller hears when its request panicked the core (a bug): the
+/// writer refused it and rebuilt the run.
+pub(crate) fn internal() -> EngineError {
+    EngineError::Internal("the run could not apply this request; it was rebuilt, nothing changed")
+}
+
+pub(crate) fn stopped() -> EngineError {
     EngineError::Unavailable("the run scheduler is stopping; retry later")
 }
 
-fn moved() -> EngineError {
+pub(crate) fn moved() -> EngineError {
     EngineError::Unavailable("the run's partition kept moving between replicas; retry")
 }

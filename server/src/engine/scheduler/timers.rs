@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 
-use super::{Request, now_ms};
+use super::Request;
+use crate::engine::clock::now_ms;
 use crate::engine::run::Command;
 use crate::model::TimerRecord;
 

@@ -18,8 +18,9 @@ use super::TaskQueue;
 use super::output::{self, TaskOutput};
 use super::policy::check_currency;
 use crate::engine::EngineError;
+use crate::engine::clock::now_ms;
 use crate::engine::run::{Command, TransitionError};
-use crate::engine::scheduler::{CommandRefusal, now_ms};
+use crate::engine::scheduler::CommandRefusal;
 use crate::store::{TaskLease, TaskStatus};
 
 /// The answer to a heartbeat.
@@ -180,7 +181,7 @@ impl TaskQueue {
             cost_cents: cost_so_far_cents,
             now_ms: now,
         };
-        match self.runs.scheduler().command(tenant, &lease.run_id, command).await {
+        match self.runs.command(tenant, &lease.run_id, command).await {
             Ok(()) => {
                 // Committed: the step paused, or the run was cancelled (and
                 // the task with it).
@@ -311,7 +312,7 @@ impl TaskQueue {
 
     /// Sends a lease's command to the writer and explains a refusal.
     async fn apply(&self, tenant: &str, lease: &TaskLease, command: Command) -> Result<(), EngineError> {
-        match self.runs.scheduler().command(tenant, &lease.run_id, command).await {
+        match self.runs.command(tenant, &lease.run_id, command).await {
             Ok(()) => Ok(()),
             Err(refusal) => Err(self.refusal(&lease.task_id, refusal)),
         }
@@ -334,6 +335,7 @@ impl TaskQueue {
             }
             CommandRefusal::Refused(_) | CommandRefusal::NotLive => cancelled(task_id),
             CommandRefusal::Unavailable => EngineError::Unavailable("the run scheduler is busy; retry later"),
+            CommandRefusal::Internal => crate::engine::scheduler::internal(),
         }
     }
 }

@@ -26,7 +26,7 @@ pub use lease::HeartbeatReply;
 pub use output::{MAX_OUTPUT_BYTES, TaskOutput};
 pub use policy::{ToolAnswer, ToolUse};
 
-use crate::engine::scheduler::now_ms;
+use crate::engine::clock::now_ms;
 use crate::engine::workers::WorkerRegistry;
 use crate::engine::{EngineError, RunEngine};
 use crate::model::definition::Policy;
@@ -71,8 +71,7 @@ impl TaskQueue {
     pub fn open(runs: RunEngine, lease: Duration) -> Self {
         let deadlines = Arc::new(NewDeadlines::new());
         let (stop, stopped) = watch::channel(false);
-        let sweeper =
-            tokio::spawn(sweeper::run(runs.store().clone(), runs.scheduler().clone(), deadlines.clone(), stopped));
+        let sweeper = tokio::spawn(sweeper::run(runs.store().clone(), runs.clone(), deadlines.clone(), stopped));
         Self {
             workers: WorkerRegistry::new(runs.store().clone()),
             runs,
@@ -153,6 +152,11 @@ impl TaskQueue {
     /// is stopping. The writer answers when it claimed a task for this
     /// call, at once or in the commit that queues one; giving up drops the
     /// answer, which the writer sees before claiming.
+    #[tracing::instrument(
+        name = "task_claim",
+        skip_all,
+        fields(owner = %owner, run_id = tracing::field::Empty, task_id = tracing::field::Empty)
+    )]
     async fn claim_waiting(
         &self,
         tenant: &str,
@@ -178,6 +182,9 @@ impl TaskQueue {
         };
         if let Some(leased) = &claimed {
             self.deadlines.tell(leased.lease_deadline_ms);
+            let span = tracing::Span::current();
+            span.record("run_id", leased.run_id.as_str());
+            span.record("task_id", leased.task_id.as_str());
         }
         Ok(claimed)
     }

@@ -17,8 +17,9 @@ use serde_json::Value;
 
 use super::TaskQueue;
 use crate::engine::EngineError;
+use crate::engine::clock::now_ms;
 use crate::engine::run::{Command, TransitionError};
-use crate::engine::scheduler::{CommandRefusal, now_ms};
+use crate::engine::scheduler::CommandRefusal;
 use crate::model::definition::Policy;
 use crate::model::{ApprovalRecord, ids, json_limits};
 use crate::store::TaskLease;
@@ -176,7 +177,7 @@ impl TaskQueue {
                     arguments,
                     now_ms: now_ms(),
                 };
-                match self.runs.scheduler().command(tenant, &lease.run_id, command).await {
+                match self.runs.command(tenant, &lease.run_id, command).await {
                     Ok(()) => Ok(ToolAnswer::Pending {
                         reason: format!("tool '{tool}' is in the policy's requireApprovalFor; the step is paused"),
                         approval_id,

@@ -14,8 +14,10 @@ use std::time::Duration;
 
 use tokio::sync::{Notify, watch};
 
+use crate::engine::RunEngine;
+use crate::engine::clock::now_ms;
 use crate::engine::run::Command;
-use crate::engine::scheduler::{CommandRefusal, RunScheduler, now_ms};
+use crate::engine::scheduler::CommandRefusal;
 use crate::store::{Store, StoreError};
 
 /// Longest sleep: a safety net (leases are tracked, not polled).
@@ -53,15 +55,15 @@ impl NewDeadlines {
 
 pub(super) async fn run(
     store: Arc<dyn Store>,
-    scheduler: RunScheduler,
+    runs: RunEngine,
     deadlines: Arc<NewDeadlines>,
     mut stop: watch::Receiver<bool>,
 ) {
     loop {
         // When to look next, ms since the epoch.
-        let mut due = match sweep(store.as_ref(), &scheduler).await {
+        let mut due = match sweep(store.as_ref(), &runs).await {
             Ok(true) => now_ms(),
-            Ok(false) => match next_deadline(store.as_ref(), &scheduler).await {
+            Ok(false) => match next_deadline(store.as_ref(), &runs).await {
                 Ok(Some(due)) => due.min(now_ms() + IDLE.as_millis() as i64),
                 Ok(None) => now_ms() + IDLE.as_millis() as i64,
                 Err(err) => {
@@ -75,7 +77,7 @@ pub(super) async fn run(
         // is asked once per sweep. Partitions taken from another replica
         // bring leases whose deadlines were never told: look at once.
         // (On SQLite a bell nobody rings.)
-        let taken = scheduler.cluster().map(|link| link.taken.clone()).unwrap_or_default();
+        let taken = runs.scheduler().cluster().map(|link| link.taken.clone()).unwrap_or_default();
         loop {
             let sleep = Duration::from_millis((due - now_ms()).max(0) as u64);
             tokio::select! {
@@ -89,8 +91,8 @@ pub(super) async fn run(
 }
 
 /// The earliest lease deadline of the tasks this replica sweeps.
-async fn next_deadline(store: &dyn Store, scheduler: &RunScheduler) -> Result<Option<i64>, StoreError> {
-    match scheduler.cluster() {
+async fn next_deadline(store: &dyn Store, runs: &RunEngine) -> Result<Option<i64>, StoreError> {
+    match runs.scheduler().cluster() {
         None => store.next_lease_deadline().await,
         Some(link) => {
             let held = link.held.ids();
@@ -101,9 +103,9 @@ async fn next_deadline(store: &dyn Store, scheduler: &RunScheduler) -> Result<Op
 
 /// Hands one round of expired leases to the writer. `Ok(true)` when the
 /// round was full and more may be waiting.
-async fn sweep(store: &dyn Store, scheduler: &RunScheduler) -> Result<bool, ()> {
+async fn sweep(store: &dyn Store, runs: &RunEngine) -> Result<bool, ()> {
     let now = now_ms();
-    let expired = match scheduler.cluster() {
+    let expired = match runs.scheduler().cluster() {
         None => store.expired_leases(now, ROUND).await,
         Some(link) => {
             let held = link.held.ids();
@@ -119,7 +121,7 @@ async fn sweep(store: &dyn Store, scheduler: &RunScheduler) -> Result<bool, ()> 
             Some(timeout_ms) => Command::StepTimedOut { step, attempt, timeout_ms, now_ms: now },
             None => Command::LeaseExpired { step, attempt, now_ms: now },
         };
-        match scheduler.command(&lease.tenant_id, &lease.run_id, command).await {
+        match runs.command(&lease.tenant_id, &lease.run_id, command).await {
             Ok(()) if lease.timed_out_after_ms.is_some() => {
                 tracing::info!(task = %lease.task_id, attempt = lease.attempt, "attempt passed its step timeout")
             }
@@ -133,7 +135,9 @@ async fn sweep(store: &dyn Store, scheduler: &RunScheduler) -> Result<bool, ()> 
                     return Err(());
                 }
             }
-            Err(CommandRefusal::Unavailable) => return Err(()),
+            // Tried again after a pause: the writer is busy, or the run's
+            // transition panicked and was rebuilt.
+            Err(CommandRefusal::Unavailable | CommandRefusal::Internal) => return Err(()),
         }
     }
     Ok(expired.len() as u32 == ROUND)

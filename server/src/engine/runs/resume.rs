@@ -29,9 +29,10 @@
 use serde_json::Value;
 
 use crate::engine::EngineError;
+use crate::engine::clock::now_ms;
 use crate::engine::run::{Command, TransitionError};
 use crate::engine::runs::{RunDetail, RunEngine};
-use crate::engine::scheduler::{CommandRefusal, now_ms};
+use crate::engine::scheduler::CommandRefusal;
 use crate::model::{RunRecord, StepRecord};
 
 /// Who decided when the answer does not say.
@@ -99,7 +100,7 @@ impl RunEngine {
             message: format!("run '{run_id}' is {status}; only a running run can be paused"),
             reason: "RUN_NOT_RUNNING",
         };
-        match self.scheduler().command(tenant, run_id, Command::Pause { reason, now_ms: now_ms() }).await {
+        match self.command(tenant, run_id, Command::Pause { reason, now_ms: now_ms() }).await {
             Ok(()) => self.get(tenant, run_id).await,
             Err(CommandRefusal::Refused(
                 TransitionError::NotRunning { status } | TransitionError::Finished { status },
@@ -107,6 +108,7 @@ impl RunEngine {
             Err(CommandRefusal::Refused(err)) => Err(err.into()),
             Err(CommandRefusal::NotLive) => Err(refused(self.get(tenant, run_id).await?.0.status)),
             Err(CommandRefusal::Unavailable) => Err(EngineError::Unavailable("the run scheduler is busy; retry later")),
+            Err(CommandRefusal::Internal) => Err(crate::engine::scheduler::internal()),
         }
     }
 
@@ -146,7 +148,7 @@ impl RunEngine {
         let comment = input.get("comment").and_then(Value::as_str).unwrap_or_default().to_owned();
         let command =
             Command::Answer { step: step.clone(), option, decided_by, comment, approval_id: None, now_ms: now_ms() };
-        match self.scheduler().command(tenant, run_id, command).await {
+        match self.command(tenant, run_id, command).await {
             Ok(()) => self.get(tenant, run_id).await,
             Err(CommandRefusal::Refused(err @ TransitionError::BadAnswer { .. })) => {
                 Err(EngineError::invalid("input.resume.input", err.to_string()))
@@ -162,6 +164,7 @@ impl RunEngine {
             Err(CommandRefusal::Refused(err)) => Err(err.into()),
             Err(CommandRefusal::NotLive) => Err(not_paused(format!("run '{run_id}' is no longer paused"))),
             Err(CommandRefusal::Unavailable) => Err(EngineError::Unavailable("the run scheduler is busy; retry later")),
+            Err(CommandRefusal::Internal) => Err(crate::engine::scheduler::internal()),
         }
     }
 
@@ -174,7 +177,7 @@ impl RunEngine {
         waits_for: &str,
     ) -> Result<RunDetail, EngineError> {
         let command = Command::Continue { from_step: from_step.clone(), now_ms: now_ms() };
-        match self.scheduler().command(tenant, run_id, command).await {
+        match self.command(tenant, run_id, command).await {
             Ok(()) => self.get(tenant, run_id).await,
             Err(CommandRefusal::Refused(TransitionError::NotHeld { .. })) => Err(not_paused(format!(
                 "run '{run_id}' waits for step '{waits_for}', not for a plain resume; \
@@ -189,6 +192,7 @@ impl RunEngine {
             Err(CommandRefusal::Refused(err)) => Err(err.into()),
             Err(CommandRefusal::NotLive) => Err(not_paused(format!("run '{run_id}' is no longer paused"))),
             Err(CommandRefusal::Unavailable) => Err(EngineError::Unavailable("the run scheduler is busy; retry later")),
+            Err(CommandRefusal::Internal) => Err(crate::engine::scheduler::internal()),
         }
     }
 
@@ -220,7 +224,7 @@ impl RunEngine {
         payload: Value,
     ) -> Result<RunDetail, EngineError> {
         let command = Command::Event { event: event.clone(), payload, now_ms: now_ms() };
-        match self.scheduler().command(tenant, run_id, command).await {
+        match self.command(tenant, run_id, command).await {
             Ok(()) => self.get(tenant, run_id).await,
             Err(CommandRefusal::Refused(TransitionError::NoWait { .. })) => {
                 Err(not_paused(format!("run '{run_id}' has no step waiting for event '{event}'")))
@@ -228,6 +232,7 @@ impl RunEngine {
             Err(CommandRefusal::Refused(err)) => Err(err.into()),
             Err(CommandRefusal::NotLive) => Err(not_paused(format!("run '{run_id}' is no longer paused"))),
             Err(CommandRefusal::Unavailable) => Err(EngineError::Unavailable("the run scheduler is busy; retry later")),
+            Err(CommandRefusal::Internal) => Err(crate::engine::scheduler::internal()),
         }
     }
 }

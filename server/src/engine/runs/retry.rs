@@ -19,10 +19,11 @@ use petgraph::graph::NodeIndex;
 use serde_json::Value;
 
 use crate::engine::EngineError;
+use crate::engine::clock::now_ms;
 use crate::engine::compile::{CompiledWorkflow, StepKind};
 use crate::engine::run::{RetryOrigin, ReusedStep};
 use crate::engine::runs::{RunDetail, RunEngine};
-use crate::engine::scheduler::{NewRun, RetrySeed, now_ms};
+use crate::engine::scheduler::{NewRun, RetrySeed};
 use crate::model::{StepRecord, ids};
 
 /// Statuses a run can be retried from.
@@ -84,7 +85,7 @@ impl RunEngine {
             now_ms: now_ms(),
         };
         let origin = RetryOrigin { run_id: run_id.to_string(), step_id };
-        let reply = self.scheduler().start_from(new, RetrySeed { origin, reused }).await?;
+        let reply = self.launch(new, Some(RetrySeed { origin, reused })).await?;
         self.get(tenant, &reply.run_id).await
     }
 }

@@ -3,6 +3,21 @@
 //! deleting runs, and their events. Changes go through the
 //! [`RunScheduler`]; reads go to the store, which holds every committed
 //! change by the time the scheduler answers.
+//!
+//! This facade is also where a change for a run another replica holds is
+//! forwarded over the cluster inbox: the writer only answers "elsewhere".
+//!
+//! # Layout
+//!
+//! - `events.rs`: event streams and ExecuteWorkflow.
+//! - `retry.rs`: RetryRunFrom.
+//! - `resume.rs`: PauseRun, ResumeRun and their forms.
+
+mod events;
+mod resume;
+mod retry;
+
+pub use resume::ResumeForm;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -10,10 +25,14 @@ use std::sync::{Arc, Mutex};
 use serde_json::Value;
 use tokio::sync::{broadcast, watch};
 
-use crate::engine::cluster::{self, ClusterLink};
+use crate::engine::clock::now_ms;
+use crate::engine::cluster::forward;
+use crate::engine::cluster::link::ClusterLink;
 use crate::engine::compile::{self, CompiledWorkflow};
 use crate::engine::run::Command;
-use crate::engine::scheduler::{CommandRefusal, IDEMPOTENCY_TTL_MS, NewRun, RunScheduler, now_ms};
+use crate::engine::scheduler::{
+    self, CommandRefusal, IDEMPOTENCY_TTL_MS, NewRun, RetrySeed, Routed, RunScheduler, StartReply, StartRouted,
+};
 use crate::engine::{EngineError, WorkflowCatalog};
 use crate::model::{EventRecord, RunRecord, StepRecord, WorkflowStatus, ids};
 use crate::store::{RunPage, RunQuery, Store, StoreError};
@@ -122,35 +141,36 @@ impl RunEngine {
     }
 
     /// One replica of several on a shared database: starts a writer that
-    /// holds nothing, takes its share of partitions (recovering their runs)
-    /// before answering, and keeps the partition loop, the inbox pump and
-    /// the claim wake-ups running beside it.
-    pub async fn open_shared(
-        store: Arc<dyn Store>,
-        catalog: WorkflowCatalog,
-        link: Arc<ClusterLink>,
-    ) -> Result<Self, EngineError> {
+    /// holds nothing yet. [`crate::engine::cluster::open_engine`] then
+    /// takes its share of partitions and starts the partition loop, the
+    /// inbox pump and the claim wake-ups beside it.
+    pub(crate) fn open_shared(store: Arc<dyn Store>, catalog: WorkflowCatalog, link: Arc<ClusterLink>) -> Self {
         let compiled = CompileCache { catalog: catalog.clone(), entries: Arc::default() };
-        let scheduler = RunScheduler::spawn_shared(store.clone(), link.clone());
+        let scheduler = RunScheduler::spawn_shared(store.clone(), link);
         let (closing, _) = watch::channel(false);
-        let (stop, stopped) = watch::channel(false);
-        let engine = Self {
+        let (stop, _) = watch::channel(false);
+        Self {
             store,
             catalog,
             scheduler,
             compiled,
             closing: Arc::new(closing),
             background: Arc::new(Background { stop: Some(stop), tasks: Mutex::default() }),
-        };
-        cluster::partitions::round(&engine, &link).await?;
-        tracing::info!(replica = %link.replica, partitions = link.held.len(), "replica joined");
-        let tasks = vec![
-            tokio::spawn(cluster::partitions::run(engine.clone(), link.clone(), stopped.clone())),
-            tokio::spawn(cluster::inbox::pump(engine.clone(), link.clone(), stopped.clone())),
-            tokio::spawn(cluster::wakeups::run(engine.scheduler.clone(), link, stopped)),
-        ];
-        *engine.background.tasks.lock().expect("background tasks") = tasks;
-        Ok(engine)
+        }
+    }
+
+    /// Changes to `true` when the background tasks must stop.
+    pub(crate) fn background_stop(&self) -> watch::Receiver<bool> {
+        match &self.background.stop {
+            Some(stop) => stop.subscribe(),
+            // Never told to stop: nothing runs beside a lone writer.
+            None => watch::channel(false).1,
+        }
+    }
+
+    /// Keeps tasks that run beside the writer, stopped before it.
+    pub(crate) fn keep_background(&self, tasks: Vec<tokio::task::JoinHandle<()>>) {
+        self.background.tasks.lock().expect("background tasks").extend(tasks);
     }
 
     /// Ends every open event stream; called when the server stops accepting
@@ -245,8 +265,38 @@ impl RunEngine {
             shared_state: request.shared_state,
             now_ms: now_ms(),
         };
-        let reply = self.scheduler.start(new).await?;
+        let reply = self.launch(new, None).await?;
         self.get(tenant, &reply.run_id).await
+    }
+
+    /// Creates and starts a run (taking over `seed`'s outputs, for a retry);
+    /// answers once it is committed, by this replica's writer or, when the
+    /// run's partition is held elsewhere, by its holder over the inbox.
+    pub(crate) async fn launch(&self, new: NewRun, seed: Option<RetrySeed>) -> Result<StartReply, EngineError> {
+        match self.scheduler.route_start(new, seed).await {
+            Ok(reply) => Ok(reply),
+            Err(StartRouted::Failed(err)) => Err(err),
+            Err(StartRouted::Elsewhere(new, seed, partition)) => match self.scheduler.cluster() {
+                Some(link) => forward::start(link, partition, &new, seed).await,
+                None => Err(scheduler::stopped()),
+            },
+            Err(StartRouted::Moved) => Err(scheduler::moved()),
+        }
+    }
+
+    /// Applies a command to a live run; answers once it is committed. A run
+    /// another replica holds gets the command through the inbox, and the
+    /// answer is the owner's.
+    pub async fn command(&self, tenant: &str, run_id: &str, command: Command) -> Result<(), CommandRefusal> {
+        match self.scheduler.route_command(tenant, run_id, command).await {
+            Ok(()) => Ok(()),
+            Err(Routed::Refusal(refusal)) => Err(refusal),
+            Err(Routed::Elsewhere(command)) => match self.scheduler.cluster() {
+                Some(link) => forward::command(link, tenant, run_id, *command).await,
+                None => Err(CommandRefusal::NotLive),
+            },
+            Err(Routed::Moved) => Err(CommandRefusal::Unavailable),
+        }
     }
 
     /// A run with its steps; NotFound says so when retention deleted it.
@@ -267,10 +317,11 @@ impl RunEngine {
     /// Cancels a live run; a finished one is refused with FailedPrecondition.
     pub async fn cancel(&self, tenant: &str, run_id: &str, reason: String) -> Result<RunDetail, EngineError> {
         let reason = if reason.is_empty() { "cancelled by request".to_string() } else { reason };
-        match self.scheduler.command(tenant, run_id, Command::Cancel { reason, now_ms: now_ms() }).await {
+        match self.command(tenant, run_id, Command::Cancel { reason, now_ms: now_ms() }).await {
             Ok(()) => self.get(tenant, run_id).await,
             Err(CommandRefusal::Refused(err)) => Err(err.into()),
             Err(CommandRefusal::Unavailable) => Err(EngineError::Unavailable("the run scheduler is busy; retry later")),
+            Err(CommandRefusal::Internal) => Err(crate::engine::scheduler::internal()),
             Err(CommandRefusal::NotLive) => {
                 let (run, _) = self.get(tenant, run_id).await?;
                 Err(EngineError::FailedPrecondition {

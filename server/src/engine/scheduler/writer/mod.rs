@@ -2,26 +2,40 @@
 //! `transition`, and commits everything a batch of commands produced in
 //! one store transaction before anything leaves the process (replies,
 //! published events, armed timers).
+//!
+//! A panic inside one transition is caught: that command is refused as an
+//! internal error, that run alone is rebuilt by replay, and the writer
+//! goes on with every other run.
+//!
+//! # Layout
+//!
+//! - `mod.rs`: the loop, starts and commands, and the rows they add.
+//! - `commit.rs`: the group commit and what a failed one refuses.
+//! - `recovery.rs`: taking in, letting go of, and rebuilding runs.
+
+mod commit;
+mod recovery;
+#[cfg(test)]
+pub(crate) mod test_hooks;
 
 use std::collections::{BTreeSet, HashMap};
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tracing::Instrument;
 
-use super::claims::{Claimable, ParkedClaims, Waiting};
+use super::claims::{ParkedClaims, Waiting};
 use super::rows::{self, RunMeta};
-use super::{
-    Adoption, CommandRefusal, IDEMPOTENCY_TTL_MS, NewRun, Request, RetrySeed, Routed, StartReply, StartRouted, now_ms,
-};
-use crate::engine::EngineError;
-use crate::engine::cluster::{ClusterLink, Held, inbox};
-use crate::engine::run::{Command, Effect, EventType, Outcome, RunState, transition};
+use super::{CommandRefusal, IDEMPOTENCY_TTL_MS, NewRun, Request, RetrySeed, Routed, StartReply, StartRouted, now_ms};
+use crate::engine::cluster::link::{ClusterLink, Held};
+use crate::engine::cluster::messages;
+use crate::engine::compile::CompiledWorkflow;
+use crate::engine::run::{Command, Effect, EventType, Outcome, RunState, TransitionError, transition};
 use crate::model::ids;
 use crate::model::{EventRecord, TaskRecord, TimerRecord};
 use crate::store::cluster::partition_of_key;
-use crate::store::{ClaimRequest, RunBatch, Store};
-use crate::store::{Fence, PartitionLease, StoreError, partition_of};
+use crate::store::{Store, partition_of};
 
 /// Most commands applied in one group commit.
 const MAX_BATCH: usize = 512;
@@ -35,6 +49,37 @@ pub(super) struct Live {
     /// Told when the run leaves the writer (it finished); dropped unsent
     /// when a failed commit throws the run's memory away.
     pub(super) watchers: Vec<oneshot::Sender<()>>,
+}
+
+impl Live {
+    /// The same run before its first command: what a run started in the
+    /// batch in hand is replayed onto.
+    fn fresh(like: &Live, workflow: Arc<CompiledWorkflow>) -> Live {
+        let (workflow_id, version) = like.state.workflow();
+        let state = RunState::new(like.state.run_id().to_string(), workflow_id.to_string(), version, workflow);
+        Live { state, meta: like.meta.clone(), commands: 0, watchers: Vec::new() }
+    }
+}
+
+/// A transition panicked: a bug in the core, confined to one command.
+struct Panicked(String);
+
+/// Applies one command to a run, catching a panic inside the transition so
+/// one bad run does not stop the writes of every other.
+fn apply(state: &mut RunState, command: Command) -> Result<Result<Outcome, TransitionError>, Panicked> {
+    std::panic::catch_unwind(AssertUnwindSafe(|| {
+        #[cfg(test)]
+        test_hooks::panic_if_marked(state.run_id());
+        transition(state, command)
+    }))
+    .map_err(|payload| {
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic without a message".to_string());
+        Panicked(message)
+    })
 }
 
 type StartSender = oneshot::Sender<Result<StartReply, StartRouted>>;
@@ -101,23 +146,33 @@ impl Writer {
                     Err(_) => break,
                 }
             }
-            self.apply_batch(batch).await;
+            self.apply_batch(batch).instrument(batch_span()).await;
             // A lease whose poll left before its answer goes back to the
             // queue now, not when the next request happens to come.
             while self.parked.has_releases() {
-                self.apply_batch(Vec::new()).await;
+                self.apply_batch(Vec::new()).instrument(batch_span()).await;
             }
         }
     }
 
     /// Applies a batch of requests in order and commits what they produced.
     pub(super) async fn apply_batch(&mut self, batch: Vec<Request>) {
+        tracing::Span::current().record("requests", batch.len());
         let mut pending = Pending::default();
+        let mut known = self.known_keys(&batch).await;
         for request in batch {
             match request {
-                Request::Start { new, seed, reply, inbox } => self.start(new, seed, reply, inbox, &mut pending).await,
+                Request::Start { new, seed, reply, inbox } => {
+                    self.start(new, seed, reply, inbox, known.as_ref(), &mut pending).await
+                }
                 Request::Command { tenant, run_id, command, reply, inbox } => {
-                    self.command(&tenant, &run_id, command, reply, inbox, &mut pending)
+                    #[cfg(test)]
+                    test_hooks::kill_if_marked(&run_id);
+                    if let Err(Panicked(message)) = self.command(&tenant, &run_id, command, reply, inbox, &mut pending)
+                    {
+                        tracing::error!(run = %run_id, panic = %message, "a transition panicked; the command is refused and the run rebuilt");
+                        self.rebuild_after_panic(&run_id, &mut pending).await;
+                    }
                 }
                 Request::Claim(claim, until_ms, reply) => pending.claims.push(Waiting { claim, reply, until_ms }),
                 // Answered at once (dropped) when the run is not live: it
@@ -132,11 +187,14 @@ impl Writer {
                 // held so far; then the set changes.
                 Request::Adopt(adoption, done) => {
                     self.commit(std::mem::take(&mut pending)).await;
+                    // Keys committed just now are in no lookup made before.
+                    known = None;
                     self.adopt(adoption);
                     let _ = done.send(());
                 }
                 Request::Drop(partitions, done) => {
                     self.commit(std::mem::take(&mut pending)).await;
+                    known = None;
                     self.let_go(&partitions);
                     let _ = done.send(());
                 }
@@ -145,31 +203,30 @@ impl Writer {
         self.commit(pending).await;
     }
 
-    /// Takes in the runs and timers of partitions just taken.
-    fn adopt(&mut self, adoption: Adoption) {
-        let Some(link) = &self.cluster else { return };
-        let runs = adoption.runs.len();
-        for (open, workflow) in adoption.runs {
-            if let Some(live) = super::replay(open, workflow) {
-                self.runs.insert(live.state.run_id().to_string(), live);
+    /// The runs the idempotency keys of the batch's starts already name,
+    /// looked up in one store call; `None` when that failed (each keyed
+    /// start then asks on its own, and hears the store's error itself).
+    async fn known_keys(&self, batch: &[Request]) -> Option<HashMap<(String, String), String>> {
+        let mut keys = Vec::new();
+        let mut since = i64::MAX;
+        for request in batch {
+            if let Request::Start { new, .. } = request
+                && !new.idempotency_key.is_empty()
+            {
+                keys.push((new.tenant.clone(), new.idempotency_key.clone()));
+                since = since.min(new.now_ms - IDEMPOTENCY_TTL_MS);
             }
         }
-        for timer in adoption.timers {
-            let _ = self.timers.send(timer);
+        if keys.is_empty() {
+            return Some(HashMap::new());
         }
-        link.held.insert(&adoption.leases);
-        let ids: Vec<u16> = adoption.leases.iter().map(|l| l.id).collect();
-        tracing::info!(partitions = ?ids, runs, "took in partitions");
-    }
-
-    /// Forgets the runs of partitions handed back or lost; commands for
-    /// them go to their new owner from now on.
-    fn let_go(&mut self, partitions: &[u16]) {
-        let Some(link) = &self.cluster else { return };
-        link.held.remove(partitions);
-        let before = self.runs.len();
-        self.runs.retain(|id, _| !partitions.contains(&partition_of(id)));
-        tracing::info!(partitions = ?partitions, runs = before - self.runs.len(), "let go of partitions");
+        match self.store.find_idempotent_runs(&keys, since).await {
+            Ok(found) => Some(found),
+            Err(err) => {
+                tracing::warn!(error = %err, keys = keys.len(), "cannot look up the batch's idempotency keys at once");
+                None
+            }
+        }
     }
 
     async fn start(
@@ -178,6 +235,7 @@ impl Writer {
         seed: Option<RetrySeed>,
         reply: StartSender,
         inbox: Option<i64>,
+        known: Option<&HashMap<(String, String), String>>,
         pending: &mut Pending,
     ) {
         if let Some(link) = &self.cluster {
@@ -198,7 +256,11 @@ impl Writer {
             // Checked here, in the single writer, so two concurrent starts
             // with one key cannot both create a run (with several replicas,
             // every start with one key goes to the holder of its partition).
-            match self.store.find_idempotent_run(&key.0, &key.1, new.now_ms - IDEMPOTENCY_TTL_MS).await {
+            let found = match known {
+                Some(known) => Ok(known.get(&key).cloned()),
+                None => self.store.find_idempotent_run(&key.0, &key.1, new.now_ms - IDEMPOTENCY_TTL_MS).await,
+            };
+            match found {
                 Ok(Some(run_id)) => {
                     let reply_value = StartReply { run_id, existing: true };
                     answer_inbox(pending, inbox, &reply_value);
@@ -235,8 +297,20 @@ impl Writer {
             created_ms: new.now_ms,
         };
         let json = serde_json::to_string(&command).expect("commands always serialize");
-        match transition(&mut state, command) {
-            Ok(outcome) => {
+        let span = tracing::debug_span!("run", run_id = %new.id).entered();
+        let applied = apply(&mut state, command);
+        drop(span);
+        match applied {
+            // A new run has nothing stored to rebuild: refusing it is all.
+            Err(Panicked(message)) => {
+                tracing::error!(run = %new.id, panic = %message, "a start panicked; it is refused");
+                let key = (meta.tenant, meta.idempotency_key);
+                if pending.idempotency.get(&key).is_some_and(|(run, _)| *run == new.id) {
+                    pending.idempotency.remove(&key);
+                }
+                let _ = reply.send(Err(StartRouted::Failed(super::internal())));
+            }
+            Ok(Ok(outcome)) => {
                 let id = new.id;
                 self.runs.insert(id.clone(), Live { state, meta, commands: 0, watchers: Vec::new() });
                 pending.touched.insert(id.clone(), None);
@@ -245,12 +319,15 @@ impl Writer {
                 answer_inbox(pending, inbox, &reply_value);
                 pending.replies.push(Reply::Start(reply, reply_value));
             }
-            Err(err) => {
+            Ok(Err(err)) => {
                 let _ = reply.send(Err(StartRouted::Failed(err.into())));
             }
         }
     }
 
+    /// Applies a command to a live run and adds its rows to the batch.
+    /// `Err` when the transition panicked: the command is refused, and the
+    /// caller must rebuild the run before anything else touches it.
     fn command(
         &mut self,
         tenant: &str,
@@ -259,7 +336,7 @@ impl Writer {
         reply: Option<CommandSender>,
         inbox: Option<i64>,
         pending: &mut Pending,
-    ) {
+    ) -> Result<(), Panicked> {
         let Some(live) = self.runs.get_mut(run_id).filter(|live| live.meta.tenant == tenant) else {
             let elsewhere = self.cluster.as_ref().is_some_and(|link| !link.held.holds_run(run_id));
             if let Some(reply) = reply {
@@ -269,7 +346,7 @@ impl Writer {
                     Routed::Refusal(CommandRefusal::NotLive)
                 }));
             }
-            return;
+            return Ok(());
         };
         // A finished step's task leaves the outbox; a fired timer is spent.
         let consumed = match &command {
@@ -283,8 +360,17 @@ impl Writer {
         };
         let timed_out = matches!(&command, Command::StepTimedOut { .. });
         let json = serde_json::to_string(&command).expect("commands always serialize");
-        match transition(&mut live.state, command) {
-            Ok(outcome) => {
+        let span = tracing::debug_span!("run", run_id = %run_id).entered();
+        let applied = apply(&mut live.state, command);
+        drop(span);
+        match applied {
+            Err(panicked) => {
+                if let Some(reply) = reply {
+                    let _ = reply.send(Err(Routed::Refusal(CommandRefusal::Internal)));
+                }
+                return Err(panicked);
+            }
+            Ok(Ok(outcome)) => {
                 if let Some((task, step)) = consumed {
                     let key = (run_id.to_string(), step);
                     if timed_out {
@@ -304,16 +390,17 @@ impl Writer {
                 let keys: BTreeSet<String> = outcome.events.iter().filter_map(|e| e.step_id.clone()).collect();
                 self.record(run_id, json, &outcome, Some(keys), pending);
                 if let Some(id) = inbox {
-                    pending.inbox_done.push((id, inbox::applied()));
+                    pending.inbox_done.push((id, messages::applied()));
                 }
                 pending.replies.push(Reply::Command(reply));
             }
-            Err(err) => {
+            Ok(Err(err)) => {
                 if let Some(reply) = reply {
                     let _ = reply.send(Err(Routed::Refusal(CommandRefusal::Refused(err))));
                 }
             }
         }
+        Ok(())
     }
 
     /// Adds an accepted command's rows to the batch.
@@ -368,206 +455,18 @@ impl Writer {
             }
         }
     }
+}
 
-    /// Writes the batch, then releases replies, events and timers; on a
-    /// failed write, refuses every caller and rebuilds the touched runs
-    /// from what the store holds.
-    async fn commit(&mut self, p: Pending) {
-        let now = now_ms();
-        self.parked.expire(now);
-        if p.replies.is_empty() && p.claims.is_empty() && !self.parked.has_releases() {
-            return;
-        }
-        let mut batch = RunBatch::default();
-        for (run_id, keys) in &p.touched {
-            let live = &self.runs[run_id];
-            batch.runs.push(rows::run_record(&live.state, &live.meta));
-            batch.steps.extend(rows::step_records(&live.state, keys.as_ref()));
-        }
-        batch.events = p.events;
-        batch.commands = p.commands;
-        let mut armed = Vec::new();
-        for (key, timer) in p.timers {
-            match timer {
-                Some(timer) => {
-                    armed.push(timer.clone());
-                    batch.timers.push(timer);
-                }
-                None => batch.timers_done.push(key),
-            }
-        }
-        for (key, change) in p.tasks {
-            match change {
-                TaskChange::Queue(task) => batch.tasks.push(*task),
-                TaskChange::Done => batch.tasks_done.push(key),
-                TaskChange::Cancel => batch.tasks_cancelled.push(key),
-            }
-        }
-        batch.tasks_timed_out = p.tasks_timed_out;
-        for change in p.approvals {
-            match change {
-                rows::ApprovalChange::Open(approval) => batch.approvals_opened.push(*approval),
-                rows::ApprovalChange::Decide(decision) => batch.approvals_decided.push(decision),
-            }
-        }
-        batch.idempotency = p.idempotency.into_iter().map(|((t, k), (run, ms))| (t, k, run, ms)).collect();
-        if let Some(link) = &self.cluster {
-            let partitions: BTreeSet<u16> = p.touched.keys().map(|id| partition_of(id)).collect();
-            let partitions = partitions
-                .into_iter()
-                .filter_map(|id| link.held.epoch(id).map(|epoch| PartitionLease { id, epoch }))
-                .collect();
-            batch.fence = Some(Fence { replica: link.replica.clone(), partitions });
-            batch.notify = link.notify;
-        }
-        batch.inbox_done = p.inbox_done;
-        // Claims are tried after the batch's rows are written: the fresh
-        // ones, then parked ones for each task this batch makes claimable.
-        let releases = self.parked.take_releases();
-        let mut tried = p.claims;
-        {
-            let claimable: Vec<Claimable<'_>> = batch
-                .tasks
-                .iter()
-                .map(|t| (t.tenant_id.as_str(), t.agent.as_deref().unwrap_or_default(), t.kind.as_str()))
-                .chain(releases.iter().map(|(tenant, l)| (tenant.as_str(), l.agent.as_str(), l.kind.as_str())))
-                .collect();
-            tried.extend(self.parked.take_matching(&claimable));
-        }
-        // A parked claim was asked for long ago: its lease starts now.
-        batch.claims = tried.iter().map(|w| ClaimRequest { now_ms: now, ..w.claim.clone() }).collect();
-        batch.releases = releases.iter().map(|(_, l)| (l.task_id.clone(), l.lease_token)).collect();
-
-        let writing = std::time::Instant::now();
-        let written = self.store.commit_runs(&batch).await;
-        self.stats.commit_micros.fetch_add(writing.elapsed().as_micros() as u64, Ordering::Relaxed);
-        let mut claimed = match written {
-            Ok(claimed) => claimed,
-            Err(err) => {
-                let moved = if let StoreError::Fenced(lost) = &err {
-                    // Another replica holds these partitions now: what was
-                    // decided here under them must not be written. Callers
-                    // ask again and reach the new owner; claims wait on.
-                    tracing::warn!(partitions = ?lost, "partitions were taken over; the batch decided under them is dropped");
-                    self.let_go(lost);
-                    self.parked.repark(tried, releases, now);
-                    true
-                } else {
-                    tracing::error!(error = %err, commands = batch.commands.len(), "run commit failed");
-                    self.parked.refuse(tried, releases);
-                    false
-                };
-                self.fail_batch(p.replies, p.touched.keys().cloned().collect(), moved).await;
-                return;
-            }
-        };
-        for leased in claimed.iter_mut().flatten() {
-            if let Some(live) = self.runs.get(&leased.run_id) {
-                leased.shared_state = live.state.declared_state(&leased.step_key);
-            }
-        }
-        self.parked.settle(tried, claimed, now);
-        self.stats.commits.fetch_add(1, Ordering::Relaxed);
-        self.stats.commands.fetch_add(batch.commands.len() as u64, Ordering::Relaxed);
-        for reply in p.replies {
-            match reply {
-                Reply::Start(tx, value) => {
-                    let _ = tx.send(Ok(value));
-                }
-                Reply::Command(Some(tx)) => {
-                    let _ = tx.send(Ok(()));
-                }
-                Reply::Command(None) => {}
-            }
-        }
-        for event in batch.events {
-            // No subscriber is not an error.
-            let _ = self.events.send(Arc::new(event));
-        }
-        for timer in armed {
-            let _ = self.timers.send(timer);
-        }
-        // Finished runs accept no more commands; the store answers for them.
-        self.runs.retain(|_, live| {
-            if !live.state.status().is_terminal() {
-                return true;
-            }
-            for watcher in live.watchers.drain(..) {
-                let _ = watcher.send(());
-            }
-            false
-        });
-    }
-
-    /// After a failed commit: refuses every caller of the batch (or, when
-    /// the batch was dropped for `moved` partitions, tells them to ask
-    /// again) and rebuilds the runs it touched from what the store holds.
-    async fn fail_batch(&mut self, replies: Vec<Reply>, touched: Vec<String>, moved: bool) {
-        for reply in replies {
-            match reply {
-                Reply::Start(tx, _) if moved => {
-                    let _ = tx.send(Err(StartRouted::Moved));
-                }
-                Reply::Start(tx, _) => {
-                    let err = EngineError::Unavailable("the run could not be stored; retry later");
-                    let _ = tx.send(Err(StartRouted::Failed(err)));
-                }
-                Reply::Command(Some(tx)) if moved => {
-                    let _ = tx.send(Err(Routed::Moved));
-                }
-                Reply::Command(Some(tx)) => {
-                    let _ = tx.send(Err(Routed::Refusal(CommandRefusal::Unavailable)));
-                }
-                Reply::Command(None) => {}
-            }
-        }
-        self.rebuild(touched).await;
-    }
-
-    /// Drops runs whose in-memory state ran ahead of a failed commit and
-    /// reloads the ones the store still has open.
-    async fn rebuild(&mut self, run_ids: Vec<String>) {
-        let previous: HashMap<String, Arc<crate::engine::compile::CompiledWorkflow>> = run_ids
-            .iter()
-            .filter_map(|id| self.runs.remove(id).map(|live| (id.clone(), live.state.version_workflow().clone())))
-            .collect();
-        // With several replicas, only the partitions still held are read
-        // (a run of a partition lost meanwhile is its new owner's now).
-        let partitions: Option<Vec<u16>> = self.cluster.as_ref().map(|link| {
-            let held = link.held.ids();
-            let wanted: BTreeSet<u16> =
-                previous.keys().map(|id| partition_of(id)).filter(|p| held.contains(p)).collect();
-            wanted.into_iter().collect()
-        });
-        let (open, timers) = match (&self.cluster, &partitions) {
-            (Some(link), Some(partitions)) => {
-                (link.store.load_open_runs_in(partitions).await, link.store.timers_in(partitions).await)
-            }
-            _ => (self.store.load_open_runs().await, self.store.list_timers().await),
-        };
-        let open = match open {
-            Ok(open) => open,
-            Err(err) => {
-                tracing::error!(error = %err, "cannot reload runs after a failed commit; they resume at restart");
-                return;
-            }
-        };
-        for open in open.into_iter().filter(|o| previous.contains_key(&o.run.id)) {
-            let workflow = previous[&open.run.id].clone();
-            if let Some(live) = super::replay(open, workflow) {
-                self.runs.insert(live.state.run_id().to_string(), live);
-            }
-        }
-        // A timer consumed by the failed batch still has its row: arm it again.
-        match timers {
-            Ok(timers) => {
-                for timer in timers.into_iter().filter(|t| previous.contains_key(&t.run_id)) {
-                    let _ = self.timers.send(timer);
-                }
-            }
-            Err(err) => tracing::error!(error = %err, "cannot re-arm timers after a failed commit"),
-        }
-    }
+/// The span of one batch: requests in, runs and commands written, and how
+/// long the commit took (µs), recorded as they are known.
+fn batch_span() -> tracing::Span {
+    tracing::info_span!(
+        "writer_batch",
+        requests = tracing::field::Empty,
+        runs = tracing::field::Empty,
+        commands = tracing::field::Empty,
+        commit_us = tracing::field::Empty,
+    )
 }
 
 /// Puts a new run in a partition this replica holds: the one its
@@ -600,6 +499,6 @@ fn place(held: &Held, run_id: &mut String, keyed: Option<u16>) -> Result<(), u16
 /// Answers the inbox message a start came in, in the start's commit.
 fn answer_inbox(pending: &mut Pending, inbox: Option<i64>, reply: &StartReply) {
     if let Some(id) = inbox {
-        pending.inbox_done.push((id, inbox::started(reply)));
+        pending.inbox_done.push((id, messages::started(&reply.run_id, reply.existing)));
     }
 }

@@ -19,7 +19,7 @@ use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, watch};
 
 use crate::engine::EngineError;
-use crate::engine::cluster::notice_or_deadline;
+use crate::engine::cluster::link::notice_or_deadline;
 use crate::engine::runs::{RunDetail, RunEngine, StartRun};
 use crate::model::EventRecord;
 use crate::store::{Notice, Store};

@@ -1,0 +1,281 @@
+//! A [`Store`] for tests that delegates to a real one and fails on demand:
+//! the next commits, or every call as if the database were unreachable.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+
+use async_trait::async_trait;
+
+use crate::model::{
+    ApprovalPage, ApprovalQuery, ApprovalRecord, EventRecord, RunRecord, StepRecord, TimerRecord, Workflow,
+    WorkflowStatus, WorkflowVersionInfo,
+};
+use crate::store::{
+    ExpiredLease, KeySweep, LeasedTask, NewVersion, NewWorkflow, OpenRun, RunBatch, RunPage, RunQuery, RunSweep, Store,
+    StoreError, Swept, TaskLease, WorkerRecord, WorkerStore, WorkflowPage, WorkflowQuery,
+};
+
+/// A real store behind switches that make it fail.
+pub(crate) struct FaultyStore {
+    inner: Arc<dyn Store>,
+    /// Commits still to fail.
+    failing_commits: AtomicU32,
+    /// Every call fails, as when the database does not answer.
+    unreachable: AtomicBool,
+}
+
+impl FaultyStore {
+    pub(crate) fn new(inner: Arc<dyn Store>) -> Arc<Self> {
+        Arc::new(Self { inner, failing_commits: AtomicU32::new(0), unreachable: AtomicBool::new(false) })
+    }
+
+    /// The next `count` commits fail (nothing is written).
+    pub(crate) fn fail_commits(&self, count: u32) {
+        self.failing_commits.store(count, Ordering::SeqCst);
+    }
+
+    /// Every call fails (`true`) or goes through again (`false`).
+    pub(crate) fn set_unreachable(&self, unreachable: bool) {
+        self.unreachable.store(unreachable, Ordering::SeqCst);
+    }
+
+    fn reachable(&self) -> Result<(), StoreError> {
+        if self.unreachable.load(Ordering::SeqCst) { Err(StoreError::Closed) } else { Ok(()) }
+    }
+
+    fn fail_commit(&self) -> Result<(), StoreError> {
+        self.reachable()?;
+        let failing = self.failing_commits.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+        match failing {
+            Ok(_) => Err(StoreError::Corrupt("injected commit failure".into())),
+            Err(_) => Ok(()),
+        }
+    }
+}
+
+#[async_trait]
+impl Store for FaultyStore {
+    async fn create_workflow(&self, tenant: &str, new: NewWorkflow) -> Result<Workflow, StoreError> {
+        self.reachable()?;
+        self.inner.create_workflow(tenant, new).await
+    }
+
+    async fn get_workflow(&self, tenant: &str, id: &str) -> Result<Workflow, StoreError> {
+        self.reachable()?;
+        self.inner.get_workflow(tenant, id).await
+    }
+
+    async fn get_workflow_version(&self, tenant: &str, id: &str, version: u32) -> Result<Workflow, StoreError> {
+        self.reachable()?;
+        self.inner.get_workflow_version(tenant, id, version).await
+    }
+
+    async fn list_workflows(&self, tenant: &str, query: &WorkflowQuery) -> Result<WorkflowPage, StoreError> {
+        self.reachable()?;
+        self.inner.list_workflows(tenant, query).await
+    }
+
+    async fn append_workflow_version(&self, tenant: &str, id: &str, next: NewVersion) -> Result<Workflow, StoreError> {
+        self.reachable()?;
+        self.inner.append_workflow_version(tenant, id, next).await
+    }
+
+    async fn set_workflow_status(
+        &self,
+        tenant: &str,
+        id: &str,
+        status: WorkflowStatus,
+        now_ms: i64,
+    ) -> Result<Workflow, StoreError> {
+        self.reachable()?;
+        self.inner.set_workflow_status(tenant, id, status, now_ms).await
+    }
+
+    async fn delete_workflow(&self, tenant: &str, id: &str) -> Result<(), StoreError> {
+        self.reachable()?;
+        self.inner.delete_workflow(tenant, id).await
+    }
+
+    async fn list_workflow_versions(&self, tenant: &str, id: &str) -> Result<Vec<WorkflowVersionInfo>, StoreError> {
+        self.reachable()?;
+        self.inner.list_workflow_versions(tenant, id).await
+    }
+
+    async fn commit_runs(&self, batch: &RunBatch) -> Result<Vec<Option<LeasedTask>>, StoreError> {
+        self.fail_commit()?;
+        self.inner.commit_runs(batch).await
+    }
+
+    async fn get_run(&self, tenant: &str, id: &str) -> Result<(RunRecord, Vec<StepRecord>), StoreError> {
+        self.reachable()?;
+        self.inner.get_run(tenant, id).await
+    }
+
+    async fn list_runs(&self, tenant: &str, query: &RunQuery) -> Result<RunPage, StoreError> {
+        self.reachable()?;
+        self.inner.list_runs(tenant, query).await
+    }
+
+    async fn list_run_events(
+        &self,
+        tenant: &str,
+        run_id: &str,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<EventRecord>, StoreError> {
+        self.reachable()?;
+        self.inner.list_run_events(tenant, run_id, after, limit).await
+    }
+
+    async fn delete_run(&self, tenant: &str, id: &str) -> Result<(), StoreError> {
+        self.reachable()?;
+        self.inner.delete_run(tenant, id).await
+    }
+
+    async fn find_idempotent_run(&self, tenant: &str, key: &str, since_ms: i64) -> Result<Option<String>, StoreError> {
+        self.reachable()?;
+        self.inner.find_idempotent_run(tenant, key, since_ms).await
+    }
+
+    async fn load_open_runs(&self) -> Result<Vec<OpenRun>, StoreError> {
+        self.reachable()?;
+        self.inner.load_open_runs().await
+    }
+
+    async fn list_timers(&self) -> Result<Vec<TimerRecord>, StoreError> {
+        self.reachable()?;
+        self.inner.list_timers().await
+    }
+
+    async fn count_tasks(&self, run_id: &str) -> Result<u32, StoreError> {
+        self.reachable()?;
+        self.inner.count_tasks(run_id).await
+    }
+
+    async fn get_task(&self, tenant: &str, task_id: &str) -> Result<Option<TaskLease>, StoreError> {
+        self.reachable()?;
+        self.inner.get_task(tenant, task_id).await
+    }
+
+    async fn extend_lease(
+        &self,
+        tenant: &str,
+        task_id: &str,
+        token: u64,
+        deadline_ms: i64,
+        cost_so_far_cents: i64,
+        now_ms: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        self.reachable()?;
+        self.inner.extend_lease(tenant, task_id, token, deadline_ms, cost_so_far_cents, now_ms).await
+    }
+
+    async fn expired_leases(&self, now_ms: i64, limit: u32) -> Result<Vec<ExpiredLease>, StoreError> {
+        self.reachable()?;
+        self.inner.expired_leases(now_ms, limit).await
+    }
+
+    async fn next_lease_deadline(&self) -> Result<Option<i64>, StoreError> {
+        self.reachable()?;
+        self.inner.next_lease_deadline().await
+    }
+
+    async fn withdraw_lease(&self, task_id: &str, token: u64) -> Result<(), StoreError> {
+        self.reachable()?;
+        self.inner.withdraw_lease(task_id, token).await
+    }
+
+    async fn leases_by_owner(&self, tenant: &str) -> Result<Vec<(String, u32)>, StoreError> {
+        self.reachable()?;
+        self.inner.leases_by_owner(tenant).await
+    }
+
+    async fn get_approval(&self, tenant: &str, id: &str) -> Result<Option<ApprovalRecord>, StoreError> {
+        self.reachable()?;
+        self.inner.get_approval(tenant, id).await
+    }
+
+    async fn list_approvals(&self, tenant: &str, query: &ApprovalQuery) -> Result<ApprovalPage, StoreError> {
+        self.reachable()?;
+        self.inner.list_approvals(tenant, query).await
+    }
+
+    async fn sweep_finished_runs(&self, sweep: &RunSweep) -> Result<Swept, StoreError> {
+        self.reachable()?;
+        self.inner.sweep_finished_runs(sweep).await
+    }
+
+    async fn sweep_expired_keys(&self, sweep: &KeySweep) -> Result<Swept, StoreError> {
+        self.reachable()?;
+        self.inner.sweep_expired_keys(sweep).await
+    }
+
+    async fn run_tombstone(&self, tenant: &str, id: &str) -> Result<Option<i64>, StoreError> {
+        self.reachable()?;
+        self.inner.run_tombstone(tenant, id).await
+    }
+
+    async fn reclaim_space(&self) -> Result<Swept, StoreError> {
+        self.reachable()?;
+        self.inner.reclaim_space().await
+    }
+
+    async fn server_secret(&self, name: &str, candidate: &str, now_ms: i64) -> Result<String, StoreError> {
+        self.reachable()?;
+        self.inner.server_secret(name, candidate, now_ms).await
+    }
+
+    async fn find_idempotent_runs(
+        &self,
+        keys: &[(String, String)],
+        since_ms: i64,
+    ) -> Result<HashMap<(String, String), String>, StoreError> {
+        self.reachable()?;
+        self.inner.find_idempotent_runs(keys, since_ms).await
+    }
+
+    async fn load_open_runs_for(&self, ids: &[String]) -> Result<Vec<OpenRun>, StoreError> {
+        self.reachable()?;
+        self.inner.load_open_runs_for(ids).await
+    }
+}
+
+#[async_trait]
+impl WorkerStore for FaultyStore {
+    async fn upsert_worker(&self, tenant: &str, worker: &WorkerRecord) -> Result<(), StoreError> {
+        self.reachable()?;
+        self.inner.upsert_worker(tenant, worker).await
+    }
+
+    async fn touch_worker(
+        &self,
+        tenant: &str,
+        worker_id: &str,
+        now_ms: i64,
+        seen_since_ms: i64,
+    ) -> Result<Option<WorkerRecord>, StoreError> {
+        self.reachable()?;
+        self.inner.touch_worker(tenant, worker_id, now_ms, seen_since_ms).await
+    }
+
+    async fn list_workers(
+        &self,
+        tenant: &str,
+        seen_since_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<WorkerRecord>, StoreError> {
+        self.reachable()?;
+        self.inner.list_workers(tenant, seen_since_ms, limit).await
+    }
+
+    async fn count_other_workers(&self, tenant: &str, worker_id: &str, seen_since_ms: i64) -> Result<u32, StoreError> {
+        self.reachable()?;
+        self.inner.count_other_workers(tenant, worker_id, seen_since_ms).await
+    }
+
+    async fn prune_workers(&self, seen_before_ms: i64, limit: u32) -> Result<u64, StoreError> {
+        self.reachable()?;
+        self.inner.prune_workers(seen_before_ms, limit).await
+    }
+}
