@@ -31,17 +31,17 @@ async fn a_loop_over_a_list_runs_its_agent_once_per_item_in_order() {
         assert_eq!(task.task, format!("Enrich {lead}"));
         // One iteration at a time: the next one waits, queued.
         if i < 2 {
-            let run = weft_tests::runs::get_run(&client, &run_id).await;
+            let run = weft_tests::runs::get_run(client, &run_id).await;
             assert_eq!(step(&run, &format!("enrich[{}]", i + 1)).status, pb::StepStatus::Ready as i32, "{run:?}");
         }
         complete(client, &task, &json!({"lead": lead, "n": i})).await;
     }
-    let run = wait_for(&client, &run_id, &[pb::RunStatus::Completed, pb::RunStatus::Failed], 10).await;
+    let run = wait_for(client, &run_id, &[pb::RunStatus::Completed, pb::RunStatus::Failed], 10).await;
     assert_eq!(run.status, pb::RunStatus::Completed as i32, "{run:?}");
     let all = json!([{"lead": "acme", "n": 0}, {"lead": "globex", "n": 1}, {"lead": "initech", "n": 2}]);
     assert_eq!(json_of(&step(&run, "each").output), all);
     assert_eq!(json_of(&step(&run, "report").output), json!({"all": all}));
-    let iterations: Vec<String> = events(&client, &run_id)
+    let iterations: Vec<String> = events(client, &run_id)
         .await
         .into_iter()
         .filter(|e| e.step_id.starts_with("enrich["))

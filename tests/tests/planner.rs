@@ -74,20 +74,20 @@ async fn a_plan_is_spliced_after_the_planner_and_runs_to_completion() {
     assert_eq!(task.task, "Plan research tasks for Stripe");
     client.workers().complete_task(complete(&task, valid_plan())).await.expect("the plan is accepted");
 
-    let during = get_run(&client, &run_id).await;
+    let during = get_run(client, &run_id).await;
     let added: Vec<(&str, &str)> =
         during.steps.iter().filter(|s| s.parent_id == "plan").map(|s| (s.id.as_str(), s.r#type.as_str())).collect();
     assert_eq!(added, [("dig", "agent"), ("summarize", "transform"), ("double-check", "agent")], "{during:?}");
     assert_eq!(step(&during, "report").status, pb::StepStatus::Pending as i32, "waits for the plan");
 
-    serve_research(&client).await;
-    let run = wait_finished(&client, &run_id, 5).await;
+    serve_research(client).await;
+    let run = wait_finished(client, &run_id, 5).await;
     assert_eq!(run.status, pb::RunStatus::Completed as i32, "{run:?}");
     let report = value_from_pb(step(&run, "report").output.as_ref().unwrap());
     assert_eq!(report, json!({"summary": {"facts": ["founded 2010"]}, "company": "Stripe"}));
     assert_eq!(run.cost.as_ref().map(|c| c.amount), Some(12), "planner and both researchers cost 4 each");
 
-    let log = events(&client, &run_id).await;
+    let log = events(client, &run_id).await;
     let spliced = log.iter().find(|e| e.r#type == "plan.spliced").expect("plan.spliced in the log");
     assert_eq!(spliced.step_id, "plan");
     let data = json!(spliced.data.as_ref().map(weft_server::api::convert_runs::struct_from_pb));
@@ -117,7 +117,7 @@ async fn an_invalid_plan_fails_the_planner_with_plan_invalid_listing_every_probl
     assert_eq!(refused.code(), Code::InvalidArgument, "{refused:?}");
     assert!(refused.message().contains("PLAN_INVALID"), "{}", refused.message());
 
-    let run = wait_finished(&client, &run_id, 5).await;
+    let run = wait_finished(client, &run_id, 5).await;
     assert_eq!(run.status, pb::RunStatus::Failed as i32);
     let error = run.error.as_ref().expect("run error");
     assert_eq!((error.code.as_str(), error.step_id.as_str()), ("PLAN_INVALID", "plan"));
@@ -126,7 +126,7 @@ async fn an_invalid_plan_fails_the_planner_with_plan_invalid_listing_every_probl
         assert!(error.message.contains(needle), "{needle} missing from {}", error.message);
     }
     assert!(run.steps.iter().all(|s| s.id != "lost"), "nothing was spliced");
-    let log = events(&client, &run_id).await;
+    let log = events(client, &run_id).await;
     let failed = log.iter().find(|e| e.r#type == "step.failed").expect("step.failed");
     let data = json!(failed.data.as_ref().map(weft_server::api::convert_runs::struct_from_pb));
     let codes: Vec<&str> = data["problems"].as_array().unwrap().iter().map(|p| p["code"].as_str().unwrap()).collect();
@@ -144,7 +144,7 @@ async fn an_output_that_is_no_plan_fails_the_planner_clearly() {
     let refused = client.workers().complete_task(complete(&task, json!({"plan": "research them"}))).await.unwrap_err();
     assert_eq!(refused.code(), Code::InvalidArgument);
     assert!(refused.message().contains("{\"steps\": [step definitions]}"), "{}", refused.message());
-    let run = wait_finished(&client, &run_id, 5).await;
+    let run = wait_finished(client, &run_id, 5).await;
     assert_eq!(run.error.as_ref().map(|e| e.code.as_str()), Some("PLAN_INVALID"), "{run:?}");
     assert_eq!(step(&run, "plan").status, pb::StepStatus::Failed as i32);
     let again = client.workers().complete_task(complete(&task, valid_plan())).await.unwrap_err();

@@ -239,12 +239,12 @@ async fn a_completion_passing_max_total_cost_cancels_the_run_and_another_worker_
     register_again(client).await;
     let request = pb::StartRunRequest { workflow_id: s.workflow_id.clone(), ..Default::default() };
     let run_id = client.runs().start_run(request).await.unwrap().into_inner().run.unwrap().id;
-    let (first, second) = (poll_one(&client, "w1").await, poll_one(&client, "w1").await);
+    let (first, second) = (poll_one(client, "w1").await, poll_one(client, "w1").await);
 
-    complete(&client, &first, 150).await.unwrap();
-    let run = get_run(&client, &run_id).await;
+    complete(client, &first, 150).await.unwrap();
+    let run = get_run(client, &run_id).await;
     assert_eq!(run.cancel_reason, "cost cap: 150 usd cents over maxTotalCost 100");
-    assert!(heartbeat(&client, &second, cents(0)).await.cancelled, "the step in flight is told to stop");
+    assert!(heartbeat(client, &second, cents(0)).await.cancelled, "the step in flight is told to stop");
 }
 
 #[tokio::test]

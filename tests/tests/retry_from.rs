@@ -40,14 +40,14 @@ async fn retry_from_a_partial_run_reuses_a_and_b_and_runs_c_again() {
     let s = Scenario::with(partial_chain()).await;
     let (client, workflow_id) = (&s.client, &s.workflow_id);
 
-    let source = start(&client, &workflow_id, json!({"n": 7})).await;
+    let source = start(client, workflow_id, json!({"n": 7})).await;
     assert_eq!(source.status, pb::RunStatus::Partial as i32, "{source:?}");
     assert_eq!(source.can_retry_from, "c");
     let c = step(&source, "c");
     assert!(c.error.contains("'flag'") && c.error.contains("$.input.flag"), "a clear inputMap error: {}", c.error);
 
     // No step id: the run's canRetryFrom.
-    let retried = retry(&client, &source.id, "").await.unwrap();
+    let retried = retry(client, &source.id, "").await.unwrap();
     assert_ne!(retried.id, source.id);
     assert_eq!(retried.retry_of_run_id, source.id);
     assert_eq!(retried.trigger, "retry");
@@ -60,7 +60,7 @@ async fn retry_from_a_partial_run_reuses_a_and_b_and_runs_c_again() {
         assert_eq!(new.attempts, 0, "{id} did not run in the new run");
         assert!(new.start_time.is_none(), "{id} never started in the new run");
     }
-    let events = trace(&client, &retried.id).await;
+    let events = trace(client, &retried.id).await;
     for id in ["a", "b", "side"] {
         assert!(!events.contains(&format!("step.started {id}")), "{id} did not run again: {events:?}");
         assert!(events.contains(&format!("step.completed {id}")), "{events:?}");
@@ -72,7 +72,7 @@ async fn retry_from_a_partial_run_reuses_a_and_b_and_runs_c_again() {
     assert_eq!(retried.can_retry_from, "c");
 
     // The source run is untouched.
-    assert_eq!(get_run(&client, &source.id).await, source);
+    assert_eq!(get_run(client, &source.id).await, source);
 }
 
 #[tokio::test]
@@ -114,12 +114,12 @@ async fn retry_from_a_cancelled_run_runs_the_step_to_completion_over_rest() {
     .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["retryOfRunId"], source.id.as_str(), "the bare run: {body}");
-    let retried = wait_finished(&client, body["id"].as_str().unwrap(), 10).await;
+    let retried = wait_finished(client, body["id"].as_str().unwrap(), 10).await;
     assert_eq!(retried.status, pb::RunStatus::Completed as i32, "{retried:?}");
     assert_eq!(json_of(&step(&retried, "d").output), json!({"a": 3, "m": 3, "campaign": "q2"}));
     assert_eq!(step(&retried, "a").attempts, 0);
     assert_eq!(step(&retried, "c").attempts, 1, "the delay ran again");
-    let events = trace(&client, &retried.id).await;
+    let events = trace(client, &retried.id).await;
     assert_eq!(
         events,
         [

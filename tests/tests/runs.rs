@@ -37,7 +37,7 @@ async fn transforms_condition_and_delay_run_to_completed() {
     let (client, workflow_id) = (&s.client, &s.workflow_id);
 
     let started =
-        client.runs().start_run(start_request(&workflow_id, &json!({"score": 82}))).await.unwrap().into_inner();
+        client.runs().start_run(start_request(workflow_id, &json!({"score": 82}))).await.unwrap().into_inner();
     let run = started.run.unwrap();
     assert_eq!(started.run_id, run.id);
     assert!(run.id.starts_with("wfrun_") && run.id.len() == 6 + 26, "{}", run.id);
@@ -45,7 +45,7 @@ async fn transforms_condition_and_delay_run_to_completed() {
     assert_eq!(step(&run, "pause").status, pb::StepStatus::Waiting as i32);
     assert_eq!(run.workflow_version, 1);
 
-    let run = wait_finished(&client, &run.id, 10).await;
+    let run = wait_finished(client, &run.id, 10).await;
     assert_eq!(run.status, pb::RunStatus::Completed as i32, "{run:?}");
     assert_eq!(step(&run, "check").status, pb::StepStatus::Completed as i32);
     assert_eq!(json_of(&step(&run, "check").output), json!({"result": true}));
@@ -79,7 +79,7 @@ async fn all_pure_run_is_completed_when_start_returns() {
     let s = Scenario::with(branching_with_delay(1)).await;
     let (client, workflow_id) = (&s.client, &s.workflow_id);
     // Score below 70: "high" is skipped, so the delay and "done" are too.
-    let run = client.runs().start_run(start_request(&workflow_id, &json!({"score": 12}))).await.unwrap().into_inner();
+    let run = client.runs().start_run(start_request(workflow_id, &json!({"score": 12}))).await.unwrap().into_inner();
     let run = run.run.unwrap();
     assert_eq!(run.status, pb::RunStatus::Completed as i32, "{run:?}");
     assert_eq!(step(&run, "pause").status, pb::StepStatus::Skipped as i32);
@@ -142,13 +142,13 @@ async fn agent_step_waits_with_a_task_and_cancel_stops_it() {
 async fn idempotency_key_returns_the_same_run() {
     let s = Scenario::with(branching_with_delay(30)).await;
     let (client, workflow_id) = (&s.client, &s.workflow_id);
-    let mut request = start_request(&workflow_id, &json!({"score": 90}));
+    let mut request = start_request(workflow_id, &json!({"score": 90}));
     request.idempotency_key = "order-42".into();
     let first = client.runs().start_run(request.clone()).await.unwrap().into_inner();
     let second = client.runs().start_run(request.clone()).await.unwrap().into_inner();
     assert_eq!(first.run_id, second.run_id);
     assert_eq!(second.run.unwrap().idempotency_key, "order-42");
-    let mut other = start_request(&workflow_id, &json!({"score": 1}));
+    let mut other = start_request(workflow_id, &json!({"score": 1}));
     other.idempotency_key = "order-42".into();
     let third = client.runs().start_run(other).await.unwrap().into_inner();
     assert_eq!(third.run_id, first.run_id, "the key wins whatever the other fields say");
@@ -187,7 +187,7 @@ async fn input_failing_the_schema_is_refused_over_grpc_and_rest() {
     .await;
     let (server, client, workflow_id) = (&s.server, &s.client, &s.workflow_id);
 
-    let refused = client.runs().start_run(start_request(&workflow_id, &json!({"company": 5}))).await.unwrap_err();
+    let refused = client.runs().start_run(start_request(workflow_id, &json!({"company": 5}))).await.unwrap_err();
     assert_eq!(refused.code(), Code::InvalidArgument);
     let details = refused.get_error_details();
     assert_eq!(details.error_info().unwrap().reason, "INPUT_SCHEMA_VIOLATION");
@@ -271,8 +271,7 @@ async fn list_pages_newest_first_without_gaps() {
     let (client, workflow_id) = (&s.client, &s.workflow_id);
     let mut started = Vec::new();
     for i in 0..5 {
-        let run =
-            client.runs().start_run(start_request(&workflow_id, &json!({"score": i}))).await.unwrap().into_inner();
+        let run = client.runs().start_run(start_request(workflow_id, &json!({"score": i}))).await.unwrap().into_inner();
         started.push(run.run_id);
     }
     let mut seen = Vec::new();
@@ -373,7 +372,7 @@ async fn input_map_selecting_nothing_fails_the_step_with_input_map_empty() {
     ]}))
     .await;
     let (client, workflow_id) = (&s.client, &s.workflow_id);
-    let run = client.runs().start_run(start_request(&workflow_id, &json!({"name": "Ada"}))).await.unwrap().into_inner();
+    let run = client.runs().start_run(start_request(workflow_id, &json!({"name": "Ada"}))).await.unwrap().into_inner();
     let run = run.run.unwrap();
     assert_eq!(run.status, pb::RunStatus::Failed as i32, "{run:?}");
     let error = run.error.clone().expect("run error");
@@ -400,7 +399,7 @@ async fn input_map_selecting_nothing_fails_the_step_with_input_map_empty() {
 
     // With the key present, the same workflow completes.
     let input = json!({"name": "Ada", "contact": {"email": "ada@example.com"}});
-    let ok = client.runs().start_run(start_request(&workflow_id, &input)).await.unwrap().into_inner().run.unwrap();
+    let ok = client.runs().start_run(start_request(workflow_id, &input)).await.unwrap().into_inner().run.unwrap();
     assert_eq!(ok.status, pb::RunStatus::Completed as i32);
 }
 

@@ -70,30 +70,30 @@ async fn an_event_resumes_the_wait_with_its_payload_after_a_restart() {
 async fn a_wrong_event_or_a_run_not_waiting_is_refused_and_changes_nothing() {
     let s = Scenario::with(payment("1h")).await;
     let (client, workflow_id) = (&s.client, &s.workflow_id);
-    let run = start(&client, &workflow_id).await;
-    wait_for(&client, &run.id, &[pb::RunStatus::Paused], 10).await;
+    let run = start(client, workflow_id).await;
+    wait_for(client, &run.id, &[pb::RunStatus::Paused], 10).await;
 
-    let before = events(&client, &run.id).await;
-    let wrong = resume(&client, &run.id, "payment.failed", json!({})).await.unwrap_err();
+    let before = events(client, &run.id).await;
+    let wrong = resume(client, &run.id, "payment.failed", json!({})).await.unwrap_err();
     assert_eq!(wrong.code(), Code::FailedPrecondition, "{wrong:?}");
-    assert_eq!(events(&client, &run.id).await, before, "a wrong event changes nothing");
-    assert_eq!(get_run(&client, &run.id).await.status, pb::RunStatus::Paused as i32);
+    assert_eq!(events(client, &run.id).await, before, "a wrong event changes nothing");
+    assert_eq!(get_run(client, &run.id).await.status, pb::RunStatus::Paused as i32);
 
-    resume(&client, &run.id, "payment.confirmed", json!({"amount": 1})).await.expect("the event is taken");
-    wait_for(&client, &run.id, &[pb::RunStatus::Completed], 10).await;
-    let before = events(&client, &run.id).await;
-    let again = resume(&client, &run.id, "payment.confirmed", json!({"amount": 2})).await.unwrap_err();
+    resume(client, &run.id, "payment.confirmed", json!({"amount": 1})).await.expect("the event is taken");
+    wait_for(client, &run.id, &[pb::RunStatus::Completed], 10).await;
+    let before = events(client, &run.id).await;
+    let again = resume(client, &run.id, "payment.confirmed", json!({"amount": 2})).await.unwrap_err();
     assert_eq!(again.code(), Code::FailedPrecondition, "{again:?}");
-    assert_eq!(events(&client, &run.id).await, before, "a run not waiting changes nothing");
-    assert_eq!(json_of(&step(&get_run(&client, &run.id).await, "pay").output), json!({"amount": 1}));
+    assert_eq!(events(client, &run.id).await, before, "a run not waiting changes nothing");
+    assert_eq!(json_of(&step(&get_run(client, &run.id).await, "pay").output), json!({"amount": 1}));
 }
 
 #[tokio::test]
 async fn a_wait_that_times_out_takes_its_on_timeout_branch() {
     let s = Scenario::with(payment("1s")).await;
     let (client, workflow_id) = (&s.client, &s.workflow_id);
-    let run = start(&client, &workflow_id).await;
-    let run = wait_for(&client, &run.id, &[pb::RunStatus::Completed, pb::RunStatus::Failed], 10).await;
+    let run = start(client, workflow_id).await;
+    let run = wait_for(client, &run.id, &[pb::RunStatus::Completed, pb::RunStatus::Failed], 10).await;
     assert_eq!(run.status, pb::RunStatus::Completed as i32, "{run:?}");
     assert_eq!(step(&run, "pay").status, pb::StepStatus::Completed as i32, "{run:?}");
     assert_eq!(json_of(&step(&run, "pay").output), Value::Null);

@@ -86,7 +86,7 @@ async fn agent_run_completes_through_poll_and_complete_with_output_and_cost() {
     let (s, run_id) = agent_run(research_workflow(0)).await;
     let client = &s.client;
 
-    let task = poll(&client, "w1", 5).await.expect("a task is waiting");
+    let task = poll(client, "w1", 5).await.expect("a task is waiting");
     assert!(task.task_id.starts_with("task_") && task.task_id.len() == 31, "{}", task.task_id);
     assert_eq!((task.run_id.as_str(), task.workflow_id.as_str()), (run_id.as_str(), s.workflow_id.as_str()));
     assert_eq!((task.step_id.as_str(), task.agent.as_str(), task.kind.as_str()), ("research", "researcher", "agent"));
@@ -112,7 +112,7 @@ async fn agent_run_completes_through_poll_and_complete_with_output_and_cost() {
     assert!(refused.message().contains("does not declare [\"k\"] in stateWrites"), "{}", refused.message());
     client.workers().complete_task(complete(&task, json!({"summary": "payments"}), 12)).await.unwrap();
 
-    let run = wait_finished(&client, &run_id, 5).await;
+    let run = wait_finished(client, &run_id, 5).await;
     assert_eq!(run.status, pb::RunStatus::Completed as i32, "{run:?}");
     let research = step(&run, "research");
     assert_eq!(value_from_pb(research.output.as_ref().unwrap()), json!({"summary": "payments"}));
@@ -138,14 +138,14 @@ async fn a_task_carries_the_shared_state_keys_its_step_declares() {
     ]}))
     .await;
     let client = &s.client;
-    let task = poll(&client, "w1", 5).await.expect("a task is waiting");
+    let task = poll(client, "w1", 5).await.expect("a task is waiting");
     let state = struct_from_pb(task.state.as_ref().expect("the task carries state"));
     assert_eq!(state, json!({"company": "Stripe", "region": null, "summary": null}), "declared keys, unset ones null");
     // Explicit writes win over the output's value for the same key.
     let mut done = complete(&task, json!({"summary": "from the output"}), 0);
     done.state_writes = struct_to_pb(&json!({"summary": "explicit"}));
     client.workers().complete_task(done).await.unwrap();
-    let run = wait_finished(&client, &run_id, 5).await;
+    let run = wait_finished(client, &run_id, 5).await;
     assert_eq!(run.status, pb::RunStatus::Completed as i32, "{run:?}");
     let shared = struct_from_pb(run.shared_state.as_ref().expect("shared state"));
     assert_eq!(shared, json!({"company": "Stripe", "summary": "explicit"}));
@@ -175,7 +175,7 @@ async fn rest_worker_polls_and_completes_a_task() {
     let body = json!({"leaseToken": task["leaseToken"], "output": {"summary": "rest"}, "cost": {"amount": 3}});
     let (status, answer) = http1::json(server.addr, "POST", &path, Some(body.clone())).await;
     assert_eq!(status, 200, "{answer}");
-    let run = wait_finished(&client, &run_id, 5).await;
+    let run = wait_finished(client, &run_id, 5).await;
     assert_eq!(run.status, pb::RunStatus::Completed as i32);
     assert_eq!(run.cost.unwrap().amount, 3);
 
@@ -191,11 +191,11 @@ async fn a_killed_worker_loses_its_lease_and_a_second_worker_completes_the_task_
     register(client, "rescuer").await;
     let run_id = s.start(stripe()).await;
 
-    let first = poll(&client, "doomed", 5).await.expect("first attempt");
+    let first = poll(client, "doomed", 5).await.expect("first attempt");
     assert_eq!(first.attempt, 1);
     // "doomed" now stops heartbeating; "rescuer" waits for the task to
     // return. The 30 s wait only guards against a hang: the lease is 400 ms.
-    let second = poll(&client, "rescuer", 30).await.expect("the expired task is handed out again");
+    let second = poll(client, "rescuer", 30).await.expect("the expired task is handed out again");
     assert_eq!((second.task_id.as_str(), second.attempt), (first.task_id.as_str(), 2));
     assert!(second.lease_token > first.lease_token, "tokens only grow");
 
@@ -205,12 +205,12 @@ async fn a_killed_worker_loses_its_lease_and_a_second_worker_completes_the_task_
     assert_eq!(late_beat.code(), Code::Aborted);
 
     client.workers().complete_task(complete(&second, json!({"summary": "rescued"}), 9)).await.unwrap();
-    let run = wait_finished(&client, &run_id, 5).await;
+    let run = wait_finished(client, &run_id, 5).await;
     assert_eq!(run.status, pb::RunStatus::Completed as i32, "{run:?}");
     let research = step(&run, "research");
     assert_eq!(value_from_pb(research.output.as_ref().unwrap()), json!({"summary": "rescued"}));
     assert_eq!(research.attempts, 2);
-    let events = trace(&client, &run_id).await;
+    let events = trace(client, &run_id).await;
     assert_eq!(events.iter().filter(|e| *e == "step.completed research").count(), 1, "{events:?}");
     assert!(events.contains(&"step.retrying research".to_string()), "{events:?}");
 }
@@ -243,8 +243,8 @@ async fn a_lease_that_runs_out_while_the_server_is_down_is_swept_after_restart()
 async fn stale_tokens_unknown_tasks_and_double_completions_are_refused_and_change_nothing() {
     let (s, run_id) = agent_run(research_workflow(0)).await;
     let client = &s.client;
-    let task = poll(&client, "w1", 5).await.unwrap();
-    let before = trace(&client, &run_id).await;
+    let task = poll(client, "w1", 5).await.unwrap();
+    let before = trace(client, &run_id).await;
     let mut stale = complete(&task, json!({"summary": "x"}), 1);
     stale.lease_token += 1;
     let refused = client.workers().complete_task(stale).await.unwrap_err();
@@ -262,11 +262,11 @@ async fn stale_tokens_unknown_tasks_and_double_completions_are_refused_and_chang
         ..Default::default()
     };
     assert_eq!(client.workers().fail_task(fail).await.unwrap_err().code(), Code::Aborted);
-    assert_eq!(trace(&client, &run_id).await, before, "nothing was recorded");
-    assert_eq!(step(&get_run(&client, &run_id).await, "research").status, pb::StepStatus::Running as i32);
+    assert_eq!(trace(client, &run_id).await, before, "nothing was recorded");
+    assert_eq!(step(&get_run(client, &run_id).await, "research").status, pb::StepStatus::Running as i32);
 
     client.workers().complete_task(complete(&task, json!({"summary": "once"}), 4)).await.unwrap();
-    let finished = trace(&client, &run_id).await;
+    let finished = trace(client, &run_id).await;
     let twice = client.workers().complete_task(complete(&task, json!({"summary": "twice"}), 4)).await.unwrap_err();
     assert_eq!((twice.code(), reason(&twice).as_str()), (Code::FailedPrecondition, "TASK_ALREADY_FINISHED"));
     let fail_after = pb::FailTaskRequest {
@@ -276,8 +276,8 @@ async fn stale_tokens_unknown_tasks_and_double_completions_are_refused_and_chang
         ..Default::default()
     };
     assert_eq!(client.workers().fail_task(fail_after).await.unwrap_err().code(), Code::FailedPrecondition);
-    assert_eq!(trace(&client, &run_id).await, finished, "the second completion changed nothing");
-    let run = get_run(&client, &run_id).await;
+    assert_eq!(trace(client, &run_id).await, finished, "the second completion changed nothing");
+    let run = get_run(client, &run_id).await;
     assert_eq!(value_from_pb(step(&run, "research").output.as_ref().unwrap()), json!({"summary": "once"}));
     assert_eq!(run.cost.unwrap().amount, 4);
 }
@@ -294,12 +294,12 @@ async fn failures_retry_within_retries_then_fail_the_step() {
         cost: Some(usd(2)),
         error_code: "RATE_LIMITED".into(),
     };
-    let first = poll(&client, "w1", 5).await.unwrap();
+    let first = poll(client, "w1", 5).await.unwrap();
     assert!(client.workers().fail_task(fail(&first)).await.unwrap().into_inner().will_retry);
-    let second = poll(&client, "w1", 5).await.unwrap();
+    let second = poll(client, "w1", 5).await.unwrap();
     assert_eq!(second.attempt, 2);
     assert!(!client.workers().fail_task(fail(&second)).await.unwrap().into_inner().will_retry);
-    let run = wait_finished(&client, &run_id, 5).await;
+    let run = wait_finished(client, &run_id, 5).await;
     assert_eq!(run.status, pb::RunStatus::Failed as i32);
     assert_eq!(step(&run, "research").error, "RATE_LIMITED: rate limited");
     assert_eq!(run.cost.unwrap().amount, 4, "failed attempts are paid for too");
@@ -312,23 +312,23 @@ async fn outputs_over_the_cap_or_not_json_fail_the_step_and_end_the_run() {
     register(client, "w1").await;
 
     let run_id = s.start(stripe()).await;
-    let task = poll(&client, "w1", 5).await.unwrap();
+    let task = poll(client, "w1", 5).await.unwrap();
     let huge = json!({"summary": "x".repeat(weft_server::engine::tasks::MAX_OUTPUT_BYTES)});
     let refused = client.workers().complete_task(complete(&task, huge, 1)).await.unwrap_err();
     assert_eq!(refused.code(), Code::InvalidArgument);
     assert!(refused.message().contains("over the cap"), "{}", refused.message());
-    let run = wait_finished(&client, &run_id, 5).await;
+    let run = wait_finished(client, &run_id, 5).await;
     assert_eq!(run.status, pb::RunStatus::Failed as i32, "retries do not apply to a refused output");
     assert_eq!(run.error.as_ref().unwrap().code, "OUTPUT_INVALID");
     assert!(step(&run, "research").error.contains("over the cap"), "{run:?}");
 
     let run_id = s.start(stripe()).await;
-    let task = poll(&client, "w1", 5).await.unwrap();
+    let task = poll(client, "w1", 5).await.unwrap();
     let mut nan = complete(&task, json!({}), 0);
     nan.output = Some(prost_types::Value { kind: Some(prost_types::value::Kind::NumberValue(f64::NAN)) });
     let refused = client.workers().complete_task(nan).await.unwrap_err();
     assert_eq!(refused.code(), Code::InvalidArgument);
-    let run = wait_finished(&client, &run_id, 5).await;
+    let run = wait_finished(client, &run_id, 5).await;
     assert_eq!(run.status, pb::RunStatus::Failed as i32);
     assert!(step(&run, "research").error.contains("not JSON"), "{run:?}");
 }
@@ -337,19 +337,19 @@ async fn outputs_over_the_cap_or_not_json_fail_the_step_and_end_the_run() {
 async fn cancel_reaches_the_worker_through_its_next_heartbeat() {
     let (s, run_id) = agent_run(research_workflow(0)).await;
     let client = &s.client;
-    let task = poll(&client, "w1", 5).await.unwrap();
+    let task = poll(client, "w1", 5).await.unwrap();
     let request = pb::CancelRunRequest { run_id: run_id.clone(), reason: "not needed".into() };
     client.runs().cancel_run(request).await.unwrap();
 
     let beat = client.workers().heartbeat(heartbeat(&task, task.lease_token)).await.unwrap().into_inner();
     assert!(beat.cancelled, "{beat:?}");
-    let events = trace(&client, &run_id).await;
+    let events = trace(client, &run_id).await;
     let refused = client.workers().complete_task(complete(&task, json!({"summary": "x"}), 1)).await.unwrap_err();
     assert_eq!((refused.code(), reason(&refused).as_str()), (Code::FailedPrecondition, "TASK_CANCELLED"));
-    let run = get_run(&client, &run_id).await;
+    let run = get_run(client, &run_id).await;
     assert_eq!(run.status, pb::RunStatus::Cancelled as i32);
     assert_eq!(step(&run, "research").status, pb::StepStatus::Cancelled as i32);
-    assert_eq!(trace(&client, &run_id).await, events, "the refused completion changed nothing");
+    assert_eq!(trace(client, &run_id).await, events, "the refused completion changed nothing");
 }
 
 #[tokio::test]
@@ -532,12 +532,12 @@ async fn a_step_timeout_ends_a_heartbeating_attempt_and_the_retry_gets_a_fresh_d
     let (s, run_id) = timed_run(1).await;
     let client = &s.client;
 
-    let first = poll(&client, "w1", 5).await.expect("attempt 1");
+    let first = poll(client, "w1", 5).await.expect("attempt 1");
     let polled = Instant::now();
     assert_eq!(first.attempt, 1);
     let deadline = ms(&first.deadline);
     assert_eq!(deadline, ms(&first.lease_expire_time), "the lease ends at the step timeout's deadline: {first:?}");
-    let took = heartbeat_until_cancelled(&client, &first, polled).await;
+    let took = heartbeat_until_cancelled(client, &first, polled).await;
     assert!(took >= Duration::from_millis(600), "cancelled before its 1 s were up: {took:?}");
 
     // The timed-out lease stays refused, saying why.
@@ -547,18 +547,18 @@ async fn a_step_timeout_ends_a_heartbeating_attempt_and_the_retry_gets_a_fresh_d
     assert_eq!((late.code(), reason(&late).as_str()), (Code::FailedPrecondition, "STEP_TIMEOUT"), "{late:?}");
     assert!(late.message().contains("timeout of 1s"), "{late:?}");
 
-    let second = poll(&client, "w1", 10).await.expect("attempt 2 is offered");
+    let second = poll(client, "w1", 10).await.expect("attempt 2 is offered");
     assert_eq!((second.task_id.as_str(), second.attempt), (first.task_id.as_str(), 2));
     assert!(ms(&second.deadline) >= deadline + 500, "a fresh deadline: {second:?} after {first:?}");
     client.workers().complete_task(complete(&second, json!({"summary": "in time"}), 2)).await.unwrap();
-    let run = wait_finished(&client, &run_id, 10).await;
+    let run = wait_finished(client, &run_id, 10).await;
     assert_eq!(run.status, pb::RunStatus::Completed as i32, "{run:?}");
     let research = step(&run, "research");
     assert_eq!(
         (research.attempts, value_from_pb(research.output.as_ref().unwrap())),
         (2, json!({"summary": "in time"}))
     );
-    let events = trace(&client, &run_id).await;
+    let events = trace(client, &run_id).await;
     assert!(events.contains(&"step.retrying research".to_string()), "{events:?}");
 }
 
@@ -567,9 +567,9 @@ async fn a_step_timeout_with_no_retries_fails_the_run_with_step_timeout() {
     let (s, run_id) = timed_run(0).await;
     let client = &s.client;
 
-    let task = poll(&client, "w1", 5).await.expect("a task");
-    heartbeat_until_cancelled(&client, &task, Instant::now()).await;
-    let run = wait_finished(&client, &run_id, 10).await;
+    let task = poll(client, "w1", 5).await.expect("a task");
+    heartbeat_until_cancelled(client, &task, Instant::now()).await;
+    let run = wait_finished(client, &run_id, 10).await;
     assert_eq!(run.status, pb::RunStatus::Failed as i32, "{run:?}");
     assert_eq!(run.error.as_ref().unwrap().code, "STEP_TIMEOUT", "{run:?}");
     assert_eq!(step(&run, "research").error, "attempt 1 passed the step's timeout of 1s");
