@@ -1,6 +1,11 @@
 //! The `weft` binary itself: it starts on the configured database (env
 //! layer), migrates, serves, and stops cleanly on SIGTERM.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a helper fails the test by unwrapping, and clippy's allow-unwrap-in-tests covers only #[test] functions"
+)]
+
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};

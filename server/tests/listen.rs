@@ -10,6 +10,11 @@
 //! connections of the processes they started, found by their own
 //! `application_name`s, so both tests (and other users) can run alongside.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a helper fails the test by unwrapping, and clippy's allow-unwrap-in-tests covers only #[test] functions"
+)]
+
 mod cluster_support;
 
 use std::sync::Arc;

@@ -10,6 +10,11 @@
 //! frozen replica's late completions were refused, and the takeover times
 //! are printed (they go into bench/README.md).
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a helper fails the test by unwrapping, and clippy's allow-unwrap-in-tests covers only #[test] functions"
+)]
+
 mod cluster_support;
 
 use std::collections::HashMap;

@@ -6,6 +6,11 @@
 //! kill, completes with no help, and the worker never had to register
 //! again: the replica its polls fail over to knows it from the store.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a helper fails the test by unwrapping, and clippy's allow-unwrap-in-tests covers only #[test] functions"
+)]
+
 mod cluster_support;
 
 use std::net::SocketAddr;

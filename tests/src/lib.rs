@@ -3,10 +3,16 @@
 //! database (a SQLite file, or a Postgres schema when `WEFT_TEST_STORE=postgres`;
 //! see [`store`]), reached over real sockets.
 
+mod eventually;
 pub mod http1;
 pub mod receiver;
 pub mod runs;
+pub mod scenario;
 pub mod store;
+pub mod workers;
+pub mod workflows;
+
+pub use eventually::eventually;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -16,6 +16,8 @@ use axum::http::{HeaderMap, Method, Uri};
 use axum::response::{IntoResponse, Response};
 use tokio::task::JoinHandle;
 
+use crate::eventually;
+
 /// One canned answer.
 #[derive(Debug, Clone)]
 pub struct Answer {
@@ -122,15 +124,11 @@ impl Receiver {
 
     /// Waits until it got `n` requests; fails the test after `secs` seconds.
     pub async fn wait_for(&self, n: usize, secs: u64) -> Vec<Received> {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
-        loop {
+        eventually(&format!("the receiver gets {n} requests"), secs, || async move {
             let received = self.received();
-            if received.len() >= n {
-                return received;
-            }
-            assert!(tokio::time::Instant::now() < deadline, "the receiver got {} of {n} requests", received.len());
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+            if received.len() >= n { Ok(received) } else { Err(received.len()) }
+        })
+        .await
     }
 }
 

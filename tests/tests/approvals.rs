@@ -8,22 +8,13 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tonic::Code;
 use weft_sdk::pb;
-use weft_tests::runs::{get_run, json_of, step, wait_for};
+use weft_tests::runs::{self, get_run, json_of, step, wait_for};
+use weft_tests::scenario::Scenario;
+use weft_tests::workflows::create_json;
 use weft_tests::{TestServer, http1};
 
-async fn create_workflow(server: &TestServer, definition: Value) -> String {
-    let (status, created) = http1::json(server.addr, "POST", "/v1/workflows", Some(definition)).await;
-    assert_eq!(status, 201, "{created}");
-    created["id"].as_str().unwrap().to_string()
-}
-
 async fn start(client: &weft_sdk::Weft, workflow_id: &str) -> pb::Run {
-    let request = pb::StartRunRequest {
-        workflow_id: workflow_id.into(),
-        input: Some(weft_server::api::convert::value_to_pb(&json!({"to": "a@example.com"}))),
-        ..Default::default()
-    };
-    client.runs().start_run(request).await.unwrap().into_inner().run.unwrap()
+    runs::start(client, workflow_id, json!({"to": "a@example.com"})).await
 }
 
 /// An approval gate before a send, with a fallback for a denial.
@@ -50,22 +41,20 @@ async fn pending_approval(client: &weft_sdk::Weft, run_id: &str) -> pb::Approval
 
 #[tokio::test]
 async fn an_approval_decided_in_time_completes_the_step_and_is_kept_for_audit() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(dir.path()).await;
-    let client = server.client().await;
-    let workflow_id = create_workflow(&server, gated("4h", "deny")).await;
-    let run = start(&client, &workflow_id).await;
-    let run = wait_for(&client, &run.id, &[pb::RunStatus::Paused], 10).await;
+    let s = Scenario::with(gated("4h", "deny")).await;
+    let (server, client, workflow_id) = (&s.server, &s.client, &s.workflow_id);
+    let run = start(client, workflow_id).await;
+    let run = wait_for(client, &run.id, &[pb::RunStatus::Paused], 10).await;
     let (_, rest) = http1::json(server.addr, "GET", &format!("/v1/workflows/runs/{}", run.id), None).await;
     assert_eq!(rest["pendingAction"]["type"], "approval", "{rest}");
     assert_eq!(rest["pendingAction"]["step"], "gate");
     assert_eq!(rest["pendingAction"]["message"], "Send the email?");
     assert_eq!(rest["pendingAction"]["options"], json!(["approve", "reject"]));
 
-    let approval = pending_approval(&client, &run.id).await;
+    let approval = pending_approval(client, &run.id).await;
     assert_eq!(approval.kind, pb::ApprovalKind::Step as i32);
     assert_eq!((approval.action.as_str(), approval.step_id.as_str()), ("send_email", "gate"));
-    assert_eq!(approval.workflow_id, workflow_id);
+    assert_eq!(&approval.workflow_id, workflow_id);
     assert_eq!(approval.default_action, pb::ApprovalDecision::Deny as i32);
     assert!(approval.expire_time.is_some());
     let by_workflow = pb::ListApprovalsRequest { workflow_id: workflow_id.clone(), ..Default::default() };
@@ -85,7 +74,7 @@ async fn an_approval_decided_in_time_completes_the_step_and_is_kept_for_audit() 
     assert_eq!((decided.comment.as_str(), decided.decided_by.as_str()), ("looks right", "alice"));
     assert!(decided.decide_time.is_some());
 
-    let run = wait_for(&client, &run.id, &[pb::RunStatus::Completed, pb::RunStatus::Failed], 10).await;
+    let run = wait_for(client, &run.id, &[pb::RunStatus::Completed, pb::RunStatus::Failed], 10).await;
     assert_eq!(run.status, pb::RunStatus::Completed as i32, "{run:?}");
     assert_eq!(
         json_of(&step(&run, "gate").output),
@@ -104,13 +93,11 @@ async fn an_approval_decided_in_time_completes_the_step_and_is_kept_for_audit() 
 
 #[tokio::test]
 async fn a_denial_fails_the_step_and_routes_by_on_step_failure() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(dir.path()).await;
-    let client = server.client().await;
-    let workflow_id = create_workflow(&server, gated("", "")).await;
-    let run = start(&client, &workflow_id).await;
-    wait_for(&client, &run.id, &[pb::RunStatus::Paused], 10).await;
-    let approval = pending_approval(&client, &run.id).await;
+    let s = Scenario::with(gated("", "")).await;
+    let (server, client, workflow_id) = (&s.server, &s.client, &s.workflow_id);
+    let run = start(client, workflow_id).await;
+    wait_for(client, &run.id, &[pb::RunStatus::Paused], 10).await;
+    let approval = pending_approval(client, &run.id).await;
     assert!(approval.expire_time.is_none());
     // The REST form, with the documented "reject" option.
     let path = format!("/v1/approvals/{}:decide", approval.id);
@@ -119,7 +106,7 @@ async fn a_denial_fails_the_step_and_routes_by_on_step_failure() {
     assert_eq!(status, 200, "{decided}");
     assert_eq!(decided["status"], "denied", "{decided}");
 
-    let run = wait_for(&client, &run.id, &[pb::RunStatus::Completed, pb::RunStatus::Failed], 10).await;
+    let run = wait_for(client, &run.id, &[pb::RunStatus::Completed, pb::RunStatus::Failed], 10).await;
     let gate = step(&run, "gate");
     assert_eq!(gate.status, pb::StepStatus::Failed as i32, "{run:?}");
     assert!(gate.error.contains("denied"), "{gate:?}");
@@ -142,7 +129,7 @@ async fn a_timeout_applies_the_default_action_after_a_restart_during_the_wait() 
     let server = TestServer::start_on(database.clone(), weft_server::Config::default()).await;
     let (run_id, approval_id) = {
         let client = server.client().await;
-        let workflow_id = create_workflow(&server, gated("1s", "approve")).await;
+        let workflow_id = create_json(&server, gated("1s", "approve")).await;
         let run = start(&client, &workflow_id).await;
         wait_for(&client, &run.id, &[pb::RunStatus::Paused], 10).await;
         (run.id.clone(), pending_approval(&client, &run.id).await.id)
@@ -166,25 +153,21 @@ async fn a_timeout_applies_the_default_action_after_a_restart_during_the_wait() 
 
 #[tokio::test]
 async fn a_deny_timeout_routes_like_a_denial() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(dir.path()).await;
-    let client = server.client().await;
-    let workflow_id = create_workflow(&server, gated("1s", "deny")).await;
-    let run = start(&client, &workflow_id).await;
-    let run = wait_for(&client, &run.id, &[pb::RunStatus::Completed, pb::RunStatus::Failed], 10).await;
+    let s = Scenario::with(gated("1s", "deny")).await;
+    let (client, workflow_id) = (&s.client, &s.workflow_id);
+    let run = start(client, workflow_id).await;
+    let run = wait_for(client, &run.id, &[pb::RunStatus::Completed, pb::RunStatus::Failed], 10).await;
     assert_eq!(step(&run, "gate").status, pb::StepStatus::Failed as i32, "{run:?}");
     assert_eq!(step(&run, "rejected").status, pb::StepStatus::Completed as i32, "{run:?}");
 }
 
 #[tokio::test]
 async fn bad_decisions_change_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(dir.path()).await;
-    let client = server.client().await;
-    let workflow_id = create_workflow(&server, gated("", "")).await;
-    let run = start(&client, &workflow_id).await;
-    wait_for(&client, &run.id, &[pb::RunStatus::Paused], 10).await;
-    let approval = pending_approval(&client, &run.id).await;
+    let s = Scenario::with(gated("", "")).await;
+    let (client, workflow_id) = (&s.client, &s.workflow_id);
+    let run = start(client, workflow_id).await;
+    wait_for(client, &run.id, &[pb::RunStatus::Paused], 10).await;
+    let approval = pending_approval(client, &run.id).await;
 
     let unknown = pb::GetApprovalRequest { approval_id: "appr_00000000000000000000000000".into() };
     assert_eq!(client.approvals().get_approval(unknown).await.unwrap_err().code(), Code::NotFound);
@@ -197,8 +180,8 @@ async fn bad_decisions_change_nothing() {
     assert_eq!(client.approvals().decide_approval(unknown).await.unwrap_err().code(), Code::NotFound);
     let invalid = decide(&approval.id, "maybe");
     assert_eq!(client.approvals().decide_approval(invalid).await.unwrap_err().code(), Code::InvalidArgument);
-    assert_eq!(pending_approval(&client, &run.id).await, approval, "a refused decision changes nothing");
-    assert_eq!(get_run(&client, &run.id).await.status, pb::RunStatus::Paused as i32);
+    assert_eq!(pending_approval(client, &run.id).await, approval, "a refused decision changes nothing");
+    assert_eq!(get_run(client, &run.id).await.status, pb::RunStatus::Paused as i32);
 
     client.approvals().decide_approval(decide(&approval.id, "approve")).await.unwrap();
     let first = client.approvals().get_approval(pb::GetApprovalRequest { approval_id: approval.id.clone() }).await;
@@ -207,43 +190,36 @@ async fn bad_decisions_change_nothing() {
     assert_eq!(again.code(), Code::FailedPrecondition, "{again:?}");
     let after = client.approvals().get_approval(pb::GetApprovalRequest { approval_id: approval.id.clone() }).await;
     assert_eq!(after.unwrap().into_inner().approval.unwrap(), first, "the first decision stands");
-    let run = wait_for(&client, &run.id, &[pb::RunStatus::Completed, pb::RunStatus::Failed], 10).await;
+    let run = wait_for(client, &run.id, &[pb::RunStatus::Completed, pb::RunStatus::Failed], 10).await;
     assert_eq!(run.status, pb::RunStatus::Completed as i32, "{run:?}");
 }
 
 #[tokio::test]
 async fn resume_run_step_answer_decides_an_approval_step() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(dir.path()).await;
-    let client = server.client().await;
-    let workflow_id = create_workflow(&server, gated("", "")).await;
-    let run = start(&client, &workflow_id).await;
-    wait_for(&client, &run.id, &[pb::RunStatus::Paused], 10).await;
+    let s = Scenario::with(gated("", "")).await;
+    let (server, client, workflow_id) = (&s.server, &s.client, &s.workflow_id);
+    let run = start(client, workflow_id).await;
+    wait_for(client, &run.id, &[pb::RunStatus::Paused], 10).await;
     let body = json!({"input": {"resume": {"step": "gate", "input": {"option": "approve", "decidedBy": "carol"}}}});
     let (status, resumed) =
         http1::json(server.addr, "POST", &format!("/v1/workflows/runs/{}/resume", run.id), Some(body)).await;
     assert_eq!(status, 200, "{resumed}");
-    let run = wait_for(&client, &run.id, &[pb::RunStatus::Completed, pb::RunStatus::Failed], 10).await;
+    let run = wait_for(client, &run.id, &[pb::RunStatus::Completed, pb::RunStatus::Failed], 10).await;
     assert_eq!(json_of(&step(&run, "send").output), json!({"by": "carol"}));
 }
 
 #[tokio::test]
 async fn resume_run_step_answer_outside_the_options_or_a_plain_resume_changes_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(dir.path()).await;
-    let client = server.client().await;
-    let workflow_id = create_workflow(
-        &server,
-        json!({"name": "route", "steps": [
-            {"id": "approval", "type": "approval", "action": "route_lead", "message": "Route to enterprise sales team?",
-             "options": ["approve", "reject", "escalate"]},
-            {"id": "after", "type": "transform", "dependsOn": ["approval"], "output": {"o": "$.approval.output.decision"}}
-        ]}),
-    )
+    let s = Scenario::with(json!({"name": "route", "steps": [
+        {"id": "approval", "type": "approval", "action": "route_lead", "message": "Route to enterprise sales team?",
+         "options": ["approve", "reject", "escalate"]},
+        {"id": "after", "type": "transform", "dependsOn": ["approval"], "output": {"o": "$.approval.output.decision"}}
+    ]}))
     .await;
-    let run = start(&client, &workflow_id).await;
-    wait_for(&client, &run.id, &[pb::RunStatus::Paused], 10).await;
-    let before = weft_tests::runs::events(&client, &run.id).await;
+    let (server, client, workflow_id) = (&s.server, &s.client, &s.workflow_id);
+    let run = start(client, workflow_id).await;
+    wait_for(client, &run.id, &[pb::RunStatus::Paused], 10).await;
+    let before = weft_tests::runs::events(client, &run.id).await;
     let path = format!("/v1/workflow-runs/{}/resume", run.id);
 
     let body = json!({"input": {"resume": {"step": "approval", "input": "maybe"}}});
@@ -260,12 +236,12 @@ async fn resume_run_step_answer_outside_the_options_or_a_plain_resume_changes_no
     let paused = client.runs().pause_run(pause).await.unwrap_err();
     assert_eq!(paused.code(), Code::FailedPrecondition, "a paused run cannot be paused again");
 
-    assert_eq!(weft_tests::runs::events(&client, &run.id).await, before, "nothing changed");
-    assert_eq!(pending_approval(&client, &run.id).await.status, pb::ApprovalStatus::Pending as i32);
+    assert_eq!(weft_tests::runs::events(client, &run.id).await, before, "nothing changed");
+    assert_eq!(pending_approval(client, &run.id).await.status, pb::ApprovalStatus::Pending as i32);
 
     let body = json!({"input": {"resume": {"step": "approval", "input": "escalate"}}});
     let (status, resumed) = http1::json(server.addr, "POST", &path, Some(body)).await;
     assert_eq!(status, 200, "{resumed}");
-    let run = wait_for(&client, &run.id, &[pb::RunStatus::Completed, pb::RunStatus::Failed], 10).await;
+    let run = wait_for(client, &run.id, &[pb::RunStatus::Completed, pb::RunStatus::Failed], 10).await;
     assert_eq!(json_of(&step(&run, "after").output), json!({"o": "escalate"}));
 }

@@ -4,6 +4,7 @@
 use tonic::Code;
 use tonic_types::StatusExt;
 use weft_sdk::pb;
+use weft_tests::workflows::create_pb;
 use weft_tests::{TestServer, chain_workflow};
 
 /// Everything stored about one workflow, to compare before and after.
@@ -27,17 +28,7 @@ async fn bad_requests_get_precise_codes_and_change_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start(dir.path()).await;
     let client = server.client().await;
-    let mut wf = client
-        .workflows()
-        .create_workflow(pb::CreateWorkflowRequest {
-            workflow: Some(chain_workflow("kept", 2)),
-            request_id: String::new(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .workflow
-        .unwrap();
+    let mut wf = create_pb(&client, chain_workflow("kept", 2)).await;
     let id = wf.id.clone();
     let before = snapshot(&client, &id).await;
     let mut w = client.workflows();

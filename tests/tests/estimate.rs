@@ -7,11 +7,9 @@ use serde_json::json;
 use tonic::Code;
 use weft_sdk::{Weft, pb};
 use weft_server::api::convert::value_to_pb;
+use weft_tests::workers::{register_with, usd};
+use weft_tests::workflows::create_json;
 use weft_tests::{TestServer, http1, lead_pipeline_json};
-
-fn usd(cents: i64) -> pb::Money {
-    pb::Money { amount: cents, currency: "usd".into() }
-}
 
 /// Per-call hints of every agent in the pipeline but `archiver`.
 async fn register_hints(client: &Weft) {
@@ -35,13 +33,11 @@ async fn register_hints(client: &Weft) {
         ],
         ..Default::default()
     };
-    client.workers().register_worker(request).await.unwrap();
+    register_with(client, request).await;
 }
 
 async fn create_pipeline(server: &TestServer) -> String {
-    let (status, created) = http1::json(server.addr, "POST", "/v1/workflows", Some(lead_pipeline_json())).await;
-    assert_eq!(status, 201, "{created}");
-    created["id"].as_str().unwrap().to_string()
+    create_json(server, lead_pipeline_json()).await
 }
 
 fn request(workflow_id: &str, input: serde_json::Value) -> pb::EstimateRunRequest {

@@ -22,6 +22,7 @@ use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
 use tonic_types::StatusExt;
 use weft_sdk::pb;
 use weft_tests::http1::{self, grpc_frame, grpc_web_frames};
+use weft_tests::workflows::create_pb;
 use weft_tests::{TestServer, chain_workflow};
 
 /// Requests of the fuzz loop over HTTP/2, and over gRPC-web.
@@ -335,17 +336,7 @@ async fn malformed_requests_are_invalid_argument_never_internal() {
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start(dir.path()).await;
     let client = server.client().await;
-    let workflow = client
-        .workflows()
-        .create_workflow(pb::CreateWorkflowRequest {
-            workflow: Some(chain_workflow("kept", 1)),
-            request_id: String::new(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .workflow
-        .unwrap();
+    let workflow = create_pb(&client, chain_workflow("kept", 1)).await;
     client
         .runs()
         .start_run(pb::StartRunRequest { workflow_id: workflow.id.clone(), ..Default::default() })

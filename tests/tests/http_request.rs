@@ -9,9 +9,9 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use weft_sdk::pb;
 use weft_server::Config;
-use weft_server::api::convert::value_to_pb;
 use weft_tests::receiver::{Answer, Receiver};
-use weft_tests::runs::{json_of, step, wait_finished};
+use weft_tests::runs::{json_of, start, step, wait_finished};
+use weft_tests::workflows::create_json;
 use weft_tests::{TestServer, http1};
 
 fn config() -> Config {
@@ -21,15 +21,9 @@ fn config() -> Config {
 }
 
 async fn run_one(server: &TestServer, definition: Value, input: Value) -> pb::Run {
-    let (status, created) = http1::json(server.addr, "POST", "/v1/workflows", Some(definition)).await;
-    assert_eq!(status, 201, "{created}");
+    let workflow_id = create_json(server, definition).await;
     let client = server.client().await;
-    let request = pb::StartRunRequest {
-        workflow_id: created["id"].as_str().unwrap().into(),
-        input: Some(value_to_pb(&input)),
-        ..Default::default()
-    };
-    let run = client.runs().start_run(request).await.unwrap().into_inner().run.unwrap();
+    let run = start(&client, &workflow_id, input).await;
     wait_finished(&client, &run.id, 15).await
 }
 

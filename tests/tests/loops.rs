@@ -4,74 +4,44 @@
 //! maxIterations bound failing the step with LOOP_LIMIT; and a loop
 //! definition that gives several drivers refused on save.
 
-use serde_json::{Value, json};
-use weft_sdk::{Weft, pb};
-use weft_server::api::convert::value_to_pb;
-use weft_tests::runs::{events, json_of, step, wait_for};
+use serde_json::json;
+use weft_sdk::pb;
+use weft_server::Config;
+use weft_tests::runs::{events, json_of, start, step, wait_for};
+use weft_tests::scenario::Scenario;
+use weft_tests::workers::{complete, poll};
+use weft_tests::workflows::create_json;
 use weft_tests::{TestServer, http1};
-
-async fn create(server: &TestServer, definition: Value) -> String {
-    let (status, created) = http1::json(server.addr, "POST", "/v1/workflows", Some(definition)).await;
-    assert_eq!(status, 201, "{created}");
-    created["id"].as_str().unwrap().to_string()
-}
-
-async fn start(client: &Weft, workflow_id: &str, input: Value) -> String {
-    let request =
-        pb::StartRunRequest { workflow_id: workflow_id.into(), input: Some(value_to_pb(&input)), ..Default::default() };
-    client.runs().start_run(request).await.unwrap().into_inner().run.unwrap().id
-}
 
 #[tokio::test]
 async fn a_loop_over_a_list_runs_its_agent_once_per_item_in_order() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(dir.path()).await;
-    let client = server.client().await;
-    let workflow_id = create(
-        &server,
-        json!({"name": "enrich-each", "steps": [
-            {"id": "each", "type": "loop", "over": "$.input.leads", "as": "lead", "maxIterations": 5,
-             "step": {"id": "enrich", "type": "agent", "agent": "enricher", "task": "Enrich {{ lead }}",
-                      "inputMap": {"lead": "$.lead"}}},
-            {"id": "report", "type": "transform", "dependsOn": ["each"], "output": {"all": "$.each.output"}}
-        ]}),
-    )
-    .await;
-    let register = pb::RegisterWorkerRequest {
-        worker_id: "w1".into(),
-        name: "host".into(),
-        agents: vec!["enricher".into()],
-        concurrency: 4,
-        cost_hints: vec![],
-    };
-    client.workers().register_worker(register).await.unwrap();
-    let run_id = start(&client, &workflow_id, json!({"leads": ["acme", "globex", "initech"]})).await;
+    let definition = json!({"name": "enrich-each", "steps": [
+        {"id": "each", "type": "loop", "over": "$.input.leads", "as": "lead", "maxIterations": 5,
+         "step": {"id": "enrich", "type": "agent", "agent": "enricher", "task": "Enrich {{ lead }}",
+                  "inputMap": {"lead": "$.lead"}}},
+        {"id": "report", "type": "transform", "dependsOn": ["each"], "output": {"all": "$.each.output"}}
+    ]});
+    let input = json!({"leads": ["acme", "globex", "initech"]});
+    let (s, run_id) = Scenario::agent_run(Config::default(), definition, "w1", &["enricher"], input).await;
+    let client = &s.client;
 
     for (i, lead) in ["acme", "globex", "initech"].iter().enumerate() {
-        let poll = pb::PollTaskRequest { worker_id: "w1".into(), agents: vec![], wait_seconds: 5 };
-        let task = client.workers().poll_task(poll).await.unwrap().into_inner().task.expect("an iteration");
+        let task = poll(client, "w1", 5).await.expect("an iteration");
         assert_eq!(task.step_id, format!("enrich[{i}]"));
         assert_eq!(task.task, format!("Enrich {lead}"));
         // One iteration at a time: the next one waits, queued.
         if i < 2 {
-            let run = weft_tests::runs::get_run(&client, &run_id).await;
+            let run = weft_tests::runs::get_run(client, &run_id).await;
             assert_eq!(step(&run, &format!("enrich[{}]", i + 1)).status, pb::StepStatus::Ready as i32, "{run:?}");
         }
-        let complete = pb::CompleteTaskRequest {
-            task_id: task.task_id.clone(),
-            lease_token: task.lease_token,
-            output: Some(value_to_pb(&json!({"lead": lead, "n": i}))),
-            cost: None,
-            state_writes: None,
-        };
-        client.workers().complete_task(complete).await.unwrap();
+        complete(client, &task, &json!({"lead": lead, "n": i})).await;
     }
-    let run = wait_for(&client, &run_id, &[pb::RunStatus::Completed, pb::RunStatus::Failed], 10).await;
+    let run = wait_for(client, &run_id, &[pb::RunStatus::Completed, pb::RunStatus::Failed], 10).await;
     assert_eq!(run.status, pb::RunStatus::Completed as i32, "{run:?}");
     let all = json!([{"lead": "acme", "n": 0}, {"lead": "globex", "n": 1}, {"lead": "initech", "n": 2}]);
     assert_eq!(json_of(&step(&run, "each").output), all);
     assert_eq!(json_of(&step(&run, "report").output), json!({"all": all}));
-    let iterations: Vec<String> = events(&client, &run_id)
+    let iterations: Vec<String> = events(client, &run_id)
         .await
         .into_iter()
         .filter(|e| e.step_id.starts_with("enrich["))
@@ -101,14 +71,14 @@ async fn a_while_loop_ends_on_its_condition_and_a_runaway_one_hits_its_bound() {
              "step": {"id": "tick", "type": "transform", "output": {"i": "$.i"}}}
         ]})
     };
-    let bounded = create(&server, counter("length($.count.output) < 3")).await;
-    let run_id = start(&client, &bounded, json!({})).await;
+    let bounded = create_json(&server, counter("length($.count.output) < 3")).await;
+    let run_id = start(&client, &bounded, json!({})).await.id;
     let run = wait_for(&client, &run_id, &[pb::RunStatus::Completed, pb::RunStatus::Failed], 10).await;
     assert_eq!(run.status, pb::RunStatus::Completed as i32, "{run:?}");
     assert_eq!(json_of(&step(&run, "count").output), json!([{"i": 0}, {"i": 1}, {"i": 2}]));
 
-    let runaway = create(&server, counter("$.input.forever == true")).await;
-    let run_id = start(&client, &runaway, json!({"forever": true})).await;
+    let runaway = create_json(&server, counter("$.input.forever == true")).await;
+    let run_id = start(&client, &runaway, json!({"forever": true})).await.id;
     let run = wait_for(&client, &run_id, &[pb::RunStatus::Completed, pb::RunStatus::Failed], 10).await;
     assert_eq!(run.status, pb::RunStatus::Failed as i32, "{run:?}");
     let error = run.error.clone().expect("an error");
@@ -151,7 +121,7 @@ async fn an_until_loop_built_with_the_sdk_stops_when_its_body_says_done() {
     let request = pb::CreateWorkflowRequest { workflow: Some(definition), ..Default::default() };
     let created = client.workflows().create_workflow(request).await.expect("a valid loop").into_inner();
     let workflow_id = created.workflow.expect("the workflow").id;
-    let run_id = start(&client, &workflow_id, json!({"target": 2})).await;
+    let run_id = start(&client, &workflow_id, json!({"target": 2})).await.id;
     let run = wait_for(&client, &run_id, &[pb::RunStatus::Completed, pb::RunStatus::Failed], 10).await;
     assert_eq!(run.status, pb::RunStatus::Completed as i32, "{run:?}");
     let outputs = json_of(&step(&run, "poll").output);

@@ -8,9 +8,11 @@
 use serde_json::{Value, json};
 use tonic::Code;
 use weft_sdk::{Weft, pb};
-use weft_server::api::convert::value_to_pb;
+use weft_server::Config;
 use weft_server::api::convert_runs::value_from_pb;
 use weft_tests::runs::{events, get_run, step, wait_finished};
+use weft_tests::scenario::Scenario;
+use weft_tests::workers::{complete_request, poll_one, register, usd};
 use weft_tests::{TestServer, http1};
 
 /// A planner, then a transform that reads what the plan produces.
@@ -38,50 +40,24 @@ fn valid_plan() -> Value {
     ]})
 }
 
-async fn create(server: &TestServer) -> String {
-    let (status, created) = http1::json(server.addr, "POST", "/v1/workflows", Some(planned_workflow())).await;
-    assert_eq!(status, 201, "{created}");
-    created["id"].as_str().unwrap().to_string()
+/// The agents worker "w1" serves.
+const AGENTS: &[&str] = &["task-planner", "researcher"];
+
+/// The planned workflow on a fresh server, worker "w1" registered, and a
+/// run started for Stripe.
+async fn planned_run() -> (Scenario, String) {
+    Scenario::agent_run(Config::default(), planned_workflow(), "w1", AGENTS, json!({"company": "Stripe"})).await
 }
 
-async fn start_run(client: &Weft, workflow_id: &str) -> String {
-    let request = pb::StartRunRequest {
-        workflow_id: workflow_id.into(),
-        input: Some(value_to_pb(&json!({"company": "Stripe"}))),
-        ..Default::default()
-    };
-    client.runs().start_run(request).await.unwrap().into_inner().run_id
-}
-
-async fn register(client: &Weft) {
-    let request = pb::RegisterWorkerRequest {
-        worker_id: "w1".into(),
-        agents: vec!["task-planner".into(), "researcher".into()],
-        concurrency: 4,
-        ..Default::default()
-    };
-    client.workers().register_worker(request).await.unwrap();
-}
-
-async fn poll(client: &Weft) -> pb::Task {
-    let request = pb::PollTaskRequest { worker_id: "w1".into(), agents: vec![], wait_seconds: 5 };
-    client.workers().poll_task(request).await.unwrap().into_inner().task.expect("a task is waiting")
-}
-
+/// Completes `task` with `output` at a cost of 4 cents.
 fn complete(task: &pb::Task, output: Value) -> pb::CompleteTaskRequest {
-    pb::CompleteTaskRequest {
-        task_id: task.task_id.clone(),
-        lease_token: task.lease_token,
-        output: Some(value_to_pb(&output)),
-        cost: Some(pb::Money { amount: 4, currency: "usd".into() }),
-        state_writes: None,
-    }
+    complete_request(task, &output, Some(usd(4)))
 }
 
 /// Serves the two researcher tasks the valid plan dispatches.
 async fn serve_research(client: &Weft) {
     for _ in 0..2 {
-        let task = poll(client).await;
+        let task = poll_one(client, "w1").await;
         assert_eq!((task.kind.as_str(), task.agent.as_str()), ("agent", "researcher"));
         let output = if task.step_id == "dig" { json!({"facts": ["founded 2010"]}) } else { json!({"ok": true}) };
         client.workers().complete_task(complete(&task, output)).await.unwrap();
@@ -90,32 +66,28 @@ async fn serve_research(client: &Weft) {
 
 #[tokio::test]
 async fn a_plan_is_spliced_after_the_planner_and_runs_to_completion() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(dir.path()).await;
-    let client = server.client().await;
-    let workflow_id = create(&server).await;
-    register(&client).await;
-    let run_id = start_run(&client, &workflow_id).await;
+    let (s, run_id) = planned_run().await;
+    let client = &s.client;
 
-    let task = poll(&client).await;
+    let task = poll_one(client, "w1").await;
     assert_eq!((task.kind.as_str(), task.agent.as_str(), task.step_id.as_str()), ("planner", "task-planner", "plan"));
     assert_eq!(task.task, "Plan research tasks for Stripe");
     client.workers().complete_task(complete(&task, valid_plan())).await.expect("the plan is accepted");
 
-    let during = get_run(&client, &run_id).await;
+    let during = get_run(client, &run_id).await;
     let added: Vec<(&str, &str)> =
         during.steps.iter().filter(|s| s.parent_id == "plan").map(|s| (s.id.as_str(), s.r#type.as_str())).collect();
     assert_eq!(added, [("dig", "agent"), ("summarize", "transform"), ("double-check", "agent")], "{during:?}");
     assert_eq!(step(&during, "report").status, pb::StepStatus::Pending as i32, "waits for the plan");
 
-    serve_research(&client).await;
-    let run = wait_finished(&client, &run_id, 5).await;
+    serve_research(client).await;
+    let run = wait_finished(client, &run_id, 5).await;
     assert_eq!(run.status, pb::RunStatus::Completed as i32, "{run:?}");
     let report = value_from_pb(step(&run, "report").output.as_ref().unwrap());
     assert_eq!(report, json!({"summary": {"facts": ["founded 2010"]}, "company": "Stripe"}));
     assert_eq!(run.cost.as_ref().map(|c| c.amount), Some(12), "planner and both researchers cost 4 each");
 
-    let log = events(&client, &run_id).await;
+    let log = events(client, &run_id).await;
     let spliced = log.iter().find(|e| e.r#type == "plan.spliced").expect("plan.spliced in the log");
     assert_eq!(spliced.step_id, "plan");
     let data = json!(spliced.data.as_ref().map(weft_server::api::convert_runs::struct_from_pb));
@@ -123,7 +95,7 @@ async fn a_plan_is_spliced_after_the_planner_and_runs_to_completion() {
     let started: Vec<&str> = log.iter().filter(|e| e.r#type == "step.started").map(|e| e.step_id.as_str()).collect();
     assert_eq!(started, ["plan", "dig", "double-check", "summarize", "report"]);
 
-    let (status, rest) = http1::json(server.addr, "GET", &format!("/v1/workflows/runs/{run_id}"), None).await;
+    let (status, rest) = http1::json(s.server.addr, "GET", &format!("/v1/workflows/runs/{run_id}"), None).await;
     assert_eq!(status, 200, "{rest}");
     let dig = rest["steps"].as_array().unwrap().iter().find(|s| s["id"] == "dig").cloned();
     assert_eq!(dig.map(|s| s["parentId"].clone()), Some(json!("plan")), "{rest}");
@@ -131,13 +103,9 @@ async fn a_plan_is_spliced_after_the_planner_and_runs_to_completion() {
 
 #[tokio::test]
 async fn an_invalid_plan_fails_the_planner_with_plan_invalid_listing_every_problem() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(dir.path()).await;
-    let client = server.client().await;
-    let workflow_id = create(&server).await;
-    register(&client).await;
-    let run_id = start_run(&client, &workflow_id).await;
-    let task = poll(&client).await;
+    let (s, run_id) = planned_run().await;
+    let client = &s.client;
+    let task = poll_one(client, "w1").await;
     let plan = json!({"steps": [
         {"id": "report", "type": "transform", "output": {"x": "$.input"}},
         {"id": "lost", "type": "agent", "agent": "researcher", "task": "t", "dependsOn": ["nowhere"]},
@@ -149,7 +117,7 @@ async fn an_invalid_plan_fails_the_planner_with_plan_invalid_listing_every_probl
     assert_eq!(refused.code(), Code::InvalidArgument, "{refused:?}");
     assert!(refused.message().contains("PLAN_INVALID"), "{}", refused.message());
 
-    let run = wait_finished(&client, &run_id, 5).await;
+    let run = wait_finished(client, &run_id, 5).await;
     assert_eq!(run.status, pb::RunStatus::Failed as i32);
     let error = run.error.as_ref().expect("run error");
     assert_eq!((error.code.as_str(), error.step_id.as_str()), ("PLAN_INVALID", "plan"));
@@ -158,7 +126,7 @@ async fn an_invalid_plan_fails_the_planner_with_plan_invalid_listing_every_probl
         assert!(error.message.contains(needle), "{needle} missing from {}", error.message);
     }
     assert!(run.steps.iter().all(|s| s.id != "lost"), "nothing was spliced");
-    let log = events(&client, &run_id).await;
+    let log = events(client, &run_id).await;
     let failed = log.iter().find(|e| e.r#type == "step.failed").expect("step.failed");
     let data = json!(failed.data.as_ref().map(weft_server::api::convert_runs::struct_from_pb));
     let codes: Vec<&str> = data["problems"].as_array().unwrap().iter().map(|p| p["code"].as_str().unwrap()).collect();
@@ -169,18 +137,14 @@ async fn an_invalid_plan_fails_the_planner_with_plan_invalid_listing_every_probl
 
 #[tokio::test]
 async fn an_output_that_is_no_plan_fails_the_planner_clearly() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(dir.path()).await;
-    let client = server.client().await;
-    let workflow_id = create(&server).await;
-    register(&client).await;
-    let run_id = start_run(&client, &workflow_id).await;
-    let task = poll(&client).await;
+    let (s, run_id) = planned_run().await;
+    let client = &s.client;
+    let task = poll_one(client, "w1").await;
 
     let refused = client.workers().complete_task(complete(&task, json!({"plan": "research them"}))).await.unwrap_err();
     assert_eq!(refused.code(), Code::InvalidArgument);
     assert!(refused.message().contains("{\"steps\": [step definitions]}"), "{}", refused.message());
-    let run = wait_finished(&client, &run_id, 5).await;
+    let run = wait_finished(client, &run_id, 5).await;
     assert_eq!(run.error.as_ref().map(|e| e.code.as_str()), Some("PLAN_INVALID"), "{run:?}");
     assert_eq!(step(&run, "plan").status, pb::StepStatus::Failed as i32);
     let again = client.workers().complete_task(complete(&task, valid_plan())).await.unwrap_err();
@@ -189,20 +153,15 @@ async fn an_output_that_is_no_plan_fails_the_planner_clearly() {
 
 #[tokio::test]
 async fn a_spliced_run_survives_a_restart_and_completes() {
-    let dir = tempfile::tempdir().unwrap();
-    let database = dir.path().join("weft.db");
-    let server = TestServer::start_on(database.clone(), weft_server::Config::default()).await;
-    let client = server.client().await;
-    let workflow_id = create(&server).await;
-    register(&client).await;
-    let run_id = start_run(&client, &workflow_id).await;
-    let task = poll(&client).await;
-    client.workers().complete_task(complete(&task, valid_plan())).await.unwrap();
-    server.stop().await;
+    let (s, run_id) = planned_run().await;
+    let task = poll_one(&s.client, "w1").await;
+    s.client.workers().complete_task(complete(&task, valid_plan())).await.unwrap();
+    let database = s.database();
+    s.server.stop().await;
 
-    let server = TestServer::start_on(database, weft_server::Config::default()).await;
+    let server = TestServer::start_on(database, Config::default()).await;
     let client = server.client().await;
-    register(&client).await;
+    register(&client, "w1", AGENTS).await;
     let recovered = get_run(&client, &run_id).await;
     assert_eq!(step(&recovered, "dig").parent_id, "plan");
     serve_research(&client).await;

@@ -16,8 +16,10 @@ use weft_server::Config;
 use weft_server::api::convert::value_to_pb;
 use weft_server::model::json_limits::MAX_JSON_DEPTH;
 use weft_tests::receiver::{Answer, Receiver, callback_token, now_secs, sign_callback};
-use weft_tests::runs::{get_run, json_of, step, wait_finished, wait_for};
+use weft_tests::runs::{get_run, json_of, start_request, step, wait_finished, wait_for};
 use weft_tests::store::TestStore;
+use weft_tests::workers::{poll, register};
+use weft_tests::workflows::create_json;
 use weft_tests::{TestServer, http1};
 
 const SECRET: &str = "poison-test-webhook-secret-0123";
@@ -64,12 +66,6 @@ fn assert_rest_refused(status: u16, body: &Value, what: &str) {
     assert!((400..500).contains(&status), "{what}: {status} {body}");
 }
 
-async fn create(server: &TestServer, definition: Value) -> String {
-    let (status, created) = http1::json(server.addr, "POST", "/v1/workflows", Some(definition)).await;
-    assert_eq!(status, 201, "{created}");
-    created["id"].as_str().unwrap().to_string()
-}
-
 async fn run_total(client: &Weft) -> u32 {
     let request = pb::ListRunsRequest { page_size: 1, ..Default::default() };
     client.runs().list_runs(request).await.unwrap().into_inner().total
@@ -83,10 +79,6 @@ async fn workflow_total(client: &Weft) -> u32 {
 async fn event_count(client: &Weft, run_id: &str) -> usize {
     let request = pb::ListRunEventsRequest { run_id: run_id.into(), page_size: 1000, ..Default::default() };
     client.runs().list_run_events(request).await.unwrap().into_inner().events.len()
-}
-
-fn start_request(workflow_id: &str, input: &Value) -> pb::StartRunRequest {
-    pb::StartRunRequest { workflow_id: workflow_id.into(), input: Some(value_to_pb(input)), ..Default::default() }
 }
 
 /// Every Get and List answers OK over gRPC and 200 over REST, and each run
@@ -139,8 +131,9 @@ async fn client_values_past_the_limit_are_refused_naming_the_path_and_nothing_is
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start_on(dir.path().join("weft.db"), config()).await;
     let client = server.client().await;
-    let hold = create(&server, json!({"name": "hold", "steps": [{"id": "hold", "type": "wait", "event": "go"}]})).await;
-    let fast = create(
+    let hold =
+        create_json(&server, json!({"name": "hold", "steps": [{"id": "hold", "type": "wait", "event": "go"}]})).await;
+    let fast = create_json(
         &server,
         json!({"name": "fast", "steps": [{"id": "noop", "type": "transform", "output": {"n": "$.input.n"}}]}),
     )
@@ -308,22 +301,6 @@ async fn client_values_past_the_limit_are_refused_naming_the_path_and_nothing_is
     every_read_answers(&server, &client).await;
 }
 
-/// A worker serving agent "deep", with the one task it will get.
-async fn register(client: &Weft) {
-    let request = pb::RegisterWorkerRequest {
-        worker_id: "deep-worker".into(),
-        agents: vec!["deep".into()],
-        concurrency: 1,
-        ..Default::default()
-    };
-    client.workers().register_worker(request).await.unwrap();
-}
-
-async fn poll(client: &Weft) -> pb::Task {
-    let request = pb::PollTaskRequest { worker_id: "deep-worker".into(), agents: vec![], wait_seconds: 10 };
-    client.workers().poll_task(request).await.unwrap().into_inner().task.expect("a task")
-}
-
 /// The code a finished run's failed step recorded, from its step.failed event.
 async fn failure_code(client: &Weft, run_id: &str) -> String {
     let request = pb::ListRunEventsRequest { run_id: run_id.into(), page_size: 1000, ..Default::default() };
@@ -342,8 +319,8 @@ async fn worker_outputs_and_state_writes_past_the_limit_fail_the_step_as_too_dee
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start_on(dir.path().join("weft.db"), config()).await;
     let client = server.client().await;
-    register(&client).await;
-    let workflow = create(
+    register(&client, "deep-worker", &["deep"]).await;
+    let workflow = create_json(
         &server,
         json!({"name": "agent", "steps": [
             {"id": "think", "type": "agent", "agent": "deep", "task": "t", "stateWrites": ["k"]}
@@ -356,7 +333,7 @@ async fn worker_outputs_and_state_writes_past_the_limit_fail_the_step_as_too_dee
         let value = objects(depth);
         // CompleteTask's output over gRPC.
         let run_id = client.runs().start_run(start_request(&workflow, &json!({}))).await.unwrap().into_inner().run_id;
-        let task = poll(&client).await;
+        let task = poll(&client, "deep-worker", 10).await.expect("a task");
         // CheckToolUse's arguments are kept on the approval: refused first.
         if !accepted {
             let ask = pb::CheckToolUseRequest {
@@ -411,7 +388,7 @@ async fn worker_outputs_and_state_writes_past_the_limit_fail_the_step_as_too_dee
     for depth in [MAX_JSON_DEPTH - 1, MAX_JSON_DEPTH, MAX_JSON_DEPTH + 1, 48, 200] {
         let accepted = depth <= MAX_JSON_DEPTH;
         let run_id = client.runs().start_run(start_request(&workflow, &json!({}))).await.unwrap().into_inner().run_id;
-        let task = poll(&client).await;
+        let task = poll(&client, "deep-worker", 10).await.expect("a task");
         let writes = match value_to_pb(&json!({"k": objects(depth)})).kind {
             Some(prost_types::value::Kind::StructValue(s)) => s,
             _ => unreachable!(),
@@ -444,7 +421,7 @@ async fn worker_outputs_and_state_writes_past_the_limit_fail_the_step_as_too_dee
         }
 
         let run_id = client.runs().start_run(start_request(&workflow, &json!({}))).await.unwrap().into_inner().run_id;
-        let task = poll(&client).await;
+        let task = poll(&client, "deep-worker", 10).await.expect("a task");
         let path = format!("/v1/tasks/{}:complete", task.task_id);
         let body = json!({"leaseToken": task.lease_token, "output": arrays(depth)});
         let (status, answer) = http1::json(server.addr, "POST", &path, Some(body)).await;
@@ -473,7 +450,7 @@ async fn network_bodies_past_the_limit_or_with_inexact_integers_fail_the_step() 
     answers.push(Answer::text(200, r#"{"id": 9007199254740993, "f": 6.02e23}"#));
     answers.push(Answer::text(200, r#"{"id": 9007199254740992, "f": 6.02e23}"#));
     let receiver = Receiver::start(answers).await;
-    let fetch = create(
+    let fetch = create_json(
         &server,
         json!({"name": "fetch", "steps": [{"id": "fetch", "type": "http_request", "method": "GET",
                                             "url": receiver.url("/deep")}]}),
@@ -511,7 +488,7 @@ async fn network_bodies_past_the_limit_or_with_inexact_integers_fail_the_step() 
     // A webhook's callback body: within the limit it is the output; past
     // it, or with an integer beyond 2^53, the step fails and the sender is told.
     let hooks = Receiver::start(vec![]).await;
-    let wait = create(
+    let wait = create_json(
         &server,
         json!({"name": "wait", "steps": [{"id": "notify", "type": "webhook", "url": hooks.url("/hook"),
                                            "waitForCallback": true, "timeout": "60s"}]}),
@@ -576,7 +553,7 @@ async fn a_poisoned_row_does_not_break_any_get_or_list() {
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start_on(dir.path().join("weft.db"), config()).await;
     let client = server.client().await;
-    let workflow = create(
+    let workflow = create_json(
         &server,
         json!({"name": "echo", "steps": [{"id": "echo", "type": "transform", "output": {"v": "$.input.v"}}]}),
     )

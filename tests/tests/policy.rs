@@ -6,7 +6,7 @@
 //! step.cost_exceeded; maxTotalCost cancels the run with the figures and
 //! the next heartbeat says cancelled; bad input changes nothing.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use tonic::Code;
@@ -14,8 +14,10 @@ use tonic_types::StatusExt;
 use weft_sdk::{Weft, pb};
 use weft_server::Config;
 use weft_server::api::convert::value_to_pb;
-use weft_tests::runs::{events, get_run};
-use weft_tests::{TestServer, http1};
+use weft_tests::TestServer;
+use weft_tests::runs::{self, events, get_run, wait_for};
+use weft_tests::scenario::Scenario;
+use weft_tests::workers::{complete_request, heartbeat, poll_one, register, usd};
 
 /// The policy of the documented lead pipeline, plus a denied tool and
 /// ceilings given per test.
@@ -36,41 +38,19 @@ fn workflow(caps: Value) -> Value {
     })
 }
 
-struct Setup {
-    server: TestServer,
-    client: Weft,
-    run_id: String,
-}
-
-async fn setup(dir: &std::path::Path, caps: Value) -> Setup {
-    let server = TestServer::start_on(dir.join("weft.db"), Config::default()).await;
-    let client = server.client().await;
-    let (status, created) = http1::json(server.addr, "POST", "/v1/workflows", Some(workflow(caps))).await;
-    assert_eq!(status, 201, "{created}");
-    register(&client).await;
-    let request = pb::StartRunRequest {
-        workflow_id: created["id"].as_str().unwrap().into(),
-        input: Some(value_to_pb(&json!({"company": "Stripe"}))),
-        ..Default::default()
-    };
-    let run_id = client.runs().start_run(request).await.unwrap().into_inner().run.unwrap().id;
-    Setup { server, client, run_id }
+/// The policy workflow with `caps` on a fresh server, worker "w1" serving
+/// "enricher", and a run started for Stripe.
+async fn setup(caps: Value) -> (Scenario, String) {
+    Scenario::agent_run(Config::default(), workflow(caps), "w1", &["enricher"], json!({"company": "Stripe"})).await
 }
 
 /// Registrations do not survive a restart; tasks and leases do.
-async fn register(client: &Weft) {
-    let request =
-        pb::RegisterWorkerRequest { worker_id: "w1".into(), agents: vec!["enricher".into()], ..Default::default() };
-    client.workers().register_worker(request).await.unwrap();
+async fn register_again(client: &Weft) {
+    register(client, "w1", &["enricher"]).await;
 }
 
-async fn poll(client: &Weft) -> pb::Task {
-    let request = pb::PollTaskRequest { worker_id: "w1".into(), agents: vec![], wait_seconds: 5 };
-    client.workers().poll_task(request).await.unwrap().into_inner().task.expect("a task")
-}
-
-fn usd(cents: i64) -> Option<pb::Money> {
-    Some(pb::Money { amount: cents, currency: "usd".into() })
+fn cents(amount: i64) -> Option<pb::Money> {
+    Some(usd(amount))
 }
 
 fn ask(task: &pb::Task, tool: &str, approval_id: &str, wait_seconds: u32) -> pb::CheckToolUseRequest {
@@ -88,44 +68,19 @@ async fn check(client: &Weft, request: pb::CheckToolUseRequest) -> pb::CheckTool
     client.workers().check_tool_use(request).await.unwrap().into_inner()
 }
 
-async fn heartbeat(client: &Weft, task: &pb::Task, cost: i64) -> pb::HeartbeatResponse {
-    let request =
-        pb::HeartbeatRequest { task_id: task.task_id.clone(), lease_token: task.lease_token, cost_so_far: usd(cost) };
-    client.workers().heartbeat(request).await.unwrap().into_inner()
-}
-
 async fn complete(client: &Weft, task: &pb::Task, cost: i64) -> Result<(), tonic::Status> {
-    let request = pb::CompleteTaskRequest {
-        task_id: task.task_id.clone(),
-        lease_token: task.lease_token,
-        output: Some(value_to_pb(&json!({"ok": true}))),
-        cost: usd(cost),
-        state_writes: None,
-    };
+    let request = complete_request(task, &json!({"ok": true}), cents(cost));
     client.workers().complete_task(request).await.map(|_| ())
 }
 
 async fn resume(client: &Weft, run_id: &str, step: &str, answer: Value) -> Result<pb::Run, tonic::Status> {
+    let target = pb::ResumeTarget { step: step.into(), input: Some(value_to_pb(&answer)) };
     let request = pb::ResumeRunRequest {
         run_id: run_id.into(),
-        input: Some(pb::ResumeInput {
-            resume: Some(pb::ResumeTarget { step: step.into(), input: Some(value_to_pb(&answer)) }),
-        }),
+        input: Some(pb::ResumeInput { resume: Some(target) }),
         ..Default::default()
     };
-    client.runs().resume_run(request).await.map(|r| r.into_inner().run.unwrap())
-}
-
-async fn wait_status(client: &Weft, run_id: &str, status: pb::RunStatus) -> pb::Run {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let run = get_run(client, run_id).await;
-        if run.status == status as i32 {
-            return run;
-        }
-        assert!(Instant::now() < deadline, "run never became {status:?}: {run:?}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    runs::resume(client, request).await
 }
 
 fn decision(answer: &pb::CheckToolUseResponse) -> pb::ToolDecision {
@@ -134,9 +89,8 @@ fn decision(answer: &pb::CheckToolUseResponse) -> pb::ToolDecision {
 
 #[tokio::test]
 async fn denied_tools_and_tools_outside_allow_tools_are_refused_and_allowed_tools_allowed() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = setup(dir.path(), json!({})).await;
-    let task = poll(&s.client).await;
+    let (s, run_id) = setup(json!({})).await;
+    let task = poll_one(&s.client, "w1").await;
 
     let denied = check(&s.client, ask(&task, "shell_exec", "", 0)).await;
     assert_eq!(decision(&denied), pb::ToolDecision::Deny);
@@ -147,39 +101,38 @@ async fn denied_tools_and_tools_outside_allow_tools_are_refused_and_allowed_tool
     let allowed = check(&s.client, ask(&task, "web_search", "", 0)).await;
     assert_eq!(decision(&allowed), pb::ToolDecision::Allow, "{allowed:?}");
 
-    let run = get_run(&s.client, &s.run_id).await;
+    let run = get_run(&s.client, &run_id).await;
     assert_eq!(run.status, pb::RunStatus::Running as i32, "no answer changed the run");
-    assert!(!heartbeat(&s.client, &task, 0).await.paused);
+    assert!(!heartbeat(&s.client, &task, cents(0)).await.paused);
 }
 
 #[tokio::test]
 async fn an_approval_required_tool_pauses_the_step_until_approved_and_the_run_completes_across_a_restart() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = setup(dir.path(), json!({})).await;
-    let task = poll(&s.client).await;
+    let (s, run_id) = setup(json!({})).await;
+    let task = poll_one(&s.client, "w1").await;
 
     let asked = check(&s.client, ask(&task, "update_crm", "", 0)).await;
     assert_eq!(decision(&asked), pb::ToolDecision::RequireApproval, "{asked:?}");
     assert!(asked.approval_id.starts_with("appr_"), "{asked:?}");
-    let run = get_run(&s.client, &s.run_id).await;
+    let run = get_run(&s.client, &run_id).await;
     assert_eq!(run.status, pb::RunStatus::Paused as i32);
     let pending = run.pending_action.as_ref().expect("a pending action");
     assert_eq!((pending.step.as_str(), pending.r#type.as_str()), ("enrich", "tool_approval"));
     assert_eq!((pending.tool.as_str(), pending.approval_id.as_str()), ("update_crm", asked.approval_id.as_str()));
     assert_eq!(pending.options, ["approve", "reject"]);
     assert!(pending.message.contains("update_crm"), "{pending:?}");
-    let opened = events(&s.client, &s.run_id).await.into_iter().find(|e| e.r#type == "approval.pending").unwrap();
+    let opened = events(&s.client, &run_id).await.into_iter().find(|e| e.r#type == "approval.pending").unwrap();
     assert_eq!((opened.step_id.as_str(), opened.action.as_str()), ("enrich", "update_crm"));
-    assert!(heartbeat(&s.client, &task, 0).await.paused, "the worker is told to hold");
+    assert!(heartbeat(&s.client, &task, cents(0)).await.paused, "the worker is told to hold");
     let still = check(&s.client, ask(&task, "update_crm", &asked.approval_id, 0)).await;
     assert_eq!(decision(&still), pb::ToolDecision::RequireApproval);
 
     // Durable: the pause and the approval survive a restart.
     s.server.stop().await;
-    let server = TestServer::start_on(dir.path().join("weft.db"), Config::default()).await;
+    let server = TestServer::start_on(s.dir.path().join("weft.db"), Config::default()).await;
     let client = server.client().await;
-    register(&client).await;
-    assert_eq!(get_run(&client, &s.run_id).await.status, pb::RunStatus::Paused as i32);
+    register_again(&client).await;
+    assert_eq!(get_run(&client, &run_id).await.status, pb::RunStatus::Paused as i32);
 
     // A waiting check wakes when the decision is committed.
     let waiting = tokio::spawn({
@@ -188,25 +141,24 @@ async fn an_approval_required_tool_pauses_the_step_until_approved_and_the_run_co
         async move { check(&client, request).await }
     });
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let resumed =
-        resume(&client, &s.run_id, "enrich", json!({"option": "approve", "decidedBy": "alice"})).await.unwrap();
+    let resumed = resume(&client, &run_id, "enrich", json!({"option": "approve", "decidedBy": "alice"})).await.unwrap();
     assert_eq!(resumed.status, pb::RunStatus::Running as i32);
     assert!(resumed.pending_action.is_none());
     let approved = waiting.await.unwrap();
     assert_eq!(decision(&approved), pb::ToolDecision::Allow);
     assert_eq!(approved.reason, "approved by alice");
-    assert!(!heartbeat(&client, &task, 0).await.paused);
+    assert!(!heartbeat(&client, &task, cents(0)).await.paused);
 
     complete(&client, &task, 10).await.unwrap();
-    let report = poll(&client).await;
+    let report = poll_one(&client, "w1").await;
     complete(&client, &report, 5).await.unwrap();
-    let run = wait_status(&client, &s.run_id, pb::RunStatus::Completed).await;
+    let run = wait_for(&client, &run_id, &[pb::RunStatus::Completed], 5).await;
     assert_eq!(run.cost.unwrap().amount, 15);
-    let types: Vec<String> = events(&client, &s.run_id).await.into_iter().map(|e| e.r#type).collect();
+    let types: Vec<String> = events(&client, &run_id).await.into_iter().map(|e| e.r#type).collect();
     for expected in ["approval.pending", "run.paused", "approval.decided", "run.resumed", "run.completed"] {
         assert!(types.contains(&expected.to_string()), "{expected} missing from {types:?}");
     }
-    let all = events(&client, &s.run_id).await;
+    let all = events(&client, &run_id).await;
     let done = all.iter().find(|e| e.r#type == "step.completed" && e.step_id == "enrich").unwrap();
     assert_eq!(done.cost.as_ref().unwrap().amount, 10, "step.completed carries the cost");
     let finished = all.iter().find(|e| e.r#type == "run.completed").unwrap();
@@ -215,68 +167,65 @@ async fn an_approval_required_tool_pauses_the_step_until_approved_and_the_run_co
 
 #[tokio::test]
 async fn a_rejected_tool_use_is_refused_and_the_step_goes_on() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = setup(dir.path(), json!({})).await;
-    let task = poll(&s.client).await;
+    let (s, run_id) = setup(json!({})).await;
+    let task = poll_one(&s.client, "w1").await;
     let asked = check(&s.client, ask(&task, "update_crm", "", 0)).await;
 
-    let wrong = resume(&s.client, &s.run_id, "enrich", json!("maybe")).await.unwrap_err();
+    let wrong = resume(&s.client, &run_id, "enrich", json!("maybe")).await.unwrap_err();
     assert_eq!(wrong.code(), Code::InvalidArgument, "{wrong:?}");
-    let other = resume(&s.client, &s.run_id, "report", json!("approve")).await.unwrap_err();
+    let other = resume(&s.client, &run_id, "report", json!("approve")).await.unwrap_err();
     assert_eq!(other.code(), Code::FailedPrecondition, "{other:?}");
     let early = complete(&s.client, &task, 1).await.unwrap_err();
     assert_eq!(early.code(), Code::FailedPrecondition, "a paused step takes no completion: {early:?}");
-    assert_eq!(get_run(&s.client, &s.run_id).await.status, pb::RunStatus::Paused as i32, "nothing changed");
+    assert_eq!(get_run(&s.client, &run_id).await.status, pb::RunStatus::Paused as i32, "nothing changed");
 
-    let run = resume(&s.client, &s.run_id, "enrich", json!("reject")).await.unwrap();
+    let run = resume(&s.client, &run_id, "enrich", json!("reject")).await.unwrap();
     assert_eq!(run.status, pb::RunStatus::Running as i32, "the step resumes either way");
     let refused = check(&s.client, ask(&task, "update_crm", &asked.approval_id, 0)).await;
     assert_eq!(decision(&refused), pb::ToolDecision::Deny);
     assert_eq!(refused.reason, "rejected by anonymous");
-    let again = resume(&s.client, &s.run_id, "enrich", json!("approve")).await.unwrap_err();
+    let again = resume(&s.client, &run_id, "enrich", json!("approve")).await.unwrap_err();
     assert_eq!(again.code(), Code::FailedPrecondition, "decided once: {again:?}");
 }
 
 #[tokio::test]
 async fn a_heartbeat_over_max_cost_per_step_pauses_the_step_until_continue() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = setup(dir.path(), json!({"maxCostPerStep": {"amount": 50, "currency": "usd"}})).await;
-    let task = poll(&s.client).await;
+    let (s, run_id) = setup(json!({"maxCostPerStep": {"amount": 50, "currency": "usd"}})).await;
+    let task = poll_one(&s.client, "w1").await;
 
-    assert!(!heartbeat(&s.client, &task, 50).await.paused, "at the ceiling is not over it");
-    assert!(heartbeat(&s.client, &task, 60).await.paused);
-    let run = get_run(&s.client, &s.run_id).await;
+    assert!(!heartbeat(&s.client, &task, cents(50)).await.paused, "at the ceiling is not over it");
+    assert!(heartbeat(&s.client, &task, cents(60)).await.paused);
+    let run = get_run(&s.client, &run_id).await;
     assert_eq!(run.status, pb::RunStatus::Paused as i32);
     assert_eq!(run.pending_action.as_ref().unwrap().r#type, "cost_exceeded");
-    let exceeded = events(&s.client, &s.run_id).await.into_iter().find(|e| e.r#type == "step.cost_exceeded").unwrap();
+    let exceeded = events(&s.client, &run_id).await.into_iter().find(|e| e.r#type == "step.cost_exceeded").unwrap();
     let data = weft_server::api::convert_runs::struct_from_pb(exceeded.data.as_ref().unwrap());
     assert_eq!(
         (data["step"].clone(), data["cost"].clone(), data["limit"].clone()),
         (json!("enrich"), json!(60), json!(50))
     );
-    assert!(heartbeat(&s.client, &task, 70).await.paused, "stays paused");
+    assert!(heartbeat(&s.client, &task, cents(70)).await.paused, "stays paused");
 
-    resume(&s.client, &s.run_id, "enrich", json!("continue")).await.unwrap();
-    assert!(!heartbeat(&s.client, &task, 80).await.paused, "continue lifts the ceiling for this step");
+    resume(&s.client, &run_id, "enrich", json!("continue")).await.unwrap();
+    assert!(!heartbeat(&s.client, &task, cents(80)).await.paused, "continue lifts the ceiling for this step");
     complete(&s.client, &task, 80).await.unwrap();
-    assert_eq!(get_run(&s.client, &s.run_id).await.cost.unwrap().amount, 80);
+    assert_eq!(get_run(&s.client, &run_id).await.cost.unwrap().amount, 80);
 }
 
 #[tokio::test]
 async fn passing_max_total_cost_cancels_the_run_and_the_next_heartbeat_says_cancelled() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = setup(dir.path(), json!({"maxTotalCost": {"amount": 1000, "currency": "usd"}})).await;
-    let task = poll(&s.client).await;
+    let (s, run_id) = setup(json!({"maxTotalCost": {"amount": 1000, "currency": "usd"}})).await;
+    let task = poll_one(&s.client, "w1").await;
     complete(&s.client, &task, 600).await.unwrap();
-    let report = poll(&s.client).await;
+    let report = poll_one(&s.client, "w1").await;
 
-    let answer = heartbeat(&s.client, &report, 440).await;
+    let answer = heartbeat(&s.client, &report, cents(440)).await;
     assert!(answer.cancelled, "{answer:?}");
-    let run = get_run(&s.client, &s.run_id).await;
+    let run = get_run(&s.client, &run_id).await;
     assert_eq!(run.status, pb::RunStatus::Cancelled as i32);
     assert_eq!(run.cancel_reason, "cost cap: 1040 usd cents over maxTotalCost 1000");
     assert_eq!(run.cost.unwrap().amount, 1040);
-    assert!(heartbeat(&s.client, &report, 450).await.cancelled, "later heartbeats keep saying so");
+    assert!(heartbeat(&s.client, &report, cents(450)).await.cancelled, "later heartbeats keep saying so");
 }
 
 #[tokio::test]
@@ -285,43 +234,39 @@ async fn a_completion_passing_max_total_cost_cancels_the_run_and_another_worker_
         {"id": "a", "type": "agent", "agent": "enricher", "task": "a"},
         {"id": "b", "type": "agent", "agent": "enricher", "task": "b"}
     ]});
-    let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start_on(dir.path().join("weft.db"), Config::default()).await;
-    let client = server.client().await;
-    let (_, created) = http1::json(server.addr, "POST", "/v1/workflows", Some(value)).await;
-    register(&client).await;
-    let request = pb::StartRunRequest { workflow_id: created["id"].as_str().unwrap().into(), ..Default::default() };
+    let s = Scenario::new(Config::default(), value).await;
+    let client = &s.client;
+    register_again(client).await;
+    let request = pb::StartRunRequest { workflow_id: s.workflow_id.clone(), ..Default::default() };
     let run_id = client.runs().start_run(request).await.unwrap().into_inner().run.unwrap().id;
-    let (first, second) = (poll(&client).await, poll(&client).await);
+    let (first, second) = (poll_one(client, "w1").await, poll_one(client, "w1").await);
 
-    complete(&client, &first, 150).await.unwrap();
-    let run = get_run(&client, &run_id).await;
+    complete(client, &first, 150).await.unwrap();
+    let run = get_run(client, &run_id).await;
     assert_eq!(run.cancel_reason, "cost cap: 150 usd cents over maxTotalCost 100");
-    assert!(heartbeat(&client, &second, 0).await.cancelled, "the step in flight is told to stop");
+    assert!(heartbeat(client, &second, cents(0)).await.cancelled, "the step in flight is told to stop");
 }
 
 #[tokio::test]
 async fn a_cost_in_another_currency_than_the_ceiling_is_refused_and_changes_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = setup(dir.path(), json!({"maxCostPerStep": {"amount": 50, "currency": "eur"}})).await;
-    let task = poll(&s.client).await;
+    let (s, run_id) = setup(json!({"maxCostPerStep": {"amount": 50, "currency": "eur"}})).await;
+    let task = poll_one(&s.client, "w1").await;
     let request =
-        pb::HeartbeatRequest { task_id: task.task_id.clone(), lease_token: task.lease_token, cost_so_far: usd(60) };
+        pb::HeartbeatRequest { task_id: task.task_id.clone(), lease_token: task.lease_token, cost_so_far: cents(60) };
     let refused = s.client.workers().heartbeat(request).await.unwrap_err();
     assert_eq!(refused.code(), Code::InvalidArgument, "{refused:?}");
     assert!(refused.message().contains("eur"), "{refused:?}");
     let refused = complete(&s.client, &task, 60).await.unwrap_err();
     assert_eq!(refused.code(), Code::InvalidArgument, "{refused:?}");
-    let run = get_run(&s.client, &s.run_id).await;
+    let run = get_run(&s.client, &run_id).await;
     assert_eq!((run.status, run.cost.unwrap().amount), (pb::RunStatus::Running as i32, 0));
 }
 
 #[tokio::test]
 async fn bad_check_tool_use_requests_are_refused_and_change_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = setup(dir.path(), json!({})).await;
-    let task = poll(&s.client).await;
-    let before = events(&s.client, &s.run_id).await.len();
+    let (s, run_id) = setup(json!({})).await;
+    let task = poll_one(&s.client, "w1").await;
+    let before = events(&s.client, &run_id).await.len();
 
     let mut unknown = ask(&task, "update_crm", "", 0);
     unknown.task_id = "task_nope".into();
@@ -337,10 +282,10 @@ async fn bad_check_tool_use_requests_are_refused_and_change_nothing() {
     let err = s.client.workers().check_tool_use(ask(&task, "update_crm", "appr_nope", 0)).await.unwrap_err();
     assert_eq!(err.code(), Code::NotFound, "{err:?}");
 
-    assert_eq!(events(&s.client, &s.run_id).await.len(), before, "no event was recorded");
-    let run = get_run(&s.client, &s.run_id).await;
+    assert_eq!(events(&s.client, &run_id).await.len(), before, "no event was recorded");
+    let run = get_run(&s.client, &run_id).await;
     assert_eq!(run.status, pb::RunStatus::Running as i32);
     assert!(run.pending_action.is_none());
-    let not_paused = resume(&s.client, &s.run_id, "enrich", json!("approve")).await.unwrap_err();
+    let not_paused = resume(&s.client, &run_id, "enrich", json!("approve")).await.unwrap_err();
     assert_eq!(not_paused.code(), Code::FailedPrecondition);
 }

@@ -17,6 +17,7 @@ use weft_sdk::{Weft, pb};
 use weft_server::api::convert::value_to_pb;
 use weft_server::config::ClusterSettings;
 use weft_server::{Config, ServeError};
+use weft_tests::eventually;
 use weft_tests::runs::{get_run, wait_finished};
 use weft_tests::store::{fresh_schema_url, postgres_or_skip};
 
@@ -90,15 +91,12 @@ async fn two_replicas_share_runs_and_act_on_each_others_runs() {
     let b = replica(&url).await;
 
     // The second replica gets its share within a few lease renewals.
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let split = loop {
-        let split = owners(&url).await;
-        if split.len() == 2 && split.iter().all(|(_, n)| *n == 32) || Instant::now() > deadline {
-            break split;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    assert_eq!(split.iter().map(|(_, n)| *n).collect::<Vec<_>>(), vec![32, 32], "partitions split evenly: {split:?}");
+    let shared = &url;
+    eventually("the partitions split evenly", 30, || async move {
+        let split = owners(shared).await;
+        if split.iter().map(|(_, n)| *n).collect::<Vec<_>>() == [32, 32] { Ok(()) } else { Err(split) }
+    })
+    .await;
 
     let request =
         pb::CreateWorkflowRequest { workflow: Some(weft_tests::chain_workflow("shared", 2)), ..Default::default() };

@@ -10,6 +10,7 @@ use weft_server::api::descriptors::pool;
 use weft_server::gateway::json::{to_json, to_json_with_top_level_defaults};
 use weft_server::gateway::routes::{RouteTable, Segment};
 use weft_tests::http1::{self, request};
+use weft_tests::workflows::create_pb;
 use weft_tests::{TestServer, chain_workflow};
 
 /// A gRPC answer in the gateway's JSON form, for comparing with REST: a
@@ -221,16 +222,7 @@ async fn rest_and_grpc_return_the_same_result_for_the_same_call() {
     let server = TestServer::start(dir.path()).await;
     let client = server.client().await;
     let mut workflows = client.workflows();
-    let wf = workflows
-        .create_workflow(pb::CreateWorkflowRequest {
-            workflow: Some(chain_workflow("parity", 2)),
-            request_id: String::new(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .workflow
-        .unwrap();
+    let wf = create_pb(&client, chain_workflow("parity", 2)).await;
     let id = wf.id.clone();
     workflows
         .update_workflow(pb::UpdateWorkflowRequest {

@@ -8,30 +8,10 @@ use serde_json::{Value, json};
 use tonic::Code;
 use tonic_types::StatusExt;
 use weft_sdk::pb;
-use weft_tests::runs::{get_run, json_of, step, wait_finished};
+use weft_tests::runs::{get_run, json_of, start, step, trace, wait_finished};
+use weft_tests::scenario::Scenario;
+use weft_tests::workflows::create_json;
 use weft_tests::{TestServer, http1};
-
-async fn create_workflow(server: &TestServer, definition: Value) -> String {
-    let (status, created) = http1::json(server.addr, "POST", "/v1/workflows", Some(definition)).await;
-    assert_eq!(status, 201, "{created}");
-    created["id"].as_str().unwrap().to_string()
-}
-
-async fn start(client: &weft_sdk::Weft, workflow_id: &str, input: Value) -> pb::Run {
-    let request = pb::StartRunRequest {
-        workflow_id: workflow_id.into(),
-        input: Some(weft_server::api::convert::value_to_pb(&input)),
-        ..Default::default()
-    };
-    client.runs().start_run(request).await.unwrap().into_inner().run.unwrap()
-}
-
-/// "type stepId" of every event of a run, in sequence order.
-async fn trace(client: &weft_sdk::Weft, run_id: &str) -> Vec<String> {
-    let request = pb::ListRunEventsRequest { run_id: run_id.into(), page_size: 1000, ..Default::default() };
-    let events = client.runs().list_run_events(request).await.unwrap().into_inner().events;
-    events.iter().map(|e| format!("{} {}", e.r#type, e.step_id).trim_end().to_string()).collect()
-}
 
 async fn retry(client: &weft_sdk::Weft, run_id: &str, step_id: &str) -> Result<pb::Run, tonic::Status> {
     let request = pb::RetryRunFromRequest { run_id: run_id.into(), step_id: step_id.into() };
@@ -57,19 +37,17 @@ fn partial_chain() -> Value {
 
 #[tokio::test]
 async fn retry_from_a_partial_run_reuses_a_and_b_and_runs_c_again() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(dir.path()).await;
-    let client = server.client().await;
-    let workflow_id = create_workflow(&server, partial_chain()).await;
+    let s = Scenario::with(partial_chain()).await;
+    let (client, workflow_id) = (&s.client, &s.workflow_id);
 
-    let source = start(&client, &workflow_id, json!({"n": 7})).await;
+    let source = start(client, workflow_id, json!({"n": 7})).await;
     assert_eq!(source.status, pb::RunStatus::Partial as i32, "{source:?}");
     assert_eq!(source.can_retry_from, "c");
     let c = step(&source, "c");
     assert!(c.error.contains("'flag'") && c.error.contains("$.input.flag"), "a clear inputMap error: {}", c.error);
 
     // No step id: the run's canRetryFrom.
-    let retried = retry(&client, &source.id, "").await.unwrap();
+    let retried = retry(client, &source.id, "").await.unwrap();
     assert_ne!(retried.id, source.id);
     assert_eq!(retried.retry_of_run_id, source.id);
     assert_eq!(retried.trigger, "retry");
@@ -82,7 +60,7 @@ async fn retry_from_a_partial_run_reuses_a_and_b_and_runs_c_again() {
         assert_eq!(new.attempts, 0, "{id} did not run in the new run");
         assert!(new.start_time.is_none(), "{id} never started in the new run");
     }
-    let events = trace(&client, &retried.id).await;
+    let events = trace(client, &retried.id).await;
     for id in ["a", "b", "side"] {
         assert!(!events.contains(&format!("step.started {id}")), "{id} did not run again: {events:?}");
         assert!(events.contains(&format!("step.completed {id}")), "{events:?}");
@@ -94,29 +72,24 @@ async fn retry_from_a_partial_run_reuses_a_and_b_and_runs_c_again() {
     assert_eq!(retried.can_retry_from, "c");
 
     // The source run is untouched.
-    assert_eq!(get_run(&client, &source.id).await, source);
+    assert_eq!(get_run(client, &source.id).await, source);
 }
 
 #[tokio::test]
 async fn retry_from_a_cancelled_run_runs_the_step_to_completion_over_rest() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(dir.path()).await;
-    let client = server.client().await;
-    let workflow_id = create_workflow(
-        &server,
-        json!({
-            "name": "cancel-then-retry",
-            "steps": [
-                {"id": "a", "type": "transform", "output": {"n": "$.input.n"}},
-                {"id": "b", "type": "transform", "dependsOn": ["a"], "output": {"m": "$.a.output.n"},
-                 "stateWrites": ["m"]},
-                {"id": "c", "type": "delay", "duration": 1, "dependsOn": ["b"]},
-                {"id": "d", "type": "transform", "dependsOn": ["c"],
-                 "output": {"a": "$.a.output.n", "m": "$.state.m", "campaign": "$.state.campaign"}}
-            ]
-        }),
-    )
+    let s = Scenario::with(json!({
+        "name": "cancel-then-retry",
+        "steps": [
+            {"id": "a", "type": "transform", "output": {"n": "$.input.n"}},
+            {"id": "b", "type": "transform", "dependsOn": ["a"], "output": {"m": "$.a.output.n"},
+             "stateWrites": ["m"]},
+            {"id": "c", "type": "delay", "duration": 1, "dependsOn": ["b"]},
+            {"id": "d", "type": "transform", "dependsOn": ["c"],
+             "output": {"a": "$.a.output.n", "m": "$.state.m", "campaign": "$.state.campaign"}}
+        ]
+    }))
     .await;
+    let (server, client, workflow_id) = (&s.server, &s.client, &s.workflow_id);
     let request = pb::StartRunRequest {
         workflow_id: workflow_id.clone(),
         input: Some(weft_server::api::convert::value_to_pb(&json!({"n": 3}))),
@@ -141,12 +114,12 @@ async fn retry_from_a_cancelled_run_runs_the_step_to_completion_over_rest() {
     .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["retryOfRunId"], source.id.as_str(), "the bare run: {body}");
-    let retried = wait_finished(&client, body["id"].as_str().unwrap(), 10).await;
+    let retried = wait_finished(client, body["id"].as_str().unwrap(), 10).await;
     assert_eq!(retried.status, pb::RunStatus::Completed as i32, "{retried:?}");
     assert_eq!(json_of(&step(&retried, "d").output), json!({"a": 3, "m": 3, "campaign": "q2"}));
     assert_eq!(step(&retried, "a").attempts, 0);
     assert_eq!(step(&retried, "c").attempts, 1, "the delay ran again");
-    let events = trace(&client, &retried.id).await;
+    let events = trace(client, &retried.id).await;
     assert_eq!(
         events,
         [
@@ -173,7 +146,7 @@ async fn retry_refuses_unknown_runs_unknown_steps_and_live_runs() {
     assert_eq!(unknown.get_error_details().error_info().unwrap().reason, "RUN_NOT_FOUND");
     assert_eq!(retry(&client, "", "c").await.unwrap_err().code(), Code::InvalidArgument);
 
-    let partial = create_workflow(&server, partial_chain()).await;
+    let partial = create_json(&server, partial_chain()).await;
     let source = start(&client, &partial, json!({"n": 1})).await;
     let bad_step = retry(&client, &source.id, "nope").await.unwrap_err();
     assert_eq!(bad_step.code(), Code::InvalidArgument);
@@ -182,14 +155,13 @@ async fn retry_refuses_unknown_runs_unknown_steps_and_live_runs() {
     assert_eq!(violations[0].field, "step_id");
 
     let live =
-        create_workflow(&server, json!({"name": "slow", "steps": [{"id": "wait", "type": "delay", "duration": 60}]}))
-            .await;
+        create_json(&server, json!({"name": "slow", "steps": [{"id": "wait", "type": "delay", "duration": 60}]})).await;
     let running = start(&client, &live, json!({})).await;
     let refused = retry(&client, &running.id, "wait").await.unwrap_err();
     assert_eq!(refused.code(), Code::FailedPrecondition, "{refused:?}");
     assert_eq!(refused.get_error_details().error_info().unwrap().reason, "RUN_NOT_RETRYABLE");
 
-    let done = create_workflow(
+    let done = create_json(
         &server,
         json!({"name": "done", "steps": [
             {"id": "each", "type": "map", "over": "$.input.xs", "as": "x",
@@ -218,7 +190,7 @@ async fn a_retry_reusing_a_timed_out_wait_takes_its_timeout_branch_again() {
         {"id": "ship", "type": "transform", "dependsOn": ["pay"], "output": {"p": "$.pay.output"}},
         {"id": "remind", "type": "transform", "inputMap": {"to": "$.input.email"}, "output": {"to": "$.input.email"}}
     ]});
-    let workflow_id = create_workflow(&server, definition).await;
+    let workflow_id = create_json(&server, definition).await;
     let source = start(&client, &workflow_id, json!({})).await;
     let ended = [pb::RunStatus::Partial, pb::RunStatus::Failed, pb::RunStatus::Completed];
     let source = weft_tests::runs::wait_for(&client, &source.id, &ended, 10).await;

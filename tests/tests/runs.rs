@@ -11,24 +11,11 @@ use serde_json::{Value, json};
 use tonic::Code;
 use tonic_types::StatusExt;
 use weft_sdk::pb;
-use weft_tests::runs::{get_run, json_of, step, wait_finished};
+use weft_tests::runs::{get_run, json_of, start_request, step, wait_finished};
+use weft_tests::scenario::Scenario;
 use weft_tests::store::open_store;
+use weft_tests::workflows::{create_json, create_pb};
 use weft_tests::{TestServer, chain_workflow, http1};
-
-/// Creates a workflow from its REST JSON and returns its id.
-async fn create_workflow(server: &TestServer, definition: Value) -> String {
-    let (status, created) = http1::json(server.addr, "POST", "/v1/workflows", Some(definition)).await;
-    assert_eq!(status, 201, "{created}");
-    created["id"].as_str().unwrap().to_string()
-}
-
-fn start(workflow_id: &str, input: Value) -> pb::StartRunRequest {
-    pb::StartRunRequest {
-        workflow_id: workflow_id.into(),
-        input: Some(weft_server::api::convert::value_to_pb(&input)),
-        ..Default::default()
-    }
-}
 
 fn branching_with_delay(delay_seconds: u32) -> Value {
     json!({
@@ -46,12 +33,11 @@ fn branching_with_delay(delay_seconds: u32) -> Value {
 
 #[tokio::test]
 async fn transforms_condition_and_delay_run_to_completed() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(dir.path()).await;
-    let client = server.client().await;
-    let workflow_id = create_workflow(&server, branching_with_delay(1)).await;
+    let s = Scenario::with(branching_with_delay(1)).await;
+    let (client, workflow_id) = (&s.client, &s.workflow_id);
 
-    let started = client.runs().start_run(start(&workflow_id, json!({"score": 82}))).await.unwrap().into_inner();
+    let started =
+        client.runs().start_run(start_request(workflow_id, &json!({"score": 82}))).await.unwrap().into_inner();
     let run = started.run.unwrap();
     assert_eq!(started.run_id, run.id);
     assert!(run.id.starts_with("wfrun_") && run.id.len() == 6 + 26, "{}", run.id);
@@ -59,7 +45,7 @@ async fn transforms_condition_and_delay_run_to_completed() {
     assert_eq!(step(&run, "pause").status, pb::StepStatus::Waiting as i32);
     assert_eq!(run.workflow_version, 1);
 
-    let run = wait_finished(&client, &run.id, 10).await;
+    let run = wait_finished(client, &run.id, 10).await;
     assert_eq!(run.status, pb::RunStatus::Completed as i32, "{run:?}");
     assert_eq!(step(&run, "check").status, pb::StepStatus::Completed as i32);
     assert_eq!(json_of(&step(&run, "check").output), json!({"result": true}));
@@ -90,12 +76,10 @@ async fn transforms_condition_and_delay_run_to_completed() {
 
 #[tokio::test]
 async fn all_pure_run_is_completed_when_start_returns() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(dir.path()).await;
-    let client = server.client().await;
-    let workflow_id = create_workflow(&server, branching_with_delay(1)).await;
+    let s = Scenario::with(branching_with_delay(1)).await;
+    let (client, workflow_id) = (&s.client, &s.workflow_id);
     // Score below 70: "high" is skipped, so the delay and "done" are too.
-    let run = client.runs().start_run(start(&workflow_id, json!({"score": 12}))).await.unwrap().into_inner();
+    let run = client.runs().start_run(start_request(workflow_id, &json!({"score": 12}))).await.unwrap().into_inner();
     let run = run.run.unwrap();
     assert_eq!(run.status, pb::RunStatus::Completed as i32, "{run:?}");
     assert_eq!(step(&run, "pause").status, pb::StepStatus::Skipped as i32);
@@ -107,19 +91,10 @@ async fn agent_step_waits_with_a_task_and_cancel_stops_it() {
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start(dir.path()).await;
     let client = server.client().await;
-    let workflow = client
-        .workflows()
-        .create_workflow(pb::CreateWorkflowRequest {
-            workflow: Some(chain_workflow("agents", 2)),
-            request_id: String::new(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .workflow
-        .unwrap();
+    let workflow = create_pb(&client, chain_workflow("agents", 2)).await;
 
-    let run = client.runs().start_run(start(&workflow.id, json!({"company": "Stripe"}))).await.unwrap().into_inner();
+    let run =
+        client.runs().start_run(start_request(&workflow.id, &json!({"company": "Stripe"}))).await.unwrap().into_inner();
     let run = run.run.unwrap();
     assert_eq!(run.status, pb::RunStatus::Running as i32);
     assert_eq!(step(&run, "s0").status, pb::StepStatus::Running as i32);
@@ -165,17 +140,15 @@ async fn agent_step_waits_with_a_task_and_cancel_stops_it() {
 
 #[tokio::test]
 async fn idempotency_key_returns_the_same_run() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(dir.path()).await;
-    let client = server.client().await;
-    let workflow_id = create_workflow(&server, branching_with_delay(30)).await;
-    let mut request = start(&workflow_id, json!({"score": 90}));
+    let s = Scenario::with(branching_with_delay(30)).await;
+    let (client, workflow_id) = (&s.client, &s.workflow_id);
+    let mut request = start_request(workflow_id, &json!({"score": 90}));
     request.idempotency_key = "order-42".into();
     let first = client.runs().start_run(request.clone()).await.unwrap().into_inner();
     let second = client.runs().start_run(request.clone()).await.unwrap().into_inner();
     assert_eq!(first.run_id, second.run_id);
     assert_eq!(second.run.unwrap().idempotency_key, "order-42");
-    let mut other = start(&workflow_id, json!({"score": 1}));
+    let mut other = start_request(workflow_id, &json!({"score": 1}));
     other.idempotency_key = "order-42".into();
     let third = client.runs().start_run(other).await.unwrap().into_inner();
     assert_eq!(third.run_id, first.run_id, "the key wins whatever the other fields say");
@@ -205,21 +178,16 @@ async fn idempotency_key_returns_the_same_run() {
 
 #[tokio::test]
 async fn input_failing_the_schema_is_refused_over_grpc_and_rest() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(dir.path()).await;
-    let client = server.client().await;
-    let workflow_id = create_workflow(
-        &server,
-        json!({
-            "name": "typed",
-            "inputSchema": {"type": "object", "required": ["company"],
-                            "properties": {"company": {"type": "string"}}},
-            "steps": [{"id": "echo", "type": "transform", "output": {"c": "$.input.company"}}]
-        }),
-    )
+    let s = Scenario::with(json!({
+        "name": "typed",
+        "inputSchema": {"type": "object", "required": ["company"],
+                        "properties": {"company": {"type": "string"}}},
+        "steps": [{"id": "echo", "type": "transform", "output": {"c": "$.input.company"}}]
+    }))
     .await;
+    let (server, client, workflow_id) = (&s.server, &s.client, &s.workflow_id);
 
-    let refused = client.runs().start_run(start(&workflow_id, json!({"company": 5}))).await.unwrap_err();
+    let refused = client.runs().start_run(start_request(workflow_id, &json!({"company": 5}))).await.unwrap_err();
     assert_eq!(refused.code(), Code::InvalidArgument);
     let details = refused.get_error_details();
     assert_eq!(details.error_info().unwrap().reason, "INPUT_SCHEMA_VIOLATION");
@@ -244,8 +212,12 @@ async fn input_failing_the_schema_is_refused_over_grpc_and_rest() {
     assert_eq!(body["status"], "completed", "{body}");
     assert_eq!(body["output"], json!({"c": "Stripe"}));
 
-    let listed =
-        client.runs().list_runs(pb::ListRunsRequest { workflow_id, ..Default::default() }).await.unwrap().into_inner();
+    let listed = client
+        .runs()
+        .list_runs(pb::ListRunsRequest { workflow_id: workflow_id.clone(), ..Default::default() })
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(listed.total, 1, "refused starts stored nothing");
 }
 
@@ -257,20 +229,20 @@ async fn bad_requests_are_refused_and_change_nothing() {
     let mut runs = client.runs();
 
     let code = |r: Result<tonic::Response<pb::StartRunResponse>, tonic::Status>| r.unwrap_err().code();
-    assert_eq!(code(runs.start_run(start("", json!({}))).await), Code::InvalidArgument);
-    assert_eq!(code(runs.start_run(start("wf_nope", json!({}))).await), Code::NotFound);
-    let workflow_id = create_workflow(&server, branching_with_delay(1)).await;
-    let mut twice = start(&workflow_id, json!({"score": 1}));
+    assert_eq!(code(runs.start_run(start_request("", &json!({}))).await), Code::InvalidArgument);
+    assert_eq!(code(runs.start_run(start_request("wf_nope", &json!({}))).await), Code::NotFound);
+    let workflow_id = create_json(&server, branching_with_delay(1)).await;
+    let mut twice = start_request(&workflow_id, &json!({"score": 1}));
     twice.variables = twice.input.clone();
     assert_eq!(code(runs.start_run(twice).await), Code::InvalidArgument, "input given twice");
-    let mut pinned = start(&workflow_id, json!({"score": 1}));
+    let mut pinned = start_request(&workflow_id, &json!({"score": 1}));
     pinned.version = 7;
     assert_eq!(code(runs.start_run(pinned).await), Code::NotFound, "no version 7");
 
     let (status, _) =
         http1::json(server.addr, "POST", &format!("/v1/workflows/{workflow_id}/pause"), Some(json!({}))).await;
     if status == 200 {
-        let paused = runs.start_run(start(&workflow_id, json!({"score": 1}))).await.unwrap_err();
+        let paused = runs.start_run(start_request(&workflow_id, &json!({"score": 1}))).await.unwrap_err();
         assert_eq!(paused.code(), Code::FailedPrecondition, "a paused workflow starts no runs");
     }
 
@@ -295,13 +267,11 @@ async fn bad_requests_are_refused_and_change_nothing() {
 
 #[tokio::test]
 async fn list_pages_newest_first_without_gaps() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(dir.path()).await;
-    let client = server.client().await;
-    let workflow_id = create_workflow(&server, branching_with_delay(1)).await;
+    let s = Scenario::with(branching_with_delay(1)).await;
+    let (client, workflow_id) = (&s.client, &s.workflow_id);
     let mut started = Vec::new();
     for i in 0..5 {
-        let run = client.runs().start_run(start(&workflow_id, json!({"score": i}))).await.unwrap().into_inner();
+        let run = client.runs().start_run(start_request(workflow_id, &json!({"score": i}))).await.unwrap().into_inner();
         started.push(run.run_id);
     }
     let mut seen = Vec::new();
@@ -328,10 +298,10 @@ async fn a_delay_survives_a_restart_and_fires_once() {
     let dir = tempfile::tempdir().unwrap();
     let database = dir.path().join("weft.db");
     let server = TestServer::start_on(database.clone(), weft_server::Config::default()).await;
-    let workflow_id = create_workflow(&server, branching_with_delay(2)).await;
+    let workflow_id = create_json(&server, branching_with_delay(2)).await;
     let run_id = {
         let client = server.client().await;
-        client.runs().start_run(start(&workflow_id, json!({"score": 99}))).await.unwrap().into_inner().run_id
+        client.runs().start_run(start_request(&workflow_id, &json!({"score": 99}))).await.unwrap().into_inner().run_id
     };
     server.stop().await;
 
@@ -364,7 +334,7 @@ async fn a_run_pinned_to_an_old_version_runs_that_version() {
     let server = TestServer::start(dir.path()).await;
     let client = server.client().await;
     let version_of = |label: &str| json!({"name": "pinned", "steps": [{"id": "mark", "type": "transform", "output": {"label": label}}]});
-    let workflow_id = create_workflow(&server, version_of("$.input.v1")).await;
+    let workflow_id = create_json(&server, version_of("$.input.v1")).await;
     let (status, updated) = weft_tests::http1::json(
         server.addr,
         "PATCH",
@@ -376,10 +346,10 @@ async fn a_run_pinned_to_an_old_version_runs_that_version() {
     assert_eq!(updated["version"], 2);
 
     let input = json!({"v1": "from version 1", "v2": "from version 2"});
-    let mut pinned = start(&workflow_id, input.clone());
+    let mut pinned = start_request(&workflow_id, &input.clone());
     pinned.version = 1;
     let old = client.runs().start_run(pinned).await.unwrap().into_inner().run.unwrap();
-    let latest = client.runs().start_run(start(&workflow_id, input)).await.unwrap().into_inner().run.unwrap();
+    let latest = client.runs().start_run(start_request(&workflow_id, &input)).await.unwrap().into_inner().run.unwrap();
     assert_eq!(old.workflow_version, 1);
     assert_eq!(latest.workflow_version, 2);
     let old = wait_finished(&client, &old.id, 10).await;
@@ -387,7 +357,7 @@ async fn a_run_pinned_to_an_old_version_runs_that_version() {
     assert_eq!(json_of(&step(&old, "mark").output)["label"], "from version 1");
     assert_eq!(json_of(&step(&latest, "mark").output)["label"], "from version 2");
 
-    let mut missing = start(&workflow_id, json!({}));
+    let mut missing = start_request(&workflow_id, &json!({}));
     missing.version = 9;
     let err = client.runs().start_run(missing).await.unwrap_err();
     assert_eq!(err.code(), tonic::Code::NotFound);
@@ -395,19 +365,14 @@ async fn a_run_pinned_to_an_old_version_runs_that_version() {
 
 #[tokio::test]
 async fn input_map_selecting_nothing_fails_the_step_with_input_map_empty() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(dir.path()).await;
-    let client = server.client().await;
-    let workflow_id = create_workflow(
-        &server,
-        json!({"name": "strict-input", "steps": [
-            {"id": "pick", "type": "transform", "inputMap": {"email": "$.input.contact.email"},
-             "output": {"name": "$.input.name"}},
-            {"id": "after", "type": "transform", "dependsOn": ["pick"], "output": {"n": "$.pick.output.name"}}
-        ]}),
-    )
+    let s = Scenario::with(json!({"name": "strict-input", "steps": [
+        {"id": "pick", "type": "transform", "inputMap": {"email": "$.input.contact.email"},
+         "output": {"name": "$.input.name"}},
+        {"id": "after", "type": "transform", "dependsOn": ["pick"], "output": {"n": "$.pick.output.name"}}
+    ]}))
     .await;
-    let run = client.runs().start_run(start(&workflow_id, json!({"name": "Ada"}))).await.unwrap().into_inner();
+    let (client, workflow_id) = (&s.client, &s.workflow_id);
+    let run = client.runs().start_run(start_request(workflow_id, &json!({"name": "Ada"}))).await.unwrap().into_inner();
     let run = run.run.unwrap();
     assert_eq!(run.status, pb::RunStatus::Failed as i32, "{run:?}");
     let error = run.error.clone().expect("run error");
@@ -434,7 +399,7 @@ async fn input_map_selecting_nothing_fails_the_step_with_input_map_empty() {
 
     // With the key present, the same workflow completes.
     let input = json!({"name": "Ada", "contact": {"email": "ada@example.com"}});
-    let ok = client.runs().start_run(start(&workflow_id, input)).await.unwrap().into_inner().run.unwrap();
+    let ok = client.runs().start_run(start_request(workflow_id, &input)).await.unwrap().into_inner().run.unwrap();
     assert_eq!(ok.status, pb::RunStatus::Completed as i32);
 }
 
@@ -443,22 +408,23 @@ async fn failed_runs_carry_distinct_error_codes() {
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start(dir.path()).await;
     let client = server.client().await;
-    let schema = create_workflow(
+    let schema = create_json(
         &server,
         json!({"name": "schema", "outputSchema": {"type": "object", "required": ["score"]},
                "steps": [{"id": "out", "type": "transform", "output": {"other": "$.input.x"}}]}),
     )
     .await;
-    let run = client.runs().start_run(start(&schema, json!({"x": 1}))).await.unwrap().into_inner().run.unwrap();
+    let run =
+        client.runs().start_run(start_request(&schema, &json!({"x": 1}))).await.unwrap().into_inner().run.unwrap();
     let error = run.error.expect("failed");
     assert_eq!((error.code.as_str(), error.step_id.as_str()), ("OUTPUT_SCHEMA_VIOLATION", ""));
 
-    let timed = create_workflow(
+    let timed = create_json(
         &server,
         json!({"name": "timed", "timeout": 1, "steps": [{"id": "wait", "type": "delay", "duration": 30}]}),
     )
     .await;
-    let run = client.runs().start_run(start(&timed, json!({}))).await.unwrap().into_inner().run.unwrap();
+    let run = client.runs().start_run(start_request(&timed, &json!({}))).await.unwrap().into_inner().run.unwrap();
     let run = wait_finished(&client, &run.id, 10).await;
     assert_eq!(run.status, pb::RunStatus::Failed as i32, "{run:?}");
     assert_eq!(run.error.as_ref().map(|e| e.code.as_str()), Some("RUN_TIMEOUT"));
@@ -471,7 +437,7 @@ async fn shared_state_written_before_a_restart_is_read_after_it() {
     let dir = tempfile::tempdir().unwrap();
     let database = dir.path().join("weft.db");
     let server = TestServer::start_on(database.clone(), weft_server::Config::default()).await;
-    let workflow_id = create_workflow(
+    let workflow_id = create_json(
         &server,
         json!({"name": "stateful", "steps": [
             {"id": "writer", "type": "transform", "output": {"company": "$.input.company"}, "stateWrites": ["company"]},
@@ -481,7 +447,7 @@ async fn shared_state_written_before_a_restart_is_read_after_it() {
         ]}),
     )
     .await;
-    let mut request = start(&workflow_id, json!({"company": "Acme"}));
+    let mut request = start_request(&workflow_id, &json!({"company": "Acme"}));
     request.shared_state = match weft_server::api::convert::value_to_pb(&json!({"campaign": "q2"})).kind {
         Some(prost_types::value::Kind::StructValue(s)) => Some(s),
         _ => None,

@@ -10,32 +10,19 @@ use std::time::Duration;
 use serde_json::json;
 use tokio::sync::oneshot;
 use weft_sdk::builder::{agent, workflow};
-use weft_sdk::json::{from_proto_value, to_proto_value};
+use weft_sdk::json::from_proto_value;
 use weft_sdk::pb;
 use weft_sdk::worker::{Outcome, TaskError, Worker};
-use weft_tests::TestServer;
-use weft_tests::runs::{step, wait_finished};
+use weft_tests::runs::{self, step, wait_finished};
+use weft_tests::workflows::create_pb;
+use weft_tests::{TestServer, eventually};
 
 async fn create(weft: &weft_sdk::Weft, definition: pb::Workflow) -> String {
-    weft.workflows()
-        .create_workflow(pb::CreateWorkflowRequest { workflow: Some(definition), request_id: String::new() })
-        .await
-        .unwrap()
-        .into_inner()
-        .id
+    create_pb(weft, definition).await.id
 }
 
 async fn start(weft: &weft_sdk::Weft, workflow_id: &str, input: serde_json::Value) -> String {
-    weft.runs()
-        .start_run(pb::StartRunRequest {
-            workflow_id: workflow_id.into(),
-            input: Some(to_proto_value(&input)),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .run_id
+    runs::start(weft, workflow_id, input).await.id
 }
 
 #[tokio::test]
@@ -145,13 +132,11 @@ async fn a_cancelled_run_reaches_its_handler_and_shutdown_waits_for_work_in_flig
     let run_id = start(&weft, &slow, json!({})).await;
     assert_eq!(claimed.recv().await.unwrap(), run_id);
     weft.runs().cancel_run(pb::CancelRunRequest { run_id: run_id.clone(), reason: "enough".into() }).await.unwrap();
-    for _ in 0..50 {
-        if saw_cancel.load(Ordering::SeqCst) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(saw_cancel.load(Ordering::SeqCst), "the handler learned of the cancel through a heartbeat");
+    let saw = &saw_cancel;
+    eventually("the handler learns of the cancel through a heartbeat", 30, || async move {
+        if saw.load(Ordering::SeqCst) { Ok(()) } else { Err("no cancel seen yet") }
+    })
+    .await;
     let run = wait_finished(&weft, &run_id, 10).await;
     assert_eq!(run.status, pb::RunStatus::Cancelled as i32);
     assert!(step(&run, "wait").output.is_none(), "nothing was reported after the cancel");

@@ -7,22 +7,13 @@ use serde_json::{Value, json};
 use tonic::Code;
 use weft_sdk::pb;
 use weft_server::api::convert::value_to_pb;
-use weft_tests::runs::{events, get_run, json_of, step, wait_for};
-use weft_tests::{TestServer, http1};
-
-async fn create_workflow(server: &TestServer, definition: Value) -> String {
-    let (status, created) = http1::json(server.addr, "POST", "/v1/workflows", Some(definition)).await;
-    assert_eq!(status, 201, "{created}");
-    created["id"].as_str().unwrap().to_string()
-}
+use weft_tests::TestServer;
+use weft_tests::runs::{self, events, get_run, json_of, step, wait_for};
+use weft_tests::scenario::Scenario;
+use weft_tests::workflows::create_json;
 
 async fn start(client: &weft_sdk::Weft, workflow_id: &str) -> pb::Run {
-    let request = pb::StartRunRequest {
-        workflow_id: workflow_id.into(),
-        input: Some(value_to_pb(&json!({"order": "o-1"}))),
-        ..Default::default()
-    };
-    client.runs().start_run(request).await.unwrap().into_inner().run.unwrap()
+    runs::start(client, workflow_id, json!({"order": "o-1"})).await
 }
 
 async fn resume(client: &weft_sdk::Weft, run_id: &str, event: &str, payload: Value) -> Result<pb::Run, tonic::Status> {
@@ -32,7 +23,7 @@ async fn resume(client: &weft_sdk::Weft, run_id: &str, event: &str, payload: Val
         payload: Some(value_to_pb(&payload)),
         ..Default::default()
     };
-    client.runs().resume_run(request).await.map(|r| r.into_inner().run.unwrap())
+    runs::resume(client, request).await
 }
 
 /// A wait for a payment, a shipment that reads its payload, and a
@@ -54,7 +45,7 @@ async fn an_event_resumes_the_wait_with_its_payload_after_a_restart() {
     let server = TestServer::start_on(database.clone(), weft_server::Config::default()).await;
     let run_id = {
         let client = server.client().await;
-        let workflow_id = create_workflow(&server, payment("1h")).await;
+        let workflow_id = create_json(&server, payment("1h")).await;
         let run = start(&client, &workflow_id).await;
         let run = wait_for(&client, &run.id, &[pb::RunStatus::Paused], 10).await;
         let pending = run.pending_action.expect("a pending action");
@@ -77,36 +68,32 @@ async fn an_event_resumes_the_wait_with_its_payload_after_a_restart() {
 
 #[tokio::test]
 async fn a_wrong_event_or_a_run_not_waiting_is_refused_and_changes_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(dir.path()).await;
-    let client = server.client().await;
-    let workflow_id = create_workflow(&server, payment("1h")).await;
-    let run = start(&client, &workflow_id).await;
-    wait_for(&client, &run.id, &[pb::RunStatus::Paused], 10).await;
+    let s = Scenario::with(payment("1h")).await;
+    let (client, workflow_id) = (&s.client, &s.workflow_id);
+    let run = start(client, workflow_id).await;
+    wait_for(client, &run.id, &[pb::RunStatus::Paused], 10).await;
 
-    let before = events(&client, &run.id).await;
-    let wrong = resume(&client, &run.id, "payment.failed", json!({})).await.unwrap_err();
+    let before = events(client, &run.id).await;
+    let wrong = resume(client, &run.id, "payment.failed", json!({})).await.unwrap_err();
     assert_eq!(wrong.code(), Code::FailedPrecondition, "{wrong:?}");
-    assert_eq!(events(&client, &run.id).await, before, "a wrong event changes nothing");
-    assert_eq!(get_run(&client, &run.id).await.status, pb::RunStatus::Paused as i32);
+    assert_eq!(events(client, &run.id).await, before, "a wrong event changes nothing");
+    assert_eq!(get_run(client, &run.id).await.status, pb::RunStatus::Paused as i32);
 
-    resume(&client, &run.id, "payment.confirmed", json!({"amount": 1})).await.expect("the event is taken");
-    wait_for(&client, &run.id, &[pb::RunStatus::Completed], 10).await;
-    let before = events(&client, &run.id).await;
-    let again = resume(&client, &run.id, "payment.confirmed", json!({"amount": 2})).await.unwrap_err();
+    resume(client, &run.id, "payment.confirmed", json!({"amount": 1})).await.expect("the event is taken");
+    wait_for(client, &run.id, &[pb::RunStatus::Completed], 10).await;
+    let before = events(client, &run.id).await;
+    let again = resume(client, &run.id, "payment.confirmed", json!({"amount": 2})).await.unwrap_err();
     assert_eq!(again.code(), Code::FailedPrecondition, "{again:?}");
-    assert_eq!(events(&client, &run.id).await, before, "a run not waiting changes nothing");
-    assert_eq!(json_of(&step(&get_run(&client, &run.id).await, "pay").output), json!({"amount": 1}));
+    assert_eq!(events(client, &run.id).await, before, "a run not waiting changes nothing");
+    assert_eq!(json_of(&step(&get_run(client, &run.id).await, "pay").output), json!({"amount": 1}));
 }
 
 #[tokio::test]
 async fn a_wait_that_times_out_takes_its_on_timeout_branch() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(dir.path()).await;
-    let client = server.client().await;
-    let workflow_id = create_workflow(&server, payment("1s")).await;
-    let run = start(&client, &workflow_id).await;
-    let run = wait_for(&client, &run.id, &[pb::RunStatus::Completed, pb::RunStatus::Failed], 10).await;
+    let s = Scenario::with(payment("1s")).await;
+    let (client, workflow_id) = (&s.client, &s.workflow_id);
+    let run = start(client, workflow_id).await;
+    let run = wait_for(client, &run.id, &[pb::RunStatus::Completed, pb::RunStatus::Failed], 10).await;
     assert_eq!(run.status, pb::RunStatus::Completed as i32, "{run:?}");
     assert_eq!(step(&run, "pay").status, pb::StepStatus::Completed as i32, "{run:?}");
     assert_eq!(json_of(&step(&run, "pay").output), Value::Null);
@@ -123,7 +110,7 @@ async fn the_event_form_and_a_plain_resume_refuse_a_run_paused_by_pause_run() {
         {"id": "work", "type": "agent", "agent": "nobody", "task": "t"},
         {"id": "pay", "type": "wait", "event": "payment.confirmed", "dependsOn": ["work"]}
     ]});
-    let workflow_id = create_workflow(&server, definition).await;
+    let workflow_id = create_json(&server, definition).await;
     let run = start(&client, &workflow_id).await;
     let pause = pb::PauseRunRequest { run_id: run.id.clone(), reason: "hold".into() };
     client.runs().pause_run(pause).await.expect("a running run pauses");

@@ -12,11 +12,11 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use weft_sdk::pb;
 use weft_server::Config;
-use weft_server::api::convert::value_to_pb;
 use weft_tests::receiver::{Answer, Receiver, callback_token, now_secs, sign_callback, verify_delivery};
-use weft_tests::runs::{get_run, json_of, step, wait_finished};
+use weft_tests::runs::{get_run, json_of, start, step, wait_finished};
 use weft_tests::store::open_store;
-use weft_tests::{TestServer, http1};
+use weft_tests::workflows::create_json;
+use weft_tests::{TestServer, eventually, http1};
 
 const SECRET: &str = "test-webhook-secret-0123456789";
 
@@ -29,18 +29,6 @@ fn config() -> Config {
 
 async fn server(dir: &std::path::Path) -> TestServer {
     TestServer::start_on(dir.join("weft.db"), config()).await
-}
-
-async fn create(server: &TestServer, definition: Value) -> String {
-    let (status, created) = http1::json(server.addr, "POST", "/v1/workflows", Some(definition)).await;
-    assert_eq!(status, 201, "{created}");
-    created["id"].as_str().unwrap().to_string()
-}
-
-async fn start(client: &weft_sdk::Weft, workflow_id: &str, input: Value) -> String {
-    let request =
-        pb::StartRunRequest { workflow_id: workflow_id.into(), input: Some(value_to_pb(&input)), ..Default::default() };
-    client.runs().start_run(request).await.unwrap().into_inner().run.unwrap().id
 }
 
 fn notify(url: &str, extra: Value) -> Value {
@@ -58,8 +46,9 @@ async fn a_fire_and_forget_webhook_posts_the_signed_input_and_completes_on_2xx()
     let server = server(dir.path()).await;
     let client = server.client().await;
     let receiver = Receiver::start(vec![Answer::json(200, json!({"received": true}))]).await;
-    let workflow = create(&server, notify(&receiver.url("/lead-created"), json!({"waitForCallback": false}))).await;
-    let run_id = start(&client, &workflow, json!({"lead": {"name": "Acme"}})).await;
+    let workflow =
+        create_json(&server, notify(&receiver.url("/lead-created"), json!({"waitForCallback": false}))).await;
+    let run_id = start(&client, &workflow, json!({"lead": {"name": "Acme"}})).await.id;
 
     let run = wait_finished(&client, &run_id, 10).await;
     assert_eq!(run.status, pb::RunStatus::Completed as i32, "{run:?}");
@@ -92,8 +81,8 @@ async fn every_retry_of_a_webhook_carries_the_same_idempotency_key() {
     let server = server(dir.path()).await;
     let client = server.client().await;
     let receiver = Receiver::start(vec![Answer::text(500, "try later"), Answer::json(200, json!({"n": 2}))]).await;
-    let workflow = create(&server, notify(&receiver.url("/hook"), json!({"retries": 2}))).await;
-    let run_id = start(&client, &workflow, json!({"lead": "acme"})).await;
+    let workflow = create_json(&server, notify(&receiver.url("/hook"), json!({"retries": 2}))).await;
+    let run_id = start(&client, &workflow, json!({"lead": "acme"})).await.id;
 
     let run = wait_finished(&client, &run_id, 10).await;
     assert_eq!(run.status, pb::RunStatus::Completed as i32, "{run:?}");
@@ -116,8 +105,8 @@ async fn a_webhook_refused_with_a_4xx_fails_without_a_retry() {
     let server = server(dir.path()).await;
     let client = server.client().await;
     let receiver = Receiver::start(vec![Answer::text(422, "bad lead")]).await;
-    let workflow = create(&server, notify(&receiver.url("/hook"), json!({"retries": 3}))).await;
-    let run_id = start(&client, &workflow, json!({"lead": "acme"})).await;
+    let workflow = create_json(&server, notify(&receiver.url("/hook"), json!({"retries": 3}))).await;
+    let run_id = start(&client, &workflow, json!({"lead": "acme"})).await.id;
 
     let run = wait_finished(&client, &run_id, 10).await;
     let notify = step(&run, "notify");
@@ -154,8 +143,8 @@ async fn a_webhook_waits_for_its_signed_callback_and_refuses_tampered_ones() {
          "timeout": "60s", "inputMap": {"lead": "$.input.lead"}},
         {"id": "use", "type": "transform", "dependsOn": ["notify"], "output": {"score": "$.notify.output.score"}}
     ]});
-    let workflow = create(&server, definition).await;
-    let run_id = start(&client, &workflow, json!({"lead": "acme"})).await;
+    let workflow = create_json(&server, definition).await;
+    let run_id = start(&client, &workflow, json!({"lead": "acme"})).await.id;
 
     let request = receiver.wait_for(1, 10).await.remove(0);
     verify_delivery(SECRET, request.header("weft-signature").unwrap(), &request.body).unwrap();
@@ -233,9 +222,9 @@ async fn a_delivery_signature_or_a_callback_for_another_token_is_refused_and_cha
     let client = server.client().await;
     let receiver = Receiver::start(vec![Answer::text(202, ""), Answer::text(202, "")]).await;
     let workflow =
-        create(&server, notify(&receiver.url("/hook"), json!({"waitForCallback": true, "timeout": "60s"}))).await;
-    let first = start(&client, &workflow, json!({"lead": "acme"})).await;
-    let second = start(&client, &workflow, json!({"lead": "globex"})).await;
+        create_json(&server, notify(&receiver.url("/hook"), json!({"waitForCallback": true, "timeout": "60s"}))).await;
+    let first = start(&client, &workflow, json!({"lead": "acme"})).await.id;
+    let second = start(&client, &workflow, json!({"lead": "globex"})).await.id;
     let deliveries = receiver.wait_for(2, 10).await;
     let delivery_of = |run_id: &str| {
         deliveries.iter().find(|r| r.header("weft-run-id") == Some(run_id)).expect("a delivery per run").clone()
@@ -298,8 +287,8 @@ async fn a_webhook_whose_callback_never_comes_fails_at_its_timeout() {
     let client = server.client().await;
     let receiver = Receiver::start(vec![]).await;
     let workflow =
-        create(&server, notify(&receiver.url("/hook"), json!({"waitForCallback": true, "timeout": "1s"}))).await;
-    let run_id = start(&client, &workflow, json!({"lead": "acme"})).await;
+        create_json(&server, notify(&receiver.url("/hook"), json!({"waitForCallback": true, "timeout": "1s"}))).await;
+    let run_id = start(&client, &workflow, json!({"lead": "acme"})).await.id;
 
     let run = wait_finished(&client, &run_id, 15).await;
     let notify = step(&run, "notify");
@@ -322,8 +311,9 @@ async fn a_callback_after_a_restart_completes_the_waiting_webhook() {
     let (run_id, callback) = {
         let client = server.client().await;
         let workflow =
-            create(&server, notify(&receiver.url("/hook"), json!({"waitForCallback": true, "timeout": "1h"}))).await;
-        let run_id = start(&client, &workflow, json!({"lead": "acme"})).await;
+            create_json(&server, notify(&receiver.url("/hook"), json!({"waitForCallback": true, "timeout": "1h"})))
+                .await;
+        let run_id = start(&client, &workflow, json!({"lead": "acme"})).await.id;
         let request = receiver.wait_for(1, 10).await.remove(0);
         wait_step_status(&client, &run_id, "notify", pb::StepStatus::Waiting).await;
         (run_id, request.header("weft-callback-url").unwrap().to_owned())
@@ -359,8 +349,9 @@ async fn a_callback_deadline_that_passes_while_the_server_is_down_fails_the_wait
     let run_id = {
         let client = server.client().await;
         let workflow =
-            create(&server, notify(&receiver.url("/hook"), json!({"waitForCallback": true, "timeout": "2s"}))).await;
-        let run_id = start(&client, &workflow, json!({"lead": "acme"})).await;
+            create_json(&server, notify(&receiver.url("/hook"), json!({"waitForCallback": true, "timeout": "2s"})))
+                .await;
+        let run_id = start(&client, &workflow, json!({"lead": "acme"})).await.id;
         wait_step_status(&client, &run_id, "notify", pb::StepStatus::Waiting).await;
         receiver.wait_for(1, 10).await;
         run_id
@@ -390,8 +381,9 @@ async fn a_stop_before_the_answer_is_read_still_waits_out_the_callback_deadline_
     let run_id = {
         let client = server.client().await;
         let workflow =
-            create(&server, notify(&receiver.url("/hook"), json!({"waitForCallback": true, "timeout": "2s"}))).await;
-        let run_id = start(&client, &workflow, json!({"lead": "acme"})).await;
+            create_json(&server, notify(&receiver.url("/hook"), json!({"waitForCallback": true, "timeout": "2s"})))
+                .await;
+        let run_id = start(&client, &workflow, json!({"lead": "acme"})).await.id;
         receiver.wait_for(1, 10).await;
         run_id
     };
@@ -416,15 +408,15 @@ async fn a_stop_before_the_answer_is_read_still_waits_out_the_callback_deadline_
 /// this test's patience.
 async fn wait_lease_held_until_callback_deadline(database: &std::path::Path) {
     let store = open_store(database).await.shared();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
+    let store = &store;
+    eventually("the lease is held until the callback deadline", 30, || async move {
         let now_ms = now_secs() * 1000;
         match store.next_lease_deadline().await.unwrap() {
-            Some(lease_ends) if lease_ends < now_ms + 30_000 => return,
-            other => assert!(tokio::time::Instant::now() < deadline, "the lease was never held: {other:?}"),
+            Some(lease_ends) if lease_ends < now_ms + 30_000 => Ok(()),
+            other => Err(other),
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -460,13 +452,9 @@ fn tamper(url: &str) -> String {
 }
 
 async fn wait_step_status(client: &weft_sdk::Weft, run_id: &str, id: &str, status: pb::StepStatus) -> pb::Run {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
+    eventually(&format!("step {id} reaches {status:?}"), 30, || async move {
         let run = get_run(client, run_id).await;
-        if run.steps.iter().any(|s| s.id == id && s.status == status as i32) {
-            return run;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "step {id} never reached {status:?}: {run:?}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+        if run.steps.iter().any(|s| s.id == id && s.status == status as i32) { Ok(run) } else { Err(run) }
+    })
+    .await
 }

@@ -12,6 +12,7 @@
 //! Postgres-only. Without `WEFT_TEST_DATABASE_URL` a test says it was
 //! skipped; under `CI=true` that (or an unreachable database) fails it.
 
+#![allow(unsafe_code, reason = "kill(2) to SIGKILL, SIGSTOP and SIGCONT the replicas under test")]
 #![allow(dead_code)] // each test binary uses a different part of this module
 
 use std::collections::HashMap;

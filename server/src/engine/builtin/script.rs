@@ -14,6 +14,8 @@
 //! the output, parsed as JSON when it is, else as text. A non-zero exit
 //! fails the attempt with the end of stderr.
 
+#![allow(unsafe_code, reason = "pre_exec (setpgid, setrlimit) and kill(-pgid) of the script's process group need libc")]
+
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
