@@ -8,11 +8,13 @@ pub mod definition;
 pub mod ids;
 pub mod json_limits;
 pub mod run;
+pub mod status;
 pub mod workflow;
 
 pub use approval::{ApprovalDecision, ApprovalPage, ApprovalQuery, ApprovalRecord};
 pub use definition::{Definition, StepDef};
 pub use run::{EventRecord, RunRecord, StepRecord, TaskRecord, TimerRecord};
+pub use status::{ApprovalStatus, FailureAction, RunStatus, StepStatus};
 pub use workflow::{Workflow, WorkflowStatus, WorkflowVersionInfo};
 
 /// The tenant every request belongs to until authentication lands.

@@ -19,9 +19,11 @@ mod postgres_tasks;
 mod postgres_text;
 mod postgres_workers;
 mod retention;
+mod rows;
 mod runs;
 pub mod sqlite;
 mod sqlite_approvals;
+mod sqlite_columns;
 mod sqlite_commit;
 mod sqlite_retention;
 mod sqlite_runs;
@@ -32,6 +34,8 @@ mod tasks;
 mod unreadable;
 pub mod workers;
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 
 use crate::model::{
@@ -40,10 +44,10 @@ use crate::model::{
 };
 
 pub use cluster::{ClusterStore, Fence, InboxEntry, Notice, PartitionLease, partition_of};
-pub use error::StoreError;
+pub use error::{Entity, StoreError, Transient};
 pub use open::{OpenStore, StoreKind, redacted_url};
 pub use retention::{KeySweep, RunSweep, Swept};
-pub use runs::{OpenRun, RunBatch, RunPage, RunQuery};
+pub use runs::{CommandRow, IdempotencyRow, InboxAnswer, OpenRun, RunBatch, RunPage, RunQuery};
 pub use sqlite_wal::CheckpointStats;
 pub use tasks::{ClaimRequest, ExpiredLease, LeasedTask, TaskClaim, TaskLease, TaskStatus};
 pub use workers::{WorkerRecord, WorkerStore};
@@ -179,6 +183,15 @@ pub trait Store: WorkerStore + Send + Sync + 'static {
 
     /// The run an idempotency key was given to after `since_ms`, if any.
     async fn find_idempotent_run(&self, tenant: &str, key: &str, since_ms: i64) -> Result<Option<String>, StoreError>;
+
+    /// For each (tenant, key) of `keys` that an idempotency key was given
+    /// to after `since_ms`: the run it named. One query however many keys,
+    /// so the run writer checks a whole batch of starts in one round trip.
+    async fn find_idempotent_runs(
+        &self,
+        keys: &[(String, String)],
+        since_ms: i64,
+    ) -> Result<HashMap<(String, String), String>, StoreError>;
 
     /// Every unfinished run with its commands, for recovery.
     async fn load_open_runs(&self) -> Result<Vec<OpenRun>, StoreError>;

@@ -15,20 +15,21 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
-use sqlx::{PgPool, Postgres, Row};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgPool, Postgres};
 use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::sync::{Mutex, broadcast, watch};
 
 use super::cluster::Notice;
-use super::postgres_text::{RowText, nul_safe, nul_safe_opt, restore};
+use super::postgres_text::{nul_safe, nul_safe_opt, restore};
+use super::rows::{self, Columns, WORKFLOW_COLUMNS};
 use super::unreadable::listed;
 use super::{
     ExpiredLease, LeasedTask, NewVersion, NewWorkflow, OpenRun, RunBatch, RunPage, RunQuery, Store, StoreError,
     TaskLease, WorkflowPage, WorkflowQuery, migrate, postgres_approvals, postgres_runs, postgres_tasks,
 };
 use crate::model::{
-    ApprovalPage, ApprovalQuery, ApprovalRecord, Definition, EventRecord, RunRecord, StepRecord, TimerRecord, Workflow,
+    ApprovalPage, ApprovalQuery, ApprovalRecord, EventRecord, RunRecord, StepRecord, TimerRecord, Workflow,
     WorkflowStatus, WorkflowVersionInfo,
 };
 
@@ -41,15 +42,6 @@ const NOTICE_BUFFER: usize = 4096;
 /// Connections per process: the run writer holds one per commit, reads and
 /// heartbeats share the rest.
 const MAX_CONNECTIONS: u32 = 10;
-
-/// Columns of a workflow (`w`) joined with one of its versions (`v`), as
-/// [`workflow_from_row`] reads them.
-macro_rules! workflow_columns {
-    () => {
-        "w.id, w.status, w.trigger_type, w.tags, w.latest_version, w.created_at, \
-         v.version, v.definition, v.change_summary, v.created_at AS version_created_at"
-    };
-}
 
 /// The Postgres implementation of [`Store`].
 #[derive(Clone)]
@@ -124,28 +116,6 @@ impl PostgresStore {
     }
 }
 
-fn workflow_from_row(row: &PgRow) -> Result<Workflow, StoreError> {
-    let status = row.text("status")?;
-    let tags: Vec<String> = serde_json::from_value(row.try_get("tags")?)
-        .map_err(|e| StoreError::Corrupt(format!("tags of a workflow: {e}")))?;
-    let definition: String = row.try_get("definition")?;
-    let id = row.text("id")?;
-    Ok(Workflow {
-        status: WorkflowStatus::parse(&status)
-            .ok_or_else(|| StoreError::Corrupt(format!("workflow {id} has unknown status '{status}'")))?,
-        tags: tags.into_iter().map(restore).collect(),
-        definition: serde_json::from_str::<Definition>(&definition)
-            .map_err(|e| StoreError::Corrupt(format!("definition of {id}: {e}")))?,
-        trigger_type: row.text("trigger_type")?,
-        latest_version: row.try_get::<i64, _>("latest_version")? as u32,
-        version: row.try_get::<i64, _>("version")? as u32,
-        change_summary: row.text("change_summary")?,
-        created_at_ms: row.try_get("created_at")?,
-        updated_at_ms: row.try_get("version_created_at")?,
-        id,
-    })
-}
-
 fn to_json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).expect("domain values always serialize")
 }
@@ -159,23 +129,21 @@ async fn fetch_version<'e, E>(executor: E, tenant: &str, id: &str, version: Opti
 where
     E: sqlx::Executor<'e, Database = Postgres>,
 {
-    const SQL: &str = concat!(
-        "SELECT ",
-        workflow_columns!(),
-        " FROM workflows w JOIN workflow_versions v \
+    let sql = format!(
+        "SELECT {WORKFLOW_COLUMNS} FROM workflows w JOIN workflow_versions v \
            ON v.tenant_id = w.tenant_id AND v.workflow_id = w.id AND v.version = COALESCE($3, w.latest_version) \
          WHERE w.tenant_id = $1 AND w.id = $2"
     );
-    let row = sqlx::query(SQL)
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(nul_safe(tenant))
         .bind(nul_safe(id))
         .bind(version.map(i64::from))
         .fetch_optional(executor)
         .await?;
     match row {
-        Some(row) => workflow_from_row(&row),
+        Some(row) => rows::workflow(&row),
         None => Err(match version {
-            Some(v) => StoreError::NotFound { what: format!("version {v} of workflow '{id}'") },
+            Some(v) => StoreError::NotFound { entity: super::error::Entity::WorkflowVersion(v), id: id.to_owned() },
             None => StoreError::workflow_not_found(id),
         }),
     }
@@ -282,12 +250,11 @@ impl Store for PostgresStore {
             None => (None, None),
         };
         let sql = format!(
-            "SELECT {} FROM workflows w JOIN workflow_versions v \
+            "SELECT {WORKFLOW_COLUMNS} FROM workflows w JOIN workflow_versions v \
                ON v.tenant_id = w.tenant_id AND v.workflow_id = w.id AND v.version = w.latest_version \
              WHERE {FILTER} \
                AND ($5::bigint IS NULL OR w.created_at < $5 OR (w.created_at = $5 AND w.id < $6)) \
-             ORDER BY w.created_at DESC, w.id DESC LIMIT $7 OFFSET $8",
-            workflow_columns!()
+             ORDER BY w.created_at DESC, w.id DESC LIMIT $7 OFFSET $8"
         );
         // One row more than asked tells whether another page follows.
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -303,9 +270,7 @@ impl Store for PostgresStore {
             .await?;
         let mut workflows: Vec<_> = rows
             .iter()
-            .filter_map(|row| {
-                listed("workflow", &row.try_get::<String, _>("id").unwrap_or_default(), workflow_from_row(row))
-            })
+            .filter_map(|row| listed("workflow", &row.text("id").unwrap_or_default(), rows::workflow(row)))
             .collect();
         let has_more = workflows.len() > query.limit as usize;
         workflows.truncate(query.limit as usize);
@@ -407,15 +372,7 @@ impl Store for PostgresStore {
         if rows.is_empty() {
             return Err(StoreError::workflow_not_found(id));
         }
-        rows.iter()
-            .map(|row| {
-                Ok(WorkflowVersionInfo {
-                    version: row.try_get::<i64, _>("version")? as u32,
-                    change_summary: row.text("change_summary")?,
-                    created_at_ms: row.try_get("created_at")?,
-                })
-            })
-            .collect()
+        rows.iter().map(rows::version_info).collect()
     }
 
     async fn commit_runs(&self, batch: &RunBatch) -> Result<Vec<Option<LeasedTask>>, StoreError> {
@@ -446,6 +403,14 @@ impl Store for PostgresStore {
 
     async fn find_idempotent_run(&self, tenant: &str, key: &str, since_ms: i64) -> Result<Option<String>, StoreError> {
         postgres_runs::find_idempotent(&self.pool, tenant, key, since_ms).await
+    }
+
+    async fn find_idempotent_runs(
+        &self,
+        keys: &[(String, String)],
+        since_ms: i64,
+    ) -> Result<std::collections::HashMap<(String, String), String>, StoreError> {
+        postgres_runs::find_idempotent_many(&self.pool, keys, since_ms).await
     }
 
     async fn load_open_runs(&self) -> Result<Vec<OpenRun>, StoreError> {

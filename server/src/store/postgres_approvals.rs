@@ -2,12 +2,13 @@
 //! writer's group commit, and the reads of CheckToolUse and the approval
 //! API.
 
-use sqlx::postgres::PgRow;
-use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder, Row};
+use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder};
 
 use super::StoreError;
 use super::postgres_runs::column;
-use super::postgres_text::{RowText, nul_safe};
+use super::postgres_text::nul_safe;
+use super::rows;
+use super::rows::Columns;
 use super::runs::RunBatch;
 use super::unreadable::listed;
 use crate::model::{ApprovalPage, ApprovalQuery, ApprovalRecord};
@@ -37,7 +38,7 @@ pub(super) async fn write(tx: &mut PgConnection, batch: &RunBatch) -> Result<(),
         .bind(column(opened, |a| a.arguments.to_string()))
         .bind(column(opened, |a| nul_safe(a.message.as_str())))
         .bind(column(opened, |a| serde_json::to_string(&a.options).expect("strings serialize")))
-        .bind(column(opened, |a| nul_safe(a.status.as_str())))
+        .bind(column(opened, |a| a.status.as_str()))
         .bind(column(opened, |a| nul_safe(a.default_action.as_str())))
         .bind(column(opened, |a| a.expires_ms))
         .bind(column(opened, |a| a.created_ms))
@@ -51,7 +52,7 @@ pub(super) async fn write(tx: &mut PgConnection, batch: &RunBatch) -> Result<(),
              comment = $7 WHERE id = $1",
         )
         .bind(nul_safe(&d.id))
-        .bind(nul_safe(&d.status))
+        .bind(d.status.as_str())
         .bind(nul_safe(&d.decision))
         .bind(nul_safe(&d.option))
         .bind(nul_safe(&d.decided_by))
@@ -68,52 +69,24 @@ pub(super) async fn write(tx: &mut PgConnection, batch: &RunBatch) -> Result<(),
 const SELECT: &str =
     "SELECT a.*, COALESCE(r.workflow_id, '') AS workflow_id FROM approvals a LEFT JOIN runs r ON r.id = a.run_id";
 
-fn approval_from_row(row: &PgRow) -> Result<ApprovalRecord, StoreError> {
-    let id = row.text("id")?;
-    let corrupt = |what: &str, e: serde_json::Error| StoreError::Corrupt(format!("{what} of approval {id}: {e}"));
-    let arguments: String = row.try_get("arguments")?;
-    let options: String = row.try_get("options")?;
-    Ok(ApprovalRecord {
-        tenant_id: row.text("tenant_id")?,
-        run_id: row.text("run_id")?,
-        workflow_id: row.text("workflow_id")?,
-        step_key: row.text("step_key")?,
-        kind: row.text("kind")?,
-        action: row.text("action")?,
-        tool: row.text("tool")?,
-        arguments: serde_json::from_str(&arguments).map_err(|e| corrupt("arguments", e))?,
-        message: row.text("message")?,
-        options: serde_json::from_str(&options).map_err(|e| corrupt("options", e))?,
-        status: row.text("status")?,
-        decision: row.text("decision")?,
-        option: row.text("option")?,
-        decided_by: row.text("decided_by")?,
-        comment: row.text("comment")?,
-        default_action: row.text("default_action")?,
-        expires_ms: row.try_get("expires_at")?,
-        created_ms: row.try_get("created_at")?,
-        decided_ms: row.try_get("decided_at")?,
-        id,
-    })
-}
-
 /// One approval of a tenant, or `None`.
 pub(super) async fn get(pool: &PgPool, tenant: &str, id: &str) -> Result<Option<ApprovalRecord>, StoreError> {
     let sql = format!("{SELECT} WHERE a.tenant_id = $1 AND a.id = $2");
     let row =
         sqlx::query(sqlx::AssertSqlSafe(sql)).bind(nul_safe(tenant)).bind(nul_safe(id)).fetch_optional(pool).await?;
-    row.as_ref().map(approval_from_row).transpose()
+    row.as_ref().map(rows::approval).transpose()
 }
 
 /// A page of a tenant's approvals matching `query`, newest first.
 pub(super) async fn list(pool: &PgPool, tenant: &str, query: &ApprovalQuery) -> Result<ApprovalPage, StoreError> {
     fn filters(b: &mut QueryBuilder<Postgres>, tenant: &str, q: &ApprovalQuery) {
         b.push(" WHERE a.tenant_id = ").push_bind(nul_safe(tenant).into_owned());
+        let status = q.status.map(|s| s.as_str().to_owned());
         let columns = [
             ("a.run_id", &q.run_id),
             ("r.workflow_id", &q.workflow_id),
             ("a.action", &q.action),
-            ("a.status", &q.status),
+            ("a.status", &status),
             ("a.kind", &q.kind),
         ];
         for (column, value) in columns {
@@ -142,9 +115,7 @@ pub(super) async fn list(pool: &PgPool, tenant: &str, query: &ApprovalQuery) -> 
     let rows = page.build().fetch_all(pool).await?;
     let mut approvals: Vec<_> = rows
         .iter()
-        .filter_map(|row| {
-            listed("approval", &row.try_get::<String, _>("id").unwrap_or_default(), approval_from_row(row))
-        })
+        .filter_map(|row| listed("approval", &row.text("id").unwrap_or_default(), rows::approval(row)))
         .collect();
     let has_more = approvals.len() > query.limit as usize;
     approvals.truncate(query.limit as usize);

@@ -13,7 +13,8 @@ use tokio::sync::broadcast;
 
 use super::cluster::{ClusterStore, Fence, InboxEntry, Notice, PartitionLease};
 use super::postgres::PostgresStore;
-use super::postgres_text::{RowText, nul_safe};
+use super::postgres_text::nul_safe;
+use super::rows::Columns;
 use super::runs::RunBatch;
 use super::{ExpiredLease, OpenRun, StoreError, postgres_runs, postgres_tasks};
 use crate::model::TimerRecord;
@@ -87,7 +88,10 @@ pub(super) fn outlived_lease<T>(written: Result<T, StoreError>, fence: Option<&F
 }
 
 /// Answers the inbox messages a batch applied, in its transaction.
-pub(super) async fn answer_in_commit(tx: &mut PgConnection, done: &[(i64, String)]) -> Result<(), StoreError> {
+pub(super) async fn answer_in_commit(
+    tx: &mut PgConnection,
+    done: &[super::runs::InboxAnswer],
+) -> Result<(), StoreError> {
     if done.is_empty() {
         return Ok(());
     }
@@ -95,8 +99,8 @@ pub(super) async fn answer_in_commit(tx: &mut PgConnection, done: &[(i64, String
         "UPDATE inbox SET result = d.result FROM UNNEST($1::bigint[], $2::text[]) AS d(id, result) \
          WHERE inbox.id = d.id AND inbox.result IS NULL",
     )
-    .bind(done.iter().map(|d| d.0).collect::<Vec<_>>())
-    .bind(done.iter().map(|d| nul_safe(d.1.as_str())).collect::<Vec<_>>())
+    .bind(done.iter().map(|d| d.id).collect::<Vec<_>>())
+    .bind(done.iter().map(|d| nul_safe(d.answer.as_str())).collect::<Vec<_>>())
     .execute(&mut *tx)
     .await?;
     Ok(())
@@ -127,9 +131,9 @@ pub(super) async fn notify_in_commit(tx: &mut PgConnection, batch: &RunBatch) ->
         channels.push(TASKS_CHANNEL);
         payloads.push(serde_json::json!([replica]).to_string());
     }
-    for (id, _) in &batch.inbox_done {
+    for done in &batch.inbox_done {
         channels.push(INBOX_DONE_CHANNEL);
-        payloads.push(id.to_string());
+        payloads.push(done.id.to_string());
     }
     if channels.is_empty() {
         return Ok(());

@@ -8,77 +8,22 @@
 //! batch can reach Postgres's 65,535 bound-parameter limit.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 
 use serde_json::Value;
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, PgPool, Row};
 
-use super::postgres_text::{RowText, nul_safe, nul_safe_opt};
-use super::runs::{OpenRun, RunBatch, RunPage, RunQuery};
-use super::unreadable::{json_or_marker, listed};
+use super::postgres_text::{nul_safe, nul_safe_opt};
+use super::rows::Columns;
+use super::rows::{self, OPEN_RUNS, RUN_COLUMNS};
+use super::runs::{CommandRow, IdempotencyRow, OpenRun, RunBatch, RunPage, RunQuery};
+use super::unreadable::listed;
 use super::{LeasedTask, StoreError};
-use crate::model::{EventRecord, RunRecord, StepRecord, TimerRecord};
-
-const RUN_COLUMNS: &str = "id, tenant_id, workflow_id, workflow_version, user_id, status, input, output, \
-     shared_state, error, cancel_reason, can_retry_from, cost_cents, trigger_label, idempotency_key, \
-     created_at, started_at, completed_at, retry_of_run_id, error_code, pending_action, retention_ms";
+use crate::model::{EventRecord, RunRecord, RunStatus, StepRecord, TimerRecord};
 
 fn json_text(value: &Option<Value>) -> Option<String> {
     value.as_ref().map(|v| v.to_string())
-}
-
-fn json_column(row: &PgRow, column: &str) -> Result<Option<Value>, StoreError> {
-    let text: Option<String> = row.try_get(column)?;
-    Ok(text.map(|t| {
-        let id: String = row.try_get("id").or_else(|_| row.try_get("run_id")).unwrap_or_default();
-        json_or_marker(&t, column, &id)
-    }))
-}
-
-fn run_from_row(row: &PgRow) -> Result<RunRecord, StoreError> {
-    Ok(RunRecord {
-        id: row.text("id")?,
-        tenant_id: row.text("tenant_id")?,
-        workflow_id: row.text("workflow_id")?,
-        workflow_version: row.try_get::<i64, _>("workflow_version")? as u32,
-        user_id: row.text("user_id")?,
-        status: row.text("status")?,
-        input: json_column(row, "input")?,
-        output: json_column(row, "output")?,
-        shared_state: json_column(row, "shared_state")?,
-        error: row.opt_text("error")?,
-        error_code: row.opt_text("error_code")?,
-        cancel_reason: row.opt_text("cancel_reason")?,
-        can_retry_from: row.opt_text("can_retry_from")?,
-        pending_action: json_column(row, "pending_action")?,
-        cost_cents: row.try_get("cost_cents")?,
-        trigger: row.text("trigger_label")?,
-        idempotency_key: row.text("idempotency_key")?,
-        retry_of_run_id: row.opt_text("retry_of_run_id")?,
-        created_ms: row.try_get("created_at")?,
-        started_ms: row.try_get("started_at")?,
-        completed_ms: row.try_get("completed_at")?,
-        retention_ms: row.try_get("retention_ms")?,
-    })
-}
-
-fn step_from_row(row: &PgRow) -> Result<StepRecord, StoreError> {
-    Ok(StepRecord {
-        run_id: row.text("run_id")?,
-        key: row.text("key")?,
-        position: row.try_get::<i64, _>("position")? as u32,
-        step_id: row.text("step_id")?,
-        kind: row.text("kind")?,
-        parent_id: row.opt_text("parent_id")?,
-        item_index: row.try_get::<Option<i64>, _>("item_index")?.map(|i| i as u32),
-        status: row.text("status")?,
-        attempts: row.try_get::<i64, _>("attempts")? as u32,
-        output: json_column(row, "output")?,
-        error: row.opt_text("error")?,
-        cost_cents: row.try_get("cost_cents")?,
-        started_ms: row.try_get("started_at")?,
-        completed_ms: row.try_get("completed_at")?,
-    })
 }
 
 /// Collects one column of `rows` as the array an `UNNEST` parameter takes.
@@ -114,7 +59,7 @@ async fn write_runs(tx: &mut PgConnection, runs: &[RunRecord]) -> Result<(), Sto
         .bind(column(runs, |r| nul_safe(r.workflow_id.as_str())))
         .bind(column(runs, |r| i64::from(r.workflow_version)))
         .bind(column(runs, |r| nul_safe(r.user_id.as_str())))
-        .bind(column(runs, |r| nul_safe(r.status.as_str())))
+        .bind(column(runs, |r| r.status.as_str()))
         .bind(column(runs, |r| json_text(&r.input)))
         .bind(column(runs, |r| json_text(&r.output)))
         .bind(column(runs, |r| json_text(&r.shared_state)))
@@ -157,7 +102,7 @@ async fn write_steps(tx: &mut PgConnection, steps: &[StepRecord]) -> Result<(), 
     .bind(column(steps, |s| nul_safe(s.kind.as_str())))
     .bind(column(steps, |s| nul_safe_opt(s.parent_id.as_deref())))
     .bind(column(steps, |s| s.item_index.map(i64::from)))
-    .bind(column(steps, |s| nul_safe(s.status.as_str())))
+    .bind(column(steps, |s| s.status.as_str()))
     .bind(column(steps, |s| i64::from(s.attempts)))
     .bind(column(steps, |s| json_text(&s.output)))
     .bind(column(steps, |s| nul_safe_opt(s.error.as_deref())))
@@ -187,16 +132,16 @@ async fn write_events(tx: &mut PgConnection, events: &[EventRecord]) -> Result<(
     Ok(())
 }
 
-async fn write_commands(tx: &mut PgConnection, commands: &[(String, u32, String)]) -> Result<(), StoreError> {
+async fn write_commands(tx: &mut PgConnection, commands: &[CommandRow]) -> Result<(), StoreError> {
     if commands.is_empty() {
         return Ok(());
     }
     sqlx::query(
         "INSERT INTO run_commands (run_id, seq, command) SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[])",
     )
-    .bind(column(commands, |c| nul_safe(c.0.as_str())))
-    .bind(column(commands, |c| i64::from(c.1)))
-    .bind(column(commands, |c| nul_safe(c.2.as_str())))
+    .bind(column(commands, |c| nul_safe(c.run_id.as_str())))
+    .bind(column(commands, |c| i64::from(c.position)))
+    .bind(column(commands, |c| nul_safe(c.command.as_str())))
     .execute(&mut *tx)
     .await?;
     Ok(())
@@ -231,7 +176,7 @@ async fn write_timers(
     Ok(())
 }
 
-async fn write_idempotency(tx: &mut PgConnection, keys: &[(String, String, String, i64)]) -> Result<(), StoreError> {
+async fn write_idempotency(tx: &mut PgConnection, keys: &[IdempotencyRow]) -> Result<(), StoreError> {
     if keys.is_empty() {
         return Ok(());
     }
@@ -242,10 +187,10 @@ async fn write_idempotency(tx: &mut PgConnection, keys: &[(String, String, Strin
          ON CONFLICT (tenant_id, idempotency_key) DO UPDATE SET run_id = excluded.run_id, \
            created_at = excluded.created_at",
     )
-    .bind(column(keys, |i| nul_safe(i.0.as_str())))
-    .bind(column(keys, |i| nul_safe(i.1.as_str())))
-    .bind(column(keys, |i| nul_safe(i.2.as_str())))
-    .bind(column(keys, |i| i.3))
+    .bind(column(keys, |i| nul_safe(i.tenant_id.as_str())))
+    .bind(column(keys, |i| nul_safe(i.key.as_str())))
+    .bind(column(keys, |i| nul_safe(i.run_id.as_str())))
+    .bind(column(keys, |i| i.created_ms))
     .execute(&mut *tx)
     .await?;
     Ok(())
@@ -289,14 +234,14 @@ pub(super) async fn get_run(pool: &PgPool, tenant: &str, id: &str) -> Result<(Ru
     let row =
         sqlx::query(sqlx::AssertSqlSafe(sql)).bind(nul_safe(tenant)).bind(nul_safe(id)).fetch_optional(pool).await?;
     let run = match row {
-        Some(row) => run_from_row(&row)?,
-        None => return Err(StoreError::NotFound { what: format!("run '{id}'") }),
+        Some(row) => rows::run(&row)?,
+        None => return Err(StoreError::run_not_found(id)),
     };
     let rows = sqlx::query("SELECT * FROM run_steps WHERE run_id = $1 ORDER BY position, key")
         .bind(nul_safe(id))
         .fetch_all(pool)
         .await?;
-    let steps = rows.iter().map(step_from_row).collect::<Result<Vec<_>, _>>()?;
+    let steps = rows.iter().map(rows::step).collect::<Result<Vec<_>, _>>()?;
     Ok((run, steps))
 }
 
@@ -307,7 +252,7 @@ pub(super) async fn list_runs(pool: &PgPool, tenant: &str, query: &RunQuery) -> 
     let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM runs WHERE {FILTER}")))
         .bind(nul_safe(tenant))
         .bind(nul_safe_opt(query.workflow_id.as_deref()))
-        .bind(nul_safe_opt(query.status.as_deref()))
+        .bind(query.status.map(RunStatus::as_str))
         .bind(nul_safe_opt(query.user_id.as_deref()))
         .fetch_one(pool)
         .await?;
@@ -324,7 +269,7 @@ pub(super) async fn list_runs(pool: &PgPool, tenant: &str, query: &RunQuery) -> 
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(nul_safe(tenant))
         .bind(nul_safe_opt(query.workflow_id.as_deref()))
-        .bind(nul_safe_opt(query.status.as_deref()))
+        .bind(query.status.map(RunStatus::as_str))
         .bind(nul_safe_opt(query.user_id.as_deref()))
         .bind(after_ms)
         .bind(nul_safe_opt(after_id))
@@ -332,10 +277,8 @@ pub(super) async fn list_runs(pool: &PgPool, tenant: &str, query: &RunQuery) -> 
         .bind(if query.after.is_some() { 0 } else { i64::from(query.offset) })
         .fetch_all(pool)
         .await?;
-    let mut runs: Vec<RunRecord> = rows
-        .iter()
-        .filter_map(|row| listed("run", &row.try_get::<String, _>("id").unwrap_or_default(), run_from_row(row)))
-        .collect();
+    let mut runs: Vec<RunRecord> =
+        rows.iter().filter_map(|row| listed("run", &row.text("id").unwrap_or_default(), rows::run(row))).collect();
     let has_more = runs.len() > query.limit as usize;
     runs.truncate(query.limit as usize);
     Ok(RunPage { runs, total: total as u32, has_more })
@@ -376,7 +319,7 @@ pub(super) async fn delete_run(pool: &PgPool, tenant: &str, id: &str) -> Result<
         .await?
         .rows_affected();
     if deleted == 0 {
-        return Err(StoreError::NotFound { what: format!("run '{id}'") });
+        return Err(StoreError::run_not_found(id));
     }
     for table in ["run_steps", "run_events", "run_commands", "timers", "tasks", "run_idempotency", "approvals"] {
         sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE run_id = $1")))
@@ -406,11 +349,36 @@ pub(super) async fn find_idempotent(
     Ok(found.map(super::postgres_text::restore))
 }
 
+/// The runs the idempotency keys `keys` named since `since_ms`, in one
+/// query over two arrays.
+pub(super) async fn find_idempotent_many(
+    pool: &PgPool,
+    keys: &[(String, String)],
+    since_ms: i64,
+) -> Result<HashMap<(String, String), String>, StoreError> {
+    if keys.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let (tenants, names) = key_columns(keys);
+    let rows = sqlx::query(
+        "SELECT i.tenant_id, i.idempotency_key, i.run_id \
+         FROM UNNEST($1::text[], $2::text[]) AS k(tenant_id, idempotency_key) JOIN run_idempotency i \
+           ON i.tenant_id = k.tenant_id AND i.idempotency_key = k.idempotency_key \
+         WHERE i.created_at > $3",
+    )
+    .bind(tenants)
+    .bind(names)
+    .bind(since_ms)
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(|row| Ok(((row.text("tenant_id")?, row.text("idempotency_key")?), row.text("run_id")?))).collect()
+}
+
 /// Every run not in a terminal status (of `partitions`, when given), with
 /// its commands: two queries in all, however many runs are open.
 pub(super) async fn load_open_runs(pool: &PgPool, partitions: Option<&[u16]>) -> Result<Vec<OpenRun>, StoreError> {
     use super::postgres_tasks::{in_partitions, partition_ids};
-    const OPEN: &str = "status IN ('pending', 'running', 'paused')";
+    const OPEN: &str = OPEN_RUNS;
     let sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE {OPEN} {}", in_partitions("id", partitions, 1));
     let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
     if let Some(partitions) = partitions {
@@ -420,7 +388,7 @@ pub(super) async fn load_open_runs(pool: &PgPool, partitions: Option<&[u16]>) ->
     let mut open = Vec::with_capacity(rows.len());
     let mut index = std::collections::HashMap::with_capacity(rows.len());
     for row in &rows {
-        let run = run_from_row(row)?;
+        let run = rows::run(row)?;
         index.insert(run.id.clone(), open.len());
         open.push(OpenRun { run, commands: Vec::new() });
     }
@@ -455,14 +423,5 @@ pub(super) async fn list_timers(pool: &PgPool, partitions: Option<&[u16]>) -> Re
         query = query.bind(partition_ids(partitions));
     }
     let rows = query.fetch_all(pool).await?;
-    rows.iter()
-        .map(|row| {
-            Ok(TimerRecord {
-                run_id: row.text("run_id")?,
-                step_key: row.text("step_key")?,
-                tenant_id: row.text("tenant_id")?,
-                due_ms: row.try_get("due_at")?,
-            })
-        })
-        .collect()
+    rows.iter().map(rows::timer).collect()
 }

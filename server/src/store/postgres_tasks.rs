@@ -8,12 +8,13 @@
 //! it never waits on, or double-claims, a task being claimed elsewhere.
 
 use serde_json::Value;
-use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, PgPool, Row};
 
 use super::StoreError;
 use super::postgres_runs::{column, key_columns};
-use super::postgres_text::{RowText, nul_safe, nul_safe_opt};
+use super::postgres_text::{nul_safe, nul_safe_opt};
+use super::rows::Columns;
+use super::rows::{self, LEASE_SELECT};
 use super::runs::RunBatch;
 use super::tasks::{ExpiredLease, LeasedTask, TaskClaim, TaskLease, TaskStatus};
 
@@ -165,59 +166,15 @@ pub(super) async fn release(tx: &mut PgConnection, leases: &[(String, u64)]) -> 
     Ok(())
 }
 
-/// Whether the task's run is held by PauseRun: paused, waiting for a
-/// "manual" resume. Read in Rust, not with `->>` in SQL: Postgres's JSON
-/// functions refuse a document holding `\u0000` anywhere in it.
-fn run_held(row: &PgRow) -> Result<bool, StoreError> {
-    if row.opt_text("run_status")?.as_deref() != Some("paused") {
-        return Ok(false);
-    }
-    let Some(pending) = row.try_get::<Option<String>, _>("pending_action")? else { return Ok(false) };
-    let pending: Value =
-        serde_json::from_str(&pending).map_err(|e| StoreError::Corrupt(format!("pending action: {e}")))?;
-    Ok(pending.get("type").and_then(Value::as_str) == Some("manual"))
-}
-
-fn lease_from_row(row: &PgRow) -> Result<TaskLease, StoreError> {
-    let task_id = row.text("task_id")?;
-    let status = row.text("status")?;
-    Ok(TaskLease {
-        status: TaskStatus::parse(&status)
-            .ok_or_else(|| StoreError::Corrupt(format!("task {task_id} has unknown status '{status}'")))?,
-        run_id: row.text("run_id")?,
-        step_key: row.text("step_key")?,
-        kind: row.text("kind")?,
-        attempt: row.try_get::<i64, _>("attempt")? as u32,
-        lease_token: row.try_get::<i64, _>("lease_token")? as u64,
-        lease_deadline_ms: row.try_get("lease_deadline")?,
-        lease_owner: row.opt_text("lease_owner")?,
-        attempt_deadline_ms: row.try_get("attempt_deadline")?,
-        timeout_ms: row.try_get("timeout_ms")?,
-        timed_out_token: row.try_get::<Option<i64>, _>("timed_out_token")?.map(|t| t as u64),
-        workflow_id: row.opt_text("workflow_id")?.unwrap_or_default(),
-        workflow_version: row.try_get::<Option<i64>, _>("workflow_version")?.unwrap_or_default() as u32,
-        step_status: row.opt_text("step_status")?.unwrap_or_default(),
-        step_cost_cents: row.try_get::<Option<i64>, _>("step_cost")?.unwrap_or_default(),
-        run_held: run_held(row)?,
-        task_id,
-    })
-}
-
 /// A task's lease state, or `None` for an unknown id.
 pub(super) async fn get(pool: &PgPool, tenant: &str, task_id: &str) -> Result<Option<TaskLease>, StoreError> {
-    let row = sqlx::query(
-        "SELECT t.task_id, t.run_id, t.step_key, t.kind, t.attempt, t.status, t.lease_token, t.lease_deadline, \
-         t.lease_owner, t.attempt_deadline, t.timeout_ms, t.timed_out_token, s.status AS step_status, \
-         s.cost_cents AS step_cost, r.workflow_id, r.workflow_version, r.status AS run_status, r.pending_action \
-         FROM tasks t LEFT JOIN run_steps s ON s.run_id = t.run_id AND s.key = t.step_key \
-         LEFT JOIN runs r ON r.id = t.run_id \
-         WHERE t.tenant_id = $1 AND t.task_id = $2",
-    )
-    .bind(nul_safe(tenant))
-    .bind(nul_safe(task_id))
-    .fetch_optional(pool)
-    .await?;
-    row.as_ref().map(lease_from_row).transpose()
+    let sql = format!("{LEASE_SELECT} WHERE t.tenant_id = $1 AND t.task_id = $2");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(nul_safe(tenant))
+        .bind(nul_safe(task_id))
+        .fetch_optional(pool)
+        .await?;
+    row.as_ref().map(rows::lease).transpose()
 }
 
 /// Moves a live lease's deadline, never past its attempt's deadline, and

@@ -10,7 +10,8 @@ use sqlx::postgres::PgRow;
 
 use super::StoreError;
 use super::postgres::PostgresStore;
-use super::postgres_text::{RowText, nul_safe};
+use super::postgres_text::nul_safe;
+use super::rows::Columns;
 use super::workers::{WorkerRecord, WorkerStore, decode, encode, readable};
 
 const COLUMNS: &str = "id, registration, registered_at, last_seen";

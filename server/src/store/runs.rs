@@ -2,7 +2,9 @@
 //! run writer ([`RunBatch`]), listing filters and pages, and the open runs
 //! recovery replays.
 
-use crate::model::{ApprovalDecision, ApprovalRecord, EventRecord, RunRecord, StepRecord, TaskRecord, TimerRecord};
+use crate::model::{
+    ApprovalDecision, ApprovalRecord, EventRecord, RunRecord, RunStatus, StepRecord, TaskRecord, TimerRecord,
+};
 
 /// Everything one group commit writes, one multi-row statement per table.
 /// Rows of a key appear at most once in each list (the writer keeps the
@@ -15,8 +17,8 @@ pub struct RunBatch {
     pub steps: Vec<StepRecord>,
     /// New events.
     pub events: Vec<EventRecord>,
-    /// Accepted commands: (run id, position from 1, command JSON).
-    pub commands: Vec<(String, u32, String)>,
+    /// Accepted commands.
+    pub commands: Vec<CommandRow>,
     /// Timers armed.
     pub timers: Vec<TimerRecord>,
     /// Timers fired or cancelled: (run id, step key).
@@ -31,8 +33,8 @@ pub struct RunBatch {
     /// key). Its token is kept (before the lease ends as `tasks_done` or a
     /// re-queue says), so that lease's late calls are told why.
     pub tasks_timed_out: Vec<(String, String)>,
-    /// Idempotency keys taken: (tenant, key, run id, ms).
-    pub idempotency: Vec<(String, String, String, i64)>,
+    /// Idempotency keys taken.
+    pub idempotency: Vec<IdempotencyRow>,
     /// Approvals opened.
     pub approvals_opened: Vec<ApprovalRecord>,
     /// Decisions on open approvals (written after the openings).
@@ -47,10 +49,43 @@ pub struct RunBatch {
     /// under; nothing is written unless all are still held.
     pub fence: Option<super::Fence>,
     /// Inbox messages this batch applied, answered in the same commit so
-    /// a message takes effect once: (row id, answer JSON).
-    pub inbox_done: Vec<(i64, String)>,
+    /// a message takes effect once.
+    pub inbox_done: Vec<InboxAnswer>,
     /// Whether to wake other replicas (NOTIFY) about what this batch did.
     pub notify: bool,
+}
+
+/// One accepted command of a run, in the order the writer applied it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandRow {
+    /// The run it changed.
+    pub run_id: String,
+    /// Its position among the run's commands, from 1.
+    pub position: u32,
+    /// The command, as JSON.
+    pub command: String,
+}
+
+/// An idempotency key given to a new run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyRow {
+    /// The tenant the key belongs to.
+    pub tenant_id: String,
+    /// The key the client sent.
+    pub key: String,
+    /// The run it started.
+    pub run_id: String,
+    /// When, ms since the epoch (the key's window starts here).
+    pub created_ms: i64,
+}
+
+/// The answer to one inbox message a batch applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboxAnswer {
+    /// The inbox row.
+    pub id: i64,
+    /// The answer, as JSON.
+    pub answer: String,
 }
 
 impl RunBatch {
@@ -65,8 +100,8 @@ impl RunBatch {
 pub struct RunQuery {
     /// Only runs of this workflow.
     pub workflow_id: Option<String>,
-    /// Only this lower-case status.
-    pub status: Option<String>,
+    /// Only this status.
+    pub status: Option<RunStatus>,
     /// Only runs for this end user.
     pub user_id: Option<String>,
     /// Resume after this (created ms, id) position, newest first.

@@ -13,12 +13,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::sqlite::{
-    SqliteAutoVacuum, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteAutoVacuum, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 
 use super::retention::{KeySweep, RunSweep, Swept};
+use super::rows::{self, Columns, WORKFLOW_COLUMNS};
 use super::sqlite_commit::CommitThread;
 use super::sqlite_wal::{CheckpointStats, Checkpointer};
 use super::unreadable::listed;
@@ -26,21 +25,10 @@ use super::{
     ExpiredLease, LeasedTask, NewVersion, NewWorkflow, OpenRun, RunBatch, RunPage, RunQuery, Store, StoreError,
     TaskLease, WorkflowPage, WorkflowQuery, migrate, sqlite_retention, sqlite_runs, sqlite_tasks,
 };
-use crate::model::{
-    Definition, EventRecord, RunRecord, StepRecord, TimerRecord, Workflow, WorkflowStatus, WorkflowVersionInfo,
-};
+use crate::model::{EventRecord, RunRecord, StepRecord, TimerRecord, Workflow, WorkflowStatus, WorkflowVersionInfo};
 
 /// How long a create's request id stays a deduplication key.
 const REQUEST_ID_TTL_MS: i64 = 24 * 60 * 60 * 1000;
-
-/// Columns of a workflow (`w`) joined with one of its versions (`v`), as
-/// [`workflow_from_row`] reads them.
-macro_rules! workflow_columns {
-    () => {
-        "w.id, w.status, w.trigger_type, w.tags, w.latest_version, w.created_at, \
-         v.version, v.definition, v.change_summary, v.created_at AS version_created_at"
-    };
-}
 
 /// The SQLite implementation of [`Store`].
 #[derive(Clone)]
@@ -118,27 +106,6 @@ impl SqliteStore {
     }
 }
 
-fn workflow_from_row(row: &SqliteRow) -> Result<Workflow, StoreError> {
-    let status: String = row.try_get("status")?;
-    let tags: String = row.try_get("tags")?;
-    let definition: String = row.try_get("definition")?;
-    let id: String = row.try_get("id")?;
-    Ok(Workflow {
-        status: WorkflowStatus::parse(&status)
-            .ok_or_else(|| StoreError::Corrupt(format!("workflow {id} has unknown status '{status}'")))?,
-        tags: serde_json::from_str(&tags).map_err(|e| StoreError::Corrupt(format!("tags of {id}: {e}")))?,
-        definition: serde_json::from_str::<Definition>(&definition)
-            .map_err(|e| StoreError::Corrupt(format!("definition of {id}: {e}")))?,
-        trigger_type: row.try_get("trigger_type")?,
-        latest_version: row.try_get::<i64, _>("latest_version")? as u32,
-        version: row.try_get::<i64, _>("version")? as u32,
-        change_summary: row.try_get("change_summary")?,
-        created_at_ms: row.try_get("created_at")?,
-        updated_at_ms: row.try_get("version_created_at")?,
-        id,
-    })
-}
-
 fn to_json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).expect("domain values always serialize")
 }
@@ -147,18 +114,21 @@ async fn fetch_version<'e, E>(executor: E, tenant: &str, id: &str, version: Opti
 where
     E: sqlx::Executor<'e, Database = sqlx::Sqlite>,
 {
-    const SQL: &str = concat!(
-        "SELECT ",
-        workflow_columns!(),
-        " FROM workflows w JOIN workflow_versions v \
+    let sql = format!(
+        "SELECT {WORKFLOW_COLUMNS} FROM workflows w JOIN workflow_versions v \
            ON v.tenant_id = w.tenant_id AND v.workflow_id = w.id AND v.version = COALESCE(?3, w.latest_version) \
          WHERE w.tenant_id = ?1 AND w.id = ?2"
     );
-    let row = sqlx::query(SQL).bind(tenant).bind(id).bind(version.map(i64::from)).fetch_optional(executor).await?;
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(tenant)
+        .bind(id)
+        .bind(version.map(i64::from))
+        .fetch_optional(executor)
+        .await?;
     match row {
-        Some(row) => workflow_from_row(&row),
+        Some(row) => rows::workflow(&row),
         None => Err(match version {
-            Some(v) => StoreError::NotFound { what: format!("version {v} of workflow '{id}'") },
+            Some(v) => StoreError::NotFound { entity: super::error::Entity::WorkflowVersion(v), id: id.to_owned() },
             None => StoreError::workflow_not_found(id),
         }),
     }
@@ -258,12 +228,11 @@ impl Store for SqliteStore {
             None => (None, None),
         };
         let sql = format!(
-            "SELECT {} FROM workflows w JOIN workflow_versions v \
+            "SELECT {WORKFLOW_COLUMNS} FROM workflows w JOIN workflow_versions v \
                ON v.tenant_id = w.tenant_id AND v.workflow_id = w.id AND v.version = w.latest_version \
              WHERE {FILTER} \
                AND (?5 IS NULL OR w.created_at < ?5 OR (w.created_at = ?5 AND w.id < ?6)) \
-             ORDER BY w.created_at DESC, w.id DESC LIMIT ?7 OFFSET ?8",
-            workflow_columns!()
+             ORDER BY w.created_at DESC, w.id DESC LIMIT ?7 OFFSET ?8"
         );
         // One row more than asked tells whether another page follows.
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -279,9 +248,7 @@ impl Store for SqliteStore {
             .await?;
         let mut workflows: Vec<_> = rows
             .iter()
-            .filter_map(|row| {
-                listed("workflow", &row.try_get::<String, _>("id").unwrap_or_default(), workflow_from_row(row))
-            })
+            .filter_map(|row| listed("workflow", &row.text("id").unwrap_or_default(), rows::workflow(row)))
             .collect();
         let has_more = workflows.len() > query.limit as usize;
         workflows.truncate(query.limit as usize);
@@ -383,15 +350,7 @@ impl Store for SqliteStore {
         if rows.is_empty() {
             return Err(StoreError::workflow_not_found(id));
         }
-        rows.iter()
-            .map(|row| {
-                Ok(WorkflowVersionInfo {
-                    version: row.try_get::<i64, _>("version")? as u32,
-                    change_summary: row.try_get("change_summary")?,
-                    created_at_ms: row.try_get("created_at")?,
-                })
-            })
-            .collect()
+        rows.iter().map(rows::version_info).collect()
     }
 
     async fn commit_runs(&self, batch: &RunBatch) -> Result<Vec<Option<LeasedTask>>, StoreError> {
@@ -426,6 +385,14 @@ impl Store for SqliteStore {
 
     async fn find_idempotent_run(&self, tenant: &str, key: &str, since_ms: i64) -> Result<Option<String>, StoreError> {
         sqlite_runs::find_idempotent(&self.pool, tenant, key, since_ms).await
+    }
+
+    async fn find_idempotent_runs(
+        &self,
+        keys: &[(String, String)],
+        since_ms: i64,
+    ) -> Result<std::collections::HashMap<(String, String), String>, StoreError> {
+        sqlite_runs::find_idempotent_many(&self.pool, keys, since_ms).await
     }
 
     async fn load_open_runs(&self) -> Result<Vec<OpenRun>, StoreError> {

@@ -2,10 +2,10 @@
 //! approval API (rows are opened and decided in the run writer's commits,
 //! `sqlite_commit.rs`).
 
-use sqlx::sqlite::SqliteRow;
-use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
+use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 
 use super::StoreError;
+use super::rows::{self, Columns};
 use super::unreadable::listed;
 use crate::model::{ApprovalPage, ApprovalQuery, ApprovalRecord};
 
@@ -14,52 +14,24 @@ use crate::model::{ApprovalPage, ApprovalQuery, ApprovalRecord};
 const SELECT: &str =
     "SELECT a.*, COALESCE(r.workflow_id, '') AS workflow_id FROM approvals a LEFT JOIN runs r ON r.id = a.run_id";
 
-fn approval_from_row(row: &SqliteRow) -> Result<ApprovalRecord, StoreError> {
-    let id: String = row.try_get("id")?;
-    let corrupt = |what: &str, e: serde_json::Error| StoreError::Corrupt(format!("{what} of approval {id}: {e}"));
-    let arguments: String = row.try_get("arguments")?;
-    let options: String = row.try_get("options")?;
-    Ok(ApprovalRecord {
-        tenant_id: row.try_get("tenant_id")?,
-        run_id: row.try_get("run_id")?,
-        workflow_id: row.try_get("workflow_id")?,
-        step_key: row.try_get("step_key")?,
-        kind: row.try_get("kind")?,
-        action: row.try_get("action")?,
-        tool: row.try_get("tool")?,
-        arguments: serde_json::from_str(&arguments).map_err(|e| corrupt("arguments", e))?,
-        message: row.try_get("message")?,
-        options: serde_json::from_str(&options).map_err(|e| corrupt("options", e))?,
-        status: row.try_get("status")?,
-        decision: row.try_get("decision")?,
-        option: row.try_get("option")?,
-        decided_by: row.try_get("decided_by")?,
-        comment: row.try_get("comment")?,
-        default_action: row.try_get("default_action")?,
-        expires_ms: row.try_get("expires_at")?,
-        created_ms: row.try_get("created_at")?,
-        decided_ms: row.try_get("decided_at")?,
-        id,
-    })
-}
-
 /// One approval of a tenant, or `None`.
 pub(super) async fn get(pool: &SqlitePool, tenant: &str, id: &str) -> Result<Option<ApprovalRecord>, StoreError> {
     let mut query = QueryBuilder::<Sqlite>::new(SELECT);
     query.push(" WHERE a.tenant_id = ").push_bind(tenant.to_owned()).push(" AND a.id = ").push_bind(id.to_owned());
     let row = query.build().fetch_optional(pool).await?;
-    row.as_ref().map(approval_from_row).transpose()
+    row.as_ref().map(rows::approval).transpose()
 }
 
 /// A page of a tenant's approvals matching `query`, newest first.
 pub(super) async fn list(pool: &SqlitePool, tenant: &str, query: &ApprovalQuery) -> Result<ApprovalPage, StoreError> {
     fn filters(b: &mut QueryBuilder<Sqlite>, tenant: &str, q: &ApprovalQuery) {
         b.push(" WHERE a.tenant_id = ").push_bind(tenant.to_owned());
+        let status = q.status.map(|s| s.as_str().to_owned());
         let columns = [
             ("a.run_id", &q.run_id),
             ("r.workflow_id", &q.workflow_id),
             ("a.action", &q.action),
-            ("a.status", &q.status),
+            ("a.status", &status),
             ("a.kind", &q.kind),
         ];
         for (column, value) in columns {
@@ -83,9 +55,7 @@ pub(super) async fn list(pool: &SqlitePool, tenant: &str, query: &ApprovalQuery)
     let rows = page.build().fetch_all(pool).await?;
     let mut approvals: Vec<_> = rows
         .iter()
-        .filter_map(|row| {
-            listed("approval", &row.try_get::<String, _>("id").unwrap_or_default(), approval_from_row(row))
-        })
+        .filter_map(|row| listed("approval", &row.text("id").unwrap_or_default(), rows::approval(row)))
         .collect();
     let has_more = approvals.len() > query.limit as usize;
     approvals.truncate(query.limit as usize);

@@ -164,8 +164,8 @@ fn write(conn: &mut Connection, batch: &RunBatch) -> Result<Vec<Option<LeasedTas
              ON CONFLICT (tenant_id, idempotency_key) DO UPDATE SET run_id = excluded.run_id, \
              created_at = excluded.created_at",
         )?;
-        for (tenant, key, run, ms) in &batch.idempotency {
-            keys.execute(params![tenant, key, run, ms])?;
+        for row in &batch.idempotency {
+            keys.execute(params![row.tenant_id, row.key, row.run_id, row.created_ms])?;
         }
         let mut release = tx.prepare_cached(
             "UPDATE tasks SET status = 'queued', lease_owner = NULL, lease_deadline = NULL \
@@ -203,7 +203,7 @@ fn write_runs(tx: &Transaction<'_>, batch: &RunBatch) -> Result<(), StoreError> 
             r.workflow_id,
             i64::from(r.workflow_version),
             r.user_id,
-            r.status,
+            r.status.as_str(),
             json_text(&r.input),
             json_text(&r.output),
             json_text(&r.shared_state),
@@ -239,7 +239,7 @@ fn write_runs(tx: &Transaction<'_>, batch: &RunBatch) -> Result<(), StoreError> 
             s.kind,
             s.parent_id,
             s.item_index.map(i64::from),
-            s.status,
+            s.status.as_str(),
             i64::from(s.attempts),
             json_text(&s.output),
             s.error,
@@ -256,8 +256,8 @@ fn write_runs(tx: &Transaction<'_>, batch: &RunBatch) -> Result<(), StoreError> 
         events.execute(params![e.run_id, e.sequence as i64, e.event_type, payload, e.created_ms])?;
     }
     let mut commands = tx.prepare_cached("INSERT INTO run_commands (run_id, seq, command) VALUES (?1, ?2, ?3)")?;
-    for (run, seq, command) in &batch.commands {
-        commands.execute(params![run, i64::from(*seq), command])?;
+    for row in &batch.commands {
+        commands.execute(params![row.run_id, i64::from(row.position), row.command])?;
     }
     Ok(())
 }
@@ -342,7 +342,7 @@ fn write_approvals(tx: &Transaction<'_>, batch: &RunBatch) -> Result<(), StoreEr
             a.arguments.to_string(),
             a.message,
             options,
-            a.status,
+            a.status.as_str(),
             a.default_action,
             a.expires_ms,
             a.created_ms,
@@ -353,7 +353,15 @@ fn write_approvals(tx: &Transaction<'_>, batch: &RunBatch) -> Result<(), StoreEr
          comment = ?7 WHERE id = ?1",
     )?;
     for d in &batch.approvals_decided {
-        decide.execute(params![d.id, d.status, d.decision, d.option, d.decided_by, d.decided_ms, d.comment])?;
+        decide.execute(params![
+            d.id,
+            d.status.as_str(),
+            d.decision,
+            d.option,
+            d.decided_by,
+            d.decided_ms,
+            d.comment
+        ])?;
     }
     Ok(())
 }

@@ -226,7 +226,7 @@ mod tests {
         let runs = (0..800)
             .map(|i| {
                 let mut run = super::super::sqlite_wal::tests::run(i);
-                (run.status, run.completed_ms) = ("completed".into(), Some(1));
+                (run.status, run.completed_ms) = (crate::model::RunStatus::Completed, Some(1));
                 run
             })
             .collect();

@@ -2,72 +2,16 @@
 //! and what recovery loads. The run writer's group commit is in
 //! `sqlite_commit.rs`.
 
-use serde_json::Value;
+use std::collections::HashMap;
+
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqlitePool};
 
 use super::StoreError;
+use super::rows::{self, Columns, OPEN_RUNS, RUN_COLUMNS};
 use super::runs::{OpenRun, RunPage, RunQuery};
-use super::unreadable::{json_or_marker, listed};
-use crate::model::{EventRecord, RunRecord, StepRecord, TimerRecord};
-
-const RUN_COLUMNS: &str = "id, tenant_id, workflow_id, workflow_version, user_id, status, input, output, \
-     shared_state, error, cancel_reason, can_retry_from, cost_cents, trigger_label, idempotency_key, \
-     created_at, started_at, completed_at, retry_of_run_id, error_code, pending_action, retention_ms";
-
-fn json_column(row: &SqliteRow, column: &str) -> Result<Option<Value>, StoreError> {
-    let text: Option<String> = row.try_get(column)?;
-    Ok(text.map(|t| {
-        let id: String = row.try_get("id").or_else(|_| row.try_get("run_id")).unwrap_or_default();
-        json_or_marker(&t, column, &id)
-    }))
-}
-
-fn run_from_row(row: &SqliteRow) -> Result<RunRecord, StoreError> {
-    Ok(RunRecord {
-        id: row.try_get("id")?,
-        tenant_id: row.try_get("tenant_id")?,
-        workflow_id: row.try_get("workflow_id")?,
-        workflow_version: row.try_get::<i64, _>("workflow_version")? as u32,
-        user_id: row.try_get("user_id")?,
-        status: row.try_get("status")?,
-        input: json_column(row, "input")?,
-        output: json_column(row, "output")?,
-        shared_state: json_column(row, "shared_state")?,
-        error: row.try_get("error")?,
-        error_code: row.try_get("error_code")?,
-        cancel_reason: row.try_get("cancel_reason")?,
-        can_retry_from: row.try_get("can_retry_from")?,
-        pending_action: json_column(row, "pending_action")?,
-        cost_cents: row.try_get("cost_cents")?,
-        trigger: row.try_get("trigger_label")?,
-        idempotency_key: row.try_get("idempotency_key")?,
-        retry_of_run_id: row.try_get("retry_of_run_id")?,
-        created_ms: row.try_get("created_at")?,
-        started_ms: row.try_get("started_at")?,
-        completed_ms: row.try_get("completed_at")?,
-        retention_ms: row.try_get("retention_ms")?,
-    })
-}
-
-fn step_from_row(row: &SqliteRow) -> Result<StepRecord, StoreError> {
-    Ok(StepRecord {
-        run_id: row.try_get("run_id")?,
-        key: row.try_get("key")?,
-        position: row.try_get::<i64, _>("position")? as u32,
-        step_id: row.try_get("step_id")?,
-        kind: row.try_get("kind")?,
-        parent_id: row.try_get("parent_id")?,
-        item_index: row.try_get::<Option<i64>, _>("item_index")?.map(|i| i as u32),
-        status: row.try_get("status")?,
-        attempts: row.try_get::<i64, _>("attempts")? as u32,
-        output: json_column(row, "output")?,
-        error: row.try_get("error")?,
-        cost_cents: row.try_get("cost_cents")?,
-        started_ms: row.try_get("started_at")?,
-        completed_ms: row.try_get("completed_at")?,
-    })
-}
+use super::unreadable::listed;
+use crate::model::{EventRecord, RunRecord, RunStatus, StepRecord, TimerRecord};
 
 /// A run and its steps in list order.
 pub(super) async fn get_run(
@@ -78,14 +22,14 @@ pub(super) async fn get_run(
     let sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE tenant_id = ?1 AND id = ?2");
     let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(tenant).bind(id).fetch_optional(pool).await?;
     let run = match row {
-        Some(row) => run_from_row(&row)?,
-        None => return Err(StoreError::NotFound { what: format!("run '{id}'") }),
+        Some(row) => rows::run(&row)?,
+        None => return Err(StoreError::run_not_found(id)),
     };
     let rows = sqlx::query("SELECT * FROM run_steps WHERE run_id = ?1 ORDER BY position, key")
         .bind(id)
         .fetch_all(pool)
         .await?;
-    let steps = rows.iter().map(step_from_row).collect::<Result<Vec<_>, _>>()?;
+    let steps = rows.iter().map(rows::step).collect::<Result<Vec<_>, _>>()?;
     Ok((run, steps))
 }
 
@@ -96,7 +40,7 @@ pub(super) async fn list_runs(pool: &SqlitePool, tenant: &str, query: &RunQuery)
     let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM runs WHERE {FILTER}")))
         .bind(tenant)
         .bind(query.workflow_id.as_deref())
-        .bind(query.status.as_deref())
+        .bind(query.status.map(RunStatus::as_str))
         .bind(query.user_id.as_deref())
         .fetch_one(pool)
         .await?;
@@ -113,7 +57,7 @@ pub(super) async fn list_runs(pool: &SqlitePool, tenant: &str, query: &RunQuery)
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(tenant)
         .bind(query.workflow_id.as_deref())
-        .bind(query.status.as_deref())
+        .bind(query.status.map(RunStatus::as_str))
         .bind(query.user_id.as_deref())
         .bind(after_ms)
         .bind(after_id)
@@ -121,10 +65,8 @@ pub(super) async fn list_runs(pool: &SqlitePool, tenant: &str, query: &RunQuery)
         .bind(if query.after.is_some() { 0 } else { i64::from(query.offset) })
         .fetch_all(pool)
         .await?;
-    let mut runs: Vec<RunRecord> = rows
-        .iter()
-        .filter_map(|row| listed("run", &row.try_get::<String, _>("id").unwrap_or_default(), run_from_row(row)))
-        .collect();
+    let mut runs: Vec<RunRecord> =
+        rows.iter().filter_map(|row| listed("run", &row.text("id").unwrap_or_default(), rows::run(row))).collect();
     let has_more = runs.len() > query.limit as usize;
     runs.truncate(query.limit as usize);
     Ok(RunPage { runs, total: total as u32, has_more })
@@ -165,7 +107,7 @@ pub(super) async fn delete_run(pool: &SqlitePool, tenant: &str, id: &str) -> Res
         .await?
         .rows_affected();
     if deleted == 0 {
-        return Err(StoreError::NotFound { what: format!("run '{id}'") });
+        return Err(StoreError::run_not_found(id));
     }
     for table in ["run_steps", "run_events", "run_commands", "timers", "tasks", "run_idempotency", "approvals"] {
         sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE run_id = ?1")))
@@ -194,17 +136,44 @@ pub(super) async fn find_idempotent(
     .await?)
 }
 
+/// The runs the idempotency keys `keys` named since `since_ms`, in one
+/// query: the keys travel as one JSON array of [tenant, key] pairs, so no
+/// batch reaches SQLite's bound-parameter limit.
+pub(super) async fn find_idempotent_many(
+    pool: &SqlitePool,
+    keys: &[(String, String)],
+    since_ms: i64,
+) -> Result<HashMap<(String, String), String>, StoreError> {
+    if keys.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let pairs = serde_json::to_string(keys).map_err(|e| StoreError::Corrupt(format!("idempotency keys: {e}")))?;
+    let rows = sqlx::query(
+        "SELECT i.tenant_id, i.idempotency_key, i.run_id \
+         FROM json_each(?1) k JOIN run_idempotency i \
+           ON i.tenant_id = json_extract(k.value, '$[0]') AND i.idempotency_key = json_extract(k.value, '$[1]') \
+         WHERE i.created_at > ?2",
+    )
+    .bind(pairs)
+    .bind(since_ms)
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|row| Ok(((row.try_get("tenant_id")?, row.try_get("idempotency_key")?), row.try_get("run_id")?)))
+        .collect()
+}
+
 /// Every run not in a terminal status, with its commands: two queries in
 /// all, however many runs are open (recovery after a crash with thousands
 /// of parked runs must not pay a round trip per run).
 pub(super) async fn load_open_runs(pool: &SqlitePool) -> Result<Vec<OpenRun>, StoreError> {
-    const OPEN: &str = "status IN ('pending', 'running', 'paused')";
+    const OPEN: &str = OPEN_RUNS;
     let sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE {OPEN}");
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(pool).await?;
     let mut open = Vec::with_capacity(rows.len());
     let mut index = std::collections::HashMap::with_capacity(rows.len());
     for row in &rows {
-        let run = run_from_row(row)?;
+        let run = rows::run(row)?;
         index.insert(run.id.clone(), open.len());
         open.push(OpenRun { run, commands: Vec::new() });
     }
@@ -226,14 +195,5 @@ pub(super) async fn load_open_runs(pool: &SqlitePool) -> Result<Vec<OpenRun>, St
 pub(super) async fn list_timers(pool: &SqlitePool) -> Result<Vec<TimerRecord>, StoreError> {
     let rows =
         sqlx::query("SELECT run_id, step_key, tenant_id, due_at FROM timers ORDER BY due_at").fetch_all(pool).await?;
-    rows.iter()
-        .map(|row| {
-            Ok(TimerRecord {
-                run_id: row.try_get("run_id")?,
-                step_key: row.try_get("step_key")?,
-                tenant_id: row.try_get("tenant_id")?,
-                due_ms: row.try_get("due_at")?,
-            })
-        })
-        .collect()
+    rows.iter().map(rows::timer).collect()
 }

@@ -3,53 +3,17 @@
 //! heartbeats that extend a live lease, withdrawals, and the expired
 //! leases the sweeper returns to the writer.
 
-use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqlitePool};
 
 use super::StoreError;
-use super::tasks::{ExpiredLease, TaskLease, TaskStatus};
-
-fn lease_from_row(row: &SqliteRow) -> Result<TaskLease, StoreError> {
-    let task_id: String = row.try_get("task_id")?;
-    let status: String = row.try_get("status")?;
-    Ok(TaskLease {
-        status: TaskStatus::parse(&status)
-            .ok_or_else(|| StoreError::Corrupt(format!("task {task_id} has unknown status '{status}'")))?,
-        run_id: row.try_get("run_id")?,
-        step_key: row.try_get("step_key")?,
-        kind: row.try_get("kind")?,
-        attempt: row.try_get::<i64, _>("attempt")? as u32,
-        lease_token: row.try_get::<i64, _>("lease_token")? as u64,
-        lease_deadline_ms: row.try_get("lease_deadline")?,
-        lease_owner: row.try_get("lease_owner")?,
-        attempt_deadline_ms: row.try_get("attempt_deadline")?,
-        timeout_ms: row.try_get("timeout_ms")?,
-        timed_out_token: row.try_get::<Option<i64>, _>("timed_out_token")?.map(|t| t as u64),
-        workflow_id: row.try_get::<Option<String>, _>("workflow_id")?.unwrap_or_default(),
-        workflow_version: row.try_get::<Option<i64>, _>("workflow_version")?.unwrap_or_default() as u32,
-        step_status: row.try_get::<Option<String>, _>("step_status")?.unwrap_or_default(),
-        step_cost_cents: row.try_get::<Option<i64>, _>("step_cost")?.unwrap_or_default(),
-        run_held: row.try_get::<Option<bool>, _>("run_held")?.unwrap_or_default(),
-        task_id,
-    })
-}
+use super::rows::{self, LEASE_SELECT};
+use super::tasks::{ExpiredLease, TaskLease};
 
 /// A task's lease state, or `None` for an unknown id.
 pub(super) async fn get(pool: &SqlitePool, tenant: &str, task_id: &str) -> Result<Option<TaskLease>, StoreError> {
-    let row = sqlx::query(
-        "SELECT t.task_id, t.run_id, t.step_key, t.kind, t.attempt, t.status, t.lease_token, t.lease_deadline, \
-         t.lease_owner, t.attempt_deadline, t.timeout_ms, t.timed_out_token, s.status AS step_status, \
-         s.cost_cents AS step_cost, r.workflow_id, r.workflow_version, \
-         (r.status = 'paused' AND json_extract(r.pending_action, '$.type') = 'manual') AS run_held \
-         FROM tasks t LEFT JOIN run_steps s ON s.run_id = t.run_id AND s.key = t.step_key \
-         LEFT JOIN runs r ON r.id = t.run_id \
-         WHERE t.tenant_id = ?1 AND t.task_id = ?2",
-    )
-    .bind(tenant)
-    .bind(task_id)
-    .fetch_optional(pool)
-    .await?;
-    row.as_ref().map(lease_from_row).transpose()
+    let sql = format!("{LEASE_SELECT} WHERE t.tenant_id = ?1 AND t.task_id = ?2");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(tenant).bind(task_id).fetch_optional(pool).await?;
+    row.as_ref().map(rows::lease).transpose()
 }
 
 /// Moves a live lease's deadline, never past its attempt's deadline, and

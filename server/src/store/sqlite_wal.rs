@@ -187,7 +187,7 @@ pub(super) mod tests {
             workflow_id: "wf_x".into(),
             workflow_version: 1,
             user_id: String::new(),
-            status: "running".into(),
+            status: crate::model::RunStatus::Running,
             // About five pages a commit.
             input: Some(json!({"pad": "x".repeat(16000)})),
             output: None,

@@ -4,6 +4,8 @@
 
 use serde_json::Value;
 
+use crate::model::StepStatus;
+
 /// Where a task is in its life. A row is kept after its step finishes so
 /// that a late call about it can be told why it is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -162,8 +164,9 @@ pub struct TaskLease {
     pub workflow_id: String,
     /// See `workflow_id`.
     pub workflow_version: u32,
-    /// The step's status ("running", "paused", …), as last committed.
-    pub step_status: String,
+    /// The step's status as last committed; `None` when the step row is
+    /// gone.
+    pub step_status: Option<StepStatus>,
     /// The step's recorded cost (finished attempts), cents.
     pub step_cost_cents: i64,
     /// The run is held by PauseRun (status paused, pending action type

@@ -6,7 +6,9 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 
 use crate::engine::run::{EventType, RunEvent, RunState, TaskDispatch};
-use crate::model::{ApprovalDecision, ApprovalRecord, EventRecord, RunRecord, StepRecord, TaskRecord, ids};
+use crate::model::{
+    ApprovalDecision, ApprovalRecord, ApprovalStatus, EventRecord, RunRecord, StepRecord, TaskRecord, ids,
+};
 
 /// What a run was started with that the pure state does not keep.
 #[derive(Debug, Clone)]
@@ -37,7 +39,7 @@ pub fn run_record(state: &RunState, meta: &RunMeta) -> RunRecord {
         workflow_id: workflow_id.to_string(),
         workflow_version,
         user_id: meta.user_id.clone(),
-        status: state.status().as_str().to_string(),
+        status: state.status(),
         input: Some(meta.input.clone()),
         output: state.output().cloned(),
         shared_state: state.document().get("state").cloned(),
@@ -72,7 +74,7 @@ pub fn step_records(state: &RunState, keys: Option<&BTreeSet<String>>) -> Vec<St
             kind: view.kind.as_str().to_string(),
             parent_id: view.parent_id.map(str::to_string),
             item_index: view.item_index,
-            status: view.status.as_str().to_string(),
+            status: view.status,
             attempts: view.attempts,
             output: view.output.cloned(),
             error: view.error.map(str::to_string),
@@ -153,7 +155,7 @@ pub fn approval_change(run_id: &str, tenant: &str, event: &RunEvent) -> Option<A
                 .and_then(Value::as_array)
                 .map(|o| o.iter().filter_map(Value::as_str).map(str::to_string).collect())
                 .unwrap_or_default(),
-            status: "pending".to_string(),
+            status: ApprovalStatus::Pending,
             decision: String::new(),
             option: String::new(),
             decided_by: String::new(),
@@ -169,15 +171,15 @@ pub fn approval_change(run_id: &str, tenant: &str, event: &RunEvent) -> Option<A
             // the approval itself marked expired.
             let expired = data.get("expired").and_then(Value::as_bool).unwrap_or(false);
             let status = match decision.as_str() {
-                _ if expired => "expired",
-                "approve" => "approved",
-                "deny" => "denied",
-                "escalate" => "escalated",
-                _ => "expired",
+                _ if expired => ApprovalStatus::Expired,
+                "approve" => ApprovalStatus::Approved,
+                "deny" => ApprovalStatus::Denied,
+                "escalate" => ApprovalStatus::Escalated,
+                _ => ApprovalStatus::Expired,
             };
             Some(ApprovalChange::Decide(ApprovalDecision {
                 id,
-                status: status.to_string(),
+                status,
                 decision,
                 option: text("option"),
                 decided_by: text("decidedBy"),
