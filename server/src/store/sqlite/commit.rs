@@ -20,7 +20,7 @@
 //! vacuum) run here too, as [`Job::Chore`]s between two batches: a commit
 //! then waits in the queue for a chore of a few milliseconds instead of
 //! sleeping in SQLite's busy handler. This connection never checkpoints
-//! on its own (`wal_autocheckpoint = 0`): `sqlite_wal.rs` does it beside
+//! on its own (`wal_autocheckpoint = 0`): `wal.rs` does it beside
 //! the commits, not inside them.
 
 use std::path::Path;
@@ -34,9 +34,12 @@ use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, 
 use serde_json::Value;
 use tokio::sync::oneshot;
 
-use super::StoreError;
-use super::runs::RunBatch;
-use super::tasks::{LeasedTask, TaskClaim};
+use async_trait::async_trait;
+
+use super::SqliteStore;
+use crate::store::StoreError;
+use crate::store::runs::{CommitStore, RunBatch};
+use crate::store::tasks::{LeasedTask, TaskClaim};
 
 type Reply = oneshot::Sender<Result<Vec<Option<LeasedTask>>, StoreError>>;
 
@@ -67,7 +70,7 @@ impl CommitThread {
         // and foreign keys are each connection's own.
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", true)?;
-        // Checkpoints happen beside the commits (sqlite_wal.rs), not in them.
+        // Checkpoints happen beside the commits (wal.rs), not in them.
         conn.pragma_update(None, "wal_autocheckpoint", 0)?;
         // A claim's statement text varies with its agents; leave room.
         conn.set_prepared_statement_cache_capacity(64);
@@ -439,4 +442,15 @@ fn claim_one(tx: &Transaction<'_>, claim: &TaskClaim<'_>) -> Result<Option<Lease
         run_id,
         shared_state: None,
     }))
+}
+
+#[async_trait]
+impl CommitStore for SqliteStore {
+    async fn commit_runs(&self, batch: &RunBatch) -> Result<Vec<Option<LeasedTask>>, StoreError> {
+        // The commit thread needs the batch for as long as it writes. The
+        // clone stands in for the per-value copies sqlx's binds made before
+        // (rusqlite binds by reference), so the commit copies no more than
+        // it did; the writer keeps its batch to publish the events.
+        self.commits.commit(batch.clone()).await
+    }
 }

@@ -1,22 +1,20 @@
-//! The Postgres side of the task queue: the task rows of a group commit
-//! (queued, done, cancelled), a claim inside the writer's transaction,
-//! heartbeats that extend a live lease, and the expired leases the sweeper
-//! hands back to the writer.
+//! The Postgres side of the task queue inside the run writer's group
+//! commit: the task rows (queued, done, cancelled), leases handed back, and
+//! claims. Lease reads and heartbeats are the shared `store/tasks.rs`.
 //!
 //! Every change to a lease is conditional on its token, as on SQLite. The
 //! claim skips rows another transaction holds (`FOR UPDATE SKIP LOCKED`), so
 //! it never waits on, or double-claims, a task being claimed elsewhere.
 
 use serde_json::Value;
-use sqlx::{PgConnection, PgPool, Row};
+use sqlx::{PgConnection, Row};
 
-use super::StoreError;
-use super::postgres_runs::{column, key_columns};
-use super::postgres_text::{nul_safe, nul_safe_opt};
-use super::rows::Columns;
-use super::rows::{self, LEASE_SELECT};
-use super::runs::RunBatch;
-use super::tasks::{ExpiredLease, LeasedTask, TaskClaim, TaskLease, TaskStatus};
+use super::sql::{column, key_columns};
+use super::text::{nul_safe, nul_safe_opt};
+use crate::store::StoreError;
+use crate::store::rows::Columns;
+use crate::store::runs::RunBatch;
+use crate::store::tasks::{LeasedTask, TaskClaim, TaskStatus};
 
 /// Sets `status` on the tasks keyed (run id, step key); the lease is over.
 async fn set_status(tx: &mut PgConnection, status: TaskStatus, keys: &[(String, String)]) -> Result<(), StoreError> {
@@ -164,141 +162,4 @@ pub(super) async fn release(tx: &mut PgConnection, leases: &[(String, u64)]) -> 
     .execute(&mut *tx)
     .await?;
     Ok(())
-}
-
-/// A task's lease state, or `None` for an unknown id.
-pub(super) async fn get(pool: &PgPool, tenant: &str, task_id: &str) -> Result<Option<TaskLease>, StoreError> {
-    let sql = format!("{LEASE_SELECT} WHERE t.tenant_id = $1 AND t.task_id = $2");
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(nul_safe(tenant))
-        .bind(nul_safe(task_id))
-        .fetch_optional(pool)
-        .await?;
-    row.as_ref().map(rows::lease).transpose()
-}
-
-/// Moves a live lease's deadline, never past its attempt's deadline, and
-/// records the cost so far; `None` when the lease is not live (other
-/// token, not leased, or already expired).
-pub(super) async fn extend(
-    pool: &PgPool,
-    tenant: &str,
-    task_id: &str,
-    token: u64,
-    deadline_ms: i64,
-    cost_so_far_cents: i64,
-    now_ms: i64,
-) -> Result<Option<i64>, StoreError> {
-    let deadline: Option<Option<i64>> = sqlx::query_scalar(
-        "UPDATE tasks SET lease_deadline = LEAST($4, attempt_deadline), cost_so_far = $5 \
-         WHERE tenant_id = $1 AND task_id = $2 AND lease_token = $3 AND status = 'leased' AND lease_deadline > $6 \
-         RETURNING lease_deadline",
-    )
-    .bind(nul_safe(tenant))
-    .bind(nul_safe(task_id))
-    .bind(token as i64)
-    .bind(deadline_ms)
-    .bind(cost_so_far_cents)
-    .bind(now_ms)
-    .fetch_optional(pool)
-    .await?;
-    Ok(deadline.flatten())
-}
-
-/// At most `limit` leases whose deadline is at or before `now_ms`, oldest first.
-pub(super) async fn expired(
-    pool: &PgPool,
-    now_ms: i64,
-    limit: u32,
-    partitions: Option<&[u16]>,
-) -> Result<Vec<ExpiredLease>, StoreError> {
-    let sql = format!(
-        "SELECT task_id, tenant_id, run_id, step_key, attempt, lease_token, \
-         CASE WHEN lease_deadline >= attempt_deadline THEN timeout_ms END AS timed_out_after FROM tasks \
-         WHERE status = 'leased' AND lease_deadline <= $1 {} ORDER BY lease_deadline LIMIT $2",
-        in_partitions("run_id", partitions, 3)
-    );
-    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now_ms).bind(i64::from(limit));
-    if let Some(partitions) = partitions {
-        query = query.bind(partition_ids(partitions));
-    }
-    let rows = query.fetch_all(pool).await?;
-    rows.iter()
-        .map(|row| {
-            Ok(ExpiredLease {
-                task_id: row.text("task_id")?,
-                tenant_id: row.text("tenant_id")?,
-                run_id: row.text("run_id")?,
-                step_key: row.text("step_key")?,
-                attempt: row.try_get::<i64, _>("attempt")? as u32,
-                lease_token: row.try_get::<i64, _>("lease_token")? as u64,
-                timed_out_after_ms: row.try_get("timed_out_after")?,
-            })
-        })
-        .collect()
-}
-
-/// The earliest deadline of a live lease (of tasks of `partitions`).
-pub(super) async fn next_deadline(pool: &PgPool, partitions: Option<&[u16]>) -> Result<Option<i64>, StoreError> {
-    let sql = format!(
-        "SELECT MIN(lease_deadline) FROM tasks WHERE status = 'leased' {}",
-        in_partitions("run_id", partitions, 1)
-    );
-    let mut query = sqlx::query_scalar(sqlx::AssertSqlSafe(sql));
-    if let Some(partitions) = partitions {
-        query = query.bind(partition_ids(partitions));
-    }
-    Ok(query.fetch_one(pool).await?)
-}
-
-/// `AND <partition of column> = ANY($n)` when `partitions` is given.
-pub(super) fn in_partitions(column: &str, partitions: Option<&[u16]>, n: usize) -> String {
-    match partitions {
-        Some(_) => format!("AND {} = ANY(${n}::int[])", super::cluster::partition_sql(column)),
-        None => String::new(),
-    }
-}
-
-/// Partition ids as Postgres binds them.
-pub(super) fn partition_ids(partitions: &[u16]) -> Vec<i32> {
-    partitions.iter().map(|&p| i32::from(p)).collect()
-}
-
-/// Withdraws a lease the run no longer wants, unless the token changed
-/// meanwhile.
-pub(super) async fn withdraw(pool: &PgPool, task_id: &str, token: u64) -> Result<(), StoreError> {
-    sqlx::query(
-        "UPDATE tasks SET status = 'cancelled', lease_owner = NULL, lease_deadline = NULL \
-         WHERE task_id = $1 AND lease_token = $2 AND status = 'leased'",
-    )
-    .bind(nul_safe(task_id))
-    .bind(token as i64)
-    .execute(pool)
-    .await?;
-    Ok(())
-}
-
-/// Live leases per worker of a tenant: (worker id, count).
-pub(super) async fn leases_by_owner(pool: &PgPool, tenant: &str) -> Result<Vec<(String, u32)>, StoreError> {
-    let rows = sqlx::query(
-        "SELECT lease_owner, COUNT(*) AS n FROM tasks WHERE status = 'leased' AND tenant_id = $1 GROUP BY lease_owner",
-    )
-    .bind(nul_safe(tenant))
-    .fetch_all(pool)
-    .await?;
-    rows.iter()
-        .map(|row| {
-            let owner: Option<String> = row.opt_text("lease_owner")?;
-            Ok((owner.unwrap_or_default(), row.try_get::<i64, _>("n")? as u32))
-        })
-        .collect()
-}
-
-/// How many tasks of a run wait for a worker or are held by one.
-pub(super) async fn count_open(pool: &PgPool, run_id: &str) -> Result<u32, StoreError> {
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tasks WHERE run_id = $1 AND status IN ('queued', 'leased')")
-        .bind(nul_safe(run_id))
-        .fetch_one(pool)
-        .await?;
-    Ok(n as u32)
 }

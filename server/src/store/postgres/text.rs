@@ -16,8 +16,9 @@ use std::borrow::Cow;
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 
-use super::StoreError;
-use super::rows::Columns;
+use crate::store::StoreError;
+use crate::store::dialect::plain_columns;
+use crate::store::rows::Columns;
 
 const ESCAPE: char = '\u{1}';
 
@@ -74,17 +75,7 @@ impl Columns for PgRow {
         Ok(self.try_get::<Option<String>, _>(column)?.map(restore))
     }
 
-    fn json_text(&self, column: &str) -> Result<Option<String>, StoreError> {
-        Ok(self.try_get(column)?)
-    }
-
-    fn int(&self, column: &str) -> Result<i64, StoreError> {
-        Ok(self.try_get(column)?)
-    }
-
-    fn opt_int(&self, column: &str) -> Result<Option<i64>, StoreError> {
-        Ok(self.try_get(column)?)
-    }
+    plain_columns!();
 
     fn string_list(&self, column: &str) -> Result<Vec<String>, StoreError> {
         let list: Vec<String> = serde_json::from_value(self.try_get(column)?)
