@@ -6,8 +6,8 @@ use async_trait::async_trait;
 
 use super::StoreError;
 use super::dialect::{Arg, Dialect};
-use super::rows::{self, Columns};
-use super::unreadable::listed;
+use super::paging;
+use super::rows;
 use crate::model::{ApprovalPage, ApprovalQuery, ApprovalRecord, ApprovalStatus};
 
 /// Approvals with their run's workflow (a run's rows go with the run, so
@@ -51,30 +51,18 @@ impl<D: Dialect> ApprovalStore for D {
             Arg::OptText(query.status.map(ApprovalStatus::as_str)),
             Arg::OptText(query.kind.as_deref()),
         ];
-        let count = format!("SELECT COUNT(*) AS n {FROM} WHERE {FILTER}");
-        let total = match D::fetch_optional(&mut *conn, &count, &filters).await? {
-            Some(row) => row.int("n")?,
-            None => 0,
-        };
-        let (after_ms, after_id) = match &query.after {
-            Some((ms, id)) => (Some(*ms), Some(id.as_str())),
-            None => (None, None),
-        };
+        let total =
+            paging::count::<D>(&mut *conn, &format!("SELECT COUNT(*) AS n {FROM} WHERE {FILTER}"), &filters).await?;
         let mut args = filters.to_vec();
-        // One more than asked says whether another page follows.
-        args.extend([Arg::OptInt(after_ms), Arg::OptText(after_id), Arg::Int(i64::from(query.limit) + 1)]);
+        args.extend(paging::after(&query.after));
+        args.push(paging::limit_plus_one(query.limit));
         let page = format!(
             "SELECT {COLUMNS} {FROM} WHERE {FILTER} \
                AND (CAST(?7 AS BIGINT) IS NULL OR a.created_at < ?7 OR (a.created_at = ?7 AND a.id < ?8)) \
              ORDER BY a.created_at DESC, a.id DESC LIMIT ?9"
         );
         let rows = D::fetch_all(&mut *conn, &page, &args).await?;
-        let mut approvals: Vec<_> = rows
-            .iter()
-            .filter_map(|row| listed("approval", &row.text("id").unwrap_or_default(), rows::approval(row)))
-            .collect();
-        let has_more = approvals.len() > query.limit as usize;
-        approvals.truncate(query.limit as usize);
-        Ok(ApprovalPage { approvals, total: u32::try_from(total).unwrap_or(u32::MAX), has_more })
+        let (approvals, has_more) = paging::page(&rows, "approval", query.limit, rows::approval);
+        Ok(ApprovalPage { approvals, total, has_more })
     }
 }

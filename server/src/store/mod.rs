@@ -20,6 +20,7 @@ mod dialect;
 mod error;
 mod migrate;
 mod open;
+mod paging;
 pub mod postgres;
 mod retention;
 mod rows;

@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 
 use super::dialect::{Arg, Dialect};
+use super::paging;
 use super::rows::{self, Columns, OPEN_RUNS, RUN_COLUMNS};
 use super::unreadable::listed;
 use super::{LeasedTask, StoreError};
@@ -287,33 +288,19 @@ impl<D: RunDialect> RunStore for D {
             Arg::OptText(query.user_id.as_deref()),
         ];
         let count = format!("SELECT COUNT(*) AS n FROM runs WHERE {FILTER}");
-        let total = match D::fetch_optional(&mut *conn, &count, &filters).await? {
-            Some(row) => row.int("n")?,
-            None => 0,
-        };
-        let (after_ms, after_id) = match &query.after {
-            Some((ms, id)) => (Some(*ms), Some(id.as_str())),
-            None => (None, None),
-        };
+        let total = paging::count::<D>(&mut *conn, &count, &filters).await?;
         let mut args = filters.to_vec();
-        args.extend([
-            Arg::OptInt(after_ms),
-            Arg::OptText(after_id),
-            // One row more than asked tells whether another page follows.
-            Arg::Int(i64::from(query.limit) + 1),
-            Arg::Int(if query.after.is_some() { 0 } else { i64::from(query.offset) }),
-        ]);
+        args.extend(paging::after(&query.after));
+        args.push(paging::limit_plus_one(query.limit));
+        args.push(Arg::Int(if query.after.is_some() { 0 } else { i64::from(query.offset) }));
         let sql = format!(
             "SELECT {RUN_COLUMNS} FROM runs WHERE {FILTER} \
                AND (CAST(?5 AS BIGINT) IS NULL OR created_at < ?5 OR (created_at = ?5 AND id < ?6)) \
              ORDER BY created_at DESC, id DESC LIMIT ?7 OFFSET ?8"
         );
         let rows = D::fetch_all(&mut *conn, &sql, &args).await?;
-        let mut runs: Vec<RunRecord> =
-            rows.iter().filter_map(|row| listed("run", &row.text("id").unwrap_or_default(), rows::run(row))).collect();
-        let has_more = runs.len() > query.limit as usize;
-        runs.truncate(query.limit as usize);
-        Ok(RunPage { runs, total: total as u32, has_more })
+        let (runs, has_more) = paging::page(&rows, "run", query.limit, rows::run);
+        Ok(RunPage { runs, total, has_more })
     }
 
     async fn list_run_events(

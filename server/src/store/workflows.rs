@@ -16,8 +16,8 @@ use async_trait::async_trait;
 use super::StoreError;
 use super::dialect::{Arg, Dialect};
 use super::error::Entity;
+use super::paging;
 use super::rows::{self, Columns, WORKFLOW_COLUMNS};
-use super::unreadable::listed;
 use crate::model::{Definition, Workflow, WorkflowStatus, WorkflowVersionInfo};
 
 /// How long a create's request id stays a deduplication key.
@@ -280,31 +280,15 @@ impl<D: WorkflowDialect> WorkflowStore for D {
             Arg::OptText(query.trigger_type.as_deref()),
         ];
         let count = format!("SELECT COUNT(*) AS n FROM workflows w WHERE {filter}");
-        let total = match D::fetch_optional(&mut *conn, &count, &filters).await? {
-            Some(row) => row.int("n")?,
-            None => 0,
-        };
-        let (after_ms, after_id) = match &query.after {
-            Some((ms, id)) => (Some(*ms), Some(id.as_str())),
-            None => (None, None),
-        };
+        let total = paging::count::<D>(&mut *conn, &count, &filters).await?;
         let mut args = filters.to_vec();
-        args.extend([
-            Arg::OptInt(after_ms),
-            Arg::OptText(after_id),
-            // One row more than asked tells whether another page follows.
-            Arg::Int(i64::from(query.limit) + 1),
-            Arg::Int(if query.after.is_some() { 0 } else { i64::from(query.offset) }),
-        ]);
+        args.extend(paging::after(&query.after));
+        args.push(paging::limit_plus_one(query.limit));
+        args.push(Arg::Int(if query.after.is_some() { 0 } else { i64::from(query.offset) }));
         let page = PAGE.replace("{columns}", WORKFLOW_COLUMNS).replace("{filter}", &filter);
         let rows = D::fetch_all(&mut *conn, &page, &args).await?;
-        let mut workflows: Vec<_> = rows
-            .iter()
-            .filter_map(|row| listed("workflow", &row.text("id").unwrap_or_default(), rows::workflow(row)))
-            .collect();
-        let has_more = workflows.len() > query.limit as usize;
-        workflows.truncate(query.limit as usize);
-        Ok(WorkflowPage { workflows, total: total as u32, has_more })
+        let (workflows, has_more) = paging::page(&rows, "workflow", query.limit, rows::workflow);
+        Ok(WorkflowPage { workflows, total, has_more })
     }
 
     async fn append_workflow_version(&self, tenant: &str, id: &str, next: NewVersion) -> Result<Workflow, StoreError> {
