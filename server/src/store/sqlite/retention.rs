@@ -1,6 +1,6 @@
 //! Retention on SQLite: deletion batches, expired keys, tombstones and
 //! incremental vacuum, each one short IMMEDIATE transaction run on the
-//! commit thread between two group commits (see `sqlite_commit.rs`), so the
+//! commit thread between two group commits (see `commit.rs`), so the
 //! run writer waits in its queue for at most one batch and never in the
 //! busy handler.
 //!
