@@ -54,7 +54,7 @@ use weft_server::engine::scheduler::{NewRun, RunScheduler, SchedulerStats, now_m
 use weft_server::engine::workflows::WorkflowDraft;
 use weft_server::engine::{RunEngine, WorkflowCatalog};
 use weft_server::model::definition::Definition;
-use weft_server::model::ids;
+use weft_server::model::{RunStatus, ids};
 use weft_server::store::{OpenStore, RunQuery, Store};
 
 // The `weft` binary's allocator, so RSS and allocation costs match it.
@@ -512,7 +512,7 @@ async fn parked() {
             tokio::spawn(async move {
                 while next.fetch_add(1, Ordering::Relaxed) < PARKED as u64 {
                     let (run, _) = engine.start(TENANT, request.clone()).await.expect("start");
-                    assert_eq!(run.status, "running");
+                    assert_eq!(run.status, RunStatus::Running);
                 }
             })
         })
@@ -564,7 +564,7 @@ async fn recover(path: std::path::PathBuf) {
     let load_time = loading.elapsed();
     // The recovered runs are live: a command to one is accepted.
     let page = engine
-        .list(TENANT, &RunQuery { status: Some("running".into()), limit: 1, ..Default::default() })
+        .list(TENANT, &RunQuery { status: Some(RunStatus::Running), limit: 1, ..Default::default() })
         .await
         .expect("list");
     let sample = &page.runs[0].id;

@@ -16,8 +16,10 @@ use tonic::Code;
 use tonic_types::StatusExt;
 use weft_sdk::pb;
 use weft_server::Config;
-use weft_server::model::{ApprovalRecord, EventRecord, RunRecord, StepRecord, TaskRecord, TimerRecord};
-use weft_server::store::{KeySweep, OpenStore, RunBatch, RunSweep, Store, partition_of};
+use weft_server::model::{
+    ApprovalRecord, ApprovalStatus, EventRecord, RunRecord, RunStatus, StepRecord, StepStatus, TaskRecord, TimerRecord,
+};
+use weft_server::store::{CommandRow, IdempotencyRow, KeySweep, OpenStore, RunBatch, RunSweep, Store, partition_of};
 use weft_tests::store::{TestStore, fresh_schema_url, postgres_or_skip};
 use weft_tests::{TestServer, http1};
 
@@ -91,7 +93,7 @@ fn run(id: &str, status: &str, completed_ms: Option<i64>, retention_ms: Option<i
         workflow_id: "wf_x".into(),
         workflow_version: 1,
         user_id: String::new(),
-        status: status.into(),
+        status: RunStatus::parse(status).expect("a run status"),
         input: Some(json!({})),
         output: None,
         shared_state: None,
@@ -123,7 +125,7 @@ fn everything_of(record: RunRecord, events: u64, now_ms: i64) -> RunBatch {
         kind: "agent".into(),
         parent_id: None,
         item_index: None,
-        status: "completed".into(),
+        status: StepStatus::Completed,
         attempts: 1,
         output: None,
         error: None,
@@ -150,7 +152,7 @@ fn everything_of(record: RunRecord, events: u64, now_ms: i64) -> RunBatch {
     RunBatch {
         steps: vec![step("a", 0), step("b", 1), step("c", 2)],
         events: (1..=events).map(event).collect(),
-        commands: (1..=3).map(|seq| (id.clone(), seq, "{}".to_owned())).collect(),
+        commands: (1..=3).map(|position| CommandRow { run_id: id.clone(), position, command: "{}".into() }).collect(),
         timers: vec![TimerRecord { run_id: id.clone(), step_key: "b".into(), tenant_id: T.into(), due_ms: 1 }],
         tasks: vec![TaskRecord {
             task_id: format!("task_{id}"),
@@ -165,7 +167,7 @@ fn everything_of(record: RunRecord, events: u64, now_ms: i64) -> RunBatch {
             created_ms: 1,
             timeout_ms: None,
         }],
-        idempotency: vec![(T.into(), record.idempotency_key.clone(), id.clone(), now_ms)],
+        idempotency: vec![key(&record.idempotency_key, &id, now_ms)],
         approvals_opened: vec![ApprovalRecord {
             id: format!("appr_{id}"),
             tenant_id: T.into(),
@@ -178,7 +180,7 @@ fn everything_of(record: RunRecord, events: u64, now_ms: i64) -> RunBatch {
             arguments: Value::Null,
             message: String::new(),
             options: vec![],
-            status: "approved".into(),
+            status: ApprovalStatus::Approved,
             decision: String::new(),
             option: String::new(),
             decided_by: String::new(),
@@ -298,6 +300,10 @@ async fn a_replica_deletes_only_in_the_partitions_it_holds() {
     .await;
 }
 
+fn key(key: &str, run_id: &str, created_ms: i64) -> IdempotencyRow {
+    IdempotencyRow { tenant_id: T.into(), key: key.into(), run_id: run_id.into(), created_ms }
+}
+
 #[tokio::test]
 async fn expired_idempotency_keys_create_requests_and_old_tombstones_go() {
     on_both_stores("expired_idempotency_keys_create_requests_and_old_tombstones_go", |store, raw, _| async move {
@@ -305,8 +311,8 @@ async fn expired_idempotency_keys_create_requests_and_old_tombstones_go() {
         let batch = RunBatch {
             runs: vec![run("wfrun_live", "running", None, None)],
             idempotency: vec![
-                (T.into(), "stale".into(), "wfrun_gone".into(), now - DAY_MS - 1_000),
-                (T.into(), "fresh".into(), "wfrun_live".into(), now - 1_000),
+                key("stale", "wfrun_gone", now - DAY_MS - 1_000),
+                key("fresh", "wfrun_live", now - 1_000),
             ],
             ..RunBatch::default()
         };

@@ -4,16 +4,18 @@
 //! check); outside CI it prints that it was skipped when the database is
 //! missing, under CI it fails.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 
 use serde_json::{Value, json};
 use weft_server::model::{
-    ApprovalDecision, ApprovalQuery, ApprovalRecord, Definition, EventRecord, RunRecord, StepRecord, TaskRecord,
-    TimerRecord, WorkflowStatus,
+    ApprovalDecision, ApprovalQuery, ApprovalRecord, ApprovalStatus, Definition, EventRecord, RunRecord, RunStatus,
+    StepRecord, StepStatus, TaskRecord, TimerRecord, WorkflowStatus,
 };
 use weft_server::store::{
-    ClaimRequest, NewVersion, NewWorkflow, OpenStore, RunBatch, RunQuery, Store, StoreError, TaskStatus, WorkflowQuery,
+    ClaimRequest, CommandRow, IdempotencyRow, NewVersion, NewWorkflow, OpenStore, RunBatch, RunQuery, Store,
+    StoreError, TaskStatus, WorkflowQuery,
 };
 use weft_tests::store::{fresh_schema_url, postgres_or_skip};
 
@@ -44,7 +46,7 @@ fn run(id: &str, status: &str, created_ms: i64) -> RunRecord {
         workflow_id: "wf_1".into(),
         workflow_version: 1,
         user_id: "u1".into(),
-        status: status.into(),
+        status: RunStatus::parse(status).expect("a run status"),
         // Keys out of alphabetical order: both stores must keep the order.
         input: Some(json!({"zeta": 1, "alpha": {"y": [1, 2.5, "x"], "b": null}})),
         output: None,
@@ -74,7 +76,7 @@ fn step(run_id: &str, key: &str, position: u32, status: &str) -> StepRecord {
         kind: "agent".into(),
         parent_id: None,
         item_index: None,
-        status: status.into(),
+        status: StepStatus::parse(status).expect("a step status"),
         attempts: 1,
         output: None,
         error: None,
@@ -130,6 +132,14 @@ fn claim(agent: &str, now_ms: i64) -> ClaimRequest {
     }
 }
 
+fn command(run_id: &str, position: u32, command: &str) -> CommandRow {
+    CommandRow { run_id: run_id.into(), position, command: command.into() }
+}
+
+fn idempotency(tenant: &str, key: &str, run_id: &str, created_ms: i64) -> IdempotencyRow {
+    IdempotencyRow { tenant_id: tenant.into(), key: key.into(), run_id: run_id.into(), created_ms }
+}
+
 fn text(value: &Option<Value>) -> String {
     value.as_ref().map(Value::to_string).unwrap_or_default()
 }
@@ -141,7 +151,7 @@ async fn commit_runs_writes_all_of_a_batch_and_reads_it_back_unchanged() {
             runs: vec![run("wfrun_a", "running", 10), run("wfrun_b", "running", 20)],
             steps: vec![step("wfrun_a", "s2", 2, "pending"), step("wfrun_a", "s1", 1, "running")],
             events: (1..=3).map(|s| event("wfrun_a", s, "step.started")).collect(),
-            commands: vec![("wfrun_a".into(), 1, "{\"start\":1}".into()), ("wfrun_a".into(), 2, "{\"b\":2}".into())],
+            commands: vec![command("wfrun_a", 1, "{\"start\":1}"), command("wfrun_a", 2, "{\"b\":2}")],
             timers: vec![TimerRecord {
                 run_id: "wfrun_a".into(),
                 step_key: "s2".into(),
@@ -149,7 +159,7 @@ async fn commit_runs_writes_all_of_a_batch_and_reads_it_back_unchanged() {
                 due_ms: 99,
             }],
             tasks: vec![task("wfrun_a", "s1", "writer", 5)],
-            idempotency: vec![(T.into(), "key-1".into(), "wfrun_a".into(), 10)],
+            idempotency: vec![idempotency(T, "key-1", "wfrun_a", 10), idempotency("other", "key-1", "wfrun_b", 10)],
             ..RunBatch::default()
         };
         assert_eq!(store.commit_runs(&batch).await.unwrap(), Vec::<Option<_>>::new());
@@ -167,6 +177,16 @@ async fn commit_runs_writes_all_of_a_batch_and_reads_it_back_unchanged() {
         assert_eq!(store.count_tasks("wfrun_a").await.unwrap(), 1);
         assert_eq!(store.find_idempotent_run(T, "key-1", 9).await.unwrap().as_deref(), Some("wfrun_a"));
         assert_eq!(store.find_idempotent_run(T, "key-1", 10).await.unwrap(), None, "outside the window");
+        let asked =
+            [(T, "key-1"), ("other", "key-1"), (T, "key-2"), ("third", "key-1")].map(|(t, k)| (t.into(), k.into()));
+        let found = store.find_idempotent_runs(&asked, 9).await.unwrap();
+        let expected = HashMap::from([
+            ((T.to_string(), "key-1".to_string()), "wfrun_a".to_string()),
+            (("other".to_string(), "key-1".to_string()), "wfrun_b".to_string()),
+        ]);
+        assert_eq!(found, expected, "each tenant's key, and only the known ones");
+        assert!(store.find_idempotent_runs(&asked, 10).await.unwrap().is_empty(), "outside the window");
+        assert!(store.find_idempotent_runs(&[], 0).await.unwrap().is_empty());
         let open = store.load_open_runs().await.unwrap();
         let a = open.iter().find(|o| o.run.id == "wfrun_a").unwrap();
         assert_eq!(a.commands, ["{\"start\":1}", "{\"b\":2}"]);
@@ -181,7 +201,7 @@ async fn commit_runs_writes_all_of_a_batch_and_reads_it_back_unchanged() {
             runs: vec![done.clone()],
             steps: vec![finished.clone()],
             events: vec![event("wfrun_a", 4, "run.completed")],
-            commands: vec![("wfrun_a".into(), 3, "{}".into())],
+            commands: vec![command("wfrun_a", 3, "{}")],
             timers_done: vec![("wfrun_a".into(), "s2".into())],
             tasks_done: vec![("wfrun_a".into(), "s1".into())],
             ..RunBatch::default()
@@ -348,7 +368,7 @@ fn approval(id: &str, run_id: &str, created_ms: i64, action: &str) -> ApprovalRe
         arguments: json!({"y": 1, "x": 2}),
         message: "please".into(),
         options: vec!["approve".into(), "reject".into()],
-        status: "pending".into(),
+        status: ApprovalStatus::Pending,
         decision: String::new(),
         option: String::new(),
         decided_by: String::new(),
@@ -371,7 +391,7 @@ async fn approvals_page_newest_first_with_filters_and_decisions() {
             approvals_opened: opened.clone(),
             approvals_decided: vec![ApprovalDecision {
                 id: "appr_5".into(),
-                status: "approved".into(),
+                status: ApprovalStatus::Approved,
                 decision: "approve".into(),
                 option: "approve".into(),
                 decided_by: "ann".into(),
@@ -386,7 +406,7 @@ async fn approvals_page_newest_first_with_filters_and_decisions() {
         store.commit_runs(&replay).await.unwrap();
 
         let decided = store.get_approval(T, "appr_5").await.unwrap().unwrap();
-        assert_eq!((decided.status.as_str(), decided.decided_by.as_str()), ("approved", "ann"));
+        assert_eq!((decided.status, decided.decided_by.as_str()), (ApprovalStatus::Approved, "ann"));
         assert_eq!((decided.workflow_id.as_str(), decided.decided_ms), ("wf_1", Some(60)));
         assert_eq!(decided.arguments.to_string(), r#"{"y":1,"x":2}"#);
         assert_eq!(store.get_approval("other", "appr_5").await.unwrap(), None);
@@ -409,7 +429,7 @@ async fn approvals_page_newest_first_with_filters_and_decisions() {
         let page = store.list_approvals(T, &sends).await.unwrap();
         assert_eq!((page.total, page.approvals.len(), page.has_more), (2, 2, false));
         let pending = ApprovalQuery {
-            status: Some("pending".into()),
+            status: Some(ApprovalStatus::Pending),
             workflow_id: Some("wf_1".into()),
             limit: 10,
             ..ApprovalQuery::default()
@@ -510,7 +530,7 @@ async fn text_with_nul_and_control_characters_round_trips_and_filters() {
             runs: vec![odd.clone()],
             steps: vec![step("wfrun_nul", "s\0", 1, "running")],
             tasks: vec![task],
-            idempotency: vec![(T.into(), ODD.into(), "wfrun_nul".into(), 5)],
+            idempotency: vec![idempotency(T, ODD, "wfrun_nul", 5)],
             claims: vec![claim(ODD, 10)],
             ..RunBatch::default()
         };
@@ -524,6 +544,8 @@ async fn text_with_nul_and_control_characters_round_trips_and_filters() {
         let other_user = RunQuery { user_id: Some("a".into()), limit: 5, ..RunQuery::default() };
         assert_eq!(store.list_runs(T, &other_user).await.unwrap().total, 0);
         assert_eq!(store.find_idempotent_run(T, ODD, 0).await.unwrap().as_deref(), Some("wfrun_nul"));
+        let found = store.find_idempotent_runs(&[(T.into(), ODD.into())], 0).await.unwrap();
+        assert_eq!(found.get(&(T.to_string(), ODD.to_string())).map(String::as_str), Some("wfrun_nul"));
         assert!(matches!(store.get_run(T, "wfrun_\0").await, Err(StoreError::NotFound { .. })));
 
         let mut flow = new_workflow("wf_nul", 1, &[ODD], Some(ODD));

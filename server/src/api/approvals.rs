@@ -12,7 +12,7 @@ use crate::api::request_checks::required_id;
 use crate::api::{error, page_token};
 use crate::engine::RunEngine;
 use crate::engine::approvals::Decision;
-use crate::model::{ApprovalQuery, ApprovalRecord, DEFAULT_TENANT};
+use crate::model::{ApprovalQuery, ApprovalRecord, ApprovalStatus, DEFAULT_TENANT};
 
 /// Default and largest page of ListApprovals.
 const DEFAULT_PAGE_SIZE: u32 = 50;
@@ -39,14 +39,13 @@ fn decision_to_pb(decision: &str) -> pb::ApprovalDecision {
     }
 }
 
-fn status_to_pb(status: &str) -> pb::ApprovalStatus {
+fn status_to_pb(status: ApprovalStatus) -> pb::ApprovalStatus {
     match status {
-        "pending" => pb::ApprovalStatus::Pending,
-        "approved" => pb::ApprovalStatus::Approved,
-        "denied" => pb::ApprovalStatus::Denied,
-        "expired" => pb::ApprovalStatus::Expired,
-        "escalated" => pb::ApprovalStatus::Escalated,
-        _ => pb::ApprovalStatus::Unspecified,
+        ApprovalStatus::Pending => pb::ApprovalStatus::Pending,
+        ApprovalStatus::Approved => pb::ApprovalStatus::Approved,
+        ApprovalStatus::Denied => pb::ApprovalStatus::Denied,
+        ApprovalStatus::Expired => pb::ApprovalStatus::Expired,
+        ApprovalStatus::Escalated => pb::ApprovalStatus::Escalated,
     }
 }
 
@@ -70,7 +69,7 @@ pub fn approval_to_pb(a: &ApprovalRecord) -> pb::Approval {
         },
         message: a.message.clone(),
         options: a.options.clone(),
-        status: status_to_pb(&a.status).into(),
+        status: status_to_pb(a.status).into(),
         default_action: decision_to_pb(default_action).into(),
         decision: decision_to_pb(&a.decision).into(),
         option: a.option.clone(),
@@ -82,12 +81,12 @@ pub fn approval_to_pb(a: &ApprovalRecord) -> pb::Approval {
     }
 }
 
-fn enum_word<E>(value: i32, field: &str, word: impl Fn(E) -> Option<&'static str>) -> Result<Option<String>, Status>
+fn enum_word<E, T>(value: i32, field: &str, word: impl Fn(E) -> Option<T>) -> Result<Option<T>, Status>
 where
     E: TryFrom<i32>,
 {
     let parsed = E::try_from(value).map_err(|_| error::invalid_argument(field, format!("unknown value {value}")))?;
-    Ok(word(parsed).map(str::to_owned))
+    Ok(word(parsed))
 }
 
 #[tonic::async_trait]
@@ -99,17 +98,18 @@ impl ApprovalService for ApprovalApi {
         let r = request.into_inner();
         let status = enum_word(r.status, "status", |s: pb::ApprovalStatus| match s {
             pb::ApprovalStatus::Unspecified => None,
-            pb::ApprovalStatus::Pending => Some("pending"),
-            pb::ApprovalStatus::Approved => Some("approved"),
-            pb::ApprovalStatus::Denied => Some("denied"),
-            pb::ApprovalStatus::Expired => Some("expired"),
-            pb::ApprovalStatus::Escalated => Some("escalated"),
+            pb::ApprovalStatus::Pending => Some(ApprovalStatus::Pending),
+            pb::ApprovalStatus::Approved => Some(ApprovalStatus::Approved),
+            pb::ApprovalStatus::Denied => Some(ApprovalStatus::Denied),
+            pb::ApprovalStatus::Expired => Some(ApprovalStatus::Expired),
+            pb::ApprovalStatus::Escalated => Some(ApprovalStatus::Escalated),
         })?;
         let kind = enum_word(r.kind, "kind", |k: pb::ApprovalKind| match k {
             pb::ApprovalKind::Unspecified => None,
             pb::ApprovalKind::Step => Some("step"),
             pb::ApprovalKind::ToolUse => Some("tool_use"),
-        })?;
+        })?
+        .map(str::to_owned);
         let limit = if r.page_size == 0 { DEFAULT_PAGE_SIZE } else { r.page_size.min(MAX_PAGE_SIZE) };
         let fingerprint = format!("{}|{}|{}|{}|{}", r.run_id, r.workflow_id, r.action, r.status, r.kind);
         let after = if r.page_token.is_empty() { None } else { Some(page_token::decode(&r.page_token, &fingerprint)?) };
@@ -158,7 +158,7 @@ impl ApprovalService for ApprovalApi {
             pb::ApprovalDecision::Escalate => Some("escalate"),
         })?;
         let decision = Decision {
-            decision: decision.unwrap_or_default(),
+            decision: decision.unwrap_or_default().to_owned(),
             option: r.option,
             comment: r.comment,
             decided_by: r.decided_by,

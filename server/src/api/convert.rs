@@ -169,3 +169,42 @@ pub fn value_to_pb(value: &Value) -> prost_types::Value {
     };
     prost_types::Value { kind: Some(kind) }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn stored(definition: Value) -> Workflow {
+        Workflow {
+            id: "wf_1".into(),
+            tags: vec!["t".into()],
+            status: WorkflowStatus::Active,
+            trigger_type: "manual".into(),
+            version: 2,
+            latest_version: 2,
+            change_summary: String::new(),
+            definition: serde_json::from_value(definition).unwrap(),
+            created_at_ms: 1,
+            updated_at_ms: 2,
+        }
+    }
+
+    /// A stored definition that no longer maps onto `weft.v1.Workflow` (a
+    /// schema that is not an object, or one nested past what clients
+    /// decode) is answered without its steps, never a panic.
+    #[test]
+    fn an_unmappable_stored_definition_is_answered_without_its_steps() {
+        let mut deep = json!({});
+        for _ in 0..80 {
+            deep = json!({ "x": deep });
+        }
+        for definition in [json!({"name": "odd", "inputSchema": 5}), json!({"name": "odd", "inputSchema": deep})] {
+            let message = workflow_to_pb(&stored(definition));
+            assert!(message.description.starts_with("[definition omitted"), "{message:?}");
+            assert_eq!((message.name.as_str(), message.id.as_str(), message.version), ("odd", "wf_1", 2));
+            assert!(message.steps.is_empty());
+        }
+    }
+}

@@ -16,7 +16,7 @@ use weft_proto::v1 as pb;
 use crate::api::convert::{timestamp, value_to_pb};
 use crate::api::error;
 use crate::model::json_limits::check_stored_depth;
-use crate::model::{EventRecord, RunRecord, StepRecord};
+use crate::model::{EventRecord, RunRecord, RunStatus, StepRecord, StepStatus};
 
 /// What a stored value too deep to send becomes, with why.
 fn omitted(run_id: &str, field: &str, value: &Value) -> Option<String> {
@@ -78,41 +78,45 @@ fn money(cents: i64) -> pb::Money {
     pb::Money { amount: cents, currency: "usd".into() }
 }
 
-/// Lower-case run status as the enum.
-pub fn run_status_to_pb(status: &str) -> pb::RunStatus {
+/// A run status as the enum.
+pub fn run_status_to_pb(status: RunStatus) -> pb::RunStatus {
     match status {
-        "pending" => pb::RunStatus::Pending,
-        "running" => pb::RunStatus::Running,
-        "paused" => pb::RunStatus::Paused,
-        "completed" => pb::RunStatus::Completed,
-        "failed" => pb::RunStatus::Failed,
-        "partial" => pb::RunStatus::Partial,
-        "cancelled" => pb::RunStatus::Cancelled,
-        _ => pb::RunStatus::Unspecified,
+        RunStatus::Pending => pb::RunStatus::Pending,
+        RunStatus::Running => pb::RunStatus::Running,
+        RunStatus::Paused => pb::RunStatus::Paused,
+        RunStatus::Completed => pb::RunStatus::Completed,
+        RunStatus::Failed => pb::RunStatus::Failed,
+        RunStatus::Partial => pb::RunStatus::Partial,
+        RunStatus::Cancelled => pb::RunStatus::Cancelled,
     }
 }
 
-/// A status filter as the lower-case stored status; `None` for UNSPECIFIED.
-pub fn run_status_from_pb(status: i32) -> Result<Option<String>, tonic::Status> {
+/// A status filter as the domain status; `None` for UNSPECIFIED.
+pub fn run_status_from_pb(status: i32) -> Result<Option<RunStatus>, tonic::Status> {
     match pb::RunStatus::try_from(status) {
         Ok(pb::RunStatus::Unspecified) => Ok(None),
-        Ok(known) => Ok(Some(known.as_str_name().trim_start_matches("RUN_STATUS_").to_ascii_lowercase())),
+        Ok(pb::RunStatus::Pending) => Ok(Some(RunStatus::Pending)),
+        Ok(pb::RunStatus::Running) => Ok(Some(RunStatus::Running)),
+        Ok(pb::RunStatus::Paused) => Ok(Some(RunStatus::Paused)),
+        Ok(pb::RunStatus::Completed) => Ok(Some(RunStatus::Completed)),
+        Ok(pb::RunStatus::Failed) => Ok(Some(RunStatus::Failed)),
+        Ok(pb::RunStatus::Partial) => Ok(Some(RunStatus::Partial)),
+        Ok(pb::RunStatus::Cancelled) => Ok(Some(RunStatus::Cancelled)),
         Err(_) => Err(error::invalid_argument("status", format!("unknown run status {status}"))),
     }
 }
 
-fn step_status_to_pb(status: &str) -> pb::StepStatus {
+fn step_status_to_pb(status: StepStatus) -> pb::StepStatus {
     match status {
-        "pending" => pb::StepStatus::Pending,
-        "ready" => pb::StepStatus::Ready,
-        "running" => pb::StepStatus::Running,
-        "paused" => pb::StepStatus::Paused,
-        "waiting" => pb::StepStatus::Waiting,
-        "completed" => pb::StepStatus::Completed,
-        "failed" => pb::StepStatus::Failed,
-        "skipped" => pb::StepStatus::Skipped,
-        "cancelled" => pb::StepStatus::Cancelled,
-        _ => pb::StepStatus::Unspecified,
+        StepStatus::Pending => pb::StepStatus::Pending,
+        StepStatus::Ready => pb::StepStatus::Ready,
+        StepStatus::Running => pb::StepStatus::Running,
+        StepStatus::Paused => pb::StepStatus::Paused,
+        StepStatus::Waiting => pb::StepStatus::Waiting,
+        StepStatus::Completed => pb::StepStatus::Completed,
+        StepStatus::Failed => pb::StepStatus::Failed,
+        StepStatus::Skipped => pb::StepStatus::Skipped,
+        StepStatus::Cancelled => pb::StepStatus::Cancelled,
     }
 }
 
@@ -128,7 +132,7 @@ fn step_to_pb(step: &StepRecord, now_ms: i64) -> pb::StepRun {
     pb::StepRun {
         id: step.key.clone(),
         r#type: step.kind.clone(),
-        status: step_status_to_pb(&step.status) as i32,
+        status: step_status_to_pb(step.status) as i32,
         attempts: step.attempts,
         output: step.output.as_ref().map(|v| stored_value_to_pb(v, &step.run_id, "steps.output")),
         error: step.error.clone().unwrap_or_default(),
@@ -162,8 +166,8 @@ fn pending_action_to_pb(action: &Value) -> pb::PendingAction {
 
 /// A run (with its steps, when read) as `weft.v1.Run`.
 pub fn run_to_pb(run: &RunRecord, steps: &[StepRecord], now_ms: i64) -> pb::Run {
-    let error = match (run.status.as_str(), &run.error) {
-        ("failed", Some(message)) => Some(pb::RunError {
+    let error = match (run.status, &run.error) {
+        (RunStatus::Failed, Some(message)) => Some(pb::RunError {
             // Runs stored before codes were recorded failed at a step.
             code: run.error_code.clone().unwrap_or_else(|| "STEP_FAILED".into()),
             message: message.clone(),
@@ -176,7 +180,7 @@ pub fn run_to_pb(run: &RunRecord, steps: &[StepRecord], now_ms: i64) -> pb::Run 
         workflow_id: run.workflow_id.clone(),
         workflow_version: run.workflow_version,
         user_id: run.user_id.clone(),
-        status: run_status_to_pb(&run.status) as i32,
+        status: run_status_to_pb(run.status) as i32,
         input: run.input.as_ref().filter(|i| !i.is_null()).map(|v| stored_value_to_pb(v, &run.id, "input")),
         output: run.output.as_ref().map(|v| stored_value_to_pb(v, &run.id, "output")),
         shared_state: run.shared_state.as_ref().and_then(|v| stored_struct_to_pb(v, &run.id, "shared_state")),

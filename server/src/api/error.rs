@@ -147,12 +147,14 @@ impl From<EngineError> for Status {
 fn store_failure(err: StoreError) -> Status {
     tracing::error!(error = %err, "store failure");
     match err {
-        StoreError::Database(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed)
-        | StoreError::Closed
-        | StoreError::Fenced(_) => {
+        StoreError::Unavailable(_) | StoreError::Closed | StoreError::Fenced(_) => {
             with_reason(Code::Unavailable, "the database is unavailable; retry later", "UNAVAILABLE")
         }
-        StoreError::NotFound { what } => with_reason(Code::NotFound, format!("{what} not found"), "NOT_FOUND"),
-        _ => with_reason(Code::Internal, "internal storage error", "INTERNAL"),
+        StoreError::NotFound { .. } => with_reason(Code::NotFound, err.to_string(), "NOT_FOUND"),
+        StoreError::VersionConflict { .. }
+        | StoreError::Corrupt(_)
+        | StoreError::Database(_)
+        | StoreError::Sqlite(_)
+        | StoreError::Migrate(_) => with_reason(Code::Internal, "internal storage error", "INTERNAL"),
     }
 }

@@ -10,7 +10,7 @@ use crate::engine::EngineError;
 use crate::engine::run::{Command, TransitionError};
 use crate::engine::runs::RunEngine;
 use crate::engine::scheduler::{CommandRefusal, now_ms};
-use crate::model::{ApprovalPage, ApprovalQuery, ApprovalRecord};
+use crate::model::{ApprovalPage, ApprovalQuery, ApprovalRecord, ApprovalStatus};
 
 /// Who decided when the request does not say (there is no authentication yet).
 const ANONYMOUS: &str = "anonymous";
@@ -101,8 +101,8 @@ impl RunEngine {
             let message = format!("is longer than {MAX_DECIDED_BY_CHARS} characters");
             return Err(EngineError::invalid("decided_by", message));
         }
-        if approval.status != "pending" {
-            return Err(not_pending(id, &approval.status));
+        if approval.status != ApprovalStatus::Pending {
+            return Err(not_pending(id, approval.status.as_str()));
         }
         let option = option_of(&d, &approval.options)?;
         let command = Command::Answer {
@@ -121,7 +121,7 @@ impl RunEngine {
             Err(CommandRefusal::Refused(_) | CommandRefusal::NotLive) => {
                 // Decided meanwhile, or its run ended: report what it is now.
                 let now = self.approval(tenant, id).await?;
-                Err(not_pending(id, if now.status == "pending" { "closed" } else { &now.status }))
+                Err(not_pending(id, if now.status == ApprovalStatus::Pending { "closed" } else { now.status.as_str() }))
             }
             Err(CommandRefusal::Unavailable) => Err(EngineError::Unavailable("the run scheduler is busy; retry later")),
             Err(CommandRefusal::Internal) => Err(crate::engine::scheduler::internal()),

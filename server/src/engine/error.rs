@@ -1,7 +1,7 @@
 //! Errors of the engine, each of which the api layer maps to one status.
 
 use crate::engine::compile::Problem;
-use crate::store::StoreError;
+use crate::store::{Entity, StoreError};
 
 /// Why an engine operation did not happen. Nothing was changed when one is
 /// returned.
@@ -71,15 +71,13 @@ pub enum EngineError {
 impl From<StoreError> for EngineError {
     fn from(err: StoreError) -> Self {
         match err {
-            StoreError::NotFound { what } => {
-                let reason = if what.starts_with("version") {
-                    "VERSION_NOT_FOUND"
-                } else if what.starts_with("run") {
-                    "RUN_NOT_FOUND"
-                } else {
-                    "WORKFLOW_NOT_FOUND"
+            StoreError::NotFound { entity, id } => {
+                let reason = match entity {
+                    Entity::Workflow => "WORKFLOW_NOT_FOUND",
+                    Entity::WorkflowVersion(_) => "VERSION_NOT_FOUND",
+                    Entity::Run => "RUN_NOT_FOUND",
                 };
-                EngineError::NotFound { what, reason }
+                EngineError::NotFound { what: entity.describe(&id), reason }
             }
             other => EngineError::Store(other),
         }

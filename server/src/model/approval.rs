@@ -4,6 +4,8 @@
 
 use serde_json::Value;
 
+use super::ApprovalStatus;
+
 /// One approval, as stored.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApprovalRecord {
@@ -29,8 +31,8 @@ pub struct ApprovalRecord {
     pub message: String,
     /// Choices offered.
     pub options: Vec<String>,
-    /// "pending", "approved", "denied", "escalated" or "expired".
-    pub status: String,
+    /// Where the approval stands.
+    pub status: ApprovalStatus,
     /// "approve", "deny", "escalate" or "expired"; empty while pending.
     pub decision: String,
     /// The option chosen, as answered; empty while pending.
@@ -54,8 +56,8 @@ pub struct ApprovalRecord {
 pub struct ApprovalDecision {
     /// `appr_…`.
     pub id: String,
-    /// "approved", "denied", "escalated" or "expired".
-    pub status: String,
+    /// The status it takes: approved, denied, escalated or expired.
+    pub status: ApprovalStatus,
     /// "approve", "deny", "escalate" or "expired".
     pub decision: String,
     /// The option chosen.
@@ -77,8 +79,8 @@ pub struct ApprovalQuery {
     pub workflow_id: Option<String>,
     /// Only approvals for this action (or tool).
     pub action: Option<String>,
-    /// Only this status ("pending", …).
-    pub status: Option<String>,
+    /// Only this status.
+    pub status: Option<ApprovalStatus>,
     /// Only this kind ("step" or "tool_use").
     pub kind: Option<String>,
     /// Resume after this (created ms, id) position.

@@ -11,6 +11,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::FailureAction;
+
 fn is_zero(n: &u32) -> bool {
     *n == 0
 }
@@ -226,6 +228,14 @@ pub struct FailureRoute {
     /// Recovery step for "goto".
     #[serde(skip_serializing_if = "String::is_empty")]
     pub target: String,
+}
+
+impl FailureRoute {
+    /// The action as a [`FailureAction`]; `None` when it names none (the
+    /// compiler reports that).
+    pub fn parsed_action(&self) -> Option<FailureAction> {
+        FailureAction::parse(&self.action)
+    }
 }
 
 /// Money in minor units.

@@ -8,12 +8,14 @@ pub mod definition;
 pub mod ids;
 pub mod json_limits;
 pub mod run;
+pub mod status;
 pub mod step_kind;
 pub mod workflow;
 
 pub use approval::{ApprovalDecision, ApprovalPage, ApprovalQuery, ApprovalRecord};
 pub use definition::{Definition, StepDef};
 pub use run::{EventRecord, RunRecord, StepRecord, TaskRecord, TimerRecord};
+pub use status::{ApprovalStatus, FailureAction, RunStatus, StepStatus};
 pub use step_kind::StepKind;
 pub use workflow::{Workflow, WorkflowStatus, WorkflowVersionInfo};
 

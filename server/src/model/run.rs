@@ -5,6 +5,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::{RunStatus, StepStatus};
+
 /// One run, as stored.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunRecord {
@@ -18,8 +20,8 @@ pub struct RunRecord {
     pub workflow_version: u32,
     /// End user given at start, or empty.
     pub user_id: String,
-    /// Lower-case run status ("running").
-    pub status: String,
+    /// Where the run stands.
+    pub status: RunStatus,
     /// Input given at start.
     pub input: Option<Value>,
     /// Output once completed.
@@ -75,8 +77,8 @@ pub struct StepRecord {
     pub parent_id: Option<String>,
     /// Map item index.
     pub item_index: Option<u32>,
-    /// Lower-case step status.
-    pub status: String,
+    /// Where the step instance stands.
+    pub status: StepStatus,
     /// Attempts started.
     pub attempts: u32,
     /// Output once completed.

@@ -14,6 +14,10 @@
 
 use std::time::Duration;
 
+use async_trait::async_trait;
+
+use super::StoreError;
+
 /// The run statuses retention may delete, as stored. The partial indexes of
 /// migration 0011 repeat this list word for word (SQLite uses a partial
 /// index only when the query repeats its condition).
@@ -64,4 +68,28 @@ pub struct Swept {
     /// How long the batch held the database's write lock (SQLite) or its
     /// transaction open (Postgres).
     pub held: Duration,
+}
+
+/// Where retention deletes old data; each database sweeps its own way
+/// (SQLite on its commit thread, Postgres on the pool).
+#[async_trait]
+pub trait RetentionStore: Send + Sync + 'static {
+    /// Deletes one bounded batch of finished runs past their retention
+    /// (the sweep's, or their workflow's own), with everything recorded
+    /// about them, leaving a tombstone for each. Never touches a run that
+    /// is not finished.
+    async fn sweep_finished_runs(&self, sweep: &RunSweep) -> Result<Swept, StoreError>;
+
+    /// Deletes one bounded batch of expired idempotency keys, create
+    /// request ids and old tombstones.
+    async fn sweep_expired_keys(&self, sweep: &KeySweep) -> Result<Swept, StoreError>;
+
+    /// When retention deleted a run (ms), if it did and its tombstone is
+    /// still kept.
+    async fn run_tombstone(&self, tenant: &str, id: &str) -> Result<Option<i64>, StoreError>;
+
+    /// Gives a bounded number of free pages back to the file system (SQLite
+    /// files with incremental auto-vacuum; `rows` counts pages). Nothing to
+    /// do on Postgres, whose autovacuum reclaims deleted rows.
+    async fn reclaim_space(&self) -> Result<Swept, StoreError>;
 }

@@ -2,7 +2,13 @@
 //! worker, the lease it gets, the lease state a later call is checked
 //! against, and the expired leases the sweeper hands back to the writer.
 
+use async_trait::async_trait;
 use serde_json::Value;
+
+use super::StoreError;
+use super::dialect::{Arg, Dialect};
+use super::rows::{self, Columns, LEASE_SELECT};
+use crate::model::StepStatus;
 
 /// Where a task is in its life. A row is kept after its step finishes so
 /// that a late call about it can be told why it is refused.
@@ -162,8 +168,9 @@ pub struct TaskLease {
     pub workflow_id: String,
     /// See `workflow_id`.
     pub workflow_version: u32,
-    /// The step's status ("running", "paused", …), as last committed.
-    pub step_status: String,
+    /// The step's status as last committed; `None` when the step row is
+    /// gone.
+    pub step_status: Option<StepStatus>,
     /// The step's recorded cost (finished attempts), cents.
     pub step_cost_cents: i64,
     /// The run is held by PauseRun (status paused, pending action type
@@ -189,4 +196,151 @@ pub struct ExpiredLease {
     /// `Some(timeout)` when the lease ended at its attempt's deadline: the
     /// step's `timeout` (ms) ran out, not the worker's heartbeats.
     pub timed_out_after_ms: Option<i64>,
+}
+
+/// Where the task queue's leases are read and kept alive (claims and
+/// outcomes are written in the run writer's commits).
+#[async_trait]
+pub trait TaskStore: Send + Sync + 'static {
+    /// How many tasks of a run are queued or leased.
+    async fn count_tasks(&self, run_id: &str) -> Result<u32, StoreError>;
+
+    /// A task's lease state; `None` for an unknown id.
+    async fn get_task(&self, tenant: &str, task_id: &str) -> Result<Option<TaskLease>, StoreError>;
+
+    /// Moves the deadline of a live lease (this token, leased, not yet
+    /// expired at `now_ms`) to `deadline_ms` and records the cost so far.
+    /// The new deadline, or `None` when the lease is not live; then nothing
+    /// changed.
+    async fn extend_lease(
+        &self,
+        tenant: &str,
+        task_id: &str,
+        token: u64,
+        deadline_ms: i64,
+        cost_so_far_cents: i64,
+        now_ms: i64,
+    ) -> Result<Option<i64>, StoreError>;
+
+    /// At most `limit` leases expired at `now_ms`, every tenant.
+    async fn expired_leases(&self, now_ms: i64, limit: u32) -> Result<Vec<ExpiredLease>, StoreError>;
+
+    /// The earliest deadline of any live lease.
+    async fn next_lease_deadline(&self) -> Result<Option<i64>, StoreError>;
+
+    /// Cancels a lease nothing can take back any more (its run is over),
+    /// unless its token changed meanwhile.
+    async fn withdraw_lease(&self, task_id: &str, token: u64) -> Result<(), StoreError>;
+
+    /// Live leases per worker id of a tenant.
+    async fn leases_by_owner(&self, tenant: &str) -> Result<Vec<(String, u32)>, StoreError>;
+}
+
+/// At most `limit` leases whose deadline is at or before `now_ms`, oldest
+/// first; `filter` (a condition on `run_id` from `?3`, with its `args`)
+/// narrows them (Postgres: to some partitions).
+pub(crate) async fn expired<D: Dialect>(
+    store: &D,
+    now_ms: i64,
+    limit: u32,
+    filter: &str,
+    args: &[Arg<'_>],
+) -> Result<Vec<ExpiredLease>, StoreError> {
+    let sql = format!(
+        "SELECT task_id, tenant_id, run_id, step_key, attempt, lease_token, \
+         CASE WHEN lease_deadline >= attempt_deadline THEN timeout_ms END AS timed_out_after FROM tasks \
+         WHERE status = 'leased' AND lease_deadline <= ?1 {filter} ORDER BY lease_deadline LIMIT ?2"
+    );
+    let mut all = vec![Arg::Int(now_ms), Arg::Int(i64::from(limit))];
+    all.extend_from_slice(args);
+    let rows = D::fetch_all(&mut *store.acquire().await?, &sql, &all).await?;
+    rows.iter()
+        .map(|row| {
+            Ok(ExpiredLease {
+                task_id: row.text("task_id")?,
+                tenant_id: row.text("tenant_id")?,
+                run_id: row.text("run_id")?,
+                step_key: row.text("step_key")?,
+                attempt: row.int("attempt")? as u32,
+                lease_token: row.int("lease_token")? as u64,
+                timed_out_after_ms: row.opt_int("timed_out_after")?,
+            })
+        })
+        .collect()
+}
+
+/// The earliest deadline of a live lease; `filter` (a condition on
+/// `run_id` from `?1`, with its `args`) narrows the leases.
+pub(crate) async fn next_deadline<D: Dialect>(
+    store: &D,
+    filter: &str,
+    args: &[Arg<'_>],
+) -> Result<Option<i64>, StoreError> {
+    let sql = format!("SELECT MIN(lease_deadline) AS deadline FROM tasks WHERE status = 'leased' {filter}");
+    let row = D::fetch_optional(&mut *store.acquire().await?, &sql, args).await?;
+    Ok(row.map(|row| row.opt_int("deadline")).transpose()?.flatten())
+}
+
+#[async_trait]
+impl<D: Dialect> TaskStore for D {
+    async fn count_tasks(&self, run_id: &str) -> Result<u32, StoreError> {
+        let sql = "SELECT COUNT(*) AS n FROM tasks WHERE run_id = ?1 AND status IN ('queued', 'leased')";
+        let row = D::fetch_optional(&mut *self.acquire().await?, sql, &[Arg::Text(run_id)]).await?;
+        Ok(row.map(|row| row.int("n")).transpose()?.unwrap_or_default() as u32)
+    }
+
+    async fn get_task(&self, tenant: &str, task_id: &str) -> Result<Option<TaskLease>, StoreError> {
+        let sql = format!("{LEASE_SELECT} WHERE t.tenant_id = ?1 AND t.task_id = ?2");
+        let row =
+            D::fetch_optional(&mut *self.acquire().await?, &sql, &[Arg::Text(tenant), Arg::Text(task_id)]).await?;
+        row.as_ref().map(rows::lease).transpose()
+    }
+
+    async fn extend_lease(
+        &self,
+        tenant: &str,
+        task_id: &str,
+        token: u64,
+        deadline_ms: i64,
+        cost_so_far_cents: i64,
+        now_ms: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        // Never past the attempt's own deadline, when it has one.
+        let sql = "UPDATE tasks SET lease_deadline = CASE WHEN attempt_deadline < ?4 THEN attempt_deadline ELSE ?4 END, \
+             cost_so_far = ?5 \
+             WHERE tenant_id = ?1 AND task_id = ?2 AND lease_token = ?3 AND status = 'leased' AND lease_deadline > ?6 \
+             RETURNING lease_deadline";
+        let args = [
+            Arg::Text(tenant),
+            Arg::Text(task_id),
+            Arg::Int(token as i64),
+            Arg::Int(deadline_ms),
+            Arg::Int(cost_so_far_cents),
+            Arg::Int(now_ms),
+        ];
+        let row = D::fetch_optional(&mut *self.acquire().await?, sql, &args).await?;
+        Ok(row.map(|row| row.opt_int("lease_deadline")).transpose()?.flatten())
+    }
+
+    async fn expired_leases(&self, now_ms: i64, limit: u32) -> Result<Vec<ExpiredLease>, StoreError> {
+        expired(self, now_ms, limit, "", &[]).await
+    }
+
+    async fn next_lease_deadline(&self) -> Result<Option<i64>, StoreError> {
+        next_deadline(self, "", &[]).await
+    }
+
+    async fn withdraw_lease(&self, task_id: &str, token: u64) -> Result<(), StoreError> {
+        let sql = "UPDATE tasks SET status = 'cancelled', lease_owner = NULL, lease_deadline = NULL \
+             WHERE task_id = ?1 AND lease_token = ?2 AND status = 'leased'";
+        D::execute(&mut *self.acquire().await?, sql, &[Arg::Text(task_id), Arg::Int(token as i64)]).await?;
+        Ok(())
+    }
+
+    async fn leases_by_owner(&self, tenant: &str) -> Result<Vec<(String, u32)>, StoreError> {
+        let sql = "SELECT lease_owner, COUNT(*) AS n FROM tasks WHERE status = 'leased' AND tenant_id = ?1 \
+             GROUP BY lease_owner";
+        let rows = D::fetch_all(&mut *self.acquire().await?, sql, &[Arg::Text(tenant)]).await?;
+        rows.iter().map(|row| Ok((row.opt_text("lease_owner")?.unwrap_or_default(), row.int("n")? as u32))).collect()
+    }
 }

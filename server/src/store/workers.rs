@@ -10,11 +10,16 @@
 //! that cannot be read back is skipped by listings (and logged) and is a
 //! `Corrupt` error for the one worker it belongs to, which re-registers
 //! over it.
+//!
+//! [`WorkerStore`] is written once here for both databases, over
+//! [`Dialect`]: its statements read the same on both.
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use super::StoreError;
+use super::dialect::{Arg, Dialect};
+use super::rows::Columns;
 use crate::model::definition::Money;
 
 /// Expected cost of one call of an agent, as a worker declares it.
@@ -59,7 +64,7 @@ struct Document {
 }
 
 /// The JSON document a registration is stored as.
-pub(super) fn encode(worker: &WorkerRecord) -> String {
+fn encode(worker: &WorkerRecord) -> String {
     let document = Document {
         name: worker.name.clone(),
         agents: worker.agents.clone(),
@@ -71,7 +76,7 @@ pub(super) fn encode(worker: &WorkerRecord) -> String {
 
 /// A record from a row's columns; `Corrupt` when the document does not
 /// read back as a registration.
-pub(super) fn decode(
+fn decode(
     worker_id: String,
     document: &str,
     registered_ms: i64,
@@ -92,7 +97,7 @@ pub(super) fn decode(
 
 /// Keeps the rows that decode, logging the others: one damaged row never
 /// fails a listing.
-pub(super) fn readable(rows: Vec<Result<WorkerRecord, StoreError>>) -> Vec<WorkerRecord> {
+fn readable(rows: Vec<Result<WorkerRecord, StoreError>>) -> Vec<WorkerRecord> {
     rows.into_iter()
         .filter_map(|row| match row {
             Ok(worker) => Some(worker),
@@ -135,4 +140,89 @@ pub trait WorkerStore: Send + Sync + 'static {
     /// Deletes at most `limit` workers (any tenant) last seen before
     /// `seen_before_ms`; answers how many went.
     async fn prune_workers(&self, seen_before_ms: i64, limit: u32) -> Result<u64, StoreError>;
+}
+
+const COLUMNS: &str = "id, registration, registered_at, last_seen";
+
+/// (tenant, id, registration, registered ms, last seen ms).
+const UPSERT: &str = "INSERT INTO workers (tenant_id, id, registration, registered_at, last_seen) \
+     VALUES (?1, ?2, ?3, ?4, ?5) \
+     ON CONFLICT (tenant_id, id) DO UPDATE SET registration = excluded.registration, \
+     registered_at = excluded.registered_at, last_seen = excluded.last_seen";
+
+/// (tenant, id, now ms, seen since ms); never moves a sight back.
+const TOUCH: &str = "UPDATE workers SET last_seen = CASE WHEN last_seen > ?3 THEN last_seen ELSE ?3 END \
+     WHERE tenant_id = ?1 AND id = ?2 AND last_seen >= ?4 RETURNING {columns}";
+
+/// (tenant, seen since ms, limit).
+const LIST: &str = "SELECT {columns} FROM workers WHERE tenant_id = ?1 AND last_seen >= ?2 \
+     ORDER BY last_seen DESC, id LIMIT ?3";
+
+/// (tenant, id, seen since ms) → `n`.
+const COUNT_OTHERS: &str = "SELECT COUNT(*) AS n FROM workers WHERE tenant_id = ?1 AND id <> ?2 AND last_seen >= ?3";
+
+/// (seen before ms, limit). The outer condition is checked again on a row
+/// a registration rewrote meanwhile, so a worker that just came back stays.
+const PRUNE: &str = "DELETE FROM workers WHERE (tenant_id, id) IN \
+     (SELECT tenant_id, id FROM workers WHERE last_seen < ?1 LIMIT ?2) AND last_seen < ?1";
+
+fn worker(row: &impl Columns) -> Result<WorkerRecord, StoreError> {
+    let document = row.json_text("registration")?.unwrap_or_default();
+    decode(row.text("id")?, &document, row.int("registered_at")?, row.int("last_seen")?)
+}
+
+#[async_trait]
+impl<D: Dialect> WorkerStore for D {
+    async fn upsert_worker(&self, tenant: &str, worker: &WorkerRecord) -> Result<(), StoreError> {
+        let document = encode(worker);
+        let args = [
+            Arg::Text(tenant),
+            Arg::Text(&worker.worker_id),
+            Arg::Json(&document),
+            Arg::Int(worker.registered_ms),
+            Arg::Int(worker.last_seen_ms),
+        ];
+        D::execute(&mut *self.acquire().await?, UPSERT, &args).await?;
+        Ok(())
+    }
+
+    async fn touch_worker(
+        &self,
+        tenant: &str,
+        worker_id: &str,
+        now_ms: i64,
+        seen_since_ms: i64,
+    ) -> Result<Option<WorkerRecord>, StoreError> {
+        let args = [Arg::Text(tenant), Arg::Text(worker_id), Arg::Int(now_ms), Arg::Int(seen_since_ms)];
+        let sql = TOUCH.replace("{columns}", COLUMNS);
+        let row = D::fetch_optional(&mut *self.acquire().await?, &sql, &args).await?;
+        row.as_ref().map(worker).transpose()
+    }
+
+    async fn list_workers(
+        &self,
+        tenant: &str,
+        seen_since_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<WorkerRecord>, StoreError> {
+        let args = [Arg::Text(tenant), Arg::Int(seen_since_ms), Arg::Int(i64::from(limit))];
+        let sql = LIST.replace("{columns}", COLUMNS);
+        let rows = D::fetch_all(&mut *self.acquire().await?, &sql, &args).await?;
+        Ok(readable(rows.iter().map(worker).collect()))
+    }
+
+    async fn count_other_workers(&self, tenant: &str, worker_id: &str, seen_since_ms: i64) -> Result<u32, StoreError> {
+        let args = [Arg::Text(tenant), Arg::Text(worker_id), Arg::Int(seen_since_ms)];
+        let row = D::fetch_optional(&mut *self.acquire().await?, COUNT_OTHERS, &args).await?;
+        let count = match row {
+            Some(row) => row.int("n")?,
+            None => 0,
+        };
+        Ok(u32::try_from(count).unwrap_or(u32::MAX))
+    }
+
+    async fn prune_workers(&self, seen_before_ms: i64, limit: u32) -> Result<u64, StoreError> {
+        let args = [Arg::Int(seen_before_ms), Arg::Int(i64::from(limit))];
+        D::execute(&mut *self.acquire().await?, PRUNE, &args).await
+    }
 }

@@ -71,7 +71,7 @@ pub(crate) async fn round(engine: &RunEngine, link: &ClusterLink) -> Result<(), 
         let taken = store.acquire_partitions(&link.replica, (share - holding) as u32, link.lease_ms).await?;
         if taken.len() < share - holding {
             // The rest are held under live leases, or locked by a
-            // transaction of their owner (see `store::postgres_cluster`).
+            // transaction of their owner (see `store::postgres::cluster`).
             tracing::debug!(wanted = share - holding, taken = taken.len(), "fewer partitions free than the share");
         }
         if !taken.is_empty() {

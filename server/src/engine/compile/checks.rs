@@ -14,6 +14,7 @@ use super::index::StepIndex;
 use super::path::shorten;
 use super::problem::{Problem, ProblemCode};
 use crate::expr::{Condition, Path, Template, parse_path};
+use crate::model::FailureAction;
 use crate::model::definition::StepDef;
 
 /// Longest step id, in bytes.
@@ -193,35 +194,35 @@ impl StepCheck<'_, '_> {
 
     fn failure_route(&mut self) {
         let Some(route) = &self.step.on_step_failure else { return };
-        match route.action.as_str() {
-            "goto" if route.target.is_empty() => {
+        match route.parsed_action() {
+            Some(FailureAction::Goto) if route.target.is_empty() => {
                 let message = format!("{} routes failures with goto but names no target step", self.label());
                 self.report("onStepFailure.target", ProblemCode::MissingField, message);
             }
-            "goto" if route.target == self.step.id => {
+            Some(FailureAction::Goto) if route.target == self.step.id => {
                 let message =
                     format!("{} routes its own failure back to itself; use retries to run it again", self.label());
                 self.report("onStepFailure.target", ProblemCode::InvalidField, message);
             }
-            "goto" => {
+            Some(FailureAction::Goto) => {
                 let what = "a failure route (goto) to";
                 self.out.goto =
                     self.target("onStepFailure.target", &route.target, ProblemCode::UnknownGotoTarget, what);
             }
-            "continue" | "stop" if !route.target.is_empty() => {
+            Some(FailureAction::Continue | FailureAction::Stop) if !route.target.is_empty() => {
                 let message = format!("{} names a failure target, which only the goto action uses", self.label());
                 self.report("onStepFailure.target", ProblemCode::InvalidField, message);
             }
-            "continue" | "stop" => {}
-            "" => {
+            Some(FailureAction::Continue | FailureAction::Stop) => {}
+            None if route.action.is_empty() => {
                 let message = format!("{} has an onStepFailure with no action (goto, continue or stop)", self.label());
                 self.report("onStepFailure.action", ProblemCode::MissingField, message);
             }
-            other => {
+            None => {
                 let message = format!(
                     "{} has onStepFailure action '{}'; expected goto, continue or stop",
                     self.label(),
-                    shorten(other)
+                    shorten(&route.action)
                 );
                 self.report("onStepFailure.action", ProblemCode::InvalidField, message);
             }

@@ -18,6 +18,7 @@ use super::graph::StepGraph;
 use super::index::StepIndex;
 use super::path::shorten;
 use super::problem::{Problem, ProblemCode};
+use crate::model::FailureAction;
 
 /// Reports unordered writers of each shared-state key; `order` is a
 /// topological order of `graph`.
@@ -77,7 +78,7 @@ fn recovers(index: &StepIndex<'_>, failing: usize, recovery: usize) -> bool {
         .step
         .on_step_failure
         .as_ref()
-        .is_some_and(|r| r.action == "goto" && r.target == index.entries[recovery].step.id)
+        .is_some_and(|r| r.parsed_action() == Some(FailureAction::Goto) && r.target == index.entries[recovery].step.id)
 }
 
 /// Depth-first reachability with a reusable visited set.

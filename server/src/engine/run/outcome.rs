@@ -12,6 +12,7 @@
 use serde_json::{Value, json};
 
 use crate::engine::compile::StepKind;
+use crate::model::ApprovalStatus;
 
 /// The type of a [`RunEvent`], as the API names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -262,12 +263,12 @@ impl Decision {
     }
 
     /// The approval's status after this decision.
-    fn status(self) -> &'static str {
+    fn status(self) -> ApprovalStatus {
         match self {
-            Self::Approve => "approved",
-            Self::Deny => "denied",
-            Self::Escalate => "escalated",
-            Self::Expired => "expired",
+            Self::Approve => ApprovalStatus::Approved,
+            Self::Deny => ApprovalStatus::Denied,
+            Self::Escalate => ApprovalStatus::Escalated,
+            Self::Expired => ApprovalStatus::Expired,
         }
     }
 }
@@ -295,10 +296,10 @@ pub struct ApprovalDecided {
 }
 
 impl ApprovalDecided {
-    /// The approval's status after it: "approved", "denied", "escalated"
-    /// or "expired" (a timeout's default action included).
-    pub fn status(&self) -> &'static str {
-        if self.expired == Some(true) { "expired" } else { self.decision.status() }
+    /// The approval's status after it: approved, denied, escalated or
+    /// expired (a timeout's default action included).
+    pub fn status(&self) -> ApprovalStatus {
+        if self.expired == Some(true) { ApprovalStatus::Expired } else { self.decision.status() }
     }
 
     /// The `data` of its approval.decided event.

@@ -32,10 +32,6 @@ const STREAM_BUFFER: usize = 64;
 /// before it reads the store again.
 const TAIL_POLL: Duration = Duration::from_millis(500);
 
-fn is_live(status: &str) -> bool {
-    matches!(status, "pending" | "running" | "paused")
-}
-
 /// Why a follower stopped reading live events.
 enum Follow {
     /// The client went away, the run ended, or the server is stopping.
@@ -142,7 +138,7 @@ impl RunEngine {
             closing: self.closing(),
             notices,
         };
-        let finished = !is_live(&run.status);
+        let finished = run.status.is_terminal();
         tokio::spawn(async move {
             loop {
                 // A run finished before we looked has every event stored.
@@ -215,7 +211,7 @@ impl RunEngine {
     ) -> Result<RunDetail, EngineError> {
         let started = self.start(tenant, request).await?;
         let run_id = started.0.id.clone();
-        if !is_live(&started.0.status) {
+        if started.0.status.is_terminal() {
             return Ok(started);
         }
         let mut closing = self.closing();
@@ -227,7 +223,7 @@ impl RunEngine {
                     _ = closing.changed() => return Err(EngineError::Unavailable("the server is stopping; follow the run by id")),
                 }
                 let detail = self.get(tenant, &run_id).await?;
-                if !is_live(&detail.0.status) {
+                if detail.0.status.is_terminal() {
                     return Ok(detail);
                 }
                 // Only a failed commit (the writer reloads the run) gets

@@ -302,7 +302,8 @@ impl RunEngine {
     /// A run with its steps; NotFound says so when retention deleted it.
     pub async fn get(&self, tenant: &str, run_id: &str) -> Result<RunDetail, EngineError> {
         match self.store.get_run(tenant, run_id).await {
-            Err(StoreError::NotFound { what }) => {
+            Err(StoreError::NotFound { entity, id }) => {
+                let what = entity.describe(&id);
                 Err(super::retention::missing_run(self.store.as_ref(), tenant, run_id, what).await)
             }
             found => Ok(found?),
@@ -336,7 +337,7 @@ impl RunEngine {
     /// rather than cancelled implicitly: deleting is not a way to stop work.
     pub async fn delete(&self, tenant: &str, run_id: &str) -> Result<(), EngineError> {
         let (run, _) = self.get(tenant, run_id).await?;
-        if matches!(run.status.as_str(), "pending" | "running" | "paused") {
+        if run.status.is_live() {
             return Err(EngineError::FailedPrecondition {
                 message: format!("run '{run_id}' is {}; cancel it before deleting it", run.status),
                 reason: "RUN_ACTIVE",

@@ -33,7 +33,7 @@ use crate::engine::clock::now_ms;
 use crate::engine::run::{Command, TransitionError};
 use crate::engine::runs::{RunDetail, RunEngine};
 use crate::engine::scheduler::CommandRefusal;
-use crate::model::{RunRecord, StepRecord};
+use crate::model::{RunRecord, RunStatus, StepRecord, StepStatus};
 
 /// Who decided when the answer does not say.
 const ANONYMOUS: &str = "anonymous";
@@ -106,7 +106,7 @@ impl RunEngine {
                 TransitionError::NotRunning { status } | TransitionError::Finished { status },
             )) => Err(refused(status.to_string())),
             Err(CommandRefusal::Refused(err)) => Err(err.into()),
-            Err(CommandRefusal::NotLive) => Err(refused(self.get(tenant, run_id).await?.0.status)),
+            Err(CommandRefusal::NotLive) => Err(refused(self.get(tenant, run_id).await?.0.status.to_string())),
             Err(CommandRefusal::Unavailable) => Err(EngineError::Unavailable("the run scheduler is busy; retry later")),
             Err(CommandRefusal::Internal) => Err(crate::engine::scheduler::internal()),
         }
@@ -121,7 +121,7 @@ impl RunEngine {
     pub async fn resume(&self, tenant: &str, run_id: &str, form: ResumeForm) -> Result<RunDetail, EngineError> {
         let (run, steps) = self.get(tenant, run_id).await?;
         if let ResumeForm::Continue { from_step } = &form
-            && matches!(run.status.as_str(), "failed" | "partial" | "cancelled")
+            && run.status.is_retryable()
         {
             let from = match from_step {
                 Some(step) => step.clone(),
@@ -132,7 +132,7 @@ impl RunEngine {
                 other => other,
             });
         }
-        if run.status != "paused" {
+        if run.status != RunStatus::Paused {
             return Err(not_paused(format!("run '{run_id}' is {}, not paused", run.status)));
         }
         let waits_for = run.pending_action.as_ref().and_then(|a| a.get("step")).and_then(Value::as_str);
@@ -205,7 +205,9 @@ impl RunEngine {
         let workflow = self.compiled(tenant, &run.workflow_id, run.workflow_version).await?;
         let stopped = workflow.topological_order().iter().filter_map(|&v| workflow.step(v)).find(|s| {
             steps.iter().any(|r| {
-                r.key == s.id() && r.item_index.is_none() && matches!(r.status.as_str(), "cancelled" | "failed")
+                r.key == s.id()
+                    && r.item_index.is_none()
+                    && matches!(r.status, StepStatus::Cancelled | StepStatus::Failed)
             })
         });
         match stopped {

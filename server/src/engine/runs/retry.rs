@@ -24,10 +24,7 @@ use crate::engine::compile::{CompiledWorkflow, StepKind};
 use crate::engine::run::{RetryOrigin, ReusedStep};
 use crate::engine::runs::{RunDetail, RunEngine};
 use crate::engine::scheduler::{NewRun, RetrySeed};
-use crate::model::{StepRecord, ids};
-
-/// Statuses a run can be retried from.
-const RETRYABLE: [&str; 3] = ["failed", "partial", "cancelled"];
+use crate::model::{StepRecord, StepStatus, ids};
 
 impl RunEngine {
     /// Starts a retry of `run_id` from `step_id` (empty: the run's
@@ -40,7 +37,7 @@ impl RunEngine {
     /// per-item sub-step (retry from the map instead).
     pub async fn retry_from(&self, tenant: &str, run_id: &str, step_id: &str) -> Result<RunDetail, EngineError> {
         let (source, steps) = self.get(tenant, run_id).await?;
-        if !RETRYABLE.contains(&source.status.as_str()) {
+        if !source.status.is_retryable() {
             return Err(EngineError::FailedPrecondition {
                 message: format!(
                     "run '{run_id}' is {}; only failed, partial or cancelled runs can be retried",
@@ -169,7 +166,7 @@ fn reusable(workflow: &CompiledWorkflow, from: NodeIndex, steps: &[StepRecord]) 
             // Map items (`id[i]`) have keys other than their step id and
             // are never reused on their own: their map's output carries them.
             let row = steps.iter().find(|s| s.key == id && s.item_index.is_none())?;
-            (row.status == "completed").then(|| ReusedStep {
+            (row.status == StepStatus::Completed).then(|| ReusedStep {
                 step: id.to_string(),
                 output: row.output.clone().unwrap_or(Value::Null),
                 timed_out: false,

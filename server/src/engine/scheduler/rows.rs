@@ -6,7 +6,9 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 
 use crate::engine::run::{ApprovalDecided, ApprovalOpened, ApprovalSubject, RunEvent, RunState, TaskDispatch};
-use crate::model::{ApprovalDecision, ApprovalRecord, EventRecord, RunRecord, StepRecord, TaskRecord, ids};
+use crate::model::{
+    ApprovalDecision, ApprovalRecord, ApprovalStatus, EventRecord, RunRecord, StepRecord, TaskRecord, ids,
+};
 
 /// What a run was started with that the pure state does not keep.
 #[derive(Debug, Clone)]
@@ -37,7 +39,7 @@ pub fn run_record(state: &RunState, meta: &RunMeta) -> RunRecord {
         workflow_id: workflow_id.to_string(),
         workflow_version,
         user_id: meta.user_id.clone(),
-        status: state.status().as_str().to_string(),
+        status: state.status(),
         input: Some(meta.input.clone()),
         output: state.output().cloned(),
         shared_state: state.document().get("state").cloned(),
@@ -72,7 +74,7 @@ pub fn step_records(state: &RunState, keys: Option<&BTreeSet<String>>) -> Vec<St
             kind: view.kind.as_str().to_string(),
             parent_id: view.parent_id.map(str::to_string),
             item_index: view.item_index,
-            status: view.status.as_str().to_string(),
+            status: view.status,
             attempts: view.attempts,
             output: view.output.cloned(),
             error: view.error.map(str::to_string),
@@ -151,7 +153,7 @@ pub fn approval_opened(run_id: &str, tenant: &str, opened: &ApprovalOpened, now_
         arguments,
         message: opened.message.clone(),
         options: opened.options.clone(),
-        status: "pending".to_string(),
+        status: ApprovalStatus::Pending,
         decision: String::new(),
         option: String::new(),
         decided_by: String::new(),
@@ -167,7 +169,7 @@ pub fn approval_opened(run_id: &str, tenant: &str, opened: &ApprovalOpened, now_
 pub fn approval_decided(decided: &ApprovalDecided, now_ms: i64) -> ApprovalDecision {
     ApprovalDecision {
         id: decided.approval_id.clone(),
-        status: decided.status().to_string(),
+        status: decided.status(),
         decision: decided.decision.as_str().to_string(),
         option: decided.option.clone(),
         decided_by: decided.decided_by.clone(),

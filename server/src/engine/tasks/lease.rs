@@ -21,6 +21,7 @@ use crate::engine::EngineError;
 use crate::engine::clock::now_ms;
 use crate::engine::run::{Command, TransitionError};
 use crate::engine::scheduler::CommandRefusal;
+use crate::model::StepStatus;
 use crate::store::{TaskLease, TaskStatus};
 
 /// The answer to a heartbeat.
@@ -157,7 +158,7 @@ impl TaskQueue {
         };
         let mut reply = HeartbeatReply { lease_deadline_ms: Some(deadline), cancelled: false, paused: false };
         // PauseRun holds every task of the run; a step gate holds its own.
-        if lease.step_status == "paused" || lease.run_held {
+        if lease.step_status == Some(StepStatus::Paused) || lease.run_held {
             reply.paused = true;
             return Ok(reply);
         }
@@ -193,9 +194,7 @@ impl TaskQueue {
                 Ok(reply)
             }
             Err(CommandRefusal::Refused(TransitionError::WithinCaps { .. })) => Ok(reply),
-            Err(CommandRefusal::Refused(TransitionError::NotInFlight { status, .. }))
-                if status.as_str() == "paused" =>
-            {
+            Err(CommandRefusal::Refused(TransitionError::NotInFlight { status: StepStatus::Paused, .. })) => {
                 reply.paused = true;
                 Ok(reply)
             }
@@ -254,11 +253,11 @@ impl TaskQueue {
     async fn plan_verdict(&self, tenant: &str, lease: &TaskLease) -> Result<(), EngineError> {
         let (_, steps) = self.runs.store().get_run(tenant, &lease.run_id).await?;
         let Some(step) = steps.iter().find(|s| s.key == lease.step_key) else { return Ok(()) };
-        if step.status == "completed" {
+        if step.status == StepStatus::Completed {
             return Ok(());
         }
         let error = step.error.clone().unwrap_or_else(|| "the plan was refused".to_owned());
-        let after = if step.status == "failed" {
+        let after = if step.status == StepStatus::Failed {
             "the step failed with PLAN_INVALID".to_owned()
         } else {
             format!("attempt {} of the step was queued", lease.attempt + 1)
@@ -302,7 +301,7 @@ impl TaskQueue {
         cost_cents: i64,
     ) -> Result<TaskLease, EngineError> {
         let lease = self.live_lease(tenant, task_id, token).await?;
-        if lease.step_status == "paused" {
+        if lease.step_status == Some(StepStatus::Paused) {
             return Err(paused(&lease.step_key));
         }
         let policy = self.policy_of(tenant, &lease).await?;
@@ -324,9 +323,7 @@ impl TaskQueue {
             CommandRefusal::Refused(TransitionError::StaleAttempt { .. }) => EngineError::StaleLease(format!(
                 "the lease of task '{task_id}' was given up before this call; nothing changed"
             )),
-            CommandRefusal::Refused(TransitionError::NotInFlight { status, step, .. })
-                if status.as_str() == "paused" =>
-            {
+            CommandRefusal::Refused(TransitionError::NotInFlight { status: StepStatus::Paused, step, .. }) => {
                 paused(&step)
             }
             CommandRefusal::Refused(TransitionError::NotInFlight { .. }) => finished(task_id),

@@ -21,7 +21,7 @@ use crate::engine::clock::now_ms;
 use crate::engine::run::{Command, TransitionError};
 use crate::engine::scheduler::CommandRefusal;
 use crate::model::definition::Policy;
-use crate::model::{ApprovalRecord, ids, json_limits};
+use crate::model::{ApprovalRecord, ApprovalStatus, ids, json_limits};
 use crate::store::TaskLease;
 
 /// The only currency workers report costs in (see `api::convert_workers`).
@@ -121,14 +121,18 @@ pub enum ToolAnswer {
 /// The answer an approval row gives.
 fn answer_of(approval: &ApprovalRecord) -> ToolAnswer {
     let approval_id = Some(approval.id.clone());
-    match approval.status.as_str() {
-        "pending" => ToolAnswer::Pending {
+    match approval.status {
+        ApprovalStatus::Pending => ToolAnswer::Pending {
             reason: format!("tool '{}' waits for approval", approval.tool),
             approval_id: approval.id.clone(),
         },
-        "approved" => ToolAnswer::Allow { reason: format!("approved by {}", approval.decided_by), approval_id },
-        "denied" => ToolAnswer::Deny { reason: format!("rejected by {}", approval.decided_by), approval_id },
-        _ => ToolAnswer::Deny {
+        ApprovalStatus::Approved => {
+            ToolAnswer::Allow { reason: format!("approved by {}", approval.decided_by), approval_id }
+        }
+        ApprovalStatus::Denied => {
+            ToolAnswer::Deny { reason: format!("rejected by {}", approval.decided_by), approval_id }
+        }
+        ApprovalStatus::Escalated | ApprovalStatus::Expired => ToolAnswer::Deny {
             reason: format!("the approval ended without a decision ({})", approval.decided_by),
             approval_id,
         },

@@ -111,7 +111,7 @@ fn approval_rows_travel_as_effects_that_agree_with_their_events() {
     let decided = decided.expect("the decision is an effect");
     let event = outcome.events.iter().find(|e| e.event_type == EventType::ApprovalDecided).expect("approval.decided");
     assert_eq!(event.data.as_ref(), Some(&decided.data()));
-    assert_eq!((decided.decision, decided.status()), (Decision::Approve, "expired"));
+    assert_eq!((decided.decision, decided.status()), (Decision::Approve, crate::model::ApprovalStatus::Expired));
     assert_eq!(
         (decided.approval_id.as_str(), decided.decided_by.as_str()),
         (opened.approval_id.as_str(), "system:timeout")

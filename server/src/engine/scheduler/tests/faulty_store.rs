@@ -12,8 +12,9 @@ use crate::model::{
     WorkflowStatus, WorkflowVersionInfo,
 };
 use crate::store::{
-    ExpiredLease, KeySweep, LeasedTask, NewVersion, NewWorkflow, OpenRun, RunBatch, RunPage, RunQuery, RunSweep, Store,
-    StoreError, Swept, TaskLease, WorkerRecord, WorkerStore, WorkflowPage, WorkflowQuery,
+    ApprovalStore, CommitStore, ExpiredLease, KeySweep, LeasedTask, NewVersion, NewWorkflow, OpenRun, RetentionStore,
+    RunBatch, RunPage, RunQuery, RunStore, RunSweep, SecretStore, Store, StoreError, Swept, TaskLease, TaskStore,
+    WorkerRecord, WorkerStore, WorkflowPage, WorkflowQuery, WorkflowStore,
 };
 
 /// A real store behind switches that make it fail.
@@ -55,7 +56,7 @@ impl FaultyStore {
 }
 
 #[async_trait]
-impl Store for FaultyStore {
+impl WorkflowStore for FaultyStore {
     async fn create_workflow(&self, tenant: &str, new: NewWorkflow) -> Result<Workflow, StoreError> {
         self.reachable()?;
         self.inner.create_workflow(tenant, new).await
@@ -101,12 +102,18 @@ impl Store for FaultyStore {
         self.reachable()?;
         self.inner.list_workflow_versions(tenant, id).await
     }
+}
 
+#[async_trait]
+impl CommitStore for FaultyStore {
     async fn commit_runs(&self, batch: &RunBatch) -> Result<Vec<Option<LeasedTask>>, StoreError> {
         self.fail_commit()?;
         self.inner.commit_runs(batch).await
     }
+}
 
+#[async_trait]
+impl RunStore for FaultyStore {
     async fn get_run(&self, tenant: &str, id: &str) -> Result<(RunRecord, Vec<StepRecord>), StoreError> {
         self.reachable()?;
         self.inner.get_run(tenant, id).await
@@ -138,6 +145,15 @@ impl Store for FaultyStore {
         self.inner.find_idempotent_run(tenant, key, since_ms).await
     }
 
+    async fn find_idempotent_runs(
+        &self,
+        keys: &[(String, String)],
+        since_ms: i64,
+    ) -> Result<HashMap<(String, String), String>, StoreError> {
+        self.reachable()?;
+        self.inner.find_idempotent_runs(keys, since_ms).await
+    }
+
     async fn load_open_runs(&self) -> Result<Vec<OpenRun>, StoreError> {
         self.reachable()?;
         self.inner.load_open_runs().await
@@ -148,6 +164,19 @@ impl Store for FaultyStore {
         self.inner.list_timers().await
     }
 
+    async fn load_open_runs_for(&self, ids: &[String]) -> Result<Vec<OpenRun>, StoreError> {
+        self.reachable()?;
+        self.inner.load_open_runs_for(ids).await
+    }
+
+    async fn list_timers_for(&self, ids: &[String]) -> Result<Vec<TimerRecord>, StoreError> {
+        self.reachable()?;
+        self.inner.list_timers_for(ids).await
+    }
+}
+
+#[async_trait]
+impl TaskStore for FaultyStore {
     async fn count_tasks(&self, run_id: &str) -> Result<u32, StoreError> {
         self.reachable()?;
         self.inner.count_tasks(run_id).await
@@ -190,7 +219,10 @@ impl Store for FaultyStore {
         self.reachable()?;
         self.inner.leases_by_owner(tenant).await
     }
+}
 
+#[async_trait]
+impl ApprovalStore for FaultyStore {
     async fn get_approval(&self, tenant: &str, id: &str) -> Result<Option<ApprovalRecord>, StoreError> {
         self.reachable()?;
         self.inner.get_approval(tenant, id).await
@@ -200,7 +232,10 @@ impl Store for FaultyStore {
         self.reachable()?;
         self.inner.list_approvals(tenant, query).await
     }
+}
 
+#[async_trait]
+impl RetentionStore for FaultyStore {
     async fn sweep_finished_runs(&self, sweep: &RunSweep) -> Result<Swept, StoreError> {
         self.reachable()?;
         self.inner.sweep_finished_runs(sweep).await
@@ -220,24 +255,13 @@ impl Store for FaultyStore {
         self.reachable()?;
         self.inner.reclaim_space().await
     }
+}
 
+#[async_trait]
+impl SecretStore for FaultyStore {
     async fn server_secret(&self, name: &str, candidate: &str, now_ms: i64) -> Result<String, StoreError> {
         self.reachable()?;
         self.inner.server_secret(name, candidate, now_ms).await
-    }
-
-    async fn find_idempotent_runs(
-        &self,
-        keys: &[(String, String)],
-        since_ms: i64,
-    ) -> Result<HashMap<(String, String), String>, StoreError> {
-        self.reachable()?;
-        self.inner.find_idempotent_runs(keys, since_ms).await
-    }
-
-    async fn load_open_runs_for(&self, ids: &[String]) -> Result<Vec<OpenRun>, StoreError> {
-        self.reachable()?;
-        self.inner.load_open_runs_for(ids).await
     }
 }
 

@@ -13,7 +13,7 @@ use super::super::{CommandRefusal, Routed, StartRouted};
 use super::{Pending, Reply, TaskChange, Writer};
 use crate::engine::EngineError;
 use crate::engine::clock::now_ms;
-use crate::store::{ClaimRequest, Fence, PartitionLease, RunBatch, StoreError, partition_of};
+use crate::store::{ClaimRequest, Fence, IdempotencyRow, PartitionLease, RunBatch, StoreError, partition_of};
 
 impl Writer {
     /// Writes the batch, then releases replies, events and timers; on a
@@ -57,7 +57,11 @@ impl Writer {
                 rows::ApprovalChange::Decide(decision) => batch.approvals_decided.push(decision),
             }
         }
-        batch.idempotency = p.idempotency.into_iter().map(|((t, k), (run, ms))| (t, k, run, ms)).collect();
+        batch.idempotency = p
+            .idempotency
+            .into_iter()
+            .map(|((tenant_id, key), (run_id, created_ms))| IdempotencyRow { tenant_id, key, run_id, created_ms })
+            .collect();
         if let Some(link) = &self.cluster {
             let partitions: BTreeSet<u16> = p.touched.keys().map(|id| partition_of(id)).collect();
             let partitions = partitions

@@ -35,7 +35,7 @@ use crate::engine::run::{Command, Effect, EventType, Outcome, RunState, Transiti
 use crate::model::ids;
 use crate::model::{EventRecord, TaskRecord, TimerRecord};
 use crate::store::cluster::partition_of_key;
-use crate::store::{Store, partition_of};
+use crate::store::{CommandRow, InboxAnswer, Store, partition_of};
 
 /// Most commands applied in one group commit.
 const MAX_BATCH: usize = 512;
@@ -107,7 +107,7 @@ struct Pending {
     /// Run id → instance keys to write (`None`: every instance, new run).
     touched: HashMap<String, Option<BTreeSet<String>>>,
     events: Vec<EventRecord>,
-    commands: Vec<(String, u32, String)>,
+    commands: Vec<CommandRow>,
     timers: HashMap<(String, String), Option<TimerRecord>>,
     tasks: HashMap<(String, String), TaskChange>,
     /// Tasks whose lease the step's timeout ended: (run id, step key).
@@ -117,7 +117,7 @@ struct Pending {
     replies: Vec<Reply>,
     claims: Vec<Waiting>,
     /// Inbox messages applied: (row id, answer JSON).
-    inbox_done: Vec<(i64, String)>,
+    inbox_done: Vec<InboxAnswer>,
 }
 
 pub(super) struct Writer {
@@ -390,7 +390,7 @@ impl Writer {
                 let keys: BTreeSet<String> = outcome.events.iter().filter_map(|e| e.step_id.clone()).collect();
                 self.record(run_id, json, &outcome, Some(keys), pending);
                 if let Some(id) = inbox {
-                    pending.inbox_done.push((id, messages::applied()));
+                    pending.inbox_done.push(InboxAnswer { id, answer: messages::applied() });
                 }
                 pending.replies.push(Reply::Command(reply));
             }
@@ -414,7 +414,7 @@ impl Writer {
     ) {
         let live = self.runs.get_mut(run_id).expect("recorded runs are live");
         live.commands += 1;
-        p.commands.push((run_id.to_string(), live.commands, json));
+        p.commands.push(CommandRow { run_id: run_id.to_string(), position: live.commands, command: json });
         if let Some(keys) = keys {
             // A new run (`None`) is written whole anyway.
             if let Some(existing) = p.touched.entry(run_id.to_string()).or_insert_with(|| Some(BTreeSet::new())) {
@@ -499,6 +499,6 @@ fn place(held: &Held, run_id: &mut String, keyed: Option<u16>) -> Result<(), u16
 /// Answers the inbox message a start came in, in the start's commit.
 fn answer_inbox(pending: &mut Pending, inbox: Option<i64>, reply: &StartReply) {
     if let Some(id) = inbox {
-        pending.inbox_done.push((id, messages::started(&reply.run_id, reply.existing)));
+        pending.inbox_done.push(InboxAnswer { id, answer: messages::started(&reply.run_id, reply.existing) });
     }
 }

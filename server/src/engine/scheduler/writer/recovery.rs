@@ -60,7 +60,7 @@ impl Writer {
                 (link.store.load_open_runs_in(partitions).await, link.store.timers_in(partitions).await)
             }
             // Only the runs the batch touched, not every open run.
-            _ => (self.store.load_open_runs_for(&run_ids).await, self.store.list_timers().await),
+            _ => (self.store.load_open_runs_for(&run_ids).await, self.store.list_timers_for(&run_ids).await),
         };
         let open = match open {
             Ok(open) => open,
@@ -97,7 +97,7 @@ impl Writer {
         let Some(lost) = self.runs.remove(run_id) else { return };
         let workflow = lost.state.version_workflow().clone();
         let in_batch: Vec<&str> =
-            pending.commands.iter().filter(|(id, ..)| id == run_id).map(|(_, _, json)| json.as_str()).collect();
+            pending.commands.iter().filter(|row| row.run_id == *run_id).map(|row| row.command.as_str()).collect();
         let stored = match self.store.load_open_runs_for(&[run_id.to_string()]).await {
             Ok(mut open) => open.pop(),
             Err(err) => {

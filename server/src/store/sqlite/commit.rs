@@ -20,7 +20,7 @@
 //! vacuum) run here too, as [`Job::Chore`]s between two batches: a commit
 //! then waits in the queue for a chore of a few milliseconds instead of
 //! sleeping in SQLite's busy handler. This connection never checkpoints
-//! on its own (`wal_autocheckpoint = 0`): `sqlite_wal.rs` does it beside
+//! on its own (`wal_autocheckpoint = 0`): `wal.rs` does it beside
 //! the commits, not inside them.
 
 use std::path::Path;
@@ -34,9 +34,12 @@ use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, 
 use serde_json::Value;
 use tokio::sync::oneshot;
 
-use super::StoreError;
-use super::runs::RunBatch;
-use super::tasks::{LeasedTask, TaskClaim};
+use async_trait::async_trait;
+
+use super::SqliteStore;
+use crate::store::StoreError;
+use crate::store::runs::{CommitStore, RunBatch};
+use crate::store::tasks::{LeasedTask, TaskClaim};
 
 type Reply = oneshot::Sender<Result<Vec<Option<LeasedTask>>, StoreError>>;
 
@@ -67,7 +70,7 @@ impl CommitThread {
         // and foreign keys are each connection's own.
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", true)?;
-        // Checkpoints happen beside the commits (sqlite_wal.rs), not in them.
+        // Checkpoints happen beside the commits (wal.rs), not in them.
         conn.pragma_update(None, "wal_autocheckpoint", 0)?;
         // A claim's statement text varies with its agents; leave room.
         conn.set_prepared_statement_cache_capacity(64);
@@ -164,8 +167,8 @@ fn write(conn: &mut Connection, batch: &RunBatch) -> Result<Vec<Option<LeasedTas
              ON CONFLICT (tenant_id, idempotency_key) DO UPDATE SET run_id = excluded.run_id, \
              created_at = excluded.created_at",
         )?;
-        for (tenant, key, run, ms) in &batch.idempotency {
-            keys.execute(params![tenant, key, run, ms])?;
+        for row in &batch.idempotency {
+            keys.execute(params![row.tenant_id, row.key, row.run_id, row.created_ms])?;
         }
         let mut release = tx.prepare_cached(
             "UPDATE tasks SET status = 'queued', lease_owner = NULL, lease_deadline = NULL \
@@ -203,7 +206,7 @@ fn write_runs(tx: &Transaction<'_>, batch: &RunBatch) -> Result<(), StoreError> 
             r.workflow_id,
             i64::from(r.workflow_version),
             r.user_id,
-            r.status,
+            r.status.as_str(),
             json_text(&r.input),
             json_text(&r.output),
             json_text(&r.shared_state),
@@ -239,7 +242,7 @@ fn write_runs(tx: &Transaction<'_>, batch: &RunBatch) -> Result<(), StoreError> 
             s.kind,
             s.parent_id,
             s.item_index.map(i64::from),
-            s.status,
+            s.status.as_str(),
             i64::from(s.attempts),
             json_text(&s.output),
             s.error,
@@ -256,8 +259,8 @@ fn write_runs(tx: &Transaction<'_>, batch: &RunBatch) -> Result<(), StoreError> 
         events.execute(params![e.run_id, e.sequence as i64, e.event_type, payload, e.created_ms])?;
     }
     let mut commands = tx.prepare_cached("INSERT INTO run_commands (run_id, seq, command) VALUES (?1, ?2, ?3)")?;
-    for (run, seq, command) in &batch.commands {
-        commands.execute(params![run, i64::from(*seq), command])?;
+    for row in &batch.commands {
+        commands.execute(params![row.run_id, i64::from(row.position), row.command])?;
     }
     Ok(())
 }
@@ -342,7 +345,7 @@ fn write_approvals(tx: &Transaction<'_>, batch: &RunBatch) -> Result<(), StoreEr
             a.arguments.to_string(),
             a.message,
             options,
-            a.status,
+            a.status.as_str(),
             a.default_action,
             a.expires_ms,
             a.created_ms,
@@ -353,7 +356,15 @@ fn write_approvals(tx: &Transaction<'_>, batch: &RunBatch) -> Result<(), StoreEr
          comment = ?7 WHERE id = ?1",
     )?;
     for d in &batch.approvals_decided {
-        decide.execute(params![d.id, d.status, d.decision, d.option, d.decided_by, d.decided_ms, d.comment])?;
+        decide.execute(params![
+            d.id,
+            d.status.as_str(),
+            d.decision,
+            d.option,
+            d.decided_by,
+            d.decided_ms,
+            d.comment
+        ])?;
     }
     Ok(())
 }
@@ -431,4 +442,15 @@ fn claim_one(tx: &Transaction<'_>, claim: &TaskClaim<'_>) -> Result<Option<Lease
         run_id,
         shared_state: None,
     }))
+}
+
+#[async_trait]
+impl CommitStore for SqliteStore {
+    async fn commit_runs(&self, batch: &RunBatch) -> Result<Vec<Option<LeasedTask>>, StoreError> {
+        // The commit thread needs the batch for as long as it writes. The
+        // clone stands in for the per-value copies sqlx's binds made before
+        // (rusqlite binds by reference), so the commit copies no more than
+        // it did; the writer keeps its batch to publish the events.
+        self.commits.commit(batch.clone()).await
+    }
 }

@@ -11,8 +11,13 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
 use tokio::sync::{broadcast, watch};
 
-use super::cluster::Notice;
-use super::postgres_cluster::{EVENTS_CHANNEL, INBOX_CHANNEL, INBOX_DONE_CHANNEL, TASKS_CHANNEL};
+use crate::store::cluster::Notice;
+
+/// Notification channels (see [`Notice`]).
+pub(super) const INBOX_CHANNEL: &str = "weft_inbox";
+pub(super) const INBOX_DONE_CHANNEL: &str = "weft_inbox_done";
+pub(super) const TASKS_CHANNEL: &str = "weft_tasks";
+pub(super) const EVENTS_CHANNEL: &str = "weft_events";
 
 /// Suffix of the listening connection's application name, so operators
 /// (and tests) can tell it apart from the pool's connections.

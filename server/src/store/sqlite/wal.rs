@@ -29,8 +29,8 @@ use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 
-use super::StoreError;
-use super::sqlite_commit::Job;
+use super::commit::Job;
+use crate::store::StoreError;
 
 /// How often the WAL is copied into the database: often enough that the
 /// chore on the commit thread finds little left to copy.
@@ -177,7 +177,7 @@ pub(super) mod tests {
     use super::{IDLE, RESTART_PAGES};
     use crate::model::RunRecord;
     use crate::store::sqlite::SqliteStore;
-    use crate::store::{RunBatch, Store};
+    use crate::store::{CommitStore, RunBatch};
 
     /// A running run of about five pages.
     pub(in crate::store) fn run(i: usize) -> RunRecord {
@@ -187,7 +187,7 @@ pub(super) mod tests {
             workflow_id: "wf_x".into(),
             workflow_version: 1,
             user_id: String::new(),
-            status: "running".into(),
+            status: crate::model::RunStatus::Running,
             // About five pages a commit.
             input: Some(json!({"pad": "x".repeat(16000)})),
             output: None,

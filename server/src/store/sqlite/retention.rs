@@ -1,6 +1,6 @@
 //! Retention on SQLite: deletion batches, expired keys, tombstones and
 //! incremental vacuum, each one short IMMEDIATE transaction run on the
-//! commit thread between two group commits (see `sqlite_commit.rs`), so the
+//! commit thread between two group commits (see `commit.rs`), so the
 //! run writer waits in its queue for at most one batch and never in the
 //! busy handler.
 //!
@@ -14,8 +14,11 @@ use std::time::Instant;
 
 use rusqlite::{Connection, TransactionBehavior, params};
 
-use super::StoreError;
-use super::retention::{FINISHED_SQL, KeySweep, RunSweep, Swept};
+use async_trait::async_trait;
+
+use super::SqliteStore;
+use crate::store::StoreError;
+use crate::store::retention::{FINISHED_SQL, KeySweep, RetentionStore, RunSweep, Swept};
 
 /// Most rows one statement deletes: about a millisecond of work.
 pub(super) const CHUNK_ROWS: i64 = 512;
@@ -188,6 +191,31 @@ pub(super) fn vacuum_step(conn: &mut Connection) -> Result<Swept, StoreError> {
     })
 }
 
+#[async_trait]
+impl RetentionStore for SqliteStore {
+    async fn sweep_finished_runs(&self, sweep: &RunSweep) -> Result<Swept, StoreError> {
+        let sweep = sweep.clone();
+        self.commits.run(move |conn| sweep_runs(conn, &sweep)).await
+    }
+
+    async fn sweep_expired_keys(&self, sweep: &KeySweep) -> Result<Swept, StoreError> {
+        let sweep = sweep.clone();
+        self.commits.run(move |conn| sweep_keys(conn, &sweep)).await
+    }
+
+    async fn run_tombstone(&self, tenant: &str, id: &str) -> Result<Option<i64>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT deleted_at FROM run_tombstones WHERE run_id = ?1 AND tenant_id = ?2")
+            .bind(id)
+            .bind(tenant)
+            .fetch_optional(self.pool())
+            .await?)
+    }
+
+    async fn reclaim_space(&self) -> Result<Swept, StoreError> {
+        self.commits.run(vacuum_step).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,7 +226,7 @@ mod tests {
     async fn deletion_batches_read_the_retention_indexes() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("plan.db");
-        let store = super::super::sqlite::SqliteStore::open(path.to_str().unwrap()).await.unwrap();
+        let store = SqliteStore::open(path.to_str().unwrap()).await.unwrap();
         store.close().await;
         let conn = Connection::open(&path).unwrap();
         let plan = |sql: &str| -> String {
@@ -218,15 +246,15 @@ mod tests {
     /// reserve, each step at most [`VACUUM_STEP_PAGES`].
     #[tokio::test]
     async fn freed_pages_beyond_the_reserve_go_back_to_the_file_system() {
-        use crate::store::{RunBatch, Store};
+        use crate::store::{CommitStore, RetentionStore, RunBatch};
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("vacuum.db");
-        let store = super::super::sqlite::SqliteStore::open(path.to_str().unwrap()).await.unwrap();
+        let store = SqliteStore::open(path.to_str().unwrap()).await.unwrap();
         // About 4,000 pages of finished runs.
         let runs = (0..800)
             .map(|i| {
-                let mut run = super::super::sqlite_wal::tests::run(i);
-                (run.status, run.completed_ms) = ("completed".into(), Some(1));
+                let mut run = super::super::wal::tests::run(i);
+                (run.status, run.completed_ms) = (crate::model::RunStatus::Completed, Some(1));
                 run
             })
             .collect();

@@ -3,7 +3,7 @@
 //! text is rendered from run input), SQLite stores it, but Postgres `TEXT`
 //! and `JSONB` refuse it, which would fail the whole group commit and every
 //! run in it. So every string this store binds goes through [`nul_safe`]
-//! and every string it reads back through [`RowText`]: U+0001 is the
+//! and every string it reads back through its `Columns` impl: U+0001 is the
 //! escape, U+0001 becomes U+0001 U+0001 and U+0000 becomes U+0001 '0'.
 //! Text without either control character (all real text) is stored as is,
 //! and equal strings encode equal, so `=` filters still work.
@@ -16,7 +16,9 @@ use std::borrow::Cow;
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 
-use super::StoreError;
+use crate::store::StoreError;
+use crate::store::dialect::plain_columns;
+use crate::store::rows::Columns;
 
 const ESCAPE: char = '\u{1}';
 
@@ -62,21 +64,23 @@ pub(super) fn restore(stored: String) -> String {
     out
 }
 
-/// Reading text columns through [`restore`].
-pub(super) trait RowText {
-    /// A `TEXT NOT NULL` column.
-    fn text(&self, column: &str) -> Result<String, StoreError>;
-    /// A nullable `TEXT` column.
-    fn opt_text(&self, column: &str) -> Result<Option<String>, StoreError>;
-}
-
-impl RowText for PgRow {
+/// Postgres rows as the shared decoders read them: text through
+/// [`restore`].
+impl Columns for PgRow {
     fn text(&self, column: &str) -> Result<String, StoreError> {
         Ok(restore(self.try_get(column)?))
     }
 
     fn opt_text(&self, column: &str) -> Result<Option<String>, StoreError> {
         Ok(self.try_get::<Option<String>, _>(column)?.map(restore))
+    }
+
+    plain_columns!();
+
+    fn string_list(&self, column: &str) -> Result<Vec<String>, StoreError> {
+        let list: Vec<String> = serde_json::from_value(self.try_get(column)?)
+            .map_err(|e| StoreError::Corrupt(format!("{column} is not a list of strings: {e}")))?;
+        Ok(list.into_iter().map(restore).collect())
     }
 }
 

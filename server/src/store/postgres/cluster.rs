@@ -11,21 +11,20 @@ use async_trait::async_trait;
 use sqlx::{PgConnection, Row};
 use tokio::sync::broadcast;
 
-use super::cluster::{ClusterStore, Fence, InboxEntry, Notice, PartitionLease};
-use super::postgres::PostgresStore;
-use super::postgres_text::{RowText, nul_safe};
-use super::runs::RunBatch;
-use super::{ExpiredLease, OpenRun, StoreError, postgres_runs, postgres_tasks};
+use super::PostgresStore;
+use super::listen::{EVENTS_CHANNEL, INBOX_CHANNEL, INBOX_DONE_CHANNEL, TASKS_CHANNEL};
+use super::sql::{in_partitions, partition_ids};
+use super::text::nul_safe;
 use crate::model::TimerRecord;
+use crate::store::StoreError;
+use crate::store::cluster::{ClusterStore, Fence, InboxEntry, Notice, PartitionLease};
+use crate::store::dialect::Arg;
+use crate::store::rows::Columns;
+use crate::store::runs::{self, InboxAnswer, OpenRun, RunBatch};
+use crate::store::tasks::{self, ExpiredLease};
 
 /// Now on the database's clock, ms since the epoch.
 const NOW_MS: &str = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
-
-/// Notification channels (see [`Notice`]).
-pub(super) const INBOX_CHANNEL: &str = "weft_inbox";
-pub(super) const INBOX_DONE_CHANNEL: &str = "weft_inbox_done";
-pub(super) const TASKS_CHANNEL: &str = "weft_tasks";
-pub(super) const EVENTS_CHANNEL: &str = "weft_events";
 
 /// The shortest a fenced commit's transaction may sit idle between two
 /// statements before Postgres ends it, whatever the replica's lease says.
@@ -87,7 +86,7 @@ pub(super) fn outlived_lease<T>(written: Result<T, StoreError>, fence: Option<&F
 }
 
 /// Answers the inbox messages a batch applied, in its transaction.
-pub(super) async fn answer_in_commit(tx: &mut PgConnection, done: &[(i64, String)]) -> Result<(), StoreError> {
+pub(super) async fn answer_in_commit(tx: &mut PgConnection, done: &[InboxAnswer]) -> Result<(), StoreError> {
     if done.is_empty() {
         return Ok(());
     }
@@ -95,8 +94,8 @@ pub(super) async fn answer_in_commit(tx: &mut PgConnection, done: &[(i64, String
         "UPDATE inbox SET result = d.result FROM UNNEST($1::bigint[], $2::text[]) AS d(id, result) \
          WHERE inbox.id = d.id AND inbox.result IS NULL",
     )
-    .bind(done.iter().map(|d| d.0).collect::<Vec<_>>())
-    .bind(done.iter().map(|d| nul_safe(d.1.as_str())).collect::<Vec<_>>())
+    .bind(done.iter().map(|d| d.id).collect::<Vec<_>>())
+    .bind(done.iter().map(|d| nul_safe(d.answer.as_str())).collect::<Vec<_>>())
     .execute(&mut *tx)
     .await?;
     Ok(())
@@ -127,9 +126,9 @@ pub(super) async fn notify_in_commit(tx: &mut PgConnection, batch: &RunBatch) ->
         channels.push(TASKS_CHANNEL);
         payloads.push(serde_json::json!([replica]).to_string());
     }
-    for (id, _) in &batch.inbox_done {
+    for done in &batch.inbox_done {
         channels.push(INBOX_DONE_CHANNEL);
-        payloads.push(id.to_string());
+        payloads.push(done.id.to_string());
     }
     if channels.is_empty() {
         return Ok(());
@@ -208,18 +207,18 @@ impl ClusterStore for PostgresStore {
     async fn release_partitions(&self, replica: &str, partitions: &[u16]) -> Result<(), StoreError> {
         sqlx::query("UPDATE partitions SET owner = NULL, lease_until = 0 WHERE owner = $1 AND id = ANY($2::int[])")
             .bind(replica)
-            .bind(postgres_tasks::partition_ids(partitions))
+            .bind(partition_ids(partitions))
             .execute(self.pool())
             .await?;
         Ok(())
     }
 
     async fn load_open_runs_in(&self, partitions: &[u16]) -> Result<Vec<OpenRun>, StoreError> {
-        postgres_runs::load_open_runs(self.pool(), Some(partitions)).await
+        runs::open_runs(self, Some((in_partitions, &[Arg::Partitions(partitions)]))).await
     }
 
     async fn timers_in(&self, partitions: &[u16]) -> Result<Vec<TimerRecord>, StoreError> {
-        postgres_runs::list_timers(self.pool(), Some(partitions)).await
+        runs::timers(self, Some((in_partitions, &[Arg::Partitions(partitions)]))).await
     }
 
     async fn expired_leases_in(
@@ -228,11 +227,11 @@ impl ClusterStore for PostgresStore {
         now_ms: i64,
         limit: u32,
     ) -> Result<Vec<ExpiredLease>, StoreError> {
-        postgres_tasks::expired(self.pool(), now_ms, limit, Some(partitions)).await
+        tasks::expired(self, now_ms, limit, &in_partitions("run_id", 3), &[Arg::Partitions(partitions)]).await
     }
 
     async fn next_lease_deadline_in(&self, partitions: &[u16]) -> Result<Option<i64>, StoreError> {
-        postgres_tasks::next_deadline(self.pool(), Some(partitions)).await
+        tasks::next_deadline(self, &in_partitions("run_id", 1), &[Arg::Partitions(partitions)]).await
     }
 
     async fn post_inbox(
@@ -265,7 +264,7 @@ impl ClusterStore for PostgresStore {
             "SELECT id, tenant_id, run_id, body FROM inbox WHERE result IS NULL AND partition = ANY($1::int[]) \
              ORDER BY id LIMIT $2",
         )
-        .bind(postgres_tasks::partition_ids(partitions))
+        .bind(partition_ids(partitions))
         .bind(i64::from(limit))
         .fetch_all(self.pool())
         .await?;
@@ -302,7 +301,7 @@ impl ClusterStore for PostgresStore {
                 .bind(id)
                 .fetch_optional(self.pool())
                 .await?;
-        Ok(answer.map(super::postgres_text::restore))
+        Ok(answer.map(super::text::restore))
     }
 
     async fn purge_inbox(&self, before_ms: i64) -> Result<(), StoreError> {
@@ -395,7 +394,7 @@ mod tests {
     /// hashes the UTF-8 bytes, like Rust). A plain SELECT: nothing is created.
     #[tokio::test]
     async fn the_sql_partition_hash_equals_partition_of() {
-        use super::super::cluster::{PARTITIONS, partition_of, partition_sql};
+        use crate::store::cluster::{PARTITIONS, partition_of, partition_sql};
 
         let Some(url) = postgres_url("the_sql_partition_hash_equals_partition_of") else { return };
         let mut ids: Vec<String> = ["", "wfrun_", "wfrun_é", "wfrun_日本語", "wfrun_🦀", "WFRUN_UPPER", "a b\tc"]

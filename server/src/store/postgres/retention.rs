@@ -10,12 +10,15 @@
 
 use std::time::Instant;
 
+use async_trait::async_trait;
 use sqlx::{PgPool, Row};
 
-use super::StoreError;
-use super::cluster::partition_sql;
-use super::postgres_tasks::partition_ids;
-use super::retention::{FINISHED_SQL, KeySweep, RunSweep, Swept};
+use super::PostgresStore;
+use super::sql::partition_ids;
+use super::text::nul_safe;
+use crate::store::StoreError;
+use crate::store::cluster::partition_sql;
+use crate::store::retention::{FINISHED_SQL, KeySweep, RetentionStore, RunSweep, Swept};
 
 /// `($n::int[] IS NULL OR <partition of column> = ANY($n))`.
 fn in_partitions(column: &str, n: u8) -> String {
@@ -24,7 +27,7 @@ fn in_partitions(column: &str, n: u8) -> String {
 
 /// Deletes one batch of finished runs past their retention with all their
 /// rows, leaving a tombstone for each.
-pub(super) async fn sweep_runs(pool: &PgPool, sweep: &RunSweep) -> Result<Swept, StoreError> {
+async fn sweep_runs(pool: &PgPool, sweep: &RunSweep) -> Result<Swept, StoreError> {
     let runs = sweep.max_runs.max(1);
     let part = in_partitions("id", 4);
     let children = ["run_events", "run_steps", "run_commands", "tasks", "timers", "approvals"]
@@ -72,7 +75,7 @@ pub(super) async fn sweep_runs(pool: &PgPool, sweep: &RunSweep) -> Result<Swept,
 
 /// Deletes one batch of expired idempotency keys, create request ids and
 /// tombstones (at most `max_rows` of each).
-pub(super) async fn sweep_keys(pool: &PgPool, sweep: &KeySweep) -> Result<Swept, StoreError> {
+async fn sweep_keys(pool: &PgPool, sweep: &KeySweep) -> Result<Swept, StoreError> {
     let sql = format!(
         "WITH keys AS (DELETE FROM run_idempotency WHERE created_at < $1 AND (tenant_id, idempotency_key) IN \
            (SELECT tenant_id, idempotency_key FROM run_idempotency WHERE created_at < $1 AND {} \
@@ -107,11 +110,26 @@ pub(super) async fn sweep_keys(pool: &PgPool, sweep: &KeySweep) -> Result<Swept,
     })
 }
 
-/// When retention deleted the run, if it did and the tombstone is kept.
-pub(super) async fn tombstone(pool: &PgPool, tenant: &str, run_id: &str) -> Result<Option<i64>, StoreError> {
-    Ok(sqlx::query_scalar("SELECT deleted_at FROM run_tombstones WHERE run_id = $1 AND tenant_id = $2")
-        .bind(super::postgres_text::nul_safe(run_id))
-        .bind(super::postgres_text::nul_safe(tenant))
-        .fetch_optional(pool)
-        .await?)
+#[async_trait]
+impl RetentionStore for PostgresStore {
+    async fn sweep_finished_runs(&self, sweep: &RunSweep) -> Result<Swept, StoreError> {
+        sweep_runs(self.pool(), sweep).await
+    }
+
+    async fn sweep_expired_keys(&self, sweep: &KeySweep) -> Result<Swept, StoreError> {
+        sweep_keys(self.pool(), sweep).await
+    }
+
+    async fn run_tombstone(&self, tenant: &str, id: &str) -> Result<Option<i64>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT deleted_at FROM run_tombstones WHERE run_id = $1 AND tenant_id = $2")
+            .bind(nul_safe(id))
+            .bind(nul_safe(tenant))
+            .fetch_optional(self.pool())
+            .await?)
+    }
+
+    /// Nothing to do: autovacuum reclaims deleted rows.
+    async fn reclaim_space(&self) -> Result<Swept, StoreError> {
+        Ok(Swept::default())
+    }
 }
