@@ -118,7 +118,7 @@ fn fan_out_agents(n: usize) -> Arc<CompiledWorkflow> {
 
 fn new_run(flow: &Arc<CompiledWorkflow>) -> NewRun {
     NewRun {
-        id: ids::new_run_id(),
+        id: weft_server::ids::new_run_id(),
         tenant: TENANT.into(),
         workflow_id: "wf_bench".into(),
         workflow_version: 1,

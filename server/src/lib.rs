@@ -25,12 +25,15 @@
 pub mod api;
 pub mod config;
 pub mod engine;
-pub mod expr;
 pub mod gateway;
 pub mod health;
-pub mod model;
+pub mod ids;
 pub mod outbound;
 pub mod store;
+
+// The pure layers live in `weft-core`; their paths stay `crate::model`,
+// `crate::expr`.
+pub use weft_core::{expr, model};
 
 use std::future::Future;
 use std::sync::Arc;

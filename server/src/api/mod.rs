@@ -136,3 +136,6 @@ pub async fn router(context: ApiContext) -> Result<axum::Router, tonic_reflectio
         request_frames::check(limit, heavy_requests.clone(), request, next)
     })))
 }
+
+#[cfg(test)]
+mod json_limits_tests;

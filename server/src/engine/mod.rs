@@ -26,17 +26,18 @@ pub mod approvals;
 pub mod builtin;
 pub mod clock;
 pub mod cluster;
-pub mod compile;
 mod error;
 pub mod estimate;
-pub mod fixtures;
 pub mod retention;
-pub mod run;
 pub mod runs;
 pub mod scheduler;
 pub mod tasks;
 pub mod workers;
 pub mod workflows;
+
+// The definition compiler and the run core live in `weft-core`, with no
+// runtime or store; their paths stay `crate::engine::compile`, `…::run`.
+pub use weft_core::{compile, fixtures, run};
 
 pub use error::EngineError;
 pub use runs::ResumeForm;

@@ -16,7 +16,6 @@ use std::sync::{Arc, Mutex};
 
 use crate::engine::EngineError;
 use crate::engine::estimate::CostHint;
-use crate::model::ids;
 use crate::store::{Store, StoreError, WorkerRecord};
 
 pub use crate::store::workers::AgentCostHint;
@@ -122,7 +121,7 @@ impl WorkerRegistry {
         now_ms: i64,
     ) -> Result<String, EngineError> {
         if registration.worker_id.is_empty() {
-            registration.worker_id = ids::new_worker_id();
+            registration.worker_id = crate::ids::new_worker_id();
         }
         self.prune(now_ms).await;
         let others = self.store.count_other_workers(tenant, &registration.worker_id, oldest_kept(now_ms)).await?;

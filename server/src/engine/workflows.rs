@@ -11,7 +11,7 @@ use std::sync::Arc;
 use crate::engine::EngineError;
 use crate::engine::clock::now_ms;
 use crate::engine::compile::{self, Problem, ProblemCode};
-use crate::model::{Definition, StepDef, Workflow, WorkflowStatus, WorkflowVersionInfo, ids};
+use crate::model::{Definition, StepDef, Workflow, WorkflowStatus, WorkflowVersionInfo};
 use crate::store::{NewVersion, NewWorkflow, Store, StoreError, WorkflowPage, WorkflowQuery};
 
 /// Longest workflow name, in characters.
@@ -193,7 +193,7 @@ impl WorkflowCatalog {
         let definition = checked(draft.definition, true, &self.script_interpreters)?;
         let default_status = if empty { WorkflowStatus::Draft } else { WorkflowStatus::Active };
         let new = NewWorkflow {
-            id: ids::new_workflow_id(),
+            id: crate::ids::new_workflow_id(),
             status: draft.status.unwrap_or(default_status),
             trigger_type: if draft.trigger_type.is_empty() { "manual".into() } else { draft.trigger_type },
             tags: draft.tags,

@@ -169,7 +169,7 @@ mod tests {
         let mut runs = [0u32; PARTITIONS as usize];
         let mut keys = [0u32; PARTITIONS as usize];
         for i in 0..6400 {
-            runs[partition_of(&crate::model::ids::new_run_id()) as usize] += 1;
+            runs[partition_of(&crate::ids::new_run_id()) as usize] += 1;
             keys[partition_of_key("t", &format!("key-{i}")) as usize] += 1;
         }
         assert!(runs.iter().all(|&c| (40..200).contains(&c)), "{runs:?}");

@@ -34,7 +34,7 @@ use crate::engine::scheduler::{
     self, CommandRefusal, IDEMPOTENCY_TTL_MS, NewRun, RetrySeed, Routed, RunScheduler, StartReply, StartRouted,
 };
 use crate::engine::{EngineError, WorkflowCatalog};
-use crate::model::{EventRecord, RunRecord, StepRecord, WorkflowStatus, ids};
+use crate::model::{EventRecord, RunRecord, StepRecord, WorkflowStatus};
 use crate::store::{RunPage, RunQuery, Store, StoreError};
 
 /// Compiled versions kept; the cache is cleared when it fills (versions are
@@ -253,7 +253,7 @@ impl RunEngine {
         let empty = Value::Object(Default::default());
         check_input(&compiled, if request.input.is_null() { &empty } else { &request.input })?;
         let new = NewRun {
-            id: ids::new_run_id(),
+            id: crate::ids::new_run_id(),
             tenant: tenant.to_string(),
             workflow_id: workflow.id,
             workflow_version: workflow.version,

@@ -24,7 +24,7 @@ use crate::engine::compile::{CompiledWorkflow, StepKind};
 use crate::engine::run::{RetryOrigin, ReusedStep};
 use crate::engine::runs::{RunDetail, RunEngine};
 use crate::engine::scheduler::{NewRun, RetrySeed};
-use crate::model::{StepRecord, StepStatus, ids};
+use crate::model::{StepRecord, StepStatus};
 
 impl RunEngine {
     /// Starts a retry of `run_id` from `step_id` (empty: the run's
@@ -69,7 +69,7 @@ impl RunEngine {
         let mut reused = reusable(&workflow, node, &steps);
         self.mark_timed_out_waits(tenant, run_id, &workflow, &mut reused).await?;
         let new = NewRun {
-            id: ids::new_run_id(),
+            id: crate::ids::new_run_id(),
             tenant: tenant.to_string(),
             workflow_id: source.workflow_id,
             workflow_version: source.workflow_version,

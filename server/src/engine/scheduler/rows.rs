@@ -6,9 +6,7 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 
 use crate::engine::run::{ApprovalDecided, ApprovalOpened, ApprovalSubject, RunEvent, RunState, TaskDispatch};
-use crate::model::{
-    ApprovalDecision, ApprovalRecord, ApprovalStatus, EventRecord, RunRecord, StepRecord, TaskRecord, ids,
-};
+use crate::model::{ApprovalDecision, ApprovalRecord, ApprovalStatus, EventRecord, RunRecord, StepRecord, TaskRecord};
 
 /// What a run was started with that the pure state does not keep.
 #[derive(Debug, Clone)]
@@ -111,7 +109,7 @@ pub fn task_record(run_id: &str, tenant: &str, task: &TaskDispatch, now_ms: i64)
     TaskRecord {
         // A re-queued attempt keeps the id already stored (the upsert does
         // not touch it), so this one only names a step's first task.
-        task_id: ids::new_task_id(),
+        task_id: crate::ids::new_task_id(),
         run_id: run_id.to_string(),
         step_key: task.step.clone(),
         tenant_id: tenant.to_string(),

@@ -21,7 +21,7 @@ use crate::engine::clock::now_ms;
 use crate::engine::run::{Command, TransitionError};
 use crate::engine::scheduler::CommandRefusal;
 use crate::model::definition::Policy;
-use crate::model::{ApprovalRecord, ApprovalStatus, ids, json_limits};
+use crate::model::{ApprovalRecord, ApprovalStatus, json_limits};
 use crate::store::TaskLease;
 
 /// The only currency workers report costs in (see `api::convert_workers`).
@@ -172,7 +172,7 @@ impl TaskQueue {
             ToolRule::Allow(reason) => Ok(ToolAnswer::Allow { reason, approval_id: None }),
             ToolRule::Deny(reason) => Ok(ToolAnswer::Deny { reason, approval_id: None }),
             ToolRule::RequireApproval => {
-                let approval_id = ids::new_approval_id();
+                let approval_id = crate::ids::new_approval_id();
                 let command = Command::ToolApprovalRequested {
                     step: lease.step_key.clone(),
                     attempt: lease.attempt,

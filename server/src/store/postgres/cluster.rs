@@ -415,7 +415,7 @@ mod tests {
             }
         }
         while ids.len() < 1000 {
-            ids.push(crate::model::ids::new_run_id());
+            ids.push(crate::ids::new_run_id());
         }
 
         let mut conn = PgConnection::connect(&url).await.unwrap();

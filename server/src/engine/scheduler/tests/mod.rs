@@ -17,7 +17,6 @@ use crate::engine::run::Command;
 use crate::health::Health;
 use crate::model::RunStatus;
 use crate::model::definition::Definition;
-use crate::model::ids;
 use crate::store::{OpenStore, RunStore};
 use faulty_store::FaultyStore;
 
@@ -34,7 +33,7 @@ fn waiting_workflow() -> Arc<CompiledWorkflow> {
 
 fn new_run(workflow: &Arc<CompiledWorkflow>) -> NewRun {
     NewRun {
-        id: ids::new_run_id(),
+        id: crate::ids::new_run_id(),
         tenant: TENANT.into(),
         workflow_id: "wf_test".into(),
         workflow_version: 1,

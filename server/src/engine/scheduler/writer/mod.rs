@@ -32,7 +32,6 @@ use crate::engine::cluster::link::{ClusterLink, Held};
 use crate::engine::cluster::messages;
 use crate::engine::compile::CompiledWorkflow;
 use crate::engine::run::{Command, Effect, EventType, Outcome, RunState, TransitionError, transition};
-use crate::model::ids;
 use crate::model::{EventRecord, TaskRecord, TimerRecord};
 use crate::store::cluster::partition_of_key;
 use crate::store::{CommandRow, InboxAnswer, Store, partition_of};
@@ -491,7 +490,7 @@ fn place(held: &Held, run_id: &mut String, keyed: Option<u16>) -> Result<(), u16
         if wanted(partition_of(run_id)) {
             return Ok(());
         }
-        *run_id = ids::new_run_id();
+        *run_id = crate::ids::new_run_id();
     }
     Err(partition_of(run_id))
 }
