@@ -53,8 +53,8 @@ use weft_server::engine::runs::StartRun;
 use weft_server::engine::scheduler::{NewRun, RunScheduler, SchedulerStats, now_ms};
 use weft_server::engine::workflows::WorkflowDraft;
 use weft_server::engine::{RunEngine, WorkflowCatalog};
+use weft_server::model::RunStatus;
 use weft_server::model::definition::Definition;
-use weft_server::model::{RunStatus, ids};
 use weft_server::store::{OpenStore, RunQuery, Store};
 
 // The `weft` binary's allocator, so RSS and allocation costs match it.
