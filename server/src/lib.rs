@@ -12,10 +12,14 @@
 //!   pure run core and the run scheduler (one writer, group commit). It
 //!   calls the store.
 //! - [`expr`]: JSONPath, condition expressions and `{{ }}` templates, parsed
-//!   once and capped in size and depth.
+//!   once and capped in size and depth (from `weft-core`).
 //! - [`store`]: the `Store` trait and its SQLite and Postgres
 //!   implementations; the only code that knows SQL.
-//! - [`model`]: domain types shared by all layers.
+//! - [`model`]: domain types shared by all layers (from `weft-core`, with
+//!   the compiler and the run core: the pure layers, in a crate that can
+//!   reach no runtime, database or clock).
+//! - [`ids`]: fresh resource ids (they read the clock, so not in the core).
+//! - [`health`]: what gRPC health reports, and why.
 //! - [`outbound`]: SSRF rules, the guarded HTTP client and HMAC signatures
 //!   that webhook and http_request steps use.
 //!

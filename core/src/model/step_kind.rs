@@ -4,8 +4,8 @@
 //! how it behaves, instead of falling into some default arm.
 //!
 //! The type-specific fields each type uses are the compiler's
-//! (`engine/compile/kind.rs`); what each type does at run time lives in
-//! `engine/run/steps/`.
+//! (`compile/kind.rs`); what each type does at run time lives in
+//! `run/steps/`.
 
 /// A step type. Definitions carry the type as a string so that an unknown
 /// type is reported with every other problem; compiled steps carry this.

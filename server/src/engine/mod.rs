@@ -1,9 +1,10 @@
 //! The engine: what Weft decides, independent of protocol and storage.
 //!
 //! - [`compile`] turns a definition into a validated DAG, reporting every
-//!   problem at once.
+//!   problem at once, and [`run`] is the pure run state machine,
+//!   `transition(state, command)`: both live in `weft-core`, which has no
+//!   runtime, database or clock, and are re-exported here.
 //! - [`workflows`] manages definitions and their version history.
-//! - [`run`] is the pure run state machine: `transition(state, command)`.
 //! - [`scheduler`] is the one writer: it applies commands to live runs and
 //!   commits them in groups; [`runs`] is what the api layer calls (and
 //!   where a command for a run another replica holds is forwarded), with
