@@ -396,13 +396,15 @@ async fn with_a_retention_of_seconds_the_database_levels_off_and_only_old_runs_a
     config.runs.retention = RETENTION;
     let server = TestServer::start_on(database.clone(), config).await;
     let client = server.client().await;
-    let raw = Raw::connect(&TestStore::from_env().url_for(&database).await).await;
     let postgres = TestStore::from_env().is_postgres();
 
     let short = create(&server, chain("short", 10, json!({}))).await;
     let kept = create(&server, chain("kept", 2, json!({"retention": "1h"}))).await;
     let waiting =
         create(&server, json!({"name": "waits", "steps": [{"id": "later", "type": "delay", "duration": 3600}]})).await;
+    // Only now: the server opens (and creates) its database in the
+    // background, and has done so once it has answered.
+    let raw = Raw::connect(&TestStore::from_env().url_for(&database).await).await;
     // Outliving retention: a run still open, and one whose workflow keeps its runs longer.
     let open = client.runs().start_run(start_request(&waiting, 0, "")).await.unwrap().into_inner().run_id;
     let long = client.runs().start_run(start_request(&kept, 0, "")).await.unwrap().into_inner().run_id;
