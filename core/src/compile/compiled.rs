@@ -17,6 +17,7 @@ use super::graph::{EdgeKind, StepGraph};
 use super::kind::StepKind;
 use super::path::Slot;
 use crate::expr::{Condition, Path, Template};
+use crate::model::FailureMode;
 use crate::model::definition::{Definition, StepDef};
 
 /// A compiled workflow version.
@@ -131,6 +132,12 @@ impl CompiledWorkflow {
     /// The normalized definition this was compiled from.
     pub fn definition(&self) -> &Definition {
         &self.definition
+    }
+
+    /// The definition's `onFailure`, checked by the compiler; unset means
+    /// stop.
+    pub fn failure_mode(&self) -> FailureMode {
+        self.definition.on_failure.as_deref().and_then(FailureMode::parse).unwrap_or_default()
     }
 
     /// The DAG: one node per step (weight: its id); `u → v` means `v` waits

@@ -8,6 +8,7 @@ use serde_json::Value;
 use super::checks::MAX_RETRIES;
 use super::path::shorten;
 use super::problem::{Problem, ProblemCode};
+use crate::model::FailureMode;
 use crate::model::definition::{Definition, Money};
 
 /// Deepest nesting of a JSON Schema document. Schema compilation recurses
@@ -25,7 +26,7 @@ pub struct Schemas {
 pub fn check_document(def: &Definition, problems: &mut Vec<Problem>) -> Schemas {
     let mut report = |field: &str, code, message: String| problems.push(Problem::new("", field, code, message));
     if let Some(on_failure) = &def.on_failure
-        && !["stop", "continue", "retry"].contains(&on_failure.as_str())
+        && FailureMode::parse(on_failure).is_none()
     {
         let message =
             format!("The definition has onFailure '{}'; expected stop, continue or retry", shorten(on_failure));

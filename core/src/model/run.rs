@@ -5,6 +5,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::StepKind;
+
 use super::{RunStatus, StepStatus};
 
 /// One run, as stored.
@@ -71,8 +73,8 @@ pub struct StepRecord {
     pub position: u32,
     /// Step id as defined.
     pub step_id: String,
-    /// Step type ("agent").
-    pub kind: String,
+    /// Step type.
+    pub kind: StepKind,
     /// Parallel or map parent.
     pub parent_id: Option<String>,
     /// Map item index.
@@ -159,7 +161,7 @@ pub struct TaskRecord {
     /// Attempt, from 1.
     pub attempt: u32,
     /// Step type.
-    pub kind: String,
+    pub kind: StepKind,
     /// Agent name, for agent and planner steps.
     pub agent: Option<String>,
     /// Rendered task text.

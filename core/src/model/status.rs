@@ -221,6 +221,38 @@ impl FailureAction {
     }
 }
 
+/// What a run does when a step fails for good and the step names no
+/// action of its own (the definition's `onFailure`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum FailureMode {
+    /// Fail the run (the default).
+    #[default]
+    Stop,
+    /// Record the failure and go on with independent branches.
+    Continue,
+    /// Give steps that set no retries of their own the definition's.
+    Retry,
+}
+
+impl FailureMode {
+    /// Every mode.
+    pub const ALL: [FailureMode; 3] = [Self::Stop, Self::Continue, Self::Retry];
+
+    /// The name a definition writes, e.g. "continue".
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Stop => "stop",
+            Self::Continue => "continue",
+            Self::Retry => "retry",
+        }
+    }
+
+    /// Parses the name; `None` for anything else (the compiler reports it).
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.as_str() == name)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -233,6 +265,9 @@ mod tests {
         }
         for status in StepStatus::ALL {
             assert_eq!(StepStatus::parse(status.as_str()), Some(status));
+        }
+        for mode in FailureMode::ALL {
+            assert_eq!(FailureMode::parse(mode.as_str()), Some(mode));
         }
         for status in ApprovalStatus::ALL {
             assert_eq!(ApprovalStatus::parse(status.as_str()), Some(status));

@@ -16,6 +16,7 @@ use super::outcome::{Effect, EventType};
 use super::status::{RunStatus, StepStatus};
 use super::tx::Tx;
 use crate::compile::FailureAction;
+use crate::model::FailureMode;
 
 /// Where a final failure goes.
 enum Route {
@@ -64,7 +65,7 @@ impl Tx<'_> {
     fn retries(&self, node: NodeIndex) -> u32 {
         let own = self.wf.step(node).map_or(0, |s| s.shared().retries);
         let def = self.wf.definition();
-        if own == 0 && def.on_failure.as_deref() == Some("retry") { def.retries } else { own }
+        if own == 0 && self.wf.failure_mode() == FailureMode::Retry { def.retries } else { own }
     }
 
     /// Fails an instance for good (STEP_FAILED) and routes the failure.
@@ -106,7 +107,7 @@ impl Tx<'_> {
             (Some(FailureAction::Goto), Some(target)) => Route::Goto(target),
             (Some(FailureAction::Continue), _) => Route::Continue,
             (Some(FailureAction::Goto | FailureAction::Stop), _) => Route::Stop,
-            (None, _) if self.wf.definition().on_failure.as_deref() == Some("continue") => Route::Continue,
+            (None, _) if self.wf.failure_mode() == FailureMode::Continue => Route::Continue,
             (None, _) => Route::Stop,
         }
     }

@@ -131,7 +131,7 @@ fn seconds(start: Option<i64>, end: Option<i64>, now_ms: i64) -> u32 {
 fn step_to_pb(step: &StepRecord, now_ms: i64) -> pb::StepRun {
     pb::StepRun {
         id: step.key.clone(),
-        r#type: step.kind.clone(),
+        r#type: step.kind.as_str().to_string(),
         status: step_status_to_pb(step.status) as i32,
         attempts: step.attempts,
         output: step.output.as_ref().map(|v| stored_value_to_pb(v, &step.run_id, "steps.output")),

@@ -103,7 +103,7 @@ pub fn task_to_pb(polled: &PolledTask) -> pb::Task {
         workflow_id: task.workflow_id.clone(),
         step_id: task.step_key.clone(),
         agent: task.agent.clone(),
-        kind: task.kind.clone(),
+        kind: task.kind.as_str().to_string(),
         task: task.task.clone().unwrap_or_default(),
         input: struct_to_pb(&task.input),
         state: task.shared_state.as_ref().and_then(struct_to_pb),

@@ -12,6 +12,7 @@ use serde_json::Value;
 use super::StoreError;
 use super::tasks::{TaskLease, TaskStatus};
 use super::unreadable::json_or_marker;
+use crate::model::StepKind;
 use crate::model::{
     ApprovalRecord, ApprovalStatus, Definition, RunRecord, RunStatus, StepRecord, StepStatus, TimerRecord, Workflow,
     WorkflowStatus, WorkflowVersionInfo,
@@ -58,6 +59,11 @@ fn parsed<T>(
 ) -> Result<T, StoreError> {
     let value = row.text(column)?;
     parse(&value).ok_or_else(|| StoreError::unknown_value(table, id, column, &value))
+}
+
+/// The `kind` column of row `id` of `table`: a step type's name.
+pub(crate) fn step_kind(row: &impl Columns, at: (&str, &str)) -> Result<StepKind, StoreError> {
+    parsed(row, at, "kind", StepKind::from_name)
 }
 
 /// A nullable JSON column; a value that cannot be read becomes a marker
@@ -144,7 +150,7 @@ pub(crate) fn step(row: &impl Columns) -> Result<StepRecord, StoreError> {
     Ok(StepRecord {
         position: count(row.int("position")?),
         step_id: row.text("step_id")?,
-        kind: row.text("kind")?,
+        kind: step_kind(row, ("run step", &at))?,
         parent_id: row.opt_text("parent_id")?,
         item_index: row.opt_int("item_index")?.map(count),
         status: parsed(row, ("run step", &at), "status", StepStatus::parse)?,
@@ -220,7 +226,7 @@ pub(crate) fn lease(row: &impl Columns) -> Result<TaskLease, StoreError> {
         status: parsed(row, at, "status", TaskStatus::parse)?,
         run_id: row.text("run_id")?,
         step_key: row.text("step_key")?,
-        kind: row.text("kind")?,
+        kind: step_kind(row, at)?,
         attempt: count(row.int("attempt")?),
         lease_token: row.int("lease_token")? as u64,
         lease_deadline_ms: row.opt_int("lease_deadline")?,

@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::StoreError;
 use super::dialect::{Arg, Dialect};
 use super::rows::{self, Columns, LEASE_SELECT};
-use crate::model::StepStatus;
+use crate::model::{StepKind, StepStatus};
 
 /// Where a task is in its life. A row is kept after its step finishes so
 /// that a late call about it can be told why it is refused.
@@ -117,7 +117,7 @@ pub struct LeasedTask {
     /// Attempt, from 1.
     pub attempt: u32,
     /// Step type.
-    pub kind: String,
+    pub kind: StepKind,
     /// Agent name.
     pub agent: String,
     /// Rendered task text.
@@ -146,8 +146,8 @@ pub struct TaskLease {
     pub run_id: String,
     /// Instance key of the step.
     pub step_key: String,
-    /// The step type: "agent", "planner", ….
-    pub kind: String,
+    /// The step type.
+    pub kind: StepKind,
     /// Attempt, from 1.
     pub attempt: u32,
     /// Where the task is.

@@ -206,30 +206,27 @@ async fn run_task(tasks: TaskQueue, settings: Arc<BuiltinSettings>, leased: Leas
     let job = Job { leased, spec, settings, cancelled };
     // A webhook awaiting its callback holds its lease through the send,
     // so its keep-alive must not heartbeat (that would shorten the hold).
-    let kind = StepKind::from_name(&job.leased.kind);
-    let holds = kind == Some(StepKind::Webhook) && job.spec.wait_for_callback;
+    let kind = job.leased.kind;
+    let holds = kind == StepKind::Webhook && job.spec.wait_for_callback;
     if holds && !webhook::hold_through_send(&tasks, &job).await {
         return;
     }
     let keepalive = tokio::spawn(keep_alive(tasks.clone(), task_id.clone(), token, cancel, !holds));
     let finish = match kind {
-        Some(StepKind::Webhook) => webhook::run(&job).await,
-        Some(StepKind::HttpRequest) => http_request::run(&job).await,
-        Some(StepKind::Script) => script::run(&job).await,
-        Some(
-            StepKind::Agent
-            | StepKind::Parallel
-            | StepKind::Condition
-            | StepKind::Delay
-            | StepKind::Approval
-            | StepKind::Transform
-            | StepKind::Map
-            | StepKind::Planner
-            | StepKind::Wait
-            | StepKind::Loop,
-        )
-        | None => {
-            let error = format!("no built-in executor runs '{}' tasks", job.leased.kind);
+        StepKind::Webhook => webhook::run(&job).await,
+        StepKind::HttpRequest => http_request::run(&job).await,
+        StepKind::Script => script::run(&job).await,
+        StepKind::Agent
+        | StepKind::Parallel
+        | StepKind::Condition
+        | StepKind::Delay
+        | StepKind::Approval
+        | StepKind::Transform
+        | StepKind::Map
+        | StepKind::Planner
+        | StepKind::Wait
+        | StepKind::Loop => {
+            let error = format!("no built-in executor runs '{}' tasks", kind.as_str());
             Finish::Failed { error, retryable: false }
         }
     };

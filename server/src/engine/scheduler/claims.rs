@@ -134,6 +134,7 @@ impl ParkedClaims {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::StepKind;
 
     fn waiting(agent: &str, until_ms: i64) -> (Waiting, oneshot::Receiver<Result<Option<LeasedTask>, EngineError>>) {
         let (reply, answer) = oneshot::channel();
@@ -158,7 +159,7 @@ mod tests {
             user_id: String::new(),
             run_started_ms: None,
             attempt: 1,
-            kind: "agent".into(),
+            kind: StepKind::Agent,
             agent: "a".into(),
             task: None,
             input: serde_json::Value::Null,

@@ -21,6 +21,7 @@ use crate::engine::EngineError;
 use crate::engine::clock::now_ms;
 use crate::engine::run::{Command, TransitionError};
 use crate::engine::scheduler::CommandRefusal;
+use crate::model::StepKind;
 use crate::model::StepStatus;
 use crate::store::{TaskLease, TaskStatus};
 
@@ -236,7 +237,7 @@ impl TaskQueue {
             Ok(output) => {
                 let command = Command::StepSucceeded { step, attempt, output, cost_cents, now_ms, state_writes };
                 self.apply(tenant, &lease, command).await?;
-                if lease.kind == "planner" { self.plan_verdict(tenant, &lease).await } else { Ok(()) }
+                if lease.kind == StepKind::Planner { self.plan_verdict(tenant, &lease).await } else { Ok(()) }
             }
             Err(output::Rejection { fault, message }) => {
                 let error = message.clone();

@@ -115,7 +115,8 @@ pub(super) async fn notify_in_commit(tx: &mut PgConnection, batch: &RunBatch) ->
     }
     let mut queued: BTreeMap<(&str, &str, &str), u32> = BTreeMap::new();
     for task in &batch.tasks {
-        *queued.entry((&task.tenant_id, task.agent.as_deref().unwrap_or_default(), &task.kind)).or_default() += 1;
+        *queued.entry((&task.tenant_id, task.agent.as_deref().unwrap_or_default(), task.kind.as_str())).or_default() +=
+            1;
     }
     for ((tenant, agent, kind), count) in queued {
         channels.push(TASKS_CHANNEL);

@@ -134,7 +134,7 @@ pub(super) async fn claim(tx: &mut PgConnection, claim: &TaskClaim<'_>) -> Resul
         user_id: row.text("user_id")?,
         run_started_ms: row.try_get("started_at")?,
         attempt: row.try_get::<i64, _>("attempt")? as u32,
-        kind: row.text("kind")?,
+        kind: super::super::rows::step_kind(&row, ("task", &task_id))?,
         agent: row.opt_text("agent")?.unwrap_or_default(),
         task: row.opt_text("task")?,
         lease_token: row.try_get::<i64, _>("lease_token")? as u64,

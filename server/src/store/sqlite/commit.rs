@@ -37,6 +37,7 @@ use tokio::sync::oneshot;
 use async_trait::async_trait;
 
 use super::SqliteStore;
+use crate::model::StepKind;
 use crate::store::StoreError;
 use crate::store::runs::{CommitStore, RunBatch};
 use crate::store::tasks::{LeasedTask, TaskClaim};
@@ -239,7 +240,7 @@ fn write_runs(tx: &Transaction<'_>, batch: &RunBatch) -> Result<(), StoreError> 
             s.key,
             i64::from(s.position),
             s.step_id,
-            s.kind,
+            s.kind.as_str(),
             s.parent_id,
             s.item_index.map(i64::from),
             s.status.as_str(),
@@ -313,7 +314,7 @@ fn write_tasks(tx: &Transaction<'_>, batch: &RunBatch) -> Result<(), StoreError>
             t.step_key,
             t.tenant_id,
             i64::from(t.attempt),
-            t.kind,
+            t.kind.as_str(),
             t.agent,
             t.task,
             t.input.to_string(),
@@ -432,7 +433,7 @@ fn claim_one(tx: &Transaction<'_>, claim: &TaskClaim<'_>) -> Result<Option<Lease
         user_id,
         run_started_ms,
         attempt: attempt as u32,
-        kind,
+        kind: StepKind::from_name(&kind).ok_or_else(|| StoreError::unknown_value("task", &task_id, "kind", &kind))?,
         agent: agent.unwrap_or_default(),
         task,
         lease_token: token as u64,
