@@ -209,29 +209,19 @@ pub(super) fn timer_fired(run: &mut RunState, step: String, now_ms: i64) -> Resu
     let inst = find_live(run, &step)?;
     let status = run.status_of(inst);
     let pause = run.pauses.get(&inst);
-    let fires = match run.kind(inst.node) {
-        StepKind::Approval => matches!(pause, Some(StepPause::StepApproval { timed: true, .. })),
-        StepKind::Wait => matches!(pause, Some(StepPause::Event { timed: true, .. })),
-        StepKind::Delay => status == StepStatus::Waiting,
-        StepKind::Agent
-        | StepKind::Parallel
-        | StepKind::Condition
-        | StepKind::Webhook
-        | StepKind::Transform
-        | StepKind::Map
-        | StepKind::Planner
-        | StepKind::HttpRequest
-        | StepKind::Script
-        | StepKind::Loop => false,
-    };
-    if !fires {
-        return Err(TransitionError::NotInFlight { step, status, expected: "waiting on a timer".into() });
+    // One exhaustive match over the kinds decides whether the timer is the
+    // instance's, and which of the three timed steps it ends.
+    enum Fire {
+        Approval,
+        Wait,
+        Delay,
     }
-    let mut tx = Tx::new(run, now_ms);
-    match tx.run.kind(inst.node) {
-        StepKind::Approval => tx.expire_step_approval(inst),
-        StepKind::Wait => tx.expire_wait(inst),
-        StepKind::Delay => tx.delay_done(inst),
+    let fire = match run.kind(inst.node) {
+        StepKind::Approval => {
+            matches!(pause, Some(StepPause::StepApproval { timed: true, .. })).then_some(Fire::Approval)
+        }
+        StepKind::Wait => matches!(pause, Some(StepPause::Event { timed: true, .. })).then_some(Fire::Wait),
+        StepKind::Delay => (status == StepStatus::Waiting).then_some(Fire::Delay),
         StepKind::Agent
         | StepKind::Parallel
         | StepKind::Condition
@@ -241,7 +231,16 @@ pub(super) fn timer_fired(run: &mut RunState, step: String, now_ms: i64) -> Resu
         | StepKind::Planner
         | StepKind::HttpRequest
         | StepKind::Script
-        | StepKind::Loop => {}
+        | StepKind::Loop => None,
+    };
+    let Some(fire) = fire else {
+        return Err(TransitionError::NotInFlight { step, status, expected: "waiting on a timer".into() });
+    };
+    let mut tx = Tx::new(run, now_ms);
+    match fire {
+        Fire::Approval => tx.expire_step_approval(inst),
+        Fire::Wait => tx.expire_wait(inst),
+        Fire::Delay => tx.delay_done(inst),
     }
     Ok(tx.out)
 }
