@@ -174,7 +174,7 @@ fn everything_of(record: RunRecord, events: u64, now_ms: i64) -> RunBatch {
             run_id: id.clone(),
             step_key: "c".into(),
             workflow_id: "wf_x".into(),
-            kind: "tool".into(),
+            kind: weft_server::model::ApprovalKind::ToolUse,
             action: "use".into(),
             tool: String::new(),
             arguments: Value::Null,

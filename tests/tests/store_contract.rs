@@ -362,7 +362,7 @@ fn approval(id: &str, run_id: &str, created_ms: i64, action: &str) -> ApprovalRe
         run_id: run_id.into(),
         step_key: "ask".into(),
         workflow_id: String::new(),
-        kind: "step".into(),
+        kind: weft_server::model::ApprovalKind::Step,
         action: action.into(),
         tool: String::new(),
         arguments: json!({"y": 1, "x": 2}),

@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use super::ApprovalStatus;
+use super::{ApprovalKind, ApprovalStatus};
 
 /// One approval, as stored.
 #[derive(Debug, Clone, PartialEq)]
@@ -19,8 +19,8 @@ pub struct ApprovalRecord {
     pub step_key: String,
     /// Workflow of the run, read with the run; empty when writing.
     pub workflow_id: String,
-    /// "tool_use" or "step".
-    pub kind: String,
+    /// A step's or a tool use's.
+    pub kind: ApprovalKind,
     /// What is to be approved: the tool name for a tool use.
     pub action: String,
     /// For a tool use: the tool.
@@ -81,8 +81,8 @@ pub struct ApprovalQuery {
     pub action: Option<String>,
     /// Only this status.
     pub status: Option<ApprovalStatus>,
-    /// Only this kind ("step" or "tool_use").
-    pub kind: Option<String>,
+    /// Only this kind.
+    pub kind: Option<ApprovalKind>,
     /// Resume after this (created ms, id) position.
     pub after: Option<(i64, String)>,
     /// Most rows to return.

@@ -15,7 +15,7 @@ pub mod workflow;
 pub use approval::{ApprovalDecision, ApprovalPage, ApprovalQuery, ApprovalRecord};
 pub use definition::{Definition, StepDef};
 pub use run::{EventRecord, RunRecord, StepRecord, TaskRecord, TimerRecord};
-pub use status::{ApprovalStatus, FailureAction, FailureMode, RunStatus, StepStatus};
+pub use status::{ApprovalKind, ApprovalStatus, FailureAction, FailureMode, RunStatus, StepStatus};
 pub use step_kind::StepKind;
 pub use workflow::{Workflow, WorkflowStatus, WorkflowVersionInfo};
 

@@ -221,6 +221,34 @@ impl FailureAction {
     }
 }
 
+/// What an approval is for: a paused approval step, or a tool use an
+/// agent asked for that the workflow's policy holds for a human.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ApprovalKind {
+    /// An approval step.
+    Step,
+    /// A tool use held by `requireApprovalFor`.
+    ToolUse,
+}
+
+impl ApprovalKind {
+    /// Every kind.
+    pub const ALL: [ApprovalKind; 2] = [Self::Step, Self::ToolUse];
+
+    /// The stored and event name, e.g. "tool_use".
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Step => "step",
+            Self::ToolUse => "tool_use",
+        }
+    }
+
+    /// Parses the name; `None` for anything else.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+}
+
 /// What a run does when a step fails for good and the step names no
 /// action of its own (the definition's `onFailure`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -265,6 +293,9 @@ mod tests {
         }
         for status in StepStatus::ALL {
             assert_eq!(StepStatus::parse(status.as_str()), Some(status));
+        }
+        for kind in ApprovalKind::ALL {
+            assert_eq!(ApprovalKind::parse(kind.as_str()), Some(kind));
         }
         for mode in FailureMode::ALL {
             assert_eq!(FailureMode::parse(mode.as_str()), Some(mode));

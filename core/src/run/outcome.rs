@@ -12,7 +12,7 @@
 use serde_json::{Value, json};
 
 use crate::compile::StepKind;
-use crate::model::ApprovalStatus;
+use crate::model::{ApprovalKind, ApprovalStatus};
 
 /// The type of a [`RunEvent`], as the API names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -208,10 +208,10 @@ pub enum ApprovalSubject {
 
 impl ApprovalOpened {
     /// "tool_use" or "step", as the approval row and the event name it.
-    pub fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> ApprovalKind {
         match self.subject {
-            ApprovalSubject::ToolUse { .. } => "tool_use",
-            ApprovalSubject::Step { .. } => "step",
+            ApprovalSubject::ToolUse { .. } => ApprovalKind::ToolUse,
+            ApprovalSubject::Step { .. } => ApprovalKind::Step,
         }
     }
 
@@ -220,7 +220,7 @@ impl ApprovalOpened {
         match &self.subject {
             ApprovalSubject::ToolUse { tool, arguments } => json!({
                 "approvalId": self.approval_id,
-                "kind": self.kind(),
+                "kind": self.kind().as_str(),
                 "tool": tool,
                 "arguments": arguments,
                 "message": self.message,
@@ -228,7 +228,7 @@ impl ApprovalOpened {
             }),
             ApprovalSubject::Step { default_action, expires_ms } => json!({
                 "approvalId": self.approval_id,
-                "kind": self.kind(),
+                "kind": self.kind().as_str(),
                 "message": self.message,
                 "options": self.options,
                 "defaultAction": default_action.as_str(),

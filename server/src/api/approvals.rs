@@ -12,7 +12,7 @@ use crate::api::request_checks::required_id;
 use crate::api::{error, page_token};
 use crate::engine::RunEngine;
 use crate::engine::approvals::Decision;
-use crate::model::{ApprovalQuery, ApprovalRecord, ApprovalStatus, DEFAULT_TENANT};
+use crate::model::{ApprovalKind, ApprovalQuery, ApprovalRecord, ApprovalStatus, DEFAULT_TENANT};
 
 /// Default and largest page of ListApprovals.
 const DEFAULT_PAGE_SIZE: u32 = 50;
@@ -51,7 +51,10 @@ fn status_to_pb(status: ApprovalStatus) -> pb::ApprovalStatus {
 
 /// The approval as the API shows it.
 pub fn approval_to_pb(a: &ApprovalRecord) -> pb::Approval {
-    let kind = if a.kind == "step" { pb::ApprovalKind::Step } else { pb::ApprovalKind::ToolUse };
+    let kind = match a.kind {
+        ApprovalKind::Step => pb::ApprovalKind::Step,
+        ApprovalKind::ToolUse => pb::ApprovalKind::ToolUse,
+    };
     // A tool approval has no default action stored: its wait ends as deny.
     let default_action = if a.default_action == "approve" { "approve" } else { "deny" };
     pb::Approval {
@@ -62,7 +65,7 @@ pub fn approval_to_pb(a: &ApprovalRecord) -> pb::Approval {
         kind: kind.into(),
         action: a.action.clone(),
         tool: a.tool.clone(),
-        tool_arguments: if a.kind == "step" {
+        tool_arguments: if a.kind == ApprovalKind::Step {
             None
         } else {
             stored_struct_to_pb(&a.arguments, &a.run_id, "tool_arguments")
@@ -106,10 +109,9 @@ impl ApprovalService for ApprovalApi {
         })?;
         let kind = enum_word(r.kind, "kind", |k: pb::ApprovalKind| match k {
             pb::ApprovalKind::Unspecified => None,
-            pb::ApprovalKind::Step => Some("step"),
-            pb::ApprovalKind::ToolUse => Some("tool_use"),
-        })?
-        .map(str::to_owned);
+            pb::ApprovalKind::Step => Some(ApprovalKind::Step),
+            pb::ApprovalKind::ToolUse => Some(ApprovalKind::ToolUse),
+        })?;
         let limit = if r.page_size == 0 { DEFAULT_PAGE_SIZE } else { r.page_size.min(MAX_PAGE_SIZE) };
         let fingerprint = format!("{}|{}|{}|{}|{}", r.run_id, r.workflow_id, r.action, r.status, r.kind);
         let after = if r.page_token.is_empty() { None } else { Some(page_token::decode(&r.page_token, &fingerprint)?) };

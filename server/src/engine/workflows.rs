@@ -11,7 +11,7 @@ use std::sync::Arc;
 use crate::engine::EngineError;
 use crate::engine::clock::now_ms;
 use crate::engine::compile::{self, Problem, ProblemCode};
-use crate::model::{Definition, StepDef, Workflow, WorkflowStatus, WorkflowVersionInfo};
+use crate::model::{Definition, StepDef, StepKind, Workflow, WorkflowStatus, WorkflowVersionInfo};
 use crate::store::{NewVersion, NewWorkflow, Store, StoreError, WorkflowPage, WorkflowQuery};
 
 /// Longest workflow name, in characters.
@@ -141,7 +141,8 @@ fn checked(mut definition: Definition, allow_empty: bool, interpreters: &[String
 fn script_problems(definition: &Definition, interpreters: &[String]) -> Vec<Problem> {
     let mut problems = Vec::new();
     definition.walk_steps(&mut |step, path| {
-        if step.kind != "script" {
+        // Definitions keep the type as written; the compiler reads it.
+        if StepKind::from_name(&step.kind) != Some(StepKind::Script) {
             return;
         }
         let Some(interpreter) = crate::engine::builtin::interpreter_of(&step.language) else { return };

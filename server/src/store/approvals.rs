@@ -8,7 +8,7 @@ use super::StoreError;
 use super::dialect::{Arg, Dialect};
 use super::paging;
 use super::rows;
-use crate::model::{ApprovalPage, ApprovalQuery, ApprovalRecord, ApprovalStatus};
+use crate::model::{ApprovalKind, ApprovalPage, ApprovalQuery, ApprovalRecord, ApprovalStatus};
 
 /// Approvals with their run's workflow (a run's rows go with the run, so
 /// the join always finds it; LEFT keeps an approval readable regardless).
@@ -49,7 +49,7 @@ impl<D: Dialect> ApprovalStore for D {
             Arg::OptText(query.workflow_id.as_deref()),
             Arg::OptText(query.action.as_deref()),
             Arg::OptText(query.status.map(ApprovalStatus::as_str)),
-            Arg::OptText(query.kind.as_deref()),
+            Arg::OptText(query.kind.map(ApprovalKind::as_str)),
         ];
         let total =
             paging::count::<D>(&mut *conn, &format!("SELECT COUNT(*) AS n {FROM} WHERE {FILTER}"), &filters).await?;

@@ -12,7 +12,7 @@ use serde_json::Value;
 use super::StoreError;
 use super::tasks::{TaskLease, TaskStatus};
 use super::unreadable::json_or_marker;
-use crate::model::StepKind;
+use crate::model::{ApprovalKind, StepKind};
 use crate::model::{
     ApprovalRecord, ApprovalStatus, Definition, RunRecord, RunStatus, StepRecord, StepStatus, TimerRecord, Workflow,
     WorkflowStatus, WorkflowVersionInfo,
@@ -184,7 +184,7 @@ pub(crate) fn approval(row: &impl Columns) -> Result<ApprovalRecord, StoreError>
         run_id: row.text("run_id")?,
         workflow_id: row.text("workflow_id")?,
         step_key: row.text("step_key")?,
-        kind: row.text("kind")?,
+        kind: parsed(row, at, "kind", ApprovalKind::parse)?,
         action: row.text("action")?,
         tool: row.text("tool")?,
         arguments: json_document(row, "arguments", at)?,

@@ -98,7 +98,7 @@ fn approval_rows_travel_as_effects_that_agree_with_their_events() {
     assert_eq!(pending.data.as_ref(), Some(&opened.data()), "the event's data is the effect's");
     assert_eq!(pending.action.as_deref(), Some(opened.action.as_str()));
     assert_eq!(Some(opened.approval_id.clone()), h.run.pending_action().unwrap().approval_id);
-    assert_eq!((opened.step.as_str(), opened.kind()), ("gate", "step"));
+    assert_eq!((opened.step.as_str(), opened.kind()), ("gate", crate::model::ApprovalKind::Step));
     let due = h.timers["gate"];
     assert_eq!(opened.subject, ApprovalSubject::Step { default_action: Decision::Approve, expires_ms: Some(due) });
 

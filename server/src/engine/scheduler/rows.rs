@@ -145,7 +145,7 @@ pub fn approval_opened(run_id: &str, tenant: &str, opened: &ApprovalOpened, now_
         run_id: run_id.to_string(),
         workflow_id: String::new(),
         step_key: opened.step.clone(),
-        kind: opened.kind().to_string(),
+        kind: opened.kind(),
         action: opened.action.clone(),
         tool,
         arguments,

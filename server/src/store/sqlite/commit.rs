@@ -340,7 +340,7 @@ fn write_approvals(tx: &Transaction<'_>, batch: &RunBatch) -> Result<(), StoreEr
             a.tenant_id,
             a.run_id,
             a.step_key,
-            a.kind,
+            a.kind.as_str(),
             a.action,
             a.tool,
             a.arguments.to_string(),
