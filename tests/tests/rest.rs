@@ -425,9 +425,10 @@ async fn malformed_requests_get_clear_400s_and_change_nothing() {
     assert_eq!(body["error_code"], "MALFORMED_JSON");
     assert!(body["message"].as_str().unwrap().contains("line 1 column"), "{body}");
 
-    // Only JSON's own whitespace makes an empty body: a form feed (which
-    // schemathesis sent to a run start, and got 202) is malformed JSON.
-    for body in [&b"\x0c"[..], b" \x0b "] {
+    // Only a body of no bytes is "no body": whitespace alone (schemathesis
+    // sent a lone form feed to a run start and a lone \r to an execute, and
+    // got 202) is not a JSON document.
+    for body in [&b"\x0c"[..], b" \x0b ", b"\r", b" \r\n"] {
         let response =
             request(addr, "POST", "/v1/workflows", &[("content-type", "application/json")], body).await.unwrap();
         assert_eq!(response.status, 400, "{body:?}");
