@@ -217,6 +217,41 @@ async fn drop_stale_schemas(base: &str) {
     let _ = conn.close().await;
 }
 
+/// A run row for the store tests: version 1 of workflow `wf_1`, started
+/// when created, no input, output or error. Tests set what they look at
+/// with struct update syntax.
+pub fn run_record(
+    id: &str,
+    tenant: &str,
+    status: weft_server::model::RunStatus,
+    created_ms: i64,
+) -> weft_server::model::RunRecord {
+    weft_server::model::RunRecord {
+        id: id.into(),
+        tenant_id: tenant.into(),
+        workflow_id: "wf_1".into(),
+        workflow_version: 1,
+        user_id: String::new(),
+        status,
+        input: None,
+        output: None,
+        shared_state: None,
+        error: None,
+        error_code: None,
+        cancel_reason: None,
+        can_retry_from: None,
+        pending_action: None,
+        cost_cents: 0,
+        trigger: "manual".into(),
+        idempotency_key: String::new(),
+        retry_of_run_id: None,
+        created_ms,
+        started_ms: Some(created_ms),
+        completed_ms: None,
+        retention_ms: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -20,7 +20,7 @@ use weft_server::model::{
     ApprovalRecord, ApprovalStatus, EventRecord, RunRecord, RunStatus, StepRecord, StepStatus, TaskRecord, TimerRecord,
 };
 use weft_server::store::{CommandRow, IdempotencyRow, KeySweep, OpenStore, RunBatch, RunSweep, Store, partition_of};
-use weft_tests::store::{TestStore, fresh_schema_url, postgres_or_skip};
+use weft_tests::store::{TestStore, fresh_schema_url, postgres_or_skip, run_record};
 use weft_tests::{TestServer, http1};
 
 const T: &str = "default";
@@ -88,28 +88,12 @@ where
 
 fn run(id: &str, status: &str, completed_ms: Option<i64>, retention_ms: Option<i64>) -> RunRecord {
     RunRecord {
-        id: id.into(),
-        tenant_id: T.into(),
         workflow_id: "wf_x".into(),
-        workflow_version: 1,
-        user_id: String::new(),
-        status: RunStatus::parse(status).expect("a run status"),
         input: Some(json!({})),
-        output: None,
-        shared_state: None,
-        error: None,
-        error_code: None,
-        cancel_reason: None,
-        can_retry_from: None,
-        pending_action: None,
-        cost_cents: 0,
-        trigger: "manual".into(),
         idempotency_key: format!("key-{id}"),
-        retry_of_run_id: None,
-        created_ms: 1_000,
-        started_ms: Some(1_000),
         completed_ms,
         retention_ms,
+        ..run_record(id, T, RunStatus::parse(status).expect("a run status"), 1_000)
     }
 }
 

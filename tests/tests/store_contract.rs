@@ -17,7 +17,7 @@ use weft_server::store::{
     ClaimRequest, CommandRow, IdempotencyRow, NewVersion, NewWorkflow, OpenStore, RunBatch, RunQuery, Store,
     StoreError, TaskStatus, WorkflowQuery,
 };
-use weft_tests::store::{fresh_schema_url, postgres_or_skip};
+use weft_tests::store::{fresh_schema_url, postgres_or_skip, run_record};
 
 const T: &str = "default";
 
@@ -41,29 +41,10 @@ where
 
 fn run(id: &str, status: &str, created_ms: i64) -> RunRecord {
     RunRecord {
-        id: id.into(),
-        tenant_id: T.into(),
-        workflow_id: "wf_1".into(),
-        workflow_version: 1,
         user_id: "u1".into(),
-        status: RunStatus::parse(status).expect("a run status"),
         // Keys out of alphabetical order: both stores must keep the order.
         input: Some(json!({"zeta": 1, "alpha": {"y": [1, 2.5, "x"], "b": null}})),
-        output: None,
-        shared_state: None,
-        error: None,
-        error_code: None,
-        cancel_reason: None,
-        can_retry_from: None,
-        pending_action: None,
-        cost_cents: 0,
-        trigger: "manual".into(),
-        idempotency_key: String::new(),
-        retry_of_run_id: None,
-        created_ms,
-        started_ms: Some(created_ms),
-        completed_ms: None,
-        retention_ms: None,
+        ..run_record(id, T, RunStatus::parse(status).expect("a run status"), created_ms)
     }
 }
 
