@@ -8,6 +8,16 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+mod auth;
+mod http;
+mod limits;
+mod secrets;
+
+pub use auth::AuthSettings;
+pub use http::HttpSettings;
+pub use limits::LimitSettings;
+pub use secrets::SecretSettings;
+
 /// Everything `weft serve` can be told.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -38,6 +48,14 @@ pub struct Config {
     pub cluster: ClusterSettings,
     /// What is kept of runs (`[runs]`).
     pub runs: RunSettings,
+    /// API keys and anonymous access (`[auth]`).
+    pub auth: AuthSettings,
+    /// What browsers may do: CORS origins and Host names (`[http]`).
+    pub http: HttpSettings,
+    /// Per-tenant admission limits (`[limits]`).
+    pub limits: LimitSettings,
+    /// Secrets steps may reference (`[secrets]`).
+    pub secrets: SecretSettings,
 }
 
 /// How long finished runs are kept.
@@ -173,6 +191,10 @@ impl Default for Config {
             script: ScriptSettings::default(),
             cluster: ClusterSettings::default(),
             runs: RunSettings::default(),
+            auth: AuthSettings::default(),
+            http: HttpSettings::default(),
+            limits: LimitSettings::default(),
+            secrets: SecretSettings::default(),
         }
     }
 }
@@ -227,7 +249,7 @@ pub enum ConfigError {
 
 /// The variable `name` parsed as a `T`, if set; a value that does not
 /// parse is an error naming the variable.
-fn env_parsed<T>(env: &impl Fn(&str) -> Option<String>, name: &'static str) -> Result<Option<T>, ConfigError>
+pub(crate) fn env_parsed<T>(env: &impl Fn(&str) -> Option<String>, name: &'static str) -> Result<Option<T>, ConfigError>
 where
     T: std::str::FromStr,
     T::Err: std::fmt::Display,
@@ -238,7 +260,7 @@ where
 }
 
 /// The variable `name` as a flag (`true`/`1`, `false`/`0`), if set.
-fn env_flag(env: &impl Fn(&str) -> Option<String>, name: &'static str) -> Result<Option<bool>, ConfigError> {
+pub(crate) fn env_flag(env: &impl Fn(&str) -> Option<String>, name: &'static str) -> Result<Option<bool>, ConfigError> {
     env(name)
         .map(|value| match value.as_str() {
             "true" | "1" => Ok(true),
@@ -309,6 +331,10 @@ impl Config {
         if let Some(value) = env("WEFT_LOG") {
             config.log = value;
         }
+        config.auth.apply_env(&env)?;
+        config.http.apply_env(&env)?;
+        config.limits.apply_env(&env)?;
+        config.secrets.apply_env(&env)?;
         if let Some(listen) = overrides.listen {
             config.listen = listen;
         }
@@ -375,6 +401,10 @@ impl Config {
         if self.database_url.trim().is_empty() {
             return Err(ConfigError::Invalid { name: "database_url", reason: "must not be empty".into() });
         }
+        self.auth.validate()?;
+        self.http.validate()?;
+        self.limits.validate()?;
+        self.secrets.validate()?;
         Ok(())
     }
 }
