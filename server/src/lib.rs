@@ -26,6 +26,7 @@
 //! [`run`] is the one entry point: `main` calls it with a bound listener and
 //! a shutdown signal, and so do the end-to-end tests, on port 0.
 
+pub mod admin;
 pub mod api;
 pub mod config;
 pub mod engine;
@@ -73,6 +74,18 @@ pub enum ServeError {
     /// Serving failed.
     #[error("server I/O error: {0}")]
     Io(#[from] std::io::Error),
+    /// The server would listen beyond loopback with no API key to check.
+    #[error(
+        "refusing to listen on {address}, which is not a loopback address, while no API key exists: anyone \
+         who can reach it could do anything. Create the first key with\n\n    {command}\n\nthen start again \
+         (or listen on 127.0.0.1)"
+    )]
+    NoKeysBeyondLoopback {
+        /// The listen address.
+        address: std::net::SocketAddr,
+        /// The command that creates the first key.
+        command: String,
+    },
     /// The run writer ended while serving (a bug); the server drained and
     /// stops, so a supervisor restarts it and recovery replays its runs.
     #[error("the run writer stopped; restart the server to recover its runs")]
@@ -114,6 +127,39 @@ fn builtin_settings(
     })
 }
 
+/// The key ring of this server, after the startup rules of API keys: no
+/// listening beyond loopback while no key exists; anonymous calls (tenant
+/// `default`) only on loopback, only until the first key is made, and never
+/// with `auth.required`. Warns once when anonymous calls are served.
+async fn admit_callers(
+    config: &Config,
+    listener: &TcpListener,
+    store: &Arc<dyn store::Store>,
+) -> Result<engine::keys::KeyRing, ServeError> {
+    let address = listener.local_addr()?;
+    let loopback = address.ip().is_loopback();
+    let keys_exist = store.any_key_exists().await?;
+    let command = format!(
+        "weft keys create --tenant {} --scope admin --database-url '{}'",
+        model::DEFAULT_TENANT,
+        store::redacted_url(&config.database_url)
+    );
+    if !loopback && !keys_exist {
+        return Err(ServeError::NoKeysBeyondLoopback { address, command });
+    }
+    let anonymous = loopback && !config.auth.required;
+    if anonymous && !keys_exist {
+        tracing::warn!(
+            "no API key exists yet: calls without a key are served as tenant '{}' because the server listens \
+             on loopback only. Create a key to turn this off: {command}",
+            model::DEFAULT_TENANT
+        );
+    } else if !keys_exist {
+        tracing::warn!("auth.required is on and no API key exists: every call is refused until one is made: {command}");
+    }
+    Ok(engine::keys::KeyRing::new(store.clone(), anonymous))
+}
+
 /// Serves gRPC, gRPC-web, REST, reflection and health on `listener` until
 /// `shutdown` completes, then drains connections and closes the store.
 /// Migrations run before the first request is accepted.
@@ -124,6 +170,7 @@ pub async fn run(
 ) -> Result<(), ServeError> {
     let store = open_store(&config.database_url).await?;
     let shared: Arc<dyn store::Store> = store.shared();
+    let keys = Arc::new(admit_callers(&config, &listener, &shared).await?);
     let catalog = WorkflowCatalog::new(shared.clone()).with_script_interpreters(config.script.interpreters.clone());
     // Recovery (replaying unfinished runs, re-arming timers) happens here,
     // before the listener accepts the first request. On Postgres this is
@@ -148,6 +195,7 @@ pub async fn run(
         tasks: tasks.clone(),
         max_message_bytes: config.max_message_bytes,
         health: health.clone(),
+        keys,
     };
     let grpc = api::router(context).await?;
     let router = gateway::router(grpc, config.max_message_bytes, callbacks)?

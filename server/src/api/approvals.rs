@@ -6,13 +6,14 @@ use tonic::{Request, Response, Status};
 use weft_proto::v1 as pb;
 use weft_proto::v1::approval_service_server::ApprovalService;
 
+use crate::api::auth;
 use crate::api::convert::timestamp;
 use crate::api::convert_runs::stored_struct_to_pb;
 use crate::api::request_checks::required_id;
 use crate::api::{error, page_token};
 use crate::engine::RunEngine;
 use crate::engine::approvals::Decision;
-use crate::model::{ApprovalKind, ApprovalQuery, ApprovalRecord, ApprovalStatus, DEFAULT_TENANT};
+use crate::model::{ApprovalKind, ApprovalQuery, ApprovalRecord, ApprovalStatus};
 
 /// Default and largest page of ListApprovals.
 const DEFAULT_PAGE_SIZE: u32 = 50;
@@ -98,6 +99,7 @@ impl ApprovalService for ApprovalApi {
         &self,
         request: Request<pb::ListApprovalsRequest>,
     ) -> Result<Response<pb::ListApprovalsResponse>, Status> {
+        let tenant = auth::tenant(&request)?;
         let r = request.into_inner();
         let status = enum_word(r.status, "status", |s: pb::ApprovalStatus| match s {
             pb::ApprovalStatus::Unspecified => None,
@@ -125,7 +127,7 @@ impl ApprovalService for ApprovalApi {
             after,
             limit,
         };
-        let page = self.runs.approvals(DEFAULT_TENANT, &query).await?;
+        let page = self.runs.approvals(&tenant, &query).await?;
         let next_page_token = match page.approvals.last() {
             Some(last) if page.has_more => page_token::encode(&(last.created_ms, last.id.clone()), &fingerprint),
             _ => String::new(),
@@ -141,9 +143,10 @@ impl ApprovalService for ApprovalApi {
         &self,
         request: Request<pb::GetApprovalRequest>,
     ) -> Result<Response<pb::GetApprovalResponse>, Status> {
+        let tenant = auth::tenant(&request)?;
         let r = request.into_inner();
         required_id(&r.approval_id, "approval_id")?;
-        let approval = self.runs.approval(DEFAULT_TENANT, &r.approval_id).await?;
+        let approval = self.runs.approval(&tenant, &r.approval_id).await?;
         Ok(Response::new(pb::GetApprovalResponse { approval: Some(approval_to_pb(&approval)) }))
     }
 
@@ -151,6 +154,7 @@ impl ApprovalService for ApprovalApi {
         &self,
         request: Request<pb::DecideApprovalRequest>,
     ) -> Result<Response<pb::DecideApprovalResponse>, Status> {
+        let tenant = auth::tenant(&request)?;
         let r = request.into_inner();
         required_id(&r.approval_id, "approval_id")?;
         let decision = enum_word(r.decision, "decision", |d: pb::ApprovalDecision| match d {
@@ -165,7 +169,7 @@ impl ApprovalService for ApprovalApi {
             comment: r.comment,
             decided_by: r.decided_by,
         };
-        let approval = self.runs.decide_approval(DEFAULT_TENANT, &r.approval_id, decision).await?;
+        let approval = self.runs.decide_approval(&tenant, &r.approval_id, decision).await?;
         Ok(Response::new(pb::DecideApprovalResponse { approval: Some(approval_to_pb(&approval)) }))
     }
 }

@@ -7,6 +7,7 @@
 //! gateway becomes its fallback and [`cors`] wraps both, on one port.
 
 mod approvals;
+pub mod auth;
 pub mod convert;
 pub mod convert_estimate;
 pub mod convert_runs;
@@ -14,6 +15,7 @@ pub mod convert_workers;
 pub mod descriptors;
 pub mod error;
 mod frame_check;
+mod keys;
 mod page_token;
 mod request_checks;
 mod request_frames;
@@ -31,6 +33,7 @@ use tonic_web::GrpcWebLayer;
 use tower::Layer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use weft_proto::v1::approval_service_server::ApprovalServiceServer;
+use weft_proto::v1::key_service_server::KeyServiceServer;
 use weft_proto::v1::run_service_server::RunServiceServer;
 use weft_proto::v1::schedule_service_server::ScheduleServiceServer;
 use weft_proto::v1::template_service_server::TemplateServiceServer;
@@ -41,6 +44,7 @@ use weft_proto::v1::workflow_service_server::WorkflowServiceServer;
 use crate::engine::{RunEngine, TaskQueue, WorkflowCatalog};
 
 pub use approvals::ApprovalApi;
+pub use keys::KeyApi;
 pub use runs::RunApi;
 pub use workers::WorkerApi;
 pub use workflows::WorkflowApi;
@@ -57,6 +61,8 @@ pub struct ApiContext {
     pub max_message_bytes: usize,
     /// What grpc.health.v1 reports for every service.
     pub health: crate::health::Health,
+    /// API keys: who each call is, and KeyService.
+    pub keys: std::sync::Arc<crate::engine::keys::KeyRing>,
 }
 
 /// Fully qualified names of the services Weft serves, for health and docs.
@@ -68,6 +74,7 @@ pub const SERVICE_NAMES: &[&str] = &[
     "weft.v1.ScheduleService",
     "weft.v1.TemplateService",
     "weft.v1.TriggerService",
+    "weft.v1.KeyService",
 ];
 
 /// CORS for browsers on other origins: gRPC-web and REST alike. Allows the
@@ -126,15 +133,24 @@ pub async fn router(context: ApiContext) -> Result<axum::Router, tonic_reflectio
         .add_service(web.layer(ScheduleServiceServer::new(unbuilt::UnbuiltSchedules).max_decoding_message_size(limit)))
         .add_service(web.layer(TemplateServiceServer::new(unbuilt::UnbuiltTemplates).max_decoding_message_size(limit)))
         .add_service(web.layer(TriggerServiceServer::new(unbuilt::UnbuiltTriggers).max_decoding_message_size(limit)))
+        .add_service(
+            web.layer(KeyServiceServer::new(KeyApi::new(context.keys.clone())).max_decoding_message_size(limit)),
+        )
         .add_service(web.layer(health))
         .add_service(web.layer(reflection().build_v1()?))
         .add_service(web.layer(reflection().build_v1alpha()?))
         .prepare();
 
     let heavy_requests = request_frames::HeavyRequests::new();
-    Ok(routes.into_axum_router().layer(axum::middleware::from_fn(move |request, next| {
-        request_frames::check(limit, heavy_requests.clone(), request, next)
-    })))
+    let keys = context.keys;
+    // Keys are checked first, before a body is read: a caller without one
+    // costs no more than the lookup.
+    Ok(routes
+        .into_axum_router()
+        .layer(axum::middleware::from_fn(move |request, next| {
+            request_frames::check(limit, heavy_requests.clone(), request, next)
+        }))
+        .layer(axum::middleware::from_fn(move |request, next| auth::check(keys.clone(), request, next))))
 }
 
 #[cfg(test)]

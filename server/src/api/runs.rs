@@ -14,6 +14,7 @@ use tonic::{Request, Response, Status};
 use weft_proto::v1 as pb;
 use weft_proto::v1::run_service_server::RunService;
 
+use crate::api::auth;
 use crate::api::convert_estimate::estimate_to_pb;
 use crate::api::convert_runs::{event_to_pb, run_status_from_pb, run_to_pb, struct_from_pb, value_from_pb};
 use crate::api::request_checks::{json_depth, required_id};
@@ -22,7 +23,6 @@ use crate::engine::runs::{RunDetail, StartRun};
 use crate::engine::scheduler::now_ms;
 use crate::engine::workers::WorkerRegistry;
 use crate::engine::{ResumeForm, RunEngine};
-use crate::model::DEFAULT_TENANT;
 use crate::store::RunQuery;
 
 /// Default and largest page of ListRuns.
@@ -151,22 +151,25 @@ fn run_pb((run, steps): &RunDetail) -> pb::Run {
 #[tonic::async_trait]
 impl RunService for RunApi {
     async fn start_run(&self, request: Request<pb::StartRunRequest>) -> Result<Response<pb::StartRunResponse>, Status> {
+        let tenant = auth::tenant(&request)?;
         let r = request.into_inner();
         let start = start_request(start_fields!(r))?;
-        let detail = self.runs.start(DEFAULT_TENANT, start).await?;
+        let detail = self.runs.start(&tenant, start).await?;
         let run = run_pb(&detail);
         Ok(Response::new(pb::StartRunResponse { run_id: run.id.clone(), run: Some(run) }))
     }
 
     #[tracing::instrument(name = "rpc", skip_all, fields(run_id = %request.get_ref().run_id))]
     async fn get_run(&self, request: Request<pb::GetRunRequest>) -> Result<Response<pb::GetRunResponse>, Status> {
+        let tenant = auth::tenant(&request)?;
         let request = request.into_inner();
         required_id(&request.run_id, "run_id")?;
-        let detail = self.runs.get(DEFAULT_TENANT, &request.run_id).await?;
+        let detail = self.runs.get(&tenant, &request.run_id).await?;
         Ok(Response::new(pb::GetRunResponse { run: Some(run_pb(&detail)) }))
     }
 
     async fn list_runs(&self, request: Request<pb::ListRunsRequest>) -> Result<Response<pb::ListRunsResponse>, Status> {
+        let tenant = auth::tenant(&request)?;
         let request = request.into_inner();
         let status = run_status_from_pb(request.status)?;
         let size = match (request.page_size, request.limit) {
@@ -189,7 +192,7 @@ impl RunService for RunApi {
             offset: request.offset,
             limit: size,
         };
-        let page = self.runs.list(DEFAULT_TENANT, &query).await?;
+        let page = self.runs.list(&tenant, &query).await?;
         let next_page_token = match page.runs.last() {
             Some(last) if page.has_more => page_token::encode(&(last.created_ms, last.id.clone()), &fingerprint),
             _ => String::new(),
@@ -207,10 +210,11 @@ impl RunService for RunApi {
         &self,
         request: Request<pb::CancelRunRequest>,
     ) -> Result<Response<pb::CancelRunResponse>, Status> {
+        let tenant = auth::tenant(&request)?;
         let request = request.into_inner();
         required_id(&request.run_id, "run_id")?;
         let reason = label(request.reason, "reason")?;
-        let detail = self.runs.cancel(DEFAULT_TENANT, &request.run_id, reason).await?;
+        let detail = self.runs.cancel(&tenant, &request.run_id, reason).await?;
         Ok(Response::new(pb::CancelRunResponse { run: Some(run_pb(&detail)) }))
     }
 
@@ -219,18 +223,20 @@ impl RunService for RunApi {
         &self,
         request: Request<pb::DeleteRunRequest>,
     ) -> Result<Response<pb::DeleteRunResponse>, Status> {
+        let tenant = auth::tenant(&request)?;
         let request = request.into_inner();
         required_id(&request.run_id, "run_id")?;
-        self.runs.delete(DEFAULT_TENANT, &request.run_id).await?;
+        self.runs.delete(&tenant, &request.run_id).await?;
         Ok(Response::new(pb::DeleteRunResponse { success: true, message: format!("run '{}' deleted", request.run_id) }))
     }
 
     #[tracing::instrument(name = "rpc", skip_all, fields(run_id = %request.get_ref().run_id))]
     async fn pause_run(&self, request: Request<pb::PauseRunRequest>) -> Result<Response<pb::PauseRunResponse>, Status> {
+        let tenant = auth::tenant(&request)?;
         let request = request.into_inner();
         required_id(&request.run_id, "run_id")?;
         let reason = label(request.reason, "reason")?;
-        let detail = self.runs.pause(DEFAULT_TENANT, &request.run_id, reason.trim().to_owned()).await?;
+        let detail = self.runs.pause(&tenant, &request.run_id, reason.trim().to_owned()).await?;
         Ok(Response::new(pb::PauseRunResponse { run: Some(run_pb(&detail)) }))
     }
 
@@ -239,6 +245,7 @@ impl RunService for RunApi {
         &self,
         request: Request<pb::ResumeRunRequest>,
     ) -> Result<Response<pb::ResumeRunResponse>, Status> {
+        let tenant = auth::tenant(&request)?;
         let r = request.into_inner();
         required_id(&r.run_id, "run_id")?;
         let target = r.input.and_then(|i| i.resume);
@@ -266,7 +273,7 @@ impl RunService for RunApi {
                 ResumeForm::Continue { from_step: Some(from_step).filter(|s| !s.is_empty()) }
             }
         };
-        let detail = self.runs.resume(DEFAULT_TENANT, &r.run_id, form).await?;
+        let detail = self.runs.resume(&tenant, &r.run_id, form).await?;
         Ok(Response::new(pb::ResumeRunResponse { run: Some(run_pb(&detail)) }))
     }
 
@@ -275,10 +282,11 @@ impl RunService for RunApi {
         &self,
         request: Request<pb::RetryRunFromRequest>,
     ) -> Result<Response<pb::RetryRunFromResponse>, Status> {
+        let tenant = auth::tenant(&request)?;
         let request = request.into_inner();
         required_id(&request.run_id, "run_id")?;
         let step_id = label(request.step_id, "step_id")?;
-        let detail = self.runs.retry_from(DEFAULT_TENANT, &request.run_id, step_id.trim()).await?;
+        let detail = self.runs.retry_from(&tenant, &request.run_id, step_id.trim()).await?;
         Ok(Response::new(pb::RetryRunFromResponse { run: Some(run_pb(&detail)) }))
     }
 
@@ -286,13 +294,14 @@ impl RunService for RunApi {
         &self,
         request: Request<pb::EstimateRunRequest>,
     ) -> Result<Response<pb::EstimateRunResponse>, Status> {
+        let tenant = auth::tenant(&request)?;
         let request = request.into_inner();
         required_id(&request.workflow_id, "workflow_id")?;
         let input = request.input.as_ref().map(value_from_pb).unwrap_or(Value::Null);
         json_depth(&input, "input")?;
         let version = Some(request.version).filter(|v| *v > 0);
-        let hints = self.workers.cost_hints(DEFAULT_TENANT, now_ms()).await?;
-        let estimate = self.runs.estimate(DEFAULT_TENANT, &request.workflow_id, version, input, &hints).await?;
+        let hints = self.workers.cost_hints(&tenant, now_ms()).await?;
+        let estimate = self.runs.estimate(&tenant, &request.workflow_id, version, input, &hints).await?;
         Ok(Response::new(estimate_to_pb(&estimate)))
     }
 
@@ -301,9 +310,10 @@ impl RunService for RunApi {
         &self,
         request: Request<pb::StreamRunEventsRequest>,
     ) -> Result<Response<BoxStream<pb::StreamRunEventsResponse>>, Status> {
+        let tenant = auth::tenant(&request)?;
         let request = request.into_inner();
         required_id(&request.run_id, "run_id")?;
-        let events = self.runs.stream_events(DEFAULT_TENANT, &request.run_id, request.after_sequence).await?;
+        let events = self.runs.stream_events(&tenant, &request.run_id, request.after_sequence).await?;
         let stream = ReceiverStream::new(events).map(|item| {
             item.map(|event| pb::StreamRunEventsResponse { event: Some(event_to_pb(&event)) }).map_err(Status::from)
         });
@@ -315,6 +325,7 @@ impl RunService for RunApi {
         &self,
         request: Request<pb::ListRunEventsRequest>,
     ) -> Result<Response<pb::ListRunEventsResponse>, Status> {
+        let tenant = auth::tenant(&request)?;
         let request = request.into_inner();
         required_id(&request.run_id, "run_id")?;
         let size = match request.page_size {
@@ -328,7 +339,7 @@ impl RunService for RunApi {
             let (sequence, _) = page_token::decode(&request.page_token, &request.run_id)?;
             u64::try_from(sequence).map_err(|_| error::invalid_argument("page_token", "is malformed"))?
         };
-        let mut events = self.runs.events(DEFAULT_TENANT, &request.run_id, after, size + 1).await?;
+        let mut events = self.runs.events(&tenant, &request.run_id, after, size + 1).await?;
         let has_more = events.len() > size as usize;
         events.truncate(size as usize);
         let next_page_token = match events.last() {
@@ -345,10 +356,11 @@ impl RunService for RunApi {
         &self,
         request: Request<pb::ExecuteWorkflowRequest>,
     ) -> Result<Response<pb::ExecuteWorkflowResponse>, Status> {
+        let tenant = auth::tenant(&request)?;
         let r = request.into_inner();
         let timeout = execute_timeout(r.timeout_seconds);
         let start = start_request(start_fields!(r))?;
-        let detail = self.runs.execute(DEFAULT_TENANT, start, timeout, r.cancel_on_timeout).await?;
+        let detail = self.runs.execute(&tenant, start, timeout, r.cancel_on_timeout).await?;
         let run = run_pb(&detail);
         Ok(Response::new(pb::ExecuteWorkflowResponse { output: run.output.clone(), run: Some(run) }))
     }
@@ -357,10 +369,11 @@ impl RunService for RunApi {
         &self,
         request: Request<pb::ExecuteWorkflowStreamRequest>,
     ) -> Result<Response<BoxStream<pb::ExecuteWorkflowStreamResponse>>, Status> {
+        let tenant = auth::tenant(&request)?;
         let r = request.into_inner();
         let timeout = execute_timeout(r.timeout_seconds);
         let start = start_request(start_fields!(r))?;
-        let events = self.runs.execute_stream(DEFAULT_TENANT, start, timeout, r.cancel_on_timeout).await?;
+        let events = self.runs.execute_stream(&tenant, start, timeout, r.cancel_on_timeout).await?;
         let stream = ReceiverStream::new(events).map(|item| {
             item.map(|event| pb::ExecuteWorkflowStreamResponse { event: Some(event_to_pb(&event)) })
                 .map_err(Status::from)

@@ -15,6 +15,7 @@ use tonic::{Request, Response, Status};
 use weft_proto::v1 as pb;
 use weft_proto::v1::worker_service_server::WorkerService;
 
+use crate::api::auth;
 use crate::api::convert_workers::{
     cents, cost_hint_from_pb, output_from_pb, state_writes_from_pb, task_to_pb, tool_answer_to_pb, worker_to_pb,
 };
@@ -24,7 +25,6 @@ use crate::engine::TaskQueue;
 use crate::engine::scheduler::now_ms;
 use crate::engine::tasks::ToolUse;
 use crate::engine::workers::WorkerRegistration;
-use crate::model::DEFAULT_TENANT;
 
 /// Default and longest PollTask wait, seconds (per the proto).
 const DEFAULT_WAIT_SECONDS: u32 = 30;
@@ -110,6 +110,7 @@ impl WorkerService for WorkerApi {
         &self,
         request: Request<pb::RegisterWorkerRequest>,
     ) -> Result<Response<pb::RegisterWorkerResponse>, Status> {
+        let tenant = auth::tenant(&request)?;
         let r = request.into_inner();
         if !r.worker_id.is_empty() {
             check_worker_id(&r.worker_id)?;
@@ -141,12 +142,13 @@ impl WorkerService for WorkerApi {
             concurrency: r.concurrency.max(1),
             cost_hints,
         };
-        let worker_id = self.tasks.workers().register(DEFAULT_TENANT, registration, now_ms()).await?;
+        let worker_id = self.tasks.workers().register(&tenant, registration, now_ms()).await?;
         let lease_seconds = u32::try_from((self.tasks.lease_ms() + 999) / 1000).unwrap_or(u32::MAX).max(1);
         Ok(Response::new(pb::RegisterWorkerResponse { worker_id, lease_seconds }))
     }
 
     async fn poll_task(&self, request: Request<pb::PollTaskRequest>) -> Result<Response<pb::PollTaskResponse>, Status> {
+        let tenant = auth::tenant(&request)?;
         let r = request.into_inner();
         required_id(&r.worker_id, "worker_id")?;
         let agents = check_agents(r.agents, "agents", false)?;
@@ -154,8 +156,7 @@ impl WorkerService for WorkerApi {
             0 => DEFAULT_WAIT_SECONDS,
             s => s.min(MAX_WAIT_SECONDS),
         };
-        let polled =
-            self.tasks.poll(DEFAULT_TENANT, &r.worker_id, agents, Duration::from_secs(u64::from(seconds))).await?;
+        let polled = self.tasks.poll(&tenant, &r.worker_id, agents, Duration::from_secs(u64::from(seconds))).await?;
         Ok(Response::new(pb::PollTaskResponse { task: polled.as_ref().map(task_to_pb) }))
     }
 
@@ -163,11 +164,12 @@ impl WorkerService for WorkerApi {
         &self,
         request: Request<pb::HeartbeatRequest>,
     ) -> Result<Response<pb::HeartbeatResponse>, Status> {
+        let tenant = auth::tenant(&request)?;
         let r = request.into_inner();
         required_id(&r.task_id, "task_id")?;
         check_token(r.lease_token)?;
         let cost = cents(r.cost_so_far.as_ref(), "cost_so_far")?;
-        let reply = self.tasks.heartbeat(DEFAULT_TENANT, &r.task_id, r.lease_token, cost).await?;
+        let reply = self.tasks.heartbeat(&tenant, &r.task_id, r.lease_token, cost).await?;
         Ok(Response::new(pb::HeartbeatResponse {
             lease_expire_time: reply.lease_deadline_ms.map(crate::api::convert::timestamp),
             cancelled: reply.cancelled,
@@ -179,6 +181,7 @@ impl WorkerService for WorkerApi {
         &self,
         request: Request<pb::CompleteTaskRequest>,
     ) -> Result<Response<pb::CompleteTaskResponse>, Status> {
+        let tenant = auth::tenant(&request)?;
         let r = request.into_inner();
         required_id(&r.task_id, "task_id")?;
         check_token(r.lease_token)?;
@@ -188,11 +191,12 @@ impl WorkerService for WorkerApi {
             Some(writes) => Some(state_writes_from_pb(writes)?),
         };
         let output = output_from_pb(r.output.as_ref());
-        self.tasks.complete_with_state(DEFAULT_TENANT, &r.task_id, r.lease_token, output, cost, state_writes).await?;
+        self.tasks.complete_with_state(&tenant, &r.task_id, r.lease_token, output, cost, state_writes).await?;
         Ok(Response::new(pb::CompleteTaskResponse {}))
     }
 
     async fn fail_task(&self, request: Request<pb::FailTaskRequest>) -> Result<Response<pb::FailTaskResponse>, Status> {
+        let tenant = auth::tenant(&request)?;
         let r = request.into_inner();
         required_id(&r.task_id, "task_id")?;
         check_token(r.lease_token)?;
@@ -210,7 +214,7 @@ impl WorkerService for WorkerApi {
         // The worker's code leads the step's error text, where people and
         // clients read it.
         let message = if r.error_code.is_empty() { r.error } else { format!("{}: {}", r.error_code, r.error) };
-        let will_retry = self.tasks.fail(DEFAULT_TENANT, &r.task_id, r.lease_token, message, r.retryable, cost).await?;
+        let will_retry = self.tasks.fail(&tenant, &r.task_id, r.lease_token, message, r.retryable, cost).await?;
         Ok(Response::new(pb::FailTaskResponse { will_retry }))
     }
 
@@ -218,6 +222,7 @@ impl WorkerService for WorkerApi {
         &self,
         request: Request<pb::CheckToolUseRequest>,
     ) -> Result<Response<pb::CheckToolUseResponse>, Status> {
+        let tenant = auth::tenant(&request)?;
         let r = request.into_inner();
         required_id(&r.task_id, "task_id")?;
         check_token(r.lease_token)?;
@@ -236,7 +241,7 @@ impl WorkerService for WorkerApi {
             wait: Duration::from_secs(u64::from(r.wait_seconds.min(MAX_WAIT_SECONDS))),
             tool: r.tool,
         };
-        let answer = self.tasks.check_tool_use(DEFAULT_TENANT, &r.task_id, r.lease_token, ask).await?;
+        let answer = self.tasks.check_tool_use(&tenant, &r.task_id, r.lease_token, ask).await?;
         Ok(Response::new(tool_answer_to_pb(answer)))
     }
 
@@ -244,6 +249,7 @@ impl WorkerService for WorkerApi {
         &self,
         request: Request<pb::ListWorkersRequest>,
     ) -> Result<Response<pb::ListWorkersResponse>, Status> {
+        let tenant = auth::tenant(&request)?;
         let r = request.into_inner();
         let size = match r.page_size {
             0 => DEFAULT_PAGE_SIZE,
@@ -252,7 +258,7 @@ impl WorkerService for WorkerApi {
         let fingerprint = format!("agent={}", r.agent);
         let after = if r.page_token.is_empty() { None } else { Some(page_token::decode(&r.page_token, &fingerprint)?) };
         let agent = (!r.agent.is_empty()).then_some(r.agent.as_str());
-        let listed = self.tasks.workers().list(DEFAULT_TENANT, agent, now_ms()).await?;
+        let listed = self.tasks.workers().list(&tenant, agent, now_ms()).await?;
         // Most recently seen first: a row follows the token's position when
         // it was seen earlier, or at the same time with a greater id.
         let rest: Vec<_> = listed
@@ -265,7 +271,7 @@ impl WorkerService for WorkerApi {
             })
             .collect();
         let in_flight: HashMap<String, u32> =
-            self.tasks.in_flight(DEFAULT_TENANT).await.map_err(Status::from)?.into_iter().collect();
+            self.tasks.in_flight(&tenant).await.map_err(Status::from)?.into_iter().collect();
         let page: Vec<_> = rest.iter().take(size).collect();
         let next_page_token = match page.last() {
             Some(last) if rest.len() > size => {

@@ -5,12 +5,13 @@ use tonic::{Request, Response, Status};
 use weft_proto::v1 as pb;
 use weft_proto::v1::workflow_service_server::WorkflowService;
 
+use crate::api::auth;
 use crate::api::request_checks::{required_id, required_version};
 use crate::api::{convert, error, page_token};
 use crate::engine::WorkflowCatalog;
 use crate::engine::compile::Problem;
 use crate::engine::workflows::{ListQuery, WorkflowDraft, WorkflowPatch};
-use crate::model::{DEFAULT_TENANT, Definition};
+use crate::model::Definition;
 
 /// Default and largest page of ListWorkflows.
 const DEFAULT_PAGE_SIZE: u32 = 50;
@@ -108,6 +109,7 @@ impl WorkflowService for WorkflowApi {
         &self,
         request: Request<pb::CreateWorkflowRequest>,
     ) -> Result<Response<pb::CreateWorkflowResponse>, Status> {
+        let tenant = auth::tenant(&request)?;
         let request = request.into_inner();
         let workflow = request.workflow.ok_or_else(|| error::invalid_argument("workflow", "is required"))?;
         let draft = WorkflowDraft {
@@ -118,7 +120,7 @@ impl WorkflowService for WorkflowApi {
             change_summary: workflow.change_summary,
             request_id: Some(request.request_id).filter(|r| !r.is_empty()),
         };
-        let created = convert::workflow_to_pb(&self.catalog.create(DEFAULT_TENANT, draft).await?);
+        let created = convert::workflow_to_pb(&self.catalog.create(&tenant, draft).await?);
         Ok(Response::new(pb::CreateWorkflowResponse { id: created.id.clone(), workflow: Some(created) }))
     }
 
@@ -126,9 +128,10 @@ impl WorkflowService for WorkflowApi {
         &self,
         request: Request<pb::GetWorkflowRequest>,
     ) -> Result<Response<pb::GetWorkflowResponse>, Status> {
+        let tenant = auth::tenant(&request)?;
         let id = request.into_inner().id;
         required_id(&id, "id")?;
-        let workflow = self.catalog.get(DEFAULT_TENANT, &id).await?;
+        let workflow = self.catalog.get(&tenant, &id).await?;
         Ok(Response::new(pb::GetWorkflowResponse { workflow: Some(convert::workflow_to_pb(&workflow)) }))
     }
 
@@ -136,6 +139,7 @@ impl WorkflowService for WorkflowApi {
         &self,
         request: Request<pb::ListWorkflowsRequest>,
     ) -> Result<Response<pb::ListWorkflowsResponse>, Status> {
+        let tenant = auth::tenant(&request)?;
         let request = request.into_inner();
         let status = convert::status_from_pb(request.status)?;
         let size = match (request.page_size, request.limit) {
@@ -158,7 +162,7 @@ impl WorkflowService for WorkflowApi {
             offset: request.offset,
             limit: size,
         };
-        let page = self.catalog.list(DEFAULT_TENANT, &query).await?;
+        let page = self.catalog.list(&tenant, &query).await?;
         let next_page_token = match page.workflows.last() {
             Some(last) if page.has_more => page_token::encode(&(last.created_at_ms, last.id.clone()), &fingerprint),
             _ => String::new(),
@@ -174,6 +178,7 @@ impl WorkflowService for WorkflowApi {
         &self,
         request: Request<pb::UpdateWorkflowRequest>,
     ) -> Result<Response<pb::UpdateWorkflowResponse>, Status> {
+        let tenant = auth::tenant(&request)?;
         let request = request.into_inner();
         let workflow = request.workflow.ok_or_else(|| error::invalid_argument("workflow", "is required"))?;
         required_id(&workflow.id, "workflow.id")?;
@@ -207,7 +212,7 @@ impl WorkflowService for WorkflowApi {
             change_summary: workflow.change_summary.clone(),
             expected_version: Some(request.expected_version).filter(|v| *v != 0),
         };
-        let updated = self.catalog.update(DEFAULT_TENANT, &workflow.id, patch).await?;
+        let updated = self.catalog.update(&tenant, &workflow.id, patch).await?;
         Ok(Response::new(pb::UpdateWorkflowResponse { workflow: Some(convert::workflow_to_pb(&updated)) }))
     }
 
@@ -215,9 +220,10 @@ impl WorkflowService for WorkflowApi {
         &self,
         request: Request<pb::DeleteWorkflowRequest>,
     ) -> Result<Response<pb::DeleteWorkflowResponse>, Status> {
+        let tenant = auth::tenant(&request)?;
         let id = request.into_inner().id;
         required_id(&id, "id")?;
-        self.catalog.delete(DEFAULT_TENANT, &id).await?;
+        self.catalog.delete(&tenant, &id).await?;
         Ok(Response::new(pb::DeleteWorkflowResponse { success: true, message: "Workflow deleted successfully".into() }))
     }
 
@@ -225,11 +231,12 @@ impl WorkflowService for WorkflowApi {
         &self,
         request: Request<pb::SetWorkflowStatusRequest>,
     ) -> Result<Response<pb::SetWorkflowStatusResponse>, Status> {
+        let tenant = auth::tenant(&request)?;
         let request = request.into_inner();
         required_id(&request.id, "id")?;
         let status = convert::status_from_pb(request.status)?
             .ok_or_else(|| error::invalid_argument("status", "must be one of draft, active, paused, archived"))?;
-        let workflow = self.catalog.set_status(DEFAULT_TENANT, &request.id, status).await?;
+        let workflow = self.catalog.set_status(&tenant, &request.id, status).await?;
         Ok(Response::new(pb::SetWorkflowStatusResponse { workflow: Some(convert::workflow_to_pb(&workflow)) }))
     }
 
@@ -250,9 +257,10 @@ impl WorkflowService for WorkflowApi {
         &self,
         request: Request<pb::ListWorkflowVersionsRequest>,
     ) -> Result<Response<pb::ListWorkflowVersionsResponse>, Status> {
+        let tenant = auth::tenant(&request)?;
         let id = request.into_inner().id;
         required_id(&id, "id")?;
-        let versions = self.catalog.versions(DEFAULT_TENANT, &id).await?;
+        let versions = self.catalog.versions(&tenant, &id).await?;
         Ok(Response::new(pb::ListWorkflowVersionsResponse {
             versions: versions.iter().map(convert::version_to_pb).collect(),
         }))
@@ -262,10 +270,11 @@ impl WorkflowService for WorkflowApi {
         &self,
         request: Request<pb::GetWorkflowVersionRequest>,
     ) -> Result<Response<pb::GetWorkflowVersionResponse>, Status> {
+        let tenant = auth::tenant(&request)?;
         let request = request.into_inner();
         required_id(&request.id, "id")?;
         required_version(request.version, "version")?;
-        let workflow = self.catalog.get_version(DEFAULT_TENANT, &request.id, request.version).await?;
+        let workflow = self.catalog.get_version(&tenant, &request.id, request.version).await?;
         Ok(Response::new(pb::GetWorkflowVersionResponse { workflow: Some(convert::workflow_to_pb(&workflow)) }))
     }
 
@@ -273,11 +282,12 @@ impl WorkflowService for WorkflowApi {
         &self,
         request: Request<pb::DiffWorkflowVersionsRequest>,
     ) -> Result<Response<pb::DiffWorkflowVersionsResponse>, Status> {
+        let tenant = auth::tenant(&request)?;
         let request = request.into_inner();
         required_id(&request.id, "id")?;
         required_version(request.v1, "v1")?;
         required_version(request.v2, "v2")?;
-        let diff = self.catalog.diff(DEFAULT_TENANT, &request.id, request.v1, request.v2).await?;
+        let diff = self.catalog.diff(&tenant, &request.id, request.v1, request.v2).await?;
         Ok(Response::new(pb::DiffWorkflowVersionsResponse {
             diff: diff.patch.0.iter().map(convert::patch_operation_to_pb).collect(),
             summary: diff.summary,
@@ -290,11 +300,11 @@ impl WorkflowService for WorkflowApi {
         &self,
         request: Request<pb::RollbackWorkflowRequest>,
     ) -> Result<Response<pb::RollbackWorkflowResponse>, Status> {
+        let tenant = auth::tenant(&request)?;
         let request = request.into_inner();
         required_id(&request.id, "id")?;
         required_version(request.version, "version")?;
-        let workflow =
-            self.catalog.rollback(DEFAULT_TENANT, &request.id, request.version, request.change_summary).await?;
+        let workflow = self.catalog.rollback(&tenant, &request.id, request.version, request.change_summary).await?;
         Ok(Response::new(pb::RollbackWorkflowResponse { workflow: Some(convert::workflow_to_pb(&workflow)) }))
     }
 }

@@ -206,6 +206,8 @@ pub struct Overrides {
     pub listen: Option<SocketAddr>,
     /// `--database-url`.
     pub database_url: Option<String>,
+    /// `--require-auth` (only ever turns it on).
+    pub require_auth: bool,
 }
 
 /// Why the configuration could not be loaded.
@@ -341,6 +343,9 @@ impl Config {
         if let Some(url) = overrides.database_url {
             config.database_url = url;
         }
+        if overrides.require_auth {
+            config.auth.required = true;
+        }
         config.validate()?;
         Ok(config)
     }
@@ -435,7 +440,7 @@ mod tests {
             "WEFT_DATABASE_URL" => Some("sqlite:env.db".to_string()),
             _ => None,
         };
-        let flags = Overrides { listen: Some("127.0.0.1:3000".parse().unwrap()), database_url: None };
+        let flags = Overrides { listen: Some("127.0.0.1:3000".parse().unwrap()), ..Overrides::default() };
         let config = Config::load(Some(&file), env, flags).unwrap();
         assert_eq!(config.listen.to_string(), "127.0.0.1:3000", "flag beats env");
         assert_eq!(config.database_url, "sqlite:env.db", "env beats file");

@@ -29,6 +29,7 @@ pub mod clock;
 pub mod cluster;
 mod error;
 pub mod estimate;
+pub mod keys;
 pub mod retention;
 pub mod runs;
 pub mod scheduler;

@@ -28,7 +28,7 @@ pub struct Refusal {
 }
 
 /// Request headers passed on to the gRPC call.
-const FORWARDED_HEADERS: &[&str] = &["authorization", "x-request-id", "x-weft-tenant"];
+const FORWARDED_HEADERS: &[&str] = &["authorization", "x-api-key", "x-request-id"];
 
 fn set_path(object: &mut Map<String, Value>, path: &str, value: Value) -> Result<(), String> {
     let mut parts = path.split('.').peekable();

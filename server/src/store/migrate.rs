@@ -19,6 +19,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (9, "step timeouts", include_str!("../../migrations/sqlite/0009_step_timeouts.sql")),
     (10, "workers", include_str!("../../migrations/sqlite/0010_workers.sql")),
     (11, "retention", include_str!("../../migrations/sqlite/0011_retention.sql")),
+    (12, "api keys", include_str!("../../migrations/sqlite/0012_api_keys.sql")),
 ];
 
 /// Migrations of the Postgres store, numbered as their SQLite twins: the
@@ -35,6 +36,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (9, "step timeouts", include_str!("../../migrations/postgres/0009_step_timeouts.sql")),
     (10, "workers", include_str!("../../migrations/postgres/0010_workers.sql")),
     (11, "retention", include_str!("../../migrations/postgres/0011_retention.sql")),
+    (12, "api keys", include_str!("../../migrations/postgres/0012_api_keys.sql")),
 ];
 
 /// The migrator of the SQLite store.

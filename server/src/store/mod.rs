@@ -7,7 +7,8 @@
 //!
 //! [`Store`] is the sum of one trait per table (restate's storage-api
 //! shape): [`WorkflowStore`], [`RunStore`], [`TaskStore`],
-//! [`ApprovalStore`], [`WorkerStore`], [`SecretStore`], [`RetentionStore`]
+//! [`ApprovalStore`], [`WorkerStore`], [`SecretStore`], [`KeyStore`],
+//! [`RetentionStore`]
 //! and the run writer's [`CommitStore`]. The reads and the workflow and
 //! worker writes are written once (`workflows.rs`, `runs.rs`, …) over a
 //! [`dialect::Dialect`] both databases implement, with one row decoder per
@@ -18,6 +19,7 @@ mod approvals;
 pub mod cluster;
 mod dialect;
 mod error;
+mod keys;
 mod migrate;
 mod open;
 mod paging;
@@ -35,6 +37,7 @@ mod workflows;
 pub use approvals::ApprovalStore;
 pub use cluster::{ClusterStore, Fence, InboxEntry, Notice, PartitionLease, partition_of};
 pub use error::{Entity, StoreError, Transient};
+pub use keys::{KeyRecord, KeyStore};
 pub use open::{OpenStore, StoreKind, redacted_url};
 pub use retention::{KeySweep, RetentionStore, RunSweep, Swept};
 pub use runs::{CommandRow, CommitStore, IdempotencyRow, InboxAnswer, OpenRun, RunBatch, RunPage, RunQuery, RunStore};
@@ -47,11 +50,27 @@ pub use workflows::{NewVersion, NewWorkflow, WorkflowPage, WorkflowQuery, Workfl
 /// Persistence of Weft's state: every table's trait. Callers hold an
 /// `Arc<dyn Store>` and call any table's methods on it.
 pub trait Store:
-    WorkflowStore + RunStore + CommitStore + TaskStore + ApprovalStore + WorkerStore + SecretStore + RetentionStore
+    WorkflowStore
+    + RunStore
+    + CommitStore
+    + TaskStore
+    + ApprovalStore
+    + WorkerStore
+    + SecretStore
+    + KeyStore
+    + RetentionStore
 {
 }
 
 impl<T> Store for T where
-    T: WorkflowStore + RunStore + CommitStore + TaskStore + ApprovalStore + WorkerStore + SecretStore + RetentionStore
+    T: WorkflowStore
+        + RunStore
+        + CommitStore
+        + TaskStore
+        + ApprovalStore
+        + WorkerStore
+        + SecretStore
+        + KeyStore
+        + RetentionStore
 {
 }

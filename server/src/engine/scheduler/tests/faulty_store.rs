@@ -12,9 +12,9 @@ use crate::model::{
     WorkflowStatus, WorkflowVersionInfo,
 };
 use crate::store::{
-    ApprovalStore, CommitStore, ExpiredLease, KeySweep, LeasedTask, NewVersion, NewWorkflow, OpenRun, RetentionStore,
-    RunBatch, RunPage, RunQuery, RunStore, RunSweep, SecretStore, Store, StoreError, Swept, TaskLease, TaskStore,
-    WorkerRecord, WorkerStore, WorkflowPage, WorkflowQuery, WorkflowStore,
+    ApprovalStore, CommitStore, ExpiredLease, KeyRecord, KeyStore, KeySweep, LeasedTask, NewVersion, NewWorkflow,
+    OpenRun, RetentionStore, RunBatch, RunPage, RunQuery, RunStore, RunSweep, SecretStore, Store, StoreError, Swept,
+    TaskLease, TaskStore, WorkerRecord, WorkerStore, WorkflowPage, WorkflowQuery, WorkflowStore,
 };
 
 /// A real store behind switches that make it fail.
@@ -262,6 +262,34 @@ impl SecretStore for FaultyStore {
     async fn server_secret(&self, name: &str, candidate: &str, now_ms: i64) -> Result<String, StoreError> {
         self.reachable()?;
         self.inner.server_secret(name, candidate, now_ms).await
+    }
+}
+
+#[async_trait]
+impl KeyStore for FaultyStore {
+    async fn insert_key(&self, key: &KeyRecord) -> Result<(), StoreError> {
+        self.reachable()?;
+        self.inner.insert_key(key).await
+    }
+    async fn get_key(&self, id: &str) -> Result<Option<KeyRecord>, StoreError> {
+        self.reachable()?;
+        self.inner.get_key(id).await
+    }
+    async fn list_keys(&self, tenant: &str, limit: u32) -> Result<Vec<KeyRecord>, StoreError> {
+        self.reachable()?;
+        self.inner.list_keys(tenant, limit).await
+    }
+    async fn count_live_keys(&self, tenant: &str) -> Result<u32, StoreError> {
+        self.reachable()?;
+        self.inner.count_live_keys(tenant).await
+    }
+    async fn revoke_key(&self, tenant: &str, id: &str, now_ms: i64) -> Result<Option<KeyRecord>, StoreError> {
+        self.reachable()?;
+        self.inner.revoke_key(tenant, id, now_ms).await
+    }
+    async fn any_key_exists(&self) -> Result<bool, StoreError> {
+        self.reachable()?;
+        self.inner.any_key_exists().await
     }
 }
 
