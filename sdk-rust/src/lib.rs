@@ -22,11 +22,15 @@ pub mod json;
 mod stream;
 pub mod worker;
 
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::service::Interceptor;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 
 pub use weft_proto::v1 as pb;
 
 use pb::approval_service_client::ApprovalServiceClient;
+use pb::key_service_client::KeyServiceClient;
 use pb::run_service_client::RunServiceClient;
 use pb::schedule_service_client::ScheduleServiceClient;
 use pb::template_service_client::TemplateServiceClient;
@@ -43,12 +47,33 @@ pub enum Error {
     /// The server answered with an error status.
     #[error("weft answered {}: {}", .0.code(), .0.message())]
     Status(#[from] tonic::Status),
+    /// An API key holds characters no header can carry.
+    #[error("the API key is not valid header text")]
+    InvalidKey,
+}
+
+/// The channel every client speaks over: the connection, with the API key
+/// (if any) added to each call as `authorization: Bearer …`.
+pub type Transport = InterceptedService<Channel, Credentials>;
+
+/// Adds the API key to each call.
+#[derive(Clone, Debug, Default)]
+pub struct Credentials(Option<MetadataValue<Ascii>>);
+
+impl Interceptor for Credentials {
+    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(value) = &self.0 {
+            request.metadata_mut().insert("authorization", value.clone());
+        }
+        Ok(request)
+    }
 }
 
 /// A connection to one Weft server.
 #[derive(Clone, Debug)]
 pub struct Weft {
     channel: Channel,
+    credentials: Credentials,
 }
 
 impl Weft {
@@ -56,46 +81,62 @@ impl Weft {
     /// fails here rather than at the first call.
     pub async fn connect(url: impl Into<String>) -> Result<Self, Error> {
         let channel = Endpoint::from_shared(url.into())?.connect().await?;
-        Ok(Self { channel })
+        Ok(Self { channel, credentials: Credentials::default() })
     }
 
     /// A client over an existing channel.
     pub fn from_channel(channel: Channel) -> Self {
-        Self { channel }
+        Self { channel, credentials: Credentials::default() }
+    }
+
+    /// The same connection, sending `key` (`wk_…`) with every call.
+    pub fn with_api_key(mut self, key: &str) -> Result<Self, Error> {
+        let value = format!("Bearer {key}").parse().map_err(|_| Error::InvalidKey)?;
+        self.credentials = Credentials(Some(value));
+        Ok(self)
+    }
+
+    fn transport(&self) -> Transport {
+        InterceptedService::new(self.channel.clone(), self.credentials.clone())
     }
 
     /// Workflow definitions and versions.
-    pub fn workflows(&self) -> WorkflowServiceClient<Channel> {
-        WorkflowServiceClient::new(self.channel.clone())
+    pub fn workflows(&self) -> WorkflowServiceClient<Transport> {
+        WorkflowServiceClient::new(self.transport())
     }
 
     /// Runs and their events.
-    pub fn runs(&self) -> RunServiceClient<Channel> {
-        RunServiceClient::new(self.channel.clone())
+    pub fn runs(&self) -> RunServiceClient<Transport> {
+        RunServiceClient::new(self.transport())
     }
 
     /// The worker task queue.
-    pub fn workers(&self) -> WorkerServiceClient<Channel> {
-        WorkerServiceClient::new(self.channel.clone())
+    pub fn workers(&self) -> WorkerServiceClient<Transport> {
+        WorkerServiceClient::new(self.transport())
     }
 
     /// Human approvals.
-    pub fn approvals(&self) -> ApprovalServiceClient<Channel> {
-        ApprovalServiceClient::new(self.channel.clone())
+    pub fn approvals(&self) -> ApprovalServiceClient<Transport> {
+        ApprovalServiceClient::new(self.transport())
+    }
+
+    /// API keys of the caller's tenant (admin keys only).
+    pub fn keys(&self) -> KeyServiceClient<Transport> {
+        KeyServiceClient::new(self.transport())
     }
 
     /// Cron schedules.
-    pub fn schedules(&self) -> ScheduleServiceClient<Channel> {
-        ScheduleServiceClient::new(self.channel.clone())
+    pub fn schedules(&self) -> ScheduleServiceClient<Transport> {
+        ScheduleServiceClient::new(self.transport())
     }
 
     /// Workflow templates.
-    pub fn templates(&self) -> TemplateServiceClient<Channel> {
-        TemplateServiceClient::new(self.channel.clone())
+    pub fn templates(&self) -> TemplateServiceClient<Transport> {
+        TemplateServiceClient::new(self.transport())
     }
 
     /// Deploy, arm and fire webhook triggers.
-    pub fn triggers(&self) -> TriggerServiceClient<Channel> {
-        TriggerServiceClient::new(self.channel.clone())
+    pub fn triggers(&self) -> TriggerServiceClient<Transport> {
+        TriggerServiceClient::new(self.transport())
     }
 }

@@ -3,6 +3,7 @@
 //! database (a SQLite file, or a Postgres schema when `WEFT_TEST_STORE=postgres`;
 //! see [`store`]), reached over real sockets.
 
+pub mod auth;
 mod eventually;
 pub mod http1;
 pub mod receiver;
@@ -53,6 +54,7 @@ impl TestServer {
         let task = tokio::spawn(weft_server::run(listener, config, async {
             let _ = stopped.await;
         }));
+        wait_until_serving(addr, &task).await;
         Self { addr, database, stop: Some(stop), task: Some(task) }
     }
 
@@ -88,6 +90,22 @@ impl Drop for TestServer {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+    }
+}
+
+/// Waits until the server at `addr` answers a request: migrations and
+/// recovery are done, so a test may open the same database itself. Returns
+/// early when the server task ended (a test of a refused start reads why).
+async fn wait_until_serving(addr: SocketAddr, task: &JoinHandle<Result<(), weft_server::ServeError>>) {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    while tokio::time::Instant::now() < deadline && !task.is_finished() {
+        let probe = http1::request(addr, "GET", "/openapi.json", &[], b"");
+        if let Ok(Ok(response)) = tokio::time::timeout(std::time::Duration::from_secs(2), probe).await
+            && response.status == 200
+        {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
 
