@@ -9,8 +9,12 @@
 //! share the machine's cores, so absolute figures are a floor.
 //!
 //! `-- memory` runs only the maximum-size body part ([`memory`]) in a fresh
-//! process, so its RSS figures start from a quiet server.
+//! process, so its RSS figures start from a quiet server. `-- auth` runs
+//! only the cost of API keys ([`auth`]): the same call with auth off
+//! (anonymous loopback) and on (a key checked per call).
 
+#[path = "gateway/auth.rs"]
+mod auth;
 #[path = "gateway/memory.rs"]
 mod memory;
 
@@ -32,13 +36,18 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const WARM_UP: Duration = Duration::from_secs(1);
 const DURATION: Duration = Duration::from_secs(5);
 
-struct Report {
+pub(crate) struct Report {
     requests: usize,
     latencies_us: Vec<u64>,
 }
 
 impl Report {
-    fn print(&mut self, name: &str) -> f64 {
+    pub(crate) fn p50_us(&mut self) -> f64 {
+        self.latencies_us.sort_unstable();
+        self.latencies_us[(self.latencies_us.len() - 1) / 2] as f64
+    }
+
+    pub(crate) fn print(&mut self, name: &str) -> f64 {
         self.latencies_us.sort_unstable();
         let at = |q: f64| self.latencies_us[((self.latencies_us.len() as f64 - 1.0) * q) as usize] as f64 / 1000.0;
         let rate = self.requests as f64 / DURATION.as_secs_f64();
@@ -53,7 +62,7 @@ impl Report {
 }
 
 /// Runs `call` in `clients` loops: a warm-up, then DURATION measured.
-async fn drive<F, Fut>(clients: usize, call: F) -> Report
+pub(crate) async fn drive<F, Fut>(clients: usize, call: F) -> Report
 where
     F: Fn() -> Fut + Clone + Send + 'static,
     Fut: std::future::Future<Output = ()> + Send,
@@ -86,6 +95,10 @@ where
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
+    if std::env::args().skip(1).any(|a| a == "auth") {
+        auth::run().await;
+        return;
+    }
     let dir = tempfile::tempdir().expect("temp dir");
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("address");
@@ -194,6 +207,7 @@ async fn main() {
     println!("REST/gRPC throughput at {CONCURRENCY} clients: {:.0}%", 100.0 * rest_rate / grpc_rate);
 
     sse_delivery(addr, &weft_for_sse).await;
+    auth::run().await;
 }
 
 /// How long after a committing call returns its event reaches an SSE

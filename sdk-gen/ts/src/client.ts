@@ -36,7 +36,7 @@ export interface WeftOptions {
    * default there; also works in Node), or a ready Connect transport.
    */
   transport?: TransportKind | Transport;
-  /** Extra headers for every call (e.g. `x-weft-tenant`). */
+  /** Extra headers for every call (e.g. `x-request-id`). */
   headers?: Record<string, string>;
 }
 
