@@ -150,8 +150,15 @@ pub async fn run(
         health: health.clone(),
     };
     let grpc = api::router(context).await?;
+    // The Host check is outermost: a rebinding page's preflight is refused too.
+    let hosts = gateway::host_check::HostCheck::new(
+        listener.local_addr()?,
+        config.http.host_names(),
+        config.webhook.public_url.as_deref(),
+    );
     let router = gateway::router(grpc, config.max_message_bytes, callbacks)?
-        .layer(api::cors())
+        .layer(api::cors(&config.http.origins()))
+        .layer(axum::middleware::from_fn_with_state(hosts, gateway::host_check::check))
         .layer(axum::middleware::from_fn(request_span));
     tracing::info!(
         address = %listener.local_addr()?,
