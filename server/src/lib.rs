@@ -158,6 +158,10 @@ pub async fn run(
     );
     let router = gateway::router(grpc, config.max_message_bytes, callbacks)?
         .layer(api::cors(&config.http.origins()))
+        .layer(axum::middleware::from_fn_with_state(
+            gateway::origin_check::OriginCheck::new(config.http.origins()),
+            gateway::origin_check::check,
+        ))
         .layer(axum::middleware::from_fn_with_state(hosts, gateway::host_check::check))
         .layer(axum::middleware::from_fn(request_span));
     tracing::info!(

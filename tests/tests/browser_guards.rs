@@ -6,7 +6,9 @@
 //!   page may POST without a preflight are 415 and store nothing;
 //! - a server on loopback refuses a Host that is not a loopback name or
 //!   one of `[http] allowed_hosts` (DNS rebinding): 421 over REST,
-//!   PERMISSION_DENIED over gRPC and gRPC-web, and nothing stored.
+//!   PERMISSION_DENIED over gRPC and gRPC-web, and nothing stored;
+//! - a page on another origin changes nothing even by a bodiless POST a
+//!   browser sends unasked: 403 unless its origin is configured.
 //!
 //! The same guards are exercised from headless Chromium by
 //! sdk-gen/ts/test-browser/guards.test.ts (scripts/test-sdks).
@@ -116,7 +118,8 @@ async fn bodies_a_page_may_post_unasked_are_415_and_store_nothing() {
     let (_dir, server) = start(HttpSettings::default()).await;
     let body = workflow_json("simple-request");
     let cases: [(&[(&str, &str)], &[u8]); 5] = [
-        (&[("content-type", "text/plain;charset=UTF-8"), ("origin", EVIL)], &body),
+        // (From a page on another origin the origin check refuses first.)
+        (&[("content-type", "text/plain;charset=UTF-8")], &body),
         (&[("content-type", "application/x-www-form-urlencoded")], &body),
         (&[("content-type", "multipart/form-data; boundary=x")], &body),
         // An empty form still declares a type that is not JSON.
@@ -286,4 +289,48 @@ async fn allowed_hosts_admit_a_configured_name() {
     let mut names = workflow_names(&server).await;
     names.sort();
     assert_eq!(names, ["by-name", "grpc-web"]);
+}
+
+#[tokio::test]
+async fn pages_on_other_origins_change_nothing_even_without_a_body() {
+    let (_dir, server) = start(HttpSettings { cors_origins: vec![CONSOLE.into()], ..Default::default() }).await;
+    let client = server.client().await;
+    let workflow = weft_tests::workflows::create_pb(&client, chain_workflow("waits-for-a-worker", 1)).await;
+    let run = weft_tests::runs::start(&client, &workflow.id, json!({"company": "Acme"})).await;
+    let cancel = format!("/v1/workflows/runs/{}/cancel", run.id);
+    let own = format!("http://{}", server.addr);
+
+    // A bodiless POST is a request a page may send unasked ("no-cors").
+    let attempts: [&[(&str, &str)]; 3] = [
+        &[("origin", EVIL), ("sec-fetch-site", "cross-site")],
+        &[("origin", "http://127.0.0.1:1"), ("sec-fetch-site", "same-site")],
+        &[("origin", EVIL)],
+    ];
+    for headers in attempts {
+        let response = request(server.addr, "POST", &cancel, headers, b"").await.unwrap();
+        assert_eq!(response.status, 403, "{headers:?}: {response:?}");
+        let error = body_json(&response);
+        assert_eq!(error["error_code"], "CROSS_ORIGIN_REQUEST", "{error}");
+        assert!(error["message"].as_str().unwrap().contains("cors_origins"), "{error}");
+    }
+    let deleted = request(server.addr, "DELETE", &format!("/v1/workflows/{}", workflow.id), attempts[0], b"").await;
+    assert_eq!(deleted.unwrap().status, 403);
+    let now = weft_tests::runs::get_run(&client, &run.id).await;
+    assert_ne!(now.status, pb::RunStatus::Cancelled as i32, "the run was not cancelled");
+    assert_eq!(workflow_names(&server).await, ["waits-for-a-worker"]);
+
+    // The console's own origin, a same-origin page and a non-browser client
+    // (no Origin) may.
+    let same_origin = [("origin", own.as_str()), ("sec-fetch-site", "same-origin")];
+    let missing = "/v1/workflows/runs/wfrun_missing/cancel";
+    let response = request(server.addr, "POST", missing, &same_origin, b"").await.unwrap();
+    assert_eq!(response.status, 404, "same-origin passes the check: {response:?}");
+    let response = request(server.addr, "POST", missing, &[], b"").await.unwrap();
+    assert_eq!(response.status, 404, "no Origin passes the check");
+    let from_console = [("origin", CONSOLE), ("sec-fetch-site", "cross-site")];
+    let response = request(server.addr, "POST", &cancel, &from_console, b"").await.unwrap();
+    assert_eq!(response.status, 200, "{response:?}");
+    assert_eq!(response.header("access-control-allow-origin"), Some(CONSOLE));
+    let now = weft_tests::runs::get_run(&client, &run.id).await;
+    assert_eq!(now.status, pb::RunStatus::Cancelled as i32);
 }

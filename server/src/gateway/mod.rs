@@ -11,7 +11,8 @@
 //! ([`stream`]), errors as `google.rpc.Status` JSON ([`errors`]), and
 //! `GET /openapi.json` describes it all ([`openapi`]). Bodies must be JSON
 //! ([`media_type`], 415 otherwise), and a server on loopback answers only
-//! to loopback host names ([`host_check`], 421 otherwise). The one route served
+//! to loopback host names ([`host_check`], 421 otherwise); pages on other
+//! origins change nothing ([`origin_check`], 403). The one route served
 //! by hand is DeliverCallback's `POST /v1/callbacks/{token}` ([`callback`]):
 //! its signature covers the raw body, which transcoding would not keep.
 
@@ -27,6 +28,7 @@ mod json_write;
 mod media_type;
 mod offload;
 mod openapi;
+pub mod origin_check;
 pub mod routes;
 mod status;
 mod stream;

@@ -23,7 +23,7 @@
 //!   not required also takes `null`, which protobuf JSON reads as unset.
 //! - Success status from [`super::status::success_status`]; every error is
 //!   the `Error` schema, under the statuses the operation can answer (400,
-//!   404, 409 for writes, 413 and 415 with a body, 421 for a Host a
+//!   404, 403 and 409 for writes, 413 and 415 with a body, 421 for a Host a
 //!   loopback server does not answer to, 422 for run inputs) and
 //!   `default`. Server-streaming RPCs answer `text/event-stream` or
 //!   `application/x-ndjson`.
@@ -218,6 +218,11 @@ fn error_responses(route: &Route) -> Vec<(&'static str, &'static str)> {
         ("404", "No such resource, or no route for the path."),
     ];
     if route.http_method != Method::GET {
+        codes.push((
+            "403",
+            "A browser page on an origin not in `[http] cors_origins` tried to change something \
+             (CROSS_ORIGIN_REQUEST).",
+        ));
         codes.push((
             "409",
             "The resource's state or version refuses the change (FAILED_PRECONDITION, ABORTED, ALREADY_EXISTS): \
@@ -963,12 +968,12 @@ mod tests {
         let get = &operation(&doc, "/v1/workflows/{id}", "get")["responses"];
         assert!(get["400"].is_object() && get["404"].is_object());
         assert!(
-            get["409"].is_null() && get["413"].is_null() && get["415"].is_null(),
+            get["403"].is_null() && get["409"].is_null() && get["413"].is_null() && get["415"].is_null(),
             "a read changes nothing and takes no body"
         );
         assert!(get["421"].is_object(), "any call can name a Host a loopback server refuses");
         let start = &operation(&doc, "/v1/workflows/{workflow_id}/runs", "post")["responses"];
-        for code in ["400", "404", "409", "413", "415", "421", "422", "default"] {
+        for code in ["400", "403", "404", "409", "413", "415", "421", "422", "default"] {
             assert_eq!(
                 start[code]["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/Error",
                 "{code}"
