@@ -27,6 +27,9 @@ use weft_server::config::HttpSettings;
 use weft_tests::http1::{self, Http1Response, grpc_frame, grpc_web_frames, request};
 use weft_tests::{TestServer, chain_workflow};
 
+/// Request headers, as `http1::request` takes them.
+type Headers<'a> = &'a [(&'a str, &'a str)];
+
 const CONSOLE: &str = "http://console.example:8080";
 const EVIL: &str = "http://evil.example";
 
@@ -117,7 +120,7 @@ async fn cors_allows_no_origin_by_default() {
 async fn bodies_a_page_may_post_unasked_are_415_and_store_nothing() {
     let (_dir, server) = start(HttpSettings::default()).await;
     let body = workflow_json("simple-request");
-    let cases: [(&[(&str, &str)], &[u8]); 5] = [
+    let cases: [(Headers, &[u8]); 5] = [
         // (From a page on another origin the origin check refuses first.)
         (&[("content-type", "text/plain;charset=UTF-8")], &body),
         (&[("content-type", "application/x-www-form-urlencoded")], &body),
