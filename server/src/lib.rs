@@ -150,7 +150,9 @@ pub async fn run(
         health: health.clone(),
     };
     let grpc = api::router(context).await?;
-    // The Host check is outermost: a rebinding page's preflight is refused too.
+    // Browser guards, innermost first: CORS, writes from other origins (403),
+    // the Host check (421) outside both, so a rebound page's preflight is
+    // refused too.
     let hosts = gateway::host_check::HostCheck::new(
         listener.local_addr()?,
         config.http.host_names(),
