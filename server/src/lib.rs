@@ -198,8 +198,21 @@ pub async fn run(
         keys,
     };
     let grpc = api::router(context).await?;
+    // Browser guards, innermost first: CORS, writes from other origins (403),
+    // the Host check (421) outside both, so a rebound page's preflight is
+    // refused too.
+    let hosts = gateway::host_check::HostCheck::new(
+        listener.local_addr()?,
+        config.http.host_names(),
+        config.webhook.public_url.as_deref(),
+    );
     let router = gateway::router(grpc, config.max_message_bytes, callbacks)?
-        .layer(api::cors())
+        .layer(api::cors(&config.http.origins()))
+        .layer(axum::middleware::from_fn_with_state(
+            gateway::origin_check::OriginCheck::new(config.http.origins()),
+            gateway::origin_check::check,
+        ))
+        .layer(axum::middleware::from_fn_with_state(hosts, gateway::host_check::check))
         .layer(axum::middleware::from_fn(request_span));
     tracing::info!(
         address = %listener.local_addr()?,

@@ -25,7 +25,8 @@ impl Http1Response {
     }
 }
 
-/// Sends one request and reads the whole response.
+/// Sends one request and reads the whole response. `Host` is the server's
+/// address unless `headers` name one.
 pub async fn request(
     addr: SocketAddr,
     method: &str,
@@ -34,7 +35,10 @@ pub async fn request(
     body: &[u8],
 ) -> std::io::Result<Http1Response> {
     let mut stream = TcpStream::connect(addr).await?;
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    let mut head = format!("{method} {path} HTTP/1.1\r\nConnection: close\r\n");
+    if !headers.iter().any(|(name, _)| name.eq_ignore_ascii_case("host")) {
+        head.push_str(&format!("Host: {addr}\r\n"));
+    }
     for (name, value) in headers {
         head.push_str(&format!("{name}: {value}\r\n"));
     }

@@ -109,6 +109,15 @@ async fn wait_until_serving(addr: SocketAddr, task: &JoinHandle<Result<(), weft_
     }
 }
 
+/// The default configuration with `[http] cors_origins` set to `origins`.
+pub fn with_origins(origins: &[&str]) -> Config {
+    let http = weft_server::config::HttpSettings {
+        cors_origins: origins.iter().map(|o| o.to_string()).collect(),
+        ..Default::default()
+    };
+    Config { http, ..Config::default() }
+}
+
 /// A minimal valid definition with `n` agent steps chained one after another.
 pub fn chain_workflow(name: &str, n: usize) -> weft_sdk::pb::Workflow {
     let steps = (0..n)

@@ -11,7 +11,7 @@ use weft_server::gateway::json::{to_json, to_json_with_top_level_defaults};
 use weft_server::gateway::routes::{RouteTable, Segment};
 use weft_tests::http1::{self, request};
 use weft_tests::workflows::create_pb;
-use weft_tests::{TestServer, chain_workflow};
+use weft_tests::{TestServer, chain_workflow, with_origins};
 
 /// A gRPC answer in the gateway's JSON form, for comparing with REST: a
 /// whole response shows its own default fields, a selected resource does not.
@@ -509,9 +509,9 @@ async fn streams_answer_errors_as_json_before_the_first_event() {
 }
 
 #[tokio::test]
-async fn rest_preflight_from_a_browser_origin_is_allowed() {
+async fn rest_preflight_from_a_configured_origin_is_allowed() {
     let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(dir.path()).await;
+    let server = TestServer::start_on(dir.path().join("weft.db"), with_origins(&["http://localhost:3000"])).await;
     let response = request(
         server.addr,
         "OPTIONS",

@@ -5,7 +5,7 @@ use prost::Message;
 use tonic::Code;
 use weft_sdk::pb;
 use weft_tests::http1::{grpc_frame, grpc_web_frames, request};
-use weft_tests::{TestServer, chain_workflow};
+use weft_tests::{TestServer, chain_workflow, with_origins};
 
 const EXPECTED_SERVICES: &[&str] = &[
     "weft.v1.WorkflowService",
@@ -90,7 +90,7 @@ async fn health_reports_serving_for_the_server_and_each_service() {
 #[tokio::test]
 async fn raw_grpc_web_request_over_http1_answers_with_data_and_trailers() {
     let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(dir.path()).await;
+    let server = TestServer::start_on(dir.path().join("weft.db"), with_origins(&["http://app.example"])).await;
     let client = server.client().await;
     let created = client
         .workflows()
@@ -147,9 +147,9 @@ async fn raw_grpc_web_request_over_http1_answers_with_data_and_trailers() {
 }
 
 #[tokio::test]
-async fn browser_preflight_from_another_origin_is_allowed() {
+async fn browser_preflight_from_a_configured_origin_is_allowed() {
     let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(dir.path()).await;
+    let server = TestServer::start_on(dir.path().join("weft.db"), with_origins(&["http://localhost:5173"])).await;
     let response = request(
         server.addr,
         "OPTIONS",

@@ -2,7 +2,8 @@
  * The SDK in a real browser: the page bundled by esbuild for the browser
  * (so `#transport` resolves to gRPC-web), served from a second origin, run
  * in Debian's headless Chromium driven by playwright-core, against the live
- * server over gRPC-web, including a live `streamRun`.
+ * server over gRPC-web, including a live `streamRun`. The page's origin is
+ * `WEFT_PAGE_ORIGIN`, the one scripts/test-sdks lets through CORS.
  */
 import assert from "node:assert/strict";
 import { createServer, type Server } from "node:http";
@@ -33,7 +34,12 @@ function serve(script: string): Promise<Server> {
       response.writeHead(200, { "content-type": "text/html" }).end(html);
     }
   });
-  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(server)));
+  // The origin the server's WEFT_CORS_ORIGINS allows (scripts/test-sdks).
+  const origin = new URL(process.env.WEFT_PAGE_ORIGIN ?? "http://127.0.0.1:0");
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(Number(origin.port), origin.hostname, () => resolve(server));
+  });
 }
 
 test("the SDK in headless Chromium over gRPC-web: CRUD, a live streamRun through an approval, typed errors", async () => {
@@ -46,7 +52,8 @@ test("the SDK in headless Chromium over gRPC-web: CRUD, a live streamRun through
     const logs: string[] = [];
     page.on("console", (m) => logs.push(m.text()));
     page.on("pageerror", (e) => logs.push(String(e)));
-    const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const { address, port } = server.address() as AddressInfo;
+    const origin = `http://${address}:${port}`;
     await page.goto(`${origin}/?server=${encodeURIComponent(weftUrl)}`);
     await page.waitForFunction(() => window.weftResult !== undefined, undefined, { timeout: 60_000 });
     const result = await page.evaluate(() => window.weftResult);

@@ -115,6 +115,20 @@ pub fn shutting_down() -> Status {
     with_reason(Code::Unavailable, "the server is shutting down; retry on another replica or later", "UNAVAILABLE")
 }
 
+/// PERMISSION_DENIED, reason `MISDIRECTED_REQUEST`: a request to a
+/// loopback listener naming a host it does not answer to (DNS rebinding);
+/// REST answers it 421 itself (`gateway::host_check`).
+pub fn misdirected(message: impl Into<String>) -> Status {
+    with_reason(Code::PermissionDenied, message, "MISDIRECTED_REQUEST")
+}
+
+/// PERMISSION_DENIED, reason `CROSS_ORIGIN_REQUEST`: a browser page on an
+/// origin not in `[http] cors_origins` tried to change something; REST
+/// answers it 403 itself (`gateway::origin_check`).
+pub fn cross_origin(message: impl Into<String>) -> Status {
+    with_reason(Code::PermissionDenied, message, "CROSS_ORIGIN_REQUEST")
+}
+
 /// UNIMPLEMENTED for an RPC whose behaviour arrives with a later issue.
 pub fn unimplemented(rpc: &str) -> Status {
     with_reason(Code::Unimplemented, format!("{rpc} is not implemented yet"), "NOT_IMPLEMENTED")

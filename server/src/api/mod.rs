@@ -27,7 +27,7 @@ mod workflows;
 
 use std::time::Duration;
 
-use http::{HeaderName, Method};
+use http::{HeaderName, HeaderValue, Method};
 use tonic::service::Routes;
 use tonic_web::GrpcWebLayer;
 use tower::Layer;
@@ -77,17 +77,25 @@ pub const SERVICE_NAMES: &[&str] = &[
     "weft.v1.KeyService",
 ];
 
-/// CORS for browsers on other origins: gRPC-web and REST alike. Allows the
-/// headers a gRPC-web client sends and exposes the status trailers it reads.
-pub fn cors() -> CorsLayer {
-    let allowed: Vec<HeaderName> = ["content-type", "x-grpc-web", "x-user-agent", "grpc-timeout", "authorization"]
-        .into_iter()
-        .map(HeaderName::from_static)
-        .collect();
+/// CORS for browser pages on the configured `origins` (`[http]
+/// cors_origins`, canonical as browsers send them): gRPC-web and REST alike.
+/// Any other origin gets no `Access-Control-Allow-Origin`, so its browser
+/// refuses to send a preflighted call and hides every answer from the page.
+/// Pages served by the server itself are same-origin and need no CORS.
+/// Allows the headers a gRPC-web client and an API key need and exposes the
+/// status trailers gRPC-web reads.
+pub fn cors(origins: &[String]) -> CorsLayer {
+    let allowed: Vec<HeaderName> =
+        ["content-type", "x-grpc-web", "x-user-agent", "grpc-timeout", "authorization", "x-api-key"]
+            .into_iter()
+            .map(HeaderName::from_static)
+            .collect();
     let exposed: Vec<HeaderName> =
         ["grpc-status", "grpc-message", "grpc-status-details-bin"].into_iter().map(HeaderName::from_static).collect();
+    // Validated at start (`HttpSettings::validate`), so every one converts.
+    let origins: Vec<HeaderValue> = origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
     CorsLayer::new()
-        .allow_origin(AllowOrigin::mirror_request())
+        .allow_origin(AllowOrigin::list(origins))
         .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE, Method::OPTIONS])
         .allow_headers(allowed)
         .expose_headers(exposed)

@@ -9,20 +9,26 @@
 //! straight from it ([`json_wire`]), large ones on a bounded blocking pool
 //! ([`offload`]); unary answers come back as JSON ([`json`]), streams as SSE or NDJSON
 //! ([`stream`]), errors as `google.rpc.Status` JSON ([`errors`]), and
-//! `GET /openapi.json` describes it all ([`openapi`]). The one route served
+//! `GET /openapi.json` describes it all ([`openapi`]). Bodies must be JSON
+//! ([`media_type`], 415 otherwise), and a server on loopback answers only
+//! to loopback host names ([`host_check`], 421 otherwise); pages on other
+//! origins change nothing ([`origin_check`], 403). The one route served
 //! by hand is DeliverCallback's `POST /v1/callbacks/{token}` ([`callback`]):
 //! its signature covers the raw body, which transcoding would not keep.
 
 mod callback;
 mod enum_names;
 mod errors;
+pub mod host_check;
 pub mod json;
 mod json_encode;
 mod json_lex;
 mod json_wire;
 mod json_write;
+mod media_type;
 mod offload;
 mod openapi;
+pub mod origin_check;
 pub mod routes;
 mod status;
 mod stream;
@@ -78,6 +84,14 @@ fn json_response(status: StatusCode, body: Vec<u8>) -> Response {
     response
 }
 
+/// 415 with the usual error body and `Accept: application/json`.
+fn unsupported_media_type(refusal: transcode::Refusal) -> Response {
+    let mut response = errors::gateway(refusal.code, refusal.reason, refusal.message, refusal.http);
+    let (name, value) = media_type::accept_header();
+    response.headers_mut().insert(name, value);
+    response
+}
+
 async fn handle(State(gateway): State<Arc<Gateway>>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     if parts.method == Method::GET && parts.uri.path() == "/openapi.json" {
@@ -101,6 +115,15 @@ async fn handle(State(gateway): State<Arc<Gateway>>, request: Request) -> Respon
             return errors::gateway(Code::NotFound, "ROUTE_NOT_FOUND", message, None);
         }
     };
+    // A body must be declared JSON, so no browser sends one unasked
+    // (`media_type`); the type is checked before the body is read.
+    let declared = match route.body {
+        routes::BodyMapping::None => None,
+        routes::BodyMapping::Whole | routes::BodyMapping::Field(_) => match media_type::declared(&parts.headers) {
+            Ok(declared) => Some(declared),
+            Err(refusal) => return unsupported_media_type(refusal),
+        },
+    };
     let limit = gateway.body_limit;
     let body = match axum::body::to_bytes(body, limit).await {
         Ok(bytes) => bytes,
@@ -115,6 +138,9 @@ async fn handle(State(gateway): State<Arc<Gateway>>, request: Request) -> Respon
             );
         }
     };
+    if declared == Some(media_type::Declared::Nothing) && !body.is_empty() {
+        return unsupported_media_type(media_type::undeclared_body());
+    }
     let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
     let request = transcode::RequestParts {
         body,

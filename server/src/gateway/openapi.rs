@@ -23,7 +23,8 @@
 //!   not required also takes `null`, which protobuf JSON reads as unset.
 //! - Success status from [`super::status::success_status`]; every error is
 //!   the `Error` schema, under the statuses the operation can answer (400,
-//!   404, 409 for writes, 413 with a body, 422 for run inputs) and
+//!   404, 403 and 409 for writes, 413 and 415 with a body, 421 for a Host a
+//!   loopback server does not answer to, 422 for run inputs) and
 //!   `default`. Server-streaming RPCs answer `text/event-stream` or
 //!   `application/x-ndjson`.
 //! - Descriptions come from the proto comments (source info kept by protox).
@@ -218,6 +219,11 @@ fn error_responses(route: &Route) -> Vec<(&'static str, &'static str)> {
     ];
     if route.http_method != Method::GET {
         codes.push((
+            "403",
+            "A browser page on an origin not in `[http] cors_origins` tried to change something \
+             (CROSS_ORIGIN_REQUEST).",
+        ));
+        codes.push((
             "409",
             "The resource's state or version refuses the change (FAILED_PRECONDITION, ABORTED, ALREADY_EXISTS): \
              a finished run cannot be cancelled, a stale expected version…",
@@ -225,7 +231,21 @@ fn error_responses(route: &Route) -> Vec<(&'static str, &'static str)> {
     }
     if route.body != BodyMapping::None {
         codes.push(("413", "The request body is over the size limit."));
+        // DeliverCallback's route is served by hand and takes any type:
+        // its signature covers the raw body (`super::callback`).
+        if route.method.name() != "DeliverCallback" {
+            codes.push((
+                "415",
+                "The body is not declared `application/json` (optionally with `charset=utf-8`); a body needs a \
+                 Content-Type.",
+            ));
+        }
     }
+    codes.push((
+        "421",
+        "The server listens on loopback and the Host names neither a loopback name nor one of \
+         `[http] allowed_hosts` (refused against DNS rebinding).",
+    ));
     let starts_a_run = route.method.parent_service().name() == "RunService"
         && route.method.input().get_field_by_name("input").is_some();
     if starts_a_run {
@@ -947,9 +967,13 @@ mod tests {
         let doc = document(&table());
         let get = &operation(&doc, "/v1/workflows/{id}", "get")["responses"];
         assert!(get["400"].is_object() && get["404"].is_object());
-        assert!(get["409"].is_null() && get["413"].is_null(), "a read changes nothing and takes no body");
+        assert!(
+            get["403"].is_null() && get["409"].is_null() && get["413"].is_null() && get["415"].is_null(),
+            "a read changes nothing and takes no body"
+        );
+        assert!(get["421"].is_object(), "any call can name a Host a loopback server refuses");
         let start = &operation(&doc, "/v1/workflows/{workflow_id}/runs", "post")["responses"];
-        for code in ["400", "404", "409", "413", "422", "default"] {
+        for code in ["400", "403", "404", "409", "413", "415", "421", "422", "default"] {
             assert_eq!(
                 start[code]["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/Error",
                 "{code}"
@@ -957,6 +981,8 @@ mod tests {
         }
         let create = &operation(&doc, "/v1/workflows", "post")["responses"];
         assert!(create["422"].is_null(), "only run inputs are checked against a workflow's schema");
+        let callback = &operation(&doc, "/v1/callbacks/{token}", "post")["responses"];
+        assert!(callback["413"].is_object() && callback["415"].is_null(), "a signed callback takes any type");
     }
 
     #[test]
