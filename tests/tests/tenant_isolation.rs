@@ -126,7 +126,8 @@ async fn every_list_stream_and_poll_shows_only_the_callers_tenant() {
 async fn key_service_refuses_bad_input_and_keys_act_only_in_their_tenant() {
     let dir = tempfile::tempdir().unwrap();
     let server = start_requiring_keys(dir.path()).await;
-    let admin = client(&server, &make_key(&server, "acme", KeyScope::Admin).await).await;
+    let admin_key = make_key(&server, "acme", KeyScope::Admin).await;
+    let admin = client(&server, &admin_key).await;
     let keys = admin.keys();
 
     let unset = keys.clone().create_key(pb::CreateKeyRequest { scope: 0, name: "x".into() }).await.unwrap_err();
@@ -189,5 +190,15 @@ async fn key_service_refuses_bad_input_and_keys_act_only_in_their_tenant() {
     .await
     .unwrap();
     assert_eq!(response.status, 401, "a revoked key over REST too");
+    let (status, made) = rest(&server, "POST", "/v1/keys", Some(&admin_key), Some(&body)).await;
+    assert_eq!(status, 200, "{made}");
+    assert_eq!(made["key"]["scope"], "read", "{made}");
+    assert!(made["secret"].as_str().is_some_and(|s| s.starts_with("wk_")), "{made}");
+    let (status, refused) = rest(&server, "POST", "/v1/keys", Some(&admin_key), Some(&json!({"scope": "root"}))).await;
+    assert_eq!(status, 400, "{refused}");
+    let (status, listed) = rest(&server, "GET", "/v1/keys", Some(&admin_key), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(listed["keys"].as_array().map(Vec::len), Some(3), "{listed}");
+    assert!(!listed.to_string().contains("wk_"), "secrets are never listed");
     server.stop().await;
 }
