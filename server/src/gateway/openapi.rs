@@ -23,7 +23,8 @@
 //!   not required also takes `null`, which protobuf JSON reads as unset.
 //! - Success status from [`super::status::success_status`]; every error is
 //!   the `Error` schema, under the statuses the operation can answer (400,
-//!   404, 409 for writes, 413 with a body, 422 for run inputs) and
+//!   404, 409 for writes, 413 with a body, 422 for run inputs, 429 for
+//!   the calls that start runs) and
 //!   `default`. Server-streaming RPCs answer `text/event-stream` or
 //!   `application/x-ndjson`.
 //! - Descriptions come from the proto comments (source info kept by protox).
@@ -231,7 +232,21 @@ fn error_responses(route: &Route) -> Vec<(&'static str, &'static str)> {
     if starts_a_run {
         codes.push(("422", "The run input does not match the workflow's `inputSchema`."));
     }
+    if creates_a_run(route) {
+        codes.push((
+            "429",
+            "A per-tenant limit refuses the start: run starts per second (`RUN_START_RATE_LIMITED`) or open \
+             runs (`OPEN_RUNS_LIMIT`). `Retry-After` gives the seconds to wait; nothing was stored.",
+        ));
+    }
     codes
+}
+
+/// Whether a call of the route makes a new run, so the per-tenant limits
+/// of [`crate::engine::admission`] apply to it.
+fn creates_a_run(route: &Route) -> bool {
+    route.method.parent_service().name() == "RunService"
+        && matches!(route.method.name(), "StartRun" | "ExecuteWorkflow" | "ExecuteWorkflowStream" | "RetryRunFrom")
 }
 
 /// Leading comments of the descriptors, by file and source path.
@@ -949,7 +964,7 @@ mod tests {
         assert!(get["400"].is_object() && get["404"].is_object());
         assert!(get["409"].is_null() && get["413"].is_null(), "a read changes nothing and takes no body");
         let start = &operation(&doc, "/v1/workflows/{workflow_id}/runs", "post")["responses"];
-        for code in ["400", "404", "409", "413", "422", "default"] {
+        for code in ["400", "404", "409", "413", "422", "429", "default"] {
             assert_eq!(
                 start[code]["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/Error",
                 "{code}"
@@ -957,6 +972,7 @@ mod tests {
         }
         let create = &operation(&doc, "/v1/workflows", "post")["responses"];
         assert!(create["422"].is_null(), "only run inputs are checked against a workflow's schema");
+        assert!(create["429"].is_null() && get["429"].is_null(), "only starting a run is rate limited");
     }
 
     #[test]

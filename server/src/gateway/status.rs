@@ -19,10 +19,17 @@ pub fn success_status(method: &MethodDescriptor) -> StatusCode {
     }
 }
 
-/// HTTP status of a gRPC error, refined by its `ErrorInfo` reason.
+/// HTTP status of a gRPC error, refined by its `ErrorInfo` reason: 422
+/// for an input failing the inputSchema, 413 for a message over the size
+/// limit; any other RESOURCE_EXHAUSTED (a per-tenant limit on run starts or
+/// open runs) is 429.
 pub fn error_status(code: Code, reason: Option<&str>) -> StatusCode {
-    if reason == Some("INPUT_SCHEMA_VIOLATION") {
-        return StatusCode::UNPROCESSABLE_ENTITY;
+    match reason {
+        Some("INPUT_SCHEMA_VIOLATION") => return StatusCode::UNPROCESSABLE_ENTITY,
+        Some("MESSAGE_TOO_LARGE" | "BODY_TOO_LARGE") if code == Code::ResourceExhausted => {
+            return StatusCode::PAYLOAD_TOO_LARGE;
+        }
+        _ => {}
     }
     match code {
         Code::Ok => StatusCode::OK,
