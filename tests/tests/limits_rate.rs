@@ -76,7 +76,10 @@ async fn run_starts_over_the_rate_are_429_with_retry_after_and_store_nothing() {
     let message = refused["message"].as_str().unwrap();
     assert!(message.contains("run_starts_per_second") && message.contains("limit of 1 per second"), "{message}");
     let info = detail(&refused, "google.rpc.ErrorInfo");
-    assert_eq!((&info["reason"], &info["metadata"]["limit"]), (&json!("RUN_START_RATE_LIMITED"), &json!("run_starts_per_second")));
+    assert_eq!(
+        (&info["reason"], &info["metadata"]["limit"]),
+        (&json!("RUN_START_RATE_LIMITED"), &json!("run_starts_per_second"))
+    );
     assert!(detail(&refused, "google.rpc.RetryInfo")["retryDelay"].is_string(), "{refused}");
     assert_eq!(run_count(addr, &wf).await, 2, "a refused start stores nothing");
 
@@ -118,11 +121,7 @@ async fn grpc_refusals_are_resource_exhausted_with_retry_info() {
     let delay = details.retry_info().expect("RetryInfo").retry_delay.expect("a delay");
     assert!(delay > std::time::Duration::ZERO && delay <= std::time::Duration::from_secs(1), "{delay:?}");
 
-    let execute = pb::ExecuteWorkflowRequest {
-        workflow_id: wf.clone(),
-        timeout_seconds: 1,
-        ..Default::default()
-    };
+    let execute = pb::ExecuteWorkflowRequest { workflow_id: wf.clone(), timeout_seconds: 1, ..Default::default() };
     let refused = client.runs().execute_workflow(execute).await.unwrap_err();
     assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
     assert!(refused.get_details_retry_info().is_some());
@@ -162,7 +161,8 @@ async fn open_runs_over_the_cap_are_refused_until_one_finishes() {
 
     // Once a run ends, a place is free again.
     let id = first["id"].as_str().unwrap();
-    let (status, cancelled) = http1::json(addr, "POST", &format!("/v1/workflows/runs/{id}/cancel"), Some(json!({}))).await;
+    let (status, cancelled) =
+        http1::json(addr, "POST", &format!("/v1/workflows/runs/{id}/cancel"), Some(json!({}))).await;
     assert_eq!(status, 200, "{cancelled}");
     let third = eventually("a start admitted after a run ended", 10, || async {
         let (status, _, body) = post_start(addr, &wf, json!({"input": {}})).await;
