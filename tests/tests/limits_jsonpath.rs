@@ -53,9 +53,8 @@ fn data_code(event: &pb::RunEvent) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dollar_dot_dot_star_over_a_million_elements_fails_its_steps_and_health_stays_under_100_ms() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = Config::default();
     // A million numbers are about 11 MB once encoded as protobuf Values.
-    config.max_message_bytes = 32 * 1024 * 1024;
+    let config = Config { max_message_bytes: 32 * 1024 * 1024, ..Config::default() };
     let server = TestServer::start_on(dir.path().join("weft.db"), config).await;
     let client = server.client().await;
     let workflow_id = create_json(&server, definition()).await;

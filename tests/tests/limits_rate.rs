@@ -21,9 +21,8 @@ use weft_tests::workflows::create_json;
 use weft_tests::{TestServer, eventually};
 
 fn limited(rate: u32, burst: u32, open: u64) -> Config {
-    let mut config = Config::default();
-    config.limits = LimitSettings { run_starts_per_second: rate, run_start_burst: burst, max_open_runs: open };
-    config
+    let limits = LimitSettings { run_starts_per_second: rate, run_start_burst: burst, max_open_runs: open };
+    Config { limits, ..Config::default() }
 }
 
 /// A workflow whose runs stay open: one agent step no worker serves.
