@@ -173,3 +173,28 @@ async fn open_runs_over_the_cap_are_refused_until_one_finishes() {
     let (status, _, refused) = post_start(addr, &wf, json!({"input": {}})).await;
     assert_eq!((status, &refused["error_code"]), (429, &json!("OPEN_RUNS_LIMIT")), "full again");
 }
+
+#[tokio::test]
+async fn retry_run_from_makes_a_run_and_takes_from_the_same_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start_on(dir.path().join("weft.db"), limited(1, 2, 0)).await;
+    let client = server.client().await;
+    // `over` that is not an array: the run fails at once.
+    let wf = create_json(
+        &server,
+        json!({"name": "fails", "steps": [
+            {"id": "each", "type": "map", "over": "$.input.x", "step": {"id": "one", "type": "transform", "output": {"v": "$.item"}}}
+        ]}),
+    )
+    .await;
+    let failed = client.runs().start_run(start_request(&wf, &json!({"x": 1}))).await.unwrap().into_inner().run.unwrap();
+    assert_eq!(failed.status, pb::RunStatus::Failed as i32, "{failed:?}");
+    let retry = || pb::RetryRunFromRequest { run_id: failed.id.clone(), step_id: "each".into() };
+    client.runs().retry_run_from(retry()).await.expect("the second token");
+    let refused = client.runs().retry_run_from(retry()).await.unwrap_err();
+    assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
+    assert_eq!(refused.get_details_error_info().unwrap().reason, "RUN_START_RATE_LIMITED");
+    assert!(refused.get_details_retry_info().is_some());
+    let listed = client.runs().list_runs(pb::ListRunsRequest { workflow_id: wf, ..Default::default() }).await;
+    assert_eq!(listed.unwrap().into_inner().runs.len(), 2, "the refused retry stored nothing");
+}
