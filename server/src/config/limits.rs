@@ -10,7 +10,8 @@ use super::{ConfigError, env_parsed};
 #[serde(default, deny_unknown_fields)]
 pub struct LimitSettings {
     /// Sustained run starts per second per tenant (a token bucket's refill
-    /// rate); StartRun, ExecuteWorkflow and RetryRunFrom each take one.
+    /// rate); every call that makes a run (StartRun, ExecuteWorkflow,
+    /// RetryRunFrom, a ResumeRun of a finished run) takes one.
     /// Over it: RESOURCE_EXHAUSTED `RUN_START_RATE_LIMITED` with RetryInfo
     /// (REST: 429 with Retry-After). 0 means unlimited. Default 500; env
     /// `WEFT_RUN_STARTS_PER_SECOND`.

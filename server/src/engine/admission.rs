@@ -1,6 +1,7 @@
 //! Admission of new runs, per tenant: a token bucket on run starts and a cap
 //! on open runs (`[limits]`, [`LimitSettings`]). Every path that creates a
-//! run (StartRun, ExecuteWorkflow and its stream, RetryRunFrom) asks
+//! run (StartRun, ExecuteWorkflow and its stream, RetryRunFrom, and a
+//! ResumeRun that continues a finished run as a new one) asks
 //! [`Admission::admit`] first; an idempotent replay of an existing run never
 //! does, so it is never refused and never counted.
 //!

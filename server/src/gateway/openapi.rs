@@ -242,11 +242,15 @@ fn error_responses(route: &Route) -> Vec<(&'static str, &'static str)> {
     codes
 }
 
-/// Whether a call of the route makes a new run, so the per-tenant limits
-/// of [`crate::engine::admission`] apply to it.
+/// Whether a call of the route can make a new run, so the per-tenant
+/// limits of [`crate::engine::admission`] apply to it (ResumeRun continues
+/// a finished run as a new one).
 fn creates_a_run(route: &Route) -> bool {
     route.method.parent_service().name() == "RunService"
-        && matches!(route.method.name(), "StartRun" | "ExecuteWorkflow" | "ExecuteWorkflowStream" | "RetryRunFrom")
+        && matches!(
+            route.method.name(),
+            "StartRun" | "ExecuteWorkflow" | "ExecuteWorkflowStream" | "RetryRunFrom" | "ResumeRun"
+        )
 }
 
 /// Leading comments of the descriptors, by file and source path.
