@@ -74,3 +74,19 @@ pub fn default_error_code(code: Code) -> &'static str {
         Code::Unauthenticated => "UNAUTHENTICATED",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resource_exhausted_is_413_for_sizes_and_429_for_limits() {
+        let exhausted = |reason| error_status(Code::ResourceExhausted, Some(reason));
+        assert_eq!(exhausted("MESSAGE_TOO_LARGE"), StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(exhausted("BODY_TOO_LARGE"), StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(exhausted("RUN_START_RATE_LIMITED"), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(exhausted("OPEN_RUNS_LIMIT"), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(error_status(Code::ResourceExhausted, None), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(error_status(Code::InvalidArgument, Some("BODY_TOO_LARGE")), StatusCode::BAD_REQUEST);
+    }
+}
