@@ -18,8 +18,10 @@
 //! admitted since. Runs that finish in between are seen at the next read,
 //! and before a refusal the count is read again if it is older than
 //! [`OPEN_RECOUNT`], so a replica alone never refuses a start the store's
-//! count would allow (beyond that 100 ms). With several replicas on one
-//! database, starts admitted by the others since this replica's last read
+//! count would allow (beyond that 100 ms), nor admits one it would refuse:
+//! starts still in flight when the count is read are added to it. With
+//! several replicas on one database, starts admitted by the others since
+//! this replica's last read
 //! are not seen: the total can pass the limit by what the other replicas
 //! start within one [`OPEN_COUNT_TTL`]. The rate limit is per replica: N
 //! replicas admit up to N times `run_starts_per_second` together.
@@ -56,6 +58,8 @@ struct TenantState {
     /// The store's count of open runs, when it was read, and the starts
     /// admitted here since.
     open: Option<OpenCount>,
+    /// Admitted starts whose runs are not committed yet (tickets alive).
+    in_flight: u64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -82,9 +86,10 @@ pub struct Ticket {
 }
 
 impl Ticket {
-    /// The run was created: the start stays counted.
+    /// The run was created (and committed): the start stays counted.
     pub fn keep(mut self) {
         self.kept = true;
+        self.admission.committed(&self.tenant);
     }
 }
 
@@ -125,8 +130,8 @@ impl Admission {
                     Decision::Count => state.open.map(|o| o.read_at),
                 }
             };
-            // Read outside the lock; a concurrent start may read too, and
-            // the later answer wins, which is as fresh.
+            // Read outside the lock. Concurrent starts may read too: the
+            // first answer back is kept, and the others decide on it.
             let Some(store) = &self.store else {
                 return Err(EngineError::Internal("open runs counted without a store"));
             };
@@ -135,14 +140,17 @@ impl Admission {
             let mut tenants = self.tenants.lock().expect("admission state");
             let state = tenants.entry(tenant.to_owned()).or_insert_with(|| self.fresh(read_at));
             if state.open.map(|o| o.read_at) == stale {
-                state.open = Some(OpenCount { stored, read_at, admitted_since: 0 });
+                // Committed runs are in `stored` (some maybe twice, if they
+                // committed during the read: a refusal then recounts);
+                // starts in flight may not be.
+                state.open = Some(OpenCount { stored, read_at, admitted_since: state.in_flight });
             }
             recounted = true;
         }
     }
 
     fn fresh(&self, now: Instant) -> TenantState {
-        TenantState { tokens: f64::from(self.limits.run_start_burst), refilled: now, open: None }
+        TenantState { tokens: f64::from(self.limits.run_start_burst), refilled: now, open: None, in_flight: 0 }
     }
 
     /// The verdict for one start; `recounted` when the open count was just
@@ -179,6 +187,7 @@ impl Admission {
         if rate > 0.0 {
             state.tokens -= 1.0;
         }
+        state.in_flight += 1;
         Decision::Admit
     }
 
@@ -191,6 +200,15 @@ impl Admission {
         }
         if let Some(count) = &mut state.open {
             count.admitted_since = count.admitted_since.saturating_sub(1);
+        }
+        state.in_flight = state.in_flight.saturating_sub(1);
+    }
+
+    /// One admitted start of `tenant` was committed.
+    fn committed(&self, tenant: &str) {
+        let Ok(mut tenants) = self.tenants.lock() else { return };
+        if let Some(state) = tenants.get_mut(tenant) {
+            state.in_flight = state.in_flight.saturating_sub(1);
         }
     }
 
@@ -292,19 +310,24 @@ mod tests {
         }
     }
 
-    /// Open runs: counted from a real store, per tenant, with local
-    /// additions between reads and a recount before a refusal.
+    /// Open runs: counted from a real store, per tenant, with the starts in
+    /// flight added however often the count is read again.
     #[tokio::test]
-    async fn open_runs_are_counted_per_tenant_from_the_store() {
+    async fn open_runs_count_starts_in_flight_per_tenant() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("a.db").display());
         let store = crate::store::OpenStore::open(&url).await.unwrap().unwrap().shared();
         let admission = Admission::new(limits(0, 0, 2), Some(store.clone()));
-        admission.admit("a").await.unwrap().keep();
-        admission.admit("a").await.unwrap().keep();
+        let first = admission.admit("a").await.unwrap();
+        let _second = admission.admit("a").await.unwrap();
+        assert_eq!(store.count_open_runs("a").await.unwrap(), 0, "nothing committed yet");
         let (code, _) = reason(admission.admit("a").await.err().unwrap());
-        assert_eq!(code, "OPEN_RUNS_LIMIT", "two admitted here, none stored yet: still counted");
+        assert_eq!(code, "OPEN_RUNS_LIMIT", "two in flight, none stored: both counted");
+        tokio::time::sleep(OPEN_COUNT_TTL).await;
+        let (code, _) = reason(admission.admit("a").await.err().unwrap());
+        assert_eq!(code, "OPEN_RUNS_LIMIT", "a fresh count still adds the starts in flight");
         admission.admit("b").await.unwrap().keep();
-        assert_eq!(store.count_open_runs("a").await.unwrap(), 0);
+        drop(first);
+        admission.admit("a").await.unwrap().keep();
     }
 }
