@@ -7,7 +7,9 @@ use super::ConfigError;
 /// Secrets kept by the server for steps.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct SecretSettings {}
+pub struct SecretSettings {
+
+}
 
 impl SecretSettings {
     /// Applies the `WEFT_*` variables of this section.
