@@ -319,7 +319,7 @@ async fn outputs_over_the_cap_or_not_json_fail_the_step_and_end_the_run() {
     assert!(refused.message().contains("over the cap"), "{}", refused.message());
     let run = wait_finished(client, &run_id, 5).await;
     assert_eq!(run.status, pb::RunStatus::Failed as i32, "retries do not apply to a refused output");
-    assert_eq!(run.error.as_ref().unwrap().code, "OUTPUT_INVALID");
+    assert_eq!(run.error.as_ref().unwrap().code, "OUTPUT_TOO_LARGE");
     assert!(step(&run, "research").error.contains("over the cap"), "{run:?}");
 
     let run_id = s.start(stripe()).await;

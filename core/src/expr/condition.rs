@@ -10,7 +10,8 @@ use serde_json::Value;
 use serde_json_path::JsonPath;
 
 use super::ExprError;
-use super::limits::check_expression;
+use super::cost::{MAX_QUERY_NODES, TooExpensive, affordable, selects_many};
+use super::limits::{check_expression, excerpt};
 use super::path::{quote_dashed_names, syntax_error};
 
 /// A parsed condition, cheap to evaluate many times.
@@ -32,6 +33,23 @@ impl Condition {
     /// The expression as written.
     pub fn source(&self) -> &str {
         &self.source
+    }
+
+    /// Refuses the condition on `state` when it would visit more than
+    /// [`MAX_QUERY_NODES`] values. The filter runs once per member of the
+    /// state, and each run repeats every query inside it, so a condition
+    /// with a query that selects many values (`count($..*) > 3`) costs the
+    /// state's size times its members; one of plain paths costs nothing.
+    pub fn check_cost(&self, state: &Value) -> Result<(), TooExpensive> {
+        if !selects_many(&self.source) {
+            return Ok(());
+        }
+        let members = state.as_object().map_or(1, serde_json::Map::len);
+        if affordable(state, members) {
+            Ok(())
+        } else {
+            Err(TooExpensive { what: "condition", text: excerpt(&self.source), max: MAX_QUERY_NODES })
+        }
     }
 }
 
@@ -123,5 +141,18 @@ mod tests {
             .spawn(move || parse_condition(&at_cap).map(|c| c.evaluate(&state())));
         let outcome = worker.expect("thread starts").join().expect("no stack overflow");
         assert_eq!(outcome, Ok(true));
+    }
+
+    #[test]
+    fn conditions_over_many_values_are_bounded_by_state_size_times_members() {
+        use crate::expr::MAX_QUERY_NODES;
+        let big = Value::Array(vec![json!(1); MAX_QUERY_NODES / 2]);
+        let doc = json!({"input": {"items": big}, "state": {}});
+        let parse = |src: &str| parse_condition(src).unwrap();
+        let refused = parse("count($..*) > 3").check_cost(&doc).unwrap_err();
+        assert!(refused.to_string().starts_with("condition `count($..*) > 3` would visit more than"), "{refused}");
+        assert!(parse("$.input.flag == true").check_cost(&doc).is_ok(), "plain paths cost nothing");
+        let small = json!({"input": {"items": [1, 2]}, "state": {}});
+        assert!(parse("count($..*) > 3").check_cost(&small).is_ok());
     }
 }

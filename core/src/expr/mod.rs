@@ -9,14 +9,18 @@
 //!
 //! Every parser checks length and bracket nesting *before* handing text to
 //! serde_json_path, whose recursive-descent parser overflows the stack on
-//! about a thousand nested parentheses.
+//! about a thousand nested parentheses. At run time, each kind's
+//! `check_cost` bounds what a query may visit ([`MAX_QUERY_NODES`]) before
+//! it is evaluated.
 
 mod condition;
+mod cost;
 mod limits;
 mod path;
 mod template;
 
 pub use condition::{Condition, parse_condition};
+pub use cost::{MAX_QUERY_NODES, TooExpensive};
 pub use limits::{MAX_EXPRESSION_LEN, MAX_NESTING_DEPTH, MAX_TEMPLATE_LEN, MAX_TEMPLATE_PLACEHOLDERS};
 pub use path::{Path, parse_path};
 pub use template::{Template, parse_template};

@@ -15,6 +15,7 @@ use serde_json::Value;
 use serde_json_path::{JsonPath, ParseError};
 
 use super::ExprError;
+use super::cost::{MAX_QUERY_NODES, TooExpensive, affordable, count_nodes, root_at, selects_many};
 use super::limits::{check_expression, excerpt};
 
 /// A parsed query, cheap to evaluate many times.
@@ -26,8 +27,20 @@ enum Repr {
     /// Names and indexes only: selects at most one value. Names are byte
     /// ranges of `source`, so a path costs two allocations, not one per name.
     Chain { source: Box<str>, segments: Box<[Segment]> },
-    /// Any other query.
-    General(JsonPath),
+    /// Any other query, with what bounds its cost (see [`super::cost`]).
+    General(JsonPath, Scope),
+}
+
+/// The part of the document a general query can visit: below its leading
+/// chain of names and indexes (`$.input.items` of `$.input.items[*].id`),
+/// once, or once per value there when a filter inside runs a query from
+/// the root that selects many values itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Scope {
+    /// The query as written (the segments are byte ranges of it).
+    source: Box<str>,
+    segments: Box<[Segment]>,
+    repeats_root_query: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,7 +56,20 @@ impl Path {
     pub fn query<'v>(&self, root: &'v Value) -> Vec<&'v Value> {
         match &self.0 {
             Repr::Chain { source, segments } => follow(source, segments, root).into_iter().collect(),
-            Repr::General(path) => path.query(root).all(),
+            Repr::General(path, _) => path.query(root).all(),
+        }
+    }
+
+    /// Refuses the query on `root` when it would visit more than
+    /// [`MAX_QUERY_NODES`] values; a chain of names and indexes always passes.
+    pub fn check_cost(&self, root: &Value) -> Result<(), TooExpensive> {
+        let Repr::General(_, scope) = &self.0 else { return Ok(()) };
+        let Some(start) = follow(&scope.source, &scope.segments, root) else { return Ok(()) };
+        let times = if scope.repeats_root_query { count_nodes(root, MAX_QUERY_NODES) } else { 1 };
+        if affordable(start, times) {
+            Ok(())
+        } else {
+            Err(TooExpensive { what: "JSONPath", text: excerpt(&scope.source), max: MAX_QUERY_NODES })
         }
     }
 
@@ -52,7 +78,7 @@ impl Path {
     pub fn first<'v>(&self, root: &'v Value) -> Option<&'v Value> {
         match &self.0 {
             Repr::Chain { source, segments } => follow(source, segments, root),
-            Repr::General(path) => path.query(root).first(),
+            Repr::General(path, _) => path.query(root).first(),
         }
     }
 
@@ -110,33 +136,43 @@ pub fn parse_relative(src: &str) -> Result<Path, ExprError> {
     parse_general(&query, &query)
 }
 
+/// `query` starts with `$`.
 fn parse_general(src: &str, query: &str) -> Result<Path, ExprError> {
-    JsonPath::parse(&quote_dashed_names(query))
-        .map(|path| Path(Repr::General(path)))
-        .map_err(|e| syntax_error("JSONPath", src, &e, 0))
+    let path = JsonPath::parse(&quote_dashed_names(query)).map_err(|e| syntax_error("JSONPath", src, &e, 0))?;
+    let (segments, end) = chain_prefix(query, 1, Vec::new());
+    let rest = query.get(end..).unwrap_or_default();
+    let repeats_root_query = root_at(rest).is_some_and(|at| selects_many(&rest[at..]));
+    let scope = Scope { source: query.into(), segments: segments.into(), repeats_root_query };
+    Ok(Path(Repr::General(path, scope)))
 }
 
 /// Parses `.name`, `['name']` and `[index]` segments from byte `at` of
 /// `src` to its end; `None` as soon as anything else appears (the general
 /// parser decides). Paths are capped far below `u32::MAX` bytes.
-fn parse_chain(src: &str, mut at: usize, mut segments: Vec<Segment>) -> Option<Vec<Segment>> {
+fn parse_chain(src: &str, at: usize, segments: Vec<Segment>) -> Option<Vec<Segment>> {
+    let (segments, end) = chain_prefix(src, at, segments);
+    (end == src.len()).then_some(segments)
+}
+
+/// The leading `.name`, `['name']` and `[index]` segments from byte `at`
+/// of `src`, and the byte where they end (the length of `src` when that is
+/// all there is).
+fn chain_prefix(src: &str, mut at: usize, mut segments: Vec<Segment>) -> (Vec<Segment>, usize) {
     let bytes = src.as_bytes();
     while let Some(&c) = bytes.get(at) {
-        let (segment, next) = match c {
-            b'.' => {
-                let name_len = shorthand_name_len(&src[at + 1..]);
-                if name_len == 0 {
-                    return None;
-                }
-                (Segment::Name((at + 1) as u32, (at + 1 + name_len) as u32), at + 1 + name_len)
-            }
-            b'[' => bracketed(src, at + 1)?,
-            _ => return None,
+        let parsed = match c {
+            b'.' => match shorthand_name_len(&src[at + 1..]) {
+                0 => None,
+                name_len => Some((Segment::Name((at + 1) as u32, (at + 1 + name_len) as u32), at + 1 + name_len)),
+            },
+            b'[' => bracketed(src, at + 1),
+            _ => None,
         };
+        let Some((segment, next)) = parsed else { break };
         segments.push(segment);
         at = next;
     }
-    Some(segments)
+    (segments, at)
 }
 
 /// One `['name']`, `["name"]` or `[index]` selector starting after the `[`
@@ -383,5 +419,26 @@ mod tests {
         assert!(matches!(parse_path(&deep), Err(ExprError::TooDeep { .. })));
         let deep_brackets = format!("${}", "[0]".repeat(1_000));
         assert!(parse_path(&deep_brackets).is_ok(), "sequential brackets do not nest");
+    }
+
+    #[test]
+    fn general_queries_are_bounded_by_the_part_of_the_state_they_can_visit() {
+        use crate::expr::MAX_QUERY_NODES;
+        let big = Value::Array(vec![json!(1); MAX_QUERY_NODES]);
+        let doc = json!({"input": {"items": big, "small": [1, 2, 3]}, "s": {"output": {"x": 1}}});
+        let cost = |src: &str| parse_path(src).unwrap().check_cost(&doc);
+        let refused = cost("$..*").unwrap_err();
+        assert!(refused.to_string().contains(&format!("more than {MAX_QUERY_NODES} JSON values")), "{refused}");
+        assert!(refused.to_string().contains("MAX_QUERY_NODES"), "{refused}");
+        assert!(cost("$.input.items[*]").is_err());
+        assert!(cost("$.input.items[0:2]").is_err(), "a slice is bounded by its array");
+        assert!(cost("$.input.small[*]").is_ok(), "only the part below the leading names counts");
+        assert!(cost("$.s..x").is_ok());
+        assert!(cost("$.input.items[0]").is_ok(), "a chain selects one value");
+        assert!(cost("$.nothing..*").is_ok(), "a scope that selects nothing visits nothing");
+        assert!(cost("$.input.small[?count($..*) > 1]").is_err(), "the filter repeats a query of the root");
+        assert!(cost("$.input.small[?@ == $.s.output.x]").is_ok(), "a singular root query repeats cheaply");
+        let placeholder = parse_relative("input.items[*]").unwrap();
+        assert!(placeholder.check_cost(&doc).is_err());
     }
 }

@@ -51,6 +51,15 @@ impl Template {
         out
     }
 
+    /// Refuses the template on `state` when one of its placeholders would
+    /// visit more than [`super::MAX_QUERY_NODES`] values.
+    pub fn check_cost(&self, state: &Value) -> Result<(), super::TooExpensive> {
+        self.parts.iter().try_for_each(|part| match part {
+            Part::Text(..) => Ok(()),
+            Part::Value(path) => path.check_cost(state),
+        })
+    }
+
     /// The template as written.
     pub fn source(&self) -> &str {
         &self.source

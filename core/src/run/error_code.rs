@@ -26,8 +26,11 @@ pub enum ErrorCode {
     /// A worker's attempt passed the step's `timeout` and the step had no
     /// retries left.
     StepTimeout,
-    /// A worker's output was refused: over the size cap or not JSON.
+    /// A worker's output was refused: not JSON.
     OutputInvalid,
+    /// An output (a worker's, a response body, a script's stdout) is over
+    /// the size cap; the message names its size and the cap.
+    OutputTooLarge,
     /// A planner's output is not a valid plan (not `{steps: [...]}`, or
     /// steps that do not fit the run's DAG).
     PlanInvalid,
@@ -45,6 +48,9 @@ pub enum ErrorCode {
     OutputNumberTooLarge,
     /// A step's resolved `inputMap` nests deeper than the JSON limit.
     InputTooDeep,
+    /// One of the step's queries would visit more of the run state than
+    /// `MAX_QUERY_NODES` allows (`$..*` over a huge input).
+    ExpressionTooExpensive,
 }
 
 impl ErrorCode {
@@ -59,6 +65,7 @@ impl ErrorCode {
             Self::LeaseExpired => "LEASE_EXPIRED",
             Self::StepTimeout => "STEP_TIMEOUT",
             Self::OutputInvalid => "OUTPUT_INVALID",
+            Self::OutputTooLarge => "OUTPUT_TOO_LARGE",
             Self::PlanInvalid => "PLAN_INVALID",
             Self::ApprovalDenied => "APPROVAL_DENIED",
             Self::WaitTimeout => "WAIT_TIMEOUT",
@@ -66,6 +73,7 @@ impl ErrorCode {
             Self::OutputTooDeep => "OUTPUT_TOO_DEEP",
             Self::OutputNumberTooLarge => "OUTPUT_NUMBER_TOO_LARGE",
             Self::InputTooDeep => "INPUT_TOO_DEEP",
+            Self::ExpressionTooExpensive => "EXPRESSION_TOO_EXPENSIVE",
         }
     }
 }
@@ -81,9 +89,12 @@ impl fmt::Display for ErrorCode {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum OutputFault {
-    /// Over the size cap, or not JSON (OUTPUT_INVALID).
+    /// Not JSON (OUTPUT_INVALID); also what a command stored before
+    /// `fault` existed reads as.
     #[default]
     Invalid,
+    /// Over the size cap (OUTPUT_TOO_LARGE).
+    TooLarge,
     /// Nested deeper than the JSON limit (OUTPUT_TOO_DEEP).
     TooDeep,
     /// An integer beyond ±2^53 (OUTPUT_NUMBER_TOO_LARGE).
@@ -95,6 +106,7 @@ impl OutputFault {
     pub fn code(self) -> ErrorCode {
         match self {
             Self::Invalid => ErrorCode::OutputInvalid,
+            Self::TooLarge => ErrorCode::OutputTooLarge,
             Self::TooDeep => ErrorCode::OutputTooDeep,
             Self::NumberTooLarge => ErrorCode::OutputNumberTooLarge,
         }

@@ -2,11 +2,16 @@
 //! dispatched): every query must select something, or the step fails with
 //! INPUT_MAP_EMPTY and a message naming the step, the key and the query;
 //! and what it selects must nest within the JSON limit (INPUT_TOO_DEEP).
+//! Before anything is evaluated, every expression of the step is checked
+//! against what it would visit (EXPRESSION_TOO_EXPENSIVE, see
+//! `crate::expr::MAX_QUERY_NODES`).
 
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
+use crate::compile::CompiledStep;
+use crate::expr::TooExpensive;
 use crate::model::json_limits::check_depth;
 
 use super::document;
@@ -26,6 +31,10 @@ impl Tx<'_> {
     pub(super) fn resolve_input(&mut self, inst: Instance) -> Result<Value, (ErrorCode, String)> {
         let wf = Arc::clone(&self.wf);
         let Some(step) = wf.step(inst.node) else { return Ok(Value::Object(Map::new())) };
+        if let Err(refused) = self.with_item(inst, |doc| affordable(step, doc)) {
+            let message = format!("step '{}': {refused}", self.run.key(inst));
+            return Err((ErrorCode::ExpressionTooExpensive, message));
+        }
         if step.input_map().is_empty() {
             return Ok(Value::Object(Map::new()));
         }
@@ -72,4 +81,18 @@ impl Tx<'_> {
         }
         Ok(input)
     }
+}
+
+/// Every expression `step` evaluates (inputMap, transform output, `over`,
+/// condition, task and body templates) is within the query cost limit on
+/// `doc`.
+fn affordable(step: &CompiledStep, doc: &Value) -> Result<(), TooExpensive> {
+    let paths = step.input_map().iter().chain(step.output()).map(|(_, path)| path).chain(step.over());
+    for path in paths {
+        path.check_cost(doc)?;
+    }
+    if let Some(condition) = step.condition() {
+        condition.check_cost(doc)?;
+    }
+    step.task().into_iter().chain(step.body_templates().iter().map(|(_, t)| t)).try_for_each(|t| t.check_cost(doc))
 }

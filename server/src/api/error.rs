@@ -151,11 +151,29 @@ impl From<EngineError> for Status {
                 let details = ErrorDetails::with_error_info("EXECUTION_TIMEOUT", ERROR_DOMAIN, metadata);
                 Status::with_error_details(Code::DeadlineExceeded, message, details)
             }
+            EngineError::ResourceExhausted { message, reason, limit, retry_after } => {
+                limit_reached(message, reason, limit, retry_after)
+            }
             EngineError::Unavailable(message) => with_reason(Code::Unavailable, message, "UNAVAILABLE"),
             EngineError::Internal(message) => with_reason(Code::Internal, message, "INTERNAL"),
             EngineError::Store(store) => store_failure(store),
         }
     }
+}
+
+/// RESOURCE_EXHAUSTED for a per-tenant limit: `ErrorInfo` with the reason
+/// and the limit (`limit`, `value` in its metadata), and `RetryInfo` with
+/// the wait, which the REST gateway answers as 429 with `Retry-After`.
+fn limit_reached(
+    message: String,
+    reason: &str,
+    (limit, value): (&str, u64),
+    retry_after: std::time::Duration,
+) -> Status {
+    let metadata = HashMap::from([("limit".to_owned(), limit.to_owned()), ("value".to_owned(), value.to_string())]);
+    let mut details = ErrorDetails::with_error_info(reason, ERROR_DOMAIN, metadata);
+    details.set_retry_info(Some(retry_after));
+    Status::with_error_details(Code::ResourceExhausted, message, details)
 }
 
 fn store_failure(err: StoreError) -> Status {

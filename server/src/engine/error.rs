@@ -55,6 +55,20 @@ pub enum EngineError {
         /// The run, which goes on unless it was cancelled.
         run_id: String,
     },
+    /// A per-tenant limit refuses the request now (run starts per second,
+    /// open runs); retrying after `retry_after` may succeed. Nothing was
+    /// stored.
+    #[error("{message}")]
+    ResourceExhausted {
+        /// Names the limit and its value, in words.
+        message: String,
+        /// UPPER_SNAKE reason, e.g. `RUN_START_RATE_LIMITED`.
+        reason: &'static str,
+        /// The setting (`max_open_runs`) and its value.
+        limit: (&'static str, u64),
+        /// How long to wait before trying again.
+        retry_after: std::time::Duration,
+    },
     /// The run scheduler cannot take the request now (stopping, or a
     /// commit failed); retrying later may succeed.
     #[error("{0}")]

@@ -23,6 +23,7 @@
 //! The engine calls the store and is called by the api layer; it knows
 //! neither tonic nor SQL.
 
+pub mod admission;
 pub mod approvals;
 pub mod builtin;
 pub mod clock;

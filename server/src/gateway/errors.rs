@@ -36,6 +36,17 @@ fn reason_of(details: &[Value]) -> Option<String> {
         .map(str::to_string)
 }
 
+/// Whole seconds of the `RetryInfo` detail's delay (protobuf JSON writes a
+/// Duration as `"0.500s"`), rounded up and at least 1, for `Retry-After`.
+fn retry_after_secs(details: &[Value]) -> Option<u64> {
+    let info = details
+        .iter()
+        .find(|d| d.get("@type").and_then(Value::as_str).is_some_and(|t| t.ends_with("google.rpc.RetryInfo")))?;
+    let seconds: f64 = info.get("retryDelay").and_then(Value::as_str)?.strip_suffix('s')?.parse().ok()?;
+    // Bounded so that a nonsense delay cannot overflow the cast.
+    Some((seconds.ceil().clamp(1.0, 86_400.0)) as u64)
+}
+
 /// The JSON body and HTTP status of a gRPC error (`details_bin` is the raw
 /// `grpc-status-details-bin` header, if any).
 pub fn status_json(code: Code, message: &str, details_bin: Option<&str>) -> (http::StatusCode, Value) {
@@ -54,9 +65,17 @@ pub fn status_json(code: Code, message: &str, details_bin: Option<&str>) -> (htt
 }
 
 /// The response for a gRPC error.
+///
+/// A refusal carrying `RetryInfo` (a per-tenant limit: 429) gets a
+/// `Retry-After` header with the delay in whole seconds.
 pub fn from_grpc(code: Code, message: &str, details_bin: Option<&str>) -> Response {
     let (http, body) = status_json(code, message, details_bin);
-    (http, Json(body)).into_response()
+    let retry_after = body.get("details").and_then(Value::as_array).and_then(|d| retry_after_secs(d));
+    let mut response = (http, Json(body)).into_response();
+    if let Some(seconds) = retry_after {
+        response.headers_mut().insert(http::header::RETRY_AFTER, http::HeaderValue::from(seconds));
+    }
+    response
 }
 
 /// An error found by the gateway itself (no route, malformed JSON, body too
@@ -75,4 +94,20 @@ pub fn gateway(code: Code, reason: &str, message: impl Into<String>, http: Optio
         "error_code": reason,
     });
     (http.unwrap_or_else(|| status::error_status(code, Some(reason))), Json(body)).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_rounds_the_delay_up_to_whole_seconds_and_at_least_one() {
+        let info =
+            |delay: &str| vec![json!({"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": delay})];
+        assert_eq!(retry_after_secs(&info("0.001s")), Some(1));
+        assert_eq!(retry_after_secs(&info("0s")), Some(1));
+        assert_eq!(retry_after_secs(&info("1s")), Some(1));
+        assert_eq!(retry_after_secs(&info("1.200s")), Some(2));
+        assert_eq!(retry_after_secs(&[json!({"@type": "type.googleapis.com/google.rpc.ErrorInfo"})]), None);
+    }
 }

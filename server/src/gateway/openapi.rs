@@ -24,7 +24,8 @@
 //! - Success status from [`super::status::success_status`]; every error is
 //!   the `Error` schema, under the statuses the operation can answer (400,
 //!   404, 403 and 409 for writes, 413 and 415 with a body, 421 for a Host a
-//!   loopback server does not answer to, 422 for run inputs) and
+//!   loopback server does not answer to, 422 for run inputs, 429 for the
+//!   calls that start runs) and
 //!   `default`. Server-streaming RPCs answer `text/event-stream` or
 //!   `application/x-ndjson`.
 //! - Descriptions come from the proto comments (source info kept by protox).
@@ -251,7 +252,25 @@ fn error_responses(route: &Route) -> Vec<(&'static str, &'static str)> {
     if starts_a_run {
         codes.push(("422", "The run input does not match the workflow's `inputSchema`."));
     }
+    if creates_a_run(route) {
+        codes.push((
+            "429",
+            "A per-tenant limit refuses the start: run starts per second (`RUN_START_RATE_LIMITED`) or open \
+             runs (`OPEN_RUNS_LIMIT`). `Retry-After` gives the seconds to wait; nothing was stored.",
+        ));
+    }
     codes
+}
+
+/// Whether a call of the route can make a new run, so the per-tenant
+/// limits of [`crate::engine::admission`] apply to it (ResumeRun continues
+/// a finished run as a new one).
+fn creates_a_run(route: &Route) -> bool {
+    route.method.parent_service().name() == "RunService"
+        && matches!(
+            route.method.name(),
+            "StartRun" | "ExecuteWorkflow" | "ExecuteWorkflowStream" | "RetryRunFrom" | "ResumeRun"
+        )
 }
 
 /// Leading comments of the descriptors, by file and source path.
@@ -973,7 +992,7 @@ mod tests {
         );
         assert!(get["421"].is_object(), "any call can name a Host a loopback server refuses");
         let start = &operation(&doc, "/v1/workflows/{workflow_id}/runs", "post")["responses"];
-        for code in ["400", "403", "404", "409", "413", "415", "421", "422", "default"] {
+        for code in ["400", "403", "404", "409", "413", "415", "421", "422", "429", "default"] {
             assert_eq!(
                 start[code]["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/Error",
                 "{code}"
@@ -983,6 +1002,7 @@ mod tests {
         assert!(create["422"].is_null(), "only run inputs are checked against a workflow's schema");
         let callback = &operation(&doc, "/v1/callbacks/{token}", "post")["responses"];
         assert!(callback["413"].is_object() && callback["415"].is_null(), "a signed callback takes any type");
+        assert!(create["429"].is_null() && get["429"].is_null(), "only starting a run is rate limited");
     }
 
     #[test]

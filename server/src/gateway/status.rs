@@ -19,10 +19,17 @@ pub fn success_status(method: &MethodDescriptor) -> StatusCode {
     }
 }
 
-/// HTTP status of a gRPC error, refined by its `ErrorInfo` reason.
+/// HTTP status of a gRPC error, refined by its `ErrorInfo` reason: 422
+/// for an input failing the inputSchema, 413 for a message over the size
+/// limit; any other RESOURCE_EXHAUSTED (a per-tenant limit on run starts or
+/// open runs) is 429.
 pub fn error_status(code: Code, reason: Option<&str>) -> StatusCode {
-    if reason == Some("INPUT_SCHEMA_VIOLATION") {
-        return StatusCode::UNPROCESSABLE_ENTITY;
+    match reason {
+        Some("INPUT_SCHEMA_VIOLATION") => return StatusCode::UNPROCESSABLE_ENTITY,
+        Some("MESSAGE_TOO_LARGE" | "BODY_TOO_LARGE") if code == Code::ResourceExhausted => {
+            return StatusCode::PAYLOAD_TOO_LARGE;
+        }
+        _ => {}
     }
     match code {
         Code::Ok => StatusCode::OK,
@@ -65,5 +72,21 @@ pub fn default_error_code(code: Code) -> &'static str {
         Code::Unavailable => "UNAVAILABLE",
         Code::DataLoss => "DATA_LOSS",
         Code::Unauthenticated => "UNAUTHENTICATED",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resource_exhausted_is_413_for_sizes_and_429_for_limits() {
+        let exhausted = |reason| error_status(Code::ResourceExhausted, Some(reason));
+        assert_eq!(exhausted("MESSAGE_TOO_LARGE"), StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(exhausted("BODY_TOO_LARGE"), StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(exhausted("RUN_START_RATE_LIMITED"), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(exhausted("OPEN_RUNS_LIMIT"), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(error_status(Code::ResourceExhausted, None), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(error_status(Code::InvalidArgument, Some("BODY_TOO_LARGE")), StatusCode::BAD_REQUEST);
     }
 }

@@ -205,6 +205,11 @@ pub trait RunStore: Send + Sync + 'static {
 
     /// The armed timers of the runs among `ids`.
     async fn list_timers_for(&self, ids: &[String]) -> Result<Vec<TimerRecord>, StoreError>;
+
+    /// How many of `tenant`'s runs are open (pending, running or paused):
+    /// what the open-runs limit counts. One indexed count (the partial
+    /// `runs_open` index holds only open runs).
+    async fn count_open_runs(&self, tenant: &str) -> Result<u64, StoreError>;
 }
 
 /// What differs between the databases around run reads; with it, a
@@ -398,5 +403,11 @@ impl<D: RunDialect> RunStore for D {
             return Ok(Vec::new());
         }
         timers(self, Some((D::in_list, &[Arg::List(ids)]))).await
+    }
+
+    async fn count_open_runs(&self, tenant: &str) -> Result<u64, StoreError> {
+        let sql = format!("SELECT COUNT(*) AS n FROM runs WHERE {OPEN_RUNS} AND tenant_id = ?1");
+        let n = paging::count::<D>(&mut *self.acquire().await?, &sql, &[Arg::Text(tenant)]).await?;
+        Ok(u64::from(n))
     }
 }

@@ -27,6 +27,7 @@ use petgraph::graph::NodeIndex;
 use serde_json::Value;
 
 use crate::compile::{CompiledKind, CompiledStep, LoopDriver, MAX_LOOP_ITERATIONS};
+use crate::expr::TooExpensive;
 use crate::run::document;
 use crate::run::error_code::ErrorCode;
 use crate::run::instance::Instance;
@@ -127,12 +128,22 @@ impl Tx<'_> {
             document::set_output(&mut self.run.document, &body_id, last);
         }
         document::set_output(&mut self.run.document, &id, outputs.clone());
-        let another = match driver {
-            LoopDriver::Over => done < queued,
-            LoopDriver::While => self.loop_condition(node, done),
-            LoopDriver::Until => done == 0 || !self.loop_condition(node, done - 1),
-        };
         let inst = Instance::step(node);
+        // Each iteration's outputs grow the state, so the condition's
+        // cost is checked every time it is evaluated.
+        let another = match driver {
+            LoopDriver::Over => Ok(done < queued),
+            LoopDriver::While => self.loop_condition(node, done),
+            LoopDriver::Until if done == 0 => Ok(true),
+            LoopDriver::Until => self.loop_condition(node, done - 1).map(|stop| !stop),
+        };
+        let another = match another {
+            Ok(another) => another,
+            Err(refused) => {
+                let message = format!("loop step '{id}': {refused}");
+                return self.step_failed_as(inst, ErrorCode::ExpressionTooExpensive, message);
+            }
+        };
         if !another {
             return self.complete(inst, outputs, None);
         }
@@ -163,13 +174,13 @@ impl Tx<'_> {
     }
 
     /// The loop's `while`/`until` condition, with its `as` binding set to
-    /// `index`.
-    fn loop_condition(&mut self, node: NodeIndex, index: usize) -> bool {
+    /// `index`, unless it would visit more than the query cost limit.
+    fn loop_condition(&mut self, node: NodeIndex, index: usize) -> Result<bool, TooExpensive> {
         let wf = Arc::clone(&self.wf);
-        let Some(condition) = wf.step(node).and_then(|s| s.condition()) else { return false };
+        let Some(condition) = wf.step(node).and_then(|s| s.condition()) else { return Ok(false) };
         let name = self.loop_fields(node).map_or("item", |(_, _, name)| name).to_owned();
         let (result, _) = document::with_binding(&mut self.run.document, &name, Value::from(index as u64), |doc| {
-            condition.evaluate(doc)
+            condition.check_cost(doc).map(|()| condition.evaluate(doc))
         });
         result
     }

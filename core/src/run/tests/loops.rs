@@ -102,3 +102,18 @@ fn a_failed_iteration_fails_the_loop_and_a_loop_is_not_run_while_held() {
     assert_eq!(h.status("each"), StepStatus::Failed);
     assert!(h.run.error().unwrap().contains("item 1 of loop step 'each' failed"), "{:?}", h.run.error());
 }
+
+#[test]
+fn a_loop_condition_is_held_to_the_query_cost_limit_as_each_iteration_grows_the_state() {
+    let big: Vec<u32> = (0..20_000).collect();
+    let def = json!({"steps": [
+        {"id": "count", "type": "loop", "while": "count($..*) > 0", "maxIterations": 1000,
+         "step": {"id": "copy", "type": "transform", "output": {"b": "$.input.big"}}},
+    ]});
+    let h = Harness::started(def, json!({"big": big}));
+    assert_eq!(h.status("count"), StepStatus::Failed);
+    assert_eq!(h.run.error_code(), Some(ErrorCode::ExpressionTooExpensive));
+    let error = h.run.error().unwrap();
+    assert!(error.contains("count($..*) > 0") && error.contains("MAX_QUERY_NODES"), "{error}");
+    assert_eq!(h.status("copy[0]"), StepStatus::Completed, "the first check passed: the state was small");
+}

@@ -82,6 +82,9 @@ pub(crate) enum Finish {
     /// Completed with a body Weft will not keep (too deep, or an integer
     /// that would change): the step fails with the fault's code.
     Refused(JsonFault),
+    /// Answered with more than a cap allows (a response body, stdout):
+    /// the step fails with OUTPUT_TOO_LARGE; the text names the cap.
+    TooLarge(String),
     /// Failed; `retryable` lets the step's retries apply.
     Failed { error: String, retryable: bool },
     /// The webhook was accepted and waits for its callback until
@@ -266,6 +269,9 @@ pub(crate) async fn report(tasks: &TaskQueue, task_id: &str, token: u64, finish:
     let result = match finish {
         Finish::Done(output) => tasks.complete(DEFAULT_TENANT, task_id, token, TaskOutput::Json(output), 0).await,
         Finish::Refused(fault) => tasks.complete(DEFAULT_TENANT, task_id, token, TaskOutput::Refused(fault), 0).await,
+        Finish::TooLarge(message) => {
+            tasks.complete(DEFAULT_TENANT, task_id, token, TaskOutput::TooLarge(message), 0).await
+        }
         Finish::Failed { error, retryable } => {
             tasks.fail(DEFAULT_TENANT, task_id, token, error, retryable, 0).await.map(|_| ())
         }

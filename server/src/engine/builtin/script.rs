@@ -153,8 +153,9 @@ async fn run_in(job: &Job, program: &Path, dir: &Path, file: &str) -> Finish {
         Err(err) => return trouble("cannot wait for the interpreter", err),
     };
     if out_over {
-        let error = format!("the script wrote more than {cap} bytes to stdout");
-        return Finish::Failed { error, retryable: false };
+        return Finish::TooLarge(format!(
+            "the script wrote more than the cap of {cap} bytes to stdout (script.max_output_bytes)"
+        ));
     }
     if !status.success() {
         return Finish::Failed { error: exit_error(status, &stderr, settings.memory_limit_mb), retryable: true };

@@ -173,6 +173,9 @@ pub(super) fn retryable_status(status: u16) -> bool {
 /// An attempt whose request got no answer: a refused address will be
 /// refused again, so only transport trouble and timeouts are retryable.
 fn failed_request(err: OutboundError) -> Finish {
+    if let OutboundError::TooLarge { .. } = err {
+        return Finish::TooLarge(err.to_string());
+    }
     let retryable = matches!(err, OutboundError::Timeout { .. } | OutboundError::Transport { .. });
     Finish::Failed { error: err.to_string(), retryable }
 }

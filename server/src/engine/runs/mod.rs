@@ -25,6 +25,7 @@ use std::sync::{Arc, Mutex};
 use serde_json::Value;
 use tokio::sync::{broadcast, watch};
 
+use crate::engine::admission::Admission;
 use crate::engine::clock::now_ms;
 use crate::engine::cluster::forward;
 use crate::engine::cluster::link::ClusterLink;
@@ -76,6 +77,8 @@ pub struct RunEngine {
     /// Several replicas: the partition loop, the inbox pump and the claim
     /// wake-ups, stopped before the writer.
     background: Arc<Background>,
+    /// Per-tenant limits on run starts and open runs.
+    admission: Arc<Admission>,
 }
 
 /// Tasks that run beside the writer, and how to stop them.
@@ -137,7 +140,15 @@ impl RunEngine {
         let timers = store.list_timers().await?;
         let scheduler = RunScheduler::spawn(store.clone(), recovered, timers);
         let (closing, _) = watch::channel(false);
-        Ok(Self { store, catalog, scheduler, compiled: cache, closing: Arc::new(closing), background: Arc::default() })
+        Ok(Self {
+            store,
+            catalog,
+            scheduler,
+            compiled: cache,
+            closing: Arc::new(closing),
+            background: Arc::default(),
+            admission: Admission::unlimited(),
+        })
     }
 
     /// One replica of several on a shared database: starts a writer that
@@ -156,7 +167,21 @@ impl RunEngine {
             compiled,
             closing: Arc::new(closing),
             background: Arc::new(Background { stop: Some(stop), tasks: Mutex::default() }),
+            admission: Admission::unlimited(),
         }
+    }
+
+    /// The same engine with `limits` on run starts and open runs (an
+    /// engine opened without them admits every start).
+    pub fn with_limits(mut self, limits: crate::config::LimitSettings) -> Self {
+        self.admission = Admission::new(limits, Some(self.store.clone()));
+        self
+    }
+
+    /// Admits one run start of `tenant` under the limits (see
+    /// [`crate::engine::admission`]).
+    pub(crate) async fn admit(&self, tenant: &str) -> Result<crate::engine::admission::Ticket, EngineError> {
+        self.admission.admit(tenant).await
     }
 
     /// Changes to `true` when the background tasks must stop.
@@ -238,6 +263,8 @@ impl RunEngine {
                 return self.get(tenant, &run_id).await;
             }
         }
+        // After the replay above, which is never refused nor counted.
+        let ticket = self.admit(tenant).await?;
         let workflow = match request.version {
             Some(version) => self.catalog.get_version(tenant, &request.workflow_id, version).await?,
             None => self.catalog.get(tenant, &request.workflow_id).await?,
@@ -266,6 +293,9 @@ impl RunEngine {
             now_ms: now_ms(),
         };
         let reply = self.launch(new, None).await?;
+        if !reply.existing {
+            ticket.keep();
+        }
         self.get(tenant, &reply.run_id).await
     }
 

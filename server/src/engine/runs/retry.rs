@@ -82,7 +82,9 @@ impl RunEngine {
             now_ms: now_ms(),
         };
         let origin = RetryOrigin { run_id: run_id.to_string(), step_id };
+        let ticket = self.admit(tenant).await?;
         let reply = self.launch(new, Some(RetrySeed { origin, reused })).await?;
+        ticket.keep();
         self.get(tenant, &reply.run_id).await
     }
 }

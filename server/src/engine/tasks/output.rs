@@ -3,10 +3,12 @@
 //! most [`MAX_OUTPUT_BYTES`] once serialized, and nested no deeper than
 //! [`crate::model::json_limits::MAX_JSON_DEPTH`] (its explicit state writes too). Outputs read from
 //! the network (response and callback bodies) must also hold no integer
-//! beyond ±2^53. Anything else fails the step with OUTPUT_INVALID,
-//! OUTPUT_TOO_DEEP or OUTPUT_NUMBER_TOO_LARGE instead of leaving the run
-//! waiting on a retry that would give the same output; the output is
-//! never stored.
+//! beyond ±2^53. Anything else fails the step with OUTPUT_TOO_LARGE (the
+//! message names the size and the cap), OUTPUT_INVALID, OUTPUT_TOO_DEEP or
+//! OUTPUT_NUMBER_TOO_LARGE instead of leaving the run waiting on a retry
+//! that would give the same output; the output is never stored. Built-in
+//! steps whose response body or stdout passed their own cap while being
+//! read report [`TaskOutput::TooLarge`] and fail the same way.
 
 use serde_json::{Map, Value};
 
@@ -25,6 +27,9 @@ pub enum TaskOutput {
     NotJson(String),
     /// JSON from the network that breaks a limit of `json_limits`.
     Refused(JsonFault),
+    /// More than a cap allowed, found while it was read (a response body,
+    /// a script's stdout); the text names the size and the cap.
+    TooLarge(String),
 }
 
 /// Why an output is refused: the rule broken and the words for the step's error.
@@ -49,12 +54,15 @@ pub(super) fn check(output: TaskOutput, state_writes: Option<&Map<String, Value>
             return Err(Rejection { fault: OutputFault::Invalid, message: format!("the output is not JSON: {why}") });
         }
         TaskOutput::Refused(fault) => return Err(too_deep(fault)),
+        TaskOutput::TooLarge(message) => return Err(Rejection { fault: OutputFault::TooLarge, message }),
         TaskOutput::Json(value) => value,
     };
     let size = serde_json::to_vec(&value).map(|bytes| bytes.len()).unwrap_or(usize::MAX);
     if size > MAX_OUTPUT_BYTES {
-        let message = format!("the output is {size} bytes of JSON, over the cap of {MAX_OUTPUT_BYTES} bytes");
-        return Err(Rejection { fault: OutputFault::Invalid, message });
+        let message = format!(
+            "the output is {size} bytes of JSON, over the cap of {MAX_OUTPUT_BYTES} bytes (MAX_OUTPUT_BYTES, 1 MiB)"
+        );
+        return Err(Rejection { fault: OutputFault::TooLarge, message });
     }
     check_depth(&value, "output").map_err(too_deep)?;
     // Each written value is kept under its key in the shared state, as
@@ -79,8 +87,15 @@ mod tests {
     #[test]
     fn outputs_over_the_cap_or_not_json_are_refused() {
         assert_eq!(check(TaskOutput::Json(json!({"a": 1})), None), Ok(json!({"a": 1})));
-        let big = Value::String("x".repeat(MAX_OUTPUT_BYTES));
-        assert!(check(TaskOutput::Json(big), None).unwrap_err().message.contains("over the cap"));
+        let at_cap = Value::String("x".repeat(MAX_OUTPUT_BYTES - 2));
+        assert!(check(TaskOutput::Json(at_cap), None).is_ok(), "the quotes count: exactly the cap is kept");
+        let big = Value::String("x".repeat(MAX_OUTPUT_BYTES - 1));
+        let refused = check(TaskOutput::Json(big), None).unwrap_err();
+        assert_eq!(refused.fault, OutputFault::TooLarge);
+        let words = format!("is {} bytes of JSON, over the cap of {MAX_OUTPUT_BYTES} bytes", MAX_OUTPUT_BYTES + 1);
+        assert!(refused.message.contains(&words), "{}", refused.message);
+        let read = check(TaskOutput::TooLarge("stdout over 10 bytes".into()), None).unwrap_err();
+        assert_eq!((read.fault, read.message.as_str()), (OutputFault::TooLarge, "stdout over 10 bytes"));
         let not_json = check(TaskOutput::NotJson("NaN at output.score".into()), None).unwrap_err();
         assert_eq!(not_json.fault, OutputFault::Invalid);
         assert!(not_json.message.contains("not JSON"));

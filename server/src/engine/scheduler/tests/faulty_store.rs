@@ -173,6 +173,11 @@ impl RunStore for FaultyStore {
         self.reachable()?;
         self.inner.list_timers_for(ids).await
     }
+
+    async fn count_open_runs(&self, tenant: &str) -> Result<u64, StoreError> {
+        self.reachable()?;
+        self.inner.count_open_runs(tenant).await
+    }
 }
 
 #[async_trait]
