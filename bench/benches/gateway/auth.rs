@@ -83,7 +83,7 @@ async fn round(addr: std::net::SocketAddr, weft: &weft_sdk::Weft, run: &str, key
     .await
     .p50_us();
     let http: Client<_, Empty<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
-    let uri: http::Uri = format!("http://{addr}/v1/runs/{run}").parse().expect("uri");
+    let uri: http::Uri = format!("http://{addr}/v1/workflows/runs/{run}").parse().expect("uri");
     let auth = key.map(|key| format!("Bearer {key}"));
     let rest = drive(1, move || {
         let (http, uri, auth) = (http.clone(), uri.clone(), auth.clone());

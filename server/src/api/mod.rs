@@ -90,8 +90,10 @@ pub fn cors(origins: &[String]) -> CorsLayer {
             .into_iter()
             .map(HeaderName::from_static)
             .collect();
-    let exposed: Vec<HeaderName> =
-        ["grpc-status", "grpc-message", "grpc-status-details-bin"].into_iter().map(HeaderName::from_static).collect();
+    let exposed: Vec<HeaderName> = ["grpc-status", "grpc-message", "grpc-status-details-bin", "retry-after"]
+        .into_iter()
+        .map(HeaderName::from_static)
+        .collect();
     // Validated at start (`HttpSettings::validate`), so every one converts.
     let origins: Vec<HeaderValue> = origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
     CorsLayer::new()
