@@ -1209,7 +1209,11 @@ export const ListRunEventsResponseSchema: GenMessage<ListRunEventsResponse> = /*
  * and ErrorInfo reason `INPUT_SCHEMA_VIOLATION`, which REST answers with
  * 422); FAILED_PRECONDITION for an action the run's status does not allow
  * (resuming a run that is not paused, cancelling a finished run);
- * RESOURCE_EXHAUSTED when the concurrent-run limit is reached.
+ * RESOURCE_EXHAUSTED (REST 429 with Retry-After, and a google.rpc.RetryInfo
+ * detail) when a call that makes a run (StartRun, ExecuteWorkflow,
+ * RetryRunFrom, a ResumeRun that continues a finished run) goes over the
+ * tenant's run-start rate (`RUN_START_RATE_LIMITED`) or open-run limit
+ * (`OPEN_RUNS_LIMIT`).
  *
  * REST routing: several documented path families overlap, e.g.
  * `/v1/workflows/runs/{run_id}` and `/v1/workflows/{workflow_id}/runs`, or

@@ -623,9 +623,10 @@ export const WorkerService: GenService<{
    * dependents may start. ABORTED on a stale lease token. A repeat of a
    * completion that landed is FAILED_PRECONDITION (TASK_ALREADY_FINISHED)
    * and changes nothing, so a worker retrying after a lost answer learns
-   * that its first call counted. An output over 1 MiB of JSON, or holding a
-   * number JSON cannot (NaN, infinity), fails the step (error code
-   * OUTPUT_INVALID, no retry) and the call answers INVALID_ARGUMENT.
+   * that its first call counted. An output over 1 MiB of JSON fails the
+   * step (error code OUTPUT_TOO_LARGE, no retry); one holding a number JSON
+   * cannot (NaN, infinity) fails it with OUTPUT_INVALID; either way the call
+   * answers INVALID_ARGUMENT.
    *
    * @generated from rpc weft.v1.WorkerService.CompleteTask
    */
