@@ -216,14 +216,25 @@ fn error_responses(route: &Route) -> Vec<(&'static str, &'static str)> {
              bound (nesting depth, integer range, length, count), or a definition with problems. The message \
              names the field.",
         ),
-        ("404", "No such resource, or no route for the path."),
+        ("404", "No such resource (or another tenant's), or no route for the path."),
     ];
-    if route.http_method != Method::GET {
+    // Calls checked by key: every `weft.v1` RPC but the two signed ones.
+    let keyed = crate::api::auth::OperationTable::get().operation(&route.grpc_path).is_some();
+    if keyed {
+        codes.push((
+            "401",
+            "No API key, or a malformed, unknown or revoked one (API_KEY_REQUIRED, API_KEY_MALFORMED, \
+             API_KEY_INVALID). Send `Authorization: Bearer wk_…` or `x-api-key`.",
+        ));
+    }
+    if keyed || route.http_method != Method::GET {
         codes.push((
             "403",
-            "A browser page on an origin not in `[http] cors_origins` tried to change something \
-             (CROSS_ORIGIN_REQUEST).",
+            "The key's scope does not allow the call (SCOPE_INSUFFICIENT), or a browser page on an origin not in \
+             `[http] cors_origins` tried to change something (CROSS_ORIGIN_REQUEST).",
         ));
+    }
+    if route.http_method != Method::GET {
         codes.push((
             "409",
             "The resource's state or version refuses the change (FAILED_PRECONDITION, ABORTED, ALREADY_EXISTS): \
@@ -987,12 +998,15 @@ mod tests {
         let get = &operation(&doc, "/v1/workflows/{id}", "get")["responses"];
         assert!(get["400"].is_object() && get["404"].is_object());
         assert!(
-            get["403"].is_null() && get["409"].is_null() && get["413"].is_null() && get["415"].is_null(),
+            get["409"].is_null() && get["413"].is_null() && get["415"].is_null(),
             "a read changes nothing and takes no body"
         );
+        assert!(get["401"].is_object() && get["403"].is_object(), "a read needs a key of a scope that reads");
+        let callback = &operation(&doc, "/v1/callbacks/{token}", "post")["responses"];
+        assert!(callback["401"].is_null(), "a signed callback needs no key");
         assert!(get["421"].is_object(), "any call can name a Host a loopback server refuses");
         let start = &operation(&doc, "/v1/workflows/{workflow_id}/runs", "post")["responses"];
-        for code in ["400", "403", "404", "409", "413", "415", "421", "422", "429", "default"] {
+        for code in ["400", "401", "403", "404", "409", "413", "415", "421", "422", "429", "default"] {
             assert_eq!(
                 start[code]["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/Error",
                 "{code}"
@@ -1000,7 +1014,6 @@ mod tests {
         }
         let create = &operation(&doc, "/v1/workflows", "post")["responses"];
         assert!(create["422"].is_null(), "only run inputs are checked against a workflow's schema");
-        let callback = &operation(&doc, "/v1/callbacks/{token}", "post")["responses"];
         assert!(callback["413"].is_object() && callback["415"].is_null(), "a signed callback takes any type");
         assert!(create["429"].is_null() && get["429"].is_null(), "only starting a run is rate limited");
     }
