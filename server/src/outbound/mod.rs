@@ -10,4 +10,4 @@ pub mod signing;
 
 pub use address::{AllowList, Refusal};
 pub use client::{ClientLimits, OutboundClient, OutboundError, OutboundRequest, OutboundResponse};
-pub use signing::{SIGNATURE_HEADER, Secret, SignatureError, X_SIGNATURE_HEADER, X_TIMESTAMP_HEADER};
+pub use signing::{CallbackTarget, SIGNATURE_HEADER, Secret, SignatureError, X_SIGNATURE_HEADER, X_TIMESTAMP_HEADER};
