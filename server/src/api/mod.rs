@@ -18,6 +18,7 @@ mod page_token;
 mod request_checks;
 mod request_frames;
 mod runs;
+mod secrets;
 mod unbuilt;
 mod web_text;
 mod workers;
@@ -33,6 +34,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use weft_proto::v1::approval_service_server::ApprovalServiceServer;
 use weft_proto::v1::run_service_server::RunServiceServer;
 use weft_proto::v1::schedule_service_server::ScheduleServiceServer;
+use weft_proto::v1::secret_service_server::SecretServiceServer;
 use weft_proto::v1::template_service_server::TemplateServiceServer;
 use weft_proto::v1::trigger_service_server::TriggerServiceServer;
 use weft_proto::v1::worker_service_server::WorkerServiceServer;
@@ -42,6 +44,7 @@ use crate::engine::{RunEngine, TaskQueue, WorkflowCatalog};
 
 pub use approvals::ApprovalApi;
 pub use runs::RunApi;
+pub use secrets::SecretApi;
 pub use workers::WorkerApi;
 pub use workflows::WorkflowApi;
 
@@ -57,6 +60,8 @@ pub struct ApiContext {
     pub max_message_bytes: usize,
     /// What grpc.health.v1 reports for every service.
     pub health: crate::health::Health,
+    /// Tenants' secrets (SecretService).
+    pub vault: crate::engine::builtin::SecretVault,
 }
 
 /// Fully qualified names of the services Weft serves, for health and docs.
@@ -68,6 +73,7 @@ pub const SERVICE_NAMES: &[&str] = &[
     "weft.v1.ScheduleService",
     "weft.v1.TemplateService",
     "weft.v1.TriggerService",
+    "weft.v1.SecretService",
 ];
 
 /// CORS for browsers on other origins: gRPC-web and REST alike. Allows the
@@ -126,6 +132,9 @@ pub async fn router(context: ApiContext) -> Result<axum::Router, tonic_reflectio
         .add_service(web.layer(ScheduleServiceServer::new(unbuilt::UnbuiltSchedules).max_decoding_message_size(limit)))
         .add_service(web.layer(TemplateServiceServer::new(unbuilt::UnbuiltTemplates).max_decoding_message_size(limit)))
         .add_service(web.layer(TriggerServiceServer::new(unbuilt::UnbuiltTriggers).max_decoding_message_size(limit)))
+        .add_service(
+            web.layer(SecretServiceServer::new(SecretApi::new(context.vault)).max_decoding_message_size(limit)),
+        )
         .add_service(web.layer(health))
         .add_service(web.layer(reflection().build_v1()?))
         .add_service(web.layer(reflection().build_v1alpha()?))

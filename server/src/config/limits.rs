@@ -7,9 +7,7 @@ use super::ConfigError;
 /// Per-tenant limits on starting runs.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct LimitSettings {
-
-}
+pub struct LimitSettings {}
 
 impl LimitSettings {
     /// Applies the `WEFT_*` variables of this section.

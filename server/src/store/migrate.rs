@@ -19,6 +19,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (9, "step timeouts", include_str!("../../migrations/sqlite/0009_step_timeouts.sql")),
     (10, "workers", include_str!("../../migrations/sqlite/0010_workers.sql")),
     (11, "retention", include_str!("../../migrations/sqlite/0011_retention.sql")),
+    (14, "tenant secrets", include_str!("../../migrations/sqlite/0014_tenant_secrets.sql")),
 ];
 
 /// Migrations of the Postgres store, numbered as their SQLite twins: the
@@ -35,6 +36,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (9, "step timeouts", include_str!("../../migrations/postgres/0009_step_timeouts.sql")),
     (10, "workers", include_str!("../../migrations/postgres/0010_workers.sql")),
     (11, "retention", include_str!("../../migrations/postgres/0011_retention.sql")),
+    (14, "tenant secrets", include_str!("../../migrations/postgres/0014_tenant_secrets.sql")),
 ];
 
 /// The migrator of the SQLite store.

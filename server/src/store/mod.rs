@@ -28,6 +28,7 @@ mod runs;
 mod secrets;
 pub mod sqlite;
 mod tasks;
+mod tenant_secrets;
 mod unreadable;
 pub mod workers;
 mod workflows;
@@ -41,17 +42,34 @@ pub use runs::{CommandRow, CommitStore, IdempotencyRow, InboxAnswer, OpenRun, Ru
 pub use secrets::SecretStore;
 pub use sqlite::wal::CheckpointStats;
 pub use tasks::{ClaimRequest, ClaimScope, ExpiredLease, LeasedTask, TaskClaim, TaskLease, TaskStatus, TaskStore};
+pub use tenant_secrets::{TenantSecretInfo, TenantSecretStore};
 pub use workers::{WorkerRecord, WorkerStore};
 pub use workflows::{NewVersion, NewWorkflow, WorkflowPage, WorkflowQuery, WorkflowStore};
 
 /// Persistence of Weft's state: every table's trait. Callers hold an
 /// `Arc<dyn Store>` and call any table's methods on it.
 pub trait Store:
-    WorkflowStore + RunStore + CommitStore + TaskStore + ApprovalStore + WorkerStore + SecretStore + RetentionStore
+    WorkflowStore
+    + RunStore
+    + CommitStore
+    + TaskStore
+    + ApprovalStore
+    + WorkerStore
+    + SecretStore
+    + TenantSecretStore
+    + RetentionStore
 {
 }
 
 impl<T> Store for T where
-    T: WorkflowStore + RunStore + CommitStore + TaskStore + ApprovalStore + WorkerStore + SecretStore + RetentionStore
+    T: WorkflowStore
+        + RunStore
+        + CommitStore
+        + TaskStore
+        + ApprovalStore
+        + WorkerStore
+        + SecretStore
+        + TenantSecretStore
+        + RetentionStore
 {
 }

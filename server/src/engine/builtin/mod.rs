@@ -15,8 +15,10 @@
 //! it; its leases are owned by [`OWNER`].
 
 mod callback;
+mod headers;
 mod http_request;
 mod script;
+mod vault;
 mod webhook;
 
 use std::sync::{Arc, Mutex};
@@ -28,12 +30,13 @@ use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
 
 pub use callback::{Callback, CallbackError, CallbackReceiver};
+pub use vault::{ResolveError, SecretVault};
 
 use crate::config::ScriptSettings;
 use crate::engine::TaskQueue;
 use crate::engine::tasks::TaskOutput;
-use crate::model::json_limits::{self, JsonFault};
 use crate::model::StepKind;
+use crate::model::json_limits::{self, JsonFault};
 use crate::outbound::{OutboundClient, Secret};
 use crate::store::LeasedTask;
 
@@ -57,6 +60,8 @@ pub struct BuiltinSettings {
     pub callback_timeout: Duration,
     /// Script steps' switch and limits.
     pub script: ScriptSettings,
+    /// Where header `{{ secrets.NAME }}` references find their values.
+    pub vault: SecretVault,
 }
 
 /// The fields of a built-in task's spec (the task text, written by the

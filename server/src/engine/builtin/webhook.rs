@@ -57,12 +57,11 @@ pub(super) async fn run(job: &Job) -> Finish {
         _ => serde_json::to_vec(&whole_numbers(leased.input.clone())).unwrap_or_default(),
     };
     let now_secs = now_ms() / 1000;
-    let mut headers: Vec<(String, String)> = spec
-        .headers
-        .iter()
-        .filter(|(name, _)| !RESERVED_HEADERS.contains(&name.to_ascii_lowercase().as_str()))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
+    let reserved = |name: &str| RESERVED_HEADERS.contains(&name.to_ascii_lowercase().as_str());
+    let mut headers = match super::headers::resolve(job, |name| !reserved(name)).await {
+        Ok(headers) => headers,
+        Err(finish) => return finish,
+    };
     if !body.is_empty() && !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type")) {
         headers.push(("content-type".into(), "application/json".into()));
     }

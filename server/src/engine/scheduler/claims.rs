@@ -29,7 +29,9 @@ pub(super) struct Waiting {
 
 impl Waiting {
     fn wants(&self, tenant: &str, agent: &str, kind: &str) -> bool {
-        self.claim.scope.covers(tenant) && self.claim.kinds.contains(&kind) && self.claim.agents.iter().any(|a| a == agent)
+        self.claim.scope.covers(tenant)
+            && self.claim.kinds.contains(&kind)
+            && self.claim.agents.iter().any(|a| a == agent)
     }
 }
 

@@ -420,8 +420,20 @@ fn claim_one(tx: &Transaction<'_>, claim: &TaskClaim<'_>) -> Result<Option<Lease
             ))
         })
         .optional()?;
-    let Some((task_id, tenant_id, run_id, step_key, attempt, kind, agent, task, input, token, lease_deadline, attempt_deadline)) =
-        row
+    let Some((
+        task_id,
+        tenant_id,
+        run_id,
+        step_key,
+        attempt,
+        kind,
+        agent,
+        task,
+        input,
+        token,
+        lease_deadline,
+        attempt_deadline,
+    )) = row
     else {
         return Ok(None);
     };
