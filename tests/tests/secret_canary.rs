@@ -132,7 +132,7 @@ async fn api_answers(server: &TestServer, workflow_ids: &[String], run_ids: &[St
     // And over gRPC, the messages as the SDK decodes them.
     let client = server.client().await;
     for id in run_ids {
-        let run = client.runs().get_run(pb::GetRunRequest { run_id: id.clone(), ..Default::default() }).await;
+        let run = client.runs().get_run(pb::GetRunRequest { run_id: id.clone() }).await;
         answers.push((format!("grpc GetRun {id}"), format!("{:?}", run.unwrap().into_inner()).into_bytes()));
         let events = weft_tests::runs::events(&client, id).await;
         answers.push((format!("grpc ListRunEvents {id}"), format!("{events:?}").into_bytes()));
