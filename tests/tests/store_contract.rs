@@ -336,6 +336,29 @@ async fn an_any_tenant_claim_takes_every_tenants_tasks_and_a_tenant_claim_only_i
 }
 
 #[tokio::test]
+async fn tenant_secrets_are_kept_per_tenant_listed_by_name_and_deleted() {
+    on_both_stores("tenant_secrets_are_kept_per_tenant_listed_by_name_and_deleted", |store| async move {
+        let first = store.put_tenant_secret("t1", "B", "v1.sealed-b", 10).await.unwrap();
+        assert_eq!((first.name.as_str(), first.created_ms, first.updated_ms), ("B", 10, 10));
+        store.put_tenant_secret("t1", "A", "v1.sealed-a", 11).await.unwrap();
+        store.put_tenant_secret("t2", "A", "v1.other", 12).await.unwrap();
+        let replaced = store.put_tenant_secret("t1", "B", "v1.sealed-b2", 20).await.unwrap();
+        assert_eq!((replaced.created_ms, replaced.updated_ms), (10, 20), "a replace keeps its creation time");
+        assert_eq!(store.tenant_secret("t1", "B").await.unwrap().as_deref(), Some("v1.sealed-b2"));
+        assert_eq!(store.tenant_secret("t2", "B").await.unwrap(), None, "another tenant's name");
+        let names =
+            |page: Vec<weft_server::store::TenantSecretInfo>| page.into_iter().map(|i| i.name).collect::<Vec<_>>();
+        assert_eq!(names(store.list_tenant_secrets("t1", "", 10).await.unwrap()), ["A", "B"]);
+        assert_eq!(names(store.list_tenant_secrets("t1", "A", 10).await.unwrap()), ["B"]);
+        assert_eq!(names(store.list_tenant_secrets("t1", "", 1).await.unwrap()), ["A"]);
+        assert!(store.delete_tenant_secret("t1", "A").await.unwrap());
+        assert!(!store.delete_tenant_secret("t1", "A").await.unwrap());
+        assert_eq!(store.tenant_secret("t2", "A").await.unwrap().as_deref(), Some("v1.other"), "t2's is kept");
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn a_step_timeout_caps_every_lease_of_its_attempt_and_marks_the_lease_it_ends() {
     on_both_stores("a_step_timeout_caps_every_lease_of_its_attempt_and_marks_the_lease_it_ends", |store| async move {
         let mut timed = task("wfrun_t", "slow", "a", 10);
