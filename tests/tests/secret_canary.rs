@@ -150,12 +150,19 @@ async fn secrets_reach_the_receiver_and_nowhere_else() {
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start_on(dir.path().join("weft.db"), config(Some(key), &configured)).await;
 
+    // Stored over gRPC first, then replaced over REST: both transports'
+    // handling (and logging) of a value is checked.
+    let replaced = format!("canaryReplaced{}", random_hex(16));
     let mut secrets = secrets_client(&server).await;
-    let put = pb::PutSecretRequest { name: "CANARY_STORED".into(), value: stored.clone() };
+    let put = pb::PutSecretRequest { name: "CANARY_STORED".into(), value: replaced.clone() };
     let answer = secrets.put_secret(put).await.unwrap().into_inner();
     assert!(answer.created);
     assert_eq!(answer.secret.as_ref().unwrap().name, "CANARY_STORED");
-    let put_answer = format!("{answer:?}");
+    let mut put_answers = format!("{answer:?}");
+    let (status, answer) =
+        http1::json(server.addr, "PUT", "/v1/secrets/CANARY_STORED", Some(json!({"value": stored}))).await;
+    assert_eq!((status, answer["created"].as_bool()), (200, Some(false)), "{answer}");
+    put_answers.push_str(&answer.to_string());
     let listed = secrets.list_secrets(pb::ListSecretsRequest::default()).await.unwrap().into_inner();
     assert_eq!(listed.secrets.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), ["CANARY_STORED"]);
 
@@ -223,7 +230,7 @@ async fn secrets_reach_the_receiver_and_nowhere_else() {
     run_ids.push(run.id.clone());
 
     let mut answers = api_answers(&server, &[good, refused, missing], &run_ids).await;
-    answers.push(("PutSecret".into(), put_answer.into_bytes()));
+    answers.push(("PutSecret".into(), put_answers.into_bytes()));
     answers.push(("ListSecrets".into(), format!("{listed:?}").into_bytes()));
     let events = String::from_utf8_lossy(&answers.iter().find(|(p, _)| p.ends_with("/events")).unwrap().1).into_owned();
     assert!(events.contains("step.completed"), "the events were read: {events}");
@@ -233,7 +240,7 @@ async fn secrets_reach_the_receiver_and_nowhere_else() {
     let database = database_bytes(&database_path).await;
     let logs = LOGS.lock().unwrap().clone();
     assert!(hits(&logs, "weft is serving") > 0 && hits(&logs, "DEBUG") > 0, "debug logs were captured");
-    for secret in [&stored, &configured] {
+    for secret in [&stored, &configured, &replaced] {
         assert_eq!(hits(&database, secret), 0, "a secret is in the database");
         assert_eq!(hits(&logs, secret), 0, "a secret is in the logs");
         for (what, body) in &answers {

@@ -338,11 +338,13 @@ async fn an_any_tenant_claim_takes_every_tenants_tasks_and_a_tenant_claim_only_i
 #[tokio::test]
 async fn tenant_secrets_are_kept_per_tenant_listed_by_name_and_deleted() {
     on_both_stores("tenant_secrets_are_kept_per_tenant_listed_by_name_and_deleted", |store| async move {
-        let first = store.put_tenant_secret("t1", "B", "v1.sealed-b", 10).await.unwrap();
-        assert_eq!((first.name.as_str(), first.created_ms, first.updated_ms), ("B", 10, 10));
+        let (first, created) = store.put_tenant_secret("t1", "B", "v1.sealed-b", 10).await.unwrap();
+        assert_eq!((first.name.as_str(), first.created_ms, first.updated_ms, created), ("B", 10, 10, true));
         store.put_tenant_secret("t1", "A", "v1.sealed-a", 11).await.unwrap();
         store.put_tenant_secret("t2", "A", "v1.other", 12).await.unwrap();
-        let replaced = store.put_tenant_secret("t1", "B", "v1.sealed-b2", 20).await.unwrap();
+        let (replaced, created) = store.put_tenant_secret("t1", "B", "v1.sealed-b2", 10).await.unwrap();
+        assert_eq!((replaced.created_ms, replaced.updated_ms, created), (10, 10, false), "a replace in the same ms");
+        let (replaced, _) = store.put_tenant_secret("t1", "B", "v1.sealed-b2", 20).await.unwrap();
         assert_eq!((replaced.created_ms, replaced.updated_ms), (10, 20), "a replace keeps its creation time");
         assert_eq!(store.tenant_secret("t1", "B").await.unwrap().as_deref(), Some("v1.sealed-b2"));
         assert_eq!(store.tenant_secret("t2", "B").await.unwrap(), None, "another tenant's name");

@@ -23,15 +23,15 @@ pub struct TenantSecretInfo {
 /// Where tenants' sealed secrets live.
 #[async_trait]
 pub trait TenantSecretStore: Send + Sync + 'static {
-    /// Stores `sealed` under (tenant, name), replacing any value; its
-    /// times after (created = updated: the name is new).
+    /// Stores `sealed` under (tenant, name), replacing any value: its
+    /// times after, and whether the name was new.
     async fn put_tenant_secret(
         &self,
         tenant: &str,
         name: &str,
         sealed: &str,
         now_ms: i64,
-    ) -> Result<TenantSecretInfo, StoreError>;
+    ) -> Result<(TenantSecretInfo, bool), StoreError>;
 
     /// The sealed value under (tenant, name), if any.
     async fn tenant_secret(&self, tenant: &str, name: &str) -> Result<Option<String>, StoreError>;
@@ -56,23 +56,31 @@ impl<D: Dialect> TenantSecretStore for D {
         name: &str,
         sealed: &str,
         now_ms: i64,
-    ) -> Result<TenantSecretInfo, StoreError> {
+    ) -> Result<(TenantSecretInfo, bool), StoreError> {
         let mut conn = self.acquire().await?;
-        // One statement: a new row, or the new value on the existing one.
-        let sql = "INSERT INTO tenant_secrets (tenant_id, name, sealed, created_at, updated_at) \
-             VALUES (?1, ?2, ?3, ?4, ?4) \
-             ON CONFLICT (tenant_id, name) DO UPDATE SET sealed = excluded.sealed, updated_at = excluded.updated_at \
+        // An insert that adds nothing when the name exists tells "new"
+        // apart from "replaced" on both databases; then the replace. Two
+        // puts racing both end with one of their values; a delete racing
+        // between the two statements sends the put round again.
+        let insert = "INSERT INTO tenant_secrets (tenant_id, name, sealed, created_at, updated_at) \
+             VALUES (?1, ?2, ?3, ?4, ?4) ON CONFLICT (tenant_id, name) DO NOTHING";
+        let update = "UPDATE tenant_secrets SET sealed = ?3, updated_at = ?4 WHERE tenant_id = ?1 AND name = ?2 \
              RETURNING created_at, updated_at";
         let args = [Arg::Text(tenant), Arg::Text(name), Arg::Text(sealed), Arg::Int(now_ms)];
-        let row = D::fetch_optional(&mut *conn, sql, &args).await?;
-        let Some(row) = row else {
-            return Err(StoreError::Corrupt(format!("secret '{name}' was not written")));
-        };
-        Ok(TenantSecretInfo {
-            name: name.to_owned(),
-            created_ms: row.int("created_at")?,
-            updated_ms: row.int("updated_at")?,
-        })
+        loop {
+            if D::execute(&mut *conn, insert, &args).await? > 0 {
+                let info = TenantSecretInfo { name: name.to_owned(), created_ms: now_ms, updated_ms: now_ms };
+                return Ok((info, true));
+            }
+            if let Some(row) = D::fetch_optional(&mut *conn, update, &args).await? {
+                let info = TenantSecretInfo {
+                    name: name.to_owned(),
+                    created_ms: row.int("created_at")?,
+                    updated_ms: row.int("updated_at")?,
+                };
+                return Ok((info, false));
+            }
+        }
     }
 
     async fn tenant_secret(&self, tenant: &str, name: &str) -> Result<Option<String>, StoreError> {

@@ -60,8 +60,7 @@ impl SecretVault {
     }
 
     /// Stores `value` under `name` for `tenant`, sealed: its times, and
-    /// whether the name is new (created and updated at once; a replace in
-    /// the very millisecond of the first put also reads as new).
+    /// whether the name is new.
     pub async fn put(&self, tenant: &str, name: &str, value: &str) -> Result<(TenantSecretInfo, bool), EngineError> {
         check_name(name)?;
         if value.is_empty() {
@@ -74,9 +73,7 @@ impl SecretVault {
             tracing::error!(error = %e, "cannot seal a secret");
             EngineError::Unavailable("the secret could not be sealed; retry")
         })?;
-        let info = self.store.put_tenant_secret(tenant, name, &sealed, now_ms()).await?;
-        let created = info.created_ms == info.updated_ms;
-        Ok((info, created))
+        Ok(self.store.put_tenant_secret(tenant, name, &sealed, now_ms()).await?)
     }
 
     /// A page of `tenant`'s stored secrets (names and times), after `after`.

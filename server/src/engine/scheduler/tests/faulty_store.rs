@@ -273,7 +273,7 @@ impl crate::store::TenantSecretStore for FaultyStore {
         name: &str,
         sealed: &str,
         now_ms: i64,
-    ) -> Result<crate::store::TenantSecretInfo, StoreError> {
+    ) -> Result<(crate::store::TenantSecretInfo, bool), StoreError> {
         self.reachable()?;
         self.inner.put_tenant_secret(tenant, name, sealed, now_ms).await
     }
