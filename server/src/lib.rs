@@ -106,6 +106,7 @@ fn builtin_settings(
     config: &Config,
     listener: &TcpListener,
     secret: &outbound::Secret,
+    vault: &engine::builtin::SecretVault,
 ) -> Result<engine::builtin::BuiltinSettings, ServeError> {
     let allow = outbound::AllowList::parse(&config.outbound.allow_networks).map_err(ServeError::Outbound)?;
     let client = outbound::OutboundClient::new(outbound::ClientLimits {
@@ -124,6 +125,7 @@ fn builtin_settings(
         public_url,
         callback_timeout: std::time::Duration::from_millis(config.webhook.callback_timeout_ms.unwrap_or(3_600_000)),
         script: config.script.clone(),
+        vault: vault.clone(),
     })
 }
 
@@ -184,8 +186,9 @@ pub async fn run(
     let held = runs.scheduler().cluster().map(|link| link.held.clone());
     let retention = engine::retention::RetentionSweeper::start(shared.clone(), config.runs.retention, held);
     let secret = engine::builtin::webhook_secret(shared.as_ref(), config.webhook.secret.as_deref()).await?;
+    let vault = engine::builtin::SecretVault::new(shared.clone(), &config.secrets);
     let builtin =
-        engine::builtin::BuiltinExecutor::start(tasks.clone(), builtin_settings(&config, &listener, &secret)?);
+        engine::builtin::BuiltinExecutor::start(tasks.clone(), builtin_settings(&config, &listener, &secret, &vault)?);
     let callbacks = engine::builtin::CallbackReceiver::new(tasks.clone(), secret);
     let health = health::Health::new();
     let (stop_probe, probe_stopped) = tokio::sync::watch::channel(false);
@@ -197,6 +200,7 @@ pub async fn run(
         max_message_bytes: config.max_message_bytes,
         health: health.clone(),
         keys,
+        vault,
     };
     let grpc = api::router(context).await?;
     // Browser guards, innermost first: CORS, writes from other origins (403),

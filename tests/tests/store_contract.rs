@@ -14,8 +14,8 @@ use weft_server::model::{
     StepRecord, StepStatus, TaskRecord, TimerRecord, WorkflowStatus,
 };
 use weft_server::store::{
-    ClaimRequest, CommandRow, IdempotencyRow, NewVersion, NewWorkflow, OpenStore, RunBatch, RunQuery, Store,
-    StoreError, TaskStatus, WorkflowQuery,
+    ClaimRequest, ClaimScope, CommandRow, IdempotencyRow, NewVersion, NewWorkflow, OpenStore, RunBatch, RunQuery,
+    Store, StoreError, TaskStatus, WorkflowQuery,
 };
 use weft_tests::store::{fresh_schema_url, postgres_or_skip, run_record};
 
@@ -104,7 +104,7 @@ fn task(run_id: &str, key: &str, agent: &str, created_ms: i64) -> TaskRecord {
 
 fn claim(agent: &str, now_ms: i64) -> ClaimRequest {
     ClaimRequest {
-        tenant: T.into(),
+        scope: ClaimScope::Tenant(T.into()),
         agents: vec![agent.into()],
         kinds: &["agent"],
         worker_id: "w1".into(),
@@ -283,6 +283,79 @@ async fn leases_are_fenced_by_their_token_and_stale_tokens_change_nothing() {
         assert_eq!((older.step_key.as_str(), older.lease_token), ("late", 1));
         let next = claimed[1].clone().unwrap();
         assert_eq!((next.task_id.as_str(), next.attempt, next.lease_token), (id, 2, 3));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_any_tenant_claim_takes_every_tenants_tasks_and_a_tenant_claim_only_its_own() {
+    on_both_stores(
+        "an_any_tenant_claim_takes_every_tenants_tasks_and_a_tenant_claim_only_its_own",
+        |store| async move {
+            let in_tenant = |tenant: &str, run_id: &str, key: &str, created_ms| TaskRecord {
+                tenant_id: tenant.into(),
+                ..task(run_id, key, "a", created_ms)
+            };
+            let scoped = |scope: ClaimScope| ClaimRequest { scope, ..claim("a", 100) };
+            let batch = RunBatch {
+                runs: vec![
+                    run_record("wfrun_x", "t1", RunStatus::Running, 1),
+                    run_record("wfrun_y", "t2", RunStatus::Running, 1),
+                ],
+                tasks: vec![in_tenant("t1", "wfrun_x", "one", 10), in_tenant("t2", "wfrun_y", "two", 20)],
+                // Tenant t3 has no task; t2's claim must not take t1's older one.
+                claims: vec![scoped(ClaimScope::Tenant("t3".into())), scoped(ClaimScope::Tenant("t2".into()))],
+                ..RunBatch::default()
+            };
+            let claimed = store.commit_runs(&batch).await.unwrap();
+            assert_eq!(claimed[0], None, "a tenant's claim never crosses into another tenant");
+            let two = claimed[1].clone().expect("t2's own task");
+            assert_eq!((two.tenant_id.as_str(), two.step_key.as_str()), ("t2", "two"));
+
+            let more = RunBatch {
+                tasks: vec![in_tenant("t2", "wfrun_y", "three", 30)],
+                claims: vec![
+                    scoped(ClaimScope::AnyTenant),
+                    scoped(ClaimScope::AnyTenant),
+                    scoped(ClaimScope::AnyTenant),
+                ],
+                ..RunBatch::default()
+            };
+            let claimed = store.commit_runs(&more).await.unwrap();
+            let got: Vec<(String, String)> =
+                claimed.iter().flatten().map(|l| (l.tenant_id.clone(), l.step_key.clone())).collect();
+            assert_eq!(got, [("t1".to_string(), "one".to_string()), ("t2".to_string(), "three".to_string())]);
+            assert_eq!(claimed[2], None, "nothing left in any tenant");
+            // The lease lives in its task's tenant, not in the claimer's.
+            let one = claimed[0].clone().unwrap();
+            assert!(store.get_task("t1", &one.task_id).await.unwrap().is_some());
+            assert_eq!(store.get_task(T, &one.task_id).await.unwrap(), None);
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn tenant_secrets_are_kept_per_tenant_listed_by_name_and_deleted() {
+    on_both_stores("tenant_secrets_are_kept_per_tenant_listed_by_name_and_deleted", |store| async move {
+        let (first, created) = store.put_tenant_secret("t1", "B", "v1.sealed-b", 10).await.unwrap();
+        assert_eq!((first.name.as_str(), first.created_ms, first.updated_ms, created), ("B", 10, 10, true));
+        store.put_tenant_secret("t1", "A", "v1.sealed-a", 11).await.unwrap();
+        store.put_tenant_secret("t2", "A", "v1.other", 12).await.unwrap();
+        let (replaced, created) = store.put_tenant_secret("t1", "B", "v1.sealed-b2", 10).await.unwrap();
+        assert_eq!((replaced.created_ms, replaced.updated_ms, created), (10, 10, false), "a replace in the same ms");
+        let (replaced, _) = store.put_tenant_secret("t1", "B", "v1.sealed-b2", 20).await.unwrap();
+        assert_eq!((replaced.created_ms, replaced.updated_ms), (10, 20), "a replace keeps its creation time");
+        assert_eq!(store.tenant_secret("t1", "B").await.unwrap().as_deref(), Some("v1.sealed-b2"));
+        assert_eq!(store.tenant_secret("t2", "B").await.unwrap(), None, "another tenant's name");
+        let names =
+            |page: Vec<weft_server::store::TenantSecretInfo>| page.into_iter().map(|i| i.name).collect::<Vec<_>>();
+        assert_eq!(names(store.list_tenant_secrets("t1", "", 10).await.unwrap()), ["A", "B"]);
+        assert_eq!(names(store.list_tenant_secrets("t1", "A", 10).await.unwrap()), ["B"]);
+        assert_eq!(names(store.list_tenant_secrets("t1", "", 1).await.unwrap()), ["A"]);
+        assert!(store.delete_tenant_secret("t1", "A").await.unwrap());
+        assert!(!store.delete_tenant_secret("t1", "A").await.unwrap());
+        assert_eq!(store.tenant_secret("t2", "A").await.unwrap().as_deref(), Some("v1.other"), "t2's is kept");
     })
     .await;
 }

@@ -13,7 +13,7 @@ use super::fields::unused_fields;
 use super::index::StepIndex;
 use super::path::shorten;
 use super::problem::{Problem, ProblemCode};
-use crate::expr::{Condition, Path, Template, parse_path};
+use crate::expr::{Condition, Path, Template, parse_path, references_secrets, template_references_secrets};
 use crate::model::FailureAction;
 use crate::model::definition::StepDef;
 
@@ -21,8 +21,10 @@ use crate::model::definition::StepDef;
 pub const MAX_ID_LEN: usize = 128;
 /// Most extra attempts of one step.
 pub const MAX_RETRIES: u32 = 100;
-/// Ids that name parts of the run state document rather than steps.
-pub const RESERVED_IDS: [&str; 2] = ["input", "state"];
+/// Ids that name parts of the run state document rather than steps, and
+/// `secrets`, the root of header secret references: a step so named would
+/// make `$.secrets.…` mean two things.
+pub const RESERVED_IDS: [&str; 3] = ["input", "state", "secrets"];
 
 /// What checking a step learned: its type, resolved references (entry
 /// indexes) and parsed expressions.
@@ -88,8 +90,43 @@ impl StepCheck<'_, '_> {
         self.index.label(self.at)
     }
 
+    /// Reports `field` when `src` refers to `secrets`: secrets may only be
+    /// referenced in header values, which the server renders as the request
+    /// leaves; anywhere else the core would copy them into the run. True
+    /// when reported.
+    pub fn secret_elsewhere(&mut self, field: impl fmt::Display, src: &str) -> bool {
+        if !references_secrets(src) {
+            return false;
+        }
+        self.secret_refused(field);
+        true
+    }
+
+    /// Like [`Self::secret_elsewhere`] for `{{ }}` text (task, URL): only
+    /// placeholders are looked at.
+    pub fn secret_in_template(&mut self, field: impl fmt::Display, src: &str) -> bool {
+        if !template_references_secrets(src) {
+            return false;
+        }
+        self.secret_refused(field);
+        true
+    }
+
+    fn secret_refused(&mut self, field: impl fmt::Display) {
+        let message = format!(
+            "{} refers to `secrets` in {field}; secrets may only be used in webhook and http_request header \
+             values, as {{{{ secrets.NAME }}}}",
+            self.label()
+        );
+        self.report(field, ProblemCode::SecretOutsideHeader, message);
+    }
+
     /// Parses a JSONPath field, reporting it as `field` when it is invalid.
     pub fn path(&mut self, field: impl fmt::Display, src: &str) -> Option<Path> {
+        let field = field.to_string();
+        if self.secret_elsewhere(&field, src) {
+            return None;
+        }
         match parse_path(src) {
             Ok(path) => Some(path),
             Err(e) => {
@@ -122,7 +159,7 @@ impl StepCheck<'_, '_> {
         } else if id.len() > MAX_ID_LEN || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b)) {
             format!("Step id '{}' is invalid: use 1 to {MAX_ID_LEN} letters, digits, '_', '.' or '-'", shorten(id))
         } else if RESERVED_IDS.contains(&id) {
-            format!("Step id '{id}' is reserved: '{id}' is a key of the run state; choose another id")
+            format!("Step id '{id}' is reserved: '{id}' is a root name of the run state; choose another id")
         } else {
             return;
         };

@@ -42,7 +42,7 @@ pub enum ProblemCode {
     /// Two steps anywhere in the tree share an id.
     DuplicateStepId,
     /// An id is empty, too long, has characters outside `[A-Za-z0-9_.-]`, or
-    /// is reserved (`input`, `state`).
+    /// is reserved (`input`, `state`, `secrets`).
     InvalidStepId,
     /// `dependsOn` (or a graph edge) names a step that does not exist.
     MissingDependency,
@@ -63,6 +63,9 @@ pub enum ProblemCode {
     InvalidExpression,
     /// A `{{ }}` template does not parse.
     InvalidTemplate,
+    /// `{{ secrets.NAME }}` (or `$.secrets…`) used outside a webhook or
+    /// http_request header value.
+    SecretOutsideHeader,
     /// `inputSchema` or `outputSchema` is not a valid JSON Schema.
     InvalidSchema,
     /// `onStepFailure.target` names a step that does not exist.
@@ -92,6 +95,7 @@ impl ProblemCode {
             Self::InvalidJsonPath => "INVALID_JSONPATH",
             Self::InvalidExpression => "INVALID_EXPRESSION",
             Self::InvalidTemplate => "INVALID_TEMPLATE",
+            Self::SecretOutsideHeader => "SECRET_OUTSIDE_HEADER",
             Self::InvalidSchema => "INVALID_SCHEMA",
             Self::UnknownGotoTarget => "UNKNOWN_GOTO_TARGET",
             Self::UnknownBranchTarget => "UNKNOWN_BRANCH_TARGET",

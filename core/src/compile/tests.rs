@@ -673,3 +673,40 @@ fn each_type_refuses_the_fields_of_other_types() {
         assert_eq!(refused, expected, "{kind}");
     }
 }
+
+#[test]
+fn secrets_are_referenced_only_in_header_values_and_kept_unresolved() {
+    let ok = compiled(json!({"steps": [
+        {"id": "h", "type": "http_request", "url": "https://api.example.com/x",
+         "headers": {"Authorization": "Bearer {{ secrets.API_TOKEN }}", "X-Both": "{{secrets.A}}:{{ secrets.B }}"}},
+    ]}));
+    let step = ok.step(ok.node("h").unwrap()).unwrap();
+    let CompiledKind::HttpRequest { request } = step.data() else { panic!("an http_request") };
+    assert_eq!(request.headers["Authorization"], "Bearer {{ secrets.API_TOKEN }}", "the core does not resolve it");
+
+    let def = definition(json!({"steps": [
+        {"id": "u", "type": "http_request", "url": "https://x.example/{{ secrets.A }}"},
+        {"id": "b", "type": "http_request", "url": "https://x.example/", "body": {"k": ["{{ secrets.A }}"]},
+         "inputMap": {"leak": "$.secrets.A"}},
+        {"id": "t", "agent": "a", "task": "use {{ secrets.A }}"},
+        {"id": "c", "type": "condition", "expression": "$.secrets.A == 'x'", "onTrue": {"next": "t"}},
+        {"id": "x", "type": "transform", "output": {"o": "$['secrets'].A"}},
+        {"id": "h", "type": "webhook", "url": "https://x.example/", "headers": {"X-A": "{{ input.token }}"}},
+        {"id": "secrets", "agent": "a", "task": "t"},
+    ]}));
+    let found: Vec<(String, ProblemCode)> = validate(&def).into_iter().map(|p| (p.field, p.code)).collect();
+    let expected = [
+        ("steps[0].url", ProblemCode::SecretOutsideHeader),
+        ("steps[1].inputMap.leak", ProblemCode::SecretOutsideHeader),
+        ("steps[1].body", ProblemCode::SecretOutsideHeader),
+        ("steps[2].task", ProblemCode::SecretOutsideHeader),
+        ("steps[3].expression", ProblemCode::SecretOutsideHeader),
+        ("steps[4].output.o", ProblemCode::SecretOutsideHeader),
+        ("steps[5].headers.X-A", ProblemCode::InvalidTemplate),
+        ("steps[6].id", ProblemCode::InvalidStepId),
+    ];
+    let expected: Vec<(String, ProblemCode)> = expected.iter().map(|(f, c)| (f.to_string(), *c)).collect();
+    assert_eq!(found, expected);
+    let messages: Vec<String> = validate(&def).into_iter().map(|p| p.message).collect();
+    assert!(messages[0].contains("Step 'u'") && messages[0].contains("in url"), "{}", messages[0]);
+}

@@ -8,7 +8,7 @@ use super::duration::MAX_DURATION;
 use super::kind::StepKind;
 use super::path::shorten;
 use super::problem::ProblemCode;
-use crate::expr::{parse_condition, parse_template};
+use crate::expr::{parse_condition, parse_header_value, parse_template, template_references_secrets};
 use crate::model::definition::Branch;
 
 /// Most items of a map in flight at once.
@@ -52,7 +52,7 @@ impl StepCheck<'_, '_> {
     fn agent(&mut self, kind: StepKind) {
         self.require(kind, "agent", self.step.agent.is_empty(), "the agent that runs the task");
         self.require(kind, "task", self.step.task.is_empty(), "the task text for the agent");
-        if self.step.task.is_empty() {
+        if self.step.task.is_empty() || self.secret_in_template("task", &self.step.task) {
             return;
         }
         match parse_template(&self.step.task) {
@@ -67,7 +67,7 @@ impl StepCheck<'_, '_> {
     fn condition(&mut self, kind: StepKind) {
         let step = self.step;
         self.require(kind, "expression", step.expression.is_empty(), "the condition to evaluate");
-        if !step.expression.is_empty() {
+        if !step.expression.is_empty() && !self.secret_elsewhere("expression", &step.expression) {
             match parse_condition(&step.expression) {
                 Ok(condition) => self.out.condition = Some(condition),
                 Err(e) => {
@@ -113,6 +113,7 @@ impl StepCheck<'_, '_> {
         let step = self.step;
         self.require(kind, "url", step.url.is_empty(), "an absolute http or https URL");
         if !step.url.is_empty()
+            && !self.secret_in_template("url", &step.url)
             && let Err(why) = check_url(&step.url)
         {
             let message = format!("{} has URL '{}', which {why}", self.label(), shorten(&step.url));
@@ -133,6 +134,11 @@ impl StepCheck<'_, '_> {
                 let what = if bad_name { "an invalid header name" } else { "a line break in the value of header" };
                 let message = format!("{} has {what} '{}'", self.label(), shorten(name));
                 self.report(format_args!("headers.{name}"), ProblemCode::InvalidField, message);
+            } else if let Err(e) = parse_header_value(value) {
+                // Kept as written: the server resolves the references as
+                // the request leaves, so no secret reaches the run.
+                let message = format!("{} has an invalid value in header '{}': {e}", self.label(), shorten(name));
+                self.report(format_args!("headers.{name}"), ProblemCode::InvalidTemplate, message);
             }
         }
         if let Some(body) = &step.body {
@@ -147,6 +153,14 @@ impl StepCheck<'_, '_> {
         let mut stack: Vec<(String, &Value)> = vec![(String::new(), body)];
         while let Some((pointer, value)) = stack.pop() {
             match value {
+                Value::String(s) if template_references_secrets(s) => {
+                    let message = format!(
+                        "{} refers to `secrets` in body at '{pointer}'; secrets may only be used in webhook and \
+                         http_request header values, as {{{{ secrets.NAME }}}}",
+                        self.label()
+                    );
+                    self.report("body", ProblemCode::SecretOutsideHeader, message);
+                }
                 Value::String(s) if s.contains("{{") || s.contains("}}") => match parse_template(s) {
                     Ok(template) => self.out.body.push((pointer, template)),
                     Err(e) => {
@@ -208,7 +222,7 @@ impl StepCheck<'_, '_> {
             self.out.over = self.path("over", &step.over);
         }
         for (field, source) in [("while", &step.while_condition), ("until", &step.until_condition)] {
-            if source.is_empty() {
+            if source.is_empty() || self.secret_elsewhere(field, source) {
                 continue;
             }
             match parse_condition(source) {

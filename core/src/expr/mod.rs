@@ -5,7 +5,9 @@
 //! - [`parse_path`]: RFC 9535 JSONPath queries (`inputMap`, transform `output`,
 //!   map/loop `over`), as a [`Path`];
 //! - [`parse_condition`]: RFC 9535 filter expressions (condition steps);
-//! - [`parse_template`]: `{{ input.website }}` placeholders in task text.
+//! - [`parse_template`]: `{{ input.website }}` placeholders in task text;
+//! - [`parse_header_value`]: `{{ secrets.NAME }}` references in header
+//!   values, which only the server resolves (`secret_ref.rs`).
 //!
 //! Every parser checks length and bracket nesting *before* handing text to
 //! serde_json_path, whose recursive-descent parser overflows the stack on
@@ -17,12 +19,17 @@ mod condition;
 mod cost;
 mod limits;
 mod path;
+mod secret_ref;
 mod template;
 
 pub use condition::{Condition, parse_condition};
 pub use cost::{MAX_QUERY_NODES, TooExpensive};
 pub use limits::{MAX_EXPRESSION_LEN, MAX_NESTING_DEPTH, MAX_TEMPLATE_LEN, MAX_TEMPLATE_PLACEHOLDERS};
 pub use path::{Path, parse_path};
+pub use secret_ref::{
+    HeaderTemplate, HeaderTemplateError, MAX_SECRET_NAME_LEN, is_secret_name, parse_header_value, references_secrets,
+    template_references_secrets,
+};
 pub use template::{Template, parse_template};
 
 /// Why an expression was refused. Every message quotes the offending text

@@ -20,6 +20,7 @@ mod page_token;
 mod request_checks;
 mod request_frames;
 mod runs;
+mod secrets;
 mod unbuilt;
 mod web_text;
 mod workers;
@@ -36,6 +37,7 @@ use weft_proto::v1::approval_service_server::ApprovalServiceServer;
 use weft_proto::v1::key_service_server::KeyServiceServer;
 use weft_proto::v1::run_service_server::RunServiceServer;
 use weft_proto::v1::schedule_service_server::ScheduleServiceServer;
+use weft_proto::v1::secret_service_server::SecretServiceServer;
 use weft_proto::v1::template_service_server::TemplateServiceServer;
 use weft_proto::v1::trigger_service_server::TriggerServiceServer;
 use weft_proto::v1::worker_service_server::WorkerServiceServer;
@@ -46,6 +48,7 @@ use crate::engine::{RunEngine, TaskQueue, WorkflowCatalog};
 pub use approvals::ApprovalApi;
 pub use keys::KeyApi;
 pub use runs::RunApi;
+pub use secrets::SecretApi;
 pub use workers::WorkerApi;
 pub use workflows::WorkflowApi;
 
@@ -63,6 +66,8 @@ pub struct ApiContext {
     pub health: crate::health::Health,
     /// API keys: who each call is, and KeyService.
     pub keys: std::sync::Arc<crate::engine::keys::KeyRing>,
+    /// Tenants' secrets (SecretService).
+    pub vault: crate::engine::builtin::SecretVault,
 }
 
 /// Fully qualified names of the services Weft serves, for health and docs.
@@ -75,6 +80,7 @@ pub const SERVICE_NAMES: &[&str] = &[
     "weft.v1.TemplateService",
     "weft.v1.TriggerService",
     "weft.v1.KeyService",
+    "weft.v1.SecretService",
 ];
 
 /// CORS for browser pages on the configured `origins` (`[http]
@@ -145,6 +151,7 @@ pub async fn router(context: ApiContext) -> Result<axum::Router, tonic_reflectio
         .add_service(web.layer(TriggerServiceServer::new(unbuilt::UnbuiltTriggers).max_decoding_message_size(limit)))
         .add_service(
             web.layer(KeyServiceServer::new(KeyApi::new(context.keys.clone())).max_decoding_message_size(limit)),
+            web.layer(SecretServiceServer::new(SecretApi::new(context.vault)).max_decoding_message_size(limit)),
         )
         .add_service(web.layer(health))
         .add_service(web.layer(reflection().build_v1()?))

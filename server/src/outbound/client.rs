@@ -30,8 +30,9 @@ pub struct ClientLimits {
     pub max_response_bytes: usize,
 }
 
-/// A request to make.
-#[derive(Debug, Clone)]
+/// A request to make. Its Debug shows header names only: a value may hold
+/// a secret.
+#[derive(Clone)]
 pub struct OutboundRequest {
     /// HTTP method, upper case.
     pub method: String,
@@ -43,6 +44,19 @@ pub struct OutboundRequest {
     pub body: Option<Vec<u8>>,
     /// A whole-request timeout for this request instead of the client's.
     pub timeout: Option<Duration>,
+}
+
+impl std::fmt::Debug for OutboundRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.headers.iter().map(|(name, _)| name.as_str()).collect();
+        f.debug_struct("OutboundRequest")
+            .field("method", &self.method)
+            .field("url", &self.url)
+            .field("headers", &names)
+            .field("body_bytes", &self.body.as_ref().map(Vec::len))
+            .field("timeout", &self.timeout)
+            .finish()
+    }
 }
 
 /// The answer, its body capped.
@@ -166,7 +180,14 @@ impl OutboundClient {
             .map_err(|_| OutboundError::Invalid(format!("'{}' is not an HTTP method", request.method)))?;
         let mut builder = self.http.request(method, url.clone());
         for (name, value) in &request.headers {
-            builder = builder.header(name.as_str(), value.as_str());
+            // Checked here so the error names the header, never its value
+            // (which may hold a secret).
+            let name = http::HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| OutboundError::Invalid(format!("'{name}' is not a valid header name")))?;
+            let value = http::HeaderValue::from_str(value).map_err(|_| {
+                OutboundError::Invalid(format!("the value of header '{name}' is not a valid header value"))
+            })?;
+            builder = builder.header(name, value);
         }
         if let Some(body) = request.body {
             builder = builder.body(body);
@@ -386,6 +407,16 @@ mod tests {
         });
         let err = client(&["127.0.0.0/8"]).send(get(&format!("http://127.0.0.1:{port}/"))).await.unwrap_err();
         assert!(matches!(err, OutboundError::TooLarge { limit: 1024 }), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_bad_header_value_is_named_without_its_value_and_debug_hides_values() {
+        let mut request = get("http://127.0.0.1:9/");
+        request.headers.push(("Authorization".into(), "Bearer canary-\u{1}-value".into()));
+        assert!(!format!("{request:?}").contains("canary"));
+        let err = client(&["127.0.0.0/8"]).send(request).await.unwrap_err().to_string();
+        assert!(err.contains("Authorization") || err.contains("authorization"), "{err}");
+        assert!(!err.contains("canary"), "{err}");
     }
 
     fn get(url: &str) -> OutboundRequest {

@@ -6,8 +6,10 @@
 
 pub mod address;
 pub mod client;
+pub mod sealing;
 pub mod signing;
 
 pub use address::{AllowList, Refusal};
 pub use client::{ClientLimits, OutboundClient, OutboundError, OutboundRequest, OutboundResponse};
-pub use signing::{SIGNATURE_HEADER, Secret, SignatureError, X_SIGNATURE_HEADER, X_TIMESTAMP_HEADER};
+pub use sealing::{SealError, SealingKey};
+pub use signing::{CallbackTarget, SIGNATURE_HEADER, Secret, SignatureError, X_SIGNATURE_HEADER, X_TIMESTAMP_HEADER};

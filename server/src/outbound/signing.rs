@@ -142,20 +142,33 @@ impl Secret {
         Ok(())
     }
 
-    /// A token naming one lease of one task, unforgeable without the
-    /// secret: `<task id>.<lease token>.<signature>`.
+    /// A token naming one lease of one task of one tenant, unforgeable
+    /// without the secret: `<tenant>.<task id>.<lease token>.<signature>`.
+    /// The tenant is in the token so the callback, which carries no key,
+    /// completes the task in its own tenant; it is also under the MAC, so
+    /// a token cannot be moved to another tenant. Tenant and task ids hold
+    /// no dots.
     pub fn callback_token(&self, tenant: &str, task_id: &str, lease_token: u64) -> String {
         let sig = self.token_mac(tenant, task_id, lease_token);
-        format!("{task_id}.{lease_token}.{sig}")
+        format!("{tenant}.{task_id}.{lease_token}.{sig}")
     }
 
-    /// The (task id, lease token) a token names, if this secret signed it.
-    pub fn open_callback_token(&self, tenant: &str, token: &str) -> Option<(String, u64)> {
-        let mut parts = token.splitn(3, '.');
-        let (task_id, lease, sig) = (parts.next()?, parts.next()?, parts.next()?);
+    /// The (tenant, task id, lease token) a token names, if this secret
+    /// signed it. A token of the older three-part form
+    /// (`<task id>.<lease>.<sig>`) is not one.
+    pub fn open_callback_token(&self, token: &str) -> Option<CallbackTarget> {
+        let mut parts = token.split('.');
+        let (tenant, task_id, lease, sig) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+        if parts.next().is_some() || tenant.is_empty() || task_id.is_empty() {
+            return None;
+        }
         let lease: u64 = lease.parse().ok()?;
         let expected = self.token_mac(tenant, task_id, lease);
-        constant_time_eq(sig.as_bytes(), expected.as_bytes()).then(|| (task_id.to_owned(), lease))
+        constant_time_eq(sig.as_bytes(), expected.as_bytes()).then(|| CallbackTarget {
+            tenant: tenant.to_owned(),
+            task_id: task_id.to_owned(),
+            lease_token: lease,
+        })
     }
 
     fn token_mac(&self, tenant: &str, task_id: &str, lease_token: u64) -> String {
@@ -163,6 +176,17 @@ impl Secret {
         let mac = self.mac(&[b"callback\0", tenant.as_bytes(), b"\0", task_id.as_bytes(), b"\0", lease.as_bytes()]);
         hex::encode(&mac[..16])
     }
+}
+
+/// What a callback token names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallbackTarget {
+    /// The task's tenant.
+    pub tenant: String,
+    /// `task_…`.
+    pub task_id: String,
+    /// The lease the token was issued for.
+    pub lease_token: u64,
 }
 
 /// Parses `t=<unix>,v1=<hex>[,v1=<hex>…]`.
@@ -291,13 +315,18 @@ mod tests {
     }
 
     #[test]
-    fn callback_tokens_open_only_with_their_secret_and_tenant() {
+    fn callback_tokens_open_only_with_their_secret_and_name_their_tenant() {
         let secret = Secret::new("s");
-        let token = secret.callback_token("default", "task_1", 7);
-        assert_eq!(secret.open_callback_token("default", &token), Some(("task_1".into(), 7)));
-        assert_eq!(secret.open_callback_token("other", &token), None);
-        assert_eq!(Secret::new("t").open_callback_token("default", &token), None);
-        let forged = token.replace(".7.", ".8.");
-        assert_eq!(secret.open_callback_token("default", &forged), None);
+        let token = secret.callback_token("t2", "task_1", 7);
+        assert!(token.starts_with("t2.task_1.7."), "{token}");
+        let target = CallbackTarget { tenant: "t2".into(), task_id: "task_1".into(), lease_token: 7 };
+        assert_eq!(secret.open_callback_token(&token), Some(target));
+        assert_eq!(Secret::new("t").open_callback_token(&token), None);
+        assert_eq!(secret.open_callback_token(&token.replace(".7.", ".8.")), None);
+        assert_eq!(secret.open_callback_token(&token.replacen("t2.", "default.", 1)), None, "moved tenant");
+        assert_eq!(secret.open_callback_token(&format!("{token}.x")), None);
+        // The three-part form of earlier versions is refused.
+        let old = token.split_once('.').unwrap().1;
+        assert_eq!(secret.open_callback_token(old), None);
     }
 }

@@ -20,6 +20,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (10, "workers", include_str!("../../migrations/sqlite/0010_workers.sql")),
     (11, "retention", include_str!("../../migrations/sqlite/0011_retention.sql")),
     (12, "api keys", include_str!("../../migrations/sqlite/0012_api_keys.sql")),
+    (13, "tenant secrets", include_str!("../../migrations/sqlite/0013_tenant_secrets.sql")),
 ];
 
 /// Migrations of the Postgres store, numbered as their SQLite twins: the
@@ -37,6 +38,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (10, "workers", include_str!("../../migrations/postgres/0010_workers.sql")),
     (11, "retention", include_str!("../../migrations/postgres/0011_retention.sql")),
     (12, "api keys", include_str!("../../migrations/postgres/0012_api_keys.sql")),
+    (13, "tenant secrets", include_str!("../../migrations/postgres/0013_tenant_secrets.sql")),
 ];
 
 /// The migrator of the SQLite store.

@@ -30,6 +30,7 @@ mod runs;
 mod secrets;
 pub mod sqlite;
 mod tasks;
+mod tenant_secrets;
 mod unreadable;
 pub mod workers;
 mod workflows;
@@ -43,7 +44,8 @@ pub use retention::{KeySweep, RetentionStore, RunSweep, Swept};
 pub use runs::{CommandRow, CommitStore, IdempotencyRow, InboxAnswer, OpenRun, RunBatch, RunPage, RunQuery, RunStore};
 pub use secrets::SecretStore;
 pub use sqlite::wal::CheckpointStats;
-pub use tasks::{ClaimRequest, ExpiredLease, LeasedTask, TaskClaim, TaskLease, TaskStatus, TaskStore};
+pub use tasks::{ClaimRequest, ClaimScope, ExpiredLease, LeasedTask, TaskClaim, TaskLease, TaskStatus, TaskStore};
+pub use tenant_secrets::{TenantSecretInfo, TenantSecretStore};
 pub use workers::{WorkerRecord, WorkerStore};
 pub use workflows::{NewVersion, NewWorkflow, WorkflowPage, WorkflowQuery, WorkflowStore};
 
@@ -58,6 +60,7 @@ pub trait Store:
     + WorkerStore
     + SecretStore
     + KeyStore
+    + TenantSecretStore
     + RetentionStore
 {
 }
@@ -71,6 +74,7 @@ impl<T> Store for T where
         + WorkerStore
         + SecretStore
         + KeyStore
+        + TenantSecretStore
         + RetentionStore
 {
 }

@@ -47,11 +47,39 @@ impl TaskStatus {
     }
 }
 
+/// Whose tasks a claim may take.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClaimScope {
+    /// Only this tenant's: every worker's claim.
+    Tenant(String),
+    /// Any tenant's: the built-in executor's claim, which serves every
+    /// tenant and acts in the leased task's own ([`LeasedTask::tenant_id`]).
+    AnyTenant,
+}
+
+impl ClaimScope {
+    /// Whether a task of `tenant` is in scope.
+    pub fn covers(&self, tenant: &str) -> bool {
+        match self {
+            Self::Tenant(own) => own == tenant,
+            Self::AnyTenant => true,
+        }
+    }
+
+    /// The one tenant claimed for, or `None` for any.
+    pub fn tenant(&self) -> Option<&str> {
+        match self {
+            Self::Tenant(own) => Some(own),
+            Self::AnyTenant => None,
+        }
+    }
+}
+
 /// A worker asking for the oldest queued task of some agents.
 #[derive(Debug, Clone)]
 pub struct TaskClaim<'a> {
-    /// Tenant the worker belongs to.
-    pub tenant: &'a str,
+    /// Whose tasks it may take.
+    pub scope: &'a ClaimScope,
     /// Agent names it takes tasks for; never empty.
     pub agents: &'a [String],
     /// Step kinds it may be given (e.g. only "agent").
@@ -69,8 +97,8 @@ pub struct TaskClaim<'a> {
 /// itself takes tasks off the queue).
 #[derive(Debug, Clone)]
 pub struct ClaimRequest {
-    /// Tenant the worker belongs to.
-    pub tenant: String,
+    /// Whose tasks it may take.
+    pub scope: ClaimScope,
     /// Agent names it takes tasks for; never empty.
     pub agents: Vec<String>,
     /// Step kinds it may be given.
@@ -87,7 +115,7 @@ impl ClaimRequest {
     /// The borrowed form the store's queries take.
     pub fn as_claim(&self) -> TaskClaim<'_> {
         TaskClaim {
-            tenant: &self.tenant,
+            scope: &self.scope,
             agents: &self.agents,
             kinds: self.kinds,
             worker_id: &self.worker_id,
@@ -102,6 +130,8 @@ impl ClaimRequest {
 pub struct LeasedTask {
     /// `task_…`.
     pub task_id: String,
+    /// Owning tenant: the one every later call about the lease acts in.
+    pub tenant_id: String,
     /// Owning run.
     pub run_id: String,
     /// Instance key of the step.

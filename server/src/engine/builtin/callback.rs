@@ -14,7 +14,6 @@ use super::TaskQueue;
 use crate::engine::EngineError;
 use crate::engine::scheduler::now_ms;
 use crate::engine::tasks::{MAX_OUTPUT_BYTES, TaskOutput};
-use crate::model::DEFAULT_TENANT;
 use crate::model::json_limits;
 use crate::outbound::{Secret, SignatureError};
 
@@ -79,8 +78,9 @@ impl CallbackReceiver {
     /// (an empty body is null). Answers the run id and step key.
     pub async fn deliver(&self, callback: Callback<'_>) -> Result<(String, String), CallbackError> {
         let Callback { token, signature, x_signature, x_timestamp, body } = callback;
-        let (task_id, lease) =
-            self.secret.open_callback_token(DEFAULT_TENANT, token).ok_or(CallbackError::UnknownToken)?;
+        // The tenant comes from the (signed) token: a callback carries no key.
+        let target = self.secret.open_callback_token(token).ok_or(CallbackError::UnknownToken)?;
+        let (tenant, task_id, lease) = (target.tenant.as_str(), target.task_id.as_str(), target.lease_token);
         let now = now_ms() / 1000;
         self.secret
             .verify_callback(token, signature, x_signature, x_timestamp, body, now)
@@ -102,9 +102,9 @@ impl CallbackReceiver {
                 Err(fault) => TaskOutput::Refused(fault),
             }
         };
-        let row = self.tasks.task_row(DEFAULT_TENANT, &task_id).await.map_err(CallbackError::Engine)?;
+        let row = self.tasks.task_row(tenant, task_id).await.map_err(CallbackError::Engine)?;
         let Some(row) = row else { return Err(CallbackError::UnknownToken) };
-        match self.tasks.complete(DEFAULT_TENANT, &task_id, lease, output, 0).await {
+        match self.tasks.complete(tenant, task_id, lease, output, 0).await {
             Ok(()) => Ok((row.run_id, row.step_key)),
             Err(EngineError::InvalidArgument { message, .. }) => Err(CallbackError::Refused(message)),
             Err(err @ (EngineError::StaleLease(_) | EngineError::FailedPrecondition { .. })) => {

@@ -15,7 +15,10 @@ use crate::outbound::OutboundRequest;
 pub(super) async fn run(job: &Job) -> Finish {
     let spec = &job.spec;
     let method = if spec.method.is_empty() { "GET".to_owned() } else { spec.method.clone() };
-    let mut headers: Vec<(String, String)> = spec.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let mut headers = match super::headers::resolve(job, |_| true).await {
+        Ok(headers) => headers,
+        Err(finish) => return finish,
+    };
     let has_type = headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type"));
     let body = match &spec.body {
         None | Some(Value::Null) => None,

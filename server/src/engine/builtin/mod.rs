@@ -15,8 +15,10 @@
 //! it; its leases are owned by [`OWNER`].
 
 mod callback;
+mod headers;
 mod http_request;
 mod script;
+mod vault;
 mod webhook;
 
 use std::sync::{Arc, Mutex};
@@ -28,12 +30,13 @@ use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
 
 pub use callback::{Callback, CallbackError, CallbackReceiver};
+pub use vault::{ResolveError, SecretVault};
 
 use crate::config::ScriptSettings;
 use crate::engine::TaskQueue;
 use crate::engine::tasks::TaskOutput;
+use crate::model::StepKind;
 use crate::model::json_limits::{self, JsonFault};
-use crate::model::{DEFAULT_TENANT, StepKind};
 use crate::outbound::{OutboundClient, Secret};
 use crate::store::LeasedTask;
 
@@ -57,6 +60,8 @@ pub struct BuiltinSettings {
     pub callback_timeout: Duration,
     /// Script steps' switch and limits.
     pub script: ScriptSettings,
+    /// Where header `{{ secrets.NAME }}` references find their values.
+    pub vault: SecretVault,
 }
 
 /// The fields of a built-in task's spec (the task text, written by the
@@ -167,7 +172,7 @@ async fn claim_loop(
         while running.try_join_next().is_some() {}
         let Ok(permit) = slots.clone().acquire_owned().await else { return };
         let claimed = tokio::select! {
-            claimed = tasks.claim_builtin(DEFAULT_TENANT, kinds, agent, OWNER, CLAIM_WAIT) => claimed,
+            claimed = tasks.claim_builtin(kinds, agent, OWNER, CLAIM_WAIT) => claimed,
             _ = stopped.wait_for(|s| *s) => return,
         };
         match claimed {
@@ -196,12 +201,13 @@ async fn claim_loop(
 
 /// Runs one task under a keep-alive and reports how it ended.
 async fn run_task(tasks: TaskQueue, settings: Arc<BuiltinSettings>, leased: LeasedTask) {
-    let (task_id, token) = (leased.task_id.clone(), leased.lease_token);
+    // Every call about the lease acts in the task's own tenant.
+    let (tenant, task_id, token) = (leased.tenant_id.clone(), leased.task_id.clone(), leased.lease_token);
     let spec = match leased.task.as_deref().map(serde_json::from_str::<TaskSpec>) {
         Some(Ok(spec)) => spec,
         _ => {
             let error = "the task's spec is missing or unreadable".to_owned();
-            report(&tasks, &task_id, token, Finish::Failed { error, retryable: false }).await;
+            report(&tasks, &tenant, &task_id, token, Finish::Failed { error, retryable: false }).await;
             return;
         }
     };
@@ -214,7 +220,7 @@ async fn run_task(tasks: TaskQueue, settings: Arc<BuiltinSettings>, leased: Leas
     if holds && !webhook::hold_through_send(&tasks, &job).await {
         return;
     }
-    let keepalive = tokio::spawn(keep_alive(tasks.clone(), task_id.clone(), token, cancel, !holds));
+    let keepalive = tokio::spawn(keep_alive(tasks.clone(), tenant.clone(), task_id.clone(), token, cancel, !holds));
     let finish = match kind {
         StepKind::Webhook => webhook::run(&job).await,
         StepKind::HttpRequest => http_request::run(&job).await,
@@ -236,7 +242,7 @@ async fn run_task(tasks: TaskQueue, settings: Arc<BuiltinSettings>, leased: Leas
     keepalive.abort();
     match finish {
         Finish::AwaitCallback { deadline_ms } => webhook::await_callback(&tasks, &job, deadline_ms).await,
-        finish => report(&tasks, &task_id, token, finish).await,
+        finish => report(&tasks, &tenant, &task_id, token, finish).await,
     }
 }
 
@@ -244,7 +250,14 @@ async fn run_task(tasks: TaskQueue, settings: Arc<BuiltinSettings>, leased: Leas
 /// off: the lease is held long enough already), and looks twice a second
 /// whether the task is still live (a read), so a cancelled run stops its
 /// script or request promptly; flags a cancel or a lost lease.
-async fn keep_alive(tasks: TaskQueue, task_id: String, token: u64, cancel: watch::Sender<bool>, heartbeats: bool) {
+async fn keep_alive(
+    tasks: TaskQueue,
+    tenant: String,
+    task_id: String,
+    token: u64,
+    cancel: watch::Sender<bool>,
+    heartbeats: bool,
+) {
     let every = Duration::from_millis((tasks.lease_ms() / 3).clamp(50, 10_000) as u64);
     let look = Duration::from_millis(500).min(every);
     let mut next_beat = tokio::time::Instant::now() + every;
@@ -252,9 +265,9 @@ async fn keep_alive(tasks: TaskQueue, task_id: String, token: u64, cancel: watch
         tokio::time::sleep(look).await;
         let live = if heartbeats && tokio::time::Instant::now() >= next_beat {
             next_beat += every;
-            matches!(tasks.heartbeat(DEFAULT_TENANT, &task_id, token, 0).await, Ok(reply) if !reply.cancelled)
+            matches!(tasks.heartbeat(&tenant, &task_id, token, 0).await, Ok(reply) if !reply.cancelled)
         } else {
-            tasks.check_lease(DEFAULT_TENANT, &task_id, token).await.is_ok()
+            tasks.check_lease(&tenant, &task_id, token).await.is_ok()
         };
         if !live {
             let _ = cancel.send(true);
@@ -265,15 +278,13 @@ async fn keep_alive(tasks: TaskQueue, task_id: String, token: u64, cancel: watch
 
 /// Completes or fails the attempt. A refusal (the run was cancelled, the
 /// lease given up) changes nothing and is only logged.
-pub(crate) async fn report(tasks: &TaskQueue, task_id: &str, token: u64, finish: Finish) {
+pub(crate) async fn report(tasks: &TaskQueue, tenant: &str, task_id: &str, token: u64, finish: Finish) {
     let result = match finish {
-        Finish::Done(output) => tasks.complete(DEFAULT_TENANT, task_id, token, TaskOutput::Json(output), 0).await,
-        Finish::Refused(fault) => tasks.complete(DEFAULT_TENANT, task_id, token, TaskOutput::Refused(fault), 0).await,
-        Finish::TooLarge(message) => {
-            tasks.complete(DEFAULT_TENANT, task_id, token, TaskOutput::TooLarge(message), 0).await
-        }
+        Finish::Done(output) => tasks.complete(tenant, task_id, token, TaskOutput::Json(output), 0).await,
+        Finish::Refused(fault) => tasks.complete(tenant, task_id, token, TaskOutput::Refused(fault), 0).await,
+        Finish::TooLarge(message) => tasks.complete(tenant, task_id, token, TaskOutput::TooLarge(message), 0).await,
         Finish::Failed { error, retryable } => {
-            tasks.fail(DEFAULT_TENANT, task_id, token, error, retryable, 0).await.map(|_| ())
+            tasks.fail(tenant, task_id, token, error, retryable, 0).await.map(|_| ())
         }
         Finish::AwaitCallback { .. } | Finish::Abandoned => Ok(()),
     };

@@ -27,7 +27,6 @@ use serde_json::json;
 use super::{Finish, Job, json_or_text, report, whole_numbers};
 use crate::engine::TaskQueue;
 use crate::engine::scheduler::now_ms;
-use crate::model::DEFAULT_TENANT;
 use crate::outbound::{
     OutboundError, OutboundRequest, OutboundResponse, SIGNATURE_HEADER, X_SIGNATURE_HEADER, X_TIMESTAMP_HEADER,
 };
@@ -58,12 +57,11 @@ pub(super) async fn run(job: &Job) -> Finish {
         _ => serde_json::to_vec(&whole_numbers(leased.input.clone())).unwrap_or_default(),
     };
     let now_secs = now_ms() / 1000;
-    let mut headers: Vec<(String, String)> = spec
-        .headers
-        .iter()
-        .filter(|(name, _)| !RESERVED_HEADERS.contains(&name.to_ascii_lowercase().as_str()))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
+    let reserved = |name: &str| RESERVED_HEADERS.contains(&name.to_ascii_lowercase().as_str());
+    let mut headers = match super::headers::resolve(job, |name| !reserved(name)).await {
+        Ok(headers) => headers,
+        Err(finish) => return finish,
+    };
     if !body.is_empty() && !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type")) {
         headers.push(("content-type".into(), "application/json".into()));
     }
@@ -76,7 +74,7 @@ pub(super) async fn run(job: &Job) -> Finish {
     headers.push(("weft-step-id".into(), leased.step_key.clone()));
     headers.push(("weft-attempt".into(), leased.attempt.to_string()));
     if spec.wait_for_callback {
-        let token = job.settings.secret.callback_token(DEFAULT_TENANT, &leased.task_id, leased.lease_token);
+        let token = job.settings.secret.callback_token(&leased.tenant_id, &leased.task_id, leased.lease_token);
         headers.push((CALLBACK_HEADER.into(), format!("{}/v1/callbacks/{token}", job.settings.public_url)));
     }
     // A webhook's timeout is its callback's when it waits for one, else
@@ -125,15 +123,15 @@ fn millis(duration: Duration) -> i64 {
 pub(super) async fn hold_through_send(tasks: &TaskQueue, job: &Job) -> bool {
     let longest = job.settings.client.limits().timeout + callback_timeout(job);
     let until = now_ms().saturating_add(millis(longest)).saturating_add(HOLD_GRACE_MS);
-    let (task_id, token) = (job.leased.task_id.as_str(), job.leased.lease_token);
-    matches!(tasks.hold_lease(DEFAULT_TENANT, task_id, token, until).await, Ok(true))
+    let (tenant, task_id, token) = (job.leased.tenant_id.as_str(), job.leased.task_id.as_str(), job.leased.lease_token);
+    matches!(tasks.hold_lease(tenant, task_id, token, until).await, Ok(true))
 }
 
 /// Holds the lease past `deadline_ms` and fails the attempt at that time
 /// unless the callback (or a cancel) ended it first.
 pub(super) async fn await_callback(tasks: &TaskQueue, job: &Job, deadline_ms: i64) {
-    let (task_id, token) = (job.leased.task_id.as_str(), job.leased.lease_token);
-    match tasks.hold_lease(DEFAULT_TENANT, task_id, token, deadline_ms.saturating_add(HOLD_GRACE_MS)).await {
+    let (tenant, task_id, token) = (job.leased.tenant_id.as_str(), job.leased.task_id.as_str(), job.leased.lease_token);
+    match tasks.hold_lease(tenant, task_id, token, deadline_ms.saturating_add(HOLD_GRACE_MS)).await {
         Ok(true) => {}
         // The callback came before the answer did, or the run was cancelled.
         Ok(false) | Err(_) => return,
@@ -146,12 +144,12 @@ pub(super) async fn await_callback(tasks: &TaskQueue, job: &Job, deadline_ms: i6
             break;
         }
         tokio::time::sleep(Duration::from_millis(left.clamp(1, 2_000) as u64)).await;
-        if tasks.check_lease(DEFAULT_TENANT, task_id, token).await.is_err() {
+        if tasks.check_lease(tenant, task_id, token).await.is_err() {
             return;
         }
     }
     let error = format!("no callback arrived within {}", humantime::format_duration(callback_timeout(job)));
-    report(tasks, task_id, token, Finish::Failed { error, retryable: true }).await;
+    report(tasks, tenant, task_id, token, Finish::Failed { error, retryable: true }).await;
 }
 
 /// Sends the attempt's request unless its run is cancelled first: the

@@ -29,7 +29,9 @@ pub(super) struct Waiting {
 
 impl Waiting {
     fn wants(&self, tenant: &str, agent: &str, kind: &str) -> bool {
-        self.claim.tenant == tenant && self.claim.kinds.contains(&kind) && self.claim.agents.iter().any(|a| a == agent)
+        self.claim.scope.covers(tenant)
+            && self.claim.kinds.contains(&kind)
+            && self.claim.agents.iter().any(|a| a == agent)
     }
 }
 
@@ -99,9 +101,9 @@ impl ParkedClaims {
         for (waiting, leased) in tried.into_iter().zip(claimed) {
             match leased {
                 Some(leased) => {
-                    let tenant = waiting.claim.tenant;
+                    // The task's own tenant: an any-tenant claim has none.
                     if let Err(Ok(Some(unsent))) = waiting.reply.send(Ok(Some(leased))) {
-                        self.releases.push((tenant, unsent));
+                        self.releases.push((unsent.tenant_id.clone(), unsent));
                     }
                 }
                 None if waiting.until_ms > now_ms && !waiting.reply.is_closed() => self.waiting.push(waiting),
@@ -135,11 +137,20 @@ impl ParkedClaims {
 mod tests {
     use super::*;
     use crate::model::StepKind;
+    use crate::store::ClaimScope;
 
     fn waiting(agent: &str, until_ms: i64) -> (Waiting, oneshot::Receiver<Result<Option<LeasedTask>, EngineError>>) {
+        scoped(ClaimScope::Tenant("t".into()), agent, until_ms)
+    }
+
+    fn scoped(
+        scope: ClaimScope,
+        agent: &str,
+        until_ms: i64,
+    ) -> (Waiting, oneshot::Receiver<Result<Option<LeasedTask>, EngineError>>) {
         let (reply, answer) = oneshot::channel();
         let claim = ClaimRequest {
-            tenant: "t".into(),
+            scope,
             agents: vec![agent.into()],
             kinds: &["agent"],
             worker_id: "w".into(),
@@ -152,6 +163,7 @@ mod tests {
     fn leased(task_id: &str) -> LeasedTask {
         LeasedTask {
             task_id: task_id.into(),
+            tenant_id: "t".into(),
             run_id: "r".into(),
             step_key: "s".into(),
             workflow_id: "wf".into(),
@@ -181,6 +193,18 @@ mod tests {
         assert_eq!(tried.len(), 1);
         assert_eq!(parked.waiting.len(), 2, "the second 'a' claim and the 'b' claim stay parked");
         assert!(parked.take_matching(&[("other-tenant", "a", "agent"), ("t", "a", "planner")]).is_empty());
+    }
+
+    #[test]
+    fn an_any_tenant_claim_matches_every_tenant_and_a_tenant_claim_only_its_own() {
+        let mut parked = ParkedClaims::default();
+        let (any, _a) = scoped(ClaimScope::AnyTenant, "weft:webhook", 100);
+        let (own, _b) = waiting("a", 100);
+        parked.waiting.extend([any, own]);
+        assert!(parked.take_matching(&[("u", "a", "agent")]).is_empty(), "tenant t's claim never takes u's task");
+        let tried = parked.take_matching(&[("u", "weft:webhook", "agent"), ("t", "a", "agent")]);
+        assert_eq!(tried.len(), 2);
+        assert_eq!(tried[0].claim.scope, ClaimScope::AnyTenant);
     }
 
     #[test]

@@ -30,7 +30,7 @@ use crate::engine::clock::now_ms;
 use crate::engine::workers::WorkerRegistry;
 use crate::engine::{EngineError, RunEngine};
 use crate::model::definition::Policy;
-use crate::store::{ClaimRequest, LeasedTask};
+use crate::store::{ClaimRequest, ClaimScope, LeasedTask};
 use sweeper::NewDeadlines;
 
 /// Step kinds workers are handed: agents, and planners (agents whose
@@ -127,24 +127,25 @@ impl TaskQueue {
         if let Some(stranger) = agents.iter().find(|a| !registered.contains(a)) {
             return Err(EngineError::invalid("agents", format!("agent '{stranger}' is not registered by this worker")));
         }
-        match self.claim_waiting(tenant, agents, SERVED_KINDS, worker_id, wait).await? {
+        match self.claim_waiting(ClaimScope::Tenant(tenant.to_owned()), agents, SERVED_KINDS, worker_id, wait).await? {
             Some(leased) => self.describe(tenant, leased).await.map(Some),
             None => Ok(None),
         }
     }
 
     /// Claims the oldest queued task of `kinds` under the reserved `agent`
-    /// for the built-in executor (lease owner `owner`), waiting up to `wait`.
-    /// `None` when none came in time or the server is stopping.
+    /// for the built-in executor (lease owner `owner`), of any tenant: the
+    /// executor serves them all and acts in the task's own
+    /// ([`LeasedTask::tenant_id`]). Waits up to `wait`; `None` when none
+    /// came in time or the server is stopping.
     pub async fn claim_builtin(
         &self,
-        tenant: &str,
         kinds: &'static [&'static str],
         agent: &str,
         owner: &str,
         wait: Duration,
     ) -> Result<Option<LeasedTask>, EngineError> {
-        self.claim_waiting(tenant, vec![agent.to_string()], kinds, owner, wait).await
+        self.claim_waiting(ClaimScope::AnyTenant, vec![agent.to_string()], kinds, owner, wait).await
     }
 
     /// Claims the oldest queued task of `agents` and `kinds` for `owner`,
@@ -159,14 +160,14 @@ impl TaskQueue {
     )]
     async fn claim_waiting(
         &self,
-        tenant: &str,
+        scope: ClaimScope,
         agents: Vec<String>,
         kinds: &'static [&'static str],
         owner: &str,
         wait: Duration,
     ) -> Result<Option<LeasedTask>, EngineError> {
         let claim = ClaimRequest {
-            tenant: tenant.to_string(),
+            scope,
             agents,
             kinds,
             worker_id: owner.to_string(),

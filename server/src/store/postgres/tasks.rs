@@ -14,7 +14,7 @@ use super::text::{nul_safe, nul_safe_opt};
 use crate::store::StoreError;
 use crate::store::rows::Columns;
 use crate::store::runs::RunBatch;
-use crate::store::tasks::{LeasedTask, TaskClaim, TaskStatus};
+use crate::store::tasks::{ClaimScope, LeasedTask, TaskClaim, TaskStatus};
 
 /// Sets `status` on the tasks keyed (run id, step key); the lease is over.
 async fn set_status(tx: &mut PgConnection, status: TaskStatus, keys: &[(String, String)]) -> Result<(), StoreError> {
@@ -93,29 +93,36 @@ pub(super) async fn write(tx: &mut PgConnection, batch: &RunBatch) -> Result<(),
 /// inside the writer's transaction `tx`: one round trip, the run's columns
 /// joined in.
 pub(super) async fn claim(tx: &mut PgConnection, claim: &TaskClaim<'_>) -> Result<Option<LeasedTask>, StoreError> {
-    let row = sqlx::query(
+    // A tenant's claim stays in its tenant; the built-in executor's takes
+    // any tenant's task and acts in the task's own ($1 is NULL then).
+    let in_tenant = match claim.scope {
+        ClaimScope::Tenant(_) => "AND tenant_id = $1",
+        ClaimScope::AnyTenant => "AND $1::text IS NULL",
+    };
+    let sql = format!(
         "WITH picked AS ( \
              SELECT run_id, step_key FROM tasks \
-             WHERE status = 'queued' AND tenant_id = $1 AND agent = ANY($2::text[]) AND kind = ANY($3::text[]) \
+             WHERE status = 'queued' {in_tenant} AND agent = ANY($2::text[]) AND kind = ANY($3::text[]) \
              ORDER BY created_at, task_id LIMIT 1 FOR UPDATE SKIP LOCKED), \
          leased AS ( \
              UPDATE tasks t SET status = 'leased', lease_token = t.lease_token + 1, lease_owner = $4, \
                  attempt_deadline = $6 + t.timeout_ms, lease_deadline = LEAST($5, $6 + t.timeout_ms), \
                  cost_so_far = 0 \
              FROM picked WHERE t.run_id = picked.run_id AND t.step_key = picked.step_key \
-             RETURNING t.task_id, t.run_id, t.step_key, t.attempt, t.kind, t.agent, t.task, t.input, \
-                 t.lease_token, t.lease_deadline, t.attempt_deadline) \
+             RETURNING t.task_id, t.tenant_id, t.run_id, t.step_key, t.attempt, t.kind, t.agent, t.task, \
+                 t.input, t.lease_token, t.lease_deadline, t.attempt_deadline) \
          SELECT l.*, r.id AS found_run, r.workflow_id, r.workflow_version, r.user_id, r.started_at \
-         FROM leased l LEFT JOIN runs r ON r.id = l.run_id",
-    )
-    .bind(nul_safe(claim.tenant))
-    .bind(claim.agents.iter().map(|a| nul_safe(a)).collect::<Vec<_>>())
-    .bind(claim.kinds)
-    .bind(nul_safe(claim.worker_id))
-    .bind(claim.now_ms.saturating_add(claim.lease_ms))
-    .bind(claim.now_ms)
-    .fetch_optional(&mut *tx)
-    .await?;
+         FROM leased l LEFT JOIN runs r ON r.id = l.run_id"
+    );
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(claim.scope.tenant().map(nul_safe))
+        .bind(claim.agents.iter().map(|a| nul_safe(a)).collect::<Vec<_>>())
+        .bind(claim.kinds)
+        .bind(nul_safe(claim.worker_id))
+        .bind(claim.now_ms.saturating_add(claim.lease_ms))
+        .bind(claim.now_ms)
+        .fetch_optional(&mut *tx)
+        .await?;
     let Some(row) = row else { return Ok(None) };
     // SQLite reads the run with fetch_one; a task without its run is the
     // same error here.
@@ -127,6 +134,7 @@ pub(super) async fn claim(tx: &mut PgConnection, claim: &TaskClaim<'_>) -> Resul
     Ok(Some(LeasedTask {
         input: serde_json::from_str::<Value>(&input)
             .map_err(|e| StoreError::Corrupt(format!("input of task {task_id}: {e}")))?,
+        tenant_id: row.text("tenant_id")?,
         run_id: row.text("run_id")?,
         step_key: row.text("step_key")?,
         workflow_id: row.text("workflow_id")?,

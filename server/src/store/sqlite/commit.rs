@@ -374,15 +374,19 @@ fn write_approvals(tx: &Transaction<'_>, batch: &RunBatch) -> Result<(), StoreEr
 fn claim_one(tx: &Transaction<'_>, claim: &TaskClaim<'_>) -> Result<Option<LeasedTask>, StoreError> {
     let agents = vec!["?"; claim.agents.len()].join(", ");
     let kinds = vec!["?"; claim.kinds.len()].join(", ");
+    // A tenant's claim stays in its tenant; the built-in executor's takes
+    // any tenant's task (and acts in the task's tenant).
+    let tenant = claim.scope.tenant();
+    let in_tenant = if tenant.is_some() { "AND tenant_id = ?" } else { "" };
     // A step timeout starts its attempt's clock here; the lease never
     // outlives it.
     let sql = format!(
         "UPDATE tasks SET status = 'leased', lease_token = lease_token + 1, lease_owner = ?, \
          attempt_deadline = ? + timeout_ms, lease_deadline = MIN(?, COALESCE(? + timeout_ms, ?)), \
          cost_so_far = 0 WHERE (run_id, step_key) = (SELECT run_id, step_key FROM tasks \
-         WHERE status = 'queued' AND tenant_id = ? AND agent IN ({agents}) AND kind IN ({kinds}) \
+         WHERE status = 'queued' {in_tenant} AND agent IN ({agents}) AND kind IN ({kinds}) \
          ORDER BY created_at, task_id LIMIT 1) \
-         RETURNING task_id, run_id, step_key, attempt, kind, agent, task, input, lease_token, lease_deadline, \
+         RETURNING task_id, tenant_id, run_id, step_key, attempt, kind, agent, task, input, lease_token, lease_deadline, \
          attempt_deadline"
     );
     let deadline = claim.now_ms.saturating_add(claim.lease_ms);
@@ -392,7 +396,9 @@ fn claim_one(tx: &Transaction<'_>, claim: &TaskClaim<'_>) -> Result<Option<Lease
     values.push(deadline.into());
     values.push(claim.now_ms.into());
     values.push(deadline.into());
-    values.push(claim.tenant.to_owned().into());
+    if let Some(tenant) = tenant {
+        values.push(tenant.to_owned().into());
+    }
     values.extend(claim.agents.iter().map(|a| a.clone().into()));
     values.extend(claim.kinds.iter().map(|k| (*k).to_owned().into()));
     let mut update = tx.prepare_cached(&sql)?;
@@ -400,6 +406,7 @@ fn claim_one(tx: &Transaction<'_>, claim: &TaskClaim<'_>) -> Result<Option<Lease
         .query_row(params_from_iter(values), |row| {
             Ok((
                 row.get::<_, String>("task_id")?,
+                row.get::<_, String>("tenant_id")?,
                 row.get::<_, String>("run_id")?,
                 row.get::<_, String>("step_key")?,
                 row.get::<_, i64>("attempt")?,
@@ -413,8 +420,20 @@ fn claim_one(tx: &Transaction<'_>, claim: &TaskClaim<'_>) -> Result<Option<Lease
             ))
         })
         .optional()?;
-    let Some((task_id, run_id, step_key, attempt, kind, agent, task, input, token, lease_deadline, attempt_deadline)) =
-        row
+    let Some((
+        task_id,
+        tenant_id,
+        run_id,
+        step_key,
+        attempt,
+        kind,
+        agent,
+        task,
+        input,
+        token,
+        lease_deadline,
+        attempt_deadline,
+    )) = row
     else {
         return Ok(None);
     };
@@ -440,6 +459,7 @@ fn claim_one(tx: &Transaction<'_>, claim: &TaskClaim<'_>) -> Result<Option<Lease
         lease_deadline_ms: lease_deadline,
         attempt_deadline_ms: attempt_deadline,
         task_id,
+        tenant_id,
         run_id,
         shared_state: None,
     }))

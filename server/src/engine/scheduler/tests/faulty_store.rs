@@ -299,6 +299,40 @@ impl KeyStore for FaultyStore {
 }
 
 #[async_trait]
+impl crate::store::TenantSecretStore for FaultyStore {
+    async fn put_tenant_secret(
+        &self,
+        tenant: &str,
+        name: &str,
+        sealed: &str,
+        now_ms: i64,
+    ) -> Result<(crate::store::TenantSecretInfo, bool), StoreError> {
+        self.reachable()?;
+        self.inner.put_tenant_secret(tenant, name, sealed, now_ms).await
+    }
+
+    async fn tenant_secret(&self, tenant: &str, name: &str) -> Result<Option<String>, StoreError> {
+        self.reachable()?;
+        self.inner.tenant_secret(tenant, name).await
+    }
+
+    async fn list_tenant_secrets(
+        &self,
+        tenant: &str,
+        after: &str,
+        limit: u32,
+    ) -> Result<Vec<crate::store::TenantSecretInfo>, StoreError> {
+        self.reachable()?;
+        self.inner.list_tenant_secrets(tenant, after, limit).await
+    }
+
+    async fn delete_tenant_secret(&self, tenant: &str, name: &str) -> Result<bool, StoreError> {
+        self.reachable()?;
+        self.inner.delete_tenant_secret(tenant, name).await
+    }
+}
+
+#[async_trait]
 impl WorkerStore for FaultyStore {
     async fn upsert_worker(&self, tenant: &str, worker: &WorkerRecord) -> Result<(), StoreError> {
         self.reachable()?;
