@@ -151,6 +151,8 @@ pub async fn router(context: ApiContext) -> Result<axum::Router, tonic_reflectio
         .add_service(web.layer(TriggerServiceServer::new(unbuilt::UnbuiltTriggers).max_decoding_message_size(limit)))
         .add_service(
             web.layer(KeyServiceServer::new(KeyApi::new(context.keys.clone())).max_decoding_message_size(limit)),
+        )
+        .add_service(
             web.layer(SecretServiceServer::new(SecretApi::new(context.vault)).max_decoding_message_size(limit)),
         )
         .add_service(web.layer(health))
