@@ -1,0 +1,55 @@
+//! The fuzz targets as tests: each runs bolero's random inputs, after the
+//! corpus under `tests/__fuzz__/<target>/corpus/`, for the time
+//! `weft_fuzz::budget` gives it (60 s under CI=true, 3 s locally,
+//! WEFT_FUZZ_SECONDS to choose). A failure prints the input that broke an
+//! invariant (shrunk) and the seed to replay it with. The same tests run
+//! under libFuzzer with `cargo bolero test` (fuzz/README.md).
+
+use weft_fuzz::budget::Run;
+use weft_fuzz::{definition, expr, rest, template};
+
+#[test]
+fn definition_bytes() {
+    // The compiler target's time is split between raw and mutated input.
+    let run = Run::new("definition_bytes", 0.5);
+    bolero::check!(name = "definition_bytes")
+        .with_test_time(run.time())
+        .for_each(|bytes: &[u8]| run.one(bytes, definition::compile_bytes));
+    run.report();
+}
+
+#[test]
+fn definition_mutated() {
+    let run = Run::new("definition_mutated", 0.5);
+    bolero::check!(name = "definition_mutated")
+        .with_test_time(run.time())
+        .for_each(|bytes: &[u8]| run.one(bytes, definition::compile_mutated));
+    run.report();
+}
+
+#[test]
+fn expressions() {
+    let run = Run::new("expressions", 1.0);
+    bolero::check!(name = "expressions")
+        .with_test_time(run.time())
+        .for_each(|bytes: &[u8]| run.one(bytes, expr::check));
+    run.report();
+}
+
+#[test]
+fn templates() {
+    let run = Run::new("templates", 1.0);
+    bolero::check!(name = "templates")
+        .with_test_time(run.time())
+        .for_each(|bytes: &[u8]| run.one(bytes, template::check));
+    run.report();
+}
+
+#[test]
+fn rest_json() {
+    let run = Run::new("rest_json", 1.0);
+    bolero::check!(name = "rest_json")
+        .with_test_time(run.time())
+        .for_each(|bytes: &[u8]| run.one(bytes, rest::check));
+    run.report();
+}
