@@ -1,5 +1,6 @@
 //! The definition compiler, in every dialect.
 //!
+//! - [`check`]: the target, which picks one of these per input.
 //! - [`compile_bytes`]: raw bytes parsed as a JSON definition, as a
 //!   request's body becomes one, then compiled.
 //! - [`compile_mutated`]: a seed definition ([`crate::seeds`]) edited by a
@@ -28,29 +29,58 @@ const SERDE_DEPTH: usize = 128;
 /// Most edits applied to one seed.
 const MAX_EDITS: usize = 24;
 
-/// Bytes → JSON → definition → compile. True when it compiled.
+/// One definition compiled. True when it compiled.
 ///
-/// Bytes that start like JSON text are parsed as they are; the others are
-/// an edit recipe for a seed's text (byte ranges cut, copied elsewhere,
-/// JSON tokens spliced in), so random runs without coverage feedback also
-/// get past the JSON parser.
+/// Bytes that start like JSON text are parsed as they are (the corpus is
+/// written that way). Otherwise the first byte chooses: the rest as raw
+/// bytes; the rest as an edit recipe for a seed's text (byte ranges cut,
+/// copied elsewhere, JSON tokens spliced in); or the rest as a structural
+/// recipe ([`compile_mutated`]). The recipes let random runs without
+/// coverage feedback get past the JSON parser.
+pub fn check(bytes: &[u8]) -> bool {
+    match bytes.first() {
+        Some(b'{' | b'[' | b'"' | b' ' | b'\n' | b'\t') | None => compile_bytes(bytes),
+        Some(mode) => match mode % 3 {
+            0 => compile_bytes(&bytes[1..]),
+            1 => compile_bytes(&edited_seed_text(&mut Input::new(&bytes[1..]))),
+            _ => compile_mutated(&bytes[1..]),
+        },
+    }
+}
+
+/// Bytes → JSON → definition → compile, as a request body becomes one.
+/// True when it compiled.
 pub fn compile_bytes(bytes: &[u8]) -> bool {
-    let text = match bytes.first() {
-        Some(b'{' | b'[' | b'"' | b' ' | b'\n' | b'\t') | None => bytes.to_vec(),
-        Some(mode) if mode % 4 == 0 => bytes.to_vec(),
-        Some(_) => edited_seed_text(&mut Input::new(&bytes[1..])),
-    };
-    let Ok(def) = serde_json::from_slice::<Definition>(&text) else {
+    let Ok(def) = serde_json::from_slice::<Definition>(bytes) else {
         return false;
     };
-    check(&def)
+    check_compiled(&def)
 }
 
 /// JSON fragments spliced into a seed's text.
 const SPLICES: &[&str] = &[
-    "{", "}", "[", "]", "\"", ",", ":", "null", "0", "-1", "1e999", "4294967296", "\"\\ud800\"", "\"$..*\"",
-    "\"steps\":[", "{\"id\":\"x\",\"type\":\"parallel\",\"steps\":[", "\"dependsOn\":[\"research\"],",
-    "\"type\":\"loop\",", "\"config\":{", "\"states\":{", "\"next\":\"start\"", "true",
+    "{",
+    "}",
+    "[",
+    "]",
+    "\"",
+    ",",
+    ":",
+    "null",
+    "0",
+    "-1",
+    "1e999",
+    "4294967296",
+    "\"\\ud800\"",
+    "\"$..*\"",
+    "\"steps\":[",
+    "{\"id\":\"x\",\"type\":\"parallel\",\"steps\":[",
+    "\"dependsOn\":[\"research\"],",
+    "\"type\":\"loop\",",
+    "\"config\":{",
+    "\"states\":{",
+    "\"next\":\"start\"",
+    "true",
 ];
 
 fn edited_seed_text(input: &mut Input<'_>) -> Vec<u8> {
@@ -97,7 +127,7 @@ pub fn compile_mutated(bytes: &[u8]) -> bool {
     let Ok(def) = serde_json::from_slice::<Definition>(&text) else {
         return false;
     };
-    let compiled = check(&def);
+    let compiled = check_compiled(&def);
     if compiled {
         splice(&def, &all, &mut input);
     }
@@ -105,7 +135,7 @@ pub fn compile_mutated(bytes: &[u8]) -> bool {
 }
 
 /// Compiles `def` and checks what must hold of the result.
-fn check(def: &Definition) -> bool {
+fn check_compiled(def: &Definition) -> bool {
     match compile(def) {
         Ok(workflow) => {
             let problems = validate(def);
@@ -127,8 +157,7 @@ fn check(def: &Definition) -> bool {
 /// planner step of `def`.
 fn splice(def: &Definition, all: &[Value], input: &mut Input<'_>) {
     let Ok(workflow) = compile(def) else { return };
-    let planners: Vec<&str> =
-        def.steps.iter().filter(|s| s.kind == "planner").map(|s| s.id.as_str()).collect();
+    let planners: Vec<&str> = def.steps.iter().filter(|s| s.kind == "planner").map(|s| s.id.as_str()).collect();
     if planners.is_empty() {
         return;
     }
@@ -148,26 +177,126 @@ fn splice(def: &Definition, all: &[Value], input: &mut Input<'_>) {
 
 /// Step and definition fields, plus a few names nothing uses.
 const FIELDS: &[&str] = &[
-    "id", "type", "dependsOn", "depends_on", "inputMap", "onStepFailure", "stateReads", "stateWrites", "retries",
-    "timeout", "agent", "task", "steps", "expression", "onTrue", "onFalse", "next", "target", "duration", "action",
-    "defaultAction", "message", "options", "url", "method", "headers", "waitForCallback", "body", "output", "over",
-    "as", "concurrency", "step", "maxIterations", "while", "until", "event", "onTimeout", "language", "script",
-    "config", "agentId", "goal", "states", "functions", "blocks", "edges", "source", "position", "inputSchema",
-    "outputSchema", "policy", "onFailure", "name", "colour",
+    "id",
+    "type",
+    "dependsOn",
+    "depends_on",
+    "inputMap",
+    "onStepFailure",
+    "stateReads",
+    "stateWrites",
+    "retries",
+    "timeout",
+    "agent",
+    "task",
+    "steps",
+    "expression",
+    "onTrue",
+    "onFalse",
+    "next",
+    "target",
+    "duration",
+    "action",
+    "defaultAction",
+    "message",
+    "options",
+    "url",
+    "method",
+    "headers",
+    "waitForCallback",
+    "body",
+    "output",
+    "over",
+    "as",
+    "concurrency",
+    "step",
+    "maxIterations",
+    "while",
+    "until",
+    "event",
+    "onTimeout",
+    "language",
+    "script",
+    "config",
+    "agentId",
+    "goal",
+    "states",
+    "functions",
+    "blocks",
+    "edges",
+    "source",
+    "position",
+    "inputSchema",
+    "outputSchema",
+    "policy",
+    "onFailure",
+    "name",
+    "colour",
 ];
 
 /// Type names, valid and not.
 const TYPES: &[&str] = &[
-    "agent", "agent_task", "parallel", "condition", "delay", "approval", "webhook", "transform", "map", "planner",
-    "wait", "http_request", "script", "loop", "task", "succeed", "fail", "starter", "response", "", "lambda",
+    "agent",
+    "agent_task",
+    "parallel",
+    "condition",
+    "delay",
+    "approval",
+    "webhook",
+    "transform",
+    "map",
+    "planner",
+    "wait",
+    "http_request",
+    "script",
+    "loop",
+    "task",
+    "succeed",
+    "fail",
+    "starter",
+    "response",
+    "",
+    "lambda",
 ];
 
 /// Strings that probe the expression, duration, URL and id checks.
 const STRINGS: &[&str] = &[
-    "$.input.items", "$..*", "$[?@.a > 1]", "$.score.output.score >= 70", "length($.input.x) > 3", "$", "$.",
-    "{{ input.a }}", "{{", "}}", "{{ }}", "4h", "0s", "-1s", "99999999999h", "1d2h", "goto", "continue", "stop",
-    "retry", "GET", "TRACE", "https://e.example/{{ input.p }}", "http://127.0.0.1/", "file:///etc/passwd",
-    "python", "bash", "", " ", "weft:webhook", "a-b", "ü", "$.a[-1]", "$.a[9007199254740993]", "((((", "[[[[",
+    "$.input.items",
+    "$..*",
+    "$[?@.a > 1]",
+    "$.score.output.score >= 70",
+    "length($.input.x) > 3",
+    "$",
+    "$.",
+    "{{ input.a }}",
+    "{{",
+    "}}",
+    "{{ }}",
+    "4h",
+    "0s",
+    "-1s",
+    "99999999999h",
+    "1d2h",
+    "goto",
+    "continue",
+    "stop",
+    "retry",
+    "GET",
+    "TRACE",
+    "https://e.example/{{ input.p }}",
+    "http://127.0.0.1/",
+    "file:///etc/passwd",
+    "python",
+    "bash",
+    "",
+    " ",
+    "weft:webhook",
+    "a-b",
+    "ü",
+    "$.a[-1]",
+    "$.a[9007199254740993]",
+    "((((",
+    "[[[[",
 ];
 
 /// One edit of `doc`, chosen by `input`.
@@ -337,4 +466,3 @@ fn with_nth_matching(doc: &mut Value, n: usize, pred: fn(&Value) -> bool, f: &mu
     }
     go(doc, n, &mut 0, pred, f);
 }
-

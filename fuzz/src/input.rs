@@ -59,6 +59,11 @@ impl<'a> Input<'a> {
         &items[self.below(items.len())]
     }
 
+    /// One of `words`, which must not be empty.
+    pub fn word(&mut self, words: &[&'static str]) -> &'static str {
+        words[self.below(words.len())]
+    }
+
     /// Up to `max` raw bytes as text (invalid UTF-8 replaced), so strings
     /// carry control characters, quotes, escapes and non-ASCII text.
     pub fn text(&mut self, max: usize) -> String {
@@ -75,4 +80,14 @@ impl<'a> Input<'a> {
         self.at = self.bytes.len();
         &self.bytes[start..]
     }
+}
+
+/// A corpus file written by hand: `#`, the text (an expression or a
+/// template), then a line `---` and the state as JSON (`{}` when absent or
+/// not JSON). `None` when the bytes are not written that way.
+pub fn written(bytes: &[u8]) -> Option<(String, serde_json::Value)> {
+    let text = std::str::from_utf8(bytes.strip_prefix(b"#")?).ok()?;
+    let (source, state) = text.split_once("\n---\n").unwrap_or((text, "{}"));
+    let state = serde_json::from_str(state).unwrap_or_else(|_| serde_json::json!({}));
+    Some((source.to_string(), state))
 }

@@ -9,8 +9,26 @@ use crate::input::Input;
 
 /// Object keys the expression dictionaries also use.
 pub const KEYS: &[&str] = &[
-    "input", "output", "score", "state", "items", "title", "a", "b", "0", "score-news", "", "name", "website",
-    "company", "x y", "é", "$", "@", "'", "\"",
+    "input",
+    "output",
+    "score",
+    "state",
+    "items",
+    "title",
+    "a",
+    "b",
+    "0",
+    "score-news",
+    "",
+    "name",
+    "website",
+    "company",
+    "x y",
+    "é",
+    "$",
+    "@",
+    "'",
+    "\"",
 ];
 
 /// Values that sit on the edges of numeric handling.

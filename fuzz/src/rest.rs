@@ -34,9 +34,13 @@ fn routes() -> &'static [Route] {
 
 /// One body for one route. True when the gateway accepted it.
 pub fn check(bytes: &[u8]) -> bool {
+    if let Some(accepted) = request_text(bytes) {
+        return accepted;
+    }
     let mut input = Input::new(bytes);
-    let routes = routes();
-    let route = input.pick(routes);
+    let all = routes();
+    let with_body: Vec<&Route> = all.iter().filter(|r| !matches!(r.body, BodyMapping::None)).collect();
+    let route = if input.one_in(8) { input.pick(all) } else { *input.pick(&with_body) };
     let descriptor = route.method.input();
     let body: Vec<u8> = match input.below(4) {
         0 => input.rest().to_vec(),
@@ -61,6 +65,69 @@ pub fn check(bytes: &[u8]) -> bool {
     true
 }
 
+/// A corpus file written as a request, `POST /v1/workflows` on its first
+/// line and the body after it: matched against the route table (path
+/// variables bound as the gateway binds them) and transcoded. `None` when
+/// the bytes are not written that way.
+fn request_text(bytes: &[u8]) -> Option<bool> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    let (line, body) = text.split_once('\n').unwrap_or((text, ""));
+    let (method, path) = line.split_once(' ')?;
+    let method = http::Method::from_bytes(method.as_bytes()).ok()?;
+    if !["GET", "POST", "PUT", "PATCH", "DELETE"].contains(&method.as_str()) {
+        return None;
+    }
+    let (path, query) = match path.trim().split_once('?') {
+        Some((path, query)) => (path, Some(query.to_string())),
+        None => (path.trim(), None),
+    };
+    let table = routes();
+    let Some(route) = table.iter().find(|r| r.http_method == method && matches_template(r, path)) else {
+        return Some(false);
+    };
+    let path_values = bind(route, path);
+    let parts = RequestParts { body: Bytes::from(body.as_bytes().to_vec()), path_values, query, last_event_id: None };
+    Some(match request_frame(route, &parts, LIMIT) {
+        Ok(frame) => {
+            if parts.path_values.is_empty() && parts.query.is_none() {
+                round_trip(route, &frame);
+            }
+            true
+        }
+        Err(_) => false,
+    })
+}
+
+/// True when `path` has the shape of `route`'s template, each `{var}`
+/// one segment.
+fn matches_template(route: &Route, path: &str) -> bool {
+    let (template, verb) = split_verb(&route.template);
+    let (path, path_verb) = split_verb(path);
+    let (t, p): (Vec<&str>, Vec<&str>) = (template.split('/').collect(), path.split('/').collect());
+    verb == path_verb && t.len() == p.len() && t.iter().zip(&p).all(|(t, p)| t.starts_with('{') || t == p)
+}
+
+fn split_verb(path: &str) -> (&str, Option<&str>) {
+    match path.rsplit_once(':') {
+        Some((head, verb)) if !verb.contains('/') => (head, Some(verb)),
+        _ => (path, None),
+    }
+}
+
+/// The path variables of `path` under `route`'s template.
+fn bind(route: &Route, path: &str) -> Vec<(String, String)> {
+    let (template, _) = split_verb(&route.template);
+    let (path, _) = split_verb(path);
+    template
+        .split('/')
+        .zip(path.split('/'))
+        .filter_map(|(t, p)| {
+            let name = t.strip_prefix('{')?.strip_suffix('}')?;
+            Some((name.split('=').next().unwrap_or(name).to_string(), p.to_string()))
+        })
+        .collect()
+}
+
 /// The checks on an accepted frame.
 fn round_trip(route: &Route, frame: &[u8]) {
     let descriptor = &route.method.input();
@@ -81,7 +148,8 @@ fn round_trip(route: &Route, frame: &[u8]) {
     }
     // The written JSON is the whole message, whatever the route's body is.
     let whole = Route { body: BodyMapping::Whole, ..route.clone() };
-    let again = RequestParts { body: Bytes::from(first.clone()), path_values: Vec::new(), query: None, last_event_id: None };
+    let again =
+        RequestParts { body: Bytes::from(first.clone()), path_values: Vec::new(), query: None, last_event_id: None };
     let frame = match request_frame(&whole, &again, LIMIT) {
         Ok(frame) => frame,
         Err(refusal) => panic!(
@@ -179,8 +247,16 @@ fn single(input: &mut Input<'_>, kind: &Kind, depth: usize) -> Value {
             1 => json!(input.u64() as f64 / 7.0),
             _ => json!(f64::from(input.byte()) - 3.5),
         },
-        Kind::Int32 | Kind::Sint32 | Kind::Sfixed32 | Kind::Uint32 | Kind::Fixed32 | Kind::Int64 | Kind::Sint64
-        | Kind::Sfixed64 | Kind::Uint64 | Kind::Fixed64 => match input.below(4) {
+        Kind::Int32
+        | Kind::Sint32
+        | Kind::Sfixed32
+        | Kind::Uint32
+        | Kind::Fixed32
+        | Kind::Int64
+        | Kind::Sint64
+        | Kind::Sfixed64
+        | Kind::Uint64
+        | Kind::Fixed64 => match input.below(4) {
             0 => json!(*input.pick(&big)),
             1 => json!(input.u64() as i64),
             2 => json!(input.u64().to_string()),
@@ -235,4 +311,22 @@ fn well_known(input: &mut Input<'_>, m: &MessageDescriptor) -> Option<Value> {
         _ => return None,
     };
     Some(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_written_by_hand_are_routed_and_transcoded() {
+        let create = br#"POST /v1/workflows
+{"name": "w", "steps": [{"id": "a", "agent": "x", "task": "t"}]}"#;
+        assert_eq!(request_text(create), Some(true));
+        let run = br#"POST /v1/workflows/wf_1/runs
+{"input": {"n": 1}}"#;
+        assert_eq!(request_text(run), Some(true), "a path variable is bound");
+        assert_eq!(request_text(b"POST /v1/workflows\n{\"name\": 3"), Some(false), "malformed JSON is refused");
+        assert_eq!(request_text(b"POST /nowhere\n{}"), Some(false));
+        assert_eq!(request_text(b"\x00\x01binary"), None, "anything else is a recipe");
+    }
 }

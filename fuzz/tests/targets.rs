@@ -5,25 +5,17 @@
 //! invariant (shrunk) and the seed to replay it with. The same tests run
 //! under libFuzzer with `cargo bolero test` (fuzz/README.md).
 
+use std::sync::atomic::Ordering;
+
 use weft_fuzz::budget::Run;
 use weft_fuzz::{definition, expr, rest, template};
 
 #[test]
-fn definition_bytes() {
-    // The compiler target's time is split between raw and mutated input.
-    let run = Run::new("definition_bytes", 0.5);
-    bolero::check!(name = "definition_bytes")
+fn definitions() {
+    let run = Run::new("definitions", 1.0);
+    bolero::check!(name = "definitions")
         .with_test_time(run.time())
-        .for_each(|bytes: &[u8]| run.one(bytes, definition::compile_bytes));
-    run.report();
-}
-
-#[test]
-fn definition_mutated() {
-    let run = Run::new("definition_mutated", 0.5);
-    bolero::check!(name = "definition_mutated")
-        .with_test_time(run.time())
-        .for_each(|bytes: &[u8]| run.one(bytes, definition::compile_mutated));
+        .for_each(|bytes: &[u8]| run.one(bytes, definition::check));
     run.report();
 }
 
@@ -34,6 +26,7 @@ fn expressions() {
         .with_test_time(run.time())
         .for_each(|bytes: &[u8]| run.one(bytes, expr::check));
     run.report();
+    eprintln!("(evaluations skipped as over budget so far: {})", expr::OVER_BUDGET.load(Ordering::Relaxed));
 }
 
 #[test]
@@ -43,13 +36,12 @@ fn templates() {
         .with_test_time(run.time())
         .for_each(|bytes: &[u8]| run.one(bytes, template::check));
     run.report();
+    eprintln!("(evaluations skipped as over budget so far: {})", expr::OVER_BUDGET.load(Ordering::Relaxed));
 }
 
 #[test]
 fn rest_json() {
     let run = Run::new("rest_json", 1.0);
-    bolero::check!(name = "rest_json")
-        .with_test_time(run.time())
-        .for_each(|bytes: &[u8]| run.one(bytes, rest::check));
+    bolero::check!(name = "rest_json").with_test_time(run.time()).for_each(|bytes: &[u8]| run.one(bytes, rest::check));
     run.report();
 }
