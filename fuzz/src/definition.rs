@@ -7,7 +7,9 @@
 //!   recipe read from the bytes (fields set to tricky values, keys removed,
 //!   subtrees copied and nested, ids rewired into cycles), so inputs get past
 //!   deserialization and reach the checks, the DAG, the dialects and the
-//!   planner splice.
+//!   planner splice. A third of these go the way a request does: the
+//!   REST body of `POST /v1/workflows`, transcoded to protobuf, decoded,
+//!   and converted by the API (`convert::definition_from_pb`).
 //!
 //! Invariants: nothing panics or overflows the stack, problems come back as
 //! values, a compiled definition compiles again to itself (normalizing is
@@ -124,7 +126,12 @@ pub fn compile_mutated(bytes: &[u8]) -> bool {
     let Ok(text) = serde_json::to_vec(&doc) else {
         return false;
     };
-    let Ok(def) = serde_json::from_slice::<Definition>(&text) else {
+    let parsed = if input.one_in(3) {
+        crate::rest::definition_via_api(&text)
+    } else {
+        serde_json::from_slice::<Definition>(&text).ok()
+    };
+    let Some(def) = parsed else {
         return false;
     };
     let compiled = check_compiled(&def);

@@ -13,6 +13,10 @@ use std::sync::OnceLock;
 use bytes::Bytes;
 use prost_reflect::{DynamicMessage, Kind, MessageDescriptor};
 use serde_json::{Map, Value, json};
+use prost::Message as _;
+use weft_core::model::definition::Definition;
+use weft_proto::v1 as pb;
+use weft_server::api::convert::definition_from_pb;
 use weft_server::api::descriptors::pool;
 use weft_server::gateway::fuzzing::{RequestParts, request_frame, write};
 use weft_server::gateway::routes::{BodyMapping, Route, RouteTable};
@@ -63,6 +67,17 @@ pub fn check(bytes: &[u8]) -> bool {
     };
     round_trip(route, &frame);
     true
+}
+
+/// A definition the way `POST /v1/workflows` reads one: the JSON body
+/// transcoded into a `CreateWorkflowRequest`, decoded, and converted by
+/// the API. `None` where a request would be refused before compiling.
+pub fn definition_via_api(body: &[u8]) -> Option<Definition> {
+    let route = routes().iter().find(|r| r.http_method == http::Method::POST && r.template == "/v1/workflows")?;
+    let parts = RequestParts { body: Bytes::from(body.to_vec()), path_values: Vec::new(), query: None, last_event_id: None };
+    let frame = request_frame(route, &parts, LIMIT).ok()?;
+    let request = pb::CreateWorkflowRequest::decode(&frame[5..]).expect("an accepted body decodes as its request");
+    definition_from_pb(&request.workflow.unwrap_or_default()).ok()
 }
 
 /// A corpus file written as a request, `POST /v1/workflows` on its first
