@@ -327,21 +327,3 @@ fn well_known(input: &mut Input<'_>, m: &MessageDescriptor) -> Option<Value> {
     };
     Some(value)
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn requests_written_by_hand_are_routed_and_transcoded() {
-        let create = br#"POST /v1/workflows
-{"name": "w", "steps": [{"id": "a", "agent": "x", "task": "t"}]}"#;
-        assert_eq!(request_text(create), Some(true));
-        let run = br#"POST /v1/workflows/wf_1/runs
-{"input": {"n": 1}}"#;
-        assert_eq!(request_text(run), Some(true), "a path variable is bound");
-        assert_eq!(request_text(b"POST /v1/workflows\n{\"name\": 3"), Some(false), "malformed JSON is refused");
-        assert_eq!(request_text(b"POST /nowhere\n{}"), Some(false));
-        assert_eq!(request_text(b"\x00\x01binary"), None, "anything else is a recipe");
-    }
-}

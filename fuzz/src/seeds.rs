@@ -117,29 +117,3 @@ fn graph() -> Value {
         ]
     })
 }
-
-#[cfg(test)]
-mod tests {
-    use weft_core::model::definition::Definition;
-
-    #[test]
-    fn every_seed_compiles() {
-        for seed in super::all() {
-            let def: Definition = serde_json::from_value(seed.clone()).expect("a seed deserializes");
-            if let Err(problems) = weft_core::compile::compile(&def) {
-                panic!("seed {seed} does not compile: {problems:?}");
-            }
-        }
-    }
-
-    #[test]
-    fn every_seed_compiles_the_way_a_request_reads_it() {
-        for seed in super::all() {
-            let text = serde_json::to_vec(&seed).expect("a seed serializes");
-            let def = crate::rest::definition_via_api(&text).unwrap_or_else(|| panic!("seed {seed} is refused"));
-            if let Err(problems) = weft_core::compile::compile(&def) {
-                panic!("seed {seed} does not compile through the API: {problems:?}");
-            }
-        }
-    }
-}

@@ -3,12 +3,17 @@
 //! `weft_fuzz::budget` gives it (60 s under CI=true, 3 s locally,
 //! WEFT_FUZZ_SECONDS to choose). A failure prints the input that broke an
 //! invariant (shrunk) and the seed to replay it with. The same tests run
-//! under libFuzzer with `cargo bolero test` (fuzz/README.md).
+//! under libFuzzer with `cargo bolero test` (fuzz/README.md). The checks
+//! of the harness itself are here too: cargo bolero builds every test
+//! target of the crate with coverage instrumentation, and only one that
+//! links bolero links (so the lib has no unit tests, see Cargo.toml).
 
 use std::sync::atomic::Ordering;
 
+use weft_core::compile::compile;
+use weft_core::model::definition::Definition;
 use weft_fuzz::budget::Run;
-use weft_fuzz::{definition, expr, rest, template};
+use weft_fuzz::{definition, expr, rest, seeds, template};
 
 #[test]
 fn definitions() {
@@ -44,4 +49,40 @@ fn rest_json() {
     let run = Run::new("rest_json", 1.0);
     bolero::check!(name = "rest_json").with_test_time(run.time()).for_each(|bytes: &[u8]| run.one(bytes, rest::check));
     run.report();
+}
+
+// The harness itself: seeds that do not compile, or corpus requests that are
+// not routed, would leave the targets exercising only refusals.
+
+#[test]
+fn every_seed_compiles() {
+    for seed in seeds::all() {
+        let def: Definition = serde_json::from_value(seed.clone()).expect("a seed deserializes");
+        if let Err(problems) = compile(&def) {
+            panic!("seed {seed} does not compile: {problems:?}");
+        }
+    }
+}
+
+#[test]
+fn every_seed_compiles_the_way_a_request_reads_it() {
+    for seed in seeds::all() {
+        let text = serde_json::to_vec(&seed).expect("a seed serializes");
+        let def = rest::definition_via_api(&text).unwrap_or_else(|| panic!("seed {seed} is refused"));
+        if let Err(problems) = compile(&def) {
+            panic!("seed {seed} does not compile through the API: {problems:?}");
+        }
+    }
+}
+
+#[test]
+fn requests_written_by_hand_are_routed_and_transcoded() {
+    let create = br#"POST /v1/workflows
+{"name": "w", "steps": [{"id": "a", "agent": "x", "task": "t"}]}"#;
+    assert!(rest::check(create));
+    let run = br#"POST /v1/workflows/wf_1/runs
+{"input": {"n": 1}}"#;
+    assert!(rest::check(run), "a path variable is bound");
+    assert!(!rest::check(b"POST /v1/workflows\n{\"name\": 3"), "malformed JSON is refused");
+    assert!(!rest::check(b"POST /nowhere\n{}"), "no route");
 }
