@@ -27,3 +27,9 @@ pub mod json_gen;
 pub mod rest;
 pub mod seeds;
 pub mod template;
+
+// cargo bolero builds every test binary of the crate with coverage
+// instrumentation, whose hooks libFuzzer (linked through bolero) defines:
+// the lib's test binary has no fuzz target but must link it too.
+#[cfg(test)]
+extern crate bolero as _;

@@ -4,6 +4,9 @@
 
 use std::time::Instant;
 
+// Links libFuzzer's coverage hooks under cargo bolero (see src/lib.rs).
+extern crate bolero as _;
+
 use serde_json::{Value, json};
 use weft_core::expr::{parse_condition, parse_path};
 

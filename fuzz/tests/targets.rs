@@ -4,9 +4,7 @@
 //! WEFT_FUZZ_SECONDS to choose). A failure prints the input that broke an
 //! invariant (shrunk) and the seed to replay it with. The same tests run
 //! under libFuzzer with `cargo bolero test` (fuzz/README.md). The checks
-//! of the harness itself are here too: cargo bolero builds every test
-//! target of the crate with coverage instrumentation, and only one that
-//! links bolero links (so the lib has no unit tests, see Cargo.toml).
+//! of the harness itself are here too.
 
 use std::sync::atomic::Ordering;
 
