@@ -11,9 +11,9 @@
 use std::sync::OnceLock;
 
 use bytes::Bytes;
+use prost::Message as _;
 use prost_reflect::{DynamicMessage, Kind, MessageDescriptor};
 use serde_json::{Map, Value, json};
-use prost::Message as _;
 use weft_core::model::definition::Definition;
 use weft_proto::v1 as pb;
 use weft_server::api::convert::definition_from_pb;
@@ -74,7 +74,8 @@ pub fn check(bytes: &[u8]) -> bool {
 /// the API. `None` where a request would be refused before compiling.
 pub fn definition_via_api(body: &[u8]) -> Option<Definition> {
     let route = routes().iter().find(|r| r.http_method == http::Method::POST && r.template == "/v1/workflows")?;
-    let parts = RequestParts { body: Bytes::from(body.to_vec()), path_values: Vec::new(), query: None, last_event_id: None };
+    let parts =
+        RequestParts { body: Bytes::from(body.to_vec()), path_values: Vec::new(), query: None, last_event_id: None };
     let frame = request_frame(route, &parts, LIMIT).ok()?;
     let request = pb::CreateWorkflowRequest::decode(&frame[5..]).expect("an accepted body decodes as its request");
     definition_from_pb(&request.workflow.unwrap_or_default()).ok()
