@@ -122,6 +122,7 @@ fn snake_to_camel(key: &str) -> String {
 /// Sets the field `name` from a config value, unless the value has the
 /// wrong type or contradicts a value the flat field already has.
 fn move_value(step: &mut StepDef, (name, fill): (&'static str, Fill), value: Value) -> Result<(), String> {
+    let value = whole_numbers_as_integers(value);
     // Clients of the config form write timeouts as a number of seconds.
     let value = match value {
         Value::Number(n) if name == "timeout" => Value::String(n.to_string()),
@@ -130,6 +131,24 @@ fn move_value(step: &mut StepDef, (name, fill): (&'static str, Fill), value: Val
     let probe: StepDef = serde_json::from_value(Value::Object(Map::from_iter([(name.to_owned(), value)])))
         .map_err(|e| format!(" of the wrong type: {e}"))?;
     fill(step, probe).map_err(|Contradiction| format!(", which contradicts the step's own '{name}' field"))
+}
+
+/// `value` with every whole-number double (`2.0`) written as the integer
+/// it is. A config object crosses the API as a `google.protobuf.Struct`,
+/// whose numbers are all doubles, so `"concurrency": 2` arrives as `2.0`;
+/// JSON does not tell the two apart, and integer fields must take it.
+fn whole_numbers_as_integers(value: Value) -> Value {
+    /// 2^53: up to here every integer is exact as a double.
+    const EXACT: f64 = 9_007_199_254_740_992.0;
+    match value {
+        Value::Number(n) if !n.is_i64() && !n.is_u64() => match n.as_f64() {
+            Some(f) if f.fract() == 0.0 && f.abs() <= EXACT => Value::from(f as i64),
+            _ => Value::Number(n),
+        },
+        Value::Array(items) => Value::Array(items.into_iter().map(whole_numbers_as_integers).collect()),
+        Value::Object(map) => Value::Object(map.into_iter().map(|(k, v)| (k, whole_numbers_as_integers(v))).collect()),
+        other => other,
+    }
 }
 
 #[cfg(test)]
@@ -219,5 +238,24 @@ mod tests {
         assert_eq!(name("default_action"), Some("defaultAction"));
         assert_eq!(name("id"), None);
         assert_eq!(name("type"), None);
+    }
+
+    /// Found by fuzzing (fuzz/, definitions through the API): config
+    /// numbers arrive as doubles from a protobuf Struct.
+    #[test]
+    fn config_numbers_sent_as_doubles_fill_integer_fields() {
+        let mut def = definition(json!({"steps": [
+            {"id": "each", "type": "map", "over": "$.input.items",
+             "config": {"concurrency": 2.0, "timeout": 30.0, "retries": 1.0,
+                        "step": {"id": "one", "agent": "a", "task": "t", "config": {"retries": 3.0}}}},
+            {"id": "nap", "type": "delay", "config": {"duration": 5.0}}
+        ]}));
+        assert_eq!(normalize(&mut def), []);
+        let (each, nap) = (&def.steps[0], &def.steps[1]);
+        assert_eq!((each.concurrency, each.timeout.as_str(), each.retries), (2, "30", 1));
+        assert_eq!(each.step.as_ref().map(|s| s.retries), Some(3));
+        assert_eq!(nap.duration, 5);
+        let mut fractional = definition(json!({"steps": [{"id": "n", "type": "delay", "config": {"duration": 2.5}}]}));
+        assert_eq!(normalize(&mut fractional).len(), 1, "a fraction is still the wrong type");
     }
 }

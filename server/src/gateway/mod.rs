@@ -49,6 +49,16 @@ use crate::api::descriptors::pool;
 use crate::engine::builtin::CallbackReceiver;
 use routes::RouteTable;
 
+/// The body transcoding and the answer writer without a server, for the
+/// fuzz targets (`fuzz/`): a JSON body through [`transcode::request_frame`]
+/// exactly as a request's, and protobuf bytes back to JSON through
+/// [`json_wire::write`]. Not an API: nothing else should call these.
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use super::json_wire::{WireError, write};
+    pub use super::transcode::{Refusal, RequestParts, request_frame};
+}
+
 /// Why the gateway could not be built.
 #[derive(Debug, thiserror::Error)]
 #[error("the REST bindings of weft.v1 are inconsistent:\n{}", .0.join("\n"))]
