@@ -272,13 +272,19 @@ pub fn check(bytes: &[u8]) -> bool {
         }
     };
     let condition = parse_condition(&source);
-    let evaluate = affordable(&source, &state);
+    let path = parse_path(&source);
+    // What the engine does before evaluating: refuse what is over the cost
+    // limit (EXPRESSION_TOO_EXPENSIVE). What passes must finish quickly.
+    let evaluate = condition.as_ref().map_or(true, |c| c.check_cost(&state).is_ok())
+        && path.as_ref().map_or(true, |p| p.check_cost(&state).is_ok());
+    if !evaluate {
+        OVER_BUDGET.fetch_add(1, Ordering::Relaxed);
+    }
     if let Ok(condition) = &condition
         && evaluate
     {
         let _ = condition.evaluate(&state);
     }
-    let path = parse_path(&source);
     if let Ok(path) = &path
         && evaluate
     {
@@ -294,55 +300,9 @@ pub fn check(bytes: &[u8]) -> bool {
     condition.is_ok() || path.is_ok()
 }
 
-/// Evaluations skipped by [`affordable`] so far.
+/// Evaluations the engine's cost check refused so far (they would fail
+/// their step with EXPRESSION_TOO_EXPENSIVE).
 pub static OVER_BUDGET: AtomicU64 = AtomicU64::new(0);
-
-/// Most work [`affordable`] lets one evaluation do, in JSON values.
-const WORK_BUDGET: u64 = 10_000_000;
-
-/// Whether evaluating `text` against `state` is sure to finish quickly.
-///
-/// Finding (tests/findings.rs, not fixed on this branch): serde_json_path
-/// materializes every selected value, and a query can select exponentially
-/// many from a small state: each `..` segment multiplies by up to the
-/// state's size, each duplicate selector (`[0,0,0]`) by its count, so
-/// `$..*..*..*..*..*..*..*..*` over a 30-deep chain or
-/// `$.input[0,0,0,0,0,0,0,0]` ten times over ten nested arrays takes
-/// seconds to forever. Until evaluation is bounded, the targets skip
-/// evaluating text whose conservative estimate (the state's size to the
-/// power of the multi-selecting tokens, times 2 per comma) is over
-/// [`WORK_BUDGET`], and count it; `WEFT_FUZZ_EVALUATE_ALL=1` evaluates
-/// everything, to check a fix.
-pub fn affordable(text: &str, state: &Value) -> bool {
-    if std::env::var_os("WEFT_FUZZ_EVALUATE_ALL").is_some() {
-        return true;
-    }
-    let nodes = nodes(state).max(2);
-    let bytes = text.as_bytes();
-    let mut work = nodes;
-    for (i, &b) in bytes.iter().enumerate() {
-        let factor = match b {
-            b'.' if bytes.get(i + 1) == Some(&b'.') => nodes,
-            b'*' | b'?' | b':' | b'$' | b'@' => nodes,
-            b',' => 2,
-            _ => 1,
-        };
-        work = work.saturating_mul(factor);
-    }
-    let ok = work <= WORK_BUDGET;
-    if !ok {
-        OVER_BUDGET.fetch_add(1, Ordering::Relaxed);
-    }
-    ok
-}
-
-fn nodes(value: &Value) -> u64 {
-    1 + match value {
-        Value::Array(items) => items.iter().map(nodes).sum(),
-        Value::Object(map) => map.values().map(nodes).sum(),
-        _ => 0,
-    }
-}
 
 /// Weft's query parser against serde_json_path's on the same text.
 fn agrees_with_serde_json_path(source: &str, ours: &Result<weft_core::expr::Path, ExprError>, state: &Value) {

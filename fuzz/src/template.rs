@@ -55,7 +55,8 @@ pub fn check(bytes: &[u8]) -> bool {
     let Ok(template) = parse_template(&source) else {
         return false;
     };
-    if !expr::affordable(&source, &state) {
+    if template.check_cost(&state).is_err() {
+        expr::OVER_BUDGET.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         return true;
     }
     let rendered = template.render(&state);

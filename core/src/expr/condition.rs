@@ -45,7 +45,7 @@ impl Condition {
             return Ok(());
         }
         let members = state.as_object().map_or(1, serde_json::Map::len);
-        if affordable(state, members) {
+        if affordable(state, members, &self.source) {
             Ok(())
         } else {
             Err(TooExpensive { what: "condition", text: excerpt(&self.source), max: MAX_QUERY_NODES })

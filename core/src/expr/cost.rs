@@ -1,10 +1,18 @@
 //! What a query may cost at run time. serde_json_path evaluates a query to
 //! the end once started, so the bound is checked before: a query that is
 //! not a plain chain of names and indexes (`$..*`, `$.items[*]`, a filter)
-//! is refused when the part of the run state it can visit holds more than
-//! [`MAX_QUERY_NODES`] JSON values. Counting stops just past the limit, so
-//! the check itself costs at most that many steps, and it reads only the
-//! document, never a clock: a replayed run decides the same way.
+//! is refused when what it can visit exceeds [`MAX_QUERY_NODES`] JSON
+//! values. Counting stops just past the limit, so the check itself costs at
+//! most that many steps, and it reads only the document, never a clock: a
+//! replayed run decides the same way.
+//!
+//! What a query visits is not only the size of the state: each selector
+//! runs once per value the segments before it selected, duplicates
+//! included, so a small state can still cost billions (`$..*..*..*…`, or
+//! `[0,0,0,0][0,0,0,0]…`, found by fuzzing). [`fan_out`] bounds that from
+//! the query's text: a union of m selectors multiplies by m, and every
+//! descendant segment after the first by the size of the state (a value is
+//! reached once per selected ancestor).
 
 use serde_json::Value;
 
@@ -100,10 +108,64 @@ pub fn root_at(src: &str) -> Option<usize> {
     None
 }
 
-/// Whether visiting `scope` `times` times stays within the limit.
-pub fn affordable(scope: &Value, times: usize) -> bool {
+/// How many times over a query written `src` can visit a state of `nodes`
+/// values, at most: the product of its unions' sizes, times `nodes` for
+/// every descendant segment (`..`) after the first. String literals and
+/// commas between a function's arguments do not count.
+pub fn fan_out(src: &str, nodes: usize) -> usize {
+    let (mut factor, mut descendants, mut parens) = (1usize, 0usize, 0usize);
+    // Per open bracket: the parenthesis depth it opened at, and how many
+    // selectors it holds so far (commas at that depth separate them).
+    let mut open: Vec<(usize, usize)> = Vec::new();
+    let (mut quote, mut escaped, mut previous) = (None::<u8>, false, 0u8);
+    for &b in src.as_bytes() {
+        if let Some(q) = quote {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                _ if b == q => quote = None,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'\'' | b'"' => quote = Some(b),
+            b'.' if previous == b'.' => {
+                descendants += 1;
+                // `...` is not three segments: the next dot starts afresh.
+                previous = 0;
+                continue;
+            }
+            b'(' => parens += 1,
+            b')' => parens = parens.saturating_sub(1),
+            b',' => {
+                if let Some((at, selectors)) = open.last_mut()
+                    && *at == parens
+                {
+                    *selectors += 1;
+                }
+            }
+            b'[' => open.push((parens, 1)),
+            b']' => {
+                if let Some((_, selectors)) = open.pop() {
+                    factor = factor.saturating_mul(selectors);
+                }
+            }
+            _ => {}
+        }
+        previous = b;
+    }
+    for _ in 1..descendants {
+        factor = factor.saturating_mul(nodes.max(1));
+    }
+    factor
+}
+
+/// Whether the query written `src`, run `times` times over `scope`, stays
+/// within the limit.
+pub fn affordable(scope: &Value, times: usize, src: &str) -> bool {
     let nodes = count_nodes(scope, MAX_QUERY_NODES);
-    nodes.saturating_mul(times.max(1)) <= MAX_QUERY_NODES
+    nodes.saturating_mul(times.max(1)).saturating_mul(fan_out(src, nodes)) <= MAX_QUERY_NODES
 }
 
 #[cfg(test)]
@@ -134,9 +196,33 @@ mod tests {
     #[test]
     fn the_limit_is_on_values_visited_times_repeats() {
         let at_limit = Value::Array(vec![json!(1); MAX_QUERY_NODES - 1]);
-        assert!(affordable(&at_limit, 1));
-        assert!(!affordable(&at_limit, 2));
+        assert!(affordable(&at_limit, 1, "$..*"));
+        assert!(!affordable(&at_limit, 2, "$..*"));
         let over = Value::Array(vec![json!(1); MAX_QUERY_NODES]);
-        assert!(!affordable(&over, 1));
+        assert!(!affordable(&over, 1, "$[*]"));
+    }
+
+    #[test]
+    fn unions_and_repeated_descendants_multiply_what_a_query_visits() {
+        assert_eq!(fan_out("$..*", 50), 1);
+        assert_eq!(fan_out("$.a[*].b[?@.c > 1]", 50), 1);
+        assert_eq!(fan_out("$.a['x','y'][0,1,2]", 50), 6);
+        assert_eq!(fan_out("$[?match(@.a, 'x,y')]", 50), 1, "a function's commas are not a union");
+        assert_eq!(fan_out("$[?search(@.a, 'x')]", 50), 1);
+        assert_eq!(fan_out("count($.a[0,0,0][0,0]) > 0", 50), 6, "a union inside a function's argument is one");
+        assert_eq!(fan_out("$..a..b", 50), 50);
+        assert_eq!(fan_out(&format!("${}", "..*".repeat(8)), 30), 30usize.pow(7));
+        // The fuzzer's findings: a few hundred bytes of state, billions of values.
+        let mut chain = json!(1);
+        for _ in 0..28 {
+            chain = json!({"a": chain});
+        }
+        assert!(!affordable(&chain, 1, &format!("${}", "..*".repeat(8))));
+        let mut nested = json!(1);
+        for _ in 0..10 {
+            nested = json!([nested]);
+        }
+        assert!(!affordable(&nested, 1, &format!("${}", "[0,0,0,0,0,0,0,0]".repeat(7))));
+        assert!(affordable(&nested, 1, "$[0,0][0,0]"));
     }
 }

@@ -66,7 +66,7 @@ impl Path {
         let Repr::General(_, scope) = &self.0 else { return Ok(()) };
         let Some(start) = follow(&scope.source, &scope.segments, root) else { return Ok(()) };
         let times = if scope.repeats_root_query { count_nodes(root, MAX_QUERY_NODES) } else { 1 };
-        if affordable(start, times) {
+        if affordable(start, times, &scope.source) {
             Ok(())
         } else {
             Err(TooExpensive { what: "JSONPath", text: excerpt(&scope.source), max: MAX_QUERY_NODES })
