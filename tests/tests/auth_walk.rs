@@ -150,6 +150,7 @@ fn cross_tenant_requests(b: &TenantB) -> BTreeMap<&'static str, Value> {
         ("/weft.v1.WorkerService/FailTask", json!({"task_id": task, "lease_token": lease, "error": "x"})),
         ("/weft.v1.WorkerService/CheckToolUse", json!({"task_id": task, "lease_token": lease, "tool": "t"})),
         ("/weft.v1.KeyService/RevokeKey", json!({"key_id": b.key})),
+        ("/weft.v1.SecretService/DeleteSecret", json!({"name": "TENANT_B_SECRET"})),
     ])
 }
 
@@ -159,6 +160,7 @@ fn takes_no_id(path: &str) -> bool {
     let method = path.rsplit('/').next().unwrap_or(path);
     method.starts_with("List")
         || method.starts_with("Create")
+        || method.starts_with("Put")
         || method == "ValidateWorkflow"
         || method == "RegisterWorker"
 }

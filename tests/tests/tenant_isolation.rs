@@ -191,7 +191,7 @@ async fn key_service_refuses_bad_input_and_keys_act_only_in_their_tenant() {
     .unwrap();
     assert_eq!(response.status, 401, "a revoked key over REST too");
     let (status, made) = rest(&server, "POST", "/v1/keys", Some(&admin_key), Some(&body)).await;
-    assert_eq!(status, 200, "{made}");
+    assert_eq!(status, 201, "a create answers 201: {made}");
     assert_eq!(made["key"]["scope"], "read", "{made}");
     assert!(made["secret"].as_str().is_some_and(|s| s.starts_with("wk_")), "{made}");
     let (status, refused) = rest(&server, "POST", "/v1/keys", Some(&admin_key), Some(&json!({"scope": "root"}))).await;
