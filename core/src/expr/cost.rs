@@ -61,19 +61,9 @@ pub fn count_nodes(value: &Value, cap: usize) -> usize {
 /// descendant segment (`..`), a wildcard, a filter, a slice or a union
 /// (`,` or `:` inside brackets). String literals are skipped.
 pub fn selects_many(src: &str) -> bool {
-    let (mut brackets, mut quote, mut escaped, mut previous) = (0usize, None::<u8>, false, 0u8);
-    for &b in src.as_bytes() {
-        if let Some(q) = quote {
-            match b {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                _ if b == q => quote = None,
-                _ => {}
-            }
-            continue;
-        }
+    let (mut brackets, mut previous) = (0usize, 0u8);
+    for (_, b) in unquoted(src) {
         match b {
-            b'\'' | b'"' => quote = Some(b),
             b'*' | b'?' => return true,
             b'.' if previous == b'.' => return true,
             b',' | b':' if brackets > 0 => return true,
@@ -88,8 +78,14 @@ pub fn selects_many(src: &str) -> bool {
 
 /// Where `src` first names the root `$` outside string literals.
 pub fn root_at(src: &str) -> Option<usize> {
+    unquoted(src).find(|&(_, b)| b == b'$').map(|(at, _)| at)
+}
+
+/// The bytes of `src` (with their offsets) outside string literals (`'…'`
+/// and `"…"`, with backslash escapes); the quotes themselves are left out.
+pub(crate) fn unquoted(src: &str) -> impl Iterator<Item = (usize, u8)> + '_ {
     let (mut quote, mut escaped) = (None::<u8>, false);
-    for (at, &b) in src.as_bytes().iter().enumerate() {
+    src.bytes().enumerate().filter(move |&(_, b)| {
         if let Some(q) = quote {
             match b {
                 _ if escaped => escaped = false,
@@ -97,15 +93,14 @@ pub fn root_at(src: &str) -> Option<usize> {
                 _ if b == q => quote = None,
                 _ => {}
             }
-            continue;
+            return false;
         }
-        match b {
-            b'\'' | b'"' => quote = Some(b),
-            b'$' => return Some(at),
-            _ => {}
+        if b == b'\'' || b == b'"' {
+            quote = Some(b);
+            return false;
         }
-    }
-    None
+        true
+    })
 }
 
 /// How many times over a query written `src` can visit a state of `nodes`
@@ -117,19 +112,9 @@ pub fn fan_out(src: &str, nodes: usize) -> usize {
     // Per open bracket: the parenthesis depth it opened at, and how many
     // selectors it holds so far (commas at that depth separate them).
     let mut open: Vec<(usize, usize)> = Vec::new();
-    let (mut quote, mut escaped, mut previous) = (None::<u8>, false, 0u8);
-    for &b in src.as_bytes() {
-        if let Some(q) = quote {
-            match b {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                _ if b == q => quote = None,
-                _ => {}
-            }
-            continue;
-        }
+    let mut previous = 0u8;
+    for (_, b) in unquoted(src) {
         match b {
-            b'\'' | b'"' => quote = Some(b),
             b'.' if previous == b'.' => {
                 descendants += 1;
                 // `...` is not three segments: the next dot starts afresh.

@@ -33,20 +33,8 @@ pub fn check_expression(what: &'static str, src: &str) -> Result<(), ExprError> 
 /// closers are left for the parser to report.
 fn nesting_depth(src: &str) -> usize {
     let (mut depth, mut deepest) = (0usize, 0usize);
-    let mut quote: Option<u8> = None;
-    let mut escaped = false;
-    for &b in src.as_bytes() {
-        if let Some(q) = quote {
-            match b {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                _ if b == q => quote = None,
-                _ => {}
-            }
-            continue;
-        }
+    for (_, b) in super::cost::unquoted(src) {
         match b {
-            b'\'' | b'"' => quote = Some(b),
             b'(' | b'[' => {
                 depth += 1;
                 deepest = deepest.max(depth);
