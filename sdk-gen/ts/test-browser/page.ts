@@ -38,7 +38,7 @@ declare global {
 }
 
 async function scenario(server: string): Promise<Findings> {
-  const weft = new Weft({ baseUrl: server, transport: "grpc-web", apiKey: "browser-key" });
+  const weft = new Weft({ baseUrl: server, transport: "grpc-web" });
   const name = `browser-${Date.now().toString(36)}`;
   const wf = await weft.workflows.create(
     workflow(name)

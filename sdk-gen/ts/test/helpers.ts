@@ -8,7 +8,9 @@ export function serverUrl(): string {
 }
 
 export function client(): Weft {
-  return new Weft({ baseUrl: serverUrl(), transport: "grpc", apiKey: "test-key" });
+  // The server scripts/test-sdks starts has no keys yet (anonymous on
+  // loopback); WEFT_API_KEY points the tests at a server that needs one.
+  return new Weft({ baseUrl: serverUrl(), transport: "grpc", apiKey: process.env.WEFT_API_KEY });
 }
 
 /** A unique name, so reruns against one server never collide. */
