@@ -16,7 +16,6 @@
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
-use axum::body::Body;
 use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::Response;
@@ -24,8 +23,8 @@ use http::{HeaderMap, HeaderValue, header};
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
-use crate::api::descriptors;
 use crate::api::error::ERROR_DOMAIN;
+use crate::api::{descriptors, error};
 use crate::engine::keys::{Caller, KeyRefusal, KeyRing};
 use crate::model::Operation;
 
@@ -140,15 +139,10 @@ fn scope_status(caller: &Caller, operation: Operation, path: &str) -> Status {
     )
 }
 
-/// A refusal in the request's wire format: trailers-only gRPC, which
-/// gRPC-web clients (and the REST gateway) read the same way.
+/// A refusal in the request's wire format (`error::trailers_only`), saying
+/// which scheme authenticates.
 fn refuse(status: Status, request_headers: &HeaderMap) -> Response {
-    let mut response = status.into_http::<Body>();
-    if let Some(content_type) = request_headers.get(header::CONTENT_TYPE)
-        && content_type.as_bytes().starts_with(b"application/grpc-web")
-    {
-        response.headers_mut().insert(header::CONTENT_TYPE, content_type.clone());
-    }
+    let mut response = error::trailers_only(status, request_headers);
     response.headers_mut().insert("www-authenticate", HeaderValue::from_static("Bearer"));
     response
 }

@@ -129,6 +129,20 @@ pub fn cross_origin(message: impl Into<String>) -> Status {
     with_reason(Code::PermissionDenied, message, "CROSS_ORIGIN_REQUEST")
 }
 
+/// `status` as a trailers-only gRPC answer (HTTP 200, the status in the
+/// headers), for a middleware that refuses a call before any service sees
+/// it. A gRPC-web request gets its own content type back, so gRPC-web
+/// clients (and the REST gateway) read the status the same way.
+pub fn trailers_only(status: Status, request_headers: &http::HeaderMap) -> axum::response::Response {
+    let mut response = status.into_http::<axum::body::Body>();
+    if let Some(content_type) = request_headers.get(http::header::CONTENT_TYPE)
+        && content_type.as_bytes().starts_with(b"application/grpc-web")
+    {
+        response.headers_mut().insert(http::header::CONTENT_TYPE, content_type.clone());
+    }
+    response
+}
+
 /// UNIMPLEMENTED for an RPC whose behaviour arrives with a later issue.
 pub fn unimplemented(rpc: &str) -> Status {
     with_reason(Code::Unimplemented, format!("{rpc} is not implemented yet"), "NOT_IMPLEMENTED")

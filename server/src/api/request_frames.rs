@@ -188,15 +188,9 @@ async fn read(mut body: Body, wire: Wire, limit: usize, encoding_named: bool) ->
 /// The refusal, in the wire format of the request: a trailers-only gRPC
 /// answer (HTTP 200, status in the headers), which gRPC-web clients read
 /// the same way.
-fn refuse(status: Status, wire: Wire, request_headers: &HeaderMap, path: &str) -> Response {
+fn refuse(status: Status, request_headers: &HeaderMap, path: &str) -> Response {
     tracing::debug!(path, code = ?status.code(), message = status.message(), "refused a malformed gRPC request");
-    let mut response = status.into_http::<Body>();
-    if wire != Wire::Grpc
-        && let Some(content_type) = request_headers.get(header::CONTENT_TYPE)
-    {
-        response.headers_mut().insert(header::CONTENT_TYPE, content_type.clone());
-    }
-    response
+    error::trailers_only(status, request_headers)
 }
 
 /// Middleware: checks the request body (see the module docs), then passes
@@ -211,12 +205,12 @@ pub async fn check(limit: usize, heavy_requests: HeavyRequests, request: Request
     let encoding_named = parts.headers.get("grpc-encoding").is_some_and(|v| v.as_bytes() != b"identity");
     let checked = match read(body, wire, limit, encoding_named).await {
         Ok(checked) => checked,
-        Err(status) => return refuse(status, wire, &parts.headers, parts.uri.path()),
+        Err(status) => return refuse(status, &parts.headers, parts.uri.path()),
     };
     if parts.uri.path().starts_with(HEALTH_PREFIX)
         && let Err(e) = tonic_health::pb::HealthCheckRequest::decode(checked.message())
     {
-        return refuse(error::malformed_message(e), wire, &parts.headers, parts.uri.path());
+        return refuse(error::malformed_message(e), &parts.headers, parts.uri.path());
     }
     if wire == Wire::GrpcWebText {
         // Decoded above: tonic-web reads it as binary and still answers in

@@ -28,7 +28,6 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 
-use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
@@ -124,11 +123,7 @@ fn refuse(request: &Request, authority: &str) -> Response {
     let content_type = request.headers().get(header::CONTENT_TYPE);
     let grpc = content_type.and_then(|v| v.to_str().ok()).is_some_and(|t| t.starts_with("application/grpc"));
     if grpc {
-        let mut response = error::misdirected(message).into_http::<Body>();
-        if let Some(content_type) = content_type.filter(|t| t.as_bytes().starts_with(b"application/grpc-web")) {
-            response.headers_mut().insert(header::CONTENT_TYPE, content_type.clone());
-        }
-        return response;
+        return error::trailers_only(error::misdirected(message), request.headers());
     }
     errors::gateway(Code::PermissionDenied, "MISDIRECTED_REQUEST", message, Some(StatusCode::MISDIRECTED_REQUEST))
 }

@@ -22,7 +22,6 @@
 
 use std::sync::Arc;
 
-use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
@@ -79,11 +78,7 @@ fn refuse(request: &Request) -> Response {
     );
     let content_type = request.headers().get(header::CONTENT_TYPE);
     if content_type.is_some_and(|t| t.as_bytes().starts_with(b"application/grpc")) {
-        let mut response = error::cross_origin(message).into_http::<Body>();
-        if let Some(content_type) = content_type.filter(|t| t.as_bytes().starts_with(b"application/grpc-web")) {
-            response.headers_mut().insert(header::CONTENT_TYPE, content_type.clone());
-        }
-        return response;
+        return error::trailers_only(error::cross_origin(message), request.headers());
     }
     errors::gateway(Code::PermissionDenied, "CROSS_ORIGIN_REQUEST", message, Some(StatusCode::FORBIDDEN))
 }
