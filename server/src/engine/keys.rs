@@ -235,7 +235,9 @@ impl KeyRing {
         Ok(NewKey { record, token: format!("{TOKEN_PREFIX}{ulid}_{encoded}") })
     }
 
-    /// A tenant's keys, oldest first.
+    /// A tenant's keys: every live one (at most [`MAX_KEYS_PER_TENANT`]),
+    /// then the most a listing shows of the revoked ones, each group oldest
+    /// first.
     pub async fn list(&self, tenant: &str) -> Result<Vec<KeyRecord>, EngineError> {
         Ok(self.store.list_keys(tenant, MAX_KEYS_PER_TENANT.saturating_mul(2)).await?)
     }
@@ -321,6 +323,18 @@ mod tests {
         assert_eq!(ring.verify(None).await, Err(KeyRefusal::Missing), "revoking does not reopen anonymous use");
         let (closed, _dir) = super::tests::ring(false).await;
         assert_eq!(closed.verify(None).await, Err(KeyRefusal::Missing));
+    }
+
+    #[tokio::test]
+    async fn listings_show_live_keys_before_revoked_ones_and_never_another_tenants() {
+        let (ring, _dir) = ring(false).await;
+        let old = ring.create("acme", KeyScope::Read, "old", 1).await.expect("create");
+        let live = ring.create("acme", KeyScope::Write, "live", 2).await.expect("create");
+        ring.create("other", KeyScope::Admin, "theirs", 3).await.expect("create");
+        ring.revoke("acme", &old.record.id, 4).await.expect("revoke");
+        let listed: Vec<String> = ring.list("acme").await.expect("list").into_iter().map(|k| k.name).collect();
+        assert_eq!(listed, ["live", "old"]);
+        assert_eq!(ring.verify(Some(&live.token)).await.map(|c| c.tenant), Ok("acme".to_owned()));
     }
 
     #[tokio::test]

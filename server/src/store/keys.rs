@@ -42,7 +42,8 @@ pub trait KeyStore: Send + Sync + 'static {
     /// The key with this id, revoked or not, of any tenant.
     async fn get_key(&self, id: &str) -> Result<Option<KeyRecord>, StoreError>;
 
-    /// A tenant's keys, oldest first, at most `limit`.
+    /// A tenant's keys, live ones first, each group oldest first, at most
+    /// `limit` (so revoked keys piling up never hide a live one).
     async fn list_keys(&self, tenant: &str, limit: u32) -> Result<Vec<KeyRecord>, StoreError>;
 
     /// How many live (unrevoked) keys a tenant has.
@@ -99,7 +100,10 @@ impl<D: Dialect> KeyStore for D {
     }
 
     async fn list_keys(&self, tenant: &str, limit: u32) -> Result<Vec<KeyRecord>, StoreError> {
-        let sql = format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE tenant_id = ?1 ORDER BY created_at, id LIMIT ?2");
+        let sql = format!(
+            "SELECT {KEY_COLUMNS} FROM api_keys WHERE tenant_id = ?1 \
+             ORDER BY (revoked_at IS NOT NULL), created_at, id LIMIT ?2"
+        );
         let rows =
             D::fetch_all(&mut *self.acquire().await?, &sql, &[Arg::Text(tenant), Arg::Int(i64::from(limit))]).await?;
         // One damaged row never fails a listing.

@@ -166,7 +166,7 @@ class ListKeysResponse(google.protobuf.message.Message):
     KEYS_FIELD_NUMBER: builtins.int
     @property
     def keys(self) -> google.protobuf.internal.containers.RepeatedCompositeFieldContainer[global___ApiKey]:
-        """The tenant's keys, oldest first."""
+        """The tenant's keys, live ones first, each group oldest first."""
 
     def __init__(
         self,

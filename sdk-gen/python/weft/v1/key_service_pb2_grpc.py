@@ -62,8 +62,8 @@ class KeyServiceServicer(object):
         raise NotImplementedError('Method not implemented!')
 
     def ListKeys(self, request, context):
-        """Lists the tenant's keys, oldest first, revoked ones included. Secrets
-        are never listed.
+        """Lists the tenant's keys: every live one, then revoked ones (at most
+        2000 in all), each group oldest first. Secrets are never listed.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

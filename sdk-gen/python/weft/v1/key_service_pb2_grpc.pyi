@@ -41,8 +41,8 @@ class KeyServiceStub:
         weft.v1.key_service_pb2.ListKeysRequest,
         weft.v1.key_service_pb2.ListKeysResponse,
     ]
-    """Lists the tenant's keys, oldest first, revoked ones included. Secrets
-    are never listed.
+    """Lists the tenant's keys: every live one, then revoked ones (at most
+    2000 in all), each group oldest first. Secrets are never listed.
     """
 
     RevokeKey: grpc.UnaryUnaryMultiCallable[
@@ -74,8 +74,8 @@ class KeyServiceAsyncStub:
         weft.v1.key_service_pb2.ListKeysRequest,
         weft.v1.key_service_pb2.ListKeysResponse,
     ]
-    """Lists the tenant's keys, oldest first, revoked ones included. Secrets
-    are never listed.
+    """Lists the tenant's keys: every live one, then revoked ones (at most
+    2000 in all), each group oldest first. Secrets are never listed.
     """
 
     RevokeKey: grpc.aio.UnaryUnaryMultiCallable[
@@ -111,8 +111,8 @@ class KeyServiceServicer(metaclass=abc.ABCMeta):
         request: weft.v1.key_service_pb2.ListKeysRequest,
         context: _ServicerContext,
     ) -> typing.Union[weft.v1.key_service_pb2.ListKeysResponse, collections.abc.Awaitable[weft.v1.key_service_pb2.ListKeysResponse]]:
-        """Lists the tenant's keys, oldest first, revoked ones included. Secrets
-        are never listed.
+        """Lists the tenant's keys: every live one, then revoked ones (at most
+        2000 in all), each group oldest first. Secrets are never listed.
         """
 
     @abc.abstractmethod

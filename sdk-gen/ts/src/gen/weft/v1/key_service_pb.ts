@@ -149,7 +149,7 @@ export const ListKeysRequestSchema: GenMessage<ListKeysRequest> = /*@__PURE__*/
  */
 export type ListKeysResponse = Message<"weft.v1.ListKeysResponse"> & {
   /**
-   * The tenant's keys, oldest first.
+   * The tenant's keys, live ones first, each group oldest first.
    *
    * @generated from field: repeated weft.v1.ApiKey keys = 1;
    */
@@ -281,8 +281,8 @@ export const KeyService: GenService<{
     output: typeof CreateKeyResponseSchema;
   },
   /**
-   * Lists the tenant's keys, oldest first, revoked ones included. Secrets
-   * are never listed.
+   * Lists the tenant's keys: every live one, then revoked ones (at most
+   * 2000 in all), each group oldest first. Secrets are never listed.
    *
    * @generated from rpc weft.v1.KeyService.ListKeys
    */
