@@ -361,6 +361,45 @@ async fn tenant_secrets_are_kept_per_tenant_listed_by_name_and_deleted() {
 }
 
 #[tokio::test]
+async fn api_keys_are_found_by_id_listed_per_tenant_live_first_and_revoked_once() {
+    on_both_stores("api_keys_are_found_by_id_listed_per_tenant_live_first_and_revoked_once", |store| async move {
+        use weft_server::model::KeyScope;
+        use weft_server::store::KeyRecord;
+        let key = |id: &str, tenant: &str, created_ms: i64| KeyRecord {
+            id: id.into(),
+            tenant_id: tenant.into(),
+            name: format!("{id} name"),
+            scope: KeyScope::Write,
+            secret_hash: format!("hash-of-{id}"),
+            created_ms,
+            revoked_ms: None,
+        };
+        assert!(!store.any_key_exists().await.unwrap());
+        for record in [key("key_a", "t1", 10), key("key_b", "t1", 20), key("key_c", "t2", 30)] {
+            store.insert_key(&record).await.unwrap();
+        }
+        assert!(store.any_key_exists().await.unwrap());
+        assert_eq!(store.get_key("key_c").await.unwrap(), Some(key("key_c", "t2", 30)), "found by id, any tenant");
+        assert_eq!(store.get_key("key_nope").await.unwrap(), None);
+        assert_eq!(store.count_live_keys("t1").await.unwrap(), 2);
+
+        assert_eq!(store.revoke_key("t2", "key_a", 40).await.unwrap(), None, "another tenant's key");
+        let revoked = store.revoke_key("t1", "key_a", 50).await.unwrap().unwrap();
+        assert_eq!(revoked.revoked_ms, Some(50));
+        let again = store.revoke_key("t1", "key_a", 60).await.unwrap().unwrap();
+        assert_eq!(again.revoked_ms, Some(50), "the first revocation time is kept");
+        assert_eq!(store.count_live_keys("t1").await.unwrap(), 1);
+
+        let ids: Vec<String> = store.list_keys("t1", 10).await.unwrap().into_iter().map(|k| k.id).collect();
+        assert_eq!(ids, ["key_b", "key_a"], "live first, then revoked");
+        let ids: Vec<String> = store.list_keys("t1", 1).await.unwrap().into_iter().map(|k| k.id).collect();
+        assert_eq!(ids, ["key_b"]);
+        assert!(store.any_key_exists().await.unwrap(), "revoking never empties the table");
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn a_step_timeout_caps_every_lease_of_its_attempt_and_marks_the_lease_it_ends() {
     on_both_stores("a_step_timeout_caps_every_lease_of_its_attempt_and_marks_the_lease_it_ends", |store| async move {
         let mut timed = task("wfrun_t", "slow", "a", 10);
