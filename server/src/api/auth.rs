@@ -21,9 +21,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use http::{HeaderMap, HeaderValue, header};
 use tonic::{Code, Status};
-use tonic_types::{ErrorDetails, StatusExt};
 
-use crate::api::error::ERROR_DOMAIN;
 use crate::api::{descriptors, error};
 use crate::engine::keys::{Caller, KeyRefusal, KeyRing};
 use crate::model::Operation;
@@ -113,11 +111,7 @@ fn refusal_status(refusal: &KeyRefusal) -> Status {
         KeyRefusal::Invalid => (Code::Unauthenticated, "API_KEY_INVALID"),
         KeyRefusal::Unavailable => (Code::Unavailable, "UNAVAILABLE"),
     };
-    Status::with_error_details(
-        code,
-        refusal.to_string(),
-        ErrorDetails::with_error_info(reason, ERROR_DOMAIN, HashMap::new()),
-    )
+    error::with_reason(code, refusal.to_string(), reason)
 }
 
 /// PERMISSION_DENIED for a key whose scope does not allow `operation`.
@@ -131,12 +125,7 @@ fn scope_status(caller: &Caller, operation: Operation, path: &str) -> Status {
     };
     let method = path.rsplit('/').next().unwrap_or(path);
     let message = format!("a key of scope '{}' may not call {method}: it needs {needed}", caller.scope);
-    let metadata = HashMap::from([("scope".to_owned(), caller.scope.to_string())]);
-    Status::with_error_details(
-        Code::PermissionDenied,
-        message,
-        ErrorDetails::with_error_info("SCOPE_INSUFFICIENT", ERROR_DOMAIN, metadata),
-    )
+    error::scope_insufficient(caller.scope.as_str(), message)
 }
 
 /// A refusal in the request's wire format (`error::trailers_only`), saying

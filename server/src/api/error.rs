@@ -18,7 +18,8 @@ use crate::store::StoreError;
 /// Domain of every `ErrorInfo` Weft sends.
 pub const ERROR_DOMAIN: &str = "weft.dev";
 
-fn with_reason(code: Code, message: impl Into<String>, reason: &str) -> Status {
+/// `code` with an `ErrorInfo` carrying `reason` in [`ERROR_DOMAIN`].
+pub fn with_reason(code: Code, message: impl Into<String>, reason: &str) -> Status {
     Status::with_error_details(code, message, ErrorDetails::with_error_info(reason, ERROR_DOMAIN, HashMap::new()))
 }
 
@@ -141,6 +142,14 @@ pub fn trailers_only(status: Status, request_headers: &http::HeaderMap) -> axum:
         response.headers_mut().insert(http::header::CONTENT_TYPE, content_type.clone());
     }
     response
+}
+
+/// PERMISSION_DENIED, reason `SCOPE_INSUFFICIENT`: the caller's key of
+/// `scope` may not make this call; the scope travels as metadata.
+pub fn scope_insufficient(scope: &str, message: impl Into<String>) -> Status {
+    let metadata = HashMap::from([("scope".to_owned(), scope.to_owned())]);
+    let details = ErrorDetails::with_error_info("SCOPE_INSUFFICIENT", ERROR_DOMAIN, metadata);
+    Status::with_error_details(Code::PermissionDenied, message, details)
 }
 
 /// UNIMPLEMENTED for an RPC whose behaviour arrives with a later issue.

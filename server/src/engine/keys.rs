@@ -22,6 +22,7 @@ use sha2::{Digest, Sha256};
 use crate::engine::EngineError;
 use crate::model::tenancy::is_valid_tenant_id;
 use crate::model::{DEFAULT_TENANT, KeyScope};
+use crate::outbound::signing::constant_time_eq;
 use crate::store::{KeyRecord, Store};
 
 /// How long a key lookup (found, revoked or unknown) is reused before the
@@ -269,11 +270,6 @@ fn parse_token(token: &str) -> Option<(String, [u8; SECRET_BYTES])> {
 /// SHA-256 of a secret, lowercase hex: what the store keeps.
 fn hash_secret(secret: &[u8]) -> String {
     hex::encode(Sha256::digest(secret))
-}
-
-/// Compares without stopping at the first difference.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]
