@@ -1,7 +1,8 @@
 //! Inputs the fuzz targets found, kept as regression tests: queries that
-//! select exponentially many values from a tiny state. The engine's cost
-//! check (`weft_core::expr::cost::fan_out`) must refuse them before they
-//! run, or they must stay small.
+//! select exponentially many values from a tiny state (the engine's cost
+//! check, `weft_core::expr::cost::fan_out`, must refuse them before they
+//! run, or they must stay small), and text that made the JSONPath parser
+//! panic.
 
 use std::time::Instant;
 
@@ -65,4 +66,31 @@ fn duplicate_selectors_are_bounded() {
             eprintln!("count({query}) > 0: {:?}", started.elapsed());
         }
     }
+}
+
+/// The templates target found `{{[?'\u}}`: serde_json_path 0.7 panics
+/// ("we do not use streaming parsers") on text that ends inside a `\u`
+/// escape of an open string literal. Every parser entry point must refuse
+/// such text with an error naming the open string instead.
+#[test]
+fn text_ending_inside_a_unicode_escape_is_refused_not_a_panic() {
+    use weft_core::expr::{ExprError, parse_template};
+    let never_closed = |tail: &str, err: &ExprError| {
+        assert!(matches!(err, ExprError::UnclosedString { .. }), "{tail:?}: {err:?}");
+        assert!(err.to_string().contains("is never closed"), "{tail:?}: {err}");
+    };
+    for tail in ["'\\u", "'\\uD", "'\\ud", "'\\uD800\\u", "'\\uD800\\uD", "\"\\u", "'abc"] {
+        never_closed(tail, &parse_path(&format!("$[{tail}")).unwrap_err());
+        never_closed(tail, &parse_path(&format!("$[?@.a == {tail}")).unwrap_err());
+        never_closed(tail, &parse_condition(&format!("@.a == {tail}")).unwrap_err());
+        for template in [format!("Hi {{{{[{tail}}}}}"), format!("{{{{ a[?@ == {tail} }}}}")] {
+            match parse_template(&template).unwrap_err() {
+                ExprError::Placeholder { cause, .. } => never_closed(tail, &cause),
+                other => panic!("{template:?}: {other:?}"),
+            }
+        }
+    }
+    // Closed strings with escapes still parse.
+    assert!(parse_path("$['\\u00e9']").is_ok());
+    assert!(parse_condition("@.a == 'it\\'s'").is_ok());
 }

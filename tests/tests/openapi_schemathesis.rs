@@ -249,10 +249,23 @@ parameters = {{ "path.id" = "{write}", "path.workflow_id" = "{quick}", "path.run
     let stderr = String::from_utf8_lossy(&output.stderr);
     println!("{stdout}");
     eprintln!("{stderr}");
-    assert!(output.status.success(), "schemathesis found problems ({}); see the report above", output.status);
+    assert!(output.status.success(), "schemathesis found problems ({}):\n{}", output.status, failures(&stdout));
     assert!(stdout.contains("Tested"), "schemathesis tested no operation:\n{stdout}");
 
     server.stop().await;
+}
+
+/// The report's failures section (each failing check, its reproducing
+/// curl command and the seed), cut to a length a CI excerpt keeps: the
+/// whole report is printed above it, but is too long for one.
+fn failures(stdout: &str) -> String {
+    const KEEP: usize = 6000;
+    let start = stdout.find("FAILURES").unwrap_or(0);
+    let end = stdout[start..].find("SUMMARY").map_or(stdout.len(), |at| start + at);
+    let section = &stdout[start..end];
+    let cut = section.char_indices().nth(KEEP).map_or(section.len(), |(at, _)| at);
+    let seed = stdout.lines().find(|line| line.starts_with("Seed:")).unwrap_or("Seed: (not printed)");
+    format!("{}\n{seed}", &section[..cut])
 }
 
 /// A method the path does not take answers 405 with the methods it does

@@ -84,23 +84,47 @@ pub fn root_at(src: &str) -> Option<usize> {
 /// The bytes of `src` (with their offsets) outside string literals (`'…'`
 /// and `"…"`, with backslash escapes); the quotes themselves are left out.
 pub(crate) fn unquoted(src: &str) -> impl Iterator<Item = (usize, u8)> + '_ {
-    let (mut quote, mut escaped) = (None::<u8>, false);
-    src.bytes().enumerate().filter(move |&(_, b)| {
-        if let Some(q) = quote {
+    let mut quotes = Quotes::default();
+    src.bytes().enumerate().filter(move |&(at, b)| quotes.outside(at, b))
+}
+
+/// Where the string literal still open at the end of `src` starts (the
+/// byte offset of its quote), if one is.
+pub(crate) fn open_string_at_end(src: &str) -> Option<usize> {
+    let mut quotes = Quotes::default();
+    src.bytes().enumerate().for_each(|(at, b)| {
+        quotes.outside(at, b);
+    });
+    quotes.open.map(|(at, _)| at)
+}
+
+/// Whether a scan is inside a string literal: the open quote's offset and
+/// byte, and whether the previous byte was an unescaped backslash.
+#[derive(Default)]
+struct Quotes {
+    open: Option<(usize, u8)>,
+    escaped: bool,
+}
+
+impl Quotes {
+    /// Feeds byte `b` at offset `at`; true when it lies outside string
+    /// literals and is not a quote.
+    fn outside(&mut self, at: usize, b: u8) -> bool {
+        if let Some((_, q)) = self.open {
             match b {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                _ if b == q => quote = None,
+                _ if self.escaped => self.escaped = false,
+                b'\\' => self.escaped = true,
+                _ if b == q => self.open = None,
                 _ => {}
             }
             return false;
         }
         if b == b'\'' || b == b'"' {
-            quote = Some(b);
+            self.open = Some((at, b));
             return false;
         }
         true
-    })
+    }
 }
 
 /// How many times over a query written `src` can visit a state of `nodes`

@@ -17,7 +17,8 @@ pub const MAX_TEMPLATE_PLACEHOLDERS: usize = 1024;
 /// Characters of offending text quoted in an error message.
 const EXCERPT_CHARS: usize = 60;
 
-/// Refuses text that is too long or nests too deep for the parser.
+/// Refuses text that is too long or nests too deep for the parser, or that
+/// ends inside a string literal.
 pub fn check_expression(what: &'static str, src: &str) -> Result<(), ExprError> {
     if src.len() > MAX_EXPRESSION_LEN {
         return Err(ExprError::TooLong { what, text: excerpt(src), len: src.len(), max: MAX_EXPRESSION_LEN });
@@ -25,6 +26,12 @@ pub fn check_expression(what: &'static str, src: &str) -> Result<(), ExprError> 
     let depth = nesting_depth(src);
     if depth > MAX_NESTING_DEPTH {
         return Err(ExprError::TooDeep { what, text: excerpt(src), depth, max: MAX_NESTING_DEPTH });
+    }
+    // Refused here, not left to the parser: serde_json_path 0.7 panics on
+    // text that ends inside a `\u` escape of an open string (`$['\u`),
+    // and only text ending inside a string literal can.
+    if let Some(quote) = super::cost::open_string_at_end(src) {
+        return Err(ExprError::UnclosedString { what, text: excerpt(src), at: src[..quote].chars().count() + 1 });
     }
     Ok(())
 }

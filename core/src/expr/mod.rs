@@ -76,6 +76,18 @@ pub enum ExprError {
         /// The parser's explanation.
         reason: String,
     },
+    /// A string literal still open at the end of the text. Refused before
+    /// parsing: serde_json_path 0.7 panics when such text ends inside a
+    /// `\u` escape.
+    #[error("{what} `{text}` has a string literal opened at character {at} that is never closed")]
+    UnclosedString {
+        /// "JSONPath" or "condition".
+        what: &'static str,
+        /// The offending text, shortened.
+        text: String,
+        /// Character (from 1) of the opening quote.
+        at: usize,
+    },
     /// A `{{` that is never closed (or is followed by another `{{`).
     #[error("template `{text}` has a `{{{{` at byte {at} with no matching `}}}}`")]
     Unclosed {

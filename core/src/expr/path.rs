@@ -104,7 +104,8 @@ fn follow<'v>(source: &str, segments: &[Segment], root: &'v Value) -> Option<&'v
 ///
 /// Fails with [`ExprError::TooLong`] or [`ExprError::TooDeep`] before parsing
 /// when the text exceeds the caps, [`ExprError::MissingRoot`] when it does not
-/// start with `$`, and [`ExprError::Syntax`] when it is not a valid query.
+/// start with `$`, [`ExprError::UnclosedString`] when it ends inside a
+/// string literal, and [`ExprError::Syntax`] when it is not a valid query.
 pub fn parse_path(src: &str) -> Result<Path, ExprError> {
     check_expression("JSONPath", src)?;
     let query = src.trim();
@@ -360,7 +361,8 @@ mod tests {
         for bad in ["$.", "$.a[", "$.a[01]", "$.a[-0]", "$.a['x]", "$[9007199254740992]", "$.1a", "$.a.", "$a"] {
             let general = JsonPath::parse(&quote_dashed_names(bad)).is_ok();
             assert!(!general, "{bad} is invalid for the general parser too");
-            assert!(matches!(parse_path(bad), Err(ExprError::Syntax { .. })), "{bad}");
+            let refused = parse_path(bad);
+            assert!(matches!(refused, Err(ExprError::Syntax { .. } | ExprError::UnclosedString { .. })), "{bad}");
         }
     }
 
