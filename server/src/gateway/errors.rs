@@ -1,7 +1,9 @@
 //! REST error bodies: a `google.rpc.Status` in JSON (`code`, `message`,
 //! `details`) that also carries the documented `error` (the message) and
 //! `error_code` (UPPER_SNAKE, from the `ErrorInfo` reason), so clients
-//! written against any documented shape can read it.
+//! written against any documented shape can read it; or, where a family's
+//! document lists a smaller body, just `{error, error_code}` or `{error}`
+//! ([`ErrorForm`]).
 
 use axum::Json;
 use axum::response::{IntoResponse, Response};
@@ -10,6 +12,7 @@ use prost_reflect::DynamicMessage;
 use serde_json::{Value, json};
 use tonic::Code;
 
+use super::profile::ErrorForm;
 use super::{json as rest_json, status};
 use crate::api::descriptors::pool;
 use crate::api::error::ERROR_DOMAIN;
@@ -64,14 +67,23 @@ pub fn status_json(code: Code, message: &str, details_bin: Option<&str>) -> (htt
     (http, body)
 }
 
-/// The response for a gRPC error.
+/// `body` (the full Status form) cut down to `form`.
+pub fn in_form(form: ErrorForm, mut body: Value) -> Value {
+    match form {
+        ErrorForm::Status => body,
+        ErrorForm::Structured => json!({"error": body["error"].take(), "error_code": body["error_code"].take()}),
+        ErrorForm::Plain => json!({"error": body["error"].take()}),
+    }
+}
+
+/// The response for a gRPC error, its body in `form`.
 ///
 /// A refusal carrying `RetryInfo` (a per-tenant limit: 429) gets a
 /// `Retry-After` header with the delay in whole seconds.
-pub fn from_grpc(code: Code, message: &str, details_bin: Option<&str>) -> Response {
+pub fn from_grpc_in(form: ErrorForm, code: Code, message: &str, details_bin: Option<&str>) -> Response {
     let (http, body) = status_json(code, message, details_bin);
     let retry_after = body.get("details").and_then(Value::as_array).and_then(|d| retry_after_secs(d));
-    let mut response = (http, Json(body)).into_response();
+    let mut response = (http, Json(in_form(form, body))).into_response();
     if let Some(seconds) = retry_after {
         response.headers_mut().insert(http::header::RETRY_AFTER, http::HeaderValue::from(seconds));
     }
@@ -81,6 +93,17 @@ pub fn from_grpc(code: Code, message: &str, details_bin: Option<&str>) -> Respon
 /// An error found by the gateway itself (no route, malformed JSON, body too
 /// large), with an `ErrorInfo` detail carrying `reason`.
 pub fn gateway(code: Code, reason: &str, message: impl Into<String>, http: Option<http::StatusCode>) -> Response {
+    gateway_in(ErrorForm::Status, code, reason, message, http)
+}
+
+/// [`gateway`] with the body in `form`.
+pub fn gateway_in(
+    form: ErrorForm,
+    code: Code,
+    reason: &str,
+    message: impl Into<String>,
+    http: Option<http::StatusCode>,
+) -> Response {
     let message = message.into();
     let body = json!({
         "code": code as i32,
@@ -93,7 +116,7 @@ pub fn gateway(code: Code, reason: &str, message: impl Into<String>, http: Optio
         "error": message,
         "error_code": reason,
     });
-    (http.unwrap_or_else(|| status::error_status(code, Some(reason))), Json(body)).into_response()
+    (http.unwrap_or_else(|| status::error_status(code, Some(reason))), Json(in_form(form, body))).into_response()
 }
 
 #[cfg(test)]

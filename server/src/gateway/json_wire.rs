@@ -17,6 +17,7 @@ use base64::Engine as _;
 use prost_reflect::{DynamicMessage, FieldDescriptor, Kind, MessageDescriptor};
 
 use super::json_write::{default_json, write_enum, write_float, write_json_number, write_message, write_str};
+use super::profile::Naming;
 
 /// Messages an answer may nest (prost's decoding limit).
 pub const MAX_MESSAGE_DEPTH: usize = 100;
@@ -106,7 +107,18 @@ pub fn write(
     bytes: &[u8],
     top_level_defaults: bool,
 ) -> Result<(), WireError> {
-    Writer { out, depth: 0 }.message(descriptor, bytes, top_level_defaults)
+    write_named(out, descriptor, bytes, top_level_defaults, &Naming::JSON)
+}
+
+/// [`write`] with the field keys of `naming` (a path family's spelling).
+pub fn write_named(
+    out: &mut Vec<u8>,
+    descriptor: &MessageDescriptor,
+    bytes: &[u8],
+    top_level_defaults: bool,
+    naming: &Naming,
+) -> Result<(), WireError> {
+    Writer { out, depth: 0, naming }.message(descriptor, bytes, top_level_defaults)
 }
 
 /// Appends one field of the message in `bytes`, or its default when unset
@@ -116,9 +128,10 @@ pub fn write_field(
     descriptor: &MessageDescriptor,
     bytes: &[u8],
     field: &FieldDescriptor,
+    naming: &Naming,
 ) -> Result<(), WireError> {
     let all = fields(bytes)?;
-    let mut writer = Writer { out, depth: 0 };
+    let mut writer = Writer { out, depth: 0, naming };
     let present: Vec<Wire<'_>> = all.iter().filter(|(n, _)| *n == field.number()).map(|(_, w)| *w).collect();
     if !present.is_empty() {
         return writer.field(field, &present);
@@ -136,6 +149,7 @@ pub fn write_field(
 struct Writer<'o> {
     out: &'o mut Vec<u8>,
     depth: usize,
+    naming: &'o Naming,
 }
 
 impl Writer<'_> {
@@ -173,12 +187,12 @@ impl Writer<'_> {
                     }
                     let Some(text) = default_json(&field) else { continue };
                     comma(self.out);
-                    write_str(self.out, field.json_name());
+                    write_str(self.out, &self.naming.key(&field));
                     self.out.push(b':');
                     self.out.extend_from_slice(text.as_bytes());
                 } else {
                     comma(self.out);
-                    write_str(self.out, field.json_name());
+                    write_str(self.out, &self.naming.key(&field));
                     self.out.push(b':');
                     self.field(&field, &values(present))?;
                 }
@@ -190,7 +204,7 @@ impl Writer<'_> {
                 let end = at + all[at..].iter().take_while(|(n, _)| *n == number).count();
                 if let Some(field) = descriptor.get_field(number) {
                     comma(self.out);
-                    write_str(self.out, field.json_name());
+                    write_str(self.out, &self.naming.key(&field));
                     self.out.push(b':');
                     self.field(&field, &values(&all[at..end]))?;
                 }
@@ -553,7 +567,7 @@ mod tests {
         }
         for field in descriptor.fields() {
             let mut out = Vec::new();
-            write_field(&mut out, &descriptor, &bytes, &field).unwrap();
+            write_field(&mut out, &descriptor, &bytes, &field, &Naming::JSON).unwrap();
             let mut expected = Vec::new();
             json_write::write_field(&mut expected, &message, &field);
             assert_eq!(

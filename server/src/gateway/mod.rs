@@ -29,6 +29,7 @@ mod media_type;
 mod offload;
 mod openapi;
 pub mod origin_check;
+pub mod profile;
 pub mod routes;
 mod status;
 mod stream;
@@ -74,17 +75,41 @@ struct Gateway {
     offload: offload::Offload,
 }
 
-/// The REST body of a unary answer, written from its protobuf bytes: the
-/// whole message with its top-level defaults, or the `response_body` field
-/// (its default value when unset).
+/// The REST body of a unary answer, written from its protobuf bytes with
+/// the route's family keys: the whole message with its top-level defaults,
+/// or the `response_body` field (its default value when unset).
 fn unary_answer(route: &routes::Route, bytes: &[u8]) -> Result<Vec<u8>, json_wire::WireError> {
     let descriptor = route.method.output();
+    let naming = &route.family.profile().naming;
     let mut out = Vec::with_capacity(bytes.len() + 64);
     match route.response_body.as_ref().and_then(|name| descriptor.get_field_by_name(name)) {
-        Some(field) => json_wire::write_field(&mut out, &descriptor, bytes, &field)?,
-        None => json_wire::write(&mut out, &descriptor, bytes, true)?,
+        Some(field) => json_wire::write_field(&mut out, &descriptor, bytes, &field, naming)?,
+        None => json_wire::write_named(&mut out, &descriptor, bytes, true, naming)?,
     }
     Ok(out)
+}
+
+/// A unary answer in its family's envelope, with its HTTP status. `/v1`'s
+/// bare answers are sent as written, without a JSON tree.
+fn enveloped(route: &routes::Route, body: Vec<u8>, query: Option<&str>) -> Response {
+    let profile = route.family.profile();
+    let answer = profile.answer(route.method.name());
+    let success = status::success_status(&route.method);
+    if answer == profile::Answer::Bare {
+        return json_response(success, body);
+    }
+    let Ok(tree) = serde_json::from_slice::<Value>(&body) else {
+        return errors::gateway(Code::Internal, "INTERNAL", "the JSON writer wrote invalid JSON", None);
+    };
+    match profile::shape_answer(answer, tree, query) {
+        profile::Shaped::Body(value) => {
+            json_response(success, serde_json::to_vec(&value).expect("a JSON tree serializes"))
+        }
+        profile::Shaped::Failed { status, code, message } => {
+            let form = profile.error_form(&route.http_method, &route.template);
+            errors::gateway_in(form, Code::Internal, code, message, Some(status))
+        }
+    }
 }
 
 fn json_response(status: StatusCode, body: Vec<u8>) -> Response {
@@ -94,9 +119,9 @@ fn json_response(status: StatusCode, body: Vec<u8>) -> Response {
     response
 }
 
-/// 415 with the usual error body and `Accept: application/json`.
-fn unsupported_media_type(refusal: transcode::Refusal) -> Response {
-    let mut response = errors::gateway(refusal.code, refusal.reason, refusal.message, refusal.http);
+/// 415 with the route's error body and `Accept: application/json`.
+fn unsupported_media_type(form: profile::ErrorForm, refusal: transcode::Refusal) -> Response {
+    let mut response = errors::gateway_in(form, refusal.code, refusal.reason, refusal.message, refusal.http);
     let (name, value) = media_type::accept_header();
     response.headers_mut().insert(name, value);
     response
@@ -125,13 +150,14 @@ async fn handle(State(gateway): State<Arc<Gateway>>, request: Request) -> Respon
             return errors::gateway(Code::NotFound, "ROUTE_NOT_FOUND", message, None);
         }
     };
+    let form = route.family.profile().error_form(&route.http_method, &route.template);
     // A body must be declared JSON, so no browser sends one unasked
     // (`media_type`); the type is checked before the body is read.
     let declared = match route.body {
         routes::BodyMapping::None => None,
         routes::BodyMapping::Whole | routes::BodyMapping::Field(_) => match media_type::declared(&parts.headers) {
             Ok(declared) => Some(declared),
-            Err(refusal) => return unsupported_media_type(refusal),
+            Err(refusal) => return unsupported_media_type(form, refusal),
         },
     };
     let limit = gateway.body_limit;
@@ -140,7 +166,8 @@ async fn handle(State(gateway): State<Arc<Gateway>>, request: Request) -> Respon
         Err(_) => {
             let message =
                 format!("the request body is over the {limit}-byte limit (max_message_bytes, WEFT_MAX_MESSAGE_BYTES)");
-            return errors::gateway(
+            return errors::gateway_in(
+                form,
                 Code::ResourceExhausted,
                 "BODY_TOO_LARGE",
                 message,
@@ -149,13 +176,14 @@ async fn handle(State(gateway): State<Arc<Gateway>>, request: Request) -> Respon
         }
     };
     if declared == Some(media_type::Declared::Nothing) && !body.is_empty() {
-        return unsupported_media_type(media_type::undeclared_body());
+        return unsupported_media_type(form, media_type::undeclared_body());
     }
     let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let query = parts.uri.query().map(str::to_string);
     let request = transcode::RequestParts {
         body,
         path_values,
-        query: parts.uri.query().map(str::to_string),
+        query: query.clone(),
         last_event_id: if route.is_streaming() { header("last-event-id") } else { None },
     };
     let size = request.body.len();
@@ -163,7 +191,7 @@ async fn handle(State(gateway): State<Arc<Gateway>>, request: Request) -> Respon
     let frame = gateway.offload.run(size, move || transcode::request_frame(&encoding, &request, limit)).await;
     let frame = match frame {
         Ok(frame) => frame,
-        Err(refusal) => return errors::gateway(refusal.code, refusal.reason, refusal.message, refusal.http),
+        Err(refusal) => return errors::gateway_in(form, refusal.code, refusal.reason, refusal.message, refusal.http),
     };
     let response = transcode::call(&gateway.grpc, route, frame, &parts.headers).await;
     if route.is_streaming() {
@@ -175,11 +203,11 @@ async fn handle(State(gateway): State<Arc<Gateway>>, request: Request) -> Respon
             let answering = route.clone();
             let written = gateway.offload.run(bytes.len(), move || unary_answer(&answering, &bytes)).await;
             match written {
-                Ok(body) => json_response(status::success_status(&route.method), body),
-                Err(e) => errors::gateway(Code::Internal, "INTERNAL", e.to_string(), None),
+                Ok(body) => enveloped(route, body, query.as_deref()),
+                Err(e) => errors::gateway_in(form, Code::Internal, "INTERNAL", e.to_string(), None),
             }
         }
-        Err(status) => errors::from_grpc(status.code, &status.message, status.details_bin.as_deref()),
+        Err(status) => errors::from_grpc_in(form, status.code, &status.message, status.details_bin.as_deref()),
     }
 }
 

@@ -30,6 +30,7 @@
 //!   `application/x-ndjson`.
 //! - Descriptions come from the proto comments (source info kept by protox).
 
+mod envelopes;
 mod rules;
 
 use std::collections::{BTreeMap, HashMap};
@@ -39,6 +40,7 @@ use prost_reflect::{EnumDescriptor, FieldDescriptor, FileDescriptor, Kind, Messa
 use serde_json::{Map, Value, json};
 
 use super::enum_names::enum_value_json_name;
+use super::profile::{ErrorForm, Naming};
 use super::routes::{BodyMapping, Route, RouteTable, Segment};
 use super::status::success_status;
 use rules::{body_rule, field_rule, id_schema, message_rule, required_fields};
@@ -65,7 +67,13 @@ carries `error` (the message) and `error_code` (the `ErrorInfo` reason, or \
 the gRPC code's name).
 - Server-streaming methods answer Server-Sent Events (`text/event-stream`, \
 `id: <sequence>`, resumable with `Last-Event-ID`) or NDJSON \
-(`application/x-ndjson`), chosen by the Accept header.";
+(`application/x-ndjson`), chosen by the Accept header.
+- The other documented path families answer in their own documents' shapes \
+(a response profile per family): `/v1/agents` and `/v1/workflow-runs` wrap \
+runs as `{output, run_id}`; `/workflows` lists as `{data, meta}` and shows \
+executions with `currentState` and `stateHistory`; `/api/workflows` writes \
+snake_case keys (component schemas prefixed `api.`), `step_runs`, and the \
+error bodies its document lists per route (`ErrorPlain`, `ErrorStructured`).";
 
 /// OpenAPI 3.1 document of every REST route, generated from the descriptors
 /// and annotations (never hand-written).
@@ -100,6 +108,7 @@ pub fn document(table: &RouteTable) -> Value {
 
     let mut schemas = Map::new();
     schemas.insert(ERROR_SCHEMA.to_string(), error_schema());
+    schemas.extend(envelopes::error_form_schemas());
     schemas.extend(builder.schemas);
 
     json!({
@@ -199,11 +208,11 @@ fn error_schema() -> Value {
     })
 }
 
-/// An error response: the `Error` body.
-fn error_response(description: &str) -> Value {
+/// An error response: the `Error` body, or the smaller body of `form`.
+fn error_response(description: &str, form: ErrorForm) -> Value {
     json!({
         "description": description,
-        "content": {"application/json": {"schema": {"$ref": format!("{SCHEMAS}{ERROR_SCHEMA}")}}},
+        "content": {"application/json": {"schema": envelopes::error_ref(form)}},
     })
 }
 
@@ -325,10 +334,18 @@ fn summary(text: &str) -> String {
 }
 
 /// Builds operations and collects the component schemas they refer to.
-#[derive(Default)]
 struct Builder {
     schemas: BTreeMap<String, Value>,
     comments: Comments,
+    /// The keys object schemas are written with: JSON names for requests,
+    /// the route family's for its answers.
+    naming: Naming,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Self { schemas: BTreeMap::new(), comments: Comments::default(), naming: Naming::JSON }
+    }
 }
 
 impl Builder {
@@ -414,10 +431,15 @@ impl Builder {
         }
 
         let output = rpc.output();
-        let body_schema = match route.response_body.as_deref().and_then(|f| output.get_field_by_name(f)) {
+        let profile = route.family.profile();
+        let form = profile.error_form(&route.http_method, &route.template);
+        self.naming = profile.naming;
+        let written = match route.response_body.as_deref().and_then(|f| output.get_field_by_name(f)) {
             Some(field) => self.field_schema(&field),
             None => self.message_ref(&output),
         };
+        let body_schema = self.envelope(profile.answer(rpc.name()), &output, written);
+        self.naming = Naming::JSON;
         let status = success_status(rpc);
         let content = if route.is_streaming() {
             json!({
@@ -437,7 +459,7 @@ impl Builder {
                                 "type": "string",
                                 "contentMediaType": "application/json",
                                 "contentSchema": {
-                                    "anyOf": [body_schema.clone(), {"$ref": format!("#/components/schemas/{ERROR_SCHEMA}")}]
+                                    "anyOf": [body_schema.clone(), envelopes::stream_error_schema(form)]
                                 },
                             },
                         },
@@ -460,9 +482,13 @@ impl Builder {
         let mut responses = Map::new();
         responses.insert(status.as_str().into(), json!({"description": description, "content": content}));
         for (code, text) in error_responses(route) {
-            responses.insert(code.into(), error_response(text));
+            responses.insert(code.into(), error_response(text, form));
         }
-        responses.insert("default".into(), error_response("Any other error (gRPC code mapped to its HTTP status)."));
+        for (code, text) in envelopes::outcome_errors(profile.answer(rpc.name())) {
+            responses.insert(code.into(), error_response(text, form));
+        }
+        responses
+            .insert("default".into(), error_response("Any other error (gRPC code mapped to its HTTP status).", form));
         operation.insert("responses".into(), Value::Object(responses));
         Value::Object(operation)
     }
@@ -497,7 +523,7 @@ impl Builder {
         if let Some(schema) = well_known(message) {
             return schema;
         }
-        let name = message.full_name().to_string();
+        let name = format!("{}{}", self.naming.schema_prefix, message.full_name());
         if !self.schemas.contains_key(&name) {
             // Placeholder first, so a message that contains itself stops here.
             self.schemas.insert(name.clone(), Value::Null);
@@ -561,7 +587,7 @@ impl Builder {
             if let Some(text) = self.comments.get(&field.parent_file(), field.path()) {
                 schema["description"] = text.into();
             }
-            properties.insert(field.json_name().to_string(), schema);
+            properties.insert(self.naming.key(&field).into_owned(), schema);
         }
         let mut schema = json!({"type": "object"});
         if let Some(text) = self.comments.get(&message.parent_file(), message.path()) {
@@ -574,7 +600,7 @@ impl Builder {
             .iter()
             .filter(|name| !without.contains(name))
             .filter_map(|name| message.get_field_by_name(name))
-            .map(|field| Value::String(field.json_name().to_string()))
+            .map(|field| Value::String(self.naming.key(&field).into_owned()))
             .collect();
         if !required.is_empty() {
             schema["required"] = required.into();
@@ -852,8 +878,25 @@ mod tests {
         let api_create = operation(&doc, "/api/workflows", "post");
         assert_eq!(
             api_create["responses"]["201"]["content"]["application/json"]["schema"]["$ref"],
-            "#/components/schemas/weft.v1.CreateWorkflowResponse"
+            "#/components/schemas/api.weft.v1.CreateWorkflowResponse",
+            "/api answers are described with their snake_case keys"
         );
+        let api_workflow = &doc["components"]["schemas"]["api.weft.v1.Workflow"]["properties"];
+        assert!(api_workflow["created_at"].is_object() && api_workflow.get("createdAt").is_none());
+        let api_run = &doc["components"]["schemas"]["api.weft.v1.Run"]["properties"];
+        assert!(api_run["step_runs"].is_object() && api_run["duration_seconds"].is_object());
+        let api_start = operation(&doc, "/api/workflows/{workflow_id}/run", "post");
+        let schema = &api_start["responses"]["202"]["content"]["application/json"]["schema"];
+        assert_eq!(schema["required"], json!(["run_id"]));
+        assert_eq!(schema["properties"].as_object().unwrap().len(), 1, "003's 202 is `{{run_id}}` alone");
+        let machine_list = operation(&doc, "/workflows", "get");
+        let schema = &machine_list["responses"]["200"]["content"]["application/json"]["schema"];
+        assert_eq!(schema["required"], json!(["data", "meta"]));
+        let agent = operation(&doc, "/v1/agents/{workflow_id}/workflow", "post");
+        let schema = &agent["responses"]["202"]["content"]["application/json"]["schema"];
+        assert_eq!(schema["required"], json!(["output", "run_id"]));
+        let execute = operation(&doc, "/api/workflows/{workflow_id}/execute", "post");
+        assert!(execute["responses"]["500"].is_object(), "a failed synchronous execution is documented");
         let list = operation(&doc, "/v1/workflows", "get");
         let schema = &list["responses"]["200"]["content"]["application/json"]["schema"];
         assert_eq!(schema["type"], "array");
@@ -873,11 +916,22 @@ mod tests {
     fn every_operation_documents_the_error_schema() {
         let doc = document(&table());
         for (path, method, op) in operations(&doc) {
-            assert_eq!(
-                op["responses"]["default"]["content"]["application/json"]["schema"]["$ref"],
-                "#/components/schemas/Error",
-                "{method} {path}"
-            );
+            let table = table();
+            let route = table
+                .routes()
+                .iter()
+                .find(|r| {
+                    anonymous(&r.template) == anonymous(path) && r.http_method.as_str().eq_ignore_ascii_case(method)
+                })
+                .unwrap_or_else(|| panic!("no route for {method} {path}"));
+            let expected = match route.family.profile().error_form(&route.http_method, &route.template) {
+                ErrorForm::Plain => "#/components/schemas/ErrorPlain",
+                ErrorForm::Structured => "#/components/schemas/ErrorStructured",
+                ErrorForm::Status => "#/components/schemas/Error",
+            };
+            let documented = &op["responses"]["default"]["content"]["application/json"]["schema"]["$ref"];
+            assert_eq!(documented, expected, "{method} {path}");
+            assert_eq!(path.starts_with("/api/"), expected != "#/components/schemas/Error", "{method} {path}");
         }
         let error = &doc["components"]["schemas"]["Error"];
         for key in ["code", "message", "details", "error", "error_code"] {

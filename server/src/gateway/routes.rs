@@ -11,6 +11,8 @@ use http::Method;
 use prost_reflect::{DescriptorPool, MethodDescriptor, Value};
 use weft_proto::google::api::{HttpRule, http_rule::Pattern};
 
+use super::profile::Family;
+
 /// One segment of a path template.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Segment {
@@ -29,18 +31,6 @@ pub enum BodyMapping {
     Whole,
     /// `body: "field"`: the JSON body is that field; the rest from the query.
     Field(String),
-}
-
-/// Which documented family of paths a route belongs to; it decides the SSE
-/// event spelling (`step.started` on `/v1`, `step_started` on `/api`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PathFamily {
-    /// `/v1/...`.
-    V1,
-    /// `/api/...`.
-    Api,
-    /// `/workflows/...` and anything else.
-    Other,
 }
 
 /// One REST binding of one RPC.
@@ -62,8 +52,8 @@ pub struct Route {
     pub method: MethodDescriptor,
     /// `/package.Service/Method`, the gRPC path.
     pub grpc_path: String,
-    /// Path family.
-    pub family: PathFamily,
+    /// The documented path family, whose profile shapes the answers.
+    pub family: Family,
 }
 
 impl Route {
@@ -238,13 +228,7 @@ fn route_from_rule(rule: &HttpRule, method: &MethodDescriptor) -> Result<Route, 
         "*" => BodyMapping::Whole,
         field => BodyMapping::Field(field.to_string()),
     };
-    let family = if template.starts_with("/v1/") {
-        PathFamily::V1
-    } else if template.starts_with("/api/") {
-        PathFamily::Api
-    } else {
-        PathFamily::Other
-    };
+    let family = Family::of(template);
     Ok(Route {
         http_method,
         template: template.clone(),

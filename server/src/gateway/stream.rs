@@ -3,10 +3,12 @@
 //!
 //! Each message is one SSE event whose `id:` is the run event sequence (so a
 //! browser reconnecting with Last-Event-ID resumes exactly) and whose
-//! `event:` is the event type, spelled `step.started` on `/v1` routes and
-//! `step_started` on `/api` routes. A comment keeps idle connections alive
-//! every 15 seconds. The HTTP stream ends when the RPC's stream ends; an
-//! error after the first event arrives as an `error` event.
+//! `event:` is the event type, spelled as the route's family profile says
+//! (`step.started` on `/v1`, `step_started` on `/api`); `data:` is written
+//! with the family's keys. A comment keeps idle connections alive every 15
+//! seconds. The HTTP stream ends when the RPC's stream ends; an error after
+//! the first event arrives as an `error` event, and so does a failure to
+//! start on the streams whose document asks for that (HTTP 200).
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -21,7 +23,8 @@ use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tonic::Code;
 
-use super::routes::{PathFamily, Route};
+use super::profile::{ErrorForm, EventNames, Profile};
+use super::routes::Route;
 use super::transcode::{GrpcStatus, take_frames};
 use super::{errors, json_wire};
 
@@ -72,10 +75,11 @@ struct Reader {
 
 fn shape(route: &Route, frame: &Bytes) -> Item {
     let descriptor = route.method.output();
+    let naming = &route.family.profile().naming;
     let mut out = Vec::with_capacity(frame.len() + 64);
     let written = match route.response_body.as_ref().and_then(|name| descriptor.get_field_by_name(name)) {
-        Some(field) => json_wire::write_field(&mut out, &descriptor, frame, &field),
-        None => json_wire::write(&mut out, &descriptor, frame, false),
+        Some(field) => json_wire::write_field(&mut out, &descriptor, frame, &field, naming),
+        None => json_wire::write_named(&mut out, &descriptor, frame, false, naming),
     };
     match written.map(|()| String::from_utf8(out)) {
         Ok(Ok(json)) => Item::Message(json),
@@ -136,22 +140,31 @@ fn items(route: &Route, body: Body) -> impl Stream<Item = Item> + Send + 'static
     stream::unfold(reader, next_item)
 }
 
-/// An error that ends a stream after its first event: the same body a
-/// unary error has (`code`, `message`, `details`, `error`, `error_code`),
-/// with `"type": "error"` so it reads like the other stream items.
-fn error_json(status: &GrpcStatus) -> Value {
-    let (_, mut body) = errors::status_json(status.code, &status.message, status.details_bin.as_deref());
+/// An error that ends a stream: the body a unary error of the route has,
+/// with `"type": "error"` so it reads like the other stream items. A
+/// timeout keeps its `error_code` in every form, so that a client can tell
+/// it from a failure.
+fn error_json(form: ErrorForm, status: &GrpcStatus) -> Value {
+    let (_, full) = errors::status_json(status.code, &status.message, status.details_bin.as_deref());
+    let timeout = full.get("error_code").cloned().filter(|code| code == "EXECUTION_TIMEOUT");
+    let mut body = errors::in_form(form, full);
+    if let Some(code) = timeout {
+        body["error_code"] = code;
+    }
     body["type"] = json!("error");
     body
 }
 
-fn sse_event(family: PathFamily, item: Item) -> Event {
+fn sse_event(events: EventNames, form: ErrorForm, item: Item) -> Event {
     match item {
         Item::Message(json) => {
             let mut event = Event::default();
             let head: EventHead = serde_json::from_str(&json).unwrap_or_default();
             if let Some(kind) = head.kind {
-                let name = if family == PathFamily::Api { kind.replace('.', "_") } else { kind };
+                let name = match events {
+                    EventNames::Dotted => kind,
+                    EventNames::Underscored => kind.replace('.', "_"),
+                };
                 event = event.event(name);
             }
             if let Some(sequence) = head.sequence {
@@ -159,27 +172,33 @@ fn sse_event(family: PathFamily, item: Item) -> Event {
             }
             event.data(json)
         }
-        Item::Error(status) => Event::default().event("error").data(error_json(&status).to_string()),
+        Item::Error(status) => Event::default().event("error").data(error_json(form, &status).to_string()),
     }
 }
 
 /// The HTTP response for a streaming RPC's gRPC response.
 pub fn respond(route: &Route, response: http::Response<Body>, format: StreamFormat) -> Response {
-    if let Some(status) = GrpcStatus::from_headers(response.headers()).filter(|s| s.code != Code::Ok) {
-        return errors::from_grpc(status.code, &status.message, status.details_bin.as_deref());
-    }
-    let family = route.family;
-    let items = items(route, response.into_body());
+    let profile: &'static Profile = route.family.profile();
+    let form = profile.error_form(&route.http_method, &route.template);
+    let refused = GrpcStatus::from_headers(response.headers()).filter(|s| s.code != Code::Ok);
+    let items = match refused {
+        Some(status) if profile.in_band_stream_errors(route.method.name()) => {
+            stream::iter([Item::Error(status)]).boxed()
+        }
+        Some(status) => return errors::from_grpc_in(form, status.code, &status.message, status.details_bin.as_deref()),
+        None => items(route, response.into_body()).boxed(),
+    };
+    let events = profile.events;
     match format {
         StreamFormat::Sse => {
-            let events = items.map(move |item| Ok::<Event, Infallible>(sse_event(family, item)));
+            let events = items.map(move |item| Ok::<Event, Infallible>(sse_event(events, form, item)));
             Sse::new(events).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)).into_response()
         }
         StreamFormat::Ndjson => {
-            let lines = items.map(|item| {
+            let lines = items.map(move |item| {
                 let mut line = match item {
                     Item::Message(json) => json,
-                    Item::Error(status) => error_json(&status).to_string(),
+                    Item::Error(status) => error_json(form, &status).to_string(),
                 };
                 line.push('\n');
                 Ok::<Bytes, Infallible>(Bytes::from(line))

@@ -114,12 +114,18 @@ impl From<json_encode::EncodeError> for Refusal {
 /// from its parts, encoded straight from the JSON ([`json_encode`]); the
 /// message may not exceed `limit` bytes. Path variables, query parameters
 /// and `Last-Event-ID` are encoded after the body: protobuf merges them in,
-/// and a path variable wins over the same field in the body.
+/// and a path variable wins over the same field in the body. The family's
+/// request defaults go first, so that anything the client sends wins.
 pub fn request_frame(route: &Route, parts: &RequestParts, limit: usize) -> Result<Bytes, Refusal> {
     let descriptor = route.method.input();
     let body = parts.body.as_ref();
     let mut out = Vec::with_capacity(5 + body.len().min(limit));
     out.extend_from_slice(&[0; 5]);
+    let defaults = request_defaults(route);
+    if !defaults.is_empty() {
+        let text = serde_json::to_vec(&Value::Object(defaults)).expect("a JSON map serializes");
+        json_encode::encode(&mut out, 5, limit, &text, Target::Message(&descriptor))?;
+    }
     // Only a body of no bytes at all is "no body". Whitespace alone (a lone
     // `\r`, a form feed) is not a JSON document, so it is malformed JSON,
     // as the OpenAPI document and any JSON parser say.
@@ -139,7 +145,7 @@ pub fn request_frame(route: &Route, parts: &RequestParts, limit: usize) -> Resul
             }
         }
     }
-    let extras = extra_fields(&descriptor, parts)?;
+    let extras = extra_fields(route, parts)?;
     if !extras.is_empty() {
         let text = serde_json::to_vec(&Value::Object(extras)).expect("a JSON map serializes");
         json_encode::encode(&mut out, 5, limit, &text, Target::Message(&descriptor))?;
@@ -149,9 +155,23 @@ pub fn request_frame(route: &Route, parts: &RequestParts, limit: usize) -> Resul
     Ok(Bytes::from(out))
 }
 
+/// The request defaults of the route's family for its RPC, as a JSON
+/// object of request fields.
+fn request_defaults(route: &Route) -> Map<String, Value> {
+    route
+        .family
+        .profile()
+        .defaults_of(route.method.name())
+        .map(|d| (d.field.to_string(), serde_json::from_str(d.value).expect("profile defaults are JSON")))
+        .collect()
+}
+
 /// Path variables, query parameters and `Last-Event-ID` as a JSON object
-/// of request fields (small: they come from the request line).
-fn extra_fields(descriptor: &MessageDescriptor, parts: &RequestParts) -> Result<Map<String, Value>, Refusal> {
+/// of request fields (small: they come from the request line). A query
+/// parameter of `0` for a field the family gives a default means that
+/// default, as leaving it out does.
+fn extra_fields(route: &Route, parts: &RequestParts) -> Result<Map<String, Value>, Refusal> {
+    let descriptor = &route.method.input();
     let mut object = Map::new();
     for (field, value) in &parts.path_values {
         let (kind, _) = field_kind(descriptor, field)
@@ -183,6 +203,11 @@ fn extra_fields(descriptor: &MessageDescriptor, parts: &RequestParts) -> Result<
         let sequence: u64 =
             id.trim().parse().map_err(|_| invalid(format!("Last-Event-ID '{id}' is not a sequence number")))?;
         object.insert("afterSequence".into(), Value::String(sequence.to_string()));
+    }
+    for default in route.family.profile().defaults_of(route.method.name()) {
+        if object.get(default.field).is_some_and(|given| given == 0 || given == "0") {
+            object.remove(default.field);
+        }
     }
     Ok(object)
 }
