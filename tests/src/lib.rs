@@ -9,6 +9,7 @@ pub mod http1;
 pub mod receiver;
 pub mod runs;
 pub mod scenario;
+pub mod shape;
 pub mod store;
 pub mod workers;
 pub mod workflows;

@@ -84,6 +84,7 @@ pub static API: Profile = Profile {
     answers: &[
         ("StartRun", Answer::Only(&["run_id"])),
         ("ListWorkflows", Answer::Only(&["workflows", "total"])),
+        ("ValidateWorkflow", Answer::Only(&["valid", "errors"])),
         ("ExecuteWorkflow", Answer::Outcome),
     ],
     request_defaults: &[],
