@@ -67,12 +67,22 @@ pub fn status_json(code: Code, message: &str, details_bin: Option<&str>) -> (htt
     (http, body)
 }
 
-/// `body` (the full Status form) cut down to `form`.
-pub fn in_form(form: ErrorForm, mut body: Value) -> Value {
+/// Whether an error answer is a refusal by the API's gatekeepers (a key,
+/// a scope, a per-tenant limit) rather than the route's own error: those
+/// keep their `error_code` and their status in every family, so that a
+/// client can always tell "fix your key" or "slow down" apart.
+pub fn is_gatekeeper(http: http::StatusCode) -> bool {
+    matches!(http.as_u16(), 401 | 403 | 429)
+}
+
+/// `body` (the full Status form, answered with `http`) cut down to `form`.
+pub fn in_form(form: ErrorForm, http: http::StatusCode, mut body: Value) -> Value {
     match form {
         ErrorForm::Status => body,
-        ErrorForm::Structured => json!({"error": body["error"].take(), "error_code": body["error_code"].take()}),
-        ErrorForm::Plain => json!({"error": body["error"].take()}),
+        ErrorForm::Plain if !is_gatekeeper(http) => json!({"error": body["error"].take()}),
+        ErrorForm::Structured | ErrorForm::Plain => {
+            json!({"error": body["error"].take(), "error_code": body["error_code"].take()})
+        }
     }
 }
 
@@ -83,7 +93,7 @@ pub fn in_form(form: ErrorForm, mut body: Value) -> Value {
 pub fn from_grpc_in(form: ErrorForm, code: Code, message: &str, details_bin: Option<&str>) -> Response {
     let (http, body) = status_json(code, message, details_bin);
     let retry_after = body.get("details").and_then(Value::as_array).and_then(|d| retry_after_secs(d));
-    let mut response = (http, Json(in_form(form, body))).into_response();
+    let mut response = (http, Json(in_form(form, http, body))).into_response();
     if let Some(seconds) = retry_after {
         response.headers_mut().insert(http::header::RETRY_AFTER, http::HeaderValue::from(seconds));
     }
@@ -116,7 +126,8 @@ pub fn gateway_in(
         "error": message,
         "error_code": reason,
     });
-    (http.unwrap_or_else(|| status::error_status(code, Some(reason))), Json(in_form(form, body))).into_response()
+    let http = http.unwrap_or_else(|| status::error_status(code, Some(reason)));
+    (http, Json(in_form(form, http, body))).into_response()
 }
 
 #[cfg(test)]

@@ -145,9 +145,9 @@ fn items(route: &Route, body: Body) -> impl Stream<Item = Item> + Send + 'static
 /// timeout keeps its `error_code` in every form, so that a client can tell
 /// it from a failure.
 fn error_json(form: ErrorForm, status: &GrpcStatus) -> Value {
-    let (_, full) = errors::status_json(status.code, &status.message, status.details_bin.as_deref());
+    let (http, full) = errors::status_json(status.code, &status.message, status.details_bin.as_deref());
     let timeout = full.get("error_code").cloned().filter(|code| code == "EXECUTION_TIMEOUT");
-    let mut body = errors::in_form(form, full);
+    let mut body = errors::in_form(form, http, full);
     if let Some(code) = timeout {
         body["error_code"] = code;
     }
@@ -181,10 +181,14 @@ pub fn respond(route: &Route, response: http::Response<Body>, format: StreamForm
     let profile: &'static Profile = route.family.profile();
     let form = profile.error_form(&route.http_method, &route.template);
     let refused = GrpcStatus::from_headers(response.headers()).filter(|s| s.code != Code::Ok);
+    // A key, scope or rate refusal keeps its status even on an in-band
+    // stream: it is the gatekeeper's answer, not the execution's.
+    let in_band = |status: &GrpcStatus| {
+        let (http, _) = errors::status_json(status.code, &status.message, status.details_bin.as_deref());
+        profile.in_band_stream_errors(route.method.name()) && !errors::is_gatekeeper(http)
+    };
     let items = match refused {
-        Some(status) if profile.in_band_stream_errors(route.method.name()) => {
-            stream::iter([Item::Error(status)]).boxed()
-        }
+        Some(status) if in_band(&status) => stream::iter([Item::Error(status)]).boxed(),
         Some(status) => return errors::from_grpc_in(form, status.code, &status.message, status.details_bin.as_deref()),
         None => items(route, response.into_body()).boxed(),
     };

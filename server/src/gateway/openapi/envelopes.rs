@@ -20,8 +20,12 @@ pub(super) fn error_form_schemas() -> Map<String, Value> {
         PLAIN_ERROR.into(),
         json!({
             "type": "object",
-            "description": "An error as `{\"error\": message}`, on the routes whose document lists that body.",
-            "properties": {"error": {"type": "string", "description": "What went wrong."}},
+            "description": "An error as `{\"error\": message}`, on the routes whose document lists that body. \
+                A refusal of the key, its scope or a per-tenant limit (401, 403, 429) also carries `error_code`.",
+            "properties": {
+                "error": {"type": "string", "description": "What went wrong."},
+                "error_code": {"type": "string", "description": "Only on 401, 403 and 429 (`API_KEY_INVALID`…)."},
+            },
             "required": ["error"],
             "additionalProperties": false,
         }),
