@@ -145,6 +145,10 @@ fn check_state(
     let mut report = |field: &str, code, message: String| {
         problems.push(Problem::new(name, format!("states.{name}.{field}"), code, message));
     };
+    if state.kind != "fail" && (!state.error.is_empty() || !state.cause.is_empty()) {
+        let field = if state.error.is_empty() { "cause" } else { "error" };
+        report(field, ProblemCode::InvalidField, format!("State '{name}' sets {field}, which only a fail state uses"));
+    }
     match state.kind.as_str() {
         "task" => {
             if state.task.is_empty() {
@@ -327,6 +331,38 @@ mod tests {
                 ("states.e.task", ProblemCode::InvalidField),
             ]
         );
+    }
+
+    #[test]
+    fn end_states_no_task_reaches_make_no_step_and_error_belongs_to_fail_states() {
+        let mut def = definition(json!({
+            "states": {
+                "a": {"type": "task", "task": "f", "next": "done"},
+                "done": {"type": "succeed"},
+                "never": {"type": "fail", "error": "Unreachable"}
+            }
+        }));
+        assert!(normalize(&mut def).is_empty());
+        let ids: Vec<&str> = def.steps.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(ids, ["a", "done"]);
+        let mut def = definition(json!({
+            "states": {
+                "a": {"type": "task", "task": "f", "next": "done", "cause": "why"},
+                "done": {"type": "fail", "error": "x".repeat(MAX_STATE_ERROR_LEN + 1)}
+            }
+        }));
+        let fields: Vec<String> = normalize(&mut def).into_iter().map(|p| p.field).collect();
+        assert_eq!(fields, ["states.a.cause", "states.done.error"]);
+    }
+
+    #[test]
+    fn a_machine_stored_with_only_its_task_steps_is_expanded_again() {
+        let mut def = definition(json!({
+            "steps": [{"id": "a", "type": "agent", "agent": "f", "task": "f"}],
+            "states": {"a": {"type": "task", "task": "f", "next": "done"}, "done": {"type": "succeed"}}
+        }));
+        assert!(normalize(&mut def).is_empty(), "the older expansion is not a contradiction");
+        assert_eq!(def.steps.len(), 2);
     }
 
     #[test]
