@@ -7,11 +7,13 @@
 use serde_json::{Value, json};
 use tonic::Code;
 use weft_sdk::pb;
+use weft_server::Config;
+use weft_tests::TestServer;
 use weft_tests::http1;
 use weft_tests::runs::{get_run, json_of, step, wait_finished};
 use weft_tests::scenario::Scenario;
 use weft_tests::workers::{complete, poll_one, register};
-use weft_tests::workflows::create_pb;
+use weft_tests::workflows::{create_json, create_pb};
 
 #[tokio::test]
 async fn a_duration_wait_pauses_like_a_delay() {
@@ -68,6 +70,35 @@ async fn a_condition_wait_completes_when_shared_state_makes_it_hold() {
     assert_eq!(run.status, pb::RunStatus::Completed as i32, "{run:?}");
     assert_eq!(step(&run, "in-stock").status, pb::StepStatus::Completed as i32);
     assert_eq!(json_of(&step(&run, "ship").output), json!({"stock": 4}));
+}
+
+#[tokio::test]
+async fn a_condition_wait_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("weft.db");
+    let server = TestServer::start_on(database.clone(), Config::default()).await;
+    let run_id = {
+        let client = server.client().await;
+        let workflow_id = create_json(&server, stock_watch(None)).await;
+        register(&client, "w1", &["store"]).await;
+        let run_id = weft_tests::runs::start(&client, &workflow_id, json!({})).await.id;
+        let task = poll_one(&client, "w1").await;
+        complete(&client, &task, &json!({"stock": 2})).await;
+        let run = get_run(&client, &run_id).await;
+        assert_eq!(step(&run, "in-stock").status, pb::StepStatus::Waiting as i32, "{run:?}");
+        run_id
+    };
+    server.stop().await;
+
+    let server = TestServer::start_on(database, Config::default()).await;
+    let client = server.client().await;
+    register(&client, "w1", &["store"]).await;
+    let task = poll_one(&client, "w1").await;
+    assert_eq!(task.step_id, "again");
+    complete(&client, &task, &json!({"stock": 3})).await;
+    let run = wait_finished(&client, &run_id, 10).await;
+    assert_eq!(run.status, pb::RunStatus::Completed as i32, "{run:?}");
+    assert_eq!(json_of(&step(&run, "ship").output), json!({"stock": 3}));
 }
 
 #[tokio::test]
