@@ -3,11 +3,12 @@
 //! `type_checks.rs`. Everything parsed on the way (paths, templates,
 //! timeouts, resolved references) is kept, so compiling never parses twice.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::fmt;
 use std::time::Duration;
 
 use super::StepKind;
+use super::compiled_kind::TransformRole;
 use super::duration::parse_duration;
 use super::fields::unused_fields;
 use super::index::StepIndex;
@@ -43,6 +44,8 @@ pub struct CheckedStep {
     pub task: Option<Template>,
     pub body: Vec<(String, Template)>,
     pub timeout: Option<Duration>,
+    /// A transform's role; `None` for the other types.
+    pub role: Option<TransformRole>,
 }
 
 /// The checking of one step: where it is, and where problems go.
@@ -50,8 +53,9 @@ pub struct StepCheck<'c, 'a> {
     pub index: &'c StepIndex<'a>,
     pub at: usize,
     pub step: &'a StepDef,
-    /// Ids of graph-dialect entry/exit blocks, whose transform has no output.
-    pub pass_through: &'c HashSet<&'a str>,
+    /// Transforms that stand for a dialect's blocks or states, by id, with
+    /// what they yield instead of their `output` paths.
+    pub roles: &'c HashMap<&'a str, TransformRole>,
     pub problems: &'c mut Vec<Problem>,
     pub out: CheckedStep,
 }
@@ -60,11 +64,11 @@ pub struct StepCheck<'c, 'a> {
 pub fn check_step(
     index: &StepIndex<'_>,
     at: usize,
-    pass_through: &HashSet<&str>,
+    roles: &HashMap<&str, TransformRole>,
     problems: &mut Vec<Problem>,
 ) -> CheckedStep {
     let step = index.entries[at].step;
-    let mut check = StepCheck { index, at, step, pass_through, problems, out: CheckedStep::default() };
+    let mut check = StepCheck { index, at, step, roles, problems, out: CheckedStep::default() };
     check.id();
     check.kind();
     check.dependencies();

@@ -12,7 +12,7 @@ use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeRef;
 
 use super::checks::CheckedStep;
-use super::compiled_kind::{CompiledKind, Shared};
+use super::compiled_kind::{CompiledKind, Shared, TransformRole, WaitTrigger};
 use super::graph::{EdgeKind, StepGraph};
 use super::kind::StepKind;
 use super::path::Slot;
@@ -28,6 +28,9 @@ pub struct CompiledWorkflow {
     nodes: HashMap<String, NodeIndex>,
     order: Vec<NodeIndex>,
     steps: Vec<CompiledStep>,
+    /// Wait steps that wait for a condition, looked at again whenever a
+    /// step completes.
+    condition_waits: Vec<NodeIndex>,
     input_schema: Option<Validator>,
     output_schema: Option<Validator>,
 }
@@ -97,7 +100,7 @@ impl CompiledWorkflow {
                 CompiledStep {
                     id: graph[node(i)].clone(),
                     kind,
-                    data: CompiledKind::of(kind, def),
+                    data: CompiledKind::of(kind, def, c.role.clone().unwrap_or(TransformRole::Reshape)),
                     shared: Shared::of(def),
                     parent: parent.map(node),
                     slot,
@@ -126,7 +129,18 @@ impl CompiledWorkflow {
             }
         }
         let nodes = steps.iter().enumerate().map(|(i, s)| (s.id.clone(), node(i))).collect();
-        Self { definition, graph, nodes, order, steps, input_schema, output_schema }
+        let condition_waits = steps
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| matches!(s.data, CompiledKind::Wait { trigger: WaitTrigger::Condition, .. }))
+            .map(|(i, _)| node(i))
+            .collect();
+        Self { definition, graph, nodes, order, steps, condition_waits, input_schema, output_schema }
+    }
+
+    /// Wait steps whose wait ends when a condition holds.
+    pub fn condition_waits(&self) -> &[NodeIndex] {
+        &self.condition_waits
     }
 
     /// The normalized definition this was compiled from.

@@ -65,8 +65,12 @@ pub enum CompiledKind {
         /// The program.
         script: String,
     },
-    /// Reshapes data (its `output` paths are on the compiled step).
-    Transform,
+    /// Reshapes data (its `output` paths are on the compiled step), or
+    /// stands for a dialect's entry, exit or end state.
+    Transform {
+        /// What the step yields.
+        role: TransformRole,
+    },
     /// Runs its sub-step once per item of `over`.
     Map {
         /// `over` as written, for messages (parsed on the compiled step).
@@ -87,14 +91,48 @@ pub enum CompiledKind {
         /// `maxIterations` as written; 0 when unset.
         max_iterations: u32,
     },
-    /// Waits for a named event.
+    /// Waits for a named event, a duration, or a condition to hold.
     Wait {
-        /// The event's name.
-        event: String,
+        /// What ends the wait.
+        trigger: WaitTrigger,
         /// Whether the step has an `onTimeout` branch to take when its
         /// timer fires first.
         on_timeout: bool,
     },
+}
+
+/// What a transform step yields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TransformRole {
+    /// An object of its `output` paths; `{}` when it has none (a join
+    /// point).
+    Reshape,
+    /// What flows into it: the run input when it depends on nothing, its
+    /// one dependency's output, or an object of its dependencies' outputs
+    /// by id. A graph's `starter` and `response` blocks and a state
+    /// machine's `succeed` states.
+    Forward,
+    /// Fails the run with the state's `error` (a code) and `cause` (a
+    /// sentence): a state machine's `fail` state.
+    Fail {
+        /// The state's `error`, as written; may be empty.
+        error: String,
+        /// The state's `cause`, as written; may be empty.
+        cause: String,
+    },
+}
+
+/// What ends a wait step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WaitTrigger {
+    /// A named event, delivered through ResumeRun.
+    Event(String),
+    /// A number of seconds passing, like a delay.
+    Duration(u32),
+    /// Its condition (on the compiled step) holding; checked as it starts
+    /// and again whenever a step completes (which is when outputs and
+    /// shared state change).
+    Condition,
 }
 
 /// What decides whether a loop runs another iteration.
@@ -144,8 +182,9 @@ impl FailureAction {
 }
 
 impl CompiledKind {
-    /// The typed fields of `def`, a step of type `kind` that passed its checks.
-    pub fn of(kind: StepKind, def: &StepDef) -> Self {
+    /// The typed fields of `def`, a step of type `kind` that passed its
+    /// checks; `role` is a transform's (ignored for other types).
+    pub fn of(kind: StepKind, def: &StepDef, role: TransformRole) -> Self {
         let agent = || Some(def.agent.clone()).filter(|a| !a.is_empty());
         let request = || Request {
             url: def.url.clone(),
@@ -168,7 +207,7 @@ impl CompiledKind {
             StepKind::Webhook => Self::Webhook { request: request(), wait_for_callback: def.wait_for_callback },
             StepKind::HttpRequest => Self::HttpRequest { request: request() },
             StepKind::Script => Self::Script { language: def.language.clone(), script: def.script.clone() },
-            StepKind::Transform => Self::Transform,
+            StepKind::Transform => Self::Transform { role },
             StepKind::Map => {
                 Self::Map { over: def.over.clone(), as_name: as_name(def), concurrency: def.concurrency.max(1) }
             }
@@ -185,7 +224,13 @@ impl CompiledKind {
                 max_iterations: def.max_iterations,
             },
             StepKind::Wait => Self::Wait {
-                event: def.event.clone(),
+                trigger: if !def.event.is_empty() {
+                    WaitTrigger::Event(def.event.clone())
+                } else if def.duration > 0 {
+                    WaitTrigger::Duration(def.duration)
+                } else {
+                    WaitTrigger::Condition
+                },
                 on_timeout: def.on_timeout.as_ref().is_some_and(|b| !b.next.is_empty()),
             },
         }
@@ -205,7 +250,7 @@ impl CompiledKind {
             | Self::Webhook { .. }
             | Self::HttpRequest { .. }
             | Self::Script { .. }
-            | Self::Transform
+            | Self::Transform { .. }
             | Self::Wait { .. } => None,
         }
     }
@@ -222,7 +267,7 @@ impl CompiledKind {
             Self::Webhook { .. } => StepKind::Webhook,
             Self::HttpRequest { .. } => StepKind::HttpRequest,
             Self::Script { .. } => StepKind::Script,
-            Self::Transform => StepKind::Transform,
+            Self::Transform { .. } => StepKind::Transform,
             Self::Map { .. } => StepKind::Map,
             Self::Loop { .. } => StepKind::Loop,
             Self::Wait { .. } => StepKind::Wait,

@@ -2,24 +2,53 @@
 //!
 //! - `states` (a state machine): each "task" state becomes an agent step whose
 //!   agent (and task) is the function it calls, depending on the task state
-//!   whose `next` it is; "succeed" and "fail" states end the chain and
-//!   become no step.
+//!   whose `next` it is. A "succeed" or "fail" state that a task state
+//!   continues into (or any, in a machine without task states) becomes a
+//!   transform step of the same id: a succeed state forwards what its task
+//!   produced (so the run's steps end with the final state and the run's
+//!   output is the last task's), a fail state fails the run with its
+//!   `error` and `cause`. Step ids are state names.
 //! - `blocks` + `edges` (a graph): each block becomes a step with its config
 //!   moved into flat fields, "starter" and "response" blocks become
-//!   pass-through transform steps with no output, and each edge makes its
-//!   target depend on its source.
+//!   transform steps that forward what flows into them (the starter the run
+//!   input, the response its upstream block's output, which is then the
+//!   run's output), and each edge makes its target depend on its source.
+//!
+//! What a generated transform yields is not written in the step (it has no
+//! `output`); [`transform_roles`] reads it from the dialect source, which
+//! the definition keeps.
 //!
 //! The source fields stay as written; expansion regenerates the same steps
 //! every time, which keeps normalization idempotent.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use super::compiled_kind::TransformRole;
 use super::normalize::normalize_step;
 use super::problem::{Problem, ProblemCode};
 use crate::model::definition::{Block, Definition, Edge, MachineState, StepDef};
 
 /// Block types of the graph dialect that mark the entry and the exit.
 pub const PASS_THROUGH_BLOCKS: [&str; 2] = ["starter", "response"];
+
+/// Longest `error` of a fail state, in bytes.
+pub const MAX_STATE_ERROR_LEN: usize = 128;
+
+/// The transforms that stand for dialect blocks or states, by id, with what
+/// each yields.
+pub fn transform_roles(def: &Definition) -> HashMap<&str, TransformRole> {
+    let blocks = def
+        .blocks
+        .iter()
+        .filter(|b| PASS_THROUGH_BLOCKS.contains(&b.kind.as_str()))
+        .map(|b| (b.id.as_str(), TransformRole::Forward));
+    let states = def.states.iter().filter_map(|(name, state)| match state.kind.as_str() {
+        "succeed" => Some((name.as_str(), TransformRole::Forward)),
+        "fail" => Some((name.as_str(), TransformRole::Fail { error: state.error.clone(), cause: state.cause.clone() })),
+        _ => None,
+    });
+    blocks.chain(states).collect()
+}
 
 /// Replaces an empty `steps` with the expansion of the dialect in use.
 pub fn expand(def: &mut Definition, problems: &mut Vec<Problem>) {
@@ -39,7 +68,9 @@ pub fn expand(def: &mut Definition, problems: &mut Vec<Problem>) {
         (true, false) => from_states(&def.states, &def.functions, problems),
         (false, true) => from_graph(&def.blocks, &def.edges, problems),
     };
-    if def.steps.is_empty() {
+    if def.steps.is_empty() || (has_states && def.steps == tasks_only(&generated)) {
+        // A machine stored before end states became steps kept only its
+        // task steps; it is expanded anew rather than refused.
         def.steps = generated;
     } else if def.steps != generated {
         let source = if has_states { "states" } else { "blocks and edges" };
@@ -50,37 +81,54 @@ pub fn expand(def: &mut Definition, problems: &mut Vec<Problem>) {
     }
 }
 
+/// The steps of an older expansion, which made no step of end states.
+fn tasks_only(generated: &[StepDef]) -> Vec<StepDef> {
+    generated.iter().filter(|s| s.kind == "agent").cloned().collect()
+}
+
 fn from_states(
     states: &BTreeMap<String, MachineState>,
     functions: &[String],
     problems: &mut Vec<Problem>,
 ) -> Vec<StepDef> {
-    let mut runnable: HashSet<&str> = HashSet::new();
+    let mut valid: HashSet<&str> = HashSet::new();
     for (name, state) in states {
-        if check_state(name, state, states, functions, problems) && state.kind == "task" {
-            runnable.insert(name);
+        if check_state(name, state, states, functions, problems) {
+            valid.insert(name);
         }
     }
-    // A task state waits for every task state that continues into it.
+    let is_task = |name: &str| valid.contains(name) && states.get(name).is_some_and(|s| s.kind == "task");
+    let has_tasks = states.keys().any(|name| is_task(name));
+    // A state waits for every task state that continues into it.
     let mut preds: HashMap<&str, Vec<&str>> = HashMap::new();
     for (name, state) in states {
-        if runnable.contains(name.as_str()) && runnable.contains(state.next.as_str()) {
+        if is_task(name) && valid.contains(state.next.as_str()) {
             preds.entry(&state.next).or_default().push(name);
         }
     }
     chain_order(states)
         .into_iter()
-        .filter(|name| runnable.contains(name))
+        .filter(|name| valid.contains(name))
         .filter_map(|name| {
             let state = states.get(name)?;
-            Some(StepDef {
-                id: name.to_owned(),
-                kind: "agent".to_owned(),
-                agent: state.task.clone(),
-                task: state.task.clone(),
-                depends_on: preds.remove(name).unwrap_or_default().into_iter().map(str::to_owned).collect(),
-                ..StepDef::default()
-            })
+            let depends_on: Vec<String> =
+                preds.remove(name).unwrap_or_default().into_iter().map(str::to_owned).collect();
+            if state.kind == "task" {
+                return Some(StepDef {
+                    id: name.to_owned(),
+                    kind: "agent".to_owned(),
+                    agent: state.task.clone(),
+                    task: state.task.clone(),
+                    depends_on,
+                    ..StepDef::default()
+                });
+            }
+            // An end state no task reaches is never entered: a machine
+            // starts at its task states.
+            if depends_on.is_empty() && has_tasks {
+                return None;
+            }
+            Some(StepDef { id: name.to_owned(), kind: "transform".to_owned(), depends_on, ..StepDef::default() })
         })
         .collect()
 }
@@ -97,6 +145,10 @@ fn check_state(
     let mut report = |field: &str, code, message: String| {
         problems.push(Problem::new(name, format!("states.{name}.{field}"), code, message));
     };
+    if state.kind != "fail" && (!state.error.is_empty() || !state.cause.is_empty()) {
+        let field = if state.error.is_empty() { "cause" } else { "error" };
+        report(field, ProblemCode::InvalidField, format!("State '{name}' sets {field}, which only a fail state uses"));
+    }
     match state.kind.as_str() {
         "task" => {
             if state.task.is_empty() {
@@ -131,6 +183,13 @@ fn check_state(
                 "next",
                 ProblemCode::InvalidField,
                 format!("State '{name}' is a {} state, which ends the machine, so it has no next state", state.kind),
+            );
+        }
+        "fail" if state.error.len() > MAX_STATE_ERROR_LEN => {
+            report(
+                "error",
+                ProblemCode::LimitExceeded,
+                format!("State '{name}' has an error name longer than {MAX_STATE_ERROR_LEN} bytes"),
             );
         }
         "succeed" | "fail" => {}
@@ -240,9 +299,11 @@ mod tests {
                 ("initial", "validateCustomerData", vec![]),
                 ("createAccount", "createCustomerAccount", vec!["initial"]),
                 ("sendWelcomeEmail", "sendEmail", vec!["createAccount"]),
+                ("complete", "", vec!["sendWelcomeEmail"]),
             ]
         );
-        assert!(def.steps.iter().all(|s| s.kind == "agent"));
+        let kinds: Vec<&str> = def.steps.iter().map(|s| s.kind.as_str()).collect();
+        assert_eq!(kinds, ["agent", "agent", "agent", "transform"], "the succeed state is a pass-through step");
         assert_eq!(def.states, source, "the dialect source is kept");
     }
 
@@ -270,6 +331,38 @@ mod tests {
                 ("states.e.task", ProblemCode::InvalidField),
             ]
         );
+    }
+
+    #[test]
+    fn end_states_no_task_reaches_make_no_step_and_error_belongs_to_fail_states() {
+        let mut def = definition(json!({
+            "states": {
+                "a": {"type": "task", "task": "f", "next": "done"},
+                "done": {"type": "succeed"},
+                "never": {"type": "fail", "error": "Unreachable"}
+            }
+        }));
+        assert!(normalize(&mut def).is_empty());
+        let ids: Vec<&str> = def.steps.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(ids, ["a", "done"]);
+        let mut def = definition(json!({
+            "states": {
+                "a": {"type": "task", "task": "f", "next": "done", "cause": "why"},
+                "done": {"type": "fail", "error": "x".repeat(MAX_STATE_ERROR_LEN + 1)}
+            }
+        }));
+        let fields: Vec<String> = normalize(&mut def).into_iter().map(|p| p.field).collect();
+        assert_eq!(fields, ["states.a.cause", "states.done.error"]);
+    }
+
+    #[test]
+    fn a_machine_stored_with_only_its_task_steps_is_expanded_again() {
+        let mut def = definition(json!({
+            "steps": [{"id": "a", "type": "agent", "agent": "f", "task": "f"}],
+            "states": {"a": {"type": "task", "task": "f", "next": "done"}, "done": {"type": "succeed"}}
+        }));
+        assert!(normalize(&mut def).is_empty(), "the older expansion is not a contradiction");
+        assert_eq!(def.steps.len(), 2);
     }
 
     #[test]

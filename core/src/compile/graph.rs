@@ -28,6 +28,10 @@ pub enum EdgeKind {
     /// The source is something the target's parent waits for: sub-steps
     /// start when their parent's own dependencies are met.
     ParentStart,
+    /// Both write one shared-state key and nothing else orders them: the
+    /// target starts only once the source has finished, whatever its
+    /// outcome (it does not make the target skip or fail).
+    StateOrder,
 }
 
 /// The step graph of a checked definition.

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::fmt;
 
+use super::StepKind;
 use super::path::{Slot, shorten, step_label, write_slot};
 use super::problem::{Problem, ProblemCode};
 use super::{MAX_NESTING, MAX_STEPS};
@@ -102,6 +103,25 @@ impl<'a> StepIndex<'a> {
     /// Field path of entry `i`, formatted only when displayed.
     pub fn path_display(&self, i: usize) -> impl fmt::Display + '_ {
         EntryPath { entries: &self.entries, at: i }
+    }
+
+    /// The outermost map or loop entry `i` is inside (its instances run
+    /// per item there); `None` for steps that run once.
+    pub fn iteration_owner(&self, i: usize) -> Option<usize> {
+        let mut owner = None;
+        let mut at = self.entries[i].parent;
+        while let Some(p) = at {
+            if StepKind::from_name(&self.entries[p].step.kind).is_some_and(StepKind::iterates) {
+                owner = Some(p);
+            }
+            at = self.entries[p].parent;
+        }
+        owner
+    }
+
+    /// True when entry `i` runs once per item of a map or loop.
+    pub fn in_iteration(&self, i: usize) -> bool {
+        self.iteration_owner(i).is_some()
     }
 
     /// "Step 'id'" or "The step at steps[3]".

@@ -12,7 +12,7 @@
 //! - `checks.rs`, `type_checks.rs`, `document.rs`: field checks per step and
 //!   for the definition; expressions parsed here, once.
 //! - `graph.rs`, `cycle.rs`, `state_writes.rs`: the DAG, cycle reports,
-//!   unordered shared-state writers.
+//!   unordered shared-state writers serialized (with a warning).
 //! - `compiled.rs`: [`CompiledWorkflow`], what the engine runs from.
 //! - `plan.rs`: a planner's output checked and merged into a run's DAG.
 
@@ -37,18 +37,16 @@ mod type_checks;
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashSet;
-
 pub use checks::{MAX_ID_LEN, MAX_RETRIES, RESERVED_IDS};
 pub use compiled::{CompiledStep, CompiledWorkflow};
-pub use compiled_kind::{CompiledKind, FailureAction, LoopDriver, Request, Shared};
+pub use compiled_kind::{CompiledKind, FailureAction, LoopDriver, Request, Shared, TransformRole, WaitTrigger};
 pub use document::MAX_SCHEMA_DEPTH;
 pub use duration::{DurationError, MAX_DURATION, parse_duration};
 pub use graph::EdgeKind;
 pub use kind::StepKind;
 pub use normalize::normalize;
 pub use plan::{Splice, splice_plan};
-pub use problem::{Problem, ProblemCode};
+pub use problem::{Problem, ProblemCode, Severity};
 pub use type_checks::{HTTP_METHODS, MAX_CONCURRENCY, MAX_LOOP_ITERATIONS, MAX_URL_LEN, SCRIPT_LANGUAGES};
 
 use crate::model::definition::Definition;
@@ -76,8 +74,22 @@ pub fn validate(def: &Definition) -> Vec<Problem> {
     }
 }
 
+/// What a valid definition should still be told: warnings (each with a
+/// [`Severity::Warning`] code), such as shared-state writers that will be
+/// serialized. Empty when the definition has errors that stop the analysis
+/// before they are looked for.
+pub fn warnings(def: &Definition) -> Vec<Problem> {
+    if normalize::needs_normalize(def) {
+        let mut normalized = def.clone();
+        normalize(&mut normalized);
+        analyze(&normalized).warnings
+    } else {
+        analyze(def).warnings
+    }
+}
+
 /// Normalizes a copy of `def`, validates it and builds its DAG. Fails with
-/// every problem found.
+/// every problem found; warnings do not fail it.
 pub fn compile(def: &Definition) -> Result<CompiledWorkflow, Vec<Problem>> {
     let mut normalized = def.clone();
     let mut problems = normalize(&mut normalized);
@@ -91,6 +103,8 @@ pub fn compile(def: &Definition) -> Result<CompiledWorkflow, Vec<Problem>> {
 
 struct Analysis {
     problems: Vec<Problem>,
+    /// What is allowed but worth saying.
+    warnings: Vec<Problem>,
     /// Present when the step tree could be analyzed and had no cycle.
     parts: Option<compiled::Parts>,
 }
@@ -102,27 +116,25 @@ fn analyze(def: &Definition) -> Analysis {
     if def.steps.is_empty() {
         let message = "The definition has no steps; a workflow needs at least one";
         problems.push(Problem::new("", "steps", ProblemCode::EmptyDefinition, message));
-        return Analysis { problems, parts: None };
+        return Analysis { problems, warnings: Vec::new(), parts: None };
     }
     let Some(index) = index::StepIndex::build(def, &mut problems) else {
-        return Analysis { problems, parts: None };
+        return Analysis { problems, warnings: Vec::new(), parts: None };
     };
-    let pass_through: HashSet<&str> = def
-        .blocks
-        .iter()
-        .filter(|b| dialect::PASS_THROUGH_BLOCKS.contains(&b.kind.as_str()))
-        .map(|b| b.id.as_str())
-        .collect();
+    let roles = dialect::transform_roles(def);
     let checked: Vec<checks::CheckedStep> =
-        (0..index.entries.len()).map(|at| checks::check_step(&index, at, &pass_through, &mut problems)).collect();
-    let graph = graph::build(&index, &checked);
-    let Some(order) = graph::topological_order(&graph) else {
+        (0..index.entries.len()).map(|at| checks::check_step(&index, at, &roles, &mut problems)).collect();
+    let mut graph = graph::build(&index, &checked);
+    if graph::topological_order(&graph).is_none() {
         cycle::report_cycles(&graph, &index, &mut problems);
-        return Analysis { problems, parts: None };
-    };
-    state_writes::report_conflicts(&graph, &order, &index, &mut problems);
+        return Analysis { problems, warnings: Vec::new(), parts: None };
+    }
+    let mut warnings = Vec::new();
+    state_writes::serialize_writers(&mut graph, &index, &mut warnings);
+    // Ordering edges follow a topological order, so the graph stays acyclic.
+    let order = graph::topological_order(&graph).unwrap_or_default();
     let shape = index.entries.iter().map(|e| (e.parent, e.slot)).collect();
     let parts =
         compiled::Parts { graph, order, shape, checked, input_schema: schemas.input, output_schema: schemas.output };
-    Analysis { problems, parts: Some(parts) }
+    Analysis { problems, warnings, parts: Some(parts) }
 }

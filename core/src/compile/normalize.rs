@@ -11,8 +11,9 @@ use serde_json::{Map, Value};
 
 use super::MAX_NESTING;
 use super::dialect;
+use super::duration::parse_duration;
 use super::fields::{Contradiction, Fill, config_field};
-use super::path::{Slot, StepPath, step_label};
+use super::path::{Slot, StepPath, shorten, step_label};
 use super::problem::{Problem, ProblemCode};
 use crate::model::definition::{Definition, StepDef};
 
@@ -126,11 +127,23 @@ fn move_value(step: &mut StepDef, (name, fill): (&'static str, Fill), value: Val
     // Clients of the config form write timeouts as a number of seconds.
     let value = match value {
         Value::Number(n) if name == "timeout" => Value::String(n.to_string()),
+        // ... and durations as text ("30s"), which the flat field holds as
+        // whole seconds.
+        Value::String(text) if name == "duration" => Value::from(duration_seconds(&text)?),
         other => other,
     };
     let probe: StepDef = serde_json::from_value(Value::Object(Map::from_iter([(name.to_owned(), value)])))
         .map_err(|e| format!(" of the wrong type: {e}"))?;
     fill(step, probe).map_err(|Contradiction| format!(", which contradicts the step's own '{name}' field"))
+}
+
+/// A config `duration` written as text, in whole seconds.
+fn duration_seconds(text: &str) -> Result<u32, String> {
+    let duration = parse_duration(text).map_err(|e| format!(" that is not a duration: {e}"))?;
+    if duration.subsec_nanos() != 0 {
+        return Err(format!(" of '{}', which is not a whole number of seconds", shorten(text)));
+    }
+    u32::try_from(duration.as_secs()).map_err(|_| " longer than the limit of 366 days".to_owned())
 }
 
 /// `value` with every whole-number double (`2.0`) written as the integer

@@ -72,7 +72,9 @@ pub enum ProblemCode {
     UnknownGotoTarget,
     /// `onTrue`, `onFalse` or `onTimeout` names a step that does not exist.
     UnknownBranchTarget,
-    /// Two steps write the same shared-state key with no order between them.
+    /// Two steps write the same shared-state key with no order between
+    /// them; a warning: they run one after the other, in the order the
+    /// message names.
     ConflictingStateWrites,
     /// A size, count or depth cap is exceeded.
     LimitExceeded,
@@ -80,7 +82,47 @@ pub enum ProblemCode {
     EmptyDefinition,
 }
 
+/// Whether a problem refuses the definition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Severity {
+    /// The definition is refused.
+    Error,
+    /// The definition is accepted; the author should know.
+    Warning,
+}
+
+impl Problem {
+    /// True for a warning, which does not refuse the definition.
+    pub fn is_warning(&self) -> bool {
+        self.code.severity() == Severity::Warning
+    }
+}
+
 impl ProblemCode {
+    /// Whether problems of this kind refuse the definition.
+    pub fn severity(&self) -> Severity {
+        match self {
+            Self::ConflictingStateWrites => Severity::Warning,
+            Self::DuplicateStepId
+            | Self::InvalidStepId
+            | Self::MissingDependency
+            | Self::SelfDependency
+            | Self::Cycle
+            | Self::UnknownStepType
+            | Self::MissingField
+            | Self::InvalidField
+            | Self::InvalidJsonPath
+            | Self::InvalidExpression
+            | Self::InvalidTemplate
+            | Self::SecretOutsideHeader
+            | Self::InvalidSchema
+            | Self::UnknownGotoTarget
+            | Self::UnknownBranchTarget
+            | Self::LimitExceeded
+            | Self::EmptyDefinition => Severity::Error,
+        }
+    }
+
     /// The wire name, e.g. `"DUPLICATE_STEP_ID"`.
     pub fn as_str(&self) -> &'static str {
         match self {

@@ -239,23 +239,77 @@ fn parallel_children_start_with_their_parent_and_finish_before_it() {
 }
 
 #[test]
-fn unordered_writers_of_one_state_key_conflict() {
+fn unordered_writers_of_one_state_key_are_serialized_with_a_warning() {
     let def = definition(json!({"steps": [
         {"id": "w1", "agent": "x", "task": "t", "stateWrites": ["company", "company"]},
         {"id": "w2", "agent": "x", "task": "t", "stateWrites": ["company"]},
         {"id": "w3", "agent": "x", "task": "t", "dependsOn": ["w1", "w2"], "stateWrites": ["company", "other"]},
         {"id": "w4", "agent": "x", "task": "t", "stateWrites": ["other"]},
     ]}));
-    let problems = validate(&def);
+    assert_eq!(validate(&def), [], "serialized writers are no error");
+    let problems = warnings(&def);
     assert_eq!(codes(&problems), [ProblemCode::ConflictingStateWrites, ProblemCode::ConflictingStateWrites]);
+    assert!(problems.iter().all(Problem::is_warning));
     assert!(problems[0].message.contains("'company'"), "{}", problems[0].message);
+    assert!(problems[0].message.contains("'w2' will run after 'w1'"), "{}", problems[0].message);
     assert!(problems[1].message.contains("'other'"), "{}", problems[1].message);
+    assert!(problems[1].message.contains("'w4' will run after 'w3'"), "{}", problems[1].message);
+    // Definition order, as far as the DAG allows: w3 waits for w1 and w2.
+    let workflow = compile(&def).expect("serialized writers compile");
+    assert_eq!(edge(&workflow, "w1", "w2"), Some(EdgeKind::StateOrder));
+    assert_eq!(edge(&workflow, "w3", "w4"), Some(EdgeKind::StateOrder));
+    assert_eq!(edge(&workflow, "w2", "w3"), Some(EdgeKind::DependsOn), "already ordered: no extra edge");
     let ordered = definition(json!({"steps": [
         {"id": "w1", "agent": "x", "task": "t", "stateWrites": ["k"]},
         {"id": "mid", "agent": "x", "task": "t", "dependsOn": ["w1"]},
         {"id": "w2", "agent": "x", "task": "t", "dependsOn": ["mid"], "stateWrites": ["k"]},
     ]}));
     assert_eq!(validate(&ordered), []);
+    assert_eq!(warnings(&ordered), []);
+}
+
+#[test]
+fn writer_order_follows_definition_order_where_dependencies_allow() {
+    // 'late' is written after 'early' but 'early' waits for 'slow', which
+    // is defined last: 'slow' is pulled ahead, so 'early' still goes first.
+    let def = definition(json!({"steps": [
+        {"id": "early", "agent": "x", "task": "t", "dependsOn": ["slow"], "stateWrites": ["k"]},
+        {"id": "late", "agent": "x", "task": "t", "stateWrites": ["k"]},
+        {"id": "slow", "agent": "x", "task": "t"},
+    ]}));
+    let workflow = compile(&def).expect("compiles");
+    assert_eq!(edge(&workflow, "early", "late"), Some(EdgeKind::StateOrder));
+    // Where the DAG already orders them the other way round, that order
+    // stands and nothing is added.
+    let reversed = definition(json!({"steps": [
+        {"id": "a", "agent": "x", "task": "t", "dependsOn": ["b"], "stateWrites": ["k"]},
+        {"id": "b", "agent": "x", "task": "t", "stateWrites": ["k"]},
+    ]}));
+    assert_eq!(warnings(&reversed), []);
+    // Writers of several keys never form a cycle: each edge follows one
+    // topological layout.
+    let crossed = definition(json!({"steps": [
+        {"id": "p", "agent": "x", "task": "t", "stateWrites": ["k", "j"]},
+        {"id": "q", "agent": "x", "task": "t", "stateWrites": ["j", "k"]},
+        {"id": "r", "agent": "x", "task": "t", "stateWrites": ["k"]},
+    ]}));
+    let workflow = compile(&crossed).expect("no cycle");
+    assert_eq!(edge(&workflow, "p", "q"), Some(EdgeKind::StateOrder));
+    assert_eq!(edge(&workflow, "q", "r"), Some(EdgeKind::StateOrder));
+    assert_eq!(edge(&workflow, "q", "p"), None);
+    assert_eq!(warnings(&crossed).len(), 3, "k: p→q, q→r; j: p→q");
+}
+
+#[test]
+fn writers_inside_a_map_are_ordered_through_their_map() {
+    let def = definition(json!({"steps": [
+        {"id": "each", "type": "map", "over": "$.input.items",
+         "step": {"id": "one", "agent": "x", "task": "t", "stateWrites": ["k"]}},
+        {"id": "solo", "agent": "x", "task": "t", "stateWrites": ["k"]},
+    ]}));
+    let workflow = compile(&def).expect("compiles");
+    assert_eq!(edge(&workflow, "each", "solo"), Some(EdgeKind::StateOrder));
+    assert_eq!(edge(&workflow, "one", "solo"), None);
 }
 
 #[test]
@@ -268,7 +322,7 @@ fn a_step_and_its_goto_recovery_may_write_one_key() {
         {"id": "fallback", "agent": "x", "task": "t", "stateWrites": ["score"]},
         {"id": "other", "agent": "x", "task": "t", "stateWrites": ["score"]},
     ]}));
-    let problems = validate(&def);
+    let problems = warnings(&def);
     assert_eq!(codes(&problems), [ProblemCode::ConflictingStateWrites], "only 'other' is unordered: {problems:?}");
 }
 
@@ -310,7 +364,8 @@ fn required_fields_are_reported_per_type() {
         (json!({"id": "s", "type": "approval"}), vec!["action"]),
         (json!({"id": "s", "type": "webhook"}), vec!["url"]),
         (json!({"id": "s", "type": "http_request"}), vec!["url"]),
-        (json!({"id": "s", "type": "transform"}), vec!["output"]),
+        // No output: a join point yielding {}.
+        (json!({"id": "s", "type": "transform"}), vec![]),
         (json!({"id": "s", "type": "map"}), vec!["over", "step"]),
         (json!({"id": "s", "type": "loop"}), vec!["over", "step"]),
         (json!({"id": "s", "type": "wait"}), vec!["event"]),
@@ -403,7 +458,7 @@ fn empty_definition_is_reported() {
     let problems = validate(&Definition::default());
     assert_eq!(codes(&problems), [ProblemCode::EmptyDefinition]);
     let only_end = definition(json!({"states": {"done": {"type": "succeed"}}}));
-    assert_eq!(codes(&validate(&only_end)), [ProblemCode::EmptyDefinition]);
+    assert_eq!(validate(&only_end), [], "a lone end state is a step");
     let broken_dialect = definition(json!({"states": {"s": {"type": "task", "task": "f", "next": "gone"}}}));
     let mut normalized = broken_dialect.clone();
     assert_eq!(codes(&normalize(&mut normalized)), [ProblemCode::UnknownBranchTarget]);
@@ -443,7 +498,7 @@ fn seed_dialects_compile() {
         "functions": ["validateCustomerData", "createCustomerAccount", "sendEmail"]
     }));
     let order: Vec<&str> = states.topological_order().iter().map(|&v| states.graph()[v].as_str()).collect();
-    assert_eq!(order, ["initial", "createAccount", "sendWelcomeEmail"]);
+    assert_eq!(order, ["initial", "createAccount", "sendWelcomeEmail", "complete"]);
     let graph = compiled(json!({
         "blocks": [
             {"id": "start", "type": "starter", "config": {}, "position": {"x": 0, "y": 0}},
@@ -649,7 +704,7 @@ fn each_type_refuses_the_fields_of_other_types() {
         ("transform", &["output"]),
         ("map", &["over", "as", "concurrency", "step"]),
         ("loop", &["steps", "over", "as", "step", "maxIterations", "while", "until"]),
-        ("wait", &["event", "onTimeout"]),
+        ("wait", &["expression", "duration", "event", "onTimeout"]),
         ("script", &["language", "script"]),
     ];
     let shared = ["id", "type", "dependsOn", "inputMap", "onStepFailure", "stateReads", "stateWrites", "retries"];

@@ -4,6 +4,7 @@
 use serde_json::Value;
 
 use super::checks::StepCheck;
+use super::compiled_kind::TransformRole;
 use super::duration::MAX_DURATION;
 use super::kind::StepKind;
 use super::path::shorten;
@@ -180,10 +181,12 @@ impl StepCheck<'_, '_> {
         }
     }
 
-    fn transform(&mut self, kind: StepKind) {
+    /// A transform with no `output` (or `output: {}`) is a join point that
+    /// yields `{}`: JSON cannot tell an absent map from an empty one once
+    /// stored, so both mean the same.
+    fn transform(&mut self, _kind: StepKind) {
         let step = self.step;
-        let pass_through = self.pass_through.contains(step.id.as_str());
-        self.require(kind, "output", step.output.is_empty() && !pass_through, "key → JSONPath pairs");
+        self.out.role = Some(self.roles.get(step.id.as_str()).cloned().unwrap_or(TransformRole::Reshape));
         for (key, src) in &step.output {
             if key.is_empty() {
                 let message = format!("{} has an output entry with an empty name", self.label());
@@ -280,9 +283,45 @@ impl StepCheck<'_, '_> {
         self.report("as", ProblemCode::InvalidField, message);
     }
 
+    /// A wait ends on exactly one of: a named `event`, a `duration`, or a
+    /// condition (`expression`, `config.condition` in the config form).
     fn wait(&mut self, kind: StepKind) {
         let step = self.step;
-        self.require(kind, "event", step.event.is_empty(), "the name of the event to wait for");
+        let forms = [
+            ("event", !step.event.is_empty()),
+            ("duration", step.duration > 0),
+            ("expression", !step.expression.is_empty()),
+        ];
+        let given: Vec<&str> = forms.iter().filter(|(_, set)| *set).map(|(name, _)| *name).collect();
+        match given.as_slice() {
+            [] => self.require(kind, "event", true, "the event to wait for, or a duration, or a condition"),
+            [_] => {}
+            [_, second, ..] => {
+                let message =
+                    format!("{} gives several of event, duration and condition; give exactly one", self.label());
+                self.report(second, ProblemCode::InvalidField, message);
+            }
+        }
+        if u64::from(step.duration) > MAX_DURATION.as_secs() {
+            let message = format!("{} waits {} seconds; the limit is 366 days", self.label(), step.duration);
+            self.report("duration", ProblemCode::LimitExceeded, message);
+        }
+        if !step.expression.is_empty() && !self.secret_elsewhere("expression", &step.expression) {
+            if self.index.in_iteration(self.at) {
+                let message = format!(
+                    "{} waits for a condition inside a map or loop; only top-level and parallel steps may",
+                    self.label()
+                );
+                self.report("expression", ProblemCode::InvalidField, message);
+            }
+            match parse_condition(&step.expression) {
+                Ok(condition) => self.out.condition = Some(condition),
+                Err(e) => {
+                    let message = format!("{} has an invalid condition expression: {e}", self.label());
+                    self.report("expression", ProblemCode::InvalidExpression, message);
+                }
+            }
+        }
         if step.on_timeout.is_some() && step.timeout.is_empty() {
             let message = format!("{} has onTimeout but no timeout after which to take it", self.label());
             self.report("timeout", ProblemCode::MissingField, message);

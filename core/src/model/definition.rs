@@ -299,6 +299,12 @@ pub struct MachineState {
     /// Following state.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub next: String,
+    /// A fail state's error name, what the failed run's error carries.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub error: String,
+    /// A fail state's explanation, the failed run's message.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub cause: String,
 }
 
 /// A block of the graph dialect.

@@ -95,9 +95,10 @@ impl Tx<'_> {
             },
             // A structural step may finish, or start more items.
             StepStatus::Running => self.revisit_running(node),
+            // A condition wait looks at its condition again.
+            StepStatus::Waiting => self.recheck_condition_wait(inst),
             StepStatus::Ready
             | StepStatus::Paused
-            | StepStatus::Waiting
             | StepStatus::Completed
             | StepStatus::Failed
             | StepStatus::Skipped
@@ -135,7 +136,9 @@ impl Tx<'_> {
                     let want = match kind {
                         EdgeKind::OnTrue | EdgeKind::OnTimeout => Some(true),
                         EdgeKind::OnFalse => Some(false),
-                        EdgeKind::DependsOn | EdgeKind::SubStepDone | EdgeKind::ParentStart => None,
+                        EdgeKind::DependsOn | EdgeKind::SubStepDone | EdgeKind::ParentStart | EdgeKind::StateOrder => {
+                            None
+                        }
                     };
                     if status == StepStatus::Completed && want.is_some() && record.and_then(|r| r.branch) == want {
                         taken += 1;
@@ -144,6 +147,14 @@ impl Tx<'_> {
                 // Sub-steps start with their parent, checked above; a parent
                 // waits for its sub-steps as a running step, not as a gate.
                 EdgeKind::SubStepDone | EdgeKind::ParentStart => {}
+                // Another writer of one of its shared-state keys goes first;
+                // how it ends does not matter, only that it has.
+                EdgeKind::StateOrder => {
+                    let writer = self.run.template_owner(u).unwrap_or(u);
+                    if !self.run.status_of(Instance::step(writer)).is_terminal() {
+                        return Gate::Wait;
+                    }
+                }
             }
         }
         if self.run.dormant.binary_search(&node).is_ok() && !self.run.steps[node.index()].routed {

@@ -51,6 +51,9 @@ pub enum ErrorCode {
     /// One of the step's queries would visit more of the run state than
     /// `MAX_QUERY_NODES` allows (`$..*` over a huge input).
     ExpressionTooExpensive,
+    /// A state machine reached a `fail` state; the message carries the
+    /// state's `error` and `cause`.
+    StateFailed,
 }
 
 impl ErrorCode {
@@ -74,6 +77,7 @@ impl ErrorCode {
             Self::OutputNumberTooLarge => "OUTPUT_NUMBER_TOO_LARGE",
             Self::InputTooDeep => "INPUT_TOO_DEEP",
             Self::ExpressionTooExpensive => "EXPRESSION_TOO_EXPENSIVE",
+            Self::StateFailed => "STATE_FAILED",
         }
     }
 }

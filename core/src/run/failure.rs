@@ -1,10 +1,13 @@
 //! Failures and stops: retrying an attempt, routing a final failure
 //! (goto, continue, stop), failing or cancelling the whole run.
 //!
-//! A step's route is its `onStepFailure.action`; without one, the run-level
-//! `onFailure` decides: "continue" continues, anything else ("stop",
-//! "retry" once retries are spent, or nothing) stops. A failed map item
-//! fails its map step, whose own route then applies.
+//! A failed attempt is retried first: up to the step's `retries`, or the
+//! workflow's `retries` when the step sets none, whatever `onFailure` says.
+//! Only a failure with no attempt left is routed. A step's route is its
+//! `onStepFailure.action`; without one, the run-level `onFailure` decides:
+//! "continue" continues, anything else ("stop", "retry" once retries are
+//! spent, or nothing) stops. A failed map item fails its map step, whose
+//! own route then applies.
 
 use petgraph::graph::NodeIndex;
 use serde_json::json;
@@ -60,12 +63,12 @@ impl Tx<'_> {
         self.step_failed_with_cost(inst, code, error, Some(cost_cents));
     }
 
-    /// Extra attempts a step gets: its own `retries`, or the run-level
-    /// `retries` when the run's onFailure is "retry" and the step sets none.
+    /// Extra attempts a step gets: its own `retries`, or the workflow's
+    /// `retries` when the step sets none, whatever `onFailure` says (it
+    /// decides only once they are spent).
     fn retries(&self, node: NodeIndex) -> u32 {
         let own = self.wf.step(node).map_or(0, |s| s.shared().retries);
-        let def = self.wf.definition();
-        if own == 0 && self.wf.failure_mode() == FailureMode::Retry { def.retries } else { own }
+        if own == 0 { self.wf.definition().retries } else { own }
     }
 
     /// Fails an instance for good (STEP_FAILED) and routes the failure.
@@ -78,15 +81,30 @@ impl Tx<'_> {
         self.step_failed_with_cost(inst, code, error, None);
     }
 
-    fn step_failed_with_cost(&mut self, inst: Instance, code: ErrorCode, error: String, cost_cents: Option<i64>) {
+    /// Fails an instance for good and then the run, whatever its route
+    /// says: a state machine's fail state. `data` goes on step.failed.
+    pub(super) fn fail_run_at(&mut self, inst: Instance, code: ErrorCode, error: String, data: serde_json::Value) {
+        self.record_failure(inst, code, &error, None);
+        if let Some(event) = self.out.events.iter_mut().rev().find(|e| e.event_type == EventType::StepFailed) {
+            event.data = Some(data);
+        }
+        self.fail_run(code, error);
+    }
+
+    /// Records an instance's final failure and emits step.failed.
+    fn record_failure(&mut self, inst: Instance, code: ErrorCode, error: &str, cost_cents: Option<i64>) {
         if let Some(record) = self.run.record_mut(inst) {
-            record.error = Some(error.clone().into());
+            record.error = Some(error.to_owned().into());
             record.error_code = Some(code);
         }
         let event = self.step_event(inst, StepStatus::Failed, EventType::StepFailed);
-        event.error = Some(error.clone());
+        event.error = Some(error.to_owned());
         event.cost_cents = cost_cents;
         event.data = Some(json!({ "code": code.as_str() }));
+    }
+
+    fn step_failed_with_cost(&mut self, inst: Instance, code: ErrorCode, error: String, cost_cents: Option<i64>) {
+        self.record_failure(inst, code, &error, cost_cents);
         if let Some(index) = inst.item {
             return self.item_failed(inst.node, index, code, &error);
         }

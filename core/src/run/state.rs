@@ -12,7 +12,7 @@ use super::error_code::ErrorCode;
 use super::instance::Instance;
 use super::pause::{PendingAction, StepPause};
 use super::status::{RunStatus, StepStatus};
-use crate::compile::{CompiledWorkflow, EdgeKind, StepKind};
+use crate::compile::{CompiledKind, CompiledWorkflow, EdgeKind, StepKind, WaitTrigger};
 
 /// What one step instance has done so far.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -357,6 +357,15 @@ impl RunState {
         owner
     }
 
+    /// What ends wait step `node`; `None` for other types.
+    pub(super) fn wait_trigger(&self, node: NodeIndex) -> Option<&WaitTrigger> {
+        if let Some(CompiledKind::Wait { trigger, .. }) = self.workflow.step(node).map(|s| s.data()) {
+            Some(trigger)
+        } else {
+            None
+        }
+    }
+
     pub(super) fn in_template(&self, node: NodeIndex) -> bool {
         self.template_owner(node).is_some()
     }
@@ -443,7 +452,8 @@ pub(super) fn dormant_goto_targets(workflow: &CompiledWorkflow) -> Vec<NodeIndex
         .filter_map(|(_, s)| s.failure_goto())
         .filter(|&t| {
             workflow.step(t).is_some_and(|s| s.parent().is_none())
-                && workflow.predecessors(t).all(|(_, kind)| matches!(kind, EdgeKind::SubStepDone))
+                // An ordering edge between writers does not lead to a step.
+                && workflow.predecessors(t).all(|(_, kind)| matches!(kind, EdgeKind::SubStepDone | EdgeKind::StateOrder))
         })
         .collect();
     dormant.sort_unstable();

@@ -1,9 +1,10 @@
 //! Writers of one shared-state key never in flight together.
 //!
-//! Validation refuses two distinct steps that write one key with no path
-//! between them, so top-level writers are ordered by the DAG already. What
-//! it cannot order are the instances of one step that run side by side:
-//! the items of a map whose sub-step declares `stateWrites`. The guard is
+//! Compiling orders two distinct steps that write one key with no path
+//! between them (an ordering edge, see `compile/state_writes.rs`), so
+//! top-level writers are ordered by the DAG already. What it cannot order
+//! are the instances of one step that run side by side: the items of a map
+//! whose sub-step declares `stateWrites`. The guard is
 //! general anyway (it costs nothing for steps without `stateWrites`): an
 //! instance whose keys overlap a writer in flight waits, a map item queued,
 //! a step pending, until that writer finishes and wakes it.

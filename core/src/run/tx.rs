@@ -169,6 +169,8 @@ impl<'r> Tx<'r> {
             None => {
                 document::set_output(&mut self.run.document, &id, output);
                 self.touch(inst.node);
+                // Outputs and shared state changed: condition waits look again.
+                self.work.extend(wf.condition_waits().iter().copied());
             }
             Some(i) => self.item_finished(inst.node, i, Some(output)),
         }

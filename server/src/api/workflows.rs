@@ -31,8 +31,9 @@ impl WorkflowApi {
 
 fn problems_to_pb(problems: &[Problem]) -> pb::ValidateWorkflowResponse {
     pb::ValidateWorkflowResponse {
-        valid: problems.is_empty(),
-        errors: problems.iter().map(|p| p.message.clone()).collect(),
+        // Warnings (serialized state writers) leave a definition valid.
+        valid: problems.iter().all(Problem::is_warning),
+        errors: problems.iter().filter(|p| !p.is_warning()).map(|p| p.message.clone()).collect(),
         problems: problems
             .iter()
             .map(|p| pb::DefinitionProblem {
@@ -250,7 +251,9 @@ impl WorkflowService for WorkflowApi {
             (None, Some(workflow)) => convert::definition_from_pb(workflow)?,
             (None, None) => return Err(error::invalid_argument("definition", "is required")),
         };
-        Ok(Response::new(problems_to_pb(&self.catalog.validate(definition))))
+        let warnings = crate::engine::compile::warnings(&definition);
+        let problems: Vec<Problem> = self.catalog.validate(definition).into_iter().chain(warnings).collect();
+        Ok(Response::new(problems_to_pb(&problems)))
     }
 
     async fn list_workflow_versions(

@@ -42,7 +42,7 @@ use super::state::RunState;
 use super::status::StepStatus;
 use super::transition::find_live;
 use super::tx::Tx;
-use crate::compile::{CompiledKind, StepKind};
+use crate::compile::{CompiledKind, StepKind, WaitTrigger};
 
 /// What a dispatched task carries besides its inputs.
 #[derive(Debug, Default)]
@@ -67,13 +67,17 @@ impl Tx<'_> {
             | CompiledKind::HttpRequest { .. }
             | CompiledKind::Script { .. } => self.start_task(inst),
             CompiledKind::Webhook { wait_for_callback, .. } => self.start_webhook(inst, *wait_for_callback),
-            CompiledKind::Transform => self.start_transform(inst, step),
+            CompiledKind::Transform { role } => self.start_transform(inst, step, role),
             CompiledKind::Condition => self.start_condition(inst, step),
             CompiledKind::Delay { seconds } => self.start_delay(inst, *seconds),
             CompiledKind::Approval { action, message, options, default_approves } => {
                 self.open_step_approval(inst, step, action, message.as_deref(), options, *default_approves)
             }
-            CompiledKind::Wait { event, .. } => self.open_wait(inst, step, event),
+            CompiledKind::Wait { trigger, .. } => match trigger {
+                WaitTrigger::Event(event) => self.open_wait(inst, step, event),
+                WaitTrigger::Duration(seconds) => self.start_delay(inst, *seconds),
+                WaitTrigger::Condition => self.start_condition_wait(inst, step),
+            },
             CompiledKind::Parallel => self.start_parallel(inst),
             CompiledKind::Map { over, concurrency, .. } => self.start_map(inst.node, over, *concurrency),
             CompiledKind::Loop { driver, over, max_iterations, .. } => {
@@ -117,7 +121,7 @@ impl Tx<'_> {
             | CompiledKind::Condition
             | CompiledKind::Delay { .. }
             | CompiledKind::Approval { .. }
-            | CompiledKind::Transform
+            | CompiledKind::Transform { .. }
             | CompiledKind::Map { .. }
             | CompiledKind::Loop { .. }
             | CompiledKind::Wait { .. } => TaskParts::default(),
@@ -169,10 +173,16 @@ impl Tx<'_> {
                 }
             }
             StepKind::Delay => self.out.effects.push(Effect::CancelTimer { step }),
-            // Approval and wait steps hold their timer in their pause;
-            // the others have nothing of their own in flight.
+            // An event wait holds its timer in its pause; a duration or
+            // condition wait, unpaused, holds its own.
+            StepKind::Wait => {
+                if self.wait_timer_armed(inst) {
+                    self.out.effects.push(Effect::CancelTimer { step });
+                }
+            }
+            // Approval steps hold their timer in their pause; the others
+            // have nothing of their own in flight.
             StepKind::Approval
-            | StepKind::Wait
             | StepKind::Parallel
             | StepKind::Condition
             | StepKind::Transform
@@ -215,12 +225,18 @@ pub(super) fn timer_fired(run: &mut RunState, step: String, now_ms: i64) -> Resu
         Approval,
         Wait,
         Delay,
+        WaitCondition,
     }
     let fire = match run.kind(inst.node) {
         StepKind::Approval => {
             matches!(pause, Some(StepPause::StepApproval { timed: true, .. })).then_some(Fire::Approval)
         }
-        StepKind::Wait => matches!(pause, Some(StepPause::Event { timed: true, .. })).then_some(Fire::Wait),
+        StepKind::Wait => match (pause, run.wait_trigger(inst.node)) {
+            (Some(StepPause::Event { timed: true, .. }), _) => Some(Fire::Wait),
+            (None, Some(WaitTrigger::Duration(_))) if status == StepStatus::Waiting => Some(Fire::Delay),
+            (None, Some(WaitTrigger::Condition)) if status == StepStatus::Waiting => Some(Fire::WaitCondition),
+            _ => None,
+        },
         StepKind::Delay => (status == StepStatus::Waiting).then_some(Fire::Delay),
         StepKind::Agent
         | StepKind::Parallel
@@ -241,6 +257,7 @@ pub(super) fn timer_fired(run: &mut RunState, step: String, now_ms: i64) -> Resu
         Fire::Approval => tx.expire_step_approval(inst),
         Fire::Wait => tx.expire_wait(inst),
         Fire::Delay => tx.delay_done(inst),
+        Fire::WaitCondition => tx.expire_condition_wait(inst),
     }
     Ok(tx.out)
 }

@@ -63,7 +63,7 @@ impl Tx<'_> {
             | CompiledKind::Condition
             | CompiledKind::Delay { .. }
             | CompiledKind::Approval { .. }
-            | CompiledKind::Transform
+            | CompiledKind::Transform { .. }
             | CompiledKind::Map { .. }
             | CompiledKind::Loop { .. }
             | CompiledKind::Wait { .. } => None,

@@ -17,9 +17,11 @@ mod properties;
 mod retry;
 mod run_hold;
 mod seed;
+mod semantics;
 mod splice;
 mod step_timeout;
 mod timing;
+mod wait_forms;
 mod wait_step;
 
 use std::collections::BTreeMap;

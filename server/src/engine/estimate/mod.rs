@@ -117,7 +117,7 @@ pub fn estimate(workflow: &CompiledWorkflow, input: &Value, hints: &HashMap<Stri
             | CompiledKind::Webhook { .. }
             | CompiledKind::HttpRequest { .. }
             | CompiledKind::Script { .. }
-            | CompiledKind::Transform
+            | CompiledKind::Transform { .. }
             | CompiledKind::Map { .. }
             | CompiledKind::Loop { .. }
             | CompiledKind::Wait { .. } => None,

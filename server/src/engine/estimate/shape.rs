@@ -177,7 +177,7 @@ impl Pass<'_> {
                     None => settled(u).min(Reach::Maybe),
                 },
                 EdgeKind::OnTimeout => settled(u).min(Reach::Maybe),
-                EdgeKind::SubStepDone | EdgeKind::ParentStart => continue,
+                EdgeKind::SubStepDone | EdgeKind::ParentStart | EdgeKind::StateOrder => continue,
             };
             branches = Some(branches.map_or(offered, |b| b.max(offered)));
         }
