@@ -175,6 +175,26 @@ async fn a_fail_state_fails_the_run_with_state_failed() {
 }
 
 #[tokio::test]
+async fn a_fail_state_carries_its_error_and_cause_into_the_run_error() {
+    let end = json!({"type": "fail", "error": "AccountRefused", "cause": "the customer is on a deny list"});
+    let (s, run_id) =
+        Scenario::agent_run(Default::default(), onboarding(end), "w1", &["validate", "create"], json!({})).await;
+    for _ in 0..2 {
+        let task = poll_one(&s.client, "w1").await;
+        complete(&s.client, &task, &json!({})).await;
+    }
+    let run = wait_finished(&s.client, &run_id, 10).await;
+    let error = run.error.as_ref().expect("the run's error");
+    assert_eq!(error.code, "STATE_FAILED");
+    assert_eq!(error.message, "AccountRefused: the customer is on a deny list", "{error:?}");
+    // Read back over gRPC, the state keeps both fields.
+    let stored = s.client.workflows().get_workflow(pb::GetWorkflowRequest { id: s.workflow_id.clone() }).await;
+    let states = stored.unwrap().into_inner().workflow.unwrap().states;
+    assert_eq!(states["complete"].error, "AccountRefused");
+    assert_eq!(states["complete"].cause, "the customer is on a deny list");
+}
+
+#[tokio::test]
 async fn a_starter_to_response_graph_returns_the_response_input() {
     let direct = json!({
         "name": "echo",

@@ -425,8 +425,10 @@ class MachineState(google.protobuf.message.Message):
     """A state of a state-machine definition (the `states` dialect).
 
     `{"type": "task", "task": "sendEmail", "next": "complete"}`. Each "task"
-    state compiles to an agent step whose agent is the function name; "succeed"
-    ends the run; "fail" fails it.
+    state compiles to an agent step whose agent is the function name; a
+    "succeed" state compiles to a step of its own name that ends the run with
+    its task's output; a "fail" state to a step that fails the run
+    (STATE_FAILED, the message "error: cause").
     """
 
     DESCRIPTOR: google.protobuf.descriptor.Descriptor
@@ -434,20 +436,32 @@ class MachineState(google.protobuf.message.Message):
     TYPE_FIELD_NUMBER: builtins.int
     TASK_FIELD_NUMBER: builtins.int
     NEXT_FIELD_NUMBER: builtins.int
+    ERROR_FIELD_NUMBER: builtins.int
+    CAUSE_FIELD_NUMBER: builtins.int
     type: builtins.str
     """"task", "succeed" or "fail"."""
     task: builtins.str
     """Function (agent name) a "task" state calls."""
     next: builtins.str
     """Name of the following state; empty only for "succeed" and "fail"."""
+    error: builtins.str
+    """For a "fail" state: a short error name (at most 128 bytes), e.g.
+    "CustomerRejected". Refused on other state types.
+    """
+    cause: builtins.str
+    """For a "fail" state: what happened, for people. Refused on other state
+    types.
+    """
     def __init__(
         self,
         *,
         type: builtins.str = ...,
         task: builtins.str = ...,
         next: builtins.str = ...,
+        error: builtins.str = ...,
+        cause: builtins.str = ...,
     ) -> None: ...
-    def ClearField(self, field_name: typing.Literal["next", b"next", "task", b"task", "type", b"type"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["cause", b"cause", "error", b"error", "next", b"next", "task", b"task", "type", b"type"]) -> None: ...
 
 global___MachineState = MachineState
 

@@ -405,7 +405,8 @@ export type RunError = Message<"weft.v1.RunError"> & {
    * Stable UPPER_SNAKE code, e.g. `STEP_FAILED` (a step's own work
    * failed), `INPUT_MAP_EMPTY` (a step's inputMap query selected nothing),
    * `RUN_TIMEOUT` (the workflow's `timeout` passed),
-   * `OUTPUT_SCHEMA_VIOLATION`, `STEP_UNIMPLEMENTED` (a step type this
+   * `OUTPUT_SCHEMA_VIOLATION`, `STATE_FAILED` (a state machine reached a
+   * "fail" state), `STEP_UNIMPLEMENTED` (a step type this
    * server does not run yet), `PLAN_INVALID`, `APPROVAL_DENIED`,
    * `EVENT_TIMEOUT`, `LEASE_EXPIRED`, `STEP_TIMEOUT` (a worker's attempt
    * passed its step's `timeout`), `LOOP_LIMIT` (a loop would pass its

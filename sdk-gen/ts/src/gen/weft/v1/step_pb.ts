@@ -12,7 +12,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file weft/v1/step.proto.
  */
 export const file_weft_v1_step: GenFile = /*@__PURE__*/
-  fileDesc("ChJ3ZWZ0L3YxL3N0ZXAucHJvdG8SB3dlZnQudjEivggKBFN0ZXASCgoCaWQYASABKAkSDAoEdHlwZRgCIAEoCRISCgpkZXBlbmRzX29uGAMgAygJEi4KCWlucHV0X21hcBgEIAMoCzIbLndlZnQudjEuU3RlcC5JbnB1dE1hcEVudHJ5EjIKD29uX3N0ZXBfZmFpbHVyZRgFIAEoCzIZLndlZnQudjEuU3RlcEZhaWx1cmVSb3V0ZRITCgtzdGF0ZV9yZWFkcxgGIAMoCRIUCgxzdGF0ZV93cml0ZXMYByADKAkSDwoHcmV0cmllcxgIIAEoDRIPCgd0aW1lb3V0GAkgASgJEg0KBWFnZW50GBQgASgJEgwKBHRhc2sYFSABKAkSHAoFc3RlcHMYFiADKAsyDS53ZWZ0LnYxLlN0ZXASEgoKZXhwcmVzc2lvbhgXIAEoCRIgCgdvbl90cnVlGBggASgLMg8ud2VmdC52MS5CcmFuY2gSIQoIb25fZmFsc2UYGSABKAsyDy53ZWZ0LnYxLkJyYW5jaBIQCghkdXJhdGlvbhgaIAEoDRIOCgZhY3Rpb24YGyABKAkSFgoOZGVmYXVsdF9hY3Rpb24YHCABKAkSDwoHbWVzc2FnZRgdIAEoCRIPCgdvcHRpb25zGB4gAygJEgsKA3VybBgfIAEoCRIOCgZtZXRob2QYICABKAkSKwoHaGVhZGVycxghIAMoCzIaLndlZnQudjEuU3RlcC5IZWFkZXJzRW50cnkSGQoRd2FpdF9mb3JfY2FsbGJhY2sYIiABKAgSJAoEYm9keRgjIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZRIpCgZvdXRwdXQYJCADKAsyGS53ZWZ0LnYxLlN0ZXAuT3V0cHV0RW50cnkSDAoEb3ZlchglIAEoCRIKCgJhcxgmIAEoCRITCgtjb25jdXJyZW5jeRgnIAEoDRIbCgRzdGVwGCggASgLMg0ud2VmdC52MS5TdGVwEhYKDm1heF9pdGVyYXRpb25zGCkgASgNEh4KD3doaWxlX2NvbmRpdGlvbhg8IAEoCVIFd2hpbGUSHgoPdW50aWxfY29uZGl0aW9uGD0gASgJUgV1bnRpbBINCgVldmVudBgqIAEoCRIjCgpvbl90aW1lb3V0GCsgASgLMg8ud2VmdC52MS5CcmFuY2gSEAoIbGFuZ3VhZ2UYLCABKAkSDgoGc2NyaXB0GC0gASgJEicKBmNvbmZpZxgyIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QaLwoNSW5wdXRNYXBFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBGi4KDEhlYWRlcnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBGi0KC091dHB1dEVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiFgoGQnJhbmNoEgwKBG5leHQYASABKAkiMgoQU3RlcEZhaWx1cmVSb3V0ZRIOCgZhY3Rpb24YASABKAkSDgoGdGFyZ2V0GAIgASgJIjgKDE1hY2hpbmVTdGF0ZRIMCgR0eXBlGAEgASgJEgwKBHRhc2sYAiABKAkSDAoEbmV4dBgDIAEoCSJ0CgVCbG9jaxIKCgJpZBgBIAEoCRIMCgR0eXBlGAIgASgJEicKBmNvbmZpZxgDIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSKAoIcG9zaXRpb24YBCABKAsyFi53ZWZ0LnYxLkJsb2NrUG9zaXRpb24iJQoNQmxvY2tQb3NpdGlvbhIJCgF4GAEgASgBEgkKAXkYAiABKAEiJgoERWRnZRIOCgZzb3VyY2UYASABKAkSDgoGdGFyZ2V0GAIgASgJYgZwcm90bzM", [file_google_protobuf_struct]);
+  fileDesc("ChJ3ZWZ0L3YxL3N0ZXAucHJvdG8SB3dlZnQudjEivggKBFN0ZXASCgoCaWQYASABKAkSDAoEdHlwZRgCIAEoCRISCgpkZXBlbmRzX29uGAMgAygJEi4KCWlucHV0X21hcBgEIAMoCzIbLndlZnQudjEuU3RlcC5JbnB1dE1hcEVudHJ5EjIKD29uX3N0ZXBfZmFpbHVyZRgFIAEoCzIZLndlZnQudjEuU3RlcEZhaWx1cmVSb3V0ZRITCgtzdGF0ZV9yZWFkcxgGIAMoCRIUCgxzdGF0ZV93cml0ZXMYByADKAkSDwoHcmV0cmllcxgIIAEoDRIPCgd0aW1lb3V0GAkgASgJEg0KBWFnZW50GBQgASgJEgwKBHRhc2sYFSABKAkSHAoFc3RlcHMYFiADKAsyDS53ZWZ0LnYxLlN0ZXASEgoKZXhwcmVzc2lvbhgXIAEoCRIgCgdvbl90cnVlGBggASgLMg8ud2VmdC52MS5CcmFuY2gSIQoIb25fZmFsc2UYGSABKAsyDy53ZWZ0LnYxLkJyYW5jaBIQCghkdXJhdGlvbhgaIAEoDRIOCgZhY3Rpb24YGyABKAkSFgoOZGVmYXVsdF9hY3Rpb24YHCABKAkSDwoHbWVzc2FnZRgdIAEoCRIPCgdvcHRpb25zGB4gAygJEgsKA3VybBgfIAEoCRIOCgZtZXRob2QYICABKAkSKwoHaGVhZGVycxghIAMoCzIaLndlZnQudjEuU3RlcC5IZWFkZXJzRW50cnkSGQoRd2FpdF9mb3JfY2FsbGJhY2sYIiABKAgSJAoEYm9keRgjIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZRIpCgZvdXRwdXQYJCADKAsyGS53ZWZ0LnYxLlN0ZXAuT3V0cHV0RW50cnkSDAoEb3ZlchglIAEoCRIKCgJhcxgmIAEoCRITCgtjb25jdXJyZW5jeRgnIAEoDRIbCgRzdGVwGCggASgLMg0ud2VmdC52MS5TdGVwEhYKDm1heF9pdGVyYXRpb25zGCkgASgNEh4KD3doaWxlX2NvbmRpdGlvbhg8IAEoCVIFd2hpbGUSHgoPdW50aWxfY29uZGl0aW9uGD0gASgJUgV1bnRpbBINCgVldmVudBgqIAEoCRIjCgpvbl90aW1lb3V0GCsgASgLMg8ud2VmdC52MS5CcmFuY2gSEAoIbGFuZ3VhZ2UYLCABKAkSDgoGc2NyaXB0GC0gASgJEicKBmNvbmZpZxgyIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QaLwoNSW5wdXRNYXBFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBGi4KDEhlYWRlcnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBGi0KC091dHB1dEVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiFgoGQnJhbmNoEgwKBG5leHQYASABKAkiMgoQU3RlcEZhaWx1cmVSb3V0ZRIOCgZhY3Rpb24YASABKAkSDgoGdGFyZ2V0GAIgASgJIlYKDE1hY2hpbmVTdGF0ZRIMCgR0eXBlGAEgASgJEgwKBHRhc2sYAiABKAkSDAoEbmV4dBgDIAEoCRINCgVlcnJvchgEIAEoCRINCgVjYXVzZRgFIAEoCSJ0CgVCbG9jaxIKCgJpZBgBIAEoCRIMCgR0eXBlGAIgASgJEicKBmNvbmZpZxgDIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSKAoIcG9zaXRpb24YBCABKAsyFi53ZWZ0LnYxLkJsb2NrUG9zaXRpb24iJQoNQmxvY2tQb3NpdGlvbhIJCgF4GAEgASgBEgkKAXkYAiABKAEiJgoERWRnZRIOCgZzb3VyY2UYASABKAkSDgoGdGFyZ2V0GAIgASgJYgZwcm90bzM", [file_google_protobuf_struct]);
 
 /**
  * One step of a workflow: a node of the DAG.
@@ -421,8 +421,10 @@ export const StepFailureRouteSchema: GenMessage<StepFailureRoute> = /*@__PURE__*
  * A state of a state-machine definition (the `states` dialect).
  *
  * `{"type": "task", "task": "sendEmail", "next": "complete"}`. Each "task"
- * state compiles to an agent step whose agent is the function name; "succeed"
- * ends the run; "fail" fails it.
+ * state compiles to an agent step whose agent is the function name; a
+ * "succeed" state compiles to a step of its own name that ends the run with
+ * its task's output; a "fail" state to a step that fails the run
+ * (STATE_FAILED, the message "error: cause").
  *
  * @generated from message weft.v1.MachineState
  */
@@ -447,6 +449,22 @@ export type MachineState = Message<"weft.v1.MachineState"> & {
    * @generated from field: string next = 3;
    */
   next: string;
+
+  /**
+   * For a "fail" state: a short error name (at most 128 bytes), e.g.
+   * "CustomerRejected". Refused on other state types.
+   *
+   * @generated from field: string error = 4;
+   */
+  error: string;
+
+  /**
+   * For a "fail" state: what happened, for people. Refused on other state
+   * types.
+   *
+   * @generated from field: string cause = 5;
+   */
+  cause: string;
 };
 
 /**
