@@ -18,7 +18,7 @@ use weft_sdk::{Weft, pb};
 use weft_server::Config;
 use weft_server::model::KeyScope;
 use weft_tests::auth::{make_key, rest};
-use weft_tests::receiver::{Answer, Receiver, Received, verify_delivery};
+use weft_tests::receiver::{Answer, Received, Receiver, verify_delivery};
 use weft_tests::runs::{start, wait_finished, wait_for};
 use weft_tests::workers::{heartbeat, poll_one, register, usd};
 use weft_tests::workflows::create_json;
@@ -50,7 +50,12 @@ fn fails(name: &str) -> Value {
     json!({"name": name, "steps": [{"id": "call", "type": "webhook", "url": "http://169.254.169.254/latest"}]})
 }
 
-async fn subscribe(client: &Weft, url: &str, events: &[&str], workflow_id: &str) -> (pb::NotificationSubscription, String) {
+async fn subscribe(
+    client: &Weft,
+    url: &str,
+    events: &[&str],
+    workflow_id: &str,
+) -> (pb::NotificationSubscription, String) {
     let request = pb::CreateSubscriptionRequest {
         url: url.into(),
         event_types: events.iter().map(|e| e.to_string()).collect(),
@@ -100,7 +105,8 @@ async fn finished_runs_are_delivered_signed_to_the_subscriptions_that_want_them(
     let bad = create_json(&server, fails("bad")).await;
     let (ends, secret) = subscribe(&client, &receiver.url("/ends"), &["run.completed", "run.failed"], "").await;
     assert!(secret.starts_with("whsec_") && secret.len() > 40, "{secret}");
-    let (only_bad, bad_secret) = subscribe(&client, &receiver.url("/bad"), &["run.completed", "run.failed"], &bad).await;
+    let (only_bad, bad_secret) =
+        subscribe(&client, &receiver.url("/bad"), &["run.completed", "run.failed"], &bad).await;
     let (approvals, _) = subscribe(&client, &receiver.url("/approvals"), &["approval.pending"], "").await;
 
     let completed = start(&client, &good, json!({"company": "Acme"})).await.id;
@@ -165,7 +171,10 @@ async fn an_opened_approval_and_a_step_over_its_cost_ceiling_are_delivered() {
     wait_for(&client, &gated, &[pb::RunStatus::Paused], 10).await;
     let pending = signed_body(&receiver.wait_for(1, 20).await[0], &secret);
     assert_eq!(pending["type"], "approval.pending", "{pending}");
-    assert_eq!((pending["data"]["runId"].as_str(), pending["data"]["stepId"].as_str()), (Some(gated.as_str()), Some("gate")));
+    assert_eq!(
+        (pending["data"]["runId"].as_str(), pending["data"]["stepId"].as_str()),
+        (Some(gated.as_str()), Some("gate"))
+    );
     assert_eq!(pending["data"]["action"], "send_email");
 
     let costly = json!({"name": "costly", "policy": {"maxCostPerStep": {"amount": 50, "currency": "usd"}},
@@ -179,7 +188,10 @@ async fn an_opened_approval_and_a_step_over_its_cost_ceiling_are_delivered() {
     let exceeded = signed_body(&received[1], &secret);
     assert_eq!(exceeded["type"], "workflow.step.cost_exceeded", "{exceeded}");
     assert_eq!(received[1].header("weft-event"), Some("workflow.step.cost_exceeded"));
-    assert_eq!((exceeded["data"]["runId"].as_str(), exceeded["data"]["stepId"].as_str()), (Some(run.as_str()), Some("enrich")));
+    assert_eq!(
+        (exceeded["data"]["runId"].as_str(), exceeded["data"]["stepId"].as_str()),
+        (Some(run.as_str()), Some("enrich"))
+    );
     assert_eq!(exceeded["data"]["details"]["cost"], 60, "{exceeded}");
     server.stop().await;
 }
@@ -202,7 +214,10 @@ async fn a_refusing_receiver_is_retried_with_backoff_and_the_log_counts_the_atte
     let bodies: Vec<Value> = received.iter().map(|r| signed_body(r, &secret)).collect();
     assert!(bodies.iter().all(|b| *b == bodies[0] && b["data"]["runId"] == run.as_str()), "the same body each time");
     let log = ended_deliveries(&client, &retried.subscription_id, 1).await;
-    assert_eq!((log[0].status, log[0].attempts, log[0].last_status_code), (pb::DeliveryStatus::Delivered as i32, 3, 200));
+    assert_eq!(
+        (log[0].status, log[0].attempts, log[0].last_status_code),
+        (pb::DeliveryStatus::Delivered as i32, 3, 200)
+    );
     assert_eq!(log[0].delivery_id, keys[0]);
 
     // A 4xx is not retried; a receiver that never answers 2xx is given up
@@ -296,7 +311,8 @@ async fn a_tenants_subscriptions_see_only_its_own_runs_and_are_hidden_from_other
     let mut required = config();
     required.auth.required = true;
     let server = server_with(dir.path(), required).await;
-    let (a_key, b_key) = (make_key(&server, "tenant-a", KeyScope::Admin).await, make_key(&server, "tenant-b", KeyScope::Admin).await);
+    let (a_key, b_key) =
+        (make_key(&server, "tenant-a", KeyScope::Admin).await, make_key(&server, "tenant-b", KeyScope::Admin).await);
     let client = |key: String| {
         let server = &server;
         async move { server.client().await.with_api_key(&key).unwrap() }
@@ -339,6 +355,16 @@ async fn a_tenants_subscriptions_see_only_its_own_runs_and_are_hidden_from_other
     // Managing notifications takes an admin key.
     let refused = a_writer.notifications().list_subscriptions(pb::ListSubscriptionsRequest::default()).await;
     assert_eq!(refused.unwrap_err().code(), Code::PermissionDenied);
-    assert_eq!(a.notifications().get_subscription(pb::GetSubscriptionRequest { subscription_id: id }).await.unwrap().into_inner().subscription.unwrap().url, receiver.url("/a"));
+    assert_eq!(
+        a.notifications()
+            .get_subscription(pb::GetSubscriptionRequest { subscription_id: id })
+            .await
+            .unwrap()
+            .into_inner()
+            .subscription
+            .unwrap()
+            .url,
+        receiver.url("/a")
+    );
     server.stop().await;
 }

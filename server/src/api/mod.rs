@@ -161,9 +161,12 @@ pub async fn router(context: ApiContext) -> Result<axum::Router, tonic_reflectio
         .add_service(
             web.layer(SecretServiceServer::new(SecretApi::new(context.vault)).max_decoding_message_size(limit)),
         )
-        .add_service(web.layer(
-            NotificationServiceServer::new(NotificationApi::new(context.notifications)).max_decoding_message_size(limit),
-        ))
+        .add_service(
+            web.layer(
+                NotificationServiceServer::new(NotificationApi::new(context.notifications))
+                    .max_decoding_message_size(limit),
+            ),
+        )
         .add_service(web.layer(health))
         .add_service(web.layer(reflection().build_v1()?))
         .add_service(web.layer(reflection().build_v1alpha()?))

@@ -304,7 +304,8 @@ impl<D: Dialect> NotificationStore for D {
     }
 
     async fn get_subscription(&self, tenant: &str, id: &str) -> Result<Option<SubscriptionRecord>, StoreError> {
-        let sql = format!("SELECT {SUBSCRIPTION_COLUMNS} FROM notification_subscriptions WHERE tenant_id = ?1 AND id = ?2");
+        let sql =
+            format!("SELECT {SUBSCRIPTION_COLUMNS} FROM notification_subscriptions WHERE tenant_id = ?1 AND id = ?2");
         let row = D::fetch_optional(&mut *self.acquire().await?, &sql, &[Arg::Text(tenant), Arg::Text(id)]).await?;
         row.as_ref().map(subscription).transpose()
     }

@@ -84,9 +84,9 @@ fn judge(sent: Result<crate::outbound::OutboundResponse, OutboundError>) -> Answ
         Err(err @ (OutboundError::Refused(_) | OutboundError::Invalid(_))) => {
             Answer::GiveUp { status: None, error: err.to_string() }
         }
-        Err(err @ (OutboundError::Timeout { .. } | OutboundError::Transport { .. } | OutboundError::TooLarge { .. })) => {
-            Answer::Retry { status: None, error: err.to_string() }
-        }
+        Err(
+            err @ (OutboundError::Timeout { .. } | OutboundError::Transport { .. } | OutboundError::TooLarge { .. }),
+        ) => Answer::Retry { status: None, error: err.to_string() },
     }
 }
 
@@ -154,9 +154,8 @@ mod tests {
 
     #[test]
     fn answers_are_judged_by_status_and_by_kind_of_failure() {
-        let answered = |status| {
-            judge(Ok(crate::outbound::OutboundResponse { status, headers: vec![], body: b" no ".to_vec() }))
-        };
+        let answered =
+            |status| judge(Ok(crate::outbound::OutboundResponse { status, headers: vec![], body: b" no ".to_vec() }));
         assert_eq!(answered(200), Answer::Delivered(200));
         assert!(matches!(answered(429), Answer::Retry { status: Some(429), .. }));
         assert!(matches!(answered(500), Answer::Retry { .. }));

@@ -67,7 +67,12 @@ impl NotificationDispatcher {
     }
 }
 
-async fn run(store: Arc<dyn Store>, settings: Arc<NotifySettings>, client: OutboundClient, mut stop: watch::Receiver<bool>) {
+async fn run(
+    store: Arc<dyn Store>,
+    settings: Arc<NotifySettings>,
+    client: OutboundClient,
+    mut stop: watch::Receiver<bool>,
+) {
     let mut last_prune = tokio::time::Instant::now();
     let pause = Duration::from_millis(settings.poll_interval_ms);
     while !*stop.borrow() {
@@ -95,7 +100,11 @@ async fn run(store: Arc<dyn Store>, settings: Arc<NotifySettings>, client: Outbo
 }
 
 /// One round; true when a batch was full, so the next round starts at once.
-async fn round(store: &Arc<dyn Store>, settings: &Arc<NotifySettings>, client: &OutboundClient) -> Result<bool, StoreError> {
+async fn round(
+    store: &Arc<dyn Store>,
+    settings: &Arc<NotifySettings>,
+    client: &OutboundClient,
+) -> Result<bool, StoreError> {
     let entries = store.outbox(FAN_OUT_BATCH).await?;
     let mut subscribers: HashMap<String, Vec<SubscriptionRecord>> = HashMap::new();
     for entry in &entries {

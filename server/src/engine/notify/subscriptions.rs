@@ -138,10 +138,10 @@ impl Subscriptions {
     ) -> Result<(SubscriptionRecord, String), EngineError> {
         self.check_url(&asked.url)?;
         let events = Self::events(&asked.event_types)?;
-        if asked.workflow_id.chars().count() > MAX_WORKFLOW_ID_CHARS
-            || asked.workflow_id.chars().any(char::is_control)
+        if asked.workflow_id.chars().count() > MAX_WORKFLOW_ID_CHARS || asked.workflow_id.chars().any(char::is_control)
         {
-            let message = format!("a workflow id is at most {MAX_WORKFLOW_ID_CHARS} characters, without control characters");
+            let message =
+                format!("a workflow id is at most {MAX_WORKFLOW_ID_CHARS} characters, without control characters");
             return Err(EngineError::invalid("workflow_id", message));
         }
         if asked.description.chars().count() > MAX_DESCRIPTION_CHARS {
