@@ -42,6 +42,10 @@ const LEASE_MARGIN_MS: i64 = 30_000;
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
 /// Rows pruned per statement.
 const PRUNE_BATCH: u32 = 1_000;
+/// Most subscriptions of one tenant a fan-out reads: the highest
+/// `max_subscriptions` accepts, so lowering the setting never hides
+/// subscriptions made under a higher one.
+const MAX_TENANT_SUBSCRIPTIONS: u32 = 10_000;
 
 /// The running dispatcher.
 pub struct NotificationDispatcher {
@@ -109,7 +113,7 @@ async fn round(
     let mut subscribers: HashMap<String, Vec<SubscriptionRecord>> = HashMap::new();
     for entry in &entries {
         if !subscribers.contains_key(&entry.tenant_id) {
-            let all = store.list_subscriptions(&entry.tenant_id, None, settings.max_subscriptions).await?;
+            let all = store.list_subscriptions(&entry.tenant_id, None, MAX_TENANT_SUBSCRIPTIONS).await?;
             subscribers.insert(entry.tenant_id.clone(), all);
         }
         let deliveries = fan_out(entry, subscribers.get(&entry.tenant_id).map_or(&[][..], Vec::as_slice));
