@@ -8,32 +8,12 @@
 //! deletes its deliveries; pruning keeps pending ones. The Postgres half
 //! needs `WEFT_TEST_DATABASE_URL`.
 
-use std::future::Future;
-use std::sync::Arc;
-
 use weft_server::model::{EventRecord, RunStatus};
+use weft_server::store::RunBatch;
 use weft_server::store::notifications::{
     AttemptRecord, DeliveryQuery, DeliveryRecord, DeliveryStatus, SubscriptionRecord,
 };
-use weft_server::store::{OpenStore, RunBatch, Store};
-use weft_tests::store::{fresh_schema_url, postgres_or_skip, run_record};
-
-async fn on_both_stores<F, Fut>(name: &str, check: F)
-where
-    F: Fn(Arc<dyn Store>) -> Fut,
-    Fut: Future<Output = ()>,
-{
-    let dir = tempfile::tempdir().unwrap();
-    let sqlite = OpenStore::open(&format!("sqlite://{}", dir.path().join("n.db").display())).await.unwrap().unwrap();
-    check(sqlite.shared()).await;
-    sqlite.close().await;
-
-    let Some(base) = postgres_or_skip(name).await else { return };
-    let postgres = OpenStore::open(&fresh_schema_url(&base).await).await.unwrap().unwrap();
-    assert!(matches!(postgres, OpenStore::Postgres(_)));
-    check(postgres.shared()).await;
-    postgres.close().await;
-}
+use weft_tests::store::{on_both_stores, run_record};
 
 fn subscription(id: &str, tenant: &str) -> SubscriptionRecord {
     SubscriptionRecord {
