@@ -395,6 +395,13 @@ impl<D: Dialect> NotificationStore for D {
     ) -> Result<Vec<ClaimedDelivery>, StoreError> {
         let mut conn = self.acquire().await?;
         let free = "status = 'pending' AND next_attempt_at <= ?1 AND (lease_until IS NULL OR lease_until <= ?1)";
+        // A read first: an idle dispatcher polls often, and on SQLite even
+        // an UPDATE that changes nothing takes the write lock the run
+        // writer's commits wait for.
+        let any = format!("SELECT id FROM notification_deliveries WHERE {free} LIMIT 1");
+        if D::fetch_optional(&mut *conn, &any, &[Arg::Int(now_ms)]).await?.is_none() {
+            return Ok(Vec::new());
+        }
         let claim = format!(
             "UPDATE notification_deliveries SET lease_until = ?2 WHERE id IN \
              (SELECT id FROM notification_deliveries WHERE {free} ORDER BY next_attempt_at, id LIMIT ?3) \
@@ -468,8 +475,14 @@ impl<D: Dialect> NotificationStore for D {
     }
 
     async fn prune_deliveries(&self, before_ms: i64, limit: u32) -> Result<u64, StoreError> {
+        let mut conn = self.acquire().await?;
+        // As in claims: no write lock taken when there is nothing to do.
+        let any = "SELECT id FROM notification_deliveries WHERE status <> 'pending' AND ended_at < ?1 LIMIT 1";
+        if D::fetch_optional(&mut *conn, any, &[Arg::Int(before_ms)]).await?.is_none() {
+            return Ok(0);
+        }
         let sql = "DELETE FROM notification_deliveries WHERE id IN (SELECT id FROM notification_deliveries \
              WHERE status <> 'pending' AND ended_at < ?1 LIMIT ?2)";
-        D::execute(&mut *self.acquire().await?, sql, &[Arg::Int(before_ms), Arg::Int(i64::from(limit))]).await
+        D::execute(&mut *conn, sql, &[Arg::Int(before_ms), Arg::Int(i64::from(limit))]).await
     }
 }
