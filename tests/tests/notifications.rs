@@ -278,8 +278,8 @@ async fn notifications_recorded_before_a_stop_are_delivered_after_the_restart() 
     // 2. After a restart with a slow retry: the first attempt is refused,
     //    the retry is due after the next stop.
     let mut slow = config();
-    slow.notifications.initial_backoff_ms = 1_500;
-    slow.notifications.max_backoff_ms = 1_500;
+    slow.notifications.initial_backoff_ms = 3_000;
+    slow.notifications.max_backoff_ms = 3_000;
     let server = server_with(dir.path(), slow).await;
     let client = server.client().await;
     let got = receiver.wait_for(1, 20).await;
