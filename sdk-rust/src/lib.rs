@@ -31,6 +31,7 @@ pub use weft_proto::v1 as pb;
 
 use pb::approval_service_client::ApprovalServiceClient;
 use pb::key_service_client::KeyServiceClient;
+use pb::notification_service_client::NotificationServiceClient;
 use pb::run_service_client::RunServiceClient;
 use pb::schedule_service_client::ScheduleServiceClient;
 use pb::template_service_client::TemplateServiceClient;
@@ -123,6 +124,12 @@ impl Weft {
     /// API keys of the caller's tenant (admin keys only).
     pub fn keys(&self) -> KeyServiceClient<Transport> {
         KeyServiceClient::new(self.transport())
+    }
+
+    /// Notification webhook subscriptions and their delivery log (admin
+    /// keys only).
+    pub fn notifications(&self) -> NotificationServiceClient<Transport> {
+        NotificationServiceClient::new(self.transport())
     }
 
     /// Cron schedules.

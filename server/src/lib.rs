@@ -129,6 +129,27 @@ fn builtin_settings(
     })
 }
 
+/// Notification subscriptions and, unless `[notifications] dispatch` is
+/// off, the dispatcher that delivers them, both under the outbound SSRF
+/// rules with the notifications' own request timeout.
+fn notifications(
+    config: &Config,
+    store: &Arc<dyn store::Store>,
+) -> Result<(engine::notify::Subscriptions, Option<engine::notify::NotificationDispatcher>), ServeError> {
+    let settings = &config.notifications;
+    let client = outbound::OutboundClient::new(outbound::ClientLimits {
+        allow: outbound::AllowList::parse(&config.outbound.allow_networks).map_err(ServeError::Outbound)?,
+        timeout: std::time::Duration::from_millis(settings.request_timeout_ms),
+        // Only a refusal's first bytes are logged.
+        max_response_bytes: 64 * 1024,
+    })
+    .map_err(ServeError::Outbound)?;
+    let dispatcher = settings
+        .dispatch
+        .then(|| engine::notify::NotificationDispatcher::start(store.clone(), settings.clone(), client.clone()));
+    Ok((engine::notify::Subscriptions::new(store.clone(), settings.clone(), client), dispatcher))
+}
+
 /// The key ring of this server, after the startup rules of API keys: no
 /// listening beyond loopback while no key exists; anonymous calls (tenant
 /// `default`) only on loopback, only until the first key is made, and never
@@ -190,6 +211,7 @@ pub async fn run(
     let builtin =
         engine::builtin::BuiltinExecutor::start(tasks.clone(), builtin_settings(&config, &listener, &secret, &vault)?);
     let callbacks = engine::builtin::CallbackReceiver::new(tasks.clone(), secret);
+    let (subscriptions, dispatcher) = notifications(&config, &shared)?;
     let health = health::Health::new();
     let (stop_probe, probe_stopped) = tokio::sync::watch::channel(false);
     let probe = tokio::spawn(health::probe_store(health.clone(), shared.clone(), probe_stopped));
@@ -201,6 +223,7 @@ pub async fn run(
         health: health.clone(),
         keys,
         vault,
+        notifications: subscriptions,
     };
     let grpc = api::router(context).await?;
     // Browser guards, innermost first: CORS, writes from other origins (403),
@@ -256,6 +279,9 @@ pub async fn run(
     // The sweeper sends to the writer, so it stops first; the writer
     // finishes the commit in hand before the store closes.
     builtin.shutdown().await;
+    if let Some(dispatcher) = dispatcher {
+        dispatcher.shutdown().await;
+    }
     tasks.shutdown().await;
     retention.shutdown().await;
     runs.shutdown().await;

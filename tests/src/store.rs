@@ -22,15 +22,16 @@
 //! silent pass on SQLite.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::hash::{BuildHasher, Hasher};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sqlx::Connection;
 use sqlx::postgres::PgConnection;
 use tokio::sync::OnceCell;
-use weft_server::store::OpenStore;
+use weft_server::store::{OpenStore, Store};
 
 /// Environment variable choosing the store: `sqlite` (default) or `postgres`.
 pub const STORE_VAR: &str = "WEFT_TEST_STORE";
@@ -250,6 +251,28 @@ pub fn run_record(
         completed_ms: None,
         retention_ms: None,
     }
+}
+
+/// For store contract tests: runs `check` on a fresh SQLite file, then on
+/// a fresh Postgres schema (see [`postgres_or_skip`] for when that half
+/// is skipped).
+pub async fn on_both_stores<F, Fut>(name: &str, check: F)
+where
+    F: Fn(Arc<dyn Store>) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let file = format!("sqlite://{}", dir.path().join("c.db").display());
+    let sqlite = OpenStore::open(&file).await.expect("a SQLite URL").expect("open SQLite");
+    check(sqlite.shared()).await;
+    sqlite.close().await;
+
+    let Some(base) = postgres_or_skip(name).await else { return };
+    let postgres =
+        OpenStore::open(&fresh_schema_url(&base).await).await.expect("a Postgres URL").expect("open Postgres");
+    assert!(matches!(postgres, OpenStore::Postgres(_)));
+    check(postgres.shared()).await;
+    postgres.close().await;
 }
 
 #[cfg(test)]

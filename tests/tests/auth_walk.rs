@@ -49,6 +49,7 @@ struct TenantB {
     task: String,
     lease: u64,
     key: String,
+    subscription: String,
 }
 
 async fn client(server: &TestServer, key: &str) -> Weft {
@@ -99,6 +100,14 @@ async fn world(server: &TestServer) -> (Keys, TenantB) {
     workers::register(&worker, "wkr-b", &["worker"]).await;
     let task = workers::poll_one(&worker, "wkr-b").await;
     let keys = b.keys().list_keys(pb::ListKeysRequest {}).await.expect("ListKeys").into_inner().keys;
+    // Last, so no event of B's runs is notified while the walk runs.
+    let subscription = pb::CreateSubscriptionRequest {
+        url: "https://hooks.example.com/b".into(),
+        event_types: vec!["run.completed".into()],
+        ..Default::default()
+    };
+    let subscription = b.notifications().create_subscription(subscription).await.expect("CreateSubscription");
+    let subscription = subscription.into_inner().subscription.expect("a subscription").subscription_id;
     let tenant_b = TenantB {
         workflow: agent.id,
         run: run.id,
@@ -107,6 +116,7 @@ async fn world(server: &TestServer) -> (Keys, TenantB) {
         task: task.task_id.clone(),
         lease: task.lease_token,
         key: keys[0].key_id.clone(),
+        subscription,
     };
     (Keys { admin_a, read_a, worker_a, revoked_a: made.secret }, tenant_b)
 }
@@ -151,6 +161,8 @@ fn cross_tenant_requests(b: &TenantB) -> BTreeMap<&'static str, Value> {
         ("/weft.v1.WorkerService/CheckToolUse", json!({"task_id": task, "lease_token": lease, "tool": "t"})),
         ("/weft.v1.KeyService/RevokeKey", json!({"key_id": b.key})),
         ("/weft.v1.SecretService/DeleteSecret", json!({"name": "TENANT_B_SECRET"})),
+        ("/weft.v1.NotificationService/GetSubscription", json!({"subscription_id": b.subscription})),
+        ("/weft.v1.NotificationService/DeleteSubscription", json!({"subscription_id": b.subscription})),
     ])
 }
 
@@ -303,6 +315,7 @@ fn rest_path(segments: &[Segment], verb: Option<&str>, b: &TenantB) -> String {
                 "task_id" => &b.task,
                 "worker_id" => &b.worker,
                 "key_id" => &b.key,
+                "subscription_id" => &b.subscription,
                 "version" | "v1" | "v2" => "1",
                 _ => "unknown-id",
             }),

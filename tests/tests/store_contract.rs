@@ -5,8 +5,6 @@
 //! missing, under CI it fails.
 
 use std::collections::HashMap;
-use std::future::Future;
-use std::sync::Arc;
 
 use serde_json::{Value, json};
 use weft_server::model::{
@@ -14,30 +12,12 @@ use weft_server::model::{
     StepRecord, StepStatus, TaskRecord, TimerRecord, WorkflowStatus,
 };
 use weft_server::store::{
-    ClaimRequest, ClaimScope, CommandRow, IdempotencyRow, NewVersion, NewWorkflow, OpenStore, RunBatch, RunQuery,
-    Store, StoreError, TaskStatus, WorkflowQuery,
+    ClaimRequest, ClaimScope, CommandRow, IdempotencyRow, NewVersion, NewWorkflow, RunBatch, RunQuery, StoreError,
+    TaskStatus, WorkflowQuery,
 };
-use weft_tests::store::{fresh_schema_url, postgres_or_skip, run_record};
+use weft_tests::store::{on_both_stores, run_record};
 
 const T: &str = "default";
-
-/// Runs `check` on a fresh SQLite file, then on a fresh Postgres schema.
-async fn on_both_stores<F, Fut>(name: &str, check: F)
-where
-    F: Fn(Arc<dyn Store>) -> Fut,
-    Fut: Future<Output = ()>,
-{
-    let dir = tempfile::tempdir().unwrap();
-    let sqlite = OpenStore::open(&format!("sqlite://{}", dir.path().join("c.db").display())).await.unwrap().unwrap();
-    check(sqlite.shared()).await;
-    sqlite.close().await;
-
-    let Some(base) = postgres_or_skip(name).await else { return };
-    let postgres = OpenStore::open(&fresh_schema_url(&base).await).await.unwrap().unwrap();
-    assert!(matches!(postgres, OpenStore::Postgres(_)));
-    check(postgres.shared()).await;
-    postgres.close().await;
-}
 
 fn run(id: &str, status: &str, created_ms: i64) -> RunRecord {
     RunRecord {

@@ -26,8 +26,9 @@ use crate::api::{descriptors, error};
 use crate::engine::keys::{Caller, KeyRefusal, KeyRing};
 use crate::model::Operation;
 
-/// Services whose every method manages credentials.
-const MANAGING_SERVICES: &[&str] = &["weft.v1.KeyService", "weft.v1.SecretService"];
+/// Services whose every method manages credentials (a notification
+/// subscription holds a signing secret and sends run data out).
+const MANAGING_SERVICES: &[&str] = &["weft.v1.KeyService", "weft.v1.SecretService", "weft.v1.NotificationService"];
 /// The worker protocol.
 const WORKER_SERVICE: &str = "weft.v1.WorkerService";
 /// Method-name prefixes of calls that change nothing.

@@ -16,6 +16,7 @@ pub mod descriptors;
 pub mod error;
 mod frame_check;
 mod keys;
+mod notifications;
 mod page_token;
 mod request_checks;
 mod request_frames;
@@ -35,6 +36,7 @@ use tower::Layer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use weft_proto::v1::approval_service_server::ApprovalServiceServer;
 use weft_proto::v1::key_service_server::KeyServiceServer;
+use weft_proto::v1::notification_service_server::NotificationServiceServer;
 use weft_proto::v1::run_service_server::RunServiceServer;
 use weft_proto::v1::schedule_service_server::ScheduleServiceServer;
 use weft_proto::v1::secret_service_server::SecretServiceServer;
@@ -47,6 +49,7 @@ use crate::engine::{RunEngine, TaskQueue, WorkflowCatalog};
 
 pub use approvals::ApprovalApi;
 pub use keys::KeyApi;
+pub use notifications::NotificationApi;
 pub use runs::RunApi;
 pub use secrets::SecretApi;
 pub use workers::WorkerApi;
@@ -68,6 +71,8 @@ pub struct ApiContext {
     pub keys: std::sync::Arc<crate::engine::keys::KeyRing>,
     /// Tenants' secrets (SecretService).
     pub vault: crate::engine::builtin::SecretVault,
+    /// Notification subscriptions and their delivery log (NotificationService).
+    pub notifications: crate::engine::notify::Subscriptions,
 }
 
 /// Fully qualified names of the services Weft serves, for health and docs.
@@ -81,6 +86,7 @@ pub const SERVICE_NAMES: &[&str] = &[
     "weft.v1.TriggerService",
     "weft.v1.KeyService",
     "weft.v1.SecretService",
+    "weft.v1.NotificationService",
 ];
 
 /// CORS for browser pages on the configured `origins` (`[http]
@@ -154,6 +160,12 @@ pub async fn router(context: ApiContext) -> Result<axum::Router, tonic_reflectio
         )
         .add_service(
             web.layer(SecretServiceServer::new(SecretApi::new(context.vault)).max_decoding_message_size(limit)),
+        )
+        .add_service(
+            web.layer(
+                NotificationServiceServer::new(NotificationApi::new(context.notifications))
+                    .max_decoding_message_size(limit),
+            ),
         )
         .add_service(web.layer(health))
         .add_service(web.layer(reflection().build_v1()?))

@@ -11,11 +11,13 @@ use serde::Deserialize;
 mod auth;
 mod http;
 mod limits;
+mod notify;
 mod secrets;
 
 pub use auth::AuthSettings;
 pub use http::HttpSettings;
 pub use limits::LimitSettings;
+pub use notify::NotifySettings;
 pub use secrets::SecretSettings;
 
 /// Everything `weft serve` can be told.
@@ -56,6 +58,8 @@ pub struct Config {
     pub limits: LimitSettings,
     /// Secrets steps may reference (`[secrets]`).
     pub secrets: SecretSettings,
+    /// Notification webhooks (`[notifications]`).
+    pub notifications: NotifySettings,
 }
 
 /// How long finished runs are kept.
@@ -195,6 +199,7 @@ impl Default for Config {
             http: HttpSettings::default(),
             limits: LimitSettings::default(),
             secrets: SecretSettings::default(),
+            notifications: NotifySettings::default(),
         }
     }
 }
@@ -337,6 +342,7 @@ impl Config {
         config.http.apply_env(&env)?;
         config.limits.apply_env(&env)?;
         config.secrets.apply_env(&env)?;
+        config.notifications.apply_env(&env)?;
         if let Some(listen) = overrides.listen {
             config.listen = listen;
         }
@@ -410,6 +416,7 @@ impl Config {
         self.http.validate()?;
         self.limits.validate()?;
         self.secrets.validate()?;
+        self.notifications.validate()?;
         Ok(())
     }
 }

@@ -17,6 +17,7 @@
 //!   partition ownership, the inbox for commands, wake-ups.
 //! - [`builtin`] runs webhook, http_request and script tasks inside the
 //!   server, claimed from that queue, and takes webhook callbacks.
+//! - [`notify`] delivers notification webhooks from a durable outbox.
 //! - [`retention`] deletes finished runs past their retention, and expired
 //!   keys, in the background.
 //!
@@ -31,6 +32,7 @@ pub mod cluster;
 mod error;
 pub mod estimate;
 pub mod keys;
+pub mod notify;
 pub mod retention;
 pub mod runs;
 pub mod scheduler;

@@ -8,7 +8,7 @@
 //! [`Store`] is the sum of one trait per table (restate's storage-api
 //! shape): [`WorkflowStore`], [`RunStore`], [`TaskStore`],
 //! [`ApprovalStore`], [`WorkerStore`], [`SecretStore`], [`KeyStore`],
-//! [`RetentionStore`]
+//! [`RetentionStore`], [`NotificationStore`]
 //! and the run writer's [`CommitStore`]. The reads and the workflow and
 //! worker writes are written once (`workflows.rs`, `runs.rs`, …) over a
 //! [`dialect::Dialect`] both databases implement, with one row decoder per
@@ -21,6 +21,7 @@ mod dialect;
 mod error;
 mod keys;
 mod migrate;
+pub mod notifications;
 mod open;
 mod paging;
 pub mod postgres;
@@ -39,6 +40,7 @@ pub use approvals::ApprovalStore;
 pub use cluster::{ClusterStore, Fence, InboxEntry, Notice, PartitionLease, partition_of};
 pub use error::{Entity, StoreError, Transient};
 pub use keys::{KeyRecord, KeyStore};
+pub use notifications::NotificationStore;
 pub use open::{OpenStore, StoreKind, redacted_url};
 pub use retention::{KeySweep, RetentionStore, RunSweep, Swept};
 pub use runs::{CommandRow, CommitStore, IdempotencyRow, InboxAnswer, OpenRun, RunBatch, RunPage, RunQuery, RunStore};
@@ -62,6 +64,7 @@ pub trait Store:
     + KeyStore
     + TenantSecretStore
     + RetentionStore
+    + NotificationStore
 {
 }
 
@@ -76,5 +79,6 @@ impl<T> Store for T where
         + KeyStore
         + TenantSecretStore
         + RetentionStore
+        + NotificationStore
 {
 }

@@ -7,6 +7,8 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use async_trait::async_trait;
 
+use crate::store::notifications as notify;
+
 use crate::model::{
     ApprovalPage, ApprovalQuery, ApprovalRecord, EventRecord, RunRecord, StepRecord, TimerRecord, Workflow,
     WorkflowStatus, WorkflowVersionInfo,
@@ -368,5 +370,63 @@ impl WorkerStore for FaultyStore {
     async fn prune_workers(&self, seen_before_ms: i64, limit: u32) -> Result<u64, StoreError> {
         self.reachable()?;
         self.inner.prune_workers(seen_before_ms, limit).await
+    }
+}
+
+#[async_trait]
+impl crate::store::NotificationStore for FaultyStore {
+    async fn insert_subscription(&self, s: &notify::SubscriptionRecord, max: u32) -> Result<bool, StoreError> {
+        self.reachable()?;
+        self.inner.insert_subscription(s, max).await
+    }
+    async fn get_subscription(&self, tenant: &str, id: &str) -> Result<Option<notify::SubscriptionRecord>, StoreError> {
+        self.reachable()?;
+        self.inner.get_subscription(tenant, id).await
+    }
+    async fn list_subscriptions(
+        &self,
+        tenant: &str,
+        after: Option<(i64, String)>,
+        limit: u32,
+    ) -> Result<Vec<notify::SubscriptionRecord>, StoreError> {
+        self.reachable()?;
+        self.inner.list_subscriptions(tenant, after, limit).await
+    }
+    async fn delete_subscription(&self, tenant: &str, id: &str) -> Result<bool, StoreError> {
+        self.reachable()?;
+        self.inner.delete_subscription(tenant, id).await
+    }
+    async fn outbox(&self, limit: u32) -> Result<Vec<notify::OutboxEntry>, StoreError> {
+        self.reachable()?;
+        self.inner.outbox(limit).await
+    }
+    async fn fan_out(&self, run_id: &str, sequence: i64, d: &[notify::DeliveryRecord]) -> Result<(), StoreError> {
+        self.reachable()?;
+        self.inner.fan_out(run_id, sequence, d).await
+    }
+    async fn claim_deliveries(
+        &self,
+        now_ms: i64,
+        lease_until: i64,
+        limit: u32,
+    ) -> Result<Vec<notify::ClaimedDelivery>, StoreError> {
+        self.reachable()?;
+        self.inner.claim_deliveries(now_ms, lease_until, limit).await
+    }
+    async fn record_attempt(&self, id: &str, lease: i64, a: &notify::AttemptRecord) -> Result<bool, StoreError> {
+        self.reachable()?;
+        self.inner.record_attempt(id, lease, a).await
+    }
+    async fn list_deliveries(
+        &self,
+        tenant: &str,
+        q: &notify::DeliveryQuery,
+    ) -> Result<Vec<notify::DeliveryRecord>, StoreError> {
+        self.reachable()?;
+        self.inner.list_deliveries(tenant, q).await
+    }
+    async fn prune_deliveries(&self, before_ms: i64, limit: u32) -> Result<u64, StoreError> {
+        self.reachable()?;
+        self.inner.prune_deliveries(before_ms, limit).await
     }
 }
