@@ -15,6 +15,9 @@ const EXPECTED_SERVICES: &[&str] = &[
     "weft.v1.ScheduleService",
     "weft.v1.TemplateService",
     "weft.v1.TriggerService",
+    "weft.v1.KeyService",
+    "weft.v1.SecretService",
+    "weft.v1.NotificationService",
     "grpc.health.v1.Health",
 ];
 
