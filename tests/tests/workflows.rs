@@ -416,6 +416,7 @@ async fn dialects_compile_to_canonical_steps_and_keep_their_source() {
         r#type: kind.into(),
         task: task.into(),
         next: next.into(),
+        ..Default::default()
     };
     let machine = pb::Workflow {
         name: "Customer Onboarding".into(),
