@@ -345,17 +345,30 @@ async fn execute_stream_ends_with_execution_timeout_and_refuses_bad_starts() {
     assert_eq!(bad.code(), Code::InvalidArgument);
     assert_eq!(bad.get_error_details().error_info().unwrap().reason, "INPUT_SCHEMA_VIOLATION");
 
+    // `/v1` refuses a bad start with its status; 004's `/api` stream
+    // answers 200 and reports it as its one `error` event.
     let (status, body) = http1::json(
         server.addr,
         "POST",
-        &format!("/api/workflows/{typed}/execute/stream"),
-        Some(json!({"variables": {"n": "seven"}})),
+        &format!("/v1/workflows/{typed}:executeStream"),
+        Some(json!({"input": {"n": "seven"}})),
     )
     .await;
     assert_eq!(status, 422, "{body}");
     let (status, _) =
-        http1::json(server.addr, "POST", "/api/workflows/wf_nope/execute/stream", Some(json!({"variables": {}}))).await;
+        http1::json(server.addr, "POST", "/v1/workflows/wf_nope:executeStream", Some(json!({"input": {}}))).await;
     assert_eq!(status, 404);
+    let headers = [("accept", "text/event-stream"), ("content-type", "application/json")];
+    for (path, body, words) in [
+        (format!("/api/workflows/{typed}/execute/stream"), r#"{"variables": {"n": "seven"}}"#, "inputSchema"),
+        ("/api/workflows/wf_nope/execute/stream".to_string(), r#"{"variables": {}}"#, "not found"),
+    ] {
+        let response = http1::request(server.addr, "POST", &path, &headers, body.as_bytes()).await.unwrap();
+        let text = String::from_utf8(response.body).unwrap();
+        assert_eq!(response.status, 200, "{path}: {text}");
+        assert!(text.starts_with("event: error\n") && text.contains(words), "{path}: {text}");
+        assert_eq!(text.matches("event:").count(), 1, "one event: {text}");
+    }
 
     let listed = client.runs().list_runs(pb::ListRunsRequest::default()).await.unwrap().into_inner();
     assert_eq!(listed.total, 1, "only the timed-out run was started");
@@ -412,9 +425,10 @@ async fn an_sse_stream_ending_in_a_timeout_sends_the_documented_error_body() {
         .last()
         .unwrap();
     assert_eq!(event, "error", "{text}");
+    // 004's error event: the plain body, `type`, and the timeout's code.
     let error: Value = serde_json::from_str(&data).unwrap();
     assert_eq!(error["type"], "error");
     assert_eq!(error["error_code"], "EXECUTION_TIMEOUT", "{error}");
-    assert_eq!(error["code"], 4, "DEADLINE_EXCEEDED");
-    assert!(error["details"].as_array().is_some_and(|d| !d.is_empty()), "{error}");
+    assert!(error["error"].as_str().is_some_and(|m| !m.is_empty()), "{error}");
+    assert_eq!(error.as_object().unwrap().len(), 3, "type, error and error_code only: {error}");
 }
