@@ -11,11 +11,12 @@ use std::sync::Arc;
 use crate::engine::EngineError;
 use crate::engine::clock::now_ms;
 use crate::engine::compile::{self, Problem, ProblemCode};
+use crate::model::ids::WORKFLOW_PREFIX;
 use crate::model::{Definition, StepDef, StepKind, Workflow, WorkflowStatus, WorkflowVersionInfo};
-use crate::store::{NewVersion, NewWorkflow, Store, StoreError, WorkflowPage, WorkflowQuery};
+use crate::store::{NewVersion, NewWorkflow, SortOrder, Store, StoreError, WorkflowPage, WorkflowQuery, WorkflowSort};
 
 /// Longest workflow name, in characters.
-const MAX_NAME_CHARS: usize = 200;
+pub(crate) const MAX_NAME_CHARS: usize = 200;
 /// Longest description, in characters.
 const MAX_DESCRIPTION_CHARS: usize = 10_000;
 /// Most tags on one workflow, and the longest tag.
@@ -213,6 +214,46 @@ impl WorkflowCatalog {
     /// The latest version of a workflow.
     pub async fn get(&self, tenant: &str, id: &str) -> Result<Workflow, EngineError> {
         Ok(self.store.get_workflow(tenant, id).await?)
+    }
+
+    /// The id of the workflow a run start names. A `wf_…` value is an id
+    /// and is returned as it is (the read that follows reports an unknown
+    /// one). Anything else is a workflow name, as the `/v1/agents/{name}`
+    /// route sends it: the newest (by creation) ACTIVE workflow with
+    /// exactly that name. When workflows have the name but none is active
+    /// (drafts, paused), FailedPrecondition `WORKFLOW_NOT_ACTIVE` says so;
+    /// when none has it (archived ones aside), NotFound.
+    pub async fn resolve_reference(&self, tenant: &str, reference: &str) -> Result<String, EngineError> {
+        if reference.starts_with(WORKFLOW_PREFIX) {
+            return Ok(reference.to_owned());
+        }
+        let named = |status| WorkflowQuery {
+            status,
+            name: Some(reference.to_owned()),
+            sort: WorkflowSort::CreatedAt,
+            order: SortOrder::Desc,
+            limit: 1,
+            ..WorkflowQuery::default()
+        };
+        let active = self.store.list_workflows(tenant, &named(Some(WorkflowStatus::Active))).await?;
+        if let Some(newest) = active.workflows.into_iter().next() {
+            return Ok(newest.id);
+        }
+        let any = self.store.list_workflows(tenant, &named(None)).await?;
+        match any.workflows.first() {
+            Some(newest) => Err(EngineError::FailedPrecondition {
+                message: format!(
+                    "no active workflow is named '{reference}'; the newest with that name, '{}', is {}",
+                    newest.id,
+                    newest.status.as_str()
+                ),
+                reason: "WORKFLOW_NOT_ACTIVE",
+            }),
+            None => Err(EngineError::NotFound {
+                what: format!("workflow named '{reference}'"),
+                reason: "WORKFLOW_NOT_FOUND",
+            }),
+        }
     }
 
     /// One version of a workflow.

@@ -18,6 +18,7 @@ use super::dialect::{Arg, Dialect};
 use super::error::Entity;
 use super::paging;
 use super::rows::{self, Columns, WORKFLOW_COLUMNS};
+use super::workflow_order::{CursorKey, SortOrder, WorkflowCursor, WorkflowSort, order_sql};
 use crate::model::{Definition, Workflow, WorkflowStatus, WorkflowVersionInfo};
 
 /// How long a create's request id stays a deduplication key.
@@ -72,8 +73,14 @@ pub struct WorkflowQuery {
     pub tag: Option<String>,
     /// Only this trigger type.
     pub trigger_type: Option<String>,
-    /// Resume after this (created_at_ms, id) position, newest first.
-    pub after: Option<(i64, String)>,
+    /// Only workflows whose latest version has exactly this name.
+    pub name: Option<String>,
+    /// What the rows are ordered by (then by id, the same way).
+    pub sort: WorkflowSort,
+    /// Which way.
+    pub order: SortOrder,
+    /// Resume after this position (its key matches `sort`).
+    pub after: Option<WorkflowCursor>,
     /// Rows to skip (offset paging); used when `after` is `None`.
     pub offset: u32,
     /// Most rows to return.
@@ -83,7 +90,7 @@ pub struct WorkflowQuery {
 /// One page of a workflow listing.
 #[derive(Debug, Clone)]
 pub struct WorkflowPage {
-    /// The rows, newest first.
+    /// The rows, in the query's order.
     pub workflows: Vec<Workflow>,
     /// Rows matching the filters, across pages.
     pub total: u32,
@@ -104,7 +111,7 @@ pub trait WorkflowStore: Send + Sync + 'static {
     /// One version of a workflow.
     async fn get_workflow_version(&self, tenant: &str, id: &str, version: u32) -> Result<Workflow, StoreError>;
 
-    /// A page of workflows, newest first.
+    /// A page of workflows in the query's order.
     async fn list_workflows(&self, tenant: &str, query: &WorkflowQuery) -> Result<WorkflowPage, StoreError>;
 
     /// Writes version `based_on + 1`, atomically; fails with
@@ -146,18 +153,20 @@ const INSERT_VERSION: &str = "INSERT INTO workflow_versions \
 const FETCH_VERSION: &str = "SELECT {columns} FROM workflows w JOIN workflow_versions v \
        ON v.tenant_id = w.tenant_id AND v.workflow_id = w.id AND v.version = COALESCE(?3, w.latest_version) \
      WHERE w.tenant_id = ?1 AND w.id = ?2";
-/// A listing's filters (tenant, status, tag, trigger type); `{has_tag}`
-/// is the dialect's test of tag `?3`.
+/// A listing's filters (tenant, status, tag, trigger type, name) over `w`
+/// and its latest version `v`; `{has_tag}` is the dialect's test of tag
+/// `?3`, `{name}` its expression of the definition's name.
 const FILTER: &str = "w.tenant_id = ?1 \
      AND (CASE WHEN CAST(?2 AS TEXT) IS NULL THEN w.status <> 'archived' ELSE w.status = ?2 END) \
      AND (CAST(?3 AS TEXT) IS NULL OR {has_tag}) \
-     AND (CAST(?4 AS TEXT) IS NULL OR w.trigger_type = ?4)";
-/// A page of a listing: the filters, then (after ms, after id, limit, offset).
-const PAGE: &str = "SELECT {columns} FROM workflows w JOIN workflow_versions v \
-       ON v.tenant_id = w.tenant_id AND v.workflow_id = w.id AND v.version = w.latest_version \
-     WHERE {filter} \
-       AND (CAST(?5 AS BIGINT) IS NULL OR w.created_at < ?5 OR (w.created_at = ?5 AND w.id < ?6)) \
-     ORDER BY w.created_at DESC, w.id DESC LIMIT ?7 OFFSET ?8";
+     AND (CAST(?4 AS TEXT) IS NULL OR w.trigger_type = ?4) \
+     AND (CAST(?5 AS TEXT) IS NULL OR {name} = ?5)";
+/// Joins a workflow to its latest version.
+const LATEST_JOIN: &str = "FROM workflows w JOIN workflow_versions v \
+       ON v.tenant_id = w.tenant_id AND v.workflow_id = w.id AND v.version = w.latest_version";
+/// A page of a listing: the filters, the position after (key ?6, id ?7),
+/// then (limit ?8, offset ?9).
+const PAGE: &str = "SELECT {columns} {join} WHERE {filter} AND {after} {order} LIMIT ?8 OFFSET ?9";
 /// The latest version (tenant, id); `{lock}` is the dialect's row lock.
 const LATEST_VERSION: &str = "SELECT latest_version FROM workflows WHERE tenant_id = ?1 AND id = ?2{lock}";
 /// Points a workflow at its new version (tenant, id, version, ms, tags or
@@ -187,6 +196,9 @@ pub(crate) trait WorkflowDialect: Dialect {
     const LOCK_ROW: &'static str;
     /// Whether workflow `w` carries tag `?3`.
     const HAS_TAG: &'static str;
+    /// The name written in version `v`'s definition, as text that sorts
+    /// byte by byte (as SQLite compares).
+    const NAME: &'static str;
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> String {
@@ -271,21 +283,37 @@ impl<D: WorkflowDialect> WorkflowStore for D {
     }
 
     async fn list_workflows(&self, tenant: &str, query: &WorkflowQuery) -> Result<WorkflowPage, StoreError> {
-        let filter = FILTER.replace("{has_tag}", D::HAS_TAG);
+        let filter = FILTER.replace("{has_tag}", D::HAS_TAG).replace("{name}", D::NAME);
         let mut conn = self.acquire().await?;
         let filters = [
             Arg::Text(tenant),
             Arg::OptText(query.status.map(WorkflowStatus::as_str)),
             Arg::OptText(query.tag.as_deref()),
             Arg::OptText(query.trigger_type.as_deref()),
+            Arg::OptText(query.name.as_deref()),
         ];
-        let count = format!("SELECT COUNT(*) AS n FROM workflows w WHERE {filter}");
+        let count = format!("SELECT COUNT(*) AS n {LATEST_JOIN} WHERE {filter}");
         let total = paging::count::<D>(&mut *conn, &count, &filters).await?;
         let mut args = filters.to_vec();
-        args.extend(paging::after(&query.after));
+        args.extend(match &query.after {
+            Some(WorkflowCursor { key: CursorKey::Time(ms), id }) => [Arg::OptInt(Some(*ms)), Arg::OptText(Some(id))],
+            Some(WorkflowCursor { key: CursorKey::Name(name), id }) => {
+                [Arg::OptText(Some(name)), Arg::OptText(Some(id))]
+            }
+            None => match query.sort {
+                WorkflowSort::CreatedAt | WorkflowSort::UpdatedAt => [Arg::OptInt(None), Arg::OptText(None)],
+                WorkflowSort::Name => [Arg::OptText(None), Arg::OptText(None)],
+            },
+        });
         args.push(paging::limit_plus_one(query.limit));
         args.push(Arg::Int(if query.after.is_some() { 0 } else { i64::from(query.offset) }));
-        let page = PAGE.replace("{columns}", WORKFLOW_COLUMNS).replace("{filter}", &filter);
+        let (order, after) = order_sql(query.sort, query.order, D::NAME, 6, 7);
+        let page = PAGE
+            .replace("{columns}", WORKFLOW_COLUMNS)
+            .replace("{join}", LATEST_JOIN)
+            .replace("{filter}", &filter)
+            .replace("{after}", &after)
+            .replace("{order}", &order);
         let rows = D::fetch_all(&mut *conn, &page, &args).await?;
         let (workflows, has_more) = paging::page(&rows, "workflow", query.limit, rows::workflow);
         Ok(WorkflowPage { workflows, total, has_more })
