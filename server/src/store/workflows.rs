@@ -39,6 +39,9 @@ pub struct NewWorkflow {
     pub change_summary: String,
     /// The validated definition.
     pub definition: Definition,
+    /// The definition as written, when that differs from `definition`
+    /// (see [`WorkflowStore::get_version_source`]).
+    pub source: Option<serde_json::Value>,
     /// Client token; a second create with the same token within 24 h returns
     /// the first workflow.
     pub request_id: Option<String>,
@@ -54,6 +57,8 @@ pub struct NewVersion {
     pub based_on: u32,
     /// The validated definition of the new version.
     pub definition: Definition,
+    /// The definition as written, when that differs from `definition`.
+    pub source: Option<serde_json::Value>,
     /// Why it was written.
     pub change_summary: String,
     /// New tags, when they change.
@@ -132,6 +137,17 @@ pub trait WorkflowStore: Send + Sync + 'static {
 
     /// Every version of a workflow, newest first.
     async fn list_workflow_versions(&self, tenant: &str, id: &str) -> Result<Vec<WorkflowVersionInfo>, StoreError>;
+
+    /// The definition of a version as its author wrote it; `None` when it
+    /// was written in the canonical form (or the stored text cannot be
+    /// read, which is logged: a diff then compares canonical forms).
+    /// NotFound for an unknown workflow or version.
+    async fn get_version_source(
+        &self,
+        tenant: &str,
+        id: &str,
+        version: u32,
+    ) -> Result<Option<serde_json::Value>, StoreError>;
 }
 
 /// Makes a later create with the same request id find the first:
@@ -146,9 +162,13 @@ const RECORD_REQUEST: &str = "INSERT INTO workflow_create_requests (tenant_id, r
 const INSERT_WORKFLOW: &str = "INSERT INTO workflows \
      (tenant_id, id, status, trigger_type, tags, latest_version, created_at, updated_at) \
      VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?6)";
-/// (tenant, id, version, definition, change summary, ms).
+/// (tenant, id, version, definition, change summary, ms, source or NULL).
 const INSERT_VERSION: &str = "INSERT INTO workflow_versions \
-     (tenant_id, workflow_id, version, definition, change_summary, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+     (tenant_id, workflow_id, version, definition, change_summary, created_at, source) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+/// The source of one version (tenant, id, version).
+const VERSION_SOURCE: &str = "SELECT source FROM workflow_versions \
+     WHERE tenant_id = ?1 AND workflow_id = ?2 AND version = ?3";
 /// A workflow at one version, the latest when NULL (tenant, id, version).
 const FETCH_VERSION: &str = "SELECT {columns} FROM workflows w JOIN workflow_versions v \
        ON v.tenant_id = w.tenant_id AND v.workflow_id = w.id AND v.version = COALESCE(?3, w.latest_version) \
@@ -254,6 +274,7 @@ impl<D: WorkflowDialect> WorkflowStore for D {
         ];
         D::execute(&mut *tx, INSERT_WORKFLOW, &args).await?;
         let definition = to_json(&new.definition);
+        let source = new.source.as_ref().map(to_json);
         let args = [
             Arg::Text(tenant),
             Arg::Text(&new.id),
@@ -261,6 +282,7 @@ impl<D: WorkflowDialect> WorkflowStore for D {
             Arg::Json(&definition),
             Arg::Text(&new.change_summary),
             Arg::Int(new.now_ms),
+            Arg::OptText(source.as_deref()),
         ];
         D::execute(&mut *tx, INSERT_VERSION, &args).await?;
         let created = fetch_version::<D>(&mut *tx, tenant, &new.id, None).await?;
@@ -329,6 +351,7 @@ impl<D: WorkflowDialect> WorkflowStore for D {
         }
         let version = i64::from(latest + 1);
         let definition = to_json(&next.definition);
+        let source = next.source.as_ref().map(to_json);
         let args = [
             Arg::Text(tenant),
             Arg::Text(id),
@@ -336,6 +359,7 @@ impl<D: WorkflowDialect> WorkflowStore for D {
             Arg::Json(&definition),
             Arg::Text(&next.change_summary),
             Arg::Int(next.now_ms),
+            Arg::OptText(source.as_deref()),
         ];
         D::execute(&mut *tx, INSERT_VERSION, &args).await?;
         let args = [
@@ -384,5 +408,28 @@ impl<D: WorkflowDialect> WorkflowStore for D {
             return Err(StoreError::workflow_not_found(id));
         }
         rows.iter().map(rows::version_info).collect()
+    }
+
+    async fn get_version_source(
+        &self,
+        tenant: &str,
+        id: &str,
+        version: u32,
+    ) -> Result<Option<serde_json::Value>, StoreError> {
+        let mut conn = self.acquire().await?;
+        let args = [Arg::Text(tenant), Arg::Text(id), Arg::Int(i64::from(version))];
+        let Some(row) = D::fetch_optional(&mut *conn, VERSION_SOURCE, &args).await? else {
+            // Tell an unknown workflow from an unknown version of a known one.
+            fetch_version::<D>(&mut *conn, tenant, id, None).await?;
+            return Err(StoreError::NotFound { entity: Entity::WorkflowVersion(version), id: id.to_owned() });
+        };
+        let Some(text) = row.opt_text("source")? else { return Ok(None) };
+        match serde_json::from_str(&text) {
+            Ok(source) => Ok(Some(source)),
+            Err(err) => {
+                tracing::warn!(workflow_id = %id, version, error = %err, "a stored definition source cannot be read");
+                Ok(None)
+            }
+        }
     }
 }
