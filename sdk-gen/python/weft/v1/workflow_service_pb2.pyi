@@ -447,7 +447,10 @@ class DiffWorkflowVersionsResponse(google.protobuf.message.Message):
     @property
     def diff(self) -> google.protobuf.internal.containers.RepeatedCompositeFieldContainer[weft.v1.common_pb2.JsonPatchOperation]:
         """JSON Patch that turns version v1's definition into v2's. Paths point
-        into the definition document (`/steps/0/task`, `/name`).
+        into the definition document (`/steps/0/task`, `/name`). When both
+        versions were written in another form than the canonical one (nested
+        `config` objects, a dialect), the patch compares the forms as written,
+        so paths name the fields the author wrote (`/steps/0/config/url`).
         """
 
     def __init__(

@@ -515,7 +515,10 @@ export const DiffWorkflowVersionsRequestSchema: GenMessage<DiffWorkflowVersionsR
 export type DiffWorkflowVersionsResponse = Message<"weft.v1.DiffWorkflowVersionsResponse"> & {
   /**
    * JSON Patch that turns version v1's definition into v2's. Paths point
-   * into the definition document (`/steps/0/task`, `/name`).
+   * into the definition document (`/steps/0/task`, `/name`). When both
+   * versions were written in another form than the canonical one (nested
+   * `config` objects, a dialect), the patch compares the forms as written,
+   * so paths name the fields the author wrote (`/steps/0/config/url`).
    *
    * @generated from field: repeated weft.v1.JsonPatchOperation diff = 1;
    */
