@@ -135,3 +135,33 @@ async fn sort_and_order_as_rest_query_parameters() {
     assert!(body.to_string().contains("order"), "{body}");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_rename_moves_the_workflow_in_the_name_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    three(&server).await;
+    let client = server.client().await;
+    let c = client
+        .workflows()
+        .list_workflows(pb::ListWorkflowsRequest { sort: "name".into(), order: "desc".into(), ..Default::default() })
+        .await
+        .unwrap()
+        .into_inner()
+        .workflows
+        .remove(0);
+    assert_eq!(c.name, "c-flow");
+    let renamed = pb::Workflow { id: c.id.clone(), name: "0-flow".into(), ..Default::default() };
+    let request = pb::UpdateWorkflowRequest {
+        workflow: Some(renamed),
+        update_mask: Some(prost_types::FieldMask { paths: vec!["name".into()] }),
+        ..Default::default()
+    };
+    client.workflows().update_workflow(request).await.expect("rename");
+    assert_eq!(list(&client, "name", "asc").await, ["0-flow", "a-flow", "b-flow"]);
+    // A rollback brings the old name back with the old version.
+    let request = pb::RollbackWorkflowRequest { id: c.id.clone(), version: 1, ..Default::default() };
+    client.workflows().rollback_workflow(request).await.expect("rollback");
+    assert_eq!(list(&client, "name", "asc").await, ["a-flow", "b-flow", "c-flow"]);
+    server.stop().await;
+}

@@ -21,7 +21,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (11, "retention", include_str!("../../migrations/sqlite/0011_retention.sql")),
     (12, "api keys", include_str!("../../migrations/sqlite/0012_api_keys.sql")),
     (13, "tenant secrets", include_str!("../../migrations/sqlite/0013_tenant_secrets.sql")),
-    (15, "definition sources", include_str!("../../migrations/sqlite/0015_definition_sources.sql")),
+    (15, "workflow names and definition sources", include_str!("../../migrations/sqlite/0015_names_and_sources.sql")),
 ];
 
 /// Migrations of the Postgres store, numbered as their SQLite twins: the
@@ -40,7 +40,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (11, "retention", include_str!("../../migrations/postgres/0011_retention.sql")),
     (12, "api keys", include_str!("../../migrations/postgres/0012_api_keys.sql")),
     (13, "tenant secrets", include_str!("../../migrations/postgres/0013_tenant_secrets.sql")),
-    (15, "definition sources", include_str!("../../migrations/postgres/0015_definition_sources.sql")),
+    (15, "workflow names and definition sources", include_str!("../../migrations/postgres/0015_names_and_sources.sql")),
 ];
 
 /// The migrator of the SQLite store.

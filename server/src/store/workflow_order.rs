@@ -13,7 +13,7 @@ pub enum WorkflowSort {
     /// Time of the latest version or status change.
     UpdatedAt,
     /// The name of the latest version, compared byte by byte on both
-    /// databases.
+    /// databases (`COLLATE "C"` on Postgres).
     Name,
 }
 
@@ -46,14 +46,13 @@ pub struct WorkflowCursor {
 }
 
 impl WorkflowSort {
-    /// The SQL of the key, over `w` (workflows) and `v` (its latest
-    /// version); `name` is the dialect's expression of the definition's
-    /// name.
-    pub(crate) fn column(self, name: &str) -> String {
+    /// The column of the key in `w` (workflows); the name is the latest
+    /// version's, kept beside it by every write (migration 0015).
+    fn column(self) -> &'static str {
         match self {
-            Self::CreatedAt => "w.created_at".to_owned(),
-            Self::UpdatedAt => "w.updated_at".to_owned(),
-            Self::Name => name.to_owned(),
+            Self::CreatedAt => "w.created_at",
+            Self::UpdatedAt => "w.updated_at",
+            Self::Name => "w.name",
         }
     }
 
@@ -78,8 +77,8 @@ impl SortOrder {
 
 /// The ORDER BY of a listing, and its "after the cursor" condition whose
 /// key is parameter `?key` and id `?id` (both NULL on a first page).
-pub(crate) fn order_sql(sort: WorkflowSort, order: SortOrder, name: &str, key: u8, id: u8) -> (String, String) {
-    let column = sort.column(name);
+pub(crate) fn order_sql(sort: WorkflowSort, order: SortOrder, key: u8, id: u8) -> (String, String) {
+    let column = sort.column();
     let (direction, past) = order.sql();
     let cast = match sort {
         WorkflowSort::CreatedAt | WorkflowSort::UpdatedAt => "BIGINT",

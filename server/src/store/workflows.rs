@@ -158,10 +158,10 @@ const EARLIER_REQUEST: &str = "SELECT workflow_id FROM workflow_create_requests 
 const RECORD_REQUEST: &str = "INSERT INTO workflow_create_requests (tenant_id, request_id, workflow_id, created_at) \
      VALUES (?1, ?2, ?3, ?4) \
      ON CONFLICT (tenant_id, request_id) DO UPDATE SET workflow_id = ?3, created_at = ?4";
-/// (tenant, id, status, trigger type, tags, ms).
+/// (tenant, id, status, trigger type, tags, ms, name).
 const INSERT_WORKFLOW: &str = "INSERT INTO workflows \
-     (tenant_id, id, status, trigger_type, tags, latest_version, created_at, updated_at) \
-     VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?6)";
+     (tenant_id, id, status, trigger_type, tags, latest_version, created_at, updated_at, name) \
+     VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?6, ?7)";
 /// (tenant, id, version, definition, change summary, ms, source or NULL).
 const INSERT_VERSION: &str = "INSERT INTO workflow_versions \
      (tenant_id, workflow_id, version, definition, change_summary, created_at, source) \
@@ -173,14 +173,13 @@ const VERSION_SOURCE: &str = "SELECT source FROM workflow_versions \
 const FETCH_VERSION: &str = "SELECT {columns} FROM workflows w JOIN workflow_versions v \
        ON v.tenant_id = w.tenant_id AND v.workflow_id = w.id AND v.version = COALESCE(?3, w.latest_version) \
      WHERE w.tenant_id = ?1 AND w.id = ?2";
-/// A listing's filters (tenant, status, tag, trigger type, name) over `w`
-/// and its latest version `v`; `{has_tag}` is the dialect's test of tag
-/// `?3`, `{name}` its expression of the definition's name.
+/// A listing's filters (tenant, status, tag, trigger type, name) over `w`;
+/// `{has_tag}` is the dialect's test of tag `?3`.
 const FILTER: &str = "w.tenant_id = ?1 \
      AND (CASE WHEN CAST(?2 AS TEXT) IS NULL THEN w.status <> 'archived' ELSE w.status = ?2 END) \
      AND (CAST(?3 AS TEXT) IS NULL OR {has_tag}) \
      AND (CAST(?4 AS TEXT) IS NULL OR w.trigger_type = ?4) \
-     AND (CAST(?5 AS TEXT) IS NULL OR {name} = ?5)";
+     AND (CAST(?5 AS TEXT) IS NULL OR w.name = ?5)";
 /// Joins a workflow to its latest version.
 const LATEST_JOIN: &str = "FROM workflows w JOIN workflow_versions v \
        ON v.tenant_id = w.tenant_id AND v.workflow_id = w.id AND v.version = w.latest_version";
@@ -190,9 +189,9 @@ const PAGE: &str = "SELECT {columns} {join} WHERE {filter} AND {after} {order} L
 /// The latest version (tenant, id); `{lock}` is the dialect's row lock.
 const LATEST_VERSION: &str = "SELECT latest_version FROM workflows WHERE tenant_id = ?1 AND id = ?2{lock}";
 /// Points a workflow at its new version (tenant, id, version, ms, tags or
-/// NULL, trigger type or NULL).
+/// NULL, trigger type or NULL, the version's name).
 const BUMP_LATEST: &str = "UPDATE workflows SET latest_version = ?3, updated_at = ?4, \
-         tags = COALESCE(?5, tags), trigger_type = COALESCE(?6, trigger_type) \
+         tags = COALESCE(?5, tags), trigger_type = COALESCE(?6, trigger_type), name = ?7 \
      WHERE tenant_id = ?1 AND id = ?2";
 /// (tenant, id, status, ms).
 const SET_STATUS: &str = "UPDATE workflows SET status = ?3, updated_at = ?4 WHERE tenant_id = ?1 AND id = ?2";
@@ -216,9 +215,6 @@ pub(crate) trait WorkflowDialect: Dialect {
     const LOCK_ROW: &'static str;
     /// Whether workflow `w` carries tag `?3`.
     const HAS_TAG: &'static str;
-    /// The name written in version `v`'s definition, as text that sorts
-    /// byte by byte (as SQLite compares).
-    const NAME: &'static str;
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> String {
@@ -271,6 +267,7 @@ impl<D: WorkflowDialect> WorkflowStore for D {
             Arg::Text(&new.trigger_type),
             Arg::List(&new.tags),
             Arg::Int(new.now_ms),
+            Arg::Text(&new.definition.name),
         ];
         D::execute(&mut *tx, INSERT_WORKFLOW, &args).await?;
         let definition = to_json(&new.definition);
@@ -305,7 +302,7 @@ impl<D: WorkflowDialect> WorkflowStore for D {
     }
 
     async fn list_workflows(&self, tenant: &str, query: &WorkflowQuery) -> Result<WorkflowPage, StoreError> {
-        let filter = FILTER.replace("{has_tag}", D::HAS_TAG).replace("{name}", D::NAME);
+        let filter = FILTER.replace("{has_tag}", D::HAS_TAG);
         let mut conn = self.acquire().await?;
         let filters = [
             Arg::Text(tenant),
@@ -314,7 +311,7 @@ impl<D: WorkflowDialect> WorkflowStore for D {
             Arg::OptText(query.trigger_type.as_deref()),
             Arg::OptText(query.name.as_deref()),
         ];
-        let count = format!("SELECT COUNT(*) AS n {LATEST_JOIN} WHERE {filter}");
+        let count = format!("SELECT COUNT(*) AS n FROM workflows w WHERE {filter}");
         let total = paging::count::<D>(&mut *conn, &count, &filters).await?;
         let mut args = filters.to_vec();
         args.extend(match &query.after {
@@ -329,7 +326,7 @@ impl<D: WorkflowDialect> WorkflowStore for D {
         });
         args.push(paging::limit_plus_one(query.limit));
         args.push(Arg::Int(if query.after.is_some() { 0 } else { i64::from(query.offset) }));
-        let (order, after) = order_sql(query.sort, query.order, D::NAME, 6, 7);
+        let (order, after) = order_sql(query.sort, query.order, 6, 7);
         let page = PAGE
             .replace("{columns}", WORKFLOW_COLUMNS)
             .replace("{join}", LATEST_JOIN)
@@ -369,6 +366,7 @@ impl<D: WorkflowDialect> WorkflowStore for D {
             Arg::Int(next.now_ms),
             Arg::OptList(next.tags.as_deref()),
             Arg::OptText(next.trigger_type.as_deref()),
+            Arg::Text(&next.definition.name),
         ];
         D::execute(&mut *tx, BUMP_LATEST, &args).await?;
         let written = fetch_version::<D>(&mut *tx, tenant, id, None).await?;

@@ -13,7 +13,4 @@ impl WorkflowDialect for PostgresStore {
     const LOCK_ROW: &'static str = " FOR UPDATE";
     /// Tags are a JSONB array.
     const HAS_TAG: &'static str = "w.tags @> jsonb_build_array(CAST(?3 AS TEXT))";
-    /// Definitions are JSON text written by the server, so always valid;
-    /// `COLLATE "C"` orders names as SQLite does.
-    const NAME: &'static str = "(COALESCE(CAST(v.definition AS JSONB) ->> 'name', '') COLLATE \"C\")";
 }

@@ -11,6 +11,4 @@ impl WorkflowDialect for SqliteStore {
     const LOCK_ROW: &'static str = "";
     /// Tags are a JSON text array.
     const HAS_TAG: &'static str = "EXISTS (SELECT 1 FROM json_each(w.tags) t WHERE t.value = ?3)";
-    /// Definitions are JSON text written by the server, so always valid.
-    const NAME: &'static str = "COALESCE(json_extract(v.definition, '$.name'), '')";
 }
