@@ -203,6 +203,7 @@ pub async fn run(
         engine::cluster::open_engine(&store, catalog.clone(), config.cluster.notify, config.cluster.partition_lease_ms)
             .await?;
     let runs = runs.with_limits(config.limits.clone());
+    runs.scheduler().set_max_paused(config.runs.max_paused_lifetime);
     let tasks = TaskQueue::open(runs.clone(), std::time::Duration::from_millis(config.task_lease_ms));
     let held = runs.scheduler().cluster().map(|link| link.held.clone());
     let retention = engine::retention::RetentionSweeper::start(shared.clone(), config.runs.retention, held);

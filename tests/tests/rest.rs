@@ -120,7 +120,8 @@ async fn api_examples_answer_with_documented_codes_and_shapes() {
     assert_eq!(diff["v1"], 1);
     assert_eq!(diff["v2"], 2);
     assert_eq!(diff["diff"][0]["op"], "replace");
-    assert_eq!(diff["diff"][0]["path"], "/steps/0/url");
+    // The path names the field as the document wrote it (issue 18).
+    assert_eq!(diff["diff"][0]["path"], "/steps/0/config/url");
     assert_eq!(diff["summary"], "Modified 1 step");
 
     let (status, paused) =

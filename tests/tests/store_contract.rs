@@ -526,6 +526,7 @@ fn new_workflow(id: &str, now_ms: i64, tags: &[&str], request_id: Option<&str>) 
         tags: tags.iter().map(|t| t.to_string()).collect(),
         change_summary: "first".into(),
         definition: definition(id),
+        source: None,
         request_id: request_id.map(str::to_owned),
         now_ms,
     }
@@ -548,6 +549,7 @@ async fn workflows_version_atomically_and_page_by_tag() {
         let next = |based_on| NewVersion {
             based_on,
             definition: definition("v2"),
+            source: Some(serde_json::json!({"steps": [{"id": "s", "config": {"url": "https://example.com"}}]})),
             change_summary: "second".into(),
             tags: Some(vec!["z".into()]),
             trigger_type: None,
@@ -555,6 +557,11 @@ async fn workflows_version_atomically_and_page_by_tag() {
         };
         let v2 = store.append_workflow_version(T, "wf_a", next(1)).await.unwrap();
         assert_eq!((v2.version, v2.tags.clone()), (2, vec!["z".to_string()]));
+        // Sources as written: kept per version, absent for a canonical one.
+        assert_eq!(store.get_version_source(T, "wf_a", 2).await.unwrap(), next(1).source);
+        assert_eq!(store.get_version_source(T, "wf_a", 1).await.unwrap(), None);
+        assert!(matches!(store.get_version_source(T, "wf_a", 9).await, Err(StoreError::NotFound { .. })));
+        assert!(matches!(store.get_version_source(T, "wf_none", 1).await, Err(StoreError::NotFound { .. })));
         assert!(matches!(
             store.append_workflow_version(T, "wf_a", next(1)).await,
             Err(StoreError::VersionConflict { latest: 2 })

@@ -37,6 +37,7 @@ mod input_map;
 mod instance;
 mod outcome;
 mod pause;
+mod paused_lifetime;
 mod reuse;
 mod rewind;
 mod run_hold;
@@ -57,6 +58,7 @@ pub use outcome::{
     ApprovalDecided, ApprovalOpened, ApprovalSubject, Decision, Effect, EventType, Outcome, RunEvent, TaskDispatch,
 };
 pub use pause::PendingAction;
+pub use paused_lifetime::PAUSED_TIMER_PREFIX;
 pub use state::{RunState, StepView};
 pub use status::{RunStatus, StepStatus};
 pub use steps::DEFAULT_LOOP_ITERATIONS;

@@ -99,6 +99,12 @@ pub struct RunState {
     pub(super) cost_waived: BTreeSet<Instance>,
     /// Set while PauseRun holds the run (see `run_hold.rs`).
     pub(super) hold: Option<Box<Hold>>,
+    /// While the run is Paused: when that began (ms since the epoch) and
+    /// whether its timer was armed; see `paused_lifetime.rs`.
+    pub(super) paused_since: Option<(i64, bool)>,
+    /// The server's longest pause in ms, `None` for no limit; set by the
+    /// run's owner, never by a command.
+    pub(super) max_paused_ms: Option<i64>,
 }
 
 /// A run held by PauseRun.
@@ -186,6 +192,8 @@ impl RunState {
             pauses: BTreeMap::new(),
             cost_waived: BTreeSet::new(),
             hold: None,
+            paused_since: None,
+            max_paused_ms: None,
         }
     }
 

@@ -7,6 +7,7 @@ use super::error_code::ErrorCode;
 use super::instance::Instance;
 use super::outcome::Outcome;
 use super::pause::{StepPause, normalize_option};
+use super::paused_lifetime::{self, PAUSED_TIMER_PREFIX};
 use super::state::RunState;
 use super::status::{RunStatus, StepStatus};
 use super::steps;
@@ -23,7 +24,18 @@ use super::tx::Tx;
 /// commands) or already started (`Start`), when the instance is unknown or
 /// not in flight, or when the attempt is not the current one.
 pub fn transition(run: &mut RunState, command: Command) -> Result<Outcome, TransitionError> {
+    let before = run.status;
+    let mut outcome = apply(run, command)?;
+    paused_lifetime::track(run, before, &mut outcome);
+    Ok(outcome)
+}
+
+/// [`transition`] before the pause timer is tracked.
+fn apply(run: &mut RunState, command: Command) -> Result<Outcome, TransitionError> {
     match command {
+        Command::TimerFired { step, now_ms } if step.starts_with(PAUSED_TIMER_PREFIX) => {
+            paused_lifetime::fire(run, &step, now_ms)
+        }
         Command::Start { input, shared_state, now_ms } => {
             check_pending(run)?;
             let mut tx = Tx::new(run, now_ms);

@@ -16,6 +16,7 @@ pub mod descriptors;
 pub mod error;
 mod frame_check;
 mod keys;
+mod list_order;
 mod notifications;
 mod page_token;
 mod request_checks;

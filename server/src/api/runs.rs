@@ -22,7 +22,9 @@ use crate::api::{error, page_token};
 use crate::engine::runs::{RunDetail, StartRun};
 use crate::engine::scheduler::now_ms;
 use crate::engine::workers::WorkerRegistry;
+use crate::engine::workflows::MAX_NAME_CHARS;
 use crate::engine::{ResumeForm, RunEngine};
+use crate::model::ids::WORKFLOW_PREFIX;
 use crate::store::RunQuery;
 
 /// Default and largest page of ListRuns.
@@ -34,6 +36,8 @@ const MAX_EVENT_PAGE: u32 = 1000;
 /// Default and longest wait of ExecuteWorkflow, seconds (per the proto).
 const DEFAULT_EXECUTE_SECONDS: u32 = 120;
 const MAX_EXECUTE_SECONDS: u32 = 900;
+/// Longest settle wait of StartRun, milliseconds (per the proto).
+const MAX_SETTLE_WAIT_MS: u32 = 10_000;
 /// Longest idempotency key, user id or cancel reason.
 const MAX_LABEL_CHARS: usize = 256;
 /// Longest trigger label.
@@ -67,6 +71,21 @@ fn label(value: String, field: &str) -> Result<String, Status> {
     Ok(value)
 }
 
+/// A run start names its workflow by `wf_…` id (at most 128 bytes) or by
+/// name (at most 200 characters, as names are).
+fn workflow_reference(value: &str) -> Result<(), Status> {
+    if value.starts_with(WORKFLOW_PREFIX) || value.trim().is_empty() {
+        return required_id(value, "workflow_id");
+    }
+    if value.chars().count() > MAX_NAME_CHARS {
+        return Err(error::invalid_argument(
+            "workflow_id",
+            format!("is neither a workflow id nor a name: names are at most {MAX_NAME_CHARS} characters"),
+        ));
+    }
+    Ok(())
+}
+
 /// The fields StartRun and ExecuteWorkflow share.
 pub(crate) struct StartFields {
     pub workflow_id: String,
@@ -83,7 +102,7 @@ pub(crate) struct StartFields {
 /// Checks a start request: the input comes from exactly one of `input`,
 /// `input_data` and `variables` (documented aliases of one another).
 pub(crate) fn start_request(fields: StartFields) -> Result<StartRun, Status> {
-    required_id(&fields.workflow_id, "workflow_id")?;
+    workflow_reference(&fields.workflow_id)?;
     let given: Vec<(&str, &prost_types::Value)> = [
         ("input", fields.input.as_ref()),
         ("input_data", fields.input_data.as_ref()),
@@ -103,7 +122,14 @@ pub(crate) fn start_request(fields: StartFields) -> Result<StartRun, Status> {
             return Err(error::invalid_argument(second, "give the input once: input, input_data or variables"));
         }
     };
-    let shared_state = fields.shared_state.as_ref().map(struct_from_pb).unwrap_or(Value::Null);
+    // The `/v1/agents` body carries the initial state inside the input
+    // (`{"input": {"task": …, "state": {…}}}`); an explicit shared_state
+    // wins, and a `state` that is not an object is ordinary input.
+    let shared_state = match (fields.shared_state.as_ref(), input.get("state")) {
+        (Some(given), _) => struct_from_pb(given),
+        (None, Some(state @ Value::Object(_))) => state.clone(),
+        (None, _) => Value::Null,
+    };
     json_depth(&shared_state, "shared_state")?;
     Ok(StartRun {
         workflow_id: fields.workflow_id,
@@ -134,6 +160,17 @@ macro_rules! start_fields {
     };
 }
 
+/// StartRun's `settle_wait_ms`, checked before anything starts.
+fn settle_wait(ms: u32) -> Result<Duration, Status> {
+    if ms > MAX_SETTLE_WAIT_MS {
+        return Err(error::invalid_argument(
+            "settle_wait_ms",
+            format!("is {ms}; at most {MAX_SETTLE_WAIT_MS} milliseconds are allowed"),
+        ));
+    }
+    Ok(Duration::from_millis(u64::from(ms)))
+}
+
 /// The wait of ExecuteWorkflow and ExecuteWorkflowStream: 0 means the
 /// default, and longer waits are lowered to the most allowed.
 fn execute_timeout(seconds: u32) -> Duration {
@@ -153,8 +190,12 @@ impl RunService for RunApi {
     async fn start_run(&self, request: Request<pb::StartRunRequest>) -> Result<Response<pb::StartRunResponse>, Status> {
         let tenant = auth::tenant(&request)?;
         let r = request.into_inner();
+        let settle_wait = settle_wait(r.settle_wait_ms)?;
         let start = start_request(start_fields!(r))?;
-        let detail = self.runs.start(&tenant, start).await?;
+        let mut detail = self.runs.start(&tenant, start).await?;
+        if !settle_wait.is_zero() {
+            detail = self.runs.settle(&tenant, &detail.0.id, settle_wait).await?;
+        }
         let run = run_pb(&detail);
         Ok(Response::new(pb::StartRunResponse { run_id: run.id.clone(), run: Some(run) }))
     }
@@ -339,6 +380,8 @@ impl RunService for RunApi {
             let (sequence, _) = page_token::decode(&request.page_token, &request.run_id)?;
             u64::try_from(sequence).map_err(|_| error::invalid_argument("page_token", "is malformed"))?
         };
+        let workflow_id = Some(request.workflow_id.as_str()).filter(|w| !w.is_empty());
+        self.runs.check_run_of(&tenant, &request.run_id, workflow_id).await?;
         let mut events = self.runs.events(&tenant, &request.run_id, after, size + 1).await?;
         let has_more = events.len() > size as usize;
         events.truncate(size as usize);

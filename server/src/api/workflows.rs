@@ -6,12 +6,14 @@ use weft_proto::v1 as pb;
 use weft_proto::v1::workflow_service_server::WorkflowService;
 
 use crate::api::auth;
+use crate::api::list_order::{list_order, list_sort};
 use crate::api::request_checks::{required_id, required_version};
 use crate::api::{convert, error, page_token};
 use crate::engine::WorkflowCatalog;
 use crate::engine::compile::Problem;
 use crate::engine::workflows::{ListQuery, WorkflowDraft, WorkflowPatch};
 use crate::model::Definition;
+use crate::store::{CursorKey, WorkflowCursor, WorkflowSort};
 
 /// Default and largest page of ListWorkflows.
 const DEFAULT_PAGE_SIZE: u32 = 50;
@@ -149,23 +151,37 @@ impl WorkflowService for WorkflowApi {
             (size, _) => size,
         }
         .min(MAX_PAGE_SIZE);
-        let fingerprint = format!("{}|{}|{}", request.status, request.tag, request.trigger_type);
-        let after = if request.page_token.is_empty() {
-            None
-        } else {
-            Some(page_token::decode(&request.page_token, &fingerprint)?)
+        let (sort, order) = (list_sort(&request.sort)?, list_order(&request.order)?);
+        let fingerprint =
+            format!("{}|{}|{}|{}|{}", request.status, request.tag, request.trigger_type, request.sort, request.order);
+        let after = match (request.page_token.is_empty(), sort) {
+            (true, _) => None,
+            (false, WorkflowSort::CreatedAt | WorkflowSort::UpdatedAt) => {
+                let (ms, id) = page_token::decode(&request.page_token, &fingerprint)?;
+                Some(WorkflowCursor { key: CursorKey::Time(ms), id })
+            }
+            (false, WorkflowSort::Name) => {
+                let (name, id) = page_token::decode_text(&request.page_token, &fingerprint)?;
+                Some(WorkflowCursor { key: CursorKey::Name(name), id })
+            }
         };
         let query = ListQuery {
             status,
             tag: Some(request.tag).filter(|t| !t.is_empty()),
             trigger_type: Some(request.trigger_type).filter(|t| !t.is_empty()),
+            name: None,
+            sort,
+            order,
             after,
             offset: request.offset,
             limit: size,
         };
         let page = self.catalog.list(&tenant, &query).await?;
         let next_page_token = match page.workflows.last() {
-            Some(last) if page.has_more => page_token::encode(&(last.created_at_ms, last.id.clone()), &fingerprint),
+            Some(last) if page.has_more => match sort.key_of(last) {
+                CursorKey::Time(ms) => page_token::encode(&(ms, last.id.clone()), &fingerprint),
+                CursorKey::Name(name) => page_token::encode_text(&(name, last.id.clone()), &fingerprint),
+            },
             _ => String::new(),
         };
         Ok(Response::new(pb::ListWorkflowsResponse {

@@ -4,7 +4,6 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -12,12 +11,14 @@ mod auth;
 mod http;
 mod limits;
 mod notify;
+mod runs;
 mod secrets;
 
 pub use auth::AuthSettings;
 pub use http::HttpSettings;
 pub use limits::LimitSettings;
 pub use notify::NotifySettings;
+pub use runs::RunSettings;
 pub use secrets::SecretSettings;
 
 /// Everything `weft serve` can be told.
@@ -60,36 +61,6 @@ pub struct Config {
     pub secrets: SecretSettings,
     /// Notification webhooks (`[notifications]`).
     pub notifications: NotifySettings,
-}
-
-/// How long finished runs are kept.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct RunSettings {
-    /// How long a finished run (completed, failed, partial or cancelled) is
-    /// kept after it finished, as a duration ("30d", "12h", "10s"); then it
-    /// is deleted in the background with its steps, events, tasks and
-    /// approvals. A workflow's `policy.retention` overrides it for its
-    /// runs. Between 1 s and 100 years; default 30 days; env
-    /// `WEFT_RUN_RETENTION`.
-    #[serde(deserialize_with = "duration_text")]
-    pub retention: Duration,
-}
-
-impl Default for RunSettings {
-    fn default() -> Self {
-        Self { retention: Duration::from_secs(30 * 24 * 60 * 60) }
-    }
-}
-
-/// Longest `[runs] retention`: 100 years, far from any overflow in ms.
-const MAX_RETENTION: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
-
-/// A duration written as text ("30d"), in a TOML file.
-fn duration_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    let text = String::deserialize(d)?;
-    humantime::parse_duration(&text)
-        .map_err(|e| serde::de::Error::custom(format!("'{text}' is not a duration like \"30d\" or \"12h\": {e}")))
 }
 
 /// How replicas sharing a Postgres database divide the runs. SQLite has
@@ -328,19 +299,13 @@ impl Config {
         if let Some(notify) = env_flag(&env, "WEFT_NOTIFY")? {
             config.cluster.notify = notify;
         }
-        if let Some(value) = env("WEFT_RUN_RETENTION") {
-            config.runs.retention = humantime::parse_duration(&value).map_err(|e| ConfigError::Env {
-                name: "WEFT_RUN_RETENTION",
-                reason: format!("expected a duration like \"30d\" or \"12h\": {e}"),
-                value,
-            })?;
-        }
         if let Some(value) = env("WEFT_LOG") {
             config.log = value;
         }
         config.auth.apply_env(&env)?;
         config.http.apply_env(&env)?;
         config.limits.apply_env(&env)?;
+        config.runs.apply_env(&env)?;
         config.secrets.apply_env(&env)?;
         config.notifications.apply_env(&env)?;
         if let Some(listen) = overrides.listen {
@@ -405,16 +370,13 @@ impl Config {
             let reason = "timeout_ms and max_output_bytes must be above 0, memory_limit_mb at least 16".into();
             return Err(ConfigError::Invalid { name: "script", reason });
         }
-        if !(Duration::from_secs(1)..=MAX_RETENTION).contains(&self.runs.retention) {
-            let reason = "must be between 1s and 100 years (e.g. \"30d\")".into();
-            return Err(ConfigError::Invalid { name: "runs.retention", reason });
-        }
         if self.database_url.trim().is_empty() {
             return Err(ConfigError::Invalid { name: "database_url", reason: "must not be empty".into() });
         }
         self.auth.validate()?;
         self.http.validate()?;
         self.limits.validate()?;
+        self.runs.validate()?;
         self.secrets.validate()?;
         self.notifications.validate()?;
         Ok(())
@@ -423,6 +385,8 @@ impl Config {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     fn no_env(_: &str) -> Option<String> {

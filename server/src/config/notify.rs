@@ -39,7 +39,7 @@ pub struct NotifySettings {
     /// How long a delivered or failed delivery stays in the log after it
     /// ended, as a duration ("7d", "12h"). Between 1 s and 10 years;
     /// default 7 days.
-    #[serde(deserialize_with = "super::duration_text")]
+    #[serde(deserialize_with = "super::runs::duration_text")]
     pub log_retention: Duration,
 }
 

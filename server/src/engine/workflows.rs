@@ -11,11 +11,12 @@ use std::sync::Arc;
 use crate::engine::EngineError;
 use crate::engine::clock::now_ms;
 use crate::engine::compile::{self, Problem, ProblemCode};
+use crate::model::ids::WORKFLOW_PREFIX;
 use crate::model::{Definition, StepDef, StepKind, Workflow, WorkflowStatus, WorkflowVersionInfo};
-use crate::store::{NewVersion, NewWorkflow, Store, StoreError, WorkflowPage, WorkflowQuery};
+use crate::store::{NewVersion, NewWorkflow, SortOrder, Store, StoreError, WorkflowPage, WorkflowQuery, WorkflowSort};
 
 /// Longest workflow name, in characters.
-const MAX_NAME_CHARS: usize = 200;
+pub(crate) const MAX_NAME_CHARS: usize = 200;
 /// Longest description, in characters.
 const MAX_DESCRIPTION_CHARS: usize = 10_000;
 /// Most tags on one workflow, and the longest tag.
@@ -112,9 +113,31 @@ fn is_empty(definition: &Definition) -> bool {
     definition.steps.is_empty() && definition.states.is_empty() && definition.blocks.is_empty()
 }
 
-/// Normalizes a definition and checks it, returning it or every problem.
+/// A checked definition, and how its author wrote it when that differs
+/// (nested `config` objects, a dialect before its steps were compiled):
+/// version diffs compare the written forms, so their paths name the
+/// fields the author wrote.
+struct Checked {
+    definition: Definition,
+    source: Option<serde_json::Value>,
+}
+
+/// Normalizes a definition and checks it, returning it (with its source
+/// as written, when normalizing changed it) or every problem.
 /// `allow_empty` accepts a definition with no steps at all (a new draft).
-fn checked(mut definition: Definition, allow_empty: bool, interpreters: &[String]) -> Result<Definition, EngineError> {
+fn checked(definition: Definition, allow_empty: bool, interpreters: &[String]) -> Result<Checked, EngineError> {
+    let written = definition.clone();
+    let definition = canonical(definition, allow_empty, interpreters)?;
+    let source = (written != definition).then(|| written.to_document());
+    Ok(Checked { definition, source })
+}
+
+/// Normalizes a definition and checks it, returning it or every problem.
+fn canonical(
+    mut definition: Definition,
+    allow_empty: bool,
+    interpreters: &[String],
+) -> Result<Definition, EngineError> {
     let mut problems = compile::normalize(&mut definition);
     problems.extend(compile::validate(&definition));
     problems.extend(script_problems(&definition, interpreters));
@@ -177,7 +200,7 @@ impl WorkflowCatalog {
     /// Every problem of a definition, without storing anything. Empty when
     /// the definition is valid.
     pub fn validate(&self, definition: Definition) -> Vec<Problem> {
-        match checked(definition, false, &self.script_interpreters) {
+        match canonical(definition, false, &self.script_interpreters) {
             Ok(_) => Vec::new(),
             Err(EngineError::InvalidDefinition(problems)) => problems,
             Err(_) => unreachable!("checked only reports definition problems"),
@@ -191,7 +214,7 @@ impl WorkflowCatalog {
     pub async fn create(&self, tenant: &str, draft: WorkflowDraft) -> Result<Workflow, EngineError> {
         check_tags(&draft.tags)?;
         let empty = is_empty(&draft.definition);
-        let definition = checked(draft.definition, true, &self.script_interpreters)?;
+        let Checked { definition, source } = checked(draft.definition, true, &self.script_interpreters)?;
         let default_status = if empty { WorkflowStatus::Draft } else { WorkflowStatus::Active };
         let new = NewWorkflow {
             id: crate::ids::new_workflow_id(),
@@ -204,6 +227,7 @@ impl WorkflowCatalog {
                 draft.change_summary
             },
             definition,
+            source,
             request_id: draft.request_id,
             now_ms: now_ms(),
         };
@@ -213,6 +237,46 @@ impl WorkflowCatalog {
     /// The latest version of a workflow.
     pub async fn get(&self, tenant: &str, id: &str) -> Result<Workflow, EngineError> {
         Ok(self.store.get_workflow(tenant, id).await?)
+    }
+
+    /// The id of the workflow a run start names. A `wf_…` value is an id
+    /// and is returned as it is (the read that follows reports an unknown
+    /// one). Anything else is a workflow name, as the `/v1/agents/{name}`
+    /// route sends it: the newest (by creation) ACTIVE workflow with
+    /// exactly that name. When workflows have the name but none is active
+    /// (drafts, paused), FailedPrecondition `WORKFLOW_NOT_ACTIVE` says so;
+    /// when none has it (archived ones aside), NotFound.
+    pub async fn resolve_reference(&self, tenant: &str, reference: &str) -> Result<String, EngineError> {
+        if reference.starts_with(WORKFLOW_PREFIX) {
+            return Ok(reference.to_owned());
+        }
+        let named = |status| WorkflowQuery {
+            status,
+            name: Some(reference.to_owned()),
+            sort: WorkflowSort::CreatedAt,
+            order: SortOrder::Desc,
+            limit: 1,
+            ..WorkflowQuery::default()
+        };
+        let active = self.store.list_workflows(tenant, &named(Some(WorkflowStatus::Active))).await?;
+        if let Some(newest) = active.workflows.into_iter().next() {
+            return Ok(newest.id);
+        }
+        let any = self.store.list_workflows(tenant, &named(None)).await?;
+        match any.workflows.first() {
+            Some(newest) => Err(EngineError::FailedPrecondition {
+                message: format!(
+                    "no active workflow is named '{reference}'; the newest with that name, '{}', is {}",
+                    newest.id,
+                    newest.status.as_str()
+                ),
+                reason: "WORKFLOW_NOT_ACTIVE",
+            }),
+            None => Err(EngineError::NotFound {
+                what: format!("workflow named '{reference}'"),
+                reason: "WORKFLOW_NOT_FOUND",
+            }),
+        }
     }
 
     /// One version of a workflow.
@@ -242,8 +306,10 @@ impl WorkflowCatalog {
             check_tags(tags)?;
         }
         let patch_values = patch.values.to_document();
-        self.append_with_retry(tenant, id, patch.expected_version, |latest| {
-            let mut document = latest.definition.to_document();
+        self.append_with_retry(tenant, id, patch.expected_version, |latest, latest_source| {
+            // The patch lands on the definition as its author wrote it, so
+            // a version written with `config` objects stays written so.
+            let mut document = latest_source.unwrap_or_else(|| latest.definition.to_document());
             let object = document.as_object_mut().expect("a definition serializes to an object");
             let replaces_dialect = patch.fields.iter().any(|f| ["states", "blocks", "edges"].contains(&f.as_str()));
             if replaces_dialect && !patch.fields.iter().any(|f| f == "steps") {
@@ -263,10 +329,13 @@ impl WorkflowCatalog {
             } else {
                 patch.change_summary.clone()
             };
+            // A draft created empty may stay empty until its steps arrive.
+            let Checked { definition, source } =
+                checked(definition, is_empty(&latest.definition), &self.script_interpreters)?;
             Ok(NewVersion {
                 based_on: latest.version,
-                // A draft created empty may stay empty until its steps arrive.
-                definition: checked(definition, is_empty(&latest.definition), &self.script_interpreters)?,
+                definition,
+                source,
                 change_summary: summary,
                 tags: patch.tags.clone(),
                 trigger_type: patch.trigger_type.clone(),
@@ -285,12 +354,14 @@ impl WorkflowCatalog {
         change_summary: String,
     ) -> Result<Workflow, EngineError> {
         let target = self.get_version(tenant, id, version).await?;
+        let target_source = self.store.get_version_source(tenant, id, version).await?;
         let summary =
             if change_summary.is_empty() { format!("Rolled back to version {version}") } else { change_summary };
-        self.append_with_retry(tenant, id, None, |latest| {
+        self.append_with_retry(tenant, id, None, |latest, _| {
             Ok(NewVersion {
                 based_on: latest.version,
                 definition: target.definition.clone(),
+                source: target_source.clone(),
                 change_summary: summary.clone(),
                 tags: None,
                 trigger_type: None,
@@ -300,14 +371,15 @@ impl WorkflowCatalog {
         .await
     }
 
-    /// Reads the latest version, builds the next with `build`, and appends
-    /// it, re-reading when another writer won the race.
+    /// Reads the latest version (and its source as written), builds the
+    /// next with `build`, and appends it, re-reading when another writer
+    /// won the race.
     async fn append_with_retry(
         &self,
         tenant: &str,
         id: &str,
         expected_version: Option<u32>,
-        build: impl Fn(&Workflow) -> Result<NewVersion, EngineError>,
+        build: impl Fn(&Workflow, Option<serde_json::Value>) -> Result<NewVersion, EngineError>,
     ) -> Result<Workflow, EngineError> {
         for _ in 0..UPDATE_ATTEMPTS {
             let latest = self.store.get_workflow(tenant, id).await?;
@@ -319,7 +391,8 @@ impl WorkflowCatalog {
                     latest.version
                 )));
             }
-            let next = build(&latest)?;
+            let source = self.store.get_version_source(tenant, id, latest.version).await?;
+            let next = build(&latest, source)?;
             match self.store.append_workflow_version(tenant, id, next).await {
                 Err(StoreError::VersionConflict { .. }) if expected_version.is_none() => continue,
                 Err(StoreError::VersionConflict { latest }) => {
@@ -352,7 +425,16 @@ impl WorkflowCatalog {
     pub async fn diff(&self, tenant: &str, id: &str, v1: u32, v2: u32) -> Result<VersionDiff, EngineError> {
         let from = self.get_version(tenant, id, v1).await?.definition;
         let to = self.get_version(tenant, id, v2).await?.definition;
-        let patch = json_patch::diff(&from.to_document(), &to.to_document());
+        // Paths name the fields as the author wrote them when both versions
+        // were written in a non-canonical form (`/steps/0/config/url`).
+        let sources = (
+            self.store.get_version_source(tenant, id, v1).await?,
+            self.store.get_version_source(tenant, id, v2).await?,
+        );
+        let patch = match sources {
+            (Some(from), Some(to)) => json_patch::diff(&from, &to),
+            _ => json_patch::diff(&from.to_document(), &to.to_document()),
+        };
         Ok(VersionDiff { summary: summarize(&from, &to), patch })
     }
 }

@@ -16,7 +16,7 @@
 use base64::Engine as _;
 use prost_reflect::{DynamicMessage, FieldDescriptor, Kind, MessageDescriptor};
 
-use super::json_write::{default_json, write_enum, write_float, write_json_number, write_message, write_str};
+use super::json_write::{default_json, write_enum, write_json_number, write_message, write_str, zero_is_a_value};
 use super::profile::Naming;
 
 /// Messages an answer may nest (prost's decoding limit).
@@ -178,11 +178,12 @@ impl Writer<'_> {
                 out.push(b',');
             }
         };
-        if defaults {
+        let zero_fields = zero_is_a_value(descriptor.full_name());
+        if defaults || !zero_fields.is_empty() {
             for field in descriptor.fields() {
                 let present = group(&all, field.number());
                 if present.is_empty() {
-                    if field.containing_oneof().is_some() {
+                    if field.containing_oneof().is_some() || !(defaults || zero_fields.contains(&field.name())) {
                         continue;
                     }
                     let Some(text) = default_json(&field) else { continue };
@@ -338,10 +339,10 @@ impl Writer<'_> {
             (Kind::Sint32, Wire::Varint(v)) => number(out, ((v >> 1) as i32) ^ -((v & 1) as i32)),
             (Kind::Sint64, Wire::Varint(v)) => number(out, ((v >> 1) as i64) ^ -((v & 1) as i64)),
             (Kind::Enum(e), Wire::Varint(v)) => write_enum(out, e, v as i32),
-            (Kind::Double, Wire::Fixed64(v)) => write_float(out, f64::from_bits(v)),
+            (Kind::Double, Wire::Fixed64(v)) => write_json_number(out, f64::from_bits(v)),
             (Kind::Fixed64, Wire::Fixed64(v)) => number(out, v),
             (Kind::Sfixed64, Wire::Fixed64(v)) => number(out, v as i64),
-            (Kind::Float, Wire::Fixed32(v)) => write_float(out, f64::from(f32::from_bits(v))),
+            (Kind::Float, Wire::Fixed32(v)) => write_json_number(out, f64::from(f32::from_bits(v))),
             (Kind::Fixed32, Wire::Fixed32(v)) => number(out, v),
             (Kind::Sfixed32, Wire::Fixed32(v)) => number(out, v as i32),
             (Kind::String, Wire::Bytes(b)) => {

@@ -47,7 +47,7 @@ fn write_number<N: serde::Serialize>(out: &mut Vec<u8>, number: &N) {
     serde_json::to_writer(&mut *out, number).expect("an integer is valid JSON");
 }
 
-pub(super) fn write_float(out: &mut Vec<u8>, value: f64) {
+fn write_float(out: &mut Vec<u8>, value: f64) {
     if value.is_nan() {
         out.extend_from_slice(b"\"NaN\"");
     } else if value.is_infinite() {
@@ -115,8 +115,8 @@ fn write_value(out: &mut Vec<u8>, field: &FieldDescriptor, value: &Value) {
         Value::I64(n) => write_number(out, n),
         Value::U32(n) => write_number(out, n),
         Value::U64(n) => write_number(out, n),
-        Value::F32(n) => write_float(out, f64::from(*n)),
-        Value::F64(n) => write_float(out, *n),
+        Value::F32(n) => write_json_number(out, f64::from(*n)),
+        Value::F64(n) => write_json_number(out, *n),
         Value::String(text) => write_str(out, text),
         Value::Bytes(bytes) => {
             out.push(b'"');
@@ -187,9 +187,23 @@ pub(super) fn default_json(field: &FieldDescriptor) -> Option<&'static str> {
     match field.kind() {
         Kind::Bool => Some("false"),
         Kind::String => Some("\"\""),
-        Kind::Double | Kind::Float => Some("0.0"),
+        Kind::Double | Kind::Float => Some("0"),
         Kind::Message(_) | Kind::Enum(_) | Kind::Bytes => None,
         _ => Some("0"),
+    }
+}
+
+/// The fields of message `full_name` that REST writes even when zero,
+/// because there zero is a value, not "unset": a cost of 0, a step that
+/// took 0 s, a block at the canvas origin. Proto3 cannot say so without
+/// giving the fields explicit presence, which changes the generated code
+/// (buf breaking refuses it), so the writer keeps this list.
+pub(super) fn zero_is_a_value(full_name: &str) -> &'static [&'static str] {
+    match full_name {
+        "weft.v1.Money" => &["amount"],
+        "weft.v1.BlockPosition" => &["x", "y"],
+        "weft.v1.Run" | "weft.v1.StepRun" => &["duration"],
+        _ => &[],
     }
 }
 
@@ -207,7 +221,8 @@ pub fn write_message_with(out: &mut Vec<u8>, message: &DynamicMessage, top_level
         return;
     }
     out.push(b'{');
-    if !top_level_defaults {
+    let zero_fields = zero_is_a_value(message.descriptor().full_name());
+    if !top_level_defaults && zero_fields.is_empty() {
         for (i, (field, value)) in message.fields().enumerate() {
             if i > 0 {
                 out.push(b',');
@@ -222,8 +237,8 @@ pub fn write_message_with(out: &mut Vec<u8>, message: &DynamicMessage, top_level
     let mut first = true;
     for field in message.descriptor().fields() {
         let set = message.has_field(&field);
-        let default =
-            if set || !top_level_defaults || field.containing_oneof().is_some() { None } else { default_json(&field) };
+        let wanted = top_level_defaults || zero_fields.contains(&field.name());
+        let default = if set || !wanted || field.containing_oneof().is_some() { None } else { default_json(&field) };
         if !set && default.is_none() {
             continue;
         }
@@ -287,11 +302,11 @@ mod tests {
             "input": {"a": [1, 2.5, "x", null, true], "nested": {"k": "v\"q"}, "empty": {}, "none": []},
             "sharedState": {"n": 1},
             "steps": [
-                {"id": "s1", "status": "completed", "attempts": 1, "output": "text",
+                {"id": "s1", "status": "completed", "attempts": 1, "output": "text", "duration": 0,
                  "startedAt": "2026-11-22T01:02:03.123Z", "itemIndex": 0},
-                {"id": "s2", "status": "failed", "error": "boom"}
+                {"id": "s2", "status": "failed", "error": "boom", "duration": 0}
             ],
-            "cost": {"amount": 125, "currency": "usd"},
+            "cost": {"amount": 125, "currency": "usd"}, "duration": 0,
             "pendingAction": {"step": "s3", "options": ["yes", "no"]}
         });
         let mut proto_spelling = shape.clone();
@@ -303,6 +318,19 @@ mod tests {
         assert_eq!(with_defaults["duration"], 0);
         assert_eq!(with_defaults["steps"], shape["steps"]);
         assert!(with_defaults.get("error").is_none(), "unset messages stay omitted");
+    }
+
+    #[test]
+    fn zero_costs_durations_and_positions_are_written() {
+        let run = message("weft.v1.Run", json!({"cost": {"currency": "usd"}, "steps": [{"id": "s"}]}));
+        let written = written(&run, false);
+        assert_eq!(written["cost"], json!({"amount": 0, "currency": "usd"}));
+        assert_eq!((&written["duration"], &written["steps"][0]["duration"]), (&json!(0), &json!(0)));
+        let block = message("weft.v1.Block", json!({"id": "b", "position": {}}));
+        let text = String::from_utf8(to_bytes(&block, false)).unwrap();
+        assert!(text.contains(r#""position":{"x":0,"y":0}"#), "whole, and at the origin: {text}");
+        let step = message("weft.v1.Step", json!({"id": "s"}));
+        assert_eq!(String::from_utf8(to_bytes(&step, false)).unwrap(), r#"{"id":"s"}"#, "other zeros stay unset");
     }
 
     #[test]

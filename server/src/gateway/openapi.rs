@@ -841,7 +841,10 @@ mod tests {
         let list = operation(&doc, "/v1/workflows", "get");
         let names: Vec<&str> =
             list["parameters"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
-        assert_eq!(names, ["pageSize", "pageToken", "status", "tag", "triggerType", "limit", "offset"]);
+        assert_eq!(
+            names,
+            ["pageSize", "pageToken", "status", "tag", "triggerType", "limit", "offset", "sort", "order"]
+        );
         let status_ref = list["parameters"][2]["schema"]["allOf"][0]["$ref"].as_str().unwrap();
         assert_eq!(list["parameters"][2]["schema"]["allOf"][1], json!({"type": "string"}), "no numbers in a query");
         assert_eq!(status_ref, "#/components/schemas/weft.v1.WorkflowStatus");

@@ -34,6 +34,7 @@ mod tasks;
 mod tenant_secrets;
 mod unreadable;
 pub mod workers;
+mod workflow_order;
 mod workflows;
 
 pub use approvals::ApprovalStore;
@@ -49,6 +50,7 @@ pub use sqlite::wal::CheckpointStats;
 pub use tasks::{ClaimRequest, ClaimScope, ExpiredLease, LeasedTask, TaskClaim, TaskLease, TaskStatus, TaskStore};
 pub use tenant_secrets::{TenantSecretInfo, TenantSecretStore};
 pub use workers::{WorkerRecord, WorkerStore};
+pub use workflow_order::{CursorKey, SortOrder, WorkflowCursor, WorkflowSort};
 pub use workflows::{NewVersion, NewWorkflow, WorkflowPage, WorkflowQuery, WorkflowStore};
 
 /// Persistence of Weft's state: every table's trait. Callers hold an

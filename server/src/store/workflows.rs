@@ -18,6 +18,7 @@ use super::dialect::{Arg, Dialect};
 use super::error::Entity;
 use super::paging;
 use super::rows::{self, Columns, WORKFLOW_COLUMNS};
+use super::workflow_order::{CursorKey, SortOrder, WorkflowCursor, WorkflowSort, order_sql};
 use crate::model::{Definition, Workflow, WorkflowStatus, WorkflowVersionInfo};
 
 /// How long a create's request id stays a deduplication key.
@@ -38,6 +39,9 @@ pub struct NewWorkflow {
     pub change_summary: String,
     /// The validated definition.
     pub definition: Definition,
+    /// The definition as written, when that differs from `definition`
+    /// (see [`WorkflowStore::get_version_source`]).
+    pub source: Option<serde_json::Value>,
     /// Client token; a second create with the same token within 24 h returns
     /// the first workflow.
     pub request_id: Option<String>,
@@ -53,6 +57,8 @@ pub struct NewVersion {
     pub based_on: u32,
     /// The validated definition of the new version.
     pub definition: Definition,
+    /// The definition as written, when that differs from `definition`.
+    pub source: Option<serde_json::Value>,
     /// Why it was written.
     pub change_summary: String,
     /// New tags, when they change.
@@ -72,8 +78,14 @@ pub struct WorkflowQuery {
     pub tag: Option<String>,
     /// Only this trigger type.
     pub trigger_type: Option<String>,
-    /// Resume after this (created_at_ms, id) position, newest first.
-    pub after: Option<(i64, String)>,
+    /// Only workflows whose latest version has exactly this name.
+    pub name: Option<String>,
+    /// What the rows are ordered by (then by id, the same way).
+    pub sort: WorkflowSort,
+    /// Which way.
+    pub order: SortOrder,
+    /// Resume after this position (its key matches `sort`).
+    pub after: Option<WorkflowCursor>,
     /// Rows to skip (offset paging); used when `after` is `None`.
     pub offset: u32,
     /// Most rows to return.
@@ -83,7 +95,7 @@ pub struct WorkflowQuery {
 /// One page of a workflow listing.
 #[derive(Debug, Clone)]
 pub struct WorkflowPage {
-    /// The rows, newest first.
+    /// The rows, in the query's order.
     pub workflows: Vec<Workflow>,
     /// Rows matching the filters, across pages.
     pub total: u32,
@@ -104,7 +116,7 @@ pub trait WorkflowStore: Send + Sync + 'static {
     /// One version of a workflow.
     async fn get_workflow_version(&self, tenant: &str, id: &str, version: u32) -> Result<Workflow, StoreError>;
 
-    /// A page of workflows, newest first.
+    /// A page of workflows in the query's order.
     async fn list_workflows(&self, tenant: &str, query: &WorkflowQuery) -> Result<WorkflowPage, StoreError>;
 
     /// Writes version `based_on + 1`, atomically; fails with
@@ -125,6 +137,17 @@ pub trait WorkflowStore: Send + Sync + 'static {
 
     /// Every version of a workflow, newest first.
     async fn list_workflow_versions(&self, tenant: &str, id: &str) -> Result<Vec<WorkflowVersionInfo>, StoreError>;
+
+    /// The definition of a version as its author wrote it; `None` when it
+    /// was written in the canonical form (or the stored text cannot be
+    /// read, which is logged: a diff then compares canonical forms).
+    /// NotFound for an unknown workflow or version.
+    async fn get_version_source(
+        &self,
+        tenant: &str,
+        id: &str,
+        version: u32,
+    ) -> Result<Option<serde_json::Value>, StoreError>;
 }
 
 /// Makes a later create with the same request id find the first:
@@ -135,35 +158,40 @@ const EARLIER_REQUEST: &str = "SELECT workflow_id FROM workflow_create_requests 
 const RECORD_REQUEST: &str = "INSERT INTO workflow_create_requests (tenant_id, request_id, workflow_id, created_at) \
      VALUES (?1, ?2, ?3, ?4) \
      ON CONFLICT (tenant_id, request_id) DO UPDATE SET workflow_id = ?3, created_at = ?4";
-/// (tenant, id, status, trigger type, tags, ms).
+/// (tenant, id, status, trigger type, tags, ms, name).
 const INSERT_WORKFLOW: &str = "INSERT INTO workflows \
-     (tenant_id, id, status, trigger_type, tags, latest_version, created_at, updated_at) \
-     VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?6)";
-/// (tenant, id, version, definition, change summary, ms).
+     (tenant_id, id, status, trigger_type, tags, latest_version, created_at, updated_at, name) \
+     VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?6, ?7)";
+/// (tenant, id, version, definition, change summary, ms, source or NULL).
 const INSERT_VERSION: &str = "INSERT INTO workflow_versions \
-     (tenant_id, workflow_id, version, definition, change_summary, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+     (tenant_id, workflow_id, version, definition, change_summary, created_at, source) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+/// The source of one version (tenant, id, version).
+const VERSION_SOURCE: &str = "SELECT source FROM workflow_versions \
+     WHERE tenant_id = ?1 AND workflow_id = ?2 AND version = ?3";
 /// A workflow at one version, the latest when NULL (tenant, id, version).
 const FETCH_VERSION: &str = "SELECT {columns} FROM workflows w JOIN workflow_versions v \
        ON v.tenant_id = w.tenant_id AND v.workflow_id = w.id AND v.version = COALESCE(?3, w.latest_version) \
      WHERE w.tenant_id = ?1 AND w.id = ?2";
-/// A listing's filters (tenant, status, tag, trigger type); `{has_tag}`
-/// is the dialect's test of tag `?3`.
+/// A listing's filters (tenant, status, tag, trigger type, name) over `w`;
+/// `{has_tag}` is the dialect's test of tag `?3`.
 const FILTER: &str = "w.tenant_id = ?1 \
      AND (CASE WHEN CAST(?2 AS TEXT) IS NULL THEN w.status <> 'archived' ELSE w.status = ?2 END) \
      AND (CAST(?3 AS TEXT) IS NULL OR {has_tag}) \
-     AND (CAST(?4 AS TEXT) IS NULL OR w.trigger_type = ?4)";
-/// A page of a listing: the filters, then (after ms, after id, limit, offset).
-const PAGE: &str = "SELECT {columns} FROM workflows w JOIN workflow_versions v \
-       ON v.tenant_id = w.tenant_id AND v.workflow_id = w.id AND v.version = w.latest_version \
-     WHERE {filter} \
-       AND (CAST(?5 AS BIGINT) IS NULL OR w.created_at < ?5 OR (w.created_at = ?5 AND w.id < ?6)) \
-     ORDER BY w.created_at DESC, w.id DESC LIMIT ?7 OFFSET ?8";
+     AND (CAST(?4 AS TEXT) IS NULL OR w.trigger_type = ?4) \
+     AND (CAST(?5 AS TEXT) IS NULL OR w.name = ?5)";
+/// Joins a workflow to its latest version.
+const LATEST_JOIN: &str = "FROM workflows w JOIN workflow_versions v \
+       ON v.tenant_id = w.tenant_id AND v.workflow_id = w.id AND v.version = w.latest_version";
+/// A page of a listing: the filters, the position after (key ?6, id ?7),
+/// then (limit ?8, offset ?9).
+const PAGE: &str = "SELECT {columns} {join} WHERE {filter} AND {after} {order} LIMIT ?8 OFFSET ?9";
 /// The latest version (tenant, id); `{lock}` is the dialect's row lock.
 const LATEST_VERSION: &str = "SELECT latest_version FROM workflows WHERE tenant_id = ?1 AND id = ?2{lock}";
 /// Points a workflow at its new version (tenant, id, version, ms, tags or
-/// NULL, trigger type or NULL).
+/// NULL, trigger type or NULL, the version's name).
 const BUMP_LATEST: &str = "UPDATE workflows SET latest_version = ?3, updated_at = ?4, \
-         tags = COALESCE(?5, tags), trigger_type = COALESCE(?6, trigger_type) \
+         tags = COALESCE(?5, tags), trigger_type = COALESCE(?6, trigger_type), name = ?7 \
      WHERE tenant_id = ?1 AND id = ?2";
 /// (tenant, id, status, ms).
 const SET_STATUS: &str = "UPDATE workflows SET status = ?3, updated_at = ?4 WHERE tenant_id = ?1 AND id = ?2";
@@ -239,9 +267,11 @@ impl<D: WorkflowDialect> WorkflowStore for D {
             Arg::Text(&new.trigger_type),
             Arg::List(&new.tags),
             Arg::Int(new.now_ms),
+            Arg::Text(&new.definition.name),
         ];
         D::execute(&mut *tx, INSERT_WORKFLOW, &args).await?;
         let definition = to_json(&new.definition);
+        let source = new.source.as_ref().map(to_json);
         let args = [
             Arg::Text(tenant),
             Arg::Text(&new.id),
@@ -249,6 +279,7 @@ impl<D: WorkflowDialect> WorkflowStore for D {
             Arg::Json(&definition),
             Arg::Text(&new.change_summary),
             Arg::Int(new.now_ms),
+            Arg::OptText(source.as_deref()),
         ];
         D::execute(&mut *tx, INSERT_VERSION, &args).await?;
         let created = fetch_version::<D>(&mut *tx, tenant, &new.id, None).await?;
@@ -278,14 +309,30 @@ impl<D: WorkflowDialect> WorkflowStore for D {
             Arg::OptText(query.status.map(WorkflowStatus::as_str)),
             Arg::OptText(query.tag.as_deref()),
             Arg::OptText(query.trigger_type.as_deref()),
+            Arg::OptText(query.name.as_deref()),
         ];
         let count = format!("SELECT COUNT(*) AS n FROM workflows w WHERE {filter}");
         let total = paging::count::<D>(&mut *conn, &count, &filters).await?;
         let mut args = filters.to_vec();
-        args.extend(paging::after(&query.after));
+        args.extend(match &query.after {
+            Some(WorkflowCursor { key: CursorKey::Time(ms), id }) => [Arg::OptInt(Some(*ms)), Arg::OptText(Some(id))],
+            Some(WorkflowCursor { key: CursorKey::Name(name), id }) => {
+                [Arg::OptText(Some(name)), Arg::OptText(Some(id))]
+            }
+            None => match query.sort {
+                WorkflowSort::CreatedAt | WorkflowSort::UpdatedAt => [Arg::OptInt(None), Arg::OptText(None)],
+                WorkflowSort::Name => [Arg::OptText(None), Arg::OptText(None)],
+            },
+        });
         args.push(paging::limit_plus_one(query.limit));
         args.push(Arg::Int(if query.after.is_some() { 0 } else { i64::from(query.offset) }));
-        let page = PAGE.replace("{columns}", WORKFLOW_COLUMNS).replace("{filter}", &filter);
+        let (order, after) = order_sql(query.sort, query.order, 6, 7);
+        let page = PAGE
+            .replace("{columns}", WORKFLOW_COLUMNS)
+            .replace("{join}", LATEST_JOIN)
+            .replace("{filter}", &filter)
+            .replace("{after}", &after)
+            .replace("{order}", &order);
         let rows = D::fetch_all(&mut *conn, &page, &args).await?;
         let (workflows, has_more) = paging::page(&rows, "workflow", query.limit, rows::workflow);
         Ok(WorkflowPage { workflows, total, has_more })
@@ -301,6 +348,7 @@ impl<D: WorkflowDialect> WorkflowStore for D {
         }
         let version = i64::from(latest + 1);
         let definition = to_json(&next.definition);
+        let source = next.source.as_ref().map(to_json);
         let args = [
             Arg::Text(tenant),
             Arg::Text(id),
@@ -308,6 +356,7 @@ impl<D: WorkflowDialect> WorkflowStore for D {
             Arg::Json(&definition),
             Arg::Text(&next.change_summary),
             Arg::Int(next.now_ms),
+            Arg::OptText(source.as_deref()),
         ];
         D::execute(&mut *tx, INSERT_VERSION, &args).await?;
         let args = [
@@ -317,6 +366,7 @@ impl<D: WorkflowDialect> WorkflowStore for D {
             Arg::Int(next.now_ms),
             Arg::OptList(next.tags.as_deref()),
             Arg::OptText(next.trigger_type.as_deref()),
+            Arg::Text(&next.definition.name),
         ];
         D::execute(&mut *tx, BUMP_LATEST, &args).await?;
         let written = fetch_version::<D>(&mut *tx, tenant, id, None).await?;
@@ -356,5 +406,28 @@ impl<D: WorkflowDialect> WorkflowStore for D {
             return Err(StoreError::workflow_not_found(id));
         }
         rows.iter().map(rows::version_info).collect()
+    }
+
+    async fn get_version_source(
+        &self,
+        tenant: &str,
+        id: &str,
+        version: u32,
+    ) -> Result<Option<serde_json::Value>, StoreError> {
+        let mut conn = self.acquire().await?;
+        let args = [Arg::Text(tenant), Arg::Text(id), Arg::Int(i64::from(version))];
+        let Some(row) = D::fetch_optional(&mut *conn, VERSION_SOURCE, &args).await? else {
+            // Tell an unknown workflow from an unknown version of a known one.
+            fetch_version::<D>(&mut *conn, tenant, id, None).await?;
+            return Err(StoreError::NotFound { entity: Entity::WorkflowVersion(version), id: id.to_owned() });
+        };
+        let Some(text) = row.opt_text("source")? else { return Ok(None) };
+        match serde_json::from_str(&text) {
+            Ok(source) => Ok(Some(source)),
+            Err(err) => {
+                tracing::warn!(workflow_id = %id, version, error = %err, "a stored definition source cannot be read");
+                Ok(None)
+            }
+        }
     }
 }

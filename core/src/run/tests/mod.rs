@@ -12,6 +12,7 @@ mod loops;
 mod map;
 mod orders;
 mod outbound_steps;
+mod paused_lifetime;
 mod policy;
 mod properties;
 mod retry;

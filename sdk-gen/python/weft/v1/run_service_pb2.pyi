@@ -35,11 +35,15 @@ class StartRunRequest(google.protobuf.message.Message):
     INPUT_DATA_FIELD_NUMBER: builtins.int
     VARIABLES_FIELD_NUMBER: builtins.int
     TRIGGER_FIELD_NUMBER: builtins.int
+    SETTLE_WAIT_MS_FIELD_NUMBER: builtins.int
     workflow_id: builtins.str
-    """Workflow to run: its id (`wf_…`). A value that does not start with `wf_`
-    is read as a workflow name, as the `/v1/agents/{name}/workflow` route
-    documents: NOT_FOUND when no workflow has it, FAILED_PRECONDITION when
-    several do. Required.
+    """Workflow to run: its id (`wf_…`, at most 128 characters). A value that
+    does not start with `wf_` is read as a workflow name (at most 200
+    characters), as the `/v1/agents/{name}/workflow` route documents: the
+    run starts on the newest (by creation) ACTIVE workflow with exactly
+    that name. NOT_FOUND when no workflow has the name (archived ones are
+    not looked at); FAILED_PRECONDITION (WORKFLOW_NOT_ACTIVE) when some do
+    but none is active. Required.
     """
     user_id: builtins.str
     """End user the run acts for; copied to the run and to every task. Default:
@@ -59,14 +63,25 @@ class StartRunRequest(google.protobuf.message.Message):
     caller-chosen label of at most 64 characters. "schedule", "webhook" and
     "retry" are reserved for runs the server starts.
     """
+    settle_wait_ms: builtins.int
+    """How long StartRun may wait, in milliseconds, for the new run to settle
+    before answering: to pause (an approval, a wait step, PauseRun) or to
+    end (completed, failed, partial, cancelled). The answer is the run as
+    it is when it settles or when the wait runs out, whichever comes
+    first; a run still running then is answered as running. 0 (default):
+    answer at once. At most 10000 (10 s); more is refused with
+    INVALID_ARGUMENT. A start an idempotency key replays waits the same
+    way.
+    """
     @property
     def input(self) -> google.protobuf.struct_pb2.Value:
         """Run input, visible to steps as `$.input`; checked against inputSchema
         (INVALID_ARGUMENT, REST 422, when it fails). Unset: no input (an empty
         object for schema checks). On the `/v1/agents` route the documented body
         is `{"input": {"task": …, "state": {…}}}`: the whole object is the
-        input, and `input.state` also seeds shared_state when shared_state is
-        not given.
+        input, and when `input.state` is an object it also seeds shared_state
+        (`$.state`), unless shared_state is given, which then wins. A `state`
+        that is not an object is input only.
         """
 
     @property
@@ -97,9 +112,10 @@ class StartRunRequest(google.protobuf.message.Message):
         input_data: google.protobuf.struct_pb2.Value | None = ...,
         variables: google.protobuf.struct_pb2.Value | None = ...,
         trigger: builtins.str = ...,
+        settle_wait_ms: builtins.int = ...,
     ) -> None: ...
     def HasField(self, field_name: typing.Literal["input", b"input", "input_data", b"input_data", "shared_state", b"shared_state", "variables", b"variables"]) -> builtins.bool: ...
-    def ClearField(self, field_name: typing.Literal["idempotency_key", b"idempotency_key", "input", b"input", "input_data", b"input_data", "shared_state", b"shared_state", "trigger", b"trigger", "user_id", b"user_id", "variables", b"variables", "version", b"version", "workflow_id", b"workflow_id"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["idempotency_key", b"idempotency_key", "input", b"input", "input_data", b"input_data", "settle_wait_ms", b"settle_wait_ms", "shared_state", b"shared_state", "trigger", b"trigger", "user_id", b"user_id", "variables", b"variables", "version", b"version", "workflow_id", b"workflow_id"]) -> None: ...
 
 global___StartRunRequest = StartRunRequest
 
@@ -191,7 +207,9 @@ class ListRunsRequest(google.protobuf.message.Message):
     OFFSET_FIELD_NUMBER: builtins.int
     workflow_id: builtins.str
     """Only runs of this workflow (`wf_…`). Empty: every run of the tenant
-    (the `/v1/workflow-runs` route).
+    (the `/v1/workflow-runs` route). NOT_FOUND when the page would be empty
+    because the tenant has no such workflow (the runs a deleted workflow
+    left behind still list).
     """
     status: weft.v1.run_pb2.RunStatus.ValueType
     """Only runs in this status. Unset: every status."""

@@ -102,6 +102,8 @@ class ListWorkflowsRequest(google.protobuf.message.Message):
     TRIGGER_TYPE_FIELD_NUMBER: builtins.int
     LIMIT_FIELD_NUMBER: builtins.int
     OFFSET_FIELD_NUMBER: builtins.int
+    SORT_FIELD_NUMBER: builtins.int
+    ORDER_FIELD_NUMBER: builtins.int
     page_size: builtins.int
     """Most workflows to return. Default 50, at most 200; larger values are
     lowered to 200.
@@ -122,6 +124,16 @@ class ListWorkflowsRequest(google.protobuf.message.Message):
     """Workflows to skip, for clients that page with limit/offset. Ignored
     when page_token is set.
     """
+    sort: builtins.str
+    """What the list is ordered by: "createdAt" (default), "updatedAt" (the
+    latest version or status change) or "name" (compared byte by byte).
+    Rows with equal keys follow their ids, the same way. Any other value
+    is refused with INVALID_ARGUMENT naming `sort`.
+    """
+    order: builtins.str
+    """"desc" (default: newest, or Z, first) or "asc". Any other value is
+    refused with INVALID_ARGUMENT naming `order`.
+    """
     def __init__(
         self,
         *,
@@ -132,8 +144,10 @@ class ListWorkflowsRequest(google.protobuf.message.Message):
         trigger_type: builtins.str = ...,
         limit: builtins.int = ...,
         offset: builtins.int = ...,
+        sort: builtins.str = ...,
+        order: builtins.str = ...,
     ) -> None: ...
-    def ClearField(self, field_name: typing.Literal["limit", b"limit", "offset", b"offset", "page_size", b"page_size", "page_token", b"page_token", "status", b"status", "tag", b"tag", "trigger_type", b"trigger_type"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["limit", b"limit", "offset", b"offset", "order", b"order", "page_size", b"page_size", "page_token", b"page_token", "sort", b"sort", "status", b"status", "tag", b"tag", "trigger_type", b"trigger_type"]) -> None: ...
 
 global___ListWorkflowsRequest = ListWorkflowsRequest
 
@@ -433,7 +447,10 @@ class DiffWorkflowVersionsResponse(google.protobuf.message.Message):
     @property
     def diff(self) -> google.protobuf.internal.containers.RepeatedCompositeFieldContainer[weft.v1.common_pb2.JsonPatchOperation]:
         """JSON Patch that turns version v1's definition into v2's. Paths point
-        into the definition document (`/steps/0/task`, `/name`).
+        into the definition document (`/steps/0/task`, `/name`). When both
+        versions were written in another form than the canonical one (nested
+        `config` objects, a dialect), the patch compares the forms as written,
+        so paths name the fields the author wrote (`/steps/0/config/url`).
         """
 
     def __init__(

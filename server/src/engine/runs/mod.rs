@@ -12,10 +12,12 @@
 //! - `events.rs`: event streams and ExecuteWorkflow.
 //! - `retry.rs`: RetryRunFrom.
 //! - `resume.rs`: PauseRun, ResumeRun and their forms.
+//! - `settle.rs`: StartRun's short wait for a run to pause or end.
 
 mod events;
 mod resume;
 mod retry;
+mod settle;
 
 pub use resume::ResumeForm;
 
@@ -48,7 +50,8 @@ pub type RunDetail = (RunRecord, Vec<StepRecord>);
 /// What a client asks a run to start with.
 #[derive(Debug, Clone, Default)]
 pub struct StartRun {
-    /// `wf_…`.
+    /// `wf_…`, or a workflow name (see
+    /// [`WorkflowCatalog::resolve_reference`]).
     pub workflow_id: String,
     /// Pinned version; `None` means the latest.
     pub version: Option<u32>,
@@ -265,9 +268,10 @@ impl RunEngine {
         }
         // After the replay above, which is never refused nor counted.
         let ticket = self.admit(tenant).await?;
+        let id = self.catalog.resolve_reference(tenant, &request.workflow_id).await?;
         let workflow = match request.version {
-            Some(version) => self.catalog.get_version(tenant, &request.workflow_id, version).await?,
-            None => self.catalog.get(tenant, &request.workflow_id).await?,
+            Some(version) => self.catalog.get_version(tenant, &id, version).await?,
+            None => self.catalog.get(tenant, &id).await?,
         };
         if matches!(workflow.status, WorkflowStatus::Paused | WorkflowStatus::Archived) {
             return Err(EngineError::FailedPrecondition {
@@ -340,9 +344,31 @@ impl RunEngine {
         }
     }
 
-    /// A page of runs, newest first.
+    /// A page of runs, newest first. Listing the runs of a workflow the
+    /// tenant does not have is NotFound, not an empty page; the workflow
+    /// is looked up only when the page is empty, so the runs a deleted
+    /// workflow left behind still list.
     pub async fn list(&self, tenant: &str, query: &RunQuery) -> Result<RunPage, EngineError> {
-        Ok(self.store.list_runs(tenant, query).await?)
+        let page = self.store.list_runs(tenant, query).await?;
+        if let (true, Some(workflow_id)) = (page.runs.is_empty(), &query.workflow_id) {
+            self.catalog.get(tenant, workflow_id).await?;
+        }
+        Ok(page)
+    }
+
+    /// NotFound unless run `run_id` exists and, when `workflow_id` is
+    /// given, is a run of that workflow (as routes that nest a run under
+    /// its workflow promise).
+    pub async fn check_run_of(&self, tenant: &str, run_id: &str, workflow_id: Option<&str>) -> Result<(), EngineError> {
+        let Some(workflow_id) = workflow_id else { return Ok(()) };
+        let (run, _) = self.get(tenant, run_id).await?;
+        if run.workflow_id != workflow_id {
+            return Err(EngineError::NotFound {
+                what: format!("run '{run_id}' of workflow '{workflow_id}'"),
+                reason: "RUN_NOT_FOUND",
+            });
+        }
+        Ok(())
     }
 
     /// Cancels a live run; a finished one is refused with FailedPrecondition.

@@ -199,6 +199,9 @@ pub struct RunScheduler {
     tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
     /// Turns `true` when the writer task ends, however it ends.
     writer_ended: watch::Receiver<bool>,
+    /// `[runs] max_paused_lifetime` in ms, 0 for none (shared with the
+    /// writer).
+    max_paused_ms: Arc<std::sync::atomic::AtomicI64>,
 }
 
 /// Says the writer ended when dropped: at the end of its task, or while a
@@ -284,7 +287,9 @@ impl RunScheduler {
             let _ = arm.send(timer);
         }
         let stats = Arc::new(SchedulerStats::default());
+        let max_paused_ms = Arc::new(std::sync::atomic::AtomicI64::new(0));
         let writer = writer::Writer {
+            max_paused_ms: max_paused_ms.clone(),
             store,
             runs,
             events: events.clone(),
@@ -310,7 +315,15 @@ impl RunScheduler {
             shutdown: Arc::new(shutdown),
             tasks: Arc::new(Mutex::new(tasks)),
             writer_ended,
+            max_paused_ms,
         }
+    }
+
+    /// Sets `[runs] max_paused_lifetime` (`None`: paused runs wait as long
+    /// as they need); it applies to pauses that begin from now on.
+    pub fn set_max_paused(&self, lifetime: Option<std::time::Duration>) {
+        let ms = lifetime.map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX).max(1));
+        self.max_paused_ms.store(ms, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Resolves when the writer task has ended: at shutdown, or (a bug)

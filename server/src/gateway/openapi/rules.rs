@@ -17,6 +17,8 @@ const MAX_ID_BYTES: u64 = 128;
 /// Longest user id, idempotency key, cancel or pause reason, step label
 /// (`api::runs`).
 const MAX_LABEL_CHARS: u64 = 256;
+/// Longest settle wait of StartRun, ms (`api::runs`).
+const MAX_SETTLE_WAIT_MS: u64 = 10_000;
 /// Longest run trigger label (`api::runs`).
 const MAX_TRIGGER_CHARS: u64 = 64;
 /// Longest agent or tool name, most agents per worker, longest worker name
@@ -78,6 +80,13 @@ pub(super) fn field_rule(message: &str, field: &str) -> Option<Value> {
             max_chars(MAX_TRIGGER_CHARS)
         }
         ("ResumeTarget", "step") => id_schema(),
+        // StartRun's wait for the run to settle (`api::runs`).
+        ("StartRunRequest", "settle_wait_ms") => json!({"maximum": MAX_SETTLE_WAIT_MS}),
+        // ListWorkflows' order (`api::list_order`).
+        ("ListWorkflowsRequest", "sort") => {
+            json!({"enum": ["", "createdAt", "created_at", "updatedAt", "updated_at", "name"]})
+        }
+        ("ListWorkflowsRequest", "order") => json!({"pattern": "^([aA][sS][cC]|[dD][eE][sS][cC])?$"}),
         // Workers.
         ("RegisterWorkerRequest", "worker_id") => json!({"maxLength": MAX_ID_BYTES, "pattern": "^[A-Za-z0-9_.-]*$"}),
         ("RegisterWorkerRequest", "name") => max_chars(MAX_WORKER_NAME_CHARS),

@@ -33,7 +33,9 @@ pub static AGENTS: Profile = Profile {
         ("CancelRun", Answer::AgentRun),
         ("ListRuns", Answer::AgentRuns),
     ],
-    request_defaults: &[],
+    // 001 shows a run that pauses or ends at once as paused or ended in
+    // the first answer: the start waits up to 2 s for that.
+    request_defaults: &[RequestDefault { rpc: "StartRun", field: "settleWaitMs", value: "2000" }],
     errors: ErrorForm::Status,
     error_forms: &[],
     events: EventNames::Dotted,

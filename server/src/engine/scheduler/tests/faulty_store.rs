@@ -104,6 +104,16 @@ impl WorkflowStore for FaultyStore {
         self.reachable()?;
         self.inner.list_workflow_versions(tenant, id).await
     }
+
+    async fn get_version_source(
+        &self,
+        tenant: &str,
+        id: &str,
+        version: u32,
+    ) -> Result<Option<serde_json::Value>, StoreError> {
+        self.reachable()?;
+        self.inner.get_version_source(tenant, id, version).await
+    }
 }
 
 #[async_trait]

@@ -81,6 +81,11 @@ fn apply(state: &mut RunState, command: Command) -> Result<Result<Outcome, Trans
     })
 }
 
+/// The longest pause a run may take now, `None` for no limit.
+fn max_paused(ms: &std::sync::atomic::AtomicI64) -> Option<i64> {
+    Some(ms.load(std::sync::atomic::Ordering::Relaxed)).filter(|ms| *ms > 0)
+}
+
 type StartSender = oneshot::Sender<Result<StartReply, StartRouted>>;
 type CommandSender = oneshot::Sender<Result<(), Routed>>;
 
@@ -128,6 +133,9 @@ pub(super) struct Writer {
     pub(super) parked: ParkedClaims,
     /// Several replicas: the partitions held, and where to fence commits.
     pub(super) cluster: Option<Arc<ClusterLink>>,
+    /// `[runs] max_paused_lifetime` in ms, 0 for none; handed to each run
+    /// before a command, so pauses that begin then arm their timer.
+    pub(super) max_paused_ms: Arc<std::sync::atomic::AtomicI64>,
 }
 
 impl Writer {
@@ -297,6 +305,7 @@ impl Writer {
         };
         let json = serde_json::to_string(&command).expect("commands always serialize");
         let span = tracing::debug_span!("run", run_id = %new.id).entered();
+        state.set_max_paused_ms(max_paused(&self.max_paused_ms));
         let applied = apply(&mut state, command);
         drop(span);
         match applied {
@@ -360,6 +369,7 @@ impl Writer {
         let timed_out = matches!(&command, Command::StepTimedOut { .. });
         let json = serde_json::to_string(&command).expect("commands always serialize");
         let span = tracing::debug_span!("run", run_id = %run_id).entered();
+        live.state.set_max_paused_ms(max_paused(&self.max_paused_ms));
         let applied = apply(&mut live.state, command);
         drop(span);
         match applied {
