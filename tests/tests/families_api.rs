@@ -104,7 +104,12 @@ async fn the_003_run_routes_answer_in_their_documented_shapes() {
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start(dir.path()).await;
     let addr = server.addr;
-    let (_, created) = call(addr, "POST", "/api/workflows", Some(json!({"definition": pipeline("runs")}))).await;
+    // A one-second pause, so that the run's duration is a whole second.
+    let mut definition = pipeline("runs");
+    definition["steps"].as_array_mut().unwrap().push(
+        json!({"id": "settle", "type": "delay", "config": {"duration": 1}, "depends_on": ["shape"]}),
+    );
+    let (_, created) = call(addr, "POST", "/api/workflows", Some(json!({"definition": definition}))).await;
     let id = created["id"].as_str().unwrap().to_string();
 
     let start = json!({"input_data": {"dataset_id": "ds_7"}, "trigger": "manual"});
