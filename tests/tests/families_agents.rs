@@ -5,10 +5,10 @@
 //! shape, with examples of our own (see `weft_tests::shape`).
 
 use serde_json::{Value, json};
+use weft_tests::TestServer;
 use weft_tests::http1;
 use weft_tests::shape::assert_shape;
 use weft_tests::workflows::create_json;
-use weft_tests::{TestServer, eventually};
 
 fn router() -> Value {
     json!({"name": "lead-router", "steps": [
@@ -60,11 +60,8 @@ async fn a_run_started_by_name_answers_in_the_agents_shape_from_start_to_finish(
         http1::json(addr, "POST", &format!("/v1/workflow-runs/{run_id}/resume"), Some(resume)).await;
     assert_eq!(status, 200, "{resumed}");
     assert_eq!(resumed["run_id"], run_id.as_str());
-    let done = eventually("the run completes", 10, || async {
-        let (_, got) = http1::json(addr, "GET", &format!("/v1/workflow-runs/{run_id}"), None).await;
-        (got["output"]["status"] == "completed").then_some(got).ok_or("not yet")
-    })
-    .await;
+    assert_eq!(resumed["output"]["status"], "completed", "the resume answer waits for the run to end: {resumed}");
+    let (_, done) = http1::json(addr, "GET", &format!("/v1/workflow-runs/{run_id}"), None).await;
     assert_shape(&done, &agent_run("completed", Value::Null, Value::Null), "completed");
     assert_eq!(done["output"]["result"], json!({"decision": "approve"}), "the result is the run's output");
 
@@ -75,6 +72,14 @@ async fn a_run_started_by_name_answers_in_the_agents_shape_from_start_to_finish(
     // A paused run cancelled through DELETE.
     let (_, second) = http1::json(addr, "POST", "/v1/agents/lead-router/workflow", Some(start)).await;
     let second = second["run_id"].as_str().unwrap().to_string();
+    // A resume that would wait past the bound is refused, and changes nothing.
+    let too_long = json!({"input": {"resume": {"step": "approval", "input": "approve"}}, "settleWaitMs": 10_001});
+    let path = format!("/v1/workflow-runs/{second}/resume");
+    let (status, refused) = http1::json(addr, "POST", &path, Some(too_long)).await;
+    assert_eq!(status, 400, "{refused}");
+    assert!(refused["message"].as_str().unwrap().starts_with("settle_wait_ms:"), "{refused}");
+    let (_, still) = http1::json(addr, "GET", &format!("/v1/workflow-runs/{second}"), None).await;
+    assert_eq!(still["output"]["status"], "paused");
     let (status, cancelled) = http1::json(addr, "DELETE", &format!("/v1/workflow-runs/{second}"), None).await;
     assert_eq!(status, 200, "{cancelled}");
     assert_eq!(cancelled["output"]["status"], "cancelled");

@@ -106,9 +106,10 @@ async fn the_003_run_routes_answer_in_their_documented_shapes() {
     let addr = server.addr;
     // A one-second pause, so that the run's duration is a whole second.
     let mut definition = pipeline("runs");
-    definition["steps"].as_array_mut().unwrap().push(
-        json!({"id": "settle", "type": "delay", "config": {"duration": 1}, "depends_on": ["shape"]}),
-    );
+    definition["steps"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"id": "settle", "type": "delay", "config": {"duration": 1}, "depends_on": ["shape"]}));
     let (_, created) = call(addr, "POST", "/api/workflows", Some(json!({"definition": definition}))).await;
     let id = created["id"].as_str().unwrap().to_string();
 

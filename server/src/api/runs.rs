@@ -36,7 +36,8 @@ const MAX_EVENT_PAGE: u32 = 1000;
 /// Default and longest wait of ExecuteWorkflow, seconds (per the proto).
 const DEFAULT_EXECUTE_SECONDS: u32 = 120;
 const MAX_EXECUTE_SECONDS: u32 = 900;
-/// Longest settle wait of StartRun, milliseconds (per the proto).
+/// Longest settle wait of StartRun and ResumeRun, milliseconds (per the
+/// proto).
 const MAX_SETTLE_WAIT_MS: u32 = 10_000;
 /// Longest idempotency key, user id or cancel reason.
 const MAX_LABEL_CHARS: usize = 256;
@@ -160,7 +161,8 @@ macro_rules! start_fields {
     };
 }
 
-/// StartRun's `settle_wait_ms`, checked before anything starts.
+/// StartRun's and ResumeRun's `settle_wait_ms`, checked before anything
+/// starts or resumes.
 fn settle_wait(ms: u32) -> Result<Duration, Status> {
     if ms > MAX_SETTLE_WAIT_MS {
         return Err(error::invalid_argument(
@@ -289,6 +291,7 @@ impl RunService for RunApi {
         let tenant = auth::tenant(&request)?;
         let r = request.into_inner();
         required_id(&r.run_id, "run_id")?;
+        let settle_wait = settle_wait(r.settle_wait_ms)?;
         let target = r.input.and_then(|i| i.resume);
         let forms = [!r.event.is_empty(), target.is_some(), !r.from_step.is_empty()];
         if forms.iter().filter(|&&given| given).count() > 1 {
@@ -314,7 +317,10 @@ impl RunService for RunApi {
                 ResumeForm::Continue { from_step: Some(from_step).filter(|s| !s.is_empty()) }
             }
         };
-        let detail = self.runs.resume(&tenant, &r.run_id, form).await?;
+        let mut detail = self.runs.resume(&tenant, &r.run_id, form).await?;
+        if !settle_wait.is_zero() {
+            detail = self.runs.settle(&tenant, &detail.0.id, settle_wait).await?;
+        }
         Ok(Response::new(pb::ResumeRunResponse { run: Some(run_pb(&detail)) }))
     }
 

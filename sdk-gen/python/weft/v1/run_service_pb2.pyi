@@ -481,6 +481,7 @@ class ResumeRunRequest(google.protobuf.message.Message):
     PAYLOAD_FIELD_NUMBER: builtins.int
     INPUT_FIELD_NUMBER: builtins.int
     FROM_STEP_FIELD_NUMBER: builtins.int
+    SETTLE_WAIT_MS_FIELD_NUMBER: builtins.int
     run_id: builtins.str
     """Run id. Required."""
     event: builtins.str
@@ -492,6 +493,12 @@ class ResumeRunRequest(google.protobuf.message.Message):
     where the run stopped. Its upstream outputs are kept. Empty: continue
     where it stopped (a paused run) or from the last checkpoint (a failed,
     partial or cancelled run). See ResumeRun.
+    """
+    settle_wait_ms: builtins.int
+    """How long ResumeRun may wait, in milliseconds, for the resumed run to
+    settle (pause again or end) before answering, as StartRun's
+    settle_wait_ms does: the answer is the run as it then is. 0 (default):
+    answer at once. At most 10000; more is refused with INVALID_ARGUMENT.
     """
     @property
     def payload(self) -> google.protobuf.struct_pb2.Value:
@@ -511,9 +518,10 @@ class ResumeRunRequest(google.protobuf.message.Message):
         payload: google.protobuf.struct_pb2.Value | None = ...,
         input: global___ResumeInput | None = ...,
         from_step: builtins.str = ...,
+        settle_wait_ms: builtins.int = ...,
     ) -> None: ...
     def HasField(self, field_name: typing.Literal["input", b"input", "payload", b"payload"]) -> builtins.bool: ...
-    def ClearField(self, field_name: typing.Literal["event", b"event", "from_step", b"from_step", "input", b"input", "payload", b"payload", "run_id", b"run_id"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["event", b"event", "from_step", b"from_step", "input", b"input", "payload", b"payload", "run_id", b"run_id", "settle_wait_ms", b"settle_wait_ms"]) -> None: ...
 
 global___ResumeRunRequest = ResumeRunRequest
 

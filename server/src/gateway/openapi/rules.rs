@@ -17,7 +17,7 @@ const MAX_ID_BYTES: u64 = 128;
 /// Longest user id, idempotency key, cancel or pause reason, step label
 /// (`api::runs`).
 const MAX_LABEL_CHARS: u64 = 256;
-/// Longest settle wait of StartRun, ms (`api::runs`).
+/// Longest settle wait of StartRun and ResumeRun, ms (`api::runs`).
 const MAX_SETTLE_WAIT_MS: u64 = 10_000;
 /// Longest run trigger label (`api::runs`).
 const MAX_TRIGGER_CHARS: u64 = 64;
@@ -81,7 +81,7 @@ pub(super) fn field_rule(message: &str, field: &str) -> Option<Value> {
         }
         ("ResumeTarget", "step") => id_schema(),
         // StartRun's wait for the run to settle (`api::runs`).
-        ("StartRunRequest", "settle_wait_ms") => json!({"maximum": MAX_SETTLE_WAIT_MS}),
+        ("StartRunRequest" | "ResumeRunRequest", "settle_wait_ms") => json!({"maximum": MAX_SETTLE_WAIT_MS}),
         // ListWorkflows' order (`api::list_order`).
         ("ListWorkflowsRequest", "sort") => {
             json!({"enum": ["", "createdAt", "created_at", "updatedAt", "updated_at", "name"]})

@@ -34,8 +34,11 @@ pub static AGENTS: Profile = Profile {
         ("ListRuns", Answer::AgentRuns),
     ],
     // 001 shows a run that pauses or ends at once as paused or ended in
-    // the first answer: the start waits up to 2 s for that.
-    request_defaults: &[RequestDefault { rpc: "StartRun", field: "settleWaitMs", value: "2000" }],
+    // the first answer: a start or a resume waits up to 2 s for that.
+    request_defaults: &[
+        RequestDefault { rpc: "StartRun", field: "settleWaitMs", value: "2000" },
+        RequestDefault { rpc: "ResumeRun", field: "settleWaitMs", value: "2000" },
+    ],
     errors: ErrorForm::Status,
     error_forms: &[],
     events: EventNames::Dotted,
