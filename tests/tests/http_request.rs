@@ -48,6 +48,13 @@ async fn a_get_returns_status_headers_and_the_parsed_json_body() {
     assert_eq!(output["headers"]["content-type"], "application/json");
     let received = receiver.received();
     assert_eq!((received[0].method.as_str(), received[0].path.as_str()), ("GET", "/data?x=1"));
+    // 003 (`/api`) shows the result as `{status_code, body}`; `/v1` as stored.
+    let (_, api) = http1::json(server.addr, "GET", &format!("/api/workflows/runs/{}", run.id), None).await;
+    let shown = &api["run"]["step_runs"][0]["output"];
+    assert_eq!((&shown["status_code"], shown.get("statusCode")), (&json!(200), None), "{api}");
+    assert_eq!(shown["body"]["items"], json!([1, 2]));
+    let (_, v1) = http1::json(server.addr, "GET", &format!("/v1/workflows/runs/{}", run.id), None).await;
+    assert_eq!(v1["steps"][0]["output"]["statusCode"], 200, "{v1}");
     assert_eq!(received[0].header("accept"), Some("application/json"));
     assert!(received[0].body.is_empty());
 }

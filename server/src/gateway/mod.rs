@@ -95,12 +95,13 @@ fn enveloped(route: &routes::Route, body: Vec<u8>, query: Option<&str>) -> Respo
     let profile = route.family.profile();
     let answer = profile.answer(route.method.name());
     let success = status::success_status(&route.method);
-    if answer == profile::Answer::Bare {
+    if answer == profile::Answer::Bare && profile.step_output_renames.is_empty() {
         return json_response(success, body);
     }
-    let Ok(tree) = serde_json::from_slice::<Value>(&body) else {
+    let Ok(mut tree) = serde_json::from_slice::<Value>(&body) else {
         return errors::gateway(Code::Internal, "INTERNAL", "the JSON writer wrote invalid JSON", None);
     };
+    profile::rename_step_outputs(&mut tree, profile.step_output_renames);
     match profile::shape_answer(answer, tree, query) {
         profile::Shaped::Body(value) => {
             json_response(success, serde_json::to_vec(&value).expect("a JSON tree serializes"))

@@ -85,6 +85,26 @@ pub fn shape_answer(answer: Answer, body: Value, query: Option<&str>) -> Shaped 
     }
 }
 
+/// Renames the keys `renames` lists in the outputs of step results (objects
+/// with a step `type` and an `output` object) anywhere in `value`.
+pub fn rename_step_outputs(value: &mut Value, renames: &[super::StepOutputRename]) {
+    match value {
+        Value::Object(object) => {
+            let kind = object.get("type").and_then(Value::as_str).unwrap_or_default().to_owned();
+            if let Some(Value::Object(output)) = object.get_mut("output") {
+                for rename in renames.iter().filter(|r| r.step_types.contains(&kind.as_str())) {
+                    if let Some(found) = output.remove(rename.from) {
+                        output.insert(rename.to.to_owned(), found);
+                    }
+                }
+            }
+            object.values_mut().for_each(|child| rename_step_outputs(child, renames));
+        }
+        Value::Array(items) => items.iter_mut().for_each(|item| rename_step_outputs(item, renames)),
+        _ => {}
+    }
+}
+
 /// The run inside an answer: its `run` field, or the answer itself.
 fn run_of(body: &Value) -> &Value {
     body.get("run").filter(|run| run.is_object()).unwrap_or(body)
@@ -260,6 +280,18 @@ mod tests {
         let shaped = body(shape_answer(Answer::Execution, fresh, None));
         assert_eq!(shaped["currentState"], "initial", "a new machine is at its initial state");
         assert_eq!(shaped["stateHistory"], json!([]));
+    }
+
+    #[test]
+    fn built_in_step_outputs_are_spelled_the_family_way_and_data_is_not() {
+        const RENAMES: &[super::super::StepOutputRename] =
+            &[super::super::StepOutputRename { step_types: &["http_request"], from: "statusCode", to: "status_code" }];
+        let mut run = json!({"run": {"step_runs": [
+            {"step_id": "fetch", "type": "http_request", "output": {"statusCode": 200, "body": {"statusCode": 1}}},
+            {"step_id": "mine", "type": "transform", "output": {"statusCode": 7}}]}});
+        rename_step_outputs(&mut run, RENAMES);
+        assert_eq!(run["run"]["step_runs"][0]["output"], json!({"status_code": 200, "body": {"statusCode": 1}}));
+        assert_eq!(run["run"]["step_runs"][1]["output"], json!({"statusCode": 7}), "a transform's output is data");
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use super::answer::{Answer, ListWindow};
 use super::naming::{KeyStyle, Naming, Rename};
-use super::{ErrorForm, EventNames, Family, Profile, RequestDefault};
+use super::{ErrorForm, EventNames, Family, Profile, RequestDefault, StepOutputRename};
 
 /// `/v1` (000): protobuf's JSON mapping and bare resources.
 pub static V1: Profile = Profile {
@@ -17,6 +17,7 @@ pub static V1: Profile = Profile {
     error_forms: &[],
     events: EventNames::Dotted,
     in_band_stream_errors: &[],
+    step_output_renames: &[],
 };
 
 /// `/v1/agents` and `/v1/workflow-runs` (001): every run answer is
@@ -43,6 +44,7 @@ pub static AGENTS: Profile = Profile {
     error_forms: &[],
     events: EventNames::Dotted,
     in_band_stream_errors: &[],
+    step_output_renames: &[],
 };
 
 const STATE_MACHINE_RENAMES: &[Rename] = &[
@@ -68,6 +70,7 @@ pub static STATE_MACHINE: Profile = Profile {
     error_forms: &[],
     events: EventNames::Dotted,
     in_band_stream_errors: &[],
+    step_output_renames: &[],
 };
 
 const API_RENAMES: &[Rename] = &[
@@ -106,6 +109,12 @@ pub static API: Profile = Profile {
     ],
     events: EventNames::Underscored,
     in_band_stream_errors: &["ExecuteWorkflowStream"],
+    // 003 shows an http_request step's result as `{status_code, body}`.
+    step_output_renames: &[StepOutputRename {
+        step_types: &["http_request", "webhook"],
+        from: "statusCode",
+        to: "status_code",
+    }],
 };
 
 #[cfg(test)]

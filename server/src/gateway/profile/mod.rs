@@ -23,7 +23,7 @@ mod answer;
 mod families;
 mod naming;
 
-pub use answer::{Answer, ListWindow, Shaped, shape_answer};
+pub use answer::{Answer, ListWindow, Shaped, rename_step_outputs, shape_answer};
 pub use naming::{KeyStyle, Naming, Rename, snake_case};
 
 use http::Method;
@@ -106,6 +106,18 @@ pub struct RequestDefault {
     pub value: &'static str,
 }
 
+/// A key of the output Weft itself writes for a built-in step (not data
+/// from a user or a worker), spelled another way in a family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StepOutputRename {
+    /// The step types whose output it is (`http_request`).
+    pub step_types: &'static [&'static str],
+    /// The key as stored (`statusCode`).
+    pub from: &'static str,
+    /// The key the family writes (`status_code`).
+    pub to: &'static str,
+}
+
 /// One family's answers, as data.
 #[derive(Debug)]
 pub struct Profile {
@@ -128,6 +140,9 @@ pub struct Profile {
     /// Streaming RPCs that answer HTTP 200 and report a failure to start as
     /// an `error` event, as the family's document asks.
     pub in_band_stream_errors: &'static [&'static str],
+    /// Keys of built-in steps' outputs spelled the family's way in step
+    /// results.
+    pub step_output_renames: &'static [StepOutputRename],
 }
 
 impl Profile {
