@@ -201,10 +201,17 @@ async fn handle(State(gateway): State<Arc<Gateway>>, request: Request) -> Respon
     }
     match transcode::unary_result(response).await {
         Ok(bytes) => {
+            // Writing and enveloping a large answer both run off the async
+            // workers (`offload`).
             let answering = route.clone();
-            let written = gateway.offload.run(bytes.len(), move || unary_answer(&answering, &bytes)).await;
+            let written = gateway
+                .offload
+                .run(bytes.len(), move || {
+                    unary_answer(&answering, &bytes).map(|body| enveloped(&answering, body, query.as_deref()))
+                })
+                .await;
             match written {
-                Ok(body) => enveloped(route, body, query.as_deref()),
+                Ok(response) => response,
                 Err(e) => errors::gateway_in(form, Code::Internal, "INTERNAL", e.to_string(), None),
             }
         }
