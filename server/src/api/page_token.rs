@@ -19,14 +19,25 @@ pub fn encode(position: &Position, fingerprint: &str) -> String {
     URL_SAFE_NO_PAD.encode(plain)
 }
 
-/// Decodes a token, checking it belongs to the query `fingerprint`.
-pub fn decode(token: &str, fingerprint: &str) -> Result<Position, tonic::Status> {
-    let bad = || error::invalid_argument("page_token", "the page token is malformed or belongs to another query");
+/// The refusal of any token that is not one this server issued for the
+/// same query.
+fn bad() -> tonic::Status {
+    error::invalid_argument("page_token", "the page token is malformed or belongs to another query")
+}
+
+/// A token's text (`<kind>|<key>|<id>|<fingerprint>`), if it is base64
+/// text of a plausible length.
+fn plain(token: &str) -> Result<String, tonic::Status> {
     if token.len() > 2048 {
         return Err(bad());
     }
     let bytes = URL_SAFE_NO_PAD.decode(token).map_err(|_| bad())?;
-    let plain = String::from_utf8(bytes).map_err(|_| bad())?;
+    String::from_utf8(bytes).map_err(|_| bad())
+}
+
+/// Decodes a token, checking it belongs to the query `fingerprint`.
+pub fn decode(token: &str, fingerprint: &str) -> Result<Position, tonic::Status> {
+    let plain = plain(token)?;
     let mut parts = plain.splitn(4, '|');
     match (parts.next(), parts.next(), parts.next(), parts.next()) {
         (Some("1"), Some(ms), Some(id), Some(fp)) if fp == fingerprint => {
@@ -45,12 +56,7 @@ pub fn encode_text(position: &TextPosition, fingerprint: &str) -> String {
 
 /// Decodes a token of [`encode_text`], checking it belongs to `fingerprint`.
 pub fn decode_text(token: &str, fingerprint: &str) -> Result<TextPosition, tonic::Status> {
-    let bad = || error::invalid_argument("page_token", "the page token is malformed or belongs to another query");
-    if token.len() > 2048 {
-        return Err(bad());
-    }
-    let bytes = URL_SAFE_NO_PAD.decode(token).map_err(|_| bad())?;
-    let plain = String::from_utf8(bytes).map_err(|_| bad())?;
+    let plain = plain(token)?;
     let mut parts = plain.splitn(4, '|');
     match (parts.next(), parts.next(), parts.next(), parts.next()) {
         (Some("2"), Some(key), Some(id), Some(fp)) if fp == fingerprint => {
