@@ -70,6 +70,24 @@ pub struct OutboundResponse {
     pub body: Vec<u8>,
 }
 
+impl OutboundResponse {
+    /// Whether a refusing answer is one another attempt may not meet: a
+    /// timeout (408), a rate limit (429), a server error (5xx).
+    pub fn is_transient_refusal(&self) -> bool {
+        self.status == 408 || self.status == 429 || self.status >= 500
+    }
+
+    /// The start of the body (200 bytes) as `": text"`, for an error
+    /// message; empty for an empty body.
+    pub fn snippet(&self) -> String {
+        if self.body.is_empty() {
+            return String::new();
+        }
+        let text = String::from_utf8_lossy(&self.body[..self.body.len().min(200)]).into_owned();
+        format!(": {}", text.trim())
+    }
+}
+
 /// Why a request got no answer.
 #[derive(Debug, thiserror::Error)]
 pub enum OutboundError {
@@ -101,6 +119,18 @@ pub enum OutboundError {
         /// The cause, with its sources.
         message: String,
     },
+}
+
+impl OutboundError {
+    /// Whether another attempt may get an answer: transport trouble and
+    /// timeouts may pass; a refused address or an unsendable request will
+    /// be refused again, and a body over the cap is the caller's to judge.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Timeout { .. } | Self::Transport { .. } => true,
+            Self::Refused(_) | Self::Invalid(_) | Self::TooLarge { .. } => false,
+        }
+    }
 }
 
 /// The guarded client; cheap to clone.

@@ -8,7 +8,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::webhook::{retryable_status, send, snippet};
+use super::webhook::send;
 use super::{Finish, Job, json_or_text, whole_numbers};
 use crate::outbound::OutboundRequest;
 
@@ -43,8 +43,8 @@ pub(super) async fn run(job: &Job) -> Finish {
     };
     let status = response.status;
     if status >= 400 {
-        let retryable = retryable_status(status);
-        let error = format!("the server answered HTTP {status}{}", snippet(&response.body));
+        let retryable = response.is_transient_refusal();
+        let error = format!("the server answered HTTP {status}{}", response.snippet());
         return Finish::Failed { error, retryable };
     }
     let mut headers = Map::new();

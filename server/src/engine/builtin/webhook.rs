@@ -87,8 +87,8 @@ pub(super) async fn run(job: &Job) -> Finish {
     };
     let status = response.status;
     if !(200..300).contains(&status) {
-        let retryable = retryable_status(status);
-        let error = format!("the webhook receiver answered HTTP {status}{}", snippet(&response.body));
+        let retryable = response.is_transient_refusal();
+        let error = format!("the webhook receiver answered HTTP {status}{}", response.snippet());
         return Finish::Failed { error, retryable };
     }
     if spec.wait_for_callback {
@@ -162,27 +162,12 @@ pub(super) async fn send(job: &Job, request: OutboundRequest) -> Result<Outbound
     }
 }
 
-/// A refusing status another attempt may not meet: a timeout, a rate
-/// limit, a server error.
-pub(super) fn retryable_status(status: u16) -> bool {
-    status == 408 || status == 429 || status >= 500
-}
-
 /// An attempt whose request got no answer: a refused address will be
 /// refused again, so only transport trouble and timeouts are retryable.
 fn failed_request(err: OutboundError) -> Finish {
     if let OutboundError::TooLarge { .. } = err {
         return Finish::TooLarge(err.to_string());
     }
-    let retryable = matches!(err, OutboundError::Timeout { .. } | OutboundError::Transport { .. });
+    let retryable = err.is_transient();
     Finish::Failed { error: err.to_string(), retryable }
-}
-
-/// The start of a refusing answer's body, for the error message.
-pub(super) fn snippet(body: &[u8]) -> String {
-    if body.is_empty() {
-        return String::new();
-    }
-    let text = String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned();
-    format!(": {}", text.trim())
 }

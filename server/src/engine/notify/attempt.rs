@@ -27,8 +27,6 @@ pub const DELIVERY_HEADER: &str = "weft-delivery-id";
 pub const SUBSCRIPTION_HEADER: &str = "weft-subscription-id";
 /// The header numbering the attempt, from 1.
 pub const ATTEMPT_HEADER: &str = "weft-attempt";
-/// Most of a refusing answer's body kept in the log.
-const SNIPPET_BYTES: usize = 200;
 
 /// How an attempt ended, before it is written down.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,21 +70,19 @@ fn judge(sent: Result<crate::outbound::OutboundResponse, OutboundError>) -> Answ
     match sent {
         Ok(response) if (200..300).contains(&response.status) => Answer::Delivered(response.status),
         Ok(response) => {
-            let status = response.status;
-            let shown = String::from_utf8_lossy(&response.body[..response.body.len().min(SNIPPET_BYTES)]);
-            let error = format!("the receiver answered HTTP {status}: {}", shown.trim());
-            if status == 408 || status == 429 || status >= 500 {
-                Answer::Retry { status: Some(status), error }
+            let status = Some(response.status);
+            let error = format!("the receiver answered HTTP {}{}", response.status, response.snippet());
+            if response.is_transient_refusal() {
+                Answer::Retry { status, error }
             } else {
-                Answer::GiveUp { status: Some(status), error }
+                Answer::GiveUp { status, error }
             }
         }
-        Err(err @ (OutboundError::Refused(_) | OutboundError::Invalid(_))) => {
-            Answer::GiveUp { status: None, error: err.to_string() }
+        // A receiver answering more than the cap may answer less next time.
+        Err(err) if err.is_transient() || matches!(err, OutboundError::TooLarge { .. }) => {
+            Answer::Retry { status: None, error: err.to_string() }
         }
-        Err(
-            err @ (OutboundError::Timeout { .. } | OutboundError::Transport { .. } | OutboundError::TooLarge { .. }),
-        ) => Answer::Retry { status: None, error: err.to_string() },
+        Err(err) => Answer::GiveUp { status: None, error: err.to_string() },
     }
 }
 
