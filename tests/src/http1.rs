@@ -92,6 +92,19 @@ pub fn grpc_web_frames(mut body: &[u8]) -> Vec<(u8, Vec<u8>)> {
     frames
 }
 
+/// (event name, data as JSON) of each Server-Sent Event in `text`; an
+/// event with no `event:` line is named "message", comments and events
+/// whose data is not JSON are left out.
+pub fn sse_events(text: &str) -> Vec<(String, serde_json::Value)> {
+    text.split("\n\n")
+        .filter_map(|block| {
+            let name = block.lines().find_map(|l| l.strip_prefix("event: ")).unwrap_or("message").to_string();
+            let data = block.lines().find_map(|l| l.strip_prefix("data: "))?;
+            Some((name, serde_json::from_str(data).ok()?))
+        })
+        .collect()
+}
+
 /// One uncompressed gRPC(-web) data frame around `message`.
 pub fn grpc_frame(message: &[u8]) -> Vec<u8> {
     let mut frame = vec![0u8];

@@ -7,7 +7,7 @@
 use std::net::SocketAddr;
 
 use serde_json::{Value, json};
-use weft_tests::http1::{self, request};
+use weft_tests::http1::{self, request, sse_events};
 use weft_tests::shape::assert_shape;
 use weft_tests::{TestServer, eventually};
 
@@ -143,7 +143,7 @@ async fn the_003_run_routes_answer_in_their_documented_shapes() {
             .unwrap();
     assert_eq!(stream.status, 200);
     let text = String::from_utf8(stream.body).unwrap();
-    let events = sse(&text);
+    let events = sse_events(&text);
     let (_, started) = events.iter().find(|(name, _)| name == "step_started").expect("a step_started event");
     assert_shape(started, &json!({"run_id": "r", "step_id": "s", "timestamp": "t", "...": true}), "step_started");
     let (_, done) = events.iter().find(|(name, _)| name == "run_completed").expect("a run_completed event");
@@ -160,17 +160,6 @@ async fn the_003_run_routes_answer_in_their_documented_shapes() {
     assert_eq!(status, 200);
     let (status, _) = call(addr, "GET", &format!("/api/workflows/runs/{run_id}"), None).await;
     assert_eq!(status, 404);
-}
-
-/// (event name, data) of each SSE event in `text`.
-fn sse(text: &str) -> Vec<(String, Value)> {
-    text.split("\n\n")
-        .filter_map(|block| {
-            let name = block.lines().find_map(|l| l.strip_prefix("event: ")).unwrap_or("message").to_string();
-            let data = block.lines().find_map(|l| l.strip_prefix("data: "))?;
-            Some((name, serde_json::from_str(data).ok()?))
-        })
-        .collect()
 }
 
 #[tokio::test]
@@ -236,7 +225,7 @@ async fn the_004_graph_routes_answer_in_their_documented_shapes_and_error_bodies
     let headers = [("content-type", "application/json"), ("accept", "text/event-stream")];
     let unknown = request(addr, "POST", "/api/workflows/wf_missing/execute/stream", &headers, b"{}").await.unwrap();
     assert_eq!(unknown.status, 200);
-    let events = sse(&String::from_utf8(unknown.body).unwrap());
+    let events = sse_events(&String::from_utf8(unknown.body).unwrap());
     assert_eq!(events.len(), 1, "{events:?}");
     assert_shape(&events[0].1, &json!({"type": "error", "error": "e"}), "in-band stream error");
     let streamed = request(
@@ -249,7 +238,7 @@ async fn the_004_graph_routes_answer_in_their_documented_shapes_and_error_bodies
     .await
     .unwrap();
     assert_eq!(streamed.status, 200);
-    let events = sse(&String::from_utf8(streamed.body).unwrap());
+    let events = sse_events(&String::from_utf8(streamed.body).unwrap());
     assert!(events.iter().any(|(name, _)| name == "run_completed"), "{events:?}");
 
     // Error bodies as 004 lists them: plain on list/create/patch/delete and

@@ -414,19 +414,9 @@ async fn an_sse_stream_ending_in_a_timeout_sends_the_documented_error_body() {
     assert_eq!(response.status, 200, "the stream had started before the timeout");
     let text = String::from_utf8(response.body).unwrap();
     assert!(text.contains("event: step_started"), "{text}");
-    let (event, data) = text
-        .split("\n\n")
-        .filter(|block| !block.trim().is_empty())
-        .map(|block| {
-            let event = block.lines().find_map(|l| l.strip_prefix("event: ")).unwrap_or_default().to_string();
-            let data = block.lines().find_map(|l| l.strip_prefix("data: ")).unwrap_or_default().to_string();
-            (event, data)
-        })
-        .last()
-        .unwrap();
+    let (event, error) = http1::sse_events(&text).pop().expect("events");
     assert_eq!(event, "error", "{text}");
     // 004's error event: the plain body, `type`, and the timeout's code.
-    let error: Value = serde_json::from_str(&data).unwrap();
     assert_eq!(error["type"], "error");
     assert_eq!(error["error_code"], "EXECUTION_TIMEOUT", "{error}");
     assert!(error["error"].as_str().is_some_and(|m| !m.is_empty()), "{error}");
