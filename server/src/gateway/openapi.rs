@@ -917,9 +917,9 @@ mod tests {
 
     #[test]
     fn every_operation_documents_the_error_schema() {
-        let doc = document(&table());
+        let table = table();
+        let doc = document(&table);
         for (path, method, op) in operations(&doc) {
-            let table = table();
             let route = table
                 .routes()
                 .iter()
