@@ -25,6 +25,9 @@ pub enum RunStatus {
     Partial,
     /// Stopped by `Cancel`.
     Cancelled,
+    /// Accepted, but waiting for a slot under its workflow's concurrent-run
+    /// limit; `Admit` starts it. No step has started.
+    Queued,
 }
 
 impl RunStatus {
@@ -38,12 +41,21 @@ impl RunStatus {
             Self::Failed => "failed",
             Self::Partial => "partial",
             Self::Cancelled => "cancelled",
+            Self::Queued => "queued",
         }
     }
 
     /// Every status, in lifecycle order.
-    pub const ALL: [RunStatus; 7] =
-        [Self::Pending, Self::Running, Self::Paused, Self::Completed, Self::Failed, Self::Partial, Self::Cancelled];
+    pub const ALL: [RunStatus; 8] = [
+        Self::Queued,
+        Self::Pending,
+        Self::Running,
+        Self::Paused,
+        Self::Completed,
+        Self::Failed,
+        Self::Partial,
+        Self::Cancelled,
+    ];
 
     /// Parses the lower-case name; `None` for anything else.
     pub fn parse(name: &str) -> Option<Self> {

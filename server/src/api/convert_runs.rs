@@ -88,6 +88,7 @@ pub fn run_status_to_pb(status: RunStatus) -> pb::RunStatus {
         RunStatus::Failed => pb::RunStatus::Failed,
         RunStatus::Partial => pb::RunStatus::Partial,
         RunStatus::Cancelled => pb::RunStatus::Cancelled,
+        RunStatus::Queued => pb::RunStatus::Queued,
     }
 }
 
@@ -102,6 +103,7 @@ pub fn run_status_from_pb(status: i32) -> Result<Option<RunStatus>, tonic::Statu
         Ok(pb::RunStatus::Failed) => Ok(Some(RunStatus::Failed)),
         Ok(pb::RunStatus::Partial) => Ok(Some(RunStatus::Partial)),
         Ok(pb::RunStatus::Cancelled) => Ok(Some(RunStatus::Cancelled)),
+        Ok(pb::RunStatus::Queued) => Ok(Some(RunStatus::Queued)),
         Err(_) => Err(error::invalid_argument("status", format!("unknown run status {status}"))),
     }
 }
@@ -195,6 +197,9 @@ pub fn run_to_pb(run: &RunRecord, steps: &[StepRecord], now_ms: i64) -> pb::Run 
         idempotency_key: run.idempotency_key.clone(),
         retry_of_run_id: run.retry_of_run_id.clone().unwrap_or_default(),
         current_step: String::new(),
+        // Filled in with schedules (the run record keeps them).
+        schedule_id: String::new(),
+        scheduled_time: None,
         create_time: Some(timestamp(run.created_ms)),
         start_time: run.started_ms.map(timestamp),
         complete_time: run.completed_ms.map(timestamp),

@@ -54,6 +54,13 @@ class _RunStatusEnumTypeWrapper(google.protobuf.internal.enum_type_wrapper._Enum
     """Stopped by CancelRun, or by the policy's maxTotalCost; `cancelReason`
     says why. Completed step outputs are kept. Terminal.
     """
+    RUN_STATUS_QUEUED: _RunStatus.ValueType  # 8
+    """Accepted and stored, but waiting for a free slot under its workflow's
+    concurrent-run limit (Workflow.max_concurrent_runs, or the server's
+    default). No step has started; queued runs of one workflow start in
+    the order they arrived, as running ones end. Cancelling a queued run
+    is allowed. Written "queued".
+    """
 
 class RunStatus(_RunStatus, metaclass=_RunStatusEnumTypeWrapper):
     """Runs: one execution of one workflow version, and the events that report
@@ -90,6 +97,13 @@ RUN_STATUS_PARTIAL: RunStatus.ValueType  # 6
 RUN_STATUS_CANCELLED: RunStatus.ValueType  # 7
 """Stopped by CancelRun, or by the policy's maxTotalCost; `cancelReason`
 says why. Completed step outputs are kept. Terminal.
+"""
+RUN_STATUS_QUEUED: RunStatus.ValueType  # 8
+"""Accepted and stored, but waiting for a free slot under its workflow's
+concurrent-run limit (Workflow.max_concurrent_runs, or the server's
+default). No step has started; queued runs of one workflow start in
+the order they arrived, as running ones end. Cancelling a queued run
+is allowed. Written "queued".
 """
 global___RunStatus = RunStatus
 
@@ -198,9 +212,11 @@ class Run(google.protobuf.message.Message):
     IDEMPOTENCY_KEY_FIELD_NUMBER: builtins.int
     RETRY_OF_RUN_ID_FIELD_NUMBER: builtins.int
     CURRENT_STEP_FIELD_NUMBER: builtins.int
+    SCHEDULE_ID_FIELD_NUMBER: builtins.int
     CREATE_TIME_FIELD_NUMBER: builtins.int
     START_TIME_FIELD_NUMBER: builtins.int
     COMPLETE_TIME_FIELD_NUMBER: builtins.int
+    SCHEDULED_TIME_FIELD_NUMBER: builtins.int
     id: builtins.str
     """Server-assigned id, `wfrun_` followed by 26 lower-case characters.
     Output only.
@@ -243,6 +259,10 @@ class Run(google.protobuf.message.Message):
     """For the state-machine dialect: the state (step id) the run is in now,
     or was in when it ended. Empty for other dialects. Written
     `currentState`, as that dialect documents.
+    """
+    schedule_id: builtins.str
+    """For a run started by a schedule (trigger "schedule"): the schedule's
+    id (`sched_…`). Empty otherwise.
     """
     @property
     def input(self) -> google.protobuf.struct_pb2.Value:
@@ -299,6 +319,13 @@ class Run(google.protobuf.message.Message):
         `completedAt`.
         """
 
+    @property
+    def scheduled_time(self) -> google.protobuf.timestamp_pb2.Timestamp:
+        """For a run started by a schedule: the cron time it stands for. After
+        downtime, one run stands for the whole missed window and this is the
+        latest missed time. Unset for other runs. Written `scheduledAt`.
+        """
+
     def __init__(
         self,
         *,
@@ -321,12 +348,14 @@ class Run(google.protobuf.message.Message):
         idempotency_key: builtins.str = ...,
         retry_of_run_id: builtins.str = ...,
         current_step: builtins.str = ...,
+        schedule_id: builtins.str = ...,
         create_time: google.protobuf.timestamp_pb2.Timestamp | None = ...,
         start_time: google.protobuf.timestamp_pb2.Timestamp | None = ...,
         complete_time: google.protobuf.timestamp_pb2.Timestamp | None = ...,
+        scheduled_time: google.protobuf.timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    def HasField(self, field_name: typing.Literal["complete_time", b"complete_time", "cost", b"cost", "create_time", b"create_time", "error", b"error", "input", b"input", "output", b"output", "pending_action", b"pending_action", "shared_state", b"shared_state", "start_time", b"start_time"]) -> builtins.bool: ...
-    def ClearField(self, field_name: typing.Literal["can_retry_from", b"can_retry_from", "cancel_reason", b"cancel_reason", "complete_time", b"complete_time", "cost", b"cost", "create_time", b"create_time", "current_step", b"current_step", "duration", b"duration", "error", b"error", "id", b"id", "idempotency_key", b"idempotency_key", "input", b"input", "output", b"output", "pending_action", b"pending_action", "retry_of_run_id", b"retry_of_run_id", "shared_state", b"shared_state", "start_time", b"start_time", "status", b"status", "steps", b"steps", "trigger", b"trigger", "user_id", b"user_id", "workflow_id", b"workflow_id", "workflow_version", b"workflow_version"]) -> None: ...
+    def HasField(self, field_name: typing.Literal["complete_time", b"complete_time", "cost", b"cost", "create_time", b"create_time", "error", b"error", "input", b"input", "output", b"output", "pending_action", b"pending_action", "scheduled_time", b"scheduled_time", "shared_state", b"shared_state", "start_time", b"start_time"]) -> builtins.bool: ...
+    def ClearField(self, field_name: typing.Literal["can_retry_from", b"can_retry_from", "cancel_reason", b"cancel_reason", "complete_time", b"complete_time", "cost", b"cost", "create_time", b"create_time", "current_step", b"current_step", "duration", b"duration", "error", b"error", "id", b"id", "idempotency_key", b"idempotency_key", "input", b"input", "output", b"output", "pending_action", b"pending_action", "retry_of_run_id", b"retry_of_run_id", "schedule_id", b"schedule_id", "scheduled_time", b"scheduled_time", "shared_state", b"shared_state", "start_time", b"start_time", "status", b"status", "steps", b"steps", "trigger", b"trigger", "user_id", b"user_id", "workflow_id", b"workflow_id", "workflow_version", b"workflow_version"]) -> None: ...
 
 global___Run = Run
 
@@ -557,7 +586,9 @@ class RunEvent(google.protobuf.message.Message):
     as the `id:` line, so a reconnect with Last-Event-ID resumes after it.
     """
     type: builtins.str
-    """Event type, dotted: "run.started", "step.started", "step.completed",
+    """Event type, dotted: "run.queued" (a run waiting under its workflow's
+    concurrent-run limit; "run.started" follows when it gets a slot),
+    "run.started", "step.started", "step.completed",
     "step.failed", "step.retrying", "step.skipped", "step.cancelled",
     "step.cost_exceeded", "step.resumed", "step.reset", "approval.pending",
     "approval.decided", "run.paused", "run.resumed", "plan.spliced",

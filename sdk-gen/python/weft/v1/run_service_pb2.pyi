@@ -205,6 +205,8 @@ class ListRunsRequest(google.protobuf.message.Message):
     PAGE_TOKEN_FIELD_NUMBER: builtins.int
     LIMIT_FIELD_NUMBER: builtins.int
     OFFSET_FIELD_NUMBER: builtins.int
+    TRIGGER_FIELD_NUMBER: builtins.int
+    SCHEDULE_ID_FIELD_NUMBER: builtins.int
     workflow_id: builtins.str
     """Only runs of this workflow (`wf_…`). Empty: every run of the tenant
     (the `/v1/workflow-runs` route). NOT_FOUND when the page would be empty
@@ -229,6 +231,12 @@ class ListRunsRequest(google.protobuf.message.Message):
     """Runs to skip, for clients that page with limit/offset. Ignored when
     page_token is set.
     """
+    trigger: builtins.str
+    """Only runs with this trigger ("manual", "schedule", "webhook", "retry",
+    or a caller's label), at most 64 characters.
+    """
+    schedule_id: builtins.str
+    """Only runs started by this schedule (`sched_…`)."""
     def __init__(
         self,
         *,
@@ -239,8 +247,10 @@ class ListRunsRequest(google.protobuf.message.Message):
         page_token: builtins.str = ...,
         limit: builtins.int = ...,
         offset: builtins.int = ...,
+        trigger: builtins.str = ...,
+        schedule_id: builtins.str = ...,
     ) -> None: ...
-    def ClearField(self, field_name: typing.Literal["limit", b"limit", "offset", b"offset", "page_size", b"page_size", "page_token", b"page_token", "status", b"status", "user_id", b"user_id", "workflow_id", b"workflow_id"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["limit", b"limit", "offset", b"offset", "page_size", b"page_size", "page_token", b"page_token", "schedule_id", b"schedule_id", "status", b"status", "trigger", b"trigger", "user_id", b"user_id", "workflow_id", b"workflow_id"]) -> None: ...
 
 global___ListRunsRequest = ListRunsRequest
 

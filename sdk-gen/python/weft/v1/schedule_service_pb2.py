@@ -18,7 +18,7 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eweft/v1/schedule_service.proto\x12\x07weft.v1\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf0\x04\n\x08Schedule\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x1f\n\x0bworkflow_id\x18\x02 \x01(\tR\nworkflowId\x12\'\n\x0f\x63ron_expression\x18\x03 \x01(\tR\x0e\x63ronExpression\x12\x1a\n\x08timezone\x18\x04 \x01(\tR\x08timezone\x12\x35\n\ninput_data\x18\x05 \x01(\x0b\x32\x16.google.protobuf.ValueR\tinputData\x12\x1d\n\x07\x65nabled\x18\x06 \x01(\x08H\x00R\x07\x65nabled\x88\x01\x01\x12\x45\n\x0eoverlap_policy\x18\x07 \x01(\x0e\x32\x1e.weft.v1.ScheduleOverlapPolicyR\roverlapPolicy\x12\x18\n\x07version\x18\x08 \x01(\rR\x07version\x12\x17\n\x07user_id\x18\t \x01(\tR\x06userId\x12<\n\rnext_run_time\x18\x14 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tnextRunAt\x12<\n\rlast_run_time\x18\x15 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tlastRunAt\x12\x1e\n\x0blast_run_id\x18\x16 \x01(\tR\tlastRunId\x12:\n\x0b\x63reate_time\x18\x17 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tcreatedAt\x12:\n\x0bupdate_time\x18\x18 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tupdatedAtB\n\n\x08_enabled\"g\n\x15\x43reateScheduleRequest\x12\x1f\n\x0bworkflow_id\x18\x01 \x01(\tR\nworkflowId\x12-\n\x08schedule\x18\x02 \x01(\x0b\x32\x11.weft.v1.ScheduleR\x08schedule\"h\n\x16\x43reateScheduleResponse\x12\x1f\n\x0bschedule_id\x18\x01 \x01(\tR\nscheduleId\x12-\n\x08schedule\x18\x02 \x01(\x0b\x32\x11.weft.v1.ScheduleR\x08schedule\"s\n\x14ListSchedulesRequest\x12\x1f\n\x0bworkflow_id\x18\x01 \x01(\tR\nworkflowId\x12\x1b\n\tpage_size\x18\x02 \x01(\rR\x08pageSize\x12\x1d\n\npage_token\x18\x03 \x01(\tR\tpageToken\"p\n\x15ListSchedulesResponse\x12/\n\tschedules\x18\x01 \x03(\x0b\x32\x11.weft.v1.ScheduleR\tschedules\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"5\n\x12GetScheduleRequest\x12\x1f\n\x0bschedule_id\x18\x01 \x01(\tR\nscheduleId\"D\n\x13GetScheduleResponse\x12-\n\x08schedule\x18\x01 \x01(\x0b\x32\x11.weft.v1.ScheduleR\x08schedule\"\x83\x01\n\x15UpdateScheduleRequest\x12-\n\x08schedule\x18\x01 \x01(\x0b\x32\x11.weft.v1.ScheduleR\x08schedule\x12;\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskR\nupdateMask\"G\n\x16UpdateScheduleResponse\x12-\n\x08schedule\x18\x01 \x01(\x0b\x32\x11.weft.v1.ScheduleR\x08schedule\"8\n\x15\x44\x65leteScheduleRequest\x12\x1f\n\x0bschedule_id\x18\x01 \x01(\tR\nscheduleId\"L\n\x16\x44\x65leteScheduleResponse\x12\x18\n\x07success\x18\x01 \x01(\x08R\x07success\x12\x18\n\x07message\x18\x02 \x01(\tR\x07message\"7\n\x14PauseScheduleRequest\x12\x1f\n\x0bschedule_id\x18\x01 \x01(\tR\nscheduleId\"F\n\x15PauseScheduleResponse\x12-\n\x08schedule\x18\x01 \x01(\x0b\x32\x11.weft.v1.ScheduleR\x08schedule\"8\n\x15ResumeScheduleRequest\x12\x1f\n\x0bschedule_id\x18\x01 \x01(\tR\nscheduleId\"G\n\x16ResumeScheduleResponse\x12-\n\x08schedule\x18\x01 \x01(\x0b\x32\x11.weft.v1.ScheduleR\x08schedule*\xad\x01\n\x15ScheduleOverlapPolicy\x12\'\n#SCHEDULE_OVERLAP_POLICY_UNSPECIFIED\x10\x00\x12 \n\x1cSCHEDULE_OVERLAP_POLICY_SKIP\x10\x01\x12!\n\x1dSCHEDULE_OVERLAP_POLICY_ALLOW\x10\x02\x12&\n\"SCHEDULE_OVERLAP_POLICY_BUFFER_ONE\x10\x03\x32\xfa\x08\n\x0fScheduleService\x12\xc8\x01\n\x0e\x43reateSchedule\x12\x1e.weft.v1.CreateScheduleRequest\x1a\x1f.weft.v1.CreateScheduleResponse\"u\x82\xd3\xe4\x93\x02o\"%/v1/workflows/{workflow_id}/schedules:\x08scheduleZ2\"&/api/workflows/{workflow_id}/schedules:\x08scheduleb\x08schedule\x12\xa7\x01\n\rListSchedules\x12\x1d.weft.v1.ListSchedulesRequest\x1a\x1e.weft.v1.ListSchedulesResponse\"W\x82\xd3\xe4\x93\x02Q\x12%/v1/workflows/{workflow_id}/schedulesZ(\x12&/api/workflows/{workflow_id}/schedules\x12\xab\x01\n\x0bGetSchedule\x12\x1b.weft.v1.GetScheduleRequest\x1a\x1c.weft.v1.GetScheduleResponse\"a\x82\xd3\xe4\x93\x02[\x12\x1b/v1/schedules/{schedule_id}Z2\x12&/api/workflows/schedules/{schedule_id}b\x08scheduleb\x08schedule\x12\x8a\x01\n\x0eUpdateSchedule\x12\x1e.weft.v1.UpdateScheduleRequest\x1a\x1f.weft.v1.UpdateScheduleResponse\"7\x82\xd3\xe4\x93\x02\x31\x32\x1b/v1/schedules/{schedule.id}:\x08scheduleb\x08schedule\x12\xa0\x01\n\x0e\x44\x65leteSchedule\x12\x1e.weft.v1.DeleteScheduleRequest\x1a\x1f.weft.v1.DeleteScheduleResponse\"M\x82\xd3\xe4\x93\x02G*\x1b/v1/schedules/{schedule_id}Z(*&/api/workflows/schedules/{schedule_id}\x12\x86\x01\n\rPauseSchedule\x12\x1d.weft.v1.PauseScheduleRequest\x1a\x1e.weft.v1.PauseScheduleResponse\"6\x82\xd3\xe4\x93\x02\x30\"!/v1/schedules/{schedule_id}:pause:\x01*b\x08schedule\x12\x8a\x01\n\x0eResumeSchedule\x12\x1e.weft.v1.ResumeScheduleRequest\x1a\x1f.weft.v1.ResumeScheduleResponse\"7\x82\xd3\xe4\x93\x02\x31\"\"/v1/schedules/{schedule_id}:resume:\x01*b\x08scheduleb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eweft/v1/schedule_service.proto\x12\x07weft.v1\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe9\x05\n\x08Schedule\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x1f\n\x0bworkflow_id\x18\x02 \x01(\tR\nworkflowId\x12\'\n\x0f\x63ron_expression\x18\x03 \x01(\tR\x0e\x63ronExpression\x12\x1a\n\x08timezone\x18\x04 \x01(\tR\x08timezone\x12\x35\n\ninput_data\x18\x05 \x01(\x0b\x32\x16.google.protobuf.ValueR\tinputData\x12\x1d\n\x07\x65nabled\x18\x06 \x01(\x08H\x00R\x07\x65nabled\x88\x01\x01\x12\x45\n\x0eoverlap_policy\x18\x07 \x01(\x0e\x32\x1e.weft.v1.ScheduleOverlapPolicyR\roverlapPolicy\x12\x18\n\x07version\x18\x08 \x01(\rR\x07version\x12\x17\n\x07user_id\x18\t \x01(\tR\x06userId\x12\x33\n\x08\x63\x61tch_up\x18\n \x01(\x0e\x32\x18.weft.v1.ScheduleCatchUpR\x07\x63\x61tchUp\x12<\n\rnext_run_time\x18\x14 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tnextRunAt\x12<\n\rlast_run_time\x18\x15 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tlastRunAt\x12\x1e\n\x0blast_run_id\x18\x16 \x01(\tR\tlastRunId\x12:\n\x0b\x63reate_time\x18\x17 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tcreatedAt\x12:\n\x0bupdate_time\x18\x18 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tupdatedAt\x12\x42\n\x0fnext_fire_times\x18\x19 \x03(\x0b\x32\x1a.google.protobuf.TimestampR\rnextFireTimesB\n\n\x08_enabled\"g\n\x15\x43reateScheduleRequest\x12\x1f\n\x0bworkflow_id\x18\x01 \x01(\tR\nworkflowId\x12-\n\x08schedule\x18\x02 \x01(\x0b\x32\x11.weft.v1.ScheduleR\x08schedule\"h\n\x16\x43reateScheduleResponse\x12\x1f\n\x0bschedule_id\x18\x01 \x01(\tR\nscheduleId\x12-\n\x08schedule\x18\x02 \x01(\x0b\x32\x11.weft.v1.ScheduleR\x08schedule\"s\n\x14ListSchedulesRequest\x12\x1f\n\x0bworkflow_id\x18\x01 \x01(\tR\nworkflowId\x12\x1b\n\tpage_size\x18\x02 \x01(\rR\x08pageSize\x12\x1d\n\npage_token\x18\x03 \x01(\tR\tpageToken\"p\n\x15ListSchedulesResponse\x12/\n\tschedules\x18\x01 \x03(\x0b\x32\x11.weft.v1.ScheduleR\tschedules\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"]\n\x12GetScheduleRequest\x12\x1f\n\x0bschedule_id\x18\x01 \x01(\tR\nscheduleId\x12&\n\x0fnext_fire_count\x18\x02 \x01(\rR\rnextFireCount\"D\n\x13GetScheduleResponse\x12-\n\x08schedule\x18\x01 \x01(\x0b\x32\x11.weft.v1.ScheduleR\x08schedule\"\x83\x01\n\x15UpdateScheduleRequest\x12-\n\x08schedule\x18\x01 \x01(\x0b\x32\x11.weft.v1.ScheduleR\x08schedule\x12;\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskR\nupdateMask\"G\n\x16UpdateScheduleResponse\x12-\n\x08schedule\x18\x01 \x01(\x0b\x32\x11.weft.v1.ScheduleR\x08schedule\"8\n\x15\x44\x65leteScheduleRequest\x12\x1f\n\x0bschedule_id\x18\x01 \x01(\tR\nscheduleId\"L\n\x16\x44\x65leteScheduleResponse\x12\x18\n\x07success\x18\x01 \x01(\x08R\x07success\x12\x18\n\x07message\x18\x02 \x01(\tR\x07message\"7\n\x14PauseScheduleRequest\x12\x1f\n\x0bschedule_id\x18\x01 \x01(\tR\nscheduleId\"F\n\x15PauseScheduleResponse\x12-\n\x08schedule\x18\x01 \x01(\x0b\x32\x11.weft.v1.ScheduleR\x08schedule\"8\n\x15ResumeScheduleRequest\x12\x1f\n\x0bschedule_id\x18\x01 \x01(\tR\nscheduleId\"G\n\x16ResumeScheduleResponse\x12-\n\x08schedule\x18\x01 \x01(\x0b\x32\x11.weft.v1.ScheduleR\x08schedule*\xad\x01\n\x15ScheduleOverlapPolicy\x12\'\n#SCHEDULE_OVERLAP_POLICY_UNSPECIFIED\x10\x00\x12 \n\x1cSCHEDULE_OVERLAP_POLICY_SKIP\x10\x01\x12!\n\x1dSCHEDULE_OVERLAP_POLICY_ALLOW\x10\x02\x12&\n\"SCHEDULE_OVERLAP_POLICY_BUFFER_ONE\x10\x03*l\n\x0fScheduleCatchUp\x12!\n\x1dSCHEDULE_CATCH_UP_UNSPECIFIED\x10\x00\x12\x1a\n\x16SCHEDULE_CATCH_UP_ONCE\x10\x01\x12\x1a\n\x16SCHEDULE_CATCH_UP_NONE\x10\x02\x32\xfa\x08\n\x0fScheduleService\x12\xc8\x01\n\x0e\x43reateSchedule\x12\x1e.weft.v1.CreateScheduleRequest\x1a\x1f.weft.v1.CreateScheduleResponse\"u\x82\xd3\xe4\x93\x02o\"%/v1/workflows/{workflow_id}/schedules:\x08scheduleZ2\"&/api/workflows/{workflow_id}/schedules:\x08scheduleb\x08schedule\x12\xa7\x01\n\rListSchedules\x12\x1d.weft.v1.ListSchedulesRequest\x1a\x1e.weft.v1.ListSchedulesResponse\"W\x82\xd3\xe4\x93\x02Q\x12%/v1/workflows/{workflow_id}/schedulesZ(\x12&/api/workflows/{workflow_id}/schedules\x12\xab\x01\n\x0bGetSchedule\x12\x1b.weft.v1.GetScheduleRequest\x1a\x1c.weft.v1.GetScheduleResponse\"a\x82\xd3\xe4\x93\x02[\x12\x1b/v1/schedules/{schedule_id}Z2\x12&/api/workflows/schedules/{schedule_id}b\x08scheduleb\x08schedule\x12\x8a\x01\n\x0eUpdateSchedule\x12\x1e.weft.v1.UpdateScheduleRequest\x1a\x1f.weft.v1.UpdateScheduleResponse\"7\x82\xd3\xe4\x93\x02\x31\x32\x1b/v1/schedules/{schedule.id}:\x08scheduleb\x08schedule\x12\xa0\x01\n\x0e\x44\x65leteSchedule\x12\x1e.weft.v1.DeleteScheduleRequest\x1a\x1f.weft.v1.DeleteScheduleResponse\"M\x82\xd3\xe4\x93\x02G*\x1b/v1/schedules/{schedule_id}Z(*&/api/workflows/schedules/{schedule_id}\x12\x86\x01\n\rPauseSchedule\x12\x1d.weft.v1.PauseScheduleRequest\x1a\x1e.weft.v1.PauseScheduleResponse\"6\x82\xd3\xe4\x93\x02\x30\"!/v1/schedules/{schedule_id}:pause:\x01*b\x08schedule\x12\x8a\x01\n\x0eResumeSchedule\x12\x1e.weft.v1.ResumeScheduleRequest\x1a\x1f.weft.v1.ResumeScheduleResponse\"7\x82\xd3\xe4\x93\x02\x31\"\"/v1/schedules/{schedule_id}:resume:\x01*b\x08scheduleb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -39,38 +39,40 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _globals['_SCHEDULESERVICE'].methods_by_name['PauseSchedule']._serialized_options = b'\202\323\344\223\0020\"!/v1/schedules/{schedule_id}:pause:\001*b\010schedule'
   _globals['_SCHEDULESERVICE'].methods_by_name['ResumeSchedule']._options = None
   _globals['_SCHEDULESERVICE'].methods_by_name['ResumeSchedule']._serialized_options = b'\202\323\344\223\0021\"\"/v1/schedules/{schedule_id}:resume:\001*b\010schedule'
-  _globals['_SCHEDULEOVERLAPPOLICY']._serialized_start=1968
-  _globals['_SCHEDULEOVERLAPPOLICY']._serialized_end=2141
+  _globals['_SCHEDULEOVERLAPPOLICY']._serialized_start=2129
+  _globals['_SCHEDULEOVERLAPPOLICY']._serialized_end=2302
+  _globals['_SCHEDULECATCHUP']._serialized_start=2304
+  _globals['_SCHEDULECATCHUP']._serialized_end=2412
   _globals['_SCHEDULE']._serialized_start=171
-  _globals['_SCHEDULE']._serialized_end=795
-  _globals['_CREATESCHEDULEREQUEST']._serialized_start=797
-  _globals['_CREATESCHEDULEREQUEST']._serialized_end=900
-  _globals['_CREATESCHEDULERESPONSE']._serialized_start=902
-  _globals['_CREATESCHEDULERESPONSE']._serialized_end=1006
-  _globals['_LISTSCHEDULESREQUEST']._serialized_start=1008
-  _globals['_LISTSCHEDULESREQUEST']._serialized_end=1123
-  _globals['_LISTSCHEDULESRESPONSE']._serialized_start=1125
-  _globals['_LISTSCHEDULESRESPONSE']._serialized_end=1237
-  _globals['_GETSCHEDULEREQUEST']._serialized_start=1239
-  _globals['_GETSCHEDULEREQUEST']._serialized_end=1292
-  _globals['_GETSCHEDULERESPONSE']._serialized_start=1294
-  _globals['_GETSCHEDULERESPONSE']._serialized_end=1362
-  _globals['_UPDATESCHEDULEREQUEST']._serialized_start=1365
-  _globals['_UPDATESCHEDULEREQUEST']._serialized_end=1496
-  _globals['_UPDATESCHEDULERESPONSE']._serialized_start=1498
-  _globals['_UPDATESCHEDULERESPONSE']._serialized_end=1569
-  _globals['_DELETESCHEDULEREQUEST']._serialized_start=1571
-  _globals['_DELETESCHEDULEREQUEST']._serialized_end=1627
-  _globals['_DELETESCHEDULERESPONSE']._serialized_start=1629
-  _globals['_DELETESCHEDULERESPONSE']._serialized_end=1705
-  _globals['_PAUSESCHEDULEREQUEST']._serialized_start=1707
-  _globals['_PAUSESCHEDULEREQUEST']._serialized_end=1762
-  _globals['_PAUSESCHEDULERESPONSE']._serialized_start=1764
-  _globals['_PAUSESCHEDULERESPONSE']._serialized_end=1834
-  _globals['_RESUMESCHEDULEREQUEST']._serialized_start=1836
-  _globals['_RESUMESCHEDULEREQUEST']._serialized_end=1892
-  _globals['_RESUMESCHEDULERESPONSE']._serialized_start=1894
-  _globals['_RESUMESCHEDULERESPONSE']._serialized_end=1965
-  _globals['_SCHEDULESERVICE']._serialized_start=2144
-  _globals['_SCHEDULESERVICE']._serialized_end=3290
+  _globals['_SCHEDULE']._serialized_end=916
+  _globals['_CREATESCHEDULEREQUEST']._serialized_start=918
+  _globals['_CREATESCHEDULEREQUEST']._serialized_end=1021
+  _globals['_CREATESCHEDULERESPONSE']._serialized_start=1023
+  _globals['_CREATESCHEDULERESPONSE']._serialized_end=1127
+  _globals['_LISTSCHEDULESREQUEST']._serialized_start=1129
+  _globals['_LISTSCHEDULESREQUEST']._serialized_end=1244
+  _globals['_LISTSCHEDULESRESPONSE']._serialized_start=1246
+  _globals['_LISTSCHEDULESRESPONSE']._serialized_end=1358
+  _globals['_GETSCHEDULEREQUEST']._serialized_start=1360
+  _globals['_GETSCHEDULEREQUEST']._serialized_end=1453
+  _globals['_GETSCHEDULERESPONSE']._serialized_start=1455
+  _globals['_GETSCHEDULERESPONSE']._serialized_end=1523
+  _globals['_UPDATESCHEDULEREQUEST']._serialized_start=1526
+  _globals['_UPDATESCHEDULEREQUEST']._serialized_end=1657
+  _globals['_UPDATESCHEDULERESPONSE']._serialized_start=1659
+  _globals['_UPDATESCHEDULERESPONSE']._serialized_end=1730
+  _globals['_DELETESCHEDULEREQUEST']._serialized_start=1732
+  _globals['_DELETESCHEDULEREQUEST']._serialized_end=1788
+  _globals['_DELETESCHEDULERESPONSE']._serialized_start=1790
+  _globals['_DELETESCHEDULERESPONSE']._serialized_end=1866
+  _globals['_PAUSESCHEDULEREQUEST']._serialized_start=1868
+  _globals['_PAUSESCHEDULEREQUEST']._serialized_end=1923
+  _globals['_PAUSESCHEDULERESPONSE']._serialized_start=1925
+  _globals['_PAUSESCHEDULERESPONSE']._serialized_end=1995
+  _globals['_RESUMESCHEDULEREQUEST']._serialized_start=1997
+  _globals['_RESUMESCHEDULEREQUEST']._serialized_end=2053
+  _globals['_RESUMESCHEDULERESPONSE']._serialized_start=2055
+  _globals['_RESUMESCHEDULERESPONSE']._serialized_end=2126
+  _globals['_SCHEDULESERVICE']._serialized_start=2415
+  _globals['_SCHEDULESERVICE']._serialized_end=3561
 # @@protoc_insertion_point(module_scope)

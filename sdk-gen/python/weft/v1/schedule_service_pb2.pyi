@@ -58,6 +58,40 @@ further fires while one waits are skipped.
 """
 global___ScheduleOverlapPolicy = ScheduleOverlapPolicy
 
+class _ScheduleCatchUp:
+    ValueType = typing.NewType("ValueType", builtins.int)
+    V: typing_extensions.TypeAlias = ValueType
+
+class _ScheduleCatchUpEnumTypeWrapper(google.protobuf.internal.enum_type_wrapper._EnumTypeWrapper[_ScheduleCatchUp.ValueType], builtins.type):
+    DESCRIPTOR: google.protobuf.descriptor.EnumDescriptor
+    SCHEDULE_CATCH_UP_UNSPECIFIED: _ScheduleCatchUp.ValueType  # 0
+    """Not set: ONCE."""
+    SCHEDULE_CATCH_UP_ONCE: _ScheduleCatchUp.ValueType  # 1
+    """Start one run for the whole missed window, standing for its latest
+    missed time (Run.scheduled_time), then go on from the next time after
+    now.
+    """
+    SCHEDULE_CATCH_UP_NONE: _ScheduleCatchUp.ValueType  # 2
+    """Start nothing for the missed window; go on from the next time after now."""
+
+class ScheduleCatchUp(_ScheduleCatchUp, metaclass=_ScheduleCatchUpEnumTypeWrapper):
+    """What a schedule does about the fire times it missed while no server was
+    running (or while every replica was down).
+
+    Over REST written "once" or "none".
+    """
+
+SCHEDULE_CATCH_UP_UNSPECIFIED: ScheduleCatchUp.ValueType  # 0
+"""Not set: ONCE."""
+SCHEDULE_CATCH_UP_ONCE: ScheduleCatchUp.ValueType  # 1
+"""Start one run for the whole missed window, standing for its latest
+missed time (Run.scheduled_time), then go on from the next time after
+now.
+"""
+SCHEDULE_CATCH_UP_NONE: ScheduleCatchUp.ValueType  # 2
+"""Start nothing for the missed window; go on from the next time after now."""
+global___ScheduleCatchUp = ScheduleCatchUp
+
 @typing.final
 class Schedule(google.protobuf.message.Message):
     """A cron schedule that starts runs of one workflow.
@@ -77,11 +111,13 @@ class Schedule(google.protobuf.message.Message):
     OVERLAP_POLICY_FIELD_NUMBER: builtins.int
     VERSION_FIELD_NUMBER: builtins.int
     USER_ID_FIELD_NUMBER: builtins.int
+    CATCH_UP_FIELD_NUMBER: builtins.int
     NEXT_RUN_TIME_FIELD_NUMBER: builtins.int
     LAST_RUN_TIME_FIELD_NUMBER: builtins.int
     LAST_RUN_ID_FIELD_NUMBER: builtins.int
     CREATE_TIME_FIELD_NUMBER: builtins.int
     UPDATE_TIME_FIELD_NUMBER: builtins.int
+    NEXT_FIRE_TIMES_FIELD_NUMBER: builtins.int
     id: builtins.str
     """Server-assigned id, `sched_` followed by 26 lower-case characters.
     Output only.
@@ -112,6 +148,10 @@ class Schedule(google.protobuf.message.Message):
     """
     user_id: builtins.str
     """End user the runs act for. Default: the schedule's creator."""
+    catch_up: global___ScheduleCatchUp.ValueType
+    """What to do about fire times missed while the server was down. Default
+    ONCE. One dialect writes it `catch_up`.
+    """
     last_run_id: builtins.str
     """Id of the last run the schedule started. Output only."""
     @property
@@ -136,6 +176,13 @@ class Schedule(google.protobuf.message.Message):
     def update_time(self) -> google.protobuf.timestamp_pb2.Timestamp:
         """When the schedule was last changed. Output only. Written `updatedAt`."""
 
+    @property
+    def next_fire_times(self) -> google.protobuf.internal.containers.RepeatedCompositeFieldContainer[google.protobuf.timestamp_pb2.Timestamp]:
+        """The next fire times after now, in order (GetSchedule's
+        `next_fire_count`, default 5), so a user can check an expression.
+        Output only; empty while disabled and in list answers.
+        """
+
     def __init__(
         self,
         *,
@@ -148,14 +195,16 @@ class Schedule(google.protobuf.message.Message):
         overlap_policy: global___ScheduleOverlapPolicy.ValueType = ...,
         version: builtins.int = ...,
         user_id: builtins.str = ...,
+        catch_up: global___ScheduleCatchUp.ValueType = ...,
         next_run_time: google.protobuf.timestamp_pb2.Timestamp | None = ...,
         last_run_time: google.protobuf.timestamp_pb2.Timestamp | None = ...,
         last_run_id: builtins.str = ...,
         create_time: google.protobuf.timestamp_pb2.Timestamp | None = ...,
         update_time: google.protobuf.timestamp_pb2.Timestamp | None = ...,
+        next_fire_times: collections.abc.Iterable[google.protobuf.timestamp_pb2.Timestamp] | None = ...,
     ) -> None: ...
     def HasField(self, field_name: typing.Literal["_enabled", b"_enabled", "create_time", b"create_time", "enabled", b"enabled", "input_data", b"input_data", "last_run_time", b"last_run_time", "next_run_time", b"next_run_time", "update_time", b"update_time"]) -> builtins.bool: ...
-    def ClearField(self, field_name: typing.Literal["_enabled", b"_enabled", "create_time", b"create_time", "cron_expression", b"cron_expression", "enabled", b"enabled", "id", b"id", "input_data", b"input_data", "last_run_id", b"last_run_id", "last_run_time", b"last_run_time", "next_run_time", b"next_run_time", "overlap_policy", b"overlap_policy", "timezone", b"timezone", "update_time", b"update_time", "user_id", b"user_id", "version", b"version", "workflow_id", b"workflow_id"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["_enabled", b"_enabled", "catch_up", b"catch_up", "create_time", b"create_time", "cron_expression", b"cron_expression", "enabled", b"enabled", "id", b"id", "input_data", b"input_data", "last_run_id", b"last_run_id", "last_run_time", b"last_run_time", "next_fire_times", b"next_fire_times", "next_run_time", b"next_run_time", "overlap_policy", b"overlap_policy", "timezone", b"timezone", "update_time", b"update_time", "user_id", b"user_id", "version", b"version", "workflow_id", b"workflow_id"]) -> None: ...
     def WhichOneof(self, oneof_group: typing.Literal["_enabled", b"_enabled"]) -> typing.Literal["enabled"] | None: ...
 
 global___Schedule = Schedule
@@ -275,14 +324,20 @@ class GetScheduleRequest(google.protobuf.message.Message):
     DESCRIPTOR: google.protobuf.descriptor.Descriptor
 
     SCHEDULE_ID_FIELD_NUMBER: builtins.int
+    NEXT_FIRE_COUNT_FIELD_NUMBER: builtins.int
     schedule_id: builtins.str
     """Schedule id (`sched_…`). Required."""
+    next_fire_count: builtins.int
+    """How many upcoming fire times to list in `next_fire_times`. 0: 5. At
+    most 100; more is refused with INVALID_ARGUMENT.
+    """
     def __init__(
         self,
         *,
         schedule_id: builtins.str = ...,
+        next_fire_count: builtins.int = ...,
     ) -> None: ...
-    def ClearField(self, field_name: typing.Literal["schedule_id", b"schedule_id"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["next_fire_count", b"next_fire_count", "schedule_id", b"schedule_id"]) -> None: ...
 
 global___GetScheduleRequest = GetScheduleRequest
 

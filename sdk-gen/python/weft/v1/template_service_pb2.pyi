@@ -267,10 +267,15 @@ class CreateTemplateRequest(google.protobuf.message.Message):
 
     TEMPLATE_FIELD_NUMBER: builtins.int
     WORKFLOW_ID_FIELD_NUMBER: builtins.int
+    WORKFLOW_VERSION_FIELD_NUMBER: builtins.int
     workflow_id: builtins.str
     """Copy the definition from this workflow's latest version when
     `template.workflow` is unset. Optional; NOT_FOUND when unknown. Over
     REST a query parameter.
+    """
+    workflow_version: builtins.int
+    """With workflow_id: copy this version instead of the latest. 0 (default):
+    the latest. NOT_FOUND when the version does not exist.
     """
     @property
     def template(self) -> global___Template:
@@ -283,9 +288,10 @@ class CreateTemplateRequest(google.protobuf.message.Message):
         *,
         template: global___Template | None = ...,
         workflow_id: builtins.str = ...,
+        workflow_version: builtins.int = ...,
     ) -> None: ...
     def HasField(self, field_name: typing.Literal["template", b"template"]) -> builtins.bool: ...
-    def ClearField(self, field_name: typing.Literal["template", b"template", "workflow_id", b"workflow_id"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["template", b"template", "workflow_id", b"workflow_id", "workflow_version", b"workflow_version"]) -> None: ...
 
 global___CreateTemplateRequest = CreateTemplateRequest
 

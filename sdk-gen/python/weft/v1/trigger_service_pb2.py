@@ -17,7 +17,7 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dweft/v1/trigger_service.proto\x12\x07weft.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9c\x02\n\rTriggerStatus\x12\x1f\n\x0bworkflow_id\x18\x01 \x01(\tR\nworkflowId\x12\x1a\n\x08\x64\x65ployed\x18\x02 \x01(\x08R\x08\x64\x65ployed\x12\x14\n\x05\x61rmed\x18\x03 \x01(\x08R\x05\x61rmed\x12;\n\x0b\x61rmed_until\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\narmedUntil\x12\x1d\n\nwebhook_id\x18\x05 \x01(\tR\twebhookId\x12\x1f\n\x0bwebhook_url\x18\x06 \x01(\tR\nwebhookUrl\x12;\n\x0b\x64\x65ploy_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ndeployTime\"]\n\x15\x44\x65ployWorkflowRequest\x12\x1f\n\x0bworkflow_id\x18\x01 \x01(\tR\nworkflowId\x12#\n\rrotate_secret\x18\x02 \x01(\x08R\x0crotateSecret\"\x81\x01\n\x16\x44\x65ployWorkflowResponse\x12\x0e\n\x02ok\x18\x01 \x01(\x08R\x02ok\x12\x30\n\x07trigger\x18\x02 \x01(\x0b\x32\x16.weft.v1.TriggerStatusR\x07trigger\x12%\n\x0ewebhook_secret\x18\x03 \x01(\tR\rwebhookSecret\":\n\x17UndeployWorkflowRequest\x12\x1f\n\x0bworkflow_id\x18\x01 \x01(\tR\nworkflowId\"\\\n\x18UndeployWorkflowResponse\x12\x0e\n\x02ok\x18\x01 \x01(\x08R\x02ok\x12\x30\n\x07trigger\x18\x02 \x01(\x0b\x32\x16.weft.v1.TriggerStatusR\x07trigger\"[\n\x11\x41rmWebhookRequest\x12\x1f\n\x0bworkflow_id\x18\x01 \x01(\tR\nworkflowId\x12%\n\x0ewindow_seconds\x18\x02 \x01(\rR\rwindowSeconds\"\xa1\x01\n\x12\x41rmWebhookResponse\x12\x0e\n\x02ok\x18\x01 \x01(\x08R\x02ok\x12;\n\x0b\x61rmed_until\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\narmedUntil\x12\x1d\n\nwebhook_id\x18\x03 \x01(\tR\twebhookId\x12\x1f\n\x0bwebhook_url\x18\x04 \x01(\tR\nwebhookUrl\"\xbc\x01\n\x12\x46ireWebhookRequest\x12\x1d\n\nwebhook_id\x18\x01 \x01(\tR\twebhookId\x12\x30\n\x07payload\x18\x02 \x01(\x0b\x32\x16.google.protobuf.ValueR\x07payload\x12\x1c\n\tsignature\x18\x03 \x01(\tR\tsignature\x12\x1c\n\ttimestamp\x18\x04 \x01(\x03R\ttimestamp\x12\x19\n\x08raw_body\x18\x05 \x01(\x0cR\x07rawBody\",\n\x13\x46ireWebhookResponse\x12\x15\n\x06run_id\x18\x01 \x01(\tR\x05runId\":\n\x17GetTriggerStatusRequest\x12\x1f\n\x0bworkflow_id\x18\x01 \x01(\tR\nworkflowId\"L\n\x18GetTriggerStatusResponse\x12\x30\n\x07trigger\x18\x01 \x01(\x0b\x32\x16.weft.v1.TriggerStatusR\x07trigger\"`\n\x16\x44\x65liverCallbackRequest\x12\x14\n\x05token\x18\x01 \x01(\tR\x05token\x12\x30\n\x07payload\x18\x02 \x01(\x0b\x32\x16.google.protobuf.ValueR\x07payload\"\x83\x01\n\x17\x44\x65liverCallbackResponse\x12\x1a\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x08R\x08\x61\x63\x63\x65pted\x12\x1c\n\tduplicate\x18\x02 \x01(\x08R\tduplicate\x12\x15\n\x06run_id\x18\x03 \x01(\tR\x05runId\x12\x17\n\x07step_id\x18\x04 \x01(\tR\x06stepId2\x90\x07\n\x0eTriggerService\x12\xaa\x01\n\x0e\x44\x65ployWorkflow\x12\x1e.weft.v1.DeployWorkflowRequest\x1a\x1f.weft.v1.DeployWorkflowResponse\"W\x82\xd3\xe4\x93\x02Q\"\"/v1/workflows/{workflow_id}:deploy:\x01*Z(\"#/api/workflows/{workflow_id}/deploy:\x01*\x12\xb4\x01\n\x10UndeployWorkflow\x12 .weft.v1.UndeployWorkflowRequest\x1a!.weft.v1.UndeployWorkflowResponse\"[\x82\xd3\xe4\x93\x02U\"$/v1/workflows/{workflow_id}:undeploy:\x01*Z*\"%/api/workflows/{workflow_id}/undeploy:\x01*\x12\x98\x01\n\nArmWebhook\x12\x1a.weft.v1.ArmWebhookRequest\x1a\x1b.weft.v1.ArmWebhookResponse\"Q\x82\xd3\xe4\x93\x02K\"\x1f/v1/workflows/{workflow_id}:arm:\x01*Z%\" /api/workflows/{workflow_id}/arm:\x01*\x12q\n\x0b\x46ireWebhook\x12\x1b.weft.v1.FireWebhookRequest\x1a\x1c.weft.v1.FireWebhookResponse\"\'\x82\xd3\xe4\x93\x02!\"\x16/v1/hooks/{webhook_id}:\x07payload\x12\x8d\x01\n\x10GetTriggerStatus\x12 .weft.v1.GetTriggerStatusRequest\x1a!.weft.v1.GetTriggerStatusResponse\"4\x82\xd3\xe4\x93\x02.\x12#/v1/workflows/{workflow_id}/triggerb\x07trigger\x12|\n\x0f\x44\x65liverCallback\x12\x1f.weft.v1.DeliverCallbackRequest\x1a .weft.v1.DeliverCallbackResponse\"&\x82\xd3\xe4\x93\x02 \"\x15/v1/callbacks/{token}:\x07payloadb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dweft/v1/trigger_service.proto\x12\x07weft.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfd\x02\n\rTriggerStatus\x12\x1f\n\x0bworkflow_id\x18\x01 \x01(\tR\nworkflowId\x12\x1a\n\x08\x64\x65ployed\x18\x02 \x01(\x08R\x08\x64\x65ployed\x12\x14\n\x05\x61rmed\x18\x03 \x01(\x08R\x05\x61rmed\x12;\n\x0b\x61rmed_until\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\narmedUntil\x12\x1d\n\nwebhook_id\x18\x05 \x01(\tR\twebhookId\x12\x1f\n\x0bwebhook_url\x18\x06 \x01(\tR\nwebhookUrl\x12;\n\x0b\x64\x65ploy_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ndeployTime\x12?\n\x0elast_fire_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0blastFiredAt\x12\x1e\n\x0blast_run_id\x18\t \x01(\tR\tlastRunId\"]\n\x15\x44\x65ployWorkflowRequest\x12\x1f\n\x0bworkflow_id\x18\x01 \x01(\tR\nworkflowId\x12#\n\rrotate_secret\x18\x02 \x01(\x08R\x0crotateSecret\"\x81\x01\n\x16\x44\x65ployWorkflowResponse\x12\x0e\n\x02ok\x18\x01 \x01(\x08R\x02ok\x12\x30\n\x07trigger\x18\x02 \x01(\x0b\x32\x16.weft.v1.TriggerStatusR\x07trigger\x12%\n\x0ewebhook_secret\x18\x03 \x01(\tR\rwebhookSecret\":\n\x17UndeployWorkflowRequest\x12\x1f\n\x0bworkflow_id\x18\x01 \x01(\tR\nworkflowId\"\\\n\x18UndeployWorkflowResponse\x12\x0e\n\x02ok\x18\x01 \x01(\x08R\x02ok\x12\x30\n\x07trigger\x18\x02 \x01(\x0b\x32\x16.weft.v1.TriggerStatusR\x07trigger\"[\n\x11\x41rmWebhookRequest\x12\x1f\n\x0bworkflow_id\x18\x01 \x01(\tR\nworkflowId\x12%\n\x0ewindow_seconds\x18\x02 \x01(\rR\rwindowSeconds\"\xa1\x01\n\x12\x41rmWebhookResponse\x12\x0e\n\x02ok\x18\x01 \x01(\x08R\x02ok\x12;\n\x0b\x61rmed_until\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\narmedUntil\x12\x1d\n\nwebhook_id\x18\x03 \x01(\tR\twebhookId\x12\x1f\n\x0bwebhook_url\x18\x04 \x01(\tR\nwebhookUrl\"\xd4\x01\n\x12\x46ireWebhookRequest\x12\x1d\n\nwebhook_id\x18\x01 \x01(\tR\twebhookId\x12\x30\n\x07payload\x18\x02 \x01(\x0b\x32\x16.google.protobuf.ValueR\x07payload\x12\x1c\n\tsignature\x18\x03 \x01(\tR\tsignature\x12\x1c\n\ttimestamp\x18\x04 \x01(\x03R\ttimestamp\x12\x19\n\x08raw_body\x18\x05 \x01(\x0cR\x07rawBody\x12\x16\n\x06secret\x18\x06 \x01(\tR\x06secret\",\n\x13\x46ireWebhookResponse\x12\x15\n\x06run_id\x18\x01 \x01(\tR\x05runId\":\n\x17GetTriggerStatusRequest\x12\x1f\n\x0bworkflow_id\x18\x01 \x01(\tR\nworkflowId\"L\n\x18GetTriggerStatusResponse\x12\x30\n\x07trigger\x18\x01 \x01(\x0b\x32\x16.weft.v1.TriggerStatusR\x07trigger\"`\n\x16\x44\x65liverCallbackRequest\x12\x14\n\x05token\x18\x01 \x01(\tR\x05token\x12\x30\n\x07payload\x18\x02 \x01(\x0b\x32\x16.google.protobuf.ValueR\x07payload\"\x83\x01\n\x17\x44\x65liverCallbackResponse\x12\x1a\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x08R\x08\x61\x63\x63\x65pted\x12\x1c\n\tduplicate\x18\x02 \x01(\x08R\tduplicate\x12\x15\n\x06run_id\x18\x03 \x01(\tR\x05runId\x12\x17\n\x07step_id\x18\x04 \x01(\tR\x06stepId2\x90\x07\n\x0eTriggerService\x12\xaa\x01\n\x0e\x44\x65ployWorkflow\x12\x1e.weft.v1.DeployWorkflowRequest\x1a\x1f.weft.v1.DeployWorkflowResponse\"W\x82\xd3\xe4\x93\x02Q\"\"/v1/workflows/{workflow_id}:deploy:\x01*Z(\"#/api/workflows/{workflow_id}/deploy:\x01*\x12\xb4\x01\n\x10UndeployWorkflow\x12 .weft.v1.UndeployWorkflowRequest\x1a!.weft.v1.UndeployWorkflowResponse\"[\x82\xd3\xe4\x93\x02U\"$/v1/workflows/{workflow_id}:undeploy:\x01*Z*\"%/api/workflows/{workflow_id}/undeploy:\x01*\x12\x98\x01\n\nArmWebhook\x12\x1a.weft.v1.ArmWebhookRequest\x1a\x1b.weft.v1.ArmWebhookResponse\"Q\x82\xd3\xe4\x93\x02K\"\x1f/v1/workflows/{workflow_id}:arm:\x01*Z%\" /api/workflows/{workflow_id}/arm:\x01*\x12q\n\x0b\x46ireWebhook\x12\x1b.weft.v1.FireWebhookRequest\x1a\x1c.weft.v1.FireWebhookResponse\"\'\x82\xd3\xe4\x93\x02!\"\x16/v1/hooks/{webhook_id}:\x07payload\x12\x8d\x01\n\x10GetTriggerStatus\x12 .weft.v1.GetTriggerStatusRequest\x1a!.weft.v1.GetTriggerStatusResponse\"4\x82\xd3\xe4\x93\x02.\x12#/v1/workflows/{workflow_id}/triggerb\x07trigger\x12|\n\x0f\x44\x65liverCallback\x12\x1f.weft.v1.DeliverCallbackRequest\x1a .weft.v1.DeliverCallbackResponse\"&\x82\xd3\xe4\x93\x02 \"\x15/v1/callbacks/{token}:\x07payloadb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,31 +37,31 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _globals['_TRIGGERSERVICE'].methods_by_name['DeliverCallback']._options = None
   _globals['_TRIGGERSERVICE'].methods_by_name['DeliverCallback']._serialized_options = b'\202\323\344\223\002 \"\025/v1/callbacks/{token}:\007payload'
   _globals['_TRIGGERSTATUS']._serialized_start=136
-  _globals['_TRIGGERSTATUS']._serialized_end=420
-  _globals['_DEPLOYWORKFLOWREQUEST']._serialized_start=422
-  _globals['_DEPLOYWORKFLOWREQUEST']._serialized_end=515
-  _globals['_DEPLOYWORKFLOWRESPONSE']._serialized_start=518
-  _globals['_DEPLOYWORKFLOWRESPONSE']._serialized_end=647
-  _globals['_UNDEPLOYWORKFLOWREQUEST']._serialized_start=649
-  _globals['_UNDEPLOYWORKFLOWREQUEST']._serialized_end=707
-  _globals['_UNDEPLOYWORKFLOWRESPONSE']._serialized_start=709
-  _globals['_UNDEPLOYWORKFLOWRESPONSE']._serialized_end=801
-  _globals['_ARMWEBHOOKREQUEST']._serialized_start=803
-  _globals['_ARMWEBHOOKREQUEST']._serialized_end=894
-  _globals['_ARMWEBHOOKRESPONSE']._serialized_start=897
-  _globals['_ARMWEBHOOKRESPONSE']._serialized_end=1058
-  _globals['_FIREWEBHOOKREQUEST']._serialized_start=1061
-  _globals['_FIREWEBHOOKREQUEST']._serialized_end=1249
-  _globals['_FIREWEBHOOKRESPONSE']._serialized_start=1251
-  _globals['_FIREWEBHOOKRESPONSE']._serialized_end=1295
-  _globals['_GETTRIGGERSTATUSREQUEST']._serialized_start=1297
-  _globals['_GETTRIGGERSTATUSREQUEST']._serialized_end=1355
-  _globals['_GETTRIGGERSTATUSRESPONSE']._serialized_start=1357
-  _globals['_GETTRIGGERSTATUSRESPONSE']._serialized_end=1433
-  _globals['_DELIVERCALLBACKREQUEST']._serialized_start=1435
-  _globals['_DELIVERCALLBACKREQUEST']._serialized_end=1531
-  _globals['_DELIVERCALLBACKRESPONSE']._serialized_start=1534
-  _globals['_DELIVERCALLBACKRESPONSE']._serialized_end=1665
-  _globals['_TRIGGERSERVICE']._serialized_start=1668
-  _globals['_TRIGGERSERVICE']._serialized_end=2580
+  _globals['_TRIGGERSTATUS']._serialized_end=517
+  _globals['_DEPLOYWORKFLOWREQUEST']._serialized_start=519
+  _globals['_DEPLOYWORKFLOWREQUEST']._serialized_end=612
+  _globals['_DEPLOYWORKFLOWRESPONSE']._serialized_start=615
+  _globals['_DEPLOYWORKFLOWRESPONSE']._serialized_end=744
+  _globals['_UNDEPLOYWORKFLOWREQUEST']._serialized_start=746
+  _globals['_UNDEPLOYWORKFLOWREQUEST']._serialized_end=804
+  _globals['_UNDEPLOYWORKFLOWRESPONSE']._serialized_start=806
+  _globals['_UNDEPLOYWORKFLOWRESPONSE']._serialized_end=898
+  _globals['_ARMWEBHOOKREQUEST']._serialized_start=900
+  _globals['_ARMWEBHOOKREQUEST']._serialized_end=991
+  _globals['_ARMWEBHOOKRESPONSE']._serialized_start=994
+  _globals['_ARMWEBHOOKRESPONSE']._serialized_end=1155
+  _globals['_FIREWEBHOOKREQUEST']._serialized_start=1158
+  _globals['_FIREWEBHOOKREQUEST']._serialized_end=1370
+  _globals['_FIREWEBHOOKRESPONSE']._serialized_start=1372
+  _globals['_FIREWEBHOOKRESPONSE']._serialized_end=1416
+  _globals['_GETTRIGGERSTATUSREQUEST']._serialized_start=1418
+  _globals['_GETTRIGGERSTATUSREQUEST']._serialized_end=1476
+  _globals['_GETTRIGGERSTATUSRESPONSE']._serialized_start=1478
+  _globals['_GETTRIGGERSTATUSRESPONSE']._serialized_end=1554
+  _globals['_DELIVERCALLBACKREQUEST']._serialized_start=1556
+  _globals['_DELIVERCALLBACKREQUEST']._serialized_end=1652
+  _globals['_DELIVERCALLBACKRESPONSE']._serialized_start=1655
+  _globals['_DELIVERCALLBACKRESPONSE']._serialized_end=1786
+  _globals['_TRIGGERSERVICE']._serialized_start=1789
+  _globals['_TRIGGERSERVICE']._serialized_end=2701
 # @@protoc_insertion_point(module_scope)

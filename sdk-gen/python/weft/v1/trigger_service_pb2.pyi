@@ -25,6 +25,8 @@ class TriggerStatus(google.protobuf.message.Message):
     WEBHOOK_ID_FIELD_NUMBER: builtins.int
     WEBHOOK_URL_FIELD_NUMBER: builtins.int
     DEPLOY_TIME_FIELD_NUMBER: builtins.int
+    LAST_FIRE_TIME_FIELD_NUMBER: builtins.int
+    LAST_RUN_ID_FIELD_NUMBER: builtins.int
     workflow_id: builtins.str
     """Workflow id (`wf_…`)."""
     deployed: builtins.bool
@@ -41,6 +43,8 @@ class TriggerStatus(google.protobuf.message.Message):
     """Full URL to call: `<server base URL>/v1/hooks/<webhook_id>`. Empty
     before the first deploy.
     """
+    last_run_id: builtins.str
+    """The run the webhook last started. Empty before the first."""
     @property
     def armed_until(self) -> google.protobuf.timestamp_pb2.Timestamp:
         """End of the armed window. Unset when not armed. Written `armedUntil`
@@ -50,6 +54,12 @@ class TriggerStatus(google.protobuf.message.Message):
     @property
     def deploy_time(self) -> google.protobuf.timestamp_pb2.Timestamp:
         """When the workflow was last deployed. Unset when not deployed."""
+
+    @property
+    def last_fire_time(self) -> google.protobuf.timestamp_pb2.Timestamp:
+        """When the webhook last started a run. Unset before the first. Written
+        `lastFiredAt`.
+        """
 
     def __init__(
         self,
@@ -61,9 +71,11 @@ class TriggerStatus(google.protobuf.message.Message):
         webhook_id: builtins.str = ...,
         webhook_url: builtins.str = ...,
         deploy_time: google.protobuf.timestamp_pb2.Timestamp | None = ...,
+        last_fire_time: google.protobuf.timestamp_pb2.Timestamp | None = ...,
+        last_run_id: builtins.str = ...,
     ) -> None: ...
-    def HasField(self, field_name: typing.Literal["armed_until", b"armed_until", "deploy_time", b"deploy_time"]) -> builtins.bool: ...
-    def ClearField(self, field_name: typing.Literal["armed", b"armed", "armed_until", b"armed_until", "deploy_time", b"deploy_time", "deployed", b"deployed", "webhook_id", b"webhook_id", "webhook_url", b"webhook_url", "workflow_id", b"workflow_id"]) -> None: ...
+    def HasField(self, field_name: typing.Literal["armed_until", b"armed_until", "deploy_time", b"deploy_time", "last_fire_time", b"last_fire_time"]) -> builtins.bool: ...
+    def ClearField(self, field_name: typing.Literal["armed", b"armed", "armed_until", b"armed_until", "deploy_time", b"deploy_time", "deployed", b"deployed", "last_fire_time", b"last_fire_time", "last_run_id", b"last_run_id", "webhook_id", b"webhook_id", "webhook_url", b"webhook_url", "workflow_id", b"workflow_id"]) -> None: ...
 
 global___TriggerStatus = TriggerStatus
 
@@ -235,6 +247,7 @@ class FireWebhookRequest(google.protobuf.message.Message):
     SIGNATURE_FIELD_NUMBER: builtins.int
     TIMESTAMP_FIELD_NUMBER: builtins.int
     RAW_BODY_FIELD_NUMBER: builtins.int
+    SECRET_FIELD_NUMBER: builtins.int
     webhook_id: builtins.str
     """Webhook id, from the URL. Required."""
     signature: builtins.str
@@ -247,6 +260,12 @@ class FireWebhookRequest(google.protobuf.message.Message):
     """The exact body bytes the signature covers. Over REST the gateway sets
     it from the request; gRPC callers set it to the bytes they signed (the
     payload is then read from it when `payload` is unset).
+    """
+    secret: builtins.str
+    """The webhook secret itself, from the `X-Weft-Webhook-Secret` header: the
+    simple alternative to a signature for senders that cannot sign. When
+    set, `signature` and `timestamp` are not needed; a wrong secret is
+    UNAUTHENTICATED.
     """
     @property
     def payload(self) -> google.protobuf.struct_pb2.Value:
@@ -262,9 +281,10 @@ class FireWebhookRequest(google.protobuf.message.Message):
         signature: builtins.str = ...,
         timestamp: builtins.int = ...,
         raw_body: builtins.bytes = ...,
+        secret: builtins.str = ...,
     ) -> None: ...
     def HasField(self, field_name: typing.Literal["payload", b"payload"]) -> builtins.bool: ...
-    def ClearField(self, field_name: typing.Literal["payload", b"payload", "raw_body", b"raw_body", "signature", b"signature", "timestamp", b"timestamp", "webhook_id", b"webhook_id"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["payload", b"payload", "raw_body", b"raw_body", "secret", b"secret", "signature", b"signature", "timestamp", b"timestamp", "webhook_id", b"webhook_id"]) -> None: ...
 
 global___FireWebhookRequest = FireWebhookRequest
 

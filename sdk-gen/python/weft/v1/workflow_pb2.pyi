@@ -177,6 +177,7 @@ class WorkflowDefinition(google.protobuf.message.Message):
     ON_FAILURE_FIELD_NUMBER: builtins.int
     RETRIES_FIELD_NUMBER: builtins.int
     TIMEOUT_FIELD_NUMBER: builtins.int
+    MAX_CONCURRENT_RUNS_FIELD_NUMBER: builtins.int
     name: builtins.str
     """Human-readable name; same as Workflow.name."""
     description: builtins.str
@@ -187,6 +188,8 @@ class WorkflowDefinition(google.protobuf.message.Message):
     """Same as Workflow.retries."""
     timeout: builtins.int
     """Same as Workflow.timeout."""
+    max_concurrent_runs: builtins.int
+    """Same as Workflow.max_concurrent_runs."""
     @property
     def steps(self) -> google.protobuf.internal.containers.RepeatedCompositeFieldContainer[weft.v1.step_pb2.Step]:
         """Same as Workflow.steps."""
@@ -215,9 +218,11 @@ class WorkflowDefinition(google.protobuf.message.Message):
         on_failure: global___FailureMode.ValueType = ...,
         retries: builtins.int = ...,
         timeout: builtins.int = ...,
+        max_concurrent_runs: builtins.int | None = ...,
     ) -> None: ...
-    def HasField(self, field_name: typing.Literal["input_schema", b"input_schema", "output_schema", b"output_schema", "policy", b"policy"]) -> builtins.bool: ...
-    def ClearField(self, field_name: typing.Literal["description", b"description", "input_schema", b"input_schema", "name", b"name", "on_failure", b"on_failure", "output_schema", b"output_schema", "policy", b"policy", "retries", b"retries", "steps", b"steps", "timeout", b"timeout"]) -> None: ...
+    def HasField(self, field_name: typing.Literal["_max_concurrent_runs", b"_max_concurrent_runs", "input_schema", b"input_schema", "max_concurrent_runs", b"max_concurrent_runs", "output_schema", b"output_schema", "policy", b"policy"]) -> builtins.bool: ...
+    def ClearField(self, field_name: typing.Literal["_max_concurrent_runs", b"_max_concurrent_runs", "description", b"description", "input_schema", b"input_schema", "max_concurrent_runs", b"max_concurrent_runs", "name", b"name", "on_failure", b"on_failure", "output_schema", b"output_schema", "policy", b"policy", "retries", b"retries", "steps", b"steps", "timeout", b"timeout"]) -> None: ...
+    def WhichOneof(self, oneof_group: typing.Literal["_max_concurrent_runs", b"_max_concurrent_runs"]) -> typing.Literal["max_concurrent_runs"] | None: ...
 
 global___WorkflowDefinition = WorkflowDefinition
 
@@ -268,6 +273,7 @@ class Workflow(google.protobuf.message.Message):
     ON_FAILURE_FIELD_NUMBER: builtins.int
     RETRIES_FIELD_NUMBER: builtins.int
     TIMEOUT_FIELD_NUMBER: builtins.int
+    MAX_CONCURRENT_RUNS_FIELD_NUMBER: builtins.int
     STATES_FIELD_NUMBER: builtins.int
     FUNCTIONS_FIELD_NUMBER: builtins.int
     BLOCKS_FIELD_NUMBER: builtins.int
@@ -306,6 +312,14 @@ class Workflow(google.protobuf.message.Message):
     timeout: builtins.int
     """Longest a run may take, in seconds; the run fails when it passes.
     Default 0: no limit.
+    """
+    max_concurrent_runs: builtins.int
+    """Most runs of this workflow that may be live at once (running, and
+    paused unless the server is told not to count them); runs started
+    beyond it wait as QUEUED and start in arrival order as others end.
+    Unset: the server's default (`[runs] max_concurrent_per_workflow`,
+    env WORKFLOW_MAX_CONCURRENT_RUNS, default 10). 0: no limit. At most
+    100,000. One dialect writes it `max_concurrent_runs`.
     """
     @property
     def tags(self) -> google.protobuf.internal.containers.RepeatedScalarFieldContainer[builtins.str]:
@@ -383,6 +397,7 @@ class Workflow(google.protobuf.message.Message):
         on_failure: global___FailureMode.ValueType = ...,
         retries: builtins.int = ...,
         timeout: builtins.int = ...,
+        max_concurrent_runs: builtins.int | None = ...,
         states: collections.abc.Mapping[builtins.str, weft.v1.step_pb2.MachineState] | None = ...,
         functions: collections.abc.Iterable[builtins.str] | None = ...,
         blocks: collections.abc.Iterable[weft.v1.step_pb2.Block] | None = ...,
@@ -391,8 +406,9 @@ class Workflow(google.protobuf.message.Message):
         create_time: google.protobuf.timestamp_pb2.Timestamp | None = ...,
         update_time: google.protobuf.timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    def HasField(self, field_name: typing.Literal["create_time", b"create_time", "definition", b"definition", "input_schema", b"input_schema", "output_schema", b"output_schema", "policy", b"policy", "update_time", b"update_time"]) -> builtins.bool: ...
-    def ClearField(self, field_name: typing.Literal["blocks", b"blocks", "change_summary", b"change_summary", "create_time", b"create_time", "definition", b"definition", "description", b"description", "edges", b"edges", "functions", b"functions", "id", b"id", "input_schema", b"input_schema", "name", b"name", "on_failure", b"on_failure", "output_schema", b"output_schema", "policy", b"policy", "retries", b"retries", "states", b"states", "status", b"status", "steps", b"steps", "tags", b"tags", "timeout", b"timeout", "trigger_type", b"trigger_type", "update_time", b"update_time", "version", b"version"]) -> None: ...
+    def HasField(self, field_name: typing.Literal["_max_concurrent_runs", b"_max_concurrent_runs", "create_time", b"create_time", "definition", b"definition", "input_schema", b"input_schema", "max_concurrent_runs", b"max_concurrent_runs", "output_schema", b"output_schema", "policy", b"policy", "update_time", b"update_time"]) -> builtins.bool: ...
+    def ClearField(self, field_name: typing.Literal["_max_concurrent_runs", b"_max_concurrent_runs", "blocks", b"blocks", "change_summary", b"change_summary", "create_time", b"create_time", "definition", b"definition", "description", b"description", "edges", b"edges", "functions", b"functions", "id", b"id", "input_schema", b"input_schema", "max_concurrent_runs", b"max_concurrent_runs", "name", b"name", "on_failure", b"on_failure", "output_schema", b"output_schema", "policy", b"policy", "retries", b"retries", "states", b"states", "status", b"status", "steps", b"steps", "tags", b"tags", "timeout", b"timeout", "trigger_type", b"trigger_type", "update_time", b"update_time", "version", b"version"]) -> None: ...
+    def WhichOneof(self, oneof_group: typing.Literal["_max_concurrent_runs", b"_max_concurrent_runs"]) -> typing.Literal["max_concurrent_runs"] | None: ...
 
 global___Workflow = Workflow
 

@@ -23,7 +23,7 @@ const SETTLE_POLL: Duration = Duration::from_millis(200);
 /// without something from outside (or ever).
 fn settled(status: RunStatus) -> bool {
     match status {
-        RunStatus::Pending | RunStatus::Running => false,
+        RunStatus::Queued | RunStatus::Pending | RunStatus::Running => false,
         RunStatus::Paused | RunStatus::Completed | RunStatus::Failed | RunStatus::Partial | RunStatus::Cancelled => {
             true
         }

@@ -14,7 +14,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file weft/v1/run.proto.
  */
 export const file_weft_v1_run: GenFile = /*@__PURE__*/
-  fileDesc("ChF3ZWZ0L3YxL3J1bi5wcm90bxIHd2VmdC52MSLjBQoDUnVuEgoKAmlkGAEgASgJEhMKC3dvcmtmbG93X2lkGAIgASgJEhgKEHdvcmtmbG93X3ZlcnNpb24YAyABKA0SDwoHdXNlcl9pZBgEIAEoCRIiCgZzdGF0dXMYBSABKA4yEi53ZWZ0LnYxLlJ1blN0YXR1cxIlCgVpbnB1dBgGIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZRImCgZvdXRwdXQYByABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSLQoMc2hhcmVkX3N0YXRlGAggASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIfCgVzdGVwcxgJIAMoCzIQLndlZnQudjEuU3RlcFJ1bhIcCgRjb3N0GAogASgLMg4ud2VmdC52MS5Nb25leRIQCghkdXJhdGlvbhgLIAEoDRIWCg5jYW5fcmV0cnlfZnJvbRgMIAEoCRIuCg5wZW5kaW5nX2FjdGlvbhgNIAEoCzIWLndlZnQudjEuUGVuZGluZ0FjdGlvbhIgCgVlcnJvchgOIAEoCzIRLndlZnQudjEuUnVuRXJyb3ISFQoNY2FuY2VsX3JlYXNvbhgPIAEoCRIPCgd0cmlnZ2VyGBAgASgJEhcKD2lkZW1wb3RlbmN5X2tleRgRIAEoCRIXCg9yZXRyeV9vZl9ydW5faWQYEiABKAkSIgoMY3VycmVudF9zdGVwGBMgASgJUgxjdXJyZW50U3RhdGUSOgoLY3JlYXRlX3RpbWUYHiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wUgljcmVhdGVkQXQSOQoKc3RhcnRfdGltZRgfIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBSCXN0YXJ0ZWRBdBI+Cg1jb21wbGV0ZV90aW1lGCAgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcFILY29tcGxldGVkQXQi9wIKB1N0ZXBSdW4SCgoCaWQYASABKAkSDAoEdHlwZRgCIAEoCRIjCgZzdGF0dXMYAyABKA4yEy53ZWZ0LnYxLlN0ZXBTdGF0dXMSEAoIYXR0ZW1wdHMYBCABKA0SJgoGb3V0cHV0GAUgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlEg0KBWVycm9yGAYgASgJEhwKBGNvc3QYByABKAsyDi53ZWZ0LnYxLk1vbmV5EhAKCGR1cmF0aW9uGAggASgNEhEKCXBhcmVudF9pZBgJIAEoCRIXCgppdGVtX2luZGV4GAogASgNSACIAQESOQoKc3RhcnRfdGltZRgUIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBSCXN0YXJ0ZWRBdBI+Cg1jb21wbGV0ZV90aW1lGBUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcFILY29tcGxldGVkQXRCDQoLX2l0ZW1faW5kZXgiuwEKDVBlbmRpbmdBY3Rpb24SDAoEc3RlcBgBIAEoCRIMCgR0eXBlGAIgASgJEg8KB21lc3NhZ2UYAyABKAkSDwoHb3B0aW9ucxgEIAMoCRINCgVldmVudBgFIAEoCRITCgthcHByb3ZhbF9pZBgGIAEoCRIMCgR0b29sGAcgASgJEjoKC2V4cGlyZV90aW1lGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcFIJZXhwaXJlc0F0IjoKCFJ1bkVycm9yEgwKBGNvZGUYASABKAkSDwoHbWVzc2FnZRgCIAEoCRIPCgdzdGVwX2lkGAMgASgJIvkCCghSdW5FdmVudBIOCgZydW5faWQYASABKAkSEAoIc2VxdWVuY2UYAiABKAQSDAoEdHlwZRgDIAEoCRIPCgdzdGVwX2lkGAQgASgJEg4KBnN0YXR1cxgFIAEoCRImCgZvdXRwdXQYBiABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSDQoFZXJyb3IYByABKAkSHAoEY29zdBgIIAEoCzIOLndlZnQudjEuTW9uZXkSIgoKdG90YWxfY29zdBgJIAEoCzIOLndlZnQudjEuTW9uZXkSFgoOY2FuX3JldHJ5X2Zyb20YCiABKAkSDgoGYWN0aW9uGAsgASgJEhgKEGR1cmF0aW9uX3NlY29uZHMYDCABKA0SJQoEZGF0YRgNIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSOgoLY3JlYXRlX3RpbWUYFCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wUgl0aW1lc3RhbXAq0QEKCVJ1blN0YXR1cxIaChZSVU5fU1RBVFVTX1VOU1BFQ0lGSUVEEAASFgoSUlVOX1NUQVRVU19QRU5ESU5HEAESFgoSUlVOX1NUQVRVU19SVU5OSU5HEAISFQoRUlVOX1NUQVRVU19QQVVTRUQQAxIYChRSVU5fU1RBVFVTX0NPTVBMRVRFRBAEEhUKEVJVTl9TVEFUVVNfRkFJTEVEEAUSFgoSUlVOX1NUQVRVU19QQVJUSUFMEAYSGAoUUlVOX1NUQVRVU19DQU5DRUxMRUQQByqKAgoKU3RlcFN0YXR1cxIbChdTVEVQX1NUQVRVU19VTlNQRUNJRklFRBAAEhcKE1NURVBfU1RBVFVTX1BFTkRJTkcQARIVChFTVEVQX1NUQVRVU19SRUFEWRACEhcKE1NURVBfU1RBVFVTX1JVTk5JTkcQAxIWChJTVEVQX1NUQVRVU19QQVVTRUQQBBIXChNTVEVQX1NUQVRVU19XQUlUSU5HEAUSGQoVU1RFUF9TVEFUVVNfQ09NUExFVEVEEAYSFgoSU1RFUF9TVEFUVVNfRkFJTEVEEAcSFwoTU1RFUF9TVEFUVVNfU0tJUFBFRBAIEhkKFVNURVBfU1RBVFVTX0NBTkNFTExFRBAJYgZwcm90bzM", [file_google_protobuf_struct, file_google_protobuf_timestamp, file_weft_v1_common]);
+  fileDesc("ChF3ZWZ0L3YxL3J1bi5wcm90bxIHd2VmdC52MSK5BgoDUnVuEgoKAmlkGAEgASgJEhMKC3dvcmtmbG93X2lkGAIgASgJEhgKEHdvcmtmbG93X3ZlcnNpb24YAyABKA0SDwoHdXNlcl9pZBgEIAEoCRIiCgZzdGF0dXMYBSABKA4yEi53ZWZ0LnYxLlJ1blN0YXR1cxIlCgVpbnB1dBgGIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZRImCgZvdXRwdXQYByABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSLQoMc2hhcmVkX3N0YXRlGAggASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIfCgVzdGVwcxgJIAMoCzIQLndlZnQudjEuU3RlcFJ1bhIcCgRjb3N0GAogASgLMg4ud2VmdC52MS5Nb25leRIQCghkdXJhdGlvbhgLIAEoDRIWCg5jYW5fcmV0cnlfZnJvbRgMIAEoCRIuCg5wZW5kaW5nX2FjdGlvbhgNIAEoCzIWLndlZnQudjEuUGVuZGluZ0FjdGlvbhIgCgVlcnJvchgOIAEoCzIRLndlZnQudjEuUnVuRXJyb3ISFQoNY2FuY2VsX3JlYXNvbhgPIAEoCRIPCgd0cmlnZ2VyGBAgASgJEhcKD2lkZW1wb3RlbmN5X2tleRgRIAEoCRIXCg9yZXRyeV9vZl9ydW5faWQYEiABKAkSIgoMY3VycmVudF9zdGVwGBMgASgJUgxjdXJyZW50U3RhdGUSEwoLc2NoZWR1bGVfaWQYFCABKAkSOgoLY3JlYXRlX3RpbWUYHiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wUgljcmVhdGVkQXQSOQoKc3RhcnRfdGltZRgfIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBSCXN0YXJ0ZWRBdBI+Cg1jb21wbGV0ZV90aW1lGCAgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcFILY29tcGxldGVkQXQSPwoOc2NoZWR1bGVkX3RpbWUYISABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wUgtzY2hlZHVsZWRBdCL3AgoHU3RlcFJ1bhIKCgJpZBgBIAEoCRIMCgR0eXBlGAIgASgJEiMKBnN0YXR1cxgDIAEoDjITLndlZnQudjEuU3RlcFN0YXR1cxIQCghhdHRlbXB0cxgEIAEoDRImCgZvdXRwdXQYBSABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSDQoFZXJyb3IYBiABKAkSHAoEY29zdBgHIAEoCzIOLndlZnQudjEuTW9uZXkSEAoIZHVyYXRpb24YCCABKA0SEQoJcGFyZW50X2lkGAkgASgJEhcKCml0ZW1faW5kZXgYCiABKA1IAIgBARI5CgpzdGFydF90aW1lGBQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcFIJc3RhcnRlZEF0Ej4KDWNvbXBsZXRlX3RpbWUYFSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wUgtjb21wbGV0ZWRBdEINCgtfaXRlbV9pbmRleCK7AQoNUGVuZGluZ0FjdGlvbhIMCgRzdGVwGAEgASgJEgwKBHR5cGUYAiABKAkSDwoHbWVzc2FnZRgDIAEoCRIPCgdvcHRpb25zGAQgAygJEg0KBWV2ZW50GAUgASgJEhMKC2FwcHJvdmFsX2lkGAYgASgJEgwKBHRvb2wYByABKAkSOgoLZXhwaXJlX3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wUglleHBpcmVzQXQiOgoIUnVuRXJyb3ISDAoEY29kZRgBIAEoCRIPCgdtZXNzYWdlGAIgASgJEg8KB3N0ZXBfaWQYAyABKAki+QIKCFJ1bkV2ZW50Eg4KBnJ1bl9pZBgBIAEoCRIQCghzZXF1ZW5jZRgCIAEoBBIMCgR0eXBlGAMgASgJEg8KB3N0ZXBfaWQYBCABKAkSDgoGc3RhdHVzGAUgASgJEiYKBm91dHB1dBgGIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZRINCgVlcnJvchgHIAEoCRIcCgRjb3N0GAggASgLMg4ud2VmdC52MS5Nb25leRIiCgp0b3RhbF9jb3N0GAkgASgLMg4ud2VmdC52MS5Nb25leRIWCg5jYW5fcmV0cnlfZnJvbRgKIAEoCRIOCgZhY3Rpb24YCyABKAkSGAoQZHVyYXRpb25fc2Vjb25kcxgMIAEoDRIlCgRkYXRhGA0gASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBI6CgtjcmVhdGVfdGltZRgUIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBSCXRpbWVzdGFtcCroAQoJUnVuU3RhdHVzEhoKFlJVTl9TVEFUVVNfVU5TUEVDSUZJRUQQABIWChJSVU5fU1RBVFVTX1BFTkRJTkcQARIWChJSVU5fU1RBVFVTX1JVTk5JTkcQAhIVChFSVU5fU1RBVFVTX1BBVVNFRBADEhgKFFJVTl9TVEFUVVNfQ09NUExFVEVEEAQSFQoRUlVOX1NUQVRVU19GQUlMRUQQBRIWChJSVU5fU1RBVFVTX1BBUlRJQUwQBhIYChRSVU5fU1RBVFVTX0NBTkNFTExFRBAHEhUKEVJVTl9TVEFUVVNfUVVFVUVEEAgqigIKClN0ZXBTdGF0dXMSGwoXU1RFUF9TVEFUVVNfVU5TUEVDSUZJRUQQABIXChNTVEVQX1NUQVRVU19QRU5ESU5HEAESFQoRU1RFUF9TVEFUVVNfUkVBRFkQAhIXChNTVEVQX1NUQVRVU19SVU5OSU5HEAMSFgoSU1RFUF9TVEFUVVNfUEFVU0VEEAQSFwoTU1RFUF9TVEFUVVNfV0FJVElORxAFEhkKFVNURVBfU1RBVFVTX0NPTVBMRVRFRBAGEhYKElNURVBfU1RBVFVTX0ZBSUxFRBAHEhcKE1NURVBfU1RBVFVTX1NLSVBQRUQQCBIZChVTVEVQX1NUQVRVU19DQU5DRUxMRUQQCWIGcHJvdG8z", [file_google_protobuf_struct, file_google_protobuf_timestamp, file_weft_v1_common]);
 
 /**
  * One execution of a workflow at one version.
@@ -179,6 +179,14 @@ export type Run = Message<"weft.v1.Run"> & {
   currentStep: string;
 
   /**
+   * For a run started by a schedule (trigger "schedule"): the schedule's
+   * id (`sched_…`). Empty otherwise.
+   *
+   * @generated from field: string schedule_id = 20;
+   */
+  scheduleId: string;
+
+  /**
    * When the run was accepted. Written `createdAt`.
    *
    * @generated from field: google.protobuf.Timestamp create_time = 30 [json_name = "createdAt"];
@@ -199,6 +207,15 @@ export type Run = Message<"weft.v1.Run"> & {
    * @generated from field: google.protobuf.Timestamp complete_time = 32 [json_name = "completedAt"];
    */
   completeTime?: Timestamp | undefined;
+
+  /**
+   * For a run started by a schedule: the cron time it stands for. After
+   * downtime, one run stands for the whole missed window and this is the
+   * latest missed time. Unset for other runs. Written `scheduledAt`.
+   *
+   * @generated from field: google.protobuf.Timestamp scheduled_time = 33 [json_name = "scheduledAt"];
+   */
+  scheduledTime?: Timestamp | undefined;
 };
 
 /**
@@ -468,7 +485,9 @@ export type RunEvent = Message<"weft.v1.RunEvent"> & {
   sequence: bigint;
 
   /**
-   * Event type, dotted: "run.started", "step.started", "step.completed",
+   * Event type, dotted: "run.queued" (a run waiting under its workflow's
+   * concurrent-run limit; "run.started" follows when it gets a slot),
+   * "run.started", "step.started", "step.completed",
    * "step.failed", "step.retrying", "step.skipped", "step.cancelled",
    * "step.cost_exceeded", "step.resumed", "step.reset", "approval.pending",
    * "approval.decided", "run.paused", "run.resumed", "plan.spliced",
@@ -649,6 +668,17 @@ export enum RunStatus {
    * @generated from enum value: RUN_STATUS_CANCELLED = 7;
    */
   CANCELLED = 7,
+
+  /**
+   * Accepted and stored, but waiting for a free slot under its workflow's
+   * concurrent-run limit (Workflow.max_concurrent_runs, or the server's
+   * default). No step has started; queued runs of one workflow start in
+   * the order they arrived, as running ones end. Cancelling a queued run
+   * is allowed. Written "queued".
+   *
+   * @generated from enum value: RUN_STATUS_QUEUED = 8;
+   */
+  QUEUED = 8,
 }
 
 /**
