@@ -8,7 +8,7 @@ import asyncio
 import pytest
 
 from conftest import pure_workflow, unique
-from weft import AsyncWeft, FailedPreconditionError, InvalidArgumentError, NotFoundError, UnimplementedError, from_value, run_status_name, workflow
+from weft import AsyncWeft, FailedPreconditionError, InvalidArgumentError, NotFoundError, from_value, run_status_name, workflow
 
 
 def test_async_client(url: str) -> None:
@@ -35,8 +35,12 @@ def test_async_client(url: str) -> None:
             assert invalid.value.field_violations
             with pytest.raises(FailedPreconditionError):
                 await client.workflows.cancel_run(run.id)
-            with pytest.raises(UnimplementedError):
-                await client.schedules.list(wf.id)
+            schedule = await client.schedules.create(wf.id, cron="0 9 * * *", timezone="Europe/Paris")
+            assert len((await client.schedules.get(schedule.id, next_fire_count=3)).next_fire_times) == 3
+            await client.schedules.delete(schedule.id)
+            with pytest.raises(NotFoundError):
+                await client.schedules.get(schedule.id)
+            assert len(await client.templates.list(is_builtin=True)) >= 5
             with pytest.raises(NotFoundError):
                 async for _ in client.runs.stream("wfrun_nope"):
                     pass

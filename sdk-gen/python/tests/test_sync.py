@@ -1,5 +1,6 @@
 """The sync client against a live server: definitions and versions, runs
-and stream_run, approvals, schedules, and the typed errors."""
+and stream_run, approvals, and the typed errors (schedules, templates and
+triggers: test_starters.py)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from weft import (
     run_status_name,
     workflow,
 )
-from weft.v1 import run_pb2
+from weft.v1 import run_pb2, trigger_service_pb2, trigger_service_pb2_grpc
 
 
 def test_workflow_lifecycle(client: Weft) -> None:
@@ -78,10 +79,10 @@ def test_typed_errors(client: Weft) -> None:
         client.workflows.cancel_run(run.id)
     assert finished.value.reason == "RUN_NOT_ACTIVE"
 
+    # DeliverCallback is served at its REST binding only: UNIMPLEMENTED over gRPC.
+    stub = trigger_service_pb2_grpc.TriggerServiceStub(client.channel)
     with pytest.raises(UnimplementedError):
-        client.schedules.list(wf.id)
-    with pytest.raises(UnimplementedError):
-        client.schedules.create(wf.id, cron="0 9 * * *")
+        client._call(stub.DeliverCallback, trigger_service_pb2.DeliverCallbackRequest(token="t"))
 
 
 def test_run_and_stream_run(client: Weft) -> None:

@@ -1,7 +1,9 @@
 """``weft``: the Python client of the Weft workflow engine.
 
 - :class:`Weft` (sync) and :class:`AsyncWeft` (asyncio): ``workflows``,
-  ``runs``, ``approvals``, ``schedules``, over gRPC;
+  ``runs``, ``approvals``, ``schedules``, ``templates``, ``triggers``,
+  over gRPC;
+- :func:`fire_webhook`: call an armed workflow webhook, signed;
 - :func:`workflow`: the typed builder;
 - :class:`Worker`: serve agents with plain or async functions;
 - typed errors (:class:`NotFoundError`, :class:`InvalidArgumentError`, ...).
@@ -29,6 +31,7 @@ from weft.errors import (
     UnimplementedError,
     WeftError,
 )
+from weft.webhooks import WebhookRefused, fire_webhook
 from weft.worker import Outcome, RunningWorker, TaskContext, TaskError, ToolVerdict, Worker
 
 __all__ = [
@@ -53,10 +56,12 @@ __all__ = [
     "UnavailableError",
     "UnimplementedError",
     "Weft",
+    "WebhookRefused",
     "WeftError",
     "Worker",
     "WorkflowBuilder",
     "WorkflowHandle",
+    "fire_webhook",
     "format_money",
     "from_struct",
     "from_value",

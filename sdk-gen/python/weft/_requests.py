@@ -14,6 +14,7 @@ from weft.v1 import (
     run_pb2,
     run_service_pb2 as runs,
     schedule_service_pb2 as schedules,
+    template_service_pb2 as templates,
     workflow_pb2,
     workflow_service_pb2 as workflows,
 )
@@ -22,6 +23,7 @@ from weft.v1 import (
 Definition = Union[WorkflowBuilder, workflow_pb2.Workflow, Mapping[str, Any]]
 
 RUN_STATUSES = {
+    "queued": run_pb2.RUN_STATUS_QUEUED,
     "pending": run_pb2.RUN_STATUS_PENDING,
     "running": run_pb2.RUN_STATUS_RUNNING,
     "paused": run_pb2.RUN_STATUS_PAUSED,
@@ -56,6 +58,11 @@ OVERLAP = {
     "skip": schedules.SCHEDULE_OVERLAP_POLICY_SKIP,
     "allow": schedules.SCHEDULE_OVERLAP_POLICY_ALLOW,
     "buffer_one": schedules.SCHEDULE_OVERLAP_POLICY_BUFFER_ONE,
+}
+
+CATCH_UP = {
+    "once": schedules.SCHEDULE_CATCH_UP_ONCE,
+    "none": schedules.SCHEDULE_CATCH_UP_NONE,
 }
 
 
@@ -127,13 +134,23 @@ def estimate(workflow_id: str, input: JSON, version: int) -> runs.EstimateRunReq
     return request
 
 
-def list_runs(workflow_id: str, status: Optional[str], user_id: str, limit: int, offset: int) -> runs.ListRunsRequest:
+def list_runs(
+    workflow_id: str,
+    status: Optional[str],
+    user_id: str,
+    limit: int,
+    offset: int,
+    trigger: str = "",
+    schedule_id: str = "",
+) -> runs.ListRunsRequest:
     return runs.ListRunsRequest(
         workflow_id=workflow_id,
         status=RUN_STATUSES[status] if status else run_pb2.RUN_STATUS_UNSPECIFIED,
         user_id=user_id,
         limit=limit,
         offset=offset,
+        trigger=trigger,
+        schedule_id=schedule_id,
     )
 
 
@@ -178,19 +195,88 @@ def decide(approval_id: str, decision: str, option: str, comment: str, decided_b
 
 
 def schedule(
-    cron: str,
-    timezone: str,
-    input: JSON,
-    enabled: Optional[bool],
-    overlap_policy: Optional[str],
-    user_id: str,
+    cron: Optional[str] = None,
+    timezone: Optional[str] = None,
+    input: JSON = None,
+    enabled: Optional[bool] = None,
+    overlap_policy: Optional[str] = None,
+    user_id: Optional[str] = None,
+    catch_up: Optional[str] = None,
+    version: Optional[int] = None,
     schedule_id: str = "",
 ) -> schedules.Schedule:
-    message = schedules.Schedule(id=schedule_id, cron_expression=cron, timezone=timezone, user_id=user_id)
+    """A ``Schedule`` with the fields given; unset ones keep their defaults."""
+    message = schedules.Schedule(id=schedule_id)
+    if cron is not None:
+        message.cron_expression = cron
+    if timezone is not None:
+        message.timezone = timezone
     if input is not None:
         message.input_data.CopyFrom(to_value(input))
     if enabled is not None:
         message.enabled = enabled
-    if overlap_policy:
+    if overlap_policy is not None:
         message.overlap_policy = OVERLAP[overlap_policy]
+    if user_id is not None:
+        message.user_id = user_id
+    if catch_up is not None:
+        message.catch_up = CATCH_UP[catch_up]
+    if version is not None:
+        message.version = version
     return message
+
+
+#: The Schedule field each keyword of ``update_schedule`` replaces.
+_SCHEDULE_PATHS = {
+    "cron": "cron_expression",
+    "timezone": "timezone",
+    "input": "input_data",
+    "enabled": "enabled",
+    "overlap_policy": "overlap_policy",
+    "user_id": "user_id",
+    "catch_up": "catch_up",
+    "version": "version",
+}
+
+
+def update_schedule(schedule_id: str, changes: Mapping[str, Any]) -> schedules.UpdateScheduleRequest:
+    """Replaces exactly the fields given (``None`` means "leave it")."""
+    given = {key: value for key, value in changes.items() if value is not None}
+    message = schedule(schedule_id=schedule_id, **given)
+    mask = field_mask_pb2.FieldMask(paths=[_SCHEDULE_PATHS[key] for key in given])
+    return schedules.UpdateScheduleRequest(schedule=message, update_mask=mask)
+
+
+def list_templates(
+    category: str, is_builtin: Optional[bool], tag: str, limit: int, offset: int
+) -> templates.ListTemplatesRequest:
+    request = templates.ListTemplatesRequest(category=category, tag=tag, limit=limit, offset=offset)
+    if is_builtin is not None:
+        request.is_builtin = is_builtin
+    return request
+
+
+def create_template(
+    name: str,
+    description: str,
+    category: str,
+    tags: Sequence[str],
+    definition: Optional[Definition],
+    from_workflow: str,
+    version: int,
+) -> templates.CreateTemplateRequest:
+    template = templates.Template(name=name, description=description, category=category, tags=list(tags))
+    if definition is not None:
+        template.workflow.CopyFrom(to_workflow(definition))
+    return templates.CreateTemplateRequest(template=template, workflow_id=from_workflow, workflow_version=version)
+
+
+def install_template(
+    template_id: str, name: str, tags: Sequence[str], status: Optional[str]
+) -> templates.InstallTemplateRequest:
+    return templates.InstallTemplateRequest(
+        template_id=template_id,
+        name=name,
+        tags=list(tags),
+        status=WORKFLOW_STATUSES[status] if status else workflow_pb2.WORKFLOW_STATUS_UNSPECIFIED,
+    )

@@ -29,6 +29,10 @@ from weft.v1 import (
     run_service_pb2_grpc,
     schedule_service_pb2 as schedules_pb,
     schedule_service_pb2_grpc,
+    template_service_pb2 as templates_pb,
+    template_service_pb2_grpc,
+    trigger_service_pb2 as triggers_pb,
+    trigger_service_pb2_grpc,
     worker_service_pb2_grpc,
     workflow_pb2,
     workflow_service_pb2 as workflows_pb,
@@ -39,6 +43,8 @@ if TYPE_CHECKING:
     from weft.v1.approval_service_pb2_grpc import ApprovalServiceAsyncStub
     from weft.v1.run_service_pb2_grpc import RunServiceAsyncStub
     from weft.v1.schedule_service_pb2_grpc import ScheduleServiceAsyncStub
+    from weft.v1.template_service_pb2_grpc import TemplateServiceAsyncStub
+    from weft.v1.trigger_service_pb2_grpc import TriggerServiceAsyncStub
     from weft.v1.worker_service_pb2_grpc import WorkerServiceAsyncStub
     from weft.v1.workflow_service_pb2_grpc import WorkflowServiceAsyncStub
 
@@ -114,9 +120,17 @@ class AsyncRuns:
         return (await self._client._call(self._stub.GetRun, runs_pb.GetRunRequest(run_id=run_id))).run
 
     async def list(
-        self, workflow_id: str, *, status: Optional[str] = None, user_id: str = "", limit: int = 0, offset: int = 0
+        self,
+        workflow_id: str,
+        *,
+        status: Optional[str] = None,
+        user_id: str = "",
+        limit: int = 0,
+        offset: int = 0,
+        trigger: str = "",
+        schedule_id: str = "",
     ) -> List[run_pb2.Run]:
-        request = req.list_runs(workflow_id, status, user_id, limit, offset)
+        request = req.list_runs(workflow_id, status, user_id, limit, offset, trigger, schedule_id)
         return list((await self._client._call(self._stub.ListRuns, request)).runs)
 
     async def cancel(self, run_id: str, reason: str = "") -> run_pb2.Run:
@@ -306,7 +320,7 @@ class AsyncApprovals:
 
 
 class AsyncSchedules:
-    """Cron schedules; UNIMPLEMENTED on the server for now."""
+    """Cron schedules that start runs of a workflow (see :class:`weft.client.Schedules`)."""
 
     def __init__(self, client: AsyncWeft) -> None:
         self._client = client
@@ -321,9 +335,11 @@ class AsyncSchedules:
         input: JSON = None,
         enabled: Optional[bool] = None,
         overlap_policy: Optional[str] = None,
+        catch_up: Optional[str] = None,
+        version: Optional[int] = None,
         user_id: str = "",
     ) -> schedules_pb.Schedule:
-        schedule = req.schedule(cron, timezone, input, enabled, overlap_policy, user_id)
+        schedule = req.schedule(cron, timezone, input, enabled, overlap_policy, user_id, catch_up, version)
         request = schedules_pb.CreateScheduleRequest(workflow_id=workflow_id, schedule=schedule)
         return (await self._client._call(self._stub.CreateSchedule, request)).schedule
 
@@ -331,9 +347,27 @@ class AsyncSchedules:
         request = schedules_pb.ListSchedulesRequest(workflow_id=workflow_id)
         return list((await self._client._call(self._stub.ListSchedules, request)).schedules)
 
-    async def get(self, schedule_id: str) -> schedules_pb.Schedule:
-        request = schedules_pb.GetScheduleRequest(schedule_id=schedule_id)
+    async def get(self, schedule_id: str, *, next_fire_count: int = 0) -> schedules_pb.Schedule:
+        request = schedules_pb.GetScheduleRequest(schedule_id=schedule_id, next_fire_count=next_fire_count)
         return (await self._client._call(self._stub.GetSchedule, request)).schedule
+
+    async def update(
+        self,
+        schedule_id: str,
+        *,
+        cron: Optional[str] = None,
+        timezone: Optional[str] = None,
+        input: JSON = None,
+        enabled: Optional[bool] = None,
+        overlap_policy: Optional[str] = None,
+        catch_up: Optional[str] = None,
+        version: Optional[int] = None,
+        user_id: Optional[str] = None,
+    ) -> schedules_pb.Schedule:
+        changes = dict(cron=cron, timezone=timezone, input=input, enabled=enabled, overlap_policy=overlap_policy,
+                       catch_up=catch_up, version=version, user_id=user_id)
+        request = req.update_schedule(schedule_id, changes)
+        return (await self._client._call(self._stub.UpdateSchedule, request)).schedule
 
     async def delete(self, schedule_id: str) -> None:
         await self._client._call(self._stub.DeleteSchedule, schedules_pb.DeleteScheduleRequest(schedule_id=schedule_id))
@@ -345,6 +379,78 @@ class AsyncSchedules:
     async def resume(self, schedule_id: str) -> schedules_pb.Schedule:
         request = schedules_pb.ResumeScheduleRequest(schedule_id=schedule_id)
         return (await self._client._call(self._stub.ResumeSchedule, request)).schedule
+
+
+class AsyncTemplates:
+    """Ready-made definitions and installing them (see :class:`weft.client.Templates`)."""
+
+    def __init__(self, client: AsyncWeft) -> None:
+        self._client = client
+        self._stub = cast("TemplateServiceAsyncStub", template_service_pb2_grpc.TemplateServiceStub(client.channel))
+
+    async def list(
+        self,
+        *,
+        category: str = "",
+        is_builtin: Optional[bool] = None,
+        tag: str = "",
+        limit: int = 0,
+        offset: int = 0,
+    ) -> List[templates_pb.Template]:
+        request = req.list_templates(category, is_builtin, tag, limit, offset)
+        return list((await self._client._call(self._stub.ListTemplates, request)).templates)
+
+    async def get(self, template_id: str) -> templates_pb.Template:
+        request = templates_pb.GetTemplateRequest(template_id=template_id)
+        return (await self._client._call(self._stub.GetTemplate, request)).template
+
+    async def install(
+        self, template_id: str, *, name: str = "", tags: Sequence[str] = (), status: Optional[str] = None
+    ) -> workflow_pb2.Workflow:
+        request = req.install_template(template_id, name, tags, status)
+        return (await self._client._call(self._stub.InstallTemplate, request)).workflow
+
+    async def create(
+        self,
+        name: str,
+        *,
+        description: str = "",
+        category: str = "",
+        tags: Sequence[str] = (),
+        definition: Optional[req.Definition] = None,
+        from_workflow: str = "",
+        version: int = 0,
+    ) -> templates_pb.Template:
+        request = req.create_template(name, description, category, tags, definition, from_workflow, version)
+        return (await self._client._call(self._stub.CreateTemplate, request)).template
+
+    async def delete(self, template_id: str) -> None:
+        request = templates_pb.DeleteTemplateRequest(template_id=template_id)
+        await self._client._call(self._stub.DeleteTemplate, request)
+
+
+class AsyncTriggers:
+    """Deploying workflows and arming their webhooks (see :class:`weft.client.Triggers`)."""
+
+    def __init__(self, client: AsyncWeft) -> None:
+        self._client = client
+        self._stub = cast("TriggerServiceAsyncStub", trigger_service_pb2_grpc.TriggerServiceStub(client.channel))
+
+    async def deploy(self, workflow_id: str, *, rotate_secret: bool = False) -> triggers_pb.DeployWorkflowResponse:
+        request = triggers_pb.DeployWorkflowRequest(workflow_id=workflow_id, rotate_secret=rotate_secret)
+        return await self._client._call(self._stub.DeployWorkflow, request)
+
+    async def undeploy(self, workflow_id: str) -> triggers_pb.TriggerStatus:
+        request = triggers_pb.UndeployWorkflowRequest(workflow_id=workflow_id)
+        return (await self._client._call(self._stub.UndeployWorkflow, request)).trigger
+
+    async def arm(self, workflow_id: str, *, window_seconds: int = 0) -> triggers_pb.ArmWebhookResponse:
+        request = triggers_pb.ArmWebhookRequest(workflow_id=workflow_id, window_seconds=window_seconds)
+        return await self._client._call(self._stub.ArmWebhook, request)
+
+    async def status(self, workflow_id: str) -> triggers_pb.TriggerStatus:
+        request = triggers_pb.GetTriggerStatusRequest(workflow_id=workflow_id)
+        return (await self._client._call(self._stub.GetTriggerStatus, request)).trigger
 
 
 class AsyncWeft:
@@ -366,6 +472,8 @@ class AsyncWeft:
         self.runs = AsyncRuns(self)
         self.approvals = AsyncApprovals(self)
         self.schedules = AsyncSchedules(self)
+        self.templates = AsyncTemplates(self)
+        self.triggers = AsyncTriggers(self)
         #: The generated WorkerService stub, used by :class:`weft.Worker`.
         self.workers = cast("WorkerServiceAsyncStub", worker_service_pb2_grpc.WorkerServiceStub(self.channel))
 

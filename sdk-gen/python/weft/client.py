@@ -2,8 +2,8 @@
 
 One gRPC channel, shared by a stub per service, behind the documented
 surface: ``client.workflows`` (definitions and, as the documents write
-them, runs), ``client.runs``, ``client.approvals`` and
-``client.schedules``. Every failure raises a typed :class:`~weft.WeftError`.
+them, runs), ``client.runs``, ``client.approvals``, ``client.schedules``,
+``client.templates`` and ``client.triggers``. Every failure raises a typed :class:`~weft.WeftError`.
 
     client = Weft(base_url="http://127.0.0.1:7070")
     wf = client.workflows.create(workflow("w").step({...}).build())
@@ -31,6 +31,10 @@ from weft.v1 import (
     run_service_pb2_grpc,
     schedule_service_pb2 as schedules_pb,
     schedule_service_pb2_grpc,
+    template_service_pb2 as templates_pb,
+    template_service_pb2_grpc,
+    trigger_service_pb2 as triggers_pb,
+    trigger_service_pb2_grpc,
     worker_service_pb2_grpc,
     workflow_pb2,
     workflow_service_pb2 as workflows_pb,
@@ -116,10 +120,19 @@ class Runs:
         return self._client._call(self._stub.GetRun, runs_pb.GetRunRequest(run_id=run_id)).run
 
     def list(
-        self, workflow_id: str, *, status: Optional[str] = None, user_id: str = "", limit: int = 0, offset: int = 0
+        self,
+        workflow_id: str,
+        *,
+        status: Optional[str] = None,
+        user_id: str = "",
+        limit: int = 0,
+        offset: int = 0,
+        trigger: str = "",
+        schedule_id: str = "",
     ) -> List[run_pb2.Run]:
-        """Runs of a workflow, newest first (``status="completed"`` filters)."""
-        request = req.list_runs(workflow_id, status, user_id, limit, offset)
+        """Runs of a workflow, newest first (``status="completed"``,
+        ``trigger="schedule"`` or ``schedule_id=...`` filter)."""
+        request = req.list_runs(workflow_id, status, user_id, limit, offset, trigger, schedule_id)
         return list(self._client._call(self._stub.ListRuns, request).runs)
 
     def cancel(self, run_id: str, reason: str = "") -> run_pb2.Run:
@@ -331,8 +344,7 @@ class Approvals:
 
 
 class Schedules:
-    """Cron schedules. The server does not build ScheduleService yet: every
-    method raises :class:`~weft.UnimplementedError` until it does."""
+    """Cron schedules that start runs of a workflow (trigger "schedule")."""
 
     def __init__(self, client: Weft) -> None:
         self._client = client
@@ -347,9 +359,13 @@ class Schedules:
         input: JSON = None,
         enabled: Optional[bool] = None,
         overlap_policy: Optional[str] = None,
+        catch_up: Optional[str] = None,
+        version: Optional[int] = None,
         user_id: str = "",
     ) -> schedules_pb.Schedule:
-        schedule = req.schedule(cron, timezone, input, enabled, overlap_policy, user_id)
+        """A schedule of ``workflow_id``: ``cron`` (5 fields, or 6 with
+        seconds) read in ``timezone`` (IANA, default UTC)."""
+        schedule = req.schedule(cron, timezone, input, enabled, overlap_policy, user_id, catch_up, version)
         request = schedules_pb.CreateScheduleRequest(workflow_id=workflow_id, schedule=schedule)
         return self._client._call(self._stub.CreateSchedule, request).schedule
 
@@ -357,23 +373,29 @@ class Schedules:
         request = schedules_pb.ListSchedulesRequest(workflow_id=workflow_id)
         return list(self._client._call(self._stub.ListSchedules, request).schedules)
 
-    def get(self, schedule_id: str) -> schedules_pb.Schedule:
-        request = schedules_pb.GetScheduleRequest(schedule_id=schedule_id)
+    def get(self, schedule_id: str, *, next_fire_count: int = 0) -> schedules_pb.Schedule:
+        """One schedule, with its next fire times (``next_fire_count``,
+        default 5, at most 100)."""
+        request = schedules_pb.GetScheduleRequest(schedule_id=schedule_id, next_fire_count=next_fire_count)
         return self._client._call(self._stub.GetSchedule, request).schedule
 
     def update(
         self,
         schedule_id: str,
         *,
-        cron: str = "",
-        timezone: str = "",
+        cron: Optional[str] = None,
+        timezone: Optional[str] = None,
         input: JSON = None,
         enabled: Optional[bool] = None,
         overlap_policy: Optional[str] = None,
-        user_id: str = "",
+        catch_up: Optional[str] = None,
+        version: Optional[int] = None,
+        user_id: Optional[str] = None,
     ) -> schedules_pb.Schedule:
-        schedule = req.schedule(cron, timezone, input, enabled, overlap_policy, user_id, schedule_id)
-        return self._client._call(self._stub.UpdateSchedule, schedules_pb.UpdateScheduleRequest(schedule=schedule)).schedule
+        """Replaces the fields given; the others keep their values."""
+        changes = dict(cron=cron, timezone=timezone, input=input, enabled=enabled, overlap_policy=overlap_policy,
+                       catch_up=catch_up, version=version, user_id=user_id)
+        return self._client._call(self._stub.UpdateSchedule, req.update_schedule(schedule_id, changes)).schedule
 
     def delete(self, schedule_id: str) -> None:
         self._client._call(self._stub.DeleteSchedule, schedules_pb.DeleteScheduleRequest(schedule_id=schedule_id))
@@ -385,6 +407,87 @@ class Schedules:
     def resume(self, schedule_id: str) -> schedules_pb.Schedule:
         request = schedules_pb.ResumeScheduleRequest(schedule_id=schedule_id)
         return self._client._call(self._stub.ResumeSchedule, request).schedule
+
+
+class Templates:
+    """Ready-made definitions, built in or saved by the tenant, and
+    installing one as a new workflow."""
+
+    def __init__(self, client: Weft) -> None:
+        self._client = client
+        self._stub = template_service_pb2_grpc.TemplateServiceStub(client.channel)
+
+    def list(
+        self,
+        *,
+        category: str = "",
+        is_builtin: Optional[bool] = None,
+        tag: str = "",
+        limit: int = 0,
+        offset: int = 0,
+    ) -> List[templates_pb.Template]:
+        """Templates matching the filters, built-ins first, then by name."""
+        request = req.list_templates(category, is_builtin, tag, limit, offset)
+        return list(self._client._call(self._stub.ListTemplates, request).templates)
+
+    def get(self, template_id: str) -> templates_pb.Template:
+        request = templates_pb.GetTemplateRequest(template_id=template_id)
+        return self._client._call(self._stub.GetTemplate, request).template
+
+    def install(
+        self, template_id: str, *, name: str = "", tags: Sequence[str] = (), status: Optional[str] = None
+    ) -> WorkflowHandle:
+        """Creates a workflow (version 1) from the template."""
+        request = req.install_template(template_id, name, tags, status)
+        return WorkflowHandle(self._client, self._client._call(self._stub.InstallTemplate, request).workflow)
+
+    def create(
+        self,
+        name: str,
+        *,
+        description: str = "",
+        category: str = "",
+        tags: Sequence[str] = (),
+        definition: Optional[req.Definition] = None,
+        from_workflow: str = "",
+        version: int = 0,
+    ) -> templates_pb.Template:
+        """Saves a template: ``definition``, or a version of ``from_workflow``
+        (the latest unless ``version`` is given)."""
+        request = req.create_template(name, description, category, tags, definition, from_workflow, version)
+        return self._client._call(self._stub.CreateTemplate, request).template
+
+    def delete(self, template_id: str) -> None:
+        """Deletes a template of the tenant; built-ins cannot be deleted."""
+        self._client._call(self._stub.DeleteTemplate, templates_pb.DeleteTemplateRequest(template_id=template_id))
+
+
+class Triggers:
+    """Deploying a workflow so that its webhook can start runs, and arming
+    the webhook for one call (see :func:`weft.fire_webhook` for the call)."""
+
+    def __init__(self, client: Weft) -> None:
+        self._client = client
+        self._stub = trigger_service_pb2_grpc.TriggerServiceStub(client.channel)
+
+    def deploy(self, workflow_id: str, *, rotate_secret: bool = False) -> triggers_pb.DeployWorkflowResponse:
+        """Deploys; ``.webhook_secret`` is set only when this call created or
+        rotated it (store it: it is not shown again)."""
+        request = triggers_pb.DeployWorkflowRequest(workflow_id=workflow_id, rotate_secret=rotate_secret)
+        return self._client._call(self._stub.DeployWorkflow, request)
+
+    def undeploy(self, workflow_id: str) -> triggers_pb.TriggerStatus:
+        request = triggers_pb.UndeployWorkflowRequest(workflow_id=workflow_id)
+        return self._client._call(self._stub.UndeployWorkflow, request).trigger
+
+    def arm(self, workflow_id: str, *, window_seconds: int = 0) -> triggers_pb.ArmWebhookResponse:
+        """Opens the window (default 600 s) in which the webhook accepts one call."""
+        request = triggers_pb.ArmWebhookRequest(workflow_id=workflow_id, window_seconds=window_seconds)
+        return self._client._call(self._stub.ArmWebhook, request)
+
+    def status(self, workflow_id: str) -> triggers_pb.TriggerStatus:
+        request = triggers_pb.GetTriggerStatusRequest(workflow_id=workflow_id)
+        return self._client._call(self._stub.GetTriggerStatus, request).trigger
 
 
 class Weft:
@@ -409,6 +512,8 @@ class Weft:
         self.runs = Runs(self)
         self.approvals = Approvals(self)
         self.schedules = Schedules(self)
+        self.templates = Templates(self)
+        self.triggers = Triggers(self)
         #: The generated WorkerService stub (the worker runtime uses AsyncWeft).
         self.workers = worker_service_pb2_grpc.WorkerServiceStub(self.channel)
 

@@ -1,8 +1,8 @@
 /**
  * `Weft`: the client. One transport, shared by a typed client per service,
  * behind the documented surface: `weft.workflows.*` (definitions and, as
- * the documents write them, runs), `weft.runs`, `weft.approvals` and
- * `weft.schedules`. Every failure rejects with a typed {@link WeftError}.
+ * the documents write them, runs), `weft.runs`, `weft.approvals`,
+ * `weft.schedules`, `weft.templates` and `weft.triggers`. Every failure rejects with a typed {@link WeftError}.
  *
  * ```ts
  * const weft = new Weft({ baseUrl: "http://127.0.0.1:7070", transport: "grpc" });
@@ -16,11 +16,15 @@ import { defaultTransportKind, makeTransport, type TransportKind } from "#transp
 import { ApprovalService } from "./gen/weft/v1/approval_service_pb.js";
 import { RunService } from "./gen/weft/v1/run_service_pb.js";
 import { ScheduleService } from "./gen/weft/v1/schedule_service_pb.js";
+import { TemplateService } from "./gen/weft/v1/template_service_pb.js";
+import { TriggerService } from "./gen/weft/v1/trigger_service_pb.js";
 import { WorkerService } from "./gen/weft/v1/worker_service_pb.js";
 import { WorkflowService } from "./gen/weft/v1/workflow_service_pb.js";
 import { Approvals } from "./approvals.js";
 import { Runs } from "./runs.js";
 import { Schedules } from "./schedules.js";
+import { Templates } from "./templates.js";
+import { Triggers } from "./triggers.js";
 import { Workflows } from "./workflows.js";
 
 export type { TransportKind };
@@ -47,6 +51,8 @@ export interface RawClients {
   readonly workers: Client<typeof WorkerService>;
   readonly approvals: Client<typeof ApprovalService>;
   readonly schedules: Client<typeof ScheduleService>;
+  readonly templates: Client<typeof TemplateService>;
+  readonly triggers: Client<typeof TriggerService>;
 }
 
 /** A connection to one Weft server. */
@@ -57,8 +63,12 @@ export class Weft {
   readonly runs: Runs;
   /** Human approvals of approval steps and gated tools. */
   readonly approvals: Approvals;
-  /** Cron schedules (the server answers UNIMPLEMENTED for now). */
+  /** Cron schedules that start runs. */
   readonly schedules: Schedules;
+  /** Ready-made definitions, built in or saved, and installing them. */
+  readonly templates: Templates;
+  /** Deploying workflows and arming their webhooks. */
+  readonly triggers: Triggers;
   /** The generated clients, one per service. */
   readonly raw: RawClients;
 
@@ -72,11 +82,15 @@ export class Weft {
       workers: createClient(WorkerService, transport),
       approvals: createClient(ApprovalService, transport),
       schedules: createClient(ScheduleService, transport),
+      templates: createClient(TemplateService, transport),
+      triggers: createClient(TriggerService, transport),
     };
     this.runs = new Runs(this.raw.runs);
     this.workflows = new Workflows(this.raw.workflows, this.runs);
     this.approvals = new Approvals(this.raw.approvals);
     this.schedules = new Schedules(this.raw.schedules);
+    this.templates = new Templates(this.raw.templates);
+    this.triggers = new Triggers(this.raw.triggers);
   }
 }
 

@@ -15,6 +15,7 @@ import { toValue } from "./json.js";
 
 /** The event types the engine emits; more may come, so ignore unknown ones. */
 export type RunEventType =
+  | "run.queued"
   | "run.started"
   | "step.started"
   | "step.completed"
@@ -39,9 +40,18 @@ export type RunEventType =
 export type StreamEvent = Omit<RunEvent, "type"> & { readonly type: RunEventType };
 
 /** Run statuses, as the documents write them. */
-export type RunStatusName = "pending" | "running" | "paused" | "completed" | "failed" | "partial" | "cancelled";
+export type RunStatusName =
+  | "queued"
+  | "pending"
+  | "running"
+  | "paused"
+  | "completed"
+  | "failed"
+  | "partial"
+  | "cancelled";
 
 const STATUSES: Record<RunStatusName, RunStatus> = {
+  queued: RunStatus.QUEUED,
   pending: RunStatus.PENDING,
   running: RunStatus.RUNNING,
   paused: RunStatus.PAUSED,
@@ -77,6 +87,10 @@ export interface RunOptions {
 export interface ListRunsOptions {
   status?: RunStatusName;
   userId?: string;
+  /** Only runs with this trigger ("manual", "schedule", "webhook", "retry", …). */
+  trigger?: string;
+  /** Only runs started by this schedule. */
+  scheduleId?: string;
   limit?: number;
   offset?: number;
 }
@@ -128,6 +142,8 @@ export class Runs {
         workflowId,
         status: options.status ? STATUSES[options.status] : RunStatus.UNSPECIFIED,
         userId: options.userId ?? "",
+        trigger: options.trigger ?? "",
+        scheduleId: options.scheduleId ?? "",
         limit: options.limit ?? 0,
         offset: options.offset ?? 0,
       }),

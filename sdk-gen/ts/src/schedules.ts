@@ -1,12 +1,16 @@
 /**
- * `weft.schedules`: cron schedules of workflows. The server does not build
- * ScheduleService yet, so every method rejects with `UnimplementedError`;
- * the surface is here so code written against it keeps compiling when it
- * arrives.
+ * `weft.schedules`: cron schedules that start runs of a workflow. Each fire
+ * starts a run with trigger "schedule"; `get` lists the next fire times so
+ * an expression can be checked before it matters.
  */
 import type { JsonValue } from "@bufbuild/protobuf";
 import type { Client } from "@connectrpc/connect";
-import { ScheduleOverlapPolicy, type Schedule, type ScheduleService } from "./gen/weft/v1/schedule_service_pb.js";
+import {
+  ScheduleCatchUp,
+  ScheduleOverlapPolicy,
+  type Schedule,
+  type ScheduleService,
+} from "./gen/weft/v1/schedule_service_pb.js";
 import { typed } from "./errors.js";
 import { toValue } from "./json.js";
 import { required } from "./runs.js";
@@ -20,6 +24,14 @@ const OVERLAP: Record<OverlapPolicy, ScheduleOverlapPolicy> = {
   buffer_one: ScheduleOverlapPolicy.BUFFER_ONE,
 };
 
+/** What a schedule does about fire times missed while the server was down. */
+export type CatchUp = "once" | "none";
+
+const CATCH_UP: Record<CatchUp, ScheduleCatchUp> = {
+  once: ScheduleCatchUp.ONCE,
+  none: ScheduleCatchUp.NONE,
+};
+
 /** A schedule as written by users. */
 export interface ScheduleSpec {
   /** Cron expression (`0 9 * * MON-FRI`). */
@@ -30,6 +42,10 @@ export interface ScheduleSpec {
   input?: JsonValue;
   enabled?: boolean;
   overlapPolicy?: OverlapPolicy;
+  /** Missed fires after downtime: one run for the window ("once", default) or none. */
+  catchUp?: CatchUp;
+  /** Pin runs to this workflow version (default: the latest at each fire). */
+  version?: number;
   userId?: string;
 }
 
@@ -40,9 +56,23 @@ function toSchedule(spec: ScheduleSpec) {
     ...(spec.input !== undefined && { inputData: toValue(spec.input) }),
     ...(spec.enabled !== undefined && { enabled: spec.enabled }),
     overlapPolicy: spec.overlapPolicy ? OVERLAP[spec.overlapPolicy] : ScheduleOverlapPolicy.UNSPECIFIED,
+    catchUp: spec.catchUp ? CATCH_UP[spec.catchUp] : ScheduleCatchUp.UNSPECIFIED,
+    version: spec.version ?? 0,
     userId: spec.userId ?? "",
   };
 }
+
+/** The Schedule field each spec key replaces. */
+const UPDATE_PATHS: Record<keyof ScheduleSpec, string> = {
+  cron: "cron_expression",
+  timezone: "timezone",
+  input: "input_data",
+  enabled: "enabled",
+  overlapPolicy: "overlap_policy",
+  catchUp: "catch_up",
+  version: "version",
+  userId: "user_id",
+};
 
 export class Schedules {
   constructor(private readonly client: Client<typeof ScheduleService>) {}
@@ -56,12 +86,18 @@ export class Schedules {
     return (await typed(this.client.listSchedules({ workflowId }))).schedules;
   }
 
-  async get(scheduleId: string): Promise<Schedule> {
-    return required((await typed(this.client.getSchedule({ scheduleId }))).schedule, "GetSchedule");
+  /** One schedule, with its next `nextFireCount` fire times (default 5, at most 100). */
+  async get(scheduleId: string, nextFireCount = 0): Promise<Schedule> {
+    return required((await typed(this.client.getSchedule({ scheduleId, nextFireCount }))).schedule, "GetSchedule");
   }
 
+  /** Replaces the fields `spec` sets; the others keep their values. */
   async update(scheduleId: string, spec: ScheduleSpec): Promise<Schedule> {
-    const response = await typed(this.client.updateSchedule({ schedule: { ...toSchedule(spec), id: scheduleId } }));
+    const paths = Object.entries(spec)
+      .filter(([, value]) => value !== undefined)
+      .map(([key]) => UPDATE_PATHS[key as keyof ScheduleSpec]);
+    const schedule = { ...toSchedule(spec), id: scheduleId };
+    const response = await typed(this.client.updateSchedule({ schedule, updateMask: { paths } }));
     return required(response.schedule, "UpdateSchedule");
   }
 

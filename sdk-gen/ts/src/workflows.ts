@@ -53,7 +53,7 @@ export interface UpdateOptions {
   expectedVersion?: number;
 }
 
-function toWorkflow(definition: WorkflowDefinition | Partial<Omit<Workflow, "$typeName">>): Workflow {
+export function toWorkflow(definition: WorkflowDefinition | Partial<Omit<Workflow, "$typeName">>): Workflow {
   if (definition instanceof WorkflowBuilder) return definition.build();
   return "$typeName" in definition ? (definition as Workflow) : create(WorkflowSchema, definition);
 }
