@@ -26,6 +26,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use super::compiled_kind::TransformRole;
 use super::normalize::normalize_step;
 use super::problem::{Problem, ProblemCode};
+use super::trigger;
 use crate::model::definition::{Block, Definition, Edge, MachineState, StepDef};
 
 /// Block types of the graph dialect that mark the entry and the exit.
@@ -37,10 +38,11 @@ pub const MAX_STATE_ERROR_LEN: usize = 128;
 /// The transforms that stand for dialect blocks or states, by id, with what
 /// each yields.
 pub fn transform_roles(def: &Definition) -> HashMap<&str, TransformRole> {
+    // A webhook trigger forwards the run input, as a starter does.
     let blocks = def
         .blocks
         .iter()
-        .filter(|b| PASS_THROUGH_BLOCKS.contains(&b.kind.as_str()))
+        .filter(|b| PASS_THROUGH_BLOCKS.contains(&b.kind.as_str()) || trigger::is_trigger(b, &def.edges))
         .map(|b| (b.id.as_str(), TransformRole::Forward));
     let states = def.states.iter().filter_map(|(name, state)| match state.kind.as_str() {
         "succeed" => Some((name.as_str(), TransformRole::Forward)),
@@ -228,12 +230,19 @@ fn chain_order(states: &BTreeMap<String, MachineState>) -> Vec<&str> {
 fn from_graph(blocks: &[Block], edges: &[Edge], problems: &mut Vec<Problem>) -> Vec<StepDef> {
     let mut steps = Vec::with_capacity(blocks.len());
     let mut index: HashMap<&str, usize> = HashMap::with_capacity(blocks.len());
+    let mut triggers = 0;
     for (i, block) in blocks.iter().enumerate() {
-        let pass_through = PASS_THROUGH_BLOCKS.contains(&block.kind.as_str());
+        let is_trigger = trigger::is_trigger(block, edges);
+        if is_trigger {
+            trigger::check_trigger(block, i, triggers == 0, problems);
+            triggers += 1;
+        }
+        let pass_through = PASS_THROUGH_BLOCKS.contains(&block.kind.as_str()) || is_trigger;
         let mut step = StepDef {
             id: block.id.clone(),
             kind: if pass_through { "transform".to_owned() } else { block.kind.clone() },
-            config: block.config.clone().filter(|c| !c.is_empty()),
+            // A trigger's config (its credentials) stays on the block.
+            config: block.config.clone().filter(|c| !c.is_empty() && !is_trigger),
             ..StepDef::default()
         };
         normalize_step(&mut step, &format_args!("blocks[{i}]"), 0, problems);

@@ -15,6 +15,8 @@
 //!   unordered shared-state writers serialized (with a warning).
 //! - `compiled.rs`: [`CompiledWorkflow`], what the engine runs from.
 //! - `plan.rs`: a planner's output checked and merged into a run's DAG.
+//! - `trigger.rs`: webhook trigger blocks of the graph dialect and their
+//!   credentials.
 
 mod checks;
 mod compiled;
@@ -32,6 +34,7 @@ mod path;
 mod plan;
 mod problem;
 mod state_writes;
+pub mod trigger;
 mod type_checks;
 
 #[cfg(test)]

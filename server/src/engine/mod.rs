@@ -18,6 +18,7 @@
 //! - [`builtin`] runs webhook, http_request and script tasks inside the
 //!   server, claimed from that queue, and takes webhook callbacks.
 //! - [`notify`] delivers notification webhooks from a durable outbox.
+//! - [`triggers`] deploys workflows and takes their inbound webhook calls.
 //! - [`retention`] deletes finished runs past their retention, and expired
 //!   keys, in the background.
 //!
@@ -37,6 +38,7 @@ pub mod retention;
 pub mod runs;
 pub mod scheduler;
 pub mod tasks;
+pub mod triggers;
 pub mod workers;
 pub mod workflows;
 

@@ -125,7 +125,15 @@ struct Checked {
 /// Normalizes a definition and checks it, returning it (with its source
 /// as written, when normalizing changed it) or every problem.
 /// `allow_empty` accepts a definition with no steps at all (a new draft).
-fn checked(definition: Definition, allow_empty: bool, interpreters: &[String]) -> Result<Checked, EngineError> {
+/// Webhook trigger blocks get their credentials here, before anything is
+/// checked or kept: the pair the same block had in `previous`, else fresh.
+fn checked(
+    mut definition: Definition,
+    previous: Option<&Definition>,
+    allow_empty: bool,
+    interpreters: &[String],
+) -> Result<Checked, EngineError> {
+    crate::engine::triggers::stamp_credentials(&mut definition, previous)?;
     let written = definition.clone();
     let definition = canonical(definition, allow_empty, interpreters)?;
     let source = (written != definition).then(|| written.to_document());
@@ -214,7 +222,7 @@ impl WorkflowCatalog {
     pub async fn create(&self, tenant: &str, draft: WorkflowDraft) -> Result<Workflow, EngineError> {
         check_tags(&draft.tags)?;
         let empty = is_empty(&draft.definition);
-        let Checked { definition, source } = checked(draft.definition, true, &self.script_interpreters)?;
+        let Checked { definition, source } = checked(draft.definition, None, true, &self.script_interpreters)?;
         let default_status = if empty { WorkflowStatus::Draft } else { WorkflowStatus::Active };
         let new = NewWorkflow {
             id: crate::ids::new_workflow_id(),
@@ -331,7 +339,7 @@ impl WorkflowCatalog {
             };
             // A draft created empty may stay empty until its steps arrive.
             let Checked { definition, source } =
-                checked(definition, is_empty(&latest.definition), &self.script_interpreters)?;
+                checked(definition, Some(&latest.definition), is_empty(&latest.definition), &self.script_interpreters)?;
             Ok(NewVersion {
                 based_on: latest.version,
                 definition,
@@ -358,10 +366,23 @@ impl WorkflowCatalog {
         let summary =
             if change_summary.is_empty() { format!("Rolled back to version {version}") } else { change_summary };
         self.append_with_retry(tenant, id, None, |latest, _| {
+            // A trigger keeps the latest version's credentials (a rotated
+            // secret is not brought back), in the definition and as written.
+            let mut definition = target.definition.clone();
+            crate::engine::triggers::stamp_credentials(&mut definition, Some(&latest.definition))?;
+            // A source that no longer reads as a definition is left out:
+            // the version is then kept in its canonical form.
+            let source = match target_source.clone().and_then(|w| serde_json::from_value::<Definition>(w).ok()) {
+                Some(mut written) => {
+                    crate::engine::triggers::stamp_credentials(&mut written, Some(&latest.definition))?;
+                    Some(written.to_document())
+                }
+                None => None,
+            };
             Ok(NewVersion {
                 based_on: latest.version,
-                definition: target.definition.clone(),
-                source: target_source.clone(),
+                definition,
+                source,
                 change_summary: summary.clone(),
                 tags: None,
                 trigger_type: None,
@@ -369,6 +390,39 @@ impl WorkflowCatalog {
             })
         })
         .await
+    }
+
+    /// Writes a new version whose webhook trigger block has a fresh secret
+    /// (its webhook id is kept); `None` when the workflow has no trigger
+    /// block, and then nothing is written.
+    pub async fn rotate_webhook_secret(&self, tenant: &str, id: &str) -> Result<Option<Workflow>, EngineError> {
+        let latest = self.store.get_workflow(tenant, id).await?;
+        if compile::trigger::trigger_block(&latest.definition).is_none() {
+            return Ok(None);
+        }
+        let rotated = self
+            .append_with_retry(tenant, id, None, |latest, latest_source| {
+                let written = latest_source.and_then(|w| serde_json::from_value::<Definition>(w).ok());
+                let mut definition = written.unwrap_or_else(|| latest.definition.clone());
+                // The latest version with only the secret changed stands as
+                // the previous one, so the stamp keeps the id and the new secret.
+                let mut previous = latest.definition.clone();
+                crate::engine::triggers::rotate_secret(&mut previous)?;
+                crate::engine::triggers::stamp_credentials(&mut definition, Some(&previous))?;
+                let Checked { definition, source } =
+                    checked(definition, Some(&previous), is_empty(&latest.definition), &self.script_interpreters)?;
+                Ok(NewVersion {
+                    based_on: latest.version,
+                    definition,
+                    source,
+                    change_summary: "Rotated the webhook secret".into(),
+                    tags: None,
+                    trigger_type: None,
+                    now_ms: now_ms(),
+                })
+            })
+            .await?;
+        Ok(Some(rotated))
     }
 
     /// Reads the latest version (and its source as written), builds the

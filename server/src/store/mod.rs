@@ -8,7 +8,7 @@
 //! [`Store`] is the sum of one trait per table (restate's storage-api
 //! shape): [`WorkflowStore`], [`RunStore`], [`TaskStore`],
 //! [`ApprovalStore`], [`WorkerStore`], [`SecretStore`], [`KeyStore`],
-//! [`RetentionStore`], [`NotificationStore`]
+//! [`RetentionStore`], [`NotificationStore`], [`TriggerStore`]
 //! and the run writer's [`CommitStore`]. The reads and the workflow and
 //! worker writes are written once (`workflows.rs`, `runs.rs`, …) over a
 //! [`dialect::Dialect`] both databases implement, with one row decoder per
@@ -32,6 +32,7 @@ mod secrets;
 pub mod sqlite;
 mod tasks;
 mod tenant_secrets;
+pub mod triggers;
 mod unreadable;
 pub mod workers;
 mod workflow_order;
@@ -49,6 +50,7 @@ pub use secrets::SecretStore;
 pub use sqlite::wal::CheckpointStats;
 pub use tasks::{ClaimRequest, ClaimScope, ExpiredLease, LeasedTask, TaskClaim, TaskLease, TaskStatus, TaskStore};
 pub use tenant_secrets::{TenantSecretInfo, TenantSecretStore};
+pub use triggers::TriggerStore;
 pub use workers::{WorkerRecord, WorkerStore};
 pub use workflow_order::{CursorKey, SortOrder, WorkflowCursor, WorkflowSort};
 pub use workflows::{NewVersion, NewWorkflow, WorkflowPage, WorkflowQuery, WorkflowStore};
@@ -67,6 +69,7 @@ pub trait Store:
     + TenantSecretStore
     + RetentionStore
     + NotificationStore
+    + TriggerStore
 {
 }
 
@@ -82,5 +85,6 @@ impl<T> Store for T where
         + TenantSecretStore
         + RetentionStore
         + NotificationStore
+    + TriggerStore
 {
 }

@@ -13,8 +13,10 @@
 //! - `retry.rs`: RetryRunFrom.
 //! - `resume.rs`: PauseRun, ResumeRun and their forms.
 //! - `settle.rs`: StartRun's short wait for a run to pause or end.
+//! - `precheck.rs`: a start's refusals, checked without starting.
 
 mod events;
+mod precheck;
 mod resume;
 mod retry;
 mod settle;
