@@ -100,6 +100,15 @@ async fn open_store(url: &str) -> Result<OpenStore, ServeError> {
     }
 }
 
+/// Where callers reach this server (callback and webhook trigger URLs):
+/// `webhook.public_url`, else the listening address.
+fn public_url(config: &Config, listener: &TcpListener) -> Result<String, ServeError> {
+    Ok(match &config.webhook.public_url {
+        Some(url) => url.trim_end_matches('/').to_owned(),
+        None => format!("http://{}", listener.local_addr()?),
+    })
+}
+
 /// What the built-in executor of webhook, http_request and script steps
 /// is given: the guarded client, the secret, where callbacks come back.
 fn builtin_settings(
@@ -115,14 +124,10 @@ fn builtin_settings(
         max_response_bytes: config.outbound.max_response_bytes,
     })
     .map_err(ServeError::Outbound)?;
-    let public_url = match &config.webhook.public_url {
-        Some(url) => url.trim_end_matches('/').to_owned(),
-        None => format!("http://{}", listener.local_addr()?),
-    };
     Ok(engine::builtin::BuiltinSettings {
         client,
         secret: secret.clone(),
-        public_url,
+        public_url: public_url(config, listener)?,
         callback_timeout: std::time::Duration::from_millis(config.webhook.callback_timeout_ms.unwrap_or(3_600_000)),
         script: config.script.clone(),
         vault: vault.clone(),
@@ -213,6 +218,12 @@ pub async fn run(
         engine::builtin::BuiltinExecutor::start(tasks.clone(), builtin_settings(&config, &listener, &secret, &vault)?);
     let callbacks = engine::builtin::CallbackReceiver::new(tasks.clone(), secret);
     let (subscriptions, dispatcher) = notifications(&config, &shared)?;
+    let triggers = engine::triggers::Triggers::new(
+        shared.clone(),
+        catalog.clone(),
+        runs.clone(),
+        &public_url(&config, &listener)?,
+    );
     let health = health::Health::new();
     let (stop_probe, probe_stopped) = tokio::sync::watch::channel(false);
     let probe = tokio::spawn(health::probe_store(health.clone(), shared.clone(), probe_stopped));
@@ -225,6 +236,7 @@ pub async fn run(
         keys,
         vault,
         notifications: subscriptions,
+        triggers: triggers.clone(),
     };
     let grpc = api::router(context).await?;
     // Browser guards, innermost first: CORS, writes from other origins (403),
@@ -235,7 +247,7 @@ pub async fn run(
         config.http.host_names(),
         config.webhook.public_url.as_deref(),
     );
-    let router = gateway::router(grpc, config.max_message_bytes, callbacks)?
+    let router = gateway::router(grpc, config.max_message_bytes, callbacks, triggers)?
         .layer(api::cors(&config.http.origins()))
         .layer(axum::middleware::from_fn_with_state(
             gateway::origin_check::OriginCheck::new(config.http.origins()),

@@ -23,6 +23,7 @@ mod request_checks;
 mod request_frames;
 mod runs;
 mod secrets;
+pub mod triggers;
 mod unbuilt;
 mod web_text;
 mod workers;
@@ -53,6 +54,7 @@ pub use keys::KeyApi;
 pub use notifications::NotificationApi;
 pub use runs::RunApi;
 pub use secrets::SecretApi;
+pub use triggers::TriggerApi;
 pub use workers::WorkerApi;
 pub use workflows::WorkflowApi;
 
@@ -74,6 +76,8 @@ pub struct ApiContext {
     pub vault: crate::engine::builtin::SecretVault,
     /// Notification subscriptions and their delivery log (NotificationService).
     pub notifications: crate::engine::notify::Subscriptions,
+    /// Deployable webhook triggers (TriggerService).
+    pub triggers: crate::engine::triggers::Triggers,
 }
 
 /// Fully qualified names of the services Weft serves, for health and docs.
@@ -155,7 +159,9 @@ pub async fn router(context: ApiContext) -> Result<axum::Router, tonic_reflectio
         )
         .add_service(web.layer(ScheduleServiceServer::new(unbuilt::UnbuiltSchedules).max_decoding_message_size(limit)))
         .add_service(web.layer(TemplateServiceServer::new(unbuilt::UnbuiltTemplates).max_decoding_message_size(limit)))
-        .add_service(web.layer(TriggerServiceServer::new(unbuilt::UnbuiltTriggers).max_decoding_message_size(limit)))
+        .add_service(
+            web.layer(TriggerServiceServer::new(TriggerApi::new(context.triggers)).max_decoding_message_size(limit)),
+        )
         .add_service(
             web.layer(KeyServiceServer::new(KeyApi::new(context.keys.clone())).max_decoding_message_size(limit)),
         )

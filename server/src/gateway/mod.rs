@@ -12,13 +12,15 @@
 //! `GET /openapi.json` describes it all ([`openapi`]). Bodies must be JSON
 //! ([`media_type`], 415 otherwise), and a server on loopback answers only
 //! to loopback host names ([`host_check`], 421 otherwise); pages on other
-//! origins change nothing ([`origin_check`], 403). The one route served
-//! by hand is DeliverCallback's `POST /v1/callbacks/{token}` ([`callback`]):
-//! its signature covers the raw body, which transcoding would not keep.
+//! origins change nothing ([`origin_check`], 403). The two routes served
+//! by hand are DeliverCallback's `POST /v1/callbacks/{token}` ([`callback`])
+//! and FireWebhook's `POST /hooks/{webhook_id}` ([`hooks`]): their
+//! signatures cover the raw body, which transcoding would not keep.
 
 mod callback;
 mod enum_names;
 mod errors;
+mod hooks;
 pub mod host_check;
 pub mod json;
 mod json_encode;
@@ -48,6 +50,7 @@ use tonic::Code;
 
 use crate::api::descriptors::pool;
 use crate::engine::builtin::CallbackReceiver;
+use crate::engine::triggers::Triggers;
 use routes::RouteTable;
 
 /// The body transcoding and the answer writer without a server, for the
@@ -222,7 +225,12 @@ async fn handle(State(gateway): State<Arc<Gateway>>, request: Request) -> Respon
 /// `grpc` with the REST gateway as its fallback: every path that is not a
 /// gRPC method is matched against the annotations. Fails at start when two
 /// bindings conflict or a template is malformed.
-pub fn router(grpc: Router, body_limit: usize, callbacks: CallbackReceiver) -> Result<Router, GatewayError> {
+pub fn router(
+    grpc: Router,
+    body_limit: usize,
+    callbacks: CallbackReceiver,
+    triggers: Triggers,
+) -> Result<Router, GatewayError> {
     let table = RouteTable::from_pool(pool()).map_err(GatewayError)?;
     let openapi = openapi::document(&table);
     let offload = offload::Offload::new();
@@ -231,6 +239,10 @@ pub fn router(grpc: Router, body_limit: usize, callbacks: CallbackReceiver) -> R
     let callback: Router = Router::new()
         .route(callback::PATH, post(callback::handle).fallback(callback::wrong_method))
         .with_state(callbacks);
-    let rest: Router = Router::new().fallback(handle).with_state(gateway).merge(callback);
+    let hooks: Router = Router::new()
+        .route(hooks::PATH, post(hooks::handle).fallback(hooks::wrong_method))
+        .route(hooks::V1_PATH, post(hooks::handle_v1).fallback(hooks::wrong_method))
+        .with_state(triggers);
+    let rest: Router = Router::new().fallback(handle).with_state(gateway).merge(callback).merge(hooks);
     Ok(grpc.fallback_service(rest.into_service::<Body>()))
 }

@@ -26,6 +26,8 @@ pub fn success_status(method: &MethodDescriptor) -> StatusCode {
 pub fn error_status(code: Code, reason: Option<&str>) -> StatusCode {
     match reason {
         Some("INPUT_SCHEMA_VIOLATION") => return StatusCode::UNPROCESSABLE_ENTITY,
+        // A webhook's one-call window ran out: gone until armed again.
+        Some("WEBHOOK_WINDOW_EXPIRED") => return StatusCode::GONE,
         Some("MESSAGE_TOO_LARGE" | "BODY_TOO_LARGE") if code == Code::ResourceExhausted => {
             return StatusCode::PAYLOAD_TOO_LARGE;
         }

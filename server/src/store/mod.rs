@@ -85,6 +85,6 @@ impl<T> Store for T where
         + TenantSecretStore
         + RetentionStore
         + NotificationStore
-    + TriggerStore
+        + TriggerStore
 {
 }

@@ -73,12 +73,16 @@ class TriggerServiceStub:
         weft.v1.trigger_service_pb2.FireWebhookRequest,
         weft.v1.trigger_service_pb2.FireWebhookResponse,
     ]
-    """The incoming webhook call: verifies the signature, consumes the armed
-    window, and starts a run with the request body as input (REST 202,
-    trigger "webhook"). FAILED_PRECONDITION when the webhook is not armed
-    (never armed, already fired, or window over). The whole JSON body is
-    the payload, whatever its shape; the gateway fills `signature`,
-    `timestamp` and `raw_body` from the HTTP request.
+    """The incoming webhook call: verifies the secret or signature, consumes
+    the armed window, and starts a run with the request body as input
+    (REST 202, trigger "webhook"). FAILED_PRECONDITION when the workflow is
+    not deployed or the webhook is not armed (never armed, already fired,
+    or window over); REST tells them apart: 409 WORKFLOW_NOT_DEPLOYED or
+    WEBHOOK_NOT_ARMED, 410 WEBHOOK_WINDOW_EXPIRED. The whole JSON body is
+    the payload, whatever its shape. Both REST routes are served from the
+    raw request (the secret and signature headers, the body bytes), not
+    transcoded; `/hooks/…` answers `{"run_id": …}` as 004 writes it. Needs
+    no API key: the webhook's secret is the credential.
     """
 
     GetTriggerStatus: grpc.UnaryUnaryMultiCallable[
@@ -164,12 +168,16 @@ class TriggerServiceAsyncStub:
         weft.v1.trigger_service_pb2.FireWebhookRequest,
         weft.v1.trigger_service_pb2.FireWebhookResponse,
     ]
-    """The incoming webhook call: verifies the signature, consumes the armed
-    window, and starts a run with the request body as input (REST 202,
-    trigger "webhook"). FAILED_PRECONDITION when the webhook is not armed
-    (never armed, already fired, or window over). The whole JSON body is
-    the payload, whatever its shape; the gateway fills `signature`,
-    `timestamp` and `raw_body` from the HTTP request.
+    """The incoming webhook call: verifies the secret or signature, consumes
+    the armed window, and starts a run with the request body as input
+    (REST 202, trigger "webhook"). FAILED_PRECONDITION when the workflow is
+    not deployed or the webhook is not armed (never armed, already fired,
+    or window over); REST tells them apart: 409 WORKFLOW_NOT_DEPLOYED or
+    WEBHOOK_NOT_ARMED, 410 WEBHOOK_WINDOW_EXPIRED. The whole JSON body is
+    the payload, whatever its shape. Both REST routes are served from the
+    raw request (the secret and signature headers, the body bytes), not
+    transcoded; `/hooks/…` answers `{"run_id": …}` as 004 writes it. Needs
+    no API key: the webhook's secret is the credential.
     """
 
     GetTriggerStatus: grpc.aio.UnaryUnaryMultiCallable[
@@ -263,12 +271,16 @@ class TriggerServiceServicer(metaclass=abc.ABCMeta):
         request: weft.v1.trigger_service_pb2.FireWebhookRequest,
         context: _ServicerContext,
     ) -> typing.Union[weft.v1.trigger_service_pb2.FireWebhookResponse, collections.abc.Awaitable[weft.v1.trigger_service_pb2.FireWebhookResponse]]:
-        """The incoming webhook call: verifies the signature, consumes the armed
-        window, and starts a run with the request body as input (REST 202,
-        trigger "webhook"). FAILED_PRECONDITION when the webhook is not armed
-        (never armed, already fired, or window over). The whole JSON body is
-        the payload, whatever its shape; the gateway fills `signature`,
-        `timestamp` and `raw_body` from the HTTP request.
+        """The incoming webhook call: verifies the secret or signature, consumes
+        the armed window, and starts a run with the request body as input
+        (REST 202, trigger "webhook"). FAILED_PRECONDITION when the workflow is
+        not deployed or the webhook is not armed (never armed, already fired,
+        or window over); REST tells them apart: 409 WORKFLOW_NOT_DEPLOYED or
+        WEBHOOK_NOT_ARMED, 410 WEBHOOK_WINDOW_EXPIRED. The whole JSON body is
+        the payload, whatever its shape. Both REST routes are served from the
+        raw request (the secret and signature headers, the body bytes), not
+        transcoded; `/hooks/…` answers `{"run_id": …}` as 004 writes it. Needs
+        no API key: the webhook's secret is the credential.
         """
 
     @abc.abstractmethod

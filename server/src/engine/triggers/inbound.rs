@@ -98,9 +98,7 @@ impl InboundRefusal {
             Self::UnknownWebhook(_) => "WEBHOOK_NOT_FOUND",
             Self::Unauthenticated(AuthFault::Missing) => "WEBHOOK_AUTH_REQUIRED",
             Self::Unauthenticated(AuthFault::WrongSecret) => "WEBHOOK_SECRET_INVALID",
-            Self::Unauthenticated(AuthFault::Malformed(_) | AuthFault::WrongSignature) => {
-                "WEBHOOK_SIGNATURE_INVALID"
-            }
+            Self::Unauthenticated(AuthFault::Malformed(_) | AuthFault::WrongSignature) => "WEBHOOK_SIGNATURE_INVALID",
             Self::Unauthenticated(AuthFault::Stale(_)) => "WEBHOOK_TIMESTAMP_STALE",
             Self::NotDeployed => "WORKFLOW_NOT_DEPLOYED",
             Self::NotArmed => "WEBHOOK_NOT_ARMED",
@@ -114,7 +112,9 @@ impl InboundRefusal {
 
 fn check_webhook_id(id: &str) -> Result<(), InboundRefusal> {
     if id.is_empty() {
-        return Err(InboundRefusal::Invalid { field: "webhook_id", message: "a webhook id (wh_…) is required".into() });
+        return Err(InboundRefusal::Invalid {
+            field: "webhook_id", message: "a webhook id (wh_…) is required".into()
+        });
     }
     if id.chars().count() > MAX_WEBHOOK_ID_CHARS || id.chars().any(char::is_control) {
         let message = format!("a webhook id is at most {MAX_WEBHOOK_ID_CHARS} characters, without control characters");

@@ -56,7 +56,8 @@ pub(super) fn check_workflow_id(id: &str) -> Result<(), EngineError> {
         return Err(EngineError::invalid("workflow_id", "a workflow id (wf_…) is required"));
     }
     if id.chars().count() > MAX_WORKFLOW_ID_CHARS || id.chars().any(char::is_control) {
-        let message = format!("a workflow id is at most {MAX_WORKFLOW_ID_CHARS} characters, without control characters");
+        let message =
+            format!("a workflow id is at most {MAX_WORKFLOW_ID_CHARS} characters, without control characters");
         return Err(EngineError::invalid("workflow_id", message));
     }
     Ok(())
@@ -83,7 +84,8 @@ impl Triggers {
 
     fn state(&self, workflow: &Workflow, row: Option<&TriggerRecord>) -> TriggerState {
         let now = now_ms();
-        let block_id = trigger::trigger_block(&workflow.definition).and_then(trigger::credentials).map(|c| c.webhook_id);
+        let block_id =
+            trigger::trigger_block(&workflow.definition).and_then(trigger::credentials).map(|c| c.webhook_id);
         let webhook_id = block_id.or_else(|| row.map(|r| r.webhook_id.clone())).unwrap_or_default();
         TriggerState {
             workflow_id: workflow.id.clone(),

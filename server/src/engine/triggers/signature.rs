@@ -80,9 +80,8 @@ pub fn verify(secret: &str, presented: Presented<'_>, body: &[u8], now_secs: i64
     let Some(timestamp) = presented.timestamp else {
         return Err(AuthFault::Malformed("a signed call needs X-Weft-Timestamp (Unix seconds)"));
     };
-    let hex_part = signature
-        .strip_prefix("sha256=")
-        .ok_or(AuthFault::Malformed("X-Weft-Signature must read sha256=<hex>"))?;
+    let hex_part =
+        signature.strip_prefix("sha256=").ok_or(AuthFault::Malformed("X-Weft-Signature must read sha256=<hex>"))?;
     let sent = hex::decode(hex_part).map_err(|_| AuthFault::Malformed("X-Weft-Signature must read sha256=<hex>"))?;
     let age = now_secs.saturating_sub(timestamp);
     if age.unsigned_abs() > MAX_SKEW_SECS.unsigned_abs() {
