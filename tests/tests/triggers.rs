@@ -228,11 +228,21 @@ async fn every_refusal_has_its_code_and_starts_nothing() {
     let (webhook_id, secret) = credentials(&server, &id).await;
     let with_secret = [("x-weft-webhook-secret", secret.as_str())];
 
-    // Unknown webhook; deployed but never armed; undeployed.
+    // Unknown webhook; a webhook whose workflow was never deployed is not
+    // known yet either; deployed but never armed; deployed, then undeployed.
     assert_eq!(refusal(&fire(&server, "wh_nothing", &with_secret, b"{}").await), (404, "WEBHOOK_NOT_FOUND".into()));
-    assert_eq!(refusal(&fire(&server, &webhook_id, &with_secret, b"{}").await), (409, "WORKFLOW_NOT_DEPLOYED".into()));
+    assert_eq!(refusal(&fire(&server, &webhook_id, &with_secret, b"{}").await), (404, "WEBHOOK_NOT_FOUND".into()));
     post(&server, &format!("/api/workflows/{id}/deploy")).await;
     assert_eq!(refusal(&fire(&server, &webhook_id, &with_secret, b"{}").await), (409, "WEBHOOK_NOT_ARMED".into()));
+    post(&server, &format!("/api/workflows/{id}/arm")).await;
+    post(&server, &format!("/api/workflows/{id}/undeploy")).await;
+    assert_eq!(refusal(&fire(&server, &webhook_id, &with_secret, b"{}").await), (409, "WORKFLOW_NOT_DEPLOYED".into()));
+    post(&server, &format!("/api/workflows/{id}/deploy")).await;
+    assert_eq!(
+        refusal(&fire(&server, &webhook_id, &with_secret, b"{}").await),
+        (409, "WEBHOOK_NOT_ARMED".into()),
+        "undeploying disarmed it"
+    );
 
     // Armed: bad credentials and bad bodies are refused, and the window
     // stays open for the good call after them.
@@ -282,10 +292,7 @@ async fn a_body_the_input_schema_refuses_leaves_the_window_armed() {
     definition["name"] = json!("Typed");
     definition["inputSchema"] =
         json!({"type": "object", "required": ["email"], "properties": {"email": {"type": "string"}}});
-    let (status, created) =
-        http1::json(server.addr, "POST", "/api/workflows", Some(json!({"definition": definition}))).await;
-    assert_eq!(status, 201, "{created}");
-    let id = created["id"].as_str().unwrap().to_owned();
+    let id = weft_tests::workflows::create_json(&server, definition).await;
     let (webhook_id, secret) = credentials(&server, &id).await;
     post(&server, &format!("/api/workflows/{id}/deploy")).await;
     post(&server, &format!("/api/workflows/{id}/arm")).await;
