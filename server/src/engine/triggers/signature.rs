@@ -114,7 +114,9 @@ mod tests {
     fn a_signature_verifies_only_for_its_body_time_and_secret() {
         let body = br#"{"a":1}"#;
         let sig = signed(1000, body);
-        let call = |signature: &str, t| Presented { secret: None, signature: Some(signature), timestamp: Some(t) };
+        fn call(signature: &str, t: i64) -> Presented<'_> {
+            Presented { secret: None, signature: Some(signature), timestamp: Some(t) }
+        }
         assert_eq!(verify(SECRET, call(&sig, 1000), body, 1010), Ok(()));
         assert_eq!(verify(SECRET, call(&sig, 1000), b"{}", 1010), Err(AuthFault::WrongSignature));
         assert_eq!(verify(SECRET, call(&sig, 1001), body, 1010), Err(AuthFault::WrongSignature));

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use async_trait::async_trait;
 
 use crate::store::notifications as notify;
+use crate::store::triggers;
 
 use crate::model::{
     ApprovalPage, ApprovalQuery, ApprovalRecord, EventRecord, RunRecord, StepRecord, TimerRecord, Workflow,
@@ -438,5 +439,69 @@ impl crate::store::NotificationStore for FaultyStore {
     async fn prune_deliveries(&self, before_ms: i64, limit: u32) -> Result<u64, StoreError> {
         self.reachable()?;
         self.inner.prune_deliveries(before_ms, limit).await
+    }
+}
+
+#[async_trait]
+impl crate::store::TriggerStore for FaultyStore {
+    async fn get_trigger(
+        &self,
+        tenant: &str,
+        workflow_id: &str,
+    ) -> Result<Option<triggers::TriggerRecord>, StoreError> {
+        self.reachable()?;
+        self.inner.get_trigger(tenant, workflow_id).await
+    }
+    async fn find_webhook(&self, webhook_id: &str) -> Result<Option<triggers::TriggerRecord>, StoreError> {
+        self.reachable()?;
+        self.inner.find_webhook(webhook_id).await
+    }
+    async fn deploy_trigger(
+        &self,
+        tenant: &str,
+        workflow_id: &str,
+        webhook_id: &str,
+        webhook_secret: &str,
+        now_ms: i64,
+    ) -> Result<triggers::TriggerRecord, StoreError> {
+        self.reachable()?;
+        self.inner.deploy_trigger(tenant, workflow_id, webhook_id, webhook_secret, now_ms).await
+    }
+    async fn undeploy_trigger(
+        &self,
+        tenant: &str,
+        workflow_id: &str,
+    ) -> Result<Option<triggers::TriggerRecord>, StoreError> {
+        self.reachable()?;
+        self.inner.undeploy_trigger(tenant, workflow_id).await
+    }
+    async fn arm_trigger(
+        &self,
+        tenant: &str,
+        workflow_id: &str,
+        webhook_id: &str,
+        webhook_secret: &str,
+        armed_until_ms: i64,
+    ) -> Result<Option<triggers::TriggerRecord>, StoreError> {
+        self.reachable()?;
+        self.inner.arm_trigger(tenant, workflow_id, webhook_id, webhook_secret, armed_until_ms).await
+    }
+    async fn claim_window(&self, webhook_id: &str, now_ms: i64) -> Result<Option<triggers::ClaimedWindow>, StoreError> {
+        self.reachable()?;
+        self.inner.claim_window(webhook_id, now_ms).await
+    }
+    async fn release_window(&self, webhook_id: &str, window: triggers::ClaimedWindow) -> Result<(), StoreError> {
+        self.reachable()?;
+        self.inner.release_window(webhook_id, window).await
+    }
+    async fn record_fire(
+        &self,
+        webhook_id: &str,
+        run_id: &str,
+        fired_ms: i64,
+        delivery: Option<&str>,
+    ) -> Result<(), StoreError> {
+        self.reachable()?;
+        self.inner.record_fire(webhook_id, run_id, fired_ms, delivery).await
     }
 }
