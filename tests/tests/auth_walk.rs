@@ -31,7 +31,7 @@ use weft_tests::{TestServer, eventually, runs, workers};
 
 /// Services whose RPCs answer UNIMPLEMENTED until their issue lands: past
 /// the key check they cannot say NOT_FOUND yet.
-const UNBUILT: &[&str] = &["weft.v1.ScheduleService", "weft.v1.TemplateService", "weft.v1.TriggerService"];
+const UNBUILT: &[&str] = &["weft.v1.ScheduleService", "weft.v1.TemplateService"];
 
 struct Keys {
     admin_a: String,
@@ -163,6 +163,10 @@ fn cross_tenant_requests(b: &TenantB) -> BTreeMap<&'static str, Value> {
         ("/weft.v1.SecretService/DeleteSecret", json!({"name": "TENANT_B_SECRET"})),
         ("/weft.v1.NotificationService/GetSubscription", json!({"subscription_id": b.subscription})),
         ("/weft.v1.NotificationService/DeleteSubscription", json!({"subscription_id": b.subscription})),
+        ("/weft.v1.TriggerService/DeployWorkflow", json!({"workflow_id": b.workflow})),
+        ("/weft.v1.TriggerService/UndeployWorkflow", json!({"workflow_id": b.workflow})),
+        ("/weft.v1.TriggerService/ArmWebhook", json!({"workflow_id": b.workflow})),
+        ("/weft.v1.TriggerService/GetTriggerStatus", json!({"workflow_id": b.workflow})),
     ])
 }
 

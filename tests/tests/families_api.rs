@@ -250,8 +250,8 @@ async fn the_004_graph_routes_answer_in_their_documented_shapes_and_error_bodies
         ("GET", "/api/workflows?limit=x".into(), None, 400, &plain),
         ("PATCH", "/api/workflows/wf_missing".into(), Some(json!({"name": "n"})), 404, &plain),
         ("DELETE", "/api/workflows/wf_missing".into(), None, 404, &plain),
-        ("POST", format!("/api/workflows/{id}/deploy"), None, 501, &plain),
-        ("POST", format!("/api/workflows/{id}/arm"), None, 501, &plain),
+        ("POST", "/api/workflows/wf_missing/deploy".into(), None, 404, &plain),
+        ("POST", format!("/api/workflows/{id}/arm"), None, 409, &plain),
         ("GET", "/api/workflows/wf_missing".into(), None, 404, &structured),
         (
             "PUT",
