@@ -32,7 +32,8 @@ use weft_tests::http1;
 /// anonymous mode this run relies on; NotificationService because a
 /// generated subscription would have the server deliver to random public
 /// addresses (no network here).
-const IMPLEMENTED_TAGS: &[&str] = &["WorkflowService", "RunService", "ApprovalService", "WorkerService"];
+const IMPLEMENTED_TAGS: &[&str] =
+    &["WorkflowService", "RunService", "ApprovalService", "WorkerService", "TriggerService"];
 
 /// Operations left out: PollTask is a long poll that holds a generated
 /// request for up to a minute by design.
@@ -287,13 +288,16 @@ fn failures(stdout: &str) -> String {
 async fn a_wrong_method_answers_405_naming_the_allowed_methods() {
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start(dir.path()).await;
-    let cases: [(&str, &str, &[&str]); 4] = [
+    let cases: [(&str, &str, &[&str]); 6] = [
         // GetWorkflow, UpdateWorkflow and DeleteWorkflow share the path.
         ("PUT", "/v1/workflows/wf_x", &["DELETE", "GET", "PATCH"]),
         ("DELETE", "/v1/workflows", &["GET", "POST"]),
         ("POST", "/v1/workflows/runs/wfrun_x/stream", &["GET"]),
         // Served by hand (gateway/callback.rs), not from the route table.
         ("GET", "/v1/callbacks/cb_x", &["POST"]),
+        // Served by hand too (gateway/hooks.rs).
+        ("GET", "/hooks/wh_x", &["POST"]),
+        ("PUT", "/v1/hooks/wh_x", &["POST"]),
     ];
     for (method, path, allowed) in cases {
         let response = http1::request(server.addr, method, path, &[], b"").await.unwrap();
