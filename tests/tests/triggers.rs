@@ -109,7 +109,7 @@ async fn a_saved_trigger_block_gets_credentials_readable_by_get_and_kept_across_
     assert!(secret.starts_with("whsec_") && secret.len() == 6 + 64, "{secret}");
 
     // gRPC GET shows the same pair on the block.
-    let request = pb::GetWorkflowRequest { id: id.clone(), ..Default::default() };
+    let request = pb::GetWorkflowRequest { id: id.clone() };
     let got = client.workflows().get_workflow(request).await.unwrap().into_inner();
     let text = format!("{got:?}");
     assert!(text.contains(&webhook_id) && text.contains(&secret), "gRPC GET shows the credentials: {text}");
@@ -334,7 +334,7 @@ async fn an_hmac_signed_call_is_accepted_and_its_repeat_answers_the_same_run() {
     assert_eq!(fired.status, 202, "{}", String::from_utf8_lossy(&fired.body));
     let run_id = answer(&fired)["run_id"].as_str().unwrap().to_owned();
     let run = wait_finished(&client, &run_id, 30).await;
-    assert_eq!(run.input.as_ref().map(value_from_pb).unwrap_or_default().to_string().contains("42"), true);
+    assert_eq!(run.input.as_ref().map(value_from_pb), Some(json!({"order": 42})), "the body is the input");
 
     // A repeat of the delivery that fired answers its run, starting nothing.
     let repeat = fire(&server, &webhook_id, &headers, body).await;
