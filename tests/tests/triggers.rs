@@ -506,3 +506,42 @@ async fn two_replicas_racing_on_one_armed_webhook_start_exactly_one_run() {
         task.await.unwrap().unwrap();
     }
 }
+
+/// With keys required, the inbound call needs none (its secret is its
+/// credential), while deploy and arm need a write key of the workflow's
+/// tenant, and another tenant's workflow is NOT_FOUND.
+#[tokio::test]
+async fn the_inbound_call_needs_no_key_while_deploy_and_arm_need_the_tenants_write_key() {
+    use weft_server::model::KeyScope;
+    use weft_tests::auth::{make_key, rest, start_requiring_keys};
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_requiring_keys(dir.path()).await;
+    let (writer, reader) =
+        (make_key(&server, "acme", KeyScope::Write).await, make_key(&server, "acme", KeyScope::Read).await);
+    let stranger = make_key(&server, "globex", KeyScope::Admin).await;
+
+    let (status, created) =
+        rest(&server, "POST", "/api/workflows", Some(&writer), Some(&json!({"name": "Keyed"}))).await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    let (status, _) =
+        rest(&server, "PUT", &format!("/api/workflows/{id}/graph"), Some(&writer), Some(&trigger_graph())).await;
+    assert_eq!(status, 200);
+    let (_, got) = rest(&server, "GET", &format!("/api/workflows/{id}"), Some(&reader), None).await;
+    let block = &got["blocks"][0]["config"];
+    let (webhook_id, secret) = (block["webhook_id"].as_str().unwrap(), block["webhook_secret"].as_str().unwrap());
+
+    let deploy = format!("/api/workflows/{id}/deploy");
+    assert_eq!(rest(&server, "POST", &deploy, None, Some(&json!({}))).await.0, 401);
+    assert_eq!(rest(&server, "POST", &deploy, Some(&reader), Some(&json!({}))).await.0, 403);
+    assert_eq!(rest(&server, "POST", &deploy, Some(&stranger), Some(&json!({}))).await.0, 404);
+    assert_eq!(rest(&server, "POST", &deploy, Some(&writer), Some(&json!({}))).await.0, 200);
+    let arm = format!("/api/workflows/{id}/arm");
+    assert_eq!(rest(&server, "POST", &arm, Some(&stranger), Some(&json!({}))).await.0, 404);
+    assert_eq!(rest(&server, "POST", &arm, Some(&writer), Some(&json!({}))).await.0, 200);
+    let (status, trigger) = rest(&server, "GET", &format!("/v1/workflows/{id}/trigger"), Some(&reader), None).await;
+    assert_eq!((status, &trigger["armed"]), (200, &json!(true)), "{trigger}");
+
+    let fired = fire(&server, webhook_id, &[("x-weft-webhook-secret", secret)], b"{}").await;
+    assert_eq!(fired.status, 202, "{}", String::from_utf8_lossy(&fired.body));
+}
