@@ -397,8 +397,12 @@ async fn a_workflow_without_a_trigger_block_gets_its_secret_once_on_deploy_and_r
     let (hook_id, old_secret) = credentials(&server, &hooked).await;
     let request = pb::DeployWorkflowRequest { workflow_id: hooked.clone(), rotate_secret: true };
     let answer = client.triggers().deploy_workflow(request).await.unwrap().into_inner();
-    assert_eq!(credentials(&server, &hooked).await, (hook_id, answer.webhook_secret.clone()));
+    assert_eq!(credentials(&server, &hooked).await, (hook_id.clone(), answer.webhook_secret.clone()));
     assert_ne!(answer.webhook_secret, old_secret);
+    // Rolling back to the version before the rotation keeps the new secret.
+    let rollback = pb::RollbackWorkflowRequest { id: hooked.clone(), version: 2, change_summary: String::new() };
+    client.workflows().rollback_workflow(rollback).await.unwrap();
+    assert_eq!(credentials(&server, &hooked).await, (hook_id, answer.webhook_secret.clone()));
 }
 
 fn code<T>(result: Result<T, tonic::Status>) -> Code {
