@@ -182,6 +182,7 @@ async fn deploy_arm_and_one_call_start_one_run_and_a_second_call_is_refused() {
     // The window took its one call.
     let second = fire(&server, &webhook_id, &[("x-weft-webhook-secret", &secret)], body).await;
     assert_eq!(refusal(&second), (409, "WEBHOOK_NOT_ARMED".into()));
+    assert_shape(&answer(&second), &json!({"error": "e", "error_code": "C"}), "004's structured error");
     assert_eq!(runs_of(&client, &id).await.len(), 1, "the second call started nothing");
 
     // The status tells the last fire; runs filter by trigger.
@@ -195,8 +196,11 @@ async fn deploy_arm_and_one_call_start_one_run_and_a_second_call_is_refused() {
 
     // Re-armed, it takes the next call; undeployed, it takes none.
     post(&server, &format!("/api/workflows/{id}/arm")).await;
-    let again = fire(&server, &webhook_id, &[("x-weft-webhook-secret", &secret)], b"{}").await;
+    let headers = [("content-type", "application/json"), ("x-weft-webhook-secret", secret.as_str())];
+    let path = format!("/v1/hooks/{webhook_id}");
+    let again = http1::request(server.addr, "POST", &path, &headers, b"{}").await.unwrap();
     assert_eq!(again.status, 202);
+    assert!(answer(&again)["runId"].as_str().is_some(), "/v1 writes protobuf's JSON names");
     let (status, undeployed) = post(&server, &format!("/api/workflows/{id}/undeploy")).await;
     assert_eq!((status, &undeployed["ok"]), (200, &json!(true)), "{undeployed}");
     let (status, refused) = post(&server, &format!("/api/workflows/{id}/arm")).await;

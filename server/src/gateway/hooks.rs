@@ -5,11 +5,12 @@
 //! raw body bytes, and the secret and signature come in headers. No API key
 //! is asked for; the webhook's secret is the credential.
 //!
-//! Answers 202 with the run id (`{"run_id": …}` on `/hooks`, as 004 writes
-//! it; `{"runId": …}` on `/v1/hooks`, protobuf's JSON names), or an error
-//! body with a distinct `error_code` per refusal: 400, 401, 404, 409
-//! (`WORKFLOW_NOT_DEPLOYED`, `WEBHOOK_NOT_ARMED`), 410
-//! (`WEBHOOK_WINDOW_EXPIRED`), 413.
+//! Answers 202 with the run id, or an error with a distinct `error_code`
+//! per refusal: 400, 401, 404, 409 (`WORKFLOW_NOT_DEPLOYED`,
+//! `WEBHOOK_NOT_ARMED`), 410 (`WEBHOOK_WINDOW_EXPIRED`), 413, 422. `/hooks`
+//! is in 004's family (`profile::Family::Api`): `{"run_id": …}` and
+//! `{"error", "error_code"}` bodies; `/v1/hooks` answers `{"runId": …}` and
+//! the full `google.rpc.Status` body, as every `/v1` route.
 
 use axum::Json;
 use axum::body::Body;
@@ -43,10 +44,11 @@ pub(super) async fn wrong_method(method: http::Method) -> Response {
     response
 }
 
-fn refused(refusal: InboundRefusal) -> Response {
+/// A refusal's error body in `form`.
+fn refused(refusal: InboundRefusal, form: ErrorForm) -> Response {
     let status = refusal_status(refusal);
     let details = base64::engine::general_purpose::STANDARD_NO_PAD.encode(status.details());
-    errors::from_grpc_in(ErrorForm::Status, status.code(), status.message(), Some(&details))
+    errors::from_grpc_in(form, status.code(), status.message(), Some(&details))
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &'static str) -> Result<Option<&'a str>, InboundRefusal> {
@@ -92,7 +94,7 @@ pub(super) async fn handle(
 ) -> Response {
     match take(&triggers, &webhook_id, &headers, body).await {
         Ok(run_id) => (StatusCode::ACCEPTED, Json(json!({"run_id": run_id}))).into_response(),
-        Err(refusal) => refused(refusal),
+        Err(refusal) => refused(refusal, ErrorForm::Structured),
     }
 }
 
@@ -105,6 +107,6 @@ pub(super) async fn handle_v1(
 ) -> Response {
     match take(&triggers, &webhook_id, &headers, body).await {
         Ok(run_id) => (StatusCode::ACCEPTED, Json(json!({"runId": run_id}))).into_response(),
-        Err(refusal) => refused(refusal),
+        Err(refusal) => refused(refusal, ErrorForm::Status),
     }
 }

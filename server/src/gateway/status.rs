@@ -7,10 +7,11 @@ use prost_reflect::MethodDescriptor;
 use tonic::Code;
 
 /// Status of a successful call of `method`: 201 for creates (`Create…`,
-/// `InstallTemplate`), 202 for asynchronous run starts, else 200.
+/// `InstallTemplate`), 202 for asynchronous run starts (an inbound webhook
+/// call too), else 200.
 pub fn success_status(method: &MethodDescriptor) -> StatusCode {
     let name = method.name();
-    if name == "StartRun" {
+    if name == "StartRun" || name == "FireWebhook" {
         StatusCode::ACCEPTED
     } else if name.starts_with("Create") || name == "InstallTemplate" {
         StatusCode::CREATED

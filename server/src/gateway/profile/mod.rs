@@ -50,6 +50,8 @@ const PREFIXES: &[(&str, Family)] = &[
     ("/v1/workflow-runs", Family::Agents),
     ("/v1/", Family::V1),
     ("/api/", Family::Api),
+    // 004's inbound webhook call answers `{run_id}`, as the /api routes write.
+    ("/hooks/", Family::Api),
     ("/workflows", Family::StateMachine),
 ];
 
