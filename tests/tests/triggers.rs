@@ -160,6 +160,9 @@ async fn deploy_arm_and_one_call_start_one_run_and_a_second_call_is_refused() {
     let (webhook_id, secret) = credentials(&server, &id).await;
 
     // 004's shapes: deploy and undeploy answer ok, arm {ok, armed_until}.
+    // Its examples send no body and no content type.
+    let bare = http1::request(server.addr, "POST", &format!("/api/workflows/{id}/deploy"), &[], b"").await.unwrap();
+    assert_eq!(bare.status, 200, "{}", String::from_utf8_lossy(&bare.body));
     let (status, deployed) = post(&server, &format!("/api/workflows/{id}/deploy")).await;
     assert_eq!(status, 200, "{deployed}");
     assert_eq!(deployed["ok"], true, "{deployed}");

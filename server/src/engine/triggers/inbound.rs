@@ -165,12 +165,11 @@ impl Triggers {
             Err(EngineError::NotFound { .. }) => return Err(unknown()),
             Err(err) => return Err(err.into()),
         };
-        // The latest version's trigger block is the truth when there is one.
-        let secret = match trigger::trigger_block(&workflow.definition) {
-            Some(block) => match trigger::credentials(block) {
-                Some(pair) if pair.webhook_id == call.webhook_id => pair.secret,
-                _ => return Err(unknown()),
-            },
+        // The latest version's trigger block is the truth when it holds a
+        // pair (a version saved before triggers existed may not).
+        let secret = match trigger::trigger_block(&workflow.definition).and_then(trigger::credentials) {
+            Some(pair) if pair.webhook_id == call.webhook_id => pair.secret,
+            Some(_) => return Err(unknown()),
             None => row.webhook_secret.clone(),
         };
         let signed: &[u8] = match &call.body {
@@ -218,10 +217,11 @@ impl Triggers {
             }
         };
         let run_id = run.0.id.clone();
-        self.store
-            .record_fire(call.webhook_id, &run_id, now_ms(), delivery.as_deref())
-            .await
-            .map_err(EngineError::from)?;
+        // The run started whatever happens here, so the caller hears so;
+        // only the status's last fire (and a repeat's answer) would lag.
+        if let Err(err) = self.store.record_fire(call.webhook_id, &run_id, now_ms(), delivery.as_deref()).await {
+            tracing::warn!(error = %err, webhook = call.webhook_id, run = %run_id, "the fire was not recorded");
+        }
         Ok(run_id)
     }
 
