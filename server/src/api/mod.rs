@@ -23,6 +23,7 @@ mod request_checks;
 mod request_frames;
 mod runs;
 mod secrets;
+mod templates;
 mod unbuilt;
 mod web_text;
 mod workers;
@@ -53,6 +54,7 @@ pub use keys::KeyApi;
 pub use notifications::NotificationApi;
 pub use runs::RunApi;
 pub use secrets::SecretApi;
+pub use templates::TemplateApi;
 pub use workers::WorkerApi;
 pub use workflows::WorkflowApi;
 
@@ -74,6 +76,8 @@ pub struct ApiContext {
     pub vault: crate::engine::builtin::SecretVault,
     /// Notification subscriptions and their delivery log (NotificationService).
     pub notifications: crate::engine::notify::Subscriptions,
+    /// Built-in and saved templates (TemplateService).
+    pub templates: crate::engine::templates::Templates,
 }
 
 /// Fully qualified names of the services Weft serves, for health and docs.
@@ -154,7 +158,11 @@ pub async fn router(context: ApiContext) -> Result<axum::Router, tonic_reflectio
             web.layer(ApprovalServiceServer::new(ApprovalApi::new(approvals)).max_decoding_message_size(limit)),
         )
         .add_service(web.layer(ScheduleServiceServer::new(unbuilt::UnbuiltSchedules).max_decoding_message_size(limit)))
-        .add_service(web.layer(TemplateServiceServer::new(unbuilt::UnbuiltTemplates).max_decoding_message_size(limit)))
+        .add_service(
+            web.layer(
+                TemplateServiceServer::new(TemplateApi::new(context.templates)).max_decoding_message_size(limit),
+            ),
+        )
         .add_service(web.layer(TriggerServiceServer::new(unbuilt::UnbuiltTriggers).max_decoding_message_size(limit)))
         .add_service(
             web.layer(KeyServiceServer::new(KeyApi::new(context.keys.clone())).max_decoding_message_size(limit)),

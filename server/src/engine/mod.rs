@@ -18,6 +18,8 @@
 //! - [`builtin`] runs webhook, http_request and script tasks inside the
 //!   server, claimed from that queue, and takes webhook callbacks.
 //! - [`notify`] delivers notification webhooks from a durable outbox.
+//! - [`templates`] is the catalogue of templates, built in and saved, and
+//!   installs them as workflows.
 //! - [`retention`] deletes finished runs past their retention, and expired
 //!   keys, in the background.
 //!
@@ -37,6 +39,7 @@ pub mod retention;
 pub mod runs;
 pub mod scheduler;
 pub mod tasks;
+pub mod templates;
 pub mod workers;
 pub mod workflows;
 

@@ -8,7 +8,7 @@
 //! [`Store`] is the sum of one trait per table (restate's storage-api
 //! shape): [`WorkflowStore`], [`RunStore`], [`TaskStore`],
 //! [`ApprovalStore`], [`WorkerStore`], [`SecretStore`], [`KeyStore`],
-//! [`RetentionStore`], [`NotificationStore`]
+//! [`RetentionStore`], [`NotificationStore`], [`TemplateStore`]
 //! and the run writer's [`CommitStore`]. The reads and the workflow and
 //! worker writes are written once (`workflows.rs`, `runs.rs`, …) over a
 //! [`dialect::Dialect`] both databases implement, with one row decoder per
@@ -31,6 +31,7 @@ mod runs;
 mod secrets;
 pub mod sqlite;
 mod tasks;
+pub mod templates;
 mod tenant_secrets;
 mod unreadable;
 pub mod workers;
@@ -47,6 +48,7 @@ pub use retention::{KeySweep, RetentionStore, RunSweep, Swept};
 pub use runs::{CommandRow, CommitStore, IdempotencyRow, InboxAnswer, OpenRun, RunBatch, RunPage, RunQuery, RunStore};
 pub use secrets::SecretStore;
 pub use sqlite::wal::CheckpointStats;
+pub use templates::TemplateStore;
 pub use tasks::{ClaimRequest, ClaimScope, ExpiredLease, LeasedTask, TaskClaim, TaskLease, TaskStatus, TaskStore};
 pub use tenant_secrets::{TenantSecretInfo, TenantSecretStore};
 pub use workers::{WorkerRecord, WorkerStore};
@@ -67,6 +69,7 @@ pub trait Store:
     + TenantSecretStore
     + RetentionStore
     + NotificationStore
+    + TemplateStore
 {
 }
 
@@ -82,5 +85,6 @@ impl<T> Store for T where
         + TenantSecretStore
         + RetentionStore
         + NotificationStore
+    + TemplateStore
 {
 }
