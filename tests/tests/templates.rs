@@ -60,7 +60,8 @@ async fn list_ids(client: &Weft, request: pb::ListTemplatesRequest) -> (Vec<Stri
 }
 
 async fn install(client: &Weft, template_id: &str, name: &str) -> pb::Workflow {
-    let request = pb::InstallTemplateRequest { template_id: template_id.into(), name: name.into(), ..Default::default() };
+    let request =
+        pb::InstallTemplateRequest { template_id: template_id.into(), name: name.into(), ..Default::default() };
     client.templates().install_template(request).await.expect("InstallTemplate").into_inner().workflow.unwrap()
 }
 
@@ -117,7 +118,8 @@ async fn every_builtin_template_installs_and_runs_to_completion() {
     assert_eq!((&profile["company"], &profile["score"]), (&json!("Stripe"), &json!(82)), "{profile}");
     assert_eq!(profile["news"].as_array().map(Vec::len), Some(3), "each article was rated: {profile}");
 
-    let run = install_and_start(&server, &client, "approval-email", json!({"to": "a@example.com", "topic": "Q3"})).await;
+    let run =
+        install_and_start(&server, &client, "approval-email", json!({"to": "a@example.com", "topic": "Q3"})).await;
     assert_eq!(run.status, pb::RunStatus::Paused as i32, "the email waits for a person: {run:?}");
     assert_eq!(step(&run, "send").status, pb::StepStatus::Pending as i32, "nothing is sent before the approval");
     let pending = pb::ListApprovalsRequest {
@@ -138,7 +140,10 @@ async fn every_builtin_template_installs_and_runs_to_completion() {
     let run = wait_for(&client, &run.id, &[pb::RunStatus::Completed, pb::RunStatus::Failed], 30).await;
     assert_completed(&run, "approval-email");
     let sent = json_of(&step(&run, "send").output);
-    assert_eq!((&sent["sent"], &sent["to"], &sent["subject"]), (&json!(true), &json!("a@example.com"), &json!("About Q3")));
+    assert_eq!(
+        (&sent["sent"], &sent["to"], &sent["subject"]),
+        (&json!(true), &json!("a@example.com"), &json!("About Q3"))
+    );
 
     let receiver = Receiver::start(vec![Answer::json(200, json!({"healthy": true}))]).await;
     let input = json!({"url": receiver.url("/status?check=1"), "notify_url": receiver.url("/notify")});
@@ -164,7 +169,8 @@ async fn every_builtin_template_installs_and_runs_to_completion() {
     let path = "/api/workflows/templates/scheduled-report/install";
     let (status, installed) = http1::json(server.addr, "POST", path, Some(json!({"name": "nightly"}))).await;
     assert_eq!(status, 201, "{installed}");
-    let request = pb::StartRunRequest { workflow_id: installed["workflow_id"].as_str().unwrap().into(), ..Default::default() };
+    let request =
+        pb::StartRunRequest { workflow_id: installed["workflow_id"].as_str().unwrap().into(), ..Default::default() };
     let run = client.runs().start_run(request).await.expect("a run without input").into_inner().run.unwrap();
     let run = wait_for(&client, &run.id, &[pb::RunStatus::Completed, pb::RunStatus::Failed], 30).await;
     assert_completed(&run, "scheduled-report");
@@ -188,7 +194,11 @@ async fn a_tenant_saves_lists_installs_and_deletes_its_templates_and_sees_no_oth
     // A workflow at two versions; the template copies the first.
     let workflow = workflows::create_pb(&a, chain_workflow("two-steps", 2)).await;
     let update = pb::UpdateWorkflowRequest {
-        workflow: Some(pb::Workflow { id: workflow.id.clone(), steps: chain_workflow("one", 1).steps, ..Default::default() }),
+        workflow: Some(pb::Workflow {
+            id: workflow.id.clone(),
+            steps: chain_workflow("one", 1).steps,
+            ..Default::default()
+        }),
         ..Default::default()
     };
     a.workflows().update_workflow(update).await.expect("version 2");
@@ -221,7 +231,11 @@ async fn a_tenant_saves_lists_installs_and_deletes_its_templates_and_sees_no_oth
     let mut builtins = all[..5].to_vec();
     builtins.sort();
     assert_eq!(builtins, BUILTINS);
-    assert_eq!(all[5..], [inline.id.clone(), latest.id.clone(), saved.id.clone()], "by name: Inline, Latest, Two steps");
+    assert_eq!(
+        all[5..],
+        [inline.id.clone(), latest.id.clone(), saved.id.clone()],
+        "by name: Inline, Latest, Two steps"
+    );
     assert_eq!(list_ids(&a, list("testing", None, 0, 0)).await, (vec![inline.id.clone(), saved.id.clone()], 2));
     assert_eq!(list_ids(&a, list("", Some(false), 0, 0)).await.1, 3);
     assert_eq!(list_ids(&a, list("", Some(true), 0, 0)).await.1, 5);
@@ -387,7 +401,8 @@ async fn every_rpc_refuses_bad_input_naming_the_field_and_stores_nothing() {
     }
     // The same refusals over REST are 4xx, never 5xx.
     let body = json!({"name": "x".repeat(201)});
-    let (status, answer) = rest(&server, "POST", "/api/workflows/templates/lead-enrichment/install", None, Some(&body)).await;
+    let (status, answer) =
+        rest(&server, "POST", "/api/workflows/templates/lead-enrichment/install", None, Some(&body)).await;
     assert_eq!(status, 400, "{answer}");
     let (status, answer) = rest(&server, "POST", "/v1/templates", None, Some(&json!({"name": ""}))).await;
     assert_eq!(status, 400, "{answer}");
@@ -402,9 +417,13 @@ async fn rest_answers_in_the_shapes_003_documents() {
     let addr = server.addr;
 
     // GET /api/workflows/templates  (query: category, is_builtin, limit, offset)
-    let (status, listed) =
-        http1::json(addr, "GET", "/api/workflows/templates?category=notifications&is_builtin=true&limit=1&offset=1", None)
-            .await;
+    let (status, listed) = http1::json(
+        addr,
+        "GET",
+        "/api/workflows/templates?category=notifications&is_builtin=true&limit=1&offset=1",
+        None,
+    )
+    .await;
     assert_eq!(status, 200, "{listed}");
     let template = json!({"id": "s", "name": "s", "description": "s", "category": "s", "is_builtin": true,
         "tags": ["s"], "workflow": {"name": "s", "steps": [{"...": true}], "input_schema": {"...": true}, "...": true},
@@ -441,7 +460,8 @@ async fn rest_answers_in_the_shapes_003_documents() {
     // protobuf's JSON mapping leaves `isBuiltin: false` out.
     assert_eq!((created.get("isBuiltin"), &created["category"]), (None, &json!("testing")), "{created}");
     let saved = created["id"].as_str().unwrap();
-    let (status, copied) = http1::json(addr, "POST", &format!("/v1/templates?workflowId={id}"), Some(json!({"name": "Copy"}))).await;
+    let (status, copied) =
+        http1::json(addr, "POST", &format!("/v1/templates?workflowId={id}"), Some(json!({"name": "Copy"}))).await;
     assert_eq!(status, 201, "{copied}");
     assert_eq!(copied["workflow"]["name"], "My custom pipeline", "copied from the workflow named by the query");
     let (status, deleted) = http1::json(addr, "DELETE", &format!("/v1/templates/{saved}"), None).await;

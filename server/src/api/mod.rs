@@ -159,9 +159,7 @@ pub async fn router(context: ApiContext) -> Result<axum::Router, tonic_reflectio
         )
         .add_service(web.layer(ScheduleServiceServer::new(unbuilt::UnbuiltSchedules).max_decoding_message_size(limit)))
         .add_service(
-            web.layer(
-                TemplateServiceServer::new(TemplateApi::new(context.templates)).max_decoding_message_size(limit),
-            ),
+            web.layer(TemplateServiceServer::new(TemplateApi::new(context.templates)).max_decoding_message_size(limit)),
         )
         .add_service(web.layer(TriggerServiceServer::new(unbuilt::UnbuiltTriggers).max_decoding_message_size(limit)))
         .add_service(

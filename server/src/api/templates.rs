@@ -160,9 +160,6 @@ impl TemplateService for TemplateApi {
     ) -> Result<Response<pb::DeleteTemplateResponse>, Status> {
         let tenant = auth::tenant(&request)?;
         self.templates.delete(&tenant, &request.into_inner().template_id).await?;
-        Ok(Response::new(pb::DeleteTemplateResponse {
-            success: true,
-            message: "Template deleted successfully".into(),
-        }))
+        Ok(Response::new(pb::DeleteTemplateResponse { success: true, message: "Template deleted successfully".into() }))
     }
 }

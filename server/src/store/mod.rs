@@ -48,8 +48,8 @@ pub use retention::{KeySweep, RetentionStore, RunSweep, Swept};
 pub use runs::{CommandRow, CommitStore, IdempotencyRow, InboxAnswer, OpenRun, RunBatch, RunPage, RunQuery, RunStore};
 pub use secrets::SecretStore;
 pub use sqlite::wal::CheckpointStats;
-pub use templates::TemplateStore;
 pub use tasks::{ClaimRequest, ClaimScope, ExpiredLease, LeasedTask, TaskClaim, TaskLease, TaskStatus, TaskStore};
+pub use templates::TemplateStore;
 pub use tenant_secrets::{TenantSecretInfo, TenantSecretStore};
 pub use workers::{WorkerRecord, WorkerStore};
 pub use workflow_order::{CursorKey, SortOrder, WorkflowCursor, WorkflowSort};
@@ -85,6 +85,6 @@ impl<T> Store for T where
         + TenantSecretStore
         + RetentionStore
         + NotificationStore
-    + TemplateStore
+        + TemplateStore
 {
 }

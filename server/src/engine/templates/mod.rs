@@ -171,18 +171,15 @@ fn check_tags(field: &str, tags: &[String]) -> Result<(), EngineError> {
         return Err(EngineError::invalid(field, format!("at most {MAX_TAGS} tags are allowed")));
     }
     match tags.iter().position(|t| t.is_empty() || t.chars().count() > MAX_TAG_CHARS) {
-        Some(i) => Err(EngineError::invalid(format!("{field}[{i}]"), format!("a tag is 1 to {MAX_TAG_CHARS} characters"))),
+        Some(i) => {
+            Err(EngineError::invalid(format!("{field}[{i}]"), format!("a tag is 1 to {MAX_TAG_CHARS} characters")))
+        }
         None => Ok(()),
     }
 }
 
 /// The labels of a template to save, checked.
-pub(crate) fn check_labels(
-    name: &str,
-    description: &str,
-    category: &str,
-    tags: &[String],
-) -> Result<(), EngineError> {
+pub(crate) fn check_labels(name: &str, description: &str, category: &str, tags: &[String]) -> Result<(), EngineError> {
     check_name("template.name", name)?;
     if description.chars().count() > MAX_DESCRIPTION_CHARS {
         let message = format!("the description is over the {MAX_DESCRIPTION_CHARS}-character limit");
@@ -352,10 +349,11 @@ impl Templates {
         if workflow_id.chars().count() > MAX_ID_CHARS {
             return Err(EngineError::invalid("workflow_id", format!("is longer than {MAX_ID_CHARS} characters")));
         }
-        let workflow =
-            if version == 0 { self.catalog.get(tenant, workflow_id).await? } else {
-                self.catalog.get_version(tenant, workflow_id, version).await?
-            };
+        let workflow = if version == 0 {
+            self.catalog.get(tenant, workflow_id).await?
+        } else {
+            self.catalog.get_version(tenant, workflow_id, version).await?
+        };
         let source = self.store.get_version_source(tenant, workflow_id, workflow.version).await?;
         Ok(source.unwrap_or_else(|| workflow.definition.to_document()))
     }
