@@ -410,6 +410,45 @@ async fn every_rpc_refuses_bad_input_naming_the_field_and_stores_nothing() {
     server.stop().await;
 }
 
+/// A template whose definition carries `filler` bytes in its inputSchema.
+fn bulky(name: &str, filler: usize) -> pb::CreateTemplateRequest {
+    let mut workflow = chain_workflow(name, 1);
+    let schema = json!({"type": "object", "description": "x".repeat(filler)});
+    workflow.input_schema = weft_server::api::convert_runs::struct_to_pb(&schema);
+    pb::CreateTemplateRequest {
+        template: Some(pb::Template { name: name.into(), workflow: Some(workflow), ..Default::default() }),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn definitions_are_bounded_and_a_page_of_large_ones_stops_early() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let client = server.client().await;
+    let over = client.templates().create_template(bulky("too big", 1024 * 1024)).await.unwrap_err();
+    assert_eq!((over.code(), field(&over)), (Code::InvalidArgument, "template.workflow".into()), "{over:?}");
+    assert!(over.message().contains("1048576-byte limit"), "{over:?}");
+    for name in ["a", "b", "c"] {
+        client.templates().create_template(bulky(name, 900_000)).await.expect("under the limit");
+    }
+    // Three of ~900 KB pass the 2 MiB a page holds: two come, then the third.
+    let first = pb::ListTemplatesRequest { is_builtin: Some(false), page_size: 10, ..Default::default() };
+    let first = client.templates().list_templates(first).await.unwrap().into_inner();
+    assert_eq!((first.templates.len(), first.total), (2, 3));
+    assert!(!first.next_page_token.is_empty());
+    let next = pb::ListTemplatesRequest {
+        is_builtin: Some(false),
+        page_size: 10,
+        page_token: first.next_page_token,
+        ..Default::default()
+    };
+    let next = client.templates().list_templates(next).await.unwrap().into_inner();
+    assert_eq!(next.templates.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), ["c"]);
+    assert!(next.next_page_token.is_empty());
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn rest_answers_in_the_shapes_003_documents() {
     let dir = tempfile::tempdir().unwrap();

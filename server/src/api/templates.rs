@@ -15,6 +15,10 @@ use crate::model::{Workflow, WorkflowStatus};
 /// Default and largest page of ListTemplates.
 const DEFAULT_PAGE_SIZE: u32 = 50;
 const MAX_PAGE_SIZE: u32 = 200;
+/// A page stops early once its templates (each with its definition) pass
+/// this many encoded bytes, so it fits a client's default 4 MiB message
+/// limit; `next_page_token` (or a larger `offset`) goes on from there.
+const MAX_PAGE_BYTES: usize = 2 * 1024 * 1024;
 
 /// The TemplateService implementation.
 pub struct TemplateApi {
@@ -99,18 +103,23 @@ impl TemplateService for TemplateApi {
             limit,
         };
         let page = self.templates.list(&tenant, &filter).await?;
-        let served = u32::try_from(page.templates.len()).unwrap_or(u32::MAX);
+        let mut templates = Vec::with_capacity(page.templates.len());
+        let mut bytes = 0;
+        for template in page.templates.iter().map(template_to_pb) {
+            bytes += prost::Message::encoded_len(&template);
+            if bytes > MAX_PAGE_BYTES && !templates.is_empty() {
+                break;
+            }
+            templates.push(template);
+        }
+        let served = u32::try_from(templates.len()).unwrap_or(u32::MAX);
         let next = offset.saturating_add(served);
         let next_page_token = if served > 0 && next < page.total {
             page_token::encode(&(i64::from(next), String::new()), &fingerprint)
         } else {
             String::new()
         };
-        Ok(Response::new(pb::ListTemplatesResponse {
-            templates: page.templates.iter().map(template_to_pb).collect(),
-            next_page_token,
-            total: page.total,
-        }))
+        Ok(Response::new(pb::ListTemplatesResponse { templates, next_page_token, total: page.total }))
     }
 
     async fn get_template(

@@ -75,6 +75,9 @@ pub trait TemplateStore: Send + Sync + 'static {
     async fn delete_template(&self, tenant: &str, id: &str) -> Result<bool, StoreError>;
 }
 
+/// The second half of the per-tenant lock key of template saves.
+const TEMPLATE_LOCK: &str = "\u{1f}templates";
+
 const COLUMNS: &str = "id, tenant_id, name, description, category, tags, definition, created_at";
 
 /// A listing's filters (tenant ?1, category ?2, tag ?3) over `w`, the
@@ -100,6 +103,13 @@ fn template(row: &impl Columns) -> Result<TemplateRecord, StoreError> {
 impl<D: WorkflowDialect> TemplateStore for D {
     async fn insert_template(&self, t: &TemplateRecord, max: u32) -> Result<bool, StoreError> {
         let mut tx = self.begin_write().await?;
+        // Two saves of one tenant must not both count below `max`: on
+        // Postgres they queue on the dialect's per-tenant lock (the one
+        // creates with a request id take, under a key no request id is);
+        // SQLite's write transaction already serialises them.
+        if let Some(lock) = D::LOCK_REQUEST {
+            D::execute(&mut *tx, lock, &[Arg::Text(&t.tenant_id), Arg::Text(TEMPLATE_LOCK)]).await?;
+        }
         let count = "SELECT COUNT(*) AS n FROM templates WHERE tenant_id = ?1";
         if paging::count::<D>(&mut *tx, count, &[Arg::Text(&t.tenant_id)]).await? >= max {
             return Ok(false);

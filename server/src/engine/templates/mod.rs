@@ -35,6 +35,9 @@ pub const MAX_CATEGORY_CHARS: usize = 64;
 /// Most tags on a template, and the longest tag, characters.
 pub const MAX_TAGS: usize = 50;
 pub const MAX_TAG_CHARS: usize = 64;
+/// Largest saved definition, bytes of JSON: listings carry definitions,
+/// so each is kept small enough for a page of them to stay reasonable.
+pub const MAX_DEFINITION_BYTES: usize = 1024 * 1024;
 /// Most templates one tenant may save (built-ins do not count).
 pub const MAX_TEMPLATES_PER_TENANT: u32 = 500;
 
@@ -318,6 +321,14 @@ impl Templates {
         };
         let definition: Definition = serde_json::from_value(document.clone())
             .map_err(|e| EngineError::invalid("template.workflow", format!("the definition is malformed: {e}")))?;
+        let text = document.to_string();
+        if text.len() > MAX_DEFINITION_BYTES {
+            let message = format!(
+                "the definition is {} bytes of JSON, over the {MAX_DEFINITION_BYTES}-byte limit of a template",
+                text.len()
+            );
+            return Err(EngineError::invalid("template.workflow", message));
+        }
         let problems = self.catalog.validate(definition);
         if !problems.is_empty() {
             return Err(EngineError::InvalidDefinition(problems));
@@ -329,7 +340,7 @@ impl Templates {
             description: asked.description,
             category: asked.category,
             tags: asked.tags,
-            definition: document.to_string(),
+            definition: text,
             created_ms: now_ms(),
         };
         if !self.store.insert_template(&record, MAX_TEMPLATES_PER_TENANT).await? {
