@@ -393,6 +393,17 @@ async fn every_rpc_refuses_bad_input_naming_the_field_and_stores_nothing() {
         refusals.push((t.clone().delete_template(delete).await.unwrap_err(), code, wanted));
     }
 
+    // Output-only timestamps a client sends are ignored, even ones no JSON
+    // timestamp can spell (year 0): no crash, no refusal.
+    let mut dated = chain_workflow("dated", 1);
+    dated.create_time = Some(prost_types::Timestamp { seconds: -62_135_596_861, nanos: 0 });
+    dated.update_time = dated.create_time;
+    let template = pb::Template { name: "Dated".into(), workflow: Some(dated), ..Default::default() };
+    let request = pb::CreateTemplateRequest { template: Some(template), ..Default::default() };
+    let saved = t.clone().create_template(request).await.expect("the timestamps are ignored");
+    let id = saved.into_inner().template.unwrap().id;
+    t.clone().delete_template(pb::DeleteTemplateRequest { template_id: id }).await.unwrap();
+
     for (status, code, wanted) in &refusals {
         assert_eq!(status.code(), *code, "{wanted}: {status:?}");
         if !wanted.is_empty() {

@@ -85,7 +85,7 @@ pub struct NewTemplate {
 /// How to install a template.
 #[derive(Debug, Clone, Default)]
 pub struct Installation {
-    /// The new workflow's name; empty means the template's name.
+    /// The new workflow's name; empty (or blank) means the template's name.
     pub name: String,
     /// Its tags; empty means the template's tags.
     pub tags: Vec<String>,
@@ -273,7 +273,7 @@ impl Templates {
     /// under the new name, with the given (or the template's) tags.
     pub async fn install(&self, tenant: &str, id: &str, how: Installation) -> Result<Workflow, EngineError> {
         let template = self.get(tenant, id).await?;
-        let name = if how.name.is_empty() { template.name.clone() } else { how.name };
+        let name = if how.name.trim().is_empty() { template.name.clone() } else { how.name };
         check_name("name", &name)?;
         check_tags("tags", &how.tags)?;
         let Some(mut definition) = template.definition else {
