@@ -144,6 +144,25 @@ async fn every_builtin_template_installs_and_runs_to_completion() {
         (&sent["sent"], &sent["to"], &sent["subject"]),
         (&json!(true), &json!("a@example.com"), &json!("About Q3"))
     );
+    // A rejection sends nothing.
+    let input = json!({"to": "b@example.com", "topic": "Q4"});
+    let run = install_and_start(&server, &client, "approval-email", input).await;
+    assert_eq!(run.status, pb::RunStatus::Paused as i32, "{run:?}");
+    let pending = pb::ListApprovalsRequest {
+        run_id: run.id.clone(),
+        status: pb::ApprovalStatus::Pending as i32,
+        ..Default::default()
+    };
+    let approval = client.approvals().list_approvals(pending).await.unwrap().into_inner().approvals.remove(0);
+    let reject = pb::DecideApprovalRequest {
+        approval_id: approval.id,
+        decision: pb::ApprovalDecision::Deny as i32,
+        ..Default::default()
+    };
+    client.approvals().decide_approval(reject).await.expect("DecideApproval");
+    let run = wait_for(&client, &run.id, &[pb::RunStatus::Completed, pb::RunStatus::Failed], 30).await;
+    assert_eq!(run.status, pb::RunStatus::Failed as i32, "{run:?}");
+    assert_ne!(step(&run, "send").status, pb::StepStatus::Completed as i32, "a rejected email is not sent");
 
     let receiver = Receiver::start(vec![Answer::json(200, json!({"healthy": true}))]).await;
     let input = json!({"url": receiver.url("/status?check=1"), "notify_url": receiver.url("/notify")});
