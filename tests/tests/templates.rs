@@ -440,6 +440,57 @@ async fn every_rpc_refuses_bad_input_naming_the_field_and_stores_nothing() {
     server.stop().await;
 }
 
+/// Overwrites a column of a stored template by hand, as a damaged database
+/// (or a careless operator) could hold it.
+async fn poison(server: &TestServer, column: &str, value: &str, id: &str) {
+    use sqlx::Connection;
+    let store = weft_tests::store::TestStore::from_env();
+    let url = store.url_for(&server.database).await;
+    if store.is_postgres() {
+        let sql = format!("UPDATE templates SET {column} = CAST($1 AS JSONB) WHERE id = $2");
+        let sql = if column == "tags" { sql } else { sql.replace("CAST($1 AS JSONB)", "$1") };
+        let mut conn = sqlx::postgres::PgConnection::connect(&url).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(sql)).bind(value).bind(id).execute(&mut conn).await.unwrap();
+    } else {
+        let sql = format!("UPDATE templates SET {column} = ?1 WHERE id = ?2");
+        let mut conn = sqlx::sqlite::SqliteConnection::connect(&url).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(sql)).bind(value).bind(id).execute(&mut conn).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_damaged_stored_template_still_lists_and_reads_and_is_not_installed() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let client = server.client().await;
+    let saved = pb::CreateTemplateRequest {
+        template: Some(pb::Template {
+            name: "Damaged".into(),
+            workflow: Some(chain_workflow("d", 1)),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let id = client.templates().create_template(saved).await.unwrap().into_inner().template.unwrap().id;
+    poison(&server, "definition", "{not json", &id).await;
+    poison(&server, "tags", r#"{"not": "a list"}"#, &id).await;
+
+    let (ids, total) = list_ids(&client, list("", Some(false), 0, 0)).await;
+    assert_eq!((ids, total), (vec![id.clone()], 1), "the row still lists");
+    let got = client.templates().get_template(pb::GetTemplateRequest { template_id: id.clone() }).await;
+    let got = got.expect("the row still reads").into_inner().template.unwrap();
+    let workflow = got.workflow.unwrap();
+    assert!(workflow.description.contains("cannot be read") && workflow.steps.is_empty(), "{workflow:?}");
+    assert!(got.tags.is_empty());
+    let install = pb::InstallTemplateRequest { template_id: id.clone(), ..Default::default() };
+    let refused = client.templates().install_template(install).await.unwrap_err();
+    assert_eq!(refused.code(), Code::FailedPrecondition, "{refused:?}");
+    assert_eq!(refused.get_error_details().error_info().unwrap().reason, "TEMPLATE_UNREADABLE");
+    let deleted = client.templates().delete_template(pb::DeleteTemplateRequest { template_id: id }).await;
+    assert!(deleted.is_ok(), "a damaged template can still be deleted");
+    server.stop().await;
+}
+
 /// A template whose definition carries `filler` bytes in its inputSchema.
 fn bulky(name: &str, filler: usize) -> pb::CreateTemplateRequest {
     let mut workflow = chain_workflow(name, 1);

@@ -86,14 +86,21 @@ const FILTER: &str = "w.tenant_id = ?1 \
      AND (CAST(?2 AS TEXT) IS NULL OR w.category = ?2) \
      AND (CAST(?3 AS TEXT) IS NULL OR {has_tag})";
 
+/// A row as a record. Tags that cannot be read (a hand-edited row) are
+/// logged and read as none, so the row still answers.
 fn template(row: &impl Columns) -> Result<TemplateRecord, StoreError> {
+    let id = row.text("id")?;
+    let tags = row.string_list("tags").unwrap_or_else(|err| {
+        tracing::warn!(template = %id, error = %err, "a stored template's tags cannot be read; answering none");
+        Vec::new()
+    });
     Ok(TemplateRecord {
-        id: row.text("id")?,
+        id,
         tenant_id: row.text("tenant_id")?,
         name: row.text("name")?,
         description: row.text("description")?,
         category: row.text("category")?,
-        tags: row.string_list("tags")?,
+        tags,
         definition: row.json_text("definition")?.unwrap_or_default(),
         created_ms: row.int("created_at")?,
     })
