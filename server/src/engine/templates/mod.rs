@@ -2,8 +2,8 @@
 //! workflows. Built-in templates ship in the binary ([`builtin`]) and every
 //! tenant sees them; a tenant's own templates are saved from a definition
 //! or from any version of one of its workflows, and only that tenant sees
-//! them. Every bound of TemplateService is checked here, before anything
-//! is stored, and each refusal names its field.
+//! them. Every bound of TemplateService ([`bounds`]) is checked here,
+//! before anything is stored, and each refusal names its field.
 //!
 //! Installing goes through [`WorkflowCatalog::create`], so an installed
 //! workflow meets every check a created one does (and a template whose
@@ -11,35 +11,24 @@
 //! not allow for example, is refused with those problems). The new
 //! workflow is a copy: later changes of the template do not reach it.
 
+pub mod bounds;
 pub mod builtin;
 
 use std::sync::Arc;
 
 use crate::engine::EngineError;
 use crate::engine::clock::now_ms;
-use crate::engine::workflows::{MAX_NAME_CHARS, WorkflowCatalog, WorkflowDraft};
+use crate::engine::workflows::{WorkflowCatalog, WorkflowDraft};
 use crate::model::{Definition, Workflow, WorkflowStatus};
 use crate::store::Store;
 use crate::store::templates::{TemplateQuery, TemplateRecord};
 
-/// What user template ids start with (then 26 lower-case characters).
-pub const ID_PREFIX: &str = "tmpl_";
-/// Longest template id a request may name, characters.
-pub const MAX_ID_CHARS: usize = 128;
-/// Longest template name, characters (as a workflow name).
-pub const MAX_TEMPLATE_NAME_CHARS: usize = MAX_NAME_CHARS;
-/// Longest description, characters.
-pub const MAX_DESCRIPTION_CHARS: usize = 10_000;
-/// Longest category, characters.
-pub const MAX_CATEGORY_CHARS: usize = 64;
-/// Most tags on a template, and the longest tag, characters.
-pub const MAX_TAGS: usize = 50;
-pub const MAX_TAG_CHARS: usize = 64;
-/// Largest saved definition, bytes of JSON: listings carry definitions,
-/// so each is kept small enough for a page of them to stay reasonable.
-pub const MAX_DEFINITION_BYTES: usize = 1024 * 1024;
-/// Most templates one tenant may save (built-ins do not count).
-pub const MAX_TEMPLATES_PER_TENANT: u32 = 500;
+pub(crate) use bounds::check_labels;
+pub use bounds::{
+    ID_PREFIX, MAX_CATEGORY_CHARS, MAX_DEFINITION_BYTES, MAX_DESCRIPTION_CHARS, MAX_ID_CHARS, MAX_TAG_CHARS, MAX_TAGS,
+    MAX_TEMPLATE_NAME_CHARS, MAX_TEMPLATES_PER_TENANT,
+};
+use bounds::{check_category, check_id, check_name, check_tags, not_found};
 
 /// A template, built in or a tenant's.
 #[derive(Debug, Clone, PartialEq)]
@@ -128,68 +117,6 @@ impl std::fmt::Debug for Templates {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Templates").finish_non_exhaustive()
     }
-}
-
-fn not_found(id: &str) -> EngineError {
-    let shown: String = id.chars().take(MAX_ID_CHARS).collect();
-    EngineError::NotFound { what: format!("template '{shown}'"), reason: "TEMPLATE_NOT_FOUND" }
-}
-
-/// A template id named by a request, checked.
-fn check_id(id: &str) -> Result<(), EngineError> {
-    if id.trim().is_empty() {
-        return Err(EngineError::invalid("template_id", "a template id is required"));
-    }
-    if id.chars().count() > MAX_ID_CHARS || id.chars().any(char::is_control) {
-        let message = format!("a template id is at most {MAX_ID_CHARS} characters, without control characters");
-        return Err(EngineError::invalid("template_id", message));
-    }
-    Ok(())
-}
-
-/// A display name (template or installed workflow), checked.
-fn check_name(field: &str, name: &str) -> Result<(), EngineError> {
-    if name.trim().is_empty() {
-        return Err(EngineError::invalid(field, "a name is required"));
-    }
-    if name.chars().count() > MAX_TEMPLATE_NAME_CHARS || name.chars().any(char::is_control) {
-        let message = format!("a name is 1 to {MAX_TEMPLATE_NAME_CHARS} characters, without control characters");
-        return Err(EngineError::invalid(field, message));
-    }
-    Ok(())
-}
-
-/// A category (of a template or a filter), checked.
-fn check_category(field: &str, category: &str) -> Result<(), EngineError> {
-    if category.chars().count() > MAX_CATEGORY_CHARS || category.chars().any(char::is_control) {
-        let message = format!("a category is at most {MAX_CATEGORY_CHARS} characters, without control characters");
-        return Err(EngineError::invalid(field, message));
-    }
-    Ok(())
-}
-
-/// Tags (of a template or an installed workflow), checked.
-fn check_tags(field: &str, tags: &[String]) -> Result<(), EngineError> {
-    if tags.len() > MAX_TAGS {
-        return Err(EngineError::invalid(field, format!("at most {MAX_TAGS} tags are allowed")));
-    }
-    match tags.iter().position(|t| t.is_empty() || t.chars().count() > MAX_TAG_CHARS) {
-        Some(i) => {
-            Err(EngineError::invalid(format!("{field}[{i}]"), format!("a tag is 1 to {MAX_TAG_CHARS} characters")))
-        }
-        None => Ok(()),
-    }
-}
-
-/// The labels of a template to save, checked.
-pub(crate) fn check_labels(name: &str, description: &str, category: &str, tags: &[String]) -> Result<(), EngineError> {
-    check_name("template.name", name)?;
-    if description.chars().count() > MAX_DESCRIPTION_CHARS {
-        let message = format!("the description is over the {MAX_DESCRIPTION_CHARS}-character limit");
-        return Err(EngineError::invalid("template.description", message));
-    }
-    check_category("template.category", category)?;
-    check_tags("template.tags", tags)
 }
 
 /// A stored row as a template; a definition that cannot be read is
