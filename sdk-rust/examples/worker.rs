@@ -1,6 +1,6 @@
-//! A worker serving every agent of the lead pipeline example with
-//! deterministic answers, so the pipeline can run end to end without a
-//! model. Reads the server address from `WEFT_URL` (default
+//! A worker serving every agent of the lead pipeline example, and of the
+//! server's built-in templates (`templates/` in the repository), with
+//! deterministic answers, so they can run end to end without a model. Reads the server address from `WEFT_URL` (default
 //! `http://127.0.0.1:7070`) and runs until Ctrl-C or SIGTERM.
 //!
 //! ```sh
@@ -66,11 +66,52 @@ async fn archive(task: TaskContext) -> Answer {
         .cost(1, "usd"))
 }
 
+/// Drafts the email of the approval-gated email template.
+async fn write_email(task: TaskContext) -> Answer {
+    let to = task.input()["to"].as_str().unwrap_or_default().to_string();
+    let topic = task.input()["topic"].as_str().unwrap_or_default().to_string();
+    let body = format!("Hello,\n\nA short note about {topic}.\n\nBest regards");
+    Ok(Outcome::new(json!({"to": to, "subject": format!("About {topic}"), "body": body})).cost(2, "usd"))
+}
+
+/// "Sends" an approved email: answers as a mail API would, sends nothing.
+async fn send_email(task: TaskContext) -> Answer {
+    let email = &task.input()["email"];
+    let id = format!("msg-{}", email["to"].as_str().unwrap_or_default().len());
+    Ok(Outcome::new(json!({"sent": true, "to": email["to"], "subject": email["subject"], "messageId": id}))
+        .cost(1, "usd"))
+}
+
+/// One item of the map-reduce summariser: its first eight words.
+async fn summarize(task: TaskContext) -> Answer {
+    let text = task.input()["text"].as_str().unwrap_or_default().to_string();
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let summary = words.iter().take(8).copied().collect::<Vec<_>>().join(" ");
+    Ok(Outcome::new(json!({"summary": summary, "words": words.len()})).cost(1, "usd"))
+}
+
+/// The reduce step: the item summaries joined, counted.
+async fn reduce_summaries(task: TaskContext) -> Answer {
+    let items = task.input()["summaries"].as_array().cloned().unwrap_or_default();
+    let parts: Vec<String> =
+        items.iter().filter_map(|item| item["summary"].as_str()).map(str::to_owned).filter(|s| !s.is_empty()).collect();
+    Ok(Outcome::new(json!({"summary": parts.join("; "), "items": items.len()})).cost(2, "usd"))
+}
+
+/// The scheduled report: the period named in the task (daily by default).
+async fn write_report(task: TaskContext) -> Answer {
+    let text = task.text().to_lowercase();
+    let period = ["weekly", "monthly"].into_iter().find(|p| text.contains(p)).unwrap_or("daily");
+    let title = format!("{}{} report", period[..1].to_uppercase(), &period[1..]);
+    Ok(Outcome::new(json!({"period": period, "title": title, "sections": ["summary", "highlights", "next steps"]}))
+        .cost(3, "usd"))
+}
+
 #[tokio::main]
 async fn main() -> Result<(), weft_sdk::Error> {
     let url = std::env::var("WEFT_URL").unwrap_or_else(|_| "http://127.0.0.1:7070".into());
     let weft = weft_sdk::Weft::connect(url.clone()).await?;
-    println!("serving the lead pipeline's agents for {url}");
+    println!("serving the lead pipeline's and the built-in templates' agents for {url}");
     Worker::new(&weft)
         .name("example-worker")
         .agent("social-agent", social)
@@ -79,6 +120,11 @@ async fn main() -> Result<(), weft_sdk::Error> {
         .agent("lead-scorer", score)
         .agent("lead-scorer-lite", score_lite)
         .agent("archiver", archive)
+        .agent("email-writer", write_email)
+        .agent("email-sender", send_email)
+        .agent("summarizer", summarize)
+        .agent("summary-reducer", reduce_summaries)
+        .agent("report-writer", write_report)
         .cost_hint("social-agent", 2, 5, "usd")
         .cost_hint("news-agent", 4, 8, "usd")
         .cost_hint("relevance-scorer", 1, 3, "usd")

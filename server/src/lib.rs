@@ -228,7 +228,7 @@ pub async fn run(
     let (stop_probe, probe_stopped) = tokio::sync::watch::channel(false);
     let probe = tokio::spawn(health::probe_store(health.clone(), shared.clone(), probe_stopped));
     let context = api::ApiContext {
-        catalog,
+        catalog: catalog.clone(),
         runs: runs.clone(),
         tasks: tasks.clone(),
         max_message_bytes: config.max_message_bytes,
@@ -237,6 +237,7 @@ pub async fn run(
         vault,
         notifications: subscriptions,
         triggers: triggers.clone(),
+        templates: engine::templates::Templates::new(shared.clone(), catalog.clone()),
     };
     let grpc = api::router(context).await?;
     // Browser guards, innermost first: CORS, writes from other origins (403),

@@ -31,7 +31,7 @@ use weft_tests::{TestServer, eventually, runs, workers};
 
 /// Services whose RPCs answer UNIMPLEMENTED until their issue lands: past
 /// the key check they cannot say NOT_FOUND yet.
-const UNBUILT: &[&str] = &["weft.v1.ScheduleService", "weft.v1.TemplateService"];
+const UNBUILT: &[&str] = &["weft.v1.ScheduleService"];
 
 struct Keys {
     admin_a: String,
@@ -50,6 +50,7 @@ struct TenantB {
     lease: u64,
     key: String,
     subscription: String,
+    template: String,
 }
 
 async fn client(server: &TestServer, key: &str) -> Weft {
@@ -100,6 +101,13 @@ async fn world(server: &TestServer) -> (Keys, TenantB) {
     workers::register(&worker, "wkr-b", &["worker"]).await;
     let task = workers::poll_one(&worker, "wkr-b").await;
     let keys = b.keys().list_keys(pb::ListKeysRequest {}).await.expect("ListKeys").into_inner().keys;
+    let template = pb::CreateTemplateRequest {
+        template: Some(pb::Template { name: "b-template".into(), ..Default::default() }),
+        workflow_id: agent.id.clone(),
+        workflow_version: 1,
+    };
+    let template = b.templates().create_template(template).await.expect("CreateTemplate").into_inner();
+    let template = template.template.expect("a template").id;
     // Last, so no event of B's runs is notified while the walk runs.
     let subscription = pb::CreateSubscriptionRequest {
         url: "https://hooks.example.com/b".into(),
@@ -117,6 +125,7 @@ async fn world(server: &TestServer) -> (Keys, TenantB) {
         lease: task.lease_token,
         key: keys[0].key_id.clone(),
         subscription,
+        template,
     };
     (Keys { admin_a, read_a, worker_a, revoked_a: made.secret }, tenant_b)
 }
@@ -167,6 +176,9 @@ fn cross_tenant_requests(b: &TenantB) -> BTreeMap<&'static str, Value> {
         ("/weft.v1.TriggerService/UndeployWorkflow", json!({"workflow_id": b.workflow})),
         ("/weft.v1.TriggerService/ArmWebhook", json!({"workflow_id": b.workflow})),
         ("/weft.v1.TriggerService/GetTriggerStatus", json!({"workflow_id": b.workflow})),
+        ("/weft.v1.TemplateService/GetTemplate", json!({"template_id": b.template})),
+        ("/weft.v1.TemplateService/InstallTemplate", json!({"template_id": b.template, "name": "stolen"})),
+        ("/weft.v1.TemplateService/DeleteTemplate", json!({"template_id": b.template})),
     ])
 }
 
@@ -320,6 +332,7 @@ fn rest_path(segments: &[Segment], verb: Option<&str>, b: &TenantB) -> String {
                 "worker_id" => &b.worker,
                 "key_id" => &b.key,
                 "subscription_id" => &b.subscription,
+                "template_id" => &b.template,
                 "version" | "v1" | "v2" => "1",
                 _ => "unknown-id",
             }),

@@ -88,9 +88,10 @@ async fn the_003_workflow_routes_answer_in_their_documented_shapes() {
     assert_eq!(status, 200, "{rolled}");
     assert_shape(&rolled, &json!({"id": "wf", "version": 3, "...": true}), "rollback");
 
-    // Templates and schedules belong to the triggers issue: not built yet.
-    let (status, _) = call(addr, "GET", "/api/workflows/templates", None).await;
-    assert_eq!(status, 501);
+    // Templates are listed in 003's shape (their own test covers the rest).
+    let (status, templates) = call(addr, "GET", "/api/workflows/templates", None).await;
+    assert_eq!(status, 200, "{templates}");
+    assert!(templates["templates"][0]["is_builtin"].as_bool().unwrap_or_default(), "{templates}");
 
     let (status, deleted) = call(addr, "DELETE", &format!("/api/workflows/{id}"), None).await;
     assert_eq!(status, 200, "{deleted}");

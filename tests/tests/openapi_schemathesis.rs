@@ -3,8 +3,9 @@
 //! its checks (`--checks all`): no 5xx, every answer matches its documented
 //! status, content type, headers and schema, data valid by the document is
 //! accepted and data invalid by it refused, deleted resources stay gone.
-//! The one narrowing: CreateWorkflow, UpdateWorkflow and RegisterWorker
-//! may refuse schema-valid bodies with 400 (see the config below).
+//! The one narrowing: CreateWorkflow, UpdateWorkflow, RegisterWorker and
+//! CreateTemplate may refuse schema-valid bodies with 400 (see the config
+//! below).
 //!
 //! Random data almost never makes a valid workflow, so the server is seeded
 //! first with two workflows using most of the model (policy, costs, nested
@@ -33,7 +34,7 @@ use weft_tests::http1;
 /// generated subscription would have the server deliver to random public
 /// addresses (no network here).
 const IMPLEMENTED_TAGS: &[&str] =
-    &["WorkflowService", "RunService", "ApprovalService", "WorkerService", "TriggerService"];
+    &["WorkflowService", "RunService", "ApprovalService", "WorkerService", "TriggerService", "TemplateService"];
 
 /// Operations left out: PollTask is a long poll that holds a generated
 /// request for up to a minute by design.
@@ -195,22 +196,23 @@ async fn the_openapi_document_matches_the_live_gateway() {
         r#"
 [[operations]]
 include-method = "GET"
-parameters = {{ "path.id" = "{read}", "path.version" = 2, "query.v1" = 1, "query.v2" = 2, "path.workflow_id" = "{quick}", "path.run_id" = "{run_id}", "query.pageToken" = "" }}
+parameters = {{ "path.id" = "{read}", "path.version" = 2, "query.v1" = 1, "query.v2" = 2, "path.workflow_id" = "{quick}", "path.run_id" = "{run_id}", "query.pageToken" = "", "path.template_id" = "lead-enrichment" }}
 
 # Page tokens are opaque values the server issues (and binds to their
 # query): no schema generates a valid one, so lists start at the first page.
 
-# A definition is checked beyond its JSON shape (step types and their
-# fields, expressions, references between steps, cycles), and a worker's
+# A definition (a template's too) is checked beyond its JSON shape (step
+# types and their fields, expressions, references between steps, cycles;
+# a template needs a definition or a workflow to copy), and a worker's
 # cost hints must name its own agents: schema-valid bodies can still be
 # refused with 400 by these operations, and only by them.
 [[operations]]
-include-operation-id-regex = "^(WorkflowService_(CreateWorkflow|UpdateWorkflow)|WorkerService_RegisterWorker)(_[0-9]+)?$"
+include-operation-id-regex = "^(WorkflowService_(CreateWorkflow|UpdateWorkflow)|WorkerService_RegisterWorker|TemplateService_CreateTemplate)(_[0-9]+)?$"
 checks = {{ positive_data_acceptance = {{ expected-statuses = ["2xx", "400", "404", "409"] }} }}
 
 [[operations]]
 include-method-regex = "^(POST|PUT|PATCH)$"
-parameters = {{ "path.id" = "{write}", "path.workflow_id" = "{quick}", "path.run_id" = "{run_id}" }}
+parameters = {{ "path.id" = "{write}", "path.workflow_id" = "{quick}", "path.run_id" = "{run_id}", "path.template_id" = "scheduled-report" }}
 
 # 004's streaming execute answers 200 and reports a refused start (bad
 # input included) as its one `error` event, as that document says its

@@ -43,6 +43,8 @@ pub struct CheckedStep {
     pub condition: Option<Condition>,
     pub task: Option<Template>,
     pub body: Vec<(String, Template)>,
+    /// A webhook or http_request URL with placeholders.
+    pub url: Option<Template>,
     pub timeout: Option<Duration>,
     /// A transform's role; `None` for the other types.
     pub role: Option<TransformRole>,

@@ -58,6 +58,7 @@ pub struct CompiledStep {
     condition: Option<Condition>,
     task: Option<Template>,
     body_templates: Vec<(String, Template)>,
+    url_template: Option<Template>,
     timeout: Option<Duration>,
 }
 
@@ -117,6 +118,7 @@ impl CompiledWorkflow {
                     condition: c.condition,
                     task: c.task,
                     body_templates: c.body,
+                    url_template: c.url,
                     timeout: c.timeout,
                 }
             })
@@ -324,6 +326,12 @@ impl CompiledStep {
     /// (`/a/0/b`) into the body, in document order.
     pub fn body_templates(&self) -> &[(String, Template)] {
         &self.body_templates
+    }
+
+    /// A webhook or http_request URL with `{{ }}` placeholders, parsed;
+    /// `None` for a fixed URL (sent as written).
+    pub fn url_template(&self) -> Option<&Template> {
+        self.url_template.as_ref()
     }
 
     /// The step's `timeout`, parsed.

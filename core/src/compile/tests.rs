@@ -765,3 +765,33 @@ fn secrets_are_referenced_only_in_header_values_and_kept_unresolved() {
     let messages: Vec<String> = validate(&def).into_iter().map(|p| p.message).collect();
     assert!(messages[0].contains("Step 'u'") && messages[0].contains("in url"), "{}", messages[0]);
 }
+
+#[test]
+fn a_url_may_hold_placeholders_and_its_fixed_start_is_still_checked() {
+    let ok = compiled(json!({"steps": [
+        {"id": "whole", "type": "http_request", "url": "{{ input.url }}"},
+        {"id": "part", "type": "webhook", "url": "https://api.example.com/items/{{ input.id }}?q={{ input.q }}"},
+        {"id": "host", "type": "http_request", "url": "https://{{ input.host }}/status"},
+        {"id": "fixed", "type": "http_request", "url": "https://api.example.com/x"},
+    ]}));
+    let template = |id: &str| ok.step(ok.node(id).unwrap()).unwrap().url_template().map(|t| t.source().to_owned());
+    assert_eq!(template("whole").as_deref(), Some("{{ input.url }}"));
+    assert!(template("part").is_some() && template("host").is_some());
+    assert_eq!(template("fixed"), None, "a URL without placeholders is sent as written");
+
+    let def = definition(json!({"steps": [
+        {"id": "a", "type": "http_request", "url": "ftp://files.example.com/{{ input.path }}"},
+        {"id": "b", "type": "http_request", "url": "https://api.example.com/{{ input.id"},
+        {"id": "c", "type": "http_request", "url": "https://api.example.com/{{ }}"},
+        {"id": "d", "type": "http_request", "url": "{{ secrets.URL }}"},
+    ]}));
+    let found: Vec<(String, ProblemCode)> = validate(&def).into_iter().map(|p| (p.field, p.code)).collect();
+    let expected = [
+        ("steps[0].url", ProblemCode::InvalidField),
+        ("steps[1].url", ProblemCode::InvalidTemplate),
+        ("steps[2].url", ProblemCode::InvalidTemplate),
+        ("steps[3].url", ProblemCode::SecretOutsideHeader),
+    ];
+    let expected: Vec<(String, ProblemCode)> = expected.iter().map(|(f, c)| (f.to_string(), *c)).collect();
+    assert_eq!(found, expected);
+}

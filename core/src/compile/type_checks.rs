@@ -113,12 +113,8 @@ impl StepCheck<'_, '_> {
     fn http(&mut self, kind: StepKind) {
         let step = self.step;
         self.require(kind, "url", step.url.is_empty(), "an absolute http or https URL");
-        if !step.url.is_empty()
-            && !self.secret_in_template("url", &step.url)
-            && let Err(why) = check_url(&step.url)
-        {
-            let message = format!("{} has URL '{}', which {why}", self.label(), shorten(&step.url));
-            self.report("url", ProblemCode::InvalidField, message);
+        if !step.url.is_empty() && !self.secret_in_template("url", &step.url) {
+            self.url(&step.url);
         }
         if !step.method.is_empty() && !HTTP_METHODS.iter().any(|m| m.eq_ignore_ascii_case(&step.method)) {
             let message = format!(
@@ -144,6 +140,36 @@ impl StepCheck<'_, '_> {
         }
         if let Some(body) = &step.body {
             self.body_templates(body);
+        }
+    }
+
+    /// Checks the URL. One with `{{ }}` placeholders (`{{ input.url }}`,
+    /// `https://api.example.com/items/{{ input.id }}`) is parsed as a
+    /// template, rendered when the attempt is dispatched; when it starts
+    /// with literal text, that text is checked with a stand-in for each
+    /// placeholder, so a typo in a fixed scheme or host is still caught
+    /// when the definition is written. The rendered URL meets the same
+    /// rules (and the SSRF rules) when the request is made.
+    fn url(&mut self, url: &str) {
+        let templated = url.contains("{{") || url.contains("}}");
+        if templated {
+            match parse_template(url) {
+                Ok(template) => self.out.url = Some(template),
+                Err(e) => {
+                    let message = format!("{} has an invalid template in its URL: {e}", self.label());
+                    self.report("url", ProblemCode::InvalidTemplate, message);
+                    return;
+                }
+            }
+        }
+        if templated && url.starts_with("{{") {
+            // The whole start comes from the run: nothing fixed to check.
+            return;
+        }
+        let checked = if templated { with_stand_ins(url) } else { url.to_owned() };
+        if let Err(why) = check_url(&checked) {
+            let message = format!("{} has URL '{}', which {why}", self.label(), shorten(url));
+            self.report("url", ProblemCode::InvalidField, message);
         }
     }
 
@@ -339,6 +365,19 @@ impl StepCheck<'_, '_> {
         }
         self.require(kind, "script", step.script.is_empty(), "the source to run");
     }
+}
+
+/// `src` (a template that parsed) with `x` in place of each placeholder.
+fn with_stand_ins(src: &str) -> String {
+    let mut out = String::with_capacity(src.len());
+    let mut rest = src;
+    while let Some(open) = rest.find("{{") {
+        out.push_str(&rest[..open]);
+        out.push('x');
+        rest = rest[open..].find("}}").map_or("", |close| &rest[open + close + 2..]);
+    }
+    out.push_str(rest);
+    out
 }
 
 /// A rough check of an absolute http(s) URL: scheme, a host, a numeric port,

@@ -84,7 +84,7 @@ impl Tx<'_> {
 }
 
 /// Every expression `step` evaluates (inputMap, transform output, `over`,
-/// condition, task and body templates) is within the query cost limit on
+/// condition, task, body and URL templates) is within the query cost limit on
 /// `doc`.
 fn affordable(step: &CompiledStep, doc: &Value) -> Result<(), TooExpensive> {
     let paths = step.input_map().iter().chain(step.output()).map(|(_, path)| path).chain(step.over());
@@ -94,5 +94,9 @@ fn affordable(step: &CompiledStep, doc: &Value) -> Result<(), TooExpensive> {
     if let Some(condition) = step.condition() {
         condition.check_cost(doc)?;
     }
-    step.task().into_iter().chain(step.body_templates().iter().map(|(_, t)| t)).try_for_each(|t| t.check_cost(doc))
+    step.task()
+        .into_iter()
+        .chain(step.body_templates().iter().map(|(_, t)| t))
+        .chain(step.url_template())
+        .try_for_each(|t| t.check_cost(doc))
 }

@@ -88,6 +88,9 @@ pub fn definition_from_pb(workflow: &pb::Workflow) -> Result<Definition, tonic::
         None => {
             let mut flat = workflow.clone();
             flat.definition = None;
+            // Output only, and not a definition field: a client's value is
+            // ignored, even one outside the range JSON timestamps can spell.
+            (flat.create_time, flat.update_time) = (None, None);
             definition_from_json(message_to_json("weft.v1.Workflow", &flat), workflow.on_failure, "workflow")
         }
     }

@@ -24,6 +24,7 @@ mod request_frames;
 mod runs;
 mod secrets;
 pub mod triggers;
+mod templates;
 mod unbuilt;
 mod web_text;
 mod workers;
@@ -55,6 +56,7 @@ pub use notifications::NotificationApi;
 pub use runs::RunApi;
 pub use secrets::SecretApi;
 pub use triggers::TriggerApi;
+pub use templates::TemplateApi;
 pub use workers::WorkerApi;
 pub use workflows::WorkflowApi;
 
@@ -78,6 +80,8 @@ pub struct ApiContext {
     pub notifications: crate::engine::notify::Subscriptions,
     /// Deployable webhook triggers (TriggerService).
     pub triggers: crate::engine::triggers::Triggers,
+    /// Built-in and saved templates (TemplateService).
+    pub templates: crate::engine::templates::Templates,
 }
 
 /// Fully qualified names of the services Weft serves, for health and docs.
@@ -158,9 +162,11 @@ pub async fn router(context: ApiContext) -> Result<axum::Router, tonic_reflectio
             web.layer(ApprovalServiceServer::new(ApprovalApi::new(approvals)).max_decoding_message_size(limit)),
         )
         .add_service(web.layer(ScheduleServiceServer::new(unbuilt::UnbuiltSchedules).max_decoding_message_size(limit)))
-        .add_service(web.layer(TemplateServiceServer::new(unbuilt::UnbuiltTemplates).max_decoding_message_size(limit)))
         .add_service(
             web.layer(TriggerServiceServer::new(TriggerApi::new(context.triggers)).max_decoding_message_size(limit)),
+        )
+        .add_service(
+            web.layer(TemplateServiceServer::new(TemplateApi::new(context.templates)).max_decoding_message_size(limit)),
         )
         .add_service(
             web.layer(KeyServiceServer::new(KeyApi::new(context.keys.clone())).max_decoding_message_size(limit)),

@@ -6,12 +6,8 @@
 //! module when its issue lands.
 
 use weft_proto::v1::schedule_service_server::ScheduleService;
-use weft_proto::v1::template_service_server::TemplateService;
 
 /// ScheduleService: cron schedules arrive later.
 pub struct UnbuiltSchedules;
 impl ScheduleService for UnbuiltSchedules {}
 
-/// TemplateService: templates arrive later.
-pub struct UnbuiltTemplates;
-impl TemplateService for UnbuiltTemplates {}

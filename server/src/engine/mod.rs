@@ -19,6 +19,8 @@
 //!   server, claimed from that queue, and takes webhook callbacks.
 //! - [`notify`] delivers notification webhooks from a durable outbox.
 //! - [`triggers`] deploys workflows and takes their inbound webhook calls.
+//! - [`templates`] is the catalogue of templates, built in and saved, and
+//!   installs them as workflows.
 //! - [`retention`] deletes finished runs past their retention, and expired
 //!   keys, in the background.
 //!
@@ -39,6 +41,7 @@ pub mod runs;
 pub mod scheduler;
 pub mod tasks;
 pub mod triggers;
+pub mod templates;
 pub mod workers;
 pub mod workflows;
 

@@ -23,6 +23,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (13, "tenant secrets", include_str!("../../migrations/sqlite/0013_tenant_secrets.sql")),
     (14, "notifications", include_str!("../../migrations/sqlite/0014_notifications.sql")),
     (15, "workflow names and definition sources", include_str!("../../migrations/sqlite/0015_names_and_sources.sql")),
+    (17, "templates", include_str!("../../migrations/sqlite/0017_templates.sql")),
     (18, "webhook triggers", include_str!("../../migrations/sqlite/0018_triggers.sql")),
 ];
 
@@ -44,6 +45,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (13, "tenant secrets", include_str!("../../migrations/postgres/0013_tenant_secrets.sql")),
     (14, "notifications", include_str!("../../migrations/postgres/0014_notifications.sql")),
     (15, "workflow names and definition sources", include_str!("../../migrations/postgres/0015_names_and_sources.sql")),
+    (17, "templates", include_str!("../../migrations/postgres/0017_templates.sql")),
     (18, "webhook triggers", include_str!("../../migrations/postgres/0018_triggers.sql")),
 ];
 

@@ -9,6 +9,7 @@
 //! shape): [`WorkflowStore`], [`RunStore`], [`TaskStore`],
 //! [`ApprovalStore`], [`WorkerStore`], [`SecretStore`], [`KeyStore`],
 //! [`RetentionStore`], [`NotificationStore`], [`TriggerStore`]
+//! [`RetentionStore`], [`NotificationStore`], [`TemplateStore`]
 //! and the run writer's [`CommitStore`]. The reads and the workflow and
 //! worker writes are written once (`workflows.rs`, `runs.rs`, …) over a
 //! [`dialect::Dialect`] both databases implement, with one row decoder per
@@ -31,6 +32,7 @@ mod runs;
 mod secrets;
 pub mod sqlite;
 mod tasks;
+pub mod templates;
 mod tenant_secrets;
 pub mod triggers;
 mod unreadable;
@@ -49,6 +51,7 @@ pub use runs::{CommandRow, CommitStore, IdempotencyRow, InboxAnswer, OpenRun, Ru
 pub use secrets::SecretStore;
 pub use sqlite::wal::CheckpointStats;
 pub use tasks::{ClaimRequest, ClaimScope, ExpiredLease, LeasedTask, TaskClaim, TaskLease, TaskStatus, TaskStore};
+pub use templates::TemplateStore;
 pub use tenant_secrets::{TenantSecretInfo, TenantSecretStore};
 pub use triggers::TriggerStore;
 pub use workers::{WorkerRecord, WorkerStore};
@@ -70,6 +73,7 @@ pub trait Store:
     + RetentionStore
     + NotificationStore
     + TriggerStore
+    + TemplateStore
 {
 }
 
@@ -86,5 +90,6 @@ impl<T> Store for T where
         + RetentionStore
         + NotificationStore
         + TriggerStore
+        + TemplateStore
 {
 }

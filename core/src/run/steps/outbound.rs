@@ -29,8 +29,8 @@ impl Tx<'_> {
     }
 
     /// The task of a built-in step: the reserved agent name, and as the
-    /// task's text the JSON spec: the request (an http_request `body` with
-    /// its `{{ }}` placeholders rendered) or program, and the step's
+    /// task's text the JSON spec: the request (its URL's and an
+    /// http_request `body`'s `{{ }}` placeholders rendered) or program, and the step's
     /// `timeout` in ms. The server enforces that timeout itself, so the
     /// task has no claim timeout.
     pub(super) fn outbound_task(&mut self, inst: Instance, step: &CompiledStep) -> TaskParts {
@@ -68,6 +68,10 @@ impl Tx<'_> {
             | CompiledKind::Loop { .. }
             | CompiledKind::Wait { .. } => None,
         };
+        if let Some(url) = step.url_template() {
+            let rendered = self.with_item(inst, |doc| url.render(doc));
+            spec.insert("url".into(), json!(rendered));
+        }
         if let Some(mut body) = body {
             self.with_item(inst, |doc| {
                 for (pointer, template) in step.body_templates() {

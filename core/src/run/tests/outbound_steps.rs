@@ -91,3 +91,20 @@ fn cancelling_a_run_withdraws_a_waiting_webhooks_task() {
     assert!(h.tasks.is_empty(), "the task was withdrawn");
     assert_eq!(h.status("hook"), StepStatus::Cancelled);
 }
+
+#[test]
+fn a_templated_url_is_rendered_from_the_run_and_per_map_item() {
+    let h = Harness::started(
+        json!({"steps": [
+            {"id": "fetch", "type": "http_request", "url": "{{ input.url }}"},
+            {"id": "hook", "type": "webhook", "method": "POST", "url": "https://hooks.example.com/{{ input.id }}/x"},
+            {"id": "each", "type": "map", "over": "$.input.pages", "as": "page", "concurrency": 2,
+             "step": {"id": "get-page", "type": "http_request", "url": "https://api.example.com/p/{{ page }}"}},
+        ]}),
+        json!({"url": "http://127.0.0.1:9/status", "id": 42, "pages": ["a", "b"]}),
+    );
+    assert_eq!(spec(&h, "fetch")["url"], json!("http://127.0.0.1:9/status"));
+    assert_eq!(spec(&h, "hook")["url"], json!("https://hooks.example.com/42/x"), "a number renders as JSON text");
+    assert_eq!(spec(&h, "get-page[0]")["url"], json!("https://api.example.com/p/a"));
+    assert_eq!(spec(&h, "get-page[1]")["url"], json!("https://api.example.com/p/b"));
+}

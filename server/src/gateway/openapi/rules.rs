@@ -29,6 +29,16 @@ const MAX_WORKER_NAME_CHARS: u64 = 200;
 const MAX_ERROR_CHARS: u64 = 8192;
 const MAX_CONCURRENCY: u64 = 10_000;
 
+/// Template labels (`engine::templates`): name, description, category
+/// and tag lengths, most tags.
+const MAX_TEMPLATE_NAME_CHARS: u64 = 200;
+const MAX_TEMPLATE_DESCRIPTION_CHARS: u64 = 10_000;
+const MAX_TEMPLATE_LABEL_CHARS: u64 = 64;
+const MAX_TEMPLATE_TAGS: u64 = 50;
+
+/// No control character (what Rust's `char::is_control` finds: Cc).
+const NO_CONTROL: &str = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$";
+
 /// Ids the server issues, and the worker ids clients may choose:
 /// `wf_01jd…`, `wfrun_01jd…`, `task_01jd…`.
 pub(super) const ID_PATTERN: &str = "^[A-Za-z0-9_.-]+$";
@@ -105,9 +115,20 @@ pub(super) fn field_rule(message: &str, field: &str) -> Option<Value> {
         ("FailTaskRequest", "error_code") => json!({"maxLength": 64, "pattern": "^[A-Z0-9_]*$"}),
         ("CheckToolUseRequest", "tool") => not_blank(MAX_AGENT_CHARS),
         ("CheckToolUseRequest", "approval_id") => json!({"maxLength": MAX_ID_BYTES, "pattern": "^[A-Za-z0-9_.-]*$"}),
+        // Templates (`engine::templates`).
+        ("ListTemplatesRequest", "category") => json!({"maxLength": MAX_TEMPLATE_LABEL_CHARS, "pattern": NO_CONTROL}),
+        ("ListTemplatesRequest", "tag") => max_chars(MAX_TEMPLATE_LABEL_CHARS),
+        ("InstallTemplateRequest", "name") => json!({"maxLength": MAX_TEMPLATE_NAME_CHARS, "pattern": NO_CONTROL}),
+        ("InstallTemplateRequest", "tags") => template_tags(),
+        ("CreateTemplateRequest", "workflow_id") => max_chars(MAX_ID_BYTES),
         _ => return None,
     };
     Some(rule)
+}
+
+/// Tags of a template or of a workflow installed from one.
+fn template_tags() -> Value {
+    json!({"maxItems": MAX_TEMPLATE_TAGS, "items": {"minLength": 1, "maxLength": MAX_TEMPLATE_LABEL_CHARS}})
 }
 
 /// Fields (proto names) a message must carry.
@@ -164,6 +185,17 @@ pub(super) fn body_rule(rpc: &str) -> Option<Value> {
         "CreateWorkflow" => Some(json!({
             "required": ["name", "steps"],
             "properties": {"name": {"minLength": 1, "pattern": NOT_BLANK}, "steps": {"minItems": 1}},
+        })),
+        // The template's labels; its definition is checked like a workflow's.
+        "CreateTemplate" => Some(json!({
+            "required": ["name"],
+            "properties": {
+                "name": {"minLength": 1, "maxLength": MAX_TEMPLATE_NAME_CHARS,
+                         "allOf": [{"pattern": NOT_BLANK}, {"pattern": NO_CONTROL}]},
+                "description": {"maxLength": MAX_TEMPLATE_DESCRIPTION_CHARS},
+                "category": {"maxLength": MAX_TEMPLATE_LABEL_CHARS, "pattern": NO_CONTROL},
+                "tags": template_tags(),
+            },
         })),
         _ => None,
     }

@@ -94,6 +94,8 @@ pub static API: Profile = Profile {
         ("ListWorkflows", Answer::Only(&["workflows", "total"])),
         ("ValidateWorkflow", Answer::Only(&["valid", "errors"])),
         ("ExecuteWorkflow", Answer::Outcome),
+        // 003: an install answers 201 `{"workflow_id": …}`.
+        ("InstallTemplate", Answer::Only(&["workflow_id"])),
     ],
     request_defaults: &[],
     errors: ErrorForm::Structured,

@@ -505,3 +505,31 @@ impl crate::store::TriggerStore for FaultyStore {
         self.inner.record_fire(webhook_id, run_id, fired_ms, delivery).await
     }
 }
+
+#[async_trait]
+impl crate::store::TemplateStore for FaultyStore {
+    async fn insert_template(&self, t: &crate::store::templates::TemplateRecord, max: u32) -> Result<bool, StoreError> {
+        self.reachable()?;
+        self.inner.insert_template(t, max).await
+    }
+    async fn get_template(
+        &self,
+        tenant: &str,
+        id: &str,
+    ) -> Result<Option<crate::store::templates::TemplateRecord>, StoreError> {
+        self.reachable()?;
+        self.inner.get_template(tenant, id).await
+    }
+    async fn list_templates(
+        &self,
+        tenant: &str,
+        query: &crate::store::templates::TemplateQuery,
+    ) -> Result<(Vec<crate::store::templates::TemplateRecord>, u32), StoreError> {
+        self.reachable()?;
+        self.inner.list_templates(tenant, query).await
+    }
+    async fn delete_template(&self, tenant: &str, id: &str) -> Result<bool, StoreError> {
+        self.reachable()?;
+        self.inner.delete_template(tenant, id).await
+    }
+}
