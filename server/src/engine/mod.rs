@@ -18,6 +18,8 @@
 //! - [`builtin`] runs webhook, http_request and script tasks inside the
 //!   server, claimed from that queue, and takes webhook callbacks.
 //! - [`notify`] delivers notification webhooks from a durable outbox.
+//! - [`concurrency`] is the concurrent-run limit per workflow: queued
+//!   runs, slots counted in the store, and the gate that admits them.
 //! - [`retention`] deletes finished runs past their retention, and expired
 //!   keys, in the background.
 //!
@@ -29,6 +31,7 @@ pub mod approvals;
 pub mod builtin;
 pub mod clock;
 pub mod cluster;
+pub mod concurrency;
 mod error;
 pub mod estimate;
 pub mod keys;

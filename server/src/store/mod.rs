@@ -8,7 +8,7 @@
 //! [`Store`] is the sum of one trait per table (restate's storage-api
 //! shape): [`WorkflowStore`], [`RunStore`], [`TaskStore`],
 //! [`ApprovalStore`], [`WorkerStore`], [`SecretStore`], [`KeyStore`],
-//! [`RetentionStore`], [`NotificationStore`]
+//! [`RetentionStore`], [`NotificationStore`], [`SlotStore`]
 //! and the run writer's [`CommitStore`]. The reads and the workflow and
 //! worker writes are written once (`workflows.rs`, `runs.rs`, …) over a
 //! [`dialect::Dialect`] both databases implement, with one row decoder per
@@ -29,6 +29,7 @@ mod retention;
 mod rows;
 mod runs;
 mod secrets;
+pub mod slots;
 pub mod sqlite;
 mod tasks;
 mod tenant_secrets;
@@ -46,6 +47,7 @@ pub use open::{OpenStore, StoreKind, redacted_url};
 pub use retention::{KeySweep, RetentionStore, RunSweep, Swept};
 pub use runs::{CommandRow, CommitStore, IdempotencyRow, InboxAnswer, OpenRun, RunBatch, RunPage, RunQuery, RunStore};
 pub use secrets::SecretStore;
+pub use slots::{PausedRuns, QueueRow, SlotAsk, SlotStore, StalledAdmission};
 pub use sqlite::wal::CheckpointStats;
 pub use tasks::{ClaimRequest, ClaimScope, ExpiredLease, LeasedTask, TaskClaim, TaskLease, TaskStatus, TaskStore};
 pub use tenant_secrets::{TenantSecretInfo, TenantSecretStore};
@@ -67,6 +69,7 @@ pub trait Store:
     + TenantSecretStore
     + RetentionStore
     + NotificationStore
+    + SlotStore
 {
 }
 
@@ -82,5 +85,6 @@ impl<T> Store for T where
         + TenantSecretStore
         + RetentionStore
         + NotificationStore
+        + SlotStore
 {
 }
