@@ -306,3 +306,114 @@ async fn a_limit_out_of_bounds_is_refused_naming_the_field() {
     assert_eq!(listed.workflows.len(), 1, "nothing was stored for the refusals");
     server.stop().await;
 }
+
+/// A replica serving on the Postgres schema `url`, with short leases.
+async fn replica(url: &str) -> (tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<()>, Weft) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let config = Config {
+        listen: addr,
+        database_url: url.to_owned(),
+        cluster: weft_server::config::ClusterSettings { partition_lease_ms: 600, notify: true },
+        ..Config::default()
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let _ = weft_server::run(listener, config, async {
+            let _ = stopped.await;
+        })
+        .await;
+    });
+    let client = Weft::connect(format!("http://{addr}")).await.unwrap();
+    client.workflows().list_workflows(pb::ListWorkflowsRequest::default()).await.expect("the replica serves");
+    (stop, task, client)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_limit_holds_across_two_replicas_on_postgres() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let name = "the_limit_holds_across_two_replicas_on_postgres";
+    let Some(base) = weft_tests::store::postgres_or_skip(name).await else { return };
+    let url = weft_tests::store::fresh_schema_url(&base).await;
+    let (stop_a, task_a, a) = replica(&url).await;
+    let (stop_b, task_b, b) = replica(&url).await;
+    // Both hold partitions before the runs start, so runs land on both.
+    let shared = url.clone();
+    eventually("the partitions split between the replicas", 30, || {
+        let url = shared.clone();
+        async move {
+            use sqlx::Connection;
+            let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+            let owners: i64 =
+                sqlx::query_scalar("SELECT COUNT(DISTINCT owner) FROM partitions WHERE owner IS NOT NULL")
+                    .fetch_one(&mut conn)
+                    .await
+                    .unwrap();
+            if owners == 2 { Ok(()) } else { Err(owners) }
+        }
+    })
+    .await;
+    let request = pb::CreateWorkflowRequest {
+        workflow: Some(pb::Workflow {
+            name: "shared-limit".into(),
+            max_concurrent_runs: Some(3),
+            steps: vec![pb::Step {
+                id: "work".into(),
+                r#type: "agent".into(),
+                agent: "worker".into(),
+                task: "go".into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let wf = a.workflows().create_workflow(request).await.unwrap().into_inner().id;
+
+    // Eight pollers, four through each replica, each holding its task a
+    // moment: were the limit per replica, more than three would be out.
+    let (out, most, done) =
+        (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let mut pollers = Vec::new();
+    for (i, client) in
+        [a.clone(), a.clone(), a.clone(), a.clone(), b.clone(), b.clone(), b.clone(), b.clone()].into_iter().enumerate()
+    {
+        let worker = format!("w{i}");
+        register(&client, &worker, &["worker"]).await;
+        let (out, most, done) = (out.clone(), most.clone(), done.clone());
+        pollers.push(tokio::spawn(async move {
+            while done.load(Ordering::SeqCst) < 24 {
+                let Some(task) = poll(&client, &worker, 1).await else { continue };
+                let now = out.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(now, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                // Counted out before the completion frees the slot.
+                out.fetch_sub(1, Ordering::SeqCst);
+                complete(&client, &task, &json!({})).await;
+                done.fetch_add(1, Ordering::SeqCst);
+            }
+        }));
+    }
+    let starts: Vec<_> = (0..24)
+        .map(|i| {
+            let (client, wf) = (if i % 2 == 0 { a.clone() } else { b.clone() }, wf.clone());
+            tokio::spawn(async move { start(&client, &wf, json!({"i": i})).await.id })
+        })
+        .collect();
+    let mut ids = Vec::new();
+    for started in starts {
+        ids.push(started.await.unwrap());
+    }
+    for poller in pollers {
+        tokio::time::timeout(Duration::from_secs(60), poller).await.expect("every run is served").unwrap();
+    }
+    let most = most.load(Ordering::SeqCst);
+    assert!(most <= 3, "{most} tasks were out at once");
+    assert_eq!(most, 3, "the pollers could hold as many as the limit allows");
+    for id in &ids {
+        assert_eq!(status(&wait_finished(&a, id, 20).await), pb::RunStatus::Completed);
+    }
+    let _ = (stop_a.send(()), stop_b.send(()));
+    let _ = (task_a.await, task_b.await);
+}
