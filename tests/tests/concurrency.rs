@@ -417,3 +417,35 @@ async fn the_limit_holds_across_two_replicas_on_postgres() {
     let _ = (stop_a.send(()), stop_b.send(()));
     let _ = (task_a.await, task_b.await);
 }
+
+#[tokio::test]
+async fn a_retry_run_counts_against_the_limit_like_any_run() {
+    let (_dir, server, client) = serve(Config::default()).await;
+    let wf = create_json(&server, one_step(Some(1))).await;
+    let failed = start(&client, &wf, json!({"i": 1})).await;
+    let task = eventually("the first run's task", 10, || async { poll(&client, "w1", 1).await.ok_or("no task") }).await;
+    let fail = pb::FailTaskRequest {
+        task_id: task.task_id.clone(),
+        lease_token: task.lease_token,
+        error: "boom".into(),
+        retryable: false,
+        ..Default::default()
+    };
+    client.workers().fail_task(fail).await.unwrap();
+    assert_eq!(status(&wait_finished(&client, &failed.id, 10).await), pb::RunStatus::Failed);
+
+    let holder = start(&client, &wf, json!({"i": 2})).await;
+    assert_eq!(status(&holder), pb::RunStatus::Running);
+    let retry = pb::RetryRunFromRequest { run_id: failed.id.clone(), step_id: "work".into() };
+    let retried = client.runs().retry_run_from(retry).await.expect("a failed run retries").into_inner().run.unwrap();
+    assert_eq!(status(&retried), pb::RunStatus::Queued, "the slot is taken");
+
+    let task = eventually("the holder's task", 10, || async { poll(&client, "w1", 1).await.ok_or("no task") }).await;
+    assert_eq!(task.run_id, holder.id);
+    complete(&client, &task, &json!({})).await;
+    let task = eventually("the retry's task", 10, || async { poll(&client, "w1", 1).await.ok_or("no task") }).await;
+    assert_eq!(task.run_id, retried.id, "the retry starts once the slot frees");
+    complete(&client, &task, &json!({})).await;
+    assert_eq!(status(&wait_finished(&client, &retried.id, 10).await), pb::RunStatus::Completed);
+    server.stop().await;
+}
