@@ -89,14 +89,12 @@ impl SlotStore for PostgresStore {
             if queued.is_some() {
                 continue;
             }
-            let mut used = used;
             let mut taken = Vec::new();
             // In the batch's order; the first refused queues the rest.
-            for i in indexes {
+            for (i, used) in indexes.into_iter().zip(used..) {
                 if used >= asks[i].max_running {
                     break;
                 }
-                used += 1;
                 granted[i] = true;
                 taken.push(asks[i].run_id.as_str());
             }

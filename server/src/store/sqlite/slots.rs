@@ -78,7 +78,7 @@ fn admit(
     now_ms: i64,
 ) -> Result<Vec<String>, StoreError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let mut used = occupied(&tx, tenant, workflow_id, paused)?;
+    let used = occupied(&tx, tenant, workflow_id, paused)?;
     let head: Vec<(i64, String, u32)> = {
         let mut select = tx.prepare_cached(
             "SELECT seq, run_id, max_running FROM run_queue WHERE tenant_id = ?1 AND workflow_id = ?2 \
@@ -90,14 +90,13 @@ fn admit(
         rows.collect::<Result<_, _>>()?
     };
     let mut admitted = Vec::new();
-    for (seq, run_id, max_running) in head {
+    for ((seq, run_id, max_running), used) in head.into_iter().zip(used..) {
         // In arrival order: the head waits, so everything behind it does.
         if used >= max_running {
             break;
         }
         tx.prepare_cached("DELETE FROM run_queue WHERE seq = ?1")?.execute(params![seq])?;
         insert_slot(&tx, &run_id, tenant, workflow_id, now_ms)?;
-        used += 1;
         admitted.push(run_id);
     }
     tx.commit()?;
