@@ -29,7 +29,9 @@
 //!   sweeps every [`SWEEP`]: workflows with runs queued (a notice lost,
 //!   or a slot freed by another replica), and runs that hold a slot but
 //!   are still queued because their `Admit` was lost in a crash (sent
-//!   again; a second `Admit` is refused harmlessly).
+//!   again; a second `Admit` is refused harmlessly). A slot granted to a
+//!   start whose commit then failed (no run row) is deleted by the same
+//!   sweep after [`STALL_MS`], so a failed commit holds a slot that long.
 //! - **Restart**: queued runs are open runs, replayed like any other, and
 //!   the slot and queue rows are durable, so the first sweep carries on.
 //!
