@@ -181,11 +181,22 @@ async fn drop_own_schemas(base: &str) {
 
 /// The engine as `weft serve` opens it on the case's store (on Postgres, a
 /// replica holding every partition: fenced commits, NOTIFY), and its writer.
+///
+/// Its concurrent-run limit is set to 0 (none) explicitly: the cases that
+/// start many concurrent runs of one workflow would otherwise measure
+/// queueing. The latency cases set `WEFT_BENCH_RUN_LIMIT` instead.
 async fn open_scheduler(store: &OpenStore) -> (RunEngine, RunScheduler) {
     let catalog = WorkflowCatalog::new(store.shared());
     let (engine, _) = open_engine(store, catalog, true, PARTITION_LEASE_MS).await.expect("engine");
     let scheduler = engine.scheduler().clone();
+    scheduler.concurrency().set(0, true);
     (engine, scheduler)
+}
+
+/// The concurrent-run limit the latency cases run under:
+/// `WEFT_BENCH_RUN_LIMIT` (the server's default is 10), else 0 (none).
+fn run_limit() -> u32 {
+    std::env::var("WEFT_BENCH_RUN_LIMIT").ok().and_then(|v| v.parse().ok()).unwrap_or(0)
 }
 
 async fn open_store(path: &std::path::Path) -> OpenStore {
@@ -312,6 +323,10 @@ async fn latency_with(label: &str, flow: Arc<CompiledWorkflow>, auto_checkpoint:
         sqlite.checkpoint_inside_commits().await.expect("auto-checkpoint on");
     }
     let (engine, scheduler) = open_scheduler(&store).await;
+    // One run at a time, so a limit never queues here: it measures what
+    // taking and freeing a slot costs on the start path.
+    let limit = run_limit();
+    scheduler.concurrency().set(limit, true);
     let mut events = scheduler.subscribe();
     let mut acked = Vec::with_capacity(LATENCY_RUNS);
     let mut done = Vec::with_capacity(LATENCY_RUNS);
@@ -338,7 +353,7 @@ async fn latency_with(label: &str, flow: Arc<CompiledWorkflow>, auto_checkpoint:
     done.sort();
     let stats = Counters::read(scheduler.stats());
     println!(
-        "{label}: start→run.completed p50 {:.3} ms, p90 {:.3} ms, p99 {:.3} ms, max {:.3} ms \
+        "{label} [run limit {limit}]: start→run.completed p50 {:.3} ms, p90 {:.3} ms, p99 {:.3} ms, max {:.3} ms \
          (start answered p50 {:.3} ms); {:.2} ms/commit over {} runs",
         ms(quantile(&done, 0.5)),
         ms(quantile(&done, 0.9)),
@@ -500,6 +515,8 @@ async fn parked() {
     .expect("definition");
     let created = catalog.create(TENANT, WorkflowDraft { definition, ..Default::default() }).await.expect("create");
     let (engine, _) = open_engine(&store, catalog, true, PARTITION_LEASE_MS).await.expect("engine");
+    // 10,000 runs of one workflow parked at once: no concurrent-run limit.
+    engine.scheduler().concurrency().set(0, true);
     // Compile the version once, so the figure below is the runs, not the cache.
     let start = || StartRun { workflow_id: created.id.clone(), input: json!({"n": 1}), ..Default::default() };
     engine.start(TENANT, start()).await.expect("first start");

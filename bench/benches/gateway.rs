@@ -102,11 +102,14 @@ async fn main() {
     let dir = tempfile::tempdir().expect("temp dir");
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("address");
-    let config = weft_server::Config {
+    let mut config = weft_server::Config {
         database_url: format!("sqlite://{}", dir.path().join("bench.db").display()),
         log: "warn".into(),
         ..weft_server::Config::default()
     };
+    // Many concurrent runs of one workflow: no concurrent-run limit, so
+    // the figures stay comparable with those before it existed.
+    config.runs.max_concurrent_per_workflow = 0;
     tokio::spawn(weft_server::run(listener, config, std::future::pending()));
 
     let weft = weft_sdk::Weft::connect(format!("http://{addr}")).await.expect("connect");

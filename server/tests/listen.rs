@@ -34,7 +34,13 @@ const RUNS: usize = 60;
 /// Two replicas with short leases and NOTIFY as given.
 fn two_replicas(schema: &Schema, notify: bool) -> (Weft, Weft) {
     let notify = notify.to_string();
-    let env = [("WEFT_PARTITION_LEASE_MS", "2000"), ("WEFT_TASK_LEASE_MS", "5000"), ("WEFT_NOTIFY", notify.as_str())];
+    // 60 overlapping runs of one workflow: no concurrent-run limit.
+    let env = [
+        ("WEFT_PARTITION_LEASE_MS", "2000"),
+        ("WEFT_TASK_LEASE_MS", "5000"),
+        ("WEFT_NOTIFY", notify.as_str()),
+        ("WORKFLOW_MAX_CONCURRENT_RUNS", "0"),
+    ];
     (Weft::start(&schema.url, &env), Weft::start(&schema.url, &env))
 }
 

@@ -274,6 +274,8 @@ async fn three_replicas_survive_a_kill_and_a_freeze_and_run_every_step_once() {
     let env = [
         ("WEFT_PARTITION_LEASE_MS", PARTITION_LEASE_MS.to_string()),
         ("WEFT_TASK_LEASE_MS", TASK_LEASE_MS.to_string()),
+        // 500 overlapping runs of one workflow: no concurrent-run limit.
+        ("WORKFLOW_MAX_CONCURRENT_RUNS", "0".to_string()),
         // Each partition round, for the trace when a takeover is late.
         ("WEFT_LOG", "info,weft_server::engine::cluster=debug".to_string()),
     ];

@@ -110,6 +110,8 @@ async fn a_worker_behind_a_proxy_keeps_serving_when_its_replica_is_killed() {
     let env = [
         ("WEFT_PARTITION_LEASE_MS", PARTITION_LEASE_MS.to_string()),
         ("WEFT_TASK_LEASE_MS", TASK_LEASE_MS.to_string()),
+        // 20 overlapping runs of one workflow: no concurrent-run limit.
+        ("WORKFLOW_MAX_CONCURRENT_RUNS", "0".to_string()),
     ];
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let mut replicas: Vec<Weft> = (0..3).map(|_| Weft::start(&schema.url, &env)).collect();

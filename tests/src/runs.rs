@@ -46,13 +46,14 @@ pub async fn wait_for(client: &Weft, run_id: &str, statuses: &[pb::RunStatus], s
     .await
 }
 
-/// Polls until the run leaves pending and running; fails the test after
+/// Polls until the run leaves queued, pending and running; fails the test after
 /// `secs` seconds.
 pub async fn wait_finished(client: &Weft, run_id: &str, secs: u64) -> pb::Run {
     let what = format!("run {run_id} finishes");
     eventually(&what, secs, || async move {
         let run = get_run(client, run_id).await;
-        let open = [pb::RunStatus::Pending as i32, pb::RunStatus::Running as i32].contains(&run.status);
+        let open = [pb::RunStatus::Queued as i32, pb::RunStatus::Pending as i32, pb::RunStatus::Running as i32]
+            .contains(&run.status);
         if open { Err(run) } else { Ok(run) }
     })
     .await

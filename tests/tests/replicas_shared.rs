@@ -37,6 +37,8 @@ async fn replica(url: &str) -> Replica {
         database_url: url.to_owned(),
         task_lease_ms: 1_000,
         cluster: ClusterSettings { partition_lease_ms: 600, notify: true },
+        // 20 overlapping runs of one workflow: no concurrent-run limit.
+        runs: weft_server::config::RunSettings { max_concurrent_per_workflow: 0, ..Default::default() },
         ..Config::default()
     };
     let (stop, stopped) = oneshot::channel::<()>();

@@ -9,7 +9,7 @@ use super::checks::MAX_RETRIES;
 use super::path::shorten;
 use super::problem::{Problem, ProblemCode};
 use crate::model::FailureMode;
-use crate::model::definition::{Definition, Money};
+use crate::model::definition::{Definition, MAX_CONCURRENT_RUNS, Money};
 
 /// Deepest nesting of a JSON Schema document. Schema compilation recurses
 /// per level, so a bound keeps hostile schemas from exhausting the stack.
@@ -35,6 +35,14 @@ pub fn check_document(def: &Definition, problems: &mut Vec<Problem>) -> Schemas 
     if def.retries > MAX_RETRIES {
         let message = format!("The definition asks for {} retries; the limit is {MAX_RETRIES}", def.retries);
         report("retries", ProblemCode::LimitExceeded, message);
+    }
+    if let Some(limit) = def.max_concurrent_runs
+        && limit > MAX_CONCURRENT_RUNS
+    {
+        let message = format!(
+            "The definition's maxConcurrentRuns is {limit}; the limit is {MAX_CONCURRENT_RUNS} (0 means no limit)"
+        );
+        report("maxConcurrentRuns", ProblemCode::LimitExceeded, message);
     }
     if let Some(policy) = &def.policy {
         let caps =

@@ -13,6 +13,9 @@ use serde_json::{Map, Value};
 
 use super::FailureAction;
 
+/// Highest `maxConcurrentRuns` a definition may set.
+pub const MAX_CONCURRENT_RUNS: u32 = 100_000;
+
 fn is_zero(n: &u32) -> bool {
     *n == 0
 }
@@ -52,6 +55,11 @@ pub struct Definition {
     /// Run time limit in seconds; 0 means none.
     #[serde(skip_serializing_if = "is_zero")]
     pub timeout: u32,
+    /// Most runs of the workflow running (or paused, per the server's
+    /// setting) at once; the others wait Queued. Unset: the server's
+    /// default; 0: no limit; at most [`MAX_CONCURRENT_RUNS`].
+    #[serde(skip_serializing_if = "Option::is_none", alias = "max_concurrent_runs")]
+    pub max_concurrent_runs: Option<u32>,
     /// State-machine dialect, as written.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub states: BTreeMap<String, MachineState>,

@@ -218,6 +218,22 @@ pub enum Command {
         /// Milliseconds since the epoch.
         now_ms: i64,
     },
+    /// Creates a run over its workflow's concurrent-run limit: it waits
+    /// Queued (run.queued), holding what `Start`/`StartFrom` will need,
+    /// until [`Command::Admit`]. Refused unless the run is Pending.
+    Enqueue {
+        /// The start to apply once admitted.
+        start: DeferredStart,
+        /// Milliseconds since the epoch.
+        now_ms: i64,
+    },
+    /// A slot freed for a Queued run: it starts as `Start` (or
+    /// `StartFrom`) would have, at `now_ms`. Refused unless the run is
+    /// Queued.
+    Admit {
+        /// Milliseconds since the epoch.
+        now_ms: i64,
+    },
     /// Stops the run, keeping completed outputs.
     Cancel {
         /// Why, as given to CancelRun.
@@ -225,6 +241,23 @@ pub enum Command {
         /// Milliseconds since the epoch.
         now_ms: i64,
     },
+}
+
+/// What a queued run starts with once admitted: the fields of `Start`,
+/// or of `StartFrom` when `origin` is set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeferredStart {
+    /// The run input.
+    pub input: Value,
+    /// Initial shared state; null means `{}`.
+    pub shared_state: Value,
+    /// For a retry run: the run and step it re-runs from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<RetryOrigin>,
+    /// For a retry run: the steps it takes over, in topological order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reused: Vec<ReusedStep>,
 }
 
 /// The run and step a retry run re-runs from.
@@ -268,7 +301,7 @@ pub enum TransitionError {
         /// Its terminal status.
         status: RunStatus,
     },
-    /// `Start` on a run that has started.
+    /// `Start` on a run that has started (or `Admit` on one not queued).
     #[error("the run has already started")]
     AlreadyStarted,
     /// A step command before `Start`.

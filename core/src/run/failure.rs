@@ -203,11 +203,15 @@ impl Tx<'_> {
 
     /// `Cancel`: everything unfinished is cancelled; completed outputs stay.
     pub(super) fn cancel_run(&mut self, reason: String) {
+        // A queued run never starts now, and never armed its timer.
+        let was_queued = self.run.queued.take().is_some();
         self.cancel_everything();
         self.run.status = RunStatus::Cancelled;
         self.run.completed_ms = Some(self.now_ms);
         self.run.cancel_reason = Some(reason.clone());
-        self.disarm_run_timer();
+        if !was_queued {
+            self.disarm_run_timer();
+        }
         let total = self.run.total_cost_cents;
         let duration_ms = self.run_duration_ms();
         let event = self.emit(EventType::RunCancelled, None, RunStatus::Cancelled.as_str());

@@ -20,6 +20,8 @@
 //! - `advance.rs`: readiness, skips, starting steps, starting and finishing the run.
 //! - `pause.rs`: step pauses (tool approvals, cost ceilings) and answers.
 //! - `run_hold.rs`: PauseRun's run-level hold and the plain ResumeRun.
+//! - `queue.rs`: a run waiting under its workflow's concurrent-run limit
+//!   (`Enqueue`) and its admission (`Admit`).
 //! - `rewind.rs`: ResumeRun `from_step`, running a step of a live run again.
 //! - `cost_cap.rs`: the policy's cost ceilings.
 //! - `failure.rs`: retries, failure routes, failing and cancelling the run.
@@ -38,6 +40,7 @@ mod instance;
 mod outcome;
 mod pause;
 mod paused_lifetime;
+mod queue;
 mod reuse;
 mod rewind;
 mod run_hold;
@@ -52,7 +55,7 @@ mod tx;
 mod tests;
 
 pub use crate::model::step_kind::BUILTIN_PREFIX;
-pub use command::{Command, RUN_TIMER_KEY, RetryOrigin, ReusedStep, TransitionError};
+pub use command::{Command, DeferredStart, RUN_TIMER_KEY, RetryOrigin, ReusedStep, TransitionError};
 pub use error_code::{ErrorCode, OutputFault};
 pub use outcome::{
     ApprovalDecided, ApprovalOpened, ApprovalSubject, Decision, Effect, EventType, Outcome, RunEvent, TaskDispatch,

@@ -17,6 +17,9 @@ use crate::model::{ApprovalKind, ApprovalStatus};
 /// The type of a [`RunEvent`], as the API names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum EventType {
+    /// "run.queued": the run waits for a slot under its workflow's
+    /// concurrent-run limit.
+    RunQueued,
     /// "run.started".
     RunStarted,
     /// "step.started": an instance began its first attempt.
@@ -63,6 +66,7 @@ impl EventType {
     /// The dotted name the API writes.
     pub fn as_str(self) -> &'static str {
         match self {
+            Self::RunQueued => "run.queued",
             Self::RunStarted => "run.started",
             Self::StepStarted => "step.started",
             Self::StepRetrying => "step.retrying",

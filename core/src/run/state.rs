@@ -105,6 +105,8 @@ pub struct RunState {
     /// The server's longest pause in ms, `None` for no limit; set by the
     /// run's owner, never by a command.
     pub(super) max_paused_ms: Option<i64>,
+    /// While the run is Queued: the start it applies once admitted.
+    pub(super) queued: Option<Box<super::command::DeferredStart>>,
 }
 
 /// A run held by PauseRun.
@@ -194,6 +196,7 @@ impl RunState {
             hold: None,
             paused_since: None,
             max_paused_ms: None,
+            queued: None,
         }
     }
 

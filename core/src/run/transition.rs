@@ -48,9 +48,25 @@ fn apply(run: &mut RunState, command: Command) -> Result<Outcome, TransitionErro
             tx.start_run(input, shared_state, Some(&origin), &reused);
             Ok(tx.out)
         }
+        Command::Enqueue { start, now_ms } => {
+            check_pending(run)?;
+            let mut tx = Tx::new(run, now_ms);
+            tx.enqueue(start);
+            Ok(tx.out)
+        }
+        Command::Admit { now_ms } => {
+            match run.status {
+                RunStatus::Queued => {}
+                status if status.is_terminal() => return Err(TransitionError::Finished { status }),
+                _ => return Err(TransitionError::AlreadyStarted),
+            }
+            let mut tx = Tx::new(run, now_ms);
+            tx.admit();
+            Ok(tx.out)
+        }
         Command::TimerFired { step, now_ms } if step == RUN_TIMER_KEY => {
             match run.status {
-                RunStatus::Pending => return Err(TransitionError::NotStarted),
+                RunStatus::Pending | RunStatus::Queued => return Err(TransitionError::NotStarted),
                 status if status.is_terminal() => return Err(TransitionError::Finished { status }),
                 _ => {}
             }
@@ -177,7 +193,7 @@ fn apply(run: &mut RunState, command: Command) -> Result<Outcome, TransitionErro
         }
         Command::Event { event, payload, now_ms } => {
             match run.status {
-                RunStatus::Pending => return Err(TransitionError::NotStarted),
+                RunStatus::Pending | RunStatus::Queued => return Err(TransitionError::NotStarted),
                 status if status.is_terminal() => return Err(TransitionError::Finished { status }),
                 _ => {}
             }
@@ -195,7 +211,7 @@ fn apply(run: &mut RunState, command: Command) -> Result<Outcome, TransitionErro
         Command::Pause { reason, now_ms } => {
             match run.status {
                 RunStatus::Running => {}
-                RunStatus::Pending => return Err(TransitionError::NotStarted),
+                RunStatus::Pending | RunStatus::Queued => return Err(TransitionError::NotStarted),
                 status => return Err(TransitionError::NotRunning { status }),
             }
             let mut tx = Tx::new(run, now_ms);
@@ -204,7 +220,7 @@ fn apply(run: &mut RunState, command: Command) -> Result<Outcome, TransitionErro
         }
         Command::Continue { from_step, now_ms } => {
             match run.status {
-                RunStatus::Pending => return Err(TransitionError::NotStarted),
+                RunStatus::Pending | RunStatus::Queued => return Err(TransitionError::NotStarted),
                 status if status.is_terminal() => return Err(TransitionError::Finished { status }),
                 _ => {}
             }
@@ -248,7 +264,7 @@ fn check_pending(run: &RunState) -> Result<(), TransitionError> {
 /// The instance `key` names, in a started, live run.
 pub(super) fn find_live(run: &RunState, key: &str) -> Result<Instance, TransitionError> {
     match run.status {
-        RunStatus::Pending => return Err(TransitionError::NotStarted),
+        RunStatus::Pending | RunStatus::Queued => return Err(TransitionError::NotStarted),
         status if status.is_terminal() => return Err(TransitionError::Finished { status }),
         _ => {}
     }

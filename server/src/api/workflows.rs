@@ -85,6 +85,7 @@ fn fields_set(workflow: &pb::Workflow) -> Vec<String> {
             add("onFailure", d.on_failure != 0);
             add("retries", d.retries != 0);
             add("timeout", d.timeout != 0);
+            add("maxConcurrentRuns", d.max_concurrent_runs.is_some());
         }
         None => {
             let w = workflow;
@@ -97,6 +98,7 @@ fn fields_set(workflow: &pb::Workflow) -> Vec<String> {
             add("onFailure", w.on_failure != 0);
             add("retries", w.retries != 0);
             add("timeout", w.timeout != 0);
+            add("maxConcurrentRuns", w.max_concurrent_runs.is_some());
             add("states", !w.states.is_empty());
             add("functions", !w.functions.is_empty());
             add("blocks", !w.blocks.is_empty());

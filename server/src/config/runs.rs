@@ -1,7 +1,9 @@
 //! The `[runs]` section: how long finished runs are kept (retention, swept
 //! by [`crate::engine::retention`]) and how long a run may stay paused
 //! (`max_paused_lifetime`, a durable timer per pause; see the run state
-//! machine's `paused_lifetime`).
+//! machine's `paused_lifetime`), and the concurrent-run limit per
+//! workflow (`max_concurrent_per_workflow`, `paused_runs_hold_a_slot`; see
+//! `engine/concurrency.rs`).
 
 use std::time::Duration;
 
@@ -36,11 +38,30 @@ pub struct RunSettings {
     /// for none).
     #[serde(deserialize_with = "optional_duration_text")]
     pub max_paused_lifetime: Option<Duration>,
+    /// Most runs of one workflow running at once; further runs are
+    /// accepted and wait Queued, starting in arrival order as others end.
+    /// A workflow's `max_concurrent_runs` overrides it. 0 means no limit;
+    /// at most 100,000; default 10; env `WORKFLOW_MAX_CONCURRENT_RUNS`.
+    pub max_concurrent_per_workflow: u32,
+    /// Whether a paused run keeps its slot under that limit (default
+    /// true: a run waiting on an approval still counts). When false, its
+    /// slot goes to a queued run while it is paused, and it takes one
+    /// again when it resumes, even past the limit. Env
+    /// `WEFT_PAUSED_RUNS_HOLD_A_SLOT`.
+    pub paused_runs_hold_a_slot: bool,
 }
+
+/// Default `[runs] max_concurrent_per_workflow`, as the 003 document says.
+pub const DEFAULT_MAX_CONCURRENT_RUNS: u32 = 10;
 
 impl Default for RunSettings {
     fn default() -> Self {
-        Self { retention: Duration::from_secs(30 * 24 * 60 * 60), max_paused_lifetime: None }
+        Self {
+            retention: Duration::from_secs(30 * 24 * 60 * 60),
+            max_paused_lifetime: None,
+            max_concurrent_per_workflow: DEFAULT_MAX_CONCURRENT_RUNS,
+            paused_runs_hold_a_slot: true,
+        }
     }
 }
 
@@ -77,6 +98,12 @@ impl RunSettings {
                 _ => Some(env_duration("WEFT_MAX_PAUSED_LIFETIME", value)?),
             };
         }
+        if let Some(limit) = super::env_parsed(env, "WORKFLOW_MAX_CONCURRENT_RUNS")? {
+            self.max_concurrent_per_workflow = limit;
+        }
+        if let Some(hold) = super::env_flag(env, "WEFT_PAUSED_RUNS_HOLD_A_SLOT")? {
+            self.paused_runs_hold_a_slot = hold;
+        }
         Ok(())
     }
 
@@ -91,6 +118,10 @@ impl RunSettings {
         {
             let reason = "must be between 1s and 366 days (e.g. \"7d\"), or left out for none".into();
             return Err(ConfigError::Invalid { name: "runs.max_paused_lifetime", reason });
+        }
+        if self.max_concurrent_per_workflow > weft_core::model::definition::MAX_CONCURRENT_RUNS {
+            let reason = "must be between 0 (no limit) and 100000".into();
+            return Err(ConfigError::Invalid { name: "runs.max_concurrent_per_workflow", reason });
         }
         Ok(())
     }
@@ -115,5 +146,25 @@ mod tests {
         assert!(file.validate().unwrap_err().to_string().contains("runs.max_paused_lifetime"));
         let file: RunSettings = toml::from_str("max_paused_lifetime = \"2h\"").unwrap();
         assert_eq!(file.max_paused_lifetime, Some(Duration::from_secs(7200)));
+    }
+
+    #[test]
+    fn the_concurrent_run_limit_defaults_to_ten_and_is_read_from_env_and_file() {
+        let mut runs = RunSettings::default();
+        assert_eq!((runs.max_concurrent_per_workflow, runs.paused_runs_hold_a_slot), (10, true));
+        let env = |name: &str| match name {
+            "WORKFLOW_MAX_CONCURRENT_RUNS" => Some("0".to_owned()),
+            "WEFT_PAUSED_RUNS_HOLD_A_SLOT" => Some("false".to_owned()),
+            _ => None,
+        };
+        runs.apply_env(&env).unwrap();
+        assert_eq!((runs.max_concurrent_per_workflow, runs.paused_runs_hold_a_slot), (0, false));
+        let bad = runs.apply_env(&|name: &str| (name == "WORKFLOW_MAX_CONCURRENT_RUNS").then(|| "-1".to_owned()));
+        assert!(bad.unwrap_err().to_string().contains("WORKFLOW_MAX_CONCURRENT_RUNS"));
+        let file: RunSettings = toml::from_str("max_concurrent_per_workflow = 100001").unwrap();
+        assert!(file.validate().unwrap_err().to_string().contains("runs.max_concurrent_per_workflow"));
+        let file: RunSettings = toml::from_str("max_concurrent_per_workflow = 3").unwrap();
+        assert_eq!(file.max_concurrent_per_workflow, 3);
+        file.validate().unwrap();
     }
 }

@@ -21,6 +21,8 @@
 //! - [`triggers`] deploys workflows and takes their inbound webhook calls.
 //! - [`templates`] is the catalogue of templates, built in and saved, and
 //!   installs them as workflows.
+//! - [`concurrency`] is the concurrent-run limit per workflow: queued
+//!   runs, slots counted in the store, and the gate that admits them.
 //! - [`retention`] deletes finished runs past their retention, and expired
 //!   keys, in the background.
 //!
@@ -32,6 +34,7 @@ pub mod approvals;
 pub mod builtin;
 pub mod clock;
 pub mod cluster;
+pub mod concurrency;
 mod error;
 pub mod estimate;
 pub mod keys;

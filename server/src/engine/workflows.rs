@@ -72,6 +72,7 @@ pub const PATCHABLE_FIELDS: &[&str] = &[
     "onFailure",
     "retries",
     "timeout",
+    "maxConcurrentRuns",
     "states",
     "functions",
     "blocks",

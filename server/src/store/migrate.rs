@@ -25,6 +25,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (15, "workflow names and definition sources", include_str!("../../migrations/sqlite/0015_names_and_sources.sql")),
     (17, "templates", include_str!("../../migrations/sqlite/0017_templates.sql")),
     (18, "webhook triggers", include_str!("../../migrations/sqlite/0018_triggers.sql")),
+    (19, "run slots", include_str!("../../migrations/sqlite/0019_run_slots.sql")),
 ];
 
 /// Migrations of the Postgres store, numbered as their SQLite twins: the
@@ -47,6 +48,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (15, "workflow names and definition sources", include_str!("../../migrations/postgres/0015_names_and_sources.sql")),
     (17, "templates", include_str!("../../migrations/postgres/0017_templates.sql")),
     (18, "webhook triggers", include_str!("../../migrations/postgres/0018_triggers.sql")),
+    (19, "run slots", include_str!("../../migrations/postgres/0019_run_slots.sql")),
 ];
 
 /// The migrator of the SQLite store.

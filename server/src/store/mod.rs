@@ -8,8 +8,8 @@
 //! [`Store`] is the sum of one trait per table (restate's storage-api
 //! shape): [`WorkflowStore`], [`RunStore`], [`TaskStore`],
 //! [`ApprovalStore`], [`WorkerStore`], [`SecretStore`], [`KeyStore`],
-//! [`RetentionStore`], [`NotificationStore`], [`TriggerStore`]
-//! [`RetentionStore`], [`NotificationStore`], [`TemplateStore`]
+//! [`RetentionStore`], [`NotificationStore`], [`TriggerStore`],
+//! [`TemplateStore`], [`SlotStore`]
 //! and the run writer's [`CommitStore`]. The reads and the workflow and
 //! worker writes are written once (`workflows.rs`, `runs.rs`, …) over a
 //! [`dialect::Dialect`] both databases implement, with one row decoder per
@@ -30,6 +30,7 @@ mod retention;
 mod rows;
 mod runs;
 mod secrets;
+pub mod slots;
 pub mod sqlite;
 mod tasks;
 pub mod templates;
@@ -49,6 +50,7 @@ pub use open::{OpenStore, StoreKind, redacted_url};
 pub use retention::{KeySweep, RetentionStore, RunSweep, Swept};
 pub use runs::{CommandRow, CommitStore, IdempotencyRow, InboxAnswer, OpenRun, RunBatch, RunPage, RunQuery, RunStore};
 pub use secrets::SecretStore;
+pub use slots::{PausedRuns, QueueRow, SlotAsk, SlotStore, StalledAdmission};
 pub use sqlite::wal::CheckpointStats;
 pub use tasks::{ClaimRequest, ClaimScope, ExpiredLease, LeasedTask, TaskClaim, TaskLease, TaskStatus, TaskStore};
 pub use templates::TemplateStore;
@@ -74,6 +76,7 @@ pub trait Store:
     + NotificationStore
     + TriggerStore
     + TemplateStore
+    + SlotStore
 {
 }
 
@@ -91,5 +94,6 @@ impl<T> Store for T where
         + NotificationStore
         + TriggerStore
         + TemplateStore
+        + SlotStore
 {
 }

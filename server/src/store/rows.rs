@@ -43,7 +43,7 @@ pub(crate) const RUN_COLUMNS: &str = "id, tenant_id, workflow_id, workflow_versi
 
 /// The runs recovery loads: every status that is not terminal
 /// ([`RunStatus::is_live`]).
-pub(crate) const OPEN_RUNS: &str = "status IN ('pending', 'running', 'paused')";
+pub(crate) const OPEN_RUNS: &str = "status IN ('queued', 'pending', 'running', 'paused')";
 
 /// Columns of a workflow (`w`) joined with one of its versions (`v`), as
 /// [`workflow`] reads them.

@@ -66,6 +66,11 @@ pub struct RunBatch {
     pub inbox_done: Vec<InboxAnswer>,
     /// Whether to wake other replicas (NOTIFY) about what this batch did.
     pub notify: bool,
+    /// Runs created Queued, in arrival order (`run_queue` rows).
+    pub queued: Vec<super::slots::QueueRow>,
+    /// Runs under a concurrent-run limit that ended: their slot and queue
+    /// rows are deleted.
+    pub slots_freed: Vec<String>,
 }
 
 /// One accepted command of a run, in the order the writer applied it.

@@ -15,6 +15,7 @@ mod outbound_steps;
 mod paused_lifetime;
 mod policy;
 mod properties;
+mod queue;
 mod retry;
 mod run_hold;
 mod seed;

@@ -145,15 +145,27 @@ impl RunEngine {
         let timers = store.list_timers().await?;
         let scheduler = RunScheduler::spawn(store.clone(), recovered, timers);
         let (closing, _) = watch::channel(false);
-        Ok(Self {
+        let (stop, _) = watch::channel(false);
+        let engine = Self {
             store,
             catalog,
             scheduler,
             compiled: cache,
             closing: Arc::new(closing),
-            background: Arc::default(),
+            background: Arc::new(Background { stop: Some(stop), tasks: Mutex::default() }),
             admission: Admission::unlimited(),
-        })
+        };
+        engine.start_gate();
+        Ok(engine)
+    }
+
+    /// Starts the concurrent-run limit's gate beside the writer (see
+    /// [`crate::engine::concurrency`]); stopped with the other background
+    /// tasks.
+    fn start_gate(&self) {
+        if let Some(gate) = crate::engine::concurrency::spawn_gate(self.clone(), self.background_stop()) {
+            self.keep_background(vec![gate]);
+        }
     }
 
     /// One replica of several on a shared database: starts a writer that
@@ -165,7 +177,7 @@ impl RunEngine {
         let scheduler = RunScheduler::spawn_shared(store.clone(), link);
         let (closing, _) = watch::channel(false);
         let (stop, _) = watch::channel(false);
-        Self {
+        let engine = Self {
             store,
             catalog,
             scheduler,
@@ -173,7 +185,9 @@ impl RunEngine {
             closing: Arc::new(closing),
             background: Arc::new(Background { stop: Some(stop), tasks: Mutex::default() }),
             admission: Admission::unlimited(),
-        }
+        };
+        engine.start_gate();
+        engine
     }
 
     /// The same engine with `limits` on run starts and open runs (an

@@ -36,6 +36,7 @@ pub use rows::RunMeta;
 use crate::engine::EngineError;
 use crate::engine::cluster::link::ClusterLink;
 use crate::engine::compile::CompiledWorkflow;
+use crate::engine::concurrency::Concurrency;
 use crate::engine::run::{Command, RetryOrigin, ReusedStep, RunState, TransitionError, transition};
 use crate::model::{EventRecord, TimerRecord};
 use crate::store::{ClaimRequest, LeasedTask, OpenRun, Store};
@@ -202,6 +203,8 @@ pub struct RunScheduler {
     /// `[runs] max_paused_lifetime` in ms, 0 for none (shared with the
     /// writer).
     max_paused_ms: Arc<std::sync::atomic::AtomicI64>,
+    /// The concurrent-run limit's settings and gate (shared with the writer).
+    concurrency: Arc<Concurrency>,
 }
 
 /// Says the writer ended when dropped: at the end of its task, or while a
@@ -227,6 +230,7 @@ fn replay(open: OpenRun, workflow: Arc<CompiledWorkflow>) -> Option<writer::Live
         input: run.input.unwrap_or(Value::Null),
         retry_of_run_id: run.retry_of_run_id,
         created_ms: run.created_ms,
+        gated: true,
     };
     let live = writer::Live { state, meta, commands: 0, watchers: Vec::new() };
     replay_onto(live, &open.commands.iter().map(String::as_str).collect::<Vec<_>>())
@@ -288,8 +292,10 @@ impl RunScheduler {
         }
         let stats = Arc::new(SchedulerStats::default());
         let max_paused_ms = Arc::new(std::sync::atomic::AtomicI64::new(0));
+        let concurrency = Concurrency::new();
         let writer = writer::Writer {
             max_paused_ms: max_paused_ms.clone(),
+            concurrency: concurrency.clone(),
             store,
             runs,
             events: events.clone(),
@@ -316,7 +322,14 @@ impl RunScheduler {
             tasks: Arc::new(Mutex::new(tasks)),
             writer_ended,
             max_paused_ms,
+            concurrency,
         }
+    }
+
+    /// The concurrent-run limit's settings: [`Concurrency::set`] applies
+    /// the server's configuration (an embedded writer has no limit).
+    pub fn concurrency(&self) -> &Arc<Concurrency> {
+        &self.concurrency
     }
 
     /// Sets `[runs] max_paused_lifetime` (`None`: paused runs wait as long

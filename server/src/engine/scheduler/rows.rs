@@ -25,6 +25,10 @@ pub struct RunMeta {
     pub retry_of_run_id: Option<String>,
     /// Accepted, ms since the epoch.
     pub created_ms: i64,
+    /// Whether it started under a concurrent-run limit (so its end frees
+    /// a slot). Recovered runs say yes: freeing a slot never held is a
+    /// no-op.
+    pub gated: bool,
 }
 
 /// The run row as the state stands.

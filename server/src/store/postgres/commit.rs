@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use sqlx::PgPool;
 
 use super::PostgresStore;
-use super::{approvals, cluster, runs, tasks};
+use super::{approvals, cluster, runs, slots, tasks};
 use crate::store::StoreError;
 use crate::store::runs::{CommitStore, RunBatch};
 use crate::store::tasks::LeasedTask;
@@ -36,6 +36,7 @@ async fn write_batch(pool: &PgPool, batch: &RunBatch) -> Result<Vec<Option<Lease
     tasks::write(&mut tx, batch).await?;
     approvals::write(&mut tx, batch).await?;
     runs::write_idempotency(&mut tx, &batch.idempotency).await?;
+    slots::write_in_commit(&mut tx, batch).await?;
     tasks::release(&mut tx, &batch.releases).await?;
     let mut claimed = Vec::with_capacity(batch.claims.len());
     for claim in &batch.claims {

@@ -21,6 +21,7 @@ mod dialect;
 mod listen;
 mod retention;
 mod runs;
+mod slots;
 mod sql;
 mod tasks;
 mod text;

@@ -161,6 +161,7 @@ fn write(conn: &mut Connection, batch: &RunBatch) -> Result<Vec<Option<LeasedTas
     write_timers(&tx, batch)?;
     write_tasks(&tx, batch)?;
     write_approvals(&tx, batch)?;
+    super::slots::write_in_commit(&tx, batch)?;
     {
         // An expired key (older than its TTL) is taken over by the new run.
         let mut keys = tx.prepare_cached(

@@ -16,6 +16,7 @@
 mod commit;
 mod dialect;
 mod retention;
+mod slots;
 pub(super) mod wal;
 mod workflows;
 

@@ -533,3 +533,38 @@ impl crate::store::TemplateStore for FaultyStore {
         self.inner.delete_template(tenant, id).await
     }
 }
+
+#[async_trait]
+impl crate::store::SlotStore for FaultyStore {
+    async fn take_slots(
+        &self,
+        asks: &[crate::store::SlotAsk],
+        paused: crate::store::PausedRuns,
+        now_ms: i64,
+    ) -> Result<Vec<bool>, StoreError> {
+        self.reachable()?;
+        self.inner.take_slots(asks, paused, now_ms).await
+    }
+
+    async fn admit_queued(
+        &self,
+        tenant: &str,
+        workflow_id: &str,
+        paused: crate::store::PausedRuns,
+        most: u32,
+        now_ms: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        self.reachable()?;
+        self.inner.admit_queued(tenant, workflow_id, paused, most, now_ms).await
+    }
+
+    async fn queued_workflows(&self) -> Result<Vec<(String, String)>, StoreError> {
+        self.reachable()?;
+        self.inner.queued_workflows().await
+    }
+
+    async fn stalled_admissions(&self, before_ms: i64) -> Result<Vec<crate::store::StalledAdmission>, StoreError> {
+        self.reachable()?;
+        self.inner.stalled_admissions(before_ms).await
+    }
+}

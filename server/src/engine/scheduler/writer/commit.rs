@@ -13,6 +13,7 @@ use super::super::{CommandRefusal, Routed, StartRouted};
 use super::{Pending, Reply, TaskChange, Writer};
 use crate::engine::EngineError;
 use crate::engine::clock::now_ms;
+use crate::model::RunStatus;
 use crate::store::{ClaimRequest, Fence, IdempotencyRow, PartitionLease, RunBatch, StoreError, partition_of};
 
 impl Writer {
@@ -26,11 +27,26 @@ impl Writer {
             return;
         }
         let mut batch = RunBatch::default();
+        // Workflows whose slots may free once this is committed.
+        let mut slots_free = BTreeSet::new();
+        let paused_free = matches!(self.concurrency.paused(), crate::store::PausedRuns::FreeSlots);
         for (run_id, keys) in &p.touched {
             let live = &self.runs[run_id];
             batch.runs.push(rows::run_record(&live.state, &live.meta));
             batch.steps.extend(rows::step_records(&live.state, keys.as_ref()));
+            let status = live.state.status();
+            if live.meta.gated && (status.is_terminal() || (paused_free && status == RunStatus::Paused)) {
+                if status.is_terminal() {
+                    batch.slots_freed.push(run_id.clone());
+                }
+                slots_free.insert((live.meta.tenant.clone(), live.state.workflow().0.to_string()));
+            }
         }
+        batch.slots_freed.extend(p.slots_unused);
+        // A run queued just as a slot freed elsewhere must not wait for
+        // the sweep.
+        slots_free.extend(p.queued.iter().map(|q| (q.tenant_id.clone(), q.workflow_id.clone())));
+        batch.queued = p.queued;
         batch.events = p.events;
         batch.commands = p.commands;
         let mut armed = Vec::new();
@@ -143,6 +159,7 @@ impl Writer {
         for timer in armed {
             let _ = self.timers.send(timer);
         }
+        self.concurrency.notify(slots_free);
         // Finished runs accept no more commands; the store answers for them.
         self.runs.retain(|_, live| {
             if !live.state.status().is_terminal() {

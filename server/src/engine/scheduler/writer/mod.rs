@@ -31,10 +31,11 @@ use super::{CommandRefusal, IDEMPOTENCY_TTL_MS, NewRun, Request, RetrySeed, Rout
 use crate::engine::cluster::link::{ClusterLink, Held};
 use crate::engine::cluster::messages;
 use crate::engine::compile::CompiledWorkflow;
-use crate::engine::run::{Command, Effect, EventType, Outcome, RunState, TransitionError, transition};
+use crate::engine::concurrency::Concurrency;
+use crate::engine::run::{Command, DeferredStart, Effect, EventType, Outcome, RunState, TransitionError, transition};
 use crate::model::{EventRecord, TaskRecord, TimerRecord};
 use crate::store::cluster::partition_of_key;
-use crate::store::{CommandRow, InboxAnswer, Store, partition_of};
+use crate::store::{CommandRow, InboxAnswer, QueueRow, SlotAsk, Store, partition_of};
 
 /// Most commands applied in one group commit.
 const MAX_BATCH: usize = 512;
@@ -122,6 +123,10 @@ struct Pending {
     claims: Vec<Waiting>,
     /// Inbox messages applied: (row id, answer JSON).
     inbox_done: Vec<InboxAnswer>,
+    /// Runs created Queued, in arrival order.
+    queued: Vec<QueueRow>,
+    /// Slots granted to starts that did not happen after all.
+    slots_unused: Vec<String>,
 }
 
 pub(super) struct Writer {
@@ -136,7 +141,12 @@ pub(super) struct Writer {
     /// `[runs] max_paused_lifetime` in ms, 0 for none; handed to each run
     /// before a command, so pauses that begin then arm their timer.
     pub(super) max_paused_ms: Arc<std::sync::atomic::AtomicI64>,
+    /// The concurrent-run limit (see `engine/concurrency.rs`).
+    pub(super) concurrency: Arc<Concurrency>,
 }
+
+/// Slot grants of a batch's new runs, by run id.
+type Grants = HashMap<String, bool>;
 
 impl Writer {
     /// Serves requests until shutdown or until every sender is gone.
@@ -163,14 +173,15 @@ impl Writer {
     }
 
     /// Applies a batch of requests in order and commits what they produced.
-    pub(super) async fn apply_batch(&mut self, batch: Vec<Request>) {
+    pub(super) async fn apply_batch(&mut self, mut batch: Vec<Request>) {
         tracing::Span::current().record("requests", batch.len());
         let mut pending = Pending::default();
         let mut known = self.known_keys(&batch).await;
+        let mut grants = self.grant_slots(&mut batch, known.as_ref()).await;
         for request in batch {
             match request {
                 Request::Start { new, seed, reply, inbox } => {
-                    self.start(new, seed, reply, inbox, known.as_ref(), &mut pending).await
+                    self.start(new, seed, reply, inbox, known.as_ref(), &mut grants, &mut pending).await
                 }
                 Request::Command { tenant, run_id, command, reply, inbox } => {
                     #[cfg(test)]
@@ -236,6 +247,72 @@ impl Writer {
         }
     }
 
+    /// Asks the store for a slot for each new run of the batch that
+    /// starts under a concurrent-run limit, in one call, in arrival order
+    /// (see `engine/concurrency.rs`). Runs an idempotency key already
+    /// names ask nothing; a start missing from the answer (the call failed,
+    /// or its key could not be looked up) asks on its own in [`Self::start`].
+    async fn grant_slots(&self, batch: &mut [Request], known: Option<&HashMap<(String, String), String>>) -> Grants {
+        let mut asks = Vec::new();
+        let mut keys = std::collections::HashSet::new();
+        for request in batch.iter_mut() {
+            let Request::Start { new, .. } = request else { continue };
+            let max_running = self.concurrency.limit_for(&new.workflow);
+            if max_running == 0 {
+                continue;
+            }
+            // Placed now, so the slot is asked under the id the run keeps.
+            if let Some(link) = &self.cluster {
+                let keyed =
+                    (!new.idempotency_key.is_empty()).then(|| partition_of_key(&new.tenant, &new.idempotency_key));
+                if place(&link.held, &mut new.id, keyed).is_err() {
+                    continue;
+                }
+            }
+            if !new.idempotency_key.is_empty() {
+                let key = (new.tenant.clone(), new.idempotency_key.clone());
+                if known.is_none_or(|known| known.contains_key(&key)) || !keys.insert(key) {
+                    continue;
+                }
+            }
+            asks.push(SlotAsk {
+                run_id: new.id.clone(),
+                tenant_id: new.tenant.clone(),
+                workflow_id: new.workflow_id.clone(),
+                max_running,
+            });
+        }
+        if asks.is_empty() {
+            return Grants::new();
+        }
+        match self.store.take_slots(&asks, self.concurrency.paused(), now_ms()).await {
+            Ok(granted) => asks.into_iter().map(|a| a.run_id).zip(granted).collect(),
+            Err(err) => {
+                tracing::warn!(error = %err, asks = asks.len(), "cannot ask for the batch's run slots at once");
+                Grants::new()
+            }
+        }
+    }
+
+    /// Whether a new run under `max_running` has a slot: from the batch's
+    /// grants, else asked for on its own.
+    async fn slot_for(&self, new: &NewRun, max_running: u32, grants: &mut Grants) -> Result<bool, StartRouted> {
+        if let Some(granted) = grants.remove(&new.id) {
+            return Ok(granted);
+        }
+        let ask = SlotAsk {
+            run_id: new.id.clone(),
+            tenant_id: new.tenant.clone(),
+            workflow_id: new.workflow_id.clone(),
+            max_running,
+        };
+        match self.store.take_slots(&[ask], self.concurrency.paused(), new.now_ms).await {
+            Ok(granted) => Ok(granted.first().copied().unwrap_or(false)),
+            Err(err) => Err(StartRouted::Failed(err.into())),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
     async fn start(
         &mut self,
         mut new: NewRun,
@@ -243,11 +320,15 @@ impl Writer {
         reply: StartSender,
         inbox: Option<i64>,
         known: Option<&HashMap<(String, String), String>>,
+        grants: &mut Grants,
         pending: &mut Pending,
     ) {
         if let Some(link) = &self.cluster {
             let keyed = (!new.idempotency_key.is_empty()).then(|| partition_of_key(&new.tenant, &new.idempotency_key));
             if let Err(partition) = place(&link.held, &mut new.id, keyed) {
+                if grants.remove(&new.id) == Some(true) {
+                    pending.slots_unused.push(new.id.clone());
+                }
                 let _ = reply.send(Err(StartRouted::Elsewhere(Box::new(new), seed, partition)));
                 return;
             }
@@ -282,17 +363,46 @@ impl Writer {
             }
             pending.idempotency.insert(key, (new.id.clone(), new.now_ms));
         }
+        let max_running = self.concurrency.limit_for(&new.workflow);
+        let admitted = match max_running {
+            0 => true,
+            _ => match self.slot_for(&new, max_running, grants).await {
+                Ok(granted) => granted,
+                Err(refused) => {
+                    let key = (new.tenant.clone(), new.idempotency_key.clone());
+                    if pending.idempotency.get(&key).is_some_and(|(run, _)| *run == new.id) {
+                        pending.idempotency.remove(&key);
+                    }
+                    let _ = reply.send(Err(refused));
+                    return;
+                }
+            },
+        };
+        let queue_row = (!admitted).then(|| QueueRow {
+            run_id: new.id.clone(),
+            tenant_id: new.tenant.clone(),
+            workflow_id: new.workflow_id.clone(),
+            max_running,
+            queued_ms: new.now_ms,
+        });
         let mut state = RunState::new(new.id.clone(), new.workflow_id, new.workflow_version, new.workflow);
         let retry_of_run_id = seed.as_ref().map(|s| s.origin.run_id.clone());
-        let command = match seed {
-            None => Command::Start { input: new.input.clone(), shared_state: new.shared_state, now_ms: new.now_ms },
-            Some(RetrySeed { origin, reused }) => Command::StartFrom {
+        let command = match (seed, admitted) {
+            (None, true) => {
+                Command::Start { input: new.input.clone(), shared_state: new.shared_state, now_ms: new.now_ms }
+            }
+            (Some(RetrySeed { origin, reused }), true) => Command::StartFrom {
                 input: new.input.clone(),
                 shared_state: new.shared_state,
                 origin,
                 reused,
                 now_ms: new.now_ms,
             },
+            (seed, false) => {
+                let (origin, reused) = seed.map_or((None, Vec::new()), |s| (Some(s.origin), s.reused));
+                let start = DeferredStart { input: new.input.clone(), shared_state: new.shared_state, origin, reused };
+                Command::Enqueue { start, now_ms: new.now_ms }
+            }
         };
         let meta = RunMeta {
             tenant: new.tenant,
@@ -302,7 +412,10 @@ impl Writer {
             input: new.input,
             retry_of_run_id,
             created_ms: new.now_ms,
+            gated: max_running > 0,
         };
+        // A slot granted to a start that does not happen goes back.
+        let granted_slot = max_running > 0 && admitted;
         let json = serde_json::to_string(&command).expect("commands always serialize");
         let span = tracing::debug_span!("run", run_id = %new.id).entered();
         state.set_max_paused_ms(max_paused(&self.max_paused_ms));
@@ -316,10 +429,14 @@ impl Writer {
                 if pending.idempotency.get(&key).is_some_and(|(run, _)| *run == new.id) {
                     pending.idempotency.remove(&key);
                 }
+                if granted_slot {
+                    pending.slots_unused.push(new.id.clone());
+                }
                 let _ = reply.send(Err(StartRouted::Failed(super::internal())));
             }
             Ok(Ok(outcome)) => {
                 let id = new.id;
+                pending.queued.extend(queue_row);
                 self.runs.insert(id.clone(), Live { state, meta, commands: 0, watchers: Vec::new() });
                 pending.touched.insert(id.clone(), None);
                 self.record(&id, json, &outcome, None, pending);
@@ -328,6 +445,9 @@ impl Writer {
                 pending.replies.push(Reply::Start(reply, reply_value));
             }
             Ok(Err(err)) => {
+                if granted_slot {
+                    pending.slots_unused.push(new.id.clone());
+                }
                 let _ = reply.send(Err(StartRouted::Failed(err.into())));
             }
         }
