@@ -23,6 +23,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (13, "tenant secrets", include_str!("../../migrations/sqlite/0013_tenant_secrets.sql")),
     (14, "notifications", include_str!("../../migrations/sqlite/0014_notifications.sql")),
     (15, "workflow names and definition sources", include_str!("../../migrations/sqlite/0015_names_and_sources.sql")),
+    (16, "schedules", include_str!("../../migrations/sqlite/0016_schedules.sql")),
 ];
 
 /// Migrations of the Postgres store, numbered as their SQLite twins: the
@@ -43,6 +44,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (13, "tenant secrets", include_str!("../../migrations/postgres/0013_tenant_secrets.sql")),
     (14, "notifications", include_str!("../../migrations/postgres/0014_notifications.sql")),
     (15, "workflow names and definition sources", include_str!("../../migrations/postgres/0015_names_and_sources.sql")),
+    (16, "schedules", include_str!("../../migrations/postgres/0016_schedules.sql")),
 ];
 
 /// The migrator of the SQLite store.

@@ -8,7 +8,7 @@
 //! [`Store`] is the sum of one trait per table (restate's storage-api
 //! shape): [`WorkflowStore`], [`RunStore`], [`TaskStore`],
 //! [`ApprovalStore`], [`WorkerStore`], [`SecretStore`], [`KeyStore`],
-//! [`RetentionStore`], [`NotificationStore`]
+//! [`RetentionStore`], [`NotificationStore`], [`ScheduleStore`]
 //! and the run writer's [`CommitStore`]. The reads and the workflow and
 //! worker writes are written once (`workflows.rs`, `runs.rs`, …) over a
 //! [`dialect::Dialect`] both databases implement, with one row decoder per
@@ -28,6 +28,7 @@ pub mod postgres;
 mod retention;
 mod rows;
 mod runs;
+pub mod schedules;
 mod secrets;
 pub mod sqlite;
 mod tasks;
@@ -45,6 +46,7 @@ pub use notifications::NotificationStore;
 pub use open::{OpenStore, StoreKind, redacted_url};
 pub use retention::{KeySweep, RetentionStore, RunSweep, Swept};
 pub use runs::{CommandRow, CommitStore, IdempotencyRow, InboxAnswer, OpenRun, RunBatch, RunPage, RunQuery, RunStore};
+pub use schedules::ScheduleStore;
 pub use secrets::SecretStore;
 pub use sqlite::wal::CheckpointStats;
 pub use tasks::{ClaimRequest, ClaimScope, ExpiredLease, LeasedTask, TaskClaim, TaskLease, TaskStatus, TaskStore};
@@ -67,6 +69,7 @@ pub trait Store:
     + TenantSecretStore
     + RetentionStore
     + NotificationStore
+    + ScheduleStore
 {
 }
 
@@ -82,5 +85,6 @@ impl<T> Store for T where
         + TenantSecretStore
         + RetentionStore
         + NotificationStore
+        + ScheduleStore
 {
 }

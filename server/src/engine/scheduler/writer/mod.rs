@@ -302,6 +302,8 @@ impl Writer {
             input: new.input,
             retry_of_run_id,
             created_ms: new.now_ms,
+            schedule_id: Some(new.schedule_id).filter(|id| !id.is_empty()),
+            scheduled_ms: new.scheduled_ms,
         };
         let json = serde_json::to_string(&command).expect("commands always serialize");
         let span = tracing::debug_span!("run", run_id = %new.id).entered();
