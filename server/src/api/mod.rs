@@ -22,6 +22,7 @@ mod page_token;
 mod request_checks;
 mod request_frames;
 mod runs;
+mod schedules;
 mod secrets;
 mod unbuilt;
 mod web_text;
@@ -52,6 +53,7 @@ pub use approvals::ApprovalApi;
 pub use keys::KeyApi;
 pub use notifications::NotificationApi;
 pub use runs::RunApi;
+pub use schedules::ScheduleApi;
 pub use secrets::SecretApi;
 pub use workers::WorkerApi;
 pub use workflows::WorkflowApi;
@@ -74,6 +76,8 @@ pub struct ApiContext {
     pub vault: crate::engine::builtin::SecretVault,
     /// Notification subscriptions and their delivery log (NotificationService).
     pub notifications: crate::engine::notify::Subscriptions,
+    /// Cron schedules (ScheduleService).
+    pub schedules: crate::engine::schedules::Schedules,
 }
 
 /// Fully qualified names of the services Weft serves, for health and docs.
@@ -153,7 +157,9 @@ pub async fn router(context: ApiContext) -> Result<axum::Router, tonic_reflectio
         .add_service(
             web.layer(ApprovalServiceServer::new(ApprovalApi::new(approvals)).max_decoding_message_size(limit)),
         )
-        .add_service(web.layer(ScheduleServiceServer::new(unbuilt::UnbuiltSchedules).max_decoding_message_size(limit)))
+        .add_service(
+            web.layer(ScheduleServiceServer::new(ScheduleApi::new(context.schedules)).max_decoding_message_size(limit)),
+        )
         .add_service(web.layer(TemplateServiceServer::new(unbuilt::UnbuiltTemplates).max_decoding_message_size(limit)))
         .add_service(web.layer(TriggerServiceServer::new(unbuilt::UnbuiltTriggers).max_decoding_message_size(limit)))
         .add_service(

@@ -5,13 +5,8 @@
 //! looking absent. Each type is replaced by a real implementation in its own
 //! module when its issue lands.
 
-use weft_proto::v1::schedule_service_server::ScheduleService;
 use weft_proto::v1::template_service_server::TemplateService;
 use weft_proto::v1::trigger_service_server::TriggerService;
-
-/// ScheduleService: cron schedules arrive later.
-pub struct UnbuiltSchedules;
-impl ScheduleService for UnbuiltSchedules {}
 
 /// TemplateService: templates arrive later.
 pub struct UnbuiltTemplates;

@@ -18,6 +18,7 @@
 //! - [`builtin`] runs webhook, http_request and script tasks inside the
 //!   server, claimed from that queue, and takes webhook callbacks.
 //! - [`notify`] delivers notification webhooks from a durable outbox.
+//! - [`schedules`] are cron schedules and the loop that fires them.
 //! - [`retention`] deletes finished runs past their retention, and expired
 //!   keys, in the background.
 //!
@@ -36,6 +37,7 @@ pub mod notify;
 pub mod retention;
 pub mod runs;
 pub mod scheduler;
+pub mod schedules;
 pub mod tasks;
 pub mod workers;
 pub mod workflows;

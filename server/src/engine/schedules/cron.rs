@@ -58,7 +58,8 @@ pub fn parse_zone(name: &str) -> Result<Tz, CronProblem> {
     if name.chars().count() > MAX_TIMEZONE_CHARS {
         return Err(problem("timezone", format!("is longer than {MAX_TIMEZONE_CHARS} characters")));
     }
-    name.parse::<Tz>().map_err(|_| problem("timezone", format!("'{name}' is not an IANA time zone (e.g. \"America/New_York\")")))
+    name.parse::<Tz>()
+        .map_err(|_| problem("timezone", format!("'{name}' is not an IANA time zone (e.g. \"America/New_York\")")))
 }
 
 impl CronSpec {
@@ -76,7 +77,9 @@ impl CronSpec {
         if !text.starts_with('@') && !(5..=6).contains(&fields) {
             return Err(problem(
                 "cron_expression",
-                format!("has {fields} fields; give 5 (minute hour day-of-month month day-of-week) or 6 (seconds first)"),
+                format!(
+                    "has {fields} fields; give 5 (minute hour day-of-month month day-of-week) or 6 (seconds first)"
+                ),
             ));
         }
         let parser = CronParser::builder().seconds(Seconds::Optional).year(Year::Disallowed).build();
@@ -241,7 +244,15 @@ mod tests {
         let ticks = spec.upcoming(utc(2027, 11, 7, 3, 30, 0), 4);
         // 00:00 EDT (04:00Z), 01:00 EDT (05:00Z), then 02:00 EST (07:00Z):
         // the second 01:00 (06:00Z) does not fire.
-        assert_eq!(ticks, [utc(2027, 11, 7, 4, 0, 0), utc(2027, 11, 7, 5, 0, 0), utc(2027, 11, 7, 7, 0, 0), utc(2027, 11, 7, 8, 0, 0)]);
+        assert_eq!(
+            ticks,
+            [
+                utc(2027, 11, 7, 4, 0, 0),
+                utc(2027, 11, 7, 5, 0, 0),
+                utc(2027, 11, 7, 7, 0, 0),
+                utc(2027, 11, 7, 8, 0, 0)
+            ]
+        );
     }
 
     #[test]
