@@ -323,3 +323,6 @@ fn full(setting: &'static str, max: u32, holder: &str) -> EngineError {
         retry_after: std::time::Duration::from_secs(60),
     }
 }
+
+#[cfg(test)]
+mod tests;
