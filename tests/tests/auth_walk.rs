@@ -31,7 +31,7 @@ use weft_tests::{TestServer, eventually, runs, workers};
 
 /// Services whose RPCs answer UNIMPLEMENTED until their issue lands: past
 /// the key check they cannot say NOT_FOUND yet.
-const UNBUILT: &[&str] = &["weft.v1.ScheduleService", "weft.v1.TemplateService", "weft.v1.TriggerService"];
+const UNBUILT: &[&str] = &["weft.v1.TemplateService", "weft.v1.TriggerService"];
 
 struct Keys {
     admin_a: String,
@@ -50,6 +50,7 @@ struct TenantB {
     lease: u64,
     key: String,
     subscription: String,
+    schedule: String,
 }
 
 async fn client(server: &TestServer, key: &str) -> Weft {
@@ -108,6 +109,10 @@ async fn world(server: &TestServer) -> (Keys, TenantB) {
     };
     let subscription = b.notifications().create_subscription(subscription).await.expect("CreateSubscription");
     let subscription = subscription.into_inner().subscription.expect("a subscription").subscription_id;
+    // Paused, so it starts no run while the walk compares snapshots.
+    let schedule = pb::Schedule { cron_expression: "0 0 1 1 *".into(), enabled: Some(false), ..Default::default() };
+    let schedule = pb::CreateScheduleRequest { workflow_id: agent.id.clone(), schedule: Some(schedule) };
+    let schedule = b.schedules().create_schedule(schedule).await.expect("CreateSchedule").into_inner().schedule_id;
     let tenant_b = TenantB {
         workflow: agent.id,
         run: run.id,
@@ -117,6 +122,7 @@ async fn world(server: &TestServer) -> (Keys, TenantB) {
         lease: task.lease_token,
         key: keys[0].key_id.clone(),
         subscription,
+        schedule,
     };
     (Keys { admin_a, read_a, worker_a, revoked_a: made.secret }, tenant_b)
 }
@@ -163,6 +169,14 @@ fn cross_tenant_requests(b: &TenantB) -> BTreeMap<&'static str, Value> {
         ("/weft.v1.SecretService/DeleteSecret", json!({"name": "TENANT_B_SECRET"})),
         ("/weft.v1.NotificationService/GetSubscription", json!({"subscription_id": b.subscription})),
         ("/weft.v1.NotificationService/DeleteSubscription", json!({"subscription_id": b.subscription})),
+        ("/weft.v1.ScheduleService/GetSchedule", json!({"schedule_id": b.schedule})),
+        (
+            "/weft.v1.ScheduleService/UpdateSchedule",
+            json!({"schedule": {"id": b.schedule, "cron_expression": "* * * * *"}, "update_mask": "cron_expression"}),
+        ),
+        ("/weft.v1.ScheduleService/DeleteSchedule", json!({"schedule_id": b.schedule})),
+        ("/weft.v1.ScheduleService/PauseSchedule", json!({"schedule_id": b.schedule})),
+        ("/weft.v1.ScheduleService/ResumeSchedule", json!({"schedule_id": b.schedule})),
     ])
 }
 
@@ -316,6 +330,7 @@ fn rest_path(segments: &[Segment], verb: Option<&str>, b: &TenantB) -> String {
                 "worker_id" => &b.worker,
                 "key_id" => &b.key,
                 "subscription_id" => &b.subscription,
+                "schedule_id" | "schedule.id" => &b.schedule,
                 "version" | "v1" | "v2" => "1",
                 _ => "unknown-id",
             }),
