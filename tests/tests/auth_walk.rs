@@ -172,7 +172,7 @@ fn cross_tenant_requests(b: &TenantB) -> BTreeMap<&'static str, Value> {
         ("/weft.v1.ScheduleService/GetSchedule", json!({"schedule_id": b.schedule})),
         (
             "/weft.v1.ScheduleService/UpdateSchedule",
-            json!({"schedule": {"id": b.schedule, "cron_expression": "* * * * *"}, "update_mask": "cron_expression"}),
+            json!({"schedule": {"id": b.schedule, "cron_expression": "* * * * *"}, "update_mask": "cronExpression"}),
         ),
         ("/weft.v1.ScheduleService/DeleteSchedule", json!({"schedule_id": b.schedule})),
         ("/weft.v1.ScheduleService/PauseSchedule", json!({"schedule_id": b.schedule})),
