@@ -233,10 +233,7 @@ impl Schedules {
         let mut merged = ScheduleDraft {
             cron_expression: record.cron_expression.clone(),
             timezone: record.timezone.clone(),
-            input: match &record.input {
-                Some(text) => Some(serde_json::from_str(text).unwrap_or(Value::Null)),
-                None => None,
-            },
+            input: record.input.as_ref().map(|text| serde_json::from_str(text).unwrap_or(Value::Null)),
             enabled: Some(record.enabled),
             overlap: record.overlap,
             catch_up: record.catch_up,
