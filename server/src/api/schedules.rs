@@ -179,12 +179,17 @@ impl ScheduleService for ScheduleApi {
         request: Request<pb::CreateScheduleRequest>,
     ) -> Result<Response<pb::CreateScheduleResponse>, Status> {
         let tenant = auth::tenant(&request)?;
+        let creator = auth::caller(&request)?.key_id.clone().unwrap_or_default();
         let r = request.into_inner();
         required_id(&r.workflow_id, "workflow_id")?;
         let Some(schedule) = r.schedule.as_ref() else {
             return Err(error::invalid_argument("schedule", "is required"));
         };
-        let draft = draft_from_pb(schedule)?;
+        let mut draft = draft_from_pb(schedule)?;
+        // The runs act for the key that made the schedule, unless told.
+        if draft.user_id.is_empty() {
+            draft.user_id = creator;
+        }
         let created = self.schedules.create(&tenant, &r.workflow_id, draft).await?;
         Ok(Response::new(pb::CreateScheduleResponse {
             schedule_id: created.id.clone(),
