@@ -39,6 +39,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use serde_json::Value;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
@@ -57,6 +58,8 @@ pub const LATE_MS: i64 = 2_000;
 const RETRY_MS: i64 = 1_000;
 /// Most due schedules read per pass.
 const DUE_PER_PASS: u32 = 4_096;
+/// Most fires under way at once.
+const FIRES_IN_FLIGHT: usize = 64;
 
 /// What the loop has done, for logs, tests and benchmarks.
 #[derive(Debug, Default)]
@@ -155,22 +158,42 @@ impl Firing {
                     }
                 }
             }
+            // Everything due fires together: the starts share the writer's
+            // group commits, so a thousand schedules on one minute do not
+            // queue behind one another.
+            let now = now_ms();
+            let mut batch = Vec::new();
             while let Some((at, _)) = due.first()
-                && *at <= now_ms()
+                && *at <= now
             {
-                if *stopped.borrow() {
-                    return;
+                if let Some((_, id)) = due.pop_first()
+                    && !batch.contains(&id)
+                {
+                    batch.push(id);
                 }
-                let Some((_, id)) = due.pop_first() else { break };
-                match self.fire(&id).await {
-                    Fired::Next(Some(next)) if next < next_read + 2 * poll_ms => {
-                        due.insert((next, id));
-                    }
-                    Fired::Next(_) => {}
-                    Fired::Retry => {
-                        due.insert((now_ms() + RETRY_MS, id));
+            }
+            if !batch.is_empty() {
+                let this = &self;
+                let fired: Vec<(String, Fired)> = futures_util::stream::iter(batch)
+                    .map(|id| async move {
+                        let fired = this.fire(&id).await;
+                        (id, fired)
+                    })
+                    .buffer_unordered(FIRES_IN_FLIGHT)
+                    .collect()
+                    .await;
+                for (id, fired) in fired {
+                    match fired {
+                        Fired::Next(Some(next)) if next < next_read + 2 * poll_ms => {
+                            due.insert((next, id));
+                        }
+                        Fired::Next(_) => {}
+                        Fired::Retry => {
+                            due.insert((now_ms() + RETRY_MS, id));
+                        }
                     }
                 }
+                continue;
             }
             let until = due.first().map_or(next_read, |(at, _)| (*at).min(next_read));
             let wait = Duration::from_millis((until - now_ms()).clamp(0, poll_ms) as u64);
