@@ -32,7 +32,8 @@ use weft_tests::http1;
 /// anonymous mode this run relies on; NotificationService because a
 /// generated subscription would have the server deliver to random public
 /// addresses (no network here).
-const IMPLEMENTED_TAGS: &[&str] = &["WorkflowService", "RunService", "ApprovalService", "WorkerService"];
+const IMPLEMENTED_TAGS: &[&str] =
+    &["WorkflowService", "RunService", "ApprovalService", "WorkerService", "ScheduleService"];
 
 /// Operations left out: PollTask is a long poll that holds a generated
 /// request for up to a minute by design.

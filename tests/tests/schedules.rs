@@ -153,11 +153,18 @@ async fn a_schedule_starts_runs_that_carry_its_id_and_tick_and_list_by_trigger()
     assert_eq!(first["scheduleId"], made.id.as_str(), "{listed}");
     assert!(first["scheduledAt"].is_string(), "{first}");
 
-    // Pausing stops the fires; the schedule says what it last did.
-    let paused = pb::PauseScheduleRequest { schedule_id: made.id.clone() };
-    let paused = client.schedules().pause_schedule(paused).await.unwrap().into_inner().schedule.unwrap();
-    assert_eq!(paused.enabled, Some(false));
-    assert!(paused.next_run_time.is_none());
+    let (status, all) =
+        rest(&server, "GET", &format!("/v1/workflow-runs?trigger=schedule&scheduleId={}", made.id), None, None).await;
+    assert_eq!(status, 200, "{all}");
+    let listed = all["runs"].as_array().expect("runs");
+    assert!(!listed.is_empty() && listed.iter().all(|run| run["scheduleId"] == made.id.as_str()), "{all}");
+
+    // Pausing (here over REST) stops the fires; the schedule says what it
+    // last did.
+    let (status, paused) = rest(&server, "POST", &format!("/v1/schedules/{}:pause", made.id), None, Some(&json!({}))).await;
+    assert_eq!(status, 200, "{paused}");
+    assert_eq!(paused["enabled"], false, "{paused}");
+    assert!(paused.get("nextRunAt").is_none(), "{paused}");
     let seen = get(&client, &made.id, 3).await.unwrap();
     assert!(!seen.last_run_id.is_empty() && seen.last_run_time.is_some());
     assert!(seen.next_fire_times.is_empty(), "a paused schedule lists no fire times");
@@ -524,6 +531,9 @@ async fn the_schedule_limit_per_workflow_refuses_one_more() {
     let status = create(&client, &workflow, schedule("0 0 1 1 *")).await.unwrap_err();
     assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
     assert!(status.message().contains("max_per_workflow"), "{}", status.message());
+    let body = json!({"cron_expression": "0 0 1 1 *"});
+    let (status, answer) = rest(&server, "POST", &format!("/api/workflows/{workflow}/schedules"), None, Some(&body)).await;
+    assert_eq!(status, 429, "{answer}");
     assert_eq!(snapshot(&server).await, before);
     // Pages of one, oldest first.
     let page =

@@ -177,6 +177,6 @@ async fn services_still_to_come_answer_unimplemented() {
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start(dir.path()).await;
     let client = server.client().await;
-    let schedules = client.schedules().list_schedules(pb::ListSchedulesRequest::default()).await.unwrap_err();
-    assert_eq!(schedules.code(), Code::Unimplemented);
+    let templates = client.templates().list_templates(pb::ListTemplatesRequest::default()).await.unwrap_err();
+    assert_eq!(templates.code(), Code::Unimplemented);
 }
