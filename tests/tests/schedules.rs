@@ -156,12 +156,17 @@ async fn a_schedule_starts_runs_that_carry_its_id_and_tick_and_list_by_trigger()
     let (status, all) =
         rest(&server, "GET", &format!("/v1/workflow-runs?trigger=schedule&scheduleId={}", made.id), None, None).await;
     assert_eq!(status, 200, "{all}");
+    // That route's family shows runs as {run_id, output}: the filter
+    // narrowed it to this schedule's runs.
     let listed = all["runs"].as_array().expect("runs");
-    assert!(!listed.is_empty() && listed.iter().all(|run| run["scheduleId"] == made.id.as_str()), "{all}");
+    let ids: Vec<&str> = listed.iter().filter_map(|run| run["run_id"].as_str()).collect();
+    let current = runs_of(&client, "schedule", &made.id).await;
+    assert!(!ids.is_empty() && ids.iter().all(|id| current.iter().any(|run| run.id == *id)), "{all}");
 
     // Pausing (here over REST) stops the fires; the schedule says what it
     // last did.
-    let (status, paused) = rest(&server, "POST", &format!("/v1/schedules/{}:pause", made.id), None, Some(&json!({}))).await;
+    let (status, paused) =
+        rest(&server, "POST", &format!("/v1/schedules/{}:pause", made.id), None, Some(&json!({}))).await;
     assert_eq!(status, 200, "{paused}");
     assert_eq!(paused["enabled"], false, "{paused}");
     assert!(paused.get("nextRunAt").is_none(), "{paused}");
@@ -532,7 +537,8 @@ async fn the_schedule_limit_per_workflow_refuses_one_more() {
     assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
     assert!(status.message().contains("max_per_workflow"), "{}", status.message());
     let body = json!({"cron_expression": "0 0 1 1 *"});
-    let (status, answer) = rest(&server, "POST", &format!("/api/workflows/{workflow}/schedules"), None, Some(&body)).await;
+    let (status, answer) =
+        rest(&server, "POST", &format!("/api/workflows/{workflow}/schedules"), None, Some(&body)).await;
     assert_eq!(status, 429, "{answer}");
     assert_eq!(snapshot(&server).await, before);
     // Pages of one, oldest first.

@@ -187,7 +187,15 @@ pub trait ScheduleStore: Send + Sync + 'static {
         seen: (Option<i64>, Option<i64>),
         fire: &FireRecord,
     ) -> Result<bool, StoreError>;
+
+    /// [`ScheduleStore::record_fire`] of several fires in one transaction:
+    /// for each, whether it was recorded.
+    async fn record_fires(&self, fires: &[FireBatchEntry]) -> Result<Vec<bool>, StoreError>;
 }
+
+/// One fire of a batch: the schedule, its timer as the fire read it
+/// (next, buffered), and what the fire changes.
+pub type FireBatchEntry = (String, (Option<i64>, Option<i64>), FireRecord);
 
 const COLUMNS: &str = "id, tenant_id, workflow_id, cron_expression, timezone, input_data, enabled, overlap, \
      catch_up, version, user_id, next_fire_at, buffered_at, last_fire_at, last_run_id, created_at, updated_at";
@@ -239,6 +247,28 @@ fn decoded<R: Columns>(rows: &[R]) -> Vec<ScheduleRecord> {
 /// tick is negative).
 fn seen_arg(value: Option<i64>) -> i64 {
     value.unwrap_or(-1)
+}
+
+/// A fire's compare-and-set; the last run is kept when the fire started
+/// none.
+const RECORD_FIRE: &str = "UPDATE schedules SET next_fire_at = ?4, buffered_at = ?5, last_fire_at = ?6, \
+     last_run_id = COALESCE(?7, last_run_id) \
+     WHERE id = ?1 AND COALESCE(next_fire_at, -1) = ?2 AND COALESCE(buffered_at, -1) = ?3";
+
+fn fire_args<'a>(
+    id: &'a str,
+    (next_seen, buffered_seen): (Option<i64>, Option<i64>),
+    fire: &'a FireRecord,
+) -> [Arg<'a>; 7] {
+    [
+        Arg::Text(id),
+        Arg::Int(seen_arg(next_seen)),
+        Arg::Int(seen_arg(buffered_seen)),
+        Arg::OptInt(fire.next_fire_ms),
+        Arg::OptInt(fire.buffered_ms),
+        Arg::OptInt(fire.last_fire_ms),
+        Arg::OptText(fire.last_run_id.as_deref()),
+    ]
 }
 
 #[async_trait]
@@ -367,22 +397,19 @@ impl<D: Dialect> ScheduleStore for D {
     async fn record_fire(
         &self,
         id: &str,
-        (next_seen, buffered_seen): (Option<i64>, Option<i64>),
+        seen: (Option<i64>, Option<i64>),
         fire: &FireRecord,
     ) -> Result<bool, StoreError> {
-        // The last run is kept when this fire started none.
-        let sql = "UPDATE schedules SET next_fire_at = ?4, buffered_at = ?5, last_fire_at = ?6, \
-             last_run_id = COALESCE(?7, last_run_id) \
-             WHERE id = ?1 AND COALESCE(next_fire_at, -1) = ?2 AND COALESCE(buffered_at, -1) = ?3";
-        let args = [
-            Arg::Text(id),
-            Arg::Int(seen_arg(next_seen)),
-            Arg::Int(seen_arg(buffered_seen)),
-            Arg::OptInt(fire.next_fire_ms),
-            Arg::OptInt(fire.buffered_ms),
-            Arg::OptInt(fire.last_fire_ms),
-            Arg::OptText(fire.last_run_id.as_deref()),
-        ];
-        Ok(D::execute(&mut *self.acquire().await?, sql, &args).await? > 0)
+        Ok(D::execute(&mut *self.acquire().await?, RECORD_FIRE, &fire_args(id, seen, fire)).await? > 0)
+    }
+
+    async fn record_fires(&self, fires: &[FireBatchEntry]) -> Result<Vec<bool>, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let mut recorded = Vec::with_capacity(fires.len());
+        for (id, seen, fire) in fires {
+            recorded.push(D::execute(&mut *tx, RECORD_FIRE, &fire_args(id, *seen, fire)).await? > 0);
+        }
+        D::commit(tx).await?;
+        Ok(recorded)
     }
 }

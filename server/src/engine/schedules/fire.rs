@@ -109,6 +109,9 @@ impl ScheduleFirer {
 enum Fired {
     /// Done (or nothing to do); the schedule's next tick, if any.
     Next(Option<i64>),
+    /// Done, to be recorded: the timer as the fire read it, what it
+    /// changes, and the next tick once recorded.
+    Record((Option<i64>, Option<i64>), FireRecord, Option<i64>),
     /// Not possible now; try again later.
     Retry,
 }
@@ -182,14 +185,43 @@ impl Firing {
                     .buffer_unordered(FIRES_IN_FLIGHT)
                     .collect()
                     .await;
+                // One transaction records the whole batch: on SQLite one
+                // fsync rather than one per fire.
+                let mut records = Vec::new();
                 for (id, fired) in fired {
                     match fired {
                         Fired::Next(Some(next)) if next < next_read + 2 * poll_ms => {
                             due.insert((next, id));
                         }
                         Fired::Next(_) => {}
+                        Fired::Record(seen, record, next) => records.push((id, seen, record, next)),
                         Fired::Retry => {
                             due.insert((now_ms() + RETRY_MS, id));
+                        }
+                    }
+                }
+                if !records.is_empty() {
+                    let batch: Vec<_> =
+                        records.iter().map(|(id, seen, record, _)| (id.clone(), *seen, record.clone())).collect();
+                    match self.store.record_fires(&batch).await {
+                        Ok(recorded) => {
+                            for ((id, _, _, next), recorded) in records.into_iter().zip(recorded) {
+                                if !recorded {
+                                    // Another fire moved it on first; the
+                                    // next read shows where to.
+                                    self.stats.lost_races.fetch_add(1, Ordering::Relaxed);
+                                } else if let Some(next) = next.filter(|at| *at < next_read + 2 * poll_ms) {
+                                    due.insert((next, id));
+                                }
+                            }
+                        }
+                        Err(err) => {
+                            // The runs started are named by their ticks' keys:
+                            // firing again adopts them.
+                            tracing::warn!(error = %err, "cannot record the fires; trying them again");
+                            for (id, ..) in records {
+                                due.insert((now_ms() + RETRY_MS, id));
+                            }
                         }
                     }
                 }
@@ -278,12 +310,7 @@ impl Firing {
         if record.last_run_id.is_none() {
             self.stats.skipped.fetch_add(1, Ordering::Relaxed);
         }
-        if !self.store.record_fire(id, seen, &record).await? {
-            self.stats.lost_races.fetch_add(1, Ordering::Relaxed);
-            // Someone else moved it on; the next read shows where to.
-            return Ok(Fired::Next(None));
-        }
-        Ok(Fired::Next(next))
+        Ok(Fired::Record(seen, record, next))
     }
 
     /// Starts the tick a BUFFER_ONE schedule held back, now that the run
@@ -301,11 +328,8 @@ impl Firing {
             Start::Refused => {}
         }
         let seen = (schedule.next_fire_ms, schedule.buffered_ms);
-        if !self.store.record_fire(&schedule.id, seen, &record).await? {
-            self.stats.lost_races.fetch_add(1, Ordering::Relaxed);
-        }
-        // The regular tick may be due too: look again at once.
-        Ok(Fired::Next(schedule.next_fire_ms))
+        // The regular tick may be due too: it is looked at once recorded.
+        Ok(Fired::Record(seen, record, schedule.next_fire_ms))
     }
 
     /// Whether the last run the schedule started is unfinished.

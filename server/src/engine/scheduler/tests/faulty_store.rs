@@ -492,4 +492,8 @@ impl crate::store::ScheduleStore for FaultyStore {
         self.reachable()?;
         self.inner.record_fire(id, seen, fire).await
     }
+    async fn record_fires(&self, fires: &[sched::FireBatchEntry]) -> Result<Vec<bool>, StoreError> {
+        self.reachable()?;
+        self.inner.record_fires(fires).await
+    }
 }
