@@ -72,7 +72,14 @@ async fn workflow(weft: &weft_sdk::Weft, name: &str, steps: serde_json::Value) -
         }),
         request_id: String::new(),
     };
-    weft.workflows().create_workflow(request).await.expect("CreateWorkflow").into_inner().workflow.unwrap().id
+    weft.workflows()
+        .create_workflow(request)
+        .await
+        .expect("CreateWorkflow")
+        .into_inner()
+        .workflow
+        .expect("a workflow")
+        .id
 }
 
 async fn create(weft: &weft_sdk::Weft, workflow_id: &str, cron: String, allow: bool) -> String {
@@ -104,7 +111,10 @@ async fn latency(weft: &weft_sdk::Weft, workflow_id: &str, count: usize) -> Vec<
         for run in weft.runs().list_runs(list).await.expect("ListRuns").into_inner().runs {
             late.push(ms(&run.create_time) - ms(&run.scheduled_time));
         }
-        weft.schedules().delete_schedule(pb::DeleteScheduleRequest { schedule_id: id.clone() }).await.unwrap();
+        weft.schedules()
+            .delete_schedule(pb::DeleteScheduleRequest { schedule_id: id.clone() })
+            .await
+            .expect("DeleteSchedule");
     }
     late
 }
