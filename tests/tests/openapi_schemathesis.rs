@@ -203,9 +203,11 @@ parameters = {{ "path.id" = "{read}", "path.version" = 2, "query.v1" = 1, "query
 # A definition is checked beyond its JSON shape (step types and their
 # fields, expressions, references between steps, cycles), and a worker's
 # cost hints must name its own agents: schema-valid bodies can still be
-# refused with 400 by these operations, and only by them.
+# refused with 400 by these operations, and only by them. So can a
+# schedule: its cron expression must parse, its zone exist, its input
+# match the workflow's inputSchema, its update mask name its fields.
 [[operations]]
-include-operation-id-regex = "^(WorkflowService_(CreateWorkflow|UpdateWorkflow)|WorkerService_RegisterWorker)(_[0-9]+)?$"
+include-operation-id-regex = "^(WorkflowService_(CreateWorkflow|UpdateWorkflow)|WorkerService_RegisterWorker|ScheduleService_(CreateSchedule|UpdateSchedule))(_[0-9]+)?$"
 checks = {{ positive_data_acceptance = {{ expected-statuses = ["2xx", "400", "404", "409"] }} }}
 
 [[operations]]

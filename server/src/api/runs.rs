@@ -225,7 +225,7 @@ impl RunService for RunApi {
         if request.trigger.chars().count() > MAX_TRIGGER_CHARS {
             return Err(error::invalid_argument("trigger", format!("is longer than {MAX_TRIGGER_CHARS} characters")));
         }
-        if request.schedule_id.len() > 128 {
+        if request.schedule_id.chars().count() > 128 {
             return Err(error::invalid_argument("schedule_id", "is longer than 128 characters"));
         }
         let fingerprint = format!(
