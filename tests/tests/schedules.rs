@@ -552,3 +552,52 @@ async fn the_schedule_limit_per_workflow_refuses_one_more() {
     assert!(second.next_page_token.is_empty());
     server.stop().await;
 }
+
+#[tokio::test]
+async fn overlap_skip_starts_nothing_while_a_run_is_unfinished_and_buffer_one_starts_one_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = server_on(&dir.path().join("weft.db")).await;
+    let client = server.client().await;
+    // Runs wait for a worker that never comes, until cancelled.
+    let workflow = weft_tests::workflows::create_json(&server, waiting_workflow("long")).await;
+    let skip = create(&client, &workflow, schedule("* * * * * *")).await.unwrap();
+    let mut asked = schedule("* * * * * *");
+    asked.overlap_policy = pb::ScheduleOverlapPolicy::BufferOne.into();
+    let buffer = create(&client, &workflow, asked).await.unwrap();
+
+    let first_of = |id: String| {
+        let client = client.clone();
+        async move {
+            eventually("the first tick starts a run", 10, || async {
+                let runs = runs_of(&client, "schedule", &id).await;
+                if runs.is_empty() { Err("none yet") } else { Ok(runs[0].clone()) }
+            })
+            .await
+        }
+    };
+    let skip_first = first_of(skip.id.clone()).await;
+    let buffer_first = first_of(buffer.id.clone()).await;
+    // Several ticks pass while both first runs wait.
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    assert_eq!(runs_of(&client, "schedule", &skip.id).await.len(), 1, "SKIP starts nothing over a live run");
+    assert_eq!(runs_of(&client, "schedule", &buffer.id).await.len(), 1, "BUFFER_ONE holds its tick back");
+    let seen = get(&client, &skip.id, 0).await.unwrap();
+    assert!(ms(&seen.last_run_time) > ms(&skip_first.scheduled_time), "skipped ticks are recorded as fired");
+    assert_eq!(seen.last_run_id, skip_first.id);
+
+    // The live run ends: the buffered tick starts (one, not one per tick
+    // that passed), and stands for a tick from while it waited.
+    let cancel = pb::CancelRunRequest { run_id: buffer_first.id.clone(), reason: String::new() };
+    client.runs().cancel_run(cancel).await.unwrap();
+    let second = eventually("the buffered tick starts", 10, || async {
+        let runs = runs_of(&client, "schedule", &buffer.id).await;
+        if runs.len() >= 2 { Ok(runs) } else { Err(runs.len()) }
+    })
+    .await;
+    assert_eq!(second.len(), 2, "one buffered tick: {second:?}");
+    let ticks: Vec<i64> = second.iter().map(|run| ms(&run.scheduled_time)).collect();
+    assert!(ticks.iter().any(|tick| *tick > ms(&buffer_first.scheduled_time)), "{ticks:?}");
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    assert_eq!(runs_of(&client, "schedule", &buffer.id).await.len(), 2, "the second run is live: ticks wait again");
+    server.stop().await;
+}
