@@ -52,6 +52,10 @@ async fn schedules_are_capped_scoped_paged_and_fired_by_compare_and_set() {
         assert_eq!(store.get_schedule("t1", "sched_a").await.unwrap(), Some(a.clone()));
         assert!(store.get_schedule("t2", "sched_a").await.unwrap().is_none());
         assert_eq!(store.schedule_by_id("sched_f").await.unwrap().unwrap().tenant_id, "t2");
+        let ids = ["sched_a".to_string(), "sched_f".into(), "sched_gone".into()];
+        let mut batch: Vec<String> = store.schedules_by_ids(&ids).await.unwrap().into_iter().map(|s| s.id).collect();
+        batch.sort();
+        assert_eq!(batch, ["sched_a", "sched_f"]);
         let first = store.list_schedules("t1", "wf_1", None, 1).await.unwrap();
         assert_eq!(first.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(), ["sched_a"]);
         let rest = store.list_schedules("t1", "wf_1", Some((10, "sched_a".into())), 10).await.unwrap();

@@ -156,6 +156,10 @@ pub trait ScheduleStore: Send + Sync + 'static {
     /// A schedule by id whatever its tenant (the fire loop's read).
     async fn schedule_by_id(&self, id: &str) -> Result<Option<ScheduleRecord>, StoreError>;
 
+    /// The schedules of `ids` that exist, whatever their tenant, in no
+    /// particular order (the fire loop's read of a batch).
+    async fn schedules_by_ids(&self, ids: &[String]) -> Result<Vec<ScheduleRecord>, StoreError>;
+
     /// At most `limit` of a workflow's schedules, oldest first, after the
     /// (created ms, id) position `after`.
     async fn list_schedules(
@@ -331,6 +335,18 @@ impl<D: Dialect> ScheduleStore for D {
         let sql = format!("SELECT {COLUMNS} FROM schedules WHERE id = ?1");
         let row = D::fetch_optional(&mut *self.acquire().await?, &sql, &[Arg::Text(id)]).await?;
         row.as_ref().map(schedule).transpose()
+    }
+
+    async fn schedules_by_ids(&self, ids: &[String]) -> Result<Vec<ScheduleRecord>, StoreError> {
+        let mut conn = self.acquire().await?;
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            let marks: Vec<String> = (1..=chunk.len()).map(|n| format!("?{n}")).collect();
+            let sql = format!("SELECT {COLUMNS} FROM schedules WHERE id IN ({})", marks.join(", "));
+            let args: Vec<Arg<'_>> = chunk.iter().map(|id| Arg::Text(id)).collect();
+            out.extend(decoded(&D::fetch_all(&mut *conn, &sql, &args).await?));
+        }
+        Ok(out)
     }
 
     async fn list_schedules(

@@ -176,10 +176,26 @@ impl Firing {
                 }
             }
             if !batch.is_empty() {
+                // One read for the whole batch, too.
+                let (mut rows, read_failed) = match self.store.schedules_by_ids(&batch).await {
+                    Ok(rows) => (rows.into_iter().map(|row| (row.id.clone(), row)).collect(), false),
+                    Err(err) => {
+                        tracing::warn!(error = %err, "cannot read the due schedules; trying again");
+                        (std::collections::HashMap::new(), true)
+                    }
+                };
                 let this = &self;
-                let fired: Vec<(String, Fired)> = futures_util::stream::iter(batch)
-                    .map(|id| async move {
-                        let fired = this.fire(&id).await;
+                let work: Vec<(String, Option<ScheduleRecord>)> =
+                    batch.into_iter().map(|id| (id.clone(), rows.remove(&id))).collect();
+                let fired: Vec<(String, Fired)> = futures_util::stream::iter(work)
+                    .map(|(id, schedule)| async move {
+                        let fired = match schedule {
+                            Some(schedule) => this.fire(schedule).await,
+                            // Deleted since the read of what is due, or
+                            // the read failed.
+                            None if read_failed => Fired::Retry,
+                            None => Fired::Next(None),
+                        };
                         (id, fired)
                     })
                     .buffer_unordered(FIRES_IN_FLIGHT)
@@ -238,8 +254,9 @@ impl Firing {
     }
 
     /// Fires schedule `id` if it is due: its buffered tick, then its next.
-    async fn fire(&self, id: &str) -> Fired {
-        match self.fire_fallible(id).await {
+    async fn fire(&self, schedule: ScheduleRecord) -> Fired {
+        let id = schedule.id.clone();
+        match self.fire_fallible(schedule).await {
             Ok(fired) => fired,
             Err(err) => {
                 tracing::warn!(schedule = %id, error = %err, "a schedule could not fire; trying again");
@@ -248,8 +265,8 @@ impl Firing {
         }
     }
 
-    async fn fire_fallible(&self, id: &str) -> Result<Fired, StoreError> {
-        let Some(schedule) = self.store.schedule_by_id(id).await? else { return Ok(Fired::Next(None)) };
+    async fn fire_fallible(&self, schedule: ScheduleRecord) -> Result<Fired, StoreError> {
+        let id = schedule.id.as_str();
         let spec = match CronSpec::parse(&schedule.cron_expression, &schedule.timezone) {
             Ok(spec) => spec,
             Err(problem) => {

@@ -461,6 +461,10 @@ impl crate::store::ScheduleStore for FaultyStore {
         self.reachable()?;
         self.inner.schedule_by_id(id).await
     }
+    async fn schedules_by_ids(&self, ids: &[String]) -> Result<Vec<sched::ScheduleRecord>, StoreError> {
+        self.reachable()?;
+        self.inner.schedules_by_ids(ids).await
+    }
     async fn list_schedules(
         &self,
         tenant: &str,
