@@ -129,6 +129,8 @@ fn new_run(flow: &Arc<CompiledWorkflow>) -> NewRun {
         input: json!({"n": 1}),
         shared_state: Value::Null,
         now_ms: now_ms(),
+        schedule_id: String::new(),
+        scheduled_ms: None,
     }
 }
 

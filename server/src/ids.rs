@@ -33,3 +33,8 @@ pub fn new_worker_id() -> String {
 pub fn new_approval_id() -> String {
     fresh(APPROVAL_PREFIX)
 }
+
+/// A new schedule id, `sched_` and 26 lower-case Crockford base32 characters.
+pub fn new_schedule_id() -> String {
+    fresh("sched_")
+}

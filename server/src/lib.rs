@@ -225,6 +225,17 @@ pub async fn run(
         runs.clone(),
         &public_url(&config, &listener)?,
     );
+    let schedule_wake = Arc::new(tokio::sync::Notify::new());
+    let schedules = engine::schedules::Schedules::new(
+        shared.clone(),
+        runs.clone(),
+        config.schedules.clone(),
+        schedule_wake.clone(),
+    );
+    let firer = config.schedules.fire.then(|| {
+        let poll = std::time::Duration::from_millis(config.schedules.poll_interval_ms);
+        engine::schedules::ScheduleFirer::start(shared.clone(), runs.clone(), poll, schedule_wake)
+    });
     let health = health::Health::new();
     let (stop_probe, probe_stopped) = tokio::sync::watch::channel(false);
     let probe = tokio::spawn(health::probe_store(health.clone(), shared.clone(), probe_stopped));
@@ -239,6 +250,7 @@ pub async fn run(
         notifications: subscriptions,
         triggers: triggers.clone(),
         templates: engine::templates::Templates::new(shared.clone(), catalog.clone()),
+        schedules,
     };
     let grpc = api::router(context).await?;
     // Browser guards, innermost first: CORS, writes from other origins (403),
@@ -293,6 +305,10 @@ pub async fn run(
     let served = axum::serve(listener, router).with_graceful_shutdown(drain).await;
     // The sweeper sends to the writer, so it stops first; the writer
     // finishes the commit in hand before the store closes.
+    // The fire loop starts runs through the writer, so it stops first.
+    if let Some(firer) = firer {
+        firer.shutdown().await;
+    }
     builtin.shutdown().await;
     if let Some(dispatcher) = dispatcher {
         dispatcher.shutdown().await;

@@ -250,6 +250,8 @@ pub fn run_record(
         started_ms: Some(created_ms),
         completed_ms: None,
         retention_ms: None,
+        schedule_id: None,
+        scheduled_ms: None,
     }
 }
 

@@ -32,6 +32,7 @@ async fn start_run(runs: &RunEngine, catalog: &WorkflowCatalog, definition: Valu
         user_id: String::new(),
         trigger: String::new(),
         idempotency_key: String::new(),
+        ..StartRun::default()
     };
     runs.start(T2, request).await.unwrap().0.id
 }

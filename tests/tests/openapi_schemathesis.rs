@@ -34,7 +34,7 @@ use weft_tests::http1;
 /// generated subscription would have the server deliver to random public
 /// addresses (no network here).
 const IMPLEMENTED_TAGS: &[&str] =
-    &["WorkflowService", "RunService", "ApprovalService", "WorkerService", "TriggerService", "TemplateService"];
+    &["WorkflowService", "RunService", "ApprovalService", "WorkerService", "TriggerService", "TemplateService", "ScheduleService"];
 
 /// Operations left out: PollTask is a long poll that holds a generated
 /// request for up to a minute by design.
@@ -205,9 +205,11 @@ parameters = {{ "path.id" = "{read}", "path.version" = 2, "query.v1" = 1, "query
 # types and their fields, expressions, references between steps, cycles;
 # a template needs a definition or a workflow to copy), and a worker's
 # cost hints must name its own agents: schema-valid bodies can still be
-# refused with 400 by these operations, and only by them.
+# refused with 400 by these operations, and only by them. So can a
+# schedule: its cron expression must parse, its zone exist, its input
+# match the workflow's inputSchema, its update mask name its fields.
 [[operations]]
-include-operation-id-regex = "^(WorkflowService_(CreateWorkflow|UpdateWorkflow)|WorkerService_RegisterWorker|TemplateService_CreateTemplate)(_[0-9]+)?$"
+include-operation-id-regex = "^(WorkflowService_(CreateWorkflow|UpdateWorkflow)|WorkerService_RegisterWorker|TemplateService_CreateTemplate|ScheduleService_(CreateSchedule|UpdateSchedule))(_[0-9]+)?$"
 checks = {{ positive_data_acceptance = {{ expected-statuses = ["2xx", "400", "404", "409"] }} }}
 
 [[operations]]

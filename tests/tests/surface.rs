@@ -1,5 +1,5 @@
 //! The one-port surface: reflection (v1 and v1alpha), health, gRPC-web over
-//! HTTP/1.1 with CORS, and UNIMPLEMENTED for services still to come.
+//! HTTP/1.1 with CORS, and UNIMPLEMENTED where an RPC is served over REST only.
 
 use prost::Message;
 use tonic::Code;
@@ -173,10 +173,14 @@ async fn browser_preflight_from_a_configured_origin_is_allowed() {
 }
 
 #[tokio::test]
-async fn services_still_to_come_answer_unimplemented() {
+async fn a_rest_only_rpc_answers_unimplemented_over_grpc() {
+    // DeliverCallback's signature covers the raw body bytes, so only its
+    // REST binding serves it; gRPC callers hear UNIMPLEMENTED, not a
+    // half-checked callback.
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start(dir.path()).await;
     let client = server.client().await;
-    let schedules = client.schedules().list_schedules(pb::ListSchedulesRequest::default()).await.unwrap_err();
-    assert_eq!(schedules.code(), Code::Unimplemented);
+    let request = pb::DeliverCallbackRequest { token: "t".into(), ..Default::default() };
+    let refused = client.triggers().deliver_callback(request).await.unwrap_err();
+    assert_eq!(refused.code(), Code::Unimplemented);
 }

@@ -59,6 +59,11 @@ pub struct RunRecord {
     /// `policy.retention` says; `None` means the server's `[runs]
     /// retention`. Written when the run starts, never changed.
     pub retention_ms: Option<i64>,
+    /// For a run a schedule started: the schedule (`sched_…`).
+    pub schedule_id: Option<String>,
+    /// For a run a schedule started: the tick it stands for, ms since the
+    /// epoch (after downtime, the latest missed tick).
+    pub scheduled_ms: Option<i64>,
 }
 
 /// One step instance of a run, as stored.

@@ -197,9 +197,8 @@ pub fn run_to_pb(run: &RunRecord, steps: &[StepRecord], now_ms: i64) -> pb::Run 
         idempotency_key: run.idempotency_key.clone(),
         retry_of_run_id: run.retry_of_run_id.clone().unwrap_or_default(),
         current_step: String::new(),
-        // Filled in with schedules (the run record keeps them).
-        schedule_id: String::new(),
-        scheduled_time: None,
+        schedule_id: run.schedule_id.clone().unwrap_or_default(),
+        scheduled_time: run.scheduled_ms.map(timestamp),
         create_time: Some(timestamp(run.created_ms)),
         start_time: run.started_ms.map(timestamp),
         complete_time: run.completed_ms.map(timestamp),

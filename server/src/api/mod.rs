@@ -22,10 +22,10 @@ mod page_token;
 mod request_checks;
 mod request_frames;
 mod runs;
+mod schedules;
 mod secrets;
 pub mod triggers;
 mod templates;
-mod unbuilt;
 mod web_text;
 mod workers;
 mod workflows;
@@ -54,6 +54,7 @@ pub use approvals::ApprovalApi;
 pub use keys::KeyApi;
 pub use notifications::NotificationApi;
 pub use runs::RunApi;
+pub use schedules::ScheduleApi;
 pub use secrets::SecretApi;
 pub use triggers::TriggerApi;
 pub use templates::TemplateApi;
@@ -82,6 +83,8 @@ pub struct ApiContext {
     pub triggers: crate::engine::triggers::Triggers,
     /// Built-in and saved templates (TemplateService).
     pub templates: crate::engine::templates::Templates,
+    /// Cron schedules (ScheduleService).
+    pub schedules: crate::engine::schedules::Schedules,
 }
 
 /// Fully qualified names of the services Weft serves, for health and docs.
@@ -161,12 +164,14 @@ pub async fn router(context: ApiContext) -> Result<axum::Router, tonic_reflectio
         .add_service(
             web.layer(ApprovalServiceServer::new(ApprovalApi::new(approvals)).max_decoding_message_size(limit)),
         )
-        .add_service(web.layer(ScheduleServiceServer::new(unbuilt::UnbuiltSchedules).max_decoding_message_size(limit)))
         .add_service(
             web.layer(TriggerServiceServer::new(TriggerApi::new(context.triggers)).max_decoding_message_size(limit)),
         )
         .add_service(
             web.layer(TemplateServiceServer::new(TemplateApi::new(context.templates)).max_decoding_message_size(limit)),
+        )
+        .add_service(
+            web.layer(ScheduleServiceServer::new(ScheduleApi::new(context.schedules)).max_decoding_message_size(limit)),
         )
         .add_service(
             web.layer(KeyServiceServer::new(KeyApi::new(context.keys.clone())).max_decoding_message_size(limit)),

@@ -140,6 +140,7 @@ pub(crate) fn start_request(fields: StartFields) -> Result<StartRun, Status> {
         user_id: label(fields.user_id, "user_id")?,
         trigger: trigger(fields.trigger)?,
         idempotency_key: label(fields.idempotency_key, "idempotency_key")?,
+        ..StartRun::default()
     })
 }
 
@@ -221,7 +222,16 @@ impl RunService for RunApi {
             (size, _) => size,
         }
         .min(MAX_PAGE_SIZE);
-        let fingerprint = format!("{}|{}|{}", request.workflow_id, request.status, request.user_id);
+        if request.trigger.chars().count() > MAX_TRIGGER_CHARS {
+            return Err(error::invalid_argument("trigger", format!("is longer than {MAX_TRIGGER_CHARS} characters")));
+        }
+        if request.schedule_id.chars().count() > 128 {
+            return Err(error::invalid_argument("schedule_id", "is longer than 128 characters"));
+        }
+        let fingerprint = format!(
+            "{}|{}|{}|{}|{}",
+            request.workflow_id, request.status, request.user_id, request.trigger, request.schedule_id
+        );
         let after = if request.page_token.is_empty() {
             None
         } else {
@@ -231,6 +241,8 @@ impl RunService for RunApi {
             workflow_id: Some(request.workflow_id).filter(|w| !w.is_empty()),
             status,
             user_id: Some(request.user_id).filter(|u| !u.is_empty()),
+            trigger: Some(request.trigger).filter(|t| !t.is_empty()),
+            schedule_id: Some(request.schedule_id).filter(|s| !s.is_empty()),
             after,
             offset: request.offset,
             limit: size,

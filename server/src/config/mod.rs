@@ -12,6 +12,7 @@ mod http;
 mod limits;
 mod notify;
 mod runs;
+mod schedules;
 mod secrets;
 
 pub use auth::AuthSettings;
@@ -19,6 +20,7 @@ pub use http::HttpSettings;
 pub use limits::LimitSettings;
 pub use notify::NotifySettings;
 pub use runs::RunSettings;
+pub use schedules::ScheduleSettings;
 pub use secrets::SecretSettings;
 
 /// Everything `weft serve` can be told.
@@ -61,6 +63,8 @@ pub struct Config {
     pub secrets: SecretSettings,
     /// Notification webhooks (`[notifications]`).
     pub notifications: NotifySettings,
+    /// Cron schedules (`[schedules]`).
+    pub schedules: ScheduleSettings,
 }
 
 /// How replicas sharing a Postgres database divide the runs. SQLite has
@@ -171,6 +175,7 @@ impl Default for Config {
             limits: LimitSettings::default(),
             secrets: SecretSettings::default(),
             notifications: NotifySettings::default(),
+            schedules: ScheduleSettings::default(),
         }
     }
 }
@@ -308,6 +313,7 @@ impl Config {
         config.runs.apply_env(&env)?;
         config.secrets.apply_env(&env)?;
         config.notifications.apply_env(&env)?;
+        config.schedules.apply_env(&env)?;
         if let Some(listen) = overrides.listen {
             config.listen = listen;
         }
@@ -379,6 +385,7 @@ impl Config {
         self.runs.validate()?;
         self.secrets.validate()?;
         self.notifications.validate()?;
+        self.schedules.validate()?;
         Ok(())
     }
 }

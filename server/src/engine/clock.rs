@@ -13,7 +13,33 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// Milliseconds since the epoch.
 pub fn now_ms() -> i64 {
     let wall = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as i64).unwrap_or(0);
-    (wall + paused_offset_micros()) / 1000
+    (wall + paused_offset_micros()) / 1000 + shift_ms()
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Unit tests only: how far this thread's clock is set ahead.
+    static SHIFT_MS: std::cell::Cell<i64> = const { std::cell::Cell::new(0) };
+}
+
+#[cfg(test)]
+fn shift_ms() -> i64 {
+    SHIFT_MS.with(std::cell::Cell::get)
+}
+
+#[cfg(not(test))]
+fn shift_ms() -> i64 {
+    0
+}
+
+/// Unit tests only: sets this thread's clock `ms` ahead of the wall clock
+/// (a current-thread test runtime and the tasks it spawns all see it),
+/// for jumping months ahead where tokio's paused clock cannot go: while
+/// it is paused, waiting on SQLite's worker thread lets tokio fire the
+/// pool's timeouts.
+#[cfg(test)]
+pub(crate) fn set_shift_for_tests(ms: i64) {
+    SHIFT_MS.with(|shift| shift.set(ms));
 }
 
 /// How far tokio's clock is from the real monotonic clock, in µs: about

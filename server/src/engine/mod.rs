@@ -23,6 +23,7 @@
 //!   installs them as workflows.
 //! - [`concurrency`] is the concurrent-run limit per workflow: queued
 //!   runs, slots counted in the store, and the gate that admits them.
+//! - [`schedules`] are cron schedules and the loop that fires them.
 //! - [`retention`] deletes finished runs past their retention, and expired
 //!   keys, in the background.
 //!
@@ -42,6 +43,7 @@ pub mod notify;
 pub mod retention;
 pub mod runs;
 pub mod scheduler;
+pub mod schedules;
 pub mod tasks;
 pub mod triggers;
 pub mod templates;

@@ -26,6 +26,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (17, "templates", include_str!("../../migrations/sqlite/0017_templates.sql")),
     (18, "webhook triggers", include_str!("../../migrations/sqlite/0018_triggers.sql")),
     (19, "run slots", include_str!("../../migrations/sqlite/0019_run_slots.sql")),
+    (16, "schedules", include_str!("../../migrations/sqlite/0016_schedules.sql")),
 ];
 
 /// Migrations of the Postgres store, numbered as their SQLite twins: the
@@ -49,6 +50,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (17, "templates", include_str!("../../migrations/postgres/0017_templates.sql")),
     (18, "webhook triggers", include_str!("../../migrations/postgres/0018_triggers.sql")),
     (19, "run slots", include_str!("../../migrations/postgres/0019_run_slots.sql")),
+    (16, "schedules", include_str!("../../migrations/postgres/0016_schedules.sql")),
 ];
 
 /// The migrator of the SQLite store.

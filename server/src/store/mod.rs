@@ -9,7 +9,7 @@
 //! shape): [`WorkflowStore`], [`RunStore`], [`TaskStore`],
 //! [`ApprovalStore`], [`WorkerStore`], [`SecretStore`], [`KeyStore`],
 //! [`RetentionStore`], [`NotificationStore`], [`TriggerStore`],
-//! [`TemplateStore`], [`SlotStore`]
+//! [`TemplateStore`], [`SlotStore`], [`ScheduleStore`]
 //! and the run writer's [`CommitStore`]. The reads and the workflow and
 //! worker writes are written once (`workflows.rs`, `runs.rs`, …) over a
 //! [`dialect::Dialect`] both databases implement, with one row decoder per
@@ -29,6 +29,7 @@ pub mod postgres;
 mod retention;
 mod rows;
 mod runs;
+pub mod schedules;
 mod secrets;
 pub mod slots;
 pub mod sqlite;
@@ -49,6 +50,7 @@ pub use notifications::NotificationStore;
 pub use open::{OpenStore, StoreKind, redacted_url};
 pub use retention::{KeySweep, RetentionStore, RunSweep, Swept};
 pub use runs::{CommandRow, CommitStore, IdempotencyRow, InboxAnswer, OpenRun, RunBatch, RunPage, RunQuery, RunStore};
+pub use schedules::ScheduleStore;
 pub use secrets::SecretStore;
 pub use slots::{PausedRuns, QueueRow, SlotAsk, SlotStore, StalledAdmission};
 pub use sqlite::wal::CheckpointStats;
@@ -77,6 +79,7 @@ pub trait Store:
     + TriggerStore
     + TemplateStore
     + SlotStore
+    + ScheduleStore
 {
 }
 
@@ -95,5 +98,6 @@ impl<T> Store for T where
         + TriggerStore
         + TemplateStore
         + SlotStore
+        + ScheduleStore
 {
 }

@@ -39,7 +39,8 @@ pub(crate) trait Columns {
 /// Columns of a run row, in the order the writers bind them.
 pub(crate) const RUN_COLUMNS: &str = "id, tenant_id, workflow_id, workflow_version, user_id, status, input, output, \
      shared_state, error, cancel_reason, can_retry_from, cost_cents, trigger_label, idempotency_key, \
-     created_at, started_at, completed_at, retry_of_run_id, error_code, pending_action, retention_ms";
+     created_at, started_at, completed_at, retry_of_run_id, error_code, pending_action, retention_ms, \
+     schedule_id, scheduled_at";
 
 /// The runs recovery loads: every status that is not terminal
 /// ([`RunStatus::is_live`]).
@@ -138,6 +139,8 @@ pub(crate) fn run(row: &impl Columns) -> Result<RunRecord, StoreError> {
         started_ms: row.opt_int("started_at")?,
         completed_ms: row.opt_int("completed_at")?,
         retention_ms: row.opt_int("retention_ms")?,
+        schedule_id: row.opt_text("schedule_id")?,
+        scheduled_ms: row.opt_int("scheduled_at")?,
         id,
     })
 }

@@ -122,6 +122,10 @@ pub struct RunQuery {
     pub status: Option<RunStatus>,
     /// Only runs for this end user.
     pub user_id: Option<String>,
+    /// Only runs with this trigger label.
+    pub trigger: Option<String>,
+    /// Only runs this schedule started.
+    pub schedule_id: Option<String>,
     /// Resume after this (created ms, id) position, newest first.
     pub after: Option<(i64, String)>,
     /// Rows to skip, when `after` is `None`.
@@ -301,13 +305,16 @@ impl<D: RunDialect> RunStore for D {
 
     async fn list_runs(&self, tenant: &str, query: &RunQuery) -> Result<RunPage, StoreError> {
         const FILTER: &str = "tenant_id = ?1 AND (CAST(?2 AS TEXT) IS NULL OR workflow_id = ?2) \
-             AND (CAST(?3 AS TEXT) IS NULL OR status = ?3) AND (CAST(?4 AS TEXT) IS NULL OR user_id = ?4)";
+             AND (CAST(?3 AS TEXT) IS NULL OR status = ?3) AND (CAST(?4 AS TEXT) IS NULL OR user_id = ?4) \
+             AND (CAST(?5 AS TEXT) IS NULL OR trigger_label = ?5) AND (CAST(?6 AS TEXT) IS NULL OR schedule_id = ?6)";
         let mut conn = self.acquire().await?;
         let filters = [
             Arg::Text(tenant),
             Arg::OptText(query.workflow_id.as_deref()),
             Arg::OptText(query.status.map(RunStatus::as_str)),
             Arg::OptText(query.user_id.as_deref()),
+            Arg::OptText(query.trigger.as_deref()),
+            Arg::OptText(query.schedule_id.as_deref()),
         ];
         let count = format!("SELECT COUNT(*) AS n FROM runs WHERE {FILTER}");
         let total = paging::count::<D>(&mut *conn, &count, &filters).await?;
@@ -317,8 +324,8 @@ impl<D: RunDialect> RunStore for D {
         args.push(Arg::Int(if query.after.is_some() { 0 } else { i64::from(query.offset) }));
         let sql = format!(
             "SELECT {RUN_COLUMNS} FROM runs WHERE {FILTER} \
-               AND (CAST(?5 AS BIGINT) IS NULL OR created_at < ?5 OR (created_at = ?5 AND id < ?6)) \
-             ORDER BY created_at DESC, id DESC LIMIT ?7 OFFSET ?8"
+               AND (CAST(?7 AS BIGINT) IS NULL OR created_at < ?7 OR (created_at = ?7 AND id < ?8)) \
+             ORDER BY created_at DESC, id DESC LIMIT ?9 OFFSET ?10"
         );
         let rows = D::fetch_all(&mut *conn, &sql, &args).await?;
         let (runs, has_more) = paging::page(&rows, "run", query.limit, rows::run);

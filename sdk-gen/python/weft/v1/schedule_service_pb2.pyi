@@ -129,12 +129,16 @@ class Schedule(google.protobuf.message.Message):
     cron_expression: builtins.str
     """Cron expression in the schedule's time zone: 5 fields (minute hour
     day-of-month month day-of-week, e.g. "0 9 * * 1-5"), or 6 with a leading
-    seconds field. Required; INVALID_ARGUMENT when it does not parse.
+    seconds field, or a nickname such as "@daily"; at most 256
+    characters. Required; INVALID_ARGUMENT when it does not parse or never
+    matches a date.
     """
     timezone: builtins.str
     """IANA time zone the expression is read in, e.g. "America/New_York".
-    Default "UTC". At a daylight-saving change, a local time that does not
-    exist is skipped and one that occurs twice fires once.
+    Default "UTC"; at most 64 characters. At a daylight-saving change, a
+    local time the clock skips fires once, at the first instant after the
+    gap (02:30 on a spring-forward night fires at 03:00); a local time
+    that occurs twice fires once, at its first occurrence.
     """
     enabled: builtins.bool
     """Whether the schedule fires. Default true on create."""
@@ -147,7 +151,9 @@ class Schedule(google.protobuf.message.Message):
     fire.
     """
     user_id: builtins.str
-    """End user the runs act for. Default: the schedule's creator."""
+    """End user the runs act for, at most 256 characters. Default: the id of
+    the API key that created the schedule (empty for anonymous use).
+    """
     catch_up: global___ScheduleCatchUp.ValueType
     """What to do about fire times missed while the server was down. Default
     ONCE. One dialect writes it `catch_up`.
@@ -156,7 +162,10 @@ class Schedule(google.protobuf.message.Message):
     """Id of the last run the schedule started. Output only."""
     @property
     def input_data(self) -> google.protobuf.struct_pb2.Value:
-        """Input of every run the schedule starts. Unset: no input."""
+        """Input of every run the schedule starts, checked against the
+        workflow's inputSchema on create and update; at most 256 KiB of JSON.
+        Unset: no input.
+        """
 
     @property
     def next_run_time(self) -> google.protobuf.timestamp_pb2.Timestamp:

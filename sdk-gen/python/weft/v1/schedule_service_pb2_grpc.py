@@ -13,6 +13,9 @@ class ScheduleServiceStub(object):
     fire starts its run with the idempotency key `<schedule id>:<fire time>`).
     After downtime, the missed fires of a schedule start one run, not one per
     missed time. Runs started by a schedule have trigger "schedule".
+    A fire the run start refuses (the workflow deleted, paused or archived,
+    the input no longer matching its inputSchema, a tenant limit) is
+    skipped and logged; the schedule stays and fires at its next time.
     Errors: NOT_FOUND for an unknown workflow or schedule; INVALID_ARGUMENT
     for a bad cron expression or time zone.
     """
@@ -68,13 +71,18 @@ class ScheduleServiceServicer(object):
     fire starts its run with the idempotency key `<schedule id>:<fire time>`).
     After downtime, the missed fires of a schedule start one run, not one per
     missed time. Runs started by a schedule have trigger "schedule".
+    A fire the run start refuses (the workflow deleted, paused or archived,
+    the input no longer matching its inputSchema, a tenant limit) is
+    skipped and logged; the schedule stays and fires at its next time.
     Errors: NOT_FOUND for an unknown workflow or schedule; INVALID_ARGUMENT
     for a bad cron expression or time zone.
     """
 
     def CreateSchedule(self, request, context):
         """Creates a schedule for a workflow (REST 201). Enabled unless asked
-        otherwise.
+        otherwise. RESOURCE_EXHAUSTED when the workflow or the tenant already
+        holds the most schedules allowed (`[schedules] max_per_workflow`,
+        `max_per_tenant`).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -179,6 +187,9 @@ class ScheduleService(object):
     fire starts its run with the idempotency key `<schedule id>:<fire time>`).
     After downtime, the missed fires of a schedule start one run, not one per
     missed time. Runs started by a schedule have trigger "schedule".
+    A fire the run start refuses (the workflow deleted, paused or archived,
+    the input no longer matching its inputSchema, a tenant limit) is
+    skipped and logged; the schedule stays and fires at its next time.
     Errors: NOT_FOUND for an unknown workflow or schedule; INVALID_ARGUMENT
     for a bad cron expression or time zone.
     """

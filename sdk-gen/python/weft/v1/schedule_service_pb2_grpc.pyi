@@ -25,6 +25,9 @@ class ScheduleServiceStub:
     fire starts its run with the idempotency key `<schedule id>:<fire time>`).
     After downtime, the missed fires of a schedule start one run, not one per
     missed time. Runs started by a schedule have trigger "schedule".
+    A fire the run start refuses (the workflow deleted, paused or archived,
+    the input no longer matching its inputSchema, a tenant limit) is
+    skipped and logged; the schedule stays and fires at its next time.
     Errors: NOT_FOUND for an unknown workflow or schedule; INVALID_ARGUMENT
     for a bad cron expression or time zone.
     """
@@ -35,7 +38,9 @@ class ScheduleServiceStub:
         weft.v1.schedule_service_pb2.CreateScheduleResponse,
     ]
     """Creates a schedule for a workflow (REST 201). Enabled unless asked
-    otherwise.
+    otherwise. RESOURCE_EXHAUSTED when the workflow or the tenant already
+    holds the most schedules allowed (`[schedules] max_per_workflow`,
+    `max_per_tenant`).
     """
 
     ListSchedules: grpc.UnaryUnaryMultiCallable[
@@ -89,6 +94,9 @@ class ScheduleServiceAsyncStub:
     fire starts its run with the idempotency key `<schedule id>:<fire time>`).
     After downtime, the missed fires of a schedule start one run, not one per
     missed time. Runs started by a schedule have trigger "schedule".
+    A fire the run start refuses (the workflow deleted, paused or archived,
+    the input no longer matching its inputSchema, a tenant limit) is
+    skipped and logged; the schedule stays and fires at its next time.
     Errors: NOT_FOUND for an unknown workflow or schedule; INVALID_ARGUMENT
     for a bad cron expression or time zone.
     """
@@ -98,7 +106,9 @@ class ScheduleServiceAsyncStub:
         weft.v1.schedule_service_pb2.CreateScheduleResponse,
     ]
     """Creates a schedule for a workflow (REST 201). Enabled unless asked
-    otherwise.
+    otherwise. RESOURCE_EXHAUSTED when the workflow or the tenant already
+    holds the most schedules allowed (`[schedules] max_per_workflow`,
+    `max_per_tenant`).
     """
 
     ListSchedules: grpc.aio.UnaryUnaryMultiCallable[
@@ -152,6 +162,9 @@ class ScheduleServiceServicer(metaclass=abc.ABCMeta):
     fire starts its run with the idempotency key `<schedule id>:<fire time>`).
     After downtime, the missed fires of a schedule start one run, not one per
     missed time. Runs started by a schedule have trigger "schedule".
+    A fire the run start refuses (the workflow deleted, paused or archived,
+    the input no longer matching its inputSchema, a tenant limit) is
+    skipped and logged; the schedule stays and fires at its next time.
     Errors: NOT_FOUND for an unknown workflow or schedule; INVALID_ARGUMENT
     for a bad cron expression or time zone.
     """
@@ -163,7 +176,9 @@ class ScheduleServiceServicer(metaclass=abc.ABCMeta):
         context: _ServicerContext,
     ) -> typing.Union[weft.v1.schedule_service_pb2.CreateScheduleResponse, collections.abc.Awaitable[weft.v1.schedule_service_pb2.CreateScheduleResponse]]:
         """Creates a schedule for a workflow (REST 201). Enabled unless asked
-        otherwise.
+        otherwise. RESOURCE_EXHAUSTED when the workflow or the tenant already
+        holds the most schedules allowed (`[schedules] max_per_workflow`,
+        `max_per_tenant`).
         """
 
     @abc.abstractmethod

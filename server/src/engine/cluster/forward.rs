@@ -67,6 +67,8 @@ pub(crate) async fn start(
         input: new.input.clone(),
         shared_state: new.shared_state.clone(),
         now_ms: new.now_ms,
+        schedule_id: new.schedule_id.clone(),
+        scheduled_ms: new.scheduled_ms,
         retry_origin,
         reused,
     };

@@ -125,6 +125,8 @@ async fn handle(engine: &RunEngine, link: &ClusterLink, entry: InboxEntry) {
                 input: start.input,
                 shared_state: start.shared_state,
                 now_ms: start.now_ms,
+                schedule_id: start.schedule_id,
+                scheduled_ms: start.scheduled_ms,
             };
             match scheduler.start_here(new, seed, Some(entry.id)).await {
                 Ok(_) | Err(StartRouted::Elsewhere(..) | StartRouted::Moved) => {}

@@ -33,6 +33,11 @@ pub(crate) struct StartSpec {
     pub(crate) input: Value,
     pub(crate) shared_state: Value,
     pub(crate) now_ms: i64,
+    /// Absent in messages from older replicas: no schedule.
+    #[serde(default)]
+    pub(crate) schedule_id: String,
+    #[serde(default)]
+    pub(crate) scheduled_ms: Option<i64>,
     pub(crate) retry_origin: Option<RetryOrigin>,
     pub(crate) reused: Vec<ReusedStep>,
 }

@@ -67,6 +67,10 @@ pub struct StartRun {
     pub trigger: String,
     /// Idempotency key, or empty.
     pub idempotency_key: String,
+    /// The schedule starting it (`sched_…`), or empty.
+    pub schedule_id: String,
+    /// The schedule tick it stands for, ms since the epoch.
+    pub scheduled_ms: Option<i64>,
 }
 
 /// Runs over one store and one scheduler.
@@ -311,6 +315,8 @@ impl RunEngine {
             input: request.input,
             shared_state: request.shared_state,
             now_ms: now_ms(),
+            schedule_id: request.schedule_id,
+            scheduled_ms: request.scheduled_ms,
         };
         let reply = self.launch(new, None).await?;
         if !reply.existing {

@@ -80,6 +80,8 @@ impl RunEngine {
             input: source.input.unwrap_or(Value::Null),
             shared_state: source.shared_state.unwrap_or(Value::Null),
             now_ms: now_ms(),
+            schedule_id: String::new(),
+            scheduled_ms: None,
         };
         let origin = RetryOrigin { run_id: run_id.to_string(), step_id };
         let ticket = self.admit(tenant).await?;

@@ -77,6 +77,10 @@ pub struct NewRun {
     pub shared_state: Value,
     /// Now, ms since the epoch.
     pub now_ms: i64,
+    /// The schedule that starts it (`sched_…`), or empty.
+    pub schedule_id: String,
+    /// The schedule tick it stands for, ms since the epoch.
+    pub scheduled_ms: Option<i64>,
 }
 
 /// What a run made by RetryRunFrom takes over from its source run.
@@ -231,6 +235,8 @@ fn replay(open: OpenRun, workflow: Arc<CompiledWorkflow>) -> Option<writer::Live
         retry_of_run_id: run.retry_of_run_id,
         created_ms: run.created_ms,
         gated: true,
+        schedule_id: run.schedule_id,
+        scheduled_ms: run.scheduled_ms,
     };
     let live = writer::Live { state, meta, commands: 0, watchers: Vec::new() };
     replay_onto(live, &open.commands.iter().map(String::as_str).collect::<Vec<_>>())

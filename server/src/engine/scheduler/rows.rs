@@ -29,6 +29,10 @@ pub struct RunMeta {
     /// a slot). Recovered runs say yes: freeing a slot never held is a
     /// no-op.
     pub gated: bool,
+    /// The schedule that started it, if one did.
+    pub schedule_id: Option<String>,
+    /// The schedule tick it stands for.
+    pub scheduled_ms: Option<i64>,
 }
 
 /// The run row as the state stands.
@@ -58,6 +62,8 @@ pub fn run_record(state: &RunState, meta: &RunMeta) -> RunRecord {
         started_ms,
         completed_ms,
         retention_ms: crate::engine::retention::own_retention_ms(state.version_workflow().definition()),
+        schedule_id: meta.schedule_id.clone(),
+        scheduled_ms: meta.scheduled_ms,
     }
 }
 

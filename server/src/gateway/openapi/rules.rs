@@ -86,9 +86,17 @@ pub(super) fn field_rule(message: &str, field: &str) -> Option<Value> {
         | ("CancelRunRequest" | "PauseRunRequest", "reason")
         | ("ResumeRunRequest", "from_step")
         | ("RetryRunFromRequest", "step_id") => max_chars(MAX_LABEL_CHARS),
-        ("StartRunRequest" | "ExecuteWorkflowRequest" | "ExecuteWorkflowStreamRequest", "trigger") => {
-            max_chars(MAX_TRIGGER_CHARS)
-        }
+        (
+            "StartRunRequest" | "ExecuteWorkflowRequest" | "ExecuteWorkflowStreamRequest" | "ListRunsRequest",
+            "trigger",
+        ) => max_chars(MAX_TRIGGER_CHARS),
+        ("ListRunsRequest", "schedule_id") => max_chars(MAX_ID_BYTES),
+        // Schedules (`engine::schedules`); whether an expression parses and
+        // a zone exists is beyond a schema.
+        ("Schedule", "cron_expression") => max_chars(256),
+        ("Schedule", "timezone") => max_chars(64),
+        ("Schedule", "user_id") => max_chars(MAX_LABEL_CHARS),
+        ("GetScheduleRequest", "next_fire_count") => json!({"maximum": 100}),
         ("ResumeTarget", "step") => id_schema(),
         // StartRun's wait for the run to settle (`api::runs`).
         ("StartRunRequest" | "ResumeRunRequest", "settle_wait_ms") => json!({"maximum": MAX_SETTLE_WAIT_MS}),

@@ -29,7 +29,7 @@ pub(super) async fn write_runs(tx: &mut PgConnection, runs: &[RunRecord]) -> Res
          SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], \
              $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::bigint[], \
              $14::text[], $15::text[], $16::bigint[], $17::bigint[], $18::bigint[], $19::text[], $20::text[], \
-             $21::text[], $22::bigint[]) \
+             $21::text[], $22::bigint[], $23::text[], $24::bigint[]) \
          ON CONFLICT (id) DO UPDATE SET status = excluded.status, output = excluded.output, \
            pending_action = excluded.pending_action, \
            shared_state = excluded.shared_state, error = excluded.error, error_code = excluded.error_code, \
@@ -60,6 +60,8 @@ pub(super) async fn write_runs(tx: &mut PgConnection, runs: &[RunRecord]) -> Res
         .bind(column(runs, |r| nul_safe_opt(r.error_code.as_deref())))
         .bind(column(runs, |r| json_text(&r.pending_action)))
         .bind(column(runs, |r| r.retention_ms))
+        .bind(column(runs, |r| nul_safe_opt(r.schedule_id.as_deref())))
+        .bind(column(runs, |r| r.scheduled_ms))
         .execute(&mut *tx)
         .await?;
     Ok(())

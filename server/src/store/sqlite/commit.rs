@@ -192,9 +192,10 @@ fn write_runs(tx: &Transaction<'_>, batch: &RunBatch) -> Result<(), StoreError> 
     let mut runs = tx.prepare_cached(
         "INSERT INTO runs (id, tenant_id, workflow_id, workflow_version, user_id, status, input, output, \
          shared_state, error, cancel_reason, can_retry_from, cost_cents, trigger_label, idempotency_key, \
-         created_at, started_at, completed_at, retry_of_run_id, error_code, pending_action, retention_ms) \
+         created_at, started_at, completed_at, retry_of_run_id, error_code, pending_action, retention_ms, \
+         schedule_id, scheduled_at) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, \
-         ?22) \
+         ?22, ?23, ?24) \
          ON CONFLICT (id) DO UPDATE SET status = excluded.status, output = excluded.output, \
          pending_action = excluded.pending_action, shared_state = excluded.shared_state, error = excluded.error, \
          error_code = excluded.error_code, cancel_reason = excluded.cancel_reason, \
@@ -225,6 +226,8 @@ fn write_runs(tx: &Transaction<'_>, batch: &RunBatch) -> Result<(), StoreError> 
             r.error_code,
             json_text(&r.pending_action),
             r.retention_ms,
+            r.schedule_id,
+            r.scheduled_ms,
         ])?;
     }
     let mut steps = tx.prepare_cached(

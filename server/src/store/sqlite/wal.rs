@@ -205,6 +205,8 @@ pub(super) mod tests {
             started_ms: None,
             completed_ms: None,
             retention_ms: None,
+            schedule_id: None,
+            scheduled_ms: None,
         }
     }
 

@@ -9,6 +9,7 @@ use async_trait::async_trait;
 
 use crate::store::notifications as notify;
 use crate::store::triggers;
+use crate::store::schedules as sched;
 
 use crate::model::{
     ApprovalPage, ApprovalQuery, ApprovalRecord, EventRecord, RunRecord, StepRecord, TimerRecord, Workflow,
@@ -566,5 +567,65 @@ impl crate::store::SlotStore for FaultyStore {
     async fn stalled_admissions(&self, before_ms: i64) -> Result<Vec<crate::store::StalledAdmission>, StoreError> {
         self.reachable()?;
         self.inner.stalled_admissions(before_ms).await
+    }
+}
+
+#[async_trait]
+impl crate::store::ScheduleStore for FaultyStore {
+    async fn insert_schedule(
+        &self,
+        s: &sched::ScheduleRecord,
+        per_workflow: u32,
+        per_tenant: u32,
+    ) -> Result<Result<(), sched::InsertRefusal>, StoreError> {
+        self.reachable()?;
+        self.inner.insert_schedule(s, per_workflow, per_tenant).await
+    }
+    async fn get_schedule(&self, tenant: &str, id: &str) -> Result<Option<sched::ScheduleRecord>, StoreError> {
+        self.reachable()?;
+        self.inner.get_schedule(tenant, id).await
+    }
+    async fn schedule_by_id(&self, id: &str) -> Result<Option<sched::ScheduleRecord>, StoreError> {
+        self.reachable()?;
+        self.inner.schedule_by_id(id).await
+    }
+    async fn schedules_by_ids(&self, ids: &[String]) -> Result<Vec<sched::ScheduleRecord>, StoreError> {
+        self.reachable()?;
+        self.inner.schedules_by_ids(ids).await
+    }
+    async fn list_schedules(
+        &self,
+        tenant: &str,
+        workflow_id: &str,
+        after: Option<(i64, String)>,
+        limit: u32,
+    ) -> Result<Vec<sched::ScheduleRecord>, StoreError> {
+        self.reachable()?;
+        self.inner.list_schedules(tenant, workflow_id, after, limit).await
+    }
+    async fn update_schedule(&self, s: &sched::ScheduleRecord) -> Result<bool, StoreError> {
+        self.reachable()?;
+        self.inner.update_schedule(s).await
+    }
+    async fn delete_schedule(&self, tenant: &str, id: &str) -> Result<bool, StoreError> {
+        self.reachable()?;
+        self.inner.delete_schedule(tenant, id).await
+    }
+    async fn due_schedules(&self, until_ms: i64, limit: u32) -> Result<Vec<(String, i64)>, StoreError> {
+        self.reachable()?;
+        self.inner.due_schedules(until_ms, limit).await
+    }
+    async fn record_fire(
+        &self,
+        id: &str,
+        seen: (Option<i64>, Option<i64>),
+        fire: &sched::FireRecord,
+    ) -> Result<bool, StoreError> {
+        self.reachable()?;
+        self.inner.record_fire(id, seen, fire).await
+    }
+    async fn record_fires(&self, fires: &[sched::FireBatchEntry]) -> Result<Vec<bool>, StoreError> {
+        self.reachable()?;
+        self.inner.record_fires(fires).await
     }
 }

@@ -44,6 +44,8 @@ fn new_run(workflow: &Arc<CompiledWorkflow>) -> NewRun {
         input: json!({}),
         shared_state: Value::Null,
         now_ms: now_ms(),
+        schedule_id: String::new(),
+        scheduled_ms: None,
     }
 }
 

@@ -413,6 +413,8 @@ impl Writer {
             retry_of_run_id,
             created_ms: new.now_ms,
             gated: max_running > 0,
+            schedule_id: Some(new.schedule_id).filter(|id| !id.is_empty()),
+            scheduled_ms: new.scheduled_ms,
         };
         // A slot granted to a start that does not happen goes back.
         let granted_slot = max_running > 0 && admitted;

@@ -43,7 +43,9 @@ export type Schedule = Message<"weft.v1.Schedule"> & {
   /**
    * Cron expression in the schedule's time zone: 5 fields (minute hour
    * day-of-month month day-of-week, e.g. "0 9 * * 1-5"), or 6 with a leading
-   * seconds field. Required; INVALID_ARGUMENT when it does not parse.
+   * seconds field, or a nickname such as "@daily"; at most 256
+   * characters. Required; INVALID_ARGUMENT when it does not parse or never
+   * matches a date.
    *
    * @generated from field: string cron_expression = 3;
    */
@@ -51,15 +53,19 @@ export type Schedule = Message<"weft.v1.Schedule"> & {
 
   /**
    * IANA time zone the expression is read in, e.g. "America/New_York".
-   * Default "UTC". At a daylight-saving change, a local time that does not
-   * exist is skipped and one that occurs twice fires once.
+   * Default "UTC"; at most 64 characters. At a daylight-saving change, a
+   * local time the clock skips fires once, at the first instant after the
+   * gap (02:30 on a spring-forward night fires at 03:00); a local time
+   * that occurs twice fires once, at its first occurrence.
    *
    * @generated from field: string timezone = 4;
    */
   timezone: string;
 
   /**
-   * Input of every run the schedule starts. Unset: no input.
+   * Input of every run the schedule starts, checked against the
+   * workflow's inputSchema on create and update; at most 256 KiB of JSON.
+   * Unset: no input.
    *
    * @generated from field: google.protobuf.Value input_data = 5;
    */
@@ -89,7 +95,8 @@ export type Schedule = Message<"weft.v1.Schedule"> & {
   version: number;
 
   /**
-   * End user the runs act for. Default: the schedule's creator.
+   * End user the runs act for, at most 256 characters. Default: the id of
+   * the API key that created the schedule (empty for anonymous use).
    *
    * @generated from field: string user_id = 9;
    */
@@ -606,6 +613,9 @@ export const ScheduleCatchUpSchema: GenEnum<ScheduleCatchUp> = /*@__PURE__*/
  * fire starts its run with the idempotency key `<schedule id>:<fire time>`).
  * After downtime, the missed fires of a schedule start one run, not one per
  * missed time. Runs started by a schedule have trigger "schedule".
+ * A fire the run start refuses (the workflow deleted, paused or archived,
+ * the input no longer matching its inputSchema, a tenant limit) is
+ * skipped and logged; the schedule stays and fires at its next time.
  * Errors: NOT_FOUND for an unknown workflow or schedule; INVALID_ARGUMENT
  * for a bad cron expression or time zone.
  *
@@ -614,7 +624,9 @@ export const ScheduleCatchUpSchema: GenEnum<ScheduleCatchUp> = /*@__PURE__*/
 export const ScheduleService: GenService<{
   /**
    * Creates a schedule for a workflow (REST 201). Enabled unless asked
-   * otherwise.
+   * otherwise. RESOURCE_EXHAUSTED when the workflow or the tenant already
+   * holds the most schedules allowed (`[schedules] max_per_workflow`,
+   * `max_per_tenant`).
    *
    * @generated from rpc weft.v1.ScheduleService.CreateSchedule
    */
