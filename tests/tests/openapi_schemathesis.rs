@@ -33,8 +33,15 @@ use weft_tests::http1;
 /// anonymous mode this run relies on; NotificationService because a
 /// generated subscription would have the server deliver to random public
 /// addresses (no network here).
-const IMPLEMENTED_TAGS: &[&str] =
-    &["WorkflowService", "RunService", "ApprovalService", "WorkerService", "TriggerService", "TemplateService", "ScheduleService"];
+const IMPLEMENTED_TAGS: &[&str] = &[
+    "WorkflowService",
+    "RunService",
+    "ApprovalService",
+    "WorkerService",
+    "TriggerService",
+    "TemplateService",
+    "ScheduleService",
+];
 
 /// Operations left out: PollTask is a long poll that holds a generated
 /// request for up to a minute by design.

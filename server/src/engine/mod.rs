@@ -45,8 +45,8 @@ pub mod runs;
 pub mod scheduler;
 pub mod schedules;
 pub mod tasks;
-pub mod triggers;
 pub mod templates;
+pub mod triggers;
 pub mod workers;
 pub mod workflows;
 

@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use async_trait::async_trait;
 
 use crate::store::notifications as notify;
-use crate::store::triggers;
 use crate::store::schedules as sched;
+use crate::store::triggers;
 
 use crate::model::{
     ApprovalPage, ApprovalQuery, ApprovalRecord, EventRecord, RunRecord, StepRecord, TimerRecord, Workflow,
