@@ -45,7 +45,7 @@ async fn a_window_is_claimed_once_and_only_while_open_and_deployed() {
         assert!(!undeployed.deployed && undeployed.armed_until_ms.is_none() && undeployed.deployed_ms.is_none());
         assert!(store.claim_window("wh_a", 6_000).await.unwrap().is_none(), "undeployed");
 
-        store.record_fire("wh_a", "wfrun_1", 7_000, Some("fp")).await.unwrap();
+        store.record_webhook_fire("wh_a", "wfrun_1", 7_000, Some("fp")).await.unwrap();
         let fired = store.get_trigger("t1", "wf_a").await.unwrap().unwrap();
         assert_eq!((fired.last_fired_ms, fired.last_run_id.as_deref()), (Some(7_000), Some("wfrun_1")));
         assert_eq!(fired.last_delivery.as_deref(), Some("fp"));

@@ -96,7 +96,7 @@ pub trait TriggerStore: Send + Sync + 'static {
     async fn release_window(&self, webhook_id: &str, window: ClaimedWindow) -> Result<(), StoreError>;
 
     /// Records the run a claimed window started.
-    async fn record_fire(
+    async fn record_webhook_fire(
         &self,
         webhook_id: &str,
         run_id: &str,
@@ -238,7 +238,7 @@ impl<D: Dialect> TriggerStore for D {
         Ok(())
     }
 
-    async fn record_fire(
+    async fn record_webhook_fire(
         &self,
         webhook_id: &str,
         run_id: &str,

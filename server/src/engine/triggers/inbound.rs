@@ -205,6 +205,7 @@ impl Triggers {
             trigger: WEBHOOK_TRIGGER.into(),
             // One run per arm, whatever happens between claim and start.
             idempotency_key: format!("webhook:{}:{}", call.webhook_id, window.arm_sequence),
+            ..StartRun::default()
         };
         let run = match self.runs.start(&row.tenant_id, start).await {
             Ok(run) => run,
@@ -219,7 +220,8 @@ impl Triggers {
         let run_id = run.0.id.clone();
         // The run started whatever happens here, so the caller hears so;
         // only the status's last fire (and a repeat's answer) would lag.
-        if let Err(err) = self.store.record_fire(call.webhook_id, &run_id, now_ms(), delivery.as_deref()).await {
+        if let Err(err) = self.store.record_webhook_fire(call.webhook_id, &run_id, now_ms(), delivery.as_deref()).await
+        {
             tracing::warn!(error = %err, webhook = call.webhook_id, run = %run_id, "the fire was not recorded");
         }
         Ok(run_id)

@@ -495,7 +495,7 @@ impl crate::store::TriggerStore for FaultyStore {
         self.reachable()?;
         self.inner.release_window(webhook_id, window).await
     }
-    async fn record_fire(
+    async fn record_webhook_fire(
         &self,
         webhook_id: &str,
         run_id: &str,
@@ -503,7 +503,7 @@ impl crate::store::TriggerStore for FaultyStore {
         delivery: Option<&str>,
     ) -> Result<(), StoreError> {
         self.reachable()?;
-        self.inner.record_fire(webhook_id, run_id, fired_ms, delivery).await
+        self.inner.record_webhook_fire(webhook_id, run_id, fired_ms, delivery).await
     }
 }
 
