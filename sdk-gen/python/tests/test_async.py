@@ -35,7 +35,9 @@ def test_async_client(url: str) -> None:
             assert invalid.value.field_violations
             with pytest.raises(FailedPreconditionError):
                 await client.workflows.cancel_run(run.id)
-            schedule = await client.schedules.create(wf.id, cron="0 9 * * *", timezone="Europe/Paris")
+            schedule = await client.schedules.create(
+                wf.id, cron="0 9 * * *", timezone="Europe/Paris", input={"company": "Acme"}
+            )
             assert len((await client.schedules.get(schedule.id, next_fire_count=3)).next_fire_times) == 3
             await client.schedules.delete(schedule.id)
             with pytest.raises(NotFoundError):

@@ -39,7 +39,7 @@ use crate::engine::scheduler::{
     self, CommandRefusal, IDEMPOTENCY_TTL_MS, NewRun, RetrySeed, Routed, RunScheduler, StartReply, StartRouted,
 };
 use crate::engine::{EngineError, WorkflowCatalog};
-use crate::model::{EventRecord, RunRecord, StepRecord, WorkflowStatus};
+use crate::model::{EventRecord, RunRecord, StepRecord};
 use crate::store::{RunPage, RunQuery, Store, StoreError};
 
 /// Compiled versions kept; the cache is cleared when it fills (versions are
@@ -293,16 +293,7 @@ impl RunEngine {
             Some(version) => self.catalog.get_version(tenant, &id, version).await?,
             None => self.catalog.get(tenant, &id).await?,
         };
-        if matches!(workflow.status, WorkflowStatus::Paused | WorkflowStatus::Archived) {
-            return Err(EngineError::FailedPrecondition {
-                message: format!("workflow '{}' is {} and starts no runs", workflow.id, workflow.status.as_str()),
-                reason: "WORKFLOW_NOT_ACTIVE",
-            });
-        }
-        let compiled = self.compiled.get(tenant, &workflow.id, workflow.version).await?;
-        // No input is checked as an empty object, as the API documents.
-        let empty = Value::Object(Default::default());
-        check_input(&compiled, if request.input.is_null() { &empty } else { &request.input })?;
+        let compiled = self.check_start(tenant, &workflow, &request.input).await?;
         let new = NewRun {
             id: crate::ids::new_run_id(),
             tenant: tenant.to_string(),

@@ -269,11 +269,7 @@ impl Schedules {
             record.buffered_ms = None;
         }
         record.updated_ms = now;
-        if !self.store.update_schedule(&record).await? {
-            return Err(not_found(id));
-        }
-        self.wake.notify_one();
-        Ok(record)
+        self.save(record).await
     }
 
     /// Deletes a tenant's schedule; runs it started go on.
@@ -304,8 +300,13 @@ impl Schedules {
         };
         record.buffered_ms = None;
         record.updated_ms = now;
+        self.save(record).await
+    }
+
+    /// Writes a changed schedule and wakes the fire loop to its new timer.
+    async fn save(&self, record: ScheduleRecord) -> Result<ScheduleRecord, EngineError> {
         if !self.store.update_schedule(&record).await? {
-            return Err(not_found(id));
+            return Err(not_found(&record.id));
         }
         self.wake.notify_one();
         Ok(record)
