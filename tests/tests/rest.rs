@@ -477,6 +477,13 @@ async fn malformed_requests_get_clear_400s_and_change_nothing() {
     let (status, query) = http1::json(addr, "GET", "/v1/workflows?colour=blue", None).await;
     assert_eq!(status, 400);
     assert!(query["message"].as_str().unwrap().contains("colour"), "{query}");
+    // A singular parameter takes one value (schemathesis sent an array).
+    let (status, twice) = http1::json(addr, "GET", "/v1/workflows?pageSize=1&pageSize=2", None).await;
+    assert_eq!(status, 400, "{twice}");
+    assert!(twice["message"].as_str().unwrap().contains("pageSize"), "{twice}");
+    let (status, twice) =
+        http1::json(addr, "GET", "/v1/workflows/runs/wfrun_x/stream?afterSequence=1&afterSequence=2", None).await;
+    assert_eq!(status, 400, "{twice}");
 
     let (status, bad_enum) = http1::json(addr, "GET", "/api/workflows?status=sleeping", None).await;
     assert_eq!(status, 400, "{bad_enum}");

@@ -35,6 +35,10 @@ fn set_path(object: &mut Map<String, Value>, path: &str, value: Value) -> Result
     let mut current = object;
     while let Some(part) = parts.next() {
         if parts.peek().is_none() {
+            // One value for a singular field: a second would silently win.
+            if current.contains_key(part) {
+                return Err(format!("'{path}' is given twice; it takes one value"));
+            }
             current.insert(part.to_string(), value);
             return Ok(());
         }
