@@ -131,8 +131,13 @@ async fn client_values_past_the_limit_are_refused_naming_the_path_and_nothing_is
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start_on(dir.path().join("weft.db"), config()).await;
     let client = server.client().await;
-    let hold =
-        create_json(&server, json!({"name": "hold", "steps": [{"id": "hold", "type": "wait", "event": "go"}]})).await;
+    // Many of its runs wait at once, more than the default concurrent-run
+    // limit of one workflow: no limit, so none of them queues.
+    let hold = create_json(
+        &server,
+        json!({"name": "hold", "maxConcurrentRuns": 0, "steps": [{"id": "hold", "type": "wait", "event": "go"}]}),
+    )
+    .await;
     let fast = create_json(
         &server,
         json!({"name": "fast", "steps": [{"id": "noop", "type": "transform", "output": {"n": "$.input.n"}}]}),
