@@ -131,6 +131,9 @@ async fn main() {
     };
     config.schedules.max_per_workflow = 20_000;
     config.schedules.max_per_tenant = 20_000;
+    // The runs of one workflow pile up (no worker ever comes): with the
+    // concurrent-run limit on, the figures would include the queue's gate.
+    config.runs.max_concurrent_per_workflow = 0;
     tokio::spawn(weft_server::run(listener, config, std::future::pending()));
     let weft = weft_sdk::Weft::connect(format!("http://{addr}")).await.expect("connect");
     println!(

@@ -277,13 +277,21 @@ impl RunEngine {
 
     /// Starts a run, or returns the run an idempotency key already named.
     pub async fn start(&self, tenant: &str, request: StartRun) -> Result<RunDetail, EngineError> {
+        let run_id = self.start_run_id(tenant, request).await?;
+        self.get(tenant, &run_id).await
+    }
+
+    /// [`Self::start`] answering only the run's id, without reading the
+    /// run back: for starters that need no more (schedule fires, webhook
+    /// calls), so a burst of them does not pay a read per run.
+    pub async fn start_run_id(&self, tenant: &str, request: StartRun) -> Result<String, EngineError> {
         // A known key returns its run "whatever the other fields say", so it
         // is looked up before the workflow and input are checked. The writer
         // checks again, atomically, for concurrent first uses of a key.
         if !request.idempotency_key.is_empty() {
             let since = now_ms() - IDEMPOTENCY_TTL_MS;
             if let Some(run_id) = self.store.find_idempotent_run(tenant, &request.idempotency_key, since).await? {
-                return self.get(tenant, &run_id).await;
+                return Ok(run_id);
             }
         }
         // After the replay above, which is never refused nor counted.
@@ -313,7 +321,7 @@ impl RunEngine {
         if !reply.existing {
             ticket.keep();
         }
-        self.get(tenant, &reply.run_id).await
+        Ok(reply.run_id)
     }
 
     /// Creates and starts a run (taking over `seed`'s outputs, for a retry);

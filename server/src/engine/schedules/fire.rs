@@ -382,10 +382,10 @@ impl Firing {
             schedule_id: schedule.id.clone(),
             scheduled_ms: Some(tick),
         };
-        match self.runs.start(&schedule.tenant_id, request).await {
-            Ok((run, _)) => {
+        match self.runs.start_run_id(&schedule.tenant_id, request).await {
+            Ok(run_id) => {
                 self.stats.started.fetch_add(1, Ordering::Relaxed);
-                Ok(Start::Started(run.id))
+                Ok(Start::Started(run_id))
             }
             Err(err @ (EngineError::Unavailable(_) | EngineError::Internal(_) | EngineError::Store(_))) => {
                 tracing::warn!(schedule = %schedule.id, tick, error = %err, "a schedule's run cannot start now");

@@ -207,8 +207,8 @@ impl Triggers {
             idempotency_key: format!("webhook:{}:{}", call.webhook_id, window.arm_sequence),
             ..StartRun::default()
         };
-        let run = match self.runs.start(&row.tenant_id, start).await {
-            Ok(run) => run,
+        let run_id = match self.runs.start_run_id(&row.tenant_id, start).await {
+            Ok(run_id) => run_id,
             Err(err) => {
                 // Nothing started: the caller may try again in the window.
                 if let Err(store) = self.store.release_window(call.webhook_id, window).await {
@@ -217,7 +217,6 @@ impl Triggers {
                 return Err(err.into());
             }
         };
-        let run_id = run.0.id.clone();
         // The run started whatever happens here, so the caller hears so;
         // only the status's last fire (and a repeat's answer) would lag.
         if let Err(err) = self.store.record_webhook_fire(call.webhook_id, &run_id, now_ms(), delivery.as_deref()).await
