@@ -46,11 +46,7 @@ struct Stream {
 /// The first message of a stream: `hello` for `worker_id` serving
 /// "worker", concurrency 4, and `credits`.
 fn hello(worker_id: &str, credits: u32) -> pb::ConnectWorkerRequest {
-    pb::ConnectWorkerRequest {
-        hello: Some(register_request(worker_id, &["worker"])),
-        credits,
-        ..Default::default()
-    }
+    pb::ConnectWorkerRequest { hello: Some(register_request(worker_id, &["worker"])), credits, ..Default::default() }
 }
 
 /// Opens a stream with `first`; the error when the call or its first
@@ -265,8 +261,7 @@ async fn reports_are_answered_on_the_stream_with_the_errors_of_the_unary_rpcs() 
         ..Default::default()
     };
     let blank_tool = pb::CheckToolUseRequest { tool: " ".into(), ..deny.clone() };
-    let no_error =
-        pb::FailTaskRequest { task_id: b.task_id.clone(), lease_token: b.lease_token, ..Default::default() };
+    let no_error = pb::FailTaskRequest { task_id: b.task_id.clone(), lease_token: b.lease_token, ..Default::default() };
     stream
         .report(vec![
             report(1, heartbeat(a, a.lease_token)),
@@ -505,7 +500,8 @@ async fn the_sdk_worker_runs_a_10_step_chain_and_a_fan_out_over_the_stream() {
     let client = server.client().await;
     let steps: Vec<_> = (0..10)
         .map(|i| {
-            let mut step = json!({"id": format!("s{i}"), "type": "agent", "agent": "worker", "task": format!("step {i}")});
+            let mut step =
+                json!({"id": format!("s{i}"), "type": "agent", "agent": "worker", "task": format!("step {i}")});
             if i > 0 {
                 step["dependsOn"] = json!([format!("s{}", i - 1)]);
                 step["inputMap"] = json!({"n": format!("$.s{}.output.n", i - 1)});

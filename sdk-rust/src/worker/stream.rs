@@ -242,7 +242,9 @@ impl Driver {
                     None
                 }
                 Event::Message(Ok(None)) if send.is_none() => return Ended::Finished,
-                Event::Message(Ok(None)) => return Ended::Lost(Status::unavailable("the server ended the worker stream")),
+                Event::Message(Ok(None)) => {
+                    return Ended::Lost(Status::unavailable("the server ended the worker stream"));
+                }
                 Event::Message(Err(status)) => return Ended::Lost(status),
                 Event::Asked(first) => {
                     let mut asked = vec![first];

@@ -12,8 +12,8 @@ use serde_json::Value;
 use tokio::sync::watch;
 use tonic::Code;
 
-use super::{Progress, Shared, TaskContext, TaskError, backoff};
 use super::Outcome;
+use super::{Progress, Shared, TaskContext, TaskError, backoff};
 use crate::json::{from_proto_struct, to_proto_struct, to_proto_value};
 use crate::pb;
 
@@ -127,8 +127,7 @@ async fn report(shared: &Shared, task_id: &str, token: u64, lease_until: Instant
                 cost: outcome.cost,
                 state_writes: (!outcome.state.is_empty()).then(|| to_proto_struct(&outcome.state)),
             };
-            deliver(task_id, lease_until, || link.complete(request.clone(), lease_until))
-            .await
+            deliver(task_id, lease_until, || link.complete(request.clone(), lease_until)).await
         }
         Err(error) => {
             let request = pb::FailTaskRequest {
@@ -139,8 +138,7 @@ async fn report(shared: &Shared, task_id: &str, token: u64, lease_until: Instant
                 cost: None,
                 error_code: error.code,
             };
-            deliver(task_id, lease_until, || link.fail(request.clone(), lease_until))
-            .await
+            deliver(task_id, lease_until, || link.fail(request.clone(), lease_until)).await
         }
     };
     if let Err(status) = sent {

@@ -74,12 +74,16 @@ pub(super) async fn connect(
         }
         Ok(Err(status)) => return Err(inbound_status(status)),
         Ok(Ok(None)) => {
-            return Err(error::invalid_argument("hello", "the stream ended before its first message, which carries hello"));
+            return Err(error::invalid_argument(
+                "hello",
+                "the stream ended before its first message, which carries hello",
+            ));
         }
         Ok(Ok(Some(first))) => first,
     };
     let Some(hello) = first.hello.clone() else {
-        let what = if first.reports.is_empty() { "is required on the first message" } else { "must come before any report" };
+        let what =
+            if first.reports.is_empty() { "is required on the first message" } else { "must come before any report" };
         return Err(error::invalid_argument("hello", what));
     };
     // The whole first message is checked before the hello registers.
@@ -88,7 +92,10 @@ pub(super) async fn connect(
     if !first.drain && first.credits > credit_limit {
         return Err(error::invalid_argument(
             "credits",
-            format!("{} credits are over the limit of {credit_limit} (the registered concurrency, at most {MAX_CREDITS})", first.credits),
+            format!(
+                "{} credits are over the limit of {credit_limit} (the registered concurrency, at most {MAX_CREDITS})",
+                first.credits
+            ),
         ));
     }
     let (welcome, concurrency) = workers::register(&tasks, &tenant, hello).await?;
@@ -238,9 +245,7 @@ impl Session {
                     self.claims.drain();
                     None
                 }
-                Event::Message(Err(status)) if is_client_mistake(&status) => {
-                    Some(End::Refused(inbound_status(status)))
-                }
+                Event::Message(Err(status)) if is_client_mistake(&status) => Some(End::Refused(inbound_status(status))),
                 Event::Message(Err(_)) | Event::Gone => Some(End::Gone),
                 Event::Closing => {
                     // The server stops: answer what was taken, then end.
@@ -308,7 +313,9 @@ async fn answer(tasks: TaskQueue, tenant: String, report: pb::WorkerReport) -> p
     };
     match answered {
         Ok(answer) => pb::ReportAnswer { report_id: report.report_id, error: None, answer: Some(answer) },
-        Err(status) => pb::ReportAnswer { report_id: report.report_id, error: Some(status_to_pb(&status)), answer: None },
+        Err(status) => {
+            pb::ReportAnswer { report_id: report.report_id, error: Some(status_to_pb(&status)), answer: None }
+        }
     }
 }
 

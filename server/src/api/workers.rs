@@ -183,7 +183,11 @@ pub(super) async fn complete(
 
 /// FailTask, unary or on a stream: checks the request, then fails the
 /// attempt through the run writer.
-pub(super) async fn fail(tasks: &TaskQueue, tenant: &str, r: pb::FailTaskRequest) -> Result<pb::FailTaskResponse, Status> {
+pub(super) async fn fail(
+    tasks: &TaskQueue,
+    tenant: &str,
+    r: pb::FailTaskRequest,
+) -> Result<pb::FailTaskResponse, Status> {
     required_id(&r.task_id, "task_id")?;
     check_token(r.lease_token)?;
     let cost = cents(r.cost.as_ref(), "cost")?;
