@@ -10,16 +10,17 @@
 //!
 //! Nothing claimed is lost when the stream ends: dropping the
 //! [`WorkerStream`] drops its waiting claims, which the writer sees before
-//! claiming for them (or hands back what it claimed meanwhile), and a
-//! claimed task not yet pushed ([`ClaimedTask`] dropped without
-//! [`ClaimedTask::pushed`]) is handed back to the queue, same attempt.
+//! claiming for them (a claim whose answer already came is taken first and
+//! its task handed back), and a claimed task not yet pushed
+//! ([`ClaimedTask`] dropped without [`ClaimedTask::pushed`]) is handed back
+//! to the queue in the writer's next commit, same attempt.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
-use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
+use futures_util::{FutureExt, StreamExt};
 use tokio::sync::watch;
 
 use super::{PolledTask, SERVED_KINDS, TaskQueue};
@@ -38,6 +39,12 @@ const CLAIM_WAIT: Duration = Duration::from_secs(30);
 /// A claim in flight: resolves with a task, with `None` when its wait ran
 /// out, or with the error that ends the stream.
 type Claim = Pin<Box<dyn Future<Output = Result<Option<ClaimedTask>, EngineError>> + Send>>;
+
+impl Drop for WorkerStream {
+    fn drop(&mut self) {
+        self.withdraw();
+    }
+}
 
 /// A task claimed for a stream, under its lease. Handed back to the queue
 /// when dropped before [`Self::pushed`] says the worker was sent it.
@@ -133,6 +140,17 @@ impl WorkerStream {
     pub fn drain(&mut self) {
         self.draining = true;
         self.credits = 0;
+        self.withdraw();
+    }
+
+    /// Drops the claims. A claim the writer answered since it was last
+    /// polled holds its task in the answer: polling the answered ones once
+    /// more turns each into a [`ClaimedTask`], which hands the task back
+    /// when dropped.
+    fn withdraw(&mut self) {
+        while let Some(Some(answered)) = self.claims.next().now_or_never() {
+            drop(answered);
+        }
         self.claims = FuturesUnordered::new();
     }
 
@@ -198,10 +216,11 @@ async fn claim(
     };
     // Held from here, so a stream that ends meanwhile hands the task back
     // (and so does an error describing it).
-    let mut polled = PolledTask { leased, policy: None, deadline_ms: None };
-    let described = queue.fill_in(&tenant, &mut polled).await;
-    let claimed = ClaimedTask { polled: Some(polled), queue, tenant };
-    described?;
+    let polled = PolledTask { leased, policy: None, deadline_ms: None };
+    let mut claimed = ClaimedTask { polled: Some(polled), queue: queue.clone(), tenant: tenant.clone() };
+    if let Some(polled) = claimed.polled.as_mut() {
+        queue.fill_in(&tenant, polled).await?;
+    }
     Ok(Some(claimed))
 }
 
