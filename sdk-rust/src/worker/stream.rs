@@ -219,9 +219,6 @@ impl Driver {
         let mut send = Some(send);
         let mut waiting: HashMap<u64, oneshot::Sender<Result<pb::report_answer::Answer, Status>>> = HashMap::new();
         let mut next_id: u64 = 1;
-        if self.draining {
-            let _ = send.as_ref().map(|s| s.try_send(pb::ConnectWorkerRequest { drain: true, ..Default::default() }));
-        }
         self.take(first, &mut waiting);
         loop {
             // Drained: every task reported. Half-close; the server ends

@@ -172,7 +172,7 @@ struct Session {
 /// What woke a stream's loop.
 enum Event {
     Answer(pb::ReportAnswer),
-    Claimed(Result<ClaimedTask, crate::engine::EngineError>),
+    Claimed(Box<Result<ClaimedTask, crate::engine::EngineError>>),
     Message(Result<Option<pb::ConnectWorkerRequest>, Status>),
     Closing,
     Sent,
@@ -214,7 +214,7 @@ impl Session {
             let event = tokio::select! {
                 biased;
                 Some(answer) = self.reports.next(), if !full && !self.reports.is_empty() => Event::Answer(answer),
-                claimed = self.claims.next_task(), if !full && !stopping => Event::Claimed(claimed),
+                claimed = self.claims.next_task(), if !full && !stopping => Event::Claimed(Box::new(claimed)),
                 message = self.inbound.message(), if can_read => Event::Message(message),
                 _ = self.closing.wait_for(|closing| *closing), if !stopping => Event::Closing,
                 permit = self.out.reserve(), if !self.outbox.is_empty() => match permit {
@@ -233,11 +233,13 @@ impl Session {
                     self.outbox.push_answer(answer);
                     None
                 }
-                Event::Claimed(Ok(claimed)) => {
-                    self.outbox.push_task(claimed);
-                    None
-                }
-                Event::Claimed(Err(err)) => Some(End::Refused(err.into())),
+                Event::Claimed(claimed) => match *claimed {
+                    Ok(claimed) => {
+                        self.outbox.push_task(claimed);
+                        None
+                    }
+                    Err(err) => Some(End::Refused(err.into())),
+                },
                 Event::Message(Ok(Some(message))) => self.apply(message, false).err().map(End::Refused),
                 // Half-closed: a drain; what is pending is still answered.
                 Event::Message(Ok(None)) => {
