@@ -539,3 +539,43 @@ async fn the_sdk_worker_runs_a_10_step_chain_and_a_fan_out_over_the_stream() {
     stop.send(()).unwrap();
     tokio::time::timeout(Duration::from_secs(10), running).await.expect("the worker stops").unwrap();
 }
+
+/// gRPC-web has no client streaming: its one request message is the whole
+/// stream (a hello, then the half-close that drains), answered with the
+/// welcome and OK.
+#[tokio::test]
+async fn over_grpc_web_the_stream_is_one_message_each_way() {
+    use weft_tests::http1::{grpc_frame, grpc_web_frames, request};
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let body = grpc_frame(&hello("web-worker", 1).encode_to_vec());
+    let headers = [("content-type", "application/grpc-web+proto"), ("x-grpc-web", "1")];
+    let response = request(server.addr, "POST", "/weft.v1.WorkerService/ConnectWorker", &headers, &body).await.unwrap();
+    assert_eq!(response.status, 200);
+    let frames = grpc_web_frames(&response.body);
+    let welcome = pb::ConnectWorkerResponse::decode(frames[0].1.as_slice()).unwrap().welcome.expect("the welcome");
+    assert_eq!(welcome.worker_id, "web-worker");
+    let trailers = frames.last().unwrap();
+    assert_eq!(trailers.0, 0x80);
+    assert!(
+        String::from_utf8_lossy(&trailers.1).contains("grpc-status:0"),
+        "{:?}",
+        String::from_utf8_lossy(&trailers.1)
+    );
+}
+
+/// A message over the server's size limit ends the stream with
+/// RESOURCE_EXHAUSTED, as a unary request over it is refused; the report
+/// it carried changed nothing.
+#[tokio::test]
+async fn a_message_over_the_size_limit_ends_the_stream_with_resource_exhausted() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, client, _, _) = one_step_runs(dir.path(), 1).await;
+    let mut stream = connect(&client, "w1", 1).await;
+    let task = stream.tasks(1).await.remove(0);
+    let huge = json!({"text": "x".repeat(5 * 1024 * 1024)});
+    stream.report(vec![report(1, complete(&task, huge))]).await;
+    let ended = stream.end().await.expect("an error");
+    assert_eq!((ended.code(), reason(&ended)), (Code::ResourceExhausted, "MESSAGE_TOO_LARGE".to_owned()), "{ended:?}");
+    client.workers().complete_task(complete_request(&task, &json!({}), None)).await.expect("the task is still open");
+}

@@ -114,9 +114,10 @@ class WorkerServiceStub:
         weft.v1.worker_service_pb2.ConnectWorkerRequest,
         weft.v1.worker_service_pb2.ConnectWorkerResponse,
     ]
-    """One stream per worker process, over HTTP/2 gRPC only (no REST route;
-    gRPC-web has no client streaming: browsers and simple clients use the
-    unary RPCs above, which stay equivalent).
+    """One stream per worker process, over HTTP/2 gRPC. It has no REST route,
+    and gRPC-web has no client streaming (a gRPC-web call is one message
+    each way: the hello, then the half-close that drains), so browsers and
+    simple clients use the unary RPCs above, which stay equivalent.
 
     Flow:
     1. The worker's first message carries `hello` (a RegisterWorkerRequest:
@@ -153,7 +154,11 @@ class WorkerServiceStub:
 
     A protocol mistake (`hello` missing or repeated, too many credits or
     reports) ends the stream with INVALID_ARGUMENT naming the field; the
-    message that carried it changes nothing. When the stream ends, however
+    message that carried it changes nothing. Each message is bounded by the
+    server's message size limit (4 MiB by default), as a unary request is:
+    a larger one ends the stream with RESOURCE_EXHAUSTED
+    (MESSAGE_TOO_LARGE), one that is not protobuf with INVALID_ARGUMENT
+    (MALFORMED_MESSAGE). When the stream ends, however
     it ends, tasks not yet pushed stay queued for other workers. Tasks
     already pushed keep their leases until they expire: the worker may
     heartbeat, complete or fail them with their lease tokens over a new
@@ -264,9 +269,10 @@ class WorkerServiceAsyncStub:
         weft.v1.worker_service_pb2.ConnectWorkerRequest,
         weft.v1.worker_service_pb2.ConnectWorkerResponse,
     ]
-    """One stream per worker process, over HTTP/2 gRPC only (no REST route;
-    gRPC-web has no client streaming: browsers and simple clients use the
-    unary RPCs above, which stay equivalent).
+    """One stream per worker process, over HTTP/2 gRPC. It has no REST route,
+    and gRPC-web has no client streaming (a gRPC-web call is one message
+    each way: the hello, then the half-close that drains), so browsers and
+    simple clients use the unary RPCs above, which stay equivalent.
 
     Flow:
     1. The worker's first message carries `hello` (a RegisterWorkerRequest:
@@ -303,7 +309,11 @@ class WorkerServiceAsyncStub:
 
     A protocol mistake (`hello` missing or repeated, too many credits or
     reports) ends the stream with INVALID_ARGUMENT naming the field; the
-    message that carried it changes nothing. When the stream ends, however
+    message that carried it changes nothing. Each message is bounded by the
+    server's message size limit (4 MiB by default), as a unary request is:
+    a larger one ends the stream with RESOURCE_EXHAUSTED
+    (MESSAGE_TOO_LARGE), one that is not protobuf with INVALID_ARGUMENT
+    (MALFORMED_MESSAGE). When the stream ends, however
     it ends, tasks not yet pushed stay queued for other workers. Tasks
     already pushed keep their leases until they expire: the worker may
     heartbeat, complete or fail them with their lease tokens over a new
@@ -428,9 +438,10 @@ class WorkerServiceServicer(metaclass=abc.ABCMeta):
         request_iterator: _MaybeAsyncIterator[weft.v1.worker_service_pb2.ConnectWorkerRequest],
         context: _ServicerContext,
     ) -> typing.Union[collections.abc.Iterator[weft.v1.worker_service_pb2.ConnectWorkerResponse], collections.abc.AsyncIterator[weft.v1.worker_service_pb2.ConnectWorkerResponse]]:
-        """One stream per worker process, over HTTP/2 gRPC only (no REST route;
-        gRPC-web has no client streaming: browsers and simple clients use the
-        unary RPCs above, which stay equivalent).
+        """One stream per worker process, over HTTP/2 gRPC. It has no REST route,
+        and gRPC-web has no client streaming (a gRPC-web call is one message
+        each way: the hello, then the half-close that drains), so browsers and
+        simple clients use the unary RPCs above, which stay equivalent.
 
         Flow:
         1. The worker's first message carries `hello` (a RegisterWorkerRequest:
@@ -467,7 +478,11 @@ class WorkerServiceServicer(metaclass=abc.ABCMeta):
 
         A protocol mistake (`hello` missing or repeated, too many credits or
         reports) ends the stream with INVALID_ARGUMENT naming the field; the
-        message that carried it changes nothing. When the stream ends, however
+        message that carried it changes nothing. Each message is bounded by the
+        server's message size limit (4 MiB by default), as a unary request is:
+        a larger one ends the stream with RESOURCE_EXHAUSTED
+        (MESSAGE_TOO_LARGE), one that is not protobuf with INVALID_ARGUMENT
+        (MALFORMED_MESSAGE). When the stream ends, however
         it ends, tasks not yet pushed stay queued for other workers. Tasks
         already pushed keep their leases until they expire: the worker may
         heartbeat, complete or fail them with their lease tokens over a new

@@ -894,9 +894,10 @@ export const WorkerService: GenService<{
     output: typeof CheckToolUseResponseSchema;
   },
   /**
-   * One stream per worker process, over HTTP/2 gRPC only (no REST route;
-   * gRPC-web has no client streaming: browsers and simple clients use the
-   * unary RPCs above, which stay equivalent).
+   * One stream per worker process, over HTTP/2 gRPC. It has no REST route,
+   * and gRPC-web has no client streaming (a gRPC-web call is one message
+   * each way: the hello, then the half-close that drains), so browsers and
+   * simple clients use the unary RPCs above, which stay equivalent.
    *
    * Flow:
    * 1. The worker's first message carries `hello` (a RegisterWorkerRequest:
@@ -933,7 +934,11 @@ export const WorkerService: GenService<{
    *
    * A protocol mistake (`hello` missing or repeated, too many credits or
    * reports) ends the stream with INVALID_ARGUMENT naming the field; the
-   * message that carried it changes nothing. When the stream ends, however
+   * message that carried it changes nothing. Each message is bounded by the
+   * server's message size limit (4 MiB by default), as a unary request is:
+   * a larger one ends the stream with RESOURCE_EXHAUSTED
+   * (MESSAGE_TOO_LARGE), one that is not protobuf with INVALID_ARGUMENT
+   * (MALFORMED_MESSAGE). When the stream ends, however
    * it ends, tasks not yet pushed stay queued for other workers. Tasks
    * already pushed keep their leases until they expire: the worker may
    * heartbeat, complete or fail them with their lease tokens over a new
