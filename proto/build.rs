@@ -43,6 +43,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build_client(false)
         .generate_default_stubs(true)
         .codec_path("crate::codec::RequestCodec")
+        // A worker stream's refused report carries a google.rpc.Status:
+        // tonic-types' own, which its error details decode into.
+        .extern_path(".google.rpc.Status", "::tonic_types::Status")
         .compile_fds(descriptors.clone())?;
 
     // Client stubs only, in OUT_DIR/client: every message is the one
@@ -53,6 +56,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build_server(false)
         .extern_path(".weft.v1", "crate::v1")
         .extern_path(".google.api", "crate::google::api")
+        .extern_path(".google.rpc.Status", "::tonic_types::Status")
         .out_dir(&clients)
         .compile_fds(descriptors)?;
     Ok(())

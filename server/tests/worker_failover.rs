@@ -3,8 +3,10 @@
 //! connection to the first replica that accepts it, and a Rust SDK worker
 //! connected only through the proxy, registered through the replica that
 //! is then SIGKILLed mid-work. Every run, started before and after the
-//! kill, completes with no help, and the worker never had to register
-//! again: the replica its polls fail over to knows it from the store.
+//! kill, completes with no help. Over long polls the worker never had to
+//! register again: the replica its polls fail over to knows it from the
+//! store. Over the ConnectWorker stream it opens a new stream through the
+//! proxy with the same id (its hello registers it again).
 
 #![allow(
     clippy::unwrap_used,
@@ -104,7 +106,16 @@ async fn the_worker(weft: &weft_sdk::Weft) -> pb::WorkerInfo {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_worker_behind_a_proxy_keeps_serving_when_its_replica_is_killed() {
-    let name = "a_worker_behind_a_proxy_keeps_serving";
+    keeps_serving_when_its_replica_is_killed(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stream_worker_behind_a_proxy_keeps_serving_when_its_replica_is_killed() {
+    keeps_serving_when_its_replica_is_killed(false).await;
+}
+
+async fn keeps_serving_when_its_replica_is_killed(polling: bool) {
+    let name = if polling { "a_worker_behind_a_proxy_keeps_serving" } else { "a_stream_worker_behind_a_proxy" };
     let Some(base) = postgres_or_skip(name).await else { return };
     let schema = Schema::create(&base, "worker_failover").await;
     let env = [
@@ -134,6 +145,7 @@ async fn a_worker_behind_a_proxy_keeps_serving_when_its_replica_is_killed() {
     let counted = calls.clone();
     let worker = Worker::new(&through_proxy)
         .id("failover-worker")
+        .polling(polling)
         .agent("failover-agent", move |task| {
             let counted = counted.clone();
             async move {
@@ -199,15 +211,18 @@ async fn a_worker_behind_a_proxy_keeps_serving_when_its_replica_is_killed() {
         }
     }
     let after = the_worker(&c).await;
-    assert_eq!(
-        after.register_time, before.register_time,
-        "the replicas the worker failed over to knew it from the store: it never registered again"
-    );
+    assert_eq!(after.worker_id, before.worker_id, "one worker, the same id after the failover");
+    if polling {
+        assert_eq!(
+            after.register_time, before.register_time,
+            "the replicas the worker failed over to knew it from the store: it never registered again"
+        );
+    }
     let ms =
         |w: &pb::WorkerInfo| w.last_poll_time.as_ref().map_or(0, |t| t.seconds * 1000 + i64::from(t.nanos) / 1_000_000);
     assert!(ms(&after) > ms(&before), "its polls after the kill were seen: {before:?} {after:?}");
     report(
-        "worker_failover",
+        if polling { "worker_failover" } else { "worker_failover_stream" },
         &format!(
             "{} runs (2 agent steps each) completed; all done {:.2} s after SIGKILL of the proxied replica; \
              {} steps needed a second attempt (a claim or answer lost with the replica)",

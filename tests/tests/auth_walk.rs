@@ -205,6 +205,9 @@ fn takes_no_id(path: &str) -> bool {
         || method.starts_with("Put")
         || method == "ValidateWorkflow"
         || method == "RegisterWorker"
+        // Its hello registers in the caller's tenant, as RegisterWorker
+        // does; worker_stream.rs shows a stream gets only its tenant's tasks.
+        || method == "ConnectWorker"
 }
 
 /// Calls `path` over HTTP/2 gRPC with `message` and the given

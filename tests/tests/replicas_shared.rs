@@ -184,3 +184,59 @@ async fn two_replicas_share_runs_and_act_on_each_others_runs() {
     }
     assert!(owners(&url).await.is_empty(), "a replica that stops gives its partitions up");
 }
+
+/// A worker's ConnectWorker stream on B is pushed the tasks of runs A
+/// holds (A's commits queue them; B's claims are woken across replicas),
+/// and its completions reach A: every run completes, each step once.
+#[tokio::test]
+async fn a_worker_stream_on_one_replica_serves_the_runs_the_other_holds() {
+    let name = "a_worker_stream_on_one_replica_serves_the_runs_the_other_holds";
+    let Some(base) = postgres_or_skip(name).await else { return };
+    let url = fresh_schema_url(&base).await;
+    let a = replica(&url).await;
+    let b = replica(&url).await;
+    let shared = &url;
+    eventually("the partitions split evenly", 30, || async move {
+        let split = owners(shared).await;
+        if split.iter().map(|(_, n)| *n).collect::<Vec<_>>() == [32, 32] { Ok(()) } else { Err(split) }
+    })
+    .await;
+    let request =
+        pb::CreateWorkflowRequest { workflow: Some(weft_tests::chain_workflow("streamed", 2)), ..Default::default() };
+    let workflow_id = a.client.workflows().create_workflow(request).await.unwrap().into_inner().id;
+
+    let (stop, stopped) = oneshot::channel::<()>();
+    let worker = weft_sdk::worker::Worker::new(&b.client)
+        .id("stream-on-b")
+        .agent(
+            "worker",
+            |task| async move { Ok(weft_sdk::worker::Outcome::new(json!({"echoed": task.task().step_id}))) },
+        )
+        .concurrency(8);
+    let running = tokio::spawn(worker.run(async move {
+        let _ = stopped.await;
+    }));
+    let mut started = Vec::new();
+    for _ in 0..20 {
+        let start = pb::StartRunRequest { workflow_id: workflow_id.clone(), ..Default::default() };
+        started.push(a.client.runs().start_run(start).await.unwrap().into_inner().run.unwrap().id);
+    }
+    for id in &started {
+        let run = wait_finished(&a.client, id, 30).await;
+        assert_eq!(run.status(), pb::RunStatus::Completed, "{id}");
+    }
+    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+    let completions: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM run_commands WHERE command LIKE '{\"command\":\"stepSucceeded\"%'")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(completions, 40, "each step's completion is recorded once");
+
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(10), running).await.expect("the worker stops").unwrap().unwrap();
+    for replica in [a, b] {
+        replica.stop.send(()).unwrap();
+        replica.task.await.unwrap().unwrap();
+    }
+}

@@ -447,6 +447,36 @@ async fn every_annotated_route_reaches_its_rpc() {
     }
 }
 
+/// Every RPC has a REST route but the ones named here: ConnectWorker is a
+/// bidirectional stream, served over HTTP/2 gRPC only (REST and gRPC-web
+/// clients use the unary worker RPCs), and the two signed calls are served
+/// by hand at their paths.
+#[test]
+fn every_rpc_but_the_worker_stream_and_the_signed_calls_has_a_rest_route() {
+    let table = RouteTable::from_pool(pool()).unwrap();
+    let routed: std::collections::BTreeSet<&str> = table.routes().iter().map(|r| r.grpc_path.as_str()).collect();
+    let mut unrouted = Vec::new();
+    for service in pool().services().filter(|s| s.package_name() == "weft.v1") {
+        for method in service.methods() {
+            let path = format!("/{}/{}", service.full_name(), method.name());
+            if !routed.contains(path.as_str()) {
+                unrouted.push(path);
+            }
+        }
+    }
+    let connect =
+        pool().get_service_by_name("weft.v1.WorkerService").unwrap().methods().find(|m| m.name() == "ConnectWorker");
+    let connect = connect.expect("ConnectWorker is in the API");
+    assert!(connect.is_client_streaming() && connect.is_server_streaming(), "a bidirectional stream");
+    assert!(unrouted.contains(&"/weft.v1.WorkerService/ConnectWorker".to_owned()), "{unrouted:?}");
+    assert!(
+        unrouted
+            .iter()
+            .all(|path| path == "/weft.v1.WorkerService/ConnectWorker" || path.starts_with("/weft.v1.TriggerService/")),
+        "only the worker stream and the signed calls lack a REST route: {unrouted:?}"
+    );
+}
+
 #[tokio::test]
 async fn malformed_requests_get_clear_400s_and_change_nothing() {
     let dir = tempfile::tempdir().unwrap();

@@ -1,7 +1,8 @@
 //! The Rust SDK's worker runtime against a live server: handlers complete
 //! agent steps with output and cost, failures reach the step, a cancelled
 //! run reaches its handler through the heartbeat, and shutdown lets the
-//! task in flight finish.
+//! task in flight finish (all over the ConnectWorker stream, the default);
+//! and a server without the stream (UNIMPLEMENTED) is long-polled.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -149,4 +150,86 @@ async fn a_cancelled_run_reaches_its_handler_and_shutdown_waits_for_work_in_flig
     let run = wait_finished(&weft, &nap, 10).await;
     assert_eq!(run.status, pb::RunStatus::Completed as i32, "the task in flight finished before shutdown");
     assert_eq!(from_proto_value(step(&run, "nap").output.as_ref().unwrap()), json!({"rested": true}));
+}
+
+/// A server from before WorkerService.ConnectWorker: the stream answers
+/// UNIMPLEMENTED (the generated default), the unary protocol works.
+#[derive(Clone, Default)]
+struct PollingOnlyServer(Arc<Seen>);
+
+/// What the polling-only server saw.
+#[derive(Default)]
+struct Seen {
+    polls: std::sync::atomic::AtomicUsize,
+    completed: tokio::sync::Mutex<Vec<pb::CompleteTaskRequest>>,
+    done: tokio::sync::Notify,
+}
+
+#[tonic::async_trait]
+impl weft_proto::v1::worker_service_server::WorkerService for PollingOnlyServer {
+    async fn register_worker(
+        &self,
+        request: tonic::Request<pb::RegisterWorkerRequest>,
+    ) -> Result<tonic::Response<pb::RegisterWorkerResponse>, tonic::Status> {
+        let worker_id = request.into_inner().worker_id;
+        Ok(tonic::Response::new(pb::RegisterWorkerResponse { worker_id, lease_seconds: 60 }))
+    }
+
+    async fn poll_task(
+        &self,
+        _request: tonic::Request<pb::PollTaskRequest>,
+    ) -> Result<tonic::Response<pb::PollTaskResponse>, tonic::Status> {
+        if self.0.polls.fetch_add(1, Ordering::SeqCst) == 0 {
+            let task = pb::Task {
+                task_id: "task_old".into(),
+                agent: "echo".into(),
+                kind: "agent".into(),
+                task: "from an older server".into(),
+                attempt: 1,
+                lease_token: 1,
+                ..Default::default()
+            };
+            return Ok(tonic::Response::new(pb::PollTaskResponse { task: Some(task) }));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        Ok(tonic::Response::new(pb::PollTaskResponse { task: None }))
+    }
+
+    async fn complete_task(
+        &self,
+        request: tonic::Request<pb::CompleteTaskRequest>,
+    ) -> Result<tonic::Response<pb::CompleteTaskResponse>, tonic::Status> {
+        self.0.completed.lock().await.push(request.into_inner());
+        self.0.done.notify_one();
+        Ok(tonic::Response::new(pb::CompleteTaskResponse {}))
+    }
+}
+
+#[tokio::test]
+async fn a_worker_long_polls_a_server_that_answers_the_stream_unimplemented() {
+    let old = PollingOnlyServer::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let service = weft_proto::v1::worker_service_server::WorkerServiceServer::new(old.clone());
+    let serving = tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(service)
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+    );
+    let weft = weft_sdk::Weft::connect(format!("http://{addr}")).await.unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let worker = Worker::new(&weft)
+        .id("old-server-worker")
+        .agent("echo", |task| async move { Ok(Outcome::new(json!({"said": task.text()}))) });
+    let running = tokio::spawn(worker.run(async move {
+        let _ = stopped.await;
+    }));
+    tokio::time::timeout(Duration::from_secs(10), old.0.done.notified()).await.expect("the task was completed");
+    let completed = old.0.completed.lock().await.clone();
+    assert_eq!(completed.len(), 1);
+    assert_eq!((completed[0].task_id.as_str(), completed[0].lease_token), ("task_old", 1));
+    assert_eq!(from_proto_value(completed[0].output.as_ref().unwrap()), json!({"said": "from an older server"}));
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(10), running).await.expect("the worker stops").unwrap().unwrap();
+    serving.abort();
 }

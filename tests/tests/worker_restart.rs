@@ -114,12 +114,18 @@ async fn runs_complete(weft: &Weft, workflow_id: &str, count: i64, within_secs: 
     }
 }
 
-/// A worker of agent `restart-agent` echoing its task text, on `weft`;
+/// A worker of agent `restart-agent` echoing its task text, on `weft`
+/// (over the ConnectWorker stream, or by long polls when `polling`);
 /// answers the handle and a way to stop it.
-fn spawn_worker(weft: &Weft, worker_id: &str) -> (JoinHandle<Result<(), weft_sdk::Error>>, oneshot::Sender<()>) {
+fn spawn_worker(
+    weft: &Weft,
+    worker_id: &str,
+    polling: bool,
+) -> (JoinHandle<Result<(), weft_sdk::Error>>, oneshot::Sender<()>) {
     let (stop, stopped) = oneshot::channel::<()>();
     let worker = Worker::new(weft)
         .id(worker_id)
+        .polling(polling)
         .agent("restart-agent", |task| async move { Ok(Outcome::new(json!({"done": task.text()}))) })
         .concurrency(4);
     let running = tokio::spawn(worker.run(async move {
@@ -133,6 +139,8 @@ async fn stop_worker(running: JoinHandle<Result<(), weft_sdk::Error>>, stop: one
     tokio::time::timeout(Duration::from_secs(10), running).await.expect("the worker stops").unwrap().unwrap();
 }
 
+/// Long polls: the stored registration serves the restarted server, which
+/// the worker never has to register with again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_keeps_serving_across_a_restart_on_the_same_store_and_port() {
     let dir = tempfile::tempdir().unwrap();
@@ -141,7 +149,7 @@ async fn a_worker_keeps_serving_across_a_restart_on_the_same_store_and_port() {
     let addr = server.addr;
     let weft = server.client().await;
     let workflow_id = create_workflow(&weft).await;
-    let (running, stop) = spawn_worker(&weft, "restart-w1");
+    let (running, stop) = spawn_worker(&weft, "restart-w1", true);
     runs_complete(&weft, &workflow_id, 2, 10).await;
     let before = weft.workers().list_workers(pb::ListWorkersRequest::default()).await.unwrap().into_inner().workers;
 
@@ -161,20 +169,54 @@ async fn a_worker_keeps_serving_across_a_restart_on_the_same_store_and_port() {
     server.stop().await;
 }
 
+/// The stream: it breaks with the restart, and the worker opens another
+/// on the new server with the same id (its hello registers it again).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_worker_reconnects_across_a_restart_with_the_same_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("weft.db");
+    let server = Server::start("127.0.0.1:0".parse().unwrap(), &database).await;
+    let addr = server.addr;
+    let weft = server.client().await;
+    let workflow_id = create_workflow(&weft).await;
+    let (running, stop) = spawn_worker(&weft, "restart-stream", false);
+    runs_complete(&weft, &workflow_id, 2, 10).await;
+
+    server.stop().await;
+    let server = Server::start(addr, &database).await;
+    let after = server.client().await;
+    runs_complete(&after, &workflow_id, 5, 20).await;
+    let listed = after.workers().list_workers(pb::ListWorkersRequest::default()).await.unwrap().into_inner();
+    assert_eq!(listed.workers.iter().map(|w| w.worker_id.as_str()).collect::<Vec<_>>(), ["restart-stream"]);
+
+    stop_worker(running, stop).await;
+    server.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_registers_again_by_itself_when_a_server_does_not_know_it() {
+    registers_again_with_a_server_that_does_not_know_it(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_polling_worker_registers_again_by_itself_when_a_server_does_not_know_it() {
+    registers_again_with_a_server_that_does_not_know_it(true).await;
+}
+
+async fn registers_again_with_a_server_that_does_not_know_it(polling: bool) {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start("127.0.0.1:0".parse().unwrap(), &dir.path().join("first.db")).await;
     let addr = server.addr;
     let weft = server.client().await;
     let workflow_id = create_workflow(&weft).await;
-    let (running, stop) = spawn_worker(&weft, "");
+    let (running, stop) = spawn_worker(&weft, "", polling);
     runs_complete(&weft, &workflow_id, 1, 10).await;
     let before = weft.workers().list_workers(pb::ListWorkersRequest::default()).await.unwrap().into_inner().workers;
     assert_eq!(before.len(), 1, "{before:?}");
 
     // Same port, another database: this server never heard of the worker
-    // and answers its polls NOT_FOUND until it registers again.
+    // and answers its polls NOT_FOUND until it registers again (a stream's
+    // next hello registers it).
     server.stop().await;
     let server = Server::start(addr, &dir.path().join("second.db")).await;
     let after = server.client().await;

@@ -150,3 +150,13 @@ pub fn tool_answer_to_pb(answer: ToolAnswer) -> pb::CheckToolUseResponse {
     };
     pb::CheckToolUseResponse { decision: decision as i32, reason, approval_id }
 }
+
+/// A refusal as a ConnectWorker stream's report answer carries it: the code,
+/// message and details (ErrorInfo, BadRequest) the unary RPC would have
+/// answered with.
+pub fn status_to_pb(status: &Status) -> tonic_types::Status {
+    use prost::Message;
+    // tonic-types keeps the details as an encoded google.rpc.Status.
+    let details = tonic_types::Status::decode(status.details()).map(|s| s.details).unwrap_or_default();
+    tonic_types::Status { code: status.code() as i32, message: status.message().to_owned(), details }
+}

@@ -27,6 +27,7 @@ mod secrets;
 mod templates;
 pub mod triggers;
 mod web_text;
+mod worker_stream;
 mod workers;
 mod workflows;
 

@@ -21,7 +21,11 @@
 //! that passes is handed on as the chunks that arrived (no copy), followed
 //! by its trailers. Reflection's bidirectional stream over HTTP/2 passes
 //! untouched: it cannot be read whole, and tonic-reflection ends the stream
-//! on a request it cannot decode instead of answering INTERNAL.
+//! on a request it cannot decode instead of answering INTERNAL. So does
+//! the worker stream (WorkerService.ConnectWorker), whose messages the server
+//! codec decodes one by one (INVALID_ARGUMENT for one that does not) under
+//! the same size limit; over gRPC-web, which has no client streaming, its
+//! body is checked as one message like any other.
 //!
 //! A request of [`HEAVY_BYTES`] or more is served on tokio's blocking pool:
 //! decoding a message of a few MiB (hundreds of thousands of
@@ -81,6 +85,9 @@ impl Default for HeavyRequests {
 
 /// Paths of the reflection services (bidirectional streams).
 const REFLECTION_PREFIX: &str = "/grpc.reflection.";
+/// The worker stream: many messages, each checked by tonic as it arrives
+/// (size limit, decoding) and by `worker_stream.rs` (the protocol).
+const WORKER_STREAM_PATH: &str = "/weft.v1.WorkerService/ConnectWorker";
 /// Paths of the health service, whose codec is tonic's.
 const HEALTH_PREFIX: &str = "/grpc.health.v1.Health/";
 
@@ -107,7 +114,8 @@ impl Wire {
             _ if request.version() == Version::HTTP_2 => Self::Grpc,
             _ => return None,
         };
-        let streaming = wire == Self::Grpc && request.uri().path().starts_with(REFLECTION_PREFIX);
+        let path = request.uri().path();
+        let streaming = wire == Self::Grpc && (path.starts_with(REFLECTION_PREFIX) || path == WORKER_STREAM_PATH);
         (!streaming).then_some(wire)
     }
 }

@@ -1,6 +1,9 @@
 //! `weft.v1.WorkerService`: checks each worker request, calls the task
 //! queue, and shapes the answer. CheckToolUse applies the workflow policy
-//! at the server (see `engine::tasks::policy`).
+//! at the server (see `engine::tasks::policy`). Each lease call has one
+//! checked path ([`heartbeat`], [`complete`], [`fail`],
+//! [`check_tool_use`]) that the unary RPCs and the ConnectWorker stream's
+//! reports (`worker_stream.rs`) both take.
 //!
 //! Refusals: NOT_FOUND for an unknown worker or task; ABORTED (LEASE_STALE)
 //! for a lease token that is not current; FAILED_PRECONDITION for a task
@@ -104,6 +107,135 @@ fn check_token(token: u64) -> Result<(), Status> {
     }
 }
 
+/// RegisterWorker (and a ConnectWorker stream's `hello`): checks the request,
+/// then registers or refreshes the worker.
+pub(super) async fn register(
+    tasks: &TaskQueue,
+    tenant: &str,
+    r: pb::RegisterWorkerRequest,
+) -> Result<(pb::RegisterWorkerResponse, u32), Status> {
+    if !r.worker_id.is_empty() {
+        check_worker_id(&r.worker_id)?;
+    }
+    if r.name.chars().count() > MAX_NAME_CHARS {
+        return Err(error::invalid_argument("name", format!("is longer than {MAX_NAME_CHARS} characters")));
+    }
+    let agents = check_agents(r.agents, "agents", true)?;
+    if r.concurrency > MAX_CONCURRENCY {
+        return Err(error::invalid_argument("concurrency", format!("must be at most {MAX_CONCURRENCY}")));
+    }
+    let mut cost_hints = Vec::with_capacity(r.cost_hints.len());
+    for (i, hint) in r.cost_hints.iter().enumerate() {
+        let field = format!("cost_hints[{i}]");
+        if !agents.contains(&hint.agent) {
+            return Err(error::invalid_argument(&format!("{field}.agent"), "must be one of the worker's agents"));
+        }
+        let min = cents(hint.min_cost.as_ref(), &format!("{field}.min_cost"))?;
+        let max = cents(hint.max_cost.as_ref(), &format!("{field}.max_cost"))?;
+        if max < min {
+            return Err(error::invalid_argument(&format!("{field}.max_cost"), "must not be below min_cost"));
+        }
+        cost_hints.push(cost_hint_from_pb(hint));
+    }
+    let concurrency = r.concurrency.max(1);
+    let registration = WorkerRegistration { worker_id: r.worker_id, name: r.name, agents, concurrency, cost_hints };
+    let worker_id = tasks.workers().register(tenant, registration, now_ms()).await?;
+    let lease_seconds = u32::try_from((tasks.lease_ms() + 999) / 1000).unwrap_or(u32::MAX).max(1);
+    Ok((pb::RegisterWorkerResponse { worker_id, lease_seconds }, concurrency))
+}
+
+/// Heartbeat, unary or on a stream: checks the request, then extends the
+/// lease.
+pub(super) async fn heartbeat(
+    tasks: &TaskQueue,
+    tenant: &str,
+    r: pb::HeartbeatRequest,
+) -> Result<pb::HeartbeatResponse, Status> {
+    required_id(&r.task_id, "task_id")?;
+    check_token(r.lease_token)?;
+    let cost = cents(r.cost_so_far.as_ref(), "cost_so_far")?;
+    let reply = tasks.heartbeat(tenant, &r.task_id, r.lease_token, cost).await?;
+    Ok(pb::HeartbeatResponse {
+        lease_expire_time: reply.lease_deadline_ms.map(crate::api::convert::timestamp),
+        cancelled: reply.cancelled,
+        paused: reply.paused,
+    })
+}
+
+/// CompleteTask, unary or on a stream: checks the request, then completes
+/// the attempt through the run writer.
+pub(super) async fn complete(
+    tasks: &TaskQueue,
+    tenant: &str,
+    r: pb::CompleteTaskRequest,
+) -> Result<pb::CompleteTaskResponse, Status> {
+    required_id(&r.task_id, "task_id")?;
+    check_token(r.lease_token)?;
+    let cost = cents(r.cost.as_ref(), "cost")?;
+    let state_writes = match r.state_writes.as_ref().filter(|s| !s.fields.is_empty()) {
+        None => None,
+        Some(writes) => Some(state_writes_from_pb(writes)?),
+    };
+    let output = output_from_pb(r.output.as_ref());
+    tasks.complete_with_state(tenant, &r.task_id, r.lease_token, output, cost, state_writes).await?;
+    Ok(pb::CompleteTaskResponse {})
+}
+
+/// FailTask, unary or on a stream: checks the request, then fails the
+/// attempt through the run writer.
+pub(super) async fn fail(
+    tasks: &TaskQueue,
+    tenant: &str,
+    r: pb::FailTaskRequest,
+) -> Result<pb::FailTaskResponse, Status> {
+    required_id(&r.task_id, "task_id")?;
+    check_token(r.lease_token)?;
+    let cost = cents(r.cost.as_ref(), "cost")?;
+    if r.error.trim().is_empty() {
+        return Err(error::invalid_argument("error", "is required: say what went wrong"));
+    }
+    if r.error.chars().count() > MAX_ERROR_CHARS {
+        return Err(error::invalid_argument("error", format!("is longer than {MAX_ERROR_CHARS} characters")));
+    }
+    let upper_snake = |c: char| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_';
+    if r.error_code.len() > 64 || !r.error_code.chars().all(upper_snake) {
+        return Err(error::invalid_argument("error_code", "must be at most 64 characters of UPPER_SNAKE_CASE"));
+    }
+    // The worker's code leads the step's error text, where people and
+    // clients read it.
+    let message = if r.error_code.is_empty() { r.error } else { format!("{}: {}", r.error_code, r.error) };
+    let will_retry = tasks.fail(tenant, &r.task_id, r.lease_token, message, r.retryable, cost).await?;
+    Ok(pb::FailTaskResponse { will_retry })
+}
+
+/// CheckToolUse, unary or on a stream: checks the request, then applies
+/// the workflow's policy.
+pub(super) async fn check_tool_use(
+    tasks: &TaskQueue,
+    tenant: &str,
+    r: pb::CheckToolUseRequest,
+) -> Result<pb::CheckToolUseResponse, Status> {
+    required_id(&r.task_id, "task_id")?;
+    check_token(r.lease_token)?;
+    if r.tool.trim().is_empty() {
+        return Err(error::invalid_argument("tool", "is required: name the tool as the policy lists it"));
+    }
+    if r.tool.chars().count() > MAX_AGENT_CHARS {
+        return Err(error::invalid_argument("tool", format!("is longer than {MAX_AGENT_CHARS} characters")));
+    }
+    if !r.approval_id.is_empty() {
+        required_id(&r.approval_id, "approval_id")?;
+    }
+    let ask = ToolUse {
+        arguments: r.arguments.as_ref().map_or(serde_json::Value::Null, crate::api::convert_runs::struct_from_pb),
+        approval_id: (!r.approval_id.is_empty()).then_some(r.approval_id),
+        wait: Duration::from_secs(u64::from(r.wait_seconds.min(MAX_WAIT_SECONDS))),
+        tool: r.tool,
+    };
+    let answer = tasks.check_tool_use(tenant, &r.task_id, r.lease_token, ask).await?;
+    Ok(tool_answer_to_pb(answer))
+}
+
 #[tonic::async_trait]
 impl WorkerService for WorkerApi {
     async fn register_worker(
@@ -111,40 +243,8 @@ impl WorkerService for WorkerApi {
         request: Request<pb::RegisterWorkerRequest>,
     ) -> Result<Response<pb::RegisterWorkerResponse>, Status> {
         let tenant = auth::tenant(&request)?;
-        let r = request.into_inner();
-        if !r.worker_id.is_empty() {
-            check_worker_id(&r.worker_id)?;
-        }
-        if r.name.chars().count() > MAX_NAME_CHARS {
-            return Err(error::invalid_argument("name", format!("is longer than {MAX_NAME_CHARS} characters")));
-        }
-        let agents = check_agents(r.agents, "agents", true)?;
-        if r.concurrency > MAX_CONCURRENCY {
-            return Err(error::invalid_argument("concurrency", format!("must be at most {MAX_CONCURRENCY}")));
-        }
-        let mut cost_hints = Vec::with_capacity(r.cost_hints.len());
-        for (i, hint) in r.cost_hints.iter().enumerate() {
-            let field = format!("cost_hints[{i}]");
-            if !agents.contains(&hint.agent) {
-                return Err(error::invalid_argument(&format!("{field}.agent"), "must be one of the worker's agents"));
-            }
-            let min = cents(hint.min_cost.as_ref(), &format!("{field}.min_cost"))?;
-            let max = cents(hint.max_cost.as_ref(), &format!("{field}.max_cost"))?;
-            if max < min {
-                return Err(error::invalid_argument(&format!("{field}.max_cost"), "must not be below min_cost"));
-            }
-            cost_hints.push(cost_hint_from_pb(hint));
-        }
-        let registration = WorkerRegistration {
-            worker_id: r.worker_id,
-            name: r.name,
-            agents,
-            concurrency: r.concurrency.max(1),
-            cost_hints,
-        };
-        let worker_id = self.tasks.workers().register(&tenant, registration, now_ms()).await?;
-        let lease_seconds = u32::try_from((self.tasks.lease_ms() + 999) / 1000).unwrap_or(u32::MAX).max(1);
-        Ok(Response::new(pb::RegisterWorkerResponse { worker_id, lease_seconds }))
+        let (welcome, _) = register(&self.tasks, &tenant, request.into_inner()).await?;
+        Ok(Response::new(welcome))
     }
 
     async fn poll_task(&self, request: Request<pb::PollTaskRequest>) -> Result<Response<pb::PollTaskResponse>, Status> {
@@ -165,16 +265,7 @@ impl WorkerService for WorkerApi {
         request: Request<pb::HeartbeatRequest>,
     ) -> Result<Response<pb::HeartbeatResponse>, Status> {
         let tenant = auth::tenant(&request)?;
-        let r = request.into_inner();
-        required_id(&r.task_id, "task_id")?;
-        check_token(r.lease_token)?;
-        let cost = cents(r.cost_so_far.as_ref(), "cost_so_far")?;
-        let reply = self.tasks.heartbeat(&tenant, &r.task_id, r.lease_token, cost).await?;
-        Ok(Response::new(pb::HeartbeatResponse {
-            lease_expire_time: reply.lease_deadline_ms.map(crate::api::convert::timestamp),
-            cancelled: reply.cancelled,
-            paused: reply.paused,
-        }))
+        heartbeat(&self.tasks, &tenant, request.into_inner()).await.map(Response::new)
     }
 
     async fn complete_task(
@@ -182,40 +273,12 @@ impl WorkerService for WorkerApi {
         request: Request<pb::CompleteTaskRequest>,
     ) -> Result<Response<pb::CompleteTaskResponse>, Status> {
         let tenant = auth::tenant(&request)?;
-        let r = request.into_inner();
-        required_id(&r.task_id, "task_id")?;
-        check_token(r.lease_token)?;
-        let cost = cents(r.cost.as_ref(), "cost")?;
-        let state_writes = match r.state_writes.as_ref().filter(|s| !s.fields.is_empty()) {
-            None => None,
-            Some(writes) => Some(state_writes_from_pb(writes)?),
-        };
-        let output = output_from_pb(r.output.as_ref());
-        self.tasks.complete_with_state(&tenant, &r.task_id, r.lease_token, output, cost, state_writes).await?;
-        Ok(Response::new(pb::CompleteTaskResponse {}))
+        complete(&self.tasks, &tenant, request.into_inner()).await.map(Response::new)
     }
 
     async fn fail_task(&self, request: Request<pb::FailTaskRequest>) -> Result<Response<pb::FailTaskResponse>, Status> {
         let tenant = auth::tenant(&request)?;
-        let r = request.into_inner();
-        required_id(&r.task_id, "task_id")?;
-        check_token(r.lease_token)?;
-        let cost = cents(r.cost.as_ref(), "cost")?;
-        if r.error.trim().is_empty() {
-            return Err(error::invalid_argument("error", "is required: say what went wrong"));
-        }
-        if r.error.chars().count() > MAX_ERROR_CHARS {
-            return Err(error::invalid_argument("error", format!("is longer than {MAX_ERROR_CHARS} characters")));
-        }
-        let upper_snake = |c: char| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_';
-        if r.error_code.len() > 64 || !r.error_code.chars().all(upper_snake) {
-            return Err(error::invalid_argument("error_code", "must be at most 64 characters of UPPER_SNAKE_CASE"));
-        }
-        // The worker's code leads the step's error text, where people and
-        // clients read it.
-        let message = if r.error_code.is_empty() { r.error } else { format!("{}: {}", r.error_code, r.error) };
-        let will_retry = self.tasks.fail(&tenant, &r.task_id, r.lease_token, message, r.retryable, cost).await?;
-        Ok(Response::new(pb::FailTaskResponse { will_retry }))
+        fail(&self.tasks, &tenant, request.into_inner()).await.map(Response::new)
     }
 
     async fn check_tool_use(
@@ -223,26 +286,15 @@ impl WorkerService for WorkerApi {
         request: Request<pb::CheckToolUseRequest>,
     ) -> Result<Response<pb::CheckToolUseResponse>, Status> {
         let tenant = auth::tenant(&request)?;
-        let r = request.into_inner();
-        required_id(&r.task_id, "task_id")?;
-        check_token(r.lease_token)?;
-        if r.tool.trim().is_empty() {
-            return Err(error::invalid_argument("tool", "is required: name the tool as the policy lists it"));
-        }
-        if r.tool.chars().count() > MAX_AGENT_CHARS {
-            return Err(error::invalid_argument("tool", format!("is longer than {MAX_AGENT_CHARS} characters")));
-        }
-        if !r.approval_id.is_empty() {
-            required_id(&r.approval_id, "approval_id")?;
-        }
-        let ask = ToolUse {
-            arguments: r.arguments.as_ref().map_or(serde_json::Value::Null, crate::api::convert_runs::struct_from_pb),
-            approval_id: (!r.approval_id.is_empty()).then_some(r.approval_id),
-            wait: Duration::from_secs(u64::from(r.wait_seconds.min(MAX_WAIT_SECONDS))),
-            tool: r.tool,
-        };
-        let answer = self.tasks.check_tool_use(&tenant, &r.task_id, r.lease_token, ask).await?;
-        Ok(Response::new(tool_answer_to_pb(answer)))
+        check_tool_use(&self.tasks, &tenant, request.into_inner()).await.map(Response::new)
+    }
+
+    async fn connect_worker(
+        &self,
+        request: Request<tonic::Streaming<pb::ConnectWorkerRequest>>,
+    ) -> Result<Response<tonic::codegen::BoxStream<pb::ConnectWorkerResponse>>, Status> {
+        let tenant = auth::tenant(&request)?;
+        crate::api::worker_stream::connect(self.tasks.clone(), tenant, request.into_inner()).await.map(Response::new)
     }
 
     async fn list_workers(

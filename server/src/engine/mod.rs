@@ -11,8 +11,9 @@
 //!   event streams and execution, RetryRunFrom and ResumeRun beside it.
 //! - [`clock`] is the one clock the engine reads, which tests can pause.
 //! - [`estimate`] prices a run for a sample input by a dry pass.
-//! - [`tasks`] is the task queue workers claim from under leases, and
-//!   [`workers`] the registry of workers and the agents they serve.
+//! - [`tasks`] is the task queue workers claim from under leases (by long
+//!   polls, or by the credits of a worker stream), and [`workers`] the
+//!   registry of workers and the agents they serve.
 //! - [`cluster`] lets several replicas share runs on one Postgres database:
 //!   partition ownership, the inbox for commands, wake-ups.
 //! - [`builtin`] runs webhook, http_request and script tasks inside the

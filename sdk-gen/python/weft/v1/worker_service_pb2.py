@@ -15,11 +15,12 @@ _sym_db = _symbol_database.Default()
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from google.rpc import status_pb2 as google_dot_rpc_dot_status__pb2
 from weft.v1 import common_pb2 as weft_dot_v1_dot_common__pb2
 from weft.v1 import worker_pb2 as weft_dot_v1_dot_worker__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cweft/v1/worker_service.proto\x12\x07weft.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14weft/v1/common.proto\x1a\x14weft/v1/worker.proto\"\xb9\x01\n\x15RegisterWorkerRequest\x12\x1b\n\tworker_id\x18\x01 \x01(\tR\x08workerId\x12\x12\n\x04name\x18\x02 \x01(\tR\x04name\x12\x16\n\x06\x61gents\x18\x03 \x03(\tR\x06\x61gents\x12 \n\x0b\x63oncurrency\x18\x04 \x01(\rR\x0b\x63oncurrency\x12\x35\n\ncost_hints\x18\x05 \x03(\x0b\x32\x16.weft.v1.AgentCostHintR\tcostHints\"Z\n\x16RegisterWorkerResponse\x12\x1b\n\tworker_id\x18\x01 \x01(\tR\x08workerId\x12#\n\rlease_seconds\x18\x02 \x01(\rR\x0cleaseSeconds\"i\n\x0fPollTaskRequest\x12\x1b\n\tworker_id\x18\x01 \x01(\tR\x08workerId\x12\x16\n\x06\x61gents\x18\x02 \x03(\tR\x06\x61gents\x12!\n\x0cwait_seconds\x18\x03 \x01(\rR\x0bwaitSeconds\"5\n\x10PollTaskResponse\x12!\n\x04task\x18\x01 \x01(\x0b\x32\r.weft.v1.TaskR\x04task\"|\n\x10HeartbeatRequest\x12\x17\n\x07task_id\x18\x01 \x01(\tR\x06taskId\x12\x1f\n\x0blease_token\x18\x02 \x01(\x04R\nleaseToken\x12.\n\x0b\x63ost_so_far\x18\x03 \x01(\x0b\x32\x0e.weft.v1.MoneyR\tcostSoFar\"\x91\x01\n\x11HeartbeatResponse\x12\x46\n\x11lease_expire_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0fleaseExpireTime\x12\x1c\n\tcancelled\x18\x02 \x01(\x08R\tcancelled\x12\x16\n\x06paused\x18\x03 \x01(\x08R\x06paused\"\xdf\x01\n\x13\x43ompleteTaskRequest\x12\x17\n\x07task_id\x18\x01 \x01(\tR\x06taskId\x12\x1f\n\x0blease_token\x18\x02 \x01(\x04R\nleaseToken\x12.\n\x06output\x18\x03 \x01(\x0b\x32\x16.google.protobuf.ValueR\x06output\x12\"\n\x04\x63ost\x18\x04 \x01(\x0b\x32\x0e.weft.v1.MoneyR\x04\x63ost\x12:\n\x0cstate_writes\x18\x05 \x01(\x0b\x32\x17.google.protobuf.StructR\x0bstateWrites\"\x16\n\x14\x43ompleteTaskResponse\"\xc2\x01\n\x0f\x46\x61ilTaskRequest\x12\x17\n\x07task_id\x18\x01 \x01(\tR\x06taskId\x12\x1f\n\x0blease_token\x18\x02 \x01(\x04R\nleaseToken\x12\x14\n\x05\x65rror\x18\x03 \x01(\tR\x05\x65rror\x12\x1c\n\tretryable\x18\x04 \x01(\x08R\tretryable\x12\"\n\x04\x63ost\x18\x05 \x01(\x0b\x32\x0e.weft.v1.MoneyR\x04\x63ost\x12\x1d\n\nerror_code\x18\x06 \x01(\tR\terrorCode\"1\n\x10\x46\x61ilTaskResponse\x12\x1d\n\nwill_retry\x18\x01 \x01(\x08R\twillRetry\"\xde\x01\n\x13\x43heckToolUseRequest\x12\x17\n\x07task_id\x18\x01 \x01(\tR\x06taskId\x12\x1f\n\x0blease_token\x18\x02 \x01(\x04R\nleaseToken\x12\x12\n\x04tool\x18\x03 \x01(\tR\x04tool\x12\x35\n\targuments\x18\x04 \x01(\x0b\x32\x17.google.protobuf.StructR\targuments\x12\x1f\n\x0b\x61pproval_id\x18\x05 \x01(\tR\napprovalId\x12!\n\x0cwait_seconds\x18\x06 \x01(\rR\x0bwaitSeconds\"\x82\x01\n\x14\x43heckToolUseResponse\x12\x31\n\x08\x64\x65\x63ision\x18\x01 \x01(\x0e\x32\x15.weft.v1.ToolDecisionR\x08\x64\x65\x63ision\x12\x16\n\x06reason\x18\x02 \x01(\tR\x06reason\x12\x1f\n\x0b\x61pproval_id\x18\x03 \x01(\tR\napprovalId\"f\n\x12ListWorkersRequest\x12\x1b\n\tpage_size\x18\x01 \x01(\rR\x08pageSize\x12\x1d\n\npage_token\x18\x02 \x01(\tR\tpageToken\x12\x14\n\x05\x61gent\x18\x03 \x01(\tR\x05\x61gent\"l\n\x13ListWorkersResponse\x12-\n\x07workers\x18\x01 \x03(\x0b\x32\x13.weft.v1.WorkerInfoR\x07workers\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\x96\x06\n\rWorkerService\x12r\n\x0eRegisterWorker\x12\x1e.weft.v1.RegisterWorkerRequest\x1a\x1f.weft.v1.RegisterWorkerResponse\"\x1f\x82\xd3\xe4\x93\x02\x19\"\x14/v1/workers:register:\x01*\x12n\n\x08PollTask\x12\x18.weft.v1.PollTaskRequest\x1a\x19.weft.v1.PollTaskResponse\"-\x82\xd3\xe4\x93\x02\'\"\"/v1/workers/{worker_id}/tasks:poll:\x01*\x12l\n\tHeartbeat\x12\x19.weft.v1.HeartbeatRequest\x1a\x1a.weft.v1.HeartbeatResponse\"(\x82\xd3\xe4\x93\x02\"\"\x1d/v1/tasks/{task_id}:heartbeat:\x01*\x12t\n\x0c\x43ompleteTask\x12\x1c.weft.v1.CompleteTaskRequest\x1a\x1d.weft.v1.CompleteTaskResponse\"\'\x82\xd3\xe4\x93\x02!\"\x1c/v1/tasks/{task_id}:complete:\x01*\x12\x64\n\x08\x46\x61ilTask\x12\x18.weft.v1.FailTaskRequest\x1a\x19.weft.v1.FailTaskResponse\"#\x82\xd3\xe4\x93\x02\x1d\"\x18/v1/tasks/{task_id}:fail:\x01*\x12x\n\x0c\x43heckToolUse\x12\x1c.weft.v1.CheckToolUseRequest\x1a\x1d.weft.v1.CheckToolUseResponse\"+\x82\xd3\xe4\x93\x02%\" /v1/tasks/{task_id}:checkToolUse:\x01*\x12]\n\x0bListWorkers\x12\x1b.weft.v1.ListWorkersRequest\x1a\x1c.weft.v1.ListWorkersResponse\"\x13\x82\xd3\xe4\x93\x02\r\x12\x0b/v1/workersb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cweft/v1/worker_service.proto\x12\x07weft.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/rpc/status.proto\x1a\x14weft/v1/common.proto\x1a\x14weft/v1/worker.proto\"\xb9\x01\n\x15RegisterWorkerRequest\x12\x1b\n\tworker_id\x18\x01 \x01(\tR\x08workerId\x12\x12\n\x04name\x18\x02 \x01(\tR\x04name\x12\x16\n\x06\x61gents\x18\x03 \x03(\tR\x06\x61gents\x12 \n\x0b\x63oncurrency\x18\x04 \x01(\rR\x0b\x63oncurrency\x12\x35\n\ncost_hints\x18\x05 \x03(\x0b\x32\x16.weft.v1.AgentCostHintR\tcostHints\"Z\n\x16RegisterWorkerResponse\x12\x1b\n\tworker_id\x18\x01 \x01(\tR\x08workerId\x12#\n\rlease_seconds\x18\x02 \x01(\rR\x0cleaseSeconds\"i\n\x0fPollTaskRequest\x12\x1b\n\tworker_id\x18\x01 \x01(\tR\x08workerId\x12\x16\n\x06\x61gents\x18\x02 \x03(\tR\x06\x61gents\x12!\n\x0cwait_seconds\x18\x03 \x01(\rR\x0bwaitSeconds\"5\n\x10PollTaskResponse\x12!\n\x04task\x18\x01 \x01(\x0b\x32\r.weft.v1.TaskR\x04task\"|\n\x10HeartbeatRequest\x12\x17\n\x07task_id\x18\x01 \x01(\tR\x06taskId\x12\x1f\n\x0blease_token\x18\x02 \x01(\x04R\nleaseToken\x12.\n\x0b\x63ost_so_far\x18\x03 \x01(\x0b\x32\x0e.weft.v1.MoneyR\tcostSoFar\"\x91\x01\n\x11HeartbeatResponse\x12\x46\n\x11lease_expire_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0fleaseExpireTime\x12\x1c\n\tcancelled\x18\x02 \x01(\x08R\tcancelled\x12\x16\n\x06paused\x18\x03 \x01(\x08R\x06paused\"\xdf\x01\n\x13\x43ompleteTaskRequest\x12\x17\n\x07task_id\x18\x01 \x01(\tR\x06taskId\x12\x1f\n\x0blease_token\x18\x02 \x01(\x04R\nleaseToken\x12.\n\x06output\x18\x03 \x01(\x0b\x32\x16.google.protobuf.ValueR\x06output\x12\"\n\x04\x63ost\x18\x04 \x01(\x0b\x32\x0e.weft.v1.MoneyR\x04\x63ost\x12:\n\x0cstate_writes\x18\x05 \x01(\x0b\x32\x17.google.protobuf.StructR\x0bstateWrites\"\x16\n\x14\x43ompleteTaskResponse\"\xc2\x01\n\x0f\x46\x61ilTaskRequest\x12\x17\n\x07task_id\x18\x01 \x01(\tR\x06taskId\x12\x1f\n\x0blease_token\x18\x02 \x01(\x04R\nleaseToken\x12\x14\n\x05\x65rror\x18\x03 \x01(\tR\x05\x65rror\x12\x1c\n\tretryable\x18\x04 \x01(\x08R\tretryable\x12\"\n\x04\x63ost\x18\x05 \x01(\x0b\x32\x0e.weft.v1.MoneyR\x04\x63ost\x12\x1d\n\nerror_code\x18\x06 \x01(\tR\terrorCode\"1\n\x10\x46\x61ilTaskResponse\x12\x1d\n\nwill_retry\x18\x01 \x01(\x08R\twillRetry\"\xde\x01\n\x13\x43heckToolUseRequest\x12\x17\n\x07task_id\x18\x01 \x01(\tR\x06taskId\x12\x1f\n\x0blease_token\x18\x02 \x01(\x04R\nleaseToken\x12\x12\n\x04tool\x18\x03 \x01(\tR\x04tool\x12\x35\n\targuments\x18\x04 \x01(\x0b\x32\x17.google.protobuf.StructR\targuments\x12\x1f\n\x0b\x61pproval_id\x18\x05 \x01(\tR\napprovalId\x12!\n\x0cwait_seconds\x18\x06 \x01(\rR\x0bwaitSeconds\"\x82\x01\n\x14\x43heckToolUseResponse\x12\x31\n\x08\x64\x65\x63ision\x18\x01 \x01(\x0e\x32\x15.weft.v1.ToolDecisionR\x08\x64\x65\x63ision\x12\x16\n\x06reason\x18\x02 \x01(\tR\x06reason\x12\x1f\n\x0b\x61pproval_id\x18\x03 \x01(\tR\napprovalId\"f\n\x12ListWorkersRequest\x12\x1b\n\tpage_size\x18\x01 \x01(\rR\x08pageSize\x12\x1d\n\npage_token\x18\x02 \x01(\tR\tpageToken\x12\x14\n\x05\x61gent\x18\x03 \x01(\tR\x05\x61gent\"l\n\x13ListWorkersResponse\x12-\n\x07workers\x18\x01 \x03(\x0b\x32\x13.weft.v1.WorkerInfoR\x07workers\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xad\x01\n\x14\x43onnectWorkerRequest\x12\x34\n\x05hello\x18\x01 \x01(\x0b\x32\x1e.weft.v1.RegisterWorkerRequestR\x05hello\x12\x18\n\x07\x63redits\x18\x02 \x01(\rR\x07\x63redits\x12/\n\x07reports\x18\x03 \x03(\x0b\x32\x15.weft.v1.WorkerReportR\x07reports\x12\x14\n\x05\x64rain\x18\x04 \x01(\x08R\x05\x64rain\"\xa2\x02\n\x0cWorkerReport\x12\x1b\n\treport_id\x18\x01 \x01(\x04R\x08reportId\x12:\n\x08\x63omplete\x18\x02 \x01(\x0b\x32\x1c.weft.v1.CompleteTaskRequestH\x00R\x08\x63omplete\x12.\n\x04\x66\x61il\x18\x03 \x01(\x0b\x32\x18.weft.v1.FailTaskRequestH\x00R\x04\x66\x61il\x12\x39\n\theartbeat\x18\x04 \x01(\x0b\x32\x19.weft.v1.HeartbeatRequestH\x00R\theartbeat\x12\x44\n\x0e\x63heck_tool_use\x18\x05 \x01(\x0b\x32\x1c.weft.v1.CheckToolUseRequestH\x00R\x0c\x63heckToolUseB\x08\n\x06report\"\xa8\x01\n\x15\x43onnectWorkerResponse\x12\x39\n\x07welcome\x18\x01 \x01(\x0b\x32\x1f.weft.v1.RegisterWorkerResponseR\x07welcome\x12#\n\x05tasks\x18\x02 \x03(\x0b\x32\r.weft.v1.TaskR\x05tasks\x12/\n\x07\x61nswers\x18\x03 \x03(\x0b\x32\x15.weft.v1.ReportAnswerR\x07\x61nswers\"\xd0\x02\n\x0cReportAnswer\x12\x1b\n\treport_id\x18\x01 \x01(\x04R\x08reportId\x12(\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x12.google.rpc.StatusR\x05\x65rror\x12;\n\x08\x63omplete\x18\x03 \x01(\x0b\x32\x1d.weft.v1.CompleteTaskResponseH\x00R\x08\x63omplete\x12/\n\x04\x66\x61il\x18\x04 \x01(\x0b\x32\x19.weft.v1.FailTaskResponseH\x00R\x04\x66\x61il\x12:\n\theartbeat\x18\x05 \x01(\x0b\x32\x1a.weft.v1.HeartbeatResponseH\x00R\theartbeat\x12\x45\n\x0e\x63heck_tool_use\x18\x06 \x01(\x0b\x32\x1d.weft.v1.CheckToolUseResponseH\x00R\x0c\x63heckToolUseB\x08\n\x06\x61nswer2\xea\x06\n\rWorkerService\x12r\n\x0eRegisterWorker\x12\x1e.weft.v1.RegisterWorkerRequest\x1a\x1f.weft.v1.RegisterWorkerResponse\"\x1f\x82\xd3\xe4\x93\x02\x19\"\x14/v1/workers:register:\x01*\x12n\n\x08PollTask\x12\x18.weft.v1.PollTaskRequest\x1a\x19.weft.v1.PollTaskResponse\"-\x82\xd3\xe4\x93\x02\'\"\"/v1/workers/{worker_id}/tasks:poll:\x01*\x12l\n\tHeartbeat\x12\x19.weft.v1.HeartbeatRequest\x1a\x1a.weft.v1.HeartbeatResponse\"(\x82\xd3\xe4\x93\x02\"\"\x1d/v1/tasks/{task_id}:heartbeat:\x01*\x12t\n\x0c\x43ompleteTask\x12\x1c.weft.v1.CompleteTaskRequest\x1a\x1d.weft.v1.CompleteTaskResponse\"\'\x82\xd3\xe4\x93\x02!\"\x1c/v1/tasks/{task_id}:complete:\x01*\x12\x64\n\x08\x46\x61ilTask\x12\x18.weft.v1.FailTaskRequest\x1a\x19.weft.v1.FailTaskResponse\"#\x82\xd3\xe4\x93\x02\x1d\"\x18/v1/tasks/{task_id}:fail:\x01*\x12x\n\x0c\x43heckToolUse\x12\x1c.weft.v1.CheckToolUseRequest\x1a\x1d.weft.v1.CheckToolUseResponse\"+\x82\xd3\xe4\x93\x02%\" /v1/tasks/{task_id}:checkToolUse:\x01*\x12R\n\rConnectWorker\x12\x1d.weft.v1.ConnectWorkerRequest\x1a\x1e.weft.v1.ConnectWorkerResponse(\x01\x30\x01\x12]\n\x0bListWorkers\x12\x1b.weft.v1.ListWorkersRequest\x1a\x1c.weft.v1.ListWorkersResponse\"\x13\x82\xd3\xe4\x93\x02\r\x12\x0b/v1/workersb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -40,34 +41,42 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _globals['_WORKERSERVICE'].methods_by_name['CheckToolUse']._serialized_options = b'\202\323\344\223\002%\" /v1/tasks/{task_id}:checkToolUse:\001*'
   _globals['_WORKERSERVICE'].methods_by_name['ListWorkers']._options = None
   _globals['_WORKERSERVICE'].methods_by_name['ListWorkers']._serialized_options = b'\202\323\344\223\002\r\022\013/v1/workers'
-  _globals['_REGISTERWORKERREQUEST']._serialized_start=179
-  _globals['_REGISTERWORKERREQUEST']._serialized_end=364
-  _globals['_REGISTERWORKERRESPONSE']._serialized_start=366
-  _globals['_REGISTERWORKERRESPONSE']._serialized_end=456
-  _globals['_POLLTASKREQUEST']._serialized_start=458
-  _globals['_POLLTASKREQUEST']._serialized_end=563
-  _globals['_POLLTASKRESPONSE']._serialized_start=565
-  _globals['_POLLTASKRESPONSE']._serialized_end=618
-  _globals['_HEARTBEATREQUEST']._serialized_start=620
-  _globals['_HEARTBEATREQUEST']._serialized_end=744
-  _globals['_HEARTBEATRESPONSE']._serialized_start=747
-  _globals['_HEARTBEATRESPONSE']._serialized_end=892
-  _globals['_COMPLETETASKREQUEST']._serialized_start=895
-  _globals['_COMPLETETASKREQUEST']._serialized_end=1118
-  _globals['_COMPLETETASKRESPONSE']._serialized_start=1120
-  _globals['_COMPLETETASKRESPONSE']._serialized_end=1142
-  _globals['_FAILTASKREQUEST']._serialized_start=1145
-  _globals['_FAILTASKREQUEST']._serialized_end=1339
-  _globals['_FAILTASKRESPONSE']._serialized_start=1341
-  _globals['_FAILTASKRESPONSE']._serialized_end=1390
-  _globals['_CHECKTOOLUSEREQUEST']._serialized_start=1393
-  _globals['_CHECKTOOLUSEREQUEST']._serialized_end=1615
-  _globals['_CHECKTOOLUSERESPONSE']._serialized_start=1618
-  _globals['_CHECKTOOLUSERESPONSE']._serialized_end=1748
-  _globals['_LISTWORKERSREQUEST']._serialized_start=1750
-  _globals['_LISTWORKERSREQUEST']._serialized_end=1852
-  _globals['_LISTWORKERSRESPONSE']._serialized_start=1854
-  _globals['_LISTWORKERSRESPONSE']._serialized_end=1962
-  _globals['_WORKERSERVICE']._serialized_start=1965
-  _globals['_WORKERSERVICE']._serialized_end=2755
+  _globals['_REGISTERWORKERREQUEST']._serialized_start=204
+  _globals['_REGISTERWORKERREQUEST']._serialized_end=389
+  _globals['_REGISTERWORKERRESPONSE']._serialized_start=391
+  _globals['_REGISTERWORKERRESPONSE']._serialized_end=481
+  _globals['_POLLTASKREQUEST']._serialized_start=483
+  _globals['_POLLTASKREQUEST']._serialized_end=588
+  _globals['_POLLTASKRESPONSE']._serialized_start=590
+  _globals['_POLLTASKRESPONSE']._serialized_end=643
+  _globals['_HEARTBEATREQUEST']._serialized_start=645
+  _globals['_HEARTBEATREQUEST']._serialized_end=769
+  _globals['_HEARTBEATRESPONSE']._serialized_start=772
+  _globals['_HEARTBEATRESPONSE']._serialized_end=917
+  _globals['_COMPLETETASKREQUEST']._serialized_start=920
+  _globals['_COMPLETETASKREQUEST']._serialized_end=1143
+  _globals['_COMPLETETASKRESPONSE']._serialized_start=1145
+  _globals['_COMPLETETASKRESPONSE']._serialized_end=1167
+  _globals['_FAILTASKREQUEST']._serialized_start=1170
+  _globals['_FAILTASKREQUEST']._serialized_end=1364
+  _globals['_FAILTASKRESPONSE']._serialized_start=1366
+  _globals['_FAILTASKRESPONSE']._serialized_end=1415
+  _globals['_CHECKTOOLUSEREQUEST']._serialized_start=1418
+  _globals['_CHECKTOOLUSEREQUEST']._serialized_end=1640
+  _globals['_CHECKTOOLUSERESPONSE']._serialized_start=1643
+  _globals['_CHECKTOOLUSERESPONSE']._serialized_end=1773
+  _globals['_LISTWORKERSREQUEST']._serialized_start=1775
+  _globals['_LISTWORKERSREQUEST']._serialized_end=1877
+  _globals['_LISTWORKERSRESPONSE']._serialized_start=1879
+  _globals['_LISTWORKERSRESPONSE']._serialized_end=1987
+  _globals['_CONNECTWORKERREQUEST']._serialized_start=1990
+  _globals['_CONNECTWORKERREQUEST']._serialized_end=2163
+  _globals['_WORKERREPORT']._serialized_start=2166
+  _globals['_WORKERREPORT']._serialized_end=2456
+  _globals['_CONNECTWORKERRESPONSE']._serialized_start=2459
+  _globals['_CONNECTWORKERRESPONSE']._serialized_end=2627
+  _globals['_REPORTANSWER']._serialized_start=2630
+  _globals['_REPORTANSWER']._serialized_end=2966
+  _globals['_WORKERSERVICE']._serialized_start=2969
+  _globals['_WORKERSERVICE']._serialized_end=3843
 # @@protoc_insertion_point(module_scope)

@@ -10,6 +10,7 @@ import google.protobuf.internal.containers
 import google.protobuf.message
 import google.protobuf.struct_pb2
 import google.protobuf.timestamp_pb2
+import google.rpc.status_pb2
 import typing
 import weft.v1.common_pb2
 import weft.v1.worker_pb2
@@ -477,3 +478,186 @@ class ListWorkersResponse(google.protobuf.message.Message):
     def ClearField(self, field_name: typing.Literal["next_page_token", b"next_page_token", "workers", b"workers"]) -> None: ...
 
 global___ListWorkersResponse = ListWorkersResponse
+
+@typing.final
+class ConnectWorkerRequest(google.protobuf.message.Message):
+    """A worker's message on a ConnectWorker stream."""
+
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    HELLO_FIELD_NUMBER: builtins.int
+    CREDITS_FIELD_NUMBER: builtins.int
+    REPORTS_FIELD_NUMBER: builtins.int
+    DRAIN_FIELD_NUMBER: builtins.int
+    credits: builtins.int
+    """More task slots granted: the server may push this many more tasks.
+    Unused credits held at once are at most 1,000 and at most the
+    registered concurrency (INVALID_ARGUMENT naming `credits`, ending the
+    stream). Ignored after `drain`.
+    """
+    drain: builtins.bool
+    """Stop pushing tasks (graceful shutdown): credits are forgotten, later
+    grants ignored, reports still answered. Half-close the stream once the
+    last report is answered.
+    """
+    @property
+    def hello(self) -> global___RegisterWorkerRequest:
+        """Registers the worker (or refreshes its registration), as
+        RegisterWorker does, with the same checks. Required on the first
+        message of a stream; INVALID_ARGUMENT on any later one.
+        """
+
+    @property
+    def reports(self) -> google.protobuf.internal.containers.RepeatedCompositeFieldContainer[global___WorkerReport]:
+        """Completions, failures, heartbeats and tool checks, each answered once
+        by a ReportAnswer. At most 256 per message.
+        """
+
+    def __init__(
+        self,
+        *,
+        hello: global___RegisterWorkerRequest | None = ...,
+        credits: builtins.int = ...,
+        reports: collections.abc.Iterable[global___WorkerReport] | None = ...,
+        drain: builtins.bool = ...,
+    ) -> None: ...
+    def HasField(self, field_name: typing.Literal["hello", b"hello"]) -> builtins.bool: ...
+    def ClearField(self, field_name: typing.Literal["credits", b"credits", "drain", b"drain", "hello", b"hello", "reports", b"reports"]) -> None: ...
+
+global___ConnectWorkerRequest = ConnectWorkerRequest
+
+@typing.final
+class WorkerReport(google.protobuf.message.Message):
+    """One report on a ConnectWorker stream: what a unary lease call would carry."""
+
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    REPORT_ID_FIELD_NUMBER: builtins.int
+    COMPLETE_FIELD_NUMBER: builtins.int
+    FAIL_FIELD_NUMBER: builtins.int
+    HEARTBEAT_FIELD_NUMBER: builtins.int
+    CHECK_TOOL_USE_FIELD_NUMBER: builtins.int
+    report_id: builtins.int
+    """Chosen by the worker and echoed in the report's answer, so it can match
+    answers that come in any order. Reusing an id is allowed but makes the
+    answers ambiguous.
+    """
+    @property
+    def complete(self) -> global___CompleteTaskRequest:
+        """As CompleteTask."""
+
+    @property
+    def fail(self) -> global___FailTaskRequest:
+        """As FailTask."""
+
+    @property
+    def heartbeat(self) -> global___HeartbeatRequest:
+        """As Heartbeat."""
+
+    @property
+    def check_tool_use(self) -> global___CheckToolUseRequest:
+        """As CheckToolUse (an approval wait holds only this report's answer)."""
+
+    def __init__(
+        self,
+        *,
+        report_id: builtins.int = ...,
+        complete: global___CompleteTaskRequest | None = ...,
+        fail: global___FailTaskRequest | None = ...,
+        heartbeat: global___HeartbeatRequest | None = ...,
+        check_tool_use: global___CheckToolUseRequest | None = ...,
+    ) -> None: ...
+    def HasField(self, field_name: typing.Literal["check_tool_use", b"check_tool_use", "complete", b"complete", "fail", b"fail", "heartbeat", b"heartbeat", "report", b"report"]) -> builtins.bool: ...
+    def ClearField(self, field_name: typing.Literal["check_tool_use", b"check_tool_use", "complete", b"complete", "fail", b"fail", "heartbeat", b"heartbeat", "report", b"report", "report_id", b"report_id"]) -> None: ...
+    def WhichOneof(self, oneof_group: typing.Literal["report", b"report"]) -> typing.Literal["complete", "fail", "heartbeat", "check_tool_use"] | None: ...
+
+global___WorkerReport = WorkerReport
+
+@typing.final
+class ConnectWorkerResponse(google.protobuf.message.Message):
+    """The server's message on a ConnectWorker stream."""
+
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    WELCOME_FIELD_NUMBER: builtins.int
+    TASKS_FIELD_NUMBER: builtins.int
+    ANSWERS_FIELD_NUMBER: builtins.int
+    @property
+    def welcome(self) -> global___RegisterWorkerResponse:
+        """The answer to `hello`: set on the first message only."""
+
+    @property
+    def tasks(self) -> google.protobuf.internal.containers.RepeatedCompositeFieldContainer[weft.v1.worker_pb2.Task]:
+        """Tasks pushed to the worker, each using one credit, each under a fresh
+        lease (see Task.lease_token).
+        """
+
+    @property
+    def answers(self) -> google.protobuf.internal.containers.RepeatedCompositeFieldContainer[global___ReportAnswer]:
+        """Answers to reports, in the order they were ready."""
+
+    def __init__(
+        self,
+        *,
+        welcome: global___RegisterWorkerResponse | None = ...,
+        tasks: collections.abc.Iterable[weft.v1.worker_pb2.Task] | None = ...,
+        answers: collections.abc.Iterable[global___ReportAnswer] | None = ...,
+    ) -> None: ...
+    def HasField(self, field_name: typing.Literal["welcome", b"welcome"]) -> builtins.bool: ...
+    def ClearField(self, field_name: typing.Literal["answers", b"answers", "tasks", b"tasks", "welcome", b"welcome"]) -> None: ...
+
+global___ConnectWorkerResponse = ConnectWorkerResponse
+
+@typing.final
+class ReportAnswer(google.protobuf.message.Message):
+    """The answer to one WorkerReport."""
+
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    REPORT_ID_FIELD_NUMBER: builtins.int
+    ERROR_FIELD_NUMBER: builtins.int
+    COMPLETE_FIELD_NUMBER: builtins.int
+    FAIL_FIELD_NUMBER: builtins.int
+    HEARTBEAT_FIELD_NUMBER: builtins.int
+    CHECK_TOOL_USE_FIELD_NUMBER: builtins.int
+    report_id: builtins.int
+    """The report's `report_id`."""
+    @property
+    def error(self) -> google.rpc.status_pb2.Status:
+        """Set when the report was refused: the code, message and details
+        (ErrorInfo reason, BadRequest field violations) its unary RPC would
+        have answered, e.g. ABORTED with reason LEASE_STALE. `answer` is unset
+        then.
+        """
+
+    @property
+    def complete(self) -> global___CompleteTaskResponse:
+        """As CompleteTask's."""
+
+    @property
+    def fail(self) -> global___FailTaskResponse:
+        """As FailTask's."""
+
+    @property
+    def heartbeat(self) -> global___HeartbeatResponse:
+        """As Heartbeat's."""
+
+    @property
+    def check_tool_use(self) -> global___CheckToolUseResponse:
+        """As CheckToolUse's."""
+
+    def __init__(
+        self,
+        *,
+        report_id: builtins.int = ...,
+        error: google.rpc.status_pb2.Status | None = ...,
+        complete: global___CompleteTaskResponse | None = ...,
+        fail: global___FailTaskResponse | None = ...,
+        heartbeat: global___HeartbeatResponse | None = ...,
+        check_tool_use: global___CheckToolUseResponse | None = ...,
+    ) -> None: ...
+    def HasField(self, field_name: typing.Literal["answer", b"answer", "check_tool_use", b"check_tool_use", "complete", b"complete", "error", b"error", "fail", b"fail", "heartbeat", b"heartbeat"]) -> builtins.bool: ...
+    def ClearField(self, field_name: typing.Literal["answer", b"answer", "check_tool_use", b"check_tool_use", "complete", b"complete", "error", b"error", "fail", b"fail", "heartbeat", b"heartbeat", "report_id", b"report_id"]) -> None: ...
+    def WhichOneof(self, oneof_group: typing.Literal["answer", b"answer"]) -> typing.Literal["complete", "fail", "heartbeat", "check_tool_use"] | None: ...
+
+global___ReportAnswer = ReportAnswer

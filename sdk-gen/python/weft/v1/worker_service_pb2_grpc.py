@@ -7,7 +7,9 @@ from weft.v1 import worker_service_pb2 as weft_dot_v1_dot_worker__service__pb2
 
 class WorkerServiceStub(object):
     """The worker protocol: register, long-poll for tasks, keep leases alive,
-    report results, and ask before using a tool.
+    report results, and ask before using a tool. ConnectWorker does all of it on
+    one bidirectional stream per worker process; the unary RPCs stay for
+    simple clients, REST and gRPC-web.
 
     Errors: NOT_FOUND for an unknown worker or task (a worker that gets
     NOT_FOUND for itself registers again; registrations do not survive a
@@ -60,6 +62,11 @@ class WorkerServiceStub(object):
                 request_serializer=weft_dot_v1_dot_worker__service__pb2.CheckToolUseRequest.SerializeToString,
                 response_deserializer=weft_dot_v1_dot_worker__service__pb2.CheckToolUseResponse.FromString,
                 )
+        self.ConnectWorker = channel.stream_stream(
+                '/weft.v1.WorkerService/ConnectWorker',
+                request_serializer=weft_dot_v1_dot_worker__service__pb2.ConnectWorkerRequest.SerializeToString,
+                response_deserializer=weft_dot_v1_dot_worker__service__pb2.ConnectWorkerResponse.FromString,
+                )
         self.ListWorkers = channel.unary_unary(
                 '/weft.v1.WorkerService/ListWorkers',
                 request_serializer=weft_dot_v1_dot_worker__service__pb2.ListWorkersRequest.SerializeToString,
@@ -69,7 +76,9 @@ class WorkerServiceStub(object):
 
 class WorkerServiceServicer(object):
     """The worker protocol: register, long-poll for tasks, keep leases alive,
-    report results, and ask before using a tool.
+    report results, and ask before using a tool. ConnectWorker does all of it on
+    one bidirectional stream per worker process; the unary RPCs stay for
+    simple clients, REST and gRPC-web.
 
     Errors: NOT_FOUND for an unknown worker or task (a worker that gets
     NOT_FOUND for itself registers again; registrations do not survive a
@@ -157,6 +166,63 @@ class WorkerServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ConnectWorker(self, request_iterator, context):
+        """One stream per worker process, over HTTP/2 gRPC. It has no REST route,
+        and gRPC-web has no client streaming (a gRPC-web call is one message
+        each way: the hello, then the half-close that drains), so browsers and
+        simple clients use the unary RPCs above, which stay equivalent.
+
+        Flow:
+        1. The worker's first message carries `hello` (a RegisterWorkerRequest:
+        it registers the worker, or refreshes the registration of the same
+        worker_id, exactly like RegisterWorker). The server's first message
+        carries `welcome` (worker id, lease length). A stream whose first
+        message does not come within 10 seconds, or comes without `hello`,
+        ends with INVALID_ARGUMENT naming `hello`.
+        2. Flow control is by credits: each `credits` grants that many more
+        task slots. The server pushes at most the granted, unused credits
+        (each pushed task uses one), oldest task first, for any of the
+        worker's registered agents; a task is pushed in the group commit
+        that queues it when a credit is waiting. Tasks ready together come
+        in one ConnectWorkerResponse. Grant a credit each time a handler slot
+        frees. Unused credits held at once: at most 1,000 and at most the
+        registered `concurrency`; a grant past that ends the stream with
+        INVALID_ARGUMENT naming `credits`.
+        3. `reports` carry completions, failures, heartbeats and tool checks,
+        at most 256 per message (more ends the stream with INVALID_ARGUMENT
+        naming `reports`). Each gets one ReportAnswer with its `report_id`,
+        sent once its effect is committed; answers ready together come in
+        one message. A report is checked and answered exactly as its unary
+        RPC (CompleteTask, FailTask, Heartbeat, CheckToolUse): a refusal
+        travels in ReportAnswer.error with the code, message and details the
+        unary call would have answered (ABORTED LEASE_STALE, ...), and the
+        stream goes on. Reports are handled concurrently, so answers may
+        come in another order than the reports. While 1,024 reports of the
+        stream wait for their answers the server reads no more messages.
+        4. `drain` stops the pushing for good: credits are forgotten and later
+        grants ignored; reports are still answered. The worker finishes its
+        tasks, reports them, then half-closes; the server answers what is
+        left and ends the stream with OK. A half-close without `drain`
+        drains the same way.
+
+        A protocol mistake (`hello` missing or repeated, too many credits or
+        reports) ends the stream with INVALID_ARGUMENT naming the field; the
+        message that carried it changes nothing. Each message is bounded by the
+        server's message size limit (4 MiB by default), as a unary request is:
+        a larger one ends the stream with RESOURCE_EXHAUSTED
+        (MESSAGE_TOO_LARGE), one that is not protobuf with INVALID_ARGUMENT
+        (MALFORMED_MESSAGE). When the stream ends, however
+        it ends, tasks not yet pushed stay queued for other workers. Tasks
+        already pushed keep their leases until they expire: the worker may
+        heartbeat, complete or fail them with their lease tokens over a new
+        stream (connect again with the same worker_id) or the unary RPCs. A
+        server shutting down ends the stream with UNAVAILABLE after answering
+        the reports it took; connect again (to another replica).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListWorkers(self, request, context):
         """Lists the registered workers, most recently seen first.
         """
@@ -197,6 +263,11 @@ def add_WorkerServiceServicer_to_server(servicer, server):
                     request_deserializer=weft_dot_v1_dot_worker__service__pb2.CheckToolUseRequest.FromString,
                     response_serializer=weft_dot_v1_dot_worker__service__pb2.CheckToolUseResponse.SerializeToString,
             ),
+            'ConnectWorker': grpc.stream_stream_rpc_method_handler(
+                    servicer.ConnectWorker,
+                    request_deserializer=weft_dot_v1_dot_worker__service__pb2.ConnectWorkerRequest.FromString,
+                    response_serializer=weft_dot_v1_dot_worker__service__pb2.ConnectWorkerResponse.SerializeToString,
+            ),
             'ListWorkers': grpc.unary_unary_rpc_method_handler(
                     servicer.ListWorkers,
                     request_deserializer=weft_dot_v1_dot_worker__service__pb2.ListWorkersRequest.FromString,
@@ -211,7 +282,9 @@ def add_WorkerServiceServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class WorkerService(object):
     """The worker protocol: register, long-poll for tasks, keep leases alive,
-    report results, and ask before using a tool.
+    report results, and ask before using a tool. ConnectWorker does all of it on
+    one bidirectional stream per worker process; the unary RPCs stay for
+    simple clients, REST and gRPC-web.
 
     Errors: NOT_FOUND for an unknown worker or task (a worker that gets
     NOT_FOUND for itself registers again; registrations do not survive a
@@ -327,6 +400,23 @@ class WorkerService(object):
         return grpc.experimental.unary_unary(request, target, '/weft.v1.WorkerService/CheckToolUse',
             weft_dot_v1_dot_worker__service__pb2.CheckToolUseRequest.SerializeToString,
             weft_dot_v1_dot_worker__service__pb2.CheckToolUseResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def ConnectWorker(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(request_iterator, target, '/weft.v1.WorkerService/ConnectWorker',
+            weft_dot_v1_dot_worker__service__pb2.ConnectWorkerRequest.SerializeToString,
+            weft_dot_v1_dot_worker__service__pb2.ConnectWorkerResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
 

@@ -19,7 +19,9 @@ class _ServicerContext(grpc.ServicerContext, grpc.aio.ServicerContext):  # type:
 
 class WorkerServiceStub:
     """The worker protocol: register, long-poll for tasks, keep leases alive,
-    report results, and ask before using a tool.
+    report results, and ask before using a tool. ConnectWorker does all of it on
+    one bidirectional stream per worker process; the unary RPCs stay for
+    simple clients, REST and gRPC-web.
 
     Errors: NOT_FOUND for an unknown worker or task (a worker that gets
     NOT_FOUND for itself registers again; registrations do not survive a
@@ -108,6 +110,63 @@ class WorkerServiceStub:
     approval of another task or tool.
     """
 
+    ConnectWorker: grpc.StreamStreamMultiCallable[
+        weft.v1.worker_service_pb2.ConnectWorkerRequest,
+        weft.v1.worker_service_pb2.ConnectWorkerResponse,
+    ]
+    """One stream per worker process, over HTTP/2 gRPC. It has no REST route,
+    and gRPC-web has no client streaming (a gRPC-web call is one message
+    each way: the hello, then the half-close that drains), so browsers and
+    simple clients use the unary RPCs above, which stay equivalent.
+
+    Flow:
+    1. The worker's first message carries `hello` (a RegisterWorkerRequest:
+       it registers the worker, or refreshes the registration of the same
+       worker_id, exactly like RegisterWorker). The server's first message
+       carries `welcome` (worker id, lease length). A stream whose first
+       message does not come within 10 seconds, or comes without `hello`,
+       ends with INVALID_ARGUMENT naming `hello`.
+    2. Flow control is by credits: each `credits` grants that many more
+       task slots. The server pushes at most the granted, unused credits
+       (each pushed task uses one), oldest task first, for any of the
+       worker's registered agents; a task is pushed in the group commit
+       that queues it when a credit is waiting. Tasks ready together come
+       in one ConnectWorkerResponse. Grant a credit each time a handler slot
+       frees. Unused credits held at once: at most 1,000 and at most the
+       registered `concurrency`; a grant past that ends the stream with
+       INVALID_ARGUMENT naming `credits`.
+    3. `reports` carry completions, failures, heartbeats and tool checks,
+       at most 256 per message (more ends the stream with INVALID_ARGUMENT
+       naming `reports`). Each gets one ReportAnswer with its `report_id`,
+       sent once its effect is committed; answers ready together come in
+       one message. A report is checked and answered exactly as its unary
+       RPC (CompleteTask, FailTask, Heartbeat, CheckToolUse): a refusal
+       travels in ReportAnswer.error with the code, message and details the
+       unary call would have answered (ABORTED LEASE_STALE, ...), and the
+       stream goes on. Reports are handled concurrently, so answers may
+       come in another order than the reports. While 1,024 reports of the
+       stream wait for their answers the server reads no more messages.
+    4. `drain` stops the pushing for good: credits are forgotten and later
+       grants ignored; reports are still answered. The worker finishes its
+       tasks, reports them, then half-closes; the server answers what is
+       left and ends the stream with OK. A half-close without `drain`
+       drains the same way.
+
+    A protocol mistake (`hello` missing or repeated, too many credits or
+    reports) ends the stream with INVALID_ARGUMENT naming the field; the
+    message that carried it changes nothing. Each message is bounded by the
+    server's message size limit (4 MiB by default), as a unary request is:
+    a larger one ends the stream with RESOURCE_EXHAUSTED
+    (MESSAGE_TOO_LARGE), one that is not protobuf with INVALID_ARGUMENT
+    (MALFORMED_MESSAGE). When the stream ends, however
+    it ends, tasks not yet pushed stay queued for other workers. Tasks
+    already pushed keep their leases until they expire: the worker may
+    heartbeat, complete or fail them with their lease tokens over a new
+    stream (connect again with the same worker_id) or the unary RPCs. A
+    server shutting down ends the stream with UNAVAILABLE after answering
+    the reports it took; connect again (to another replica).
+    """
+
     ListWorkers: grpc.UnaryUnaryMultiCallable[
         weft.v1.worker_service_pb2.ListWorkersRequest,
         weft.v1.worker_service_pb2.ListWorkersResponse,
@@ -116,7 +175,9 @@ class WorkerServiceStub:
 
 class WorkerServiceAsyncStub:
     """The worker protocol: register, long-poll for tasks, keep leases alive,
-    report results, and ask before using a tool.
+    report results, and ask before using a tool. ConnectWorker does all of it on
+    one bidirectional stream per worker process; the unary RPCs stay for
+    simple clients, REST and gRPC-web.
 
     Errors: NOT_FOUND for an unknown worker or task (a worker that gets
     NOT_FOUND for itself registers again; registrations do not survive a
@@ -204,6 +265,63 @@ class WorkerServiceAsyncStub:
     approval of another task or tool.
     """
 
+    ConnectWorker: grpc.aio.StreamStreamMultiCallable[
+        weft.v1.worker_service_pb2.ConnectWorkerRequest,
+        weft.v1.worker_service_pb2.ConnectWorkerResponse,
+    ]
+    """One stream per worker process, over HTTP/2 gRPC. It has no REST route,
+    and gRPC-web has no client streaming (a gRPC-web call is one message
+    each way: the hello, then the half-close that drains), so browsers and
+    simple clients use the unary RPCs above, which stay equivalent.
+
+    Flow:
+    1. The worker's first message carries `hello` (a RegisterWorkerRequest:
+       it registers the worker, or refreshes the registration of the same
+       worker_id, exactly like RegisterWorker). The server's first message
+       carries `welcome` (worker id, lease length). A stream whose first
+       message does not come within 10 seconds, or comes without `hello`,
+       ends with INVALID_ARGUMENT naming `hello`.
+    2. Flow control is by credits: each `credits` grants that many more
+       task slots. The server pushes at most the granted, unused credits
+       (each pushed task uses one), oldest task first, for any of the
+       worker's registered agents; a task is pushed in the group commit
+       that queues it when a credit is waiting. Tasks ready together come
+       in one ConnectWorkerResponse. Grant a credit each time a handler slot
+       frees. Unused credits held at once: at most 1,000 and at most the
+       registered `concurrency`; a grant past that ends the stream with
+       INVALID_ARGUMENT naming `credits`.
+    3. `reports` carry completions, failures, heartbeats and tool checks,
+       at most 256 per message (more ends the stream with INVALID_ARGUMENT
+       naming `reports`). Each gets one ReportAnswer with its `report_id`,
+       sent once its effect is committed; answers ready together come in
+       one message. A report is checked and answered exactly as its unary
+       RPC (CompleteTask, FailTask, Heartbeat, CheckToolUse): a refusal
+       travels in ReportAnswer.error with the code, message and details the
+       unary call would have answered (ABORTED LEASE_STALE, ...), and the
+       stream goes on. Reports are handled concurrently, so answers may
+       come in another order than the reports. While 1,024 reports of the
+       stream wait for their answers the server reads no more messages.
+    4. `drain` stops the pushing for good: credits are forgotten and later
+       grants ignored; reports are still answered. The worker finishes its
+       tasks, reports them, then half-closes; the server answers what is
+       left and ends the stream with OK. A half-close without `drain`
+       drains the same way.
+
+    A protocol mistake (`hello` missing or repeated, too many credits or
+    reports) ends the stream with INVALID_ARGUMENT naming the field; the
+    message that carried it changes nothing. Each message is bounded by the
+    server's message size limit (4 MiB by default), as a unary request is:
+    a larger one ends the stream with RESOURCE_EXHAUSTED
+    (MESSAGE_TOO_LARGE), one that is not protobuf with INVALID_ARGUMENT
+    (MALFORMED_MESSAGE). When the stream ends, however
+    it ends, tasks not yet pushed stay queued for other workers. Tasks
+    already pushed keep their leases until they expire: the worker may
+    heartbeat, complete or fail them with their lease tokens over a new
+    stream (connect again with the same worker_id) or the unary RPCs. A
+    server shutting down ends the stream with UNAVAILABLE after answering
+    the reports it took; connect again (to another replica).
+    """
+
     ListWorkers: grpc.aio.UnaryUnaryMultiCallable[
         weft.v1.worker_service_pb2.ListWorkersRequest,
         weft.v1.worker_service_pb2.ListWorkersResponse,
@@ -212,7 +330,9 @@ class WorkerServiceAsyncStub:
 
 class WorkerServiceServicer(metaclass=abc.ABCMeta):
     """The worker protocol: register, long-poll for tasks, keep leases alive,
-    report results, and ask before using a tool.
+    report results, and ask before using a tool. ConnectWorker does all of it on
+    one bidirectional stream per worker process; the unary RPCs stay for
+    simple clients, REST and gRPC-web.
 
     Errors: NOT_FOUND for an unknown worker or task (a worker that gets
     NOT_FOUND for itself registers again; registrations do not survive a
@@ -310,6 +430,65 @@ class WorkerServiceServicer(metaclass=abc.ABCMeta):
         and FailTask answer FAILED_PRECONDITION (STEP_PAUSED). NOT_FOUND for an
         unknown task or approval; INVALID_ARGUMENT for an empty tool or an
         approval of another task or tool.
+        """
+
+    @abc.abstractmethod
+    def ConnectWorker(
+        self,
+        request_iterator: _MaybeAsyncIterator[weft.v1.worker_service_pb2.ConnectWorkerRequest],
+        context: _ServicerContext,
+    ) -> typing.Union[collections.abc.Iterator[weft.v1.worker_service_pb2.ConnectWorkerResponse], collections.abc.AsyncIterator[weft.v1.worker_service_pb2.ConnectWorkerResponse]]:
+        """One stream per worker process, over HTTP/2 gRPC. It has no REST route,
+        and gRPC-web has no client streaming (a gRPC-web call is one message
+        each way: the hello, then the half-close that drains), so browsers and
+        simple clients use the unary RPCs above, which stay equivalent.
+
+        Flow:
+        1. The worker's first message carries `hello` (a RegisterWorkerRequest:
+           it registers the worker, or refreshes the registration of the same
+           worker_id, exactly like RegisterWorker). The server's first message
+           carries `welcome` (worker id, lease length). A stream whose first
+           message does not come within 10 seconds, or comes without `hello`,
+           ends with INVALID_ARGUMENT naming `hello`.
+        2. Flow control is by credits: each `credits` grants that many more
+           task slots. The server pushes at most the granted, unused credits
+           (each pushed task uses one), oldest task first, for any of the
+           worker's registered agents; a task is pushed in the group commit
+           that queues it when a credit is waiting. Tasks ready together come
+           in one ConnectWorkerResponse. Grant a credit each time a handler slot
+           frees. Unused credits held at once: at most 1,000 and at most the
+           registered `concurrency`; a grant past that ends the stream with
+           INVALID_ARGUMENT naming `credits`.
+        3. `reports` carry completions, failures, heartbeats and tool checks,
+           at most 256 per message (more ends the stream with INVALID_ARGUMENT
+           naming `reports`). Each gets one ReportAnswer with its `report_id`,
+           sent once its effect is committed; answers ready together come in
+           one message. A report is checked and answered exactly as its unary
+           RPC (CompleteTask, FailTask, Heartbeat, CheckToolUse): a refusal
+           travels in ReportAnswer.error with the code, message and details the
+           unary call would have answered (ABORTED LEASE_STALE, ...), and the
+           stream goes on. Reports are handled concurrently, so answers may
+           come in another order than the reports. While 1,024 reports of the
+           stream wait for their answers the server reads no more messages.
+        4. `drain` stops the pushing for good: credits are forgotten and later
+           grants ignored; reports are still answered. The worker finishes its
+           tasks, reports them, then half-closes; the server answers what is
+           left and ends the stream with OK. A half-close without `drain`
+           drains the same way.
+
+        A protocol mistake (`hello` missing or repeated, too many credits or
+        reports) ends the stream with INVALID_ARGUMENT naming the field; the
+        message that carried it changes nothing. Each message is bounded by the
+        server's message size limit (4 MiB by default), as a unary request is:
+        a larger one ends the stream with RESOURCE_EXHAUSTED
+        (MESSAGE_TOO_LARGE), one that is not protobuf with INVALID_ARGUMENT
+        (MALFORMED_MESSAGE). When the stream ends, however
+        it ends, tasks not yet pushed stay queued for other workers. Tasks
+        already pushed keep their leases until they expire: the worker may
+        heartbeat, complete or fail them with their lease tokens over a new
+        stream (connect again with the same worker_id) or the unary RPCs. A
+        server shutting down ends the stream with UNAVAILABLE after answering
+        the reports it took; connect again (to another replica).
         """
 
     @abc.abstractmethod

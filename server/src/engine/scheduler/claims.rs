@@ -83,6 +83,12 @@ impl ParkedClaims {
         }
     }
 
+    /// A lease whose worker never heard of it, to hand back in the coming
+    /// commit.
+    pub(super) fn hand_back(&mut self, tenant: String, leased: LeasedTask) {
+        self.releases.push((tenant, leased));
+    }
+
     /// Leases to hand back in the coming commit, with what they were for.
     pub(super) fn take_releases(&mut self) -> Vec<(String, LeasedTask)> {
         std::mem::take(&mut self.releases)

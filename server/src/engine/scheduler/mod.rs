@@ -179,6 +179,9 @@ pub(crate) enum Request {
     /// Tell the sender when this run finishes (dropped at once if the run
     /// is not live).
     WatchFinish(String, oneshot::Sender<()>),
+    /// Hand back a claimed lease (of this tenant) its worker never heard
+    /// of: queued again, same attempt, in the next commit.
+    Release(String, LeasedTask),
 }
 
 /// Counters of the writer, for benchmarks and metrics.
@@ -510,6 +513,24 @@ impl RunScheduler {
         let (reply, answer) = oneshot::channel();
         self.requests.send(Request::Claim(claim, until_ms, reply)).await.map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
+    }
+
+    /// Hands a claimed lease back to the queue in the writer's next commit,
+    /// as if never claimed (same attempt; its token stays spent): for a
+    /// claim answered to a worker stream that ended before the task was
+    /// pushed. Callable from `Drop`; does nothing once the writer stopped.
+    pub(crate) fn release(&self, tenant: String, leased: LeasedTask) {
+        match self.requests.try_send(Request::Release(tenant, leased)) {
+            Err(mpsc::error::TrySendError::Full(request)) => {
+                if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                    let requests = self.requests.clone();
+                    runtime.spawn(async move {
+                        let _ = requests.send(request).await;
+                    });
+                }
+            }
+            Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => {}
+        }
     }
 
     /// Every committed event from now on, of every run (filter by run id).

@@ -3,7 +3,9 @@
 //! claimed task carries. Lease calls (heartbeat, complete, fail) are in
 //! `lease.rs`, the output checks in `output.rs`, the policy (CheckToolUse,
 //! cost currency) in `policy.rs`, and the sweeper that turns
-//! expired leases into `LeaseExpired` commands in `sweeper.rs`.
+//! expired leases into `LeaseExpired` commands in `sweeper.rs`, and a
+//! worker stream's credits and claims (WorkerService.Connect) in
+//! `stream.rs`.
 //!
 //! Claims are made by the run writer inside its group commit (ENGINE.md §4),
 //! so they share fsyncs with the completions that free the next steps;
@@ -14,6 +16,7 @@
 mod lease;
 mod output;
 mod policy;
+mod stream;
 mod sweeper;
 
 use std::sync::{Arc, Mutex};
@@ -25,6 +28,7 @@ use tokio::task::JoinHandle;
 pub use lease::HeartbeatReply;
 pub use output::{MAX_OUTPUT_BYTES, TaskOutput};
 pub use policy::{ToolAnswer, ToolUse};
+pub use stream::{ClaimedTask, MAX_OUTSTANDING_CLAIMS, WorkerStream};
 
 use crate::engine::clock::now_ms;
 use crate::engine::workers::WorkerRegistry;
@@ -237,17 +241,27 @@ impl TaskQueue {
     /// Adds the workflow's policy and the run's deadline to a claimed task,
     /// and the declared shared state of a run another replica holds (the
     /// writer adds it for runs held here).
-    async fn describe(&self, tenant: &str, mut leased: LeasedTask) -> Result<PolledTask, EngineError> {
+    async fn describe(&self, tenant: &str, leased: LeasedTask) -> Result<PolledTask, EngineError> {
+        let mut polled = PolledTask { leased, policy: None, deadline_ms: None };
+        self.fill_in(tenant, &mut polled).await?;
+        Ok(polled)
+    }
+
+    /// [`Self::describe`] in place, so a caller keeps the lease whatever
+    /// happens.
+    async fn fill_in(&self, tenant: &str, polled: &mut PolledTask) -> Result<(), EngineError> {
+        let leased = &mut polled.leased;
         let workflow = self.runs.compiled(tenant, &leased.workflow_id, leased.workflow_version).await?;
         if leased.shared_state.is_none() && self.runs.scheduler().cluster().is_some() {
-            leased.shared_state = self.stored_state(tenant, &workflow, &leased).await?;
+            leased.shared_state = self.stored_state(tenant, &workflow, leased).await?;
         }
         let definition = workflow.definition();
         let run_deadline_ms = match (leased.run_started_ms, definition.timeout) {
             (Some(started), timeout) if timeout > 0 => Some(started.saturating_add(i64::from(timeout) * 1000)),
             _ => None,
         };
-        let deadline_ms = run_deadline_ms.into_iter().chain(leased.attempt_deadline_ms).min();
-        Ok(PolledTask { policy: definition.policy.clone(), deadline_ms, leased })
+        polled.deadline_ms = run_deadline_ms.into_iter().chain(leased.attempt_deadline_ms).min();
+        polled.policy = definition.policy.clone();
+        Ok(())
     }
 }

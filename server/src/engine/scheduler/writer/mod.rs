@@ -201,6 +201,7 @@ impl Writer {
                     }
                 }
                 Request::Recheck(matching) => pending.claims.extend(self.parked.take_for_recheck(matching)),
+                Request::Release(tenant, leased) => self.parked.hand_back(tenant, leased),
                 // What is decided so far is committed under the partitions
                 // held so far; then the set changes.
                 Request::Adopt(adoption, done) => {

@@ -7,6 +7,8 @@ import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2
 import { file_google_api_annotations } from "../../google/api/annotations_pb.js";
 import type { Timestamp, Value } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_struct, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { Status } from "../../google/rpc/status_pb.js";
+import { file_google_rpc_status } from "../../google/rpc/status_pb.js";
 import type { Money } from "./common_pb.js";
 import { file_weft_v1_common } from "./common_pb.js";
 import type { AgentCostHint, Task, ToolDecision, WorkerInfo } from "./worker_pb.js";
@@ -17,7 +19,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file weft/v1/worker_service.proto.
  */
 export const file_weft_v1_worker_service: GenFile = /*@__PURE__*/
-  fileDesc("Chx3ZWZ0L3YxL3dvcmtlcl9zZXJ2aWNlLnByb3RvEgd3ZWZ0LnYxIokBChVSZWdpc3RlcldvcmtlclJlcXVlc3QSEQoJd29ya2VyX2lkGAEgASgJEgwKBG5hbWUYAiABKAkSDgoGYWdlbnRzGAMgAygJEhMKC2NvbmN1cnJlbmN5GAQgASgNEioKCmNvc3RfaGludHMYBSADKAsyFi53ZWZ0LnYxLkFnZW50Q29zdEhpbnQiQgoWUmVnaXN0ZXJXb3JrZXJSZXNwb25zZRIRCgl3b3JrZXJfaWQYASABKAkSFQoNbGVhc2Vfc2Vjb25kcxgCIAEoDSJKCg9Qb2xsVGFza1JlcXVlc3QSEQoJd29ya2VyX2lkGAEgASgJEg4KBmFnZW50cxgCIAMoCRIUCgx3YWl0X3NlY29uZHMYAyABKA0iLwoQUG9sbFRhc2tSZXNwb25zZRIbCgR0YXNrGAEgASgLMg0ud2VmdC52MS5UYXNrIl0KEEhlYXJ0YmVhdFJlcXVlc3QSDwoHdGFza19pZBgBIAEoCRITCgtsZWFzZV90b2tlbhgCIAEoBBIjCgtjb3N0X3NvX2ZhchgDIAEoCzIOLndlZnQudjEuTW9uZXkibQoRSGVhcnRiZWF0UmVzcG9uc2USNQoRbGVhc2VfZXhwaXJlX3RpbWUYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhEKCWNhbmNlbGxlZBgCIAEoCBIOCgZwYXVzZWQYAyABKAgisAEKE0NvbXBsZXRlVGFza1JlcXVlc3QSDwoHdGFza19pZBgBIAEoCRITCgtsZWFzZV90b2tlbhgCIAEoBBImCgZvdXRwdXQYAyABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSHAoEY29zdBgEIAEoCzIOLndlZnQudjEuTW9uZXkSLQoMc3RhdGVfd3JpdGVzGAUgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdCIWChRDb21wbGV0ZVRhc2tSZXNwb25zZSKLAQoPRmFpbFRhc2tSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkSEwoLbGVhc2VfdG9rZW4YAiABKAQSDQoFZXJyb3IYAyABKAkSEQoJcmV0cnlhYmxlGAQgASgIEhwKBGNvc3QYBSABKAsyDi53ZWZ0LnYxLk1vbmV5EhIKCmVycm9yX2NvZGUYBiABKAkiJgoQRmFpbFRhc2tSZXNwb25zZRISCgp3aWxsX3JldHJ5GAEgASgIIqABChNDaGVja1Rvb2xVc2VSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkSEwoLbGVhc2VfdG9rZW4YAiABKAQSDAoEdG9vbBgDIAEoCRIqCglhcmd1bWVudHMYBCABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EhMKC2FwcHJvdmFsX2lkGAUgASgJEhQKDHdhaXRfc2Vjb25kcxgGIAEoDSJkChRDaGVja1Rvb2xVc2VSZXNwb25zZRInCghkZWNpc2lvbhgBIAEoDjIVLndlZnQudjEuVG9vbERlY2lzaW9uEg4KBnJlYXNvbhgCIAEoCRITCgthcHByb3ZhbF9pZBgDIAEoCSJKChJMaXN0V29ya2Vyc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgNEhIKCnBhZ2VfdG9rZW4YAiABKAkSDQoFYWdlbnQYAyABKAkiVAoTTGlzdFdvcmtlcnNSZXNwb25zZRIkCgd3b3JrZXJzGAEgAygLMhMud2VmdC52MS5Xb3JrZXJJbmZvEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCTKWBgoNV29ya2VyU2VydmljZRJyCg5SZWdpc3RlcldvcmtlchIeLndlZnQudjEuUmVnaXN0ZXJXb3JrZXJSZXF1ZXN0Gh8ud2VmdC52MS5SZWdpc3RlcldvcmtlclJlc3BvbnNlIh+C0+STAhk6ASoiFC92MS93b3JrZXJzOnJlZ2lzdGVyEm4KCFBvbGxUYXNrEhgud2VmdC52MS5Qb2xsVGFza1JlcXVlc3QaGS53ZWZ0LnYxLlBvbGxUYXNrUmVzcG9uc2UiLYLT5JMCJzoBKiIiL3YxL3dvcmtlcnMve3dvcmtlcl9pZH0vdGFza3M6cG9sbBJsCglIZWFydGJlYXQSGS53ZWZ0LnYxLkhlYXJ0YmVhdFJlcXVlc3QaGi53ZWZ0LnYxLkhlYXJ0YmVhdFJlc3BvbnNlIiiC0+STAiI6ASoiHS92MS90YXNrcy97dGFza19pZH06aGVhcnRiZWF0EnQKDENvbXBsZXRlVGFzaxIcLndlZnQudjEuQ29tcGxldGVUYXNrUmVxdWVzdBodLndlZnQudjEuQ29tcGxldGVUYXNrUmVzcG9uc2UiJ4LT5JMCIToBKiIcL3YxL3Rhc2tzL3t0YXNrX2lkfTpjb21wbGV0ZRJkCghGYWlsVGFzaxIYLndlZnQudjEuRmFpbFRhc2tSZXF1ZXN0Ghkud2VmdC52MS5GYWlsVGFza1Jlc3BvbnNlIiOC0+STAh06ASoiGC92MS90YXNrcy97dGFza19pZH06ZmFpbBJ4CgxDaGVja1Rvb2xVc2USHC53ZWZ0LnYxLkNoZWNrVG9vbFVzZVJlcXVlc3QaHS53ZWZ0LnYxLkNoZWNrVG9vbFVzZVJlc3BvbnNlIiuC0+STAiU6ASoiIC92MS90YXNrcy97dGFza19pZH06Y2hlY2tUb29sVXNlEl0KC0xpc3RXb3JrZXJzEhsud2VmdC52MS5MaXN0V29ya2Vyc1JlcXVlc3QaHC53ZWZ0LnYxLkxpc3RXb3JrZXJzUmVzcG9uc2UiE4LT5JMCDRILL3YxL3dvcmtlcnNiBnByb3RvMw", [file_google_api_annotations, file_google_protobuf_struct, file_google_protobuf_timestamp, file_weft_v1_common, file_weft_v1_worker]);
+  fileDesc("Chx3ZWZ0L3YxL3dvcmtlcl9zZXJ2aWNlLnByb3RvEgd3ZWZ0LnYxIokBChVSZWdpc3RlcldvcmtlclJlcXVlc3QSEQoJd29ya2VyX2lkGAEgASgJEgwKBG5hbWUYAiABKAkSDgoGYWdlbnRzGAMgAygJEhMKC2NvbmN1cnJlbmN5GAQgASgNEioKCmNvc3RfaGludHMYBSADKAsyFi53ZWZ0LnYxLkFnZW50Q29zdEhpbnQiQgoWUmVnaXN0ZXJXb3JrZXJSZXNwb25zZRIRCgl3b3JrZXJfaWQYASABKAkSFQoNbGVhc2Vfc2Vjb25kcxgCIAEoDSJKCg9Qb2xsVGFza1JlcXVlc3QSEQoJd29ya2VyX2lkGAEgASgJEg4KBmFnZW50cxgCIAMoCRIUCgx3YWl0X3NlY29uZHMYAyABKA0iLwoQUG9sbFRhc2tSZXNwb25zZRIbCgR0YXNrGAEgASgLMg0ud2VmdC52MS5UYXNrIl0KEEhlYXJ0YmVhdFJlcXVlc3QSDwoHdGFza19pZBgBIAEoCRITCgtsZWFzZV90b2tlbhgCIAEoBBIjCgtjb3N0X3NvX2ZhchgDIAEoCzIOLndlZnQudjEuTW9uZXkibQoRSGVhcnRiZWF0UmVzcG9uc2USNQoRbGVhc2VfZXhwaXJlX3RpbWUYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhEKCWNhbmNlbGxlZBgCIAEoCBIOCgZwYXVzZWQYAyABKAgisAEKE0NvbXBsZXRlVGFza1JlcXVlc3QSDwoHdGFza19pZBgBIAEoCRITCgtsZWFzZV90b2tlbhgCIAEoBBImCgZvdXRwdXQYAyABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSHAoEY29zdBgEIAEoCzIOLndlZnQudjEuTW9uZXkSLQoMc3RhdGVfd3JpdGVzGAUgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdCIWChRDb21wbGV0ZVRhc2tSZXNwb25zZSKLAQoPRmFpbFRhc2tSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkSEwoLbGVhc2VfdG9rZW4YAiABKAQSDQoFZXJyb3IYAyABKAkSEQoJcmV0cnlhYmxlGAQgASgIEhwKBGNvc3QYBSABKAsyDi53ZWZ0LnYxLk1vbmV5EhIKCmVycm9yX2NvZGUYBiABKAkiJgoQRmFpbFRhc2tSZXNwb25zZRISCgp3aWxsX3JldHJ5GAEgASgIIqABChNDaGVja1Rvb2xVc2VSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkSEwoLbGVhc2VfdG9rZW4YAiABKAQSDAoEdG9vbBgDIAEoCRIqCglhcmd1bWVudHMYBCABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EhMKC2FwcHJvdmFsX2lkGAUgASgJEhQKDHdhaXRfc2Vjb25kcxgGIAEoDSJkChRDaGVja1Rvb2xVc2VSZXNwb25zZRInCghkZWNpc2lvbhgBIAEoDjIVLndlZnQudjEuVG9vbERlY2lzaW9uEg4KBnJlYXNvbhgCIAEoCRITCgthcHByb3ZhbF9pZBgDIAEoCSJKChJMaXN0V29ya2Vyc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgNEhIKCnBhZ2VfdG9rZW4YAiABKAkSDQoFYWdlbnQYAyABKAkiVAoTTGlzdFdvcmtlcnNSZXNwb25zZRIkCgd3b3JrZXJzGAEgAygLMhMud2VmdC52MS5Xb3JrZXJJbmZvEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSKNAQoUQ29ubmVjdFdvcmtlclJlcXVlc3QSLQoFaGVsbG8YASABKAsyHi53ZWZ0LnYxLlJlZ2lzdGVyV29ya2VyUmVxdWVzdBIPCgdjcmVkaXRzGAIgASgNEiYKB3JlcG9ydHMYAyADKAsyFS53ZWZ0LnYxLldvcmtlclJlcG9ydBINCgVkcmFpbhgEIAEoCCLvAQoMV29ya2VyUmVwb3J0EhEKCXJlcG9ydF9pZBgBIAEoBBIwCghjb21wbGV0ZRgCIAEoCzIcLndlZnQudjEuQ29tcGxldGVUYXNrUmVxdWVzdEgAEigKBGZhaWwYAyABKAsyGC53ZWZ0LnYxLkZhaWxUYXNrUmVxdWVzdEgAEi4KCWhlYXJ0YmVhdBgEIAEoCzIZLndlZnQudjEuSGVhcnRiZWF0UmVxdWVzdEgAEjYKDmNoZWNrX3Rvb2xfdXNlGAUgASgLMhwud2VmdC52MS5DaGVja1Rvb2xVc2VSZXF1ZXN0SABCCAoGcmVwb3J0Io8BChVDb25uZWN0V29ya2VyUmVzcG9uc2USMAoHd2VsY29tZRgBIAEoCzIfLndlZnQudjEuUmVnaXN0ZXJXb3JrZXJSZXNwb25zZRIcCgV0YXNrcxgCIAMoCzINLndlZnQudjEuVGFzaxImCgdhbnN3ZXJzGAMgAygLMhUud2VmdC52MS5SZXBvcnRBbnN3ZXIilgIKDFJlcG9ydEFuc3dlchIRCglyZXBvcnRfaWQYASABKAQSIQoFZXJyb3IYAiABKAsyEi5nb29nbGUucnBjLlN0YXR1cxIxCghjb21wbGV0ZRgDIAEoCzIdLndlZnQudjEuQ29tcGxldGVUYXNrUmVzcG9uc2VIABIpCgRmYWlsGAQgASgLMhkud2VmdC52MS5GYWlsVGFza1Jlc3BvbnNlSAASLwoJaGVhcnRiZWF0GAUgASgLMhoud2VmdC52MS5IZWFydGJlYXRSZXNwb25zZUgAEjcKDmNoZWNrX3Rvb2xfdXNlGAYgASgLMh0ud2VmdC52MS5DaGVja1Rvb2xVc2VSZXNwb25zZUgAQggKBmFuc3dlcjLqBgoNV29ya2VyU2VydmljZRJyCg5SZWdpc3RlcldvcmtlchIeLndlZnQudjEuUmVnaXN0ZXJXb3JrZXJSZXF1ZXN0Gh8ud2VmdC52MS5SZWdpc3RlcldvcmtlclJlc3BvbnNlIh+C0+STAhk6ASoiFC92MS93b3JrZXJzOnJlZ2lzdGVyEm4KCFBvbGxUYXNrEhgud2VmdC52MS5Qb2xsVGFza1JlcXVlc3QaGS53ZWZ0LnYxLlBvbGxUYXNrUmVzcG9uc2UiLYLT5JMCJzoBKiIiL3YxL3dvcmtlcnMve3dvcmtlcl9pZH0vdGFza3M6cG9sbBJsCglIZWFydGJlYXQSGS53ZWZ0LnYxLkhlYXJ0YmVhdFJlcXVlc3QaGi53ZWZ0LnYxLkhlYXJ0YmVhdFJlc3BvbnNlIiiC0+STAiI6ASoiHS92MS90YXNrcy97dGFza19pZH06aGVhcnRiZWF0EnQKDENvbXBsZXRlVGFzaxIcLndlZnQudjEuQ29tcGxldGVUYXNrUmVxdWVzdBodLndlZnQudjEuQ29tcGxldGVUYXNrUmVzcG9uc2UiJ4LT5JMCIToBKiIcL3YxL3Rhc2tzL3t0YXNrX2lkfTpjb21wbGV0ZRJkCghGYWlsVGFzaxIYLndlZnQudjEuRmFpbFRhc2tSZXF1ZXN0Ghkud2VmdC52MS5GYWlsVGFza1Jlc3BvbnNlIiOC0+STAh06ASoiGC92MS90YXNrcy97dGFza19pZH06ZmFpbBJ4CgxDaGVja1Rvb2xVc2USHC53ZWZ0LnYxLkNoZWNrVG9vbFVzZVJlcXVlc3QaHS53ZWZ0LnYxLkNoZWNrVG9vbFVzZVJlc3BvbnNlIiuC0+STAiU6ASoiIC92MS90YXNrcy97dGFza19pZH06Y2hlY2tUb29sVXNlElIKDUNvbm5lY3RXb3JrZXISHS53ZWZ0LnYxLkNvbm5lY3RXb3JrZXJSZXF1ZXN0Gh4ud2VmdC52MS5Db25uZWN0V29ya2VyUmVzcG9uc2UoATABEl0KC0xpc3RXb3JrZXJzEhsud2VmdC52MS5MaXN0V29ya2Vyc1JlcXVlc3QaHC53ZWZ0LnYxLkxpc3RXb3JrZXJzUmVzcG9uc2UiE4LT5JMCDRILL3YxL3dvcmtlcnNiBnByb3RvMw", [file_google_api_annotations, file_google_protobuf_struct, file_google_protobuf_timestamp, file_google_rpc_status, file_weft_v1_common, file_weft_v1_worker]);
 
 /**
  * Request of RegisterWorker.
@@ -561,8 +563,229 @@ export const ListWorkersResponseSchema: GenMessage<ListWorkersResponse> = /*@__P
   messageDesc(file_weft_v1_worker_service, 13);
 
 /**
+ * A worker's message on a ConnectWorker stream.
+ *
+ * @generated from message weft.v1.ConnectWorkerRequest
+ */
+export type ConnectWorkerRequest = Message<"weft.v1.ConnectWorkerRequest"> & {
+  /**
+   * Registers the worker (or refreshes its registration), as
+   * RegisterWorker does, with the same checks. Required on the first
+   * message of a stream; INVALID_ARGUMENT on any later one.
+   *
+   * @generated from field: weft.v1.RegisterWorkerRequest hello = 1;
+   */
+  hello?: RegisterWorkerRequest | undefined;
+
+  /**
+   * More task slots granted: the server may push this many more tasks.
+   * Unused credits held at once are at most 1,000 and at most the
+   * registered concurrency (INVALID_ARGUMENT naming `credits`, ending the
+   * stream). Ignored after `drain`.
+   *
+   * @generated from field: uint32 credits = 2;
+   */
+  credits: number;
+
+  /**
+   * Completions, failures, heartbeats and tool checks, each answered once
+   * by a ReportAnswer. At most 256 per message.
+   *
+   * @generated from field: repeated weft.v1.WorkerReport reports = 3;
+   */
+  reports: WorkerReport[];
+
+  /**
+   * Stop pushing tasks (graceful shutdown): credits are forgotten, later
+   * grants ignored, reports still answered. Half-close the stream once the
+   * last report is answered.
+   *
+   * @generated from field: bool drain = 4;
+   */
+  drain: boolean;
+};
+
+/**
+ * Describes the message weft.v1.ConnectWorkerRequest.
+ * Use `create(ConnectWorkerRequestSchema)` to create a new message.
+ */
+export const ConnectWorkerRequestSchema: GenMessage<ConnectWorkerRequest> = /*@__PURE__*/
+  messageDesc(file_weft_v1_worker_service, 14);
+
+/**
+ * One report on a ConnectWorker stream: what a unary lease call would carry.
+ *
+ * @generated from message weft.v1.WorkerReport
+ */
+export type WorkerReport = Message<"weft.v1.WorkerReport"> & {
+  /**
+   * Chosen by the worker and echoed in the report's answer, so it can match
+   * answers that come in any order. Reusing an id is allowed but makes the
+   * answers ambiguous.
+   *
+   * @generated from field: uint64 report_id = 1;
+   */
+  reportId: bigint;
+
+  /**
+   * The call. Unset: the report is answered with INVALID_ARGUMENT naming
+   * `report`.
+   *
+   * @generated from oneof weft.v1.WorkerReport.report
+   */
+  report: {
+    /**
+     * As CompleteTask.
+     *
+     * @generated from field: weft.v1.CompleteTaskRequest complete = 2;
+     */
+    value: CompleteTaskRequest;
+    case: "complete";
+  } | {
+    /**
+     * As FailTask.
+     *
+     * @generated from field: weft.v1.FailTaskRequest fail = 3;
+     */
+    value: FailTaskRequest;
+    case: "fail";
+  } | {
+    /**
+     * As Heartbeat.
+     *
+     * @generated from field: weft.v1.HeartbeatRequest heartbeat = 4;
+     */
+    value: HeartbeatRequest;
+    case: "heartbeat";
+  } | {
+    /**
+     * As CheckToolUse (an approval wait holds only this report's answer).
+     *
+     * @generated from field: weft.v1.CheckToolUseRequest check_tool_use = 5;
+     */
+    value: CheckToolUseRequest;
+    case: "checkToolUse";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message weft.v1.WorkerReport.
+ * Use `create(WorkerReportSchema)` to create a new message.
+ */
+export const WorkerReportSchema: GenMessage<WorkerReport> = /*@__PURE__*/
+  messageDesc(file_weft_v1_worker_service, 15);
+
+/**
+ * The server's message on a ConnectWorker stream.
+ *
+ * @generated from message weft.v1.ConnectWorkerResponse
+ */
+export type ConnectWorkerResponse = Message<"weft.v1.ConnectWorkerResponse"> & {
+  /**
+   * The answer to `hello`: set on the first message only.
+   *
+   * @generated from field: weft.v1.RegisterWorkerResponse welcome = 1;
+   */
+  welcome?: RegisterWorkerResponse | undefined;
+
+  /**
+   * Tasks pushed to the worker, each using one credit, each under a fresh
+   * lease (see Task.lease_token).
+   *
+   * @generated from field: repeated weft.v1.Task tasks = 2;
+   */
+  tasks: Task[];
+
+  /**
+   * Answers to reports, in the order they were ready.
+   *
+   * @generated from field: repeated weft.v1.ReportAnswer answers = 3;
+   */
+  answers: ReportAnswer[];
+};
+
+/**
+ * Describes the message weft.v1.ConnectWorkerResponse.
+ * Use `create(ConnectWorkerResponseSchema)` to create a new message.
+ */
+export const ConnectWorkerResponseSchema: GenMessage<ConnectWorkerResponse> = /*@__PURE__*/
+  messageDesc(file_weft_v1_worker_service, 16);
+
+/**
+ * The answer to one WorkerReport.
+ *
+ * @generated from message weft.v1.ReportAnswer
+ */
+export type ReportAnswer = Message<"weft.v1.ReportAnswer"> & {
+  /**
+   * The report's `report_id`.
+   *
+   * @generated from field: uint64 report_id = 1;
+   */
+  reportId: bigint;
+
+  /**
+   * Set when the report was refused: the code, message and details
+   * (ErrorInfo reason, BadRequest field violations) its unary RPC would
+   * have answered, e.g. ABORTED with reason LEASE_STALE. `answer` is unset
+   * then.
+   *
+   * @generated from field: google.rpc.Status error = 2;
+   */
+  error?: Status | undefined;
+
+  /**
+   * The unary RPC's response, when the report was taken.
+   *
+   * @generated from oneof weft.v1.ReportAnswer.answer
+   */
+  answer: {
+    /**
+     * As CompleteTask's.
+     *
+     * @generated from field: weft.v1.CompleteTaskResponse complete = 3;
+     */
+    value: CompleteTaskResponse;
+    case: "complete";
+  } | {
+    /**
+     * As FailTask's.
+     *
+     * @generated from field: weft.v1.FailTaskResponse fail = 4;
+     */
+    value: FailTaskResponse;
+    case: "fail";
+  } | {
+    /**
+     * As Heartbeat's.
+     *
+     * @generated from field: weft.v1.HeartbeatResponse heartbeat = 5;
+     */
+    value: HeartbeatResponse;
+    case: "heartbeat";
+  } | {
+    /**
+     * As CheckToolUse's.
+     *
+     * @generated from field: weft.v1.CheckToolUseResponse check_tool_use = 6;
+     */
+    value: CheckToolUseResponse;
+    case: "checkToolUse";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message weft.v1.ReportAnswer.
+ * Use `create(ReportAnswerSchema)` to create a new message.
+ */
+export const ReportAnswerSchema: GenMessage<ReportAnswer> = /*@__PURE__*/
+  messageDesc(file_weft_v1_worker_service, 17);
+
+/**
  * The worker protocol: register, long-poll for tasks, keep leases alive,
- * report results, and ask before using a tool.
+ * report results, and ask before using a tool. ConnectWorker does all of it on
+ * one bidirectional stream per worker process; the unary RPCs stay for
+ * simple clients, REST and gRPC-web.
  *
  * Errors: NOT_FOUND for an unknown worker or task (a worker that gets
  * NOT_FOUND for itself registers again; registrations do not survive a
@@ -669,6 +892,66 @@ export const WorkerService: GenService<{
     methodKind: "unary";
     input: typeof CheckToolUseRequestSchema;
     output: typeof CheckToolUseResponseSchema;
+  },
+  /**
+   * One stream per worker process, over HTTP/2 gRPC. It has no REST route,
+   * and gRPC-web has no client streaming (a gRPC-web call is one message
+   * each way: the hello, then the half-close that drains), so browsers and
+   * simple clients use the unary RPCs above, which stay equivalent.
+   *
+   * Flow:
+   * 1. The worker's first message carries `hello` (a RegisterWorkerRequest:
+   *    it registers the worker, or refreshes the registration of the same
+   *    worker_id, exactly like RegisterWorker). The server's first message
+   *    carries `welcome` (worker id, lease length). A stream whose first
+   *    message does not come within 10 seconds, or comes without `hello`,
+   *    ends with INVALID_ARGUMENT naming `hello`.
+   * 2. Flow control is by credits: each `credits` grants that many more
+   *    task slots. The server pushes at most the granted, unused credits
+   *    (each pushed task uses one), oldest task first, for any of the
+   *    worker's registered agents; a task is pushed in the group commit
+   *    that queues it when a credit is waiting. Tasks ready together come
+   *    in one ConnectWorkerResponse. Grant a credit each time a handler slot
+   *    frees. Unused credits held at once: at most 1,000 and at most the
+   *    registered `concurrency`; a grant past that ends the stream with
+   *    INVALID_ARGUMENT naming `credits`.
+   * 3. `reports` carry completions, failures, heartbeats and tool checks,
+   *    at most 256 per message (more ends the stream with INVALID_ARGUMENT
+   *    naming `reports`). Each gets one ReportAnswer with its `report_id`,
+   *    sent once its effect is committed; answers ready together come in
+   *    one message. A report is checked and answered exactly as its unary
+   *    RPC (CompleteTask, FailTask, Heartbeat, CheckToolUse): a refusal
+   *    travels in ReportAnswer.error with the code, message and details the
+   *    unary call would have answered (ABORTED LEASE_STALE, ...), and the
+   *    stream goes on. Reports are handled concurrently, so answers may
+   *    come in another order than the reports. While 1,024 reports of the
+   *    stream wait for their answers the server reads no more messages.
+   * 4. `drain` stops the pushing for good: credits are forgotten and later
+   *    grants ignored; reports are still answered. The worker finishes its
+   *    tasks, reports them, then half-closes; the server answers what is
+   *    left and ends the stream with OK. A half-close without `drain`
+   *    drains the same way.
+   *
+   * A protocol mistake (`hello` missing or repeated, too many credits or
+   * reports) ends the stream with INVALID_ARGUMENT naming the field; the
+   * message that carried it changes nothing. Each message is bounded by the
+   * server's message size limit (4 MiB by default), as a unary request is:
+   * a larger one ends the stream with RESOURCE_EXHAUSTED
+   * (MESSAGE_TOO_LARGE), one that is not protobuf with INVALID_ARGUMENT
+   * (MALFORMED_MESSAGE). When the stream ends, however
+   * it ends, tasks not yet pushed stay queued for other workers. Tasks
+   * already pushed keep their leases until they expire: the worker may
+   * heartbeat, complete or fail them with their lease tokens over a new
+   * stream (connect again with the same worker_id) or the unary RPCs. A
+   * server shutting down ends the stream with UNAVAILABLE after answering
+   * the reports it took; connect again (to another replica).
+   *
+   * @generated from rpc weft.v1.WorkerService.ConnectWorker
+   */
+  connectWorker: {
+    methodKind: "bidi_streaming";
+    input: typeof ConnectWorkerRequestSchema;
+    output: typeof ConnectWorkerResponseSchema;
   },
   /**
    * Lists the registered workers, most recently seen first.
