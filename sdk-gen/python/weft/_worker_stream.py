@@ -12,9 +12,9 @@ The driver runs on the worker's event loop with grpcio's asyncio streaming:
 one coroutine reads (pushed tasks start at once, answers go to the task
 that asked), one writes. Everything ready when the writer wakes goes out in
 one message: the reports waiting (at most 256), and one credit per handler
-slot freed since the last grant. A slot frees when its handler returns,
-before its answer is sent, so the credit travels with the completion and
-the server can push the next task in the commit that records it.
+slot freed since the last grant. A slot frees when its task is done (its
+answer taken), so the tasks a worker holds leases on never outnumber its
+``concurrency``.
 
 A stream that breaks (a server restart, a failover) is opened again with
 backoff and the same worker id; its hello registers the worker again, which
@@ -142,9 +142,8 @@ class _Lost(Exception):
 class StreamDriver:
     """The worker's side of its ConnectWorker streams, one after another.
 
-    ``spawn(task, free)`` runs a pushed task and returns its asyncio task;
-    the task calls ``free()`` when its handler has returned (the slot may be
-    granted again), and is done once its answer was delivered."""
+    ``spawn(task)`` runs a pushed task and returns its asyncio task, which
+    is done once the task's answer was delivered (or given up)."""
 
     def __init__(
         self,
@@ -152,7 +151,7 @@ class StreamDriver:
         registration: pb.RegisterWorkerRequest,
         concurrency: int,
         stop: asyncio.Event,
-        spawn: Callable[[worker_pb2.Task, Callable[[], None]], "asyncio.Task[None]"],
+        spawn: Callable[[worker_pb2.Task], "asyncio.Task[None]"],
     ) -> None:
         self._client = client
         self._registration = registration
@@ -166,7 +165,7 @@ class StreamDriver:
         self._next_id = 1
         #: Credits the current stream holds unused, as far as the worker knows.
         self._outstanding = 0
-        #: Handlers running (slots taken).
+        #: Tasks taken and not done (slots taken).
         self._running = 0
         #: Tasks not finished (a handler running, or its answer on the way).
         self._jobs: Set["asyncio.Task[None]"] = set()
@@ -376,19 +375,11 @@ class StreamDriver:
         if self._outstanding > 0:
             self._outstanding -= 1
         self._running += 1
-        freed = [False]
-
-        def free() -> None:
-            if not freed[0]:
-                freed[0] = True
-                self._running -= 1
-                self._wake.set()
-
-        job = self._spawn(task, free)
+        job = self._spawn(task)
         self._jobs.add(job)
 
         def finished(done: "asyncio.Task[None]") -> None:
-            free()
+            self._running -= 1
             self._jobs.discard(done)
             self._wake.set()
 

@@ -268,7 +268,7 @@ class Worker:
         executor = ThreadPoolExecutor(max_workers=self._concurrency, thread_name_prefix="weft-handler")
         try:
             if not self._polling:
-                driver = StreamDriver(client, registration, self._concurrency, stop, lambda t, f: spawn(t, f))
+                driver = StreamDriver(client, registration, self._concurrency, stop, lambda task: spawn(task))
                 try:
                     call, first = await driver.open(driver.first_credits(), False)
                 except UnimplementedError:
@@ -278,9 +278,9 @@ class Worker:
                     heartbeat_every = self._heartbeat_every or lease / 3
                     link = StreamLink(driver)
 
-                    def spawn(task: worker_pb2.Task, free: Callable[[], None]) -> "asyncio.Task[None]":
+                    def spawn(task: worker_pb2.Task) -> "asyncio.Task[None]":
                         return asyncio.ensure_future(
-                            self._execute(client, link, executor, task, heartbeat_every, time.monotonic() + lease, lease, free)
+                            self._execute(client, link, executor, task, heartbeat_every, time.monotonic() + lease, lease)
                         )
 
                     await driver.serve(call, first)
@@ -341,9 +341,6 @@ class Worker:
                     return True
                 return False
 
-        def free() -> None:
-            pass
-
         async def poll_loop() -> None:
             failures = 0
             while not stop.is_set():
@@ -387,7 +384,7 @@ class Worker:
                     slots.release()
                     continue
                 job = asyncio.ensure_future(
-                    self._execute(client, link, executor, response.task, heartbeat_every, sent + lease, lease, free)
+                    self._execute(client, link, executor, response.task, heartbeat_every, sent + lease, lease)
                 )
                 in_flight.add(job)
 
@@ -410,15 +407,12 @@ class Worker:
         heartbeat_every: float,
         lease_until: float,
         lease: float,
-        free: Callable[[], None],
     ) -> None:
         """Runs one task, whose lease holds until ``lease_until`` (monotonic
         time) unless heartbeats extend it by ``lease``: its handler,
-        heartbeats beside it, then the report. Calls ``free`` once the
-        handler is done with (its slot may take another task)."""
+        heartbeats beside it, then the report."""
         handler = self._handlers.get(task.agent)
         if handler is None:
-            free()
             missing = TaskError(f"this worker has no handler for agent '{task.agent}'", retryable=False)
             await _fail(link, task, missing, lease_until)
             return
@@ -453,7 +447,6 @@ class Worker:
                 return
         finally:
             beats.cancel()
-            free()
         error = work.exception()
         if error is not None:
             await _fail(link, task, error, context._lease_until)
