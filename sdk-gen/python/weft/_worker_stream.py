@@ -254,8 +254,6 @@ class StreamDriver:
             for waiter in self._waiting.values():
                 _give_up(waiter, "the worker stopped")
             self._waiting.clear()
-            if self._jobs:
-                await asyncio.gather(*self._jobs, return_exceptions=True)
 
     async def _watch_stop(self) -> None:
         await self._stop.wait()
@@ -296,7 +294,11 @@ class StreamDriver:
                 if reader.done():
                     error = reader.result()
                     if error is None and half_closed:
-                        return
+                        if self._idle():
+                            return
+                        # A task pushed before the server read the drain
+                        # came after the half-close: report it on another.
+                        error = UnavailableError(grpc.StatusCode.UNAVAILABLE, "a task came after the half-close")
                     raise _Lost(error or UnavailableError(grpc.StatusCode.UNAVAILABLE, "the server ended the worker stream"))
                 if half_closed:
                     self._wake.clear()

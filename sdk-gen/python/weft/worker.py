@@ -490,7 +490,10 @@ class Worker:
                 request.cost_so_far.CopyFrom(common_pb2.Money(amount=context._cost_cents, currency="usd"))
             sent = time.monotonic()
             try:
-                answer = await link.heartbeat(request, context._lease_until)
+                # Waits for the answer while the lease holds, and at least
+                # a period, so a lease lost while the stream was down is
+                # still learned from the server.
+                answer = await link.heartbeat(request, max(context._lease_until, sent + every))
             except WeftError as error:
                 if error.code in lost:
                     break
