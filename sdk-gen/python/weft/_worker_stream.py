@@ -383,6 +383,10 @@ class StreamDriver:
         def finished(done: "asyncio.Task[None]") -> None:
             self._running -= 1
             self._jobs.discard(done)
-            self._wake.set()
+            # While the server holds more than half the credits, the ones
+            # freed now wait for the next message of reports rather than
+            # take a message of their own.
+            if self._draining or self._outstanding <= self._capacity // 2:
+                self._wake.set()
 
         job.add_done_callback(finished)
