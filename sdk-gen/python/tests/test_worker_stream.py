@@ -1,7 +1,7 @@
 """The worker over its ConnectWorker stream, against a live server: a chain
 completes with no unary task call, the tasks a worker holds never outnumber
 its concurrency (its handlers, and the server's own in-flight count), a
-cancel reaches the handler, a refused report raises the unary call's typed
+cancel reaches the handler, so does a pause and its end, a refused report raises the unary call's typed
 error, shutdown drains and reports the tasks in flight, and a server
 without the stream (UNIMPLEMENTED) is long-polled instead. Restarts and
 reconnects are in test_worker_restart.py (both transports)."""
@@ -19,7 +19,7 @@ import grpc.aio
 from conftest import unique
 from weft import AsyncWeft, Outcome, TaskContext, Worker, from_value, run_status_name, workflow
 from weft.errors import AbortedError
-from weft.v1 import worker_service_pb2 as pb
+from weft.v1 import run_service_pb2 as runs_pb, worker_service_pb2 as pb
 
 
 class CountingWorkers:
@@ -260,5 +260,129 @@ def test_a_server_without_the_stream_is_long_polled(url: str) -> None:
                 await asyncio.wait_for(serving, 30)
             assert used["ConnectWorker"] == 1 and used["RegisterWorker"] >= 1 and used["PollTask"] >= 1, used
             assert used["CompleteTask"] == 1, used
+
+    asyncio.run(scenario())
+
+
+def test_a_paused_run_is_seen_by_the_handler_over_the_stream(url: str) -> None:
+    agent = unique("pausing-agent")
+
+    async def scenario() -> None:
+        paused, resumed = asyncio.Event(), asyncio.Event()
+
+        async def patient(task: TaskContext) -> Outcome:
+            for _ in range(400):
+                if task.is_paused:
+                    paused.set()
+                elif paused.is_set():
+                    resumed.set()
+                    return Outcome({"held": True})
+                await asyncio.sleep(0.05)
+            return Outcome({"held": False})
+
+        async with AsyncWeft(base_url=url) as client:
+            stop = asyncio.Event()
+            serving = asyncio.ensure_future(Worker(client, heartbeat_every=0.2).agent(agent, patient).serve(stop))
+            try:
+                wf = await client.workflows.create(workflow(unique("pause")).step({"id": "s", "agent": agent, "task": "t"}))
+                run = await wf.run(input={})
+                async for event in client.workflows.stream_run(run.id):
+                    if event.type == "step.started":
+                        await client._call(client.runs._stub.PauseRun, runs_pb.PauseRunRequest(run_id=run.id, reason="test"))
+                        await asyncio.wait_for(paused.wait(), 10)
+                        await client._call(client.runs._stub.ResumeRun, runs_pb.ResumeRunRequest(run_id=run.id))
+                    if event.type in ("run.completed", "run.failed", "run.cancelled"):
+                        break
+                await asyncio.wait_for(resumed.wait(), 10)
+                done = await client.workflows.get_run(run.id)
+                assert run_status_name(done.status) == "completed", done
+                assert from_value(done.steps[0].output) == {"held": True}
+            finally:
+                stop.set()
+                await asyncio.wait_for(serving, 30)
+
+    asyncio.run(scenario())
+
+
+class Proxy:
+    """A TCP proxy to the server whose connections the test can cut."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.connections: List[asyncio.StreamWriter] = []
+        self.opened = 0
+
+    async def start(self) -> int:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        return int(self.server.sockets[0].getsockname()[1])
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.opened += 1
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        self.connections += [writer, up_writer]
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            try:
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            except (ConnectionError, OSError):
+                pass
+            finally:
+                dst.close()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+    def cut(self) -> None:
+        for writer in self.connections:
+            writer.transport.abort()
+        self.connections.clear()
+
+    async def close(self) -> None:
+        self.cut()
+        self.server.close()
+
+
+def test_a_dropped_stream_reconnects_and_reports_the_task_it_held(url: str) -> None:
+    agent = unique("dropped-agent")
+    port = int(url.rsplit(":", 1)[1])
+
+    async def scenario() -> None:
+        claimed, release = asyncio.Event(), asyncio.Event()
+        calls: List[str] = []
+
+        async def held(task: TaskContext) -> Outcome:
+            calls.append(task.task.task_id)
+            claimed.set()
+            await release.wait()
+            return Outcome({"done": task.text})
+
+        proxy = Proxy(port)
+        proxied = f"http://127.0.0.1:{await proxy.start()}"
+        worker_id = unique("py-dropped")
+        async with AsyncWeft(base_url=url) as client, AsyncWeft(base_url=proxied) as through:
+            stop = asyncio.Event()
+            serving = asyncio.ensure_future(Worker(through, worker_id=worker_id).agent(agent, held).serve(stop))
+            try:
+                wf = await client.workflows.create(workflow(unique("dropped")).step({"id": "s", "agent": agent, "task": "t"}))
+                run = await wf.run(input={})
+                await asyncio.wait_for(claimed.wait(), 10)
+                proxy.cut()
+                await asyncio.sleep(0.3)
+                release.set()
+                deadline = asyncio.get_running_loop().time() + 15
+                while run_status_name((await client.workflows.get_run(run.id)).status) != "completed":
+                    assert asyncio.get_running_loop().time() < deadline, "the answer landed on the new stream"
+                    await asyncio.sleep(0.05)
+                done = await client.workflows.get_run(run.id)
+                assert from_value(done.steps[0].output) == {"done": "t"}
+                assert done.steps[0].attempts == 1 and len(calls) == 1
+                assert proxy.opened >= 2, "the worker connected again"
+                listed = await client._call(client.workers.ListWorkers, pb.ListWorkersRequest(agent=agent))
+                assert [w.worker_id for w in listed.workers] == [worker_id]
+            finally:
+                stop.set()
+                await asyncio.wait_for(serving, 30)
+                await proxy.close()
 
     asyncio.run(scenario())
