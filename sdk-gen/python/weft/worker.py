@@ -428,30 +428,37 @@ class Worker:
         )
 
         async def call() -> Any:
-            if inspect.iscoroutinefunction(handler):
-                return await handler(context)
             result = await loop.run_in_executor(executor, contextvars.copy_context().run, handler, context)
             return await result if inspect.isawaitable(result) else result
 
-        work = asyncio.ensure_future(call())
-        beats = asyncio.ensure_future(self._heartbeats(link, task, context, heartbeat_every, lease))
+        work: "asyncio.Future[Any]" = asyncio.ensure_future(
+            handler(context) if inspect.iscoroutinefunction(handler) else call()
+        )
+        # The heartbeats start after a period (most tasks are done by then,
+        # and cost no heartbeat task at all). Told of a cancel or a lost
+        # lease they set ``context.cancelled``, give the handler a moment to
+        # stop by itself, then cancel it. Its answer no longer counts.
+        beats: List["asyncio.Task[None]"] = []
+        timer = loop.call_later(
+            heartbeat_every,
+            lambda: beats.append(asyncio.ensure_future(self._heartbeats(link, task, context, heartbeat_every, lease, work))),
+        )
         try:
-            done, _ = await asyncio.wait({work, beats}, return_when=asyncio.FIRST_COMPLETED)
-            if work not in done:
-                # Cancelled or lease lost: the handler was told; give it a moment
-                # to stop by itself, then cancel it. Its answer no longer counts.
-                try:
-                    await asyncio.wait_for(work, CANCEL_GRACE_SECONDS)
-                except BaseException:
-                    pass
+            result = await work
+        except asyncio.CancelledError:
+            if context.cancelled.is_set() and work.cancelled():
                 return
-        finally:
-            beats.cancel()
-        error = work.exception()
-        if error is not None:
-            await _fail(link, task, error, context._lease_until)
+            raise
+        except BaseException as error:  # the handler's failure, whatever it raised
+            if not context.cancelled.is_set():
+                await _fail(link, task, error, context._lease_until)
             return
-        result = work.result()
+        finally:
+            timer.cancel()
+            for beat in beats:
+                beat.cancel()
+        if context.cancelled.is_set():
+            return
         outcome = result if isinstance(result, Outcome) else Outcome(result)
         request = pb.CompleteTaskRequest(task_id=task.task_id, lease_token=task.lease_token)
         try:
@@ -478,13 +485,24 @@ class Worker:
                 await _fail(link, task, failure, until, quiet=True)
 
     async def _heartbeats(
-        self, link: Link, task: worker_pb2.Task, context: TaskContext, every: float, lease: float
+        self,
+        link: Link,
+        task: worker_pb2.Task,
+        context: TaskContext,
+        every: float,
+        lease: float,
+        work: "asyncio.Future[Any]",
     ) -> None:
-        """Heartbeats until the run is cancelled or the lease is lost, then
-        sets ``context.cancelled`` and returns; otherwise runs until cancelled."""
+        """Heartbeats (the first at once, then every ``every``) until the run
+        is cancelled or the lease is lost; then sets ``context.cancelled``,
+        gives ``work`` a grace period to end and cancels it. Otherwise runs
+        until cancelled."""
         lost = (grpc.StatusCode.ABORTED, grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.NOT_FOUND)
+        first = True
         while True:
-            await asyncio.sleep(every)
+            if not first:
+                await asyncio.sleep(every)
+            first = False
             request = pb.HeartbeatRequest(task_id=task.task_id, lease_token=task.lease_token)
             if context._cost_cents > 0:
                 request.cost_so_far.CopyFrom(common_pb2.Money(amount=context._cost_cents, currency="usd"))
@@ -504,6 +522,11 @@ class Worker:
             context._paused = answer.paused
             context._lease_until = sent + lease
         context.cancelled.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(work), CANCEL_GRACE_SECONDS)
+        except BaseException:
+            pass
+        work.cancel()
 
 
 async def _fail(link: Link, task: worker_pb2.Task, error: BaseException, lease_until: float, quiet: bool = False) -> None:
