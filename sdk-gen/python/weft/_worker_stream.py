@@ -330,11 +330,13 @@ class StreamDriver:
             for waiter in self._waiting.values():
                 _give_up(waiter, "the worker stream was lost before the answer")
             self._waiting.clear()
-            call.cancel()
             raise
         finally:
             if not reader.done():
                 reader.cancel()
+            # Ends the call unless it already ended (drained and closed):
+            # lost, or the worker's task was cancelled.
+            call.cancel()
 
     def _gather(self, message: pb.ConnectWorkerRequest) -> None:
         """Puts the reports waiting (up to the server's limit) and the
