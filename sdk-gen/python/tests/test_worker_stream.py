@@ -157,7 +157,10 @@ def test_a_cancel_reaches_the_handler_over_the_stream(url: str) -> None:
     async def scenario() -> None:
         told = asyncio.Event()
 
+        started = asyncio.Event()
+
         async def slow(task: TaskContext) -> Outcome:
+            started.set()
             await task.cancelled.wait()
             told.set()
             return Outcome({"late": True})
@@ -169,9 +172,10 @@ def test_a_cancel_reaches_the_handler_over_the_stream(url: str) -> None:
             try:
                 wf = await client.workflows.create(workflow(unique("cancel")).step({"id": "wait", "agent": agent, "task": "t"}))
                 run = await wf.run(input={})
-                async for event in client.workflows.stream_run(run.id):
-                    if event.type == "step.started":
-                        await client.runs.cancel(run.id, "test")
+                # Once the handler runs: a cancel before the worker's stream
+                # is up would withdraw the task before it is pushed.
+                await asyncio.wait_for(started.wait(), 10)
+                await client.runs.cancel(run.id, "test")
                 await asyncio.wait_for(told.wait(), 10)
                 assert run_status_name((await client.workflows.get_run(run.id)).status) == "cancelled"
             finally:
@@ -268,9 +272,10 @@ def test_a_paused_run_is_seen_by_the_handler_over_the_stream(url: str) -> None:
     agent = unique("pausing-agent")
 
     async def scenario() -> None:
-        paused, resumed = asyncio.Event(), asyncio.Event()
+        running, paused, resumed = asyncio.Event(), asyncio.Event(), asyncio.Event()
 
         async def patient(task: TaskContext) -> Outcome:
+            running.set()
             for _ in range(400):
                 if task.is_paused:
                     paused.set()
@@ -286,14 +291,13 @@ def test_a_paused_run_is_seen_by_the_handler_over_the_stream(url: str) -> None:
             try:
                 wf = await client.workflows.create(workflow(unique("pause")).step({"id": "s", "agent": agent, "task": "t"}))
                 run = await wf.run(input={})
-                async for event in client.workflows.stream_run(run.id):
-                    if event.type == "step.started":
-                        await client._call(client.runs._stub.PauseRun, runs_pb.PauseRunRequest(run_id=run.id, reason="test"))
-                        await asyncio.wait_for(paused.wait(), 10)
-                        await client._call(client.runs._stub.ResumeRun, runs_pb.ResumeRunRequest(run_id=run.id))
-                    if event.type in ("run.completed", "run.failed", "run.cancelled"):
-                        break
+                await asyncio.wait_for(running.wait(), 10)
+                await client._call(client.runs._stub.PauseRun, runs_pb.PauseRunRequest(run_id=run.id, reason="test"))
+                await asyncio.wait_for(paused.wait(), 10)
+                await client._call(client.runs._stub.ResumeRun, runs_pb.ResumeRunRequest(run_id=run.id))
                 await asyncio.wait_for(resumed.wait(), 10)
+                events = [e async for e in client.workflows.stream_run(run.id)]
+                assert events[-1].type == "run.completed"
                 done = await client.workflows.get_run(run.id)
                 assert run_status_name(done.status) == "completed", done
                 assert from_value(done.steps[0].output) == {"held": True}
