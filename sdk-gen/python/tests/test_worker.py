@@ -69,9 +69,10 @@ def test_worker_serves_fails_and_retries(url: str) -> None:
 
 def test_a_cancelled_run_tells_the_handler(url: str) -> None:
     agent = unique("slow-agent")
-    told = threading.Event()
+    started, told = threading.Event(), threading.Event()
 
     async def slow(task: TaskContext) -> Outcome:
+        started.set()
         await task.cancelled.wait()
         told.set()
         return Outcome({"late": True})
@@ -81,9 +82,10 @@ def test_a_cancelled_run_tells_the_handler(url: str) -> None:
         try:
             wf = client.workflows.create(workflow(unique("cancel")).step({"id": "wait", "agent": agent, "task": "t"}))
             run = wf.run(input={})
-            for event in client.workflows.stream_run(run.id):
-                if event.type == "step.started":
-                    client.workflows.cancel_run(run.id, "test")
+            # Once the handler runs: step.started comes when the task is
+            # queued, and a cancel before the worker took it withdraws it.
+            assert started.wait(10), "the handler started"
+            client.workflows.cancel_run(run.id, "test")
             assert told.wait(10), "the handler saw the cancel"
             assert run_status_name(client.workflows.get_run(run.id).status) == "cancelled"
         finally:

@@ -148,6 +148,17 @@ def error_from_status(code: grpc.StatusCode, message: str, trailers: Metadata) -
     return kind(code, message, reason=reason, domain=domain, metadata=metadata, field_violations=violations)
 
 
+_CODES: Dict[int, grpc.StatusCode] = {code.value[0]: code for code in grpc.StatusCode}
+
+
+def error_from_rpc_status(status: status_pb2.Status) -> WeftError:
+    """The typed error for a ``google.rpc.Status`` carried in a message (a
+    worker stream's ``ReportAnswer.error``): the same error its unary call
+    would have raised, details included."""
+    code = _CODES.get(status.code, grpc.StatusCode.UNKNOWN)
+    return error_from_status(code, status.message, [(_DETAILS_KEY, status.SerializeToString())])
+
+
 def error_from_rpc(error: grpc.RpcError) -> WeftError:
     """The typed error for a failed call (sync or asyncio)."""
     if isinstance(error, grpc.aio.AioRpcError):

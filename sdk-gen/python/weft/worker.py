@@ -10,55 +10,67 @@
             stop = asyncio.Event()
             await Worker(client, concurrency=8).agent("web-researcher", research).serve(stop)
 
-Like the Rust runtime it registers the worker, keeps up to ``concurrency``
-tasks in flight (each claimed by a long poll as a slot frees), heartbeats
-every task (a third of the lease) so the lease holds, sets
-``task.cancelled`` when the run is cancelled or the lease is lost (then
-gives the handler a grace period and cancels it; its answer no longer
-counts), completes or fails the task with the handler's answer (trying
-again while the server is unreachable, for as long as the lease would
-hold, so a restart costs neither the result nor a re-execution), registers
-again by itself with backoff when a poll is told NOT_FOUND for this worker
-(a server on a fresh database, or one that forgot a worker silent too
-long), and on shutdown stops claiming, lets the tasks in flight finish,
+Like the Rust runtime it connects one ``WorkerService.ConnectWorker``
+stream (its hello registers the worker), grants the server one credit per
+free handler slot and runs up to ``concurrency`` handlers at once on the
+tasks the server pushes; heartbeats, completions, failures and tool checks
+travel back on the same stream, batched (``weft/_worker_stream.py``). A
+server without the stream (UNIMPLEMENTED) is served by long polls instead,
+as is every server with ``polling=True``. Either way it heartbeats every
+task (a third of the lease) so the lease holds, sets ``task.cancelled``
+when the run is cancelled or the lease is lost (then gives the handler a
+grace period and cancels it; its answer no longer counts), completes or
+fails the task with the handler's answer (trying again while the server is
+unreachable, for as long as the lease would hold, so a restart costs
+neither the result nor a re-execution), connects or registers again by
+itself with backoff and the same worker id when the stream breaks or a
+poll is told NOT_FOUND for this worker (a server on a fresh database, or
+one that forgot a worker silent too long), and on shutdown stops taking
+tasks (the stream's drain), lets the tasks in flight finish and report,
 and returns.
 
 A handler returns an :class:`Outcome`, or any JSON value (the output, no
 cost); raising :class:`TaskError` fails the task with a code or without
 retry, raising anything else fails it retryably. Plain (non-async)
-handlers run in a thread.
+handlers run in threads of the worker's own (one per slot).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import inspect
 import logging
 import signal
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Set, TypeVar, Union
 
 import grpc
 
 from weft._json import JSON, MoneyLike, from_struct, to_money, to_struct, to_value
+from weft._worker_stream import (
+    APPROVAL_WAIT_SECONDS,
+    BACKOFF_FIRST_SECONDS,
+    BACKOFF_LONGEST_SECONDS,
+    Link,
+    StreamDriver,
+    StreamLink,
+    UnaryLink,
+    backoff as _backoff,
+)
 from weft.aio import AsyncWeft
-from weft.errors import NotFoundError, WeftError
+from weft.errors import NotFoundError, UnimplementedError, WeftError
 from weft.v1 import common_pb2, worker_pb2, worker_service_pb2 as pb
 
 log = logging.getLogger("weft.worker")
 
 #: How long one poll waits on the server for a task.
 POLL_WAIT_SECONDS = 20
-#: How long one CheckToolUse waits on the server for an approval decision.
-APPROVAL_WAIT_SECONDS = 30
 #: How long a handler told of a cancel may take to return by itself.
 CANCEL_GRACE_SECONDS = 5.0
-#: Pauses after failed polls or registrations, so a down server is not
-#: hammered: doubling from the first to the longest.
-BACKOFF_FIRST_SECONDS = 0.2
-BACKOFF_LONGEST_SECONDS = 5.0
 #: Least time between two registrations of one worker, seconds.
 MIN_REGISTRATION_GAP_SECONDS = 1.0
 #: Pauses between tries of an answer the server did not take because it was
@@ -68,11 +80,6 @@ ANSWER_RETRY_LONGEST_SECONDS = 2.0
 #: Status codes of a call that may not have reached the server, or that the
 #: server could not take: it was unreachable, restarting, or failing over.
 TRANSIENT = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.UNKNOWN, grpc.StatusCode.DEADLINE_EXCEEDED)
-
-
-def _backoff(n: int, first: float, longest: float) -> float:
-    """The ``n``th pause (from 1), doubling from ``first`` up to ``longest``."""
-    return float(min(longest, first * 2 ** min(max(n - 1, 0), 16)))
 
 
 @dataclass
@@ -122,6 +129,8 @@ class TaskContext:
     #: Until when the lease holds (``time.monotonic()``): a lease length
     #: after the claim or the last heartbeat the server took.
     _lease_until: float = 0.0
+    #: How its calls reach the server (the stream, or unary RPCs).
+    _link: Optional[Link] = None
 
     @property
     def text(self) -> str:
@@ -149,10 +158,9 @@ class TaskContext:
         )
         if arguments:
             request.arguments.CopyFrom(to_struct(arguments))
+        link = self._link or UnaryLink(self._client)
         while True:
-            asked = asyncio.ensure_future(
-                self._client._call(self._client.workers.CheckToolUse, request, timeout=APPROVAL_WAIT_SECONDS + 10)
-            )
+            asked = asyncio.ensure_future(link.check_tool_use(request, self._lease_until))
             stopped = asyncio.ensure_future(self.cancelled.wait())
             done, _ = await asyncio.wait({asked, stopped}, return_when=asyncio.FIRST_COMPLETED)
             if asked not in done:
@@ -186,14 +194,18 @@ class Worker:
         worker_id: str = "",
         concurrency: int = 1,
         heartbeat_every: Optional[float] = None,
+        polling: bool = False,
     ) -> None:
         """``client`` is an :class:`AsyncWeft` or a base URL (a client is then
-        made inside the worker's loop)."""
+        made inside the worker's loop). ``polling`` long-polls for tasks with
+        the unary RPCs instead of the ConnectWorker stream (a server without
+        the stream is polled anyway)."""
         self._client = client
         self._name = name
         self._worker_id = worker_id
         self._concurrency = max(1, concurrency)
         self._heartbeat_every = heartbeat_every
+        self._polling = polling
         self._handlers: Dict[str, Handler] = {}
         self._hints: List[worker_pb2.AgentCostHint] = []
 
@@ -251,11 +263,43 @@ class Worker:
             concurrency=self._concurrency,
             cost_hints=self._hints,
         )
+        # Plain handlers run in threads of their own, one per slot, so
+        # ``concurrency`` of them can run at once.
+        executor = ThreadPoolExecutor(max_workers=self._concurrency, thread_name_prefix="weft-handler")
+        try:
+            if not self._polling:
+                driver = StreamDriver(client, registration, self._concurrency, stop, lambda task: spawn(task))
+                try:
+                    call, first = await driver.open(driver.first_credits(), False)
+                except UnimplementedError:
+                    log.info("the server has no ConnectWorker stream; long-polling instead")
+                else:
+                    lease = float(max(1, first.welcome.lease_seconds))
+                    heartbeat_every = self._heartbeat_every or lease / 3
+                    link = StreamLink(driver)
+
+                    def spawn(task: worker_pb2.Task) -> "asyncio.Task[None]":
+                        return asyncio.ensure_future(
+                            self._execute(client, link, executor, task, heartbeat_every, time.monotonic() + lease, lease)
+                        )
+
+                    await driver.serve(call, first)
+                    return
+            await self._poll(client, registration, stop, executor)
+        finally:
+            executor.shutdown(wait=False)
+
+    async def _poll(
+        self, client: AsyncWeft, registration: pb.RegisterWorkerRequest, stop: asyncio.Event, executor: ThreadPoolExecutor
+    ) -> None:
+        """Serves by long polls: registers, then keeps up to ``concurrency``
+        tasks in flight, each claimed by a poll as a slot frees."""
         registered = await client._call(client.workers.RegisterWorker, registration)
         # Registering again keeps the id, the server-assigned one included.
         registration.worker_id = registered.worker_id
         lease = float(max(1, registered.lease_seconds))
         heartbeat_every = self._heartbeat_every or lease / 3
+        link = UnaryLink(client)
         slots = asyncio.Semaphore(self._concurrency)
         in_flight: Set["asyncio.Task[None]"] = set()
         # How many registrations went through: a poller told NOT_FOUND
@@ -339,7 +383,9 @@ class Worker:
                 if not response.HasField("task"):
                     slots.release()
                     continue
-                job = asyncio.ensure_future(self._execute(client, response.task, heartbeat_every, sent + lease, lease))
+                job = asyncio.ensure_future(
+                    self._execute(client, link, executor, response.task, heartbeat_every, sent + lease, lease)
+                )
                 in_flight.add(job)
 
                 def finished(done_job: "asyncio.Task[None]") -> None:
@@ -353,7 +399,14 @@ class Worker:
             await asyncio.gather(*in_flight, return_exceptions=True)
 
     async def _execute(
-        self, client: AsyncWeft, task: worker_pb2.Task, heartbeat_every: float, lease_until: float, lease: float
+        self,
+        client: AsyncWeft,
+        link: Link,
+        executor: ThreadPoolExecutor,
+        task: worker_pb2.Task,
+        heartbeat_every: float,
+        lease_until: float,
+        lease: float,
     ) -> None:
         """Runs one task, whose lease holds until ``lease_until`` (monotonic
         time) unless heartbeats extend it by ``lease``: its handler,
@@ -361,80 +414,104 @@ class Worker:
         handler = self._handlers.get(task.agent)
         if handler is None:
             missing = TaskError(f"this worker has no handler for agent '{task.agent}'", retryable=False)
-            await self._fail(client, task, missing, lease_until)
+            await _fail(link, task, missing, lease_until)
             return
+        loop = asyncio.get_running_loop()
         context = TaskContext(
             task=task,
             input=from_struct(task.input) if task.HasField("input") else {},
             cancelled=asyncio.Event(),
             _client=client,
-            _loop=asyncio.get_running_loop(),
+            _loop=loop,
             _lease_until=lease_until,
+            _link=link,
         )
 
         async def call() -> Any:
-            if inspect.iscoroutinefunction(handler):
-                return await handler(context)
-            result = await asyncio.to_thread(handler, context)
+            result = await loop.run_in_executor(executor, contextvars.copy_context().run, handler, context)
             return await result if inspect.isawaitable(result) else result
 
-        work = asyncio.ensure_future(call())
-        beats = asyncio.ensure_future(self._heartbeats(client, task, context, heartbeat_every, lease))
-        done, _ = await asyncio.wait({work, beats}, return_when=asyncio.FIRST_COMPLETED)
-        if work not in done:
-            # Cancelled or lease lost: the handler was told; give it a moment
-            # to stop by itself, then cancel it. Its answer no longer counts.
-            try:
-                await asyncio.wait_for(work, CANCEL_GRACE_SECONDS)
-            except BaseException:
-                pass
-            return
-        beats.cancel()
-        error = work.exception()
-        if error is not None:
-            await self._fail(client, task, error, context._lease_until)
-            return
-        result = work.result()
-        outcome = result if isinstance(result, Outcome) else Outcome(result)
-        request = pb.CompleteTaskRequest(task_id=task.task_id, lease_token=task.lease_token)
-        request.output.CopyFrom(to_value(outcome.output))
-        if outcome.cost is not None:
-            request.cost.CopyFrom(to_money(outcome.cost))
-        if outcome.state_writes is not None:
-            request.state_writes.CopyFrom(to_struct(outcome.state_writes))
-        try:
-            await _deliver(task.task_id, context._lease_until, lambda: client._call(client.workers.CompleteTask, request))
-        except WeftError as refused:
-            log.warning("the answer to task %s was refused: %s", task.task_id, refused)
-
-    async def _fail(self, client: AsyncWeft, task: worker_pb2.Task, error: BaseException, lease_until: float) -> None:
-        failure = error if isinstance(error, TaskError) else TaskError(str(error) or type(error).__name__)
-        request = pb.FailTaskRequest(
-            task_id=task.task_id,
-            lease_token=task.lease_token,
-            error=failure.message,
-            retryable=failure.retryable,
-            error_code=failure.code,
+        work: "asyncio.Future[Any]" = asyncio.ensure_future(
+            handler(context) if inspect.iscoroutinefunction(handler) else call()
+        )
+        # The heartbeats start after a period (most tasks are done by then,
+        # and cost no heartbeat task at all). Told of a cancel or a lost
+        # lease they set ``context.cancelled``, give the handler a moment to
+        # stop by itself, then cancel it. Its answer no longer counts.
+        beats: List["asyncio.Task[None]"] = []
+        timer = loop.call_later(
+            heartbeat_every,
+            lambda: beats.append(asyncio.ensure_future(self._heartbeats(link, task, context, heartbeat_every, lease, work))),
         )
         try:
-            await _deliver(task.task_id, lease_until, lambda: client._call(client.workers.FailTask, request))
+            result = await work
+        except asyncio.CancelledError:
+            if context.cancelled.is_set() and work.cancelled():
+                return
+            raise
+        except BaseException as error:  # the handler's failure, whatever it raised
+            if not context.cancelled.is_set():
+                await _fail(link, task, error, context._lease_until)
+            return
+        finally:
+            timer.cancel()
+            for beat in beats:
+                beat.cancel()
+        if context.cancelled.is_set():
+            return
+        outcome = result if isinstance(result, Outcome) else Outcome(result)
+        request = pb.CompleteTaskRequest(task_id=task.task_id, lease_token=task.lease_token)
+        try:
+            request.output.CopyFrom(to_value(outcome.output))
+            if outcome.cost is not None:
+                request.cost.CopyFrom(to_money(outcome.cost))
+            if outcome.state_writes is not None:
+                request.state_writes.CopyFrom(to_struct(outcome.state_writes))
+        except Exception as unusable:  # not JSON: fail the attempt with why
+            await _fail(link, task, TaskError(f"the handler's outcome is not valid: {unusable}", retryable=False), context._lease_until)
+            return
+        until = context._lease_until
+        try:
+            await _deliver(task.task_id, until, lambda: link.complete(request, until))
         except WeftError as refused:
-            log.warning("the failure of task %s was refused: %s", task.task_id, refused)
+            log.warning("the answer to task %s was refused: %s", task.task_id, refused)
+            # A completion refused as invalid (say, a state write to a key
+            # the step does not declare) leaves the attempt open; fail it
+            # with the reason rather than let it sit until the lease runs
+            # out. When the server already failed the step (an invalid
+            # output), this is refused in turn and changes nothing.
+            if refused.code == grpc.StatusCode.INVALID_ARGUMENT:
+                failure = TaskError(f"the completion was refused: {refused.message}", retryable=False, code="COMPLETION_REFUSED")
+                await _fail(link, task, failure, until, quiet=True)
 
     async def _heartbeats(
-        self, client: AsyncWeft, task: worker_pb2.Task, context: TaskContext, every: float, lease: float
+        self,
+        link: Link,
+        task: worker_pb2.Task,
+        context: TaskContext,
+        every: float,
+        lease: float,
+        work: "asyncio.Future[Any]",
     ) -> None:
-        """Heartbeats until the run is cancelled or the lease is lost, then
-        sets ``context.cancelled`` and returns; otherwise runs until cancelled."""
+        """Heartbeats (the first at once, then every ``every``) until the run
+        is cancelled or the lease is lost; then sets ``context.cancelled``,
+        gives ``work`` a grace period to end and cancels it. Otherwise runs
+        until cancelled."""
         lost = (grpc.StatusCode.ABORTED, grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.NOT_FOUND)
+        first = True
         while True:
-            await asyncio.sleep(every)
+            if not first:
+                await asyncio.sleep(every)
+            first = False
             request = pb.HeartbeatRequest(task_id=task.task_id, lease_token=task.lease_token)
             if context._cost_cents > 0:
                 request.cost_so_far.CopyFrom(common_pb2.Money(amount=context._cost_cents, currency="usd"))
             sent = time.monotonic()
             try:
-                answer = await client._call(client.workers.Heartbeat, request)
+                # Waits for the answer while the lease holds, and at least
+                # a period, so a lease lost while the stream was down is
+                # still learned from the server.
+                answer = await link.heartbeat(request, max(context._lease_until, sent + every))
             except WeftError as error:
                 if error.code in lost:
                     break
@@ -445,6 +522,29 @@ class Worker:
             context._paused = answer.paused
             context._lease_until = sent + lease
         context.cancelled.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(work), CANCEL_GRACE_SECONDS)
+        except BaseException:
+            pass
+        work.cancel()
+
+
+async def _fail(link: Link, task: worker_pb2.Task, error: BaseException, lease_until: float, quiet: bool = False) -> None:
+    failure = error if isinstance(error, TaskError) else TaskError(str(error) or type(error).__name__)
+    request = pb.FailTaskRequest(
+        task_id=task.task_id,
+        lease_token=task.lease_token,
+        error=failure.message,
+        retryable=failure.retryable,
+        error_code=failure.code,
+    )
+    try:
+        await _deliver(task.task_id, lease_until, lambda: link.fail(request, lease_until))
+    except WeftError as refused:
+        if quiet:
+            log.debug("the failure of task %s was refused: %s", task.task_id, refused)
+        else:
+            log.warning("the failure of task %s was refused: %s", task.task_id, refused)
 
 
 _Sent = TypeVar("_Sent")
