@@ -28,6 +28,7 @@ class Spy {
   /** Most credits granted and not yet used by a pushed task, on one stream. */
   mostUnused = 0;
   reports = 0;
+  drains = 0;
   messagesWithReports = 0;
   answers = 0;
 
@@ -47,6 +48,7 @@ class Spy {
       message: (async function* () {
         for await (const message of outbound) {
           if (message.hello) spy.hellos.push(message.hello.workerId);
+          if (message.drain) spy.drains += 1;
           spy.granted += message.credits;
           unused += message.credits;
           note();
@@ -325,4 +327,31 @@ test("over gRPC-web (no request streaming) the worker long-polls with the unary 
     stop.abort();
     await worker;
   }
+});
+
+test("shutdown drains the stream: the task in flight finishes and reports, then the worker resolves", async () => {
+  const weft = client();
+  const spy = new Spy();
+  const agent = unique("stream-drain");
+  let claimed!: () => void;
+  const wasClaimed = new Promise<void>((resolve) => (claimed = resolve));
+  const stop = new AbortController();
+  const worker = new Worker(spy.client(), { concurrency: 2 })
+    .agent(agent, async () => {
+      claimed();
+      await sleep(300);
+      return { output: { rested: true } };
+    })
+    .run(stop.signal);
+  const wf = await weft.workflows.create(workflow(unique("drain")).step({ id: "nap", agent, task: "nap" }));
+  const run = await wf.run({ input: {} });
+  await wasClaimed;
+  stop.abort();
+  await worker;
+  const done = await weft.workflows.getRun(run.id);
+  assert.equal(runStatusName(done.status), "completed", "the task in flight finished before the worker resolved");
+  assert.deepEqual(fromValue(done.steps[0]?.output), { rested: true });
+  assert.equal(spy.drains, 1);
+  assert.equal(spy.streams, 1);
+  assert.equal(spy.answers, spy.reports);
 });
