@@ -123,6 +123,8 @@ export interface Connected {
   welcome: RegisterWorkerResponse;
   /** Credits its hello granted. */
   credits: number;
+  /** Its hello said drain. */
+  drain: boolean;
 }
 
 /**
@@ -143,7 +145,7 @@ export async function openStream(setup: Setup, credits: number, drain: boolean):
     if (first.done) throw new ConnectError("the worker stream ended before its welcome", Code.Unavailable);
     const welcome = first.value.welcome;
     if (!welcome) throw new ConnectError("the worker stream's first message has no welcome", Code.Internal);
-    return { outbox, responses, abort, first: first.value, welcome, credits };
+    return { outbox, responses, abort, first: first.value, welcome, credits, drain };
   } catch (thrown) {
     outbox.return();
     abort.abort();
@@ -338,6 +340,8 @@ class Driver implements Link {
     const sweeper = setInterval(this.#sweep, SWEEP_EVERY_MS);
     const onStop = () => this.#drain();
     this.#signal.addEventListener("abort", onStop, { once: true });
+    // Stopped while the first stream opened.
+    if (this.#signal.aborted) this.#drain();
     try {
       let next: Connected | undefined = connected;
       let failures = 0;
@@ -382,13 +386,14 @@ class Driver implements Link {
     this.#outstanding = 0;
     if (this.#stream && !this.#halfClosed) this.#stream.outbox.push({ drain: true });
     this.#maybeHalfClose();
-    this.#idle?.();
   }
 
   /** Serves one stream until it ends: undefined when drained and closed, else why it broke. */
   async #run(connected: Connected): Promise<unknown> {
     this.#stream = connected;
     this.#halfClosed = false;
+    // Stopped since the hello went out without drain.
+    if (this.#draining && !connected.drain) connected.outbox.push({ drain: true });
     let lost: unknown;
     try {
       this.#take(connected.first);

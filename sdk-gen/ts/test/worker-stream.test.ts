@@ -355,3 +355,12 @@ test("shutdown drains the stream: the task in flight finishes and reports, then 
   assert.equal(spy.streams, 1);
   assert.equal(spy.answers, spy.reports);
 });
+
+test("a worker stopped before its stream opened drains at once and resolves", async () => {
+  const spy = new Spy();
+  const stop = new AbortController();
+  stop.abort();
+  await new Worker(spy.client()).agent(unique("stopped"), async () => ({ output: {} })).run(stop.signal);
+  assert.equal(spy.streams, 1);
+  assert.equal(spy.drains, 1);
+});
