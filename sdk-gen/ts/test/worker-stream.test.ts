@@ -364,3 +364,40 @@ test("a worker stopped before its stream opened drains at once and resolves", as
   assert.equal(spy.streams, 1);
   assert.equal(spy.drains, 1);
 });
+
+test("a paused run reaches the handler through heartbeat answers on the stream, and so does its resume", async () => {
+  const weft = client();
+  const spy = new Spy();
+  const agent = unique("stream-pause");
+  let started!: () => void;
+  const wasStarted = new Promise<void>((resolve) => (started = resolve));
+  let sawPause!: () => void;
+  const pauseSeen = new Promise<void>((resolve) => (sawPause = resolve));
+  const stop = new AbortController();
+  const worker = new Worker(spy.client(), { heartbeatMs: 100 })
+    .agent(agent, async (task) => {
+      started();
+      const deadline = Date.now() + 15_000;
+      while (!task.paused && Date.now() < deadline) await sleep(20);
+      sawPause();
+      while (task.paused && Date.now() < deadline) await sleep(20);
+      return { output: { held: true } };
+    })
+    .run(stop.signal);
+  try {
+    const wf = await weft.workflows.create(workflow(unique("pause")).step({ id: "hold", agent, task: "hold" }));
+    const run = await wf.run({ input: {} });
+    await wasStarted;
+    await weft.raw.runs.pauseRun({ runId: run.id, reason: "a moment" });
+    await pauseSeen;
+    await weft.raw.runs.resumeRun({ runId: run.id });
+    const events = await collect(weft.workflows.streamRun(run.id));
+    assert.equal(events.at(-1)?.type, "run.completed");
+    assert.ok(events.some((e) => e.type === "run.paused"));
+    assert.deepEqual(fromValue((await weft.workflows.getRun(run.id)).steps[0]?.output), { held: true });
+  } finally {
+    stop.abort();
+    await worker;
+  }
+  assert.deepEqual(spy.unary, []);
+});
