@@ -55,6 +55,14 @@ export interface RawClients {
   readonly triggers: Client<typeof TriggerService>;
 }
 
+/**
+ * Whether a client's transport can stream requests (gRPC over HTTP/2):
+ * true for "grpc", false for "grpc-web", absent for a transport given
+ * ready-made. The worker streams only where it can. Not exported by the
+ * package.
+ */
+export const transportStreams = new WeakMap<Weft, boolean>();
+
 /** A connection to one Weft server. */
 export class Weft {
   /** Workflow definitions, versions, and the documented run methods. */
@@ -76,6 +84,7 @@ export class Weft {
     const transport = typeof options.transport === "object"
       ? options.transport
       : makeTransport(options.transport ?? defaultTransportKind, options.baseUrl.replace(/\/+$/, ""), headerInterceptors(options));
+    if (typeof options.transport !== "object") transportStreams.set(this, (options.transport ?? defaultTransportKind) === "grpc");
     this.raw = {
       workflows: createClient(WorkflowService, transport),
       runs: createClient(RunService, transport),

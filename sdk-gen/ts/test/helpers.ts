@@ -1,4 +1,6 @@
 /** Shared by the Node tests: the live server (WEFT_URL, set by scripts/test-sdks). */
+import { Code, ConnectError, type Transport } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
 import { Weft, workflow, type WorkflowBuilder, type StreamEvent } from "@weft/sdk";
 
 export function serverUrl(): string {
@@ -30,4 +32,20 @@ export async function collect(events: AsyncIterable<StreamEvent>): Promise<Strea
   const all: StreamEvent[] = [];
   for await (const event of events) all.push(event);
   return all;
+}
+
+/**
+ * A client whose transport answers every streaming call UNIMPLEMENTED, as
+ * a server from before WorkerService.ConnectWorker does: a worker on it
+ * long-polls with the unary calls.
+ */
+export function pollingClient(url = serverUrl()): Weft {
+  const grpc = createGrpcTransport({ baseUrl: url });
+  const transport: Transport = {
+    unary: (...args) => grpc.unary(...args),
+    stream: async () => {
+      throw new ConnectError("ConnectWorker is not served here", Code.Unimplemented);
+    },
+  };
+  return new Weft({ baseUrl: url, transport });
 }

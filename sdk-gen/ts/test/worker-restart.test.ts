@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test, type TestContext } from "node:test";
 import { Weft, Worker, fromValue, runStatusName, workflow, type Run } from "@weft/sdk";
-import { unique } from "./helpers.js";
+import { pollingClient, unique } from "./helpers.js";
 
 /** Lease of these servers: longer than a restart takes. */
 const LEASE_MS = 10_000;
@@ -125,114 +125,125 @@ async function withServers(body: (dir: string, servers: Server[]) => Promise<voi
   }
 }
 
-test("a worker keeps serving across a restart on the same store and port", async (t) => {
-  const bin = binary(t);
-  if (!bin) return;
-  await withServers(async (dir, servers) => {
-    const agent = unique("restart-agent");
-    const port = await freePort();
-    const database = join(dir, "weft.db");
-    servers.push(await Server.start(bin, port, database));
-    const stop = new AbortController();
-    const worker = new Worker(client(servers[0]!.url), { id: unique("ts-w1"), concurrency: 2 })
-      .agent(agent, async (task) => ({ output: { done: task.text } }))
-      .run(stop.signal);
-    try {
-      const before = client(servers[0]!.url);
-      const wf = await before.workflows.create(echoWorkflow(agent));
-      await waitCompleted(before, (await wf.run({ input: { n: 0 } })).id, 10_000);
-      const registered = await onlyWorker(before);
-      await servers[0]!.stop();
+for (const transport of ["stream", "polls"] as const) {
+  test(`a worker keeps serving across a restart on the same store and port (${transport})`, async (t) => {
+    const bin = binary(t);
+    if (!bin) return;
+    await withServers(async (dir, servers) => {
+      const agent = unique("restart-agent");
+      const port = await freePort();
+      const database = join(dir, "weft.db");
       servers.push(await Server.start(bin, port, database));
-      const after = client(servers[1]!.url);
-      for (let n = 1; n <= 3; n++) {
-        const run = await waitCompleted(after, (await wf.run({ input: { n } })).id, 20_000);
-        assert.deepEqual(fromValue(run.steps[0]?.output), { done: `work on ${n}` });
+      const stop = new AbortController();
+      const workerClient = transport === "stream" ? client(servers[0]!.url) : pollingClient(servers[0]!.url);
+      const worker = new Worker(workerClient, { id: unique("ts-w1"), concurrency: 2 })
+        .agent(agent, async (task) => ({ output: { done: task.text } }))
+        .run(stop.signal);
+      try {
+        const before = client(servers[0]!.url);
+        const wf = await before.workflows.create(echoWorkflow(agent));
+        await waitCompleted(before, (await wf.run({ input: { n: 0 } })).id, 10_000);
+        const registered = await onlyWorker(before);
+        await servers[0]!.stop();
+        servers.push(await Server.start(bin, port, database));
+        const after = client(servers[1]!.url);
+        for (let n = 1; n <= 3; n++) {
+          const run = await waitCompleted(after, (await wf.run({ input: { n } })).id, 20_000);
+          assert.deepEqual(fromValue(run.steps[0]?.output), { done: `work on ${n}` });
+        }
+        const listed = await onlyWorker(after);
+        assert.equal(listed.workerId, registered.workerId);
+        if (transport === "polls") {
+          assert.deepEqual(listed.registerTime, registered.registerTime, "the stored registration served the new server");
+        }
+        // Over the stream, the new stream's hello registered the same id again.
+      } finally {
+        stop.abort();
+        await worker;
       }
-      const listed = await onlyWorker(after);
-      assert.deepEqual(listed.registerTime, registered.registerTime, "the stored registration served the new server");
-    } finally {
-      stop.abort();
-      await worker;
-    }
+    });
   });
-});
+}
 
-test("a worker registers again by itself when a server does not know it", async (t) => {
-  const bin = binary(t);
-  if (!bin) return;
-  await withServers(async (dir, servers) => {
-    const agent = unique("restart-agent");
-    const port = await freePort();
-    servers.push(await Server.start(bin, port, join(dir, "first.db")));
-    const stop = new AbortController();
-    const worker = new Worker(client(servers[0]!.url))
-      .agent(agent, async (task) => ({ output: { done: task.text } }))
-      .run(stop.signal);
-    try {
-      const before = client(servers[0]!.url);
-      const first = await before.workflows.create(echoWorkflow(agent));
-      await waitCompleted(before, (await first.run({ input: { n: 0 } })).id, 10_000);
-      const assigned = (await onlyWorker(before)).workerId;
-      await servers[0]!.stop();
-      // Same port, another database: this server never heard of the worker.
-      servers.push(await Server.start(bin, port, join(dir, "second.db")));
-      const after = client(servers[1]!.url);
-      const wf = await after.workflows.create(echoWorkflow(agent));
-      for (let n = 1; n <= 2; n++) {
-        const run = await waitCompleted(after, (await wf.run({ input: { n } })).id, 20_000);
-        assert.deepEqual(fromValue(run.steps[0]?.output), { done: `work on ${n}` });
+for (const transport of ["stream", "polls"] as const) {
+  test(`a worker registers again by itself when a server does not know it (${transport})`, async (t) => {
+    const bin = binary(t);
+    if (!bin) return;
+    await withServers(async (dir, servers) => {
+      const agent = unique("restart-agent");
+      const port = await freePort();
+      servers.push(await Server.start(bin, port, join(dir, "first.db")));
+      const stop = new AbortController();
+      const worker = new Worker(transport === "stream" ? client(servers[0]!.url) : pollingClient(servers[0]!.url))
+        .agent(agent, async (task) => ({ output: { done: task.text } }))
+        .run(stop.signal);
+      try {
+        const before = client(servers[0]!.url);
+        const first = await before.workflows.create(echoWorkflow(agent));
+        await waitCompleted(before, (await first.run({ input: { n: 0 } })).id, 10_000);
+        const assigned = (await onlyWorker(before)).workerId;
+        await servers[0]!.stop();
+        // Same port, another database: this server never heard of the worker.
+        servers.push(await Server.start(bin, port, join(dir, "second.db")));
+        const after = client(servers[1]!.url);
+        const wf = await after.workflows.create(echoWorkflow(agent));
+        for (let n = 1; n <= 2; n++) {
+          const run = await waitCompleted(after, (await wf.run({ input: { n } })).id, 20_000);
+          assert.deepEqual(fromValue(run.steps[0]?.output), { done: `work on ${n}` });
+        }
+        assert.equal((await onlyWorker(after)).workerId, assigned, "the server-assigned id is kept");
+      } finally {
+        stop.abort();
+        await worker;
       }
-      assert.equal((await onlyWorker(after)).workerId, assigned, "the server-assigned id is kept");
-    } finally {
-      stop.abort();
-      await worker;
-    }
+    });
   });
-});
+}
 
-test("an answer given while the server is down lands after the restart without a second attempt", async (t) => {
-  const bin = binary(t);
-  if (!bin) return;
-  await withServers(async (dir, servers) => {
-    const agent = unique("restart-agent");
-    const port = await freePort();
-    const database = join(dir, "weft.db");
-    servers.push(await Server.start(bin, port, database));
-    let calls = 0;
-    let claimed!: () => void;
-    const wasClaimed = new Promise<void>((resolve) => (claimed = resolve));
-    let release!: () => void;
-    const released = new Promise<void>((resolve) => (release = resolve));
-    const stop = new AbortController();
-    const worker = new Worker(client(servers[0]!.url))
-      .agent(agent, async (task) => {
-        calls += 1;
-        claimed();
-        await released;
-        return { output: { done: task.text } };
-      })
-      .run(stop.signal);
-    try {
-      const before = client(servers[0]!.url);
-      const wf = await before.workflows.create(echoWorkflow(agent));
-      const runId = (await wf.run({ input: { n: 7 } })).id;
-      await wasClaimed;
-      await servers[0]!.stop();
-      // The handler answers while nothing listens; the worker tries again.
-      release();
-      await sleep(1_500);
-      const restarted = Date.now();
+for (const transport of ["stream", "polls"] as const) {
+  test(`an answer given while the server is down lands after the restart without a second attempt (${transport})`, async (t) => {
+    const bin = binary(t);
+    if (!bin) return;
+    await withServers(async (dir, servers) => {
+      const agent = unique("restart-agent");
+      const port = await freePort();
+      const database = join(dir, "weft.db");
       servers.push(await Server.start(bin, port, database));
-      const after = client(servers[1]!.url);
-      const run = await waitCompleted(after, runId, 8_000);
-      assert.ok(Date.now() - restarted < LEASE_MS, "landed before the lease ran out");
-      assert.deepEqual(fromValue(run.steps[0]?.output), { done: "work on 7" });
-      assert.equal(run.steps[0]?.attempts, 1, "the answer was not lost, so the task did not run again");
-      assert.equal(calls, 1);
-    } finally {
-      stop.abort();
-      await worker;
-    }
+      let calls = 0;
+      let claimed!: () => void;
+      const wasClaimed = new Promise<void>((resolve) => (claimed = resolve));
+      let release!: () => void;
+      const released = new Promise<void>((resolve) => (release = resolve));
+      const stop = new AbortController();
+      const worker = new Worker(transport === "stream" ? client(servers[0]!.url) : pollingClient(servers[0]!.url))
+        .agent(agent, async (task) => {
+          calls += 1;
+          claimed();
+          await released;
+          return { output: { done: task.text } };
+        })
+        .run(stop.signal);
+      try {
+        const before = client(servers[0]!.url);
+        const wf = await before.workflows.create(echoWorkflow(agent));
+        const runId = (await wf.run({ input: { n: 7 } })).id;
+        await wasClaimed;
+        await servers[0]!.stop();
+        // The handler answers while nothing listens; the worker tries again.
+        release();
+        await sleep(1_500);
+        const restarted = Date.now();
+        servers.push(await Server.start(bin, port, database));
+        const after = client(servers[1]!.url);
+        const run = await waitCompleted(after, runId, 8_000);
+        assert.ok(Date.now() - restarted < LEASE_MS, "landed before the lease ran out");
+        assert.deepEqual(fromValue(run.steps[0]?.output), { done: "work on 7" });
+        assert.equal(run.steps[0]?.attempts, 1, "the answer was not lost, so the task did not run again");
+        assert.equal(calls, 1);
+      } finally {
+        stop.abort();
+        await worker;
+      }
+    });
   });
-});
+}
