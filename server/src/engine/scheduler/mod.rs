@@ -262,6 +262,27 @@ fn replay_onto(mut live: writer::Live, commands: &[&str]) -> Option<writer::Live
     Some(live)
 }
 
+/// A claim's answer not yet read. The writer checks that the caller is
+/// still there before claiming, but a caller that gives up (its wait ran
+/// out, the server is stopping, the client went away) just after the
+/// writer sent a lease would drop that lease unseen: dropping this closes
+/// the channel first, so the writer's later sends fail and it hands their
+/// leases back itself, then hands back one that already arrived.
+struct PendingClaim<'a> {
+    answer: oneshot::Receiver<Result<Option<LeasedTask>, EngineError>>,
+    scheduler: &'a RunScheduler,
+}
+
+impl Drop for PendingClaim<'_> {
+    fn drop(&mut self) {
+        self.answer.close();
+        if let Ok(Ok(Some(leased))) = self.answer.try_recv() {
+            tracing::debug!(task_id = %leased.task_id, "a claim answered after its caller left; handing it back");
+            self.scheduler.release(leased.tenant_id.clone(), leased);
+        }
+    }
+}
+
 impl RunScheduler {
     /// Starts the writer and the timer loop with the runs recovered from
     /// the store (each with its compiled workflow) and the armed timers.
@@ -508,11 +529,14 @@ impl RunScheduler {
     /// writer makes the claim inside a group commit: at once when a task is
     /// there, else in the commit that queues a matching task, so claims
     /// share fsyncs with everything else and a parked poll hears of its
-    /// task as soon as that commit is done. Dropping the future gives up.
+    /// task as soon as that commit is done. Dropping the future gives up:
+    /// a lease the writer answered with just before is handed back
+    /// ([`PendingClaim`]), not left to expire with no worker on it.
     pub async fn claim(&self, claim: ClaimRequest, until_ms: i64) -> Result<Option<LeasedTask>, EngineError> {
         let (reply, answer) = oneshot::channel();
         self.requests.send(Request::Claim(claim, until_ms, reply)).await.map_err(|_| stopped())?;
-        answer.await.map_err(|_| stopped())?
+        let mut pending = PendingClaim { answer, scheduler: self };
+        (&mut pending.answer).await.map_err(|_| stopped())?
     }
 
     /// Hands a claimed lease back to the queue in the writer's next commit,

@@ -226,3 +226,37 @@ async fn the_end_of_the_writer_is_seen_even_when_it_panics() {
     tokio::time::timeout(Duration::from_secs(10), stopped).await.expect("the writer's end is seen");
     scheduler.shutdown().await;
 }
+
+/// A claim for agent `w` of [`waiting_workflow`], by worker `owner`.
+fn claim_of(owner: &str) -> crate::store::ClaimRequest {
+    crate::store::ClaimRequest {
+        scope: crate::store::ClaimScope::Tenant(TENANT.into()),
+        agents: vec!["w".into()],
+        kinds: &["agent"],
+        worker_id: owner.into(),
+        now_ms: now_ms(),
+        lease_ms: 60_000,
+    }
+}
+
+#[tokio::test]
+async fn a_lease_answered_to_a_claim_whose_caller_left_is_handed_back_to_the_queue() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = faulty_store(&dir).await;
+    let scheduler = RunScheduler::spawn(store.clone(), Vec::new(), Vec::new());
+    let run_id = scheduler.start(new_run(&waiting_workflow())).await.unwrap().run_id;
+    let until = now_ms() + 5_000;
+    let leased = scheduler.claim(claim_of("first"), until).await.unwrap().expect("the run's task");
+
+    // The writer's answer is in the channel when the caller gives up (its
+    // wait ran out in the same instant): the lease must not be lost.
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    reply.send(Ok(Some(leased.clone()))).unwrap();
+    drop(super::PendingClaim { answer, scheduler: &scheduler });
+
+    let again = scheduler.claim(claim_of("second"), until).await.unwrap().expect("handed back, so claimable again");
+    assert_eq!((again.run_id.as_str(), again.task_id.as_str()), (run_id.as_str(), leased.task_id.as_str()));
+    assert_eq!(again.attempt, leased.attempt, "handed back as if never claimed: the same attempt");
+    assert_ne!(again.lease_token, leased.lease_token, "a fresh lease");
+    scheduler.shutdown().await;
+}
