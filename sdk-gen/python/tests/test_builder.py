@@ -39,3 +39,15 @@ def test_steps_carry_what_each_call_sets() -> None:
 def test_an_unknown_step_key_is_refused_at_once() -> None:
     with pytest.raises(json_format.ParseError):
         workflow("w").step({"id": "a", "agnet": "typo"})
+
+
+def test_resume_takes_an_event_a_step_or_neither_but_not_both() -> None:
+    from weft._requests import resume_run
+
+    plain = resume_run("run_1", None, None, None, None, from_step="b", settle_wait_ms=500)
+    assert (plain.run_id, plain.event, plain.from_step, plain.settle_wait_ms) == ("run_1", "", "b", 500)
+    assert not plain.HasField("input")
+    decided = resume_run("run_1", None, None, "gate", {"ok": True})
+    assert decided.input.resume.step == "gate" and from_value(decided.input.resume.input) == {"ok": True}
+    with pytest.raises(ValueError, match="not both"):
+        resume_run("run_1", "paid", None, "gate", None)

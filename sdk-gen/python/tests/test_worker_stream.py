@@ -19,7 +19,7 @@ import grpc.aio
 from conftest import unique
 from weft import AsyncWeft, Outcome, TaskContext, Worker, from_value, run_status_name, workflow
 from weft.errors import AbortedError
-from weft.v1 import run_service_pb2 as runs_pb, worker_service_pb2 as pb
+from weft.v1 import worker_service_pb2 as pb
 
 
 class CountingWorkers:
@@ -292,9 +292,9 @@ def test_a_paused_run_is_seen_by_the_handler_over_the_stream(url: str) -> None:
                 wf = await client.workflows.create(workflow(unique("pause")).step({"id": "s", "agent": agent, "task": "t"}))
                 run = await wf.run(input={})
                 await asyncio.wait_for(running.wait(), 10)
-                await client._call(client.runs._stub.PauseRun, runs_pb.PauseRunRequest(run_id=run.id, reason="test"))
+                await client.runs.pause(run.id, reason="test")
                 await asyncio.wait_for(paused.wait(), 10)
-                await client._call(client.runs._stub.ResumeRun, runs_pb.ResumeRunRequest(run_id=run.id))
+                await client.runs.resume(run.id)
                 await asyncio.wait_for(resumed.wait(), 10)
                 events = [e async for e in client.workflows.stream_run(run.id)]
                 assert events[-1].type == "run.completed"

@@ -155,18 +155,25 @@ def list_runs(
 
 
 def resume_run(
-    run_id: str, event: Optional[str], payload: JSON, step: Optional[str], input: JSON
+    run_id: str,
+    event: Optional[str],
+    payload: JSON,
+    step: Optional[str],
+    input: JSON,
+    from_step: str = "",
+    settle_wait_ms: int = 0,
 ) -> runs.ResumeRunRequest:
-    """A wait step's ``event`` (with ``payload``), or a decision for ``step``."""
-    if (event is None) == (step is None):
-        raise ValueError("resume needs exactly one of event= or step=")
-    request = runs.ResumeRunRequest(run_id=run_id)
+    """A wait step's ``event`` (with ``payload``), a decision for ``step``,
+    or neither: a paused run continues, a failed or cancelled one restarts
+    from its last checkpoint (or from ``from_step``)."""
+    if event is not None and step is not None:
+        raise ValueError("resume takes event= or step=, not both")
+    request = runs.ResumeRunRequest(run_id=run_id, from_step=from_step, settle_wait_ms=settle_wait_ms)
     if event is not None:
         request.event = event
         if payload is not None:
             request.payload.CopyFrom(to_value(payload))
-    else:
-        assert step is not None
+    elif step is not None:
         request.input.resume.step = step
         if input is not None:
             request.input.resume.input.CopyFrom(to_value(input))

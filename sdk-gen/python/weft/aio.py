@@ -149,9 +149,15 @@ class AsyncRuns:
         payload: JSON = None,
         step: Optional[str] = None,
         input: JSON = None,
+        from_step: str = "",
+        settle_wait_ms: int = 0,
     ) -> run_pb2.Run:
-        request = req.resume_run(run_id, event, payload, step, input)
+        request = req.resume_run(run_id, event, payload, step, input, from_step, settle_wait_ms)
         return (await self._client._call(self._stub.ResumeRun, request)).run
+
+    async def pause(self, run_id: str, *, reason: str = "") -> run_pb2.Run:
+        request = runs_pb.PauseRunRequest(run_id=run_id, reason=reason)
+        return (await self._client._call(self._stub.PauseRun, request)).run
 
     async def delete(self, run_id: str) -> None:
         await self._client._call(self._stub.DeleteRun, runs_pb.DeleteRunRequest(run_id=run_id))

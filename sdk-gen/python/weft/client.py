@@ -152,9 +152,19 @@ class Runs:
         payload: JSON = None,
         step: Optional[str] = None,
         input: JSON = None,
+        from_step: str = "",
+        settle_wait_ms: int = 0,
     ) -> run_pb2.Run:
-        """Delivers a wait step's ``event``, or decides a paused ``step``."""
-        return self._client._call(self._stub.ResumeRun, req.resume_run(run_id, event, payload, step, input)).run
+        """Delivers a wait step's ``event``, decides a paused ``step``, or
+        with neither continues a paused run (or restarts a failed one from
+        its last checkpoint, or from ``from_step``)."""
+        request = req.resume_run(run_id, event, payload, step, input, from_step, settle_wait_ms)
+        return self._client._call(self._stub.ResumeRun, request).run
+
+    def pause(self, run_id: str, *, reason: str = "") -> run_pb2.Run:
+        """Holds a running run at its next safe point (PAUSED, pending action
+        "manual"); :meth:`resume` with neither event nor step continues it."""
+        return self._client._call(self._stub.PauseRun, runs_pb.PauseRunRequest(run_id=run_id, reason=reason)).run
 
     def delete(self, run_id: str) -> None:
         """Deletes a finished run."""
