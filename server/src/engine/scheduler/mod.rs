@@ -19,7 +19,7 @@
 mod claims;
 mod rows;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 mod timers;
 mod writer;
 

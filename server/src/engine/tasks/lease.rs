@@ -2,7 +2,9 @@
 //! and reports a cost over a ceiling to the run writer), CompleteTask and
 //! FailTask (commands through the run writer).
 //!
-//! Every call is checked against the task's row first: an unknown id is
+//! A completion or failure of a lease this process granted is checked
+//! from memory and fenced by the writer (`granted.rs`); every other call
+//! is checked against the task's row first: an unknown id is
 //! NotFound; a token that is not the current lease's (an older lease, or a
 //! lease that expired and whose task went back to the queue) is
 //! StaleLease (ABORTED); a task already finished or cancelled is
@@ -35,6 +37,18 @@ pub struct HeartbeatReply {
     /// The step is paused (a tool approval, a cost ceiling) or its run is
     /// held by PauseRun: hold, keep heartbeating.
     pub paused: bool,
+}
+
+/// The lease a completion or failure is about: what its command needs.
+struct Reported {
+    task_id: String,
+    run_id: String,
+    step_key: String,
+    kind: StepKind,
+    attempt: u32,
+    token: u64,
+    /// Taken from the leases granted here, without reading its row.
+    from_memory: bool,
 }
 
 fn not_found(task_id: &str) -> EngineError {
@@ -231,7 +245,7 @@ impl TaskQueue {
         cost_cents: i64,
         state_writes: Option<serde_json::Map<String, serde_json::Value>>,
     ) -> Result<(), EngineError> {
-        let lease = self.reportable_lease(tenant, task_id, token, cost_cents).await?;
+        let lease = self.reported(tenant, task_id, token, cost_cents).await?;
         let (step, attempt, now_ms) = (lease.step_key.clone(), lease.attempt, now_ms());
         match output::check(output, state_writes.as_ref()) {
             Ok(output) => {
@@ -251,7 +265,7 @@ impl TaskQueue {
     /// After a planner's completion was committed: InvalidArgument with
     /// the plan's problems when the plan was refused (the step failed, or
     /// its next attempt was queued), so the worker learns why.
-    async fn plan_verdict(&self, tenant: &str, lease: &TaskLease) -> Result<(), EngineError> {
+    async fn plan_verdict(&self, tenant: &str, lease: &Reported) -> Result<(), EngineError> {
         let (_, steps) = self.runs.store().get_run(tenant, &lease.run_id).await?;
         let Some(step) = steps.iter().find(|s| s.key == lease.step_key) else { return Ok(()) };
         if step.status == StepStatus::Completed {
@@ -276,7 +290,7 @@ impl TaskQueue {
         retryable: bool,
         cost_cents: i64,
     ) -> Result<bool, EngineError> {
-        let lease = self.reportable_lease(tenant, task_id, token, cost_cents).await?;
+        let lease = self.reported(tenant, task_id, token, cost_cents).await?;
         let command = Command::StepFailed {
             step: lease.step_key.clone(),
             attempt: lease.attempt,
@@ -310,12 +324,62 @@ impl TaskQueue {
         Ok(lease)
     }
 
-    /// Sends a lease's command to the writer and explains a refusal.
-    async fn apply(&self, tenant: &str, lease: &TaskLease, command: Command) -> Result<(), EngineError> {
-        match self.runs.command(tenant, &lease.run_id, command).await {
-            Ok(()) => Ok(()),
-            Err(refusal) => Err(self.refusal(&lease.task_id, refusal)),
+    /// The lease a completion or failure is about, with its cost in the
+    /// ceilings' currency: from memory when this process granted it and
+    /// the call matches (`granted.rs`), else read and checked as
+    /// [`Self::reportable_lease`] does.
+    async fn reported(
+        &self,
+        tenant: &str,
+        task_id: &str,
+        token: u64,
+        cost_cents: i64,
+    ) -> Result<Reported, EngineError> {
+        if let Some(grant) = self.grants.matching(tenant, task_id, token, now_ms()) {
+            let policy = self.policy_at(tenant, &grant.workflow_id, grant.workflow_version).await?;
+            check_currency(policy.as_ref(), cost_cents, "cost")?;
+            return Ok(Reported {
+                task_id: grant.task_id,
+                run_id: grant.run_id,
+                step_key: grant.step_key,
+                kind: grant.kind,
+                attempt: grant.attempt,
+                token,
+                from_memory: true,
+            });
         }
+        let lease = self.reportable_lease(tenant, task_id, token, cost_cents).await?;
+        Ok(Reported {
+            task_id: lease.task_id,
+            run_id: lease.run_id,
+            step_key: lease.step_key,
+            kind: lease.kind,
+            attempt: lease.attempt,
+            token,
+            from_memory: false,
+        })
+    }
+
+    /// Sends a lease's command to the writer and explains a refusal. The
+    /// lease is forgotten either way: its outcome landed, or the writer's
+    /// fence (the command's attempt) says the lease moved, and then a lease
+    /// taken from memory is read, so the caller hears exactly why, as a
+    /// call that read the row first would have.
+    async fn apply(&self, tenant: &str, lease: &Reported, command: Command) -> Result<(), EngineError> {
+        let refusal = match self.runs.command(tenant, &lease.run_id, command).await {
+            Ok(()) => {
+                self.grants.forget(&lease.task_id, lease.token);
+                return Ok(());
+            }
+            Err(refusal) => refusal,
+        };
+        if matches!(refusal, CommandRefusal::Refused(_) | CommandRefusal::NotLive) {
+            self.grants.forget(&lease.task_id, lease.token);
+            if lease.from_memory {
+                self.reportable_lease(tenant, &lease.task_id, lease.token, 0).await?;
+            }
+        }
+        Err(self.refusal(&lease.task_id, refusal))
     }
 
     /// What a refused command about a task means to its worker.

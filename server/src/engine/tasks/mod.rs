@@ -4,8 +4,9 @@
 //! `lease.rs`, the output checks in `output.rs`, the policy (CheckToolUse,
 //! cost currency) in `policy.rs`, and the sweeper that turns
 //! expired leases into `LeaseExpired` commands in `sweeper.rs`, and a
-//! worker stream's credits and claims (WorkerService.Connect) in
-//! `stream.rs`.
+//! worker stream's credits and claims (WorkerService.ConnectWorker) in
+//! `stream.rs`, and the leases handed out, remembered so that completions
+//! need no read first, in `granted.rs`.
 //!
 //! Claims are made by the run writer inside its group commit (ENGINE.md §4),
 //! so they share fsyncs with the completions that free the next steps;
@@ -13,11 +14,14 @@
 //! step's outcome and the task row change commit together. Heartbeats are
 //! single store operations.
 
+mod granted;
 mod lease;
 mod output;
 mod policy;
 mod stream;
 mod sweeper;
+#[cfg(test)]
+mod tests;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -64,6 +68,8 @@ pub struct TaskQueue {
     lease_ms: i64,
     /// Told each new lease deadline, so the sweeper wakes for it.
     deadlines: Arc<NewDeadlines>,
+    /// The leases handed out here whose outcome has not come yet.
+    grants: Arc<granted::Grants>,
     stop: Arc<watch::Sender<bool>>,
     sweeper: Arc<Mutex<Option<JoinHandle<()>>>>,
 }
@@ -81,6 +87,7 @@ impl TaskQueue {
             runs,
             lease_ms: lease.as_millis().clamp(1, i64::MAX as u128) as i64,
             deadlines,
+            grants: Arc::default(),
             stop: Arc::new(stop),
             sweeper: Arc::new(Mutex::new(Some(sweeper))),
         }
@@ -187,6 +194,7 @@ impl TaskQueue {
         };
         if let Some(leased) = &claimed {
             self.deadlines.tell(leased.lease_deadline_ms);
+            self.grants.record(leased);
             let span = tracing::Span::current();
             span.record("run_id", leased.run_id.as_str());
             span.record("task_id", leased.task_id.as_str());

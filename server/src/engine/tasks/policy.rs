@@ -142,7 +142,17 @@ fn answer_of(approval: &ApprovalRecord) -> ToolAnswer {
 impl TaskQueue {
     /// The policy of the workflow version a task's run executes.
     pub(super) async fn policy_of(&self, tenant: &str, lease: &TaskLease) -> Result<Option<Policy>, EngineError> {
-        let workflow = self.runs.compiled(tenant, &lease.workflow_id, lease.workflow_version).await?;
+        self.policy_at(tenant, &lease.workflow_id, lease.workflow_version).await
+    }
+
+    /// The policy of a workflow version (compiled versions are cached).
+    pub(super) async fn policy_at(
+        &self,
+        tenant: &str,
+        workflow_id: &str,
+        version: u32,
+    ) -> Result<Option<Policy>, EngineError> {
+        let workflow = self.runs.compiled(tenant, workflow_id, version).await?;
         Ok(workflow.definition().policy.clone())
     }
 

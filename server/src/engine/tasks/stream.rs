@@ -70,6 +70,7 @@ impl Drop for ClaimedTask {
     fn drop(&mut self) {
         if let Some(polled) = self.polled.take() {
             tracing::debug!(task_id = %polled.leased.task_id, "a claimed task was not pushed; handing it back");
+            self.queue.grants.forget(&polled.leased.task_id, polled.leased.lease_token);
             self.queue.runs.scheduler().release(std::mem::take(&mut self.tenant), polled.leased);
         }
     }

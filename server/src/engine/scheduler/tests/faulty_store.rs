@@ -1,5 +1,6 @@
 //! A [`Store`] for tests that delegates to a real one and fails on demand:
 //! the next commits, or every call as if the database were unreachable.
+//! It also counts the reads of task rows, for tests of what a call reads.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -28,11 +29,23 @@ pub(crate) struct FaultyStore {
     failing_commits: AtomicU32,
     /// Every call fails, as when the database does not answer.
     unreachable: AtomicBool,
+    /// Calls of `get_task` so far.
+    task_reads: AtomicU32,
 }
 
 impl FaultyStore {
     pub(crate) fn new(inner: Arc<dyn Store>) -> Arc<Self> {
-        Arc::new(Self { inner, failing_commits: AtomicU32::new(0), unreachable: AtomicBool::new(false) })
+        Arc::new(Self {
+            inner,
+            failing_commits: AtomicU32::new(0),
+            unreachable: AtomicBool::new(false),
+            task_reads: AtomicU32::new(0),
+        })
+    }
+
+    /// How many task rows were read so far.
+    pub(crate) fn task_reads(&self) -> u32 {
+        self.task_reads.load(Ordering::SeqCst)
     }
 
     /// The next `count` commits fail (nothing is written).
@@ -203,6 +216,7 @@ impl TaskStore for FaultyStore {
 
     async fn get_task(&self, tenant: &str, task_id: &str) -> Result<Option<TaskLease>, StoreError> {
         self.reachable()?;
+        self.task_reads.fetch_add(1, Ordering::SeqCst);
         self.inner.get_task(tenant, task_id).await
     }
 

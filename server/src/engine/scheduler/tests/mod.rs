@@ -1,7 +1,7 @@
 //! The writer under faults: failed commits, a panic inside one transition,
 //! and a store that stops answering.
 
-mod faulty_store;
+pub(crate) mod faulty_store;
 
 use std::sync::Arc;
 use std::time::Duration;
