@@ -33,7 +33,7 @@ use weft_proto::v1::worker_report::Report;
 use crate::api::convert_workers::{status_to_pb, task_to_pb};
 use crate::api::{error, workers};
 use crate::engine::TaskQueue;
-use crate::engine::tasks::{ClaimedTask, WorkerStream};
+use crate::engine::tasks::{ClaimedTask, WorkerStream, check_credits, credit_limit};
 
 /// What ConnectWorker answers with: the messages, then the status that
 /// ends it.
@@ -88,15 +88,8 @@ pub(super) async fn connect(
     };
     // The whole first message is checked before the hello registers.
     check_reports(&first)?;
-    let credit_limit = hello.concurrency.clamp(1, MAX_CREDITS);
-    if !first.drain && first.credits > credit_limit {
-        return Err(error::invalid_argument(
-            "credits",
-            format!(
-                "{} credits are over the limit of {credit_limit} (the registered concurrency, at most {MAX_CREDITS})",
-                first.credits
-            ),
-        ));
+    if !first.drain {
+        check_credits(0, first.credits, credit_limit(hello.concurrency, MAX_CREDITS))?;
     }
     let (welcome, concurrency) = workers::register(&tasks, &tenant, hello).await?;
     let claims = tasks.open_stream(&tenant, &welcome.worker_id, concurrency, MAX_CREDITS).await?;

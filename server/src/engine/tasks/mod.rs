@@ -32,7 +32,7 @@ use tokio::task::JoinHandle;
 pub use lease::HeartbeatReply;
 pub use output::{MAX_OUTPUT_BYTES, TaskOutput};
 pub use policy::{ToolAnswer, ToolUse};
-pub use stream::{ClaimedTask, MAX_OUTSTANDING_CLAIMS, WorkerStream};
+pub use stream::{ClaimedTask, MAX_OUTSTANDING_CLAIMS, WorkerStream, check_credits, credit_limit};
 
 use crate::engine::clock::now_ms;
 use crate::engine::workers::WorkerRegistry;

@@ -111,18 +111,7 @@ impl WorkerStream {
     /// Whether `more` credits may be granted now: InvalidArgument naming
     /// `credits` when the unused ones would pass the limit. Changes nothing.
     pub fn check_grant(&self, more: u32) -> Result<(), EngineError> {
-        let total = u64::from(self.credits) + u64::from(more);
-        if !self.draining && total > u64::from(self.credit_limit) {
-            return Err(EngineError::invalid(
-                "credits",
-                format!(
-                    "{total} unused credits would be over the limit of {} (at most 1,000 and at most the \
-                     registered concurrency); grant one per free slot",
-                    self.credit_limit
-                ),
-            ));
-        }
-        Ok(())
+        if self.draining { Ok(()) } else { check_credits(self.credits, more, self.credit_limit) }
     }
 
     /// Grants `more` credits (checked with [`Self::check_grant`]) and makes
@@ -225,6 +214,28 @@ async fn claim(
     Ok(Some(claimed))
 }
 
+/// Most unused credits of a stream whose worker registered `concurrency`:
+/// that concurrency (at least 1), and never more than `max_credits`.
+pub fn credit_limit(concurrency: u32, max_credits: u32) -> u32 {
+    concurrency.clamp(1, max_credits)
+}
+
+/// InvalidArgument naming `credits` when `more` on top of `unused` would
+/// pass `limit` (from [`credit_limit`]). Changes nothing.
+pub fn check_credits(unused: u32, more: u32, limit: u32) -> Result<(), EngineError> {
+    let total = u64::from(unused) + u64::from(more);
+    if total > u64::from(limit) {
+        return Err(EngineError::invalid(
+            "credits",
+            format!(
+                "{total} unused credits would be over the limit of {limit} (the registered concurrency, at most \
+                 the server's cap); grant one per free slot"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 impl TaskQueue {
     /// The claims of a worker stream opened by `worker_id` (registered just
     /// before, by the stream's hello) with registered `concurrency`: no
@@ -245,7 +256,7 @@ impl TaskQueue {
             tenant: tenant.to_owned(),
             worker_id: worker_id.to_owned(),
             agents,
-            credit_limit: concurrency.clamp(1, max_credits),
+            credit_limit: credit_limit(concurrency, max_credits),
             credits: 0,
             draining: false,
             claims: FuturesUnordered::new(),
