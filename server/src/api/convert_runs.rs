@@ -142,6 +142,7 @@ fn step_to_pb(step: &StepRecord, now_ms: i64) -> pb::StepRun {
         duration: seconds(step.started_ms, step.completed_ms, now_ms),
         parent_id: step.parent_id.clone().unwrap_or_default(),
         item_index: step.item_index,
+        waiting_for: String::new(),
         start_time: step.started_ms.map(timestamp),
         complete_time: step.completed_ms.map(timestamp),
     }

@@ -335,6 +335,6 @@ impl WorkerService for WorkerApi {
             .iter()
             .map(|entry| worker_to_pb(entry, in_flight.get(&entry.registration.worker_id).copied().unwrap_or_default()))
             .collect();
-        Ok(Response::new(pb::ListWorkersResponse { workers, next_page_token }))
+        Ok(Response::new(pb::ListWorkersResponse { workers, next_page_token, agent_queues: Vec::new() }))
     }
 }

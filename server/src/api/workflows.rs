@@ -129,6 +129,13 @@ impl WorkflowService for WorkflowApi {
         Ok(Response::new(pb::CreateWorkflowResponse { id: created.id.clone(), workflow: Some(created) }))
     }
 
+    async fn apply_workflow(
+        &self,
+        _request: Request<pb::ApplyWorkflowRequest>,
+    ) -> Result<Response<pb::ApplyWorkflowResponse>, Status> {
+        Err(Status::unimplemented("ApplyWorkflow is not built yet"))
+    }
+
     async fn get_workflow(
         &self,
         request: Request<pb::GetWorkflowRequest>,

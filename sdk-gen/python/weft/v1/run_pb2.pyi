@@ -118,7 +118,10 @@ class _StepStatusEnumTypeWrapper(google.protobuf.internal.enum_type_wrapper._Enu
     STEP_STATUS_PENDING: _StepStatus.ValueType  # 1
     """Some dependencies have not finished yet."""
     STEP_STATUS_READY: _StepStatus.ValueType  # 2
-    """Every dependency finished; waiting for a worker or a scheduler slot."""
+    """Every dependency finished; waiting for a worker to claim its task, or
+    for a scheduler slot. StepRun.waiting_for says which worker is missing
+    once the wait is long.
+    """
     STEP_STATUS_RUNNING: _StepStatus.ValueType  # 3
     """Executing: a worker holds its task, or the server is running it
     (webhook, http_request, transform, condition).
@@ -155,7 +158,10 @@ STEP_STATUS_UNSPECIFIED: StepStatus.ValueType  # 0
 STEP_STATUS_PENDING: StepStatus.ValueType  # 1
 """Some dependencies have not finished yet."""
 STEP_STATUS_READY: StepStatus.ValueType  # 2
-"""Every dependency finished; waiting for a worker or a scheduler slot."""
+"""Every dependency finished; waiting for a worker to claim its task, or
+for a scheduler slot. StepRun.waiting_for says which worker is missing
+once the wait is long.
+"""
 STEP_STATUS_RUNNING: StepStatus.ValueType  # 3
 """Executing: a worker holds its task, or the server is running it
 (webhook, http_request, transform, condition).
@@ -375,6 +381,7 @@ class StepRun(google.protobuf.message.Message):
     DURATION_FIELD_NUMBER: builtins.int
     PARENT_ID_FIELD_NUMBER: builtins.int
     ITEM_INDEX_FIELD_NUMBER: builtins.int
+    WAITING_FOR_FIELD_NUMBER: builtins.int
     START_TIME_FIELD_NUMBER: builtins.int
     COMPLETE_TIME_FIELD_NUMBER: builtins.int
     id: builtins.str
@@ -406,6 +413,12 @@ class StepRun(google.protobuf.message.Message):
     item_index: builtins.int
     """For map items and loop iterations: the 0-based index of the item. Unset
     otherwise.
+    """
+    waiting_for: builtins.str
+    """Why a READY step has not started, in words, once it has waited longer
+    than the server's `[tasks] unclaimed_after` (default 10 s): for an
+    agent or planner step nobody has claimed, "a worker for agent
+    'web-researcher'". Empty otherwise. Written `waitingFor`.
     """
     @property
     def output(self) -> google.protobuf.struct_pb2.Value:
@@ -443,11 +456,12 @@ class StepRun(google.protobuf.message.Message):
         duration: builtins.int = ...,
         parent_id: builtins.str = ...,
         item_index: builtins.int | None = ...,
+        waiting_for: builtins.str = ...,
         start_time: google.protobuf.timestamp_pb2.Timestamp | None = ...,
         complete_time: google.protobuf.timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
     def HasField(self, field_name: typing.Literal["_item_index", b"_item_index", "complete_time", b"complete_time", "cost", b"cost", "item_index", b"item_index", "output", b"output", "start_time", b"start_time"]) -> builtins.bool: ...
-    def ClearField(self, field_name: typing.Literal["_item_index", b"_item_index", "attempts", b"attempts", "complete_time", b"complete_time", "cost", b"cost", "duration", b"duration", "error", b"error", "id", b"id", "item_index", b"item_index", "output", b"output", "parent_id", b"parent_id", "start_time", b"start_time", "status", b"status", "type", b"type"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["_item_index", b"_item_index", "attempts", b"attempts", "complete_time", b"complete_time", "cost", b"cost", "duration", b"duration", "error", b"error", "id", b"id", "item_index", b"item_index", "output", b"output", "parent_id", b"parent_id", "start_time", b"start_time", "status", b"status", "type", b"type", "waiting_for", b"waiting_for"]) -> None: ...
     def WhichOneof(self, oneof_group: typing.Literal["_item_index", b"_item_index"]) -> typing.Literal["item_index"] | None: ...
 
 global___StepRun = StepRun
@@ -590,6 +604,8 @@ class RunEvent(google.protobuf.message.Message):
     concurrent-run limit; "run.started" follows when it gets a slot),
     "run.started", "step.started", "step.completed",
     "step.failed", "step.retrying", "step.skipped", "step.cancelled",
+    "task.unclaimed" (once per step whose task no worker claimed within
+    `[tasks] unclaimed_after`; `data.agent` names the agent),
     "step.cost_exceeded", "step.resumed", "step.reset", "approval.pending",
     "approval.decided", "run.paused", "run.resumed", "plan.spliced",
     "run.completed", "run.failed", "run.partial", "run.cancelled". The

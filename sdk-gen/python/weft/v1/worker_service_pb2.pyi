@@ -463,21 +463,72 @@ class ListWorkersResponse(google.protobuf.message.Message):
 
     WORKERS_FIELD_NUMBER: builtins.int
     NEXT_PAGE_TOKEN_FIELD_NUMBER: builtins.int
+    AGENT_QUEUES_FIELD_NUMBER: builtins.int
     next_page_token: builtins.str
     """Token for the next page; empty on the last page."""
     @property
     def workers(self) -> google.protobuf.internal.containers.RepeatedCompositeFieldContainer[weft.v1.worker_pb2.WorkerInfo]:
         """The page of workers."""
 
+    @property
+    def agent_queues(self) -> google.protobuf.internal.containers.RepeatedCompositeFieldContainer[global___AgentQueue]:
+        """Every agent with tasks waiting to be claimed, in the caller's tenant
+        (only `agent` when that filter is given), most queued first; the same
+        on every page. At most 1,000 agents.
+        """
+
     def __init__(
         self,
         *,
         workers: collections.abc.Iterable[weft.v1.worker_pb2.WorkerInfo] | None = ...,
         next_page_token: builtins.str = ...,
+        agent_queues: collections.abc.Iterable[global___AgentQueue] | None = ...,
     ) -> None: ...
-    def ClearField(self, field_name: typing.Literal["next_page_token", b"next_page_token", "workers", b"workers"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["agent_queues", b"agent_queues", "next_page_token", b"next_page_token", "workers", b"workers"]) -> None: ...
 
 global___ListWorkersResponse = ListWorkersResponse
+
+@typing.final
+class AgentQueue(google.protobuf.message.Message):
+    """The queue of one agent: tasks nobody has claimed yet, and who serves it."""
+
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    AGENT_FIELD_NUMBER: builtins.int
+    QUEUED_FIELD_NUMBER: builtins.int
+    LIVE_WORKERS_FIELD_NUMBER: builtins.int
+    SERVED_FIELD_NUMBER: builtins.int
+    OLDEST_QUEUED_TIME_FIELD_NUMBER: builtins.int
+    agent: builtins.str
+    """Agent name."""
+    queued: builtins.int
+    """Tasks of this agent waiting for a worker."""
+    live_workers: builtins.int
+    """Registered workers serving this agent that were seen within their
+    liveness window.
+    """
+    served: builtins.bool
+    """Whether any worker polled (or held a stream) for this agent within
+    `[tasks] unclaimed_after`. False with queued tasks means nothing is
+    serving them.
+    """
+    @property
+    def oldest_queued_time(self) -> google.protobuf.timestamp_pb2.Timestamp:
+        """When the oldest waiting task was queued."""
+
+    def __init__(
+        self,
+        *,
+        agent: builtins.str = ...,
+        queued: builtins.int = ...,
+        live_workers: builtins.int = ...,
+        served: builtins.bool = ...,
+        oldest_queued_time: google.protobuf.timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    def HasField(self, field_name: typing.Literal["oldest_queued_time", b"oldest_queued_time"]) -> builtins.bool: ...
+    def ClearField(self, field_name: typing.Literal["agent", b"agent", "live_workers", b"live_workers", "oldest_queued_time", b"oldest_queued_time", "queued", b"queued", "served", b"served"]) -> None: ...
+
+global___AgentQueue = AgentQueue
 
 @typing.final
 class ConnectWorkerRequest(google.protobuf.message.Message):

@@ -18,7 +18,7 @@ from weft.v1 import common_pb2 as weft_dot_v1_dot_common__pb2
 from weft.v1 import workflow_pb2 as weft_dot_v1_dot_workflow__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eweft/v1/workflow_service.proto\x12\x07weft.v1\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x14weft/v1/common.proto\x1a\x16weft/v1/workflow.proto\"e\n\x15\x43reateWorkflowRequest\x12-\n\x08workflow\x18\x01 \x01(\x0b\x32\x11.weft.v1.WorkflowR\x08workflow\x12\x1d\n\nrequest_id\x18\x02 \x01(\tR\trequestId\"W\n\x16\x43reateWorkflowResponse\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12-\n\x08workflow\x18\x02 \x01(\x0b\x32\x11.weft.v1.WorkflowR\x08workflow\"$\n\x12GetWorkflowRequest\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\"\x90\x02\n\x14ListWorkflowsRequest\x12\x1b\n\tpage_size\x18\x01 \x01(\rR\x08pageSize\x12\x1d\n\npage_token\x18\x02 \x01(\tR\tpageToken\x12/\n\x06status\x18\x03 \x01(\x0e\x32\x17.weft.v1.WorkflowStatusR\x06status\x12\x10\n\x03tag\x18\x04 \x01(\tR\x03tag\x12!\n\x0ctrigger_type\x18\x05 \x01(\tR\x0btriggerType\x12\x14\n\x05limit\x18\x06 \x01(\rR\x05limit\x12\x16\n\x06offset\x18\x07 \x01(\rR\x06offset\x12\x12\n\x04sort\x18\x08 \x01(\tR\x04sort\x12\x14\n\x05order\x18\t \x01(\tR\x05order\"\x86\x01\n\x15ListWorkflowsResponse\x12/\n\tworkflows\x18\x01 \x03(\x0b\x32\x11.weft.v1.WorkflowR\tworkflows\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x14\n\x05total\x18\x03 \x01(\rR\x05total\"\xae\x01\n\x15UpdateWorkflowRequest\x12-\n\x08workflow\x18\x01 \x01(\x0b\x32\x11.weft.v1.WorkflowR\x08workflow\x12;\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskR\nupdateMask\x12)\n\x10\x65xpected_version\x18\x03 \x01(\rR\x0f\x65xpectedVersion\"\'\n\x15\x44\x65leteWorkflowRequest\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\"L\n\x16\x44\x65leteWorkflowResponse\x12\x18\n\x07success\x18\x01 \x01(\x08R\x07success\x12\x18\n\x07message\x18\x02 \x01(\tR\x07message\"[\n\x18SetWorkflowStatusRequest\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12/\n\x06status\x18\x02 \x01(\x0e\x32\x17.weft.v1.WorkflowStatusR\x06status\"\x85\x01\n\x17ValidateWorkflowRequest\x12;\n\ndefinition\x18\x01 \x01(\x0b\x32\x1b.weft.v1.WorkflowDefinitionR\ndefinition\x12-\n\x08workflow\x18\x02 \x01(\x0b\x32\x11.weft.v1.WorkflowR\x08workflow\"\x80\x01\n\x18ValidateWorkflowResponse\x12\x14\n\x05valid\x18\x01 \x01(\x08R\x05valid\x12\x16\n\x06\x65rrors\x18\x02 \x03(\tR\x06\x65rrors\x12\x36\n\x08problems\x18\x03 \x03(\x0b\x32\x1a.weft.v1.DefinitionProblemR\x08problems\"-\n\x1bListWorkflowVersionsRequest\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\"T\n\x1cListWorkflowVersionsResponse\x12\x34\n\x08versions\x18\x01 \x03(\x0b\x32\x18.weft.v1.WorkflowVersionR\x08versions\"E\n\x19GetWorkflowVersionRequest\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n\x07version\x18\x02 \x01(\rR\x07version\"M\n\x1b\x44iffWorkflowVersionsRequest\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x0e\n\x02v1\x18\x02 \x01(\rR\x02v1\x12\x0e\n\x02v2\x18\x03 \x01(\rR\x02v2\"\x89\x01\n\x1c\x44iffWorkflowVersionsResponse\x12/\n\x04\x64iff\x18\x01 \x03(\x0b\x32\x1b.weft.v1.JsonPatchOperationR\x04\x64iff\x12\x18\n\x07summary\x18\x02 \x01(\tR\x07summary\x12\x0e\n\x02v1\x18\x03 \x01(\rR\x02v1\x12\x0e\n\x02v2\x18\x04 \x01(\rR\x02v2\"j\n\x17RollbackWorkflowRequest\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n\x07version\x18\x02 \x01(\rR\x07version\x12%\n\x0e\x63hange_summary\x18\x03 \x01(\tR\rchangeSummary\"D\n\x13GetWorkflowResponse\x12-\n\x08workflow\x18\x01 \x01(\x0b\x32\x11.weft.v1.WorkflowR\x08workflow\"G\n\x16UpdateWorkflowResponse\x12-\n\x08workflow\x18\x01 \x01(\x0b\x32\x11.weft.v1.WorkflowR\x08workflow\"J\n\x19SetWorkflowStatusResponse\x12-\n\x08workflow\x18\x01 \x01(\x0b\x32\x11.weft.v1.WorkflowR\x08workflow\"K\n\x1aGetWorkflowVersionResponse\x12-\n\x08workflow\x18\x01 \x01(\x0b\x32\x11.weft.v1.WorkflowR\x08workflow\"I\n\x18RollbackWorkflowResponse\x12-\n\x08workflow\x18\x01 \x01(\x0b\x32\x11.weft.v1.WorkflowR\x08workflow2\xb2\x10\n\x0fWorkflowService\x12\xba\x01\n\x0e\x43reateWorkflow\x12\x1e.weft.v1.CreateWorkflowRequest\x1a\x1f.weft.v1.CreateWorkflowResponse\"g\x82\xd3\xe4\x93\x02\x61\"\r/v1/workflows:\x08workflowZ\x1a\"\x0e/api/workflows:\x08workflowZ \"\n/workflows:\x08workflowb\x08workflowb\x08workflow\x12\xac\x01\n\x0bGetWorkflow\x12\x1b.weft.v1.GetWorkflowRequest\x1a\x1c.weft.v1.GetWorkflowResponse\"b\x82\xd3\xe4\x93\x02\\\x12\x12/v1/workflows/{id}Z\x1f\x12\x13/api/workflows/{id}b\x08workflowZ\x1b\x12\x0f/workflows/{id}b\x08workflowb\x08workflow\x12\x90\x01\n\rListWorkflows\x12\x1d.weft.v1.ListWorkflowsRequest\x1a\x1e.weft.v1.ListWorkflowsResponse\"@\x82\xd3\xe4\x93\x02:\x12\r/v1/workflowsZ\x10\x12\x0e/api/workflowsZ\x0c\x12\n/workflowsb\tworkflows\x12\xde\x02\n\x0eUpdateWorkflow\x12\x1e.weft.v1.UpdateWorkflowRequest\x1a\x1f.weft.v1.UpdateWorkflowResponse\"\x8a\x02\x82\xd3\xe4\x93\x02\x83\x02\x32\x1b/v1/workflows/{workflow.id}:\x08workflowZ2\x1a\x1c/api/workflows/{workflow.id}:\x08workflowb\x08workflowZ22\x1c/api/workflows/{workflow.id}:\x08workflowb\x08workflowZ8\x1a\"/api/workflows/{workflow.id}/graph:\x08workflowb\x08workflowZ.\x1a\x18/workflows/{workflow.id}:\x08workflowb\x08workflowb\x08workflow\x12\x97\x01\n\x0e\x44\x65leteWorkflow\x12\x1e.weft.v1.DeleteWorkflowRequest\x1a\x1f.weft.v1.DeleteWorkflowResponse\"D\x82\xd3\xe4\x93\x02>*\x12/v1/workflows/{id}Z\x15*\x13/api/workflows/{id}Z\x11*\x0f/workflows/{id}\x12\xb5\x01\n\x11SetWorkflowStatus\x12!.weft.v1.SetWorkflowStatusRequest\x1a\".weft.v1.SetWorkflowStatusResponse\"Y\x82\xd3\xe4\x93\x02S2\x19/v1/workflows/{id}/status:\x01*Z)2\x1a/api/workflows/{id}/status:\x01*b\x08workflowb\x08workflow\x12\x98\x01\n\x10ValidateWorkflow\x12 .weft.v1.ValidateWorkflowRequest\x1a!.weft.v1.ValidateWorkflowResponse\"?\x82\xd3\xe4\x93\x02\x39\"\x16/v1/workflows:validate:\x01*Z\x1c\"\x17/api/workflows/validate:\x01*\x12\xa8\x01\n\x14ListWorkflowVersions\x12$.weft.v1.ListWorkflowVersionsRequest\x1a%.weft.v1.ListWorkflowVersionsResponse\"C\x82\xd3\xe4\x93\x02=\x12\x1b/v1/workflows/{id}/versionsZ\x1e\x12\x1c/api/workflows/{id}/versions\x12\xca\x01\n\x12GetWorkflowVersion\x12\".weft.v1.GetWorkflowVersionRequest\x1a#.weft.v1.GetWorkflowVersionResponse\"k\x82\xd3\xe4\x93\x02\x65\x12%/v1/workflows/{id}/versions/{version}Z2\x12&/api/workflows/{id}/versions/{version}b\x08workflowb\x08workflow\x12\xa0\x01\n\x14\x44iffWorkflowVersions\x12$.weft.v1.DiffWorkflowVersionsRequest\x1a%.weft.v1.DiffWorkflowVersionsResponse\";\x82\xd3\xe4\x93\x02\x35\x12\x17/v1/workflows/{id}/diffZ\x1a\x12\x18/api/workflows/{id}/diff\x12\xb6\x01\n\x10RollbackWorkflow\x12 .weft.v1.RollbackWorkflowRequest\x1a!.weft.v1.RollbackWorkflowResponse\"]\x82\xd3\xe4\x93\x02W\"\x1b/v1/workflows/{id}/rollback:\x01*Z+\"\x1c/api/workflows/{id}/rollback:\x01*b\x08workflowb\x08workflowb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eweft/v1/workflow_service.proto\x12\x07weft.v1\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x14weft/v1/common.proto\x1a\x16weft/v1/workflow.proto\"e\n\x15\x43reateWorkflowRequest\x12-\n\x08workflow\x18\x01 \x01(\x0b\x32\x11.weft.v1.WorkflowR\x08workflow\x12\x1d\n\nrequest_id\x18\x02 \x01(\tR\trequestId\"W\n\x16\x43reateWorkflowResponse\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12-\n\x08workflow\x18\x02 \x01(\x0b\x32\x11.weft.v1.WorkflowR\x08workflow\"l\n\x14\x41pplyWorkflowRequest\x12-\n\x08workflow\x18\x01 \x01(\x0b\x32\x11.weft.v1.WorkflowR\x08workflow\x12%\n\x0e\x63hange_summary\x18\x02 \x01(\tR\rchangeSummary\"w\n\x15\x41pplyWorkflowResponse\x12-\n\x08workflow\x18\x01 \x01(\x0b\x32\x11.weft.v1.WorkflowR\x08workflow\x12/\n\x07outcome\x18\x02 \x01(\x0e\x32\x15.weft.v1.ApplyOutcomeR\x07outcome\"$\n\x12GetWorkflowRequest\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\"\x90\x02\n\x14ListWorkflowsRequest\x12\x1b\n\tpage_size\x18\x01 \x01(\rR\x08pageSize\x12\x1d\n\npage_token\x18\x02 \x01(\tR\tpageToken\x12/\n\x06status\x18\x03 \x01(\x0e\x32\x17.weft.v1.WorkflowStatusR\x06status\x12\x10\n\x03tag\x18\x04 \x01(\tR\x03tag\x12!\n\x0ctrigger_type\x18\x05 \x01(\tR\x0btriggerType\x12\x14\n\x05limit\x18\x06 \x01(\rR\x05limit\x12\x16\n\x06offset\x18\x07 \x01(\rR\x06offset\x12\x12\n\x04sort\x18\x08 \x01(\tR\x04sort\x12\x14\n\x05order\x18\t \x01(\tR\x05order\"\x86\x01\n\x15ListWorkflowsResponse\x12/\n\tworkflows\x18\x01 \x03(\x0b\x32\x11.weft.v1.WorkflowR\tworkflows\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x14\n\x05total\x18\x03 \x01(\rR\x05total\"\xae\x01\n\x15UpdateWorkflowRequest\x12-\n\x08workflow\x18\x01 \x01(\x0b\x32\x11.weft.v1.WorkflowR\x08workflow\x12;\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskR\nupdateMask\x12)\n\x10\x65xpected_version\x18\x03 \x01(\rR\x0f\x65xpectedVersion\"\'\n\x15\x44\x65leteWorkflowRequest\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\"L\n\x16\x44\x65leteWorkflowResponse\x12\x18\n\x07success\x18\x01 \x01(\x08R\x07success\x12\x18\n\x07message\x18\x02 \x01(\tR\x07message\"[\n\x18SetWorkflowStatusRequest\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12/\n\x06status\x18\x02 \x01(\x0e\x32\x17.weft.v1.WorkflowStatusR\x06status\"\x85\x01\n\x17ValidateWorkflowRequest\x12;\n\ndefinition\x18\x01 \x01(\x0b\x32\x1b.weft.v1.WorkflowDefinitionR\ndefinition\x12-\n\x08workflow\x18\x02 \x01(\x0b\x32\x11.weft.v1.WorkflowR\x08workflow\"\x80\x01\n\x18ValidateWorkflowResponse\x12\x14\n\x05valid\x18\x01 \x01(\x08R\x05valid\x12\x16\n\x06\x65rrors\x18\x02 \x03(\tR\x06\x65rrors\x12\x36\n\x08problems\x18\x03 \x03(\x0b\x32\x1a.weft.v1.DefinitionProblemR\x08problems\"-\n\x1bListWorkflowVersionsRequest\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\"T\n\x1cListWorkflowVersionsResponse\x12\x34\n\x08versions\x18\x01 \x03(\x0b\x32\x18.weft.v1.WorkflowVersionR\x08versions\"E\n\x19GetWorkflowVersionRequest\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n\x07version\x18\x02 \x01(\rR\x07version\"M\n\x1b\x44iffWorkflowVersionsRequest\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x0e\n\x02v1\x18\x02 \x01(\rR\x02v1\x12\x0e\n\x02v2\x18\x03 \x01(\rR\x02v2\"\x89\x01\n\x1c\x44iffWorkflowVersionsResponse\x12/\n\x04\x64iff\x18\x01 \x03(\x0b\x32\x1b.weft.v1.JsonPatchOperationR\x04\x64iff\x12\x18\n\x07summary\x18\x02 \x01(\tR\x07summary\x12\x0e\n\x02v1\x18\x03 \x01(\rR\x02v1\x12\x0e\n\x02v2\x18\x04 \x01(\rR\x02v2\"j\n\x17RollbackWorkflowRequest\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n\x07version\x18\x02 \x01(\rR\x07version\x12%\n\x0e\x63hange_summary\x18\x03 \x01(\tR\rchangeSummary\"D\n\x13GetWorkflowResponse\x12-\n\x08workflow\x18\x01 \x01(\x0b\x32\x11.weft.v1.WorkflowR\x08workflow\"G\n\x16UpdateWorkflowResponse\x12-\n\x08workflow\x18\x01 \x01(\x0b\x32\x11.weft.v1.WorkflowR\x08workflow\"J\n\x19SetWorkflowStatusResponse\x12-\n\x08workflow\x18\x01 \x01(\x0b\x32\x11.weft.v1.WorkflowR\x08workflow\"K\n\x1aGetWorkflowVersionResponse\x12-\n\x08workflow\x18\x01 \x01(\x0b\x32\x11.weft.v1.WorkflowR\x08workflow\"I\n\x18RollbackWorkflowResponse\x12-\n\x08workflow\x18\x01 \x01(\x0b\x32\x11.weft.v1.WorkflowR\x08workflow*\x80\x01\n\x0c\x41pplyOutcome\x12\x1d\n\x19\x41PPLY_OUTCOME_UNSPECIFIED\x10\x00\x12\x19\n\x15\x41PPLY_OUTCOME_CREATED\x10\x01\x12\x19\n\x15\x41PPLY_OUTCOME_UPDATED\x10\x02\x12\x1b\n\x17\x41PPLY_OUTCOME_UNCHANGED\x10\x03\x32\xa2\x11\n\x0fWorkflowService\x12\xba\x01\n\x0e\x43reateWorkflow\x12\x1e.weft.v1.CreateWorkflowRequest\x1a\x1f.weft.v1.CreateWorkflowResponse\"g\x82\xd3\xe4\x93\x02\x61\"\r/v1/workflows:\x08workflowZ\x1a\"\x0e/api/workflows:\x08workflowZ \"\n/workflows:\x08workflowb\x08workflowb\x08workflow\x12n\n\rApplyWorkflow\x12\x1d.weft.v1.ApplyWorkflowRequest\x1a\x1e.weft.v1.ApplyWorkflowResponse\"\x1e\x82\xd3\xe4\x93\x02\x18\x1a\x13/v1/workflows:apply:\x01*\x12\xac\x01\n\x0bGetWorkflow\x12\x1b.weft.v1.GetWorkflowRequest\x1a\x1c.weft.v1.GetWorkflowResponse\"b\x82\xd3\xe4\x93\x02\\\x12\x12/v1/workflows/{id}Z\x1f\x12\x13/api/workflows/{id}b\x08workflowZ\x1b\x12\x0f/workflows/{id}b\x08workflowb\x08workflow\x12\x90\x01\n\rListWorkflows\x12\x1d.weft.v1.ListWorkflowsRequest\x1a\x1e.weft.v1.ListWorkflowsResponse\"@\x82\xd3\xe4\x93\x02:\x12\r/v1/workflowsZ\x10\x12\x0e/api/workflowsZ\x0c\x12\n/workflowsb\tworkflows\x12\xde\x02\n\x0eUpdateWorkflow\x12\x1e.weft.v1.UpdateWorkflowRequest\x1a\x1f.weft.v1.UpdateWorkflowResponse\"\x8a\x02\x82\xd3\xe4\x93\x02\x83\x02\x32\x1b/v1/workflows/{workflow.id}:\x08workflowZ2\x1a\x1c/api/workflows/{workflow.id}:\x08workflowb\x08workflowZ22\x1c/api/workflows/{workflow.id}:\x08workflowb\x08workflowZ8\x1a\"/api/workflows/{workflow.id}/graph:\x08workflowb\x08workflowZ.\x1a\x18/workflows/{workflow.id}:\x08workflowb\x08workflowb\x08workflow\x12\x97\x01\n\x0e\x44\x65leteWorkflow\x12\x1e.weft.v1.DeleteWorkflowRequest\x1a\x1f.weft.v1.DeleteWorkflowResponse\"D\x82\xd3\xe4\x93\x02>*\x12/v1/workflows/{id}Z\x15*\x13/api/workflows/{id}Z\x11*\x0f/workflows/{id}\x12\xb5\x01\n\x11SetWorkflowStatus\x12!.weft.v1.SetWorkflowStatusRequest\x1a\".weft.v1.SetWorkflowStatusResponse\"Y\x82\xd3\xe4\x93\x02S2\x19/v1/workflows/{id}/status:\x01*Z)2\x1a/api/workflows/{id}/status:\x01*b\x08workflowb\x08workflow\x12\x98\x01\n\x10ValidateWorkflow\x12 .weft.v1.ValidateWorkflowRequest\x1a!.weft.v1.ValidateWorkflowResponse\"?\x82\xd3\xe4\x93\x02\x39\"\x16/v1/workflows:validate:\x01*Z\x1c\"\x17/api/workflows/validate:\x01*\x12\xa8\x01\n\x14ListWorkflowVersions\x12$.weft.v1.ListWorkflowVersionsRequest\x1a%.weft.v1.ListWorkflowVersionsResponse\"C\x82\xd3\xe4\x93\x02=\x12\x1b/v1/workflows/{id}/versionsZ\x1e\x12\x1c/api/workflows/{id}/versions\x12\xca\x01\n\x12GetWorkflowVersion\x12\".weft.v1.GetWorkflowVersionRequest\x1a#.weft.v1.GetWorkflowVersionResponse\"k\x82\xd3\xe4\x93\x02\x65\x12%/v1/workflows/{id}/versions/{version}Z2\x12&/api/workflows/{id}/versions/{version}b\x08workflowb\x08workflow\x12\xa0\x01\n\x14\x44iffWorkflowVersions\x12$.weft.v1.DiffWorkflowVersionsRequest\x1a%.weft.v1.DiffWorkflowVersionsResponse\";\x82\xd3\xe4\x93\x02\x35\x12\x17/v1/workflows/{id}/diffZ\x1a\x12\x18/api/workflows/{id}/diff\x12\xb6\x01\n\x10RollbackWorkflow\x12 .weft.v1.RollbackWorkflowRequest\x1a!.weft.v1.RollbackWorkflowResponse\"]\x82\xd3\xe4\x93\x02W\"\x1b/v1/workflows/{id}/rollback:\x01*Z+\"\x1c/api/workflows/{id}/rollback:\x01*b\x08workflowb\x08workflowb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -27,6 +27,8 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   DESCRIPTOR._options = None
   _globals['_WORKFLOWSERVICE'].methods_by_name['CreateWorkflow']._options = None
   _globals['_WORKFLOWSERVICE'].methods_by_name['CreateWorkflow']._serialized_options = b'\202\323\344\223\002a\"\r/v1/workflows:\010workflowZ\032\"\016/api/workflows:\010workflowZ \"\n/workflows:\010workflowb\010workflowb\010workflow'
+  _globals['_WORKFLOWSERVICE'].methods_by_name['ApplyWorkflow']._options = None
+  _globals['_WORKFLOWSERVICE'].methods_by_name['ApplyWorkflow']._serialized_options = b'\202\323\344\223\002\030\032\023/v1/workflows:apply:\001*'
   _globals['_WORKFLOWSERVICE'].methods_by_name['GetWorkflow']._options = None
   _globals['_WORKFLOWSERVICE'].methods_by_name['GetWorkflow']._serialized_options = b'\202\323\344\223\002\\\022\022/v1/workflows/{id}Z\037\022\023/api/workflows/{id}b\010workflowZ\033\022\017/workflows/{id}b\010workflowb\010workflow'
   _globals['_WORKFLOWSERVICE'].methods_by_name['ListWorkflows']._options = None
@@ -47,50 +49,56 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _globals['_WORKFLOWSERVICE'].methods_by_name['DiffWorkflowVersions']._serialized_options = b'\202\323\344\223\0025\022\027/v1/workflows/{id}/diffZ\032\022\030/api/workflows/{id}/diff'
   _globals['_WORKFLOWSERVICE'].methods_by_name['RollbackWorkflow']._options = None
   _globals['_WORKFLOWSERVICE'].methods_by_name['RollbackWorkflow']._serialized_options = b'\202\323\344\223\002W\"\033/v1/workflows/{id}/rollback:\001*Z+\"\034/api/workflows/{id}/rollback:\001*b\010workflowb\010workflow'
+  _globals['_APPLYOUTCOME']._serialized_start=2585
+  _globals['_APPLYOUTCOME']._serialized_end=2713
   _globals['_CREATEWORKFLOWREQUEST']._serialized_start=153
   _globals['_CREATEWORKFLOWREQUEST']._serialized_end=254
   _globals['_CREATEWORKFLOWRESPONSE']._serialized_start=256
   _globals['_CREATEWORKFLOWRESPONSE']._serialized_end=343
-  _globals['_GETWORKFLOWREQUEST']._serialized_start=345
-  _globals['_GETWORKFLOWREQUEST']._serialized_end=381
-  _globals['_LISTWORKFLOWSREQUEST']._serialized_start=384
-  _globals['_LISTWORKFLOWSREQUEST']._serialized_end=656
-  _globals['_LISTWORKFLOWSRESPONSE']._serialized_start=659
-  _globals['_LISTWORKFLOWSRESPONSE']._serialized_end=793
-  _globals['_UPDATEWORKFLOWREQUEST']._serialized_start=796
-  _globals['_UPDATEWORKFLOWREQUEST']._serialized_end=970
-  _globals['_DELETEWORKFLOWREQUEST']._serialized_start=972
-  _globals['_DELETEWORKFLOWREQUEST']._serialized_end=1011
-  _globals['_DELETEWORKFLOWRESPONSE']._serialized_start=1013
-  _globals['_DELETEWORKFLOWRESPONSE']._serialized_end=1089
-  _globals['_SETWORKFLOWSTATUSREQUEST']._serialized_start=1091
-  _globals['_SETWORKFLOWSTATUSREQUEST']._serialized_end=1182
-  _globals['_VALIDATEWORKFLOWREQUEST']._serialized_start=1185
-  _globals['_VALIDATEWORKFLOWREQUEST']._serialized_end=1318
-  _globals['_VALIDATEWORKFLOWRESPONSE']._serialized_start=1321
-  _globals['_VALIDATEWORKFLOWRESPONSE']._serialized_end=1449
-  _globals['_LISTWORKFLOWVERSIONSREQUEST']._serialized_start=1451
-  _globals['_LISTWORKFLOWVERSIONSREQUEST']._serialized_end=1496
-  _globals['_LISTWORKFLOWVERSIONSRESPONSE']._serialized_start=1498
-  _globals['_LISTWORKFLOWVERSIONSRESPONSE']._serialized_end=1582
-  _globals['_GETWORKFLOWVERSIONREQUEST']._serialized_start=1584
-  _globals['_GETWORKFLOWVERSIONREQUEST']._serialized_end=1653
-  _globals['_DIFFWORKFLOWVERSIONSREQUEST']._serialized_start=1655
-  _globals['_DIFFWORKFLOWVERSIONSREQUEST']._serialized_end=1732
-  _globals['_DIFFWORKFLOWVERSIONSRESPONSE']._serialized_start=1735
-  _globals['_DIFFWORKFLOWVERSIONSRESPONSE']._serialized_end=1872
-  _globals['_ROLLBACKWORKFLOWREQUEST']._serialized_start=1874
-  _globals['_ROLLBACKWORKFLOWREQUEST']._serialized_end=1980
-  _globals['_GETWORKFLOWRESPONSE']._serialized_start=1982
-  _globals['_GETWORKFLOWRESPONSE']._serialized_end=2050
-  _globals['_UPDATEWORKFLOWRESPONSE']._serialized_start=2052
-  _globals['_UPDATEWORKFLOWRESPONSE']._serialized_end=2123
-  _globals['_SETWORKFLOWSTATUSRESPONSE']._serialized_start=2125
-  _globals['_SETWORKFLOWSTATUSRESPONSE']._serialized_end=2199
-  _globals['_GETWORKFLOWVERSIONRESPONSE']._serialized_start=2201
-  _globals['_GETWORKFLOWVERSIONRESPONSE']._serialized_end=2276
-  _globals['_ROLLBACKWORKFLOWRESPONSE']._serialized_start=2278
-  _globals['_ROLLBACKWORKFLOWRESPONSE']._serialized_end=2351
-  _globals['_WORKFLOWSERVICE']._serialized_start=2354
-  _globals['_WORKFLOWSERVICE']._serialized_end=4452
+  _globals['_APPLYWORKFLOWREQUEST']._serialized_start=345
+  _globals['_APPLYWORKFLOWREQUEST']._serialized_end=453
+  _globals['_APPLYWORKFLOWRESPONSE']._serialized_start=455
+  _globals['_APPLYWORKFLOWRESPONSE']._serialized_end=574
+  _globals['_GETWORKFLOWREQUEST']._serialized_start=576
+  _globals['_GETWORKFLOWREQUEST']._serialized_end=612
+  _globals['_LISTWORKFLOWSREQUEST']._serialized_start=615
+  _globals['_LISTWORKFLOWSREQUEST']._serialized_end=887
+  _globals['_LISTWORKFLOWSRESPONSE']._serialized_start=890
+  _globals['_LISTWORKFLOWSRESPONSE']._serialized_end=1024
+  _globals['_UPDATEWORKFLOWREQUEST']._serialized_start=1027
+  _globals['_UPDATEWORKFLOWREQUEST']._serialized_end=1201
+  _globals['_DELETEWORKFLOWREQUEST']._serialized_start=1203
+  _globals['_DELETEWORKFLOWREQUEST']._serialized_end=1242
+  _globals['_DELETEWORKFLOWRESPONSE']._serialized_start=1244
+  _globals['_DELETEWORKFLOWRESPONSE']._serialized_end=1320
+  _globals['_SETWORKFLOWSTATUSREQUEST']._serialized_start=1322
+  _globals['_SETWORKFLOWSTATUSREQUEST']._serialized_end=1413
+  _globals['_VALIDATEWORKFLOWREQUEST']._serialized_start=1416
+  _globals['_VALIDATEWORKFLOWREQUEST']._serialized_end=1549
+  _globals['_VALIDATEWORKFLOWRESPONSE']._serialized_start=1552
+  _globals['_VALIDATEWORKFLOWRESPONSE']._serialized_end=1680
+  _globals['_LISTWORKFLOWVERSIONSREQUEST']._serialized_start=1682
+  _globals['_LISTWORKFLOWVERSIONSREQUEST']._serialized_end=1727
+  _globals['_LISTWORKFLOWVERSIONSRESPONSE']._serialized_start=1729
+  _globals['_LISTWORKFLOWVERSIONSRESPONSE']._serialized_end=1813
+  _globals['_GETWORKFLOWVERSIONREQUEST']._serialized_start=1815
+  _globals['_GETWORKFLOWVERSIONREQUEST']._serialized_end=1884
+  _globals['_DIFFWORKFLOWVERSIONSREQUEST']._serialized_start=1886
+  _globals['_DIFFWORKFLOWVERSIONSREQUEST']._serialized_end=1963
+  _globals['_DIFFWORKFLOWVERSIONSRESPONSE']._serialized_start=1966
+  _globals['_DIFFWORKFLOWVERSIONSRESPONSE']._serialized_end=2103
+  _globals['_ROLLBACKWORKFLOWREQUEST']._serialized_start=2105
+  _globals['_ROLLBACKWORKFLOWREQUEST']._serialized_end=2211
+  _globals['_GETWORKFLOWRESPONSE']._serialized_start=2213
+  _globals['_GETWORKFLOWRESPONSE']._serialized_end=2281
+  _globals['_UPDATEWORKFLOWRESPONSE']._serialized_start=2283
+  _globals['_UPDATEWORKFLOWRESPONSE']._serialized_end=2354
+  _globals['_SETWORKFLOWSTATUSRESPONSE']._serialized_start=2356
+  _globals['_SETWORKFLOWSTATUSRESPONSE']._serialized_end=2430
+  _globals['_GETWORKFLOWVERSIONRESPONSE']._serialized_start=2432
+  _globals['_GETWORKFLOWVERSIONRESPONSE']._serialized_end=2507
+  _globals['_ROLLBACKWORKFLOWRESPONSE']._serialized_start=2509
+  _globals['_ROLLBACKWORKFLOWRESPONSE']._serialized_end=2582
+  _globals['_WORKFLOWSERVICE']._serialized_start=2716
+  _globals['_WORKFLOWSERVICE']._serialized_end=4926
 # @@protoc_insertion_point(module_scope)

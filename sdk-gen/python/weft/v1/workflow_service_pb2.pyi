@@ -8,12 +8,51 @@ import collections.abc
 import google.protobuf.descriptor
 import google.protobuf.field_mask_pb2
 import google.protobuf.internal.containers
+import google.protobuf.internal.enum_type_wrapper
 import google.protobuf.message
+import sys
 import typing
 import weft.v1.common_pb2
 import weft.v1.workflow_pb2
 
+if sys.version_info >= (3, 10):
+    import typing as typing_extensions
+else:
+    import typing_extensions
+
 DESCRIPTOR: google.protobuf.descriptor.FileDescriptor
+
+class _ApplyOutcome:
+    ValueType = typing.NewType("ValueType", builtins.int)
+    V: typing_extensions.TypeAlias = ValueType
+
+class _ApplyOutcomeEnumTypeWrapper(google.protobuf.internal.enum_type_wrapper._EnumTypeWrapper[_ApplyOutcome.ValueType], builtins.type):
+    DESCRIPTOR: google.protobuf.descriptor.EnumDescriptor
+    APPLY_OUTCOME_UNSPECIFIED: _ApplyOutcome.ValueType  # 0
+    """Not set. Never answered."""
+    APPLY_OUTCOME_CREATED: _ApplyOutcome.ValueType  # 1
+    """No workflow had the name: one was created at version 1."""
+    APPLY_OUTCOME_UPDATED: _ApplyOutcome.ValueType  # 2
+    """The definition differed from the latest version's: a new version was
+    written.
+    """
+    APPLY_OUTCOME_UNCHANGED: _ApplyOutcome.ValueType  # 3
+    """The definition equals the latest version's: nothing was written."""
+
+class ApplyOutcome(_ApplyOutcome, metaclass=_ApplyOutcomeEnumTypeWrapper):
+    """What ApplyWorkflow did."""
+
+APPLY_OUTCOME_UNSPECIFIED: ApplyOutcome.ValueType  # 0
+"""Not set. Never answered."""
+APPLY_OUTCOME_CREATED: ApplyOutcome.ValueType  # 1
+"""No workflow had the name: one was created at version 1."""
+APPLY_OUTCOME_UPDATED: ApplyOutcome.ValueType  # 2
+"""The definition differed from the latest version's: a new version was
+written.
+"""
+APPLY_OUTCOME_UNCHANGED: ApplyOutcome.ValueType  # 3
+"""The definition equals the latest version's: nothing was written."""
+global___ApplyOutcome = ApplyOutcome
 
 @typing.final
 class CreateWorkflowRequest(google.protobuf.message.Message):
@@ -70,6 +109,58 @@ class CreateWorkflowResponse(google.protobuf.message.Message):
     def ClearField(self, field_name: typing.Literal["id", b"id", "workflow", b"workflow"]) -> None: ...
 
 global___CreateWorkflowResponse = CreateWorkflowResponse
+
+@typing.final
+class ApplyWorkflowRequest(google.protobuf.message.Message):
+    """Request of ApplyWorkflow."""
+
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    WORKFLOW_FIELD_NUMBER: builtins.int
+    CHANGE_SUMMARY_FIELD_NUMBER: builtins.int
+    change_summary: builtins.str
+    """Why, stored with a new version. Empty: a summary is generated."""
+    @property
+    def workflow(self) -> weft.v1.workflow_pb2.Workflow:
+        """The workflow to create or update, found by its `name` (required, at
+        most 200 characters). `id`, `version` and timestamps are ignored.
+        """
+
+    def __init__(
+        self,
+        *,
+        workflow: weft.v1.workflow_pb2.Workflow | None = ...,
+        change_summary: builtins.str = ...,
+    ) -> None: ...
+    def HasField(self, field_name: typing.Literal["workflow", b"workflow"]) -> builtins.bool: ...
+    def ClearField(self, field_name: typing.Literal["change_summary", b"change_summary", "workflow", b"workflow"]) -> None: ...
+
+global___ApplyWorkflowRequest = ApplyWorkflowRequest
+
+@typing.final
+class ApplyWorkflowResponse(google.protobuf.message.Message):
+    """Response of ApplyWorkflow."""
+
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    WORKFLOW_FIELD_NUMBER: builtins.int
+    OUTCOME_FIELD_NUMBER: builtins.int
+    outcome: global___ApplyOutcome.ValueType
+    """Whether it was created, updated or left as it was."""
+    @property
+    def workflow(self) -> weft.v1.workflow_pb2.Workflow:
+        """The workflow as stored after the call (its latest version)."""
+
+    def __init__(
+        self,
+        *,
+        workflow: weft.v1.workflow_pb2.Workflow | None = ...,
+        outcome: global___ApplyOutcome.ValueType = ...,
+    ) -> None: ...
+    def HasField(self, field_name: typing.Literal["workflow", b"workflow"]) -> builtins.bool: ...
+    def ClearField(self, field_name: typing.Literal["outcome", b"outcome", "workflow", b"workflow"]) -> None: ...
+
+global___ApplyWorkflowResponse = ApplyWorkflowResponse
 
 @typing.final
 class GetWorkflowRequest(google.protobuf.message.Message):

@@ -26,6 +26,11 @@ class WorkflowServiceStub(object):
                 request_serializer=weft_dot_v1_dot_workflow__service__pb2.CreateWorkflowRequest.SerializeToString,
                 response_deserializer=weft_dot_v1_dot_workflow__service__pb2.CreateWorkflowResponse.FromString,
                 )
+        self.ApplyWorkflow = channel.unary_unary(
+                '/weft.v1.WorkflowService/ApplyWorkflow',
+                request_serializer=weft_dot_v1_dot_workflow__service__pb2.ApplyWorkflowRequest.SerializeToString,
+                response_deserializer=weft_dot_v1_dot_workflow__service__pb2.ApplyWorkflowResponse.FromString,
+                )
         self.GetWorkflow = channel.unary_unary(
                 '/weft.v1.WorkflowService/GetWorkflow',
                 request_serializer=weft_dot_v1_dot_workflow__service__pb2.GetWorkflowRequest.SerializeToString,
@@ -91,6 +96,20 @@ class WorkflowServiceServicer(object):
     def CreateWorkflow(self, request, context):
         """Creates a workflow at version 1. Refuses an invalid definition with
         INVALID_ARGUMENT listing every problem.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ApplyWorkflow(self, request, context):
+        """Creates the workflow named by `workflow.name`, or, when the tenant
+        already has a workflow with that name, makes the given definition its
+        next version. When the definition (and tags) equal the latest
+        version's, nothing is written and the latest version is returned with
+        outcome UNCHANGED, so a script that applies its workflow on every start
+        keeps one workflow and one version. Refuses an invalid definition with
+        INVALID_ARGUMENT listing every problem, as CreateWorkflow does; a
+        missing name is INVALID_ARGUMENT naming `workflow.name`.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -180,6 +199,11 @@ def add_WorkflowServiceServicer_to_server(servicer, server):
                     request_deserializer=weft_dot_v1_dot_workflow__service__pb2.CreateWorkflowRequest.FromString,
                     response_serializer=weft_dot_v1_dot_workflow__service__pb2.CreateWorkflowResponse.SerializeToString,
             ),
+            'ApplyWorkflow': grpc.unary_unary_rpc_method_handler(
+                    servicer.ApplyWorkflow,
+                    request_deserializer=weft_dot_v1_dot_workflow__service__pb2.ApplyWorkflowRequest.FromString,
+                    response_serializer=weft_dot_v1_dot_workflow__service__pb2.ApplyWorkflowResponse.SerializeToString,
+            ),
             'GetWorkflow': grpc.unary_unary_rpc_method_handler(
                     servicer.GetWorkflow,
                     request_deserializer=weft_dot_v1_dot_workflow__service__pb2.GetWorkflowRequest.FromString,
@@ -261,6 +285,23 @@ class WorkflowService(object):
         return grpc.experimental.unary_unary(request, target, '/weft.v1.WorkflowService/CreateWorkflow',
             weft_dot_v1_dot_workflow__service__pb2.CreateWorkflowRequest.SerializeToString,
             weft_dot_v1_dot_workflow__service__pb2.CreateWorkflowResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def ApplyWorkflow(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/weft.v1.WorkflowService/ApplyWorkflow',
+            weft_dot_v1_dot_workflow__service__pb2.ApplyWorkflowRequest.SerializeToString,
+            weft_dot_v1_dot_workflow__service__pb2.ApplyWorkflowResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
 

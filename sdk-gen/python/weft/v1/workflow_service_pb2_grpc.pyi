@@ -36,6 +36,20 @@ class WorkflowServiceStub:
     INVALID_ARGUMENT listing every problem.
     """
 
+    ApplyWorkflow: grpc.UnaryUnaryMultiCallable[
+        weft.v1.workflow_service_pb2.ApplyWorkflowRequest,
+        weft.v1.workflow_service_pb2.ApplyWorkflowResponse,
+    ]
+    """Creates the workflow named by `workflow.name`, or, when the tenant
+    already has a workflow with that name, makes the given definition its
+    next version. When the definition (and tags) equal the latest
+    version's, nothing is written and the latest version is returned with
+    outcome UNCHANGED, so a script that applies its workflow on every start
+    keeps one workflow and one version. Refuses an invalid definition with
+    INVALID_ARGUMENT listing every problem, as CreateWorkflow does; a
+    missing name is INVALID_ARGUMENT naming `workflow.name`.
+    """
+
     GetWorkflow: grpc.UnaryUnaryMultiCallable[
         weft.v1.workflow_service_pb2.GetWorkflowRequest,
         weft.v1.workflow_service_pb2.GetWorkflowResponse,
@@ -123,6 +137,20 @@ class WorkflowServiceAsyncStub:
     ]
     """Creates a workflow at version 1. Refuses an invalid definition with
     INVALID_ARGUMENT listing every problem.
+    """
+
+    ApplyWorkflow: grpc.aio.UnaryUnaryMultiCallable[
+        weft.v1.workflow_service_pb2.ApplyWorkflowRequest,
+        weft.v1.workflow_service_pb2.ApplyWorkflowResponse,
+    ]
+    """Creates the workflow named by `workflow.name`, or, when the tenant
+    already has a workflow with that name, makes the given definition its
+    next version. When the definition (and tags) equal the latest
+    version's, nothing is written and the latest version is returned with
+    outcome UNCHANGED, so a script that applies its workflow on every start
+    keeps one workflow and one version. Refuses an invalid definition with
+    INVALID_ARGUMENT listing every problem, as CreateWorkflow does; a
+    missing name is INVALID_ARGUMENT naming `workflow.name`.
     """
 
     GetWorkflow: grpc.aio.UnaryUnaryMultiCallable[
@@ -214,6 +242,22 @@ class WorkflowServiceServicer(metaclass=abc.ABCMeta):
     ) -> typing.Union[weft.v1.workflow_service_pb2.CreateWorkflowResponse, collections.abc.Awaitable[weft.v1.workflow_service_pb2.CreateWorkflowResponse]]:
         """Creates a workflow at version 1. Refuses an invalid definition with
         INVALID_ARGUMENT listing every problem.
+        """
+
+    @abc.abstractmethod
+    def ApplyWorkflow(
+        self,
+        request: weft.v1.workflow_service_pb2.ApplyWorkflowRequest,
+        context: _ServicerContext,
+    ) -> typing.Union[weft.v1.workflow_service_pb2.ApplyWorkflowResponse, collections.abc.Awaitable[weft.v1.workflow_service_pb2.ApplyWorkflowResponse]]:
+        """Creates the workflow named by `workflow.name`, or, when the tenant
+        already has a workflow with that name, makes the given definition its
+        next version. When the definition (and tags) equal the latest
+        version's, nothing is written and the latest version is returned with
+        outcome UNCHANGED, so a script that applies its workflow on every start
+        keeps one workflow and one version. Refuses an invalid definition with
+        INVALID_ARGUMENT listing every problem, as CreateWorkflow does; a
+        missing name is INVALID_ARGUMENT naming `workflow.name`.
         """
 
     @abc.abstractmethod

@@ -19,7 +19,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file weft/v1/worker_service.proto.
  */
 export const file_weft_v1_worker_service: GenFile = /*@__PURE__*/
-  fileDesc("Chx3ZWZ0L3YxL3dvcmtlcl9zZXJ2aWNlLnByb3RvEgd3ZWZ0LnYxIokBChVSZWdpc3RlcldvcmtlclJlcXVlc3QSEQoJd29ya2VyX2lkGAEgASgJEgwKBG5hbWUYAiABKAkSDgoGYWdlbnRzGAMgAygJEhMKC2NvbmN1cnJlbmN5GAQgASgNEioKCmNvc3RfaGludHMYBSADKAsyFi53ZWZ0LnYxLkFnZW50Q29zdEhpbnQiQgoWUmVnaXN0ZXJXb3JrZXJSZXNwb25zZRIRCgl3b3JrZXJfaWQYASABKAkSFQoNbGVhc2Vfc2Vjb25kcxgCIAEoDSJKCg9Qb2xsVGFza1JlcXVlc3QSEQoJd29ya2VyX2lkGAEgASgJEg4KBmFnZW50cxgCIAMoCRIUCgx3YWl0X3NlY29uZHMYAyABKA0iLwoQUG9sbFRhc2tSZXNwb25zZRIbCgR0YXNrGAEgASgLMg0ud2VmdC52MS5UYXNrIl0KEEhlYXJ0YmVhdFJlcXVlc3QSDwoHdGFza19pZBgBIAEoCRITCgtsZWFzZV90b2tlbhgCIAEoBBIjCgtjb3N0X3NvX2ZhchgDIAEoCzIOLndlZnQudjEuTW9uZXkibQoRSGVhcnRiZWF0UmVzcG9uc2USNQoRbGVhc2VfZXhwaXJlX3RpbWUYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhEKCWNhbmNlbGxlZBgCIAEoCBIOCgZwYXVzZWQYAyABKAgisAEKE0NvbXBsZXRlVGFza1JlcXVlc3QSDwoHdGFza19pZBgBIAEoCRITCgtsZWFzZV90b2tlbhgCIAEoBBImCgZvdXRwdXQYAyABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSHAoEY29zdBgEIAEoCzIOLndlZnQudjEuTW9uZXkSLQoMc3RhdGVfd3JpdGVzGAUgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdCIWChRDb21wbGV0ZVRhc2tSZXNwb25zZSKLAQoPRmFpbFRhc2tSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkSEwoLbGVhc2VfdG9rZW4YAiABKAQSDQoFZXJyb3IYAyABKAkSEQoJcmV0cnlhYmxlGAQgASgIEhwKBGNvc3QYBSABKAsyDi53ZWZ0LnYxLk1vbmV5EhIKCmVycm9yX2NvZGUYBiABKAkiJgoQRmFpbFRhc2tSZXNwb25zZRISCgp3aWxsX3JldHJ5GAEgASgIIqABChNDaGVja1Rvb2xVc2VSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkSEwoLbGVhc2VfdG9rZW4YAiABKAQSDAoEdG9vbBgDIAEoCRIqCglhcmd1bWVudHMYBCABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EhMKC2FwcHJvdmFsX2lkGAUgASgJEhQKDHdhaXRfc2Vjb25kcxgGIAEoDSJkChRDaGVja1Rvb2xVc2VSZXNwb25zZRInCghkZWNpc2lvbhgBIAEoDjIVLndlZnQudjEuVG9vbERlY2lzaW9uEg4KBnJlYXNvbhgCIAEoCRITCgthcHByb3ZhbF9pZBgDIAEoCSJKChJMaXN0V29ya2Vyc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgNEhIKCnBhZ2VfdG9rZW4YAiABKAkSDQoFYWdlbnQYAyABKAkiVAoTTGlzdFdvcmtlcnNSZXNwb25zZRIkCgd3b3JrZXJzGAEgAygLMhMud2VmdC52MS5Xb3JrZXJJbmZvEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSKNAQoUQ29ubmVjdFdvcmtlclJlcXVlc3QSLQoFaGVsbG8YASABKAsyHi53ZWZ0LnYxLlJlZ2lzdGVyV29ya2VyUmVxdWVzdBIPCgdjcmVkaXRzGAIgASgNEiYKB3JlcG9ydHMYAyADKAsyFS53ZWZ0LnYxLldvcmtlclJlcG9ydBINCgVkcmFpbhgEIAEoCCLvAQoMV29ya2VyUmVwb3J0EhEKCXJlcG9ydF9pZBgBIAEoBBIwCghjb21wbGV0ZRgCIAEoCzIcLndlZnQudjEuQ29tcGxldGVUYXNrUmVxdWVzdEgAEigKBGZhaWwYAyABKAsyGC53ZWZ0LnYxLkZhaWxUYXNrUmVxdWVzdEgAEi4KCWhlYXJ0YmVhdBgEIAEoCzIZLndlZnQudjEuSGVhcnRiZWF0UmVxdWVzdEgAEjYKDmNoZWNrX3Rvb2xfdXNlGAUgASgLMhwud2VmdC52MS5DaGVja1Rvb2xVc2VSZXF1ZXN0SABCCAoGcmVwb3J0Io8BChVDb25uZWN0V29ya2VyUmVzcG9uc2USMAoHd2VsY29tZRgBIAEoCzIfLndlZnQudjEuUmVnaXN0ZXJXb3JrZXJSZXNwb25zZRIcCgV0YXNrcxgCIAMoCzINLndlZnQudjEuVGFzaxImCgdhbnN3ZXJzGAMgAygLMhUud2VmdC52MS5SZXBvcnRBbnN3ZXIilgIKDFJlcG9ydEFuc3dlchIRCglyZXBvcnRfaWQYASABKAQSIQoFZXJyb3IYAiABKAsyEi5nb29nbGUucnBjLlN0YXR1cxIxCghjb21wbGV0ZRgDIAEoCzIdLndlZnQudjEuQ29tcGxldGVUYXNrUmVzcG9uc2VIABIpCgRmYWlsGAQgASgLMhkud2VmdC52MS5GYWlsVGFza1Jlc3BvbnNlSAASLwoJaGVhcnRiZWF0GAUgASgLMhoud2VmdC52MS5IZWFydGJlYXRSZXNwb25zZUgAEjcKDmNoZWNrX3Rvb2xfdXNlGAYgASgLMh0ud2VmdC52MS5DaGVja1Rvb2xVc2VSZXNwb25zZUgAQggKBmFuc3dlcjLqBgoNV29ya2VyU2VydmljZRJyCg5SZWdpc3RlcldvcmtlchIeLndlZnQudjEuUmVnaXN0ZXJXb3JrZXJSZXF1ZXN0Gh8ud2VmdC52MS5SZWdpc3RlcldvcmtlclJlc3BvbnNlIh+C0+STAhk6ASoiFC92MS93b3JrZXJzOnJlZ2lzdGVyEm4KCFBvbGxUYXNrEhgud2VmdC52MS5Qb2xsVGFza1JlcXVlc3QaGS53ZWZ0LnYxLlBvbGxUYXNrUmVzcG9uc2UiLYLT5JMCJzoBKiIiL3YxL3dvcmtlcnMve3dvcmtlcl9pZH0vdGFza3M6cG9sbBJsCglIZWFydGJlYXQSGS53ZWZ0LnYxLkhlYXJ0YmVhdFJlcXVlc3QaGi53ZWZ0LnYxLkhlYXJ0YmVhdFJlc3BvbnNlIiiC0+STAiI6ASoiHS92MS90YXNrcy97dGFza19pZH06aGVhcnRiZWF0EnQKDENvbXBsZXRlVGFzaxIcLndlZnQudjEuQ29tcGxldGVUYXNrUmVxdWVzdBodLndlZnQudjEuQ29tcGxldGVUYXNrUmVzcG9uc2UiJ4LT5JMCIToBKiIcL3YxL3Rhc2tzL3t0YXNrX2lkfTpjb21wbGV0ZRJkCghGYWlsVGFzaxIYLndlZnQudjEuRmFpbFRhc2tSZXF1ZXN0Ghkud2VmdC52MS5GYWlsVGFza1Jlc3BvbnNlIiOC0+STAh06ASoiGC92MS90YXNrcy97dGFza19pZH06ZmFpbBJ4CgxDaGVja1Rvb2xVc2USHC53ZWZ0LnYxLkNoZWNrVG9vbFVzZVJlcXVlc3QaHS53ZWZ0LnYxLkNoZWNrVG9vbFVzZVJlc3BvbnNlIiuC0+STAiU6ASoiIC92MS90YXNrcy97dGFza19pZH06Y2hlY2tUb29sVXNlElIKDUNvbm5lY3RXb3JrZXISHS53ZWZ0LnYxLkNvbm5lY3RXb3JrZXJSZXF1ZXN0Gh4ud2VmdC52MS5Db25uZWN0V29ya2VyUmVzcG9uc2UoATABEl0KC0xpc3RXb3JrZXJzEhsud2VmdC52MS5MaXN0V29ya2Vyc1JlcXVlc3QaHC53ZWZ0LnYxLkxpc3RXb3JrZXJzUmVzcG9uc2UiE4LT5JMCDRILL3YxL3dvcmtlcnNiBnByb3RvMw", [file_google_api_annotations, file_google_protobuf_struct, file_google_protobuf_timestamp, file_google_rpc_status, file_weft_v1_common, file_weft_v1_worker]);
+  fileDesc("Chx3ZWZ0L3YxL3dvcmtlcl9zZXJ2aWNlLnByb3RvEgd3ZWZ0LnYxIokBChVSZWdpc3RlcldvcmtlclJlcXVlc3QSEQoJd29ya2VyX2lkGAEgASgJEgwKBG5hbWUYAiABKAkSDgoGYWdlbnRzGAMgAygJEhMKC2NvbmN1cnJlbmN5GAQgASgNEioKCmNvc3RfaGludHMYBSADKAsyFi53ZWZ0LnYxLkFnZW50Q29zdEhpbnQiQgoWUmVnaXN0ZXJXb3JrZXJSZXNwb25zZRIRCgl3b3JrZXJfaWQYASABKAkSFQoNbGVhc2Vfc2Vjb25kcxgCIAEoDSJKCg9Qb2xsVGFza1JlcXVlc3QSEQoJd29ya2VyX2lkGAEgASgJEg4KBmFnZW50cxgCIAMoCRIUCgx3YWl0X3NlY29uZHMYAyABKA0iLwoQUG9sbFRhc2tSZXNwb25zZRIbCgR0YXNrGAEgASgLMg0ud2VmdC52MS5UYXNrIl0KEEhlYXJ0YmVhdFJlcXVlc3QSDwoHdGFza19pZBgBIAEoCRITCgtsZWFzZV90b2tlbhgCIAEoBBIjCgtjb3N0X3NvX2ZhchgDIAEoCzIOLndlZnQudjEuTW9uZXkibQoRSGVhcnRiZWF0UmVzcG9uc2USNQoRbGVhc2VfZXhwaXJlX3RpbWUYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhEKCWNhbmNlbGxlZBgCIAEoCBIOCgZwYXVzZWQYAyABKAgisAEKE0NvbXBsZXRlVGFza1JlcXVlc3QSDwoHdGFza19pZBgBIAEoCRITCgtsZWFzZV90b2tlbhgCIAEoBBImCgZvdXRwdXQYAyABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSHAoEY29zdBgEIAEoCzIOLndlZnQudjEuTW9uZXkSLQoMc3RhdGVfd3JpdGVzGAUgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdCIWChRDb21wbGV0ZVRhc2tSZXNwb25zZSKLAQoPRmFpbFRhc2tSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkSEwoLbGVhc2VfdG9rZW4YAiABKAQSDQoFZXJyb3IYAyABKAkSEQoJcmV0cnlhYmxlGAQgASgIEhwKBGNvc3QYBSABKAsyDi53ZWZ0LnYxLk1vbmV5EhIKCmVycm9yX2NvZGUYBiABKAkiJgoQRmFpbFRhc2tSZXNwb25zZRISCgp3aWxsX3JldHJ5GAEgASgIIqABChNDaGVja1Rvb2xVc2VSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkSEwoLbGVhc2VfdG9rZW4YAiABKAQSDAoEdG9vbBgDIAEoCRIqCglhcmd1bWVudHMYBCABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EhMKC2FwcHJvdmFsX2lkGAUgASgJEhQKDHdhaXRfc2Vjb25kcxgGIAEoDSJkChRDaGVja1Rvb2xVc2VSZXNwb25zZRInCghkZWNpc2lvbhgBIAEoDjIVLndlZnQudjEuVG9vbERlY2lzaW9uEg4KBnJlYXNvbhgCIAEoCRITCgthcHByb3ZhbF9pZBgDIAEoCSJKChJMaXN0V29ya2Vyc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgNEhIKCnBhZ2VfdG9rZW4YAiABKAkSDQoFYWdlbnQYAyABKAkifwoTTGlzdFdvcmtlcnNSZXNwb25zZRIkCgd3b3JrZXJzGAEgAygLMhMud2VmdC52MS5Xb3JrZXJJbmZvEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCRIpCgxhZ2VudF9xdWV1ZXMYAyADKAsyEy53ZWZ0LnYxLkFnZW50UXVldWUimQEKCkFnZW50UXVldWUSDQoFYWdlbnQYASABKAkSDgoGcXVldWVkGAIgASgNEhQKDGxpdmVfd29ya2VycxgDIAEoDRIOCgZzZXJ2ZWQYBCABKAgSRgoSb2xkZXN0X3F1ZXVlZF90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcFIOb2xkZXN0UXVldWVkQXQijQEKFENvbm5lY3RXb3JrZXJSZXF1ZXN0Ei0KBWhlbGxvGAEgASgLMh4ud2VmdC52MS5SZWdpc3RlcldvcmtlclJlcXVlc3QSDwoHY3JlZGl0cxgCIAEoDRImCgdyZXBvcnRzGAMgAygLMhUud2VmdC52MS5Xb3JrZXJSZXBvcnQSDQoFZHJhaW4YBCABKAgi7wEKDFdvcmtlclJlcG9ydBIRCglyZXBvcnRfaWQYASABKAQSMAoIY29tcGxldGUYAiABKAsyHC53ZWZ0LnYxLkNvbXBsZXRlVGFza1JlcXVlc3RIABIoCgRmYWlsGAMgASgLMhgud2VmdC52MS5GYWlsVGFza1JlcXVlc3RIABIuCgloZWFydGJlYXQYBCABKAsyGS53ZWZ0LnYxLkhlYXJ0YmVhdFJlcXVlc3RIABI2Cg5jaGVja190b29sX3VzZRgFIAEoCzIcLndlZnQudjEuQ2hlY2tUb29sVXNlUmVxdWVzdEgAQggKBnJlcG9ydCKPAQoVQ29ubmVjdFdvcmtlclJlc3BvbnNlEjAKB3dlbGNvbWUYASABKAsyHy53ZWZ0LnYxLlJlZ2lzdGVyV29ya2VyUmVzcG9uc2USHAoFdGFza3MYAiADKAsyDS53ZWZ0LnYxLlRhc2sSJgoHYW5zd2VycxgDIAMoCzIVLndlZnQudjEuUmVwb3J0QW5zd2VyIpYCCgxSZXBvcnRBbnN3ZXISEQoJcmVwb3J0X2lkGAEgASgEEiEKBWVycm9yGAIgASgLMhIuZ29vZ2xlLnJwYy5TdGF0dXMSMQoIY29tcGxldGUYAyABKAsyHS53ZWZ0LnYxLkNvbXBsZXRlVGFza1Jlc3BvbnNlSAASKQoEZmFpbBgEIAEoCzIZLndlZnQudjEuRmFpbFRhc2tSZXNwb25zZUgAEi8KCWhlYXJ0YmVhdBgFIAEoCzIaLndlZnQudjEuSGVhcnRiZWF0UmVzcG9uc2VIABI3Cg5jaGVja190b29sX3VzZRgGIAEoCzIdLndlZnQudjEuQ2hlY2tUb29sVXNlUmVzcG9uc2VIAEIICgZhbnN3ZXIy6gYKDVdvcmtlclNlcnZpY2UScgoOUmVnaXN0ZXJXb3JrZXISHi53ZWZ0LnYxLlJlZ2lzdGVyV29ya2VyUmVxdWVzdBofLndlZnQudjEuUmVnaXN0ZXJXb3JrZXJSZXNwb25zZSIfgtPkkwIZOgEqIhQvdjEvd29ya2VyczpyZWdpc3RlchJuCghQb2xsVGFzaxIYLndlZnQudjEuUG9sbFRhc2tSZXF1ZXN0Ghkud2VmdC52MS5Qb2xsVGFza1Jlc3BvbnNlIi2C0+STAic6ASoiIi92MS93b3JrZXJzL3t3b3JrZXJfaWR9L3Rhc2tzOnBvbGwSbAoJSGVhcnRiZWF0Ehkud2VmdC52MS5IZWFydGJlYXRSZXF1ZXN0Ghoud2VmdC52MS5IZWFydGJlYXRSZXNwb25zZSIogtPkkwIiOgEqIh0vdjEvdGFza3Mve3Rhc2tfaWR9OmhlYXJ0YmVhdBJ0CgxDb21wbGV0ZVRhc2sSHC53ZWZ0LnYxLkNvbXBsZXRlVGFza1JlcXVlc3QaHS53ZWZ0LnYxLkNvbXBsZXRlVGFza1Jlc3BvbnNlIieC0+STAiE6ASoiHC92MS90YXNrcy97dGFza19pZH06Y29tcGxldGUSZAoIRmFpbFRhc2sSGC53ZWZ0LnYxLkZhaWxUYXNrUmVxdWVzdBoZLndlZnQudjEuRmFpbFRhc2tSZXNwb25zZSIjgtPkkwIdOgEqIhgvdjEvdGFza3Mve3Rhc2tfaWR9OmZhaWwSeAoMQ2hlY2tUb29sVXNlEhwud2VmdC52MS5DaGVja1Rvb2xVc2VSZXF1ZXN0Gh0ud2VmdC52MS5DaGVja1Rvb2xVc2VSZXNwb25zZSIrgtPkkwIlOgEqIiAvdjEvdGFza3Mve3Rhc2tfaWR9OmNoZWNrVG9vbFVzZRJSCg1Db25uZWN0V29ya2VyEh0ud2VmdC52MS5Db25uZWN0V29ya2VyUmVxdWVzdBoeLndlZnQudjEuQ29ubmVjdFdvcmtlclJlc3BvbnNlKAEwARJdCgtMaXN0V29ya2VycxIbLndlZnQudjEuTGlzdFdvcmtlcnNSZXF1ZXN0Ghwud2VmdC52MS5MaXN0V29ya2Vyc1Jlc3BvbnNlIhOC0+STAg0SCy92MS93b3JrZXJzYgZwcm90bzM", [file_google_api_annotations, file_google_protobuf_struct, file_google_protobuf_timestamp, file_google_rpc_status, file_weft_v1_common, file_weft_v1_worker]);
 
 /**
  * Request of RegisterWorker.
@@ -553,6 +553,15 @@ export type ListWorkersResponse = Message<"weft.v1.ListWorkersResponse"> & {
    * @generated from field: string next_page_token = 2;
    */
   nextPageToken: string;
+
+  /**
+   * Every agent with tasks waiting to be claimed, in the caller's tenant
+   * (only `agent` when that filter is given), most queued first; the same
+   * on every page. At most 1,000 agents.
+   *
+   * @generated from field: repeated weft.v1.AgentQueue agent_queues = 3;
+   */
+  agentQueues: AgentQueue[];
 };
 
 /**
@@ -561,6 +570,58 @@ export type ListWorkersResponse = Message<"weft.v1.ListWorkersResponse"> & {
  */
 export const ListWorkersResponseSchema: GenMessage<ListWorkersResponse> = /*@__PURE__*/
   messageDesc(file_weft_v1_worker_service, 13);
+
+/**
+ * The queue of one agent: tasks nobody has claimed yet, and who serves it.
+ *
+ * @generated from message weft.v1.AgentQueue
+ */
+export type AgentQueue = Message<"weft.v1.AgentQueue"> & {
+  /**
+   * Agent name.
+   *
+   * @generated from field: string agent = 1;
+   */
+  agent: string;
+
+  /**
+   * Tasks of this agent waiting for a worker.
+   *
+   * @generated from field: uint32 queued = 2;
+   */
+  queued: number;
+
+  /**
+   * Registered workers serving this agent that were seen within their
+   * liveness window.
+   *
+   * @generated from field: uint32 live_workers = 3;
+   */
+  liveWorkers: number;
+
+  /**
+   * Whether any worker polled (or held a stream) for this agent within
+   * `[tasks] unclaimed_after`. False with queued tasks means nothing is
+   * serving them.
+   *
+   * @generated from field: bool served = 4;
+   */
+  served: boolean;
+
+  /**
+   * When the oldest waiting task was queued.
+   *
+   * @generated from field: google.protobuf.Timestamp oldest_queued_time = 5 [json_name = "oldestQueuedAt"];
+   */
+  oldestQueuedTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message weft.v1.AgentQueue.
+ * Use `create(AgentQueueSchema)` to create a new message.
+ */
+export const AgentQueueSchema: GenMessage<AgentQueue> = /*@__PURE__*/
+  messageDesc(file_weft_v1_worker_service, 14);
 
 /**
  * A worker's message on a ConnectWorker stream.
@@ -610,7 +671,7 @@ export type ConnectWorkerRequest = Message<"weft.v1.ConnectWorkerRequest"> & {
  * Use `create(ConnectWorkerRequestSchema)` to create a new message.
  */
 export const ConnectWorkerRequestSchema: GenMessage<ConnectWorkerRequest> = /*@__PURE__*/
-  messageDesc(file_weft_v1_worker_service, 14);
+  messageDesc(file_weft_v1_worker_service, 15);
 
 /**
  * One report on a ConnectWorker stream: what a unary lease call would carry.
@@ -673,7 +734,7 @@ export type WorkerReport = Message<"weft.v1.WorkerReport"> & {
  * Use `create(WorkerReportSchema)` to create a new message.
  */
 export const WorkerReportSchema: GenMessage<WorkerReport> = /*@__PURE__*/
-  messageDesc(file_weft_v1_worker_service, 15);
+  messageDesc(file_weft_v1_worker_service, 16);
 
 /**
  * The server's message on a ConnectWorker stream.
@@ -709,7 +770,7 @@ export type ConnectWorkerResponse = Message<"weft.v1.ConnectWorkerResponse"> & {
  * Use `create(ConnectWorkerResponseSchema)` to create a new message.
  */
 export const ConnectWorkerResponseSchema: GenMessage<ConnectWorkerResponse> = /*@__PURE__*/
-  messageDesc(file_weft_v1_worker_service, 16);
+  messageDesc(file_weft_v1_worker_service, 17);
 
 /**
  * The answer to one WorkerReport.
@@ -779,7 +840,7 @@ export type ReportAnswer = Message<"weft.v1.ReportAnswer"> & {
  * Use `create(ReportAnswerSchema)` to create a new message.
  */
 export const ReportAnswerSchema: GenMessage<ReportAnswer> = /*@__PURE__*/
-  messageDesc(file_weft_v1_worker_service, 17);
+  messageDesc(file_weft_v1_worker_service, 18);
 
 /**
  * The worker protocol: register, long-poll for tasks, keep leases alive,

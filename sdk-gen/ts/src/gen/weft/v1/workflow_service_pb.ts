@@ -2,8 +2,8 @@
 // @generated from file weft/v1/workflow_service.proto (package weft.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import { file_google_api_annotations } from "../../google/api/annotations_pb.js";
 import type { FieldMask } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_field_mask } from "@bufbuild/protobuf/wkt";
@@ -17,7 +17,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file weft/v1/workflow_service.proto.
  */
 export const file_weft_v1_workflow_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch53ZWZ0L3YxL3dvcmtmbG93X3NlcnZpY2UucHJvdG8SB3dlZnQudjEiUAoVQ3JlYXRlV29ya2Zsb3dSZXF1ZXN0EiMKCHdvcmtmbG93GAEgASgLMhEud2VmdC52MS5Xb3JrZmxvdxISCgpyZXF1ZXN0X2lkGAIgASgJIkkKFkNyZWF0ZVdvcmtmbG93UmVzcG9uc2USCgoCaWQYASABKAkSIwoId29ya2Zsb3cYAiABKAsyES53ZWZ0LnYxLldvcmtmbG93IiAKEkdldFdvcmtmbG93UmVxdWVzdBIKCgJpZBgBIAEoCSLFAQoUTGlzdFdvcmtmbG93c1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgNEhIKCnBhZ2VfdG9rZW4YAiABKAkSJwoGc3RhdHVzGAMgASgOMhcud2VmdC52MS5Xb3JrZmxvd1N0YXR1cxILCgN0YWcYBCABKAkSFAoMdHJpZ2dlcl90eXBlGAUgASgJEg0KBWxpbWl0GAYgASgNEg4KBm9mZnNldBgHIAEoDRIMCgRzb3J0GAggASgJEg0KBW9yZGVyGAkgASgJImUKFUxpc3RXb3JrZmxvd3NSZXNwb25zZRIkCgl3b3JrZmxvd3MYASADKAsyES53ZWZ0LnYxLldvcmtmbG93EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCRINCgV0b3RhbBgDIAEoDSKHAQoVVXBkYXRlV29ya2Zsb3dSZXF1ZXN0EiMKCHdvcmtmbG93GAEgASgLMhEud2VmdC52MS5Xb3JrZmxvdxIvCgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2sSGAoQZXhwZWN0ZWRfdmVyc2lvbhgDIAEoDSIjChVEZWxldGVXb3JrZmxvd1JlcXVlc3QSCgoCaWQYASABKAkiOgoWRGVsZXRlV29ya2Zsb3dSZXNwb25zZRIPCgdzdWNjZXNzGAEgASgIEg8KB21lc3NhZ2UYAiABKAkiTwoYU2V0V29ya2Zsb3dTdGF0dXNSZXF1ZXN0EgoKAmlkGAEgASgJEicKBnN0YXR1cxgCIAEoDjIXLndlZnQudjEuV29ya2Zsb3dTdGF0dXMibwoXVmFsaWRhdGVXb3JrZmxvd1JlcXVlc3QSLwoKZGVmaW5pdGlvbhgBIAEoCzIbLndlZnQudjEuV29ya2Zsb3dEZWZpbml0aW9uEiMKCHdvcmtmbG93GAIgASgLMhEud2VmdC52MS5Xb3JrZmxvdyJnChhWYWxpZGF0ZVdvcmtmbG93UmVzcG9uc2USDQoFdmFsaWQYASABKAgSDgoGZXJyb3JzGAIgAygJEiwKCHByb2JsZW1zGAMgAygLMhoud2VmdC52MS5EZWZpbml0aW9uUHJvYmxlbSIpChtMaXN0V29ya2Zsb3dWZXJzaW9uc1JlcXVlc3QSCgoCaWQYASABKAkiSgocTGlzdFdvcmtmbG93VmVyc2lvbnNSZXNwb25zZRIqCgh2ZXJzaW9ucxgBIAMoCzIYLndlZnQudjEuV29ya2Zsb3dWZXJzaW9uIjgKGUdldFdvcmtmbG93VmVyc2lvblJlcXVlc3QSCgoCaWQYASABKAkSDwoHdmVyc2lvbhgCIAEoDSJBChtEaWZmV29ya2Zsb3dWZXJzaW9uc1JlcXVlc3QSCgoCaWQYASABKAkSCgoCdjEYAiABKA0SCgoCdjIYAyABKA0icgocRGlmZldvcmtmbG93VmVyc2lvbnNSZXNwb25zZRIpCgRkaWZmGAEgAygLMhsud2VmdC52MS5Kc29uUGF0Y2hPcGVyYXRpb24SDwoHc3VtbWFyeRgCIAEoCRIKCgJ2MRgDIAEoDRIKCgJ2MhgEIAEoDSJOChdSb2xsYmFja1dvcmtmbG93UmVxdWVzdBIKCgJpZBgBIAEoCRIPCgd2ZXJzaW9uGAIgASgNEhYKDmNoYW5nZV9zdW1tYXJ5GAMgASgJIjoKE0dldFdvcmtmbG93UmVzcG9uc2USIwoId29ya2Zsb3cYASABKAsyES53ZWZ0LnYxLldvcmtmbG93Ij0KFlVwZGF0ZVdvcmtmbG93UmVzcG9uc2USIwoId29ya2Zsb3cYASABKAsyES53ZWZ0LnYxLldvcmtmbG93IkAKGVNldFdvcmtmbG93U3RhdHVzUmVzcG9uc2USIwoId29ya2Zsb3cYASABKAsyES53ZWZ0LnYxLldvcmtmbG93IkEKGkdldFdvcmtmbG93VmVyc2lvblJlc3BvbnNlEiMKCHdvcmtmbG93GAEgASgLMhEud2VmdC52MS5Xb3JrZmxvdyI/ChhSb2xsYmFja1dvcmtmbG93UmVzcG9uc2USIwoId29ya2Zsb3cYASABKAsyES53ZWZ0LnYxLldvcmtmbG93MrIQCg9Xb3JrZmxvd1NlcnZpY2USugEKDkNyZWF0ZVdvcmtmbG93Eh4ud2VmdC52MS5DcmVhdGVXb3JrZmxvd1JlcXVlc3QaHy53ZWZ0LnYxLkNyZWF0ZVdvcmtmbG93UmVzcG9uc2UiZ4LT5JMCYToId29ya2Zsb3daGjoId29ya2Zsb3ciDi9hcGkvd29ya2Zsb3dzWiA6CHdvcmtmbG93Ygh3b3JrZmxvdyIKL3dvcmtmbG93c2IId29ya2Zsb3ciDS92MS93b3JrZmxvd3MSrAEKC0dldFdvcmtmbG93Ehsud2VmdC52MS5HZXRXb3JrZmxvd1JlcXVlc3QaHC53ZWZ0LnYxLkdldFdvcmtmbG93UmVzcG9uc2UiYoLT5JMCXFofYgh3b3JrZmxvdxITL2FwaS93b3JrZmxvd3Mve2lkfVobYgh3b3JrZmxvdxIPL3dvcmtmbG93cy97aWR9Ygh3b3JrZmxvdxISL3YxL3dvcmtmbG93cy97aWR9EpABCg1MaXN0V29ya2Zsb3dzEh0ud2VmdC52MS5MaXN0V29ya2Zsb3dzUmVxdWVzdBoeLndlZnQudjEuTGlzdFdvcmtmbG93c1Jlc3BvbnNlIkCC0+STAjpaEBIOL2FwaS93b3JrZmxvd3NaDBIKL3dvcmtmbG93c2IJd29ya2Zsb3dzEg0vdjEvd29ya2Zsb3dzEt4CCg5VcGRhdGVXb3JrZmxvdxIeLndlZnQudjEuVXBkYXRlV29ya2Zsb3dSZXF1ZXN0Gh8ud2VmdC52MS5VcGRhdGVXb3JrZmxvd1Jlc3BvbnNlIooCgtPkkwKDAjoId29ya2Zsb3daMjoId29ya2Zsb3diCHdvcmtmbG93GhwvYXBpL3dvcmtmbG93cy97d29ya2Zsb3cuaWR9WjI6CHdvcmtmbG93Ygh3b3JrZmxvdzIcL2FwaS93b3JrZmxvd3Mve3dvcmtmbG93LmlkfVo4Ogh3b3JrZmxvd2IId29ya2Zsb3caIi9hcGkvd29ya2Zsb3dzL3t3b3JrZmxvdy5pZH0vZ3JhcGhaLjoId29ya2Zsb3diCHdvcmtmbG93Ghgvd29ya2Zsb3dzL3t3b3JrZmxvdy5pZH1iCHdvcmtmbG93MhsvdjEvd29ya2Zsb3dzL3t3b3JrZmxvdy5pZH0SlwEKDkRlbGV0ZVdvcmtmbG93Eh4ud2VmdC52MS5EZWxldGVXb3JrZmxvd1JlcXVlc3QaHy53ZWZ0LnYxLkRlbGV0ZVdvcmtmbG93UmVzcG9uc2UiRILT5JMCPloVKhMvYXBpL3dvcmtmbG93cy97aWR9WhEqDy93b3JrZmxvd3Mve2lkfSoSL3YxL3dvcmtmbG93cy97aWR9ErUBChFTZXRXb3JrZmxvd1N0YXR1cxIhLndlZnQudjEuU2V0V29ya2Zsb3dTdGF0dXNSZXF1ZXN0GiIud2VmdC52MS5TZXRXb3JrZmxvd1N0YXR1c1Jlc3BvbnNlIlmC0+STAlM6ASpaKToBKmIId29ya2Zsb3cyGi9hcGkvd29ya2Zsb3dzL3tpZH0vc3RhdHVzYgh3b3JrZmxvdzIZL3YxL3dvcmtmbG93cy97aWR9L3N0YXR1cxKYAQoQVmFsaWRhdGVXb3JrZmxvdxIgLndlZnQudjEuVmFsaWRhdGVXb3JrZmxvd1JlcXVlc3QaIS53ZWZ0LnYxLlZhbGlkYXRlV29ya2Zsb3dSZXNwb25zZSI/gtPkkwI5OgEqWhw6ASoiFy9hcGkvd29ya2Zsb3dzL3ZhbGlkYXRlIhYvdjEvd29ya2Zsb3dzOnZhbGlkYXRlEqgBChRMaXN0V29ya2Zsb3dWZXJzaW9ucxIkLndlZnQudjEuTGlzdFdvcmtmbG93VmVyc2lvbnNSZXF1ZXN0GiUud2VmdC52MS5MaXN0V29ya2Zsb3dWZXJzaW9uc1Jlc3BvbnNlIkOC0+STAj1aHhIcL2FwaS93b3JrZmxvd3Mve2lkfS92ZXJzaW9ucxIbL3YxL3dvcmtmbG93cy97aWR9L3ZlcnNpb25zEsoBChJHZXRXb3JrZmxvd1ZlcnNpb24SIi53ZWZ0LnYxLkdldFdvcmtmbG93VmVyc2lvblJlcXVlc3QaIy53ZWZ0LnYxLkdldFdvcmtmbG93VmVyc2lvblJlc3BvbnNlImuC0+STAmVaMmIId29ya2Zsb3cSJi9hcGkvd29ya2Zsb3dzL3tpZH0vdmVyc2lvbnMve3ZlcnNpb259Ygh3b3JrZmxvdxIlL3YxL3dvcmtmbG93cy97aWR9L3ZlcnNpb25zL3t2ZXJzaW9ufRKgAQoURGlmZldvcmtmbG93VmVyc2lvbnMSJC53ZWZ0LnYxLkRpZmZXb3JrZmxvd1ZlcnNpb25zUmVxdWVzdBolLndlZnQudjEuRGlmZldvcmtmbG93VmVyc2lvbnNSZXNwb25zZSI7gtPkkwI1WhoSGC9hcGkvd29ya2Zsb3dzL3tpZH0vZGlmZhIXL3YxL3dvcmtmbG93cy97aWR9L2RpZmYStgEKEFJvbGxiYWNrV29ya2Zsb3cSIC53ZWZ0LnYxLlJvbGxiYWNrV29ya2Zsb3dSZXF1ZXN0GiEud2VmdC52MS5Sb2xsYmFja1dvcmtmbG93UmVzcG9uc2UiXYLT5JMCVzoBKlorOgEqYgh3b3JrZmxvdyIcL2FwaS93b3JrZmxvd3Mve2lkfS9yb2xsYmFja2IId29ya2Zsb3ciGy92MS93b3JrZmxvd3Mve2lkfS9yb2xsYmFja2IGcHJvdG8z", [file_google_api_annotations, file_google_protobuf_field_mask, file_weft_v1_common, file_weft_v1_workflow]);
+  fileDesc("Ch53ZWZ0L3YxL3dvcmtmbG93X3NlcnZpY2UucHJvdG8SB3dlZnQudjEiUAoVQ3JlYXRlV29ya2Zsb3dSZXF1ZXN0EiMKCHdvcmtmbG93GAEgASgLMhEud2VmdC52MS5Xb3JrZmxvdxISCgpyZXF1ZXN0X2lkGAIgASgJIkkKFkNyZWF0ZVdvcmtmbG93UmVzcG9uc2USCgoCaWQYASABKAkSIwoId29ya2Zsb3cYAiABKAsyES53ZWZ0LnYxLldvcmtmbG93IlMKFEFwcGx5V29ya2Zsb3dSZXF1ZXN0EiMKCHdvcmtmbG93GAEgASgLMhEud2VmdC52MS5Xb3JrZmxvdxIWCg5jaGFuZ2Vfc3VtbWFyeRgCIAEoCSJkChVBcHBseVdvcmtmbG93UmVzcG9uc2USIwoId29ya2Zsb3cYASABKAsyES53ZWZ0LnYxLldvcmtmbG93EiYKB291dGNvbWUYAiABKA4yFS53ZWZ0LnYxLkFwcGx5T3V0Y29tZSIgChJHZXRXb3JrZmxvd1JlcXVlc3QSCgoCaWQYASABKAkixQEKFExpc3RXb3JrZmxvd3NSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoDRISCgpwYWdlX3Rva2VuGAIgASgJEicKBnN0YXR1cxgDIAEoDjIXLndlZnQudjEuV29ya2Zsb3dTdGF0dXMSCwoDdGFnGAQgASgJEhQKDHRyaWdnZXJfdHlwZRgFIAEoCRINCgVsaW1pdBgGIAEoDRIOCgZvZmZzZXQYByABKA0SDAoEc29ydBgIIAEoCRINCgVvcmRlchgJIAEoCSJlChVMaXN0V29ya2Zsb3dzUmVzcG9uc2USJAoJd29ya2Zsb3dzGAEgAygLMhEud2VmdC52MS5Xb3JrZmxvdxIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkSDQoFdG90YWwYAyABKA0ihwEKFVVwZGF0ZVdvcmtmbG93UmVxdWVzdBIjCgh3b3JrZmxvdxgBIAEoCzIRLndlZnQudjEuV29ya2Zsb3cSLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrEhgKEGV4cGVjdGVkX3ZlcnNpb24YAyABKA0iIwoVRGVsZXRlV29ya2Zsb3dSZXF1ZXN0EgoKAmlkGAEgASgJIjoKFkRlbGV0ZVdvcmtmbG93UmVzcG9uc2USDwoHc3VjY2VzcxgBIAEoCBIPCgdtZXNzYWdlGAIgASgJIk8KGFNldFdvcmtmbG93U3RhdHVzUmVxdWVzdBIKCgJpZBgBIAEoCRInCgZzdGF0dXMYAiABKA4yFy53ZWZ0LnYxLldvcmtmbG93U3RhdHVzIm8KF1ZhbGlkYXRlV29ya2Zsb3dSZXF1ZXN0Ei8KCmRlZmluaXRpb24YASABKAsyGy53ZWZ0LnYxLldvcmtmbG93RGVmaW5pdGlvbhIjCgh3b3JrZmxvdxgCIAEoCzIRLndlZnQudjEuV29ya2Zsb3ciZwoYVmFsaWRhdGVXb3JrZmxvd1Jlc3BvbnNlEg0KBXZhbGlkGAEgASgIEg4KBmVycm9ycxgCIAMoCRIsCghwcm9ibGVtcxgDIAMoCzIaLndlZnQudjEuRGVmaW5pdGlvblByb2JsZW0iKQobTGlzdFdvcmtmbG93VmVyc2lvbnNSZXF1ZXN0EgoKAmlkGAEgASgJIkoKHExpc3RXb3JrZmxvd1ZlcnNpb25zUmVzcG9uc2USKgoIdmVyc2lvbnMYASADKAsyGC53ZWZ0LnYxLldvcmtmbG93VmVyc2lvbiI4ChlHZXRXb3JrZmxvd1ZlcnNpb25SZXF1ZXN0EgoKAmlkGAEgASgJEg8KB3ZlcnNpb24YAiABKA0iQQobRGlmZldvcmtmbG93VmVyc2lvbnNSZXF1ZXN0EgoKAmlkGAEgASgJEgoKAnYxGAIgASgNEgoKAnYyGAMgASgNInIKHERpZmZXb3JrZmxvd1ZlcnNpb25zUmVzcG9uc2USKQoEZGlmZhgBIAMoCzIbLndlZnQudjEuSnNvblBhdGNoT3BlcmF0aW9uEg8KB3N1bW1hcnkYAiABKAkSCgoCdjEYAyABKA0SCgoCdjIYBCABKA0iTgoXUm9sbGJhY2tXb3JrZmxvd1JlcXVlc3QSCgoCaWQYASABKAkSDwoHdmVyc2lvbhgCIAEoDRIWCg5jaGFuZ2Vfc3VtbWFyeRgDIAEoCSI6ChNHZXRXb3JrZmxvd1Jlc3BvbnNlEiMKCHdvcmtmbG93GAEgASgLMhEud2VmdC52MS5Xb3JrZmxvdyI9ChZVcGRhdGVXb3JrZmxvd1Jlc3BvbnNlEiMKCHdvcmtmbG93GAEgASgLMhEud2VmdC52MS5Xb3JrZmxvdyJAChlTZXRXb3JrZmxvd1N0YXR1c1Jlc3BvbnNlEiMKCHdvcmtmbG93GAEgASgLMhEud2VmdC52MS5Xb3JrZmxvdyJBChpHZXRXb3JrZmxvd1ZlcnNpb25SZXNwb25zZRIjCgh3b3JrZmxvdxgBIAEoCzIRLndlZnQudjEuV29ya2Zsb3ciPwoYUm9sbGJhY2tXb3JrZmxvd1Jlc3BvbnNlEiMKCHdvcmtmbG93GAEgASgLMhEud2VmdC52MS5Xb3JrZmxvdyqAAQoMQXBwbHlPdXRjb21lEh0KGUFQUExZX09VVENPTUVfVU5TUEVDSUZJRUQQABIZChVBUFBMWV9PVVRDT01FX0NSRUFURUQQARIZChVBUFBMWV9PVVRDT01FX1VQREFURUQQAhIbChdBUFBMWV9PVVRDT01FX1VOQ0hBTkdFRBADMqIRCg9Xb3JrZmxvd1NlcnZpY2USugEKDkNyZWF0ZVdvcmtmbG93Eh4ud2VmdC52MS5DcmVhdGVXb3JrZmxvd1JlcXVlc3QaHy53ZWZ0LnYxLkNyZWF0ZVdvcmtmbG93UmVzcG9uc2UiZ4LT5JMCYToId29ya2Zsb3daGjoId29ya2Zsb3ciDi9hcGkvd29ya2Zsb3dzWiA6CHdvcmtmbG93Ygh3b3JrZmxvdyIKL3dvcmtmbG93c2IId29ya2Zsb3ciDS92MS93b3JrZmxvd3MSbgoNQXBwbHlXb3JrZmxvdxIdLndlZnQudjEuQXBwbHlXb3JrZmxvd1JlcXVlc3QaHi53ZWZ0LnYxLkFwcGx5V29ya2Zsb3dSZXNwb25zZSIegtPkkwIYOgEqGhMvdjEvd29ya2Zsb3dzOmFwcGx5EqwBCgtHZXRXb3JrZmxvdxIbLndlZnQudjEuR2V0V29ya2Zsb3dSZXF1ZXN0Ghwud2VmdC52MS5HZXRXb3JrZmxvd1Jlc3BvbnNlImKC0+STAlxaH2IId29ya2Zsb3cSEy9hcGkvd29ya2Zsb3dzL3tpZH1aG2IId29ya2Zsb3cSDy93b3JrZmxvd3Mve2lkfWIId29ya2Zsb3cSEi92MS93b3JrZmxvd3Mve2lkfRKQAQoNTGlzdFdvcmtmbG93cxIdLndlZnQudjEuTGlzdFdvcmtmbG93c1JlcXVlc3QaHi53ZWZ0LnYxLkxpc3RXb3JrZmxvd3NSZXNwb25zZSJAgtPkkwI6WhASDi9hcGkvd29ya2Zsb3dzWgwSCi93b3JrZmxvd3NiCXdvcmtmbG93cxINL3YxL3dvcmtmbG93cxLeAgoOVXBkYXRlV29ya2Zsb3cSHi53ZWZ0LnYxLlVwZGF0ZVdvcmtmbG93UmVxdWVzdBofLndlZnQudjEuVXBkYXRlV29ya2Zsb3dSZXNwb25zZSKKAoLT5JMCgwI6CHdvcmtmbG93WjI6CHdvcmtmbG93Ygh3b3JrZmxvdxocL2FwaS93b3JrZmxvd3Mve3dvcmtmbG93LmlkfVoyOgh3b3JrZmxvd2IId29ya2Zsb3cyHC9hcGkvd29ya2Zsb3dzL3t3b3JrZmxvdy5pZH1aODoId29ya2Zsb3diCHdvcmtmbG93GiIvYXBpL3dvcmtmbG93cy97d29ya2Zsb3cuaWR9L2dyYXBoWi46CHdvcmtmbG93Ygh3b3JrZmxvdxoYL3dvcmtmbG93cy97d29ya2Zsb3cuaWR9Ygh3b3JrZmxvdzIbL3YxL3dvcmtmbG93cy97d29ya2Zsb3cuaWR9EpcBCg5EZWxldGVXb3JrZmxvdxIeLndlZnQudjEuRGVsZXRlV29ya2Zsb3dSZXF1ZXN0Gh8ud2VmdC52MS5EZWxldGVXb3JrZmxvd1Jlc3BvbnNlIkSC0+STAj5aFSoTL2FwaS93b3JrZmxvd3Mve2lkfVoRKg8vd29ya2Zsb3dzL3tpZH0qEi92MS93b3JrZmxvd3Mve2lkfRK1AQoRU2V0V29ya2Zsb3dTdGF0dXMSIS53ZWZ0LnYxLlNldFdvcmtmbG93U3RhdHVzUmVxdWVzdBoiLndlZnQudjEuU2V0V29ya2Zsb3dTdGF0dXNSZXNwb25zZSJZgtPkkwJTOgEqWik6ASpiCHdvcmtmbG93MhovYXBpL3dvcmtmbG93cy97aWR9L3N0YXR1c2IId29ya2Zsb3cyGS92MS93b3JrZmxvd3Mve2lkfS9zdGF0dXMSmAEKEFZhbGlkYXRlV29ya2Zsb3cSIC53ZWZ0LnYxLlZhbGlkYXRlV29ya2Zsb3dSZXF1ZXN0GiEud2VmdC52MS5WYWxpZGF0ZVdvcmtmbG93UmVzcG9uc2UiP4LT5JMCOToBKlocOgEqIhcvYXBpL3dvcmtmbG93cy92YWxpZGF0ZSIWL3YxL3dvcmtmbG93czp2YWxpZGF0ZRKoAQoUTGlzdFdvcmtmbG93VmVyc2lvbnMSJC53ZWZ0LnYxLkxpc3RXb3JrZmxvd1ZlcnNpb25zUmVxdWVzdBolLndlZnQudjEuTGlzdFdvcmtmbG93VmVyc2lvbnNSZXNwb25zZSJDgtPkkwI9Wh4SHC9hcGkvd29ya2Zsb3dzL3tpZH0vdmVyc2lvbnMSGy92MS93b3JrZmxvd3Mve2lkfS92ZXJzaW9ucxLKAQoSR2V0V29ya2Zsb3dWZXJzaW9uEiIud2VmdC52MS5HZXRXb3JrZmxvd1ZlcnNpb25SZXF1ZXN0GiMud2VmdC52MS5HZXRXb3JrZmxvd1ZlcnNpb25SZXNwb25zZSJrgtPkkwJlWjJiCHdvcmtmbG93EiYvYXBpL3dvcmtmbG93cy97aWR9L3ZlcnNpb25zL3t2ZXJzaW9ufWIId29ya2Zsb3cSJS92MS93b3JrZmxvd3Mve2lkfS92ZXJzaW9ucy97dmVyc2lvbn0SoAEKFERpZmZXb3JrZmxvd1ZlcnNpb25zEiQud2VmdC52MS5EaWZmV29ya2Zsb3dWZXJzaW9uc1JlcXVlc3QaJS53ZWZ0LnYxLkRpZmZXb3JrZmxvd1ZlcnNpb25zUmVzcG9uc2UiO4LT5JMCNVoaEhgvYXBpL3dvcmtmbG93cy97aWR9L2RpZmYSFy92MS93b3JrZmxvd3Mve2lkfS9kaWZmErYBChBSb2xsYmFja1dvcmtmbG93EiAud2VmdC52MS5Sb2xsYmFja1dvcmtmbG93UmVxdWVzdBohLndlZnQudjEuUm9sbGJhY2tXb3JrZmxvd1Jlc3BvbnNlIl2C0+STAlc6ASpaKzoBKmIId29ya2Zsb3ciHC9hcGkvd29ya2Zsb3dzL3tpZH0vcm9sbGJhY2tiCHdvcmtmbG93IhsvdjEvd29ya2Zsb3dzL3tpZH0vcm9sbGJhY2tiBnByb3RvMw", [file_google_api_annotations, file_google_protobuf_field_mask, file_weft_v1_common, file_weft_v1_workflow]);
 
 /**
  * Request of CreateWorkflow.
@@ -80,6 +80,63 @@ export const CreateWorkflowResponseSchema: GenMessage<CreateWorkflowResponse> = 
   messageDesc(file_weft_v1_workflow_service, 1);
 
 /**
+ * Request of ApplyWorkflow.
+ *
+ * @generated from message weft.v1.ApplyWorkflowRequest
+ */
+export type ApplyWorkflowRequest = Message<"weft.v1.ApplyWorkflowRequest"> & {
+  /**
+   * The workflow to create or update, found by its `name` (required, at
+   * most 200 characters). `id`, `version` and timestamps are ignored.
+   *
+   * @generated from field: weft.v1.Workflow workflow = 1;
+   */
+  workflow?: Workflow | undefined;
+
+  /**
+   * Why, stored with a new version. Empty: a summary is generated.
+   *
+   * @generated from field: string change_summary = 2;
+   */
+  changeSummary: string;
+};
+
+/**
+ * Describes the message weft.v1.ApplyWorkflowRequest.
+ * Use `create(ApplyWorkflowRequestSchema)` to create a new message.
+ */
+export const ApplyWorkflowRequestSchema: GenMessage<ApplyWorkflowRequest> = /*@__PURE__*/
+  messageDesc(file_weft_v1_workflow_service, 2);
+
+/**
+ * Response of ApplyWorkflow.
+ *
+ * @generated from message weft.v1.ApplyWorkflowResponse
+ */
+export type ApplyWorkflowResponse = Message<"weft.v1.ApplyWorkflowResponse"> & {
+  /**
+   * The workflow as stored after the call (its latest version).
+   *
+   * @generated from field: weft.v1.Workflow workflow = 1;
+   */
+  workflow?: Workflow | undefined;
+
+  /**
+   * Whether it was created, updated or left as it was.
+   *
+   * @generated from field: weft.v1.ApplyOutcome outcome = 2;
+   */
+  outcome: ApplyOutcome;
+};
+
+/**
+ * Describes the message weft.v1.ApplyWorkflowResponse.
+ * Use `create(ApplyWorkflowResponseSchema)` to create a new message.
+ */
+export const ApplyWorkflowResponseSchema: GenMessage<ApplyWorkflowResponse> = /*@__PURE__*/
+  messageDesc(file_weft_v1_workflow_service, 3);
+
+/**
  * Request of GetWorkflow.
  *
  * @generated from message weft.v1.GetWorkflowRequest
@@ -98,7 +155,7 @@ export type GetWorkflowRequest = Message<"weft.v1.GetWorkflowRequest"> & {
  * Use `create(GetWorkflowRequestSchema)` to create a new message.
  */
 export const GetWorkflowRequestSchema: GenMessage<GetWorkflowRequest> = /*@__PURE__*/
-  messageDesc(file_weft_v1_workflow_service, 2);
+  messageDesc(file_weft_v1_workflow_service, 4);
 
 /**
  * Request of ListWorkflows.
@@ -182,7 +239,7 @@ export type ListWorkflowsRequest = Message<"weft.v1.ListWorkflowsRequest"> & {
  * Use `create(ListWorkflowsRequestSchema)` to create a new message.
  */
 export const ListWorkflowsRequestSchema: GenMessage<ListWorkflowsRequest> = /*@__PURE__*/
-  messageDesc(file_weft_v1_workflow_service, 3);
+  messageDesc(file_weft_v1_workflow_service, 5);
 
 /**
  * Response of ListWorkflows. The `/v1` REST route answers with the bare
@@ -218,7 +275,7 @@ export type ListWorkflowsResponse = Message<"weft.v1.ListWorkflowsResponse"> & {
  * Use `create(ListWorkflowsResponseSchema)` to create a new message.
  */
 export const ListWorkflowsResponseSchema: GenMessage<ListWorkflowsResponse> = /*@__PURE__*/
-  messageDesc(file_weft_v1_workflow_service, 4);
+  messageDesc(file_weft_v1_workflow_service, 6);
 
 /**
  * Request of UpdateWorkflow.
@@ -259,7 +316,7 @@ export type UpdateWorkflowRequest = Message<"weft.v1.UpdateWorkflowRequest"> & {
  * Use `create(UpdateWorkflowRequestSchema)` to create a new message.
  */
 export const UpdateWorkflowRequestSchema: GenMessage<UpdateWorkflowRequest> = /*@__PURE__*/
-  messageDesc(file_weft_v1_workflow_service, 5);
+  messageDesc(file_weft_v1_workflow_service, 7);
 
 /**
  * Request of DeleteWorkflow.
@@ -280,7 +337,7 @@ export type DeleteWorkflowRequest = Message<"weft.v1.DeleteWorkflowRequest"> & {
  * Use `create(DeleteWorkflowRequestSchema)` to create a new message.
  */
 export const DeleteWorkflowRequestSchema: GenMessage<DeleteWorkflowRequest> = /*@__PURE__*/
-  messageDesc(file_weft_v1_workflow_service, 6);
+  messageDesc(file_weft_v1_workflow_service, 8);
 
 /**
  * Response of DeleteWorkflow.
@@ -308,7 +365,7 @@ export type DeleteWorkflowResponse = Message<"weft.v1.DeleteWorkflowResponse"> &
  * Use `create(DeleteWorkflowResponseSchema)` to create a new message.
  */
 export const DeleteWorkflowResponseSchema: GenMessage<DeleteWorkflowResponse> = /*@__PURE__*/
-  messageDesc(file_weft_v1_workflow_service, 7);
+  messageDesc(file_weft_v1_workflow_service, 9);
 
 /**
  * Request of SetWorkflowStatus.
@@ -336,7 +393,7 @@ export type SetWorkflowStatusRequest = Message<"weft.v1.SetWorkflowStatusRequest
  * Use `create(SetWorkflowStatusRequestSchema)` to create a new message.
  */
 export const SetWorkflowStatusRequestSchema: GenMessage<SetWorkflowStatusRequest> = /*@__PURE__*/
-  messageDesc(file_weft_v1_workflow_service, 8);
+  messageDesc(file_weft_v1_workflow_service, 10);
 
 /**
  * Request of ValidateWorkflow. Give either `definition` (nested form) or
@@ -365,7 +422,7 @@ export type ValidateWorkflowRequest = Message<"weft.v1.ValidateWorkflowRequest">
  * Use `create(ValidateWorkflowRequestSchema)` to create a new message.
  */
 export const ValidateWorkflowRequestSchema: GenMessage<ValidateWorkflowRequest> = /*@__PURE__*/
-  messageDesc(file_weft_v1_workflow_service, 9);
+  messageDesc(file_weft_v1_workflow_service, 11);
 
 /**
  * Response of ValidateWorkflow.
@@ -400,7 +457,7 @@ export type ValidateWorkflowResponse = Message<"weft.v1.ValidateWorkflowResponse
  * Use `create(ValidateWorkflowResponseSchema)` to create a new message.
  */
 export const ValidateWorkflowResponseSchema: GenMessage<ValidateWorkflowResponse> = /*@__PURE__*/
-  messageDesc(file_weft_v1_workflow_service, 10);
+  messageDesc(file_weft_v1_workflow_service, 12);
 
 /**
  * Request of ListWorkflowVersions.
@@ -421,7 +478,7 @@ export type ListWorkflowVersionsRequest = Message<"weft.v1.ListWorkflowVersionsR
  * Use `create(ListWorkflowVersionsRequestSchema)` to create a new message.
  */
 export const ListWorkflowVersionsRequestSchema: GenMessage<ListWorkflowVersionsRequest> = /*@__PURE__*/
-  messageDesc(file_weft_v1_workflow_service, 11);
+  messageDesc(file_weft_v1_workflow_service, 13);
 
 /**
  * Response of ListWorkflowVersions.
@@ -442,7 +499,7 @@ export type ListWorkflowVersionsResponse = Message<"weft.v1.ListWorkflowVersions
  * Use `create(ListWorkflowVersionsResponseSchema)` to create a new message.
  */
 export const ListWorkflowVersionsResponseSchema: GenMessage<ListWorkflowVersionsResponse> = /*@__PURE__*/
-  messageDesc(file_weft_v1_workflow_service, 12);
+  messageDesc(file_weft_v1_workflow_service, 14);
 
 /**
  * Request of GetWorkflowVersion.
@@ -470,7 +527,7 @@ export type GetWorkflowVersionRequest = Message<"weft.v1.GetWorkflowVersionReque
  * Use `create(GetWorkflowVersionRequestSchema)` to create a new message.
  */
 export const GetWorkflowVersionRequestSchema: GenMessage<GetWorkflowVersionRequest> = /*@__PURE__*/
-  messageDesc(file_weft_v1_workflow_service, 13);
+  messageDesc(file_weft_v1_workflow_service, 15);
 
 /**
  * Request of DiffWorkflowVersions.
@@ -505,7 +562,7 @@ export type DiffWorkflowVersionsRequest = Message<"weft.v1.DiffWorkflowVersionsR
  * Use `create(DiffWorkflowVersionsRequestSchema)` to create a new message.
  */
 export const DiffWorkflowVersionsRequestSchema: GenMessage<DiffWorkflowVersionsRequest> = /*@__PURE__*/
-  messageDesc(file_weft_v1_workflow_service, 14);
+  messageDesc(file_weft_v1_workflow_service, 16);
 
 /**
  * Response of DiffWorkflowVersions.
@@ -551,7 +608,7 @@ export type DiffWorkflowVersionsResponse = Message<"weft.v1.DiffWorkflowVersions
  * Use `create(DiffWorkflowVersionsResponseSchema)` to create a new message.
  */
 export const DiffWorkflowVersionsResponseSchema: GenMessage<DiffWorkflowVersionsResponse> = /*@__PURE__*/
-  messageDesc(file_weft_v1_workflow_service, 15);
+  messageDesc(file_weft_v1_workflow_service, 17);
 
 /**
  * Request of RollbackWorkflow.
@@ -586,7 +643,7 @@ export type RollbackWorkflowRequest = Message<"weft.v1.RollbackWorkflowRequest">
  * Use `create(RollbackWorkflowRequestSchema)` to create a new message.
  */
 export const RollbackWorkflowRequestSchema: GenMessage<RollbackWorkflowRequest> = /*@__PURE__*/
-  messageDesc(file_weft_v1_workflow_service, 16);
+  messageDesc(file_weft_v1_workflow_service, 18);
 
 /**
  * Response of GetWorkflow. REST routes answer with the bare workflow.
@@ -607,7 +664,7 @@ export type GetWorkflowResponse = Message<"weft.v1.GetWorkflowResponse"> & {
  * Use `create(GetWorkflowResponseSchema)` to create a new message.
  */
 export const GetWorkflowResponseSchema: GenMessage<GetWorkflowResponse> = /*@__PURE__*/
-  messageDesc(file_weft_v1_workflow_service, 17);
+  messageDesc(file_weft_v1_workflow_service, 19);
 
 /**
  * Response of UpdateWorkflow. REST routes answer with the bare workflow.
@@ -628,7 +685,7 @@ export type UpdateWorkflowResponse = Message<"weft.v1.UpdateWorkflowResponse"> &
  * Use `create(UpdateWorkflowResponseSchema)` to create a new message.
  */
 export const UpdateWorkflowResponseSchema: GenMessage<UpdateWorkflowResponse> = /*@__PURE__*/
-  messageDesc(file_weft_v1_workflow_service, 18);
+  messageDesc(file_weft_v1_workflow_service, 20);
 
 /**
  * Response of SetWorkflowStatus. REST routes answer with the bare workflow.
@@ -649,7 +706,7 @@ export type SetWorkflowStatusResponse = Message<"weft.v1.SetWorkflowStatusRespon
  * Use `create(SetWorkflowStatusResponseSchema)` to create a new message.
  */
 export const SetWorkflowStatusResponseSchema: GenMessage<SetWorkflowStatusResponse> = /*@__PURE__*/
-  messageDesc(file_weft_v1_workflow_service, 19);
+  messageDesc(file_weft_v1_workflow_service, 21);
 
 /**
  * Response of GetWorkflowVersion. REST routes answer with the bare workflow.
@@ -670,7 +727,7 @@ export type GetWorkflowVersionResponse = Message<"weft.v1.GetWorkflowVersionResp
  * Use `create(GetWorkflowVersionResponseSchema)` to create a new message.
  */
 export const GetWorkflowVersionResponseSchema: GenMessage<GetWorkflowVersionResponse> = /*@__PURE__*/
-  messageDesc(file_weft_v1_workflow_service, 20);
+  messageDesc(file_weft_v1_workflow_service, 22);
 
 /**
  * Response of RollbackWorkflow. REST routes answer with the bare workflow.
@@ -691,7 +748,49 @@ export type RollbackWorkflowResponse = Message<"weft.v1.RollbackWorkflowResponse
  * Use `create(RollbackWorkflowResponseSchema)` to create a new message.
  */
 export const RollbackWorkflowResponseSchema: GenMessage<RollbackWorkflowResponse> = /*@__PURE__*/
-  messageDesc(file_weft_v1_workflow_service, 21);
+  messageDesc(file_weft_v1_workflow_service, 23);
+
+/**
+ * What ApplyWorkflow did.
+ *
+ * @generated from enum weft.v1.ApplyOutcome
+ */
+export enum ApplyOutcome {
+  /**
+   * Not set. Never answered.
+   *
+   * @generated from enum value: APPLY_OUTCOME_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * No workflow had the name: one was created at version 1.
+   *
+   * @generated from enum value: APPLY_OUTCOME_CREATED = 1;
+   */
+  CREATED = 1,
+
+  /**
+   * The definition differed from the latest version's: a new version was
+   * written.
+   *
+   * @generated from enum value: APPLY_OUTCOME_UPDATED = 2;
+   */
+  UPDATED = 2,
+
+  /**
+   * The definition equals the latest version's: nothing was written.
+   *
+   * @generated from enum value: APPLY_OUTCOME_UNCHANGED = 3;
+   */
+  UNCHANGED = 3,
+}
+
+/**
+ * Describes the enum weft.v1.ApplyOutcome.
+ */
+export const ApplyOutcomeSchema: GenEnum<ApplyOutcome> = /*@__PURE__*/
+  enumDesc(file_weft_v1_workflow_service, 0);
 
 /**
  * Manages workflow definitions and their version history.
@@ -715,6 +814,23 @@ export const WorkflowService: GenService<{
     methodKind: "unary";
     input: typeof CreateWorkflowRequestSchema;
     output: typeof CreateWorkflowResponseSchema;
+  },
+  /**
+   * Creates the workflow named by `workflow.name`, or, when the tenant
+   * already has a workflow with that name, makes the given definition its
+   * next version. When the definition (and tags) equal the latest
+   * version's, nothing is written and the latest version is returned with
+   * outcome UNCHANGED, so a script that applies its workflow on every start
+   * keeps one workflow and one version. Refuses an invalid definition with
+   * INVALID_ARGUMENT listing every problem, as CreateWorkflow does; a
+   * missing name is INVALID_ARGUMENT naming `workflow.name`.
+   *
+   * @generated from rpc weft.v1.WorkflowService.ApplyWorkflow
+   */
+  applyWorkflow: {
+    methodKind: "unary";
+    input: typeof ApplyWorkflowRequestSchema;
+    output: typeof ApplyWorkflowResponseSchema;
   },
   /**
    * Returns the latest version of a workflow. NOT_FOUND if unknown.
