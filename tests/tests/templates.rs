@@ -36,7 +36,7 @@ const BUILTINS: [&str; 5] =
 fn example(name: &str) -> PathBuf {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let built =
-        std::process::Command::new(cargo).args(["build", "-p", "weft-sdk", "--examples"]).status().expect("cargo runs");
+        std::process::Command::new(cargo).args(["build", "-p", "weftflow", "--examples"]).status().expect("cargo runs");
     assert!(built.success(), "building the SDK examples failed");
     let exe = std::env::current_exe().expect("test binary path");
     let profile_dir = exe.parent().and_then(|deps| deps.parent()).expect("target/<profile>");
