@@ -1,5 +1,6 @@
 //! The complete lead pipeline of the workflow documents, driven from Rust:
-//! create it with the typed builder, estimate it, run it, print its events
+//! apply it (create, or keep when unchanged, so the example can run again
+//! and again) with the typed builder, estimate it, run it, print its events
 //! as they stream, approve the CRM update through the API when the run
 //! pauses for it, and exit 0 only if the run completed.
 //!
@@ -123,13 +124,20 @@ async fn run() -> Result<bool, weft_sdk::Error> {
     let website = args.next().unwrap_or_else(|| "https://stripe.com".into());
     let weft = Weft::connect(url).await?;
 
-    let created = weft
+    // Workflow names are unique per tenant: apply creates the workflow the
+    // first time and leaves it unchanged (same version) on every later run.
+    let applied = weft
         .workflows()
-        .create_workflow(pb::CreateWorkflowRequest { workflow: Some(lead_pipeline()), request_id: String::new() })
+        .apply_workflow(pb::ApplyWorkflowRequest { workflow: Some(lead_pipeline()), change_summary: String::new() })
         .await?
         .into_inner();
-    let version = created.workflow.as_ref().map(|w| w.version).unwrap_or_default();
-    println!("created {} version {version}", created.id);
+    let outcome = match pb::ApplyOutcome::try_from(applied.outcome) {
+        Ok(pb::ApplyOutcome::Created) => "created",
+        Ok(pb::ApplyOutcome::Updated) => "updated",
+        Ok(pb::ApplyOutcome::Unchanged | pb::ApplyOutcome::Unspecified) | Err(_) => "unchanged",
+    };
+    let created = applied.workflow.unwrap_or_default();
+    println!("{outcome} {} version {}", created.id, created.version);
 
     let input = json!({"company": company, "website": website});
     let estimate = weft

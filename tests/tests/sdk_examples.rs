@@ -70,15 +70,19 @@ async fn the_worker_and_lead_pipeline_examples_run_the_documented_pipeline() {
     let stdout = run_pipeline(&url, "Tiny Corp", "https://tiny.example.com").await;
     assert!(stdout.contains("estimate:"), "{stdout}");
 
-    // The example's builder stored exactly what the documented JSON stores.
+    // The example's builder stored exactly what the documented JSON stores:
+    // applying the documented JSON changes nothing.
     let built_id = stdout
         .lines()
         .find_map(|line| line.strip_prefix("created ")?.split_whitespace().next())
         .expect("the example names the workflow it created");
-    let (status, documented) = http1::json(server.addr, "POST", "/v1/workflows", Some(lead_pipeline_json())).await;
-    assert_eq!(status, 201, "{documented}");
     let (_, built) = http1::json(server.addr, "GET", &format!("/v1/workflows/{built_id}"), None).await;
-    assert_eq!(definition_of(built), definition_of(documented));
+    let body = serde_json::json!({"workflow": lead_pipeline_json()});
+    let (status, documented) = http1::json(server.addr, "PUT", "/v1/workflows:apply", Some(body)).await;
+    assert_eq!(status, 200, "{documented}");
+    assert!(documented["outcome"].as_str().unwrap().to_lowercase().ends_with("unchanged"), "{documented}");
+    assert_eq!(documented["workflow"]["id"].as_str(), Some(built_id));
+    assert_eq!(definition_of(built), definition_of(documented["workflow"].clone()));
     assert!(stdout.contains("step.completed score-news"), "{stdout}");
     assert!(stdout.contains("step.skipped approve-crm"), "{stdout}");
     assert!(stdout.contains("approval.pending archive"), "the CRM update waits for a person: {stdout}");
@@ -91,6 +95,7 @@ async fn the_worker_and_lead_pipeline_examples_run_the_documented_pipeline() {
     // "Stripe" scores 82, so the run takes the approval route: the example
     // approves the approval step the same way, through ResumeRun.
     let stdout = run_pipeline(&url, "Stripe", "https://stripe.com").await;
+    assert!(stdout.contains(&format!("unchanged {built_id} version 1")), "the second run keeps the workflow: {stdout}");
     assert!(stdout.contains("approval.pending approve-crm"), "{stdout}");
     assert!(stdout.contains("approving approval on step approve-crm"), "{stdout}");
     assert!(stdout.contains("step.completed approve-crm"), "{stdout}");
