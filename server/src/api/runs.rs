@@ -22,9 +22,8 @@ use crate::api::{error, page_token};
 use crate::engine::runs::{RunDetail, StartRun};
 use crate::engine::scheduler::now_ms;
 use crate::engine::workers::WorkerRegistry;
-use crate::engine::workflows::MAX_NAME_CHARS;
+use crate::engine::workflows::names::reference;
 use crate::engine::{ResumeForm, RunEngine};
-use crate::model::ids::WORKFLOW_PREFIX;
 use crate::store::RunQuery;
 
 /// Default and largest page of ListRuns.
@@ -72,18 +71,11 @@ fn label(value: String, field: &str) -> Result<String, Status> {
     Ok(value)
 }
 
-/// A run start names its workflow by `wf_…` id (at most 128 bytes) or by
-/// name (at most 200 characters, as names are).
+/// A run start names its workflow by `wf_…` id or by name, checked here
+/// before anything else so a bad value is refused first (the engine
+/// resolves it when the run starts).
 fn workflow_reference(value: &str) -> Result<(), Status> {
-    if value.starts_with(WORKFLOW_PREFIX) || value.trim().is_empty() {
-        return required_id(value, "workflow_id");
-    }
-    if value.chars().count() > MAX_NAME_CHARS {
-        return Err(error::invalid_argument(
-            "workflow_id",
-            format!("is neither a workflow id nor a name: names are at most {MAX_NAME_CHARS} characters"),
-        ));
-    }
+    reference("workflow_id", value)?;
     Ok(())
 }
 
@@ -237,8 +229,9 @@ impl RunService for RunApi {
         } else {
             Some(page_token::decode(&request.page_token, &fingerprint)?)
         };
+        let workflow_id = self.runs.catalog().resolve_filter(&tenant, "workflow_id", &request.workflow_id).await?;
         let query = RunQuery {
-            workflow_id: Some(request.workflow_id).filter(|w| !w.is_empty()),
+            workflow_id,
             status,
             user_id: Some(request.user_id).filter(|u| !u.is_empty()),
             trigger: Some(request.trigger).filter(|t| !t.is_empty()),
@@ -355,12 +348,12 @@ impl RunService for RunApi {
     ) -> Result<Response<pb::EstimateRunResponse>, Status> {
         let tenant = auth::tenant(&request)?;
         let request = request.into_inner();
-        required_id(&request.workflow_id, "workflow_id")?;
         let input = request.input.as_ref().map(value_from_pb).unwrap_or(Value::Null);
         json_depth(&input, "input")?;
         let version = Some(request.version).filter(|v| *v > 0);
+        let workflow_id = self.runs.catalog().resolve(&tenant, "workflow_id", &request.workflow_id).await?;
         let hints = self.workers.cost_hints(&tenant, now_ms()).await?;
-        let estimate = self.runs.estimate(&tenant, &request.workflow_id, version, input, &hints).await?;
+        let estimate = self.runs.estimate(&tenant, &workflow_id, version, input, &hints).await?;
         Ok(Response::new(estimate_to_pb(&estimate)))
     }
 
@@ -398,8 +391,8 @@ impl RunService for RunApi {
             let (sequence, _) = page_token::decode(&request.page_token, &request.run_id)?;
             u64::try_from(sequence).map_err(|_| error::invalid_argument("page_token", "is malformed"))?
         };
-        let workflow_id = Some(request.workflow_id.as_str()).filter(|w| !w.is_empty());
-        self.runs.check_run_of(&tenant, &request.run_id, workflow_id).await?;
+        let workflow_id = self.runs.catalog().resolve_filter(&tenant, "workflow_id", &request.workflow_id).await?;
+        self.runs.check_run_of(&tenant, &request.run_id, workflow_id.as_deref()).await?;
         let mut events = self.runs.events(&tenant, &request.run_id, after, size + 1).await?;
         let has_more = events.len() > size as usize;
         events.truncate(size as usize);

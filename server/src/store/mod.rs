@@ -60,7 +60,7 @@ pub use tenant_secrets::{TenantSecretInfo, TenantSecretStore};
 pub use triggers::TriggerStore;
 pub use workers::{WorkerRecord, WorkerStore};
 pub use workflow_order::{CursorKey, SortOrder, WorkflowCursor, WorkflowSort};
-pub use workflows::{NewVersion, NewWorkflow, WorkflowPage, WorkflowQuery, WorkflowStore};
+pub use workflows::{NamedWorkflow, NewVersion, NewWorkflow, WorkflowPage, WorkflowQuery, WorkflowStore};
 
 /// Persistence of Weft's state: every table's trait. Callers hold an
 /// `Arc<dyn Store>` and call any table's methods on it.

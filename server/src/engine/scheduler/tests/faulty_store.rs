@@ -17,9 +17,9 @@ use crate::model::{
     WorkflowStatus, WorkflowVersionInfo,
 };
 use crate::store::{
-    ApprovalStore, CommitStore, ExpiredLease, KeyRecord, KeyStore, KeySweep, LeasedTask, NewVersion, NewWorkflow,
-    OpenRun, RetentionStore, RunBatch, RunPage, RunQuery, RunStore, RunSweep, SecretStore, Store, StoreError, Swept,
-    TaskLease, TaskStore, WorkerRecord, WorkerStore, WorkflowPage, WorkflowQuery, WorkflowStore,
+    ApprovalStore, CommitStore, ExpiredLease, KeyRecord, KeyStore, KeySweep, LeasedTask, NamedWorkflow, NewVersion,
+    NewWorkflow, OpenRun, RetentionStore, RunBatch, RunPage, RunQuery, RunStore, RunSweep, SecretStore, Store,
+    StoreError, Swept, TaskLease, TaskStore, WorkerRecord, WorkerStore, WorkflowPage, WorkflowQuery, WorkflowStore,
 };
 
 /// A real store behind switches that make it fail.
@@ -77,6 +77,11 @@ impl WorkflowStore for FaultyStore {
     async fn create_workflow(&self, tenant: &str, new: NewWorkflow) -> Result<Workflow, StoreError> {
         self.reachable()?;
         self.inner.create_workflow(tenant, new).await
+    }
+
+    async fn workflow_by_name(&self, tenant: &str, name: &str) -> Result<Option<NamedWorkflow>, StoreError> {
+        self.reachable()?;
+        self.inner.workflow_by_name(tenant, name).await
     }
 
     async fn get_workflow(&self, tenant: &str, id: &str) -> Result<Workflow, StoreError> {
