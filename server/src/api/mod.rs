@@ -155,7 +155,7 @@ pub async fn router(context: ApiContext) -> Result<axum::Router, tonic_reflectio
     let routes = Routes::new(web.layer(workflows))
         .add_service(
             web.layer(
-                RunServiceServer::new(RunApi::new(context.runs, context.tasks.workers().clone()))
+                RunServiceServer::new(RunApi::new(context.runs, context.tasks.clone()))
                     .max_decoding_message_size(limit),
             ),
         )
