@@ -48,7 +48,7 @@ fn only_a_waiting_worker_task_can_be_unclaimed() {
     let mut h = Harness::started(
         json!({"steps": [
             {"id": "a", "type": "agent", "agent": "w", "task": "t"},
-            {"id": "b", "type": "approval", "dependsOn": ["a"], "message": "ok?"},
+            {"id": "b", "type": "approval", "dependsOn": ["a"], "action": "ok"},
             {"id": "h", "type": "webhook", "url": "https://example.com/x"}
         ]}),
         json!({}),
