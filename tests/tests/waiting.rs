@@ -74,7 +74,11 @@ async fn an_unserved_agent_step_is_ready_says_what_it_waits_for_and_is_noted_onc
         let (client, run_id) = ids;
         let run = get_run(client, run_id).await;
         let events = unclaimed_events(client, run_id).await;
-        if step(&run, "scrape").waiting_for == WAITING_FOR && !events.is_empty() { Ok(events) } else { Err((run, events)) }
+        if step(&run, "scrape").waiting_for == WAITING_FOR && !events.is_empty() {
+            Ok(events)
+        } else {
+            Err((run, events))
+        }
     })
     .await;
     assert!(started.elapsed() < Duration::from_secs(5), "noted after {:?}", started.elapsed());
@@ -147,9 +151,7 @@ async fn a_served_agent_whose_task_waits_briefly_is_never_noted() {
 
 #[tokio::test]
 async fn list_workers_shows_each_agents_queue_and_whether_it_is_served() {
-    let definition = |agent: &str| {
-        json!({"name": format!("for-{agent}"), "steps": [{"id": "a", "type": "agent", "agent": agent, "task": "t"}]})
-    };
+    let definition = |agent: &str| json!({"name": format!("for-{agent}"), "steps": [{"id": "a", "type": "agent", "agent": agent, "task": "t"}]});
     // The default wait: a worker registered moments ago serves its agent.
     let s = Scenario::new(Config::default(), definition("lonely")).await;
     let client = &s.client;
@@ -208,7 +210,11 @@ async fn execute_workflows_timeout_names_the_steps_still_waiting_and_why() {
 #[test]
 fn unclaimed_after_out_of_range_or_malformed_is_refused() {
     let load = |value: &'static str| {
-        Config::load(None, move |name: &str| (name == "WEFT_TASK_UNCLAIMED_AFTER").then(|| value.to_owned()), Overrides::default())
+        Config::load(
+            None,
+            move |name: &str| (name == "WEFT_TASK_UNCLAIMED_AFTER").then(|| value.to_owned()),
+            Overrides::default(),
+        )
     };
     assert_eq!(load("500ms").unwrap().tasks.unclaimed_after, Duration::from_millis(500));
     assert_eq!(Config::default().tasks.unclaimed_after, Duration::from_secs(10));

@@ -11,12 +11,12 @@
 use serde_json::json;
 
 use super::command::TransitionError;
-use crate::compile::StepKind;
 use super::instance::Instance;
 use super::outcome::EventType;
 use super::state::RunState;
 use super::status::StepStatus;
 use super::tx::Tx;
+use crate::compile::StepKind;
 
 /// Refused unless the instance is an agent or planner step: the server
 /// runs every other external step itself, so no worker can be missing.

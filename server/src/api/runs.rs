@@ -23,8 +23,8 @@ use crate::api::convert_runs::{event_to_pb, run_status_from_pb, run_to_pb, struc
 use crate::api::request_checks::{json_depth, required_id};
 use crate::api::{error, page_token};
 use crate::engine::runs::{RunDetail, StartRun};
-use crate::engine::tasks::StepWaits;
 use crate::engine::scheduler::now_ms;
+use crate::engine::tasks::StepWaits;
 use crate::engine::workflows::MAX_NAME_CHARS;
 use crate::engine::{EngineError, ResumeForm, RunEngine, TaskQueue};
 use crate::model::ids::WORKFLOW_PREFIX;

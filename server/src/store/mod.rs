@@ -92,7 +92,7 @@ impl<T> Store for T where
         + CommitStore
         + TaskStore
         + TaskWaitStore
-    + TaskWaitStore
+        + TaskWaitStore
         + ApprovalStore
         + WorkerStore
         + SecretStore

@@ -71,8 +71,12 @@ pub trait TaskWaitStore: Send + Sync + 'static {
     /// The agents of a tenant with queued agent or planner tasks (only
     /// `agent` when given), most queued first, ties by name; at most
     /// `limit`.
-    async fn agent_queues(&self, tenant: &str, agent: Option<&str>, limit: u32)
-    -> Result<Vec<AgentQueueRow>, StoreError>;
+    async fn agent_queues(
+        &self,
+        tenant: &str,
+        agent: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<AgentQueueRow>, StoreError>;
 }
 
 const COLUMNS: &str = "task_id, tenant_id, run_id, step_key, attempt, kind, agent, created_at";

@@ -71,7 +71,13 @@ pub(super) fn worker_for(agent: &str) -> String {
 
 /// Whether a worker task's wait says "a worker for agent …": queued for
 /// longer than `after_ms`, and nobody seen for its agent within it.
-pub(super) fn unserved(kind: StepKind, queued_ms: i64, presence: Option<&AgentPresence>, now_ms: i64, after_ms: i64) -> bool {
+pub(super) fn unserved(
+    kind: StepKind,
+    queued_ms: i64,
+    presence: Option<&AgentPresence>,
+    now_ms: i64,
+    after_ms: i64,
+) -> bool {
     matches!(kind, StepKind::Agent | StepKind::Planner)
         && now_ms.saturating_sub(queued_ms) >= after_ms
         && !presence.is_some_and(|p| p.served)
