@@ -154,12 +154,9 @@ pub async fn router(context: ApiContext) -> Result<axum::Router, tonic_reflectio
     let catalog = context.catalog.clone();
     let workflows = WorkflowServiceServer::new(WorkflowApi::new(context.catalog)).max_decoding_message_size(limit);
     let routes = Routes::new(web.layer(workflows))
-        .add_service(
-            web.layer(
-                RunServiceServer::new(RunApi::new(context.runs, context.tasks.workers().clone()))
-                    .max_decoding_message_size(limit),
-            ),
-        )
+        .add_service(web.layer(
+            RunServiceServer::new(RunApi::new(context.runs, context.tasks.clone())).max_decoding_message_size(limit),
+        ))
         .add_service(
             web.layer(WorkerServiceServer::new(WorkerApi::new(context.tasks)).max_decoding_message_size(limit)),
         )

@@ -260,6 +260,38 @@ impl TaskStore for FaultyStore {
 }
 
 #[async_trait]
+impl crate::store::TaskWaitStore for FaultyStore {
+    async fn queued_tasks_of_run(
+        &self,
+        tenant: &str,
+        run_id: &str,
+    ) -> Result<Vec<crate::store::QueuedTask>, StoreError> {
+        self.reachable()?;
+        self.inner.queued_tasks_of_run(tenant, run_id).await
+    }
+
+    async fn oldest_worker_tasks(
+        &self,
+        queued_by_ms: i64,
+        after: Option<&crate::store::QueueCursor>,
+        limit: u32,
+    ) -> Result<Vec<crate::store::QueuedTask>, StoreError> {
+        self.reachable()?;
+        self.inner.oldest_worker_tasks(queued_by_ms, after, limit).await
+    }
+
+    async fn agent_queues(
+        &self,
+        tenant: &str,
+        agent: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<crate::store::AgentQueueRow>, StoreError> {
+        self.reachable()?;
+        self.inner.agent_queues(tenant, agent, limit).await
+    }
+}
+
+#[async_trait]
 impl ApprovalStore for FaultyStore {
     async fn get_approval(&self, tenant: &str, id: &str) -> Result<Option<ApprovalRecord>, StoreError> {
         self.reachable()?;
