@@ -74,11 +74,14 @@ impl Workload {
         if self == Self::Fanout { 100 } else { 10 }
     }
 
+    /// Its workflow, named after the workload: one server measures several
+    /// workloads, and workflow names are unique per tenant.
     fn definition(self) -> pb::Workflow {
-        match self {
+        let workflow = match self {
             Self::Chain | Self::Concurrent => chain(10),
             Self::Fanout => fan_out(100),
-        }
+        };
+        pb::Workflow { name: format!("worker-path-{}", self.name()), ..workflow }
     }
 }
 

@@ -14,8 +14,11 @@ use weft_tests::workflows::create_json;
 use weft_tests::{TestServer, http1};
 
 /// An agent step no worker serves: the run stays running until paused.
+/// Named apart each time: names are unique per tenant.
 fn waiting_for_a_worker() -> serde_json::Value {
-    json!({"name": "idle", "steps": [{"id": "work", "type": "agent", "agent": "nobody", "task": "t"}]})
+    static MADE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let name = format!("idle {}", MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+    json!({"name": name, "steps": [{"id": "work", "type": "agent", "agent": "nobody", "task": "t"}]})
 }
 
 fn limited(lifetime: Duration) -> Config {

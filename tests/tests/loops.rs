@@ -65,8 +65,9 @@ async fn a_while_loop_ends_on_its_condition_and_a_runaway_one_hits_its_bound() {
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start(dir.path()).await;
     let client = server.client().await;
+    // Names are unique per tenant: each counter is named by its condition.
     let counter = |condition: &str| {
-        json!({"name": "count", "steps": [
+        json!({"name": format!("count while {condition}"), "steps": [
             {"id": "count", "type": "loop", "while": condition, "as": "i", "maxIterations": 4,
              "step": {"id": "tick", "type": "transform", "output": {"i": "$.i"}}}
         ]})

@@ -208,7 +208,7 @@ parameters = {{ "path.id" = "{read}", "path.version" = 2, "query.v1" = 1, "query
 # Page tokens are opaque values the server issues (and binds to their
 # query): no schema generates a valid one, so lists start at the first page.
 
-# A definition (a template's too) is checked beyond its JSON shape (step
+# A definition (created, updated or applied; a template's too) is checked beyond its JSON shape (step
 # types and their fields, expressions, references between steps, cycles;
 # a template needs a definition or a workflow to copy), and a worker's
 # cost hints must name its own agents: schema-valid bodies can still be
@@ -216,7 +216,7 @@ parameters = {{ "path.id" = "{read}", "path.version" = 2, "query.v1" = 1, "query
 # schedule: its cron expression must parse, its zone exist, its input
 # match the workflow's inputSchema, its update mask name its fields.
 [[operations]]
-include-operation-id-regex = "^(WorkflowService_(CreateWorkflow|UpdateWorkflow)|WorkerService_RegisterWorker|TemplateService_CreateTemplate|ScheduleService_(CreateSchedule|UpdateSchedule))(_[0-9]+)?$"
+include-operation-id-regex = "^(WorkflowService_(CreateWorkflow|UpdateWorkflow|ApplyWorkflow)|WorkerService_RegisterWorker|TemplateService_CreateTemplate|ScheduleService_(CreateSchedule|UpdateSchedule))(_[0-9]+)?$"
 checks = {{ positive_data_acceptance = {{ expected-statuses = ["2xx", "400", "404", "409"] }} }}
 
 [[operations]]

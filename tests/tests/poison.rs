@@ -287,7 +287,8 @@ async fn client_values_past_the_limit_are_refused_naming_the_path_and_nothing_is
         let request = pb::CreateWorkflowRequest { workflow: Some(grpc_workflow.clone()), request_id: String::new() };
         let grpc = client.workflows().create_workflow(request).await;
         let update = pb::UpdateWorkflowRequest {
-            workflow: Some(pb::Workflow { id: fast.clone(), ..grpc_workflow }),
+            // A name of its own: the created one has the workflow's name.
+            workflow: Some(pb::Workflow { id: fast.clone(), name: format!("deep-update-{depth}"), ..grpc_workflow }),
             ..Default::default()
         };
         let updated = client.workflows().update_workflow(update).await;

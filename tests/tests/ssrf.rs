@@ -14,7 +14,9 @@ use weft_tests::runs::{step, wait_finished};
 use weft_tests::{TestServer, http1};
 
 async fn fail_with(server: &TestServer, kind: &str, url: &str) -> String {
-    let definition: Value = json!({"name": "ssrf", "steps": [{"id": "call", "type": kind, "url": url, "retries": 2}]});
+    // Named by what it calls: names are unique per tenant.
+    let name = format!("ssrf {kind} {url}");
+    let definition: Value = json!({"name": name, "steps": [{"id": "call", "type": kind, "url": url, "retries": 2}]});
     let (status, created) = http1::json(server.addr, "POST", "/v1/workflows", Some(definition)).await;
     assert_eq!(status, 201, "{created}");
     let path = format!("/v1/workflows/{}/runs", created["id"].as_str().unwrap());

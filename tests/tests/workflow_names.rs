@@ -361,3 +361,31 @@ async fn concurrent_applies_of_one_new_name_make_one_workflow() {
     assert_eq!(listed.into_inner().total, 3);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn names_are_per_tenant_and_never_reach_another_tenants_workflow() {
+    use weft_server::model::KeyScope;
+    use weft_tests::auth::{make_key, start_requiring_keys};
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_requiring_keys(dir.path()).await;
+    let admin = |tenant: &'static str| {
+        let server = &server;
+        async move { server.client().await.with_api_key(&make_key(server, tenant, KeyScope::Admin).await).unwrap() }
+    };
+    let (a, b) = (admin("tenant-a").await, admin("tenant-b").await);
+    let of_b = apply(&b, chain_workflow("shared", 1)).await.unwrap().workflow.unwrap();
+
+    // Tenant A does not see B's name: reads are NOT_FOUND, and an apply or
+    // a create of the same name makes A's own workflow.
+    assert_eq!(get(&a, "shared").await.unwrap_err().code(), Code::NotFound);
+    let runs = pb::ListRunsRequest { workflow_id: "shared".into(), ..Default::default() };
+    assert_eq!(a.runs().list_runs(runs).await.unwrap_err().code(), Code::NotFound);
+    let of_a = apply(&a, chain_workflow("shared", 2)).await.unwrap();
+    assert_eq!(outcome(&of_a), pb::ApplyOutcome::Created, "B's workflow of that name is not A's");
+    let of_a = of_a.workflow.unwrap();
+    assert_ne!(of_a.id, of_b.id);
+    assert_eq!(get(&a, "shared").await.unwrap().id, of_a.id);
+    let b_now = get(&b, "shared").await.unwrap();
+    assert_eq!((b_now.id.as_str(), b_now.version, b_now.steps.len()), (of_b.id.as_str(), 1, 1), "B's is untouched");
+    server.stop().await;
+}

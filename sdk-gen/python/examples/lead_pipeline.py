@@ -39,8 +39,9 @@ def main(argv: list[str]) -> bool:
     worker = None if "--no-worker" in argv else lead_pipeline_worker(url).start()
     try:
         with Weft(base_url=url) as client:
-            wf = client.workflows.create(lead_pipeline().build())
-            print(f"created {wf.id} version {wf.version}")
+            # Names are unique: apply creates it once, then keeps it as it is.
+            wf = client.workflows.apply(lead_pipeline().build())
+            print(f"applied {wf.id} version {wf.version}")
 
             inputs = {"company": company, "website": website}
             estimate = client.workflows.estimate(wf.id, input=inputs)

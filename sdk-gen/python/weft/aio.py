@@ -204,6 +204,11 @@ class AsyncWorkflows:
         request = workflows_pb.CreateWorkflowRequest(workflow=req.to_workflow(definition))
         return self._bind((await self._client._call(self._stub.CreateWorkflow, request)).workflow)
 
+    async def apply(self, definition: req.Definition) -> AsyncWorkflowHandle:
+        """Creates, updates or keeps the workflow named in `definition` (see `Workflows.apply`)."""
+        request = workflows_pb.ApplyWorkflowRequest(workflow=req.to_workflow(definition))
+        return self._bind((await self._client._call(self._stub.ApplyWorkflow, request)).workflow)
+
     async def list(
         self, *, status: Optional[str] = None, tag: str = "", limit: int = 0, offset: int = 0
     ) -> List[AsyncWorkflowHandle]:

@@ -219,6 +219,14 @@ class Workflows:
         request = workflows_pb.CreateWorkflowRequest(workflow=req.to_workflow(definition))
         return self._bind(self._client._call(self._stub.CreateWorkflow, request).workflow)
 
+    def apply(self, definition: req.Definition) -> WorkflowHandle:
+        """Creates the workflow named in `definition`, or makes it the next
+        version of the tenant's workflow with that name; when nothing
+        changed, writes nothing and returns the latest version. Names are
+        unique per tenant, so a script can apply its workflow on every start."""
+        request = workflows_pb.ApplyWorkflowRequest(workflow=req.to_workflow(definition))
+        return self._bind(self._client._call(self._stub.ApplyWorkflow, request).workflow)
+
     def list(
         self, *, status: Optional[str] = None, tag: str = "", limit: int = 0, offset: int = 0
     ) -> List[WorkflowHandle]:

@@ -28,8 +28,9 @@ async function main(): Promise<boolean> {
   const stop = new AbortController();
   const worker = process.argv.includes("--no-worker") ? Promise.resolve() : leadPipelineWorker(weft).run(stop.signal);
   try {
-    const wf = await weft.workflows.create(leadPipeline());
-    console.log(`created ${wf.id} version ${wf.version}`);
+    // Names are unique: apply creates it once, then keeps it as it is.
+    const wf = await weft.workflows.apply(leadPipeline());
+    console.log(`applied ${wf.id} version ${wf.version}`);
 
     const input = { company, website };
     const estimate = await weft.workflows.estimate(wf.id, { input });

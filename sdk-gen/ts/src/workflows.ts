@@ -75,6 +75,17 @@ export class Workflows {
     return this.bind(required(response.workflow, "CreateWorkflow"));
   }
 
+  /**
+   * Creates the workflow named in `definition`, or makes it the next version
+   * of the tenant's workflow with that name; when nothing changed, writes
+   * nothing and returns the latest version. Names are unique per tenant, so
+   * a script can apply its workflow on every start.
+   */
+  async apply(definition: WorkflowDefinition): Promise<WorkflowHandle> {
+    const response = await typed(this.client.applyWorkflow({ workflow: toWorkflow(definition) }));
+    return this.bind(required(response.workflow, "ApplyWorkflow"));
+  }
+
   /** Workflow definitions, newest first. */
   async list(options: ListWorkflowsOptions = {}): Promise<WorkflowHandle[]> {
     const response = await typed(

@@ -223,9 +223,11 @@ pub fn name_taken(name: &str, holder: Option<&str>) -> Status {
 }
 
 fn store_failure(err: StoreError) -> Status {
-    if let StoreError::NameTaken { name } = &err {
-        // The client's mistake, not the database's.
-        return name_taken(name, None);
+    // A taken name is the client's mistake, not the database's: not logged
+    // as a failure. (The engine turns it into `EngineError::NameTaken`
+    // first; this answers the same should one arrive here.)
+    if let StoreError::NameTaken { name } = err {
+        return name_taken(&name, None);
     }
     tracing::error!(error = %err, "store failure");
     match err {

@@ -29,6 +29,8 @@ const MAX_WORKER_NAME_CHARS: u64 = 200;
 const MAX_ERROR_CHARS: u64 = 8192;
 const MAX_CONCURRENCY: u64 = 10_000;
 
+/// Longest workflow name (`engine::workflows::MAX_NAME_CHARS`).
+const MAX_WORKFLOW_NAME_CHARS: usize = crate::engine::workflows::MAX_NAME_CHARS;
 /// Template labels (`engine::templates`): name, description, category
 /// and tag lengths, most tags.
 const MAX_TEMPLATE_NAME_CHARS: u64 = 200;
@@ -182,6 +184,20 @@ pub(super) fn message_rule(message: &str) -> Option<Value> {
             let given = |key: &str| json!({"required": [key], "properties": {key: {"type": "object"}}});
             Some(json!({"anyOf": [given("definition"), given("workflow")]}))
         }
+        // Apply finds its workflow by name, so the workflow and its name
+        // (1-200 characters, as names are) are required; the steps are, as
+        // on create (`body_rule`).
+        "ApplyWorkflowRequest" => Some(json!({
+            "required": ["workflow"],
+            "properties": {"workflow": {
+                "type": "object",
+                "required": ["name", "steps"],
+                "properties": {
+                    "name": {"minLength": 1, "maxLength": MAX_WORKFLOW_NAME_CHARS, "pattern": NOT_BLANK},
+                    "steps": {"minItems": 1},
+                },
+            }},
+        })),
         _ => None,
     }
 }
