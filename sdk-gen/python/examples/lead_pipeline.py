@@ -14,7 +14,7 @@ import json
 import os
 import sys
 
-from weft import Weft, format_money, from_value, run_status_name
+from weftflow import Weft, format_money, from_value, run_status_name
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from agents import lead_pipeline_worker  # noqa: E402

@@ -5,7 +5,7 @@ CRM, and an archive branch."""
 
 from __future__ import annotations
 
-from weft import WorkflowBuilder, workflow
+from weftflow import WorkflowBuilder, workflow
 
 
 def lead_pipeline() -> WorkflowBuilder:

@@ -14,7 +14,7 @@ import pytest
 
 from conftest import unique
 from test_worker_restart import Server, _binary, _free_port
-from weft import Weft, WeftError, workflow
+from weftflow import Weft, WeftError, workflow
 
 
 def test_calls_carry_the_api_key_and_are_refused_without_it(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from conftest import pure_workflow, unique
-from weft import InvalidArgumentError, NotFoundError, Weft, WebhookRefused, fire_webhook, from_value, run_status_name
+from weftflow import InvalidArgumentError, NotFoundError, Weft, WebhookRefused, fire_webhook, from_value, run_status_name
 
 
 def test_schedules(client: Weft) -> None:

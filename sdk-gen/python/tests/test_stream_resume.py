@@ -10,7 +10,7 @@ import grpc
 import pytest
 
 from conftest import pure_workflow
-from weft import NotFoundError, Weft
+from weftflow import NotFoundError, Weft
 
 
 class Dropped(grpc.RpcError):

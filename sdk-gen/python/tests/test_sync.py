@@ -8,7 +8,7 @@ import grpc
 import pytest
 
 from conftest import pure_workflow, unique
-from weft import (
+from weftflow import (
     FailedPreconditionError,
     InvalidArgumentError,
     NotFoundError,
@@ -19,7 +19,7 @@ from weft import (
     run_status_name,
     workflow,
 )
-from weft.v1 import run_pb2, trigger_service_pb2, trigger_service_pb2_grpc
+from weftflow.v1 import run_pb2, trigger_service_pb2, trigger_service_pb2_grpc
 
 
 def test_workflow_lifecycle(client: Weft) -> None:
