@@ -14,7 +14,7 @@ import json
 import os
 import sys
 
-from weftflow import Weft, format_money, from_value, run_status_name
+from weftflow import RunStatus, Weft, format_money
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from agents import lead_pipeline_worker  # noqa: E402
@@ -23,10 +23,9 @@ from pipeline import lead_pipeline  # noqa: E402
 
 def approve_pending(client: Weft, run_id: str) -> None:
     """Approves what the run waits on (its pending action) as this example."""
-    run = client.workflows.get_run(run_id)
-    if not run.HasField("pending_action"):
+    pending = client.workflows.get_run(run_id).pending_action
+    if pending is None:
         return
-    pending = run.pending_action
     print(f"  approving {pending.type} on step {pending.step} ({pending.message})", flush=True)
     client.runs.resume(run_id, step=pending.step, input={"option": "approve", "decidedBy": "lead_pipeline example"})
 
@@ -58,10 +57,9 @@ def main(argv: list[str]) -> bool:
                     approve_pending(client, run.id)
 
             done = client.workflows.get_run(run.id)
-            status = run_status_name(done.status)
-            output = json.dumps(from_value(done.output), sort_keys=True, separators=(",", ":"))
-            print(f"run {status}, total cost {format_money(done.cost)}, output {output}")
-            return status == "completed"
+            output = json.dumps(done.output, sort_keys=True, separators=(",", ":"))
+            print(f"run {done.status}, total cost {done.cost}, output {output}")
+            return done.status == RunStatus.COMPLETED
     finally:
         if worker is not None:
             worker.stop()

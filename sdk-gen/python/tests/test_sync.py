@@ -12,6 +12,7 @@ from weftflow import (
     FailedPreconditionError,
     InvalidArgumentError,
     NotFoundError,
+    RunStatus,
     UnimplementedError,
     Weft,
     WeftError,
@@ -98,7 +99,7 @@ def test_run_and_stream_run(client: Weft) -> None:
     assert from_value(shaped.output) == {"company": "Acme", "site": "https://acme.com"}
 
     done = client.workflows.get_run(run.id)
-    assert done.status == run_pb2.RUN_STATUS_COMPLETED and run_status_name(done.status) == "completed"
+    assert done.status == "completed" and done.status is RunStatus.COMPLETED and done.raw.status == run_pb2.RUN_STATUS_COMPLETED
     assert [r.id for r in client.workflows.list_runs(wf.id, status="completed")] == [run.id]
     assert len(client.runs.events(run.id)) == len(events)
     tail = list(client.runs.stream(run.id, after_sequence=2))

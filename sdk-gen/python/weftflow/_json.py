@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Mapping, Optional, Union
 
-from google.protobuf import json_format, struct_pb2
+from google.protobuf import json_format, message, struct_pb2
 
 from weftflow.v1 import common_pb2
 
@@ -35,10 +35,14 @@ def to_value(value: JSON) -> struct_pb2.Value:
     return message
 
 
-def from_value(value: Optional[struct_pb2.Value]) -> Any:
-    """A protobuf ``Value`` as JSON (``None`` when unset)."""
+def from_value(value: Any) -> Any:
+    """A protobuf ``Value`` as JSON (``None`` when unset). Results of the
+    clients are plain JSON already (``run.output``); such a value is
+    returned as it is, so code written against raw messages keeps working."""
     if value is None:
         return None
+    if not isinstance(value, message.Message):
+        return value
     return _tidy(json_format.MessageToDict(value))
 
 
@@ -66,8 +70,9 @@ def to_money(money: MoneyLike) -> common_pb2.Money:
     return common_pb2.Money(amount=int(money["amount"]), currency=str(money.get("currency", "usd")))
 
 
-def format_money(money: Optional[common_pb2.Money]) -> str:
-    """``"12 usd cents"`` for logs; ``"0"`` when unset."""
+def format_money(money: Any) -> str:
+    """``"12 usd cents"`` for logs (a ``Money`` message or a
+    :class:`weftflow.Money`); ``"0"`` when unset."""
     if money is None or (money.amount == 0 and not money.currency):
         return "0"
     return f"{money.amount} {money.currency} cents"

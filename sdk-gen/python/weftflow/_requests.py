@@ -66,8 +66,11 @@ CATCH_UP = {
 }
 
 
-def run_status_name(status: int) -> str:
-    """The lower-case name of a ``RunStatus`` ("completed")."""
+def run_status_name(status: Union[int, str]) -> str:
+    """The lower-case name of a ``RunStatus`` ("completed"). Runs now carry
+    :class:`~weftflow.RunStatus` (already that string); it is returned as is."""
+    if isinstance(status, str):
+        return str(status)
     for name, value in RUN_STATUSES.items():
         if value == status:
             return name
@@ -125,6 +128,44 @@ def start_run(
     if shared_state is not None:
         request.shared_state.CopyFrom(to_struct(shared_state))
     return request
+
+
+#: ExecuteWorkflow's server-side wait: at least a second, at most the 900
+#: seconds the server allows (it lowers larger values anyway).
+EXECUTE_TIMEOUT_RANGE = (1, 900)
+
+
+def execute(
+    workflow: str, input: JSON, user_id: str, idempotency_key: str, version: int, timeout: float
+) -> runs.ExecuteWorkflowRequest:
+    """ExecuteWorkflow for a workflow id or name; ``timeout`` in seconds."""
+    low, high = EXECUTE_TIMEOUT_RANGE
+    if not low <= timeout <= high:
+        raise ValueError(f"execute: timeout must be {low} to {high} seconds, not {timeout}")
+    request = runs.ExecuteWorkflowRequest(
+        workflow_id=workflow,
+        user_id=user_id,
+        idempotency_key=idempotency_key,
+        version=version,
+        timeout_seconds=int(timeout),
+    )
+    if input is not None:
+        request.input.CopyFrom(to_value(input))
+    return request
+
+
+#: Longest change summary ``apply`` sends (the server stores it with the version).
+MAX_CHANGE_SUMMARY = 1000
+
+
+def apply_workflow(definition: Definition, change_summary: str) -> workflows.ApplyWorkflowRequest:
+    """ApplyWorkflow: the definition must carry its ``name`` (how it is found)."""
+    workflow = to_workflow(definition)
+    if not workflow.name:
+        raise ValueError("apply: the workflow needs a name (it is how apply finds it)")
+    if len(change_summary) > MAX_CHANGE_SUMMARY:
+        raise ValueError(f"apply: change_summary is longer than {MAX_CHANGE_SUMMARY} characters")
+    return workflows.ApplyWorkflowRequest(workflow=workflow, change_summary=change_summary)
 
 
 def estimate(workflow_id: str, input: JSON, version: int) -> runs.EstimateRunRequest:

@@ -21,6 +21,7 @@ from weftflow._channel import aio_channel, call_metadata
 from weftflow._json import JSON
 from weftflow.client import MAX_RECONNECTS
 from weftflow.errors import error_from_rpc
+from weftflow.models import Approval, ApplyOutcome, Run, RunEvent, WorkflowView, apply_outcome
 from weftflow.v1 import (
     approval_service_pb2 as approvals_pb,
     approval_service_pb2_grpc,
@@ -51,24 +52,13 @@ if TYPE_CHECKING:
 _Resp = TypeVar("_Resp")
 
 
-class AsyncWorkflowHandle:
-    """A workflow from the server, with :meth:`run` bound to it."""
+class AsyncWorkflowHandle(WorkflowView):
+    """A workflow from the server (see :class:`~weftflow.models.WorkflowView`
+    for what it exposes), with :meth:`run` and :meth:`execute` bound to it."""
 
-    def __init__(self, client: AsyncWeft, message: workflow_pb2.Workflow) -> None:
+    def __init__(self, client: AsyncWeft, message: workflow_pb2.Workflow, outcome: Optional[ApplyOutcome] = None) -> None:
+        super().__init__(message, outcome)
         self._client = client
-        self.message = message
-
-    @property
-    def id(self) -> str:
-        return self.message.id
-
-    @property
-    def name(self) -> str:
-        return self.message.name
-
-    @property
-    def version(self) -> int:
-        return self.message.version
 
     async def run(
         self,
@@ -79,7 +69,7 @@ class AsyncWorkflowHandle:
         version: int = 0,
         shared_state: Optional[Mapping[str, Any]] = None,
         trigger: str = "",
-    ) -> run_pb2.Run:
+    ) -> Run:
         """Starts a run of this workflow (latest version unless ``version``)."""
         return await self._client.runs.start(
             self.id,
@@ -91,8 +81,19 @@ class AsyncWorkflowHandle:
             trigger=trigger,
         )
 
-    def __repr__(self) -> str:
-        return f"AsyncWorkflowHandle(id={self.id!r}, name={self.name!r}, version={self.version})"
+    async def execute(
+        self,
+        *,
+        input: JSON = None,
+        user_id: str = "",
+        idempotency_key: str = "",
+        version: int = 0,
+        timeout: float = 120,
+    ) -> Run:
+        """Runs this workflow and waits for it to end (see :meth:`AsyncRuns.execute`)."""
+        return await self._client.runs.execute(
+            self.id, input=input, user_id=user_id, idempotency_key=idempotency_key, version=version, timeout=timeout
+        )
 
 
 class AsyncRuns:
@@ -112,12 +113,26 @@ class AsyncRuns:
         version: int = 0,
         shared_state: Optional[Mapping[str, Any]] = None,
         trigger: str = "",
-    ) -> run_pb2.Run:
+    ) -> Run:
         request = req.start_run(workflow_id, user_id, input, idempotency_key, version, shared_state, trigger)
-        return (await self._client._call(self._stub.StartRun, request)).run
+        return Run.from_pb((await self._client._call(self._stub.StartRun, request)).run)
 
-    async def get(self, run_id: str) -> run_pb2.Run:
-        return (await self._client._call(self._stub.GetRun, runs_pb.GetRunRequest(run_id=run_id))).run
+    async def execute(
+        self,
+        workflow: str,
+        *,
+        input: JSON = None,
+        user_id: str = "",
+        idempotency_key: str = "",
+        version: int = 0,
+        timeout: float = 120,
+    ) -> Run:
+        """As :meth:`weftflow.client.Runs.execute`."""
+        request = req.execute(workflow, input, user_id, idempotency_key, version, timeout)
+        return Run.from_pb((await self._client._call(self._stub.ExecuteWorkflow, request, timeout=timeout + 15)).run)
+
+    async def get(self, run_id: str) -> Run:
+        return Run.from_pb((await self._client._call(self._stub.GetRun, runs_pb.GetRunRequest(run_id=run_id))).run)
 
     async def list(
         self,
@@ -129,17 +144,17 @@ class AsyncRuns:
         offset: int = 0,
         trigger: str = "",
         schedule_id: str = "",
-    ) -> List[run_pb2.Run]:
+    ) -> List[Run]:
         request = req.list_runs(workflow_id, status, user_id, limit, offset, trigger, schedule_id)
-        return list((await self._client._call(self._stub.ListRuns, request)).runs)
+        return [Run.from_pb(m) for m in (await self._client._call(self._stub.ListRuns, request)).runs]
 
-    async def cancel(self, run_id: str, reason: str = "") -> run_pb2.Run:
+    async def cancel(self, run_id: str, reason: str = "") -> Run:
         request = runs_pb.CancelRunRequest(run_id=run_id, reason=reason)
-        return (await self._client._call(self._stub.CancelRun, request)).run
+        return Run.from_pb((await self._client._call(self._stub.CancelRun, request)).run)
 
-    async def retry_from(self, run_id: str, step_id: str) -> run_pb2.Run:
+    async def retry_from(self, run_id: str, step_id: str) -> Run:
         request = runs_pb.RetryRunFromRequest(run_id=run_id, step_id=step_id)
-        return (await self._client._call(self._stub.RetryRunFrom, request)).run
+        return Run.from_pb((await self._client._call(self._stub.RetryRunFrom, request)).run)
 
     async def resume(
         self,
@@ -151,25 +166,25 @@ class AsyncRuns:
         input: JSON = None,
         from_step: str = "",
         settle_wait_ms: int = 0,
-    ) -> run_pb2.Run:
+    ) -> Run:
         request = req.resume_run(run_id, event, payload, step, input, from_step, settle_wait_ms)
-        return (await self._client._call(self._stub.ResumeRun, request)).run
+        return Run.from_pb((await self._client._call(self._stub.ResumeRun, request)).run)
 
-    async def pause(self, run_id: str, *, reason: str = "") -> run_pb2.Run:
+    async def pause(self, run_id: str, *, reason: str = "") -> Run:
         request = runs_pb.PauseRunRequest(run_id=run_id, reason=reason)
-        return (await self._client._call(self._stub.PauseRun, request)).run
+        return Run.from_pb((await self._client._call(self._stub.PauseRun, request)).run)
 
     async def delete(self, run_id: str) -> None:
         await self._client._call(self._stub.DeleteRun, runs_pb.DeleteRunRequest(run_id=run_id))
 
-    async def events(self, run_id: str, after_sequence: int = 0) -> List[run_pb2.RunEvent]:
+    async def events(self, run_id: str, after_sequence: int = 0) -> List[RunEvent]:
         request = runs_pb.ListRunEventsRequest(run_id=run_id, after_sequence=after_sequence)
-        return list((await self._client._call(self._stub.ListRunEvents, request)).events)
+        return [RunEvent.from_pb(m) for m in (await self._client._call(self._stub.ListRunEvents, request)).events]
 
     async def estimate(self, workflow_id: str, *, input: JSON = None, version: int = 0) -> runs_pb.EstimateRunResponse:
         return await self._client._call(self._stub.EstimateRun, req.estimate(workflow_id, input, version))
 
-    async def stream(self, run_id: str, *, after_sequence: int = 0) -> AsyncIterator[run_pb2.RunEvent]:
+    async def stream(self, run_id: str, *, after_sequence: int = 0) -> AsyncIterator[RunEvent]:
         """As :meth:`weft.client.Runs.stream`, for ``async for``."""
         after = after_sequence
         reconnects = 0
@@ -180,7 +195,7 @@ class AsyncRuns:
                     reconnects = 0
                     if message.HasField("event"):
                         after = max(after, message.event.sequence)
-                        yield message.event
+                        yield RunEvent.from_pb(message.event)
                 return
             except grpc.aio.AioRpcError as error:
                 transient = error.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.UNKNOWN)
@@ -203,6 +218,12 @@ class AsyncWorkflows:
     async def create(self, definition: req.Definition) -> AsyncWorkflowHandle:
         request = workflows_pb.CreateWorkflowRequest(workflow=req.to_workflow(definition))
         return self._bind((await self._client._call(self._stub.CreateWorkflow, request)).workflow)
+
+    async def apply(self, definition: req.Definition, *, change_summary: str = "") -> AsyncWorkflowHandle:
+        """As :meth:`weftflow.client.Workflows.apply`."""
+        request = req.apply_workflow(definition, change_summary)
+        response = await self._client._call(self._stub.ApplyWorkflow, request)
+        return AsyncWorkflowHandle(self._client, response.workflow, apply_outcome(response.outcome))
 
     async def list(
         self, *, status: Optional[str] = None, tag: str = "", limit: int = 0, offset: int = 0
@@ -261,7 +282,7 @@ class AsyncWorkflows:
         version: int = 0,
         shared_state: Optional[Mapping[str, Any]] = None,
         trigger: str = "",
-    ) -> run_pb2.Run:
+    ) -> Run:
         return await self._client.runs.start(
             workflow_id,
             user_id=user_id,
@@ -272,21 +293,21 @@ class AsyncWorkflows:
             trigger=trigger,
         )
 
-    async def get_run(self, run_id: str) -> run_pb2.Run:
+    async def get_run(self, run_id: str) -> Run:
         return await self._client.runs.get(run_id)
 
     async def list_runs(
         self, workflow_id: str, *, status: Optional[str] = None, user_id: str = "", limit: int = 0, offset: int = 0
-    ) -> List[run_pb2.Run]:
+    ) -> List[Run]:
         return await self._client.runs.list(workflow_id, status=status, user_id=user_id, limit=limit, offset=offset)
 
-    async def cancel_run(self, run_id: str, reason: str = "") -> run_pb2.Run:
+    async def cancel_run(self, run_id: str, reason: str = "") -> Run:
         return await self._client.runs.cancel(run_id, reason)
 
-    async def retry_from(self, run_id: str, step_id: str) -> run_pb2.Run:
+    async def retry_from(self, run_id: str, step_id: str) -> Run:
         return await self._client.runs.retry_from(run_id, step_id)
 
-    def stream_run(self, run_id: str, *, after_sequence: int = 0) -> AsyncIterator[run_pb2.RunEvent]:
+    def stream_run(self, run_id: str, *, after_sequence: int = 0) -> AsyncIterator[RunEvent]:
         """The run's events as they happen, ending after its terminal event."""
         return self._client.runs.stream(run_id, after_sequence=after_sequence)
 
@@ -300,28 +321,28 @@ class AsyncApprovals:
 
     async def list(
         self, *, run_id: str = "", workflow_id: str = "", action: str = "", status: Optional[str] = None
-    ) -> List[approvals_pb.Approval]:
+    ) -> List[Approval]:
         request = req.list_approvals(run_id, workflow_id, action, status)
-        return list((await self._client._call(self._stub.ListApprovals, request)).approvals)
+        return [Approval.from_pb(m) for m in (await self._client._call(self._stub.ListApprovals, request)).approvals]
 
-    async def get(self, approval_id: str) -> approvals_pb.Approval:
+    async def get(self, approval_id: str) -> Approval:
         request = approvals_pb.GetApprovalRequest(approval_id=approval_id)
-        return (await self._client._call(self._stub.GetApproval, request)).approval
+        return Approval.from_pb((await self._client._call(self._stub.GetApproval, request)).approval)
 
     async def decide(
         self, approval_id: str, decision: str, *, option: str = "", comment: str = "", decided_by: str = ""
-    ) -> approvals_pb.Approval:
+    ) -> Approval:
         request = req.decide(approval_id, decision, option, comment, decided_by)
-        return (await self._client._call(self._stub.DecideApproval, request)).approval
+        return Approval.from_pb((await self._client._call(self._stub.DecideApproval, request)).approval)
 
     async def approve(
         self, approval_id: str, *, option: str = "", comment: str = "", decided_by: str = ""
-    ) -> approvals_pb.Approval:
+    ) -> Approval:
         return await self.decide(approval_id, "approve", option=option, comment=comment, decided_by=decided_by)
 
     async def deny(
         self, approval_id: str, *, option: str = "", comment: str = "", decided_by: str = ""
-    ) -> approvals_pb.Approval:
+    ) -> Approval:
         return await self.decide(approval_id, "deny", option=option, comment=comment, decided_by=decided_by)
 
 

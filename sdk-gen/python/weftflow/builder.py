@@ -1,6 +1,16 @@
-"""The typed workflow builder, mirroring the documented one::
+"""The workflow builder, mirroring the documented one. Steps come from the
+typed constructors of ``weftflow.steps`` (``agent(...)``, ``transform(...)``,
+...) through :meth:`WorkflowBuilder.add`, or as JSON objects through
+:meth:`WorkflowBuilder.step` (the escape hatch for fields this SDK does not
+know yet)::
 
-    from weftflow import workflow
+    from weftflow import agent, workflow
+
+    definition = workflow("lead-enrichment").add(
+        agent("scrape", agent="web-researcher", task="Scrape {{ input.website }}")
+    )
+
+or, as JSON::
 
     definition = (
         workflow("lead-enrichment")
@@ -20,11 +30,12 @@ once, so the builder checks nothing itself.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, Optional, Union
 
 from google.protobuf import json_format
 
 from weftflow._json import MoneyLike, to_money, to_struct
+from weftflow.steps import Step
 from weftflow.v1 import step_pb2, workflow_pb2
 
 _FAILURE_MODES = {
@@ -142,9 +153,17 @@ class WorkflowBuilder:
         self._workflow.timeout = seconds
         return self
 
-    def step(self, step: Mapping[str, Any]) -> WorkflowBuilder:
-        """Appends a step of any type."""
-        self._workflow.steps.append(to_step(step))
+    def add(self, *steps: Step) -> WorkflowBuilder:
+        """Appends steps made by the typed constructors (``agent(...)``, ...)."""
+        for step in steps:
+            if not isinstance(step, Step):
+                raise TypeError(f"add() takes steps from weftflow's constructors; use .step() for a dict, not {type(step).__name__}")
+            self._workflow.steps.append(to_step(step.spec))
+        return self
+
+    def step(self, step: Union[Step, Mapping[str, Any]]) -> WorkflowBuilder:
+        """Appends a step of any type, written as JSON (or a typed ``Step``)."""
+        self._workflow.steps.append(to_step(step.spec if isinstance(step, Step) else step))
         return self
 
     def condition(self, step: Mapping[str, Any]) -> WorkflowBuilder:

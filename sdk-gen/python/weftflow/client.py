@@ -23,6 +23,7 @@ from weftflow import _requests as req
 from weftflow._channel import call_metadata, sync_channel
 from weftflow._json import JSON
 from weftflow.errors import error_from_rpc
+from weftflow.models import Approval, ApplyOutcome, Run, RunEvent, WorkflowView, apply_outcome
 from weftflow.v1 import (
     approval_service_pb2 as approvals_pb,
     approval_service_pb2_grpc,
@@ -48,25 +49,13 @@ _Resp = TypeVar("_Resp")
 MAX_RECONNECTS = 5
 
 
-class WorkflowHandle:
-    """A workflow from the server, with :meth:`run` bound to it."""
+class WorkflowHandle(WorkflowView):
+    """A workflow from the server (see :class:`~weftflow.models.WorkflowView`
+    for what it exposes), with :meth:`run` and :meth:`execute` bound to it."""
 
-    def __init__(self, client: Weft, message: workflow_pb2.Workflow) -> None:
+    def __init__(self, client: Weft, message: workflow_pb2.Workflow, outcome: Optional[ApplyOutcome] = None) -> None:
+        super().__init__(message, outcome)
         self._client = client
-        #: The ``Workflow`` message as the server answered it.
-        self.message = message
-
-    @property
-    def id(self) -> str:
-        return self.message.id
-
-    @property
-    def name(self) -> str:
-        return self.message.name
-
-    @property
-    def version(self) -> int:
-        return self.message.version
 
     def run(
         self,
@@ -77,7 +66,7 @@ class WorkflowHandle:
         version: int = 0,
         shared_state: Optional[Mapping[str, Any]] = None,
         trigger: str = "",
-    ) -> run_pb2.Run:
+    ) -> Run:
         """Starts a run of this workflow (latest version unless ``version``)."""
         return self._client.runs.start(
             self.id,
@@ -89,8 +78,19 @@ class WorkflowHandle:
             trigger=trigger,
         )
 
-    def __repr__(self) -> str:
-        return f"WorkflowHandle(id={self.id!r}, name={self.name!r}, version={self.version})"
+    def execute(
+        self,
+        *,
+        input: JSON = None,
+        user_id: str = "",
+        idempotency_key: str = "",
+        version: int = 0,
+        timeout: float = 120,
+    ) -> Run:
+        """Runs this workflow and waits for it to end (see :meth:`Runs.execute`)."""
+        return self._client.runs.execute(
+            self.id, input=input, user_id=user_id, idempotency_key=idempotency_key, version=version, timeout=timeout
+        )
 
 
 class Runs:
@@ -110,14 +110,33 @@ class Runs:
         version: int = 0,
         shared_state: Optional[Mapping[str, Any]] = None,
         trigger: str = "",
-    ) -> run_pb2.Run:
+    ) -> Run:
         """Starts a run; returns at once (the run goes on)."""
         request = req.start_run(workflow_id, user_id, input, idempotency_key, version, shared_state, trigger)
-        return self._client._call(self._stub.StartRun, request).run
+        return Run.from_pb(self._client._call(self._stub.StartRun, request).run)
 
-    def get(self, run_id: str) -> run_pb2.Run:
+    def execute(
+        self,
+        workflow: str,
+        *,
+        input: JSON = None,
+        user_id: str = "",
+        idempotency_key: str = "",
+        version: int = 0,
+        timeout: float = 120,
+    ) -> Run:
+        """Starts a run of ``workflow`` (an id or a name) and waits, up to
+        ``timeout`` seconds (1 to 900), for it to end; returns the run in its
+        terminal status. A run still going then raises
+        ``DeadlineExceededError`` naming the steps it waits on (the run goes
+        on; follow it by id)."""
+        request = req.execute(workflow, input, user_id, idempotency_key, version, timeout)
+        # The call itself may take the whole wait, plus the answer's way back.
+        return Run.from_pb(self._client._call(self._stub.ExecuteWorkflow, request, timeout=timeout + 15).run)
+
+    def get(self, run_id: str) -> Run:
         """Current status, per-step results and cost of a run."""
-        return self._client._call(self._stub.GetRun, runs_pb.GetRunRequest(run_id=run_id)).run
+        return Run.from_pb(self._client._call(self._stub.GetRun, runs_pb.GetRunRequest(run_id=run_id)).run)
 
     def list(
         self,
@@ -129,20 +148,20 @@ class Runs:
         offset: int = 0,
         trigger: str = "",
         schedule_id: str = "",
-    ) -> List[run_pb2.Run]:
+    ) -> List[Run]:
         """Runs of a workflow, newest first (``status="completed"``,
         ``trigger="schedule"`` or ``schedule_id=...`` filter)."""
         request = req.list_runs(workflow_id, status, user_id, limit, offset, trigger, schedule_id)
-        return list(self._client._call(self._stub.ListRuns, request).runs)
+        return [Run.from_pb(m) for m in self._client._call(self._stub.ListRuns, request).runs]
 
-    def cancel(self, run_id: str, reason: str = "") -> run_pb2.Run:
+    def cancel(self, run_id: str, reason: str = "") -> Run:
         """Cancels a live run (a finished one: ``FailedPreconditionError``)."""
-        return self._client._call(self._stub.CancelRun, runs_pb.CancelRunRequest(run_id=run_id, reason=reason)).run
+        return Run.from_pb(self._client._call(self._stub.CancelRun, runs_pb.CancelRunRequest(run_id=run_id, reason=reason)).run)
 
-    def retry_from(self, run_id: str, step_id: str) -> run_pb2.Run:
+    def retry_from(self, run_id: str, step_id: str) -> Run:
         """A new run reusing every completed output upstream of ``step_id``."""
         request = runs_pb.RetryRunFromRequest(run_id=run_id, step_id=step_id)
-        return self._client._call(self._stub.RetryRunFrom, request).run
+        return Run.from_pb(self._client._call(self._stub.RetryRunFrom, request).run)
 
     def resume(
         self,
@@ -154,32 +173,32 @@ class Runs:
         input: JSON = None,
         from_step: str = "",
         settle_wait_ms: int = 0,
-    ) -> run_pb2.Run:
+    ) -> Run:
         """Delivers a wait step's ``event``, decides a paused ``step``, or
         with neither continues a paused run (or restarts a failed one from
         its last checkpoint, or from ``from_step``)."""
         request = req.resume_run(run_id, event, payload, step, input, from_step, settle_wait_ms)
-        return self._client._call(self._stub.ResumeRun, request).run
+        return Run.from_pb(self._client._call(self._stub.ResumeRun, request).run)
 
-    def pause(self, run_id: str, *, reason: str = "") -> run_pb2.Run:
+    def pause(self, run_id: str, *, reason: str = "") -> Run:
         """Holds a running run at its next safe point (PAUSED, pending action
         "manual"); :meth:`resume` with neither event nor step continues it."""
-        return self._client._call(self._stub.PauseRun, runs_pb.PauseRunRequest(run_id=run_id, reason=reason)).run
+        return Run.from_pb(self._client._call(self._stub.PauseRun, runs_pb.PauseRunRequest(run_id=run_id, reason=reason)).run)
 
     def delete(self, run_id: str) -> None:
         """Deletes a finished run."""
         self._client._call(self._stub.DeleteRun, runs_pb.DeleteRunRequest(run_id=run_id))
 
-    def events(self, run_id: str, after_sequence: int = 0) -> List[run_pb2.RunEvent]:
+    def events(self, run_id: str, after_sequence: int = 0) -> List[RunEvent]:
         """The events recorded so far (one page), oldest first."""
         request = runs_pb.ListRunEventsRequest(run_id=run_id, after_sequence=after_sequence)
-        return list(self._client._call(self._stub.ListRunEvents, request).events)
+        return [RunEvent.from_pb(m) for m in self._client._call(self._stub.ListRunEvents, request).events]
 
     def estimate(self, workflow_id: str, *, input: JSON = None, version: int = 0) -> runs_pb.EstimateRunResponse:
         """Dry-pass cost estimate for a sample input; no agent runs."""
         return self._client._call(self._stub.EstimateRun, req.estimate(workflow_id, input, version))
 
-    def stream(self, run_id: str, *, after_sequence: int = 0) -> Iterator[run_pb2.RunEvent]:
+    def stream(self, run_id: str, *, after_sequence: int = 0) -> Iterator[RunEvent]:
         """The run's events after ``after_sequence``, then live ones, ending
         after its terminal event. A dropped connection is resumed from the
         last event received (no gap, no duplicate); a refusal (unknown run,
@@ -193,7 +212,7 @@ class Runs:
                     reconnects = 0
                     if message.HasField("event"):
                         after = max(after, message.event.sequence)
-                        yield message.event
+                        yield RunEvent.from_pb(message.event)
                 return
             except grpc.RpcError as error:
                 code = error.code() if isinstance(error, grpc.Call) else grpc.StatusCode.UNKNOWN
@@ -218,6 +237,15 @@ class Workflows:
         """Creates a workflow definition; returns it at version 1."""
         request = workflows_pb.CreateWorkflowRequest(workflow=req.to_workflow(definition))
         return self._bind(self._client._call(self._stub.CreateWorkflow, request).workflow)
+
+    def apply(self, definition: req.Definition, *, change_summary: str = "") -> WorkflowHandle:
+        """Creates the workflow named in ``definition``, or updates it when
+        the definition differs from its latest version; nothing is written
+        when it is the same. ``.outcome`` says which (created, updated,
+        unchanged) and ``.version`` is the version now current."""
+        request = req.apply_workflow(definition, change_summary)
+        response = self._client._call(self._stub.ApplyWorkflow, request)
+        return WorkflowHandle(self._client, response.workflow, apply_outcome(response.outcome))
 
     def list(
         self, *, status: Optional[str] = None, tag: str = "", limit: int = 0, offset: int = 0
@@ -286,7 +314,7 @@ class Workflows:
         version: int = 0,
         shared_state: Optional[Mapping[str, Any]] = None,
         trigger: str = "",
-    ) -> run_pb2.Run:
+    ) -> Run:
         """Starts a run of ``workflow_id``."""
         return self._client.runs.start(
             workflow_id,
@@ -298,25 +326,25 @@ class Workflows:
             trigger=trigger,
         )
 
-    def get_run(self, run_id: str) -> run_pb2.Run:
+    def get_run(self, run_id: str) -> Run:
         """Current status, per-step results and cost of a run."""
         return self._client.runs.get(run_id)
 
     def list_runs(
         self, workflow_id: str, *, status: Optional[str] = None, user_id: str = "", limit: int = 0, offset: int = 0
-    ) -> List[run_pb2.Run]:
+    ) -> List[Run]:
         """Runs of a workflow, newest first."""
         return self._client.runs.list(workflow_id, status=status, user_id=user_id, limit=limit, offset=offset)
 
-    def cancel_run(self, run_id: str, reason: str = "") -> run_pb2.Run:
+    def cancel_run(self, run_id: str, reason: str = "") -> Run:
         """Cancels a live run."""
         return self._client.runs.cancel(run_id, reason)
 
-    def retry_from(self, run_id: str, step_id: str) -> run_pb2.Run:
+    def retry_from(self, run_id: str, step_id: str) -> Run:
         """Retries a run from a step, reusing completed upstream outputs."""
         return self._client.runs.retry_from(run_id, step_id)
 
-    def stream_run(self, run_id: str, *, after_sequence: int = 0) -> Iterator[run_pb2.RunEvent]:
+    def stream_run(self, run_id: str, *, after_sequence: int = 0) -> Iterator[RunEvent]:
         """The run's events as they happen, ending after its terminal event."""
         return self._client.runs.stream(run_id, after_sequence=after_sequence)
 
@@ -330,26 +358,26 @@ class Approvals:
 
     def list(
         self, *, run_id: str = "", workflow_id: str = "", action: str = "", status: Optional[str] = None
-    ) -> List[approvals_pb.Approval]:
+    ) -> List[Approval]:
         """Approvals, filtered (e.g. ``run_id=..., status="pending"``)."""
         request = req.list_approvals(run_id, workflow_id, action, status)
-        return list(self._client._call(self._stub.ListApprovals, request).approvals)
+        return [Approval.from_pb(m) for m in self._client._call(self._stub.ListApprovals, request).approvals]
 
-    def get(self, approval_id: str) -> approvals_pb.Approval:
+    def get(self, approval_id: str) -> Approval:
         request = approvals_pb.GetApprovalRequest(approval_id=approval_id)
-        return self._client._call(self._stub.GetApproval, request).approval
+        return Approval.from_pb(self._client._call(self._stub.GetApproval, request).approval)
 
     def decide(
         self, approval_id: str, decision: str, *, option: str = "", comment: str = "", decided_by: str = ""
-    ) -> approvals_pb.Approval:
+    ) -> Approval:
         """Decides a pending approval: "approve", "deny" or "escalate"."""
         request = req.decide(approval_id, decision, option, comment, decided_by)
-        return self._client._call(self._stub.DecideApproval, request).approval
+        return Approval.from_pb(self._client._call(self._stub.DecideApproval, request).approval)
 
-    def approve(self, approval_id: str, *, option: str = "", comment: str = "", decided_by: str = "") -> approvals_pb.Approval:
+    def approve(self, approval_id: str, *, option: str = "", comment: str = "", decided_by: str = "") -> Approval:
         return self.decide(approval_id, "approve", option=option, comment=comment, decided_by=decided_by)
 
-    def deny(self, approval_id: str, *, option: str = "", comment: str = "", decided_by: str = "") -> approvals_pb.Approval:
+    def deny(self, approval_id: str, *, option: str = "", comment: str = "", decided_by: str = "") -> Approval:
         return self.decide(approval_id, "deny", option=option, comment=comment, decided_by=decided_by)
 
 
@@ -516,6 +544,9 @@ class Weft:
         as ``Authorization: Bearer``; ``timeout`` (seconds) bounds each unary
         call; ``channel`` replaces the one made from ``base_url``."""
         self.channel = channel or sync_channel(base_url)
+        #: The server's URL; a :class:`~weftflow.Worker` made from this client
+        #: opens its own asyncio connection to it with the same credentials.
+        self.base_url = base_url
         self._metadata = call_metadata(api_key, headers)
         self._timeout = timeout
         self.workflows = Workflows(self)
@@ -527,9 +558,9 @@ class Weft:
         #: The generated WorkerService stub (the worker runtime uses AsyncWeft).
         self.workers = worker_service_pb2_grpc.WorkerServiceStub(self.channel)
 
-    def _call(self, method: Callable[..., _Resp], request: Any) -> _Resp:
+    def _call(self, method: Callable[..., _Resp], request: Any, timeout: Optional[float] = None) -> _Resp:
         try:
-            return method(request, metadata=self._metadata, timeout=self._timeout)
+            return method(request, metadata=self._metadata, timeout=timeout or self._timeout)
         except grpc.RpcError as error:
             raise error_from_rpc(error) from None
 

@@ -1,14 +1,26 @@
 """The worker runtime: serve agents with plain functions, async or not.
 
-    from weftflow import AsyncWeft, Outcome, Worker
+    from weftflow import Weft, Worker
 
-    async def research(task):
-        return Outcome({"site": task.input["website"]}, cost=3)
+    worker = Worker(Weft("http://127.0.0.1:7070"), name="researchers", concurrency=8)
 
-    async def main():
-        async with AsyncWeft(base_url="http://127.0.0.1:7070") as client:
-            stop = asyncio.Event()
-            await Worker(client, concurrency=8).agent("web-researcher", research).serve(stop)
+    @worker.agent("web-researcher")
+    def research(task):                      # or ``async def``
+        return {"site": task.input["website"]}
+
+    worker.run()                             # or ``with worker.start(): ...``
+
+A handler gets a :class:`TaskContext` (``task.input``: the step's inputMap
+values; ``task.text``: the rendered task; ``task.cancelled``;
+``task.check_tool``) and returns either a bare JSON value, the step's
+output, or an :class:`Outcome` (``output``, ``cost``, ``state`` writes).
+Raising :class:`NonRetryableError` fails the step at once; raising
+:class:`RetryableError` fails the attempt, which is retried while the
+step's ``retries`` last (:class:`TaskError` takes ``retryable=`` and a
+``code``). **Any other exception also fails the attempt retryably**: an
+unexpected crash is treated as transient, so a step that must not be
+retried should raise ``NonRetryableError``. Plain (non-async) handlers run
+in threads of the worker's own (one per slot).
 
 Like the Rust runtime it connects one ``WorkerService.ConnectWorker``
 stream (its hello registers the worker), grants the server one credit per
@@ -28,11 +40,6 @@ poll is told NOT_FOUND for this worker (a server on a fresh database, or
 one that forgot a worker silent too long), and on shutdown stops taking
 tasks (the stream's drain), lets the tasks in flight finish and report,
 and returns.
-
-A handler returns an :class:`Outcome`, or any JSON value (the output, no
-cost); raising :class:`TaskError` fails the task with a code or without
-retry, raising anything else fails it retryably. Plain (non-async)
-handlers run in threads of the worker's own (one per slot).
 """
 
 from __future__ import annotations
@@ -46,7 +53,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Set, TypeVar, Union
+from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Set, TypeVar, Union, overload
 
 import grpc
 
@@ -62,6 +69,8 @@ from weftflow._worker_stream import (
     backoff as _backoff,
 )
 from weftflow.aio import AsyncWeft
+from weftflow.client import Weft
+from weftflow.models import Money
 from weftflow.errors import NotFoundError, UnimplementedError, WeftError
 from weftflow.v1 import common_pb2, worker_pb2, worker_service_pb2 as pb
 
@@ -84,24 +93,48 @@ TRANSIENT = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.UNKNOWN, grpc.StatusCo
 
 @dataclass
 class Outcome:
-    """What a handler answers for a task that worked."""
+    """What a handler answers for a task that worked, when a bare output is
+    not enough: ``Outcome(output={...}, cost=12, state={"seen": True})``."""
 
     #: The step's output, seen by later steps as ``$.<step>.output``.
     output: JSON
-    #: What the attempt cost: cents of usd, or ``{"amount", "currency"}``.
-    cost: Optional[MoneyLike] = None
-    #: Shared-state keys the step writes (declared in ``stateWrites``).
+    #: What the attempt cost: cents of usd, a :class:`~weftflow.Money`, or
+    #: ``{"amount", "currency"}``.
+    cost: Optional[Union[MoneyLike, Money]] = None
+    #: Shared-state keys the step writes (each declared in its ``stateWrites``).
+    state: Optional[Mapping[str, Any]] = None
+    #: The former name of ``state``; both are sent when both are given.
     state_writes: Optional[Mapping[str, Any]] = None
 
 
+#: Longest error message sent to the server; a longer one is cut (a stack
+#: dump in an exception's text must not become a huge step error).
+MAX_ERROR_CHARS = 4000
+
+
 class TaskError(Exception):
-    """Raise to fail a task with a code, or without retry."""
+    """Raise to fail the attempt: ``retryable=False`` fails the step at once,
+    ``code`` (UPPER_SNAKE) is recorded with the error."""
 
     def __init__(self, message: str, *, retryable: bool = True, code: str = "") -> None:
         super().__init__(message)
         self.message = message
         self.retryable = retryable
         self.code = code
+
+
+class RetryableError(TaskError):
+    """Fails the attempt; the step is tried again while its ``retries`` last."""
+
+    def __init__(self, message: str, *, code: str = "") -> None:
+        super().__init__(message, retryable=True, code=code)
+
+
+class NonRetryableError(TaskError):
+    """Fails the step at once, whatever its ``retries``."""
+
+    def __init__(self, message: str, *, code: str = "") -> None:
+        super().__init__(message, retryable=False, code=code)
 
 
 @dataclass(frozen=True)
@@ -181,6 +214,9 @@ class TaskContext:
 
 
 Handler = Callable[[TaskContext], Union[Awaitable[Any], Any]]
+_H = TypeVar("_H", bound=Handler)
+#: Longest agent name (the server's limit on names).
+MAX_AGENT_NAME = 200
 
 
 class Worker:
@@ -188,7 +224,7 @@ class Worker:
 
     def __init__(
         self,
-        client: Union[AsyncWeft, str],
+        client: Union[AsyncWeft, Weft, str],
         *,
         name: str = "",
         worker_id: str = "",
@@ -196,8 +232,9 @@ class Worker:
         heartbeat_every: Optional[float] = None,
         polling: bool = False,
     ) -> None:
-        """``client`` is an :class:`AsyncWeft` or a base URL (a client is then
-        made inside the worker's loop). ``polling`` long-polls for tasks with
+        """``client`` is a :class:`Weft`, an :class:`AsyncWeft` or a base URL
+        (for the first and the last an asyncio client is made inside the
+        worker's loop, with the same URL and credentials). ``polling`` long-polls for tasks with
         the unary RPCs instead of the ConnectWorker stream (a server without
         the stream is polled anyway)."""
         self._client = client
@@ -209,10 +246,29 @@ class Worker:
         self._handlers: Dict[str, Handler] = {}
         self._hints: List[worker_pb2.AgentCostHint] = []
 
-    def agent(self, agent: str, handler: Handler) -> Worker:
-        """Serves ``agent`` with ``handler``."""
-        self._handlers[agent] = handler
-        return self
+    @overload
+    def agent(self, agent: str) -> Callable[[_H], _H]: ...
+
+    @overload
+    def agent(self, agent: str, handler: Handler) -> Worker: ...
+
+    def agent(self, agent: str, handler: Optional[Handler] = None) -> Union[Worker, Callable[[_H], _H]]:
+        """Serves ``agent`` with ``handler``; without one, a decorator::
+
+            @worker.agent("web-researcher")
+            async def research(task: TaskContext) -> dict: ...
+        """
+        if not agent or len(agent) > MAX_AGENT_NAME:
+            raise ValueError(f"an agent name is 1 to {MAX_AGENT_NAME} characters, not {agent!r}")
+        if handler is not None:
+            self._handlers[agent] = handler
+            return self
+
+        def register(function: _H) -> _H:
+            self._handlers[agent] = function
+            return function
+
+        return register
 
     def cost_hint(self, agent: str, min_cents: int, max_cents: int, currency: str = "usd") -> Worker:
         """Expected cost of one call of ``agent``, for estimates."""
@@ -240,15 +296,21 @@ class Worker:
     def start(self) -> RunningWorker:
         """Serves in a background thread (its own event loop), for code that
         uses the sync client; :meth:`RunningWorker.stop` shuts it down.
-        ``client`` must then be a base URL: an AsyncWeft belongs to one loop."""
+        ``client`` must then be a :class:`Weft` or a base URL: an AsyncWeft
+        belongs to one loop."""
         if isinstance(self._client, AsyncWeft):
-            raise TypeError("Worker.start() needs a base URL; an AsyncWeft is bound to its own event loop")
+            raise TypeError("Worker.start() needs a Weft client or a base URL; an AsyncWeft is bound to its own event loop")
         return RunningWorker(self)
 
     async def serve(self, stop: asyncio.Event) -> None:
         """Registers, then serves tasks until ``stop`` is set; then lets the
         tasks in flight finish and returns. Raises only if registration fails."""
-        client = self._client if isinstance(self._client, AsyncWeft) else AsyncWeft(self._client)
+        if isinstance(self._client, AsyncWeft):
+            client = self._client
+        elif isinstance(self._client, Weft):
+            client = AsyncWeft(self._client.base_url, headers=self._client._metadata)
+        else:
+            client = AsyncWeft(self._client)
         try:
             await self._serve(client, stop)
         finally:
@@ -463,10 +525,13 @@ class Worker:
         request = pb.CompleteTaskRequest(task_id=task.task_id, lease_token=task.lease_token)
         try:
             request.output.CopyFrom(to_value(outcome.output))
-            if outcome.cost is not None:
+            if isinstance(outcome.cost, Money):
+                request.cost.CopyFrom(common_pb2.Money(amount=outcome.cost.amount, currency=outcome.cost.currency))
+            elif outcome.cost is not None:
                 request.cost.CopyFrom(to_money(outcome.cost))
-            if outcome.state_writes is not None:
-                request.state_writes.CopyFrom(to_struct(outcome.state_writes))
+            writes = {**(outcome.state_writes or {}), **(outcome.state or {})}
+            if writes:
+                request.state_writes.CopyFrom(to_struct(writes))
         except Exception as unusable:  # not JSON: fail the attempt with why
             await _fail(link, task, TaskError(f"the handler's outcome is not valid: {unusable}", retryable=False), context._lease_until)
             return
@@ -530,11 +595,13 @@ class Worker:
 
 
 async def _fail(link: Link, task: worker_pb2.Task, error: BaseException, lease_until: float, quiet: bool = False) -> None:
-    failure = error if isinstance(error, TaskError) else TaskError(str(error) or type(error).__name__)
+    # Anything but a TaskError is an unexpected crash: retryable, named by
+    # its type so "KeyError: 'x'" reads better than "'x'".
+    failure = error if isinstance(error, TaskError) else TaskError(f"{type(error).__name__}: {error}" if str(error) else type(error).__name__)
     request = pb.FailTaskRequest(
         task_id=task.task_id,
         lease_token=task.lease_token,
-        error=failure.message,
+        error=failure.message[:MAX_ERROR_CHARS],
         retryable=failure.retryable,
         error_code=failure.code,
     )
