@@ -1,4 +1,4 @@
-"""The lead pipeline from Python (sync client): create it with the builder,
+"""The lead pipeline from Python (sync client): apply it with the builder,
 estimate it, run it with a worker (a background thread of this process),
 print its events as they stream, approve the CRM update through the API when
 the run pauses for it, and exit 0 only if the run completed.
@@ -38,8 +38,10 @@ def main(argv: list[str]) -> bool:
     worker = None if "--no-worker" in argv else lead_pipeline_worker(url).start()
     try:
         with Weft(base_url=url) as client:
-            wf = client.workflows.create(lead_pipeline().build())
-            print(f"created {wf.id} version {wf.version}")
+            # apply: the first run creates the workflow, later ones reuse it
+            # (or write a new version when pipeline.py changed).
+            wf = client.workflows.apply(lead_pipeline())
+            print(f"{wf.outcome} {wf.id} version {wf.version}")
 
             inputs = {"company": company, "website": website}
             estimate = client.workflows.estimate(wf.id, input=inputs)

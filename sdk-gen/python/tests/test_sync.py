@@ -16,6 +16,7 @@ from weftflow import (
     UnimplementedError,
     Weft,
     WeftError,
+    from_struct,
     from_value,
     run_status_name,
     workflow,
@@ -28,7 +29,7 @@ def test_workflow_lifecycle(client: Weft) -> None:
     created = client.workflows.create(pure_workflow(name).description("first"))
     assert created.id.startswith("wf_") and created.version == 1
     got = client.workflows.get(created.id)
-    assert got.name == name and list(got.message.input_schema["required"]) == ["company"]
+    assert got.name == name and from_struct(got.raw.input_schema)["required"] == ["company"]
     assert created.id in [w.id for w in client.workflows.list(limit=1000)]
 
     renamed = client.workflows.update(created.id, {"name": f"{name}-v2"}, expected_version=1)
