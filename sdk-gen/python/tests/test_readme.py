@@ -28,7 +28,7 @@ def test_the_definition_example_is_valid(client: Weft) -> None:
     lead = scope["lead"]
     assert isinstance(lead, WorkflowBuilder)
     answer = client.workflows.validate(lead)
-    assert answer.valid, [f"{p.path}: {p.message}" for p in answer.problems]
+    assert answer.valid, [f"{p.step_id}.{p.field}: {p.message}" for p in answer.problems]
 
 
 def test_the_quickstart_stays_short() -> None:
