@@ -60,6 +60,7 @@ def _attempts(client: Weft, handler_error: BaseException, retries: int) -> tuple
     @worker.agent(name)
     def flaky(task: TaskContext) -> str:
         calls["n"] += 1
+        assert task.attempt == calls["n"] and task.step_id == "only" and task.run_id.startswith("wfrun_")
         if calls["n"] == 1:
             raise handler_error
         return "second time lucky"

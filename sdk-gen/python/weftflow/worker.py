@@ -171,6 +171,28 @@ class TaskContext:
         return self.task.task
 
     @property
+    def run_id(self) -> str:
+        return self.task.run_id
+
+    @property
+    def step_id(self) -> str:
+        return self.task.step_id
+
+    @property
+    def agent(self) -> str:
+        return self.task.agent
+
+    @property
+    def attempt(self) -> int:
+        """1 for the first attempt, 2 after one retry, ..."""
+        return self.task.attempt
+
+    @property
+    def state(self) -> Dict[str, Any]:
+        """The shared-state keys the step declares in ``stateReads``, as plain JSON."""
+        return from_struct(self.task.state) if self.task.HasField("state") else {}
+
+    @property
     def is_cancelled(self) -> bool:
         return self.cancelled.is_set()
 
