@@ -36,9 +36,14 @@ def test_apply_creates_then_is_idempotent_then_updates(client: Weft) -> None:
     assert run.workflow_id == first.id and run.workflow_version == 2
 
 
-def test_apply_needs_a_name(client: Weft) -> None:
+def test_apply_needs_a_bounded_name_and_summary(client: Weft) -> None:
+    step = transform("echo", output={"x": "$.input.x"})
     with pytest.raises(ValueError, match="needs a name"):
-        client.workflows.apply(workflow("").add(transform("echo", output={"x": "$.input.x"})))
+        client.workflows.apply(workflow("").add(step))
+    with pytest.raises(ValueError, match="at most 200"):
+        client.workflows.apply(workflow("n" * 201).add(step))
+    with pytest.raises(ValueError, match="change_summary"):
+        client.workflows.apply(workflow("n").add(step), change_summary="s" * 1001)
 
 
 def test_create_with_a_taken_name_is_already_exists(client: Weft) -> None:

@@ -154,6 +154,8 @@ def execute(
     return request
 
 
+#: Longest workflow name (the server's limit; apply finds workflows by it).
+MAX_WORKFLOW_NAME = 200
 #: Longest change summary ``apply`` sends (the server stores it with the version).
 MAX_CHANGE_SUMMARY = 1000
 
@@ -163,6 +165,8 @@ def apply_workflow(definition: Definition, change_summary: str) -> workflows.App
     workflow = to_workflow(definition)
     if not workflow.name:
         raise ValueError("apply: the workflow needs a name (it is how apply finds it)")
+    if len(workflow.name) > MAX_WORKFLOW_NAME:
+        raise ValueError(f"apply: a workflow name is at most {MAX_WORKFLOW_NAME} characters")
     if len(change_summary) > MAX_CHANGE_SUMMARY:
         raise ValueError(f"apply: change_summary is longer than {MAX_CHANGE_SUMMARY} characters")
     return workflows.ApplyWorkflowRequest(workflow=workflow, change_summary=change_summary)
