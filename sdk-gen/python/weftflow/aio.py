@@ -2,7 +2,7 @@
 with ``await`` (and ``async for`` over ``stream_run``).
 
     async with AsyncWeft(base_url="http://127.0.0.1:7070") as client:
-        wf = await client.workflows.create(workflow("w").step({...}).build())
+        wf = await client.workflows.apply(workflow("w").add(agent("a", agent="x", task="t")))
         run = await wf.run(user_id="u1", input={"website": "https://acme.com"})
         async for event in client.workflows.stream_run(run.id):
             print(event.type, event.step_id)

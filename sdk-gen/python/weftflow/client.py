@@ -6,10 +6,14 @@ them, runs), ``client.runs``, ``client.approvals``, ``client.schedules``,
 ``client.templates`` and ``client.triggers``. Every failure raises a typed :class:`~weftflow.WeftError`.
 
     client = Weft(base_url="http://127.0.0.1:7070")
-    wf = client.workflows.create(workflow("w").step({...}).build())
+    wf = client.workflows.apply(workflow("w").add(agent("a", agent="x", task="t")))
     run = wf.run(user_id="u1", input={"website": "https://acme.com"})
     for event in client.workflows.stream_run(run.id):
         print(event.type, event.step_id)
+    print(client.runs.get(run.id))   # Run(id='wfrun_…', status='completed', output={...})
+
+Results are the native objects of :mod:`weftflow.models`, each with its
+message at ``.raw``.
 """
 
 from __future__ import annotations
