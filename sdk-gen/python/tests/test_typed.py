@@ -124,3 +124,11 @@ def test_native_event_from_a_message() -> None:
     event = RunEvent.from_pb(message)
     assert (event.sequence, event.output, event.data, event.cost) == (7, "hi", {"agent": "g"}, None)
     assert repr(event) == "RunEvent(#7 step.completed step='a' status='completed' output='hi')"
+
+
+def test_the_old_helpers_accept_native_values() -> None:
+    # Code written against the raw messages keeps working on native results.
+    from weftflow import from_value, run_status_name, to_value
+
+    assert run_status_name(RunStatus.COMPLETED) == "completed" and run_status_name(run_pb2.RUN_STATUS_FAILED) == "failed"
+    assert from_value({"x": 1}) == {"x": 1} and from_value(to_value({"x": 1})) == {"x": 1} and from_value(None) is None
