@@ -4,8 +4,8 @@
 //! pauses for it, and exit 0 only if the run completed.
 //!
 //! ```sh
-//! cargo run -p weft-sdk --example worker &      # serves the agents
-//! cargo run -p weft-sdk --example lead_pipeline -- Stripe https://stripe.com
+//! cargo run -p weftflow --example worker &      # serves the agents
+//! cargo run -p weftflow --example lead_pipeline -- Stripe https://stripe.com
 //! ```
 //!
 //! Reads the server address from `WEFT_URL` (default `http://127.0.0.1:7070`).
@@ -14,9 +14,9 @@ use std::process::ExitCode;
 
 use futures_util::StreamExt;
 use serde_json::json;
-use weft_sdk::builder::{Policy, agent, approval, condition, map, parallel, transform, workflow};
-use weft_sdk::json::{from_proto_value, to_proto_value};
-use weft_sdk::{Weft, pb};
+use weftflow::builder::{Policy, agent, approval, condition, map, parallel, transform, workflow};
+use weftflow::json::to_proto_value;
+use weftflow::{RunStatus, Weft, pb};
 
 fn lead_pipeline() -> pb::Workflow {
     workflow("lead-pipeline")
@@ -99,7 +99,7 @@ fn money(cost: &Option<pb::Money>) -> String {
 
 /// Approves what the run is waiting on (its pending action), answering
 /// the paused step through ResumeRun as the person "lead_pipeline example".
-async fn approve_pending(weft: &Weft, run_id: &str) -> Result<(), weft_sdk::Error> {
+async fn approve_pending(weft: &Weft, run_id: &str) -> Result<(), weftflow::Error> {
     let run = weft.runs().get_run(pb::GetRunRequest { run_id: run_id.into() }).await?.into_inner().run;
     let Some(pending) = run.and_then(|r| r.pending_action) else { return Ok(()) };
     println!("  approving {} on step {} ({})", pending.r#type, pending.step, pending.message);
@@ -116,20 +116,17 @@ async fn approve_pending(weft: &Weft, run_id: &str) -> Result<(), weft_sdk::Erro
     Ok(())
 }
 
-async fn run() -> Result<bool, weft_sdk::Error> {
+async fn run() -> Result<bool, weftflow::Error> {
     let url = std::env::var("WEFT_URL").unwrap_or_else(|_| "http://127.0.0.1:7070".into());
     let mut args = std::env::args().skip(1);
     let company = args.next().unwrap_or_else(|| "Stripe".into());
     let website = args.next().unwrap_or_else(|| "https://stripe.com".into());
     let weft = Weft::connect(url).await?;
 
-    let created = weft
-        .workflows()
-        .create_workflow(pb::CreateWorkflowRequest { workflow: Some(lead_pipeline()), request_id: String::new() })
-        .await?
-        .into_inner();
-    let version = created.workflow.as_ref().map(|w| w.version).unwrap_or_default();
-    println!("created {} version {version}", created.id);
+    // Apply: the first run of the example creates the workflow, later runs
+    // find it by name and change nothing.
+    let created = weft.apply(lead_pipeline()).await?;
+    println!("applied {} version {} ({:?})", created.id, created.version, created.outcome);
 
     let input = json!({"company": company, "website": website});
     let estimate = weft
@@ -171,17 +168,9 @@ async fn run() -> Result<bool, weft_sdk::Error> {
         }
     }
 
-    let run = weft
-        .runs()
-        .get_run(pb::GetRunRequest { run_id: started.run_id.clone() })
-        .await?
-        .into_inner()
-        .run
-        .unwrap_or_default();
-    let status = pb::RunStatus::try_from(run.status).map(|s| s.as_str_name()).unwrap_or("unknown");
-    let output = run.output.as_ref().map(from_proto_value).unwrap_or_default();
-    println!("run {status}, total cost {}, output {output}", money(&run.cost));
-    Ok(run.status == pb::RunStatus::Completed as i32)
+    let run = weft.get_run(&started.run_id).await?;
+    println!("run {}, total cost {}, output {}", run.status, run.cost, run.output.clone().unwrap_or_default());
+    Ok(run.status == RunStatus::Completed)
 }
 
 #[tokio::main]

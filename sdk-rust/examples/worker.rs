@@ -4,7 +4,7 @@
 //! `http://127.0.0.1:7070`) and runs until Ctrl-C or SIGTERM.
 //!
 //! ```sh
-//! cargo run -p weft-sdk --example worker
+//! cargo run -p weftflow --example worker
 //! ```
 //!
 //! The lead scorer gives 82 to every company except those whose name
@@ -13,7 +13,7 @@
 //! policy puts behind a person's approval.
 
 use serde_json::{Value, json};
-use weft_sdk::worker::{Outcome, TaskContext, TaskError, Worker};
+use weftflow::worker::{Outcome, TaskContext, TaskError, Worker};
 
 type Answer = Result<Outcome, TaskError>;
 
@@ -66,6 +66,23 @@ async fn archive(task: TaskContext) -> Answer {
         .cost(1, "usd"))
 }
 
+/// The README tour's researcher: the company behind the website in the
+/// task text ("Scrape company info from acme.com"). A bare JSON value is
+/// the step's output.
+async fn research(task: TaskContext) -> Result<Value, TaskError> {
+    let website = task.text().rsplit(' ').next().unwrap_or_default().trim_start_matches("https://").to_string();
+    let name = website.split('.').next().unwrap_or_default().to_string();
+    Ok(json!({"company": {"name": name, "website": website, "employees": if name.contains("tiny") { 4 } else { 250 }}}))
+}
+
+/// The README tour's enricher: an ICP score from the company's size.
+async fn enrich(task: TaskContext) -> Result<Value, TaskError> {
+    let company = &task.input()["companyData"];
+    let employees =
+        company["employees"].as_i64().ok_or_else(|| TaskError::permanent("companyData.employees is missing"))?;
+    Ok(json!({"company": company, "icp_score": if employees >= 50 { 82 } else { 35 }}))
+}
+
 /// Drafts the email of the approval-gated email template.
 async fn write_email(task: TaskContext) -> Answer {
     let to = task.input()["to"].as_str().unwrap_or_default().to_string();
@@ -108,12 +125,14 @@ async fn write_report(task: TaskContext) -> Answer {
 }
 
 #[tokio::main]
-async fn main() -> Result<(), weft_sdk::Error> {
+async fn main() -> Result<(), weftflow::Error> {
     let url = std::env::var("WEFT_URL").unwrap_or_else(|_| "http://127.0.0.1:7070".into());
-    let weft = weft_sdk::Weft::connect(url.clone()).await?;
-    println!("serving the lead pipeline's and the built-in templates' agents for {url}");
+    let weft = weftflow::Weft::connect(url.clone()).await?;
+    println!("serving the README tour's, the lead pipeline's and the built-in templates' agents for {url}");
     Worker::new(&weft)
         .name("example-worker")
+        .agent("web-researcher", research)
+        .agent("data-enricher", enrich)
         .agent("social-agent", social)
         .agent("news-agent", news)
         .agent("relevance-scorer", relevance)

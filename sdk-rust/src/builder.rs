@@ -1,7 +1,7 @@
 //! The typed workflow builder, mirroring the documented one:
 //!
 //! ```
-//! use weft_sdk::builder::{agent, condition, workflow};
+//! use weftflow::builder::{agent, condition, workflow};
 //!
 //! let definition = workflow("lead-enrichment")
 //!     .step(agent("scrape", "web-researcher", "Scrape company info from {{ input.website }}"))
@@ -283,6 +283,23 @@ pub fn webhook(id: impl Into<String>, url: impl Into<String>) -> StepBuilder {
     builder
 }
 
+/// An `http_request` step: the server calls `url` (GET unless
+/// [`StepBuilder::method`] says otherwise) and the response is the output.
+pub fn http_request(id: impl Into<String>, url: impl Into<String>) -> StepBuilder {
+    let mut builder = step(id, "http_request");
+    builder.0.url = url.into();
+    builder
+}
+
+/// A `script` step: `source` in `language` (`"python"` or `"shell"`), run
+/// by the server when its configuration enables scripts.
+pub fn script(id: impl Into<String>, language: impl Into<String>, source: impl Into<String>) -> StepBuilder {
+    let mut builder = step(id, "script");
+    builder.0.language = language.into();
+    builder.0.script = source.into();
+    builder
+}
+
 impl StepBuilder {
     /// Steps that must finish first.
     pub fn depends_on<S: Into<String>>(mut self, ids: impl IntoIterator<Item = S>) -> Self {
@@ -443,6 +460,52 @@ mod tests {
         assert_eq!(built.steps[3].on_false.as_ref().unwrap().next, "stop");
         assert_eq!(built.steps[4].on_step_failure.as_ref().unwrap().target, "fallback");
         assert_eq!(built.steps[4].retries, 2);
+    }
+
+    #[test]
+    fn every_step_kind_has_a_constructor() {
+        let body = || agent("b", "x", "t");
+        let kinds: Vec<pb::Step> = vec![
+            agent("a", "x", "t").into(),
+            planner("p", "x", "t").into(),
+            transform("t").into(),
+            condition("c", "$.a.output.n > 1").into(),
+            parallel("par", [body()]).into(),
+            map("m", "$.a.output", "item", body()).into(),
+            loop_over("l", "$.a.output", "item", body()).into(),
+            loop_while("lw", "$.lw.output.size() < 3", body()).into(),
+            loop_until("lu", "$.lu.output.size() >= 3", body()).into(),
+            delay("d", 5).into(),
+            approval("ap", "send").into(),
+            wait("w", "paid").into(),
+            webhook("wh", "https://example.com/hook").into(),
+            http_request("h", "https://example.com/api").method("POST").into(),
+            script("s", "python", "print(1)").into(),
+        ];
+        let types: Vec<&str> = kinds.iter().map(|s| s.r#type.as_str()).collect();
+        assert_eq!(
+            types,
+            [
+                "agent",
+                "planner",
+                "transform",
+                "condition",
+                "parallel",
+                "map",
+                "loop",
+                "loop",
+                "loop",
+                "delay",
+                "approval",
+                "wait",
+                "webhook",
+                "http_request",
+                "script"
+            ]
+        );
+        assert_eq!(kinds[13].url, "https://example.com/api");
+        assert_eq!(kinds[13].method, "POST");
+        assert_eq!((kinds[14].language.as_str(), kinds[14].script.as_str()), ("python", "print(1)"));
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! `weft-sdk`: a Rust client for the Weft workflow engine.
+//! `weftflow`: a Rust client for the Weft workflow engine.
 //!
 //! A thin layer over the generated tonic clients: [`Weft::connect`] opens
 //! one HTTP/2 channel and hands out a client per service, all sharing it.
@@ -10,17 +10,22 @@
 //! - [`json`]: `serde_json` to and from protobuf's `Value`/`Struct`.
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), weft_sdk::Error> {
-//! let weft = weft_sdk::Weft::connect("http://127.0.0.1:7070").await?;
-//! let workflows = weft.workflows().list_workflows(weft_sdk::pb::ListWorkflowsRequest::default()).await?;
+//! # async fn demo() -> Result<(), weftflow::Error> {
+//! let weft = weftflow::Weft::connect("http://127.0.0.1:7070").await?;
+//! let workflows = weft.workflows().list_workflows(weftflow::pb::ListWorkflowsRequest::default()).await?;
 //! println!("{} workflows", workflows.into_inner().total);
 //! # Ok(()) }
 //! ```
 
 pub mod builder;
 pub mod json;
+mod runs;
 mod stream;
+pub mod views;
 pub mod worker;
+
+pub use runs::{Applied, ApplyOutcome, RunOptions};
+pub use views::{Cost, Run, RunStatus, Step, StepStatus};
 
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::Interceptor;

@@ -211,6 +211,7 @@ pub async fn run(
     runs.scheduler().set_max_paused(config.runs.max_paused_lifetime);
     runs.scheduler().concurrency().set(config.runs.max_concurrent_per_workflow, config.runs.paused_runs_hold_a_slot);
     let tasks = TaskQueue::open(runs.clone(), std::time::Duration::from_millis(config.task_lease_ms));
+    tasks.set_unclaimed_after(config.tasks.unclaimed_after);
     let held = runs.scheduler().cluster().map(|link| link.held.clone());
     let retention = engine::retention::RetentionSweeper::start(shared.clone(), config.runs.retention, held);
     let secret = engine::builtin::webhook_secret(shared.as_ref(), config.webhook.secret.as_deref()).await?;

@@ -1,5 +1,6 @@
 //! StartRun as the 001 document's `/v1/agents/{name}/workflow` route uses
-//! it (issue 18): a workflow found by name (the newest active one), the
+//! it (issue 18): a workflow found by name (names are unique per tenant
+//! since issue 21; the workflow must be active), the
 //! run's shared state seeded from `input.state`, and `settle_wait_ms`,
 //! which answers a run that pauses or ends within the wait as it then is.
 //! Over gRPC and REST, bad input included; runs on the suite's store.
@@ -38,26 +39,26 @@ async fn start(client: &Weft, request: pb::StartRunRequest) -> Result<pb::Run, t
 }
 
 #[tokio::test]
-async fn a_name_starts_the_newest_active_workflow_of_that_name() {
+async fn a_name_starts_the_active_workflow_of_that_name() {
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start(dir.path()).await;
     let client = server.client().await;
-    let older = create_json(&server, echo_state("support agent")).await;
-    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    let newer = create_json(&server, echo_state("support agent")).await;
+    let id = create_json(&server, echo_state("support agent")).await;
     let by_name = |name: &str| runs::start_request(name, &json!({"task": "t"}));
 
     let run = start(&client, by_name("support agent")).await.unwrap();
-    assert_eq!(run.workflow_id, newer, "the newest of the name");
-    set_status(&client, &newer, pb::WorkflowStatus::Paused).await;
-    let run = start(&client, by_name("support agent")).await.unwrap();
-    assert_eq!(run.workflow_id, older, "the newest *active* one");
-    set_status(&client, &older, pb::WorkflowStatus::Draft).await;
-    let none_active = start(&client, by_name("support agent")).await.unwrap_err();
-    assert_eq!(none_active.code(), Code::FailedPrecondition, "{none_active:?}");
-    assert!(none_active.message().contains("no active workflow is named 'support agent'"), "{none_active:?}");
+    assert_eq!(run.workflow_id, id, "the workflow of the name");
+    for status in [pb::WorkflowStatus::Paused, pb::WorkflowStatus::Draft] {
+        set_status(&client, &id, status).await;
+        let none_active = start(&client, by_name("support agent")).await.unwrap_err();
+        assert_eq!(none_active.code(), Code::FailedPrecondition, "{none_active:?}");
+        assert!(none_active.message().contains("no active workflow is named 'support agent'"), "{none_active:?}");
+    }
     // An id still starts a draft, as before.
-    assert_eq!(start(&client, by_name(&older)).await.unwrap().workflow_id, older);
+    assert_eq!(start(&client, by_name(&id)).await.unwrap().workflow_id, id);
+    // An archived workflow is not a start's target by name.
+    set_status(&client, &id, pb::WorkflowStatus::Archived).await;
+    assert_eq!(start(&client, by_name("support agent")).await.unwrap_err().code(), Code::NotFound);
 
     let unknown = start(&client, by_name("nobody")).await.unwrap_err();
     assert_eq!(unknown.code(), Code::NotFound, "{unknown:?}");

@@ -208,6 +208,9 @@ fn takes_no_id(path: &str) -> bool {
         // Its hello registers in the caller's tenant, as RegisterWorker
         // does; worker_stream.rs shows a stream gets only its tenant's tasks.
         || method == "ConnectWorker"
+        // Finds its workflow by name in the caller's tenant: another
+        // tenant's workflow of that name is never seen (a new one is made).
+        || method == "ApplyWorkflow"
 }
 
 /// Calls `path` over HTTP/2 gRPC with `message` and the given

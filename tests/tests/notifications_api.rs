@@ -115,7 +115,10 @@ async fn every_bound_of_create_is_refused_naming_its_field_and_nothing_is_stored
         (request(ok, &["step.cost_exceeded"]), "event_types[0]", "workflow.step.cost_exceeded"),
         (request(ok, &["run.failed", "run.failed"]), "event_types[1]", "named twice"),
         (
-            pb::CreateSubscriptionRequest { workflow_id: "w".repeat(129), ..request(ok, &["run.failed"]) },
+            pb::CreateSubscriptionRequest {
+                workflow_id: format!("wf_{}", "w".repeat(126)),
+                ..request(ok, &["run.failed"])
+            },
             "workflow_id",
             "128",
         ),

@@ -17,8 +17,11 @@ use weft_tests::workflows::create_json;
 use weft_tests::{TestServer, http1};
 
 async fn create_workflow(server: &TestServer, delay_seconds: u32) -> String {
+    // Names are unique per tenant, and some tests create two of these.
+    static CREATED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = CREATED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let definition = json!({
-        "name": "delayed",
+        "name": format!("delayed-{n}"),
         "steps": [
             {"id": "first", "type": "transform", "output": {"n": "$.input.n"}},
             {"id": "pause", "type": "delay", "duration": delay_seconds, "dependsOn": ["first"]},

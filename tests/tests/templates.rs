@@ -36,7 +36,7 @@ const BUILTINS: [&str; 5] =
 fn example(name: &str) -> PathBuf {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let built =
-        std::process::Command::new(cargo).args(["build", "-p", "weft-sdk", "--examples"]).status().expect("cargo runs");
+        std::process::Command::new(cargo).args(["build", "-p", "weftflow", "--examples"]).status().expect("cargo runs");
     assert!(built.success(), "building the SDK examples failed");
     let exe = std::env::current_exe().expect("test binary path");
     let profile_dir = exe.parent().and_then(|deps| deps.parent()).expect("target/<profile>");
@@ -77,8 +77,12 @@ fn saved_from(name: &str, category: &str, workflow_id: &str, version: u32) -> pb
 /// Installs `template_id` over 003's REST route (201 `{workflow_id}`),
 /// starts it with `input`, and returns the run once it is paused or ended.
 async fn install_and_start(server: &TestServer, client: &Weft, template_id: &str, input: Value) -> pb::Run {
+    // Workflow names are unique per tenant, and a template may be installed twice.
+    static INSTALLED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = INSTALLED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let path = format!("/api/workflows/templates/{template_id}/install");
-    let (status, installed) = http1::json(server.addr, "POST", &path, Some(json!({"name": template_id}))).await;
+    let (status, installed) =
+        http1::json(server.addr, "POST", &path, Some(json!({"name": format!("{template_id} {n}")}))).await;
     assert_eq!(status, 201, "{installed}");
     assert_shape(&installed, &json!({"workflow_id": "wf_"}), "install");
     let workflow_id = installed["workflow_id"].as_str().unwrap();
@@ -398,7 +402,9 @@ async fn every_rpc_refuses_bad_input_naming_the_field_and_stores_nothing() {
         (create(Some(with_broken), "", 0), Code::InvalidArgument, "steps[0].agent"),
         (create(bare("n"), "wf_unknown", 0), Code::NotFound, ""),
         (create(bare("n"), &workflow.id, 9), Code::NotFound, ""),
-        (create(bare("n"), &long(129), 0), Code::InvalidArgument, "workflow_id"),
+        // A workflow id over 128 characters (anything not `wf_…` is a name).
+        (create(bare("n"), &format!("wf_{}", long(126)), 0), Code::InvalidArgument, "workflow_id"),
+        (create(bare("n"), &long(201), 0), Code::InvalidArgument, "workflow_id"),
     ] {
         refusals.push((t.clone().create_template(request).await.unwrap_err(), code, wanted));
     }

@@ -39,7 +39,10 @@ async fn graph_workflow(server: &TestServer, graph: Value) -> String {
 }
 
 async fn graph_workflow_at(addr: SocketAddr, graph: Value) -> String {
-    let (status, created) = http1::json(addr, "POST", "/api/workflows", Some(json!({"name": "Hooked"}))).await;
+    // Workflow names are unique per tenant, and tests make several of these.
+    static MADE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let name = format!("Hooked {}", MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+    let (status, created) = http1::json(addr, "POST", "/api/workflows", Some(json!({"name": name}))).await;
     assert_eq!(status, 201, "{created}");
     let id = created["id"].as_str().unwrap().to_owned();
     let (status, saved) = http1::json(addr, "PUT", &format!("/api/workflows/{id}/graph"), Some(graph)).await;

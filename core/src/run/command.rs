@@ -234,6 +234,23 @@ pub enum Command {
         /// Milliseconds since the epoch.
         now_ms: i64,
     },
+    /// No worker claimed the current attempt's task of a running agent or
+    /// planner step within the server's `[tasks] unclaimed_after`, and no
+    /// worker polled for its agent meanwhile (the caller, which sees the
+    /// queue and the workers, decided that). Recorded as task.unclaimed,
+    /// once per attempt; nothing else changes, so a worker arriving later
+    /// claims the task as usual. Refused with
+    /// [`TransitionError::AlreadyNoted`] for an attempt noted before.
+    TaskUnclaimed {
+        /// Instance key.
+        step: String,
+        /// The attempt whose task waits; only the current one is accepted.
+        attempt: u32,
+        /// The agent nobody serves, as the task names it.
+        agent: String,
+        /// Milliseconds since the epoch.
+        now_ms: i64,
+    },
     /// Stops the run, keeping completed outputs.
     Cancel {
         /// Why, as given to CancelRun.
@@ -385,6 +402,15 @@ pub enum TransitionError {
     WithinCaps {
         /// Instance key.
         step: String,
+    },
+    /// A second `TaskUnclaimed` for an attempt already noted: the event is
+    /// recorded once.
+    #[error("attempt {attempt} of step '{step}' was already noted as unclaimed")]
+    AlreadyNoted {
+        /// Instance key.
+        step: String,
+        /// The attempt.
+        attempt: u32,
     },
     /// A completion or failure of an attempt that is no longer current.
     #[error("attempt {attempt} of step '{step}' is stale; the current attempt is {current}")]

@@ -28,6 +28,7 @@
 //! - `error_code.rs`: [`ErrorCode`], why a step or a run failed.
 //! - `reuse.rs`: a retry run taking over its source run's outputs.
 //! - `state_guard.rs`: writers of one shared-state key never in flight together.
+//! - `unclaimed.rs`: `TaskUnclaimed`, a task no worker claimed, told once per attempt.
 
 mod advance;
 mod command;
@@ -50,6 +51,7 @@ mod status;
 mod steps;
 mod transition;
 mod tx;
+mod unclaimed;
 
 #[cfg(test)]
 mod tests;

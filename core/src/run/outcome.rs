@@ -60,6 +60,10 @@ pub enum EventType {
     /// "step.reset": ResumeRun `from_step` put the step back to pending
     /// to run it again.
     StepReset,
+    /// "task.unclaimed": no worker claimed an attempt's task within the
+    /// server's `[tasks] unclaimed_after` and none polled for its agent;
+    /// `data.agent` names it. Once per attempt; the step stays as it was.
+    TaskUnclaimed,
 }
 
 impl EventType {
@@ -86,6 +90,7 @@ impl EventType {
             Self::RunPaused => "run.paused",
             Self::RunResumed => "run.resumed",
             Self::StepReset => "step.reset",
+            Self::TaskUnclaimed => "task.unclaimed",
         }
     }
 }

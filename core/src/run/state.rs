@@ -107,6 +107,10 @@ pub struct RunState {
     pub(super) max_paused_ms: Option<i64>,
     /// While the run is Queued: the start it applies once admitted.
     pub(super) queued: Option<Box<super::command::DeferredStart>>,
+    /// Instances whose task was noted unclaimed (task.unclaimed), with
+    /// the attempt noted: each attempt is noted once. Empty for nearly
+    /// every run.
+    pub(super) unclaimed: BTreeMap<Instance, u32>,
 }
 
 /// A run held by PauseRun.
@@ -197,6 +201,7 @@ impl RunState {
             paused_since: None,
             max_paused_ms: None,
             queued: None,
+            unclaimed: BTreeMap::new(),
         }
     }
 
@@ -419,6 +424,11 @@ impl RunState {
             self.writing.insert(inst);
         } else if !in_flight {
             self.writing.remove(&inst);
+        }
+        // A note is about the attempt waiting now: a step that stops (or is
+        // put back to pending to run again) starts over.
+        if status != StepStatus::Running {
+            self.unclaimed.remove(&inst);
         }
     }
 

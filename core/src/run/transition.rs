@@ -12,6 +12,7 @@ use super::state::RunState;
 use super::status::{RunStatus, StepStatus};
 use super::steps;
 use super::tx::Tx;
+use super::unclaimed;
 
 /// Applies `command` to `run` and says what to record and what to do.
 ///
@@ -239,6 +240,16 @@ fn apply(run: &mut RunState, command: Command) -> Result<Outcome, TransitionErro
                 tx.revisit_all();
                 tx.advance();
             }
+            Ok(tx.out)
+        }
+        Command::TaskUnclaimed { step, attempt, agent, now_ms } => {
+            // Only while the task waits: a held, paused or waiting
+            // attempt is not the queue's to explain.
+            let inst = accept_attempt_in(run, &step, attempt, &[StepStatus::Running])?;
+            unclaimed::check_served_by_workers(run, inst, &step)?;
+            unclaimed::check_not_noted(run, inst, &step, attempt)?;
+            let mut tx = Tx::new(run, now_ms);
+            tx.note_unclaimed(inst, attempt, agent);
             Ok(tx.out)
         }
         Command::Cancel { reason, now_ms } => {

@@ -1,9 +1,9 @@
 //! The worker runtime: serve agents from Rust with plain async functions.
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), weft_sdk::Error> {
-//! use weft_sdk::worker::{Outcome, Worker};
-//! let weft = weft_sdk::Weft::connect("http://127.0.0.1:7070").await?;
+//! # async fn demo() -> Result<(), weftflow::Error> {
+//! use weftflow::worker::{Outcome, Worker};
+//! let weft = weftflow::Weft::connect("http://127.0.0.1:7070").await?;
 //! Worker::new(&weft)
 //!     .agent("web-researcher", |task| async move {
 //!         let site = task.input()["website"].clone();
@@ -117,6 +117,14 @@ impl TaskError {
     pub fn code(mut self, code: impl Into<String>) -> Self {
         self.code = code.into();
         self
+    }
+}
+
+/// A handler may answer a bare JSON value: the output, with no cost or
+/// state writes.
+impl From<Value> for Outcome {
+    fn from(output: Value) -> Self {
+        Self::new(output)
     }
 }
 
@@ -291,12 +299,21 @@ impl Worker {
     }
 
     /// Serves `agent` with `handler`.
-    pub fn agent<F, Fut>(mut self, agent: impl Into<String>, handler: F) -> Self
+    ///
+    /// The handler answers the output as a bare JSON value, or an
+    /// [`Outcome`] with cost and state writes; an `Err` fails the attempt
+    /// ([`TaskError::retryable`] or [`TaskError::permanent`]; any error
+    /// `?`-ed is retryable).
+    pub fn agent<F, Fut, R>(mut self, agent: impl Into<String>, handler: F) -> Self
     where
         F: Fn(TaskContext) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<Outcome, TaskError>> + Send + 'static,
+        Fut: Future<Output = Result<R, TaskError>> + Send + 'static,
+        R: Into<Outcome> + 'static,
     {
-        let handler: Handler = Arc::new(move |context| Box::pin(handler(context)));
+        let handler: Handler = Arc::new(move |context| {
+            let answer = handler(context);
+            Box::pin(async move { answer.await.map(Into::into) })
+        });
         self.handlers.insert(agent.into(), handler);
         self
     }

@@ -118,15 +118,9 @@ impl ApprovalService for ApprovalApi {
         let fingerprint = format!("{}|{}|{}|{}|{}", r.run_id, r.workflow_id, r.action, r.status, r.kind);
         let after = if r.page_token.is_empty() { None } else { Some(page_token::decode(&r.page_token, &fingerprint)?) };
         let some = |s: String| Some(s).filter(|s| !s.is_empty());
-        let query = ApprovalQuery {
-            run_id: some(r.run_id),
-            workflow_id: some(r.workflow_id),
-            action: some(r.action),
-            status,
-            kind,
-            after,
-            limit,
-        };
+        let workflow_id = self.runs.catalog().resolve_filter(&tenant, "workflow_id", &r.workflow_id).await?;
+        let query =
+            ApprovalQuery { run_id: some(r.run_id), workflow_id, action: some(r.action), status, kind, after, limit };
         let page = self.runs.approvals(&tenant, &query).await?;
         let next_page_token = match page.approvals.last() {
             Some(last) if page.has_more => page_token::encode(&(last.created_ms, last.id.clone()), &fingerprint),

@@ -15,6 +15,7 @@ use weft_proto::v1 as pb;
 
 use crate::api::convert::{timestamp, value_to_pb};
 use crate::api::error;
+use crate::engine::tasks::StepWaits;
 use crate::model::json_limits::check_stored_depth;
 use crate::model::{EventRecord, RunRecord, RunStatus, StepRecord, StepStatus};
 
@@ -130,7 +131,7 @@ fn seconds(start: Option<i64>, end: Option<i64>, now_ms: i64) -> u32 {
     }
 }
 
-fn step_to_pb(step: &StepRecord, now_ms: i64) -> pb::StepRun {
+fn step_to_pb(step: &StepRecord, waits: &StepWaits, now_ms: i64) -> pb::StepRun {
     pb::StepRun {
         id: step.key.clone(),
         r#type: step.kind.as_str().to_string(),
@@ -142,7 +143,7 @@ fn step_to_pb(step: &StepRecord, now_ms: i64) -> pb::StepRun {
         duration: seconds(step.started_ms, step.completed_ms, now_ms),
         parent_id: step.parent_id.clone().unwrap_or_default(),
         item_index: step.item_index,
-        waiting_for: String::new(),
+        waiting_for: waits.get(&step.key).to_owned(),
         start_time: step.started_ms.map(timestamp),
         complete_time: step.completed_ms.map(timestamp),
     }
@@ -167,8 +168,9 @@ fn pending_action_to_pb(action: &Value) -> pb::PendingAction {
     }
 }
 
-/// A run (with its steps, when read) as `weft.v1.Run`.
-pub fn run_to_pb(run: &RunRecord, steps: &[StepRecord], now_ms: i64) -> pb::Run {
+/// A run (with its steps, when read) as `weft.v1.Run`; `waits` says what
+/// waiting steps wait for.
+pub fn run_to_pb(run: &RunRecord, steps: &[StepRecord], waits: &StepWaits, now_ms: i64) -> pb::Run {
     let error = match (run.status, &run.error) {
         (RunStatus::Failed, Some(message)) => Some(pb::RunError {
             // Runs stored before codes were recorded failed at a step.
@@ -187,7 +189,7 @@ pub fn run_to_pb(run: &RunRecord, steps: &[StepRecord], now_ms: i64) -> pb::Run 
         input: run.input.as_ref().filter(|i| !i.is_null()).map(|v| stored_value_to_pb(v, &run.id, "input")),
         output: run.output.as_ref().map(|v| stored_value_to_pb(v, &run.id, "output")),
         shared_state: run.shared_state.as_ref().and_then(|v| stored_struct_to_pb(v, &run.id, "shared_state")),
-        steps: steps.iter().map(|s| step_to_pb(s, now_ms)).collect(),
+        steps: steps.iter().map(|s| step_to_pb(s, waits, now_ms)).collect(),
         cost: Some(money(run.cost_cents)),
         duration: seconds(run.started_ms, run.completed_ms, now_ms),
         can_retry_from: run.can_retry_from.clone().unwrap_or_default(),

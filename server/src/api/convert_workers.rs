@@ -160,3 +160,14 @@ pub fn status_to_pb(status: &Status) -> tonic_types::Status {
     let details = tonic_types::Status::decode(status.details()).map(|s| s.details).unwrap_or_default();
     tonic_types::Status { code: status.code() as i32, message: status.message().to_owned(), details }
 }
+
+/// One agent's queue as `weft.v1.AgentQueue`.
+pub fn agent_queue_to_pb(queue: &crate::engine::tasks::AgentQueue) -> pb::AgentQueue {
+    pb::AgentQueue {
+        agent: queue.agent.clone(),
+        queued: queue.queued,
+        live_workers: queue.live_workers,
+        served: queue.served,
+        oldest_queued_time: Some(timestamp(queue.oldest_ms)),
+    }
+}

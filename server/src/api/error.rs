@@ -163,6 +163,7 @@ impl From<EngineError> for Status {
             EngineError::NotFound { what, reason } => with_reason(Code::NotFound, format!("{what} not found"), reason),
             EngineError::InvalidDefinition(problems) => invalid_definition(&problems),
             EngineError::InvalidArgument { field, message } => invalid_argument(&field, message),
+            EngineError::NameTaken { name, holder } => name_taken(&name, holder.as_deref()),
             EngineError::Aborted(message) => with_reason(Code::Aborted, message, "CONFLICT"),
             EngineError::StaleLease(message) => with_reason(Code::Aborted, message, "LEASE_STALE"),
             EngineError::FailedPrecondition { message, reason } => {
@@ -199,13 +200,40 @@ fn limit_reached(
     Status::with_error_details(Code::ResourceExhausted, message, details)
 }
 
+/// ALREADY_EXISTS, reason `WORKFLOW_NAME_TAKEN` (HTTP 409): another
+/// workflow of the tenant has `name`. The `ErrorInfo` metadata names the
+/// request field (`field`: `workflow.name`) and the workflow that has the
+/// name (`workflowId`, when known), which a `ResourceInfo` repeats; a
+/// `BadRequest` violation on `workflow.name` lets form-minded clients
+/// point at the field.
+pub fn name_taken(name: &str, holder: Option<&str>) -> Status {
+    const FIELD: &str = "workflow.name";
+    let message = match holder {
+        Some(id) => format!("{FIELD}: a workflow named '{name}' already exists ({id}); names are unique per tenant"),
+        None => format!("{FIELD}: a workflow named '{name}' already exists; names are unique per tenant"),
+    };
+    let mut metadata = HashMap::from([("field".to_owned(), FIELD.to_owned()), ("name".to_owned(), name.to_owned())]);
+    if let Some(id) = holder {
+        metadata.insert("workflowId".to_owned(), id.to_owned());
+    }
+    let mut details = ErrorDetails::with_error_info("WORKFLOW_NAME_TAKEN", ERROR_DOMAIN, metadata);
+    details.set_resource_info("weft.v1.Workflow", holder.unwrap_or_default(), "", format!("has the name '{name}'"));
+    details.add_bad_request_violation(FIELD, format!("a workflow named '{name}' already exists"));
+    Status::with_error_details(Code::AlreadyExists, message, details)
+}
+
 fn store_failure(err: StoreError) -> Status {
+    if let StoreError::NameTaken { name } = &err {
+        // The client's mistake, not the database's.
+        return name_taken(name, None);
+    }
     tracing::error!(error = %err, "store failure");
     match err {
         StoreError::Unavailable(_) | StoreError::Closed | StoreError::Fenced(_) => {
             with_reason(Code::Unavailable, "the database is unavailable; retry later", "UNAVAILABLE")
         }
         StoreError::NotFound { .. } => with_reason(Code::NotFound, err.to_string(), "NOT_FOUND"),
+        StoreError::NameTaken { ref name } => name_taken(name, None),
         StoreError::VersionConflict { .. }
         | StoreError::Corrupt(_)
         | StoreError::Database(_)

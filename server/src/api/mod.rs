@@ -151,14 +151,12 @@ pub async fn router(context: ApiContext) -> Result<axum::Router, tonic_reflectio
 
     // Approvals are decided through the run writer, like any run command.
     let approvals = context.runs.clone();
+    let catalog = context.catalog.clone();
     let workflows = WorkflowServiceServer::new(WorkflowApi::new(context.catalog)).max_decoding_message_size(limit);
     let routes = Routes::new(web.layer(workflows))
-        .add_service(
-            web.layer(
-                RunServiceServer::new(RunApi::new(context.runs, context.tasks.workers().clone()))
-                    .max_decoding_message_size(limit),
-            ),
-        )
+        .add_service(web.layer(
+            RunServiceServer::new(RunApi::new(context.runs, context.tasks.clone())).max_decoding_message_size(limit),
+        ))
         .add_service(
             web.layer(WorkerServiceServer::new(WorkerApi::new(context.tasks)).max_decoding_message_size(limit)),
         )
@@ -166,13 +164,22 @@ pub async fn router(context: ApiContext) -> Result<axum::Router, tonic_reflectio
             web.layer(ApprovalServiceServer::new(ApprovalApi::new(approvals)).max_decoding_message_size(limit)),
         )
         .add_service(
-            web.layer(TriggerServiceServer::new(TriggerApi::new(context.triggers)).max_decoding_message_size(limit)),
+            web.layer(
+                TriggerServiceServer::new(TriggerApi::new(context.triggers, catalog.clone()))
+                    .max_decoding_message_size(limit),
+            ),
         )
         .add_service(
-            web.layer(TemplateServiceServer::new(TemplateApi::new(context.templates)).max_decoding_message_size(limit)),
+            web.layer(
+                TemplateServiceServer::new(TemplateApi::new(context.templates, catalog.clone()))
+                    .max_decoding_message_size(limit),
+            ),
         )
         .add_service(
-            web.layer(ScheduleServiceServer::new(ScheduleApi::new(context.schedules)).max_decoding_message_size(limit)),
+            web.layer(
+                ScheduleServiceServer::new(ScheduleApi::new(context.schedules, catalog.clone()))
+                    .max_decoding_message_size(limit),
+            ),
         )
         .add_service(
             web.layer(KeyServiceServer::new(KeyApi::new(context.keys.clone())).max_decoding_message_size(limit)),
@@ -182,7 +189,7 @@ pub async fn router(context: ApiContext) -> Result<axum::Router, tonic_reflectio
         )
         .add_service(
             web.layer(
-                NotificationServiceServer::new(NotificationApi::new(context.notifications))
+                NotificationServiceServer::new(NotificationApi::new(context.notifications, catalog))
                     .max_decoding_message_size(limit),
             ),
         )

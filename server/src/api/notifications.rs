@@ -10,6 +10,7 @@ use weft_proto::v1::notification_service_server::NotificationService;
 use crate::api::auth;
 use crate::api::convert::timestamp;
 use crate::api::{error, page_token};
+use crate::engine::WorkflowCatalog;
 use crate::engine::notify::{NewSubscription, Subscriptions};
 use crate::store::notifications::{DeliveryQuery, DeliveryRecord, DeliveryStatus, SubscriptionRecord};
 
@@ -20,12 +21,14 @@ const MAX_PAGE_SIZE: u32 = 200;
 /// The NotificationService implementation.
 pub struct NotificationApi {
     subscriptions: Subscriptions,
+    /// Resolves a workflow named by id or by name.
+    catalog: WorkflowCatalog,
 }
 
 impl NotificationApi {
     /// A service over `subscriptions`.
-    pub fn new(subscriptions: Subscriptions) -> Self {
-        Self { subscriptions }
+    pub fn new(subscriptions: Subscriptions, catalog: WorkflowCatalog) -> Self {
+        Self { subscriptions, catalog }
     }
 }
 
@@ -88,10 +91,11 @@ impl NotificationService for NotificationApi {
     ) -> Result<Response<pb::CreateSubscriptionResponse>, Status> {
         let tenant = auth::tenant(&request)?;
         let r = request.into_inner();
+        let workflow_id = self.catalog.resolve_filter(&tenant, "workflow_id", &r.workflow_id).await?;
         let asked = NewSubscription {
             url: r.url,
             event_types: r.event_types,
-            workflow_id: r.workflow_id,
+            workflow_id: workflow_id.unwrap_or_default(),
             description: r.description,
         };
         let (subscription, secret) = self.subscriptions.create(&tenant, asked).await?;

@@ -3,6 +3,9 @@
 //! instead of cancelling it implicitly: deleting is not a way to stop work.
 //! ExecuteWorkflowStream reports start failures (unknown workflow, input
 //! failing the schema) as the call's status, before any event is sent.
+//! Every run answered shows the steps whose task is queued as READY, with
+//! what the long-waiting ones wait for (`engine::tasks::waiting`), and
+//! ExecuteWorkflow's timeout names the steps still waiting.
 
 use std::time::Duration;
 
@@ -21,10 +24,9 @@ use crate::api::request_checks::{json_depth, required_id};
 use crate::api::{error, page_token};
 use crate::engine::runs::{RunDetail, StartRun};
 use crate::engine::scheduler::now_ms;
-use crate::engine::workers::WorkerRegistry;
-use crate::engine::workflows::MAX_NAME_CHARS;
-use crate::engine::{ResumeForm, RunEngine};
-use crate::model::ids::WORKFLOW_PREFIX;
+use crate::engine::tasks::StepWaits;
+use crate::engine::workflows::names::reference;
+use crate::engine::{EngineError, ResumeForm, RunEngine, TaskQueue};
 use crate::store::RunQuery;
 
 /// Default and largest page of ListRuns.
@@ -47,14 +49,22 @@ const MAX_TRIGGER_CHARS: usize = 64;
 /// The RunService implementation.
 pub struct RunApi {
     runs: RunEngine,
-    /// Registered workers, whose cost hints price EstimateRun.
-    workers: WorkerRegistry,
+    /// The task queue: what queued steps wait for, and the registered
+    /// workers, whose cost hints price EstimateRun.
+    tasks: TaskQueue,
 }
 
 impl RunApi {
-    /// A service over `runs`, pricing estimates with `workers`' hints.
-    pub fn new(runs: RunEngine, workers: WorkerRegistry) -> Self {
-        Self { runs, workers }
+    /// A service over `runs`, showing what steps wait for in `tasks`.
+    pub fn new(runs: RunEngine, tasks: TaskQueue) -> Self {
+        Self { runs, tasks }
+    }
+
+    /// A run as answered: steps whose task is queued shown READY, with
+    /// what the long-waiting ones wait for.
+    async fn run_pb(&self, tenant: &str, mut detail: RunDetail) -> pb::Run {
+        let waits = self.tasks.project_waits(tenant, &mut detail).await;
+        run_to_pb(&detail.0, &detail.1, &waits, now_ms())
     }
 }
 
@@ -72,18 +82,11 @@ fn label(value: String, field: &str) -> Result<String, Status> {
     Ok(value)
 }
 
-/// A run start names its workflow by `wf_…` id (at most 128 bytes) or by
-/// name (at most 200 characters, as names are).
+/// A run start names its workflow by `wf_…` id or by name, checked here
+/// before anything else so a bad value is refused first (the engine
+/// resolves it when the run starts).
 fn workflow_reference(value: &str) -> Result<(), Status> {
-    if value.starts_with(WORKFLOW_PREFIX) || value.trim().is_empty() {
-        return required_id(value, "workflow_id");
-    }
-    if value.chars().count() > MAX_NAME_CHARS {
-        return Err(error::invalid_argument(
-            "workflow_id",
-            format!("is neither a workflow id nor a name: names are at most {MAX_NAME_CHARS} characters"),
-        ));
-    }
+    reference("workflow_id", value)?;
     Ok(())
 }
 
@@ -184,10 +187,6 @@ fn execute_timeout(seconds: u32) -> Duration {
     Duration::from_secs(u64::from(seconds))
 }
 
-fn run_pb((run, steps): &RunDetail) -> pb::Run {
-    run_to_pb(run, steps, now_ms())
-}
-
 #[tonic::async_trait]
 impl RunService for RunApi {
     async fn start_run(&self, request: Request<pb::StartRunRequest>) -> Result<Response<pb::StartRunResponse>, Status> {
@@ -199,7 +198,7 @@ impl RunService for RunApi {
         if !settle_wait.is_zero() {
             detail = self.runs.settle(&tenant, &detail.0.id, settle_wait).await?;
         }
-        let run = run_pb(&detail);
+        let run = self.run_pb(&tenant, detail).await;
         Ok(Response::new(pb::StartRunResponse { run_id: run.id.clone(), run: Some(run) }))
     }
 
@@ -209,7 +208,7 @@ impl RunService for RunApi {
         let request = request.into_inner();
         required_id(&request.run_id, "run_id")?;
         let detail = self.runs.get(&tenant, &request.run_id).await?;
-        Ok(Response::new(pb::GetRunResponse { run: Some(run_pb(&detail)) }))
+        Ok(Response::new(pb::GetRunResponse { run: Some(self.run_pb(&tenant, detail).await) }))
     }
 
     async fn list_runs(&self, request: Request<pb::ListRunsRequest>) -> Result<Response<pb::ListRunsResponse>, Status> {
@@ -237,8 +236,9 @@ impl RunService for RunApi {
         } else {
             Some(page_token::decode(&request.page_token, &fingerprint)?)
         };
+        let workflow_id = self.runs.catalog().resolve_filter(&tenant, "workflow_id", &request.workflow_id).await?;
         let query = RunQuery {
-            workflow_id: Some(request.workflow_id).filter(|w| !w.is_empty()),
+            workflow_id,
             status,
             user_id: Some(request.user_id).filter(|u| !u.is_empty()),
             trigger: Some(request.trigger).filter(|t| !t.is_empty()),
@@ -254,7 +254,7 @@ impl RunService for RunApi {
         };
         let now = now_ms();
         Ok(Response::new(pb::ListRunsResponse {
-            runs: page.runs.iter().map(|run| run_to_pb(run, &[], now)).collect(),
+            runs: page.runs.iter().map(|run| run_to_pb(run, &[], &StepWaits::default(), now)).collect(),
             next_page_token,
             total: page.total,
         }))
@@ -270,7 +270,7 @@ impl RunService for RunApi {
         required_id(&request.run_id, "run_id")?;
         let reason = label(request.reason, "reason")?;
         let detail = self.runs.cancel(&tenant, &request.run_id, reason).await?;
-        Ok(Response::new(pb::CancelRunResponse { run: Some(run_pb(&detail)) }))
+        Ok(Response::new(pb::CancelRunResponse { run: Some(self.run_pb(&tenant, detail).await) }))
     }
 
     #[tracing::instrument(name = "rpc", skip_all, fields(run_id = %request.get_ref().run_id))]
@@ -292,7 +292,7 @@ impl RunService for RunApi {
         required_id(&request.run_id, "run_id")?;
         let reason = label(request.reason, "reason")?;
         let detail = self.runs.pause(&tenant, &request.run_id, reason.trim().to_owned()).await?;
-        Ok(Response::new(pb::PauseRunResponse { run: Some(run_pb(&detail)) }))
+        Ok(Response::new(pb::PauseRunResponse { run: Some(self.run_pb(&tenant, detail).await) }))
     }
 
     #[tracing::instrument(name = "rpc", skip_all, fields(run_id = %request.get_ref().run_id))]
@@ -333,7 +333,7 @@ impl RunService for RunApi {
         if !settle_wait.is_zero() {
             detail = self.runs.settle(&tenant, &detail.0.id, settle_wait).await?;
         }
-        Ok(Response::new(pb::ResumeRunResponse { run: Some(run_pb(&detail)) }))
+        Ok(Response::new(pb::ResumeRunResponse { run: Some(self.run_pb(&tenant, detail).await) }))
     }
 
     #[tracing::instrument(name = "rpc", skip_all, fields(run_id = %request.get_ref().run_id))]
@@ -346,7 +346,7 @@ impl RunService for RunApi {
         required_id(&request.run_id, "run_id")?;
         let step_id = label(request.step_id, "step_id")?;
         let detail = self.runs.retry_from(&tenant, &request.run_id, step_id.trim()).await?;
-        Ok(Response::new(pb::RetryRunFromResponse { run: Some(run_pb(&detail)) }))
+        Ok(Response::new(pb::RetryRunFromResponse { run: Some(self.run_pb(&tenant, detail).await) }))
     }
 
     async fn estimate_run(
@@ -355,12 +355,12 @@ impl RunService for RunApi {
     ) -> Result<Response<pb::EstimateRunResponse>, Status> {
         let tenant = auth::tenant(&request)?;
         let request = request.into_inner();
-        required_id(&request.workflow_id, "workflow_id")?;
         let input = request.input.as_ref().map(value_from_pb).unwrap_or(Value::Null);
         json_depth(&input, "input")?;
         let version = Some(request.version).filter(|v| *v > 0);
-        let hints = self.workers.cost_hints(&tenant, now_ms()).await?;
-        let estimate = self.runs.estimate(&tenant, &request.workflow_id, version, input, &hints).await?;
+        let workflow_id = self.runs.catalog().resolve(&tenant, "workflow_id", &request.workflow_id).await?;
+        let hints = self.tasks.workers().cost_hints(&tenant, now_ms()).await?;
+        let estimate = self.runs.estimate(&tenant, &workflow_id, version, input, &hints).await?;
         Ok(Response::new(estimate_to_pb(&estimate)))
     }
 
@@ -398,8 +398,8 @@ impl RunService for RunApi {
             let (sequence, _) = page_token::decode(&request.page_token, &request.run_id)?;
             u64::try_from(sequence).map_err(|_| error::invalid_argument("page_token", "is malformed"))?
         };
-        let workflow_id = Some(request.workflow_id.as_str()).filter(|w| !w.is_empty());
-        self.runs.check_run_of(&tenant, &request.run_id, workflow_id).await?;
+        let workflow_id = self.runs.catalog().resolve_filter(&tenant, "workflow_id", &request.workflow_id).await?;
+        self.runs.check_run_of(&tenant, &request.run_id, workflow_id.as_deref()).await?;
         let mut events = self.runs.events(&tenant, &request.run_id, after, size + 1).await?;
         let has_more = events.len() > size as usize;
         events.truncate(size as usize);
@@ -421,8 +421,18 @@ impl RunService for RunApi {
         let r = request.into_inner();
         let timeout = execute_timeout(r.timeout_seconds);
         let start = start_request(start_fields!(r))?;
-        let detail = self.runs.execute(&tenant, start, timeout, r.cancel_on_timeout).await?;
-        let run = run_pb(&detail);
+        let detail = match self.runs.execute(&tenant, start, timeout, r.cancel_on_timeout).await {
+            // Say what the run still waits for (nothing, once cancelled).
+            Err(EngineError::Timeout { message, run_id }) => {
+                let message = match self.tasks.waiting_summary(&tenant, &run_id).await {
+                    Some(waiting) => format!("{message}; {waiting}"),
+                    None => message,
+                };
+                return Err(EngineError::Timeout { message, run_id }.into());
+            }
+            result => result?,
+        };
+        let run = self.run_pb(&tenant, detail).await;
         Ok(Response::new(pb::ExecuteWorkflowResponse { output: run.output.clone(), run: Some(run) }))
     }
 

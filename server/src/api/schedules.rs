@@ -12,6 +12,7 @@ use crate::api::convert::{timestamp, value_to_pb};
 use crate::api::convert_runs::value_from_pb;
 use crate::api::request_checks::{json_depth, required_id};
 use crate::api::{error, page_token};
+use crate::engine::WorkflowCatalog;
 use crate::engine::schedules::{DEFAULT_NEXT_FIRE_COUNT, MAX_NEXT_FIRE_COUNT, ScheduleDraft, ScheduleField, Schedules};
 use crate::store::schedules::{CatchUp, Overlap, ScheduleRecord};
 
@@ -24,12 +25,14 @@ const MAX_MASK_PATHS: usize = 16;
 /// The ScheduleService implementation.
 pub struct ScheduleApi {
     schedules: Schedules,
+    /// Resolves a workflow named by id or by name.
+    catalog: WorkflowCatalog,
 }
 
 impl ScheduleApi {
     /// A service over `schedules`.
-    pub fn new(schedules: Schedules) -> Self {
-        Self { schedules }
+    pub fn new(schedules: Schedules, catalog: WorkflowCatalog) -> Self {
+        Self { schedules, catalog }
     }
 }
 
@@ -181,7 +184,7 @@ impl ScheduleService for ScheduleApi {
         let tenant = auth::tenant(&request)?;
         let creator = auth::caller(&request)?.key_id.clone().unwrap_or_default();
         let r = request.into_inner();
-        required_id(&r.workflow_id, "workflow_id")?;
+        let workflow_id = self.catalog.resolve(&tenant, "workflow_id", &r.workflow_id).await?;
         let Some(schedule) = r.schedule.as_ref() else {
             return Err(error::invalid_argument("schedule", "is required"));
         };
@@ -190,7 +193,7 @@ impl ScheduleService for ScheduleApi {
         if draft.user_id.is_empty() {
             draft.user_id = creator;
         }
-        let created = self.schedules.create(&tenant, &r.workflow_id, draft).await?;
+        let created = self.schedules.create(&tenant, &workflow_id, draft).await?;
         Ok(Response::new(pb::CreateScheduleResponse {
             schedule_id: created.id.clone(),
             schedule: Some(schedule_to_pb(&created, &[])),
@@ -203,11 +206,11 @@ impl ScheduleService for ScheduleApi {
     ) -> Result<Response<pb::ListSchedulesResponse>, Status> {
         let tenant = auth::tenant(&request)?;
         let r = request.into_inner();
-        required_id(&r.workflow_id, "workflow_id")?;
+        let workflow_id = self.catalog.resolve(&tenant, "workflow_id", &r.workflow_id).await?;
         let limit = if r.page_size == 0 { DEFAULT_PAGE_SIZE } else { r.page_size.min(MAX_PAGE_SIZE) };
         let fingerprint = format!("schedules|{}", r.workflow_id);
         let after = if r.page_token.is_empty() { None } else { Some(page_token::decode(&r.page_token, &fingerprint)?) };
-        let mut page = self.schedules.list(&tenant, &r.workflow_id, after, limit + 1).await?;
+        let mut page = self.schedules.list(&tenant, &workflow_id, after, limit + 1).await?;
         let more = page.len() > limit as usize;
         page.truncate(limit as usize);
         let next_page_token = match page.last() {

@@ -9,6 +9,7 @@ use weft_proto::v1::template_service_server::TemplateService;
 
 use crate::api::convert::{self, timestamp};
 use crate::api::{auth, error, page_token};
+use crate::engine::WorkflowCatalog;
 use crate::engine::templates::{Installation, NewTemplate, Template, TemplateFilter, Templates};
 use crate::model::{Workflow, WorkflowStatus};
 
@@ -23,12 +24,14 @@ const MAX_PAGE_BYTES: usize = 2 * 1024 * 1024;
 /// The TemplateService implementation.
 pub struct TemplateApi {
     templates: Templates,
+    /// Resolves a workflow named by id or by name.
+    catalog: WorkflowCatalog,
 }
 
 impl TemplateApi {
     /// A service over `templates`.
-    pub fn new(templates: Templates) -> Self {
-        Self { templates }
+    pub fn new(templates: Templates, catalog: WorkflowCatalog) -> Self {
+        Self { templates, catalog }
     }
 }
 
@@ -156,7 +159,7 @@ impl TemplateService for TemplateApi {
             category: template.category,
             tags: template.tags,
             definition,
-            workflow_id: r.workflow_id,
+            workflow_id: self.catalog.resolve_filter(&tenant, "workflow_id", &r.workflow_id).await?.unwrap_or_default(),
             workflow_version: r.workflow_version,
         };
         let created = self.templates.create(&tenant, asked).await?;

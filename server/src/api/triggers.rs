@@ -15,18 +15,21 @@ use crate::api::auth;
 use crate::api::convert::timestamp;
 use crate::api::convert_runs::value_from_pb;
 use crate::api::error;
+use crate::engine::WorkflowCatalog;
 use crate::engine::triggers::signature::{MAX_HEADER_BYTES, Presented};
 use crate::engine::triggers::{InboundBody, InboundCall, InboundRefusal, TriggerState, Triggers};
 
 /// The TriggerService implementation.
 pub struct TriggerApi {
     triggers: Triggers,
+    /// Resolves a workflow named by id or by name.
+    catalog: WorkflowCatalog,
 }
 
 impl TriggerApi {
     /// A service over `triggers`.
-    pub fn new(triggers: Triggers) -> Self {
-        Self { triggers }
+    pub fn new(triggers: Triggers, catalog: WorkflowCatalog) -> Self {
+        Self { triggers, catalog }
     }
 }
 
@@ -79,7 +82,8 @@ impl TriggerService for TriggerApi {
     ) -> Result<Response<pb::DeployWorkflowResponse>, Status> {
         let tenant = auth::tenant(&request)?;
         let r = request.into_inner();
-        let (state, secret) = self.triggers.deploy(&tenant, &r.workflow_id, r.rotate_secret).await?;
+        let workflow_id = self.catalog.resolve(&tenant, "workflow_id", &r.workflow_id).await?;
+        let (state, secret) = self.triggers.deploy(&tenant, &workflow_id, r.rotate_secret).await?;
         Ok(Response::new(pb::DeployWorkflowResponse {
             ok: true,
             trigger: Some(state_to_pb(&state)),
@@ -93,7 +97,8 @@ impl TriggerService for TriggerApi {
     ) -> Result<Response<pb::UndeployWorkflowResponse>, Status> {
         let tenant = auth::tenant(&request)?;
         let r = request.into_inner();
-        let state = self.triggers.undeploy(&tenant, &r.workflow_id).await?;
+        let workflow_id = self.catalog.resolve(&tenant, "workflow_id", &r.workflow_id).await?;
+        let state = self.triggers.undeploy(&tenant, &workflow_id).await?;
         Ok(Response::new(pb::UndeployWorkflowResponse { ok: true, trigger: Some(state_to_pb(&state)) }))
     }
 
@@ -103,7 +108,8 @@ impl TriggerService for TriggerApi {
     ) -> Result<Response<pb::ArmWebhookResponse>, Status> {
         let tenant = auth::tenant(&request)?;
         let r = request.into_inner();
-        let state = self.triggers.arm(&tenant, &r.workflow_id, r.window_seconds).await?;
+        let workflow_id = self.catalog.resolve(&tenant, "workflow_id", &r.workflow_id).await?;
+        let state = self.triggers.arm(&tenant, &workflow_id, r.window_seconds).await?;
         Ok(Response::new(pb::ArmWebhookResponse {
             ok: true,
             armed_until: state.armed_until_ms.map(timestamp),
@@ -140,7 +146,8 @@ impl TriggerService for TriggerApi {
     ) -> Result<Response<pb::GetTriggerStatusResponse>, Status> {
         let tenant = auth::tenant(&request)?;
         let r = request.into_inner();
-        let state = self.triggers.status(&tenant, &r.workflow_id).await?;
+        let workflow_id = self.catalog.resolve(&tenant, "workflow_id", &r.workflow_id).await?;
+        let state = self.triggers.status(&tenant, &workflow_id).await?;
         Ok(Response::new(pb::GetTriggerStatusResponse { trigger: Some(state_to_pb(&state)) }))
     }
 

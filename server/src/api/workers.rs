@@ -20,7 +20,8 @@ use weft_proto::v1::worker_service_server::WorkerService;
 
 use crate::api::auth;
 use crate::api::convert_workers::{
-    cents, cost_hint_from_pb, output_from_pb, state_writes_from_pb, task_to_pb, tool_answer_to_pb, worker_to_pb,
+    agent_queue_to_pb, cents, cost_hint_from_pb, output_from_pb, state_writes_from_pb, task_to_pb, tool_answer_to_pb,
+    worker_to_pb,
 };
 use crate::api::request_checks::required_id;
 use crate::api::{error, page_token};
@@ -309,6 +310,9 @@ impl WorkerService for WorkerApi {
         } as usize;
         let fingerprint = format!("agent={}", r.agent);
         let after = if r.page_token.is_empty() { None } else { Some(page_token::decode(&r.page_token, &fingerprint)?) };
+        if r.agent.chars().count() > MAX_AGENT_CHARS {
+            return Err(error::invalid_argument("agent", format!("is longer than {MAX_AGENT_CHARS} characters")));
+        }
         let agent = (!r.agent.is_empty()).then_some(r.agent.as_str());
         let listed = self.tasks.workers().list(&tenant, agent, now_ms()).await?;
         // Most recently seen first: a row follows the token's position when
@@ -335,6 +339,7 @@ impl WorkerService for WorkerApi {
             .iter()
             .map(|entry| worker_to_pb(entry, in_flight.get(&entry.registration.worker_id).copied().unwrap_or_default()))
             .collect();
-        Ok(Response::new(pb::ListWorkersResponse { workers, next_page_token, agent_queues: Vec::new() }))
+        let agent_queues = self.tasks.agent_queues(&tenant, agent).await?.iter().map(agent_queue_to_pb).collect();
+        Ok(Response::new(pb::ListWorkersResponse { workers, next_page_token, agent_queues }))
     }
 }

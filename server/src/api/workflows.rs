@@ -1,5 +1,6 @@
 //! `weft.v1.WorkflowService`: checks each request, calls the workflow
-//! catalog, and shapes the response.
+//! catalog, and shapes the response. Every RPC that names a workflow takes
+//! its id or its name; the catalog resolves which (`engine::workflows::names`).
 
 use tonic::{Request, Response, Status};
 use weft_proto::v1 as pb;
@@ -7,11 +8,11 @@ use weft_proto::v1::workflow_service_server::WorkflowService;
 
 use crate::api::auth;
 use crate::api::list_order::{list_order, list_sort};
-use crate::api::request_checks::{required_id, required_version};
+use crate::api::request_checks::required_version;
 use crate::api::{convert, error, page_token};
 use crate::engine::WorkflowCatalog;
 use crate::engine::compile::Problem;
-use crate::engine::workflows::{ListQuery, WorkflowDraft, WorkflowPatch};
+use crate::engine::workflows::{ApplyOutcome, ListQuery, WorkflowDraft, WorkflowPatch};
 use crate::model::Definition;
 use crate::store::{CursorKey, WorkflowCursor, WorkflowSort};
 
@@ -131,9 +132,32 @@ impl WorkflowService for WorkflowApi {
 
     async fn apply_workflow(
         &self,
-        _request: Request<pb::ApplyWorkflowRequest>,
+        request: Request<pb::ApplyWorkflowRequest>,
     ) -> Result<Response<pb::ApplyWorkflowResponse>, Status> {
-        Err(Status::unimplemented("ApplyWorkflow is not built yet"))
+        let tenant = auth::tenant(&request)?;
+        let request = request.into_inner();
+        let workflow = request.workflow.ok_or_else(|| error::invalid_argument("workflow.name", "is required"))?;
+        // The request's own summary wins over one inside the workflow.
+        let change_summary =
+            if request.change_summary.is_empty() { workflow.change_summary.clone() } else { request.change_summary };
+        let draft = WorkflowDraft {
+            definition: convert::definition_from_pb(&workflow)?,
+            tags: workflow.tags,
+            trigger_type: workflow.trigger_type,
+            status: convert::status_from_pb(workflow.status)?,
+            change_summary,
+            request_id: None,
+        };
+        let applied = self.catalog.apply(&tenant, draft).await?;
+        let outcome = match applied.outcome {
+            ApplyOutcome::Created => pb::ApplyOutcome::Created,
+            ApplyOutcome::Updated => pb::ApplyOutcome::Updated,
+            ApplyOutcome::Unchanged => pb::ApplyOutcome::Unchanged,
+        };
+        Ok(Response::new(pb::ApplyWorkflowResponse {
+            workflow: Some(convert::workflow_to_pb(&applied.workflow)),
+            outcome: outcome as i32,
+        }))
     }
 
     async fn get_workflow(
@@ -141,8 +165,7 @@ impl WorkflowService for WorkflowApi {
         request: Request<pb::GetWorkflowRequest>,
     ) -> Result<Response<pb::GetWorkflowResponse>, Status> {
         let tenant = auth::tenant(&request)?;
-        let id = request.into_inner().id;
-        required_id(&id, "id")?;
+        let id = self.catalog.resolve(&tenant, "id", &request.into_inner().id).await?;
         let workflow = self.catalog.get(&tenant, &id).await?;
         Ok(Response::new(pb::GetWorkflowResponse { workflow: Some(convert::workflow_to_pb(&workflow)) }))
     }
@@ -207,7 +230,7 @@ impl WorkflowService for WorkflowApi {
         let tenant = auth::tenant(&request)?;
         let request = request.into_inner();
         let workflow = request.workflow.ok_or_else(|| error::invalid_argument("workflow", "is required"))?;
-        required_id(&workflow.id, "workflow.id")?;
+        let id = self.catalog.resolve(&tenant, "workflow.id", &workflow.id).await?;
         let mask: Vec<String> =
             request.update_mask.map(|m| m.paths.iter().map(|p| camel_case(p)).collect()).unwrap_or_default();
         let explicit = !mask.is_empty();
@@ -238,7 +261,7 @@ impl WorkflowService for WorkflowApi {
             change_summary: workflow.change_summary.clone(),
             expected_version: Some(request.expected_version).filter(|v| *v != 0),
         };
-        let updated = self.catalog.update(&tenant, &workflow.id, patch).await?;
+        let updated = self.catalog.update(&tenant, &id, patch).await?;
         Ok(Response::new(pb::UpdateWorkflowResponse { workflow: Some(convert::workflow_to_pb(&updated)) }))
     }
 
@@ -247,8 +270,7 @@ impl WorkflowService for WorkflowApi {
         request: Request<pb::DeleteWorkflowRequest>,
     ) -> Result<Response<pb::DeleteWorkflowResponse>, Status> {
         let tenant = auth::tenant(&request)?;
-        let id = request.into_inner().id;
-        required_id(&id, "id")?;
+        let id = self.catalog.resolve(&tenant, "id", &request.into_inner().id).await?;
         self.catalog.delete(&tenant, &id).await?;
         Ok(Response::new(pb::DeleteWorkflowResponse { success: true, message: "Workflow deleted successfully".into() }))
     }
@@ -259,10 +281,10 @@ impl WorkflowService for WorkflowApi {
     ) -> Result<Response<pb::SetWorkflowStatusResponse>, Status> {
         let tenant = auth::tenant(&request)?;
         let request = request.into_inner();
-        required_id(&request.id, "id")?;
         let status = convert::status_from_pb(request.status)?
             .ok_or_else(|| error::invalid_argument("status", "must be one of draft, active, paused, archived"))?;
-        let workflow = self.catalog.set_status(&tenant, &request.id, status).await?;
+        let id = self.catalog.resolve(&tenant, "id", &request.id).await?;
+        let workflow = self.catalog.set_status(&tenant, &id, status).await?;
         Ok(Response::new(pb::SetWorkflowStatusResponse { workflow: Some(convert::workflow_to_pb(&workflow)) }))
     }
 
@@ -286,8 +308,7 @@ impl WorkflowService for WorkflowApi {
         request: Request<pb::ListWorkflowVersionsRequest>,
     ) -> Result<Response<pb::ListWorkflowVersionsResponse>, Status> {
         let tenant = auth::tenant(&request)?;
-        let id = request.into_inner().id;
-        required_id(&id, "id")?;
+        let id = self.catalog.resolve(&tenant, "id", &request.into_inner().id).await?;
         let versions = self.catalog.versions(&tenant, &id).await?;
         Ok(Response::new(pb::ListWorkflowVersionsResponse {
             versions: versions.iter().map(convert::version_to_pb).collect(),
@@ -300,9 +321,9 @@ impl WorkflowService for WorkflowApi {
     ) -> Result<Response<pb::GetWorkflowVersionResponse>, Status> {
         let tenant = auth::tenant(&request)?;
         let request = request.into_inner();
-        required_id(&request.id, "id")?;
         required_version(request.version, "version")?;
-        let workflow = self.catalog.get_version(&tenant, &request.id, request.version).await?;
+        let id = self.catalog.resolve(&tenant, "id", &request.id).await?;
+        let workflow = self.catalog.get_version(&tenant, &id, request.version).await?;
         Ok(Response::new(pb::GetWorkflowVersionResponse { workflow: Some(convert::workflow_to_pb(&workflow)) }))
     }
 
@@ -312,10 +333,10 @@ impl WorkflowService for WorkflowApi {
     ) -> Result<Response<pb::DiffWorkflowVersionsResponse>, Status> {
         let tenant = auth::tenant(&request)?;
         let request = request.into_inner();
-        required_id(&request.id, "id")?;
         required_version(request.v1, "v1")?;
         required_version(request.v2, "v2")?;
-        let diff = self.catalog.diff(&tenant, &request.id, request.v1, request.v2).await?;
+        let id = self.catalog.resolve(&tenant, "id", &request.id).await?;
+        let diff = self.catalog.diff(&tenant, &id, request.v1, request.v2).await?;
         Ok(Response::new(pb::DiffWorkflowVersionsResponse {
             diff: diff.patch.0.iter().map(convert::patch_operation_to_pb).collect(),
             summary: diff.summary,
@@ -330,9 +351,9 @@ impl WorkflowService for WorkflowApi {
     ) -> Result<Response<pb::RollbackWorkflowResponse>, Status> {
         let tenant = auth::tenant(&request)?;
         let request = request.into_inner();
-        required_id(&request.id, "id")?;
         required_version(request.version, "version")?;
-        let workflow = self.catalog.rollback(&tenant, &request.id, request.version, request.change_summary).await?;
+        let id = self.catalog.resolve(&tenant, "id", &request.id).await?;
+        let workflow = self.catalog.rollback(&tenant, &id, request.version, request.change_summary).await?;
         Ok(Response::new(pb::RollbackWorkflowResponse { workflow: Some(convert::workflow_to_pb(&workflow)) }))
     }
 }

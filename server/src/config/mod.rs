@@ -14,6 +14,7 @@ mod notify;
 mod runs;
 mod schedules;
 mod secrets;
+mod tasks;
 
 pub use auth::AuthSettings;
 pub use http::HttpSettings;
@@ -22,6 +23,7 @@ pub use notify::NotifySettings;
 pub use runs::RunSettings;
 pub use schedules::ScheduleSettings;
 pub use secrets::SecretSettings;
+pub use tasks::TaskSettings;
 
 /// Everything `weft serve` can be told.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -65,6 +67,8 @@ pub struct Config {
     pub notifications: NotifySettings,
     /// Cron schedules (`[schedules]`).
     pub schedules: ScheduleSettings,
+    /// When a queued worker task counts as unclaimed (`[tasks]`).
+    pub tasks: TaskSettings,
 }
 
 /// How replicas sharing a Postgres database divide the runs. SQLite has
@@ -176,6 +180,7 @@ impl Default for Config {
             secrets: SecretSettings::default(),
             notifications: NotifySettings::default(),
             schedules: ScheduleSettings::default(),
+            tasks: TaskSettings::default(),
         }
     }
 }
@@ -314,6 +319,7 @@ impl Config {
         config.secrets.apply_env(&env)?;
         config.notifications.apply_env(&env)?;
         config.schedules.apply_env(&env)?;
+        config.tasks.apply_env(&env)?;
         if let Some(listen) = overrides.listen {
             config.listen = listen;
         }
@@ -383,6 +389,7 @@ impl Config {
         self.http.validate()?;
         self.limits.validate()?;
         self.runs.validate()?;
+        self.tasks.validate()?;
         self.secrets.validate()?;
         self.notifications.validate()?;
         self.schedules.validate()?;

@@ -26,6 +26,15 @@ pub enum EngineError {
         /// What is wrong with it.
         message: String,
     },
+    /// Another workflow of the tenant has this name (names are unique per
+    /// tenant); nothing was written.
+    #[error("a workflow named '{name}' already exists")]
+    NameTaken {
+        /// The name asked for.
+        name: String,
+        /// The id of the workflow that has it, when it could be read.
+        holder: Option<String>,
+    },
     /// A precondition given by the caller no longer holds (e.g. an expected
     /// version that is not the latest).
     #[error("{0}")]
@@ -93,6 +102,7 @@ impl From<StoreError> for EngineError {
                 };
                 EngineError::NotFound { what: entity.describe(&id), reason }
             }
+            StoreError::NameTaken { name } => EngineError::NameTaken { name, holder: None },
             other => EngineError::Store(other),
         }
     }

@@ -10,8 +10,15 @@
 //! [`TOUCH_EVERY_MS`] per replica, and between writes the cache answers
 //! (a registration changed through another replica is seen here within
 //! that interval). Listings merge the cache's newer sightings in.
+//!
+//! Whether an agent is served ([`WorkerRegistry::presence`]) is read from
+//! the same sightings, so a worker polling another replica counts too; the
+//! write interval is shortened to half of `[tasks] unclaimed_after` when
+//! that is shorter, so what other replicas read is never older than half
+//! the time that decides "unclaimed".
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::engine::EngineError;
@@ -97,18 +104,59 @@ struct Cache {
     pruned_ms: i64,
 }
 
+/// Who serves one agent of a tenant.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AgentPresence {
+    /// Registered workers serving it, not yet forgotten.
+    pub live_workers: u32,
+    /// Whether one of them registered or polled recently enough (see
+    /// [`WorkerRegistry::presence`]).
+    pub served: bool,
+}
+
 /// The workers of every tenant, in the store, with this replica's cache;
 /// cheap to clone.
 #[derive(Clone)]
 pub struct WorkerRegistry {
     store: Arc<dyn Store>,
     cache: Arc<Mutex<Cache>>,
+    /// Longest time between writes of a polling worker's last sight, ms:
+    /// [`TOUCH_EVERY_MS`], or less (see [`Self::set_touch_every`]).
+    touch_every_ms: Arc<AtomicI64>,
 }
 
 impl WorkerRegistry {
     /// A registry over `store`.
     pub fn new(store: Arc<dyn Store>) -> Self {
-        Self { store, cache: Arc::default() }
+        Self { store, cache: Arc::default(), touch_every_ms: Arc::new(AtomicI64::new(TOUCH_EVERY_MS)) }
+    }
+
+    /// Writes a polling worker's last sight at least every `ms` (at most
+    /// [`TOUCH_EVERY_MS`], at least 10 ms), so other replicas judge
+    /// whether its agents are served from a sight at most that old.
+    pub fn set_touch_every(&self, ms: i64) {
+        self.touch_every_ms.store(ms.clamp(10, TOUCH_EVERY_MS), Ordering::Relaxed);
+    }
+
+    /// The tenant's agents that live workers serve, each with how many
+    /// serve it and whether one of them was seen (registered, polled, or
+    /// held a stream with credits) at or after `seen_since_ms`. An agent
+    /// no live worker serves is absent.
+    pub async fn presence(
+        &self,
+        tenant: &str,
+        now_ms: i64,
+        seen_since_ms: i64,
+    ) -> Result<HashMap<String, AgentPresence>, EngineError> {
+        let mut agents: HashMap<String, AgentPresence> = HashMap::new();
+        for worker in self.list(tenant, None, now_ms).await? {
+            for agent in worker.registration.agents {
+                let presence = agents.entry(agent).or_default();
+                presence.live_workers = presence.live_workers.saturating_add(1);
+                presence.served |= worker.last_seen_ms >= seen_since_ms;
+            }
+        }
+        Ok(agents)
     }
 
     /// Registers a worker, or replaces the registration of the same id.
@@ -154,12 +202,14 @@ impl WorkerRegistry {
 
     /// Marks a worker as heard from now and returns its agents; `None` when
     /// it is not registered (or was forgotten). Writes to the store only
-    /// when this replica has not for [`TOUCH_EVERY_MS`].
+    /// when this replica has not for [`TOUCH_EVERY_MS`] (or the shorter
+    /// interval set).
     pub async fn touch(&self, tenant: &str, worker_id: &str, now_ms: i64) -> Result<Option<Vec<String>>, EngineError> {
         let key = (tenant.to_string(), worker_id.to_string());
+        let touch_every_ms = self.touch_every_ms.load(Ordering::Relaxed);
         {
             let mut cache = self.cache.lock().expect("worker cache");
-            if let Some(seen) = cache.seen.get_mut(&key).filter(|seen| now_ms - seen.written_ms < TOUCH_EVERY_MS) {
+            if let Some(seen) = cache.seen.get_mut(&key).filter(|seen| now_ms - seen.written_ms < touch_every_ms) {
                 seen.last_seen_ms = seen.last_seen_ms.max(now_ms);
                 return Ok(Some(seen.agents.clone()));
             }
@@ -326,6 +376,33 @@ mod tests {
         assert_eq!(mine[0].last_seen_ms, 1_000 + TOUCH_EVERY_MS - 1, "this replica lists its own later sighting");
         here.touch("t", "a", 1_000 + TOUCH_EVERY_MS).await.unwrap();
         assert_eq!(stored(&elsewhere).await, 1_000 + TOUCH_EVERY_MS, "then it is written, for every replica");
+    }
+
+    #[tokio::test]
+    async fn presence_counts_live_workers_per_agent_and_who_was_seen_recently() {
+        let dir = tempfile::tempdir().unwrap();
+        let registry = registry(&dir).await;
+        registry.register("t", registration("a", &["x", "y"]), 1_000).await.unwrap();
+        registry.register("t", registration("b", &["x"]), 5_000).await.unwrap();
+        let agents = registry.presence("t", 5_000, 4_000).await.unwrap();
+        assert_eq!(agents["x"], AgentPresence { live_workers: 2, served: true });
+        assert_eq!(agents["y"], AgentPresence { live_workers: 1, served: false }, "a was last seen at 1000");
+        assert!(!agents.contains_key("z"));
+        registry.touch("t", "a", 5_500).await.unwrap();
+        assert!(registry.presence("t", 5_500, 4_000).await.unwrap()["y"].served, "a poll is a sighting");
+        assert!(registry.presence("other", 5_500, 0).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_shorter_touch_interval_writes_sightings_for_other_replicas_sooner() {
+        let dir = tempfile::tempdir().unwrap();
+        let here = registry(&dir).await;
+        let elsewhere = registry(&dir).await;
+        here.set_touch_every(100);
+        here.register("t", registration("a", &["x"]), 1_000).await.unwrap();
+        here.touch("t", "a", 1_100).await.unwrap();
+        let seen = elsewhere.presence("t", 1_100, 1_050).await.unwrap();
+        assert!(seen["x"].served, "written after 100 ms, not 5 s");
     }
 
     #[tokio::test]

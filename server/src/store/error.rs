@@ -49,6 +49,14 @@ pub enum StoreError {
         /// The latest version now stored.
         latest: u32,
     },
+    /// Another workflow of the tenant has this name: the unique index on
+    /// (tenant, name) refused the write (names are unique per tenant,
+    /// migration 0020). Nothing was written.
+    #[error("a workflow named '{name}' already exists")]
+    NameTaken {
+        /// The name asked for.
+        name: String,
+    },
     /// A stored document could not be read back; the data is damaged.
     #[error("corrupt stored data: {0}")]
     Corrupt(String),
@@ -80,6 +88,13 @@ impl StoreError {
     /// A `NotFound` for a workflow id.
     pub fn workflow_not_found(id: &str) -> Self {
         Self::NotFound { entity: Entity::Workflow, id: id.to_owned() }
+    }
+
+    /// Whether this is the database refusing, through the pool, a row that
+    /// breaks a unique index (SQLite's UNIQUE or PRIMARY KEY constraint,
+    /// Postgres's SQLSTATE 23505), e.g. a second workflow with a taken name.
+    pub(crate) fn is_unique_violation(&self) -> bool {
+        matches!(self, Self::Database(sqlx::Error::Database(db)) if db.is_unique_violation())
     }
 
     /// A `NotFound` for a run id.

@@ -27,6 +27,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (18, "webhook triggers", include_str!("../../migrations/sqlite/0018_triggers.sql")),
     (19, "run slots", include_str!("../../migrations/sqlite/0019_run_slots.sql")),
     (16, "schedules", include_str!("../../migrations/sqlite/0016_schedules.sql")),
+    (20, "unique workflow names", include_str!("../../migrations/sqlite/0020_unique_workflow_names.sql")),
 ];
 
 /// Migrations of the Postgres store, numbered as their SQLite twins: the
@@ -51,6 +52,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (18, "webhook triggers", include_str!("../../migrations/postgres/0018_triggers.sql")),
     (19, "run slots", include_str!("../../migrations/postgres/0019_run_slots.sql")),
     (16, "schedules", include_str!("../../migrations/postgres/0016_schedules.sql")),
+    (20, "unique workflow names", include_str!("../../migrations/postgres/0020_unique_workflow_names.sql")),
 ];
 
 /// The migrator of the SQLite store.

@@ -6,7 +6,7 @@
 //! engine decides, the store remembers. Every method is scoped to a tenant.
 //!
 //! [`Store`] is the sum of one trait per table (restate's storage-api
-//! shape): [`WorkflowStore`], [`RunStore`], [`TaskStore`],
+//! shape): [`WorkflowStore`], [`RunStore`], [`TaskStore`], [`TaskWaitStore`],
 //! [`ApprovalStore`], [`WorkerStore`], [`SecretStore`], [`KeyStore`],
 //! [`RetentionStore`], [`NotificationStore`], [`TriggerStore`],
 //! [`TemplateStore`], [`SlotStore`], [`ScheduleStore`]
@@ -33,6 +33,7 @@ pub mod schedules;
 mod secrets;
 pub mod slots;
 pub mod sqlite;
+mod task_waits;
 mod tasks;
 pub mod templates;
 mod tenant_secrets;
@@ -54,13 +55,14 @@ pub use schedules::ScheduleStore;
 pub use secrets::SecretStore;
 pub use slots::{PausedRuns, QueueRow, SlotAsk, SlotStore, StalledAdmission};
 pub use sqlite::wal::CheckpointStats;
+pub use task_waits::{AgentQueueRow, QueueCursor, QueuedTask, TaskWaitStore};
 pub use tasks::{ClaimRequest, ClaimScope, ExpiredLease, LeasedTask, TaskClaim, TaskLease, TaskStatus, TaskStore};
 pub use templates::TemplateStore;
 pub use tenant_secrets::{TenantSecretInfo, TenantSecretStore};
 pub use triggers::TriggerStore;
 pub use workers::{WorkerRecord, WorkerStore};
 pub use workflow_order::{CursorKey, SortOrder, WorkflowCursor, WorkflowSort};
-pub use workflows::{NewVersion, NewWorkflow, WorkflowPage, WorkflowQuery, WorkflowStore};
+pub use workflows::{NamedWorkflow, NewVersion, NewWorkflow, WorkflowPage, WorkflowQuery, WorkflowStore};
 
 /// Persistence of Weft's state: every table's trait. Callers hold an
 /// `Arc<dyn Store>` and call any table's methods on it.
@@ -69,6 +71,7 @@ pub trait Store:
     + RunStore
     + CommitStore
     + TaskStore
+    + TaskWaitStore
     + ApprovalStore
     + WorkerStore
     + SecretStore
@@ -88,6 +91,8 @@ impl<T> Store for T where
         + RunStore
         + CommitStore
         + TaskStore
+        + TaskWaitStore
+        + TaskWaitStore
         + ApprovalStore
         + WorkerStore
         + SecretStore

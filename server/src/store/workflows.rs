@@ -69,6 +69,15 @@ pub struct NewVersion {
     pub now_ms: i64,
 }
 
+/// A workflow found by its name ([`WorkflowStore::workflow_by_name`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamedWorkflow {
+    /// Its `wf_…` id.
+    pub id: String,
+    /// Its status (any: archived workflows keep their names).
+    pub status: WorkflowStatus,
+}
+
 /// Filters and page position of a workflow listing.
 #[derive(Debug, Clone, Default)]
 pub struct WorkflowQuery {
@@ -107,8 +116,13 @@ pub struct WorkflowPage {
 #[async_trait]
 pub trait WorkflowStore: Send + Sync + 'static {
     /// Creates a workflow at version 1 (or returns the one an earlier call
-    /// with the same `request_id` created).
+    /// with the same `request_id` created). [`StoreError::NameTaken`] when
+    /// another workflow of the tenant has the definition's name.
     async fn create_workflow(&self, tenant: &str, new: NewWorkflow) -> Result<Workflow, StoreError>;
+
+    /// The workflow of the tenant named exactly `name`, whatever its
+    /// status (names are unique per tenant; an empty name names none).
+    async fn workflow_by_name(&self, tenant: &str, name: &str) -> Result<Option<NamedWorkflow>, StoreError>;
 
     /// The latest version of a workflow.
     async fn get_workflow(&self, tenant: &str, id: &str) -> Result<Workflow, StoreError>;
@@ -120,7 +134,9 @@ pub trait WorkflowStore: Send + Sync + 'static {
     async fn list_workflows(&self, tenant: &str, query: &WorkflowQuery) -> Result<WorkflowPage, StoreError>;
 
     /// Writes version `based_on + 1`, atomically; fails with
-    /// `VersionConflict` when the latest version is no longer `based_on`.
+    /// `VersionConflict` when the latest version is no longer `based_on`,
+    /// and with `NameTaken` when it renames the workflow onto the name of
+    /// another.
     async fn append_workflow_version(&self, tenant: &str, id: &str, next: NewVersion) -> Result<Workflow, StoreError>;
 
     /// Changes the status without writing a version.
@@ -166,6 +182,9 @@ const INSERT_WORKFLOW: &str = "INSERT INTO workflows \
 const INSERT_VERSION: &str = "INSERT INTO workflow_versions \
      (tenant_id, workflow_id, version, definition, change_summary, created_at, source) \
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+/// The workflow with a name (tenant, name); the unique index
+/// `workflows_unique_name` (migration 0020) answers it.
+const BY_NAME: &str = "SELECT id, status FROM workflows WHERE tenant_id = ?1 AND name = ?2 AND name <> ''";
 /// The source of one version (tenant, id, version).
 const VERSION_SOURCE: &str = "SELECT source FROM workflow_versions \
      WHERE tenant_id = ?1 AND workflow_id = ?2 AND version = ?3";
@@ -215,6 +234,14 @@ pub(crate) trait WorkflowDialect: Dialect {
     const LOCK_ROW: &'static str;
     /// Whether workflow `w` carries tag `?3`.
     const HAS_TAG: &'static str;
+}
+
+/// A write that sets a workflow's name to `name`, refused by the unique
+/// index on (tenant, name): [`StoreError::NameTaken`]. The statements this
+/// wraps can break no other unique index (ids are fresh, request ids are
+/// upserted), so a unique violation there is the name's.
+fn name_taken(name: &str) -> impl FnOnce(StoreError) -> StoreError + '_ {
+    move |err| if err.is_unique_violation() { StoreError::NameTaken { name: name.to_owned() } } else { err }
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> String {
@@ -269,7 +296,7 @@ impl<D: WorkflowDialect> WorkflowStore for D {
             Arg::Int(new.now_ms),
             Arg::Text(&new.definition.name),
         ];
-        D::execute(&mut *tx, INSERT_WORKFLOW, &args).await?;
+        D::execute(&mut *tx, INSERT_WORKFLOW, &args).await.map_err(name_taken(&new.definition.name))?;
         let definition = to_json(&new.definition);
         let source = new.source.as_ref().map(to_json);
         let args = [
@@ -285,6 +312,19 @@ impl<D: WorkflowDialect> WorkflowStore for D {
         let created = fetch_version::<D>(&mut *tx, tenant, &new.id, None).await?;
         D::commit(tx).await?;
         Ok(created)
+    }
+
+    async fn workflow_by_name(&self, tenant: &str, name: &str) -> Result<Option<NamedWorkflow>, StoreError> {
+        let mut conn = self.acquire().await?;
+        let Some(row) = D::fetch_optional(&mut *conn, BY_NAME, &[Arg::Text(tenant), Arg::Text(name)]).await? else {
+            return Ok(None);
+        };
+        let id = row.text("id")?;
+        let status = row.text("status")?;
+        match WorkflowStatus::parse(&status) {
+            Some(status) => Ok(Some(NamedWorkflow { id, status })),
+            None => Err(StoreError::unknown_value("workflow", &id, "status", &status)),
+        }
     }
 
     async fn get_workflow(&self, tenant: &str, id: &str) -> Result<Workflow, StoreError> {
@@ -368,7 +408,7 @@ impl<D: WorkflowDialect> WorkflowStore for D {
             Arg::OptText(next.trigger_type.as_deref()),
             Arg::Text(&next.definition.name),
         ];
-        D::execute(&mut *tx, BUMP_LATEST, &args).await?;
+        D::execute(&mut *tx, BUMP_LATEST, &args).await.map_err(name_taken(&next.definition.name))?;
         let written = fetch_version::<D>(&mut *tx, tenant, id, None).await?;
         D::commit(tx).await?;
         Ok(written)

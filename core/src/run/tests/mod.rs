@@ -23,6 +23,7 @@ mod semantics;
 mod splice;
 mod step_timeout;
 mod timing;
+mod unclaimed;
 mod wait_forms;
 mod wait_step;
 

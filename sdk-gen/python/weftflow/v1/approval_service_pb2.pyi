@@ -275,7 +275,9 @@ class ListApprovalsRequest(google.protobuf.message.Message):
     run_id: builtins.str
     """Only approvals of this run."""
     workflow_id: builtins.str
-    """Only approvals of runs of this workflow."""
+    """Only approvals of runs of this workflow: its id (`wf_…`) or its name
+    (NOT_FOUND when no workflow has the name).
+    """
     action: builtins.str
     """Only approvals for this action (or tool name)."""
     status: global___ApprovalStatus.ValueType

@@ -188,7 +188,10 @@ class CreateSubscriptionRequest(google.protobuf.message.Message):
     url: builtins.str
     """Where to POST deliveries; required."""
     workflow_id: builtins.str
-    """Only runs of this workflow (`wf_…`); empty for all of the tenant's."""
+    """Only runs of this workflow: its id (`wf_…`), or its name, which is
+    resolved to the id when the subscription is made (NOT_FOUND when no
+    workflow has it); empty for all of the tenant's.
+    """
     description: builtins.str
     """A label for people, at most 200 characters."""
     @property

@@ -39,11 +39,11 @@ class StartRunRequest(google.protobuf.message.Message):
     workflow_id: builtins.str
     """Workflow to run: its id (`wf_…`, at most 128 characters). A value that
     does not start with `wf_` is read as a workflow name (at most 200
-    characters), as the `/v1/agents/{name}/workflow` route documents: the
-    run starts on the newest (by creation) ACTIVE workflow with exactly
-    that name. NOT_FOUND when no workflow has the name (archived ones are
-    not looked at); FAILED_PRECONDITION (WORKFLOW_NOT_ACTIVE) when some do
-    but none is active. Required.
+    characters), as the `/v1/agents/{name}/workflow` route documents:
+    names are unique per tenant, and the run starts on the workflow with
+    exactly that name when it is ACTIVE. NOT_FOUND when no workflow has the
+    name, or the one that has it is archived; FAILED_PRECONDITION
+    (WORKFLOW_NOT_ACTIVE) when it is a draft or paused. Required.
     """
     user_id: builtins.str
     """End user the run acts for; copied to the run and to every task. Default:
@@ -208,7 +208,8 @@ class ListRunsRequest(google.protobuf.message.Message):
     TRIGGER_FIELD_NUMBER: builtins.int
     SCHEDULE_ID_FIELD_NUMBER: builtins.int
     workflow_id: builtins.str
-    """Only runs of this workflow (`wf_…`). Empty: every run of the tenant
+    """Only runs of this workflow: its id (`wf_…`) or its name (NOT_FOUND when
+    no workflow has the name). Empty: every run of the tenant
     (the `/v1/workflow-runs` route). NOT_FOUND when the page would be empty
     because the tenant has no such workflow (the runs a deleted workflow
     left behind still list).
@@ -618,7 +619,10 @@ class EstimateRunRequest(google.protobuf.message.Message):
     INPUT_FIELD_NUMBER: builtins.int
     VERSION_FIELD_NUMBER: builtins.int
     workflow_id: builtins.str
-    """Workflow id (`wf_…`). Required."""
+    """Workflow id (`wf_…`), or its name (at most 200 characters; a value
+    that does not start with `wf_` is a name). Required; NOT_FOUND when no
+    workflow has it.
+    """
     version: builtins.int
     """Workflow version to estimate. 0 (default): the latest."""
     @property
@@ -1028,7 +1032,7 @@ class ListRunEventsRequest(google.protobuf.message.Message):
     run_id: builtins.str
     """Run id. Required."""
     workflow_id: builtins.str
-    """Workflow id, as in the `/api/workflows/{id}/executions/{eid}/logs`
+    """Workflow id or name, as in the `/api/workflows/{id}/executions/{eid}/logs`
     route. Optional; when set, NOT_FOUND unless the run belongs to it.
     """
     after_sequence: builtins.int

@@ -227,7 +227,9 @@ class CreateScheduleRequest(google.protobuf.message.Message):
     WORKFLOW_ID_FIELD_NUMBER: builtins.int
     SCHEDULE_FIELD_NUMBER: builtins.int
     workflow_id: builtins.str
-    """Workflow (`wf_…`) to schedule. Required; NOT_FOUND when unknown."""
+    """Workflow to schedule: its id (`wf_…`) or its name. Required; NOT_FOUND
+    when unknown.
+    """
     @property
     def schedule(self) -> global___Schedule:
         """The schedule: the request body over REST, e.g.
@@ -284,7 +286,10 @@ class ListSchedulesRequest(google.protobuf.message.Message):
     PAGE_SIZE_FIELD_NUMBER: builtins.int
     PAGE_TOKEN_FIELD_NUMBER: builtins.int
     workflow_id: builtins.str
-    """Workflow id. Required."""
+    """Workflow id (`wf_…`), or its name (at most 200 characters; a value
+    that does not start with `wf_` is a name). Required; NOT_FOUND when no
+    workflow has it.
+    """
     page_size: builtins.int
     """Most schedules to return. Default 50, at most 200."""
     page_token: builtins.str

@@ -270,8 +270,8 @@ class CreateTemplateRequest(google.protobuf.message.Message):
     WORKFLOW_VERSION_FIELD_NUMBER: builtins.int
     workflow_id: builtins.str
     """Copy the definition from this workflow's latest version when
-    `template.workflow` is unset. Optional; NOT_FOUND when unknown. Over
-    REST a query parameter.
+    `template.workflow` is unset: its id (`wf_…`) or its name. Optional;
+    NOT_FOUND when unknown. Over REST a query parameter.
     """
     workflow_version: builtins.int
     """With workflow_id: copy this version instead of the latest. 0 (default):

@@ -73,6 +73,8 @@ class TemplateServiceServicer(object):
     def InstallTemplate(self, request, context):
         """Creates a workflow (version 1) from a template's definition (REST 201).
         The new workflow does not follow later changes of the template.
+        ALREADY_EXISTS (WORKFLOW_NAME_TAKEN, REST 409) when the tenant already
+        has a workflow with the new workflow's name: give another `name`.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

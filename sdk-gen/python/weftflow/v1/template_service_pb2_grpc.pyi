@@ -45,6 +45,8 @@ class TemplateServiceStub:
     ]
     """Creates a workflow (version 1) from a template's definition (REST 201).
     The new workflow does not follow later changes of the template.
+    ALREADY_EXISTS (WORKFLOW_NAME_TAKEN, REST 409) when the tenant already
+    has a workflow with the new workflow's name: give another `name`.
     """
 
     CreateTemplate: grpc.UnaryUnaryMultiCallable[
@@ -90,6 +92,8 @@ class TemplateServiceAsyncStub:
     ]
     """Creates a workflow (version 1) from a template's definition (REST 201).
     The new workflow does not follow later changes of the template.
+    ALREADY_EXISTS (WORKFLOW_NAME_TAKEN, REST 409) when the tenant already
+    has a workflow with the new workflow's name: give another `name`.
     """
 
     CreateTemplate: grpc.aio.UnaryUnaryMultiCallable[
@@ -141,6 +145,8 @@ class TemplateServiceServicer(metaclass=abc.ABCMeta):
     ) -> typing.Union[weftflow.v1.template_service_pb2.InstallTemplateResponse, collections.abc.Awaitable[weftflow.v1.template_service_pb2.InstallTemplateResponse]]:
         """Creates a workflow (version 1) from a template's definition (REST 201).
         The new workflow does not follow later changes of the template.
+        ALREADY_EXISTS (WORKFLOW_NAME_TAKEN, REST 409) when the tenant already
+        has a workflow with the new workflow's name: give another `name`.
         """
 
     @abc.abstractmethod

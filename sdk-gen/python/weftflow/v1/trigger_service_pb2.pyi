@@ -88,7 +88,10 @@ class DeployWorkflowRequest(google.protobuf.message.Message):
     WORKFLOW_ID_FIELD_NUMBER: builtins.int
     ROTATE_SECRET_FIELD_NUMBER: builtins.int
     workflow_id: builtins.str
-    """Workflow id. Required."""
+    """Workflow id (`wf_…`), or its name (at most 200 characters; a value
+    that does not start with `wf_` is a name). Required; NOT_FOUND when no
+    workflow has it.
+    """
     rotate_secret: builtins.bool
     """Generate a new webhook secret even if one exists; the old one stops
     working at once. Default false.
@@ -142,7 +145,10 @@ class UndeployWorkflowRequest(google.protobuf.message.Message):
 
     WORKFLOW_ID_FIELD_NUMBER: builtins.int
     workflow_id: builtins.str
-    """Workflow id. Required."""
+    """Workflow id (`wf_…`), or its name (at most 200 characters; a value
+    that does not start with `wf_` is a name). Required; NOT_FOUND when no
+    workflow has it.
+    """
     def __init__(
         self,
         *,
@@ -186,7 +192,10 @@ class ArmWebhookRequest(google.protobuf.message.Message):
     WORKFLOW_ID_FIELD_NUMBER: builtins.int
     WINDOW_SECONDS_FIELD_NUMBER: builtins.int
     workflow_id: builtins.str
-    """Workflow id. Required."""
+    """Workflow id (`wf_…`), or its name (at most 200 characters; a value
+    that does not start with `wf_` is a name). Required; NOT_FOUND when no
+    workflow has it.
+    """
     window_seconds: builtins.int
     """Length of the armed window, in seconds. 0: default 600 (10 minutes).
     At most 86,400; larger values are lowered.
@@ -317,7 +326,10 @@ class GetTriggerStatusRequest(google.protobuf.message.Message):
 
     WORKFLOW_ID_FIELD_NUMBER: builtins.int
     workflow_id: builtins.str
-    """Workflow id. Required."""
+    """Workflow id (`wf_…`), or its name (at most 200 characters; a value
+    that does not start with `wf_` is a name). Required; NOT_FOUND when no
+    workflow has it.
+    """
     def __init__(
         self,
         *,

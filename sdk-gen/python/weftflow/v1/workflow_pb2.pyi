@@ -286,7 +286,10 @@ class Workflow(google.protobuf.message.Message):
     only; ignored on create.
     """
     name: builtins.str
-    """Human-readable name, 1-200 characters. Required on create."""
+    """Human-readable name, 1-200 characters. Required on create. Unique per
+    tenant among workflows of every status: requests may name the workflow
+    by it wherever they take its id.
+    """
     description: builtins.str
     """Free text, at most 10,000 characters."""
     status: global___WorkflowStatus.ValueType

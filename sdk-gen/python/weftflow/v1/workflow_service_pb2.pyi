@@ -123,7 +123,12 @@ class ApplyWorkflowRequest(google.protobuf.message.Message):
     @property
     def workflow(self) -> weftflow.v1.workflow_pb2.Workflow:
         """The workflow to create or update, found by its `name` (required, at
-        most 200 characters). `id`, `version` and timestamps are ignored.
+        most 200 characters; any status, archived included). `id`, `version`
+        and timestamps are ignored. The definition is compared in its
+        canonical (normalized) form, so the same definition written in another
+        dialect or with `config` objects is UNCHANGED. `tags` are compared and
+        replaced as given; `trigger_type` when set. `status` applies only when
+        the workflow is created: an apply neither resumes nor archives.
         """
 
     def __init__(
@@ -170,7 +175,10 @@ class GetWorkflowRequest(google.protobuf.message.Message):
 
     ID_FIELD_NUMBER: builtins.int
     id: builtins.str
-    """Workflow id (`wf_…`). Required."""
+    """Workflow id (`wf_…`), or its name (at most 200 characters; a value
+    that does not start with `wf_` is a name). Required; NOT_FOUND when no
+    workflow has it.
+    """
     def __init__(
         self,
         *,
@@ -287,7 +295,8 @@ class UpdateWorkflowRequest(google.protobuf.message.Message):
     """
     @property
     def workflow(self) -> weftflow.v1.workflow_pb2.Workflow:
-        """The new values; `workflow.id` names the workflow. Definition fields
+        """The new values; `workflow.id` names the workflow, by its id or by its
+        (current) name, as GetWorkflowRequest.id does. Definition fields
         (steps, schemas, policy, onFailure, retries, timeout, or a dialect)
         replace the stored ones as a whole: a new step list replaces the old
         list entirely.
@@ -320,7 +329,11 @@ class DeleteWorkflowRequest(google.protobuf.message.Message):
 
     ID_FIELD_NUMBER: builtins.int
     id: builtins.str
-    """Workflow id. Required."""
+    """Workflow id (`wf_…`), or its name (at most 200 characters; a value
+    that does not start with `wf_` is a name). Required; NOT_FOUND when no
+    workflow has it.
+    Deleting frees the name.
+    """
     def __init__(
         self,
         *,
@@ -361,7 +374,10 @@ class SetWorkflowStatusRequest(google.protobuf.message.Message):
     ID_FIELD_NUMBER: builtins.int
     STATUS_FIELD_NUMBER: builtins.int
     id: builtins.str
-    """Workflow id. Required."""
+    """Workflow id (`wf_…`), or its name (at most 200 characters; a value
+    that does not start with `wf_` is a name). Required; NOT_FOUND when no
+    workflow has it.
+    """
     status: weftflow.v1.workflow_pb2.WorkflowStatus.ValueType
     """The new status. Required; UNSPECIFIED is refused."""
     def __init__(
@@ -441,7 +457,10 @@ class ListWorkflowVersionsRequest(google.protobuf.message.Message):
 
     ID_FIELD_NUMBER: builtins.int
     id: builtins.str
-    """Workflow id. Required."""
+    """Workflow id (`wf_…`), or its name (at most 200 characters; a value
+    that does not start with `wf_` is a name). Required; NOT_FOUND when no
+    workflow has it.
+    """
     def __init__(
         self,
         *,
@@ -480,7 +499,10 @@ class GetWorkflowVersionRequest(google.protobuf.message.Message):
     ID_FIELD_NUMBER: builtins.int
     VERSION_FIELD_NUMBER: builtins.int
     id: builtins.str
-    """Workflow id. Required."""
+    """Workflow id (`wf_…`), or its name (at most 200 characters; a value
+    that does not start with `wf_` is a name). Required; NOT_FOUND when no
+    workflow has it.
+    """
     version: builtins.int
     """Version number, >= 1. Required."""
     def __init__(
@@ -503,7 +525,10 @@ class DiffWorkflowVersionsRequest(google.protobuf.message.Message):
     V1_FIELD_NUMBER: builtins.int
     V2_FIELD_NUMBER: builtins.int
     id: builtins.str
-    """Workflow id. Required."""
+    """Workflow id (`wf_…`), or its name (at most 200 characters; a value
+    that does not start with `wf_` is a name). Required; NOT_FOUND when no
+    workflow has it.
+    """
     v1: builtins.int
     """The older side of the comparison. Required."""
     v2: builtins.int
@@ -566,7 +591,10 @@ class RollbackWorkflowRequest(google.protobuf.message.Message):
     VERSION_FIELD_NUMBER: builtins.int
     CHANGE_SUMMARY_FIELD_NUMBER: builtins.int
     id: builtins.str
-    """Workflow id. Required."""
+    """Workflow id (`wf_…`), or its name (at most 200 characters; a value
+    that does not start with `wf_` is a name). Required; NOT_FOUND when no
+    workflow has it.
+    """
     version: builtins.int
     """The version whose definition becomes the new latest version. Required."""
     change_summary: builtins.str

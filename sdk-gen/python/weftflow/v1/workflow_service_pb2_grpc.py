@@ -9,7 +9,12 @@ class WorkflowServiceStub(object):
     """Manages workflow definitions and their version history.
 
     Every change writes a new immutable version; runs keep the version they
-    started on. Errors: NOT_FOUND for an unknown id or version,
+    started on. Workflow names are unique per tenant (every status, archived
+    included; deleting a workflow frees its name), so every request field
+    that takes a workflow id also takes the workflow's name: a value that
+    starts with `wf_` is an id, anything else a name. Errors: NOT_FOUND for
+    an unknown id, name or version, ALREADY_EXISTS (reason
+    WORKFLOW_NAME_TAKEN, REST 409) for a name another workflow has,
     INVALID_ARGUMENT (with google.rpc.BadRequest field violations) for a
     definition that fails validation, RESOURCE_EXHAUSTED for a request over the
     size limit.
@@ -87,7 +92,12 @@ class WorkflowServiceServicer(object):
     """Manages workflow definitions and their version history.
 
     Every change writes a new immutable version; runs keep the version they
-    started on. Errors: NOT_FOUND for an unknown id or version,
+    started on. Workflow names are unique per tenant (every status, archived
+    included; deleting a workflow frees its name), so every request field
+    that takes a workflow id also takes the workflow's name: a value that
+    starts with `wf_` is an id, anything else a name. Errors: NOT_FOUND for
+    an unknown id, name or version, ALREADY_EXISTS (reason
+    WORKFLOW_NAME_TAKEN, REST 409) for a name another workflow has,
     INVALID_ARGUMENT (with google.rpc.BadRequest field violations) for a
     definition that fails validation, RESOURCE_EXHAUSTED for a request over the
     size limit.
@@ -95,7 +105,11 @@ class WorkflowServiceServicer(object):
 
     def CreateWorkflow(self, request, context):
         """Creates a workflow at version 1. Refuses an invalid definition with
-        INVALID_ARGUMENT listing every problem.
+        INVALID_ARGUMENT listing every problem, and a name another workflow of
+        the tenant has with ALREADY_EXISTS (REST 409): its ErrorInfo has reason
+        WORKFLOW_NAME_TAKEN and metadata `field` (`workflow.name`) and
+        `workflowId` (the workflow that has the name). A create retried with
+        the same request_id returns the first result instead.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -132,7 +146,8 @@ class WorkflowServiceServicer(object):
     def UpdateWorkflow(self, request, context):
         """Replaces parts of a workflow's definition and writes the next version.
         The version goes up by exactly one, atomically, even under concurrent
-        updates. Runs in flight keep their version.
+        updates. Runs in flight keep their version. A rename onto a name
+        another workflow has is ALREADY_EXISTS, as on create.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -186,6 +201,7 @@ class WorkflowServiceServicer(object):
 
     def RollbackWorkflow(self, request, context):
         """Writes a new version whose definition equals an older one.
+        ALREADY_EXISTS when that version's name is now another workflow's.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -265,7 +281,12 @@ class WorkflowService(object):
     """Manages workflow definitions and their version history.
 
     Every change writes a new immutable version; runs keep the version they
-    started on. Errors: NOT_FOUND for an unknown id or version,
+    started on. Workflow names are unique per tenant (every status, archived
+    included; deleting a workflow frees its name), so every request field
+    that takes a workflow id also takes the workflow's name: a value that
+    starts with `wf_` is an id, anything else a name. Errors: NOT_FOUND for
+    an unknown id, name or version, ALREADY_EXISTS (reason
+    WORKFLOW_NAME_TAKEN, REST 409) for a name another workflow has,
     INVALID_ARGUMENT (with google.rpc.BadRequest field violations) for a
     definition that fails validation, RESOURCE_EXHAUSTED for a request over the
     size limit.

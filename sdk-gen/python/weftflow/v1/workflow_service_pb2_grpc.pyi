@@ -21,7 +21,12 @@ class WorkflowServiceStub:
     """Manages workflow definitions and their version history.
 
     Every change writes a new immutable version; runs keep the version they
-    started on. Errors: NOT_FOUND for an unknown id or version,
+    started on. Workflow names are unique per tenant (every status, archived
+    included; deleting a workflow frees its name), so every request field
+    that takes a workflow id also takes the workflow's name: a value that
+    starts with `wf_` is an id, anything else a name. Errors: NOT_FOUND for
+    an unknown id, name or version, ALREADY_EXISTS (reason
+    WORKFLOW_NAME_TAKEN, REST 409) for a name another workflow has,
     INVALID_ARGUMENT (with google.rpc.BadRequest field violations) for a
     definition that fails validation, RESOURCE_EXHAUSTED for a request over the
     size limit.
@@ -33,7 +38,11 @@ class WorkflowServiceStub:
         weftflow.v1.workflow_service_pb2.CreateWorkflowResponse,
     ]
     """Creates a workflow at version 1. Refuses an invalid definition with
-    INVALID_ARGUMENT listing every problem.
+    INVALID_ARGUMENT listing every problem, and a name another workflow of
+    the tenant has with ALREADY_EXISTS (REST 409): its ErrorInfo has reason
+    WORKFLOW_NAME_TAKEN and metadata `field` (`workflow.name`) and
+    `workflowId` (the workflow that has the name). A create retried with
+    the same request_id returns the first result instead.
     """
 
     ApplyWorkflow: grpc.UnaryUnaryMultiCallable[
@@ -68,7 +77,8 @@ class WorkflowServiceStub:
     ]
     """Replaces parts of a workflow's definition and writes the next version.
     The version goes up by exactly one, atomically, even under concurrent
-    updates. Runs in flight keep their version.
+    updates. Runs in flight keep their version. A rename onto a name
+    another workflow has is ALREADY_EXISTS, as on create.
     """
 
     DeleteWorkflow: grpc.UnaryUnaryMultiCallable[
@@ -119,13 +129,20 @@ class WorkflowServiceStub:
         weftflow.v1.workflow_service_pb2.RollbackWorkflowRequest,
         weftflow.v1.workflow_service_pb2.RollbackWorkflowResponse,
     ]
-    """Writes a new version whose definition equals an older one."""
+    """Writes a new version whose definition equals an older one.
+    ALREADY_EXISTS when that version's name is now another workflow's.
+    """
 
 class WorkflowServiceAsyncStub:
     """Manages workflow definitions and their version history.
 
     Every change writes a new immutable version; runs keep the version they
-    started on. Errors: NOT_FOUND for an unknown id or version,
+    started on. Workflow names are unique per tenant (every status, archived
+    included; deleting a workflow frees its name), so every request field
+    that takes a workflow id also takes the workflow's name: a value that
+    starts with `wf_` is an id, anything else a name. Errors: NOT_FOUND for
+    an unknown id, name or version, ALREADY_EXISTS (reason
+    WORKFLOW_NAME_TAKEN, REST 409) for a name another workflow has,
     INVALID_ARGUMENT (with google.rpc.BadRequest field violations) for a
     definition that fails validation, RESOURCE_EXHAUSTED for a request over the
     size limit.
@@ -136,7 +153,11 @@ class WorkflowServiceAsyncStub:
         weftflow.v1.workflow_service_pb2.CreateWorkflowResponse,
     ]
     """Creates a workflow at version 1. Refuses an invalid definition with
-    INVALID_ARGUMENT listing every problem.
+    INVALID_ARGUMENT listing every problem, and a name another workflow of
+    the tenant has with ALREADY_EXISTS (REST 409): its ErrorInfo has reason
+    WORKFLOW_NAME_TAKEN and metadata `field` (`workflow.name`) and
+    `workflowId` (the workflow that has the name). A create retried with
+    the same request_id returns the first result instead.
     """
 
     ApplyWorkflow: grpc.aio.UnaryUnaryMultiCallable[
@@ -171,7 +192,8 @@ class WorkflowServiceAsyncStub:
     ]
     """Replaces parts of a workflow's definition and writes the next version.
     The version goes up by exactly one, atomically, even under concurrent
-    updates. Runs in flight keep their version.
+    updates. Runs in flight keep their version. A rename onto a name
+    another workflow has is ALREADY_EXISTS, as on create.
     """
 
     DeleteWorkflow: grpc.aio.UnaryUnaryMultiCallable[
@@ -222,13 +244,20 @@ class WorkflowServiceAsyncStub:
         weftflow.v1.workflow_service_pb2.RollbackWorkflowRequest,
         weftflow.v1.workflow_service_pb2.RollbackWorkflowResponse,
     ]
-    """Writes a new version whose definition equals an older one."""
+    """Writes a new version whose definition equals an older one.
+    ALREADY_EXISTS when that version's name is now another workflow's.
+    """
 
 class WorkflowServiceServicer(metaclass=abc.ABCMeta):
     """Manages workflow definitions and their version history.
 
     Every change writes a new immutable version; runs keep the version they
-    started on. Errors: NOT_FOUND for an unknown id or version,
+    started on. Workflow names are unique per tenant (every status, archived
+    included; deleting a workflow frees its name), so every request field
+    that takes a workflow id also takes the workflow's name: a value that
+    starts with `wf_` is an id, anything else a name. Errors: NOT_FOUND for
+    an unknown id, name or version, ALREADY_EXISTS (reason
+    WORKFLOW_NAME_TAKEN, REST 409) for a name another workflow has,
     INVALID_ARGUMENT (with google.rpc.BadRequest field violations) for a
     definition that fails validation, RESOURCE_EXHAUSTED for a request over the
     size limit.
@@ -241,7 +270,11 @@ class WorkflowServiceServicer(metaclass=abc.ABCMeta):
         context: _ServicerContext,
     ) -> typing.Union[weftflow.v1.workflow_service_pb2.CreateWorkflowResponse, collections.abc.Awaitable[weftflow.v1.workflow_service_pb2.CreateWorkflowResponse]]:
         """Creates a workflow at version 1. Refuses an invalid definition with
-        INVALID_ARGUMENT listing every problem.
+        INVALID_ARGUMENT listing every problem, and a name another workflow of
+        the tenant has with ALREADY_EXISTS (REST 409): its ErrorInfo has reason
+        WORKFLOW_NAME_TAKEN and metadata `field` (`workflow.name`) and
+        `workflowId` (the workflow that has the name). A create retried with
+        the same request_id returns the first result instead.
         """
 
     @abc.abstractmethod
@@ -284,7 +317,8 @@ class WorkflowServiceServicer(metaclass=abc.ABCMeta):
     ) -> typing.Union[weftflow.v1.workflow_service_pb2.UpdateWorkflowResponse, collections.abc.Awaitable[weftflow.v1.workflow_service_pb2.UpdateWorkflowResponse]]:
         """Replaces parts of a workflow's definition and writes the next version.
         The version goes up by exactly one, atomically, even under concurrent
-        updates. Runs in flight keep their version.
+        updates. Runs in flight keep their version. A rename onto a name
+        another workflow has is ALREADY_EXISTS, as on create.
         """
 
     @abc.abstractmethod
@@ -349,6 +383,8 @@ class WorkflowServiceServicer(metaclass=abc.ABCMeta):
         request: weftflow.v1.workflow_service_pb2.RollbackWorkflowRequest,
         context: _ServicerContext,
     ) -> typing.Union[weftflow.v1.workflow_service_pb2.RollbackWorkflowResponse, collections.abc.Awaitable[weftflow.v1.workflow_service_pb2.RollbackWorkflowResponse]]:
-        """Writes a new version whose definition equals an older one."""
+        """Writes a new version whose definition equals an older one.
+        ALREADY_EXISTS when that version's name is now another workflow's.
+        """
 
 def add_WorkflowServiceServicer_to_server(servicer: WorkflowServiceServicer, server: typing.Union[grpc.Server, grpc.aio.Server]) -> None: ...

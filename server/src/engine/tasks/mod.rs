@@ -6,7 +6,10 @@
 //! expired leases into `LeaseExpired` commands in `sweeper.rs`, and a
 //! worker stream's credits and claims (WorkerService.ConnectWorker) in
 //! `stream.rs`, and the leases handed out, remembered so that completions
-//! need no read first, in `granted.rs`.
+//! need no read first, in `granted.rs`. What a queued task's step waits
+//! for (READY, `waitingFor`, ListWorkers' agent queues) is in
+//! `waiting.rs`, and the watcher that records task.unclaimed in
+//! `unclaimed.rs`.
 //!
 //! Claims are made by the run writer inside its group commit (ENGINE.md §4),
 //! so they share fsyncs with the completions that free the next steps;
@@ -22,7 +25,10 @@ mod stream;
 mod sweeper;
 #[cfg(test)]
 mod tests;
+mod unclaimed;
+mod waiting;
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -33,6 +39,7 @@ pub use lease::HeartbeatReply;
 pub use output::{MAX_OUTPUT_BYTES, TaskOutput};
 pub use policy::{ToolAnswer, ToolUse};
 pub use stream::{ClaimedTask, MAX_OUTSTANDING_CLAIMS, WorkerStream, check_credits, credit_limit};
+pub use waiting::{AgentQueue, MAX_AGENT_QUEUES, StepWaits};
 
 use crate::engine::clock::now_ms;
 use crate::engine::workers::WorkerRegistry;
@@ -70,27 +77,56 @@ pub struct TaskQueue {
     deadlines: Arc<NewDeadlines>,
     /// The leases handed out here whose outcome has not come yet.
     grants: Arc<granted::Grants>,
+    /// `[tasks] unclaimed_after`, ms: how long a worker task may wait
+    /// with nobody polling for its agent.
+    unclaimed_after_ms: Arc<AtomicI64>,
     stop: Arc<watch::Sender<bool>>,
-    sweeper: Arc<Mutex<Option<JoinHandle<()>>>>,
+    /// The lease sweeper and the unclaimed-task watcher.
+    background: Arc<Mutex<Vec<JoinHandle<()>>>>,
 }
+
+/// Default `[tasks] unclaimed_after`, ms.
+const DEFAULT_UNCLAIMED_AFTER_MS: i64 = 10_000;
 
 impl TaskQueue {
     /// A queue over `runs` handing out leases of `lease`; starts the
     /// sweeper, which first returns the leases that expired while the
-    /// server was down.
+    /// server was down, and the unclaimed-task watcher (10 s until
+    /// [`Self::set_unclaimed_after`] says otherwise).
     pub fn open(runs: RunEngine, lease: Duration) -> Self {
         let deadlines = Arc::new(NewDeadlines::new());
         let (stop, stopped) = watch::channel(false);
-        let sweeper = tokio::spawn(sweeper::run(runs.store().clone(), runs.clone(), deadlines.clone(), stopped));
-        Self {
+        let sweeper =
+            tokio::spawn(sweeper::run(runs.store().clone(), runs.clone(), deadlines.clone(), stopped.clone()));
+        let queue = Self {
             workers: WorkerRegistry::new(runs.store().clone()),
             runs,
             lease_ms: lease.as_millis().clamp(1, i64::MAX as u128) as i64,
             deadlines,
             grants: Arc::default(),
+            unclaimed_after_ms: Arc::new(AtomicI64::new(DEFAULT_UNCLAIMED_AFTER_MS)),
             stop: Arc::new(stop),
-            sweeper: Arc::new(Mutex::new(Some(sweeper))),
-        }
+            background: Arc::default(),
+        };
+        queue.workers.set_touch_every(DEFAULT_UNCLAIMED_AFTER_MS / 2);
+        let watcher = tokio::spawn(unclaimed::run(queue.clone(), stopped));
+        queue.background.lock().expect("task queue background").extend([sweeper, watcher]);
+        queue
+    }
+
+    /// Sets `[tasks] unclaimed_after`: how long an agent or planner task may
+    /// wait queued, with no worker polling for its agent, before its step
+    /// says so (`waitingFor`, task.unclaimed, a warning).
+    pub fn set_unclaimed_after(&self, after: Duration) {
+        let ms = after.as_millis().clamp(1, i64::MAX as u128) as i64;
+        self.unclaimed_after_ms.store(ms, Ordering::Relaxed);
+        // Other replicas judge from stored sightings: keep them fresh.
+        self.workers.set_touch_every(ms / 2);
+    }
+
+    /// `[tasks] unclaimed_after`, ms.
+    pub fn unclaimed_after_ms(&self) -> i64 {
+        self.unclaimed_after_ms.load(Ordering::Relaxed)
     }
 
     /// The registered workers.
@@ -108,11 +144,11 @@ impl TaskQueue {
         Ok(self.runs.store().leases_by_owner(tenant).await?)
     }
 
-    /// Stops the sweeper and waits for it.
+    /// Stops the sweeper and the watcher and waits for them.
     pub async fn shutdown(&self) {
         let _ = self.stop.send(true);
-        let handle = self.sweeper.lock().expect("sweeper handle").take();
-        if let Some(handle) = handle {
+        let handles = std::mem::take(&mut *self.background.lock().expect("task queue background"));
+        for handle in handles {
             let _ = handle.await;
         }
     }

@@ -17,9 +17,9 @@ use crate::model::{
     WorkflowStatus, WorkflowVersionInfo,
 };
 use crate::store::{
-    ApprovalStore, CommitStore, ExpiredLease, KeyRecord, KeyStore, KeySweep, LeasedTask, NewVersion, NewWorkflow,
-    OpenRun, RetentionStore, RunBatch, RunPage, RunQuery, RunStore, RunSweep, SecretStore, Store, StoreError, Swept,
-    TaskLease, TaskStore, WorkerRecord, WorkerStore, WorkflowPage, WorkflowQuery, WorkflowStore,
+    ApprovalStore, CommitStore, ExpiredLease, KeyRecord, KeyStore, KeySweep, LeasedTask, NamedWorkflow, NewVersion,
+    NewWorkflow, OpenRun, RetentionStore, RunBatch, RunPage, RunQuery, RunStore, RunSweep, SecretStore, Store,
+    StoreError, Swept, TaskLease, TaskStore, WorkerRecord, WorkerStore, WorkflowPage, WorkflowQuery, WorkflowStore,
 };
 
 /// A real store behind switches that make it fail.
@@ -77,6 +77,11 @@ impl WorkflowStore for FaultyStore {
     async fn create_workflow(&self, tenant: &str, new: NewWorkflow) -> Result<Workflow, StoreError> {
         self.reachable()?;
         self.inner.create_workflow(tenant, new).await
+    }
+
+    async fn workflow_by_name(&self, tenant: &str, name: &str) -> Result<Option<NamedWorkflow>, StoreError> {
+        self.reachable()?;
+        self.inner.workflow_by_name(tenant, name).await
     }
 
     async fn get_workflow(&self, tenant: &str, id: &str) -> Result<Workflow, StoreError> {
@@ -251,6 +256,38 @@ impl TaskStore for FaultyStore {
     async fn leases_by_owner(&self, tenant: &str) -> Result<Vec<(String, u32)>, StoreError> {
         self.reachable()?;
         self.inner.leases_by_owner(tenant).await
+    }
+}
+
+#[async_trait]
+impl crate::store::TaskWaitStore for FaultyStore {
+    async fn queued_tasks_of_run(
+        &self,
+        tenant: &str,
+        run_id: &str,
+    ) -> Result<Vec<crate::store::QueuedTask>, StoreError> {
+        self.reachable()?;
+        self.inner.queued_tasks_of_run(tenant, run_id).await
+    }
+
+    async fn oldest_worker_tasks(
+        &self,
+        queued_by_ms: i64,
+        after: Option<&crate::store::QueueCursor>,
+        limit: u32,
+    ) -> Result<Vec<crate::store::QueuedTask>, StoreError> {
+        self.reachable()?;
+        self.inner.oldest_worker_tasks(queued_by_ms, after, limit).await
+    }
+
+    async fn agent_queues(
+        &self,
+        tenant: &str,
+        agent: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<crate::store::AgentQueueRow>, StoreError> {
+        self.reachable()?;
+        self.inner.agent_queues(tenant, agent, limit).await
     }
 }
 

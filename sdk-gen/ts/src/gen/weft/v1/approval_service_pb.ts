@@ -183,7 +183,8 @@ export type ListApprovalsRequest = Message<"weft.v1.ListApprovalsRequest"> & {
   runId: string;
 
   /**
-   * Only approvals of runs of this workflow.
+   * Only approvals of runs of this workflow: its id (`wf_…`) or its name
+   * (NOT_FOUND when no workflow has the name).
    *
    * @generated from field: string workflow_id = 2;
    */

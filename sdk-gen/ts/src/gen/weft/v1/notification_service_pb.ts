@@ -193,7 +193,9 @@ export type CreateSubscriptionRequest = Message<"weft.v1.CreateSubscriptionReque
   eventTypes: string[];
 
   /**
-   * Only runs of this workflow (`wf_…`); empty for all of the tenant's.
+   * Only runs of this workflow: its id (`wf_…`), or its name, which is
+   * resolved to the id when the subscription is made (NOT_FOUND when no
+   * workflow has it); empty for all of the tenant's.
    *
    * @generated from field: string workflow_id = 3;
    */

@@ -32,11 +32,11 @@ export type StartRunRequest = Message<"weft.v1.StartRunRequest"> & {
   /**
    * Workflow to run: its id (`wf_…`, at most 128 characters). A value that
    * does not start with `wf_` is read as a workflow name (at most 200
-   * characters), as the `/v1/agents/{name}/workflow` route documents: the
-   * run starts on the newest (by creation) ACTIVE workflow with exactly
-   * that name. NOT_FOUND when no workflow has the name (archived ones are
-   * not looked at); FAILED_PRECONDITION (WORKFLOW_NOT_ACTIVE) when some do
-   * but none is active. Required.
+   * characters), as the `/v1/agents/{name}/workflow` route documents:
+   * names are unique per tenant, and the run starts on the workflow with
+   * exactly that name when it is ACTIVE. NOT_FOUND when no workflow has the
+   * name, or the one that has it is archived; FAILED_PRECONDITION
+   * (WORKFLOW_NOT_ACTIVE) when it is a draft or paused. Required.
    *
    * @generated from field: string workflow_id = 1;
    */
@@ -217,7 +217,8 @@ export const GetRunResponseSchema: GenMessage<GetRunResponse> = /*@__PURE__*/
  */
 export type ListRunsRequest = Message<"weft.v1.ListRunsRequest"> & {
   /**
-   * Only runs of this workflow (`wf_…`). Empty: every run of the tenant
+   * Only runs of this workflow: its id (`wf_…`) or its name (NOT_FOUND when
+   * no workflow has the name). Empty: every run of the tenant
    * (the `/v1/workflow-runs` route). NOT_FOUND when the page would be empty
    * because the tenant has no such workflow (the runs a deleted workflow
    * left behind still list).
@@ -690,7 +691,9 @@ export const RetryRunFromResponseSchema: GenMessage<RetryRunFromResponse> = /*@_
  */
 export type EstimateRunRequest = Message<"weft.v1.EstimateRunRequest"> & {
   /**
-   * Workflow id (`wf_…`). Required.
+   * Workflow id (`wf_…`), or its name (at most 200 characters; a value
+   * that does not start with `wf_` is a name). Required; NOT_FOUND when no
+   * workflow has it.
    *
    * @generated from field: string workflow_id = 1;
    */
@@ -1178,7 +1181,7 @@ export type ListRunEventsRequest = Message<"weft.v1.ListRunEventsRequest"> & {
   runId: string;
 
   /**
-   * Workflow id, as in the `/api/workflows/{id}/executions/{eid}/logs`
+   * Workflow id or name, as in the `/api/workflows/{id}/executions/{eid}/logs`
    * route. Optional; when set, NOT_FOUND unless the run belongs to it.
    *
    * @generated from field: string workflow_id = 2;

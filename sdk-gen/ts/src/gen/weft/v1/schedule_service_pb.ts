@@ -170,7 +170,8 @@ export const ScheduleSchema: GenMessage<Schedule> = /*@__PURE__*/
  */
 export type CreateScheduleRequest = Message<"weft.v1.CreateScheduleRequest"> & {
   /**
-   * Workflow (`wf_…`) to schedule. Required; NOT_FOUND when unknown.
+   * Workflow to schedule: its id (`wf_…`) or its name. Required; NOT_FOUND
+   * when unknown.
    *
    * @generated from field: string workflow_id = 1;
    */
@@ -230,7 +231,9 @@ export const CreateScheduleResponseSchema: GenMessage<CreateScheduleResponse> = 
  */
 export type ListSchedulesRequest = Message<"weft.v1.ListSchedulesRequest"> & {
   /**
-   * Workflow id. Required.
+   * Workflow id (`wf_…`), or its name (at most 200 characters; a value
+   * that does not start with `wf_` is a name). Required; NOT_FOUND when no
+   * workflow has it.
    *
    * @generated from field: string workflow_id = 1;
    */

@@ -327,8 +327,8 @@ export type CreateTemplateRequest = Message<"weft.v1.CreateTemplateRequest"> & {
 
   /**
    * Copy the definition from this workflow's latest version when
-   * `template.workflow` is unset. Optional; NOT_FOUND when unknown. Over
-   * REST a query parameter.
+   * `template.workflow` is unset: its id (`wf_…`) or its name. Optional;
+   * NOT_FOUND when unknown. Over REST a query parameter.
    *
    * @generated from field: string workflow_id = 2;
    */
@@ -454,6 +454,8 @@ export const TemplateService: GenService<{
   /**
    * Creates a workflow (version 1) from a template's definition (REST 201).
    * The new workflow does not follow later changes of the template.
+   * ALREADY_EXISTS (WORKFLOW_NAME_TAKEN, REST 409) when the tenant already
+   * has a workflow with the new workflow's name: give another `name`.
    *
    * @generated from rpc weft.v1.TemplateService.InstallTemplate
    */

@@ -104,7 +104,9 @@ export const TriggerStatusSchema: GenMessage<TriggerStatus> = /*@__PURE__*/
  */
 export type DeployWorkflowRequest = Message<"weft.v1.DeployWorkflowRequest"> & {
   /**
-   * Workflow id. Required.
+   * Workflow id (`wf_…`), or its name (at most 200 characters; a value
+   * that does not start with `wf_` is a name). Required; NOT_FOUND when no
+   * workflow has it.
    *
    * @generated from field: string workflow_id = 1;
    */
@@ -169,7 +171,9 @@ export const DeployWorkflowResponseSchema: GenMessage<DeployWorkflowResponse> = 
  */
 export type UndeployWorkflowRequest = Message<"weft.v1.UndeployWorkflowRequest"> & {
   /**
-   * Workflow id. Required.
+   * Workflow id (`wf_…`), or its name (at most 200 characters; a value
+   * that does not start with `wf_` is a name). Required; NOT_FOUND when no
+   * workflow has it.
    *
    * @generated from field: string workflow_id = 1;
    */
@@ -218,7 +222,9 @@ export const UndeployWorkflowResponseSchema: GenMessage<UndeployWorkflowResponse
  */
 export type ArmWebhookRequest = Message<"weft.v1.ArmWebhookRequest"> & {
   /**
-   * Workflow id. Required.
+   * Workflow id (`wf_…`), or its name (at most 200 characters; a value
+   * that does not start with `wf_` is a name). Required; NOT_FOUND when no
+   * workflow has it.
    *
    * @generated from field: string workflow_id = 1;
    */
@@ -376,7 +382,9 @@ export const FireWebhookResponseSchema: GenMessage<FireWebhookResponse> = /*@__P
  */
 export type GetTriggerStatusRequest = Message<"weft.v1.GetTriggerStatusRequest"> & {
   /**
-   * Workflow id. Required.
+   * Workflow id (`wf_…`), or its name (at most 200 characters; a value
+   * that does not start with `wf_` is a name). Required; NOT_FOUND when no
+   * workflow has it.
    *
    * @generated from field: string workflow_id = 1;
    */

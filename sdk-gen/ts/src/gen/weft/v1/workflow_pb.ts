@@ -192,7 +192,9 @@ export type Workflow = Message<"weft.v1.Workflow"> & {
   id: string;
 
   /**
-   * Human-readable name, 1-200 characters. Required on create.
+   * Human-readable name, 1-200 characters. Required on create. Unique per
+   * tenant among workflows of every status: requests may name the workflow
+   * by it wherever they take its id.
    *
    * @generated from field: string name = 2;
    */

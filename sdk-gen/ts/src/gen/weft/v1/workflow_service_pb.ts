@@ -87,7 +87,12 @@ export const CreateWorkflowResponseSchema: GenMessage<CreateWorkflowResponse> = 
 export type ApplyWorkflowRequest = Message<"weft.v1.ApplyWorkflowRequest"> & {
   /**
    * The workflow to create or update, found by its `name` (required, at
-   * most 200 characters). `id`, `version` and timestamps are ignored.
+   * most 200 characters; any status, archived included). `id`, `version`
+   * and timestamps are ignored. The definition is compared in its
+   * canonical (normalized) form, so the same definition written in another
+   * dialect or with `config` objects is UNCHANGED. `tags` are compared and
+   * replaced as given; `trigger_type` when set. `status` applies only when
+   * the workflow is created: an apply neither resumes nor archives.
    *
    * @generated from field: weft.v1.Workflow workflow = 1;
    */
@@ -143,7 +148,9 @@ export const ApplyWorkflowResponseSchema: GenMessage<ApplyWorkflowResponse> = /*
  */
 export type GetWorkflowRequest = Message<"weft.v1.GetWorkflowRequest"> & {
   /**
-   * Workflow id (`wf_…`). Required.
+   * Workflow id (`wf_…`), or its name (at most 200 characters; a value
+   * that does not start with `wf_` is a name). Required; NOT_FOUND when no
+   * workflow has it.
    *
    * @generated from field: string id = 1;
    */
@@ -284,7 +291,8 @@ export const ListWorkflowsResponseSchema: GenMessage<ListWorkflowsResponse> = /*
  */
 export type UpdateWorkflowRequest = Message<"weft.v1.UpdateWorkflowRequest"> & {
   /**
-   * The new values; `workflow.id` names the workflow. Definition fields
+   * The new values; `workflow.id` names the workflow, by its id or by its
+   * (current) name, as GetWorkflowRequest.id does. Definition fields
    * (steps, schemas, policy, onFailure, retries, timeout, or a dialect)
    * replace the stored ones as a whole: a new step list replaces the old
    * list entirely.
@@ -325,7 +333,10 @@ export const UpdateWorkflowRequestSchema: GenMessage<UpdateWorkflowRequest> = /*
  */
 export type DeleteWorkflowRequest = Message<"weft.v1.DeleteWorkflowRequest"> & {
   /**
-   * Workflow id. Required.
+   * Workflow id (`wf_…`), or its name (at most 200 characters; a value
+   * that does not start with `wf_` is a name). Required; NOT_FOUND when no
+   * workflow has it.
+   * Deleting frees the name.
    *
    * @generated from field: string id = 1;
    */
@@ -374,7 +385,9 @@ export const DeleteWorkflowResponseSchema: GenMessage<DeleteWorkflowResponse> = 
  */
 export type SetWorkflowStatusRequest = Message<"weft.v1.SetWorkflowStatusRequest"> & {
   /**
-   * Workflow id. Required.
+   * Workflow id (`wf_…`), or its name (at most 200 characters; a value
+   * that does not start with `wf_` is a name). Required; NOT_FOUND when no
+   * workflow has it.
    *
    * @generated from field: string id = 1;
    */
@@ -466,7 +479,9 @@ export const ValidateWorkflowResponseSchema: GenMessage<ValidateWorkflowResponse
  */
 export type ListWorkflowVersionsRequest = Message<"weft.v1.ListWorkflowVersionsRequest"> & {
   /**
-   * Workflow id. Required.
+   * Workflow id (`wf_…`), or its name (at most 200 characters; a value
+   * that does not start with `wf_` is a name). Required; NOT_FOUND when no
+   * workflow has it.
    *
    * @generated from field: string id = 1;
    */
@@ -508,7 +523,9 @@ export const ListWorkflowVersionsResponseSchema: GenMessage<ListWorkflowVersions
  */
 export type GetWorkflowVersionRequest = Message<"weft.v1.GetWorkflowVersionRequest"> & {
   /**
-   * Workflow id. Required.
+   * Workflow id (`wf_…`), or its name (at most 200 characters; a value
+   * that does not start with `wf_` is a name). Required; NOT_FOUND when no
+   * workflow has it.
    *
    * @generated from field: string id = 1;
    */
@@ -536,7 +553,9 @@ export const GetWorkflowVersionRequestSchema: GenMessage<GetWorkflowVersionReque
  */
 export type DiffWorkflowVersionsRequest = Message<"weft.v1.DiffWorkflowVersionsRequest"> & {
   /**
-   * Workflow id. Required.
+   * Workflow id (`wf_…`), or its name (at most 200 characters; a value
+   * that does not start with `wf_` is a name). Required; NOT_FOUND when no
+   * workflow has it.
    *
    * @generated from field: string id = 1;
    */
@@ -617,7 +636,9 @@ export const DiffWorkflowVersionsResponseSchema: GenMessage<DiffWorkflowVersions
  */
 export type RollbackWorkflowRequest = Message<"weft.v1.RollbackWorkflowRequest"> & {
   /**
-   * Workflow id. Required.
+   * Workflow id (`wf_…`), or its name (at most 200 characters; a value
+   * that does not start with `wf_` is a name). Required; NOT_FOUND when no
+   * workflow has it.
    *
    * @generated from field: string id = 1;
    */
@@ -796,7 +817,12 @@ export const ApplyOutcomeSchema: GenEnum<ApplyOutcome> = /*@__PURE__*/
  * Manages workflow definitions and their version history.
  *
  * Every change writes a new immutable version; runs keep the version they
- * started on. Errors: NOT_FOUND for an unknown id or version,
+ * started on. Workflow names are unique per tenant (every status, archived
+ * included; deleting a workflow frees its name), so every request field
+ * that takes a workflow id also takes the workflow's name: a value that
+ * starts with `wf_` is an id, anything else a name. Errors: NOT_FOUND for
+ * an unknown id, name or version, ALREADY_EXISTS (reason
+ * WORKFLOW_NAME_TAKEN, REST 409) for a name another workflow has,
  * INVALID_ARGUMENT (with google.rpc.BadRequest field violations) for a
  * definition that fails validation, RESOURCE_EXHAUSTED for a request over the
  * size limit.
@@ -806,7 +832,11 @@ export const ApplyOutcomeSchema: GenEnum<ApplyOutcome> = /*@__PURE__*/
 export const WorkflowService: GenService<{
   /**
    * Creates a workflow at version 1. Refuses an invalid definition with
-   * INVALID_ARGUMENT listing every problem.
+   * INVALID_ARGUMENT listing every problem, and a name another workflow of
+   * the tenant has with ALREADY_EXISTS (REST 409): its ErrorInfo has reason
+   * WORKFLOW_NAME_TAKEN and metadata `field` (`workflow.name`) and
+   * `workflowId` (the workflow that has the name). A create retried with
+   * the same request_id returns the first result instead.
    *
    * @generated from rpc weft.v1.WorkflowService.CreateWorkflow
    */
@@ -855,7 +885,8 @@ export const WorkflowService: GenService<{
   /**
    * Replaces parts of a workflow's definition and writes the next version.
    * The version goes up by exactly one, atomically, even under concurrent
-   * updates. Runs in flight keep their version.
+   * updates. Runs in flight keep their version. A rename onto a name
+   * another workflow has is ALREADY_EXISTS, as on create.
    *
    * @generated from rpc weft.v1.WorkflowService.UpdateWorkflow
    */
@@ -930,6 +961,7 @@ export const WorkflowService: GenService<{
   },
   /**
    * Writes a new version whose definition equals an older one.
+   * ALREADY_EXISTS when that version's name is now another workflow's.
    *
    * @generated from rpc weft.v1.WorkflowService.RollbackWorkflow
    */

@@ -5,15 +5,25 @@
 //! latest version, builds the next one, and the store appends it only if the
 //! latest is still the one read. Concurrent updates therefore get
 //! consecutive version numbers with no gap and no duplicate.
+//!
+//! Names are unique per tenant ([`names`]): a create, rename or rollback
+//! onto a taken name is refused by the store's unique index, whoever read
+//! what before, and reported as [`EngineError::NameTaken`] with the id of
+//! the workflow that has it. [`apply`] creates or updates a workflow found
+//! by its name, writing nothing when nothing changed.
+
+mod apply;
+pub mod names;
 
 use std::sync::Arc;
 
 use crate::engine::EngineError;
 use crate::engine::clock::now_ms;
 use crate::engine::compile::{self, Problem, ProblemCode};
-use crate::model::ids::WORKFLOW_PREFIX;
 use crate::model::{Definition, StepDef, StepKind, Workflow, WorkflowStatus, WorkflowVersionInfo};
-use crate::store::{NewVersion, NewWorkflow, SortOrder, Store, StoreError, WorkflowPage, WorkflowQuery, WorkflowSort};
+use crate::store::{NewVersion, NewWorkflow, Store, StoreError, WorkflowPage, WorkflowQuery};
+
+pub use apply::{Applied, ApplyOutcome};
 
 /// Longest workflow name, in characters.
 pub(crate) const MAX_NAME_CHARS: usize = 200;
@@ -221,6 +231,15 @@ impl WorkflowCatalog {
     /// creates first and saves its graph afterwards); its status defaults to
     /// draft instead of active.
     pub async fn create(&self, tenant: &str, draft: WorkflowDraft) -> Result<Workflow, EngineError> {
+        let new = self.new_workflow(draft)?;
+        match self.store.create_workflow(tenant, new).await {
+            Ok(created) => Ok(created),
+            Err(err) => Err(self.explained(tenant, err).await),
+        }
+    }
+
+    /// A checked draft as the store creates it, under a fresh id.
+    fn new_workflow(&self, draft: WorkflowDraft) -> Result<NewWorkflow, EngineError> {
         check_tags(&draft.tags)?;
         let empty = is_empty(&draft.definition);
         let Checked { definition, source } = checked(draft.definition, None, true, &self.script_interpreters)?;
@@ -240,52 +259,12 @@ impl WorkflowCatalog {
             request_id: draft.request_id,
             now_ms: now_ms(),
         };
-        Ok(self.store.create_workflow(tenant, new).await?)
+        Ok(new)
     }
 
     /// The latest version of a workflow.
     pub async fn get(&self, tenant: &str, id: &str) -> Result<Workflow, EngineError> {
         Ok(self.store.get_workflow(tenant, id).await?)
-    }
-
-    /// The id of the workflow a run start names. A `wf_…` value is an id
-    /// and is returned as it is (the read that follows reports an unknown
-    /// one). Anything else is a workflow name, as the `/v1/agents/{name}`
-    /// route sends it: the newest (by creation) ACTIVE workflow with
-    /// exactly that name. When workflows have the name but none is active
-    /// (drafts, paused), FailedPrecondition `WORKFLOW_NOT_ACTIVE` says so;
-    /// when none has it (archived ones aside), NotFound.
-    pub async fn resolve_reference(&self, tenant: &str, reference: &str) -> Result<String, EngineError> {
-        if reference.starts_with(WORKFLOW_PREFIX) {
-            return Ok(reference.to_owned());
-        }
-        let named = |status| WorkflowQuery {
-            status,
-            name: Some(reference.to_owned()),
-            sort: WorkflowSort::CreatedAt,
-            order: SortOrder::Desc,
-            limit: 1,
-            ..WorkflowQuery::default()
-        };
-        let active = self.store.list_workflows(tenant, &named(Some(WorkflowStatus::Active))).await?;
-        if let Some(newest) = active.workflows.into_iter().next() {
-            return Ok(newest.id);
-        }
-        let any = self.store.list_workflows(tenant, &named(None)).await?;
-        match any.workflows.first() {
-            Some(newest) => Err(EngineError::FailedPrecondition {
-                message: format!(
-                    "no active workflow is named '{reference}'; the newest with that name, '{}', is {}",
-                    newest.id,
-                    newest.status.as_str()
-                ),
-                reason: "WORKFLOW_NOT_ACTIVE",
-            }),
-            None => Err(EngineError::NotFound {
-                what: format!("workflow named '{reference}'"),
-                reason: "WORKFLOW_NOT_FOUND",
-            }),
-        }
     }
 
     /// One version of a workflow.
@@ -455,7 +434,8 @@ impl WorkflowCatalog {
                         "workflow '{id}' moved to version {latest} during the update"
                     )));
                 }
-                other => return Ok(other?),
+                Err(err) => return Err(self.explained(tenant, err).await),
+                Ok(written) => return Ok(written),
             }
         }
         Err(EngineError::Aborted(format!("workflow '{id}' is being updated too often; try again")))
