@@ -15,8 +15,8 @@ from typing import Any
 
 # The SDK from this checkout, as its own tests and examples import it.
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "sdk-gen", "python"))
-from weft import Worker  # noqa: E402
-from weft.worker import TaskContext  # noqa: E402
+from weftflow import Worker  # noqa: E402
+from weftflow.worker import TaskContext  # noqa: E402
 
 
 async def echo(task: TaskContext) -> Any:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Union
 
-from weft import AsyncWeft, Outcome, TaskContext, Worker
+from weftflow import AsyncWeft, Outcome, TaskContext, Worker
 
 
 def _subject(task: TaskContext) -> str:

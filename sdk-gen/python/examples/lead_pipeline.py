@@ -1,4 +1,4 @@
-"""The lead pipeline from Python (sync client): create it with the builder,
+"""The lead pipeline from Python (sync client): apply it with the builder,
 estimate it, run it with a worker (a background thread of this process),
 print its events as they stream, approve the CRM update through the API when
 the run pauses for it, and exit 0 only if the run completed.
@@ -14,7 +14,7 @@ import json
 import os
 import sys
 
-from weft import Weft, format_money, from_value, run_status_name
+from weftflow import RunStatus, Weft, format_money
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from agents import lead_pipeline_worker  # noqa: E402
@@ -23,10 +23,9 @@ from pipeline import lead_pipeline  # noqa: E402
 
 def approve_pending(client: Weft, run_id: str) -> None:
     """Approves what the run waits on (its pending action) as this example."""
-    run = client.workflows.get_run(run_id)
-    if not run.HasField("pending_action"):
+    pending = client.workflows.get_run(run_id).pending_action
+    if pending is None:
         return
-    pending = run.pending_action
     print(f"  approving {pending.type} on step {pending.step} ({pending.message})", flush=True)
     client.runs.resume(run_id, step=pending.step, input={"option": "approve", "decidedBy": "lead_pipeline example"})
 
@@ -39,9 +38,10 @@ def main(argv: list[str]) -> bool:
     worker = None if "--no-worker" in argv else lead_pipeline_worker(url).start()
     try:
         with Weft(base_url=url) as client:
-            # Names are unique: apply creates it once, then keeps it as it is.
-            wf = client.workflows.apply(lead_pipeline().build())
-            print(f"applied {wf.id} version {wf.version}")
+            # apply: the first run creates the workflow, later ones reuse it
+            # (or write a new version when pipeline.py changed).
+            wf = client.workflows.apply(lead_pipeline())
+            print(f"{wf.outcome} {wf.id} version {wf.version}")
 
             inputs = {"company": company, "website": website}
             estimate = client.workflows.estimate(wf.id, input=inputs)
@@ -59,10 +59,9 @@ def main(argv: list[str]) -> bool:
                     approve_pending(client, run.id)
 
             done = client.workflows.get_run(run.id)
-            status = run_status_name(done.status)
-            output = json.dumps(from_value(done.output), sort_keys=True, separators=(",", ":"))
-            print(f"run {status}, total cost {format_money(done.cost)}, output {output}")
-            return status == "completed"
+            output = json.dumps(done.output, sort_keys=True, separators=(",", ":"))
+            print(f"run {done.status}, total cost {done.cost}, output {output}")
+            return done.status == RunStatus.COMPLETED
     finally:
         if worker is not None:
             worker.stop()

@@ -8,7 +8,7 @@ from typing import Iterator
 
 import pytest
 
-from weft import Weft, WorkflowBuilder, workflow
+from weftflow import Weft, WorkflowBuilder, workflow
 
 
 @pytest.fixture(scope="session")

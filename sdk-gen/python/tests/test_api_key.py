@@ -1,6 +1,7 @@
 """API keys through the Python SDK: a server of the test's own (the binary
 in WEFT_BIN) with a key made by ``weft keys create``. The client's
-``api_key`` is sent with every call; without it, or with a wrong one, the
+``api_key`` is sent with every call (a Worker made from the client
+sends it too); without it, or with a wrong one, the
 call raises UNAUTHENTICATED with the server's reason."""
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import pytest
 
 from conftest import unique
 from test_worker_restart import Server, _binary, _free_port
-from weft import Weft, WeftError, workflow
+from weftflow import TaskContext, Weft, WeftError, Worker, agent, workflow
 
 
 def test_calls_carry_the_api_key_and_are_refused_without_it(tmp_path: Path) -> None:
@@ -34,6 +35,18 @@ def test_calls_carry_the_api_key_and_are_refused_without_it(tmp_path: Path) -> N
             name = unique("keyed")
             client.workflows.create(workflow(name).transform({"id": "t", "output": {"x": "$.input"}}))
             assert [w.name for w in client.workflows.list()] == [name]
+
+            # A Worker made from the client connects with the same key.
+            worker = Worker(client, name="keyed-worker")
+            served = unique("keyed-agent")
+
+            @worker.agent(served)
+            def answer(task: TaskContext) -> str:
+                return "keyed"
+
+            flow = client.workflows.create(workflow(unique("keyed-run")).add(agent("a", agent=served, task="t")))
+            with worker.start():
+                assert flow.execute(timeout=60).output == "keyed"
         for api_key, reason in [(None, "API_KEY_REQUIRED"), ("wk_wrong", "API_KEY_MALFORMED")]:
             with Weft(base_url=server.url, api_key=api_key) as client:
                 with pytest.raises(WeftError) as refused:

@@ -8,7 +8,7 @@ import asyncio
 import pytest
 
 from conftest import pure_workflow, unique
-from weft import AsyncWeft, FailedPreconditionError, InvalidArgumentError, NotFoundError, from_value, run_status_name, workflow
+from weftflow import AsyncWeft, FailedPreconditionError, InvalidArgumentError, NotFoundError, from_value, run_status_name, workflow
 
 
 def test_async_client(url: str) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from google.protobuf import json_format
 
-from weft import from_value, workflow
-from weft.v1 import workflow_pb2
+from weftflow import from_value, workflow
+from weftflow.v1 import workflow_pb2
 
 
 def test_steps_carry_what_each_call_sets() -> None:
@@ -42,7 +42,7 @@ def test_an_unknown_step_key_is_refused_at_once() -> None:
 
 
 def test_resume_takes_an_event_a_step_or_neither_but_not_both() -> None:
-    from weft._requests import resume_run
+    from weftflow._requests import resume_run
 
     plain = resume_run("run_1", None, None, None, None, from_step="b", settle_wait_ms=500)
     assert (plain.run_id, plain.event, plain.from_step, plain.settle_wait_ms) == ("run_1", "", "b", 500)

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from conftest import pure_workflow, unique
-from weft import InvalidArgumentError, NotFoundError, Weft, WebhookRefused, fire_webhook, from_value, run_status_name
+from weftflow import InvalidArgumentError, NotFoundError, Weft, WebhookRefused, fire_webhook, from_value, run_status_name
 
 
 def test_schedules(client: Weft) -> None:
@@ -48,7 +48,7 @@ def test_a_schedule_starts_runs(client: Weft) -> None:
     client.schedules.delete(schedule.id)
     assert runs, "the schedule started a run within 10 s"
     assert runs[0].trigger == "schedule" and runs[0].schedule_id == schedule.id
-    assert runs[0].HasField("scheduled_time")
+    assert runs[0].scheduled_at is not None and runs[0].scheduled_at.tzinfo is not None
     assert client.runs.list(wf.id, trigger="manual") == []
 
 

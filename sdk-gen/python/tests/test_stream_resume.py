@@ -10,7 +10,7 @@ import grpc
 import pytest
 
 from conftest import pure_workflow
-from weft import NotFoundError, Weft
+from weftflow import NotFoundError, Weft
 
 
 class Dropped(grpc.RpcError):
@@ -31,7 +31,7 @@ def test_a_dropped_stream_resumes_without_gap_or_duplicate(client: Weft) -> None
                 raise Dropped()
             yield message
 
-    client.runs._stub.StreamRunEvents = flaky  # type: ignore[method-assign]
+    client.runs._stub.StreamRunEvents = flaky  # type: ignore[assignment]
     events = list(client.workflows.stream_run(run.id))
     assert opened == [0, 3], "reopened after the third event"
     assert [e.sequence for e in events] == list(range(1, len(events) + 1))
@@ -46,7 +46,7 @@ def test_a_refusal_is_raised_not_retried(client: Weft) -> None:
         calls.append(1)
         return real(request, **kwargs)
 
-    client.runs._stub.StreamRunEvents = counted  # type: ignore[method-assign]
+    client.runs._stub.StreamRunEvents = counted  # type: ignore[assignment]
     with pytest.raises(NotFoundError):
         list(client.runs.stream("wfrun_missing"))
     assert calls == [1]

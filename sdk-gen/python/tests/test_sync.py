@@ -8,18 +8,20 @@ import grpc
 import pytest
 
 from conftest import pure_workflow, unique
-from weft import (
+from weftflow import (
     FailedPreconditionError,
     InvalidArgumentError,
     NotFoundError,
+    RunStatus,
     UnimplementedError,
     Weft,
     WeftError,
+    from_struct,
     from_value,
     run_status_name,
     workflow,
 )
-from weft.v1 import run_pb2, trigger_service_pb2, trigger_service_pb2_grpc
+from weftflow.v1 import run_pb2, trigger_service_pb2, trigger_service_pb2_grpc
 
 
 def test_workflow_lifecycle(client: Weft) -> None:
@@ -27,7 +29,7 @@ def test_workflow_lifecycle(client: Weft) -> None:
     created = client.workflows.create(pure_workflow(name).description("first"))
     assert created.id.startswith("wf_") and created.version == 1
     got = client.workflows.get(created.id)
-    assert got.name == name and list(got.message.input_schema["required"]) == ["company"]
+    assert got.name == name and from_struct(got.raw.input_schema)["required"] == ["company"]
     assert created.id in [w.id for w in client.workflows.list(limit=1000)]
 
     renamed = client.workflows.update(created.id, {"name": f"{name}-v2"}, expected_version=1)
@@ -98,7 +100,7 @@ def test_run_and_stream_run(client: Weft) -> None:
     assert from_value(shaped.output) == {"company": "Acme", "site": "https://acme.com"}
 
     done = client.workflows.get_run(run.id)
-    assert done.status == run_pb2.RUN_STATUS_COMPLETED and run_status_name(done.status) == "completed"
+    assert done.status == "completed" and done.status is RunStatus.COMPLETED and done.raw.status == run_pb2.RUN_STATUS_COMPLETED
     assert [r.id for r in client.workflows.list_runs(wf.id, status="completed")] == [run.id]
     assert len(client.runs.events(run.id)) == len(events)
     tail = list(client.runs.stream(run.id, after_sequence=2))

@@ -9,7 +9,7 @@ import threading
 from typing import Any
 
 from conftest import unique
-from weft import AsyncWeft, Outcome, TaskContext, TaskError, Weft, Worker, from_value, run_status_name, workflow
+from weftflow import AsyncWeft, Outcome, TaskContext, TaskError, Weft, Worker, from_value, run_status_name, workflow
 
 
 def test_worker_serves_fails_and_retries(url: str) -> None:

@@ -20,8 +20,8 @@ from typing import Iterator, List
 import pytest
 
 from conftest import unique
-from weft import TaskContext, Weft, Worker, WorkflowBuilder, from_value, run_status_name, workflow
-from weft.v1 import run_pb2, worker_service_pb2 as worker_pb
+from weftflow import Run, TaskContext, Weft, Worker, WorkflowBuilder, from_value, run_status_name, workflow
+from weftflow.v1 import run_pb2, worker_service_pb2 as worker_pb
 
 #: Lease of these servers: longer than a restart takes.
 LEASE_MS = 10_000
@@ -87,7 +87,7 @@ def servers(tmp_path: Path) -> Iterator[List[Server]]:
             server.stop()
 
 
-def _wait_completed(client: Weft, run_id: str, within: float) -> run_pb2.Run:
+def _wait_completed(client: Weft, run_id: str, within: float) -> Run:
     deadline = time.monotonic() + within
     while True:
         run = client.workflows.get_run(run_id)

@@ -17,9 +17,9 @@ import grpc
 import grpc.aio
 
 from conftest import unique
-from weft import AsyncWeft, Outcome, TaskContext, Worker, from_value, run_status_name, workflow
-from weft.errors import AbortedError
-from weft.v1 import worker_service_pb2 as pb
+from weftflow import AsyncWeft, Outcome, TaskContext, Worker, from_value, run_status_name, workflow
+from weftflow.errors import AbortedError
+from weftflow.v1 import worker_service_pb2 as pb
 
 
 class CountingWorkers:
