@@ -5,6 +5,7 @@
 
 pub mod auth;
 mod eventually;
+pub mod examples;
 pub mod http1;
 pub mod receiver;
 pub mod runs;

@@ -11,19 +11,10 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::process::Command;
 use weft_tests::TestServer;
+use weft_tests::examples::example;
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the repository").to_path_buf()
-}
-
-/// The example `name`, built (or found up to date) by cargo first.
-fn example(name: &str) -> PathBuf {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let built =
-        std::process::Command::new(cargo).args(["build", "-p", "weftflow", "--examples"]).status().expect("cargo runs");
-    assert!(built.success(), "building the SDK examples failed");
-    let exe = std::env::current_exe().expect("test binary path");
-    exe.parent().and_then(|deps| deps.parent()).expect("target/<profile>").join("examples").join(name)
 }
 
 fn tour_block() -> String {

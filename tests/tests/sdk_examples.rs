@@ -5,25 +5,12 @@
 //! completed; a second company takes the approval-step route instead. Then
 //! the worker stops cleanly on SIGTERM.
 
-use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
 use tokio::process::Command;
+use weft_tests::examples::example;
 use weft_tests::{TestServer, http1, lead_pipeline_json};
-
-/// The example `name`, built (or found up to date) by cargo first: `cargo
-/// test` of this crate alone does not build another package's examples,
-/// and a stale binary would test old code.
-fn example(name: &str) -> PathBuf {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let built =
-        std::process::Command::new(cargo).args(["build", "-p", "weftflow", "--examples"]).status().expect("cargo runs");
-    assert!(built.success(), "building the SDK examples failed");
-    let exe = std::env::current_exe().expect("test binary path");
-    let profile_dir = exe.parent().and_then(|deps| deps.parent()).expect("target/<profile>");
-    profile_dir.join("examples").join(name)
-}
 
 /// Runs the `lead_pipeline` example for one company; it must exit 0 within
 /// a minute. Returns what it printed.

@@ -8,7 +8,6 @@
 //! field, storing nothing; and 003's curl examples answer as documented.
 //! The store half runs on SQLite and Postgres.
 
-use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -21,6 +20,7 @@ use weft_server::Config;
 use weft_server::model::KeyScope;
 use weft_server::store::templates::{TemplateQuery, TemplateRecord};
 use weft_tests::auth::{make_key, rest, snapshot, start_requiring_keys};
+use weft_tests::examples::example;
 use weft_tests::receiver::{Answer, Receiver};
 use weft_tests::runs::{json_of, start, step, wait_for};
 use weft_tests::shape::assert_shape;
@@ -30,18 +30,6 @@ use weft_tests::{TestServer, chain_workflow, http1, workflows};
 /// The built-ins the server ships, by id.
 const BUILTINS: [&str; 5] =
     ["approval-email", "fetch-and-notify", "lead-enrichment", "map-reduce-summary", "scheduled-report"];
-
-/// The SDK example `name`, built (or found up to date) by cargo first, as
-/// `sdk_examples.rs` does.
-fn example(name: &str) -> PathBuf {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let built =
-        std::process::Command::new(cargo).args(["build", "-p", "weftflow", "--examples"]).status().expect("cargo runs");
-    assert!(built.success(), "building the SDK examples failed");
-    let exe = std::env::current_exe().expect("test binary path");
-    let profile_dir = exe.parent().and_then(|deps| deps.parent()).expect("target/<profile>");
-    profile_dir.join("examples").join(name)
-}
 
 /// The field a refusal names, from its BadRequest details.
 fn field(status: &tonic::Status) -> String {
