@@ -205,6 +205,24 @@ async fn execute_workflows_timeout_names_the_steps_still_waiting_and_why() {
     assert!(message.contains("did not finish within 1 s; waiting: "), "{message}");
     assert!(message.contains(&format!("step 'scrape' (ready: {WAITING_FOR})")), "{message}");
     assert!(message.contains("step 'approve' (paused: approval)"), "{message}");
+
+    // The stream's timeout says the same, after the events it sent.
+    let request = pb::ExecuteWorkflowStreamRequest {
+        workflow_id: s.workflow_id.clone(),
+        input: Some(value_to_pb(&json!({}))),
+        timeout_seconds: 1,
+        ..Default::default()
+    };
+    let mut stream = s.client.runs().execute_workflow_stream(request).await.unwrap().into_inner();
+    let ended = loop {
+        match tokio::time::timeout(Duration::from_secs(10), stream.message()).await.expect("the stream ends") {
+            Ok(Some(_)) => continue,
+            Ok(None) => panic!("the stream ended without its timeout"),
+            Err(status) => break status,
+        }
+    };
+    assert_eq!(ended.code(), Code::DeadlineExceeded, "{ended:?}");
+    assert!(ended.message().contains(&format!("step 'scrape' (ready: {WAITING_FOR})")), "{}", ended.message());
 }
 
 #[test]

@@ -5,11 +5,13 @@
 //! failing the schema) as the call's status, before any event is sent.
 //! Every run answered shows the steps whose task is queued as READY, with
 //! what the long-waiting ones wait for (`engine::tasks::waiting`), and
-//! ExecuteWorkflow's timeout names the steps still waiting.
+//! the timeouts of ExecuteWorkflow and ExecuteWorkflowStream name the steps
+//! still waiting.
 
 use std::time::Duration;
 
 use serde_json::Value;
+use tokio::sync::mpsc;
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::codegen::BoxStream;
@@ -27,6 +29,7 @@ use crate::engine::scheduler::now_ms;
 use crate::engine::tasks::StepWaits;
 use crate::engine::workflows::names::reference;
 use crate::engine::{EngineError, ResumeForm, RunEngine, TaskQueue};
+use crate::model::EventRecord;
 use crate::store::RunQuery;
 
 /// Default and largest page of ListRuns.
@@ -185,6 +188,40 @@ fn execute_timeout(seconds: u32) -> Duration {
         seconds => seconds.min(MAX_EXECUTE_SECONDS),
     };
     Duration::from_secs(u64::from(seconds))
+}
+
+/// A timeout's `message`, with the steps of run `run_id` still waiting and
+/// why (nothing is added once the run was cancelled or ended).
+async fn with_waits(tasks: &TaskQueue, tenant: &str, message: String, run_id: &str) -> String {
+    match tasks.waiting_summary(tenant, run_id).await {
+        Some(waiting) => format!("{message}; {waiting}"),
+        None => message,
+    }
+}
+
+/// ExecuteWorkflowStream's items, its timeout naming the waiting steps as
+/// ExecuteWorkflow's does. Ends when either side goes.
+fn name_waits_on_timeout(
+    tasks: TaskQueue,
+    tenant: String,
+    mut events: mpsc::Receiver<Result<EventRecord, EngineError>>,
+) -> mpsc::Receiver<Result<EventRecord, EngineError>> {
+    let (out, receiver) = mpsc::channel(16);
+    tokio::spawn(async move {
+        while let Some(item) = events.recv().await {
+            let item = match item {
+                Err(EngineError::Timeout { message, run_id }) => {
+                    let message = with_waits(&tasks, &tenant, message, &run_id).await;
+                    Err(EngineError::Timeout { message, run_id })
+                }
+                other => other,
+            };
+            if out.send(item).await.is_err() {
+                return;
+            }
+        }
+    });
+    receiver
 }
 
 #[tonic::async_trait]
@@ -422,12 +459,8 @@ impl RunService for RunApi {
         let timeout = execute_timeout(r.timeout_seconds);
         let start = start_request(start_fields!(r))?;
         let detail = match self.runs.execute(&tenant, start, timeout, r.cancel_on_timeout).await {
-            // Say what the run still waits for (nothing, once cancelled).
             Err(EngineError::Timeout { message, run_id }) => {
-                let message = match self.tasks.waiting_summary(&tenant, &run_id).await {
-                    Some(waiting) => format!("{message}; {waiting}"),
-                    None => message,
-                };
+                let message = with_waits(&self.tasks, &tenant, message, &run_id).await;
                 return Err(EngineError::Timeout { message, run_id }.into());
             }
             result => result?,
@@ -445,6 +478,7 @@ impl RunService for RunApi {
         let timeout = execute_timeout(r.timeout_seconds);
         let start = start_request(start_fields!(r))?;
         let events = self.runs.execute_stream(&tenant, start, timeout, r.cancel_on_timeout).await?;
+        let events = name_waits_on_timeout(self.tasks.clone(), tenant, events);
         let stream = ReceiverStream::new(events).map(|item| {
             item.map(|event| pb::ExecuteWorkflowStreamResponse { event: Some(event_to_pb(&event)) })
                 .map_err(Status::from)

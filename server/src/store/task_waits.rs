@@ -79,7 +79,22 @@ pub trait TaskWaitStore: Send + Sync + 'static {
     ) -> Result<Vec<AgentQueueRow>, StoreError>;
 }
 
-const COLUMNS: &str = "task_id, tenant_id, run_id, step_key, attempt, kind, agent, created_at";
+/// (run, tenant): by the primary key's run_id prefix.
+const OF_RUN: &str = "SELECT task_id, tenant_id, run_id, step_key, attempt, kind, agent, created_at FROM tasks \
+     WHERE run_id = ?1 AND tenant_id = ?2 AND status = 'queued' ORDER BY step_key";
+
+/// (queued by ms, after ms, after id, limit): the queued rows only
+/// (`tasks_queued_any_tenant`).
+const OLDEST: &str = "SELECT task_id, tenant_id, run_id, step_key, attempt, kind, agent, created_at FROM tasks \
+     WHERE status = 'queued' AND kind IN ('agent', 'planner') \
+     AND created_at <= ?1 AND (created_at > ?2 OR (created_at = ?2 AND task_id > ?3)) \
+     ORDER BY created_at, task_id LIMIT ?4";
+
+/// (tenant, agent or NULL, limit): a tenant's queued rows (`tasks_queued`).
+const QUEUES: &str = "SELECT agent, COUNT(*) AS n, MIN(created_at) AS oldest FROM tasks \
+     WHERE tenant_id = ?1 AND status = 'queued' AND kind IN ('agent', 'planner') \
+     AND (CAST(?2 AS TEXT) IS NULL OR agent = ?2) \
+     GROUP BY agent ORDER BY COUNT(*) DESC, agent LIMIT ?3";
 
 fn queued(row: &impl Columns) -> Result<QueuedTask, StoreError> {
     let task_id = row.text("task_id")?;
@@ -113,10 +128,7 @@ fn readable(rows: Vec<Result<QueuedTask, StoreError>>) -> Vec<QueuedTask> {
 #[async_trait]
 impl<D: Dialect> TaskWaitStore for D {
     async fn queued_tasks_of_run(&self, tenant: &str, run_id: &str) -> Result<Vec<QueuedTask>, StoreError> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM tasks WHERE run_id = ?1 AND tenant_id = ?2 AND status = 'queued' ORDER BY step_key"
-        );
-        let rows = D::fetch_all(&mut *self.acquire().await?, &sql, &[Arg::Text(run_id), Arg::Text(tenant)]).await?;
+        let rows = D::fetch_all(&mut *self.acquire().await?, OF_RUN, &[Arg::Text(run_id), Arg::Text(tenant)]).await?;
         Ok(readable(rows.iter().map(queued).collect()))
     }
 
@@ -126,17 +138,12 @@ impl<D: Dialect> TaskWaitStore for D {
         after: Option<&QueueCursor>,
         limit: u32,
     ) -> Result<Vec<QueuedTask>, StoreError> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM tasks WHERE status = 'queued' AND kind IN ('agent', 'planner') \
-             AND created_at <= ?1 AND (created_at > ?2 OR (created_at = ?2 AND task_id > ?3)) \
-             ORDER BY created_at, task_id LIMIT ?4"
-        );
         let (after_ms, after_id) = match after {
             Some((ms, id)) => (*ms, id.as_str()),
             None => (i64::MIN, ""),
         };
         let args = [Arg::Int(queued_by_ms), Arg::Int(after_ms), Arg::Text(after_id), Arg::Int(i64::from(limit))];
-        let rows = D::fetch_all(&mut *self.acquire().await?, &sql, &args).await?;
+        let rows = D::fetch_all(&mut *self.acquire().await?, OLDEST, &args).await?;
         Ok(readable(rows.iter().map(queued).collect()))
     }
 
@@ -146,12 +153,8 @@ impl<D: Dialect> TaskWaitStore for D {
         agent: Option<&str>,
         limit: u32,
     ) -> Result<Vec<AgentQueueRow>, StoreError> {
-        let sql = "SELECT agent, COUNT(*) AS n, MIN(created_at) AS oldest FROM tasks \
-             WHERE tenant_id = ?1 AND status = 'queued' AND kind IN ('agent', 'planner') \
-             AND (CAST(?2 AS TEXT) IS NULL OR agent = ?2) \
-             GROUP BY agent ORDER BY COUNT(*) DESC, agent LIMIT ?3";
         let args = [Arg::Text(tenant), Arg::OptText(agent), Arg::Int(i64::from(limit))];
-        let rows = D::fetch_all(&mut *self.acquire().await?, sql, &args).await?;
+        let rows = D::fetch_all(&mut *self.acquire().await?, QUEUES, &args).await?;
         rows.iter()
             .map(|row| {
                 Ok(AgentQueueRow {
@@ -161,5 +164,34 @@ impl<D: Dialect> TaskWaitStore for D {
                 })
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rusqlite::Connection;
+
+    use super::*;
+    use crate::store::sqlite::SqliteStore;
+
+    /// Every read of the queue goes through an index that holds only queued
+    /// rows (or the run's primary key), never a scan of finished tasks.
+    #[tokio::test]
+    async fn queue_reads_use_the_queued_indexes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("plan.db");
+        let store = SqliteStore::open(path.to_str().unwrap()).await.unwrap();
+        store.close().await;
+        let conn = Connection::open(&path).unwrap();
+        let plan = |sql: &str| -> String {
+            let mut statement = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+            // The plan does not depend on the values: NULL for each.
+            let nulls = rusqlite::params_from_iter(vec![rusqlite::types::Null; statement.parameter_count()]);
+            let rows = statement.query_map(nulls, |row| row.get::<_, String>(3)).unwrap();
+            rows.map(Result::unwrap).collect::<Vec<_>>().join("; ")
+        };
+        assert!(plan(OF_RUN).contains("USING PRIMARY KEY (run_id=?)"), "{}", plan(OF_RUN));
+        assert!(plan(OLDEST).contains("USING INDEX tasks_queued_any_tenant"), "{}", plan(OLDEST));
+        assert!(plan(QUEUES).contains("USING INDEX tasks_queued (tenant_id=?)"), "{}", plan(QUEUES));
     }
 }
