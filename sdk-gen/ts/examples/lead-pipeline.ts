@@ -8,7 +8,7 @@
  *
  * `--no-worker` leaves the agents to a worker elsewhere (dist/examples/worker.js).
  */
-import { Weft, formatMoney, fromValue, runStatusName } from "@weft/sdk";
+import { Weft, formatMoney,  } from "weftflow";
 import { leadPipelineWorker } from "./agents.js";
 import { leadPipeline } from "./pipeline.js";
 
@@ -43,8 +43,8 @@ async function main(): Promise<boolean> {
     }
 
     const done = await weft.workflows.getRun(run.id);
-    const status = runStatusName(done.status);
-    console.log(`run ${status}, total cost ${formatMoney(done.cost)}, output ${JSON.stringify(fromValue(done.output))}`);
+    const status = done.status;
+    console.log(`run ${status}, total cost ${formatMoney(done.cost)}, output ${JSON.stringify(done.output)}`);
     return status === "completed";
   } finally {
     stop.abort();

@@ -1,6 +1,8 @@
 /**
  * JSON to and from protobuf's `google.protobuf.Value` (Struct fields are
- * already plain `JsonObject`s in the generated code), and money.
+ * already plain `JsonObject`s in the generated code), and money. The
+ * client's results are already native (native.ts); these serve whoever
+ * works with the generated messages (`.raw`, `weft.raw`).
  */
 import { create, fromJson, toJson, type JsonObject, type JsonValue } from "@bufbuild/protobuf";
 import { ValueSchema, type Value } from "@bufbuild/protobuf/wkt";
@@ -29,7 +31,7 @@ export function toMoney(money: MoneyInit): Money {
   return create(MoneySchema, { amount: BigInt(money.amount), currency: money.currency });
 }
 
-/** "12 usd cents"-style text for logs; "0" when unset. */
-export function formatMoney(money: Money | undefined): string {
+/** "12 usd cents"-style text for logs, of a `Cost` or a `Money`; "0" when unset. */
+export function formatMoney(money: MoneyInit | null | undefined): string {
   return money ? `${money.amount} ${money.currency} cents` : "0";
 }

@@ -1,8 +1,8 @@
 /** The builder makes the messages the documents describe (no server). */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { FailureMode } from "@weft/sdk/gen/weft/v1/workflow_pb";
-import { fromValue, workflow } from "@weft/sdk";
+import { FailureMode } from "weftflow/gen/weft/v1/workflow_pb";
+import { fromValue, workflow } from "weftflow";
 
 test("steps carry what each call sets", () => {
   const built = workflow("w")
