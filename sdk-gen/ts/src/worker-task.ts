@@ -275,10 +275,28 @@ function toReport(task: Task, ending: Exclude<Ending, undefined>): { complete: C
  */
 async function report(shared: Shared, task: Task, running: Running, ending: Exclude<Ending, undefined>): Promise<void> {
   const { link } = shared;
-  const made = toReport(task, ending);
+  let made = toReport(task, ending);
   try {
-    if ("fail" in made) await deliver(task.taskId, running, () => link.fail(made.fail, running.leaseUntil));
-    else await deliver(task.taskId, running, () => link.complete(made.complete, running.leaseUntil));
+    if ("complete" in made) {
+      const completion = made.complete;
+      try {
+        await deliver(task.taskId, running, () => link.complete(completion, running.leaseUntil));
+        return;
+      } catch (thrown) {
+        // A completion refused as invalid (a currency the server does not
+        // take, a state write the step does not declare) leaves the attempt
+        // open, which would only end when the lease expires: fail it now,
+        // with the server's reason, since sending it again cannot help.
+        if (codeOf(thrown) !== Code.InvalidArgument) throw thrown;
+        const reason = toWeftError(thrown).rawMessage;
+        console.warn(`weft worker: the server refused the answer to task ${task.taskId}; failing it: ${reason}`);
+        made = toReport(task, { ok: false, error: new NonRetryableError(`the server refused the handler's answer: ${reason}`, { code: "INVALID_OUTPUT" }) });
+      }
+    }
+    if ("fail" in made) {
+      const failure = made.fail;
+      await deliver(task.taskId, running, () => link.fail(failure, running.leaseUntil));
+    }
   } catch (thrown) {
     console.warn(`weft worker: the answer to task ${task.taskId} was refused: ${toWeftError(thrown).message}`);
   }

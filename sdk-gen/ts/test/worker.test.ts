@@ -68,7 +68,7 @@ test("handler results: a bare value, even one shaped {output}, is the output; an
         case "nothing":
           return;
         default:
-          return outcome({ output: "with extras", cost: { amount: 5, currency: "eur" }, stateWrites: { seen: true } });
+          return outcome({ output: "with extras", cost: { amount: 5, currency: "usd" }, stateWrites: { seen: true } });
       }
     })
     .run(stop.signal);
@@ -89,8 +89,31 @@ test("handler results: a bare value, even one shaped {output}, is the output; an
     assert.deepEqual(output("wrapped"), { output: 1 }, "{output: 1} is an output with a field named output");
     assert.equal(output("nothing"), null);
     assert.equal(output("extras"), "with extras");
-    assert.deepEqual(done.steps.find((s) => s.id === "extras")?.cost, { amount: 5, currency: "eur" });
+    assert.deepEqual(done.steps.find((s) => s.id === "extras")?.cost, { amount: 5, currency: "usd" });
     assert.equal(done.sharedState["seen"], true);
+  } finally {
+    stop.abort();
+    await worker;
+  }
+});
+
+test("an answer the server refuses as invalid fails the step at once, with the server's reason", async () => {
+  const weft = client();
+  const agent = unique("undeclared-agent");
+  const stop = new AbortController();
+  // "other" is not among the step's stateWrites: CompleteTask is INVALID_ARGUMENT.
+  const worker = new Worker(weft).agent(agent, () => outcome({ output: 1, stateWrites: { other: 1 } })).run(stop.signal);
+  try {
+    const wf = await weft.workflows.create(workflow(unique("undeclared")).agent({ id: "write", agent, task: "t", stateWrites: ["mine"], retries: 3 }));
+    const started = Date.now();
+    const run = await wf.run({ input: {} });
+    await collect(weft.runs.stream(run.id));
+    const done = await weft.runs.get(run.id);
+    assert.equal(done.status, "failed");
+    const step = done.steps[0];
+    assert.match(step?.error ?? "", /refused the handler's answer/);
+    assert.equal(step?.attempts, 1, "not retried: the same answer would be refused again");
+    assert.ok(Date.now() - started < 20_000, "failed at once, not when the lease ran out");
   } finally {
     stop.abort();
     await worker;
