@@ -55,7 +55,7 @@ export {
   type FailureOptions,
 } from "./outcome.js";
 export * from "./errors.js";
-export { toValue, fromValue, toMoney, formatMoney, type MoneyInit, type JsonObject, type JsonValue } from "./json.js";
+export { toValue, fromValue, asJson, toMoney, formatMoney, type MoneyInit, type JsonObject, type JsonValue } from "./json.js";
 export { RunStatus, StepStatus, WorkflowStatus, ApprovalStatus } from "./statuses.js";
 export type { ApprovalDecision, ApprovalKind, ApplyOutcome } from "./statuses.js";
 export type { Run, StepRun, RunEvent, RunEventType, RunError, PendingAction, Approval, Cost } from "./native.js";

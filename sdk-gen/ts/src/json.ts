@@ -15,6 +15,18 @@ export function toValue(json: JsonValue): Value {
   return fromJson(ValueSchema, json);
 }
 
+/**
+ * `value` as `JSON.stringify` writes it: `undefined` members dropped, a
+ * `Date` (anything with `toJSON`) as its JSON, nothing at all as `null`.
+ * Throws on what JSON cannot hold (a `bigint`, a cycle). Handlers' answers
+ * go through this, so a JavaScript value means what it means everywhere
+ * else, rather than a `Date` silently becoming `{}`.
+ */
+export function asJson(value: unknown): JsonValue {
+  const text = JSON.stringify(value);
+  return text === undefined ? null : (JSON.parse(text) as JsonValue);
+}
+
 /** A protobuf `Value` as JSON (`null` when unset). */
 export function fromValue(value: Value | undefined): JsonValue {
   return value === undefined ? null : toJson(ValueSchema, value);

@@ -25,7 +25,7 @@ import type {
   HeartbeatResponse,
 } from "./gen/weft/v1/worker_service_pb.js";
 import { WeftError, toWeftError } from "./errors.js";
-import { toMoney, toValue } from "./json.js";
+import { asJson, toMoney, toValue } from "./json.js";
 import { NonRetryableError, Outcome, TaskError, type CostInit, type HandlerResult } from "./outcome.js";
 import type { Handler, TaskContext, ToolVerdict } from "./worker.js";
 
@@ -233,23 +233,24 @@ function money(cost: CostInit): Money {
  * The report a handler's ending makes: a completion for a result (a bare
  * value is the output; only an {@link Outcome} carries cost and state
  * writes), a failure for a throw ({@link TaskError}s say whether to retry;
- * anything else is retryable). An output that is not JSON (say, a function
- * or `undefined` inside it) fails the step: trying again would not help.
+ * anything else is retryable). The output is what `JSON.stringify` makes of
+ * it (asJson); one it cannot write (a bigint, a cycle) fails the step:
+ * trying again would not help.
  */
 function toReport(task: Task, ending: Exclude<Ending, undefined>): { complete: CompleteInit } | { fail: FailInit } {
   const { taskId, leaseToken } = task;
   let error: unknown;
   if (ending.ok) {
     const result = ending.result;
-    const answer = Outcome.is(result) ? result : { output: result === undefined ? null : result, cost: undefined, stateWrites: undefined };
+    const answer = Outcome.is(result) ? result : { output: result, cost: undefined, stateWrites: undefined };
     try {
       return {
         complete: {
           taskId,
           leaseToken,
-          output: toValue(answer.output),
+          output: toValue(asJson(answer.output)),
           ...(answer.cost !== undefined && { cost: money(answer.cost) }),
-          ...(answer.stateWrites && { stateWrites: answer.stateWrites }),
+          ...(answer.stateWrites && { stateWrites: asJson(answer.stateWrites) as JsonObject }),
         },
       };
     } catch (thrown) {

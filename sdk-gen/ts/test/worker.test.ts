@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { NonRetryableError, RetryableError, Worker, outcome, workflow } from "weftflow";
+import { NonRetryableError, RetryableError, Worker, outcome, workflow, type JsonObject } from "weftflow";
 import { client, collect, unique } from "./helpers.js";
 
 test("a worker serves agent steps; a NonRetryableError fails the run; retryFrom runs it again", async () => {
@@ -67,6 +67,9 @@ test("handler results: a bare value, even one shaped {output}, is the output; an
           return { output: 1 };
         case "nothing":
           return;
+        case "loose":
+          // What JSON.stringify makes of it: the Date as its JSON, undefined dropped.
+          return { at: new Date(0), gone: undefined } as unknown as JsonObject;
         default:
           return outcome({ output: "with extras", cost: { amount: 5, currency: "usd" }, stateWrites: { seen: true } });
       }
@@ -78,9 +81,10 @@ test("handler results: a bare value, even one shaped {output}, is the output; an
         .agent({ id: "number", agent, task: "t", inputMap: { kind: "$.input.number" } })
         .agent({ id: "wrapped", agent, task: "t", inputMap: { kind: "$.input.wrapped" } })
         .agent({ id: "nothing", agent, task: "t", inputMap: { kind: "$.input.nothing" } })
+        .agent({ id: "loose", agent, task: "t", inputMap: { kind: "$.input.loose" } })
         .agent({ id: "extras", agent, task: "t", inputMap: { kind: "$.input.extras" }, stateWrites: ["seen"] }),
     );
-    const run = await wf.run({ input: { number: "number", wrapped: "wrapped", nothing: "nothing", extras: "extras" } });
+    const run = await wf.run({ input: { number: "number", wrapped: "wrapped", nothing: "nothing", loose: "loose", extras: "extras" } });
     await collect(weft.workflows.streamRun(run.id));
     const done = await weft.runs.get(run.id);
     assert.equal(done.status, "completed", JSON.stringify(done.error));
@@ -88,6 +92,7 @@ test("handler results: a bare value, even one shaped {output}, is the output; an
     assert.equal(output("number"), 42);
     assert.deepEqual(output("wrapped"), { output: 1 }, "{output: 1} is an output with a field named output");
     assert.equal(output("nothing"), null);
+    assert.deepEqual(output("loose"), { at: "1970-01-01T00:00:00.000Z" });
     assert.equal(output("extras"), "with extras");
     assert.deepEqual(done.steps.find((s) => s.id === "extras")?.cost, { amount: 5, currency: "usd" });
     assert.equal(done.sharedState["seen"], true);
