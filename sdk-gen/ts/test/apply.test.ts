@@ -34,10 +34,11 @@ test("apply creates, is a no-op for the same definition, and bumps the version f
   assert.deepEqual((await weft.workflows.versions(first.workflow.id)).map((v) => v.version), [2, 1]);
 });
 
-test("a run starts by workflow name, on the latest version", async () => {
+test("a workflow is found and run by name", async () => {
   const weft = client();
   const name = unique("by-name");
   const { workflow: wf } = await weft.workflows.apply(definition(name, "x"));
+  assert.equal((await weft.workflows.get(name)).id, wf.id);
   const run = await weft.workflows.run(name, { input: { x: 7 } });
   assert.equal(run.workflowId, wf.id);
   await collect(weft.runs.stream(run.id));
