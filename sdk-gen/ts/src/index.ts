@@ -42,6 +42,7 @@ export { Approvals, type ListApprovalsOptions, type DecideOptions } from "./appr
 export { Schedules, type ScheduleSpec, type OverlapPolicy, type CatchUp } from "./schedules.js";
 export { Templates, type ListTemplatesOptions, type TemplateSpec, type InstallOptions } from "./templates.js";
 export { Triggers, fireWebhook } from "./triggers.js";
+export { Workers, type WorkerInfo, type AgentQueue, type ListWorkersOptions, type WorkerList } from "./workers.js";
 export { Worker, type TaskContext, type Handler, type ToolVerdict, type WorkerOptions } from "./worker.js";
 export {
   Outcome,
