@@ -35,6 +35,18 @@ export interface RunOptions {
   trigger?: string;
 }
 
+/** Options of {@link Runs.execute}: a new run's, and how long to wait for its end. */
+export interface ExecuteOptions extends RunOptions {
+  /**
+   * Longest wait, in seconds (0: the server's default). Past it the call
+   * rejects with `DeadlineExceededError` (reason `EXECUTION_TIMEOUT`, the
+   * run id in `metadata.runId`).
+   */
+  timeoutSeconds?: number;
+  /** Cancel the run when the wait times out (default: it goes on). */
+  cancelOnTimeout?: boolean;
+}
+
 /** Filters of {@link Runs.list}. */
 export interface ListRunsOptions {
   status?: RunStatus;
@@ -83,6 +95,28 @@ export class Runs {
       }),
     );
     return toRun(required(response.run, "StartRun"));
+  }
+
+  /**
+   * Starts a run and waits until it ends, then resolves to it: a failed,
+   * partial or cancelled run is an answer too (see `run.status` and
+   * `run.error`). Only the wait timing out rejects.
+   */
+  async execute(workflow: string, options: ExecuteOptions = {}): Promise<Run> {
+    const response = await typed(
+      this.client.executeWorkflow({
+        workflowId: workflow,
+        userId: options.userId ?? "",
+        ...(options.input !== undefined && { input: toValue(options.input) }),
+        idempotencyKey: options.idempotencyKey ?? "",
+        version: options.version ?? 0,
+        ...(options.sharedState && { sharedState: options.sharedState }),
+        trigger: options.trigger ?? "",
+        timeoutSeconds: options.timeoutSeconds ?? 0,
+        cancelOnTimeout: options.cancelOnTimeout ?? false,
+      }),
+    );
+    return toRun(required(response.run, "ExecuteWorkflow"));
   }
 
   /** Current status, per-step results, cost of a run. */

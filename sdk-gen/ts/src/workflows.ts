@@ -1,10 +1,11 @@
 /**
  * `weft.workflows`: definitions (create, apply, list, get, update, delete,
  * validate, estimate, versions, diff, rollback) and, as the documents
- * write them, the run methods (`run`, `getRun`, `listRuns`, `cancelRun`,
- * `retryFrom`, `streamRun`), which delegate to `weft.runs`.
+ * write them, the run methods (`run`, `execute`, `getRun`, `listRuns`,
+ * `cancelRun`, `retryFrom`, `streamRun`), which delegate to `weft.runs`.
  *
- * Workflows come back native (native-workflow.ts) with `.run()` bound;
+ * Workflows come back native (native-workflow.ts) with `.run()` and
+ * `.execute()` bound;
  * `apply` is the create-or-update a script runs every time it starts.
  */
 import { create, type JsonValue } from "@bufbuild/protobuf";
@@ -20,13 +21,15 @@ import { WorkflowBuilder } from "./builder.js";
 import { typed } from "./errors.js";
 import type { Run, RunEvent } from "./native.js";
 import { toNativeVersion, toNativeWorkflow, type Workflow, type WorkflowVersion } from "./native-workflow.js";
-import { required, type ListRunsOptions, type RunOptions, type Runs, type StreamOptions } from "./runs.js";
+import { required, type ExecuteOptions, type ListRunsOptions, type RunOptions, type Runs, type StreamOptions } from "./runs.js";
 import { applyOutcomes, workflowStatuses, type ApplyOutcome, type WorkflowStatus } from "./statuses.js";
 
-/** A workflow from the server, with `.run()` bound to it (not enumerable: logs show the data). */
+/** A workflow from the server, with `.run()` and `.execute()` bound to it (not enumerable: logs show the data). */
 export type WorkflowHandle = Workflow & {
   /** Starts a run of this workflow (latest version unless `version`). */
   run(options?: RunOptions): Promise<Run>;
+  /** Starts a run of this workflow and waits for its end. */
+  execute(options?: ExecuteOptions): Promise<Run>;
 };
 
 /** What {@link Workflows.apply} answers: the stored workflow and what the call did. */
@@ -70,8 +73,10 @@ export class Workflows {
   private bind(message: PbWorkflow): WorkflowHandle {
     const runs = this.runs;
     const workflow = toNativeWorkflow(message);
-    const run = (options?: RunOptions) => runs.start(workflow.id, options);
-    return Object.defineProperty(workflow, "run", { value: run, enumerable: false }) as WorkflowHandle;
+    return Object.defineProperties(workflow, {
+      run: { value: (options?: RunOptions) => runs.start(workflow.id, options), enumerable: false },
+      execute: { value: (options?: ExecuteOptions) => runs.execute(workflow.id, options), enumerable: false },
+    }) as WorkflowHandle;
   }
 
   /**
@@ -170,6 +175,11 @@ export class Workflows {
   /** Starts a run of a workflow, by id (`wf_…`) or name. */
   run(workflowId: string, options?: RunOptions): Promise<Run> {
     return this.runs.start(workflowId, options);
+  }
+
+  /** Starts a run and waits for its end (see {@link Runs.execute}). */
+  execute(workflowId: string, options?: ExecuteOptions): Promise<Run> {
+    return this.runs.execute(workflowId, options);
   }
 
   /** Current status, per-step results, cost of a run. */

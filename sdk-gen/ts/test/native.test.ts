@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { inspect } from "node:util";
 import { test } from "node:test";
-import { RunStatus, StepStatus, workflow } from "weftflow";
+import { DeadlineExceededError, RunStatus, StepStatus, workflow } from "weftflow";
 import { client, collect, unique } from "./helpers.js";
 
 test("a finished run is native: status 'completed', output {x: 1}", async () => {
@@ -104,4 +104,21 @@ test("an approval is native: kind, status and decision as strings", async () => 
     assert.ok(decided.decidedAt instanceof Date);
   }
   assert.equal((await weft.runs.get(run.id)).status, "completed");
+});
+
+test("execute waits for the end and answers the native run; its timeout is typed and carries the run id", async () => {
+  const weft = client();
+  const wf = await weft.workflows.create(workflow(unique("execute")).transform({ id: "copy", output: { x: "$.input.x" } }));
+  const run = await wf.execute({ input: { x: 3 }, timeoutSeconds: 30 });
+  assert.equal(run.status, "completed");
+  assert.deepEqual(run.output, { x: 3 });
+
+  const agent = unique("absent-agent");
+  const stuck = await weft.workflows.create(workflow(unique("execute-stuck")).agent({ id: "ask", agent, task: "t" }));
+  const timedOut = await weft.workflows.execute(stuck.name, { input: {}, timeoutSeconds: 1, cancelOnTimeout: true }).catch((e: unknown) => e);
+  assert.ok(timedOut instanceof DeadlineExceededError, `DeadlineExceededError expected, got ${String(timedOut)}`);
+  assert.equal(timedOut.reason, "EXECUTION_TIMEOUT");
+  const runId = timedOut.metadata["runId"] ?? timedOut.metadata["run_id"] ?? "";
+  assert.match(runId, /^wfrun_/);
+  assert.equal((await weft.runs.get(runId)).status, "cancelled");
 });
