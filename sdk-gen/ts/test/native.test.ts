@@ -118,7 +118,7 @@ test("execute waits for the end and answers the native run; its timeout is typed
   const timedOut = await weft.workflows.execute(stuck.name, { input: {}, timeoutSeconds: 1, cancelOnTimeout: true }).catch((e: unknown) => e);
   assert.ok(timedOut instanceof DeadlineExceededError, `DeadlineExceededError expected, got ${String(timedOut)}`);
   assert.equal(timedOut.reason, "EXECUTION_TIMEOUT");
-  const runId = timedOut.metadata["runId"] ?? timedOut.metadata["run_id"] ?? "";
+  const runId = timedOut.metadata["runId"] ?? "";
   assert.match(runId, /^wfrun_/);
   assert.equal((await weft.runs.get(runId)).status, "cancelled");
 });
