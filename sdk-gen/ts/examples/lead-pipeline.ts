@@ -1,14 +1,14 @@
 /**
- * The lead pipeline from TypeScript: create it with the builder, estimate
- * it, run it with a worker (in this process), print its events as they
- * stream, approve the CRM update through the API when the run pauses for
- * it, and exit 0 only if the run completed.
+ * The lead pipeline from TypeScript: apply it (create, or update by name)
+ * with the builder, estimate it, run it with a worker (in this process),
+ * print its events as they stream, approve the CRM update through the API
+ * when the run pauses for it, and exit 0 only if the run completed.
  *
  *   WEFT_URL=http://127.0.0.1:7070 node dist/examples/lead-pipeline.js Stripe https://stripe.com
  *
  * `--no-worker` leaves the agents to a worker elsewhere (dist/examples/worker.js).
  */
-import { Weft, formatMoney, fromValue, runStatusName } from "@weft/sdk";
+import { Weft, formatMoney } from "weftflow";
 import { leadPipelineWorker } from "./agents.js";
 import { leadPipeline } from "./pipeline.js";
 
@@ -28,9 +28,10 @@ async function main(): Promise<boolean> {
   const stop = new AbortController();
   const worker = process.argv.includes("--no-worker") ? Promise.resolve() : leadPipelineWorker(weft).run(stop.signal);
   try {
-    // Names are unique: apply creates it once, then keeps it as it is.
-    const wf = await weft.workflows.apply(leadPipeline());
-    console.log(`applied ${wf.id} version ${wf.version}`);
+    // By name: the first run creates it, later ones find it (a new version
+    // only if the definition changed).
+    const { workflow: wf, outcome } = await weft.workflows.apply(leadPipeline());
+    console.log(`${outcome} ${wf.id} version ${wf.version}`);
 
     const input = { company, website };
     const estimate = await weft.workflows.estimate(wf.id, { input });
@@ -44,8 +45,8 @@ async function main(): Promise<boolean> {
     }
 
     const done = await weft.workflows.getRun(run.id);
-    const status = runStatusName(done.status);
-    console.log(`run ${status}, total cost ${formatMoney(done.cost)}, output ${JSON.stringify(fromValue(done.output))}`);
+    const status = done.status;
+    console.log(`run ${status}, total cost ${formatMoney(done.cost)}, output ${JSON.stringify(done.output)}`);
     return status === "completed";
   } finally {
     stop.abort();

@@ -4,7 +4,7 @@
  * article, a scorer with a fallback, a condition, an approval gate before
  * the CRM, and an archive branch.
  */
-import { workflow, type WorkflowBuilder } from "@weft/sdk";
+import { workflow, type WorkflowBuilder } from "weftflow";
 
 export function leadPipeline(): WorkflowBuilder {
   return workflow("lead-pipeline")

@@ -3,7 +3,7 @@
  *
  *   WEFT_URL=http://127.0.0.1:7070 node dist/examples/worker.js
  */
-import { Weft } from "@weft/sdk";
+import { Weft } from "weftflow";
 import { leadPipelineWorker } from "./agents.js";
 
 const url = process.env.WEFT_URL ?? "http://127.0.0.1:7070";

@@ -15,7 +15,7 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { Weft, Worker, workflow } from "@weft/sdk";
+import { Weft, Worker, workflow } from "weftflow";
 
 const url = process.env.WEFT_URL ?? "http://127.0.0.1:7070";
 
@@ -34,7 +34,7 @@ function weftFor(mode) {
 /** The worker child: serves `agent` until told to stop; answers "cpu" with its CPU time (ms). */
 async function child(mode, agent) {
   const stop = new AbortController();
-  const worker = new Worker(weftFor(mode), { concurrency: 32 }).agent(agent, async () => ({ output: { n: 1 } })).run(stop.signal);
+  const worker = new Worker(weftFor(mode), { concurrency: 32 }).agent(agent, async () => ({ n: 1 })).run(stop.signal);
   createInterface({ input: process.stdin }).on("line", (line) => {
     if (line === "cpu") {
       const { user, system } = process.cpuUsage();

@@ -6,12 +6,12 @@ import { gzipSync } from "node:zlib";
 
 const entries = {
   "client + streamRun (Weft, one call, one stream)": `
-    import { Weft } from "@weft/sdk";
+    import { Weft } from "weftflow";
     const weft = new Weft({ baseUrl: location.origin, transport: "grpc-web" });
     const run = await weft.workflows.getRun("wfrun_x");
     for await (const e of weft.workflows.streamRun(run.id)) console.log(e.type);`,
   "client + builder + worker (everything)": `
-    import * as sdk from "@weft/sdk";
+    import * as sdk from "weftflow";
     console.log(sdk);`,
 };
 

@@ -1,40 +1,21 @@
 /**
  * `weft.approvals`: the decisions people make on approval steps and on
- * tools a workflow's policy gates (`requireApprovalFor`).
+ * tools a workflow's policy gates (`requireApprovalFor`). Approvals come
+ * back native (native.ts), the generated message at `.raw`.
  */
 import type { Client } from "@connectrpc/connect";
-import {
-  ApprovalDecision,
-  ApprovalStatus,
-  type Approval,
-  type ApprovalService,
-} from "./gen/weft/v1/approval_service_pb.js";
+import type { ApprovalService } from "./gen/weft/v1/approval_service_pb.js";
 import { typed } from "./errors.js";
+import { toApproval, type Approval } from "./native.js";
 import { required } from "./runs.js";
-
-export type ApprovalStatusName = "pending" | "approved" | "denied" | "expired" | "escalated";
-export type ApprovalDecisionName = "approve" | "deny" | "escalate";
-
-const STATUSES: Record<ApprovalStatusName, ApprovalStatus> = {
-  pending: ApprovalStatus.PENDING,
-  approved: ApprovalStatus.APPROVED,
-  denied: ApprovalStatus.DENIED,
-  expired: ApprovalStatus.EXPIRED,
-  escalated: ApprovalStatus.ESCALATED,
-};
-
-const DECISIONS: Record<ApprovalDecisionName, ApprovalDecision> = {
-  approve: ApprovalDecision.APPROVE,
-  deny: ApprovalDecision.DENY,
-  escalate: ApprovalDecision.ESCALATE,
-};
+import { approvalDecisions, approvalStatuses, type ApprovalDecision, type ApprovalStatus } from "./statuses.js";
 
 /** Filters of {@link Approvals.list}. */
 export interface ListApprovalsOptions {
   runId?: string;
   workflowId?: string;
   action?: string;
-  status?: ApprovalStatusName;
+  status?: ApprovalStatus;
 }
 
 /** Who decided, and with which words. */
@@ -55,29 +36,29 @@ export class Approvals {
         runId: options.runId ?? "",
         workflowId: options.workflowId ?? "",
         action: options.action ?? "",
-        status: options.status ? STATUSES[options.status] : ApprovalStatus.UNSPECIFIED,
+        status: approvalStatuses.value(options.status),
       }),
     );
-    return response.approvals;
+    return response.approvals.map(toApproval);
   }
 
   /** One approval. */
   async get(approvalId: string): Promise<Approval> {
-    return required((await typed(this.client.getApproval({ approvalId }))).approval, "GetApproval");
+    return toApproval(required((await typed(this.client.getApproval({ approvalId }))).approval, "GetApproval"));
   }
 
   /** Decides a pending approval; the run goes on accordingly. */
-  async decide(approvalId: string, decision: ApprovalDecisionName, options: DecideOptions = {}): Promise<Approval> {
+  async decide(approvalId: string, decision: ApprovalDecision, options: DecideOptions = {}): Promise<Approval> {
     const response = await typed(
       this.client.decideApproval({
         approvalId,
-        decision: DECISIONS[decision],
+        decision: approvalDecisions.value(decision),
         option: options.option ?? "",
         comment: options.comment ?? "",
         decidedBy: options.decidedBy ?? "",
       }),
     );
-    return required(response.approval, "DecideApproval");
+    return toApproval(required(response.approval, "DecideApproval"));
   }
 
   /** `decide(id, "approve", options)`. */

@@ -59,10 +59,39 @@ export interface StepSpec
   config?: JsonObject;
 }
 
-/** `.condition()` input: a condition step, its type implied. */
-export type ConditionSpec = Omit<StepSpec, "type"> & { expression: string };
-/** `.transform()` input: a transform step, its type implied. */
-export type TransformSpec = Omit<StepSpec, "type"> & { output: Record<string, string> };
+/**
+ * The input of one kind's builder method (`.agent()`, `.map()`, …): a step
+ * of that kind, its type implied, with the fields the kind cannot do
+ * without made required so the compiler catches them before the server.
+ */
+export type KindSpec<Required extends keyof StepSpec> = Omit<StepSpec, "type"> & { [K in Required]-?: NonNullable<StepSpec[K]> };
+
+/** An agent step: a task for the worker serving `agent`. */
+export type AgentSpec = KindSpec<"agent" | "task">;
+/** A planner step: an agent whose output `{steps: […]}` is spliced into the run. */
+export type PlannerSpec = KindSpec<"agent" | "task">;
+/** `.condition()` input: routes to `onTrue.next` or `onFalse.next`. */
+export type ConditionSpec = KindSpec<"expression">;
+/** `.transform()` input: pure JSONPath reshaping, no agent. */
+export type TransformSpec = KindSpec<"output">;
+/** Branches that run side by side, each addressable by its own id. */
+export type ParallelSpec = KindSpec<"steps">;
+/** One sub-step per item of the array at `over` (bound to `as`), at most `concurrency` at once. */
+export type MapSpec = KindSpec<"over" | "step">;
+/** A sub-step repeated `while`/`until` a condition, at most `maxIterations` times. */
+export type LoopSpec = KindSpec<"step">;
+/** A durable pause of `duration` seconds. */
+export type DelaySpec = KindSpec<"duration">;
+/** Pauses the run until a person decides (`weft.approvals`). */
+export type ApprovalSpec = KindSpec<"action">;
+/** Pauses the run until a resume carries `event`. */
+export type WaitSpec = KindSpec<"event">;
+/** An outbound call, optionally waiting for a signed callback. */
+export type WebhookSpec = KindSpec<"url">;
+/** An outbound HTTP request whose response is the step's output. */
+export type HttpRequestSpec = KindSpec<"url">;
+/** A script run by a worker (`language`, `script`). */
+export type ScriptSpec = KindSpec<"script">;
 
 /** Tool lists, approval gates and cost caps (minor units, e.g. cents). */
 export interface PolicySpec {
@@ -168,6 +197,16 @@ export class WorkflowBuilder {
     return this;
   }
 
+  /** Appends an agent step. */
+  agent(step: AgentSpec): this {
+    return this.step({ ...step, type: "agent" });
+  }
+
+  /** Appends a planner step. */
+  planner(step: PlannerSpec): this {
+    return this.step({ ...step, type: "planner" });
+  }
+
   /** Appends a condition step. */
   condition(step: ConditionSpec): this {
     return this.step({ ...step, type: "condition" });
@@ -176,6 +215,51 @@ export class WorkflowBuilder {
   /** Appends a transform step (pure JSONPath reshaping, no agent). */
   transform(step: TransformSpec): this {
     return this.step({ ...step, type: "transform" });
+  }
+
+  /** Appends a parallel step. */
+  parallel(step: ParallelSpec): this {
+    return this.step({ ...step, type: "parallel" });
+  }
+
+  /** Appends a map step. */
+  map(step: MapSpec): this {
+    return this.step({ ...step, type: "map" });
+  }
+
+  /** Appends a loop step. */
+  loop(step: LoopSpec): this {
+    return this.step({ ...step, type: "loop" });
+  }
+
+  /** Appends a delay step. */
+  delay(step: DelaySpec): this {
+    return this.step({ ...step, type: "delay" });
+  }
+
+  /** Appends an approval step. */
+  approval(step: ApprovalSpec): this {
+    return this.step({ ...step, type: "approval" });
+  }
+
+  /** Appends a wait step. */
+  wait(step: WaitSpec): this {
+    return this.step({ ...step, type: "wait" });
+  }
+
+  /** Appends a webhook step. */
+  webhook(step: WebhookSpec): this {
+    return this.step({ ...step, type: "webhook" });
+  }
+
+  /** Appends an http_request step. */
+  httpRequest(step: HttpRequestSpec): this {
+    return this.step({ ...step, type: "http_request" });
+  }
+
+  /** Appends a script step. */
+  script(step: ScriptSpec): this {
+    return this.step({ ...step, type: "script" });
   }
 
   /** The `Workflow` message for `workflows.create` or `workflows.update`. */

@@ -2,7 +2,7 @@
  * `Weft`: the client. One transport, shared by a typed client per service,
  * behind the documented surface: `weft.workflows.*` (definitions and, as
  * the documents write them, runs), `weft.runs`, `weft.approvals`,
- * `weft.schedules`, `weft.templates` and `weft.triggers`. Every failure rejects with a typed {@link WeftError}.
+ * `weft.schedules`, `weft.templates`, `weft.triggers` and `weft.workers`. Every failure rejects with a typed {@link WeftError}.
  *
  * ```ts
  * const weft = new Weft({ baseUrl: "http://127.0.0.1:7070", transport: "grpc" });
@@ -25,6 +25,7 @@ import { Runs } from "./runs.js";
 import { Schedules } from "./schedules.js";
 import { Templates } from "./templates.js";
 import { Triggers } from "./triggers.js";
+import { Workers } from "./workers.js";
 import { Workflows } from "./workflows.js";
 
 export type { TransportKind };
@@ -77,6 +78,8 @@ export class Weft {
   readonly templates: Templates;
   /** Deploying workflows and arming their webhooks. */
   readonly triggers: Triggers;
+  /** Registered workers, and agents whose tasks wait for one. */
+  readonly workers: Workers;
   /** The generated clients, one per service. */
   readonly raw: RawClients;
 
@@ -100,6 +103,7 @@ export class Weft {
     this.schedules = new Schedules(this.raw.schedules);
     this.templates = new Templates(this.raw.templates);
     this.triggers = new Triggers(this.raw.triggers);
+    this.workers = new Workers(this.raw.workers);
   }
 }
 

@@ -1,6 +1,8 @@
 /**
  * JSON to and from protobuf's `google.protobuf.Value` (Struct fields are
- * already plain `JsonObject`s in the generated code), and money.
+ * already plain `JsonObject`s in the generated code), and money. The
+ * client's results are already native (native.ts); these serve whoever
+ * works with the generated messages (`.raw`, `weft.raw`).
  */
 import { create, fromJson, toJson, type JsonObject, type JsonValue } from "@bufbuild/protobuf";
 import { ValueSchema, type Value } from "@bufbuild/protobuf/wkt";
@@ -11,6 +13,18 @@ export type { JsonObject, JsonValue };
 /** A JSON value as a protobuf `Value`. */
 export function toValue(json: JsonValue): Value {
   return fromJson(ValueSchema, json);
+}
+
+/**
+ * `value` as `JSON.stringify` writes it: `undefined` members dropped, a
+ * `Date` (anything with `toJSON`) as its JSON, nothing at all as `null`.
+ * Throws on what JSON cannot hold (a `bigint`, a cycle). Handlers' answers
+ * go through this, so a JavaScript value means what it means everywhere
+ * else, rather than a `Date` silently becoming `{}`.
+ */
+export function asJson(value: unknown): JsonValue {
+  const text = JSON.stringify(value);
+  return text === undefined ? null : (JSON.parse(text) as JsonValue);
 }
 
 /** A protobuf `Value` as JSON (`null` when unset). */
@@ -29,7 +43,7 @@ export function toMoney(money: MoneyInit): Money {
   return create(MoneySchema, { amount: BigInt(money.amount), currency: money.currency });
 }
 
-/** "12 usd cents"-style text for logs; "0" when unset. */
-export function formatMoney(money: Money | undefined): string {
+/** "12 usd cents"-style text for logs, of a `Cost` or a `Money`; "0" when unset. */
+export function formatMoney(money: MoneyInit | null | undefined): string {
   return money ? `${money.amount} ${money.currency} cents` : "0";
 }

@@ -4,68 +4,20 @@
  * `AsyncIterable` that survives a dropped connection: it remembers the last
  * sequence it handed out and asks again from there, with no gap and no
  * duplicate (as the Rust SDK's `stream_run`).
+ *
+ * Everything comes back native (native.ts): `run.status === "completed"`,
+ * `run.output` a JSON value; the generated message is at `.raw`.
  */
 import { Code, ConnectError, type Client } from "@connectrpc/connect";
 import type { JsonObject, JsonValue } from "@bufbuild/protobuf";
-import type { Run, RunEvent } from "./gen/weft/v1/run_pb.js";
-import { RunStatus } from "./gen/weft/v1/run_pb.js";
 import type { EstimateRunResponse, RunService } from "./gen/weft/v1/run_service_pb.js";
 import { toWeftError, typed } from "./errors.js";
 import { toValue } from "./json.js";
+import { toRun, toRunEvent, type Run, type RunEvent } from "./native.js";
+import { runStatuses, type RunStatus } from "./statuses.js";
 
-/** The event types the engine emits; more may come, so ignore unknown ones. */
-export type RunEventType =
-  | "run.queued"
-  | "run.started"
-  | "step.started"
-  | "step.completed"
-  | "step.failed"
-  | "step.retrying"
-  | "step.skipped"
-  | "step.cancelled"
-  | "step.cost_exceeded"
-  | "step.resumed"
-  | "approval.pending"
-  | "approval.decided"
-  | "run.paused"
-  | "run.resumed"
-  | "plan.spliced"
-  | "run.completed"
-  | "run.failed"
-  | "run.partial"
-  | "run.cancelled"
-  | (string & {});
-
-/** One event of a run's stream (`event.type`, `event.stepId`, `event.cost`…). */
-export type StreamEvent = Omit<RunEvent, "type"> & { readonly type: RunEventType };
-
-/** Run statuses, as the documents write them. */
-export type RunStatusName =
-  | "queued"
-  | "pending"
-  | "running"
-  | "paused"
-  | "completed"
-  | "failed"
-  | "partial"
-  | "cancelled";
-
-const STATUSES: Record<RunStatusName, RunStatus> = {
-  queued: RunStatus.QUEUED,
-  pending: RunStatus.PENDING,
-  running: RunStatus.RUNNING,
-  paused: RunStatus.PAUSED,
-  completed: RunStatus.COMPLETED,
-  failed: RunStatus.FAILED,
-  partial: RunStatus.PARTIAL,
-  cancelled: RunStatus.CANCELLED,
-};
-
-/** The lower-case name of a run status ("completed"). */
-export function runStatusName(status: RunStatus): RunStatusName | "unspecified" {
-  const found = (Object.keys(STATUSES) as RunStatusName[]).find((name) => STATUSES[name] === status);
-  return found ?? "unspecified";
-}
+/** One event of a run's stream; the same as {@link RunEvent}. */
+export type StreamEvent = RunEvent;
 
 /** Options of a new run. */
 export interface RunOptions {
@@ -83,9 +35,21 @@ export interface RunOptions {
   trigger?: string;
 }
 
+/** Options of {@link Runs.execute}: a new run's, and how long to wait for its end. */
+export interface ExecuteOptions extends RunOptions {
+  /**
+   * Longest wait, in seconds (0: the server's default). Past it the call
+   * rejects with `DeadlineExceededError` (reason `EXECUTION_TIMEOUT`, the
+   * run id in `metadata.runId`).
+   */
+  timeoutSeconds?: number;
+  /** Cancel the run when the wait times out (default: it goes on). */
+  cancelOnTimeout?: boolean;
+}
+
 /** Filters of {@link Runs.list}. */
 export interface ListRunsOptions {
-  status?: RunStatusName;
+  status?: RunStatus;
   userId?: string;
   /** Only runs with this trigger ("manual", "schedule", "webhook", "retry", …). */
   trigger?: string;
@@ -114,11 +78,14 @@ const MAX_RECONNECTS = 5;
 export class Runs {
   constructor(private readonly client: Client<typeof RunService>) {}
 
-  /** Starts a run of `workflowId`; returns at once (the run goes on). */
-  async start(workflowId: string, options: RunOptions = {}): Promise<Run> {
+  /**
+   * Starts a run of a workflow, given by id (`wf_…`) or by name; returns at
+   * once (the run goes on).
+   */
+  async start(workflow: string, options: RunOptions = {}): Promise<Run> {
     const response = await typed(
       this.client.startRun({
-        workflowId,
+        workflowId: workflow,
         userId: options.userId ?? "",
         ...(options.input !== undefined && { input: toValue(options.input) }),
         idempotencyKey: options.idempotencyKey ?? "",
@@ -127,20 +94,42 @@ export class Runs {
         trigger: options.trigger ?? "",
       }),
     );
-    return required(response.run, "StartRun");
+    return toRun(required(response.run, "StartRun"));
+  }
+
+  /**
+   * Starts a run and waits until it ends, then resolves to it: a failed,
+   * partial or cancelled run is an answer too (see `run.status` and
+   * `run.error`). Only the wait timing out rejects.
+   */
+  async execute(workflow: string, options: ExecuteOptions = {}): Promise<Run> {
+    const response = await typed(
+      this.client.executeWorkflow({
+        workflowId: workflow,
+        userId: options.userId ?? "",
+        ...(options.input !== undefined && { input: toValue(options.input) }),
+        idempotencyKey: options.idempotencyKey ?? "",
+        version: options.version ?? 0,
+        ...(options.sharedState && { sharedState: options.sharedState }),
+        trigger: options.trigger ?? "",
+        timeoutSeconds: options.timeoutSeconds ?? 0,
+        cancelOnTimeout: options.cancelOnTimeout ?? false,
+      }),
+    );
+    return toRun(required(response.run, "ExecuteWorkflow"));
   }
 
   /** Current status, per-step results, cost of a run. */
   async get(runId: string): Promise<Run> {
-    return required((await typed(this.client.getRun({ runId }))).run, "GetRun");
+    return toRun(required((await typed(this.client.getRun({ runId }))).run, "GetRun"));
   }
 
-  /** Runs of a workflow, newest first. */
+  /** Runs of a workflow (id or name), newest first. */
   async list(workflowId: string, options: ListRunsOptions = {}): Promise<Run[]> {
     const response = await typed(
       this.client.listRuns({
         workflowId,
-        status: options.status ? STATUSES[options.status] : RunStatus.UNSPECIFIED,
+        status: runStatuses.value(options.status),
         userId: options.userId ?? "",
         trigger: options.trigger ?? "",
         scheduleId: options.scheduleId ?? "",
@@ -148,17 +137,17 @@ export class Runs {
         offset: options.offset ?? 0,
       }),
     );
-    return response.runs;
+    return response.runs.map(toRun);
   }
 
   /** Cancels a live run (a finished one: FailedPreconditionError). */
   async cancel(runId: string, reason = ""): Promise<Run> {
-    return required((await typed(this.client.cancelRun({ runId, reason }))).run, "CancelRun");
+    return toRun(required((await typed(this.client.cancelRun({ runId, reason }))).run, "CancelRun"));
   }
 
   /** A new run that reuses every completed output upstream of `stepId`. */
   async retryFrom(runId: string, stepId: string): Promise<Run> {
-    return required((await typed(this.client.retryRunFrom({ runId, stepId }))).run, "RetryRunFrom");
+    return toRun(required((await typed(this.client.retryRunFrom({ runId, stepId }))).run, "RetryRunFrom"));
   }
 
   /** Delivers a wait step's event, or decides a paused step (approval). */
@@ -170,7 +159,7 @@ export class Runs {
             runId,
             input: { resume: { step: options.step, ...(options.input !== undefined && { input: toValue(options.input) }) } },
           };
-    return required((await typed(this.client.resumeRun(request))).run, "ResumeRun");
+    return toRun(required((await typed(this.client.resumeRun(request))).run, "ResumeRun"));
   }
 
   /** Deletes a finished run. */
@@ -180,14 +169,14 @@ export class Runs {
 
   /** The events recorded so far (one page), oldest first. */
   async events(runId: string, afterSequence: bigint | number = 0): Promise<RunEvent[]> {
-    return (await typed(this.client.listRunEvents({ runId, afterSequence: BigInt(afterSequence) }))).events;
+    return (await typed(this.client.listRunEvents({ runId, afterSequence: BigInt(afterSequence) }))).events.map(toRunEvent);
   }
 
   /** Dry-pass cost estimate of a run of `workflowId` for `input`. */
-  async estimate(workflowId: string, options: { input?: JsonValue; version?: number } = {}): Promise<EstimateRunResponse> {
+  async estimate(workflow: string, options: { input?: JsonValue; version?: number } = {}): Promise<EstimateRunResponse> {
     return typed(
       this.client.estimateRun({
-        workflowId,
+        workflowId: workflow,
         ...(options.input !== undefined && { input: toValue(options.input) }),
         version: options.version ?? 0,
       }),
@@ -200,7 +189,7 @@ export class Runs {
    * is resumed from the last event received; a refusal (unknown run, …)
    * throws the typed error.
    */
-  async *stream(runId: string, options: StreamOptions = {}): AsyncGenerator<StreamEvent, void, undefined> {
+  async *stream(runId: string, options: StreamOptions = {}): AsyncGenerator<RunEvent, void, undefined> {
     let after = BigInt(options.afterSequence ?? 0);
     let reconnects = 0;
     for (;;) {
@@ -211,7 +200,7 @@ export class Runs {
           const event = message.event;
           if (!event) continue;
           if (event.sequence > after) after = event.sequence;
-          yield event;
+          yield toRunEvent(event);
         }
         return;
       } catch (thrown) {

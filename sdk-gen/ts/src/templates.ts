@@ -4,9 +4,10 @@
  */
 import type { Client } from "@connectrpc/connect";
 import type { Template, TemplateService } from "./gen/weft/v1/template_service_pb.js";
-import type { Workflow, WorkflowStatus } from "./gen/weft/v1/workflow_pb.js";
 import { typed } from "./errors.js";
+import { toNativeWorkflow, type Workflow } from "./native-workflow.js";
 import { required } from "./runs.js";
+import { workflowStatuses, type WorkflowStatus } from "./statuses.js";
 import { toWorkflow, type WorkflowDefinition } from "./workflows.js";
 
 /** Filters and paging of {@link Templates.list}. */
@@ -65,9 +66,9 @@ export class Templates {
   /** Creates a workflow (version 1) from the template; resolves to it. */
   async install(templateId: string, options: InstallOptions = {}): Promise<Workflow> {
     const response = await typed(
-      this.client.installTemplate({ templateId, name: options.name ?? "", tags: options.tags ?? [], status: options.status }),
+      this.client.installTemplate({ templateId, name: options.name ?? "", tags: options.tags ?? [], status: workflowStatuses.value(options.status) }),
     );
-    return required(response.workflow, "InstallTemplate");
+    return toNativeWorkflow(required(response.workflow, "InstallTemplate"));
   }
 
   /** Saves a template of the tenant. */

@@ -13,6 +13,7 @@
  */
 import type { JsonObject, MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
+import type { Money } from "./gen/weft/v1/common_pb.js";
 import type { Task } from "./gen/weft/v1/worker_pb.js";
 import { ToolDecision } from "./gen/weft/v1/worker_pb.js";
 import type {
@@ -24,8 +25,9 @@ import type {
   HeartbeatResponse,
 } from "./gen/weft/v1/worker_service_pb.js";
 import { WeftError, toWeftError } from "./errors.js";
-import { toMoney, toValue } from "./json.js";
-import type { Handler, TaskContext, TaskResult, ToolVerdict } from "./worker.js";
+import { asJson, toMoney, toValue } from "./json.js";
+import { NonRetryableError, Outcome, TaskError, type CostInit, type HandlerResult } from "./outcome.js";
+import type { Handler, TaskContext, ToolVerdict } from "./worker.js";
 
 /** How long one CheckToolUse waits on the server for an approval decision. */
 const APPROVAL_WAIT_SECONDS = 30;
@@ -34,20 +36,6 @@ const ANSWER_RETRY_FIRST_MS = 100;
 const ANSWER_RETRY_LONGEST_MS = 2_000;
 /** Codes of a call that may not have reached the server, or that it could not take: unreachable, restarting, failing over. */
 const TRANSIENT: readonly Code[] = [Code.Unavailable, Code.Unknown, Code.DeadlineExceeded];
-
-/** Throw this from a handler to fail the task with a code or without retry. */
-export class TaskError extends Error {
-  constructor(
-    message: string,
-    /** Whether another attempt might work (the step's retries apply). */
-    readonly retryable = true,
-    /** UPPER_SNAKE code leading the step's error (`TOOL_ERROR: …`). */
-    readonly code = "",
-  ) {
-    super(message);
-    this.name = "TaskError";
-  }
-}
 
 export type HeartbeatInit = MessageInitShape<typeof HeartbeatRequestSchema>;
 export type CompleteInit = MessageInitShape<typeof CompleteTaskRequestSchema>;
@@ -133,7 +121,8 @@ export class Running {
   }
 }
 
-type Outcome = { ok: true; result: TaskResult } | { ok: false; error: unknown } | undefined;
+/** How the handler ended: answered, threw, or (undefined) was stopped. */
+type Ending = { ok: true; result: HandlerResult } | { ok: false; error: unknown } | undefined;
 
 /**
  * Runs one task, whose lease holds until `leaseUntil` (`performance.now()`
@@ -146,7 +135,7 @@ export async function execute(shared: Shared, task: Task, leaseUntil: number, ha
   const handler = shared.handlers.get(task.agent);
   if (!handler) {
     handlerDone?.();
-    await report(shared, task, running, { ok: false, error: new TaskError(`this worker has no handler for agent '${task.agent}'`, false) });
+    await report(shared, task, running, { ok: false, error: new NonRetryableError(`this worker has no handler for agent '${task.agent}'`) });
     return;
   }
   const { link, leaseMs } = shared;
@@ -193,7 +182,7 @@ export async function execute(shared: Shared, task: Task, leaseUntil: number, ha
     checkTool: (tool, args) => checkTool(shared, task, running, tool, args ?? {}),
   };
   try {
-    const outcome = await new Promise<Outcome>((resolve) => {
+    const ending = await new Promise<Ending>((resolve) => {
       // Cancelled or lease lost: the answer no longer counts.
       running.onStop(() => resolve(undefined));
       // A handler that throws before its first await still fails the task.
@@ -205,8 +194,8 @@ export async function execute(shared: Shared, task: Task, leaseUntil: number, ha
         );
     });
     handlerDone?.();
-    if (outcome === undefined || running.stopped) return;
-    await report(shared, task, running, outcome);
+    if (ending === undefined || running.stopped) return;
+    await report(shared, task, running, ending);
   } finally {
     clearInterval(beat);
   }
@@ -235,33 +224,82 @@ async function checkTool(shared: Shared, task: Task, running: Running, tool: str
   }
 }
 
+/** A handler's cost as the `Money` message. */
+function money(cost: CostInit): Money {
+  return toMoney(typeof cost === "number" ? { amount: cost, currency: "usd" } : cost);
+}
+
+/**
+ * The report a handler's ending makes: a completion for a result (a bare
+ * value is the output; only an {@link Outcome} carries cost and state
+ * writes), a failure for a throw ({@link TaskError}s say whether to retry;
+ * anything else is retryable). The output is what `JSON.stringify` makes of
+ * it (asJson); one it cannot write (a bigint, a cycle) fails the step:
+ * trying again would not help.
+ */
+function toReport(task: Task, ending: Exclude<Ending, undefined>): { complete: CompleteInit } | { fail: FailInit } {
+  const { taskId, leaseToken } = task;
+  let error: unknown;
+  if (ending.ok) {
+    const result = ending.result;
+    const answer = Outcome.is(result) ? result : { output: result, cost: undefined, stateWrites: undefined };
+    try {
+      return {
+        complete: {
+          taskId,
+          leaseToken,
+          output: toValue(asJson(answer.output)),
+          ...(answer.cost !== undefined && { cost: money(answer.cost) }),
+          ...(answer.stateWrites && { stateWrites: asJson(answer.stateWrites) as JsonObject }),
+        },
+      };
+    } catch (thrown) {
+      error = new NonRetryableError(`the handler's output is not JSON: ${thrown instanceof Error ? thrown.message : String(thrown)}`, { code: "INVALID_OUTPUT" });
+    }
+  } else error = ending.error;
+  const failure = error instanceof TaskError ? error : new TaskError(error instanceof Error ? error.message : String(error));
+  return {
+    fail: {
+      taskId,
+      leaseToken,
+      error: failure.message,
+      retryable: failure.retryable,
+      errorCode: failure.code,
+      ...(failure.cost !== undefined && { cost: money(failure.cost) }),
+    },
+  };
+}
+
 /**
  * Sends the handler's answer, trying again while the server is unreachable
  * and the lease holds; a refusal (lease lost) is only logged.
  */
-async function report(shared: Shared, task: Task, running: Running, outcome: Exclude<Outcome, undefined>): Promise<void> {
+async function report(shared: Shared, task: Task, running: Running, ending: Exclude<Ending, undefined>): Promise<void> {
   const { link } = shared;
-  const { taskId, leaseToken } = task;
+  let made = toReport(task, ending);
   try {
-    if (!outcome.ok) {
-      const thrown = outcome.error;
-      const error = thrown instanceof TaskError ? thrown : new TaskError(thrown instanceof Error ? thrown.message : String(thrown));
-      const failure = { taskId, leaseToken, error: error.message, retryable: error.retryable, errorCode: error.code };
-      await deliver(taskId, running, () => link.fail(failure, running.leaseUntil));
-      return;
+    if ("complete" in made) {
+      const completion = made.complete;
+      try {
+        await deliver(task.taskId, running, () => link.complete(completion, running.leaseUntil));
+        return;
+      } catch (thrown) {
+        // A completion refused as invalid (a currency the server does not
+        // take, a state write the step does not declare) leaves the attempt
+        // open, which would only end when the lease expires: fail it now,
+        // with the server's reason, since sending it again cannot help.
+        if (codeOf(thrown) !== Code.InvalidArgument) throw thrown;
+        const reason = toWeftError(thrown).rawMessage;
+        console.warn(`weft worker: the server refused the answer to task ${task.taskId}; failing it: ${reason}`);
+        made = toReport(task, { ok: false, error: new NonRetryableError(`the server refused the handler's answer: ${reason}`, { code: "INVALID_OUTPUT" }) });
+      }
     }
-    const { result } = outcome;
-    const cost = result.cost === undefined ? undefined : toMoney(typeof result.cost === "number" ? { amount: result.cost, currency: "usd" } : result.cost);
-    const completion = {
-      taskId,
-      leaseToken,
-      output: toValue(result.output),
-      ...(cost && { cost }),
-      ...(result.stateWrites && { stateWrites: result.stateWrites }),
-    };
-    await deliver(taskId, running, () => link.complete(completion, running.leaseUntil));
+    if ("fail" in made) {
+      const failure = made.fail;
+      await deliver(task.taskId, running, () => link.fail(failure, running.leaseUntil));
+    }
   } catch (thrown) {
-    console.warn(`weft worker: the answer to task ${taskId} was refused: ${toWeftError(thrown).message}`);
+    console.warn(`weft worker: the answer to task ${task.taskId} was refused: ${toWeftError(thrown).message}`);
   }
 }
 

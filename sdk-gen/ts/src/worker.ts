@@ -3,7 +3,8 @@
  *
  * ```ts
  * const worker = new Worker(weft, { name: "box-1", concurrency: 8 })
- *   .agent("web-researcher", async (task) => ({ output: { site: task.input.website }, cost: 3 }));
+ *   .agent("web-researcher", async (task) => ({ site: task.input.website }))      // the output
+ *   .agent("scorer", async (task) => outcome({ output: { score: 82 }, cost: 3 })); // output + cost
  * const stop = new AbortController();
  * await worker.run(stop.signal); // until stop.abort()
  * ```
@@ -28,7 +29,7 @@
  * stops taking tasks (the stream's drain), lets the tasks in flight finish
  * and report, and resolves.
  */
-import type { JsonObject, JsonValue } from "@bufbuild/protobuf";
+import type { JsonObject } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
 import type { Task } from "./gen/weft/v1/worker_pb.js";
 import { transportStreams, type Weft } from "./client.js";
@@ -38,21 +39,11 @@ import { servePolling, type Setup } from "./worker-poll.js";
 import { firstCredits, openStream, serveStream, type Connected } from "./worker-stream.js";
 import { codeOf } from "./worker-task.js";
 
-export { TaskError } from "./worker-task.js";
+import type { HandlerResult } from "./outcome.js";
 
 /** Pauses after failed polls, connections or registrations, so a down server is not hammered: doubling from the first to the longest. */
 const BACKOFF_FIRST_MS = 200;
 const BACKOFF_LONGEST_MS = 5_000;
-
-/** What a handler answers for a task that worked. */
-export interface TaskResult {
-  /** The step's output, seen by later steps as `$.<step>.output`. */
-  output: JsonValue;
-  /** What the attempt cost: cents of usd, or an amount and currency. */
-  cost?: number | MoneyInit;
-  /** Shared-state keys the step writes (declared in `stateWrites`). */
-  stateWrites?: JsonObject;
-}
 
 /** The server's answer to {@link TaskContext.checkTool}. */
 export interface ToolVerdict {
@@ -78,8 +69,12 @@ export interface TaskContext {
   checkTool(tool: string, args?: JsonObject): Promise<ToolVerdict>;
 }
 
-/** A handler: answer a task, or throw (a {@link TaskError} or anything). */
-export type Handler = (task: TaskContext) => Promise<TaskResult>;
+/**
+ * A handler: return the output (any JSON value) or an `Outcome`, or throw
+ * (`RetryableError`, `NonRetryableError`; anything else is retryable).
+ * See outcome.ts.
+ */
+export type Handler = (task: TaskContext) => HandlerResult | Promise<HandlerResult>;
 
 /** Options of a {@link Worker}. */
 export interface WorkerOptions {

@@ -1,14 +1,17 @@
 /**
- * `weft.workflows`: definitions (create, list, get, update, delete,
+ * `weft.workflows`: definitions (create, apply, list, get, update, delete,
  * validate, estimate, versions, diff, rollback) and, as the documents
- * write them, the run methods (`run`, `getRun`, `listRuns`, `cancelRun`,
- * `retryFrom`, `streamRun`), which delegate to `weft.runs`.
+ * write them, the run methods (`run`, `execute`, `getRun`, `listRuns`,
+ * `cancelRun`, `retryFrom`, `streamRun`), which delegate to `weft.runs`.
+ *
+ * Workflows come back native (native-workflow.ts) with `.run()` and
+ * `.execute()` bound;
+ * `apply` is the create-or-update a script runs every time it starts.
  */
 import { create, type JsonValue } from "@bufbuild/protobuf";
 import type { Client } from "@connectrpc/connect";
-import type { Run } from "./gen/weft/v1/run_pb.js";
 import type { EstimateRunResponse } from "./gen/weft/v1/run_service_pb.js";
-import { WorkflowSchema, WorkflowStatus, type Workflow, type WorkflowVersion } from "./gen/weft/v1/workflow_pb.js";
+import { WorkflowSchema, type Workflow as PbWorkflow } from "./gen/weft/v1/workflow_pb.js";
 import type {
   DiffWorkflowVersionsResponse,
   ValidateWorkflowResponse,
@@ -16,30 +19,32 @@ import type {
 } from "./gen/weft/v1/workflow_service_pb.js";
 import { WorkflowBuilder } from "./builder.js";
 import { typed } from "./errors.js";
-import { required, type ListRunsOptions, type RunOptions, type Runs, type StreamEvent, type StreamOptions } from "./runs.js";
+import type { Run, RunEvent } from "./native.js";
+import { toNativeVersion, toNativeWorkflow, type Workflow, type WorkflowVersion } from "./native-workflow.js";
+import { required, type ExecuteOptions, type ListRunsOptions, type RunOptions, type Runs, type StreamOptions } from "./runs.js";
+import { applyOutcomes, workflowStatuses, type ApplyOutcome, type WorkflowStatus } from "./statuses.js";
 
-/** A workflow from the server, with `.run()` bound to it. */
+/** A workflow from the server, with `.run()` and `.execute()` bound to it (not enumerable: logs show the data). */
 export type WorkflowHandle = Workflow & {
   /** Starts a run of this workflow (latest version unless `version`). */
   run(options?: RunOptions): Promise<Run>;
+  /** Starts a run of this workflow and waits for its end. */
+  execute(options?: ExecuteOptions): Promise<Run>;
 };
 
-/** A definition: a builder, or the `Workflow` message it builds. */
-export type WorkflowDefinition = Workflow | WorkflowBuilder;
+/** What {@link Workflows.apply} answers: the stored workflow and what the call did. */
+export interface Applied {
+  workflow: WorkflowHandle;
+  /** "created" (version 1), "updated" (a new version) or "unchanged" (same version). */
+  outcome: ApplyOutcome;
+}
 
-/** Workflow statuses, as the documents write them. */
-export type WorkflowStatusName = "draft" | "active" | "paused" | "archived";
-
-const WORKFLOW_STATUSES: Record<WorkflowStatusName, WorkflowStatus> = {
-  draft: WorkflowStatus.DRAFT,
-  active: WorkflowStatus.ACTIVE,
-  paused: WorkflowStatus.PAUSED,
-  archived: WorkflowStatus.ARCHIVED,
-};
+/** A definition: a builder, or the generated `Workflow` message. */
+export type WorkflowDefinition = PbWorkflow | WorkflowBuilder;
 
 /** Filters of {@link Workflows.list}. */
 export interface ListWorkflowsOptions {
-  status?: WorkflowStatusName;
+  status?: WorkflowStatus;
   tag?: string;
   limit?: number;
   offset?: number;
@@ -53,9 +58,10 @@ export interface UpdateOptions {
   expectedVersion?: number;
 }
 
-export function toWorkflow(definition: WorkflowDefinition | Partial<Omit<Workflow, "$typeName">>): Workflow {
+/** The message for a definition: built, given as a message, or (for updates) some of its fields. */
+export function toWorkflow(definition: WorkflowDefinition | Partial<Omit<PbWorkflow, "$typeName">>): PbWorkflow {
   if (definition instanceof WorkflowBuilder) return definition.build();
-  return "$typeName" in definition ? (definition as Workflow) : create(WorkflowSchema, definition);
+  return "$typeName" in definition ? (definition as PbWorkflow) : create(WorkflowSchema, definition);
 }
 
 export class Workflows {
@@ -64,33 +70,42 @@ export class Workflows {
     private readonly runs: Runs,
   ) {}
 
-  private bind(workflow: Workflow): WorkflowHandle {
+  private bind(message: PbWorkflow): WorkflowHandle {
     const runs = this.runs;
-    return Object.assign(workflow, { run: (options?: RunOptions) => runs.start(workflow.id, options) });
+    const workflow = toNativeWorkflow(message);
+    return Object.defineProperties(workflow, {
+      run: { value: (options?: RunOptions) => runs.start(workflow.id, options), enumerable: false },
+      execute: { value: (options?: ExecuteOptions) => runs.execute(workflow.id, options), enumerable: false },
+    }) as WorkflowHandle;
   }
 
-  /** Creates a workflow definition; returns it at version 1. */
+  /**
+   * Creates a workflow definition; returns it at version 1. A name already
+   * taken is refused (`AlreadyExistsError`): use {@link apply} to create or
+   * update by name.
+   */
   async create(definition: WorkflowDefinition): Promise<WorkflowHandle> {
     const response = await typed(this.client.createWorkflow({ workflow: toWorkflow(definition) }));
     return this.bind(required(response.workflow, "CreateWorkflow"));
   }
 
   /**
-   * Creates the workflow named in `definition`, or makes it the next version
-   * of the tenant's workflow with that name; when nothing changed, writes
-   * nothing and returns the latest version. Names are unique per tenant, so
-   * a script can apply its workflow on every start.
+   * Creates the workflow named as `definition` is, or updates it when its
+   * definition changed (a new version); nothing is written when it did not
+   * (`"unchanged"`, same version). Safe to call every time a program starts.
    */
-  async apply(definition: WorkflowDefinition): Promise<WorkflowHandle> {
-    const response = await typed(this.client.applyWorkflow({ workflow: toWorkflow(definition) }));
-    return this.bind(required(response.workflow, "ApplyWorkflow"));
+  async apply(definition: WorkflowDefinition, options: { changeSummary?: string } = {}): Promise<Applied> {
+    const response = await typed(
+      this.client.applyWorkflow({ workflow: toWorkflow(definition), changeSummary: options.changeSummary ?? "" }),
+    );
+    return { workflow: this.bind(required(response.workflow, "ApplyWorkflow")), outcome: applyOutcomes.name(response.outcome) };
   }
 
   /** Workflow definitions, newest first. */
   async list(options: ListWorkflowsOptions = {}): Promise<WorkflowHandle[]> {
     const response = await typed(
       this.client.listWorkflows({
-        status: options.status ? WORKFLOW_STATUSES[options.status] : WorkflowStatus.UNSPECIFIED,
+        status: workflowStatuses.value(options.status),
         tag: options.tag ?? "",
         limit: options.limit ?? 0,
         offset: options.offset ?? 0,
@@ -99,7 +114,7 @@ export class Workflows {
     return response.workflows.map((w) => this.bind(w));
   }
 
-  /** One workflow definition (its latest version). */
+  /** One workflow definition (its latest version), by id or name. */
   async get(workflowId: string): Promise<WorkflowHandle> {
     return this.bind(required((await typed(this.client.getWorkflow({ id: workflowId }))).workflow, "GetWorkflow"));
   }
@@ -107,7 +122,7 @@ export class Workflows {
   /** Replaces fields of a workflow; the version goes up by one. */
   async update(
     workflowId: string,
-    changes: WorkflowDefinition | Partial<Omit<Workflow, "$typeName">>,
+    changes: WorkflowDefinition | Partial<Omit<PbWorkflow, "$typeName">>,
     options: UpdateOptions = {},
   ): Promise<WorkflowHandle> {
     const workflow = { ...toWorkflow(changes), id: workflowId };
@@ -138,12 +153,12 @@ export class Workflows {
 
   /** The version history, newest first. */
   async versions(workflowId: string): Promise<WorkflowVersion[]> {
-    return (await typed(this.client.listWorkflowVersions({ id: workflowId }))).versions;
+    return (await typed(this.client.listWorkflowVersions({ id: workflowId }))).versions.map(toNativeVersion);
   }
 
   /** One past version of a workflow. */
   async getVersion(workflowId: string, version: number): Promise<Workflow> {
-    return required((await typed(this.client.getWorkflowVersion({ id: workflowId, version }))).workflow, "GetWorkflowVersion");
+    return toNativeWorkflow(required((await typed(this.client.getWorkflowVersion({ id: workflowId, version }))).workflow, "GetWorkflowVersion"));
   }
 
   /** A JSON Patch from version `v1` to `v2`. */
@@ -157,9 +172,14 @@ export class Workflows {
     return this.bind(required(response.workflow, "RollbackWorkflow"));
   }
 
-  /** Starts a run of `workflowId`. */
+  /** Starts a run of a workflow, by id (`wf_…`) or name. */
   run(workflowId: string, options?: RunOptions): Promise<Run> {
     return this.runs.start(workflowId, options);
+  }
+
+  /** Starts a run and waits for its end (see {@link Runs.execute}). */
+  execute(workflowId: string, options?: ExecuteOptions): Promise<Run> {
+    return this.runs.execute(workflowId, options);
   }
 
   /** Current status, per-step results, cost of a run. */
@@ -183,7 +203,7 @@ export class Workflows {
   }
 
   /** The run's events as they happen, ending after its terminal event. */
-  streamRun(runId: string, options?: StreamOptions): AsyncIterable<StreamEvent> {
+  streamRun(runId: string, options?: StreamOptions): AsyncIterable<RunEvent> {
     return this.runs.stream(runId, options);
   }
 }

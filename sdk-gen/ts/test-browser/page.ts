@@ -11,10 +11,8 @@ import {
   UnimplementedError,
   typed,
   Weft,
-  fromValue,
-  runStatusName,
   workflow,
-} from "@weft/sdk";
+} from "weftflow";
 
 interface Findings {
   workflowId: string;
@@ -93,8 +91,8 @@ async function scenario(server: string): Promise<Findings> {
     updatedVersion: updated.version,
     streamed,
     sawApprovalPending,
-    status: runStatusName(done.status),
-    output: fromValue(done.output),
+    status: done.status,
+    output: done.output,
     notFound,
     invalidViolations,
     invalidReason,

@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { Code } from "@connectrpc/connect";
-import { Weft, WeftError, workflow } from "@weft/sdk";
+import { Weft, WeftError, workflow } from "weftflow";
 import { unique } from "./helpers.js";
 
 function freePort(): Promise<number> {

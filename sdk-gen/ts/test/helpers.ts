@@ -1,7 +1,7 @@
 /** Shared by the Node tests: the live server (WEFT_URL, set by scripts/test-sdks). */
 import { Code, ConnectError, type Transport } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { Weft, workflow, type WorkflowBuilder, type StreamEvent } from "@weft/sdk";
+import { Weft, workflow, type WorkflowBuilder, type StreamEvent } from "weftflow";
 
 export function serverUrl(): string {
   const url = process.env.WEFT_URL;

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { Weft, type StreamEvent } from "@weft/sdk";
+import { Weft, type StreamEvent } from "weftflow";
 import { collect, pureWorkflow, serverUrl } from "./helpers.js";
 
 function dropping(after: number, code: Code): { interceptor: Interceptor; opened: bigint[] } {

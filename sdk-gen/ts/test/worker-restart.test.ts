@@ -13,7 +13,7 @@ import { createServer, connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test, type TestContext } from "node:test";
-import { Weft, Worker, fromValue, runStatusName, workflow, type Run } from "@weft/sdk";
+import { Weft, Worker, workflow, type Run } from "weftflow";
 import { pollingClient, unique } from "./helpers.js";
 
 /** Lease of these servers: longer than a restart takes. */
@@ -95,7 +95,7 @@ async function waitCompleted(weft: Weft, runId: string, withinMs: number): Promi
   const deadline = Date.now() + withinMs;
   for (;;) {
     const run = await weft.workflows.getRun(runId);
-    const status = runStatusName(run.status);
+    const status = run.status;
     if (status !== "pending" && status !== "running") {
       assert.equal(status, "completed", JSON.stringify(run.steps.map((s) => ({ id: s.id, attempts: s.attempts, error: s.error }))));
       return run;
@@ -137,7 +137,7 @@ for (const transport of ["stream", "polls"] as const) {
       const stop = new AbortController();
       const workerClient = transport === "stream" ? client(servers[0]!.url) : pollingClient(servers[0]!.url);
       const worker = new Worker(workerClient, { id: unique("ts-w1"), concurrency: 2 })
-        .agent(agent, async (task) => ({ output: { done: task.text } }))
+        .agent(agent, async (task) => ({ done: task.text }))
         .run(stop.signal);
       try {
         const before = client(servers[0]!.url);
@@ -149,7 +149,7 @@ for (const transport of ["stream", "polls"] as const) {
         const after = client(servers[1]!.url);
         for (let n = 1; n <= 3; n++) {
           const run = await waitCompleted(after, (await wf.run({ input: { n } })).id, 20_000);
-          assert.deepEqual(fromValue(run.steps[0]?.output), { done: `work on ${n}` });
+          assert.deepEqual(run.steps[0]?.output, { done: `work on ${n}` });
         }
         const listed = await onlyWorker(after);
         assert.equal(listed.workerId, registered.workerId);
@@ -175,7 +175,7 @@ for (const transport of ["stream", "polls"] as const) {
       servers.push(await Server.start(bin, port, join(dir, "first.db")));
       const stop = new AbortController();
       const worker = new Worker(transport === "stream" ? client(servers[0]!.url) : pollingClient(servers[0]!.url))
-        .agent(agent, async (task) => ({ output: { done: task.text } }))
+        .agent(agent, async (task) => ({ done: task.text }))
         .run(stop.signal);
       try {
         const before = client(servers[0]!.url);
@@ -189,7 +189,7 @@ for (const transport of ["stream", "polls"] as const) {
         const wf = await after.workflows.create(echoWorkflow(agent));
         for (let n = 1; n <= 2; n++) {
           const run = await waitCompleted(after, (await wf.run({ input: { n } })).id, 20_000);
-          assert.deepEqual(fromValue(run.steps[0]?.output), { done: `work on ${n}` });
+          assert.deepEqual(run.steps[0]?.output, { done: `work on ${n}` });
         }
         assert.equal((await onlyWorker(after)).workerId, assigned, "the server-assigned id is kept");
       } finally {
@@ -220,7 +220,7 @@ for (const transport of ["stream", "polls"] as const) {
           calls += 1;
           claimed();
           await released;
-          return { output: { done: task.text } };
+          return { done: task.text };
         })
         .run(stop.signal);
       try {
@@ -237,7 +237,7 @@ for (const transport of ["stream", "polls"] as const) {
         const after = client(servers[1]!.url);
         const run = await waitCompleted(after, runId, 8_000);
         assert.ok(Date.now() - restarted < LEASE_MS, "landed before the lease ran out");
-        assert.deepEqual(fromValue(run.steps[0]?.output), { done: "work on 7" });
+        assert.deepEqual(run.steps[0]?.output, { done: "work on 7" });
         assert.equal(run.steps[0]?.attempts, 1, "the answer was not lost, so the task did not run again");
         assert.equal(calls, 1);
       } finally {
