@@ -97,9 +97,9 @@ async fn agent_step_waits_with_a_task_and_cancel_stops_it() {
         client.runs().start_run(start_request(&workflow.id, &json!({"company": "Stripe"}))).await.unwrap().into_inner();
     let run = run.run.unwrap();
     assert_eq!(run.status, pb::RunStatus::Running as i32);
-    // Its task is queued and no worker holds it: ready, attempt 1.
+    // Its task is queued and no worker holds it: ready, no attempt started.
     assert_eq!(step(&run, "s0").status, pb::StepStatus::Ready as i32);
-    assert_eq!(step(&run, "s0").attempts, 1);
+    assert_eq!(step(&run, "s0").attempts, 0);
     assert_eq!(step(&run, "s1").status, pb::StepStatus::Pending as i32);
 
     let opened = open_store(&server.database).await;

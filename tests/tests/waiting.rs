@@ -65,7 +65,8 @@ async fn an_unserved_agent_step_is_ready_says_what_it_waits_for_and_is_noted_onc
     assert_eq!(run.status(), pb::RunStatus::Running);
     let scrape = step(&run, "scrape");
     assert_eq!(scrape.status(), pb::StepStatus::Ready, "queued, nobody holds it: {scrape:?}");
-    assert_eq!(scrape.attempts, 1);
+    assert_eq!(scrape.attempts, 0, "the queued attempt has not started: {scrape:?}");
+    assert!(scrape.start_time.is_none(), "nor has the step: {scrape:?}");
 
     // Within the configured time (plus the watcher's quarter tick).
     let started = std::time::Instant::now();

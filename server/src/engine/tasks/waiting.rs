@@ -7,7 +7,7 @@
 //! claim, on the hot path that group commit keeps cheap (ENGINE.md §3–4).
 //! Instead, reads of a run (GetRun and every RPC answering a run) look up
 //! the run's queued task rows, by primary key, and show a Running step
-//! whose task is queued as READY; attempts stay as recorded. The store
+//! whose task is queued as READY, with the queued attempt not counted as started. The store
 //! is the one truth every replica reads, so the projection is right on
 //! both stores and whichever replica answers.
 //!
@@ -116,6 +116,13 @@ impl TaskQueue {
                 continue;
             };
             step.status = StepStatus::Ready;
+            // The queued attempt has not started: attempts count started
+            // ones (0 before the first), and a first attempt nobody claimed
+            // has no start time yet.
+            step.attempts = step.attempts.saturating_sub(1);
+            if step.attempts == 0 {
+                step.started_ms = None;
+            }
             if !unserved(task.kind, task.queued_ms, None, now, after_ms) {
                 continue;
             }
