@@ -262,7 +262,7 @@ pub async fn run(
         config.http.host_names(),
         config.webhook.public_url.as_deref(),
     );
-    let router = gateway::router(grpc, config.max_message_bytes, callbacks, triggers)?
+    let router = gateway::router(grpc, config.max_message_bytes, callbacks, triggers, health.clone())?
         .layer(api::cors(&config.http.origins()))
         .layer(axum::middleware::from_fn_with_state(
             gateway::origin_check::OriginCheck::new(config.http.origins()),

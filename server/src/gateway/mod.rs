@@ -31,6 +31,7 @@ mod media_type;
 mod offload;
 mod openapi;
 pub mod origin_check;
+mod probes;
 pub mod profile;
 pub mod routes;
 mod status;
@@ -42,7 +43,7 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use http::{Method, StatusCode};
 use serde_json::Value;
@@ -51,6 +52,7 @@ use tonic::Code;
 use crate::api::descriptors::pool;
 use crate::engine::builtin::CallbackReceiver;
 use crate::engine::triggers::Triggers;
+use crate::health::Health;
 use routes::RouteTable;
 
 /// The body transcoding and the answer writer without a server, for the
@@ -230,6 +232,7 @@ pub fn router(
     body_limit: usize,
     callbacks: CallbackReceiver,
     triggers: Triggers,
+    health: Health,
 ) -> Result<Router, GatewayError> {
     let table = RouteTable::from_pool(pool()).map_err(GatewayError)?;
     let openapi = openapi::document(&table);
@@ -243,6 +246,10 @@ pub fn router(
         .route(hooks::PATH, post(hooks::handle).fallback(hooks::wrong_method))
         .route(hooks::V1_PATH, post(hooks::handle_v1).fallback(hooks::wrong_method))
         .with_state(triggers);
-    let rest: Router = Router::new().fallback(handle).with_state(gateway).merge(callback).merge(hooks);
+    let probes: Router = Router::new()
+        .route(probes::LIVE_PATH, get(probes::live).fallback(probes::wrong_method))
+        .route(probes::READY_PATH, get(probes::ready).fallback(probes::wrong_method))
+        .with_state(health);
+    let rest: Router = Router::new().fallback(handle).with_state(gateway).merge(callback).merge(hooks).merge(probes);
     Ok(grpc.fallback_service(rest.into_service::<Body>()))
 }
