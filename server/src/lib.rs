@@ -35,6 +35,7 @@ pub mod health;
 pub mod ids;
 pub mod outbound;
 pub mod store;
+pub mod telemetry;
 
 // The pure layers live in `weft-core`; their paths stay `crate::model`,
 // `crate::expr`.

@@ -140,11 +140,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Keys { command } => return keys(command).await,
     };
     let config = store.load(listen, require_auth)?;
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&config.log).context("invalid log filter")?)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    let _telemetry = weft_server::telemetry::init(&config)?;
     let listener =
         TcpListener::bind(config.listen).await.with_context(|| format!("cannot listen on {}", config.listen))?;
     weft_server::run(listener, config, shutdown_signal()).await?;

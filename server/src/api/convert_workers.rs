@@ -115,6 +115,7 @@ pub fn task_to_pb(polled: &PolledTask) -> pb::Task {
         language: String::new(),
         script: String::new(),
         user_id: task.user_id.clone(),
+        trace_context: Default::default(),
     }
 }
 

@@ -113,6 +113,22 @@ class Task(google.protobuf.message.Message):
 
     DESCRIPTOR: google.protobuf.descriptor.Descriptor
 
+    @typing.final
+    class TraceContextEntry(google.protobuf.message.Message):
+        DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: builtins.int
+        VALUE_FIELD_NUMBER: builtins.int
+        key: builtins.str
+        value: builtins.str
+        def __init__(
+            self,
+            *,
+            key: builtins.str = ...,
+            value: builtins.str = ...,
+        ) -> None: ...
+        def ClearField(self, field_name: typing.Literal["key", b"key", "value", b"value"]) -> None: ...
+
     TASK_ID_FIELD_NUMBER: builtins.int
     RUN_ID_FIELD_NUMBER: builtins.int
     WORKFLOW_ID_FIELD_NUMBER: builtins.int
@@ -130,6 +146,7 @@ class Task(google.protobuf.message.Message):
     LANGUAGE_FIELD_NUMBER: builtins.int
     SCRIPT_FIELD_NUMBER: builtins.int
     USER_ID_FIELD_NUMBER: builtins.int
+    TRACE_CONTEXT_FIELD_NUMBER: builtins.int
     task_id: builtins.str
     """Server-assigned id, `task_` followed by 26 lower-case characters. The
     same for every attempt of one step execution.
@@ -207,6 +224,14 @@ class Task(google.protobuf.message.Message):
         workflow has none.
         """
 
+    @property
+    def trace_context(self) -> google.protobuf.internal.containers.ScalarMap[builtins.str, builtins.str]:
+        """W3C Trace Context of the run, for the worker's span to join the run's
+        trace: "traceparent" and, when the caller sent one, "tracestate", as
+        an OpenTelemetry text-map carrier. Empty when the run was started
+        without a traceparent and the server exports no traces.
+        """
+
     def __init__(
         self,
         *,
@@ -227,9 +252,10 @@ class Task(google.protobuf.message.Message):
         language: builtins.str = ...,
         script: builtins.str = ...,
         user_id: builtins.str = ...,
+        trace_context: collections.abc.Mapping[builtins.str, builtins.str] | None = ...,
     ) -> None: ...
     def HasField(self, field_name: typing.Literal["deadline", b"deadline", "input", b"input", "lease_expire_time", b"lease_expire_time", "policy", b"policy", "state", b"state"]) -> builtins.bool: ...
-    def ClearField(self, field_name: typing.Literal["agent", b"agent", "attempt", b"attempt", "deadline", b"deadline", "input", b"input", "kind", b"kind", "language", b"language", "lease_expire_time", b"lease_expire_time", "lease_token", b"lease_token", "policy", b"policy", "run_id", b"run_id", "script", b"script", "state", b"state", "step_id", b"step_id", "task", b"task", "task_id", b"task_id", "user_id", b"user_id", "workflow_id", b"workflow_id"]) -> None: ...
+    def ClearField(self, field_name: typing.Literal["agent", b"agent", "attempt", b"attempt", "deadline", b"deadline", "input", b"input", "kind", b"kind", "language", b"language", "lease_expire_time", b"lease_expire_time", "lease_token", b"lease_token", "policy", b"policy", "run_id", b"run_id", "script", b"script", "state", b"state", "step_id", b"step_id", "task", b"task", "task_id", b"task_id", "trace_context", b"trace_context", "user_id", b"user_id", "workflow_id", b"workflow_id"]) -> None: ...
 
 global___Task = Task
 
