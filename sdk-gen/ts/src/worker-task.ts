@@ -27,6 +27,7 @@ import type {
 import { WeftError, toWeftError } from "./errors.js";
 import { asJson, toMoney, toValue } from "./json.js";
 import { NonRetryableError, Outcome, TaskError, type CostInit, type HandlerResult } from "./outcome.js";
+import { startTaskSpan } from "./tracing.js";
 import type { Handler, TaskContext, ToolVerdict } from "./worker.js";
 
 /** How long one CheckToolUse waits on the server for an approval decision. */
@@ -181,18 +182,24 @@ export async function execute(shared: Shared, task: Task, leaseUntil: number, ha
     },
     checkTool: (tool, args) => checkTool(shared, task, running, tool, args ?? {}),
   };
+  // The handler's span, in the run's trace (only with OpenTelemetry loaded).
+  const span = startTaskSpan(task);
   try {
     const ending = await new Promise<Ending>((resolve) => {
       // Cancelled or lease lost: the answer no longer counts.
       running.onStop(() => resolve(undefined));
       // A handler that throws before its first await still fails the task.
-      Promise.resolve()
-        .then(() => handler(context))
-        .then(
-          (result) => resolve({ ok: true, result }),
-          (error: unknown) => resolve({ ok: false, error }),
-        );
+      const call = () =>
+        Promise.resolve()
+          .then(() => handler(context))
+          .then(
+            (result) => resolve({ ok: true, result }),
+            (error: unknown) => resolve({ ok: false, error }),
+          );
+      if (span) span.run(call);
+      else void call();
     });
+    span?.end(ending === undefined ? { stopped: true } : ending.ok ? {} : { error: ending.error });
     handlerDone?.();
     if (ending === undefined || running.stopped) return;
     await report(shared, task, running, ending);

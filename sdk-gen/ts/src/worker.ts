@@ -35,6 +35,7 @@ import type { Task } from "./gen/weft/v1/worker_pb.js";
 import { transportStreams, type Weft } from "./client.js";
 import { toWeftError } from "./errors.js";
 import { toMoney, type MoneyInit } from "./json.js";
+import { loadTracing } from "./tracing.js";
 import { servePolling, type Setup } from "./worker-poll.js";
 import { firstCredits, openStream, serveStream, type Connected } from "./worker-stream.js";
 import { codeOf } from "./worker-task.js";
@@ -116,6 +117,9 @@ export class Worker {
    * in flight finish and resolves. Rejects only if registration fails.
    */
   async run(signal: AbortSignal): Promise<void> {
+    // Handlers' spans join their runs' traces when the application has
+    // @opentelemetry/api (tracing.ts); without it this resolves false.
+    await loadTracing();
     const concurrency = Math.max(1, this.#options.concurrency ?? 1);
     const setup: Setup = {
       weft: this.#weft,
