@@ -45,7 +45,9 @@ and returns.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
+import functools
 import inspect
 import logging
 import signal
@@ -58,6 +60,7 @@ from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Set,
 import grpc
 
 from weftflow._json import JSON, MoneyLike, from_struct, to_money, to_struct, to_value
+from weftflow._tracing import TaskSpan, start_task_span
 from weftflow._worker_stream import (
     APPROVAL_WAIT_SECONDS,
     BACKOFF_FIRST_SECONDS,
@@ -515,9 +518,17 @@ class Worker:
             result = await loop.run_in_executor(executor, contextvars.copy_context().run, handler, context)
             return await result if inspect.isawaitable(result) else result
 
-        work: "asyncio.Future[Any]" = asyncio.ensure_future(
-            handler(context) if inspect.iscoroutinefunction(handler) else call()
-        )
+        # The handler's span, in the run's trace (only with OpenTelemetry):
+        # current while the handler's task is made, so the task (and the
+        # contextvars copy a plain handler's thread runs in) keeps it.
+        span = start_task_span(task)
+        with span.activated() if span is not None else contextlib.nullcontext():
+            work: "asyncio.Future[Any]" = asyncio.ensure_future(
+                handler(context) if inspect.iscoroutinefunction(handler) else call()
+            )
+        if span is not None:
+            # Ended as the handler ends, before its answer is reported.
+            work.add_done_callback(functools.partial(_end_span, span, context.cancelled))
         # The heartbeats start after a period (most tasks are done by then,
         # and cost no heartbeat task at all). Told of a cancel or a lost
         # lease they set ``context.cancelled``, give the handler a moment to
@@ -614,6 +625,15 @@ class Worker:
         except BaseException:
             pass
         work.cancel()
+
+
+def _end_span(span: TaskSpan, cancelled: asyncio.Event, work: "asyncio.Future[Any]") -> None:
+    """Ends a handler's span as its work ends: with the error it raised, or
+    marked stopped when it was cancelled (the run, the lease, a shutdown)."""
+    if work.cancelled():
+        span.end(stopped=True)
+        return
+    span.end(work.exception(), stopped=cancelled.is_set())
 
 
 async def _fail(link: Link, task: worker_pb2.Task, error: BaseException, lease_until: float, quiet: bool = False) -> None:
