@@ -11,13 +11,18 @@ tracer provider the application set (none: they are no-ops).
 
 A missing, empty or malformed context is never an error: the span is then a
 root span.
+
+The other way round, the clients send the current span's context as W3C
+``traceparent`` (and ``tracestate``) metadata on the calls that start a run
+(:func:`trace_metadata`), so a run started inside a span joins the caller's
+trace.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
-from typing import TYPE_CHECKING, Iterator, Mapping, Optional
+from typing import TYPE_CHECKING, Dict, Iterator, Mapping, Optional, Sequence, Tuple
 
 if TYPE_CHECKING:
     from opentelemetry.context import Context
@@ -126,3 +131,18 @@ def _parent_context(carrier: Mapping[str, str]) -> Context:
         if trace.get_current_span(extracted).get_span_context().is_valid:
             return extracted
     return root
+
+
+def trace_metadata(metadata: Sequence[Tuple[str, str]]) -> Tuple[Tuple[str, str], ...]:
+    """``metadata`` plus the current span's context as W3C ``traceparent`` /
+    ``tracestate`` (always that format, whatever the global propagator: it
+    is what the server reads); unchanged without the OpenTelemetry API,
+    without a current span, or when ``metadata`` has a ``traceparent``
+    already (the application's wins)."""
+    if not tracing_available() or any(key == "traceparent" for key, _ in metadata):
+        return tuple(metadata)
+    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+    carrier: Dict[str, str] = {}
+    TraceContextTextMapPropagator().inject(carrier)
+    return (*metadata, *((key, value) for key, value in carrier.items() if key in ("traceparent", "tracestate")))

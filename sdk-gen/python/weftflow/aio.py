@@ -19,6 +19,7 @@ import grpc.aio
 from weftflow import _requests as req
 from weftflow._channel import aio_channel, call_metadata
 from weftflow._json import JSON
+from weftflow._tracing import trace_metadata
 from weftflow.client import MAX_RECONNECTS
 from weftflow.errors import error_from_rpc
 from weftflow.models import Approval, ApplyOutcome, Run, RunEvent, WorkflowView, apply_outcome
@@ -115,7 +116,7 @@ class AsyncRuns:
         trigger: str = "",
     ) -> Run:
         request = req.start_run(workflow_id, user_id, input, idempotency_key, version, shared_state, trigger)
-        return Run.from_pb((await self._client._call(self._stub.StartRun, request)).run)
+        return Run.from_pb((await self._client._call(self._stub.StartRun, request, starts_run=True)).run)
 
     async def execute(
         self,
@@ -129,7 +130,7 @@ class AsyncRuns:
     ) -> Run:
         """As :meth:`weftflow.client.Runs.execute`."""
         request = req.execute(workflow, input, user_id, idempotency_key, version, timeout)
-        return Run.from_pb((await self._client._call(self._stub.ExecuteWorkflow, request, timeout=timeout + 15)).run)
+        return Run.from_pb((await self._client._call(self._stub.ExecuteWorkflow, request, timeout=timeout + 15, starts_run=True)).run)
 
     async def get(self, run_id: str) -> Run:
         return Run.from_pb((await self._client._call(self._stub.GetRun, runs_pb.GetRunRequest(run_id=run_id))).run)
@@ -154,7 +155,7 @@ class AsyncRuns:
 
     async def retry_from(self, run_id: str, step_id: str) -> Run:
         request = runs_pb.RetryRunFromRequest(run_id=run_id, step_id=step_id)
-        return Run.from_pb((await self._client._call(self._stub.RetryRunFrom, request)).run)
+        return Run.from_pb((await self._client._call(self._stub.RetryRunFrom, request, starts_run=True)).run)
 
     async def resume(
         self,
@@ -504,9 +505,13 @@ class AsyncWeft:
         #: The generated WorkerService stub, used by :class:`~weftflow.Worker`.
         self.workers = cast("WorkerServiceAsyncStub", worker_service_pb2_grpc.WorkerServiceStub(self.channel))
 
-    async def _call(self, method: Callable[..., Awaitable[_Resp]], request: Any, timeout: Optional[float] = None) -> _Resp:
+    async def _call(
+        self, method: Callable[..., Awaitable[_Resp]], request: Any, timeout: Optional[float] = None, starts_run: bool = False
+    ) -> _Resp:
+        """One unary call; ``starts_run``: the call carries the caller's trace context."""
+        metadata = trace_metadata(self._metadata) if starts_run else self._metadata
         try:
-            return await method(request, metadata=self._metadata, timeout=timeout or self._timeout)
+            return await method(request, metadata=metadata, timeout=timeout or self._timeout)
         except grpc.aio.AioRpcError as error:
             raise error_from_rpc(error) from None
 

@@ -26,6 +26,7 @@ import grpc
 from weftflow import _requests as req
 from weftflow._channel import call_metadata, sync_channel
 from weftflow._json import JSON
+from weftflow._tracing import trace_metadata
 from weftflow.errors import error_from_rpc
 from weftflow.models import Approval, ApplyOutcome, Run, RunEvent, WorkflowView, apply_outcome
 from weftflow.v1 import (
@@ -117,7 +118,7 @@ class Runs:
     ) -> Run:
         """Starts a run; returns at once (the run goes on)."""
         request = req.start_run(workflow_id, user_id, input, idempotency_key, version, shared_state, trigger)
-        return Run.from_pb(self._client._call(self._stub.StartRun, request).run)
+        return Run.from_pb(self._client._call(self._stub.StartRun, request, starts_run=True).run)
 
     def execute(
         self,
@@ -136,7 +137,7 @@ class Runs:
         on; follow it by id)."""
         request = req.execute(workflow, input, user_id, idempotency_key, version, timeout)
         # The call itself may take the whole wait, plus the answer's way back.
-        return Run.from_pb(self._client._call(self._stub.ExecuteWorkflow, request, timeout=timeout + 15).run)
+        return Run.from_pb(self._client._call(self._stub.ExecuteWorkflow, request, timeout=timeout + 15, starts_run=True).run)
 
     def get(self, run_id: str) -> Run:
         """Current status, per-step results and cost of a run."""
@@ -165,7 +166,7 @@ class Runs:
     def retry_from(self, run_id: str, step_id: str) -> Run:
         """A new run reusing every completed output upstream of ``step_id``."""
         request = runs_pb.RetryRunFromRequest(run_id=run_id, step_id=step_id)
-        return Run.from_pb(self._client._call(self._stub.RetryRunFrom, request).run)
+        return Run.from_pb(self._client._call(self._stub.RetryRunFrom, request, starts_run=True).run)
 
     def resume(
         self,
@@ -562,9 +563,11 @@ class Weft:
         #: The generated WorkerService stub (the worker runtime uses AsyncWeft).
         self.workers = worker_service_pb2_grpc.WorkerServiceStub(self.channel)
 
-    def _call(self, method: Callable[..., _Resp], request: Any, timeout: Optional[float] = None) -> _Resp:
+    def _call(self, method: Callable[..., _Resp], request: Any, timeout: Optional[float] = None, starts_run: bool = False) -> _Resp:
+        """One unary call; ``starts_run``: the call carries the caller's trace context."""
+        metadata = trace_metadata(self._metadata) if starts_run else self._metadata
         try:
-            return method(request, metadata=self._metadata, timeout=timeout or self._timeout)
+            return method(request, metadata=metadata, timeout=timeout or self._timeout)
         except grpc.RpcError as error:
             raise error_from_rpc(error) from None
 

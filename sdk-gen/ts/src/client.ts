@@ -13,6 +13,7 @@
  */
 import { createClient, type Client, type Interceptor, type Transport } from "@connectrpc/connect";
 import { defaultTransportKind, makeTransport, type TransportKind } from "#transport";
+import { traceInterceptor } from "./tracing.js";
 import { ApprovalService } from "./gen/weft/v1/approval_service_pb.js";
 import { RunService } from "./gen/weft/v1/run_service_pb.js";
 import { ScheduleService } from "./gen/weft/v1/schedule_service_pb.js";
@@ -110,11 +111,14 @@ export class Weft {
 function headerInterceptors(options: WeftOptions): Interceptor[] {
   const headers: [string, string][] = Object.entries(options.headers ?? {});
   if (options.apiKey) headers.push(["authorization", `Bearer ${options.apiKey}`]);
-  if (headers.length === 0) return [];
+  // The caller's trace context on the calls that start a run (tracing.ts);
+  // after the fixed headers, so a traceparent given there wins.
+  if (headers.length === 0) return [traceInterceptor];
   return [
     (next) => (request) => {
       for (const [name, value] of headers) request.header.set(name, value);
       return next(request);
     },
+    traceInterceptor,
   ];
 }

@@ -14,7 +14,12 @@
  *
  * A missing, empty or malformed context is never an error: the span is
  * then a root span.
+ *
+ * The other way round, the client sends the current span's context as W3C
+ * `traceparent` (and `tracestate`) headers on the calls that start a run,
+ * so a run started inside a span joins the caller's trace.
  */
+import type { Interceptor } from "@connectrpc/connect";
 import type * as Otel from "@opentelemetry/api";
 import type { Task } from "./gen/weft/v1/worker_pb.js";
 
@@ -141,3 +146,31 @@ function parseTraceparent(otel: Api, traceparent: string | undefined, tracestate
   }
   return spanContext;
 }
+
+/** The methods whose calls start a run: they carry the caller's trace context. */
+const RUN_STARTS: ReadonlySet<string> = new Set(["StartRun", "ExecuteWorkflow", "ExecuteWorkflowStream", "RetryRunFrom"]);
+
+/**
+ * Adds the active span's context as `traceparent` / `tracestate` headers to
+ * the calls that start a run (when the OpenTelemetry API is there and a
+ * span is active; a `traceparent` the application set is kept). Always the
+ * W3C format, whatever propagator is registered: it is what the server
+ * reads.
+ */
+export const traceInterceptor: Interceptor = (next) => async (request) => {
+  if (!RUN_STARTS.has(request.method.name)) return next(request);
+  // Read before any await, while the caller's context is the active one.
+  let active = api?.context.active();
+  if (active === undefined && (await loadTracing())) active = api?.context.active();
+  const otel = api;
+  if (otel !== undefined && active !== undefined && !request.header.has("traceparent")) {
+    const span = otel.trace.getSpanContext(active);
+    if (span !== undefined && otel.isSpanContextValid(span)) {
+      const flags = (span.traceFlags & 0xff).toString(16).padStart(2, "0");
+      request.header.set("traceparent", `00-${span.traceId}-${span.spanId}-${flags}`);
+      const state = span.traceState?.serialize();
+      if (state) request.header.set("tracestate", state);
+    }
+  }
+  return next(request);
+};

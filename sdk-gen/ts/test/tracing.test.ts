@@ -14,13 +14,15 @@ import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { test } from "node:test";
 import { create } from "@bufbuild/protobuf";
-import { context, propagation, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
+import { createClient, createRouterTransport } from "@connectrpc/connect";
+import { context, createTraceState, propagation, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from "@opentelemetry/sdk-trace-base";
 import { TaskSchema, type Task } from "../src/gen/weft/v1/worker_pb.js";
 import { HeartbeatResponseSchema } from "../src/gen/weft/v1/worker_service_pb.js";
-import { loadTracing, startTaskSpan } from "../src/tracing.js";
+import { RunService } from "../src/gen/weft/v1/run_service_pb.js";
+import { loadTracing, startTaskSpan, traceInterceptor } from "../src/tracing.js";
 import type { Handler } from "../src/worker.js";
 import { execute, type CompleteInit, type FailInit, type Shared } from "../src/worker-task.js";
 
@@ -180,4 +182,39 @@ test("a task's span does not take the worker's ambient span as parent", async ()
   const taskSpan = spans.find((s) => s.name === "weft.task traced-agent");
   assert.ok(taskSpan);
   assert.equal(taskSpan.parentSpanContext, undefined);
+});
+
+test("calls that start a run carry the active span's context as traceparent; other calls and calls outside a span do not", async () => {
+  const seen: { method: string; traceparent: string | null; tracestate: string | null }[] = [];
+  const transport = createRouterTransport(
+    ({ service }) => {
+      const record = (method: string, headers: Headers) => seen.push({ method, traceparent: headers.get("traceparent"), tracestate: headers.get("tracestate") });
+      service(RunService, {
+        startRun: (_request, call) => (record("StartRun", call.requestHeader), {}),
+        executeWorkflow: (_request, call) => (record("ExecuteWorkflow", call.requestHeader), {}),
+        getRun: (_request, call) => (record("GetRun", call.requestHeader), {}),
+      });
+    },
+    { transport: { interceptors: [traceInterceptor] } },
+  );
+  const runs = createClient(RunService, transport);
+  const tracer = trace.getTracer("test");
+  let ids = "";
+  await tracer.startActiveSpan("caller", async (span) => {
+    ids = `${span.spanContext().traceId}-${span.spanContext().spanId}`;
+    await runs.startRun({ workflowId: "wf_1" });
+    await runs.getRun({ runId: "wfrun_1" });
+    // With a tracestate, it goes along.
+    const withState = trace.setSpanContext(context.active(), { ...span.spanContext(), traceState: createTraceState("vendor=abc") });
+    await context.with(withState, () => runs.executeWorkflow({ workflowId: "wf_1" }));
+    span.end();
+  });
+  await runs.startRun({ workflowId: "wf_1" });
+  exporter.reset();
+  assert.deepEqual(seen, [
+    { method: "StartRun", traceparent: `00-${ids}-01`, tracestate: null },
+    { method: "GetRun", traceparent: null, tracestate: null },
+    { method: "ExecuteWorkflow", traceparent: `00-${ids}-01`, tracestate: "vendor=abc" },
+    { method: "StartRun", traceparent: null, tracestate: null },
+  ]);
 });
