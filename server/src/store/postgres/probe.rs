@@ -56,7 +56,9 @@ pub(super) fn address(options: &PgConnectOptions) -> String {
     }
     let host = options.get_host();
     let port = options.get_port();
-    if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") }
+    // The URL's `[::1]` keeps its brackets; a bare IPv6 host (from
+    // PGHOST) gets them, so the port stays readable.
+    if host.contains(':') && !host.starts_with('[') { format!("[{host}]:{port}") } else { format!("{host}:{port}") }
 }
 
 /// The cause of a failed connection, in words an operator acts on.
