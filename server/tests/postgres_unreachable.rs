@@ -53,3 +53,24 @@ fn keys_create_on_an_unreachable_postgres_names_the_cause_too() {
     assert!(!output.status.success(), "{stderr}");
     assert!(stderr.contains(&format!("127.0.0.1:{port}")) && stderr.contains("connection refused"), "{stderr}");
 }
+
+#[test]
+fn serve_on_a_silent_postgres_gives_up_after_the_probe_timeout() {
+    // Accepted by the kernel's backlog, never answered: the start-up
+    // message goes unanswered, as with a host that drops packets.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = silent.local_addr().unwrap();
+    let started = Instant::now();
+    let output = Command::new(env!("CARGO_BIN_EXE_weft"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(["--database-url", &format!("postgres://postgres@{address}/test")])
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .expect("run weft");
+    let elapsed = started.elapsed();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(elapsed >= Duration::from_secs(2) && elapsed < Duration::from_secs(5), "took {elapsed:?}: {stderr}");
+    assert!(stderr.contains(&format!("cannot connect to Postgres at {address}: no answer within 2 s")), "{stderr}");
+    drop(silent);
+}

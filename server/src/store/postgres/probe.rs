@@ -68,6 +68,9 @@ fn cause(err: &sqlx::Error, options: &PgConnectOptions) -> String {
             ErrorKind::ConnectionRefused => "connection refused (is Postgres running and listening there?)".into(),
             ErrorKind::TimedOut => "connection timed out".into(),
             ErrorKind::NotFound if options.get_socket().is_some() => "no such socket".into(),
+            // Something answered, but not as Postgres (an HTTP proxy, the
+            // wrong port).
+            ErrorKind::UnexpectedEof => format!("the server there does not speak Postgres ({io})"),
             // DNS failures come from getaddrinfo as an uncategorised I/O
             // error whose text says so ("failed to lookup address …").
             _ => io.to_string(),
