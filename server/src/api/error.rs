@@ -231,7 +231,7 @@ fn store_failure(err: StoreError) -> Status {
     }
     tracing::error!(error = %err, "store failure");
     match err {
-        StoreError::Unavailable(_) | StoreError::Closed | StoreError::Fenced(_) => {
+        StoreError::Unavailable(_) | StoreError::Unreachable(_) | StoreError::Closed | StoreError::Fenced(_) => {
             with_reason(Code::Unavailable, "the database is unavailable; retry later", "UNAVAILABLE")
         }
         StoreError::NotFound { .. } => with_reason(Code::NotFound, err.to_string(), "NOT_FOUND"),

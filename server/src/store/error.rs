@@ -76,6 +76,10 @@ pub enum StoreError {
     /// longer holds (another replica took them over): nothing was written.
     #[error("partitions {0:?} are owned by another replica now; nothing was written")]
     Fenced(Vec<u16>),
+    /// The database could not be reached at start-up; the text names the
+    /// address and the cause (never a password).
+    #[error("{0}")]
+    Unreachable(String),
     /// The store was closed (the server is stopping).
     #[error("the store is closed")]
     Closed,

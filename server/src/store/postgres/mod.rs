@@ -19,6 +19,7 @@ mod cluster;
 mod commit;
 mod dialect;
 mod listen;
+mod probe;
 mod retention;
 mod runs;
 mod slots;
@@ -68,9 +69,12 @@ struct Listening {
 impl PostgresStore {
     /// Connects to `url` (`postgres://user@host:port/db`, with any libpq
     /// parameters sqlx understands, e.g. `options=-csearch_path%3Dschema`)
-    /// and runs the migrations in the connection's schema.
+    /// and runs the migrations in the connection's schema. A server that
+    /// cannot be reached fails within [`probe::PROBE_TIMEOUT`], naming the
+    /// address and the cause.
     pub async fn open(url: &str) -> Result<Self, StoreError> {
         let options = PgConnectOptions::from_str(url)?;
+        probe::probe(&options).await?;
         let pool = PgPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
             .acquire_timeout(Duration::from_secs(10))
