@@ -25,8 +25,9 @@ pub struct Row {
     pub progress: Option<(u64, u64)>,
     /// Seconds it ran (so far, while running).
     pub seconds: Option<u64>,
-    /// What it cost, as money text; None when it reported nothing.
-    pub cost: Option<String>,
+    /// What it cost (cents, currency), its items' and iterations' included;
+    /// None when nothing was reported.
+    pub cost: Option<(i64, String)>,
 }
 
 /// The rows of `run`, in the run's step order.
@@ -41,6 +42,13 @@ pub fn rows(run: &pb::Run, now: SystemTime) -> Vec<Row> {
             if let Some(parent) = rows.iter_mut().find(|r| r.id == step.parent_id) {
                 let (done, total) = parent.progress.unwrap_or((0, 0));
                 parent.progress = Some((done + u64::from(is_finished(status)), total + 1));
+                if let Some(cost) = step.cost.as_ref().filter(|c| c.amount > 0) {
+                    let (cents, currency) = parent.cost.get_or_insert((0, cost.currency.clone()));
+                    // Mixed currencies are not summed; the first one shown stands.
+                    if *currency == cost.currency {
+                        *cents += cost.amount;
+                    }
+                }
             }
             continue;
         }
@@ -52,14 +60,14 @@ pub fn rows(run: &pb::Run, now: SystemTime) -> Vec<Row> {
             planned: parent_kind == "planner",
             progress,
             seconds: step_seconds(step, status, now),
-            cost: step.cost.as_ref().filter(|c| c.amount > 0).map(money_of),
+            cost: step.cost.as_ref().filter(|c| c.amount > 0).map(|c| (c.amount, c.currency.clone())),
         });
     }
     rows
 }
 
-fn money_of(cost: &pb::Money) -> String {
-    money(&serde_json::json!({"amount": cost.amount, "currency": cost.currency}))
+fn money_of((cents, currency): &(i64, String)) -> String {
+    money(&serde_json::json!({"amount": cents, "currency": currency}))
 }
 
 /// Finished for a progress count: the item will not change any more.
@@ -126,7 +134,7 @@ pub fn line(row: &Row, width: usize, colour: bool) -> String {
         "{glyph} {indent}{:<name_width$} {word:<9} {:>6} {:>8}",
         row.id,
         row.seconds.map(seconds).unwrap_or_default(),
-        row.cost.as_deref().unwrap_or(""),
+        row.cost.as_ref().map(money_of).unwrap_or_default(),
     );
     if row.planned {
         text.push_str(" (planned)");
@@ -191,12 +199,15 @@ mod tests {
         ];
         for i in 0..5 {
             let status = if i < 2 { StepStatus::Completed } else { StepStatus::Running };
-            steps.push(step(&format!("fan[{i}]"), "agent", status, "fan", Some(i)));
+            let mut item = step(&format!("fan[{i}]"), "agent", status, "fan", Some(i));
+            item.cost = Some(pb::Money { amount: 3, currency: "usd".into() });
+            steps.push(item);
         }
         let run = pb::Run { steps, ..Default::default() };
         let rows = rows(&run, SystemTime::now());
         assert_eq!(rows.len(), 3, "{rows:?}");
         assert_eq!(rows[0].progress, Some((2, 5)));
+        assert!(line(&rows[0], 10, false).contains("$0.15"), "the items' costs add up on the map's line");
         assert!(rows[2].planned && rows[2].depth == 1);
         let text = line(&rows[2], name_width(&rows), false);
         assert!(text.starts_with("·") && text.contains("pending") && text.contains("(planned)"), "{text}");
