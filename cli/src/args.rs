@@ -240,11 +240,10 @@ pub enum ApprovalsCommand {
 /// `weft schedules …`
 #[derive(Subcommand, Debug)]
 pub enum SchedulesCommand {
-    /// List schedules.
+    /// List a workflow's schedules.
     List {
-        /// Only schedules of this workflow (id or name).
-        #[arg(long)]
-        workflow: Option<String>,
+        /// Workflow id or name (the server lists schedules per workflow).
+        workflow: String,
     },
     /// Show a schedule and its next fire times.
     Get {

@@ -67,11 +67,7 @@ pub async fn schedules(weft: &Weft, out: Out, command: SchedulesCommand) -> CliR
     let mut client = weft.schedules();
     let (json, list) = match command {
         SchedulesCommand::List { workflow } => {
-            let request = pb::ListSchedulesRequest {
-                workflow_id: workflow.unwrap_or_default(),
-                page_size: 100,
-                ..Default::default()
-            };
+            let request = pb::ListSchedulesRequest { workflow_id: workflow, page_size: 100, ..Default::default() };
             (answer("weft.v1.ScheduleService.ListSchedules", &client.list_schedules(request).await?.into_inner()), true)
         }
         SchedulesCommand::Get { id } => {
