@@ -28,6 +28,7 @@ pub async fn run(weft: &Weft, out: Out, command: ApprovalsCommand) -> CliResult 
                 ..Default::default()
             };
             let reply = client.list_approvals(request).await?.into_inner();
+            crate::output::note_more(&reply.next_page_token, reply.approvals.len(), reply.total);
             let json = answer("weft.v1.ApprovalService.ListApprovals", &reply);
             out.show(&json, |json| {
                 list_table(

@@ -41,6 +41,14 @@ impl Out {
     }
 }
 
+/// Says on stderr that a list answer holds only its first page, so a
+/// table or a script is not silently cut short.
+pub fn note_more(next_page_token: &str, shown: usize, total: u32) {
+    if !next_page_token.is_empty() {
+        eprintln!("(showing the first {shown} of {total}; narrow the list with its filters)");
+    }
+}
+
 /// An empty table in the house style.
 pub fn table(headers: &[&str]) -> Table {
     let mut table = Table::new();

@@ -48,6 +48,7 @@ pub async fn run(weft: &Weft, out: Out, command: RunsCommand) -> CliResult<i32> 
                 ..Default::default()
             };
             let reply = client.list_runs(request).await?.into_inner();
+            crate::output::note_more(&reply.next_page_token, reply.runs.len(), reply.total);
             let json = answer("weft.v1.RunService.ListRuns", &reply);
             out.show(&json, |json| {
                 list_table(

@@ -43,6 +43,7 @@ pub async fn run(weft: &Weft, out: Out, command: WorkflowsCommand) -> CliResult 
             let request =
                 pb::ListWorkflowsRequest { status, tag: tag.unwrap_or_default(), page_size: 100, ..Default::default() };
             let reply = client.list_workflows(request).await?.into_inner();
+            crate::output::note_more(&reply.next_page_token, reply.workflows.len(), reply.total);
             let json = answer("weft.v1.WorkflowService.ListWorkflows", &reply);
             out.show(&json, |json| list_table(json, "workflows", WORKFLOW_COLUMNS));
         }

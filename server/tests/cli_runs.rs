@@ -143,6 +143,14 @@ async fn json_output_of_start_get_and_list_is_the_rest_json() {
     let none = weft_async(&server, &["runs", "list", "--workflow", "cli-runs", "--status", "completed"]).await;
     assert_eq!(none.json(), json!([]));
 
+    // Paused and resumed by hand while it waits for a worker.
+    let paused = weft_async(&server, &["runs", "pause", &id, "--reason", "lunch"]).await;
+    assert_eq!(paused.code, 0, "{}", paused.stderr);
+    assert_eq!(paused.json()["status"], "paused");
+    let resumed = weft_async(&server, &["runs", "resume", &id]).await;
+    assert_eq!(resumed.code, 0, "{}", resumed.stderr);
+    assert_ne!(resumed.json()["status"], "paused", "{}", resumed.stdout);
+
     // Now a worker finishes it, and `watch` sees the end.
     let _worker = serve_agents(&server).await;
     let watched = weft_async(&server, &["runs", "watch", &id]).await;
