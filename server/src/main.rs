@@ -1,10 +1,11 @@
 //! The `weft` binary: parse the command line, load the configuration, set up
-//! tracing, and hand over to [`weft_server::run`].
+//! tracing, and hand over to [`weft_server::run`]; or run a client command
+//! of [`weft_cli`] against a running server; or print shell completions.
 
 use std::path::PathBuf;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use tokio::net::TcpListener;
 use weft_server::config::{Config, Overrides};
 use weft_server::model::KeyScope;
@@ -20,6 +21,9 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// The client commands' connection and output flags.
+    #[command(flatten)]
+    client: weft_cli::Global,
 }
 
 #[derive(Subcommand)]
@@ -41,6 +45,13 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Print a shell completion script: `weft completions bash > /etc/bash_completion.d/weft`.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+    #[command(flatten)]
+    Client(weft_cli::Command),
 }
 
 /// Where the configuration and the store are.
@@ -135,9 +146,21 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let (store, listen, require_auth) = match Cli::parse().command {
+    let cli = Cli::parse();
+    let (store, listen, require_auth) = match cli.command {
         Command::Serve { store, listen, require_auth } => (store, listen, require_auth),
         Command::Keys { command } => return keys(command).await,
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "weft", &mut std::io::stdout());
+            return Ok(());
+        }
+        Command::Client(command) => {
+            let code = weft_cli::run(cli.client, command).await;
+            // The exit code carries the outcome (a watched run's, a refusal);
+            // flush first, as `exit` skips destructors.
+            let _ = std::io::Write::flush(&mut std::io::stdout());
+            std::process::exit(code);
+        }
     };
     let config = store.load(listen, require_auth)?;
     let _telemetry = weft_server::telemetry::init(&config)?;
