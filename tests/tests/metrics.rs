@@ -16,6 +16,7 @@ use serde_json::json;
 use weft_sdk::pb;
 use weft_tests::auth::start_requiring_keys;
 use weft_tests::runs::{start, wait_finished};
+use weft_tests::store::TestStore;
 use weft_tests::workers::{complete, poll, poll_one, register};
 use weft_tests::workflows::create_json;
 use weft_tests::{TestServer, eventually, http1};
@@ -131,6 +132,10 @@ async fn metrics_count_runs_steps_tasks_commits_and_requests() {
     assert_eq!(histogram_count(&scrape, "weft_writer_commit_duration_seconds", &[]) as f64, commits);
     assert_eq!(value(&scrape, "weft_runs_open", &[]), 0.0, "both runs finished");
     assert_eq!(value(&scrape, "weft_task_polls_parked", &[]), 0.0, "the built-in executor's claims are no polls");
+    // Partitions exist only on Postgres (their count is each replica's,
+    // and this binary's other server may be letting go of its own now).
+    let partitions = samples(&scrape, "weft_partitions_held", &[]).len();
+    assert_eq!(partitions, usize::from(TestStore::from_env().is_postgres()));
 
     // gRPC by method path and status code name.
     let grpc = |method, code| value(&scrape, "weft_grpc_requests_total", &[("method", method), ("code", code)]);
