@@ -11,10 +11,14 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use prometheus_parse::{Sample, Scrape, Value as Metric};
+use prost::Message;
 use serde_json::json;
 use weft_sdk::pb;
 use weft_tests::auth::start_requiring_keys;
+use weft_tests::http1::grpc_frame;
 use weft_tests::runs::{start, wait_finished};
 use weft_tests::store::TestStore;
 use weft_tests::workers::{complete, poll, poll_one, register};
@@ -23,6 +27,7 @@ use weft_tests::{TestServer, eventually, http1};
 
 const WORKFLOW: &str = "metrics-counted";
 const AGENT: &str = "metrics-agent";
+const GET_WORKFLOW: &str = "/weft.v1.WorkflowService/GetWorkflow";
 
 async fn scrape_metrics(addr: SocketAddr) -> Scrape {
     let answer = http1::request(addr, "GET", "/metrics", &[], b"").await.unwrap();
@@ -106,6 +111,22 @@ async fn metrics_count_runs_steps_tasks_commits_and_requests() {
     let (status, _) = http1::json(server.addr, "GET", "/v1/workflows/runs/run_does_not_exist", None).await;
     assert_eq!(status, 404);
 
+    // gRPC-web carries its status in a trailer frame at the end of the
+    // body (base64 on its own in the text form): read there too.
+    let get = grpc_frame(&pb::GetWorkflowRequest { id: workflow_id.clone() }.encode_to_vec());
+    let text = BASE64.encode(&get);
+    // Text asked without `accept` is answered in binary; with it, in text.
+    let calls = [
+        ("application/grpc-web+proto", "application/grpc-web+proto", get.as_slice()),
+        ("application/grpc-web-text", "*/*", text.as_bytes()),
+        ("application/grpc-web-text", "application/grpc-web-text", text.as_bytes()),
+    ];
+    for (content_type, accept, body) in calls {
+        let headers = [("content-type", content_type), ("accept", accept), ("x-grpc-web", "1")];
+        let answer = http1::request(server.addr, "POST", GET_WORKFLOW, &headers, body).await.unwrap();
+        assert_eq!((answer.status, answer.header("grpc-status")), (200, None), "{content_type}: not trailers-only");
+    }
+
     let scrape = scrape_metrics(server.addr).await;
     let workflow = [("workflow", WORKFLOW)];
     assert_eq!(value(&scrape, "weft_runs_started_total", &workflow), 2.0);
@@ -142,6 +163,12 @@ async fn metrics_count_runs_steps_tasks_commits_and_requests() {
     assert_eq!(grpc("/weft.v1.WorkerService/PollTask", "OK"), 2.0);
     assert_eq!(grpc("/weft.v1.WorkerService/CompleteTask", "OK"), 1.0);
     assert_eq!(grpc("/weft.v1.WorkerService/FailTask", "OK"), 1.0);
+    assert_eq!(
+        grpc(GET_WORKFLOW, "OK"),
+        3.0,
+        "every gRPC-web answer, by its trailer frame: {:?}",
+        samples(&scrape, "weft_grpc_requests_total", &[("method", GET_WORKFLOW)])
+    );
     assert_eq!(
         histogram_count(
             &scrape,

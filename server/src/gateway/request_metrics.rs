@@ -266,11 +266,13 @@ fn template_matches(template: &str, path: &str) -> bool {
 /// The middleware: see the module header.
 pub async fn record(request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let grpc = grpc_content(request.headers());
-    match grpc {
-        Some(web) => {
+    match grpc_content(request.headers()) {
+        Some(_) => {
             let handles = grpc_handles(request.uri().path());
             let response = next.run(request).await;
+            // The answer's form, which may differ from the request's
+            // (gRPC-web-text is answered in binary unless asked otherwise).
+            let web = grpc_content(response.headers()).unwrap_or(Web::No);
             // Trailers-only: the status is in the headers, the body empty.
             if let Some(code) = status_code(response.headers()) {
                 handles.finish(code, started);
