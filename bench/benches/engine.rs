@@ -25,6 +25,9 @@
 //! - `checkpoint`: the fan-out latency case twice on SQLite, with SQLite's
 //!   own WAL checkpoints inside commits (as before issue #15) and with the
 //!   store's background checkpoints.
+//! - `metrics`: what the writer's metric recording costs per commit, alone
+//!   (the other cases record for real too: the writer installs the
+//!   recorder).
 //! - `retention`: 5,000 finished 10-transform chains deleted by retention
 //!   batches as the server runs them; how long each batch holds the writer
 //!   (SQLite: on its commit thread), runs per batch, runs deleted per
@@ -701,8 +704,50 @@ async fn main() {
     if wanted("retention") {
         retention(5_000).await;
     }
+    if wanted("metrics") {
+        metrics_recording();
+    }
     if let Some(base) = postgres_base() {
         drop_own_schemas(&base).await;
+    }
+}
+
+/// What the writer's metrics cost per commit, alone: the recording a
+/// commit of one 10-transform chain run makes (the commit's three figures,
+/// run started and finished, ten step durations), and of one agent task
+/// queued and leased, through the handles the writer keeps, on the real
+/// Prometheus recorder.
+fn metrics_recording() {
+    use weft_server::model::StepKind;
+    use weft_server::telemetry::metrics::engine::{StepEnd, WriterMetrics};
+    const ROUNDS: u32 = 1_000_000;
+    let mut metrics = WriterMetrics::new();
+    let chain = |metrics: &mut WriterMetrics| {
+        metrics.committed(black_box(11), black_box(0.0008));
+        metrics.run_started(black_box("bench-chain"));
+        for _ in 0..10 {
+            metrics.step_finished(StepKind::Transform, StepEnd::Completed, black_box(0.0001));
+        }
+        metrics.run_finished(black_box("bench-chain"), "completed");
+        metrics.held(black_box(0), black_box(0));
+    };
+    let task = |metrics: &mut WriterMetrics| {
+        metrics.task_queued(black_box("bench-agent"), StepKind::Agent);
+        metrics.task_leased(black_box("bench-agent"), StepKind::Agent, black_box(0.002));
+    };
+    for (name, case) in [("one chain run's commit", &chain as &dyn Fn(&mut WriterMetrics)), ("one task", &task)] {
+        for _ in 0..10_000 {
+            case(&mut metrics);
+        }
+        let started = Instant::now();
+        for _ in 0..ROUNDS {
+            case(&mut metrics);
+        }
+        let per = started.elapsed().as_nanos() as f64 / f64::from(ROUNDS);
+        println!("metrics recording, {name}: {per:.0} ns");
+        // Histogram samples wait in lock-free buckets until folded; fold
+        // them as the upkeep thread would, outside the timing.
+        weft_server::telemetry::metrics::render();
     }
 }
 

@@ -270,7 +270,8 @@ pub async fn run(
             gateway::origin_check::check,
         ))
         .layer(axum::middleware::from_fn_with_state(hosts, gateway::host_check::check))
-        .layer(axum::middleware::from_fn(request_span));
+        .layer(axum::middleware::from_fn(request_span))
+        .layer(axum::middleware::from_fn(gateway::request_metrics::record));
     tracing::info!(
         address = %listener.local_addr()?,
         database = %store::redacted_url(&config.database_url),

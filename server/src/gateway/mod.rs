@@ -28,11 +28,13 @@ mod json_lex;
 mod json_wire;
 mod json_write;
 mod media_type;
+mod metrics_route;
 mod offload;
 mod openapi;
 pub mod origin_check;
 mod probes;
 pub mod profile;
+pub mod request_metrics;
 pub mod routes;
 mod status;
 mod stream;
@@ -249,6 +251,7 @@ pub fn router(
     let probes: Router = Router::new()
         .route(probes::LIVE_PATH, get(probes::live).fallback(probes::wrong_method))
         .route(probes::READY_PATH, get(probes::ready).fallback(probes::wrong_method))
+        .route(metrics_route::PATH, get(metrics_route::scrape).fallback(metrics_route::wrong_method))
         .with_state(health);
     let rest: Router = Router::new().fallback(handle).with_state(gateway).merge(callback).merge(hooks).merge(probes);
     Ok(grpc.fallback_service(rest.into_service::<Body>()))

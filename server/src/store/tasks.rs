@@ -158,6 +158,9 @@ pub struct LeasedTask {
     pub lease_token: u64,
     /// End of the lease, ms since the epoch.
     pub lease_deadline_ms: i64,
+    /// When this attempt was queued (ready to claim), ms since the epoch:
+    /// the start of its dispatch latency.
+    pub queued_ms: i64,
     /// When the step's `timeout` ends this attempt (claim time + timeout),
     /// ms since the epoch; the lease never outlives it. `None`: no timeout.
     pub attempt_deadline_ms: Option<i64>,
@@ -221,6 +224,8 @@ pub struct ExpiredLease {
     pub step_key: String,
     /// The attempt the lease was for.
     pub attempt: u32,
+    /// The task's agent; empty for built-in steps.
+    pub agent: String,
     /// Its token.
     pub lease_token: u64,
     /// `Some(timeout)` when the lease ended at its attempt's deadline: the
@@ -277,7 +282,7 @@ pub(crate) async fn expired<D: Dialect>(
     args: &[Arg<'_>],
 ) -> Result<Vec<ExpiredLease>, StoreError> {
     let sql = format!(
-        "SELECT task_id, tenant_id, run_id, step_key, attempt, lease_token, \
+        "SELECT task_id, tenant_id, run_id, step_key, attempt, agent, lease_token, \
          CASE WHEN lease_deadline >= attempt_deadline THEN timeout_ms END AS timed_out_after FROM tasks \
          WHERE status = 'leased' AND lease_deadline <= ?1 {filter} ORDER BY lease_deadline LIMIT ?2"
     );
@@ -292,6 +297,7 @@ pub(crate) async fn expired<D: Dialect>(
                 run_id: row.text("run_id")?,
                 step_key: row.text("step_key")?,
                 attempt: row.int("attempt")? as u32,
+                agent: row.opt_text("agent")?.unwrap_or_default(),
                 lease_token: row.int("lease_token")? as u64,
                 timed_out_after_ms: row.opt_int("timed_out_after")?,
             })

@@ -2,6 +2,8 @@
 //! format, OTLP trace export and Prometheus metrics). `weft serve` calls
 //! [`init`] once, before the server starts.
 
+pub mod metrics;
+
 use anyhow::Context;
 
 use crate::config::Config;

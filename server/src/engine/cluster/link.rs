@@ -47,6 +47,7 @@ impl Held {
         for lease in leases {
             held.insert(lease.id, lease.epoch);
         }
+        crate::telemetry::metrics::engine::partitions_held().set(held.len() as f64);
     }
 
     pub(crate) fn remove(&self, partitions: &[u16]) {
@@ -54,6 +55,7 @@ impl Held {
         for partition in partitions {
             held.remove(partition);
         }
+        crate::telemetry::metrics::engine::partitions_held().set(held.len() as f64);
     }
 }
 

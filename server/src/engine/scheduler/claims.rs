@@ -94,6 +94,12 @@ impl ParkedClaims {
         std::mem::take(&mut self.releases)
     }
 
+    /// How many workers' polls are parked (the built-in executor's own
+    /// claims, of any tenant, are not polls).
+    pub(super) fn polls(&self) -> usize {
+        self.waiting.iter().filter(|w| matches!(w.claim.scope, crate::store::ClaimScope::Tenant(_))).count()
+    }
+
     /// Whether leases wait to be handed back (the writer commits again at
     /// once rather than waiting for the next request).
     pub(super) fn has_releases(&self) -> bool {
@@ -183,6 +189,7 @@ mod tests {
             input: serde_json::Value::Null,
             lease_token: 7,
             lease_deadline_ms: 1000,
+            queued_ms: 0,
             attempt_deadline_ms: None,
             shared_state: None,
         }

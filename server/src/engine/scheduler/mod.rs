@@ -333,6 +333,7 @@ impl RunScheduler {
             stats: stats.clone(),
             parked: claims::ParkedClaims::default(),
             cluster: cluster.clone(),
+            metrics: crate::telemetry::metrics::engine::WriterMetrics::new(),
         };
         let (ended, writer_ended) = watch::channel(false);
         let stop_writer = stop.clone();

@@ -23,7 +23,10 @@ pub(super) async fn run(
 ) {
     // (due ms, run id, step key, tenant), earliest first.
     let mut due: BTreeSet<(i64, String, String, String)> = BTreeSet::new();
+    let armed = crate::telemetry::metrics::engine::timers_armed();
     loop {
+        // Cancelled timers stay until due (their firing changes nothing).
+        armed.set(due.len() as f64);
         let sleep = match due.first() {
             Some((ms, ..)) => Duration::from_millis((*ms - now_ms()).max(0) as u64),
             None => IDLE,

@@ -140,6 +140,7 @@ mod tests {
             input: Value::Null,
             lease_token: token,
             lease_deadline_ms: 1_000,
+            queued_ms: 0,
             attempt_deadline_ms: deadline,
             shared_state: None,
         }

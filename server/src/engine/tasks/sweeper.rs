@@ -19,6 +19,7 @@ use crate::engine::clock::now_ms;
 use crate::engine::run::Command;
 use crate::engine::scheduler::CommandRefusal;
 use crate::store::{Store, StoreError};
+use crate::telemetry::metrics::engine as metrics;
 
 /// Longest sleep: a safety net (leases are tracked, not polled).
 const IDLE: Duration = Duration::from_secs(5);
@@ -123,9 +124,13 @@ async fn sweep(store: &dyn Store, runs: &RunEngine) -> Result<bool, ()> {
         };
         match runs.command(&lease.tenant_id, &lease.run_id, command).await {
             Ok(()) if lease.timed_out_after_ms.is_some() => {
+                metrics::task_expired(&lease.agent, metrics::Expiry::Timeout);
                 tracing::info!(task = %lease.task_id, attempt = lease.attempt, "attempt passed its step timeout")
             }
-            Ok(()) => tracing::info!(task = %lease.task_id, attempt = lease.attempt, "lease expired"),
+            Ok(()) => {
+                metrics::task_expired(&lease.agent, metrics::Expiry::Lease);
+                tracing::info!(task = %lease.task_id, attempt = lease.attempt, "lease expired")
+            }
             // A completion won the race (the row is done already) or the
             // run is over: nothing will take this lease back, so withdraw it
             // rather than find it again every round.

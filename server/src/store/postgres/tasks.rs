@@ -110,7 +110,7 @@ pub(super) async fn claim(tx: &mut PgConnection, claim: &TaskClaim<'_>) -> Resul
                  cost_so_far = 0 \
              FROM picked WHERE t.run_id = picked.run_id AND t.step_key = picked.step_key \
              RETURNING t.task_id, t.tenant_id, t.run_id, t.step_key, t.attempt, t.kind, t.agent, t.task, \
-                 t.input, t.lease_token, t.lease_deadline, t.attempt_deadline) \
+                 t.input, t.lease_token, t.lease_deadline, t.attempt_deadline, t.created_at) \
          SELECT l.*, r.id AS found_run, r.workflow_id, r.workflow_version, r.user_id, r.started_at \
          FROM leased l LEFT JOIN runs r ON r.id = l.run_id"
     );
@@ -148,6 +148,7 @@ pub(super) async fn claim(tx: &mut PgConnection, claim: &TaskClaim<'_>) -> Resul
         lease_token: row.try_get::<i64, _>("lease_token")? as u64,
         lease_deadline_ms: row.try_get("lease_deadline")?,
         attempt_deadline_ms: row.try_get("attempt_deadline")?,
+        queued_ms: row.try_get("created_at")?,
         task_id,
         shared_state: None,
     }))

@@ -391,7 +391,7 @@ fn claim_one(tx: &Transaction<'_>, claim: &TaskClaim<'_>) -> Result<Option<Lease
          WHERE status = 'queued' {in_tenant} AND agent IN ({agents}) AND kind IN ({kinds}) \
          ORDER BY created_at, task_id LIMIT 1) \
          RETURNING task_id, tenant_id, run_id, step_key, attempt, kind, agent, task, input, lease_token, lease_deadline, \
-         attempt_deadline"
+         attempt_deadline, created_at"
     );
     let deadline = claim.now_ms.saturating_add(claim.lease_ms);
     let mut values: Vec<rusqlite::types::Value> = Vec::with_capacity(7 + claim.agents.len() + claim.kinds.len());
@@ -421,6 +421,7 @@ fn claim_one(tx: &Transaction<'_>, claim: &TaskClaim<'_>) -> Result<Option<Lease
                 row.get::<_, i64>("lease_token")?,
                 row.get::<_, i64>("lease_deadline")?,
                 row.get::<_, Option<i64>>("attempt_deadline")?,
+                row.get::<_, i64>("created_at")?,
             ))
         })
         .optional()?;
@@ -437,6 +438,7 @@ fn claim_one(tx: &Transaction<'_>, claim: &TaskClaim<'_>) -> Result<Option<Lease
         token,
         lease_deadline,
         attempt_deadline,
+        queued_ms,
     )) = row
     else {
         return Ok(None);
@@ -462,6 +464,7 @@ fn claim_one(tx: &Transaction<'_>, claim: &TaskClaim<'_>) -> Result<Option<Lease
         lease_token: token as u64,
         lease_deadline_ms: lease_deadline,
         attempt_deadline_ms: attempt_deadline,
+        queued_ms,
         task_id,
         tenant_id,
         run_id,

@@ -116,6 +116,7 @@ impl Writer {
         let mut claimed = match written {
             Ok(claimed) => claimed,
             Err(err) => {
+                self.metrics.commit_failed(took as f64 / 1e6);
                 let moved = if let StoreError::Fenced(lost) = &err {
                     // Another replica holds these partitions now: what was
                     // decided here under them must not be written. Callers
@@ -138,6 +139,7 @@ impl Writer {
                 leased.shared_state = live.state.declared_state(&leased.step_key);
             }
         }
+        self.count(&batch, &claimed, p.observed, took, now);
         self.parked.settle(tried, claimed, now);
         self.stats.commits.fetch_add(1, Ordering::Relaxed);
         self.stats.commands.fetch_add(batch.commands.len() as u64, Ordering::Relaxed);
@@ -170,6 +172,36 @@ impl Writer {
             }
             false
         });
+        self.metrics.held(self.runs.len(), self.parked.polls());
+    }
+
+    /// Counts what a written commit did: per commit, then per run, step
+    /// and task it touched, through handles the metrics keep.
+    fn count(
+        &mut self,
+        batch: &crate::store::RunBatch,
+        claimed: &[Option<crate::store::LeasedTask>],
+        observed: Vec<super::Observed>,
+        took_micros: u64,
+        now: i64,
+    ) {
+        let metrics = &mut self.metrics;
+        metrics.committed(batch.commands.len(), took_micros as f64 / 1e6);
+        for seen in observed {
+            match seen {
+                super::Observed::RunStarted(workflow) => metrics.run_started(&workflow.definition().name),
+                super::Observed::RunFinished(workflow, status) => {
+                    metrics.run_finished(&workflow.definition().name, status)
+                }
+                super::Observed::StepFinished(kind, end, ms) => metrics.step_finished(kind, end, ms as f64 / 1e3),
+            }
+        }
+        for task in &batch.tasks {
+            metrics.task_queued(task.agent.as_deref().unwrap_or_default(), task.kind);
+        }
+        for leased in claimed.iter().flatten() {
+            metrics.task_leased(&leased.agent, leased.kind, (now - leased.queued_ms).max(0) as f64 / 1e3);
+        }
     }
 
     /// After a failed commit: refuses every caller of the batch (or, when

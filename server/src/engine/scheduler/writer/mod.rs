@@ -32,10 +32,13 @@ use crate::engine::cluster::link::{ClusterLink, Held};
 use crate::engine::cluster::messages;
 use crate::engine::compile::CompiledWorkflow;
 use crate::engine::concurrency::Concurrency;
-use crate::engine::run::{Command, DeferredStart, Effect, EventType, Outcome, RunState, TransitionError, transition};
-use crate::model::{EventRecord, TaskRecord, TimerRecord};
+use crate::engine::run::{
+    Command, DeferredStart, Effect, EventType, Outcome, RunEvent, RunState, TransitionError, transition,
+};
+use crate::model::{EventRecord, StepKind, TaskRecord, TimerRecord};
 use crate::store::cluster::partition_of_key;
 use crate::store::{CommandRow, InboxAnswer, QueueRow, SlotAsk, Store, partition_of};
+use crate::telemetry::metrics::engine::{StepEnd, WriterMetrics};
 
 /// Most commands applied in one group commit.
 const MAX_BATCH: usize = 512;
@@ -127,6 +130,15 @@ struct Pending {
     queued: Vec<QueueRow>,
     /// Slots granted to starts that did not happen after all.
     slots_unused: Vec<String>,
+    /// Run and step ends to count once the batch is committed.
+    observed: Vec<Observed>,
+}
+
+/// A run or step event the metrics count, held until its commit.
+enum Observed {
+    RunStarted(Arc<CompiledWorkflow>),
+    RunFinished(Arc<CompiledWorkflow>, &'static str),
+    StepFinished(StepKind, StepEnd, i64),
 }
 
 pub(super) struct Writer {
@@ -143,6 +155,8 @@ pub(super) struct Writer {
     pub(super) max_paused_ms: Arc<std::sync::atomic::AtomicI64>,
     /// The concurrent-run limit (see `engine/concurrency.rs`).
     pub(super) concurrency: Arc<Concurrency>,
+    /// Handles of what each commit records.
+    pub(super) metrics: WriterMetrics,
 }
 
 /// Slot grants of a batch's new runs, by run id.
@@ -555,6 +569,7 @@ impl Writer {
         }
         let now = outcome.events.last().map(|e| e.now_ms).unwrap_or_else(now_ms);
         p.events.extend(outcome.events.iter().map(|e| rows::event_record(run_id, e)));
+        p.observed.extend(outcome.events.iter().filter_map(|e| observe(&live.state, e)));
         let tenant = live.meta.tenant.clone();
         for effect in &outcome.effects {
             match effect {
@@ -586,6 +601,40 @@ impl Writer {
                 }
             }
         }
+    }
+}
+
+/// What the metrics count of an event, if anything.
+fn observe(state: &RunState, event: &RunEvent) -> Option<Observed> {
+    let step = |end| {
+        let key = event.step_id.as_deref()?;
+        // Map items (`sub[3]`) are their sub-step's type.
+        let id = key.split('[').next().unwrap_or(key);
+        let compiled = state.compiled();
+        let kind = compiled.node(id).and_then(|node| compiled.step(node)).map(|step| step.kind())?;
+        Some(Observed::StepFinished(kind, end, event.duration_ms.unwrap_or(0)))
+    };
+    match event.event_type {
+        EventType::RunStarted => Some(Observed::RunStarted(state.compiled().clone())),
+        EventType::RunCompleted | EventType::RunFailed | EventType::RunPartial | EventType::RunCancelled => {
+            Some(Observed::RunFinished(state.compiled().clone(), event.status))
+        }
+        EventType::StepCompleted => step(StepEnd::Completed),
+        EventType::StepFailed => step(StepEnd::Failed),
+        EventType::RunQueued
+        | EventType::StepStarted
+        | EventType::StepRetrying
+        | EventType::StepSkipped
+        | EventType::StepCancelled
+        | EventType::PlanSpliced
+        | EventType::StepCostExceeded
+        | EventType::ApprovalPending
+        | EventType::ApprovalDecided
+        | EventType::StepResumed
+        | EventType::RunPaused
+        | EventType::RunResumed
+        | EventType::StepReset
+        | EventType::TaskUnclaimed => None,
     }
 }
 
