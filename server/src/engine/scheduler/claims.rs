@@ -185,6 +185,7 @@ mod tests {
             lease_deadline_ms: 1000,
             attempt_deadline_ms: None,
             shared_state: None,
+            trace_context: None,
         }
     }
 

@@ -142,6 +142,7 @@ mod tests {
             lease_deadline_ms: 1_000,
             attempt_deadline_ms: deadline,
             shared_state: None,
+            trace_context: None,
         }
     }
 

@@ -127,6 +127,8 @@ struct Pending {
     queued: Vec<QueueRow>,
     /// Slots granted to starts that did not happen after all.
     slots_unused: Vec<String>,
+    /// Trace contexts of the runs started in this batch inside a trace.
+    run_traces: Vec<crate::store::RunTrace>,
 }
 
 pub(super) struct Writer {
@@ -439,6 +441,9 @@ impl Writer {
             }
             Ok(Ok(outcome)) => {
                 let id = new.id;
+                if let Some(context) = new.trace {
+                    pending.run_traces.push(crate::store::RunTrace { run_id: id.clone(), context });
+                }
                 pending.queued.extend(queue_row);
                 self.runs.insert(id.clone(), Live { state, meta, commands: 0, watchers: Vec::new() });
                 pending.touched.insert(id.clone(), None);
