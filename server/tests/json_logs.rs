@@ -97,6 +97,9 @@ fn json_logs_are_one_object_per_line_and_lines_about_a_run_carry_its_run_id() {
         if line.contains(&run_id) {
             about_run += 1;
             assert_eq!(parsed["run_id"], run_id.as_str(), "a line about the run without its run_id: {line}");
+            if line.contains("no worker has polled") {
+                assert_eq!(parsed["step_id"], "research", "{line}");
+            }
         }
     }
     assert!(about_run >= 1, "no line was about the run: {lines:?}");
