@@ -1,7 +1,10 @@
 //! `WEFT_LOG_FORMAT=json`: the `weft` binary writes one JSON object per
 //! stderr line, and every line about a run carries its id as a top-level
 //! `run_id`; a value other than `text` or `json` stops the start with an
-//! error naming the variable.
+//! error naming the variable. And, on the same JSON-logging binary, the
+//! one test of a server that exports no traces: a REST caller's
+//! `traceparent` still reaches the run's task as it came (the in-process
+//! half lives in `tests/tests/otlp.rs`, where export is on).
 
 #![allow(
     clippy::unwrap_used,
@@ -17,11 +20,16 @@ use serde_json::Value;
 
 /// One HTTP/1.1 JSON request (Connection: close); the status and body.
 fn http(addr: &str, method: &str, path: &str, body: &str) -> (u16, Value) {
+    http_with(addr, method, path, "", body)
+}
+
+/// [`http`] with `extra` header lines (each ending in CRLF).
+fn http_with(addr: &str, method: &str, path: &str, extra: &str, body: &str) -> (u16, Value) {
     let mut stream = std::net::TcpStream::connect(addr).unwrap();
     stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     write!(
         stream,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\n{extra}Content-Length: {}\r\n\r\n{body}",
         body.len()
     )
     .unwrap();
@@ -82,6 +90,22 @@ fn json_logs_are_one_object_per_line_and_lines_about_a_run_carry_its_run_id() {
         assert!(Instant::now() < deadline, "no line about the run: {:?}", lines.lock().unwrap());
         std::thread::sleep(Duration::from_millis(50));
     }
+
+    // No exporter: a REST caller's traceparent reaches the task as sent.
+    let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let definition =
+        r#"{"name": "traced", "steps": [{"id": "work", "type": "agent", "agent": "tracer", "task": "t"}]}"#;
+    let (_, workflow) = http(&addr, "POST", "/v1/workflows", definition);
+    let path = format!("/v1/workflows/{}/runs", workflow["id"].as_str().unwrap());
+    let header = format!("traceparent: {traceparent}\r\ntracestate: k=v\r\n");
+    let (status, run) = http_with(&addr, "POST", &path, &header, r#"{"input": {}}"#);
+    assert_eq!(status, 202, "{run}");
+    let register = r#"{"workerId": "w1", "agents": ["tracer"], "concurrency": 1}"#;
+    assert_eq!(http(&addr, "POST", "/v1/workers:register", register).0, 200);
+    let (status, polled) = http(&addr, "POST", "/v1/workers/w1/tasks:poll", r#"{"waitSeconds": 5}"#);
+    assert_eq!(status, 200, "{polled}");
+    assert_eq!(polled["task"]["runId"], run["id"], "{polled}");
+    assert_eq!(polled["task"]["traceContext"], serde_json::json!({"traceparent": traceparent, "tracestate": "k=v"}));
 
     assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
     assert!(child.wait().unwrap().success());
