@@ -50,35 +50,38 @@ impl Drop for TelemetryGuard {
 /// span exporter. Must run inside the Tokio runtime.
 pub fn init(config: &Config) -> anyhow::Result<TelemetryGuard> {
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log).context("invalid log filter")?;
-    let logs = match config.log_format {
+    let Some(endpoint) = &config.telemetry.otlp_endpoint else {
+        // No export: the log filter is global, as it always was, so spans
+        // and events it refuses cost nothing at all.
+        let logs = log_layer(config.log_format);
+        tracing_subscriber::registry().with(filter).with(logs).try_init().context("cannot install tracing")?;
+        return Ok(TelemetryGuard { provider: None });
+    };
+    let (provider, tracer) = otlp::start(endpoint)?;
+    // Spans are exported whatever the log filter says: the run writer's
+    // `batch` and `run` spans are debug-level, so they would otherwise
+    // vanish from traces at the default `info`.
+    let spans = Targets::new().with_default(LevelFilter::INFO).with_target("weft_server", LevelFilter::DEBUG);
+    let traces = tracing_opentelemetry::layer().with_tracer(tracer).with_filter(spans);
+    let logs = log_layer(config.log_format).with_filter(filter);
+    tracing_subscriber::registry().with(logs).with(traces).try_init().context("cannot install tracing")?;
+    Ok(TelemetryGuard { provider: Some(provider) })
+}
+
+/// The stderr log layer in `format`.
+fn log_layer<S>(format: LogFormat) -> Box<dyn Layer<S> + Send + Sync>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    match format {
         LogFormat::Text => tracing_subscriber::fmt::layer()
             .with_writer(std::io::stderr)
             .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-            .with_filter(filter)
             .boxed(),
         LogFormat::Json => tracing_subscriber::fmt::layer()
             .fmt_fields(tracing_subscriber::fmt::format::JsonFields::new())
             .event_format(json::JsonLines)
             .with_writer(std::io::stderr)
-            .with_filter(filter)
             .boxed(),
-    };
-    let (provider, traces) = match &config.telemetry.otlp_endpoint {
-        Some(endpoint) => {
-            let (provider, tracer) = otlp::start(endpoint)?;
-            // Spans are exported whatever the log filter says: the run
-            // writer's `batch` and `run` spans are debug-level, so they
-            // would otherwise vanish from traces at the default `info`.
-            let spans = Targets::new().with_default(LevelFilter::INFO).with_target("weft_server", LevelFilter::DEBUG);
-            let layer = tracing_opentelemetry::layer().with_tracer(tracer).with_filter(spans);
-            (Some(provider), Some(layer))
-        }
-        None => (None, None),
-    };
-    tracing_subscriber::registry()
-        .with(logs)
-        .with(traces)
-        .try_init()
-        .context("cannot install the tracing subscriber")?;
-    Ok(TelemetryGuard { provider })
+    }
 }
