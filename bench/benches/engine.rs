@@ -134,6 +134,7 @@ fn new_run(flow: &Arc<CompiledWorkflow>) -> NewRun {
         now_ms: now_ms(),
         schedule_id: String::new(),
         scheduled_ms: None,
+        trace: None,
     }
 }
 

@@ -332,8 +332,13 @@ pub async fn run(
 
 /// A span per request (gRPC, gRPC-web or REST), named by its path; the
 /// handlers of calls about one run add a span with its `run_id` inside.
+/// A caller's W3C `traceparent` (gRPC metadata and REST headers are both
+/// HTTP headers here, before REST is transcoded) becomes its parent, and
+/// what runs the request starts remember (`telemetry::propagation`).
 async fn request_span(request: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
     use tracing::Instrument;
     let span = tracing::info_span!("request", method = %request.method(), path = %request.uri().path());
-    next.run(request).instrument(span).await
+    let incoming = telemetry::propagation::extract(request.headers());
+    let served = next.run(request).instrument(span.clone());
+    telemetry::propagation::serve_in(incoming, &span, served).await
 }

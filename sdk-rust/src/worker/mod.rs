@@ -44,6 +44,7 @@ mod link;
 mod poll;
 mod stream;
 mod task;
+mod trace;
 
 use std::collections::HashMap;
 use std::future::Future;

@@ -37,6 +37,7 @@ pub(super) async fn execute(shared: Arc<Shared>, task: pb::Task, sent: Instant) 
         report(&shared, &task_id, token, progress.lease_until(), Err(error)).await;
         return;
     };
+    let span = super::trace::task_span(&task);
     let context = TaskContext {
         task: Arc::new(task),
         input: Arc::new(input),
@@ -46,7 +47,7 @@ pub(super) async fn execute(shared: Arc<Shared>, task: pb::Task, sent: Instant) 
         link: shared.link.clone(),
     };
     let heartbeats = heartbeat_loop(&shared, &task_id, token, &progress, &cancel_tx);
-    let work = handler(context);
+    let work = tracing::Instrument::instrument(handler(context), span);
     tokio::pin!(work);
     tokio::select! {
         result = &mut work => report(&shared, &task_id, token, progress.lease_until(), result).await,

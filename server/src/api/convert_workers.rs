@@ -14,6 +14,7 @@ use crate::api::error;
 use crate::engine::tasks::{PolledTask, TaskOutput, ToolAnswer};
 use crate::engine::workers::{AgentCostHint, WorkerEntry};
 use crate::model::definition::{Money, Policy};
+use crate::store::TraceContext;
 
 /// The only currency costs are kept in.
 const CURRENCY: &str = "usd";
@@ -115,8 +116,20 @@ pub fn task_to_pb(polled: &PolledTask) -> pb::Task {
         language: String::new(),
         script: String::new(),
         user_id: task.user_id.clone(),
-        trace_context: Default::default(),
+        trace_context: trace_context_to_pb(task.trace_context.as_ref()),
     }
+}
+
+/// The run's trace context as the W3C header names map it; empty when
+/// the run was started outside a trace.
+fn trace_context_to_pb(context: Option<&TraceContext>) -> std::collections::HashMap<String, String> {
+    let Some(context) = context else { return Default::default() };
+    let mut map = std::collections::HashMap::with_capacity(2);
+    map.insert("traceparent".to_owned(), context.traceparent.clone());
+    if let Some(state) = &context.tracestate {
+        map.insert("tracestate".to_owned(), state.clone());
+    }
+    map
 }
 
 /// A registered worker as listed, with its live lease count.

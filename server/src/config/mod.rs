@@ -15,6 +15,7 @@ mod runs;
 mod schedules;
 mod secrets;
 mod tasks;
+mod telemetry;
 
 pub use auth::AuthSettings;
 pub use http::HttpSettings;
@@ -24,6 +25,7 @@ pub use runs::RunSettings;
 pub use schedules::ScheduleSettings;
 pub use secrets::SecretSettings;
 pub use tasks::TaskSettings;
+pub use telemetry::{LogFormat, TelemetrySettings};
 
 /// Everything `weft serve` can be told.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -42,6 +44,9 @@ pub struct Config {
     pub max_message_bytes: usize,
     /// Tracing filter, `RUST_LOG` syntax. Default `info`; env `WEFT_LOG`.
     pub log: String,
+    /// How log lines are written: `text` (default) or `json`, one object
+    /// per line; env `WEFT_LOG_FORMAT`.
+    pub log_format: LogFormat,
     /// Length of a worker's task lease, in milliseconds; a heartbeat extends
     /// it by as much. Default 60000; env `WEFT_TASK_LEASE_MS`.
     pub task_lease_ms: u64,
@@ -69,6 +74,8 @@ pub struct Config {
     pub schedules: ScheduleSettings,
     /// When a queued worker task counts as unclaimed (`[tasks]`).
     pub tasks: TaskSettings,
+    /// OTLP trace export (`[telemetry]`).
+    pub telemetry: TelemetrySettings,
 }
 
 /// How replicas sharing a Postgres database divide the runs. SQLite has
@@ -168,6 +175,7 @@ impl Default for Config {
             database_url: "sqlite:weft.db".into(),
             max_message_bytes: 4 * 1024 * 1024,
             log: "info".into(),
+            log_format: LogFormat::default(),
             task_lease_ms: 60_000,
             outbound: OutboundSettings::default(),
             webhook: WebhookSettings::default(),
@@ -181,6 +189,7 @@ impl Default for Config {
             notifications: NotifySettings::default(),
             schedules: ScheduleSettings::default(),
             tasks: TaskSettings::default(),
+            telemetry: TelemetrySettings::default(),
         }
     }
 }
@@ -312,6 +321,9 @@ impl Config {
         if let Some(value) = env("WEFT_LOG") {
             config.log = value;
         }
+        if let Some(format) = env_parsed(&env, "WEFT_LOG_FORMAT")? {
+            config.log_format = format;
+        }
         config.auth.apply_env(&env)?;
         config.http.apply_env(&env)?;
         config.limits.apply_env(&env)?;
@@ -320,6 +332,7 @@ impl Config {
         config.notifications.apply_env(&env)?;
         config.schedules.apply_env(&env)?;
         config.tasks.apply_env(&env)?;
+        config.telemetry.apply_env(&env)?;
         if let Some(listen) = overrides.listen {
             config.listen = listen;
         }
@@ -393,6 +406,7 @@ impl Config {
         self.secrets.validate()?;
         self.notifications.validate()?;
         self.schedules.validate()?;
+        self.telemetry.validate()?;
         Ok(())
     }
 }
@@ -514,6 +528,40 @@ mod tests {
         std::fs::write(&file, "[runs]\nretention = \"a month\"\n").unwrap();
         let err = Config::load(Some(&file), no_env, Overrides::default()).unwrap_err();
         assert!(err.to_string().contains("retention"), "{err}");
+    }
+
+    #[test]
+    fn log_format_and_otlp_endpoint_load_from_file_and_env_and_bad_values_are_refused() {
+        let config = Config::load(None, no_env, Overrides::default()).unwrap();
+        assert_eq!((config.log_format, config.telemetry.otlp_endpoint), (LogFormat::Text, None));
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("weft.toml");
+        std::fs::write(&file, "log_format = \"json\"\n[telemetry]\notlp_endpoint = \"http://127.0.0.1:4317\"\n")
+            .unwrap();
+        let config = Config::load(Some(&file), no_env, Overrides::default()).unwrap();
+        assert_eq!(config.log_format, LogFormat::Json);
+        assert_eq!(config.telemetry.otlp_endpoint.as_deref(), Some("http://127.0.0.1:4317"));
+        let env = |name: &str| match name {
+            "WEFT_LOG_FORMAT" => Some("text".to_string()),
+            "OTEL_EXPORTER_OTLP_ENDPOINT" => Some("https://otel.example:4317".to_string()),
+            _ => None,
+        };
+        let config = Config::load(Some(&file), env, Overrides::default()).unwrap();
+        assert_eq!(config.log_format, LogFormat::Text, "env beats file");
+        assert_eq!(config.telemetry.otlp_endpoint.as_deref(), Some("https://otel.example:4317"));
+
+        let env = |name: &str| (name == "WEFT_LOG_FORMAT").then(|| "yaml".to_string());
+        match Config::load(None, env, Overrides::default()) {
+            Err(ConfigError::Env { name, value, .. }) => {
+                assert_eq!((name, value.as_str()), ("WEFT_LOG_FORMAT", "yaml"))
+            }
+            other => panic!("{other:?}"),
+        }
+        let env = |name: &str| (name == "OTEL_EXPORTER_OTLP_ENDPOINT").then(|| "localhost:4317".to_string());
+        let err = Config::load(None, env, Overrides::default()).unwrap_err();
+        assert!(err.to_string().contains("telemetry.otlp_endpoint"), "{err}");
+        std::fs::write(&file, "log_format = \"xml\"\n").unwrap();
+        assert!(matches!(Config::load(Some(&file), no_env, Overrides::default()), Err(ConfigError::Parse { .. })));
     }
 
     #[test]

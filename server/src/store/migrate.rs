@@ -28,6 +28,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (19, "run slots", include_str!("../../migrations/sqlite/0019_run_slots.sql")),
     (16, "schedules", include_str!("../../migrations/sqlite/0016_schedules.sql")),
     (20, "unique workflow names", include_str!("../../migrations/sqlite/0020_unique_workflow_names.sql")),
+    (21, "run trace context", include_str!("../../migrations/sqlite/0021_run_trace_context.sql")),
 ];
 
 /// Migrations of the Postgres store, numbered as their SQLite twins: the
@@ -53,6 +54,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (19, "run slots", include_str!("../../migrations/postgres/0019_run_slots.sql")),
     (16, "schedules", include_str!("../../migrations/postgres/0016_schedules.sql")),
     (20, "unique workflow names", include_str!("../../migrations/postgres/0020_unique_workflow_names.sql")),
+    (21, "run trace context", include_str!("../../migrations/postgres/0021_run_trace_context.sql")),
 ];
 
 /// The migrator of the SQLite store.

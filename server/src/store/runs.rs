@@ -71,6 +71,9 @@ pub struct RunBatch {
     /// Runs under a concurrent-run limit that ended: their slot and queue
     /// rows are deleted.
     pub slots_freed: Vec<String>,
+    /// Trace contexts of runs this batch creates, written onto their rows
+    /// (after them); empty unless a run was started inside a trace.
+    pub run_traces: Vec<super::RunTrace>,
 }
 
 /// One accepted command of a run, in the order the writer applied it.

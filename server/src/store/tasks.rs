@@ -168,6 +168,9 @@ pub struct LeasedTask {
     /// stateWrites) with their values when the lease was made. Not stored:
     /// the run writer fills it from the live run after its commit.
     pub shared_state: Option<Value>,
+    /// The trace context the run was started in, if any (handed to the
+    /// worker as `Task.trace_context`).
+    pub trace_context: Option<super::TraceContext>,
 }
 
 /// A task's row as later calls about its lease are checked against.

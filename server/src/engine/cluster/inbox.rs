@@ -127,6 +127,9 @@ async fn handle(engine: &RunEngine, link: &ClusterLink, entry: InboxEntry) {
                 now_ms: start.now_ms,
                 schedule_id: start.schedule_id,
                 scheduled_ms: start.scheduled_ms,
+                // Not carried over the inbox: a run started through another
+                // replica has no trace context of its own.
+                trace: None,
             };
             match scheduler.start_here(new, seed, Some(entry.id)).await {
                 Ok(_) | Err(StartRouted::Elsewhere(..) | StartRouted::Moved) => {}

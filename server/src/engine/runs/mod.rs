@@ -316,6 +316,7 @@ impl RunEngine {
             now_ms: now_ms(),
             schedule_id: request.schedule_id,
             scheduled_ms: request.scheduled_ms,
+            trace: crate::telemetry::propagation::current(),
         };
         let reply = self.launch(new, None).await?;
         if !reply.existing {

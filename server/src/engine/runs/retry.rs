@@ -82,6 +82,7 @@ impl RunEngine {
             now_ms: now_ms(),
             schedule_id: String::new(),
             scheduled_ms: None,
+            trace: crate::telemetry::propagation::current(),
         };
         let origin = RetryOrigin { run_id: run_id.to_string(), step_id };
         let ticket = self.admit(tenant).await?;

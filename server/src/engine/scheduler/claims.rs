@@ -192,6 +192,7 @@ mod tests {
             queued_ms: 0,
             attempt_deadline_ms: None,
             shared_state: None,
+            trace_context: None,
         }
     }
 

@@ -81,6 +81,9 @@ pub struct NewRun {
     pub schedule_id: String,
     /// The schedule tick it stands for, ms since the epoch.
     pub scheduled_ms: Option<i64>,
+    /// The W3C trace context it is started in, stored on its row so its
+    /// tasks carry it to their workers; `None` outside a trace.
+    pub trace: Option<crate::store::TraceContext>,
 }
 
 /// What a run made by RetryRunFrom takes over from its source run.

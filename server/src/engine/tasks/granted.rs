@@ -143,6 +143,7 @@ mod tests {
             queued_ms: 0,
             attempt_deadline_ms: deadline,
             shared_state: None,
+            trace_context: None,
         }
     }
 

@@ -95,7 +95,7 @@ async fn look(queue: &TaskQueue, after_ms: i64, noted: &mut Noted) -> Result<(),
                 Ok(()) => {
                     tracing::warn!(
                         run_id = %task.run_id,
-                        step = %task.step_key,
+                        step_id = %task.step_key,
                         agent = %task.agent,
                         "no worker has polled for agent '{}' within {} ms; step '{}' of run {} waits for one",
                         task.agent,

@@ -29,6 +29,7 @@ async fn write_batch(pool: &PgPool, batch: &RunBatch) -> Result<Vec<Option<Lease
         cluster::check_fence(&mut tx, fence).await?;
     }
     runs::write_runs(&mut tx, &batch.runs).await?;
+    runs::write_run_traces(&mut tx, &batch.run_traces).await?;
     runs::write_steps(&mut tx, &batch.steps).await?;
     runs::write_events(&mut tx, &batch.events).await?;
     runs::write_commands(&mut tx, &batch.commands).await?;

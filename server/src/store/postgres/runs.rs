@@ -12,9 +12,9 @@ use sqlx::PgConnection;
 use super::sql::{column, key_columns};
 use super::text::{nul_safe, nul_safe_opt};
 use crate::model::{EventRecord, RunRecord, StepRecord, TimerRecord};
-use crate::store::StoreError;
 use crate::store::rows::RUN_COLUMNS;
 use crate::store::runs::{CommandRow, IdempotencyRow};
+use crate::store::{RunTrace, StoreError};
 
 fn json_text(value: &Option<Value>) -> Option<String> {
     value.as_ref().map(|v| v.to_string())
@@ -64,6 +64,24 @@ pub(super) async fn write_runs(tx: &mut PgConnection, runs: &[RunRecord]) -> Res
         .bind(column(runs, |r| r.scheduled_ms))
         .execute(&mut *tx)
         .await?;
+    Ok(())
+}
+
+/// Puts the trace context of each run the batch creates on its row (the
+/// run upsert never touches these columns, so it is written once).
+pub(super) async fn write_run_traces(tx: &mut PgConnection, traces: &[RunTrace]) -> Result<(), StoreError> {
+    if traces.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "UPDATE runs r SET trace_parent = t.parent, trace_state = t.state \
+         FROM UNNEST($1::text[], $2::text[], $3::text[]) AS t(id, parent, state) WHERE r.id = t.id",
+    )
+    .bind(column(traces, |t| nul_safe(t.run_id.as_str())))
+    .bind(column(traces, |t| nul_safe(t.context.traceparent.as_str())))
+    .bind(column(traces, |t| nul_safe_opt(t.context.tracestate.as_deref())))
+    .execute(&mut *tx)
+    .await?;
     Ok(())
 }
 

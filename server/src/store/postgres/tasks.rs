@@ -111,7 +111,8 @@ pub(super) async fn claim(tx: &mut PgConnection, claim: &TaskClaim<'_>) -> Resul
              FROM picked WHERE t.run_id = picked.run_id AND t.step_key = picked.step_key \
              RETURNING t.task_id, t.tenant_id, t.run_id, t.step_key, t.attempt, t.kind, t.agent, t.task, \
                  t.input, t.lease_token, t.lease_deadline, t.attempt_deadline, t.created_at) \
-         SELECT l.*, r.id AS found_run, r.workflow_id, r.workflow_version, r.user_id, r.started_at \
+         SELECT l.*, r.id AS found_run, r.workflow_id, r.workflow_version, r.user_id, r.started_at, \
+             r.trace_parent, r.trace_state \
          FROM leased l LEFT JOIN runs r ON r.id = l.run_id"
     );
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -151,6 +152,10 @@ pub(super) async fn claim(tx: &mut PgConnection, claim: &TaskClaim<'_>) -> Resul
         queued_ms: row.try_get("created_at")?,
         task_id,
         shared_state: None,
+        trace_context: crate::store::TraceContext::from_columns(
+            row.opt_text("trace_parent")?,
+            row.opt_text("trace_state")?,
+        ),
     }))
 }
 

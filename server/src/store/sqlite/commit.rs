@@ -38,9 +38,9 @@ use async_trait::async_trait;
 
 use super::SqliteStore;
 use crate::model::StepKind;
-use crate::store::StoreError;
 use crate::store::runs::{CommitStore, RunBatch};
 use crate::store::tasks::{LeasedTask, TaskClaim};
+use crate::store::{StoreError, TraceContext};
 
 type Reply = oneshot::Sender<Result<Vec<Option<LeasedTask>>, StoreError>>;
 
@@ -158,6 +158,7 @@ fn json_text(value: &Option<Value>) -> Option<String> {
 fn write(conn: &mut Connection, batch: &RunBatch) -> Result<Vec<Option<LeasedTask>>, StoreError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     write_runs(&tx, batch)?;
+    write_run_traces(&tx, batch)?;
     write_timers(&tx, batch)?;
     write_tasks(&tx, batch)?;
     write_approvals(&tx, batch)?;
@@ -186,6 +187,19 @@ fn write(conn: &mut Connection, batch: &RunBatch) -> Result<Vec<Option<LeasedTas
     }
     tx.commit()?;
     Ok(claimed)
+}
+
+/// Puts the trace context of each run the batch creates on its row (the
+/// run upsert never touches these columns, so it is written once).
+fn write_run_traces(tx: &Transaction<'_>, batch: &RunBatch) -> Result<(), StoreError> {
+    if batch.run_traces.is_empty() {
+        return Ok(());
+    }
+    let mut traces = tx.prepare_cached("UPDATE runs SET trace_parent = ?2, trace_state = ?3 WHERE id = ?1")?;
+    for trace in &batch.run_traces {
+        traces.execute(params![trace.run_id, trace.context.traceparent, trace.context.tracestate])?;
+    }
+    Ok(())
 }
 
 fn write_runs(tx: &Transaction<'_>, batch: &RunBatch) -> Result<(), StoreError> {
@@ -443,11 +457,19 @@ fn claim_one(tx: &Transaction<'_>, claim: &TaskClaim<'_>) -> Result<Option<Lease
     else {
         return Ok(None);
     };
-    let mut run =
-        tx.prepare_cached("SELECT workflow_id, workflow_version, user_id, started_at FROM runs WHERE id = ?1")?;
-    let (workflow_id, workflow_version, user_id, run_started_ms) = run.query_row(params![run_id], |row| {
-        Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?, row.get::<_, String>(2)?, row.get::<_, Option<i64>>(3)?))
-    })?;
+    let mut run = tx.prepare_cached(
+        "SELECT workflow_id, workflow_version, user_id, started_at, trace_parent, trace_state FROM runs WHERE id = ?1",
+    )?;
+    let (workflow_id, workflow_version, user_id, run_started_ms, trace_context) =
+        run.query_row(params![run_id], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, i64>(1)?,
+                row.get::<_, String>(2)?,
+                row.get::<_, Option<i64>>(3)?,
+                TraceContext::from_columns(row.get(4)?, row.get(5)?),
+            ))
+        })?;
     let input = serde_json::from_str::<Value>(&input)
         .map_err(|e| StoreError::Corrupt(format!("input of task {task_id}: {e}")))?;
     Ok(Some(LeasedTask {
@@ -469,6 +491,7 @@ fn claim_one(tx: &Transaction<'_>, claim: &TaskClaim<'_>) -> Result<Option<Lease
         tenant_id,
         run_id,
         shared_state: None,
+        trace_context,
     }))
 }
 

@@ -46,6 +46,7 @@ fn new_run(workflow: &Arc<CompiledWorkflow>) -> NewRun {
         now_ms: now_ms(),
         schedule_id: String::new(),
         scheduled_ms: None,
+        trace: None,
     }
 }
 

@@ -43,6 +43,7 @@ impl Writer {
             }
         }
         batch.slots_freed.extend(p.slots_unused);
+        batch.run_traces = p.run_traces;
         // A run queued just as a slot freed elsewhere must not wait for
         // the sweep.
         slots_free.extend(p.queued.iter().map(|q| (q.tenant_id.clone(), q.workflow_id.clone())));

@@ -132,6 +132,8 @@ struct Pending {
     slots_unused: Vec<String>,
     /// Run and step ends to count once the batch is committed.
     observed: Vec<Observed>,
+    /// Trace contexts of the runs started in this batch inside a trace.
+    run_traces: Vec<crate::store::RunTrace>,
 }
 
 /// A run or step event the metrics count, held until its commit.
@@ -453,6 +455,9 @@ impl Writer {
             }
             Ok(Ok(outcome)) => {
                 let id = new.id;
+                if let Some(context) = new.trace {
+                    pending.run_traces.push(crate::store::RunTrace { run_id: id.clone(), context });
+                }
                 pending.queued.extend(queue_row);
                 self.runs.insert(id.clone(), Live { state, meta, commands: 0, watchers: Vec::new() });
                 pending.touched.insert(id.clone(), None);
