@@ -66,9 +66,14 @@ impl Ran {
 
 /// `weft ARGS` against `server`, stdout a pipe (so JSON by default).
 pub fn weft(server: &Server, args: &[&str]) -> Ran {
+    weft_at(&server.url, args)
+}
+
+/// `weft ARGS` against the server at `url`.
+fn weft_at(url: &str, args: &[&str]) -> Ran {
     let Output { status, stdout, stderr } = Command::new(env!("CARGO_BIN_EXE_weft"))
         .args(args)
-        .env("WEFT_URL", &server.url)
+        .env("WEFT_URL", url)
         .env_remove("WEFT_API_KEY")
         .output()
         .expect("run weft");
@@ -84,17 +89,8 @@ pub async fn weft_async(server: &Server, args: &[&str]) -> Ran {
     let url = server.url.clone();
     let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
     tokio::task::spawn_blocking(move || {
-        let Output { status, stdout, stderr } = Command::new(env!("CARGO_BIN_EXE_weft"))
-            .args(&args)
-            .env("WEFT_URL", &url)
-            .env_remove("WEFT_API_KEY")
-            .output()
-            .expect("run weft");
-        Ran {
-            code: status.code().expect("weft exited, not killed"),
-            stdout: String::from_utf8_lossy(&stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&stderr).into_owned(),
-        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        weft_at(&url, &args)
     })
     .await
     .unwrap()
