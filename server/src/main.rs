@@ -17,7 +17,11 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Weft: a gRPC-first workflow engine.
 #[derive(Parser)]
-#[command(name = "weft", version, about)]
+#[command(
+    name = "weft",
+    version,
+    about = "Weft, a gRPC-first workflow engine: `weft serve` runs the server; the other commands are its client"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
