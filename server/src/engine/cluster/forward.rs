@@ -71,6 +71,8 @@ pub(crate) async fn start(
         scheduled_ms: new.scheduled_ms,
         retry_origin,
         reused,
+        traceparent: new.trace.as_ref().map(|trace| trace.traceparent.clone()),
+        tracestate: new.trace.as_ref().and_then(|trace| trace.tracestate.clone()),
     };
     let message = Message::Start { start: Box::new(start) };
     match post_and_wait(link, partition, &new.tenant, &new.id, &message).await? {

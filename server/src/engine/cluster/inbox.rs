@@ -105,6 +105,7 @@ async fn handle(engine: &RunEngine, link: &ClusterLink, entry: InboxEntry) {
         }
         Message::Start { start } => {
             let start = *start;
+            let trace = start.trace();
             let workflow = match engine.compiled(&start.tenant, &start.workflow_id, start.workflow_version).await {
                 Ok(workflow) => workflow,
                 Err(err) => {
@@ -127,9 +128,7 @@ async fn handle(engine: &RunEngine, link: &ClusterLink, entry: InboxEntry) {
                 now_ms: start.now_ms,
                 schedule_id: start.schedule_id,
                 scheduled_ms: start.scheduled_ms,
-                // Not carried over the inbox: a run started through another
-                // replica has no trace context of its own.
-                trace: None,
+                trace,
             };
             match scheduler.start_here(new, seed, Some(entry.id)).await {
                 Ok(_) | Err(StartRouted::Elsewhere(..) | StartRouted::Moved) => {}

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::engine::run::{Command, RetryOrigin, ReusedStep, TransitionError};
+use crate::store::TraceContext;
 
 /// A message for the holder of a run.
 #[derive(Debug, Serialize, Deserialize)]
@@ -40,6 +41,21 @@ pub(crate) struct StartSpec {
     pub(crate) scheduled_ms: Option<i64>,
     pub(crate) retry_origin: Option<RetryOrigin>,
     pub(crate) reused: Vec<ReusedStep>,
+    /// The run's W3C trace context, so a run started through another
+    /// replica joins its caller's trace too. Absent from older replicas'
+    /// messages: no context.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) traceparent: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) tracestate: Option<String>,
+}
+
+impl StartSpec {
+    /// The trace context the start carries, validated by the replica that
+    /// received the request.
+    pub(crate) fn trace(&self) -> Option<TraceContext> {
+        TraceContext::from_columns(self.traceparent.clone(), self.tracestate.clone())
+    }
 }
 
 /// The holder's answer.
@@ -98,5 +114,44 @@ mod tests {
         let body = serde_json::to_string(&Message::Command { command: Box::new(command.clone()) }).unwrap();
         let Message::Command { command: back } = serde_json::from_str(&body).unwrap() else { panic!("{body}") };
         assert_eq!(*back, command);
+    }
+
+    fn start(traceparent: Option<&str>, tracestate: Option<&str>) -> StartSpec {
+        StartSpec {
+            id: "wfrun_a".into(),
+            tenant: "default".into(),
+            workflow_id: "wf_a".into(),
+            workflow_version: 1,
+            user_id: String::new(),
+            trigger: "api".into(),
+            idempotency_key: String::new(),
+            input: serde_json::json!({}),
+            shared_state: Value::Null,
+            now_ms: 1,
+            schedule_id: String::new(),
+            scheduled_ms: None,
+            retry_origin: None,
+            reused: Vec::new(),
+            traceparent: traceparent.map(str::to_string),
+            tracestate: tracestate.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn a_start_carries_its_trace_context_across_replicas() {
+        let parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        let body =
+            serde_json::to_string(&Message::Start { start: Box::new(start(Some(parent), Some("k=v"))) }).unwrap();
+        let Message::Start { start: back } = serde_json::from_str(&body).unwrap() else { panic!("{body}") };
+        let trace = back.trace().expect("the context survives the inbox");
+        assert_eq!(trace.traceparent, parent);
+        assert_eq!(trace.tracestate.as_deref(), Some("k=v"));
+
+        // Without a context nothing is written, and a message from an
+        // older replica (no such keys) reads as no context.
+        let body = serde_json::to_string(&Message::Start { start: Box::new(start(None, None)) }).unwrap();
+        assert!(!body.contains("traceparent"), "{body}");
+        let Message::Start { start: back } = serde_json::from_str(&body).unwrap() else { panic!("{body}") };
+        assert_eq!(back.trace(), None);
     }
 }
