@@ -8,6 +8,7 @@ mod eventually;
 pub mod examples;
 pub mod http1;
 pub mod receiver;
+pub mod replicas;
 pub mod runs;
 pub mod scenario;
 pub mod shape;

@@ -10,44 +10,23 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use sqlx::Connection;
-use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tonic::Code;
 use weft_sdk::{Weft, pb};
 use weft_server::api::convert::value_to_pb;
-use weft_server::config::ClusterSettings;
-use weft_server::{Config, ServeError};
 use weft_tests::eventually;
+use weft_tests::replicas::{self, Replica};
 use weft_tests::runs::{get_run, wait_finished};
 use weft_tests::store::{fresh_schema_url, postgres_or_skip};
 
-/// A replica serving in this process, and how to stop it.
-struct Replica {
-    stop: oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<Result<(), ServeError>>,
-    client: Weft,
-}
-
 /// Starts a replica on `url` with short leases; answers once it serves.
 async fn replica(url: &str) -> Replica {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let config = Config {
-        listen: addr,
-        database_url: url.to_owned(),
-        task_lease_ms: 1_000,
-        cluster: ClusterSettings { partition_lease_ms: 600, notify: true },
+    replicas::start(url, |config| {
+        config.task_lease_ms = 1_000;
         // 20 overlapping runs of one workflow: no concurrent-run limit.
-        runs: weft_server::config::RunSettings { max_concurrent_per_workflow: 0, ..Default::default() },
-        ..Config::default()
-    };
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(weft_server::run(listener, config, async {
-        let _ = stopped.await;
-    }));
-    let client = Weft::connect(format!("http://{addr}")).await.unwrap();
-    client.workflows().list_workflows(pb::ListWorkflowsRequest::default()).await.expect("the replica serves");
-    Replica { stop, task, client }
+        config.runs = weft_server::config::RunSettings { max_concurrent_per_workflow: 0, ..Default::default() };
+    })
+    .await
 }
 
 /// Owner → partitions held, read from the schema.
@@ -179,8 +158,7 @@ async fn two_replicas_share_runs_and_act_on_each_others_runs() {
     assert_eq!(distinct.len(), 26);
 
     for replica in [a, b] {
-        replica.stop.send(()).unwrap();
-        replica.task.await.unwrap().unwrap();
+        replica.stop().await;
     }
     assert!(owners(&url).await.is_empty(), "a replica that stops gives its partitions up");
 }
@@ -236,7 +214,6 @@ async fn a_worker_stream_on_one_replica_serves_the_runs_the_other_holds() {
     stop.send(()).unwrap();
     tokio::time::timeout(Duration::from_secs(10), running).await.expect("the worker stops").unwrap().unwrap();
     for replica in [a, b] {
-        replica.stop.send(()).unwrap();
-        replica.task.await.unwrap().unwrap();
+        replica.stop().await;
     }
 }

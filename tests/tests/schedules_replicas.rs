@@ -7,38 +7,17 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde_json::json;
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
-use weft_sdk::{Weft, pb};
-use weft_server::config::{ClusterSettings, ScheduleSettings};
-use weft_server::{Config, ServeError};
+use weft_sdk::pb;
+use weft_server::config::ScheduleSettings;
+use weft_tests::replicas::{self, Replica};
 use weft_tests::store::{fresh_schema_url, postgres_or_skip};
-
-/// A replica serving in this process, and how to stop it.
-struct Replica {
-    stop: oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<Result<(), ServeError>>,
-    client: Weft,
-}
 
 /// Starts a replica on `url` that polls for due schedules often.
 async fn replica(url: &str) -> Replica {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let config = Config {
-        listen: addr,
-        database_url: url.to_owned(),
-        cluster: ClusterSettings { partition_lease_ms: 600, notify: true },
-        schedules: ScheduleSettings { poll_interval_ms: 100, ..ScheduleSettings::default() },
-        ..Config::default()
-    };
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(weft_server::run(listener, config, async {
-        let _ = stopped.await;
-    }));
-    let client = Weft::connect(format!("http://{addr}")).await.unwrap();
-    client.workflows().list_workflows(pb::ListWorkflowsRequest::default()).await.expect("the replica serves");
-    Replica { stop, task, client }
+    replicas::start(url, |config| {
+        config.schedules = ScheduleSettings { poll_interval_ms: 100, ..ScheduleSettings::default() };
+    })
+    .await
 }
 
 #[tokio::test]
@@ -89,7 +68,6 @@ async fn two_replicas_never_fire_one_tick_twice() {
     eprintln!("{} ticks fired, each once, across two replicas", per_tick.len());
 
     for replica in [a, b] {
-        replica.stop.send(()).unwrap();
-        replica.task.await.unwrap().unwrap();
+        replica.stop().await;
     }
 }

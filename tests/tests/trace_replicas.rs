@@ -9,39 +9,15 @@ use std::collections::BTreeSet;
 
 use serde_json::json;
 use sqlx::Connection;
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
-use weft_sdk::{Weft, pb};
+use weft_sdk::pb;
 use weft_server::api::convert::value_to_pb;
-use weft_server::config::ClusterSettings;
 use weft_server::store::cluster::partition_of_key;
-use weft_server::{Config, ServeError};
 use weft_tests::eventually;
+use weft_tests::replicas::{self, Replica};
 use weft_tests::store::{fresh_schema_url, postgres_or_skip};
 
-/// A replica serving in this process, and how to stop it.
-struct Replica {
-    stop: oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<Result<(), ServeError>>,
-    client: Weft,
-}
-
 async fn replica(url: &str) -> Replica {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let config = Config {
-        listen: addr,
-        database_url: url.to_owned(),
-        cluster: ClusterSettings { partition_lease_ms: 600, notify: true },
-        ..Config::default()
-    };
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(weft_server::run(listener, config, async {
-        let _ = stopped.await;
-    }));
-    let client = Weft::connect(format!("http://{addr}")).await.unwrap();
-    client.workflows().list_workflows(pb::ListWorkflowsRequest::default()).await.expect("the replica serves");
-    Replica { stop, task, client }
+    replicas::start(url, |_| {}).await
 }
 
 /// Partition -> owner, read from the schema.
@@ -120,8 +96,6 @@ async fn starts_forwarded_to_the_partitions_holder_keep_their_trace_context() {
     conn.close().await.unwrap();
 
     for replica in [a, b] {
-        let _ = replica.stop.send(());
-        replica.task.await.unwrap().unwrap();
-        drop(replica.client);
+        replica.stop().await;
     }
 }

@@ -11,44 +11,23 @@ use std::time::Duration;
 
 use serde_json::json;
 use sqlx::Connection;
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
 use weft_sdk::{Weft, pb};
 use weft_server::api::convert::value_to_pb;
-use weft_server::config::{ClusterSettings, TaskSettings};
-use weft_server::{Config, ServeError};
+use weft_server::config::TaskSettings;
 use weft_tests::eventually;
+use weft_tests::replicas::{self, Replica};
 use weft_tests::runs::{get_run, step, wait_finished};
 use weft_tests::store::{fresh_schema_url, postgres_or_skip};
 
 const UNCLAIMED_AFTER: Duration = Duration::from_millis(300);
 const WAITING_FOR: &str = "a worker for agent 'web-researcher'";
 
-/// A replica serving in this process, and how to stop it.
-struct Replica {
-    stop: oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<Result<(), ServeError>>,
-    client: Weft,
-}
-
 async fn replica(url: &str) -> Replica {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let config = Config {
-        listen: addr,
-        database_url: url.to_owned(),
-        cluster: ClusterSettings { partition_lease_ms: 600, notify: true },
-        tasks: TaskSettings { unclaimed_after: UNCLAIMED_AFTER },
-        runs: weft_server::config::RunSettings { max_concurrent_per_workflow: 0, ..Default::default() },
-        ..Config::default()
-    };
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(weft_server::run(listener, config, async {
-        let _ = stopped.await;
-    }));
-    let client = Weft::connect(format!("http://{addr}")).await.unwrap();
-    client.workflows().list_workflows(pb::ListWorkflowsRequest::default()).await.expect("the replica serves");
-    Replica { stop, task, client }
+    replicas::start(url, |config| {
+        config.tasks = TaskSettings { unclaimed_after: UNCLAIMED_AFTER };
+        config.runs = weft_server::config::RunSettings { max_concurrent_per_workflow: 0, ..Default::default() };
+    })
+    .await
 }
 
 /// Partitions held per owner, read from the schema.
@@ -164,7 +143,6 @@ async fn two_replicas_agree_on_what_a_step_waits_for_and_note_it_once() {
         assert_eq!(unclaimed(&a.client, id).await, 1);
     }
     for replica in [a, b] {
-        replica.stop.send(()).unwrap();
-        replica.task.await.unwrap().unwrap();
+        replica.stop().await;
     }
 }
