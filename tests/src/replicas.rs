@@ -45,3 +45,25 @@ impl Replica {
         self.task.await.unwrap().unwrap();
     }
 }
+
+/// Partitions held per live owner of the schema at `url`, by owner name.
+pub async fn partitions_per_owner(url: &str) -> Vec<i64> {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+    let rows: Vec<(String, i64)> =
+        sqlx::query_as("SELECT owner, COUNT(*) FROM partitions WHERE owner IS NOT NULL GROUP BY owner ORDER BY owner")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+    let _ = conn.close().await;
+    rows.into_iter().map(|(_, n)| n).collect()
+}
+
+/// Waits (up to 30 s) until two replicas hold 32 of the 64 partitions each.
+pub async fn until_split_evenly(url: &str) {
+    crate::eventually("the partitions split evenly", 30, || async move {
+        let split = partitions_per_owner(url).await;
+        if split == [32, 32] { Ok(()) } else { Err(split) }
+    })
+    .await;
+}

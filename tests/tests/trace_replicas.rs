@@ -12,7 +12,6 @@ use sqlx::Connection;
 use weft_sdk::pb;
 use weft_server::api::convert::value_to_pb;
 use weft_server::store::cluster::partition_of_key;
-use weft_tests::eventually;
 use weft_tests::replicas::{self, Replica};
 use weft_tests::store::{fresh_schema_url, postgres_or_skip};
 
@@ -21,7 +20,7 @@ async fn replica(url: &str) -> Replica {
 }
 
 /// Partition -> owner, read from the schema.
-async fn owners(url: &str) -> Vec<(i16, Option<String>)> {
+async fn partition_owners(url: &str) -> Vec<(i16, Option<String>)> {
     let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
     sqlx::query_as("SELECT id, owner FROM partitions ORDER BY id").fetch_all(&mut conn).await.unwrap()
 }
@@ -33,16 +32,7 @@ async fn starts_forwarded_to_the_partitions_holder_keep_their_trace_context() {
     let url = fresh_schema_url(&base).await;
     let a = replica(&url).await;
     let b = replica(&url).await;
-    let shared = &url;
-    eventually("the partitions split evenly", 30, || async move {
-        let held: Vec<usize> = {
-            let owners = owners(shared).await;
-            let names: BTreeSet<_> = owners.iter().filter_map(|(_, o)| o.clone()).collect();
-            names.iter().map(|n| owners.iter().filter(|(_, o)| o.as_ref() == Some(n)).count()).collect()
-        };
-        if held == [32, 32] { Ok(()) } else { Err(held) }
-    })
-    .await;
+    replicas::until_split_evenly(&url).await;
 
     let workflow = pb::Workflow {
         name: "traced".into(),
@@ -76,7 +66,7 @@ async fn starts_forwarded_to_the_partitions_holder_keep_their_trace_context() {
         sent.push((run_id, format!("trace-{i}"), traceparent, format!("weft=t{i}")));
     }
 
-    let owners = owners(&url).await;
+    let owners = partition_owners(&url).await;
     let holders: BTreeSet<_> = sent
         .iter()
         .map(|(_, key, ..)| owners[usize::from(partition_of_key(weft_server::model::DEFAULT_TENANT, key))].1.clone())

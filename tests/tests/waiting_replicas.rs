@@ -10,7 +10,6 @@
 use std::time::Duration;
 
 use serde_json::json;
-use sqlx::Connection;
 use weft_sdk::{Weft, pb};
 use weft_server::api::convert::value_to_pb;
 use weft_server::config::TaskSettings;
@@ -30,17 +29,6 @@ async fn replica(url: &str) -> Replica {
     .await
 }
 
-/// Partitions held per owner, read from the schema.
-async fn owners(url: &str) -> Vec<i64> {
-    let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
-    let rows: Vec<(String, i64)> =
-        sqlx::query_as("SELECT owner, COUNT(*) FROM partitions WHERE owner IS NOT NULL GROUP BY owner ORDER BY owner")
-            .fetch_all(&mut conn)
-            .await
-            .unwrap();
-    rows.into_iter().map(|(_, n)| n).collect()
-}
-
 async fn unclaimed(client: &Weft, run_id: &str) -> usize {
     let request = pb::ListRunEventsRequest { run_id: run_id.into(), page_size: 1000, ..Default::default() };
     let events = client.runs().list_run_events(request).await.unwrap().into_inner().events;
@@ -54,12 +42,7 @@ async fn two_replicas_agree_on_what_a_step_waits_for_and_note_it_once() {
     let url = fresh_schema_url(&base).await;
     let a = replica(&url).await;
     let b = replica(&url).await;
-    let shared = &url;
-    eventually("the partitions split evenly", 30, || async move {
-        let split = owners(shared).await;
-        if split == [32, 32] { Ok(()) } else { Err(split) }
-    })
-    .await;
+    replicas::until_split_evenly(&url).await;
 
     let workflow = pb::Workflow {
         name: "scrape".into(),
