@@ -18,6 +18,7 @@
 //! signatures cover the raw body, which transcoding would not keep.
 
 mod callback;
+mod console;
 mod enum_names;
 mod errors;
 mod hooks;
@@ -253,6 +254,12 @@ pub fn router(
         .route(probes::READY_PATH, get(probes::ready).fallback(probes::wrong_method))
         .route(metrics_route::PATH, get(metrics_route::scrape).fallback(metrics_route::wrong_method))
         .with_state(health);
-    let rest: Router = Router::new().fallback(handle).with_state(gateway).merge(callback).merge(hooks).merge(probes);
+    let rest: Router = Router::new()
+        .fallback(handle)
+        .with_state(gateway)
+        .merge(callback)
+        .merge(hooks)
+        .merge(probes)
+        .merge(console::routes());
     Ok(grpc.fallback_service(rest.into_service::<Body>()))
 }

@@ -1,0 +1,125 @@
+/**
+ * What every console test needs: a live `weft serve` on a free port with a
+ * fresh SQLite file (the binary from WEFT_BIN, which scripts/test-console
+ * sets), an SDK client and workers for it (Node, gRPC), and Debian's
+ * headless Chromium (playwright-core) opening the console the server
+ * itself serves at /ui/. Screenshots go to target/console-screenshots/.
+ */
+import assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { Weft } from "weftflow";
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+
+/** The repository root (this file runs from target/console-test/test/). */
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
+export const SCREENSHOTS = join(ROOT, "target", "console-screenshots");
+
+export interface LiveServer {
+  url: string;
+  /** Everything the server wrote so far. */
+  log(): string;
+  stop(): Promise<void>;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((ok, fail) => {
+    const probe = createServer();
+    probe.once("error", fail);
+    probe.listen(0, "127.0.0.1", () => {
+      const address = probe.address();
+      probe.close(() => (typeof address === "object" && address ? ok(address.port) : fail(new Error("no port"))));
+    });
+  });
+}
+
+/** Starts `weft serve` on SQLite; `env` adds settings (e.g. WEFT_REQUIRE_API_KEYS). */
+export async function startServer(env: Record<string, string> = {}): Promise<LiveServer> {
+  const bin = process.env.WEFT_BIN;
+  assert.ok(bin, "WEFT_BIN is not set: run through scripts/test-console");
+  const dir = mkdtempSync(join(tmpdir(), "weft-console-"));
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  let output = "";
+  const child: ChildProcess = spawn(bin, ["serve", "--listen", `127.0.0.1:${port}`, "--database-url", `sqlite://${dir}/weft.db`], {
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  child.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  const stop = async () => {
+    if (child.exitCode === null) {
+      child.kill("SIGTERM");
+      await new Promise((done) => child.once("exit", done));
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+  for (let i = 0; ; i++) {
+    if (child.exitCode !== null) throw new Error(`weft exited at start:\n${output}`);
+    try {
+      const answer = await fetch(`${url}/readyz`);
+      if (answer.ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (i > 300) {
+      await stop();
+      throw new Error(`weft did not become ready:\n${output}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { url, log: () => output, stop };
+}
+
+/** An SDK client of `server` over gRPC (HTTP/2), for setting up and checking. */
+export function client(server: LiveServer, apiKey?: string): Weft {
+  return new Weft({ baseUrl: server.url, transport: "grpc", ...(apiKey ? { apiKey } : {}) });
+}
+
+export interface Console {
+  browser: Browser;
+  page: Page;
+  /** Console messages and page errors seen so far (for failure messages). */
+  logs: string[];
+  /** Opens `path` under /ui (e.g. "/runs/wfrun_…"). */
+  open(path: string): Promise<void>;
+  /** Saves a full-page PNG as target/console-screenshots/<name>.png. */
+  screenshot(name: string): Promise<string>;
+  close(): Promise<void>;
+}
+
+/** Headless Chromium on the console of `server`. */
+export async function openConsole(server: LiveServer, options: { width?: number; height?: number } = {}): Promise<Console> {
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
+  const page = await browser.newPage({ viewport: { width: options.width ?? 1400, height: options.height ?? 900 } });
+  const logs: string[] = [];
+  page.on("console", (m) => logs.push(`console.${m.type()}: ${m.text()}`));
+  page.on("pageerror", (e) => logs.push(`pageerror: ${String(e)}`));
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  return {
+    browser,
+    page,
+    logs,
+    open: async (path) => {
+      await page.goto(`${server.url}/ui${path}`);
+    },
+    screenshot: async (name) => {
+      const file = join(SCREENSHOTS, `${name}.png`);
+      await page.screenshot({ path: file, fullPage: true });
+      return file;
+    },
+    close: () => browser.close(),
+  };
+}
+
+/** A unique name for workflows and agents of one test. */
+export function unique(prefix: string): string {
+  return `${prefix}-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e6).toString(36)}`;
+}
