@@ -18,7 +18,7 @@ import { Weft } from "weftflow";
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
 
-/** The repository root (this file runs from target/console-test/test/). */
+/** The repository root (this file runs from console/build-test/test/). */
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 export const SCREENSHOTS = join(ROOT, "target", "console-screenshots");
 

@@ -214,7 +214,9 @@ fn accepts_gzip(request: &HeaderMap) -> bool {
 /// The gzip of a file, made once per content (keyed by its hash, so a
 /// file rebuilt under WEFT_CONSOLE_DIR is compressed again).
 fn gzipped(path: &str, file: &File) -> Vec<u8> {
-    static CACHE: OnceLock<Mutex<HashMap<(String, [u8; 32]), Vec<u8>>>> = OnceLock::new();
+    /// Gzipped bytes by path and content hash.
+    type Cache = Mutex<HashMap<(String, [u8; 32]), Vec<u8>>>;
+    static CACHE: OnceLock<Cache> = OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);
     let key = (path.to_string(), file.sha256);
     if let Some(hit) = cache.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {

@@ -1,6 +1,7 @@
-//! Shared by the `cli_*` tests: a child `weft serve` on a temporary SQLite
-//! file, the `weft` client commands run against it, and an in-process
-//! worker (the Rust SDK) serving the agents the test workflows use.
+//! Shared by the `cli_*` tests (and `console_dir.rs`): a child `weft serve`
+//! on a temporary SQLite file, the `weft` client commands run against it,
+//! and an in-process worker (the Rust SDK) serving the agents the test
+//! workflows use.
 
 #![allow(
     dead_code,
@@ -28,12 +29,18 @@ impl Drop for Server {
 
 /// Starts `weft serve` on a fresh database and waits until it serves.
 pub fn start_server() -> Server {
+    start_server_with(&[])
+}
+
+/// `start_server` with extra environment variables (settings).
+pub fn start_server_with(env: &[(&str, &str)]) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let database = dir.path().join("cli.db");
     let mut child = Command::new(env!("CARGO_BIN_EXE_weft"))
         .args(["serve", "--listen", "127.0.0.1:0"])
         .env("WEFT_DATABASE_URL", format!("sqlite://{}", database.display()))
         .env("WEFT_LOG", "info")
+        .envs(env.iter().copied())
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn weft");
