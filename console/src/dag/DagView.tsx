@@ -140,6 +140,9 @@ export function DagView({ graph, overlays, selected, onSelect, label, height = 4
         draggable: false,
         selectable: false,
         focusable: false,
+        // xyflow turns pointer events off on nodes that are neither
+        // selectable nor draggable; the node's button needs them.
+        style: { pointerEvents: "all" as const },
       })),
     [graph, shape, overlays, selected, onSelect],
   );

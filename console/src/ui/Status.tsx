@@ -12,7 +12,7 @@ const GLYPHS: Record<AnyStatus, string> = {
   pending: "○",
   ready: "◔",
   running: "◐",
-  paused: "⏸",
+  paused: "‖",
   waiting: "⧗",
   completed: "✓",
   failed: "✗",

@@ -298,7 +298,7 @@ class CancelRunRequest(google.protobuf.message.Message):
     run_id: builtins.str
     """Run id. Required."""
     reason: builtins.str
-    """Why the run is cancelled, at most 1,000 characters; stored as
+    """Why the run is cancelled, at most 256 characters; stored as
     Run.cancel_reason. Default "Cancelled by user". On the DELETE route it
     is a query parameter.
     """
@@ -386,7 +386,9 @@ class PauseRunRequest(google.protobuf.message.Message):
     run_id: builtins.str
     """Run id. Required."""
     reason: builtins.str
-    """Why the run is paused, shown in its pending action's message. Optional."""
+    """Why the run is paused, shown in its pending action's message. Optional;
+    at most 256 characters.
+    """
     def __init__(
         self,
         *,

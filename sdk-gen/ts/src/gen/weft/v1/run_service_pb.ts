@@ -346,7 +346,7 @@ export type CancelRunRequest = Message<"weft.v1.CancelRunRequest"> & {
   runId: string;
 
   /**
-   * Why the run is cancelled, at most 1,000 characters; stored as
+   * Why the run is cancelled, at most 256 characters; stored as
    * Run.cancel_reason. Default "Cancelled by user". On the DELETE route it
    * is a query parameter.
    *
@@ -447,7 +447,8 @@ export type PauseRunRequest = Message<"weft.v1.PauseRunRequest"> & {
   runId: string;
 
   /**
-   * Why the run is paused, shown in its pending action's message. Optional.
+   * Why the run is paused, shown in its pending action's message. Optional;
+   * at most 256 characters.
    *
    * @generated from field: string reason = 2;
    */
