@@ -98,10 +98,14 @@ test("approving from the run page, with a comment, completes the run and records
   // The 4h timeout's expiry and its default action are shown.
   await panel.getByText("(then: deny)").waitFor();
   const form = panel.getByRole("form", { name: "Decide the approval of step gate" });
-  await form.getByLabel("Comment").fill("Checked the address");
+  // Keyboard only: type the comment, Tab to Approve, Enter.
+  await form.getByLabel("Comment").focus();
+  await page.keyboard.type("Checked the address");
   await ui.screenshot("approval");
   assert.deepEqual(await axeViolations(page, ".pending-action"), []);
-  await form.getByRole("button", { name: "Approve" }).click();
+  await page.keyboard.press("Tab");
+  assert.equal(await page.evaluate(() => document.activeElement?.textContent), "Approve");
+  await page.keyboard.press("Enter");
 
   const done = await runStatus(run.id, "completed", "failed");
   assert.equal(done.status, "completed", JSON.stringify(done));
@@ -231,6 +235,7 @@ test("pause, then resume, then cancel a running run with a reason", async () => 
   await page.getByRole("dialog", { name: "Cancel this run?" }).waitFor();
   await page.keyboard.press("Escape");
   await page.getByRole("dialog").waitFor({ state: "detached" });
+  await page.waitForFunction(() => document.activeElement?.textContent === "Cancel run");
   assert.equal((await weft.runs.get(run.id)).status, "running");
 
   await actions.getByRole("button", { name: "Cancel run" }).click();
@@ -242,8 +247,17 @@ test("pause, then resume, then cancel a running run with a reason", async () => 
   const cancelled = await runStatus(run.id, "cancelled");
   assert.equal(cancelled.cancelReason, "not needed any more");
   // A cancelled run offers a retry instead, and no more cancel.
-  await actions.getByRole("button", { name: /^Retry from/ }).waitFor();
+  const retry = actions.getByRole("button", { name: /^Retry from/ });
+  await retry.waitFor();
   assert.equal(await actions.getByRole("button", { name: "Cancel run" }).count(), 0);
+
+  // Retrying the cancelled run starts a new run and opens it.
+  await retry.click();
+  await page.waitForURL((url) => !url.pathname.endsWith(run.id));
+  const newId = decodeURIComponent(new URL(page.url()).pathname.split("/").pop() ?? "");
+  const again = await weft.runs.get(newId);
+  assert.equal(again.retryOfRunId, run.id);
+  await weft.runs.cancel(newId, "test over");
 });
 
 test("a wait step: an invalid JSON payload is explained and sends nothing; a valid one becomes the step's output", async () => {
@@ -264,9 +278,16 @@ test("a wait step: an invalid JSON payload is explained and sends nothing; a val
   await form.getByRole("button", { name: "Resume with event" }).click();
   await form.getByRole("alert").filter({ hasText: "not valid JSON" }).waitFor();
   assert.equal(await payload.getAttribute("aria-invalid"), "true");
+  assert.deepEqual(await axeViolations(page, ".pending-action"), []);
   const still = await weft.runs.get(run.id);
   assert.equal(still.status, "paused", "nothing was sent");
   assert.equal((await weft.runs.events(run.id)).length, eventsBefore, "no event was recorded");
+
+  // Over 1 MiB: refused here with the limit named, nothing sent.
+  await payload.fill(JSON.stringify({ blob: "x".repeat(1024 * 1024) }));
+  await form.getByRole("button", { name: "Resume with event" }).click();
+  await form.getByRole("alert").filter({ hasText: "at most 1,048,576 bytes" }).waitFor();
+  assert.equal((await weft.runs.events(run.id)).length, eventsBefore, "still no event recorded");
 
   await payload.fill('{"amount": 42, "currency": "eur"}');
   await form.getByRole("button", { name: "Resume with event" }).click();
@@ -274,4 +295,49 @@ test("a wait step: an invalid JSON payload is explained and sends nothing; a val
   assert.equal(done.status, "completed");
   assert.deepEqual(stepOf(done, "pay").output, { amount: 42, currency: "eur" });
   assert.deepEqual(stepOf(done, "ship").output, { amount: 42 });
+});
+
+test("an approval offering its own choices records the one picked", async () => {
+  const wf = await weft.workflows.create(
+    workflow(unique("choice")).approval({ id: "speed", action: "pick_shipping", options: ["express", "standard", "reject"] }),
+  );
+  const started = await weft.runs.start(wf.id);
+  await until(() => weft.runs.get(started.id), (r) => r.pendingAction?.type === "approval", "the approval");
+  const { page } = ui;
+  await ui.open(`/runs/${started.id}`);
+  const form = page.getByRole("form", { name: "Decide the approval of step speed" });
+  await form.getByLabel("Option to approve with").selectOption("standard");
+  await form.getByRole("button", { name: "Approve (standard)" }).click();
+  await runStatus(started.id, "completed");
+  const [approval] = await weft.approvals.list({ runId: started.id });
+  assert.equal(approval?.status, "approved");
+  assert.equal(approval?.option, "standard");
+});
+
+test("a decision the server refuses (decided elsewhere meanwhile) is shown, and the first decision stands", async () => {
+  const run = await pausedOnApproval(await gatedWorkflow());
+  // A page of its own whose timers stand still: the list must not refresh
+  // between the decision made behind its back and the click.
+  const context = await ui.browser.newContext();
+  try {
+    const page = await context.newPage();
+    await page.clock.install();
+    await page.goto(`${server.url}/ui/approvals`);
+    const card = page.getByRole("article").filter({ has: page.getByRole("link", { name: run.id }) });
+    await card.waitFor();
+    const [pending] = await weft.approvals.list({ runId: run.id, status: "pending" });
+    assert.ok(pending);
+    await weft.approvals.approve(pending.id, { comment: "approved elsewhere" });
+
+    await card.getByRole("button", { name: "Deny" }).click();
+    const alert = card.getByRole("alert");
+    await alert.waitFor();
+    // The server's own words and reason, not a generic failure.
+    assert.match((await alert.textContent()) ?? "", /Decision refused: .*already decided.*\(APPROVAL_NOT_PENDING\)/);
+    const after = await weft.approvals.get(pending.id);
+    assert.equal(after.status, "approved");
+    assert.equal(after.comment, "approved elsewhere");
+  } finally {
+    await context.close();
+  }
 });

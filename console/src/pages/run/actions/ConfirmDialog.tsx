@@ -1,11 +1,11 @@
 /**
  * A modal confirmation for run actions, on the native `<dialog>`: the
- * browser traps focus inside it, closes it on Escape and hands focus back
- * to the button that opened it. Extra fields (a reason) go in `children`;
+ * browser keeps focus inside it and turns Escape into "close"; focus goes
+ * back to the button that opened it. Extra fields (a reason) go in `children`;
  * the server's refusal is shown inside, so the person can read it and try
  * again or close.
  */
-import { useEffect, useId, useRef, type FormEvent, type ReactNode } from "react";
+import { useId, useLayoutEffect, useRef, type FormEvent, type ReactNode } from "react";
 import { ErrorNote } from "../../../ui/ErrorNote";
 
 export interface ConfirmDialogProps {
@@ -29,10 +29,17 @@ export function ConfirmDialog({ title, description, confirmLabel, dismissLabel =
   const titleId = useId();
   const descriptionId = useId();
 
-  useEffect(() => {
+  // A layout effect, so the cleanup runs while the dialog is still in the
+  // document: focus then goes back to the control that opened it, even
+  // though React removes the dialog rather than the browser closing it.
+  useLayoutEffect(() => {
     const element = dialog.current;
+    const opener = document.activeElement instanceof HTMLElement ? document.activeElement : null;
     if (element && !element.open) element.showModal();
-    return () => element?.close();
+    return () => {
+      element?.close();
+      if (opener?.isConnected) opener.focus();
+    };
   }, []);
 
   const submit = (event: FormEvent) => {
