@@ -14,6 +14,9 @@ import { ApprovalCard } from "./ApprovalCard";
 import { useWorkflowNames } from "./useWorkflowNames";
 import "./approvals.css";
 
+/** ListApprovals answers this many (newest first) when no page size is asked. */
+const SERVER_PAGE = 50;
+
 const FILTERS: [ApprovalStatus | "all", string][] = [
   ["pending", "Pending"],
   ["approved", "Approved"],
@@ -67,13 +70,18 @@ export default function ApprovalsPage() {
       ) : list.length === 0 ? (
         <p className="muted">{filter === "pending" ? "Nothing waits for a decision." : "No approvals with this status."}</p>
       ) : (
-        <ul className="approval-list" aria-label={`${FILTERS.find(([key]) => key === filter)?.[1] ?? ""} approvals`}>
+        <>
+          {list.length >= SERVER_PAGE && (
+            <p className="muted">Showing the {SERVER_PAGE} newest; choose a status to narrow the list.</p>
+          )}
+          <ul className="approval-list" aria-label={`${FILTERS.find(([key]) => key === filter)?.[1] ?? ""} approvals`}>
           {list.map((approval) => (
             <li key={approval.id}>
               <ApprovalCard approval={approval} workflowName={names.get(approval.workflowId)} onDecided={onDecided} />
             </li>
           ))}
-        </ul>
+          </ul>
+        </>
       )}
     </>
   );

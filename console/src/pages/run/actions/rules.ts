@@ -29,3 +29,14 @@ export function canResume(run: Run): boolean {
 export function canRetry(run: Run): boolean {
   return run.status === "failed" || run.status === "partial" || run.status === "cancelled";
 }
+
+/**
+ * The step a retry starts from: the selection, except that a map item or
+ * loop iteration cannot be retried on its own (the server refuses), so its
+ * map or loop is; with no selection, the run's own checkpoint.
+ */
+export function retryTarget(run: Run, selectedStep: string | undefined): string {
+  if (!selectedStep) return run.canRetryFrom;
+  const step = run.steps.find((s) => s.id === selectedStep);
+  return step && step.itemIndex !== null && step.parentId ? step.parentId : selectedStep;
+}
