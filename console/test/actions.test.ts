@@ -341,3 +341,38 @@ test("a decision the server refuses (decided elsewhere meanwhile) is shown, and 
     await context.close();
   }
 });
+
+test("a tool the policy gates: approving its use on the run page lets the worker's check through and the run completes", async () => {
+  const agent = unique("crm-agent");
+  const stop = new AbortController();
+  const worker = new Worker(weft, { name: "actions-tools" })
+    .agent(agent, async (task) => {
+      const verdict = await task.checkTool("update_crm", { account: "acme" });
+      return { allowed: verdict.allowed };
+    })
+    .run(stop.signal);
+  try {
+    const wf = await weft.workflows.create(
+      workflow(unique("gated-tool")).policy({ requireApprovalFor: ["update_crm"] }).agent({ id: "enrich", agent, task: "enrich" }),
+    );
+    const started = await weft.runs.start(wf.id);
+    await until(() => weft.runs.get(started.id), (r) => r.pendingAction?.type === "tool_approval", "the tool approval");
+    const { page } = ui;
+    await ui.open(`/runs/${started.id}`);
+    const panel = page.getByRole("region", { name: /Waiting for approval of a tool/ });
+    await panel.getByText("update_crm", { exact: true }).waitFor();
+    const form = panel.getByRole("form", { name: "Decide the approval of step enrich" });
+    await form.getByLabel("Comment").fill("CRM write is fine");
+    await form.getByRole("button", { name: "Approve" }).click();
+
+    const done = await runStatus(started.id, "completed", "failed");
+    assert.equal(done.status, "completed", JSON.stringify(done));
+    assert.deepEqual(stepOf(done, "enrich").output, { allowed: true });
+    const [approval] = await weft.approvals.list({ runId: started.id });
+    assert.equal(approval?.kind, "tool_use");
+    assert.equal(approval?.comment, "CRM write is fine");
+  } finally {
+    stop.abort();
+    await worker;
+  }
+});
