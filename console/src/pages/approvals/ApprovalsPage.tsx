@@ -41,7 +41,8 @@ export default function ApprovalsPage() {
   const names = useWorkflowNames((approvals.data ?? []).map((a) => a.workflowId));
 
   const onDecided = (approval: Approval) => {
-    setDecided(`${approval.status === "approved" ? "Approved" : "Denied"} ${approval.action || approval.tool || approval.stepId} on run ${approval.runId}.`);
+    const verb = approval.status === "approved" ? "Approved" : approval.status === "escalated" ? "Escalated" : "Denied";
+    setDecided(`${verb} ${approval.action || approval.tool || approval.stepId} on run ${approval.runId}.`);
     approvals.reload();
   };
 

@@ -1,9 +1,10 @@
 /**
- * Approve or deny one pending approval, with a comment (and, when the
- * approval offers its own choices beyond approve/deny, which one), through
- * ApprovalService.DecideApproval. Shared by the run page's pending-action
- * panel and the approvals page. The decider is whoever the server
- * authenticates (the API key), so the console does not ask for a name.
+ * Approve or deny (or escalate, when offered) one pending approval, with a
+ * comment (and, when the approval offers its own choices beyond those
+ * words, which one), through ApprovalService.DecideApproval. Shared by the
+ * run page's pending-action panel and the approvals page. The decider is
+ * whoever the server authenticates (the API key), so the console does not
+ * ask for a name.
  */
 import { useId, useState, type FormEvent } from "react";
 import type { Approval, ApprovalDecision } from "weftflow";
@@ -29,6 +30,7 @@ export function DecideApproval({ approvalId, options, label, onDecided }: Decide
   const weft = useWeft();
   const id = useId();
   const choices = options.filter((option) => !DECISION_WORDS.has(option.toLowerCase()));
+  const canEscalate = options.some((option) => option.toLowerCase() === "escalate");
   const [comment, setComment] = useState("");
   const [choice, setChoice] = useState(choices[0] ?? "");
   const decide = useAction((decision: ApprovalDecision) =>
@@ -83,6 +85,11 @@ export function DecideApproval({ approvalId, options, label, onDecided }: Decide
         <button type="button" className="danger" disabled={decide.pending} onClick={() => submit("deny")}>
           Deny
         </button>
+        {canEscalate && (
+          <button type="button" disabled={decide.pending} onClick={() => submit("escalate")}>
+            Escalate
+          </button>
+        )}
         {decide.pending && <span aria-live="polite">Sending…</span>}
       </div>
       <ErrorNote error={decide.error} title="Decision refused" />

@@ -1,10 +1,11 @@
 /**
  * "Retry from <step>": a new run of the same version and input that reuses
  * every completed output upstream of the step and runs it and what follows
- * again (RetryRunFrom). The step is the one selected in the DAG (a map
- * item's map), else the run's canRetryFrom; with neither (a cancelled run), a plain ResumeRun
- * retries from the last checkpoint the server knows. The new run opens.
- * Not destructive (the source run is untouched), so it does not ask first.
+ * again (RetryRunFrom). The step is the one selected in the DAG (for a
+ * map item, its map), else the run's canRetryFrom; with neither (a run
+ * cancelled before any step failed), a plain ResumeRun retries from the
+ * last checkpoint the server knows. The new run opens. Not destructive
+ * (the source run is untouched), so it does not ask first.
  */
 import { useId } from "react";
 import { useLocation } from "wouter";
