@@ -1,5 +1,15 @@
-//! Placeholder until the run actions are built (owned by the actions helper).
+/**
+ * The run page's action bar: cancel, pause / resume, and retry from a
+ * step, each shown only in the run statuses the server accepts it in
+ * (rules.ts). Every action reports the server's refusal where it was
+ * taken, and calls `onChanged` after it succeeded so the page reloads.
+ */
 import type { Run } from "weftflow";
+import { CancelRun } from "./CancelRun";
+import { PauseResume } from "./PauseResume";
+import { RetryFrom } from "./RetryFrom";
+import { canCancel, canPause, canResume, canRetry } from "./rules";
+import "./actions.css";
 
 export interface RunActionsProps {
   run: Run;
@@ -9,6 +19,14 @@ export interface RunActionsProps {
   onChanged: () => void;
 }
 
-export function RunActions(_props: RunActionsProps) {
-  return null;
+export function RunActions({ run, selectedStep, onChanged }: RunActionsProps) {
+  const any = canCancel(run) || canPause(run) || canResume(run) || canRetry(run);
+  if (!any) return null;
+  return (
+    <div className="run-actions" role="group" aria-label="Run actions">
+      {(canPause(run) || canResume(run)) && <PauseResume run={run} onChanged={onChanged} />}
+      {canRetry(run) && <RetryFrom run={run} selectedStep={selectedStep} onChanged={onChanged} />}
+      {canCancel(run) && <CancelRun run={run} onChanged={onChanged} />}
+    </div>
+  );
 }
