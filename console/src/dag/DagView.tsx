@@ -50,11 +50,9 @@ const StepNode = memo(function StepNode({ data }: NodeProps<StepNodeType>) {
   const status = overlay?.status;
   const problems = overlay?.problems ?? [];
   const progress = overlay?.total !== undefined ? `${overlay.done ?? 0}/${overlay.total}` : "";
-  const labelParts = [
-    `Step ${step.id}`,
-    step.type,
-    status ?? "",
-    progress ? `${progress} done` : "",
+  // The button is named by its visible text (axe: label-in-name), plus
+  // hidden words for what only shape or a glyph shows.
+  const hidden = [
     overlay?.spliced ? "spliced in by a planner" : "",
     problems.length ? `${problems.length} problem${problems.length > 1 ? "s" : ""}: ${problems.join("; ")}` : "",
   ].filter(Boolean);
@@ -73,7 +71,6 @@ const StepNode = memo(function StepNode({ data }: NodeProps<StepNodeType>) {
         type="button"
         className={classes.join(" ")}
         style={{ width: NODE_WIDTH, height: NODE_HEIGHT }}
-        aria-label={labelParts.join(", ")}
         aria-pressed={selected}
         data-step-id={step.id}
         data-status={status ?? ""}
@@ -93,13 +90,18 @@ const StepNode = memo(function StepNode({ data }: NodeProps<StepNodeType>) {
           {status && <span className="dag-node-status">{status}</span>}
           {progress && <span className="dag-node-progress"> {progress}</span>}
           {overlay?.note && <span> · {overlay.note}</span>}
-          {overlay?.spliced && <span className="badge">spliced</span>}
+          {overlay?.spliced && (
+            <span className="badge" aria-hidden="true">
+              spliced
+            </span>
+          )}
           {problems.length > 0 && (
-            <span className="badge badge-problem">
-              <span aria-hidden="true">⚠</span> {problems.length}
+            <span className="badge badge-problem" aria-hidden="true">
+              ⚠ {problems.length}
             </span>
           )}
         </span>
+        {hidden.length > 0 && <span className="sr-only">, {hidden.join(", ")}</span>}
       </button>
       <Handle type="source" position={Position.Right} isConnectable={false} />
     </>
