@@ -26,6 +26,11 @@ import "./editor.css";
 
 export default function EditorPage() {
   const { id } = useParams<{ id?: string }>();
+  // One editor per workflow: moving between /new and /:id/edit starts afresh.
+  return <Editor key={id ?? "new"} id={id} />;
+}
+
+function Editor({ id }: { id: string | undefined }) {
   const weft = useWeft();
   const [, navigate] = useLocation();
   const existing = useLoad(async () => (id ? weft.workflows.get(id) : undefined), [id]);

@@ -18,7 +18,7 @@ export function GraphTab({ document, name }: { document: JsonObject; name: strin
     <div className="grid-2 wf-graph">
       <DagView graph={graph} selected={selected} onSelect={setSelected} label={`Graph of workflow ${name}`} height={520} />
       <aside className="panel step-panel" aria-labelledby="step-panel-heading" aria-live="polite">
-        <h3 id="step-panel-heading">{step ? `Step ${selected}` : "Step definition"}</h3>
+        <h2 id="step-panel-heading">{step ? `Step ${selected}` : "Step definition"}</h2>
         {step ? (
           <pre tabIndex={0} aria-label={`Definition of step ${selected}`}>
             {pretty(step)}

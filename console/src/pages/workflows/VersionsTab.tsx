@@ -77,8 +77,8 @@ export function VersionsTab({ workflowId, latest, onRolledBack }: VersionsTabPro
                       </button>
                     </span>
                   ) : (
-                    <button type="button" onClick={() => setConfirming(v.version)} aria-label={`Roll back to version ${v.version}`}>
-                      Roll back to this version
+                    <button type="button" onClick={() => setConfirming(v.version)}>
+                      Roll back to this version<span className="visually-hidden"> (version {v.version})</span>
                     </button>
                   ))}
               </td>
@@ -87,7 +87,7 @@ export function VersionsTab({ workflowId, latest, onRolledBack }: VersionsTabPro
         </tbody>
       </table>
       <ErrorNote error={rollback.error} title="Rollback failed" />
-      <h3>Compare versions</h3>
+      <h2>Compare versions</h2>
       {numbers.length < 2 ? (
         <p className="muted">There is only one version: nothing to compare yet.</p>
       ) : (

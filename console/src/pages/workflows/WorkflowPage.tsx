@@ -48,7 +48,7 @@ export default function WorkflowPage() {
         <h1>{wf.name}</h1>
         <StatusBadge status={wf.status} />
         <span>Version {wf.version}</span>
-        <Tags tags={wf.tags} />
+        {wf.tags.length > 0 && <Tags tags={wf.tags} />}
       </div>
       <p className="muted">
         <code>{wf.id}</code> · updated {when(wf.updatedAt)}
