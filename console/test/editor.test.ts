@@ -154,3 +154,40 @@ test("a syntax error is shown at its place and saving waits for a fix; an edit s
   assert.equal(saved.changeSummary, "Second task");
   assert.equal(saved.steps[0]?.task, "second");
 });
+
+test("each kind of problem is marked where it is: a wrongly typed field, a missing dependency, a workflow-level schema", async () => {
+  const { page } = ui;
+  const name = unique("kinds");
+  await ui.open("/workflows/new");
+  await page.getByRole("heading", { name: "New workflow" }).waitFor();
+  const status = page.getByRole("status").filter({ hasText: /problem/i });
+
+  // A field the SDK cannot read (retries must be a number): found before the server is asked.
+  await replaceText(page, definition(name, { a: [], b: [], c: [] }).replace('"task": "Do b"', '"task": "Do b", "retries": "many"'));
+  const invalid = page.getByRole("button", { name: /INVALID_FIELD/ });
+  await invalid.waitFor({ timeout: 10_000 });
+  assert.match(await invalid.innerText(), /steps\[1\]\.retries must be a number/);
+  await page.waitForFunction(() => Number(document.querySelector('[data-step-id="b"]')?.getAttribute("data-problems")) > 0);
+  assert.deepEqual(await markedSteps(page), ["b"]);
+  assert.ok(await page.getByRole("button", { name: "Create workflow" }).isDisabled());
+
+  // A dependency on a step that does not exist: the server's problem, on step c.
+  await replaceText(page, definition(name, { a: [], b: [], c: ["nope"] }));
+  const missing = page.getByRole("button", { name: /MISSING_DEPENDENCY/ });
+  await missing.waitFor({ timeout: 10_000 });
+  await page.waitForFunction(() => Number(document.querySelector('[data-step-id="c"]')?.getAttribute("data-problems")) > 0);
+  assert.equal(await problemsOn(page, "a"), 0);
+  assert.deepEqual(await markedSteps(page), ["c"]);
+  assert.match(await status.innerText(), /1 problem\b/);
+
+  // A workflow-level problem (no step) is marked on its field, not on a step.
+  const withSchema = definition(name, { a: [], b: [], c: [] }).replace(`"name": "${name}",`, `"name": "${name}",\n  "inputSchema": { "type": "no-such-type" },`);
+  await replaceText(page, withSchema);
+  await page.waitForFunction(() => document.querySelectorAll(".cm-lintRange-error").length > 0, undefined, { timeout: 10_000 });
+  const markedLines = await page.evaluate(() =>
+    Array.from(document.querySelectorAll(".cm-lintRange-error")).map((m) => m.closest(".cm-line")?.textContent ?? ""),
+  );
+  assert.ok(markedLines.every((line) => line.includes("inputSchema")), `marked: ${markedLines.join(" | ")}`);
+  assert.equal(await page.locator('[data-step-id][data-problems]:not([data-problems="0"])').count(), 0, "no step carries a workflow-level problem");
+  await page.getByRole("button", { name: /workflow/ }).filter({ hasText: "INVALID_SCHEMA" }).waitFor();
+});
