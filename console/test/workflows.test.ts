@@ -94,6 +94,7 @@ test("the list filters by status and tag on the server and by name in the browse
   assert.match(page.url(), /tag=red/);
   assert.match(page.url(), /q=GAMMA/);
   await page.getByText(/filters the 2 workflows loaded/).waitFor();
+  await ui.screenshot("workflows-list");
 
   // The address alone reproduces a filtered view.
   await ui.open("/workflows?tag=shared&status=active");
