@@ -1,0 +1,193 @@
+/**
+ * The workflow editor against a live server: a cycle is marked on every
+ * step of it, in the graph and in the text; fixing the text clears the
+ * marks; a problem in the list moves the cursor; saving creates the
+ * workflow, read back through the SDK.
+ */
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { after, before, test } from "node:test";
+import type { Page } from "playwright-core";
+import { workflow } from "weftflow";
+import { client, openConsole, startServer, unique, type Console, type LiveServer } from "./harness.js";
+
+const AXE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+
+interface AxeResult {
+  violations: { id: string; impact: string | null; nodes: { target: unknown[] }[] }[];
+}
+
+/** Serious and critical axe-core violations of the page (DAG nodes left out: DagView is the lead's). The script is evaluated through the debugging protocol, which the console's CSP does not block. */
+async function seriousViolations(page: Page): Promise<string[]> {
+  await page.evaluate(AXE);
+  return page.evaluate(async () => {
+    const axe = (window as unknown as { axe: { run(context: unknown): Promise<AxeResult> } }).axe;
+    const result = await axe.run({ exclude: [[".dag-node"]] });
+    return result.violations
+      .filter((v) => v.impact === "serious" || v.impact === "critical")
+      .map((v) => `${v.id}: ${v.nodes.map((n) => JSON.stringify(n.target)).join(", ")}`);
+  });
+}
+
+let server: LiveServer;
+let ui: Console;
+
+before(async () => {
+  server = await startServer();
+  ui = await openConsole(server);
+});
+
+after(async () => {
+  await ui?.close();
+  await server?.stop();
+});
+
+/** One step per line, so a lint mark's line tells which step it is on. */
+function definition(name: string, deps: { a: string[]; b: string[]; c: string[] }): string {
+  const step = (id: string, dependsOn: string[]) =>
+    `    { "id": "${id}", "agent": "worker-${id}", "task": "Do ${id}"${dependsOn.length ? `, "dependsOn": ${JSON.stringify(dependsOn)}` : ""} }`;
+  return `{\n  "name": "${name}",\n  "steps": [\n${step("a", deps.a)},\n${step("b", deps.b)},\n${step("c", deps.c)}\n  ]\n}\n`;
+}
+
+/** Replaces the editor's whole text the way a user would: select all, type. */
+async function replaceText(page: Page, text: string): Promise<void> {
+  const editor = page.getByRole("textbox", { name: "Workflow definition (JSON)" });
+  await editor.click();
+  await page.keyboard.press("Control+A");
+  await page.keyboard.press("Delete");
+  await page.keyboard.insertText(text);
+}
+
+const problemsOn = (page: Page, id: string) =>
+  page.locator(`[data-step-id="${id}"]`).evaluate((el) => Number(el.getAttribute("data-problems") ?? "0"));
+
+/** The step ids (`"id": "x"`) of the lines that carry an error mark. */
+const markedSteps = (page: Page) =>
+  page.evaluate(() => {
+    const ids = new Set<string>();
+    for (const mark of Array.from(document.querySelectorAll(".cm-lintRange-error"))) {
+      const line = mark.closest(".cm-line")?.textContent ?? "";
+      const id = /"id": "([^"]+)"/.exec(line)?.[1];
+      if (id) ids.add(id);
+    }
+    return [...ids].sort();
+  });
+
+test("the editor marks a cycle on both of its steps, clears the marks once fixed, and saves", async () => {
+  const { page } = ui;
+  const name = unique("cyclic");
+  await ui.open("/workflows/new");
+  await page.getByRole("heading", { name: "New workflow" }).waitFor();
+
+  await replaceText(page, definition(name, { a: ["b"], b: ["a"], c: [] }));
+  await page.waitForFunction(
+    () => ["a", "b"].every((id) => Number(document.querySelector(`[data-step-id="${id}"]`)?.getAttribute("data-problems")) > 0),
+    undefined,
+    { timeout: 10_000 },
+  );
+  assert.ok((await problemsOn(page, "a")) > 0);
+  assert.ok((await problemsOn(page, "b")) > 0);
+  assert.equal(await problemsOn(page, "c"), 0, "the step outside the cycle is not marked");
+  await page.waitForFunction(() => document.querySelectorAll(".cm-lintRange-error").length >= 2);
+  assert.deepEqual(await markedSteps(page), ["a", "b"], "lint marks lie on the text of both steps of the cycle, not on c");
+  const count = page.getByRole("status").filter({ hasText: /problem/ });
+  assert.match(await count.innerText(), /1 problem\b/);
+  const cycle = page.getByRole("button", { name: /CYCLE/ });
+  assert.match(await cycle.innerText(), /Cycle detected/);
+  await ui.screenshot("editor-cycle");
+  assert.deepEqual(await seriousViolations(page), [], "the editor has no serious accessibility violations");
+
+  // Choosing the problem by keyboard puts the cursor in the editor.
+  await cycle.focus();
+  await page.keyboard.press("Enter");
+  await page.waitForFunction(() => document.activeElement?.classList.contains("cm-content") === true);
+
+  await replaceText(page, definition(name, { a: ["c"], b: ["a"], c: [] }));
+  await page.waitForFunction(
+    () =>
+      ["a", "b", "c"].every((id) => document.querySelector(`[data-step-id="${id}"]`)?.getAttribute("data-problems") === "0") &&
+      document.querySelectorAll(".cm-lintRange-error").length === 0,
+    undefined,
+    { timeout: 10_000 },
+  );
+  await page.getByRole("status").filter({ hasText: "No problems" }).waitFor();
+
+  await page.getByRole("button", { name: "Create workflow" }).click();
+  await page.waitForURL(/\/ui\/workflows\/wf_[a-z0-9]+$/, { timeout: 10_000 });
+  await page.getByRole("heading", { name }).waitFor();
+  const saved = await client(server).workflows.get(name);
+  assert.equal(saved.version, 1);
+  assert.deepEqual(
+    saved.steps.map((s) => [s.id, s.dependsOn ?? []]),
+    [
+      ["a", ["c"]],
+      ["b", ["a"]],
+      ["c", []],
+    ],
+  );
+  assert.ok(page.url().endsWith(`/workflows/${saved.id}`));
+});
+
+test("a syntax error is shown at its place and saving waits for a fix; an edit saves a new version", async () => {
+  const { page } = ui;
+  const weft = client(server);
+  const name = unique("edited");
+  const created = await weft.workflows.create(workflow(name).agent({ id: "only", agent: "w", task: "first" }));
+  await ui.open(`/workflows/${created.id}/edit`);
+  const editor = page.getByRole("textbox", { name: "Workflow definition (JSON)" });
+  await editor.waitFor();
+  await page.waitForFunction(() => document.querySelector(".cm-content")?.textContent?.includes('"first"') === true);
+
+  const text = (await editor.innerText()).replace(/\u00a0/g, " ");
+  await replaceText(page, text.replace('"first"', '"second" oops'));
+  await page.getByRole("button", { name: /JSON_SYNTAX/ }).first().waitFor({ timeout: 10_000 });
+  assert.ok(await page.getByRole("button", { name: "Save new version" }).isDisabled(), "cannot save text that is not JSON");
+
+  await replaceText(page, text.replace('"first"', '"second"'));
+  await page.getByRole("status").filter({ hasText: "No problems" }).waitFor({ timeout: 10_000 });
+  await page.getByLabel("Change summary").fill("Second task");
+  await page.getByRole("button", { name: "Save new version" }).click();
+  await page.waitForURL(new RegExp(`/workflows/${created.id}$`));
+  const saved = await weft.workflows.get(created.id);
+  assert.equal(saved.version, 2);
+  assert.equal(saved.changeSummary, "Second task");
+  assert.equal(saved.steps[0]?.task, "second");
+});
+
+test("each kind of problem is marked where it is: a wrongly typed field, a missing dependency, a workflow-level schema", async () => {
+  const { page } = ui;
+  const name = unique("kinds");
+  await ui.open("/workflows/new");
+  await page.getByRole("heading", { name: "New workflow" }).waitFor();
+  const status = page.getByRole("status").filter({ hasText: /problem/i });
+
+  // A field the SDK cannot read (retries must be a number): found before the server is asked.
+  await replaceText(page, definition(name, { a: [], b: [], c: [] }).replace('"task": "Do b"', '"task": "Do b", "retries": "many"'));
+  const invalid = page.getByRole("button", { name: /INVALID_FIELD/ });
+  await invalid.waitFor({ timeout: 10_000 });
+  assert.match(await invalid.innerText(), /steps\[1\]\.retries must be a number/);
+  await page.waitForFunction(() => Number(document.querySelector('[data-step-id="b"]')?.getAttribute("data-problems")) > 0);
+  assert.deepEqual(await markedSteps(page), ["b"]);
+  assert.ok(await page.getByRole("button", { name: "Create workflow" }).isDisabled());
+
+  // A dependency on a step that does not exist: the server's problem, on step c.
+  await replaceText(page, definition(name, { a: [], b: [], c: ["nope"] }));
+  const missing = page.getByRole("button", { name: /MISSING_DEPENDENCY/ });
+  await missing.waitFor({ timeout: 10_000 });
+  await page.waitForFunction(() => Number(document.querySelector('[data-step-id="c"]')?.getAttribute("data-problems")) > 0);
+  assert.equal(await problemsOn(page, "a"), 0);
+  assert.deepEqual(await markedSteps(page), ["c"]);
+  assert.match(await status.innerText(), /1 problem\b/);
+
+  // A workflow-level problem (no step) is marked on its field, not on a step.
+  const withSchema = definition(name, { a: [], b: [], c: [] }).replace(`"name": "${name}",`, `"name": "${name}",\n  "inputSchema": { "type": "no-such-type" },`);
+  await replaceText(page, withSchema);
+  await page.waitForFunction(() => document.querySelectorAll(".cm-lintRange-error").length > 0, undefined, { timeout: 10_000 });
+  const markedLines = await page.evaluate(() =>
+    Array.from(document.querySelectorAll(".cm-lintRange-error")).map((m) => m.closest(".cm-line")?.textContent ?? ""),
+  );
+  assert.ok(markedLines.every((line) => line.includes("inputSchema")), `marked: ${markedLines.join(" | ")}`);
+  assert.equal(await page.locator('[data-step-id][data-problems]:not([data-problems="0"])').count(), 0, "no step carries a workflow-level problem");
+  await page.getByRole("button", { name: /workflow/ }).filter({ hasText: "INVALID_SCHEMA" }).waitFor();
+});
