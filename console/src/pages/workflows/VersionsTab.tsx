@@ -54,7 +54,7 @@ export function VersionsTab({ workflowId, latest, onRolledBack }: VersionsTabPro
             <th scope="col">Change summary</th>
             <th scope="col">Written</th>
             <th scope="col">
-              <span className="visually-hidden">Actions</span>
+              <span className="sr-only">Actions</span>
             </th>
           </tr>
         </thead>
@@ -78,7 +78,7 @@ export function VersionsTab({ workflowId, latest, onRolledBack }: VersionsTabPro
                     </span>
                   ) : (
                     <button type="button" onClick={() => setConfirming(v.version)}>
-                      Roll back to this version<span className="visually-hidden"> (version {v.version})</span>
+                      Roll back to this version<span className="sr-only"> (version {v.version})</span>
                     </button>
                   ))}
               </td>
