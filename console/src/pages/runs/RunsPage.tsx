@@ -48,7 +48,7 @@ export default function RunsPage() {
           : `${runs.data.total} run${runs.data.total === 1 ? "" : "s"} match; showing ${list.length}. Updated every 2 s.`}
       </p>
       {runs.data !== undefined && list.length === 0 ? (
-        <p>No runs match these filters.</p>
+        <p>{filters.workflow || filters.status || filters.trigger ? "No runs match these filters." : "No runs yet."}</p>
       ) : list.length > 0 ? (
         <table className="runs-table">
           <caption className="visually-hidden">Runs, newest first</caption>
