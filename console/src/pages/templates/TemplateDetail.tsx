@@ -3,7 +3,7 @@
  * (a workflow name, 1-200 characters, defaulting to the template's). A
  * successful install opens the new workflow's page.
  */
-import { useMemo, useState, type FormEvent } from "react";
+import { useEffect, useMemo, useRef, useState, type FormEvent } from "react";
 import { useLocation } from "wouter";
 import type { Template } from "weftflow";
 import { useWeft } from "../../api/weft";
@@ -14,7 +14,12 @@ import { definitionGraph } from "../../dag/graph";
 
 const MAX_NAME = 200;
 
-export function TemplateDetail({ template }: { template: Template }) {
+export function TemplateDetail({ template, focus }: { template: Template; focus: boolean }) {
+  const heading = useRef<HTMLHeadingElement>(null);
+  // Chosen with "View": take keyboard and screen-reader users to it.
+  useEffect(() => {
+    if (focus) heading.current?.focus();
+  }, [focus]);
   const weft = useWeft();
   const [, navigate] = useLocation();
   const graph = useMemo(() => definitionGraph(template.workflow), [template]);
@@ -27,7 +32,7 @@ export function TemplateDetail({ template }: { template: Template }) {
   };
   return (
     <section className="panel template-detail" aria-labelledby="template-title">
-      <h2 id="template-title">{template.name}</h2>
+      <h2 id="template-title" ref={heading} tabIndex={-1}>{template.name}</h2>
       {template.description && <p>{template.description}</p>}
       {graph.nodes.length > 0 ? (
         <DagView graph={graph} label={`Steps of template ${template.name}`} height={340} />

@@ -4,7 +4,7 @@
  * steps drawn, and "Install" as a new workflow, which opens that
  * workflow's page.
  */
-import { useMemo } from "react";
+import { useMemo, useState } from "react";
 import { useLocation, useSearch } from "wouter";
 import { useWeft } from "../../api/weft";
 import { useLoad } from "../../api/useLoad";
@@ -20,7 +20,12 @@ export default function TemplatesPage() {
   const list = useLoad(() => weft.templates.list({ limit: 200 }), [weft]);
   const templates = list.data?.templates ?? [];
   const selected = templates.find((t) => t.id === selectedId);
-  const select = (id: string) => navigate(`/templates?template=${encodeURIComponent(id)}`, { replace: true });
+  // Whether the user picked the template here (not opened from a link).
+  const [picked, setPicked] = useState(false);
+  const select = (id: string) => {
+    setPicked(true);
+    navigate(`/templates?template=${encodeURIComponent(id)}`, { replace: true });
+  };
   return (
     <>
       <h1>Templates</h1>
@@ -63,7 +68,7 @@ export default function TemplatesPage() {
             </tbody>
           </table>
           {selected ? (
-            <TemplateDetail key={selected.id} template={selected} />
+            <TemplateDetail key={selected.id} template={selected} focus={picked} />
           ) : (
             selectedId && list.data && <p className="notice">No template with id {selectedId}.</p>
           )}
