@@ -288,3 +288,17 @@ test("a schedule is created and paused from the UI, and the workflow's webhook i
   assert.equal(await page.getByTestId("webhook-url").textContent(), status.webhookUrl);
   assert.match(status.webhookUrl, /\/v1\/hooks\//);
 });
+
+test("the runs list pages with More, by the server's page token", async () => {
+  const wf = await weft.workflows.create(workflow(unique("many")).transform({ id: "t", output: { n: "$.input.n" } }));
+  const started = await Promise.all(Array.from({ length: 53 }, (_, n) => wf.run({ input: { n } })));
+  const { page, logs } = ui;
+  await ui.open(`/runs?workflow=${wf.id}`);
+  await page.getByText("53 runs match; showing 50.").waitFor({ timeout: 15_000 }).catch(failWith(logs));
+  assert.equal(await page.locator("tbody tr").count(), 50);
+  await page.getByRole("button", { name: "More" }).click();
+  await page.getByText("53 runs match; showing 53.").waitFor().catch(failWith(logs));
+  const shown = await page.locator("tbody tr").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-run-id")));
+  assert.deepEqual(new Set(shown), new Set(started.map((r) => r.id)), "every run once, none twice");
+  assert.equal(await page.getByRole("button", { name: "More" }).count(), 0, "no More after the last page");
+});
