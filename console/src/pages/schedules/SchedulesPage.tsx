@@ -10,6 +10,7 @@ import { ErrorNote } from "../../ui/ErrorNote";
 import { ScheduleList } from "./ScheduleList";
 import { ScheduleForm } from "./ScheduleForm";
 import { TriggerPanel } from "./TriggerPanel";
+import { notAvailable } from "./unavailable";
 import "./schedules.css";
 
 /** How many next fire times each schedule shows. */
@@ -56,7 +57,7 @@ export default function SchedulesPage() {
           <section aria-labelledby="schedules-title">
             <h2 id="schedules-title">Schedules</h2>
             <ScheduleList schedules={schedules} />
-            <ScheduleForm workflowId={workflowId} created={schedules.reload} />
+            {!notAvailable(schedules.error) && <ScheduleForm workflowId={workflowId} created={schedules.reload} />}
           </section>
           <section aria-labelledby="trigger-title">
             <h2 id="trigger-title">Webhook trigger</h2>
