@@ -1,0 +1,23 @@
+/**
+ * Reading generated messages the SDK does not wrap (raw ListRuns pages,
+ * schedules, trigger status, estimates): timestamps as `Date`s, money as
+ * the `Cost` the shared formats take, and enum numbers as the lower-case
+ * names the status badges use. Shared by the ops pages.
+ */
+import type { Cost } from "weftflow";
+
+/** A protobuf `Timestamp` (or nothing) as a `Date` (or null). */
+export function pbDate(stamp: { seconds: bigint; nanos: number } | undefined): Date | null {
+  if (!stamp) return null;
+  return new Date(Number(stamp.seconds) * 1000 + Math.floor(stamp.nanos / 1e6));
+}
+
+/** A `Money` message as a {@link Cost}; null when unset. */
+export function pbMoney(money: { amount: bigint; currency: string } | undefined): Cost | null {
+  return money ? { amount: Number(money.amount), currency: money.currency || "usd" } : null;
+}
+
+/** `COMPLETED` (an enum's name in the generated object) as "completed"; unknown numbers as "unspecified". */
+export function enumName(values: Record<number, string>, value: number): string {
+  return (values[value] ?? "UNSPECIFIED").toLowerCase();
+}
