@@ -138,7 +138,7 @@ test("the graph shows every step of a definition with a condition and a parallel
   assert.ok(labels.includes("false"), `edge labels: ${labels.join(", ")}`);
 
   // Choosing a step shows its stored definition beside the graph.
-  await page.getByRole("button", { name: /^Step check, condition/ }).click();
+  await page.getByRole("button", { name: /^Step check condition/ }).click();
   const panel = page.getByLabel("Definition of step check");
   assert.match(await panel.innerText(), /"expression": "\$\.fetch\.output\.ok == true"/);
   await ui.screenshot("workflow-graph");

@@ -80,6 +80,7 @@ const StepNode = memo(function StepNode({ data }: NodeProps<StepNodeType>) {
       >
         <span className="dag-node-title">
           {status && <span aria-hidden="true">{glyph(status)} </span>}
+          <span className="sr-only">Step </span>
           {step.id}
         </span>
         <span className="dag-node-meta">

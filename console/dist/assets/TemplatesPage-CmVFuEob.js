@@ -1,1 +1,0 @@
-import{t as e}from"./index-boC_UBNK.js";var t=e();function n(){return(0,t.jsx)(`h1`,{children:`TemplatesPage: not built yet`})}export{n as default};
