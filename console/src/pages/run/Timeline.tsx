@@ -1,0 +1,86 @@
+/**
+ * The run's timeline (a Gantt chart): one row per step, its bar from when
+ * it started to when it ended (or to now while it runs), placed by time
+ * since the run started, over a time axis. Each bar carries its status in
+ * words; each row is a button that selects the step. Plain DOM and CSS:
+ * bars on a line need no layout library.
+ */
+import { StatusBadge, tone } from "../../ui/Status";
+import { millis } from "../../ui/format";
+import type { StepView } from "./liveState";
+import { stepDuration } from "./runGraph";
+
+const TICKS = 4;
+
+/** An axis label: tenths of a second are what tell ticks apart on short runs. */
+function tickLabel(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
+  return millis(ms);
+}
+
+export interface TimelineProps {
+  steps: readonly StepView[];
+  /** When the run started (ms); the axis starts there. */
+  start: number | undefined;
+  /** When the run ended (ms), or undefined while it runs. */
+  end: number | undefined;
+  now: number;
+  selected: string | undefined;
+  onSelect(id: string): void;
+}
+
+export function Timeline({ steps, start, end, now, selected, onSelect }: TimelineProps) {
+  const started = steps.filter((s) => s.startedAt);
+  const origin = start ?? Math.min(...started.map((s) => s.startedAt?.getTime() ?? now), now);
+  const last = Math.max(end ?? now, ...started.map((s) => s.completedAt?.getTime() ?? now));
+  // At least a second wide, so a run of instant steps is not one sliver.
+  const span = Math.max(1000, last - origin);
+  const at = (ms: number) => `${Math.min(100, Math.max(0, ((ms - origin) / span) * 100))}%`;
+  if (steps.length === 0) return <p className="muted">No steps to show yet.</p>;
+  return (
+    <div className="gantt" role="group" aria-label="Timeline of the run's steps">
+      <div className="gantt-axis" aria-hidden="true">
+        <span className="gantt-label" />
+        <span className="gantt-track">
+          {Array.from({ length: TICKS + 1 }, (_, i) => (
+            <span key={i} className="gantt-tick" style={{ left: `${(i / TICKS) * 100}%` }}>
+              {tickLabel((span * i) / TICKS)}
+            </span>
+          ))}
+        </span>
+      </div>
+      {steps.map((step) => {
+        const from = step.startedAt?.getTime();
+        const to = step.completedAt?.getTime() ?? now;
+        const when = from === undefined ? "not started" : `from ${millis(from - origin)}, took ${stepDuration(step, now)}`;
+        return (
+          <button
+            type="button"
+            key={step.id}
+            className={`gantt-row${step.id === selected ? " gantt-row-selected" : ""}`}
+            aria-pressed={step.id === selected}
+            data-step-id={step.id}
+            onClick={() => onSelect(step.id)}
+          >
+            {/* The name read out is the text shown, plus the timing said in words (hidden from sight). */}
+            <span className="gantt-label">{step.id}</span>
+            <span className="run-visually-hidden">{`, ${step.status}, ${when}`}</span>
+            <span className="gantt-track">
+              {from === undefined ? (
+                <span className="gantt-idle" aria-hidden="true">
+                  <StatusBadge status={step.status} />
+                </span>
+              ) : (
+                <span className={`gantt-bar status-${tone(step.status)}`} style={{ left: at(from), width: `max(3px, calc(${at(to)} - ${at(from)}))` }}>
+                  {/* Bars late in the run put their word to the left, inside the track. */}
+                  <span aria-hidden="true" className={`gantt-bar-text${(from - origin) / span > 0.7 ? " gantt-bar-text-end" : ""}`}>{step.status}</span>
+                </span>
+              )}
+            </span>
+          </button>
+        );
+      })}
+    </div>
+  );
+}
