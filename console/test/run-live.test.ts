@@ -15,7 +15,7 @@ import { join } from "node:path";
 import { after, test } from "node:test";
 import type { Page } from "playwright-core";
 import { createRequire } from "node:module";
-import { outcome, RetryableError, Worker, workflow, type Cost, type Handler, type StepSpec, type Weft } from "weftflow";
+import { outcome, RetryableError, Worker, workflow, type Cost, type Handler, type JsonObject, type StepSpec, type Weft } from "weftflow";
 import { client, openConsole, startServer, unique, type Console, type LiveServer } from "./harness.js";
 
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -188,11 +188,12 @@ test("a map over 5 items shows done/total progressing to 5/5", async () => {
   await nodeStatus(page, "each", "completed");
   await nodeStatus(page, "total", "completed");
   assert.match((await node(page, "each").getAttribute("aria-label")) ?? "", /5\/5 done/);
+  await ui.screenshot("run-map-finished");
   await notReloaded(page);
 });
 
 /** A `weft serve` that can be stopped and started again on the same port and database file. */
-async function restartableServer(): Promise<LiveServer & { restart(): Promise<void>; kill(): Promise<void> }> {
+async function restartableServer(): Promise<LiveServer & { restart(): Promise<void>; kill(signal?: NodeJS.Signals): Promise<void> }> {
   const bin = process.env.WEFT_BIN;
   assert.ok(bin, "WEFT_BIN is not set");
   const dir = mkdtempSync(join(tmpdir(), "weft-console-restart-"));
@@ -226,11 +227,11 @@ async function restartableServer(): Promise<LiveServer & { restart(): Promise<vo
       await sleep(50);
     }
   };
-  const kill = async () => {
+  const kill = async (signal: NodeJS.Signals = "SIGKILL") => {
     const proc = child;
     if (!proc || proc.exitCode !== null) return;
     const exited = new Promise((done) => proc.once("exit", done));
-    proc.kill("SIGKILL");
+    proc.kill(signal);
     await exited;
   };
   await launch();
@@ -240,7 +241,7 @@ async function restartableServer(): Promise<LiveServer & { restart(): Promise<vo
     kill,
     restart: launch,
     stop: async () => {
-      await kill();
+      await kill("SIGKILL");
       rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -251,41 +252,43 @@ test("the page resumes after the server restarts mid-run, with a reconnecting no
   cleanups.push(() => server.stop());
   const weft = client(server);
   const agent = unique("survivor");
-  const held = gate();
+  // The server goes down twice while a step runs: killed at "two", stopped gracefully at "four".
+  const held = new Map([
+    ["two", gate()],
+    ["four", gate()],
+  ]);
   serve(weft, agent, async (task) => {
-    if (task.text === "two") await held.promise;
+    await held.get(task.text)?.promise;
     return { did: task.text };
   });
-  const wf = await weft.workflows.create(
-    workflow(unique("restarted"))
-      .step({ id: "one", agent, task: "one" })
-      .step({ id: "two", agent, task: "two", dependsOn: ["one"] })
-      .step({ id: "three", agent, task: "three", dependsOn: ["two"] })
-      .step({ id: "four", agent, task: "four", dependsOn: ["three"] }),
-  );
-  const run = await wf.run();
+  const ids = ["one", "two", "three", "four", "five"];
+  let builder = workflow(unique("restarted"));
+  ids.forEach((id, i) => (builder = builder.step({ id, agent, task: id, ...(i > 0 ? { dependsOn: [ids[i - 1] ?? ""] } : {}) })));
+  const run = await (await weft.workflows.create(builder)).run();
   const ui = await opened(server, run.id);
   const { page } = ui;
-  await nodeStatus(page, "one", "completed");
-  await nodeStatus(page, "two", "running");
   const reconnecting = page.getByRole("status").filter({ hasText: "Reconnecting" });
 
-  await server.kill();
-  await reconnecting.waitFor({ timeout: 15_000 });
-  await server.restart();
-  // The worker's finished task reaches the restarted server (its SDK retries), the run goes on.
-  held.open();
-  await reconnecting.waitFor({ state: "detached", timeout: 20_000 });
-  for (const id of ["two", "three", "four"]) await nodeStatus(page, id, "completed", 30_000);
+  for (const [step, signal] of [["two", "SIGKILL"], ["four", "SIGTERM"]] as const) {
+    await nodeStatus(page, step, "running");
+    assert.equal(await reconnecting.count(), 0, "no notice while connected");
+    await server.kill(signal);
+    await reconnecting.waitFor({ timeout: 15_000 });
+    await server.restart();
+    // The worker's finished task reaches the restarted server (its SDK retries), the run goes on.
+    held.get(step)?.open();
+    await reconnecting.waitFor({ state: "detached", timeout: 20_000 });
+    await nodeStatus(page, step, "completed", 30_000);
+  }
+  await nodeStatus(page, "five", "completed", 30_000);
   await runHeaderSays(page, "completed");
   await notReloaded(page);
   assert.equal((await weft.runs.get(run.id)).status, "completed");
-  // The page applied every event up to the last the server recorded: nothing was lost across the restart.
+  // The page applied every event up to the last the server recorded: nothing was lost across the restarts.
   const events = await weft.runs.events(run.id);
   assert.equal(events.at(-1)?.type, "run.completed");
   assert.equal(await page.locator(".run-page").getAttribute("data-sequence"), String(events.at(-1)?.sequence));
-  // Each step shows up once in the table: resumed from the last sequence, nothing applied twice.
-  assert.equal(await page.locator("table.run-steps tbody tr").count(), 4);
+  assert.equal(await page.locator("table.run-steps tbody tr").count(), ids.length, "one row per step");
   assert.equal(await reconnecting.count(), 0);
 });
 
@@ -336,6 +339,7 @@ test("the side panel shows the selected step's output and attempts, by click and
   await page.getByText(`${money(read.cost)} of 5.00 USD cap`).waitFor();
   const stepMeter = panel.getByRole("meter", { name: "Cost of step shaky against the per-step cap" });
   assert.equal(await stepMeter.getAttribute("aria-valuetext"), `${money(shaky.cost)} of 1.00 USD per-step cap`);
+  await ui.screenshot("run-step-panel");
 
   // Keyboard: Tab until a DAG node has focus (from the top of the page), then Enter selects it.
   await page.locator("body").click({ position: { x: 1, y: 1 } });
@@ -375,4 +379,43 @@ test("a condition's branch not taken is shown as skipped", async () => {
   assert.equal(await node(page, "high").getAttribute("data-status"), "completed");
   assert.match((await node(page, "low").getAttribute("class")) ?? "", /dag-node-skipped/, "greyed out");
   assert.match((await node(page, "low").textContent()) ?? "", /skipped/, "said in words, not by colour alone");
+});
+
+test("steps a planner splices in are drawn, marked spliced, and followed live", async () => {
+  const server = await startServer();
+  cleanups.push(() => server.stop());
+  const weft = client(server);
+  const planner = unique("planner");
+  const helper = unique("helper");
+  const release = gate();
+  const plan: JsonObject[] = [
+    { id: "research", type: "agent", agent: helper, task: "research" },
+    { id: "sum", type: "transform", dependsOn: ["research"], output: { facts: "$.research.output.facts" } },
+  ];
+  serve(weft, planner, () => ({ steps: plan }));
+  serve(weft, helper, async () => {
+    await release.promise;
+    return { facts: ["founded 2010"] };
+  });
+  const wf = await weft.workflows.create(
+    workflow(unique("planned"))
+      .step({ id: "plan", type: "planner", agent: planner, task: "plan it" })
+      .step({ id: "report", type: "transform", dependsOn: ["plan"], output: { summary: "$.sum.output" } }),
+  );
+  const run = await wf.run();
+  const ui = await opened(server, run.id);
+  const { page } = ui;
+  // Not in the definition: drawn once the plan is spliced, while it runs.
+  await nodeStatus(page, "research", "running");
+  for (const id of ["research", "sum"]) {
+    assert.match((await node(page, id).getAttribute("class")) ?? "", /dag-node-spliced/);
+    assert.match((await node(page, id).getAttribute("aria-label")) ?? "", /spliced in by a planner/);
+  }
+  assert.doesNotMatch((await node(page, "report").getAttribute("class")) ?? "", /dag-node-spliced/, "the definition's own steps are not marked");
+  release.open();
+  for (const id of ["research", "sum", "report"]) await nodeStatus(page, id, "completed");
+  await runHeaderSays(page, "completed");
+  const read = await weft.runs.get(run.id);
+  assert.equal(read.steps.find((s) => s.id === "research")?.parentId, "plan", "the server agrees the planner added it");
+  await notReloaded(page);
 });

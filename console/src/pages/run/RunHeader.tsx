@@ -6,9 +6,10 @@
 import { Link } from "wouter";
 import type { JsonValue, Run, Workflow } from "weftflow";
 import { StatusBadge } from "../../ui/Status";
-import { millis, pretty, when } from "../../ui/format";
+import { pretty, when } from "../../ui/format";
 import { CostMeter } from "./CostMeter";
 import type { RunView } from "./liveState";
+import { span } from "./runGraph";
 
 /** Values longer than this start folded, so the graph stays near the top. */
 const OPEN_UP_TO = 400;
@@ -32,7 +33,7 @@ export interface RunHeaderProps {
 
 export function RunHeader({ run, view, workflow, now }: RunHeaderProps) {
   const end = view.completedAt?.getTime() ?? now;
-  const took = run.startedAt ? millis(Math.max(0, end - run.startedAt.getTime())) : "not started";
+  const took = run.startedAt ? span(Math.max(0, end - run.startedAt.getTime())) : "not started";
   return (
     <header className="run-header">
       <h1>

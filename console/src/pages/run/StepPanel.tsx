@@ -110,7 +110,8 @@ export function StepPanel({ id, step, node, items, policy, now, onSelect }: Step
       </dl>
       {step.error && (
         <>
-          <h3>Error</h3>
+          {/* A step that succeeded on a later attempt keeps the last failure's error. */}
+          <h3>{step.status === "failed" ? "Error" : "Last attempt's error"}</h3>
           <pre className="run-step-error">{step.error}</pre>
         </>
       )}

@@ -8,7 +8,7 @@ import type { GraphNode } from "../../dag/graph";
 import { StatusBadge } from "../../ui/Status";
 import { money } from "../../ui/format";
 import type { StepView } from "./liveState";
-import { stepDuration } from "./runGraph";
+import { baseId, stepDuration } from "./runGraph";
 
 export interface StepsTableProps {
   steps: readonly StepView[];
@@ -42,7 +42,7 @@ export function StepsTable({ steps, nodes, selected, onSelect, now }: StepsTable
                 {step.id}
               </button>
             </th>
-            <td>{step.type || nodes.get(step.id)?.type || "—"}</td>
+            <td>{step.type || nodes.get(baseId(step.id))?.type || "—"}</td>
             <td>
               <StatusBadge status={step.status} />
             </td>

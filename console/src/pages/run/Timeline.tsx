@@ -6,18 +6,10 @@
  * bars on a line need no layout library.
  */
 import { StatusBadge, tone } from "../../ui/Status";
-import { millis } from "../../ui/format";
 import type { StepView } from "./liveState";
-import { stepDuration } from "./runGraph";
+import { span, stepDuration } from "./runGraph";
 
 const TICKS = 4;
-
-/** An axis label: tenths of a second are what tell ticks apart on short runs. */
-function tickLabel(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)} ms`;
-  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
-  return millis(ms);
-}
 
 export interface TimelineProps {
   steps: readonly StepView[];
@@ -35,8 +27,8 @@ export function Timeline({ steps, start, end, now, selected, onSelect }: Timelin
   const origin = start ?? Math.min(...started.map((s) => s.startedAt?.getTime() ?? now), now);
   const last = Math.max(end ?? now, ...started.map((s) => s.completedAt?.getTime() ?? now));
   // At least a second wide, so a run of instant steps is not one sliver.
-  const span = Math.max(1000, last - origin);
-  const at = (ms: number) => `${Math.min(100, Math.max(0, ((ms - origin) / span) * 100))}%`;
+  const width = Math.max(1000, last - origin);
+  const at = (ms: number) => `${Math.min(100, Math.max(0, ((ms - origin) / width) * 100))}%`;
   if (steps.length === 0) return <p className="muted">No steps to show yet.</p>;
   return (
     <div className="gantt" role="group" aria-label="Timeline of the run's steps">
@@ -45,7 +37,7 @@ export function Timeline({ steps, start, end, now, selected, onSelect }: Timelin
         <span className="gantt-track">
           {Array.from({ length: TICKS + 1 }, (_, i) => (
             <span key={i} className="gantt-tick" style={{ left: `${(i / TICKS) * 100}%` }}>
-              {tickLabel((span * i) / TICKS)}
+              {span((width * i) / TICKS)}
             </span>
           ))}
         </span>
@@ -53,7 +45,7 @@ export function Timeline({ steps, start, end, now, selected, onSelect }: Timelin
       {steps.map((step) => {
         const from = step.startedAt?.getTime();
         const to = step.completedAt?.getTime() ?? now;
-        const when = from === undefined ? "not started" : `from ${millis(from - origin)}, took ${stepDuration(step, now)}`;
+        const when = from === undefined ? "not started" : `from ${span(from - origin)}, took ${stepDuration(step, now)}`;
         return (
           <button
             type="button"
@@ -74,7 +66,7 @@ export function Timeline({ steps, start, end, now, selected, onSelect }: Timelin
               ) : (
                 <span className={`gantt-bar status-${tone(step.status)}`} style={{ left: at(from), width: `max(3px, calc(${at(to)} - ${at(from)}))` }}>
                   {/* Bars late in the run put their word to the left, inside the track. */}
-                  <span aria-hidden="true" className={`gantt-bar-text${(from - origin) / span > 0.7 ? " gantt-bar-text-end" : ""}`}>{step.status}</span>
+                  <span aria-hidden="true" className={`gantt-bar-text${(from - origin) / width > 0.7 ? " gantt-bar-text-end" : ""}`}>{step.status}</span>
                 </span>
               )}
             </span>

@@ -64,11 +64,18 @@ export function splicedIds(graph: Graph, definition: { steps: unknown } | undefi
   return new Set(graph.nodes.filter((n) => !own.has(n.id)).map((n) => n.id));
 }
 
+/** A span of time: tenths of a second below ten seconds (steps are often that short), else as `millis`. */
+export function span(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 10_000) return `${(ms / 1000).toFixed(1)} s`;
+  return millis(ms);
+}
+
 /** How long a step took (or has taken so far), for display. */
 export function stepDuration(step: StepView, now: number): string {
   if (!step.startedAt) return "—";
   const end = step.completedAt ? step.completedAt.getTime() : now;
-  return millis(Math.max(0, end - step.startedAt.getTime()));
+  return span(Math.max(0, end - step.startedAt.getTime()));
 }
 
 /** The status of many items together: the most pressing one wins. */
