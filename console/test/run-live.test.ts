@@ -125,6 +125,21 @@ test("a 20-step DAG turns completed live, node by node", async () => {
   assert.equal(await page.locator("figure.dag button[data-step-id]").count(), 20, "all 20 steps are drawn");
   assert.equal(await node(page, "fan-1").getAttribute("data-status"), "pending", "later steps wait");
   await ui.screenshot("run-dag-running");
+  // Record, every frame, the statuses each node shows, to prove each one turned completed on screen.
+  await page.evaluate(() => {
+    const seen: Record<string, string[]> = {};
+    (window as unknown as { __seen: typeof seen }).__seen = seen;
+    const look = () => {
+      for (const button of Array.from(document.querySelectorAll("figure.dag button[data-step-id]"))) {
+        const id = button.getAttribute("data-step-id") ?? "";
+        const status = button.getAttribute("data-status") ?? "";
+        const trail = (seen[id] ??= []);
+        if (trail.at(-1) !== status) trail.push(status);
+      }
+      requestAnimationFrame(look);
+    };
+    look();
+  });
   first.open();
 
   // Watch the nodes flip: the chain in order, then every fan step.
@@ -139,6 +154,12 @@ test("a 20-step DAG turns completed live, node by node", async () => {
   );
   await runHeaderSays(page, "completed");
   await notReloaded(page);
+  const seen = await page.evaluate(() => (window as unknown as { __seen: Record<string, string[]> }).__seen);
+  assert.equal(Object.keys(seen).length, 20);
+  for (const [id, trail] of Object.entries(seen)) {
+    assert.notEqual(trail[0], "completed", `${id} was seen before it completed: ${trail.join(" → ")}`);
+    assert.equal(trail.at(-1), "completed", `${id} ended completed: ${trail.join(" → ")}`);
+  }
   const done = await weft.runs.get(run.id);
   assert.equal(done.status, "completed");
   assert.equal(done.steps.filter((s) => s.status === "completed").length, 20);

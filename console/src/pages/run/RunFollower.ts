@@ -94,14 +94,15 @@ export class RunFollower {
     });
   }
 
-  /** One read of the run; the events applied so far are kept where newer. */
-  private async read(): Promise<void> {
+  /** One read of the run (the events applied so far are kept where newer); whether it is over. */
+  private async read(): Promise<{ finished: boolean }> {
     const seq = this.state.live.lastSeq;
     const run = await this.weft.runs.get(this.runId);
     this.lastRead = Date.now();
     this.set({ live: withSnapshot(this.state.live, run, seq), loadError: undefined });
     // A run that ended and was brought back (resumed, reset) has new events.
     if (this.started && !this.following && !isFinished(run.status) && this.state.live.snapshot === run) this.follow();
+    return { finished: isFinished(run.status) };
   }
 
   /** A read soon: at once if none for REREAD_MS, else when that is up; never two at a time. */
@@ -116,7 +117,7 @@ export class RunFollower {
       this.readTimer = undefined;
       this.reading = true;
       this.read()
-        .catch(() => undefined)
+        .catch(() => undefined) // the stream's reconnection reports an unreachable server
         .finally(() => {
           this.reading = false;
           if (this.readAgain) {
@@ -139,8 +140,9 @@ export class RunFollower {
       },
       onDropped: () => this.set({ connection: "reconnecting" }),
       resync: async () => {
-        await this.read();
+        const answer = await this.read();
         this.set({ connection: "live" });
+        return answer;
       },
     }).then(
       () => {

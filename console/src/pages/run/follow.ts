@@ -28,10 +28,10 @@ export interface FollowHandlers {
   /** The connection dropped; a reconnection is under way. */
   onDropped(): void;
   /**
-   * The server answers again: re-read the run (rejects while it does not).
-   * Called before the stream is reopened.
+   * The server answers again: re-read the run (rejects while it does not)
+   * and say whether it is over. Called before the stream is reopened.
    */
-  resync(): Promise<void>;
+  resync(): Promise<{ finished: boolean }>;
 }
 
 /**
@@ -78,6 +78,8 @@ export async function followRun(weft: Weft, runId: string, afterSequence: number
   const runs = quietRuns(weft);
   let last = afterSequence;
   let failures = 0;
+  /** The last re-read found the run over: one more pass collects its last events, then no reconnecting. */
+  let finished = false;
   while (!signal.aborted) {
     for await (const event of runs.stream(runId, { afterSequence: last, signal })) {
       if (event.sequence <= last) continue;
@@ -86,7 +88,7 @@ export async function followRun(weft: Weft, runId: string, afterSequence: number
       handlers.onEvent(event);
       if (TERMINAL_EVENTS.has(event.type)) return;
     }
-    if (signal.aborted) return;
+    if (signal.aborted || finished) return;
     // The stream ended before the run did: the connection dropped.
     handlers.onDropped();
     for (;;) {
@@ -94,7 +96,7 @@ export async function followRun(weft: Weft, runId: string, afterSequence: number
       failures += 1;
       if (signal.aborted) return;
       try {
-        await handlers.resync();
+        ({ finished } = await handlers.resync());
         break;
       } catch (thrown) {
         if (!transient(thrown)) throw thrown;
