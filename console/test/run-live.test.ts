@@ -15,7 +15,7 @@ import { join } from "node:path";
 import { after, test } from "node:test";
 import type { Page } from "playwright-core";
 import { createRequire } from "node:module";
-import { outcome, RetryableError, Worker, workflow, type Cost, type Handler, type JsonObject, type StepSpec, type Weft } from "weftflow";
+import { NonRetryableError, outcome, RetryableError, Worker, workflow, type Cost, type Handler, type JsonObject, type StepSpec, type Weft } from "weftflow";
 import { client, openConsole, startServer, unique, type Console, type LiveServer } from "./harness.js";
 
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -438,5 +438,38 @@ test("steps a planner splices in are drawn, marked spliced, and followed live", 
   await runHeaderSays(page, "completed");
   const read = await weft.runs.get(run.id);
   assert.equal(read.steps.find((s) => s.id === "research")?.parentId, "plan", "the server agrees the planner added it");
+  await notReloaded(page);
+});
+
+test("a failed run shows its error in the header and the failed step's error in the panel", async () => {
+  const server = await startServer();
+  cleanups.push(() => server.stop());
+  const weft = client(server);
+  const agent = unique("broken");
+  const reason = unique("no such company");
+  serve(weft, agent, () => {
+    throw new NonRetryableError(reason);
+  });
+  const wf = await weft.workflows.create(
+    workflow(unique("failing"))
+      .step({ id: "lookup", agent, task: "lookup" })
+      .step({ id: "report", type: "transform", dependsOn: ["lookup"], output: { x: "$.lookup.output" } }),
+  );
+  const run = await wf.run();
+  const ui = await opened(server, run.id);
+  const { page } = ui;
+  await runHeaderSays(page, "failed");
+  const read = await weft.runs.get(run.id);
+  assert.equal(read.status, "failed");
+  const header = page.getByRole("note", { name: "Why the run failed" });
+  await header.getByText(read.error?.code ?? "?").waitFor();
+  await nodeStatus(page, "lookup", "failed");
+  await nodeStatus(page, "report", read.steps.find((s) => s.id === "report")?.status ?? "?");
+  // Selected from the steps table this time.
+  await page.getByRole("table").getByRole("button", { name: "lookup" }).click();
+  const panel = page.getByRole("complementary", { name: "Step lookup" });
+  await panel.getByRole("heading", { name: "Error" }).waitFor();
+  await panel.getByText(reason).waitFor();
+  await ui.screenshot("run-failed");
   await notReloaded(page);
 });

@@ -12,6 +12,9 @@ import { CostMeter } from "./CostMeter";
 import type { StepView } from "./liveState";
 import { stepDuration } from "./runGraph";
 
+/** Step statuses after which no output will come. */
+const FINISHED: ReadonlySet<string> = new Set(["completed", "failed", "skipped", "cancelled"]);
+
 function Json({ value, empty }: { value: JsonValue | undefined; empty: string }) {
   if (value === undefined) return <p className="muted">not recorded</p>;
   if (value === null) return <p className="muted">{empty}</p>;
@@ -121,7 +124,7 @@ export function StepPanel({ id, step, node, items, policy, now, onSelect }: Step
       </section>
       <section aria-label="Step output">
         <h3>Output</h3>
-        <Json value={step.output} empty={step.status === "completed" ? "none" : "none yet"} />
+        <Json value={step.output} empty={FINISHED.has(step.status) ? "none" : "none yet"} />
       </section>
       {itemList}
     </aside>

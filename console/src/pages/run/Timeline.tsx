@@ -11,6 +11,17 @@ import { span, stepDuration } from "./runGraph";
 
 const TICKS = 4;
 
+/**
+ * Where a bar's status word goes so it stays inside the track and off the
+ * bar's edges: after a bar that ends early, before one that starts late,
+ * else inside (the bar is then at least half the track wide).
+ */
+function wordPlace(start: number, end: number, width: number): "after" | "before" | "inside" {
+  if (end / width < 0.75) return "after";
+  if (start / width > 0.25) return "before";
+  return "inside";
+}
+
 export interface TimelineProps {
   steps: readonly StepView[];
   /** When the run started (ms); the axis starts there. */
@@ -65,8 +76,9 @@ export function Timeline({ steps, start, end, now, selected, onSelect }: Timelin
                 </span>
               ) : (
                 <span className={`gantt-bar status-${tone(step.status)}`} style={{ left: at(from), width: `max(3px, calc(${at(to)} - ${at(from)}))` }}>
-                  {/* Bars late in the run put their word to the left, inside the track. */}
-                  <span aria-hidden="true" className={`gantt-bar-text${(from - origin) / width > 0.7 ? " gantt-bar-text-end" : ""}`}>{step.status}</span>
+                  <span aria-hidden="true" className={`gantt-bar-text gantt-bar-text-${wordPlace(from - origin, to - origin, width)}`}>
+                    {step.status}
+                  </span>
                 </span>
               )}
             </span>
