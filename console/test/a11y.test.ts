@@ -5,29 +5,10 @@
  * workflows list reaches and activates "New workflow" and a DAG node.
  */
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import { after, before, test } from "node:test";
 import type { Page } from "playwright-core";
 import { workflow, type Weft } from "weftflow";
-import { client, openConsole, startServer, unique, type Console, type LiveServer } from "./harness.js";
-
-const require = createRequire(import.meta.url);
-// Evaluated through the DevTools protocol: the console's CSP (script-src
-// 'self') rightly refuses an injected <script>.
-const AXE_SOURCE = readFileSync(require.resolve("axe-core"), "utf8");
-
-interface AxeNode {
-  target: unknown[];
-  html: string;
-  failureSummary?: string;
-}
-interface AxeViolation {
-  id: string;
-  impact: string | null;
-  help: string;
-  nodes: AxeNode[];
-}
+import { client, openConsole, startServer, unique, type Console, type LiveServer, axeFindings, describeAxe } from "./harness.js";
 
 let server: LiveServer;
 let weft: Weft;
@@ -52,22 +33,6 @@ async function settled(page: Page): Promise<void> {
   });
   // Let layout-dependent drawings (the DAG's fitView) finish.
   await page.waitForTimeout(250);
-}
-
-/** axe-core's violations on the current page. */
-async function violations(page: Page): Promise<AxeViolation[]> {
-  if (!(await page.evaluate(() => "axe" in window))) await page.evaluate(AXE_SOURCE);
-  return page.evaluate(async () => {
-    const axe = (window as unknown as { axe: { run(context: Document, options: object): Promise<{ violations: AxeViolation[] }> } }).axe;
-    const result = await axe.run(document, { resultTypes: ["violations"] });
-    return result.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => ({ target: n.target, html: n.html, failureSummary: n.failureSummary })) }));
-  });
-}
-
-function describe(path: string, found: AxeViolation[]): string {
-  return found
-    .map((v) => `${path}: [${v.impact}] ${v.id}: ${v.help}\n${v.nodes.map((n) => `    ${JSON.stringify(n.target)} ${n.html.slice(0, 160)}\n      ${(n.failureSummary ?? "").replace(/\n/g, "\n      ")}`).join("\n")}`)
-    .join("\n");
 }
 
 test("no page has a serious or critical axe violation", async () => {
@@ -103,8 +68,8 @@ test("no page has a serious or critical axe violation", async () => {
   for (const path of pages) {
     await ui.open(path);
     await settled(ui.page).catch((e: unknown) => assert.fail(`${path} did not settle: ${String(e)}\n${ui.logs.join("\n")}`));
-    const found = await violations(ui.page);
-    if (found.length) report.push(describe(path, found));
+    const found = await axeFindings(ui.page);
+    if (found.length) report.push(describeAxe(path, found));
     serious += found.filter((v) => v.impact === "serious" || v.impact === "critical").length;
   }
   if (report.length) console.log(`axe findings (all impacts):\n${report.join("\n")}`);

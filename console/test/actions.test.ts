@@ -8,12 +8,10 @@
  * SDK, never taken from the page alone.
  */
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import { after, before, test } from "node:test";
 import type { Page } from "playwright-core";
 import { NonRetryableError, Worker, workflow, type Run, type Weft } from "weftflow";
-import { client, openConsole, startServer, unique, type Console, type LiveServer } from "./harness.js";
+import { client, openConsole, startServer, unique, type Console, type LiveServer, axeFindings, describeAxe } from "./harness.js";
 
 let server: LiveServer;
 let weft: Weft;
@@ -42,20 +40,9 @@ async function until<T>(read: () => Promise<T>, ok: (value: T) => boolean, what:
   }
 }
 
-interface AxeResult {
-  violations: { id: string; help: string; nodes: { target: string[] }[] }[];
-}
-
-/** axe-core's violations inside `selector` (our components only), one line each. */
+/** axe-core's violations (every impact) inside `selector`: our components only. */
 async function axeViolations(page: Page, selector: string): Promise<string[]> {
-  // Evaluated through the DevTools protocol: the console's CSP (script-src 'self') refuses injected script tags.
-  const axePath = createRequire(import.meta.url).resolve("axe-core/axe.min.js");
-  await page.evaluate(readFileSync(axePath, "utf8"));
-  return page.evaluate(async (context) => {
-    const axe = (window as unknown as { axe: { run(context: string): Promise<AxeResult> } }).axe;
-    const result = await axe.run(context);
-    return result.violations.map((v) => `${v.id} (${v.help}): ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
-  }, selector);
+  return (await axeFindings(page, selector)).map((v) => describeAxe(selector, [v]));
 }
 
 function runStatus(runId: string, ...statuses: Run["status"][]): Promise<Run> {

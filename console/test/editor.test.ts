@@ -5,30 +5,11 @@
  * workflow, read back through the SDK.
  */
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import { after, before, test } from "node:test";
 import type { Page } from "playwright-core";
 import { workflow } from "weftflow";
-import { client, openConsole, startServer, unique, type Console, type LiveServer } from "./harness.js";
+import { client, openConsole, startServer, unique, type Console, type LiveServer, seriousAxeViolations } from "./harness.js";
 
-const AXE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
-
-interface AxeResult {
-  violations: { id: string; impact: string | null; nodes: { target: unknown[] }[] }[];
-}
-
-/** Serious and critical axe-core violations of the page (DAG nodes left out: DagView is the lead's). The script is evaluated through the debugging protocol, which the console's CSP does not block. */
-async function seriousViolations(page: Page): Promise<string[]> {
-  await page.evaluate(AXE);
-  return page.evaluate(async () => {
-    const axe = (window as unknown as { axe: { run(context: unknown): Promise<AxeResult> } }).axe;
-    const result = await axe.run({ exclude: [[".dag-node"]] });
-    return result.violations
-      .filter((v) => v.impact === "serious" || v.impact === "critical")
-      .map((v) => `${v.id}: ${v.nodes.map((n) => JSON.stringify(n.target)).join(", ")}`);
-  });
-}
 
 let server: LiveServer;
 let ui: Console;
@@ -96,7 +77,7 @@ test("the editor marks a cycle on both of its steps, clears the marks once fixed
   const cycle = page.getByRole("button", { name: /CYCLE/ });
   assert.match(await cycle.innerText(), /Cycle detected/);
   await ui.screenshot("editor-cycle");
-  assert.deepEqual(await seriousViolations(page), [], "the editor has no serious accessibility violations");
+  assert.deepEqual(await seriousAxeViolations(page), [], "the editor has no serious accessibility violations");
 
   // Choosing the problem by keyboard puts the cursor in the editor.
   await cycle.focus();

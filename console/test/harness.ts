@@ -7,7 +7,8 @@
  */
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -122,4 +123,51 @@ export async function openConsole(server: LiveServer, options: { width?: number;
 /** A unique name for workflows and agents of one test. */
 export function unique(prefix: string): string {
   return `${prefix}-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e6).toString(36)}`;
+}
+
+/** One axe-core violation: the rule, its impact and where it was found. */
+export interface AxeFinding {
+  id: string;
+  impact: string;
+  help: string;
+  nodes: { target: unknown; html: string; failureSummary: string }[];
+}
+
+const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+
+/**
+ * axe-core's violations, every impact, on the whole page or inside the
+ * elements matching `within`. The script is evaluated over the DevTools
+ * protocol: the console's CSP (script-src 'self') rightly refuses an
+ * injected <script>.
+ */
+export async function axeFindings(page: Page, within?: string): Promise<AxeFinding[]> {
+  if (!(await page.evaluate(() => "axe" in window))) await page.evaluate(AXE_SOURCE);
+  return page.evaluate(async (context) => {
+    type Raw = { id: string; impact: string | null; help: string; nodes: { target: unknown; html: string; failureSummary?: string }[] };
+    const axe = (window as unknown as { axe: { run(context: unknown, options: object): Promise<{ violations: Raw[] }> } }).axe;
+    const result = await axe.run(context ?? document, { resultTypes: ["violations"] });
+    return result.violations.map((v) => ({
+      id: v.id,
+      impact: v.impact ?? "unknown",
+      help: v.help,
+      nodes: v.nodes.map((n) => ({ target: n.target, html: n.html, failureSummary: n.failureSummary ?? "" })),
+    }));
+  }, within);
+}
+
+/** `found` as readable lines, each node with its HTML and axe's summary. */
+export function describeAxe(where: string, found: AxeFinding[]): string {
+  return found
+    .map((v) => {
+      const nodes = v.nodes.map((n) => `    ${JSON.stringify(n.target)} ${n.html.slice(0, 160)}\n      ${n.failureSummary.replace(/\n/g, "\n      ")}`);
+      return `${where}: [${v.impact}] ${v.id}: ${v.help}\n${nodes.join("\n")}`;
+    })
+    .join("\n");
+}
+
+/** The serious and critical violations (see `axeFindings`), one line each; empty when none. */
+export async function seriousAxeViolations(page: Page, within?: string): Promise<string[]> {
+  const found = await axeFindings(page, within);
+  return found.filter((v) => v.impact === "serious" || v.impact === "critical").map((v) => describeAxe(within ?? "page", [v]));
 }

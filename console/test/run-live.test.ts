@@ -8,15 +8,14 @@
  */
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import type { Page } from "playwright-core";
-import { createRequire } from "node:module";
 import { NonRetryableError, outcome, RetryableError, Worker, workflow, type Cost, type Handler, type JsonObject, type StepSpec, type Weft } from "weftflow";
-import { client, openConsole, startServer, unique, type Console, type LiveServer } from "./harness.js";
+import { client, openConsole, startServer, unique, type Console, type LiveServer, seriousAxeViolations } from "./harness.js";
 
 const cleanups: (() => Promise<unknown>)[] = [];
 after(async () => {
@@ -43,23 +42,6 @@ function gate(): { promise: Promise<void>; open(): void } {
 /** As the console writes money: "1.20 USD". */
 const money = (cost: Cost | null) => `${((cost?.amount ?? 0) / 100).toFixed(2)} ${(cost?.currency ?? "usd").toUpperCase()}`;
 
-/** Serious or critical axe-core violations on the page as it is now. */
-async function axeViolations(page: Page): Promise<string[]> {
-  // Evaluated over the DevTools protocol: the console's CSP (script-src 'self') refuses an injected <script>.
-  await page.evaluate(readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8"));
-  return page.evaluate(async () => {
-    type Result = { violations: { id: string; impact: string | null; nodes: unknown[] }[] };
-    const axe = (window as unknown as { axe: { run(context: unknown, options: unknown): Promise<Result> } }).axe;
-    // The DAG's node buttons (dag/DagView.tsx, not this page's) name themselves
-    // differently from their text; that rule is checked everywhere else.
-    const mismatch = "label-content-name-mismatch";
-    const all = await axe.run(document, { rules: { [mismatch]: { enabled: false } } });
-    const names = await axe.run({ exclude: [["figure.dag"]] }, { runOnly: [mismatch] });
-    return [...all.violations, ...names.violations]
-      .filter((v) => v.impact === "serious" || v.impact === "critical")
-      .map((v) => `${v.id} (${v.nodes.length})`);
-  });
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -169,7 +151,7 @@ test("a 20-step DAG turns completed live, node by node", async () => {
   assert.equal(await page.getByRole("status").filter({ hasText: "Reconnecting" }).count(), 0);
   await ui.screenshot("run-dag-finished");
   assert.deepEqual(ui.logs.filter((l) => l.startsWith("pageerror")), []);
-  assert.deepEqual(await axeViolations(page), [], "no serious accessibility violations");
+  assert.deepEqual(await seriousAxeViolations(page), [], "no serious accessibility violations");
 });
 
 test("a map over 5 items shows done/total progressing to 5/5", async () => {

@@ -5,31 +5,12 @@
  * rollback.
  */
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import { after, before, test } from "node:test";
 import type { Page } from "playwright-core";
 import { toStep, workflow } from "weftflow";
 import { WorkflowStatus as PbWorkflowStatus } from "weftflow/gen/weft/v1/workflow_pb";
-import { client, openConsole, startServer, unique, type Console, type LiveServer } from "./harness.js";
+import { client, openConsole, startServer, unique, type Console, type LiveServer, seriousAxeViolations } from "./harness.js";
 
-const AXE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
-
-interface AxeResult {
-  violations: { id: string; impact: string | null; nodes: { target: unknown[] }[] }[];
-}
-
-/** Serious and critical axe-core violations of the page (DAG nodes left out: DagView is the lead's). The script is evaluated through the debugging protocol, which the console's CSP does not block. */
-async function seriousViolations(page: Page): Promise<string[]> {
-  await page.evaluate(AXE);
-  return page.evaluate(async () => {
-    const axe = (window as unknown as { axe: { run(context: unknown): Promise<AxeResult> } }).axe;
-    const result = await axe.run({ exclude: [[".dag-node"]] });
-    return result.violations
-      .filter((v) => v.impact === "serious" || v.impact === "critical")
-      .map((v) => `${v.id}: ${v.nodes.map((n) => JSON.stringify(n.target)).join(", ")}`);
-  });
-}
 
 let server: LiveServer;
 let ui: Console;
@@ -79,7 +60,7 @@ test("the list filters by status and tag on the server and by name in the browse
   await waitForList(page, [alpha, beta, gamma]);
   const pausedRow = page.getByRole("row").filter({ has: page.getByRole("link", { name: gamma }) });
   assert.match(await pausedRow.innerText(), /paused/);
-  assert.deepEqual(await seriousViolations(page), [], "the list has no serious accessibility violations");
+  assert.deepEqual(await seriousAxeViolations(page), [], "the list has no serious accessibility violations");
 
   await page.getByLabel("Status").selectOption("paused");
   await waitForList(page, [gamma]);
@@ -142,7 +123,7 @@ test("the graph shows every step of a definition with a condition and a parallel
   const panel = page.getByLabel("Definition of step check");
   assert.match(await panel.innerText(), /"expression": "\$\.fetch\.output\.ok == true"/);
   await ui.screenshot("workflow-graph");
-  assert.deepEqual(await seriousViolations(page), [], "the graph tab has no serious accessibility violations");
+  assert.deepEqual(await seriousAxeViolations(page), [], "the graph tab has no serious accessibility violations");
 
   // The tabs work from the keyboard: arrow to JSON.
   await page.getByRole("tab", { name: "Graph" }).focus();
@@ -182,7 +163,7 @@ test("versions: v1 against v3 shows the changed line on both sides, the server's
   const patch = page.getByRole("list", { name: "JSON Patch from version 1 to version 3" });
   await patch.getByText("/steps/0/task").waitFor();
   assert.match(await patch.innerText(), /third task/);
-  assert.deepEqual(await seriousViolations(page), [], "the versions tab has no serious accessibility violations");
+  assert.deepEqual(await seriousAxeViolations(page), [], "the versions tab has no serious accessibility violations");
   await ui.screenshot("workflow-versions");
 
   await page.getByRole("button", { name: "Roll back to this version (version 1)" }).click();

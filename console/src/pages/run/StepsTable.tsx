@@ -23,7 +23,7 @@ export function StepsTable({ steps, nodes, selected, onSelect, now }: StepsTable
   if (steps.length === 0) return <p className="muted">No steps have run yet.</p>;
   return (
     <table className="run-steps">
-      <caption className="run-visually-hidden">Steps of this run</caption>
+      <caption className="sr-only">Steps of this run</caption>
       <thead>
         <tr>
           <th scope="col">Step</th>

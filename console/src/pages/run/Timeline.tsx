@@ -68,7 +68,7 @@ export function Timeline({ steps, start, end, now, selected, onSelect }: Timelin
           >
             {/* The name read out is the text shown, plus the timing said in words (hidden from sight). */}
             <span className="gantt-label">{step.id}</span>
-            <span className="run-visually-hidden">{`, ${step.status}, ${when}`}</span>
+            <span className="sr-only">{`, ${step.status}, ${when}`}</span>
             <span className="gantt-track">
               {from === undefined ? (
                 <span className="gantt-idle" aria-hidden="true">

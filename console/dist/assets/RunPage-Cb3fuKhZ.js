@@ -1,1 +1,0 @@
-import{i as e}from"./index-DdcXroil.js";var t=e();function n(){return(0,t.jsx)(`h1`,{children:`RunPage: not built yet`})}export{n as default};
