@@ -221,6 +221,13 @@ pub struct Step {
     pub started_at: Option<SystemTime>,
     /// When it finished.
     pub completed_at: Option<SystemTime>,
+    /// The input of its latest attempt, for steps run as a task (an
+    /// agent's, as its worker received it); `None` for steps the engine
+    /// runs itself, and in ListRuns.
+    pub input: Option<Value>,
+    /// The worker that claimed its latest attempt; `None` before a claim
+    /// and for steps the server runs itself.
+    pub worker_id: Option<String>,
     /// The generated message.
     pub raw: pb::StepRun,
 }
@@ -238,6 +245,8 @@ impl From<pb::StepRun> for Step {
             cost: Cost::from(raw.cost.as_ref()),
             started_at: raw.start_time.as_ref().map(system_time),
             completed_at: raw.complete_time.as_ref().map(system_time),
+            input: raw.input.as_ref().map(from_proto_value),
+            worker_id: non_empty(&raw.worker_id),
             raw,
         }
     }
@@ -353,12 +362,21 @@ mod tests {
             status: pb::RunStatus::Completed as i32,
             output: Some(to_proto_value(&json!({"x": 1}))),
             cost: Some(pb::Money { amount: 125, currency: String::new() }),
-            steps: vec![pb::StepRun {
-                id: "a".into(),
-                status: pb::StepStatus::Ready as i32,
-                waiting_for: "a worker for agent 'x'".into(),
-                ..Default::default()
-            }],
+            steps: vec![
+                pb::StepRun {
+                    id: "a".into(),
+                    status: pb::StepStatus::Ready as i32,
+                    waiting_for: "a worker for agent 'x'".into(),
+                    ..Default::default()
+                },
+                pb::StepRun {
+                    id: "b".into(),
+                    status: pb::StepStatus::Completed as i32,
+                    input: Some(to_proto_value(&json!({"lead": "acme"}))),
+                    worker_id: "w-1".into(),
+                    ..Default::default()
+                },
+            ],
             ..Default::default()
         };
         let run = Run::from(raw);
@@ -367,6 +385,9 @@ mod tests {
         assert_eq!(run.cost.to_string(), "1.25 usd");
         assert_eq!(run.step("a").map(|s| s.status), Some(StepStatus::Ready));
         assert_eq!(run.step("a").and_then(|s| s.waiting_for.as_deref()), Some("a worker for agent 'x'"));
+        assert_eq!(run.step("a").map(|s| (s.input.clone(), s.worker_id.clone())), Some((None, None)));
+        assert_eq!(run.step("b").and_then(|s| s.input.clone()), Some(json!({"lead": "acme"})));
+        assert_eq!(run.step("b").and_then(|s| s.worker_id.as_deref()), Some("w-1"));
         assert_eq!(run.to_string(), r#"run r_1 completed {"x":1}"#);
     }
 

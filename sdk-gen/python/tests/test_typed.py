@@ -96,6 +96,8 @@ def test_native_run_from_a_message() -> None:
     message.start_time.FromSeconds(1_700_000_000)
     step = message.steps.add(id="greet", type="agent", status=run_pb2.STEP_STATUS_READY, waiting_for="a worker for agent 'g'")
     step.output.number_value = 2.0
+    done = message.steps.add(id="score", type="agent", status=run_pb2.STEP_STATUS_COMPLETED, worker_id="w-1")
+    done.input.struct_value.update({"lead": "acme"})
     run = Run.from_pb(message)
     assert run.status == "completed" and run.status is RunStatus.COMPLETED and str(run.status) == "completed"
     assert run.output == {"x": 1, "names": ["a", "b"]} and isinstance(run.output["x"], int)
@@ -104,6 +106,8 @@ def test_native_run_from_a_message() -> None:
     assert run.completed_at is None and run.error is None and run.pending_action is None
     assert run.step("greet").status == "ready" and run.step("greet").status is StepStatus.READY
     assert run.step("greet").waiting_for == "a worker for agent 'g'" and run.step("greet").output == 2
+    assert run.step("greet").input is None and run.step("greet").worker_id == ""
+    assert run.step("score").input == {"lead": "acme"} and run.step("score").worker_id == "w-1"
     assert run.raw is message
     assert repr(run).startswith("Run(id='wfrun_1', status='completed', output={'names': ['a', 'b'], 'x': 1}")
     assert "waiting_for" in repr(run)

@@ -199,6 +199,13 @@ class StepRun:
     waiting_for: str
     started_at: Optional[datetime]
     completed_at: Optional[datetime]
+    #: The input of the latest attempt, for steps run as a task (agent,
+    #: planner, webhook, http_request, script): the task's input as it was
+    #: handed over. None for steps the engine runs itself and pending steps.
+    input: Any
+    #: The worker that claimed the latest attempt, as registered. Empty
+    #: before a claim and for steps the server runs itself.
+    worker_id: str
     raw: run_pb2.StepRun = field(compare=False)
 
     @staticmethod
@@ -217,6 +224,8 @@ class StepRun:
             waiting_for=message.waiting_for,
             started_at=_time(message, "start_time"),
             completed_at=_time(message, "complete_time"),
+            input=_json(message, "input"),
+            worker_id=message.worker_id,
             raw=message,
         )
 

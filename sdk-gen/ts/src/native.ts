@@ -97,6 +97,18 @@ export interface StepRun {
   waitingFor: string;
   startedAt: Date | null;
   completedAt: Date | null;
+  /**
+   * The input of the latest attempt, for steps run as a task (agent,
+   * planner, webhook, http_request, script): the task's input as it was
+   * handed over. null for steps the engine runs itself (transform, map, …),
+   * for pending steps, and in `runs.list` (which returns no steps).
+   */
+  input: JsonValue;
+  /**
+   * The worker that claimed the latest attempt, as registered; "" before a
+   * claim and for steps the server runs itself.
+   */
+  workerId: string;
   readonly raw: PbStepRun;
 }
 
@@ -261,6 +273,8 @@ export function toStepRun(step: PbStepRun): StepRun {
       waitingFor: step.waitingFor,
       startedAt: date(step.startTime),
       completedAt: date(step.completeTime),
+      input: fromValue(step.input),
+      workerId: step.workerId,
     },
     step,
   );

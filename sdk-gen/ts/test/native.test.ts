@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { inspect } from "node:util";
 import { test } from "node:test";
-import { DeadlineExceededError, RunStatus, StepStatus, workflow } from "weftflow";
+import { DeadlineExceededError, RunStatus, StepStatus, Worker, workflow, type JsonObject } from "weftflow";
 import { client, collect, unique } from "./helpers.js";
 
 test("a finished run is native: status 'completed', output {x: 1}", async () => {
@@ -33,6 +33,8 @@ test("a finished run is native: status 'completed', output {x: 1}", async () => 
   assert.deepEqual(step?.output, { x: 1 });
   assert.equal(step?.waitingFor, "");
   assert.ok(step?.startedAt instanceof Date);
+  assert.equal(step?.input, null, "the engine ran the transform: no task input");
+  assert.equal(step?.workerId, "", "and no worker");
 
   // The generated message is there, but neither JSON nor logs show it.
   assert.equal(run.raw.$typeName, "weft.v1.Run");
@@ -121,4 +123,33 @@ test("execute waits for the end and answers the native run; its timeout is typed
   const runId = timedOut.metadata["runId"] ?? "";
   assert.match(runId, /^wfrun_/);
   assert.equal((await weft.runs.get(runId)).status, "cancelled");
+});
+
+test("an agent step names its worker and the input the worker was handed", async () => {
+  const weft = client();
+  const agent = unique("native-agent");
+  const workerId = unique("native-worker");
+  const handed: JsonObject[] = [];
+  const stop = new AbortController();
+  const worker = new Worker(weft, { id: workerId, name: "native-test" })
+    .agent(agent, (task) => {
+      handed.push(task.input);
+      return { ok: true };
+    })
+    .run(stop.signal);
+  try {
+    const wf = await weft.workflows.create(
+      workflow(unique("native-worked")).agent({ id: "ask", agent, task: "t", inputMap: { company: "$.input.company" } }),
+    );
+    const started = await wf.run({ input: { company: "Acme" } });
+    await collect(weft.runs.stream(started.id));
+    const ask = (await weft.runs.get(started.id)).steps.find((s) => s.id === "ask");
+    assert.equal(ask?.status, "completed");
+    assert.equal(ask?.workerId, workerId);
+    assert.deepEqual(handed, [{ company: "Acme" }]);
+    assert.deepEqual(ask?.input, handed[0], "the step's input is what the worker got");
+  } finally {
+    stop.abort();
+    await worker;
+  }
 });

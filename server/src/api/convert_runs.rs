@@ -15,7 +15,7 @@ use weft_proto::v1 as pb;
 
 use crate::api::convert::{timestamp, value_to_pb};
 use crate::api::error;
-use crate::engine::tasks::StepWaits;
+use crate::engine::tasks::{StepAttempts, StepWaits};
 use crate::model::json_limits::check_stored_depth;
 use crate::model::{EventRecord, RunRecord, RunStatus, StepRecord, StepStatus};
 
@@ -131,7 +131,15 @@ fn seconds(start: Option<i64>, end: Option<i64>, now_ms: i64) -> u32 {
     }
 }
 
-fn step_to_pb(step: &StepRecord, waits: &StepWaits, now_ms: i64) -> pb::StepRun {
+/// A step as `weft.v1.StepRun`. Its latest attempt's input and worker come
+/// from its task (`attempts`), except for a step that is pending or
+/// skipped: one reset by ResumeRun `from_step` keeps its old task row,
+/// which no longer says anything about the attempt to come.
+fn step_to_pb(step: &StepRecord, waits: &StepWaits, attempts: &StepAttempts, now_ms: i64) -> pb::StepRun {
+    let attempt = match step.status {
+        StepStatus::Pending | StepStatus::Skipped => None,
+        _ => attempts.get(&step.key),
+    };
     pb::StepRun {
         id: step.key.clone(),
         r#type: step.kind.as_str().to_string(),
@@ -146,6 +154,21 @@ fn step_to_pb(step: &StepRecord, waits: &StepWaits, now_ms: i64) -> pb::StepRun 
         waiting_for: waits.get(&step.key).to_owned(),
         start_time: step.started_ms.map(timestamp),
         complete_time: step.completed_ms.map(timestamp),
+        input: attempt.and_then(|a| a.input.as_ref()).and_then(|v| stored_input_to_pb(v, &step.run_id, &step.key)),
+        worker_id: attempt.map(|a| a.worker_id.clone()).unwrap_or_default(),
+    }
+}
+
+/// A task's stored input as `google.protobuf.Value`; unset, with a
+/// warning, when it is too deep to send, so the rest of the run still
+/// reads.
+fn stored_input_to_pb(value: &Value, run_id: &str, step: &str) -> Option<prost_types::Value> {
+    match check_stored_depth(value, "tasks.input") {
+        Ok(()) => Some(value_to_pb(value)),
+        Err(fault) => {
+            tracing::warn!(run_id, step, error = %fault, "a task's stored input is too deep to send; answering it unset");
+            None
+        }
     }
 }
 
@@ -169,8 +192,14 @@ fn pending_action_to_pb(action: &Value) -> pb::PendingAction {
 }
 
 /// A run (with its steps, when read) as `weft.v1.Run`; `waits` says what
-/// waiting steps wait for.
-pub fn run_to_pb(run: &RunRecord, steps: &[StepRecord], waits: &StepWaits, now_ms: i64) -> pb::Run {
+/// waiting steps wait for, `attempts` what their latest attempts ran with.
+pub fn run_to_pb(
+    run: &RunRecord,
+    steps: &[StepRecord],
+    waits: &StepWaits,
+    attempts: &StepAttempts,
+    now_ms: i64,
+) -> pb::Run {
     let error = match (run.status, &run.error) {
         (RunStatus::Failed, Some(message)) => Some(pb::RunError {
             // Runs stored before codes were recorded failed at a step.
@@ -189,7 +218,7 @@ pub fn run_to_pb(run: &RunRecord, steps: &[StepRecord], waits: &StepWaits, now_m
         input: run.input.as_ref().filter(|i| !i.is_null()).map(|v| stored_value_to_pb(v, &run.id, "input")),
         output: run.output.as_ref().map(|v| stored_value_to_pb(v, &run.id, "output")),
         shared_state: run.shared_state.as_ref().and_then(|v| stored_struct_to_pb(v, &run.id, "shared_state")),
-        steps: steps.iter().map(|s| step_to_pb(s, waits, now_ms)).collect(),
+        steps: steps.iter().map(|s| step_to_pb(s, waits, attempts, now_ms)).collect(),
         cost: Some(money(run.cost_cents)),
         duration: seconds(run.started_ms, run.completed_ms, now_ms),
         can_retry_from: run.can_retry_from.clone().unwrap_or_default(),

@@ -26,7 +26,7 @@ use crate::api::request_checks::{json_depth, required_id};
 use crate::api::{error, page_token};
 use crate::engine::runs::{RunDetail, StartRun};
 use crate::engine::scheduler::now_ms;
-use crate::engine::tasks::StepWaits;
+use crate::engine::tasks::{StepAttempts, StepWaits};
 use crate::engine::workflows::names::reference;
 use crate::engine::{EngineError, ResumeForm, RunEngine, TaskQueue};
 use crate::model::EventRecord;
@@ -67,7 +67,8 @@ impl RunApi {
     /// what the long-waiting ones wait for.
     async fn run_pb(&self, tenant: &str, mut detail: RunDetail) -> pb::Run {
         let waits = self.tasks.project_waits(tenant, &mut detail).await;
-        run_to_pb(&detail.0, &detail.1, &waits, now_ms())
+        let attempts = self.tasks.step_attempts(tenant, &detail.0.id).await;
+        run_to_pb(&detail.0, &detail.1, &waits, &attempts, now_ms())
     }
 }
 
@@ -291,7 +292,11 @@ impl RunService for RunApi {
         };
         let now = now_ms();
         Ok(Response::new(pb::ListRunsResponse {
-            runs: page.runs.iter().map(|run| run_to_pb(run, &[], &StepWaits::default(), now)).collect(),
+            runs: page
+                .runs
+                .iter()
+                .map(|run| run_to_pb(run, &[], &StepWaits::default(), &StepAttempts::default(), now))
+                .collect(),
             next_page_token,
             total: page.total,
         }))

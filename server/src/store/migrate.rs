@@ -29,6 +29,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (16, "schedules", include_str!("../../migrations/sqlite/0016_schedules.sql")),
     (20, "unique workflow names", include_str!("../../migrations/sqlite/0020_unique_workflow_names.sql")),
     (21, "run trace context", include_str!("../../migrations/sqlite/0021_run_trace_context.sql")),
+    (22, "task claimed by", include_str!("../../migrations/sqlite/0022_task_claimed_by.sql")),
 ];
 
 /// Migrations of the Postgres store, numbered as their SQLite twins: the
@@ -55,6 +56,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (16, "schedules", include_str!("../../migrations/postgres/0016_schedules.sql")),
     (20, "unique workflow names", include_str!("../../migrations/postgres/0020_unique_workflow_names.sql")),
     (21, "run trace context", include_str!("../../migrations/postgres/0021_run_trace_context.sql")),
+    (22, "task claimed by", include_str!("../../migrations/postgres/0022_task_claimed_by.sql")),
 ];
 
 /// The migrator of the SQLite store.

@@ -7,6 +7,7 @@
 //!
 //! [`Store`] is the sum of one trait per table (restate's storage-api
 //! shape): [`WorkflowStore`], [`RunStore`], [`TaskStore`], [`TaskWaitStore`],
+//! [`StepTaskStore`],
 //! [`ApprovalStore`], [`WorkerStore`], [`SecretStore`], [`KeyStore`],
 //! [`RetentionStore`], [`NotificationStore`], [`TriggerStore`],
 //! [`TemplateStore`], [`SlotStore`], [`ScheduleStore`]
@@ -34,6 +35,7 @@ pub mod schedules;
 mod secrets;
 pub mod slots;
 pub mod sqlite;
+mod step_tasks;
 mod task_waits;
 mod tasks;
 pub mod templates;
@@ -57,6 +59,7 @@ pub use schedules::ScheduleStore;
 pub use secrets::SecretStore;
 pub use slots::{PausedRuns, QueueRow, SlotAsk, SlotStore, StalledAdmission};
 pub use sqlite::wal::CheckpointStats;
+pub use step_tasks::{StepTask, StepTaskStore};
 pub use task_waits::{AgentQueueRow, QueueCursor, QueuedTask, TaskWaitStore};
 pub use tasks::{ClaimRequest, ClaimScope, ExpiredLease, LeasedTask, TaskClaim, TaskLease, TaskStatus, TaskStore};
 pub use templates::TemplateStore;
@@ -74,6 +77,7 @@ pub trait Store:
     + CommitStore
     + TaskStore
     + TaskWaitStore
+    + StepTaskStore
     + ApprovalStore
     + WorkerStore
     + SecretStore
@@ -94,7 +98,7 @@ impl<T> Store for T where
         + CommitStore
         + TaskStore
         + TaskWaitStore
-        + TaskWaitStore
+        + StepTaskStore
         + ApprovalStore
         + WorkerStore
         + SecretStore

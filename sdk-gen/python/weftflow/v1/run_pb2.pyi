@@ -384,6 +384,8 @@ class StepRun(google.protobuf.message.Message):
     WAITING_FOR_FIELD_NUMBER: builtins.int
     START_TIME_FIELD_NUMBER: builtins.int
     COMPLETE_TIME_FIELD_NUMBER: builtins.int
+    INPUT_FIELD_NUMBER: builtins.int
+    WORKER_ID_FIELD_NUMBER: builtins.int
     id: builtins.str
     """Step id, as in the definition. One dialect writes it `step_id`, another
     `name`. For map items: the sub-step id followed by the item index in
@@ -420,6 +422,13 @@ class StepRun(google.protobuf.message.Message):
     agent or planner step nobody has claimed, "a worker for agent
     'web-researcher'". Empty otherwise. Written `waitingFor`.
     """
+    worker_id: builtins.str
+    """Id of the worker that claimed the step's latest attempt, as
+    ListWorkers shows it (`WorkerInfo.worker_id`); kept after the step
+    finishes and across restarts. Empty when no worker claimed it: steps
+    the engine or its built-in executor runs, an attempt still queued
+    (READY), a PENDING or SKIPPED step. Written `workerId`.
+    """
     @property
     def output(self) -> google.protobuf.struct_pb2.Value:
         """Output of the step once COMPLETED, visible to later steps as
@@ -443,6 +452,18 @@ class StepRun(google.protobuf.message.Message):
         `completedAt` (the state-machine dialect calls it `exitedAt`).
         """
 
+    @property
+    def input(self) -> google.protobuf.struct_pb2.Value:
+        """Input of the step's latest attempt. For steps handed to a worker
+        (agent, planner) or to the server's built-in executor (webhook,
+        http_request, script): the task's input exactly as it was handed over,
+        also while that attempt is still queued. Unset for steps the engine
+        runs itself (transform, condition, map, …), whose resolved input is not
+        kept; for a PENDING or SKIPPED step; and when the stored input cannot
+        be read (the server logs why). Set by GetRun and every call answering
+        one run; ListRuns answers runs without their steps.
+        """
+
     def __init__(
         self,
         *,
@@ -459,9 +480,11 @@ class StepRun(google.protobuf.message.Message):
         waiting_for: builtins.str = ...,
         start_time: google.protobuf.timestamp_pb2.Timestamp | None = ...,
         complete_time: google.protobuf.timestamp_pb2.Timestamp | None = ...,
+        input: google.protobuf.struct_pb2.Value | None = ...,
+        worker_id: builtins.str = ...,
     ) -> None: ...
-    def HasField(self, field_name: typing.Literal["_item_index", b"_item_index", "complete_time", b"complete_time", "cost", b"cost", "item_index", b"item_index", "output", b"output", "start_time", b"start_time"]) -> builtins.bool: ...
-    def ClearField(self, field_name: typing.Literal["_item_index", b"_item_index", "attempts", b"attempts", "complete_time", b"complete_time", "cost", b"cost", "duration", b"duration", "error", b"error", "id", b"id", "item_index", b"item_index", "output", b"output", "parent_id", b"parent_id", "start_time", b"start_time", "status", b"status", "type", b"type", "waiting_for", b"waiting_for"]) -> None: ...
+    def HasField(self, field_name: typing.Literal["_item_index", b"_item_index", "complete_time", b"complete_time", "cost", b"cost", "input", b"input", "item_index", b"item_index", "output", b"output", "start_time", b"start_time"]) -> builtins.bool: ...
+    def ClearField(self, field_name: typing.Literal["_item_index", b"_item_index", "attempts", b"attempts", "complete_time", b"complete_time", "cost", b"cost", "duration", b"duration", "error", b"error", "id", b"id", "input", b"input", "item_index", b"item_index", "output", b"output", "parent_id", b"parent_id", "start_time", b"start_time", "status", b"status", "type", b"type", "waiting_for", b"waiting_for", "worker_id", b"worker_id"]) -> None: ...
     def WhichOneof(self, oneof_group: typing.Literal["_item_index", b"_item_index"]) -> typing.Literal["item_index"] | None: ...
 
 global___StepRun = StepRun

@@ -9,7 +9,8 @@
 //! need no read first, in `granted.rs`. What a queued task's step waits
 //! for (READY, `waitingFor`, ListWorkers' agent queues) is in
 //! `waiting.rs`, and the watcher that records task.unclaimed in
-//! `unclaimed.rs`.
+//! `unclaimed.rs`. Each step's latest attempt as reads show it (its input,
+//! the worker that claimed it) is in `attempts.rs`.
 //!
 //! Claims are made by the run writer inside its group commit (ENGINE.md §4),
 //! so they share fsyncs with the completions that free the next steps;
@@ -17,6 +18,7 @@
 //! step's outcome and the task row change commit together. Heartbeats are
 //! single store operations.
 
+mod attempts;
 mod granted;
 mod lease;
 mod output;
@@ -35,6 +37,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+pub use attempts::{StepAttempt, StepAttempts};
 pub use lease::HeartbeatReply;
 pub use output::{MAX_OUTPUT_BYTES, TaskOutput};
 pub use policy::{ToolAnswer, ToolUse};

@@ -71,7 +71,8 @@ pub(super) async fn write(tx: &mut PgConnection, batch: &RunBatch) -> Result<(),
              $7::text[], $8::text[], $9::text[], $10::bigint[], $11::bigint[]) \
          ON CONFLICT (run_id, step_key) DO UPDATE SET attempt = excluded.attempt, task = excluded.task, \
            input = excluded.input, created_at = excluded.created_at, status = 'queued', lease_owner = NULL, \
-           lease_deadline = NULL, cost_so_far = 0, timeout_ms = excluded.timeout_ms, attempt_deadline = NULL",
+           lease_deadline = NULL, cost_so_far = 0, timeout_ms = excluded.timeout_ms, attempt_deadline = NULL, \
+           claimed_by = NULL",
     )
     .bind(column(tasks, |t| nul_safe(t.task_id.as_str())))
     .bind(column(tasks, |t| nul_safe(t.run_id.as_str())))
@@ -106,7 +107,7 @@ pub(super) async fn claim(tx: &mut PgConnection, claim: &TaskClaim<'_>) -> Resul
              ORDER BY created_at, task_id LIMIT 1 FOR UPDATE SKIP LOCKED), \
          leased AS ( \
              UPDATE tasks t SET status = 'leased', lease_token = t.lease_token + 1, lease_owner = $4, \
-                 attempt_deadline = $6 + t.timeout_ms, lease_deadline = LEAST($5, $6 + t.timeout_ms), \
+                 claimed_by = $4, attempt_deadline = $6 + t.timeout_ms, lease_deadline = LEAST($5, $6 + t.timeout_ms), \
                  cost_so_far = 0 \
              FROM picked WHERE t.run_id = picked.run_id AND t.step_key = picked.step_key \
              RETURNING t.task_id, t.tenant_id, t.run_id, t.step_key, t.attempt, t.kind, t.agent, t.task, \
@@ -167,7 +168,7 @@ pub(super) async fn release(tx: &mut PgConnection, leases: &[(String, u64)]) -> 
         return Ok(());
     }
     sqlx::query(
-        "UPDATE tasks SET status = 'queued', lease_owner = NULL, lease_deadline = NULL \
+        "UPDATE tasks SET status = 'queued', lease_owner = NULL, lease_deadline = NULL, claimed_by = NULL \
          FROM UNNEST($1::text[], $2::bigint[]) AS l(task_id, token) \
          WHERE tasks.task_id = l.task_id AND tasks.lease_token = l.token AND tasks.status = 'leased'",
     )

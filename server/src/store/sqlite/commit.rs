@@ -174,7 +174,7 @@ fn write(conn: &mut Connection, batch: &RunBatch) -> Result<Vec<Option<LeasedTas
             keys.execute(params![row.tenant_id, row.key, row.run_id, row.created_ms])?;
         }
         let mut release = tx.prepare_cached(
-            "UPDATE tasks SET status = 'queued', lease_owner = NULL, lease_deadline = NULL \
+            "UPDATE tasks SET status = 'queued', lease_owner = NULL, lease_deadline = NULL, claimed_by = NULL \
              WHERE task_id = ?1 AND lease_token = ?2 AND status = 'leased'",
         )?;
         for (task_id, token) in &batch.releases {
@@ -323,7 +323,8 @@ fn write_tasks(tx: &Transaction<'_>, batch: &RunBatch) -> Result<(), StoreError>
          timeout_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) \
          ON CONFLICT (run_id, step_key) DO UPDATE SET attempt = excluded.attempt, task = excluded.task, \
          input = excluded.input, created_at = excluded.created_at, status = 'queued', lease_owner = NULL, \
-         lease_deadline = NULL, cost_so_far = 0, timeout_ms = excluded.timeout_ms, attempt_deadline = NULL",
+         lease_deadline = NULL, cost_so_far = 0, timeout_ms = excluded.timeout_ms, attempt_deadline = NULL, \
+         claimed_by = NULL",
     )?;
     for t in &batch.tasks {
         queue.execute(params![
@@ -400,7 +401,7 @@ fn claim_one(tx: &Transaction<'_>, claim: &TaskClaim<'_>) -> Result<Option<Lease
     // outlives it.
     let sql = format!(
         "UPDATE tasks SET status = 'leased', lease_token = lease_token + 1, lease_owner = ?, \
-         attempt_deadline = ? + timeout_ms, lease_deadline = MIN(?, COALESCE(? + timeout_ms, ?)), \
+         claimed_by = ?, attempt_deadline = ? + timeout_ms, lease_deadline = MIN(?, COALESCE(? + timeout_ms, ?)), \
          cost_so_far = 0 WHERE (run_id, step_key) = (SELECT run_id, step_key FROM tasks \
          WHERE status = 'queued' {in_tenant} AND agent IN ({agents}) AND kind IN ({kinds}) \
          ORDER BY created_at, task_id LIMIT 1) \
@@ -408,7 +409,10 @@ fn claim_one(tx: &Transaction<'_>, claim: &TaskClaim<'_>) -> Result<Option<Lease
          attempt_deadline, created_at"
     );
     let deadline = claim.now_ms.saturating_add(claim.lease_ms);
-    let mut values: Vec<rusqlite::types::Value> = Vec::with_capacity(7 + claim.agents.len() + claim.kinds.len());
+    let mut values: Vec<rusqlite::types::Value> = Vec::with_capacity(8 + claim.agents.len() + claim.kinds.len());
+    // Once as the lease's owner, once as who claimed the attempt (kept
+    // after the lease ends).
+    values.push(claim.worker_id.to_owned().into());
     values.push(claim.worker_id.to_owned().into());
     values.push(claim.now_ms.into());
     values.push(deadline.into());

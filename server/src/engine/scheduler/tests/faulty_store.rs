@@ -260,6 +260,14 @@ impl TaskStore for FaultyStore {
 }
 
 #[async_trait]
+impl crate::store::StepTaskStore for FaultyStore {
+    async fn step_tasks_of_run(&self, tenant: &str, run_id: &str) -> Result<Vec<crate::store::StepTask>, StoreError> {
+        self.reachable()?;
+        self.inner.step_tasks_of_run(tenant, run_id).await
+    }
+}
+
+#[async_trait]
 impl crate::store::TaskWaitStore for FaultyStore {
     async fn queued_tasks_of_run(
         &self,
