@@ -56,14 +56,15 @@ export async function startServer(env: Record<string, string> = {}): Promise<Liv
   child.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()));
   const stop = async () => {
-    if (child.exitCode === null) {
+    // A process ended by a signal has a null exitCode and a signalCode.
+    if (child.exitCode === null && child.signalCode === null) {
       child.kill("SIGTERM");
       await new Promise((done) => child.once("exit", done));
     }
     rmSync(dir, { recursive: true, force: true });
   };
   for (let i = 0; ; i++) {
-    if (child.exitCode !== null) throw new Error(`weft exited at start:\n${output}`);
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`weft exited at start:\n${output}`);
     try {
       const answer = await fetch(`${url}/readyz`);
       if (answer.ok) break;
@@ -170,4 +171,18 @@ export function describeAxe(where: string, found: AxeFinding[]): string {
 export async function seriousAxeViolations(page: Page, within?: string): Promise<string[]> {
   const found = await axeFindings(page, within);
   return found.filter((v) => v.impact === "serious" || v.impact === "critical").map((v) => describeAxe(within ?? "page", [v]));
+}
+
+/**
+ * Runs a test file's cleanups, last first, each given at most 10 s: a
+ * failed test can leave a worker's handler waiting on a gate that never
+ * opens, and the file must still end.
+ */
+export async function runCleanups(cleanups: (() => Promise<unknown>)[]): Promise<void> {
+  for (const cleanup of cleanups.reverse()) {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise((done) => (timer = setTimeout(done, 10_000)));
+    await Promise.race([cleanup().catch(() => undefined), late]);
+    clearTimeout(timer);
+  }
 }

@@ -89,7 +89,13 @@ const StepNode = memo(function StepNode({ data }: NodeProps<StepNodeType>) {
         </span>
         <span className="dag-node-meta">
           {status && <span className="dag-node-status">{status}</span>}
-          {progress && <span className="dag-node-progress"> {progress}</span>}
+          {progress && (
+            <span className="dag-node-progress">
+              {" "}
+              {progress}
+              <span className="sr-only"> done</span>
+            </span>
+          )}
           {overlay?.note && <span> · {overlay.note}</span>}
           {overlay?.spliced && (
             <span className="badge" aria-hidden="true">

@@ -1,8 +1,9 @@
 /**
  * The side panel of the selected step: status, type, input, output,
  * error, attempts, cost against the per-step cap, timing, what it waits
- * for, and the worker that ran it. Fields this server does not record
- * (input, worker, until the SDK carries them) say "not recorded".
+ * for, and the worker that ran it (the server records input and worker
+ * for steps handed to a worker or run as a task; steps the engine computes
+ * itself, like transforms and maps, have neither).
  */
 import type { JsonValue, Policy } from "weftflow";
 import type { GraphNode } from "../../dag/graph";
@@ -12,11 +13,13 @@ import { CostMeter } from "./CostMeter";
 import type { StepView } from "./liveState";
 import { stepDuration } from "./runGraph";
 
+/** Step types run as a task, whose input and worker the server records. */
+const TASK_TYPES: ReadonlySet<string> = new Set(["agent", "planner", "webhook", "http_request", "script"]);
+
 /** Step statuses after which no output will come. */
 const FINISHED: ReadonlySet<string> = new Set(["completed", "failed", "skipped", "cancelled"]);
 
-function Json({ value, empty }: { value: JsonValue | undefined; empty: string }) {
-  if (value === undefined) return <p className="muted">not recorded</p>;
+function Json({ value, empty }: { value: JsonValue; empty: string }) {
   if (value === null) return <p className="muted">{empty}</p>;
   return <pre>{pretty(value)}</pre>;
 }
@@ -98,7 +101,7 @@ export function StepPanel({ id, step, node, items, policy, now, onSelect }: Step
           </>
         )}
         <dt>Worker</dt>
-        <dd>{step.workerId ?? <span className="muted">not recorded</span>}</dd>
+        <dd data-field="worker">{step.workerId || <span className="muted">{TASK_TYPES.has(step.type) ? "not claimed yet" : "none (run by the engine)"}</span>}</dd>
         {step.parentId && (
           <>
             <dt>Part of</dt>
@@ -120,7 +123,7 @@ export function StepPanel({ id, step, node, items, policy, now, onSelect }: Step
       )}
       <section aria-label="Step input">
         <h3>Input</h3>
-        <Json value={step.input} empty="none" />
+        <Json value={step.input} empty={TASK_TYPES.has(step.type) ? "not queued yet" : "none (computed by the engine)"} />
       </section>
       <section aria-label="Step output">
         <h3>Output</h3>

@@ -12,12 +12,8 @@
  */
 import type { Cost, JsonValue, Run, RunEvent, StepRun } from "weftflow";
 
-/** One step row of the page: the SDK's `StepRun` without `.raw`, plus fields newer servers send. */
+/** One step row of the page: the SDK's `StepRun` without `.raw`. */
 export interface StepView extends Omit<StepRun, "raw"> {
-  /** The step's input (`undefined`: this server does not record it). */
-  input: JsonValue | undefined;
-  /** The worker that ran it ("" or `undefined`: not recorded). */
-  workerId: string | undefined;
   /** Known from events only, not read back yet. */
   provisional: boolean;
 }
@@ -131,15 +127,9 @@ export function withEvent(state: LiveState, event: RunEvent): LiveState {
   return next;
 }
 
-/** The fields a newer SDK adds to `StepRun`, read defensively until it does. */
-function recorded(step: StepRun): { input: JsonValue | undefined; workerId: string | undefined } {
-  const extra = step as StepRun & { input?: JsonValue; workerId?: string };
-  return { input: extra.input, workerId: extra.workerId || undefined };
-}
-
 function fromRow(step: StepRun): StepView {
   const { raw: _raw, ...fields } = step;
-  return { ...fields, ...recorded(step), provisional: false };
+  return { ...fields, provisional: false };
 }
 
 /** A row for a step known only from events: items of a map, spliced steps. */
@@ -159,8 +149,8 @@ function provisional(id: string): StepView {
     waitingFor: "",
     startedAt: null,
     completedAt: null,
-    input: undefined,
-    workerId: undefined,
+    input: null,
+    workerId: "",
     provisional: true,
   };
 }
