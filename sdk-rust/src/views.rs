@@ -223,10 +223,11 @@ pub struct Step {
     pub completed_at: Option<SystemTime>,
     /// The input of its latest attempt, for steps run as a task (an
     /// agent's, as its worker received it); `None` for steps the engine
-    /// runs itself, and in ListRuns.
+    /// runs itself, and in every answer but GetRun (starting, executing or
+    /// acting on a run leaves it out).
     pub input: Option<Value>,
     /// The worker that claimed its latest attempt; `None` before a claim
-    /// and for steps the server runs itself.
+    /// for steps the server runs itself, and in every answer but GetRun.
     pub worker_id: Option<String>,
     /// The generated message.
     pub raw: pb::StepRun,

@@ -201,10 +201,13 @@ class StepRun:
     completed_at: Optional[datetime]
     #: The input of the latest attempt, for steps run as a task (agent,
     #: planner, webhook, http_request, script): the task's input as it was
-    #: handed over. None for steps the engine runs itself and pending steps.
+    #: handed over. None for steps the engine runs itself, pending steps, and
+    #: in every answer but ``runs.get`` (starting, executing or acting on a
+    #: run leaves it out).
     input: Any
     #: The worker that claimed the latest attempt, as registered. Empty
-    #: before a claim and for steps the server runs itself.
+    #: before a claim, for steps the server runs itself, and in every answer
+    #: but ``runs.get``.
     worker_id: str
     raw: run_pb2.StepRun = field(compare=False)
 

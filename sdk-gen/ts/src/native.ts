@@ -101,12 +101,14 @@ export interface StepRun {
    * The input of the latest attempt, for steps run as a task (agent,
    * planner, webhook, http_request, script): the task's input as it was
    * handed over. null for steps the engine runs itself (transform, map, …),
-   * for pending steps, and in `runs.list` (which returns no steps).
+   * for pending steps, and in every answer but `runs.get` (the calls that
+   * start, execute or act on a run leave it out, as `runs.list` does).
    */
   input: JsonValue;
   /**
    * The worker that claimed the latest attempt, as registered; "" before a
-   * claim and for steps the server runs itself.
+   * claim, for steps the server runs itself, and in every answer but
+   * `runs.get`.
    */
   workerId: string;
   readonly raw: PbStepRun;

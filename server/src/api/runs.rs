@@ -67,6 +67,15 @@ impl RunApi {
     /// what the long-waiting ones wait for.
     async fn run_pb(&self, tenant: &str, mut detail: RunDetail) -> pb::Run {
         let waits = self.tasks.project_waits(tenant, &mut detail).await;
+        run_to_pb(&detail.0, &detail.1, &waits, &StepAttempts::default(), now_ms())
+    }
+
+    /// `run_pb` plus each step's latest input and worker, read from the
+    /// run's task rows. Only GetRun pays for that read: ExecuteWorkflow,
+    /// StartRun and the run actions answer on the engine's hot path, where
+    /// the worker-path bench measured it (bench/README.md, #23).
+    async fn run_pb_with_attempts(&self, tenant: &str, mut detail: RunDetail) -> pb::Run {
+        let waits = self.tasks.project_waits(tenant, &mut detail).await;
         let attempts = self.tasks.step_attempts(tenant, &detail.0.id).await;
         run_to_pb(&detail.0, &detail.1, &waits, &attempts, now_ms())
     }
@@ -246,7 +255,7 @@ impl RunService for RunApi {
         let request = request.into_inner();
         required_id(&request.run_id, "run_id")?;
         let detail = self.runs.get(&tenant, &request.run_id).await?;
-        Ok(Response::new(pb::GetRunResponse { run: Some(self.run_pb(&tenant, detail).await) }))
+        Ok(Response::new(pb::GetRunResponse { run: Some(self.run_pb_with_attempts(&tenant, detail).await) }))
     }
 
     async fn list_runs(&self, request: Request<pb::ListRunsRequest>) -> Result<Response<pb::ListRunsResponse>, Status> {

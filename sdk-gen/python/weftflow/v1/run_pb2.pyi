@@ -427,7 +427,8 @@ class StepRun(google.protobuf.message.Message):
     ListWorkers shows it (`WorkerInfo.worker_id`); kept after the step
     finishes and across restarts. Empty when no worker claimed it: steps
     the engine or its built-in executor runs, an attempt still queued
-    (READY), a PENDING or SKIPPED step. Written `workerId`.
+    (READY), a PENDING or SKIPPED step. Set by GetRun only, as `input`.
+    Written `workerId`.
     """
     @property
     def output(self) -> google.protobuf.struct_pb2.Value:
@@ -460,8 +461,10 @@ class StepRun(google.protobuf.message.Message):
         also while that attempt is still queued. Unset for steps the engine
         runs itself (transform, condition, map, …), whose resolved input is not
         kept; for a PENDING or SKIPPED step; and when the stored input cannot
-        be read (the server logs why). Set by GetRun and every call answering
-        one run; ListRuns answers runs without their steps.
+        be read (the server logs why). Set by GetRun (and its REST routes)
+        only: the other calls answering a run (StartRun, ExecuteWorkflow, the
+        run actions) leave it unset, to stay off the engine's hot path, and
+        ListRuns answers runs without their steps.
         """
 
     def __init__(

@@ -344,8 +344,10 @@ export type StepRun = Message<"weft.v1.StepRun"> & {
    * also while that attempt is still queued. Unset for steps the engine
    * runs itself (transform, condition, map, …), whose resolved input is not
    * kept; for a PENDING or SKIPPED step; and when the stored input cannot
-   * be read (the server logs why). Set by GetRun and every call answering
-   * one run; ListRuns answers runs without their steps.
+   * be read (the server logs why). Set by GetRun (and its REST routes)
+   * only: the other calls answering a run (StartRun, ExecuteWorkflow, the
+   * run actions) leave it unset, to stay off the engine's hot path, and
+   * ListRuns answers runs without their steps.
    *
    * @generated from field: google.protobuf.Value input = 12;
    */
@@ -356,7 +358,8 @@ export type StepRun = Message<"weft.v1.StepRun"> & {
    * ListWorkers shows it (`WorkerInfo.worker_id`); kept after the step
    * finishes and across restarts. Empty when no worker claimed it: steps
    * the engine or its built-in executor runs, an attempt still queued
-   * (READY), a PENDING or SKIPPED step. Written `workerId`.
+   * (READY), a PENDING or SKIPPED step. Set by GetRun only, as `input`.
+   * Written `workerId`.
    *
    * @generated from field: string worker_id = 13;
    */
