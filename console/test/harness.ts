@@ -30,6 +30,14 @@ export interface LiveServer {
   stop(): Promise<void>;
 }
 
+/** A live server that can also be killed and started again on the same port and database file. */
+export interface RestartableServer extends LiveServer {
+  /** Ends the process with `signal` (default SIGKILL) and waits for it; nothing if it has ended. */
+  kill(signal?: NodeJS.Signals): Promise<void>;
+  /** Starts `weft serve` again, on the same port and database file, and waits until it is ready. */
+  restart(): Promise<void>;
+}
+
 function freePort(): Promise<number> {
   return new Promise((ok, fail) => {
     const probe = createServer();
@@ -42,42 +50,55 @@ function freePort(): Promise<number> {
 }
 
 /** Starts `weft serve` on SQLite; `env` adds settings (e.g. WEFT_REQUIRE_API_KEYS). */
-export async function startServer(env: Record<string, string> = {}): Promise<LiveServer> {
+export async function startServer(env: Record<string, string> = {}): Promise<RestartableServer> {
   const bin = process.env.WEFT_BIN;
   assert.ok(bin, "WEFT_BIN is not set: run through scripts/test-console");
   const dir = mkdtempSync(join(tmpdir(), "weft-console-"));
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   let output = "";
-  const child: ChildProcess = spawn(bin, ["serve", "--listen", `127.0.0.1:${port}`, "--database-url", `sqlite://${dir}/weft.db`], {
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  child.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()));
-  const stop = async () => {
+  let child: ChildProcess | undefined;
+  const kill = async (signal: NodeJS.Signals = "SIGKILL") => {
+    const proc = child;
     // A process ended by a signal has a null exitCode and a signalCode.
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill("SIGTERM");
-      await new Promise((done) => child.once("exit", done));
+    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
+    const exited = new Promise((done) => proc.once("exit", done));
+    proc.kill(signal);
+    await exited;
+  };
+  const launch = async () => {
+    const proc = spawn(bin, ["serve", "--listen", `127.0.0.1:${port}`, "--database-url", `sqlite://${dir}/weft.db`], {
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    child = proc;
+    proc.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    proc.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    for (let i = 0; ; i++) {
+      if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`weft exited at start:\n${output}`);
+      try {
+        if ((await fetch(`${url}/readyz`)).ok) return;
+      } catch {
+        // not listening yet
+      }
+      if (i > 300) {
+        await kill();
+        throw new Error(`weft did not become ready:\n${output}`);
+      }
+      await new Promise((r) => setTimeout(r, 50));
     }
+  };
+  const stop = async () => {
+    await kill("SIGTERM");
     rmSync(dir, { recursive: true, force: true });
   };
-  for (let i = 0; ; i++) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`weft exited at start:\n${output}`);
-    try {
-      const answer = await fetch(`${url}/readyz`);
-      if (answer.ok) break;
-    } catch {
-      // not listening yet
-    }
-    if (i > 300) {
-      await stop();
-      throw new Error(`weft did not become ready:\n${output}`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
+  try {
+    await launch();
+  } catch (thrown) {
+    rmSync(dir, { recursive: true, force: true });
+    throw thrown;
   }
-  return { url, log: () => output, stop };
+  return { url, log: () => output, stop, kill, restart: launch };
 }
 
 /** An SDK client of `server` over gRPC (HTTP/2), for setting up and checking. */

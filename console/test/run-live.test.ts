@@ -7,11 +7,6 @@
  * live over StreamRunEvents.
  */
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, test } from "node:test";
 import type { Page } from "playwright-core";
 import { NonRetryableError, outcome, RetryableError, Worker, workflow, type Cost, type Handler, type JsonObject, type StepSpec, type Weft } from "weftflow";
@@ -193,64 +188,8 @@ test("a map over 5 items shows done/total progressing to 5/5", async () => {
   await notReloaded(page);
 });
 
-/** A `weft serve` that can be stopped and started again on the same port and database file. */
-async function restartableServer(): Promise<LiveServer & { restart(): Promise<void>; kill(signal?: NodeJS.Signals): Promise<void> }> {
-  const bin = process.env.WEFT_BIN;
-  assert.ok(bin, "WEFT_BIN is not set");
-  const dir = mkdtempSync(join(tmpdir(), "weft-console-restart-"));
-  const port = await new Promise<number>((ok, fail) => {
-    const probe = createServer();
-    probe.once("error", fail);
-    probe.listen(0, "127.0.0.1", () => {
-      const address = probe.address();
-      probe.close(() => (typeof address === "object" && address ? ok(address.port) : fail(new Error("no port"))));
-    });
-  });
-  const url = `http://127.0.0.1:${port}`;
-  let output = "";
-  let child: ChildProcess | undefined;
-  const launch = async () => {
-    const proc = spawn(bin, ["serve", "--listen", `127.0.0.1:${port}`, "--database-url", `sqlite://${dir}/weft.db`], {
-      env: process.env,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    child = proc;
-    proc.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()));
-    proc.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()));
-    for (let i = 0; ; i++) {
-      if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`weft exited at start:\n${output}`);
-      try {
-        if ((await fetch(`${url}/readyz`)).ok) return;
-      } catch {
-        // not listening yet
-      }
-      if (i > 300) throw new Error(`weft did not become ready:\n${output}`);
-      await sleep(50);
-    }
-  };
-  const kill = async (signal: NodeJS.Signals = "SIGKILL") => {
-    const proc = child;
-    // A process ended by a signal has a null exitCode and a signalCode.
-    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
-    const exited = new Promise((done) => proc.once("exit", done));
-    proc.kill(signal);
-    await exited;
-  };
-  await launch();
-  return {
-    url,
-    log: () => output,
-    kill,
-    restart: launch,
-    stop: async () => {
-      await kill("SIGKILL");
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
-
 test("the page resumes after the server restarts mid-run, with a reconnecting notice meanwhile", async () => {
-  const server = await restartableServer();
+  const server = await startServer();
   cleanups.push(() => server.stop());
   const weft = client(server);
   const agent = unique("survivor");
