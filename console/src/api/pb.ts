@@ -2,7 +2,7 @@
  * Reading generated messages the SDK does not wrap (raw ListRuns pages,
  * schedules, trigger status, estimates): timestamps as `Date`s, money as
  * the `Cost` the shared formats take, and enum numbers as the lower-case
- * names the status badges use. Shared by the ops pages.
+ * names the status badges use. Shared by the pages that read them.
  */
 import type { Cost } from "weftflow";
 

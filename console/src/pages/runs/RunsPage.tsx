@@ -14,7 +14,7 @@ import { money, seconds, when } from "../../ui/format";
 import { RunStatus as PbRunStatus } from "weftflow/gen/weft/v1/run_pb";
 import { filtersFrom, filtersQuery, listRuns, type RunFilters } from "./listRuns";
 import { RunsFilterBar } from "./RunsFilterBar";
-import { enumName, pbDate, pbMoney } from "./pb";
+import { enumName, pbDate, pbMoney } from "../../api/pb";
 import "./runs.css";
 
 const POLL_MS = 2000;

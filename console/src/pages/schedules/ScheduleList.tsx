@@ -12,7 +12,7 @@ import type { Loaded } from "../../api/useLoad";
 import { ErrorNote } from "../../ui/ErrorNote";
 import { StatusBadge } from "../../ui/Status";
 import { pretty, when } from "../../ui/format";
-import { pbDate } from "../runs/pb";
+import { pbDate } from "../../api/pb";
 import { notAvailable } from "./unavailable";
 
 export function ScheduleList({ schedules }: { schedules: Loaded<Schedule[]> }) {

@@ -12,7 +12,7 @@ import { ErrorNote } from "../../ui/ErrorNote";
 import { StatusBadge } from "../../ui/Status";
 import { when } from "../../ui/format";
 import { Link } from "wouter";
-import { pbDate } from "../runs/pb";
+import { pbDate } from "../../api/pb";
 import { notAvailable } from "./unavailable";
 
 const MAX_WINDOW = 86_400;

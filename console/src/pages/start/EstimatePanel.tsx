@@ -11,7 +11,7 @@ import type { EstimateRunResponse } from "weftflow/gen/weft/v1/run_service_pb";
 import { useConnection } from "../../api/weft";
 import { ErrorNote } from "../../ui/ErrorNote";
 import { money } from "../../ui/format";
-import { pbMoney } from "../runs/pb";
+import { pbMoney } from "../../api/pb";
 
 const DEBOUNCE_MS = 400;
 
