@@ -574,21 +574,15 @@ impl<'t> Encoder<'t, '_> {
         Ok(self.lex.string()?)
     }
 
+    // Typed numbers take JSON numbers only. Protobuf's JSON mapping also
+    // reads them from strings ("7", "NaN"), but the OpenAPI document types
+    // these fields `number`/`integer`, the gateway writes them as numbers,
+    // and a client sending `"7"` has most likely mixed up two fields: the
+    // document is the contract, so a string is refused naming the field.
     fn double(&mut self) -> Result<f64, EncodeError> {
         match self.lex.peek()? {
             Next::Number => double_of(self.lex.number()?).map_err(EncodeError::new),
-            Next::String => {
-                let text = self.lex.string()?;
-                match text.as_ref() {
-                    "NaN" => Ok(f64::NAN),
-                    "Infinity" => Ok(f64::INFINITY),
-                    "-Infinity" => Ok(f64::NEG_INFINITY),
-                    other => match Lexer::new(other).number() {
-                        Ok(number) if number.text.len() == other.len() => double_of(number).map_err(EncodeError::new),
-                        _ => Err(EncodeError::mismatch(format!("'{}' is not a number", quoted(other)))),
-                    },
-                }
-            }
+            Next::String => Err(EncodeError::mismatch("expected a number, not a string")),
             _ => Err(EncodeError::mismatch("expected a number")),
         }
     }
@@ -599,10 +593,7 @@ impl<'t> Encoder<'t, '_> {
                 let number = self.lex.number()?;
                 integer_text(number.text, kind).map_err(EncodeError::new)
             }
-            Next::String => {
-                let text = self.lex.string()?;
-                integer_text(&text, kind).map_err(EncodeError::new)
-            }
+            Next::String => Err(EncodeError::mismatch("expected an integer, not a string")),
             _ => Err(EncodeError::mismatch("expected an integer")),
         }
     }
@@ -915,8 +906,7 @@ mod tests {
                 "dependsOn": ["s"], "timeout": "3s"}]}),
             ),
             ("weft.v1.CompleteTaskRequest", json!({"leaseToken": 18446744073709551615_u64})),
-            ("weft.v1.CompleteTaskRequest", json!({"leaseToken": "18446744073709551615"})),
-            ("weft.v1.Money", json!({"amount": "-9223372036854775808", "currency": "usd"})),
+            ("weft.v1.Money", json!({"amount": -9223372036854775808_i64, "currency": "usd"})),
         ];
         for (name, value) in cases {
             let text = value.to_string();
@@ -1033,5 +1023,22 @@ mod tests {
         let err = encoded("weft.v1.StartRunRequest", r#"{"workflowId": 7}"#).unwrap_err();
         assert_eq!(err.path(), "workflowId");
         assert!(encoded("weft.v1.StartRunRequest", "{\"workflowId\": \"\u{0}\"}").is_err());
+    }
+
+    #[test]
+    fn typed_numbers_are_refused_as_strings() {
+        let cases = [
+            ("weft.v1.StartRunRequest", r#"{"version": "0"}"#, "version", "expected an integer, not a string"),
+            ("weft.v1.CompleteTaskRequest", r#"{"leaseToken": "18446744073709551615"}"#, "leaseToken", "integer"),
+            ("weft.v1.Money", r#"{"amount": "-5"}"#, "amount", "integer"),
+            ("weft.v1.BlockPosition", r#"{"x": "1.5"}"#, "x", "expected a number, not a string"),
+            ("weft.v1.BlockPosition", r#"{"y": "NaN"}"#, "y", "not a string"),
+        ];
+        for (name, text, path, said) in cases {
+            let err = encoded(name, text).unwrap_err();
+            assert_eq!(err.reason(), "INVALID_ARGUMENT", "{text}");
+            assert_eq!(err.path(), path, "{text}");
+            assert!(err.message().contains(said), "{text}: {}", err.message());
+        }
     }
 }

@@ -76,8 +76,26 @@ fn scalar_json(kind: &Kind, text: &str) -> Result<Value, String> {
         Kind::Message(m) if !m.full_name().starts_with("google.protobuf.") => {
             Err("a message field cannot be set from the query string".into())
         }
-        // Numbers as strings are valid protobuf JSON for every numeric type.
-        _ => Ok(Value::String(text.to_string())),
+        // Typed numbers travel as JSON numbers (the body encoder refuses
+        // strings for them), so the text is read as one. serde_json keeps
+        // every 64-bit integer exact; past that it reads a double, which
+        // the encoder refuses as out of range.
+        Kind::Double
+        | Kind::Float
+        | Kind::Int32
+        | Kind::Sint32
+        | Kind::Sfixed32
+        | Kind::Int64
+        | Kind::Sint64
+        | Kind::Sfixed64
+        | Kind::Uint32
+        | Kind::Fixed32
+        | Kind::Uint64
+        | Kind::Fixed64 => match serde_json::from_str::<Value>(text) {
+            Ok(number @ Value::Number(_)) => Ok(number),
+            _ => Err(format!("'{text}' is not a number")),
+        },
+        Kind::String | Kind::Bytes | Kind::Enum(_) | Kind::Message(_) => Ok(Value::String(text.to_string())),
     }
 }
 
@@ -206,7 +224,7 @@ fn extra_fields(route: &Route, parts: &RequestParts) -> Result<Map<String, Value
     {
         let sequence: u64 =
             id.trim().parse().map_err(|_| invalid(format!("Last-Event-ID '{id}' is not a sequence number")))?;
-        object.insert("afterSequence".into(), Value::String(sequence.to_string()));
+        object.insert("afterSequence".into(), Value::from(sequence));
     }
     for default in route.family.profile().defaults_of(route.method.name()) {
         if object.get(default.field).is_some_and(|given| given == 0 || given == "0") {
