@@ -57,6 +57,13 @@ async fn an_approval_decided_in_time_completes_the_step_and_is_kept_for_audit() 
     assert_eq!(&approval.workflow_id, workflow_id);
     assert_eq!(approval.default_action, pb::ApprovalDecision::Deny as i32);
     assert!(approval.expire_time.is_some());
+    // The run's pending action says the same deadline, in both forms.
+    let pending = run.pending_action.as_ref().expect("a paused run says what it waits for");
+    assert_eq!(pending.expire_time, approval.expire_time);
+    let written = approval.expire_time.as_ref().unwrap();
+    let rest_due = rest["pendingAction"]["expiresAt"].as_str().expect("expiresAt is written");
+    let parsed: prost_types::Timestamp = rest_due.parse().unwrap();
+    assert_eq!(&parsed, written, "{rest}");
     let by_workflow = pb::ListApprovalsRequest { workflow_id: workflow_id.clone(), ..Default::default() };
     assert_eq!(client.approvals().list_approvals(by_workflow).await.unwrap().into_inner().total, 1);
     let by_action = pb::ListApprovalsRequest { action: "other".into(), ..Default::default() };
@@ -99,6 +106,8 @@ async fn a_denial_fails_the_step_and_routes_by_on_step_failure() {
     wait_for(client, &run.id, &[pb::RunStatus::Paused], 10).await;
     let approval = pending_approval(client, &run.id).await;
     assert!(approval.expire_time.is_none());
+    let paused = get_run(client, &run.id).await;
+    assert_eq!(paused.pending_action.expect("paused").expire_time, None, "no timeout, no deadline");
     // The REST form, with the documented "reject" option.
     let path = format!("/v1/approvals/{}:decide", approval.id);
     let body = json!({"option": "reject", "comment": "not now", "decidedBy": "bob"});

@@ -43,21 +43,26 @@ async fn an_event_resumes_the_wait_with_its_payload_after_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let database = dir.path().join("weft.db");
     let server = TestServer::start_on(database.clone(), weft_server::Config::default()).await;
-    let run_id = {
+    let (run_id, due) = {
         let client = server.client().await;
         let workflow_id = create_json(&server, payment("1h")).await;
         let run = start(&client, &workflow_id).await;
         let run = wait_for(&client, &run.id, &[pb::RunStatus::Paused], 10).await;
-        let pending = run.pending_action.expect("a pending action");
+        let pending = run.pending_action.clone().expect("a pending action");
         assert_eq!((pending.r#type.as_str(), pending.event.as_str()), ("event", "payment.confirmed"));
         assert_eq!(pending.step, "pay");
-        run.id
+        // The timeout's deadline: an hour after the step started.
+        let due = pending.expire_time.expect("a timed wait says when it times out");
+        let started = step(&run, "pay").start_time.expect("the wait started");
+        assert!((due.seconds - started.seconds - 3600).abs() <= 1, "{due:?} against {started:?}");
+        (run.id, due)
     };
     server.stop().await;
 
     let server = TestServer::start_on(database, weft_server::Config::default()).await;
     let client = server.client().await;
-    wait_for(&client, &run_id, &[pb::RunStatus::Paused], 10).await;
+    let replayed = wait_for(&client, &run_id, &[pb::RunStatus::Paused], 10).await;
+    assert_eq!(replayed.pending_action.unwrap().expire_time, Some(due), "a restart keeps the deadline");
     resume(&client, &run_id, "payment.confirmed", json!({"amount": 42})).await.expect("the event is taken");
     let run = wait_for(&client, &run_id, &[pb::RunStatus::Completed, pb::RunStatus::Failed], 10).await;
     assert_eq!(run.status, pb::RunStatus::Completed as i32, "{run:?}");

@@ -49,15 +49,17 @@ pub(super) enum StepPause {
         options: Vec<String>,
         /// The option applied when the timeout fires: "approve" or "reject".
         default_option: String,
-        /// Whether a timer was armed for the timeout.
-        timed: bool,
+        /// When the timer armed for the timeout fires (ms), if the step
+        /// has a timeout.
+        due_ms: Option<i64>,
     },
     /// A wait step waits for its named event.
     Event {
         /// The event's name.
         event: String,
-        /// Whether a timer was armed for the timeout.
-        timed: bool,
+        /// When the timer armed for the timeout fires (ms), if the step
+        /// has a timeout.
+        due_ms: Option<i64>,
     },
     /// The step's cost passed `maxCostPerStep`.
     CostExceeded {
@@ -96,6 +98,10 @@ pub struct PendingAction {
     /// For "event": the event's name.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub event: Option<String>,
+    /// For "approval" and "event": when the step's timeout ends the wait
+    /// (ms since the epoch), if it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
 }
 
 impl PendingAction {
@@ -114,6 +120,7 @@ impl PendingAction {
             approval_id: None,
             tool: None,
             event: None,
+            expires_at: None,
         }
     }
 }
@@ -155,8 +162,9 @@ impl StepPause {
                 approval_id: Some(approval_id.clone()),
                 tool: Some(tool.clone()),
                 event: None,
+                expires_at: None,
             },
-            Self::StepApproval { approval_id, message, options, .. } => PendingAction {
+            Self::StepApproval { approval_id, message, options, due_ms, .. } => PendingAction {
                 step,
                 kind: "approval",
                 message: message.clone(),
@@ -164,6 +172,7 @@ impl StepPause {
                 approval_id: Some(approval_id.clone()),
                 tool: None,
                 event: None,
+                expires_at: *due_ms,
             },
             Self::CostExceeded { cost_cents, limit_cents, .. } => PendingAction {
                 message: format!(
@@ -176,8 +185,9 @@ impl StepPause {
                 approval_id: None,
                 tool: None,
                 event: None,
+                expires_at: None,
             },
-            Self::Event { event, .. } => PendingAction {
+            Self::Event { event, due_ms } => PendingAction {
                 message: format!("Step '{step}' waits for event '{event}'; deliver it with ResumeRun's event form."),
                 step,
                 kind: "event",
@@ -185,6 +195,7 @@ impl StepPause {
                 approval_id: None,
                 tool: None,
                 event: Some(event.clone()),
+                expires_at: *due_ms,
             },
         }
     }
@@ -362,8 +373,8 @@ impl Tx<'_> {
         let pause = self.withdraw_pause(inst, "system:run_ended");
         match pause {
             // An approval step has no task, only its timer, if any.
-            Some(StepPause::StepApproval { timed, .. } | StepPause::Event { timed, .. }) => {
-                if timed {
+            Some(StepPause::StepApproval { due_ms, .. } | StepPause::Event { due_ms, .. }) => {
+                if due_ms.is_some() {
                     self.out.effects.push(Effect::CancelTimer { step: self.run.key(inst) });
                 }
             }

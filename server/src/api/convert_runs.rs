@@ -187,9 +187,18 @@ fn pending_action_to_pb(action: &Value) -> pb::PendingAction {
         event: text("event"),
         approval_id: text("approvalId"),
         tool: text("tool"),
-        expire_time: None,
+        // Written by the engine since #23; older pending actions have none.
+        // Kept to RFC 3339's years, so that stored data cannot break a read.
+        expire_time: action
+            .get("expiresAt")
+            .and_then(Value::as_i64)
+            .filter(|ms| (0..=MAX_RFC3339_MS).contains(ms))
+            .map(timestamp),
     }
 }
+
+/// 9999-12-31T23:59:59.999Z, the last instant RFC 3339 can write.
+const MAX_RFC3339_MS: i64 = 253_402_300_799_999;
 
 /// A run (with its steps, when read) as `weft.v1.Run`; `waits` says what
 /// waiting steps wait for, `attempts` what their latest attempts ran with.
@@ -254,5 +263,23 @@ pub fn event_to_pb(event: &EventRecord) -> pb::RunEvent {
         duration_seconds: event.duration_ms.map_or(0, |ms| (ms.max(0) / 1000) as u32),
         data: event.data.as_ref().and_then(|v| stored_struct_to_pb(v, &event.run_id, "event.data")),
         create_time: Some(timestamp(event.created_ms)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_pending_actions_deadline_is_read_only_when_rfc_3339_can_write_it() {
+        let read = |at: Value| pending_action_to_pb(&json!({"step": "gate", "type": "approval", "expiresAt": at}));
+        assert_eq!(read(json!(1_796_698_680_500_i64)).expire_time, Some(timestamp(1_796_698_680_500)));
+        for damaged in [json!(-1), json!(i64::MAX), json!("soon"), json!(1.5), Value::Null] {
+            assert_eq!(read(damaged.clone()).expire_time, None, "{damaged}");
+        }
+        let older = pending_action_to_pb(&json!({"step": "pay", "type": "event", "event": "paid"}));
+        assert_eq!((older.event.as_str(), older.expire_time), ("paid", None));
     }
 }

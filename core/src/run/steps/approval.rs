@@ -85,8 +85,9 @@ impl Tx<'_> {
         if let Some(due_ms) = expires_ms {
             self.out.effects.push(Effect::ArmTimer { step: key, due_ms });
         }
-        let timed = expires_ms.is_some();
-        self.open_pause(inst, StepPause::StepApproval { approval_id, action, message, options, default_option, timed });
+        let pause =
+            StepPause::StepApproval { approval_id, action, message, options, default_option, due_ms: expires_ms };
+        self.open_pause(inst, pause);
     }
 
     /// An approval step's timer fired while it still waits: its default
@@ -109,7 +110,7 @@ impl Tx<'_> {
         comment: &str,
         expired: bool,
     ) {
-        let Some(StepPause::StepApproval { approval_id, action, timed, .. }) = self.run.pauses.get(&inst).cloned()
+        let Some(StepPause::StepApproval { approval_id, action, due_ms, .. }) = self.run.pauses.get(&inst).cloned()
         else {
             return;
         };
@@ -125,7 +126,7 @@ impl Tx<'_> {
             expired: Some(expired),
         };
         self.approval_decided(inst, decided, StepStatus::Running);
-        if timed && !expired {
+        if due_ms.is_some() && !expired {
             self.out.effects.push(Effect::CancelTimer { step: self.run.key(inst) });
         }
         self.close_pause(inst);

@@ -229,10 +229,10 @@ pub(super) fn timer_fired(run: &mut RunState, step: String, now_ms: i64) -> Resu
     }
     let fire = match run.kind(inst.node) {
         StepKind::Approval => {
-            matches!(pause, Some(StepPause::StepApproval { timed: true, .. })).then_some(Fire::Approval)
+            matches!(pause, Some(StepPause::StepApproval { due_ms: Some(_), .. })).then_some(Fire::Approval)
         }
         StepKind::Wait => match (pause, run.wait_trigger(inst.node)) {
-            (Some(StepPause::Event { timed: true, .. }), _) => Some(Fire::Wait),
+            (Some(StepPause::Event { due_ms: Some(_), .. }), _) => Some(Fire::Wait),
             (None, Some(WaitTrigger::Duration(_))) if status == StepStatus::Waiting => Some(Fire::Delay),
             (None, Some(WaitTrigger::Condition)) if status == StepStatus::Waiting => Some(Fire::WaitCondition),
             _ => None,

@@ -47,14 +47,14 @@ impl Tx<'_> {
         if let Some(due_ms) = due_ms {
             self.out.effects.push(Effect::ArmTimer { step: self.run.key(inst), due_ms });
         }
-        self.open_pause(inst, StepPause::Event { event, timed: due_ms.is_some() });
+        self.open_pause(inst, StepPause::Event { event, due_ms });
     }
 
     /// The event a wait step waits for arrived: the step completes with
     /// the payload as its output.
     pub(in crate::run) fn deliver_event(&mut self, inst: Instance, payload: Value) {
-        let Some(StepPause::Event { timed, .. }) = self.close_pause(inst) else { return };
-        if timed {
+        let Some(StepPause::Event { due_ms, .. }) = self.close_pause(inst) else { return };
+        if due_ms.is_some() {
             self.out.effects.push(Effect::CancelTimer { step: self.run.key(inst) });
         }
         if let Some(record) = self.run.record_mut(inst) {

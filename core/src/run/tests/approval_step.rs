@@ -101,6 +101,7 @@ fn approval_rows_travel_as_effects_that_agree_with_their_events() {
     assert_eq!((opened.step.as_str(), opened.kind()), ("gate", crate::model::ApprovalKind::Step));
     let due = h.timers["gate"];
     assert_eq!(opened.subject, ApprovalSubject::Step { default_action: Decision::Approve, expires_ms: Some(due) });
+    assert_eq!(h.run.pending_action().unwrap().expires_at, Some(due), "the pending action says when it expires");
 
     // The timer decides: the default action applies, the approval expires.
     let outcome = h.fire("gate");

@@ -32,6 +32,8 @@ fn a_wait_pauses_until_its_event_whose_payload_is_its_output() {
     let pending = h.run.pending_action().unwrap();
     assert_eq!((pending.kind, pending.event.as_deref()), ("event", Some("payment.confirmed")));
     assert!(h.timers.contains_key("pay"), "the timeout is a durable timer");
+    assert_eq!(pending.expires_at, Some(h.timers["pay"]), "the pending action says when the wait times out");
+    assert_eq!(h.timers["pay"], h.now_ms + 3_600_000);
 
     let before = h.events.len();
     assert!(matches!(event(&mut h, "payment.failed", json!({})).unwrap_err(), TransitionError::NoWait { .. }));
