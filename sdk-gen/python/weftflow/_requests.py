@@ -236,6 +236,50 @@ def list_approvals(
     )
 
 
+APPROVAL_KINDS = {
+    "step": approvals.APPROVAL_KIND_STEP,
+    "tool_use": approvals.APPROVAL_KIND_TOOL_USE,
+}
+
+
+def list_runs_page(
+    workflow_id: str,
+    status: Optional[str],
+    user_id: str,
+    trigger: str,
+    schedule_id: str,
+    page_size: int,
+    page_token: str,
+) -> runs.ListRunsRequest:
+    return runs.ListRunsRequest(
+        workflow_id=workflow_id,
+        status=RUN_STATUSES[status] if status else run_pb2.RUN_STATUS_UNSPECIFIED,
+        user_id=user_id,
+        trigger=trigger,
+        schedule_id=schedule_id,
+        page_size=page_size,
+        page_token=page_token,
+    )
+
+
+def list_approvals_page(
+    run_id: str,
+    workflow_id: str,
+    action: str,
+    status: Optional[str],
+    kind: Optional[str],
+    page_size: int,
+    page_token: str,
+) -> approvals.ListApprovalsRequest:
+    if kind and kind not in APPROVAL_KINDS:
+        raise ValueError(f"kind must be one of {sorted(APPROVAL_KINDS)}, not {kind!r}")
+    request = list_approvals(run_id, workflow_id, action, status)
+    request.kind = APPROVAL_KINDS[kind] if kind else approvals.APPROVAL_KIND_UNSPECIFIED
+    request.page_size = page_size
+    request.page_token = page_token
+    return request
+
+
 def decide(approval_id: str, decision: str, option: str, comment: str, decided_by: str) -> approvals.DecideApprovalRequest:
     return approvals.DecideApprovalRequest(
         approval_id=approval_id,

@@ -22,7 +22,7 @@ from weftflow._json import JSON
 from weftflow._tracing import trace_metadata
 from weftflow.client import MAX_RECONNECTS
 from weftflow.errors import error_from_rpc
-from weftflow.models import Approval, ApplyOutcome, Run, RunEvent, WorkflowView, apply_outcome
+from weftflow.models import Approval, ApprovalPage, ApplyOutcome, Run, RunEvent, RunPage, WorkflowView, apply_outcome
 from weftflow.v1 import (
     approval_service_pb2 as approvals_pb,
     approval_service_pb2_grpc,
@@ -148,6 +148,50 @@ class AsyncRuns:
     ) -> List[Run]:
         request = req.list_runs(workflow_id, status, user_id, limit, offset, trigger, schedule_id)
         return [Run.from_pb(m) for m in (await self._client._call(self._stub.ListRuns, request)).runs]
+
+    async def list_page(
+        self,
+        workflow_id: str = "",
+        *,
+        status: Optional[str] = None,
+        user_id: str = "",
+        trigger: str = "",
+        schedule_id: str = "",
+        page_size: int = 0,
+        page_token: str = "",
+    ) -> RunPage:
+        """As :meth:`weftflow.client.Runs.list_page`."""
+        request = req.list_runs_page(workflow_id, status, user_id, trigger, schedule_id, page_size, page_token)
+        response = await self._client._call(self._stub.ListRuns, request)
+        return RunPage([Run.from_pb(m) for m in response.runs], response.next_page_token, response.total)
+
+    async def list_all(
+        self,
+        workflow_id: str = "",
+        *,
+        status: Optional[str] = None,
+        user_id: str = "",
+        trigger: str = "",
+        schedule_id: str = "",
+        page_size: int = 0,
+    ) -> AsyncIterator[Run]:
+        """As :meth:`weftflow.client.Runs.list_all`, with ``async for``."""
+        token = ""
+        while True:
+            page = await self.list_page(
+                workflow_id,
+                status=status,
+                user_id=user_id,
+                trigger=trigger,
+                schedule_id=schedule_id,
+                page_size=page_size,
+                page_token=token,
+            )
+            for run in page.runs:
+                yield run
+            token = page.next_page_token
+            if not token:
+                return
 
     async def cancel(self, run_id: str, reason: str = "") -> Run:
         request = runs_pb.CancelRunRequest(run_id=run_id, reason=reason)
@@ -325,6 +369,50 @@ class AsyncApprovals:
     ) -> List[Approval]:
         request = req.list_approvals(run_id, workflow_id, action, status)
         return [Approval.from_pb(m) for m in (await self._client._call(self._stub.ListApprovals, request)).approvals]
+
+    async def list_page(
+        self,
+        *,
+        run_id: str = "",
+        workflow_id: str = "",
+        action: str = "",
+        status: Optional[str] = None,
+        kind: Optional[str] = None,
+        page_size: int = 0,
+        page_token: str = "",
+    ) -> ApprovalPage:
+        """As :meth:`weftflow.client.Approvals.list_page`."""
+        request = req.list_approvals_page(run_id, workflow_id, action, status, kind, page_size, page_token)
+        response = await self._client._call(self._stub.ListApprovals, request)
+        return ApprovalPage([Approval.from_pb(m) for m in response.approvals], response.next_page_token, response.total)
+
+    async def list_all(
+        self,
+        *,
+        run_id: str = "",
+        workflow_id: str = "",
+        action: str = "",
+        status: Optional[str] = None,
+        kind: Optional[str] = None,
+        page_size: int = 0,
+    ) -> AsyncIterator[Approval]:
+        """As :meth:`weftflow.client.Approvals.list_all`, with ``async for``."""
+        token = ""
+        while True:
+            page = await self.list_page(
+                run_id=run_id,
+                workflow_id=workflow_id,
+                action=action,
+                status=status,
+                kind=kind,
+                page_size=page_size,
+                page_token=token,
+            )
+            for approval in page.approvals:
+                yield approval
+            token = page.next_page_token
+            if not token:
+                return
 
     async def get(self, approval_id: str) -> Approval:
         request = approvals_pb.GetApprovalRequest(approval_id=approval_id)

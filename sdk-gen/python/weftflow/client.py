@@ -28,7 +28,7 @@ from weftflow._channel import call_metadata, sync_channel
 from weftflow._json import JSON
 from weftflow._tracing import trace_metadata
 from weftflow.errors import error_from_rpc
-from weftflow.models import Approval, ApplyOutcome, Run, RunEvent, WorkflowView, apply_outcome
+from weftflow.models import Approval, ApprovalPage, ApplyOutcome, Run, RunEvent, RunPage, WorkflowView, apply_outcome
 from weftflow.v1 import (
     approval_service_pb2 as approvals_pb,
     approval_service_pb2_grpc,
@@ -158,6 +158,52 @@ class Runs:
         ``trigger="schedule"`` or ``schedule_id=...`` filter)."""
         request = req.list_runs(workflow_id, status, user_id, limit, offset, trigger, schedule_id)
         return [Run.from_pb(m) for m in self._client._call(self._stub.ListRuns, request).runs]
+
+    def list_page(
+        self,
+        workflow_id: str = "",
+        *,
+        status: Optional[str] = None,
+        user_id: str = "",
+        trigger: str = "",
+        schedule_id: str = "",
+        page_size: int = 0,
+        page_token: str = "",
+    ) -> RunPage:
+        """One page of runs, newest first: of one workflow, or of the whole
+        tenant when ``workflow_id`` is empty. ``page_size`` defaults to 50
+        (at most 200); a token is tied to its filters."""
+        request = req.list_runs_page(workflow_id, status, user_id, trigger, schedule_id, page_size, page_token)
+        response = self._client._call(self._stub.ListRuns, request)
+        return RunPage([Run.from_pb(m) for m in response.runs], response.next_page_token, response.total)
+
+    def list_all(
+        self,
+        workflow_id: str = "",
+        *,
+        status: Optional[str] = None,
+        user_id: str = "",
+        trigger: str = "",
+        schedule_id: str = "",
+        page_size: int = 0,
+    ) -> Iterator[Run]:
+        """Every run matching the filters, newest first, fetched a page at a
+        time as the loop asks."""
+        token = ""
+        while True:
+            page = self.list_page(
+                workflow_id,
+                status=status,
+                user_id=user_id,
+                trigger=trigger,
+                schedule_id=schedule_id,
+                page_size=page_size,
+                page_token=token,
+            )
+            yield from page.runs
+            token = page.next_page_token
+            if not token:
+                return
 
     def cancel(self, run_id: str, reason: str = "") -> Run:
         """Cancels a live run (a finished one: ``FailedPreconditionError``)."""
@@ -367,6 +413,50 @@ class Approvals:
         """Approvals, filtered (e.g. ``run_id=..., status="pending"``)."""
         request = req.list_approvals(run_id, workflow_id, action, status)
         return [Approval.from_pb(m) for m in self._client._call(self._stub.ListApprovals, request).approvals]
+
+    def list_page(
+        self,
+        *,
+        run_id: str = "",
+        workflow_id: str = "",
+        action: str = "",
+        status: Optional[str] = None,
+        kind: Optional[str] = None,
+        page_size: int = 0,
+        page_token: str = "",
+    ) -> ApprovalPage:
+        """One page of approvals, newest first (``kind="step"`` or
+        ``"tool_use"``); a token is tied to its filters."""
+        request = req.list_approvals_page(run_id, workflow_id, action, status, kind, page_size, page_token)
+        response = self._client._call(self._stub.ListApprovals, request)
+        return ApprovalPage([Approval.from_pb(m) for m in response.approvals], response.next_page_token, response.total)
+
+    def list_all(
+        self,
+        *,
+        run_id: str = "",
+        workflow_id: str = "",
+        action: str = "",
+        status: Optional[str] = None,
+        kind: Optional[str] = None,
+        page_size: int = 0,
+    ) -> Iterator[Approval]:
+        """Every approval matching the filters, a page at a time as the loop asks."""
+        token = ""
+        while True:
+            page = self.list_page(
+                run_id=run_id,
+                workflow_id=workflow_id,
+                action=action,
+                status=status,
+                kind=kind,
+                page_size=page_size,
+                page_token=token,
+            )
+            yield from page.approvals
+            token = page.next_page_token
+            if not token:
+                return
 
     def get(self, approval_id: str) -> Approval:
         request = approvals_pb.GetApprovalRequest(approval_id=approval_id)

@@ -411,7 +411,7 @@ class Approval:
     run_id: str
     workflow_id: str
     step_id: str
-    #: "step" or "tool".
+    #: "step" or "tool_use".
     kind: str
     action: str
     tool: str
@@ -539,3 +539,25 @@ class WorkflowView:
         if self.outcome is not None:
             parts.append(f"outcome={str(self.outcome)!r}")
         return f"Workflow({', '.join(parts)})"
+
+
+@dataclass(frozen=True)
+class RunPage:
+    """One page of runs, newest first (``Runs.list_page``)."""
+
+    runs: List[Run]
+    #: Pass it as ``page_token`` for the next page; ``""`` on the last page.
+    next_page_token: str
+    #: Runs matching the filters, across all pages.
+    total: int
+
+
+@dataclass(frozen=True)
+class ApprovalPage:
+    """One page of approvals, newest first (``Approvals.list_page``)."""
+
+    approvals: List[Approval]
+    #: Pass it as ``page_token`` for the next page; ``""`` on the last page.
+    next_page_token: str
+    #: Approvals matching the filters, across all pages.
+    total: int

@@ -8,7 +8,7 @@ import type { ApprovalService } from "./gen/weft/v1/approval_service_pb.js";
 import { typed } from "./errors.js";
 import { toApproval, type Approval } from "./native.js";
 import { required } from "./runs.js";
-import { approvalDecisions, approvalStatuses, type ApprovalDecision, type ApprovalStatus } from "./statuses.js";
+import { approvalDecisions, approvalKinds, approvalStatuses, type ApprovalDecision, type ApprovalKind, type ApprovalStatus } from "./statuses.js";
 
 /** Filters of {@link Approvals.list}. */
 export interface ListApprovalsOptions {
@@ -16,6 +16,25 @@ export interface ListApprovalsOptions {
   workflowId?: string;
   action?: string;
   status?: ApprovalStatus;
+}
+
+/** Filters and paging of {@link Approvals.listPage} and {@link Approvals.listAll}. */
+export interface ApprovalPageOptions extends ListApprovalsOptions {
+  /** Only approvals of this kind: an approval step, or a gated tool use. */
+  kind?: ApprovalKind;
+  /** Approvals per page: default 50, at most 200. */
+  pageSize?: number;
+  /** A previous page's `nextPageToken`; omitted: the first page. */
+  pageToken?: string;
+}
+
+/** One page of approvals, newest first. */
+export interface ApprovalPage {
+  approvals: Approval[];
+  /** Pass it as `pageToken` for the next page; "" on the last page. */
+  nextPageToken: string;
+  /** Approvals matching the filters, across all pages. */
+  total: number;
 }
 
 /** Who decided, and with which words. */
@@ -40,6 +59,35 @@ export class Approvals {
       }),
     );
     return response.approvals.map(toApproval);
+  }
+
+  /**
+   * One page of approvals, newest first. A token is tied to its filters;
+   * reusing it with others is refused (InvalidArgumentError).
+   */
+  async listPage(options: ApprovalPageOptions = {}): Promise<ApprovalPage> {
+    const response = await typed(
+      this.client.listApprovals({
+        runId: options.runId ?? "",
+        workflowId: options.workflowId ?? "",
+        action: options.action ?? "",
+        status: approvalStatuses.value(options.status),
+        kind: approvalKinds.value(options.kind),
+        pageSize: options.pageSize ?? 0,
+        pageToken: options.pageToken ?? "",
+      }),
+    );
+    return { approvals: response.approvals.map(toApproval), nextPageToken: response.nextPageToken, total: response.total };
+  }
+
+  /** Every approval matching the filters, newest first, a page at a time as the loop asks. */
+  async *listAll(options: Omit<ApprovalPageOptions, "pageToken"> = {}): AsyncGenerator<Approval, void, undefined> {
+    let pageToken = "";
+    do {
+      const page = await this.listPage({ ...options, pageToken });
+      yield* page.approvals;
+      pageToken = page.nextPageToken;
+    } while (pageToken);
   }
 
   /** One approval. */

@@ -37,8 +37,8 @@ export type {
 } from "./builder.js";
 export { Workflows, type WorkflowHandle, type Applied, type WorkflowDefinition, type ListWorkflowsOptions, type UpdateOptions } from "./workflows.js";
 export { Runs } from "./runs.js";
-export type { RunOptions, ExecuteOptions, ListRunsOptions, ResumeOptions, StreamOptions, StreamEvent } from "./runs.js";
-export { Approvals, type ListApprovalsOptions, type DecideOptions } from "./approvals.js";
+export type { RunOptions, ExecuteOptions, ListRunsOptions, RunPageOptions, RunPage, ResumeOptions, StreamOptions, StreamEvent } from "./runs.js";
+export { Approvals, type ListApprovalsOptions, type ApprovalPageOptions, type ApprovalPage, type DecideOptions } from "./approvals.js";
 export { Schedules, type ScheduleSpec, type OverlapPolicy, type CatchUp } from "./schedules.js";
 export { Templates, type ListTemplatesOptions, type TemplateSpec, type InstallOptions } from "./templates.js";
 export { Triggers, fireWebhook } from "./triggers.js";

@@ -59,6 +59,25 @@ export interface ListRunsOptions {
   offset?: number;
 }
 
+/** Filters and paging of {@link Runs.listPage} and {@link Runs.listAll}. */
+export interface RunPageOptions extends Omit<ListRunsOptions, "limit" | "offset"> {
+  /** Only runs of this workflow (id or name); omitted: every run of the tenant. */
+  workflowId?: string;
+  /** Runs per page: default 50, at most 200. */
+  pageSize?: number;
+  /** A previous page's `nextPageToken`; omitted: the first page. */
+  pageToken?: string;
+}
+
+/** One page of runs, newest first. */
+export interface RunPage {
+  runs: Run[];
+  /** Pass it as `pageToken` for the next page; "" on the last page. */
+  nextPageToken: string;
+  /** Runs matching the filters, across all pages. */
+  total: number;
+}
+
 /** What to deliver to a paused run: a wait step's event, or a step's decision. */
 export type ResumeOptions =
   | { event: string; payload?: JsonValue }
@@ -138,6 +157,39 @@ export class Runs {
       }),
     );
     return response.runs.map(toRun);
+  }
+
+  /**
+   * One page of runs, newest first: of one workflow, or of the whole tenant
+   * when `workflowId` is omitted. A token is tied to its filters; reusing
+   * it with others is refused (InvalidArgumentError).
+   */
+  async listPage(options: RunPageOptions = {}): Promise<RunPage> {
+    const response = await typed(
+      this.client.listRuns({
+        workflowId: options.workflowId ?? "",
+        status: runStatuses.value(options.status),
+        userId: options.userId ?? "",
+        trigger: options.trigger ?? "",
+        scheduleId: options.scheduleId ?? "",
+        pageSize: options.pageSize ?? 0,
+        pageToken: options.pageToken ?? "",
+      }),
+    );
+    return { runs: response.runs.map(toRun), nextPageToken: response.nextPageToken, total: response.total };
+  }
+
+  /**
+   * Every run matching the filters, newest first, fetched a page at a time
+   * as the loop asks: `for await (const run of weft.runs.listAll({ status: "failed" }))`.
+   */
+  async *listAll(options: Omit<RunPageOptions, "pageToken"> = {}): AsyncGenerator<Run, void, undefined> {
+    let pageToken = "";
+    do {
+      const page = await this.listPage({ ...options, pageToken });
+      yield* page.runs;
+      pageToken = page.nextPageToken;
+    } while (pageToken);
   }
 
   /** Cancels a live run (a finished one: FailedPreconditionError). */
