@@ -302,3 +302,27 @@ test("the runs list pages with More, by the server's page token", async () => {
   assert.deepEqual(new Set(shown), new Set(started.map((r) => r.id)), "every run once, none twice");
   assert.equal(await page.getByRole("button", { name: "More" }).count(), 0, "no More after the last page");
 });
+
+test("the approvals list pages with More, by the server's page token", async () => {
+  const definition = workflow(unique("gates")).approval({ id: "gate", action: "ship", message: "Ship it?" }).build();
+  // All 53 wait at once: no cap on live runs (the default is 10 per workflow).
+  definition.maxConcurrentRuns = 0;
+  const wf = await weft.workflows.create(definition);
+  const started = await Promise.all(Array.from({ length: 53 }, () => wf.run({ input: {} })));
+  // Each run opens its approval as it starts; wait until the server lists all of them.
+  for (let i = 0; (await weft.approvals.listPage({ workflowId: wf.id, status: "pending", pageSize: 1 })).total < 53; i++) {
+    assert.ok(i < 200, "53 approvals open");
+    await new Promise((done) => setTimeout(done, 50));
+  }
+  const { page, logs } = ui;
+  await ui.open("/approvals");
+  await page.getByText("53 approvals match; showing 50, newest first.").waitFor({ timeout: 15_000 }).catch(failWith(logs));
+  const cards = page.locator(".approval-list > li");
+  assert.equal(await cards.count(), 50);
+  await page.getByRole("button", { name: "More" }).click();
+  await page.getByText("53 approvals match; showing 53, newest first.").waitFor().catch(failWith(logs));
+  const runLinks = await cards.getByRole("link", { name: /^wfrun_/ }).allInnerTexts();
+  assert.deepEqual(new Set(runLinks), new Set(started.map((r) => r.id)), "every approval once, none twice");
+  assert.equal(runLinks.length, 53);
+  assert.equal(await page.getByRole("button", { name: "More" }).count(), 0, "no More after the last page");
+});

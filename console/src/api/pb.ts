@@ -1,8 +1,7 @@
 /**
- * Reading generated messages the SDK does not wrap (raw ListRuns pages,
- * schedules, trigger status, estimates): timestamps as `Date`s, money as
- * the `Cost` the shared formats take, and enum numbers as the lower-case
- * names the status badges use. Shared by the pages that read them.
+ * Reading generated messages the SDK does not wrap (schedules, trigger
+ * status, estimates): timestamps as `Date`s and money as the `Cost` the
+ * shared formats take. Shared by the pages that read them.
  */
 import type { Cost } from "weftflow";
 
@@ -17,7 +16,3 @@ export function pbMoney(money: { amount: bigint; currency: string } | undefined)
   return money ? { amount: Number(money.amount), currency: money.currency || "usd" } : null;
 }
 
-/** `COMPLETED` (an enum's name in the generated object) as "completed"; unknown numbers as "unspecified". */
-export function enumName(values: Record<number, string>, value: number): string {
-  return (values[value] ?? "UNSPECIFIED").toLowerCase();
-}

@@ -2,11 +2,13 @@
  * /approvals: the approvals people have to decide (pending first, by
  * default), filterable by status through the address (`?status=`), each
  * with its workflow and run and an inline approve/deny form. The list
- * polls, so approvals opened by running workflows appear by themselves.
+ * polls, so approvals opened by running workflows appear by themselves,
+ * and pages by token with "More" (a poll refreshes every page shown, since
+ * an older approval can still be decided or expire).
  */
 import { useState } from "react";
 import { useLocation, useSearch } from "wouter";
-import type { Approval, ApprovalStatus } from "weftflow";
+import type { Approval, ApprovalStatus, Weft } from "weftflow";
 import { useLoad } from "../../api/useLoad";
 import { useWeft } from "../../api/weft";
 import { ErrorNote } from "../../ui/ErrorNote";
@@ -14,8 +16,8 @@ import { ApprovalCard } from "./ApprovalCard";
 import { useWorkflowNames } from "./useWorkflowNames";
 import "./approvals.css";
 
-/** ListApprovals answers this many (newest first) when no page size is asked. */
-const SERVER_PAGE = 50;
+/** Approvals per page (the server allows 200 at most). */
+const PAGE_SIZE = 50;
 
 const FILTERS: [ApprovalStatus | "all", string][] = [
   ["pending", "Pending"],
@@ -31,14 +33,30 @@ function readFilter(search: string): ApprovalStatus | "all" {
   return FILTERS.some(([key]) => key === value) ? (value as ApprovalStatus | "all") : "pending";
 }
 
+/** The first `pages` pages of approvals with `filter`, chained by their tokens. */
+async function loadApprovals(weft: Weft, filter: ApprovalStatus | "all", pages: number) {
+  const approvals: Approval[] = [];
+  let pageToken = "";
+  let total = 0;
+  for (let page = 0; page < pages; page++) {
+    const answer = await weft.approvals.listPage({ ...(filter === "all" ? {} : { status: filter }), pageSize: PAGE_SIZE, pageToken });
+    approvals.push(...answer.approvals);
+    total = answer.total;
+    pageToken = answer.nextPageToken;
+    if (!pageToken) break;
+  }
+  return { approvals, total, more: pageToken !== "" };
+}
+
 export default function ApprovalsPage() {
   const weft = useWeft();
   const search = useSearch();
   const [, navigate] = useLocation();
   const filter = readFilter(search);
   const [decided, setDecided] = useState("");
-  const approvals = useLoad(() => weft.approvals.list(filter === "all" ? {} : { status: filter }), [filter], { pollMs: 3000 });
-  const names = useWorkflowNames((approvals.data ?? []).map((a) => a.workflowId));
+  const [pages, setPages] = useState(1);
+  const approvals = useLoad(() => loadApprovals(weft, filter, pages), [filter, pages], { pollMs: 3000 });
+  const names = useWorkflowNames((approvals.data?.approvals ?? []).map((a) => a.workflowId));
 
   const onDecided = (approval: Approval) => {
     const verb = approval.status === "approved" ? "Approved" : approval.status === "escalated" ? "Escalated" : "Denied";
@@ -46,14 +64,20 @@ export default function ApprovalsPage() {
     approvals.reload();
   };
 
-  const list = approvals.data;
+  const list = approvals.data?.approvals;
   return (
     <>
       <h1>Approvals</h1>
       <div className="toolbar">
         <label>
           Status
-          <select value={filter} onChange={(e) => navigate(e.target.value === "pending" ? "/approvals" : `/approvals?status=${e.target.value}`)}>
+          <select
+            value={filter}
+            onChange={(e) => {
+              setPages(1);
+              navigate(e.target.value === "pending" ? "/approvals" : `/approvals?status=${e.target.value}`);
+            }}
+          >
             {FILTERS.map(([key, label]) => (
               <option key={key} value={key}>
                 {label}
@@ -72,9 +96,9 @@ export default function ApprovalsPage() {
         <p className="muted">{filter === "pending" ? "Nothing waits for a decision." : "No approvals with this status."}</p>
       ) : (
         <>
-          {list.length >= SERVER_PAGE && (
-            <p className="muted">Showing the {SERVER_PAGE} newest; choose a status to narrow the list.</p>
-          )}
+          <p className="muted" aria-live="polite">
+            {approvals.data?.total} approval{approvals.data?.total === 1 ? "" : "s"} match; showing {list.length}, newest first.
+          </p>
           <ul className="approval-list" aria-label={`${FILTERS.find(([key]) => key === filter)?.[1] ?? ""} approvals`}>
           {list.map((approval) => (
             <li key={approval.id}>
@@ -82,6 +106,13 @@ export default function ApprovalsPage() {
             </li>
           ))}
           </ul>
+          {approvals.data?.more && (
+            <div className="row">
+              <button type="button" onClick={() => setPages((n) => n + 1)} disabled={approvals.loading}>
+                More
+              </button>
+            </div>
+          )}
         </>
       )}
     </>

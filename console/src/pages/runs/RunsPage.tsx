@@ -11,10 +11,8 @@ import { useLoad } from "../../api/useLoad";
 import { ErrorNote } from "../../ui/ErrorNote";
 import { StatusBadge } from "../../ui/Status";
 import { money, seconds, when } from "../../ui/format";
-import { RunStatus as PbRunStatus } from "weftflow/gen/weft/v1/run_pb";
 import { filtersFrom, filtersQuery, listRuns, type RunFilters } from "./listRuns";
 import { RunsFilterBar } from "./RunsFilterBar";
-import { enumName, pbDate, pbMoney } from "../../api/pb";
 import "./runs.css";
 
 const POLL_MS = 2000;
@@ -76,12 +74,12 @@ export default function RunsPage() {
                   {run.workflowVersion > 0 && <span className="muted"> v{run.workflowVersion}</span>}
                 </td>
                 <td>
-                  <StatusBadge status={enumName(PbRunStatus, run.status)} />
+                  <StatusBadge status={run.status} />
                 </td>
                 <td>{run.trigger || "manual"}</td>
-                <td>{when(pbDate(run.startTime) ?? pbDate(run.createTime))}</td>
+                <td>{when(run.startedAt ?? run.createdAt)}</td>
                 <td>{seconds(run.duration)}</td>
-                <td>{money(pbMoney(run.cost))}</td>
+                <td>{money(run.cost)}</td>
               </tr>
             ))}
           </tbody>

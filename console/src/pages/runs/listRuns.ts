@@ -1,11 +1,10 @@
 /**
- * The tenant's runs through the raw ListRuns call, which the SDK's
- * `runs.list` does not page by token: the filters as the URL writes them,
- * and the first `pages` pages chained by next_page_token, so a poll after
- * "More" refreshes every row shown (old rows can still change status).
+ * The tenant's runs through the SDK's token paging (`weft.runs.listPage`):
+ * the filters as the URL writes them, and the first `pages` pages chained
+ * by their tokens, so a poll after "More" refreshes every row shown (old
+ * rows can still change status).
  */
-import { toWeftError, type Weft } from "weftflow";
-import { RunStatus as PbRunStatus, type Run as PbRun } from "weftflow/gen/weft/v1/run_pb";
+import { RunStatus, type Run, type Weft } from "weftflow";
 
 /** Runs per page; the server allows 200 at most. */
 export const PAGE_SIZE = 50;
@@ -33,30 +32,34 @@ export function filtersQuery(filters: RunFilters): string {
 }
 
 export interface RunsPage {
-  runs: PbRun[];
+  runs: Run[];
   /** Whether another page follows the last one loaded. */
   more: boolean;
   /** Runs matching the filters, across all pages. */
   total: number;
 }
 
-function statusNumber(name: string): PbRunStatus {
-  const value = (PbRunStatus as unknown as Record<string, number>)[name.toUpperCase()];
-  return typeof value === "number" ? value : PbRunStatus.UNSPECIFIED;
+/** The URL's status, if it names one; anything else filters nothing. */
+function knownStatus(name: string): RunStatus | undefined {
+  return (Object.values(RunStatus) as string[]).includes(name) ? (name as RunStatus) : undefined;
 }
 
 export async function listRuns(weft: Weft, filters: RunFilters, pages: number): Promise<RunsPage> {
-  const runs: PbRun[] = [];
-  let token = "";
+  const runs: Run[] = [];
+  let pageToken = "";
   let total = 0;
   for (let page = 0; page < pages; page++) {
-    const answer = await weft.raw.runs
-      .listRuns({ workflowId: filters.workflow, status: statusNumber(filters.status), trigger: filters.trigger, pageSize: PAGE_SIZE, pageToken: token })
-      .catch((thrown: unknown) => Promise.reject(toWeftError(thrown)));
+    const answer = await weft.runs.listPage({
+      workflowId: filters.workflow,
+      status: knownStatus(filters.status),
+      trigger: filters.trigger,
+      pageSize: PAGE_SIZE,
+      pageToken,
+    });
     runs.push(...answer.runs);
     total = answer.total;
-    token = answer.nextPageToken;
-    if (!token) break;
+    pageToken = answer.nextPageToken;
+    if (!pageToken) break;
   }
-  return { runs, more: token !== "", total };
+  return { runs, more: pageToken !== "", total };
 }

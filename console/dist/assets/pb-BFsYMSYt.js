@@ -1,1 +1,0 @@
-function e(e){return e?new Date(Number(e.seconds)*1e3+Math.floor(e.nanos/1e6)):null}function t(e){return e?{amount:Number(e.amount),currency:e.currency||`usd`}:null}function n(e,t){return(e[t]??`UNSPECIFIED`).toLowerCase()}export{e as n,t as r,n as t};
