@@ -1,5 +1,5 @@
 //! The release tarball `scripts/package` makes: it holds what the README
-//! promises, its example weft.toml starts the unpacked binary as it is,
+//! promises (and the images the README shows), its example weft.toml starts the unpacked binary as it is,
 //! every setting the example shows is a real one, and the systemd unit
 //! passes `systemd-analyze verify` (where that tool exists).
 //!
@@ -123,6 +123,18 @@ fn the_tarball_holds_everything_and_its_example_config_serves() {
         let path = top.join(file);
         let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
         assert!(size > 0, "{file} is missing or empty in the tarball");
+    }
+    // The README's images come along, at the paths it links them by.
+    let readme = std::fs::read_to_string(top.join("README.md")).unwrap();
+    let images: Vec<&str> = readme
+        .split("![")
+        .skip(1)
+        .filter_map(|rest| rest.split_once("](").and_then(|(_, link)| link.split_once(')')).map(|(path, _)| path))
+        .collect();
+    assert!(!images.is_empty(), "the README shows an image (the console screenshot)");
+    for image in images {
+        let size = std::fs::metadata(top.join(image)).map(|m| m.len()).unwrap_or(0);
+        assert!(size > 0, "the README shows {image}, which the tarball does not hold");
     }
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(top.join("weft")).unwrap().permissions().mode();
