@@ -19,6 +19,7 @@ import grpc.aio
 from weftflow import _requests as req
 from weftflow._channel import aio_channel, call_metadata
 from weftflow._json import JSON
+from weftflow._paging import every_item_async
 from weftflow._tracing import trace_metadata
 from weftflow.client import MAX_RECONNECTS
 from weftflow.errors import error_from_rpc
@@ -165,7 +166,7 @@ class AsyncRuns:
         response = await self._client._call(self._stub.ListRuns, request)
         return RunPage([Run.from_pb(m) for m in response.runs], response.next_page_token, response.total)
 
-    async def list_all(
+    def list_all(
         self,
         workflow_id: str = "",
         *,
@@ -176,22 +177,15 @@ class AsyncRuns:
         page_size: int = 0,
     ) -> AsyncIterator[Run]:
         """As :meth:`weftflow.client.Runs.list_all`, with ``async for``."""
-        token = ""
-        while True:
+
+        async def fetch(token: str) -> Tuple[List[Run], str]:
             page = await self.list_page(
-                workflow_id,
-                status=status,
-                user_id=user_id,
-                trigger=trigger,
-                schedule_id=schedule_id,
-                page_size=page_size,
-                page_token=token,
+                workflow_id, status=status, user_id=user_id, trigger=trigger, schedule_id=schedule_id,
+                page_size=page_size, page_token=token,
             )
-            for run in page.runs:
-                yield run
-            token = page.next_page_token
-            if not token:
-                return
+            return page.runs, page.next_page_token
+
+        return every_item_async(fetch)
 
     async def cancel(self, run_id: str, reason: str = "") -> Run:
         request = runs_pb.CancelRunRequest(run_id=run_id, reason=reason)
@@ -386,7 +380,7 @@ class AsyncApprovals:
         response = await self._client._call(self._stub.ListApprovals, request)
         return ApprovalPage([Approval.from_pb(m) for m in response.approvals], response.next_page_token, response.total)
 
-    async def list_all(
+    def list_all(
         self,
         *,
         run_id: str = "",
@@ -397,22 +391,15 @@ class AsyncApprovals:
         page_size: int = 0,
     ) -> AsyncIterator[Approval]:
         """As :meth:`weftflow.client.Approvals.list_all`, with ``async for``."""
-        token = ""
-        while True:
+
+        async def fetch(token: str) -> Tuple[List[Approval], str]:
             page = await self.list_page(
-                run_id=run_id,
-                workflow_id=workflow_id,
-                action=action,
-                status=status,
-                kind=kind,
-                page_size=page_size,
-                page_token=token,
+                run_id=run_id, workflow_id=workflow_id, action=action, status=status, kind=kind,
+                page_size=page_size, page_token=token,
             )
-            for approval in page.approvals:
-                yield approval
-            token = page.next_page_token
-            if not token:
-                return
+            return page.approvals, page.next_page_token
+
+        return every_item_async(fetch)
 
     async def get(self, approval_id: str) -> Approval:
         request = approvals_pb.GetApprovalRequest(approval_id=approval_id)

@@ -26,6 +26,7 @@ import grpc
 from weftflow import _requests as req
 from weftflow._channel import call_metadata, sync_channel
 from weftflow._json import JSON
+from weftflow._paging import every_item
 from weftflow._tracing import trace_metadata
 from weftflow.errors import error_from_rpc
 from weftflow.models import Approval, ApprovalPage, ApplyOutcome, Run, RunEvent, RunPage, WorkflowView, apply_outcome
@@ -189,21 +190,15 @@ class Runs:
     ) -> Iterator[Run]:
         """Every run matching the filters, newest first, fetched a page at a
         time as the loop asks."""
-        token = ""
-        while True:
+
+        def fetch(token: str) -> Tuple[List[Run], str]:
             page = self.list_page(
-                workflow_id,
-                status=status,
-                user_id=user_id,
-                trigger=trigger,
-                schedule_id=schedule_id,
-                page_size=page_size,
-                page_token=token,
+                workflow_id, status=status, user_id=user_id, trigger=trigger, schedule_id=schedule_id,
+                page_size=page_size, page_token=token,
             )
-            yield from page.runs
-            token = page.next_page_token
-            if not token:
-                return
+            return page.runs, page.next_page_token
+
+        return every_item(fetch)
 
     def cancel(self, run_id: str, reason: str = "") -> Run:
         """Cancels a live run (a finished one: ``FailedPreconditionError``)."""
@@ -442,21 +437,15 @@ class Approvals:
         page_size: int = 0,
     ) -> Iterator[Approval]:
         """Every approval matching the filters, a page at a time as the loop asks."""
-        token = ""
-        while True:
+
+        def fetch(token: str) -> Tuple[List[Approval], str]:
             page = self.list_page(
-                run_id=run_id,
-                workflow_id=workflow_id,
-                action=action,
-                status=status,
-                kind=kind,
-                page_size=page_size,
-                page_token=token,
+                run_id=run_id, workflow_id=workflow_id, action=action, status=status, kind=kind,
+                page_size=page_size, page_token=token,
             )
-            yield from page.approvals
-            token = page.next_page_token
-            if not token:
-                return
+            return page.approvals, page.next_page_token
+
+        return every_item(fetch)
 
     def get(self, approval_id: str) -> Approval:
         request = approvals_pb.GetApprovalRequest(approval_id=approval_id)

@@ -7,6 +7,7 @@ import type { Client } from "@connectrpc/connect";
 import type { ApprovalService } from "./gen/weft/v1/approval_service_pb.js";
 import { typed } from "./errors.js";
 import { toApproval, type Approval } from "./native.js";
+import { everyItem } from "./paging.js";
 import { required } from "./runs.js";
 import { approvalDecisions, approvalKinds, approvalStatuses, type ApprovalDecision, type ApprovalKind, type ApprovalStatus } from "./statuses.js";
 
@@ -81,13 +82,11 @@ export class Approvals {
   }
 
   /** Every approval matching the filters, newest first, a page at a time as the loop asks. */
-  async *listAll(options: Omit<ApprovalPageOptions, "pageToken"> = {}): AsyncGenerator<Approval, void, undefined> {
-    let pageToken = "";
-    do {
+  listAll(options: Omit<ApprovalPageOptions, "pageToken"> = {}): AsyncGenerator<Approval, void, undefined> {
+    return everyItem(async (pageToken) => {
       const page = await this.listPage({ ...options, pageToken });
-      yield* page.approvals;
-      pageToken = page.nextPageToken;
-    } while (pageToken);
+      return { items: page.approvals, nextPageToken: page.nextPageToken };
+    });
   }
 
   /** One approval. */

@@ -14,6 +14,7 @@ import type { EstimateRunResponse, RunService } from "./gen/weft/v1/run_service_
 import { toWeftError, typed } from "./errors.js";
 import { toValue } from "./json.js";
 import { toRun, toRunEvent, type Run, type RunEvent } from "./native.js";
+import { everyItem } from "./paging.js";
 import { runStatuses, type RunStatus } from "./statuses.js";
 
 /** One event of a run's stream; the same as {@link RunEvent}. */
@@ -183,13 +184,11 @@ export class Runs {
    * Every run matching the filters, newest first, fetched a page at a time
    * as the loop asks: `for await (const run of weft.runs.listAll({ status: "failed" }))`.
    */
-  async *listAll(options: Omit<RunPageOptions, "pageToken"> = {}): AsyncGenerator<Run, void, undefined> {
-    let pageToken = "";
-    do {
+  listAll(options: Omit<RunPageOptions, "pageToken"> = {}): AsyncGenerator<Run, void, undefined> {
+    return everyItem(async (pageToken) => {
       const page = await this.listPage({ ...options, pageToken });
-      yield* page.runs;
-      pageToken = page.nextPageToken;
-    } while (pageToken);
+      return { items: page.runs, nextPageToken: page.nextPageToken };
+    });
   }
 
   /** Cancels a live run (a finished one: FailedPreconditionError). */
