@@ -12,6 +12,7 @@ import type { Approval, ApprovalStatus, Weft } from "weftflow";
 import { useLoad } from "../../api/useLoad";
 import { useWeft } from "../../api/weft";
 import { ErrorNote } from "../../ui/ErrorNote";
+import { firstPages } from "../../api/firstPages";
 import { ApprovalCard } from "./ApprovalCard";
 import { useWorkflowNames } from "./useWorkflowNames";
 import "./approvals.css";
@@ -33,19 +34,12 @@ function readFilter(search: string): ApprovalStatus | "all" {
   return FILTERS.some(([key]) => key === value) ? (value as ApprovalStatus | "all") : "pending";
 }
 
-/** The first `pages` pages of approvals with `filter`, chained by their tokens. */
-async function loadApprovals(weft: Weft, filter: ApprovalStatus | "all", pages: number) {
-  const approvals: Approval[] = [];
-  let pageToken = "";
-  let total = 0;
-  for (let page = 0; page < pages; page++) {
-    const answer = await weft.approvals.listPage({ ...(filter === "all" ? {} : { status: filter }), pageSize: PAGE_SIZE, pageToken });
-    approvals.push(...answer.approvals);
-    total = answer.total;
-    pageToken = answer.nextPageToken;
-    if (!pageToken) break;
-  }
-  return { approvals, total, more: pageToken !== "" };
+/** The first `pages` pages of approvals with `filter` (see `firstPages`). */
+function loadApprovals(weft: Weft, filter: ApprovalStatus | "all", pages: number) {
+  return firstPages(pages, async (pageToken) => {
+    const page = await weft.approvals.listPage({ ...(filter === "all" ? {} : { status: filter }), pageSize: PAGE_SIZE, pageToken });
+    return { items: page.approvals, nextPageToken: page.nextPageToken, total: page.total };
+  });
 }
 
 export default function ApprovalsPage() {
@@ -56,7 +50,7 @@ export default function ApprovalsPage() {
   const [decided, setDecided] = useState("");
   const [pages, setPages] = useState(1);
   const approvals = useLoad(() => loadApprovals(weft, filter, pages), [filter, pages], { pollMs: 3000 });
-  const names = useWorkflowNames((approvals.data?.approvals ?? []).map((a) => a.workflowId));
+  const names = useWorkflowNames((approvals.data?.items ?? []).map((a) => a.workflowId));
 
   const onDecided = (approval: Approval) => {
     const verb = approval.status === "approved" ? "Approved" : approval.status === "escalated" ? "Escalated" : "Denied";
@@ -64,7 +58,7 @@ export default function ApprovalsPage() {
     approvals.reload();
   };
 
-  const list = approvals.data?.approvals;
+  const list = approvals.data?.items;
   return (
     <>
       <h1>Approvals</h1>

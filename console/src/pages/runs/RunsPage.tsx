@@ -32,7 +32,7 @@ export default function RunsPage() {
     navigate(`/runs${filtersQuery(next)}`, { replace: true });
   };
 
-  const list = runs.data?.runs ?? [];
+  const list = runs.data?.items ?? [];
   return (
     <>
       <h1>Runs</h1>

@@ -1,10 +1,10 @@
 /**
  * The tenant's runs through the SDK's token paging (`weft.runs.listPage`):
- * the filters as the URL writes them, and the first `pages` pages chained
- * by their tokens, so a poll after "More" refreshes every row shown (old
- * rows can still change status).
+ * the filters as the URL writes them, and the first `pages` pages (see
+ * `firstPages`).
  */
 import { RunStatus, type Run, type Weft } from "weftflow";
+import { firstPages, type Loaded } from "../../api/firstPages";
 
 /** Runs per page; the server allows 200 at most. */
 export const PAGE_SIZE = 50;
@@ -31,35 +31,20 @@ export function filtersQuery(filters: RunFilters): string {
   return query ? `?${query}` : "";
 }
 
-export interface RunsPage {
-  runs: Run[];
-  /** Whether another page follows the last one loaded. */
-  more: boolean;
-  /** Runs matching the filters, across all pages. */
-  total: number;
-}
-
 /** The URL's status, if it names one; anything else filters nothing. */
 function knownStatus(name: string): RunStatus | undefined {
   return (Object.values(RunStatus) as string[]).includes(name) ? (name as RunStatus) : undefined;
 }
 
-export async function listRuns(weft: Weft, filters: RunFilters, pages: number): Promise<RunsPage> {
-  const runs: Run[] = [];
-  let pageToken = "";
-  let total = 0;
-  for (let page = 0; page < pages; page++) {
-    const answer = await weft.runs.listPage({
+export function listRuns(weft: Weft, filters: RunFilters, pages: number): Promise<Loaded<Run>> {
+  return firstPages(pages, async (pageToken) => {
+    const page = await weft.runs.listPage({
       workflowId: filters.workflow,
       status: knownStatus(filters.status),
       trigger: filters.trigger,
       pageSize: PAGE_SIZE,
       pageToken,
     });
-    runs.push(...answer.runs);
-    total = answer.total;
-    pageToken = answer.nextPageToken;
-    if (!pageToken) break;
-  }
-  return { runs, more: pageToken !== "", total };
+    return { items: page.runs, nextPageToken: page.nextPageToken, total: page.total };
+  });
 }

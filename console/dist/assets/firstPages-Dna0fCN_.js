@@ -1,0 +1,1 @@
+async function e(e,t){let n=[],r=``,i=0;for(let a=0;a<e;a++){let e=await t(r);if(n.push(...e.items),i=e.total,r=e.nextPageToken,!r)break}return{items:n,more:r!==``,total:i}}export{e as t};
