@@ -2,7 +2,8 @@
  * The workflow editor against a live server: a cycle is marked on every
  * step of it, in the graph and in the text; fixing the text clears the
  * marks; a problem in the list moves the cursor; saving creates the
- * workflow, read back through the SDK.
+ * workflow, read back through the SDK; the graph refits as steps are
+ * added, unless the user has moved it.
  */
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
@@ -171,4 +172,57 @@ test("each kind of problem is marked where it is: a wrongly typed field, a missi
   assert.ok(markedLines.every((line) => line.includes("inputSchema")), `marked: ${markedLines.join(" | ")}`);
   assert.equal(await page.locator('[data-step-id][data-problems]:not([data-problems="0"])').count(), 0, "no step carries a workflow-level problem");
   await page.getByRole("button", { name: /workflow/ }).filter({ hasText: "INVALID_SCHEMA" }).waitFor();
+});
+
+test("the graph refits as steps are added, but not after the user has moved it, until Fit View", async () => {
+  const { page } = ui;
+  const name = unique("growing");
+  const transform = () => page.locator(".editor-graph .react-flow__viewport").evaluate((el) => (el as HTMLElement).style.transform);
+  const inView = async (id: string) => {
+    const pane = await page.locator(".editor-graph .react-flow").boundingBox();
+    const box = await page.locator(`.editor-graph [data-step-id="${id}"]`).boundingBox();
+    return !!pane && !!box && box.x >= pane.x && box.y >= pane.y && box.x + box.width <= pane.x + pane.width && box.y + box.height <= pane.y + pane.height;
+  };
+  const chain = (ids: string[]) =>
+    `{\n  "name": "${name}",\n  "steps": [\n${ids
+      .map((id, i) => `    { "id": "${id}", "agent": "w", "task": "t"${i ? `, "dependsOn": ["${ids[i - 1]}"]` : ""} }`)
+      .join(",\n")}\n  ]\n}\n`;
+  /** Waits until the step nodes `ids` are drawn and the view has stopped moving; returns its transform. */
+  const settled = async (ids: string[]) => {
+    await page.waitForFunction((ids) => ids.every((id) => document.querySelector(`.editor-graph [data-step-id="${id}"]`)), ids, { timeout: 10_000 });
+    let last = "";
+    for (let i = 0; i < 100; i++) {
+      await page.waitForTimeout(100);
+      const now = await transform();
+      if (now === last) return now;
+      last = now;
+    }
+    return last;
+  };
+
+  await ui.open("/workflows/new");
+  await page.getByRole("heading", { name: "New workflow" }).waitFor();
+  await replaceText(page, chain(["a", "b"]));
+  await settled(["a", "b"]);
+  await replaceText(page, chain(["a", "b", "c", "d", "e"]));
+  await settled(["a", "b", "c", "d", "e"]);
+  for (const id of ["a", "b", "c", "d", "e"]) assert.ok(await inView(id), `${id} is in view after the graph grew`);
+
+  // The user pans: the next growth leaves the view where they put it.
+  const pane = await page.locator(".editor-graph .react-flow").boundingBox();
+  assert.ok(pane);
+  await page.mouse.move(pane.x + pane.width / 2, pane.y + 8);
+  await page.mouse.down();
+  await page.mouse.move(pane.x + pane.width / 2 - 150, pane.y + 40, { steps: 5 });
+  await page.mouse.up();
+  const moved = await settled(["a"]);
+  await replaceText(page, chain(["a", "b", "c", "d", "e", "f", "g"]));
+  assert.equal(await settled(["f", "g"]), moved, "no refit once the user has moved the view");
+
+  // Fit View hands the view back: growth is followed again.
+  await page.getByRole("button", { name: "Fit View" }).click();
+  await settled(["a"]);
+  await replaceText(page, chain(["a", "b", "c", "d", "e", "f", "g", "h", "i"]));
+  await settled(["h", "i"]);
+  for (const id of ["a", "e", "h", "i"]) assert.ok(await inView(id), `${id} is in view after Fit View and more growth`);
 });
