@@ -2,11 +2,13 @@
  * The workflow editor against a live server: a cycle is marked on every
  * step of it, in the graph and in the text; fixing the text clears the
  * marks; a problem in the list moves the cursor; saving creates the
- * workflow, read back through the SDK.
+ * workflow, read back through the SDK; leaving with unsaved changes asks
+ * first, and a save clears them; the graph refits as steps are added,
+ * unless the user has moved it.
  */
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import type { Page } from "playwright-core";
+import type { Dialog, Page } from "playwright-core";
 import { workflow } from "weftflow";
 import { client, openConsole, startServer, unique, type Console, type LiveServer, seriousAxeViolations } from "./harness.js";
 
@@ -171,4 +173,146 @@ test("each kind of problem is marked where it is: a wrongly typed field, a missi
   assert.ok(markedLines.every((line) => line.includes("inputSchema")), `marked: ${markedLines.join(" | ")}`);
   assert.equal(await page.locator('[data-step-id][data-problems]:not([data-problems="0"])').count(), 0, "no step carries a workflow-level problem");
   await page.getByRole("button", { name: /workflow/ }).filter({ hasText: "INVALID_SCHEMA" }).waitFor();
+});
+
+/** Whether the page's beforeunload handlers would hold a close or reload (the event, dispatched by hand, is cancelled). */
+const holdsUnload = (page: Page) =>
+  page.evaluate(() => {
+    const event = new Event("beforeunload", { cancelable: true });
+    window.dispatchEvent(event);
+    return event.defaultPrevented;
+  });
+
+test("leaving the editor with unsaved changes asks first; cancelling keeps the text; after a save nothing is asked", async () => {
+  const { page } = ui;
+  const weft = client(server);
+  const created = await weft.workflows.create(workflow(unique("guarded")).agent({ id: "only", agent: "w", task: "first" }));
+  const editPath = `/workflows/${created.id}/edit`;
+  const editor = page.getByRole("textbox", { name: "Workflow definition (JSON)" });
+  const runsLink = page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Runs" });
+  // The test before may leave the editor with unsaved text: leave it without asking.
+  const leaveAnyway = (dialog: Dialog) => void dialog.accept();
+  page.on("dialog", leaveAnyway);
+  await ui.open("/workflows");
+  page.off("dialog", leaveAnyway);
+  const asked: string[] = [];
+  // Every dialog is recorded; the next answer is taken from `answers` (dismiss when none is left).
+  const answers: boolean[] = [];
+  const onDialog = (dialog: Dialog) => {
+    asked.push(dialog.type());
+    void (answers.shift() ? dialog.accept() : dialog.dismiss());
+  };
+  page.on("dialog", onDialog);
+  try {
+    const waitAsked = async (count: number) => {
+      for (let i = 0; asked.length < count; i++) {
+        if (i > 100) assert.fail(`expected ${count} dialogs, saw ${asked.join(", ")}`);
+        await page.waitForTimeout(50);
+      }
+    };
+    const openEditor = async () => {
+      await ui.open(editPath);
+      await editor.waitFor();
+      await page.waitForFunction(() => document.querySelector(".cm-content")?.textContent?.includes('"first"') === true);
+    };
+
+    // Unchanged: nothing to lose, nothing asked.
+    await openEditor();
+    assert.equal(await holdsUnload(page), false, "no beforeunload prompt without changes");
+    await runsLink.click();
+    await page.waitForURL(/\/ui\/runs$/);
+    assert.deepEqual(asked, []);
+
+    // Changed, then a nav link: asked; cancelling stays with the text intact.
+    await openEditor();
+    const text = (await editor.innerText()).replace(/\u00a0/g, " ");
+    await replaceText(page, text.replace('"first"', '"second"'));
+    assert.equal(await holdsUnload(page), true, "closing or reloading the tab would prompt");
+    await runsLink.click();
+    await waitAsked(1);
+    assert.deepEqual(asked, ["confirm"]);
+    assert.ok(page.url().endsWith(`/ui${editPath}`), `still on the editor: ${page.url()}`);
+    assert.match(await editor.innerText(), /"second"/, "the edit is still there");
+
+    // The browser's own prompt on reload (accepted here, so the page reloads with the saved text).
+    answers.push(true);
+    await page.reload();
+    assert.deepEqual(asked, ["confirm", "beforeunload"]);
+    await editor.waitFor();
+    await page.waitForFunction(() => document.querySelector(".cm-content")?.textContent?.includes('"first"') === true);
+
+    // Changed again: accepting the question leaves.
+    await replaceText(page, text.replace('"first"', '"third"'));
+    answers.push(true);
+    await runsLink.click();
+    await page.waitForURL(/\/ui\/runs$/);
+    assert.deepEqual(asked, ["confirm", "beforeunload", "confirm"]);
+
+    // Changed and saved: the save's own navigation and leaving after it ask nothing.
+    await openEditor();
+    await replaceText(page, text.replace('"first"', '"fourth"'));
+    await page.getByRole("status").filter({ hasText: "No problems" }).waitFor({ timeout: 10_000 });
+    await page.getByRole("button", { name: "Save new version" }).click();
+    await page.waitForURL(new RegExp(`/workflows/${created.id}$`));
+    assert.equal(await holdsUnload(page), false);
+    await runsLink.click();
+    await page.waitForURL(/\/ui\/runs$/);
+    assert.deepEqual(asked, ["confirm", "beforeunload", "confirm"], "nothing asked after the save");
+    assert.equal((await weft.workflows.get(created.id)).steps[0]?.task, "fourth");
+  } finally {
+    page.off("dialog", onDialog);
+  }
+});
+
+test("the graph refits as steps are added, but not after the user has moved it, until Fit View", async () => {
+  const { page } = ui;
+  const name = unique("growing");
+  const transform = () => page.locator(".editor-graph .react-flow__viewport").evaluate((el) => (el as HTMLElement).style.transform);
+  const inView = async (id: string) => {
+    const pane = await page.locator(".editor-graph .react-flow").boundingBox();
+    const box = await page.locator(`.editor-graph [data-step-id="${id}"]`).boundingBox();
+    return !!pane && !!box && box.x >= pane.x && box.y >= pane.y && box.x + box.width <= pane.x + pane.width && box.y + box.height <= pane.y + pane.height;
+  };
+  const chain = (ids: string[]) =>
+    `{\n  "name": "${name}",\n  "steps": [\n${ids
+      .map((id, i) => `    { "id": "${id}", "agent": "w", "task": "t"${i ? `, "dependsOn": ["${ids[i - 1]}"]` : ""} }`)
+      .join(",\n")}\n  ]\n}\n`;
+  /** Waits until the step nodes `ids` are drawn and the view has stopped moving; returns its transform. */
+  const settled = async (ids: string[]) => {
+    await page.waitForFunction((ids) => ids.every((id) => document.querySelector(`.editor-graph [data-step-id="${id}"]`)), ids, { timeout: 10_000 });
+    let last = "";
+    for (let i = 0; i < 100; i++) {
+      await page.waitForTimeout(100);
+      const now = await transform();
+      if (now === last) return now;
+      last = now;
+    }
+    return last;
+  };
+
+  await ui.open("/workflows/new");
+  await page.getByRole("heading", { name: "New workflow" }).waitFor();
+  await replaceText(page, chain(["a", "b"]));
+  await settled(["a", "b"]);
+  await replaceText(page, chain(["a", "b", "c", "d", "e"]));
+  await settled(["a", "b", "c", "d", "e"]);
+  for (const id of ["a", "b", "c", "d", "e"]) assert.ok(await inView(id), `${id} is in view after the graph grew`);
+
+  // The user pans: the next growth leaves the view where they put it.
+  const pane = await page.locator(".editor-graph .react-flow").boundingBox();
+  assert.ok(pane);
+  await page.mouse.move(pane.x + pane.width / 2, pane.y + 8);
+  await page.mouse.down();
+  await page.mouse.move(pane.x + pane.width / 2 - 150, pane.y + 40, { steps: 5 });
+  await page.mouse.up();
+  const moved = await settled(["a"]);
+  await replaceText(page, chain(["a", "b", "c", "d", "e", "f", "g"]));
+  assert.equal(await settled(["f", "g"]), moved, "no refit once the user has moved the view");
+
+  // Fit View hands the view back: growth is followed again.
+  await page.getByRole("button", { name: "Fit View" }).click();
+  await settled(["a"]);
+  await replaceText(page, chain(["a", "b", "c", "d", "e", "f", "g", "h", "i"]));
+  await settled(["h", "i"]);
+  for (const id of ["a", "e", "h", "i"]) assert.ok(await inView(id), `${id} is in view after Fit View and more growth`);
 });

@@ -366,6 +366,67 @@ test("steps a planner splices in are drawn, marked spliced, and followed live", 
   await notReloaded(page);
 });
 
+/** Whether the DAG node of `id` lies wholly inside the drawing's visible pane. */
+async function inView(page: Page, id: string): Promise<boolean> {
+  const pane = await page.locator("figure.dag .react-flow").boundingBox();
+  const box = await node(page, id).boundingBox();
+  if (!pane || !box) return false;
+  return box.x >= pane.x && box.y >= pane.y && box.x + box.width <= pane.x + pane.width && box.y + box.height <= pane.y + pane.height;
+}
+
+test("the DAG refits to show the steps a planner splices in", async () => {
+  const server = await startServer();
+  cleanups.push(() => server.stop());
+  const weft = client(server);
+  const planner = unique("planner");
+  const helper = unique("helper");
+  const planned = gate();
+  // Five steps in a chain after "plan": the drawing grows well past the
+  // view fitted to the first two steps.
+  const chain = ["one", "two", "three", "four", "five"];
+  const plan: JsonObject[] = chain.map((id, i) => ({ id, type: "agent", agent: helper, task: id, ...(i > 0 ? { dependsOn: chain.slice(i - 1, i) } : {}) }));
+  serve(weft, planner, async () => {
+    await planned.promise;
+    return { steps: plan };
+  });
+  const release = gate();
+  serve(weft, helper, async () => {
+    await release.promise;
+    return { ok: true };
+  });
+  cleanups.push(async () => {
+    planned.open();
+    release.open();
+  });
+  const wf = await weft.workflows.create(
+    workflow(unique("growing"))
+      .step({ id: "plan", type: "planner", agent: planner, task: "plan it" })
+      .step({ id: "report", type: "transform", dependsOn: ["plan"], output: { done: "$.five.output" } }),
+  );
+  const run = await wf.run();
+  const ui = await opened(server, run.id);
+  const { page } = ui;
+  // The page is drawn and fitted to the definition's two steps before the plan lands.
+  await nodeStatus(page, "plan", "running");
+  await page.waitForFunction(() => document.querySelector("figure.dag .react-flow__viewport")?.getAttribute("style")?.includes("scale") === true);
+  await sleep(300);
+  planned.open();
+  await nodeStatus(page, "one", "running");
+  // Every step, spliced or not, comes into view (the refit is animated: wait it out).
+  const ids = ["plan", ...plan.map((s) => String(s.id)), "report"];
+  for (let i = 0; ; i++) {
+    const outside = [];
+    for (const id of ids) if (!(await inView(page, id))) outside.push(id);
+    if (outside.length === 0) break;
+    if (i > 40) assert.fail(`steps outside the view after the splice: ${outside.join(", ")}`);
+    await sleep(50);
+  }
+  await ui.screenshot("run-spliced-refit");
+  release.open();
+  await runHeaderSays(page, "completed");
+  await notReloaded(page);
+});
+
 test("a failed run shows its error in the header and the failed step's error in the panel", async () => {
   const server = await startServer();
   cleanups.push(() => server.stop());

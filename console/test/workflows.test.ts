@@ -173,3 +173,53 @@ test("versions: v1 against v3 shows the changed line on both sides, the server's
   assert.equal(latest.version, 4);
   assert.equal(latest.steps[0]?.task, "first task");
 });
+
+/** Waits until the list shows `count` workflows, all of them among `names`; returns them. */
+async function waitForCount(page: Page, names: string[], count: number): Promise<string[]> {
+  for (let i = 0; ; i++) {
+    const got = (await page.getByRole("table", { name: "Workflows" }).count()) ? await listed(page) : [];
+    if (got.length === count && got.every((n) => names.includes(n))) return got;
+    if (i > 100) assert.fail(`wanted ${count} of ${names.join(", ")}; the list shows ${got.join(", ")}`);
+    await page.waitForTimeout(50);
+  }
+}
+
+test("the list loads a page at a time and loads more on request, keeping the page size and a filter in the address", async () => {
+  const { page } = ui;
+  const weft = client(server);
+  const tag = unique("paged");
+  const step = { id: "s", agent: "w", task: "t" };
+  const names: string[] = [];
+  for (let i = 0; i < 5; i++) {
+    const name = `${tag}-${i}`;
+    await weft.workflows.create(workflow(name).tags(tag).agent(step));
+    names.push(name);
+  }
+  const more = page.getByRole("button", { name: "Load more" });
+
+  // Five workflows in pages of two: 2, then 4 (the first two kept), then all 5.
+  await ui.open(`/workflows?tag=${tag}&pageSize=2`);
+  const first = await waitForCount(page, names, 2);
+  await more.click();
+  const second = await waitForCount(page, names, 4);
+  assert.ok(first.every((n) => second.includes(n)), "loading more keeps the first page");
+  await more.focus();
+  await page.keyboard.press("Enter");
+  await waitForList(page, names);
+  assert.equal(await more.count(), 0, "the last page was not full: nothing more to load");
+
+  // The name search says how many it searches: the five loaded.
+  await page.getByLabel("Name contains").fill(`${tag}-3`);
+  await waitForList(page, [`${tag}-3`]);
+  await page.getByText(/filters the 5 workflows loaded so far/).waitFor();
+  assert.match(page.url(), /pageSize=2/, "a filter change keeps the page size");
+
+  // Another server-side filter starts again from one page.
+  await page.getByLabel("Name contains").fill("");
+  await page.getByLabel("Status").selectOption("active");
+  await waitForCount(page, names, 2);
+  assert.match(page.url(), /pageSize=2/);
+  assert.match(page.url(), /status=active/);
+  await more.waitFor();
+  assert.deepEqual(await seriousAxeViolations(page), [], "the paged list has no serious accessibility violations");
+});

@@ -2,12 +2,14 @@
  * The console's shell: the connection, the navigation and the routes, all
  * under /ui/ (the server answers every /ui/ path with this page). Pages are
  * loaded on demand, so the first load carries neither the editor nor the
- * pages not visited.
+ * pages not visited. Navigation asks first when a page has unsaved work
+ * (leaveGuard.ts).
  */
 import { lazy, Suspense, useState } from "react";
 import { Link, Redirect, Route, Router, Switch, useLocation } from "wouter";
 import { WeftProvider, useConnection } from "../api/weft";
 import { KeyPrompt } from "./KeyPrompt";
+import { useGuardedLocation } from "./leaveGuard";
 
 const WorkflowsPage = lazy(() => import("../pages/workflows/WorkflowsPage"));
 const WorkflowPage = lazy(() => import("../pages/workflows/WorkflowPage"));
@@ -91,7 +93,7 @@ function Shell() {
 export function App() {
   return (
     <WeftProvider>
-      <Router base="/ui">
+      <Router base="/ui" hook={useGuardedLocation}>
         <Shell />
       </Router>
     </WeftProvider>

@@ -3,9 +3,11 @@
  * optional overlay per step: its status (glyph, word and colour), map/loop
  * progress, a "spliced" mark, and validation problems. Each node is a real
  * button (reachable by Tab, activated by Enter or Space) that selects its
- * step; `data-step-id` and `data-status` name it for tests.
+ * step; `data-step-id` and `data-status` name it for tests. The view is
+ * fitted to the drawing, and fitted again when steps are added unless the
+ * user has moved it (FitOnGrowth).
  */
-import { memo, useMemo } from "react";
+import { memo, useMemo, useRef } from "react";
 import {
   Background,
   Controls,
@@ -16,9 +18,11 @@ import {
   type Edge,
   type Node,
   type NodeProps,
+  type Viewport,
 } from "@xyflow/react";
 import "@xyflow/react/dist/base.css";
 import type { EdgeKind, Graph, GraphNode } from "./graph";
+import { FitOnGrowth, rearm } from "./FitOnGrowth";
 import { layout, NODE_HEIGHT, NODE_WIDTH } from "./layout";
 import { glyph, tone } from "../ui/Status";
 
@@ -117,6 +121,8 @@ const StepNode = memo(function StepNode({ data }: NodeProps<StepNodeType>) {
 
 const nodeTypes = { step: StepNode };
 
+const FIT = { padding: 0.1, maxZoom: 1.2 };
+
 const EDGE_LABELS: Partial<Record<EdgeKind, string>> = {
   true: "true",
   false: "false",
@@ -155,6 +161,10 @@ export function DagView({ graph, overlays, selected, onSelect, label, height = 4
       })),
     [graph, shape, overlays, selected, onSelect],
   );
+  // A new array only when the set of ids changes, not on every status update.
+  const idKey = graph.nodes.map((n) => n.id).join("\n");
+  const ids = useMemo(() => (idKey ? idKey.split("\n") : []), [idKey]);
+  const fitted = useRef<Viewport | null>(null);
   const edges: Edge[] = useMemo(
     () =>
       graph.edges.map((edge) => ({
@@ -176,8 +186,7 @@ export function DagView({ graph, overlays, selected, onSelect, label, height = 4
         nodes={nodes}
         edges={edges}
         nodeTypes={nodeTypes}
-        fitView
-        fitViewOptions={{ padding: 0.1, maxZoom: 1.2 }}
+        fitViewOptions={FIT}
         minZoom={0.1}
         nodesDraggable={false}
         nodesConnectable={false}
@@ -186,7 +195,8 @@ export function DagView({ graph, overlays, selected, onSelect, label, height = 4
         elementsSelectable={false}
       >
         <Background gap={24} />
-        <Controls showInteractive={false} />
+        <Controls showInteractive={false} onFitView={() => rearm(fitted)} />
+        <FitOnGrowth ids={ids} fitted={fitted} options={FIT} />
       </ReactFlow>
     </figure>
   );

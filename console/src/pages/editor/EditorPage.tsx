@@ -3,13 +3,16 @@
  * definition's JSON in CodeMirror beside the live graph of what is typed.
  * Every edit is checked (useChecks) and each problem is marked on its step
  * in the text and on its node in the graph, and listed under the editor.
- * Save creates or updates the workflow, then opens its page.
+ * Save creates or updates the workflow, then opens its page. Leaving with
+ * text that differs from what was last loaded or saved asks first
+ * (useLeaveGuard).
  */
 import { useCallback, useMemo, useRef, useState } from "react";
 import { Link, useLocation, useParams } from "wouter";
 import { parseTree } from "jsonc-parser";
 import type { Diagnostic } from "@codemirror/lint";
 import { useWeft } from "../../api/weft";
+import { useLeaveGuard } from "../../app/leaveGuard";
 import { useAction } from "../../api/useAction";
 import { useLoad } from "../../api/useLoad";
 import { DagView, type StepOverlay } from "../../dag/DagView";
@@ -41,6 +44,17 @@ function Editor({ id }: { id: string | undefined }) {
   const { checked, checking, error: checkError } = useChecks(text);
   const [summary, setSummary] = useState("");
   const editor = useRef<JsonEditorHandle>(null);
+
+  // What leaving would lose: the text now against the text last saved, or
+  // else loaded. Read through refs so the guard, registered once, sees the
+  // latest text, and a save clears it before navigating in the same tick.
+  const textNow = useRef(text);
+  textNow.current = text;
+  const loadedNow = useRef(loadedText);
+  loadedNow.current = loadedText;
+  const savedText = useRef<string | undefined>(undefined);
+  const unsaved = useCallback(() => textNow.current !== undefined && textNow.current !== (savedText.current ?? loadedNow.current), []);
+  useLeaveGuard(unsaved);
 
   const diagnostics: Diagnostic[] = useMemo(
     () =>
@@ -77,7 +91,9 @@ function Editor({ id }: { id: string | undefined }) {
     if (text === undefined) return undefined;
     const local = checkLocally(text);
     if (!local.workflow) throw new Error("Fix the JSON problems listed under the editor before saving.");
-    return saveDefinition(weft, local.workflow, existing.data?.id, summary.trim());
+    const savedId = await saveDefinition(weft, local.workflow, existing.data?.id, summary.trim());
+    savedText.current = text;
+    return savedId;
   });
 
   const onSave = async () => {

@@ -1,40 +1,38 @@
 /**
  * The workflows list (/workflows): name, status, version, tags, last
  * change. Status and tag filter on the server (ListWorkflows has both);
- * the name search has no server filter, so it narrows the loaded page in
- * the browser, and the page says so. Filters live in the address.
+ * the name search has no server filter, so it narrows the workflows loaded
+ * so far in the browser, and the page says so. The list loads a page at a
+ * time (useWorkflowPages), with "Load more" while the last page was full.
+ * Filters, and the page size (`?pageSize=`, see filters.ts), live in the
+ * address.
  */
 import { useMemo } from "react";
 import { Link, useLocation, useSearch } from "wouter";
 import { WorkflowStatus } from "weftflow";
-import { useWeft } from "../../api/weft";
-import { useLoad } from "../../api/useLoad";
 import { ErrorNote } from "../../ui/ErrorNote";
 import { StatusBadge } from "../../ui/Status";
 import { when } from "../../ui/format";
-import { NAME_MAX, readFilters, TAG_MAX, writeFilters, type ListFilters } from "./filters";
+import { NAME_MAX, readFilters, readPageSize, TAG_MAX, writeFilters, type ListFilters } from "./filters";
 import { Tags } from "./Tags";
+import { useWorkflowPages } from "./useWorkflowPages";
 import "./workflows.css";
 
-/** The most ListWorkflows returns in one page. */
-const PAGE = 200;
-
 export default function WorkflowsPage() {
-  const weft = useWeft();
   const search = useSearch();
   const [, navigate] = useLocation();
   const filters = readFilters(search);
-  const setFilters = (change: Partial<ListFilters>) => navigate(`/workflows${writeFilters({ ...filters, ...change })}`, { replace: true });
+  const pageSize = readPageSize(search);
+  const setFilters = (change: Partial<ListFilters>) =>
+    navigate(`/workflows${writeFilters({ ...filters, ...change }, pageSize)}`, { replace: true });
 
-  const list = useLoad(
-    () => weft.workflows.list({ ...(filters.status ? { status: filters.status } : {}), ...(filters.tag.trim() ? { tag: filters.tag.trim() } : {}), limit: PAGE }),
-    [filters.status, filters.tag],
-    { pollMs: 15000 },
-  );
+  const tag = filters.tag.trim();
+  const list = useWorkflowPages({ ...(filters.status ? { status: filters.status } : {}), ...(tag ? { tag } : {}) }, pageSize, 15000);
   const shown = useMemo(() => {
     const needle = filters.q.trim().toLowerCase();
-    return (list.data ?? []).filter((w) => !needle || w.name.toLowerCase().includes(needle));
-  }, [list.data, filters.q]);
+    return (list.workflows ?? []).filter((w) => !needle || w.name.toLowerCase().includes(needle));
+  }, [list.workflows, filters.q]);
+  const loaded = list.workflows?.length ?? 0;
 
   return (
     <div>
@@ -65,20 +63,20 @@ export default function WorkflowsPage() {
           <input type="search" value={filters.q} maxLength={NAME_MAX} onChange={(e) => setFilters({ q: e.target.value })} placeholder="search by name" />
         </label>
         {(filters.status || filters.tag || filters.q) && (
-          <button type="button" onClick={() => navigate("/workflows", { replace: true })}>
+          <button type="button" onClick={() => navigate(`/workflows${writeFilters({ status: "", tag: "", q: "" }, pageSize)}`, { replace: true })}>
             Clear filters
           </button>
         )}
       </form>
       {filters.q && (
         <p className="muted">
-          The name search filters the {list.data?.length ?? 0} workflow{list.data?.length === 1 ? "" : "s"} loaded (at most {PAGE}) in the browser; the
-          server has no name filter.
+          The name search filters the {loaded} workflow{loaded === 1 ? "" : "s"} loaded so far in the browser; the server has no name filter.
+          {list.hasMore && " Load more to search further."}
         </p>
       )}
       <ErrorNote error={list.error} title="Could not list workflows" />
-      {list.data === undefined && list.loading && <p aria-busy="true">Loading workflows…</p>}
-      {list.data !== undefined && shown.length === 0 && (
+      {list.workflows === undefined && list.loading && <p aria-busy="true">Loading workflows…</p>}
+      {list.workflows !== undefined && shown.length === 0 && (
         <p className="empty">
           {filters.status || filters.tag || filters.q ? "No workflow matches these filters." : "No workflows yet. "}
           {!(filters.status || filters.tag || filters.q) && <Link href="/workflows/new">Create the first one</Link>}
@@ -114,6 +112,17 @@ export default function WorkflowsPage() {
             ))}
           </tbody>
         </table>
+      )}
+      {list.hasMore && (
+        <p className="toolbar">
+          {/* Never disabled: a poll's brief loading would take the keyboard focus off it. */}
+          <button type="button" onClick={list.more} aria-busy={list.loading}>
+            Load more
+          </button>
+          <span className="muted">
+            {loaded} workflow{loaded === 1 ? "" : "s"} loaded, {pageSize} at a time.
+          </span>
+        </p>
       )}
     </div>
   );

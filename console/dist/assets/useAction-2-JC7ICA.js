@@ -1,1 +1,0 @@
-import{S as e,b as t,n}from"./index-BOjXPAzI.js";var r=e(t(),1);function i(e){let{report:t}=n(),[i,a]=(0,r.useState)(!1),[o,s]=(0,r.useState)(void 0);return{run:(0,r.useCallback)(async(...n)=>{a(!0),s(void 0);try{return await e(...n)}catch(e){s(e),t(e);return}finally{a(!1)}},[e,t]),pending:i,error:o,clear:()=>s(void 0)}}export{i as t};
