@@ -12,7 +12,7 @@ import time
 import pytest
 
 from conftest import unique
-from weftflow import AsyncWeft, InvalidArgumentError, RunPage, Weft, transform, workflow
+from weftflow import AsyncWeft, InvalidArgumentError, RunPage, Weft, WorkflowPage, transform, workflow
 
 
 def runs_of_new_workflow(client: Weft, count: int) -> tuple[str, list[str]]:
@@ -81,5 +81,31 @@ def test_approvals_page_by_token_sync_and_async(client: Weft, url: str) -> None:
             runs = [r.id async for r in weft.runs.list_all(wf.id, page_size=2)]
             assert sorted(runs) == run_ids
             assert (await weft.runs.list_page(wf.id, page_size=1)).total == 3
+
+    asyncio.run(scenario())
+
+
+def test_workflows_page_by_token_in_the_order_asked(client: Weft, url: str) -> None:
+    tag = unique("paging-tag")
+    for letter in "cab":
+        client.workflows.create(workflow(f"{tag}-{letter}").tags(tag).add(transform("t", output={"x": "$.input.x"})))
+    first = client.workflows.list_page(tag=tag, sort="name", order="asc", page_size=2)
+    assert isinstance(first, WorkflowPage) and first.total == 3
+    assert [w.name for w in first.workflows] == [f"{tag}-a", f"{tag}-b"]
+    rest = client.workflows.list_page(tag=tag, sort="name", order="asc", page_size=2, page_token=first.next_page_token)
+    assert ([w.name for w in rest.workflows], rest.next_page_token) == ([f"{tag}-c"], "")
+    assert [w.name for w in client.workflows.list_all(tag=tag, sort="name", order="desc", page_size=1)] == [
+        f"{tag}-c",
+        f"{tag}-b",
+        f"{tag}-a",
+    ]
+    with pytest.raises(InvalidArgumentError):
+        client.workflows.list_page(tag=tag, sort="updatedAt", page_token=first.next_page_token)
+
+    async def scenario() -> None:
+        async with AsyncWeft(base_url=url, api_key=os.environ.get("WEFT_API_KEY")) as weft:
+            names = [w.name async for w in weft.workflows.list_all(tag=tag, sort="name", order="asc", page_size=2)]
+            assert names == [f"{tag}-a", f"{tag}-b", f"{tag}-c"]
+            assert (await weft.workflows.list_page(tag=tag, page_size=1)).total == 3
 
     asyncio.run(scenario())

@@ -52,6 +52,7 @@ from weftflow.models import (
     RunStatus,
     StepRun,
     StepStatus,
+    WorkflowPage,
     WorkflowStatus,
     WorkflowView,
 )
@@ -130,6 +131,7 @@ __all__ = [
     "Worker",
     "WorkflowBuilder",
     "WorkflowHandle",
+    "WorkflowPage",
     "WorkflowStatus",
     "WorkflowView",
     "agent",

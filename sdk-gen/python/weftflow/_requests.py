@@ -96,6 +96,18 @@ def list_workflows(status: Optional[str], tag: str, limit: int, offset: int) -> 
     )
 
 
+def list_workflows_page(
+    status: Optional[str], tag: str, trigger_type: str, sort: str, order: str, page_size: int, page_token: str
+) -> workflows.ListWorkflowsRequest:
+    request = list_workflows(status, tag, 0, 0)
+    request.trigger_type = trigger_type
+    request.sort = sort
+    request.order = order
+    request.page_size = page_size
+    request.page_token = page_token
+    return request
+
+
 def update_workflow(
     workflow_id: str, changes: Definition, update_mask: Optional[Sequence[str]], expected_version: int
 ) -> workflows.UpdateWorkflowRequest:

@@ -23,7 +23,7 @@ from weftflow._paging import every_item_async
 from weftflow._tracing import trace_metadata
 from weftflow.client import MAX_RECONNECTS
 from weftflow.errors import error_from_rpc
-from weftflow.models import Approval, ApprovalPage, ApplyOutcome, Run, RunEvent, RunPage, WorkflowView, apply_outcome
+from weftflow.models import Approval, ApprovalPage, ApplyOutcome, Run, RunEvent, RunPage, WorkflowPage, WorkflowView, apply_outcome
 from weftflow.v1 import (
     approval_service_pb2 as approvals_pb,
     approval_service_pb2_grpc,
@@ -269,6 +269,43 @@ class AsyncWorkflows:
     ) -> List[AsyncWorkflowHandle]:
         response = await self._client._call(self._stub.ListWorkflows, req.list_workflows(status, tag, limit, offset))
         return [self._bind(w) for w in response.workflows]
+
+    async def list_page(
+        self,
+        *,
+        status: Optional[str] = None,
+        tag: str = "",
+        trigger_type: str = "",
+        sort: str = "",
+        order: str = "",
+        page_size: int = 0,
+        page_token: str = "",
+    ) -> WorkflowPage[AsyncWorkflowHandle]:
+        """As :meth:`weftflow.client.Workflows.list_page`."""
+        request = req.list_workflows_page(status, tag, trigger_type, sort, order, page_size, page_token)
+        response = await self._client._call(self._stub.ListWorkflows, request)
+        return WorkflowPage([self._bind(w) for w in response.workflows], response.next_page_token, response.total)
+
+    def list_all(
+        self,
+        *,
+        status: Optional[str] = None,
+        tag: str = "",
+        trigger_type: str = "",
+        sort: str = "",
+        order: str = "",
+        page_size: int = 0,
+    ) -> AsyncIterator[AsyncWorkflowHandle]:
+        """As :meth:`weftflow.client.Workflows.list_all`, with ``async for``."""
+
+        async def fetch(token: str) -> Tuple[List[AsyncWorkflowHandle], str]:
+            page = await self.list_page(
+                status=status, tag=tag, trigger_type=trigger_type, sort=sort, order=order,
+                page_size=page_size, page_token=token,
+            )
+            return page.workflows, page.next_page_token
+
+        return every_item_async(fetch)
 
     async def get(self, workflow_id: str) -> AsyncWorkflowHandle:
         request = workflows_pb.GetWorkflowRequest(id=workflow_id)

@@ -29,7 +29,7 @@ from weftflow._json import JSON
 from weftflow._paging import every_item
 from weftflow._tracing import trace_metadata
 from weftflow.errors import error_from_rpc
-from weftflow.models import Approval, ApprovalPage, ApplyOutcome, Run, RunEvent, RunPage, WorkflowView, apply_outcome
+from weftflow.models import Approval, ApprovalPage, ApplyOutcome, Run, RunEvent, RunPage, WorkflowPage, WorkflowView, apply_outcome
 from weftflow.v1 import (
     approval_service_pb2 as approvals_pb,
     approval_service_pb2_grpc,
@@ -299,6 +299,45 @@ class Workflows:
         """Workflow definitions, newest first."""
         response = self._client._call(self._stub.ListWorkflows, req.list_workflows(status, tag, limit, offset))
         return [self._bind(w) for w in response.workflows]
+
+    def list_page(
+        self,
+        *,
+        status: Optional[str] = None,
+        tag: str = "",
+        trigger_type: str = "",
+        sort: str = "",
+        order: str = "",
+        page_size: int = 0,
+        page_token: str = "",
+    ) -> WorkflowPage[WorkflowHandle]:
+        """One page of workflows: ``sort`` is "createdAt" (default),
+        "updatedAt" or "name", ``order`` "desc" (default) or "asc"; a token
+        is tied to its filters and order."""
+        request = req.list_workflows_page(status, tag, trigger_type, sort, order, page_size, page_token)
+        response = self._client._call(self._stub.ListWorkflows, request)
+        return WorkflowPage([self._bind(w) for w in response.workflows], response.next_page_token, response.total)
+
+    def list_all(
+        self,
+        *,
+        status: Optional[str] = None,
+        tag: str = "",
+        trigger_type: str = "",
+        sort: str = "",
+        order: str = "",
+        page_size: int = 0,
+    ) -> Iterator[WorkflowHandle]:
+        """Every workflow matching the filters, a page at a time as the loop asks."""
+
+        def fetch(token: str) -> Tuple[List[WorkflowHandle], str]:
+            page = self.list_page(
+                status=status, tag=tag, trigger_type=trigger_type, sort=sort, order=order,
+                page_size=page_size, page_token=token,
+            )
+            return page.workflows, page.next_page_token
+
+        return every_item(fetch)
 
     def get(self, workflow_id: str) -> WorkflowHandle:
         """One workflow definition (its latest version)."""

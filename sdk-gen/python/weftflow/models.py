@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from enum import Enum
-from typing import Any, Dict, List, Optional, Type, TypeVar
+from typing import Any, Dict, Generic, List, Optional, Type, TypeVar
 
 from google.protobuf import timestamp_pb2
 from google.protobuf.message import Message
@@ -560,4 +560,19 @@ class ApprovalPage:
     #: Pass it as ``page_token`` for the next page; ``""`` on the last page.
     next_page_token: str
     #: Approvals matching the filters, across all pages.
+    total: int
+
+
+#: The workflow handle a page holds: the sync or the asyncio client's.
+H = TypeVar("H", bound=WorkflowView)
+
+
+@dataclass(frozen=True)
+class WorkflowPage(Generic[H]):
+    """One page of workflows (``Workflows.list_page``)."""
+
+    workflows: List[H]
+    #: Pass it as ``page_token`` for the next page; ``""`` on the last page.
+    next_page_token: str
+    #: Workflows matching the filters, across all pages.
     total: int

@@ -35,7 +35,7 @@ export type {
   PolicySpec,
   OnFailure,
 } from "./builder.js";
-export { Workflows, type WorkflowHandle, type Applied, type WorkflowDefinition, type ListWorkflowsOptions, type UpdateOptions } from "./workflows.js";
+export { Workflows, type WorkflowHandle, type Applied, type WorkflowDefinition, type ListWorkflowsOptions, type WorkflowPageOptions, type WorkflowPage, type UpdateOptions } from "./workflows.js";
 export { Runs } from "./runs.js";
 export type { RunOptions, ExecuteOptions, ListRunsOptions, RunPageOptions, RunPage, ResumeOptions, StreamOptions, StreamEvent } from "./runs.js";
 export { Approvals, type ListApprovalsOptions, type ApprovalPageOptions, type ApprovalPage, type DecideOptions } from "./approvals.js";

@@ -19,6 +19,7 @@ import type {
 } from "./gen/weft/v1/workflow_service_pb.js";
 import { WorkflowBuilder } from "./builder.js";
 import { typed } from "./errors.js";
+import { everyItem } from "./paging.js";
 import type { Run, RunEvent } from "./native.js";
 import { toNativeVersion, toNativeWorkflow, type Workflow, type WorkflowVersion } from "./native-workflow.js";
 import { required, type ExecuteOptions, type ListRunsOptions, type RunOptions, type Runs, type StreamOptions } from "./runs.js";
@@ -48,6 +49,31 @@ export interface ListWorkflowsOptions {
   tag?: string;
   limit?: number;
   offset?: number;
+}
+
+/** Filters, order and paging of {@link Workflows.listPage} and {@link Workflows.listAll}. */
+export interface WorkflowPageOptions {
+  /** Only workflows in this status; omitted: every status but archived. */
+  status?: WorkflowStatus;
+  tag?: string;
+  triggerType?: string;
+  /** "createdAt" (default), "updatedAt" or "name". */
+  sort?: "createdAt" | "updatedAt" | "name";
+  /** "desc" (default: newest, or Z, first) or "asc". */
+  order?: "desc" | "asc";
+  /** Workflows per page: default 50, at most 200. */
+  pageSize?: number;
+  /** A previous page's `nextPageToken`; omitted: the first page. */
+  pageToken?: string;
+}
+
+/** One page of workflows. */
+export interface WorkflowPage {
+  workflows: WorkflowHandle[];
+  /** Pass it as `pageToken` for the next page; "" on the last page. */
+  nextPageToken: string;
+  /** Workflows matching the filters, across all pages. */
+  total: number;
 }
 
 /** Options of {@link Workflows.update}. */
@@ -112,6 +138,34 @@ export class Workflows {
       }),
     );
     return response.workflows.map((w) => this.bind(w));
+  }
+
+  /**
+   * One page of workflows, in the order asked (newest first by default). A
+   * token is tied to its filters and order; reusing it with others is
+   * refused (InvalidArgumentError).
+   */
+  async listPage(options: WorkflowPageOptions = {}): Promise<WorkflowPage> {
+    const response = await typed(
+      this.client.listWorkflows({
+        status: workflowStatuses.value(options.status),
+        tag: options.tag ?? "",
+        triggerType: options.triggerType ?? "",
+        sort: options.sort ?? "",
+        order: options.order ?? "",
+        pageSize: options.pageSize ?? 0,
+        pageToken: options.pageToken ?? "",
+      }),
+    );
+    return { workflows: response.workflows.map((w) => this.bind(w)), nextPageToken: response.nextPageToken, total: response.total };
+  }
+
+  /** Every workflow matching the filters, a page at a time as the loop asks. */
+  listAll(options: Omit<WorkflowPageOptions, "pageToken"> = {}): AsyncGenerator<WorkflowHandle, void, undefined> {
+    return everyItem(async (pageToken) => {
+      const page = await this.listPage({ ...options, pageToken });
+      return { items: page.workflows, nextPageToken: page.nextPageToken };
+    });
   }
 
   /** One workflow definition (its latest version), by id or name. */

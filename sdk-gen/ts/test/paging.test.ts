@@ -95,3 +95,23 @@ test("approvals page by token and filter by kind", async () => {
   assert.ok(walked.every((a) => a.kind === "step" && a.status === "pending"));
   assert.equal((await weft.approvals.listPage({ workflowId: wf.id, kind: "tool_use" })).total, 0, "the kind filter applies");
 });
+
+test("workflows page by token in the order asked", async () => {
+  const weft = client();
+  const tag = unique("paging-tag");
+  const names = ["c", "a", "b"].map((letter) => `${tag}-${letter}`);
+  for (const name of names) await weft.workflows.create(workflow(name).tags(tag).transform({ id: "t", output: {} }));
+
+  const first = await weft.workflows.listPage({ tag, sort: "name", order: "asc", pageSize: 2 });
+  assert.equal(first.total, 3);
+  assert.deepEqual(first.workflows.map((w) => w.name), [`${tag}-a`, `${tag}-b`]);
+  assert.equal(typeof first.workflows[0]?.run, "function", "pages hold handles");
+  const rest = await weft.workflows.listPage({ tag, sort: "name", order: "asc", pageSize: 2, pageToken: first.nextPageToken });
+  assert.deepEqual(rest.workflows.map((w) => w.name), [`${tag}-c`]);
+  assert.equal(rest.nextPageToken, "");
+
+  const walked = [];
+  for await (const wf of weft.workflows.listAll({ tag, sort: "name", order: "desc", pageSize: 1 })) walked.push(wf.name);
+  assert.deepEqual(walked, [`${tag}-c`, `${tag}-b`, `${tag}-a`]);
+  await assert.rejects(weft.workflows.listPage({ tag, sort: "updatedAt", pageToken: first.nextPageToken }), InvalidArgumentError);
+});
