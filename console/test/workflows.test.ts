@@ -200,13 +200,14 @@ test("the list loads a page at a time and loads more on request, keeping the pag
   // Five workflows in pages of two: 2, then 4 (the first two kept), then all 5.
   await ui.open(`/workflows?tag=${tag}&pageSize=2`);
   const first = await waitForCount(page, names, 2);
+  await page.getByText("2 of 5 workflows loaded, 2 at a time.").waitFor();
   await more.click();
   const second = await waitForCount(page, names, 4);
   assert.ok(first.every((n) => second.includes(n)), "loading more keeps the first page");
   await more.focus();
   await page.keyboard.press("Enter");
   await waitForList(page, names);
-  assert.equal(await more.count(), 0, "the last page was not full: nothing more to load");
+  assert.equal(await more.count(), 0, "the last page says so: nothing more to load");
 
   // The name search says how many it searches: the five loaded.
   await page.getByLabel("Name contains").fill(`${tag}-3`);

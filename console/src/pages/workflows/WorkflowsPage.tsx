@@ -3,7 +3,7 @@
  * change. Status and tag filter on the server (ListWorkflows has both);
  * the name search has no server filter, so it narrows the workflows loaded
  * so far in the browser, and the page says so. The list loads a page at a
- * time (useWorkflowPages), with "Load more" while the last page was full.
+ * time (useWorkflowPages), with "Load more" while another page follows.
  * Filters, and the page size (`?pageSize=`, see filters.ts), live in the
  * address.
  */
@@ -120,7 +120,7 @@ export default function WorkflowsPage() {
             Load more
           </button>
           <span className="muted">
-            {loaded} workflow{loaded === 1 ? "" : "s"} loaded, {pageSize} at a time.
+            {loaded} of {list.total} workflows loaded, {pageSize} at a time.
           </span>
         </p>
       )}

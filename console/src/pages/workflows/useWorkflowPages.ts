@@ -1,26 +1,31 @@
 /**
- * Loading the workflows list in pages of `pageSize` through ListWorkflows'
- * limit/offset: one page at first, one more per `more()`. Each poll
- * re-reads every page loaded (in parallel), so statuses stay live and
- * "Load more" is never undone by a poll. A change of the server-side
- * filters or of the page size starts again from one page.
+ * Loading the workflows list in pages of `pageSize` through the SDK's
+ * token paging (`weft.workflows.listPage`): one page at first, one more
+ * per `more()`. Each poll re-reads every page loaded (see `firstPages`), so
+ * statuses stay live and "Load more" is never undone by a poll. Tokens
+ * carry the position, so a workflow created meanwhile shifts nothing. A
+ * change of the server-side filters or of the page size starts again from
+ * one page.
  */
 import { useState } from "react";
-import type { ListWorkflowsOptions, WorkflowHandle } from "weftflow";
+import type { WorkflowHandle, WorkflowPageOptions } from "weftflow";
+import { firstPages } from "../../api/firstPages";
 import { useWeft } from "../../api/weft";
 import { useLoad } from "../../api/useLoad";
 
 export interface WorkflowPages {
   /** Every workflow loaded, newest first; `undefined` before the first answer. */
   workflows: WorkflowHandle[] | undefined;
-  /** The last page came back full, so the server may have more. */
+  /** Workflows matching the filters, loaded or not. */
+  total: number;
+  /** Whether another page follows the last one loaded. */
   hasMore: boolean;
   more(): void;
   error: unknown;
   loading: boolean;
 }
 
-export function useWorkflowPages(filters: Pick<ListWorkflowsOptions, "status" | "tag">, pageSize: number, pollMs: number): WorkflowPages {
+export function useWorkflowPages(filters: Pick<WorkflowPageOptions, "status" | "tag">, pageSize: number, pollMs: number): WorkflowPages {
   const weft = useWeft();
   const query = JSON.stringify([filters.status ?? "", filters.tag ?? "", pageSize]);
   // The page count belongs to one query; another query reads as one page,
@@ -29,23 +34,19 @@ export function useWorkflowPages(filters: Pick<ListWorkflowsOptions, "status" | 
   const count = pages.query === query ? pages.count : 1;
 
   const list = useLoad(
-    async () => {
-      const read = await Promise.all(
-        Array.from({ length: count }, (_, page) => weft.workflows.list({ ...filters, limit: pageSize, offset: page * pageSize })),
-      );
-      // A workflow created between two page reads shifts the rest by one,
-      // so the same one can come back on two pages: keep its first.
-      const seen = new Set<string>();
-      const workflows = read.flat().filter((w) => !seen.has(w.id) && (seen.add(w.id), true));
-      return { workflows, hasMore: (read[read.length - 1]?.length ?? 0) === pageSize };
-    },
+    () =>
+      firstPages(count, async (pageToken) => {
+        const page = await weft.workflows.listPage({ ...filters, pageSize, pageToken });
+        return { items: page.workflows, nextPageToken: page.nextPageToken, total: page.total };
+      }),
     [query, count],
     { pollMs },
   );
 
   return {
-    workflows: list.data?.workflows,
-    hasMore: list.data?.hasMore ?? false,
+    workflows: list.data?.items,
+    total: list.data?.total ?? 0,
+    hasMore: list.data?.more ?? false,
     more: () => setPages({ query, count: count + 1 }),
     error: list.error,
     loading: list.loading,
