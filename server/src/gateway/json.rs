@@ -1,8 +1,8 @@
 //! The JSON conventions of the REST surface on top of protobuf's canonical
 //! mapping: enum values are written the way the documents write them
 //! (`running`, `active`, `stop`, spelled by [`super::enum_names`]) and read
-//! in either spelling, and 64-bit integers are written as numbers. Requests
-//! are read by [`super::json_encode`], answers written by
+//! in either spelling, and 64-bit integers are written and read as numbers
+//! only. Requests are read by [`super::json_encode`], answers written by
 //! [`super::json_write`]; this module wraps them for the places that want a
 //! `serde_json::Value`.
 

@@ -6,7 +6,10 @@
 //!
 //! The JSON is protobuf's canonical mapping with the REST conventions of
 //! [`super::json`]: camelCase or proto field names, enum values in either
-//! spelling, 64-bit integers as numbers or strings. On top of it, every
+//! spelling. Typed numeric fields (32- and 64-bit integers, floats) take
+//! JSON numbers only, as the OpenAPI document types them: protobuf's
+//! mapping would also read `"7"`, which is refused here naming the field
+//! (see `double` and `integer`). On top of it, every
 //! body is held to these limits, each refused with the JSON path of the
 //! value at fault:
 //! - at most [`MAX_JSON_DEPTH`] nested arrays and objects, and at most
