@@ -132,7 +132,12 @@ test("the credits a stream holds never exceed the concurrency, and all of it is 
     .agent(agent, async () => {
       active += 1;
       most = Math.max(most, active);
-      await sleep(20 + Math.random() * 30);
+      // Handlers end on shared 25 ms ticks, so those running together
+      // finish in one turn of the event loop and their reports can share a
+      // message. (Random lengths made batching a matter of luck: two
+      // timers due in the same millisecond. One CI run saw none in 80.)
+      await sleep(20);
+      await sleep(25 - (Date.now() % 25));
       active -= 1;
       return { ok: true };
     })
