@@ -326,3 +326,24 @@ test("the approvals list pages with More, by the server's page token", async () 
   assert.equal(runLinks.length, 53);
   assert.equal(await page.getByRole("button", { name: "More" }).count(), 0, "no More after the last page");
 });
+
+test("the start form puts required fields first, in the order the schema's required list gives", async () => {
+  const wf = await weft.workflows.create(
+    workflow(unique("field-order"))
+      .inputSchema({
+        type: "object",
+        required: ["zulu", "mike"],
+        properties: { alpha: { type: "string" }, mike: { type: "string" }, zulu: { type: "string" }, bravo: { type: "integer" } },
+      })
+      .transform({ id: "t", output: { z: "$.input.zulu" } }),
+  );
+  const { page, logs } = ui;
+  await ui.open(`/workflows/${wf.id}/run`);
+  await page.getByLabel("zulu").waitFor().catch(failWith(logs));
+  const form = page.getByRole("form", { name: /^Input of a run of / });
+  const names = await form.locator(".schema-fields :is(input, select, textarea)").evaluateAll((controls) =>
+    controls.map((c) => (c as HTMLInputElement).labels?.[0]?.textContent?.replace(" (required)", "").trim() ?? ""),
+  );
+  // Sorted by the server (a Struct's keys), the required ones pulled ahead.
+  assert.deepEqual(names, ["zulu", "mike", "alpha", "bravo"]);
+});

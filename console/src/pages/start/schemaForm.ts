@@ -48,16 +48,22 @@ function kindOf(schema: JsonObject): FieldKind {
 }
 
 /**
- * The fields of an object schema, in property order; null when the
- * schema is missing or does not describe an object with properties (the
- * whole input is then edited as JSON).
+ * The fields of an object schema; null when the schema is missing or does
+ * not describe an object with properties (the whole input is then edited
+ * as JSON). Required fields come first, in the order `required` lists
+ * them, then the others. The server hands the schema back as a protobuf
+ * Struct, whose keys come out sorted, so the author's property order is
+ * lost, but `required` is a list and keeps it.
  */
 export function fieldsOf(schema: JsonObject | null): Field[] | null {
   if (!schema || !isObject(schema.properties)) return null;
   const type = typeOf(schema);
   if (type !== "" && type !== "object") return null;
-  const required = new Set(Array.isArray(schema.required) ? schema.required.filter((r): r is string => typeof r === "string") : []);
-  const fields = Object.entries(schema.properties).map(([name, raw]): Field => {
+  const listed = Array.isArray(schema.required) ? schema.required.filter((r): r is string => typeof r === "string") : [];
+  const required = new Set(listed);
+  const rank = (name: string) => (required.has(name) ? listed.indexOf(name) : listed.length);
+  const entries = Object.entries(schema.properties).sort(([a], [b]) => rank(a) - rank(b));
+  const fields = entries.map(([name, raw]): Field => {
     const property = isObject(raw) ? raw : {};
     return {
       name,

@@ -1,0 +1,1 @@
+import{C as e,r as t,x as n}from"./index-C5XqRG6w.js";var r=e(n(),1);function i(e){let{report:n}=t(),[i,a]=(0,r.useState)(!1),[o,s]=(0,r.useState)(void 0);return{run:(0,r.useCallback)(async(...t)=>{a(!0),s(void 0);try{return await e(...t)}catch(e){s(e),n(e);return}finally{a(!1)}},[e,n]),pending:i,error:o,clear:()=>s(void 0)}}export{i as t};
