@@ -1,6 +1,6 @@
-"""Walking token-paged lists: ``list_all`` of runs and approvals, sync and
-asyncio, fetch one page at a time as the loop asks, passing each page's
-next token until the last page's empty one."""
+"""Walking token-paged lists: ``list_all`` of workflows, runs and
+approvals, sync and asyncio, fetch one page at a time as the loop asks,
+passing each page's next token until the last page's empty one."""
 
 from __future__ import annotations
 

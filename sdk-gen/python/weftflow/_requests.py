@@ -263,15 +263,10 @@ def list_runs_page(
     page_size: int,
     page_token: str,
 ) -> runs.ListRunsRequest:
-    return runs.ListRunsRequest(
-        workflow_id=workflow_id,
-        status=RUN_STATUSES[status] if status else run_pb2.RUN_STATUS_UNSPECIFIED,
-        user_id=user_id,
-        trigger=trigger,
-        schedule_id=schedule_id,
-        page_size=page_size,
-        page_token=page_token,
-    )
+    request = list_runs(workflow_id, status, user_id, 0, 0, trigger, schedule_id)
+    request.page_size = page_size
+    request.page_token = page_token
+    return request
 
 
 def list_approvals_page(

@@ -1,7 +1,7 @@
 /**
- * Walking token-paged lists: `listAll` of runs and approvals fetches one
- * page at a time as the loop asks, passing each page's next token until
- * the last page's empty one.
+ * Walking token-paged lists: `listAll` of workflows, runs and approvals
+ * fetches one page at a time as the loop asks, passing each page's next
+ * token until the last page's empty one.
  */
 
 /** Every item of every page `fetch(token)` answers, from the first page (token ""). */
