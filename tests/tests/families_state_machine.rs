@@ -53,6 +53,10 @@ async fn workflows_and_executions_answer_in_the_state_machine_shapes() {
     let (_, newest) = http1::json(addr, "GET", "/workflows?limit=2&offset=1", None).await;
     assert_eq!(newest["meta"], json!({"total": 3, "limit": 2, "offset": 1}));
     assert_eq!(newest["data"][0]["name"], "second", "newest first by default");
+    // A query `limit` of 0 means the family's default, as leaving it out does.
+    let (status, zero) = http1::json(addr, "GET", "/workflows?limit=0", None).await;
+    assert_eq!(status, 200, "{zero}");
+    assert_eq!(zero["meta"], json!({"total": 3, "limit": 20, "offset": 0}));
     let (status, bad) = http1::json(addr, "GET", "/workflows?sort=colour", None).await;
     assert_eq!(status, 400, "{bad}");
 

@@ -227,7 +227,7 @@ fn extra_fields(route: &Route, parts: &RequestParts) -> Result<Map<String, Value
         object.insert("afterSequence".into(), Value::from(sequence));
     }
     for default in route.family.profile().defaults_of(route.method.name()) {
-        if object.get(default.field).is_some_and(|given| given == 0 || given == "0") {
+        if object.get(default.field).is_some_and(|given| given == 0) {
             object.remove(default.field);
         }
     }
